@@ -1,0 +1,41 @@
+"""Trainer registry: official model name -> "module:Class", imported only when used."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from trainers.base import Trainer
+
+BUILTIN: dict[str, str] = {
+    "LDA": "trainers.lda:LDATrainer",
+    "BERTopic": "trainers.bertopic:BERTopicTrainer",
+    "ProdLDA": "trainers.prodlda:ProdLDATrainer",
+}
+EXTRA_VARIABLE = "TUNER_TRAINERS"  # "Name=module:Class,Other=module:Class" adds plug-in trainers
+
+
+def registry() -> dict[str, str]:
+    """Built-in trainers plus plug-ins named in $TUNER_TRAINERS (workers inherit it)."""
+    names = dict(BUILTIN)
+    for item in filter(None, os.environ.get(EXTRA_VARIABLE, "").split(",")):
+        name, _, target = item.partition("=")
+        names[name.strip()] = target.strip()
+    return names
+
+
+def canonical_name(name: str) -> str | None:
+    """The official spelling of a model name given in any case ('prodlda' -> 'ProdLDA')."""
+    lookup = {n.lower(): n for n in registry()}
+    return lookup.get(name.strip().lower())
+
+
+def load_trainer(name: str) -> type[Trainer]:
+    """Import and return the trainer class registered under `name` (any case)."""
+    official = canonical_name(name)
+    if official is None:
+        raise KeyError(name)
+    module_name, _, class_name = registry()[official].partition(":")
+    return getattr(importlib.import_module(module_name), class_name)  # type: ignore[no-any-return]

@@ -1,0 +1,60 @@
+"""LDA (Blei et al. 2003) by collapsed Gibbs sampling with tomotopy."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+
+from trainers.base import Requirement, assignments_from, empty_documents, require, top_words
+from tuner.data.inputs import FitContext, TrialData
+from tuner.output import TopicModelOutput
+from tuner.params import NUM_TOPICS, VOCAB_SIZE, Param, ParamSchema, above, between
+
+TOPIC_WORD_PRIOR = 0.01  # tomotopy's default eta; parameters.md does not expose it
+
+
+class LDATrainer:
+    """Latent Dirichlet allocation; tomotopy's sampler is fast, seeded and repeatable."""
+
+    name: ClassVar[str] = "LDA"
+    requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})
+    params: ClassVar[ParamSchema] = ParamSchema("LDA", [
+        NUM_TOPICS,
+        VOCAB_SIZE,
+        Param("max_iter", int, 100, between(10, 500), "Gibbs sampling iterations"),
+        Param("alpha", float, None, above(0), "document-topic prior; null means 1/K",
+              nullable=True, default_text="1/K"),
+    ])
+
+    def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
+            ) -> TopicModelOutput:
+        tp = require("tomotopy", "tomotopy", self.name)
+        k = params["num_topics"]
+        alpha = params["alpha"] if params["alpha"] is not None else 1.0 / k
+        model = tp.LDAModel(tw=tp.TermWeight.ONE, k=k, alpha=alpha, eta=TOPIC_WORD_PRIOR,
+                            seed=ctx.seed)
+        model.optim_interval = 0  # keep alpha exactly as given, never re-estimated
+        empty = empty_documents(data)
+        for d in range(data.bow.n_docs):
+            if not empty[d]:
+                model.add_doc(data.bow.doc_tokens(d))
+        model.train(params["max_iter"], workers=1)
+        topic_word = _topic_word_in_vocab_order(model, data.bow.vocab, k)
+        doc_topic = np.full((data.bow.n_docs, k), 1.0 / k)
+        doc_topic[~empty] = np.array([doc.get_topic_dist() for doc in model.docs])
+        doc_topic /= doc_topic.sum(axis=1, keepdims=True)
+        return TopicModelOutput(top_words(topic_word, data.bow.vocab, ctx.top_n), doc_topic,
+                                assignments_from(doc_topic, empty), topic_word,
+                                {"log_likelihood_per_word": float(model.ll_per_word)})
+
+
+def _topic_word_in_vocab_order(model: Any, vocab: list[str], k: int) -> np.ndarray:
+    """tomotopy numbers words by first appearance; map its columns onto our vocabulary order."""
+    position = {w: i for i, w in enumerate(vocab)}
+    columns = np.array([position[w] for w in model.used_vocabs])
+    topic_word = np.full((k, len(vocab)), 0.0)
+    topic_word[:, columns] = np.array([model.get_topic_word_dist(t) for t in range(k)])
+    topic_word += 1e-12  # words absent from every document keep a tiny, not zero, weight
+    return topic_word / topic_word.sum(axis=1, keepdims=True)

@@ -1,0 +1,203 @@
+"""Shared base of the neural topic models: encoder, priors, KL annealing, one training loop.
+
+ProdLDA uses it now; NVDM, GSM, ETM, CTM, DTM and THETA plug their own encoder input and
+decoder into the same `TopicVAE` contract and `train_vae` loop.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from numpy.typing import NDArray
+from torch import nn
+
+VALIDATION_FRACTION = 0.1
+
+
+def mlp_encoder(input_dim: int, hidden_dim: int, num_layers: int) -> nn.Sequential:
+    """`num_layers` Linear+Softplus layers of width `hidden_dim` (ProdLDA/NVDM-style encoder)."""
+    layers: list[nn.Module] = []
+    width = input_dim
+    for _ in range(num_layers):
+        layers += [nn.Linear(width, hidden_dim), nn.Softplus()]
+        width = hidden_dim
+    return nn.Sequential(*layers)
+
+
+def dirichlet_laplace_prior(num_topics: int, alpha: float = 1.0) -> tuple[float, float]:
+    """Mean and variance of the logistic-normal approximating a symmetric Dirichlet(alpha)
+    (Srivastava & Sutton 2017, eq. 3)."""
+    mean = 0.0
+    variance = (1.0 / alpha) * (1.0 - 2.0 / num_topics) + 1.0 / (num_topics * alpha)
+    return mean, variance
+
+
+def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor, prior_mean: float = 0.0,
+                prior_var: float = 1.0) -> torch.Tensor:
+    """KL(N(mu, exp(logvar)) || N(prior_mean, prior_var)) per document (summed over topics)."""
+    var = logvar.exp()
+    terms = var / prior_var + (mu - prior_mean) ** 2 / prior_var - 1.0 + math.log(prior_var) - logvar
+    return 0.5 * terms.sum(dim=1)
+
+
+class TopicVAE(Protocol):
+    """What `train_vae` needs from a model: losses per document, then θ and β for the output."""
+
+    def losses(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(reconstruction loss, KL divergence), one value per document."""
+        ...
+
+    def doc_topic(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Topic proportions per document (rows sum to 1), in eval mode."""
+        ...
+
+    def topic_word(self) -> torch.Tensor:
+        """K x V word distributions."""
+        ...
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    patience: int | None  # None: train every epoch
+    seed: int
+    device: str = "cpu"
+    kl_start: float = 1.0  # KL weight rises linearly from kl_start to kl_end over kl_warmup
+    kl_end: float = 1.0
+    kl_warmup: int = 0
+
+
+def kl_weight(config: TrainConfig, epoch: int) -> float:
+    """The KL weight at `epoch` (0-based): linear warm-up, then kl_end."""
+    if config.kl_warmup <= 0 or epoch >= config.kl_warmup:
+        return config.kl_end
+    return config.kl_start + (config.kl_end - config.kl_start) * epoch / config.kl_warmup
+
+
+@dataclass
+class TrainResult:
+    epochs_run: int = 0
+    best_epoch: int = 0
+    best_val_loss: float = math.inf
+    stopped_early: bool = False
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+BatchFn = Callable[[NDArray[np.int64]], dict[str, torch.Tensor]]
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    torch.manual_seed(seed)
+    np.random.seed(seed % (2**32))
+    return torch.Generator().manual_seed(seed)
+
+
+def split_train_validation(n_docs: int, seed: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """A seeded 90/10 split of document indices (at least one validation document)."""
+    order = np.random.default_rng(seed).permutation(n_docs)
+    n_val = max(1, int(round(n_docs * VALIDATION_FRACTION))) if n_docs > 1 else 0
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def train_vae(model: nn.Module, make_batch: BatchFn, n_docs: int, config: TrainConfig
+              ) -> TrainResult:
+    """Adam on the annealed ELBO; keeps the weights of the best validation epoch.
+
+    Early stopping watches validation loss at the final KL weight (kl_end), so a rising KL weight
+    during warm-up is not mistaken for overfitting, and patience only counts after warm-up.
+    """
+    generator = seed_everything(config.seed)
+    train_idx, val_idx = split_train_validation(n_docs, config.seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    result, best_state, waited = TrainResult(), copy.deepcopy(model.state_dict()), 0
+    for epoch in range(config.epochs):
+        weight = kl_weight(config, epoch)
+        train_loss = _train_epoch(model, make_batch, train_idx, config, weight, optimizer,
+                                  generator)
+        val_loss = _validation_loss(model, make_batch, val_idx, config) if len(val_idx) else \
+            train_loss
+        result.history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
+                               "kl_weight": weight})
+        result.epochs_run = epoch + 1
+        if val_loss < result.best_val_loss - 1e-6:
+            result.best_val_loss, result.best_epoch, waited = val_loss, epoch, 0
+            best_state = copy.deepcopy(model.state_dict())
+        elif epoch >= config.kl_warmup:
+            waited += 1
+        if config.patience is not None and waited >= config.patience:
+            result.stopped_early = True
+            break
+    model.load_state_dict(best_state)
+    return result
+
+
+def _train_epoch(model: nn.Module, make_batch: BatchFn, train_idx: NDArray[np.int64],
+                 config: TrainConfig, weight: float, optimizer: torch.optim.Optimizer,
+                 generator: torch.Generator) -> float:
+    model.train()
+    order = train_idx[torch.randperm(len(train_idx), generator=generator).numpy()]
+    total = 0.0
+    for start in range(0, len(order), config.batch_size):
+        batch_idx = order[start:start + config.batch_size]
+        if len(batch_idx) < 2:  # batch norm needs two documents
+            continue
+        recon, kl = model.losses(make_batch(batch_idx))  # type: ignore[operator]
+        loss = (recon + weight * kl).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        total += float(loss) * len(batch_idx)
+    return total / max(len(order), 1)
+
+
+def _validation_loss(model: nn.Module, make_batch: BatchFn, val_idx: NDArray[np.int64],
+                     config: TrainConfig) -> float:
+    model.eval()
+    total = 0.0
+    with torch.no_grad():
+        for start in range(0, len(val_idx), config.batch_size):
+            batch_idx = val_idx[start:start + config.batch_size]
+            recon, kl = model.losses(make_batch(batch_idx))  # type: ignore[operator]
+            total += float((recon + config.kl_end * kl).sum())
+    return total / len(val_idx)
+
+
+def infer_doc_topic(model: nn.Module, make_batch: BatchFn, n_docs: int, batch_size: int
+                    ) -> NDArray[np.float64]:
+    """θ for every document, in eval mode and in document order."""
+    model.eval()
+    rows = []
+    with torch.no_grad():
+        for start in range(0, n_docs, batch_size):
+            idx = np.arange(start, min(start + batch_size, n_docs))
+            rows.append(model.doc_topic(make_batch(idx)).double().cpu().numpy())  # type: ignore[operator]
+    theta = np.concatenate(rows)
+    return theta / theta.sum(axis=1, keepdims=True)
+
+
+def bow_batches(bow: sp.csr_matrix, device: str, **dense: NDArray[Any]) -> BatchFn:
+    """A batch maker that densifies BOW rows (and slices any dense inputs) on the device."""
+    def make(idx: NDArray[np.int64]) -> dict[str, torch.Tensor]:
+        batch = {"bow": torch.from_numpy(bow[idx].toarray()).float().to(device)}
+        for name, array in dense.items():
+            batch[name] = torch.from_numpy(np.asarray(array[idx], dtype=np.float32)).to(device)
+        return batch
+
+    return make
+
+
+def train_config(params: Mapping[str, Any], seed: int, device: str, **annealing: Any
+                 ) -> TrainConfig:
+    """The loop settings of a neural trainer from its validated parameters."""
+    return TrainConfig(epochs=params["epochs"], batch_size=params["batch_size"],
+                       learning_rate=params["learning_rate"], patience=params.get("patience"),
+                       seed=seed, device=device, **annealing)

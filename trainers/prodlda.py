@@ -1,0 +1,100 @@
+"""ProdLDA (Srivastava & Sutton 2017): a product of experts decoder on a logistic-normal VAE."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from trainers.base import Requirement, assignments_from, empty_documents, top_words
+from trainers.neural import (
+    TrainConfig,
+    bow_batches,
+    dirichlet_laplace_prior,
+    gaussian_kl,
+    infer_doc_topic,
+    mlp_encoder,
+    train_config,
+    train_vae,
+)
+from tuner.data.inputs import FitContext, TrialData
+from tuner.output import TopicModelOutput
+from tuner.params import (
+    BATCH_SIZE,
+    DROPOUT,
+    EPOCHS,
+    HIDDEN_DIM,
+    LEARNING_RATE,
+    NUM_LAYERS,
+    NUM_TOPICS,
+    PATIENCE,
+    VOCAB_SIZE,
+    ParamSchema,
+)
+
+
+class ProdLDANet(nn.Module):
+    """Encoder BOW -> (mu, logvar); θ = softmax(z); words = softmax(BN(β θ))."""
+
+    def __init__(self, vocab_size: int, num_topics: int, hidden_dim: int, num_layers: int,
+                 dropout: float) -> None:
+        super().__init__()
+        self.encoder = mlp_encoder(vocab_size, hidden_dim, num_layers)
+        self.encoder_dropout = nn.Dropout(dropout)
+        self.mu = nn.Linear(hidden_dim, num_topics)
+        self.logvar = nn.Linear(hidden_dim, num_topics)
+        self.mu_bn = nn.BatchNorm1d(num_topics, affine=False)
+        self.logvar_bn = nn.BatchNorm1d(num_topics, affine=False)
+        self.theta_dropout = nn.Dropout(dropout)
+        self.beta = nn.Linear(num_topics, vocab_size, bias=False)
+        self.beta_bn = nn.BatchNorm1d(vocab_size, affine=False)
+        self.prior_mean, self.prior_var = dirichlet_laplace_prior(num_topics)
+
+    def _posterior(self, bow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        hidden = self.encoder_dropout(self.encoder(bow))
+        return self.mu_bn(self.mu(hidden)), self.logvar_bn(self.logvar(hidden))
+
+    def losses(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        bow = batch["bow"]
+        mu, logvar = self._posterior(bow)
+        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+        theta = self.theta_dropout(torch.softmax(z, dim=1))
+        log_words = torch.log_softmax(self.beta_bn(self.beta(theta)), dim=1)
+        recon = -(bow * log_words).sum(dim=1)
+        return recon, gaussian_kl(mu, logvar, self.prior_mean, self.prior_var)
+
+    def doc_topic(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        mu, _ = self._posterior(batch["bow"])
+        return torch.softmax(mu, dim=1)
+
+    def topic_word(self) -> torch.Tensor:
+        return torch.softmax(self.beta.weight.T, dim=1)
+
+
+class ProdLDATrainer:
+    name: ClassVar[str] = "ProdLDA"
+    requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})
+    params: ClassVar[ParamSchema] = ParamSchema("ProdLDA", [
+        NUM_TOPICS, VOCAB_SIZE, EPOCHS, BATCH_SIZE, LEARNING_RATE, DROPOUT,
+        HIDDEN_DIM.replace(default=256), NUM_LAYERS, PATIENCE,
+    ])
+
+    def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
+            ) -> TopicModelOutput:
+        config = train_config(params, ctx.seed, ctx.device)
+        torch.manual_seed(ctx.seed)
+        net = ProdLDANet(len(data.bow.vocab), params["num_topics"], params["hidden_dim"],
+                         params["num_layers"], params["dropout"]).to(ctx.device)
+        make_batch = bow_batches(data.bow.matrix(), ctx.device)
+        result = train_vae(net, make_batch, data.bow.n_docs, config)
+        doc_topic = infer_doc_topic(net, make_batch, data.bow.n_docs, params["batch_size"])
+        topic_word = net.topic_word().detach().double().cpu().numpy()
+        topic_word /= topic_word.sum(axis=1, keepdims=True)
+        return TopicModelOutput(
+            top_words(topic_word, data.bow.vocab, ctx.top_n), doc_topic,
+            assignments_from(doc_topic, empty_documents(data)), topic_word,
+            {"epochs_run": result.epochs_run, "best_epoch": result.best_epoch,
+             "stopped_early": int(result.stopped_early), "best_val_loss": result.best_val_loss})
+

@@ -1,0 +1,1 @@
+"""Data: corpora, ground truth, bag-of-words/vocabulary caches and embedding caches."""

@@ -1,0 +1,145 @@
+"""Load a corpus (JSONL, CSV or Parquet) into a validated, hashed Corpus."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tuner.errors import DataError
+
+SUPPORTED_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Where a corpus lives and which fields hold what (the grid's `dataset` section)."""
+
+    path: Path
+    text_field: str = "text"
+    id_field: str = "id"
+    label_field: str | None = "label"
+    timestamp_field: str | None = None
+    language: str = "en"
+    covariates: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """Documents in file order, with their ids, optional labels and a content hash."""
+
+    ids: list[str]
+    texts: list[str]
+    labels: list[str] | None
+    timestamps: list[str] | None
+    covariates: dict[str, list[Any]] = field(default_factory=dict)
+    language: str = "en"
+    source: str = ""
+    sha256: str = ""
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+def corpus_sha256(ids: Sequence[str], texts: Sequence[str]) -> str:
+    """Hash of ids and texts in order: the identity of a corpus for every cache key."""
+    digest = hashlib.sha256()
+    for doc_id, text in zip(ids, texts, strict=True):
+        digest.update(doc_id.encode("utf-8") + b"\x00" + text.encode("utf-8") + b"\x01")
+    return digest.hexdigest()
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """Read every record of a JSONL, CSV or Parquet file as a dict."""
+    if not path.is_file():
+        raise DataError(f"{path}: dataset file not found")
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise DataError(f"{path}: expects a .jsonl, .csv or .parquet file; got '{suffix}'")
+    try:
+        if suffix in (".jsonl", ".json"):
+            return _read_jsonl(path)
+        import pandas as pd
+
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8") \
+            if suffix == ".csv" else pd.read_parquet(path)
+        return frame.to_dict(orient="records")
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path}: not valid UTF-8 ({err.reason} at byte {err.start})") from err
+    except DataError:
+        raise
+    except Exception as err:  # pandas/pyarrow raise many types for a broken file
+        raise DataError(f"{path}: cannot be read as {suffix[1:]}: {err}") from err
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    records = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise DataError(f"{path}: line {number}: not valid JSON ({err.msg})") from err
+            if not isinstance(record, dict):
+                raise DataError(f"{path}: line {number}: expects a JSON object per line")
+            records.append(record)
+    return records
+
+
+def load_corpus(spec: DatasetSpec) -> Corpus:
+    """Load and validate a corpus. Raises DataError naming the file, field and problem."""
+    records = read_records(spec.path)
+    where = str(spec.path)
+    if not records:
+        raise DataError(f"{where}: the corpus is empty (no records)")
+    _require_fields(records, spec, where)
+    ids = [_as_text(r[spec.id_field]) for r in records]
+    texts = [_as_text(r[spec.text_field]) for r in records]
+    _check_ids(ids, spec, where)
+    if not any(t.strip() for t in texts):
+        raise DataError(f"{where}: field '{spec.text_field}': every document is empty")
+    labels = [_as_text(r[spec.label_field]) for r in records] if spec.label_field else None
+    timestamps = (
+        [_as_text(r[spec.timestamp_field]) for r in records] if spec.timestamp_field else None
+    )
+    covariates = {name: [r[name] for r in records] for name in spec.covariates}
+    return Corpus(ids, texts, labels, timestamps, covariates, spec.language, where,
+                  corpus_sha256(ids, texts))
+
+
+def _as_text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _require_fields(records: list[dict[str, Any]], spec: DatasetSpec, where: str) -> None:
+    wanted = {"text_field": spec.text_field, "id_field": spec.id_field,
+              "label_field": spec.label_field, "timestamp_field": spec.timestamp_field}
+    wanted.update({f"covariates[{i}]": c for i, c in enumerate(spec.covariates)})
+    problems = []
+    for role, name in wanted.items():
+        if name is None:
+            continue
+        missing = sum(1 for r in records if name not in r)
+        if missing:
+            available = ", ".join(sorted(records[0].keys()))
+            problems.append(f"{where}: dataset.{role} '{name}' is missing from {missing} of "
+                            f"{len(records)} records; fields found: {available}")
+    if problems:
+        raise DataError("\n".join(problems))
+
+
+def _check_ids(ids: list[str], spec: DatasetSpec, where: str) -> None:
+    empty = sum(1 for i in ids if not i.strip())
+    if empty:
+        raise DataError(f"{where}: field '{spec.id_field}': {empty} documents have an empty id")
+    seen: set[str] = set()
+    duplicates = sorted({i for i in ids if i in seen or seen.add(i)})  # type: ignore[func-returns-value]
+    if duplicates:
+        shown = ", ".join(duplicates[:5])
+        raise DataError(f"{where}: field '{spec.id_field}': ids must be unique; "
+                        f"{len(duplicates)} repeat (e.g. {shown})")

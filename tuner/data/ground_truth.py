@@ -1,0 +1,89 @@
+"""Ground-truth clusterings: from the corpus's label field or a JSON {cluster: [doc ids]} file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tuner.data.corpus import Corpus
+from tuner.errors import GroundTruthError
+
+
+@dataclass(frozen=True)
+class GroundTruth:
+    """One integer cluster per corpus document; -1 marks a document the truth does not cover."""
+
+    labels: NDArray[np.int64]
+    names: list[str]
+    source: str
+
+    @property
+    def covered(self) -> NDArray[np.bool_]:
+        return self.labels >= 0
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.labels.tobytes()).hexdigest()
+
+
+def ground_truth_from_labels(labels: list[str], source: str) -> GroundTruth:
+    """Clusters from a label column: every distinct non-empty label is one cluster."""
+    names = sorted({label for label in labels if label != ""})
+    index = {name: i for i, name in enumerate(names)}
+    coded = np.array([index.get(label, -1) for label in labels], dtype=np.int64)
+    return GroundTruth(coded, names, source)
+
+
+def load_ground_truth(path: Path, corpus: Corpus) -> GroundTruth:
+    """Read a JSON object mapping cluster id to a list of document ids, checked against the corpus."""
+    mapping = _read_mapping(path)
+    position = {doc_id: i for i, doc_id in enumerate(corpus.ids)}
+    labels = np.full(len(corpus), -1, dtype=np.int64)
+    owner: dict[str, str] = {}
+    unknown: list[str] = []
+    twice: list[str] = []
+    for cluster_index, (cluster, doc_ids) in enumerate(mapping.items()):
+        for doc_id in doc_ids:
+            if doc_id not in position:
+                unknown.append(doc_id)
+            elif doc_id in owner:
+                twice.append(f"{doc_id} (in '{owner[doc_id]}' and '{cluster}')")
+            else:
+                owner[doc_id] = cluster
+                labels[position[doc_id]] = cluster_index
+    _raise_problems(path, corpus, unknown, twice)
+    return GroundTruth(labels, list(mapping.keys()), str(path))
+
+
+def _read_mapping(path: Path) -> dict[str, list[str]]:
+    if not path.is_file():
+        raise GroundTruthError(f"{path}: ground-truth file not found")
+    try:
+        mapping = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise GroundTruthError(f"{path}: not valid UTF-8 JSON: {err}") from err
+    if not isinstance(mapping, dict) or not mapping:
+        raise GroundTruthError(f"{path}: expects a non-empty JSON object "
+                               "mapping cluster id to a list of document ids")
+    for cluster, doc_ids in mapping.items():
+        if not isinstance(doc_ids, list) or not all(isinstance(d, (str, int)) for d in doc_ids):
+            raise GroundTruthError(f"{path}: cluster '{cluster}': expects a list of document ids; "
+                                   f"got {type(doc_ids).__name__}")
+    return {str(k): [str(d) for d in v] for k, v in mapping.items()}
+
+
+def _raise_problems(path: Path, corpus: Corpus, unknown: list[str], twice: list[str]) -> None:
+    problems = []
+    if unknown:
+        problems.append(f"{path}: {len(unknown)} document ids are not in the corpus "
+                        f"{corpus.source} (e.g. {', '.join(unknown[:3])})")
+    if twice:
+        problems.append(f"{path}: a document may belong to one cluster only; {len(twice)} are in "
+                        f"two (e.g. {'; '.join(twice[:3])})")
+    if problems:
+        raise GroundTruthError("\n".join(problems))

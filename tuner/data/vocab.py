@@ -1,0 +1,248 @@
+"""Tokenisation, vocabulary, bag of words and NPMI co-occurrence counts, cached per corpus key."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from tuner.data.corpus import Corpus
+from tuner.data.store import key_digest, locked, read_json, write_atomic, write_json_atomic
+from tuner.errors import CacheError, DataError
+
+Language = Literal["en", "zh"]
+_WORD = re.compile(r"[^\W\d_][^\W_]*", re.UNICODE)  # a letter, then letters or digits
+MAX_TOKEN_LEN = 25  # longer "words" are uuencoded or URL noise in real corpora
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """Tokeniser and vocabulary settings (the grid's optional `preprocessing` section)."""
+
+    lowercase: bool = True
+    stopwords: Literal["english", "none"] = "english"
+    min_token_len: int = 2
+    min_df: int = 2
+    max_df: float = 0.5
+
+    def key(self, corpus_sha256: str, language: str, vocab_size: int) -> dict[str, object]:
+        return {"kind": "bow", "corpus": corpus_sha256, "language": language,
+                "vocab_size": vocab_size, **asdict(self), "word_pattern": _WORD.pattern,
+                "max_token_len": MAX_TOKEN_LEN, "tokeniser": "regex+jieba"}
+
+
+def tokenize(text: str, language: str, settings: Preprocessing) -> list[str]:
+    """Split one document into word tokens: regex words for English, jieba words for Chinese."""
+    if settings.lowercase:
+        text = text.lower()
+    if language == "zh":
+        import jieba
+
+        words = [w for w in jieba.lcut(text) if _WORD.fullmatch(w)]
+    else:
+        words = _WORD.findall(text)
+    stop = _stopwords(settings.stopwords)
+    return [w for w in words
+            if settings.min_token_len <= len(w) <= MAX_TOKEN_LEN and w not in stop]
+
+
+def _stopwords(name: str) -> frozenset[str]:
+    if name == "english":
+        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+        return frozenset(ENGLISH_STOP_WORDS)
+    return frozenset()
+
+
+def build_vocabulary(docs: Sequence[Sequence[str]], vocab_size: int,
+                     settings: Preprocessing) -> list[str]:
+    """The `vocab_size` most document-frequent words with min_df <= df <= max_df * n_docs."""
+    df = Counter(w for doc in docs for w in set(doc))
+    ceiling = settings.max_df * len(docs)
+    kept = [(count, w) for w, count in df.items() if settings.min_df <= count <= ceiling]
+    kept.sort(key=lambda item: (-item[0], item[1]))
+    return [w for _, w in kept[:vocab_size]]
+
+
+@dataclass(frozen=True)
+class BagOfWords:
+    """In-vocabulary token streams (ids, in text order) and the vocabulary.
+
+    `flat` holds all documents' token ids end to end; document d is flat[offsets[d]:offsets[d+1]].
+    """
+
+    vocab: list[str]
+    flat: NDArray[np.int32]
+    offsets: NDArray[np.int64]
+    key: str
+
+    @property
+    def n_docs(self) -> int:
+        return len(self.offsets) - 1
+
+    def doc_ids(self, d: int) -> NDArray[np.int32]:
+        return self.flat[self.offsets[d]:self.offsets[d + 1]]
+
+    def doc_tokens(self, d: int) -> list[str]:
+        return [self.vocab[i] for i in self.doc_ids(d)]
+
+    def matrix(self) -> sp.csr_matrix:
+        """Documents x vocabulary counts (CSR, float32)."""
+        lengths = np.diff(self.offsets)
+        rows = np.repeat(np.arange(self.n_docs), lengths)
+        data = np.ones(len(self.flat), dtype=np.float32)
+        bow = sp.csr_matrix((data, (rows, self.flat)), shape=(self.n_docs, len(self.vocab)))
+        bow.sum_duplicates()
+        return bow
+
+    def texts(self) -> list[str]:
+        """Each document's in-vocabulary tokens joined by spaces (the 'preprocessed' variant)."""
+        return [" ".join(self.doc_tokens(d)) for d in range(self.n_docs)]
+
+
+def make_bow(tokenized: Sequence[Sequence[str]], vocab: list[str], key: str) -> BagOfWords:
+    index = {w: i for i, w in enumerate(vocab)}
+    ids = [[index[w] for w in doc if w in index] for doc in tokenized]
+    offsets = np.zeros(len(ids) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([len(doc) for doc in ids])
+    flat = np.fromiter((i for doc in ids for i in doc), dtype=np.int32, count=int(offsets[-1]))
+    return BagOfWords(vocab, flat, offsets, key)
+
+
+class BowCache:
+    """Bags of words on disk under `root/bow/<digest>/`, computed once per key."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root) / "bow"
+
+    def path_for(self, corpus: Corpus, vocab_size: int, settings: Preprocessing) -> Path:
+        return self.root / key_digest(settings.key(corpus.sha256, corpus.language, vocab_size))
+
+    def get_or_compute(self, corpus: Corpus, vocab_size: int, settings: Preprocessing,
+                       tokenized: Sequence[Sequence[str]] | None = None) -> BagOfWords:
+        """Load the cached bag of words, or tokenise and build it (under a lock) and cache it."""
+        folder = self.path_for(corpus, vocab_size, settings)
+        with locked(folder):
+            cached = self.load(folder)
+            if cached is not None:
+                return cached
+            docs = tokenized if tokenized is not None else tokenize_corpus(corpus, settings)
+            vocab = build_vocabulary(docs, vocab_size, settings)
+            if not vocab:
+                raise DataError(f"{corpus.source}: no word passes the vocabulary filters "
+                                f"(min_df={settings.min_df}, max_df={settings.max_df})")
+            bow = make_bow(docs, vocab, folder.name)
+            self._save(folder, bow, settings.key(corpus.sha256, corpus.language, vocab_size))
+            return bow
+
+    def load(self, folder: Path) -> BagOfWords | None:
+        """The bag of words in `folder`, or None if absent or inconsistent."""
+        meta = read_json(folder / "meta.json")
+        if meta is None:
+            return None
+        try:
+            flat = np.load(folder / "flat.npy", mmap_mode="r", allow_pickle=False)
+            offsets = np.load(folder / "offsets.npy", allow_pickle=False)
+        except (OSError, ValueError):
+            return None
+        if len(flat) != meta.get("n_tokens") or len(offsets) != meta.get("n_docs", -2) + 1:
+            return None
+        return BagOfWords(list(meta["vocab"]), flat, offsets, folder.name)
+
+    def _save(self, folder: Path, bow: BagOfWords, key: dict[str, object]) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        write_atomic(folder / "flat.npy", lambda p: _save_npy(p, bow.flat))
+        write_atomic(folder / "offsets.npy", lambda p: _save_npy(p, bow.offsets))
+        write_json_atomic(folder / "meta.json", {"key": key, "vocab": bow.vocab,
+                                                 "n_docs": bow.n_docs, "n_tokens": len(bow.flat)})
+
+
+def _save_npy(path: Path, array: NDArray[np.generic]) -> None:
+    with path.open("wb") as handle:
+        np.save(handle, np.ascontiguousarray(array), allow_pickle=False)
+
+
+def tokenize_corpus(corpus: Corpus, settings: Preprocessing) -> list[list[str]]:
+    return [tokenize(text, corpus.language, settings) for text in corpus.texts]
+
+
+@dataclass(frozen=True)
+class Cooccurrence:
+    """Boolean sliding-window counts: windows holding each word, and each pair of words."""
+
+    pairs: sp.csr_matrix  # V x V, diagonal = windows holding the word
+    n_windows: int
+    window: int
+
+
+def count_cooccurrence(bow: BagOfWords, window: int) -> Cooccurrence:
+    """Count, over every sliding window of `window` tokens (a shorter document is one window),
+    how many windows hold each word and each pair of words: gensim's c_npmi statistics."""
+    lengths = np.diff(bow.offsets)
+    windows_per_doc = np.maximum(lengths - window + 1, 1)
+    window_start = np.concatenate([[0], np.cumsum(windows_per_doc)[:-1]])
+    doc_of_token = np.repeat(np.arange(bow.n_docs), lengths)
+    position = np.arange(len(bow.flat)) - bow.offsets[doc_of_token]
+    limit = windows_per_doc[doc_of_token]
+    rows, cols = [], []
+    for back in range(window):  # token at position p lies in windows p-window+1 .. p
+        start = position - back
+        valid = (start >= 0) & (start < limit)
+        rows.append(window_start[doc_of_token[valid]] + start[valid])
+        cols.append(np.asarray(bow.flat)[valid])
+    n_windows = int(windows_per_doc.sum())
+    incidence = sp.csr_matrix(
+        (np.ones(sum(len(r) for r in rows), dtype=np.int32),
+         (np.concatenate(rows), np.concatenate(cols))),
+        shape=(n_windows, len(bow.vocab)))
+    incidence.sum_duplicates()
+    incidence.data[:] = 1
+    pairs = (incidence.T @ incidence).tocsr()
+    return Cooccurrence(pairs, n_windows, window)
+
+
+class CooccurrenceCache:
+    """Co-occurrence counts on disk beside their bag of words, one file per window size."""
+
+    def __init__(self, bow_cache: BowCache) -> None:
+        self.root = bow_cache.root
+
+    def get_or_compute(self, bow: BagOfWords, window: int) -> Cooccurrence:
+        path = self.root / bow.key / f"cooc-w{window}.npz"
+        with locked(path):
+            if path.is_file():
+                try:
+                    return self._load(path, window)
+                except (OSError, ValueError, KeyError):
+                    path.unlink(missing_ok=True)  # corrupt: recompute below
+            counts = count_cooccurrence(bow, window)
+            write_atomic(path, lambda p: _save_cooc(p, counts))
+            return counts
+
+    @staticmethod
+    def _load(path: Path, window: int) -> Cooccurrence:
+        with np.load(path, allow_pickle=False) as data:
+            shape = tuple(int(x) for x in data["shape"])
+            pairs = sp.csr_matrix((data["data"], data["indices"], data["indptr"]), shape=shape)
+            return Cooccurrence(pairs, int(data["n_windows"]), window)
+
+
+def _save_cooc(path: Path, counts: Cooccurrence) -> None:
+    with path.open("wb") as handle:
+        np.savez(handle, data=counts.pairs.data, indices=counts.pairs.indices,
+                 indptr=counts.pairs.indptr, shape=np.array(counts.pairs.shape),
+                 n_windows=np.array(counts.n_windows))
+
+
+def check_cache_writable(root: Path) -> None:
+    try:
+        Path(root).mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise CacheError(f"{root}: cache folder cannot be created: {err.strerror}") from err

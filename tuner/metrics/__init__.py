@@ -1,0 +1,56 @@
+"""Metric registry: name -> pure function `(output, reference) -> float`, with its needs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from tuner.metrics.clustering import (
+    adjusted_rand,
+    assignment_f1,
+    assignment_f1_micro,
+    gt_coverage,
+    normalized_mutual_info,
+    outlier_share,
+)
+from tuner.metrics.coherence import npmi_coherence
+from tuner.metrics.diversity import topic_diversity
+from tuner.metrics.reference import MetricReference
+from tuner.output import TopicModelOutput
+
+Need = Literal["cooccurrence", "ground_truth", "nothing"]
+MetricFn = Callable[[TopicModelOutput, MetricReference], float]
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    name: str
+    fn: MetricFn
+    needs: Need
+    higher_is_better: bool = True
+
+
+METRICS: dict[str, MetricInfo] = {
+    m.name: m
+    for m in [
+        MetricInfo("npmi", npmi_coherence, "cooccurrence"),
+        MetricInfo("diversity", topic_diversity, "nothing"),
+        MetricInfo("ari", adjusted_rand, "ground_truth"),
+        MetricInfo("f1", assignment_f1, "ground_truth"),
+        MetricInfo("f1_micro", assignment_f1_micro, "ground_truth"),
+        MetricInfo("nmi", normalized_mutual_info, "ground_truth"),
+        MetricInfo("gt_coverage", gt_coverage, "ground_truth"),
+        MetricInfo("outlier_share", outlier_share, "nothing", higher_is_better=False),
+    ]
+}
+
+__all__ = ["METRICS", "MetricInfo", "MetricReference", "evaluate"]
+
+
+def evaluate(output: TopicModelOutput, reference: MetricReference) -> dict[str, float]:
+    """Every registered metric whose inputs the reference has. A metric that fails raises."""
+    available = {"nothing", "cooccurrence"} | ({"ground_truth"} if reference.truth is not None
+                                                 else set())
+    return {name: info.fn(output, reference) for name, info in METRICS.items()
+            if info.needs in available}

@@ -1,0 +1,207 @@
+"""Declarative parameter schemas: one declaration validates, fills defaults and renders docs."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+ParamValue = Any
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A self-describing check on one value: `describe` says what is allowed."""
+
+    describe: str
+    check: Callable[[Any], bool]
+    bounds: tuple[float | None, float | None] = (None, None)
+    choices: tuple[Any, ...] | None = None
+
+    def __call__(self, value: Any) -> bool:
+        return self.check(value)
+
+
+def between(low: float, high: float) -> Constraint:
+    """Closed interval [low, high]."""
+    return Constraint(f"{_fmt(low)}-{_fmt(high)}", lambda v: low <= v <= high, (low, high))
+
+
+def above(low: float) -> Constraint:
+    """Open interval (low, inf)."""
+    return Constraint(f">{_fmt(low)}", lambda v: v > low, (low, None))
+
+
+def one_of(*choices: Any) -> Constraint:
+    """One of a fixed set of values."""
+    text = "/".join(str(c) for c in choices)
+    return Constraint(f"one of {text}", lambda v: v in choices, choices=tuple(choices))
+
+
+def anything() -> Constraint:
+    """No constraint beyond the type."""
+    return Constraint("any value", lambda v: True)
+
+
+def _fmt(x: float) -> str:
+    if isinstance(x, float) and (x != 0 and (abs(x) < 1e-3 or abs(x) >= 1e5)):
+        return f"{x:g}"
+    return str(x)
+
+
+_TYPE_NAMES = {int: "an int", float: "a float", str: "a string", bool: "a boolean"}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a model: name, type, default, constraint and one line of help."""
+
+    name: str
+    type: type
+    default: ParamValue
+    constraint: Constraint
+    help: str
+    nullable: bool = False
+    default_text: str | None = None  # how the docs show a computed default, e.g. "1/K"
+
+    def replace(self, **changes: Any) -> Param:
+        """A copy with some fields changed (e.g. a model-specific default)."""
+        return dataclasses.replace(self, **changes)
+
+    def problem(self, value: Any) -> str | None:
+        """Return why `value` is not allowed, or None when it is."""
+        allowed = f"{_TYPE_NAMES[self.type]} in {self.constraint.describe}"
+        if self.constraint.choices is not None:
+            allowed = f"{self.constraint.describe}"
+        if self.nullable:
+            allowed += " or null"
+        if value is None:
+            return None if self.nullable else f"expects {allowed}; got null"
+        if not _has_type(value, self.type):
+            return f"expects {allowed}; got {value!r} ({type(value).__name__})"
+        if not self.constraint(value):
+            return f"expects {allowed}; got {value!r}"
+        return None
+
+    def coerce(self, value: Any) -> Any:
+        """Turn an accepted JSON value into the declared type (an int 1 for a float param -> 1.0)."""
+        if value is None:
+            return None
+        return self.type(value)
+
+    def doc_default(self) -> str:
+        if self.default_text is not None:
+            return self.default_text
+        return "null" if self.default is None else str(self.default)
+
+
+def _has_type(value: Any, expected: type) -> bool:
+    if isinstance(value, bool):
+        return expected is bool
+    if expected is float:
+        return isinstance(value, (int, float)) and math.isfinite(value)
+    return isinstance(value, expected)
+
+
+@dataclass(frozen=True)
+class CrossCheck:
+    """A rule spanning several parameters, e.g. `kl_warmup <= epochs`."""
+
+    describe: str
+    fields: tuple[str, ...]
+    check: Callable[[Mapping[str, Any]], bool]
+
+
+@dataclass(frozen=True)
+class ParamSchema:
+    """The complete, explicit parameter list of one model."""
+
+    model: str
+    params: Sequence[Param]
+    checks: Sequence[CrossCheck] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        names = [p.name for p in self.params]
+        if len(set(names)) != len(names):
+            raise ValueError(f"{self.model}: duplicate parameter names in {names}")
+
+    @property
+    def names(self) -> list[str]:
+        return [p.name for p in self.params]
+
+    def get(self, name: str) -> Param | None:
+        return next((p for p in self.params if p.name == name), None)
+
+    def value_problems(self, name: str, value: Any) -> list[str]:
+        """Problems with one value for one parameter (unknown name included)."""
+        param = self.get(name)
+        if param is None:
+            return [f"{self.model} has no parameter '{name}'; it has {', '.join(self.names)}"]
+        problem = param.problem(value)
+        return [] if problem is None else [f"{self.model} {problem}"]
+
+    def with_defaults(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The full parameter set: declared defaults overridden by `values`, coerced to type."""
+        full = {p.name: p.default for p in self.params}
+        for name, value in values.items():
+            param = self.get(name)
+            if param is None:
+                raise KeyError(f"{self.model} has no parameter '{name}'")
+            full[name] = param.coerce(value)
+        return full
+
+    def cross_problems(self, values: Mapping[str, Any]) -> list[str]:
+        """Problems with rules that span fields, on a full parameter set."""
+        return [
+            f"{self.model} requires {c.describe}; got "
+            + ", ".join(f"{f}={values.get(f)!r}" for f in c.fields)
+            for c in self.checks
+            if not c.check(values)
+        ]
+
+    def validate(self, values: Mapping[str, Any]) -> list[str]:
+        """Every problem with a (partial) parameter set, after filling defaults."""
+        problems = [p for n, v in values.items() for p in self.value_problems(n, v)]
+        if problems:
+            return problems
+        return self.cross_problems(self.with_defaults(values))
+
+    def to_markdown(self) -> str:
+        """The parameter table of this model, as in the docs."""
+        rows = [
+            f"| {p.name} | {p.type.__name__} | {p.doc_default()} | "
+            f"{p.constraint.describe}{' or null' if p.nullable else ''} | {p.help} |"
+            for p in self.params
+        ]
+        rules = [f"- {c.describe}" for c in self.checks]
+        head = [f"### {self.model}", "", "| name | type | default | allowed | meaning |"]
+        table = head + ["|---|---|---|---|---|"] + rows
+        return "\n".join(table + ([""] + rules if rules else []))
+
+    def invalid_examples(self) -> Iterable[tuple[str, Any]]:
+        """Values each parameter must reject: for the tests and the docs."""
+        for p in self.params:
+            yield p.name, "not-a-value" if p.type is not str else 12345
+            low, high = p.constraint.bounds
+            if high is not None:
+                yield p.name, p.type(high) + (1 if p.type is int else high * 0.5 + 1)
+            elif low is not None:
+                yield p.name, p.type(low) - (1 if p.type is int else 0)
+
+
+# Shared building blocks, exactly as in shared/reference/parameters.md ("Common parameters").
+NUM_TOPICS = Param("num_topics", int, 20, between(5, 100), "number of topics K")
+VOCAB_SIZE = Param("vocab_size", int, 5000, between(1000, 20000), "vocabulary size")
+EPOCHS = Param("epochs", int, 100, between(10, 500), "training epochs")
+BATCH_SIZE = Param("batch_size", int, 64, between(8, 512), "mini-batch size")
+LEARNING_RATE = Param("learning_rate", float, 0.002, between(1e-5, 0.1), "learning rate")
+DROPOUT = Param("dropout", float, 0.2, between(0.0, 0.9), "encoder dropout")
+HIDDEN_DIM = Param("hidden_dim", int, 512, between(128, 2048), "hidden units per encoder layer")
+NUM_LAYERS = Param("num_layers", int, 2, between(1, 5), "encoder hidden layers")
+PATIENCE = Param(
+    "patience", int, 10, between(1, 50),
+    "early-stopping patience on validation loss (epochs); null switches early stopping off",
+    nullable=True,
+)

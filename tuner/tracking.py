@@ -1,0 +1,211 @@
+"""Where results live: the Tracker protocol and its MLflow implementation.
+
+The parent process is the only writer; runs are addressed by explicit ids (no fluent API).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from tuner.errors import TunerError
+from tuner.trial import TrialRecord, TrialStatus
+
+DEFAULT_STORE = Path("mlruns")
+SECRET_MARKERS = ("password", "secret", "token", "api_key", "apikey")
+
+
+class TrackingError(TunerError):
+    """The tracking store cannot be reached or written."""
+
+
+@dataclass(frozen=True)
+class SweepHandle:
+    experiment_id: str
+    run_id: str
+    batch_id: str
+    doc_ids: tuple[str, ...] = ()
+
+
+class Tracker(Protocol):
+    def start_sweep(self, experiment: str, tags: Mapping[str, str], params: Mapping[str, Any],
+                    doc_ids: Sequence[str] = ()) -> SweepHandle: ...
+
+    def finished_keys(self, sweep: SweepHandle) -> set[str]: ...
+
+    def log_trial(self, sweep: SweepHandle, record: TrialRecord) -> str: ...
+
+    def end_sweep(self, sweep: SweepHandle, status: str, metrics: Mapping[str, float]) -> None: ...
+
+
+def default_tracking_uri(root: Path = DEFAULT_STORE) -> str:
+    """SQLite store under `root`: MLflow 3 refuses a plain file store by default."""
+    return f"sqlite:///{(root / 'mlflow.db').resolve()}"
+
+
+def resolve_tracking_uri(explicit: str | None, store_root: Path = DEFAULT_STORE) -> str:
+    return explicit or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(store_root)
+
+
+class MlflowTracker:
+    """Logs a sweep as a parent run and each trial as a child run, with explicit run ids."""
+
+    def __init__(self, tracking_uri: str) -> None:
+        from mlflow.tracking import MlflowClient
+
+        self.tracking_uri = tracking_uri
+        if tracking_uri.startswith("sqlite:///"):
+            Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        self.client = MlflowClient(tracking_uri=tracking_uri)
+
+    def _artifact_location(self, experiment: str) -> str | None:
+        if not self.tracking_uri.startswith("sqlite:///"):
+            return None  # a server decides where artifacts go
+        root = Path(self.tracking_uri.removeprefix("sqlite:///")).parent / "artifacts"
+        return (root / experiment.replace("/", "_")).resolve().as_uri()
+
+    def experiment_id(self, experiment: str, create: bool = True) -> str | None:
+        try:
+            found = self.client.get_experiment_by_name(experiment)
+            if found is not None:
+                return str(found.experiment_id)
+            if not create:
+                return None
+            return str(self.client.create_experiment(
+                experiment, artifact_location=self._artifact_location(experiment)))
+        except Exception as err:
+            raise TrackingError(f"MLflow tracking store {self.tracking_uri} cannot be used: "
+                                f"{type(err).__name__}: {str(err)[:300]}") from err
+
+    def start_sweep(self, experiment: str, tags: Mapping[str, str], params: Mapping[str, Any],
+                    doc_ids: Sequence[str] = ()) -> SweepHandle:
+        experiment_id = self.experiment_id(experiment)
+        assert experiment_id is not None
+        batch_id = uuid.uuid4().hex[:12]
+        run = self.client.create_run(
+            experiment_id, run_name=f"sweep-{time.strftime('%Y%m%d-%H%M%S')}-{batch_id[:4]}",
+            tags={"tuner.role": "sweep", "tuner.batch_id": batch_id, **tags})
+        self._log_params(run.info.run_id, params)
+        return SweepHandle(experiment_id, run.info.run_id, batch_id, tuple(doc_ids))
+
+    def finished_keys(self, sweep: SweepHandle) -> set[str]:
+        runs = self.trial_runs(sweep.experiment_id, "attributes.status = 'FINISHED'")
+        return {run.data.tags["tuner.trial_key"] for run in runs
+                if "tuner.trial_key" in run.data.tags}
+
+    def trial_runs(self, experiment_id: str, condition: str = "",
+                   order_by: list[str] | None = None) -> list[Any]:
+        """Every trial run of an experiment matching `condition` (an MLflow filter clause)."""
+        query = "tags.`tuner.role` = 'trial'" + (f" and {condition}" if condition else "")
+        runs, token = [], None
+        while True:
+            page = self.client.search_runs([experiment_id], filter_string=query,
+                                           max_results=1000, order_by=order_by,
+                                           page_token=token)
+            runs.extend(page)
+            token = page.token
+            if not token:
+                return runs
+
+    def log_trial(self, sweep: SweepHandle, record: TrialRecord) -> str:
+        spec = record.spec
+        tags = {"mlflow.parentRunId": sweep.run_id, "tuner.role": "trial",
+                "tuner.model": spec.model, "tuner.trial_key": spec.key,
+                "tuner.corpus_sha256": spec.data.corpus_sha256,
+                "tuner.embedding_key": spec.data.embedding_key or "none",
+                "tuner.batch_id": sweep.batch_id, "tuner.status": record.status.value,
+                "tuner.worker": record.worker}
+        if record.error is not None:
+            tags |= {"tuner.error_type": record.error.type,
+                     "tuner.error": record.error.message[:4000]}
+        run = self.client.create_run(sweep.experiment_id, run_name=_run_name(record), tags=tags)
+        run_id = run.info.run_id
+        self._log_params(run_id, {"model": spec.model, "seed": spec.seed, **spec.params,
+                                  "npmi_window": spec.metrics.npmi_window,
+                                  "topn": spec.metrics.topn,
+                                  "diversity_topn": spec.metrics.diversity_topn})
+        self._log_metrics(run_id, record.metrics)
+        self._log_artifacts(run_id, record, sweep)
+        status = "FINISHED" if record.status is TrialStatus.COMPLETE else "FAILED"
+        self.client.set_terminated(run_id, status)
+        return run_id
+
+    def end_sweep(self, sweep: SweepHandle, status: str, metrics: Mapping[str, float]) -> None:
+        self._log_metrics(sweep.run_id, metrics)
+        self.client.set_terminated(sweep.run_id, status)
+
+    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
+        for key, value in tags.items():
+            self.client.set_tag(run_id, key, value)
+
+    def _log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        safe = [Param(k, _param_text(v)) for k, v in params.items() if not _is_secret(k)]
+        for start in range(0, len(safe), 100):
+            self.client.log_batch(run_id, params=safe[start:start + 100])
+
+    def _log_metrics(self, run_id: str, metrics: Mapping[str, float]) -> None:
+        from mlflow.entities import Metric
+
+        stamp = int(time.time() * 1000)
+        rows = [Metric(k, float(v), stamp, 0) for k, v in metrics.items()]
+        if rows:
+            self.client.log_batch(run_id, metrics=rows)
+
+    def _log_artifacts(self, run_id: str, record: TrialRecord, sweep: SweepHandle) -> None:
+        with tempfile.TemporaryDirectory(prefix="tuner-artifacts-") as folder:
+            root = Path(folder)
+            for name, content in _artifact_files(record, sweep.doc_ids):
+                (root / name).write_text(content, encoding="utf-8")
+            self.client.log_artifacts(run_id, str(root))
+
+
+def _run_name(record: TrialRecord) -> str:
+    spec = record.spec
+    k = spec.params.get("num_topics")
+    return f"{spec.model.lower()}-{spec.index:04d}" + (f"-k{k}" if k else "") + f"-s{spec.seed}"
+
+
+def _param_text(value: Any) -> str:
+    return "null" if value is None else str(value)
+
+
+def _is_secret(name: str) -> bool:
+    return any(marker in name.lower() for marker in SECRET_MARKERS)
+
+
+def _artifact_files(record: TrialRecord, doc_ids: Sequence[str]) -> Iterable[tuple[str, str]]:
+    yield "trial.json", json.dumps({"model": record.spec.model, "seed": record.spec.seed,
+                                    "params": dict(record.spec.params), "key": record.spec.key,
+                                    "status": record.status.value}, indent=2, default=str)
+    if record.error is not None:
+        yield "error.txt", f"{record.error.type}: {record.error.message}\n\n{record.error.traceback}"
+        return
+    yield "topics.json", json.dumps({str(i): words for i, words in
+                                     enumerate(record.topic_words)}, indent=1, ensure_ascii=False)
+    yield "topic_npmi.json", json.dumps({str(i): v for i, v in enumerate(record.topic_npmi)},
+                                        indent=1)
+    if record.extras:
+        yield "extras.json", json.dumps(dict(record.extras), indent=1, default=str,
+                                        ensure_ascii=False)
+    yield "assignments.csv", _assignments_csv(record, doc_ids)
+
+
+def _assignments_csv(record: TrialRecord, doc_ids: Sequence[str]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["doc_index", "doc_id", "topic"])
+    ids = doc_ids if len(doc_ids) == len(record.assignments) else [""] * len(record.assignments)
+    writer.writerows((i, doc_id, topic) for i, (doc_id, topic)
+                     in enumerate(zip(ids, record.assignments, strict=True)))
+    return buffer.getvalue()
