@@ -155,7 +155,7 @@ def _train_epoch(model: nn.Module, make_batch: BatchFn, train_idx: NDArray[np.in
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        total += float(loss) * len(batch_idx)
+        total += float(loss.detach()) * len(batch_idx)
     return total / max(len(order), 1)
 
 

@@ -113,8 +113,8 @@ def _sweep_tags(prepared: PreparedSweep) -> dict[str, str]:
     tags = {"tuner.grid": str(grid.path), "tuner.corpus_sha256": prepared.inputs.corpus.sha256,
             "tuner.models": ",".join(s.model for s in grid.sweeps)}
     tags |= {f"tuner.cache.{k}": v for k, v in prepared.cache_events.items()}
-    if prepared.embedding_key is not None:
-        tags["tuner.embedding_key"] = prepared.embedding_key.digest
+    if prepared.embedding_keys:
+        tags["tuner.embedding_keys"] = ",".join(k.digest for k in prepared.embedding_keys)
     return tags
 
 
@@ -129,7 +129,8 @@ def _sweep_params(prepared: PreparedSweep) -> dict[str, object]:
         "ground_truth": str(grid.ground_truth) if grid.ground_truth else
         f"label_field:{grid.dataset.label_field}",
     }
-    if prepared.embedding_key is not None:
-        params |= {"embedding_model": grid.embedding.model, "pooling": grid.embedding.pooling,
-                   "max_length": grid.embedding.max_length}
+    for i, key in enumerate(prepared.embedding_keys):
+        suffix = "" if i == 0 else f"_{i}"
+        params |= {f"embedding_model{suffix}": key.model, f"pooling{suffix}": key.pooling,
+                   f"max_length{suffix}": key.max_length}
     return params

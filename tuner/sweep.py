@@ -4,29 +4,55 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from trainers import load_trainer
 from tuner.data.corpus import Corpus, load_corpus
-from tuner.data.embeddings import EmbeddingCache, EmbeddingKey, encode_texts, model_revision, \
-    resolve_model_path
+from tuner.data.embeddings import (
+    EmbeddingCache,
+    EmbeddingKey,
+    encode_texts,
+    model_revision,
+    resolve_model_path,
+)
 from tuner.data.ground_truth import GroundTruth, ground_truth_from_labels, load_ground_truth
 from tuner.data.vocab import BowCache, CooccurrenceCache, check_cache_writable, tokenize_corpus
 from tuner.errors import DataError, GridError
-from tuner.grid import Grid
+from tuner.grid import EmbeddingSpec, Grid
 from tuner.params import VOCAB_SIZE, ParamSchema
+from tuner.trial import DataRef, TrialSpec, trial_key
 
 SEED_PARAM = "random_state"
-from tuner.trial import DataRef, TrialSpec, trial_key
+
+
+@dataclass(frozen=True)
+class PlannedTrial:
+    """One parameter combination of one model, before seeds: what it needs from the caches."""
+
+    model: str
+    schema: ParamSchema
+    combo: dict[str, Any]
+    params: dict[str, Any]
+    embedding: EmbeddingSpec | None
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self.params.get("vocab_size", VOCAB_SIZE.default))
 
 
 @dataclass(frozen=True)
 class CheckedInputs:
-    """Everything validated before any computation: corpus, truth and embedding model."""
+    """Everything validated before any computation: corpus, truth, plan and embedding models."""
 
     corpus: Corpus
     truth: GroundTruth | None
-    embedding_path: Path | None
-    needs_embeddings: bool
+    plan: list[PlannedTrial]
+    model_paths: dict[str, Path]  # embedding model id -> local folder
+
+    @property
+    def embeddings(self) -> list[EmbeddingSpec]:
+        return sorted({p.embedding for p in self.plan if p.embedding is not None},
+                      key=lambda s: (s.model, s.pooling, s.max_length))
 
 
 @dataclass(frozen=True)
@@ -34,12 +60,30 @@ class PreparedSweep:
     grid: Grid
     inputs: CheckedInputs
     trials: list[TrialSpec]
-    embedding_key: EmbeddingKey | None
+    embedding_keys: list[EmbeddingKey]
     cache_events: dict[str, str] = field(default_factory=dict)  # what was computed vs reused
 
 
+def plan_trials(grid: Grid) -> list[PlannedTrial]:
+    """Every (model, parameter combination) of the grid with its full parameters."""
+    explicit_embedding = isinstance(grid.raw.get("embedding"), dict) and \
+        "model" in grid.raw["embedding"]
+    plan = []
+    for sweep in grid.sweeps:
+        trainer = load_trainer(sweep.model)
+        for combo in sweep.combinations:
+            params = sweep.schema.with_defaults(combo)
+            embedding = None
+            if "embeddings" in trainer.requires:
+                own = getattr(trainer, "default_embedding", None)
+                embedding = own(params, grid.embedding) if own and not explicit_embedding \
+                    else grid.embedding
+            plan.append(PlannedTrial(sweep.model, sweep.schema, combo, params, embedding))
+    return plan
+
+
 def check_inputs(grid: Grid, max_trials: int | None = None) -> CheckedInputs:
-    """Validate the dataset, ground truth, embedding model and trial count; compute nothing."""
+    """Validate the dataset, ground truth, embedding models and trial count; compute nothing."""
     if grid.trial_count == 0:
         raise GridError([f"{grid.path}: the grid expands to zero trials"])
     if max_trials is not None and grid.trial_count > max_trials:
@@ -49,9 +93,9 @@ def check_inputs(grid: Grid, max_trials: int | None = None) -> CheckedInputs:
     truth = _ground_truth(grid, corpus)
     requirements = {r for s in grid.sweeps for r in load_trainer(s.model).requires}
     _check_requirements(grid, corpus, truth, requirements)
-    needs_embeddings = "embeddings" in requirements
-    embedding_path = resolve_model_path(grid.embedding.model) if needs_embeddings else None
-    return CheckedInputs(corpus, truth, embedding_path, needs_embeddings)
+    plan = plan_trials(grid)
+    models = {p.embedding.model for p in plan if p.embedding is not None}
+    return CheckedInputs(corpus, truth, plan, {m: resolve_model_path(m) for m in sorted(models)})
 
 
 def _ground_truth(grid: Grid, corpus: Corpus) -> GroundTruth | None:
@@ -78,85 +122,76 @@ def precompute(grid: Grid, inputs: CheckedInputs, cache_dir: Path,
     """Build (or reuse) every bag of words, co-occurrence table and embedding, then the trials."""
     check_cache_writable(cache_dir)
     events: dict[str, str] = {}
-    bow_paths = _bags_of_words(grid, inputs.corpus, cache_dir, events)
-    embedding_key = _embeddings(grid, inputs, cache_dir, events, progress)
-    embedding_path = str(EmbeddingCache(cache_dir).path_for(embedding_key)) \
-        if embedding_key else None
-    trials = []
-    for sweep in grid.sweeps:
-        for combo in sweep.combinations:
-            params = sweep.schema.with_defaults(combo)
-            vocab_size = params.get("vocab_size", VOCAB_SIZE.default)
-            data = _data_ref(grid, inputs, str(bow_paths[vocab_size]), embedding_path,
-                             embedding_key)
-            for seed in grid.seeds:
-                seeded = _seeded(sweep.schema, combo, params, seed)
-                key = trial_key(sweep.model, seeded, seed, data, grid.metrics)
-                trials.append(TrialSpec(sweep.model, seeded, seed, data, grid.metrics,
-                                        grid.experiment, key, len(trials)))
-    return PreparedSweep(grid, inputs, trials, embedding_key, events)
+    bow_paths = _bags_of_words(grid, inputs, cache_dir, events)
+    keys = {spec: _embedding(spec, inputs, cache_dir, events, progress)
+            for spec in inputs.embeddings}
+    trials: list[TrialSpec] = []
+    for planned in inputs.plan:
+        key = keys.get(planned.embedding) if planned.embedding else None
+        data = _data_ref(grid, inputs, cache_dir, str(bow_paths[planned.vocab_size]), key)
+        for seed in grid.seeds:
+            params = _seeded(planned, seed)
+            trials.append(TrialSpec(planned.model, params, seed, data, grid.metrics,
+                                    grid.experiment,
+                                    trial_key(planned.model, params, seed, data, grid.metrics),
+                                    len(trials)))
+    return PreparedSweep(grid, inputs, trials, list(keys.values()), events)
 
 
-def _seeded(schema: ParamSchema, combo: dict[str, object], params: dict[str, object],
-            seed: int) -> dict[str, object]:
+def _seeded(planned: PlannedTrial, seed: int) -> dict[str, Any]:
     """A model's own `random_state` follows the trial seed unless the grid sets it, so a grid's
     seeds really repeat BERTopic with different UMAP seeds (and the run logs the value used)."""
-    if schema.get(SEED_PARAM) is not None and SEED_PARAM not in combo:
-        return {**params, SEED_PARAM: seed}
-    return params
+    if planned.schema.get(SEED_PARAM) is not None and SEED_PARAM not in planned.combo:
+        return {**planned.params, SEED_PARAM: seed}
+    return planned.params
 
 
-def _vocab_sizes(grid: Grid) -> set[int]:
-    sizes = set()
-    for sweep in grid.sweeps:
-        for combo in sweep.combinations:
-            sizes.add(sweep.schema.with_defaults(combo).get("vocab_size", VOCAB_SIZE.default))
-    return sizes
-
-
-def _bags_of_words(grid: Grid, corpus: Corpus, cache_dir: Path,
+def _bags_of_words(grid: Grid, inputs: CheckedInputs, cache_dir: Path,
                    events: dict[str, str]) -> dict[int, Path]:
     cache = BowCache(cache_dir)
     tokenized = None
     paths = {}
-    for size in sorted(_vocab_sizes(grid)):
-        folder = cache.path_for(corpus, size, grid.preprocessing)
+    for size in sorted({p.vocab_size for p in inputs.plan}):
+        folder = cache.path_for(inputs.corpus, size, grid.preprocessing)
         hit = cache.load(folder) is not None
         if not hit and tokenized is None:
-            tokenized = tokenize_corpus(corpus, grid.preprocessing)
-        bow = cache.get_or_compute(corpus, size, grid.preprocessing, tokenized)
+            tokenized = tokenize_corpus(inputs.corpus, grid.preprocessing)
+        bow = cache.get_or_compute(inputs.corpus, size, grid.preprocessing, tokenized)
         CooccurrenceCache(cache).get_or_compute(bow, grid.metrics.npmi_window)
         events[f"bow[vocab_size={size}]"] = "hit" if hit else "computed"
         paths[size] = folder
     return paths
 
 
-def _embeddings(grid: Grid, inputs: CheckedInputs, cache_dir: Path, events: dict[str, str],
-                progress: bool) -> EmbeddingKey | None:
-    if not inputs.needs_embeddings or inputs.embedding_path is None:
-        return None
-    spec = grid.embedding
-    key = EmbeddingKey(spec.model, spec.revision or model_revision(inputs.embedding_path),
-                       spec.pooling, spec.max_length, spec.text_variant, inputs.corpus.sha256)
+def embedding_key(spec: EmbeddingSpec, model_path: Path, corpus: Corpus) -> EmbeddingKey:
+    return EmbeddingKey(spec.model, spec.revision or model_revision(model_path), spec.pooling,
+                        spec.max_length, spec.text_variant, corpus.sha256)
+
+
+def _embedding(spec: EmbeddingSpec, inputs: CheckedInputs, cache_dir: Path,
+               events: dict[str, str], progress: bool) -> EmbeddingKey:
+    model_path = inputs.model_paths[spec.model]
+    key = embedding_key(spec, model_path, inputs.corpus)
     cache = EmbeddingCache(cache_dir)
     hit = cache.load(key, verify=True) is not None
-    model_path, texts = inputs.embedding_path, inputs.corpus.texts
+    texts = inputs.corpus.texts
     cache.get_or_compute(key, lambda: encode_texts(model_path, texts, spec.pooling,
                                                    spec.max_length, spec.batch_size,
                                                    progress=progress))
-    events["embeddings"] = "hit" if hit else "computed"
+    events[f"embeddings[{spec.model},{spec.pooling}]"] = "hit" if hit else "computed"
     return key
 
 
-def _data_ref(grid: Grid, inputs: CheckedInputs, bow_path: str, embedding_path: str | None,
-              embedding_key: EmbeddingKey | None) -> DataRef:
+def _data_ref(grid: Grid, inputs: CheckedInputs, cache_dir: Path, bow_path: str,
+              key: EmbeddingKey | None) -> DataRef:
     dataset = grid.dataset
     return DataRef(
         corpus_path=str(dataset.path), corpus_sha256=inputs.corpus.sha256,
-        language=dataset.language, bow_path=bow_path, embedding_path=embedding_path,
-        embedding_key=embedding_key.digest if embedding_key else None,
+        language=dataset.language, bow_path=bow_path,
+        embedding_path=str(EmbeddingCache(cache_dir).path_for(key)) if key else None,
+        embedding_key=key.digest if key else None,
         ground_truth_path=str(grid.ground_truth) if grid.ground_truth else None,
-        label_field=dataset.label_field,
+        label_field=dataset.label_field, cache_dir=str(Path(cache_dir).resolve()),
         dataset={"text_field": dataset.text_field, "id_field": dataset.id_field,
                  "label_field": dataset.label_field, "timestamp_field": dataset.timestamp_field,
                  "language": dataset.language, "covariates": list(dataset.covariates)})

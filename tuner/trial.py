@@ -28,6 +28,7 @@ class DataRef:
     embedding_key: str | None
     ground_truth_path: str | None  # None: the label field is the truth
     label_field: str | None
+    cache_dir: str = "embedding_cache"
     dataset: Mapping[str, Any] = field(default_factory=dict)
 
 

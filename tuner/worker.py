@@ -109,7 +109,7 @@ def _fit_and_score(spec: TrialSpec, worker: str) -> TrialRecord:
     trainer = load_trainer(spec.model)()
     top_n = max(spec.metrics.topn, spec.metrics.diversity_topn)
     ctx = FitContext(seed=spec.seed, device=pick_device(_STATE.slot), top_n=top_n,
-                     threads=_STATE.threads)
+                     threads=_STATE.threads, cache_dir=spec.data.cache_dir)
     started = time.perf_counter()
     output = trainer.fit(data, spec.params, ctx)
     fit_seconds = time.perf_counter() - started

@@ -29,3 +29,4 @@ class FitContext:
     device: str = "cpu"
     top_n: int = 25  # words per topic the output must rank
     threads: int = 1
+    cache_dir: str = "embedding_cache"  # where a trainer may cache what it derives (adapters...)

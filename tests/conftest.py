@@ -1,0 +1,118 @@
+"""Shared fixtures: real corpora from ../shared/data, the offline MiniLM, caches built once."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parent.parent
+TESTS = Path(__file__).resolve().parent
+
+
+def shared_data_dir() -> Path:
+    """../shared/data beside the checkout (or $TUNER_SHARED_DATA)."""
+    env = os.environ.get("TUNER_SHARED_DATA")
+    candidates = [Path(env)] if env else []
+    candidates += [REPO.parent / "shared" / "data", REPO / "shared" / "data"]
+    for candidate in candidates:
+        if (candidate / "20ng-mini" / "corpus.jsonl").is_file():
+            return candidate
+    raise RuntimeError(f"shared data not found in {candidates}; set TUNER_SHARED_DATA")
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def write_jsonl(path: Path, records: list[dict]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return path
+
+
+def stratified_subset(records: list[dict], per_label: int, labels: int | None = None) -> list[dict]:
+    """The first `per_label` records of each label (file order), for the first `labels` labels."""
+    by_label: dict[str, list[dict]] = defaultdict(list)
+    for record in records:
+        by_label[record["label"]].append(record)
+    chosen = sorted(by_label)[:labels] if labels else sorted(by_label)
+    keep = {id(r) for label in chosen for r in by_label[label][:per_label]}
+    return [r for r in records if id(r) in keep]
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    return shared_data_dir()
+
+
+@pytest.fixture(scope="session")
+def ng_records(shared_data: Path) -> list[dict]:
+    return read_jsonl(shared_data / "20ng-mini" / "corpus.jsonl")
+
+
+@pytest.fixture(scope="session")
+def small_corpus(tmp_path_factory: pytest.TempPathFactory, ng_records: list[dict]) -> Path:
+    """400 real 20 Newsgroups posts, 20 per label, including the 7-char post if it falls in."""
+    folder = tmp_path_factory.mktemp("corpus")
+    return write_jsonl(folder / "corpus.jsonl", stratified_subset(ng_records, 20))
+
+
+@pytest.fixture(scope="session")
+def session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache folder for the whole session, so embeddings are computed once."""
+    return tmp_path_factory.mktemp("embedding_cache")
+
+
+def make_grid(folder: Path, corpus: Path, **overrides: object) -> Path:
+    """Write a grid file for `corpus` into `folder`; `overrides` replace top-level fields."""
+    grid: dict[str, object] = {
+        "experiment": "test",
+        "dataset": {"path": str(corpus), "text_field": "text", "id_field": "id",
+                    "label_field": "label", "language": "en"},
+        "ground_truth": None,
+        "models": ["lda"],
+        "params": {"num_topics": 5, "vocab_size": 1000, "lda.max_iter": 10},
+        "embedding": {"model": "sentence-transformers/all-MiniLM-L6-v2", "pooling": "mean",
+                      "max_length": 128},
+        "seeds": [1],
+        "metrics": {"npmi_window": 10, "topn": 10, "diversity_topn": 25},
+    }
+    grid.update(overrides)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "grid.json"
+    path.write_text(json.dumps(grid, indent=1), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def prepared_small(tmp_path_factory: pytest.TempPathFactory, small_corpus: Path,
+                   session_cache: Path):
+    """The small corpus precomputed once: bag of words (1000 words), co-occurrence, MiniLM."""
+    from tuner.grid import load_grid
+    from tuner.sweep import check_inputs, precompute
+
+    grid_path = make_grid(tmp_path_factory.mktemp("grid"), small_corpus,
+                          models=["lda", "bertopic"], params={"num_topics": 5, "vocab_size": 1000})
+    grid = load_grid(grid_path)
+    return precompute(grid, check_inputs(grid), session_cache, progress=False)
+
+
+@pytest.fixture(scope="session")
+def small_data(prepared_small):
+    """TrialData for trainer tests: what a worker would load for the small corpus."""
+    from tuner.worker import load_trial_data
+
+    bertopic_trial = next(t for t in prepared_small.trials if t.model == "BERTopic")
+    return load_trial_data(bertopic_trial.data)
