@@ -1,4 +1,4 @@
-"""Command line: tuner run | precompute | validate | params."""
+"""Command line: tuner run | precompute | validate | params | serve | report | best."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from pathlib import Path
 
 from tuner.errors import TunerError
 
-EXIT_OK, EXIT_TRIAL_FAILED, EXIT_INVALID = 0, 1, 2
+# 3: another sweep of the same experiment holds its lock (an overlapping cron run).
+EXIT_OK, EXIT_TRIAL_FAILED, EXIT_INVALID, EXIT_LOCKED = 0, 1, 2, 3
 DEFAULT_CACHE = Path("embedding_cache")
 
 
@@ -24,10 +25,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except TunerError as err:
+        from tuner.service import SweepLockedError
+
         if args.debug:
             raise
         print(f"error: {err}", file=sys.stderr)
-        return EXIT_INVALID
+        return EXIT_LOCKED if isinstance(err, SweepLockedError) else EXIT_INVALID
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -56,7 +59,39 @@ def _parser() -> argparse.ArgumentParser:
     params = commands.add_parser("params", help="print a model's parameters")
     params.add_argument("model", nargs="?", help="model name (all models when omitted)")
     params.set_defaults(handler=_params)
+    _service_commands(commands)
     return parser
+
+
+def _service_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    serve = commands.add_parser("serve", help="HTTP API that starts sweeps and reports status")
+    serve.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1); any "
+                       "other needs $TUNER_API_TOKEN")
+    serve.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    serve.add_argument("--grids-dir", type=Path, default=Path("grids"),
+                       help="folder of grids a request may name (default grids/)")
+    serve.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE,
+                       help="embedding and bag-of-words cache (default embedding_cache/)")
+    serve.add_argument("--max-workers", type=int, default=2, help="worker processes (default 2)")
+    serve.add_argument("--max-trials", type=int, default=10000,
+                       help="refuse grids expanding to more trials (default 10000)")
+    serve.add_argument("--tracking-uri", help="MLflow tracking URI (default as for run)")
+    serve.set_defaults(handler=_serve)
+
+    report = commands.add_parser("report", help="HTML report and plots of an experiment")
+    report.add_argument("experiment", help="MLflow experiment name")
+    report.add_argument("--tracking-uri", help="MLflow tracking URI (default as for run)")
+    report.add_argument("--out", type=Path, help="output folder (default reports/EXPERIMENT)")
+    report.add_argument("--metric", help="ranking metric (default ari if logged, else npmi)")
+    report.set_defaults(handler=_report)
+
+    best = commands.add_parser("best", help="print the best trial as a grid that re-runs it")
+    best.add_argument("experiment", help="MLflow experiment name")
+    best.add_argument("--metric", default="ari", help="ranking metric (default ari)")
+    best.add_argument("--tracking-uri", help="MLflow tracking URI (default as for run)")
+    best.add_argument("--rename", help="experiment name in the printed grid "
+                      "(default EXPERIMENT-best-METRIC, so `tuner run` does not skip it)")
+    best.set_defaults(handler=_best)
 
 
 def _grid_arguments(parser: argparse.ArgumentParser) -> None:
@@ -96,20 +131,19 @@ def _precompute(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from tuner.executors import make_executor
-    from tuner.leaderboard import default_metric, format_leaderboard, leaderboard
-    from tuner.runner import run_sweep
-    from tuner.sweep import precompute
-    from tuner.tracking import MlflowTracker, resolve_tracking_uri
+    from tuner.leaderboard import format_leaderboard
+    from tuner.service import SweepHooks, SweepSettings, execute_sweep
+    from tuner.tracking import resolve_tracking_uri
 
     grid, inputs = _checked(args)
-    tracker = MlflowTracker(resolve_tracking_uri(args.tracking_uri))
-    tracker.experiment_id(grid.experiment)  # fail fast, and create the store before workers run
-    prepared = precompute(grid, inputs, args.cache_dir, progress=not args.quiet)
-    for name, event in prepared.cache_events.items():
-        print(f"cache {name}: {event}")
-    print(f"{len(prepared.trials)} trials, {args.max_workers} workers, "
-          f"tracking {tracker.tracking_uri}")
+    settings = SweepSettings(resolve_tracking_uri(args.tracking_uri), args.cache_dir,
+                             args.max_workers, args.executor, not args.quiet, args.leaderboard)
+
+    def prepared(sweep, skipped):  # type: ignore[no-untyped-def]
+        for name, event in sweep.cache_events.items():
+            print(f"cache {name}: {event}")
+        print(f"{len(sweep.trials)} trials, {args.max_workers} workers, "
+              f"tracking {settings.tracking_uri}")
 
     def report(record):  # type: ignore[no-untyped-def]
         if record.error is None:
@@ -119,19 +153,48 @@ def _run(args: argparse.Namespace) -> int:
             summary = f"{record.error.type}: {record.error.message.splitlines()[0][:160]}"
         print(f"  {record.status.value:<8} {record.spec.name[:70]:<70} {summary}", flush=True)
 
-    result = run_sweep(prepared, tracker, lambda: make_executor(args.executor, args.max_workers),
-                       args.max_workers, report)
-    metric = grid.leaderboard_metric or default_metric(inputs.truth is not None)
-    board = leaderboard(tracker, result.sweep.experiment_id, metric, args.leaderboard)
-    if board:
-        tracker.end_sweep(result.sweep, "FINISHED",
-                          {f"best_{k}": v for k, v in board[0].metrics.items()})
-        tracker.set_tags(result.sweep.run_id, {"tuner.best_run_id": board[0].run_id})
-    print(f"\n{result.completed} completed, {result.failed} failed, {result.skipped} skipped "
+    outcome = execute_sweep(grid, inputs, settings, SweepHooks(prepared, report))
+    print(f"\n{outcome.completed} completed, {outcome.failed} failed, {outcome.skipped} skipped "
           f"(already finished)")
-    print(f"\nleaderboard by {metric} (experiment '{grid.experiment}'):")
-    print(format_leaderboard(board, metric))
-    return EXIT_TRIAL_FAILED if result.failed else EXIT_OK
+    print(f"\nleaderboard by {outcome.metric} (experiment '{grid.experiment}'):")
+    print(format_leaderboard(outcome.board, outcome.metric))
+    return EXIT_TRIAL_FAILED if outcome.failed else EXIT_OK
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from tuner.server import ServerSettings, serve
+    from tuner.tracking import resolve_tracking_uri
+
+    settings = ServerSettings(args.host, args.port, args.grids_dir, args.cache_dir,
+                              resolve_tracking_uri(args.tracking_uri), args.max_workers,
+                              args.max_trials, os.environ.get("TUNER_API_TOKEN") or None)
+    serve(settings, lambda url: print(f"tuner API on {url}", flush=True))
+    return EXIT_OK
+
+
+def _report(args: argparse.Namespace) -> int:
+    from tuner.report import write_report
+    from tuner.tracking import resolve_tracking_uri
+
+    out = args.out or Path("reports") / args.experiment
+    written = write_report(resolve_tracking_uri(args.tracking_uri), args.experiment, out,
+                           args.metric)
+    print(f"report: {written.html}")
+    print(f"{written.trials} trials, {len(written.pareto)} on the Pareto front; "
+          f"logged to run {written.parent_run_id}")
+    return EXIT_OK
+
+
+def _best(args: argparse.Namespace) -> int:
+    import json
+
+    from tuner.best import best_grid
+    from tuner.tracking import resolve_tracking_uri
+
+    grid = best_grid(resolve_tracking_uri(args.tracking_uri), args.experiment, args.metric,
+                     args.rename)
+    print(json.dumps(grid, indent=2, ensure_ascii=False))
+    return EXIT_OK
 
 
 def _params(args: argparse.Namespace) -> int:

@@ -183,20 +183,28 @@ class Cooccurrence:
 
 
 def count_cooccurrence(bow: BagOfWords, window: int) -> Cooccurrence:
-    """Count, over every sliding window of `window` tokens (a shorter document is one window),
-    how many windows hold each word and each pair of words: gensim's c_npmi statistics."""
+    """Count how many sliding windows of `window` tokens hold each word and each pair of words
+    (a shorter document is one window): the statistics of gensim's c_npmi, reproduced exactly.
+
+    gensim updates a window's word set incrementally: sliding one step, it drops the word that
+    left at the edge even when that word occurs again inside the window. So a word counts as
+    present from the window where one of its occurrences enters until the window after its first
+    occurrence at or past that point leaves. We count the same windows so the values match.
+    """
     lengths = np.diff(bow.offsets)
     windows_per_doc = np.maximum(lengths - window + 1, 1)
-    window_start = np.concatenate([[0], np.cumsum(windows_per_doc)[:-1]])
     doc_of_token = np.repeat(np.arange(bow.n_docs), lengths)
     position = np.arange(len(bow.flat)) - bow.offsets[doc_of_token]
-    limit = windows_per_doc[doc_of_token]
+    first = np.maximum(position - window + 1, 0)  # the window in which this occurrence enters
+    last = np.minimum(_next_occurrence_at_or_after(bow, doc_of_token, position, first),
+                      windows_per_doc[doc_of_token] - 1)
+    window_base = np.concatenate([[0], np.cumsum(windows_per_doc)[:-1]])[doc_of_token]
     rows, cols = [], []
-    for back in range(window):  # token at position p lies in windows p-window+1 .. p
-        start = position - back
-        valid = (start >= 0) & (start < limit)
-        rows.append(window_start[doc_of_token[valid]] + start[valid])
-        cols.append(np.asarray(bow.flat)[valid])
+    words = np.asarray(bow.flat)
+    for step in range(window):
+        valid = first + step <= last
+        rows.append(window_base[valid] + first[valid] + step)
+        cols.append(words[valid])
     n_windows = int(windows_per_doc.sum())
     incidence = sp.csr_matrix(
         (np.ones(sum(len(r) for r in rows), dtype=np.int32),
@@ -208,6 +216,17 @@ def count_cooccurrence(bow: BagOfWords, window: int) -> Cooccurrence:
     return Cooccurrence(pairs, n_windows, window)
 
 
+def _next_occurrence_at_or_after(bow: BagOfWords, doc_of_token: NDArray[np.int64],
+                                 position: NDArray[np.int64],
+                                 start: NDArray[np.int64]) -> NDArray[np.int64]:
+    """For each token, the first position >= start holding the same word in the same document."""
+    stride = int(max(np.diff(bow.offsets).max(initial=0), 1)) + 1
+    group = doc_of_token.astype(np.int64) * len(bow.vocab) + np.asarray(bow.flat, dtype=np.int64)
+    keys = np.sort(group * stride + position)
+    found = keys[np.searchsorted(keys, group * stride + start)]
+    return found - group * stride
+
+
 class CooccurrenceCache:
     """Co-occurrence counts on disk beside their bag of words, one file per window size."""
 
@@ -215,7 +234,7 @@ class CooccurrenceCache:
         self.root = bow_cache.root
 
     def get_or_compute(self, bow: BagOfWords, window: int) -> Cooccurrence:
-        path = self.root / bow.key / f"cooc-w{window}.npz"
+        path = self.root / bow.key / f"cooc-gensim-w{window}.npz"
         with locked(path):
             if path.is_file():
                 try:

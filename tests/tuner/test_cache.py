@@ -1,0 +1,122 @@
+"""Embedding and bag-of-words caches: keys, hits, atomic writes, damaged files."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from tuner.data.corpus import DatasetSpec, load_corpus
+from tuner.data.embeddings import EmbeddingCache, EmbeddingKey
+from tuner.data.vocab import BowCache, Preprocessing
+
+KEY = EmbeddingKey("sentence-transformers/all-MiniLM-L6-v2", "rev1", "mean", 256, "raw", "abc")
+
+
+@pytest.mark.parametrize("field", [f.name for f in dataclasses.fields(EmbeddingKey)])
+def test_embedding_key_changes_when_any_part_changes(field):
+    changed = dataclasses.replace(KEY, **{field: 512 if field == "max_length" else "other"})
+    assert changed.digest != KEY.digest
+    assert EmbeddingCache("/c").path_for(changed) != EmbeddingCache("/c").path_for(KEY)
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self) -> np.ndarray:
+        self.calls += 1
+        return np.arange(12, dtype=np.float32).reshape(4, 3)
+
+
+def test_hit_computes_nothing_and_is_memory_mapped(tmp_path):
+    cache, compute = EmbeddingCache(tmp_path), Counter()
+    first = cache.get_or_compute(KEY, compute)
+    second = cache.get_or_compute(KEY, compute)
+    assert compute.calls == 1
+    assert isinstance(second, np.memmap)
+    np.testing.assert_array_equal(first, second)
+    sidecar = json.loads(cache.path_for(KEY).with_suffix(".json").read_text())
+    assert sidecar["key"]["model"] == KEY.model and sidecar["shape"] == [4, 3]
+
+
+def test_truncated_file_is_recomputed(tmp_path):
+    cache, compute = EmbeddingCache(tmp_path), Counter()
+    cache.get_or_compute(KEY, compute)
+    path = cache.path_for(KEY)
+    path.write_bytes(path.read_bytes()[:-8])
+    assert cache.load(KEY) is None
+    cache.get_or_compute(KEY, compute)
+    assert compute.calls == 2
+
+
+def test_same_size_corruption_is_caught_by_checksum(tmp_path):
+    cache, compute = EmbeddingCache(tmp_path), Counter()
+    cache.get_or_compute(KEY, compute)
+    path = cache.path_for(KEY)
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+    assert cache.load(KEY, verify=True) is None
+    cache.get_or_compute(KEY, compute)
+    assert compute.calls == 2
+
+
+def test_sidecar_for_another_key_is_not_used(tmp_path):
+    cache, compute = EmbeddingCache(tmp_path), Counter()
+    cache.get_or_compute(KEY, compute)
+    sidecar = cache.path_for(KEY).with_suffix(".json")
+    meta = json.loads(sidecar.read_text())
+    meta["key"]["pooling"] = "cls"
+    sidecar.write_text(json.dumps(meta))
+    assert cache.load(KEY) is None
+
+
+def test_failed_compute_leaves_no_file(tmp_path):
+    cache = EmbeddingCache(tmp_path)
+
+    def broken() -> np.ndarray:
+        raise RuntimeError("encoder crashed")
+
+    with pytest.raises(RuntimeError):
+        cache.get_or_compute(KEY, broken)
+    assert not any(p.suffix in (".npy", ".tmp") for p in tmp_path.iterdir())
+
+
+@pytest.fixture(scope="module")
+def corpus(small_corpus):
+    return load_corpus(DatasetSpec(small_corpus))
+
+
+@pytest.mark.parametrize("change", [
+    {"vocab_size": 2000}, {"settings": Preprocessing(min_df=3)},
+    {"settings": Preprocessing(stopwords="none")}, {"language": "zh"},
+])
+def test_bow_key_changes_with_size_settings_and_language(tmp_path, corpus, change):
+    cache = BowCache(tmp_path)
+    base = cache.path_for(corpus, 1000, Preprocessing())
+    other_corpus = dataclasses.replace(corpus, language=change.get("language", "en"))
+    other = cache.path_for(other_corpus, change.get("vocab_size", 1000),
+                           change.get("settings", Preprocessing()))
+    assert other != base
+
+
+def test_bow_cache_hit_returns_the_same_bag(tmp_path, corpus):
+    cache = BowCache(tmp_path)
+    first = cache.get_or_compute(corpus, 1000, Preprocessing())
+    folder = cache.path_for(corpus, 1000, Preprocessing())
+    mtime = (folder / "flat.npy").stat().st_mtime_ns
+    second = cache.get_or_compute(corpus, 1000, Preprocessing())
+    assert (folder / "flat.npy").stat().st_mtime_ns == mtime
+    assert first.vocab == second.vocab and len(first.vocab) == 1000
+    np.testing.assert_array_equal(first.flat, second.flat)
+
+
+def test_vocabulary_respects_document_frequency_filters(tmp_path, corpus):
+    settings = Preprocessing(min_df=5, max_df=0.3)
+    bow = BowCache(tmp_path).get_or_compute(corpus, 20000, settings)
+    df = (bow.matrix() > 0).sum(axis=0).A1
+    assert df.min() >= 5 and df.max() <= 0.3 * len(corpus)
+    assert "the" not in bow.vocab  # English stop word

@@ -1,0 +1,115 @@
+"""Corpus and ground-truth loading on real data, and the errors bad input gets."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from tests.conftest import read_jsonl, write_jsonl
+from tuner.data.corpus import DatasetSpec, load_corpus
+from tuner.data.ground_truth import load_ground_truth
+from tuner.errors import DataError, GroundTruthError
+
+
+@pytest.fixture(scope="module")
+def records(small_corpus):
+    return read_jsonl(small_corpus)[:60]
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet"])
+def test_formats_load_the_same_corpus(tmp_path, records, suffix):
+    path = tmp_path / f"corpus{suffix}"
+    if suffix == ".jsonl":
+        write_jsonl(path, records)
+    elif suffix == ".csv":
+        pd.DataFrame(records).to_csv(path, index=False)
+    else:
+        pd.DataFrame(records).to_parquet(path)
+    corpus = load_corpus(DatasetSpec(path))
+    assert corpus.ids == [r["id"] for r in records]
+    assert corpus.texts == [r["text"] for r in records]
+    assert corpus.labels == [r["label"] for r in records]
+
+
+def test_hash_depends_on_content(tmp_path, records):
+    a = load_corpus(DatasetSpec(write_jsonl(tmp_path / "a.jsonl", records)))
+    changed = [dict(r) for r in records]
+    changed[0]["text"] += " more"
+    b = load_corpus(DatasetSpec(write_jsonl(tmp_path / "b.jsonl", changed)))
+    assert a.sha256 != b.sha256
+
+
+def test_untidy_real_documents_load(ng_records, tmp_path):
+    tiny = min(ng_records, key=lambda r: len(r["text"]))
+    huge = max(ng_records, key=lambda r: len(r["text"]))
+    assert len(tiny["text"]) < 10 and len(huge["text"]) > 150_000
+    corpus = load_corpus(DatasetSpec(write_jsonl(tmp_path / "c.jsonl", [tiny, huge])))
+    assert len(corpus) == 2
+
+
+@pytest.mark.parametrize(("mutate", "message"), [
+    (lambda rs: rs[1].update(id=rs[0]["id"]), r"field 'id': ids must be unique; 1 repeat"),
+    (lambda rs: rs[1].update(id=""), r"field 'id': 1 documents have an empty id"),
+    (lambda rs: rs[2].pop("label"), r"dataset.label_field 'label' is missing from 1 of 60"),
+    (lambda rs: [r.update(text="") for r in rs], r"field 'text': every document is empty"),
+])
+def test_bad_corpus_is_rejected(tmp_path, records, mutate, message):
+    rows = [dict(r) for r in records]
+    mutate(rows)
+    path = write_jsonl(tmp_path / "bad.jsonl", rows)
+    with pytest.raises(DataError, match=message):
+        load_corpus(DatasetSpec(path))
+
+
+def test_empty_and_broken_files(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    with pytest.raises(DataError, match="the corpus is empty"):
+        load_corpus(DatasetSpec(empty))
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"id": "1", "text": "x"}\n{oops\n')
+    with pytest.raises(DataError, match=r"broken.jsonl: line 2: not valid JSON"):
+        load_corpus(DatasetSpec(broken))
+
+
+def test_non_utf8_corpus(tmp_path):
+    path = tmp_path / "latin1.jsonl"
+    path.write_bytes('{"id": "1", "text": "caf\xe9", "label": "x"}\n'.encode("latin-1"))
+    with pytest.raises(DataError, match="not valid UTF-8"):
+        load_corpus(DatasetSpec(path))
+
+
+@pytest.fixture(scope="module")
+def corpus(small_corpus):
+    return load_corpus(DatasetSpec(small_corpus))
+
+
+def write_truth(tmp_path, mapping):
+    path = tmp_path / "truth.json"
+    path.write_text(json.dumps(mapping))
+    return path
+
+
+def test_ground_truth_file_maps_clusters_to_documents(tmp_path, corpus):
+    truth = load_ground_truth(write_truth(tmp_path, {"a": corpus.ids[:3], "b": corpus.ids[3:5]}),
+                              corpus)
+    assert truth.labels[:5].tolist() == [0, 0, 0, 1, 1]
+    assert (truth.labels[5:] == -1).all()
+
+
+@pytest.mark.parametrize(("mapping", "message"), [
+    ({"a": ["no-such-doc"]}, r"1 document ids are not in the corpus"),
+    ({"a": "x"}, r"cluster 'a': expects a list of document ids"),
+    ([], r"expects a non-empty JSON object"),
+])
+def test_bad_ground_truth(tmp_path, corpus, mapping, message):
+    with pytest.raises(GroundTruthError, match=message):
+        load_ground_truth(write_truth(tmp_path, mapping), corpus)
+
+
+def test_document_in_two_clusters(tmp_path, corpus):
+    mapping = {"a": corpus.ids[:2], "b": corpus.ids[1:3]}
+    with pytest.raises(GroundTruthError, match=r"a document may belong to one cluster only"):
+        load_ground_truth(write_truth(tmp_path, mapping), corpus)

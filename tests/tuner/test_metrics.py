@@ -1,0 +1,116 @@
+"""Metrics against gensim (NPMI) and against labellings checked by hand (ARI, F1)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from trainers.lda import LDATrainer
+from tuner.data.inputs import FitContext
+from tuner.data.vocab import count_cooccurrence
+from tuner.errors import MetricError
+from tuner.metrics import MetricReference, evaluate
+from tuner.metrics.clustering import adjusted_rand, assignment_f1, assignment_f1_micro
+from tuner.metrics.coherence import npmi_coherence, npmi_per_topic
+from tuner.metrics.diversity import topic_diversity
+from tuner.output import TopicModelOutput
+from tuner.trial import MetricSettings
+
+
+def reference_for(bow, truth=None, window=10, topn=10):
+    return MetricReference(count_cooccurrence(bow, window),
+                           {w: i for i, w in enumerate(bow.vocab)}, truth,
+                           MetricSettings(npmi_window=window, topn=topn, diversity_topn=25))
+
+
+@pytest.fixture(scope="module")
+def lda_output(small_data):
+    params = LDATrainer.params.with_defaults({"num_topics": 8, "vocab_size": 1000,
+                                              "max_iter": 30})
+    return LDATrainer().fit(small_data, params, FitContext(seed=7, top_n=25))
+
+
+@pytest.mark.parametrize("window", [10, 20])
+def test_npmi_equals_gensim_c_npmi(small_data, lda_output, window):
+    from gensim.corpora import Dictionary
+    from gensim.models import CoherenceModel
+
+    texts = [small_data.bow.doc_tokens(d) for d in range(small_data.bow.n_docs)]
+    topics = [words[:10] for words in lda_output.topic_words]
+    gensim_model = CoherenceModel(topics=topics, texts=texts, dictionary=Dictionary(texts),
+                                  coherence="c_npmi", window_size=window, topn=10, processes=1)
+    ours = reference_for(small_data.bow, window=window)
+    assert npmi_coherence(lda_output, ours) == pytest.approx(gensim_model.get_coherence(),
+                                                             abs=1e-6)
+    np.testing.assert_allclose(npmi_per_topic(lda_output, ours),
+                               gensim_model.get_coherence_per_topic(), atol=1e-6)
+
+
+def test_npmi_of_real_topics_beats_random_word_sets(small_data, lda_output):
+    rng = np.random.default_rng(0)
+    vocab = small_data.bow.vocab
+    random_words = [list(rng.choice(vocab, 10, replace=False)) for _ in range(8)]
+    random_output = TopicModelOutput(random_words, None, np.zeros(small_data.bow.n_docs,
+                                                                   dtype=np.int64))
+    ref = reference_for(small_data.bow)
+    assert npmi_coherence(lda_output, ref) > npmi_coherence(random_output, ref) + 0.05
+
+
+def output_with(assignments, words=None):
+    words = words or [["a", "b"]] * (max(assignments) + 1)
+    return TopicModelOutput(words, None, np.array(assignments, dtype=np.int64))
+
+
+def clustering_reference(truth):
+    return MetricReference(None, {}, np.array(truth, dtype=np.int64),  # type: ignore[arg-type]
+                           MetricSettings())
+
+
+def test_perfect_clustering_up_to_renaming():
+    ref = clustering_reference([0, 0, 1, 1, 2, 2])
+    out = output_with([2, 2, 0, 0, 1, 1])
+    assert adjusted_rand(out, ref) == pytest.approx(1.0)
+    assert assignment_f1(out, ref) == pytest.approx(1.0)
+
+
+def test_f1_by_hand():
+    # truth A={0,1,2,3}, B={4,5}; topics 0={0,1,2}, 1={3,4,5}.
+    # Hungarian: A-0 (overlap 3), B-1 (overlap 2).
+    # A: P=3/3, R=3/4 -> F1=6/7; B: P=2/3, R=2/2 -> F1=0.8; macro=(6/7+0.8)/2; micro=5/6.
+    ref = clustering_reference([0, 0, 0, 0, 1, 1])
+    out = output_with([0, 0, 0, 1, 1, 1])
+    assert assignment_f1(out, ref) == pytest.approx((6 / 7 + 0.8) / 2)
+    assert assignment_f1_micro(out, ref) == pytest.approx(5 / 6)
+
+
+def test_outliers_lower_recall_and_uncovered_documents_are_not_scored():
+    ref = clustering_reference([0, 0, 1, 1, -1])
+    out = output_with([0, -1, 1, 1, 0])
+    # A: topic 0 matched, overlap 1, topic size 1 (doc 4 is not scored), recall 1/2 -> F1 2/3.
+    assert assignment_f1(out, ref) == pytest.approx((2 / 3 + 1.0) / 2)
+
+
+def test_ari_by_hand():
+    ref = clustering_reference([0, 0, 1, 1])
+    out = output_with([0, 1, 0, 1])
+    assert adjusted_rand(out, ref) == pytest.approx(-0.5)
+
+
+def test_diversity_counts_unique_words_among_top_words():
+    out = output_with([0, 1], words=[["a", "b", "c"], ["a", "d", "e"]])
+    assert topic_diversity(out, clustering_reference([0, 1])) == pytest.approx(5 / 6)
+
+
+def test_missing_truth_raises_instead_of_reporting_zero():
+    out = output_with([0, 1])
+    ref = MetricReference(None, {}, None, MetricSettings())  # type: ignore[arg-type]
+    with pytest.raises(MetricError, match="no ground truth"):
+        adjusted_rand(out, ref)
+
+
+def test_evaluate_reports_every_metric(small_data, lda_output):
+    metrics = evaluate(lda_output, reference_for(small_data.bow, truth=small_data.labels))
+    assert {"npmi", "diversity", "ari", "f1", "f1_micro", "nmi", "gt_coverage",
+            "outlier_share"} <= set(metrics)
+    assert metrics["gt_coverage"] == 1.0
+    assert metrics["ari"] > 0.05  # LDA on real 20NG recovers some of the newsgroups
