@@ -1,0 +1,68 @@
+"""CLI exit codes and messages."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import make_grid
+from tuner.cli import main
+
+
+def test_invalid_grid_exits_2_with_one_line_per_problem(tmp_path, small_corpus, capsys):
+    path = make_grid(tmp_path, small_corpus, models=["lda"], params={"num_topics": [500],
+                                                                    "lda.nope": 1})
+    assert main(["run", str(path), "--tracking-uri", f"sqlite:///{tmp_path}/m.db"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2
+    assert "params.num_topics: LDA expects an int in 5-100; got 500" in lines[0] + lines[1]
+    assert not (tmp_path / "m.db").exists()  # nothing logged
+
+
+def test_max_workers_zero_is_invalid(tmp_path, small_corpus, capsys):
+    path = make_grid(tmp_path, small_corpus)
+    assert main(["run", str(path), "--max-workers", "0"]) == 2
+    assert "--max-workers expects an int >= 1; got 0" in capsys.readouterr().err
+
+
+def test_too_many_trials(tmp_path, small_corpus, capsys):
+    path = make_grid(tmp_path, small_corpus, params={"num_topics": list(range(5, 30))})
+    assert main(["validate", str(path), "--max-trials", "10"]) == 2
+    assert "expands to 25 trials, more than --max-trials 10" in capsys.readouterr().err
+
+
+def test_validate_reports_the_trial_count(tmp_path, small_corpus, capsys):
+    path = make_grid(tmp_path, small_corpus, params={"num_topics": [5, 10]}, seeds=[1, 2])
+    assert main(["validate", str(path)]) == 0
+    assert "valid; 4 trials over 400 documents" in capsys.readouterr().out
+
+
+def test_offline_embedding_model_is_a_clear_input_error(tmp_path, small_corpus, capsys,
+                                                         monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    path = make_grid(tmp_path, small_corpus, models=["bertopic"], params={},
+                     embedding={"model": "Qwen/Qwen3-Embedding-0.6B", "pooling": "last_token"})
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "'Qwen/Qwen3-Embedding-0.6B' is not in the local Hugging Face cache" in err
+    assert "offline" in err and "embedding.model" in err
+
+
+@pytest.mark.parametrize("model", ["lda", "ProdLDA", "bertopic"])
+def test_params_prints_the_schema(model, capsys):
+    assert main(["params", model]) == 0
+    out = capsys.readouterr().out
+    assert "| num_topics | int |" in out
+
+
+def test_unknown_model_for_params(capsys):
+    assert main(["params", "nosuch"]) == 2
+    assert "unknown model 'nosuch'" in capsys.readouterr().err
+
+
+def test_demo_grid_is_valid(capsys):
+    from tests.conftest import REPO
+
+    assert json.loads((REPO / "grids" / "demo.json").read_text())["experiment"] == "20ng-demo"
+    assert main(["validate", str(REPO / "grids" / "demo.json")]) == 0
