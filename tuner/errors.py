@@ -37,3 +37,13 @@ class MetricError(TunerError):
 
 class EmbeddingModelError(TunerError):
     """An embedding model cannot be loaded (for example an unknown id on an offline machine)."""
+
+
+class SweepInterrupted(Exception):
+    """SIGINT or SIGTERM stopped a sweep; `exit_code` is 128 + the signal number (130, 143)."""
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        super().__init__(signal.Signals(signum).name)
+        self.exit_code = 128 + signum

@@ -1,22 +1,43 @@
-"""The sweep loop: skip finished trials, submit the rest, collect records, hand them to the
-tracker. It knows executors only as `submit` + `as_completed`."""
+"""The sweep loop: skip finished trials, submit the rest, watch them, hand records to the tracker.
+
+It knows executors only as `submit` + `wait`. Faults it survives: a trial that raises (FAILED
+record from the worker), a worker that dies (pool rebuilt, in-flight trials retried once), a trial
+past its time or memory limit (its worker is killed, the trial FAILED), and SIGINT/SIGTERM (workers
+stopped, open runs KILLED).
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import multiprocessing
+import os
+import signal
+import tempfile
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from tuner.errors import SweepInterrupted
 from tuner.sweep import PreparedSweep
 from tuner.tracking import MlflowTracker, SweepHandle
 from tuner.trial import TrialError, TrialRecord, TrialSpec, TrialStatus
-from tuner.worker import run_trial
+from tuner.worker import read_started, run_trial
 
 log = logging.getLogger(__name__)
 ExecutorFactory = Callable[[], Executor]
-WORKER_DIED = "worker died"
+POLL_SECONDS = 0.25
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-trial limits; None means unlimited."""
+
+    timeout_s: float | None = None
+    max_memory_mb: float | None = None
 
 
 @dataclass
@@ -24,6 +45,7 @@ class SweepResult:
     sweep: SweepHandle
     records: list[TrialRecord] = field(default_factory=list)
     skipped: int = 0
+    stale: int = 0
 
     @property
     def completed(self) -> int:
@@ -34,78 +56,193 @@ class SweepResult:
         return sum(r.status is TrialStatus.FAILED for r in self.records)
 
 
+@dataclass
+class _Running:
+    spec: TrialSpec
+    run_id: str
+
+
 def run_sweep(prepared: PreparedSweep, tracker: MlflowTracker, make_executor: ExecutorFactory,
-              max_workers: int, on_record: Callable[[TrialRecord], None] | None = None
-              ) -> SweepResult:
+              max_workers: int, on_record: Callable[[TrialRecord], None] | None = None,
+              limits: Limits = Limits()) -> SweepResult:
     """Run every trial not already FINISHED in the tracker; log each as it completes."""
     grid = prepared.grid
     sweep = tracker.start_sweep(grid.experiment, _sweep_tags(prepared), _sweep_params(prepared),
                                 prepared.inputs.corpus.ids)
-    result = SweepResult(sweep)
+    result = SweepResult(sweep, stale=tracker.fail_stale_runs(sweep))
     done = tracker.finished_keys(sweep)
     pending = [t for t in prepared.trials if t.key not in done]
     result.skipped = len(prepared.trials) - len(pending)
     tracker.set_tags(sweep.run_id, {"tuner.skipped": str(result.skipped),
                                     "tuner.trials": str(len(prepared.trials))})
-
-    def collect(record: TrialRecord) -> None:
-        tracker.log_trial(sweep, record)
-        result.records.append(record)
-        if on_record is not None:
-            on_record(record)
-
-    status = "FAILED"
+    loop = _Loop(tracker, sweep, result, on_record, limits, max_workers)
     try:
-        _execute(pending, make_executor, max_workers, collect)
-        status = "FINISHED"
-    finally:
-        tracker.end_sweep(sweep, status if status == "FINISHED" else "KILLED", {})
+        with _signals_raise_interrupt():
+            loop.execute(pending, make_executor)
+    except BaseException:
+        loop.abandon("KILLED")
+        tracker.end_sweep(sweep, "KILLED", {})
+        raise
+    tracker.end_sweep(sweep, "FINISHED", {})
     return result
 
 
-def _execute(pending: list[TrialSpec], make_executor: ExecutorFactory, max_workers: int,
-             collect: Callable[[TrialRecord], None]) -> None:
-    """Keep at most `max_workers` trials in flight, so a dead worker costs only those trials;
-    those are retried once on a fresh pool, then recorded FAILED."""
-    queue = list(reversed(pending))
-    retried: set[str] = set()
-    while queue:
-        executor = make_executor()
-        broken: list[TrialSpec] = []
-        try:
-            broken = _drain(executor, queue, max_workers, collect)
-        finally:
-            executor.shutdown(wait=not broken, cancel_futures=True)
-        for spec in broken:
-            if spec.key in retried:
-                collect(_worker_died(spec))
-            else:
-                retried.add(spec.key)
-                queue.append(spec)
+@contextmanager
+def _signals_raise_interrupt() -> Iterator[None]:
+    """Turn SIGINT/SIGTERM into SweepInterrupted in the main thread while the sweep runs."""
+    def handler(signum: int, _frame: object) -> None:
+        raise SweepInterrupted(signum)
+
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals only reach the main thread (e.g. a sweep run by the HTTP service)
+        return
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
 
 
-def _drain(executor: Executor, queue: list[TrialSpec], max_workers: int,
-           collect: Callable[[TrialRecord], None]) -> list[TrialSpec]:
-    """Run the queue on one executor; return the in-flight trials if its pool broke."""
-    in_flight: dict[Future[TrialRecord], TrialSpec] = {}
-    while queue or in_flight:
-        while queue and len(in_flight) < max_workers:
-            spec = queue.pop()
-            in_flight[executor.submit(run_trial, spec)] = spec
-        finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-        for future in finished:
-            spec = in_flight.pop(future)
+class _Loop:
+    """One sweep's in-flight bookkeeping across pool rebuilds."""
+
+    def __init__(self, tracker: MlflowTracker, sweep: SweepHandle, result: SweepResult,
+                 on_record: Callable[[TrialRecord], None] | None, limits: Limits,
+                 max_workers: int) -> None:
+        self.tracker, self.sweep, self.result = tracker, sweep, result
+        self.on_record, self.limits, self.max_workers = on_record, limits, max_workers
+        self.running: dict[Future[TrialRecord], _Running] = {}
+        self.retried: set[str] = set()
+        self.killed: dict[str, TrialError] = {}  # trial key -> why we killed its worker
+        self.started_dir = Path(tempfile.mkdtemp(prefix="tuner-inflight-"))
+
+    def execute(self, pending: list[TrialSpec], make_executor: ExecutorFactory) -> None:
+        queue = list(reversed(pending))
+        while queue:
+            executor = make_executor()
             try:
-                record = future.result()
-            except BrokenProcessPool:
-                return [spec, *in_flight.values()]
-            collect(record)
-    return []
+                broken = self._drain(executor, queue)
+            except BaseException:
+                _kill_workers()
+                executor.shutdown(wait=False, cancel_futures=True)
+                raise
+            if broken:
+                _kill_workers()
+            executor.shutdown(wait=not broken, cancel_futures=True)
+
+    def _drain(self, executor: Executor, queue: list[TrialSpec]) -> bool:
+        """Run the queue on one executor; True if its pool broke (the queue keeps what's left)."""
+        while queue or self.running:
+            while queue and len(self.running) < self.max_workers:
+                spec = queue.pop()
+                run_id = self.tracker.start_trial(self.sweep, spec)
+                future = executor.submit(run_trial, spec, str(self.started_dir))
+                self.running[future] = _Running(spec, run_id)
+            finished, _ = wait(self.running, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+            for future in finished:
+                if self._collect(future, queue):
+                    return True
+            self._enforce_limits()
+        return False
+
+    def _collect(self, future: Future[TrialRecord], queue: list[TrialSpec]) -> bool:
+        try:
+            record = future.result()
+        except BrokenProcessPool:
+            self._handle_break(queue)
+            return True
+        self._finish(self.running.pop(future), record)
+        return False
+
+    def _handle_break(self, queue: list[TrialSpec]) -> None:
+        """The pool died. Trials that finished first keep their result; trials we killed are
+        FAILED with our reason; if nothing we did explains the death, each trial then in flight
+        is retried once and FAILED "worker died" the second time; otherwise they are resubmitted."""
+        victims = dict(self.running)
+        self.running.clear()
+        explained = any(v.spec.key in self.killed for v in victims.values())
+        for future, entry in victims.items():
+            key = entry.spec.key
+            if future.done() and future.exception() is None:
+                self._finish(entry, future.result())
+            elif key in self.killed:
+                self._finish(entry, _failed(entry.spec, self.killed.pop(key)))
+            elif not explained and key in self.retried:
+                self._finish(entry, _failed(entry.spec, _worker_died()))
+            else:
+                self.tracker.drop_trial(entry.run_id)
+                self.retried.update([] if explained else [key])
+                queue.append(entry.spec)
+
+    def _enforce_limits(self) -> None:
+        for entry in list(self.running.values()):
+            started = read_started(self.started_dir, entry.spec.key)
+            if started is None or entry.spec.key in self.killed:
+                continue
+            pid, since = started
+            reason = self._limit_exceeded(pid, time.time() - since)
+            if reason is not None:
+                self.killed[entry.spec.key] = reason
+                _kill(pid)
+
+    def _limit_exceeded(self, pid: int, elapsed: float) -> TrialError | None:
+        timeout = self.limits.timeout_s
+        if timeout is not None and elapsed > timeout:
+            return TrialError("TrialTimeout", f"timeout: still running after {timeout:g} s; "
+                              "its worker was stopped", "")
+        limit = self.limits.max_memory_mb
+        rss = _rss_mb(pid) if limit is not None else None
+        if limit is not None and rss is not None and rss > limit:
+            return TrialError("OutOfMemory", f"out of memory: the worker used {rss:.0f} MB, "
+                              f"more than --max-memory {limit:g} MB; it was stopped", "")
+        return None
+
+    def _finish(self, entry: _Running, record: TrialRecord) -> None:
+        self.tracker.finish_trial(self.sweep, entry.run_id, record)
+        self.result.records.append(record)
+        if self.on_record is not None:
+            self.on_record(record)
+
+    def abandon(self, status: str) -> None:
+        """Stop every worker and end the open child runs with `status` (e.g. KILLED)."""
+        _kill_workers()
+        for entry in self.running.values():
+            self.tracker.end_run(entry.run_id, status)
+        self.running.clear()
 
 
-def _worker_died(spec: TrialSpec) -> TrialRecord:
-    message = f"{WORKER_DIED}: the worker process exited while running this trial (twice)"
-    return TrialRecord(spec, TrialStatus.FAILED, error=TrialError("WorkerDied", message, ""))
+def _failed(spec: TrialSpec, error: TrialError) -> TrialRecord:
+    return TrialRecord(spec, TrialStatus.FAILED, error=error)
+
+
+def _worker_died() -> TrialError:
+    return TrialError("WorkerDied", "worker died: the worker process exited while running this "
+                      "trial, on two attempts", "")
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _kill_workers() -> None:
+    for child in multiprocessing.active_children():
+        child.kill()
+
+
+def _rss_mb(pid: int) -> float | None:
+    """Resident memory of a process in MB (Linux /proc); None where unavailable."""
+    try:
+        with open(f"/proc/{pid}/statm", encoding="ascii") as handle:
+            pages = int(handle.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def _sweep_tags(prepared: PreparedSweep) -> dict[str, str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import os
 import tempfile
 import time
@@ -18,8 +19,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from tuner.errors import TunerError
-from tuner.trial import TrialRecord, TrialStatus
+from tuner.journal import Journal
+from tuner.trial import TrialRecord, TrialSpec, TrialStatus
 
+log = logging.getLogger(__name__)
 DEFAULT_STORE = Path("mlruns")
 SECRET_MARKERS = ("password", "secret", "token", "api_key", "apikey")
 
@@ -44,6 +47,10 @@ class Tracker(Protocol):
 
     def log_trial(self, sweep: SweepHandle, record: TrialRecord) -> str: ...
 
+    def start_trial(self, sweep: SweepHandle, spec: TrialSpec) -> str: ...
+
+    def finish_trial(self, sweep: SweepHandle, run_id: str, record: TrialRecord) -> None: ...
+
     def end_sweep(self, sweep: SweepHandle, status: str, metrics: Mapping[str, float]) -> None: ...
 
 
@@ -59,12 +66,15 @@ def resolve_tracking_uri(explicit: str | None, store_root: Path = DEFAULT_STORE)
 class MlflowTracker:
     """Logs a sweep as a parent run and each trial as a child run, with explicit run ids."""
 
-    def __init__(self, tracking_uri: str) -> None:
+    def __init__(self, tracking_uri: str, journal_dir: Path | None = None) -> None:
         from mlflow.tracking import MlflowClient
 
         self.tracking_uri = tracking_uri
+        store = DEFAULT_STORE
         if tracking_uri.startswith("sqlite:///"):
-            Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            store = Path(tracking_uri.removeprefix("sqlite:///")).parent
+            store.mkdir(parents=True, exist_ok=True)
+        self.journal_dir = Path(journal_dir) if journal_dir else store / "journal"
         self.client = MlflowClient(tracking_uri=tracking_uri)
 
     def _artifact_location(self, experiment: str) -> str | None:
@@ -117,27 +127,78 @@ class MlflowTracker:
                 return runs
 
     def log_trial(self, sweep: SweepHandle, record: TrialRecord) -> str:
-        spec = record.spec
+        """Open and finish a trial run in one go (a record that never had a running run)."""
+        run_id = self.start_trial(sweep, record.spec)
+        self.finish_trial(sweep, run_id, record)
+        return run_id
+
+    def start_trial(self, sweep: SweepHandle, spec: TrialSpec) -> str:
+        """A RUNNING child run with the trial's full parameters, opened when it is submitted."""
         tags = {"mlflow.parentRunId": sweep.run_id, "tuner.role": "trial",
                 "tuner.model": spec.model, "tuner.trial_key": spec.key,
                 "tuner.corpus_sha256": spec.data.corpus_sha256,
                 "tuner.embedding_key": spec.data.embedding_key or "none",
-                "tuner.batch_id": sweep.batch_id, "tuner.status": record.status.value,
-                "tuner.worker": record.worker}
+                "tuner.batch_id": sweep.batch_id, "tuner.status": "RUNNING"}
+        run = self.client.create_run(sweep.experiment_id, run_name=_run_name(spec), tags=tags)
+        self._log_params(run.info.run_id, {"model": spec.model, "seed": spec.seed, **spec.params,
+                                           "npmi_window": spec.metrics.npmi_window,
+                                           "topn": spec.metrics.topn,
+                                           "diversity_topn": spec.metrics.diversity_topn})
+        return str(run.info.run_id)
+
+    def finish_trial(self, sweep: SweepHandle, run_id: str, record: TrialRecord) -> None:
+        """Log a trial's outcome. If the store fails, journal it for the next run to replay."""
+        try:
+            self._write_outcome(sweep, run_id, record)
+        except Exception as err:  # any store failure: keep the result, never drop it
+            self.journal(sweep).append(run_id, record)
+            log.warning("could not log trial %s to %s (%s); kept in %s for the next run",
+                        record.spec.key, self.tracking_uri, err, self.journal(sweep).path)
+
+    def _write_outcome(self, sweep: SweepHandle, run_id: str, record: TrialRecord) -> None:
+        tags = {"tuner.status": record.status.value, "tuner.worker": record.worker}
         if record.error is not None:
             tags |= {"tuner.error_type": record.error.type,
                      "tuner.error": record.error.message[:4000]}
-        run = self.client.create_run(sweep.experiment_id, run_name=_run_name(record), tags=tags)
-        run_id = run.info.run_id
-        self._log_params(run_id, {"model": spec.model, "seed": spec.seed, **spec.params,
-                                  "npmi_window": spec.metrics.npmi_window,
-                                  "topn": spec.metrics.topn,
-                                  "diversity_topn": spec.metrics.diversity_topn})
+        self.set_tags(run_id, tags)
         self._log_metrics(run_id, record.metrics)
         self._log_artifacts(run_id, record, sweep)
         status = "FINISHED" if record.status is TrialStatus.COMPLETE else "FAILED"
         self.client.set_terminated(run_id, status)
-        return run_id
+
+    def drop_trial(self, run_id: str) -> None:
+        """Remove a run opened for an attempt that will be resubmitted."""
+        self.client.delete_run(run_id)
+
+    def end_run(self, run_id: str, status: str) -> None:
+        self.set_tags(run_id, {"tuner.status": status})
+        self.client.set_terminated(run_id, status)
+
+    def fail_stale_runs(self, sweep: SweepHandle) -> int:
+        """Runs left RUNNING by a sweep that died (the experiment lock says none is alive) are
+        marked FAILED with tag tuner.stale; their trials run again. Returns how many."""
+        self.replay_journal(sweep)
+        stale = [r for r in self.client.search_runs(
+            [sweep.experiment_id], "attributes.status = 'RUNNING'", max_results=5000)
+            if r.info.run_id != sweep.run_id]
+        for run in stale:
+            self.set_tags(run.info.run_id, {"tuner.stale": "true", "tuner.status": "FAILED"})
+            self.client.set_terminated(run.info.run_id, "FAILED")
+        return len(stale)
+
+    def journal(self, sweep: SweepHandle) -> Journal:
+        return Journal(self.journal_dir / f"{sweep.experiment_id}.jsonl")
+
+    def replay_journal(self, sweep: SweepHandle) -> int:
+        """Log the results a previous run could not; returns how many were replayed."""
+        journal = self.journal(sweep)
+        entries = journal.take()
+        for run_id, record in entries:
+            try:
+                self._write_outcome(sweep, run_id, record)
+            except Exception:  # the old run is gone: log the result as a new run
+                self._write_outcome(sweep, self.start_trial(sweep, record.spec), record)
+        return len(entries)
 
     def end_sweep(self, sweep: SweepHandle, status: str, metrics: Mapping[str, float]) -> None:
         self._log_metrics(sweep.run_id, metrics)
@@ -170,8 +231,7 @@ class MlflowTracker:
             self.client.log_artifacts(run_id, str(root))
 
 
-def _run_name(record: TrialRecord) -> str:
-    spec = record.spec
+def _run_name(spec: TrialSpec) -> str:
     k = spec.params.get("num_topics")
     return f"{spec.model.lower()}-{spec.index:04d}" + (f"-k{k}" if k else "") + f"-s{spec.seed}"
 

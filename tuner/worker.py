@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import time
 import traceback
@@ -40,7 +41,9 @@ _STATE = WorkerState()
 
 
 def init_worker(threads: int, slot_counter: Any = None) -> None:
-    """Process-pool initializer: cap native threads and take a GPU slot."""
+    """Process-pool initializer: cap native threads, take a GPU slot, leave Ctrl-C to the parent
+    (which stops workers itself and ends their runs KILLED)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     limit_threads(threads)
     _STATE.threads = threads
     if slot_counter is not None:
@@ -94,14 +97,33 @@ def _cooccurrence(bow: BagOfWords, bow_path: str, window: int) -> Cooccurrence:
     return _STATE.cooccurrence[key]
 
 
-def run_trial(spec: TrialSpec) -> TrialRecord:
-    """Fit and score one trial. Never raises: a failure becomes a FAILED record."""
+def run_trial(spec: TrialSpec, started_dir: str | None = None) -> TrialRecord:
+    """Fit and score one trial. Never raises: a failure becomes a FAILED record.
+
+    While it runs, `started_dir/<trial key>` holds "pid start-time", so the parent can enforce
+    time and memory limits on the process that runs this trial.
+    """
     worker = f"{socket.gethostname()}:{os.getpid()}"
+    marker = Path(started_dir) / spec.key if started_dir else None
+    if marker is not None:
+        marker.write_text(f"{os.getpid()} {time.time()}", encoding="ascii")
     try:
         return _fit_and_score(spec, worker)
     except Exception as err:  # the trial's failure is data for the tracker, not a crash
         error = TrialError(type(err).__name__, str(err), traceback.format_exc())
         return TrialRecord(spec, TrialStatus.FAILED, error=error, worker=worker)
+    finally:
+        if marker is not None:
+            marker.unlink(missing_ok=True)
+
+
+def read_started(started_dir: Path, key: str) -> tuple[int, float] | None:
+    """(pid, start time) of the process running trial `key`, or None if it has not started."""
+    try:
+        pid, since = (started_dir / key).read_text(encoding="ascii").split()
+        return int(pid), float(since)
+    except (OSError, ValueError):
+        return None
 
 
 def _fit_and_score(spec: TrialSpec, worker: str) -> TrialRecord:
