@@ -7,8 +7,11 @@ finish the others. Its failures are real exceptions raised in a real worker proc
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
+
+import numpy as np
 
 from trainers.base import Requirement
 from trainers.lda import LDATrainer
@@ -17,6 +20,7 @@ from tuner.output import TopicModelOutput
 from tuner.params import NUM_TOPICS, VOCAB_SIZE, Param, ParamSchema, between, one_of
 
 FAILING_SEED = 13
+HOG_MB = 1500
 
 
 class FlakyTrainer:
@@ -25,15 +29,26 @@ class FlakyTrainer:
     params: ClassVar[ParamSchema] = ParamSchema("Flaky", [
         NUM_TOPICS, VOCAB_SIZE,
         Param("max_iter", int, 10, between(10, 500), "Gibbs iterations"),
-        Param("crash", str, "raise", one_of("raise", "abort"), "how the failing seed fails"),
+        Param("crash", str, "raise", one_of("raise", "abort", "hang", "hog"),
+              "how the failing seed fails: raise, abort the process, hang, or hog memory"),
     ])
 
     def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
             ) -> TopicModelOutput:
         if ctx.seed == FAILING_SEED:
-            if params["crash"] == "abort":
-                os.abort()
-            raise RuntimeError(f"deliberate failure for seed {ctx.seed}")
+            fail(params["crash"], ctx.seed)
         lda_params = {"num_topics": params["num_topics"], "vocab_size": params["vocab_size"],
                       "max_iter": params["max_iter"], "alpha": None}
         return LDATrainer().fit(data, lda_params, ctx)
+
+
+def fail(how: str, seed: int) -> None:
+    if how == "abort":
+        os.abort()
+    if how == "hang":
+        time.sleep(3600)
+    if how == "hog":
+        hog = np.ones((HOG_MB * 2**20) // 8)  # touches every page: real resident memory
+        time.sleep(3600)
+        del hog
+    raise RuntimeError(f"deliberate failure for seed {seed}")

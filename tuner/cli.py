@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from tuner.errors import TunerError
+from tuner.errors import SweepInterrupted, TunerError
 
 # 3: another sweep of the same experiment holds its lock (an overlapping cron run).
 EXIT_OK, EXIT_TRIAL_FAILED, EXIT_INVALID, EXIT_LOCKED = 0, 1, 2, 3
@@ -19,11 +19,20 @@ DEFAULT_CACHE = Path("embedding_cache")
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `tuner` console script."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    # MLflow prints two "View run" lines (and re-reads the run) per finished run over HTTP.
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.handler(args))
+    except SweepInterrupted as stop:
+        print(f"interrupted by {stop}: workers stopped, running trials marked KILLED",
+              file=sys.stderr)
+        return stop.exit_code
+    except KeyboardInterrupt:
+        print("interrupted before any trial started", file=sys.stderr)
+        return 130
     except TunerError as err:
         from tuner.service import SweepLockedError
 
@@ -46,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
                      "mlruns/, or $MLFLOW_TRACKING_URI)")
     run.add_argument("--executor", default="process", choices=["process"])
     run.add_argument("--leaderboard", type=int, default=10, help="rows to print (default 10)")
+    run.add_argument("--trial-timeout", type=float, default=None, metavar="SECONDS",
+                     help="stop a trial after this long and record it FAILED (default: the "
+                     "grid's timeout_s, else none)")
+    run.add_argument("--max-memory", type=float, default=None, metavar="MB",
+                     help="stop a trial whose worker uses more resident memory (Linux)")
     run.set_defaults(handler=_run)
 
     pre = commands.add_parser("precompute", help="build the caches a grid needs, run nothing")
@@ -137,7 +151,8 @@ def _run(args: argparse.Namespace) -> int:
 
     grid, inputs = _checked(args)
     settings = SweepSettings(resolve_tracking_uri(args.tracking_uri), args.cache_dir,
-                             args.max_workers, args.executor, not args.quiet, args.leaderboard)
+                             args.max_workers, args.executor, not args.quiet, args.leaderboard,
+                             args.trial_timeout, args.max_memory)
 
     def prepared(sweep, skipped):  # type: ignore[no-untyped-def]
         for name, event in sweep.cache_events.items():

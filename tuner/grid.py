@@ -136,7 +136,8 @@ def _dataset(value: Any, base: Path, problems: _Problems) -> DatasetSpec | None:
         problems.add("dataset", f"expects an object with at least 'path'; got {value!r}")
         return None
     for key in sorted(set(value) - DATASET_FIELDS):
-        problems.add(f"dataset.{key}", f"unknown field; allowed: {', '.join(sorted(DATASET_FIELDS))}")
+        problems.add(f"dataset.{key}",
+                     f"unknown field; allowed: {', '.join(sorted(DATASET_FIELDS))}")
     raw_path = value.get("path")
     if not isinstance(raw_path, str) or not raw_path:
         problems.add("dataset.path", f"expects a file path; got {raw_path!r}")
@@ -159,8 +160,9 @@ def _dataset(value: Any, base: Path, problems: _Problems) -> DatasetSpec | None:
     if not isinstance(covariates, list) or not all(isinstance(c, str) for c in covariates):
         problems.add("dataset.covariates", f"expects a list of field names; got {covariates!r}")
         covariates = []
-    return DatasetSpec(path, fields["text_field"], fields["id_field"], fields["label_field"],
-                       fields["timestamp_field"], language, tuple(covariates))
+    return DatasetSpec(path, str(fields["text_field"]), str(fields["id_field"]),
+                       fields["label_field"], fields["timestamp_field"], language,
+                       tuple(covariates))
 
 
 def _ground_truth(value: Any, base: Path, dataset: DatasetSpec | None,
@@ -229,7 +231,7 @@ def _check_param_names(params: Mapping[str, Any], schemas: Mapping[str, ParamSch
     for key in params:
         scope, _, name = key.rpartition(".")
         if scope:
-            model = canonical_name(scope)
+            model = canonical_name(scope) or scope
             if model not in schemas:
                 problems.add(f"params.{key}", f"model '{scope}' is not in this grid's models "
                              f"({', '.join(schemas)})")
@@ -276,7 +278,8 @@ def _embedding(value: Any, problems: _Problems) -> EmbeddingSpec:
                      f"{', '.join(sorted(EMBEDDING_FIELDS))}")
     spec = EmbeddingSpec(**{k: v for k, v in value.items() if k in EMBEDDING_FIELDS})
     if not isinstance(spec.model, str) or not spec.model:
-        problems.add("embedding.model", f"expects a Hugging Face id or a folder; got {spec.model!r}")
+        problems.add("embedding.model",
+                     f"expects a Hugging Face id or a folder; got {spec.model!r}")
     if spec.pooling not in POOLINGS:
         problems.add("embedding.pooling", f"expects one of {'/'.join(POOLINGS)}; "
                      f"got {spec.pooling!r}")

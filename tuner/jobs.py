@@ -91,11 +91,10 @@ class SweepRegistry:
     def submit(self, body: Any) -> SweepJob:
         """Validate a request body and start its sweep; 400/404/409 as ApiError."""
         from tuner.service import is_locked
-        from tuner.sweep import check_inputs
 
         job_id = uuid.uuid4().hex[:12]
         path, label = self._grid_file(body, job_id)
-        grid, inputs = _validated(path, label, self.settings.max_trials, check_inputs)
+        grid, inputs = _validated(path, label, self.settings.max_trials)
         job = SweepJob(job_id, grid.experiment, label)
         with self._lock:
             busy = any(j.experiment == grid.experiment and j.status in ("queued", "running")
@@ -199,10 +198,10 @@ def _named_grid(grids_dir: Path, name: Any) -> tuple[Path, str]:
     return path, name
 
 
-def _validated(path: Path, label: str, max_trials: int,
-               check_inputs: Any) -> tuple[Grid, CheckedInputs]:
+def _validated(path: Path, label: str, max_trials: int) -> tuple[Grid, CheckedInputs]:
     """load_grid + check_inputs, as the CLI does; problems become a 400 with every line."""
     from tuner.grid import load_grid
+    from tuner.sweep import check_inputs
 
     try:
         grid = load_grid(path)

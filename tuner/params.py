@@ -86,7 +86,7 @@ class Param:
         return None
 
     def coerce(self, value: Any) -> Any:
-        """Turn an accepted JSON value into the declared type (an int 1 for a float param -> 1.0)."""
+        """Turn an accepted JSON value into the declared type (int 1 for a float -> 1.0)."""
         if value is None:
             return None
         return self.type(value)

@@ -64,7 +64,7 @@ class _Running:
 
 def run_sweep(prepared: PreparedSweep, tracker: MlflowTracker, make_executor: ExecutorFactory,
               max_workers: int, on_record: Callable[[TrialRecord], None] | None = None,
-              limits: Limits = Limits()) -> SweepResult:
+              limits: Limits | None = None) -> SweepResult:
     """Run every trial not already FINISHED in the tracker; log each as it completes."""
     grid = prepared.grid
     sweep = tracker.start_sweep(grid.experiment, _sweep_tags(prepared), _sweep_params(prepared),
@@ -75,9 +75,9 @@ def run_sweep(prepared: PreparedSweep, tracker: MlflowTracker, make_executor: Ex
     result.skipped = len(prepared.trials) - len(pending)
     tracker.set_tags(sweep.run_id, {"tuner.skipped": str(result.skipped),
                                     "tuner.trials": str(len(prepared.trials))})
-    loop = _Loop(tracker, sweep, result, on_record, limits, max_workers)
+    loop = _Loop(tracker, sweep, result, on_record, limits or Limits(), max_workers)
     try:
-        with _signals_raise_interrupt():
+        with _stop_on_signals(loop):
             loop.execute(pending, make_executor)
     except BaseException:
         loop.abandon("KILLED")
@@ -88,16 +88,18 @@ def run_sweep(prepared: PreparedSweep, tracker: MlflowTracker, make_executor: Ex
 
 
 @contextmanager
-def _signals_raise_interrupt() -> Iterator[None]:
-    """Turn SIGINT/SIGTERM into SweepInterrupted in the main thread while the sweep runs."""
-    def handler(signum: int, _frame: object) -> None:
-        raise SweepInterrupted(signum)
-
+def _stop_on_signals(loop: _Loop) -> Iterator[None]:
+    """While the sweep runs, SIGINT/SIGTERM ask the loop to stop at its next poll (never in the
+    middle of a tracker write)."""
     import threading
 
     if threading.current_thread() is not threading.main_thread():
         yield  # signals only reach the main thread (e.g. a sweep run by the HTTP service)
         return
+
+    def handler(signum: int, _frame: object) -> None:
+        loop.stop_signal = signum
+
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
@@ -118,6 +120,7 @@ class _Loop:
         self.retried: set[str] = set()
         self.killed: dict[str, TrialError] = {}  # trial key -> why we killed its worker
         self.started_dir = Path(tempfile.mkdtemp(prefix="tuner-inflight-"))
+        self.stop_signal: int | None = None
 
     def execute(self, pending: list[TrialSpec], make_executor: ExecutorFactory) -> None:
         queue = list(reversed(pending))
@@ -136,17 +139,29 @@ class _Loop:
     def _drain(self, executor: Executor, queue: list[TrialSpec]) -> bool:
         """Run the queue on one executor; True if its pool broke (the queue keeps what's left)."""
         while queue or self.running:
+            if self.stop_signal is not None:
+                raise SweepInterrupted(self.stop_signal)
             while queue and len(self.running) < self.max_workers:
-                spec = queue.pop()
-                run_id = self.tracker.start_trial(self.sweep, spec)
-                future = executor.submit(run_trial, spec, str(self.started_dir))
-                self.running[future] = _Running(spec, run_id)
+                if not self._submit(executor, queue):
+                    self._handle_break(queue)
+                    return True
             finished, _ = wait(self.running, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
             for future in finished:
                 if self._collect(future, queue):
                     return True
             self._enforce_limits()
         return False
+
+    def _submit(self, executor: Executor, queue: list[TrialSpec]) -> bool:
+        """Submit the next trial; False (and the trial back in the queue) if the pool broke."""
+        spec = queue.pop()
+        try:
+            future = executor.submit(run_trial, spec, str(self.started_dir))
+        except BrokenProcessPool:
+            queue.append(spec)
+            return False
+        self.running[future] = _Running(spec, self.tracker.start_trial(self.sweep, spec))
+        return True
 
     def _collect(self, future: Future[TrialRecord], queue: list[TrialSpec]) -> bool:
         try:

@@ -73,8 +73,7 @@ def make_server(settings: ServerSettings) -> ThreadingHTTPServer:
 def serve(settings: ServerSettings, announce: Callable[[str], None]) -> None:
     """Serve until interrupted; `announce` receives the base URL once listening."""
     server = make_server(settings)
-    host, port = server.server_address[:2]
-    announce(f"http://{host}:{port}")
+    announce(f"http://{settings.host}:{server.server_port}")
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -33,6 +33,8 @@ class SweepSettings:
     executor: str = "process"
     progress: bool = True
     leaderboard_rows: int = 10
+    trial_timeout_s: float | None = None  # the grid's timeout_s applies when this is None
+    max_memory_mb: float | None = None
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,7 @@ def execute_sweep(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
 def _execute_locked(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
                     hooks: SweepHooks) -> SweepOutcome:
     from tuner.executors import make_executor
-    from tuner.runner import run_sweep
+    from tuner.runner import Limits, run_sweep
     from tuner.sweep import precompute
     from tuner.tracking import MlflowTracker
 
@@ -124,7 +126,8 @@ def _execute_locked(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
     result = run_sweep(prepared, tracker,
                        lambda: make_executor(settings.executor,  # type: ignore[arg-type]
                                              settings.max_workers),
-                       settings.max_workers, hooks.on_record)
+                       settings.max_workers, hooks.on_record,
+                       Limits(settings.trial_timeout_s or grid.timeout_s, settings.max_memory_mb))
     metric = grid.leaderboard_metric or default_metric(inputs.truth is not None)
     board = leaderboard(tracker, result.sweep.experiment_id, metric, settings.leaderboard_rows)
     if board:

@@ -37,7 +37,7 @@ class PlannedTrial:
 
     @property
     def vocab_size(self) -> int:
-        return int(self.params.get("vocab_size", VOCAB_SIZE.default))
+        return int(self.params.get("vocab_size") or VOCAB_SIZE.default)
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ def check_inputs(grid: Grid, max_trials: int | None = None) -> CheckedInputs:
                          f"--max-trials {max_trials}; narrow the grid or raise --max-trials"])
     corpus = load_corpus(grid.dataset)
     truth = _ground_truth(grid, corpus)
-    requirements = {r for s in grid.sweeps for r in load_trainer(s.model).requires}
+    requirements: set[str] = {r for s in grid.sweeps for r in load_trainer(s.model).requires}
     _check_requirements(grid, corpus, truth, requirements)
     plan = plan_trials(grid)
     models = {p.embedding.model for p in plan if p.embedding is not None}

@@ -116,7 +116,8 @@ class MlflowTracker:
                    order_by: list[str] | None = None) -> list[Any]:
         """Every trial run of an experiment matching `condition` (an MLflow filter clause)."""
         query = "tags.`tuner.role` = 'trial'" + (f" and {condition}" if condition else "")
-        runs, token = [], None
+        runs: list[Any] = []
+        token = None
         while True:
             page = self.client.search_runs([experiment_id], filter_string=query,
                                            max_results=1000, order_by=order_by,
@@ -249,7 +250,8 @@ def _artifact_files(record: TrialRecord, doc_ids: Sequence[str]) -> Iterable[tup
                                     "params": dict(record.spec.params), "key": record.spec.key,
                                     "status": record.status.value}, indent=2, default=str)
     if record.error is not None:
-        yield "error.txt", f"{record.error.type}: {record.error.message}\n\n{record.error.traceback}"
+        error = record.error
+        yield "error.txt", f"{error.type}: {error.message}\n\n{error.traceback}"
         return
     yield "topics.json", json.dumps({str(i): words for i, words in
                                      enumerate(record.topic_words)}, indent=1, ensure_ascii=False)

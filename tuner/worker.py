@@ -15,7 +15,6 @@ import numpy as np
 
 from trainers import load_trainer
 from tuner.data.corpus import DatasetSpec, load_corpus
-from tuner.data.embeddings import EmbeddingCache
 from tuner.data.ground_truth import ground_truth_from_labels, load_ground_truth
 from tuner.data.inputs import FitContext, TrialData
 from tuner.data.vocab import BagOfWords, BowCache, Cooccurrence, CooccurrenceCache
@@ -61,8 +60,13 @@ def load_trial_data(ref: DataRef) -> TrialData:
 
 
 def _read_trial_data(ref: DataRef) -> TrialData:
-    spec = DatasetSpec(Path(ref.corpus_path), **{k: (tuple(v) if k == "covariates" else v)
-                                                   for k, v in ref.dataset.items()})
+    fields = ref.dataset
+    spec = DatasetSpec(Path(ref.corpus_path), text_field=str(fields.get("text_field", "text")),
+                       id_field=str(fields.get("id_field", "id")),
+                       label_field=fields.get("label_field"),
+                       timestamp_field=fields.get("timestamp_field"),
+                       language=str(fields.get("language", "en")),
+                       covariates=tuple(fields.get("covariates", ())))
     corpus = load_corpus(spec)
     if corpus.sha256 != ref.corpus_sha256:
         raise CacheError(f"{ref.corpus_path} changed since the sweep started; re-run it")

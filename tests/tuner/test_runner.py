@@ -18,7 +18,8 @@ METRICS = {"npmi", "diversity", "ari", "f1", "f1_micro", "nmi", "gt_coverage", "
 
 
 def run_cli(*args: str, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "TUNER_TRAINERS": "Flaky=tests.plugins:FlakyTrainer",
+    env = {**os.environ, "PYTHONPATH": str(REPO),
+           "TUNER_TRAINERS": "Flaky=tests.plugins:FlakyTrainer",
            **(env_extra or {})}
     return subprocess.run([sys.executable, "-m", "tuner.cli", *args], capture_output=True,
                           text=True, env=env, timeout=600, cwd=REPO)

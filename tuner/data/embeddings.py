@@ -8,13 +8,16 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
 from tuner.data.store import file_sha256, key_digest, locked, read_json, write_atomic
 from tuner.errors import CacheError, EmbeddingModelError
+
+if TYPE_CHECKING:
+    import torch
 
 Pooling = Literal["mean", "cls", "last_token"]
 MINILM_IDS = ("sentence-transformers/all-MiniLM-L6-v2", "all-MiniLM-L6-v2")
@@ -124,7 +127,7 @@ def encode_texts(model_path: Path, texts: Sequence[str], pooling: str, max_lengt
     return result
 
 
-def _pool(hidden: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:  # noqa: F821
+def _pool(hidden: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:
     if pooling == "cls":
         return hidden[:, 0]
     if pooling == "last_token":  # left padding puts every sequence's last token at -1

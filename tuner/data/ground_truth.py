@@ -40,7 +40,8 @@ def ground_truth_from_labels(labels: list[str], source: str) -> GroundTruth:
 
 
 def load_ground_truth(path: Path, corpus: Corpus) -> GroundTruth:
-    """Read a JSON object mapping cluster id to a list of document ids, checked against the corpus."""
+    """Read a JSON object mapping cluster id to a list of document ids; check it against the
+    corpus."""
     mapping = _read_mapping(path)
     position = {doc_id: i for i, doc_id in enumerate(corpus.ids)}
     labels = np.full(len(corpus), -1, dtype=np.int64)

@@ -38,7 +38,7 @@ def locked(path: Path, timeout: float = -1) -> Iterator[None]:
         yield
 
 
-def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
     """Write through a temporary file in the same folder, then rename: never a partial file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -1,0 +1,141 @@
+"""Faults the sweep must survive, each injected for real in real worker processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.conftest import REPO, make_grid
+from tests.plugins import FAILING_SEED
+from tuner.executors import make_executor
+from tuner.grid import load_grid
+from tuner.runner import Limits, run_sweep
+from tuner.sweep import check_inputs, precompute
+from tuner.tracking import MlflowTracker
+
+PLUGIN = "Flaky=tests.plugins:FlakyTrainer"
+
+
+@pytest.fixture(autouse=True)
+def plugin_trainer(monkeypatch):
+    monkeypatch.setenv("TUNER_TRAINERS", PLUGIN)
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+
+
+def flaky_sweep(tmp_path, corpus, cache, crash, seeds=(1, FAILING_SEED, 2), limits=None):
+    grid = load_grid(make_grid(tmp_path, corpus, experiment=f"faults-{crash}", models=["flaky"],
+                               params={"num_topics": 5, "vocab_size": 1000, "crash": crash},
+                               seeds=list(seeds)))
+    prepared = precompute(grid, check_inputs(grid), cache, progress=False)
+    tracker = MlflowTracker(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    tracker.experiment_id(grid.experiment)
+    result = run_sweep(prepared, tracker, lambda: make_executor("process", 2), 2,
+                       limits=limits or Limits())
+    runs = tracker.client.search_runs([result.sweep.experiment_id], max_results=100)
+    return result, runs
+
+
+def by_seed(result):
+    return {r.spec.seed: r for r in result.records}
+
+
+def test_raise_is_recorded_with_type_message_and_traceback(tmp_path, small_corpus,
+                                                           session_cache):
+    result, runs = flaky_sweep(tmp_path, small_corpus, session_cache, "raise")
+    failed = by_seed(result)[FAILING_SEED]
+    assert failed.error.type == "RuntimeError" and "Traceback" in failed.error.traceback
+    assert result.completed == 2
+
+
+def test_aborting_worker_is_retried_once_then_failed(tmp_path, small_corpus, session_cache):
+    result, runs = flaky_sweep(tmp_path, small_corpus, session_cache, "abort")
+    assert result.completed == 2
+    failed = by_seed(result)[FAILING_SEED]
+    assert failed.error.type == "WorkerDied" and "worker died" in failed.error.message
+    statuses = sorted(r.info.status for r in runs if r.data.tags.get("tuner.role") == "trial")
+    assert statuses == ["FAILED", "FINISHED", "FINISHED"]  # the first attempt's run was dropped
+
+
+def test_trial_past_its_timeout_is_stopped(tmp_path, small_corpus, session_cache):
+    started = time.perf_counter()
+    result, _ = flaky_sweep(tmp_path, small_corpus, session_cache, "hang",
+                            limits=Limits(timeout_s=4))
+    assert time.perf_counter() - started < 300
+    failed = by_seed(result)[FAILING_SEED]
+    assert failed.error.type == "TrialTimeout" and failed.error.message.startswith("timeout")
+    assert result.completed == 2
+
+
+def test_trial_over_the_memory_limit_is_stopped(tmp_path, small_corpus, session_cache):
+    result, _ = flaky_sweep(tmp_path, small_corpus, session_cache, "hog",
+                            limits=Limits(max_memory_mb=1000))
+    failed = by_seed(result)[FAILING_SEED]
+    assert failed.error.type == "OutOfMemory" and "out of memory" in failed.error.message
+    assert result.completed == 2
+
+
+def cli_sweep(tmp_path, corpus, cache, crash="hang"):
+    grid = make_grid(tmp_path, corpus, experiment="signals", models=["flaky"],
+                     params={"num_topics": 5, "vocab_size": 1000, "crash": crash},
+                     seeds=[1, FAILING_SEED, 2, 3])
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    command = [sys.executable, "-m", "tuner.cli", "run", str(grid), "--tracking-uri", uri,
+               "--cache-dir", str(cache), "--max-workers", "2", "--quiet"]
+    return command, uri
+
+
+def wait_for_running_trial(uri, deadline=240.0):
+    started = time.time()
+    while time.time() - started < deadline:
+        time.sleep(1)
+        try:
+            client = MlflowClient(tracking_uri=uri)
+            experiment = client.get_experiment_by_name("signals")
+            if experiment is None:
+                continue
+            runs = client.search_runs([experiment.experiment_id],
+                                      "tags.`tuner.role` = 'trial'")
+            if len([r for r in runs if r.info.status == "FINISHED"]) >= 2:
+                return client, experiment.experiment_id
+        except Exception:  # the store is being created by the CLI
+            continue
+    raise AssertionError("the sweep never reached its hanging trial")
+
+
+def test_sigterm_stops_workers_and_ends_runs_killed(tmp_path, small_corpus, session_cache):
+    command, uri = cli_sweep(tmp_path, small_corpus, session_cache)
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    client, experiment_id = wait_for_running_trial(uri)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 143, err
+    runs = client.search_runs([experiment_id])
+    assert not [r for r in runs if r.info.status == "RUNNING"]
+    parent = next(r for r in runs if r.data.tags.get("tuner.role") == "sweep")
+    assert parent.info.status == "KILLED"
+    assert any(r.info.status == "KILLED" for r in runs if r.data.tags.get("tuner.role") == "trial")
+
+
+def test_sigkilled_sweep_resumes_without_duplicates(tmp_path, small_corpus, session_cache):
+    command, uri = cli_sweep(tmp_path, small_corpus, session_cache)
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    client, experiment_id = wait_for_running_trial(uri)
+    os.killpg(process.pid, signal.SIGKILL)  # the parent and its workers die at once
+    process.wait(timeout=60)
+    rerun = subprocess.run([*command, "--trial-timeout", "20"], cwd=REPO, capture_output=True,
+                           text=True, timeout=600)
+    assert rerun.returncode == 1, rerun.stderr  # the hanging trial now times out
+    runs = client.search_runs([experiment_id], "tags.`tuner.role` = 'trial'")
+    stale = [r for r in runs if r.data.tags.get("tuner.stale") == "true"]
+    assert stale and all(r.info.status == "FAILED" for r in stale)
+    finished = [r.data.tags["tuner.trial_key"] for r in runs if r.info.status == "FINISHED"]
+    assert len(finished) == 3 and len(set(finished)) == 3
+    assert "skipped" in rerun.stdout
