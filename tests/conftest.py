@@ -64,9 +64,27 @@ def ng_records(shared_data: Path) -> list[dict]:
 
 @pytest.fixture(scope="session")
 def small_corpus(tmp_path_factory: pytest.TempPathFactory, ng_records: list[dict]) -> Path:
-    """400 real 20 Newsgroups posts, 20 per label, including the 7-char post if it falls in."""
+    """400 real 20 Newsgroups posts, 20 per label, with the shortest and the longest post."""
     folder = tmp_path_factory.mktemp("corpus")
-    return write_jsonl(folder / "corpus.jsonl", stratified_subset(ng_records, 20))
+    return write_jsonl(folder / "corpus.jsonl", with_untidy_documents(
+        stratified_subset(ng_records, 20), ng_records))
+
+
+def with_untidy_documents(subset: list[dict], records: list[dict]) -> list[dict]:
+    """The subset with 20NG's shortest post (7 chars) and its 160 kB uuencoded post swapped in
+    for another post of the same label: real noise every trainer test must survive."""
+    def size(record: dict) -> int:
+        return len(record["text"])
+
+    untidy = [min(records, key=size), max(records, key=size)]
+    chosen = list(subset)
+    for record in untidy:
+        if record in chosen:
+            continue
+        index = next(i for i, r in enumerate(chosen) if r["label"] == record["label"]
+                     and r not in untidy)
+        chosen[index] = record
+    return chosen
 
 
 @pytest.fixture(scope="session")

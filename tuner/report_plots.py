@@ -58,6 +58,7 @@ def plot_pareto(rows: Sequence[TrialRow], front: Sequence[TrialRow], objectives:
         for row in front:
             ax.annotate(row.run_name, (row.metrics[x], row.metrics[y]), fontsize=7,
                         xytext=(4, 4), textcoords="offset points")
+        ax.margins(0.15)  # room for the run names beside the front
         ax.set_xlabel(x)
         ax.set_ylabel(y)
         ax.legend(loc="best")

@@ -49,7 +49,8 @@ def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
         os.replace(temp, path)
     except OSError as err:
         temp.unlink(missing_ok=True)
-        raise CacheError(f"{path}: cannot write cache file: {err.strerror or err}") from err
+        raise CacheError(f"{path}: cannot write cache file (is the disk full?): "
+                         f"{err.strerror or err}") from err
     except BaseException:
         temp.unlink(missing_ok=True)
         raise

@@ -1,0 +1,112 @@
+"""Shared caches under concurrency, a failing disk, an unreachable store, the result journal."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.conftest import REPO, make_grid
+from tuner.grid import load_grid
+from tuner.sweep import check_inputs, precompute
+from tuner.tracking import MlflowTracker
+from tuner.trial import TrialStatus
+from tuner.worker import run_trial
+
+COMPUTE_ONCE = textwrap.dedent("""
+    import sys, time
+    import numpy as np
+    from pathlib import Path
+    from tuner.data.embeddings import EmbeddingCache, EmbeddingKey
+    root, log = Path(sys.argv[1]), Path(sys.argv[2])
+    key = EmbeddingKey("m", "r", "mean", 128, "raw", "corpus")
+    def compute():
+        with log.open("a") as handle:
+            handle.write("computed\\n")
+        time.sleep(3)
+        return np.ones((50, 8), dtype=np.float32)
+    print(float(EmbeddingCache(root).get_or_compute(key, compute).sum()))
+""")
+
+
+def test_two_processes_compute_a_shared_embedding_once(tmp_path):
+    log = tmp_path / "log.txt"
+    command = [sys.executable, "-c", COMPUTE_ONCE, str(tmp_path / "cache"), str(log)]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=REPO)
+    second = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=REPO)
+    outputs = [first.communicate(timeout=120)[0], second.communicate(timeout=120)[0]]
+    assert log.read_text().splitlines() == ["computed"]
+    assert [float(o) for o in outputs] == [400.0, 400.0]
+
+
+DISK_FULL = textwrap.dedent("""
+    import resource, signal, sys
+    import numpy as np
+    from pathlib import Path
+    from tuner.data.embeddings import EmbeddingCache, EmbeddingKey
+    from tuner.errors import CacheError
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG
+    resource.setrlimit(resource.RLIMIT_FSIZE, (65536, 65536))
+    key = EmbeddingKey("m", "r", "mean", 128, "raw", "corpus")
+    try:
+        EmbeddingCache(Path(sys.argv[1])).get_or_compute(
+            key, lambda: np.ones((1000, 384), dtype=np.float32))
+    except CacheError as err:
+        print("CacheError:", err)
+""")
+
+
+def test_a_full_disk_gives_a_clear_error_and_no_partial_file(tmp_path):
+    cache = tmp_path / "cache"
+    done = subprocess.run([sys.executable, "-c", DISK_FULL, str(cache)], capture_output=True,
+                          text=True, cwd=REPO, timeout=120)
+    assert "CacheError:" in done.stdout and "cannot write cache file" in done.stdout, done.stderr
+    assert "is the disk full?" in done.stdout
+    assert not [p for p in cache.iterdir() if p.suffix in (".npy", ".tmp", ".json")]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_unreachable_store_fails_before_any_computation(tmp_path, small_corpus):
+    grid = make_grid(tmp_path, small_corpus)
+    uri = f"http://127.0.0.1:{free_port()}"
+    env = {**os.environ, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+           "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
+    done = subprocess.run([sys.executable, "-m", "tuner.cli", "run", str(grid), "--tracking-uri",
+                           uri, "--cache-dir", str(tmp_path / "cache")], capture_output=True,
+                          text=True, cwd=REPO, env=env, timeout=300)
+    assert done.returncode == 2
+    assert f"MLflow tracking store {uri} cannot be used" in done.stderr
+    assert not (tmp_path / "cache" / "bow").exists()  # nothing was computed
+
+
+def test_journalled_result_is_logged_by_the_next_run(tmp_path, small_corpus, session_cache):
+    grid = load_grid(make_grid(tmp_path, small_corpus, experiment="journal"))
+    trial = precompute(grid, check_inputs(grid), session_cache, progress=False).trials[0]
+    record = run_trial(trial)  # a real result, computed in this process
+    assert record.status is TrialStatus.COMPLETE
+    tracker = MlflowTracker(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    sweep = tracker.start_sweep("journal", {}, {})
+    tracker.journal(sweep).append("no-such-run", record)  # as if the store had been down
+    entry = json.loads(tracker.journal(sweep).path.read_text())
+    assert entry["record"]["metrics"]["npmi"] == pytest.approx(record.metrics["npmi"])
+
+    next_sweep = tracker.start_sweep("journal", {}, {})
+    tracker.fail_stale_runs(next_sweep)  # replays the journal first
+    assert trial.key in tracker.finished_keys(next_sweep)
+    assert not tracker.journal(sweep).path.exists()
+    runs = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}").search_runs(
+        [sweep.experiment_id], "attributes.status = 'FINISHED'")
+    logged = next(r for r in runs if r.data.tags.get("tuner.trial_key") == trial.key)
+    assert np.isclose(logged.data.metrics["npmi"], record.metrics["npmi"])
