@@ -53,7 +53,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--max-workers", type=int, default=2, help="worker processes (default 2)")
     run.add_argument("--tracking-uri", help="MLflow tracking URI (default: SQLite under "
                      "mlruns/, or $MLFLOW_TRACKING_URI)")
-    run.add_argument("--executor", default="process", choices=["process"])
+    run.add_argument("--executor", default=None, choices=["process", "dask"],
+                     help="process pool (default) or Dask; also the grid's 'executor'")
+    run.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                     help="Dask scheduler address (default: a local Dask cluster)")
     run.add_argument("--leaderboard", type=int, default=10, help="rows to print (default 10)")
     run.add_argument("--trial-timeout", type=float, default=None, metavar="SECONDS",
                      help="stop a trial after this long and record it FAILED (default: the "
@@ -151,8 +154,9 @@ def _run(args: argparse.Namespace) -> int:
 
     grid, inputs = _checked(args)
     settings = SweepSettings(resolve_tracking_uri(args.tracking_uri), args.cache_dir,
-                             args.max_workers, args.executor, not args.quiet, args.leaderboard,
-                             args.trial_timeout, args.max_memory)
+                             args.max_workers, args.executor or grid.executor, not args.quiet,
+                             args.leaderboard,
+                             args.trial_timeout, args.max_memory, args.scheduler)
 
     def prepared(sweep, skipped):  # type: ignore[no-untyped-def]
         for name, event in sweep.cache_events.items():

@@ -1,32 +1,79 @@
-"""Where trials run: a stdlib Executor over worker processes (spawned, thread-capped)."""
+"""Where trials run: a stdlib Executor over spawned, thread-capped worker processes, or the same
+interface on a Dask cluster (`Client.get_executor(pure=False)`)."""
 
 from __future__ import annotations
 
 import multiprocessing
 import os
-from concurrent.futures import Executor, ProcessPoolExecutor
-from typing import Literal
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from typing import Any, Literal
 
 from tuner.devices import THREAD_VARIABLES
+from tuner.errors import TunerError
 from tuner.worker import init_worker
 
-ExecutorKind = Literal["process"]
+ExecutorKind = Literal["process", "dask"]
+EXECUTOR_KINDS = ("process", "dask")
 
 
 def threads_per_worker(max_workers: int) -> int:
     return max(1, (os.cpu_count() or 1) // max_workers)
 
 
-def make_executor(kind: ExecutorKind, max_workers: int) -> Executor:
-    """A process pool whose workers are spawned (fork hangs once torch/numba threads ran) and
-    whose native thread pools are capped so `max_workers` workers share the cores."""
-    if kind != "process":
-        raise ValueError(f"unknown executor kind {kind!r}; expected 'process'")
+def make_executor(kind: str, max_workers: int, scheduler: str | None = None,
+                  memory_limit_mb: float | None = None) -> Executor:
+    """A process pool (spawned workers, native threads capped so `max_workers` workers share the
+    cores) or a Dask executor: on the cluster at `scheduler`, else on a local cluster of
+    `max_workers` single-threaded worker processes."""
     threads = threads_per_worker(max_workers)
     # Spawned workers read these when numpy/numba/torch load, before any initializer runs.
     os.environ.update({name: str(threads) for name in THREAD_VARIABLES})
+    if kind == "dask":
+        return DaskExecutor(max_workers, scheduler, memory_limit_mb)
+    if kind != "process":
+        raise TunerError(f"--executor expects one of {'/'.join(EXECUTOR_KINDS)}; got {kind!r}")
     context = multiprocessing.get_context("spawn")
     slot_counter = context.Value("i", 0)
     return ProcessPoolExecutor(max_workers=max_workers, mp_context=context,
-                               initializer=init_worker,
-                               initargs=(threads, slot_counter))
+                               initializer=init_worker, initargs=(threads, slot_counter))
+
+
+class DaskExecutor(Executor):
+    """`submit` + `shutdown` on a Dask client; owns the local cluster it starts.
+
+    Trials are submitted with pure=False (Dask never deduplicates two trials). Workers on other
+    machines must see the embedding cache and the dataset at the same paths (a shared file
+    system); each worker memory-maps them once.
+    """
+
+    def __init__(self, max_workers: int, scheduler: str | None,
+                 memory_limit_mb: float | None) -> None:
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError as err:
+            raise TunerError("--executor dask needs the package 'distributed': "
+                             "pip install 'dask[distributed]'") from err
+        self.cluster = None
+        if scheduler is None:
+            memory = f"{memory_limit_mb}MiB" if memory_limit_mb else "auto"
+            self.cluster = LocalCluster(n_workers=max_workers, threads_per_worker=1,
+                                        processes=True, memory_limit=memory,
+                                        dashboard_address=None)
+            self.client = Client(self.cluster)
+        else:
+            try:
+                self.client = Client(scheduler, timeout=30)
+            except OSError as err:
+                raise TunerError(f"--scheduler {scheduler}: no Dask scheduler answers there "
+                                 f"({err})") from err
+        self.client.run(init_worker, threads_per_worker(max_workers))
+        self.executor = self.client.get_executor(pure=False)
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        return self.executor.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()

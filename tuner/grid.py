@@ -17,7 +17,8 @@ from tuner.params import ParamSchema
 from tuner.trial import MetricSettings
 
 TOP_LEVEL = {"experiment", "dataset", "ground_truth", "model", "models", "params", "embedding",
-             "seeds", "metrics", "preprocessing", "timeout_s", "leaderboard_metric"}
+             "seeds", "metrics", "preprocessing", "timeout_s", "leaderboard_metric", "executor",
+             "search"}
 DATASET_FIELDS = {"path", "text_field", "id_field", "label_field", "timestamp_field", "language",
                   "covariates"}
 EMBEDDING_FIELDS = {"model", "pooling", "max_length", "batch_size", "text_variant", "revision"}
@@ -62,6 +63,7 @@ class Grid:
     timeout_s: float | None = None
     leaderboard_metric: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
+    executor: str = "process"
 
     @property
     def trial_count(self) -> int:
@@ -100,11 +102,24 @@ def load_grid(path: str | Path) -> Grid:
     metrics = _metrics(raw.get("metrics", {}), problems)
     preprocessing = _preprocessing(raw.get("preprocessing", {}), problems)
     timeout = _timeout(raw.get("timeout_s"), problems)
-    leaderboard = raw.get("leaderboard_metric")
+    leaderboard = _leaderboard_metric(raw.get("leaderboard_metric"), problems)
+    executor = raw.get("executor", "process")
+    if executor not in ("process", "dask"):
+        problems.add("executor", f"expects one of process/dask; got {executor!r}")
     problems.raise_if_any()
     assert dataset is not None
     return Grid(path, experiment, dataset, truth, sweeps, embedding, seeds, metrics,
-                preprocessing, timeout, leaderboard, raw)
+                preprocessing, timeout, leaderboard, raw, executor)
+
+
+def _leaderboard_metric(value: Any, problems: _Problems) -> str | None:
+    from tuner.metrics import METRICS
+
+    known = [*METRICS, "fit_seconds"]
+    if value is not None and value not in known:
+        problems.add("leaderboard_metric", f"expects one of {', '.join(known)}; got {value!r}")
+        return None
+    return value  # type: ignore[no-any-return]
 
 
 def _read_json(path: Path) -> dict[str, Any]:

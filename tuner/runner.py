@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tuner.errors import SweepInterrupted
@@ -169,7 +169,13 @@ class _Loop:
         except BrokenProcessPool:
             self._handle_break(queue)
             return True
-        self._finish(self.running.pop(future), record)
+        except Exception as err:  # a cluster lost the worker (e.g. Dask's KilledWorker)
+            entry = self.running.pop(future)
+            record = _failed(entry.spec, TrialError(type(err).__name__,
+                                                    f"worker died: {err}", ""))
+        else:
+            entry = self.running.pop(future)
+        self._finish(entry, record)
         return False
 
     def _handle_break(self, queue: list[TrialSpec]) -> None:
@@ -278,6 +284,7 @@ def _sweep_params(prepared: PreparedSweep) -> dict[str, object]:
         "seeds": ",".join(map(str, grid.seeds)), "trials": len(prepared.trials),
         "npmi_window": grid.metrics.npmi_window, "topn": grid.metrics.topn,
         "diversity_topn": grid.metrics.diversity_topn,
+        **{f"preprocessing.{k}": v for k, v in asdict(grid.preprocessing).items()},
         "ground_truth": str(grid.ground_truth) if grid.ground_truth else
         f"label_field:{grid.dataset.label_field}",
     }

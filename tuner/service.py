@@ -35,6 +35,7 @@ class SweepSettings:
     leaderboard_rows: int = 10
     trial_timeout_s: float | None = None  # the grid's timeout_s applies when this is None
     max_memory_mb: float | None = None
+    scheduler: str | None = None  # Dask scheduler address for executor "dask"
 
 
 @dataclass(frozen=True)
@@ -124,8 +125,8 @@ def _execute_locked(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
                 tracker.trial_runs(experiment_id, "attributes.status = 'FINISHED'")}
         hooks.on_prepared(prepared, sum(t.key in done for t in prepared.trials))
     result = run_sweep(prepared, tracker,
-                       lambda: make_executor(settings.executor,  # type: ignore[arg-type]
-                                             settings.max_workers),
+                       lambda: make_executor(settings.executor, settings.max_workers,
+                                             settings.scheduler, settings.max_memory_mb),
                        settings.max_workers, hooks.on_record,
                        Limits(settings.trial_timeout_s or grid.timeout_s, settings.max_memory_mb))
     metric = grid.leaderboard_metric or default_metric(inputs.truth is not None)

@@ -42,7 +42,10 @@ _STATE = WorkerState()
 def init_worker(threads: int, slot_counter: Any = None) -> None:
     """Process-pool initializer: cap native threads, take a GPU slot, leave Ctrl-C to the parent
     (which stops workers itself and ends their runs KILLED)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     limit_threads(threads)
     _STATE.threads = threads
     if slot_counter is not None:

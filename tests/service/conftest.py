@@ -13,6 +13,7 @@ import os
 import pwd
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from pathlib import Path
 import pytest
 
 VENV_BIN = Path(sys.executable).parent
+os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 PG_PACKAGE = "postgresql"
 
 
@@ -169,14 +171,24 @@ def mlflow_server(postgres: Postgres,
         process = subprocess.Popen(
             [str(VENV_BIN / "mlflow"), "server", "--backend-store-uri", postgres.uri(),
              "--artifacts-destination", str(root / "artifacts"), "--serve-artifacts",
-             "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
+             "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
             stdout=handle, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     try:
         _wait_for(lambda: process.poll() is None and _healthy(url), "mlflow server", 120, log)
         yield MlflowServer(url, root / "artifacts", log)
     finally:
-        os.killpg(process.pid, 15)
-        process.wait(timeout=30)
+        _stop_group(process)
+
+
+def _stop_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the server's process group; SIGKILL it if it lingers (uvicorn waits on idle
+    keep-alive connections)."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
 
 
 def tiny_grid(experiment: str, corpus: Path, seeds: list[int]) -> dict[str, object]:

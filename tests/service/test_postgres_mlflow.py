@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -61,10 +62,11 @@ def _record(index: int) -> TrialRecord:
 
 
 def test_trial_runs_per_second_through_the_server(mlflow_server: MlflowServer,
-                                                  server_sweep: ServerSweep) -> None:
+                                                  server_sweep: ServerSweep,
+                                                  tmp_path: Path) -> None:
     """Throughput of the parent-process writer: log_trial (run, params, metrics, 5 artifacts,
     terminate) against the PostgreSQL-backed server."""
-    tracker = MlflowTracker(mlflow_server.url)
+    tracker = MlflowTracker(mlflow_server.url, journal_dir=tmp_path / "journal")
     sweep: SweepHandle = tracker.start_sweep("throughput", {}, {}, ["a", "b", "c", "d", "e"])
     count = 20
     start = time.perf_counter()

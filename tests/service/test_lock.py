@@ -1,0 +1,38 @@
+"""One sweep per experiment: overlapping `tuner run`s (e.g. from cron) exit with code 3."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.service.conftest import tiny_grid, tuner_cli
+from tuner.service import experiment_lock, is_locked, lock_path
+
+
+def test_run_exits_3_while_another_sweep_holds_the_experiment(tmp_path: Path,
+                                                              small_corpus: Path) -> None:
+    grid = tmp_path / "grid.json"
+    grid.write_text(json.dumps(tiny_grid("cron-exp", small_corpus, [1])), encoding="utf-8")
+    cache = tmp_path / "cache"
+    with experiment_lock(cache, "cron-exp"):
+        done = tuner_cli("run", str(grid), "--cache-dir", str(cache), "--tracking-uri",
+                         f"sqlite:///{tmp_path / 'mlflow.db'}", "--quiet", cwd=tmp_path)
+    assert done.returncode == 3, done.stderr
+    assert f"experiment 'cron-exp': another sweep holds {cache}/.locks/cron-exp.lock" \
+        in done.stderr
+    assert not (tmp_path / "mlflow.db").exists()  # nothing was started
+
+
+def test_lock_is_free_again_after_the_sweep(tmp_path: Path) -> None:
+    with experiment_lock(tmp_path, "exp"):
+        assert is_locked(tmp_path, "exp")
+    assert not is_locked(tmp_path, "exp")
+
+
+def test_lock_of_another_experiment_does_not_block(tmp_path: Path) -> None:
+    with experiment_lock(tmp_path, "exp-a"):
+        assert not is_locked(tmp_path, "exp-b")
+
+
+def test_lock_file_name_stays_inside_the_lock_folder(tmp_path: Path) -> None:
+    assert lock_path(tmp_path, "../../etc/x y").parent == tmp_path / ".locks"

@@ -1,0 +1,121 @@
+"""`tuner report` and `tuner best` on the sweep logged through the PostgreSQL-backed server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.service.conftest import ServerSweep, tuner_cli
+from tuner.errors import TunerError
+from tuner.report import TrialRow, WrittenReport, pareto_front, write_report
+
+
+def _row(name: str, npmi: float, diversity: float, ari: float) -> TrialRow:
+    return TrialRow(name, name, "LDA", {}, {"npmi": npmi, "diversity": diversity, "ari": ari})
+
+
+def test_pareto_front_keeps_only_non_dominated_trials() -> None:
+    rows = [_row("a", 0.1, 0.9, 0.2), _row("b", 0.2, 0.5, 0.2), _row("c", 0.05, 0.4, 0.1),
+            _row("d", 0.1, 0.9, 0.2)]
+    assert [r.run_name for r in pareto_front(rows, ("npmi", "diversity", "ari"))] == \
+        ["a", "b", "d"]
+
+
+@pytest.fixture(scope="module")
+def written(server_sweep: ServerSweep, tmp_path_factory: pytest.TempPathFactory
+            ) -> WrittenReport:
+    return write_report(server_sweep.server.url, server_sweep.experiment,
+                        tmp_path_factory.mktemp("report") / server_sweep.experiment)
+
+
+def test_report_writes_html_and_plots(written: WrittenReport) -> None:
+    assert {p.name for p in written.html.parent.iterdir()} >= \
+        {"report.html", "leaderboard.png", "pareto.png", "params.png"}
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in written.plots)
+
+
+def test_report_lists_every_trial_with_its_front_membership(written: WrittenReport) -> None:
+    page = written.html.read_text(encoding="utf-8")
+    assert written.trials == 4
+    assert page.count("<tr>") == 1 + written.trials
+    assert 1 <= len(written.pareto) <= written.trials
+    assert all(name in page for name in written.pareto)
+
+
+def test_report_shows_top_words_of_the_best_trials(written: WrittenReport,
+                                                   server_sweep: ServerSweep) -> None:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(server_sweep.server.url)
+    experiment = client.get_experiment_by_name(server_sweep.experiment)
+    best = client.search_runs([experiment.experiment_id], "tags.`tuner.role` = 'trial'",
+                              order_by=["metrics.ari DESC"], max_results=1)[0]
+    words = json.loads(Path(client.download_artifacts(best.info.run_id, "topics.json",
+                                                      str(written.html.parent / "dl")))
+                       .read_text())["0"]
+    assert " ".join(words[:10]) in written.html.read_text(encoding="utf-8")
+
+
+def test_report_is_logged_to_the_sweep_run(written: WrittenReport,
+                                           server_sweep: ServerSweep) -> None:
+    from mlflow.tracking import MlflowClient
+
+    listed = MlflowClient(server_sweep.server.url).list_artifacts(written.parent_run_id,
+                                                                   "report")
+    assert {"report/report.html", "report/pareto.png"} <= {f.path for f in listed}
+
+
+def test_report_of_unknown_experiment_names_it(server_sweep: ServerSweep, tmp_path: Path
+                                               ) -> None:
+    with pytest.raises(TunerError, match="experiment 'nope': not found in http://127.0.0.1"):
+        write_report(server_sweep.server.url, "nope", tmp_path)
+
+
+def test_report_cli_writes_into_out(server_sweep: ServerSweep, tmp_path: Path) -> None:
+    done = tuner_cli("report", server_sweep.experiment, "--tracking-uri",
+                     server_sweep.server.url, "--out", str(tmp_path / "r"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "r" / "report.html").is_file()
+
+
+@pytest.fixture(scope="module")
+def best(server_sweep: ServerSweep, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    folder = tmp_path_factory.mktemp("best")
+    done = tuner_cli("best", server_sweep.experiment, "--metric", "ari", "--tracking-uri",
+                     server_sweep.server.url, cwd=folder)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_best_grid_is_narrowed_to_one_trial(best: dict) -> None:
+    assert (best["models"], len(best["seeds"]), best["experiment"]) == \
+        (["LDA"], 1, "pg-sweep-best-ari")
+    assert all(not isinstance(v, list) for v in best["params"].values())
+
+
+def test_best_grid_reruns_the_best_trial(best: dict, server_sweep: ServerSweep,
+                                         tmp_path: Path) -> None:
+    """Same trial key as the best run: same model, parameters, seed, data and metrics."""
+    from mlflow.tracking import MlflowClient
+
+    from tuner.grid import load_grid
+    from tuner.sweep import check_inputs, precompute
+
+    path = tmp_path / "best.json"
+    path.write_text(json.dumps(best), encoding="utf-8")
+    grid = load_grid(path)
+    prepared = precompute(grid, check_inputs(grid), server_sweep.cache, progress=False)
+    client = MlflowClient(server_sweep.server.url)
+    experiment = client.get_experiment_by_name(server_sweep.experiment)
+    top = client.search_runs([experiment.experiment_id], "tags.`tuner.role` = 'trial'",
+                             order_by=["metrics.ari DESC"], max_results=1)[0]
+    assert [t.key for t in prepared.trials] == [top.data.tags["tuner.trial_key"]]
+
+
+def test_best_with_unlogged_metric_says_so(server_sweep: ServerSweep, tmp_path: Path) -> None:
+    done = tuner_cli("best", server_sweep.experiment, "--metric", "nmi_x", "--tracking-uri",
+                     server_sweep.server.url, cwd=tmp_path)
+    assert done.returncode == 2
+    assert "no finished trial has metric 'nmi_x'" in done.stderr
