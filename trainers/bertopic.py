@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
 from trainers.base import Requirement, require
 from tuner.data.inputs import FitContext, TrialData
+from tuner.data.store import ArrayCache
 from tuner.errors import TrainerError
 from tuner.output import TopicModelOutput
 from tuner.params import NUM_TOPICS, VOCAB_SIZE, Param, ParamSchema, anything, between
@@ -45,14 +47,32 @@ class BERTopicTrainer:
             raise TrainerError("BERTopic needs document embeddings; the grid's embedding "
                                "section must name a model")
         bertopic = require("bertopic", "bertopic", self.name)
+        from bertopic.dimensionality import BaseDimensionalityReduction
+
+        reduced, hit = _reduce(data, params, ctx)
         model = bertopic.BERTopic(
-            umap_model=_umap(params), hdbscan_model=_hdbscan(params),
+            umap_model=BaseDimensionalityReduction(), hdbscan_model=_hdbscan(params),
             vectorizer_model=_vectorizer(data.bow.vocab), nr_topics=params["num_topics"],
             top_n_words=params["top_n_words"], calculate_probabilities=False,
             language=_NO_ASCII_FILTER)
         np.random.seed(ctx.seed)
-        topics, _ = model.fit_transform(data.bow.texts(), embeddings=np.asarray(data.embeddings))
-        return _output(model, np.asarray(topics, dtype=np.int64), data.bow.vocab, ctx.top_n)
+        topics, _ = model.fit_transform(data.bow.texts(), embeddings=np.asarray(reduced))
+        return _output(model, np.asarray(topics, dtype=np.int64), data.bow.vocab, ctx.top_n,
+                       umap_cache_hit=int(hit))
+
+
+def _reduce(data: TrialData, params: Mapping[str, Any], ctx: FitContext) -> tuple[Any, bool]:
+    """UMAP of the document embeddings, cached per (embeddings, UMAP parameters, seed): trials
+    that differ only in HDBSCAN or representation parameters reuse it."""
+    assert data.embeddings is not None
+    key = {"embeddings": data.embedding_key, "n_neighbors": params["n_neighbors"],
+           "n_components": params["n_components"], "min_dist": UMAP_MIN_DIST,
+           "metric": "cosine", "random_state": params["random_state"]}
+    if data.embedding_key is None:  # embeddings of unknown provenance: never cache
+        return _umap(params).fit_transform(np.asarray(data.embeddings)), False
+    cache = ArrayCache(Path(ctx.cache_dir) / "umap", "umap")
+    return cache.get_or_compute(key, lambda: _umap(params).fit_transform(
+        np.asarray(data.embeddings)))
 
 
 def _umap(params: Mapping[str, Any]) -> Any:
@@ -77,7 +97,8 @@ def _vectorizer(vocab: list[str]) -> Any:
                            token_pattern=None)
 
 
-def _output(model: Any, topics: np.ndarray, vocab: list[str], top_n: int) -> TopicModelOutput:
+def _output(model: Any, topics: np.ndarray, vocab: list[str], top_n: int,
+            **extras: Any) -> TopicModelOutput:
     found = sorted(t for t in set(topics.tolist()) if t >= 0)
     if not found:
         raise TrainerError("BERTopic put every document in the outlier topic -1; lower "
@@ -89,4 +110,4 @@ def _output(model: Any, topics: np.ndarray, vocab: list[str], top_n: int) -> Top
     relabel = {t: i for i, t in enumerate(found)} | {-1: -1}
     assignments = np.array([relabel[t] for t in topics.tolist()], dtype=np.int64)
     return TopicModelOutput(words, None, assignments, None,
-                            {"num_topics_found": len(found)})
+                            {"num_topics_found": len(found), **extras})

@@ -83,7 +83,7 @@ def _read_trial_data(ref: DataRef) -> TrialData:
         truth = ground_truth_from_labels(corpus.labels, ref.corpus_path).labels
     else:
         truth = None
-    return TrialData(corpus, bow, embeddings, truth)
+    return TrialData(corpus, bow, embeddings, truth, ref.embedding_key)
 
 
 def _load_embeddings(ref: DataRef) -> np.ndarray | None:

@@ -19,6 +19,7 @@ class TrialData:
     bow: BagOfWords
     embeddings: NDArray[np.float32] | None = None
     labels: NDArray[np.int64] | None = None  # ground-truth cluster per document, -1 = unknown
+    embedding_key: str | None = None  # digest of the embeddings' cache key, for derived caches
 
 
 @dataclass(frozen=True)

@@ -68,3 +68,50 @@ def read_json(path: Path) -> dict[str, Any] | None:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return None
     return data if isinstance(data, dict) else None
+
+
+class ArrayCache:
+    """Float matrices keyed by a JSON-able dict: `<root>/<prefix>-<digest>.npy` plus a sidecar
+    holding the key, size and sha256. Computed once under a lock; memory-mapped reads."""
+
+    def __init__(self, root: Path, prefix: str) -> None:
+        self.root, self.prefix = Path(root), prefix
+
+    def path_for(self, key: Mapping[str, Any]) -> Path:
+        return self.root / f"{self.prefix}-{key_digest(key)}.npy"
+
+    def load(self, key: Mapping[str, Any]) -> Any | None:
+        import numpy as np
+
+        path = self.path_for(key)
+        meta = read_json(path.with_suffix(".json"))
+        if meta is None or meta.get("key") != json.loads(json.dumps(key, default=str)):
+            return None
+        if not path.is_file() or path.stat().st_size != meta.get("bytes"):
+            return None
+        try:
+            return np.load(path, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError):
+            return None
+
+    def get_or_compute(self, key: Mapping[str, Any],
+                       compute: Callable[[], Any]) -> tuple[Any, bool]:
+        """(matrix, whether it came from the cache)."""
+        import numpy as np
+
+        path = self.path_for(key)
+        with locked(path):
+            cached = self.load(key)
+            if cached is not None:
+                return cached, True
+            matrix = np.ascontiguousarray(compute(), dtype=np.float32)
+
+            def write(temp: Path) -> None:
+                with temp.open("wb") as handle:
+                    np.save(handle, matrix, allow_pickle=False)
+
+            write_atomic(path, write)
+            write_json_atomic(path.with_suffix(".json"), {
+                "key": dict(key), "shape": list(matrix.shape), "bytes": path.stat().st_size,
+                "sha256": file_sha256(path)})
+        return matrix, False
