@@ -14,6 +14,7 @@ from tuner.data.corpus import SUPPORTED_SUFFIXES, DatasetSpec
 from tuner.data.vocab import Preprocessing
 from tuner.errors import GridError
 from tuner.params import ParamSchema
+from tuner.search import STRATEGIES, Range, SearchSpec, Values, sample_random
 from tuner.trial import MetricSettings
 
 TOP_LEVEL = {"experiment", "dataset", "ground_truth", "model", "models", "params", "embedding",
@@ -45,6 +46,7 @@ class ModelSweep:
     model: str
     schema: ParamSchema
     combinations: list[dict[str, Any]]
+    space: dict[str, Values] = field(default_factory=dict)  # what random/TPE search draws from
 
 
 @dataclass(frozen=True)
@@ -64,9 +66,12 @@ class Grid:
     leaderboard_metric: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
     executor: str = "process"
+    search: SearchSpec = SearchSpec()
 
     @property
     def trial_count(self) -> int:
+        if self.search.strategy == "tpe":
+            return self.search.n_trials * len(self.seeds)
         return sum(len(s.combinations) for s in self.sweeps) * len(self.seeds)
 
 
@@ -96,7 +101,8 @@ def load_grid(path: str | Path) -> Grid:
     dataset = _dataset(raw.get("dataset"), path.parent, problems)
     truth = _ground_truth(raw.get("ground_truth"), path.parent, dataset, problems)
     models = _models(raw, problems)
-    sweeps = _sweeps(models, raw.get("params", {}), problems)
+    search = _search(raw.get("search"), problems)
+    sweeps = _sweeps(models, raw.get("params", {}), search, problems)
     embedding = _embedding(raw.get("embedding", {}), problems)
     seeds = _seeds(raw.get("seeds", [42]), problems)
     metrics = _metrics(raw.get("metrics", {}), problems)
@@ -109,7 +115,7 @@ def load_grid(path: str | Path) -> Grid:
     problems.raise_if_any()
     assert dataset is not None
     return Grid(path, experiment, dataset, truth, sweeps, embedding, seeds, metrics,
-                preprocessing, timeout, leaderboard, raw, executor)
+                preprocessing, timeout, leaderboard, raw, executor, search)
 
 
 def _leaderboard_metric(value: Any, problems: _Problems) -> str | None:
@@ -218,27 +224,63 @@ def _models(raw: Mapping[str, Any], problems: _Problems) -> list[str]:
     return models
 
 
-def _sweeps(models: list[str], params: Any, problems: _Problems) -> list[ModelSweep]:
+def _sweeps(models: list[str], params: Any, search: SearchSpec,
+            problems: _Problems) -> list[ModelSweep]:
     if not isinstance(params, dict):
         problems.add("params", f"expects an object of parameter values; got {params!r}")
         return []
     schemas = {m: load_trainer(m).params for m in models}
     _check_param_names(params, schemas, problems)
-    sweeps = []
+    spaces: dict[str, dict[str, Values]] = {}
     for model, schema in schemas.items():
-        values = _model_values(model, schema, params)
-        ok = all(_check_values(key, schema, name, vals, problems)
-                 for name, (key, vals) in values.items())
-        if not ok:
-            continue
-        names = list(values)
-        combos = [dict(zip(names, combo, strict=True))
-                  for combo in itertools.product(*(vals for _, vals in values.values()))]
-        for combo in combos:
-            for problem in schema.cross_problems(schema.with_defaults(combo)):
+        checked = {name: _check_values(key, schema, name, vals, search, problems)
+                   for name, (key, vals) in _model_values(model, schema, params).items()}
+        if all(v is not None for v in checked.values()):
+            spaces[model] = {name: v for name, v in checked.items() if v is not None}
+    combos = _combinations(spaces, search)
+    for model, model_combos in combos.items():
+        for combo in model_combos:
+            for problem in schemas[model].cross_problems(schemas[model].with_defaults(combo)):
                 problems.add("params", problem)
-        sweeps.append(ModelSweep(model, schema, combos))
-    return sweeps
+    return [ModelSweep(m, schemas[m], combos.get(m, []), spaces[m]) for m in spaces]
+
+
+def _combinations(spaces: dict[str, dict[str, Values]],
+                  search: SearchSpec) -> dict[str, list[dict[str, Any]]]:
+    if search.strategy == "random" and spaces:
+        return sample_random(spaces, search.n_trials, search.seed)
+    if search.strategy == "tpe":
+        return {}
+    return {model: [dict(zip(space, combo, strict=True))
+                    for combo in itertools.product(*space.values())]  # type: ignore[arg-type]
+            for model, space in spaces.items()}
+
+
+def _search(value: Any, problems: _Problems) -> SearchSpec:
+    if value is None:
+        return SearchSpec()
+    if not isinstance(value, dict) or value.get("strategy") not in STRATEGIES:
+        problems.add("search.strategy", f"expects one of {'/'.join(STRATEGIES)}; "
+                     f"got {value.get('strategy') if isinstance(value, dict) else value!r}")
+        return SearchSpec()
+    for key in sorted(set(value) - {"strategy", "n_trials", "seed", "metric", "metrics"}):
+        problems.add(f"search.{key}", "unknown field; allowed: strategy, n_trials, seed, "
+                     "metric, metrics")
+    n_trials, seed = value.get("n_trials", 0), value.get("seed", 0)
+    if value["strategy"] != "grid" and (not isinstance(n_trials, int) or isinstance(n_trials, bool)
+                                        or not 1 <= n_trials <= 100000):
+        problems.add("search.n_trials", f"expects an int in 1-100000; got {n_trials!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        problems.add("search.seed", f"expects an int; got {seed!r}")
+    metrics = value.get("metrics", [value["metric"]] if "metric" in value else [])
+    from tuner.metrics import METRICS
+
+    for i, metric in enumerate(metrics):
+        if metric not in METRICS:
+            problems.add(f"search.metrics[{i}]", f"expects one of {', '.join(METRICS)}; "
+                         f"got {metric!r}")
+    return SearchSpec(value["strategy"], n_trials if isinstance(n_trials, int) else 0,
+                      seed if isinstance(seed, int) else 0, tuple(metrics))
 
 
 def _check_param_names(params: Mapping[str, Any], schemas: Mapping[str, ParamSchema],
@@ -258,30 +300,59 @@ def _check_param_names(params: Mapping[str, Any], schemas: Mapping[str, ParamSch
 
 
 def _model_values(model: str, schema: ParamSchema,
-                  params: Mapping[str, Any]) -> dict[str, tuple[str, list[Any]]]:
+                  params: Mapping[str, Any]) -> dict[str, tuple[str, Any]]:
     """name -> (grid key, values) for one model; a scoped key overrides an unscoped one."""
-    values: dict[str, tuple[str, list[Any]]] = {}
+    values: dict[str, tuple[str, Any]] = {}
     for key, value in params.items():
         scope, _, name = key.rpartition(".")
         if schema.get(name) is None or (scope and canonical_name(scope) != model):
             continue
         if not scope and name in values:
             continue
-        values[name] = (key, value if isinstance(value, list) else [value])
+        values[name] = (key, value if isinstance(value, (list, dict)) else [value])
     return values
 
 
-def _check_values(key: str, schema: ParamSchema, name: str, values: list[Any],
-                  problems: _Problems) -> bool:
+def _check_values(key: str, schema: ParamSchema, name: str, values: Any, search: SearchSpec,
+                  problems: _Problems) -> Values | None:
+    """The validated choices (a list) or range of one parameter; None if it has problems."""
+    if isinstance(values, dict):
+        return _check_range(key, schema, name, values, search, problems)
     if not values:
         problems.add(f"params.{key}", "expects a value or a non-empty list of values; got []")
-        return False
+        return None
     found = False
     for i, value in enumerate(values):
         for problem in schema.value_problems(name, value):
             problems.add(f"params.{key}[{i}]" if len(values) > 1 else f"params.{key}", problem)
             found = True
-    return not found
+    return None if found else list(values)
+
+
+def _check_range(key: str, schema: ParamSchema, name: str, values: dict[str, Any],
+                 search: SearchSpec, problems: _Problems) -> Range | None:
+    """A {"low", "high", "log"} range: only for random/TPE search, both ends valid, low < high."""
+    where = f"params.{key}"
+    if search.strategy == "grid":
+        problems.add(where, "a range needs search.strategy random or tpe; list the values to "
+                     "sweep them as a grid")
+        return None
+    if set(values) - {"low", "high", "log"} or "low" not in values or "high" not in values:
+        problems.add(where, f'expects {{"low": ..., "high": ..., "log": false}}; got {values!r}')
+        return None
+    found = [(f"{where}.{end}", p) for end in ("low", "high")
+             for p in schema.value_problems(name, values[end])]
+    if not found and not values["low"] < values["high"]:
+        found.append((where, f"expects low < high; got {values['low']} and {values['high']}"))
+    if not found and values.get("log") and values["low"] <= 0:
+        found.append((where, f"a log range needs low > 0; got {values['low']}"))
+    for field_path, problem in found:
+        problems.add(field_path, problem)
+    if found:
+        return None
+    param = schema.get(name)
+    return Range(float(values["low"]), float(values["high"]), bool(values.get("log", False)),
+                 param is not None and param.type is int)
 
 
 def _embedding(value: Any, problems: _Problems) -> EmbeddingSpec:

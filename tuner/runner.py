@@ -14,14 +14,16 @@ import os
 import signal
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Literal
 
 from tuner.errors import SweepInterrupted
+from tuner.search import TpeSource
 from tuner.sweep import PreparedSweep
 from tuner.tracking import MlflowTracker, SweepHandle
 from tuner.trial import TrialError, TrialRecord, TrialSpec, TrialStatus
@@ -70,21 +72,57 @@ def run_sweep(prepared: PreparedSweep, tracker: MlflowTracker, make_executor: Ex
     sweep = tracker.start_sweep(grid.experiment, _sweep_tags(prepared), _sweep_params(prepared),
                                 prepared.inputs.corpus.ids)
     result = SweepResult(sweep, stale=tracker.fail_stale_runs(sweep))
-    done = tracker.finished_keys(sweep)
-    pending = [t for t in prepared.trials if t.key not in done]
-    result.skipped = len(prepared.trials) - len(pending)
-    tracker.set_tags(sweep.run_id, {"tuner.skipped": str(result.skipped),
-                                    "tuner.trials": str(len(prepared.trials))})
-    loop = _Loop(tracker, sweep, result, on_record, limits or Limits(), max_workers)
+    done = tracker.finished_metrics(sweep)
+    source = _source(prepared, done)
+    loop = _Loop(tracker, sweep, result, on_record, limits or Limits(), max_workers, source, done)
     try:
         with _stop_on_signals(loop):
-            loop.execute(pending, make_executor)
+            loop.execute(make_executor)
     except BaseException:
         loop.abandon("KILLED")
         tracker.end_sweep(sweep, "KILLED", {})
         raise
+    tracker.set_tags(sweep.run_id, {"tuner.skipped": str(result.skipped),
+                                    "tuner.trials": str(len(result.records) + result.skipped)})
+    if isinstance(source, TpeSource):
+        tracker.client.log_dict(sweep.run_id, {"configurations": source.finished}, "search.json")
     tracker.end_sweep(sweep, "FINISHED", {})
     return result
+
+
+class ListSource:
+    """The trials of a grid or random search, in order."""
+
+    def __init__(self, trials: list[TrialSpec]) -> None:
+        self.queue = list(trials)
+
+    def next(self) -> TrialSpec | None:
+        return self.queue.pop(0) if self.queue else None
+
+    def exhausted(self) -> bool:
+        return not self.queue
+
+    def tell(self, key: str, metrics: Mapping[str, float] | None) -> None:
+        """Static sources learn nothing from results."""
+
+
+def _source(prepared: PreparedSweep, done: Mapping[str, Mapping[str, float]]
+            ) -> ListSource | TpeSource:
+    grid = prepared.grid
+    if grid.search.strategy != "tpe":
+        return ListSource(prepared.trials)
+    from tuner.leaderboard import default_metric
+    from tuner.metrics import METRICS
+
+    metrics = grid.search.metrics or (grid.leaderboard_metric or
+                                      default_metric(prepared.inputs.truth is not None),)
+    search = replace(grid.search, metrics=tuple(metrics))
+    directions: list[Literal["minimize", "maximize"]] = [
+        "maximize" if METRICS.get(m) is None or METRICS[m].higher_is_better else "minimize"
+        for m in metrics]
+    assert prepared.factory is not None
+    space = {s.model: s.space for s in grid.sweeps}
+    return TpeSource(space, search, grid.seeds, prepared.factory.make, directions)
 
 
 @contextmanager
@@ -113,21 +151,23 @@ class _Loop:
 
     def __init__(self, tracker: MlflowTracker, sweep: SweepHandle, result: SweepResult,
                  on_record: Callable[[TrialRecord], None] | None, limits: Limits,
-                 max_workers: int) -> None:
+                 max_workers: int, source: ListSource | TpeSource,
+                 done: Mapping[str, Mapping[str, float]]) -> None:
         self.tracker, self.sweep, self.result = tracker, sweep, result
         self.on_record, self.limits, self.max_workers = on_record, limits, max_workers
+        self.source, self.done = source, done
+        self.retry: list[TrialSpec] = []  # trials to resubmit after a pool break
         self.running: dict[Future[TrialRecord], _Running] = {}
         self.retried: set[str] = set()
         self.killed: dict[str, TrialError] = {}  # trial key -> why we killed its worker
         self.started_dir = Path(tempfile.mkdtemp(prefix="tuner-inflight-"))
         self.stop_signal: int | None = None
 
-    def execute(self, pending: list[TrialSpec], make_executor: ExecutorFactory) -> None:
-        queue = list(reversed(pending))
-        while queue:
+    def execute(self, make_executor: ExecutorFactory) -> None:
+        while self._has_work():
             executor = make_executor()
             try:
-                broken = self._drain(executor, queue)
+                broken = self._drain(executor)
             except BaseException:
                 _kill_workers()
                 executor.shutdown(wait=False, cancel_futures=True)
@@ -136,38 +176,54 @@ class _Loop:
                 _kill_workers()
             executor.shutdown(wait=not broken, cancel_futures=True)
 
-    def _drain(self, executor: Executor, queue: list[TrialSpec]) -> bool:
-        """Run the queue on one executor; True if its pool broke (the queue keeps what's left)."""
-        while queue or self.running:
+    def _has_work(self) -> bool:
+        return bool(self.retry) or not self.source.exhausted()
+
+    def _next(self) -> TrialSpec | None:
+        """The next trial to submit: a retry first; a finished trial is skipped (and told)."""
+        while True:
+            spec = self.retry.pop() if self.retry else self.source.next()
+            if spec is None or spec.key not in self.done:
+                return spec
+            self.result.skipped += 1
+            self.source.tell(spec.key, self.done[spec.key])
+
+    def _drain(self, executor: Executor) -> bool:
+        """Run trials on one executor until no work is left; True if its pool broke."""
+        while self._has_work() or self.running:
             if self.stop_signal is not None:
                 raise SweepInterrupted(self.stop_signal)
-            while queue and len(self.running) < self.max_workers:
-                if not self._submit(executor, queue):
-                    self._handle_break(queue)
+            while len(self.running) < self.max_workers:
+                spec = self._next()
+                if spec is None:
+                    break
+                if not self._submit(executor, spec):
+                    self._handle_break()
                     return True
+            if not self.running:
+                continue
             finished, _ = wait(self.running, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
             for future in finished:
-                if self._collect(future, queue):
+                if self._collect(future):
                     return True
             self._enforce_limits()
         return False
 
-    def _submit(self, executor: Executor, queue: list[TrialSpec]) -> bool:
-        """Submit the next trial; False (and the trial back in the queue) if the pool broke."""
-        spec = queue.pop()
+    def _submit(self, executor: Executor, spec: TrialSpec) -> bool:
+        """Submit a trial; False (and the trial kept for a retry) if the pool broke."""
         try:
             future = executor.submit(run_trial, spec, str(self.started_dir))
         except BrokenProcessPool:
-            queue.append(spec)
+            self.retry.append(spec)
             return False
         self.running[future] = _Running(spec, self.tracker.start_trial(self.sweep, spec))
         return True
 
-    def _collect(self, future: Future[TrialRecord], queue: list[TrialSpec]) -> bool:
+    def _collect(self, future: Future[TrialRecord]) -> bool:
         try:
             record = future.result()
         except BrokenProcessPool:
-            self._handle_break(queue)
+            self._handle_break()
             return True
         except Exception as err:  # a cluster lost the worker (e.g. Dask's KilledWorker)
             entry = self.running.pop(future)
@@ -178,7 +234,7 @@ class _Loop:
         self._finish(entry, record)
         return False
 
-    def _handle_break(self, queue: list[TrialSpec]) -> None:
+    def _handle_break(self) -> None:
         """The pool died. Trials that finished first keep their result; trials we killed are
         FAILED with our reason; if nothing we did explains the death, each trial then in flight
         is retried once and FAILED "worker died" the second time; otherwise they are resubmitted."""
@@ -196,7 +252,7 @@ class _Loop:
             else:
                 self.tracker.drop_trial(entry.run_id)
                 self.retried.update([] if explained else [key])
-                queue.append(entry.spec)
+                self.retry.append(entry.spec)
 
     def _enforce_limits(self) -> None:
         for entry in list(self.running.values()):
@@ -223,6 +279,8 @@ class _Loop:
 
     def _finish(self, entry: _Running, record: TrialRecord) -> None:
         self.tracker.finish_trial(self.sweep, entry.run_id, record)
+        complete = record.status is TrialStatus.COMPLETE
+        self.source.tell(record.spec.key, record.metrics if complete else None)
         self.result.records.append(record)
         if self.on_record is not None:
             self.on_record(record)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,11 +19,13 @@ from tuner.data.embeddings import (
 from tuner.data.ground_truth import GroundTruth, ground_truth_from_labels, load_ground_truth
 from tuner.data.vocab import BowCache, CooccurrenceCache, check_cache_writable, tokenize_corpus
 from tuner.errors import DataError, GridError
-from tuner.grid import EmbeddingSpec, Grid
+from tuner.grid import EmbeddingSpec, Grid, ModelSweep
 from tuner.params import VOCAB_SIZE, ParamSchema
+from tuner.search import Range
 from tuner.trial import DataRef, TrialSpec, trial_key
 
 SEED_PARAM = "random_state"
+CACHE_PARAMS = ("vocab_size", "model_size")  # parameters that select a cache entry
 
 
 @dataclass(frozen=True)
@@ -62,24 +65,40 @@ class PreparedSweep:
     trials: list[TrialSpec]
     embedding_keys: list[EmbeddingKey]
     cache_events: dict[str, str] = field(default_factory=dict)  # what was computed vs reused
+    factory: TrialFactory | None = None
 
 
 def plan_trials(grid: Grid) -> list[PlannedTrial]:
-    """Every (model, parameter combination) of the grid with its full parameters."""
-    explicit_embedding = isinstance(grid.raw.get("embedding"), dict) and \
-        "model" in grid.raw["embedding"]
+    """Every (model, parameter combination) of the grid with its full parameters. For a TPE
+    search, one probe per choice of the parameters that select caches (vocab_size, model_size),
+    so every cache a later suggestion can need is built up front."""
     plan = []
     for sweep in grid.sweeps:
-        trainer = load_trainer(sweep.model)
-        for combo in sweep.combinations:
-            params = sweep.schema.with_defaults(combo)
-            embedding = None
-            if "embeddings" in trainer.requires:
-                own = getattr(trainer, "default_embedding", None)
-                embedding = own(params, grid.embedding) if own and not explicit_embedding \
-                    else grid.embedding
-            plan.append(PlannedTrial(sweep.model, sweep.schema, combo, params, embedding))
+        combos = _probes(grid, sweep) if grid.search.strategy == "tpe" else sweep.combinations
+        plan += [planned_trial(grid, sweep.model, combo) for combo in combos]
     return plan
+
+
+def _probes(grid: Grid, sweep: ModelSweep) -> list[dict[str, Any]]:
+    keyed = {name: values for name, values in sweep.space.items() if name in CACHE_PARAMS}
+    for name, values in keyed.items():
+        if isinstance(values, Range):
+            raise GridError([f"{grid.path}: params.{name}: a TPE search needs a list of values "
+                             f"for {name} (each builds a cache); got a range"])
+    return [dict(zip(keyed, combo, strict=True))
+            for combo in itertools.product(*keyed.values())]  # type: ignore[arg-type]
+
+
+def planned_trial(grid: Grid, model: str, combo: dict[str, Any]) -> PlannedTrial:
+    """One combination's full parameters and the embedding it needs."""
+    trainer = load_trainer(model)
+    params = trainer.params.with_defaults(combo)
+    embedding = None
+    if "embeddings" in trainer.requires:
+        explicit = isinstance(grid.raw.get("embedding"), dict) and "model" in grid.raw["embedding"]
+        own = getattr(trainer, "default_embedding", None)
+        embedding = own(params, grid.embedding) if own and not explicit else grid.embedding
+    return PlannedTrial(model, trainer.params, combo, params, embedding)
 
 
 def check_inputs(grid: Grid, max_trials: int | None = None) -> CheckedInputs:
@@ -125,17 +144,32 @@ def precompute(grid: Grid, inputs: CheckedInputs, cache_dir: Path,
     bow_paths = _bags_of_words(grid, inputs, cache_dir, events)
     keys = {spec: _embedding(spec, inputs, cache_dir, events, progress)
             for spec in inputs.embeddings}
-    trials: list[TrialSpec] = []
-    for planned in inputs.plan:
-        key = keys.get(planned.embedding) if planned.embedding else None
-        data = _data_ref(grid, inputs, cache_dir, str(bow_paths[planned.vocab_size]), key)
-        for seed in grid.seeds:
-            params = _seeded(planned, seed)
-            trials.append(TrialSpec(planned.model, params, seed, data, grid.metrics,
-                                    grid.experiment,
-                                    trial_key(planned.model, params, seed, data, grid.metrics),
-                                    len(trials)))
-    return PreparedSweep(grid, inputs, trials, list(keys.values()), events)
+    factory = TrialFactory(grid, inputs, cache_dir, bow_paths, keys)
+    trials = [] if grid.search.strategy == "tpe" else \
+        [factory.make(p.model, p.combo, seed) for p in inputs.plan for seed in grid.seeds]
+    return PreparedSweep(grid, inputs, trials, list(keys.values()), events, factory)
+
+
+class TrialFactory:
+    """Makes the TrialSpec of any (model, combination, seed) whose caches are built."""
+
+    def __init__(self, grid: Grid, inputs: CheckedInputs, cache_dir: Path,
+                 bow_paths: dict[int, Path], keys: dict[EmbeddingSpec, EmbeddingKey]) -> None:
+        self.grid, self.inputs, self.cache_dir = grid, inputs, cache_dir
+        self.bow_paths, self.keys = bow_paths, keys
+        self.count = 0
+
+    def make(self, model: str, combo: dict[str, Any], seed: int) -> TrialSpec:
+        planned = planned_trial(self.grid, model, combo)
+        key = self.keys[planned.embedding] if planned.embedding else None
+        data = _data_ref(self.grid, self.inputs, self.cache_dir,
+                         str(self.bow_paths[planned.vocab_size]), key)
+        params = _seeded(planned, seed)
+        metrics = self.grid.metrics
+        spec = TrialSpec(model, params, seed, data, metrics, self.grid.experiment,
+                         trial_key(model, params, seed, data, metrics), self.count)
+        self.count += 1
+        return spec
 
 
 def _seeded(planned: PlannedTrial, seed: int) -> dict[str, Any]:

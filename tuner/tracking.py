@@ -108,8 +108,12 @@ class MlflowTracker:
         return SweepHandle(experiment_id, run.info.run_id, batch_id, tuple(doc_ids))
 
     def finished_keys(self, sweep: SweepHandle) -> set[str]:
+        return set(self.finished_metrics(sweep))
+
+    def finished_metrics(self, sweep: SweepHandle) -> dict[str, dict[str, float]]:
+        """Trial key -> metrics of every FINISHED trial run of the sweep's experiment."""
         runs = self.trial_runs(sweep.experiment_id, "attributes.status = 'FINISHED'")
-        return {run.data.tags["tuner.trial_key"] for run in runs
+        return {run.data.tags["tuner.trial_key"]: dict(run.data.metrics) for run in runs
                 if "tuner.trial_key" in run.data.tags}
 
     def trial_runs(self, experiment_id: str, condition: str = "",

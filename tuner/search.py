@@ -1,0 +1,145 @@
+"""Search beyond the full grid: random sampling of the grid's space, and Optuna's TPE through
+ask/tell in the parent process (workers stay independent)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+Strategy = Literal["grid", "random", "tpe"]
+STRATEGIES = ("grid", "random", "tpe")
+
+
+@dataclass(frozen=True)
+class Range:
+    """A numeric range from a grid: {"low": 1e-4, "high": 1e-2, "log": true}."""
+
+    low: float
+    high: float
+    log: bool = False
+    integer: bool = False
+
+    def sample(self, rng: np.random.Generator) -> float | int:
+        if self.log:
+            value = math.exp(rng.uniform(math.log(self.low), math.log(self.high)))
+        else:
+            value = rng.uniform(self.low, self.high)
+        return int(round(value)) if self.integer else float(value)
+
+    def suggest(self, trial: Any, name: str) -> float | int:
+        if self.integer:
+            return int(trial.suggest_int(name, int(self.low), int(self.high), log=self.log))
+        return float(trial.suggest_float(name, self.low, self.high, log=self.log))
+
+
+Values = list[Any] | Range
+
+
+@dataclass(frozen=True)
+class SearchSpec:
+    strategy: Strategy = "grid"
+    n_trials: int = 0
+    seed: int = 0
+    metrics: tuple[str, ...] = ()  # TPE objectives; several -> a Pareto search
+
+
+def sample_random(space: Mapping[str, Mapping[str, Values]], n_trials: int,
+                  seed: int) -> dict[str, list[dict[str, Any]]]:
+    """`n_trials` configurations, models taken in turn, each parameter drawn from its choices or
+    range with a seeded generator."""
+    rng = np.random.default_rng(seed)
+    models = list(space)
+    combos: dict[str, list[dict[str, Any]]] = {m: [] for m in models}
+    for i in range(n_trials):
+        model = models[i % len(models)]
+        combos[model].append({name: _draw(values, rng) for name, values in space[model].items()})
+    return combos
+
+
+def _draw(values: Values, rng: np.random.Generator) -> Any:
+    if isinstance(values, Range):
+        return values.sample(rng)
+    return values[int(rng.integers(len(values)))]
+
+
+@dataclass
+class _Config:
+    model: str
+    combo: dict[str, Any]
+    optuna_trial: Any
+    pending: int
+    results: list[Mapping[str, float]] = field(default_factory=list)
+
+
+class TpeSource:
+    """Asks Optuna for configurations, turns each into one trial per seed, and tells Optuna the
+    mean of each objective over the seeds once they are all in."""
+
+    def __init__(self, space: Mapping[str, Mapping[str, Values]], spec: SearchSpec,
+                 seeds: list[int], make_trial: Callable[[str, dict[str, Any], int], Any],
+                 directions: list[Literal["minimize", "maximize"]]) -> None:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        sampler = optuna.samplers.TPESampler(seed=spec.seed, n_startup_trials=min(
+            10, max(2, spec.n_trials // 3)))
+        self.study = optuna.create_study(directions=directions, sampler=sampler)
+        self.space, self.spec, self.seeds, self.make_trial = space, spec, seeds, make_trial
+        self.asked = 0
+        self.queue: list[Any] = []
+        self.configs: dict[str, _Config] = {}  # trial key -> its configuration
+        self.finished: list[dict[str, Any]] = []
+
+    def next(self) -> Any | None:
+        if not self.queue and self.asked < self.spec.n_trials:
+            self._ask()
+        return self.queue.pop(0) if self.queue else None
+
+    def exhausted(self) -> bool:
+        return self.asked >= self.spec.n_trials and not self.queue
+
+    def _ask(self) -> None:
+        trial = self.study.ask()
+        models = list(self.space)
+        model = trial.suggest_categorical("model", models) if len(models) > 1 else models[0]
+        combo = {name: values.suggest(trial, f"{model}.{name}") if isinstance(values, Range)
+                 else trial.suggest_categorical(f"{model}.{name}", values)
+                 for name, values in self.space[model].items()}
+        config = _Config(model, combo, trial, len(self.seeds))
+        self.asked += 1
+        for seed in self.seeds:
+            spec = self.make_trial(model, combo, seed)
+            self.configs[spec.key] = config
+            self.queue.append(spec)
+
+    def tell(self, key: str, metrics: Mapping[str, float] | None) -> None:
+        """Record one seed's result (None: failed); tell Optuna once the configuration is done."""
+        config = self.configs.get(key)
+        if config is None:
+            return
+        config.pending -= 1
+        if metrics is not None:
+            config.results.append(metrics)
+        if config.pending == 0:
+            self._tell(config)
+
+    def _tell(self, config: _Config) -> None:
+        from optuna.trial import TrialState
+
+        usable = [r for r in config.results if all(m in r for m in self.spec.metrics)]
+        summary = {"model": config.model, "params": config.combo, "seeds": len(self.seeds),
+                   "completed": len(usable)}
+        if not usable:
+            self.study.tell(config.optuna_trial, state=TrialState.FAIL)
+        else:
+            values = [float(np.mean([r[m] for r in usable])) for m in self.spec.metrics]
+            self.study.tell(config.optuna_trial, values)
+            for m in self.spec.metrics:
+                series = [r[m] for r in usable]
+                summary[f"{m}_mean"] = float(np.mean(series))
+                summary[f"{m}_std"] = float(np.std(series))
+        self.finished.append(summary)
