@@ -13,6 +13,15 @@ BUILTIN: dict[str, str] = {
     "LDA": "trainers.lda:LDATrainer",
     "BERTopic": "trainers.bertopic:BERTopicTrainer",
     "ProdLDA": "trainers.prodlda:ProdLDATrainer",
+    "HDP": "trainers.hdp:HDPTrainer",
+    "STM": "trainers.stm:STMTrainer",
+    "BTM": "trainers.btm:BTMTrainer",
+    "NVDM": "trainers.nvdm:NVDMTrainer",
+    "GSM": "trainers.gsm:GSMTrainer",
+    "ETM": "trainers.etm:ETMTrainer",
+    "CTM": "trainers.ctm:CTMTrainer",
+    "DTM": "trainers.dtm:DTMTrainer",
+    "THETA": "trainers.theta:THETATrainer",
 }
 EXTRA_VARIABLE = "TUNER_TRAINERS"  # "Name=module:Class,Other=module:Class" adds plug-in trainers
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -18,17 +19,72 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
+from trainers.base import assignments_from, empty_documents, top_words
+from tuner.data.inputs import TrialData
+from tuner.output import TopicModelOutput
+
 VALIDATION_FRACTION = 0.1
 
 
-def mlp_encoder(input_dim: int, hidden_dim: int, num_layers: int) -> nn.Sequential:
-    """`num_layers` Linear+Softplus layers of width `hidden_dim` (ProdLDA/NVDM-style encoder)."""
+def mlp_encoder(input_dim: int, hidden_dim: int, num_layers: int, batch_norm: bool = False
+                ) -> nn.Sequential:
+    """`num_layers` Linear(+BatchNorm)+Softplus layers of width `hidden_dim` (ProdLDA/NVDM-style
+    encoder; THETA adds batch norm)."""
     layers: list[nn.Module] = []
     width = input_dim
     for _ in range(num_layers):
-        layers += [nn.Linear(width, hidden_dim), nn.Softplus()]
+        layers.append(nn.Linear(width, hidden_dim))
+        if batch_norm:
+            layers.append(nn.BatchNorm1d(hidden_dim))
+        layers.append(nn.Softplus())
         width = hidden_dim
     return nn.Sequential(*layers)
+
+
+class GaussianEncoder(nn.Module):
+    """input -> MLP -> dropout -> (mu, logvar) of a diagonal Gaussian over `latent_dim`.
+
+    Args:
+        input_dim: width of the encoder input (vocabulary size, embedding size, or both).
+        hidden_dim: units per hidden layer.
+        num_layers: hidden layers.
+        latent_dim: size of the Gaussian (the number of topics for most models).
+        dropout: dropout on the last hidden layer.
+        head_norm: batch norm (no affine) on mu and logvar, as ProdLDA and CTM do.
+        hidden_norm: batch norm inside the hidden layers, as THETA does.
+    """
+
+    def __init__(self, input_dim: int, hidden_dim: int, num_layers: int, latent_dim: int,
+                 dropout: float = 0.0, head_norm: bool = False, hidden_norm: bool = False
+                 ) -> None:
+        super().__init__()
+        self.hidden = mlp_encoder(input_dim, hidden_dim, num_layers, hidden_norm)
+        self.dropout = nn.Dropout(dropout)
+        self.mu = nn.Linear(hidden_dim, latent_dim)
+        self.logvar = nn.Linear(hidden_dim, latent_dim)
+        self.mu_norm: nn.Module = nn.BatchNorm1d(latent_dim, affine=False) if head_norm \
+            else nn.Identity()
+        self.logvar_norm: nn.Module = nn.BatchNorm1d(latent_dim, affine=False) if head_norm \
+            else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        hidden = self.dropout(self.hidden(x))
+        return self.mu_norm(self.mu(hidden)), self.logvar_norm(self.logvar(hidden))
+
+
+def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """A sample of N(mu, exp(logvar)) that gradients flow through (training mode only)."""
+    return mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+
+
+def normalized(bow: torch.Tensor) -> torch.Tensor:
+    """Each BOW row divided by its token count (empty documents stay zero)."""
+    return bow / bow.sum(dim=1, keepdim=True).clamp(min=1.0)
+
+
+def mixture_nll(bow: torch.Tensor, theta: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
+    """-sum_w n_dw log(sum_k θ_dk β_kw) per document, for θ (n x K) and β (K x V)."""
+    return -(bow * torch.log(theta @ beta + 1e-10)).sum(dim=1)
 
 
 def dirichlet_laplace_prior(num_topics: int, alpha: float = 1.0) -> tuple[float, float]:
@@ -43,7 +99,8 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor, prior_mean: float = 0.0,
                 prior_var: float = 1.0) -> torch.Tensor:
     """KL(N(mu, exp(logvar)) || N(prior_mean, prior_var)) per document (summed over topics)."""
     var = logvar.exp()
-    terms = var / prior_var + (mu - prior_mean) ** 2 / prior_var - 1.0 + math.log(prior_var) - logvar
+    terms = (var / prior_var + (mu - prior_mean) ** 2 / prior_var - 1.0 + math.log(prior_var)
+             - logvar)
     return 0.5 * terms.sum(dim=1)
 
 
@@ -93,6 +150,21 @@ class TrainResult:
 
 
 BatchFn = Callable[[NDArray[np.int64]], dict[str, torch.Tensor]]
+
+
+@contextmanager
+def thread_limit(threads: int) -> Iterator[None]:
+    """Run torch on at most `threads` CPU threads, then restore the previous setting.
+
+    An oversubscribed OpenMP pool (several processes x all cores) makes small matrix products
+    tens of times slower; a worker already caps it, this also covers in-process fits (tests).
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(max(1, threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -201,3 +273,17 @@ def train_config(params: Mapping[str, Any], seed: int, device: str, **annealing:
     return TrainConfig(epochs=params["epochs"], batch_size=params["batch_size"],
                        learning_rate=params["learning_rate"], patience=params.get("patience"),
                        seed=seed, device=device, **annealing)
+
+
+def fitted_output(net: nn.Module, make_batch: BatchFn, data: TrialData, batch_size: int,
+                  top_n: int, result: TrainResult, **extras: Any) -> TopicModelOutput:
+    """The output of a trained VAE: θ for every document, its β, top words and training facts."""
+    doc_topic = infer_doc_topic(net, make_batch, data.bow.n_docs, batch_size)
+    with torch.no_grad():
+        topic_word = net.topic_word().double().cpu().numpy()  # type: ignore[operator]
+    topic_word /= topic_word.sum(axis=1, keepdims=True)
+    facts = {"epochs_run": result.epochs_run, "best_epoch": result.best_epoch,
+             "stopped_early": int(result.stopped_early), "best_val_loss": result.best_val_loss}
+    return TopicModelOutput(top_words(topic_word, data.bow.vocab, top_n), doc_topic,
+                            assignments_from(doc_topic, empty_documents(data)), topic_word,
+                            {**facts, **extras})

@@ -10,7 +10,6 @@ from torch import nn
 
 from trainers.base import Requirement, assignments_from, empty_documents, top_words
 from trainers.neural import (
-    TrainConfig,
     bow_batches,
     dirichlet_laplace_prior,
     gaussian_kl,

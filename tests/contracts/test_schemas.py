@@ -1,0 +1,217 @@
+"""Every registered built-in schema matches ../shared/reference/parameters.md: drift fails.
+
+The reference is parsed, not copied: the common table (with its `*` neural-only marker and the
+per-model defaults in its "meaning" column), each model's extra parameters "name (type, default,
+range: help)", "X default N" overrides, and the notes "replaces X" and "(uses) no X, Y or Z".
+Names, types, defaults, ranges / choices and the absence of parameters a model does not use are
+compared. The only parameters a schema may add are listed in EXTENSIONS, each with its reason.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import shared_data_dir
+from trainers import BUILTIN, load_trainer, registry
+from tuner.params import Param, ParamSchema, between
+
+REFERENCE = shared_data_dir().parent / "reference" / "parameters.md"
+ALL_TWELVE = {"THETA", "LDA", "HDP", "STM", "BTM", "ETM", "CTM", "DTM", "NVDM", "GSM", "ProdLDA",
+              "BERTopic"}
+EXTENSIONS: dict[tuple[str, str], str] = {
+    ("DTM", "time_slices"): "how timestamps become slices (year, month, ...): parameters.md says "
+                            "DTM takes slices from a timestamp column but names no setting",
+}
+NULLABLE_BY_NOTE = {"patience": "the common table says early stopping can be switched off"}
+DASH = "–"
+
+
+@dataclass
+class Spec:
+    """One parameter as parameters.md states it."""
+
+    name: str
+    type: str
+    default: str
+    range: str  # "5–100", ">0", "a/b/c", "0–epochs" or "" (no constraint)
+    overrides: dict[str, str] = field(default_factory=dict)
+
+
+def _cells(line: str) -> list[str]:
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+def _table(text: str, header: str) -> list[list[str]]:
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(header))
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        rows.append(_cells(line))
+    return rows
+
+
+def _common(text: str) -> tuple[dict[str, Spec], set[str], dict[str, dict[str, tuple[str, str]]]]:
+    """Common specs, names marked neural-only, and per-model (default, range) overrides."""
+    specs, neural_only = {}, set()
+    overrides: dict[str, dict[str, tuple[str, str]]] = {}
+    for name, type_, default, range_, meaning in _table(text, "| name |"):
+        if name.endswith("*"):
+            name = name.rstrip(" *")
+            neural_only.add(name)
+        specs[name] = Spec(name, type_, default, range_)
+        for part in re.findall(r"\(([^()]*default[^()]*)\)", meaning):
+            for clause in part.split(";"):
+                found = re.match(r"\s*([\w, ]+?) default (\S+?)(?:, range (\S+))?$", clause)
+                assert found, f"cannot read {clause!r} in the {name} row"
+                for model in found.group(1).split(", "):
+                    overrides.setdefault(model, {})[name] = (found.group(2),
+                                                            found.group(3) or range_)
+        for model in re.findall(r"optional for (\w+) \(null", meaning):
+            overrides.setdefault(model, {})[name] = ("null", range_)
+    return specs, neural_only, overrides
+
+
+def _extras(cell: str) -> list[Spec]:
+    specs = []
+    for name, inside in re.findall(r"(\w+) \(((?:[^()]|\([^()]*\))*)\)", cell):
+        head = inside.split(":", 1)[0]
+        parts = [p.strip() for p in head.split(",")]
+        specs.append(Spec(name, parts[0], parts[1], parts[2] if len(parts) > 2 else ""))
+    return specs
+
+
+def _reference() -> dict[str, dict[str, Spec]]:
+    text = REFERENCE.read_text(encoding="utf-8")
+    common, neural_only, common_overrides = _common(text)
+    neural = re.search(r"neural models only \(([^)]*)\)", text)
+    assert neural, "the `*` line naming the neural models is missing"
+    neural_models = set(neural.group(1).split(", "))
+    expected: dict[str, dict[str, Spec]] = {}
+    for models, extra, notes in _table(text, "| model |"):
+        row = f"{extra} {notes}"
+        for model in models.split(", "):
+            params = {n: Spec(s.name, s.type, s.default, s.range) for n, s in common.items()
+                      if model in neural_models or n not in neural_only}
+            for name, (default, range_) in common_overrides.get(model, {}).items():
+                params[name] = Spec(name, common[name].type, default, range_)
+            for name, default in re.findall(r"(\w+) default (\w+)", row):
+                params[name].default = default
+            params.update({s.name: s for s in _extras(extra)})
+            gone = re.findall(r"replaces (\w+)", row)
+            for listed in re.findall(r"\bno ([\w ,]+?)(?:;|$|\.)", notes):
+                gone += [w.strip().replace(" ", "_") for w in re.split(r",| or ", listed)]
+            expected[model] = {n: s for n, s in params.items() if n not in gone}
+    return expected
+
+
+EXPECTED = _reference()
+BUILT_IN_PRESENT = sorted(set(BUILTIN) & set(registry()))
+
+
+def _default_matches(spec: Spec, param: Param) -> bool:
+    if spec.default == "null" or spec.default.startswith("null =") or "/" in spec.default \
+            and param.type is not str:
+        return param.default is None and param.nullable
+    if param.type is str:
+        return param.default == spec.default
+    return param.default is not None and math.isclose(float(param.default), float(spec.default))
+
+
+def _range_problem(spec: Spec, param: Param, schema: ParamSchema) -> str | None:
+    constraint = param.constraint
+    if not spec.range:
+        return None if constraint.bounds == (None, None) and constraint.choices is None \
+            else f"reference has no range; schema says {constraint.describe}"
+    if spec.range.startswith(">"):
+        wanted: tuple[Any, Any] = (float(spec.range[1:]), None)
+        return None if constraint.bounds == wanted else f"expects {spec.range}"
+    if "/" in spec.range:
+        return None if constraint.choices == tuple(spec.range.split("/")) \
+            else f"expects choices {spec.range}; schema says {constraint.describe}"
+    low, high = spec.range.split(DASH)
+    if not re.fullmatch(r"[\d.e+-]+", high):  # a bound that names another parameter
+        linked = any(param.name in c.fields and high in c.fields for c in schema.checks)
+        return None if constraint.bounds[0] == float(low) and linked \
+            else f"expects {low} to {high} (a cross-field check)"
+    return None if constraint.bounds == (float(low), float(high)) \
+        else f"expects {spec.range}; schema says {constraint.describe}"
+
+
+def test_reference_names_all_twelve_models() -> None:
+    assert set(EXPECTED) == ALL_TWELVE
+
+
+@pytest.mark.parametrize("model", BUILT_IN_PRESENT)
+def test_parameter_names_match(model: str) -> None:
+    schema = load_trainer(model).params
+    extensions = {name for (m, name) in EXTENSIONS if m == model}
+    assert set(schema.names) - extensions == set(EXPECTED[model])
+
+
+def _drift(model: str, schema: ParamSchema) -> list[str]:
+    """Every difference between `schema` and the reference's parameters of `model`."""
+    extensions = {name for (m, name) in EXTENSIONS if m == model}
+    problems = [f"{name}: not in the reference" for name in schema.names
+                if name not in EXPECTED[model] and name not in extensions]
+    for name, spec in EXPECTED[model].items():
+        param = schema.get(name)
+        if param is None:
+            problems.append(f"{name}: missing from the schema")
+            continue
+        if param.type.__name__ != spec.type:
+            problems.append(f"{name}: type {param.type.__name__}, reference {spec.type}")
+        if not _default_matches(spec, param):
+            problems.append(f"{name}: default {param.default!r}, reference {spec.default}")
+        if param.nullable and param.default is not None and name not in NULLABLE_BY_NOTE:
+            problems.append(f"{name}: nullable, but the reference gives no null")
+        problem = _range_problem(spec, param, schema)
+        if problem:
+            problems.append(f"{name}: {problem}")
+    return problems
+
+
+@pytest.mark.parametrize("model", BUILT_IN_PRESENT)
+def test_types_defaults_and_ranges_match(model: str) -> None:
+    problems = _drift(model, load_trainer(model).params)
+    assert not problems, f"{model} drifts from {REFERENCE.name}: " + "; ".join(problems)
+
+
+@pytest.mark.parametrize(("name", "change", "found"), [
+    ("max_iter", {"default": 50}, "max_iter: default 50"),
+    ("num_topics", {"constraint": between(5, 200)}, "num_topics: expects 5–100"),
+    ("alpha", {"type": int}, "alpha: type int"),
+])
+def test_drift_is_detected(name: str, change: dict[str, Any], found: str) -> None:
+    schema = load_trainer("LDA").params
+    drifted = ParamSchema("LDA", [p.replace(**change) if p.name == name else p
+                                  for p in schema.params])
+    assert any(found in problem for problem in _drift("LDA", drifted))
+
+
+def test_extra_parameter_is_detected() -> None:
+    schema = load_trainer("LDA").params
+    drifted = ParamSchema("LDA", [*schema.params, Param("epochs", int, 100, between(10, 500), "")])
+    assert "epochs: not in the reference" in _drift("LDA", drifted)
+
+
+def test_extensions_are_still_used() -> None:
+    stale = [f"{m}.{n}" for (m, n) in EXTENSIONS
+             if m in registry() and n not in load_trainer(m).params.names]
+    assert not stale, f"EXTENSIONS lists parameters no schema has: {stale}"
+
+
+def test_all_twelve_models_registered() -> None:
+    assert ALL_TWELVE <= set(BUILTIN), f"missing: {sorted(ALL_TWELVE - set(BUILTIN))}"
+
+
+def test_reference_file_is_the_shared_one() -> None:
+    assert REFERENCE == Path(shared_data_dir()).parent / "reference" / "parameters.md"
+    assert REFERENCE.is_file()

@@ -1,0 +1,108 @@
+"""One contract for every registered trainer: valid output, honest topic count, standard errors
+for bad parameters, and a fixed seed that repeats.
+
+The models are read from the registry when the tests are collected, so a newly registered model
+joins automatically; it needs a budget in tests/contracts/budgets.py (the suite fails, never
+skips, without one).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.contracts.budgets import DATA_FOR, TINY
+from trainers import load_trainer, registry
+from tuner.data.inputs import FitContext
+from tuner.errors import GridError
+from tuner.grid import load_grid
+from tuner.output import TopicModelOutput
+
+MODELS = sorted(registry())
+SEED = 11
+TOP_N = 10
+
+
+def _invalid_cases() -> list[Any]:
+    return [pytest.param(model, name, value, id=f"{model}-{name}-{value!r}")
+            for model in MODELS for name, value in load_trainer(model).params.invalid_examples()]
+
+
+@pytest.fixture(scope="module")
+def fits(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+         ) -> dict[str, Any]:
+    """model -> (its data, two outputs fitted with the same seed); filled on first use."""
+    cache = str(tmp_path_factory.mktemp("contract_cache"))
+    done: dict[str, Any] = {}
+
+    def get(model: str) -> tuple[Any, list[TopicModelOutput]]:
+        if model not in done:
+            assert model in TINY, f"add a budget for {model} to tests/contracts/budgets.py"
+            data = request.getfixturevalue(DATA_FOR.get(model, "small_data"))
+            trainer = load_trainer(model)
+            params = trainer.params.with_defaults(TINY[model])
+            ctx = FitContext(seed=SEED, top_n=TOP_N, cache_dir=cache)
+            done[model] = (data, [trainer().fit(data, params, ctx) for _ in range(2)])
+        return done[model]
+
+    return {"get": get}
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_output_passes_checks(model: str, fits: dict[str, Any]) -> None:
+    data, (output, _) = fits["get"](model)
+    assert isinstance(output, TopicModelOutput)
+    rebuilt = TopicModelOutput(**{f.name: getattr(output, f.name)
+                                  for f in dataclasses.fields(output)})  # re-runs the checks
+    assert rebuilt.n_docs == output.n_docs == data.bow.n_docs
+    assert all(1 <= len(words) <= TOP_N for words in output.topic_words)
+    json.dumps(output.extras, default=float)  # the tracker must be able to write the extras
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_topic_count_respects_schema(model: str, fits: dict[str, Any]) -> None:
+    _, (output, _) = fits["get"](model)
+    params = load_trainer(model).params.with_defaults(TINY[model])
+    if params.get("num_topics") is not None:
+        assert output.num_topics == params["num_topics"]
+    elif "max_topics" in params:
+        assert 1 <= output.num_topics <= params["max_topics"]
+    else:  # an automatic topic count (BERTopic without num_topics)
+        assert output.num_topics >= 1
+    assert output.extras.get("num_topics_found", output.num_topics) == output.num_topics
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_same_seed_same_result(model: str, fits: dict[str, Any]) -> None:
+    _, (first, second) = fits["get"](model)
+    np.testing.assert_array_equal(first.assignments, second.assignments)
+    assert first.topic_words == second.topic_words
+
+
+@pytest.mark.parametrize(("model", "name", "value"), _invalid_cases())
+def test_schema_rejects_invalid_value(model: str, name: str, value: Any) -> None:
+    schema = load_trainer(model).params
+    problems = schema.validate({name: value})
+    allowed = schema.get(name).constraint.describe  # type: ignore[union-attr]
+    assert problems, f"{model} accepted {name}={value!r}"
+    assert problems[0].startswith(f"{model} expects ")
+    assert allowed in problems[0] and repr(value) in problems[0]
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_grid_error_names_file_field_and_range(model: str, small_corpus, tmp_path) -> None:
+    from tests.conftest import make_grid
+
+    schema = load_trainer(model).params
+    name, value = next((n, v) for n, v in schema.invalid_examples()
+                       if not isinstance(v, str) and schema.get(n).type is not str)
+    grid = make_grid(tmp_path, small_corpus, models=[model], params={name: value})
+    allowed = re.escape(schema.get(name).constraint.describe)  # type: ignore[union-attr]
+    pattern = rf"{re.escape(str(grid))}: params\.{name}: {model} expects .*{allowed}.*got"
+    with pytest.raises(GridError, match=pattern):
+        load_grid(grid)

@@ -1,0 +1,115 @@
+"""DTM (D-ETM) on the bundled dated corpus: slices by year, per-slice topics that really drift."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+
+import numpy as np
+import pytest
+
+from tests.conftest import REPO, make_grid
+from trainers import load_trainer
+from trainers.time_slices import parse_timestamp, slice_documents
+from tuner.data.inputs import FitContext
+from tuner.errors import DataError
+
+HUFFPOST_MINI = REPO / "datasets" / "huffpost-mini" / "corpus.jsonl"
+FAST = {"num_topics": 5, "vocab_size": 1000, "epochs": 10, "hidden_dim": 128,
+        "embedding_dim": 50, "batch_size": 64}
+
+
+@pytest.fixture(scope="module")
+def huffpost_data(tmp_path_factory):
+    """TrialData of datasets/huffpost-mini (1,000 dated headlines), as a worker loads it."""
+    from tuner.grid import load_grid
+    from tuner.sweep import check_inputs, precompute
+    from tuner.worker import load_trial_data
+
+    folder = tmp_path_factory.mktemp("huffpost")
+    dataset = {"path": str(HUFFPOST_MINI), "text_field": "text", "id_field": "id",
+               "label_field": "label", "timestamp_field": "timestamp", "language": "en"}
+    grid = load_grid(make_grid(folder, HUFFPOST_MINI, dataset=dataset, models=["dtm"],
+                               params={"num_topics": 5, "vocab_size": 1000}))
+    prepared = precompute(grid, check_inputs(grid), folder / "cache", progress=False)
+    return load_trial_data(prepared.trials[0].data)
+
+
+@pytest.fixture(scope="module")
+def dtm_fits(huffpost_data, tmp_path_factory):
+    trainer = load_trainer("DTM")
+    params = trainer.params.with_defaults(FAST)
+    cache = str(tmp_path_factory.mktemp("dtm_cache"))
+    return [trainer().fit(huffpost_data, params, FitContext(seed=5, cache_dir=cache))
+            for _ in range(2)]
+
+
+def test_output_is_valid(dtm_fits, huffpost_data):
+    output = dtm_fits[0]
+    assert output.n_docs == huffpost_data.bow.n_docs == 1000
+    assert output.num_topics == 5
+    assert output.topic_word.shape == (5, len(huffpost_data.bow.vocab))
+
+
+def test_one_slice_per_year(dtm_fits):
+    slices = dtm_fits[0].extras["slice_top_words"]
+    assert list(slices) == ["2018", "2019", "2020", "2021", "2022"]
+    assert all(len(topics) == 5 and all(len(w) == 25 for w in topics)
+               for topics in slices.values())
+
+
+def test_topic_words_drift_across_slices(dtm_fits):
+    """Static topics (a degenerate DTM) would have the same top words in every slice."""
+    slices = dtm_fits[0].extras["slice_top_words"]
+    first, last = slices["2018"], slices["2022"]
+    changed = [k for k in range(5) if set(first[k][:10]) != set(last[k][:10])]
+    assert len(changed) >= 3
+
+
+def test_same_seed_same_result(dtm_fits):
+    first, again = dtm_fits
+    np.testing.assert_array_equal(first.doc_topic, again.doc_topic)
+    np.testing.assert_array_equal(first.topic_word, again.topic_word)
+    assert again.extras["word2vec_cache"] == "hit"
+
+
+def test_unparseable_timestamp_names_field_and_value(huffpost_data):
+    stamps = list(huffpost_data.corpus.timestamps)
+    stamps[3] = "last tuesday"
+    corpus = dataclasses.replace(huffpost_data.corpus, timestamps=stamps)
+    data = dataclasses.replace(huffpost_data, corpus=corpus)
+    params = load_trainer("DTM").params.with_defaults(FAST)
+    with pytest.raises(DataError, match=r"dataset\.timestamp_field: .*'last tuesday'"):
+        load_trainer("DTM")().fit(data, params, FitContext(seed=1))
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2019", date(2019, 1, 1)), ("2019-07", date(2019, 7, 1)), ("2019-07-04", date(2019, 7, 4)),
+    ("2019-07-04T12:30:00Z", date(2019, 7, 4)), ("July 2019", None), ("", None),
+])
+def test_parse_timestamp(text, expected):
+    assert parse_timestamp(text) == expected
+
+
+def test_equal_count_bins():
+    dates = [date(2020, 1, 1 + i % 28) for i in range(10)] + [date(2021, 5, 1)] * 2
+    slices = slice_documents(dates, "bins:3")
+    assert slices.count == 3
+    assert np.bincount(slices.index).tolist() == [4, 4, 4]
+    assert slices.labels[-1].endswith("2021-05-01")
+
+
+@pytest.mark.parametrize("value", ["year", "bins:2", "bins:50"])
+def test_time_slices_accepts(value):
+    assert load_trainer("DTM").params.validate({"time_slices": value}) == []
+
+
+@pytest.mark.parametrize("value", ["bins:1", "bins:51", "quarter", 3])
+def test_time_slices_rejects(value):
+    problems = load_trainer("DTM").params.validate({"time_slices": value})
+    assert len(problems) == 1 and "year or bins:N with N in 2-50" in problems[0]
+
+
+def test_schema_leaves_out_unused_common_params():
+    names = load_trainer("DTM").params.names
+    assert not {"num_layers", "dropout", "patience"} & set(names)

@@ -1,0 +1,167 @@
+"""BTM (Yan et al. 2013): the biterm topic model for short texts, by collapsed Gibbs sampling.
+
+A biterm is an unordered pair of in-vocabulary tokens that occur within `BITERM_WINDOW` tokens of
+each other in one document, in text order (a document shorter than the window gives all of its
+pairs, as in the paper). The corpus is a bag of biterms: each biterm draws one topic z from the
+corpus-wide proportions θ ~ Dir(alpha), and both of its words from φ_z ~ Dir(beta). Documents get
+their topics afterwards, from their biterms: p(z|d) = Σ_b p(z|b) p(b|d), with p(b|d) the share of
+b among d's biterms and p(z|b) ∝ θ_z φ_z,w1 φ_z,w2. A document with a single in-vocabulary token
+uses p(z|w) ∝ θ_z φ_z,w; one with none gets uniform proportions and assignment -1.
+
+The sampler is our own, compiled with numba (the `bitermplus` package was not used: it is not a
+dependency of this project). The two loops compile on first use and are cached on disk by
+numba (`__pycache__`). Seeded by numba's own generator, so a seed repeats exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from trainers.base import Requirement, assignments_from, empty_documents, require, top_words
+from tuner.data.inputs import FitContext, TrialData
+from tuner.data.vocab import BagOfWords
+from tuner.output import TopicModelOutput
+from tuner.params import NUM_TOPICS, VOCAB_SIZE, Param, ParamSchema, above, between
+
+numba = require("numba", "numba", "BTM")  # compiles the sampler; installed with umap-learn
+
+BITERM_WINDOW = 15  # tokens; the window of the original BTM code and of bitermplus
+
+
+class BTMTrainer:
+    """Biterm topic model; topics from corpus-level word co-occurrence, not per-document counts."""
+
+    name: ClassVar[str] = "BTM"
+    requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})
+    params: ClassVar[ParamSchema] = ParamSchema("BTM", [
+        NUM_TOPICS,
+        VOCAB_SIZE,
+        Param("n_iter", int, 100, between(10, 500), "Gibbs iterations (replaces epochs)"),
+        Param("alpha", float, 1.0, above(0), "prior on the corpus-level topic proportions"),
+        Param("beta", float, 0.01, above(0), "prior on each topic's word distribution"),
+    ])
+
+    def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
+            ) -> TopicModelOutput:
+        bow = data.bow
+        k, alpha, beta = params["num_topics"], params["alpha"], params["beta"]
+        first, second, doc_of = make_biterms(bow, BITERM_WINDOW)
+        word_counts, topic_counts = _sample(first, second, len(bow.vocab), k, alpha, beta,
+                                                   params["n_iter"], ctx.seed)
+        topic_share = (topic_counts + alpha) / (topic_counts.sum() + k * alpha)
+        topic_word = (word_counts + beta) / (2.0 * topic_counts[:, None] + len(bow.vocab) * beta)
+        topic_word /= topic_word.sum(axis=1, keepdims=True)
+        doc_topic = _doc_topics(first, second, doc_of, np.asarray(bow.flat),
+                                       np.asarray(bow.offsets), topic_share, topic_word)
+        empty = empty_documents(data)
+        return TopicModelOutput(top_words(topic_word, bow.vocab, ctx.top_n), doc_topic,
+                                assignments_from(doc_topic, empty), topic_word,
+                                {"n_biterms": len(first), "biterm_window": BITERM_WINDOW})
+
+
+def make_biterms(bow: BagOfWords, window: int
+                 ) -> tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.int32]]:
+    """Every pair of tokens less than `window` positions apart, per document, in text order.
+
+    Returns the first word, the second word and the document of each biterm.
+    """
+    lengths = np.diff(bow.offsets)
+    flat = np.asarray(bow.flat, dtype=np.int32)
+    doc_of_token = np.repeat(np.arange(bow.n_docs, dtype=np.int32), lengths)
+    end_of_token = np.repeat(np.asarray(bow.offsets[1:]), lengths)
+    position = np.arange(len(flat))
+    firsts, seconds, docs = [], [], []
+    for gap in range(1, window):
+        partner = position + gap
+        valid = partner < end_of_token
+        firsts.append(flat[position[valid]])
+        seconds.append(flat[partner[valid]])
+        docs.append(doc_of_token[valid])
+    order = np.argsort(np.concatenate(docs), kind="stable")  # group biterms by document
+    return (np.concatenate(firsts)[order], np.concatenate(seconds)[order],
+            np.concatenate(docs)[order])
+
+
+@numba.njit(cache=True)
+def _sample(first: NDArray[np.int32], second: NDArray[np.int32], vocab_size: int, k: int,
+            alpha: float, beta: float, n_iter: int, seed: int
+            ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Collapsed Gibbs sampling of one topic per biterm; returns word (k x V) and biterm counts.
+
+    Counts are kept word-major (V x k) so a biterm reads two contiguous rows, and each topic's
+    normaliser 1/((2n+Vβ)(2n+1+Vβ)) is updated only when its count changes.
+    """
+    np.random.seed(seed)
+    n = len(first)
+    z = np.empty(n, dtype=np.int64)
+    counts = np.zeros((vocab_size, k))
+    topic_counts = np.zeros(k)
+    for b in range(n):
+        t = np.random.randint(k)
+        z[b] = t
+        counts[first[b], t] += 1.0
+        counts[second[b], t] += 1.0
+        topic_counts[t] += 1.0
+    vbeta = vocab_size * beta
+    scale = np.empty(k)
+    for j in range(k):
+        scale[j] = (topic_counts[j] + alpha) / ((2.0 * topic_counts[j] + vbeta)
+                                                * (2.0 * topic_counts[j] + 1.0 + vbeta))
+    weights = np.empty(k)
+    for _ in range(n_iter):
+        for b in range(n):
+            w1, w2, t = first[b], second[b], z[b]
+            counts[w1, t] -= 1.0
+            counts[w2, t] -= 1.0
+            topic_counts[t] -= 1.0
+            scale[t] = (topic_counts[t] + alpha) / ((2.0 * topic_counts[t] + vbeta)
+                                                    * (2.0 * topic_counts[t] + 1.0 + vbeta))
+            total = 0.0
+            for j in range(k):
+                total += scale[j] * (counts[w1, j] + beta) * (counts[w2, j] + beta)
+                weights[j] = total
+            u = np.random.random() * total
+            t = 0
+            while t < k - 1 and weights[t] < u:
+                t += 1
+            z[b] = t
+            counts[w1, t] += 1.0
+            counts[w2, t] += 1.0
+            topic_counts[t] += 1.0
+            scale[t] = (topic_counts[t] + alpha) / ((2.0 * topic_counts[t] + vbeta)
+                                                    * (2.0 * topic_counts[t] + 1.0 + vbeta))
+    return counts.T.copy(), topic_counts
+
+
+@numba.njit(cache=True)
+def _doc_topics(first: NDArray[np.int32], second: NDArray[np.int32], doc_of: NDArray[np.int32],
+                flat: NDArray[np.int32], offsets: NDArray[np.int64],
+                topic_share: NDArray[np.float64], topic_word: NDArray[np.float64]
+                ) -> NDArray[np.float64]:
+    """p(z|d) = Σ_b p(z|b) p(b|d); single-token documents use p(z|w); empty ones are uniform."""
+    n_docs = len(offsets) - 1
+    k = len(topic_share)
+    out = np.zeros((n_docs, k))
+    posterior = np.empty(k)
+    for b in range(len(first)):
+        total = 0.0
+        for j in range(k):
+            posterior[j] = topic_share[j] * topic_word[j, first[b]] * topic_word[j, second[b]]
+            total += posterior[j]
+        for j in range(k):
+            out[doc_of[b], j] += posterior[j] / total
+    for d in range(n_docs):
+        row_sum = out[d].sum()
+        if row_sum == 0.0 and offsets[d + 1] > offsets[d]:
+            for j in range(k):
+                out[d, j] = topic_share[j] * topic_word[j, flat[offsets[d]]]
+            row_sum = out[d].sum()
+        if row_sum == 0.0:
+            out[d, :] = 1.0 / k
+        else:
+            out[d] /= row_sum
+    return out

@@ -1,0 +1,116 @@
+"""CTM (Bianchi et al. 2021): ProdLDA whose encoder reads a sentence embedding of each document."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from trainers.base import Requirement
+from trainers.neural import (
+    GaussianEncoder,
+    bow_batches,
+    dirichlet_laplace_prior,
+    fitted_output,
+    gaussian_kl,
+    reparameterize,
+    thread_limit,
+    train_config,
+    train_vae,
+)
+from tuner.data.inputs import FitContext, TrialData
+from tuner.errors import TrainerError
+from tuner.output import TopicModelOutput
+from tuner.params import (
+    BATCH_SIZE,
+    DROPOUT,
+    EPOCHS,
+    HIDDEN_DIM,
+    LEARNING_RATE,
+    NUM_LAYERS,
+    NUM_TOPICS,
+    PATIENCE,
+    VOCAB_SIZE,
+    Param,
+    ParamSchema,
+    between,
+    one_of,
+)
+
+INFERENCE_TYPE = Param("inference_type", str, "zeroshot", one_of("zeroshot", "combined"),
+                       "encoder input: sentence embedding only, or embedding + BOW")
+
+
+class CTMNet(nn.Module):
+    """Encoder (embedding [+ BOW]) -> logistic normal; ProdLDA decoder softmax(BN(β θ)).
+
+    Prior: the Laplace approximation of a symmetric Dirichlet(1), as in ProdLDA and CTM.
+    """
+
+    def __init__(self, vocab_size: int, embedding_dim: int, combined: bool, num_topics: int,
+                 hidden_dim: int, num_layers: int, dropout: float) -> None:
+        super().__init__()
+        self.combined = combined
+        width = embedding_dim + (vocab_size if combined else 0)
+        self.encoder = GaussianEncoder(width, hidden_dim, num_layers, num_topics, dropout,
+                                       head_norm=True)
+        self.theta_dropout = nn.Dropout(dropout)
+        self.beta = nn.Linear(num_topics, vocab_size, bias=False)
+        self.beta_norm = nn.BatchNorm1d(vocab_size, affine=False)
+        self.prior_mean, self.prior_var = dirichlet_laplace_prior(num_topics)
+
+    def _posterior(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        x = batch["embeddings"]
+        if self.combined:
+            x = torch.cat([x, batch["bow"]], dim=1)
+        return self.encoder(x)  # type: ignore[no-any-return]
+
+    def losses(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        bow = batch["bow"]
+        mu, logvar = self._posterior(batch)
+        theta = self.theta_dropout(torch.softmax(reparameterize(mu, logvar), dim=1))
+        log_words = torch.log_softmax(self.beta_norm(self.beta(theta)), dim=1)
+        recon = -(bow * log_words).sum(dim=1)
+        return recon, gaussian_kl(mu, logvar, self.prior_mean, self.prior_var)
+
+    def doc_topic(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        mu, _ = self._posterior(batch)
+        return torch.softmax(mu, dim=1)
+
+    def topic_word(self) -> torch.Tensor:
+        return torch.softmax(self.beta.weight.T, dim=1)
+
+
+class CTMTrainer:
+    """Contextualized Topic Model (zero-shot or combined), on the sweep's document embeddings."""
+
+    name: ClassVar[str] = "CTM"
+    requires: ClassVar[frozenset[Requirement]] = frozenset({"bow", "embeddings"})
+    params: ClassVar[ParamSchema] = ParamSchema("CTM", [
+        NUM_TOPICS, VOCAB_SIZE, EPOCHS, BATCH_SIZE, LEARNING_RATE, DROPOUT,
+        HIDDEN_DIM.replace(default=100, constraint=between(32, 1024)), NUM_LAYERS, PATIENCE,
+        INFERENCE_TYPE,
+    ])
+
+    def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
+            ) -> TopicModelOutput:
+        with thread_limit(ctx.threads):
+            return self._fit(data, params, ctx)
+
+    def _fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
+             ) -> TopicModelOutput:
+        if data.embeddings is None:
+            raise TrainerError("CTM needs document embeddings; the sweep did not provide any")
+        embeddings = np.asarray(data.embeddings, dtype=np.float32)
+        torch.manual_seed(ctx.seed)
+        net = CTMNet(len(data.bow.vocab), embeddings.shape[1],
+                     params["inference_type"] == "combined", params["num_topics"],
+                     params["hidden_dim"], params["num_layers"], params["dropout"])
+        net = net.to(ctx.device)
+        make_batch = bow_batches(data.bow.matrix(), ctx.device, embeddings=embeddings)
+        result = train_vae(net, make_batch, data.bow.n_docs,
+                           train_config(params, ctx.seed, ctx.device))
+        return fitted_output(net, make_batch, data, params["batch_size"], ctx.top_n, result)

@@ -1,0 +1,142 @@
+"""DTM as D-ETM (Dieng, Ruiz & Blei 2019): ETM topic embeddings that drift over time slices."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch import nn
+
+from trainers.base import Requirement, top_words
+from trainers.etm import EMBEDDING_DIM
+from trainers.neural import (
+    GaussianEncoder,
+    bow_batches,
+    fitted_output,
+    gaussian_kl,
+    normalized,
+    reparameterize,
+    thread_limit,
+    train_config,
+    train_vae,
+)
+from trainers.time_slices import TIME_SLICE_RULE, parse_timestamps, slice_documents
+from trainers.word_vectors import word_embeddings
+from tuner.data.inputs import FitContext, TrialData
+from tuner.errors import DataError
+from tuner.output import TopicModelOutput
+from tuner.params import (
+    BATCH_SIZE,
+    EPOCHS,
+    HIDDEN_DIM,
+    LEARNING_RATE,
+    NUM_TOPICS,
+    VOCAB_SIZE,
+    Param,
+    ParamSchema,
+)
+
+TIME_SLICES = Param(
+    "time_slices", str, "year", TIME_SLICE_RULE,
+    "time slices: 'year' (one per calendar year) or 'bins:N' (N slices of equal document count, "
+    "in date order); a tuner extension beyond parameters.md",
+)
+ENCODER_LAYERS = 2  # DTM has no num_layers parameter; D-ETM's encoder has two hidden layers
+RANDOM_WALK_VARIANCE = 0.005  # δ² of alpha_t ~ N(alpha_{t-1}, δ² I), D-ETM's default delta
+
+
+class DTMNet(nn.Module):
+    """Encoder on the normalised BOW -> θ (logistic normal, prior N(0, I)); slice t's topics
+    β_t = softmax(alpha_t · rhoᵀ) with rho the corpus's fixed Word2Vec matrix.
+
+    The topic embeddings alpha (T x K x E) are point estimates under the random-walk prior
+    alpha_0 ~ N(0, I), alpha_t ~ N(alpha_{t-1}, δ² I); its negative log density, shared out over
+    the training documents, is added to each document's KL term.
+    """
+
+    def __init__(self, rho: NDArray[np.float32], num_slices: int, num_topics: int,
+                 hidden_dim: int, n_docs: int) -> None:
+        super().__init__()
+        vocab_size, embedding_dim = rho.shape
+        self.register_buffer("rho", torch.from_numpy(np.array(rho, dtype=np.float32)))
+        self.encoder = GaussianEncoder(vocab_size, hidden_dim, ENCODER_LAYERS, num_topics)
+        start = torch.randn(1, num_topics, embedding_dim) * 0.1
+        self.alpha = nn.Parameter(start.repeat(num_slices, 1, 1))
+        self.n_docs = max(n_docs, 1)
+
+    def slice_topic_word(self) -> torch.Tensor:
+        """T x K x V word distributions, one set of topics per slice."""
+        return torch.softmax(self.alpha @ self.rho.T, dim=2)  # type: ignore[operator]
+
+    def _random_walk_penalty(self) -> torch.Tensor:
+        steps = self.alpha[1:] - self.alpha[:-1]
+        return (0.5 * (self.alpha[0] ** 2).sum()
+                + (steps ** 2).sum() / (2.0 * RANDOM_WALK_VARIANCE))
+
+    def losses(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        bow, slices = batch["bow"], batch["slice"].long()
+        mu, logvar = self.encoder(normalized(bow))
+        theta = torch.softmax(reparameterize(mu, logvar), dim=1)
+        beta = self.slice_topic_word()
+        words = torch.empty_like(bow)
+        for t in torch.unique(slices).tolist():
+            rows = slices == t
+            words[rows] = theta[rows] @ beta[t]
+        recon = -(bow * torch.log(words + 1e-10)).sum(dim=1)
+        kl = gaussian_kl(mu, logvar) + self._random_walk_penalty() / self.n_docs
+        return recon, kl
+
+    def doc_topic(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        mu, _ = self.encoder(normalized(batch["bow"]))
+        return torch.softmax(mu, dim=1)
+
+    def topic_word(self) -> torch.Tensor:
+        """The whole-corpus topics: the mean of the slices' word distributions."""
+        return self.slice_topic_word().mean(dim=0)
+
+
+class DTMTrainer:
+    """Dynamic topic model (D-ETM). `time_slices` is "year" or "bins:N" (a string parameter).
+
+    Metrics read the whole-corpus output (topic_word = mean over slices); the per-slice top words
+    of every topic go to extras["slice_top_words"] ({slice label: K word lists}).
+    """
+
+    name: ClassVar[str] = "DTM"
+    requires: ClassVar[frozenset[Requirement]] = frozenset({"bow", "timestamps"})
+    params: ClassVar[ParamSchema] = ParamSchema("DTM", [
+        NUM_TOPICS, VOCAB_SIZE, EPOCHS, BATCH_SIZE, LEARNING_RATE, HIDDEN_DIM, EMBEDDING_DIM,
+        TIME_SLICES,
+    ])
+
+    def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
+            ) -> TopicModelOutput:
+        with thread_limit(ctx.threads):
+            return self._fit(data, params, ctx)
+
+    def _fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
+             ) -> TopicModelOutput:
+        corpus = data.corpus
+        if corpus.timestamps is None:
+            raise DataError(f"{corpus.source}: dataset.timestamp_field: DTM needs timestamps; "
+                            "name the field that holds them")
+        dates = parse_timestamps(corpus.timestamps, corpus.ids, corpus.source)
+        slices = slice_documents(dates, params["time_slices"])
+        rho, hit = word_embeddings(data.bow, params["embedding_dim"], ctx.seed, ctx.cache_dir)
+        torch.manual_seed(ctx.seed)
+        net = DTMNet(rho, slices.count, params["num_topics"], params["hidden_dim"],
+                     data.bow.n_docs).to(ctx.device)
+        make_batch = bow_batches(data.bow.matrix(), ctx.device,
+                                 slice=slices.index.astype(np.float32))
+        result = train_vae(net, make_batch, data.bow.n_docs,
+                           train_config(params, ctx.seed, ctx.device))
+        with torch.no_grad():
+            per_slice = net.slice_topic_word().double().cpu().numpy()
+        slice_words = {label: top_words(per_slice[t], data.bow.vocab, ctx.top_n)
+                       for t, label in enumerate(slices.labels)}
+        return fitted_output(net, make_batch, data, params["batch_size"], ctx.top_n, result,
+                             num_slices=slices.count, slice_top_words=slice_words,
+                             word2vec_cache="hit" if hit else "computed")

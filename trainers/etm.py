@@ -1,0 +1,102 @@
+"""ETM (Dieng, Ruiz & Blei 2020): topics as points in a Word2Vec word-embedding space."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch import nn
+
+from trainers.base import Requirement
+from trainers.neural import (
+    GaussianEncoder,
+    bow_batches,
+    fitted_output,
+    gaussian_kl,
+    mixture_nll,
+    normalized,
+    reparameterize,
+    thread_limit,
+    train_config,
+    train_vae,
+)
+from trainers.word_vectors import word_embeddings
+from tuner.data.inputs import FitContext, TrialData
+from tuner.output import TopicModelOutput
+from tuner.params import (
+    BATCH_SIZE,
+    DROPOUT,
+    EPOCHS,
+    HIDDEN_DIM,
+    LEARNING_RATE,
+    NUM_LAYERS,
+    NUM_TOPICS,
+    PATIENCE,
+    VOCAB_SIZE,
+    Param,
+    ParamSchema,
+    between,
+)
+
+EMBEDDING_DIM = Param("embedding_dim", int, 300, between(50, 1024),
+                      "Word2Vec word-embedding size")
+
+
+class ETMNet(nn.Module):
+    """Logistic-normal encoder on the normalised BOW; β = softmax(alpha · rhoᵀ) with rho fixed.
+
+    rho (V x E) is the corpus's Word2Vec matrix, kept fixed (the paper's pre-fitted variant);
+    the topic embeddings alpha (K x E) are learnt. Prior on the Gaussian: N(0, I).
+    """
+
+    def __init__(self, rho: NDArray[np.float32], num_topics: int, hidden_dim: int,
+                 num_layers: int, dropout: float) -> None:
+        super().__init__()
+        vocab_size, embedding_dim = rho.shape
+        self.register_buffer("rho", torch.from_numpy(np.array(rho, dtype=np.float32)))
+        self.encoder = GaussianEncoder(vocab_size, hidden_dim, num_layers, num_topics, dropout)
+        self.alpha = nn.Linear(embedding_dim, num_topics, bias=False)
+
+    def losses(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        bow = batch["bow"]
+        mu, logvar = self.encoder(normalized(bow))
+        theta = torch.softmax(reparameterize(mu, logvar), dim=1)
+        return mixture_nll(bow, theta, self.topic_word()), gaussian_kl(mu, logvar)
+
+    def doc_topic(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        mu, _ = self.encoder(normalized(batch["bow"]))
+        return torch.softmax(mu, dim=1)
+
+    def topic_word(self) -> torch.Tensor:
+        return torch.softmax(self.alpha(self.rho).T, dim=1)  # type: ignore[operator]
+
+
+class ETMTrainer:
+    """Embedded Topic Model on Word2Vec embeddings trained on the corpus (cached per key)."""
+
+    name: ClassVar[str] = "ETM"
+    requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})
+    params: ClassVar[ParamSchema] = ParamSchema("ETM", [
+        NUM_TOPICS, VOCAB_SIZE, EPOCHS, BATCH_SIZE, LEARNING_RATE, DROPOUT, HIDDEN_DIM,
+        NUM_LAYERS, PATIENCE, EMBEDDING_DIM,
+    ])
+
+    def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
+            ) -> TopicModelOutput:
+        with thread_limit(ctx.threads):
+            return self._fit(data, params, ctx)
+
+    def _fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
+             ) -> TopicModelOutput:
+        rho, hit = word_embeddings(data.bow, params["embedding_dim"], ctx.seed, ctx.cache_dir)
+        torch.manual_seed(ctx.seed)
+        net = ETMNet(rho, params["num_topics"], params["hidden_dim"], params["num_layers"],
+                     params["dropout"]).to(ctx.device)
+        make_batch = bow_batches(data.bow.matrix(), ctx.device)
+        result = train_vae(net, make_batch, data.bow.n_docs,
+                           train_config(params, ctx.seed, ctx.device))
+        return fitted_output(net, make_batch, data, params["batch_size"], ctx.top_n, result,
+                             word2vec_cache="hit" if hit else "computed")

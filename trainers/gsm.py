@@ -1,0 +1,91 @@
+"""GSM (Miao, Grefenstette & Blunsom 2017): the Gaussian softmax construction of θ."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from trainers.base import Requirement
+from trainers.neural import (
+    GaussianEncoder,
+    bow_batches,
+    fitted_output,
+    gaussian_kl,
+    mixture_nll,
+    reparameterize,
+    thread_limit,
+    train_config,
+    train_vae,
+)
+from tuner.data.inputs import FitContext, TrialData
+from tuner.output import TopicModelOutput
+from tuner.params import (
+    BATCH_SIZE,
+    DROPOUT,
+    EPOCHS,
+    HIDDEN_DIM,
+    LEARNING_RATE,
+    NUM_LAYERS,
+    NUM_TOPICS,
+    PATIENCE,
+    VOCAB_SIZE,
+    ParamSchema,
+)
+
+
+class GSMNet(nn.Module):
+    """z ~ N(mu, sigma²) (prior N(0, I)); θ = softmax(W z); β_k = softmax(t_k · vᵀ); words = θ β.
+
+    Topic vectors t (K x H) and word vectors v (V x H) share the encoder width H = hidden_dim,
+    as in the paper, so β is a low-rank topic-word matrix learnt with the rest of the model.
+    """
+
+    def __init__(self, vocab_size: int, num_topics: int, hidden_dim: int, num_layers: int,
+                 dropout: float) -> None:
+        super().__init__()
+        self.encoder = GaussianEncoder(vocab_size, hidden_dim, num_layers, num_topics, dropout)
+        self.construct = nn.Linear(num_topics, num_topics)
+        self.topic_vectors = nn.Parameter(torch.randn(num_topics, hidden_dim) * 0.1)
+        self.word_vectors = nn.Parameter(torch.randn(vocab_size, hidden_dim) * 0.1)
+
+    def losses(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        bow = batch["bow"]
+        mu, logvar = self.encoder(bow)
+        theta = torch.softmax(self.construct(reparameterize(mu, logvar)), dim=1)
+        return mixture_nll(bow, theta, self.topic_word()), gaussian_kl(mu, logvar)
+
+    def doc_topic(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        mu, _ = self.encoder(batch["bow"])
+        return torch.softmax(self.construct(mu), dim=1)
+
+    def topic_word(self) -> torch.Tensor:
+        return torch.softmax(self.topic_vectors @ self.word_vectors.T, dim=1)
+
+
+class GSMTrainer:
+    """Gaussian Softmax Model."""
+
+    name: ClassVar[str] = "GSM"
+    requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})
+    params: ClassVar[ParamSchema] = ParamSchema("GSM", [
+        NUM_TOPICS, VOCAB_SIZE, EPOCHS, BATCH_SIZE, LEARNING_RATE, DROPOUT,
+        HIDDEN_DIM.replace(default=256), NUM_LAYERS, PATIENCE,
+    ])
+
+    def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
+            ) -> TopicModelOutput:
+        with thread_limit(ctx.threads):
+            return self._fit(data, params, ctx)
+
+    def _fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
+             ) -> TopicModelOutput:
+        torch.manual_seed(ctx.seed)
+        net = GSMNet(len(data.bow.vocab), params["num_topics"], params["hidden_dim"],
+                     params["num_layers"], params["dropout"]).to(ctx.device)
+        make_batch = bow_batches(data.bow.matrix(), ctx.device)
+        result = train_vae(net, make_batch, data.bow.n_docs,
+                           train_config(params, ctx.seed, ctx.device))
+        return fitted_output(net, make_batch, data, params["batch_size"], ctx.top_n, result)

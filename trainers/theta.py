@@ -1,0 +1,157 @@
+"""THETA: an ETM-style VAE whose encoder reads LLM (Qwen3-Embedding) document embeddings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch import nn
+
+from trainers.adapters import ADAPTATION, adapted_embeddings
+from trainers.base import Requirement
+from trainers.neural import (
+    GaussianEncoder,
+    bow_batches,
+    fitted_output,
+    gaussian_kl,
+    mixture_nll,
+    reparameterize,
+    thread_limit,
+    train_config,
+    train_vae,
+)
+from trainers.word_vectors import word_embeddings
+from tuner.data.embeddings import QWEN3_EMBEDDING
+from tuner.data.inputs import FitContext, TrialData
+from tuner.errors import TrainerError
+from tuner.grid import EmbeddingSpec
+from tuner.output import TopicModelOutput
+from tuner.params import (
+    BATCH_SIZE,
+    DROPOUT,
+    EPOCHS,
+    HIDDEN_DIM,
+    LEARNING_RATE,
+    NUM_LAYERS,
+    NUM_TOPICS,
+    PATIENCE,
+    VOCAB_SIZE,
+    CrossCheck,
+    Param,
+    ParamSchema,
+    between,
+    one_of,
+)
+
+WORD_EMBEDDING_DIM = 300  # Word2Vec size of the fixed word embeddings (ETM's default)
+
+THETA_PARAMS = [
+    NUM_TOPICS, VOCAB_SIZE, EPOCHS, BATCH_SIZE, LEARNING_RATE, DROPOUT, HIDDEN_DIM, NUM_LAYERS,
+    PATIENCE,
+    Param("model_size", str, "0.6B", one_of("0.6B", "4B", "8B"), "Qwen3-Embedding size"),
+    Param("mode", str, "zero_shot", one_of("zero_shot", "supervised", "unsupervised"),
+          "how document embeddings are made"),
+    Param("kl_start", float, 0.0, between(0.0, 1.0), "KL weight at the first epoch"),
+    Param("kl_end", float, 1.0, between(0.0, 1.0), "KL weight after warm-up"),
+    Param("kl_warmup", int, 50, between(0, 500), "KL annealing epochs (at most epochs)"),
+    Param("language", str, "zh", one_of("en", "zh"),
+          "affects tokenisation and visual output, not the training algorithm"),
+]
+THETA_CHECKS = [
+    CrossCheck("kl_warmup <= epochs", ("kl_warmup", "epochs"),
+               lambda v: v["kl_warmup"] <= v["epochs"]),
+    CrossCheck("kl_start <= kl_end", ("kl_start", "kl_end"),
+               lambda v: v["kl_start"] <= v["kl_end"]),
+]
+
+
+class THETANet(nn.Module):
+    """Encoder (embedding -> num_layers x [Linear, BatchNorm, Softplus] -> dropout) -> N(mu, σ²);
+    θ = softmax(z), prior N(0, I); β = softmax(alpha · rhoᵀ); reconstructs the BOW.
+
+    rho (V x 300) is the corpus's Word2Vec matrix, the same cached one ETM uses, kept fixed; the
+    topic embeddings alpha (K x 300) are learnt. Learnt-from-scratch rho was tried: on small
+    corpora the near-zero product alpha · rhoᵀ learns so slowly that every topic stays on the
+    corpus's most frequent words.
+    """
+
+    def __init__(self, input_dim: int, rho: NDArray[np.float32], num_topics: int,
+                 hidden_dim: int, num_layers: int, dropout: float) -> None:
+        super().__init__()
+        self.encoder = GaussianEncoder(input_dim, hidden_dim, num_layers, num_topics, dropout,
+                                       hidden_norm=True)
+        self.register_buffer("rho", torch.from_numpy(np.array(rho, dtype=np.float32)))
+        self.alpha = nn.Linear(rho.shape[1], num_topics, bias=False)
+
+    def losses(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, logvar = self.encoder(batch["embeddings"])
+        theta = torch.softmax(reparameterize(mu, logvar), dim=1)
+        return mixture_nll(batch["bow"], theta, self.topic_word()), gaussian_kl(mu, logvar)
+
+    def doc_topic(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        mu, _ = self.encoder(batch["embeddings"])
+        return torch.softmax(mu, dim=1)
+
+    def topic_word(self) -> torch.Tensor:
+        return torch.softmax(self.alpha(self.rho).T, dim=1)  # type: ignore[operator]
+
+
+class THETATrainer:
+    """THETA on the sweep's document embeddings (by default Qwen3-Embedding of `model_size`).
+
+    mode: zero_shot uses the embeddings as they are; unsupervised adapts them with a SimCSE
+    objective (dropout views), supervised with a supervised-contrastive objective on the
+    documents' labels. Both train a small residual MLP adapter on the frozen embeddings
+    (extras["adaptation"] = "adapter-mlp"), cached under ctx.cache_dir.
+    """
+
+    name: ClassVar[str] = "THETA"
+    requires: ClassVar[frozenset[Requirement]] = frozenset({"bow", "embeddings"})
+    params: ClassVar[ParamSchema] = ParamSchema("THETA", THETA_PARAMS, THETA_CHECKS)
+
+    @staticmethod
+    def default_embedding(params: Mapping[str, Any], grid_embedding: EmbeddingSpec
+                          ) -> EmbeddingSpec:
+        """Qwen3-Embedding of `model_size`, last-token pooling, when the grid names no model."""
+        return EmbeddingSpec(model=QWEN3_EMBEDDING[params["model_size"]], pooling="last_token",
+                             max_length=grid_embedding.max_length,
+                             batch_size=grid_embedding.batch_size)
+
+    def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
+            ) -> TopicModelOutput:
+        with thread_limit(ctx.threads):
+            return self._fit(data, params, ctx)
+
+    def _fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
+             ) -> TopicModelOutput:
+        embeddings, adaptation = self._document_embeddings(data, params["mode"], ctx)
+        rho, hit = word_embeddings(data.bow, WORD_EMBEDDING_DIM, ctx.seed, ctx.cache_dir)
+        torch.manual_seed(ctx.seed)
+        net = THETANet(embeddings.shape[1], rho, params["num_topics"], params["hidden_dim"],
+                       params["num_layers"], params["dropout"])
+        net = net.to(ctx.device)
+        make_batch = bow_batches(data.bow.matrix(), ctx.device, embeddings=embeddings)
+        config = train_config(params, ctx.seed, ctx.device, kl_start=params["kl_start"],
+                              kl_end=params["kl_end"], kl_warmup=params["kl_warmup"])
+        result = train_vae(net, make_batch, data.bow.n_docs, config)
+        return fitted_output(net, make_batch, data, params["batch_size"], ctx.top_n, result,
+                             word2vec_cache="hit" if hit else "computed", **adaptation)
+
+    @staticmethod
+    def _document_embeddings(data: TrialData, mode: str, ctx: FitContext
+                             ) -> tuple[NDArray[np.float32], dict[str, str]]:
+        if data.embeddings is None:
+            raise TrainerError("THETA needs document embeddings; the sweep did not provide any")
+        if mode == "zero_shot":
+            return np.asarray(data.embeddings, dtype=np.float32), {"adaptation": "none"}
+        if mode == "supervised" and (data.labels is None or not np.any(data.labels >= 0)):
+            raise TrainerError("THETA mode=supervised needs document labels; set the grid's "
+                               "dataset.label_field or ground_truth, or use mode=zero_shot or "
+                               "unsupervised")
+        matrix, hit = adapted_embeddings(data.embeddings, data.labels, mode, ctx.seed,
+                                         data.corpus.sha256, ctx.cache_dir, ctx.device)
+        return np.asarray(matrix, dtype=np.float32), {
+            "adaptation": ADAPTATION, "adapter_cache": "hit" if hit else "computed"}

@@ -1,0 +1,92 @@
+"""Time slices of a dated corpus for DTM: by calendar year, or N bins of equal document count."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tuner.errors import DataError
+from tuner.params import Constraint
+
+_YEAR = re.compile(r"^\d{4}$")
+_YEAR_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_BINS = re.compile(r"^bins:(\d+)$")
+MAX_BINS = 50
+
+
+def _valid_rule(value: object) -> bool:
+    if value == "year":
+        return True
+    match = _BINS.match(value) if isinstance(value, str) else None
+    return match is not None and 2 <= int(match.group(1)) <= MAX_BINS
+
+
+TIME_SLICE_RULE = Constraint(f"year or bins:N with N in 2-{MAX_BINS}", _valid_rule)
+
+
+@dataclass(frozen=True)
+class TimeSlices:
+    """Which slice each document falls in, and each slice's label (slices in time order)."""
+
+    labels: list[str]
+    index: NDArray[np.int64]
+
+    @property
+    def count(self) -> int:
+        return len(self.labels)
+
+
+def parse_timestamp(value: str) -> date | None:
+    """An ISO 8601 date or date-time ('2022-09-23', '2022-09-23T10:00'), 'YYYY-MM' or 'YYYY'."""
+    text = value.strip()
+    if _YEAR.match(text):
+        return date(int(text), 1, 1)
+    month = _YEAR_MONTH.match(text)
+    try:
+        if month:
+            return date(int(month.group(1)), int(month.group(2)), 1)
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
+    except ValueError:
+        return None
+
+
+def parse_timestamps(timestamps: Sequence[str], ids: Sequence[str], source: str
+                     ) -> list[date]:
+    """Every document's date. Raises DataError naming the field and the first bad value."""
+    dates = [parse_timestamp(v) for v in timestamps]
+    bad = [i for i, d in enumerate(dates) if d is None]
+    if bad:
+        first = bad[0]
+        raise DataError(f"{source}: dataset.timestamp_field: DTM expects ISO dates (YYYY-MM-DD), "
+                        f"date-times or years; {len(bad)} of {len(dates)} documents have "
+                        f"unparseable values, e.g. {timestamps[first]!r} (document "
+                        f"'{ids[first]}')")
+    return [d for d in dates if d is not None]
+
+
+def slice_documents(dates: Sequence[date], rule: str) -> TimeSlices:
+    """Assign documents to slices by `rule` ("year" or "bins:N", see TIME_SLICE_RULE)."""
+    if rule == "year":
+        years = sorted({d.year for d in dates})
+        position = {y: i for i, y in enumerate(years)}
+        return TimeSlices([str(y) for y in years],
+                          np.array([position[d.year] for d in dates], dtype=np.int64))
+    match = _BINS.match(rule)
+    if match is None:
+        raise ValueError(f"time_slices must be {TIME_SLICE_RULE.describe}; got {rule!r}")
+    bins = int(match.group(1))
+    if bins > len(dates):
+        raise DataError(f"time_slices={rule!r} asks for more slices than the {len(dates)} "
+                        f"documents")
+    order = np.argsort(np.array([d.toordinal() for d in dates]), kind="stable")
+    index = np.empty(len(dates), dtype=np.int64)
+    labels = []
+    for i, members in enumerate(np.array_split(order, bins)):
+        index[members] = i
+        labels.append(f"{dates[members[0]].isoformat()}..{dates[members[-1]].isoformat()}")
+    return TimeSlices(labels, index)
