@@ -33,6 +33,5 @@ lint: setup
 	$(BIN)/mypy
 
 bench: setup
-	HF_HUB_OFFLINE=1 $(BIN)/python bench/embedding_cache.py
-	HF_HUB_OFFLINE=1 $(BIN)/python bench/parallel_efficiency.py
-	HF_HUB_OFFLINE=1 $(BIN)/python bench/npmi_speed.py
+	cd bench && for script in embedding_cache parallel_efficiency overhead npmi_speed umap_cache \
+	    worker_rss; do echo "== $$script"; HF_HUB_OFFLINE=1 ../$(BIN)/python $$script.py; done

@@ -1,0 +1,50 @@
+"""Per-trial overhead (dispatch + scoring + MLflow logging) with a trainer that fits nothing."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from _common import REPO, machine, scratch, write_grid
+
+os.environ["TUNER_TRAINERS"] = "Trivial=trivial_trainer:TrivialTrainer"
+os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO / "bench"), str(REPO)])
+sys.path.insert(0, str(REPO / "bench"))
+
+from tuner.executors import make_executor  # noqa: E402
+from tuner.grid import load_grid  # noqa: E402
+from tuner.runner import run_sweep  # noqa: E402
+from tuner.sweep import check_inputs, precompute  # noqa: E402
+from tuner.tracking import MlflowTracker  # noqa: E402
+
+TRIALS = 40
+
+
+def main() -> None:
+    folder = scratch()
+    grid = load_grid(write_grid(folder, models=["trivial"],
+                                params={"variant": list(range(TRIALS)), "vocab_size": 2000}))
+    prepared = precompute(grid, check_inputs(grid), folder / "cache", progress=False)
+    tracker = MlflowTracker(f"sqlite:///{folder / 'mlflow.db'}")
+    tracker.experiment_id(grid.experiment)
+    for workers in (1, 2):
+        tracker = MlflowTracker(f"sqlite:///{folder / f'mlflow-{workers}.db'}")
+        tracker.experiment_id(grid.experiment)
+        make = lambda w=workers: make_executor("process", w)  # noqa: E731
+        run_sweep(prepared, tracker, make, workers)  # warm-up: spawn, imports, first load
+        tracker = MlflowTracker(f"sqlite:///{folder / f'mlflow-{workers}b.db'}")
+        tracker.experiment_id(grid.experiment)
+        started = time.perf_counter()
+        result = run_sweep(prepared, tracker, make, workers)
+        wall = time.perf_counter() - started
+        fit = sum(r.metrics["fit_seconds"] for r in result.records)
+        evaluation = sum(r.metrics["eval_seconds"] for r in result.records)
+        print(f"workers={workers}: {TRIALS} trivial trials in {wall:.2f} s -> "
+              f"{wall / TRIALS:.3f} s per trial (fit {fit / TRIALS * 1000:.1f} ms, scoring "
+              f"{evaluation / TRIALS * 1000:.1f} ms per trial); includes pool start-up")
+    print(f"machine: {machine()}")
+
+
+if __name__ == "__main__":
+    main()
