@@ -13,6 +13,7 @@ from trainers.base import Requirement
 from trainers.neural import (
     GaussianEncoder,
     bow_batches,
+    bow_input,
     dirichlet_laplace_prior,
     fitted_output,
     gaussian_kl,
@@ -65,7 +66,7 @@ class CTMNet(nn.Module):
     def _posterior(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         x = batch["embeddings"]
         if self.combined:
-            x = torch.cat([x, batch["bow"]], dim=1)
+            x = torch.cat([x, bow_input(batch["bow"])], dim=1)
         return self.encoder(x)  # type: ignore[no-any-return]
 
     def losses(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:

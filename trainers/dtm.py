@@ -23,9 +23,10 @@ from trainers.neural import (
     train_config,
     train_vae,
 )
-from trainers.time_slices import TIME_SLICE_RULE, parse_timestamps, slice_documents
+from trainers.time_slices import TIME_SLICE_RULE, slice_documents
 from trainers.word_vectors import word_embeddings
 from tuner.data.inputs import FitContext, TrialData
+from tuner.data.timestamps import parse_timestamps
 from tuner.errors import DataError
 from tuner.output import TopicModelOutput
 from tuner.params import (

@@ -12,6 +12,7 @@ from trainers.base import Requirement
 from trainers.neural import (
     GaussianEncoder,
     bow_batches,
+    bow_input,
     fitted_output,
     gaussian_kl,
     mixture_nll,
@@ -53,12 +54,12 @@ class GSMNet(nn.Module):
 
     def losses(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         bow = batch["bow"]
-        mu, logvar = self.encoder(bow)
+        mu, logvar = self.encoder(bow_input(bow))
         theta = torch.softmax(self.construct(reparameterize(mu, logvar)), dim=1)
         return mixture_nll(bow, theta, self.topic_word()), gaussian_kl(mu, logvar)
 
     def doc_topic(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        mu, _ = self.encoder(batch["bow"])
+        mu, _ = self.encoder(bow_input(batch["bow"]))
         return torch.softmax(self.construct(mu), dim=1)
 
     def topic_word(self) -> torch.Tensor:

@@ -24,6 +24,7 @@ from tuner.data.inputs import TrialData
 from tuner.output import TopicModelOutput
 
 VALIDATION_FRACTION = 0.1
+LOGVAR_LIMIT = 10.0  # exp(10) is already a huge variance; beyond it exp() overflows
 
 
 def mlp_encoder(input_dim: int, hidden_dim: int, num_layers: int, batch_norm: bool = False
@@ -69,7 +70,15 @@ class GaussianEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         hidden = self.dropout(self.hidden(x))
-        return self.mu_norm(self.mu(hidden)), self.logvar_norm(self.logvar(hidden))
+        logvar = self.logvar_norm(self.logvar(hidden)).clamp(-LOGVAR_LIMIT, LOGVAR_LIMIT)
+        return self.mu_norm(self.mu(hidden)), logvar
+
+
+def bow_input(bow: torch.Tensor) -> torch.Tensor:
+    """What an encoder reads of a bag of words: log(1 + count). Raw counts of a very long
+    document (20NG's 160 kB uuencoded post) push the encoder far outside the range its batch
+    norm statistics know, and evaluation-mode losses explode."""
+    return torch.log1p(bow)
 
 
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:

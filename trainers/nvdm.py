@@ -12,6 +12,7 @@ from trainers.base import Requirement
 from trainers.neural import (
     GaussianEncoder,
     bow_batches,
+    bow_input,
     fitted_output,
     gaussian_kl,
     reparameterize,
@@ -55,13 +56,13 @@ class NVDMNet(nn.Module):
 
     def losses(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         bow = batch["bow"]
-        mu, logvar = self.encoder(bow)
+        mu, logvar = self.encoder(bow_input(bow))
         z = reparameterize(mu, logvar)
         log_words = torch.log_softmax(self.decoder(z), dim=1)
         return -(bow * log_words).sum(dim=1), gaussian_kl(mu, logvar)
 
     def doc_topic(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        mu, _ = self.encoder(batch["bow"])
+        mu, _ = self.encoder(bow_input(batch["bow"]))
         return torch.softmax(mu, dim=1)
 
     def topic_word(self) -> torch.Tensor:

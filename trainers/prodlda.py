@@ -10,11 +10,13 @@ from torch import nn
 
 from trainers.base import Requirement, assignments_from, empty_documents, top_words
 from trainers.neural import (
+    GaussianEncoder,
     bow_batches,
+    bow_input,
     dirichlet_laplace_prior,
     gaussian_kl,
     infer_doc_topic,
-    mlp_encoder,
+    reparameterize,
     train_config,
     train_vae,
 )
@@ -35,37 +37,28 @@ from tuner.params import (
 
 
 class ProdLDANet(nn.Module):
-    """Encoder BOW -> (mu, logvar); θ = softmax(z); words = softmax(BN(β θ))."""
+    """Encoder log(1 + BOW) -> (mu, logvar); θ = softmax(z); words = softmax(BN(β θ))."""
 
     def __init__(self, vocab_size: int, num_topics: int, hidden_dim: int, num_layers: int,
                  dropout: float) -> None:
         super().__init__()
-        self.encoder = mlp_encoder(vocab_size, hidden_dim, num_layers)
-        self.encoder_dropout = nn.Dropout(dropout)
-        self.mu = nn.Linear(hidden_dim, num_topics)
-        self.logvar = nn.Linear(hidden_dim, num_topics)
-        self.mu_bn = nn.BatchNorm1d(num_topics, affine=False)
-        self.logvar_bn = nn.BatchNorm1d(num_topics, affine=False)
+        self.encoder = GaussianEncoder(vocab_size, hidden_dim, num_layers, num_topics, dropout,
+                                       head_norm=True)
         self.theta_dropout = nn.Dropout(dropout)
         self.beta = nn.Linear(num_topics, vocab_size, bias=False)
         self.beta_bn = nn.BatchNorm1d(vocab_size, affine=False)
         self.prior_mean, self.prior_var = dirichlet_laplace_prior(num_topics)
 
-    def _posterior(self, bow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        hidden = self.encoder_dropout(self.encoder(bow))
-        return self.mu_bn(self.mu(hidden)), self.logvar_bn(self.logvar(hidden))
-
     def losses(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         bow = batch["bow"]
-        mu, logvar = self._posterior(bow)
-        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
-        theta = self.theta_dropout(torch.softmax(z, dim=1))
+        mu, logvar = self.encoder(bow_input(bow))
+        theta = self.theta_dropout(torch.softmax(reparameterize(mu, logvar), dim=1))
         log_words = torch.log_softmax(self.beta_bn(self.beta(theta)), dim=1)
         recon = -(bow * log_words).sum(dim=1)
         return recon, gaussian_kl(mu, logvar, self.prior_mean, self.prior_var)
 
     def doc_topic(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        mu, _ = self._posterior(batch["bow"])
+        mu, _ = self.encoder(bow_input(batch["bow"]))
         return torch.softmax(mu, dim=1)
 
     def topic_word(self) -> torch.Tensor:

@@ -24,10 +24,9 @@ from trainers.neural import (
     train_vae,
 )
 from trainers.word_vectors import word_embeddings
-from tuner.data.embeddings import QWEN3_EMBEDDING
+from tuner.data.embeddings import QWEN3_EMBEDDING, EmbeddingSpec
 from tuner.data.inputs import FitContext, TrialData
 from tuner.errors import TrainerError
-from tuner.grid import EmbeddingSpec
 from tuner.output import TopicModelOutput
 from tuner.params import (
     BATCH_SIZE,

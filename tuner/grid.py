@@ -11,6 +11,7 @@ from typing import Any
 
 from trainers import canonical_name, load_trainer
 from tuner.data.corpus import SUPPORTED_SUFFIXES, DatasetSpec
+from tuner.data.embeddings import EmbeddingSpec
 from tuner.data.vocab import Preprocessing
 from tuner.errors import GridError
 from tuner.params import ParamSchema
@@ -27,16 +28,6 @@ POOLINGS = ("mean", "cls", "last_token")
 METRIC_RANGES = {"npmi_window": (2, 200), "topn": (2, 50), "diversity_topn": (1, 100)}
 PREPROCESSING_FIELDS = {"lowercase": bool, "stopwords": str, "min_token_len": int,
                         "min_df": int, "max_df": float}
-
-
-@dataclass(frozen=True)
-class EmbeddingSpec:
-    model: str = "sentence-transformers/all-MiniLM-L6-v2"
-    pooling: str = "mean"
-    max_length: int = 256
-    batch_size: int = 32
-    text_variant: str = "raw"
-    revision: str | None = None
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,16 @@ from tuner.data.corpus import Corpus, load_corpus
 from tuner.data.embeddings import (
     EmbeddingCache,
     EmbeddingKey,
+    EmbeddingSpec,
     encode_texts,
     model_revision,
     resolve_model_path,
 )
 from tuner.data.ground_truth import GroundTruth, ground_truth_from_labels, load_ground_truth
+from tuner.data.timestamps import parse_timestamps
 from tuner.data.vocab import BowCache, CooccurrenceCache, check_cache_writable, tokenize_corpus
 from tuner.errors import DataError, GridError
-from tuner.grid import EmbeddingSpec, Grid, ModelSweep
+from tuner.grid import Grid, ModelSweep
 from tuner.params import VOCAB_SIZE, ParamSchema
 from tuner.search import Range
 from tuner.trial import DataRef, TrialSpec, trial_key
@@ -131,6 +133,8 @@ def _check_requirements(grid: Grid, corpus: Corpus, truth: GroundTruth | None,
     if "timestamps" in requirements and corpus.timestamps is None:
         raise DataError(f"{grid.path}: dataset.timestamp_field: a model in this grid needs "
                         "timestamps; name the field that holds them")
+    if "timestamps" in requirements and corpus.timestamps is not None:
+        parse_timestamps(corpus.timestamps, corpus.ids, corpus.source)
     if "labels" in requirements and truth is None:
         raise DataError(f"{grid.path}: a model in this grid needs labels; set "
                         "dataset.label_field or ground_truth")

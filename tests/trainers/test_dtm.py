@@ -10,8 +10,9 @@ import pytest
 
 from tests.conftest import REPO, make_grid
 from trainers import load_trainer
-from trainers.time_slices import parse_timestamp, slice_documents
+from trainers.time_slices import slice_documents
 from tuner.data.inputs import FitContext
+from tuner.data.timestamps import parse_timestamp
 from tuner.errors import DataError
 
 HUFFPOST_MINI = REPO / "datasets" / "huffpost-mini" / "corpus.jsonl"

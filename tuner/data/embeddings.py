@@ -26,6 +26,18 @@ QWEN3_EMBEDDING = {"0.6B": "Qwen/Qwen3-Embedding-0.6B", "4B": "Qwen/Qwen3-Embedd
 
 
 @dataclass(frozen=True)
+class EmbeddingSpec:
+    """Which model embeds the documents, and how (the grid's `embedding` section)."""
+
+    model: str = "sentence-transformers/all-MiniLM-L6-v2"
+    pooling: str = "mean"
+    max_length: int = 256
+    batch_size: int = 32
+    text_variant: str = "raw"
+    revision: str | None = None
+
+
+@dataclass(frozen=True)
 class EmbeddingKey:
     """Everything that determines a document-embedding matrix."""
 
