@@ -106,11 +106,23 @@ class ListSource:
         """Static sources learn nothing from results."""
 
 
+EPOCH_WEIGHT = 20  # one training epoch costs about as much as 20 sampling iterations
+
+
+def expected_cost(spec: TrialSpec) -> float:
+    """A rough relative cost, to submit long trials first: the last trials of a sweep then are
+    short, and no worker idles long at the end (longest-processing-time-first)."""
+    params = spec.params
+    budget = (params.get("epochs") or 0) * EPOCH_WEIGHT or params.get("max_iter") \
+        or params.get("n_iter") or 100
+    return float(budget) * float(params.get("num_topics") or params.get("max_topics") or 20)
+
+
 def _source(prepared: PreparedSweep, done: Mapping[str, Mapping[str, float]]
             ) -> ListSource | TpeSource:
     grid = prepared.grid
     if grid.search.strategy != "tpe":
-        return ListSource(prepared.trials)
+        return ListSource(sorted(prepared.trials, key=expected_cost, reverse=True))
     from tuner.leaderboard import default_metric
     from tuner.metrics import METRICS
 
@@ -189,25 +201,44 @@ class _Loop:
             self.source.tell(spec.key, self.done[spec.key])
 
     def _drain(self, executor: Executor) -> bool:
-        """Run trials on one executor until no work is left; True if its pool broke."""
+        """Run trials on one executor until no work is left; True if its pool broke.
+
+        Finished trials free their worker first and are logged after the next submissions, so
+        no worker idles while the parent writes to the tracking store.
+        """
         while self._has_work() or self.running:
             if self.stop_signal is not None:
                 raise SweepInterrupted(self.stop_signal)
-            while len(self.running) < self.max_workers:
-                spec = self._next()
-                if spec is None:
-                    break
-                if not self._submit(executor, spec):
-                    self._handle_break()
-                    return True
+            if not self._fill(executor):
+                self._handle_break()
+                return True
             if not self.running:
                 continue
             finished, _ = wait(self.running, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
-            for future in finished:
-                if self._collect(future):
-                    return True
+            try:
+                records = {future: self._record(future) for future in finished}
+            except BrokenProcessPool:
+                self._handle_break()
+                return True
+            done = [(self.running.pop(future), record) for future, record in records.items()]
+            broken = not self._fill(executor)
+            for entry, record in done:
+                self._finish(entry, record)
+            if broken:
+                self._handle_break()
+                return True
             self._enforce_limits()
         return False
+
+    def _fill(self, executor: Executor) -> bool:
+        """Submit trials until `max_workers` are in flight; False if the pool broke."""
+        while len(self.running) < self.max_workers:
+            spec = self._next()
+            if spec is None:
+                return True
+            if not self._submit(executor, spec):
+                return False
+        return True
 
     def _submit(self, executor: Executor, spec: TrialSpec) -> bool:
         """Submit a trial; False (and the trial kept for a retry) if the pool broke."""
@@ -219,20 +250,15 @@ class _Loop:
         self.running[future] = _Running(spec, self.tracker.start_trial(self.sweep, spec))
         return True
 
-    def _collect(self, future: Future[TrialRecord]) -> bool:
+    def _record(self, future: Future[TrialRecord]) -> TrialRecord:
+        """A finished trial's record; raises BrokenProcessPool if the pool died under it."""
         try:
-            record = future.result()
+            return future.result()
         except BrokenProcessPool:
-            self._handle_break()
-            return True
+            raise
         except Exception as err:  # a cluster lost the worker (e.g. Dask's KilledWorker)
-            entry = self.running.pop(future)
-            record = _failed(entry.spec, TrialError(type(err).__name__,
-                                                    f"worker died: {err}", ""))
-        else:
-            entry = self.running.pop(future)
-        self._finish(entry, record)
-        return False
+            return _failed(self.running[future].spec,
+                           TrialError(type(err).__name__, f"worker died: {err}", ""))
 
     def _handle_break(self) -> None:
         """The pool died. Trials that finished first keep their result; trials we killed are

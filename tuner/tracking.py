@@ -165,8 +165,7 @@ class MlflowTracker:
         if record.error is not None:
             tags |= {"tuner.error_type": record.error.type,
                      "tuner.error": record.error.message[:4000]}
-        self.set_tags(run_id, tags)
-        self._log_metrics(run_id, record.metrics)
+        self._log_metrics(run_id, record.metrics, tags)
         self._log_artifacts(run_id, record, sweep)
         status = "FINISHED" if record.status is TrialStatus.COMPLETE else "FAILED"
         self.client.set_terminated(run_id, status)
@@ -210,8 +209,10 @@ class MlflowTracker:
         self.client.set_terminated(sweep.run_id, status)
 
     def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
-        for key, value in tags.items():
-            self.client.set_tag(run_id, key, value)
+        from mlflow.entities import RunTag
+
+        if tags:
+            self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
 
     def _log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
         from mlflow.entities import Param
@@ -220,13 +221,16 @@ class MlflowTracker:
         for start in range(0, len(safe), 100):
             self.client.log_batch(run_id, params=safe[start:start + 100])
 
-    def _log_metrics(self, run_id: str, metrics: Mapping[str, float]) -> None:
-        from mlflow.entities import Metric
+    def _log_metrics(self, run_id: str, metrics: Mapping[str, float],
+                     tags: Mapping[str, str] | None = None) -> None:
+        """Metrics (and tags) in one batch: one round trip to the store."""
+        from mlflow.entities import Metric, RunTag
 
         stamp = int(time.time() * 1000)
         rows = [Metric(k, float(v), stamp, 0) for k, v in metrics.items()]
-        if rows:
-            self.client.log_batch(run_id, metrics=rows)
+        tag_rows = [RunTag(k, str(v)) for k, v in (tags or {}).items()]
+        if rows or tag_rows:
+            self.client.log_batch(run_id, metrics=rows, tags=tag_rows)
 
     def _log_artifacts(self, run_id: str, record: TrialRecord, sweep: SweepHandle) -> None:
         with tempfile.TemporaryDirectory(prefix="tuner-artifacts-") as folder:
