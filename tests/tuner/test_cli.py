@@ -66,3 +66,50 @@ def test_demo_grid_is_valid(capsys):
 
     assert json.loads((REPO / "grids" / "demo.json").read_text())["experiment"] == "20ng-demo"
     assert main(["validate", str(REPO / "grids" / "demo.json")]) == 0
+
+
+def dated_records(shared_data, count=40):
+    from tests.conftest import read_jsonl
+
+    return read_jsonl(shared_data / "huffpost-news-2018-2022" / "corpus.jsonl")[:count]
+
+
+def test_dtm_without_timestamp_field_is_invalid(tmp_path, shared_data, capsys):
+    from tests.conftest import write_jsonl
+
+    corpus = write_jsonl(tmp_path / "dated.jsonl", dated_records(shared_data))
+    path = make_grid(tmp_path, corpus, models=["dtm"], params={"num_topics": 5})
+    assert main(["validate", str(path)]) == 2
+    assert "dataset.timestamp_field: a model in this grid needs timestamps" in \
+        capsys.readouterr().err
+
+
+def test_unparseable_timestamp_is_invalid_before_any_trial(tmp_path, shared_data, capsys):
+    from tests.conftest import write_jsonl
+
+    records = dated_records(shared_data)
+    records[7]["timestamp"] = "last Tuesday"
+    corpus = write_jsonl(tmp_path / "dated.jsonl", records)
+    dataset = {"path": str(corpus), "label_field": "label", "timestamp_field": "timestamp"}
+    path = make_grid(tmp_path, corpus, models=["dtm"], params={"num_topics": 5},
+                     dataset=dataset)
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "dataset.timestamp_field: expects ISO dates" in err and "'last Tuesday'" in err
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    ({"theta.kl_warmup": 60, "theta.epochs": 50}, "THETA requires kl_warmup <= epochs; got "
+                                                  "kl_warmup=60, epochs=50"),
+    ({"theta.kl_start": 0.9, "theta.kl_end": 0.5}, "THETA requires kl_start <= kl_end"),
+])
+def test_theta_cross_field_rules(tmp_path, small_corpus, params, message, capsys):
+    path = make_grid(tmp_path, small_corpus, models=["theta"], params=params)
+    assert main(["validate", str(path)]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_secrets_are_never_logged_as_params():
+    from tuner.tracking import _is_secret
+
+    assert _is_secret("db_password") and _is_secret("API_TOKEN") and not _is_secret("epochs")
