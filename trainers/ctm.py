@@ -105,7 +105,7 @@ class CTMTrainer:
              ) -> TopicModelOutput:
         if data.embeddings is None:
             raise TrainerError("CTM needs document embeddings; the sweep did not provide any")
-        embeddings = np.asarray(data.embeddings, dtype=np.float32)
+        embeddings = standardized(np.asarray(data.embeddings, dtype=np.float32))
         torch.manual_seed(ctx.seed)
         net = CTMNet(len(data.bow.vocab), embeddings.shape[1],
                      params["inference_type"] == "combined", params["num_topics"],
@@ -115,3 +115,11 @@ class CTMTrainer:
         result = train_vae(net, make_batch, data.bow.n_docs,
                            train_config(params, ctx.seed, ctx.device))
         return fitted_output(net, make_batch, data, params["batch_size"], ctx.top_n, result)
+
+
+def standardized(embeddings: np.ndarray) -> np.ndarray:
+    """Each dimension to zero mean and unit variance. L2-normalised sentence embeddings (MiniLM,
+    Qwen3) have components of about 1/sqrt(dim): fed as they are, the encoder's first layer sees
+    almost constant input and CTM barely trains (ARI 0.00 on 20ng-mini before this)."""
+    spread = embeddings.std(axis=0, keepdims=True)
+    return (embeddings - embeddings.mean(axis=0, keepdims=True)) / np.maximum(spread, 1e-6)

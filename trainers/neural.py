@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from torch import nn
 
 from trainers.base import assignments_from, empty_documents, top_words
-from tuner.data.inputs import TrialData
+from tuner.data.inputs import FitContext, TrialData
 from tuner.output import TopicModelOutput
 
 VALIDATION_FRACTION = 0.1
@@ -296,3 +296,23 @@ def fitted_output(net: nn.Module, make_batch: BatchFn, data: TrialData, batch_si
     return TopicModelOutput(top_words(topic_word, data.bow.vocab, top_n), doc_topic,
                             assignments_from(doc_topic, empty_documents(data)), topic_word,
                             {**facts, **extras})
+
+
+class BowVAEFactory(Protocol):
+    """The constructor shape of a VAE that reads only the bag of words (ProdLDA, NVDM, GSM)."""
+
+    def __call__(self, vocab_size: int, num_topics: int, hidden_dim: int, num_layers: int,
+                 dropout: float) -> nn.Module: ...
+
+
+def fit_bow_vae(make_net: BowVAEFactory, data: TrialData, params: Mapping[str, Any],
+                ctx: FitContext) -> TopicModelOutput:
+    """Build, train and read out a bag-of-words VAE with the trial's parameters."""
+    with thread_limit(ctx.threads):
+        torch.manual_seed(ctx.seed)
+        net = make_net(len(data.bow.vocab), params["num_topics"], params["hidden_dim"],
+                       params["num_layers"], params["dropout"]).to(ctx.device)
+        make_batch = bow_batches(data.bow.matrix(), ctx.device)
+        result = train_vae(net, make_batch, data.bow.n_docs,
+                           train_config(params, ctx.seed, ctx.device))
+        return fitted_output(net, make_batch, data, params["batch_size"], ctx.top_n, result)

@@ -11,14 +11,10 @@ from torch import nn
 from trainers.base import Requirement
 from trainers.neural import (
     GaussianEncoder,
-    bow_batches,
     bow_input,
-    fitted_output,
+    fit_bow_vae,
     gaussian_kl,
     reparameterize,
-    thread_limit,
-    train_config,
-    train_vae,
 )
 from tuner.data.inputs import FitContext, TrialData
 from tuner.output import TopicModelOutput
@@ -81,15 +77,4 @@ class NVDMTrainer:
 
     def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
             ) -> TopicModelOutput:
-        with thread_limit(ctx.threads):
-            return self._fit(data, params, ctx)
-
-    def _fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
-             ) -> TopicModelOutput:
-        torch.manual_seed(ctx.seed)
-        net = NVDMNet(len(data.bow.vocab), params["num_topics"], params["hidden_dim"],
-                      params["num_layers"], params["dropout"]).to(ctx.device)
-        make_batch = bow_batches(data.bow.matrix(), ctx.device)
-        result = train_vae(net, make_batch, data.bow.n_docs,
-                           train_config(params, ctx.seed, ctx.device))
-        return fitted_output(net, make_batch, data, params["batch_size"], ctx.top_n, result)
+        return fit_bow_vae(NVDMNet, data, params, ctx)

@@ -8,17 +8,14 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from trainers.base import Requirement, assignments_from, empty_documents, top_words
+from trainers.base import Requirement
 from trainers.neural import (
     GaussianEncoder,
-    bow_batches,
     bow_input,
     dirichlet_laplace_prior,
+    fit_bow_vae,
     gaussian_kl,
-    infer_doc_topic,
     reparameterize,
-    train_config,
-    train_vae,
 )
 from tuner.data.inputs import FitContext, TrialData
 from tuner.output import TopicModelOutput
@@ -75,18 +72,4 @@ class ProdLDATrainer:
 
     def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
             ) -> TopicModelOutput:
-        config = train_config(params, ctx.seed, ctx.device)
-        torch.manual_seed(ctx.seed)
-        net = ProdLDANet(len(data.bow.vocab), params["num_topics"], params["hidden_dim"],
-                         params["num_layers"], params["dropout"]).to(ctx.device)
-        make_batch = bow_batches(data.bow.matrix(), ctx.device)
-        result = train_vae(net, make_batch, data.bow.n_docs, config)
-        doc_topic = infer_doc_topic(net, make_batch, data.bow.n_docs, params["batch_size"])
-        topic_word = net.topic_word().detach().double().cpu().numpy()
-        topic_word /= topic_word.sum(axis=1, keepdims=True)
-        return TopicModelOutput(
-            top_words(topic_word, data.bow.vocab, ctx.top_n), doc_topic,
-            assignments_from(doc_topic, empty_documents(data)), topic_word,
-            {"epochs_run": result.epochs_run, "best_epoch": result.best_epoch,
-             "stopped_early": int(result.stopped_early), "best_val_loss": result.best_val_loss})
-
+        return fit_bow_vae(ProdLDANet, data, params, ctx)
