@@ -191,10 +191,13 @@ def split_train_validation(n_docs: int, seed: int) -> tuple[NDArray[np.int64], N
 
 def train_vae(model: nn.Module, make_batch: BatchFn, n_docs: int, config: TrainConfig
               ) -> TrainResult:
-    """Adam on the annealed ELBO; keeps the weights of the best validation epoch.
+    """Adam on the annealed ELBO; keeps the weights of the epoch with the best validation
+    reconstruction loss.
 
-    Early stopping watches validation loss at the final KL weight (kl_end), so a rising KL weight
-    during warm-up is not mistaken for overfitting, and patience only counts after warm-up.
+    Early stopping watches the held-out reconstruction loss, not the ELBO: in the first epochs the
+    KL term grows faster than the reconstruction improves (the posterior leaves the prior), so the
+    ELBO's minimum would be epoch 0 and a model would stop untrained. Patience only counts after
+    KL warm-up, so a rising KL weight is not mistaken for overfitting either.
     """
     generator = seed_everything(config.seed)
     train_idx, val_idx = split_train_validation(n_docs, config.seed)
@@ -242,13 +245,14 @@ def _train_epoch(model: nn.Module, make_batch: BatchFn, train_idx: NDArray[np.in
 
 def _validation_loss(model: nn.Module, make_batch: BatchFn, val_idx: NDArray[np.int64],
                      config: TrainConfig) -> float:
+    """Mean reconstruction loss (negative log-likelihood of the words) of held-out documents."""
     model.eval()
     total = 0.0
     with torch.no_grad():
         for start in range(0, len(val_idx), config.batch_size):
             batch_idx = val_idx[start:start + config.batch_size]
-            recon, kl = model.losses(make_batch(batch_idx))  # type: ignore[operator]
-            total += float((recon + config.kl_end * kl).sum())
+            recon, _ = model.losses(make_batch(batch_idx))  # type: ignore[operator]
+            total += float(recon.sum())
     return total / len(val_idx)
 
 
