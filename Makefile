@@ -22,8 +22,10 @@ setup: $(BIN)/.installed
 system-deps:
 	bash scripts/install-system-deps.sh
 
+# The sweep, then its HTML report with PNG plots under reports/20ng-demo/ (also logged to MLflow).
 demo: setup
-	HF_HUB_OFFLINE=1 $(BIN)/tuner run grids/demo.json --max-workers 2
+	HF_HUB_OFFLINE=1 $(BIN)/tuner run grids/demo.json --max-workers 2; status=$$?; \
+	  $(BIN)/tuner report 20ng-demo && exit $$status
 
 test: setup system-deps
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -q
