@@ -45,8 +45,11 @@ class GSMNet(nn.Module):
         super().__init__()
         self.encoder = GaussianEncoder(vocab_size, hidden_dim, num_layers, num_topics, dropout)
         self.construct = nn.Linear(num_topics, num_topics)
-        self.topic_vectors = nn.Parameter(torch.randn(num_topics, hidden_dim) * 0.1)
-        self.word_vectors = nn.Parameter(torch.randn(vocab_size, hidden_dim) * 0.1)
+        # Unit-scale topic vectors against 1/sqrt(H)-scale word vectors start the topics apart;
+        # at 0.1 scale for both, every topic began near uniform and, for some seeds, all topics
+        # stayed on the corpus unigram distribution (diversity 0.11 on 20ng-mini at K=20).
+        self.topic_vectors = nn.Parameter(torch.randn(num_topics, hidden_dim))
+        self.word_vectors = nn.Parameter(torch.randn(vocab_size, hidden_dim) / hidden_dim ** 0.5)
 
     def losses(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         bow = batch["bow"]
