@@ -1,9 +1,10 @@
 """The sweep loop: skip finished trials, submit the rest, watch them, hand records to the tracker.
 
 It knows executors only as `submit` + `wait`. Faults it survives: a trial that raises (FAILED
-record from the worker), a worker that dies (pool rebuilt, in-flight trials retried once), a trial
-past its time or memory limit (its worker is killed, the trial FAILED), and SIGINT/SIGTERM (workers
-stopped, open runs KILLED).
+record from the worker), a worker that dies (pool rebuilt; the trials then in flight rerun alone,
+so the one that crashed it is retried once and then FAILED), a trial past its time or memory
+limit (its worker is killed, the trial FAILED), and SIGINT/SIGTERM (workers stopped, open runs
+KILLED).
 """
 
 from __future__ import annotations
@@ -170,7 +171,7 @@ class _Loop:
         self.source, self.done = source, done
         self.retry: list[TrialSpec] = []  # trials to resubmit after a pool break
         self.running: dict[Future[TrialRecord], _Running] = {}
-        self.retried: set[str] = set()
+        self.suspects: set[str] = set()  # trials in flight when a worker died unexplained
         self.killed: dict[str, TrialError] = {}  # trial key -> why we killed its worker
         self.started_dir = Path(tempfile.mkdtemp(prefix="tuner-inflight-"))
         self.stop_signal: int | None = None
@@ -231,8 +232,13 @@ class _Loop:
         return False
 
     def _fill(self, executor: Executor) -> bool:
-        """Submit trials until `max_workers` are in flight; False if the pool broke."""
+        """Submit trials until `max_workers` are in flight; False if the pool broke. A suspect
+        (in flight when a worker died unexplained) runs alone, so its own crash names it."""
         while len(self.running) < self.max_workers:
+            if any(e.spec.key in self.suspects for e in self.running.values()):
+                return True
+            if self.running and self.retry and self.retry[-1].key in self.suspects:
+                return True
             spec = self._next()
             if spec is None:
                 return True
@@ -262,23 +268,29 @@ class _Loop:
 
     def _handle_break(self) -> None:
         """The pool died. Trials that finished first keep their result; trials we killed are
-        FAILED with our reason; if nothing we did explains the death, each trial then in flight
-        is retried once and FAILED "worker died" the second time; otherwise they are resubmitted."""
+        FAILED with our reason. Of the rest, a trial that was alone in flight caused the death:
+        it is retried once, then FAILED "worker died". When several were in flight, none is
+        blamed: each becomes a suspect and is rerun alone."""
         victims = dict(self.running)
         self.running.clear()
         explained = any(v.spec.key in self.killed for v in victims.values())
+        others = []
         for future, entry in victims.items():
-            key = entry.spec.key
             if future.done() and future.exception() is None:
                 self._finish(entry, future.result())
-            elif key in self.killed:
-                self._finish(entry, _failed(entry.spec, self.killed.pop(key)))
-            elif not explained and key in self.retried:
-                self._finish(entry, _failed(entry.spec, _worker_died()))
+            elif entry.spec.key in self.killed:
+                self._finish(entry, _failed(entry.spec, self.killed.pop(entry.spec.key)))
             else:
-                self.tracker.drop_trial(entry.run_id)
-                self.retried.update([] if explained else [key])
-                self.retry.append(entry.spec)
+                others.append(entry)
+        for entry in others:
+            key = entry.spec.key
+            if not explained and len(others) == 1 and key in self.suspects:
+                self._finish(entry, _failed(entry.spec, _worker_died()))
+                continue
+            self.tracker.drop_trial(entry.run_id)
+            if not explained:
+                self.suspects.add(key)
+            self.retry.append(entry.spec)
 
     def _enforce_limits(self) -> None:
         for entry in list(self.running.values()):
