@@ -7,13 +7,12 @@ import multiprocessing
 import os
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
-from typing import Any, Literal
+from typing import Any
 
 from tuner.devices import THREAD_VARIABLES
 from tuner.errors import TunerError
 from tuner.worker import init_worker
 
-ExecutorKind = Literal["process", "dask"]
 EXECUTOR_KINDS = ("process", "dask")
 
 

@@ -92,12 +92,13 @@ def test_every_problem_is_reported_at_once(tmp_path, small_corpus):
     assert fields == ["models[0]", "seeds", "metrics.topn"]
 
 
-def test_cross_field_rule_reported_per_trial(tmp_path, small_corpus):
-    from tuner.params import CrossCheck
-
-    assert CrossCheck  # the rule mechanism itself is covered in test_params
-    path = grid_with(tmp_path, small_corpus, params={"num_topics": 5})
-    assert load_grid(path).trial_count == 1
+def test_cross_field_rule_names_the_rule_and_values(tmp_path, small_corpus):
+    path = grid_with(tmp_path, small_corpus, models=["theta"],
+                     params={"theta.epochs": [20, 60], "theta.kl_warmup": 50})
+    with pytest.raises(GridError) as info:
+        load_grid(path)
+    assert info.value.problems == [f"{path}: params: THETA requires kl_warmup <= epochs; got "
+                                   "kl_warmup=50, epochs=20"]
 
 
 @pytest.mark.parametrize("content", ["{not json", "[1, 2]", ""])
