@@ -134,3 +134,24 @@ def small_data(prepared_small):
 
     bertopic_trial = next(t for t in prepared_small.trials if t.model == "BERTopic")
     return load_trial_data(bertopic_trial.data)
+
+
+HUFFPOST_MINI = REPO / "datasets" / "huffpost-mini" / "corpus.jsonl"
+
+
+@pytest.fixture(scope="session")
+def huffpost_data(tmp_path_factory: pytest.TempPathFactory, session_cache: Path):
+    """TrialData of datasets/huffpost-mini (1,000 dated headlines, MiniLM embeddings), as a
+    worker loads it: the short-text corpus."""
+    from tuner.grid import load_grid
+    from tuner.sweep import check_inputs, precompute
+    from tuner.worker import load_trial_data
+
+    dataset = {"path": str(HUFFPOST_MINI), "text_field": "text", "id_field": "id",
+               "label_field": "label", "timestamp_field": "timestamp", "language": "en"}
+    grid_path = make_grid(tmp_path_factory.mktemp("huffpost"), HUFFPOST_MINI, dataset=dataset,
+                          models=["dtm", "theta"], params={"num_topics": 5, "vocab_size": 1000})
+    grid = load_grid(grid_path)
+    prepared = precompute(grid, check_inputs(grid), session_cache, progress=False)
+    theta_trial = next(t for t in prepared.trials if t.model == "THETA")
+    return load_trial_data(theta_trial.data)

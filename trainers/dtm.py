@@ -15,16 +15,16 @@ from trainers.etm import EMBEDDING_DIM
 from trainers.neural import (
     GaussianEncoder,
     bow_batches,
+    bow_input,
     fitted_output,
     gaussian_kl,
-    normalized,
     reparameterize,
     thread_limit,
     train_config,
     train_vae,
 )
 from trainers.time_slices import TIME_SLICE_RULE, slice_documents
-from trainers.word_vectors import word_embeddings
+from trainers.word_vectors import decoder_word_vectors, topic_embeddings_init, word_embeddings
 from tuner.data.inputs import FitContext, TrialData
 from tuner.data.timestamps import parse_timestamps
 from tuner.errors import DataError
@@ -50,8 +50,9 @@ RANDOM_WALK_VARIANCE = 0.005  # δ² of alpha_t ~ N(alpha_{t-1}, δ² I), D-ETM'
 
 
 class DTMNet(nn.Module):
-    """Encoder on the normalised BOW -> θ (logistic normal, prior N(0, I)); slice t's topics
-    β_t = softmax(alpha_t · rhoᵀ) with rho the corpus's fixed Word2Vec matrix.
+    """Encoder on the BOW (log counts, as ETM) -> θ (logistic normal, prior N(0, I)); slice t's
+    topics β_t = softmax(alpha_t · rhoᵀ) with rho the corpus's fixed Word2Vec matrix, conditioned
+    as ETM's (`decoder_word_vectors`).
 
     The topic embeddings alpha (T x K x E) are point estimates under the random-walk prior
     alpha_0 ~ N(0, I), alpha_t ~ N(alpha_{t-1}, δ² I); its negative log density, shared out over
@@ -61,10 +62,11 @@ class DTMNet(nn.Module):
     def __init__(self, rho: NDArray[np.float32], num_slices: int, num_topics: int,
                  hidden_dim: int, n_docs: int) -> None:
         super().__init__()
-        vocab_size, embedding_dim = rho.shape
-        self.register_buffer("rho", torch.from_numpy(np.array(rho, dtype=np.float32)))
+        conditioned = decoder_word_vectors(np.asarray(rho, dtype=np.float32))
+        vocab_size, embedding_dim = conditioned.shape
+        self.register_buffer("rho", torch.from_numpy(conditioned))
         self.encoder = GaussianEncoder(vocab_size, hidden_dim, ENCODER_LAYERS, num_topics)
-        start = torch.randn(1, num_topics, embedding_dim) * 0.1
+        start = topic_embeddings_init(1, num_topics, embedding_dim)
         self.alpha = nn.Parameter(start.repeat(num_slices, 1, 1))
         self.n_docs = max(n_docs, 1)
 
@@ -79,7 +81,7 @@ class DTMNet(nn.Module):
 
     def losses(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         bow, slices = batch["bow"], batch["slice"].long()
-        mu, logvar = self.encoder(normalized(bow))
+        mu, logvar = self.encoder(bow_input(bow))
         theta = torch.softmax(reparameterize(mu, logvar), dim=1)
         beta = self.slice_topic_word()
         words = torch.empty_like(bow)
@@ -91,7 +93,7 @@ class DTMNet(nn.Module):
         return recon, kl
 
     def doc_topic(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        mu, _ = self.encoder(normalized(batch["bow"]))
+        mu, _ = self.encoder(bow_input(batch["bow"]))
         return torch.softmax(mu, dim=1)
 
     def topic_word(self) -> torch.Tensor:

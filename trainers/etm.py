@@ -14,16 +14,16 @@ from trainers.base import Requirement
 from trainers.neural import (
     GaussianEncoder,
     bow_batches,
+    bow_input,
     fitted_output,
     gaussian_kl,
     mixture_nll,
-    normalized,
     reparameterize,
     thread_limit,
     train_config,
     train_vae,
 )
-from trainers.word_vectors import word_embeddings
+from trainers.word_vectors import EmbeddingDecoder, word_embeddings
 from tuner.data.inputs import FitContext, TrialData
 from tuner.output import TopicModelOutput
 from tuner.params import (
@@ -46,32 +46,33 @@ EMBEDDING_DIM = Param("embedding_dim", int, 300, between(50, 1024),
 
 
 class ETMNet(nn.Module):
-    """Logistic-normal encoder on the normalised BOW; β = softmax(alpha · rhoᵀ) with rho fixed.
+    """Logistic-normal encoder on the BOW; β = softmax(alpha · rhoᵀ) with rho fixed.
 
     rho (V x E) is the corpus's Word2Vec matrix, kept fixed (the paper's pre-fitted variant);
     the topic embeddings alpha (K x E) are learnt. Prior on the Gaussian: N(0, I).
+    The encoder reads log(1 + counts) like the other bag-of-words encoders, not the paper's
+    count-normalised BOW: on 20ng-mini (K=20) normalised input left θ nearly the same for every
+    document (ARI 0.05, F1 0.04); log counts gave ARI 0.19 and F1 0.28.
     """
 
     def __init__(self, rho: NDArray[np.float32], num_topics: int, hidden_dim: int,
                  num_layers: int, dropout: float) -> None:
         super().__init__()
-        vocab_size, embedding_dim = rho.shape
-        self.register_buffer("rho", torch.from_numpy(np.array(rho, dtype=np.float32)))
-        self.encoder = GaussianEncoder(vocab_size, hidden_dim, num_layers, num_topics, dropout)
-        self.alpha = nn.Linear(embedding_dim, num_topics, bias=False)
+        self.encoder = GaussianEncoder(rho.shape[0], hidden_dim, num_layers, num_topics, dropout)
+        self.decoder = EmbeddingDecoder(rho, num_topics)
 
     def losses(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         bow = batch["bow"]
-        mu, logvar = self.encoder(normalized(bow))
+        mu, logvar = self.encoder(bow_input(bow))
         theta = torch.softmax(reparameterize(mu, logvar), dim=1)
         return mixture_nll(bow, theta, self.topic_word()), gaussian_kl(mu, logvar)
 
     def doc_topic(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        mu, _ = self.encoder(normalized(batch["bow"]))
+        mu, _ = self.encoder(bow_input(batch["bow"]))
         return torch.softmax(mu, dim=1)
 
     def topic_word(self) -> torch.Tensor:
-        return torch.softmax(self.alpha(self.rho).T, dim=1)  # type: ignore[operator]
+        return self.decoder()  # type: ignore[no-any-return]
 
 
 class ETMTrainer:

@@ -23,7 +23,7 @@ from trainers.neural import (
     train_config,
     train_vae,
 )
-from trainers.word_vectors import word_embeddings
+from trainers.word_vectors import EmbeddingDecoder, word_embeddings
 from tuner.data.embeddings import QWEN3_EMBEDDING, EmbeddingSpec
 from tuner.data.inputs import FitContext, TrialData
 from tuner.errors import TrainerError
@@ -71,10 +71,10 @@ class THETANet(nn.Module):
     """Encoder (embedding -> num_layers x [Linear, BatchNorm, Softplus] -> dropout) -> N(mu, σ²);
     θ = softmax(z), prior N(0, I); β = softmax(alpha · rhoᵀ); reconstructs the BOW.
 
-    rho (V x 300) is the corpus's Word2Vec matrix, the same cached one ETM uses, kept fixed; the
-    topic embeddings alpha (K x 300) are learnt. Learnt-from-scratch rho was tried: on small
-    corpora the near-zero product alpha · rhoᵀ learns so slowly that every topic stays on the
-    corpus's most frequent words.
+    rho (V x 300) is the corpus's Word2Vec matrix, the same cached one ETM uses, kept fixed and
+    conditioned as ETM's (`EmbeddingDecoder`); the topic embeddings alpha (K x 300) are learnt.
+    Learnt-from-scratch rho was tried: on small corpora the near-zero product alpha · rhoᵀ learns
+    so slowly that every topic stays on the corpus's most frequent words.
     """
 
     def __init__(self, input_dim: int, rho: NDArray[np.float32], num_topics: int,
@@ -82,8 +82,7 @@ class THETANet(nn.Module):
         super().__init__()
         self.encoder = GaussianEncoder(input_dim, hidden_dim, num_layers, num_topics, dropout,
                                        hidden_norm=True)
-        self.register_buffer("rho", torch.from_numpy(np.array(rho, dtype=np.float32)))
-        self.alpha = nn.Linear(rho.shape[1], num_topics, bias=False)
+        self.decoder = EmbeddingDecoder(rho, num_topics)
 
     def losses(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         mu, logvar = self.encoder(batch["embeddings"])
@@ -95,7 +94,7 @@ class THETANet(nn.Module):
         return torch.softmax(mu, dim=1)
 
     def topic_word(self) -> torch.Tensor:
-        return torch.softmax(self.alpha(self.rho).T, dim=1)  # type: ignore[operator]
+        return self.decoder()  # type: ignore[no-any-return]
 
 
 class THETATrainer:

@@ -8,32 +8,14 @@ from datetime import date
 import numpy as np
 import pytest
 
-from tests.conftest import REPO, make_grid
 from trainers import load_trainer
 from trainers.time_slices import slice_documents
 from tuner.data.inputs import FitContext
 from tuner.data.timestamps import parse_timestamp
 from tuner.errors import DataError
 
-HUFFPOST_MINI = REPO / "datasets" / "huffpost-mini" / "corpus.jsonl"
 FAST = {"num_topics": 5, "vocab_size": 1000, "epochs": 10, "hidden_dim": 128,
         "embedding_dim": 50, "batch_size": 64}
-
-
-@pytest.fixture(scope="module")
-def huffpost_data(tmp_path_factory):
-    """TrialData of datasets/huffpost-mini (1,000 dated headlines), as a worker loads it."""
-    from tuner.grid import load_grid
-    from tuner.sweep import check_inputs, precompute
-    from tuner.worker import load_trial_data
-
-    folder = tmp_path_factory.mktemp("huffpost")
-    dataset = {"path": str(HUFFPOST_MINI), "text_field": "text", "id_field": "id",
-               "label_field": "label", "timestamp_field": "timestamp", "language": "en"}
-    grid = load_grid(make_grid(folder, HUFFPOST_MINI, dataset=dataset, models=["dtm"],
-                               params={"num_topics": 5, "vocab_size": 1000}))
-    prepared = precompute(grid, check_inputs(grid), folder / "cache", progress=False)
-    return load_trial_data(prepared.trials[0].data)
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +23,9 @@ def dtm_fits(huffpost_data, tmp_path_factory):
     trainer = load_trainer("DTM")
     params = trainer.params.with_defaults(FAST)
     cache = str(tmp_path_factory.mktemp("dtm_cache"))
-    return [trainer().fit(huffpost_data, params, FitContext(seed=5, cache_dir=cache))
+    every_word = len(huffpost_data.bow.vocab)  # slice_top_words then ranks the whole vocabulary
+    return [trainer().fit(huffpost_data, params,
+                          FitContext(seed=5, cache_dir=cache, top_n=every_word))
             for _ in range(2)]
 
 
@@ -55,7 +39,7 @@ def test_output_is_valid(dtm_fits, huffpost_data):
 def test_one_slice_per_year(dtm_fits):
     slices = dtm_fits[0].extras["slice_top_words"]
     assert list(slices) == ["2018", "2019", "2020", "2021", "2022"]
-    assert all(len(topics) == 5 and all(len(w) == 25 for w in topics)
+    assert all(len(topics) == 5 and all(len(w) == 1000 for w in topics)
                for topics in slices.values())
 
 
@@ -65,6 +49,17 @@ def test_topic_words_drift_across_slices(dtm_fits):
     first, last = slices["2018"], slices["2022"]
     changed = [k for k in range(5) if set(first[k][:10]) != set(last[k][:10])]
     assert len(changed) >= 3
+
+
+def test_slice_topics_follow_the_data(dtm_fits):
+    """"coronavirus" is in 40 headlines of 2020 and in none of 2018 or 2019, so the topic that
+    ranks it best must rank it best in the 2020 slice. Static topics would rank it the same in
+    every slice."""
+    slices = dtm_fits[0].extras["slice_top_words"]
+    best_rank = {label: min(words.index("coronavirus") for words in topics)
+                 for label, topics in slices.items()}
+    assert min(best_rank, key=best_rank.__getitem__) == "2020"
+    assert best_rank["2020"] < best_rank["2018"]
 
 
 def test_same_seed_same_result(dtm_fits):

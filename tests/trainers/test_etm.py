@@ -62,3 +62,15 @@ def test_etm_fit_reports_cache_hit(w2v_cache, small_data):
                                            "embedding_dim": 50})
     output = trainer().fit(small_data, params, FitContext(seed=4, cache_dir=str(cache)))
     assert output.extras["word2vec_cache"] == "hit"
+
+
+def test_decoder_vectors_are_centred_unit_rows(w2v_cache):
+    """The raw matrix shares one direction (mean norm close to the row norm); the decoder's
+    rows must not."""
+    from trainers.word_vectors import decoder_word_vectors
+
+    _, matrix, _ = w2v_cache
+    conditioned = decoder_word_vectors(matrix)
+    np.testing.assert_allclose(np.linalg.norm(conditioned, axis=1), 1.0, rtol=1e-5)
+    assert np.linalg.norm(conditioned.mean(axis=0)) < 0.5 * np.linalg.norm(matrix.mean(axis=0))
+    assert conditioned.dtype == np.float32
