@@ -55,18 +55,19 @@ class EmbeddingAdapter(nn.Module):
         return F.normalize(x + self.net(x), dim=1)
 
 
-def simcse_loss(adapter: EmbeddingAdapter, x: torch.Tensor, temperature: float) -> torch.Tensor:
-    """InfoNCE between two dropout views of the same documents (Gao et al. 2021)."""
-    first, second = adapter(x), adapter(x)
+def info_nce(first: torch.Tensor, second: torch.Tensor, temperature: float) -> torch.Tensor:
+    """SimCSE's InfoNCE (Gao et al. 2021): row i of `first` must pick row i of `second` among
+    the batch. The two views are the same documents under different dropout."""
+    first, second = F.normalize(first, dim=1), F.normalize(second, dim=1)
     logits = first @ second.T / temperature
-    return F.cross_entropy(logits, torch.arange(len(x), device=x.device))
+    return F.cross_entropy(logits, torch.arange(len(first), device=first.device))
 
 
-def supcon_loss(adapter: EmbeddingAdapter, x: torch.Tensor, labels: torch.Tensor,
-                temperature: float) -> torch.Tensor:
+def supervised_contrastive(z: torch.Tensor, labels: torch.Tensor, temperature: float
+                           ) -> torch.Tensor:
     """Supervised contrastive loss (Khosla et al. 2020): same-label documents are positives."""
-    z = adapter(x)
-    self_mask = torch.eye(len(x), dtype=torch.bool, device=x.device)
+    z = F.normalize(z, dim=1)
+    self_mask = torch.eye(len(z), dtype=torch.bool, device=z.device)
     logits = (z @ z.T / temperature).masked_fill(self_mask, -1e9)
     log_prob = logits - torch.logsumexp(logits, dim=1, keepdim=True)
     positives = (labels[:, None] == labels[None, :]) & ~self_mask
@@ -101,9 +102,9 @@ def train_adapter(embeddings: NDArray[np.float32], labels: NDArray[np.int64] | N
             if len(idx) < 2:
                 continue
             if settings.objective == "simcse" or y is None:
-                loss = simcse_loss(adapter, x[idx], settings.temperature)
+                loss = info_nce(adapter(x[idx]), adapter(x[idx]), settings.temperature)
             else:
-                loss = supcon_loss(adapter, x[idx], y[idx], settings.temperature)
+                loss = supervised_contrastive(adapter(x[idx]), y[idx], settings.temperature)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

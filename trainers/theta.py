@@ -12,6 +12,8 @@ from torch import nn
 
 from trainers.adapters import ADAPTATION, adapted_embeddings
 from trainers.base import Requirement
+from trainers.lora import ADAPTATION as LORA
+from trainers.lora import lora_embeddings
 from trainers.neural import (
     GaussianEncoder,
     bow_batches,
@@ -57,7 +59,12 @@ THETA_PARAMS = [
     Param("kl_end", float, 1.0, between(0.0, 1.0), "KL weight after warm-up"),
     Param("kl_warmup", int, 50, between(0, 500), "KL annealing epochs (at most epochs)"),
     Param("language", str, "zh", one_of("en", "zh"),
-          "affects tokenisation and visual output, not the training algorithm"),
+          "affects tokenisation and visual output, not the training algorithm; in a sweep it "
+          "follows dataset.language unless the grid sets it"),
+    Param("adaptation", str, "auto", one_of("auto", "lora", "adapter"),
+          "how the unsupervised and supervised modes adapt the embeddings: LoRA fine-tuning of "
+          "the embedding model, or an MLP adapter on the frozen embeddings; auto: LoRA on a "
+          "GPU, the adapter on a CPU; a tuner extension beyond parameters.md"),
 ]
 THETA_CHECKS = [
     CrossCheck("kl_warmup <= epochs", ("kl_warmup", "epochs"),
@@ -102,8 +109,10 @@ class THETATrainer:
 
     mode: zero_shot uses the embeddings as they are; unsupervised adapts them with a SimCSE
     objective (dropout views), supervised with a supervised-contrastive objective on the
-    documents' labels. Both train a small residual MLP adapter on the frozen embeddings
-    (extras["adaptation"] = "adapter-mlp"), cached under ctx.cache_dir.
+    documents' labels. `adaptation` picks how: LoRA fine-tuning of the embedding model, then
+    the corpus re-encoded (extras["adaptation"] = "lora"), or a small residual MLP adapter on the
+    frozen embeddings ("adapter-mlp"); "auto" is LoRA on a GPU and the adapter on a CPU. Either
+    result is cached under ctx.cache_dir.
     """
 
     name: ClassVar[str] = "THETA"
@@ -125,7 +134,7 @@ class THETATrainer:
 
     def _fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
              ) -> TopicModelOutput:
-        embeddings, adaptation = self._document_embeddings(data, params["mode"], ctx)
+        embeddings, adaptation = self._document_embeddings(data, params, ctx)
         rho, hit = word_embeddings(data.bow, WORD_EMBEDDING_DIM, ctx.seed, ctx.cache_dir)
         torch.manual_seed(ctx.seed)
         net = THETANet(embeddings.shape[1], rho, params["num_topics"], params["hidden_dim"],
@@ -139,17 +148,38 @@ class THETATrainer:
                              word2vec_cache="hit" if hit else "computed", **adaptation)
 
     @staticmethod
-    def _document_embeddings(data: TrialData, mode: str, ctx: FitContext
+    def _document_embeddings(data: TrialData, params: Mapping[str, Any], ctx: FitContext
                              ) -> tuple[NDArray[np.float32], dict[str, str]]:
         if data.embeddings is None:
             raise TrainerError("THETA needs document embeddings; the sweep did not provide any")
+        mode = params["mode"]
         if mode == "zero_shot":
             return np.asarray(data.embeddings, dtype=np.float32), {"adaptation": "none"}
         if mode == "supervised" and (data.labels is None or not np.any(data.labels >= 0)):
             raise TrainerError("THETA mode=supervised needs document labels; set the grid's "
                                "dataset.label_field or ground_truth, or use mode=zero_shot or "
                                "unsupervised")
+        if resolved_adaptation(params["adaptation"], ctx.device) == "lora":
+            return _lora_embeddings(data, mode, ctx)
         matrix, hit = adapted_embeddings(data.embeddings, data.labels, mode, ctx.seed,
                                          data.corpus.sha256, ctx.cache_dir, ctx.device)
         return np.asarray(matrix, dtype=np.float32), {
-            "adaptation": ADAPTATION, "adapter_cache": "hit" if hit else "computed"}
+            "adaptation": ADAPTATION, "adaptation_cache": "hit" if hit else "computed"}
+
+
+def resolved_adaptation(choice: str, device: str) -> str:
+    """"lora" or "adapter": auto fine-tunes the embedding model only where a GPU runs it."""
+    if choice == "auto":
+        return "lora" if device.startswith("cuda") else "adapter"
+    return choice
+
+
+def _lora_embeddings(data: TrialData, mode: str, ctx: FitContext
+                     ) -> tuple[NDArray[np.float32], dict[str, str]]:
+    if data.encoder is None:
+        raise TrainerError("THETA adaptation=lora needs the embedding model the sweep used; "
+                           "this trial's data names none")
+    matrix, hit = lora_embeddings(data.corpus.texts, data.labels, data.encoder, mode, ctx.seed,
+                                  data.corpus.sha256, ctx.cache_dir, ctx.device)
+    return np.asarray(matrix, dtype=np.float32), {
+        "adaptation": LORA, "adaptation_cache": "hit" if hit else "computed"}

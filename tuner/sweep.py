@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from tuner.data.embeddings import (
     EmbeddingCache,
     EmbeddingKey,
     EmbeddingSpec,
+    EncoderSource,
     encode_texts,
     model_revision,
     resolve_model_path,
@@ -27,7 +29,8 @@ from tuner.search import Range
 from tuner.trial import DataRef, TrialSpec, trial_key
 
 SEED_PARAM = "random_state"
-CACHE_PARAMS = ("vocab_size", "model_size")  # parameters that select a cache entry
+CACHE_PARAMS = ("vocab_size", "model_size", "language")  # parameters that select a cache entry
+LANGUAGE_PARAM = "language"  # a model parameter that tokenises this model's bag of words
 
 
 @dataclass(frozen=True)
@@ -39,10 +42,15 @@ class PlannedTrial:
     combo: dict[str, Any]
     params: dict[str, Any]
     embedding: EmbeddingSpec | None
+    language: str  # how this trial's bag of words is tokenised
 
     @property
     def vocab_size(self) -> int:
         return int(self.params.get("vocab_size") or VOCAB_SIZE.default)
+
+    @property
+    def bow_choice(self) -> tuple[int, str]:
+        return self.vocab_size, self.language
 
 
 @dataclass(frozen=True)
@@ -95,12 +103,15 @@ def planned_trial(grid: Grid, model: str, combo: dict[str, Any]) -> PlannedTrial
     """One combination's full parameters and the embedding it needs."""
     trainer = load_trainer(model)
     params = trainer.params.with_defaults(combo)
+    if trainer.params.get(LANGUAGE_PARAM) is not None and LANGUAGE_PARAM not in combo:
+        params[LANGUAGE_PARAM] = grid.dataset.language  # the dataset's, unless the grid says
+    language = str(params.get(LANGUAGE_PARAM, grid.dataset.language))
     embedding = None
     if "embeddings" in trainer.requires:
         explicit = isinstance(grid.raw.get("embedding"), dict) and "model" in grid.raw["embedding"]
         own = getattr(trainer, "default_embedding", None)
         embedding = own(params, grid.embedding) if own and not explicit else grid.embedding
-    return PlannedTrial(model, trainer.params, combo, params, embedding)
+    return PlannedTrial(model, trainer.params, combo, params, embedding, language)
 
 
 def check_inputs(grid: Grid, max_trials: int | None = None) -> CheckedInputs:
@@ -158,7 +169,8 @@ class TrialFactory:
     """Makes the TrialSpec of any (model, combination, seed) whose caches are built."""
 
     def __init__(self, grid: Grid, inputs: CheckedInputs, cache_dir: Path,
-                 bow_paths: dict[int, Path], keys: dict[EmbeddingSpec, EmbeddingKey]) -> None:
+                 bow_paths: dict[tuple[int, str], Path],
+                 keys: dict[EmbeddingSpec, EmbeddingKey]) -> None:
         self.grid, self.inputs, self.cache_dir = grid, inputs, cache_dir
         self.bow_paths, self.keys = bow_paths, keys
         self.count = 0
@@ -166,8 +178,11 @@ class TrialFactory:
     def make(self, model: str, combo: dict[str, Any], seed: int) -> TrialSpec:
         planned = planned_trial(self.grid, model, combo)
         key = self.keys[planned.embedding] if planned.embedding else None
+        encoder = EncoderSource.of(planned.embedding,
+                                   self.inputs.model_paths[planned.embedding.model], key) \
+            if planned.embedding and key else None
         data = _data_ref(self.grid, self.inputs, self.cache_dir,
-                         str(self.bow_paths[planned.vocab_size]), key)
+                         str(self.bow_paths[planned.bow_choice]), key, encoder)
         params = _seeded(planned, seed)
         metrics = self.grid.metrics
         spec = TrialSpec(model, params, seed, data, metrics, self.grid.experiment,
@@ -185,19 +200,24 @@ def _seeded(planned: PlannedTrial, seed: int) -> dict[str, Any]:
 
 
 def _bags_of_words(grid: Grid, inputs: CheckedInputs, cache_dir: Path,
-                   events: dict[str, str]) -> dict[int, Path]:
+                   events: dict[str, str]) -> dict[tuple[int, str], Path]:
+    """One bag of words per (vocabulary size, language) the plan needs; a model whose language
+    parameter differs from dataset.language gets the corpus tokenised its way."""
     cache = BowCache(cache_dir)
-    tokenized = None
+    tokenized: dict[str, list[list[str]]] = {}
     paths = {}
-    for size in sorted({p.vocab_size for p in inputs.plan}):
-        folder = cache.path_for(inputs.corpus, size, grid.preprocessing)
+    for size, language in sorted({p.bow_choice for p in inputs.plan}):
+        corpus = inputs.corpus if language == inputs.corpus.language else \
+            dataclasses.replace(inputs.corpus, language=language)
+        folder = cache.path_for(corpus, size, grid.preprocessing)
         hit = cache.load(folder) is not None
-        if not hit and tokenized is None:
-            tokenized = tokenize_corpus(inputs.corpus, grid.preprocessing)
-        bow = cache.get_or_compute(inputs.corpus, size, grid.preprocessing, tokenized)
+        if not hit and language not in tokenized:
+            tokenized[language] = tokenize_corpus(corpus, grid.preprocessing)
+        bow = cache.get_or_compute(corpus, size, grid.preprocessing, tokenized.get(language))
         CooccurrenceCache(cache).get_or_compute(bow, grid.metrics.npmi_window)
-        events[f"bow[vocab_size={size}]"] = "hit" if hit else "computed"
-        paths[size] = folder
+        label = f"vocab_size={size}" + ("" if corpus is inputs.corpus else f",language={language}")
+        events[f"bow[{label}]"] = "hit" if hit else "computed"
+        paths[(size, language)] = folder
     return paths
 
 
@@ -221,7 +241,7 @@ def _embedding(spec: EmbeddingSpec, inputs: CheckedInputs, cache_dir: Path,
 
 
 def _data_ref(grid: Grid, inputs: CheckedInputs, cache_dir: Path, bow_path: str,
-              key: EmbeddingKey | None) -> DataRef:
+              key: EmbeddingKey | None, encoder: EncoderSource | None = None) -> DataRef:
     dataset = grid.dataset
     return DataRef(
         corpus_path=str(dataset.path), corpus_sha256=inputs.corpus.sha256,
@@ -232,4 +252,5 @@ def _data_ref(grid: Grid, inputs: CheckedInputs, cache_dir: Path, bow_path: str,
         label_field=dataset.label_field, cache_dir=str(Path(cache_dir).resolve()),
         dataset={"text_field": dataset.text_field, "id_field": dataset.id_field,
                  "label_field": dataset.label_field, "timestamp_field": dataset.timestamp_field,
-                 "language": dataset.language, "covariates": list(dataset.covariates)})
+                 "language": dataset.language, "covariates": list(dataset.covariates)},
+        encoder=asdict(encoder) if encoder else None)

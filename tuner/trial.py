@@ -30,6 +30,7 @@ class DataRef:
     label_field: str | None
     cache_dir: str = "embedding_cache"
     dataset: Mapping[str, Any] = field(default_factory=dict)
+    encoder: Mapping[str, Any] | None = None  # EncoderSource fields, for trainers that re-encode
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import numpy as np
 
 from trainers import load_trainer
 from tuner.data.corpus import DatasetSpec, load_corpus
+from tuner.data.embeddings import EncoderSource
 from tuner.data.ground_truth import ground_truth_from_labels, load_ground_truth
 from tuner.data.inputs import FitContext, TrialData
 from tuner.data.vocab import BagOfWords, BowCache, Cooccurrence, CooccurrenceCache
@@ -83,7 +84,8 @@ def _read_trial_data(ref: DataRef) -> TrialData:
         truth = ground_truth_from_labels(corpus.labels, ref.corpus_path).labels
     else:
         truth = None
-    return TrialData(corpus, bow, embeddings, truth, ref.embedding_key)
+    encoder = EncoderSource(**ref.encoder) if ref.encoder else None
+    return TrialData(corpus, bow, embeddings, truth, ref.embedding_key, encoder)
 
 
 def _load_embeddings(ref: DataRef) -> np.ndarray | None:

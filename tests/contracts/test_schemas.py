@@ -27,6 +27,9 @@ ALL_TWELVE = {"THETA", "LDA", "HDP", "STM", "BTM", "ETM", "CTM", "DTM", "NVDM", 
 EXTENSIONS: dict[tuple[str, str], str] = {
     ("DTM", "time_slices"): "how timestamps become slices (year, month, ...): parameters.md says "
                             "DTM takes slices from a timestamp column but names no setting",
+    ("THETA", "adaptation"): "LoRA fine-tuning or the CPU adapter for the unsupervised and "
+                             "supervised modes: the THETA issue asks for LoRA where a GPU is "
+                             "present and allows an adapter on a CPU; this lets a user choose",
 }
 NULLABLE_BY_NOTE = {"patience": "the common table says early stopping can be switched off"}
 DASH = "–"

@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -51,6 +51,24 @@ class EmbeddingKey:
     @property
     def digest(self) -> str:
         return key_digest(asdict(self))
+
+
+@dataclass(frozen=True)
+class EncoderSource:
+    """The model behind a trial's document embeddings, for a trainer that fine-tunes it and
+    re-encodes the corpus (THETA's LoRA)."""
+
+    model: str  # the id or path the grid names
+    path: str  # its local folder
+    pooling: str
+    max_length: int
+    batch_size: int
+    key: str  # digest of the base embeddings' cache key
+
+    @classmethod
+    def of(cls, spec: EmbeddingSpec, model_path: Path, key: EmbeddingKey) -> EncoderSource:
+        return cls(spec.model, str(model_path), spec.pooling, spec.max_length, spec.batch_size,
+                   key.digest)
 
 
 def resolve_model_path(model: str) -> Path:
@@ -113,30 +131,58 @@ def encode_texts(model_path: Path, texts: Sequence[str], pooling: str, max_lengt
                  batch_size: int = 32, device: str | None = None,
                  progress: bool = True) -> NDArray[np.float32]:
     """L2-normalised document embeddings; batched by length, half precision on CUDA."""
-    import torch
-    from tqdm.auto import tqdm
-    from transformers import AutoModel, AutoTokenizer
-
     from tuner.devices import pick_device
 
     device = device or pick_device()
-    dtype = torch.float16 if device.startswith("cuda") else torch.float32
+    tokenizer, model = load_encoder(model_path, pooling, device)
+    model.eval()
+    return encode_with(model, tokenizer, texts, pooling, max_length, batch_size, progress)
+
+
+def load_encoder(model_path: Path, pooling: str, device: str,
+                 dtype: torch.dtype | None = None) -> tuple[Any, torch.nn.Module]:
+    """(tokenizer, model) of a local transformer folder; float16 on CUDA unless `dtype` is given.
+    Last-token pooling pads on the left, so every sequence's last token sits at position -1."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    if dtype is None:
+        dtype = torch.float16 if device.startswith("cuda") else torch.float32
     tokenizer = AutoTokenizer.from_pretrained(model_path, local_files_only=True,
                                               padding_side="left" if pooling == "last_token"
                                               else "right")
     model = AutoModel.from_pretrained(model_path, local_files_only=True, dtype=dtype).to(device)
-    model.eval()
+    return tokenizer, model
+
+
+def embed_batch(model: torch.nn.Module, tokenizer: Any, texts: Sequence[str], pooling: str,
+                max_length: int) -> torch.Tensor:
+    """Pooled (not normalised) embeddings of one batch, with gradients if the caller allows."""
+    device = next(model.parameters()).device
+    encoded = tokenizer(list(texts), padding=True, truncation=True, max_length=max_length,
+                        return_tensors="pt").to(device)
+    hidden = model(**encoded).last_hidden_state
+    return _pool(hidden, encoded["attention_mask"], pooling)
+
+
+def encode_with(model: torch.nn.Module, tokenizer: Any, texts: Sequence[str], pooling: str,
+                max_length: int, batch_size: int = 32, progress: bool = False
+                ) -> NDArray[np.float32]:
+    """L2-normalised embeddings of `texts` from a loaded model (in eval mode), in text order."""
+    import torch
+    from tqdm.auto import tqdm
+
     order = np.argsort([-len(t) for t in texts], kind="stable")
-    result = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
+    result: NDArray[np.float32] | None = None
     batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
     for batch in tqdm(batches, desc="embedding", unit="batch", disable=not progress):
-        encoded = tokenizer([texts[i] for i in batch], padding=True, truncation=True,
-                            max_length=max_length, return_tensors="pt").to(device)
         with torch.inference_mode():
-            hidden = model(**encoded).last_hidden_state
-        pooled = _pool(hidden, encoded["attention_mask"], pooling)
+            pooled = embed_batch(model, tokenizer, [texts[i] for i in batch], pooling,
+                                 max_length)
+        if result is None:
+            result = np.zeros((len(texts), pooled.shape[1]), dtype=np.float32)
         result[batch] = torch.nn.functional.normalize(pooled.float(), dim=-1).cpu().numpy()
-    return result
+    return result if result is not None else np.zeros((0, 0), dtype=np.float32)
 
 
 def _pool(hidden: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:

@@ -8,6 +8,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tuner.data.corpus import Corpus
+from tuner.data.embeddings import EncoderSource
 from tuner.data.vocab import BagOfWords
 
 
@@ -20,6 +21,7 @@ class TrialData:
     embeddings: NDArray[np.float32] | None = None
     labels: NDArray[np.int64] | None = None  # ground-truth cluster per document, -1 = unknown
     embedding_key: str | None = None  # digest of the embeddings' cache key, for derived caches
+    encoder: EncoderSource | None = None  # the model that made the embeddings
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,49 @@
+"""THETA's `language` parameter: it follows dataset.language unless the grid sets it, and a
+THETA trial with its own language gets a bag of words tokenised that way (jieba for zh)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.conftest import make_grid, read_jsonl, stratified_subset, write_jsonl
+from tuner.grid import load_grid
+from tuner.sweep import check_inputs, plan_trials, precompute
+from tuner.worker import load_trial_data
+
+HAN_WORD = re.compile(r"[\u4e00-\u9fff]{2,}")
+
+
+@pytest.fixture(scope="module")
+def thucnews_corpus(shared_data, tmp_path_factory):
+    records = stratified_subset(read_jsonl(shared_data / "thucnews-cnews-1k" / "corpus.jsonl"), 6)
+    return write_jsonl(tmp_path_factory.mktemp("thucnews") / "corpus.jsonl", records)
+
+
+def _grid(folder, corpus, language, params):
+    dataset = {"path": str(corpus), "text_field": "text", "id_field": "id",
+               "label_field": "label", "language": language}
+    return load_grid(make_grid(folder, corpus, dataset=dataset, models=["lda", "theta"],
+                               params={"num_topics": 5, "vocab_size": 1000, **params}))
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_theta_language_follows_the_dataset(thucnews_corpus, tmp_path, language):
+    plan = plan_trials(_grid(tmp_path, thucnews_corpus, language, {}))
+    theta = next(p for p in plan if p.model == "THETA")
+    assert theta.params["language"] == language
+    assert {p.language for p in plan} == {language}
+
+
+def test_theta_language_set_in_the_grid_tokenises_its_own_bag_of_words(thucnews_corpus,
+                                                                       tmp_path):
+    grid = _grid(tmp_path, thucnews_corpus, "en", {"theta.language": "zh"})
+    prepared = precompute(grid, check_inputs(grid), tmp_path / "cache", progress=False)
+    vocab = {t.model: load_trial_data(t.data).bow.vocab for t in prepared.trials}
+    jieba_words, english_runs = vocab["THETA"], vocab["LDA"]
+    assert sum(bool(HAN_WORD.fullmatch(w)) and len(w) <= 4 for w in jieba_words) \
+        > 0.9 * len(jieba_words)
+    # The English tokeniser keeps whole runs of Han characters: few recur in two documents.
+    assert len(english_runs) < 0.2 * len(jieba_words)
+    assert "bow[vocab_size=1000,language=zh]" in prepared.cache_events
