@@ -10,6 +10,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
+# A font that draws Chinese, for the report plots of zh sweeps.
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-wqy-microhei \
+    && rm -rf /var/lib/apt/lists/*
+
 # torch first, from its own index, so `pip install .` finds the pin already satisfied
 # and never pulls the multi-GB CUDA build from PyPI.
 RUN pip install torch==2.13.0 --index-url ${TORCH_INDEX_URL}

@@ -35,6 +35,8 @@ class WrittenReport:
     trials: int
     pareto: list[str]  # run names on the Pareto front
     parent_run_id: str
+    language: str = "en"  # the language the topic words are drawn in
+    font: str | None = None  # the font that draws them (None: matplotlib's default)
 
 
 def higher_is_better(metric: str) -> bool:
@@ -67,7 +69,13 @@ def write_report(tracking_uri: str, experiment: str, out: Path,
     """
     from mlflow.tracking import MlflowClient
 
-    from tuner.report_plots import plot_leaderboard, plot_params, plot_pareto
+    from tuner.report_plots import (
+        font_for,
+        plot_leaderboard,
+        plot_params,
+        plot_pareto,
+        plot_topic_words,
+    )
 
     client = MlflowClient(tracking_uri=tracking_uri)
     experiment_id, parent_id, rows = _load(client, tracking_uri, experiment)
@@ -80,11 +88,31 @@ def write_report(tracking_uri: str, experiment: str, out: Path,
              plot_pareto(ranked, front, objectives, out / "pareto.png"),
              plot_params(ranked, swept_params(ranked), metric, out / "params.png")]
     topics = {r.run_id: _topics(client, r.run_id) for r in ranked[:TOP_TRIALS]}
+    language = _words_language(client, parent_id, ranked[:TOP_TRIALS])
+    font = font_for(language)
+    shown = {r.run_name: topics[r.run_id] for r in ranked[:TOP_TRIALS] if topics[r.run_id]}
+    if shown:
+        plots.append(plot_topic_words(shown, out / "topics.png", font))
     page = out / "report.html"
-    page.write_text(_html(experiment, metric, ranked, front, objectives, plots, topics),
-                    encoding="utf-8")
+    page.write_text(_html(experiment, metric, ranked, front, objectives, plots, topics,
+                          _font_warning(language, font)), encoding="utf-8")
     client.log_artifacts(parent_id, str(out), artifact_path="report")
-    return WrittenReport(page, plots, len(ranked), [r.run_name for r in front], parent_id)
+    return WrittenReport(page, plots, len(ranked), [r.run_name for r in front], parent_id,
+                         language, font)
+
+
+def _words_language(client: Any, parent_id: str, rows: Sequence[TrialRow]) -> str:
+    """zh when the sweep's dataset or a shown trial's own `language` parameter (THETA) is zh."""
+    languages = {client.get_run(parent_id).data.params.get("language", "en")}
+    languages |= {r.params["language"] for r in rows if "language" in r.params}
+    return "zh" if "zh" in languages else "en"
+
+
+def _font_warning(language: str, font: str | None) -> str:
+    if language != "zh" or font is not None:
+        return ""
+    return ("<p>No installed font draws Chinese, so topics.png shows boxes: install "
+            "fonts-wqy-microhei or fonts-noto-cjk.</p>")
 
 
 def _load(client: Any, tracking_uri: str, experiment: str) -> tuple[str, str, list[TrialRow]]:
@@ -127,8 +155,8 @@ def _topics(client: Any, run_id: str) -> dict[str, list[str]]:
 
 
 def _html(experiment: str, metric: str, ranked: list[TrialRow], front: list[TrialRow],
-          objectives: list[str], plots: list[Path], topics: dict[str, dict[str, list[str]]]
-          ) -> str:
+          objectives: list[str], plots: list[Path], topics: dict[str, dict[str, list[str]]],
+          note: str = "") -> str:
     esc = html.escape
     on_front = {r.run_id for r in front}
     swept = swept_params(ranked)
@@ -149,7 +177,7 @@ def _html(experiment: str, metric: str, ranked: list[TrialRow], front: list[Tria
             f"<h1>Experiment {esc(experiment)}</h1><p>{len(ranked)} finished trials ranked by "
             f"<b>{esc(metric)}</b>; Pareto front over {esc(' x '.join(objectives))}: "
             f"{len(front)} trials.</p><table><tr>{head}</tr>{''.join(body)}</table>"
-            f"{images}<h2>Top words of the best trials</h2>{words}</body></html>")
+            f"{note}{images}<h2>Top words of the best trials</h2>{words}</body></html>")
 
 
 def _topics_html(row: TrialRow, topics: dict[str, list[str]]) -> str:

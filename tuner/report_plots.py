@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +12,8 @@ if TYPE_CHECKING:
     from tuner.report import TrialRow
 
 LEADERBOARD_ROWS = 20
+CJK_PROBE = "主题模型中文"  # a font for zh must draw these
+TOPIC_WORDS_SHOWN = 8
 
 
 def _pyplot() -> Any:
@@ -106,3 +109,45 @@ def _numbers(values: Sequence[str]) -> list[float] | None:
         return [float(v) for v in values]
     except ValueError:
         return None
+
+
+def font_for(language: str) -> str | None:
+    """The font family that draws `language`'s words: None (matplotlib's default) for en; for zh
+    the first installed font with Chinese glyphs, or None when the machine has none."""
+    return _chinese_font() if language == "zh" else None
+
+
+@lru_cache(maxsize=1)
+def _chinese_font() -> str | None:
+    from matplotlib import font_manager, ft2font
+
+    for entry in sorted(font_manager.fontManager.ttflist, key=lambda e: e.name):
+        try:
+            face = ft2font.FT2Font(entry.fname)
+        except (OSError, RuntimeError, ValueError):
+            continue
+        glyphs = [face.get_char_index(ord(ch)) for ch in CJK_PROBE]
+        if all(glyphs) and len(set(glyphs)) == len(set(CJK_PROBE)):  # not one fallback glyph
+            return str(entry.name)
+    return None
+
+
+def plot_topic_words(runs: Mapping[str, Mapping[str, Sequence[str]]], path: Path,
+                     font: str | None) -> Path:
+    """One panel per run: each topic's leading words, drawn in `font` (None: the default)."""
+    plt = _pyplot()
+    longest = max((len(topics) for topics in runs.values()), default=1)
+    fig, axes = plt.subplots(1, max(len(runs), 1), squeeze=False,
+                             figsize=(6 * max(len(runs), 1), 0.3 * longest + 1))
+    text_style = {"fontfamily": font} if font else {}
+    for ax, (run, topics) in zip(axes[0], runs.items(), strict=False):
+        ax.axis("off")
+        ax.set_title(run, fontsize=9)
+        ordered = sorted(topics.items(), key=lambda kv: int(kv[0]))
+        for row, (topic, words) in enumerate(ordered):
+            ax.text(0.0, 1.0 - (row + 0.5) / max(longest, 1),
+                    f"{topic}: {' '.join(words[:TOPIC_WORDS_SHOWN])}", fontsize=8,
+                    va="center", transform=ax.transAxes, **text_style)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return path

@@ -1,0 +1,51 @@
+"""`tuner report` of a Chinese sweep: topic words drawn in a font that has Chinese glyphs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import warnings
+
+import pytest
+
+from tests.conftest import REPO, make_grid, read_jsonl, stratified_subset, write_jsonl
+from tuner.report import write_report
+from tuner.report_plots import font_for, plot_topic_words
+
+
+@pytest.fixture(scope="module")
+def zh_report(shared_data, tmp_path_factory, session_cache):
+    folder = tmp_path_factory.mktemp("zh_report")
+    records = stratified_subset(read_jsonl(shared_data / "thucnews-cnews-1k" / "corpus.jsonl"), 8)
+    corpus = write_jsonl(folder / "corpus.jsonl", records)
+    dataset = {"path": str(corpus), "text_field": "text", "id_field": "id",
+               "label_field": "label", "language": "zh"}
+    grid = make_grid(folder, corpus, experiment="zh-report", dataset=dataset, models=["lda"],
+                     params={"num_topics": [5, 6], "vocab_size": 1000, "lda.max_iter": 20})
+    uri = f"sqlite:///{folder}/mlflow.db"
+    done = subprocess.run([sys.executable, "-m", "tuner.cli", "run", str(grid), "--tracking-uri",
+                           uri, "--max-workers", "1", "--cache-dir", str(session_cache)],
+                          capture_output=True, text=True, cwd=REPO, timeout=600,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    return write_report(uri, "zh-report", folder / "report")
+
+
+def test_zh_sweep_report_draws_words_in_a_chinese_font(zh_report):
+    assert zh_report.language == "zh"
+    assert zh_report.font is not None, "no Chinese font installed (scripts/install-system-deps.sh)"
+    assert "topics.png" in {p.name for p in zh_report.plots}
+    assert "No installed font draws Chinese" not in zh_report.html.read_text(encoding="utf-8")
+
+
+def test_chinese_words_have_glyphs_only_in_the_chosen_font(tmp_path):
+    topics = {"lda-0000-k5-s1": {"0": ["比赛", "球队", "主场"], "1": ["基金", "投资", "市场"]}}
+    with warnings.catch_warnings(record=True) as default_font:
+        warnings.simplefilter("always")
+        plot_topic_words(topics, tmp_path / "default.png", font_for("en"))
+    with warnings.catch_warnings(record=True) as chinese_font:
+        warnings.simplefilter("always")
+        plot_topic_words(topics, tmp_path / "zh.png", font_for("zh"))
+    assert any("missing from" in str(w.message) for w in default_font)
+    assert not any("missing from" in str(w.message) for w in chinese_font)
