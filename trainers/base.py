@@ -24,6 +24,8 @@ class Trainer(Protocol):
     name: ClassVar[str]
     params: ClassVar[ParamSchema]
     requires: ClassVar[frozenset[Requirement]]
+    # Optional `revision: ClassVar[int]`: raised when a change alters results for the same
+    # parameters, so finished trials of the old code are not skipped as done (see trial_key).
 
     def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
             ) -> TopicModelOutput:

@@ -186,7 +186,9 @@ class TrialFactory:
         params = _seeded(planned, seed)
         metrics = self.grid.metrics
         spec = TrialSpec(model, params, seed, data, metrics, self.grid.experiment,
-                         trial_key(model, params, seed, data, metrics), self.count)
+                         trial_key(model, params, seed, data, metrics,
+                                   getattr(load_trainer(model), "revision", None)),
+                         self.count)
         self.count += 1
         return spec
 

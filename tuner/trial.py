@@ -60,14 +60,17 @@ class TrialSpec:
 
 
 def trial_key(model: str, params: Mapping[str, Any], seed: int, data: DataRef,
-              metrics: MetricSettings) -> str:
-    """Stable hash of everything that determines a trial's result."""
+              metrics: MetricSettings, revision: int | None = None) -> str:
+    """Stable hash of everything that determines a trial's result. `revision` is the trainer's
+    (absent before a model's first result-changing fix, so older keys stay valid)."""
     payload = {
         "model": model, "params": dict(params), "seed": seed,
         "corpus": data.corpus_sha256, "bow": data.bow_path.rsplit("/", 1)[-1],
         "embedding": data.embedding_key, "truth": data.ground_truth_path or data.label_field,
         "metrics": [metrics.npmi_window, metrics.topn, metrics.diversity_topn],
     }
+    if revision is not None:
+        payload["revision"] = revision
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:24]
 

@@ -1,0 +1,31 @@
+"""Trial keys: what makes a finished trial count as done on a re-run."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import make_grid
+from tuner.grid import load_grid
+from tuner.sweep import TrialFactory, check_inputs
+from tuner.trial import DataRef, MetricSettings, trial_key
+
+DATA = DataRef("corpus.jsonl", "sha", "en", "bow/v1000", None, None, None, "label")
+
+
+def test_a_trainer_revision_changes_the_key():
+    plain = trial_key("ETM", {"num_topics": 5}, 1, DATA, MetricSettings())
+    assert trial_key("ETM", {"num_topics": 5}, 1, DATA, MetricSettings(), None) == plain
+    assert trial_key("ETM", {"num_topics": 5}, 1, DATA, MetricSettings(), 2) != plain
+
+
+@pytest.mark.parametrize(("model", "revised"), [("etm", True), ("lda", False)])
+def test_sweep_keys_carry_the_trainer_revision(small_corpus, tmp_path, model, revised):
+    """ETM's results changed with revision 2, so its old finished trials must not be skipped;
+    LDA never changed, so its keys stay what they were."""
+    grid = load_grid(make_grid(tmp_path, small_corpus, models=[model],
+                               params={"num_topics": 5, "vocab_size": 1000}))
+    inputs = check_inputs(grid)
+    factory = TrialFactory(grid, inputs, tmp_path, {(1000, "en"): tmp_path / "bow"}, {})
+    spec = factory.make(inputs.plan[0].model, inputs.plan[0].combo, 1)
+    unrevised = trial_key(spec.model, spec.params, 1, spec.data, spec.metrics)
+    assert (spec.key != unrevised) is revised
