@@ -48,3 +48,9 @@ def load_trainer(name: str) -> type[Trainer]:
         raise KeyError(name)
     module_name, _, class_name = registry()[official].partition(":")
     return getattr(importlib.import_module(module_name), class_name)  # type: ignore[no-any-return]
+
+
+def trainer_revision(name: str) -> int | None:
+    """The trainer's `revision` (raised by fixes that change results), None when it has none."""
+    revision = getattr(load_trainer(name), "revision", None)
+    return int(revision) if revision is not None else None

@@ -31,8 +31,26 @@ def leaderboard(tracker: MlflowTracker, experiment_id: str, metric: str,
         else "ASC"
     runs = tracker.trial_runs(experiment_id, "attributes.status = 'FINISHED'",
                               order_by=[f"metrics.`{metric}` {direction}"])
-    ranked = [r for r in runs if metric in r.data.metrics][:limit]
+    ranked = [r for r in current_runs(runs) if metric in r.data.metrics][:limit]
     return [_entry(r) for r in ranked]
+
+
+def current_runs(runs: list[Any]) -> list[Any]:
+    """Runs not superseded: a run made before its trainer's latest result-changing fix (tag
+    `tuner.revision` older than the trainer's `revision`, or absent) stays in the store but
+    leaves the rankings, which the re-run with the fixed trainer takes over."""
+    from trainers import canonical_name, trainer_revision
+
+    latest: dict[str, int | None] = {}
+
+    def is_current(run: Any) -> bool:
+        model = run.data.tags.get("tuner.model", "")
+        if model not in latest:
+            latest[model] = trainer_revision(model) if canonical_name(model) else None
+        wanted, logged = latest[model], run.data.tags.get("tuner.revision")
+        return wanted is None or (logged is not None and int(logged) >= wanted)
+
+    return [run for run in runs if is_current(run)]
 
 
 def _entry(run: Any) -> Entry:

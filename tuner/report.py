@@ -116,6 +116,7 @@ def _font_warning(language: str, font: str | None) -> str:
 
 
 def _load(client: Any, tracking_uri: str, experiment: str) -> tuple[str, str, list[TrialRow]]:
+    from tuner.leaderboard import current_runs
     from tuner.tracking import MlflowTracker
 
     tracker = MlflowTracker(tracking_uri)
@@ -128,7 +129,7 @@ def _load(client: Any, tracking_uri: str, experiment: str) -> tuple[str, str, li
     if not parents:
         raise TunerError(f"experiment '{experiment}': has no sweep run (tag tuner.role=sweep); "
                          "was it written by `tuner run`?")
-    runs = tracker.trial_runs(experiment_id, "attributes.status = 'FINISHED'")
+    runs = current_runs(tracker.trial_runs(experiment_id, "attributes.status = 'FINISHED'"))
     rows = [TrialRow(r.info.run_id, r.info.run_name, r.data.tags.get("tuner.model", "?"),
                      dict(r.data.params), dict(r.data.metrics)) for r in runs]
     return experiment_id, parents[0].info.run_id, rows

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trainers import load_trainer
+from trainers import load_trainer, trainer_revision
 from tuner.data.corpus import Corpus, load_corpus
 from tuner.data.embeddings import (
     EmbeddingCache,
@@ -185,10 +185,10 @@ class TrialFactory:
                          str(self.bow_paths[planned.bow_choice]), key, encoder)
         params = _seeded(planned, seed)
         metrics = self.grid.metrics
+        revision = trainer_revision(model)
         spec = TrialSpec(model, params, seed, data, metrics, self.grid.experiment,
-                         trial_key(model, params, seed, data, metrics,
-                                   getattr(load_trainer(model), "revision", None)),
-                         self.count)
+                         trial_key(model, params, seed, data, metrics, revision), self.count,
+                         revision)
         self.count += 1
         return spec
 

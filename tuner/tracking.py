@@ -152,6 +152,8 @@ class MlflowTracker:
                 "tuner.corpus_sha256": spec.data.corpus_sha256,
                 "tuner.embedding_key": spec.data.embedding_key or "none",
                 "tuner.batch_id": sweep.batch_id, "tuner.status": "RUNNING"}
+        if spec.revision is not None:
+            tags["tuner.revision"] = str(spec.revision)
         run = self.client.create_run(sweep.experiment_id, run_name=_run_name(spec), tags=tags)
         self._log_params(run.info.run_id, {"model": spec.model, "seed": spec.seed, **spec.params,
                                            "npmi_window": spec.metrics.npmi_window,

@@ -52,6 +52,7 @@ class TrialSpec:
     experiment: str
     key: str
     index: int = 0
+    revision: int | None = None  # the trainer's, when it has one (see trial_key)
 
     @property
     def name(self) -> str:

@@ -29,3 +29,23 @@ def test_sweep_keys_carry_the_trainer_revision(small_corpus, tmp_path, model, re
     spec = factory.make(inputs.plan[0].model, inputs.plan[0].combo, 1)
     unrevised = trial_key(spec.model, spec.params, 1, spec.data, spec.metrics)
     assert (spec.key != unrevised) is revised
+
+
+def test_runs_of_an_older_trainer_revision_leave_the_leaderboard(tmp_path):
+    """Kept in the store (nothing is lost) but not ranked: the ETM run made before revision 2
+    and a revision-2 ETM run of the same trial; LDA has no revision, its runs always count."""
+    from tuner.leaderboard import leaderboard
+    from tuner.tracking import MlflowTracker
+
+    tracker = MlflowTracker(f"sqlite:///{tmp_path}/mlflow.db")
+    experiment_id = tracker.experiment_id("revisions")
+    for name, model, revision, ari in [("etm-old", "ETM", None, 0.9), ("etm-new", "ETM", "2", 0.2),
+                                       ("lda", "LDA", None, 0.5)]:
+        tags = {"tuner.role": "trial", "tuner.model": model}
+        if revision:
+            tags["tuner.revision"] = revision
+        run = tracker.client.create_run(experiment_id, run_name=name, tags=tags)
+        tracker.client.log_metric(run.info.run_id, "ari", ari)
+        tracker.client.set_terminated(run.info.run_id, "FINISHED")
+    assert [e.run_name for e in leaderboard(tracker, experiment_id, "ari")] == ["lda", "etm-new"]
+    assert len(tracker.trial_runs(experiment_id)) == 3
