@@ -89,6 +89,7 @@ class CTMTrainer:
     """Contextualized Topic Model (zero-shot or combined), on the sweep's document embeddings."""
 
     name: ClassVar[str] = "CTM"
+    revision: ClassVar[int] = 2  # 2: patience waits for a first improvement
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow", "embeddings"})
     params: ClassVar[ParamSchema] = ParamSchema("CTM", [
         NUM_TOPICS, VOCAB_SIZE, EPOCHS, BATCH_SIZE, LEARNING_RATE, DROPOUT,

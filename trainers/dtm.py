@@ -109,7 +109,7 @@ class DTMTrainer:
     """
 
     name: ClassVar[str] = "DTM"
-    revision: ClassVar[int] = 2  # 2: conditioned word vectors, N(0, I) topic embeddings, log counts
+    revision: ClassVar[int] = 2  # 2: conditioned word vectors, N(0, I) topics, log counts
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow", "timestamps"})
     params: ClassVar[ParamSchema] = ParamSchema("DTM", [
         NUM_TOPICS, VOCAB_SIZE, EPOCHS, BATCH_SIZE, LEARNING_RATE, HIDDEN_DIM, EMBEDDING_DIM,

@@ -79,7 +79,7 @@ class ETMTrainer:
     """Embedded Topic Model on Word2Vec embeddings trained on the corpus (cached per key)."""
 
     name: ClassVar[str] = "ETM"
-    revision: ClassVar[int] = 2  # 2: conditioned word vectors, N(0, I) topic embeddings, log counts
+    revision: ClassVar[int] = 2  # 2: conditioned word vectors, N(0, I) topics, log counts
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})
     params: ClassVar[ParamSchema] = ParamSchema("ETM", [
         NUM_TOPICS, VOCAB_SIZE, EPOCHS, BATCH_SIZE, LEARNING_RATE, DROPOUT, HIDDEN_DIM,

@@ -197,7 +197,10 @@ def train_vae(model: nn.Module, make_batch: BatchFn, n_docs: int, config: TrainC
     Early stopping watches the held-out reconstruction loss, not the ELBO: in the first epochs the
     KL term grows faster than the reconstruction improves (the posterior leaves the prior), so the
     ELBO's minimum would be epoch 0 and a model would stop untrained. Patience only counts after
-    KL warm-up, so a rising KL weight is not mistaken for overfitting either.
+    KL warm-up, so a rising KL weight is not mistaken for overfitting either, and only once the
+    loss has improved on the first epoch's: on short texts it first rises for a while (ProdLDA
+    on 1,000 headlines: up for 20 epochs, then below the first epoch's), and stopping inside
+    that bump kept first-epoch weights that put every document in one topic.
     """
     generator = seed_everything(config.seed)
     train_idx, val_idx = split_train_validation(n_docs, config.seed)
@@ -215,7 +218,7 @@ def train_vae(model: nn.Module, make_batch: BatchFn, n_docs: int, config: TrainC
         if val_loss < result.best_val_loss - 1e-6:
             result.best_val_loss, result.best_epoch, waited = val_loss, epoch, 0
             best_state = copy.deepcopy(model.state_dict())
-        elif epoch >= config.kl_warmup:
+        elif epoch >= config.kl_warmup and result.best_epoch > 0:
             waited += 1
         if config.patience is not None and waited >= config.patience:
             result.stopped_early = True

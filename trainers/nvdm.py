@@ -69,6 +69,7 @@ class NVDMTrainer:
     """Neural Variational Document Model; topics read from the latent as NVDMNet explains."""
 
     name: ClassVar[str] = "NVDM"
+    revision: ClassVar[int] = 2  # 2: patience waits for a first improvement
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})
     params: ClassVar[ParamSchema] = ParamSchema("NVDM", [
         NUM_TOPICS, VOCAB_SIZE, EPOCHS, BATCH_SIZE, LEARNING_RATE, DROPOUT,

@@ -64,6 +64,7 @@ class ProdLDANet(nn.Module):
 
 class ProdLDATrainer:
     name: ClassVar[str] = "ProdLDA"
+    revision: ClassVar[int] = 2  # 2: patience waits for a first improvement
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})
     params: ClassVar[ParamSchema] = ParamSchema("ProdLDA", [
         NUM_TOPICS, VOCAB_SIZE, EPOCHS, BATCH_SIZE, LEARNING_RATE, DROPOUT,
