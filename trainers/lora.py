@@ -11,7 +11,8 @@ embeddings' key, the mode, the LoRA settings, the seed and (supervised) the labe
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from tuner.data.embeddings import (
     encode_with,
     load_encoder,
 )
-from tuner.data.store import key_digest
+from tuner.data.store import key_digest, locked
 
 ADAPTATION = "lora"
 
@@ -70,9 +71,24 @@ def lora_embeddings(texts: Sequence[str], labels: NDArray[np.int64] | None,
     key = lora_key(source, used_labels, settings, mode, seed, corpus_sha256)
     cache = EmbeddingCache(Path(cache_dir))
     hit = cache.contains(key)
-    matrix = cache.get_or_compute(
-        key, lambda: fine_tune_and_encode(texts, used_labels, source, settings, seed, device))
-    return matrix, hit
+
+    def compute() -> NDArray[np.float32]:
+        with one_at_a_time_on(device, Path(cache_dir)):
+            return fine_tune_and_encode(texts, used_labels, source, settings, seed, device)
+
+    return cache.get_or_compute(key, compute), hit
+
+
+@contextmanager
+def one_at_a_time_on(device: str, cache_dir: Path) -> Iterator[None]:
+    """On a GPU, one fine-tuning at a time per device: two workers sharing a GPU would each
+    load the embedding model (16 GB for Qwen3-Embedding-8B in bfloat16) and could run it out
+    of memory. Workers on other GPUs, and CPU runs, go ahead."""
+    if not device.startswith("cuda"):
+        yield
+        return
+    with locked(cache_dir / "locks" / f"lora-{device.replace(':', '-')}"):
+        yield
 
 
 def lora_key(source: EncoderSource, labels: NDArray[np.int64] | None, settings: LoraSettings,

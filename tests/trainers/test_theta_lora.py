@@ -93,3 +93,34 @@ def test_lora_without_the_embedding_model_says_so(small_data, tmp_path):
                                            "mode": "unsupervised", "adaptation": "lora"})
     with pytest.raises(TrainerError, match="adaptation=lora needs the embedding model"):
         trainer().fit(data, params, FitContext(seed=1, cache_dir=str(tmp_path)))
+
+
+def test_one_fine_tuning_at_a_time_per_gpu(tmp_path):
+    """A second worker on the same GPU waits; one on another GPU or the CPU does not."""
+    import subprocess
+    import sys
+    import time
+
+    from filelock import Timeout
+
+    from tests.conftest import REPO
+    from trainers.lora import one_at_a_time_on
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; "
+         "from trainers.lora import one_at_a_time_on\n"
+         f"with one_at_a_time_on('cuda:0', Path({str(tmp_path)!r})):\n"
+         "    print('held', flush=True); time.sleep(30)"],
+        cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(Timeout):
+            from tuner.data.store import locked
+            with locked(tmp_path / "locks" / "lora-cuda-0", timeout=0.5):
+                pass
+        started = time.monotonic()
+        with one_at_a_time_on("cuda:1", tmp_path), one_at_a_time_on("cpu", tmp_path):
+            assert time.monotonic() - started < 5
+    finally:
+        holder.kill()
+        holder.wait()
