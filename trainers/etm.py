@@ -52,7 +52,7 @@ class ETMNet(nn.Module):
     the topic embeddings alpha (K x E) are learnt. Prior on the Gaussian: N(0, I).
     The encoder reads log(1 + counts) like the other bag-of-words encoders, not the paper's
     count-normalised BOW: on 20ng-mini (K=20) normalised input left θ nearly the same for every
-    document (ARI 0.05, F1 0.04); log counts gave ARI 0.19 and F1 0.28.
+    document (ARI 0.05, F1 0.04); log counts gave ARI 0.18 and F1 0.30.
     """
 
     def __init__(self, rho: NDArray[np.float32], num_topics: int, hidden_dim: int,
