@@ -24,6 +24,12 @@ from tuner.data.store import key_digest
 
 Objective = Literal["simcse", "supcon"]
 ADAPTATION = "adapter-mlp"
+TEMPERATURE: dict[Objective, float] = {"simcse": 0.05, "supcon": 0.1}  # the papers' values
+
+
+def objective_for(mode: str) -> Objective:
+    """THETA's mode -> its contrastive objective (the adapter's and LoRA's alike)."""
+    return "supcon" if mode == "supervised" else "simcse"
 
 
 @dataclass(frozen=True)
@@ -35,12 +41,12 @@ class AdapterSettings:
     epochs: int = 30
     batch_size: int = 128
     learning_rate: float = 1e-3
-    temperature: float = 0.05  # SimCSE's; SupCon uses 0.1 (set by `settings_for`)
+    temperature: float = 0.05  # set from TEMPERATURE by `settings_for`
     dropout: float = 0.1  # the noise that makes SimCSE's two views differ
 
 
 def settings_for(objective: Objective) -> AdapterSettings:
-    return AdapterSettings(objective, temperature=0.05 if objective == "simcse" else 0.1)
+    return AdapterSettings(objective, temperature=TEMPERATURE[objective])
 
 
 class EmbeddingAdapter(nn.Module):
@@ -134,7 +140,7 @@ def adapted_embeddings(embeddings: NDArray[np.float32], labels: NDArray[np.int64
     Returns:
         (matrix, True when it came from the cache).
     """
-    settings = settings_for("supcon" if mode == "supervised" else "simcse")
+    settings = settings_for(objective_for(mode))
     used_labels = labels if mode == "supervised" else None
     key = adapter_key(embeddings, used_labels, settings, mode, seed, corpus_sha256)
     cache = EmbeddingCache(Path(cache_dir))

@@ -24,7 +24,7 @@ from trainers.neural import (
     train_vae,
 )
 from trainers.time_slices import TIME_SLICE_RULE, slice_documents
-from trainers.word_vectors import decoder_word_vectors, topic_embeddings_init, word_embeddings
+from trainers.word_vectors import EmbeddingDecoder, word_embeddings
 from tuner.data.inputs import FitContext, TrialData
 from tuner.data.timestamps import parse_timestamps
 from tuner.errors import DataError
@@ -51,8 +51,8 @@ RANDOM_WALK_VARIANCE = 0.005  # δ² of alpha_t ~ N(alpha_{t-1}, δ² I), D-ETM'
 
 class DTMNet(nn.Module):
     """Encoder on the BOW (log counts, as ETM) -> θ (logistic normal, prior N(0, I)); slice t's
-    topics β_t = softmax(alpha_t · rhoᵀ) with rho the corpus's fixed Word2Vec matrix, conditioned
-    as ETM's (`decoder_word_vectors`).
+    topics β_t = softmax(alpha_t · rhoᵀ) with rho the corpus's fixed Word2Vec matrix, through
+    ETM's decoder (`EmbeddingDecoder` with one set of topic embeddings per slice).
 
     The topic embeddings alpha (T x K x E) are point estimates under the random-walk prior
     alpha_0 ~ N(0, I), alpha_t ~ N(alpha_{t-1}, δ² I); its negative log density, shared out over
@@ -62,21 +62,18 @@ class DTMNet(nn.Module):
     def __init__(self, rho: NDArray[np.float32], num_slices: int, num_topics: int,
                  hidden_dim: int, n_docs: int) -> None:
         super().__init__()
-        conditioned = decoder_word_vectors(np.asarray(rho, dtype=np.float32))
-        vocab_size, embedding_dim = conditioned.shape
-        self.register_buffer("rho", torch.from_numpy(conditioned))
-        self.encoder = GaussianEncoder(vocab_size, hidden_dim, ENCODER_LAYERS, num_topics)
-        start = topic_embeddings_init(1, num_topics, embedding_dim)
-        self.alpha = nn.Parameter(start.repeat(num_slices, 1, 1))
+        self.encoder = GaussianEncoder(rho.shape[0], hidden_dim, ENCODER_LAYERS, num_topics)
+        self.decoder = EmbeddingDecoder(rho, num_topics, num_slices)
         self.n_docs = max(n_docs, 1)
 
     def slice_topic_word(self) -> torch.Tensor:
         """T x K x V word distributions, one set of topics per slice."""
-        return torch.softmax(self.alpha @ self.rho.T, dim=2)  # type: ignore[operator]
+        return self.decoder()  # type: ignore[no-any-return]
 
     def _random_walk_penalty(self) -> torch.Tensor:
-        steps = self.alpha[1:] - self.alpha[:-1]
-        return (0.5 * (self.alpha[0] ** 2).sum()
+        alpha = self.decoder.alpha
+        steps = alpha[1:] - alpha[:-1]
+        return (0.5 * (alpha[0] ** 2).sum()
                 + (steps ** 2).sum() / (2.0 * RANDOM_WALK_VARIANCE))
 
     def losses(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:

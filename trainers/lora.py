@@ -21,7 +21,13 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from trainers.adapters import Objective, info_nce, supervised_contrastive
+from trainers.adapters import (
+    TEMPERATURE,
+    Objective,
+    info_nce,
+    objective_for,
+    supervised_contrastive,
+)
 from trainers.base import require
 from tuner.data.embeddings import (
     EmbeddingCache,
@@ -47,13 +53,12 @@ class LoraSettings:
     epochs: int = 2
     batch_size: int = 32
     learning_rate: float = 5e-4
-    temperature: float = 0.05  # SimCSE's; SupCon uses 0.1 (set by `lora_settings_for`)
+    temperature: float = 0.05  # set from TEMPERATURE by `lora_settings_for`
     max_steps: int | None = None  # stop after this many optimiser steps (None: all epochs)
 
 
 def lora_settings_for(objective: Objective, **changes: Any) -> LoraSettings:
-    temperature = 0.05 if objective == "simcse" else 0.1
-    return LoraSettings(objective, **{"temperature": temperature, **changes})
+    return LoraSettings(objective, **{"temperature": TEMPERATURE[objective], **changes})
 
 
 def lora_embeddings(texts: Sequence[str], labels: NDArray[np.int64] | None,
@@ -65,8 +70,7 @@ def lora_embeddings(texts: Sequence[str], labels: NDArray[np.int64] | None,
     Returns:
         (matrix, True when it came from the cache).
     """
-    objective: Objective = "supcon" if mode == "supervised" else "simcse"
-    settings = settings or lora_settings_for(objective)
+    settings = settings or lora_settings_for(objective_for(mode))
     used_labels = labels if mode == "supervised" else None
     key = lora_key(source, used_labels, settings, mode, seed, corpus_sha256)
     cache = EmbeddingCache(Path(cache_dir))
@@ -129,7 +133,7 @@ def _train(model: torch.nn.Module, tokenizer: Any, texts: Sequence[str],
     steps = 0
     for _ in range(settings.epochs):
         order = rows[torch.randperm(len(rows), generator=generator).numpy()]
-        for start in range(0, len(order) - 1, settings.batch_size):
+        for start in range(0, len(order), settings.batch_size):
             idx = order[start:start + settings.batch_size]
             if len(idx) < 2:
                 continue
