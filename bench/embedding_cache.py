@@ -6,8 +6,8 @@ import time
 
 from _common import machine, scratch, write_grid
 
+from tuner.engine.sweep import check_inputs, precompute
 from tuner.grid import load_grid
-from tuner.sweep import check_inputs, precompute
 
 
 def main() -> None:

@@ -12,11 +12,11 @@ os.environ["TUNER_TRAINERS"] = "Trivial=trivial_trainer:TrivialTrainer"
 os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO / "bench"), str(REPO)])
 sys.path.insert(0, str(REPO / "bench"))
 
-from tuner.executors import make_executor  # noqa: E402
+from tuner.engine.executors import make_executor  # noqa: E402
+from tuner.engine.runner import run_sweep  # noqa: E402
+from tuner.engine.sweep import check_inputs, precompute  # noqa: E402
 from tuner.grid import load_grid  # noqa: E402
-from tuner.runner import run_sweep  # noqa: E402
-from tuner.sweep import check_inputs, precompute  # noqa: E402
-from tuner.tracking import MlflowTracker  # noqa: E402
+from tuner.tracking.tracker import MlflowTracker  # noqa: E402
 
 TRIALS = 40
 

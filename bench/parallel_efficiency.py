@@ -12,11 +12,11 @@ import time
 
 from _common import machine, scratch, write_grid
 
-from tuner.executors import make_executor
+from tuner.engine.executors import make_executor
+from tuner.engine.runner import run_sweep
+from tuner.engine.sweep import check_inputs, precompute
 from tuner.grid import load_grid
-from tuner.runner import run_sweep
-from tuner.sweep import check_inputs, precompute
-from tuner.tracking import MlflowTracker
+from tuner.tracking.tracker import MlflowTracker
 
 PARAMS = {"num_topics": [10, 20], "vocab_size": 2000, "lda.max_iter": [100, 200],
           "prodlda.epochs": [10, 15], "prodlda.patience": None}

@@ -22,9 +22,9 @@ from trainers.lora import fine_tune_and_encode, lora_settings_for
 from tuner.data.embeddings import encode_texts
 from tuner.data.inputs import FitContext
 from tuner.devices import pick_device
+from tuner.engine.sweep import check_inputs, precompute
+from tuner.engine.worker import load_trial_data
 from tuner.grid import load_grid
-from tuner.sweep import check_inputs, precompute
-from tuner.worker import load_trial_data
 
 
 def main() -> None:

@@ -8,9 +8,9 @@ from _common import machine, scratch, write_grid
 
 from trainers import load_trainer
 from tuner.data.inputs import FitContext
+from tuner.engine.sweep import check_inputs, precompute
+from tuner.engine.worker import load_trial_data
 from tuner.grid import load_grid
-from tuner.sweep import check_inputs, precompute
-from tuner.worker import load_trial_data
 
 
 def main() -> None:

@@ -118,8 +118,8 @@ def make_grid(folder: Path, corpus: Path, **overrides: object) -> Path:
 def prepared_small(tmp_path_factory: pytest.TempPathFactory, small_corpus: Path,
                    session_cache: Path):
     """The small corpus precomputed once: bag of words (1000 words), co-occurrence, MiniLM."""
+    from tuner.engine.sweep import check_inputs, precompute
     from tuner.grid import load_grid
-    from tuner.sweep import check_inputs, precompute
 
     grid_path = make_grid(tmp_path_factory.mktemp("grid"), small_corpus,
                           models=["lda", "bertopic"], params={"num_topics": 5, "vocab_size": 1000})
@@ -130,7 +130,7 @@ def prepared_small(tmp_path_factory: pytest.TempPathFactory, small_corpus: Path,
 @pytest.fixture(scope="session")
 def small_data(prepared_small):
     """TrialData for trainer tests: what a worker would load for the small corpus."""
-    from tuner.worker import load_trial_data
+    from tuner.engine.worker import load_trial_data
 
     bertopic_trial = next(t for t in prepared_small.trials if t.model == "BERTopic")
     return load_trial_data(bertopic_trial.data)
@@ -143,9 +143,9 @@ HUFFPOST_MINI = REPO / "datasets" / "huffpost-mini" / "corpus.jsonl"
 def huffpost_data(tmp_path_factory: pytest.TempPathFactory, session_cache: Path):
     """TrialData of datasets/huffpost-mini (1,000 dated headlines, MiniLM embeddings), as a
     worker loads it: the short-text corpus."""
+    from tuner.engine.sweep import check_inputs, precompute
+    from tuner.engine.worker import load_trial_data
     from tuner.grid import load_grid
-    from tuner.sweep import check_inputs, precompute
-    from tuner.worker import load_trial_data
 
     dataset = {"path": str(HUFFPOST_MINI), "text_field": "text", "id_field": "id",
                "label_field": "label", "timestamp_field": "timestamp", "language": "en"}

@@ -12,9 +12,9 @@ def trial_data_for(records: list[dict[str, Any]], folder: Path, vocab_size: int 
                    **dataset: Any) -> Any:
     """TrialData of `records` written to `folder`; `dataset` overrides the grid's dataset fields
     (e.g. language="zh", covariates=["group"], timestamp_field="timestamp")."""
+    from tuner.engine.sweep import check_inputs, precompute
+    from tuner.engine.worker import load_trial_data
     from tuner.grid import load_grid
-    from tuner.sweep import check_inputs, precompute
-    from tuner.worker import load_trial_data
 
     corpus = write_jsonl(folder / "corpus.jsonl", records)
     spec = {"path": str(corpus), "text_field": "text", "id_field": "id", "label_field": "label",

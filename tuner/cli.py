@@ -34,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted before any trial started", file=sys.stderr)
         return 130
     except TunerError as err:
-        from tuner.service import SweepLockedError
+        from tuner.flow import SweepLockedError
 
         if args.debug:
             raise
@@ -121,8 +121,8 @@ def _grid_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _checked(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from tuner.engine.sweep import check_inputs
     from tuner.grid import load_grid
-    from tuner.sweep import check_inputs
 
     if getattr(args, "max_workers", 1) < 1:
         raise TunerError(f"--max-workers expects an int >= 1; got {args.max_workers}")
@@ -138,7 +138,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _precompute(args: argparse.Namespace) -> int:
-    from tuner.sweep import precompute
+    from tuner.engine.sweep import precompute
 
     grid, inputs = _checked(args)
     prepared = precompute(grid, inputs, args.cache_dir, progress=not args.quiet)
@@ -148,9 +148,9 @@ def _precompute(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from tuner.leaderboard import format_leaderboard
-    from tuner.service import SweepHooks, SweepSettings, execute_sweep
-    from tuner.tracking import resolve_tracking_uri
+    from tuner.flow import SweepHooks, SweepSettings, execute_sweep
+    from tuner.reporting.leaderboard import format_leaderboard
+    from tuner.tracking.tracker import resolve_tracking_uri
 
     grid, inputs = _checked(args)
     settings = SweepSettings(resolve_tracking_uri(args.tracking_uri), args.cache_dir,
@@ -181,8 +181,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from tuner.server import ServerSettings, serve
-    from tuner.tracking import resolve_tracking_uri
+    from tuner.serve.server import ServerSettings, serve
+    from tuner.tracking.tracker import resolve_tracking_uri
 
     settings = ServerSettings(args.host, args.port, args.grids_dir, args.cache_dir,
                               resolve_tracking_uri(args.tracking_uri), args.max_workers,
@@ -192,8 +192,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from tuner.report import write_report
-    from tuner.tracking import resolve_tracking_uri
+    from tuner.reporting.report import write_report
+    from tuner.tracking.tracker import resolve_tracking_uri
 
     out = args.out or Path("reports") / args.experiment
     written = write_report(resolve_tracking_uri(args.tracking_uri), args.experiment, out,
@@ -207,8 +207,8 @@ def _report(args: argparse.Namespace) -> int:
 def _best(args: argparse.Namespace) -> int:
     import json
 
-    from tuner.best import best_grid
-    from tuner.tracking import resolve_tracking_uri
+    from tuner.reporting.best import best_grid
+    from tuner.tracking.tracker import resolve_tracking_uri
 
     grid = best_grid(resolve_tracking_uri(args.tracking_uri), args.experiment, args.metric,
                      args.rename)

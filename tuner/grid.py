@@ -13,9 +13,9 @@ from trainers import canonical_name, load_trainer
 from tuner.data.corpus import SUPPORTED_SUFFIXES, DatasetSpec
 from tuner.data.embeddings import EmbeddingSpec
 from tuner.data.vocab import Preprocessing
+from tuner.engine.search import STRATEGIES, Range, SearchSpec, Values, sample_random
 from tuner.errors import GridError
 from tuner.params import ParamSchema
-from tuner.search import STRATEGIES, Range, SearchSpec, Values, sample_random
 from tuner.trial import MetricSettings
 
 TOP_LEVEL = {"experiment", "dataset", "ground_truth", "model", "models", "params", "embedding",
@@ -110,9 +110,9 @@ def load_grid(path: str | Path) -> Grid:
 
 
 def _leaderboard_metric(value: Any, problems: _Problems) -> str | None:
-    from tuner.metrics import METRICS
+    from tuner.metrics import rankable_metrics
 
-    known = [*METRICS, "fit_seconds"]
+    known = rankable_metrics()
     if value is not None and value not in known:
         problems.add("leaderboard_metric", f"expects one of {', '.join(known)}; got {value!r}")
         return None
@@ -264,12 +264,12 @@ def _search(value: Any, problems: _Problems) -> SearchSpec:
     if not isinstance(seed, int) or isinstance(seed, bool):
         problems.add("search.seed", f"expects an int; got {seed!r}")
     metrics = value.get("metrics", [value["metric"]] if "metric" in value else [])
-    from tuner.metrics import METRICS
+    from tuner.metrics import rankable_metrics
 
     for i, metric in enumerate(metrics):
-        if metric not in METRICS:
-            problems.add(f"search.metrics[{i}]", f"expects one of {', '.join(METRICS)}; "
-                         f"got {metric!r}")
+        if metric not in rankable_metrics():
+            problems.add(f"search.metrics[{i}]", f"expects one of "
+                         f"{', '.join(rankable_metrics())}; got {metric!r}")
     return SearchSpec(value["strategy"], n_trials if isinstance(n_trials, int) else 0,
                       seed if isinstance(seed, int) else 0, tuple(metrics))
 

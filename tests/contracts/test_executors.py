@@ -7,11 +7,11 @@ import pytest
 
 from tests.conftest import REPO, make_grid
 from tests.plugins import FAILING_SEED
-from tuner.executors import EXECUTOR_KINDS, make_executor
+from tuner.engine.executors import EXECUTOR_KINDS, make_executor
+from tuner.engine.runner import run_sweep
+from tuner.engine.sweep import check_inputs, precompute
 from tuner.grid import load_grid
-from tuner.runner import run_sweep
-from tuner.sweep import check_inputs, precompute
-from tuner.tracking import MlflowTracker
+from tuner.tracking.tracker import MlflowTracker
 
 
 @pytest.mark.parametrize("kind", EXECUTOR_KINDS)

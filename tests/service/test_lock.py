@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from tests.service.conftest import tiny_grid, tuner_cli
-from tuner.service import experiment_lock, is_locked, lock_path
+from tuner.flow import experiment_lock, is_locked, lock_path
 
 
 def test_run_exits_3_while_another_sweep_holds_the_experiment(tmp_path: Path,

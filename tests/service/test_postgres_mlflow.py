@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.service.conftest import MlflowServer, ServerSweep
-from tuner.tracking import MlflowTracker, SweepHandle
+from tuner.tracking.tracker import MlflowTracker, SweepHandle
 from tuner.trial import DataRef, MetricSettings, TrialRecord, TrialSpec, TrialStatus
 
 METRICS = ("npmi", "diversity", "ari", "f1")

@@ -9,7 +9,7 @@ import pytest
 
 from tests.service.conftest import ServerSweep, tuner_cli
 from tuner.errors import TunerError
-from tuner.report import TrialRow, WrittenReport, pareto_front, write_report
+from tuner.reporting.report import TrialRow, WrittenReport, pareto_front, write_report
 
 
 def _row(name: str, npmi: float, diversity: float, ari: float) -> TrialRow:
@@ -100,8 +100,8 @@ def test_best_grid_reruns_the_best_trial(best: dict, server_sweep: ServerSweep,
     """Same trial key as the best run: same model, parameters, seed, data and metrics."""
     from mlflow.tracking import MlflowClient
 
+    from tuner.engine.sweep import check_inputs, precompute
     from tuner.grid import load_grid
-    from tuner.sweep import check_inputs, precompute
 
     path = tmp_path / "best.json"
     path.write_text(json.dumps(best), encoding="utf-8")

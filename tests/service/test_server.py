@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.service.conftest import VENV_BIN, free_port, tiny_grid, tuner_cli
-from tuner.service import experiment_lock
+from tuner.flow import experiment_lock
 
 TOKEN = "test-token-" + "x" * 20
 

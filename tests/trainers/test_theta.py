@@ -92,8 +92,8 @@ def test_default_embedding_is_qwen3(size, model_id):
 
 
 def test_qwen_default_offline_fails_with_the_id(small_corpus, tmp_path, monkeypatch):
+    from tuner.engine.sweep import check_inputs
     from tuner.grid import load_grid
-    from tuner.sweep import check_inputs
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     grid = load_grid(make_grid(tmp_path, small_corpus, models=["theta"],

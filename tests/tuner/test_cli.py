@@ -110,6 +110,6 @@ def test_theta_cross_field_rules(tmp_path, small_corpus, params, message, capsys
 
 
 def test_secrets_are_never_logged_as_params():
-    from tuner.tracking import _is_secret
+    from tuner.tracking.tracker import _is_secret
 
     assert _is_secret("db_password") and _is_secret("API_TOKEN") and not _is_secret("epochs")

@@ -13,11 +13,11 @@ from mlflow.tracking import MlflowClient
 
 from tests.conftest import REPO, make_grid
 from tests.plugins import FAILING_SEED
-from tuner.executors import make_executor
+from tuner.engine.executors import make_executor
+from tuner.engine.runner import Limits, run_sweep
+from tuner.engine.sweep import check_inputs, precompute
 from tuner.grid import load_grid
-from tuner.runner import Limits, run_sweep
-from tuner.sweep import check_inputs, precompute
-from tuner.tracking import MlflowTracker
+from tuner.tracking.tracker import MlflowTracker
 
 PLUGIN = "Flaky=tests.plugins:FlakyTrainer"
 

@@ -8,9 +8,9 @@ import re
 import pytest
 
 from tests.conftest import make_grid, read_jsonl, stratified_subset, write_jsonl
+from tuner.engine.sweep import check_inputs, plan_trials, precompute
+from tuner.engine.worker import load_trial_data
 from tuner.grid import load_grid
-from tuner.sweep import check_inputs, plan_trials, precompute
-from tuner.worker import load_trial_data
 
 HAN_WORD = re.compile(r"[\u4e00-\u9fff]{2,}")
 

@@ -14,11 +14,11 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from tests.conftest import REPO, make_grid
+from tuner.engine.sweep import check_inputs, precompute
+from tuner.engine.worker import run_trial
 from tuner.grid import load_grid
-from tuner.sweep import check_inputs, precompute
-from tuner.tracking import MlflowTracker
+from tuner.tracking.tracker import MlflowTracker
 from tuner.trial import TrialStatus
-from tuner.worker import run_trial
 
 COMPUTE_ONCE = textwrap.dedent("""
     import sys, time

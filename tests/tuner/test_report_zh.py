@@ -10,8 +10,8 @@ import warnings
 import pytest
 
 from tests.conftest import REPO, make_grid, read_jsonl, stratified_subset, write_jsonl
-from tuner.report import write_report
-from tuner.report_plots import font_for, plot_topic_words
+from tuner.reporting.plots import font_for, plot_topic_words
+from tuner.reporting.report import write_report
 
 
 @pytest.fixture(scope="module")

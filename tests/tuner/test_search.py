@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import make_grid
+from tuner.engine.executors import make_executor
+from tuner.engine.runner import run_sweep
+from tuner.engine.sweep import check_inputs, precompute
 from tuner.errors import GridError
-from tuner.executors import make_executor
 from tuner.grid import load_grid
-from tuner.runner import run_sweep
-from tuner.sweep import check_inputs, precompute
-from tuner.tracking import MlflowTracker
+from tuner.tracking.tracker import MlflowTracker
 
 SPACE = {"num_topics": [5, 8, 12], "vocab_size": 1000,
          "lda.max_iter": {"low": 10, "high": 40}, "lda.alpha": {"low": 0.01, "high": 1.0,

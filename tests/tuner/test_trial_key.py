@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import make_grid
+from tuner.engine.sweep import TrialFactory, check_inputs
 from tuner.grid import load_grid
-from tuner.sweep import TrialFactory, check_inputs
 from tuner.trial import DataRef, MetricSettings, trial_key
 
 DATA = DataRef("corpus.jsonl", "sha", "en", "bow/v1000", None, None, None, "label")
@@ -34,8 +34,8 @@ def test_sweep_keys_carry_the_trainer_revision(small_corpus, tmp_path, model, re
 def test_runs_of_an_older_trainer_revision_leave_the_leaderboard(tmp_path):
     """Kept in the store (nothing is lost) but not ranked: the ETM run made before revision 2
     and a revision-2 ETM run of the same trial; LDA has no revision, its runs always count."""
-    from tuner.leaderboard import leaderboard
-    from tuner.tracking import MlflowTracker
+    from tuner.reporting.leaderboard import leaderboard
+    from tuner.tracking.tracker import MlflowTracker
 
     tracker = MlflowTracker(f"sqlite:///{tmp_path}/mlflow.db")
     experiment_id = tracker.experiment_id("revisions")

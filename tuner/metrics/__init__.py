@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from tuner.errors import MetricError
 from tuner.metrics.clustering import (
     adjusted_rand,
     assignment_f1,
@@ -45,7 +46,36 @@ METRICS: dict[str, MetricInfo] = {
     ]
 }
 
-__all__ = ["METRICS", "MetricInfo", "MetricReference", "evaluate"]
+# Figures every trial logs beside its scores (timings, counts): rankable, never computed from the
+# output. The one place, with METRICS, that says which way each figure is better.
+RECORDED: dict[str, bool] = {  # name -> higher is better
+    "fit_seconds": False,
+    "eval_seconds": False,
+    "num_topics_found": True,
+}
+
+__all__ = ["METRICS", "RECORDED", "MetricInfo", "MetricReference", "default_metric",
+           "evaluate", "higher_is_better", "rankable_metrics"]
+
+
+def rankable_metrics() -> list[str]:
+    """Every name a leaderboard or a search may rank by."""
+    return [*METRICS, *RECORDED]
+
+
+def higher_is_better(metric: str) -> bool:
+    """Which way `metric` is better. Raises MetricError for a name no registry knows."""
+    if metric in METRICS:
+        return METRICS[metric].higher_is_better
+    if metric in RECORDED:
+        return RECORDED[metric]
+    raise MetricError(f"unknown metric '{metric}'; known: {', '.join(rankable_metrics())}")
+
+
+def default_metric(has_truth: bool) -> str:
+    """The metric a sweep ranks by when the grid names none: agreement with the truth if there
+    is one, else coherence."""
+    return "ari" if has_truth else "npmi"
 
 
 def evaluate(output: TopicModelOutput, reference: MetricReference) -> dict[str, float]:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tuner.report import TrialRow
+    from tuner.reporting.report import TrialRow
 
 LEADERBOARD_ROWS = 20
 CJK_PROBE = "主题模型中文"  # a font for zh must draw these

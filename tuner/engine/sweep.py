@@ -22,10 +22,10 @@ from tuner.data.embeddings import (
 from tuner.data.ground_truth import GroundTruth, ground_truth_from_labels, load_ground_truth
 from tuner.data.timestamps import parse_timestamps
 from tuner.data.vocab import BowCache, CooccurrenceCache, check_cache_writable, tokenize_corpus
+from tuner.engine.search import Range
 from tuner.errors import DataError, GridError
 from tuner.grid import Grid, ModelSweep
 from tuner.params import VOCAB_SIZE, ParamSchema
-from tuner.search import Range
 from tuner.trial import DataRef, TrialSpec, trial_key
 
 SEED_PARAM = "random_state"

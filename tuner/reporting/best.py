@@ -35,8 +35,8 @@ def best_grid(tracking_uri: str, experiment: str, metric: str,
     Raises:
         TunerError: unknown experiment, or no finished trial logged `metric`.
     """
-    from tuner.leaderboard import leaderboard
-    from tuner.tracking import MlflowTracker
+    from tuner.reporting.leaderboard import leaderboard
+    from tuner.tracking.tracker import MlflowTracker
 
     tracker = MlflowTracker(tracking_uri)
     experiment_id = tracker.experiment_id(experiment, create=False)

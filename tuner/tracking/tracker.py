@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from tuner.errors import TunerError
-from tuner.journal import Journal
+from tuner.tracking.journal import Journal
 from tuner.trial import TrialRecord, TrialSpec, TrialStatus
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """`tuner serve`: a small HTTP API that starts sweeps in the background and reports on them.
 
 Routes: GET /health, POST /sweeps, GET /sweeps, GET /sweeps/{id}, GET /sweeps/{id}/leaderboard.
-Sweeps run through `tuner.service.execute_sweep`, the same flow (and lock) as `tuner run`.
+Sweeps run through `tuner.flow.execute_sweep`, the same flow (and lock) as `tuner run`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tuner.errors import TunerError
-from tuner.jobs import ApiError, JobSettings, SweepRegistry
+from tuner.serve.jobs import ApiError, JobSettings, SweepRegistry
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024  # 1 MiB

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tuner.errors import TunerError
-from tuner.metrics import METRICS
+from tuner.metrics import higher_is_better
 
 PARETO_METRICS = ("npmi", "diversity", "ari")
 TABLE_METRICS = ("npmi", "diversity", "ari", "f1", "fit_seconds")
@@ -37,10 +37,6 @@ class WrittenReport:
     parent_run_id: str
     language: str = "en"  # the language the topic words are drawn in
     font: str | None = None  # the font that draws them (None: matplotlib's default)
-
-
-def higher_is_better(metric: str) -> bool:
-    return METRICS.get(metric) is None or METRICS[metric].higher_is_better
 
 
 def pareto_front(rows: Sequence[TrialRow], metrics: Sequence[str]) -> list[TrialRow]:
@@ -69,7 +65,7 @@ def write_report(tracking_uri: str, experiment: str, out: Path,
     """
     from mlflow.tracking import MlflowClient
 
-    from tuner.report_plots import (
+    from tuner.reporting.plots import (
         font_for,
         plot_leaderboard,
         plot_params,
@@ -116,8 +112,8 @@ def _font_warning(language: str, font: str | None) -> str:
 
 
 def _load(client: Any, tracking_uri: str, experiment: str) -> tuple[str, str, list[TrialRow]]:
-    from tuner.leaderboard import current_runs
-    from tuner.tracking import MlflowTracker
+    from tuner.reporting.leaderboard import current_runs
+    from tuner.tracking.tracker import MlflowTracker
 
     tracker = MlflowTracker(tracking_uri)
     experiment_id = tracker.experiment_id(experiment, create=False)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tuner.metrics import METRICS
-from tuner.tracking import MlflowTracker
+from tuner.metrics import higher_is_better
+from tuner.tracking.tracker import MlflowTracker
 
 SHOWN_METRICS = ("npmi", "diversity", "ari", "f1", "fit_seconds")
 
@@ -20,15 +20,10 @@ class Entry:
     metrics: dict[str, float]
 
 
-def default_metric(has_truth: bool) -> str:
-    return "ari" if has_truth else "npmi"
-
-
 def leaderboard(tracker: MlflowTracker, experiment_id: str, metric: str,
                 limit: int = 10) -> list[Entry]:
     """Finished trial runs ranked by `metric` (best first; lower first where lower is better)."""
-    direction = "DESC" if METRICS.get(metric) is None or METRICS[metric].higher_is_better \
-        else "ASC"
+    direction = "DESC" if higher_is_better(metric) else "ASC"
     runs = tracker.trial_runs(experiment_id, "attributes.status = 'FINISHED'",
                               order_by=[f"metrics.`{metric}` {direction}"])
     ranked = [r for r in current_runs(runs) if metric in r.data.metrics][:limit]

@@ -12,9 +12,9 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Literal
 
+from tuner.engine.sweep import CheckedInputs, PreparedSweep
 from tuner.errors import GridError, TunerError
 from tuner.grid import Grid
-from tuner.sweep import CheckedInputs, PreparedSweep
 from tuner.trial import TrialRecord, TrialStatus
 
 JobStatus = Literal["queued", "running", "finished", "failed"]
@@ -90,7 +90,7 @@ class SweepRegistry:
 
     def submit(self, body: Any) -> SweepJob:
         """Validate a request body and start its sweep; 400/404/409 as ApiError."""
-        from tuner.service import is_locked
+        from tuner.flow import is_locked
 
         job_id = uuid.uuid4().hex[:12]
         path, label = self._grid_file(body, job_id)
@@ -108,8 +108,8 @@ class SweepRegistry:
         return job
 
     def leaderboard(self, job_id: str) -> dict[str, Any]:
-        from tuner.leaderboard import leaderboard
-        from tuner.tracking import MlflowTracker
+        from tuner.reporting.leaderboard import leaderboard
+        from tuner.tracking.tracker import MlflowTracker
 
         job = self.get(job_id)
         if job.experiment_id is None or job.metric is None:
@@ -146,7 +146,7 @@ class SweepRegistry:
         return path
 
     def _run(self, job: SweepJob, grid: Grid, inputs: CheckedInputs) -> None:
-        from tuner.service import SweepHooks, SweepSettings, execute_sweep
+        from tuner.flow import SweepHooks, SweepSettings, execute_sweep
 
         settings = SweepSettings(self.settings.tracking_uri, self.settings.cache_dir,
                                  self.settings.max_workers, progress=False)
@@ -166,8 +166,8 @@ class SweepRegistry:
             job.finished_at = time.time()
 
     def _started(self, job: SweepJob, prepared: PreparedSweep, skipped: int) -> None:
-        from tuner.leaderboard import default_metric
-        from tuner.tracking import MlflowTracker
+        from tuner.metrics import default_metric
+        from tuner.tracking.tracker import MlflowTracker
 
         experiment_id = MlflowTracker(self.settings.tracking_uri).experiment_id(job.experiment)
         with self._lock:
@@ -200,8 +200,8 @@ def _named_grid(grids_dir: Path, name: Any) -> tuple[Path, str]:
 
 def _validated(path: Path, label: str, max_trials: int) -> tuple[Grid, CheckedInputs]:
     """load_grid + check_inputs, as the CLI does; problems become a 400 with every line."""
+    from tuner.engine.sweep import check_inputs
     from tuner.grid import load_grid
-    from tuner.sweep import check_inputs
 
     try:
         grid = load_grid(path)

@@ -23,12 +23,12 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+from tuner.engine.search import TpeSource
+from tuner.engine.sweep import PreparedSweep
+from tuner.engine.worker import read_started, run_trial
 from tuner.errors import SweepInterrupted
-from tuner.search import TpeSource
-from tuner.sweep import PreparedSweep
-from tuner.tracking import MlflowTracker, SweepHandle
+from tuner.tracking.tracker import MlflowTracker, SweepHandle
 from tuner.trial import TrialError, TrialRecord, TrialSpec, TrialStatus
-from tuner.worker import read_started, run_trial
 
 log = logging.getLogger(__name__)
 ExecutorFactory = Callable[[], Executor]
@@ -124,14 +124,13 @@ def _source(prepared: PreparedSweep, done: Mapping[str, Mapping[str, float]]
     grid = prepared.grid
     if grid.search.strategy != "tpe":
         return ListSource(sorted(prepared.trials, key=expected_cost, reverse=True))
-    from tuner.leaderboard import default_metric
-    from tuner.metrics import METRICS
+    from tuner.metrics import default_metric, higher_is_better
 
     metrics = grid.search.metrics or (grid.leaderboard_metric or
                                       default_metric(prepared.inputs.truth is not None),)
     search = replace(grid.search, metrics=tuple(metrics))
     directions: list[Literal["minimize", "maximize"]] = [
-        "maximize" if METRICS.get(m) is None or METRICS[m].higher_is_better else "minimize"
+        "maximize" if higher_is_better(m) else "minimize"
         for m in metrics]
     assert prepared.factory is not None
     space = {s.model: s.space for s in grid.sweeps}

@@ -9,10 +9,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tuner.engine.sweep import CheckedInputs, PreparedSweep
 from tuner.errors import TunerError
 from tuner.grid import Grid
-from tuner.leaderboard import Entry, default_metric, leaderboard
-from tuner.sweep import CheckedInputs, PreparedSweep
+from tuner.metrics import default_metric
+from tuner.reporting.leaderboard import Entry, leaderboard
 from tuner.trial import TrialRecord
 
 LOCK_FOLDER = ".locks"
@@ -111,10 +112,10 @@ def execute_sweep(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
 
 def _execute_locked(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
                     hooks: SweepHooks) -> SweepOutcome:
-    from tuner.executors import make_executor
-    from tuner.runner import Limits, run_sweep
-    from tuner.sweep import precompute
-    from tuner.tracking import MlflowTracker
+    from tuner.engine.executors import make_executor
+    from tuner.engine.runner import Limits, run_sweep
+    from tuner.engine.sweep import precompute
+    from tuner.tracking.tracker import MlflowTracker
 
     tracker = MlflowTracker(settings.tracking_uri)
     experiment_id = tracker.experiment_id(grid.experiment)  # fail fast, before workers run

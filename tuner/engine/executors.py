@@ -10,8 +10,8 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from typing import Any
 
 from tuner.devices import THREAD_VARIABLES
+from tuner.engine.worker import init_worker
 from tuner.errors import TunerError
-from tuner.worker import init_worker
 
 EXECUTOR_KINDS = ("process", "dask")
 

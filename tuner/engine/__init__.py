@@ -1,0 +1,1 @@
+"""The sweep engine: scheduling, executors, workers, search strategies and precompute."""

@@ -1,0 +1,1 @@
+"""What a finished sweep shows: leaderboard, best grid, HTML report and its plots."""

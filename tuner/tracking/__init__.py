@@ -1,0 +1,1 @@
+"""Where results live: the Tracker interface, the MLflow tracker and the journal."""
