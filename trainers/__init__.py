@@ -54,3 +54,16 @@ def trainer_revision(name: str) -> int | None:
     """The trainer's `revision` (raised by fixes that change results), None when it has none."""
     revision = getattr(load_trainer(name), "revision", None)
     return int(revision) if revision is not None else None
+
+
+# Side inputs (beyond the bag of words and embeddings) a trainer's fit may read.
+SIDE_INPUTS = frozenset({"labels", "timestamps", "covariates"})
+
+
+def fit_inputs(name: str) -> frozenset[str]:
+    """The side inputs a trainer's fit may read: those it requires plus those it reads when the
+    dataset has them (`reads`, e.g. STM's covariates). They go into its trials' fit keys, and the
+    worker withholds every other one from it, so no fit can depend on what its key omits."""
+    trainer = load_trainer(name)
+    declared = frozenset(trainer.requires) | frozenset(getattr(trainer, "reads", ()))
+    return declared & SIDE_INPUTS

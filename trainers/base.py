@@ -24,6 +24,8 @@ class Trainer(Protocol):
     name: ClassVar[str]
     params: ClassVar[ParamSchema]
     requires: ClassVar[frozenset[Requirement]]
+    # Optional `reads: ClassVar[frozenset[Requirement]]`: side inputs the fit reads when the
+    # dataset has them (STM's covariates); they join the trial's fit key like `requires`.
     # Optional `revision: ClassVar[int]`: raised when a change alters results for the same
     # parameters, so finished trials of the old code are not skipped as done (see trial_key).
 

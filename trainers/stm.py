@@ -62,7 +62,8 @@ class STMTrainer:
     """Structural topic model: topic prevalence regressed on document covariates."""
 
     name: ClassVar[str] = "STM"
-    requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})  # covariates are optional
+    requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})
+    reads: ClassVar[frozenset[Requirement]] = frozenset({"covariates"})  # when the dataset has them
     params: ClassVar[ParamSchema] = ParamSchema("STM", [
         NUM_TOPICS,
         VOCAB_SIZE,

@@ -118,6 +118,7 @@ class THETATrainer:
     name: ClassVar[str] = "THETA"
     revision: ClassVar[int] = 2  # 2: conditioned word vectors, N(0, I) topic embeddings
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow", "embeddings"})
+    reads: ClassVar[frozenset[Requirement]] = frozenset({"labels"})  # mode "supervised"
     params: ClassVar[ParamSchema] = ParamSchema("THETA", THETA_PARAMS, THETA_CHECKS)
 
     @staticmethod

@@ -25,10 +25,14 @@ def pick_device(slot: int = 0) -> str:
 def limit_threads(threads: int) -> None:
     """Cap native thread pools so N workers on N cores do not oversubscribe them.
 
-    Must run before numpy/torch/numba start their pools, i.e. first thing in a worker.
+    Runs first thing in a worker process, never in the parent (whose environment other sweeps
+    of `tuner serve` share).
     """
-    for name in THREAD_VARIABLES:
+    for name in THREAD_VARIABLES:  # read by the libraries this process has not loaded yet
         os.environ[name] = str(threads)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=threads)  # BLAS and OpenMP pools already loaded (numpy's)
     try:
         import torch
 

@@ -3,6 +3,7 @@ tracker, precompute, run every trial, rank the results and close the parent run.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -48,6 +49,7 @@ class SweepOutcome:
     completed: int
     failed: int
     skipped: int
+    rescored: int = 0  # trials whose stored fit was scored again (new truth or metric settings)
 
 
 @dataclass
@@ -59,18 +61,33 @@ class SweepHooks:
     on_record: Callable[[TrialRecord], None] | None = None
 
 
-def lock_path(cache_dir: Path, experiment: str) -> Path:
-    """The lock file of one experiment: `<cache_dir>/.locks/<experiment>.lock`."""
+def journal_dir(cache_dir: Path) -> Path:
+    """Where results the store refused wait for the next run: beside the caches, which
+    docker-compose keeps on a volume."""
+    return Path(cache_dir).resolve() / "journal"
+
+
+def lock_path(cache_dir: Path, experiment: str, tracking_uri: str | None = None) -> Path:
+    """The lock file of one (tracking store, experiment). A SQLite store keeps its locks in its
+    own folder, so two sweeps with different cache folders still exclude each other; for a
+    server store the lock is `<cache_dir>/.locks/<experiment>-<store hash>.lock`."""
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", experiment).strip("._") or "experiment"
-    return Path(cache_dir) / LOCK_FOLDER / f"{safe}.lock"
+    if tracking_uri is None:
+        return Path(cache_dir) / LOCK_FOLDER / f"{safe}.lock"
+    if tracking_uri.startswith("sqlite:///"):
+        store = Path(tracking_uri.removeprefix("sqlite:///")).resolve().parent
+        return store / LOCK_FOLDER / f"{safe}.lock"
+    digest = hashlib.sha256(tracking_uri.encode("utf-8")).hexdigest()[:10]
+    return Path(cache_dir) / LOCK_FOLDER / f"{safe}-{digest}.lock"
 
 
 @contextmanager
-def experiment_lock(cache_dir: Path, experiment: str) -> Iterator[Path]:
+def experiment_lock(cache_dir: Path, experiment: str,
+                    tracking_uri: str | None = None) -> Iterator[Path]:
     """Hold the experiment's lock without waiting; raise SweepLockedError if it is taken."""
     from filelock import FileLock, Timeout
 
-    path = lock_path(cache_dir, experiment)
+    path = lock_path(cache_dir, experiment, tracking_uri)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -89,10 +106,10 @@ def experiment_lock(cache_dir: Path, experiment: str) -> Iterator[Path]:
         lock.release()
 
 
-def is_locked(cache_dir: Path, experiment: str) -> bool:
+def is_locked(cache_dir: Path, experiment: str, tracking_uri: str | None = None) -> bool:
     """Whether some process holds the experiment's lock right now."""
     try:
-        with experiment_lock(cache_dir, experiment):
+        with experiment_lock(cache_dir, experiment, tracking_uri):
             return False
     except SweepLockedError:
         return True
@@ -106,18 +123,18 @@ def execute_sweep(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
         SweepLockedError: another sweep of this experiment is running.
         TunerError: the tracking store or the caches cannot be used.
     """
-    with experiment_lock(settings.cache_dir, grid.experiment):
+    with experiment_lock(settings.cache_dir, grid.experiment, settings.tracking_uri):
         return _execute_locked(grid, inputs, settings, hooks or SweepHooks())
 
 
 def _execute_locked(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
                     hooks: SweepHooks) -> SweepOutcome:
     from tuner.engine.executors import make_executor
-    from tuner.engine.runner import Limits, run_sweep
+    from tuner.engine.runner import Limits, SweepResult, SweepSummary, run_sweep
     from tuner.engine.sweep import precompute
     from tuner.tracking.tracker import MlflowTracker
 
-    tracker = MlflowTracker(settings.tracking_uri)
+    tracker = MlflowTracker(settings.tracking_uri, journal_dir=journal_dir(settings.cache_dir))
     experiment_id = tracker.experiment_id(grid.experiment)  # fail fast, before workers run
     assert experiment_id is not None
     prepared = precompute(grid, inputs, settings.cache_dir, progress=settings.progress)
@@ -125,16 +142,22 @@ def _execute_locked(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
         done = {r.data.tags.get("tuner.trial_key") for r in
                 tracker.trial_runs(experiment_id, "attributes.status = 'FINISHED'")}
         hooks.on_prepared(prepared, sum(t.key in done for t in prepared.trials))
+    metric = grid.leaderboard_metric or default_metric(inputs.truth is not None)
+    board: list[Entry] = []
+
+    def summarize(result: SweepResult) -> SweepSummary:
+        board.extend(leaderboard(tracker, result.sweep.experiment_id, metric,
+                                 settings.leaderboard_rows))
+        if not board:
+            return SweepSummary()
+        return SweepSummary({f"best_{k}": v for k, v in board[0].metrics.items()},
+                            {"tuner.best_run_id": board[0].run_id})
+
     result = run_sweep(prepared, tracker,
                        lambda: make_executor(settings.executor, settings.max_workers,
                                              settings.scheduler, settings.max_memory_mb),
                        settings.max_workers, hooks.on_record,
-                       Limits(settings.trial_timeout_s or grid.timeout_s, settings.max_memory_mb))
-    metric = grid.leaderboard_metric or default_metric(inputs.truth is not None)
-    board = leaderboard(tracker, result.sweep.experiment_id, metric, settings.leaderboard_rows)
-    if board:
-        tracker.end_sweep(result.sweep, "FINISHED",
-                          {f"best_{k}": v for k, v in board[0].metrics.items()})
-        tracker.set_tags(result.sweep.run_id, {"tuner.best_run_id": board[0].run_id})
+                       Limits(settings.trial_timeout_s or grid.timeout_s, settings.max_memory_mb),
+                       summarize)
     return SweepOutcome(result.sweep.experiment_id, result.sweep.run_id, metric, board,
-                        result.completed, result.failed, result.skipped)
+                        result.completed, result.failed, result.skipped, result.rescored)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
@@ -31,6 +31,10 @@ class DataRef:
     cache_dir: str = "embedding_cache"
     dataset: Mapping[str, Any] = field(default_factory=dict)
     encoder: Mapping[str, Any] | None = None  # EncoderSource fields, for trainers that re-encode
+    truth_sha256: str | None = None  # the partition the trial is scored against (None: no truth)
+    # Digests of the side inputs this trial's fit may read ("labels", "timestamps",
+    # "covariates"); the worker withholds every other one from the trainer.
+    inputs: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,11 @@ class MetricSettings:
     npmi_window: int = 10
     topn: int = 10
     diversity_topn: int = 25
+
+    @property
+    def words_needed(self) -> int:
+        """How many ranked words per topic scoring reads (and a trial stores)."""
+        return max(self.topn, self.diversity_topn)
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,7 @@ class TrialSpec:
     key: str
     index: int = 0
     revision: int | None = None  # the trainer's, when it has one (see trial_key)
+    fit_key: str = ""  # what the fit alone depends on (see fit_key); "" for hand-made specs
 
     @property
     def name(self) -> str:
@@ -60,18 +70,43 @@ class TrialSpec:
         return f"{self.model}[{swept}]#seed={self.seed}"[:240]
 
 
+# The rule: everything that can change a trial's result is in its key. A result is a fit plus
+# its scores, so there are two keys:
+# - fit_key: what the fitted topics and assignments depend on: the model, its revision (raised by
+#   every result-changing fix), the full parameters after defaults, the seed, the corpus's ids
+#   and texts, the bag of words (vocabulary size, language and every preprocessing setting are in
+#   its cache key), the embeddings' cache key, and the digests of the side inputs the trainer may
+#   read (label values for supervised THETA, timestamp values for DTM, covariate values for STM).
+# - trial_key: the fit_key plus what the scores depend on: the ground-truth partition (label
+#   values or the truth file's content, never its name) and every metric setting.
+# A re-run skips a trial whose trial_key is finished. One whose fit_key is finished but whose
+# trial_key is not (relabelled data, an edited truth file, new metric settings) is re-scored from
+# the stored topics and assignments instead of refitted.
+KEY_FORMAT = 2  # raised when the key's contents change, so no old key can match a new trial
+
+
+def fit_key(model: str, params: Mapping[str, Any], seed: int, data: DataRef,
+            revision: int | None = None) -> str:
+    """Stable hash of everything the fit depends on (see the rule above)."""
+    return _digest({
+        "format": KEY_FORMAT, "model": model, "revision": revision, "params": dict(params),
+        "seed": seed, "corpus": data.corpus_sha256, "bow": data.bow_path.rsplit("/", 1)[-1],
+        "embedding": data.embedding_key, "inputs": dict(data.inputs),
+    })
+
+
 def trial_key(model: str, params: Mapping[str, Any], seed: int, data: DataRef,
               metrics: MetricSettings, revision: int | None = None) -> str:
-    """Stable hash of everything that determines a trial's result. `revision` is the trainer's
-    (absent before a model's first result-changing fix, so older keys stay valid)."""
-    payload = {
-        "model": model, "params": dict(params), "seed": seed,
-        "corpus": data.corpus_sha256, "bow": data.bow_path.rsplit("/", 1)[-1],
-        "embedding": data.embedding_key, "truth": data.ground_truth_path or data.label_field,
-        "metrics": [metrics.npmi_window, metrics.topn, metrics.diversity_topn],
-    }
-    if revision is not None:
-        payload["revision"] = revision
+    """Stable hash of everything that determines a trial's result: its fit and its scoring."""
+    return score_key(fit_key(model, params, seed, data, revision), data, metrics)
+
+
+def score_key(fit: str, data: DataRef, metrics: MetricSettings) -> str:
+    """The trial key of fit `fit` scored against `data`'s truth with `metrics`."""
+    return _digest({"fit": fit, "truth": data.truth_sha256, "metrics": asdict(metrics)})
+
+
+def _digest(payload: Mapping[str, Any]) -> str:
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:24]
 
@@ -81,6 +116,16 @@ class TrialError:
     type: str
     message: str
     traceback: str
+
+
+@dataclass(frozen=True)
+class StoredFit:
+    """A finished trial's fit as the tracker keeps it, enough to score it again."""
+
+    run_id: str
+    topic_words: list[list[str]]
+    assignments: list[int]
+    metrics: Mapping[str, float]  # as logged: the fit's own figures are carried over
 
 
 @dataclass(frozen=True)
@@ -96,3 +141,4 @@ class TrialRecord:
     extras: Mapping[str, Any] = field(default_factory=dict)
     error: TrialError | None = None
     worker: str = ""
+    rescored_from: str | None = None  # the run whose fit this record scores again

@@ -11,16 +11,27 @@ from tuner.flow import experiment_lock, is_locked, lock_path
 
 def test_run_exits_3_while_another_sweep_holds_the_experiment(tmp_path: Path,
                                                               small_corpus: Path) -> None:
+    """The lock belongs to the (store, experiment): a sweep with another cache folder on the
+    same store is refused too (it would mark the first sweep's live runs FAILED)."""
     grid = tmp_path / "grid.json"
     grid.write_text(json.dumps(tiny_grid("cron-exp", small_corpus, [1])), encoding="utf-8")
-    cache = tmp_path / "cache"
-    with experiment_lock(cache, "cron-exp"):
-        done = tuner_cli("run", str(grid), "--cache-dir", str(cache), "--tracking-uri",
-                         f"sqlite:///{tmp_path / 'mlflow.db'}", "--quiet", cwd=tmp_path)
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    with experiment_lock(tmp_path / "cache-a", "cron-exp", store):
+        done = tuner_cli("run", str(grid), "--cache-dir", str(tmp_path / "cache-b"),
+                         "--tracking-uri", store, "--quiet", cwd=tmp_path)
     assert done.returncode == 3, done.stderr
-    assert f"experiment 'cron-exp': another sweep holds {cache}/.locks/cron-exp.lock" \
+    assert f"experiment 'cron-exp': another sweep holds {tmp_path}/.locks/cron-exp.lock" \
         in done.stderr
     assert not (tmp_path / "mlflow.db").exists()  # nothing was started
+
+
+def test_server_stores_get_a_lock_each(tmp_path: Path) -> None:
+    one = lock_path(tmp_path, "exp", "http://tracking-a:5000")
+    assert one != lock_path(tmp_path, "exp", "http://tracking-b:5000")
+    assert one.parent == tmp_path / ".locks"
+    with experiment_lock(tmp_path, "exp", "http://tracking-a:5000"):
+        assert is_locked(tmp_path / "elsewhere", "exp", f"sqlite:///{tmp_path}/x.db") is False
+        assert is_locked(tmp_path, "exp", "http://tracking-a:5000")
 
 
 def test_lock_is_free_again_after_the_sweep(tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from typing import Any
 
-from tuner.devices import THREAD_VARIABLES
 from tuner.engine.worker import init_worker
 from tuner.errors import TunerError
 
@@ -26,8 +25,6 @@ def make_executor(kind: str, max_workers: int, scheduler: str | None = None,
     cores) or a Dask executor: on the cluster at `scheduler`, else on a local cluster of
     `max_workers` single-threaded worker processes."""
     threads = threads_per_worker(max_workers)
-    # Spawned workers read these when numpy/numba/torch load, before any initializer runs.
-    os.environ.update({name: str(threads) for name in THREAD_VARIABLES})
     if kind == "dask":
         return DaskExecutor(max_workers, scheduler, memory_limit_mb)
     if kind != "process":
@@ -36,6 +33,14 @@ def make_executor(kind: str, max_workers: int, scheduler: str | None = None,
     slot_counter = context.Value("i", 0)
     return ProcessPoolExecutor(max_workers=max_workers, mp_context=context,
                                initializer=init_worker, initargs=(threads, slot_counter))
+
+
+def kill_workers(executor: Executor) -> None:
+    """Kill this executor's own worker processes, and no other (sweeps run by `tuner serve`
+    share one parent process). A Dask cluster's workers are the cluster's to manage."""
+    if isinstance(executor, ProcessPoolExecutor):
+        for process in list((executor._processes or {}).values()):
+            process.kill()
 
 
 class DaskExecutor(Executor):

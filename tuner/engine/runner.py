@@ -1,46 +1,40 @@
-"""The sweep loop: skip finished trials, submit the rest, watch them, hand records to the tracker.
+"""The sweep loop: submit what the scheduler says, collect results, hand records to the tracker.
 
-It knows executors only as `submit` + `wait`. Faults it survives: a trial that raises (FAILED
-record from the worker), a worker that dies (pool rebuilt; the trials then in flight rerun alone,
-so the one that crashed it is retried once and then FAILED), a trial past its time or memory
-limit (its worker is killed, the trial FAILED), and SIGINT/SIGTERM (workers stopped, open runs
-KILLED).
+It knows executors only as `submit` + `wait`, and delegates each decision: the scheduler says
+what runs next (skipping finished trials, re-scoring fits already made), the watchdog enforces
+time and memory limits, and `triage_break` says what becomes of the trials in flight when a pool
+breaks. Faults it survives: a trial that raises (FAILED record from the worker), a worker that
+dies (pool rebuilt; a crash is pinned on its trial by running suspects alone), a trial past its
+limits (its worker is killed, the trial FAILED), a store that refuses a write (the record is
+journalled), and SIGINT/SIGTERM (workers stopped, open runs KILLED).
 """
 
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import os
 import signal
-import tempfile
-import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 from typing import Literal
 
+from tuner.engine.executors import kill_workers
+from tuner.engine.scheduler import ListSource, Scheduler, Task, TrialSource
 from tuner.engine.search import TpeSource
 from tuner.engine.sweep import PreparedSweep
-from tuner.engine.worker import read_started, run_trial
+from tuner.engine.triage import InFlight, failed, triage_break
+from tuner.engine.watchdog import Limits, Watchdog
+from tuner.engine.worker import rescore_trial, run_trial
 from tuner.errors import SweepInterrupted
-from tuner.tracking.tracker import MlflowTracker, SweepHandle
-from tuner.trial import TrialError, TrialRecord, TrialSpec, TrialStatus
+from tuner.tracking.tracker import SweepHandle, Tracker
+from tuner.trial import TrialError, TrialRecord, TrialStatus
 
 log = logging.getLogger(__name__)
 ExecutorFactory = Callable[[], Executor]
 POLL_SECONDS = 0.25
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Per-trial limits; None means unlimited."""
-
-    timeout_s: float | None = None
-    max_memory_mb: float | None = None
+__all__ = ["Limits", "SweepResult", "SweepSummary", "run_sweep"]
 
 
 @dataclass
@@ -58,24 +52,34 @@ class SweepResult:
     def failed(self) -> int:
         return sum(r.status is TrialStatus.FAILED for r in self.records)
 
-
-@dataclass
-class _Running:
-    spec: TrialSpec
-    run_id: str
+    @property
+    def rescored(self) -> int:
+        return sum(r.rescored_from is not None for r in self.records)
 
 
-def run_sweep(prepared: PreparedSweep, tracker: MlflowTracker, make_executor: ExecutorFactory,
+@dataclass(frozen=True)
+class SweepSummary:
+    """What the sweep's parent run records when it ends (e.g. the best trial's metrics)."""
+
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: ExecutorFactory,
               max_workers: int, on_record: Callable[[TrialRecord], None] | None = None,
-              limits: Limits | None = None) -> SweepResult:
-    """Run every trial not already FINISHED in the tracker; log each as it completes."""
+              limits: Limits | None = None,
+              summarize: Callable[[SweepResult], SweepSummary] | None = None) -> SweepResult:
+    """Run every trial not already finished in the tracker; log each as it completes, then end
+    the sweep's parent run once, with `summarize`'s figures."""
     grid = prepared.grid
     sweep = tracker.start_sweep(grid.experiment, _sweep_tags(prepared), _sweep_params(prepared),
                                 prepared.inputs.corpus.ids)
     result = SweepResult(sweep, stale=tracker.fail_stale_runs(sweep))
     done = tracker.finished_metrics(sweep)
     source = _source(prepared, done)
-    loop = _Loop(tracker, sweep, result, on_record, limits or Limits(), max_workers, source, done)
+    scheduler = Scheduler(source, done, tracker.finished_fits(sweep), tracker.stored_fit)
+    watchdog = Watchdog(limits or Limits())
+    loop = _Loop(tracker, sweep, result, on_record, scheduler, watchdog, max_workers)
     try:
         with _stop_on_signals(loop):
             loop.execute(make_executor)
@@ -83,55 +87,31 @@ def run_sweep(prepared: PreparedSweep, tracker: MlflowTracker, make_executor: Ex
         loop.abandon("KILLED")
         tracker.end_sweep(sweep, "KILLED", {})
         raise
+    finally:
+        watchdog.close()
+    result.skipped = scheduler.skipped
+    summary = summarize(result) if summarize is not None else SweepSummary()
     tracker.set_tags(sweep.run_id, {"tuner.skipped": str(result.skipped),
-                                    "tuner.trials": str(len(result.records) + result.skipped)})
+                                    "tuner.rescored": str(result.rescored),
+                                    "tuner.trials": str(len(result.records) + result.skipped),
+                                    **summary.tags})
     if isinstance(source, TpeSource):
-        tracker.client.log_dict(sweep.run_id, {"configurations": source.finished}, "search.json")
-    tracker.end_sweep(sweep, "FINISHED", {})
+        tracker.log_json(sweep.run_id, "search.json", {"configurations": source.finished})
+    tracker.end_sweep(sweep, "FINISHED", summary.metrics)
     return result
 
 
-class ListSource:
-    """The trials of a grid or random search, in order."""
-
-    def __init__(self, trials: list[TrialSpec]) -> None:
-        self.queue = list(trials)
-
-    def next(self) -> TrialSpec | None:
-        return self.queue.pop(0) if self.queue else None
-
-    def exhausted(self) -> bool:
-        return not self.queue
-
-    def tell(self, key: str, metrics: Mapping[str, float] | None) -> None:
-        """Static sources learn nothing from results."""
-
-
-EPOCH_WEIGHT = 20  # one training epoch costs about as much as 20 sampling iterations
-
-
-def expected_cost(spec: TrialSpec) -> float:
-    """A rough relative cost, to submit long trials first: the last trials of a sweep then are
-    short, and no worker idles long at the end (longest-processing-time-first)."""
-    params = spec.params
-    budget = (params.get("epochs") or 0) * EPOCH_WEIGHT or params.get("max_iter") \
-        or params.get("n_iter") or 100
-    return float(budget) * float(params.get("num_topics") or params.get("max_topics") or 20)
-
-
-def _source(prepared: PreparedSweep, done: Mapping[str, Mapping[str, float]]
-            ) -> ListSource | TpeSource:
+def _source(prepared: PreparedSweep, done: Mapping[str, Mapping[str, float]]) -> TrialSource:
     grid = prepared.grid
     if grid.search.strategy != "tpe":
-        return ListSource(sorted(prepared.trials, key=expected_cost, reverse=True))
+        return ListSource(prepared.trials)
     from tuner.metrics import default_metric, higher_is_better
 
     metrics = grid.search.metrics or (grid.leaderboard_metric or
                                       default_metric(prepared.inputs.truth is not None),)
     search = replace(grid.search, metrics=tuple(metrics))
     directions: list[Literal["minimize", "maximize"]] = [
-        "maximize" if higher_is_better(m) else "minimize"
-        for m in metrics]
+        "maximize" if higher_is_better(m) else "minimize" for m in metrics]
     assert prepared.factory is not None
     space = {s.model: s.space for s in grid.sweeps}
     return TpeSource(space, search, grid.seeds, prepared.factory.make, directions)
@@ -159,100 +139,82 @@ def _stop_on_signals(loop: _Loop) -> Iterator[None]:
 
 
 class _Loop:
-    """One sweep's in-flight bookkeeping across pool rebuilds."""
+    """One sweep's trials in flight, across pool rebuilds."""
 
-    def __init__(self, tracker: MlflowTracker, sweep: SweepHandle, result: SweepResult,
-                 on_record: Callable[[TrialRecord], None] | None, limits: Limits,
-                 max_workers: int, source: ListSource | TpeSource,
-                 done: Mapping[str, Mapping[str, float]]) -> None:
-        self.tracker, self.sweep, self.result = tracker, sweep, result
-        self.on_record, self.limits, self.max_workers = on_record, limits, max_workers
-        self.source, self.done = source, done
-        self.retry: list[TrialSpec] = []  # trials to resubmit after a pool break
-        self.running: dict[Future[TrialRecord], _Running] = {}
-        self.suspects: set[str] = set()  # trials in flight when a worker died unexplained
-        self.killed: dict[str, TrialError] = {}  # trial key -> why we killed its worker
-        self.started_dir = Path(tempfile.mkdtemp(prefix="tuner-inflight-"))
+    def __init__(self, tracker: Tracker, sweep: SweepHandle, result: SweepResult,
+                 on_record: Callable[[TrialRecord], None] | None, scheduler: Scheduler,
+                 watchdog: Watchdog, max_workers: int) -> None:
+        self.tracker, self.sweep, self.result, self.on_record = tracker, sweep, result, on_record
+        self.scheduler, self.watchdog, self.max_workers = scheduler, watchdog, max_workers
+        self.running: dict[Future[TrialRecord], InFlight] = {}
+        self.executor: Executor | None = None
         self.stop_signal: int | None = None
 
     def execute(self, make_executor: ExecutorFactory) -> None:
-        while self._has_work():
-            executor = make_executor()
+        while self.scheduler.has_work():
+            self.executor = make_executor()
             try:
-                broken = self._drain(executor)
+                broken = self._drain(self.executor)
             except BaseException:
-                _kill_workers()
-                executor.shutdown(wait=False, cancel_futures=True)
+                kill_workers(self.executor)
+                self.executor.shutdown(wait=False, cancel_futures=True)
                 raise
             if broken:
-                _kill_workers()
-            executor.shutdown(wait=not broken, cancel_futures=True)
-
-    def _has_work(self) -> bool:
-        return bool(self.retry) or not self.source.exhausted()
-
-    def _next(self) -> TrialSpec | None:
-        """The next trial to submit: a retry first; a finished trial is skipped (and told)."""
-        while True:
-            spec = self.retry.pop() if self.retry else self.source.next()
-            if spec is None or spec.key not in self.done:
-                return spec
-            self.result.skipped += 1
-            self.source.tell(spec.key, self.done[spec.key])
+                kill_workers(self.executor)
+            self.executor.shutdown(wait=not broken, cancel_futures=True)
 
     def _drain(self, executor: Executor) -> bool:
         """Run trials on one executor until no work is left; True if its pool broke.
 
         Finished trials free their worker first and are logged after the next submissions, so
-        no worker idles while the parent writes to the tracking store.
+        no worker idles while the parent writes to the tracking store; they are logged even if
+        a submission fails.
         """
-        while self._has_work() or self.running:
+        while self.scheduler.has_work() or self.running:
             if self.stop_signal is not None:
                 raise SweepInterrupted(self.stop_signal)
             if not self._fill(executor):
-                self._handle_break()
-                return True
+                return self._broke()
             if not self.running:
                 continue
             finished, _ = wait(self.running, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
             try:
                 records = {future: self._record(future) for future in finished}
             except BrokenProcessPool:
-                self._handle_break()
-                return True
+                return self._broke()
             done = [(self.running.pop(future), record) for future, record in records.items()]
-            broken = not self._fill(executor)
-            for entry, record in done:
-                self._finish(entry, record)
+            try:
+                broken = not self._fill(executor)
+            finally:
+                for trial, record in done:
+                    self._finish(trial, record)
             if broken:
-                self._handle_break()
-                return True
-            self._enforce_limits()
+                return self._broke()
+            self.watchdog.check(t.spec.key for t in self.running.values())
         return False
 
     def _fill(self, executor: Executor) -> bool:
-        """Submit trials until `max_workers` are in flight; False if the pool broke. A suspect
-        (in flight when a worker died unexplained) runs alone, so its own crash names it."""
+        """Submit tasks until `max_workers` are in flight; False if the pool broke."""
         while len(self.running) < self.max_workers:
-            if any(e.spec.key in self.suspects for e in self.running.values()):
+            task = self.scheduler.next_task([t.spec.key for t in self.running.values()])
+            if task is None:
                 return True
-            if self.running and self.retry and self.retry[-1].key in self.suspects:
-                return True
-            spec = self._next()
-            if spec is None:
-                return True
-            if not self._submit(executor, spec):
+            if not self._submit(executor, task):
                 return False
         return True
 
-    def _submit(self, executor: Executor, spec: TrialSpec) -> bool:
-        """Submit a trial; False (and the trial kept for a retry) if the pool broke."""
+    def _submit(self, executor: Executor, task: Task) -> bool:
+        """Submit a task; False (and the trial kept for a retry) if the pool broke."""
         try:
-            future = executor.submit(run_trial, spec, str(self.started_dir))
+            if task.stored is not None:
+                future = executor.submit(rescore_trial, task.spec, task.stored)
+            else:
+                future = executor.submit(run_trial, task.spec, str(self.watchdog.started_dir))
         except BrokenProcessPool:
-            self.retry.append(spec)
+            self.scheduler.requeue([task.spec])
             return False
-        self.running[future] = _Running(spec, self.tracker.start_trial(self.sweep, spec))
+        self.running[future] = InFlight(task.spec, self.tracker.start_trial(self.sweep,
+                                                                            task.spec))
         return True
 
     def _record(self, future: Future[TrialRecord]) -> TrialRecord:
@@ -262,103 +224,47 @@ class _Loop:
         except BrokenProcessPool:
             raise
         except Exception as err:  # a cluster lost the worker (e.g. Dask's KilledWorker)
-            return _failed(self.running[future].spec,
-                           TrialError(type(err).__name__, f"worker died: {err}", ""))
+            return failed(self.running[future].spec,
+                          TrialError(type(err).__name__, f"worker died: {err}", ""))
 
-    def _handle_break(self) -> None:
-        """The pool died. Trials that finished first keep their result; trials we killed are
-        FAILED with our reason. Of the rest, a trial that was alone in flight caused the death:
-        it is retried once, then FAILED "worker died". When several were in flight, none is
-        blamed: each becomes a suspect and is rerun alone."""
-        victims = dict(self.running)
+    def _broke(self) -> bool:
+        """The pool died: log what triage says is settled, requeue the rest."""
+        in_flight = [replace(trial, record=_result_or_none(future))
+                     for future, trial in self.running.items()]
         self.running.clear()
-        explained = any(v.spec.key in self.killed for v in victims.values())
-        others = []
-        for future, entry in victims.items():
-            if future.done() and future.exception() is None:
-                self._finish(entry, future.result())
-            elif entry.spec.key in self.killed:
-                self._finish(entry, _failed(entry.spec, self.killed.pop(entry.spec.key)))
-            else:
-                others.append(entry)
-        for entry in others:
-            key = entry.spec.key
-            if not explained and len(others) == 1 and key in self.suspects:
-                self._finish(entry, _failed(entry.spec, _worker_died()))
-                continue
-            self.tracker.drop_trial(entry.run_id)
-            if not explained:
-                self.suspects.add(key)
-            self.retry.append(entry.spec)
+        triage = triage_break(in_flight, self.watchdog.killed, self.scheduler.suspects)
+        for trial, record in triage.records:
+            self.watchdog.killed.pop(trial.spec.key, None)
+            self._finish(trial, record)
+        for trial in triage.retries:
+            self.tracker.drop_trial(trial.run_id)
+        self.scheduler.requeue([t.spec for t in triage.retries], triage.suspects)
+        return True
 
-    def _enforce_limits(self) -> None:
-        for entry in list(self.running.values()):
-            started = read_started(self.started_dir, entry.spec.key)
-            if started is None or entry.spec.key in self.killed:
-                continue
-            pid, since = started
-            reason = self._limit_exceeded(pid, time.time() - since)
-            if reason is not None:
-                self.killed[entry.spec.key] = reason
-                _kill(pid)
-
-    def _limit_exceeded(self, pid: int, elapsed: float) -> TrialError | None:
-        timeout = self.limits.timeout_s
-        if timeout is not None and elapsed > timeout:
-            return TrialError("TrialTimeout", f"timeout: still running after {timeout:g} s; "
-                              "its worker was stopped", "")
-        limit = self.limits.max_memory_mb
-        rss = _rss_mb(pid) if limit is not None else None
-        if limit is not None and rss is not None and rss > limit:
-            return TrialError("OutOfMemory", f"out of memory: the worker used {rss:.0f} MB, "
-                              f"more than --max-memory {limit:g} MB; it was stopped", "")
-        return None
-
-    def _finish(self, entry: _Running, record: TrialRecord) -> None:
-        self.tracker.finish_trial(self.sweep, entry.run_id, record)
+    def _finish(self, trial: InFlight, record: TrialRecord) -> None:
+        self.tracker.finish_trial(self.sweep, trial.run_id, record)
         complete = record.status is TrialStatus.COMPLETE
-        self.source.tell(record.spec.key, record.metrics if complete else None)
+        self.scheduler.tell(record.spec.key, record.metrics if complete else None)
         self.result.records.append(record)
         if self.on_record is not None:
             self.on_record(record)
 
     def abandon(self, status: str) -> None:
-        """Stop every worker and end the open child runs with `status` (e.g. KILLED)."""
-        _kill_workers()
-        for entry in self.running.values():
-            self.tracker.end_run(entry.run_id, status)
+        """Stop this sweep's workers and end its open child runs with `status` (e.g. KILLED)."""
+        if self.executor is not None:
+            kill_workers(self.executor)
+        for trial in self.running.values():
+            try:
+                self.tracker.end_run(trial.run_id, status)
+            except Exception as err:  # the store is down: its stale-run check ends them later
+                log.warning("could not end run %s as %s: %s", trial.run_id, status, err)
         self.running.clear()
 
 
-def _failed(spec: TrialSpec, error: TrialError) -> TrialRecord:
-    return TrialRecord(spec, TrialStatus.FAILED, error=error)
-
-
-def _worker_died() -> TrialError:
-    return TrialError("WorkerDied", "worker died: the worker process exited while running this "
-                      "trial, on two attempts", "")
-
-
-def _kill(pid: int) -> None:
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
-def _kill_workers() -> None:
-    for child in multiprocessing.active_children():
-        child.kill()
-
-
-def _rss_mb(pid: int) -> float | None:
-    """Resident memory of a process in MB (Linux /proc); None where unavailable."""
-    try:
-        with open(f"/proc/{pid}/statm", encoding="ascii") as handle:
-            pages = int(handle.read().split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+def _result_or_none(future: Future[TrialRecord]) -> TrialRecord | None:
+    if future.done() and not future.cancelled() and future.exception() is None:
+        return future.result()
+    return None
 
 
 def _sweep_tags(prepared: PreparedSweep) -> dict[str, str]:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
+import json
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from trainers import load_trainer, trainer_revision
+from trainers import fit_inputs, load_trainer, trainer_revision
 from tuner.data.corpus import Corpus, load_corpus
 from tuner.data.embeddings import (
     EmbeddingCache,
@@ -26,7 +29,7 @@ from tuner.engine.search import Range
 from tuner.errors import DataError, GridError
 from tuner.grid import Grid, ModelSweep
 from tuner.params import VOCAB_SIZE, ParamSchema
-from tuner.trial import DataRef, TrialSpec, trial_key
+from tuner.trial import DataRef, TrialSpec, fit_key, score_key
 
 SEED_PARAM = "random_state"
 CACHE_PARAMS = ("vocab_size", "model_size", "language")  # parameters that select a cache entry
@@ -61,6 +64,18 @@ class CheckedInputs:
     truth: GroundTruth | None
     plan: list[PlannedTrial]
     model_paths: dict[str, Path]  # embedding model id -> local folder
+
+    @cached_property
+    def input_digests(self) -> dict[str, str]:
+        """Digests of the side inputs a fit may read: truth labels, timestamps, covariates."""
+        digests = {}
+        if self.truth is not None:
+            digests["labels"] = self.truth.sha256
+        if self.corpus.timestamps is not None:
+            digests["timestamps"] = _json_sha256(self.corpus.timestamps)
+        if self.corpus.covariates:
+            digests["covariates"] = _json_sha256(self.corpus.covariates)
+        return digests
 
     @property
     def embeddings(self) -> list[EmbeddingSpec]:
@@ -183,12 +198,16 @@ class TrialFactory:
             if planned.embedding and key else None
         data = _data_ref(self.grid, self.inputs, self.cache_dir,
                          str(self.bow_paths[planned.bow_choice]), key, encoder)
+        reads = fit_inputs(model)
+        data = dataclasses.replace(data, inputs={name: digest for name, digest
+                                                 in self.inputs.input_digests.items()
+                                                 if name in reads})
         params = _seeded(planned, seed)
         metrics = self.grid.metrics
         revision = trainer_revision(model)
+        fit = fit_key(model, params, seed, data, revision)
         spec = TrialSpec(model, params, seed, data, metrics, self.grid.experiment,
-                         trial_key(model, params, seed, data, metrics, revision), self.count,
-                         revision)
+                         score_key(fit, data, metrics), self.count, revision, fit)
         self.count += 1
         return spec
 
@@ -242,6 +261,11 @@ def _embedding(spec: EmbeddingSpec, inputs: CheckedInputs, cache_dir: Path,
     return key
 
 
+def _json_sha256(value: Any) -> str:
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
 def _data_ref(grid: Grid, inputs: CheckedInputs, cache_dir: Path, bow_path: str,
               key: EmbeddingKey | None, encoder: EncoderSource | None = None) -> DataRef:
     dataset = grid.dataset
@@ -252,6 +276,7 @@ def _data_ref(grid: Grid, inputs: CheckedInputs, cache_dir: Path, bow_path: str,
         embedding_key=key.digest if key else None,
         ground_truth_path=str(grid.ground_truth) if grid.ground_truth else None,
         label_field=dataset.label_field, cache_dir=str(Path(cache_dir).resolve()),
+        truth_sha256=inputs.truth.sha256 if inputs.truth is not None else None,
         dataset={"text_field": dataset.text_field, "id_field": dataset.id_field,
                  "label_field": dataset.label_field, "timestamp_field": dataset.timestamp_field,
                  "language": dataset.language, "covariates": list(dataset.covariates)},

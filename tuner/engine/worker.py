@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import socket
@@ -12,18 +13,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from trainers import load_trainer
-from tuner.data.corpus import DatasetSpec, load_corpus
+from tuner.data.corpus import Corpus, DatasetSpec, load_corpus
 from tuner.data.embeddings import EncoderSource
-from tuner.data.ground_truth import ground_truth_from_labels, load_ground_truth
+from tuner.data.ground_truth import GroundTruth, ground_truth_from_labels, load_ground_truth
 from tuner.data.inputs import FitContext, TrialData
 from tuner.data.vocab import BagOfWords, BowCache, Cooccurrence, CooccurrenceCache
 from tuner.devices import limit_threads, pick_device
 from tuner.errors import CacheError
-from tuner.metrics import MetricReference, evaluate
+from tuner.metrics import METRICS, MetricReference, evaluate
 from tuner.metrics.coherence import npmi_per_topic
-from tuner.trial import DataRef, TrialError, TrialRecord, TrialSpec, TrialStatus
+from tuner.output import TopicModelOutput
+from tuner.trial import DataRef, StoredFit, TrialError, TrialRecord, TrialSpec, TrialStatus
 
 
 @dataclass
@@ -35,6 +38,8 @@ class WorkerState:
     data: dict[str, TrialData] = field(default_factory=dict)
     cooccurrence: dict[tuple[str, int], Cooccurrence] = field(default_factory=dict)
 
+
+SCORE_METRICS = frozenset(METRICS) | {"eval_seconds"}  # recomputed when a fit is re-scored
 
 # One WorkerState per worker process: ProcessPoolExecutor initializers can only reach module state.
 _STATE = WorkerState()
@@ -57,7 +62,8 @@ def init_worker(threads: int, slot_counter: Any = None) -> None:
 
 def load_trial_data(ref: DataRef) -> TrialData:
     """The corpus, bag of words, embeddings and labels of `ref`, loaded once per worker."""
-    memo_key = f"{ref.corpus_sha256}|{ref.bow_path}|{ref.embedding_path}|{ref.ground_truth_path}"
+    memo_key = (f"{ref.corpus_sha256}|{ref.bow_path}|{ref.embedding_path}|"
+                f"{ref.ground_truth_path}|{ref.truth_sha256}")
     if memo_key not in _STATE.data:
         _STATE.data[memo_key] = _read_trial_data(ref)
     return _STATE.data[memo_key]
@@ -78,14 +84,35 @@ def _read_trial_data(ref: DataRef) -> TrialData:
     if bow is None:
         raise CacheError(f"{ref.bow_path}: bag-of-words cache missing or damaged; re-run")
     embeddings = _load_embeddings(ref)
-    if ref.ground_truth_path:
-        truth = load_ground_truth(Path(ref.ground_truth_path), corpus).labels
-    elif corpus.labels is not None:
-        truth = ground_truth_from_labels(corpus.labels, ref.corpus_path).labels
-    else:
-        truth = None
+    truth = _truth(ref, corpus)
     encoder = EncoderSource(**ref.encoder) if ref.encoder else None
     return TrialData(corpus, bow, embeddings, truth, ref.embedding_key, encoder)
+
+
+def _truth(ref: DataRef, corpus: Corpus) -> NDArray[np.int64] | None:
+    """The partition the trial is scored against; it must be the one its key was made with."""
+    if ref.ground_truth_path:
+        truth: GroundTruth | None = load_ground_truth(Path(ref.ground_truth_path), corpus)
+    elif corpus.labels is not None:
+        truth = ground_truth_from_labels(corpus.labels, ref.corpus_path)
+    else:
+        truth = None
+    if (truth.sha256 if truth is not None else None) != ref.truth_sha256:
+        raise CacheError(f"{ref.ground_truth_path or ref.corpus_path}: the ground truth changed "
+                         "since the sweep started; re-run it")
+    return truth.labels if truth is not None else None
+
+
+def fit_view(data: TrialData, ref: DataRef) -> TrialData:
+    """What the trainer may see: the side inputs its fit key covers, and nothing else (so no fit
+    depends on labels, timestamps or covariates its key does not name)."""
+    corpus = data.corpus
+    if "timestamps" not in ref.inputs and corpus.timestamps is not None:
+        corpus = dataclasses.replace(corpus, timestamps=None)
+    if "covariates" not in ref.inputs and corpus.covariates:
+        corpus = dataclasses.replace(corpus, covariates={})
+    labels = data.labels if "labels" in ref.inputs else None
+    return dataclasses.replace(data, corpus=corpus, labels=labels)
 
 
 def _load_embeddings(ref: DataRef) -> np.ndarray | None:
@@ -119,11 +146,31 @@ def run_trial(spec: TrialSpec, started_dir: str | None = None) -> TrialRecord:
     try:
         return _fit_and_score(spec, worker)
     except Exception as err:  # the trial's failure is data for the tracker, not a crash
-        error = TrialError(type(err).__name__, str(err), traceback.format_exc())
-        return TrialRecord(spec, TrialStatus.FAILED, error=error, worker=worker)
+        return _failed_record(spec, err, worker)
     finally:
         if marker is not None:
             marker.unlink(missing_ok=True)
+
+
+def rescore_trial(spec: TrialSpec, stored: StoredFit) -> TrialRecord:
+    """Score an earlier trial's fit (same fit key) against this trial's truth and metric
+    settings, without fitting again. Never raises: a failure becomes a FAILED record."""
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    try:
+        data = load_trial_data(spec.data)
+        output = TopicModelOutput(stored.topic_words, None, np.asarray(stored.assignments))
+        metrics, per_topic = _score(output, data, spec)
+        carried = {k: v for k, v in stored.metrics.items() if k not in SCORE_METRICS}
+        return TrialRecord(spec, TrialStatus.COMPLETE, carried | metrics, stored.topic_words,
+                           per_topic, list(stored.assignments), worker=worker,
+                           rescored_from=stored.run_id)
+    except Exception as err:
+        return _failed_record(spec, err, worker)
+
+
+def _failed_record(spec: TrialSpec, err: Exception, worker: str) -> TrialRecord:
+    error = TrialError(type(err).__name__, str(err), traceback.format_exc())
+    return TrialRecord(spec, TrialStatus.FAILED, error=error, worker=worker)
 
 
 def read_started(started_dir: Path, key: str) -> tuple[int, float] | None:
@@ -138,28 +185,35 @@ def read_started(started_dir: Path, key: str) -> tuple[int, float] | None:
 def _fit_and_score(spec: TrialSpec, worker: str) -> TrialRecord:
     data = load_trial_data(spec.data)
     trainer = load_trainer(spec.model)()
-    top_n = max(spec.metrics.topn, spec.metrics.diversity_topn)
+    top_n = spec.metrics.words_needed
     ctx = FitContext(seed=spec.seed, device=pick_device(_STATE.slot), top_n=top_n,
                      threads=_STATE.threads, cache_dir=spec.data.cache_dir)
     started = time.perf_counter()
-    output = trainer.fit(data, spec.params, ctx)
+    output = trainer.fit(fit_view(data, spec.data), spec.params, ctx)
     fit_seconds = time.perf_counter() - started
-    reference = MetricReference(_cooccurrence(data.bow, spec.data.bow_path,
-                                              spec.metrics.npmi_window),
-                                {w: i for i, w in enumerate(data.bow.vocab)}, data.labels,
-                                spec.metrics)
-    started = time.perf_counter()
-    metrics = evaluate(output, reference)
-    per_topic = npmi_per_topic(output, reference)
-    eval_seconds = time.perf_counter() - started
+    metrics, per_topic = _score(output, data, spec)
     numeric_extras = {k: float(v) for k, v in output.extras.items()
                       if isinstance(v, (int, float, np.number))}
     metrics |= {"num_topics_found": float(output.extras.get("num_topics_found",
                                                              output.num_topics)),
-                "fit_seconds": fit_seconds, "eval_seconds": eval_seconds}
+                "fit_seconds": fit_seconds}
     metrics |= {k: v for k, v in numeric_extras.items() if k not in metrics}
     return TrialRecord(spec, TrialStatus.COMPLETE, metrics,
-                       [w[:top_n] for w in output.topic_words], [float(x) for x in per_topic],
+                       [w[:top_n] for w in output.topic_words], per_topic,
                        np.asarray(output.assignments).tolist(),
                        {k: v for k, v in output.extras.items() if k not in numeric_extras},
                        worker=worker)
+
+
+def _score(output: TopicModelOutput, data: TrialData,
+           spec: TrialSpec) -> tuple[dict[str, float], list[float]]:
+    """Every metric the trial's data allows, per-topic NPMI, and the seconds scoring took."""
+    started = time.perf_counter()
+    reference = MetricReference(_cooccurrence(data.bow, spec.data.bow_path,
+                                              spec.metrics.npmi_window),
+                                {w: i for i, w in enumerate(data.bow.vocab)}, data.labels,
+                                spec.metrics)
+    metrics = evaluate(output, reference)
+    per_topic = [float(x) for x in npmi_per_topic(output, reference)]
+    metrics["eval_seconds"] = time.perf_counter() - started
+    return metrics, per_topic

@@ -6,7 +6,9 @@ JSON lines, appended and fsynced: a result that finished is never lost to a stor
 from __future__ import annotations
 
 import json
+import logging
 import os
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -14,28 +16,81 @@ from typing import Any
 from tuner.data.store import locked
 from tuner.trial import DataRef, MetricSettings, TrialError, TrialRecord, TrialSpec, TrialStatus
 
+log = logging.getLogger(__name__)
+
 
 class Journal:
+    """One experiment's journal file; torn lines are set aside in `<name>.torn` beside it."""
+
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
 
+    @property
+    def torn_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".torn")
+
     def append(self, run_id: str, record: TrialRecord) -> None:
         line = json.dumps({"run_id": run_id, "record": record_to_dict(record)}, default=str)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         with locked(self.path):
             with self.path.open("a", encoding="utf-8") as handle:
                 handle.write(line + "\n")
                 handle.flush()
                 os.fsync(handle.fileno())
 
-    def take(self) -> list[tuple[str, TrialRecord]]:
-        """Every journalled entry, removing them from the journal."""
+    def replay(self, write: Callable[[str, TrialRecord], None]) -> int:
+        """Hand every journalled result to `write`; returns how many it took. The journal is
+        rewritten afterwards with only the entries `write` refused, so a store that fails
+        mid-replay loses nothing; a line that cannot be read is moved to `torn_path`."""
         if not self.path.is_file():
-            return []
+            return 0
         with locked(self.path):
-            lines = self.path.read_text(encoding="utf-8").splitlines()
-            self.path.unlink()
-        entries = [json.loads(line) for line in lines if line.strip()]
-        return [(e["run_id"], record_from_dict(e["record"])) for e in entries]
+            lines = [line for line in self.path.read_text(encoding="utf-8").splitlines()
+                     if line.strip()]
+            entries, torn = _parse(lines)
+            kept = [line for line, run_id, record in entries if not _wrote(write, run_id, record)]
+            if torn:
+                _append_lines(self.torn_path, torn)
+            _rewrite(self.path, kept)
+        return len(entries) - len(kept)
+
+
+def _parse(lines: list[str]) -> tuple[list[tuple[str, str, TrialRecord]], list[str]]:
+    entries, torn = [], []
+    for line in lines:
+        try:
+            entry = json.loads(line)
+            entries.append((line, str(entry["run_id"]), record_from_dict(entry["record"])))
+        except (ValueError, KeyError, TypeError) as err:
+            log.warning("journal line unreadable (%s); set aside", type(err).__name__)
+            torn.append(line)
+    return entries, torn
+
+
+def _wrote(write: Callable[[str, TrialRecord], None], run_id: str, record: TrialRecord) -> bool:
+    try:
+        write(run_id, record)
+    except Exception as err:  # the store still refuses: keep the entry for the next run
+        log.warning("journalled trial %s still cannot be logged: %s", record.spec.key, err)
+        return False
+    return True
+
+
+def _append_lines(path: Path, lines: list[str]) -> None:
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write("".join(line + "\n" for line in lines))
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _rewrite(path: Path, lines: list[str]) -> None:
+    """Replace the journal with `lines` atomically (removed when there are none)."""
+    if not lines:
+        path.unlink(missing_ok=True)
+        return
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    os.replace(temporary, path)
 
 
 def record_to_dict(record: TrialRecord) -> dict[str, Any]:

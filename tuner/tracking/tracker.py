@@ -10,6 +10,7 @@ import io
 import json
 import logging
 import os
+import socket
 import tempfile
 import time
 import uuid
@@ -20,7 +21,7 @@ from typing import Any, Protocol
 
 from tuner.errors import TunerError
 from tuner.tracking.journal import Journal
-from tuner.trial import TrialRecord, TrialSpec, TrialStatus
+from tuner.trial import StoredFit, TrialRecord, TrialSpec, TrialStatus
 
 log = logging.getLogger(__name__)
 DEFAULT_STORE = Path("mlruns")
@@ -40,12 +41,20 @@ class SweepHandle:
 
 
 class Tracker(Protocol):
+    """Where a sweep's results live. The parent process is the only writer."""
+
     def start_sweep(self, experiment: str, tags: Mapping[str, str], params: Mapping[str, Any],
                     doc_ids: Sequence[str] = ()) -> SweepHandle: ...
 
     def finished_keys(self, sweep: SweepHandle) -> set[str]: ...
 
     def finished_metrics(self, sweep: SweepHandle) -> dict[str, dict[str, float]]: ...
+
+    def finished_fits(self, sweep: SweepHandle) -> dict[str, str]: ...
+
+    def stored_fit(self, run_id: str, words_needed: int) -> StoredFit | None: ...
+
+    def log_json(self, run_id: str, name: str, payload: Mapping[str, Any]) -> None: ...
 
     def fail_stale_runs(self, sweep: SweepHandle) -> int: ...
 
@@ -82,7 +91,9 @@ class MlflowTracker:
         if tracking_uri.startswith("sqlite:///"):
             store = Path(tracking_uri.removeprefix("sqlite:///")).parent
             store.mkdir(parents=True, exist_ok=True)
-        self.journal_dir = Path(journal_dir) if journal_dir else store / "journal"
+        # Beside the cache when the caller says so (a volume under docker-compose), else beside
+        # a SQLite store; never relative to the working directory of whoever runs the sweep.
+        self.journal_dir = Path(journal_dir) if journal_dir else store.resolve() / "journal"
         self.client = MlflowClient(tracking_uri=tracking_uri)
 
     def _artifact_location(self, experiment: str) -> str | None:
@@ -111,7 +122,8 @@ class MlflowTracker:
         batch_id = uuid.uuid4().hex[:12]
         run = self.client.create_run(
             experiment_id, run_name=f"sweep-{time.strftime('%Y%m%d-%H%M%S')}-{batch_id[:4]}",
-            tags={"tuner.role": "sweep", "tuner.batch_id": batch_id, **tags})
+            tags={"tuner.role": "sweep", "tuner.batch_id": batch_id,
+                  "tuner.host": socket.gethostname(), "tuner.pid": str(os.getpid()), **tags})
         self._log_params(run.info.run_id, params)
         return SweepHandle(experiment_id, run.info.run_id, batch_id, tuple(doc_ids))
 
@@ -124,10 +136,41 @@ class MlflowTracker:
         return {run.data.tags["tuner.trial_key"]: dict(run.data.metrics) for run in runs
                 if "tuner.trial_key" in run.data.tags}
 
+    def finished_fits(self, sweep: SweepHandle) -> dict[str, str]:
+        """Fit key -> run id of a FINISHED trial run of the sweep's experiment with that fit."""
+        runs = self.trial_runs(sweep.experiment_id, "attributes.status = 'FINISHED'")
+        return {run.data.tags["tuner.fit_key"]: str(run.info.run_id) for run in runs
+                if run.data.tags.get("tuner.fit_key")}
+
+    def stored_fit(self, run_id: str, words_needed: int) -> StoredFit | None:
+        """The topics and assignments a finished run logged, or None when they are missing or
+        were cut shorter than `words_needed` words per topic (that fit must then run again)."""
+        try:
+            with tempfile.TemporaryDirectory(prefix="tuner-fit-") as folder:
+                topics = json.loads(Path(self.client.download_artifacts(
+                    run_id, "topics.json", folder)).read_text(encoding="utf-8"))
+                table = Path(self.client.download_artifacts(run_id, "assignments.csv", folder))
+                rows = list(csv.DictReader(io.StringIO(table.read_text(encoding="utf-8"))))
+            words = [topics[str(i)] for i in range(len(topics))]
+            assignments = [int(row["topic"]) for row in rows]
+            run = self.client.get_run(run_id)
+            stored = max(int(run.data.params["topn"]), int(run.data.params["diversity_topn"]))
+        except Exception as err:  # a missing or damaged artifact: fit again, nothing lost
+            log.info("run %s cannot be re-scored (%s); its trial runs again", run_id, err)
+            return None
+        if stored < words_needed:  # the run kept fewer ranked words than scoring now reads
+            return None
+        return StoredFit(run_id, words, assignments, dict(run.data.metrics))
+
     def trial_runs(self, experiment_id: str, condition: str = "",
                    order_by: list[str] | None = None) -> list[Any]:
         """Every trial run of an experiment matching `condition` (an MLflow filter clause)."""
         query = "tags.`tuner.role` = 'trial'" + (f" and {condition}" if condition else "")
+        return self._search_all(experiment_id, query, order_by)
+
+    def _search_all(self, experiment_id: str, query: str,
+                    order_by: list[str] | None = None) -> list[Any]:
+        """Every run matching `query`, page by page (a search stops at 1,000 a page)."""
         runs: list[Any] = []
         token = None
         while True:
@@ -139,6 +182,17 @@ class MlflowTracker:
             if not token:
                 return runs
 
+    def _owner_alive(self, run: Any, owners: dict[str, bool]) -> bool:
+        """Whether the sweep process that opened `run` still runs on this host."""
+        sweep_id = run.data.tags.get("mlflow.parentRunId", run.info.run_id)
+        if sweep_id not in owners:
+            try:
+                tags = self.client.get_run(sweep_id).data.tags
+            except Exception:  # the sweep run is gone: nothing owns this run
+                tags = {}
+            owners[sweep_id] = _process_alive(tags.get("tuner.host"), tags.get("tuner.pid"))
+        return owners[sweep_id]
+
     def log_trial(self, sweep: SweepHandle, record: TrialRecord) -> str:
         """Open and finish a trial run in one go (a record that never had a running run)."""
         run_id = self.start_trial(sweep, record.spec)
@@ -149,6 +203,7 @@ class MlflowTracker:
         """A RUNNING child run with the trial's full parameters, opened when it is submitted."""
         tags = {"mlflow.parentRunId": sweep.run_id, "tuner.role": "trial",
                 "tuner.model": spec.model, "tuner.trial_key": spec.key,
+                "tuner.fit_key": spec.fit_key,
                 "tuner.corpus_sha256": spec.data.corpus_sha256,
                 "tuner.embedding_key": spec.data.embedding_key or "none",
                 "tuner.batch_id": sweep.batch_id, "tuner.status": "RUNNING"}
@@ -172,6 +227,8 @@ class MlflowTracker:
 
     def _write_outcome(self, sweep: SweepHandle, run_id: str, record: TrialRecord) -> None:
         tags = {"tuner.status": record.status.value, "tuner.worker": record.worker}
+        if record.rescored_from is not None:
+            tags["tuner.rescored_from"] = record.rescored_from
         if record.error is not None:
             tags |= {"tuner.error_type": record.error.type,
                      "tuner.error": record.error.message[:4000]}
@@ -189,12 +246,15 @@ class MlflowTracker:
         self.client.set_terminated(run_id, status)
 
     def fail_stale_runs(self, sweep: SweepHandle) -> int:
-        """Runs left RUNNING by a sweep that died (the experiment lock says none is alive) are
-        marked FAILED with tag tuner.stale; their trials run again. Returns how many."""
+        """Runs left RUNNING by a sweep that died are marked FAILED with tag tuner.stale; their
+        trials run again. Returns how many. The experiment lock says no other sweep of this
+        store runs; a run whose sweep process is still alive on this host is left alone all the
+        same (a sweep that holds a lock this one cannot see)."""
         self.replay_journal(sweep)
-        stale = [r for r in self.client.search_runs(
-            [sweep.experiment_id], "attributes.status = 'RUNNING'", max_results=5000)
-            if r.info.run_id != sweep.run_id]
+        running = self._search_all(sweep.experiment_id, "attributes.status = 'RUNNING'")
+        owners: dict[str, bool] = {}
+        stale = [r for r in running if r.info.run_id != sweep.run_id
+                 and not self._owner_alive(r, owners)]
         for run in stale:
             self.set_tags(run.info.run_id, {"tuner.stale": "true", "tuner.status": "FAILED"})
             self.client.set_terminated(run.info.run_id, "FAILED")
@@ -204,19 +264,24 @@ class MlflowTracker:
         return Journal(self.journal_dir / f"{sweep.experiment_id}.jsonl")
 
     def replay_journal(self, sweep: SweepHandle) -> int:
-        """Log the results a previous run could not; returns how many were replayed."""
-        journal = self.journal(sweep)
-        entries = journal.take()
-        for run_id, record in entries:
-            try:
-                self._write_outcome(sweep, run_id, record)
-            except Exception:  # the old run is gone: log the result as a new run
-                self._write_outcome(sweep, self.start_trial(sweep, record.spec), record)
-        return len(entries)
+        """Log the results a previous run could not; returns how many were replayed. What still
+        cannot be logged stays in the journal for the next run."""
+        return self.journal(sweep).replay(lambda run_id, record: self._replay(sweep, run_id,
+                                                                            record))
+
+    def _replay(self, sweep: SweepHandle, run_id: str, record: TrialRecord) -> None:
+        try:
+            self._write_outcome(sweep, run_id, record)
+        except Exception:  # the old run is gone (or refused): log the result as a new run
+            self._write_outcome(sweep, self.start_trial(sweep, record.spec), record)
 
     def end_sweep(self, sweep: SweepHandle, status: str, metrics: Mapping[str, float]) -> None:
         self._log_metrics(sweep.run_id, metrics)
         self.client.set_terminated(sweep.run_id, status)
+
+    def log_json(self, run_id: str, name: str, payload: Mapping[str, Any]) -> None:
+        """A JSON artifact `name` on run `run_id`."""
+        self.client.log_dict(run_id, dict(payload), name)
 
     def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
         from mlflow.entities import RunTag
@@ -248,6 +313,20 @@ class MlflowTracker:
             for name, content in _artifact_files(record, sweep.doc_ids):
                 (root / name).write_text(content, encoding="utf-8")
             self.client.log_artifacts(run_id, str(root))
+
+
+def _process_alive(host: str | None, pid: str | None) -> bool:
+    """True when `pid` runs on this host and is not this process (a sweep of this process
+    that is over cannot be alive: each experiment runs one sweep at a time)."""
+    if host != socket.gethostname() or not pid or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _run_name(spec: TrialSpec) -> str:

@@ -1,0 +1,77 @@
+"""Per-trial time and memory limits: the worker running a trial past either is killed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from tuner.engine.worker import read_started
+from tuner.trial import TrialError
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-trial limits; None means unlimited."""
+
+    timeout_s: float | None = None
+    max_memory_mb: float | None = None
+
+
+class Watchdog:
+    """Watches the trials in flight through the marker files their workers write
+    (`started_dir/<trial key>` = "pid start-time"); owns that folder and removes it on close."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.started_dir = Path(tempfile.mkdtemp(prefix="tuner-inflight-"))
+        self.killed: dict[str, TrialError] = {}  # trial key -> why its worker was killed
+
+    def check(self, keys: Iterable[str]) -> None:
+        """Kill the worker of every trial in `keys` that is past a limit."""
+        for key in keys:
+            started = read_started(self.started_dir, key)
+            if started is None or key in self.killed:
+                continue
+            pid, since = started
+            reason = self._exceeded(pid, time.time() - since)
+            if reason is not None:
+                self.killed[key] = reason
+                _kill(pid)
+
+    def close(self) -> None:
+        shutil.rmtree(self.started_dir, ignore_errors=True)
+
+    def _exceeded(self, pid: int, elapsed: float) -> TrialError | None:
+        timeout = self.limits.timeout_s
+        if timeout is not None and elapsed > timeout:
+            return TrialError("TrialTimeout", f"timeout: still running after {timeout:g} s; "
+                              "its worker was stopped", "")
+        limit = self.limits.max_memory_mb
+        rss = rss_mb(pid) if limit is not None else None
+        if limit is not None and rss is not None and rss > limit:
+            return TrialError("OutOfMemory", f"out of memory: the worker used {rss:.0f} MB, "
+                              f"more than --max-memory {limit:g} MB; it was stopped", "")
+        return None
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def rss_mb(pid: int) -> float | None:
+    """Resident memory of a process in MB (Linux /proc); None where unavailable."""
+    try:
+        with open(f"/proc/{pid}/statm", encoding="ascii") as handle:
+            pages = int(handle.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20

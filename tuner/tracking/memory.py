@@ -1,0 +1,121 @@
+"""A Tracker that keeps everything in memory: the runner's tests run on it without MLflow, and
+one contract suite runs over it and the MLflow tracker alike."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tuner.tracking.tracker import SweepHandle
+from tuner.trial import StoredFit, TrialRecord, TrialSpec, TrialStatus
+
+
+@dataclass
+class MemoryRun:
+    """One run as the in-memory store holds it."""
+
+    run_id: str
+    experiment_id: str
+    status: str = "RUNNING"
+    tags: dict[str, str] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    artifacts: dict[str, Any] = field(default_factory=dict)
+    record: TrialRecord | None = None
+
+
+class MemoryTracker:
+    """The Tracker protocol over a dict of runs."""
+
+    def __init__(self) -> None:
+        self.experiments: dict[str, str] = {}  # name -> id
+        self.runs: dict[str, MemoryRun] = {}
+
+    def start_sweep(self, experiment: str, tags: Mapping[str, str], params: Mapping[str, Any],
+                    doc_ids: Sequence[str] = ()) -> SweepHandle:
+        experiment_id = self.experiments.setdefault(experiment, str(len(self.experiments)))
+        run = self._new_run(experiment_id, {"tuner.role": "sweep", **tags}, dict(params))
+        return SweepHandle(experiment_id, run.run_id, uuid.uuid4().hex[:12], tuple(doc_ids))
+
+    def finished_keys(self, sweep: SweepHandle) -> set[str]:
+        return set(self.finished_metrics(sweep))
+
+    def finished_metrics(self, sweep: SweepHandle) -> dict[str, dict[str, float]]:
+        return {run.tags["tuner.trial_key"]: dict(run.metrics)
+                for run in self._finished_trials(sweep.experiment_id)}
+
+    def finished_fits(self, sweep: SweepHandle) -> dict[str, str]:
+        return {run.tags["tuner.fit_key"]: run.run_id
+                for run in self._finished_trials(sweep.experiment_id)
+                if run.tags.get("tuner.fit_key")}
+
+    def stored_fit(self, run_id: str, words_needed: int) -> StoredFit | None:
+        run = self.runs.get(run_id)
+        if run is None or run.record is None:
+            return None
+        if run.record.spec.metrics.words_needed < words_needed:
+            return None
+        return StoredFit(run_id, run.record.topic_words, run.record.assignments,
+                         dict(run.metrics))
+
+    def fail_stale_runs(self, sweep: SweepHandle) -> int:
+        stale = [run for run in self.runs.values() if run.experiment_id == sweep.experiment_id
+                 and run.status == "RUNNING" and run.run_id != sweep.run_id]
+        for run in stale:
+            run.tags |= {"tuner.stale": "true", "tuner.status": "FAILED"}
+            run.status = "FAILED"
+        return len(stale)
+
+    def start_trial(self, sweep: SweepHandle, spec: TrialSpec) -> str:
+        tags = {"mlflow.parentRunId": sweep.run_id, "tuner.role": "trial",
+                "tuner.model": spec.model, "tuner.trial_key": spec.key,
+                "tuner.fit_key": spec.fit_key, "tuner.status": "RUNNING"}
+        return self._new_run(sweep.experiment_id, tags,
+                             {"model": spec.model, "seed": spec.seed, **spec.params}).run_id
+
+    def finish_trial(self, sweep: SweepHandle, run_id: str, record: TrialRecord) -> None:
+        run = self.runs[run_id]
+        run.record = record
+        run.metrics |= dict(record.metrics)
+        run.tags["tuner.status"] = record.status.value
+        if record.rescored_from is not None:
+            run.tags["tuner.rescored_from"] = record.rescored_from
+        run.status = "FINISHED" if record.status is TrialStatus.COMPLETE else "FAILED"
+
+    def drop_trial(self, run_id: str) -> None:
+        del self.runs[run_id]
+
+    def end_run(self, run_id: str, status: str) -> None:
+        self.runs[run_id].tags["tuner.status"] = status
+        self.runs[run_id].status = status
+
+    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
+        self.runs[run_id].tags |= dict(tags)
+
+    def log_json(self, run_id: str, name: str, payload: Mapping[str, Any]) -> None:
+        self.runs[run_id].artifacts[name] = dict(payload)
+
+    def end_sweep(self, sweep: SweepHandle, status: str, metrics: Mapping[str, float]) -> None:
+        run = self.runs[sweep.run_id]
+        if run.status != "RUNNING":
+            raise RuntimeError(f"sweep run {sweep.run_id} ended twice ({run.status}, {status})")
+        run.metrics |= dict(metrics)
+        run.status = status
+
+    def trial_runs(self, experiment: str) -> list[MemoryRun]:
+        """Every trial run of `experiment` (by name), in the order they were opened."""
+        experiment_id = self.experiments.get(experiment)
+        return [run for run in self.runs.values() if run.experiment_id == experiment_id
+                and run.tags.get("tuner.role") == "trial"]
+
+    def _finished_trials(self, experiment_id: str) -> list[MemoryRun]:
+        return [run for run in self.runs.values() if run.experiment_id == experiment_id
+                and run.status == "FINISHED" and "tuner.trial_key" in run.tags]
+
+    def _new_run(self, experiment_id: str, tags: dict[str, str],
+                 params: dict[str, Any]) -> MemoryRun:
+        run = MemoryRun(uuid.uuid4().hex, experiment_id, tags=tags, params=params)
+        self.runs[run.run_id] = run
+        return run
