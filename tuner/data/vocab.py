@@ -239,8 +239,8 @@ class CooccurrenceCache:
             if path.is_file():
                 try:
                     return self._load(path, window)
-                except (OSError, ValueError, KeyError):
-                    path.unlink(missing_ok=True)  # corrupt: recompute below
+                except Exception:  # damaged in any way (a truncated zip, a bad array): recompute
+                    path.unlink(missing_ok=True)
             counts = count_cooccurrence(bow, window)
             write_atomic(path, lambda p: _save_cooc(p, counts))
             return counts

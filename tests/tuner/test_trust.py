@@ -1,0 +1,351 @@
+"""Results you can trust: keys cover everything that changes a result, a new truth re-scores
+stored fits, and no finished result is lost (issue #10, items 1-5, 11, 13, 16-18)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import multiprocessing
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+from sklearn.metrics import adjusted_rand_score
+
+from tests.conftest import make_grid, read_jsonl, write_jsonl
+from trainers import fit_inputs
+from tuner.data.store import write_atomic
+from tuner.data.vocab import BowCache, CooccurrenceCache
+from tuner.engine.executors import kill_workers, make_executor, threads_per_worker
+from tuner.engine.runner import run_sweep
+from tuner.engine.sweep import TrialFactory, check_inputs, precompute
+from tuner.engine.watchdog import Limits, Watchdog
+from tuner.engine.worker import fit_view
+from tuner.errors import MetricError
+from tuner.flow import SweepSettings, execute_sweep
+from tuner.grid import load_grid
+from tuner.metrics import higher_is_better
+from tuner.tracking.journal import Journal
+from tuner.tracking.memory import MemoryTracker
+from tuner.tracking.tracker import MlflowTracker
+from tuner.trial import TrialRecord, TrialSpec, TrialStatus
+
+
+def _relabelled(records: list[dict], shift: int) -> list[dict]:
+    """The same documents with every label moved to another one (texts and ids unchanged)."""
+    names = sorted({r["label"] for r in records})
+    moved = {name: names[(i + shift) % len(names)] for i, name in enumerate(names)}
+    return [{**r, "label": moved[r["label"]] if i % 3 else names[0]}
+            for i, r in enumerate(records)]
+
+
+def _sweep(grid: Path, store: str, cache: Path):
+    loaded = load_grid(grid)
+    settings = SweepSettings(store, cache, max_workers=1, progress=False)
+    return execute_sweep(loaded, check_inputs(loaded), settings)
+
+
+def test_relabelled_data_rescores_every_trial_without_refitting(tmp_path, small_corpus):
+    corpus = write_jsonl(tmp_path / "data" / "corpus.jsonl", read_jsonl(small_corpus))
+    grid = make_grid(tmp_path, corpus, experiment="relabel",
+                     params={"num_topics": [5, 6], "vocab_size": 1000, "lda.max_iter": 10})
+    store, cache = f"sqlite:///{tmp_path}/mlflow.db", tmp_path / "cache"
+    first = _sweep(grid, store, cache)
+    assert (first.completed, first.rescored) == (2, 0)
+
+    records = _relabelled(read_jsonl(corpus), shift=7)
+    write_jsonl(corpus, records)
+    second = _sweep(grid, store, cache)
+    assert (second.completed, second.skipped, second.rescored) == (2, 0, 2)
+
+    client = MlflowClient(store)
+    runs = client.search_runs([second.experiment_id], "tags.`tuner.role` = 'trial'")
+    rescored = [r for r in runs if "tuner.rescored_from" in r.data.tags]
+    assert len(rescored) == 2
+    names = sorted({r["label"] for r in records})
+    truth = [names.index(r["label"]) for r in records]
+    for run in rescored:
+        source = client.get_run(run.data.tags["tuner.rescored_from"])
+        assignments = _assignments(client, run.info.run_id, tmp_path)
+        assert run.data.metrics["ari"] == pytest.approx(adjusted_rand_score(truth, assignments))
+        assert run.data.metrics["ari"] != pytest.approx(source.data.metrics["ari"])
+        assert run.data.metrics["fit_seconds"] == source.data.metrics["fit_seconds"]
+        assert run.data.tags["tuner.fit_key"] == source.data.tags["tuner.fit_key"]
+
+    third = _sweep(grid, store, cache)
+    assert (third.completed, third.skipped) == (0, 2)
+
+
+def _assignments(client: MlflowClient, run_id: str, folder: Path) -> list[int]:
+    path = client.download_artifacts(run_id, "assignments.csv", str(folder))
+    rows = Path(path).read_text(encoding="utf-8").splitlines()[1:]
+    return [int(row.rsplit(",", 1)[1]) for row in rows]
+
+
+def _spec(folder: Path, corpus: Path, model: str, **overrides) -> TrialSpec:
+    grid = load_grid(make_grid(folder, corpus, models=[model],
+                               params={"num_topics": 5, "vocab_size": 1000}, **overrides))
+    inputs = check_inputs(grid)
+    factory = TrialFactory(grid, inputs, folder, {(1000, "en"): folder / "bow"}, {})
+    return factory.make(inputs.plan[0].model, inputs.plan[0].combo, 1)
+
+
+def _dated(records: list[dict], year: int) -> list[dict]:
+    return [{**r, "timestamp": f"{year + i % 3}-01-01", "group": str(i % 2 + year)}
+            for i, r in enumerate(records)]
+
+
+DATED = {"path": "", "text_field": "text", "id_field": "id", "label_field": "label",
+         "timestamp_field": "timestamp", "covariates": ["group"], "language": "en"}
+
+
+@pytest.mark.parametrize(("model", "change", "fit_changes"), [
+    ("lda", "labels", False), ("lda", "timestamps", False),
+    ("dtm", "timestamps", True), ("stm", "covariates", True), ("stm", "labels", False)])
+def test_keys_follow_the_values_a_result_depends_on(tmp_path, ng_records, model, change,
+                                                    fit_changes):
+    """The trial key changes whenever the values change; the fit key only when the model's fit
+    reads them (DTM timestamps, STM covariates), so a new truth re-scores rather than refits."""
+    records = _dated(ng_records[:60], 2000)
+    before = write_jsonl(tmp_path / "a" / "corpus.jsonl", records)
+    if change == "labels":
+        records = _relabelled(records, shift=3)
+    elif change == "timestamps":
+        records = [{**r, "timestamp": "1999-06-01" if i < 20 else r["timestamp"]}
+                   for i, r in enumerate(records)]
+    else:
+        records = [{**r, "group": "x" if i % 5 else r["group"]} for i, r in enumerate(records)]
+    after = write_jsonl(tmp_path / "b" / "corpus.jsonl", records)
+    one = _spec(tmp_path / "a", before, model, dataset={**DATED, "path": str(before)})
+    two = _spec(tmp_path / "b", after, model, dataset={**DATED, "path": str(after)})
+    assert (one.fit_key != two.fit_key) is fit_changes
+    assert (one.key != two.key) is (fit_changes or change == "labels")
+
+
+def test_an_edited_ground_truth_file_changes_the_key_but_not_the_fit(tmp_path, ng_records):
+    corpus = write_jsonl(tmp_path / "corpus.jsonl", ng_records[:40])
+    truth = tmp_path / "truth.json"
+    truth.write_text(json.dumps({"a": [r["id"] for r in ng_records[:20]],
+                                 "b": [r["id"] for r in ng_records[20:40]]}), encoding="utf-8")
+    one = _spec(tmp_path / "one", corpus, "lda", ground_truth=str(truth))
+    truth.write_text(json.dumps({"a": [r["id"] for r in ng_records[:10]],
+                                 "b": [r["id"] for r in ng_records[10:40]]}), encoding="utf-8")
+    two = _spec(tmp_path / "two", corpus, "lda", ground_truth=str(truth))
+    assert one.key != two.key and one.fit_key == two.fit_key
+
+
+def test_metric_settings_change_the_key_but_not_the_fit(tmp_path, ng_records):
+    corpus = write_jsonl(tmp_path / "corpus.jsonl", ng_records[:40])
+    one = _spec(tmp_path / "one", corpus, "lda")
+    two = _spec(tmp_path / "two", corpus, "lda",
+                metrics={"npmi_window": 20, "topn": 10, "diversity_topn": 25})
+    assert one.key != two.key and one.fit_key == two.fit_key
+
+
+def test_a_trainer_sees_only_the_side_inputs_its_fit_key_covers(small_data, prepared_small):
+    lda = next(t for t in prepared_small.trials if t.model == "LDA")
+    assert small_data.labels is not None
+    assert fit_view(small_data, lda.data).labels is None
+    assert "labels" in fit_inputs("THETA") and "covariates" in fit_inputs("STM")
+    assert fit_inputs("LDA") == frozenset()
+
+
+def test_the_registry_alone_says_which_way_a_metric_is_better(tmp_path):
+    from tuner.reporting.leaderboard import leaderboard
+
+    assert higher_is_better("ari") and not higher_is_better("fit_seconds")
+    with pytest.raises(MetricError, match="unknown metric 'speed'; known: npmi"):
+        higher_is_better("speed")
+    tracker = MlflowTracker(f"sqlite:///{tmp_path}/mlflow.db")
+    experiment_id = tracker.experiment_id("speed")
+    for name, seconds in [("slow", 9.0), ("fast", 1.0), ("middle", 4.0)]:
+        run = tracker.client.create_run(experiment_id, run_name=name,
+                                        tags={"tuner.role": "trial", "tuner.model": "LDA"})
+        tracker.client.log_metric(run.info.run_id, "fit_seconds", seconds)
+        tracker.client.set_terminated(run.info.run_id, "FINISHED")
+    ranked = leaderboard(tracker, experiment_id, "fit_seconds")
+    assert [e.run_name for e in ranked] == ["fast", "middle", "slow"]
+
+
+def _records(prepared, count: int) -> list[TrialRecord]:
+    return [TrialRecord(spec, TrialStatus.COMPLETE, {"npmi": 0.1 * i}, [["w"]], [0.1], [0])
+            for i, spec in enumerate(prepared.trials[:count])]
+
+
+def test_journal_replay_keeps_what_the_store_refuses_and_sets_torn_lines_aside(
+        tmp_path, prepared_small):
+    journal = Journal(tmp_path / "journal" / "1.jsonl")
+    first, second = _records(prepared_small, 2)
+    journal.append("run-1", first)
+    with journal.path.open("a", encoding="utf-8") as handle:
+        handle.write('{"run_id": "run-x", "record": {"spec": \n')  # a torn write
+    journal.append("run-2", second)
+    logged = []
+
+    def write(run_id: str, record: TrialRecord) -> None:
+        if run_id == "run-2":
+            raise ConnectionError("store down")
+        logged.append(run_id)
+
+    assert journal.replay(write) == 1
+    assert logged == ["run-1"]
+    kept = [json.loads(line)["run_id"] for line in journal.path.read_text().splitlines()]
+    assert kept == ["run-2"]
+    assert '"run-x"' in journal.torn_path.read_text()
+    assert journal.replay(lambda run_id, record: logged.append(run_id)) == 1
+    assert logged == ["run-1", "run-2"] and not journal.path.exists()
+
+
+def _lda_sweep(folder: Path, corpus: Path, experiment: str):
+    grid = load_grid(make_grid(folder, corpus, experiment=experiment,
+                               params={"num_topics": [5, 6, 7], "vocab_size": 1000,
+                                       "lda.max_iter": 10}))
+    return precompute(grid, check_inputs(grid), folder / "cache", progress=False)
+
+
+class FlakyTracker(MemoryTracker):
+    """An in-memory store whose second `start_trial` fails, as a store outage does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.starts = 0
+
+    def start_trial(self, sweep, spec):  # type: ignore[no-untyped-def]
+        self.starts += 1
+        if self.starts == 2:
+            raise ConnectionError("tracking store unreachable")
+        return super().start_trial(sweep, spec)
+
+
+def test_a_store_error_on_submit_loses_no_finished_trial(tmp_path, small_corpus):
+    prepared = _lda_sweep(tmp_path, small_corpus, "flaky")
+    tracker = FlakyTracker()
+    tempfile.tempdir = str(tmp_path)  # the sweep's in-flight folder lands here
+    try:
+        with pytest.raises(ConnectionError):
+            run_sweep(prepared, tracker, lambda: make_executor("process", 1), 1)
+    finally:
+        tempfile.tempdir = None
+    finished = [r for r in tracker.trial_runs("flaky") if r.status == "FINISHED"]
+    assert len(finished) == 1 and "npmi" in finished[0].metrics
+    assert not list(tmp_path.glob("tuner-inflight-*"))
+
+
+def test_sweep_ends_its_parent_run_once_and_removes_its_in_flight_folder(tmp_path,
+                                                                        small_corpus):
+    prepared = _lda_sweep(tmp_path, small_corpus, "once")
+    tracker = MemoryTracker()  # raises if a sweep run is ended twice
+    tempfile.tempdir = str(tmp_path)
+    try:
+        result = run_sweep(prepared, tracker, lambda: make_executor("process", 1), 1)
+    finally:
+        tempfile.tempdir = None
+    assert result.completed == 3
+    assert tracker.runs[result.sweep.run_id].status == "FINISHED"
+    assert not list(tmp_path.glob("tuner-inflight-*"))
+
+
+def _pid(_: int) -> int:
+    return os.getpid()
+
+
+def _environment(name: str) -> str | None:
+    return os.environ.get(name)
+
+
+def test_killing_a_pool_spares_another_pool_of_the_same_process():
+    context = multiprocessing.get_context("spawn")
+    first = ProcessPoolExecutor(1, mp_context=context)
+    second = ProcessPoolExecutor(1, mp_context=context)
+    try:
+        first.submit(_pid, 0).result(timeout=120)
+        survivor = second.submit(_pid, 0).result(timeout=120)
+        kill_workers(first)
+        assert second.submit(_pid, 1).result(timeout=120) == survivor
+    finally:
+        first.shutdown(wait=False, cancel_futures=True)
+        second.shutdown(wait=True)
+
+
+def test_thread_limits_leave_the_parent_environment_alone(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    executor = make_executor("process", 2)
+    try:
+        threads = executor.submit(_environment, "OMP_NUM_THREADS").result(timeout=120)
+        assert threads == str(threads_per_worker(2))
+    finally:
+        executor.shutdown()
+    assert "OMP_NUM_THREADS" not in os.environ
+
+
+def test_a_truncated_cooccurrence_file_is_recomputed(small_data, tmp_path):
+    cache = CooccurrenceCache(BowCache(tmp_path))
+    counts = cache.get_or_compute(small_data.bow, 10)
+    path = tmp_path / "bow" / small_data.bow.key / "cooc-gensim-w10.npz"
+    path.write_bytes(path.read_bytes()[:200])
+    again = cache.get_or_compute(small_data.bow, 10)
+    assert again.n_windows == counts.n_windows
+    assert (again.pairs != counts.pairs).nnz == 0
+
+
+def test_cache_files_honour_the_umask(tmp_path):
+    previous = os.umask(0o002)
+    try:
+        write_atomic(tmp_path / "shared.bin", lambda temp: temp.write_bytes(b"x"))
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "shared.bin").stat().st_mode & 0o777 == 0o664
+
+
+def test_watchdog_removes_its_folder():
+    watchdog = Watchdog(Limits())
+    assert watchdog.started_dir.is_dir()
+    watchdog.close()
+    assert not watchdog.started_dir.exists()
+
+
+def test_runs_of_a_sweep_still_alive_on_this_host_are_not_marked_stale(tmp_path):
+    """A sweep this lock cannot see (another store path spelling, another cache) may still run:
+    its runs stay RUNNING while its process lives, and become stale once it is gone."""
+    tracker = MlflowTracker(f"sqlite:///{tmp_path}/mlflow.db")
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        other = tracker.start_sweep("shared", {}, {})
+        tracker.set_tags(other.run_id, {"tuner.pid": str(alive.pid),
+                                        "tuner.host": socket.gethostname()})
+        trial = tracker.client.create_run(other.experiment_id, tags={
+            "mlflow.parentRunId": other.run_id, "tuner.role": "trial"})
+        mine = tracker.start_sweep("shared", {}, {})
+        assert tracker.fail_stale_runs(mine) == 0
+    finally:
+        alive.kill()
+        alive.wait()
+    assert tracker.fail_stale_runs(mine) == 2  # the dead sweep's run and its trial
+    assert tracker.client.get_run(trial.info.run_id).info.status == "FAILED"
+
+
+def test_the_journal_lives_beside_the_cache_not_the_working_directory(tmp_path, monkeypatch):
+    from tuner.flow import journal_dir
+
+    monkeypatch.chdir(tmp_path)
+    assert journal_dir(Path("cache")) == tmp_path / "cache" / "journal"
+    tracker = MlflowTracker(f"sqlite:///{tmp_path}/store/mlflow.db")
+    assert tracker.journal_dir == tmp_path / "store" / "journal"
+
+
+def test_stored_fits_shorter_than_the_scoring_needs_are_refitted(prepared_small):
+    tracker = MemoryTracker()
+    spec = prepared_small.trials[0]
+    sweep = tracker.start_sweep("short", {}, {})
+    run_id = tracker.start_trial(sweep, spec)
+    tracker.finish_trial(sweep, run_id, TrialRecord(spec, TrialStatus.COMPLETE, {}, [["w"]],
+                                                    [0.0], [0]))
+    assert tracker.stored_fit(run_id, spec.metrics.words_needed) is not None
+    longer = dataclasses.replace(spec.metrics, diversity_topn=spec.metrics.diversity_topn + 5)
+    assert tracker.stored_fit(run_id, longer.words_needed) is None
