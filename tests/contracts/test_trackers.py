@@ -1,0 +1,74 @@
+"""One contract for every Tracker: the MLflow tracker on a real SQLite store and the in-memory
+tracker the runner's tests use must behave alike (as Optuna runs one suite over its storages)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tuner.tracking.memory import MemoryTracker
+from tuner.tracking.tracker import MlflowTracker, Tracker
+from tuner.trial import DataRef, MetricSettings, TrialError, TrialRecord, TrialSpec, TrialStatus
+
+DATA = DataRef("corpus.jsonl", "sha", "en", "bow/v1000", None, None, None, "label")
+TRACKERS: dict[str, Callable[[Path], Tracker]] = {
+    "mlflow": lambda folder: MlflowTracker(f"sqlite:///{folder}/mlflow.db"),
+    "memory": lambda folder: MemoryTracker(),
+}
+
+
+@pytest.fixture(params=sorted(TRACKERS))
+def tracker(request, tmp_path) -> Tracker:
+    return TRACKERS[request.param](tmp_path)
+
+
+def spec(key: str) -> TrialSpec:
+    return TrialSpec("LDA", {"num_topics": 2}, 1, DATA, MetricSettings(), "contract", key,
+                     fit_key=f"fit-{key}")
+
+
+def complete(key: str) -> TrialRecord:
+    return TrialRecord(spec(key), TrialStatus.COMPLETE, {"npmi": 0.25, "fit_seconds": 2.0},
+                       [["space", "nasa"], ["god", "church"]], [0.3, 0.2], [0, 1, 1])
+
+
+def test_a_finished_trial_is_found_by_its_key_and_its_fit(tracker: Tracker):
+    sweep = tracker.start_sweep("contract", {}, {}, ["d1", "d2", "d3"])
+    run_id = tracker.start_trial(sweep, spec("a"))
+    tracker.finish_trial(sweep, run_id, complete("a"))
+    assert tracker.finished_metrics(sweep)["a"]["npmi"] == pytest.approx(0.25)
+    assert tracker.finished_keys(sweep) == {"a"}
+    assert tracker.finished_fits(sweep) == {"fit-a": run_id}
+    stored = tracker.stored_fit(run_id, MetricSettings().words_needed)
+    assert stored is not None
+    assert stored.topic_words == [["space", "nasa"], ["god", "church"]]
+    assert stored.assignments == [0, 1, 1]
+    assert stored.metrics["fit_seconds"] == pytest.approx(2.0)
+
+
+def test_a_failed_or_dropped_trial_is_not_done(tracker: Tracker):
+    sweep = tracker.start_sweep("contract", {}, {})
+    failed = tracker.start_trial(sweep, spec("f"))
+    tracker.finish_trial(sweep, failed, TrialRecord(spec("f"), TrialStatus.FAILED,
+                                                    error=TrialError("ValueError", "bad", "")))
+    tracker.drop_trial(tracker.start_trial(sweep, spec("d")))
+    assert tracker.finished_keys(sweep) == set()
+    assert tracker.finished_fits(sweep) == {}
+
+
+def test_runs_left_running_by_a_dead_sweep_are_marked_stale(tracker: Tracker):
+    old = tracker.start_sweep("contract", {}, {})
+    tracker.start_trial(old, spec("x"))
+    new = tracker.start_sweep("contract", {}, {})
+    assert tracker.fail_stale_runs(new) == 2  # the old sweep's run and its trial
+    assert tracker.fail_stale_runs(new) == 0
+
+
+def test_a_sweep_ends_with_its_summary(tracker: Tracker):
+    sweep = tracker.start_sweep("contract", {}, {})
+    tracker.set_tags(sweep.run_id, {"tuner.best_run_id": "r1"})
+    tracker.log_json(sweep.run_id, "search.json", {"configurations": []})
+    tracker.end_sweep(sweep, "FINISHED", {"best_npmi": 0.3})
+    assert tracker.finished_keys(sweep) == set()

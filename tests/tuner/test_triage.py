@@ -1,0 +1,79 @@
+"""What becomes of the trials in flight at a pool break: plain data in, decisions out."""
+
+from __future__ import annotations
+
+from tuner.engine.scheduler import ListSource, Scheduler
+from tuner.engine.triage import InFlight, triage_break
+from tuner.trial import DataRef, MetricSettings, TrialError, TrialRecord, TrialSpec, TrialStatus
+
+DATA = DataRef("corpus.jsonl", "sha", "en", "bow/v1000", None, None, None, "label")
+
+
+def spec(key: str, epochs: int = 1) -> TrialSpec:
+    return TrialSpec("LDA", {"max_iter": epochs}, 1, DATA, MetricSettings(), "exp", key,
+                     fit_key=f"fit-{key}")
+
+
+def flying(key: str, record: TrialRecord | None = None) -> InFlight:
+    return InFlight(spec(key), f"run-{key}", record)
+
+
+KILLED = TrialError("TrialTimeout", "timeout: still running after 5 s", "")
+
+
+def test_a_trial_that_finished_before_the_break_keeps_its_result():
+    done = TrialRecord(spec("a"), TrialStatus.COMPLETE, {"npmi": 0.1})
+    triage = triage_break([flying("a", done), flying("b")], {}, set())
+    assert [(t.spec.key, r) for t, r in triage.records] == [("a", done)]
+    assert [t.spec.key for t in triage.retries] == ["b"]
+
+
+def test_a_killed_trial_fails_with_our_reason_and_the_others_are_not_suspected():
+    triage = triage_break([flying("a"), flying("b")], {"a": KILLED}, set())
+    assert [(t.spec.key, r.status, r.error) for t, r in triage.records] == \
+        [("a", TrialStatus.FAILED, KILLED)]
+    assert [t.spec.key for t in triage.retries] == ["b"]
+    assert triage.suspects == set()
+
+
+def test_an_unexplained_death_makes_every_trial_in_flight_a_suspect():
+    triage = triage_break([flying("a"), flying("b")], {}, set())
+    assert triage.records == []
+    assert {t.spec.key for t in triage.retries} == {"a", "b"} == triage.suspects
+
+
+def test_a_suspect_that_dies_alone_is_failed_as_the_cause():
+    triage = triage_break([flying("a")], {}, {"a"})
+    assert [(t.spec.key, r.error.type) for t, r in triage.records] == [("a", "WorkerDied")]
+    assert triage.retries == []
+
+
+def test_a_first_death_alone_is_retried_once():
+    triage = triage_break([flying("a")], {}, set())
+    assert [t.spec.key for t in triage.retries] == ["a"] and triage.suspects == {"a"}
+
+
+def test_the_scheduler_runs_a_suspect_alone():
+    scheduler = Scheduler(ListSource([spec("a"), spec("b")]), done={})
+    scheduler.requeue([spec("s")], suspects=["s"])
+    assert scheduler.next_task(["a"]) is None  # the suspect is next: wait for the pool to empty
+    task = scheduler.next_task([])
+    assert task is not None and task.spec.key == "s"
+    assert scheduler.next_task(["s"]) is None  # nothing joins a suspect in flight
+
+
+def test_the_scheduler_skips_finished_trials_and_rescoring_needs_a_stored_fit():
+    stored = {}
+
+    def load(run_id: str, words: int):  # the tracker's stored_fit, read back
+        stored[run_id] = words
+        return None
+
+    scheduler = Scheduler(ListSource([spec("a", 9), spec("b", 5), spec("c", 1)]),
+                          done={"b": {"npmi": 0.2}}, fitted={"fit-c": "run-c"}, load_fit=load)
+    first, second = scheduler.next_task([]), scheduler.next_task([])
+    assert first is not None and second is not None
+    assert (first.spec.key, second.spec.key) == ("a", "c")  # longest first, "b" is done
+    assert scheduler.skipped == 1
+    assert stored == {"run-c": MetricSettings().words_needed} and second.stored is None
+    assert scheduler.next_task([]) is None and not scheduler.has_work()
