@@ -33,7 +33,8 @@ class BERTopicTrainer:
         VOCAB_SIZE,
         Param("min_cluster_size", int, 10, between(2, 100), "HDBSCAN minimum cluster size"),
         Param("min_samples", int, None, between(1, 100),
-              "HDBSCAN min_samples; null means min_cluster_size", nullable=True),
+              "HDBSCAN min_samples; null means min_cluster_size", nullable=True,
+              resolve=lambda p: p["min_cluster_size"]),
         Param("top_n_words", int, 10, between(1, 30), "words per topic in BERTopic's own "
               "representation"),
         Param("n_neighbors", int, 15, between(2, 100), "UMAP neighbours"),

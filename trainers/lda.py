@@ -25,7 +25,7 @@ class LDATrainer:
         VOCAB_SIZE,
         Param("max_iter", int, 100, between(10, 500), "Gibbs sampling iterations"),
         Param("alpha", float, None, above(0), "document-topic prior; null means 1/K",
-              nullable=True, default_text="1/K"),
+              nullable=True, default_text="1/K", resolve=lambda p: 1.0 / p["num_topics"]),
     ])
 
     def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext

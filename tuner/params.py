@@ -65,6 +65,9 @@ class Param:
     help: str
     nullable: bool = False
     default_text: str | None = None  # how the docs show a computed default, e.g. "1/K"
+    # What null means, computed from the full parameter set (LDA alpha: 1/K). Trials are keyed
+    # on the resolved value, so `alpha: null` and `alpha: 0.1` at K=10 are one trial.
+    resolve: Callable[[Mapping[str, Any]], ParamValue] | None = None
 
     def replace(self, **changes: Any) -> Param:
         """A copy with some fields changed (e.g. a model-specific default)."""
@@ -151,6 +154,14 @@ class ParamSchema:
                 raise KeyError(f"{self.model} has no parameter '{name}'")
             full[name] = param.coerce(value)
         return full
+
+    def resolved(self, full: Mapping[str, Any]) -> dict[str, Any]:
+        """A full parameter set with every null that has a meaning replaced by its value."""
+        resolved = dict(full)
+        for param in self.params:
+            if resolved.get(param.name, 0) is None and param.resolve is not None:
+                resolved[param.name] = param.resolve(full)
+        return resolved
 
     def cross_problems(self, values: Mapping[str, Any]) -> list[str]:
         """Problems with rules that span fields, on a full parameter set."""

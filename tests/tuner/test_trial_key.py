@@ -49,3 +49,15 @@ def test_runs_of_an_older_trainer_revision_leave_the_leaderboard(tmp_path):
         tracker.client.set_terminated(run.info.run_id, "FINISHED")
     assert [e.run_name for e in leaderboard(tracker, experiment_id, "ari")] == ["lda", "etm-new"]
     assert len(tracker.trial_runs(experiment_id)) == 3
+
+
+def test_equivalent_configurations_are_one_trial(small_corpus, tmp_path):
+    """`alpha: null` means 1/K: at K=5 it is the same trial as `alpha: 0.2`, run once."""
+    from tuner.engine.sweep import precompute
+
+    grid = load_grid(make_grid(tmp_path, small_corpus, models=["lda"],
+                               params={"num_topics": 5, "vocab_size": 1000,
+                                       "lda.alpha": [None, 0.2, 0.5]}))
+    prepared = precompute(grid, check_inputs(grid), tmp_path / "cache", progress=False)
+    assert sorted(t.params["alpha"] for t in prepared.trials) == [0.2, 0.5]
+    assert prepared.cache_events["equivalent_trials_merged"] == "1"

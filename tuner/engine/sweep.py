@@ -120,6 +120,7 @@ def planned_trial(grid: Grid, model: str, combo: dict[str, Any]) -> PlannedTrial
     params = trainer.params.with_defaults(combo)
     if trainer.params.get(LANGUAGE_PARAM) is not None and LANGUAGE_PARAM not in combo:
         params[LANGUAGE_PARAM] = grid.dataset.language  # the dataset's, unless the grid says
+    params = trainer.params.resolved(params)
     language = str(params.get(LANGUAGE_PARAM, grid.dataset.language))
     embedding = None
     if "embeddings" in trainer.requires:
@@ -175,8 +176,11 @@ def precompute(grid: Grid, inputs: CheckedInputs, cache_dir: Path,
     keys = {spec: _embedding(spec, inputs, cache_dir, events, progress)
             for spec in inputs.embeddings}
     factory = TrialFactory(grid, inputs, cache_dir, bow_paths, keys)
-    trials = [] if grid.search.strategy == "tpe" else \
+    made = [] if grid.search.strategy == "tpe" else \
         [factory.make(p.model, p.combo, seed) for p in inputs.plan for seed in grid.seeds]
+    trials = list({t.key: t for t in made}.values())  # equivalent combinations run once
+    if len(trials) < len(made):
+        events["equivalent_trials_merged"] = str(len(made) - len(trials))
     return PreparedSweep(grid, inputs, trials, list(keys.values()), events, factory)
 
 
