@@ -155,7 +155,8 @@ def _execute_locked(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
 
     result = run_sweep(prepared, tracker,
                        lambda: make_executor(settings.executor, settings.max_workers,
-                                             settings.scheduler, settings.max_memory_mb),
+                                             settings.scheduler, settings.max_memory_mb,
+                                             settings.cache_dir),
                        settings.max_workers, hooks.on_record,
                        Limits(settings.trial_timeout_s or grid.timeout_s, settings.max_memory_mb),
                        summarize)

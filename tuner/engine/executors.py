@@ -7,12 +7,14 @@ import multiprocessing
 import os
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from tuner.engine.worker import init_worker
 from tuner.errors import TunerError
 
 EXECUTOR_KINDS = ("process", "dask")
+JIT_FOLDER = "numba"
 
 
 def threads_per_worker(max_workers: int) -> int:
@@ -20,19 +22,23 @@ def threads_per_worker(max_workers: int) -> int:
 
 
 def make_executor(kind: str, max_workers: int, scheduler: str | None = None,
-                  memory_limit_mb: float | None = None) -> Executor:
+                  memory_limit_mb: float | None = None, cache_dir: Path | None = None
+                  ) -> Executor:
     """A process pool (spawned workers, native threads capped so `max_workers` workers share the
     cores) or a Dask executor: on the cluster at `scheduler`, else on a local cluster of
-    `max_workers` single-threaded worker processes."""
+    `max_workers` single-threaded worker processes. With `cache_dir`, workers keep compiled
+    numba code in `<cache_dir>/numba` (see tuner.engine.jit)."""
     threads = threads_per_worker(max_workers)
+    jit_cache = str(Path(cache_dir).resolve() / JIT_FOLDER) if cache_dir is not None else None
     if kind == "dask":
-        return DaskExecutor(max_workers, scheduler, memory_limit_mb)
+        return DaskExecutor(max_workers, scheduler, memory_limit_mb, jit_cache)
     if kind != "process":
         raise TunerError(f"--executor expects one of {'/'.join(EXECUTOR_KINDS)}; got {kind!r}")
     context = multiprocessing.get_context("spawn")
     slot_counter = context.Value("i", 0)
     return ProcessPoolExecutor(max_workers=max_workers, mp_context=context,
-                               initializer=init_worker, initargs=(threads, slot_counter))
+                               initializer=init_worker,
+                               initargs=(threads, slot_counter, jit_cache))
 
 
 def kill_workers(executor: Executor) -> None:
@@ -52,7 +58,7 @@ class DaskExecutor(Executor):
     """
 
     def __init__(self, max_workers: int, scheduler: str | None,
-                 memory_limit_mb: float | None) -> None:
+                 memory_limit_mb: float | None, jit_cache: str | None = None) -> None:
         try:
             from distributed import Client, LocalCluster
         except ImportError as err:
@@ -71,7 +77,7 @@ class DaskExecutor(Executor):
             except OSError as err:
                 raise TunerError(f"--scheduler {scheduler}: no Dask scheduler answers there "
                                  f"({err})") from err
-        self.client.run(init_worker, threads_per_worker(max_workers))
+        self.client.run(init_worker, threads_per_worker(max_workers), None, jit_cache)
         self.executor = self.client.get_executor(pure=False)
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:

@@ -22,6 +22,7 @@ from tuner.data.ground_truth import GroundTruth, ground_truth_from_labels, load_
 from tuner.data.inputs import FitContext, TrialData
 from tuner.data.vocab import BagOfWords, BowCache, Cooccurrence, CooccurrenceCache
 from tuner.devices import limit_threads, pick_device
+from tuner.engine.jit import enable_jit_cache
 from tuner.errors import CacheError
 from tuner.metrics import METRICS, MetricReference, evaluate
 from tuner.metrics.coherence import npmi_per_topic
@@ -45,13 +46,16 @@ SCORE_METRICS = frozenset(METRICS) | {"eval_seconds"}  # recomputed when a fit i
 _STATE = WorkerState()
 
 
-def init_worker(threads: int, slot_counter: Any = None) -> None:
-    """Process-pool initializer: cap native threads, take a GPU slot, leave Ctrl-C to the parent
-    (which stops workers itself and ends their runs KILLED)."""
+def init_worker(threads: int, slot_counter: Any = None, jit_cache: str | None = None) -> None:
+    """Process-pool initializer: cap native threads, cache compiled numba code under
+    `jit_cache`, take a GPU slot, leave Ctrl-C to the parent (which stops workers itself and
+    ends their runs KILLED)."""
     import threading
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if jit_cache is not None:
+        enable_jit_cache(Path(jit_cache))
     limit_threads(threads)
     _STATE.threads = threads
     if slot_counter is not None:

@@ -1,0 +1,45 @@
+"""Compiled numba code is cached on disk by the workers, so the next process loads it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from tests.conftest import REPO
+
+PLAIN_NJIT = textwrap.dedent("""
+    import numba
+
+    @numba.njit
+    def bare(x):
+        return x + 1
+
+    @numba.njit(fastmath=True)
+    def with_options(x):
+        return x * 2.0
+""")
+
+RUN = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    from tuner.engine.jit import enable_jit_cache
+    enable_jit_cache(Path(sys.argv[1]))
+    sys.path.insert(0, sys.argv[2])
+    import plain_module
+    print(plain_module.bare(1), plain_module.with_options(1.5))
+""")
+
+
+def test_functions_declared_without_cache_are_cached_in_the_tuner_folder(tmp_path: Path):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "plain_module.py").write_text(PLAIN_NJIT, encoding="utf-8")
+    cache = tmp_path / "numba"
+    done = subprocess.run([sys.executable, "-c", RUN, str(cache), str(tmp_path / "src")],
+                          capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["2", "3.0"]
+    indexes = sorted(p.name for p in cache.rglob("*.nbi"))
+    assert any("bare" in name for name in indexes) and any("with_options" in name
+                                                           for name in indexes)
