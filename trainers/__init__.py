@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import importlib
 import os
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from trainers.base import Trainer
+    from tuner.data.inputs import SharedStep
 
 BUILTIN: dict[str, str] = {
     "LDA": "trainers.lda:LDATrainer",
@@ -67,3 +69,11 @@ def fit_inputs(name: str) -> frozenset[str]:
     trainer = load_trainer(name)
     declared = frozenset(trainer.requires) | frozenset(getattr(trainer, "reads", ()))
     return declared & SIDE_INPUTS
+
+
+def shared_steps(name: str, params: Mapping[str, Any],
+                 embedding_key: str | None) -> list[SharedStep]:
+    """The work a trial of this trainer shares with others (see SharedStep); a trainer declares
+    it with `shared_steps(params, embedding_key)` and computes it in `run_shared_step`."""
+    declare = getattr(load_trainer(name), "shared_steps", None)
+    return list(declare(params, embedding_key)) if declare is not None else []

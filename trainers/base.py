@@ -26,6 +26,9 @@ class Trainer(Protocol):
     requires: ClassVar[frozenset[Requirement]]
     # Optional `reads: ClassVar[frozenset[Requirement]]`: side inputs the fit reads when the
     # dataset has them (STM's covariates); they join the trial's fit key like `requires`.
+    # Optional `shared_steps(params, embedding_key) -> list[SharedStep]` and
+    # `run_shared_step(step, data, params, ctx)`: work several trials share (BERTopic's UMAP
+    # reduction), which the runner computes once, as its own task, before those trials.
     # Optional `revision: ClassVar[int]`: raised when a change alters results for the same
     # parameters, so finished trials of the old code are not skipped as done (see trial_key).
 

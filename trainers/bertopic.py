@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from trainers.base import Requirement, require
-from tuner.data.inputs import FitContext, TrialData
+from tuner.data.inputs import FitContext, SharedStep, TrialData
 from tuner.data.store import ArrayCache
 from tuner.errors import TrainerError
 from tuner.output import TopicModelOutput
@@ -42,6 +42,19 @@ class BERTopicTrainer:
         Param("random_state", int, 42, anything(), "UMAP random state"),
     ])
 
+    @staticmethod
+    def shared_steps(params: Mapping[str, Any], embedding_key: str | None) -> list[SharedStep]:
+        """The UMAP reduction, shared by every trial with the same embeddings, UMAP parameters
+        and seed (they differ only in clustering or representation)."""
+        if embedding_key is None:
+            return []
+        return [SharedStep("umap", _umap_key(params, embedding_key))]
+
+    @staticmethod
+    def run_shared_step(step: SharedStep, data: TrialData, params: Mapping[str, Any],
+                        ctx: FitContext) -> None:
+        _reduce(data, params, ctx)
+
     def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
             ) -> TopicModelOutput:
         if data.embeddings is None:
@@ -66,14 +79,17 @@ def _reduce(data: TrialData, params: Mapping[str, Any], ctx: FitContext) -> tupl
     """UMAP of the document embeddings, cached per (embeddings, UMAP parameters, seed): trials
     that differ only in HDBSCAN or representation parameters reuse it."""
     assert data.embeddings is not None
-    key = {"embeddings": data.embedding_key, "n_neighbors": params["n_neighbors"],
-           "n_components": params["n_components"], "min_dist": UMAP_MIN_DIST,
-           "metric": "cosine", "random_state": params["random_state"]}
     if data.embedding_key is None:  # embeddings of unknown provenance: never cache
         return _umap(params).fit_transform(np.asarray(data.embeddings)), False
     cache = ArrayCache(Path(ctx.cache_dir) / "umap", "umap")
-    return cache.get_or_compute(key, lambda: _umap(params).fit_transform(
-        np.asarray(data.embeddings)))
+    return cache.get_or_compute(_umap_key(params, data.embedding_key), lambda: _umap(
+        params).fit_transform(np.asarray(data.embeddings)))
+
+
+def _umap_key(params: Mapping[str, Any], embedding_key: str) -> dict[str, Any]:
+    return {"embeddings": embedding_key, "n_neighbors": params["n_neighbors"],
+            "n_components": params["n_components"], "min_dist": UMAP_MIN_DIST,
+            "metric": "cosine", "random_state": params["random_state"]}
 
 
 def _umap(params: Mapping[str, Any]) -> Any:

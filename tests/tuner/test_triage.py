@@ -77,3 +77,21 @@ def test_the_scheduler_skips_finished_trials_and_rescoring_needs_a_stored_fit():
     assert scheduler.skipped == 1
     assert stored == {"run-c": MetricSettings().words_needed} and second.stored is None
     assert scheduler.next_task([]) is None and not scheduler.has_work()
+
+
+def test_a_shared_step_runs_once_while_its_trials_wait_and_others_go_ahead():
+    from tuner.data.inputs import SharedStep
+
+    umap = SharedStep("umap", {"n_neighbors": 15})
+    needs = {"a": [umap], "b": [umap], "c": []}
+    scheduler = Scheduler(ListSource([spec("a", 9), spec("b", 8), spec("c", 1)]), done={},
+                          steps_of=lambda s: needs[s.key])
+    first = scheduler.next_task([])
+    assert first is not None and first.step == umap and first.spec.key == "a"
+    second = scheduler.next_task([])  # "b" waits for the step in flight; "c" needs nothing
+    assert second is not None and second.spec.key == "c" and second.step is None
+    assert scheduler.next_task(["c"]) is None and scheduler.has_work()
+    scheduler.step_finished(first.step_id)
+    released = [scheduler.next_task([]), scheduler.next_task([])]
+    assert [(t.spec.key, t.step) for t in released if t] == [("a", None), ("b", None)]
+    assert scheduler.steps_run == 1 and not scheduler.has_work()

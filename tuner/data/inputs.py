@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -33,3 +35,13 @@ class FitContext:
     top_n: int = 25  # words per topic the output must rank
     threads: int = 1
     cache_dir: str = "embedding_cache"  # where a trainer may cache what it derives (adapters...)
+
+
+@dataclass(frozen=True)
+class SharedStep:
+    """Work several trials share (e.g. BERTopic's UMAP reduction of one embedding matrix with
+    one set of UMAP parameters): the runner computes it once, as a task of its own, before the
+    trials that need it, instead of letting them wait on each other's cache lock."""
+
+    name: str  # e.g. "umap"
+    key: Mapping[str, Any] = field(default_factory=dict)  # equal keys: one computation

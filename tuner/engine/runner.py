@@ -18,18 +18,20 @@ from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
+from trainers import shared_steps
+from tuner.data.inputs import SharedStep
 from tuner.engine.executors import kill_workers
-from tuner.engine.scheduler import ListSource, Scheduler, Task, TrialSource
+from tuner.engine.scheduler import ListSource, Scheduler, StepDone, Task, TrialSource
 from tuner.engine.search import TpeSource
 from tuner.engine.sweep import PreparedSweep
 from tuner.engine.triage import InFlight, failed, triage_break
 from tuner.engine.watchdog import Limits, Watchdog
-from tuner.engine.worker import rescore_trial, run_trial
+from tuner.engine.worker import rescore_trial, run_shared_step, run_trial
 from tuner.errors import SweepInterrupted
 from tuner.tracking.tracker import SweepHandle, Tracker
-from tuner.trial import TrialError, TrialRecord, TrialStatus
+from tuner.trial import TrialError, TrialRecord, TrialSpec, TrialStatus
 
 log = logging.getLogger(__name__)
 ExecutorFactory = Callable[[], Executor]
@@ -77,7 +79,8 @@ def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: Executor
     result = SweepResult(sweep, stale=tracker.fail_stale_runs(sweep))
     done = tracker.finished_metrics(sweep)
     source = _source(prepared, done)
-    scheduler = Scheduler(source, done, tracker.finished_fits(sweep), tracker.stored_fit)
+    scheduler = Scheduler(source, done, tracker.finished_fits(sweep), tracker.stored_fit,
+                          _steps_of)
     watchdog = Watchdog(limits or Limits())
     loop = _Loop(tracker, sweep, result, on_record, scheduler, watchdog, max_workers)
     try:
@@ -92,6 +95,7 @@ def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: Executor
     result.skipped = scheduler.skipped
     summary = summarize(result) if summarize is not None else SweepSummary()
     tracker.set_tags(sweep.run_id, {"tuner.skipped": str(result.skipped),
+                                    "tuner.shared_steps": str(scheduler.steps_run),
                                     "tuner.rescored": str(result.rescored),
                                     "tuner.trials": str(len(result.records) + result.skipped),
                                     **summary.tags})
@@ -99,6 +103,10 @@ def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: Executor
         tracker.log_json(sweep.run_id, "search.json", {"configurations": source.finished})
     tracker.end_sweep(sweep, "FINISHED", summary.metrics)
     return result
+
+
+def _steps_of(spec: TrialSpec) -> list[SharedStep]:
+    return shared_steps(spec.model, spec.params, spec.data.embedding_key)
 
 
 def _source(prepared: PreparedSweep, done: Mapping[str, Mapping[str, float]]) -> TrialSource:
@@ -147,6 +155,7 @@ class _Loop:
         self.tracker, self.sweep, self.result, self.on_record = tracker, sweep, result, on_record
         self.scheduler, self.watchdog, self.max_workers = scheduler, watchdog, max_workers
         self.running: dict[Future[TrialRecord], InFlight] = {}
+        self.steps: dict[Future[StepDone], str] = {}  # shared steps in flight -> step id
         self.executor: Executor | None = None
         self.stop_signal: int | None = None
 
@@ -170,16 +179,19 @@ class _Loop:
         no worker idles while the parent writes to the tracking store; they are logged even if
         a submission fails.
         """
-        while self.scheduler.has_work() or self.running:
+        while self.scheduler.has_work() or self.running or self.steps:
             if self.stop_signal is not None:
                 raise SweepInterrupted(self.stop_signal)
             if not self._fill(executor):
                 return self._broke()
-            if not self.running:
+            if not self.running and not self.steps:
                 continue
-            finished, _ = wait(self.running, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+            pending: list[Future[Any]] = [*self.running, *self.steps]
+            finished, _ = wait(pending, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
             try:
-                records = {future: self._record(future) for future in finished}
+                self._steps_done([f for f in finished if f in self.steps])
+                records = {future: self._record(future) for future in finished
+                           if future in self.running}
             except BrokenProcessPool:
                 return self._broke()
             done = [(self.running.pop(future), record) for future, record in records.items()]
@@ -195,7 +207,7 @@ class _Loop:
 
     def _fill(self, executor: Executor) -> bool:
         """Submit tasks until `max_workers` are in flight; False if the pool broke."""
-        while len(self.running) < self.max_workers:
+        while len(self.running) + len(self.steps) < self.max_workers:
             task = self.scheduler.next_task([t.spec.key for t in self.running.values()])
             if task is None:
                 return True
@@ -205,6 +217,8 @@ class _Loop:
 
     def _submit(self, executor: Executor, task: Task) -> bool:
         """Submit a task; False (and the trial kept for a retry) if the pool broke."""
+        if task.step is not None:
+            return self._submit_step(executor, task)
         try:
             if task.stored is not None:
                 future = executor.submit(rescore_trial, task.spec, task.stored)
@@ -216,6 +230,31 @@ class _Loop:
         self.running[future] = InFlight(task.spec, self.tracker.start_trial(self.sweep,
                                                                             task.spec))
         return True
+
+    def _submit_step(self, executor: Executor, task: Task) -> bool:
+        assert task.step is not None
+        try:
+            self.steps[executor.submit(run_shared_step, task.spec, task.step)] = task.step_id
+        except BrokenProcessPool:
+            self.scheduler.step_finished(task.step_id)  # its trials compute it themselves
+            return False
+        return True
+
+    def _steps_done(self, finished: list[Future[StepDone]]) -> None:
+        """Release the trials waiting for these steps; raises BrokenProcessPool if the pool
+        died under one."""
+        for future in finished:
+            ident = self.steps.pop(future)
+            self.scheduler.step_finished(ident)
+            try:
+                done = future.result()
+            except BrokenProcessPool:
+                raise
+            except Exception as err:  # a cluster lost the worker: the trials redo the step
+                done = StepDone(0.0, f"worker died: {err}")
+            if done.error is not None:
+                log.warning("a shared step failed (%s); its trials compute it themselves",
+                            done.error)
 
     def _record(self, future: Future[TrialRecord]) -> TrialRecord:
         """A finished trial's record; raises BrokenProcessPool if the pool died under it."""
@@ -232,6 +271,9 @@ class _Loop:
         in_flight = [replace(trial, record=_result_or_none(future))
                      for future, trial in self.running.items()]
         self.running.clear()
+        for ident in self.steps.values():
+            self.scheduler.step_finished(ident)  # its trials compute it themselves
+        self.steps.clear()
         triage = triage_break(in_flight, self.watchdog.killed, self.scheduler.suspects)
         for trial, record in triage.records:
             self.watchdog.killed.pop(trial.spec.key, None)

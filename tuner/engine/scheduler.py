@@ -1,5 +1,12 @@
 """What to submit next: a retry first, then the search's next trial. A trial already finished is
-skipped; one whose fit is already made (same fit key) is re-scored instead of fitted again."""
+skipped; one whose fit is already made (same fit key) is re-scored instead of fitted again.
+
+Work that several trials share (a SharedStep, e.g. BERTopic's UMAP reduction) is a task of its
+own: the first trial that needs it submits it and waits, parked, with every other trial that
+needs it, while the workers run trials that need nothing pending; when it is done they are
+released first. So no worker waits on a cache lock for work another worker is doing while
+runnable work exists, and nothing is computed twice. (The cache's file lock still guards
+against other sweeps.)"""
 
 from __future__ import annotations
 
@@ -7,6 +14,8 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from tuner.data.inputs import SharedStep
+from tuner.data.store import key_digest
 from tuner.trial import StoredFit, TrialSpec
 
 EPOCH_WEIGHT = 20  # one training epoch costs about as much as 20 sampling iterations
@@ -49,10 +58,32 @@ def expected_cost(spec: TrialSpec) -> float:
 
 @dataclass(frozen=True)
 class Task:
-    """One unit of work for a worker: fit and score `spec`, or only score `stored` for it."""
+    """One unit of work for a worker: fit and score `spec`, only score `stored` for it, or only
+    compute `step` (shared with other trials) with `spec`'s data and parameters."""
 
     spec: TrialSpec
     stored: StoredFit | None = None
+    step: SharedStep | None = None
+
+    @property
+    def step_id(self) -> str:
+        assert self.step is not None
+        return step_id(self.spec.model, self.step)
+
+
+@dataclass(frozen=True)
+class StepDone:
+    """What a shared step's task reports (it never raises)."""
+
+    seconds: float
+    error: str | None = None
+
+
+def step_id(model: str, step: SharedStep) -> str:
+    return key_digest({"model": model, "step": step.name, "key": dict(step.key)})
+
+
+StepsOf = Callable[[TrialSpec], "list[SharedStep]"]
 
 
 FitLoader = Callable[[str, int], "StoredFit | None"]  # (run id, words needed) -> stored fit
@@ -67,12 +98,17 @@ class Scheduler:
     done: Mapping[str, Mapping[str, float]]
     fitted: Mapping[str, str] = field(default_factory=dict)
     load_fit: FitLoader | None = None
+    steps_of: StepsOf | None = None  # the shared steps a trial needs
     retry: list[TrialSpec] = field(default_factory=list)
     suspects: set[str] = field(default_factory=set)  # trial keys that must run alone
     skipped: int = 0
+    ready: list[TrialSpec] = field(default_factory=list)  # released from waiting: run first
+    waiting: dict[str, list[TrialSpec]] = field(default_factory=dict)  # step id -> parked
+    finished_steps: set[str] = field(default_factory=set)
+    steps_run: int = 0
 
     def has_work(self) -> bool:
-        return bool(self.retry) or not self.source.exhausted()
+        return bool(self.retry or self.ready or self.waiting) or not self.source.exhausted()
 
     def next_task(self, in_flight: Collection[str]) -> Task | None:
         """The next task, or None when nothing may start now: no work left, or a suspect must
@@ -82,13 +118,45 @@ class Scheduler:
         if in_flight and self.retry and self.retry[-1].key in self.suspects:
             return None
         while True:
-            spec = self.retry.pop() if self.retry else self.source.next()
+            spec = self._next_spec()
             if spec is None:
                 return None
-            if spec.key not in self.done:
-                return Task(spec, self._stored_fit(spec))
-            self.skipped += 1
-            self.source.tell(spec.key, self.done[spec.key])
+            if spec.key in self.done:
+                self.skipped += 1
+                self.source.tell(spec.key, self.done[spec.key])
+                continue
+            stored = self._stored_fit(spec)
+            task = Task(spec, stored) if stored is not None else self._unless_waiting(spec)
+            if task is not None:
+                return task
+
+    def _next_spec(self) -> TrialSpec | None:
+        if self.retry:
+            return self.retry.pop()
+        if self.ready:
+            return self.ready.pop(0)
+        return self.source.next()
+
+    def _unless_waiting(self, spec: TrialSpec) -> Task | None:
+        """The trial itself when its shared steps are done; else the task of its first
+        pending step (it then waits for it), or None when it waits for a step in flight."""
+        for step in self.steps_of(spec) if self.steps_of is not None else []:
+            ident = step_id(spec.model, step)
+            if ident in self.finished_steps:
+                continue
+            started = ident in self.waiting
+            self.waiting.setdefault(ident, []).append(spec)
+            if started:
+                return None
+            self.steps_run += 1
+            return Task(spec, step=step)
+        return Task(spec)
+
+    def step_finished(self, ident: str) -> None:
+        """A shared step is done (or failed: its trials then meet the failure themselves);
+        release the trials that wait for it."""
+        self.finished_steps.add(ident)
+        self.ready.extend(self.waiting.pop(ident, []))
 
     def _stored_fit(self, spec: TrialSpec) -> StoredFit | None:
         run_id = self.fitted.get(spec.fit_key) if spec.fit_key else None

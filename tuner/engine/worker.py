@@ -19,10 +19,11 @@ from trainers import load_trainer
 from tuner.data.corpus import Corpus, DatasetSpec, load_corpus
 from tuner.data.embeddings import EncoderSource
 from tuner.data.ground_truth import GroundTruth, ground_truth_from_labels, load_ground_truth
-from tuner.data.inputs import FitContext, TrialData
+from tuner.data.inputs import FitContext, SharedStep, TrialData
 from tuner.data.vocab import BagOfWords, BowCache, Cooccurrence, CooccurrenceCache
 from tuner.devices import limit_threads, pick_device
 from tuner.engine.jit import enable_jit_cache
+from tuner.engine.scheduler import StepDone
 from tuner.errors import CacheError
 from tuner.metrics import METRICS, MetricReference, evaluate
 from tuner.metrics.coherence import npmi_per_topic
@@ -172,6 +173,26 @@ def rescore_trial(spec: TrialSpec, stored: StoredFit) -> TrialRecord:
         return _failed_record(spec, err, worker)
 
 
+def run_shared_step(spec: TrialSpec, step: SharedStep) -> StepDone:
+    """Compute work `spec` shares with other trials (into its cache) with `spec`'s data and
+    parameters. Never raises: a failure is reported, and the trials meet it themselves."""
+    started = time.perf_counter()
+    try:
+        trainer = load_trainer(spec.model)
+        data = load_trial_data(spec.data)
+        trainer.run_shared_step(step, fit_view(data, spec.data), spec.params,  # type: ignore[attr-defined]
+                                _context(spec))
+    except Exception as err:
+        return StepDone(time.perf_counter() - started, f"{type(err).__name__}: {err}")
+    return StepDone(time.perf_counter() - started)
+
+
+def _context(spec: TrialSpec) -> FitContext:
+    return FitContext(seed=spec.seed, device=pick_device(_STATE.slot),
+                      top_n=spec.metrics.words_needed, threads=_STATE.threads,
+                      cache_dir=spec.data.cache_dir)
+
+
 def _failed_record(spec: TrialSpec, err: Exception, worker: str) -> TrialRecord:
     error = TrialError(type(err).__name__, str(err), traceback.format_exc())
     return TrialRecord(spec, TrialStatus.FAILED, error=error, worker=worker)
@@ -190,10 +211,8 @@ def _fit_and_score(spec: TrialSpec, worker: str) -> TrialRecord:
     data = load_trial_data(spec.data)
     trainer = load_trainer(spec.model)()
     top_n = spec.metrics.words_needed
-    ctx = FitContext(seed=spec.seed, device=pick_device(_STATE.slot), top_n=top_n,
-                     threads=_STATE.threads, cache_dir=spec.data.cache_dir)
     started = time.perf_counter()
-    output = trainer.fit(fit_view(data, spec.data), spec.params, ctx)
+    output = trainer.fit(fit_view(data, spec.data), spec.params, _context(spec))
     fit_seconds = time.perf_counter() - started
     metrics, per_topic = _score(output, data, spec)
     numeric_extras = {k: float(v) for k, v in output.extras.items()

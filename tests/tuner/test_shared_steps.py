@@ -1,0 +1,24 @@
+"""BERTopic trials that share a UMAP reduction: it is computed once, as its own task."""
+
+from __future__ import annotations
+
+from tests.conftest import make_grid
+from tuner.engine.executors import make_executor
+from tuner.engine.runner import run_sweep
+from tuner.engine.sweep import check_inputs, precompute
+from tuner.grid import load_grid
+from tuner.tracking.memory import MemoryTracker
+
+
+def test_trials_sharing_a_umap_reduction_compute_it_once(tmp_path, small_corpus,
+                                                          session_cache):
+    grid = load_grid(make_grid(tmp_path, small_corpus, experiment="shared", models=["bertopic"],
+                               params={"vocab_size": 1000,
+                                       "bertopic.min_cluster_size": [10, 15, 20]}))
+    prepared = precompute(grid, check_inputs(grid), session_cache, progress=False)
+    tracker = MemoryTracker()
+    result = run_sweep(prepared, tracker, lambda: make_executor("process", 2), 2)
+    assert result.completed == 3
+    sweep = tracker.runs[result.sweep.run_id]
+    assert sweep.tags["tuner.shared_steps"] == "1"
+    assert [r.metrics["umap_cache_hit"] for r in tracker.trial_runs("shared")] == [1.0] * 3
