@@ -29,6 +29,8 @@ class Trainer(Protocol):
     # Optional `shared_steps(params, embedding_key) -> list[SharedStep]` and
     # `run_shared_step(step, data, params, ctx)`: work several trials share (BERTopic's UMAP
     # reduction), which the runner computes once, as its own task, before those trials.
+    # Optional `warm_imports: ClassVar[tuple[str, ...]]`: heavy modules a worker imports while
+    # the parent precomputes, before the first trial.
     # Optional `revision: ClassVar[int]`: raised when a change alters results for the same
     # parameters, so finished trials of the old code are not skipped as done (see trial_key).
 

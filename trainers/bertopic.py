@@ -27,6 +27,7 @@ class BERTopicTrainer:
 
     name: ClassVar[str] = "BERTopic"
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow", "embeddings"})
+    warm_imports: ClassVar[tuple[str, ...]] = ("bertopic", "umap", "hdbscan")
     params: ClassVar[ParamSchema] = ParamSchema("BERTopic", [
         NUM_TOPICS.replace(default=None, nullable=True, default_text="null (automatic)",
                            help="number of topics to reduce to; null keeps HDBSCAN's clusters"),

@@ -20,6 +20,7 @@ class LDATrainer:
 
     name: ClassVar[str] = "LDA"
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})
+    warm_imports: ClassVar[tuple[str, ...]] = ("tomotopy",)
     params: ClassVar[ParamSchema] = ParamSchema("LDA", [
         NUM_TOPICS,
         VOCAB_SIZE,

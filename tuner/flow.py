@@ -10,11 +10,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tuner.engine.sweep import CheckedInputs, PreparedSweep
+from tuner.engine.executors import WarmPool, make_executor
+from tuner.engine.runner import Limits, SweepResult, SweepSummary, run_sweep
+from tuner.engine.sweep import CheckedInputs, PreparedSweep, precompute
 from tuner.errors import TunerError
 from tuner.grid import Grid
 from tuner.metrics import default_metric
 from tuner.reporting.leaderboard import Entry, leaderboard
+from tuner.tracking.tracker import MlflowTracker
 from tuner.trial import TrialRecord
 
 LOCK_FOLDER = ".locks"
@@ -129,13 +132,22 @@ def execute_sweep(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
 
 def _execute_locked(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
                     hooks: SweepHooks) -> SweepOutcome:
-    from tuner.engine.executors import make_executor
-    from tuner.engine.runner import Limits, SweepResult, SweepSummary, run_sweep
-    from tuner.engine.sweep import precompute
-    from tuner.tracking.tracker import MlflowTracker
-
     tracker = MlflowTracker(settings.tracking_uri, journal_dir=journal_dir(settings.cache_dir))
     experiment_id = tracker.experiment_id(grid.experiment)  # fail fast, before workers run
+    assert experiment_id is not None
+    pool = WarmPool(lambda: make_executor(settings.executor, settings.max_workers,
+                                          settings.scheduler, settings.max_memory_mb,
+                                          settings.cache_dir),
+                    [s.model for s in grid.sweeps], settings.max_workers)
+    try:
+        return _run_prepared(grid, inputs, settings, hooks, tracker, pool)
+    finally:
+        pool.close()
+
+
+def _run_prepared(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
+                  hooks: SweepHooks, tracker: MlflowTracker, pool: WarmPool) -> SweepOutcome:
+    experiment_id = tracker.experiment_id(grid.experiment)
     assert experiment_id is not None
     prepared = precompute(grid, inputs, settings.cache_dir, progress=settings.progress)
     if hooks.on_prepared is not None:
@@ -153,11 +165,7 @@ def _execute_locked(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
         return SweepSummary({f"best_{k}": v for k, v in board[0].metrics.items()},
                             {"tuner.best_run_id": board[0].run_id})
 
-    result = run_sweep(prepared, tracker,
-                       lambda: make_executor(settings.executor, settings.max_workers,
-                                             settings.scheduler, settings.max_memory_mb,
-                                             settings.cache_dir),
-                       settings.max_workers, hooks.on_record,
+    result = run_sweep(prepared, tracker, pool, settings.max_workers, hooks.on_record,
                        Limits(settings.trial_timeout_s or grid.timeout_s, settings.max_memory_mb),
                        summarize)
     return SweepOutcome(result.sweep.experiment_id, result.sweep.run_id, metric, board,

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from tuner.engine.worker import init_worker
+from tuner.engine.worker import init_worker, warm_up
 from tuner.errors import TunerError
 
 EXECUTOR_KINDS = ("process", "dask")
@@ -39,6 +39,30 @@ def make_executor(kind: str, max_workers: int, scheduler: str | None = None,
     return ProcessPoolExecutor(max_workers=max_workers, mp_context=context,
                                initializer=init_worker,
                                initargs=(threads, slot_counter, jit_cache))
+
+
+class WarmPool:
+    """An executor factory whose first executor starts now: its workers spawn and import the
+    sweep's heavy libraries while the parent validates and precomputes. Later calls (after a
+    pool break) make fresh executors."""
+
+    def __init__(self, make: Callable[[], Executor], models: Sequence[str], workers: int) -> None:
+        self._make = make
+        self._first: Executor | None = make()
+        for _ in range(workers):
+            self._first.submit(warm_up, tuple(models))
+
+    def __call__(self) -> Executor:
+        if self._first is None:
+            return self._make()
+        first, self._first = self._first, None
+        return first
+
+    def close(self) -> None:
+        """Stop the early executor if no sweep took it (precompute failed)."""
+        if self._first is not None:
+            self._first.shutdown(wait=False, cancel_futures=True)
+            self._first = None
 
 
 def kill_workers(executor: Executor) -> None:

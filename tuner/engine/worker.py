@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import os
 import signal
 import socket
@@ -63,6 +64,13 @@ def init_worker(threads: int, slot_counter: Any = None, jit_cache: str | None = 
         with slot_counter.get_lock():
             _STATE.slot = slot_counter.value
             slot_counter.value += 1
+
+
+def warm_up(models: tuple[str, ...]) -> None:
+    """Import what these models' trainers need (`warm_imports`), before their first trial."""
+    for model in models:
+        for module in getattr(load_trainer(model), "warm_imports", ()):
+            importlib.import_module(module)
 
 
 def load_trial_data(ref: DataRef) -> TrialData:
