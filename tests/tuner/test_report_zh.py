@@ -10,7 +10,8 @@ import warnings
 import pytest
 
 from tests.conftest import REPO, dataset_path, make_grid, read_jsonl, stratified_subset, write_jsonl
-from tuner.reporting.plots import font_for, plot_topic_words
+from tuner.reporting.fonts import font_for
+from tuner.reporting.plots import plot_topic_words
 from tuner.reporting.report import write_report
 
 
