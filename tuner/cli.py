@@ -1,11 +1,13 @@
-"""Command line: tuner run | precompute | validate | params | serve | report | best."""
+"""Command line: tuner run | precompute | validate | params | serve | report | best | ui."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import os
+import signal
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -86,7 +88,18 @@ def _parser() -> argparse.ArgumentParser:
     params.add_argument("model", nargs="?", help="model name (all models when omitted)")
     params.set_defaults(handler=_params)
     _service_commands(commands)
+    _ui_command(commands)
     return parser
+
+
+def _ui_command(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    ui = commands.add_parser("ui", help="the MLflow UI on the store `tuner run` uses")
+    ui.add_argument("experiment", nargs="?",
+                    help="experiment whose page to print (default: the latest updated)")
+    ui.add_argument("--port", type=int, default=5000, help="port (default 5000)")
+    ui.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    ui.add_argument("--tracking-uri", help="MLflow tracking URI (default as for run)")
+    ui.set_defaults(handler=_ui)
 
 
 def _service_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -200,6 +213,39 @@ def _report(args: argparse.Namespace) -> int:
     print(f"{written.trials} trials, {len(written.pareto)} on the Pareto front; "
           f"logged to run {written.parent_run_id}")
     return EXIT_OK
+
+
+def _ui(args: argparse.Namespace) -> int:
+    from tuner.serve.mlflow_ui import (
+        PARALLEL_COORDINATES_HOWTO,
+        experiment_page,
+        start_mlflow_ui,
+        stop_mlflow_ui,
+    )
+    from tuner.tracking.tracker import resolve_tracking_uri
+
+    uri = resolve_tracking_uri(args.tracking_uri)
+    base_url = f"http://{args.host}:{args.port}"
+    page = experiment_page(uri, base_url, args.experiment)
+    log = None if args.verbose else Path(tempfile.gettempdir()) / f"tuner-ui-{args.port}.log"
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop the server on kill as on ^C
+    try:
+        server = start_mlflow_ui(uri, args.host, args.port, log)
+    except KeyboardInterrupt:
+        return EXIT_OK
+    print(f"MLflow UI on {base_url} (store {uri}); Ctrl-C stops it"
+          f"{f'; server log {log}' if log else ''}")
+    if page is None:
+        print("no experiment yet: `tuner run GRID` logs one")
+    else:
+        print(f"experiment '{page.name}': {page.url}")
+        print(PARALLEL_COORDINATES_HOWTO, flush=True)
+    try:
+        return server.wait()
+    except KeyboardInterrupt:
+        return EXIT_OK
+    finally:
+        stop_mlflow_ui(server)
 
 
 def _best(args: argparse.Namespace) -> int:
