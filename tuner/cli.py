@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from tuner.engine.sweep import PreparedSweep
     from tuner.flow import SweepSettings
     from tuner.progress import ProgressDisplay
+    from tuner.serve.mlflow_ui import ExperimentPage
     from tuner.trial import TrialRecord
 
 # 3: another sweep of the same experiment holds its lock (an overlapping cron run).
@@ -216,36 +217,38 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _ui(args: argparse.Namespace) -> int:
-    from tuner.serve.mlflow_ui import (
-        PARALLEL_COORDINATES_HOWTO,
-        experiment_page,
-        start_mlflow_ui,
-        stop_mlflow_ui,
-    )
+    from tuner.serve.mlflow_ui import experiment_page, start_mlflow_ui, stop_mlflow_ui
     from tuner.tracking.tracker import resolve_tracking_uri
 
     uri = resolve_tracking_uri(args.tracking_uri)
     base_url = f"http://{args.host}:{args.port}"
     page = experiment_page(uri, base_url, args.experiment)
     log = None if args.verbose else Path(tempfile.gettempdir()) / f"tuner-ui-{args.port}.log"
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop the server on kill as on ^C
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)  # kill stops it as ^C
     try:
         server = start_mlflow_ui(uri, args.host, args.port, log)
-    except KeyboardInterrupt:
-        return EXIT_OK
-    print(f"MLflow UI on {base_url} (store {uri}); Ctrl-C stops it"
-          f"{f'; server log {log}' if log else ''}")
-    if page is None:
-        print("no experiment yet: `tuner run GRID` logs one")
-    else:
-        print(f"experiment '{page.name}': {page.url}")
-        print(PARALLEL_COORDINATES_HOWTO, flush=True)
-    try:
-        return server.wait()
+        try:
+            _print_ui_addresses(base_url, uri, log, page)
+            return server.wait()
+        finally:
+            stop_mlflow_ui(server)
     except KeyboardInterrupt:
         return EXIT_OK
     finally:
-        stop_mlflow_ui(server)
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _print_ui_addresses(base_url: str, uri: str, log: Path | None,
+                        page: ExperimentPage | None) -> None:
+    from tuner.serve.mlflow_ui import PARALLEL_COORDINATES_HOWTO
+
+    print(f"MLflow UI on {base_url} (store {uri}); Ctrl-C stops it"
+          f"{f'; server log {log}' if log else ''}")
+    if page is None:
+        print("no experiment yet: `tuner run GRID` logs one", flush=True)
+        return
+    print(f"experiment '{page.name}': {page.url}")
+    print(PARALLEL_COORDINATES_HOWTO, flush=True)
 
 
 def _best(args: argparse.Namespace) -> int:

@@ -126,9 +126,11 @@ def test_taken_port_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixtu
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
+        before = signal.getsignal(signal.SIGTERM)
         code = main(["ui", "--port", str(port), "--tracking-uri", f"sqlite:///{tmp_path}/m.db"])
     assert code == 2
     assert f"--port {port}: cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGTERM) == before  # the caller's handler is back
 
 
 def test_unknown_experiment_names_the_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]
