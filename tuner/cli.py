@@ -274,11 +274,13 @@ def _params(args: argparse.Namespace) -> int:
 
 
 def _silence_library_noise() -> None:
-    """MLflow's "Creating initial MLflow database tables" INFO lines and its "Downloading
-    artifacts" bars (three per trial in `tuner report`) are shown only with -v. The environment
-    reaches worker processes and an MLflow imported later."""
+    """MLflow's "Creating initial MLflow database tables" INFO lines, its "Downloading
+    artifacts" bars (three per trial in `tuner report`) and transformers' "Loading weights" bar
+    are shown only with -v. The environment reaches worker processes and libraries imported
+    later."""
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
