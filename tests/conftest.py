@@ -1,4 +1,4 @@
-"""Shared fixtures: real corpora from ../shared/data, the offline MiniLM, caches built once."""
+"""Shared fixtures: the real corpora bundled in datasets/, the offline MiniLM, caches built once."""
 
 from __future__ import annotations
 
@@ -18,15 +18,15 @@ REPO = Path(__file__).resolve().parent.parent
 TESTS = Path(__file__).resolve().parent
 
 
-def shared_data_dir() -> Path:
-    """../shared/data beside the checkout (or $TUNER_SHARED_DATA)."""
-    env = os.environ.get("TUNER_SHARED_DATA")
-    candidates = [Path(env)] if env else []
-    candidates += [REPO.parent / "shared" / "data", REPO / "shared" / "data"]
-    for candidate in candidates:
-        if (candidate / "20ng-mini" / "corpus.jsonl").is_file():
-            return candidate
-    raise RuntimeError(f"shared data not found in {candidates}; set TUNER_SHARED_DATA")
+DATASETS = REPO / "datasets"  # the bundled corpora: a plain clone has all the tests read
+
+
+def dataset_path(name: str) -> Path:
+    """`datasets/<name>/corpus.jsonl` of the repository."""
+    path = DATASETS / name / "corpus.jsonl"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: bundled corpus missing; see datasets/README.md")
+    return path
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -53,13 +53,8 @@ def stratified_subset(records: list[dict], per_label: int, labels: int | None = 
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    return shared_data_dir()
-
-
-@pytest.fixture(scope="session")
-def ng_records(shared_data: Path) -> list[dict]:
-    return read_jsonl(shared_data / "20ng-mini" / "corpus.jsonl")
+def ng_records() -> list[dict]:
+    return read_jsonl(dataset_path("20ng-mini"))
 
 
 @pytest.fixture(scope="session")
@@ -136,7 +131,7 @@ def small_data(prepared_small):
     return load_trial_data(bertopic_trial.data)
 
 
-HUFFPOST_MINI = REPO / "datasets" / "huffpost-mini" / "corpus.jsonl"
+HUFFPOST_MINI = DATASETS / "huffpost-mini" / "corpus.jsonl"
 
 
 @pytest.fixture(scope="session")

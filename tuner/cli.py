@@ -1,15 +1,25 @@
-"""Command line: tuner run | precompute | validate | params | serve | report | best."""
+"""Command line: tuner run | precompute | validate | params | serve | report | best | ui."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import os
+import signal
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tuner.errors import SweepInterrupted, TunerError
+
+if TYPE_CHECKING:
+    from tuner.engine.sweep import PreparedSweep
+    from tuner.flow import SweepSettings
+    from tuner.progress import ProgressDisplay
+    from tuner.serve.mlflow_ui import ExperimentPage
+    from tuner.trial import TrialRecord
 
 # 3: another sweep of the same experiment holds its lock (an overlapping cron run).
 EXIT_OK, EXIT_TRIAL_FAILED, EXIT_INVALID, EXIT_LOCKED = 0, 1, 2, 3
@@ -24,6 +34,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    if not args.verbose:
+        _silence_library_noise()
     try:
         return int(args.handler(args))
     except SweepInterrupted as stop:
@@ -77,7 +89,18 @@ def _parser() -> argparse.ArgumentParser:
     params.add_argument("model", nargs="?", help="model name (all models when omitted)")
     params.set_defaults(handler=_params)
     _service_commands(commands)
+    _ui_command(commands)
     return parser
+
+
+def _ui_command(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    ui = commands.add_parser("ui", help="the MLflow UI on the store `tuner run` uses")
+    ui.add_argument("experiment", nargs="?",
+                    help="experiment whose page to print (default: the latest updated)")
+    ui.add_argument("--port", type=int, default=5000, help="port (default 5000)")
+    ui.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    ui.add_argument("--tracking-uri", help="MLflow tracking URI (default as for run)")
+    ui.set_defaults(handler=_ui)
 
 
 def _service_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -157,22 +180,11 @@ def _run(args: argparse.Namespace) -> int:
                              args.max_workers, args.executor or grid.executor, not args.quiet,
                              args.leaderboard,
                              args.trial_timeout, args.max_memory, args.scheduler)
-
-    def prepared(sweep, skipped):  # type: ignore[no-untyped-def]
-        for name, event in sweep.cache_events.items():
-            print(f"cache {name}: {event}")
-        print(f"{len(sweep.trials)} trials, {args.max_workers} workers, "
-              f"tracking {settings.tracking_uri}")
-
-    def report(record):  # type: ignore[no-untyped-def]
-        if record.error is None:
-            summary = " ".join(f"{k}={record.metrics[k]:.3f}" for k in
-                               ("npmi", "diversity", "ari", "f1") if k in record.metrics)
-        else:
-            summary = f"{record.error.type}: {record.error.message.splitlines()[0][:160]}"
-        print(f"  {record.status.value:<8} {record.spec.name[:70]:<70} {summary}", flush=True)
-
-    outcome = execute_sweep(grid, inputs, settings, SweepHooks(prepared, report))
+    view = _RunView(grid.trial_count, settings, bar=not args.quiet and sys.stdout.isatty())
+    try:
+        outcome = execute_sweep(grid, inputs, settings, SweepHooks(view.prepared, view.finished))
+    finally:
+        view.close()
     print(f"\n{outcome.completed} completed, {outcome.failed} failed, {outcome.skipped} skipped "
           f"(already finished)")
     print(f"\nleaderboard by {outcome.metric} (experiment '{grid.experiment}'):")
@@ -204,6 +216,41 @@ def _report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _ui(args: argparse.Namespace) -> int:
+    from tuner.serve.mlflow_ui import experiment_page, start_mlflow_ui, stop_mlflow_ui
+    from tuner.tracking.tracker import resolve_tracking_uri
+
+    uri = resolve_tracking_uri(args.tracking_uri)
+    base_url = f"http://{args.host}:{args.port}"
+    page = experiment_page(uri, base_url, args.experiment)
+    log = None if args.verbose else Path(tempfile.gettempdir()) / f"tuner-ui-{args.port}.log"
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)  # kill stops it as ^C
+    try:
+        server = start_mlflow_ui(uri, args.host, args.port, log)
+        try:
+            _print_ui_addresses(base_url, uri, log, page)
+            return server.wait()
+        finally:
+            stop_mlflow_ui(server)
+    except KeyboardInterrupt:
+        return EXIT_OK
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _print_ui_addresses(base_url: str, uri: str, log: Path | None,
+                        page: ExperimentPage | None) -> None:
+    from tuner.serve.mlflow_ui import PARALLEL_COORDINATES_HOWTO
+
+    print(f"MLflow UI on {base_url} (store {uri}); Ctrl-C stops it"
+          f"{f'; server log {log}' if log else ''}")
+    if page is None:
+        print("no experiment yet: `tuner run GRID` logs one", flush=True)
+        return
+    print(f"experiment '{page.name}': {page.url}")
+    print(PARALLEL_COORDINATES_HOWTO, flush=True)
+
+
 def _best(args: argparse.Namespace) -> int:
     import json
 
@@ -224,6 +271,52 @@ def _params(args: argparse.Namespace) -> int:
         raise TunerError(f"unknown model {args.model!r}; known: {', '.join(registry())}")
     print("\n\n".join(load_trainer(str(n)).params.to_markdown() for n in names))
     return EXIT_OK
+
+
+def _silence_library_noise() -> None:
+    """MLflow's "Creating initial MLflow database tables" INFO lines, its "Downloading
+    artifacts" bars (three per trial in `tuner report`) and transformers' "Loading weights" bar
+    are shown only with -v. The environment reaches worker processes and libraries imported
+    later."""
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+class _RunView:
+    """What `tuner run` prints while a sweep runs: the cache events, one line per trial and the
+    sweep's progress (a bar on a terminal, summary lines in a log)."""
+
+    def __init__(self, total: int, settings: SweepSettings, bar: bool) -> None:
+        self.total, self.settings, self.bar = total, settings, bar
+        self.display: ProgressDisplay | None = None
+
+    def prepared(self, sweep: PreparedSweep, skipped: int) -> None:
+        from tuner.progress import ProgressDisplay, TrialProgress
+
+        for name, event in sweep.cache_events.items():
+            print(f"cache {name}: {event}")
+        print(f"{self.total} trials, {self.settings.max_workers} workers, "
+              f"tracking {self.settings.tracking_uri}", flush=True)
+        self.display = ProgressDisplay(TrialProgress(self.total, skipped), sys.stdout, self.bar)
+
+    def finished(self, record: TrialRecord) -> None:
+        if record.error is None:
+            summary = " ".join(f"{k}={record.metrics[k]:.3f}" for k in
+                               ("npmi", "diversity", "ari", "f1") if k in record.metrics)
+        else:
+            summary = f"{record.error.type}: {record.error.message.splitlines()[0][:160]}"
+        line = f"  {record.status.value:<8} {record.spec.name[:70]:<70} {summary}"
+        if self.display is None:
+            print(line, flush=True)
+        else:
+            self.display.trial_finished(record.status, line)
+
+    def close(self) -> None:
+        if self.display is not None:
+            self.display.close()
 
 
 if __name__ == "__main__":

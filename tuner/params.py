@@ -202,7 +202,7 @@ class ParamSchema:
                 yield p.name, p.type(low) - (1 if p.type is int else 0)
 
 
-# Shared building blocks, exactly as in shared/reference/parameters.md ("Common parameters").
+# Shared building blocks, exactly as in docs/parameters.md ("Common parameters").
 NUM_TOPICS = Param("num_topics", int, 20, between(5, 100), "number of topics K")
 VOCAB_SIZE = Param("vocab_size", int, 5000, between(1000, 20000), "vocabulary size")
 EPOCHS = Param("epochs", int, 100, between(10, 500), "training epochs")

@@ -8,7 +8,7 @@ import re
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from tests.conftest import read_jsonl, stratified_subset
+from tests.conftest import dataset_path, read_jsonl, stratified_subset
 from tests.trial_data import trial_data_for
 from trainers import load_trainer
 from tuner.data.inputs import FitContext
@@ -21,8 +21,8 @@ BUDGETS = {
 
 
 @pytest.fixture(scope="module")
-def zh_data(shared_data, tmp_path_factory):
-    records = stratified_subset(read_jsonl(shared_data / "thucnews-cnews-1k" / "corpus.jsonl"), 30)
+def zh_data(tmp_path_factory):
+    records = stratified_subset(read_jsonl(dataset_path("thucnews-mini")), 30)
     assert len(records) == 300
     return trial_data_for(records, tmp_path_factory.mktemp("zh"), language="zh")
 

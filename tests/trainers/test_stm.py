@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.conftest import read_jsonl
+from tests.conftest import dataset_path, read_jsonl
 from tests.trial_data import trial_data_for
 from trainers import load_trainer
 from trainers.stm import prevalence_design
@@ -17,10 +17,10 @@ FLIP_EVERY = 7  # one document in 7 gets the other group: the covariate is infor
 
 
 @pytest.fixture(scope="module")
-def two_groups(shared_data, tmp_path_factory):
+def two_groups(tmp_path_factory):
     """200 real posts of two 20NG groups; `group` is the newsgroup for 6 in 7 posts, the other
     one for the rest; `shuffled` is a random permutation of `group` (no real effect)."""
-    records = [r for r in read_jsonl(shared_data / "20ng-mini" / "corpus.jsonl")
+    records = [r for r in read_jsonl(dataset_path("20ng-mini"))
                if r["label"] in GROUPS]
     for i, record in enumerate(records):
         other = GROUPS[1 - GROUPS.index(record["label"])]

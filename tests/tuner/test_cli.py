@@ -68,26 +68,26 @@ def test_demo_grid_is_valid(capsys):
     assert main(["validate", str(REPO / "grids" / "demo.json")]) == 0
 
 
-def dated_records(shared_data, count=40):
-    from tests.conftest import read_jsonl
+def dated_records(count=40):
+    from tests.conftest import dataset_path, read_jsonl
 
-    return read_jsonl(shared_data / "huffpost-news-2018-2022" / "corpus.jsonl")[:count]
+    return read_jsonl(dataset_path("huffpost-mini"))[:count]
 
 
-def test_dtm_without_timestamp_field_is_invalid(tmp_path, shared_data, capsys):
+def test_dtm_without_timestamp_field_is_invalid(tmp_path, capsys):
     from tests.conftest import write_jsonl
 
-    corpus = write_jsonl(tmp_path / "dated.jsonl", dated_records(shared_data))
+    corpus = write_jsonl(tmp_path / "dated.jsonl", dated_records())
     path = make_grid(tmp_path, corpus, models=["dtm"], params={"num_topics": 5})
     assert main(["validate", str(path)]) == 2
     assert "dataset.timestamp_field: a model in this grid needs timestamps" in \
         capsys.readouterr().err
 
 
-def test_unparseable_timestamp_is_invalid_before_any_trial(tmp_path, shared_data, capsys):
+def test_unparseable_timestamp_is_invalid_before_any_trial(tmp_path, capsys):
     from tests.conftest import write_jsonl
 
-    records = dated_records(shared_data)
+    records = dated_records()
     records[7]["timestamp"] = "last Tuesday"
     corpus = write_jsonl(tmp_path / "dated.jsonl", records)
     dataset = {"path": str(corpus), "label_field": "label", "timestamp_field": "timestamp"}

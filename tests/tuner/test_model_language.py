@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.conftest import make_grid, read_jsonl, stratified_subset, write_jsonl
+from tests.conftest import dataset_path, make_grid, read_jsonl, stratified_subset, write_jsonl
 from tuner.engine.sweep import check_inputs, plan_trials, precompute
 from tuner.engine.worker import load_trial_data
 from tuner.grid import load_grid
@@ -16,8 +16,8 @@ HAN_WORD = re.compile(r"[\u4e00-\u9fff]{2,}")
 
 
 @pytest.fixture(scope="module")
-def thucnews_corpus(shared_data, tmp_path_factory):
-    records = stratified_subset(read_jsonl(shared_data / "thucnews-cnews-1k" / "corpus.jsonl"), 6)
+def thucnews_corpus(tmp_path_factory):
+    records = stratified_subset(read_jsonl(dataset_path("thucnews-mini")), 6)
     return write_jsonl(tmp_path_factory.mktemp("thucnews") / "corpus.jsonl", records)
 
 

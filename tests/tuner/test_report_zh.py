@@ -9,15 +9,16 @@ import warnings
 
 import pytest
 
-from tests.conftest import REPO, make_grid, read_jsonl, stratified_subset, write_jsonl
-from tuner.reporting.plots import font_for, plot_topic_words
+from tests.conftest import REPO, dataset_path, make_grid, read_jsonl, stratified_subset, write_jsonl
+from tuner.reporting.fonts import font_for
+from tuner.reporting.plots import plot_topic_words
 from tuner.reporting.report import write_report
 
 
 @pytest.fixture(scope="module")
-def zh_report(shared_data, tmp_path_factory, session_cache):
+def zh_report(tmp_path_factory, session_cache):
     folder = tmp_path_factory.mktemp("zh_report")
-    records = stratified_subset(read_jsonl(shared_data / "thucnews-cnews-1k" / "corpus.jsonl"), 8)
+    records = stratified_subset(read_jsonl(dataset_path("thucnews-mini")), 8)
     corpus = write_jsonl(folder / "corpus.jsonl", records)
     dataset = {"path": str(corpus), "text_field": "text", "id_field": "id",
                "label_field": "label", "language": "zh"}

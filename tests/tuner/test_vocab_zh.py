@@ -7,15 +7,15 @@ import re
 
 import pytest
 
-from tests.conftest import read_jsonl
+from tests.conftest import dataset_path, read_jsonl
 from tuner.data.vocab import Preprocessing, build_vocabulary, tokenize
 
 HAN = re.compile(r"[\u4e00-\u9fff]+")
 
 
 @pytest.fixture(scope="module")
-def thucnews(shared_data):
-    return read_jsonl(shared_data / "thucnews-cnews-1k" / "corpus.jsonl")[:50]
+def thucnews():
+    return read_jsonl(dataset_path("thucnews-mini"))[:50]
 
 
 def test_real_sentence_is_segmented_into_words():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +11,6 @@ if TYPE_CHECKING:
     from tuner.reporting.report import TrialRow
 
 LEADERBOARD_ROWS = 20
-CJK_PROBE = "主题模型中文"  # a font for zh must draw these
 TOPIC_WORDS_SHOWN = 8
 
 
@@ -109,27 +107,6 @@ def _numbers(values: Sequence[str]) -> list[float] | None:
         return [float(v) for v in values]
     except ValueError:
         return None
-
-
-def font_for(language: str) -> str | None:
-    """The font family that draws `language`'s words: None (matplotlib's default) for en; for zh
-    the first installed font with Chinese glyphs, or None when the machine has none."""
-    return _chinese_font() if language == "zh" else None
-
-
-@lru_cache(maxsize=1)
-def _chinese_font() -> str | None:
-    from matplotlib import font_manager, ft2font
-
-    for entry in sorted(font_manager.fontManager.ttflist, key=lambda e: e.name):
-        try:
-            face = ft2font.FT2Font(entry.fname)
-        except (OSError, RuntimeError, ValueError):
-            continue
-        glyphs = [face.get_char_index(ord(ch)) for ch in CJK_PROBE]
-        if all(glyphs) and len(set(glyphs)) == len(set(CJK_PROBE)):  # not one fallback glyph
-            return str(entry.name)
-    return None
 
 
 def plot_topic_words(runs: Mapping[str, Mapping[str, Sequence[str]]], path: Path,

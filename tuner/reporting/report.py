@@ -65,8 +65,8 @@ def write_report(tracking_uri: str, experiment: str, out: Path,
     """
     from mlflow.tracking import MlflowClient
 
+    from tuner.reporting.fonts import font_for
     from tuner.reporting.plots import (
-        font_for,
         plot_leaderboard,
         plot_params,
         plot_pareto,

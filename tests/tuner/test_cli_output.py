@@ -1,0 +1,71 @@
+"""What `tuner run` and `tuner report` print when their output goes to a log (a pipe, as under
+cron): trial progress as summary lines, and no library chatter unless -v."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, make_grid
+
+TRIALS = 3
+SUMMARY = re.compile(r"^\[trials\] (\d+)/(\d+) done .*· elapsed \d+s · ETA (\d+s|\?)$")
+TABLES_NOISE = "Creating initial MLflow database tables"
+DOWNLOAD_NOISE = "Downloading artifacts"
+
+
+def tuner(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`python -m tuner.cli ARGS` with stdout and stderr captured: not a terminal."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    for name in ("MLFLOW_LOGGING_LEVEL", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"):
+        env.pop(name, None)
+    done = subprocess.run([sys.executable, "-m", "tuner.cli", *args], capture_output=True,
+                          text=True, cwd=cwd, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory: pytest.TempPathFactory, small_corpus: Path) -> dict[str, object]:
+    """A 3-trial LDA sweep into a new SQLite store, then its report, both piped."""
+    folder = tmp_path_factory.mktemp("piped")
+    grid = make_grid(folder, small_corpus, experiment="piped",
+                     params={"num_topics": [5, 6, 7], "vocab_size": 1000, "lda.max_iter": 10})
+    uri = f"sqlite:///{folder}/mlflow.db"
+    run = tuner("run", str(grid), "--tracking-uri", uri, "--max-workers", "1",
+                "--cache-dir", str(folder / "cache"), cwd=folder)
+    report = tuner("report", "piped", "--tracking-uri", uri, "--out", str(folder / "report"),
+                   cwd=folder)
+    return {"run": run, "report": report, "uri": uri, "folder": folder}
+
+
+def test_run_prints_a_summary_line_per_tenth_of_the_trials(sweep: dict) -> None:
+    lines = [line for line in sweep["run"].stdout.splitlines() if line.startswith("[trials]")]
+    assert [SUMMARY.match(line).groups()[:2] for line in lines] == [  # type: ignore[union-attr]
+        (str(done), str(TRIALS)) for done in range(1, TRIALS + 1)]
+    assert lines[-1].endswith("ETA 0s")
+
+
+def test_run_prints_no_progress_bar_into_a_log(sweep: dict) -> None:
+    assert "\r" not in sweep["run"].stdout + sweep["run"].stderr
+
+
+def test_first_run_prints_no_database_setup_lines(sweep: dict) -> None:
+    assert TABLES_NOISE not in sweep["run"].stderr + sweep["run"].stdout
+
+
+def test_report_prints_no_download_bars(sweep: dict) -> None:
+    assert DOWNLOAD_NOISE not in sweep["report"].stderr + sweep["report"].stdout
+    assert "report: " in sweep["report"].stdout
+
+
+def test_verbose_report_shows_library_output(sweep: dict) -> None:
+    folder = sweep["folder"]
+    verbose = tuner("-v", "report", "piped", "--tracking-uri", sweep["uri"], "--out",
+                    str(folder / "report-v"), cwd=folder)
+    assert DOWNLOAD_NOISE in verbose.stderr
