@@ -8,20 +8,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tuner.engine.sweep import CheckedInputs, PreparedSweep
-from tuner.errors import TunerError
+from tuner.errors import SweepAbortedError, SweepInterrupted, SweepLockedError
 from tuner.grid import Grid
 from tuner.metrics import default_metric
 from tuner.reporting.leaderboard import Entry, leaderboard
 from tuner.trial import TrialRecord
 
+if TYPE_CHECKING:
+    from tuner.tracking.tracker import MlflowTracker
+
 LOCK_FOLDER = ".locks"
-
-
-class SweepLockedError(TunerError):
-    """Another sweep of the same experiment holds its lock (an overlapping cron run, or the
-    HTTP service); the CLI exits with code 3."""
 
 
 @dataclass(frozen=True)
@@ -104,7 +103,9 @@ def execute_sweep(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
 
     Raises:
         SweepLockedError: another sweep of this experiment is running.
-        TunerError: the tracking store or the caches cannot be used.
+        TunerError: the tracking store or the caches cannot be used (found before any trial).
+        SweepAbortedError: an error stopped the sweep after trials had started (e.g. the
+            tracking store went away); `--debug` shows the cause.
     """
     with experiment_lock(settings.cache_dir, grid.experiment):
         return _execute_locked(grid, inputs, settings, hooks or SweepHooks())
@@ -112,8 +113,6 @@ def execute_sweep(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
 
 def _execute_locked(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
                     hooks: SweepHooks) -> SweepOutcome:
-    from tuner.engine.executors import make_executor
-    from tuner.engine.runner import Limits, run_sweep
     from tuner.engine.sweep import precompute
     from tuner.tracking.tracker import MlflowTracker
 
@@ -125,6 +124,20 @@ def _execute_locked(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
         done = {r.data.tags.get("tuner.trial_key") for r in
                 tracker.trial_runs(experiment_id, "attributes.status = 'FINISHED'")}
         hooks.on_prepared(prepared, sum(t.key in done for t in prepared.trials))
+    try:
+        return _run_and_rank(grid, inputs, settings, hooks, tracker, prepared)
+    except SweepInterrupted:
+        raise
+    except Exception as err:  # trials may have run: no longer "invalid input" (exit 2)
+        raise SweepAbortedError(f"experiment '{grid.experiment}': the sweep stopped after "
+                                f"trials had started: {type(err).__name__}: {err}") from err
+
+
+def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, hooks: SweepHooks,
+                  tracker: MlflowTracker, prepared: PreparedSweep) -> SweepOutcome:
+    from tuner.engine.executors import make_executor
+    from tuner.engine.runner import Limits, run_sweep
+
     result = run_sweep(prepared, tracker,
                        lambda: make_executor(settings.executor, settings.max_workers,
                                              settings.scheduler, settings.max_memory_mb),

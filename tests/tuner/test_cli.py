@@ -7,7 +7,8 @@ import json
 import pytest
 
 from tests.conftest import make_grid
-from tuner.cli import main
+from tuner.cli import exit_code, main
+from tuner.errors import GridError, SweepAbortedError, SweepLockedError, TrackingError
 
 
 def test_invalid_grid_exits_2_with_one_line_per_problem(tmp_path, small_corpus, capsys):
@@ -113,3 +114,33 @@ def test_secrets_are_never_logged_as_params():
     from tuner.tracking.tracker import _is_secret
 
     assert _is_secret("db_password") and _is_secret("API_TOKEN") and not _is_secret("epochs")
+
+
+@pytest.mark.parametrize(("option", "value"), [
+    ("--trial-timeout", "-5"), ("--trial-timeout", "nan"), ("--trial-timeout", "inf"),
+    ("--max-memory", "0"), ("--max-memory", "lots"),
+])
+def test_limits_must_be_positive_finite_numbers(tmp_path, small_corpus, capsys, option, value):
+    path = make_grid(tmp_path, small_corpus)
+    with pytest.raises(SystemExit) as stop:
+        main(["run", str(path), option, value])
+    assert stop.value.code == 2
+    assert f"argument {option}: expects a finite number > 0; got '{value}'" in \
+        capsys.readouterr().err
+
+
+def test_max_trials_must_be_positive(tmp_path, small_corpus, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["validate", str(make_grid(tmp_path, small_corpus)), "--max-trials", "0"])
+    assert stop.value.code == 2
+    assert "argument --max-trials: expects an int >= 1; got '0'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("error", "code"), [
+    (GridError(["grid.json: seeds: expects ..."]), 2),
+    (TrackingError("MLflow tracking store x cannot be used"), 2),
+    (SweepLockedError("experiment 'x': another sweep holds it"), 3),
+    (SweepAbortedError("experiment 'x': the sweep stopped after trials had started"), 4),
+])
+def test_exit_code_says_whether_trials_had_started(error, code):
+    assert exit_code(error) == code
