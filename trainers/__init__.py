@@ -42,15 +42,26 @@ def canonical_name(name: str) -> str | None:
 
 
 def load_trainer(name: str) -> type[Trainer]:
-    """Import and return the trainer class registered under `name` (any case)."""
+    """Import and return the trainer class registered under `name` (any case).
+
+    Raises:
+        KeyError: no trainer is registered under `name`.
+        TypeError: the registered class does not subclass trainers.base.Trainer.
+    """
+    from trainers.base import Trainer
+
     official = canonical_name(name)
     if official is None:
         raise KeyError(name)
-    module_name, _, class_name = registry()[official].partition(":")
-    return getattr(importlib.import_module(module_name), class_name)  # type: ignore[no-any-return]
+    target = registry()[official]
+    module_name, _, class_name = target.partition(":")
+    found = getattr(importlib.import_module(module_name), class_name)
+    if not isinstance(found, type) or Trainer not in found.__mro__:
+        raise TypeError(f"{official} ({target}) must be a class that subclasses "
+                        "trainers.base.Trainer")
+    return found
 
 
 def trainer_revision(name: str) -> int | None:
-    """The trainer's `revision` (raised by fixes that change results), None when it has none."""
-    revision = getattr(load_trainer(name), "revision", None)
-    return int(revision) if revision is not None else None
+    """The trainer's `revision` (raised by fixes that change results), None before the first."""
+    return load_trainer(name).revision

@@ -10,22 +10,51 @@ from typing import Any, ClassVar, Literal, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from tuner.data.embeddings import EmbeddingSpec
 from tuner.data.inputs import FitContext, TrialData
 from tuner.errors import TrainerError
 from tuner.output import TopicModelOutput
 from tuner.params import ParamSchema
 
 Requirement = Literal["bow", "embeddings", "timestamps", "labels", "covariates"]
+EPOCH_WEIGHT = 20  # one training epoch costs about as much as 20 sampling iterations
 
 
 class Trainer(Protocol):
-    """A topic model behind one interface. Keeps no state between trials."""
+    """A topic model behind one interface. Keeps no state between trials.
+
+    A trainer class subclasses this Protocol explicitly and so inherits the defaults below;
+    `name`, `params`, `requires` and `fit` are its own. The registry refuses any other class.
+    """
 
     name: ClassVar[str]
     params: ClassVar[ParamSchema]
     requires: ClassVar[frozenset[Requirement]]
-    # Optional `revision: ClassVar[int]`: raised when a change alters results for the same
-    # parameters, so finished trials of the old code are not skipped as done (see trial_key).
+    # Raised when a change alters results for the same parameters, so finished trials of the old
+    # code are not skipped as done (see trial_key); None: the first version.
+    revision: ClassVar[int | None] = None
+    # A parameter that follows the trial seed unless the grid sets it (BERTopic's UMAP seed).
+    seed_param: ClassVar[str | None] = None
+    # A parameter that says how this model's bag of words is tokenised; the dataset's language
+    # fills it unless the grid sets it (THETA's `language`).
+    language_param: ClassVar[str | None] = None
+    # Parameters whose every value needs its own precomputed cache entry (a TPE search probes
+    # each value up front).
+    cache_params: ClassVar[tuple[str, ...]] = ("vocab_size",)
+    @staticmethod
+    def expected_cost(params: Mapping[str, Any]) -> float:
+        """A rough relative cost of a fit with `params`, so the runner can start long trials
+        first; by default iterations (an epoch counts EPOCH_WEIGHT) times topics."""
+        budget = (params.get("epochs") or 0) * EPOCH_WEIGHT or params.get("max_iter") \
+            or params.get("n_iter") or 100
+        return float(budget) * float(params.get("num_topics") or params.get("max_topics") or 20)
+
+    @staticmethod
+    def default_embedding(params: Mapping[str, Any], grid_embedding: EmbeddingSpec
+                          ) -> EmbeddingSpec | None:
+        """The embedding this model needs when the grid names no embedding model; None: the
+        grid's `embedding` section as it is."""
+        return None
 
     def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
             ) -> TopicModelOutput:

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+from trainers import load_trainer
 from tuner.engine.search import TpeSource
 from tuner.engine.sweep import PreparedSweep
 from tuner.engine.worker import read_started, run_trial
@@ -107,16 +108,10 @@ class ListSource:
         """Static sources learn nothing from results."""
 
 
-EPOCH_WEIGHT = 20  # one training epoch costs about as much as 20 sampling iterations
-
-
 def expected_cost(spec: TrialSpec) -> float:
     """A rough relative cost, to submit long trials first: the last trials of a sweep then are
     short, and no worker idles long at the end (longest-processing-time-first)."""
-    params = spec.params
-    budget = (params.get("epochs") or 0) * EPOCH_WEIGHT or params.get("max_iter") \
-        or params.get("n_iter") or 100
-    return float(budget) * float(params.get("num_topics") or params.get("max_topics") or 20)
+    return load_trainer(spec.model).expected_cost(spec.params)
 
 
 def _source(prepared: PreparedSweep, done: Mapping[str, Mapping[str, float]]

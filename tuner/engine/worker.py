@@ -21,6 +21,7 @@ from tuner.data.inputs import FitContext, TrialData
 from tuner.data.vocab import BagOfWords, BowCache, Cooccurrence, CooccurrenceCache
 from tuner.devices import limit_threads, pick_device
 from tuner.errors import CacheError
+from tuner.fitting import fit_trial
 from tuner.metrics import MetricReference, evaluate
 from tuner.metrics.coherence import npmi_per_topic
 from tuner.trial import DataRef, TrialError, TrialRecord, TrialSpec, TrialStatus
@@ -142,7 +143,7 @@ def _fit_and_score(spec: TrialSpec, worker: str) -> TrialRecord:
     ctx = FitContext(seed=spec.seed, device=pick_device(_STATE.slot), top_n=top_n,
                      threads=_STATE.threads, cache_dir=spec.data.cache_dir)
     started = time.perf_counter()
-    output = trainer.fit(data, spec.params, ctx)
+    output = fit_trial(trainer, data, spec.params, ctx)
     fit_seconds = time.perf_counter() - started
     reference = MetricReference(_cooccurrence(data.bow, spec.data.bow_path,
                                               spec.metrics.npmi_window),

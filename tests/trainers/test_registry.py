@@ -1,0 +1,26 @@
+"""The registry: plug-ins through $TUNER_TRAINERS, and only Trainer subclasses."""
+
+from __future__ import annotations
+
+import pytest
+
+from trainers import EXTRA_VARIABLE, load_trainer, registry, trainer_revision
+
+
+def test_a_class_that_is_no_trainer_is_refused(monkeypatch):
+    monkeypatch.setenv(EXTRA_VARIABLE, "Output=tuner.output:TopicModelOutput")
+    assert "Output" in registry()
+    with pytest.raises(TypeError, match=r"Output \(tuner.output:TopicModelOutput\) must be a "
+                                        r"class that subclasses trainers.base.Trainer"):
+        load_trainer("output")
+
+
+def test_a_plug_in_trainer_is_loaded_in_any_case(monkeypatch):
+    monkeypatch.setenv(EXTRA_VARIABLE, "Flaky=tests.plugins:FlakyTrainer")
+    assert load_trainer("FLAKY").name == "Flaky"
+    assert trainer_revision("flaky") is None  # the Protocol's default
+
+
+@pytest.mark.parametrize(("model", "revision"), [("ProdLDA", 2), ("LDA", None)])
+def test_revision_is_declared_or_defaults_to_none(model, revision):
+    assert trainer_revision(model) == revision
