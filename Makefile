@@ -33,6 +33,7 @@ test: setup system-deps
 lint: setup
 	$(BIN)/ruff check tuner trainers tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: setup
 	cd bench && for script in embedding_cache parallel_efficiency overhead npmi_speed umap_cache \

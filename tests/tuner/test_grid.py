@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_grid
+from tests.conftest import REPO, make_grid
+from trainers import BUILTIN, canonical_name
 from tuner import grid_sections as sections
 from tuner.data.corpus import DatasetSpec
 from tuner.data.embeddings import EmbeddingSpec
@@ -221,3 +222,23 @@ def test_a_rule_is_checked_on_the_values_of_its_own_fields(tmp_path, small_corpu
         load_grid(path)
     assert info.value.problems == [f"{path}: params: THETA requires kl_warmup <= epochs; got "
                                    "kl_warmup=25, epochs=20"]
+
+
+SHIPPED = sorted((REPO / "grids").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
+def test_every_shipped_grid_is_valid(path):
+    assert load_grid(path).trial_count >= 1
+
+
+@pytest.mark.parametrize("model", sorted(BUILTIN))
+def test_every_registered_model_has_a_shipped_grid(model):
+    named = {canonical_name(m) for p in SHIPPED for m in _grid_models(p)}
+    assert model in named, f"add grids/{model.lower()}.json"
+
+
+def _grid_models(path: Path) -> list[str]:
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    value = raw.get("models", raw.get("model"))
+    return [value] if isinstance(value, str) else list(value)
