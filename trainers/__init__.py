@@ -1,28 +1,48 @@
-"""Trainer registry: official model name -> "module:Class", imported only when used."""
+"""Trainer registry: official model name -> "module:Class", imported only when used.
+
+The built-in models are found, not listed: every module in this package is read (parsed, not
+imported) for a class that subclasses `Trainer` and sets `name`. A new model is its module (and
+a grid); nothing here changes.
+"""
 
 from __future__ import annotations
 
+import ast
 import importlib
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from trainers.base import Trainer
 
-BUILTIN: dict[str, str] = {
-    "LDA": "trainers.lda:LDATrainer",
-    "BERTopic": "trainers.bertopic:BERTopicTrainer",
-    "ProdLDA": "trainers.prodlda:ProdLDATrainer",
-    "HDP": "trainers.hdp:HDPTrainer",
-    "STM": "trainers.stm:STMTrainer",
-    "BTM": "trainers.btm:BTMTrainer",
-    "NVDM": "trainers.nvdm:NVDMTrainer",
-    "GSM": "trainers.gsm:GSMTrainer",
-    "ETM": "trainers.etm:ETMTrainer",
-    "CTM": "trainers.ctm:CTMTrainer",
-    "DTM": "trainers.dtm:DTMTrainer",
-    "THETA": "trainers.theta:THETATrainer",
-}
+
+def _declared_trainers(path: Path) -> dict[str, str]:
+    """Official name -> "module:Class" of each Trainer subclass a module declares."""
+    text = path.read_text(encoding="utf-8")
+    if "(Trainer)" not in text:
+        return {}  # a helper module (neural, adapters...): not worth parsing
+    found = {}
+    for node in ast.parse(text).body:
+        if isinstance(node, ast.ClassDef) and any(
+                isinstance(b, ast.Name) and b.id == "Trainer" for b in node.bases):
+            name = next((s.value.value for s in node.body if isinstance(s, ast.AnnAssign)
+                         and isinstance(s.target, ast.Name) and s.target.id == "name"
+                         and isinstance(s.value, ast.Constant)), None)
+            if isinstance(name, str):
+                found[name] = f"trainers.{path.stem}:{node.name}"
+    return found
+
+
+def _builtin() -> dict[str, str]:
+    found: dict[str, str] = {}
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        if not path.stem.startswith("_"):
+            found |= _declared_trainers(path)
+    return found
+
+
+BUILTIN: dict[str, str] = _builtin()
 EXTRA_VARIABLE = "TUNER_TRAINERS"  # "Name=module:Class,Other=module:Class" adds plug-in trainers
 
 

@@ -64,7 +64,8 @@ def test_single_model_key_and_relative_dataset_path(tmp_path, small_corpus):
 
 
 @pytest.mark.parametrize(("overrides", "message"), [
-    ({"models": ["lda", "nosuch"]}, r"models\[1\]: unknown model 'nosuch'; known: LDA"),
+    ({"models": ["lda", "nosuch"]}, r"models\[1\]: unknown model 'nosuch'; known: BERTopic, "
+                                    r"BTM, CTM"),
     ({"params": {"num_topics": [5, 200]}}, r"params.num_topics\[1\]: LDA expects an int in "
                                            r"5-100; got 200"),
     ({"params": {"lda.epochs": 10}}, r"params.lda.epochs: LDA has no parameter 'epochs'"),
