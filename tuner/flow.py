@@ -129,8 +129,9 @@ def _execute_locked(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
     except SweepInterrupted:
         raise
     except Exception as err:  # trials may have run: no longer "invalid input" (exit 2)
+        cause = (str(err).splitlines() or [""])[0][:300]
         raise SweepAbortedError(f"experiment '{grid.experiment}': the sweep stopped after "
-                                f"trials had started: {type(err).__name__}: {err}") from err
+                                f"trials had started: {type(err).__name__}: {cause}") from err
 
 
 def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, hooks: SweepHooks,

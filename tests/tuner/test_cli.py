@@ -136,6 +136,24 @@ def test_max_trials_must_be_positive(tmp_path, small_corpus, capsys):
     assert "argument --max-trials: expects an int >= 1; got '0'" in capsys.readouterr().err
 
 
+def test_a_store_failure_after_trials_started_exits_4(tmp_path, small_corpus, capsys,
+                                                      monkeypatch):
+    from tests.tuner.store_breaker import STORE_VARIABLE
+    from trainers import EXTRA_VARIABLE
+
+    store = tmp_path / "mlflow.db"
+    monkeypatch.setenv(EXTRA_VARIABLE, "StoreBreaker=tests.tuner.store_breaker:StoreBreakerTrainer")
+    monkeypatch.setenv(STORE_VARIABLE, str(store))
+    path = make_grid(tmp_path, small_corpus, models=["storebreaker"],
+                     params={"num_topics": 5, "vocab_size": 1000})
+    code = main(["run", str(path), "--tracking-uri", f"sqlite:///{store}", "--cache-dir",
+                 str(tmp_path / "cache"), "--quiet", "--max-workers", "1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 4
+    assert err[-1].startswith("error: experiment 'test': the sweep stopped after trials had "
+                              "started: ")
+
+
 @pytest.mark.parametrize(("error", "code"), [
     (GridError(["grid.json: seeds: expects ..."]), 2),
     (TrackingError("MLflow tracking store x cannot be used"), 2),
