@@ -111,6 +111,8 @@ def _parser() -> argparse.ArgumentParser:
 
     params = commands.add_parser("params", help="print a model's parameters")
     params.add_argument("model", nargs="?", help="model name (all models when omitted)")
+    params.add_argument("--grid", action="store_true",
+                        help="print the grid file's own sections instead")
     params.set_defaults(handler=_params)
     _service_commands(commands)
     return parser
@@ -255,6 +257,11 @@ def _best(args: argparse.Namespace) -> int:
 def _params(args: argparse.Namespace) -> int:
     from trainers import canonical_name, load_trainer, registry
 
+    if args.grid:
+        from tuner.grid_sections import grid_schemas
+
+        print("\n\n".join(schema.to_markdown() for schema in grid_schemas()))
+        return EXIT_OK
     names = list(registry()) if args.model is None else [canonical_name(args.model)]
     if None in names:
         raise TunerError(f"unknown model {args.model!r}; known: {', '.join(registry())}")

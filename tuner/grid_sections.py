@@ -134,6 +134,11 @@ def top_level_schema() -> ParamSchema:
     ])
 
 
+def grid_schemas() -> list[ParamSchema]:
+    """Every section of a grid file, top level first: what `tuner params --grid` prints."""
+    return [top_level_schema(), DATASET, EMBEDDING, METRICS, PREPROCESSING, search_schema()]
+
+
 class ProblemList:
     """Collects problems so validation reports every one at once, in the grid's field order."""
 

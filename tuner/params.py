@@ -136,7 +136,9 @@ class Param:
     def doc_default(self) -> str:
         if self.default_text is not None:
             return self.default_text
-        return "null" if self.default is None else str(self.default)
+        if self.default is None:
+            return "null" if self.nullable else "required"
+        return str(self.default)
 
 
 def _doc_allowed(param: Param) -> str:

@@ -57,6 +57,13 @@ def test_params_prints_the_schema(model, capsys):
     assert "| num_topics | int |" in out
 
 
+def test_params_prints_the_grid_sections_from_their_schemas(capsys):
+    assert main(["params", "--grid"]) == 0
+    out = capsys.readouterr().out
+    assert "### preprocessing" in out and "| max_df | float | 0.5 | (0, 1] |" in out
+    assert "| seeds | list | [42] |" in out and "| timeout_s | float | null | >0 or null |" in out
+
+
 def test_unknown_model_for_params(capsys):
     assert main(["params", "nosuch"]) == 2
     assert "unknown model 'nosuch'" in capsys.readouterr().err
