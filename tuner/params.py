@@ -63,8 +63,8 @@ def list_of(item: Param, *, min_len: int = 0, distinct: bool = False) -> Constra
            f"values, each {item.allowed()}"
 
     def check(values: list[Any]) -> bool:
-        hashable = [repr(v) for v in values]
-        return len(values) >= min_len and (not distinct or len(set(hashable)) == len(values))
+        keys = {repr(v) for v in values}  # repr: items need not be hashable
+        return len(values) >= min_len and (not distinct or len(keys) == len(values))
 
     return Constraint(text, check, whole=True, item=item)
 
@@ -211,9 +211,8 @@ class ParamSchema:
             found += [(param.name + where, why) for where, why in param.problems(value)]
         if found:
             return found
-        full = self.with_defaults({k: v for k, v in values.items() if self.get(k) is not None})
         return [("", why.removeprefix(f"{self.model} "))
-                for why in self._rule_problems(full) if why]
+                for why in self._rule_problems(self.with_defaults(values)) if why]
 
     def _rule_problems(self, values: Mapping[str, Any]) -> list[str | None]:
         return [self.rule_problem(c, values) for c in self.checks]
