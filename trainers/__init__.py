@@ -20,18 +20,34 @@ if TYPE_CHECKING:
 def _declared_trainers(path: Path) -> dict[str, str]:
     """Official name -> "module:Class" of each Trainer subclass a module declares."""
     text = path.read_text(encoding="utf-8")
-    if "(Trainer)" not in text:
+    if "Trainer)" not in text:
         return {}  # a helper module (neural, adapters...): not worth parsing
     found = {}
     for node in ast.parse(text).body:
-        if isinstance(node, ast.ClassDef) and any(
-                isinstance(b, ast.Name) and b.id == "Trainer" for b in node.bases):
-            name = next((s.value.value for s in node.body if isinstance(s, ast.AnnAssign)
-                         and isinstance(s.target, ast.Name) and s.target.id == "name"
-                         and isinstance(s.value, ast.Constant)), None)
-            if isinstance(name, str):
+        if isinstance(node, ast.ClassDef) and any(_names_trainer(b) for b in node.bases):
+            name = next(filter(None, map(_literal_name, node.body)), None)
+            if name is not None:
                 found[name] = f"trainers.{path.stem}:{node.name}"
     return found
+
+
+def _names_trainer(base: ast.expr) -> bool:
+    return (isinstance(base, ast.Name) and base.id == "Trainer") or (
+        isinstance(base, ast.Attribute) and base.attr == "Trainer")
+
+
+def _literal_name(statement: ast.stmt) -> str | None:
+    """The string of `name = "X"` or `name: ClassVar[str] = "X"`, else None."""
+    targets: list[ast.expr]
+    if isinstance(statement, ast.AnnAssign):
+        targets, value = [statement.target], statement.value
+    elif isinstance(statement, ast.Assign):
+        targets, value = statement.targets, statement.value
+    else:
+        return None
+    named = any(isinstance(t, ast.Name) and t.id == "name" for t in targets)
+    is_text = isinstance(value, ast.Constant) and isinstance(value.value, str)
+    return value.value if named and is_text else None  # type: ignore[union-attr]
 
 
 def _builtin() -> dict[str, str]:
