@@ -5,13 +5,14 @@ names and their parameters, and counts the trials before it builds a single comb
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trainers import canonical_name, load_trainer
 from tuner import grid_sections as sections
@@ -20,8 +21,11 @@ from tuner.data.embeddings import EmbeddingSpec
 from tuner.data.vocab import Preprocessing
 from tuner.engine.search import Range, SearchSpec, Values, sample_random
 from tuner.errors import GridError
-from tuner.params import ParamSchema
+from tuner.params import ParamSchema, between
 from tuner.trial import MetricSettings
+
+if TYPE_CHECKING:
+    from trainers.base import Trainer
 
 
 @dataclass(frozen=True)
@@ -142,7 +146,7 @@ def _sweeps(models: list[str], params: Any, search: SearchSpec,
             problems: sections.ProblemList) -> list[ModelSweep]:
     if not isinstance(params, dict):
         return []  # reported by the top-level schema
-    schemas = {m: load_trainer(m).params for m in models}
+    schemas = {m: _seed_bounded(load_trainer(m)) for m in models}
     _check_param_names(params, schemas, problems)
     spaces: dict[str, dict[str, Values]] = {}
     for model, schema in schemas.items():
@@ -156,6 +160,18 @@ def _sweeps(models: list[str], params: Any, search: SearchSpec,
         for problem in _rule_problems(sweep):
             problems.add("params", problem)
     return sweeps
+
+
+def _seed_bounded(trainer: type[Trainer]) -> ParamSchema:
+    """The trainer's schema, with its seed parameter (if unbounded) held to the 32-bit range
+    that numpy, torch and UMAP accept, so a larger seed is refused before any trial."""
+    schema, seed = trainer.params, trainer.seed_param
+    param = schema.get(seed) if seed else None
+    if param is None or param.constraint.bounds != (None, None):
+        return schema
+    bounded = param.replace(constraint=between(0, sections.MAX_SEED))
+    return dataclasses.replace(schema, params=[bounded if p.name == seed else p
+                                               for p in schema.params])
 
 
 def _sampled(spaces: dict[str, dict[str, Values]],

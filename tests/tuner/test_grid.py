@@ -157,6 +157,14 @@ def test_largest_32_bit_seed_is_accepted(tmp_path, small_corpus):
     assert load_grid(grid_with(tmp_path, small_corpus, seeds=2**32 - 1)).seeds == [2**32 - 1]
 
 
+def test_a_model_seed_parameter_is_32_bit(tmp_path, small_corpus):
+    path = grid_with(tmp_path, small_corpus, models=["bertopic"],
+                     params={"bertopic.random_state": [7, 2**32]})
+    with pytest.raises(GridError, match=r"params.bertopic.random_state\[1\]: BERTopic expects an "
+                                        r"int in 0-4294967295; got 4294967296"):
+        load_grid(path)
+
+
 def test_search_seed_is_32_bit(tmp_path, small_corpus):
     path = grid_with(tmp_path, small_corpus, search={"strategy": "random", "n_trials": 2,
                                                      "seed": 2**40})
