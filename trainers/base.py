@@ -41,6 +41,7 @@ class Trainer(Protocol):
     # Parameters whose every value needs its own precomputed cache entry (a TPE search probes
     # each value up front).
     cache_params: ClassVar[tuple[str, ...]] = ("vocab_size",)
+
     @staticmethod
     def expected_cost(params: Mapping[str, Any]) -> float:
         """A rough relative cost of a fit with `params`, so the runner can start long trials
