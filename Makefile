@@ -33,7 +33,8 @@ test: setup system-deps
 lint: setup
 	$(BIN)/ruff check tuner trainers tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: setup
 	cd bench && for script in embedding_cache parallel_efficiency overhead npmi_speed umap_cache \
-	    worker_rss; do echo "== $$script"; HF_HUB_OFFLINE=1 ../$(BIN)/python $$script.py; done
+	    worker_rss grid_refusal; do echo "== $$script"; HF_HUB_OFFLINE=1 ../$(BIN)/python $$script.py; done

@@ -7,13 +7,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from trainers.base import Requirement
+from trainers.base import Requirement, Trainer
 from tuner.data.inputs import FitContext, TrialData
 from tuner.output import TopicModelOutput
 from tuner.params import NUM_TOPICS, VOCAB_SIZE, Param, ParamSchema, anything
 
 
-class TrivialTrainer:
+class TrivialTrainer(Trainer):
     name: ClassVar[str] = "Trivial"
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})
     params: ClassVar[ParamSchema] = ParamSchema("Trivial", [

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from trainers.base import Requirement
+from trainers.base import Requirement, Trainer
 from trainers.lda import LDATrainer
 from tuner.data.inputs import FitContext, TrialData
 from tuner.output import TopicModelOutput
@@ -23,7 +23,7 @@ FAILING_SEED = 13
 HOG_MB = 1500
 
 
-class FlakyTrainer:
+class FlakyTrainer(Trainer):
     name: ClassVar[str] = "Flaky"
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})
     params: ClassVar[ParamSchema] = ParamSchema("Flaky", [

@@ -1,30 +1,66 @@
-"""Trainer registry: official model name -> "module:Class", imported only when used."""
+"""Trainer registry: official model name -> "module:Class", imported only when used.
+
+The built-in models are found, not listed: every module in this package is read (parsed, not
+imported) for a class that subclasses `Trainer` and sets `name`. A new model is its module (and
+a grid); nothing here changes.
+"""
 
 from __future__ import annotations
 
+import ast
 import importlib
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from trainers.base import Trainer
     from tuner.data.inputs import SharedStep
 
-BUILTIN: dict[str, str] = {
-    "LDA": "trainers.lda:LDATrainer",
-    "BERTopic": "trainers.bertopic:BERTopicTrainer",
-    "ProdLDA": "trainers.prodlda:ProdLDATrainer",
-    "HDP": "trainers.hdp:HDPTrainer",
-    "STM": "trainers.stm:STMTrainer",
-    "BTM": "trainers.btm:BTMTrainer",
-    "NVDM": "trainers.nvdm:NVDMTrainer",
-    "GSM": "trainers.gsm:GSMTrainer",
-    "ETM": "trainers.etm:ETMTrainer",
-    "CTM": "trainers.ctm:CTMTrainer",
-    "DTM": "trainers.dtm:DTMTrainer",
-    "THETA": "trainers.theta:THETATrainer",
-}
+
+def _declared_trainers(path: Path) -> dict[str, str]:
+    """Official name -> "module:Class" of each Trainer subclass a module declares."""
+    text = path.read_text(encoding="utf-8")
+    if "Trainer)" not in text:
+        return {}  # a helper module (neural, adapters...): not worth parsing
+    found = {}
+    for node in ast.parse(text).body:
+        if isinstance(node, ast.ClassDef) and any(_names_trainer(b) for b in node.bases):
+            name = next(filter(None, map(_literal_name, node.body)), None)
+            if name is not None:
+                found[name] = f"trainers.{path.stem}:{node.name}"
+    return found
+
+
+def _names_trainer(base: ast.expr) -> bool:
+    return (isinstance(base, ast.Name) and base.id == "Trainer") or (
+        isinstance(base, ast.Attribute) and base.attr == "Trainer")
+
+
+def _literal_name(statement: ast.stmt) -> str | None:
+    """The string of `name = "X"` or `name: ClassVar[str] = "X"`, else None."""
+    targets: list[ast.expr]
+    if isinstance(statement, ast.AnnAssign):
+        targets, value = [statement.target], statement.value
+    elif isinstance(statement, ast.Assign):
+        targets, value = statement.targets, statement.value
+    else:
+        return None
+    named = any(isinstance(t, ast.Name) and t.id == "name" for t in targets)
+    is_text = isinstance(value, ast.Constant) and isinstance(value.value, str)
+    return value.value if named and is_text else None  # type: ignore[union-attr]
+
+
+def _builtin() -> dict[str, str]:
+    found: dict[str, str] = {}
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        if not path.stem.startswith("_"):
+            found |= _declared_trainers(path)
+    return found
+
+
+BUILTIN: dict[str, str] = _builtin()
 EXTRA_VARIABLE = "TUNER_TRAINERS"  # "Name=module:Class,Other=module:Class" adds plug-in trainers
 
 
@@ -44,18 +80,29 @@ def canonical_name(name: str) -> str | None:
 
 
 def load_trainer(name: str) -> type[Trainer]:
-    """Import and return the trainer class registered under `name` (any case)."""
+    """Import and return the trainer class registered under `name` (any case).
+
+    Raises:
+        KeyError: no trainer is registered under `name`.
+        TypeError: the registered class does not subclass trainers.base.Trainer.
+    """
+    from trainers.base import Trainer
+
     official = canonical_name(name)
     if official is None:
         raise KeyError(name)
-    module_name, _, class_name = registry()[official].partition(":")
-    return getattr(importlib.import_module(module_name), class_name)  # type: ignore[no-any-return]
+    target = registry()[official]
+    module_name, _, class_name = target.partition(":")
+    found = getattr(importlib.import_module(module_name), class_name)
+    if not isinstance(found, type) or Trainer not in found.__mro__:
+        raise TypeError(f"{official} ({target}) must be a class that subclasses "
+                        "trainers.base.Trainer")
+    return found
 
 
 def trainer_revision(name: str) -> int | None:
-    """The trainer's `revision` (raised by fixes that change results), None when it has none."""
-    revision = getattr(load_trainer(name), "revision", None)
-    return int(revision) if revision is not None else None
+    """The trainer's `revision` (raised by fixes that change results), None before the first."""
+    return load_trainer(name).revision
 
 
 # Side inputs (beyond the bag of words and embeddings) a trainer's fit may read.
@@ -67,13 +114,10 @@ def fit_inputs(name: str) -> frozenset[str]:
     dataset has them (`reads`, e.g. STM's covariates). They go into its trials' fit keys, and the
     worker withholds every other one from it, so no fit can depend on what its key omits."""
     trainer = load_trainer(name)
-    declared = frozenset(trainer.requires) | frozenset(getattr(trainer, "reads", ()))
-    return declared & SIDE_INPUTS
+    return (frozenset(trainer.requires) | trainer.reads) & SIDE_INPUTS
 
 
 def shared_steps(name: str, params: Mapping[str, Any],
                  embedding_key: str | None) -> list[SharedStep]:
-    """The work a trial of this trainer shares with others (see SharedStep); a trainer declares
-    it with `shared_steps(params, embedding_key)` and computes it in `run_shared_step`."""
-    declare = getattr(load_trainer(name), "shared_steps", None)
-    return list(declare(params, embedding_key)) if declare is not None else []
+    """The work a trial of this trainer shares with others (see Trainer.shared_steps)."""
+    return list(load_trainer(name).shared_steps(params, embedding_key))

@@ -10,29 +10,69 @@ from typing import Any, ClassVar, Literal, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from tuner.data.inputs import FitContext, TrialData
+from tuner.data.embeddings import EmbeddingSpec
+from tuner.data.inputs import FitContext, SharedStep, TrialData
 from tuner.errors import TrainerError
 from tuner.output import TopicModelOutput
 from tuner.params import ParamSchema
 
 Requirement = Literal["bow", "embeddings", "timestamps", "labels", "covariates"]
+EPOCH_WEIGHT = 20  # one training epoch costs about as much as 20 sampling iterations
 
 
 class Trainer(Protocol):
-    """A topic model behind one interface. Keeps no state between trials."""
+    """A topic model behind one interface. Keeps no state between trials.
+
+    A trainer class subclasses this Protocol explicitly and so inherits the defaults below;
+    `name`, `params`, `requires` and `fit` are its own. The registry refuses any other class.
+    """
 
     name: ClassVar[str]
     params: ClassVar[ParamSchema]
     requires: ClassVar[frozenset[Requirement]]
-    # Optional `reads: ClassVar[frozenset[Requirement]]`: side inputs the fit reads when the
-    # dataset has them (STM's covariates); they join the trial's fit key like `requires`.
-    # Optional `shared_steps(params, embedding_key) -> list[SharedStep]` and
-    # `run_shared_step(step, data, params, ctx)`: work several trials share (BERTopic's UMAP
-    # reduction), which the runner computes once, as its own task, before those trials.
-    # Optional `warm_imports: ClassVar[tuple[str, ...]]`: heavy modules a worker imports while
-    # the parent precomputes, before the first trial.
-    # Optional `revision: ClassVar[int]`: raised when a change alters results for the same
-    # parameters, so finished trials of the old code are not skipped as done (see trial_key).
+    # Raised when a change alters results for the same parameters, so finished trials of the old
+    # code are not skipped as done (see trial_key); None: the first version.
+    revision: ClassVar[int | None] = None
+    # A parameter that follows the trial seed unless the grid sets it (BERTopic's UMAP seed).
+    seed_param: ClassVar[str | None] = None
+    # A parameter that says how this model's bag of words is tokenised; the dataset's language
+    # fills it unless the grid sets it (THETA's `language`).
+    language_param: ClassVar[str | None] = None
+    # Parameters whose every value needs its own precomputed cache entry (a TPE search probes
+    # each value up front).
+    cache_params: ClassVar[tuple[str, ...]] = ("vocab_size",)
+    # Side inputs the fit reads when the dataset has them (STM's covariates), beyond those it
+    # requires; both join the trial's fit key, and a trainer is handed no other.
+    reads: ClassVar[frozenset[Requirement]] = frozenset()
+    # Heavy modules a worker imports while the parent precomputes, before the first trial.
+    warm_imports: ClassVar[tuple[str, ...]] = ()
+
+    @staticmethod
+    def shared_steps(params: Mapping[str, Any], embedding_key: str | None) -> list[SharedStep]:
+        """Work this trial shares with others (BERTopic's UMAP reduction), which the runner
+        computes once, as its own task, before the trials that need it; none by default."""
+        return []
+
+    @staticmethod
+    def run_shared_step(step: SharedStep, data: TrialData, params: Mapping[str, Any],
+                        ctx: FitContext) -> None:
+        """Compute `step` into its cache (called in a worker, for a step `shared_steps` named)."""
+        raise TrainerError(f"no shared step '{step.name}'")
+
+    @staticmethod
+    def expected_cost(params: Mapping[str, Any]) -> float:
+        """A rough relative cost of a fit with `params`, so the runner can start long trials
+        first; by default iterations (an epoch counts EPOCH_WEIGHT) times topics."""
+        budget = (params.get("epochs") or 0) * EPOCH_WEIGHT or params.get("max_iter") \
+            or params.get("n_iter") or 100
+        return float(budget) * float(params.get("num_topics") or params.get("max_topics") or 20)
+
+    @staticmethod
+    def default_embedding(params: Mapping[str, Any], grid_embedding: EmbeddingSpec
+                          ) -> EmbeddingSpec | None:
+        """The embedding this model needs when the grid names no embedding model; None: the
+        grid's `embedding` section as it is."""
+        return None
 
     def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
             ) -> TopicModelOutput:

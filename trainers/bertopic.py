@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from trainers.base import Requirement, require
+from trainers.base import Requirement, Trainer, require
 from tuner.data.inputs import FitContext, SharedStep, TrialData
 from tuner.data.store import ArrayCache
 from tuner.errors import TrainerError
@@ -22,12 +22,13 @@ UMAP_MIN_DIST = 0.0
 _NO_ASCII_FILTER = "multilingual"  # BERTopic's own default for clustering-friendly reductions
 
 
-class BERTopicTrainer:
+class BERTopicTrainer(Trainer):
     """BERTopic without representation models; topic words ranked by c-TF-IDF on our vocabulary."""
 
     name: ClassVar[str] = "BERTopic"
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow", "embeddings"})
     warm_imports: ClassVar[tuple[str, ...]] = ("bertopic", "umap", "hdbscan")
+    seed_param: ClassVar[str | None] = "random_state"
     params: ClassVar[ParamSchema] = ParamSchema("BERTopic", [
         NUM_TOPICS.replace(default=None, nullable=True, default_text="null (automatic)",
                            help="number of topics to reduce to; null keeps HDBSCAN's clusters"),

@@ -21,7 +21,14 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from trainers.base import Requirement, assignments_from, empty_documents, require, top_words
+from trainers.base import (
+    Requirement,
+    Trainer,
+    assignments_from,
+    empty_documents,
+    require,
+    top_words,
+)
 from tuner.data.inputs import FitContext, TrialData
 from tuner.data.vocab import BagOfWords
 from tuner.output import TopicModelOutput
@@ -32,7 +39,7 @@ numba = require("numba", "numba", "BTM")  # compiles the sampler; installed with
 BITERM_WINDOW = 15  # tokens; the window of the original BTM code and of bitermplus
 
 
-class BTMTrainer:
+class BTMTrainer(Trainer):
     """Biterm topic model; topics from corpus-level word co-occurrence, not per-document counts."""
 
     name: ClassVar[str] = "BTM"

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from trainers.base import Requirement
+from trainers.base import Requirement, Trainer
 from trainers.neural import (
     GaussianEncoder,
     bow_batches,
@@ -18,7 +18,6 @@ from trainers.neural import (
     fitted_output,
     gaussian_kl,
     reparameterize,
-    thread_limit,
     train_config,
     train_vae,
 )
@@ -85,7 +84,7 @@ class CTMNet(nn.Module):
         return torch.softmax(self.beta.weight.T, dim=1)
 
 
-class CTMTrainer:
+class CTMTrainer(Trainer):
     """Contextualized Topic Model (zero-shot or combined), on the sweep's document embeddings."""
 
     name: ClassVar[str] = "CTM"
@@ -99,11 +98,6 @@ class CTMTrainer:
 
     def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
             ) -> TopicModelOutput:
-        with thread_limit(ctx.threads):
-            return self._fit(data, params, ctx)
-
-    def _fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
-             ) -> TopicModelOutput:
         if data.embeddings is None:
             raise TrainerError("CTM needs document embeddings; the sweep did not provide any")
         embeddings = standardized(np.asarray(data.embeddings, dtype=np.float32))

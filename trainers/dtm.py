@@ -10,7 +10,7 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
-from trainers.base import Requirement, top_words
+from trainers.base import Requirement, Trainer, top_words
 from trainers.etm import EMBEDDING_DIM
 from trainers.neural import (
     GaussianEncoder,
@@ -19,7 +19,6 @@ from trainers.neural import (
     fitted_output,
     gaussian_kl,
     reparameterize,
-    thread_limit,
     train_config,
     train_vae,
 )
@@ -98,7 +97,7 @@ class DTMNet(nn.Module):
         return self.slice_topic_word().mean(dim=0)
 
 
-class DTMTrainer:
+class DTMTrainer(Trainer):
     """Dynamic topic model (D-ETM). `time_slices` is "year" or "bins:N" (a string parameter).
 
     Metrics read the whole-corpus output (topic_word = mean over slices); the per-slice top words
@@ -115,11 +114,6 @@ class DTMTrainer:
 
     def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
             ) -> TopicModelOutput:
-        with thread_limit(ctx.threads):
-            return self._fit(data, params, ctx)
-
-    def _fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
-             ) -> TopicModelOutput:
         corpus = data.corpus
         if corpus.timestamps is None:
             raise DataError(f"{corpus.source}: dataset.timestamp_field: DTM needs timestamps; "

@@ -10,7 +10,7 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
-from trainers.base import Requirement
+from trainers.base import Requirement, Trainer
 from trainers.neural import (
     GaussianEncoder,
     bow_batches,
@@ -19,7 +19,6 @@ from trainers.neural import (
     gaussian_kl,
     mixture_nll,
     reparameterize,
-    thread_limit,
     train_config,
     train_vae,
 )
@@ -75,7 +74,7 @@ class ETMNet(nn.Module):
         return self.decoder()  # type: ignore[no-any-return]
 
 
-class ETMTrainer:
+class ETMTrainer(Trainer):
     """Embedded Topic Model on Word2Vec embeddings trained on the corpus (cached per key)."""
 
     name: ClassVar[str] = "ETM"
@@ -88,11 +87,6 @@ class ETMTrainer:
 
     def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
             ) -> TopicModelOutput:
-        with thread_limit(ctx.threads):
-            return self._fit(data, params, ctx)
-
-    def _fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
-             ) -> TopicModelOutput:
         rho, hit = word_embeddings(data.bow, params["embedding_dim"], ctx.seed, ctx.cache_dir)
         torch.manual_seed(ctx.seed)
         net = ETMNet(rho, params["num_topics"], params["hidden_dim"], params["num_layers"],

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from trainers.base import Requirement
+from trainers.base import Requirement, Trainer
 from trainers.neural import (
     GaussianEncoder,
     bow_input,
@@ -68,7 +68,7 @@ class GSMNet(nn.Module):
         return torch.softmax(self.topic_vectors @ self.word_vectors.T, dim=1)
 
 
-class GSMTrainer:
+class GSMTrainer(Trainer):
     """Gaussian Softmax Model."""
 
     name: ClassVar[str] = "GSM"

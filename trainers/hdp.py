@@ -20,7 +20,14 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from trainers.base import Requirement, assignments_from, empty_documents, require, top_words
+from trainers.base import (
+    Requirement,
+    Trainer,
+    assignments_from,
+    empty_documents,
+    require,
+    top_words,
+)
 from tuner.data.inputs import FitContext, TrialData
 from tuner.output import TopicModelOutput
 from tuner.params import VOCAB_SIZE, Param, ParamSchema, above, between
@@ -31,7 +38,7 @@ TOPIC_WORD_PRIOR = 0.01  # eta, as for LDA
 INITIAL_TOPICS = 2  # tomotopy's default starting point
 
 
-class HDPTrainer:
+class HDPTrainer(Trainer):
     """Hierarchical Dirichlet process; the number of topics is inferred, up to `max_topics`."""
 
     name: ClassVar[str] = "HDP"

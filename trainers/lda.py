@@ -7,7 +7,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from trainers.base import Requirement, assignments_from, empty_documents, require, top_words
+from trainers.base import (
+    Requirement,
+    Trainer,
+    assignments_from,
+    empty_documents,
+    require,
+    top_words,
+)
 from tuner.data.inputs import FitContext, TrialData
 from tuner.output import TopicModelOutput
 from tuner.params import NUM_TOPICS, VOCAB_SIZE, Param, ParamSchema, above, between
@@ -15,7 +22,7 @@ from tuner.params import NUM_TOPICS, VOCAB_SIZE, Param, ParamSchema, above, betw
 TOPIC_WORD_PRIOR = 0.01  # tomotopy's default eta; parameters.md does not expose it
 
 
-class LDATrainer:
+class LDATrainer(Trainer):
     """Latent Dirichlet allocation; tomotopy's sampler is fast, seeded and repeatable."""
 
     name: ClassVar[str] = "LDA"

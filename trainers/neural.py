@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -161,21 +160,6 @@ class TrainResult:
 BatchFn = Callable[[NDArray[np.int64]], dict[str, torch.Tensor]]
 
 
-@contextmanager
-def thread_limit(threads: int) -> Iterator[None]:
-    """Run torch on at most `threads` CPU threads, then restore the previous setting.
-
-    An oversubscribed OpenMP pool (several processes x all cores) makes small matrix products
-    tens of times slower; a worker already caps it, this also covers in-process fits (tests).
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(max(1, threads))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def seed_everything(seed: int) -> torch.Generator:
     torch.manual_seed(seed)
     np.random.seed(seed % (2**32))
@@ -315,11 +299,10 @@ class BowVAEFactory(Protocol):
 def fit_bow_vae(make_net: BowVAEFactory, data: TrialData, params: Mapping[str, Any],
                 ctx: FitContext) -> TopicModelOutput:
     """Build, train and read out a bag-of-words VAE with the trial's parameters."""
-    with thread_limit(ctx.threads):
-        torch.manual_seed(ctx.seed)
-        net = make_net(len(data.bow.vocab), params["num_topics"], params["hidden_dim"],
-                       params["num_layers"], params["dropout"]).to(ctx.device)
-        make_batch = bow_batches(data.bow.matrix(), ctx.device)
-        result = train_vae(net, make_batch, data.bow.n_docs,
-                           train_config(params, ctx.seed, ctx.device))
-        return fitted_output(net, make_batch, data, params["batch_size"], ctx.top_n, result)
+    torch.manual_seed(ctx.seed)
+    net = make_net(len(data.bow.vocab), params["num_topics"], params["hidden_dim"],
+                   params["num_layers"], params["dropout"]).to(ctx.device)
+    make_batch = bow_batches(data.bow.matrix(), ctx.device)
+    result = train_vae(net, make_batch, data.bow.n_docs,
+                       train_config(params, ctx.seed, ctx.device))
+    return fitted_output(net, make_batch, data, params["batch_size"], ctx.top_n, result)

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from trainers.base import Requirement
+from trainers.base import Requirement, Trainer
 from trainers.neural import (
     GaussianEncoder,
     bow_input,
@@ -65,7 +65,7 @@ class NVDMNet(nn.Module):
         return torch.softmax(self.decoder.weight.T, dim=1)
 
 
-class NVDMTrainer:
+class NVDMTrainer(Trainer):
     """Neural Variational Document Model; topics read from the latent as NVDMNet explains."""
 
     name: ClassVar[str] = "NVDM"

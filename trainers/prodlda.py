@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from trainers.base import Requirement
+from trainers.base import Requirement, Trainer
 from trainers.neural import (
     GaussianEncoder,
     bow_input,
@@ -62,7 +62,7 @@ class ProdLDANet(nn.Module):
         return torch.softmax(self.beta.weight.T, dim=1)
 
 
-class ProdLDATrainer:
+class ProdLDATrainer(Trainer):
     name: ClassVar[str] = "ProdLDA"
     revision: ClassVar[int] = 2  # 2: patience waits for a first improvement
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})

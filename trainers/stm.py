@@ -34,7 +34,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from trainers.base import Requirement, assignments_from, empty_documents, top_words
+from trainers.base import Requirement, Trainer, assignments_from, empty_documents, top_words
 from tuner.data.inputs import FitContext, TrialData
 from tuner.errors import TrainerError
 from tuner.output import TopicModelOutput
@@ -58,7 +58,7 @@ class Design:
     references: dict[str, str]  # categorical field -> its reference level
 
 
-class STMTrainer:
+class STMTrainer(Trainer):
     """Structural topic model: topic prevalence regressed on document covariates."""
 
     name: ClassVar[str] = "STM"

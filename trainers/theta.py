@@ -11,7 +11,7 @@ from numpy.typing import NDArray
 from torch import nn
 
 from trainers.adapters import ADAPTATION, adapted_embeddings
-from trainers.base import Requirement
+from trainers.base import Requirement, Trainer
 from trainers.lora import ADAPTATION as LORA
 from trainers.lora import lora_embeddings
 from trainers.neural import (
@@ -21,7 +21,6 @@ from trainers.neural import (
     gaussian_kl,
     mixture_nll,
     reparameterize,
-    thread_limit,
     train_config,
     train_vae,
 )
@@ -104,7 +103,7 @@ class THETANet(nn.Module):
         return self.decoder()  # type: ignore[no-any-return]
 
 
-class THETATrainer:
+class THETATrainer(Trainer):
     """THETA on the sweep's document embeddings (by default Qwen3-Embedding of `model_size`).
 
     mode: zero_shot uses the embeddings as they are; unsupervised adapts them with a SimCSE
@@ -120,6 +119,8 @@ class THETATrainer:
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow", "embeddings"})
     reads: ClassVar[frozenset[Requirement]] = frozenset({"labels"})  # mode "supervised"
     params: ClassVar[ParamSchema] = ParamSchema("THETA", THETA_PARAMS, THETA_CHECKS)
+    language_param: ClassVar[str | None] = "language"
+    cache_params: ClassVar[tuple[str, ...]] = ("vocab_size", "model_size", "language")
 
     @staticmethod
     def default_embedding(params: Mapping[str, Any], grid_embedding: EmbeddingSpec
@@ -131,11 +132,6 @@ class THETATrainer:
 
     def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
             ) -> TopicModelOutput:
-        with thread_limit(ctx.threads):
-            return self._fit(data, params, ctx)
-
-    def _fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
-             ) -> TopicModelOutput:
         embeddings, adaptation = self._document_embeddings(data, params, ctx)
         rho, hit = word_embeddings(data.bow, WORD_EMBEDDING_DIM, ctx.seed, ctx.cache_dir)
         torch.manual_seed(ctx.seed)

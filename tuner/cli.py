@@ -1,9 +1,16 @@
-"""Command line: tuner run | precompute | validate | params | serve | report | best | ui."""
+"""Command line: tuner run | precompute | validate | params | serve | report | best | ui | score.
+
+Exit codes: 0 every trial completed or was skipped; 1 the sweep finished but a trial failed;
+2 invalid input, found before any trial started; 3 another sweep holds the experiment's lock;
+4 the sweep stopped on an error after trials had started (e.g. the tracking store went away);
+130/143 interrupted by SIGINT/SIGTERM.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import signal
 import sys
@@ -12,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tuner.errors import SweepInterrupted, TunerError
+from tuner.errors import SweepAbortedError, SweepInterrupted, SweepLockedError, TunerError
 
 if TYPE_CHECKING:
     from tuner.engine.sweep import PreparedSweep
@@ -21,8 +28,7 @@ if TYPE_CHECKING:
     from tuner.serve.mlflow_ui import ExperimentPage
     from tuner.trial import TrialRecord
 
-# 3: another sweep of the same experiment holds its lock (an overlapping cron run).
-EXIT_OK, EXIT_TRIAL_FAILED, EXIT_INVALID, EXIT_LOCKED = 0, 1, 2, 3
+EXIT_OK, EXIT_TRIAL_FAILED, EXIT_INVALID, EXIT_LOCKED, EXIT_ABORTED = 0, 1, 2, 3, 4
 DEFAULT_CACHE = Path("embedding_cache")
 
 
@@ -46,12 +52,42 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted before any trial started", file=sys.stderr)
         return 130
     except TunerError as err:
-        from tuner.flow import SweepLockedError
-
         if args.debug:
             raise
         print(f"error: {err}", file=sys.stderr)
-        return EXIT_LOCKED if isinstance(err, SweepLockedError) else EXIT_INVALID
+        return exit_code(err)
+
+
+def exit_code(err: TunerError) -> int:
+    """3 for a held lock, 4 for a sweep stopped after trials started, else 2: every other
+    TunerError reaching the CLI was raised before any trial started (flow.py wraps the rest)."""
+    if isinstance(err, SweepLockedError):
+        return EXIT_LOCKED
+    if isinstance(err, SweepAbortedError):
+        return EXIT_ABORTED
+    return EXIT_INVALID
+
+
+def positive_number(text: str) -> float:
+    """argparse type of --trial-timeout and --max-memory: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expects a finite number > 0; got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type of --max-trials: an int >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expects an int >= 1; got {text!r}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -70,10 +106,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
                      help="Dask scheduler address (default: a local Dask cluster)")
     run.add_argument("--leaderboard", type=int, default=10, help="rows to print (default 10)")
-    run.add_argument("--trial-timeout", type=float, default=None, metavar="SECONDS",
+    run.add_argument("--trial-timeout", type=positive_number, default=None, metavar="SECONDS",
                      help="stop a trial after this long and record it FAILED (default: the "
                      "grid's timeout_s, else none)")
-    run.add_argument("--max-memory", type=float, default=None, metavar="MB",
+    run.add_argument("--max-memory", type=positive_number, default=None, metavar="MB",
                      help="stop a trial whose worker uses more resident memory (Linux)")
     run.set_defaults(handler=_run)
 
@@ -87,6 +123,8 @@ def _parser() -> argparse.ArgumentParser:
 
     params = commands.add_parser("params", help="print a model's parameters")
     params.add_argument("model", nargs="?", help="model name (all models when omitted)")
+    params.add_argument("--grid", action="store_true",
+                        help="print the grid file's own sections instead")
     params.set_defaults(handler=_params)
     _service_commands(commands)
     _ui_command(commands)
@@ -113,7 +151,7 @@ def _service_commands(commands: argparse._SubParsersAction) -> None:  # type: ig
     serve.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE,
                        help="embedding and bag-of-words cache (default embedding_cache/)")
     serve.add_argument("--max-workers", type=int, default=2, help="worker processes (default 2)")
-    serve.add_argument("--max-trials", type=int, default=10000,
+    serve.add_argument("--max-trials", type=positive_int, default=10000,
                        help="refuse grids expanding to more trials (default 10000)")
     serve.add_argument("--tracking-uri", help="MLflow tracking URI (default as for run)")
     serve.set_defaults(handler=_serve)
@@ -138,7 +176,7 @@ def _grid_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("grid", type=Path, help="JSON grid file")
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE,
                         help="embedding and bag-of-words cache (default embedding_cache/)")
-    parser.add_argument("--max-trials", type=int, default=10000,
+    parser.add_argument("--max-trials", type=positive_int, default=10000,
                         help="refuse grids expanding to more trials (default 10000)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -266,6 +304,11 @@ def _best(args: argparse.Namespace) -> int:
 def _params(args: argparse.Namespace) -> int:
     from trainers import canonical_name, load_trainer, registry
 
+    if args.grid:
+        from tuner.grid_sections import grid_schemas
+
+        print("\n\n".join(schema.to_markdown() for schema in grid_schemas()))
+        return EXIT_OK
     names = list(registry()) if args.model is None else [canonical_name(args.model)]
     if None in names:
         raise TunerError(f"unknown model {args.model!r}; known: {', '.join(registry())}")

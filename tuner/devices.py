@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                     "NUMBA_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -23,19 +26,53 @@ def pick_device(slot: int = 0) -> str:
 
 
 def limit_threads(threads: int) -> None:
-    """Cap native thread pools so N workers on N cores do not oversubscribe them.
-
-    Runs first thing in a worker process, never in the parent (whose environment other sweeps
-    of `tuner serve` share).
+    """Cap a worker process's native thread pools so N workers on N cores do not
+    oversubscribe them (loading and scoring included); each fit is capped by `thread_limit`
+    through `tuner.fitting.fit_trial`. Run it first thing in a worker.
     """
-    for name in THREAD_VARIABLES:  # read by the libraries this process has not loaded yet
-        os.environ[name] = str(threads)
     from threadpoolctl import threadpool_limits
 
-    threadpool_limits(limits=threads)  # BLAS and OpenMP pools already loaded (numpy's)
+    for name in THREAD_VARIABLES:
+        os.environ[name] = str(threads)
+    threadpool_limits(limits=threads)  # BLAS pools numpy already started ignore the variables
+    torch = _torch()
+    if torch is not None:
+        torch.set_num_threads(threads)
+
+
+@contextmanager
+def thread_limit(threads: int) -> Iterator[None]:
+    """Run a fit on at most `threads` threads, then restore the previous settings.
+
+    Covers pools that already started (BLAS and OpenMP through threadpoolctl, torch) and those a
+    fit starts later (the environment variables, read by numba and friends on import): an
+    oversubscribed pool makes small matrix products tens of times slower.
+    """
+    from threadpoolctl import threadpool_limits
+
+    threads = max(1, threads)
+    saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
+    os.environ.update({name: str(threads) for name in THREAD_VARIABLES})
+    torch = _torch()
+    previous = torch.get_num_threads() if torch is not None else None
+    try:
+        with threadpool_limits(limits=threads):
+            if torch is not None:
+                torch.set_num_threads(threads)
+            yield
+    finally:
+        if torch is not None and previous is not None:
+            torch.set_num_threads(previous)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _torch() -> Any:
     try:
         import torch
-
-        torch.set_num_threads(threads)
     except ImportError:
-        pass
+        return None
+    return torch

@@ -1,4 +1,9 @@
-"""Exception hierarchy: every error a user can see is a TunerError."""
+"""Exception hierarchy: every error a user can see is a TunerError.
+
+The CLI maps them to exit codes (see tuner/cli.py): SweepAbortedError (the sweep stopped after it
+had started running trials) exits 4, SweepLockedError 3, and any other TunerError 2, because it
+was found before any trial started.
+"""
 
 from __future__ import annotations
 
@@ -37,6 +42,30 @@ class MetricError(TunerError):
 
 class EmbeddingModelError(TunerError):
     """An embedding model cannot be loaded (for example an unknown id on an offline machine)."""
+
+
+class TrackingError(TunerError):
+    """The tracking store cannot be reached or written."""
+
+
+class SweepLockedError(TunerError):
+    """Another sweep of the same experiment holds its lock (an overlapping cron run, or the
+    HTTP service); the CLI exits with code 3."""
+
+
+class SweepAbortedError(TunerError):
+    """The sweep stopped on an error after it had started running trials (for example the
+    tracking store went away mid-sweep); the CLI exits with code 4, never 2."""
+
+
+class ApiError(TunerError):
+    """An HTTP error answer: status, one-line message and the problem lines."""
+
+    def __init__(self, status: int, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.status = int(status)
+        self.message = message
+        self.problems = problems or [message]
 
 
 class SweepInterrupted(Exception):

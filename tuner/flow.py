@@ -13,7 +13,7 @@ from pathlib import Path
 from tuner.engine.executors import WarmPool, make_executor
 from tuner.engine.runner import Limits, SweepResult, SweepSummary, run_sweep
 from tuner.engine.sweep import CheckedInputs, PreparedSweep, precompute
-from tuner.errors import TunerError
+from tuner.errors import SweepAbortedError, SweepInterrupted, SweepLockedError
 from tuner.grid import Grid
 from tuner.metrics import default_metric
 from tuner.reporting.leaderboard import Entry, leaderboard
@@ -21,11 +21,6 @@ from tuner.tracking.tracker import MlflowTracker
 from tuner.trial import TrialRecord
 
 LOCK_FOLDER = ".locks"
-
-
-class SweepLockedError(TunerError):
-    """Another sweep of the same experiment holds its lock (an overlapping cron run, or the
-    HTTP service); the CLI exits with code 3."""
 
 
 @dataclass(frozen=True)
@@ -124,7 +119,9 @@ def execute_sweep(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
 
     Raises:
         SweepLockedError: another sweep of this experiment is running.
-        TunerError: the tracking store or the caches cannot be used.
+        TunerError: the tracking store or the caches cannot be used (found before any trial).
+        SweepAbortedError: an error stopped the sweep after trials had started (e.g. the
+            tracking store went away); `--debug` shows the cause.
     """
     with experiment_lock(settings.cache_dir, grid.experiment, settings.tracking_uri):
         return _execute_locked(grid, inputs, settings, hooks or SweepHooks())
@@ -140,20 +137,21 @@ def _execute_locked(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
                                           settings.cache_dir),
                     [s.model for s in grid.sweeps], settings.max_workers)
     try:
-        return _run_prepared(grid, inputs, settings, hooks, tracker, pool)
+        prepared = precompute(grid, inputs, settings.cache_dir, progress=settings.progress)
+        if hooks.on_prepared is not None:
+            done = {r.data.tags.get("tuner.trial_key") for r in
+                    tracker.trial_runs(experiment_id, "attributes.status = 'FINISHED'")}
+            hooks.on_prepared(prepared, sum(t.key in done for t in prepared.trials))
+        return _run_and_rank(grid, inputs, settings, hooks, tracker, prepared, pool)
     finally:
         pool.close()
 
 
-def _run_prepared(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
-                  hooks: SweepHooks, tracker: MlflowTracker, pool: WarmPool) -> SweepOutcome:
-    experiment_id = tracker.experiment_id(grid.experiment)
-    assert experiment_id is not None
-    prepared = precompute(grid, inputs, settings.cache_dir, progress=settings.progress)
-    if hooks.on_prepared is not None:
-        done = {r.data.tags.get("tuner.trial_key") for r in
-                tracker.trial_runs(experiment_id, "attributes.status = 'FINISHED'")}
-        hooks.on_prepared(prepared, sum(t.key in done for t in prepared.trials))
+def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, hooks: SweepHooks,
+                  tracker: MlflowTracker, prepared: PreparedSweep,
+                  pool: WarmPool) -> SweepOutcome:
+    """Run the trials and rank them; an error once trials have started is a SweepAbortedError
+    (no longer "invalid input", exit 2)."""
     metric = grid.leaderboard_metric or default_metric(inputs.truth is not None)
     board: list[Entry] = []
 
@@ -165,8 +163,15 @@ def _run_prepared(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
         return SweepSummary({f"best_{k}": v for k, v in board[0].metrics.items()},
                             {"tuner.best_run_id": board[0].run_id})
 
-    result = run_sweep(prepared, tracker, pool, settings.max_workers, hooks.on_record,
-                       Limits(settings.trial_timeout_s or grid.timeout_s, settings.max_memory_mb),
-                       summarize)
+    try:
+        result = run_sweep(prepared, tracker, pool, settings.max_workers, hooks.on_record,
+                           Limits(settings.trial_timeout_s or grid.timeout_s,
+                                  settings.max_memory_mb), summarize)
+    except SweepInterrupted:
+        raise
+    except Exception as err:  # trials may have run: no longer "invalid input" (exit 2)
+        cause = (str(err).splitlines() or [""])[0][:300]
+        raise SweepAbortedError(f"experiment '{grid.experiment}': the sweep stopped after "
+                                f"trials had started: {type(err).__name__}: {cause}") from err
     return SweepOutcome(result.sweep.experiment_id, result.sweep.run_id, metric, board,
                         result.completed, result.failed, result.skipped, result.rescored)

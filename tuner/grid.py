@@ -1,43 +1,55 @@
-"""Load a JSON grid, validate every field at once, and expand it into trial settings."""
+"""Load a JSON grid, validate every field at once, and expand it into trial settings.
+
+The grid's own sections are declared in tuner/grid_sections.py; this module checks the model
+names and their parameters, and counts the trials before it builds a single combination."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
-from collections.abc import Mapping
+import math
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trainers import canonical_name, load_trainer
-from tuner.data.corpus import SUPPORTED_SUFFIXES, DatasetSpec
+from tuner import grid_sections as sections
+from tuner.data.corpus import DatasetSpec
 from tuner.data.embeddings import EmbeddingSpec
 from tuner.data.vocab import Preprocessing
-from tuner.engine.search import STRATEGIES, Range, SearchSpec, Values, sample_random
+from tuner.engine.search import Range, SearchSpec, Values, sample_random
 from tuner.errors import GridError
-from tuner.params import ParamSchema
+from tuner.params import ParamSchema, between
 from tuner.trial import MetricSettings
 
-TOP_LEVEL = {"experiment", "dataset", "ground_truth", "model", "models", "params", "embedding",
-             "seeds", "metrics", "preprocessing", "timeout_s", "leaderboard_metric", "executor",
-             "search"}
-DATASET_FIELDS = {"path", "text_field", "id_field", "label_field", "timestamp_field", "language",
-                  "covariates"}
-EMBEDDING_FIELDS = {"model", "pooling", "max_length", "batch_size", "text_variant", "revision"}
-POOLINGS = ("mean", "cls", "last_token")
-METRIC_RANGES = {"npmi_window": (2, 200), "topn": (2, 50), "diversity_topn": (1, 100)}
-PREPROCESSING_FIELDS = {"lowercase": bool, "stopwords": str, "min_token_len": int,
-                        "min_df": int, "max_df": float}
+if TYPE_CHECKING:
+    from trainers.base import Trainer
 
 
 @dataclass(frozen=True)
 class ModelSweep:
-    """One model's parameter combinations: each a dict of the parameters the grid set."""
+    """One model's parameter space. Its combinations (each a dict of the parameters the grid
+    set) are built only when asked for, so a grid can be counted and refused first."""
 
     model: str
     schema: ParamSchema
-    combinations: list[dict[str, Any]]
     space: dict[str, Values] = field(default_factory=dict)  # what random/TPE search draws from
+    sampled: tuple[dict[str, Any], ...] | None = None  # random: the draws; TPE: (); grid: None
+
+    @property
+    def size(self) -> int:
+        """The number of combinations, from the list lengths alone."""
+        if self.sampled is not None:
+            return len(self.sampled)
+        return math.prod([len(v) for v in self.space.values() if isinstance(v, list)])
+
+    @property
+    def combinations(self) -> list[dict[str, Any]]:
+        if self.sampled is not None:
+            return [dict(c) for c in self.sampled]
+        return list(_product(self.space))
 
 
 @dataclass(frozen=True)
@@ -61,62 +73,32 @@ class Grid:
 
     @property
     def trial_count(self) -> int:
+        """Trials the grid expands to, counted without building any combination."""
         if self.search.strategy == "tpe":
             return self.search.n_trials * len(self.seeds)
-        return sum(len(s.combinations) for s in self.sweeps) * len(self.seeds)
-
-
-class _Problems:
-    """Collects problems so validation reports every one at once."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.items: list[str] = []
-
-    def add(self, where: str, message: str) -> None:
-        self.items.append(f"{self.path}: {where}: {message}")
-
-    def raise_if_any(self) -> None:
-        if self.items:
-            raise GridError(self.items)
+        return sum(s.size for s in self.sweeps) * len(self.seeds)
 
 
 def load_grid(path: str | Path) -> Grid:
     """Read and validate a grid file. Raises GridError listing every problem found."""
     path = Path(path)
     raw = _read_json(path)
-    problems = _Problems(path)
-    for key in sorted(set(raw) - TOP_LEVEL):
-        problems.add(key, f"unknown field; allowed: {', '.join(sorted(TOP_LEVEL))}")
-    experiment = _experiment(raw, problems)
-    dataset = _dataset(raw.get("dataset"), path.parent, problems)
-    truth = _ground_truth(raw.get("ground_truth"), path.parent, dataset, problems)
+    problems = sections.ProblemList(path, sections.top_level_schema().names)
+    top = sections.top_level(raw, problems)
+    dataset = sections.dataset_spec(top["dataset"], path.parent, problems)
+    truth = sections.ground_truth_path(top["ground_truth"], path.parent, problems)
     models = _models(raw, problems)
-    search = _search(raw.get("search"), problems)
-    sweeps = _sweeps(models, raw.get("params", {}), search, problems)
-    embedding = _embedding(raw.get("embedding", {}), problems)
-    seeds = _seeds(raw.get("seeds", [42]), problems)
-    metrics = _metrics(raw.get("metrics", {}), problems)
-    preprocessing = _preprocessing(raw.get("preprocessing", {}), problems)
-    timeout = _timeout(raw.get("timeout_s"), problems)
-    leaderboard = _leaderboard_metric(raw.get("leaderboard_metric"), problems)
-    executor = raw.get("executor", "process")
-    if executor not in ("process", "dask"):
-        problems.add("executor", f"expects one of process/dask; got {executor!r}")
+    search = sections.search_spec(top["search"], problems)
+    sweeps = _sweeps(models, top["params"], search, problems)
+    embedding = sections.embedding_spec(top["embedding"], problems)
+    metrics = sections.metric_settings(top["metrics"], problems)
+    preprocessing = sections.preprocessing(top["preprocessing"], problems)
     problems.raise_if_any()
     assert dataset is not None
-    return Grid(path, experiment, dataset, truth, sweeps, embedding, seeds, metrics,
-                preprocessing, timeout, leaderboard, raw, executor, search)
-
-
-def _leaderboard_metric(value: Any, problems: _Problems) -> str | None:
-    from tuner.metrics import rankable_metrics
-
-    known = rankable_metrics()
-    if value is not None and value not in known:
-        problems.add("leaderboard_metric", f"expects one of {', '.join(known)}; got {value!r}")
-        return None
-    return value  # type: ignore[no-any-return]
+    timeout = None if top["timeout_s"] is None else float(top["timeout_s"])
+    return Grid(path, top["experiment"].strip(), dataset, truth, sweeps, embedding,
+                list(top["seeds"]), metrics, preprocessing, timeout, top["leaderboard_metric"],
+                raw, top["executor"], search)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -135,71 +117,16 @@ def _read_json(path: Path) -> dict[str, Any]:
     return raw
 
 
-def _experiment(raw: Mapping[str, Any], problems: _Problems) -> str:
-    value = raw.get("experiment")
-    if not isinstance(value, str) or not value.strip():
-        problems.add("experiment", f"expects a non-empty string; got {value!r}")
-        return ""
-    return value.strip()
-
-
-def _dataset(value: Any, base: Path, problems: _Problems) -> DatasetSpec | None:
-    if not isinstance(value, dict):
-        problems.add("dataset", f"expects an object with at least 'path'; got {value!r}")
-        return None
-    for key in sorted(set(value) - DATASET_FIELDS):
-        problems.add(f"dataset.{key}",
-                     f"unknown field; allowed: {', '.join(sorted(DATASET_FIELDS))}")
-    raw_path = value.get("path")
-    if not isinstance(raw_path, str) or not raw_path:
-        problems.add("dataset.path", f"expects a file path; got {raw_path!r}")
-        return None
-    path = (base / raw_path).resolve()
-    if not path.is_file():
-        problems.add("dataset.path", f"file not found: {path}")
-    elif path.suffix.lower() not in SUPPORTED_SUFFIXES:
-        problems.add("dataset.path", f"expects .jsonl, .csv or .parquet; got '{path.suffix}'")
-    fields = {k: value.get(k, d) for k, d in (("text_field", "text"), ("id_field", "id"),
-                                               ("label_field", "label"),
-                                               ("timestamp_field", None))}
-    for key, field_name in fields.items():
-        if field_name is not None and (not isinstance(field_name, str) or not field_name):
-            problems.add(f"dataset.{key}", f"expects a field name or null; got {field_name!r}")
-    language = value.get("language", "en")
-    if language not in ("en", "zh"):
-        problems.add("dataset.language", f"expects one of en/zh; got {language!r}")
-    covariates = value.get("covariates", [])
-    if not isinstance(covariates, list) or not all(isinstance(c, str) for c in covariates):
-        problems.add("dataset.covariates", f"expects a list of field names; got {covariates!r}")
-        covariates = []
-    return DatasetSpec(path, str(fields["text_field"]), str(fields["id_field"]),
-                       fields["label_field"], fields["timestamp_field"], language,
-                       tuple(covariates))
-
-
-def _ground_truth(value: Any, base: Path, dataset: DatasetSpec | None,
-                  problems: _Problems) -> Path | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value:
-        problems.add("ground_truth", f"expects null (use the label field) or a JSON file path; "
-                     f"got {value!r}")
-        return None
-    path = (base / value).resolve()
-    if not path.is_file():
-        problems.add("ground_truth", f"file not found: {path}")
-    return path
-
-
-def _models(raw: Mapping[str, Any], problems: _Problems) -> list[str]:
+def _models(raw: Mapping[str, Any], problems: sections.ProblemList) -> list[str]:
     if "model" in raw and "models" in raw:
         problems.add("models", "give either 'model' or 'models', not both")
     value = raw.get("models", raw.get("model"))
     field_name = "models" if "models" in raw else "model"
     names = [value] if isinstance(value, str) else value
-    if not isinstance(names, list) or not names:
+    if value is None or names == []:
         problems.add(field_name, f"expects a model name or a non-empty list; got {value!r}")
-        return []
+    if not isinstance(names, list):
+        return []  # a wrong type was reported by the top-level schema
     models = []
     for i, name in enumerate(names):
         official = canonical_name(name) if isinstance(name, str) else None
@@ -216,11 +143,10 @@ def _models(raw: Mapping[str, Any], problems: _Problems) -> list[str]:
 
 
 def _sweeps(models: list[str], params: Any, search: SearchSpec,
-            problems: _Problems) -> list[ModelSweep]:
+            problems: sections.ProblemList) -> list[ModelSweep]:
     if not isinstance(params, dict):
-        problems.add("params", f"expects an object of parameter values; got {params!r}")
-        return []
-    schemas = {m: load_trainer(m).params for m in models}
+        return []  # reported by the top-level schema
+    schemas = {m: _seed_bounded(load_trainer(m)) for m in models}
     _check_param_names(params, schemas, problems)
     spaces: dict[str, dict[str, Values]] = {}
     for model, schema in schemas.items():
@@ -228,54 +154,61 @@ def _sweeps(models: list[str], params: Any, search: SearchSpec,
                    for name, (key, vals) in _model_values(model, schema, params).items()}
         if all(v is not None for v in checked.values()):
             spaces[model] = {name: v for name, v in checked.items() if v is not None}
-    combos = _combinations(spaces, search)
-    for model, model_combos in combos.items():
-        for combo in model_combos:
-            for problem in schemas[model].cross_problems(schemas[model].with_defaults(combo)):
-                problems.add("params", problem)
-    return [ModelSweep(m, schemas[m], combos.get(m, []), spaces[m]) for m in spaces]
+    sampled = _sampled(spaces, search)
+    sweeps = [ModelSweep(m, schemas[m], spaces[m], sampled.get(m)) for m in spaces]
+    for sweep in sweeps:
+        for problem in _rule_problems(sweep):
+            problems.add("params", problem)
+    return sweeps
 
 
-def _combinations(spaces: dict[str, dict[str, Values]],
-                  search: SearchSpec) -> dict[str, list[dict[str, Any]]]:
+def _seed_bounded(trainer: type[Trainer]) -> ParamSchema:
+    """The trainer's schema, with its seed parameter (if unbounded) held to the 32-bit range
+    that numpy, torch and UMAP accept, so a larger seed is refused before any trial."""
+    schema, seed = trainer.params, trainer.seed_param
+    param = schema.get(seed) if seed else None
+    if param is None or param.constraint.bounds != (None, None):
+        return schema
+    bounded = param.replace(constraint=between(0, sections.MAX_SEED))
+    return dataclasses.replace(schema, params=[bounded if p.name == seed else p
+                                               for p in schema.params])
+
+
+def _sampled(spaces: dict[str, dict[str, Values]],
+             search: SearchSpec) -> dict[str, tuple[dict[str, Any], ...]]:
+    """Random search: the drawn combinations; TPE: none up front; grid: built on demand."""
     if search.strategy == "random" and spaces:
-        return sample_random(spaces, search.n_trials, search.seed)
+        drawn = sample_random(spaces, search.n_trials, search.seed)
+        return {model: tuple(combos) for model, combos in drawn.items()}
     if search.strategy == "tpe":
-        return {}
-    return {model: [dict(zip(space, combo, strict=True))
-                    for combo in itertools.product(*space.values())]  # type: ignore[arg-type]
-            for model, space in spaces.items()}
+        return {model: () for model in spaces}
+    return {}
 
 
-def _search(value: Any, problems: _Problems) -> SearchSpec:
-    if value is None:
-        return SearchSpec()
-    if not isinstance(value, dict) or value.get("strategy") not in STRATEGIES:
-        problems.add("search.strategy", f"expects one of {'/'.join(STRATEGIES)}; "
-                     f"got {value.get('strategy') if isinstance(value, dict) else value!r}")
-        return SearchSpec()
-    for key in sorted(set(value) - {"strategy", "n_trials", "seed", "metric", "metrics"}):
-        problems.add(f"search.{key}", "unknown field; allowed: strategy, n_trials, seed, "
-                     "metric, metrics")
-    n_trials, seed = value.get("n_trials", 0), value.get("seed", 0)
-    if value["strategy"] != "grid" and (not isinstance(n_trials, int) or isinstance(n_trials, bool)
-                                        or not 1 <= n_trials <= 100000):
-        problems.add("search.n_trials", f"expects an int in 1-100000; got {n_trials!r}")
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        problems.add("search.seed", f"expects an int; got {seed!r}")
-    metrics = value.get("metrics", [value["metric"]] if "metric" in value else [])
-    from tuner.metrics import rankable_metrics
+def _rule_problems(sweep: ModelSweep) -> list[str]:
+    """Cross-field rules, each checked on every combination of the values of the fields it
+    reads (never on the full product, which may be astronomically large); once per problem."""
+    schema = sweep.schema
+    if sweep.sampled is not None:
+        found = [p for combo in sweep.sampled
+                 for p in schema.cross_problems(schema.with_defaults(combo))]
+        return list(dict.fromkeys(found))
+    found = []
+    for check in schema.checks:
+        read = {name: values for name, values in sweep.space.items() if name in check.fields}
+        found += [p for combo in _product(read)
+                  if (p := schema.rule_problem(check, schema.with_defaults(combo)))]
+    return list(dict.fromkeys(found))
 
-    for i, metric in enumerate(metrics):
-        if metric not in rankable_metrics():
-            problems.add(f"search.metrics[{i}]", f"expects one of "
-                         f"{', '.join(rankable_metrics())}; got {metric!r}")
-    return SearchSpec(value["strategy"], n_trials if isinstance(n_trials, int) else 0,
-                      seed if isinstance(seed, int) else 0, tuple(metrics))
+
+def _product(space: Mapping[str, Values]) -> Iterator[dict[str, Any]]:
+    """Every combination of a space of value lists, first parameter slowest."""
+    for combo in itertools.product(*space.values()):  # type: ignore[arg-type]
+        yield dict(zip(space, combo, strict=True))
 
 
 def _check_param_names(params: Mapping[str, Any], schemas: Mapping[str, ParamSchema],
-                       problems: _Problems) -> None:
+                       problems: sections.ProblemList) -> None:
     for key in params:
         scope, _, name = key.rpartition(".")
         if scope:
@@ -305,7 +238,7 @@ def _model_values(model: str, schema: ParamSchema,
 
 
 def _check_values(key: str, schema: ParamSchema, name: str, values: Any, search: SearchSpec,
-                  problems: _Problems) -> Values | None:
+                  problems: sections.ProblemList) -> Values | None:
     """The validated choices (a list) or range of one parameter; None if it has problems."""
     if isinstance(values, dict):
         return _check_range(key, schema, name, values, search, problems)
@@ -321,7 +254,7 @@ def _check_values(key: str, schema: ParamSchema, name: str, values: Any, search:
 
 
 def _check_range(key: str, schema: ParamSchema, name: str, values: dict[str, Any],
-                 search: SearchSpec, problems: _Problems) -> Range | None:
+                 search: SearchSpec, problems: sections.ProblemList) -> Range | None:
     """A {"low", "high", "log"} range: only for random/TPE search, both ends valid, low < high."""
     where = f"params.{key}"
     if search.strategy == "grid":
@@ -344,90 +277,3 @@ def _check_range(key: str, schema: ParamSchema, name: str, values: dict[str, Any
     param = schema.get(name)
     return Range(float(values["low"]), float(values["high"]), bool(values.get("log", False)),
                  param is not None and param.type is int)
-
-
-def _embedding(value: Any, problems: _Problems) -> EmbeddingSpec:
-    if not isinstance(value, dict):
-        problems.add("embedding", f"expects an object; got {value!r}")
-        return EmbeddingSpec()
-    for key in sorted(set(value) - EMBEDDING_FIELDS):
-        problems.add(f"embedding.{key}", f"unknown field; allowed: "
-                     f"{', '.join(sorted(EMBEDDING_FIELDS))}")
-    spec = EmbeddingSpec(**{k: v for k, v in value.items() if k in EMBEDDING_FIELDS})
-    if not isinstance(spec.model, str) or not spec.model:
-        problems.add("embedding.model",
-                     f"expects a Hugging Face id or a folder; got {spec.model!r}")
-    if spec.pooling not in POOLINGS:
-        problems.add("embedding.pooling", f"expects one of {'/'.join(POOLINGS)}; "
-                     f"got {spec.pooling!r}")
-    for name, low, high in (("max_length", 8, 32768), ("batch_size", 1, 4096)):
-        number = getattr(spec, name)
-        if isinstance(number, bool) or not isinstance(number, int) or not low <= number <= high:
-            problems.add(f"embedding.{name}", f"expects an int in {low}-{high}; got {number!r}")
-    if spec.text_variant != "raw":
-        problems.add("embedding.text_variant", f"expects raw; got {spec.text_variant!r}")
-    return spec
-
-
-def _seeds(value: Any, problems: _Problems) -> list[int]:
-    seeds = [value] if isinstance(value, int) and not isinstance(value, bool) else value
-    if (not isinstance(seeds, list) or not seeds
-            or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)):
-        problems.add("seeds", f"expects a non-empty list of non-negative ints; got {value!r}")
-        return []
-    if len(set(seeds)) != len(seeds):
-        problems.add("seeds", f"expects distinct seeds; got {value!r}")
-    return list(seeds)
-
-
-def _metrics(value: Any, problems: _Problems) -> MetricSettings:
-    if not isinstance(value, dict):
-        problems.add("metrics", f"expects an object; got {value!r}")
-        return MetricSettings()
-    for key in sorted(set(value) - set(METRIC_RANGES)):
-        problems.add(f"metrics.{key}", f"unknown field; allowed: {', '.join(METRIC_RANGES)}")
-    for key, (low, high) in METRIC_RANGES.items():
-        number = value.get(key, getattr(MetricSettings, key))
-        if isinstance(number, bool) or not isinstance(number, int) or not low <= number <= high:
-            problems.add(f"metrics.{key}", f"expects an int in {low}-{high}; got {number!r}")
-            return MetricSettings()
-    return MetricSettings(**{k: v for k, v in value.items() if k in METRIC_RANGES})
-
-
-def _preprocessing(value: Any, problems: _Problems) -> Preprocessing:
-    if not isinstance(value, dict):
-        problems.add("preprocessing", f"expects an object; got {value!r}")
-        return Preprocessing()
-    ok = True
-    for key, item in value.items():
-        expected = PREPROCESSING_FIELDS.get(key)
-        if expected is None:
-            problems.add(f"preprocessing.{key}", f"unknown field; allowed: "
-                         f"{', '.join(PREPROCESSING_FIELDS)}")
-            ok = False
-        elif not isinstance(item, expected) or (expected is int and isinstance(item, bool)):
-            if not (expected is float and isinstance(item, int) and not isinstance(item, bool)):
-                problems.add(f"preprocessing.{key}", f"expects {expected.__name__}; got {item!r}")
-                ok = False
-    if not ok:
-        return Preprocessing()
-    settings = Preprocessing(**value)
-    if settings.stopwords not in ("english", "none"):
-        problems.add("preprocessing.stopwords", f"expects english/none; got {settings.stopwords!r}")
-    if not 0 < settings.max_df <= 1:
-        problems.add("preprocessing.max_df", f"expects a float in (0, 1]; got {settings.max_df}")
-    if not 1 <= settings.min_df <= 1000:
-        problems.add("preprocessing.min_df", f"expects an int in 1-1000; got {settings.min_df}")
-    if not 1 <= settings.min_token_len <= 10:
-        problems.add("preprocessing.min_token_len",
-                     f"expects an int in 1-10; got {settings.min_token_len}")
-    return settings
-
-
-def _timeout(value: Any, problems: _Problems) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        problems.add("timeout_s", f"expects a number of seconds > 0; got {value!r}")
-        return None
-    return float(value)

@@ -54,15 +54,6 @@ class TopicModelOutput:
     def n_docs(self) -> int:
         return len(self.assignments)
 
-    @staticmethod
-    def from_distributions(doc_topic: NDArray[np.float64], topic_word: NDArray[np.float64],
-                           vocab: list[str], top_n: int, **extras: Any) -> TopicModelOutput:
-        """Build the output of a model with both distributions: words and assignments by argmax."""
-        order = np.argsort(-topic_word, axis=1)[:, :top_n]
-        words = [[vocab[i] for i in row] for row in order]
-        assignments = np.argmax(doc_topic, axis=1).astype(np.int64)
-        return TopicModelOutput(words, doc_topic, assignments, topic_word, dict(extras))
-
 
 def _check_rows(matrix: NDArray[np.float64], shape: tuple[int, int], name: str) -> None:
     if matrix.shape != shape:

@@ -19,6 +19,8 @@ class Constraint:
     check: Callable[[Any], bool]
     bounds: tuple[float | None, float | None] = (None, None)
     choices: tuple[Any, ...] | None = None
+    whole: bool = False  # `describe` is the whole allowed text ("a non-empty string")
+    item: Param | None = None  # for lists: what each item must be (checked one by one)
 
     def __call__(self, value: Any) -> bool:
         return self.check(value)
@@ -40,9 +42,31 @@ def one_of(*choices: Any) -> Constraint:
     return Constraint(f"one of {text}", lambda v: v in choices, choices=tuple(choices))
 
 
+def above_up_to(low: float, high: float) -> Constraint:
+    """Half-open interval (low, high]."""
+    return Constraint(f"({_fmt(low)}, {_fmt(high)}]", lambda v: low < v <= high, (low, high))
+
+
 def anything() -> Constraint:
     """No constraint beyond the type."""
     return Constraint("any value", lambda v: True)
+
+
+def non_empty() -> Constraint:
+    """A string with at least one non-blank character."""
+    return Constraint("a non-empty string", lambda v: bool(v.strip()), whole=True)
+
+
+def list_of(item: Param, *, min_len: int = 0, distinct: bool = False) -> Constraint:
+    """A JSON list whose items each satisfy `item`; optionally non-empty and without repeats."""
+    text = f"a {'non-empty ' if min_len else ''}list of {'distinct ' if distinct else ''}" \
+           f"values, each {item.allowed()}"
+
+    def check(values: list[Any]) -> bool:
+        keys = {repr(v) for v in values}  # repr: items need not be hashable
+        return len(values) >= min_len and (not distinct or len(keys) == len(values))
+
+    return Constraint(text, check, whole=True, item=item)
 
 
 def _fmt(x: float) -> str:
@@ -51,7 +75,8 @@ def _fmt(x: float) -> str:
     return str(x)
 
 
-_TYPE_NAMES = {int: "an int", float: "a float", str: "a string", bool: "a boolean"}
+_TYPE_NAMES = {int: "an int", float: "a float", str: "a string", bool: "a boolean",
+               list: "a list", dict: "an object"}
 
 
 @dataclass(frozen=True)
@@ -73,31 +98,54 @@ class Param:
         """A copy with some fields changed (e.g. a model-specific default)."""
         return dataclasses.replace(self, **changes)
 
+    def allowed(self) -> str:
+        """What the parameter accepts, as error messages and docs say it."""
+        constraint = self.constraint
+        if constraint.choices is not None or constraint.whole:
+            text = constraint.describe
+        elif constraint.describe == "any value":
+            text = _TYPE_NAMES[self.type]
+        else:
+            text = f"{_TYPE_NAMES[self.type]} in {constraint.describe}"
+        return text + (" or null" if self.nullable else "")
+
     def problem(self, value: Any) -> str | None:
-        """Return why `value` is not allowed, or None when it is."""
-        allowed = f"{_TYPE_NAMES[self.type]} in {self.constraint.describe}"
-        if self.constraint.choices is not None:
-            allowed = f"{self.constraint.describe}"
-        if self.nullable:
-            allowed += " or null"
+        """Return why `value` is not allowed, or None when it is (the first problem of a list)."""
+        found = self.problems(value)
+        return found[0][1] if found else None
+
+    def problems(self, value: Any) -> list[tuple[str, str]]:
+        """(where, why) for each problem: where is "" for the value, "[i]" for a list item.
+        Numbers must be finite: NaN and infinity are refused wherever a number is accepted."""
         if value is None:
-            return None if self.nullable else f"expects {allowed}; got null"
+            return [] if self.nullable else [("", f"expects {self.allowed()}; got null")]
         if not _has_type(value, self.type):
-            return f"expects {allowed}; got {value!r} ({type(value).__name__})"
+            return [("", f"expects {self.allowed()}; got {value!r} ({type(value).__name__})")]
+        item = self.constraint.item
+        if item is not None:
+            items = [(f"[{i}]", p) for i, v in enumerate(value) if (p := item.problem(v))]
+            if items:
+                return items
         if not self.constraint(value):
-            return f"expects {allowed}; got {value!r}"
-        return None
+            return [("", f"expects {self.allowed()}; got {value!r}")]
+        return []
 
     def coerce(self, value: Any) -> Any:
         """Turn an accepted JSON value into the declared type (int 1 for a float -> 1.0)."""
-        if value is None:
-            return None
+        if value is None or self.type in (list, dict):
+            return value
         return self.type(value)
 
     def doc_default(self) -> str:
         if self.default_text is not None:
             return self.default_text
-        return "null" if self.default is None else str(self.default)
+        if self.default is None:
+            return "null" if self.nullable else "required"
+        return str(self.default)
+
+
+def _doc_allowed(param: Param) -> str:
+    return param.constraint.describe + (" or null" if param.nullable else "")
 
 
 def _has_type(value: Any, expected: type) -> bool:
@@ -162,15 +210,33 @@ class ParamSchema:
             if resolved.get(param.name, 0) is None and param.resolve is not None:
                 resolved[param.name] = param.resolve(full)
         return resolved
+    def field_problems(self, values: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """(field, why) for every unknown field, missing or invalid value and broken rule of one
+        of the grid's own sections (`metrics`, `dataset`...), without an owner name; the field
+        of a broken rule is ""."""
+        found = [(name, f"unknown field; allowed: {', '.join(self.names)}")
+                 for name in values if self.get(name) is None]
+        for param in self.params:
+            value = values.get(param.name, param.default)
+            found += [(param.name + where, why) for where, why in param.problems(value)]
+        if found:
+            return found
+        return [("", why.removeprefix(f"{self.model} "))
+                for why in self._rule_problems(self.with_defaults(values)) if why]
+
+    def _rule_problems(self, values: Mapping[str, Any]) -> list[str | None]:
+        return [self.rule_problem(c, values) for c in self.checks]
+
+    def rule_problem(self, check: CrossCheck, values: Mapping[str, Any]) -> str | None:
+        """Why a full parameter set breaks one rule, or None when it keeps it."""
+        if check.check(values):
+            return None
+        return f"{self.model} requires {check.describe}; got " + ", ".join(
+            f"{f}={values.get(f)!r}" for f in check.fields)
 
     def cross_problems(self, values: Mapping[str, Any]) -> list[str]:
         """Problems with rules that span fields, on a full parameter set."""
-        return [
-            f"{self.model} requires {c.describe}; got "
-            + ", ".join(f"{f}={values.get(f)!r}" for f in c.fields)
-            for c in self.checks
-            if not c.check(values)
-        ]
+        return [why for why in self._rule_problems(values) if why]
 
     def validate(self, values: Mapping[str, Any]) -> list[str]:
         """Every problem with a (partial) parameter set, after filling defaults."""
@@ -183,7 +249,7 @@ class ParamSchema:
         """The parameter table of this model, as in the docs."""
         rows = [
             f"| {p.name} | {p.type.__name__} | {p.doc_default()} | "
-            f"{p.constraint.describe}{' or null' if p.nullable else ''} | {p.help} |"
+            f"{_doc_allowed(p)} | {p.help} |"
             for p in self.params
         ]
         rules = [f"- {c.describe}" for c in self.checks]

@@ -21,8 +21,6 @@ from trainers import BUILTIN, load_trainer, registry
 from tuner.params import Param, ParamSchema, between
 
 REFERENCE = REPO / "docs" / "parameters.md"
-ALL_TWELVE = {"THETA", "LDA", "HDP", "STM", "BTM", "ETM", "CTM", "DTM", "NVDM", "GSM", "ProdLDA",
-              "BERTopic"}
 EXTENSIONS: dict[tuple[str, str], str] = {
     ("DTM", "time_slices"): "how timestamps become slices (year, month, ...): parameters.md says "
                             "DTM takes slices from a timestamp column but names no setting",
@@ -115,7 +113,8 @@ def _reference() -> dict[str, dict[str, Spec]]:
 
 
 EXPECTED = _reference()
-BUILT_IN_PRESENT = sorted(set(BUILTIN) & set(registry()))
+# Registered models the reference specifies; a model added beyond it (a 13th) has no spec here.
+BUILT_IN_PRESENT = sorted(set(BUILTIN) & set(registry()) & set(EXPECTED))
 
 
 def _default_matches(spec: Spec, param: Param) -> bool:
@@ -147,8 +146,9 @@ def _range_problem(spec: Spec, param: Param, schema: ParamSchema) -> str | None:
         else f"expects {spec.range}; schema says {constraint.describe}"
 
 
-def test_reference_names_all_twelve_models() -> None:
-    assert set(EXPECTED) == ALL_TWELVE
+def test_every_model_of_the_reference_is_registered() -> None:
+    assert EXPECTED, f"no model parsed from {REFERENCE}"
+    assert set(EXPECTED) <= set(BUILTIN), f"missing: {sorted(set(EXPECTED) - set(BUILTIN))}"
 
 
 @pytest.mark.parametrize("model", BUILT_IN_PRESENT)
@@ -208,10 +208,6 @@ def test_extensions_are_still_used() -> None:
     stale = [f"{m}.{n}" for (m, n) in EXTENSIONS
              if m in registry() and n not in load_trainer(m).params.names]
     assert not stale, f"EXTENSIONS lists parameters no schema has: {stale}"
-
-
-def test_all_twelve_models_registered() -> None:
-    assert ALL_TWELVE <= set(BUILTIN), f"missing: {sorted(ALL_TWELVE - set(BUILTIN))}"
 
 
 def test_extensions_are_marked_in_the_reference() -> None:

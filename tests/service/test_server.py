@@ -103,7 +103,8 @@ def test_bad_grid_answers_400_with_every_problem(api: Api) -> None:
     status, body = api.call("POST", "/sweeps", {"grid_inline": grid})
     assert status == 400
     assert any(p.startswith("grid_inline: params.num_topics:") for p in body["problems"])
-    assert any(p.startswith("grid_inline: seeds:") for p in body["problems"])
+    assert any(p.startswith("grid_inline: seeds[0]: expects an int in 0-4294967295")
+               for p in body["problems"])
 
 
 def test_missing_dataset_answers_400(api: Api) -> None:

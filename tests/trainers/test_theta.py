@@ -11,8 +11,8 @@ from sklearn.metrics import adjusted_rand_score
 from tests.conftest import make_grid
 from trainers import load_trainer
 from trainers.adapters import adapted_embeddings, adapter_key, settings_for
-from trainers.neural import thread_limit
 from tuner.data.inputs import FitContext
+from tuner.devices import thread_limit
 from tuner.errors import EmbeddingModelError, TrainerError
 from tuner.grid import EmbeddingSpec
 

@@ -15,11 +15,11 @@ from sklearn.metrics import silhouette_score
 
 from trainers import load_trainer
 from trainers.lora import fine_tune_and_encode, lora_key, lora_settings_for
-from trainers.neural import thread_limit
 from trainers.theta import resolved_adaptation
 from tuner.data.embeddings import encode_texts
 from tuner.data.inputs import FitContext
 from tuner.data.store import file_sha256
+from tuner.devices import thread_limit
 from tuner.errors import TrainerError
 
 SHORT = 32  # tokens per text: keeps CPU fine-tuning to seconds

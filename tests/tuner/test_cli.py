@@ -7,7 +7,8 @@ import json
 import pytest
 
 from tests.conftest import make_grid
-from tuner.cli import main
+from tuner.cli import exit_code, main
+from tuner.errors import GridError, SweepAbortedError, SweepLockedError, TrackingError
 
 
 def test_invalid_grid_exits_2_with_one_line_per_problem(tmp_path, small_corpus, capsys):
@@ -54,6 +55,13 @@ def test_params_prints_the_schema(model, capsys):
     assert main(["params", model]) == 0
     out = capsys.readouterr().out
     assert "| num_topics | int |" in out
+
+
+def test_params_prints_the_grid_sections_from_their_schemas(capsys):
+    assert main(["params", "--grid"]) == 0
+    out = capsys.readouterr().out
+    assert "### preprocessing" in out and "| max_df | float | 0.5 | (0, 1] |" in out
+    assert "| seeds | list | [42] |" in out and "| timeout_s | float | null | >0 or null |" in out
 
 
 def test_unknown_model_for_params(capsys):
@@ -113,3 +121,51 @@ def test_secrets_are_never_logged_as_params():
     from tuner.tracking.tracker import _is_secret
 
     assert _is_secret("db_password") and _is_secret("API_TOKEN") and not _is_secret("epochs")
+
+
+@pytest.mark.parametrize(("option", "value"), [
+    ("--trial-timeout", "-5"), ("--trial-timeout", "nan"), ("--trial-timeout", "inf"),
+    ("--max-memory", "0"), ("--max-memory", "lots"),
+])
+def test_limits_must_be_positive_finite_numbers(tmp_path, small_corpus, capsys, option, value):
+    path = make_grid(tmp_path, small_corpus)
+    with pytest.raises(SystemExit) as stop:
+        main(["run", str(path), option, value])
+    assert stop.value.code == 2
+    assert f"argument {option}: expects a finite number > 0; got '{value}'" in \
+        capsys.readouterr().err
+
+
+def test_max_trials_must_be_positive(tmp_path, small_corpus, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["validate", str(make_grid(tmp_path, small_corpus)), "--max-trials", "0"])
+    assert stop.value.code == 2
+    assert "argument --max-trials: expects an int >= 1; got '0'" in capsys.readouterr().err
+
+
+def test_a_store_failure_after_trials_started_exits_4(tmp_path, small_corpus, capsys,
+                                                      monkeypatch):
+    from tests.tuner.store_breaker import STORE_VARIABLE
+    from trainers import EXTRA_VARIABLE
+
+    store = tmp_path / "mlflow.db"
+    monkeypatch.setenv(EXTRA_VARIABLE, "StoreBreaker=tests.tuner.store_breaker:StoreBreakerTrainer")
+    monkeypatch.setenv(STORE_VARIABLE, str(store))
+    path = make_grid(tmp_path, small_corpus, models=["storebreaker"],
+                     params={"num_topics": 5, "vocab_size": 1000})
+    code = main(["run", str(path), "--tracking-uri", f"sqlite:///{store}", "--cache-dir",
+                 str(tmp_path / "cache"), "--quiet", "--max-workers", "1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 4
+    assert err[-1].startswith("error: experiment 'test': the sweep stopped after trials had "
+                              "started: ")
+
+
+@pytest.mark.parametrize(("error", "code"), [
+    (GridError(["grid.json: seeds: expects ..."]), 2),
+    (TrackingError("MLflow tracking store x cannot be used"), 2),
+    (SweepLockedError("experiment 'x': another sweep holds it"), 3),
+    (SweepAbortedError("experiment 'x': the sweep stopped after trials had started"), 4),
+])
+def test_exit_code_says_whether_trials_had_started(error, code):
+    assert exit_code(error) == code

@@ -1,13 +1,21 @@
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_grid
+from tests.conftest import REPO, make_grid
+from trainers import BUILTIN, canonical_name
+from tuner import grid_sections as sections
+from tuner.data.corpus import DatasetSpec
+from tuner.data.embeddings import EmbeddingSpec
+from tuner.data.vocab import Preprocessing
 from tuner.errors import GridError
 from tuner.grid import load_grid
+from tuner.trial import MetricSettings
 
 
 def grid_with(tmp_path: Path, corpus: Path, **overrides: object) -> Path:
@@ -56,14 +64,16 @@ def test_single_model_key_and_relative_dataset_path(tmp_path, small_corpus):
 
 
 @pytest.mark.parametrize(("overrides", "message"), [
-    ({"models": ["lda", "nosuch"]}, r"models\[1\]: unknown model 'nosuch'; known: LDA"),
+    ({"models": ["lda", "nosuch"]}, r"models\[1\]: unknown model 'nosuch'; known: BERTopic, "
+                                    r"BTM, CTM"),
     ({"params": {"num_topics": [5, 200]}}, r"params.num_topics\[1\]: LDA expects an int in "
                                            r"5-100; got 200"),
     ({"params": {"lda.epochs": 10}}, r"params.lda.epochs: LDA has no parameter 'epochs'"),
     ({"params": {"bertopic.min_cluster_size": 10}}, r"model 'bertopic' is not in this grid"),
     ({"params": {"num_topics": []}}, r"params.num_topics: expects a value or a non-empty list"),
     ({"params": {"num_topics": "ten"}}, r"expects an int in 5-100; got 'ten' \(str\)"),
-    ({"seeds": []}, r"seeds: expects a non-empty list of non-negative ints"),
+    ({"seeds": []}, r"seeds: expects a non-empty list of distinct values, each an int in "
+                    r"0-4294967295; got \[\]"),
     ({"metrics": {"topn": 1}}, r"metrics.topn: expects an int in 2-50; got 1"),
     ({"embedding": {"pooling": "max"}}, r"embedding.pooling: expects one of mean/cls/last_token"),
     ({"experiment": ""}, r"experiment: expects a non-empty string"),
@@ -74,7 +84,7 @@ def test_single_model_key_and_relative_dataset_path(tmp_path, small_corpus):
     ({"dataset": {"path": "c.jsonl", "language": "fr"}}, r"dataset.language: expects one of "
                                                            r"en/zh; got 'fr'"),
     ({"preprocessing": {"max_df": 2.0}}, r"preprocessing.max_df: expects a float in \(0, 1\]"),
-    ({"timeout_s": -1}, r"timeout_s: expects a number of seconds > 0"),
+    ({"timeout_s": -1}, r"timeout_s: expects a float in >0 or null; got -1"),
 ])
 def test_invalid_grid_names_file_field_and_allowed(tmp_path, small_corpus, overrides, message):
     path = grid_with(tmp_path, small_corpus, **overrides)
@@ -114,3 +124,130 @@ def test_non_utf8_grid(tmp_path):
     path.write_bytes('{"experiment": "caf\xe9"}'.encode("latin-1"))
     with pytest.raises(GridError, match="not valid UTF-8"):
         load_grid(path)
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"timeout_s": math.nan}, r"timeout_s: expects a float in >0 or null; got nan"),
+    ({"timeout_s": math.inf}, r"timeout_s: expects a float in >0 or null; got inf"),
+    ({"models": ["prodlda"], "params": {"learning_rate": math.inf}},
+     r"params.learning_rate: ProdLDA expects a float in 1e-05-0.1; got inf"),
+    ({"preprocessing": {"max_df": math.nan}}, r"preprocessing.max_df: expects a float in "
+                                              r"\(0, 1\]; got nan"),
+])
+def test_nan_and_infinity_are_refused_wherever_a_number_is_accepted(tmp_path, small_corpus,
+                                                                    overrides, message):
+    path = grid_with(tmp_path, small_corpus, **overrides)
+    assert "NaN" in path.read_text() or "Infinity" in path.read_text()  # what JSON loads as such
+    with pytest.raises(GridError, match=message):
+        load_grid(path)
+
+
+@pytest.mark.parametrize(("seeds", "message"), [
+    ([1, 2**32], r"seeds\[1\]: expects an int in 0-4294967295; got 4294967296"),
+    (-1, r"seeds\[0\]: expects an int in 0-4294967295; got -1"),
+    ([3, 3], r"seeds: expects a non-empty list of distinct values, each an int in "
+             r"0-4294967295; got \[3, 3\]"),
+])
+def test_seeds_are_distinct_32_bit_ints(tmp_path, small_corpus, seeds, message):
+    with pytest.raises(GridError, match=message):
+        load_grid(grid_with(tmp_path, small_corpus, seeds=seeds))
+
+
+def test_largest_32_bit_seed_is_accepted(tmp_path, small_corpus):
+    assert load_grid(grid_with(tmp_path, small_corpus, seeds=2**32 - 1)).seeds == [2**32 - 1]
+
+
+def test_a_model_seed_parameter_is_32_bit(tmp_path, small_corpus):
+    path = grid_with(tmp_path, small_corpus, models=["bertopic"],
+                     params={"bertopic.random_state": [7, 2**32]})
+    with pytest.raises(GridError, match=r"params.bertopic.random_state\[1\]: BERTopic expects an "
+                                        r"int in 0-4294967295; got 4294967296"):
+        load_grid(path)
+
+
+def test_search_seed_is_32_bit(tmp_path, small_corpus):
+    path = grid_with(tmp_path, small_corpus, search={"strategy": "random", "n_trials": 2,
+                                                     "seed": 2**40})
+    with pytest.raises(GridError, match=r"search.seed: expects an int in 0-4294967295"):
+        load_grid(path)
+
+
+def test_every_problem_of_one_section_is_reported(tmp_path, small_corpus):
+    path = grid_with(tmp_path, small_corpus, metrics={"topn": 1, "npmi_window": 1, "x": 2},
+                     embedding={"pooling": "max", "batch_size": 0})
+    with pytest.raises(GridError) as info:
+        load_grid(path)
+    fields = [p.split(": ")[1] for p in info.value.problems]
+    assert fields == ["embedding.pooling", "embedding.batch_size", "metrics.x",
+                      "metrics.npmi_window", "metrics.topn"]
+
+
+def test_a_section_of_the_wrong_type_is_named(tmp_path, small_corpus):
+    path = grid_with(tmp_path, small_corpus, metrics=[10], params="lots")
+    with pytest.raises(GridError) as info:
+        load_grid(path)
+    assert info.value.problems == [f"{path}: params: expects an object; got 'lots' (str)",
+                                   f"{path}: metrics: expects an object; got [10] (list)"]
+
+
+@pytest.mark.parametrize(("schema", "record"), [
+    (sections.DATASET, DatasetSpec), (sections.EMBEDDING, EmbeddingSpec),
+    (sections.METRICS, MetricSettings), (sections.PREPROCESSING, Preprocessing),
+])
+def test_each_section_declares_every_setting_with_the_record_defaults(schema, record):
+    fields = {f.name: f.default for f in dataclasses.fields(record)}
+    assert schema.names == list(fields)
+    defaults = {p.name: p.default for p in schema.params if p.name != "path"}
+    assert defaults == {k: list(v) if isinstance(v, tuple) else v for k, v in fields.items()
+                        if k != "path"}
+
+
+ASTRONOMICAL = {"num_topics": list(range(5, 101)), "max_iter": list(range(10, 500)),
+                "vocab_size": list(range(1000, 20001, 2)), "alpha": [0.1 * i for i in
+                                                                   range(1, 3000)]}
+
+
+def test_an_astronomical_grid_is_counted_without_expanding_it(tmp_path, small_corpus):
+    grid = load_grid(grid_with(tmp_path, small_corpus, params=ASTRONOMICAL, seeds=[1, 2]))
+    expected = 96 * 490 * 9501 * 2999 * 2
+    assert expected > 10**12
+    assert grid.trial_count == expected
+
+
+def test_an_astronomical_grid_is_refused_naming_its_count(tmp_path, small_corpus):
+    from tuner.engine.sweep import check_inputs
+
+    grid = load_grid(grid_with(tmp_path, small_corpus, params=ASTRONOMICAL, seeds=[1, 2]))
+    with pytest.raises(GridError, match=rf"expands to {grid.trial_count} trials, more than "
+                                        r"--max-trials 10000"):
+        check_inputs(grid, 10000)
+
+
+def test_a_rule_is_checked_on_the_values_of_its_own_fields(tmp_path, small_corpus):
+    params = {"theta.epochs": [20, 30], "theta.kl_warmup": [10, 25],
+              "theta.hidden_dim": list(range(128, 2049)), "theta.dropout": [0.1, 0.2, 0.3]}
+    path = grid_with(tmp_path, small_corpus, models=["theta"], params=params)
+    with pytest.raises(GridError) as info:
+        load_grid(path)
+    assert info.value.problems == [f"{path}: params: THETA requires kl_warmup <= epochs; got "
+                                   "kl_warmup=25, epochs=20"]
+
+
+SHIPPED = sorted((REPO / "grids").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
+def test_every_shipped_grid_is_valid(path):
+    assert load_grid(path).trial_count >= 1
+
+
+@pytest.mark.parametrize("model", sorted(BUILTIN))
+def test_every_registered_model_has_a_shipped_grid(model):
+    named = {canonical_name(m) for p in SHIPPED for m in _grid_models(p)}
+    assert model in named, f"add grids/{model.lower()}.json"
+
+
+def _grid_models(path: Path) -> list[str]:
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    value = raw.get("models", raw.get("model"))
+    return [value] if isinstance(value, str) else list(value)

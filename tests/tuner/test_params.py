@@ -4,7 +4,17 @@ import re
 
 import pytest
 
-from tuner.params import NUM_TOPICS, CrossCheck, Param, ParamSchema, between, one_of
+from tuner.params import (
+    NUM_TOPICS,
+    CrossCheck,
+    Param,
+    ParamSchema,
+    above_up_to,
+    between,
+    list_of,
+    non_empty,
+    one_of,
+)
 
 SCHEMA = ParamSchema("Demo", [
     NUM_TOPICS,
@@ -56,3 +66,37 @@ def test_markdown_lists_every_parameter():
     for name in SCHEMA.names:
         assert f"| {name} |" in table
     assert "kl_warmup <= epochs" in table
+
+
+SECTION = ParamSchema("section", [
+    Param("name", str, None, non_empty(), "required name"),
+    Param("share", float, 0.5, above_up_to(0, 1), "a share"),
+    Param("ids", list, [], list_of(Param("id", int, None, between(0, 9), ""), distinct=True),
+          "ids"),
+], [CrossCheck("share < 1 when ids are given", ("share", "ids"),
+               lambda v: not v["ids"] or v["share"] < 1)])
+
+
+@pytest.mark.parametrize(("values", "found"), [
+    ({"name": "a"}, []),
+    ({}, [("name", "expects a non-empty string; got null")]),
+    ({"name": " ", "x": 1}, [("x", "unknown field; allowed: name, share, ids"),
+                             ("name", "expects a non-empty string; got ' '")]),
+    ({"name": "a", "share": float("nan")}, [("share", "expects a float in (0, 1]; got nan "
+                                                      "(float)")]),
+    ({"name": "a", "share": 0}, [("share", "expects a float in (0, 1]; got 0")]),
+    ({"name": "a", "ids": [1, 12, -1]}, [("ids[1]", "expects an int in 0-9; got 12"),
+                                         ("ids[2]", "expects an int in 0-9; got -1")]),
+    ({"name": "a", "ids": [1, 1]}, [("ids", "expects a list of distinct values, each an int in "
+                                            "0-9; got [1, 1]")]),
+    ({"name": "a", "ids": [1], "share": 1.0}, [("", "requires share < 1 when ids are given; "
+                                                    "got share=1.0, ids=[1]")]),
+])
+def test_field_problems_report_every_field_of_a_section(values, found):
+    assert SECTION.field_problems(values) == found
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+def test_a_float_parameter_refuses_non_finite_values(value):
+    assert SCHEMA.validate({"alpha": value}) == [
+        f"Demo expects a float in 0.0-1.0 or null; got {value!r} (float)"]

@@ -54,7 +54,9 @@ def test_random_search_is_repeatable_for_a_seed(tmp_path, small_corpus):
     ({"num_topics": 5}, {"strategy": "random", "n_trials": 0}, r"search.n_trials: expects an "
                                                               r"int in 1-100000"),
     ({"num_topics": 5}, {"strategy": "tpe", "n_trials": 3, "metric": "beauty"},
-     r"search.metrics\[0\]: expects one of npmi"),
+     r"search.metric: expects one of npmi"),
+    ({"num_topics": 5}, {"strategy": "tpe", "n_trials": 3, "metrics": ["ari", "beauty"]},
+     r"search.metrics\[1\]: expects one of npmi"),
 ])
 def test_bad_search_settings(tmp_path, small_corpus, params, search, message):
     overrides = {"params": params} | ({"search": search} if search else {})

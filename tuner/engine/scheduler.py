@@ -14,11 +14,10 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from trainers import load_trainer
 from tuner.data.inputs import SharedStep
 from tuner.data.store import key_digest
 from tuner.trial import StoredFit, TrialSpec
-
-EPOCH_WEIGHT = 20  # one training epoch costs about as much as 20 sampling iterations
 
 
 class TrialSource(Protocol):
@@ -50,10 +49,7 @@ class ListSource:
 def expected_cost(spec: TrialSpec) -> float:
     """A rough relative cost, to submit long trials first: the last trials of a sweep then are
     short, and no worker idles long at the end (longest-processing-time-first)."""
-    params = spec.params
-    budget = (params.get("epochs") or 0) * EPOCH_WEIGHT or params.get("max_iter") \
-        or params.get("n_iter") or 100
-    return float(budget) * float(params.get("num_topics") or params.get("max_topics") or 20)
+    return load_trainer(spec.model).expected_cost(spec.params)
 
 
 @dataclass(frozen=True)

@@ -31,10 +31,6 @@ from tuner.grid import Grid, ModelSweep
 from tuner.params import VOCAB_SIZE, ParamSchema
 from tuner.trial import DataRef, TrialSpec, fit_key, score_key
 
-SEED_PARAM = "random_state"
-CACHE_PARAMS = ("vocab_size", "model_size", "language")  # parameters that select a cache entry
-LANGUAGE_PARAM = "language"  # a model parameter that tokenises this model's bag of words
-
 
 @dataclass(frozen=True)
 class PlannedTrial:
@@ -105,7 +101,8 @@ def plan_trials(grid: Grid) -> list[PlannedTrial]:
 
 
 def _probes(grid: Grid, sweep: ModelSweep) -> list[dict[str, Any]]:
-    keyed = {name: values for name, values in sweep.space.items() if name in CACHE_PARAMS}
+    cache_params = load_trainer(sweep.model).cache_params
+    keyed = {name: values for name, values in sweep.space.items() if name in cache_params}
     for name, values in keyed.items():
         if isinstance(values, Range):
             raise GridError([f"{grid.path}: params.{name}: a TPE search needs a list of values "
@@ -118,15 +115,16 @@ def planned_trial(grid: Grid, model: str, combo: dict[str, Any]) -> PlannedTrial
     """One combination's full parameters and the embedding it needs."""
     trainer = load_trainer(model)
     params = trainer.params.with_defaults(combo)
-    if trainer.params.get(LANGUAGE_PARAM) is not None and LANGUAGE_PARAM not in combo:
-        params[LANGUAGE_PARAM] = grid.dataset.language  # the dataset's, unless the grid says
+    language_param = trainer.language_param
+    if language_param is not None and language_param not in combo:
+        params[language_param] = grid.dataset.language  # the dataset's, unless the grid says
     params = trainer.params.resolved(params)
-    language = str(params.get(LANGUAGE_PARAM, grid.dataset.language))
+    language = str(params[language_param]) if language_param else grid.dataset.language
     embedding = None
     if "embeddings" in trainer.requires:
         explicit = isinstance(grid.raw.get("embedding"), dict) and "model" in grid.raw["embedding"]
-        own = getattr(trainer, "default_embedding", None)
-        embedding = own(params, grid.embedding) if own and not explicit else grid.embedding
+        own = None if explicit else trainer.default_embedding(params, grid.embedding)
+        embedding = own or grid.embedding
     return PlannedTrial(model, trainer.params, combo, params, embedding, language)
 
 
@@ -219,8 +217,9 @@ class TrialFactory:
 def _seeded(planned: PlannedTrial, seed: int) -> dict[str, Any]:
     """A model's own `random_state` follows the trial seed unless the grid sets it, so a grid's
     seeds really repeat BERTopic with different UMAP seeds (and the run logs the value used)."""
-    if planned.schema.get(SEED_PARAM) is not None and SEED_PARAM not in planned.combo:
-        return {**planned.params, SEED_PARAM: seed}
+    seed_param = load_trainer(planned.model).seed_param
+    if seed_param is not None and seed_param not in planned.combo:
+        return {**planned.params, seed_param: seed}
     return planned.params
 
 

@@ -22,10 +22,11 @@ from tuner.data.embeddings import EncoderSource
 from tuner.data.ground_truth import GroundTruth, ground_truth_from_labels, load_ground_truth
 from tuner.data.inputs import FitContext, SharedStep, TrialData
 from tuner.data.vocab import BagOfWords, BowCache, Cooccurrence, CooccurrenceCache
-from tuner.devices import limit_threads, pick_device
+from tuner.devices import limit_threads, pick_device, thread_limit
 from tuner.engine.jit import enable_jit_cache
 from tuner.engine.scheduler import StepDone
 from tuner.errors import CacheError
+from tuner.fitting import fit_trial
 from tuner.metrics import METRICS, MetricReference, evaluate
 from tuner.metrics.coherence import npmi_per_topic
 from tuner.output import TopicModelOutput
@@ -188,8 +189,8 @@ def run_shared_step(spec: TrialSpec, step: SharedStep) -> StepDone:
     try:
         trainer = load_trainer(spec.model)
         data = load_trial_data(spec.data)
-        trainer.run_shared_step(step, fit_view(data, spec.data), spec.params,  # type: ignore[attr-defined]
-                                _context(spec))
+        with thread_limit(_STATE.threads):
+            trainer.run_shared_step(step, fit_view(data, spec.data), spec.params, _context(spec))
     except Exception as err:
         return StepDone(time.perf_counter() - started, f"{type(err).__name__}: {err}")
     return StepDone(time.perf_counter() - started)
@@ -220,7 +221,7 @@ def _fit_and_score(spec: TrialSpec, worker: str) -> TrialRecord:
     trainer = load_trainer(spec.model)()
     top_n = spec.metrics.words_needed
     started = time.perf_counter()
-    output = trainer.fit(fit_view(data, spec.data), spec.params, _context(spec))
+    output = fit_trial(trainer, fit_view(data, spec.data), spec.params, _context(spec))
     fit_seconds = time.perf_counter() - started
     metrics, per_topic = _score(output, data, spec)
     numeric_extras = {k: float(v) for k, v in output.extras.items()

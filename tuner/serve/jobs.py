@@ -13,22 +13,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from tuner.engine.sweep import CheckedInputs, PreparedSweep
-from tuner.errors import GridError, TunerError
+from tuner.errors import ApiError, GridError, TunerError
 from tuner.grid import Grid
 from tuner.trial import TrialRecord, TrialStatus
 
 JobStatus = Literal["queued", "running", "finished", "failed"]
 INLINE_FOLDER = "inline_grids"
-
-
-class ApiError(Exception):
-    """An HTTP error answer: status, one-line message and the problem lines."""
-
-    def __init__(self, status: int, message: str, problems: list[str] | None = None) -> None:
-        super().__init__(message)
-        self.status = int(status)
-        self.message = message
-        self.problems = problems or [message]
 
 
 @dataclass(frozen=True)

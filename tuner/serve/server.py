@@ -17,8 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from tuner.errors import TunerError
-from tuner.serve.jobs import ApiError, JobSettings, SweepRegistry
+from tuner.errors import ApiError, TunerError
+from tuner.serve.jobs import JobSettings, SweepRegistry
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024  # 1 MiB

@@ -19,17 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from tuner.errors import TunerError
+from tuner.errors import TrackingError
 from tuner.tracking.journal import Journal
 from tuner.trial import StoredFit, TrialRecord, TrialSpec, TrialStatus
 
 log = logging.getLogger(__name__)
 DEFAULT_STORE = Path("mlruns")
 SECRET_MARKERS = ("password", "secret", "token", "api_key", "apikey")
-
-
-class TrackingError(TunerError):
-    """The tracking store cannot be reached or written."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,28 @@
+"""A plug-in trainer that breaks the sweep's SQLite tracking store while its trial runs: a real
+tracking-store failure after trials have started (see test_cli)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from trainers.base import Requirement, Trainer
+from trainers.lda import LDATrainer
+from tuner.data.inputs import FitContext, TrialData
+from tuner.output import TopicModelOutput
+from tuner.params import NUM_TOPICS, VOCAB_SIZE, ParamSchema
+
+STORE_VARIABLE = "TUNER_TEST_BROKEN_STORE"
+
+
+class StoreBreakerTrainer(Trainer):
+    name: ClassVar[str] = "StoreBreaker"
+    requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})
+    params: ClassVar[ParamSchema] = ParamSchema("StoreBreaker", [NUM_TOPICS, VOCAB_SIZE])
+
+    def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
+            ) -> TopicModelOutput:
+        with open(os.environ[STORE_VARIABLE], "r+b") as store:
+            store.write(b"this is no longer an SQLite database" * 100)
+        return LDATrainer().fit(data, {**params, "max_iter": 10, "alpha": None}, ctx)

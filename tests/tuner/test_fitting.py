@@ -1,0 +1,54 @@
+"""fit_trial: the one place that limits threads around a fit, in a worker and in the tests."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import torch
+from threadpoolctl import threadpool_info
+
+from trainers.base import Requirement, Trainer
+from trainers.lda import LDATrainer
+from tuner.data.inputs import FitContext, TrialData
+from tuner.fitting import fit_trial
+from tuner.output import TopicModelOutput
+from tuner.params import NUM_TOPICS, VOCAB_SIZE, ParamSchema
+
+
+class ThreadProbe(Trainer):
+    """A real LDA fit that notes the thread settings it ran under."""
+
+    name: ClassVar[str] = "ThreadProbe"
+    requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})
+    params: ClassVar[ParamSchema] = ParamSchema("ThreadProbe", [NUM_TOPICS, VOCAB_SIZE])
+
+    def __init__(self) -> None:
+        self.seen: dict[str, Any] = {}
+
+    def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
+            ) -> TopicModelOutput:
+        self.seen = {"torch": torch.get_num_threads(), "env": os.environ.get("OMP_NUM_THREADS"),
+                     "pools": {pool["num_threads"] for pool in threadpool_info()}}
+        return LDATrainer().fit(data, {**params, "max_iter": 10, "alpha": None}, ctx)
+
+
+def test_fit_runs_on_the_context_threads_and_restores_them(small_data):
+    torch.set_num_threads(2)
+    before_env = os.environ.get("OMP_NUM_THREADS")
+    probe = ThreadProbe()
+    output = fit_trial(probe, small_data, {"num_topics": 5, "vocab_size": 1000},
+                       FitContext(seed=3, threads=1))
+    assert output.num_topics == 5
+    assert probe.seen == {"torch": 1, "env": "1", "pools": {1}}
+    assert torch.get_num_threads() == 2
+    assert os.environ.get("OMP_NUM_THREADS") == before_env
+
+
+def test_the_defaults_of_the_protocol_reach_a_trainer():
+    assert ThreadProbe.revision is None and ThreadProbe.seed_param is None
+    assert ThreadProbe.cache_params == ("vocab_size",)
+    assert ThreadProbe.default_embedding({}, None) is None  # type: ignore[arg-type]
+    assert ThreadProbe.expected_cost({"max_iter": 50, "num_topics": 10}) == 500.0
+    assert ThreadProbe.expected_cost({"epochs": 5, "num_topics": 10}) == 1000.0

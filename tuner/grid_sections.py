@@ -1,0 +1,227 @@
+"""The grid's own sections, declared with ParamSchema as models are: one message format
+(`<file>: <section>.<field>: expects ...; got ...`) and every problem reported at once."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from tuner.data.corpus import SUPPORTED_SUFFIXES, DatasetSpec
+from tuner.data.embeddings import EmbeddingSpec
+from tuner.data.vocab import Preprocessing
+from tuner.engine.search import STRATEGIES, SearchSpec
+from tuner.errors import GridError
+from tuner.params import (
+    Constraint,
+    CrossCheck,
+    Param,
+    ParamSchema,
+    above,
+    above_up_to,
+    anything,
+    between,
+    list_of,
+    non_empty,
+    one_of,
+)
+from tuner.trial import MetricSettings
+
+MAX_SEED = 2**32 - 1  # numpy, UMAP and torch seeds are 32-bit: larger ones fail every trial
+POOLINGS = ("mean", "cls", "last_token")
+_PRE, _EMB, _MET = Preprocessing(), EmbeddingSpec(), MetricSettings()
+_DATA: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(DatasetSpec)}
+
+
+def _file_path() -> Constraint:
+    return Constraint("a file path", lambda v: bool(v.strip()), whole=True)
+
+
+def _field_name(name: str, default: str | None, help_text: str, nullable: bool = False) -> Param:
+    return Param(name, str, default, non_empty(), help_text, nullable=nullable)
+
+
+DATASET = ParamSchema("dataset", [
+    Param("path", str, None, _file_path(), "the corpus: .jsonl, .csv or .parquet, relative to "
+          "the grid file"),
+    _field_name("text_field", _DATA["text_field"], "field holding each document's text"),
+    _field_name("id_field", _DATA["id_field"], "field holding each document's id"),
+    _field_name("label_field", _DATA["label_field"], "field holding a ground-truth label; null "
+                "for none", nullable=True),
+    _field_name("timestamp_field", _DATA["timestamp_field"], "field holding ISO dates (DTM)",
+                nullable=True),
+    Param("language", str, _DATA["language"], one_of("en", "zh"), "how texts are tokenised"),
+    Param("covariates", list, [], list_of(_field_name("covariate", None, "")),
+          "fields holding document covariates (STM)"),
+])
+EMBEDDING = ParamSchema("embedding", [
+    Param("model", str, _EMB.model, Constraint("a Hugging Face id or a folder",
+                                               lambda v: bool(v.strip()), whole=True),
+          "sentence-embedding model"),
+    Param("pooling", str, _EMB.pooling, one_of(*POOLINGS), "token pooling"),
+    Param("max_length", int, _EMB.max_length, between(8, 32768), "tokens per document"),
+    Param("batch_size", int, _EMB.batch_size, between(1, 4096), "documents per batch"),
+    Param("text_variant", str, _EMB.text_variant, one_of("raw"), "which text is embedded"),
+    Param("revision", str, _EMB.revision, non_empty(), "model revision (default: the local "
+          "copy's)", nullable=True),
+])
+METRICS = ParamSchema("metrics", [
+    Param("npmi_window", int, _MET.npmi_window, between(2, 200), "NPMI sliding-window size"),
+    Param("topn", int, _MET.topn, between(2, 50), "top words per topic for NPMI"),
+    Param("diversity_topn", int, _MET.diversity_topn, between(1, 100),
+          "top words per topic for topic diversity"),
+])
+PREPROCESSING = ParamSchema("preprocessing", [
+    Param("lowercase", bool, _PRE.lowercase, anything(), "lower-case before counting"),
+    Param("stopwords", str, _PRE.stopwords, one_of("english", "none"), "stop-word list"),
+    Param("min_token_len", int, _PRE.min_token_len, between(1, 10), "shortest token kept"),
+    Param("min_df", int, _PRE.min_df, between(1, 1000), "fewest documents a word must be in"),
+    Param("max_df", float, _PRE.max_df, above_up_to(0, 1), "largest share of documents a "
+          "word may be in"),
+])
+
+
+def _rankable() -> tuple[str, ...]:
+    from tuner.metrics import rankable_metrics
+
+    return tuple(rankable_metrics())
+
+
+def search_schema() -> ParamSchema:
+    """The `search` section (its metric choices come from the metric registry)."""
+    metric = Param("metric", str, None, one_of(*_rankable()), "metric to optimise",
+                   nullable=True)
+    return ParamSchema("search", [
+        Param("strategy", str, None, one_of(*STRATEGIES), "grid, random sampling or TPE"),
+        Param("n_trials", int, None, between(1, 100000), "configurations to try (random, tpe)",
+              nullable=True),
+        Param("seed", int, 0, between(0, MAX_SEED), "seed of the sampler"),
+        metric,
+        Param("metrics", list, None, list_of(metric.replace(nullable=False)),
+              "metrics to optimise together (a Pareto search)", nullable=True),
+    ], [CrossCheck("n_trials for strategy random or tpe", ("strategy", "n_trials"),
+                   lambda v: v["strategy"] == "grid" or v["n_trials"] is not None)])
+
+
+def top_level_schema() -> ParamSchema:
+    """Every top-level field of a grid; sections are objects checked by their own schema."""
+    seed = Param("seed", int, None, between(0, MAX_SEED), "")
+
+    def section(name: str, help_text: str) -> Param:
+        return Param(name, dict, {}, anything(), help_text)
+
+    return ParamSchema("grid", [
+        Param("experiment", str, None, non_empty(), "MLflow experiment name"),
+        Param("dataset", dict, None, anything(), "the corpus (see DATASET)"),
+        Param("ground_truth", str, None, _file_path(), "clustering file; null: the label field",
+              nullable=True),
+        Param("model", str, None, non_empty(), "one model name", nullable=True),
+        Param("models", list, None, anything(), "model names", nullable=True),
+        Param("search", dict, None, anything(), "how trials are chosen (see search_schema); "
+              "null: the full grid", nullable=True),
+        section("params", "model parameters: a value, a list, or a range"),
+        section("embedding", "document embeddings (see EMBEDDING)"),
+        Param("seeds", list, [42], list_of(seed, min_len=1, distinct=True), "trial seeds"),
+        section("metrics", "metric settings (see METRICS)"),
+        section("preprocessing", "tokeniser and vocabulary (see PREPROCESSING)"),
+        Param("timeout_s", float, None, above(0), "seconds before a trial is stopped",
+              nullable=True),
+        Param("leaderboard_metric", str, None, one_of(*_rankable()), "ranking metric",
+              nullable=True),
+        Param("executor", str, "process", one_of("process", "dask"), "where trials run"),
+    ])
+
+
+def grid_schemas() -> list[ParamSchema]:
+    """Every section of a grid file, top level first: what `tuner params --grid` prints."""
+    return [top_level_schema(), DATASET, EMBEDDING, METRICS, PREPROCESSING, search_schema()]
+
+
+class ProblemList:
+    """Collects problems so validation reports every one at once, in the grid's field order."""
+
+    def __init__(self, path: Path, order: list[str]) -> None:
+        self.path = path
+        self.order = order
+        self.items: list[tuple[str, str]] = []
+
+    def add(self, where: str, message: str) -> None:
+        self.items.append((where, message))
+
+    def add_section(self, section: str, found: list[tuple[str, str]]) -> None:
+        for field, message in found:
+            self.add(f"{section}.{field}" if field else section, message)
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            ordered = sorted(self.items, key=self._rank)
+            raise GridError([f"{self.path}: {where}: {message}" for where, message in ordered])
+
+    def _rank(self, item: tuple[str, str]) -> int:
+        head = re.split(r"[.\[]", item[0], maxsplit=1)[0]
+        return self.order.index(head) if head in self.order else -1
+
+
+def checked_section(schema: ParamSchema, value: Any, problems: ProblemList) -> dict[str, Any]:
+    """The section's full settings (defaults filled in), or {} when it has problems; a value
+    that is not an object was already reported by the top-level schema."""
+    if not isinstance(value, dict):
+        return {}
+    found = schema.field_problems(value)
+    problems.add_section(schema.model, found)
+    return {} if found else schema.with_defaults(value)
+
+
+def dataset_spec(value: Any, base: Path, problems: ProblemList) -> DatasetSpec | None:
+    settings = checked_section(DATASET, value, problems)
+    if not settings:
+        return None
+    path = (base / settings.pop("path")).resolve()
+    if not path.is_file():
+        problems.add("dataset.path", f"file not found: {path}")
+    elif path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        problems.add("dataset.path", f"expects .jsonl, .csv or .parquet; got '{path.suffix}'")
+    settings["covariates"] = tuple(settings["covariates"])
+    return DatasetSpec(path, **settings)
+
+
+def ground_truth_path(value: Any, base: Path, problems: ProblemList) -> Path | None:
+    if not isinstance(value, str) or not value.strip():
+        return None  # null, or already reported by the top-level schema
+    path = (base / value).resolve()
+    if not path.is_file():
+        problems.add("ground_truth", f"file not found: {path}")
+    return path
+
+
+def search_spec(value: Any, problems: ProblemList) -> SearchSpec:
+    settings = checked_section(search_schema(), value, problems)
+    if not settings:
+        return SearchSpec()
+    metrics = settings["metrics"] or ([settings["metric"]] if settings["metric"] else [])
+    return SearchSpec(settings["strategy"], settings["n_trials"] or 0, settings["seed"],
+                      tuple(metrics))
+
+
+def embedding_spec(value: Any, problems: ProblemList) -> EmbeddingSpec:
+    return EmbeddingSpec(**checked_section(EMBEDDING, value, problems))
+
+
+def metric_settings(value: Any, problems: ProblemList) -> MetricSettings:
+    return MetricSettings(**checked_section(METRICS, value, problems))
+
+
+def preprocessing(value: Any, problems: ProblemList) -> Preprocessing:
+    return Preprocessing(**checked_section(PREPROCESSING, value, problems))
+
+
+def top_level(raw: Mapping[str, Any], problems: ProblemList) -> dict[str, Any]:
+    """The top-level fields with defaults filled in; a single seed becomes a list."""
+    seeds = raw.get("seeds", [42])
+    values = {**raw, "seeds": [seeds] if type(seeds) is int else seeds}
+    schema = top_level_schema()
+    for field, message in schema.field_problems(values):
+        problems.add(field, message)
+    return {p.name: values.get(p.name, p.default) for p in schema.params}
