@@ -38,7 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if args.debug:
             raise
-        print(f"error: {err}", file=sys.stderr)
+        from tuner.tracking.uri import redact_uri
+
+        print(f"error: {redact_uri(str(err))}", file=sys.stderr)
         return EXIT_LOCKED if isinstance(err, SweepLockedError) else EXIT_INVALID
 
 
@@ -151,6 +153,7 @@ def _run(args: argparse.Namespace) -> int:
     from tuner.flow import SweepHooks, SweepSettings, execute_sweep
     from tuner.reporting.leaderboard import format_leaderboard
     from tuner.tracking.tracker import resolve_tracking_uri
+    from tuner.tracking.uri import redact_uri
 
     grid, inputs = _checked(args)
     settings = SweepSettings(resolve_tracking_uri(args.tracking_uri), args.cache_dir,
@@ -162,7 +165,7 @@ def _run(args: argparse.Namespace) -> int:
         for name, event in sweep.cache_events.items():
             print(f"cache {name}: {event}")
         print(f"{len(sweep.trials)} trials, {args.max_workers} workers, "
-              f"tracking {settings.tracking_uri}")
+              f"tracking {redact_uri(settings.tracking_uri)}")
 
     def report(record):  # type: ignore[no-untyped-def]
         if record.error is None:

@@ -3,20 +3,28 @@ tracker, precompute, run every trial, rank the results and close the parent run.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
+import signal
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from tuner.engine.sweep import CheckedInputs, PreparedSweep
-from tuner.errors import TunerError
+from tuner.errors import SweepInterrupted, TunerError
 from tuner.grid import Grid
 from tuner.metrics import default_metric
 from tuner.reporting.leaderboard import Entry, leaderboard
+from tuner.tracking.uri import redact_uri
 from tuner.trial import TrialRecord
 
 LOCK_FOLDER = ".locks"
+LOCK_DIR_ENV = "TUNER_LOCK_DIR"  # lock folder for sweeps on a tracking server
 
 
 class SweepLockedError(TunerError):
@@ -37,6 +45,9 @@ class SweepSettings:
     trial_timeout_s: float | None = None  # the grid's timeout_s applies when this is None
     max_memory_mb: float | None = None
     scheduler: str | None = None  # Dask scheduler address for executor "dask"
+    # Set by `tuner serve` on SIGTERM: no new worker pool starts, so once the server has
+    # stopped the workers the sweep ends KILLED (signals reach only the main thread).
+    stop: threading.Event | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -59,18 +70,52 @@ class SweepHooks:
     on_record: Callable[[TrialRecord], None] | None = None
 
 
-def lock_path(cache_dir: Path, experiment: str) -> Path:
-    """The lock file of one experiment: `<cache_dir>/.locks/<experiment>.lock`."""
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", experiment).strip("._") or "experiment"
-    return Path(cache_dir) / LOCK_FOLDER / f"{safe}.lock"
+def store_identity(tracking_uri: str) -> str:
+    """One spelling per tracking store: a local store by its resolved path, a server by its
+    scheme (driver dropped), host and path, without credentials."""
+    local = _local_store(tracking_uri)
+    if local is not None:
+        return f"file:{local}"
+    parts = urlsplit(tracking_uri)
+    scheme = parts.scheme.split("+", 1)[0].lower()
+    host = parts.netloc.rpartition("@")[2].lower()
+    return f"{scheme}://{host}{parts.path.rstrip('/')}"
+
+
+def _local_store(tracking_uri: str) -> Path | None:
+    """The database file or folder of a local store; None for a server."""
+    if tracking_uri.startswith("sqlite:///"):
+        return Path(tracking_uri.removeprefix("sqlite:///")).resolve()
+    if tracking_uri.startswith("file://"):
+        return Path(urlsplit(tracking_uri).path).resolve()
+    if "://" not in tracking_uri:
+        return Path(tracking_uri).resolve()
+    return None
+
+
+def lock_folder(tracking_uri: str) -> Path:
+    """Where the locks of a store live: beside a local store (so every cache folder and user
+    of it shares them), else $TUNER_LOCK_DIR or ~/.cache/tuner/locks on this machine."""
+    local = _local_store(tracking_uri)
+    if local is not None:
+        return local.parent / LOCK_FOLDER
+    return Path(os.environ.get(LOCK_DIR_ENV) or Path.home() / ".cache" / "tuner" / "locks")
+
+
+def lock_path(tracking_uri: str, experiment: str) -> Path:
+    """The lock file of one (tracking store, experiment): two sweeps of an experiment on one
+    store exclude each other whatever their cache folders."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", experiment).strip("._")[:80] or "experiment"
+    digest = hashlib.sha256(f"{store_identity(tracking_uri)}\0{experiment}".encode()).hexdigest()
+    return lock_folder(tracking_uri) / f"{safe}-{digest[:16]}.lock"
 
 
 @contextmanager
-def experiment_lock(cache_dir: Path, experiment: str) -> Iterator[Path]:
-    """Hold the experiment's lock without waiting; raise SweepLockedError if it is taken."""
+def experiment_lock(tracking_uri: str, experiment: str) -> Iterator[Path]:
+    """Hold the (store, experiment) lock without waiting; raise SweepLockedError if taken."""
     from filelock import FileLock, Timeout
 
-    path = lock_path(cache_dir, experiment)
+    path = lock_path(tracking_uri, experiment)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -80,19 +125,19 @@ def experiment_lock(cache_dir: Path, experiment: str) -> Iterator[Path]:
         lock.acquire()
     except Timeout as err:
         raise SweepLockedError(
-            f"experiment '{experiment}': another sweep holds {path}; it is still running "
-            "(an overlapping cron run or `tuner serve`). Wait for it to finish; nothing was "
-            "started.") from err
+            f"experiment '{experiment}': another sweep on {redact_uri(tracking_uri)} holds "
+            f"{path}; it is still running (an overlapping cron run or `tuner serve`). Wait for "
+            "it to finish; nothing was started.") from err
     try:
         yield path
     finally:
         lock.release()
 
 
-def is_locked(cache_dir: Path, experiment: str) -> bool:
-    """Whether some process holds the experiment's lock right now."""
+def is_locked(tracking_uri: str, experiment: str) -> bool:
+    """Whether some process holds the (store, experiment) lock right now."""
     try:
-        with experiment_lock(cache_dir, experiment):
+        with experiment_lock(tracking_uri, experiment):
             return False
     except SweepLockedError:
         return True
@@ -106,13 +151,12 @@ def execute_sweep(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
         SweepLockedError: another sweep of this experiment is running.
         TunerError: the tracking store or the caches cannot be used.
     """
-    with experiment_lock(settings.cache_dir, grid.experiment):
+    with experiment_lock(settings.tracking_uri, grid.experiment):
         return _execute_locked(grid, inputs, settings, hooks or SweepHooks())
 
 
 def _execute_locked(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
                     hooks: SweepHooks) -> SweepOutcome:
-    from tuner.engine.executors import make_executor
     from tuner.engine.runner import Limits, run_sweep
     from tuner.engine.sweep import precompute
     from tuner.tracking.tracker import MlflowTracker
@@ -125,9 +169,8 @@ def _execute_locked(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
         done = {r.data.tags.get("tuner.trial_key") for r in
                 tracker.trial_runs(experiment_id, "attributes.status = 'FINISHED'")}
         hooks.on_prepared(prepared, sum(t.key in done for t in prepared.trials))
-    result = run_sweep(prepared, tracker,
-                       lambda: make_executor(settings.executor, settings.max_workers,
-                                             settings.scheduler, settings.max_memory_mb),
+    _raise_if_stopped(settings)
+    result = run_sweep(prepared, tracker, _executor_factory(settings),
                        settings.max_workers, hooks.on_record,
                        Limits(settings.trial_timeout_s or grid.timeout_s, settings.max_memory_mb))
     metric = grid.leaderboard_metric or default_metric(inputs.truth is not None)
@@ -138,3 +181,19 @@ def _execute_locked(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
         tracker.set_tags(result.sweep.run_id, {"tuner.best_run_id": board[0].run_id})
     return SweepOutcome(result.sweep.experiment_id, result.sweep.run_id, metric, board,
                         result.completed, result.failed, result.skipped)
+
+
+def _executor_factory(settings: SweepSettings) -> Callable[[], Executor]:
+    def make() -> Executor:
+        from tuner.engine.executors import make_executor
+
+        _raise_if_stopped(settings)
+        return make_executor(settings.executor, settings.max_workers, settings.scheduler,
+                             settings.max_memory_mb)
+
+    return make
+
+
+def _raise_if_stopped(settings: SweepSettings) -> None:
+    if settings.stop is not None and settings.stop.is_set():
+        raise SweepInterrupted(signal.SIGTERM)

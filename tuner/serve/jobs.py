@@ -99,7 +99,7 @@ class SweepRegistry:
         with self._lock:
             busy = any(j.experiment == grid.experiment and j.status in ("queued", "running")
                        for j in self._jobs.values())
-            if busy or is_locked(self.settings.cache_dir, grid.experiment):
+            if busy or is_locked(self.settings.tracking_uri, grid.experiment):
                 raise ApiError(HTTPStatus.CONFLICT, f"experiment '{grid.experiment}': a sweep "
                                "is already running; wait for it to finish")
             self._jobs[job_id] = job
