@@ -59,10 +59,10 @@ class Served:
 
 
 def start_server(root: Path, cache: Path, *args: str, token: str | None = TOKEN,
-                 env: dict[str, str] | None = None) -> Served:
-    """`tuner serve` in `root` (its working folder) with a SQLite store under `root`."""
+                 env: dict[str, str] | None = None, store: str | None = None) -> Served:
+    """`tuner serve` in `root` (its working folder), by default with a SQLite store there."""
     port = free_port()
-    store = f"sqlite:///{root / 'mlflow.db'}"
+    store = store or f"sqlite:///{root / 'mlflow.db'}"
     log = root / "serve.log"
     environment = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "HF_HUB_OFFLINE": "1",
                    **(env or {})}
