@@ -28,6 +28,8 @@ import pytest
 
 VENV_BIN = Path(sys.executable).parent
 os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+# Locks of sweeps on a tracking server live in $TUNER_LOCK_DIR: keep the tests' out of ~/.cache.
+os.environ.setdefault("TUNER_LOCK_DIR", tempfile.mkdtemp(prefix="tuner-test-locks-"))
 PG_PACKAGE = "postgresql"
 
 
