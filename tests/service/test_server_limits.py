@@ -160,8 +160,11 @@ def _wait_for_workers(served: Served) -> list[int]:
 
 def _children(pid: int) -> list[int]:
     """Child processes of every thread of `pid` (a pool's workers belong to its thread)."""
-    return [int(child) for task in Path(f"/proc/{pid}/task").iterdir()
-            for child in (task / "children").read_text().split()]
+    children = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(FileNotFoundError):  # the thread ended meanwhile
+            children += [int(child) for child in (task / "children").read_text().split()]
+    return children
 
 
 def _gone(pids: list[int], timeout: float = 10) -> bool:

@@ -3,7 +3,6 @@ to a file or folder under one of them."""
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ class DataRoots:
     def shown(self, text: str) -> str:
         """`text` with each root's absolute path shortened to the root's folder name."""
         for root in sorted(self.roots, key=lambda r: len(str(r)), reverse=True):
-            text = text.replace(f"{root}{os.sep}", f"{root.name}/")
+            text = re.sub(re.escape(str(root)) + r"(/|(?![\w.-]))", f"{root.name}/", text)
         return text
 
 
@@ -52,14 +51,15 @@ def contained_grid(raw: dict[str, Any], roots: DataRoots, base: Path) -> dict[st
     grid: dict[str, Any] = dict(raw)
     problems: list[str] = []
     dataset = grid.get("dataset")
-    if isinstance(dataset, dict) and isinstance(dataset.get("path"), str):
+    if isinstance(dataset, dict) and isinstance(dataset.get("path"), str) and dataset["path"]:
         path = _under(roots, base, dataset["path"], "dataset.path", "file", problems)
         grid["dataset"] = {**dataset, "path": path}
-    if isinstance(grid.get("ground_truth"), str):
+    if isinstance(grid.get("ground_truth"), str) and grid["ground_truth"]:
         grid["ground_truth"] = _under(roots, base, grid["ground_truth"], "ground_truth", "file",
                                       problems)
     embedding = grid.get("embedding")
-    if isinstance(embedding, dict) and isinstance(embedding.get("model"), str):
+    if isinstance(embedding, dict) and isinstance(embedding.get("model"), str) and \
+            embedding["model"]:
         grid["embedding"] = {**embedding, "model": _model(roots, embedding["model"], problems)}
     if problems:
         raise ApiError(HTTPStatus.BAD_REQUEST, problems[0], problems)

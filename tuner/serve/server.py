@@ -269,6 +269,7 @@ class _ApiHandler(DeadlineHandler):
         return _parse_json(self.rfile.read(length) or b"null")
 
     def _send(self, status: int, body: Any) -> None:
+        self.connection.settimeout(self.timeout)  # the read deadline may be nearly spent
         data = json.dumps(body, indent=1, default=str).encode("utf-8")
         self.send_response(status)
         if status == HTTPStatus.UNAUTHORIZED:
