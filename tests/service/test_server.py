@@ -7,6 +7,7 @@ import csv
 import http.client
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import REPO
 from tests.service.conftest import VENV_BIN, free_port, tiny_grid, tuner_cli
 from tests.service.serving import TOKEN, Served, start_server, wait_done
 from tuner.flow import experiment_lock
@@ -312,7 +314,10 @@ def test_public_address_without_token_is_refused(tmp_path: Path) -> None:
 
 def test_placeholder_token_from_env_example_is_refused(tmp_path: Path) -> None:
     """Issue #10 item 19: an unedited copy of .env.example served with a public token."""
-    env = {**os.environ, "TUNER_API_TOKEN": "change-me-long-random-token",
+    example = (REPO / ".env.example").read_text(encoding="utf-8")
+    placeholder = re.search(r"^TUNER_API_TOKEN=(.*)$", example, flags=re.M)
+    assert placeholder is not None
+    env = {**os.environ, "TUNER_API_TOKEN": placeholder.group(1),
            "MLFLOW_DISABLE_TELEMETRY": "true"}
     done = subprocess.run([str(VENV_BIN / "tuner"), "serve", "--host", "0.0.0.0", "--port",
                            str(free_port())], cwd=tmp_path, env=env, capture_output=True,
