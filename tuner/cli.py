@@ -103,8 +103,9 @@ def _service_commands(commands: argparse._SubParsersAction) -> None:  # type: ig
                        "localhost for loopback or 0.0.0.0); repeatable, e.g. tuner for compose")
     serve.add_argument("--max-active-sweeps", type=int, default=1,
                        help="sweeps running at once; later ones queue (default 1)")
-    serve.add_argument("--max-connections", type=int, default=32,
-                       help="connections served at once; more are answered 503 (default 32)")
+    serve.add_argument("--max-connections", type=int, default=256,
+                       help="connections held while their requests arrive; past it the "
+                       "oldest is dropped (default 256)")
     serve.add_argument("--request-timeout", type=float, default=10.0, metavar="SECONDS",
                        help="time a client has to send its whole request (default 10)")
     serve.set_defaults(handler=_serve)

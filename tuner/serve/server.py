@@ -24,7 +24,7 @@ from typing import Any, ClassVar, cast
 from tuner.errors import TunerError
 from tuner.serve.errors import ApiError, log_reference, public_failure
 from tuner.serve.jobs import JobSettings, SweepRegistry
-from tuner.serve.transport import BoundedHTTPServer, DeadlineHandler
+from tuner.serve.transport import GatedHTTPServer, PrereadHandler
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024  # 1 MiB
@@ -49,7 +49,7 @@ class ServerSettings:
     data_roots: tuple[Path, ...] = ()  # empty: grids_dir and ./datasets
     allowed_hosts: tuple[str, ...] = ()  # NAME or NAME:PORT, besides the bound address
     max_active_sweeps: int = 1
-    max_connections: int = 32
+    max_connections: int = 256  # connections whose request is still arriving
     request_timeout: float = 10.0
 
 
@@ -100,7 +100,7 @@ def split_host(value: str, default_port: int) -> tuple[str, int] | None:
     return name, int(port) if port else default_port
 
 
-def make_server(settings: ServerSettings) -> BoundedHTTPServer:
+def make_server(settings: ServerSettings) -> GatedHTTPServer:
     """Bind the API; refuse a non-loopback address without a real bearer token.
 
     Raises:
@@ -113,8 +113,9 @@ def make_server(settings: ServerSettings) -> BoundedHTTPServer:
         settings.max_trials, settings.data_roots, settings.max_active_sweeps))
     handler = _handler_class(registry, settings)
     try:
-        server = BoundedHTTPServer((settings.host, settings.port), handler,
-                                   settings.max_connections)
+        server = GatedHTTPServer((settings.host, settings.port), handler,
+                                 settings.max_connections, settings.request_timeout,
+                                 settings.max_body)
     except OSError as err:
         raise TunerError(f"--host {settings.host} --port {settings.port}: cannot listen: "
                          f"{err.strerror}") from err
@@ -188,7 +189,7 @@ def _handler_class(registry: SweepRegistry, settings: ServerSettings) -> type[_A
     return Handler
 
 
-class _ApiHandler(DeadlineHandler):
+class _ApiHandler(PrereadHandler):
     registry: ClassVar[SweepRegistry]
     settings: ClassVar[ServerSettings]
     hosts: ClassVar[HostPolicy]
@@ -269,7 +270,6 @@ class _ApiHandler(DeadlineHandler):
         return _parse_json(self.rfile.read(length) or b"null")
 
     def _send(self, status: int, body: Any) -> None:
-        self.connection.settimeout(self.timeout)  # the read deadline may be nearly spent
         data = json.dumps(body, indent=1, default=str).encode("utf-8")
         self.send_response(status)
         if status == HTTPStatus.UNAUTHORIZED:
