@@ -11,10 +11,12 @@ client costs a socket, never a thread, and a normal request is answered at once.
 from __future__ import annotations
 
 import io
+import logging
 import queue
 import re
 import selectors
 import socket
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, ClassVar, cast
 
+log = logging.getLogger(__name__)
 HANDLER_THREADS = 8
 MAX_HEAD = 64 * 1024  # as http.server: a longer line or head is answered 414/431 by the handler
 _LENGTH = re.compile(rb"^content-length:[ \t]*([0-9]{1,15})[ \t]*\r?$", re.I | re.M)
@@ -93,6 +96,13 @@ class GatedHTTPServer(HTTPServer):
         finally:
             self.shutdown_request(request)
             self._queued.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that left before its answer is routine; anything else is a bug to log."""
+        if isinstance(sys.exc_info()[1], OSError):
+            log.info("%s: connection lost: %s", client_address, sys.exc_info()[1])
+        else:
+            log.error("%s: request failed", client_address, exc_info=True)
 
     def server_close(self) -> None:
         self._gate.stop()
