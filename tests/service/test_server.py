@@ -324,3 +324,23 @@ def test_placeholder_token_from_env_example_is_refused(tmp_path: Path) -> None:
                           text=True, timeout=120)
     assert done.returncode == 2
     assert "TUNER_API_TOKEN: still the placeholder of .env.example" in done.stderr
+
+
+def test_data_root_option_replaces_the_default_roots(tmp_path: Path, small_corpus: Path,
+                                                     session_cache: Path) -> None:
+    for folder in ("grids", "datasets", "corpora"):
+        (tmp_path / folder).mkdir()
+    for folder in ("datasets", "corpora"):
+        shutil.copy(small_corpus, tmp_path / folder / "corpus.jsonl")
+    served = start_server(tmp_path, session_cache, "--data-root", "corpora")
+    try:
+        answers = [served.call("POST", "/sweeps", {"grid_inline": tiny_grid(
+            "roots", Path(f"../{folder}/corpus.jsonl"), [-1])})  # bad seed: no sweep starts
+            for folder in ("corpora", "datasets")]
+    finally:
+        served.stop()
+    (inside, inside_body), (outside, outside_body) = answers
+    assert (inside, outside) == (400, 400)
+    assert [p.split(": ")[1] for p in inside_body["problems"]] == ["seeds"]
+    assert outside_body["error"].startswith("grid_inline: dataset.path: must be a file under "
+                                            "the server's data roots (corpora/)")

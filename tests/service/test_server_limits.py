@@ -114,7 +114,7 @@ def test_a_trickling_request_is_cut_at_the_deadline(limited: Served) -> None:
 def test_sigterm_stops_the_server_and_its_running_sweep(tmp_path: Path, small_corpus: Path,
                                                         session_cache: Path) -> None:
     """Issue #10 item 19: `docker stop` must end `tuner serve` cleanly: no traceback, no
-    worker left behind, no run left RUNNING."""
+    worker left behind, no run left RUNNING, no queued sweep's grid left on disk."""
     (tmp_path / "grids").mkdir()
     (tmp_path / "datasets").mkdir()
     shutil.copy(small_corpus, tmp_path / "datasets" / "corpus.jsonl")
@@ -125,6 +125,8 @@ def test_sigterm_stops_the_server_and_its_running_sweep(tmp_path: Path, small_co
     try:
         status, job = served.call("POST", "/sweeps", {"grid": "long.json"})
         assert status == 202, job
+        queued = served.call("POST", "/sweeps", {"grid_inline": {**grid, "experiment": "later"}})
+        assert queued[0] == 202 and queued[1]["status"] == "queued", queued
         workers = _wait_for_workers(served)
         served.process.send_signal(signal.SIGTERM)
         code = served.process.wait(timeout=20)
@@ -139,6 +141,7 @@ def test_sigterm_stops_the_server_and_its_running_sweep(tmp_path: Path, small_co
     assert {r.info.status for r in runs if r.data.tags.get("tuner.role") == "sweep"} == \
         {"KILLED"}
     assert "RUNNING" not in {r.info.status for r in runs}
+    assert list((session_cache / "inline_grids").glob(f"{queued[1]['id']}.json")) == []
 
 
 def _wait_for_workers(served: Served) -> list[int]:

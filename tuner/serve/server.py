@@ -90,8 +90,8 @@ def split_host(value: str, default_port: int) -> tuple[str, int] | None:
     """`name[:port]` or `[v6]:port` -> (name, port); None if malformed."""
     if value.startswith("["):
         name, bracket, rest = value.partition("]")
-        name, port = name + bracket, rest.removeprefix(":") if rest else ""
-        if rest and not rest.startswith(":"):
+        name, port = name + bracket, rest.removeprefix(":")
+        if not bracket or (rest and not rest.startswith(":")):
             return None
     else:
         name, _, port = value.partition(":")
