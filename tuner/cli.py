@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tuner.errors import SweepAbortedError, SweepInterrupted, SweepLockedError, TunerError
+from tuner.tracking.uri import redact_uri
 
 if TYPE_CHECKING:
     from tuner.engine.sweep import PreparedSweep
@@ -54,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TunerError as err:
         if args.debug:
             raise
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {redact_uri(str(err))}", file=sys.stderr)
         return exit_code(err)
 
 
@@ -154,6 +155,19 @@ def _service_commands(commands: argparse._SubParsersAction) -> None:  # type: ig
     serve.add_argument("--max-trials", type=positive_int, default=10000,
                        help="refuse grids expanding to more trials (default 10000)")
     serve.add_argument("--tracking-uri", help="MLflow tracking URI (default as for run)")
+    serve.add_argument("--data-root", type=Path, action="append", metavar="DIR",
+                       help="folder an inline grid may read data from; repeatable (default: "
+                       "the grids folder and datasets/)")
+    serve.add_argument("--allowed-host", action="append", default=[], metavar="NAME[:PORT]",
+                       help="a Host header to accept besides the bound address (and "
+                       "localhost for loopback or 0.0.0.0); repeatable, e.g. tuner for compose")
+    serve.add_argument("--max-active-sweeps", type=int, default=1,
+                       help="sweeps running at once; later ones queue (default 1)")
+    serve.add_argument("--max-connections", type=int, default=256,
+                       help="connections held while their requests arrive; past it the "
+                       "oldest is dropped (default 256)")
+    serve.add_argument("--request-timeout", type=float, default=10.0, metavar="SECONDS",
+                       help="time a client has to send its whole request (default 10)")
     serve.set_defaults(handler=_serve)
 
     report = commands.add_parser("report", help="HTML report and plots of an experiment")
@@ -234,10 +248,14 @@ def _serve(args: argparse.Namespace) -> int:
     from tuner.serve.server import ServerSettings, serve
     from tuner.tracking.tracker import resolve_tracking_uri
 
-    settings = ServerSettings(args.host, args.port, args.grids_dir, args.cache_dir,
-                              resolve_tracking_uri(args.tracking_uri), args.max_workers,
-                              args.max_trials, os.environ.get("TUNER_API_TOKEN") or None)
-    serve(settings, lambda url: print(f"tuner API on {url}", flush=True))
+    settings = ServerSettings(
+        args.host, args.port, args.grids_dir, args.cache_dir,
+        resolve_tracking_uri(args.tracking_uri), args.max_workers, args.max_trials,
+        os.environ.get("TUNER_API_TOKEN") or None, data_roots=tuple(args.data_root or ()),
+        allowed_hosts=tuple(args.allowed_host), max_active_sweeps=args.max_active_sweeps,
+        max_connections=args.max_connections, request_timeout=args.request_timeout)
+    stopped_by = serve(settings, lambda url: print(f"tuner API on {url}", flush=True))
+    print(f"tuner API stopped ({stopped_by or 'listener ended'})", flush=True)
     return EXIT_OK
 
 
@@ -342,7 +360,7 @@ class _RunView:
         for name, event in sweep.cache_events.items():
             print(f"cache {name}: {event}")
         print(f"{self.total} trials, {self.settings.max_workers} workers, "
-              f"tracking {self.settings.tracking_uri}", flush=True)
+              f"tracking {redact_uri(self.settings.tracking_uri)}", flush=True)
         self.display = ProgressDisplay(TrialProgress(self.total, skipped), sys.stdout, self.bar)
 
     def finished(self, record: TrialRecord) -> None:

@@ -4,11 +4,16 @@ tracker, precompute, run every trial, rank the results and close the parent run.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import signal
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from tuner.engine.executors import WarmPool, make_executor
 from tuner.engine.runner import Limits, SweepResult, SweepSummary, run_sweep
@@ -18,9 +23,11 @@ from tuner.grid import Grid
 from tuner.metrics import default_metric
 from tuner.reporting.leaderboard import Entry, leaderboard
 from tuner.tracking.tracker import MlflowTracker
+from tuner.tracking.uri import redact_uri
 from tuner.trial import TrialRecord
 
 LOCK_FOLDER = ".locks"
+LOCK_DIR_ENV = "TUNER_LOCK_DIR"  # lock folder for sweeps on a tracking server
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,9 @@ class SweepSettings:
     trial_timeout_s: float | None = None  # the grid's timeout_s applies when this is None
     max_memory_mb: float | None = None
     scheduler: str | None = None  # Dask scheduler address for executor "dask"
+    # Set by `tuner serve` on SIGTERM: no new worker pool starts, so once the server has
+    # stopped the workers the sweep ends KILLED (signals reach only the main thread).
+    stop: threading.Event | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -65,27 +75,52 @@ def journal_dir(cache_dir: Path) -> Path:
     return Path(cache_dir).resolve() / "journal"
 
 
-def lock_path(cache_dir: Path, experiment: str, tracking_uri: str | None = None) -> Path:
-    """The lock file of one (tracking store, experiment). A SQLite store keeps its locks in its
-    own folder, so two sweeps with different cache folders still exclude each other; for a
-    server store the lock is `<cache_dir>/.locks/<experiment>-<store hash>.lock`."""
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", experiment).strip("._") or "experiment"
-    if tracking_uri is None:
-        return Path(cache_dir) / LOCK_FOLDER / f"{safe}.lock"
+def store_identity(tracking_uri: str) -> str:
+    """One spelling per tracking store: a local store by its resolved path, a server by its
+    scheme (driver dropped), host and path, without credentials."""
+    local = _local_store(tracking_uri)
+    if local is not None:
+        return f"file:{local}"
+    parts = urlsplit(tracking_uri)
+    scheme = parts.scheme.split("+", 1)[0].lower()
+    host = parts.netloc.rpartition("@")[2].lower()
+    return f"{scheme}://{host}{parts.path.rstrip('/')}"
+
+
+def _local_store(tracking_uri: str) -> Path | None:
+    """The database file or folder of a local store; None for a server."""
     if tracking_uri.startswith("sqlite:///"):
-        store = Path(tracking_uri.removeprefix("sqlite:///")).resolve().parent
-        return store / LOCK_FOLDER / f"{safe}.lock"
-    digest = hashlib.sha256(tracking_uri.encode("utf-8")).hexdigest()[:10]
-    return Path(cache_dir) / LOCK_FOLDER / f"{safe}-{digest}.lock"
+        return Path(tracking_uri.removeprefix("sqlite:///")).resolve()
+    if tracking_uri.startswith("file://"):
+        return Path(urlsplit(tracking_uri).path).resolve()
+    if "://" not in tracking_uri:
+        return Path(tracking_uri).resolve()
+    return None
+
+
+def lock_folder(tracking_uri: str) -> Path:
+    """Where the locks of a store live: beside a local store (so every cache folder and user
+    of it shares them), else $TUNER_LOCK_DIR or ~/.cache/tuner/locks on this machine."""
+    local = _local_store(tracking_uri)
+    if local is not None:
+        return local.parent / LOCK_FOLDER
+    return Path(os.environ.get(LOCK_DIR_ENV) or Path.home() / ".cache" / "tuner" / "locks")
+
+
+def lock_path(tracking_uri: str, experiment: str) -> Path:
+    """The lock file of one (tracking store, experiment): two sweeps of an experiment on one
+    store exclude each other whatever their cache folders."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", experiment).strip("._")[:80] or "experiment"
+    digest = hashlib.sha256(f"{store_identity(tracking_uri)}\0{experiment}".encode()).hexdigest()
+    return lock_folder(tracking_uri) / f"{safe}-{digest[:16]}.lock"
 
 
 @contextmanager
-def experiment_lock(cache_dir: Path, experiment: str,
-                    tracking_uri: str | None = None) -> Iterator[Path]:
-    """Hold the experiment's lock without waiting; raise SweepLockedError if it is taken."""
+def experiment_lock(tracking_uri: str, experiment: str) -> Iterator[Path]:
+    """Hold the (store, experiment) lock without waiting; raise SweepLockedError if taken."""
     from filelock import FileLock, Timeout
 
-    path = lock_path(cache_dir, experiment, tracking_uri)
+    path = lock_path(tracking_uri, experiment)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -95,19 +130,19 @@ def experiment_lock(cache_dir: Path, experiment: str,
         lock.acquire()
     except Timeout as err:
         raise SweepLockedError(
-            f"experiment '{experiment}': another sweep holds {path}; it is still running "
-            "(an overlapping cron run or `tuner serve`). Wait for it to finish; nothing was "
-            "started.") from err
+            f"experiment '{experiment}': another sweep on {redact_uri(tracking_uri)} holds "
+            f"{path}; it is still running (an overlapping cron run or `tuner serve`). Wait for "
+            "it to finish; nothing was started.") from err
     try:
         yield path
     finally:
         lock.release()
 
 
-def is_locked(cache_dir: Path, experiment: str, tracking_uri: str | None = None) -> bool:
-    """Whether some process holds the experiment's lock right now."""
+def is_locked(tracking_uri: str, experiment: str) -> bool:
+    """Whether some process holds the (store, experiment) lock right now."""
     try:
-        with experiment_lock(cache_dir, experiment, tracking_uri):
+        with experiment_lock(tracking_uri, experiment):
             return False
     except SweepLockedError:
         return True
@@ -123,7 +158,7 @@ def execute_sweep(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
         SweepAbortedError: an error stopped the sweep after trials had started (e.g. the
             tracking store went away); `--debug` shows the cause.
     """
-    with experiment_lock(settings.cache_dir, grid.experiment, settings.tracking_uri):
+    with experiment_lock(settings.tracking_uri, grid.experiment):
         return _execute_locked(grid, inputs, settings, hooks or SweepHooks())
 
 
@@ -132,16 +167,15 @@ def _execute_locked(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
     tracker = MlflowTracker(settings.tracking_uri, journal_dir=journal_dir(settings.cache_dir))
     experiment_id = tracker.experiment_id(grid.experiment)  # fail fast, before workers run
     assert experiment_id is not None
-    pool = WarmPool(lambda: make_executor(settings.executor, settings.max_workers,
-                                          settings.scheduler, settings.max_memory_mb,
-                                          settings.cache_dir),
-                    [s.model for s in grid.sweeps], settings.max_workers)
+    pool = WarmPool(_executor_factory(settings), [s.model for s in grid.sweeps],
+                    settings.max_workers)
     try:
         prepared = precompute(grid, inputs, settings.cache_dir, progress=settings.progress)
         if hooks.on_prepared is not None:
             done = {r.data.tags.get("tuner.trial_key") for r in
                     tracker.trial_runs(experiment_id, "attributes.status = 'FINISHED'")}
             hooks.on_prepared(prepared, sum(t.key in done for t in prepared.trials))
+        _raise_if_stopped(settings)
         return _run_and_rank(grid, inputs, settings, hooks, tracker, prepared, pool)
     finally:
         pool.close()
@@ -175,3 +209,18 @@ def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, ho
                                 f"trials had started: {type(err).__name__}: {cause}") from err
     return SweepOutcome(result.sweep.experiment_id, result.sweep.run_id, metric, board,
                         result.completed, result.failed, result.skipped, result.rescored)
+
+
+def _executor_factory(settings: SweepSettings) -> Callable[[], Executor]:
+    """Executors for the sweep; none once the service asked the sweep to stop."""
+    def make() -> Executor:
+        _raise_if_stopped(settings)
+        return make_executor(settings.executor, settings.max_workers, settings.scheduler,
+                             settings.max_memory_mb, settings.cache_dir)
+
+    return make
+
+
+def _raise_if_stopped(settings: SweepSettings) -> None:
+    if settings.stop is not None and settings.stop.is_set():
+        raise SweepInterrupted(signal.SIGTERM)

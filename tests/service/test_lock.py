@@ -1,12 +1,19 @@
-"""One sweep per experiment: overlapping `tuner run`s (e.g. from cron) exit with code 3."""
+"""One sweep per (tracking store, experiment): overlapping `tuner run`s (e.g. from cron) exit
+with code 3, whatever cache folder each uses."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.service.conftest import tiny_grid, tuner_cli
 from tuner.flow import experiment_lock, is_locked, lock_path
+
+
+def _store(folder: Path) -> str:
+    return f"sqlite:///{folder / 'mlflow.db'}"
 
 
 def test_run_exits_3_while_another_sweep_holds_the_experiment(tmp_path: Path,
@@ -15,35 +22,60 @@ def test_run_exits_3_while_another_sweep_holds_the_experiment(tmp_path: Path,
     same store is refused too (it would mark the first sweep's live runs FAILED)."""
     grid = tmp_path / "grid.json"
     grid.write_text(json.dumps(tiny_grid("cron-exp", small_corpus, [1])), encoding="utf-8")
-    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    with experiment_lock(tmp_path / "cache-a", "cron-exp", store):
-        done = tuner_cli("run", str(grid), "--cache-dir", str(tmp_path / "cache-b"),
+    store = _store(tmp_path)
+    with experiment_lock(store, "cron-exp") as held:
+        done = tuner_cli("run", str(grid), "--cache-dir", str(tmp_path / "cache"),
                          "--tracking-uri", store, "--quiet", cwd=tmp_path)
     assert done.returncode == 3, done.stderr
-    assert f"experiment 'cron-exp': another sweep holds {tmp_path}/.locks/cron-exp.lock" \
-        in done.stderr
+    assert f"experiment 'cron-exp': another sweep on {store} holds {held}" in done.stderr
     assert not (tmp_path / "mlflow.db").exists()  # nothing was started
 
 
-def test_server_stores_get_a_lock_each(tmp_path: Path) -> None:
-    one = lock_path(tmp_path, "exp", "http://tracking-a:5000")
-    assert one != lock_path(tmp_path, "exp", "http://tracking-b:5000")
-    assert one.parent == tmp_path / ".locks"
-    with experiment_lock(tmp_path, "exp", "http://tracking-a:5000"):
-        assert is_locked(tmp_path / "elsewhere", "exp", f"sqlite:///{tmp_path}/x.db") is False
-        assert is_locked(tmp_path, "exp", "http://tracking-a:5000")
+def test_a_sweep_with_another_cache_folder_on_the_same_store_is_refused(
+        tmp_path: Path, small_corpus: Path) -> None:
+    """Issue #10 item 13: the lock was per cache folder, so this second sweep ran and marked
+    the first one's live runs FAILED."""
+    grid = tmp_path / "grid.json"
+    grid.write_text(json.dumps(tiny_grid("shared-store", small_corpus, [1])), encoding="utf-8")
+    store = _store(tmp_path / "store")
+    with experiment_lock(store, "shared-store"):
+        done = tuner_cli("run", str(grid), "--cache-dir", str(tmp_path / "second-cache"),
+                         "--tracking-uri", store, "--quiet", cwd=tmp_path)
+    assert done.returncode == 3, done.stderr
+    assert "another sweep on" in done.stderr
 
 
 def test_lock_is_free_again_after_the_sweep(tmp_path: Path) -> None:
-    with experiment_lock(tmp_path, "exp"):
-        assert is_locked(tmp_path, "exp")
-    assert not is_locked(tmp_path, "exp")
+    with experiment_lock(_store(tmp_path), "exp"):
+        assert is_locked(_store(tmp_path), "exp")
+    assert not is_locked(_store(tmp_path), "exp")
 
 
 def test_lock_of_another_experiment_does_not_block(tmp_path: Path) -> None:
-    with experiment_lock(tmp_path, "exp-a"):
-        assert not is_locked(tmp_path, "exp-b")
+    with experiment_lock(_store(tmp_path), "exp-a"):
+        assert not is_locked(_store(tmp_path), "exp-b")
+
+
+def test_lock_of_another_store_does_not_block(tmp_path: Path) -> None:
+    with experiment_lock(_store(tmp_path / "a"), "exp"):
+        assert not is_locked(_store(tmp_path / "b"), "exp")
+
+
+@pytest.mark.parametrize("first, second", [
+    ("postgresql+psycopg2://u:one@DB:5432/mlflow", "postgresql://u:two@db:5432/mlflow/"),
+    ("http://mlflow:5000", "HTTP://mlflow:5000/"),
+])
+def test_a_server_store_has_one_lock_however_it_is_spelled(first: str, second: str,
+                                                           tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TUNER_LOCK_DIR", str(tmp_path))
+    assert lock_path(first, "exp") == lock_path(second, "exp")
+    assert lock_path(first, "exp").parent == tmp_path
 
 
 def test_lock_file_name_stays_inside_the_lock_folder(tmp_path: Path) -> None:
-    assert lock_path(tmp_path, "../../etc/x y").parent == tmp_path / ".locks"
+    assert lock_path(_store(tmp_path), "../../etc/x y").parent == tmp_path / ".locks"
+
+
+def test_experiments_whose_safe_names_collide_get_two_locks(tmp_path: Path) -> None:
+    assert lock_path(_store(tmp_path), "a/b") != lock_path(_store(tmp_path), "a_b")

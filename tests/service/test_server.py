@@ -1,132 +1,214 @@
-"""`tuner serve` over real HTTP on 127.0.0.1: auth, validation, conflicts, a finished sweep."""
+"""`tuner serve` over real HTTP on 127.0.0.1: auth, validation, containment of inline grids,
+cross-site and framing defences, conflicts, the sweep queue and a finished sweep."""
 
 from __future__ import annotations
 
+import csv
 import http.client
 import json
 import os
+import re
+import shutil
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.conftest import REPO
 from tests.service.conftest import VENV_BIN, free_port, tiny_grid, tuner_cli
+from tests.service.serving import TOKEN, Served, start_server, wait_done
 from tuner.flow import experiment_lock
 
-TOKEN = "test-token-" + "x" * 20
+MARKER = "zqxMARKERq7"  # in data files only: no answer may ever contain it
 
 
-@dataclass(frozen=True)
-class Api:
-    url: str
-    grids: Path
-    cache: Path
-    corpus: Path
-
-    def call(self, method: str, path: str, body: Any = None, token: str | None = TOKEN,
-             raw: bytes | None = None) -> tuple[int, Any]:
-        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-        request = urllib.request.Request(self.url + path, data=data, method=method)
-        request.add_header("Content-Type", "application/json")
-        if token is not None:
-            request.add_header("Authorization", f"Bearer {token}")
-        try:
-            with urllib.request.urlopen(request, timeout=30) as answer:
-                return answer.status, json.loads(answer.read())
-        except urllib.error.HTTPError as err:
-            return err.code, json.loads(err.read() or b"null")
+def _write_data(datasets: Path, corpus: Path) -> None:
+    """Data files whose validation problems would quote MARKER (a key, an id, a date)."""
+    shutil.copy(corpus, datasets / "corpus.jsonl")
+    rows = [{"id": str(i), "text": f"words about topic {i % 3}", "label": str(i % 3)}
+            for i in range(30)]
+    with (datasets / "fields.jsonl").open("w") as handle:
+        handle.writelines(json.dumps({"id": r["id"], f"{MARKER}key": r["text"]}) + "\n"
+                          for r in rows)
+    with (datasets / "dupes.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, ["id", "text", "label"])
+        writer.writeheader()
+        writer.writerows([*rows, {**rows[0], "id": f"{MARKER}id"},
+                          {**rows[1], "id": f"{MARKER}id"}])
+    with (datasets / "dates.jsonl").open("w") as handle:
+        handle.writelines(json.dumps({**r, "date": f"{MARKER}date"}) + "\n" for r in rows)
+    (datasets / "truth.json").write_text(json.dumps({f"{MARKER}cluster": [f"{MARKER}doc"]}))
 
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory, small_corpus: Path,
-        session_cache: Path) -> Iterator[Api]:
+        session_cache: Path) -> Iterator[Served]:
     root = tmp_path_factory.mktemp("serve")
-    grids = root / "grids"
-    grids.mkdir()
-    (grids / "tiny.json").write_text(json.dumps(tiny_grid("served", small_corpus, [1])))
+    (root / "grids").mkdir()
+    (root / "datasets").mkdir()
+    _write_data(root / "datasets", small_corpus)
+    (root / "grids" / "tiny.json").write_text(json.dumps(tiny_grid(
+        "served", Path("../datasets/corpus.jsonl"), [1])))
     (root / "secret.json").write_text("{}")
-    port = free_port()
-    env = {**os.environ, "TUNER_API_TOKEN": TOKEN, "MLFLOW_DISABLE_TELEMETRY": "true"}
-    process = subprocess.Popen(
-        [str(VENV_BIN / "tuner"), "serve", "--port", str(port), "--grids-dir", str(grids),
-         "--cache-dir", str(session_cache), "--tracking-uri",
-         f"sqlite:///{root / 'mlflow.db'}", "--max-workers", "2"],
-        cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    api = Api(f"http://127.0.0.1:{port}", grids, session_cache, small_corpus)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if api.call("GET", "/health")[0] == 200:
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        process.kill()
-        pytest.fail(f"tuner serve did not come up: {process.communicate()[0]}")
-    yield api
-    process.terminate()
-    process.wait(timeout=30)
+    (root / "secret.jsonl").write_text(json.dumps({"id": "1", "text": MARKER}) + "\n")
+    (root / "datasets" / "escape.jsonl").symlink_to(root / "secret.jsonl")
+    served = start_server(root, session_cache, "--grids-dir", "grids", "--max-workers", "2")
+    yield served
+    served.stop()
 
 
-def _wait_done(api: Api, sweep_id: str, timeout: float = 180) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status, job = api.call("GET", f"/sweeps/{sweep_id}")
-        assert status == 200
-        if job["status"] in ("finished", "failed"):
-            return job
-        time.sleep(0.5)
-    pytest.fail(f"sweep {sweep_id} still {job['status']} after {timeout} s")
+def _inline(api: Served, experiment: str, data: str = "corpus.jsonl",
+            **fields: Any) -> dict[str, Any]:
+    grid = tiny_grid(experiment, Path(f"../datasets/{data}"), [1])
+    return {"grid_inline": {**grid, **fields}}
 
 
-def test_health_needs_no_token(api: Api) -> None:
+def _raw_post(api: Served, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", api.port, timeout=60)
+    connection.putrequest("POST", "/sweeps", skip_accept_encoding=True)
+    for name, value in {"Authorization": f"Bearer {TOKEN}", **headers}.items():
+        connection.putheader(name, value)
+    connection.endheaders(body or None)
+    answer = connection.getresponse()
+    status, data = answer.status, answer.read()
+    connection.close()
+    return status, data
+
+
+def test_health_needs_no_token(api: Served) -> None:
     assert api.call("GET", "/health", token=None) == (200, {"status": "ok"})
 
 
 @pytest.mark.parametrize("token", [None, "wrong-token"])
-def test_sweeps_refuse_missing_or_wrong_token(api: Api, token: str | None) -> None:
+def test_sweeps_refuse_missing_or_wrong_token(api: Served, token: str | None) -> None:
     status, body = api.call("GET", "/sweeps", token=token)
     assert status == 401
     assert "bearer token" in body["error"]
 
 
-def test_bad_grid_answers_400_with_every_problem(api: Api) -> None:
-    grid = tiny_grid("bad", api.corpus, [1])
-    grid["params"] = {"num_topics": 1000, "vocab_size": 1000, "lda.max_iter": 10}
-    grid["seeds"] = [-1]
-    status, body = api.call("POST", "/sweeps", {"grid_inline": grid})
+def test_bad_grid_answers_400_with_every_problem(api: Served) -> None:
+    body = _inline(api, "bad", params={"num_topics": 1000, "vocab_size": 1000}, seeds=[-1])
+    status, answer = api.call("POST", "/sweeps", body)
     assert status == 400
-    assert any(p.startswith("grid_inline: params.num_topics:") for p in body["problems"])
+    assert any(p.startswith("grid_inline: params.num_topics:") for p in answer["problems"])
     assert any(p.startswith("grid_inline: seeds[0]: expects an int in 0-4294967295")
-               for p in body["problems"])
+               for p in answer["problems"])
 
 
-def test_missing_dataset_answers_400(api: Api) -> None:
-    grid = tiny_grid("bad", api.corpus, [1])
-    grid["dataset"] = {"path": "no-such.jsonl"}
-    status, body = api.call("POST", "/sweeps", {"grid_inline": grid})
+def test_missing_dataset_answers_400_without_the_server_path(api: Served) -> None:
+    status, body = api.call("POST", "/sweeps", _inline(api, "bad", "no-such.jsonl"))
     assert status == 400
-    assert any("dataset.path: file not found" in p for p in body["problems"])
+    assert "grid_inline: dataset.path: file not found: datasets/no-such.jsonl" in body["problems"]
+    assert str(api.root) not in json.dumps(body)
 
 
 @pytest.mark.parametrize("name, expected", [("../secret.json", 400), ("/etc/passwd", 400),
                                             ("missing.json", 404)])
-def test_grid_name_cannot_leave_the_grids_folder(api: Api, name: str, expected: int) -> None:
+def test_grid_name_cannot_leave_the_grids_folder(api: Served, name: str, expected: int) -> None:
     status, body = api.call("POST", "/sweeps", {"grid": name})
     assert status == expected, body
 
 
-def test_body_over_one_mib_answers_413_before_reading_it(api: Api) -> None:
-    host, port = api.url.removeprefix("http://").split(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+@pytest.mark.parametrize("field, value", [
+    ("dataset.path", "../../../../../../etc/passwd"),
+    ("dataset.path", "/etc/passwd"),
+    ("dataset.path", "../secret.jsonl"),
+    ("dataset.path", "../datasets/escape.jsonl"),  # a symlink out of a data root
+    ("ground_truth", "../secret.json"),
+    ("ground_truth", "/etc/hosts"),
+    ("embedding.model", "/usr"),
+    ("embedding.model", "../.."),
+])
+def test_inline_grid_may_name_only_files_under_the_data_roots(api: Served, field: str,
+                                                              value: str) -> None:
+    """Issue #10 item 6: a `../../..` dataset path was 202 Accepted."""
+    body = _inline(api, "escape")
+    grid = body["grid_inline"]
+    if field == "dataset.path":
+        grid["dataset"] = {**grid["dataset"], "path": value}
+    elif field == "ground_truth":
+        grid["ground_truth"] = value
+    else:
+        grid["embedding"] = {"model": value}
+    status, answer = api.call("POST", "/sweeps", body)
+    assert status == 400, answer
+    assert answer["error"].startswith(f"grid_inline: {field}: must be a ")
+    assert "under the server's data roots (grids/, datasets/)" in answer["error"]
+    assert MARKER not in json.dumps(answer)
+
+
+def test_embedding_model_may_be_a_model_id(api: Served) -> None:
+    body = _inline(api, "model-id", embedding={"model": "sentence-transformers/all-MiniLM-L6-v2"},
+                   seeds=[-1])  # an invalid seed stops it before any sweep starts
+    status, answer = api.call("POST", "/sweeps", body)
+    assert status == 400
+    assert [p for p in answer["problems"] if "embedding.model" in p] == []
+
+
+@pytest.mark.parametrize("data, fields, named", [
+    ("fields.jsonl", {}, "dataset.text_field"),  # "fields found: <a key of the file>"
+    ("dupes.csv", {}, "dataset.path"),  # "ids must be unique (e.g. <an id>)"
+    ("corpus.jsonl", {"ground_truth": "../datasets/truth.json"}, "ground_truth"),
+    ("dates.jsonl", {"models": ["dtm"], "params": {"num_topics": 5}},
+     "dataset.timestamp_field"),
+])
+def test_no_answer_quotes_a_data_file(api: Served, data: str, fields: dict[str, Any],
+                                      named: str) -> None:
+    body = _inline(api, "leaky", data, **fields)
+    if data == "dates.jsonl":
+        body["grid_inline"]["dataset"]["timestamp_field"] = "date"
+    status, answer = api.call("POST", "/sweeps", body)
+    assert status == 400, answer
+    assert MARKER not in json.dumps(answer)
+    assert answer["error"].startswith(f"grid_inline: {named}: ")
+    assert "server log (ref " in answer["error"]
+    assert MARKER in api.log_text()  # the operator still gets the reason
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", None,
+                                          "application/x-www-form-urlencoded"])
+def test_post_needs_a_json_content_type(api: Served, content_type: str | None) -> None:
+    """Issue #10 item 7: a web page could POST a sweep as text/plain (no CORS preflight)."""
+    headers = {"Content-Length": "19"} | ({"Content-Type": content_type} if content_type else {})
+    status, data = _raw_post(api, headers, b'{"grid": "x.json"}\n')
+    assert status == 415
+    assert json.loads(data)["error"].startswith("Content-Type: expects application/json")
+
+
+@pytest.mark.parametrize("host, expected", [
+    ("evil.example:{port}", 421), ("evil.example", 421), ("127.0.0.1:1", 421),
+    ("localhost:{port}", 200), ("127.0.0.1:{port}", 200), ("[::1]:{port}", 200),
+])
+def test_host_header_must_name_this_server(api: Served, host: str, expected: int) -> None:
+    """Issue #10 item 7: a DNS-rebinding page reached the API under its own name."""
+    status, body = api.call("GET", "/health", headers={"Host": host.format(port=api.port)})
+    assert status == expected, body
+    if expected == 421:
+        assert body["error"].startswith("Host header: names another server")
+
+
+@pytest.mark.parametrize("headers, body", [
+    ({"Content-Length": "²"}, b""),
+    ({}, b"[" * 100_000),
+    ({}, b'{"grid": ' + b"7" * 5000 + b"}"),
+], ids=["superscript-length", "100k-deep", "5000-digits"])
+def test_bad_framing_answers_400(api: Served, headers: dict[str, str], body: bytes) -> None:
+    """Issue #10 item 9: these dropped the connection with a traceback in the log."""
+    sent = {"Content-Type": "application/json", "Content-Length": str(len(body)), **headers}
+    status, data = _raw_post(api, sent, body)
+    assert status == 400
+    assert json.loads(data)["error"].startswith(("Content-Length:", "body:"))
+    assert "Traceback" not in api.log_text()
+
+
+def test_body_over_one_mib_answers_413_before_reading_it(api: Served) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", api.port, timeout=30)
     connection.putrequest("POST", "/sweeps")
     connection.putheader("Authorization", f"Bearer {TOKEN}")
+    connection.putheader("Content-Type", "application/json")
     connection.putheader("Content-Length", str(1024 * 1024 + 1))
     connection.endheaders()  # the body is never sent: the server must answer from the header
     answer = connection.getresponse()
@@ -135,27 +217,72 @@ def test_body_over_one_mib_answers_413_before_reading_it(api: Api) -> None:
     connection.close()
 
 
-def test_body_must_name_a_grid(api: Api) -> None:
+def test_body_must_name_a_grid(api: Served) -> None:
     status, body = api.call("POST", "/sweeps", {"grids": "tiny.json"})
     assert status == 400
     assert "'grid'" in body["error"]
 
 
-def test_locked_experiment_answers_409(api: Api) -> None:
-    """A `tuner run` (e.g. from cron) holding the experiment's lock blocks a served sweep."""
-    with experiment_lock(api.cache, "served"):
+def test_locked_experiment_answers_409(api: Served) -> None:
+    """A `tuner run` (e.g. from cron, with any cache folder) holding the experiment's lock on
+    the same store blocks a served sweep."""
+    with experiment_lock(api.store, "served"):
         status, body = api.call("POST", "/sweeps", {"grid": "tiny.json"})
     assert status == 409
     assert "already running" in body["error"]
 
 
+def test_refused_inline_grid_leaves_no_file(api: Served) -> None:
+    """Issue #10 item 10: inline grids were written before validation and never removed."""
+    folder = api.cache / "inline_grids"
+    before = set(folder.iterdir()) if folder.is_dir() else set()
+    status, _ = api.call("POST", "/sweeps", _inline(api, "bad", seeds=[-1]))
+    assert status == 400
+    assert (set(folder.iterdir()) if folder.is_dir() else set()) == before
+
+
 @pytest.fixture(scope="module")
-def finished(api: Api) -> dict[str, Any]:
+def queued(api: Served) -> dict[str, Any]:
+    """Two inline sweeps of two experiments with --max-active-sweeps 1 (the default)."""
+    first = api.call("POST", "/sweeps", _inline(api, "queue-a"))
+    second = api.call("POST", "/sweeps", _inline(api, "queue-b"))
+    assert (first[0], second[0]) == (202, 202), (first, second)
+    ids = first[1]["id"], second[1]["id"]
+    file_while_queued = (api.cache / "inline_grids" / f"{ids[1]}.json").is_file()
+    while_first_ran = set()
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        states = [api.call("GET", f"/sweeps/{i}")[1]["status"] for i in ids]
+        if states[0] in ("finished", "failed"):
+            break
+        if states[0] == "running":
+            while_first_ran.add(states[1])
+        time.sleep(0.2)
+    jobs = [wait_done(api, ids[0]), wait_done(api, ids[1])]
+    return {"while_first_ran": while_first_ran, "file_while_queued": file_while_queued,
+            "jobs": jobs}
+
+
+def test_a_sweep_past_the_active_cap_waits_queued(queued: dict[str, Any]) -> None:
+    """Issue #10 item 10: N experiments ran N sweeps (N x workers processes) at once."""
+    assert queued["while_first_ran"] == {"queued"}
+    assert [job["status"] for job in queued["jobs"]] == ["finished", "finished"]
+
+
+def test_inline_grid_is_written_once_valid_and_removed_when_done(
+        api: Served, queued: dict[str, Any]) -> None:
+    assert queued["file_while_queued"]
+    assert not any((api.cache / "inline_grids" / f"{job['id']}.json").exists()
+                   for job in queued["jobs"])
+
+
+@pytest.fixture(scope="module")
+def finished(api: Served) -> dict[str, Any]:
     """Start the tiny sweep, ask for the same experiment again at once, then wait."""
     status, job = api.call("POST", "/sweeps", {"grid": "tiny.json"})
     assert status == 202, job
     second = api.call("POST", "/sweeps", {"grid": "tiny.json"})
-    return {"second": second, "job": _wait_done(api, job["id"])}
+    return {"second": second, "job": wait_done(api, job["id"])}
 
 
 def test_second_sweep_of_a_running_experiment_answers_409(finished: dict[str, Any]) -> None:
@@ -168,7 +295,7 @@ def test_finished_sweep_reports_counts(finished: dict[str, Any]) -> None:
         ("finished", 2, 0, 2, 1.0), job
 
 
-def test_leaderboard_ranks_the_trials(api: Api, finished: dict[str, Any]) -> None:
+def test_leaderboard_ranks_the_trials(api: Served, finished: dict[str, Any]) -> None:
     status, board = api.call("GET", f"/sweeps/{finished['job']['id']}/leaderboard")
     assert status == 200
     assert board["metric"] == "ari"
@@ -176,7 +303,7 @@ def test_leaderboard_ranks_the_trials(api: Api, finished: dict[str, Any]) -> Non
     assert len(values) == 2 and values == sorted(values, reverse=True)
 
 
-def test_unknown_sweep_answers_404(api: Api) -> None:
+def test_unknown_sweep_answers_404(api: Served) -> None:
     assert api.call("GET", "/sweeps/nope")[0] == 404
 
 
@@ -184,3 +311,37 @@ def test_public_address_without_token_is_refused(tmp_path: Path) -> None:
     env_free = tuner_cli("serve", "--host", "0.0.0.0", "--port", str(free_port()), cwd=tmp_path)
     assert env_free.returncode == 2
     assert "TUNER_API_TOKEN" in env_free.stderr
+
+
+def test_placeholder_token_from_env_example_is_refused(tmp_path: Path) -> None:
+    """Issue #10 item 19: an unedited copy of .env.example served with a public token."""
+    example = (REPO / ".env.example").read_text(encoding="utf-8")
+    placeholder = re.search(r"^TUNER_API_TOKEN=(.*)$", example, flags=re.M)
+    assert placeholder is not None
+    env = {**os.environ, "TUNER_API_TOKEN": placeholder.group(1),
+           "MLFLOW_DISABLE_TELEMETRY": "true"}
+    done = subprocess.run([str(VENV_BIN / "tuner"), "serve", "--host", "0.0.0.0", "--port",
+                           str(free_port())], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2
+    assert "TUNER_API_TOKEN: still the placeholder of .env.example" in done.stderr
+
+
+def test_data_root_option_replaces_the_default_roots(tmp_path: Path, small_corpus: Path,
+                                                     session_cache: Path) -> None:
+    for folder in ("grids", "datasets", "corpora"):
+        (tmp_path / folder).mkdir()
+    for folder in ("datasets", "corpora"):
+        shutil.copy(small_corpus, tmp_path / folder / "corpus.jsonl")
+    served = start_server(tmp_path, session_cache, "--data-root", "corpora")
+    try:
+        answers = [served.call("POST", "/sweeps", {"grid_inline": tiny_grid(
+            "roots", Path(f"../{folder}/corpus.jsonl"), [-1])})  # bad seed: no sweep starts
+            for folder in ("corpora", "datasets")]
+    finally:
+        served.stop()
+    (inside, inside_body), (outside, outside_body) = answers
+    assert (inside, outside) == (400, 400)
+    assert [p.split(": ")[1] for p in inside_body["problems"]] == ["seeds[0]"]
+    assert outside_body["error"].startswith("grid_inline: dataset.path: must be a file under "
+                                            "the server's data roots (corpora/)")

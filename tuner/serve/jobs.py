@@ -1,22 +1,32 @@
-"""Sweeps started over HTTP: validate the request like the CLI does, then run it in a
-background thread through `execute_sweep`, one sweep per experiment at a time."""
+"""Sweeps started over HTTP: validate the request like the CLI does, then queue it; at most
+`max_active` sweeps run at once (one per experiment), each in a thread through `execute_sweep`.
+
+An inline grid may name only files under the data roots; it is written under the cache folder
+after it validated, and removed when its sweep ends.
+"""
 
 from __future__ import annotations
 
 import json
+import multiprocessing
+import tempfile
 import threading
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field, replace
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Literal
 
 from tuner.engine.sweep import CheckedInputs, PreparedSweep
-from tuner.errors import ApiError, GridError, TunerError
+from tuner.errors import ApiError, SweepInterrupted, TunerError
 from tuner.grid import Grid
+from tuner.serve.errors import public_failure, validation_error
+from tuner.serve.paths import DataRoots, contained_grid
 from tuner.trial import TrialRecord, TrialStatus
 
+__all__ = ["ApiError", "JobSettings", "SweepJob", "SweepRegistry"]
 JobStatus = Literal["queued", "running", "finished", "failed"]
 INLINE_FOLDER = "inline_grids"
 
@@ -28,6 +38,13 @@ class JobSettings:
     tracking_uri: str
     max_workers: int = 2
     max_trials: int = 10000
+    data_roots: tuple[Path, ...] = ()  # empty: grids_dir and ./datasets
+    max_active: int = 1
+    max_queued: int = 20
+
+    @property
+    def roots(self) -> DataRoots:
+        return DataRoots.of(self.data_roots or (self.grids_dir, Path("datasets")))
 
 
 @dataclass
@@ -60,12 +77,16 @@ class SweepJob:
 
 
 class SweepRegistry:
-    """Every sweep this server started, and the experiments running now."""
+    """Every sweep this server started, the queue, and the sweeps running now."""
 
     def __init__(self, settings: JobSettings) -> None:
         self.settings = settings
+        self.roots = settings.roots
         self._lock = threading.Lock()
         self._jobs: dict[str, SweepJob] = {}
+        self._futures: dict[str, Future[None]] = {}
+        self._stop = threading.Event()
+        self._pool = ThreadPoolExecutor(settings.max_active, thread_name_prefix="sweep")
 
     def jobs(self) -> list[SweepJob]:
         with self._lock:
@@ -79,24 +100,36 @@ class SweepRegistry:
         return job
 
     def submit(self, body: Any) -> SweepJob:
-        """Validate a request body and start its sweep; 400/404/409 as ApiError."""
-        from tuner.flow import is_locked
-
+        """Validate a request body and queue its sweep; 400/404/409/503 as ApiError."""
+        if self._stop.is_set():
+            raise ApiError(HTTPStatus.SERVICE_UNAVAILABLE, "the server is shutting down")
         job_id = uuid.uuid4().hex[:12]
-        path, label = self._grid_file(body, job_id)
-        grid, inputs = _validated(path, label, self.settings.max_trials)
-        job = SweepJob(job_id, grid.experiment, label)
+        grid, inputs, inline = self._validated_request(body)
+        job = SweepJob(job_id, grid.experiment, "grid_inline" if inline else str(body["grid"]))
+        self._register(job)
+        if inline is not None:
+            grid = replace(grid, path=self._write_inline(job, inline))
         with self._lock:
-            busy = any(j.experiment == grid.experiment and j.status in ("queued", "running")
-                       for j in self._jobs.values())
-            if busy or is_locked(self.settings.cache_dir, grid.experiment,
-                                   self.settings.tracking_uri):
-                raise ApiError(HTTPStatus.CONFLICT, f"experiment '{grid.experiment}': a sweep "
-                               "is already running; wait for it to finish")
-            self._jobs[job_id] = job
-        threading.Thread(target=self._run, args=(job, grid, inputs), name=f"sweep-{job_id}",
-                         daemon=True).start()
+            self._futures[job_id] = self._pool.submit(self._run, job, grid, inputs)
         return job
+
+    def shutdown(self, timeout: float) -> bool:
+        """Stop taking sweeps, drop the queued ones and stop the running ones: their workers
+        are killed and no new pool starts, so each ends KILLED. True if all ended in time."""
+        self._stop.set()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            futures = dict(self._futures)
+        for job_id, future in futures.items():
+            if future.cancelled():
+                self._end(self._jobs[job_id], "failed", "cancelled: the server stopped first")
+        running = [f for f in futures.values() if not f.done()]
+        deadline = time.monotonic() + timeout
+        while running and time.monotonic() < deadline:
+            for child in multiprocessing.active_children():  # the sweeps' worker processes
+                child.kill()
+            running = list(wait(running, timeout=0.5).not_done)
+        return not running
 
     def leaderboard(self, job_id: str) -> dict[str, Any]:
         from tuner.reporting.leaderboard import leaderboard
@@ -110,51 +143,96 @@ class SweepRegistry:
         return {"status": job.status, "metric": job.metric, "experiment": job.experiment,
                 "entries": [asdict(entry) for entry in board]}
 
-    def _grid_file(self, body: Any, job_id: str) -> tuple[Path, str]:
+    def _validated_request(self, body: Any
+                           ) -> tuple[Grid, CheckedInputs, dict[str, Any] | None]:
         if not isinstance(body, dict) or len({"grid", "grid_inline"} & set(body)) != 1:
             raise ApiError(HTTPStatus.BAD_REQUEST, "body: expects a JSON object with either "
                            "'grid' (a file name under grids/) or 'grid_inline' (a grid object)")
         if "grid" in body:
-            return _named_grid(self.settings.grids_dir, body["grid"])
-        return self._inline_grid(body["grid_inline"], job_id), "grid_inline"
-
-    def _inline_grid(self, raw: Any, job_id: str) -> Path:
-        """Write an inline grid under the cache; relative data paths resolve against grids/,
-        as they would for a named grid."""
+            path, label = _named_grid(self.settings.grids_dir, body["grid"])
+            return (*self._validated(path, label), None)
+        raw = body["grid_inline"]
         if not isinstance(raw, dict):
             raise ApiError(HTTPStatus.BAD_REQUEST, f"grid_inline: expects a JSON object; "
                            f"got {type(raw).__name__}")
-        raw = dict(raw)
-        base = self.settings.grids_dir.resolve()
-        dataset = raw.get("dataset")
-        if isinstance(dataset, dict) and isinstance(dataset.get("path"), str):
-            raw["dataset"] = {**dataset, "path": str(base / dataset["path"])}
-        if isinstance(raw.get("ground_truth"), str):
-            raw["ground_truth"] = str(base / raw["ground_truth"])
-        path = self.settings.cache_dir.resolve() / INLINE_FOLDER / f"{job_id}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(raw, indent=1), encoding="utf-8")
+        inline = contained_grid(raw, self.roots, self.settings.grids_dir.resolve())
+        with tempfile.TemporaryDirectory(prefix="tuner-inline-") as folder:
+            path = Path(folder) / "grid.json"  # read by load_grid, gone once it validated
+            path.write_text(json.dumps(inline), encoding="utf-8")
+            return (*self._validated(path, "grid_inline"), inline)
+
+    def _validated(self, path: Path, label: str) -> tuple[Grid, CheckedInputs]:
+        """load_grid + check_inputs, as the CLI does; problems become a 400 with every line."""
+        from tuner.engine.sweep import check_inputs
+        from tuner.grid import load_grid
+
+        grid = None
+        try:
+            grid = load_grid(path)
+            return grid, check_inputs(grid, self.settings.max_trials)
+        except TunerError as err:
+            files = {} if grid is None else {"dataset": grid.dataset.path,
+                                             "ground_truth": grid.ground_truth}
+            raise validation_error(err, path, label, self.roots,
+                                   {k: v for k, v in files.items() if v is not None}) from err
+
+    def _register(self, job: SweepJob) -> None:
+        from tuner.flow import is_locked
+
+        with self._lock:
+            waiting = [j for j in self._jobs.values() if j.status in ("queued", "running")]
+            if any(j.experiment == job.experiment for j in waiting) or \
+                    is_locked(self.settings.tracking_uri, job.experiment):
+                raise ApiError(HTTPStatus.CONFLICT, f"experiment '{job.experiment}': a sweep "
+                               "is already running; wait for it to finish")
+            queued = sum(j.status == "queued" for j in waiting)
+            if queued >= self.settings.max_queued:
+                raise ApiError(HTTPStatus.SERVICE_UNAVAILABLE, f"{queued} sweeps are queued, "
+                               f"the most this server holds; try again later")
+            self._jobs[job.id] = job
+
+    def _write_inline(self, job: SweepJob, inline: dict[str, Any]) -> Path:
+        path = self._inline_path(job)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(inline, indent=1), encoding="utf-8")
+        except OSError as err:
+            with self._lock:
+                del self._jobs[job.id]
+            raise ApiError(HTTPStatus.INSUFFICIENT_STORAGE, f"grid_inline: cannot be stored "
+                           f"under the cache folder: {err.strerror}") from err
         return path
+
+    def _inline_path(self, job: SweepJob) -> Path:
+        return self.settings.cache_dir.resolve() / INLINE_FOLDER / f"{job.id}.json"
 
     def _run(self, job: SweepJob, grid: Grid, inputs: CheckedInputs) -> None:
         from tuner.flow import SweepHooks, SweepSettings, execute_sweep
 
         settings = SweepSettings(self.settings.tracking_uri, self.settings.cache_dir,
-                                 self.settings.max_workers, progress=False)
+                                 self.settings.max_workers, progress=False, stop=self._stop)
         hooks = SweepHooks(lambda prepared, skipped: self._started(job, prepared, skipped),
                            lambda record: self._recorded(job, record))
+        with self._lock:
+            job.status = "running"
         try:
             outcome = execute_sweep(grid, inputs, settings, hooks)
+        except SweepInterrupted:
+            self._end(job, "failed", "interrupted: the server stopped (SIGTERM)")
+            return
         except Exception as err:  # a background thread has no caller to raise to
-            with self._lock:
-                job.status, job.error = "failed", f"{type(err).__name__}: {err}"[:4000]
-                job.finished_at = time.time()
+            self._end(job, "failed", public_failure(err, self.roots))
             return
         with self._lock:
-            job.status = "finished"
             job.experiment_id, job.parent_run_id = outcome.experiment_id, outcome.parent_run_id
             job.metric, job.skipped = outcome.metric, outcome.skipped
-            job.finished_at = time.time()
+        self._end(job, "finished", None)
+
+    def _end(self, job: SweepJob, status: JobStatus, error: str | None) -> None:
+        with self._lock:
+            job.status, job.error, job.finished_at = status, error, time.time()
+        if job.grid == "grid_inline":
+            self._inline_path(job).unlink(missing_ok=True)
 
     def _started(self, job: SweepJob, prepared: PreparedSweep, skipped: int) -> None:
         from tuner.metrics import default_metric
@@ -162,7 +240,7 @@ class SweepRegistry:
 
         experiment_id = MlflowTracker(self.settings.tracking_uri).experiment_id(job.experiment)
         with self._lock:
-            job.status, job.total, job.skipped = "running", len(prepared.trials), skipped
+            job.total, job.skipped = len(prepared.trials), skipped
             job.experiment_id = experiment_id
             job.metric = prepared.grid.leaderboard_metric or \
                 default_metric(prepared.inputs.truth is not None)
@@ -180,26 +258,14 @@ def _named_grid(grids_dir: Path, name: Any) -> tuple[Path, str]:
         raise ApiError(HTTPStatus.BAD_REQUEST, f"grid: expects a file name under grids/; "
                        f"got {name!r}")
     root = grids_dir.resolve()
-    path = (root / name).resolve()
+    try:
+        path = (root / name).resolve()
+    except (OSError, RuntimeError, ValueError) as err:
+        raise ApiError(HTTPStatus.BAD_REQUEST, f"grid: not a usable file name: {name!r}") \
+            from err
     if not path.is_relative_to(root) or Path(name).is_absolute():
         raise ApiError(HTTPStatus.BAD_REQUEST, f"grid: must name a file inside {grids_dir}/; "
                        f"got {name!r}")
     if not path.is_file():
         raise ApiError(HTTPStatus.NOT_FOUND, f"grid: no file {name!r} in {grids_dir}/")
     return path, name
-
-
-def _validated(path: Path, label: str, max_trials: int) -> tuple[Grid, CheckedInputs]:
-    """load_grid + check_inputs, as the CLI does; problems become a 400 with every line."""
-    from tuner.engine.sweep import check_inputs
-    from tuner.grid import load_grid
-
-    try:
-        grid = load_grid(path)
-        return grid, check_inputs(grid, max_trials)
-    except GridError as err:
-        lines = [p.replace(str(path), label, 1) for p in err.problems]
-        raise ApiError(HTTPStatus.BAD_REQUEST, f"{label}: invalid grid", lines) from err
-    except TunerError as err:
-        lines = [line.replace(str(path), label, 1) for line in str(err).splitlines()]
-        raise ApiError(HTTPStatus.BAD_REQUEST, lines[0], lines) from err

@@ -2,6 +2,8 @@
 
 Routes: GET /health, POST /sweeps, GET /sweeps, GET /sweeps/{id}, GET /sweeps/{id}/leaderboard.
 Sweeps run through `tuner.flow.execute_sweep`, the same flow (and lock) as `tuner run`.
+A request must name this server in its Host header (421 otherwise: DNS rebinding) and a POST
+must be `Content-Type: application/json` (415 otherwise: a cross-site form cannot send it).
 """
 
 from __future__ import annotations
@@ -10,18 +12,27 @@ import hmac
 import ipaddress
 import json
 import logging
-from collections.abc import Callable
+import re
+import signal
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, cast
 
 from tuner.errors import ApiError, TunerError
+from tuner.serve.errors import log_reference, public_failure
 from tuner.serve.jobs import JobSettings, SweepRegistry
+from tuner.serve.transport import GatedHTTPServer, PrereadHandler
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024  # 1 MiB
+SHUTDOWN_GRACE_S = 7.0  # within `docker stop`'s 10 s before it kills
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
+# The placeholders of .env.example ("change-me-...") and their kin.
+PLACEHOLDER = re.compile(r"(change|replace)[-_ ]?me|placeholder|your[-_ ]?token", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -35,6 +46,11 @@ class ServerSettings:
     max_trials: int = 10000
     token: str | None = None
     max_body: int = MAX_BODY
+    data_roots: tuple[Path, ...] = ()  # empty: grids_dir and ./datasets
+    allowed_hosts: tuple[str, ...] = ()  # NAME or NAME:PORT, besides the bound address
+    max_active_sweeps: int = 1
+    max_connections: int = 256  # connections whose request is still arriving
+    request_timeout: float = 10.0
 
 
 def is_loopback(host: str) -> bool:
@@ -46,55 +62,137 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def make_server(settings: ServerSettings) -> ThreadingHTTPServer:
-    """Bind the API; refuse a non-loopback address without a bearer token.
+@dataclass(frozen=True)
+class HostPolicy:
+    """The (name, port) pairs a Host header may give."""
+
+    allowed: frozenset[tuple[str, int]]
+
+    @classmethod
+    def of(cls, bind_host: str, port: int, extra: Iterable[str]) -> HostPolicy:
+        names = set(LOOPBACK_NAMES) if is_loopback(bind_host) or bind_host in WILDCARD_HOSTS \
+            else set()
+        if bind_host not in WILDCARD_HOSTS:
+            names.add(f"[{bind_host}]" if ":" in bind_host else bind_host.lower())
+        allowed = {(name, port) for name in names}
+        for entry in extra:
+            parsed = split_host(entry.lower(), port)
+            if parsed is None:
+                raise TunerError(f"--allowed-host {entry!r}: expects NAME or NAME:PORT")
+            allowed.add(parsed)
+        return cls(frozenset(allowed))
+
+    def allows(self, header: str | None) -> bool:
+        return header is not None and split_host(header.strip().lower(), 80) in self.allowed
+
+
+def split_host(value: str, default_port: int) -> tuple[str, int] | None:
+    """`name[:port]` or `[v6]:port` -> (name, port); None if malformed."""
+    if value.startswith("["):
+        name, bracket, rest = value.partition("]")
+        name, port = name + bracket, rest.removeprefix(":")
+        if not bracket or (rest and not rest.startswith(":")):
+            return None
+    else:
+        name, _, port = value.partition(":")
+    if not name or ":" in port or (port and not re.fullmatch(r"[0-9]{1,5}", port)):
+        return None
+    return name, int(port) if port else default_port
+
+
+def make_server(settings: ServerSettings) -> GatedHTTPServer:
+    """Bind the API; refuse a non-loopback address without a real bearer token.
 
     Raises:
-        TunerError: no token for a public address, or the address cannot be bound.
+        TunerError: no token (or a placeholder) for a public address, a bad setting, or the
+            address cannot be bound.
     """
-    if not is_loopback(settings.host) and not settings.token:
-        raise TunerError(f"--host {settings.host}: a non-loopback address needs a bearer token; "
-                         "set TUNER_API_TOKEN (or bind 127.0.0.1)")
-    if settings.max_workers < 1:
-        raise TunerError(f"--max-workers expects an int >= 1; got {settings.max_workers}")
-    registry = SweepRegistry(JobSettings(settings.grids_dir, settings.cache_dir,
-                                         settings.tracking_uri, settings.max_workers,
-                                         settings.max_trials))
+    _check_settings(settings)
+    registry = SweepRegistry(JobSettings(
+        settings.grids_dir, settings.cache_dir, settings.tracking_uri, settings.max_workers,
+        settings.max_trials, settings.data_roots, settings.max_active_sweeps))
     handler = _handler_class(registry, settings)
     try:
-        server = ThreadingHTTPServer((settings.host, settings.port), handler)
+        server = GatedHTTPServer((settings.host, settings.port), handler,
+                                 settings.max_connections, settings.request_timeout,
+                                 settings.max_body)
     except OSError as err:
         raise TunerError(f"--host {settings.host} --port {settings.port}: cannot listen: "
                          f"{err.strerror}") from err
-    server.daemon_threads = True
+    handler.hosts = HostPolicy.of(settings.host, server.server_port, settings.allowed_hosts)
     return server
 
 
-def serve(settings: ServerSettings, announce: Callable[[str], None]) -> None:
-    """Serve until interrupted; `announce` receives the base URL once listening."""
+def _check_settings(settings: ServerSettings) -> None:
+    if settings.token and PLACEHOLDER.search(settings.token):
+        raise TunerError("TUNER_API_TOKEN: still the placeholder of .env.example; set a random "
+                         "value, e.g. python -c \"import secrets; print(secrets."
+                         "token_urlsafe(32))\"")
+    if not is_loopback(settings.host) and not settings.token:
+        raise TunerError(f"--host {settings.host}: a non-loopback address needs a bearer token; "
+                         "set TUNER_API_TOKEN (or bind 127.0.0.1)")
+    for name, value in (("--max-workers", settings.max_workers),
+                        ("--max-active-sweeps", settings.max_active_sweeps),
+                        ("--max-connections", settings.max_connections)):
+        if value < 1:
+            raise TunerError(f"{name} expects an int >= 1; got {value}")
+    if not settings.request_timeout > 0:
+        raise TunerError(f"--request-timeout expects seconds > 0; got {settings.request_timeout}")
+    HostPolicy.of(settings.host, settings.port, settings.allowed_hosts)
+
+
+def serve(settings: ServerSettings, announce: Callable[[str], None]) -> str | None:
+    """Serve until SIGTERM or SIGINT; `announce` receives the base URL once listening.
+
+    On the signal the server stops listening, drops queued sweeps and stops running ones
+    (workers killed, runs KILLED). Returns the signal's name, or None if the server stopped
+    on its own.
+    """
     server = make_server(settings)
+    stop, received = threading.Event(), []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        received.append(signal.Signals(signum).name)
+        stop.set()
+
+    previous = _trap_signals(on_signal)
+    listener = threading.Thread(target=server.serve_forever, name="http", daemon=True)
+    listener.start()
     announce(f"http://{settings.host}:{server.server_port}")
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+        while listener.is_alive() and not stop.wait(0.5):
+            pass
     finally:
+        server.shutdown()
+        registry = cast(type[_ApiHandler], server.RequestHandlerClass).registry
+        if not registry.shutdown(SHUTDOWN_GRACE_S):
+            log.warning("a sweep was still stopping after %.0f s", SHUTDOWN_GRACE_S)
         server.server_close()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return received[0] if received else None
 
 
-def _handler_class(registry: SweepRegistry,
-                   settings: ServerSettings) -> type[BaseHTTPRequestHandler]:
+def _trap_signals(handler: Callable[[int, object], None]) -> dict[int, Any]:
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+
+
+def _handler_class(registry: SweepRegistry, settings: ServerSettings) -> type[_ApiHandler]:
     class Handler(_ApiHandler):
         pass
 
     Handler.registry = registry
     Handler.settings = settings
+    Handler.timeout = settings.request_timeout
     return Handler
 
 
-class _ApiHandler(BaseHTTPRequestHandler):
-    registry: SweepRegistry
-    settings: ServerSettings
+class _ApiHandler(PrereadHandler):
+    registry: ClassVar[SweepRegistry]
+    settings: ClassVar[ServerSettings]
+    hosts: ClassVar[HostPolicy]
     server_version = "tuner"
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
@@ -112,11 +210,17 @@ class _ApiHandler(BaseHTTPRequestHandler):
         except ApiError as err:
             status, body = err.status, {"error": err.message, "problems": err.problems}
         except TunerError as err:
-            status, body = HTTPStatus.BAD_REQUEST, {"error": str(err).splitlines()[0],
-                                                    "problems": str(err).splitlines()}
+            message = public_failure(err, self.registry.roots)
+            status, body = HTTPStatus.BAD_REQUEST, {"error": message, "problems": [message]}
+        except Exception as err:  # a bug answers 500; it never drops the connection
+            log.error("%s %s failed", method, self.path, exc_info=True)
+            message = f"internal error (ref {log_reference(err)}); see the server log"
+            status, body = HTTPStatus.INTERNAL_SERVER_ERROR, {"error": message,
+                                                              "problems": [message]}
         self._send(status, body)
 
     def _route(self, method: str, path: str) -> tuple[int, Any]:
+        self._check_host()
         if path == "/health" and method == "GET":
             return HTTPStatus.OK, {"status": "ok"}
         self._check_token()
@@ -134,6 +238,13 @@ class _ApiHandler(BaseHTTPRequestHandler):
             return HTTPStatus.OK, self.registry.leaderboard(parts[1])
         return HTTPStatus.OK, self.registry.get(parts[1]).as_json()
 
+    def _check_host(self) -> None:
+        if not self.hosts.allows(self.headers.get("Host")):
+            self.close_connection = True
+            raise ApiError(HTTPStatus.MISDIRECTED_REQUEST, "Host header: names another server; "
+                           "use the address tuner serve listens on, or add it with "
+                           "--allowed-host")
+
     def _check_token(self) -> None:
         token = self.settings.token
         if not token:
@@ -144,19 +255,19 @@ class _ApiHandler(BaseHTTPRequestHandler):
                            "'Authorization: Bearer $TUNER_API_TOKEN'")
 
     def _json_body(self) -> Any:
-        length_text = self.headers.get("Content-Length", "0")
-        if not length_text.isdigit():
-            raise ApiError(HTTPStatus.BAD_REQUEST, f"Content-Length expects an int; "
-                           f"got {length_text!r}")
+        self.close_connection = True  # an unread or refused body must not read as a request
+        kind = self.headers.get_content_type()
+        if kind != "application/json":
+            raise ApiError(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"Content-Type: expects "
+                           f"application/json; got {kind}")
+        length_text = self.headers.get("Content-Length", "0").strip()
+        if not re.fullmatch(r"[0-9]{1,15}", length_text):  # ASCII only: int() takes "²" too
+            raise ApiError(HTTPStatus.BAD_REQUEST, "Content-Length: expects a number of bytes")
         length = int(length_text)
         if length > self.settings.max_body:
-            self.close_connection = True  # the unread body must not be parsed as a request
             raise ApiError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                            f"body: at most {self.settings.max_body} bytes; got {length}")
-        try:
-            return json.loads(self.rfile.read(length) or b"null")
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise ApiError(HTTPStatus.BAD_REQUEST, f"body: expects a JSON object; {err}") from err
+        return _parse_json(self.rfile.read(length) or b"null")
 
     def _send(self, status: int, body: Any) -> None:
         data = json.dumps(body, indent=1, default=str).encode("utf-8")
@@ -167,3 +278,17 @@ class _ApiHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+
+def _parse_json(data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except json.JSONDecodeError as err:
+        raise ApiError(HTTPStatus.BAD_REQUEST, f"body: not valid JSON: {err.msg} at line "
+                       f"{err.lineno} column {err.colno}") from err
+    except UnicodeDecodeError as err:
+        raise ApiError(HTTPStatus.BAD_REQUEST, "body: not valid UTF-8") from err
+    except RecursionError as err:
+        raise ApiError(HTTPStatus.BAD_REQUEST, "body: JSON nested too deeply") from err
+    except ValueError as err:  # an integer past Python's 4,300-digit limit
+        raise ApiError(HTTPStatus.BAD_REQUEST, "body: a number has too many digits") from err

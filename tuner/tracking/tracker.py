@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from tuner.errors import TrackingError
 from tuner.tracking.journal import Journal
+from tuner.tracking.uri import redact_uri
 from tuner.trial import StoredFit, TrialRecord, TrialSpec, TrialStatus
 
 log = logging.getLogger(__name__)
@@ -108,8 +109,9 @@ class MlflowTracker:
             return str(self.client.create_experiment(
                 experiment, artifact_location=self._artifact_location(experiment)))
         except Exception as err:
-            raise TrackingError(f"MLflow tracking store {self.tracking_uri} cannot be used: "
-                                f"{type(err).__name__}: {str(err)[:300]}") from err
+            message = (f"MLflow tracking store {self.tracking_uri} cannot be used: "
+                       f"{type(err).__name__}: {str(err)[:300]}")
+            raise TrackingError(redact_uri(message)) from err
 
     def start_sweep(self, experiment: str, tags: Mapping[str, str], params: Mapping[str, Any],
                     doc_ids: Sequence[str] = ()) -> SweepHandle:
@@ -219,7 +221,8 @@ class MlflowTracker:
         except Exception as err:  # any store failure: keep the result, never drop it
             self.journal(sweep).append(run_id, record)
             log.warning("could not log trial %s to %s (%s); kept in %s for the next run",
-                        record.spec.key, self.tracking_uri, err, self.journal(sweep).path)
+                        record.spec.key, redact_uri(self.tracking_uri), redact_uri(str(err)),
+                        self.journal(sweep).path)
 
     def _write_outcome(self, sweep: SweepHandle, run_id: str, record: TrialRecord) -> None:
         tags = {"tuner.status": record.status.value, "tuner.worker": record.worker}

@@ -1,0 +1,70 @@
+"""Tracking URIs with credentials never shown whole: in errors, in `GET /sweeps/{id}`, on the
+command line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.service.conftest import free_port, tiny_grid, tuner_cli
+from tests.service.serving import start_server, wait_done
+from tuner.tracking.uri import redact_uri
+
+PASSWORD = "s3cretPW"
+_FAIL_FAST = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
+
+
+@pytest.mark.parametrize("text, shown", [
+    ("postgresql+psycopg2://mlflow:s3cret@db:5432/mlflow",
+     "postgresql+psycopg2://mlflow:***@db:5432/mlflow"),
+    ("http://user:p@ss@host:5000/x", "http://user:***@host:5000/x"),
+    ("stores a://u:p@h and b://v:q@k/", "stores a://u:***@h and b://v:***@k/"),
+    ("http://mlflow:5000/runs@x", "http://mlflow:5000/runs@x"),
+    ("postgresql://mlflow@db/mlflow", "postgresql://mlflow@db/mlflow"),
+])
+def test_redact_uri_hides_passwords_only(text: str, shown: str) -> None:
+    assert redact_uri(text) == shown
+
+
+def _unreachable_store() -> str:
+    return f"http://tuner:{PASSWORD}@127.0.0.1:{free_port()}"
+
+
+def test_sweep_status_does_not_show_the_store_password(tmp_path: Path, small_corpus: Path,
+                                                       session_cache: Path) -> None:
+    """Issue #10 item 12: `GET /sweeps/{id}` showed user:password@ of the tracking URI."""
+    (tmp_path / "grids").mkdir()
+    (tmp_path / "datasets").mkdir()
+    shutil.copy(small_corpus, tmp_path / "datasets" / "corpus.jsonl")
+    (tmp_path / "grids" / "tiny.json").write_text(json.dumps(tiny_grid(
+        "redacted", Path("../datasets/corpus.jsonl"), [1])))
+    env = {**_FAIL_FAST, "TUNER_LOCK_DIR": str(tmp_path / "locks")}
+    served = start_server(tmp_path, session_cache, env=env, store=_unreachable_store())
+    try:
+        status, job = served.call("POST", "/sweeps", {"grid": "tiny.json"})
+        assert status == 202, job
+        done = wait_done(served, job["id"], timeout=120)
+        listed = served.call("GET", "/sweeps")[1]
+    finally:
+        served.stop()
+    assert done["status"] == "failed"
+    assert "TrackingError: MLflow tracking store http://tuner:***@127.0.0.1:" in done["error"]
+    assert PASSWORD not in json.dumps([done, listed])
+    assert PASSWORD not in served.log_text()
+
+
+def test_cli_error_does_not_show_the_store_password(tmp_path: Path, small_corpus: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in _FAIL_FAST.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("TUNER_LOCK_DIR", str(tmp_path / "locks"))
+    grid = tmp_path / "grid.json"
+    grid.write_text(json.dumps(tiny_grid("redacted-cli", small_corpus, [1])))
+    done = tuner_cli("run", str(grid), "--tracking-uri", _unreachable_store(), "--cache-dir",
+                     str(tmp_path / "cache"), "--quiet", cwd=tmp_path, timeout=300)
+    assert done.returncode != 0
+    assert "tuner:***@127.0.0.1" in done.stdout + done.stderr
+    assert PASSWORD not in done.stdout + done.stderr

@@ -1,0 +1,191 @@
+"""`tuner serve` under slow or greedy clients and on SIGTERM: a real process on 127.0.0.1."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import signal
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.service.conftest import tiny_grid
+from tests.service.serving import TOKEN, Served, start_server
+from tuner.serve.transport import HANDLER_THREADS
+
+MAX_CONNECTIONS, REQUEST_TIMEOUT = 64, 2.0
+HALF_OPEN = 200  # more than MAX_CONNECTIONS: the oldest are dropped to make room
+
+
+def _threads(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines()
+                    if line.startswith("Threads:")))
+
+
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory: pytest.TempPathFactory, session_cache: Path) -> Iterator[Served]:
+    root = tmp_path_factory.mktemp("serve-limits")
+    (root / "grids").mkdir()
+    served = start_server(root, session_cache, "--max-connections", str(MAX_CONNECTIONS),
+                          "--request-timeout", str(REQUEST_TIMEOUT))
+    yield served
+    served.stop()
+
+
+@pytest.fixture
+def half_open(limited: Served) -> Iterator[list[socket.socket]]:
+    """HALF_OPEN connections, each having sent part of a request head and nothing more."""
+    sockets: list[socket.socket] = []
+    head = f"GET /health HTTP/1.1\r\nHost: 127.0.0.1:{limited.port}\r\n".encode()
+    deadline = time.monotonic() + 30
+    try:
+        while len(sockets) < HALF_OPEN and time.monotonic() < deadline:
+            sock = socket.create_connection(("127.0.0.1", limited.port), timeout=5)
+            sockets.append(sock)
+            with contextlib.suppress(OSError):  # refused at once: the cap at work
+                sock.sendall(head)
+        yield sockets
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def _closed_by_server(sock: socket.socket) -> bool:
+    try:
+        data = sock.recv(4096)
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+    return data == b"" or data.startswith((b"HTTP/1.0 503 ", b"HTTP/1.0 408 "))
+
+
+def test_half_open_connections_hold_a_bounded_number_of_threads(
+        limited: Served, half_open: list[socket.socket]) -> None:
+    """Issue #10 item 8: 200 half-open requests held 204 threads."""
+    assert len(half_open) == HALF_OPEN
+    peak = max(_threads(limited.process.pid) for _ in range(5) if time.sleep(0.1) is None)
+    assert peak <= HANDLER_THREADS + 8, peak
+
+
+def test_a_normal_request_is_answered_at_once_while_half_open_connections_linger(
+        limited: Served, half_open: list[socket.socket]) -> None:
+    start = time.monotonic()
+    assert limited.call("GET", "/health") == (200, {"status": "ok"})
+    assert time.monotonic() - start < REQUEST_TIMEOUT
+
+
+def test_half_open_connections_are_closed_after_the_request_timeout(
+        limited: Served, half_open: list[socket.socket]) -> None:
+    time.sleep(REQUEST_TIMEOUT + 1)
+    for sock in half_open:
+        sock.settimeout(5)
+    assert all(_closed_by_server(sock) for sock in half_open)
+
+
+def test_a_trickling_request_is_cut_at_the_deadline(limited: Served) -> None:
+    """One byte every 0.3 s resets a per-read timeout forever; the deadline is per request."""
+    sock = socket.create_connection(("127.0.0.1", limited.port), timeout=5)
+    start, closed = time.monotonic(), False
+    try:
+        for byte in (b"GET /health HTTP/1.1\r\nX-Slow: " + b"a" * 100):
+            sock.sendall(bytes([byte]))
+            time.sleep(0.3)
+            sock.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                closed = sock.recv(1) in (b"", b"H")  # closed, or answered 408
+            sock.setblocking(True)
+            if closed or time.monotonic() - start > REQUEST_TIMEOUT + 8:
+                break
+    except (BrokenPipeError, ConnectionResetError):
+        closed = True
+    finally:
+        sock.close()
+    assert closed
+    assert time.monotonic() - start < REQUEST_TIMEOUT + 3
+
+
+def test_sigterm_stops_the_server_and_its_running_sweep(tmp_path: Path, small_corpus: Path,
+                                                        session_cache: Path) -> None:
+    """Issue #10 item 19: `docker stop` must end `tuner serve` cleanly: no traceback, no
+    worker left behind, no run left RUNNING, no queued sweep's grid left on disk."""
+    (tmp_path / "grids").mkdir()
+    (tmp_path / "datasets").mkdir()
+    shutil.copy(small_corpus, tmp_path / "datasets" / "corpus.jsonl")
+    grid = tiny_grid("stopped", Path("../datasets/corpus.jsonl"), [1, 2, 3, 4])
+    grid["params"] = {"num_topics": [5, 8], "vocab_size": 1000, "lda.max_iter": 500}
+    (tmp_path / "grids" / "long.json").write_text(json.dumps(grid))
+    served = start_server(tmp_path, session_cache, "--max-workers", "2")
+    try:
+        status, job = served.call("POST", "/sweeps", {"grid": "long.json"})
+        assert status == 202, job
+        queued = served.call("POST", "/sweeps", {"grid_inline": {**grid, "experiment": "later"}})
+        assert queued[0] == 202 and queued[1]["status"] == "queued", queued
+        workers = _wait_for_workers(served)
+        served.process.send_signal(signal.SIGTERM)
+        code = served.process.wait(timeout=20)
+    finally:
+        served.stop()
+    log = served.log_text()
+    assert code == 0, log
+    assert "tuner API stopped (SIGTERM)" in log and "Traceback" not in log
+    assert _gone(workers)
+    runs = MlflowClient(served.store).search_runs(
+        [MlflowClient(served.store).get_experiment_by_name("stopped").experiment_id])
+    assert {r.info.status for r in runs if r.data.tags.get("tuner.role") == "sweep"} == \
+        {"KILLED"}
+    assert "RUNNING" not in {r.info.status for r in runs}
+    assert list((session_cache / "inline_grids").glob(f"{queued[1]['id']}.json")) == []
+
+
+def _wait_for_workers(served: Served) -> list[int]:
+    """The pids of the server's worker processes once a trial is running."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        jobs = served.call("GET", "/sweeps")[1]
+        if len(_children(served.process.pid)) >= 2 and jobs and jobs[0]["total"]:
+            time.sleep(1.0)  # let the workers pick up their trials
+            return _children(served.process.pid)
+        time.sleep(0.3)
+    pytest.fail(f"no worker started:\n{served.log_text()}")
+
+
+
+
+def _children(pid: int) -> list[int]:
+    """Child processes of every thread of `pid` (a pool's workers belong to its thread)."""
+    children = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(FileNotFoundError):  # the thread ended meanwhile
+            children += [int(child) for child in (task / "children").read_text().split()]
+    return children
+
+
+def _gone(pids: list[int], timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any(Path(f"/proc/{pid}").exists() for pid in pids):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_a_request_arriving_in_pieces_is_answered_whole(limited: Served) -> None:
+    body = b'{"grids": "tiny.json"}'
+    head = (f"POST /sweeps HTTP/1.1\r\nHost: 127.0.0.1:{limited.port}\r\nAuthorization: Bearer "
+            f"{TOKEN}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", limited.port), timeout=10) as sock:
+        for piece in (head.encode()[:20], head.encode()[20:], body[:5], body[5:]):
+            sock.sendall(piece)
+            time.sleep(0.2)
+        answer = b""
+        while chunk := sock.recv(4096):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.0 400 ")
+    assert b"'grid'" in answer

@@ -1,0 +1,77 @@
+"""API error answers, and the rule that keeps data out of them: a problem found in a data file
+is answered with its file and field only; the full text, which may quote the data, goes to the
+server log under a reference the answer names."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from http import HTTPStatus
+from pathlib import Path
+
+from tuner.errors import (
+    ApiError,
+    DataError,
+    EmbeddingModelError,
+    GridError,
+    GroundTruthError,
+    TunerError,
+)
+from tuner.serve.paths import DataRoots
+from tuner.tracking.uri import redact_uri
+
+log = logging.getLogger(__name__)
+# The dataset fields a corpus problem names; matched against fixed message words, never data.
+_DATASET_FIELD = re.compile(
+    r"\bdataset\.(?:text_field|id_field|label_field|timestamp_field|covariates\[\d{1,4}\])")
+
+
+def validation_error(err: TunerError, grid_path: Path, label: str, roots: DataRoots,
+                     data_files: dict[str, Path]) -> ApiError:
+    """The 400 answer for a grid that failed validation.
+
+    Args:
+        err: what load_grid or check_inputs raised.
+        grid_path: the grid file validated; its lines are about the grid, shown as they are.
+        label: how the answer names the grid (its file name, or `grid_inline`).
+        roots: the data roots, whose absolute paths the answer shortens to their names.
+        data_files: "dataset" and "ground_truth" -> the file the grid names.
+    """
+    if isinstance(err, (GridError, EmbeddingModelError)):
+        lines = err.problems if isinstance(err, GridError) else str(err).splitlines()
+    else:
+        lines = str(err).splitlines()
+        if not all(line.startswith(f"{grid_path}: ") for line in lines):
+            lines = [_data_problem(err, label, roots, data_files)]
+    shown = [roots.shown(redact_uri(line.replace(str(grid_path), label, 1))) for line in lines]
+    message = f"{label}: invalid grid" if isinstance(err, GridError) else shown[0]
+    return ApiError(HTTPStatus.BAD_REQUEST, message, shown)
+
+
+def _data_problem(err: TunerError, label: str, roots: DataRoots,
+                  data_files: dict[str, Path]) -> str:
+    ref = log_reference(err)
+    if isinstance(err, GroundTruthError):
+        field, path = "ground_truth", data_files.get("ground_truth")
+    else:
+        found = _DATASET_FIELD.search(str(err))
+        field, path = (found.group(0) if found else "dataset.path"), data_files.get("dataset")
+    name = roots.shown(str(path)) if path is not None else "the data file"
+    return (f"{label}: {field}: {name} fails validation; the reason quotes the data, so it is "
+            f"only in the server log (ref {ref}) and in `tuner validate` on the server")
+
+
+def log_reference(err: BaseException) -> str:
+    """Log an error's full text on the server and return the reference an answer quotes."""
+    ref = uuid.uuid4().hex[:8]
+    log.warning("ref %s: %s: %s", ref, type(err).__name__, redact_uri(str(err)))
+    return ref
+
+
+def public_failure(err: BaseException, roots: DataRoots) -> str:
+    """A sweep's failure as `GET /sweeps/{id}` shows it: no data values, no credentials."""
+    if isinstance(err, (DataError, GroundTruthError)):
+        return f"{type(err).__name__}: a data file failed a check; see the server log " \
+               f"(ref {log_reference(err)})"
+    return roots.shown(redact_uri(f"{type(err).__name__}: {err}"))[:4000]

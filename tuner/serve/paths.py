@@ -1,0 +1,98 @@
+"""The server's data roots: every path an inline grid names must resolve (symlinks followed)
+to a file or folder under one of them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+# A Hugging Face model id: "name" or "org/name".
+_MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?")
+
+
+@dataclass(frozen=True)
+class DataRoots:
+    """Resolved folders an inline grid may read from."""
+
+    roots: tuple[Path, ...]
+
+    @classmethod
+    def of(cls, folders: Iterable[Path]) -> DataRoots:
+        return cls(tuple(dict.fromkeys(Path(f).resolve() for f in folders)))
+
+    @property
+    def names(self) -> str:
+        return ", ".join(f"{root.name}/" for root in self.roots)
+
+    def contains(self, path: Path) -> bool:
+        return any(path.is_relative_to(root) for root in self.roots)
+
+    def shown(self, text: str) -> str:
+        """`text` with each root's absolute path shortened to the root's folder name."""
+        for root in sorted(self.roots, key=lambda r: len(str(r)), reverse=True):
+            text = re.sub(re.escape(str(root)) + r"(/|(?![\w.-]))", f"{root.name}/", text)
+        return text
+
+
+def contained_grid(raw: dict[str, Any], roots: DataRoots, base: Path) -> dict[str, Any]:
+    """A copy of an inline grid whose `dataset.path`, `ground_truth` and path-like
+    `embedding.model` are absolute paths under the data roots (relative ones resolve against
+    `base`, the grids folder, as in a named grid; a model folder against the working folder).
+
+    Raises:
+        ApiError: 400 naming every field that leaves the roots.
+    """
+    from tuner.errors import ApiError
+
+    grid: dict[str, Any] = dict(raw)
+    problems: list[str] = []
+    dataset = grid.get("dataset")
+    if isinstance(dataset, dict) and isinstance(dataset.get("path"), str) and dataset["path"]:
+        path = _under(roots, base, dataset["path"], "dataset.path", "file", problems)
+        grid["dataset"] = {**dataset, "path": path}
+    if isinstance(grid.get("ground_truth"), str) and grid["ground_truth"]:
+        grid["ground_truth"] = _under(roots, base, grid["ground_truth"], "ground_truth", "file",
+                                      problems)
+    embedding = grid.get("embedding")
+    if isinstance(embedding, dict) and isinstance(embedding.get("model"), str) and \
+            embedding["model"]:
+        grid["embedding"] = {**embedding, "model": _model(roots, embedding["model"], problems)}
+    if problems:
+        raise ApiError(HTTPStatus.BAD_REQUEST, problems[0], problems)
+    return grid
+
+
+def _under(roots: DataRoots, base: Path, value: str, field: str, kind: str,
+           problems: list[str]) -> str:
+    try:
+        path = (base / Path(value).expanduser()).resolve()
+    except (OSError, RuntimeError, ValueError):  # a NUL byte, an unknown ~user, a symlink loop
+        path = None
+    if path is None or not roots.contains(path):
+        problems.append(f"grid_inline: {field}: must be a {kind} under the server's data roots "
+                        f"({roots.names}); got {value!r}")
+        return value
+    return str(path)
+
+
+def _model(roots: DataRoots, value: str, problems: list[str]) -> str:
+    """A model id stays as it is; anything naming a local folder must be under the roots."""
+    looks_like_path = value.startswith(("/", ".", "~")) or "\\" in value or ".." in value
+    if looks_like_path or _exists(value):
+        return _under(roots, Path.cwd(), value, "embedding.model", "folder", problems)
+    if not _MODEL_ID.fullmatch(value):
+        problems.append(f"grid_inline: embedding.model: expects a Hugging Face model id "
+                        f"(org/name) or a folder under the server's data roots "
+                        f"({roots.names}); got {value!r}")
+    return value
+
+
+def _exists(value: str) -> bool:
+    try:
+        return Path(value).exists()
+    except (OSError, ValueError):
+        return False
