@@ -1,9 +1,10 @@
 """The CUDA paths, checked on a machine with a GPU (the test suite runs on CPUs only).
 
 Runs the real sweep machinery in one process, with no tracking store: precompute embeds
-20ng-mini with the given sentence model on the GPU (half precision), then the worker's
-`run_trial` fits ProdLDA and supervised THETA with LoRA fine-tuning (bfloat16) on cuda:0.
-It compares GPU and CPU embeddings of the same texts, and prints one JSON object.
+20ng-mini with the given sentence model on the GPU (half precision), the worker's `run_trial`
+fits ProdLDA and CTM on cuda:0, and THETA's LoRA fine-tuning (supervised, bfloat16) re-encodes the
+corpus on cuda:0; the label silhouette before and after says whether it learnt. It compares
+GPU and CPU embeddings of the same texts, and prints one JSON object.
 
 Usage: python scripts/gpu_check.py MODEL_FOLDER [OUT_JSON]
 """
@@ -15,6 +16,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -33,10 +35,9 @@ CORPUS = REPO / "datasets" / "20ng-mini" / "corpus.jsonl"
 def grid_file(folder: Path, model: Path) -> Path:
     grid = {"experiment": "gpu-check",
             "dataset": {"path": str(CORPUS), "label_field": "label", "language": "en"},
-            "models": ["prodlda", "theta"],
+            "models": ["prodlda", "ctm"],
             "params": {"num_topics": 20, "vocab_size": 2000, "prodlda.epochs": 100,
-                       "theta.mode": "supervised", "theta.adaptation": "lora",
-                       "theta.epochs": 100},
+                       "ctm.epochs": 100},
             "embedding": {"model": str(model), "pooling": "mean", "max_length": 256},
             "seeds": [42]}
     path = folder / "grid.json"
@@ -50,6 +51,30 @@ def embedding_agreement(model: Path) -> float:
     gpu = encode_texts(model, texts, "mean", 256, device="cuda:0", progress=False)
     cpu = encode_texts(model, texts, "mean", 256, device="cpu", progress=False)
     return float(np.min(np.sum(gpu * cpu, axis=1)))
+
+
+def lora_check(prepared: Any, model: Path, folder: Path) -> dict[str, object]:
+    """THETA's LoRA path on cuda:0: fine-tune (SupCon on the labels), re-encode, compare."""
+    from sklearn.metrics import silhouette_score
+
+    from trainers.lora import _training_dtype, lora_embeddings
+    from tuner.data.embeddings import EncoderSource
+
+    corpus, truth = prepared.inputs.corpus, prepared.inputs.truth
+    key = prepared.embedding_keys[0]
+    source = EncoderSource(str(model), str(model), "mean", 256, 64, key.digest)
+    embedded = next(t for t in prepared.trials if t.data.embedding_path is not None)
+    base = np.load(embedded.data.embedding_path)
+    started = time.perf_counter()
+    tuned, hit = lora_embeddings(corpus.texts, truth.labels, source, "supervised", 42,
+                                 corpus.sha256, folder / "cache", "cuda:0")
+    return {"dtype": str(_training_dtype("cuda:0")), "seconds": round(time.perf_counter()
+                                                                       - started, 1),
+            "cache_hit": hit, "shape": list(tuned.shape),
+            "silhouette_before": round(float(silhouette_score(base, truth.labels,
+                                                              metric="cosine")), 4),
+            "silhouette_after": round(float(silhouette_score(tuned, truth.labels,
+                                                             metric="cosine")), 4)}
 
 
 def main() -> None:
@@ -69,6 +94,7 @@ def main() -> None:
             "metrics": {k: round(v, 4) for k, v in record.metrics.items()},
             "extras": {k: str(v)[:80] for k, v in record.extras.items()},
             "error": record.error.message[:500] if record.error else None}
+    report["lora"] = lora_check(prepared, model, folder)
     text = json.dumps(report, indent=1)
     print(text)
     if len(sys.argv) > 2:
