@@ -85,6 +85,9 @@ def cli_sweep(tmp_path, corpus, cache, crash="hang"):
                      params={"num_topics": 5, "vocab_size": 1000, "crash": crash},
                      seeds=[1, FAILING_SEED, 2, 3])
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    # The store exists before the CLI starts: the test's polling client must not create its
+    # tables while the CLI does (two SQLite migrations at once break one of them).
+    MlflowClient(tracking_uri=uri).get_experiment_by_name("signals")
     command = [sys.executable, "-m", "tuner.cli", "run", str(grid), "--tracking-uri", uri,
                "--cache-dir", str(cache), "--max-workers", "2", "--quiet"]
     return command, uri
