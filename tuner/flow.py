@@ -13,7 +13,7 @@ from tuner.engine.sweep import CheckedInputs, PreparedSweep
 from tuner.errors import TunerError
 from tuner.grid import Grid
 from tuner.metrics import default_metric
-from tuner.reporting.leaderboard import Entry, leaderboard
+from tuner.reporting.leaderboard import ConfigResult, leaderboard
 from tuner.trial import TrialRecord
 
 LOCK_FOLDER = ".locks"
@@ -44,7 +44,7 @@ class SweepOutcome:
     experiment_id: str
     parent_run_id: str
     metric: str
-    board: list[Entry]
+    board: list[ConfigResult]  # configurations ranked by the mean over their seeds
     completed: int
     failed: int
     skipped: int
@@ -131,10 +131,11 @@ def _execute_locked(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
                        settings.max_workers, hooks.on_record,
                        Limits(settings.trial_timeout_s or grid.timeout_s, settings.max_memory_mb))
     metric = grid.leaderboard_metric or default_metric(inputs.truth is not None)
-    board = leaderboard(tracker, result.sweep.experiment_id, metric, settings.leaderboard_rows)
+    board = leaderboard(tracker, grid.experiment, metric, settings.leaderboard_rows)
     if board:
         tracker.end_sweep(result.sweep, "FINISHED",
                           {f"best_{k}": v for k, v in board[0].metrics.items()})
-        tracker.set_tags(result.sweep.run_id, {"tuner.best_run_id": board[0].run_id})
+        tracker.set_tags(result.sweep.run_id,
+                         {"tuner.best_run_id": board[0].best_trial(metric).run_id})
     return SweepOutcome(result.sweep.experiment_id, result.sweep.run_id, metric, board,
                         result.completed, result.failed, result.skipped)
