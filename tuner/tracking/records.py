@@ -5,7 +5,7 @@ Every reader (leaderboard, report, plots, best, flow) uses these records, never 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,17 +78,39 @@ def typed_params(schema: Mapping[str, Param], logged: Mapping[str, str]) -> dict
             for name, text in logged.items() if name not in NOT_MODEL_PARAMS}
 
 
-def finished_trial(run: Any, schema: Mapping[str, Param]) -> FinishedTrial:
-    """The record of one MLflow trial run (an `mlflow.entities.Run`)."""
-    tags, logged = run.data.tags, run.data.params
+@dataclass(frozen=True)
+class StoredRun:
+    """What any store keeps of one trial run, as MLflow keeps it (params as text): what the
+    in-memory tracker and the MLflow tracker both hand to `current_trials`."""
+
+    run_id: str
+    run_name: str
+    status: str
+    tags: Mapping[str, str]
+    params: Mapping[str, str]
+    metrics: Mapping[str, float]
+    start_time: int | None = None
+    end_time: int | None = None
+
+
+def stored_run(run: Any) -> StoredRun:
+    """The fields of an `mlflow.entities.Run`."""
+    return StoredRun(run.info.run_id, run.info.run_name or run.info.run_id, run.info.status,
+                     dict(run.data.tags), dict(run.data.params), dict(run.data.metrics),
+                     run.info.start_time, run.info.end_time)
+
+
+def finished_trial(run: StoredRun, schema: Mapping[str, Param]) -> FinishedTrial:
+    """The record of one trial run, its parameters typed by the model's `schema`."""
+    tags, logged = run.tags, run.params
     revision = tags.get("tuner.revision")
     seed = logged.get("seed")
     return FinishedTrial(
-        run_id=run.info.run_id, run_name=run.info.run_name or run.info.run_id,
-        model=tags.get("tuner.model", "?"), params=typed_params(schema, logged),
-        seed=int(seed) if seed not in (None, "null") else None, metrics=dict(run.data.metrics),
+        run_id=run.run_id, run_name=run.run_name, model=tags.get("tuner.model", "?"),
+        params=typed_params(schema, logged),
+        seed=int(seed) if seed not in (None, "null") else None, metrics=dict(run.metrics),
         key=tags.get("tuner.trial_key"), revision=int(revision) if revision else None,
-        status=run.info.status, start_time=run.info.start_time, end_time=run.info.end_time,
+        status=run.status, start_time=run.start_time, end_time=run.end_time,
         parent_run_id=tags.get("mlflow.parentRunId"),
         metric_settings={k: int(logged[k]) for k in METRIC_SETTINGS if k in logged})
 
@@ -105,7 +127,7 @@ class _TrainerFacts:
     revision: int | None  # the trainer's latest; None: every logged run is current
 
 
-def current_trials(runs: list[Any]) -> list[FinishedTrial]:
+def current_trials(runs: Iterable[StoredRun]) -> list[FinishedTrial]:
     """Records of the runs not superseded: a run made before its trainer's latest
     result-changing fix (tag `tuner.revision` older than the trainer's `revision`, or absent)
     stays in the store but leaves the rankings, which the re-run with the fixed trainer takes
@@ -113,7 +135,7 @@ def current_trials(runs: list[Any]) -> list[FinishedTrial]:
     facts: dict[str, _TrainerFacts] = {}
     trials = []
     for run in runs:
-        model = run.data.tags.get("tuner.model", "")
+        model = run.tags.get("tuner.model", "")
         if model not in facts:
             facts[model] = _trainer_facts(model)
         trial = finished_trial(run, facts[model].schema)

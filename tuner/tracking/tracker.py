@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from tuner.errors import TunerError
 from tuner.tracking.journal import Journal
-from tuner.tracking.records import FinishedTrial, SweepRun, current_trials, sweep_run
+from tuner.tracking.records import FinishedTrial, SweepRun, current_trials, stored_run, sweep_run
 from tuner.trial import TrialRecord, TrialSpec, TrialStatus
 
 log = logging.getLogger(__name__)
@@ -157,7 +157,8 @@ class MlflowTracker:
             TunerError: no experiment of that name.
         """
         experiment_id = self._existing_experiment(experiment)
-        return current_trials(self.trial_runs(experiment_id, "attributes.status = 'FINISHED'"))
+        runs = self.trial_runs(experiment_id, "attributes.status = 'FINISHED'")
+        return current_trials(stored_run(run) for run in runs)
 
     def sweep_runs(self, experiment: str) -> list[SweepRun]:
         """The sweep (parent) runs of `experiment`, newest first."""
