@@ -127,8 +127,9 @@ def test_best_grid_reruns_the_configuration_with_the_best_mean(
         sorted(r.data.tags["tuner.trial_key"] for r in top)
 
 
-def test_best_with_unlogged_metric_says_so(server_sweep: ServerSweep, tmp_path: Path) -> None:
+def test_best_with_unknown_metric_lists_the_known_ones(server_sweep: ServerSweep,
+                                                      tmp_path: Path) -> None:
     done = tuner_cli("best", server_sweep.experiment, "--metric", "nmi_x", "--tracking-uri",
                      server_sweep.server.url, cwd=tmp_path)
     assert done.returncode == 2
-    assert "no finished trial has metric 'nmi_x'" in done.stderr
+    assert "unknown metric 'nmi_x'; known: npmi, diversity, ari" in done.stderr

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -14,8 +15,8 @@ import pytest
 from tests.conftest import REPO, make_grid
 from tuner.errors import TunerError
 from tuner.reporting.best import best_grid
-from tuner.reporting.importance import param_importance
-from tuner.reporting.leaderboard import leaderboard
+from tuner.reporting.importance import param_importance, why_no_importance
+from tuner.reporting.leaderboard import aggregate_seeds, leaderboard
 from tuner.reporting.report import IMPORTANCE_FILE, WrittenReport, write_report
 from tuner.tracking.records import FinishedTrial
 from tuner.tracking.tracker import MlflowTracker
@@ -94,6 +95,14 @@ def test_importance_covers_both_swept_parameters(trials: list[FinishedTrial]) ->
 def test_importance_needs_two_swept_parameters(trials: list[FinishedTrial]) -> None:
     one_alpha = [t for t in trials if t.params["alpha"] is None]
     assert param_importance(one_alpha, "ari") == {}
+
+
+def test_importance_skips_a_metric_that_never_varies(trials: list[FinishedTrial]) -> None:
+    """fANOVA has no variance to share out; the report says why instead of failing."""
+    flat = [dataclasses.replace(t, metrics={"ari": 0.5}) for t in trials]
+    assert param_importance(flat, "ari") == {}
+    assert why_no_importance(aggregate_seeds(flat), "ari") == \
+        "every configuration has the same mean ari"
 
 
 def test_report_draws_swept_parameters_and_importance_per_model(written: WrittenReport) -> None:

@@ -37,8 +37,19 @@ def param_importance(trials: Sequence[FinishedTrial],
         if metric in config.metrics:
             by_model.setdefault(config.model, []).append(config)
     return {model: _model_importance(model, configs, metric)
-            for model, configs in by_model.items()
-            if len(configs[0].swept) >= MIN_SWEPT and len(configs) >= MIN_CONFIGS}
+            for model, configs in by_model.items() if why_no_importance(configs, metric) is None}
+
+
+def why_no_importance(configs: Sequence[ConfigResult], metric: str) -> str | None:
+    """Why one model's configurations (those that logged `metric`) get no importance, or None
+    when they do."""
+    if len(configs[0].swept) < MIN_SWEPT:
+        return f"fewer than {MIN_SWEPT} parameters were swept"
+    if len(configs) < MIN_CONFIGS:
+        return f"fewer than {MIN_CONFIGS} configurations logged {metric}"
+    if len({c.metrics[metric] for c in configs}) == 1:
+        return f"every configuration has the same mean {metric}"
+    return None
 
 
 def _model_importance(model: str, configs: list[ConfigResult],

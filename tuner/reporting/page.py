@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tuner.reporting.importance import why_no_importance
 from tuner.reporting.leaderboard import ConfigResult, format_mean_sd, format_value
 
 TABLE_METRICS = ("npmi", "diversity", "ari", "f1", "fit_seconds")
@@ -95,15 +96,14 @@ def _model_section(model: str, configs: list[ConfigResult], data: ReportData,
     images = "".join(_image(plot_name(kind, model)) for kind in ("params", "importance")
                      if plot_name(kind, model) in names)
     return (f"<h2>{html.escape(model)}</h2><p>swept: {html.escape(', '.join(swept) or 'nothing')}"
-            f"</p>{table}{images}{_importance_note(model, swept, data)}")
+            f"</p>{table}{images}{_importance_note(model, configs, data)}")
 
 
-def _importance_note(model: str, swept: list[str], data: ReportData) -> str:
-    if model in data.importance:
+def _importance_note(model: str, configs: list[ConfigResult], data: ReportData) -> str:
+    why = why_no_importance(configs, data.metric)
+    if why is None:
         return ""
-    why = ("fewer than two parameters were swept" if len(swept) < 2
-           else "fewer than four configurations logged the metric")
-    return f"<p>No parameter importance for {html.escape(model)}: {why}.</p>"
+    return f"<p>No parameter importance for {html.escape(model)}: {html.escape(why)}.</p>"
 
 
 def _image(name: str) -> str:

@@ -13,6 +13,8 @@ LEADERBOARD_ROWS = 20
 CJK_PROBE = "主题模型中文"  # a font for zh must draw these
 TOPIC_WORDS_SHOWN = 8
 LEGEND_MAX = 12  # more colour groups than this get no legend
+DODGE_POINTS = 6.0  # horizontal gap between colour groups at one x value
+DODGE_SPREAD = 30.0  # at most this wide in all (many groups sit closer)
 
 
 def _pyplot() -> Any:
@@ -65,10 +67,13 @@ def plot_pareto(configs: Sequence[ConfigResult], front: Sequence[ConfigResult],
             fig.colorbar(points, ax=ax, label=colour)
         ax.scatter([c.metrics[x] for c in front], [c.metrics[y] for c in front], s=160,
                    facecolors="none", edgecolors="red", linewidths=2, label="non-dominated")
+        middle = (min(c.metrics[x] for c in configs) + max(c.metrics[x] for c in configs)) / 2
         for config in front:
+            right_half = config.metrics[x] > middle  # label towards the centre, inside the axes
             ax.annotate(f"{config.model} {config.label}", (config.metrics[x], config.metrics[y]),
-                        fontsize=7, xytext=(4, 4), textcoords="offset points")
-        ax.margins(0.15)  # room for the labels beside the front
+                        fontsize=7, xytext=(-6 if right_half else 6, 6),
+                        textcoords="offset points", ha="right" if right_half else "left")
+        ax.margins(0.15)
         ax.set_xlabel(x)
         ax.set_ylabel(y)
         ax.legend(loc="best", fontsize=8)
@@ -84,12 +89,12 @@ def plot_swept(model: str, configs: Sequence[ConfigResult], metric: str,
     sit on a categorical axis; log-declared parameters get a log axis."""
     plt = _pyplot()
     swept = list(configs[0].swept)
-    fig, axes = plt.subplots(1, len(swept), squeeze=False, figsize=(5.2 * len(swept), 4.2))
+    fig, axes = plt.subplots(1, len(swept), squeeze=False, figsize=(6.2 * len(swept), 4.2))
     for i, (ax, name) in enumerate(zip(axes[0], swept, strict=True)):
         other = swept[(i + 1) % len(swept)] if len(swept) > 1 else None
         _panel(ax, configs, name, other, metric, name in log_params)
     fig.suptitle(f"{model}: {metric} against each swept parameter "
-                 "(points: trials, lines: mean over seeds)", fontsize=10)
+                 "(points: trials; lines join each colour's means)", fontsize=10)
     return _save(fig, path)
 
 
@@ -103,17 +108,31 @@ def _panel(ax: Any, configs: Sequence[ConfigResult], name: str, other: str | Non
         groups.setdefault(format_value(colour_value), []).append(
             (position(config.swept[name]), trial.metrics[metric]))
     colours = _colours(len(groups))
-    for (value, points), colour in zip(_ordered(groups), colours, strict=True):
+    for i, ((value, points), colour) in enumerate(zip(_ordered(groups), colours, strict=True)):
+        # side by side at one x value, so that colours sharing an x value stay visible
+        shifted = _dodged(ax, i, len(groups))
         ax.scatter([p[0] for p in points], [p[1] for p in points], color=colour, alpha=0.75,
-                   s=32, label=value)
+                   s=32, label=value, transform=shifted)
         means = _means_by_x(points)
-        ax.plot(list(means), list(means.values()), color=colour, linewidth=1.2)
+        ax.plot(list(means), list(means.values()), color=colour, linewidth=1.2,
+                transform=shifted)
+        ax.update_datalim(points)  # shifted artists do not widen the data limits themselves
+    ax.autoscale_view()
     if ticks:
         ax.set_xticks(list(ticks.values()), list(ticks), rotation=30 if len(ticks) > 4 else 0)
     ax.set_xlabel(name + (" (log scale)" if log else ""))
     ax.set_ylabel(metric)
     if len(groups) <= LEGEND_MAX:
-        ax.legend(title=other or "seed", fontsize=7, title_fontsize=8)
+        ax.legend(title=other or "seed", fontsize=7, title_fontsize=8, loc="upper left",
+                  bbox_to_anchor=(1.01, 1.0))  # beside the panel, never over a point
+
+
+def _dodged(ax: Any, index: int, count: int) -> Any:
+    from matplotlib.transforms import offset_copy
+
+    step = min(DODGE_POINTS, DODGE_SPREAD / max(count, 1))
+    return offset_copy(ax.transData, fig=ax.figure, x=(index - (count - 1) / 2) * step,
+                       units="points")
 
 
 def _axis(ax: Any, values: Sequence[Any], log: bool) -> tuple[Any, dict[str, float]]:
