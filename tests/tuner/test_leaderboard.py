@@ -51,7 +51,7 @@ def test_single_seed_has_no_sd() -> None:
 
 def test_ranking_uses_the_mean_not_the_luckiest_seed() -> None:
     ranked = rank_configs(aggregate_seeds(TRIALS), "ari")
-    assert [c.label for c in ranked] == ["num_topics=5", "num_topics=8", "c1"]
+    assert [c.name for c in ranked] == ["LDA num_topics=5", "LDA num_topics=8", "BERTopic"]
     assert ranked[1].best_trial("ari").run_id == "b1"
 
 
@@ -73,7 +73,8 @@ def test_swept_parameters_leave_out_seeds(trials: list[FinishedTrial],
 def test_text_leaderboard_shows_mean_sd_and_seed_count() -> None:
     text = format_leaderboard(rank_configs(aggregate_seeds(TRIALS), "ari"), "ari")
     lines = text.splitlines()
-    assert "ari mean ± sd" in lines[0] and "seeds" in lines[0]
-    assert "num_topics=5" in lines[2] and "0.3100 ± 0.0141" in lines[2]
-    assert lines[4].split()[1:4] == ["BERTopic", "c1", "1"]
-    assert "0.2000 ± -" in lines[4]
+    assert "seeds" in lines[0] and "ari mean ± sd" in lines[0]
+    assert lines[0].endswith("best run")
+    assert lines[2].split()[:7] == ["1", "LDA", "num_topics=5", "2", "0.3100", "±", "0.0141"]
+    assert lines[3].split()[-1] == "b1"  # the best seed's run of the second configuration
+    assert lines[4].split()[:6] == ["3", "BERTopic", "1", "0.2000", "±", "-"]

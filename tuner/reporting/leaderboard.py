@@ -14,7 +14,7 @@ from tuner.tracking.tracker import Tracker
 
 SHOWN_METRICS = ("npmi", "diversity", "ari", "f1", "fit_seconds")
 SEED_PARAMS = ("seed", "random_state")  # vary between seeds of one configuration
-LABEL_WIDTH = 34
+NAME_WIDTH = 40
 
 
 @dataclass(frozen=True)
@@ -38,10 +38,13 @@ class ConfigResult:
 
     @property
     def label(self) -> str:
-        """`num_topics=10 min_cluster_size=20`, or the run name when nothing was swept."""
-        if not self.swept:
-            return self.trials[0].run_name if len(self.trials) == 1 else self.model
+        """`num_topics=10 min_cluster_size=20`: the swept values ("" when nothing was swept)."""
         return " ".join(f"{k}={format_value(v)}" for k, v in self.swept.items())
+
+    @property
+    def name(self) -> str:
+        """`BERTopic num_topics=10 min_cluster_size=20`, or the model alone."""
+        return f"{self.model} {self.label}" if self.swept else self.model
 
     def best_trial(self, metric: str) -> FinishedTrial:
         """The seed's trial that scored best on `metric` (the first one when none logged it)."""
@@ -121,16 +124,25 @@ def format_mean_sd(config: ConfigResult, metric: str, digits: int = 4) -> str:
 
 def format_leaderboard(entries: Sequence[ConfigResult], metric: str) -> str:
     """A plain-text table: one row per configuration, the ranking metric as mean ± sd over the
-    seeds, the other metrics as means."""
+    seeds, the other metrics as means, and the run of the best seed (to open in MLflow)."""
     others = [m for m in SHOWN_METRICS if m != metric]
-    header = (f"{'#':>2}  {'model':<9} {'configuration':<{LABEL_WIDTH}} {'seeds':>5} "
-              f"{metric + ' mean ± sd':>20}" + "".join(f"{c:>12}" for c in others))
-    lines = [header, "-" * len(header)]
-    for rank, entry in enumerate(entries, start=1):
-        label = entry.label if len(entry.label) <= LABEL_WIDTH else \
-            entry.label[:LABEL_WIDTH - 1] + "…"
-        values = "".join(f"{entry.metrics[c]:>12.4f}" if c in entry.metrics else f"{'-':>12}"
-                         for c in others)
-        lines.append(f"{rank:>2}  {entry.model:<9} {label:<{LABEL_WIDTH}} {entry.seeds:>5} "
-                     f"{format_mean_sd(entry, metric):>20}{values}")
-    return "\n".join(lines)
+    header = (f"{'#':>2}  {'configuration':<{NAME_WIDTH}} {'seeds':>5} "
+              f"{metric + ' mean ± sd':^20}" + "".join(f"{c:>12}" for c in others)
+              + "  best run")
+    rows = [f"{rank:>2}  {_shortened(entry.name):<{NAME_WIDTH}} {entry.seeds:>5} "
+            f"{_mean_sd_column(entry, metric)}"
+            + "".join(f"{entry.metrics[c]:>12.4f}" if c in entry.metrics else f"{'-':>12}"
+                      for c in others)
+            + f"  {entry.best_trial(metric).run_name}"
+            for rank, entry in enumerate(entries, start=1)]
+    return "\n".join([header, "-" * max(len(line) for line in [header, *rows]), *rows])
+
+
+def _mean_sd_column(entry: ConfigResult, metric: str) -> str:
+    """20 characters with the ± in the same place on every row."""
+    sd = entry.sd.get(metric)
+    return f"{entry.metrics[metric]:>10.4f} ± " + (f"{sd:<7.4f}" if sd is not None else "-      ")
+
+
+def _shortened(text: str) -> str:
+    return text if len(text) <= NAME_WIDTH else text[:NAME_WIDTH - 1] + "…"

@@ -78,7 +78,7 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def _ranking_table(data: ReportData) -> str:
     on_front = {id(c) for c in data.front}
-    rows = [[str(rank), c.model, c.label, str(c.seeds), format_mean_sd(c, data.metric),
+    rows = [[str(rank), c.model, c.label or "-", str(c.seeds), format_mean_sd(c, data.metric),
              "yes" if id(c) in on_front else ""]
             for rank, c in enumerate(data.ranked, start=1)]
     return _table(["#", "model", "configuration", "seeds", f"{data.metric} mean ± sd",
@@ -115,7 +115,7 @@ def _topics_html(config: ConfigResult, data: ReportData) -> str:
     esc = html.escape
     trial = config.best_trial(data.metric)
     topics = data.topics.get(trial.run_id, {})
-    title = f"<h3>{esc(trial.run_name)} ({esc(config.model)} {esc(config.label)})</h3>"
+    title = f"<h3>{esc(trial.run_name)} ({esc(config.name)})</h3>"
     if not topics:
         return f"{title}<p>no topics.json artifact</p>"
     items = "".join(f"<li>{esc(' '.join(words[:10]))}</li>" for _, words in

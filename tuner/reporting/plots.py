@@ -40,7 +40,7 @@ def plot_leaderboard(configs: Sequence[ConfigResult], metric: str, path: Path) -
     plt = _pyplot()
     shown = list(reversed(configs[:LEADERBOARD_ROWS]))
     fig, ax = plt.subplots(figsize=(9, 0.35 * len(shown) + 1.4))
-    ax.barh([f"{c.model} {c.label}" for c in shown], [c.metrics[metric] for c in shown],
+    ax.barh([c.name for c in shown], [c.metrics[metric] for c in shown],
             xerr=[c.sd.get(metric) or 0.0 for c in shown], color="tab:blue", ecolor="black",
             capsize=3)
     ax.set_xlabel(f"{metric} (mean over seeds, bar: ± sd)")
@@ -70,7 +70,7 @@ def plot_pareto(configs: Sequence[ConfigResult], front: Sequence[ConfigResult],
         middle = (min(c.metrics[x] for c in configs) + max(c.metrics[x] for c in configs)) / 2
         for config in front:
             right_half = config.metrics[x] > middle  # label towards the centre, inside the axes
-            ax.annotate(f"{config.model} {config.label}", (config.metrics[x], config.metrics[y]),
+            ax.annotate(config.name, (config.metrics[x], config.metrics[y]),
                         fontsize=7, xytext=(-6 if right_half else 6, 6),
                         textcoords="offset points", ha="right" if right_half else "left")
         ax.margins(0.15)

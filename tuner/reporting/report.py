@@ -44,7 +44,7 @@ class WrittenReport:
     plots: list[Path]
     trials: int  # finished trials of current trainer revisions
     configs: int  # configurations they form once seeds are aggregated
-    pareto: list[str]  # "MODEL label" of the configurations on the Pareto front
+    pareto: list[str]  # names of the configurations on the Pareto front
     parent_run_id: str
     importance: Mapping[str, Mapping[str, float]]  # model -> swept parameter -> importance
     language: str = "en"  # the language the topic words are drawn in
@@ -93,7 +93,7 @@ def write_report_with(tracker: Tracker, experiment: str, out: Path,
     tracker.log_report(sweeps[0].run_id, out, "report")
     tracker.log_report(sweeps[0].run_id, importance_file)
     return WrittenReport(page, plots, len(trials), len(data.ranked),
-                         [f"{c.model} {c.label}" for c in data.front], sweeps[0].run_id,
+                         [c.name for c in data.front], sweeps[0].run_id,
                          data.importance, language, font)
 
 
