@@ -14,7 +14,7 @@ from tuner.tracking.tracker import Tracker
 
 SHOWN_METRICS = ("npmi", "diversity", "ari", "f1", "fit_seconds")
 SEED_PARAMS = ("seed", "random_state")  # vary between seeds of one configuration
-NAME_WIDTH = 40
+NAME_WIDTH = 72  # longer configuration names are cut
 
 
 @dataclass(frozen=True)
@@ -126,10 +126,11 @@ def format_leaderboard(entries: Sequence[ConfigResult], metric: str) -> str:
     """A plain-text table: one row per configuration, the ranking metric as mean ± sd over the
     seeds, the other metrics as means, and the run of the best seed (to open in MLflow)."""
     others = [m for m in SHOWN_METRICS if m != metric]
-    header = (f"{'#':>2}  {'configuration':<{NAME_WIDTH}} {'seeds':>5} "
+    width = min(NAME_WIDTH, max([len("configuration"), *(len(e.name) for e in entries)]))
+    header = (f"{'#':>2}  {'configuration':<{width}} {'seeds':>5} "
               f"{metric + ' mean ± sd':^20}" + "".join(f"{c:>12}" for c in others)
               + "  best run")
-    rows = [f"{rank:>2}  {_shortened(entry.name):<{NAME_WIDTH}} {entry.seeds:>5} "
+    rows = [f"{rank:>2}  {_shortened(entry.name):<{width}} {entry.seeds:>5} "
             f"{_mean_sd_column(entry, metric)}"
             + "".join(f"{entry.metrics[c]:>12.4f}" if c in entry.metrics else f"{'-':>12}"
                       for c in others)
