@@ -51,9 +51,10 @@ def plot_leaderboard(configs: Sequence[ConfigResult], metric: str, path: Path) -
 def plot_pareto(configs: Sequence[ConfigResult], front: Sequence[ConfigResult],
                 objectives: Sequence[str], path: Path) -> Path:
     """Configurations' means: first two objectives on the axes, the third as colour; the front
-    is ringed in red."""
+    is ringed in red and numbered, the numbers keyed to names under the axes (names beside
+    close points would overlap)."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 5))
+    fig, ax = plt.subplots(figsize=(7, 5 + 0.18 * len(front)))
     if len(objectives) < 2:
         ax.text(0.5, 0.5, f"Pareto front needs two metrics; logged: {', '.join(objectives)}",
                 ha="center", va="center")
@@ -67,18 +68,20 @@ def plot_pareto(configs: Sequence[ConfigResult], front: Sequence[ConfigResult],
             fig.colorbar(points, ax=ax, label=colour)
         ax.scatter([c.metrics[x] for c in front], [c.metrics[y] for c in front], s=160,
                    facecolors="none", edgecolors="red", linewidths=2, label="non-dominated")
-        middle = (min(c.metrics[x] for c in configs) + max(c.metrics[x] for c in configs)) / 2
-        for config in front:
-            right_half = config.metrics[x] > middle  # label towards the centre, inside the axes
-            ax.annotate(config.name, (config.metrics[x], config.metrics[y]),
-                        fontsize=7, xytext=(-6 if right_half else 6, 6),
-                        textcoords="offset points", ha="right" if right_half else "left")
-        ax.margins(0.15)
+        for number, config in enumerate(front, start=1):
+            ax.annotate(str(number), (config.metrics[x], config.metrics[y]), fontsize=8,
+                        color="red", xytext=(7, 5), textcoords="offset points")
+        ax.margins(0.12)
         ax.set_xlabel(x)
         ax.set_ylabel(y)
         ax.legend(loc="best", fontsize=8)
+        key = "\n".join(f"{n}: {c.name}" for n, c in enumerate(front, start=1))
+        ax.text(0.0, -0.14, key, transform=ax.transAxes, va="top", fontsize=8)
     ax.set_title("Pareto front over " + " x ".join(objectives))
-    return _save(fig, path)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100, bbox_inches="tight")  # the key hangs below the axes
+    plt.close(fig)
+    return path
 
 
 def plot_swept(model: str, configs: Sequence[ConfigResult], metric: str,
@@ -93,7 +96,7 @@ def plot_swept(model: str, configs: Sequence[ConfigResult], metric: str,
     for i, (ax, name) in enumerate(zip(axes[0], swept, strict=True)):
         other = swept[(i + 1) % len(swept)] if len(swept) > 1 else None
         _panel(ax, configs, name, other, metric, name in log_params)
-    fig.suptitle(f"{model}: {metric} against each swept parameter "
+    fig.suptitle(f"{model}: {metric} against each swept parameter\n"
                  "(points: trials; lines join each colour's means)", fontsize=10)
     return _save(fig, path)
 
