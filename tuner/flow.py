@@ -4,6 +4,7 @@ tracker, precompute, run every trial, rank the results and close the parent run.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import signal
@@ -21,12 +22,14 @@ from tuner.engine.sweep import CheckedInputs, PreparedSweep, precompute
 from tuner.errors import SweepAbortedError, SweepInterrupted, SweepLockedError
 from tuner.grid import Grid
 from tuner.metrics import default_metric
-from tuner.reporting.leaderboard import Entry, leaderboard
+from tuner.reporting.importance import IMPORTANCE_FILE, param_importance
+from tuner.reporting.leaderboard import ConfigResult, leaderboard
 from tuner.tracking.tracker import MlflowTracker
 from tuner.tracking.uri import redact_uri
 from tuner.trial import TrialRecord
 
 LOCK_FOLDER = ".locks"
+log = logging.getLogger(__name__)
 LOCK_DIR_ENV = "TUNER_LOCK_DIR"  # lock folder for sweeps on a tracking server
 
 
@@ -53,7 +56,7 @@ class SweepOutcome:
     experiment_id: str
     parent_run_id: str
     metric: str
-    board: list[Entry]
+    board: list[ConfigResult]  # configurations ranked by the mean over their seeds
     completed: int
     failed: int
     skipped: int
@@ -187,15 +190,15 @@ def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, ho
     """Run the trials and rank them; an error once trials have started is a SweepAbortedError
     (no longer "invalid input", exit 2)."""
     metric = grid.leaderboard_metric or default_metric(inputs.truth is not None)
-    board: list[Entry] = []
+    board: list[ConfigResult] = []
 
     def summarize(result: SweepResult) -> SweepSummary:
-        board.extend(leaderboard(tracker, result.sweep.experiment_id, metric,
-                                 settings.leaderboard_rows))
+        board.extend(leaderboard(tracker, grid.experiment, metric, settings.leaderboard_rows))
+        _log_importance(tracker, result.sweep.run_id, grid.experiment, metric)
         if not board:
             return SweepSummary()
         return SweepSummary({f"best_{k}": v for k, v in board[0].metrics.items()},
-                            {"tuner.best_run_id": board[0].run_id})
+                            {"tuner.best_run_id": board[0].best_trial(metric).run_id})
 
     try:
         result = run_sweep(prepared, tracker, pool, settings.max_workers, hooks.on_record,
@@ -224,3 +227,15 @@ def _executor_factory(settings: SweepSettings) -> Callable[[], Executor]:
 def _raise_if_stopped(settings: SweepSettings) -> None:
     if settings.stop is not None and settings.stop.is_set():
         raise SweepInterrupted(signal.SIGTERM)
+
+
+def _log_importance(tracker: MlflowTracker, run_id: str, experiment: str, metric: str) -> None:
+    """`param_importance.json` on the sweep run: which swept parameters matter for `metric`
+    (fANOVA over the experiment's configurations, per model; see tuner.reporting.importance).
+    It informs; a failure to compute it never fails the sweep."""
+    try:
+        importance = param_importance(tracker.finished_trials(experiment), metric)
+    except Exception as err:  # e.g. too few distinct configurations for fANOVA
+        log.warning("parameter importance not computed: %s", err)
+        return
+    tracker.log_json(run_id, IMPORTANCE_FILE, {"metric": metric, "importance": importance})

@@ -93,6 +93,7 @@ class Param:
     # What null means, computed from the full parameter set (LDA alpha: 1/K). Trials are keyed
     # on the resolved value, so `alpha: null` and `alpha: 0.1` at K=10 are one trial.
     resolve: Callable[[Mapping[str, Any]], ParamValue] | None = None
+    log_scale: bool = False  # values spread over decades: plots and importance use a log axis
 
     def replace(self, **changes: Any) -> Param:
         """A copy with some fields changed (e.g. a model-specific default)."""
@@ -273,7 +274,8 @@ NUM_TOPICS = Param("num_topics", int, 20, between(5, 100), "number of topics K")
 VOCAB_SIZE = Param("vocab_size", int, 5000, between(1000, 20000), "vocabulary size")
 EPOCHS = Param("epochs", int, 100, between(10, 500), "training epochs")
 BATCH_SIZE = Param("batch_size", int, 64, between(8, 512), "mini-batch size")
-LEARNING_RATE = Param("learning_rate", float, 0.002, between(1e-5, 0.1), "learning rate")
+LEARNING_RATE = Param("learning_rate", float, 0.002, between(1e-5, 0.1), "learning rate",
+                      log_scale=True)
 DROPOUT = Param("dropout", float, 0.2, between(0.0, 0.9), "encoder dropout")
 HIDDEN_DIM = Param("hidden_dim", int, 512, between(128, 2048), "hidden units per encoder layer")
 NUM_LAYERS = Param("num_layers", int, 2, between(1, 5), "encoder hidden layers")

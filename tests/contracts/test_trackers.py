@@ -72,3 +72,17 @@ def test_a_sweep_ends_with_its_summary(tracker: Tracker):
     tracker.log_json(sweep.run_id, "search.json", {"configurations": []})
     tracker.end_sweep(sweep, "FINISHED", {"best_npmi": 0.3})
     assert tracker.finished_keys(sweep) == set()
+
+
+def test_finished_trials_and_sweeps_read_back_alike(tracker: Tracker):
+    sweep = tracker.start_sweep("contract", {}, {})
+    run_id = tracker.start_trial(sweep, spec("a"))
+    tracker.finish_trial(sweep, run_id, complete("a"))
+    failed = tracker.start_trial(sweep, spec("b"))
+    tracker.finish_trial(sweep, failed, TrialRecord(spec("b"), TrialStatus.FAILED,
+                                                    error=TrialError("ValueError", "x", "")))
+    [trial] = tracker.finished_trials("contract")
+    assert (trial.run_id, trial.model, trial.seed, trial.key) == (run_id, "LDA", 1, "a")
+    assert trial.params["num_topics"] == 2 and trial.metrics["npmi"] == pytest.approx(0.25)
+    assert [s.run_id for s in tracker.sweep_runs("contract")] == [sweep.run_id]
+    assert tracker.topics(run_id) == {"0": ["space", "nasa"], "1": ["god", "church"]}

@@ -9,11 +9,13 @@ import pytest
 
 from tests.service.conftest import ServerSweep, tuner_cli
 from tuner.errors import TunerError
-from tuner.reporting.report import TrialRow, WrittenReport, pareto_front, write_report
+from tuner.reporting.report import IMPORTANCE_FILE, WrittenReport, pareto_front, write_report
+from tuner.tracking.records import FinishedTrial
 
 
-def _row(name: str, npmi: float, diversity: float, ari: float) -> TrialRow:
-    return TrialRow(name, name, "LDA", {}, {"npmi": npmi, "diversity": diversity, "ari": ari})
+def _row(name: str, npmi: float, diversity: float, ari: float) -> FinishedTrial:
+    return FinishedTrial(name, name, "LDA", {}, 1,
+                         {"npmi": npmi, "diversity": diversity, "ari": ari})
 
 
 def test_pareto_front_keeps_only_non_dominated_trials() -> None:
@@ -32,16 +34,20 @@ def written(server_sweep: ServerSweep, tmp_path_factory: pytest.TempPathFactory
 
 def test_report_writes_html_and_plots(written: WrittenReport) -> None:
     assert {p.name for p in written.html.parent.iterdir()} >= \
-        {"report.html", "leaderboard.png", "pareto.png", "params.png"}
+        {"report.html", "leaderboard.png", "pareto.png", "params-LDA.png", IMPORTANCE_FILE}
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in written.plots)
 
 
-def test_report_lists_every_trial_with_its_front_membership(written: WrittenReport) -> None:
+def test_report_ranks_configurations_with_their_front_membership(written: WrittenReport
+                                                                 ) -> None:
+    """2 num_topics x 2 seeds: two configurations of two seeds each."""
     page = written.html.read_text(encoding="utf-8")
-    assert written.trials == 4
-    assert page.count("<tr>") == 1 + written.trials
-    assert 1 <= len(written.pareto) <= written.trials
-    assert all(name in page for name in written.pareto)
+    ranking = page.split("<table>")[1]
+    assert (written.trials, written.configs) == (4, 2)
+    assert ranking.count("<tr>") == 1 + written.configs
+    assert all(f"<td>LDA</td><td>num_topics={k}</td><td>2</td>" in ranking for k in (5, 8))
+    assert 1 <= len(written.pareto) <= written.configs
+    assert all(name.removeprefix("LDA ") in ranking for name in written.pareto)
 
 
 def test_report_shows_top_words_of_the_best_trials(written: WrittenReport,
@@ -65,6 +71,8 @@ def test_report_is_logged_to_the_sweep_run(written: WrittenReport,
     listed = MlflowClient(server_sweep.server.url).list_artifacts(written.parent_run_id,
                                                                    "report")
     assert {"report/report.html", "report/pareto.png"} <= {f.path for f in listed}
+    top = MlflowClient(server_sweep.server.url).list_artifacts(written.parent_run_id)
+    assert IMPORTANCE_FILE in {f.path for f in top}
 
 
 def test_report_of_unknown_experiment_names_it(server_sweep: ServerSweep, tmp_path: Path
@@ -89,15 +97,16 @@ def best(server_sweep: ServerSweep, tmp_path_factory: pytest.TempPathFactory) ->
     return json.loads(done.stdout)
 
 
-def test_best_grid_is_narrowed_to_one_trial(best: dict) -> None:
-    assert (best["models"], len(best["seeds"]), best["experiment"]) == \
-        (["LDA"], 1, "pg-sweep-best-ari")
+def test_best_grid_is_narrowed_to_one_configuration(best: dict) -> None:
+    assert (best["models"], best["seeds"], best["experiment"]) == \
+        (["LDA"], [1, 2], "pg-sweep-best-ari")
     assert all(not isinstance(v, list) for v in best["params"].values())
 
 
-def test_best_grid_reruns_the_best_trial(best: dict, server_sweep: ServerSweep,
-                                         tmp_path: Path) -> None:
-    """Same trial key as the best run: same model, parameters, seed, data and metrics."""
+def test_best_grid_reruns_the_configuration_with_the_best_mean(
+        best: dict, server_sweep: ServerSweep, tmp_path: Path) -> None:
+    """Same trial keys as the runs of the configuration with the best mean ARI over its seeds:
+    same model, parameters, seeds, data and metrics."""
     from mlflow.tracking import MlflowClient
 
     from tuner.engine.sweep import check_inputs, precompute
@@ -109,13 +118,18 @@ def test_best_grid_reruns_the_best_trial(best: dict, server_sweep: ServerSweep,
     prepared = precompute(grid, check_inputs(grid), server_sweep.cache, progress=False)
     client = MlflowClient(server_sweep.server.url)
     experiment = client.get_experiment_by_name(server_sweep.experiment)
-    top = client.search_runs([experiment.experiment_id], "tags.`tuner.role` = 'trial'",
-                             order_by=["metrics.ari DESC"], max_results=1)[0]
-    assert [t.key for t in prepared.trials] == [top.data.tags["tuner.trial_key"]]
+    runs = client.search_runs([experiment.experiment_id], "tags.`tuner.role` = 'trial'")
+    by_k: dict[str, list] = {}
+    for run in runs:
+        by_k.setdefault(run.data.params["num_topics"], []).append(run)
+    top = max(by_k.values(), key=lambda rs: sum(r.data.metrics["ari"] for r in rs) / len(rs))
+    assert sorted(t.key for t in prepared.trials) == \
+        sorted(r.data.tags["tuner.trial_key"] for r in top)
 
 
-def test_best_with_unlogged_metric_says_so(server_sweep: ServerSweep, tmp_path: Path) -> None:
+def test_best_with_unknown_metric_lists_the_known_ones(server_sweep: ServerSweep,
+                                                      tmp_path: Path) -> None:
     done = tuner_cli("best", server_sweep.experiment, "--metric", "nmi_x", "--tracking-uri",
                      server_sweep.server.url, cwd=tmp_path)
     assert done.returncode == 2
-    assert "no finished trial has metric 'nmi_x'" in done.stderr
+    assert "unknown metric 'nmi_x'; known: npmi, diversity, ari" in done.stderr

@@ -47,7 +47,9 @@ def test_runs_of_an_older_trainer_revision_leave_the_leaderboard(tmp_path):
         run = tracker.client.create_run(experiment_id, run_name=name, tags=tags)
         tracker.client.log_metric(run.info.run_id, "ari", ari)
         tracker.client.set_terminated(run.info.run_id, "FINISHED")
-    assert [e.run_name for e in leaderboard(tracker, experiment_id, "ari")] == ["lda", "etm-new"]
+    assert [e.best_trial("ari").run_name for e in leaderboard(tracker, "revisions", "ari")] == \
+        ["lda", "etm-new"]
+    assert {t.run_name for t in tracker.finished_trials("revisions")} == {"lda", "etm-new"}
     assert len(tracker.trial_runs(experiment_id)) == 3
 
 

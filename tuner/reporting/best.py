@@ -1,62 +1,53 @@
-"""`tuner best`: the best trial of an experiment as a grid JSON that re-runs exactly it.
+"""`tuner best`: the best configuration of an experiment as a grid JSON that re-runs exactly it.
 
-The grid starts from the sweep's own grid file (the parent run's tag `tuner.grid`) when it is
-still there, so dataset fields, embedding and preprocessing carry over; the parent run's params
-fill in the dataset path, language and ground truth when it is not. The model, its full
-parameters, the seed and the metric settings come from the trial run.
+Configurations are ranked by the mean of the metric over their seeds (as the leaderboard ranks
+them); the grid carries every seed the configuration ran with. It starts from the sweep's own
+grid file (the sweep run's tag `tuner.grid`) when it is still there, so dataset fields,
+embedding and preprocessing carry over; the sweep run's params fill in the dataset path,
+language and ground truth when it is not. The model, its full parameters, the seeds and the
+metric settings come from the trials.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from tuner.errors import TunerError
-from tuner.params import Param
-
-METRIC_SETTINGS = ("npmi_window", "topn", "diversity_topn")
-
-
-def parse_param(param: Param, text: str) -> Any:
-    """An MLflow param string back to the schema's type ("null" -> None)."""
-    if text == "null":
-        return None
-    if param.type is bool:
-        return text == "True"
-    return param.type(float(text)) if param.type is int and "." in text else param.type(text)
+from tuner.reporting.leaderboard import ConfigResult, leaderboard
+from tuner.tracking.records import SweepRun
 
 
 def best_grid(tracking_uri: str, experiment: str, metric: str,
               rename: str | None = None) -> dict[str, Any]:
-    """The grid JSON (as a dict) of the best finished trial by `metric`.
+    """The grid JSON (as a dict) of the configuration with the best mean `metric`.
 
     Raises:
         TunerError: unknown experiment, or no finished trial logged `metric`.
     """
-    from tuner.reporting.leaderboard import leaderboard
     from tuner.tracking.tracker import MlflowTracker
 
     tracker = MlflowTracker(tracking_uri)
-    experiment_id = tracker.experiment_id(experiment, create=False)
-    if experiment_id is None:
-        raise TunerError(f"experiment '{experiment}': not found in {tracking_uri}; "
-                         "check the name and --tracking-uri")
-    board = leaderboard(tracker, experiment_id, metric, 1)
+    board = leaderboard(tracker, experiment, metric, 1)
     if not board:
         raise TunerError(f"experiment '{experiment}': no finished trial has metric '{metric}'; "
                          "pick one of npmi, diversity, ari, f1 that the sweep logged")
-    trial = tracker.client.get_run(board[0].run_id)
-    parent = tracker.client.get_run(trial.data.tags["mlflow.parentRunId"])
-    grid = _base_grid(parent.data.tags.get("tuner.grid"), parent.data.params)
-    grid |= _trial_fields(trial.data.tags["tuner.model"], trial.data.params)
+    best = board[0]
+    parent_id = best.best_trial(metric).parent_run_id
+    parent = next((r for r in tracker.sweep_runs(experiment) if r.run_id == parent_id), None)
+    grid = _base_grid(parent)
+    grid |= _config_fields(best)
     grid["experiment"] = rename or f"{experiment}-best-{metric}"
     grid["leaderboard_metric"] = metric
     return grid
 
 
-def _base_grid(grid_path: str | None, sweep_params: Mapping[str, str]) -> dict[str, Any]:
+def _base_grid(sweep: SweepRun | None) -> dict[str, Any]:
+    if sweep is None:
+        raise TunerError("the best trial has no sweep run (tag mlflow.parentRunId); was it "
+                         "written by `tuner run`?")
+    grid_path, sweep_params = sweep.tags.get("tuner.grid"), sweep.params
     raw: dict[str, Any] = {}
     if grid_path and Path(grid_path).is_file():
         raw = json.loads(Path(grid_path).read_text(encoding="utf-8"))
@@ -76,10 +67,12 @@ def _base_grid(grid_path: str | None, sweep_params: Mapping[str, str]) -> dict[s
     return grid
 
 
-def _trial_fields(model: str, params: Mapping[str, str]) -> dict[str, Any]:
+def _config_fields(config: ConfigResult) -> dict[str, Any]:
     from trainers import load_trainer
 
-    schema = load_trainer(model).params
-    values = {p.name: parse_param(p, params[p.name]) for p in schema.params if p.name in params}
-    return {"models": [model], "params": values, "seeds": [int(params["seed"])],
-            "metrics": {k: int(params[k]) for k in METRIC_SETTINGS if k in params}}
+    declared = set(load_trainer(config.model).params.names)
+    trial = config.trials[0]
+    seeds = sorted({t.seed for t in config.trials if t.seed is not None})
+    params = {k: v for k, v in trial.params.items() if k in declared}
+    return {"models": [config.model], "params": params, "seeds": seeds,
+            "metrics": dict(trial.metric_settings)}

@@ -1,65 +1,168 @@
-"""The best trials of an experiment by one metric, read back from the tracker."""
+"""The configurations of an experiment ranked by one metric, seeds aggregated: mean ± sd per
+configuration (model + parameters other than the seed), ranked by the mean."""
 
 from __future__ import annotations
 
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from trainers import canonical_name, load_trainer
 from tuner.metrics import higher_is_better
-from tuner.tracking.tracker import MlflowTracker
+from tuner.tracking.records import FinishedTrial
+from tuner.tracking.tracker import Tracker
 
 SHOWN_METRICS = ("npmi", "diversity", "ari", "f1", "fit_seconds")
+SEED_PARAMS = ("seed", "random_state")  # vary between seeds of one configuration
+NAME_WIDTH = 72  # longer configuration names are cut
 
 
 @dataclass(frozen=True)
-class Entry:
-    run_id: str
-    run_name: str
+class ConfigResult:
+    """One configuration over its seeds: the mean and sample sd of each metric.
+
+    `swept` holds the parameters that differ between the model's configurations in the
+    experiment (the ones worth showing); `sd` is None for a metric only one seed logged.
+    """
+
     model: str
-    params: dict[str, str]
-    metrics: dict[str, float]
+    params: Mapping[str, Any]
+    swept: Mapping[str, Any]
+    trials: tuple[FinishedTrial, ...]
+    metrics: Mapping[str, float]
+    sd: Mapping[str, float | None]
+
+    @property
+    def seeds(self) -> int:
+        return len(self.trials)
+
+    @property
+    def label(self) -> str:
+        """`num_topics=10 min_cluster_size=20`: the swept values ("" when nothing was swept)."""
+        return " ".join(f"{k}={format_value(v)}" for k, v in self.swept.items())
+
+    @property
+    def name(self) -> str:
+        """`BERTopic num_topics=10 min_cluster_size=20`, or the model alone."""
+        return f"{self.model} {self.label}" if self.swept else self.model
+
+    def best_trial(self, metric: str) -> FinishedTrial:
+        """The seed's trial that scored best on `metric` (the first one when none logged it)."""
+        having = [t for t in self.trials if metric in t.metrics]
+        if not having:
+            return self.trials[0]
+        sign = 1.0 if higher_is_better(metric) else -1.0
+        return max(having, key=lambda t: sign * t.metrics[metric])
 
 
-def leaderboard(tracker: MlflowTracker, experiment_id: str, metric: str,
-                limit: int = 10) -> list[Entry]:
-    """Finished trial runs ranked by `metric` (best first; lower first where lower is better)."""
-    direction = "DESC" if higher_is_better(metric) else "ASC"
-    runs = tracker.trial_runs(experiment_id, "attributes.status = 'FINISHED'",
-                              order_by=[f"metrics.`{metric}` {direction}"])
-    ranked = [r for r in current_runs(runs) if metric in r.data.metrics][:limit]
-    return [_entry(r) for r in ranked]
+def format_value(value: Any) -> str:
+    """A parameter value as grids write it: None as null, floats short."""
+    if value is None:
+        return "null"
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def current_runs(runs: list[Any]) -> list[Any]:
-    """Runs not superseded: a run made before its trainer's latest result-changing fix (tag
-    `tuner.revision` older than the trainer's `revision`, or absent) stays in the store but
-    leaves the rankings, which the re-run with the fixed trainer takes over."""
-    from trainers import canonical_name, trainer_revision
-
-    latest: dict[str, int | None] = {}
-
-    def is_current(run: Any) -> bool:
-        model = run.data.tags.get("tuner.model", "")
-        if model not in latest:
-            latest[model] = trainer_revision(model) if canonical_name(model) else None
-        wanted, logged = latest[model], run.data.tags.get("tuner.revision")
-        return wanted is None or (logged is not None and int(logged) >= wanted)
-
-    return [run for run in runs if is_current(run)]
+def config_params(trial: FinishedTrial) -> dict[str, Any]:
+    """A trial's parameters without those that vary between seeds."""
+    return {k: v for k, v in trial.params.items() if k not in SEED_PARAMS}
 
 
-def _entry(run: Any) -> Entry:
-    return Entry(run.info.run_id, run.info.run_name, run.data.tags.get("tuner.model", "?"),
-                 dict(run.data.params), dict(run.data.metrics))
+def swept_by_model(trials: Iterable[FinishedTrial]) -> dict[str, list[str]]:
+    """Model -> its parameters whose value differs between its trials (seeds left out, and a
+    parameter that only ever held its resolved null, e.g. LDA alpha = 1/K, which follows K)."""
+    values: dict[str, dict[str, set[str]]] = {}
+    chosen: dict[str, set[str]] = {}  # model -> parameters some trial set to a value of its own
+    for trial in trials:
+        seen = values.setdefault(trial.model, {})
+        own = chosen.setdefault(trial.model, set())
+        for name, value in config_params(trial).items():
+            seen.setdefault(name, set()).add(repr(value))
+            if not _resolved_null(trial, name, value):
+                own.add(name)
+    return {model: [name for name, found in seen.items()
+                    if len(found) > 1 and name in chosen[model]]
+            for model, seen in values.items()}
 
 
-def format_leaderboard(entries: list[Entry], metric: str) -> str:
-    """A plain-text table of the leaderboard."""
-    columns = [metric] + [m for m in SHOWN_METRICS if m != metric]
-    header = f"{'#':>2}  {'run':<28} {'model':<9}" + "".join(f"{c:>12}" for c in columns)
-    lines = [header, "-" * len(header)]
-    for rank, entry in enumerate(entries, start=1):
-        values = "".join(f"{entry.metrics[c]:>12.4f}" if c in entry.metrics else f"{'-':>12}"
-                         for c in columns)
-        lines.append(f"{rank:>2}  {entry.run_name:<28} {entry.model:<9}{values}")
-    return "\n".join(lines)
+def _resolved_null(trial: FinishedTrial, name: str, value: Any) -> bool:
+    if canonical_name(trial.model) is None:
+        return False
+    param = load_trainer(trial.model).params.get(name)
+    if param is None or param.resolve is None:
+        return False
+    try:
+        return bool(param.resolve(trial.params) == value)
+    except (KeyError, TypeError, ZeroDivisionError):
+        return False
+
+
+def aggregate_seeds(trials: Sequence[FinishedTrial]) -> list[ConfigResult]:
+    """Group trials by configuration (model, parameters other than the seed, metric settings)
+    and aggregate each metric over the seeds; groups keep the order of their first trial."""
+    swept = swept_by_model(trials)
+    groups: dict[tuple[str, str], list[FinishedTrial]] = {}
+    for trial in trials:
+        key = (trial.model, repr(sorted(config_params(trial).items(), key=lambda kv: kv[0]))
+               + repr(sorted(trial.metric_settings.items())))
+        groups.setdefault(key, []).append(trial)
+    return [_config(group, swept[group[0].model]) for group in groups.values()]
+
+
+def _config(group: list[FinishedTrial], swept: list[str]) -> ConfigResult:
+    params = config_params(group[0])
+    names = sorted({m for t in group for m in t.metrics})
+    values = {m: [t.metrics[m] for t in group if m in t.metrics] for m in names}
+    return ConfigResult(
+        group[0].model, params, {p: params.get(p) for p in swept}, tuple(group),
+        {m: statistics.fmean(v) for m, v in values.items()},
+        {m: statistics.stdev(v) if len(v) > 1 else None for m, v in values.items()})
+
+
+def rank_configs(configs: Sequence[ConfigResult], metric: str) -> list[ConfigResult]:
+    """Configurations that logged `metric`, best mean first (lowest first where lower is
+    better)."""
+    sign = -1.0 if higher_is_better(metric) else 1.0
+    return sorted((c for c in configs if metric in c.metrics),
+                  key=lambda c: sign * c.metrics[metric])
+
+
+def leaderboard(tracker: Tracker, experiment: str, metric: str,
+                limit: int = 10) -> list[ConfigResult]:
+    """The best `limit` configurations of an experiment by the mean of `metric` over seeds."""
+    return rank_configs(aggregate_seeds(tracker.finished_trials(experiment)), metric)[:limit]
+
+
+def format_mean_sd(config: ConfigResult, metric: str, digits: int = 4) -> str:
+    """`0.1234 ± 0.0056`; `0.1234 ± -` for one seed; `-` when not logged."""
+    if metric not in config.metrics:
+        return "-"
+    sd = config.sd.get(metric)
+    return f"{config.metrics[metric]:.{digits}f} ± " + ("-" if sd is None else f"{sd:.{digits}f}")
+
+
+def format_leaderboard(entries: Sequence[ConfigResult], metric: str) -> str:
+    """A plain-text table: one row per configuration, the ranking metric as mean ± sd over the
+    seeds, the other metrics as means, and the run of the best seed (to open in MLflow)."""
+    others = [m for m in SHOWN_METRICS if m != metric]
+    width = min(NAME_WIDTH, max([len("configuration"), *(len(e.name) for e in entries)]))
+    header = (f"{'#':>2}  {'configuration':<{width}} {'seeds':>5} "
+              f"{metric + ' mean ± sd':^20}" + "".join(f"{c:>12}" for c in others)
+              + "  best run")
+    rows = [f"{rank:>2}  {_shortened(entry.name):<{width}} {entry.seeds:>5} "
+            f"{_mean_sd_column(entry, metric)}"
+            + "".join(f"{entry.metrics[c]:>12.4f}" if c in entry.metrics else f"{'-':>12}"
+                      for c in others)
+            + f"  {entry.best_trial(metric).run_name}"
+            for rank, entry in enumerate(entries, start=1)]
+    return "\n".join([header, "-" * max(len(line) for line in [header, *rows]), *rows])
+
+
+def _mean_sd_column(entry: ConfigResult, metric: str) -> str:
+    """20 characters with the ± in the same place on every row."""
+    sd = entry.sd.get(metric)
+    return f"{entry.metrics[metric]:>10.4f} ± " + (f"{sd:<7.4f}" if sd is not None else "-      ")
+
+
+def _shortened(text: str) -> str:
+    return text if len(text) <= NAME_WIDTH else text[:NAME_WIDTH - 1] + "…"

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from tuner.reporting.report import TrialRow
+from tuner.reporting.leaderboard import ConfigResult, format_value
 
 LEADERBOARD_ROWS = 20
 TOPIC_WORDS_SHOWN = 8
+LEGEND_MAX = 12  # more colour groups than this get no legend
+DODGE_POINTS = 6.0  # horizontal gap between colour groups at one x value
+DODGE_SPREAD = 30.0  # at most this wide in all (many groups sit closer)
 
 
 def _pyplot() -> Any:
@@ -23,90 +24,174 @@ def _pyplot() -> Any:
     return plt
 
 
-def plot_leaderboard(rows: Sequence[TrialRow], metric: str, path: Path) -> Path:
-    """Horizontal bars of the best trials by `metric`, best on top."""
+def _save(fig: Any, path: Path) -> Path:
     plt = _pyplot()
-    shown = list(rows[:LEADERBOARD_ROWS])
-    fig, ax = plt.subplots(figsize=(8, 0.35 * len(shown) + 1.2))
-    ax.barh([r.run_name for r in reversed(shown)], [r.metrics[metric] for r in reversed(shown)],
-            color="tab:blue")
-    ax.set_xlabel(metric)
-    ax.set_title(f"leaderboard by {metric}")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
 
 
-def plot_pareto(rows: Sequence[TrialRow], front: Sequence[TrialRow], objectives: Sequence[str],
-                path: Path) -> Path:
-    """First two objectives on the axes, the third as colour; the front is ringed in red."""
+def plot_leaderboard(configs: Sequence[ConfigResult], metric: str, path: Path) -> Path:
+    """Horizontal bars of the best configurations by mean `metric`, best on top; the error bar
+    is the sd over seeds (none for a single seed)."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 5))
+    shown = list(reversed(configs[:LEADERBOARD_ROWS]))
+    fig, ax = plt.subplots(figsize=(9, 0.35 * len(shown) + 1.4))
+    ax.barh([c.name for c in shown], [c.metrics[metric] for c in shown],
+            xerr=[c.sd.get(metric) or 0.0 for c in shown], color="tab:blue", ecolor="black",
+            capsize=3)
+    ax.set_xlabel(f"{metric} (mean over seeds, bar: ± sd)")
+    ax.set_title(f"leaderboard by {metric}")
+    return _save(fig, path)
+
+
+def plot_pareto(configs: Sequence[ConfigResult], front: Sequence[ConfigResult],
+                objectives: Sequence[str], path: Path) -> Path:
+    """Configurations' means: first two objectives on the axes, the third as colour; the front
+    is ringed in red and numbered, the numbers keyed to names under the axes (names beside
+    close points would overlap)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 5 + 0.18 * len(front)))
     if len(objectives) < 2:
         ax.text(0.5, 0.5, f"Pareto front needs two metrics; logged: {', '.join(objectives)}",
                 ha="center", va="center")
     else:
         x, y = objectives[0], objectives[1]
         colour = objectives[2] if len(objectives) > 2 else None
-        points = ax.scatter([r.metrics[x] for r in rows], [r.metrics[y] for r in rows],
-                            c=[r.metrics[colour] for r in rows] if colour else "tab:blue",
-                            cmap="viridis", s=40, label="trial")
+        points = ax.scatter([c.metrics[x] for c in configs], [c.metrics[y] for c in configs],
+                            c=[c.metrics[colour] for c in configs] if colour else "tab:blue",
+                            cmap="viridis", s=40, label="configuration (mean over seeds)")
         if colour:
             fig.colorbar(points, ax=ax, label=colour)
-        ax.scatter([r.metrics[x] for r in front], [r.metrics[y] for r in front], s=160,
+        ax.scatter([c.metrics[x] for c in front], [c.metrics[y] for c in front], s=160,
                    facecolors="none", edgecolors="red", linewidths=2, label="non-dominated")
-        for row in front:
-            ax.annotate(row.run_name, (row.metrics[x], row.metrics[y]), fontsize=7,
-                        xytext=(4, 4), textcoords="offset points")
-        ax.margins(0.15)  # room for the run names beside the front
+        for number, config in enumerate(front, start=1):
+            ax.annotate(str(number), (config.metrics[x], config.metrics[y]), fontsize=8,
+                        color="red", xytext=(7, 5), textcoords="offset points")
+        ax.margins(0.12)
         ax.set_xlabel(x)
         ax.set_ylabel(y)
-        ax.legend(loc="best")
+        ax.legend(loc="best", fontsize=8)
+        key = "\n".join(f"{n}: {c.name}" for n, c in enumerate(front, start=1))
+        ax.text(0.0, -0.14, key, transform=ax.transAxes, va="top", fontsize=8)
     ax.set_title("Pareto front over " + " x ".join(objectives))
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=100, bbox_inches="tight")  # the key hangs below the axes
     plt.close(fig)
     return path
 
 
-def plot_params(rows: Sequence[TrialRow], params: Sequence[str], metric: str,
-                path: Path) -> Path:
-    """One panel per swept parameter: `metric` against the parameter's values."""
+def plot_swept(model: str, configs: Sequence[ConfigResult], metric: str,
+               log_params: frozenset[str], path: Path) -> Path:
+    """One panel per swept parameter of `model`: `metric` of every trial (a point per seed)
+    against the parameter, coloured by the next swept parameter (by the seed when only one was
+    swept); lines join the means of each colour. Categorical values (strings, booleans, null)
+    sit on a categorical axis; log-declared parameters get a log axis."""
     plt = _pyplot()
-    count = max(1, len(params))
-    columns = min(3, count)
-    fig, axes = plt.subplots(math.ceil(count / columns), columns, squeeze=False,
-                             figsize=(4.5 * columns, 3.5 * math.ceil(count / columns)))
-    for ax in axes.flat[len(params):]:
-        ax.set_visible(False)
-    if not params:
-        axes[0][0].set_visible(True)
-        axes[0][0].text(0.5, 0.5, "no parameter varies between trials", ha="center")
-    for ax, name in zip(axes.flat, params, strict=False):
-        values = [r.params.get(name, "null") for r in rows]
-        numeric = _numbers(values)
-        if numeric is None:
-            labels = sorted(set(values))
-            ax.set_xticks(range(len(labels)), labels, rotation=30, fontsize=8)
-            xs = [float(labels.index(v)) for v in values]
-        else:
-            xs = numeric
-        ax.scatter(xs, [r.metrics[metric] for r in rows], s=30)
-        ax.set_xlabel(name)
-        ax.set_ylabel(metric)
-    fig.suptitle(f"{metric} against each swept parameter")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    swept = list(configs[0].swept)
+    fig, axes = plt.subplots(1, len(swept), squeeze=False, figsize=(6.2 * len(swept), 4.2))
+    for i, (ax, name) in enumerate(zip(axes[0], swept, strict=True)):
+        other = swept[(i + 1) % len(swept)] if len(swept) > 1 else None
+        _panel(ax, configs, name, other, metric, name in log_params)
+    fig.suptitle(f"{model}: {metric} against each swept parameter\n"
+                 "(points: trials; lines join each colour's means)", fontsize=10)
+    return _save(fig, path)
 
 
-def _numbers(values: Sequence[str]) -> list[float] | None:
+def _panel(ax: Any, configs: Sequence[ConfigResult], name: str, other: str | None,
+           metric: str, log: bool) -> None:
+    trials = [(c, t) for c in configs for t in c.trials if metric in t.metrics]
+    position, ticks = _axis(ax, [c.swept[name] for c, _ in trials], log)
+    groups: dict[str, list[tuple[float, float]]] = {}
+    for config, trial in trials:
+        colour_value = config.swept[other] if other else trial.seed
+        groups.setdefault(format_value(colour_value), []).append(
+            (position(config.swept[name]), trial.metrics[metric]))
+    colours = _colours(len(groups))
+    for i, ((value, points), colour) in enumerate(zip(_ordered(groups), colours, strict=True)):
+        # side by side at one x value, so that colours sharing an x value stay visible
+        shifted = _dodged(ax, i, len(groups))
+        ax.scatter([p[0] for p in points], [p[1] for p in points], color=colour, alpha=0.75,
+                   s=32, label=value, transform=shifted)
+        means = _means_by_x(points)
+        ax.plot(list(means), list(means.values()), color=colour, linewidth=1.2,
+                transform=shifted)
+        ax.update_datalim(points)  # shifted artists do not widen the data limits themselves
+    ax.autoscale_view()
+    if ticks:
+        ax.set_xticks(list(ticks.values()), list(ticks), rotation=30 if len(ticks) > 4 else 0)
+    ax.set_xlabel(name + (" (log scale)" if log else ""))
+    ax.set_ylabel(metric)
+    if len(groups) <= LEGEND_MAX:
+        ax.legend(title=other or "seed", fontsize=7, title_fontsize=8, loc="upper left",
+                  bbox_to_anchor=(1.01, 1.0))  # beside the panel, never over a point
+
+
+def _dodged(ax: Any, index: int, count: int) -> Any:
+    from matplotlib.transforms import offset_copy
+
+    step = min(DODGE_POINTS, DODGE_SPREAD / max(count, 1))
+    return offset_copy(ax.transData, fig=ax.figure, x=(index - (count - 1) / 2) * step,
+                       units="points")
+
+
+def _axis(ax: Any, values: Sequence[Any], log: bool) -> tuple[Any, dict[str, float]]:
+    """Where each value sits on the x axis, and the tick labels to show."""
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        distinct = sorted(set(values))
+        if log and distinct[0] > 0:
+            ax.set_xscale("log")
+            ax.minorticks_off()
+        return float, ({format_value(v): float(v) for v in distinct} if len(distinct) <= 8
+                       else {})
+    order = sorted(set(map(format_value, values)),
+                   key=lambda text: (text == "null", _number_or_inf(text), text))
+    slots = {text: float(i) for i, text in enumerate(order)}
+    ax.set_xlim(-0.5, len(order) - 0.5)
+    return (lambda v: slots[format_value(v)]), slots
+
+
+def _number_or_inf(text: str) -> float:
     try:
-        return [float(v) for v in values]
+        return float(text)
     except ValueError:
-        return None
+        return float("inf")
+
+
+def _ordered(groups: dict[str, list[tuple[float, float]]]
+             ) -> list[tuple[str, list[tuple[float, float]]]]:
+    return sorted(groups.items(), key=lambda kv: (kv[0] == "null", _number_or_inf(kv[0]), kv[0]))
+
+
+def _means_by_x(points: Sequence[tuple[float, float]]) -> dict[float, float]:
+    by_x: dict[float, list[float]] = {}
+    for x, y in points:
+        by_x.setdefault(x, []).append(y)
+    return {x: sum(ys) / len(ys) for x, ys in sorted(by_x.items())}
+
+
+def _colours(count: int) -> list[Any]:
+    plt = _pyplot()
+    if count <= 10:
+        return [plt.get_cmap("tab10")(i) for i in range(count)]
+    cmap = plt.get_cmap("viridis")
+    return [cmap(i / max(count - 1, 1)) for i in range(count)]
+
+
+def plot_importance(model: str, importance: Mapping[str, float], metric: str,
+                    path: Path) -> Path:
+    """Horizontal bars: the fANOVA importance of each swept parameter of `model`."""
+    plt = _pyplot()
+    ordered = sorted(importance.items(), key=lambda kv: kv[1])
+    fig, ax = plt.subplots(figsize=(7, 0.5 * len(ordered) + 1.5))
+    ax.barh([name for name, _ in ordered], [value for _, value in ordered], color="tab:green")
+    for row, (_, value) in enumerate(ordered):
+        ax.text(value, row, f" {value:.2f}", va="center", fontsize=8)
+    ax.set_xlim(0, 1.1)
+    ax.set_xlabel(f"share of the variance of mean {metric} (fANOVA)")
+    ax.set_title(f"{model}: which parameters matter for {metric}")
+    return _save(fig, path)
 
 
 def plot_topic_words(runs: Mapping[str, Mapping[str, Sequence[str]]], path: Path,

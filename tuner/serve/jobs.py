@@ -138,7 +138,7 @@ class SweepRegistry:
         job = self.get(job_id)
         if job.experiment_id is None or job.metric is None:
             return {"status": job.status, "metric": job.metric, "entries": []}
-        board = leaderboard(MlflowTracker(self.settings.tracking_uri), job.experiment_id,
+        board = leaderboard(MlflowTracker(self.settings.tracking_uri), job.experiment,
                             job.metric, 50)
         return {"status": job.status, "metric": job.metric, "experiment": job.experiment,
                 "entries": [asdict(entry) for entry in board]}

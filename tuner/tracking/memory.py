@@ -3,11 +3,19 @@ one contract suite runs over it and the MLflow tracker alike."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from tuner.tracking.records import (
+    FinishedTrial,
+    StoredRun,
+    SweepRun,
+    current_trials,
+)
 from tuner.tracking.tracker import SweepHandle
 from tuner.trial import StoredFit, TrialRecord, TrialSpec, TrialStatus
 
@@ -24,6 +32,13 @@ class MemoryRun:
     metrics: dict[str, float] = field(default_factory=dict)
     artifacts: dict[str, Any] = field(default_factory=dict)
     record: TrialRecord | None = None
+    start_time: int = field(default_factory=lambda: time.time_ns() // 10**6)
+
+    def stored(self) -> StoredRun:
+        """The run as any store keeps it: every parameter as text."""
+        params = {k: "null" if v is None else str(v) for k, v in self.params.items()}
+        return StoredRun(self.run_id, self.run_id, self.status, self.tags, params,
+                         self.metrics, self.start_time)
 
 
 class MemoryTracker:
@@ -72,8 +87,12 @@ class MemoryTracker:
         tags = {"mlflow.parentRunId": sweep.run_id, "tuner.role": "trial",
                 "tuner.model": spec.model, "tuner.trial_key": spec.key,
                 "tuner.fit_key": spec.fit_key, "tuner.status": "RUNNING"}
-        return self._new_run(sweep.experiment_id, tags,
-                             {"model": spec.model, "seed": spec.seed, **spec.params}).run_id
+        if spec.revision is not None:
+            tags["tuner.revision"] = str(spec.revision)
+        params = {"model": spec.model, "seed": spec.seed, **spec.params,
+                  "npmi_window": spec.metrics.npmi_window, "topn": spec.metrics.topn,
+                  "diversity_topn": spec.metrics.diversity_topn}
+        return self._new_run(sweep.experiment_id, tags, params).run_id
 
     def finish_trial(self, sweep: SweepHandle, run_id: str, record: TrialRecord) -> None:
         run = self.runs[run_id]
@@ -103,6 +122,26 @@ class MemoryTracker:
             raise RuntimeError(f"sweep run {sweep.run_id} ended twice ({run.status}, {status})")
         run.metrics |= dict(metrics)
         run.status = status
+
+    def finished_trials(self, experiment: str) -> list[FinishedTrial]:
+        experiment_id = self.experiments.get(experiment)
+        return current_trials(run.stored() for run in self._finished_trials(experiment_id or ""))
+
+    def sweep_runs(self, experiment: str) -> list[SweepRun]:
+        experiment_id = self.experiments.get(experiment)
+        runs = [run for run in self.runs.values() if run.experiment_id == experiment_id
+                and run.tags.get("tuner.role") == "sweep"]
+        return [SweepRun(run.run_id, run.run_id, {k: str(v) for k, v in run.params.items()},
+                         run.tags, run.start_time) for run in reversed(runs)]
+
+    def topics(self, run_id: str) -> dict[str, list[str]]:
+        record = self.runs[run_id].record
+        return {str(i): words for i, words in enumerate(record.topic_words)} if record else {}
+
+    def log_report(self, run_id: str, local_path: Path, artifact_path: str | None = None
+                   ) -> None:
+        """Remembers the file or folder under its artifact path (the caller keeps it)."""
+        self.runs[run_id].artifacts[artifact_path or Path(local_path).name] = Path(local_path)
 
     def trial_runs(self, experiment: str) -> list[MemoryRun]:
         """Every trial run of `experiment` (by name), in the order they were opened."""

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from tuner.errors import TrackingError
+from tuner.errors import TrackingError, TunerError
 from tuner.tracking.journal import Journal
+from tuner.tracking.records import FinishedTrial, SweepRun, current_trials, stored_run, sweep_run
 from tuner.tracking.uri import redact_uri
 from tuner.trial import StoredFit, TrialRecord, TrialSpec, TrialStatus
 
@@ -66,6 +67,16 @@ class Tracker(Protocol):
     def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None: ...
 
     def end_sweep(self, sweep: SweepHandle, status: str, metrics: Mapping[str, float]) -> None: ...
+
+    # read side: the records every reader (leaderboard, report, best, flow) uses
+    def finished_trials(self, experiment: str) -> list[FinishedTrial]: ...
+
+    def sweep_runs(self, experiment: str) -> list[SweepRun]: ...
+
+    def topics(self, run_id: str) -> dict[str, list[str]]: ...
+
+    def log_report(self, run_id: str, local_path: Path, artifact_path: str | None = None
+                   ) -> None: ...
 
 
 def default_tracking_uri(root: Path = DEFAULT_STORE) -> str:
@@ -190,6 +201,47 @@ class MlflowTracker:
                 tags = {}
             owners[sweep_id] = _process_alive(tags.get("tuner.host"), tags.get("tuner.pid"))
         return owners[sweep_id]
+
+    def finished_trials(self, experiment: str) -> list[FinishedTrial]:
+        """Every FINISHED trial run of `experiment` made by its trainer's current revision.
+
+        Raises:
+            TunerError: no experiment of that name.
+        """
+        experiment_id = self._existing_experiment(experiment)
+        runs = self.trial_runs(experiment_id, "attributes.status = 'FINISHED'")
+        return current_trials(stored_run(run) for run in runs)
+
+    def sweep_runs(self, experiment: str) -> list[SweepRun]:
+        """The sweep (parent) runs of `experiment`, newest first."""
+        runs = self.client.search_runs([self._existing_experiment(experiment)],
+                                       "tags.`tuner.role` = 'sweep'", max_results=1000,
+                                       order_by=["attributes.start_time DESC"])
+        return [sweep_run(run) for run in runs]
+
+    def topics(self, run_id: str) -> dict[str, list[str]]:
+        """A trial's topics.json artifact: topic index -> ranked words ({} when absent)."""
+        with tempfile.TemporaryDirectory(prefix="tuner-topics-") as folder:
+            try:
+                path = self.client.download_artifacts(run_id, "topics.json", folder)
+            except Exception:  # an older or failed run without topics: readers say so
+                return {}
+            return dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+    def log_report(self, run_id: str, local_path: Path, artifact_path: str | None = None
+                   ) -> None:
+        """Attach a file or a folder (a report) to a run, under `artifact_path`."""
+        if Path(local_path).is_dir():
+            self.client.log_artifacts(run_id, str(local_path), artifact_path=artifact_path)
+        else:
+            self.client.log_artifact(run_id, str(local_path), artifact_path=artifact_path)
+
+    def _existing_experiment(self, experiment: str) -> str:
+        experiment_id = self.experiment_id(experiment, create=False)
+        if experiment_id is None:
+            raise TunerError(f"experiment '{experiment}': not found in {self.tracking_uri}; "
+                             "check the name and --tracking-uri")
+        return experiment_id
 
     def log_trial(self, sweep: SweepHandle, record: TrialRecord) -> str:
         """Open and finish a trial run in one go (a record that never had a running run)."""

@@ -1,0 +1,80 @@
+"""Seeds aggregated: mean ± sd per configuration, ranked by the mean (plain FinishedTrials)."""
+
+from __future__ import annotations
+
+import statistics
+
+import pytest
+
+from tuner.reporting.leaderboard import (
+    aggregate_seeds,
+    format_leaderboard,
+    rank_configs,
+    swept_by_model,
+)
+from tuner.tracking.records import FinishedTrial
+
+
+def trial(run: str, model: str, seed: int, metrics: dict[str, float],
+          **params: object) -> FinishedTrial:
+    return FinishedTrial(run, run, model, {"vocab_size": 1000, **params}, seed, metrics)
+
+
+TRIALS = [  # k=5: steady; k=8: one lucky seed, a lower mean; BERTopic: one seed
+    trial("a1", "LDA", 1, {"ari": 0.30, "fit_seconds": 2.0}, num_topics=5),
+    trial("a2", "LDA", 2, {"ari": 0.32, "fit_seconds": 4.0}, num_topics=5),
+    trial("b1", "LDA", 1, {"ari": 0.40, "fit_seconds": 1.0}, num_topics=8),
+    trial("b2", "LDA", 2, {"ari": 0.10, "fit_seconds": 1.0}, num_topics=8),
+    trial("c1", "BERTopic", 1, {"ari": 0.20, "fit_seconds": 9.0}, num_topics=None,
+          random_state=42),
+]
+
+
+def test_seeds_of_one_configuration_form_one_entry() -> None:
+    configs = aggregate_seeds(TRIALS)
+    assert [(c.model, dict(c.params), c.seeds) for c in configs] == [
+        ("LDA", {"vocab_size": 1000, "num_topics": 5}, 2),
+        ("LDA", {"vocab_size": 1000, "num_topics": 8}, 2),
+        ("BERTopic", {"vocab_size": 1000, "num_topics": None}, 1)]
+
+
+def test_entry_holds_mean_and_sample_sd_of_each_metric() -> None:
+    steady = aggregate_seeds(TRIALS)[0]
+    assert steady.metrics["ari"] == pytest.approx(0.31)
+    assert steady.sd["ari"] == pytest.approx(statistics.stdev([0.30, 0.32]))
+    assert steady.metrics["fit_seconds"] == pytest.approx(3.0)
+
+
+def test_single_seed_has_no_sd() -> None:
+    assert aggregate_seeds(TRIALS)[2].sd == {"ari": None, "fit_seconds": None}
+
+
+def test_ranking_uses_the_mean_not_the_luckiest_seed() -> None:
+    ranked = rank_configs(aggregate_seeds(TRIALS), "ari")
+    assert [c.name for c in ranked] == ["LDA num_topics=5", "LDA num_topics=8", "BERTopic"]
+    assert ranked[1].best_trial("ari").run_id == "b1"
+
+
+def test_lower_is_better_metrics_rank_lowest_mean_first() -> None:
+    ranked = rank_configs(aggregate_seeds(TRIALS), "fit_seconds")
+    assert [c.metrics["fit_seconds"] for c in ranked] == [1.0, 3.0, 9.0]
+
+
+@pytest.mark.parametrize(("trials", "expected"), [
+    (TRIALS, {"LDA": ["num_topics"], "BERTopic": []}),
+    ([trial("x", "BERTopic", 1, {}, random_state=1), trial("y", "BERTopic", 2, {}, random_state=2)],
+     {"BERTopic": []}),
+])
+def test_swept_parameters_leave_out_seeds(trials: list[FinishedTrial],
+                                          expected: dict[str, list[str]]) -> None:
+    assert swept_by_model(trials) == expected
+
+
+def test_text_leaderboard_shows_mean_sd_and_seed_count() -> None:
+    text = format_leaderboard(rank_configs(aggregate_seeds(TRIALS), "ari"), "ari")
+    lines = text.splitlines()
+    assert "seeds" in lines[0] and "ari mean ± sd" in lines[0]
+    assert lines[0].endswith("best run")
+    assert lines[2].split()[:7] == ["1", "LDA", "num_topics=5", "2", "0.3100", "±", "0.0141"]
+    assert lines[3].split()[-1] == "b1"  # the best seed's run of the second configuration
+    assert lines[4].split()[:6] == ["3", "BERTopic", "1", "0.2000", "±", "-"]

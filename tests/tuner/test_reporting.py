@@ -1,0 +1,135 @@
+"""The tracker's read side and every reader of it, on a real LDA sweep in a SQLite MLflow store:
+2 num_topics x 2 alpha (one of them null) x 2 seeds."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, make_grid
+from tuner.errors import TunerError
+from tuner.reporting.best import best_grid
+from tuner.reporting.importance import param_importance, why_no_importance
+from tuner.reporting.leaderboard import aggregate_seeds, leaderboard
+from tuner.reporting.report import IMPORTANCE_FILE, WrittenReport, write_report
+from tuner.tracking.records import FinishedTrial
+from tuner.tracking.tracker import MlflowTracker
+
+EXPERIMENT = "report-lda"
+PARAMS = {"num_topics": [5, 8], "alpha": [None, 0.5], "vocab_size": 1000, "lda.max_iter": 10}
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory, small_corpus: Path,
+          session_cache: Path) -> str:
+    folder = tmp_path_factory.mktemp("reporting")
+    grid = make_grid(folder, small_corpus, experiment=EXPERIMENT, params=PARAMS, seeds=[1, 2])
+    uri = f"sqlite:///{folder}/mlflow.db"
+    done = subprocess.run([sys.executable, "-m", "tuner.cli", "run", str(grid), "--tracking-uri",
+                           uri, "--max-workers", "1", "--cache-dir", str(session_cache),
+                           "--quiet"], capture_output=True, text=True, cwd=REPO, timeout=600,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    return uri
+
+
+@pytest.fixture(scope="module")
+def trials(store: str) -> list[FinishedTrial]:
+    return MlflowTracker(store).finished_trials(EXPERIMENT)
+
+
+@pytest.fixture(scope="module")
+def written(store: str, tmp_path_factory: pytest.TempPathFactory) -> WrittenReport:
+    return write_report(store, EXPERIMENT, tmp_path_factory.mktemp("out") / EXPERIMENT)
+
+
+def test_finished_trials_type_parameters_back(trials: list[FinishedTrial]) -> None:
+    assert len(trials) == 8
+    assert {(t.params["num_topics"], t.params["alpha"], t.seed) for t in trials} == \
+        {(k, a, s) for k in (5, 8) for a in (1 / k, 0.5) for s in (1, 2)}  # null means 1/K
+    assert all(isinstance(t.params["max_iter"], int) for t in trials)
+
+
+def test_finished_trials_carry_key_parent_and_settings(store: str,
+                                                       trials: list[FinishedTrial]) -> None:
+    sweeps = MlflowTracker(store).sweep_runs(EXPERIMENT)
+    assert {t.parent_run_id for t in trials} == {sweeps[0].run_id}
+    assert len({t.key for t in trials}) == 8
+    assert all(t.metric_settings == {"npmi_window": 10, "topn": 10, "diversity_topn": 25}
+               for t in trials)
+    assert all(t.end_time >= t.start_time for t in trials)  # type: ignore[operator]
+
+
+def test_reading_an_unknown_experiment_names_it(store: str) -> None:
+    with pytest.raises(TunerError, match="experiment 'nope': not found in sqlite:///"):
+        MlflowTracker(store).finished_trials("nope")
+
+
+def test_topics_reads_the_trial_artifact(store: str, trials: list[FinishedTrial]) -> None:
+    topics = MlflowTracker(store).topics(trials[0].run_id)
+    assert len(topics) == trials[0].params["num_topics"]
+    assert all(len(words) >= 10 and all(isinstance(w, str) for w in words)
+               for words in topics.values())
+
+
+def test_leaderboard_ranks_four_configurations_by_mean(store: str) -> None:
+    board = leaderboard(MlflowTracker(store), EXPERIMENT, "ari")
+    assert [c.seeds for c in board] == [2, 2, 2, 2]
+    means = [c.metrics["ari"] for c in board]
+    assert means == sorted(means, reverse=True)
+
+
+def test_importance_covers_both_swept_parameters(trials: list[FinishedTrial]) -> None:
+    importance = param_importance(trials, "ari")
+    assert set(importance) == {"LDA"}
+    assert set(importance["LDA"]) == {"num_topics", "alpha"}
+    assert sum(importance["LDA"].values()) == pytest.approx(1.0)
+
+
+def test_importance_needs_two_swept_parameters(trials: list[FinishedTrial]) -> None:
+    one_alpha = [t for t in trials if t.params["alpha"] is None]
+    assert param_importance(one_alpha, "ari") == {}
+
+
+def test_importance_skips_a_metric_that_never_varies(trials: list[FinishedTrial]) -> None:
+    """fANOVA has no variance to share out; the report says why instead of failing."""
+    flat = [dataclasses.replace(t, metrics={"ari": 0.5}) for t in trials]
+    assert param_importance(flat, "ari") == {}
+    assert why_no_importance(aggregate_seeds(flat), "ari") == \
+        "every configuration has the same mean ari"
+
+
+def test_report_draws_swept_parameters_and_importance_per_model(written: WrittenReport) -> None:
+    assert {p.name for p in written.plots} >= {"leaderboard.png", "pareto.png",
+                                                "params-LDA.png", "importance-LDA.png"}
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in written.plots)
+    assert (written.trials, written.configs) == (8, 4)
+
+
+def test_report_model_table_shows_only_swept_parameters(written: WrittenReport) -> None:
+    page = written.html.read_text(encoding="utf-8")
+    table = page.split("<h2>LDA</h2>")[1].split("</table>")[0]
+    assert "<th>num_topics</th><th>alpha</th><th>seeds</th>" in table
+    assert "vocab_size" not in table and "max_iter" not in table
+    assert table.count("<tr>") == 1 + 4 and ">0.125<" in table  # alpha null at K=8 is 1/8
+
+
+def test_importance_is_logged_on_the_sweep_run(store: str, written: WrittenReport) -> None:
+    tracker = MlflowTracker(store)
+    logged = {f.path for f in tracker.client.list_artifacts(written.parent_run_id)}
+    assert {IMPORTANCE_FILE, "report"} <= logged
+    saved = json.loads((written.html.parent / IMPORTANCE_FILE).read_text(encoding="utf-8"))
+    assert saved["models"] == written.importance and saved["metric"] == "ari"
+
+
+def test_best_grid_reruns_every_seed_of_the_best_configuration(store: str) -> None:
+    grid = best_grid(store, EXPERIMENT, "ari")
+    top = leaderboard(MlflowTracker(store), EXPERIMENT, "ari", 1)[0]
+    assert grid["seeds"] == [1, 2]
+    assert {k: grid["params"][k] for k in ("num_topics", "alpha")} == dict(top.swept)

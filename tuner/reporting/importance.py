@@ -1,0 +1,112 @@
+"""Which hyperparameters matter: Optuna's fANOVA over an in-memory study built, per model, from
+the finished configurations (seeds averaged) of an experiment."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from tuner.metrics import higher_is_better
+from tuner.reporting.leaderboard import ConfigResult, aggregate_seeds
+from tuner.tracking.records import FinishedTrial
+
+MIN_SWEPT = 2  # importance of a single swept parameter is 1.0 by construction
+MIN_CONFIGS = 4
+EVALUATOR_SEED = 0
+EVALUATOR = "fanova"
+
+IMPORTANCE_FILE = "param_importance.json"  # on the sweep run, and beside the report
+
+
+def log_scaled(model: str) -> frozenset[str]:
+    """The parameters `model`'s schema declares log-scaled (none for an unknown model)."""
+    from trainers import canonical_name, load_trainer
+
+    if canonical_name(model) is None:
+        return frozenset()
+    return frozenset(p.name for p in load_trainer(model).params.params if p.log_scale)
+
+
+def param_importance(trials: Sequence[FinishedTrial],
+                     metric: str) -> dict[str, dict[str, float]]:
+    """Model -> swept parameter -> its fANOVA importance for `metric` (summing to 1), for each
+    model with at least MIN_SWEPT swept parameters and MIN_CONFIGS configurations that logged
+    `metric`. Each configuration counts once, with its mean over the seeds."""
+    by_model: dict[str, list[ConfigResult]] = {}
+    for config in aggregate_seeds(trials):
+        if metric in config.metrics:
+            by_model.setdefault(config.model, []).append(config)
+    return {model: _model_importance(model, configs, metric)
+            for model, configs in by_model.items() if why_no_importance(configs, metric) is None}
+
+
+def why_no_importance(configs: Sequence[ConfigResult], metric: str) -> str | None:
+    """Why one model's configurations (those that logged `metric`) get no importance, or None
+    when they do."""
+    if len(configs[0].swept) < MIN_SWEPT:
+        return f"fewer than {MIN_SWEPT} parameters were swept"
+    if len(configs) < MIN_CONFIGS:
+        return f"fewer than {MIN_CONFIGS} configurations logged {metric}"
+    if len({c.metrics[metric] for c in configs}) == 1:
+        return f"every configuration has the same mean {metric}"
+    return None
+
+
+def _model_importance(model: str, configs: list[ConfigResult],
+                      metric: str) -> dict[str, float]:
+    import optuna
+    from optuna.importance import FanovaImportanceEvaluator, get_param_importances
+
+    swept = list(configs[0].swept)
+    logs = log_scaled(model)
+    distributions = {p: distribution([c.swept[p] for c in configs], p in logs) for p in swept}
+    with _quiet_optuna():
+        study = optuna.create_study(
+            direction="maximize" if higher_is_better(metric) else "minimize")
+    study.add_trials([optuna.trial.create_trial(
+        params={p: _as_choice(c.swept[p], distributions[p]) for p in swept},
+        distributions=distributions, value=c.metrics[metric]) for c in configs])
+    found = get_param_importances(study, evaluator=FanovaImportanceEvaluator(seed=EVALUATOR_SEED))
+    return {name: float(value) for name, value in found.items()}
+
+
+def distribution(values: Sequence[Any], log: bool) -> Any:
+    """Optuna's distribution of a swept parameter's values: categorical for strings, None and
+    booleans, int or float ranges for numbers (log-scaled when declared and all positive)."""
+    from optuna.distributions import (
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
+
+    if not all(_is_number(v) for v in values):
+        return CategoricalDistribution(list(dict.fromkeys(values)))
+    low, high = min(values), max(values)
+    log = log and low > 0
+    if all(isinstance(v, int) for v in values):
+        return IntDistribution(int(low), int(high), log=log)
+    return FloatDistribution(float(low), float(high), log=log)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _as_choice(value: Any, dist: Any) -> Any:
+    from optuna.distributions import FloatDistribution
+
+    return float(value) if isinstance(dist, FloatDistribution) else value
+
+
+@contextmanager
+def _quiet_optuna() -> Iterator[None]:
+    """Optuna announces every new study at INFO; a report builds several."""
+    logger = logging.getLogger("optuna")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)

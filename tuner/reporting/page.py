@@ -1,0 +1,123 @@
+"""The HTML page of `tuner report`: one ranking of configurations, then one section per model
+with a table of only its swept parameters, its plots and its parameter importance."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tuner.reporting.importance import why_no_importance
+from tuner.reporting.leaderboard import ConfigResult, format_mean_sd, format_value
+
+TABLE_METRICS = ("npmi", "diversity", "ari", "f1", "fit_seconds")
+TOP_CONFIGS = 3  # configurations whose best trial's topics the page lists
+CSS = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:0.5em 0}"
+       "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}img{max-width:1000px}")
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """Everything the page shows, read through the tracker and computed once."""
+
+    experiment: str
+    metric: str
+    ranked: list[ConfigResult]  # best mean first
+    front: list[ConfigResult]
+    objectives: list[str]
+    importance: Mapping[str, Mapping[str, float]]  # model -> swept parameter -> importance
+    topics: Mapping[str, Mapping[str, list[str]]]  # run id -> topic -> words, of the top ones
+
+    @property
+    def top(self) -> list[ConfigResult]:
+        return self.ranked[:TOP_CONFIGS]
+
+
+def by_model(configs: Sequence[ConfigResult]) -> dict[str, list[ConfigResult]]:
+    """Configurations grouped by model, models in the order of their best configuration."""
+    groups: dict[str, list[ConfigResult]] = {}
+    for config in configs:
+        groups.setdefault(config.model, []).append(config)
+    return groups
+
+
+def plot_name(kind: str, model: str) -> str:
+    """`params-ProdLDA.png`: a file name safe for any registered model name."""
+    return f"{kind}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', model)}.png"
+
+
+def render_page(data: ReportData, plots: Sequence[Path], note: str = "") -> str:
+    esc = html.escape
+    names = {p.name for p in plots}
+    trials = sum(c.seeds for c in data.ranked)
+    summary = (f"<p>{trials} finished trials in {len(data.ranked)} configurations, ranked by "
+               f"the mean <b>{esc(data.metric)}</b> over their seeds (± sample sd; - for one "
+               f"seed). Pareto front over {esc(' x '.join(data.objectives))} (means): "
+               f"{len(data.front)} configurations.</p>")
+    overview = "".join(_image(n) for n in ("leaderboard.png", "pareto.png") if n in names)
+    models = "".join(_model_section(model, configs, data, names)
+                     for model, configs in by_model(data.ranked).items())
+    words = "".join(_topics_html(c, data) for c in data.top)
+    topics_image = _image("topics.png") if "topics.png" in names else ""
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>tuner report: "
+            f"{esc(data.experiment)}</title><style>{CSS}</style></head><body>"
+            f"<h1>Experiment {esc(data.experiment)}</h1>{summary}{_ranking_table(data)}"
+            f"{overview}{models}{note}<h2>Top words of the best configurations</h2>"
+            f"{topics_image}{words}</body></html>")
+
+
+def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    esc = html.escape
+    cells = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>"
+                    for row in rows)
+    return ("<table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr>"
+            + cells + "</table>")
+
+
+def _ranking_table(data: ReportData) -> str:
+    on_front = {id(c) for c in data.front}
+    rows = [[str(rank), c.model, c.label or "-", str(c.seeds), format_mean_sd(c, data.metric),
+             "yes" if id(c) in on_front else ""]
+            for rank, c in enumerate(data.ranked, start=1)]
+    return _table(["#", "model", "configuration", "seeds", f"{data.metric} mean ± sd",
+                   "Pareto"], rows)
+
+
+def _model_section(model: str, configs: list[ConfigResult], data: ReportData,
+                   names: set[str]) -> str:
+    swept = list(configs[0].swept)
+    metrics = [m for m in TABLE_METRICS if any(m in c.metrics for c in configs)]
+    rows = [[str(rank), *(format_value(c.swept[p]) for p in swept), str(c.seeds),
+             *(format_mean_sd(c, m) for m in metrics)]
+            for rank, c in enumerate(configs, start=1)]
+    table = _table(["#", *swept, "seeds", *(f"{m} mean ± sd" for m in metrics)], rows)
+    images = "".join(_image(plot_name(kind, model)) for kind in ("params", "importance")
+                     if plot_name(kind, model) in names)
+    return (f"<h2>{html.escape(model)}</h2><p>swept: {html.escape(', '.join(swept) or 'nothing')}"
+            f"</p>{table}{images}{_importance_note(model, configs, data)}")
+
+
+def _importance_note(model: str, configs: list[ConfigResult], data: ReportData) -> str:
+    why = why_no_importance(configs, data.metric)
+    if why is None:
+        return ""
+    return f"<p>No parameter importance for {html.escape(model)}: {html.escape(why)}.</p>"
+
+
+def _image(name: str) -> str:
+    esc = html.escape
+    return f'<img src="{esc(name)}" alt="{esc(name.removesuffix(".png"))}">'
+
+
+def _topics_html(config: ConfigResult, data: ReportData) -> str:
+    esc = html.escape
+    trial = config.best_trial(data.metric)
+    topics = data.topics.get(trial.run_id, {})
+    title = f"<h3>{esc(trial.run_name)} ({esc(config.name)})</h3>"
+    if not topics:
+        return f"{title}<p>no topics.json artifact</p>"
+    items = "".join(f"<li>{esc(' '.join(words[:10]))}</li>" for _, words in
+                    sorted(topics.items(), key=lambda kv: int(kv[0])))
+    return f"{title}<ol start='0'>{items}</ol>"

@@ -1,0 +1,154 @@
+"""What the tracker reads back: one FinishedTrial per finished trial run, one SweepRun per sweep.
+
+Every reader (leaderboard, report, plots, best, flow) uses these records, never raw MLflow runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tuner.params import Param
+
+METRIC_SETTINGS = ("npmi_window", "topn", "diversity_topn")
+NOT_MODEL_PARAMS = ("model", "seed", *METRIC_SETTINGS)
+
+
+@dataclass(frozen=True)
+class FinishedTrial:
+    """A finished trial run of a current trainer revision, its parameters typed back.
+
+    `params` holds the model's parameters only (numbers as numbers, "null" as None); the seed and
+    the metric settings have their own fields. Times are MLflow's, in ms since the epoch.
+    """
+
+    run_id: str
+    run_name: str
+    model: str
+    params: Mapping[str, Any]
+    seed: int | None
+    metrics: Mapping[str, float]
+    key: str | None = None
+    revision: int | None = None
+    status: str = "FINISHED"
+    start_time: int | None = None
+    end_time: int | None = None
+    parent_run_id: str | None = None
+    metric_settings: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    """A sweep's parent run: its params (dataset, language, ...) and tags (`tuner.grid`, ...)."""
+
+    run_id: str
+    run_name: str
+    params: Mapping[str, str]
+    tags: Mapping[str, str]
+    start_time: int | None = None
+
+
+def parse_param(param: Param, text: str) -> Any:
+    """An MLflow param string back to the schema's type ("null" -> None)."""
+    if text == "null":
+        return None
+    if param.type is bool:
+        return text == "True"
+    return param.type(float(text)) if param.type is int and "." in text else param.type(text)
+
+
+def guess_value(text: str) -> Any:
+    """An MLflow param string of a parameter no schema declares: None, bool, int, float or str."""
+    if text in ("null", "None"):
+        return None
+    if text in ("True", "False"):
+        return text == "True"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text
+
+
+def typed_params(schema: Mapping[str, Param], logged: Mapping[str, str]) -> dict[str, Any]:
+    """The model parameters of a run, typed by `schema` where it declares them."""
+    return {name: parse_param(schema[name], text) if name in schema else guess_value(text)
+            for name, text in logged.items() if name not in NOT_MODEL_PARAMS}
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """What any store keeps of one trial run, as MLflow keeps it (params as text): what the
+    in-memory tracker and the MLflow tracker both hand to `current_trials`."""
+
+    run_id: str
+    run_name: str
+    status: str
+    tags: Mapping[str, str]
+    params: Mapping[str, str]
+    metrics: Mapping[str, float]
+    start_time: int | None = None
+    end_time: int | None = None
+
+
+def stored_run(run: Any) -> StoredRun:
+    """The fields of an `mlflow.entities.Run`."""
+    return StoredRun(run.info.run_id, run.info.run_name or run.info.run_id, run.info.status,
+                     dict(run.data.tags), dict(run.data.params), dict(run.data.metrics),
+                     run.info.start_time, run.info.end_time)
+
+
+def finished_trial(run: StoredRun, schema: Mapping[str, Param]) -> FinishedTrial:
+    """The record of one trial run, its parameters typed by the model's `schema`."""
+    tags, logged = run.tags, run.params
+    revision = tags.get("tuner.revision")
+    seed = logged.get("seed")
+    return FinishedTrial(
+        run_id=run.run_id, run_name=run.run_name, model=tags.get("tuner.model", "?"),
+        params=typed_params(schema, logged),
+        seed=int(seed) if seed not in (None, "null") else None, metrics=dict(run.metrics),
+        key=tags.get("tuner.trial_key"), revision=int(revision) if revision else None,
+        status=run.status, start_time=run.start_time, end_time=run.end_time,
+        parent_run_id=tags.get("mlflow.parentRunId"),
+        metric_settings={k: int(logged[k]) for k in METRIC_SETTINGS if k in logged})
+
+
+def sweep_run(run: Any) -> SweepRun:
+    """The record of one MLflow sweep (parent) run."""
+    return SweepRun(run.info.run_id, run.info.run_name or run.info.run_id, dict(run.data.params),
+                    dict(run.data.tags), run.info.start_time)
+
+
+@dataclass(frozen=True)
+class _TrainerFacts:
+    schema: Mapping[str, Param]
+    revision: int | None  # the trainer's latest; None: every logged run is current
+
+
+def current_trials(runs: Iterable[StoredRun]) -> list[FinishedTrial]:
+    """Records of the runs not superseded: a run made before its trainer's latest
+    result-changing fix (tag `tuner.revision` older than the trainer's `revision`, or absent)
+    stays in the store but leaves the rankings, which the re-run with the fixed trainer takes
+    over. A model no registry knows (a plug-in not loaded) keeps all its runs."""
+    facts: dict[str, _TrainerFacts] = {}
+    trials = []
+    for run in runs:
+        model = run.tags.get("tuner.model", "")
+        if model not in facts:
+            facts[model] = _trainer_facts(model)
+        trial = finished_trial(run, facts[model].schema)
+        wanted = facts[model].revision
+        if wanted is None or (trial.revision is not None and trial.revision >= wanted):
+            trials.append(trial)
+    return trials
+
+
+def _trainer_facts(model: str) -> _TrainerFacts:
+    from trainers import canonical_name, load_trainer, trainer_revision
+
+    if not model or canonical_name(model) is None:
+        return _TrainerFacts({}, None)
+    schema = load_trainer(model).params
+    return _TrainerFacts({p.name: p for p in schema.params}, trainer_revision(model))
