@@ -12,7 +12,7 @@ from typing import Any
 from trainers import canonical_name, load_trainer
 from tuner.data.corpus import SUPPORTED_SUFFIXES, DatasetSpec
 from tuner.data.embeddings import EmbeddingSpec
-from tuner.data.vocab import Preprocessing
+from tuner.data.vocab import STOP_LISTS, Preprocessing
 from tuner.engine.search import STRATEGIES, Range, SearchSpec, Values, sample_random
 from tuner.errors import GridError
 from tuner.params import ParamSchema
@@ -27,7 +27,8 @@ EMBEDDING_FIELDS = {"model", "pooling", "max_length", "batch_size", "text_varian
 POOLINGS = ("mean", "cls", "last_token")
 METRIC_RANGES = {"npmi_window": (2, 200), "topn": (2, 50), "diversity_topn": (1, 100)}
 PREPROCESSING_FIELDS = {"lowercase": bool, "stopwords": str, "min_token_len": int,
-                        "min_df": int, "max_df": float}
+                        "min_df": int, "max_df": float, "strip_quotes": bool,
+                        "strip_headers": bool}
 
 
 @dataclass(frozen=True)
@@ -412,8 +413,9 @@ def _preprocessing(value: Any, problems: _Problems) -> Preprocessing:
     if not ok:
         return Preprocessing()
     settings = Preprocessing(**value)
-    if settings.stopwords not in ("english", "none"):
-        problems.add("preprocessing.stopwords", f"expects english/none; got {settings.stopwords!r}")
+    if settings.stopwords not in STOP_LISTS:
+        problems.add("preprocessing.stopwords", f"expects {'/'.join(STOP_LISTS)}; "
+                     f"got {settings.stopwords!r}")
     if not 0 < settings.max_df <= 1:
         problems.add("preprocessing.max_df", f"expects a float in (0, 1]; got {settings.max_df}")
     if not 1 <= settings.min_df <= 1000:
