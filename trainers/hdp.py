@@ -1,15 +1,23 @@
 """HDP (Teh et al. 2006): a hierarchical Dirichlet process topic model, by tomotopy's Gibbs sampler.
 
 tomotopy samples the Chinese-restaurant-franchise posterior, creating and removing topics as it
-goes; the output holds only the topics still alive at the end ("live" topics), so the metrics score
-only those. tomotopy has no truncation level of its own, so `max_topics` is applied to its result:
-if more than `max_topics` topics are alive, the `max_topics` topics holding the most tokens are
-kept, every document's proportions are renormalised over them, and extras["topics_truncated"] says
-how many were dropped (0 in the usual case, where the sampler stays below the cap).
+goes. The fit, as tomotopy recommends for using an HDP's topics:
+1. sample `max_iter` iterations from `initial_k` topics, re-estimating alpha and gamma every
+   `optim_interval` iterations when it is not 0 (tomotopy's default is 10, from 0.1 each);
+2. keep only substantial topics: `convert_to_lda(topic_threshold)` drops topics holding less than
+   that share of the tokens (the sampler keeps many tiny topics alive; scoring them measured
+   noise), then a short LDA retrain (RETRAIN_ITERATIONS) re-assigns their tokens;
+3. if more than `max_topics` topics remain, keep the `max_topics` holding the most tokens
+   (extras["topics_truncated"] says how many were cut; 0 in the usual case).
 
-gensim's HdpModel has a true truncation level but, on 20ng-mini, its online variational fit took
-75 s for 10 passes and put 87% of the corpus weight on one topic; tomotopy took 6 s for 200
-iterations and found 35-40 distinct topics.
+Extras: the topics alive in the HDP and dropped as tiny, the largest topic's share of the tokens
+and of the documents (a sampler that lumps most of a corpus into one topic shows here), and the
+final alpha and gamma.
+
+Defaults, measured on datasets/20ng-mini (2,000 posts, vocabulary 5,000, seed 42):
+eta 0.01 (tomotopy's) kept 207 topics alive after 500 iterations (243 s on a loaded machine);
+eta 0.1 kept 34 (36 s) and raised ARI from 0.176 to 0.259 with 21 substantial topics.
+gensim's HdpModel took 75 s for 10 passes and put 87% of the corpus weight on one topic.
 """
 
 from __future__ import annotations
@@ -22,13 +30,11 @@ from numpy.typing import NDArray
 
 from trainers.base import Requirement, assignments_from, empty_documents, require, top_words
 from tuner.data.inputs import FitContext, TrialData
+from tuner.errors import TrainerError
 from tuner.output import TopicModelOutput
-from tuner.params import VOCAB_SIZE, Param, ParamSchema, above, between
+from tuner.params import VOCAB_SIZE, CrossCheck, Param, ParamSchema, above, between
 
-GIBBS_ITERATIONS = 200  # parameters.md exposes no iteration count for HDP
-TOPIC_CONCENTRATION = 1.0  # gamma, the corpus-level DP concentration (gensim's and Teh's default)
-TOPIC_WORD_PRIOR = 0.01  # eta, as for LDA
-INITIAL_TOPICS = 2  # tomotopy's default starting point
+RETRAIN_ITERATIONS = 100  # LDA iterations after dropping tiny topics, so their tokens move
 
 
 class HDPTrainer:
@@ -36,52 +42,79 @@ class HDPTrainer:
 
     name: ClassVar[str] = "HDP"
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})
+    revision: ClassVar[int] = 2  # 2: eta 0.1, 500 iterations, only substantial topics scored
     params: ClassVar[ParamSchema] = ParamSchema("HDP", [
         Param("max_topics", int, 150, between(50, 300),
               "upper bound on the number of topics (replaces num_topics)"),
         VOCAB_SIZE,
         Param("alpha", float, 1.0, above(0), "document-level DP concentration"),
-    ])
+        Param("gamma", float, 1.0, above(0), "corpus-level DP concentration (extension)"),
+        Param("eta", float, 0.1, above(0), "topic-word prior (extension)"),
+        Param("initial_k", int, 20, between(1, 300), "topics the sampler starts from "
+              "(extension)"),
+        Param("max_iter", int, 500, between(50, 5000), "Gibbs sampling iterations (extension)"),
+        Param("optim_interval", int, 0, between(0, 100), "re-estimate alpha and gamma every "
+              "this many iterations; 0 keeps them as given (extension)"),
+        Param("topic_threshold", float, 0.01, between(0.0, 0.2), "topics holding a smaller "
+              "share of the tokens are dropped before scoring (extension)"),
+    ], [CrossCheck("initial_k <= max_topics", ("initial_k", "max_topics"),
+                   lambda p: p["initial_k"] <= p["max_topics"])])
 
     def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
             ) -> TopicModelOutput:
         tp = require("tomotopy", "tomotopy", self.name)
-        model = tp.HDPModel(tw=tp.TermWeight.ONE, initial_k=INITIAL_TOPICS, alpha=params["alpha"],
-                            eta=TOPIC_WORD_PRIOR, gamma=TOPIC_CONCENTRATION, seed=ctx.seed)
-        model.optim_interval = 0  # keep alpha and gamma exactly as given
+        hdp = tp.HDPModel(tw=tp.TermWeight.ONE, initial_k=params["initial_k"],
+                          alpha=params["alpha"], eta=params["eta"], gamma=params["gamma"],
+                          seed=ctx.seed)
+        hdp.optim_interval = params["optim_interval"]
         empty = empty_documents(data)
         for d in range(data.bow.n_docs):
             if not empty[d]:
-                model.add_doc(data.bow.doc_tokens(d))
-        model.train(GIBBS_ITERATIONS, workers=1)
-        kept, truncated = _kept_topics(model, params["max_topics"])
-        topic_word = _topic_word(model, kept, data.bow.vocab)
+                hdp.add_doc(data.bow.doc_tokens(d))
+        hdp.train(params["max_iter"], workers=1)
+        lda, _ = hdp.convert_to_lda(topic_threshold=params["topic_threshold"])
+        if lda.k == 0:
+            raise TrainerError(f"HDP: no topic holds {params['topic_threshold']} of the tokens; "
+                               "lower topic_threshold")
+        lda.train(RETRAIN_ITERATIONS, workers=1)
+        kept, truncated = _largest_topics(lda, params["max_topics"])
+        topic_word = _topic_word(lda, kept, data.bow.vocab)
         doc_topic = np.full((data.bow.n_docs, len(kept)), 1.0 / len(kept))
         if (~empty).any():
-            dist = np.array([doc.get_topic_dist() for doc in model.docs])[:, kept]
+            dist = np.array([doc.get_topic_dist() for doc in lda.docs])[:, kept]
             doc_topic[~empty] = dist + 1e-12  # a document may sit only in dropped topics
         doc_topic /= doc_topic.sum(axis=1, keepdims=True)
+        assignments = assignments_from(doc_topic, empty)
         return TopicModelOutput(
-            top_words(topic_word, data.bow.vocab, ctx.top_n), doc_topic,
-            assignments_from(doc_topic, empty), topic_word,
-            {"num_topics_found": len(kept), "topics_alive": len(kept) + truncated,
-             "topics_truncated": truncated, "log_likelihood_per_word": float(model.ll_per_word)})
+            top_words(topic_word, data.bow.vocab, ctx.top_n), doc_topic, assignments,
+            topic_word, _extras(hdp, lda, kept, truncated, assignments))
 
 
-def _kept_topics(model: Any, max_topics: int) -> tuple[NDArray[np.int64], int]:
-    """Live topic indices, most tokens first, capped at `max_topics`; and how many were cut."""
-    counts = np.asarray(model.get_count_by_topics(), dtype=np.float64)
-    live = np.array([t for t in range(model.k) if model.is_live_topic(t) and counts[t] > 0],
-                    dtype=np.int64)
-    order = live[np.argsort(-counts[live], kind="stable")]
+def _largest_topics(lda: Any, max_topics: int) -> tuple[NDArray[np.int64], int]:
+    """Topic indices holding the most tokens, capped at `max_topics`; and how many were cut."""
+    counts = np.asarray(lda.get_count_by_topics(), dtype=np.float64)
+    order = np.argsort(-counts, kind="stable")
     return np.sort(order[:max_topics]), max(0, len(order) - max_topics)
 
 
-def _topic_word(model: Any, kept: NDArray[np.int64], vocab: list[str]) -> NDArray[np.float64]:
+def _topic_word(lda: Any, kept: NDArray[np.int64], vocab: list[str]) -> NDArray[np.float64]:
     """Kept topics' word distributions, columns in our vocabulary order."""
     position = {w: i for i, w in enumerate(vocab)}
-    columns = np.array([position[w] for w in model.used_vocabs])
+    columns = np.array([position[w] for w in lda.used_vocabs])
     topic_word = np.zeros((len(kept), len(vocab)))
-    topic_word[:, columns] = np.array([model.get_topic_word_dist(int(t)) for t in kept])
+    topic_word[:, columns] = np.array([lda.get_topic_word_dist(int(t)) for t in kept])
     topic_word += 1e-12  # words absent from every document keep a tiny, not zero, weight
     return topic_word / topic_word.sum(axis=1, keepdims=True)
+
+
+def _extras(hdp: Any, lda: Any, kept: NDArray[np.int64], truncated: int,
+            assignments: NDArray[np.int64]) -> dict[str, Any]:
+    counts = np.asarray(lda.get_count_by_topics(), dtype=np.float64)[kept]
+    assigned = assignments[assignments >= 0]
+    doc_share = np.bincount(assigned).max() / len(assignments) if len(assigned) else 0.0
+    return {"num_topics_found": len(kept), "topics_alive": int(hdp.live_k),
+            "topics_below_threshold": int(hdp.live_k) - lda.k, "topics_truncated": truncated,
+            "largest_topic_token_share": float(counts.max() / max(counts.sum(), 1.0)),
+            "largest_topic_doc_share": float(doc_share),
+            "alpha_final": float(hdp.alpha), "gamma_final": float(hdp.gamma),
+            "log_likelihood_per_word": float(lda.ll_per_word)}

@@ -18,7 +18,7 @@ TINY: dict[str, dict[str, Any]] = {
     "BERTopic": {"num_topics": None, "vocab_size": 1000, "min_cluster_size": 10},
     "ProdLDA": {"num_topics": 5, "vocab_size": 1000, "epochs": 3, "hidden_dim": 64,
                 "num_layers": 1},
-    "HDP": {"max_topics": 50, "vocab_size": 1000, "alpha": 1.0},
+    "HDP": {"max_topics": 50, "vocab_size": 1000, "alpha": 1.0, "max_iter": 100},
     "STM": {"num_topics": 5, "vocab_size": 1000, "max_iter": 10},
     "BTM": {"num_topics": 5, "vocab_size": 1000, "n_iter": 20},
     # The neural models' budgets follow tests/trainers/test_neural_models.py and test_dtm.py.
