@@ -40,6 +40,8 @@ EXTENSIONS.update({
     ("HDP", "max_iter"): "Gibbs iterations, fixed at 200 before (issue #12: enough iterations)",
     ("HDP", "optim_interval"): "alpha/gamma re-estimation on/off (issue #12)",
     ("HDP", "topic_threshold"): "only topics holding this share of tokens are scored (issue #12)",
+    ("STM", "em_tol"): "EM's convergence tolerance (stm's emtol; issue #12)",
+    ("STM", "init"): "spectral (stm's default) or random start (issue #12)",
     ("BERTopic", "clustering"): "hdbscan or kmeans with num_topics as k (issue #12)",
     ("BERTopic", "reduce_outliers"): "BERTopic's outlier reduction strategies (issue #12)",
     ("BERTopic", "min_dist"): "UMAP min_dist, fixed at 0 before (issue #12)",
