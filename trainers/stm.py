@@ -8,9 +8,9 @@ with η = 0); θ_d = softmax(η_d); every token draws a topic from θ_d and a wo
 Fit: variational EM with a Laplace approximation of each q(η_d) = N(λ_d, ν_d), as stm does.
 - E-step: per document, coordinate ascent between the token responsibilities φ (given λ_d,
   φ_dvk ∝ θ_dk β_kv) and λ_d (a Newton step on the bound with φ fixed: gradient
-  -Σ⁻¹(λ-μ) + n_d,1:K-1 - N_d θ_1:K-1, Hessian -Σ⁻¹ - N_d(diag θ - θθᵀ)), repeated until no λ_dk
-  moves by more than E_STEP_TOLERANCE (at most MAX_INNER_STEPS rounds; λ is warm-started across EM
-  iterations); ν_d is the inverse negative Hessian at the end. All documents are updated
+  -Σ⁻¹(λ-μ) + n_d,1:K-1 - N_d θ_1:K-1, Hessian -Σ⁻¹ - N_d(diag θ - θθᵀ)), repeated until λ moves
+  by less than E_STEP_TOLERANCE on average (at most MAX_INNER_STEPS rounds; λ is warm-started
+  across EM iterations); ν_d is the inverse negative Hessian at the end. All documents are updated
   together, vectorised in numpy/scipy; stm optimises each document's full objective with BFGS
   instead, which reaches the same optimum.
 - M-step: β from the expected word counts (maximum likelihood, as in stm), Γ by ridge regression
@@ -47,8 +47,9 @@ from tuner.errors import TrainerError
 from tuner.output import TopicModelOutput
 from tuner.params import NUM_TOPICS, VOCAB_SIZE, Param, ParamSchema, between, one_of
 
-E_STEP_TOLERANCE = 1e-3  # largest λ_dk change at which a document's E-step has converged
-MAX_INNER_STEPS = 20  # φ/λ coordinate-ascent rounds per E-step at most
+E_STEP_TOLERANCE = 1e-3  # mean |λ_dk change| at which the E-step stops (the largest never fell
+# below it within 20 rounds on 20ng-mini: a few documents keep moving)
+MAX_INNER_STEPS = 5  # φ/λ coordinate-ascent rounds per E-step at most (λ is warm-started)
 SIGMA_START = 20.0  # Σ₀ = 20 I, as stm.init
 SIMPLEX_WEIGHT = 1e3  # weight of the sum-to-one row in RecoverL2's least squares
 GAMMA_RIDGE = 1.0  # prior precision on covariate coefficients (not on the intercept)
@@ -194,7 +195,7 @@ def _e_step(counts: sp.csr_matrix, lam: NDArray[np.float64], beta: NDArray[np.fl
         rounds += 1
         expected, word_stats, loglik = _responsibilities(counts, lam, beta)
         updated = _newton_step(lam, mu, precision, expected, lengths)
-        moved = float(np.abs(updated - lam).max(initial=0.0))
+        moved = float(np.abs(updated - lam).mean()) if lam.size else 0.0
         lam = updated
         if moved < E_STEP_TOLERANCE:
             break
