@@ -4,9 +4,11 @@ tomotopy samples the Chinese-restaurant-franchise posterior, creating and removi
 goes. The fit, as tomotopy recommends for using an HDP's topics:
 1. sample `max_iter` iterations from `initial_k` topics, re-estimating alpha and gamma every
    `optim_interval` iterations when it is not 0 (tomotopy's default is 10, from 0.1 each);
-2. keep only substantial topics: `convert_to_lda(topic_threshold)` drops topics holding less than
-   that share of the tokens (the sampler keeps many tiny topics alive; scoring them measured
-   noise), then a short LDA retrain (RETRAIN_ITERATIONS) re-assigns their tokens;
+2. keep only substantial topics: topics holding less than `topic_threshold` of the tokens are
+   dropped (the sampler keeps many tiny topics alive; scoring them measured noise) and every
+   document's proportions are renormalised over the rest. tomotopy's own recipe,
+   `convert_to_lda(topic_threshold)` and a short LDA retrain, is not repeatable: the converted
+   model samples from an unseeded generator (two fits with one seed differed), so it is not used;
 3. if more than `max_topics` topics remain, keep the `max_topics` holding the most tokens
    (extras["topics_truncated"] says how many were cut; 0 in the usual case).
 
@@ -14,9 +16,10 @@ Extras: the topics alive in the HDP and dropped as tiny, the largest topic's sha
 and of the documents (a sampler that lumps most of a corpus into one topic shows here), and the
 final alpha and gamma.
 
-Defaults, measured on datasets/20ng-mini (2,000 posts, vocabulary 5,000, seed 42):
-eta 0.01 (tomotopy's) kept 207 topics alive after 500 iterations (243 s on a loaded machine);
-eta 0.1 kept 34 (36 s) and raised ARI from 0.176 to 0.259 with 21 substantial topics.
+Defaults, measured on datasets/20ng-mini (2,000 posts, vocabulary 5,000, seed 42, with the
+convert_to_lda retrain then in use): eta 0.01 (tomotopy's) kept 207 topics alive after 500
+iterations (243 s on a loaded machine); eta 0.1 kept 34 (36 s) and raised ARI from 0.176 to 0.259
+with 21 substantial topics.
 gensim's HdpModel took 75 s for 10 passes and put 87% of the corpus weight on one topic.
 """
 
@@ -33,8 +36,6 @@ from tuner.data.inputs import FitContext, TrialData
 from tuner.errors import TrainerError
 from tuner.output import TopicModelOutput
 from tuner.params import VOCAB_SIZE, CrossCheck, Param, ParamSchema, above, between
-
-RETRAIN_ITERATIONS = 100  # LDA iterations after dropping tiny topics, so their tokens move
 
 
 class HDPTrainer:
@@ -72,49 +73,59 @@ class HDPTrainer:
             if not empty[d]:
                 hdp.add_doc(data.bow.doc_tokens(d))
         hdp.train(params["max_iter"], workers=1)
-        lda, _ = hdp.convert_to_lda(topic_threshold=params["topic_threshold"])
-        if lda.k == 0:
+        live, substantial = _substantial_topics(hdp, params["topic_threshold"])
+        if len(substantial) == 0:
             raise TrainerError(f"HDP: no topic holds {params['topic_threshold']} of the tokens; "
                                "lower topic_threshold")
-        lda.train(RETRAIN_ITERATIONS, workers=1)
-        kept, truncated = _largest_topics(lda, params["max_topics"])
-        topic_word = _topic_word(lda, kept, data.bow.vocab)
+        kept, truncated = _largest(hdp, substantial, params["max_topics"])
+        topic_word = _topic_word(hdp, kept, data.bow.vocab)
         doc_topic = np.full((data.bow.n_docs, len(kept)), 1.0 / len(kept))
         if (~empty).any():
-            dist = np.array([doc.get_topic_dist() for doc in lda.docs])[:, kept]
+            dist = np.array([doc.get_topic_dist() for doc in hdp.docs])[:, kept]
             doc_topic[~empty] = dist + 1e-12  # a document may sit only in dropped topics
         doc_topic /= doc_topic.sum(axis=1, keepdims=True)
         assignments = assignments_from(doc_topic, empty)
-        return TopicModelOutput(
-            top_words(topic_word, data.bow.vocab, ctx.top_n), doc_topic, assignments,
-            topic_word, _extras(hdp, lda, kept, truncated, assignments))
+        extras = {"num_topics_found": len(kept), "topics_alive": len(live),
+                  "topics_below_threshold": len(live) - len(substantial),
+                  "topics_truncated": truncated, **_shares(hdp, kept, assignments),
+                  "alpha_final": float(hdp.alpha), "gamma_final": float(hdp.gamma),
+                  "log_likelihood_per_word": float(hdp.ll_per_word)}
+        return TopicModelOutput(top_words(topic_word, data.bow.vocab, ctx.top_n), doc_topic,
+                                assignments, topic_word, extras)
 
 
-def _largest_topics(lda: Any, max_topics: int) -> tuple[NDArray[np.int64], int]:
-    """Topic indices holding the most tokens, capped at `max_topics`; and how many were cut."""
-    counts = np.asarray(lda.get_count_by_topics(), dtype=np.float64)
-    order = np.argsort(-counts, kind="stable")
-    return np.sort(order[:max_topics]), max(0, len(order) - max_topics)
+def _substantial_topics(hdp: Any, threshold: float
+                        ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Live topic indices, and those holding at least `threshold` of the tokens."""
+    counts = np.asarray(hdp.get_count_by_topics(), dtype=np.float64)
+    live = np.array([t for t in range(hdp.k) if hdp.is_live_topic(t) and counts[t] > 0],
+                    dtype=np.int64)
+    share = counts[live] / max(counts[live].sum(), 1.0)
+    return live, live[share >= threshold]
 
 
-def _topic_word(lda: Any, kept: NDArray[np.int64], vocab: list[str]) -> NDArray[np.float64]:
+def _largest(hdp: Any, topics: NDArray[np.int64], cap: int) -> tuple[NDArray[np.int64], int]:
+    """The `cap` topics holding the most tokens, in index order; and how many were cut."""
+    counts = np.asarray(hdp.get_count_by_topics(), dtype=np.float64)
+    order = topics[np.argsort(-counts[topics], kind="stable")]
+    return np.sort(order[:cap]), max(0, len(order) - cap)
+
+
+def _topic_word(hdp: Any, kept: NDArray[np.int64], vocab: list[str]) -> NDArray[np.float64]:
     """Kept topics' word distributions, columns in our vocabulary order."""
     position = {w: i for i, w in enumerate(vocab)}
-    columns = np.array([position[w] for w in lda.used_vocabs])
+    columns = np.array([position[w] for w in hdp.used_vocabs])
     topic_word = np.zeros((len(kept), len(vocab)))
-    topic_word[:, columns] = np.array([lda.get_topic_word_dist(int(t)) for t in kept])
+    topic_word[:, columns] = np.array([hdp.get_topic_word_dist(int(t)) for t in kept])
     topic_word += 1e-12  # words absent from every document keep a tiny, not zero, weight
     return topic_word / topic_word.sum(axis=1, keepdims=True)
 
 
-def _extras(hdp: Any, lda: Any, kept: NDArray[np.int64], truncated: int,
-            assignments: NDArray[np.int64]) -> dict[str, Any]:
-    counts = np.asarray(lda.get_count_by_topics(), dtype=np.float64)[kept]
+def _shares(hdp: Any, kept: NDArray[np.int64],
+            assignments: NDArray[np.int64]) -> dict[str, float]:
+    """The largest kept topic's share of all tokens and of all documents."""
+    counts = np.asarray(hdp.get_count_by_topics(), dtype=np.float64)
     assigned = assignments[assignments >= 0]
     doc_share = np.bincount(assigned).max() / len(assignments) if len(assigned) else 0.0
-    return {"num_topics_found": len(kept), "topics_alive": int(hdp.live_k),
-            "topics_below_threshold": int(hdp.live_k) - lda.k, "topics_truncated": truncated,
-            "largest_topic_token_share": float(counts.max() / max(counts.sum(), 1.0)),
-            "largest_topic_doc_share": float(doc_share),
-            "alpha_final": float(hdp.alpha), "gamma_final": float(hdp.gamma),
-            "log_likelihood_per_word": float(lda.ll_per_word)}
+    return {"largest_topic_token_share": float(counts[kept].max() / max(counts.sum(), 1.0)),
+            "largest_topic_doc_share": float(doc_share)}
