@@ -19,7 +19,8 @@ final alpha and gamma.
 Defaults, measured on datasets/20ng-mini (2,000 posts, vocabulary 5,000, seed 42, with the
 convert_to_lda retrain then in use): eta 0.01 (tomotopy's) kept 207 topics alive after 500
 iterations (243 s on a loaded machine); eta 0.1 kept 34 (36 s) and raised ARI from 0.176 to 0.259
-with 21 substantial topics.
+with 21 substantial topics. The final version (no retrain): 21 topics, NPMI 0.057, ARI 0.238;
+before this revision: 30 topics, NPMI -0.020, ARI 0.065.
 gensim's HdpModel took 75 s for 10 passes and put 87% of the corpus weight on one topic.
 """
 
