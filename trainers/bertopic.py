@@ -1,4 +1,16 @@
-"""BERTopic (Grootendorst 2022): UMAP + HDBSCAN on cached document embeddings, c-TF-IDF words."""
+"""BERTopic (Grootendorst 2022): UMAP + HDBSCAN (or k-means) on cached document embeddings,
+c-TF-IDF words.
+
+Extensions beside parameters.md, each a BERTopic or sub-model setting users tune:
+`clustering` hdbscan (default) or kmeans, where `num_topics` is k (the BERTopic docs' way to fix
+the topic count); `reduce_outliers` none, c-tf-idf, embeddings or distributions (BERTopic's
+`reduce_outliers` strategies, then `update_topics` so the words follow the new assignments; the
+"embeddings" strategy compares the UMAP-reduced embeddings the model was fitted on); UMAP
+`min_dist` and `metric`; HDBSCAN `cluster_selection_method` and `cluster_selection_epsilon`.
+Widened ranges (documented extensions): `min_cluster_size` and `min_samples` up to 1,000 and
+`num_topics` up to 500; on 20newsgroups (12,000 posts) the best NPMI sat at the reference's top,
+min_cluster_size 100.
+"""
 
 from __future__ import annotations
 
@@ -13,13 +25,22 @@ from tuner.data.inputs import FitContext, SharedStep, TrialData
 from tuner.data.store import ArrayCache
 from tuner.errors import TrainerError
 from tuner.output import TopicModelOutput
-from tuner.params import NUM_TOPICS, VOCAB_SIZE, Param, ParamSchema, anything, between
+from tuner.params import (
+    NUM_TOPICS,
+    VOCAB_SIZE,
+    CrossCheck,
+    Param,
+    ParamSchema,
+    anything,
+    between,
+    one_of,
+)
 
-UMAP_MIN_DIST = 0.0
 # With language "english" BERTopic strips every non-ASCII character before c-TF-IDF, which would
 # drop Chinese words and accents from our vocabulary; with precomputed embeddings the language
 # setting has no other effect.
 _NO_ASCII_FILTER = "multilingual"  # BERTopic's own default for clustering-friendly reductions
+KMEANS_RESTARTS = 10
 
 
 class BERTopicTrainer(Trainer):
@@ -31,10 +52,12 @@ class BERTopicTrainer(Trainer):
     seed_param: ClassVar[str | None] = "random_state"
     params: ClassVar[ParamSchema] = ParamSchema("BERTopic", [
         NUM_TOPICS.replace(default=None, nullable=True, default_text="null (automatic)",
-                           help="number of topics to reduce to; null keeps HDBSCAN's clusters"),
+                           constraint=between(5, 500),
+                           help="number of topics to reduce to (k for kmeans); null keeps "
+                           "HDBSCAN's clusters"),
         VOCAB_SIZE,
-        Param("min_cluster_size", int, 10, between(2, 100), "HDBSCAN minimum cluster size"),
-        Param("min_samples", int, None, between(1, 100),
+        Param("min_cluster_size", int, 10, between(2, 1000), "HDBSCAN minimum cluster size"),
+        Param("min_samples", int, None, between(1, 1000),
               "HDBSCAN min_samples; null means min_cluster_size", nullable=True,
               resolve=lambda p: p["min_cluster_size"]),
         Param("top_n_words", int, 10, between(1, 30), "words per topic in BERTopic's own "
@@ -42,7 +65,20 @@ class BERTopicTrainer(Trainer):
         Param("n_neighbors", int, 15, between(2, 100), "UMAP neighbours"),
         Param("n_components", int, 5, between(2, 50), "UMAP output dimensions"),
         Param("random_state", int, 42, anything(), "UMAP random state"),
-    ])
+        Param("clustering", str, "hdbscan", one_of("hdbscan", "kmeans"),
+              "clustering model; kmeans takes num_topics as k (extension)"),
+        Param("reduce_outliers", str, "none",
+              one_of("none", "c-tf-idf", "embeddings", "distributions"),
+              "assign HDBSCAN's outliers to topics by this strategy (extension)"),
+        Param("min_dist", float, 0.0, between(0.0, 1.0), "UMAP min_dist (extension)"),
+        Param("metric", str, "cosine", one_of("cosine", "euclidean", "correlation"),
+              "UMAP distance between embeddings (extension)"),
+        Param("cluster_selection_method", str, "eom", one_of("eom", "leaf"),
+              "HDBSCAN cluster selection (extension)"),
+        Param("cluster_selection_epsilon", float, 0.0, between(0.0, 10.0),
+              "HDBSCAN merges clusters closer than this (extension)"),
+    ], [CrossCheck("num_topics when clustering is kmeans", ("clustering", "num_topics"),
+                   lambda p: p["clustering"] != "kmeans" or p["num_topics"] is not None)])
 
     @staticmethod
     def shared_steps(params: Mapping[str, Any], embedding_key: str | None) -> list[SharedStep]:
@@ -66,20 +102,27 @@ class BERTopicTrainer(Trainer):
         from bertopic.dimensionality import BaseDimensionalityReduction
 
         reduced, hit = _reduce(data, params, ctx)
+        kmeans = params["clustering"] == "kmeans"
         model = bertopic.BERTopic(
-            umap_model=BaseDimensionalityReduction(), hdbscan_model=_hdbscan(params),
-            vectorizer_model=_vectorizer(data.bow.vocab), nr_topics=params["num_topics"],
+            umap_model=BaseDimensionalityReduction(), hdbscan_model=_clusterer(params, ctx.seed),
+            vectorizer_model=_vectorizer(data.bow.vocab),
+            nr_topics=None if kmeans else params["num_topics"],
             top_n_words=params["top_n_words"], calculate_probabilities=False,
             language=_NO_ASCII_FILTER)
         np.random.seed(ctx.seed)
-        topics, _ = model.fit_transform(data.bow.texts(), embeddings=np.asarray(reduced))
+        docs = data.bow.texts()
+        topics, _ = model.fit_transform(docs, embeddings=np.asarray(reduced))
+        outliers = int(sum(t < 0 for t in topics))
+        if params["reduce_outliers"] != "none" and outliers:
+            topics = _reassign_outliers(model, docs, topics, np.asarray(reduced), params,
+                                        data.bow.vocab)
         return _output(model, np.asarray(topics, dtype=np.int64), data.bow.vocab, ctx.top_n,
-                       umap_cache_hit=int(hit))
+                       umap_cache_hit=int(hit), outliers_before_reduction=outliers)
 
 
 def _reduce(data: TrialData, params: Mapping[str, Any], ctx: FitContext) -> tuple[Any, bool]:
     """UMAP of the document embeddings, cached per (embeddings, UMAP parameters, seed): trials
-    that differ only in HDBSCAN or representation parameters reuse it."""
+    that differ only in clustering or representation parameters reuse it."""
     assert data.embeddings is not None
     if data.embedding_key is None:  # embeddings of unknown provenance: never cache
         return _umap(params).fit_transform(np.asarray(data.embeddings)), False
@@ -90,22 +133,39 @@ def _reduce(data: TrialData, params: Mapping[str, Any], ctx: FitContext) -> tupl
 
 def _umap_key(params: Mapping[str, Any], embedding_key: str) -> dict[str, Any]:
     return {"embeddings": embedding_key, "n_neighbors": params["n_neighbors"],
-            "n_components": params["n_components"], "min_dist": UMAP_MIN_DIST,
-            "metric": "cosine", "random_state": params["random_state"]}
+            "n_components": params["n_components"], "min_dist": params["min_dist"],
+            "metric": params["metric"], "random_state": params["random_state"]}
 
 
 def _umap(params: Mapping[str, Any]) -> Any:
     umap = require("umap", "umap-learn", "BERTopic")
     return umap.UMAP(n_neighbors=params["n_neighbors"], n_components=params["n_components"],
-                     min_dist=UMAP_MIN_DIST, metric="cosine",
+                     min_dist=params["min_dist"], metric=params["metric"],
                      random_state=params["random_state"], n_jobs=1)
 
 
-def _hdbscan(params: Mapping[str, Any]) -> Any:
+def _clusterer(params: Mapping[str, Any], seed: int) -> Any:
+    if params["clustering"] == "kmeans":
+        from sklearn.cluster import KMeans
+
+        return KMeans(n_clusters=params["num_topics"], n_init=KMEANS_RESTARTS, random_state=seed)
     hdbscan = require("hdbscan", "hdbscan", "BERTopic")
     return hdbscan.HDBSCAN(min_cluster_size=params["min_cluster_size"],
                            min_samples=params["min_samples"], metric="euclidean",
-                           cluster_selection_method="eom", prediction_data=False)
+                           cluster_selection_method=params["cluster_selection_method"],
+                           cluster_selection_epsilon=params["cluster_selection_epsilon"],
+                           prediction_data=False)
+
+
+def _reassign_outliers(model: Any, docs: list[str], topics: list[int], reduced: np.ndarray,
+                       params: Mapping[str, Any], vocab: list[str]) -> list[int]:
+    """BERTopic's reduce_outliers, then update_topics so c-TF-IDF follows the new topics."""
+    strategy = params["reduce_outliers"]
+    extra = {"embeddings": reduced} if strategy == "embeddings" else {}
+    new_topics = model.reduce_outliers(docs, topics, strategy=strategy, **extra)
+    model.update_topics(docs, topics=new_topics, top_n_words=params["top_n_words"],
+                        vectorizer_model=_vectorizer(vocab))
+    return list(new_topics)
 
 
 def _vectorizer(vocab: list[str]) -> Any:

@@ -1,4 +1,9 @@
-"""LDA (Blei et al. 2003) by collapsed Gibbs sampling with tomotopy."""
+"""LDA (Blei et al. 2003) by collapsed Gibbs sampling with tomotopy.
+
+Extensions beside parameters.md: `eta`, the topic-word prior (tomotopy's default 0.01), and
+`optim_interval`, how often tomotopy re-estimates the document-topic prior alpha from the data
+(Minka's fixed-point update, one alpha per topic; 0 keeps alpha exactly as given, as before).
+"""
 
 from __future__ import annotations
 
@@ -19,7 +24,7 @@ from tuner.data.inputs import FitContext, TrialData
 from tuner.output import TopicModelOutput
 from tuner.params import NUM_TOPICS, VOCAB_SIZE, Param, ParamSchema, above, between
 
-TOPIC_WORD_PRIOR = 0.01  # tomotopy's default eta; parameters.md does not expose it
+BURN_IN = 50  # iterations before the first alpha re-estimation (tomotopy's burn_in default 0)
 
 
 class LDATrainer(Trainer):
@@ -34,6 +39,9 @@ class LDATrainer(Trainer):
         Param("max_iter", int, 100, between(10, 500), "Gibbs sampling iterations"),
         Param("alpha", float, None, above(0), "document-topic prior; null means 1/K",
               nullable=True, default_text="1/K", resolve=lambda p: 1.0 / p["num_topics"]),
+        Param("eta", float, 0.01, above(0), "topic-word prior (extension)"),
+        Param("optim_interval", int, 0, between(0, 100),
+              "re-estimate alpha every this many iterations; 0 keeps it fixed (extension)"),
     ])
 
     def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
@@ -41,9 +49,10 @@ class LDATrainer(Trainer):
         tp = require("tomotopy", "tomotopy", self.name)
         k = params["num_topics"]
         alpha = params["alpha"] if params["alpha"] is not None else 1.0 / k
-        model = tp.LDAModel(tw=tp.TermWeight.ONE, k=k, alpha=alpha, eta=TOPIC_WORD_PRIOR,
+        model = tp.LDAModel(tw=tp.TermWeight.ONE, k=k, alpha=alpha, eta=params["eta"],
                             seed=ctx.seed)
-        model.optim_interval = 0  # keep alpha exactly as given, never re-estimated
+        model.optim_interval = params["optim_interval"]
+        model.burn_in = BURN_IN
         empty = empty_documents(data)
         for d in range(data.bow.n_docs):
             if not empty[d]:
@@ -55,7 +64,8 @@ class LDATrainer(Trainer):
         doc_topic /= doc_topic.sum(axis=1, keepdims=True)
         return TopicModelOutput(top_words(topic_word, data.bow.vocab, ctx.top_n), doc_topic,
                                 assignments_from(doc_topic, empty), topic_word,
-                                {"log_likelihood_per_word": float(model.ll_per_word)})
+                                {"log_likelihood_per_word": float(model.ll_per_word),
+                                 "alpha_mean": float(np.mean(model.alpha))})
 
 
 def _topic_word_in_vocab_order(model: Any, vocab: list[str], k: int) -> np.ndarray:

@@ -127,6 +127,7 @@ def _parser() -> argparse.ArgumentParser:
     params.add_argument("--grid", action="store_true",
                         help="print the grid file's own sections instead")
     params.set_defaults(handler=_params)
+    _score_command(commands)
     _service_commands(commands)
     _ui_command(commands)
     return parser
@@ -184,6 +185,41 @@ def _service_commands(commands: argparse._SubParsersAction) -> None:  # type: ig
     best.add_argument("--rename", help="experiment name in the printed grid "
                       "(default EXPERIMENT-best-METRIC, so `tuner run` does not skip it)")
     best.set_defaults(handler=_best)
+
+
+def _score_command(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    score = commands.add_parser("score", help="score topics made elsewhere against a grid's "
+                                "dataset, with the same metrics")
+    score.add_argument("grid", type=Path, help="grid giving the dataset, preprocessing, metrics")
+    score.add_argument("topics", type=Path, help="JSON: list of word lists, or topic id -> words")
+    score.add_argument("--assignments", type=Path, metavar="CSV",
+                       help="CSV with columns id,topic for every document (-1 = outlier)")
+    score.add_argument("--name", default=None, help="model name on the leaderboard "
+                       "(default: the topics file's stem); logged as external:NAME")
+    score.add_argument("--vocab-size", type=int, default=None,
+                       help="vocabulary size (default: the grid's models' vocab_size)")
+    score.add_argument("--log", action="store_true", help="log the scores to MLflow as a run "
+                       "of the grid's experiment")
+    score.add_argument("--tracking-uri", help="MLflow tracking URI (default as for run)")
+    score.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE,
+                       help="embedding and bag-of-words cache (default embedding_cache/)")
+    score.set_defaults(handler=_score)
+
+
+def _score(args: argparse.Namespace) -> int:
+    from tuner.scoring import log_score, score_external
+    from tuner.tracking.tracker import resolve_tracking_uri
+
+    name = args.name or args.topics.stem
+    result = score_external(args.grid, args.topics, args.assignments, args.cache_dir, name,
+                            args.vocab_size)
+    for metric, value in result.metrics.items():
+        print(f"{metric}\t{value:.4f}")
+    if args.log:
+        run_id = log_score(result, resolve_tracking_uri(args.tracking_uri))
+        print(f"logged as run {run_id} of experiment '{result.spec.experiment}' "
+              f"(tuner.model={result.spec.model})")
+    return EXIT_OK
 
 
 def _grid_arguments(parser: argparse.ArgumentParser) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from tuner.data.corpus import SUPPORTED_SUFFIXES, DatasetSpec
 from tuner.data.embeddings import EmbeddingSpec
-from tuner.data.vocab import Preprocessing
+from tuner.data.vocab import STOP_LISTS, Preprocessing
 from tuner.engine.search import STRATEGIES, SearchSpec
 from tuner.errors import GridError
 from tuner.params import (
@@ -75,11 +75,16 @@ METRICS = ParamSchema("metrics", [
 ])
 PREPROCESSING = ParamSchema("preprocessing", [
     Param("lowercase", bool, _PRE.lowercase, anything(), "lower-case before counting"),
-    Param("stopwords", str, _PRE.stopwords, one_of("english", "none"), "stop-word list"),
+    Param("stopwords", str, _PRE.stopwords, one_of(*STOP_LISTS), "stop-word list: english "
+          "(scikit-learn's), mallet (Mallet's, as ETM uses, plus contraction fragments), none"),
     Param("min_token_len", int, _PRE.min_token_len, between(1, 10), "shortest token kept"),
     Param("min_df", int, _PRE.min_df, between(1, 1000), "fewest documents a word must be in"),
     Param("max_df", float, _PRE.max_df, above_up_to(0, 1), "largest share of documents a "
           "word may be in"),
+    Param("strip_quotes", bool, _PRE.strip_quotes, anything(), "drop quoted reply lines "
+          "(\"> ...\", \"In article ... writes:\") before tokenising"),
+    Param("strip_headers", bool, _PRE.strip_headers, anything(), "drop mail/news header lines "
+          "(From:, Subject:, Organization: ...) before tokenising"),
 ])
 
 

@@ -20,7 +20,7 @@ DEFAULT: dict[str, Any] = {"num_topics": 5, "vocab_size": 1000, "epochs": 3, "hi
                            "num_layers": 1, "max_iter": 20, "n_iter": 20, "embedding_dim": 50}
 OVERRIDES: dict[str, dict[str, Any]] = {
     "BERTopic": {"num_topics": None, "min_cluster_size": 10},
-    "HDP": {"max_topics": 50, "alpha": 1.0},
+    "HDP": {"max_topics": 50, "alpha": 1.0, "max_iter": 100},
     "STM": {"max_iter": 10},
     # The neural models' budgets follow tests/trainers/test_neural_models.py and test_dtm.py.
     "NVDM": {"num_topics": 6},

@@ -36,3 +36,26 @@ def test_cap_keeps_the_largest_topics(small_data, hdp_fit):
     capped = trainer().fit(small_data, params, FitContext(seed=4))
     assert capped.num_topics == 3
     assert capped.extras["topics_truncated"] == hdp_fit.num_topics - 3
+
+
+def test_largest_topic_shares_are_logged(hdp_fit):
+    token_share = hdp_fit.extras["largest_topic_token_share"]
+    doc_share = hdp_fit.extras["largest_topic_doc_share"]
+    assert 1 / hdp_fit.num_topics <= token_share < 1
+    assert 0 < doc_share < 1
+
+
+def test_tiny_topics_are_dropped_before_scoring(small_data, hdp_fit):
+    trainer = load_trainer("HDP")
+    params = trainer.params.with_defaults({"max_topics": 50, "vocab_size": 1000,
+                                           "topic_threshold": 0.0})
+    every_live = trainer().fit(small_data, params, FitContext(seed=4))
+    assert every_live.extras["topics_below_threshold"] == 0
+    assert hdp_fit.extras["topics_below_threshold"] > 0
+    assert hdp_fit.num_topics == (hdp_fit.extras["topics_alive"]
+                                  - hdp_fit.extras["topics_below_threshold"])
+
+
+def test_initial_k_above_max_topics_is_rejected():
+    problems = load_trainer("HDP").params.validate({"initial_k": 60, "max_topics": 50})
+    assert problems == ["HDP requires initial_k <= max_topics; got initial_k=60, max_topics=50"]

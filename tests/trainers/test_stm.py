@@ -81,3 +81,25 @@ def test_design_one_hot_and_numeric_columns():
 def test_design_rejects_missing_values():
     with pytest.raises(TrainerError, match="covariate 'region' is null in 1 documents"):
         prevalence_design({"region": ["a", None, "b"]}, 3)
+
+
+def test_spectral_start_is_deterministic_topics(small_data):
+    from trainers.stm import spectral_topics
+
+    counts = small_data.bow.matrix().astype(np.float64).tocsr()
+    beta = spectral_topics(counts, 5)
+    assert beta.shape == (5, len(small_data.bow.vocab))
+    np.testing.assert_allclose(beta.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(beta, spectral_topics(counts, 5))
+    # anchors make the topics differ: no two share their top word list
+    assert len({tuple(np.argsort(-row)[:10]) for row in beta}) == 5
+
+
+@pytest.mark.parametrize("init", ["spectral", "random"])
+def test_em_runs_to_convergence_and_logs_iterations(small_data, init):
+    trainer = load_trainer("STM")
+    params = trainer.params.with_defaults({"num_topics": 5, "vocab_size": 1000, "max_iter": 200,
+                                           "em_tol": 1e-3, "init": init})
+    output = trainer().fit(small_data, params, FitContext(seed=2))
+    assert output.extras["em_converged"] == 1
+    assert 1 < output.extras["em_iterations"] < 200

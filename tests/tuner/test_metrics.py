@@ -11,8 +11,13 @@ from tuner.data.vocab import count_cooccurrence
 from tuner.errors import MetricError
 from tuner.metrics import MetricReference, evaluate
 from tuner.metrics.clustering import adjusted_rand, assignment_f1, assignment_f1_micro
-from tuner.metrics.coherence import npmi_coherence, npmi_per_topic
-from tuner.metrics.diversity import topic_diversity
+from tuner.metrics.coherence import npmi_coherence, npmi_per_topic, topic_quality
+from tuner.metrics.diversity import (
+    inverted_rbo,
+    rank_biased_overlap,
+    strict_diversity,
+    topic_diversity,
+)
 from tuner.output import TopicModelOutput
 from tuner.trial import MetricSettings
 
@@ -111,6 +116,43 @@ def test_missing_truth_raises_instead_of_reporting_zero():
 def test_evaluate_reports_every_metric(small_data, lda_output):
     metrics = evaluate(lda_output, reference_for(small_data.bow, truth=small_data.labels))
     assert {"npmi", "diversity", "ari", "f1", "f1_micro", "nmi", "gt_coverage",
-            "outlier_share"} <= set(metrics)
+            "outlier_share", "tq", "inverted_rbo", "strict_diversity"} <= set(metrics)
     assert metrics["gt_coverage"] == 1.0
     assert metrics["ari"] > 0.05  # LDA on real 20NG recovers some of the newsgroups
+
+
+def test_strict_diversity_counts_only_words_of_one_topic():
+    # "a" is in both topics: TD counts it once as unique (5/6), strict TD counts it against both
+    out = output_with([0, 1], words=[["a", "b", "c"], ["a", "d", "e"]])
+    assert strict_diversity(out, clustering_reference([0, 1])) == pytest.approx(4 / 6)
+
+
+@pytest.mark.parametrize(("first", "second", "expected"), [
+    (list("abcdefghij"), list("abcdefghij"), 1.0),  # identical: RBO 1
+    (list("abcde"), list("vwxyz"), 0.0),  # disjoint: RBO 0
+    # A_1 = 0, A_2 = 1: (1 - p) / p * (p^2 * 1) + p^2 * 1 = 0.09 + 0.81
+    (["x", "y"], ["y", "x"], 0.9),
+    # A_1 = 1, A_2 = 1/2, A_3 = 1/3: 0.1/0.9 * (0.9 + 0.405 + 0.243) + 0.729 / 3
+    (["x", "y", "z"], ["x", "v", "w"], 0.1 / 0.9 * 1.548 + 0.243),
+])
+def test_rank_biased_overlap_by_hand(first, second, expected):
+    assert rank_biased_overlap(first, second, 0.9) == pytest.approx(expected)
+
+
+def test_inverted_rbo_is_one_minus_the_mean_over_topic_pairs():
+    topics = [["x", "y"], ["y", "x"], ["p", "q"]]  # pair RBOs 0.9, 0, 0
+    out = output_with([0, 1, 2], words=topics)
+    ref = MetricReference(None, {}, None, MetricSettings(topn=2))  # type: ignore[arg-type]
+    assert inverted_rbo(out, ref) == pytest.approx(1 - 0.9 / 3)
+
+
+def test_inverted_rbo_needs_two_topics():
+    out = output_with([0], words=[["a", "b"]])
+    with pytest.raises(MetricError, match="inverted_rbo: needs at least 2 topics; got 1"):
+        inverted_rbo(out, clustering_reference([0]))
+
+
+def test_topic_quality_is_npmi_times_diversity(small_data, lda_output):
+    ref = reference_for(small_data.bow)
+    assert topic_quality(lda_output, ref) == pytest.approx(
+        npmi_coherence(lda_output, ref) * topic_diversity(lda_output, ref))

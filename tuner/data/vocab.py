@@ -6,6 +6,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from functools import cache
 from pathlib import Path
 from typing import Literal
 
@@ -18,28 +19,60 @@ from tuner.data.store import key_digest, locked, read_json, write_atomic, write_
 from tuner.errors import CacheError, DataError
 
 Language = Literal["en", "zh"]
+StopList = Literal["english", "mallet", "none"]
+STOP_LISTS: tuple[str, ...] = ("english", "mallet", "none")
 _WORD = re.compile(r"[^\W\d_][^\W_]*", re.UNICODE)  # a letter, then letters or digits
 MAX_TOKEN_LEN = 25  # longer "words" are uuencoded or URL noise in real corpora
+MALLET_LIST = Path(__file__).parent / "stopwords" / "mallet_en.txt"
+# A quoted reply line, as scikit-learn's strip_newsgroup_quoting finds them ("> ...", "| ...",
+# "In article <...>", "... writes:"), and a mail/news header line by its field name.
+_QUOTED = re.compile(r"(writes in|writes:|wrote:|says:|said:|^In article|^Quoted from|^\||^>)")
+_HEADER = re.compile(
+    r"^(from|subject|organi[sz]ation|lines|reply-to|nntp-posting-host|distribution|keywords|"
+    r"summary|article-i\.d\.|expires|followup-to|sender|message-id|references|date|path|"
+    r"newsgroups|x-[\w-]+|in-reply-to|originator|disclaimer):", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
 class Preprocessing:
-    """Tokeniser and vocabulary settings (the grid's optional `preprocessing` section)."""
+    """Tokeniser and vocabulary settings (the grid's optional `preprocessing` section).
+
+    `stopwords`: "english" (scikit-learn's list), "mallet" (Mallet's English list, as ETM uses,
+    plus contraction fragments such as "don" and "ve") or "none". `strip_quotes` drops quoted
+    reply lines and `strip_headers` mail/news header lines before tokenising.
+    """
 
     lowercase: bool = True
-    stopwords: Literal["english", "none"] = "english"
+    stopwords: StopList = "english"
     min_token_len: int = 2
     min_df: int = 2
     max_df: float = 0.5
+    strip_quotes: bool = False
+    strip_headers: bool = False
 
     def key(self, corpus_sha256: str, language: str, vocab_size: int) -> dict[str, object]:
+        settings = asdict(self)
+        for name in ("strip_quotes", "strip_headers"):  # only when on: older keys stay valid
+            if not settings[name]:
+                del settings[name]
         return {"kind": "bow", "corpus": corpus_sha256, "language": language,
-                "vocab_size": vocab_size, **asdict(self), "word_pattern": _WORD.pattern,
+                "vocab_size": vocab_size, **settings, "word_pattern": _WORD.pattern,
                 "max_token_len": MAX_TOKEN_LEN, "tokeniser": "regex+jieba"}
+
+
+def strip_boilerplate(text: str, settings: Preprocessing) -> str:
+    """The text without quoted reply lines and/or header lines, as the settings ask."""
+    if not (settings.strip_quotes or settings.strip_headers):
+        return text
+    kept = [line for line in text.splitlines()
+            if not (settings.strip_quotes and _QUOTED.search(line.lstrip(" \t")))
+            and not (settings.strip_headers and _HEADER.match(line))]
+    return "\n".join(kept)
 
 
 def tokenize(text: str, language: str, settings: Preprocessing) -> list[str]:
     """Split one document into word tokens: regex words for English, jieba words for Chinese."""
+    text = strip_boilerplate(text, settings)
     if settings.lowercase:
         text = text.lower()
     if language == "zh":
@@ -53,11 +86,15 @@ def tokenize(text: str, language: str, settings: Preprocessing) -> list[str]:
             if settings.min_token_len <= len(w) <= MAX_TOKEN_LEN and w not in stop]
 
 
+@cache
 def _stopwords(name: str) -> frozenset[str]:
     if name == "english":
         from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
         return frozenset(ENGLISH_STOP_WORDS)
+    if name == "mallet":
+        lines = MALLET_LIST.read_text(encoding="utf-8").splitlines()
+        return frozenset(w.strip() for w in lines if w.strip() and not w.startswith("#"))
     return frozenset()
 
 

@@ -15,8 +15,8 @@ from tuner.metrics.clustering import (
     normalized_mutual_info,
     outlier_share,
 )
-from tuner.metrics.coherence import npmi_coherence
-from tuner.metrics.diversity import topic_diversity
+from tuner.metrics.coherence import npmi_coherence, topic_quality
+from tuner.metrics.diversity import inverted_rbo, strict_diversity, topic_diversity
 from tuner.metrics.reference import MetricReference
 from tuner.output import TopicModelOutput
 
@@ -37,6 +37,9 @@ METRICS: dict[str, MetricInfo] = {
     for m in [
         MetricInfo("npmi", npmi_coherence, "cooccurrence"),
         MetricInfo("diversity", topic_diversity, "nothing"),
+        MetricInfo("tq", topic_quality, "cooccurrence"),
+        MetricInfo("inverted_rbo", inverted_rbo, "nothing"),
+        MetricInfo("strict_diversity", strict_diversity, "nothing"),
         MetricInfo("ari", adjusted_rand, "ground_truth"),
         MetricInfo("f1", assignment_f1, "ground_truth"),
         MetricInfo("f1_micro", assignment_f1_micro, "ground_truth"),

@@ -50,3 +50,10 @@ def _topic_npmi(ids: list[int], counts: NDArray[np.float64], probability: NDArra
     if not np.all(np.isfinite(values)):
         raise MetricError("npmi: a top word never occurs in the reference corpus")
     return float(values.mean())
+
+
+def topic_quality(output: TopicModelOutput, reference: MetricReference) -> float:
+    """TQ (Dieng et al. 2020): NPMI coherence x topic diversity, the two as registered."""
+    from tuner.metrics.diversity import topic_diversity
+
+    return npmi_coherence(output, reference) * topic_diversity(output, reference)

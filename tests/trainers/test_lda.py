@@ -1,0 +1,27 @@
+"""LDA's extensions: eta reaches tomotopy, and optim_interval switches alpha re-estimation."""
+
+from __future__ import annotations
+
+import pytest
+
+from trainers import load_trainer
+from tuner.data.inputs import FitContext
+
+
+def fit_lda(data, **params):
+    trainer = load_trainer("LDA")
+    full = trainer.params.with_defaults({"num_topics": 5, "vocab_size": 1000, "max_iter": 60,
+                                         **params})
+    return trainer().fit(data, full, FitContext(seed=3))
+
+
+def test_alpha_stays_fixed_without_optimisation(small_data):
+    assert fit_lda(small_data).extras["alpha_mean"] == pytest.approx(1 / 5)
+
+
+def test_optim_interval_re_estimates_alpha(small_data):
+    assert fit_lda(small_data, optim_interval=5).extras["alpha_mean"] != pytest.approx(1 / 5)
+
+
+def test_eta_changes_the_topics(small_data):
+    assert fit_lda(small_data).topic_words != fit_lda(small_data, eta=1.0).topic_words

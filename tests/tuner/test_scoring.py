@@ -1,0 +1,107 @@
+"""`tuner score`: a trial's own topics and assignments, scored from files, get the trial's scores;
+logged, they join the experiment's leaderboard as external:NAME; bad files are named."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+
+import pytest
+
+from tests.conftest import make_grid
+from tuner.cli import EXIT_INVALID, EXIT_OK, main
+
+
+@pytest.fixture(scope="module")
+def lda_trial(tmp_path_factory, small_corpus):
+    """A real LDA trial on the small corpus, fitted and scored by the worker."""
+    from tuner.engine.sweep import check_inputs, precompute
+    from tuner.engine.worker import run_trial
+    from tuner.grid import load_grid
+
+    folder = tmp_path_factory.mktemp("score")
+    grid_path = make_grid(folder, small_corpus, models=["lda"],
+                          params={"num_topics": 6, "vocab_size": 1000, "max_iter": 30})
+    grid = load_grid(grid_path)
+    inputs = check_inputs(grid)
+    prepared = precompute(grid, inputs, folder / "cache", progress=False)
+    record = run_trial(prepared.trials[0])
+    assert record.error is None
+    return grid_path, folder / "cache", record, [str(i) for i in inputs.corpus.ids]
+
+
+def write_files(folder, record, doc_ids):
+    topics = folder / "topics.json"
+    topics.write_text(json.dumps({f"t{i}": w for i, w in enumerate(record.topic_words)}))
+    assignments = folder / "assignments.csv"
+    with assignments.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "topic"])
+        writer.writerows((d, f"t{t}" if t >= 0 else -1)
+                         for d, t in zip(doc_ids, record.assignments, strict=True))
+    return topics, assignments
+
+
+def test_scores_equal_the_trials_own(tmp_path, lda_trial, capsys):
+    grid_path, cache, record, doc_ids = lda_trial
+    topics, assignments = write_files(tmp_path, record, doc_ids)
+    code = main(["score", str(grid_path), str(topics), "--assignments", str(assignments),
+                 "--cache-dir", str(cache)])
+    printed = dict(line.split("\t") for line in capsys.readouterr().out.splitlines())
+    assert code == EXIT_OK
+    for metric in ("npmi", "diversity", "ari", "f1", "tq", "inverted_rbo"):
+        assert float(printed[metric]) == pytest.approx(record.metrics[metric], abs=1e-4)
+
+
+def test_topics_alone_get_the_topic_metrics_only(tmp_path, lda_trial, capsys):
+    grid_path, cache, record, doc_ids = lda_trial
+    topics, _ = write_files(tmp_path, record, doc_ids)
+    assert main(["score", str(grid_path), str(topics), "--cache-dir", str(cache)]) == EXIT_OK
+    printed = dict(line.split("\t") for line in capsys.readouterr().out.splitlines())
+    assert float(printed["npmi"]) == pytest.approx(record.metrics["npmi"], abs=1e-4)
+    assert "ari" not in printed and "outlier_share" not in printed
+
+
+def test_logged_score_joins_the_experiment_leaderboard(tmp_path, lda_trial):
+    from tuner.reporting.leaderboard import leaderboard
+    from tuner.tracking.tracker import MlflowTracker
+
+    grid_path, cache, record, doc_ids = lda_trial
+    topics, assignments = write_files(tmp_path, record, doc_ids)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    code = main(["score", str(grid_path), str(topics), "--assignments", str(assignments),
+                 "--cache-dir", str(cache), "--log", "--name", "mallet", "--tracking-uri", uri])
+    tracker = MlflowTracker(uri)
+    board = leaderboard(tracker, "test", "npmi")
+    assert code == EXIT_OK
+    assert [(e.model, round(e.metrics["npmi"], 4)) for e in board] == [
+        ("external:mallet", round(record.metrics["npmi"], 4))]
+
+
+@pytest.mark.parametrize(("topics", "rows", "message"), [
+    ({"a": []}, None, r"topics.json: topic a: expects a non-empty list of words"),
+    ("words", None, r"topics.json: expects a list of word lists or an object"),
+    ({"a": ["x", "y"]}, [["id", "topic"], ["DOC0", "b"]],
+     r"assignments.csv: line 2: topic: expects -1 or a topic id of the topics file \(a\.\.\.\); "
+     r"got 'b'"),
+    ({"a": ["x", "y"]}, [["id", "topic"], ["DOC0", "a"]],
+     r"assignments.csv: id: expects every document id of the dataset exactly once; \d+ missing"),
+    ({"a": ["x", "y"]}, [["doc", "cluster"]], r"assignments.csv: expects a CSV with header "
+                                              r"columns id,topic"),
+])
+def test_bad_files_name_the_file_the_field_and_what_is_allowed(tmp_path, lda_trial, capsys,
+                                                              topics, rows, message):
+    grid_path, cache, _, doc_ids = lda_trial
+    topics_path = tmp_path / "topics.json"
+    topics_path.write_text(json.dumps(topics))
+    extra = []
+    if rows is not None:
+        path = tmp_path / "assignments.csv"
+        with path.open("w", newline="") as handle:
+            csv.writer(handle).writerows([[doc_ids[0] if c == "DOC0" else c for c in row]
+                                          for row in rows])
+        extra = ["--assignments", str(path)]
+    code = main(["score", str(grid_path), str(topics_path), "--cache-dir", str(cache), *extra])
+    assert code == EXIT_INVALID
+    assert re.search(message, capsys.readouterr().err)

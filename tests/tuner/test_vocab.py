@@ -1,0 +1,72 @@
+"""English preprocessing options: the Mallet stop list, quoted-reply and header stripping, and
+the bag-of-words cache key that keeps them apart."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import read_jsonl
+from tuner.data.vocab import Preprocessing, strip_boilerplate, tokenize
+from tuner.errors import GridError
+from tuner.grid import load_grid
+
+REPO = Path(__file__).resolve().parents[2]
+# The first post of datasets/20ng-mini: a reply that quotes the post it answers.
+REPLY = read_jsonl(REPO / "datasets" / "20ng-mini" / "corpus.jsonl")[0]["text"]
+
+
+@pytest.mark.parametrize("word", ["don", "ve", "ll", "just", "like", "know", "think"])
+def test_mallet_list_drops_what_sklearn_keeps(word):
+    text = f"system {word} computer"
+    assert word in tokenize(text, "en", Preprocessing())
+    assert word not in tokenize(text, "en", Preprocessing(stopwords="mallet"))
+
+
+def test_mallet_list_keeps_topical_words_sklearn_drops():
+    text = "the computer system"
+    assert tokenize(text, "en", Preprocessing()) == ["computer"]
+    assert tokenize(text, "en", Preprocessing(stopwords="mallet")) == ["computer", "system"]
+
+
+def test_quoted_reply_lines_are_stripped():
+    stripped = strip_boilerplate(REPLY, Preprocessing(strip_quotes=True))
+    assert "In article" in REPLY and ">Yes." in REPLY
+    assert "In article" not in stripped and "writes:" not in stripped
+    assert not any(line.lstrip().startswith(">") for line in stripped.splitlines())
+    assert "Take your foot out of your mouth" in stripped  # the reply's own words stay
+
+
+def test_header_lines_are_stripped_but_not_the_subject_text():
+    text = "Re: space shuttle\n\nFrom: someone@nasa.gov\nOrganization: NASA\nThe launch slipped."
+    stripped = strip_boilerplate(text, Preprocessing(strip_headers=True))
+    assert stripped.splitlines() == ["Re: space shuttle", "", "The launch slipped."]
+
+
+def test_options_off_leave_the_text_and_the_cache_key_as_before():
+    settings = Preprocessing()
+    assert strip_boilerplate(REPLY, settings) == REPLY
+    key = settings.key("sha", "en", 1000)
+    assert "strip_quotes" not in key and "strip_headers" not in key
+
+
+@pytest.mark.parametrize("change", [{"strip_quotes": True}, {"strip_headers": True},
+                                    {"stopwords": "mallet"}])
+def test_each_option_changes_the_cache_key(change):
+    assert Preprocessing(**change).key("sha", "en", 1000) != Preprocessing().key("sha", "en", 1000)
+
+
+@pytest.mark.parametrize(("section", "message"), [
+    ({"stopwords": "nltk"}, r"preprocessing.stopwords: expects one of english/mallet/none; got 'nltk'"),
+    ({"strip_quotes": "yes"}, r"preprocessing.strip_quotes: expects a boolean; got 'yes'"),
+])
+def test_bad_preprocessing_names_the_field_and_the_choices(tmp_path, section, message):
+    corpus = REPO / "datasets" / "20ng-mini" / "corpus.jsonl"
+    grid = {"experiment": "x", "dataset": {"path": str(corpus)}, "models": ["lda"],
+            "preprocessing": section}
+    path = tmp_path / "grid.json"
+    path.write_text(json.dumps(grid), encoding="utf-8")
+    with pytest.raises(GridError, match=message):
+        load_grid(path)

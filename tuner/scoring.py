@@ -1,0 +1,179 @@
+"""`tuner score`: score topics and assignments made elsewhere with the sweep's own metrics.
+
+The topics file is JSON: a list of ranked word lists, or an object topic id -> ranked word list.
+The optional assignments file is CSV with a header `id,topic` (or `doc_id,topic`, as a trial's
+assignments.csv artifact has it): every document of the dataset by its id field, and the topic id
+it belongs to (-1 = outlier). The grid gives the dataset, the
+ground truth, the preprocessing, the metric settings and the vocabulary size (its models' first
+`vocab_size`), so the scores come from the same cached bag of words and co-occurrence counts as
+the sweep's trials. Logged, the scores become a finished trial run of the grid's experiment,
+tagged `tuner.model = external:<name>`, so the external model sits on the same leaderboard.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tuner.data.store import key_digest
+from tuner.data.vocab import BagOfWords, BowCache, CooccurrenceCache
+from tuner.errors import DataError
+from tuner.grid import Grid, load_grid
+from tuner.metrics import MetricReference, evaluate
+from tuner.metrics.coherence import npmi_per_topic
+from tuner.output import TopicModelOutput
+from tuner.trial import DataRef, TrialRecord, TrialSpec, TrialStatus
+
+DEFAULT_VOCAB_SIZE = 5000
+OUTLIER = "-1"
+
+
+@dataclass(frozen=True)
+class ExternalTopics:
+    """Topics read from a file: their ids as the file names them, and their ranked words."""
+
+    ids: list[str]
+    words: list[list[str]]
+
+
+@dataclass(frozen=True)
+class Score:
+    """What `score_external` computed, and what logging it needs."""
+
+    metrics: dict[str, float]
+    topic_npmi: list[float]
+    output: TopicModelOutput
+    spec: TrialSpec
+    doc_ids: tuple[str, ...]
+
+
+def load_topics(path: Path) -> ExternalTopics:
+    """Read and check a topics JSON file. Raises DataError naming the file and the field."""
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise DataError(f"{path}: topics file not found") from err
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise DataError(f"{path}: not valid UTF-8 JSON ({err})") from err
+    if isinstance(raw, list):
+        items = [(str(i), words) for i, words in enumerate(raw)]
+    elif isinstance(raw, dict):
+        items = [(str(key), words) for key, words in raw.items()]
+    else:
+        raise DataError(f"{path}: expects a list of word lists or an object topic id -> word "
+                        f"list; got {type(raw).__name__}")
+    if not items:
+        raise DataError(f"{path}: expects at least one topic; got none")
+    for topic, words in items:
+        if (not isinstance(words, list) or not words
+                or not all(isinstance(w, str) and w for w in words)):
+            raise DataError(f"{path}: topic {topic}: expects a non-empty list of words (strings), "
+                            f"best first; got {str(words)[:80]}")
+    if OUTLIER in {topic for topic, _ in items}:
+        raise DataError(f"{path}: topic id -1 is reserved for outliers; rename that topic")
+    return ExternalTopics([t for t, _ in items], [list(w) for _, w in items])
+
+
+def load_assignments(path: Path, doc_ids: Sequence[str],
+                     topic_ids: Sequence[str]) -> NDArray[np.int64]:
+    """Read an `id,topic` CSV into one topic index per document (-1 = outlier)."""
+    position = {topic: i for i, topic in enumerate(topic_ids)} | {OUTLIER: -1}
+    try:
+        with Path(path).open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    except FileNotFoundError as err:
+        raise DataError(f"{path}: assignments file not found") from err
+    id_column = next((c for c in ("id", "doc_id") if rows and c in rows[0]), None)
+    if id_column is None or "topic" not in rows[0]:
+        raise DataError(f"{path}: expects a CSV with header columns id,topic and one row per "
+                        "document")
+    found: dict[str, int] = {}
+    for line, row in enumerate(rows, start=2):
+        topic = (row["topic"] or "").strip()
+        if topic not in position:
+            raise DataError(f"{path}: line {line}: topic: expects -1 or a topic id of the topics "
+                            f"file ({', '.join(list(topic_ids)[:10])}...); got {topic!r}")
+        found[(row[id_column] or "").strip()] = position[topic]
+    missing = [d for d in doc_ids if d not in found]
+    unknown = sorted(set(found) - set(doc_ids))
+    if missing or unknown:
+        raise DataError(f"{path}: id: expects every document id of the dataset exactly once; "
+                        f"{len(missing)} missing (first: {missing[:3]}), {len(unknown)} not in "
+                        f"the dataset (first: {unknown[:3]})")
+    return np.array([found[d] for d in doc_ids], dtype=np.int64)
+
+
+def grid_vocab_size(grid: Grid) -> int:
+    """The first `vocab_size` the grid's models would use (defaults filled in)."""
+    for sweep in grid.sweeps:
+        for combination in sweep.combinations or [{}]:
+            size = sweep.schema.with_defaults(combination).get("vocab_size")
+            if isinstance(size, int):
+                return size
+    return DEFAULT_VOCAB_SIZE
+
+
+def score_external(grid_path: Path, topics_path: Path, assignments_path: Path | None,
+                   cache_dir: Path, name: str, vocab_size: int | None = None) -> Score:
+    """Score external topics (and assignments) against the grid's dataset."""
+    from tuner.engine.sweep import check_inputs
+
+    grid = load_grid(grid_path)
+    inputs = check_inputs(grid)
+    topics = load_topics(topics_path)
+    size = vocab_size or grid_vocab_size(grid)
+    bow_cache = BowCache(cache_dir)
+    bow = bow_cache.get_or_compute(inputs.corpus, size, grid.preprocessing)
+    counts = CooccurrenceCache(bow_cache).get_or_compute(bow, grid.metrics.npmi_window)
+    doc_ids = tuple(str(d) for d in inputs.corpus.ids)
+    if assignments_path is None:
+        assignments = np.full(len(doc_ids), -1, dtype=np.int64)
+    else:
+        assignments = load_assignments(assignments_path, doc_ids, topics.ids)
+    truth = inputs.truth.labels if inputs.truth is not None and assignments_path else None
+    output = TopicModelOutput(topics.words, None, assignments)
+    reference = MetricReference(counts, {w: i for i, w in enumerate(bow.vocab)}, truth,
+                                grid.metrics)
+    metrics = evaluate(output, reference)
+    if assignments_path is None:
+        metrics.pop("outlier_share", None)  # no assignments: every document would count
+    metrics["num_topics_found"] = float(output.num_topics)
+    spec = _spec(grid, bow, bow_cache, inputs.corpus, name, topics, assignments)
+    return Score(metrics, [float(x) for x in npmi_per_topic(output, reference)], output, spec,
+                 doc_ids)
+
+
+def _spec(grid: Grid, bow: BagOfWords, cache: BowCache, corpus: Any, name: str,
+          topics: ExternalTopics, assignments: NDArray[np.int64]) -> TrialSpec:
+    data = DataRef(str(grid.dataset.path), corpus.sha256, corpus.language,
+                   str(cache.root / bow.key), None, None,
+                   str(grid.ground_truth) if grid.ground_truth else None,
+                   grid.dataset.label_field)
+    key = key_digest({"external": name, "topics": topics.words, "ids": topics.ids,
+                      "assignments": assignments.tolist(), "corpus": corpus.sha256,
+                      "bow": bow.key, "metrics": [grid.metrics.npmi_window, grid.metrics.topn,
+                                                  grid.metrics.diversity_topn]})
+    return TrialSpec(f"external:{name}", {"vocab_size": len(bow.vocab)}, 0, data, grid.metrics,
+                     grid.experiment, key)
+
+
+def log_score(score: Score, tracking_uri: str) -> str:
+    """Log the score as a finished trial run (in a sweep run of its own); returns its run id."""
+    from tuner.tracking.tracker import MlflowTracker
+
+    tracker = MlflowTracker(tracking_uri)
+    sweep = tracker.start_sweep(score.spec.experiment, {"tuner.source": "tuner score"},
+                                {"model": score.spec.model}, score.doc_ids)
+    record = TrialRecord(score.spec, TrialStatus.COMPLETE, score.metrics,
+                         score.output.topic_words, score.topic_npmi,
+                         np.asarray(score.output.assignments).tolist(), worker="tuner score")
+    run_id = tracker.log_trial(sweep, record)
+    tracker.end_sweep(sweep, "FINISHED", {})
+    return run_id
