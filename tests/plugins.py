@@ -37,8 +37,9 @@ class FlakyTrainer(Trainer):
             ) -> TopicModelOutput:
         if ctx.seed == FAILING_SEED:
             fail(params["crash"], ctx.seed)
-        lda_params = {"num_topics": params["num_topics"], "vocab_size": params["vocab_size"],
-                      "max_iter": params["max_iter"], "alpha": None}
+        lda_params = LDATrainer.params.with_defaults({
+            "num_topics": params["num_topics"], "vocab_size": params["vocab_size"],
+            "max_iter": params["max_iter"]})
         return LDATrainer().fit(data, lda_params, ctx)
 
 

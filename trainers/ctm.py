@@ -12,14 +12,12 @@ from torch import nn
 from trainers.base import Requirement, Trainer
 from trainers.neural import (
     GaussianEncoder,
-    bow_batches,
+    LogisticNormalPrior,
+    ProductOfExpertsDecoder,
     bow_input,
-    dirichlet_laplace_prior,
-    fitted_output,
-    gaussian_kl,
+    fit_vae,
     reparameterize,
     train_config,
-    train_vae,
 )
 from tuner.data.inputs import FitContext, TrialData
 from tuner.errors import TrainerError
@@ -44,10 +42,14 @@ INFERENCE_TYPE = Param("inference_type", str, "zeroshot", one_of("zeroshot", "co
                        "encoder input: sentence embedding only, or embedding + BOW")
 
 
-class CTMNet(nn.Module):
-    """Encoder (embedding [+ BOW]) -> logistic normal; ProdLDA decoder softmax(BN(β θ)).
+ADAM_BETAS = (0.99, 0.99)  # contextualized-topic-models' Adam(betas=(momentum, 0.99)), 0.99
 
-    Prior: the Laplace approximation of a symmetric Dirichlet(1), as in ProdLDA and CTM.
+
+class CTMNet(nn.Module):
+    """Encoder (embedding [+ BOW]) -> logistic normal; ProdLDA's decoder softmax(BN(θ β)).
+
+    Prior: the Laplace approximation of a symmetric Dirichlet(1), learnt per topic from there,
+    as CTM's `learn_priors=True` default.
     """
 
     def __init__(self, vocab_size: int, embedding_dim: int, combined: bool, num_topics: int,
@@ -57,10 +59,8 @@ class CTMNet(nn.Module):
         width = embedding_dim + (vocab_size if combined else 0)
         self.encoder = GaussianEncoder(width, hidden_dim, num_layers, num_topics, dropout,
                                        head_norm=True)
-        self.theta_dropout = nn.Dropout(dropout)
-        self.beta = nn.Linear(num_topics, vocab_size, bias=False)
-        self.beta_norm = nn.BatchNorm1d(vocab_size, affine=False)
-        self.prior_mean, self.prior_var = dirichlet_laplace_prior(num_topics)
+        self.decoder = ProductOfExpertsDecoder(num_topics, vocab_size, dropout)
+        self.prior = LogisticNormalPrior(num_topics, learnable=True)
 
     def _posterior(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         x = batch["embeddings"]
@@ -71,24 +71,25 @@ class CTMNet(nn.Module):
     def losses(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         bow = batch["bow"]
         mu, logvar = self._posterior(batch)
-        theta = self.theta_dropout(torch.softmax(reparameterize(mu, logvar), dim=1))
-        log_words = torch.log_softmax(self.beta_norm(self.beta(theta)), dim=1)
-        recon = -(bow * log_words).sum(dim=1)
-        return recon, gaussian_kl(mu, logvar, self.prior_mean, self.prior_var)
+        theta = torch.softmax(reparameterize(mu, logvar, self.training), dim=1)
+        recon = -(bow * self.decoder(theta)).sum(dim=1)
+        return recon, self.prior.kl(mu, logvar)
 
     def doc_topic(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         mu, _ = self._posterior(batch)
         return torch.softmax(mu, dim=1)
 
     def topic_word(self) -> torch.Tensor:
-        return torch.softmax(self.beta.weight.T, dim=1)
+        return self.decoder.topic_word()  # type: ignore[no-any-return]
 
 
 class CTMTrainer(Trainer):
     """Contextualized Topic Model (zero-shot or combined), on the sweep's document embeddings."""
 
     name: ClassVar[str] = "CTM"
-    revision: ClassVar[int] = 2  # 2: patience waits for a first improvement
+    # 2: patience waits for a first improvement; 3: Xavier β, learnt prior, Adam betas 0.99,
+    # validation on the posterior mean
+    revision: ClassVar[int] = 3
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow", "embeddings"})
     params: ClassVar[ParamSchema] = ParamSchema("CTM", [
         NUM_TOPICS, VOCAB_SIZE, EPOCHS, BATCH_SIZE, LEARNING_RATE, DROPOUT,
@@ -101,15 +102,12 @@ class CTMTrainer(Trainer):
         if data.embeddings is None:
             raise TrainerError("CTM needs document embeddings; the sweep did not provide any")
         embeddings = standardized(np.asarray(data.embeddings, dtype=np.float32))
-        torch.manual_seed(ctx.seed)
-        net = CTMNet(len(data.bow.vocab), embeddings.shape[1],
-                     params["inference_type"] == "combined", params["num_topics"],
-                     params["hidden_dim"], params["num_layers"], params["dropout"])
-        net = net.to(ctx.device)
-        make_batch = bow_batches(data.bow.matrix(), ctx.device, embeddings=embeddings)
-        result = train_vae(net, make_batch, data.bow.n_docs,
-                           train_config(params, ctx.seed, ctx.device))
-        return fitted_output(net, make_batch, data, params["batch_size"], ctx.top_n, result)
+        return fit_vae(lambda: CTMNet(len(data.bow.vocab), embeddings.shape[1],
+                                      params["inference_type"] == "combined",
+                                      params["num_topics"], params["hidden_dim"],
+                                      params["num_layers"], params["dropout"]),
+                       data, params, ctx, inputs={"embeddings": embeddings},
+                       config=train_config(params, ctx.seed, ctx.device, adam_betas=ADAM_BETAS))
 
 
 def standardized(embeddings: np.ndarray) -> np.ndarray:

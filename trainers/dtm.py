@@ -14,13 +14,10 @@ from trainers.base import Requirement, Trainer, top_words
 from trainers.etm import EMBEDDING_DIM
 from trainers.neural import (
     GaussianEncoder,
-    bow_batches,
     bow_input,
-    fitted_output,
+    fit_vae,
     gaussian_kl,
     reparameterize,
-    train_config,
-    train_vae,
 )
 from trainers.time_slices import TIME_SLICE_RULE, slice_documents
 from trainers.word_vectors import EmbeddingDecoder, word_embeddings
@@ -78,7 +75,7 @@ class DTMNet(nn.Module):
     def losses(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         bow, slices = batch["bow"], batch["slice"].long()
         mu, logvar = self.encoder(bow_input(bow))
-        theta = torch.softmax(reparameterize(mu, logvar), dim=1)
+        theta = torch.softmax(reparameterize(mu, logvar, self.training), dim=1)
         beta = self.slice_topic_word()
         words = torch.empty_like(bow)
         for t in torch.unique(slices).tolist():
@@ -105,7 +102,9 @@ class DTMTrainer(Trainer):
     """
 
     name: ClassVar[str] = "DTM"
-    revision: ClassVar[int] = 2  # 2: conditioned word vectors, N(0, I) topics, log counts
+    # 2: conditioned word vectors, N(0, I) topics, log counts; 3: ETM's skip-gram settings,
+    # validation on the posterior mean
+    revision: ClassVar[int] = 3
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow", "timestamps"})
     params: ClassVar[ParamSchema] = ParamSchema("DTM", [
         NUM_TOPICS, VOCAB_SIZE, EPOCHS, BATCH_SIZE, LEARNING_RATE, HIDDEN_DIM, EMBEDDING_DIM,
@@ -121,17 +120,19 @@ class DTMTrainer(Trainer):
         dates = parse_timestamps(corpus.timestamps, corpus.ids, corpus.source)
         slices = slice_documents(dates, params["time_slices"])
         rho, hit = word_embeddings(data.bow, params["embedding_dim"], ctx.seed, ctx.cache_dir)
-        torch.manual_seed(ctx.seed)
-        net = DTMNet(rho, slices.count, params["num_topics"], params["hidden_dim"],
-                     data.bow.n_docs).to(ctx.device)
-        make_batch = bow_batches(data.bow.matrix(), ctx.device,
-                                 slice=slices.index.astype(np.float32))
-        result = train_vae(net, make_batch, data.bow.n_docs,
-                           train_config(params, ctx.seed, ctx.device))
-        with torch.no_grad():
-            per_slice = net.slice_topic_word().double().cpu().numpy()
-        slice_words = {label: top_words(per_slice[t], data.bow.vocab, ctx.top_n)
-                       for t, label in enumerate(slices.labels)}
-        return fitted_output(net, make_batch, data, params["batch_size"], ctx.top_n, result,
-                             num_slices=slices.count, slice_top_words=slice_words,
-                             word2vec_cache="hit" if hit else "computed")
+        return fit_vae(lambda: DTMNet(rho, slices.count, params["num_topics"],
+                                      params["hidden_dim"], data.bow.n_docs),
+                       data, params, ctx, inputs={"slice": slices.index.astype(np.float32)},
+                       extras=lambda net: {
+                           "num_slices": slices.count,
+                           "slice_top_words": _slice_top_words(net, slices.labels, data, ctx),
+                           "word2vec_cache": "hit" if hit else "computed"})
+
+
+def _slice_top_words(net: nn.Module, labels: list[str], data: TrialData, ctx: FitContext
+                     ) -> dict[str, list[list[str]]]:
+    """{slice label: each topic's top words in that slice}."""
+    with torch.no_grad():
+        per_slice = net.slice_topic_word().double().cpu().numpy()  # type: ignore[operator]
+    return {label: top_words(per_slice[t], data.bow.vocab, ctx.top_n)
+            for t, label in enumerate(labels)}

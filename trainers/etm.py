@@ -13,14 +13,11 @@ from torch import nn
 from trainers.base import Requirement, Trainer
 from trainers.neural import (
     GaussianEncoder,
-    bow_batches,
     bow_input,
-    fitted_output,
+    fit_vae,
     gaussian_kl,
     mixture_nll,
     reparameterize,
-    train_config,
-    train_vae,
 )
 from trainers.word_vectors import EmbeddingDecoder, word_embeddings
 from tuner.data.inputs import FitContext, TrialData
@@ -63,7 +60,7 @@ class ETMNet(nn.Module):
     def losses(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         bow = batch["bow"]
         mu, logvar = self.encoder(bow_input(bow))
-        theta = torch.softmax(reparameterize(mu, logvar), dim=1)
+        theta = torch.softmax(reparameterize(mu, logvar, self.training), dim=1)
         return mixture_nll(bow, theta, self.topic_word()), gaussian_kl(mu, logvar)
 
     def doc_topic(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -78,7 +75,9 @@ class ETMTrainer(Trainer):
     """Embedded Topic Model on Word2Vec embeddings trained on the corpus (cached per key)."""
 
     name: ClassVar[str] = "ETM"
-    revision: ClassVar[int] = 2  # 2: conditioned word vectors, N(0, I) topics, log counts
+    # 2: conditioned word vectors, N(0, I) topics, log counts; 3: ETM's skip-gram settings,
+    # validation on the posterior mean
+    revision: ClassVar[int] = 3
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})
     params: ClassVar[ParamSchema] = ParamSchema("ETM", [
         NUM_TOPICS, VOCAB_SIZE, EPOCHS, BATCH_SIZE, LEARNING_RATE, DROPOUT, HIDDEN_DIM,
@@ -88,11 +87,7 @@ class ETMTrainer(Trainer):
     def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
             ) -> TopicModelOutput:
         rho, hit = word_embeddings(data.bow, params["embedding_dim"], ctx.seed, ctx.cache_dir)
-        torch.manual_seed(ctx.seed)
-        net = ETMNet(rho, params["num_topics"], params["hidden_dim"], params["num_layers"],
-                     params["dropout"]).to(ctx.device)
-        make_batch = bow_batches(data.bow.matrix(), ctx.device)
-        result = train_vae(net, make_batch, data.bow.n_docs,
-                           train_config(params, ctx.seed, ctx.device))
-        return fitted_output(net, make_batch, data, params["batch_size"], ctx.top_n, result,
-                             word2vec_cache="hit" if hit else "computed")
+        return fit_vae(lambda: ETMNet(rho, params["num_topics"], params["hidden_dim"],
+                                      params["num_layers"], params["dropout"]),
+                       data, params, ctx,
+                       extras=lambda _: {"word2vec_cache": "hit" if hit else "computed"})

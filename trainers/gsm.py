@@ -57,7 +57,7 @@ class GSMNet(nn.Module):
     def losses(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         bow = batch["bow"]
         mu, logvar = self.encoder(bow_input(bow))
-        theta = torch.softmax(self.construct(reparameterize(mu, logvar)), dim=1)
+        theta = torch.softmax(self.construct(reparameterize(mu, logvar, self.training)), dim=1)
         return mixture_nll(bow, theta, self.topic_word()), gaussian_kl(mu, logvar)
 
     def doc_topic(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -72,7 +72,9 @@ class GSMTrainer(Trainer):
     """Gaussian Softmax Model."""
 
     name: ClassVar[str] = "GSM"
-    revision: ClassVar[int] = 2  # 2: batch-normed heads; patience waits for an improvement
+    # 2: batch-normed heads, patience waits for an improvement; 3: validation on the
+    # posterior mean
+    revision: ClassVar[int] = 3
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})
     params: ClassVar[ParamSchema] = ParamSchema("GSM", [
         NUM_TOPICS, VOCAB_SIZE, EPOCHS, BATCH_SIZE, LEARNING_RATE, DROPOUT,

@@ -35,13 +35,19 @@ from tuner.params import (
 class NVDMNet(nn.Module):
     """Encoder BOW -> N(mu, sigma²) over K dims; words = softmax(R z + b); prior N(0, I).
 
-    NVDM's latent vector is not a simplex, so tuner reads topics from it this way:
-    - doc-topic: θ_d = softmax(mu_d), the posterior mean pushed onto the simplex, so each
-      document's argmax is the latent dimension that raises its words most;
-    - topic-word: β_k = softmax(R[:, k]), the decoder's weight column for dimension k (row k of
-      Rᵀ), i.e. the word distribution the decoder produces when only dimension k is on. The bias
-      b is left out: it is a background distribution shared by every dimension (the corpus's
-      most frequent words), and keeping it would give every topic the same top words.
+    NVDM has no topics of its own: its latent vector is continuous and signed. tuner reads
+    them out as the NVDM comparisons in the literature do (Miao et al. 2017; Srivastava & Sutton
+    2017: the decoder's weight columns are the topics), with each dimension's sign resolved:
+    - topic-word: β_k = softmax(s_k R[:, k]), the decoder column of dimension k without the bias
+      b (a background distribution every dimension shares; with it every topic has the corpus's
+      most frequent words). A column has two ends, and z_k may push either way; s_k = ±1 picks
+      the end whose few largest weights stand out (the sign of the column's skewness over the
+      vocabulary): a topic is a small set of words raised together, the other end is the broad
+      rest of the vocabulary a little lowered.
+    - doc-topic: θ_d = softmax(s ⊙ mu_d), the posterior mean oriented the same way, so a
+      document's argmax is the dimension that pushes its words furthest towards that dimension's
+      topic words. softmax(mu) without s let a document sit in topic k for a large positive
+      mu_k even where the words of dimension k are its negative end.
     """
 
     def __init__(self, vocab_size: int, num_topics: int, hidden_dim: int, num_layers: int,
@@ -53,23 +59,36 @@ class NVDMNet(nn.Module):
     def losses(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         bow = batch["bow"]
         mu, logvar = self.encoder(bow_input(bow))
-        z = reparameterize(mu, logvar)
+        z = reparameterize(mu, logvar, self.training)
         log_words = torch.log_softmax(self.decoder(z), dim=1)
         return -(bow * log_words).sum(dim=1), gaussian_kl(mu, logvar)
 
+    def topic_signs(self) -> torch.Tensor:
+        """s_k = ±1 per latent dimension: the sign of its decoder column's skewness."""
+        return column_signs(self.decoder.weight)
+
     def doc_topic(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         mu, _ = self.encoder(bow_input(batch["bow"]))
-        return torch.softmax(mu, dim=1)
+        return torch.softmax(mu * self.topic_signs(), dim=1)
 
     def topic_word(self) -> torch.Tensor:
-        return torch.softmax(self.decoder.weight.T, dim=1)
+        return torch.softmax((self.decoder.weight * self.topic_signs()).T, dim=1)
+
+
+def column_signs(weight: torch.Tensor) -> torch.Tensor:
+    """+1 where a column of `weight` (V x K) is skewed towards its large values, else -1."""
+    centred = weight - weight.mean(dim=0, keepdim=True)
+    skew = (centred ** 3).mean(dim=0)
+    return torch.where(skew >= 0, 1.0, -1.0).to(weight.dtype)
 
 
 class NVDMTrainer(Trainer):
     """Neural Variational Document Model; topics read from the latent as NVDMNet explains."""
 
     name: ClassVar[str] = "NVDM"
-    revision: ClassVar[int] = 2  # 2: patience waits for a first improvement
+    # 2: patience waits for a first improvement; 3: topics and θ oriented by each latent's
+    # sign, validation on the posterior mean
+    revision: ClassVar[int] = 3
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})
     params: ClassVar[ParamSchema] = ParamSchema("NVDM", [
         NUM_TOPICS, VOCAB_SIZE, EPOCHS, BATCH_SIZE, LEARNING_RATE, DROPOUT,

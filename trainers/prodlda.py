@@ -11,10 +11,10 @@ from torch import nn
 from trainers.base import Requirement, Trainer
 from trainers.neural import (
     GaussianEncoder,
+    LogisticNormalPrior,
+    ProductOfExpertsDecoder,
     bow_input,
-    dirichlet_laplace_prior,
     fit_bow_vae,
-    gaussian_kl,
     reparameterize,
 )
 from tuner.data.inputs import FitContext, TrialData
@@ -32,39 +32,43 @@ from tuner.params import (
     ParamSchema,
 )
 
+ADAM_BETAS = (0.99, 0.999)  # the reference implementation's Adam(beta1=0.99)
+
 
 class ProdLDANet(nn.Module):
-    """Encoder log(1 + BOW) -> (mu, logvar); θ = softmax(z); words = softmax(BN(β θ))."""
+    """Encoder log(1 + BOW) -> (mu, logvar); θ = softmax(z); words = softmax(BN(θ β)).
+
+    Prior: the Laplace approximation of a symmetric Dirichlet(1), fixed, as in the paper.
+    """
 
     def __init__(self, vocab_size: int, num_topics: int, hidden_dim: int, num_layers: int,
                  dropout: float) -> None:
         super().__init__()
         self.encoder = GaussianEncoder(vocab_size, hidden_dim, num_layers, num_topics, dropout,
                                        head_norm=True)
-        self.theta_dropout = nn.Dropout(dropout)
-        self.beta = nn.Linear(num_topics, vocab_size, bias=False)
-        self.beta_bn = nn.BatchNorm1d(vocab_size, affine=False)
-        self.prior_mean, self.prior_var = dirichlet_laplace_prior(num_topics)
+        self.decoder = ProductOfExpertsDecoder(num_topics, vocab_size, dropout)
+        self.prior = LogisticNormalPrior(num_topics)
 
     def losses(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         bow = batch["bow"]
         mu, logvar = self.encoder(bow_input(bow))
-        theta = self.theta_dropout(torch.softmax(reparameterize(mu, logvar), dim=1))
-        log_words = torch.log_softmax(self.beta_bn(self.beta(theta)), dim=1)
-        recon = -(bow * log_words).sum(dim=1)
-        return recon, gaussian_kl(mu, logvar, self.prior_mean, self.prior_var)
+        theta = torch.softmax(reparameterize(mu, logvar, self.training), dim=1)
+        recon = -(bow * self.decoder(theta)).sum(dim=1)
+        return recon, self.prior.kl(mu, logvar)
 
     def doc_topic(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         mu, _ = self.encoder(bow_input(batch["bow"]))
         return torch.softmax(mu, dim=1)
 
     def topic_word(self) -> torch.Tensor:
-        return torch.softmax(self.beta.weight.T, dim=1)
+        return self.decoder.topic_word()  # type: ignore[no-any-return]
 
 
 class ProdLDATrainer(Trainer):
     name: ClassVar[str] = "ProdLDA"
-    revision: ClassVar[int] = 2  # 2: patience waits for a first improvement
+    # 2: patience waits for a first improvement; 3: Xavier β, Adam β1 0.99, validation on the
+    # posterior mean
+    revision: ClassVar[int] = 3
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})
     params: ClassVar[ParamSchema] = ParamSchema("ProdLDA", [
         NUM_TOPICS, VOCAB_SIZE, EPOCHS, BATCH_SIZE, LEARNING_RATE, DROPOUT,
@@ -73,4 +77,4 @@ class ProdLDATrainer(Trainer):
 
     def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
             ) -> TopicModelOutput:
-        return fit_bow_vae(ProdLDANet, data, params, ctx)
+        return fit_bow_vae(ProdLDANet, data, params, ctx, adam_betas=ADAM_BETAS)

@@ -16,13 +16,11 @@ from trainers.lora import ADAPTATION as LORA
 from trainers.lora import lora_embeddings
 from trainers.neural import (
     GaussianEncoder,
-    bow_batches,
-    fitted_output,
+    fit_vae,
     gaussian_kl,
     mixture_nll,
     reparameterize,
     train_config,
-    train_vae,
 )
 from trainers.word_vectors import EmbeddingDecoder, word_embeddings
 from tuner.data.embeddings import QWEN3_EMBEDDING, EmbeddingSpec
@@ -92,7 +90,7 @@ class THETANet(nn.Module):
 
     def losses(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         mu, logvar = self.encoder(batch["embeddings"])
-        theta = torch.softmax(reparameterize(mu, logvar), dim=1)
+        theta = torch.softmax(reparameterize(mu, logvar, self.training), dim=1)
         return mixture_nll(batch["bow"], theta, self.topic_word()), gaussian_kl(mu, logvar)
 
     def doc_topic(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -115,7 +113,9 @@ class THETATrainer(Trainer):
     """
 
     name: ClassVar[str] = "THETA"
-    revision: ClassVar[int] = 2  # 2: conditioned word vectors, N(0, I) topic embeddings
+    # 2: conditioned word vectors, N(0, I) topic embeddings; 3: ETM's skip-gram settings,
+    # validation on the posterior mean
+    revision: ClassVar[int] = 3
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow", "embeddings"})
     reads: ClassVar[frozenset[Requirement]] = frozenset({"labels"})  # mode "supervised"
     params: ClassVar[ParamSchema] = ParamSchema("THETA", THETA_PARAMS, THETA_CHECKS)
@@ -134,16 +134,14 @@ class THETATrainer(Trainer):
             ) -> TopicModelOutput:
         embeddings, adaptation = self._document_embeddings(data, params, ctx)
         rho, hit = word_embeddings(data.bow, WORD_EMBEDDING_DIM, ctx.seed, ctx.cache_dir)
-        torch.manual_seed(ctx.seed)
-        net = THETANet(embeddings.shape[1], rho, params["num_topics"], params["hidden_dim"],
-                       params["num_layers"], params["dropout"])
-        net = net.to(ctx.device)
-        make_batch = bow_batches(data.bow.matrix(), ctx.device, embeddings=embeddings)
         config = train_config(params, ctx.seed, ctx.device, kl_start=params["kl_start"],
                               kl_end=params["kl_end"], kl_warmup=params["kl_warmup"])
-        result = train_vae(net, make_batch, data.bow.n_docs, config)
-        return fitted_output(net, make_batch, data, params["batch_size"], ctx.top_n, result,
-                             word2vec_cache="hit" if hit else "computed", **adaptation)
+        return fit_vae(lambda: THETANet(embeddings.shape[1], rho, params["num_topics"],
+                                        params["hidden_dim"], params["num_layers"],
+                                        params["dropout"]),
+                       data, params, ctx, inputs={"embeddings": embeddings}, config=config,
+                       extras=lambda _: {"word2vec_cache": "hit" if hit else "computed",
+                                         **adaptation})
 
     @staticmethod
     def _document_embeddings(data: TrialData, params: Mapping[str, Any], ctx: FitContext

@@ -1,14 +1,13 @@
 """Word2Vec embeddings of a bag of words' token streams, cached on disk, and the decoder that
 scores topic embeddings against them (ETM, DTM and THETA's rho).
 
-The cache lives under `<cache_dir>/word2vec/`: one `.npy` matrix (vocabulary order, float32)
-and one JSON sidecar per key (bag-of-words key, embedding size, seed, Word2Vec settings). It is
-written atomically under a lock, checked against its sidecar on read, and never pickled.
+The cache is the project's `ArrayCache` under `<cache_dir>/word2vec/`: one `.npy` matrix
+(vocabulary order, float32) and one JSON sidecar per key (bag-of-words key, embedding size,
+seed, Word2Vec settings), written atomically under a lock and never pickled.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,13 +18,15 @@ from numpy.typing import NDArray
 from torch import nn
 
 from trainers.base import require
-from tuner.data.store import file_sha256, key_digest, locked, read_json, write_atomic
+from tuner.data.store import ArrayCache
 from tuner.data.vocab import BagOfWords
-from tuner.errors import CacheError
 
-# Skip-gram suits small corpora; more epochs than gensim's 5 because topic corpora are small.
-WORD2VEC_SETTINGS: dict[str, Any] = {"sg": 1, "window": 5, "negative": 5, "min_count": 1,
-                                     "epochs": 10}
+# ETM's own skip-gram script (Dieng et al., `skipgram.py`): window 4, 10 negative samples, 50
+# iterations. gensim's defaults (window 5, 5 negatives, 5 epochs) leave the vectors of a topic
+# corpus (thousands of documents) under-trained; min_count 1 since the vocabulary is chosen
+# before (every in-vocabulary word needs a vector).
+WORD2VEC_SETTINGS: dict[str, Any] = {"sg": 1, "window": 4, "negative": 10, "min_count": 1,
+                                     "epochs": 50}
 
 TrainFn = Callable[[BagOfWords, int, int], NDArray[np.float32]]
 
@@ -94,8 +95,12 @@ def word2vec_key(bow: BagOfWords, embedding_dim: int, seed: int) -> dict[str, An
             "embedding_dim": embedding_dim, "seed": seed, **WORD2VEC_SETTINGS}
 
 
+def word2vec_cache(cache_dir: str | Path) -> ArrayCache:
+    return ArrayCache(Path(cache_dir) / "word2vec", "w2v")
+
+
 def word2vec_path(cache_dir: str | Path, key: dict[str, Any]) -> Path:
-    return Path(cache_dir) / "word2vec" / f"w2v-{key_digest(key)}.npy"
+    return word2vec_cache(cache_dir).path_for(key)
 
 
 def word_embeddings(bow: BagOfWords, embedding_dim: int, seed: int, cache_dir: str | Path,
@@ -105,39 +110,6 @@ def word_embeddings(bow: BagOfWords, embedding_dim: int, seed: int, cache_dir: s
     Returns:
         (V x embedding_dim matrix, True when it came from the cache).
     """
-    key = word2vec_key(bow, embedding_dim, seed)
-    path = word2vec_path(cache_dir, key)
-    with locked(path):
-        cached = _load(path, key)
-        if cached is not None:
-            return cached, True
-        matrix = np.ascontiguousarray(train(bow, embedding_dim, seed), dtype=np.float32)
-        _store(path, key, matrix)
-    return matrix, False
-
-
-def _load(path: Path, key: dict[str, Any]) -> NDArray[np.float32] | None:
-    meta = read_json(path.with_suffix(".json"))
-    if meta is None or meta.get("key") != key or not path.is_file():
-        return None
-    if file_sha256(path) != meta.get("sha256"):
-        return None
-    try:
-        matrix = np.load(path, allow_pickle=False)
-    except (OSError, ValueError):
-        return None
-    return matrix if list(matrix.shape) == meta.get("shape") else None
-
-
-def _store(path: Path, key: dict[str, Any], matrix: NDArray[np.float32]) -> None:
-    def write(temp: Path) -> None:
-        with temp.open("wb") as handle:
-            np.save(handle, matrix, allow_pickle=False)
-
-    write_atomic(path, write)
-    meta = {"key": key, "shape": list(matrix.shape), "dtype": "float32",
-            "sha256": file_sha256(path)}
-    write_atomic(path.with_suffix(".json"),
-                 lambda t: t.write_text(json.dumps(meta, indent=2), encoding="utf-8"))
-    if _load(path, key) is None:
-        raise CacheError(f"{path}: written but cannot be read back")
+    matrix, hit = word2vec_cache(cache_dir).get_or_compute(
+        word2vec_key(bow, embedding_dim, seed), lambda: train(bow, embedding_dim, seed))
+    return np.asarray(matrix, dtype=np.float32), hit

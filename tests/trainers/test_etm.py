@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 
 from trainers import load_trainer
-from trainers.word_vectors import word2vec_key, word2vec_path, word_embeddings
+from trainers.word_vectors import (
+    WORD2VEC_SETTINGS,
+    word2vec_key,
+    word2vec_path,
+    word_embeddings,
+)
 from tuner.data.inputs import FitContext
 
 
@@ -45,10 +50,18 @@ def test_cache_is_npy_with_json_sidecar(w2v_cache, small_data):
     assert meta["key"]["seed"] == 4 and meta["key"]["bow"] == small_data.bow.key
 
 
+def test_skip_gram_settings_are_etms():
+    """ETM's skip-gram script: window 4, 10 negative samples, 50 iterations (gensim's defaults
+    are 5, 5 and 5)."""
+    assert (WORD2VEC_SETTINGS["sg"], WORD2VEC_SETTINGS["window"], WORD2VEC_SETTINGS["negative"],
+            WORD2VEC_SETTINGS["epochs"]) == (1, 4, 10, 50)
+
+
 def test_damaged_file_is_recomputed(tmp_path, small_data):
+    """A matrix cut short (an interrupted copy) no longer matches its sidecar's size."""
     _, first = word_embeddings(small_data.bow, 50, 9, tmp_path)
     path = word2vec_path(tmp_path, word2vec_key(small_data.bow, 50, 9))
-    path.write_bytes(path.read_bytes()[:-8] + b"\x00" * 8)
+    path.write_bytes(path.read_bytes()[:-8])
     matrix, hit = word_embeddings(small_data.bow, 50, 9, tmp_path)
     assert not first and not hit
     assert np.all(np.isfinite(matrix))

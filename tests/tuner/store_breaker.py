@@ -25,4 +25,5 @@ class StoreBreakerTrainer(Trainer):
             ) -> TopicModelOutput:
         with open(os.environ[STORE_VARIABLE], "r+b") as store:
             store.write(b"this is no longer an SQLite database" * 100)
-        return LDATrainer().fit(data, {**params, "max_iter": 10, "alpha": None}, ctx)
+        return LDATrainer().fit(data, LDATrainer.params.with_defaults({**params, "max_iter": 10}),
+                                ctx)

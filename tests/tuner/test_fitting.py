@@ -31,7 +31,8 @@ class ThreadProbe(Trainer):
             ) -> TopicModelOutput:
         self.seen = {"torch": torch.get_num_threads(), "env": os.environ.get("OMP_NUM_THREADS"),
                      "pools": {pool["num_threads"] for pool in threadpool_info()}}
-        return LDATrainer().fit(data, {**params, "max_iter": 10, "alpha": None}, ctx)
+        full = LDATrainer.params.with_defaults({**params, "max_iter": 10})
+        return LDATrainer().fit(data, full, ctx)
 
 
 def test_fit_runs_on_the_context_threads_and_restores_them(small_data):

@@ -1,0 +1,204 @@
+"""The shared neural parts: decoder init, priors, validation on the posterior mean, NVDM's
+readout and the one fitting recipe, on real 20 Newsgroups posts."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from trainers import load_trainer
+from trainers.ctm import CTMNet
+from trainers.neural import (
+    LogisticNormalPrior,
+    ProductOfExpertsDecoder,
+    TrainConfig,
+    bow_batches,
+    fit_vae,
+    gaussian_kl,
+    split_train_validation,
+    validation_loss,
+)
+from trainers.nvdm import NVDMNet, column_signs
+from trainers.prodlda import ProdLDANet
+from tuner.data.inputs import FitContext
+
+K, V = 20, 2000
+XAVIER_BOUND = math.sqrt(6.0 / (K + V))  # 0.0545: Xavier-uniform for a K x V matrix
+
+
+@pytest.mark.parametrize("make", [
+    lambda: ProdLDANet(V, K, 64, 1, 0.2).decoder,
+    lambda: CTMNet(V, 384, False, K, 64, 1, 0.2).decoder,
+], ids=["ProdLDA", "CTM"])
+def test_decoder_starts_xavier_uniform(make):
+    """nn.Linear's default would start β at ±1/sqrt(K) = ±0.22, four times wider."""
+    torch.manual_seed(0)
+    beta = make().beta.detach()
+    assert beta.shape == (K, V)
+    assert beta.abs().max() <= XAVIER_BOUND
+    assert beta.abs().max() > 0.95 * XAVIER_BOUND
+    assert abs(beta.std().item() - XAVIER_BOUND / math.sqrt(3)) < 0.002
+
+
+def test_ctm_learns_its_prior_and_prodlda_keeps_its_own():
+    ctm = {name for name, p in CTMNet(V, 384, False, K, 64, 1, 0.2).named_parameters()}
+    prodlda = {name for name, p in ProdLDANet(V, K, 64, 1, 0.2).named_parameters()}
+    assert {"prior.mean", "prior.log_variance"} <= ctm
+    assert not any(name.startswith("prior.") for name in prodlda)
+
+
+def test_prior_starts_at_the_dirichlet_laplace_approximation():
+    """Srivastava & Sutton eq. 3 for alpha = 1: mean 0, variance 1 - 2/K + 1/K."""
+    prior = LogisticNormalPrior(K, learnable=True)
+    np.testing.assert_allclose(prior.log_variance.exp().detach().numpy(), 1 - 1 / K, rtol=1e-6)
+    mu, logvar = torch.zeros(3, K), torch.full((3, K), math.log(1 - 1 / K))
+    np.testing.assert_allclose(prior.kl(mu, logvar).detach().numpy(), 0.0, atol=1e-5)
+    assert torch.all(gaussian_kl(mu + 1.0, logvar) > prior.kl(mu, logvar))
+
+
+def test_decoder_topics_are_read_through_its_batch_norm():
+    """Word 6 has the largest β in every topic only through its column's offset, which batch
+    norm removes: the topics are what the decoder predicts, words 0, 3 and 5."""
+    decoder = ProductOfExpertsDecoder(3, 7, 0.0)
+    beta = torch.zeros(3, 7)
+    beta[0, 0] = beta[1, 3] = beta[2, 5] = 1.0
+    beta[:, 6] = 5.0
+    with torch.no_grad():
+        decoder.beta.copy_(beta)
+        decoder.word_norm.running_mean.copy_(beta.mean(dim=0))
+        decoder.word_norm.running_var.fill_(0.25)
+    words = decoder.topic_word()
+    np.testing.assert_allclose(words.sum(dim=1).detach().numpy(), 1.0, rtol=1e-6)
+    assert words.argmax(dim=1).tolist() == [0, 3, 5]
+    assert torch.softmax(decoder.beta, dim=1).argmax(dim=1).tolist() == [6, 6, 6]
+
+
+@pytest.fixture(scope="module")
+def trained_prodlda(small_data):
+    """ProdLDA after two epochs on 400 posts, and its batch maker."""
+    torch.manual_seed(3)
+    bow = small_data.bow
+    net = ProdLDANet(len(bow.vocab), 6, 64, 1, 0.2)
+    make_batch = bow_batches(bow.matrix(), "cpu")
+    config = TrainConfig(epochs=2, batch_size=64, learning_rate=0.002, patience=None, seed=3)
+    from trainers.neural import train_vae
+
+    train_vae(net, make_batch, bow.n_docs, config)
+    return net, make_batch, config
+
+
+def test_validation_loss_uses_the_posterior_mean(trained_prodlda, small_data):
+    """Held-out loss is a number of the model, not of one random draw: two calls agree."""
+    net, make_batch, config = trained_prodlda
+    _, val_idx = split_train_validation(small_data.bow.n_docs, 3)
+    first = validation_loss(net, make_batch, val_idx, config)
+    assert validation_loss(net, make_batch, val_idx, config) == first
+    net.train()
+    with torch.no_grad():
+        sampled = [float(net.losses(make_batch(val_idx))[0].mean()) for _ in range(2)]
+    net.eval()
+    assert sampled[0] != sampled[1]
+
+
+def _nvdm(vocab: int = 6, topics: int = 2) -> NVDMNet:
+    torch.manual_seed(0)
+    return NVDMNet(vocab, topics, 8, 1, 0.0).eval()
+
+
+def test_nvdm_topic_is_the_standing_out_end_of_each_column():
+    """Dimension 0 raises words 0 and 1 strongly; dimension 1 lowers words 4 and 5 strongly, so
+    its topic is words 4 and 5 (the negative end), not the mildly raised rest."""
+    net = _nvdm()
+    with torch.no_grad():
+        net.decoder.weight.copy_(torch.tensor([
+            [3.0, -0.2], [2.5, 0.3], [-0.3, 0.4], [-0.4, 0.2], [-0.2, -2.8], [0.1, -3.1]]))
+    assert net.topic_signs().tolist() == [1.0, -1.0]
+    words = net.topic_word().detach().numpy()
+    assert np.argsort(-words[0])[:2].tolist() == [0, 1]
+    assert sorted(np.argsort(-words[1])[:2].tolist()) == [4, 5]
+    np.testing.assert_allclose(words.sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_nvdm_assignment_follows_the_oriented_mean():
+    """A document with mu = (0.5, -3) pushes hard towards dimension 1's topic end: topic 1.
+    softmax(mu) without the sign would have said topic 0."""
+    net = _nvdm()
+    with torch.no_grad():
+        net.decoder.weight.copy_(torch.tensor([
+            [3.0, -0.2], [2.5, 0.3], [-0.3, 0.4], [-0.4, 0.2], [-0.2, -2.8], [0.1, -3.1]]))
+        net.encoder.mu.weight.zero_()
+        net.encoder.mu.bias.copy_(torch.tensor([0.5, -3.0]))
+    theta = net.doc_topic({"bow": torch.ones(3, 6)})
+    assert theta.argmax(dim=1).tolist() == [1, 1, 1]
+    np.testing.assert_allclose(theta.sum(dim=1).detach().numpy(), 1.0, rtol=1e-6)
+
+
+def test_column_signs_of_a_symmetric_column_are_positive():
+    assert column_signs(torch.tensor([[1.0], [-1.0], [0.0]])).tolist() == [1.0]
+
+
+def test_recipe_repeats_and_reads_extras_from_the_trained_net(small_data, tmp_path):
+    params = load_trainer("ProdLDA").params.with_defaults(
+        {"num_topics": 5, "epochs": 2, "hidden_dim": 64, "num_layers": 1})
+    ctx = FitContext(seed=11, cache_dir=str(tmp_path))
+
+    def fit() -> tuple[object, float]:
+        seen: list[float] = []
+
+        def extras(net: torch.nn.Module) -> dict[str, float]:
+            seen.append(float(net.decoder.beta.detach().abs().sum()))
+            return {"beta_l1": seen[0]}
+
+        output = fit_vae(lambda: ProdLDANet(len(small_data.bow.vocab), 5, 64, 1, 0.2),
+                         small_data, params, ctx, extras=extras)
+        return output, seen[0]
+
+    (first, first_l1), (again, _) = fit(), fit()
+    np.testing.assert_array_equal(first.topic_word, again.topic_word)
+    assert first.extras["beta_l1"] == first_l1
+    assert first.extras["epochs_run"] == 2
+    assert first.doc_topic.shape == (small_data.bow.n_docs, 5)
+
+
+@pytest.mark.parametrize(("epochs", "patience", "warmup", "first"), [
+    (100, 10, 0, 10), (100, None, 50, 50), (100, 10, 50, 50), (3, 10, 0, 2), (1, None, 0, 0)])
+def test_first_watched_epoch(epochs, patience, warmup, first):
+    from trainers.neural import first_watched_epoch
+
+    config = TrainConfig(epochs=epochs, batch_size=64, learning_rate=0.002, patience=patience,
+                         seed=1, kl_warmup=warmup)
+    assert first_watched_epoch(config) == first
+
+
+def test_weights_of_unwatched_epochs_are_never_kept(small_data):
+    """With patience 10 and three epochs only the last is watched: its weights are kept even
+    where an earlier epoch had a lower held-out loss."""
+    from trainers.neural import train_vae
+
+    torch.manual_seed(5)
+    bow = small_data.bow
+    net = ProdLDANet(len(bow.vocab), 6, 64, 1, 0.2)
+    config = TrainConfig(epochs=3, batch_size=64, learning_rate=0.002, patience=10, seed=5)
+    result = train_vae(net, bow_batches(bow.matrix(), "cpu"), bow.n_docs, config)
+    assert (result.best_epoch, result.epochs_run) == (2, 3)
+    assert result.best_val_loss == result.history[2]["val_loss"]
+
+
+def test_without_early_stopping_the_last_epoch_is_kept(small_data):
+    """patience null trains every epoch and keeps the final weights, as ProdLDA's and CTM's
+    reference code (CTM on 20ng-mini, seed 42: NPMI -0.067 with the best held-out epoch's
+    weights, -0.047 with the last)."""
+    from trainers.neural import train_vae
+
+    torch.manual_seed(5)
+    bow = small_data.bow
+    net = ProdLDANet(len(bow.vocab), 6, 64, 1, 0.2)
+    make_batch = bow_batches(bow.matrix(), "cpu")
+    config = TrainConfig(epochs=3, batch_size=64, learning_rate=0.002, patience=None, seed=5)
+    result = train_vae(net, make_batch, bow.n_docs, config)
+    _, val_idx = split_train_validation(bow.n_docs, 5)
+    assert (result.best_epoch, result.epochs_run) == (2, 3)
+    assert validation_loss(net, make_batch, val_idx, config) == result.history[2]["val_loss"]
