@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import make_grid
+from trainers import trainer_revision
 from tuner.engine.sweep import TrialFactory, check_inputs
 from tuner.grid import load_grid
 from tuner.trial import DataRef, MetricSettings, trial_key
@@ -39,7 +40,9 @@ def test_runs_of_an_older_trainer_revision_leave_the_leaderboard(tmp_path):
 
     tracker = MlflowTracker(f"sqlite:///{tmp_path}/mlflow.db")
     experiment_id = tracker.experiment_id("revisions")
-    for name, model, revision, ari in [("etm-old", "ETM", None, 0.9), ("etm-new", "ETM", "2", 0.2),
+    current = str(trainer_revision("ETM"))
+    for name, model, revision, ari in [("etm-old", "ETM", None, 0.9),
+                                       ("etm-new", "ETM", current, 0.2),
                                        ("lda", "LDA", None, 0.5)]:
         tags = {"tuner.role": "trial", "tuner.model": model}
         if revision:

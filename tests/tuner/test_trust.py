@@ -164,13 +164,14 @@ def test_the_registry_alone_says_which_way_a_metric_is_better(tmp_path):
         higher_is_better("speed")
     tracker = MlflowTracker(f"sqlite:///{tmp_path}/mlflow.db")
     experiment_id = tracker.experiment_id("speed")
-    for name, seconds in [("slow", 9.0), ("fast", 1.0), ("middle", 4.0)]:
+    for k, name, seconds in [(5, "slow", 9.0), (6, "fast", 1.0), (7, "middle", 4.0)]:
         run = tracker.client.create_run(experiment_id, run_name=name,
                                         tags={"tuner.role": "trial", "tuner.model": "LDA"})
+        tracker.client.log_param(run.info.run_id, "num_topics", str(k))
         tracker.client.log_metric(run.info.run_id, "fit_seconds", seconds)
         tracker.client.set_terminated(run.info.run_id, "FINISHED")
-    ranked = leaderboard(tracker, experiment_id, "fit_seconds")
-    assert [e.run_name for e in ranked] == ["fast", "middle", "slow"]
+    ranked = leaderboard(tracker, "speed", "fit_seconds")
+    assert [e.best_trial("fit_seconds").run_name for e in ranked] == ["fast", "middle", "slow"]
 
 
 def _records(prepared, count: int) -> list[TrialRecord]:
