@@ -33,12 +33,16 @@ def limit_threads(threads: int) -> None:
     """
     from threadpoolctl import threadpool_limits
 
+    numba = sys.modules.get("numba")  # loaded: its pool size is fixed (see thread_limit)
     for name in THREAD_VARIABLES:
-        os.environ[name] = str(threads)
+        if numba is None or name != "NUMBA_NUM_THREADS":
+            os.environ[name] = str(threads)
     threadpool_limits(limits=threads)  # BLAS pools numpy already started ignore the variables
     torch = _torch()
     if torch is not None:
         torch.set_num_threads(threads)
+    if numba is not None:
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
 
 
 @contextmanager

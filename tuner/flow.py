@@ -203,7 +203,8 @@ def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, ho
     try:
         result = run_sweep(prepared, tracker, pool, settings.max_workers, hooks.on_record,
                            Limits(settings.trial_timeout_s or grid.timeout_s,
-                                  settings.max_memory_mb), summarize)
+                                  settings.max_memory_mb), summarize,
+                           lambda: settings.stop is not None and settings.stop.is_set())
     except SweepInterrupted:
         raise
     except Exception as err:  # trials may have run: no longer "invalid input" (exit 2)

@@ -43,3 +43,28 @@ def test_functions_declared_without_cache_are_cached_in_the_tuner_folder(tmp_pat
     indexes = sorted(p.name for p in cache.rglob("*.nbi"))
     assert any("bare" in name for name in indexes) and any("with_options" in name
                                                            for name in indexes)
+
+
+AFTER_INIT = textwrap.dedent("""
+    import sys
+    from tuner.engine.worker import init_worker
+    from tuner.devices import thread_limit
+    init_worker(1, None, sys.argv[1])
+    import numba
+
+    @numba.njit
+    def double(x):
+        return x * 2
+
+    with thread_limit(1):
+        print(double(21), numba.get_num_threads())
+""")
+
+
+def test_a_worker_with_the_jit_cache_compiles_inside_a_fit(tmp_path: Path):
+    """numba is sized by the worker's thread cap before it loads, so a fit's thread limit
+    never asks it for another pool size (which numba refuses once its threads run)."""
+    done = subprocess.run([sys.executable, "-c", AFTER_INIT, str(tmp_path / "numba")],
+                          capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["42", "1"]

@@ -95,3 +95,10 @@ def test_a_shared_step_runs_once_while_its_trials_wait_and_others_go_ahead():
     released = [scheduler.next_task([]), scheduler.next_task([])]
     assert [(t.spec.key, t.step) for t in released if t] == [("a", None), ("b", None)]
     assert scheduler.steps_run == 1 and not scheduler.has_work()
+
+
+def test_a_break_with_a_known_cause_elsewhere_makes_no_suspect():
+    """A shared step killed for its limits broke the pool: the trials beside it are retried
+    as they were, not suspected."""
+    triage = triage_break([flying("a"), flying("b")], {}, set(), explained=True)
+    assert {t.spec.key for t in triage.retries} == {"a", "b"} and triage.suspects == set()

@@ -61,6 +61,7 @@ class WarmPool:
     def close(self) -> None:
         """Stop the early executor if no sweep took it (precompute failed)."""
         if self._first is not None:
+            kill_workers(self._first)  # workers may be importing torch: do not wait for them
             self._first.shutdown(wait=False, cancel_futures=True)
             self._first = None
 

@@ -39,10 +39,19 @@ def _caching(decorator: Callable[..., Any]) -> Callable[..., Any]:
     """`decorator` with cache=True unless the caller says otherwise; used bare (`@njit`) or
     with options (`@njit(fastmath=True)`, `njit(signature)`)."""
     def cached(*args: Any, **kwargs: Any) -> Any:
-        kwargs.setdefault("cache", True)
         if len(args) == 1 and callable(args[0]) and not isinstance(args[0], str):
-            return decorator(**kwargs)(args[0])
-        return decorator(*args, **kwargs)
+            return _decorate(decorator, args[0], (), kwargs)
+        return lambda function: _decorate(decorator, function, args, kwargs)
 
     cached._tuner_cached = True  # type: ignore[attr-defined]
     return cached
+
+
+def _decorate(decorator: Callable[..., Any], function: Any, args: tuple[Any, ...],
+              kwargs: dict[str, Any]) -> Any:
+    if "cache" in kwargs:  # the library's own choice
+        return decorator(*args, **kwargs)(function)
+    try:
+        return decorator(*args, cache=True, **kwargs)(function)
+    except RuntimeError:  # no file to cache beside (code made by exec): compiled as before
+        return decorator(*args, **kwargs)(function)

@@ -23,7 +23,14 @@ from typing import Any, Literal
 from trainers import shared_steps
 from tuner.data.inputs import SharedStep
 from tuner.engine.executors import kill_workers
-from tuner.engine.scheduler import ListSource, Scheduler, StepDone, Task, TrialSource
+from tuner.engine.scheduler import (
+    ListSource,
+    Scheduler,
+    StepDone,
+    Task,
+    TrialSource,
+    step_marker,
+)
 from tuner.engine.search import TpeSource
 from tuner.engine.sweep import PreparedSweep
 from tuner.engine.triage import InFlight, failed, triage_break
@@ -70,9 +77,11 @@ class SweepSummary:
 def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: ExecutorFactory,
               max_workers: int, on_record: Callable[[TrialRecord], None] | None = None,
               limits: Limits | None = None,
-              summarize: Callable[[SweepResult], SweepSummary] | None = None) -> SweepResult:
+              summarize: Callable[[SweepResult], SweepSummary] | None = None,
+              should_stop: Callable[[], bool] | None = None) -> SweepResult:
     """Run every trial not already finished in the tracker; log each as it completes, then end
-    the sweep's parent run once, with `summarize`'s figures."""
+    the sweep's parent run once, with `summarize`'s figures. `should_stop` (the service's stop
+    request) ends the sweep as SIGTERM does: workers stopped, open runs KILLED."""
     grid = prepared.grid
     sweep = tracker.start_sweep(grid.experiment, _sweep_tags(prepared), _sweep_params(prepared),
                                 prepared.inputs.corpus.ids)
@@ -82,13 +91,17 @@ def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: Executor
     scheduler = Scheduler(source, done, tracker.finished_fits(sweep), tracker.stored_fit,
                           _steps_of)
     watchdog = Watchdog(limits or Limits())
-    loop = _Loop(tracker, sweep, result, on_record, scheduler, watchdog, max_workers)
+    loop = _Loop(tracker, sweep, result, on_record, scheduler, watchdog, max_workers,
+                 should_stop)
     try:
         with _stop_on_signals(loop):
             loop.execute(make_executor)
     except BaseException:
         loop.abandon("KILLED")
-        tracker.end_sweep(sweep, "KILLED", {})
+        try:
+            tracker.end_sweep(sweep, "KILLED", {})
+        except Exception as err:  # the store is down: keep the original error, not this one
+            log.warning("could not end sweep run %s as KILLED: %s", sweep.run_id, err)
         raise
     finally:
         watchdog.close()
@@ -151,8 +164,10 @@ class _Loop:
 
     def __init__(self, tracker: Tracker, sweep: SweepHandle, result: SweepResult,
                  on_record: Callable[[TrialRecord], None] | None, scheduler: Scheduler,
-                 watchdog: Watchdog, max_workers: int) -> None:
+                 watchdog: Watchdog, max_workers: int,
+                 should_stop: Callable[[], bool] | None = None) -> None:
         self.tracker, self.sweep, self.result, self.on_record = tracker, sweep, result, on_record
+        self.should_stop = should_stop
         self.scheduler, self.watchdog, self.max_workers = scheduler, watchdog, max_workers
         self.running: dict[Future[TrialRecord], InFlight] = {}
         self.steps: dict[Future[StepDone], str] = {}  # shared steps in flight -> step id
@@ -180,8 +195,7 @@ class _Loop:
         a submission fails.
         """
         while self.scheduler.has_work() or self.running or self.steps:
-            if self.stop_signal is not None:
-                raise SweepInterrupted(self.stop_signal)
+            self._raise_if_stopped()
             if not self._fill(executor):
                 return self._broke()
             if not self.running and not self.steps:
@@ -202,8 +216,16 @@ class _Loop:
                     self._finish(trial, record)
             if broken:
                 return self._broke()
-            self.watchdog.check(t.spec.key for t in self.running.values())
+            self.watchdog.check([*(t.spec.key for t in self.running.values()),
+                                 *(step_marker(ident) for ident in self.steps.values())])
         return False
+
+    def _raise_if_stopped(self) -> None:
+        """A signal, or the service's stop request, ends the sweep at this poll."""
+        if self.stop_signal is not None:
+            raise SweepInterrupted(self.stop_signal)
+        if self.should_stop is not None and self.should_stop():
+            raise SweepInterrupted(signal.SIGTERM)
 
     def _fill(self, executor: Executor) -> bool:
         """Submit tasks until `max_workers` are in flight; False if the pool broke."""
@@ -234,7 +256,9 @@ class _Loop:
     def _submit_step(self, executor: Executor, task: Task) -> bool:
         assert task.step is not None
         try:
-            self.steps[executor.submit(run_shared_step, task.spec, task.step)] = task.step_id
+            future = executor.submit(run_shared_step, task.spec, task.step,
+                                     str(self.watchdog.started_dir))
+            self.steps[future] = task.step_id
         except BrokenProcessPool:
             self.scheduler.step_finished(task.step_id)  # its trials compute it themselves
             return False
@@ -268,13 +292,21 @@ class _Loop:
 
     def _broke(self) -> bool:
         """The pool died: log what triage says is settled, requeue the rest."""
+        self._raise_if_stopped()  # the service stopped the sweep: its runs end KILLED
         in_flight = [replace(trial, record=_result_or_none(future))
                      for future, trial in self.running.items()]
         self.running.clear()
+        step_killed = False
         for ident in self.steps.values():
-            self.scheduler.step_finished(ident)  # its trials compute it themselves
+            reason = self.watchdog.killed.pop(step_marker(ident), None)
+            if reason is not None:
+                step_killed = True
+                log.warning("a shared step was stopped (%s); its trials compute it themselves, "
+                            "within the same limits", reason.message)
+            self.scheduler.step_finished(ident)
         self.steps.clear()
-        triage = triage_break(in_flight, self.watchdog.killed, self.scheduler.suspects)
+        triage = triage_break(in_flight, self.watchdog.killed, self.scheduler.suspects,
+                              explained=step_killed)
         for trial, record in triage.records:
             self.watchdog.killed.pop(trial.spec.key, None)
             self._finish(trial, record)

@@ -79,6 +79,11 @@ def step_id(model: str, step: SharedStep) -> str:
     return key_digest({"model": model, "step": step.name, "key": dict(step.key)})
 
 
+def step_marker(ident: str) -> str:
+    """The name under which a running step is watched, beside the trials' keys."""
+    return f"step-{ident}"
+
+
 StepsOf = Callable[[TrialSpec], "list[SharedStep]"]
 
 

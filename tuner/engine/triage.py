@@ -32,9 +32,10 @@ class Triage:
 
 
 def triage_break(in_flight: Sequence[InFlight], killed: Mapping[str, TrialError],
-                 suspects: Set[str]) -> Triage:
-    """Sort the trials in flight at a pool break into records, retries and new suspects."""
-    explained = any(t.spec.key in killed for t in in_flight)
+                 suspects: Set[str], explained: bool = False) -> Triage:
+    """Sort the trials in flight at a pool break into records, retries and new suspects.
+    `explained`: the break has a known cause besides these trials (a shared step we killed)."""
+    explained = explained or any(t.spec.key in killed for t in in_flight)
     result = Triage()
     others = []
     for trial in in_flight:

@@ -24,7 +24,7 @@ from tuner.data.inputs import FitContext, SharedStep, TrialData
 from tuner.data.vocab import BagOfWords, BowCache, Cooccurrence, CooccurrenceCache
 from tuner.devices import limit_threads, pick_device, thread_limit
 from tuner.engine.jit import enable_jit_cache
-from tuner.engine.scheduler import StepDone
+from tuner.engine.scheduler import StepDone, step_id, step_marker
 from tuner.errors import CacheError
 from tuner.fitting import fit_trial
 from tuner.metrics import METRICS, MetricReference, evaluate
@@ -57,9 +57,9 @@ def init_worker(threads: int, slot_counter: Any = None, jit_cache: str | None = 
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+    limit_threads(threads)  # first: numba sizes its pool from NUMBA_NUM_THREADS on import
     if jit_cache is not None:
         enable_jit_cache(Path(jit_cache))
-    limit_threads(threads)
     _STATE.threads = threads
     if slot_counter is not None:
         with slot_counter.get_lock():
@@ -125,6 +125,8 @@ def fit_view(data: TrialData, ref: DataRef) -> TrialData:
         corpus = dataclasses.replace(corpus, timestamps=None)
     if "covariates" not in ref.inputs and corpus.covariates:
         corpus = dataclasses.replace(corpus, covariates={})
+    if "labels" not in ref.inputs and corpus.labels is not None:
+        corpus = dataclasses.replace(corpus, labels=None)
     labels = data.labels if "labels" in ref.inputs else None
     return dataclasses.replace(data, corpus=corpus, labels=labels)
 
@@ -182,10 +184,16 @@ def rescore_trial(spec: TrialSpec, stored: StoredFit) -> TrialRecord:
         return _failed_record(spec, err, worker)
 
 
-def run_shared_step(spec: TrialSpec, step: SharedStep) -> StepDone:
+def run_shared_step(spec: TrialSpec, step: SharedStep,
+                    started_dir: str | None = None) -> StepDone:
     """Compute work `spec` shares with other trials (into its cache) with `spec`'s data and
-    parameters. Never raises: a failure is reported, and the trials meet it themselves."""
+    parameters. Never raises: a failure is reported, and the trials meet it themselves. While
+    it runs, `started_dir/step-<id>` holds "pid start-time" (the trials' time and memory limits
+    apply to it too)."""
     started = time.perf_counter()
+    marker = Path(started_dir) / step_marker(step_id(spec.model, step)) if started_dir else None
+    if marker is not None:
+        marker.write_text(f"{os.getpid()} {time.time()}", encoding="ascii")
     try:
         trainer = load_trainer(spec.model)
         data = load_trial_data(spec.data)
@@ -193,6 +201,9 @@ def run_shared_step(spec: TrialSpec, step: SharedStep) -> StepDone:
             trainer.run_shared_step(step, fit_view(data, spec.data), spec.params, _context(spec))
     except Exception as err:
         return StepDone(time.perf_counter() - started, f"{type(err).__name__}: {err}")
+    finally:
+        if marker is not None:
+            marker.unlink(missing_ok=True)
     return StepDone(time.perf_counter() - started)
 
 
