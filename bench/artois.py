@@ -67,6 +67,7 @@ def configurations(space: dict[str, list[int]]) -> list[dict[str, int]]:
 
 
 def tuner_grid(folder: Path, space: dict[str, list[int]]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
     return write_grid(folder, experiment="artois", models=["bertopic"], seeds=[SEED],
                       dataset={"path": str(CORPUS), "language": "en", "label_field": "label"},
                       params={"vocab_size": 5000, **{f"bertopic.{k}": v
