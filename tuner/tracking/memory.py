@@ -16,7 +16,7 @@ from tuner.tracking.records import (
     SweepRun,
     current_trials,
 )
-from tuner.tracking.tracker import SweepHandle
+from tuner.tracking.tracker import SweepHandle, trial_params, trial_tags
 from tuner.trial import StoredFit, TrialRecord, TrialSpec, TrialStatus
 
 
@@ -84,15 +84,8 @@ class MemoryTracker:
         return len(stale)
 
     def start_trial(self, sweep: SweepHandle, spec: TrialSpec) -> str:
-        tags = {"mlflow.parentRunId": sweep.run_id, "tuner.role": "trial",
-                "tuner.model": spec.model, "tuner.trial_key": spec.key,
-                "tuner.fit_key": spec.fit_key, "tuner.status": "RUNNING"}
-        if spec.revision is not None:
-            tags["tuner.revision"] = str(spec.revision)
-        params = {"model": spec.model, "seed": spec.seed, **spec.params,
-                  "npmi_window": spec.metrics.npmi_window, "topn": spec.metrics.topn,
-                  "diversity_topn": spec.metrics.diversity_topn}
-        return self._new_run(sweep.experiment_id, tags, params).run_id
+        return self._new_run(sweep.experiment_id, trial_tags(sweep, spec),
+                             trial_params(spec)).run_id
 
     def finish_trial(self, sweep: SweepHandle, run_id: str, record: TrialRecord) -> None:
         run = self.runs[run_id]

@@ -103,6 +103,8 @@ class MlflowTracker:
         # a SQLite store; never relative to the working directory of whoever runs the sweep.
         self.journal_dir = Path(journal_dir) if journal_dir else store.resolve() / "journal"
         self.client = MlflowClient(tracking_uri=tracking_uri)
+        self._finished: list[Any] = []
+        self._finished_for: str | None = None
 
     def _artifact_location(self, experiment: str) -> str | None:
         if not self.tracking_uri.startswith("sqlite:///"):
@@ -141,15 +143,22 @@ class MlflowTracker:
 
     def finished_metrics(self, sweep: SweepHandle) -> dict[str, dict[str, float]]:
         """Trial key -> metrics of every FINISHED trial run of the sweep's experiment."""
-        runs = self.trial_runs(sweep.experiment_id, "attributes.status = 'FINISHED'")
-        return {run.data.tags["tuner.trial_key"]: dict(run.data.metrics) for run in runs
-                if "tuner.trial_key" in run.data.tags}
+        return {run.data.tags["tuner.trial_key"]: dict(run.data.metrics)
+                for run in self._finished_runs(sweep) if "tuner.trial_key" in run.data.tags}
 
     def finished_fits(self, sweep: SweepHandle) -> dict[str, str]:
         """Fit key -> run id of a FINISHED trial run of the sweep's experiment with that fit."""
-        runs = self.trial_runs(sweep.experiment_id, "attributes.status = 'FINISHED'")
-        return {run.data.tags["tuner.fit_key"]: str(run.info.run_id) for run in runs
-                if run.data.tags.get("tuner.fit_key")}
+        return {run.data.tags["tuner.fit_key"]: str(run.info.run_id)
+                for run in self._finished_runs(sweep) if run.data.tags.get("tuner.fit_key")}
+
+    def _finished_runs(self, sweep: SweepHandle) -> list[Any]:
+        """The FINISHED trial runs: one search of the store serves both views above (the
+        runner asks for both before any trial); any write here forgets it."""
+        if self._finished_for != sweep.run_id:
+            self._finished = self.trial_runs(sweep.experiment_id,
+                                              "attributes.status = 'FINISHED'")
+            self._finished_for = sweep.run_id
+        return self._finished
 
     def stored_fit(self, run_id: str, words_needed: int) -> StoredFit | None:
         """The topics and assignments a finished run logged, or None when they are missing or
@@ -251,19 +260,9 @@ class MlflowTracker:
 
     def start_trial(self, sweep: SweepHandle, spec: TrialSpec) -> str:
         """A RUNNING child run with the trial's full parameters, opened when it is submitted."""
-        tags = {"mlflow.parentRunId": sweep.run_id, "tuner.role": "trial",
-                "tuner.model": spec.model, "tuner.trial_key": spec.key,
-                "tuner.fit_key": spec.fit_key,
-                "tuner.corpus_sha256": spec.data.corpus_sha256,
-                "tuner.embedding_key": spec.data.embedding_key or "none",
-                "tuner.batch_id": sweep.batch_id, "tuner.status": "RUNNING"}
-        if spec.revision is not None:
-            tags["tuner.revision"] = str(spec.revision)
-        run = self.client.create_run(sweep.experiment_id, run_name=_run_name(spec), tags=tags)
-        self._log_params(run.info.run_id, {"model": spec.model, "seed": spec.seed, **spec.params,
-                                           "npmi_window": spec.metrics.npmi_window,
-                                           "topn": spec.metrics.topn,
-                                           "diversity_topn": spec.metrics.diversity_topn})
+        run = self.client.create_run(sweep.experiment_id, run_name=_run_name(spec),
+                                     tags=trial_tags(sweep, spec))
+        self._log_params(run.info.run_id, trial_params(spec))
         return str(run.info.run_id)
 
     def finish_trial(self, sweep: SweepHandle, run_id: str, record: TrialRecord) -> None:
@@ -277,6 +276,7 @@ class MlflowTracker:
                         self.journal(sweep).path)
 
     def _write_outcome(self, sweep: SweepHandle, run_id: str, record: TrialRecord) -> None:
+        self._finished_for = None  # the FINISHED runs change
         tags = {"tuner.status": record.status.value, "tuner.worker": record.worker}
         if record.rescored_from is not None:
             tags["tuner.rescored_from"] = record.rescored_from
@@ -290,9 +290,11 @@ class MlflowTracker:
 
     def drop_trial(self, run_id: str) -> None:
         """Remove a run opened for an attempt that will be resubmitted."""
+        self._finished_for = None  # the FINISHED runs change
         self.client.delete_run(run_id)
 
     def end_run(self, run_id: str, status: str) -> None:
+        self._finished_for = None  # the FINISHED runs change
         self.set_tags(run_id, {"tuner.status": status})
         self.client.set_terminated(run_id, status)
 
@@ -364,6 +366,25 @@ class MlflowTracker:
             for name, content in _artifact_files(record, sweep.doc_ids):
                 (root / name).write_text(content, encoding="utf-8")
             self.client.log_artifacts(run_id, str(root))
+
+
+def trial_tags(sweep: SweepHandle, spec: TrialSpec) -> dict[str, str]:
+    """The tags a trial run opens with (every tracker writes the same)."""
+    tags = {"mlflow.parentRunId": sweep.run_id, "tuner.role": "trial",
+            "tuner.model": spec.model, "tuner.trial_key": spec.key,
+            "tuner.fit_key": spec.fit_key, "tuner.corpus_sha256": spec.data.corpus_sha256,
+            "tuner.embedding_key": spec.data.embedding_key or "none",
+            "tuner.batch_id": sweep.batch_id, "tuner.status": "RUNNING"}
+    if spec.revision is not None:
+        tags["tuner.revision"] = str(spec.revision)
+    return tags
+
+
+def trial_params(spec: TrialSpec) -> dict[str, Any]:
+    """The parameters a trial run logs: the model's, the seed and the metric settings."""
+    return {"model": spec.model, "seed": spec.seed, **spec.params,
+            "npmi_window": spec.metrics.npmi_window, "topn": spec.metrics.topn,
+            "diversity_topn": spec.metrics.diversity_topn}
 
 
 def _process_alive(host: str | None, pid: str | None) -> bool:
