@@ -28,6 +28,7 @@ from trainers.base import (
     empty_documents,
     require,
     top_words,
+    train_with_checkpoints,
 )
 from tuner.data.inputs import FitContext, TrialData
 from tuner.data.vocab import BagOfWords
@@ -43,6 +44,7 @@ class BTMTrainer(Trainer):
     """Biterm topic model; topics from corpus-level word co-occurrence, not per-document counts."""
 
     name: ClassVar[str] = "BTM"
+    budget_param: ClassVar[str | None] = "n_iter"
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})
     params: ClassVar[ParamSchema] = ParamSchema("BTM", [
         NUM_TOPICS,
@@ -54,20 +56,28 @@ class BTMTrainer(Trainer):
 
     def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
             ) -> TopicModelOutput:
-        bow = data.bow
-        k, alpha, beta = params["num_topics"], params["alpha"], params["beta"]
-        first, second, doc_of = make_biterms(bow, BITERM_WINDOW)
-        word_counts, topic_counts = _sample(first, second, len(bow.vocab), k, alpha, beta,
-                                                   params["n_iter"], ctx.seed)
-        topic_share = (topic_counts + alpha) / (topic_counts.sum() + k * alpha)
-        topic_word = (word_counts + beta) / (2.0 * topic_counts[:, None] + len(bow.vocab) * beta)
-        topic_word /= topic_word.sum(axis=1, keepdims=True)
-        doc_topic = _doc_topics(first, second, doc_of, np.asarray(bow.flat),
-                                       np.asarray(bow.offsets), topic_share, topic_word)
-        empty = empty_documents(data)
-        return TopicModelOutput(top_words(topic_word, bow.vocab, ctx.top_n), doc_topic,
-                                assignments_from(doc_topic, empty), topic_word,
-                                {"n_biterms": len(first), "biterm_window": BITERM_WINDOW})
+        first, second, doc_of = make_biterms(data.bow, BITERM_WINDOW)
+        sampler = _Sampler(first, second, len(data.bow.vocab), params["num_topics"],
+                           params["alpha"], params["beta"], ctx.seed)
+        train_with_checkpoints(sampler.sweep, params["n_iter"], ctx,
+                               lambda: _output(sampler, doc_of, data, ctx.top_n))
+        return _output(sampler, doc_of, data, ctx.top_n)
+
+
+def _output(sampler: _Sampler, doc_of: NDArray[np.int32], data: TrialData, top_n: int
+            ) -> TopicModelOutput:
+    """Topics from the sampler's current counts; each document's topics from its biterms."""
+    bow, alpha, beta = data.bow, sampler.alpha, sampler.beta
+    word_counts, topic_counts = sampler.topics()
+    k = len(topic_counts)
+    topic_share = (topic_counts + alpha) / (topic_counts.sum() + k * alpha)
+    topic_word = (word_counts + beta) / (2.0 * topic_counts[:, None] + len(bow.vocab) * beta)
+    topic_word /= topic_word.sum(axis=1, keepdims=True)
+    doc_topic = _doc_topics(sampler.first, sampler.second, doc_of, np.asarray(bow.flat),
+                            np.asarray(bow.offsets), topic_share, topic_word)
+    return TopicModelOutput(top_words(topic_word, bow.vocab, top_n), doc_topic,
+                            assignments_from(doc_topic, empty_documents(data)), topic_word,
+                            {"n_biterms": len(sampler.first), "biterm_window": BITERM_WINDOW})
 
 
 def make_biterms(bow: BagOfWords, window: int
@@ -93,15 +103,30 @@ def make_biterms(bow: BagOfWords, window: int
             np.concatenate(docs)[order])
 
 
-@numba.njit(cache=True)
-def _sample(first: NDArray[np.int32], second: NDArray[np.int32], vocab_size: int, k: int,
-            alpha: float, beta: float, n_iter: int, seed: int
-            ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Collapsed Gibbs sampling of one topic per biterm; returns word (k x V) and biterm counts.
+class _Sampler:
+    """The sampler's state between sweeps: a topic per biterm and the counts it implies."""
 
-    Counts are kept word-major (V x k) so a biterm reads two contiguous rows, and each topic's
-    normaliser 1/((2n+Vβ)(2n+1+Vβ)) is updated only when its count changes.
-    """
+    def __init__(self, first: NDArray[np.int32], second: NDArray[np.int32], vocab_size: int,
+                 k: int, alpha: float, beta: float, seed: int) -> None:
+        self.first, self.second, self.alpha, self.beta = first, second, alpha, beta
+        self.z, self.counts, self.topic_counts = _start(first, second, vocab_size, k, seed)
+
+    def sweep(self, n_iter: int) -> None:
+        """`n_iter` Gibbs sweeps over every biterm (numba's generator goes on where the last
+        call left it, so sweeps in parts equal sweeps in one call)."""
+        _sweeps(self.first, self.second, self.z, self.counts, self.topic_counts, self.alpha,
+                self.beta, n_iter)
+
+    def topics(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Word counts (k x V) and biterm counts per topic."""
+        return self.counts.T.copy(), self.topic_counts.copy()
+
+
+@numba.njit(cache=True)
+def _start(first: NDArray[np.int32], second: NDArray[np.int32], vocab_size: int, k: int,
+           seed: int) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
+    """Seed numba's generator and give each biterm a random topic; counts kept word-major
+    (V x k) so a biterm reads two contiguous rows."""
     np.random.seed(seed)
     n = len(first)
     z = np.empty(n, dtype=np.int64)
@@ -113,6 +138,17 @@ def _sample(first: NDArray[np.int32], second: NDArray[np.int32], vocab_size: int
         counts[first[b], t] += 1.0
         counts[second[b], t] += 1.0
         topic_counts[t] += 1.0
+    return z, counts, topic_counts
+
+
+@numba.njit(cache=True)
+def _sweeps(first: NDArray[np.int32], second: NDArray[np.int32], z: NDArray[np.int64],
+            counts: NDArray[np.float64], topic_counts: NDArray[np.float64], alpha: float,
+            beta: float, n_iter: int) -> None:
+    """Collapsed Gibbs sampling of one topic per biterm, in place. Each topic's normaliser
+    1/((2n+Vβ)(2n+1+Vβ)) is updated only when its count changes."""
+    n = len(first)
+    vocab_size, k = counts.shape
     vbeta = vocab_size * beta
     scale = np.empty(k)
     for j in range(k):
@@ -141,7 +177,6 @@ def _sample(first: NDArray[np.int32], second: NDArray[np.int32], vocab_size: int
             topic_counts[t] += 1.0
             scale[t] = (topic_counts[t] + alpha) / ((2.0 * topic_counts[t] + vbeta)
                                                     * (2.0 * topic_counts[t] + 1.0 + vbeta))
-    return counts.T.copy(), topic_counts
 
 
 @numba.njit(cache=True)

@@ -87,6 +87,7 @@ class CTMTrainer(Trainer):
     """Contextualized Topic Model (zero-shot or combined), on the sweep's document embeddings."""
 
     name: ClassVar[str] = "CTM"
+    budget_param: ClassVar[str | None] = "epochs"
     # 2: patience waits for a first improvement; 3: Xavier β, learnt prior, Adam betas 0.99,
     # validation on the posterior mean
     revision: ClassVar[int] = 3

@@ -102,6 +102,7 @@ class DTMTrainer(Trainer):
     """
 
     name: ClassVar[str] = "DTM"
+    budget_param: ClassVar[str | None] = "epochs"
     # 2: conditioned word vectors, N(0, I) topics, log counts; 3: ETM's skip-gram settings,
     # validation on the posterior mean
     revision: ClassVar[int] = 3

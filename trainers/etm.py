@@ -75,6 +75,7 @@ class ETMTrainer(Trainer):
     """Embedded Topic Model on Word2Vec embeddings trained on the corpus (cached per key)."""
 
     name: ClassVar[str] = "ETM"
+    budget_param: ClassVar[str | None] = "epochs"
     # 2: conditioned word vectors, N(0, I) topics, log counts; 3: ETM's skip-gram settings,
     # validation on the posterior mean
     revision: ClassVar[int] = 3

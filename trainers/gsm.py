@@ -72,6 +72,7 @@ class GSMTrainer(Trainer):
     """Gaussian Softmax Model."""
 
     name: ClassVar[str] = "GSM"
+    budget_param: ClassVar[str | None] = "epochs"
     # 2: batch-normed heads, patience waits for an improvement; 3: validation on the
     # posterior mean
     revision: ClassVar[int] = 3

@@ -39,6 +39,7 @@ from trainers.base import (
     empty_documents,
     require,
     top_words,
+    train_with_checkpoints,
 )
 from tuner.data.inputs import FitContext, TrialData
 from tuner.errors import TrainerError
@@ -50,6 +51,8 @@ class HDPTrainer(Trainer):
     """Hierarchical Dirichlet process; the number of topics is inferred, up to `max_topics`."""
 
     name: ClassVar[str] = "HDP"
+    budget_param: ClassVar[str | None] = "max_iter"
+    min_budget: ClassVar[int] = 50
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})
     revision: ClassVar[int] = 2  # 2: eta 0.1, 500 iterations, only substantial topics scored
     params: ClassVar[ParamSchema] = ParamSchema("HDP", [
@@ -80,26 +83,35 @@ class HDPTrainer(Trainer):
         for d in range(data.bow.n_docs):
             if not empty[d]:
                 hdp.add_doc(data.bow.doc_tokens(d))
-        hdp.train(params["max_iter"], workers=1)
-        live, substantial = _substantial_topics(hdp, params["topic_threshold"])
-        if len(substantial) == 0:
-            raise TrainerError(f"HDP: no topic holds {params['topic_threshold']} of the tokens; "
-                               "lower topic_threshold")
-        kept, truncated = _largest(hdp, substantial, params["max_topics"])
-        topic_word = _topic_word(hdp, kept, data.bow.vocab)
-        doc_topic = np.full((data.bow.n_docs, len(kept)), 1.0 / len(kept))
-        if (~empty).any():
-            dist = np.array([doc.get_topic_dist() for doc in hdp.docs])[:, kept]
-            doc_topic[~empty] = dist + 1e-12  # a document may sit only in dropped topics
-        doc_topic /= doc_topic.sum(axis=1, keepdims=True)
-        assignments = assignments_from(doc_topic, empty)
-        extras = {"num_topics_found": len(kept), "topics_alive": len(live),
-                  "topics_below_threshold": len(live) - len(substantial),
-                  "topics_truncated": truncated, **_shares(hdp, kept, assignments),
-                  "alpha_final": float(hdp.alpha), "gamma_final": float(hdp.gamma),
-                  "log_likelihood_per_word": float(hdp.ll_per_word)}
-        return TopicModelOutput(top_words(topic_word, data.bow.vocab, ctx.top_n), doc_topic,
-                                assignments, topic_word, extras)
+        train_with_checkpoints(lambda n: hdp.train(n, workers=1), params["max_iter"], ctx,
+                               lambda: _output(hdp, data, params, ctx.top_n))
+        return _output(hdp, data, params, ctx.top_n)
+
+
+def _output(hdp: Any, data: TrialData, params: Mapping[str, Any], top_n: int
+            ) -> TopicModelOutput:
+    """The substantial topics of the sampler's current state (at most max_topics), and the
+    documents' mixtures over them."""
+    empty = empty_documents(data)
+    live, substantial = _substantial_topics(hdp, params["topic_threshold"])
+    if len(substantial) == 0:
+        raise TrainerError(f"HDP: no topic holds {params['topic_threshold']} of the tokens; "
+                           "lower topic_threshold")
+    kept, truncated = _largest(hdp, substantial, params["max_topics"])
+    topic_word = _topic_word(hdp, kept, data.bow.vocab)
+    doc_topic = np.full((data.bow.n_docs, len(kept)), 1.0 / len(kept))
+    if (~empty).any():
+        dist = np.array([doc.get_topic_dist() for doc in hdp.docs])[:, kept]
+        doc_topic[~empty] = dist + 1e-12  # a document may sit only in dropped topics
+    doc_topic /= doc_topic.sum(axis=1, keepdims=True)
+    assignments = assignments_from(doc_topic, empty)
+    extras = {"num_topics_found": len(kept), "topics_alive": len(live),
+              "topics_below_threshold": len(live) - len(substantial),
+              "topics_truncated": truncated, **_shares(hdp, kept, assignments),
+              "alpha_final": float(hdp.alpha), "gamma_final": float(hdp.gamma),
+              "log_likelihood_per_word": float(hdp.ll_per_word)}
+    return TopicModelOutput(top_words(topic_word, data.bow.vocab, top_n), doc_topic,
+                            assignments, topic_word, extras)
 
 
 def _substantial_topics(hdp: Any, threshold: float

@@ -19,6 +19,7 @@ from trainers.base import (
     empty_documents,
     require,
     top_words,
+    train_with_checkpoints,
 )
 from tuner.data.inputs import FitContext, TrialData
 from tuner.output import TopicModelOutput
@@ -33,6 +34,7 @@ class LDATrainer(Trainer):
     name: ClassVar[str] = "LDA"
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})
     warm_imports: ClassVar[tuple[str, ...]] = ("tomotopy",)
+    budget_param: ClassVar[str | None] = "max_iter"
     params: ClassVar[ParamSchema] = ParamSchema("LDA", [
         NUM_TOPICS,
         VOCAB_SIZE,
@@ -57,15 +59,22 @@ class LDATrainer(Trainer):
         for d in range(data.bow.n_docs):
             if not empty[d]:
                 model.add_doc(data.bow.doc_tokens(d))
-        model.train(params["max_iter"], workers=1)
-        topic_word = _topic_word_in_vocab_order(model, data.bow.vocab, k)
-        doc_topic = np.full((data.bow.n_docs, k), 1.0 / k)
-        doc_topic[~empty] = np.array([doc.get_topic_dist() for doc in model.docs])
-        doc_topic /= doc_topic.sum(axis=1, keepdims=True)
-        return TopicModelOutput(top_words(topic_word, data.bow.vocab, ctx.top_n), doc_topic,
-                                assignments_from(doc_topic, empty), topic_word,
-                                {"log_likelihood_per_word": float(model.ll_per_word),
-                                 "alpha_mean": float(np.mean(model.alpha))})
+        train_with_checkpoints(lambda n: model.train(n, workers=1), params["max_iter"], ctx,
+                               lambda: _output(model, data, ctx.top_n))
+        return _output(model, data, ctx.top_n)
+
+
+def _output(model: Any, data: TrialData, top_n: int) -> TopicModelOutput:
+    """The topics and document mixtures of the sampler's current state."""
+    k, empty = model.k, empty_documents(data)
+    topic_word = _topic_word_in_vocab_order(model, data.bow.vocab, k)
+    doc_topic = np.full((data.bow.n_docs, k), 1.0 / k)
+    doc_topic[~empty] = np.array([doc.get_topic_dist() for doc in model.docs])
+    doc_topic /= doc_topic.sum(axis=1, keepdims=True)
+    return TopicModelOutput(top_words(topic_word, data.bow.vocab, top_n), doc_topic,
+                            assignments_from(doc_topic, empty), topic_word,
+                            {"log_likelihood_per_word": float(model.ll_per_word),
+                             "alpha_mean": float(np.mean(model.alpha))})
 
 
 def _topic_word_in_vocab_order(model: Any, vocab: list[str], k: int) -> np.ndarray:

@@ -219,10 +219,12 @@ class TrainResult:
     best_epoch: int = 0
     best_val_loss: float = math.inf
     stopped_early: bool = False
+    pruned: bool = False  # the sweep's pruner stopped it (the weights are the last epoch's)
     history: list[dict[str, float]] = field(default_factory=list)
 
 
 BatchFn = Callable[[NDArray[np.int64]], dict[str, torch.Tensor]]
+EpochHook = Callable[[int, TrainResult], bool]  # (epochs done, so far) -> stop now
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -238,8 +240,8 @@ def split_train_validation(n_docs: int, seed: int) -> tuple[NDArray[np.int64], N
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
-def train_vae(model: nn.Module, make_batch: BatchFn, n_docs: int, config: TrainConfig
-              ) -> TrainResult:
+def train_vae(model: nn.Module, make_batch: BatchFn, n_docs: int, config: TrainConfig,
+              after_epoch: EpochHook | None = None) -> TrainResult:
     """Adam on the annealed ELBO. With `patience` set, keeps the weights of the watched epoch
     with the best validation reconstruction loss; with `patience` None (no early stopping), trains
     every epoch and keeps the last weights, as ProdLDA's and CTM's reference code do (CTM on
@@ -255,6 +257,9 @@ def train_vae(model: nn.Module, make_batch: BatchFn, n_docs: int, config: TrainC
     on 1,000 headlines: up for 20 epochs, then below the first epoch's); stopping inside that
     bump kept the weights of epoch 0 or 1, which put most documents in one topic (GSM on
     huffpost-mini: 75% in one topic, best epoch 1).
+
+    `after_epoch` (the sweep's pruner) sees the model after each epoch; when it says stop, the
+    loop ends with the weights it judged.
     """
     generator = seed_everything(config.seed)
     train_idx, val_idx = split_train_validation(n_docs, config.seed)
@@ -273,17 +278,18 @@ def train_vae(model: nn.Module, make_batch: BatchFn, n_docs: int, config: TrainC
         result.epochs_run = epoch + 1
         if config.patience is None:  # no early stopping: every epoch trained, the last kept
             result.best_epoch, result.best_val_loss = epoch, val_loss
-            continue
-        if epoch < first:
-            continue
-        if val_loss < result.best_val_loss - 1e-6:
-            result.best_val_loss, result.best_epoch, waited = val_loss, epoch, 0
-            best_state = copy.deepcopy(model.state_dict())
-        elif result.best_epoch > first:
-            waited += 1
-        if config.patience is not None and waited >= config.patience:
-            result.stopped_early = True
-            break
+        elif epoch >= first:
+            if val_loss < result.best_val_loss - 1e-6:
+                result.best_val_loss, result.best_epoch, waited = val_loss, epoch, 0
+                best_state = copy.deepcopy(model.state_dict())
+            elif result.best_epoch > first:
+                waited += 1
+            if waited >= config.patience:
+                result.stopped_early = True
+                break
+        if after_epoch is not None and after_epoch(epoch + 1, result):
+            result.pruned = True
+            return result
     if config.patience is not None:
         model.load_state_dict(best_state)
     return result
@@ -380,10 +386,16 @@ def fit_vae(build: Callable[[], nn.Module], data: TrialData, params: Mapping[str
     torch.manual_seed(ctx.seed)
     net = build().to(ctx.device)
     make_batch = bow_batches(data.bow.matrix(), ctx.device, **(inputs or {}))
+
+    def output(result: TrainResult) -> TopicModelOutput:
+        more = dict(extras(net)) if extras is not None else {}
+        return fitted_output(net, make_batch, data, params["batch_size"], ctx.top_n, result,
+                             **more)
+
     result = train_vae(net, make_batch, data.bow.n_docs,
-                       config or train_config(params, ctx.seed, ctx.device))
-    more = dict(extras(net)) if extras is not None else {}
-    return fitted_output(net, make_batch, data, params["batch_size"], ctx.top_n, result, **more)
+                       config or train_config(params, ctx.seed, ctx.device),
+                       lambda epochs, so_far: ctx.checkpoint(epochs, lambda: output(so_far)))
+    return output(result)
 
 
 def fitted_output(net: nn.Module, make_batch: BatchFn, data: TrialData, batch_size: int,

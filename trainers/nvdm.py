@@ -86,6 +86,7 @@ class NVDMTrainer(Trainer):
     """Neural Variational Document Model; topics read from the latent as NVDMNet explains."""
 
     name: ClassVar[str] = "NVDM"
+    budget_param: ClassVar[str | None] = "epochs"
     # 2: patience waits for a first improvement; 3: topics and θ oriented by each latent's
     # sign, validation on the posterior mean
     revision: ClassVar[int] = 3

@@ -66,6 +66,7 @@ class ProdLDANet(nn.Module):
 
 class ProdLDATrainer(Trainer):
     name: ClassVar[str] = "ProdLDA"
+    budget_param: ClassVar[str | None] = "epochs"
     # 2: patience waits for a first improvement; 3: Xavier β, Adam β1 0.99, validation on the
     # posterior mean
     revision: ClassVar[int] = 3

@@ -33,7 +33,7 @@ of the covariate; for a categorical level, against the field's reference level.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -72,6 +72,7 @@ class STMTrainer(Trainer):
     """Structural topic model: topic prevalence regressed on document covariates."""
 
     name: ClassVar[str] = "STM"
+    budget_param: ClassVar[str | None] = "max_iter"
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})
     reads: ClassVar[frozenset[Requirement]] = frozenset({"covariates"})  # when the dataset has them
     revision: ClassVar[int] = 2  # 2: spectral start, Σ₀ = 20 I, E-step to convergence
@@ -89,19 +90,29 @@ class STMTrainer(Trainer):
             ) -> TopicModelOutput:
         design = prevalence_design(data.corpus.covariates, data.bow.n_docs)
         counts = data.bow.matrix().astype(np.float64).tocsr()
-        fit = _fit_em(counts, design.matrix, params, ctx.seed)
-        doc_topic = _softmax(fit.lam)
-        empty = empty_documents(data)
-        doc_topic[empty] = _softmax(design.matrix[empty] @ fit.gamma)  # the prior mean
-        mode = "stm" if design.matrix.shape[1] > 1 else "ctm"
-        extras: dict[str, Any] = {"mode": mode, "em_iterations": fit.iterations,
-                                  "em_converged": int(fit.converged),
-                                  "e_step_rounds": fit.inner_rounds,
-                                  "bound_per_word": fit.bound / max(float(counts.sum()), 1.0)}
-        if mode == "stm":
-            extras["covariate_effects"] = covariate_effects(design, fit.gamma)
-        return TopicModelOutput(top_words(fit.beta, data.bow.vocab, ctx.top_n), doc_topic,
-                                assignments_from(doc_topic, empty), fit.beta, extras)
+
+        def output(fit: _Fit) -> TopicModelOutput:
+            return _output(fit, design, data, float(counts.sum()), ctx.top_n)
+
+        fit = _fit_em(counts, design.matrix, params, ctx.seed,
+                      lambda so_far: ctx.checkpoint(so_far.iterations, lambda: output(so_far)))
+        return output(fit)
+
+
+def _output(fit: _Fit, design: Design, data: TrialData, tokens: float, top_n: int
+            ) -> TopicModelOutput:
+    doc_topic = _softmax(fit.lam)
+    empty = empty_documents(data)
+    doc_topic[empty] = _softmax(design.matrix[empty] @ fit.gamma)  # the prior mean
+    mode = "stm" if design.matrix.shape[1] > 1 else "ctm"
+    extras: dict[str, Any] = {"mode": mode, "em_iterations": fit.iterations,
+                              "em_converged": int(fit.converged),
+                              "e_step_rounds": fit.inner_rounds,
+                              "bound_per_word": fit.bound / max(tokens, 1.0)}
+    if mode == "stm":
+        extras["covariate_effects"] = covariate_effects(design, fit.gamma)
+    return TopicModelOutput(top_words(fit.beta, data.bow.vocab, top_n), doc_topic,
+                            assignments_from(doc_topic, empty), fit.beta, extras)
 
 
 def prevalence_design(covariates: Mapping[str, Sequence[Any]], n_docs: int) -> Design:
@@ -155,7 +166,9 @@ class _Fit:
 
 
 def _fit_em(counts: sp.csr_matrix, x: NDArray[np.float64], params: Mapping[str, Any],
-            seed: int) -> _Fit:
+            seed: int, after_iteration: Callable[[_Fit], bool] | None = None) -> _Fit:
+    """EM to convergence or max_iter; `after_iteration` (the sweep's pruner) sees the fit after
+    each iteration and may stop it there."""
     k = params["num_topics"]
     n_docs = counts.shape[0]
     lengths = np.asarray(counts.sum(axis=1)).ravel()
@@ -183,6 +196,9 @@ def _fit_em(counts: sp.csr_matrix, x: NDArray[np.float64], params: Mapping[str, 
         converged = bool(np.isfinite(previous)
                          and abs(bound - previous) <= params["em_tol"] * abs(previous))
         previous = bound
+        so_far = _Fit(lam, gamma, beta, iterations, float(bound), converged, inner_rounds)
+        if after_iteration is not None and after_iteration(so_far):
+            return so_far
     return _Fit(lam, gamma, beta, iterations, float(bound), converged, inner_rounds)
 
 

@@ -113,6 +113,7 @@ class THETATrainer(Trainer):
     """
 
     name: ClassVar[str] = "THETA"
+    budget_param: ClassVar[str | None] = "epochs"
     # 2: conditioned word vectors, N(0, I) topic embeddings; 3: ETM's skip-gram settings,
     # validation on the posterior mean
     revision: ClassVar[int] = 3

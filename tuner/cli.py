@@ -273,8 +273,9 @@ def _run(args: argparse.Namespace) -> int:
         outcome = execute_sweep(grid, inputs, settings, SweepHooks(view.prepared, view.finished))
     finally:
         view.close()
-    print(f"\n{outcome.completed} completed, {outcome.failed} failed, {outcome.skipped} skipped "
-          f"(already finished)")
+    pruned = f", {outcome.pruned} pruned (stopped early)" if outcome.pruned else ""
+    print(f"\n{outcome.completed} completed{pruned}, {outcome.failed} failed, "
+          f"{outcome.skipped} skipped (already finished)")
     print(f"\nleaderboard by {outcome.metric} (experiment '{grid.experiment}'):")
     print(format_leaderboard(outcome.board, outcome.metric))
     return EXIT_TRIAL_FAILED if outcome.failed else EXIT_OK

@@ -24,6 +24,7 @@ from tuner.grid import Grid
 from tuner.metrics import default_metric
 from tuner.reporting.importance import IMPORTANCE_FILE, param_importance
 from tuner.reporting.leaderboard import ConfigResult, leaderboard
+from tuner.tracking.records import ranked
 from tuner.tracking.tracker import MlflowTracker
 from tuner.tracking.uri import redact_uri
 from tuner.trial import TrialRecord
@@ -61,6 +62,7 @@ class SweepOutcome:
     failed: int
     skipped: int
     rescored: int = 0  # trials whose stored fit was scored again (new truth or metric settings)
+    pruned: int = 0  # trials the sweep's pruner stopped early (done, not ranked)
 
 
 @dataclass
@@ -212,7 +214,8 @@ def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, ho
         raise SweepAbortedError(f"experiment '{grid.experiment}': the sweep stopped after "
                                 f"trials had started: {type(err).__name__}: {cause}") from err
     return SweepOutcome(result.sweep.experiment_id, result.sweep.run_id, metric, board,
-                        result.completed, result.failed, result.skipped, result.rescored)
+                        result.completed, result.failed, result.skipped, result.rescored,
+                        result.pruned)
 
 
 def _executor_factory(settings: SweepSettings) -> Callable[[], Executor]:
@@ -235,7 +238,7 @@ def _log_importance(tracker: MlflowTracker, run_id: str, experiment: str, metric
     (fANOVA over the experiment's configurations, per model; see tuner.reporting.importance).
     It informs; a failure to compute it never fails the sweep."""
     try:
-        importance = param_importance(tracker.finished_trials(experiment), metric)
+        importance = param_importance(ranked(tracker.finished_trials(experiment)), metric)
     except Exception as err:  # e.g. too few distinct configurations for fANOVA
         log.warning("parameter importance not computed: %s", err)
         return

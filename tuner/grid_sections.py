@@ -12,6 +12,7 @@ from typing import Any
 from tuner.data.corpus import SUPPORTED_SUFFIXES, DatasetSpec
 from tuner.data.embeddings import EmbeddingSpec
 from tuner.data.vocab import STOP_LISTS, Preprocessing
+from tuner.engine.pruning import PRUNER_TYPES, PrunerSpec
 from tuner.engine.search import STRATEGIES, SearchSpec
 from tuner.errors import GridError
 from tuner.params import (
@@ -94,6 +95,16 @@ def _rankable() -> tuple[str, ...]:
     return tuple(rankable_metrics())
 
 
+PRUNER = ParamSchema("search.pruner", [
+    Param("type", str, "asha", one_of(*PRUNER_TYPES), "asynchronous successive halving, "
+          "Hyperband, or the median rule (Optuna's pruners)"),
+    Param("min_resource", int, None, between(1, 100000), "budget units (epochs, iterations) "
+          "before a trial is first judged; null: each model's own default", nullable=True),
+    Param("reduction_factor", int, 3, between(2, 10), "rungs at min_resource x factor^k; "
+          "a trial goes on when in the top 1/factor there (asha, hyperband)"),
+])
+
+
 def search_schema() -> ParamSchema:
     """The `search` section (its metric choices come from the metric registry)."""
     metric = Param("metric", str, None, one_of(*_rankable()), "metric to optimise",
@@ -106,6 +117,9 @@ def search_schema() -> ParamSchema:
         metric,
         Param("metrics", list, None, list_of(metric.replace(nullable=False)),
               "metrics to optimise together (a Pareto search)", nullable=True),
+        Param("pruner", dict, None, anything(), "stop bad trials early at checkpoints of "
+              "their epochs or iterations (see search.pruner); null: every trial runs in full",
+              nullable=True),
     ], [CrossCheck("n_trials for strategy random or tpe", ("strategy", "n_trials"),
                    lambda v: v["strategy"] == "grid" or v["n_trials"] is not None)])
 
@@ -141,7 +155,8 @@ def top_level_schema() -> ParamSchema:
 
 def grid_schemas() -> list[ParamSchema]:
     """Every section of a grid file, top level first: what `tuner params --grid` prints."""
-    return [top_level_schema(), DATASET, EMBEDDING, METRICS, PREPROCESSING, search_schema()]
+    return [top_level_schema(), DATASET, EMBEDDING, METRICS, PREPROCESSING, search_schema(),
+            PRUNER]
 
 
 class ProblemList:
@@ -206,8 +221,10 @@ def search_spec(value: Any, problems: ProblemList) -> SearchSpec:
     if not settings:
         return SearchSpec()
     metrics = settings["metrics"] or ([settings["metric"]] if settings["metric"] else [])
+    pruner = checked_section(PRUNER, settings["pruner"], problems) \
+        if settings["pruner"] is not None else None
     return SearchSpec(settings["strategy"], settings["n_trials"] or 0, settings["seed"],
-                      tuple(metrics))
+                      tuple(metrics), PrunerSpec(**pruner) if pruner else None)
 
 
 def embedding_spec(value: Any, problems: ProblemList) -> EmbeddingSpec:

@@ -39,6 +39,7 @@ class TrialProgress:
                  interval_s: float = SUMMARY_INTERVAL_S,
                  fraction: float = SUMMARY_FRACTION) -> None:
         self.total, self.skipped, self.failed, self.ran = total, skipped, 0, 0
+        self.pruned = 0
         self.clock, self.interval_s = clock, interval_s
         self.step = max(1, math.ceil(total * fraction))
         self.started = self.last_line_at = clock()
@@ -69,6 +70,7 @@ class TrialProgress:
         """Count one finished trial; the summary line if one is due now."""
         self.ran += 1
         self.failed += status is TrialStatus.FAILED
+        self.pruned += status is TrialStatus.PRUNED
         if self.finished and self.ended is None:
             self.ended = self.clock()
         due = self.finished or self.done - self.done_at_last_line >= self.step
@@ -82,6 +84,7 @@ class TrialProgress:
         """`2 failed, 5 skipped · elapsed 4m12s · ETA 9m30s` (the parts after the count)."""
         eta = self.eta_s()
         counts = ", ".join(f"{n} {word}" for n, word in ((self.failed, "failed"),
+                                                         (self.pruned, "pruned"),
                                                          (self.skipped, "skipped")) if n)
         timing = (f"elapsed {format_duration(self.elapsed_s())} · "
                   f"ETA {'?' if eta is None else format_duration(eta)}")

@@ -14,6 +14,7 @@ class TrialStatus(str, Enum):
     COMPLETE = "COMPLETE"
     FAILED = "FAILED"
     SKIPPED = "SKIPPED"
+    PRUNED = "PRUNED"  # stopped at a checkpoint by the sweep's pruner; done, never ranked
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,24 @@ class MetricSettings:
 
 
 @dataclass(frozen=True)
+class CheckpointPlan:
+    """When a trial reports its objective to the sweep's pruner, in budget units (epochs or
+    iterations): every `every` units (a learning curve), and at `decide_at` (rungs) it waits for
+    the pruner's verdict. The runner sets it on trials of a sweep with a pruner; it is not part of
+    any key (a checkpoint reads the model, never changes it)."""
+
+    metric: str
+    folder: str  # where worker and parent exchange reports and verdicts (seen by both)
+    every: int
+    decide_at: tuple[int, ...]
+    budget: int  # the trial's full budget: its last unit is scored as the trial's result
+    wait_s: float = 300.0  # no verdict by then (the parent is gone): train on
+
+    def reports_at(self, step: int) -> bool:
+        return step < self.budget and (step % self.every == 0 or step in self.decide_at)
+
+
+@dataclass(frozen=True)
 class TrialSpec:
     """One trial: a model, its full parameter set after defaults, a seed and its data."""
 
@@ -63,6 +82,7 @@ class TrialSpec:
     index: int = 0
     revision: int | None = None  # the trainer's, when it has one (see trial_key)
     fit_key: str = ""  # what the fit alone depends on (see fit_key); "" for hand-made specs
+    checkpoints: CheckpointPlan | None = None  # set by the runner when the sweep prunes
 
     @property
     def name(self) -> str:
@@ -142,3 +162,4 @@ class TrialRecord:
     error: TrialError | None = None
     worker: str = ""
     rescored_from: str | None = None  # the run whose fit this record scores again
+    curve: tuple[tuple[int, float], ...] = ()  # (step, objective) at each checkpoint

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -12,6 +12,7 @@ from numpy.typing import NDArray
 from tuner.data.corpus import Corpus
 from tuner.data.embeddings import EncoderSource
 from tuner.data.vocab import BagOfWords
+from tuner.output import TopicModelOutput
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,21 @@ class TrialData:
     encoder: EncoderSource | None = None  # the model that made the embeddings
 
 
+class Checkpoint(Protocol):
+    """How an iterative trainer reports to the sweep's pruner (see `Trainer.budget_param`)."""
+
+    def __call__(self, step: int, current: Callable[[], TopicModelOutput]) -> bool:
+        """The model has trained `step` budget units (epochs, iterations); `current()` reads its
+        output as it stands (called only at checkpoints). True: the pruner stopped the trial,
+        and the trainer returns the model as it stands now."""
+        ...
+
+
+def never_stop(step: int, current: Callable[[], TopicModelOutput]) -> bool:
+    """The checkpoint of a trial no pruner watches: nothing is read, training goes on."""
+    return False
+
+
 @dataclass(frozen=True)
 class FitContext:
     """Per-trial settings that are not model parameters."""
@@ -35,6 +51,7 @@ class FitContext:
     top_n: int = 25  # words per topic the output must rank
     threads: int = 1
     cache_dir: str = "embedding_cache"  # where a trainer may cache what it derives (adapters...)
+    checkpoint: Checkpoint = never_stop  # called after each budget unit; True: stop there
 
 
 @dataclass(frozen=True)

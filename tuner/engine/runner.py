@@ -12,17 +12,20 @@ journalled), and SIGINT/SIGTERM (workers stopped, open runs KILLED).
 from __future__ import annotations
 
 import logging
+import shutil
 import signal
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any, Literal
 
 from trainers import shared_steps
 from tuner.data.inputs import SharedStep
 from tuner.engine.executors import kill_workers
+from tuner.engine.pruning import PRUNING_FOLDER, PruningController, model_budgets
 from tuner.engine.scheduler import (
     ListSource,
     Scheduler,
@@ -62,6 +65,10 @@ class SweepResult:
         return sum(r.status is TrialStatus.FAILED for r in self.records)
 
     @property
+    def pruned(self) -> int:
+        return sum(r.status is TrialStatus.PRUNED for r in self.records)
+
+    @property
     def rescored(self) -> int:
         return sum(r.rescored_from is not None for r in self.records)
 
@@ -88,11 +95,12 @@ def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: Executor
     result = SweepResult(sweep, stale=tracker.fail_stale_runs(sweep))
     done = tracker.finished_metrics(sweep)
     source = _source(prepared, done)
+    pruner = _pruner(prepared, sweep)
     scheduler = Scheduler(source, done, tracker.finished_fits(sweep), tracker.stored_fit,
-                          _steps_of)
+                          _steps_of, pruned=tracker.pruned_keys(sweep) if pruner else set())
     watchdog = Watchdog(limits or Limits())
     loop = _Loop(tracker, sweep, result, on_record, scheduler, watchdog, max_workers,
-                 should_stop)
+                 should_stop, pruner)
     try:
         with _stop_on_signals(loop):
             loop.execute(make_executor)
@@ -105,11 +113,14 @@ def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: Executor
         raise
     finally:
         watchdog.close()
+        if pruner is not None:
+            shutil.rmtree(pruner.folder, ignore_errors=True)
     result.skipped = scheduler.skipped
     summary = summarize(result) if summarize is not None else SweepSummary()
     tracker.set_tags(sweep.run_id, {"tuner.skipped": str(result.skipped),
                                     "tuner.shared_steps": str(scheduler.steps_run),
                                     "tuner.rescored": str(result.rescored),
+                                    "tuner.pruned": str(result.pruned),
                                     "tuner.trials": str(len(result.records) + result.skipped),
                                     **summary.tags})
     if isinstance(source, TpeSource):
@@ -122,14 +133,38 @@ def _steps_of(spec: TrialSpec) -> list[SharedStep]:
     return shared_steps(spec.model, spec.params, spec.data.embedding_key)
 
 
+def _objectives(prepared: PreparedSweep) -> tuple[str, ...]:
+    """What the sweep optimises: the search's metrics, else the leaderboard's, else ARI with a
+    ground truth and NPMI without."""
+    from tuner.metrics import default_metric
+
+    grid = prepared.grid
+    return tuple(grid.search.metrics or (grid.leaderboard_metric or
+                                         default_metric(prepared.inputs.truth is not None),))
+
+
+def _pruner(prepared: PreparedSweep, sweep: SweepHandle) -> PruningController | None:
+    """The sweep's pruner, deciding on its first objective, or None."""
+    from tuner.metrics import higher_is_better
+
+    spec = prepared.grid.search.pruner
+    if spec is None:
+        return None
+    metric = _objectives(prepared)[0]
+    cache = prepared.factory.cache_dir if prepared.factory is not None else \
+        Path(prepared.trials[0].data.cache_dir)
+    return PruningController(spec, metric, higher_is_better(metric),
+                             model_budgets(spec, prepared.trials),
+                             Path(cache).resolve() / PRUNING_FOLDER / sweep.run_id)
+
+
 def _source(prepared: PreparedSweep, done: Mapping[str, Mapping[str, float]]) -> TrialSource:
     grid = prepared.grid
     if grid.search.strategy != "tpe":
         return ListSource(prepared.trials)
-    from tuner.metrics import default_metric, higher_is_better
+    from tuner.metrics import higher_is_better
 
-    metrics = grid.search.metrics or (grid.leaderboard_metric or
-                                      default_metric(prepared.inputs.truth is not None),)
+    metrics = _objectives(prepared)
     search = replace(grid.search, metrics=tuple(metrics))
     directions: list[Literal["minimize", "maximize"]] = [
         "maximize" if higher_is_better(m) else "minimize" for m in metrics]
@@ -165,9 +200,10 @@ class _Loop:
     def __init__(self, tracker: Tracker, sweep: SweepHandle, result: SweepResult,
                  on_record: Callable[[TrialRecord], None] | None, scheduler: Scheduler,
                  watchdog: Watchdog, max_workers: int,
-                 should_stop: Callable[[], bool] | None = None) -> None:
+                 should_stop: Callable[[], bool] | None = None,
+                 pruner: PruningController | None = None) -> None:
         self.tracker, self.sweep, self.result, self.on_record = tracker, sweep, result, on_record
-        self.should_stop = should_stop
+        self.should_stop, self.pruner = should_stop, pruner
         self.scheduler, self.watchdog, self.max_workers = scheduler, watchdog, max_workers
         self.running: dict[Future[TrialRecord], InFlight] = {}
         self.steps: dict[Future[StepDone], str] = {}  # shared steps in flight -> step id
@@ -218,6 +254,8 @@ class _Loop:
                 return self._broke()
             self.watchdog.check([*(t.spec.key for t in self.running.values()),
                                  *(step_marker(ident) for ident in self.steps.values())])
+            if self.pruner is not None:
+                self.pruner.poll()
         return False
 
     def _raise_if_stopped(self) -> None:
@@ -241,16 +279,17 @@ class _Loop:
         """Submit a task; False (and the trial kept for a retry) if the pool broke."""
         if task.step is not None:
             return self._submit_step(executor, task)
+        spec = task.spec
         try:
             if task.stored is not None:
-                future = executor.submit(rescore_trial, task.spec, task.stored)
+                future = executor.submit(rescore_trial, spec, task.stored)
             else:
-                future = executor.submit(run_trial, task.spec, str(self.watchdog.started_dir))
+                spec = self.pruner.plan(spec) if self.pruner is not None else spec
+                future = executor.submit(run_trial, spec, str(self.watchdog.started_dir))
         except BrokenProcessPool:
             self.scheduler.requeue([task.spec])
             return False
-        self.running[future] = InFlight(task.spec, self.tracker.start_trial(self.sweep,
-                                                                            task.spec))
+        self.running[future] = InFlight(spec, self.tracker.start_trial(self.sweep, spec))
         return True
 
     def _submit_step(self, executor: Executor, task: Task) -> bool:
@@ -312,10 +351,14 @@ class _Loop:
             self._finish(trial, record)
         for trial in triage.retries:
             self.tracker.drop_trial(trial.run_id)
+        if self.pruner is not None:
+            self.pruner.forget(t.spec.key for t in triage.retries)
         self.scheduler.requeue([t.spec for t in triage.retries], triage.suspects)
         return True
 
     def _finish(self, trial: InFlight, record: TrialRecord) -> None:
+        if self.pruner is not None:
+            self.pruner.finish(record)
         self.tracker.finish_trial(self.sweep, trial.run_id, record)
         complete = record.status is TrialStatus.COMPLETE
         self.scheduler.tell(record.spec.key, record.metrics if complete else None)

@@ -93,13 +93,15 @@ FitLoader = Callable[[str, int], "StoredFit | None"]  # (run id, words needed) -
 @dataclass
 class Scheduler:
     """Decides what runs next. `done`: trial key -> metrics of finished trials; `fitted`: fit
-    key -> run id of a finished trial with that fit; `load_fit` reads a stored fit back."""
+    key -> run id of a finished trial with that fit; `load_fit` reads a stored fit back;
+    `pruned`: keys of trials a pruner stopped, done too when this sweep prunes."""
 
     source: TrialSource
     done: Mapping[str, Mapping[str, float]]
     fitted: Mapping[str, str] = field(default_factory=dict)
     load_fit: FitLoader | None = None
     steps_of: StepsOf | None = None  # the shared steps a trial needs
+    pruned: Collection[str] = frozenset()
     retry: list[TrialSpec] = field(default_factory=list)
     suspects: set[str] = field(default_factory=set)  # trial keys that must run alone
     skipped: int = 0
@@ -122,9 +124,9 @@ class Scheduler:
             spec = self._next_spec()
             if spec is None:
                 return None
-            if spec.key in self.done:
+            if spec.key in self.done or spec.key in self.pruned:
                 self.skipped += 1
-                self.source.tell(spec.key, self.done[spec.key])
+                self.source.tell(spec.key, self.done.get(spec.key))
                 continue
             stored = self._stored_fit(spec)
             task = Task(spec, stored) if stored is not None else self._unless_waiting(spec)

@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from tuner.engine.pruning import PrunerSpec
+
 Strategy = Literal["grid", "random", "tpe"]
 STRATEGIES = ("grid", "random", "tpe")
 
@@ -45,6 +47,7 @@ class SearchSpec:
     n_trials: int = 0
     seed: int = 0
     metrics: tuple[str, ...] = ()  # TPE objectives; several -> a Pareto search
+    pruner: PrunerSpec | None = None  # stops bad trials early (tuner.engine.pruning)
 
 
 def sample_random(space: Mapping[str, Mapping[str, Values]], n_trials: int,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import math
 import os
 import signal
 import socket
@@ -20,10 +21,11 @@ from trainers import load_trainer
 from tuner.data.corpus import Corpus, DatasetSpec, load_corpus
 from tuner.data.embeddings import EncoderSource
 from tuner.data.ground_truth import GroundTruth, ground_truth_from_labels, load_ground_truth
-from tuner.data.inputs import FitContext, SharedStep, TrialData
+from tuner.data.inputs import Checkpoint, FitContext, SharedStep, TrialData, never_stop
 from tuner.data.vocab import BagOfWords, BowCache, Cooccurrence, CooccurrenceCache
 from tuner.devices import limit_threads, pick_device, thread_limit
 from tuner.engine.jit import enable_jit_cache
+from tuner.engine.pruning import ReportingCheckpoint
 from tuner.engine.scheduler import StepDone, step_id, step_marker
 from tuner.errors import CacheError
 from tuner.fitting import fit_trial
@@ -207,10 +209,22 @@ def run_shared_step(spec: TrialSpec, step: SharedStep,
     return StepDone(time.perf_counter() - started)
 
 
-def _context(spec: TrialSpec) -> FitContext:
+def _context(spec: TrialSpec, checkpoint: Checkpoint = never_stop) -> FitContext:
     return FitContext(seed=spec.seed, device=pick_device(_STATE.slot),
                       top_n=spec.metrics.words_needed, threads=_STATE.threads,
-                      cache_dir=spec.data.cache_dir)
+                      cache_dir=spec.data.cache_dir, checkpoint=checkpoint)
+
+
+def _checkpoint(spec: TrialSpec, data: TrialData) -> ReportingCheckpoint | None:
+    """What reports the trial's objective to the sweep's pruner (None: no pruner watches)."""
+    plan = spec.checkpoints
+    if plan is None:
+        return None
+
+    def objective(output: TopicModelOutput) -> float:
+        return evaluate(output, _reference(data, spec)).get(plan.metric, math.nan)
+
+    return ReportingCheckpoint(plan, spec.key, objective)
 
 
 def _failed_record(spec: TrialSpec, err: Exception, worker: str) -> TrialRecord:
@@ -231,32 +245,43 @@ def _fit_and_score(spec: TrialSpec, worker: str) -> TrialRecord:
     data = load_trial_data(spec.data)
     trainer = load_trainer(spec.model)()
     top_n = spec.metrics.words_needed
+    checkpoint = _checkpoint(spec, data)
     started = time.perf_counter()
-    output = fit_trial(trainer, fit_view(data, spec.data), spec.params, _context(spec))
+    output = fit_trial(trainer, fit_view(data, spec.data), spec.params,
+                       _context(spec, checkpoint or never_stop))
     fit_seconds = time.perf_counter() - started
     metrics, per_topic = _score(output, data, spec)
+    status = TrialStatus.COMPLETE
+    curve: tuple[tuple[int, float], ...] = ()
+    if checkpoint is not None:
+        metrics["budget_used"] = float(checkpoint.last_step)
+        curve = tuple(checkpoint.curve)
+        if checkpoint.stopped_at is not None:
+            status = TrialStatus.PRUNED
     numeric_extras = {k: float(v) for k, v in output.extras.items()
                       if isinstance(v, (int, float, np.number))}
     metrics |= {"num_topics_found": float(output.extras.get("num_topics_found",
                                                              output.num_topics)),
                 "fit_seconds": fit_seconds}
     metrics |= {k: v for k, v in numeric_extras.items() if k not in metrics}
-    return TrialRecord(spec, TrialStatus.COMPLETE, metrics,
-                       [w[:top_n] for w in output.topic_words], per_topic,
-                       np.asarray(output.assignments).tolist(),
+    return TrialRecord(spec, status, metrics, [w[:top_n] for w in output.topic_words],
+                       per_topic, np.asarray(output.assignments).tolist(),
                        {k: v for k, v in output.extras.items() if k not in numeric_extras},
-                       worker=worker)
+                       worker=worker, curve=curve)
 
 
 def _score(output: TopicModelOutput, data: TrialData,
            spec: TrialSpec) -> tuple[dict[str, float], list[float]]:
     """Every metric the trial's data allows, per-topic NPMI, and the seconds scoring took."""
     started = time.perf_counter()
-    reference = MetricReference(_cooccurrence(data.bow, spec.data.bow_path,
-                                              spec.metrics.npmi_window),
-                                {w: i for i, w in enumerate(data.bow.vocab)}, data.labels,
-                                spec.metrics)
+    reference = _reference(data, spec)
     metrics = evaluate(output, reference)
     per_topic = [float(x) for x in npmi_per_topic(output, reference)]
     metrics["eval_seconds"] = time.perf_counter() - started
     return metrics, per_topic
+
+
+def _reference(data: TrialData, spec: TrialSpec) -> MetricReference:
+    return MetricReference(_cooccurrence(data.bow, spec.data.bow_path, spec.metrics.npmi_window),
+                           {w: i for i, w in enumerate(data.bow.vocab)}, data.labels,
+                           spec.metrics)

@@ -55,6 +55,7 @@ RECORDED: dict[str, bool] = {  # name -> higher is better
     "fit_seconds": False,
     "eval_seconds": False,
     "num_topics_found": True,
+    "budget_used": False,  # epochs or iterations a trial trained (a sweep with a pruner)
 }
 
 __all__ = ["METRICS", "RECORDED", "MetricInfo", "MetricReference", "default_metric",

@@ -10,7 +10,7 @@ from typing import Any
 
 from trainers import canonical_name, load_trainer
 from tuner.metrics import higher_is_better
-from tuner.tracking.records import FinishedTrial
+from tuner.tracking.records import FinishedTrial, ranked
 from tuner.tracking.tracker import Tracker
 
 SHOWN_METRICS = ("npmi", "diversity", "ari", "f1", "fit_seconds")
@@ -130,7 +130,8 @@ def rank_configs(configs: Sequence[ConfigResult], metric: str) -> list[ConfigRes
 def leaderboard(tracker: Tracker, experiment: str, metric: str,
                 limit: int = 10) -> list[ConfigResult]:
     """The best `limit` configurations of an experiment by the mean of `metric` over seeds."""
-    return rank_configs(aggregate_seeds(tracker.finished_trials(experiment)), metric)[:limit]
+    return rank_configs(aggregate_seeds(ranked(tracker.finished_trials(experiment))),
+                        metric)[:limit]
 
 
 def format_mean_sd(config: ConfigResult, metric: str, digits: int = 4) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tuner.reporting.importance import why_no_importance
@@ -29,6 +29,7 @@ class ReportData:
     objectives: list[str]
     importance: Mapping[str, Mapping[str, float]]  # model -> swept parameter -> importance
     topics: Mapping[str, Mapping[str, list[str]]]  # run id -> topic -> words, of the top ones
+    pruned: Mapping[str, Mapping[int, int]] = field(default_factory=dict)  # model -> units -> n
 
     @property
     def top(self) -> list[ConfigResult]:
@@ -63,7 +64,8 @@ def render_page(data: ReportData, plots: Sequence[Path], note: str = "") -> str:
     topics_image = _image("topics.png") if "topics.png" in names else ""
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>tuner report: "
             f"{esc(data.experiment)}</title><style>{CSS}</style></head><body>"
-            f"<h1>Experiment {esc(data.experiment)}</h1>{summary}{_ranking_table(data)}"
+            f"<h1>Experiment {esc(data.experiment)}</h1>{summary}{_pruning(data)}"
+            f"{_ranking_table(data)}"
             f"{overview}{models}{note}<h2>Top words of the best configurations</h2>"
             f"{topics_image}{words}</body></html>")
 
@@ -74,6 +76,17 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
                     for row in rows)
     return ("<table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr>"
             + cells + "</table>")
+
+
+def _pruning(data: ReportData) -> str:
+    """How many trials the pruner stopped, at each rung (budget units trained), per model."""
+    if not data.pruned:
+        return ""
+    rows = [[model, str(units), str(count)] for model, rungs in data.pruned.items()
+            for units, count in sorted(rungs.items())]
+    total = sum(count for rungs in data.pruned.values() for count in rungs.values())
+    return (f"<p>{total} trials were stopped early by the pruner; they are not ranked.</p>"
+            + _table(["model", "stopped after (epochs or iterations)", "trials"], rows))
 
 
 def _ranking_table(data: ReportData) -> str:

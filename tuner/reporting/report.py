@@ -29,7 +29,7 @@ from tuner.reporting.plots import (
     plot_swept,
     plot_topic_words,
 )
-from tuner.tracking.records import FinishedTrial, SweepRun
+from tuner.tracking.records import FinishedTrial, SweepRun, ranked
 from tuner.tracking.tracker import MlflowTracker, Tracker
 
 PARETO_METRICS = ("npmi", "diversity", "ari")
@@ -104,17 +104,28 @@ def write_report_with(tracker: Tracker, experiment: str, out: Path,
 
 def _report_data(tracker: Tracker, experiment: str, trials: list[FinishedTrial],
                  metric: str | None) -> ReportData:
-    metric = metric or ("ari" if trials and all("ari" in t.metrics for t in trials) else "npmi")
-    ranked = rank_configs(aggregate_seeds(trials), metric)
-    if not ranked:
-        logged = sorted({m for t in trials for m in t.metrics})
+    full = ranked(trials)
+    metric = metric or ("ari" if full and all("ari" in t.metrics for t in full) else "npmi")
+    configs = rank_configs(aggregate_seeds(full), metric)
+    if not configs:
+        logged = sorted({m for t in full for m in t.metrics})
         raise TunerError(f"experiment '{experiment}': no finished trial has metric '{metric}'; "
                          f"logged: {', '.join(logged) or 'none'}")
-    objectives = [m for m in PARETO_METRICS if all(m in c.metrics for c in ranked)]
-    best = [c.best_trial(metric) for c in ranked[:TOP_CONFIGS]]
-    return ReportData(experiment, metric, ranked, pareto_front(ranked, objectives), objectives,
-                      param_importance(trials, metric),
-                      {t.run_id: tracker.topics(t.run_id) for t in best})
+    objectives = [m for m in PARETO_METRICS if all(m in c.metrics for c in configs)]
+    best = [c.best_trial(metric) for c in configs[:TOP_CONFIGS]]
+    return ReportData(experiment, metric, configs, pareto_front(configs, objectives), objectives,
+                      param_importance(full, metric),
+                      {t.run_id: tracker.topics(t.run_id) for t in best}, pruned_by_rung(trials))
+
+
+def pruned_by_rung(trials: list[FinishedTrial]) -> dict[str, dict[int, int]]:
+    """Model -> budget units a pruned trial trained -> how many trials stopped there."""
+    counts: dict[str, dict[int, int]] = {}
+    for trial in trials:
+        if trial.pruned and trial.budget_used is not None:
+            rungs = counts.setdefault(trial.model, {})
+            rungs[int(trial.budget_used)] = rungs.get(int(trial.budget_used), 0) + 1
+    return counts
 
 
 def _plots(data: ReportData, out: Path) -> list[Path]:

@@ -58,6 +58,7 @@ class SweepJob:
     total: int | None = None
     completed: int = 0
     failed: int = 0
+    pruned: int = 0
     skipped: int = 0
     error: str | None = None
     experiment_id: str | None = None
@@ -70,7 +71,8 @@ class SweepJob:
     def progress(self) -> float | None:
         if not self.total:
             return None
-        return round((self.completed + self.failed + self.skipped) / self.total, 4)
+        return round((self.completed + self.pruned + self.failed + self.skipped) / self.total,
+                     4)
 
     def as_json(self) -> dict[str, Any]:
         return {**asdict(self), "progress": self.progress}
@@ -249,6 +251,8 @@ class SweepRegistry:
         with self._lock:
             if record.status is TrialStatus.COMPLETE:
                 job.completed += 1
+            elif record.status is TrialStatus.PRUNED:
+                job.pruned += 1
             else:
                 job.failed += 1
 

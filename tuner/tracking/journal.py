@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from tuner.data.store import locked
-from tuner.trial import DataRef, MetricSettings, TrialError, TrialRecord, TrialSpec, TrialStatus
+from tuner.trial import (
+    CheckpointPlan,
+    DataRef,
+    MetricSettings,
+    TrialError,
+    TrialRecord,
+    TrialSpec,
+    TrialStatus,
+)
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +111,10 @@ def record_from_dict(data: dict[str, Any]) -> TrialRecord:
     spec = dict(data["spec"])
     spec["data"] = DataRef(**spec["data"])
     spec["metrics"] = MetricSettings(**spec["metrics"])
+    if spec.get("checkpoints"):
+        plan = dict(spec["checkpoints"])
+        spec["checkpoints"] = CheckpointPlan(**{**plan, "decide_at": tuple(plan["decide_at"])})
     error = TrialError(**data["error"]) if data.get("error") else None
     return TrialRecord(**{**data, "spec": TrialSpec(**spec), "status": TrialStatus(data["status"]),
-                          "error": error})
+                          "error": error,
+                          "curve": tuple((int(s), float(v)) for s, v in data.get("curve", ()))})

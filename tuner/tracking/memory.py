@@ -16,7 +16,13 @@ from tuner.tracking.records import (
     SweepRun,
     current_trials,
 )
-from tuner.tracking.tracker import SweepHandle, trial_params, trial_tags
+from tuner.tracking.tracker import (
+    SweepHandle,
+    learning_curve,
+    run_status,
+    trial_params,
+    trial_tags,
+)
 from tuner.trial import StoredFit, TrialRecord, TrialSpec, TrialStatus
 
 
@@ -33,6 +39,11 @@ class MemoryRun:
     artifacts: dict[str, Any] = field(default_factory=dict)
     record: TrialRecord | None = None
     start_time: int = field(default_factory=lambda: time.time_ns() // 10**6)
+    history: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # metric steps
+
+    @property
+    def pruned(self) -> bool:
+        return self.tags.get("tuner.status") == TrialStatus.PRUNED.value
 
     def stored(self) -> StoredRun:
         """The run as any store keeps it: every parameter as text."""
@@ -59,12 +70,16 @@ class MemoryTracker:
 
     def finished_metrics(self, sweep: SweepHandle) -> dict[str, dict[str, float]]:
         return {run.tags["tuner.trial_key"]: dict(run.metrics)
-                for run in self._finished_trials(sweep.experiment_id)}
+                for run in self._finished_trials(sweep.experiment_id) if not run.pruned}
 
     def finished_fits(self, sweep: SweepHandle) -> dict[str, str]:
         return {run.tags["tuner.fit_key"]: run.run_id
                 for run in self._finished_trials(sweep.experiment_id)
-                if run.tags.get("tuner.fit_key")}
+                if run.tags.get("tuner.fit_key") and not run.pruned}
+
+    def pruned_keys(self, sweep: SweepHandle) -> set[str]:
+        return {run.tags["tuner.trial_key"]
+                for run in self._finished_trials(sweep.experiment_id) if run.pruned}
 
     def stored_fit(self, run_id: str, words_needed: int) -> StoredFit | None:
         run = self.runs.get(run_id)
@@ -91,10 +106,13 @@ class MemoryTracker:
         run = self.runs[run_id]
         run.record = record
         run.metrics |= dict(record.metrics)
+        for name, step, value in learning_curve(record):
+            run.history.setdefault(name, []).append((step, value))
+            run.metrics[name] = value  # the latest value, as MLflow shows it
         run.tags["tuner.status"] = record.status.value
         if record.rescored_from is not None:
             run.tags["tuner.rescored_from"] = record.rescored_from
-        run.status = "FINISHED" if record.status is TrialStatus.COMPLETE else "FAILED"
+        run.status = run_status(record.status)
 
     def drop_trial(self, run_id: str) -> None:
         del self.runs[run_id]

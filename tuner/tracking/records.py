@@ -12,6 +12,7 @@ from typing import Any
 from tuner.params import Param
 
 METRIC_SETTINGS = ("npmi_window", "topn", "diversity_topn")
+CURVE_PREFIX = "curve/"  # a trial's learning curve: the metric "curve/<objective>" at each step
 NOT_MODEL_PARAMS = ("model", "seed", *METRIC_SETTINGS)
 
 
@@ -36,6 +37,11 @@ class FinishedTrial:
     end_time: int | None = None
     parent_run_id: str | None = None
     metric_settings: Mapping[str, int] = field(default_factory=dict)
+    pruned: bool = False  # stopped by the sweep's pruner: counted, never ranked
+
+    @property
+    def budget_used(self) -> float | None:
+        return self.metrics.get("budget_used")
 
 
 @dataclass(frozen=True)
@@ -108,11 +114,13 @@ def finished_trial(run: StoredRun, schema: Mapping[str, Param]) -> FinishedTrial
     return FinishedTrial(
         run_id=run.run_id, run_name=run.run_name, model=tags.get("tuner.model", "?"),
         params=typed_params(schema, logged),
-        seed=int(seed) if seed not in (None, "null") else None, metrics=dict(run.metrics),
+        seed=int(seed) if seed not in (None, "null") else None,
+        metrics={k: v for k, v in run.metrics.items() if not k.startswith(CURVE_PREFIX)},
         key=tags.get("tuner.trial_key"), revision=int(revision) if revision else None,
         status=run.status, start_time=run.start_time, end_time=run.end_time,
         parent_run_id=tags.get("mlflow.parentRunId"),
-        metric_settings={k: int(logged[k]) for k in METRIC_SETTINGS if k in logged})
+        metric_settings={k: int(logged[k]) for k in METRIC_SETTINGS if k in logged},
+        pruned=tags.get("tuner.status") == "PRUNED")
 
 
 def sweep_run(run: Any) -> SweepRun:
@@ -152,3 +160,9 @@ def _trainer_facts(model: str) -> _TrainerFacts:
         return _TrainerFacts({}, None)
     schema = load_trainer(model).params
     return _TrainerFacts({p.name: p for p in schema.params}, trainer_revision(model))
+
+
+def ranked(trials: Iterable[FinishedTrial]) -> list[FinishedTrial]:
+    """The trials that ran their full budget: the only ones a leaderboard ranks (a pruned trial's
+    metrics are those of a model trained less)."""
+    return [t for t in trials if not t.pruned]

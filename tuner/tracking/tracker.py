@@ -21,7 +21,14 @@ from typing import Any, Protocol
 
 from tuner.errors import TrackingError, TunerError
 from tuner.tracking.journal import Journal
-from tuner.tracking.records import FinishedTrial, SweepRun, current_trials, stored_run, sweep_run
+from tuner.tracking.records import (
+    CURVE_PREFIX,
+    FinishedTrial,
+    SweepRun,
+    current_trials,
+    stored_run,
+    sweep_run,
+)
 from tuner.tracking.uri import redact_uri
 from tuner.trial import StoredFit, TrialRecord, TrialSpec, TrialStatus
 
@@ -49,6 +56,8 @@ class Tracker(Protocol):
     def finished_metrics(self, sweep: SweepHandle) -> dict[str, dict[str, float]]: ...
 
     def finished_fits(self, sweep: SweepHandle) -> dict[str, str]: ...
+
+    def pruned_keys(self, sweep: SweepHandle) -> set[str]: ...
 
     def stored_fit(self, run_id: str, words_needed: int) -> StoredFit | None: ...
 
@@ -142,14 +151,23 @@ class MlflowTracker:
         return set(self.finished_metrics(sweep))
 
     def finished_metrics(self, sweep: SweepHandle) -> dict[str, dict[str, float]]:
-        """Trial key -> metrics of every FINISHED trial run of the sweep's experiment."""
+        """Trial key -> metrics of every FINISHED trial run of the sweep's experiment that ran
+        its full budget (not pruned)."""
         return {run.data.tags["tuner.trial_key"]: dict(run.data.metrics)
-                for run in self._finished_runs(sweep) if "tuner.trial_key" in run.data.tags}
+                for run in self._finished_runs(sweep)
+                if "tuner.trial_key" in run.data.tags and not _pruned(run.data.tags)}
 
     def finished_fits(self, sweep: SweepHandle) -> dict[str, str]:
-        """Fit key -> run id of a FINISHED trial run of the sweep's experiment with that fit."""
+        """Fit key -> run id of a FINISHED, not pruned trial run of the sweep's experiment with
+        that fit (a pruned fit is not re-scored: its training was cut short)."""
         return {run.data.tags["tuner.fit_key"]: str(run.info.run_id)
-                for run in self._finished_runs(sweep) if run.data.tags.get("tuner.fit_key")}
+                for run in self._finished_runs(sweep)
+                if run.data.tags.get("tuner.fit_key") and not _pruned(run.data.tags)}
+
+    def pruned_keys(self, sweep: SweepHandle) -> set[str]:
+        """Trial keys of the sweep's experiment's runs that a pruner stopped."""
+        return {run.data.tags["tuner.trial_key"] for run in self._finished_runs(sweep)
+                if "tuner.trial_key" in run.data.tags and _pruned(run.data.tags)}
 
     def _finished_runs(self, sweep: SweepHandle) -> list[Any]:
         """The FINISHED trial runs: one search of the store serves both views above (the
@@ -283,10 +301,9 @@ class MlflowTracker:
         if record.error is not None:
             tags |= {"tuner.error_type": record.error.type,
                      "tuner.error": record.error.message[:4000]}
-        self._log_metrics(run_id, record.metrics, tags)
+        self._log_metrics(run_id, record.metrics, tags, learning_curve(record))
         self._log_artifacts(run_id, record, sweep)
-        status = "FINISHED" if record.status is TrialStatus.COMPLETE else "FAILED"
-        self.client.set_terminated(run_id, status)
+        self.client.set_terminated(run_id, run_status(record.status))
 
     def drop_trial(self, run_id: str) -> None:
         """Remove a run opened for an attempt that will be resubmitted."""
@@ -350,15 +367,21 @@ class MlflowTracker:
             self.client.log_batch(run_id, params=safe[start:start + 100])
 
     def _log_metrics(self, run_id: str, metrics: Mapping[str, float],
-                     tags: Mapping[str, str] | None = None) -> None:
-        """Metrics (and tags) in one batch: one round trip to the store."""
+                     tags: Mapping[str, str] | None = None,
+                     steps: Sequence[tuple[str, int, float]] = ()) -> None:
+        """Metrics (and tags, and metric values at steps: a learning curve) in one batch: one
+        round trip to the store (MLflow takes at most 1,000 metrics a batch)."""
         from mlflow.entities import Metric, RunTag
 
         stamp = int(time.time() * 1000)
         rows = [Metric(k, float(v), stamp, 0) for k, v in metrics.items()]
+        rows += [Metric(name, float(value), stamp, step) for name, step, value in steps]
         tag_rows = [RunTag(k, str(v)) for k, v in (tags or {}).items()]
-        if rows or tag_rows:
-            self.client.log_batch(run_id, metrics=rows, tags=tag_rows)
+        for start in range(0, max(len(rows), 1), 1000):
+            batch = rows[start:start + 1000]
+            if batch or tag_rows:
+                self.client.log_batch(run_id, metrics=batch, tags=tag_rows)
+            tag_rows = []
 
     def _log_artifacts(self, run_id: str, record: TrialRecord, sweep: SweepHandle) -> None:
         with tempfile.TemporaryDirectory(prefix="tuner-artifacts-") as folder:
@@ -366,6 +389,30 @@ class MlflowTracker:
             for name, content in _artifact_files(record, sweep.doc_ids):
                 (root / name).write_text(content, encoding="utf-8")
             self.client.log_artifacts(run_id, str(root))
+
+
+def run_status(status: TrialStatus) -> str:
+    """The MLflow status of a trial run: a pruned trial ended as its pruner asked, FINISHED
+    (tagged tuner.status=PRUNED)."""
+    return "FAILED" if status is TrialStatus.FAILED else "FINISHED"
+
+
+def learning_curve(record: TrialRecord) -> list[tuple[str, int, float]]:
+    """The trial's checkpoints as (metric, step, value), under `curve/<objective>`, ending with
+    the final value at the budget it used, so the MLflow UI draws the curve to its end."""
+    plan = record.spec.checkpoints
+    if plan is None or not record.curve:
+        return []
+    name = f"{CURVE_PREFIX}{plan.metric}"
+    points = [(name, step, value) for step, value in record.curve]
+    final, used = record.metrics.get(plan.metric), record.metrics.get("budget_used")
+    if final is not None and used is not None and int(used) > record.curve[-1][0]:
+        points.append((name, int(used), float(final)))
+    return points
+
+
+def _pruned(tags: Mapping[str, str]) -> bool:
+    return tags.get("tuner.status") == TrialStatus.PRUNED.value
 
 
 def trial_tags(sweep: SweepHandle, spec: TrialSpec) -> dict[str, str]:

@@ -1,0 +1,278 @@
+"""Stopping bad trials early: successive halving (ASHA), Hyperband or the median rule over a
+model's budget (epochs, Gibbs or EM iterations).
+
+The parent is the sole decider. It keeps one Optuna study per model (Optuna's pruners, driven
+through ask/tell: `report` at each checkpoint, `should_prune` at each rung), and exchanges two
+small files per trial with the worker in a folder both see (under the cache, which Dask workers
+on other machines see at the same path already):
+
+- `<key>.reports`: the worker appends "step value decide" after each checkpoint, where value is
+  the sweep's objective on the model as it stands;
+- `<key>.verdict`: at a rung (decide = 1) the worker waits until the parent writes "step go" or
+  "step stop" here, then trains on or returns its model as it stands. A worker is never killed
+  for pruning.
+
+Optuna's pruners were chosen over our own rungs: the asynchronous successive halving rule (a
+trial goes on at a rung when it is in the top 1/reduction_factor of the values seen there so far),
+Hyperband's brackets and the median rule are each a few lines to call and are tested upstream.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from tuner.output import TopicModelOutput
+from tuner.trial import CheckpointPlan, TrialRecord, TrialSpec, TrialStatus
+
+PrunerType = Literal["asha", "hyperband", "median"]
+PRUNER_TYPES = ("asha", "hyperband", "median")
+PRUNING_FOLDER = "pruning"  # under the cache: <cache>/pruning/<sweep run id>/
+VERDICT_POLL_S = 0.02
+
+
+@dataclass(frozen=True)
+class PrunerSpec:
+    """The grid's `search.pruner` section."""
+
+    type: PrunerType = "asha"
+    min_resource: int | None = None  # None: each model's own `min_budget`
+    reduction_factor: int = 3
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A prunable model's budget: its parameter, the fewest units before a verdict, the most
+    units any of its trials in this sweep trains (Hyperband's max_resource)."""
+
+    param: str
+    min_resource: int
+    max_resource: int
+
+
+def rungs(min_resource: int, reduction_factor: int, budget: int) -> tuple[int, ...]:
+    """Successive halving's rung steps below `budget`: min_resource x reduction_factor^k."""
+    steps, step = [], min_resource
+    while step < budget:
+        steps.append(step)
+        step *= reduction_factor
+    return tuple(steps)
+
+
+def checkpoint_plan(spec: PrunerSpec, budget: Budget, trial_budget: int, metric: str,
+                    folder: Path) -> CheckpointPlan:
+    """Where a trial with `trial_budget` units reports and waits: a curve point every
+    min_resource units; verdicts at the rungs (ASHA, Hyperband) or at every point from
+    min_resource on (median)."""
+    every = budget.min_resource
+    if spec.type == "median":
+        decide = tuple(range(every, trial_budget, every))
+    else:
+        decide = rungs(every, spec.reduction_factor, trial_budget)
+    return CheckpointPlan(metric, str(folder), every, decide, trial_budget)
+
+
+# ---- worker side -------------------------------------------------------------------------------
+
+@dataclass
+class ReportingCheckpoint:
+    """The `FitContext.checkpoint` of a trial a pruner watches: scores the model at the plan's
+    steps, reports to the parent, and at a rung waits for its verdict."""
+
+    plan: CheckpointPlan
+    key: str
+    objective: Callable[[TopicModelOutput], float]
+    curve: list[tuple[int, float]] = field(default_factory=list)
+    last_step: int = 0
+    stopped_at: int | None = None
+
+    def __call__(self, step: int, current: Callable[[], TopicModelOutput]) -> bool:
+        self.last_step = step
+        if not self.plan.reports_at(step):
+            return False
+        value = float(self.objective(current()))
+        self.curve.append((step, value))
+        decide = step in self.plan.decide_at
+        folder = Path(self.plan.folder)
+        with open(folder / f"{self.key}.reports", "a", encoding="ascii") as handle:
+            handle.write(f"{step} {value!r} {int(decide)}\n")
+        if not decide or not self._told_to_stop(folder / f"{self.key}.verdict", step):
+            return False
+        self.stopped_at = step
+        return True
+
+    def _told_to_stop(self, path: Path, step: int) -> bool:
+        """Wait for the parent's verdict on `step`; none within the plan's wait (the parent is
+        gone): train on."""
+        deadline = time.monotonic() + self.plan.wait_s
+        while time.monotonic() < deadline:
+            verdict = _read_verdict(path)
+            if verdict is not None and verdict[0] == step:
+                return verdict[1] == "stop"
+            time.sleep(VERDICT_POLL_S)
+        return False
+
+
+def _read_verdict(path: Path) -> tuple[int, str] | None:
+    try:
+        step, word = path.read_text(encoding="ascii").split()
+        return int(step), word
+    except (OSError, ValueError):
+        return None
+
+
+# ---- parent side -------------------------------------------------------------------------------
+
+@dataclass
+class _Watched:
+    """A trial in flight under the pruner: its Optuna trial (asked at its first report) and how
+    far its reports file has been read."""
+
+    model: str
+    optuna_trial: Any = None
+    offset: int = 0
+
+
+class PruningController:
+    """Decides, in the parent, which trials stop at their rungs (see the module's docstring)."""
+
+    def __init__(self, spec: PrunerSpec, metric: str, maximize: bool,
+                 budgets: Mapping[str, Budget], folder: Path) -> None:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self.spec, self.metric, self.maximize = spec, metric, maximize
+        self.budgets: dict[str, Budget | None] = dict(budgets)
+        self.folder = folder
+        self.studies: dict[str, Any] = {}
+        self.watched: dict[str, _Watched] = {}
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def plan(self, spec: TrialSpec) -> TrialSpec:
+        """`spec` with its checkpoint plan, or as it is for a model without a budget."""
+        if spec.model not in self.budgets:  # a TPE suggestion of a model not seen yet
+            self.budgets[spec.model] = model_budgets(self.spec, [spec]).get(spec.model)
+        budget = self.budgets.get(spec.model)
+        if budget is None:
+            return spec
+        trial_budget = int(spec.params[budget.param])
+        plan = checkpoint_plan(self.spec, budget, trial_budget, self.metric, self.folder)
+        self.watched[spec.key] = _Watched(spec.model)
+        return replace(spec, checkpoints=plan)
+
+    def poll(self) -> None:
+        """Read the new reports of every watched trial; answer each rung."""
+        for key, watched in self.watched.items():
+            for step, value, decide in self._new_reports(key, watched):
+                trial = self._optuna_trial(watched)
+                trial.report(value, step)
+                if decide:
+                    stop = bool(trial.should_prune())
+                    _write_atomically(self.folder / f"{key}.verdict",
+                                      f"{step} {'stop' if stop else 'go'}")
+
+    def finish(self, record: TrialRecord) -> None:
+        """Tell the model's study how the trial ended; forget its files."""
+        from optuna.trial import TrialState
+
+        watched = self.watched.pop(record.spec.key, None)
+        if watched is None:
+            return
+        if watched.optuna_trial is not None:
+            study = self.studies[watched.model]
+            value = record.metrics.get(self.metric)
+            if record.status is TrialStatus.PRUNED:
+                study.tell(watched.optuna_trial, state=TrialState.PRUNED)
+            elif record.status is TrialStatus.COMPLETE and value is not None \
+                    and math.isfinite(value):
+                study.tell(watched.optuna_trial, value)
+            else:
+                study.tell(watched.optuna_trial, state=TrialState.FAIL)
+        for suffix in (".reports", ".verdict"):
+            (self.folder / f"{record.spec.key}{suffix}").unlink(missing_ok=True)
+
+    def forget(self, keys: Iterable[str]) -> None:
+        """Trials that will run again (a pool broke under them): start their files afresh."""
+        for key in keys:
+            watched = self.watched.get(key)
+            if watched is not None:
+                watched.offset = 0
+            for suffix in (".reports", ".verdict"):
+                (self.folder / f"{key}{suffix}").unlink(missing_ok=True)
+
+    def _new_reports(self, key: str, watched: _Watched) -> list[tuple[int, float, bool]]:
+        path = self.folder / f"{key}.reports"
+        try:
+            with open(path, "rb") as handle:
+                handle.seek(watched.offset)
+                chunk = handle.read()
+        except OSError:
+            return []
+        complete = chunk[:chunk.rfind(b"\n") + 1]  # a line still being written waits
+        watched.offset += len(complete)
+        reports = []
+        for line in complete.decode("ascii").splitlines():
+            step, value, decide = line.split()
+            reports.append((int(step), float(value), decide == "1"))
+        return reports
+
+    def _optuna_trial(self, watched: _Watched) -> Any:
+        if watched.optuna_trial is None:
+            watched.optuna_trial = self._study(watched.model).ask()
+        return watched.optuna_trial
+
+    def _study(self, model: str) -> Any:
+        if model not in self.studies:
+            import optuna
+
+            self.studies[model] = optuna.create_study(
+                direction="maximize" if self.maximize else "minimize",
+                pruner=make_pruner(self.spec, self._budget(model)),
+                study_name=f"prune-{model}")
+        return self.studies[model]
+
+
+    def _budget(self, model: str) -> Budget:
+        budget = self.budgets[model]
+        assert budget is not None  # only models with a budget are watched
+        return budget
+
+
+def make_pruner(spec: PrunerSpec, budget: Budget) -> Any:
+    """The Optuna pruner a grid's `search.pruner` names, in budget units."""
+    import optuna
+
+    if spec.type == "median":
+        return optuna.pruners.MedianPruner(n_warmup_steps=budget.min_resource)
+    if spec.type == "hyperband":
+        return optuna.pruners.HyperbandPruner(budget.min_resource, budget.max_resource,
+                                              spec.reduction_factor)
+    return optuna.pruners.SuccessiveHalvingPruner(budget.min_resource, spec.reduction_factor)
+
+
+def model_budgets(spec: PrunerSpec, trials: Iterable[TrialSpec]) -> dict[str, Budget]:
+    """The budget of each prunable model among `trials` (models without one are not pruned)."""
+    from trainers import load_trainer
+
+    budgets: dict[str, Budget] = {}
+    for trial in trials:
+        trainer = load_trainer(trial.model)
+        param = trainer.budget_param
+        if param is None:
+            continue
+        units = int(trial.params[param])
+        known = budgets.get(trial.model)
+        low = spec.min_resource or trainer.min_budget
+        budgets[trial.model] = Budget(param, low, max(units, known.max_resource if known else 0))
+    return budgets
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text, encoding="ascii")
+    os.replace(temporary, path)
