@@ -97,7 +97,7 @@ def _rankable() -> tuple[str, ...]:
 
 PRUNER = ParamSchema("search.pruner", [
     Param("type", str, "asha", one_of(*PRUNER_TYPES), "asynchronous successive halving, "
-          "Hyperband, or the median rule (Optuna's pruners)"),
+          "Hyperband, or the median rule (Optuna's pruners); none: learning curves only"),
     Param("min_resource", int, None, between(1, 100000), "budget units (epochs, iterations) "
           "before a trial is first judged; null: each model's own default", nullable=True),
     Param("reduction_factor", int, 3, between(2, 10), "rungs at min_resource x factor^k; "

@@ -110,3 +110,34 @@ def test_grid_error_names_file_field_and_range(model: str, small_corpus, tmp_pat
     pattern = rf"{re.escape(str(grid))}: params\.{name}: {model} expects .*{allowed}.*got"
     with pytest.raises(GridError, match=pattern):
         load_grid(grid)
+
+
+BUDGETED = [m for m in MODELS if load_trainer(m).budget_param is not None]
+
+
+@pytest.mark.parametrize("model", BUDGETED)
+def test_a_budgeted_trainer_reports_each_unit_and_stops_where_its_checkpoint_says(
+        model: str, request: pytest.FixtureRequest, tmp_path) -> None:
+    data = request.getfixturevalue(DATA_FOR.get(model, "small_data"))
+    trainer = load_trainer(model)
+    params = trainer.params.with_defaults(tiny_budget(model))
+    assert trainer.budget_param in params
+    steps: list[int] = []
+    judged: list[TopicModelOutput] = []
+
+    def checkpoint(step: int, current: Any) -> bool:
+        steps.append(step)
+        if step == 2:
+            judged.append(current())
+            return True
+        return False
+
+    ctx = FitContext(seed=SEED, top_n=TOP_N, cache_dir=str(tmp_path), checkpoint=checkpoint)
+    output = fit_trial(trainer(), data, params, ctx)
+    assert steps == [1, 2]  # one report per unit of the budget, none after the stop
+    assert output.topic_words == judged[0].topic_words  # it returns the model that was judged
+    assert list(output.assignments) == list(judged[0].assignments)
+
+
+def test_models_without_a_budget_are_the_ones_never_pruned() -> None:
+    assert set(MODELS) - set(BUDGETED) == {"BERTopic"}

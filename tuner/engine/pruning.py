@@ -30,8 +30,8 @@ from typing import Any, Literal
 from tuner.output import TopicModelOutput
 from tuner.trial import CheckpointPlan, TrialRecord, TrialSpec, TrialStatus
 
-PrunerType = Literal["asha", "hyperband", "median"]
-PRUNER_TYPES = ("asha", "hyperband", "median")
+PrunerType = Literal["asha", "hyperband", "median", "none"]
+PRUNER_TYPES = ("asha", "hyperband", "median", "none")  # none: learning curves, nothing stopped
 PRUNING_FOLDER = "pruning"  # under the cache: <cache>/pruning/<sweep run id>/
 VERDICT_POLL_S = 0.02
 
@@ -70,7 +70,9 @@ def checkpoint_plan(spec: PrunerSpec, budget: Budget, trial_budget: int, metric:
     min_resource units; verdicts at the rungs (ASHA, Hyperband) or at every point from
     min_resource on (median)."""
     every = budget.min_resource
-    if spec.type == "median":
+    if spec.type == "none":
+        decide: tuple[int, ...] = ()
+    elif spec.type == "median":
         decide = tuple(range(every, trial_budget, every))
     else:
         decide = rungs(every, spec.reduction_factor, trial_budget)
@@ -247,6 +249,8 @@ def make_pruner(spec: PrunerSpec, budget: Budget) -> Any:
     """The Optuna pruner a grid's `search.pruner` names, in budget units."""
     import optuna
 
+    if spec.type == "none":
+        return optuna.pruners.NopPruner()
     if spec.type == "median":
         return optuna.pruners.MedianPruner(n_warmup_steps=budget.min_resource)
     if spec.type == "hyperband":

@@ -361,7 +361,8 @@ class _Loop:
             self.pruner.finish(record)
         self.tracker.finish_trial(self.sweep, trial.run_id, record)
         complete = record.status is TrialStatus.COMPLETE
-        self.scheduler.tell(record.spec.key, record.metrics if complete else None)
+        self.scheduler.tell(record.spec.key, record.metrics if complete else None,
+                            record.status is TrialStatus.PRUNED)
         self.result.records.append(record)
         if self.on_record is not None:
             self.on_record(record)

@@ -27,7 +27,8 @@ class TrialSource(Protocol):
 
     def exhausted(self) -> bool: ...
 
-    def tell(self, key: str, metrics: Mapping[str, float] | None) -> None: ...
+    def tell(self, key: str, metrics: Mapping[str, float] | None, pruned: bool = False
+             ) -> None: ...
 
 
 class ListSource:
@@ -42,7 +43,8 @@ class ListSource:
     def exhausted(self) -> bool:
         return not self.queue
 
-    def tell(self, key: str, metrics: Mapping[str, float] | None) -> None:
+    def tell(self, key: str, metrics: Mapping[str, float] | None, pruned: bool = False
+             ) -> None:
         """Static sources learn nothing from results."""
 
 
@@ -126,7 +128,7 @@ class Scheduler:
                 return None
             if spec.key in self.done or spec.key in self.pruned:
                 self.skipped += 1
-                self.source.tell(spec.key, self.done.get(spec.key))
+                self.source.tell(spec.key, self.done.get(spec.key), spec.key in self.pruned)
                 continue
             stored = self._stored_fit(spec)
             task = Task(spec, stored) if stored is not None else self._unless_waiting(spec)
@@ -172,5 +174,6 @@ class Scheduler:
         self.retry.extend(specs)
         self.suspects.update(suspects)
 
-    def tell(self, key: str, metrics: Mapping[str, float] | None) -> None:
-        self.source.tell(key, metrics)
+    def tell(self, key: str, metrics: Mapping[str, float] | None, pruned: bool = False
+             ) -> None:
+        self.source.tell(key, metrics, pruned)

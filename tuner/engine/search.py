@@ -76,6 +76,7 @@ class _Config:
     optuna_trial: Any
     pending: int
     results: list[Mapping[str, float]] = field(default_factory=list)
+    pruned: int = 0  # seeds the sweep's pruner stopped
 
 
 class TpeSource:
@@ -119,12 +120,14 @@ class TpeSource:
             self.configs[spec.key] = config
             self.queue.append(spec)
 
-    def tell(self, key: str, metrics: Mapping[str, float] | None) -> None:
-        """Record one seed's result (None: failed); tell Optuna once the configuration is done."""
+    def tell(self, key: str, metrics: Mapping[str, float] | None, pruned: bool = False) -> None:
+        """Record one seed's result (None: failed, or `pruned`); tell Optuna once the
+        configuration is done."""
         config = self.configs.get(key)
         if config is None:
             return
         config.pending -= 1
+        config.pruned += pruned
         if metrics is not None:
             config.results.append(metrics)
         if config.pending == 0:
@@ -136,8 +139,9 @@ class TpeSource:
         usable = [r for r in config.results if all(m in r for m in self.spec.metrics)]
         summary = {"model": config.model, "params": config.combo, "seeds": len(self.seeds),
                    "completed": len(usable)}
-        if not usable:
-            self.study.tell(config.optuna_trial, state=TrialState.FAIL)
+        if not usable:  # pruned: TPE ranks it below every finished configuration
+            state = TrialState.PRUNED if config.pruned else TrialState.FAIL
+            self.study.tell(config.optuna_trial, state=state)
         else:
             values = [float(np.mean([r[m] for r in usable])) for m in self.spec.metrics]
             self.study.tell(config.optuna_trial, values)

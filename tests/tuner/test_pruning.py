@@ -1,0 +1,207 @@
+"""Stopping bad trials early (issue #13): real ProdLDA sweeps on real 20 Newsgroups posts, a real
+MLflow store, the process pool and Dask; the parent's decisions with Optuna's real pruners."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.conftest import make_grid
+from tuner.engine.pruning import (
+    Budget,
+    PrunerSpec,
+    PruningController,
+    ReportingCheckpoint,
+    checkpoint_plan,
+    rungs,
+)
+from tuner.engine.sweep import check_inputs
+from tuner.errors import GridError
+from tuner.flow import SweepOutcome, SweepSettings, execute_sweep
+from tuner.grid import load_grid
+from tuner.output import TopicModelOutput
+from tuner.reporting.leaderboard import leaderboard
+from tuner.reporting.report import write_report
+from tuner.tracking.tracker import MlflowTracker
+from tuner.trial import DataRef, MetricSettings, TrialRecord, TrialSpec, TrialStatus
+
+# The first configuration learns (ARI well above 0 after one epoch); the second barely moves from
+# its random start, so successive halving stops it at its first rung (min_resource 1).
+LEARNS, STALLS = 0.02, 0.00001
+PARAMS = {"num_topics": 5, "vocab_size": 1000, "epochs": 10, "patience": None, "hidden_dim": 128,
+          "num_layers": 1, "learning_rate": [LEARNS, STALLS]}
+ASHA = {"strategy": "grid", "pruner": {"type": "asha", "min_resource": 1}}
+
+
+def _grid(folder: Path, corpus: Path, search: dict | None, experiment: str = "prune") -> Path:
+    return make_grid(folder, corpus, experiment=experiment, models=["prodlda"], params=PARAMS,
+                     search=search)
+
+
+def _sweep(grid: Path, store: str, cache: Path, executor: str = "process") -> SweepOutcome:
+    loaded = load_grid(grid)
+    settings = SweepSettings(store, cache, max_workers=1, progress=False, executor=executor)
+    return execute_sweep(loaded, check_inputs(loaded), settings)
+
+
+def _runs(store: str, outcome: SweepOutcome) -> dict[float, list]:
+    """learning rate -> the trial runs with it, oldest first."""
+    client = MlflowClient(store)
+    found: dict[float, list] = {}
+    for run in sorted(client.search_runs([outcome.experiment_id], "tags.`tuner.role` = 'trial'"),
+                      key=lambda r: r.info.start_time):
+        found.setdefault(float(run.data.params["learning_rate"]), []).append(run)
+    return found
+
+
+@pytest.fixture(scope="module")
+def pruned_sweep(tmp_path_factory, small_corpus):
+    folder = tmp_path_factory.mktemp("pruned")
+    store, cache = f"sqlite:///{folder}/mlflow.db", folder / "cache"
+    grid = _grid(folder, small_corpus, ASHA)
+    return folder, store, cache, grid, _sweep(grid, store, cache)
+
+
+def test_a_bad_trial_stops_at_its_rung_and_is_logged_pruned(pruned_sweep):
+    folder, store, _, _, outcome = pruned_sweep
+    assert (outcome.completed, outcome.pruned, outcome.failed) == (1, 1, 0)
+    runs = _runs(store, outcome)
+    [good], [bad] = runs[LEARNS], runs[STALLS]
+    assert bad.info.status == "FINISHED"
+    assert bad.data.tags["tuner.status"] == "PRUNED"
+    assert bad.data.metrics["budget_used"] == 1.0
+    assert "ari" in bad.data.metrics and "npmi" in bad.data.metrics  # its last metrics
+    assert good.data.tags["tuner.status"] == "COMPLETE"
+    assert good.data.metrics["budget_used"] == 10.0
+    client = MlflowClient(store)
+    curve = client.get_metric_history(good.info.run_id, "curve/ari")
+    assert [m.step for m in curve] == list(range(1, 11))  # every epoch, then the final value
+    assert curve[-1].value == pytest.approx(good.data.metrics["ari"])
+    assert [m.step for m in client.get_metric_history(bad.info.run_id, "curve/ari")] == [1]
+
+
+def test_rankings_leave_pruned_trials_out_and_the_report_counts_them(pruned_sweep):
+    folder, store, _, _, outcome = pruned_sweep
+    board = leaderboard(MlflowTracker(store), "prune", "ari")
+    assert [c.params["learning_rate"] for c in board] == [LEARNS]
+    assert [c.params["learning_rate"] for c in outcome.board] == [LEARNS]
+    page = write_report(store, "prune", folder / "report").html.read_text(encoding="utf-8")
+    assert "1 trials were stopped early by the pruner" in page
+    assert "<td>ProdLDA</td><td>1</td><td>1</td>" in page  # model, after 1 epoch, 1 trial
+
+
+def test_a_rerun_with_a_pruner_treats_pruned_trials_as_done(pruned_sweep):
+    _, store, cache, grid, _ = pruned_sweep
+    again = _sweep(grid, store, cache)
+    assert (again.completed, again.pruned, again.skipped) == (0, 0, 2)
+
+
+def test_without_a_pruner_nothing_is_pruned_and_a_pruned_trial_runs_in_full(pruned_sweep,
+                                                                            small_corpus):
+    folder, store, cache, _, _ = pruned_sweep
+    plain = _grid(folder / "plain", small_corpus, None)
+    outcome = _sweep(plain, store, cache)
+    assert (outcome.completed, outcome.pruned, outcome.skipped) == (1, 0, 1)
+    [_, full] = _runs(store, outcome)[STALLS]
+    assert full.data.tags["tuner.status"] == "COMPLETE"
+    assert "budget_used" not in full.data.metrics
+    assert MlflowClient(store).get_metric_history(full.info.run_id, "curve/ari") == []
+
+
+def test_pruning_works_alike_on_dask(tmp_path, small_corpus):
+    store, cache = f"sqlite:///{tmp_path}/mlflow.db", tmp_path / "cache"
+    outcome = _sweep(_grid(tmp_path, small_corpus, ASHA), store, cache, executor="dask")
+    assert (outcome.completed, outcome.pruned, outcome.failed) == (1, 1, 0)
+    [bad] = _runs(store, outcome)[STALLS]
+    assert (bad.data.tags["tuner.status"], bad.data.metrics["budget_used"]) == ("PRUNED", 1.0)
+
+
+def test_the_pruner_section_is_validated_with_the_grid(tmp_path, small_corpus):
+    search = {"strategy": "grid", "pruner": {"type": "sha", "min_resource": 0,
+                                             "reduction_factor": 1, "extra": 2}}
+    with pytest.raises(GridError) as raised:
+        load_grid(_grid(tmp_path, small_corpus, search))
+    text = str(raised.value)
+    for field in ("search.pruner.type", "search.pruner.min_resource",
+                  "search.pruner.reduction_factor", "search.pruner.extra"):
+        assert field in text
+
+
+# ---- the parent's decisions, with Optuna's pruners and the worker's files -----------------
+
+def _spec(key: str, epochs: int = 27) -> TrialSpec:
+    data = DataRef("c.jsonl", "sha", "en", "bow/x", None, None, None, "label")
+    return TrialSpec("ProdLDA", {"epochs": epochs}, 1, data, MetricSettings(), "e", key)
+
+
+@contextmanager
+def _parent(controller: PruningController) -> Iterator[None]:
+    """The parent's polling, in a thread beside the test's "worker" (as a runner polls)."""
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.is_set():
+            controller.poll()
+            time.sleep(0.005)
+
+    thread = threading.Thread(target=poll)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
+def _train(controller: PruningController, key: str, value: float, budget: int = 27
+           ) -> int | None:
+    """A trial whose objective is `value` at every checkpoint, trained through its worker-side
+    checkpoint: the step it was stopped at, or None; the parent is told how it ended."""
+    planned = controller.plan(_spec(key, budget))
+    assert planned.checkpoints is not None
+    checkpoint = ReportingCheckpoint(planned.checkpoints, key, lambda _: value)
+    with _parent(controller):
+        stopped = next((s for s in range(1, budget + 1)
+                        if checkpoint(s, lambda: TopicModelOutput([["w"]], None, [0]))), None)
+    status = TrialStatus.COMPLETE if stopped is None else TrialStatus.PRUNED
+    controller.finish(TrialRecord(planned, status, {"ari": value}))
+    return stopped
+
+
+def _controller(tmp_path: Path, kind: str) -> PruningController:
+    spec = PrunerSpec(kind, 3, 3)  # type: ignore[arg-type]
+    return PruningController(spec, "ari", True, {"ProdLDA": Budget("epochs", 3, 27)}, tmp_path)
+
+
+def test_successive_halving_stops_a_trial_below_the_top_third_at_its_rung(tmp_path):
+    controller = _controller(tmp_path, "asha")
+    assert rungs(3, 3, 27) == (3, 9)
+    stopped = [_train(controller, f"t{i}", value) for i, value in enumerate([0.5, 0.4, 0.1, 0.6])]
+    # The first is the best so far at each rung; 0.4 and 0.1 are not in the top third at rung 3;
+    # 0.6 is the best at every rung.
+    assert stopped == [None, 3, 3, None]
+    assert list(tmp_path.iterdir()) == []  # each trial's files go when it ends
+
+
+def test_the_median_rule_needs_finished_trials_then_stops_those_below_the_median(tmp_path):
+    controller = _controller(tmp_path, "median")
+    outcomes = [_train(controller, f"m{i}", value)
+                for i, value in enumerate([0.5, 0.6, 0.7, 0.8, 0.9, 0.1])]
+    assert outcomes == [None] * 5 + [3]  # Optuna's 5 startup trials run in full
+
+
+def test_a_checkpoint_plan_reports_each_min_resource_and_decides_at_rungs(tmp_path):
+    budget = Budget("epochs", 10, 100)
+    asha = checkpoint_plan(PrunerSpec("asha", 10, 3), budget, 100, "ari", tmp_path)
+    assert asha.decide_at == (10, 30, 90)
+    assert [s for s in range(1, 101) if asha.reports_at(s)] == list(range(10, 100, 10))
+    median = checkpoint_plan(PrunerSpec("median", 10, 3), budget, 100, "ari", tmp_path)
+    assert median.decide_at == tuple(range(10, 100, 10))
+    none = checkpoint_plan(PrunerSpec("none", 10, 3), budget, 100, "ari", tmp_path)
+    assert none.decide_at == ()
