@@ -87,3 +87,28 @@ def test_tpe_search_runs_asks_and_tells_and_resumes(tmp_path, small_corpus, sess
     keys = [r.data.tags["tuner.trial_key"] for r in tracker.trial_runs(
         again.sweep.experiment_id, "attributes.status = 'FINISHED'")]
     assert len(keys) == len(set(keys))
+
+
+def test_a_repeated_tpe_suggestion_runs_once_and_every_suggestion_is_told():
+    from types import SimpleNamespace
+
+    from optuna.trial import TrialState
+
+    from tuner.engine.search import SearchSpec, TpeSource
+
+    made = []
+
+    def make_trial(model, combo, seed):
+        made.append((model, dict(combo), seed))
+        return SimpleNamespace(key=f"{model}-{combo['num_topics']}-{seed}")
+
+    source = TpeSource({"LDA": {"num_topics": [5]}}, SearchSpec("tpe", 3, 0, ("npmi",)), [1],
+                       make_trial, ["maximize"])
+    first = source.next()
+    assert source.next() is None and source.next() is None  # both repeats wait for the first
+    assert source.exhausted()
+    source.tell(first.key, {"npmi": 0.2})
+    trials = source.study.get_trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 3
+    assert [t.value for t in trials] == [0.2] * 3
+    assert len(made) == 3 and len(source.finished) == 3

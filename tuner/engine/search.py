@@ -96,6 +96,10 @@ class TpeSource:
         self.asked = 0
         self.queue: list[Any] = []
         self.configs: dict[str, _Config] = {}  # trial key -> its configuration
+        # A suggestion that repeats an earlier one (same trial keys) waits for that one's
+        # results instead of running again: trial key -> the repeats' configurations.
+        self.repeats: dict[str, list[_Config]] = {}
+        self.told: dict[str, tuple[Mapping[str, float] | None, bool]] = {}  # key -> result
         self.finished: list[dict[str, Any]] = []
 
     def next(self) -> Any | None:
@@ -117,15 +121,27 @@ class TpeSource:
         self.asked += 1
         for seed in self.seeds:
             spec = self.make_trial(model, combo, seed)
+            if spec.key in self.told:  # a repeat of a finished trial: its result, now
+                self._record(config, *self.told[spec.key])
+                continue
+            if spec.key in self.configs:
+                self.repeats.setdefault(spec.key, []).append(config)
+                continue
             self.configs[spec.key] = config
             self.queue.append(spec)
 
     def tell(self, key: str, metrics: Mapping[str, float] | None, pruned: bool = False) -> None:
         """Record one seed's result (None: failed, or `pruned`); tell Optuna once the
         configuration is done."""
-        config = self.configs.get(key)
-        if config is None:
+        first = self.configs.get(key)
+        if first is None:
             return
+        self.told[key] = (metrics, pruned)
+        for config in [first, *self.repeats.pop(key, [])]:
+            self._record(config, metrics, pruned)
+
+    def _record(self, config: _Config, metrics: Mapping[str, float] | None,
+                pruned: bool) -> None:
         config.pending -= 1
         config.pruned += pruned
         if metrics is not None:
