@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tuner.engine.executors import WarmPool, make_executor
+from tuner.engine.executors import SharedPool, WarmPool, make_executor
 from tuner.engine.runner import Limits, SweepResult, SweepSummary, run_sweep
 from tuner.engine.sweep import CheckedInputs, PreparedSweep, precompute
 from tuner.errors import SweepAbortedError, SweepInterrupted, SweepLockedError
@@ -50,6 +50,8 @@ class SweepSettings:
     # Set by `tuner serve` on SIGTERM: no new worker pool starts, so once the server has
     # stopped the workers the sweep ends KILLED (signals reach only the main thread).
     stop: threading.Event | None = field(default=None, compare=False)
+    # `tuner serve`'s warm workers, lent to each of its sweeps (None: the sweep starts its own).
+    pool: SharedPool | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -222,6 +224,8 @@ def _executor_factory(settings: SweepSettings) -> Callable[[], Executor]:
     """Executors for the sweep; none once the service asked the sweep to stop."""
     def make() -> Executor:
         _raise_if_stopped(settings)
+        if settings.pool is not None:
+            return settings.pool.lend()
         return make_executor(settings.executor, settings.max_workers, settings.scheduler,
                              settings.max_memory_mb, settings.cache_dir)
 

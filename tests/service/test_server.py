@@ -269,6 +269,20 @@ def test_a_sweep_past_the_active_cap_waits_queued(queued: dict[str, Any]) -> Non
     assert [job["status"] for job in queued["jobs"]] == ["finished", "finished"]
 
 
+def test_the_next_sweep_runs_on_the_same_warm_workers(api: Served,
+                                                      queued: dict[str, Any]) -> None:
+    """Issue #11 item 3: `tuner serve` lends one pool to every sweep, so a sweep pays no
+    worker start-up (spawn, imports, compiled code) after the first."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(api.store)
+    workers = []
+    for job in queued["jobs"]:
+        runs = client.search_runs([job["experiment_id"]], "tags.`tuner.role` = 'trial'")
+        workers.append({r.data.tags["tuner.worker"] for r in runs})
+    assert workers[0] and workers[1] <= workers[0], workers
+
+
 def test_inline_grid_is_written_once_valid_and_removed_when_done(
         api: Served, queued: dict[str, Any]) -> None:
     assert queued["file_while_queued"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from pathlib import Path
@@ -59,17 +60,70 @@ class WarmPool:
         return first
 
     def close(self) -> None:
-        """Stop the early executor if no sweep took it (precompute failed)."""
-        if self._first is not None:
+        """Stop the early executor if no sweep took it (precompute failed); a pool lent by a
+        SharedPool stays warm for the next sweep."""
+        if self._first is not None and not isinstance(self._first, LentExecutor):
             kill_workers(self._first)  # workers may be importing torch: do not wait for them
             self._first.shutdown(wait=False, cancel_futures=True)
-            self._first = None
+        self._first = None
+
+
+class SharedPool:
+    """One process pool lent to sweep after sweep by a long-running service (`tuner serve`), so
+    its workers stay warm between sweeps: libraries imported, compiled code loaded, data files
+    memo-ised. A sweep gets a LentExecutor: its `shutdown` leaves the pool running; a pool that
+    broke, or whose workers a sweep killed (a time limit, a stop), is replaced at the next lend.
+    Sweeps that run at once share its workers."""
+
+    def __init__(self, make: Callable[[], Executor]) -> None:
+        self._make = make
+        self._pool: Executor | None = None
+        self._lock = threading.Lock()
+
+    def lend(self) -> LentExecutor:
+        with self._lock:
+            if self._pool is None or getattr(self._pool, "_broken", False):
+                self._pool = self._make()
+            return LentExecutor(self._pool, self)
+
+    def retire(self, pool: Executor) -> None:
+        """`pool`'s workers were killed: the next lend starts a fresh one."""
+        with self._lock:
+            if self._pool is pool:
+                self._pool = None
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            kill_workers(pool)
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+class LentExecutor(Executor):
+    """A SharedPool's executor as one sweep sees it."""
+
+    def __init__(self, pool: Executor, owner: SharedPool) -> None:
+        self.pool, self.owner = pool, owner
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        return self.pool.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """The pool outlives the sweep (its futures are all done or abandoned by now)."""
+
+    def kill(self) -> None:
+        kill_workers(self.pool)
+        self.owner.retire(self.pool)
 
 
 def kill_workers(executor: Executor) -> None:
     """Kill this executor's own worker processes, and no other (sweeps run by `tuner serve`
     share one parent process). A Dask cluster's workers are the cluster's to manage."""
-    if isinstance(executor, ProcessPoolExecutor):
+    if isinstance(executor, LentExecutor):
+        executor.kill()
+    elif isinstance(executor, ProcessPoolExecutor):
         for process in list((executor._processes or {}).values()):
             process.kill()
 

@@ -19,6 +19,7 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Literal
 
+from tuner.engine.executors import SharedPool, make_executor
 from tuner.engine.sweep import CheckedInputs, PreparedSweep
 from tuner.errors import ApiError, SweepInterrupted, TunerError
 from tuner.grid import Grid
@@ -89,6 +90,8 @@ class SweepRegistry:
         self._futures: dict[str, Future[None]] = {}
         self._stop = threading.Event()
         self._pool = ThreadPoolExecutor(settings.max_active, thread_name_prefix="sweep")
+        self._workers = SharedPool(lambda: make_executor("process", settings.max_workers,
+                                                         cache_dir=settings.cache_dir))
 
     def jobs(self) -> list[SweepJob]:
         with self._lock:
@@ -131,6 +134,7 @@ class SweepRegistry:
             for child in multiprocessing.active_children():  # the sweeps' worker processes
                 child.kill()
             running = list(wait(running, timeout=0.5).not_done)
+        self._workers.close()
         return not running
 
     def leaderboard(self, job_id: str) -> dict[str, Any]:
@@ -212,7 +216,8 @@ class SweepRegistry:
         from tuner.flow import SweepHooks, SweepSettings, execute_sweep
 
         settings = SweepSettings(self.settings.tracking_uri, self.settings.cache_dir,
-                                 self.settings.max_workers, progress=False, stop=self._stop)
+                                 self.settings.max_workers, progress=False, stop=self._stop,
+                                 pool=self._workers)
         hooks = SweepHooks(lambda prepared, skipped: self._started(job, prepared, skipped),
                            lambda record: self._recorded(job, record))
         with self._lock:
