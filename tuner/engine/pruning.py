@@ -144,12 +144,14 @@ class PruningController:
     """Decides, in the parent, which trials stop at their rungs (see the module's docstring)."""
 
     def __init__(self, spec: PrunerSpec, metric: str, maximize: bool,
-                 budgets: Mapping[str, Budget], folder: Path) -> None:
+                 budgets: Mapping[str, Budget], folder: Path,
+                 ceilings: Mapping[str, int] | None = None) -> None:
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.spec, self.metric, self.maximize = spec, metric, maximize
         self.budgets: dict[str, Budget | None] = dict(budgets)
+        self.ceilings = dict(ceilings or {})
         self.folder = folder
         self.studies: dict[str, Any] = {}
         self.watched: dict[str, _Watched] = {}
@@ -158,7 +160,8 @@ class PruningController:
     def plan(self, spec: TrialSpec) -> TrialSpec:
         """`spec` with its checkpoint plan, or as it is for a model without a budget."""
         if spec.model not in self.budgets:  # a TPE suggestion of a model not seen yet
-            self.budgets[spec.model] = model_budgets(self.spec, [spec]).get(spec.model)
+            self.budgets[spec.model] = model_budgets(self.spec, [spec],
+                                                     self.ceilings).get(spec.model)
         budget = self.budgets.get(spec.model)
         if budget is None:
             return spec
@@ -259,17 +262,38 @@ def make_pruner(spec: PrunerSpec, budget: Budget) -> Any:
     return optuna.pruners.SuccessiveHalvingPruner(budget.min_resource, spec.reduction_factor)
 
 
-def model_budgets(spec: PrunerSpec, trials: Iterable[TrialSpec]) -> dict[str, Budget]:
-    """The budget of each prunable model among `trials` (models without one are not pruned)."""
+def largest_budget(model: str, space: Mapping[str, Any]) -> int:
+    """The most budget units a trial of `model` can have in a grid's `space` (a list's largest
+    value, a range's high end, else the schema's default); 0 for a model without a budget."""
     from trainers import load_trainer
 
+    trainer = load_trainer(model)
+    param = trainer.budget_param
+    if param is None:
+        return 0
+    declared = trainer.params.get(param)
+    values = space.get(param, declared.default if declared is not None else 0)
+    if isinstance(values, list):
+        return int(max(values))
+    high = getattr(values, "high", values)  # a search Range, or a single value
+    return int(high or 0)
+
+
+def model_budgets(spec: PrunerSpec, trials: Iterable[TrialSpec],
+                  ceilings: Mapping[str, int] | None = None) -> dict[str, Budget]:
+    """The budget of each prunable model among `trials` (models without one are not pruned);
+    its max_resource is the largest of its trials' budgets and its `ceilings` entry (the grid's
+    largest: a TPE search has no trials before it asks)."""
+    from trainers import load_trainer
+
+    ceilings = ceilings or {}
     budgets: dict[str, Budget] = {}
     for trial in trials:
         trainer = load_trainer(trial.model)
         param = trainer.budget_param
         if param is None:
             continue
-        units = int(trial.params[param])
+        units = max(int(trial.params[param]), ceilings.get(trial.model, 0))
         known = budgets.get(trial.model)
         low = spec.min_resource or trainer.min_budget
         budgets[trial.model] = Budget(param, low, max(units, known.max_resource if known else 0))

@@ -25,7 +25,12 @@ from typing import Any, Literal
 from trainers import shared_steps
 from tuner.data.inputs import SharedStep
 from tuner.engine.executors import kill_workers
-from tuner.engine.pruning import PRUNING_FOLDER, PruningController, model_budgets
+from tuner.engine.pruning import (
+    PRUNING_FOLDER,
+    PruningController,
+    largest_budget,
+    model_budgets,
+)
 from tuner.engine.scheduler import (
     ListSource,
     Scheduler,
@@ -151,11 +156,14 @@ def _pruner(prepared: PreparedSweep, sweep: SweepHandle) -> PruningController | 
     if spec is None:
         return None
     metric = _objectives(prepared)[0]
-    cache = prepared.factory.cache_dir if prepared.factory is not None else \
-        Path(prepared.trials[0].data.cache_dir)
+    if prepared.factory is not None:
+        cache = Path(prepared.factory.cache_dir)
+    else:  # a hand-made PreparedSweep (tests)
+        cache = Path(prepared.trials[0].data.cache_dir if prepared.trials else "embedding_cache")
+    ceilings = {s.model: largest_budget(s.model, s.space) for s in prepared.grid.sweeps}
     return PruningController(spec, metric, higher_is_better(metric),
-                             model_budgets(spec, prepared.trials),
-                             Path(cache).resolve() / PRUNING_FOLDER / sweep.run_id)
+                             model_budgets(spec, prepared.trials, ceilings),
+                             cache.resolve() / PRUNING_FOLDER / sweep.run_id, ceilings)
 
 
 def _source(prepared: PreparedSweep, done: Mapping[str, Mapping[str, float]]) -> TrialSource:
