@@ -276,7 +276,8 @@ class Cooccurrence:
     window: int
 
 
-def count_cooccurrence(bow: BagOfWords, window: int) -> Cooccurrence:
+def count_cooccurrence(bow: BagOfWords, window: int, chunk_tokens: int = COOCCURRENCE_CHUNK
+                       ) -> Cooccurrence:
     """Count how many sliding windows of `window` tokens hold each word and each pair of words
     (a shorter document is one window): the statistics of gensim's c_npmi, reproduced exactly.
 
@@ -285,11 +286,11 @@ def count_cooccurrence(bow: BagOfWords, window: int) -> Cooccurrence:
     present from the window where one of its occurrences enters until the window after its first
     occurrence at or past that point leaves. We count the same windows so the values match.
 
-    Documents are counted in chunks of about COOCCURRENCE_CHUNK tokens, whose counts add up.
+    Documents are counted in chunks of at most `chunk_tokens` tokens, whose counts add up.
     """
     pairs = sp.csr_matrix((len(bow.vocab), len(bow.vocab)), dtype=np.int32)
     n_windows = 0
-    for chunk in _document_chunks(bow, COOCCURRENCE_CHUNK):
+    for chunk in _document_chunks(bow, chunk_tokens):
         incidence, windows = _window_incidence(chunk, window)
         pairs = pairs + (incidence.T @ incidence).tocsr()
         n_windows += windows
