@@ -18,6 +18,7 @@ from trainers.neural import (
     fit_vae,
     reparameterize,
     train_config,
+    word_log_likelihood,
 )
 from tuner.data.inputs import FitContext, TrialData
 from tuner.errors import TrainerError
@@ -65,14 +66,14 @@ class CTMNet(nn.Module):
     def _posterior(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         x = batch["embeddings"]
         if self.combined:
-            x = torch.cat([x, bow_input(batch["bow"])], dim=1)
+            x = torch.cat([x, bow_input(batch["bow"].to_dense())], dim=1)
         return self.encoder(x)  # type: ignore[no-any-return]
 
     def losses(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         bow = batch["bow"]
         mu, logvar = self._posterior(batch)
         theta = torch.softmax(reparameterize(mu, logvar, self.training), dim=1)
-        recon = -(bow * self.decoder(theta)).sum(dim=1)
+        recon = -word_log_likelihood(bow, self.decoder(theta))
         return recon, self.prior.kl(mu, logvar)
 
     def doc_topic(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:

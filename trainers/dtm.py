@@ -58,7 +58,8 @@ class DTMNet(nn.Module):
     def __init__(self, rho: NDArray[np.float32], num_slices: int, num_topics: int,
                  hidden_dim: int, n_docs: int) -> None:
         super().__init__()
-        self.encoder = GaussianEncoder(rho.shape[0], hidden_dim, ENCODER_LAYERS, num_topics)
+        self.encoder = GaussianEncoder(rho.shape[0], hidden_dim, ENCODER_LAYERS, num_topics,
+                                       sparse_input=True)
         self.decoder = EmbeddingDecoder(rho, num_topics, num_slices)
         self.n_docs = max(n_docs, 1)
 
@@ -75,6 +76,7 @@ class DTMNet(nn.Module):
     def losses(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         bow, slices = batch["bow"], batch["slice"].long()
         mu, logvar = self.encoder(bow_input(bow))
+        bow = bow.to_dense()  # each slice's rows are mixed with its own topics
         theta = torch.softmax(reparameterize(mu, logvar, self.training), dim=1)
         beta = self.slice_topic_word()
         words = torch.empty_like(bow)

@@ -54,7 +54,8 @@ class ETMNet(nn.Module):
     def __init__(self, rho: NDArray[np.float32], num_topics: int, hidden_dim: int,
                  num_layers: int, dropout: float) -> None:
         super().__init__()
-        self.encoder = GaussianEncoder(rho.shape[0], hidden_dim, num_layers, num_topics, dropout)
+        self.encoder = GaussianEncoder(rho.shape[0], hidden_dim, num_layers, num_topics, dropout,
+                                       sparse_input=True)
         self.decoder = EmbeddingDecoder(rho, num_topics)
 
     def losses(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:

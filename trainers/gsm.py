@@ -46,7 +46,7 @@ class GSMNet(nn.Module):
         # Batch norm on mu and logvar, as ProdLDA's: without it the posterior collapsed on
         # headlines (every document the same θ: huffpost-mini, K=20, ARI 0.000, one topic).
         self.encoder = GaussianEncoder(vocab_size, hidden_dim, num_layers, num_topics, dropout,
-                                       head_norm=True)
+                                       head_norm=True, sparse_input=True)
         self.construct = nn.Linear(num_topics, num_topics)
         # Unit-scale topic vectors against 1/sqrt(H)-scale word vectors start the topics apart;
         # at 0.1 scale for both, every topic began near uniform and, for some seeds, all topics

@@ -15,6 +15,7 @@ from trainers.neural import (
     fit_bow_vae,
     gaussian_kl,
     reparameterize,
+    word_log_likelihood,
 )
 from tuner.data.inputs import FitContext, TrialData
 from tuner.output import TopicModelOutput
@@ -53,7 +54,8 @@ class NVDMNet(nn.Module):
     def __init__(self, vocab_size: int, num_topics: int, hidden_dim: int, num_layers: int,
                  dropout: float) -> None:
         super().__init__()
-        self.encoder = GaussianEncoder(vocab_size, hidden_dim, num_layers, num_topics, dropout)
+        self.encoder = GaussianEncoder(vocab_size, hidden_dim, num_layers, num_topics, dropout,
+                                       sparse_input=True)
         self.decoder = nn.Linear(num_topics, vocab_size)
 
     def losses(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -61,7 +63,7 @@ class NVDMNet(nn.Module):
         mu, logvar = self.encoder(bow_input(bow))
         z = reparameterize(mu, logvar, self.training)
         log_words = torch.log_softmax(self.decoder(z), dim=1)
-        return -(bow * log_words).sum(dim=1), gaussian_kl(mu, logvar)
+        return -word_log_likelihood(bow, log_words), gaussian_kl(mu, logvar)
 
     def topic_signs(self) -> torch.Tensor:
         """s_k = ±1 per latent dimension: the sign of its decoder column's skewness."""

@@ -16,6 +16,7 @@ from trainers.neural import (
     bow_input,
     fit_bow_vae,
     reparameterize,
+    word_log_likelihood,
 )
 from tuner.data.inputs import FitContext, TrialData
 from tuner.output import TopicModelOutput
@@ -45,7 +46,7 @@ class ProdLDANet(nn.Module):
                  dropout: float) -> None:
         super().__init__()
         self.encoder = GaussianEncoder(vocab_size, hidden_dim, num_layers, num_topics, dropout,
-                                       head_norm=True)
+                                       head_norm=True, sparse_input=True)
         self.decoder = ProductOfExpertsDecoder(num_topics, vocab_size, dropout)
         self.prior = LogisticNormalPrior(num_topics)
 
@@ -53,7 +54,7 @@ class ProdLDANet(nn.Module):
         bow = batch["bow"]
         mu, logvar = self.encoder(bow_input(bow))
         theta = torch.softmax(reparameterize(mu, logvar, self.training), dim=1)
-        recon = -(bow * self.decoder(theta)).sum(dim=1)
+        recon = -word_log_likelihood(bow, self.decoder(theta))
         return recon, self.prior.kl(mu, logvar)
 
     def doc_topic(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:

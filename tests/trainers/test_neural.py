@@ -12,14 +12,18 @@ import torch
 from trainers import load_trainer
 from trainers.ctm import CTMNet
 from trainers.neural import (
+    BowLinear,
     LogisticNormalPrior,
     ProductOfExpertsDecoder,
     TrainConfig,
     bow_batches,
+    bow_input,
     fit_vae,
     gaussian_kl,
+    mixture_nll,
     split_train_validation,
     validation_loss,
+    word_log_likelihood,
 )
 from trainers.nvdm import NVDMNet, column_signs
 from trainers.prodlda import ProdLDANet
@@ -202,3 +206,36 @@ def test_without_early_stopping_the_last_epoch_is_kept(small_data):
     _, val_idx = split_train_validation(bow.n_docs, 5)
     assert (result.best_epoch, result.epochs_run) == (2, 3)
     assert validation_loss(net, make_batch, val_idx, config) == result.history[2]["val_loss"]
+
+
+@pytest.fixture(scope="module")
+def sparse_and_dense(small_data):
+    """The first 64 posts' counts as a sparse CSR batch and as the dense matrix."""
+    batch = bow_batches(small_data.bow.matrix(), "cpu")(np.arange(64))["bow"]
+    return batch, batch.to_dense()
+
+
+def test_bow_linear_starts_as_nn_linear():
+    """Same seed, same first layer: the sparse layer draws nn.Linear's numbers."""
+    torch.manual_seed(5)
+    linear = torch.nn.Linear(V, 16)
+    torch.manual_seed(5)
+    layer = BowLinear(V, 16)
+    assert torch.equal(layer.weight.T, linear.weight) and torch.equal(layer.bias, linear.bias)
+
+
+def test_bow_linear_reads_sparse_as_dense(sparse_and_dense):
+    sparse, dense = sparse_and_dense
+    assert sparse.layout == torch.sparse_csr and sparse.values().numel() < dense.numel() / 20
+    layer = BowLinear(dense.shape[1], 16)
+    torch.testing.assert_close(layer(bow_input(sparse)), layer(bow_input(dense)))
+
+
+def test_likelihoods_of_sparse_and_dense_counts_agree(sparse_and_dense):
+    sparse, dense = sparse_and_dense
+    theta = torch.softmax(torch.randn(dense.shape[0], 6), dim=1)
+    beta = torch.softmax(torch.randn(6, dense.shape[1]), dim=1)
+    log_probs = torch.log(theta @ beta)
+    torch.testing.assert_close(word_log_likelihood(sparse, log_probs),
+                               word_log_likelihood(dense, log_probs))
+    torch.testing.assert_close(mixture_nll(sparse, theta, beta), mixture_nll(dense, theta, beta))

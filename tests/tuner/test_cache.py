@@ -10,7 +10,15 @@ import pytest
 
 from tuner.data.corpus import DatasetSpec, load_corpus
 from tuner.data.embeddings import EmbeddingCache, EmbeddingKey
-from tuner.data.vocab import BowCache, Preprocessing
+from tuner.data.vocab import (
+    BowCache,
+    Preprocessing,
+    build_vocabulary,
+    count_cooccurrence,
+    count_tokens,
+    make_bow,
+    tokenize_corpus,
+)
 
 KEY = EmbeddingKey("sentence-transformers/all-MiniLM-L6-v2", "rev1", "mean", 256, "raw", "abc")
 
@@ -120,3 +128,29 @@ def test_vocabulary_respects_document_frequency_filters(tmp_path, corpus):
     df = (bow.matrix() > 0).sum(axis=0).A1
     assert df.min() >= 5 and df.max() <= 0.3 * len(corpus)
     assert "the" not in bow.vocab  # English stop word
+
+
+@pytest.mark.parametrize("vocab_size", [1000, 20000])
+def test_token_counts_build_the_bag_the_token_lists_build(corpus, vocab_size):
+    settings = Preprocessing()
+    docs = tokenize_corpus(corpus, settings)
+    counts = count_tokens(corpus, settings)
+    vocab = counts.vocabulary(vocab_size, settings)
+    assert vocab == build_vocabulary(docs, vocab_size, settings)
+    expected, bow = make_bow(docs, vocab, "k"), counts.bag_of_words(vocab, "k")
+    np.testing.assert_array_equal(bow.flat, expected.flat)
+    np.testing.assert_array_equal(bow.offsets, expected.offsets)
+
+
+def test_bow_cache_returns_a_memory_mapped_bag(tmp_path, corpus):
+    bow = BowCache(tmp_path).get_or_compute(corpus, 1000, Preprocessing())
+    assert isinstance(bow.flat, np.memmap)
+
+
+def test_cooccurrence_counted_in_chunks_equals_counted_at_once(corpus):
+    counts = count_tokens(corpus, Preprocessing())
+    bow = counts.bag_of_words(counts.vocabulary(1000, Preprocessing()), "k")
+    whole = count_cooccurrence(bow, 10, chunk_tokens=len(bow.flat))
+    chunked = count_cooccurrence(bow, 10, chunk_tokens=3000)  # many chunks
+    assert chunked.n_windows == whole.n_windows
+    assert (chunked.pairs != whole.pairs).nnz == 0 and whole.pairs.nnz > 0

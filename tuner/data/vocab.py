@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from array import array
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
@@ -23,6 +24,9 @@ StopList = Literal["english", "mallet", "none"]
 STOP_LISTS: tuple[str, ...] = ("english", "mallet", "none")
 _WORD = re.compile(r"[^\W\d_][^\W_]*", re.UNICODE)  # a letter, then letters or digits
 MAX_TOKEN_LEN = 25  # longer "words" are uuencoded or URL noise in real corpora
+# Tokens per chunk of co-occurrence counting: its index arrays take about 40 bytes per token and
+# window position (counting 4 M tokens at once peaked 340 MB above the bag of words).
+COOCCURRENCE_CHUNK = 250_000
 MALLET_LIST = Path(__file__).parent / "stopwords" / "mallet_en.txt"
 # A quoted reply line, as scikit-learn's strip_newsgroup_quoting finds them ("> ...", "| ...",
 # "In article <...>", "... writes:"), and a mail/news header line by its field name.
@@ -102,10 +106,59 @@ def build_vocabulary(docs: Sequence[Sequence[str]], vocab_size: int,
                      settings: Preprocessing) -> list[str]:
     """The `vocab_size` most document-frequent words with min_df <= df <= max_df * n_docs."""
     df = Counter(w for doc in docs for w in set(doc))
-    ceiling = settings.max_df * len(docs)
-    kept = [(count, w) for w, count in df.items() if settings.min_df <= count <= ceiling]
+    return _most_frequent(df.items(), len(docs), vocab_size, settings)
+
+
+def _most_frequent(df: Iterable[tuple[str, int]], n_docs: int, vocab_size: int,
+                   settings: Preprocessing) -> list[str]:
+    ceiling = settings.max_df * n_docs
+    kept = [(count, w) for w, count in df if settings.min_df <= count <= ceiling]
     kept.sort(key=lambda item: (-item[0], item[1]))
     return [w for _, w in kept[:vocab_size]]
+
+
+@dataclass(frozen=True)
+class TokenCounts:
+    """A corpus tokenised once: every document's tokens as ids of all the words it holds (in
+    order of first sight), and each word's document frequency. Vocabularies of any size and
+    their bags of words are built from it, with no list of token strings per document: those
+    took 120 MB for 100,000 paragraphs (4 M tokens), these ids 16 MB."""
+
+    words: list[str]
+    flat: NDArray[np.int32]
+    offsets: NDArray[np.int64]
+    df: NDArray[np.int64]
+
+    def vocabulary(self, vocab_size: int, settings: Preprocessing) -> list[str]:
+        """As `build_vocabulary` of the token lists."""
+        return _most_frequent(zip(self.words, self.df.tolist(), strict=True),
+                              len(self.offsets) - 1, vocab_size, settings)
+
+    def bag_of_words(self, vocab: list[str], key: str) -> BagOfWords:
+        """As `make_bow` of the token lists."""
+        index = {w: i for i, w in enumerate(self.words)}
+        new_id = np.full(len(self.words), -1, dtype=np.int32)
+        new_id[[index[w] for w in vocab]] = np.arange(len(vocab), dtype=np.int32)
+        mapped = new_id[self.flat]
+        kept = mapped >= 0
+        kept_before = np.concatenate([[0], np.cumsum(kept, dtype=np.int64)])
+        return BagOfWords(vocab, mapped[kept], kept_before[self.offsets], key)
+
+
+def count_tokens(corpus: Corpus, settings: Preprocessing) -> TokenCounts:
+    """Tokenise every document once into a `TokenCounts`, one document at a time."""
+    index: dict[str, int] = {}
+    flat, lengths, df = array("i"), array("q", [0]), array("q")
+    for text in corpus.texts:
+        ids = [index.setdefault(w, len(index)) for w in tokenize(text, corpus.language, settings)]
+        df.extend([0] * (len(index) - len(df)))
+        for i in set(ids):
+            df[i] += 1
+        flat.extend(ids)
+        lengths.append(len(ids))
+    return TokenCounts(list(index), np.frombuffer(flat, dtype=np.int32),
+                       np.cumsum(np.frombuffer(lengths, dtype=np.int64)),
+                       np.frombuffer(df, dtype=np.int64))
 
 
 @dataclass(frozen=True)
@@ -163,21 +216,25 @@ class BowCache:
         return self.root / key_digest(settings.key(corpus.sha256, corpus.language, vocab_size))
 
     def get_or_compute(self, corpus: Corpus, vocab_size: int, settings: Preprocessing,
-                       tokenized: Sequence[Sequence[str]] | None = None) -> BagOfWords:
-        """Load the cached bag of words, or tokenise and build it (under a lock) and cache it."""
+                       tokens: TokenCounts | None = None) -> BagOfWords:
+        """Load the cached bag of words, or tokenise (unless `tokens` of this corpus and these
+        settings are given) and build it under a lock, cache it and return it memory-mapped."""
         folder = self.path_for(corpus, vocab_size, settings)
         with locked(folder):
             cached = self.load(folder)
             if cached is not None:
                 return cached
-            docs = tokenized if tokenized is not None else tokenize_corpus(corpus, settings)
-            vocab = build_vocabulary(docs, vocab_size, settings)
+            counts = tokens if tokens is not None else count_tokens(corpus, settings)
+            vocab = counts.vocabulary(vocab_size, settings)
             if not vocab:
                 raise DataError(f"{corpus.source}: no word passes the vocabulary filters "
                                 f"(min_df={settings.min_df}, max_df={settings.max_df})")
-            bow = make_bow(docs, vocab, folder.name)
+            bow = counts.bag_of_words(vocab, folder.name)
             self._save(folder, bow, settings.key(corpus.sha256, corpus.language, vocab_size))
-            return bow
+            saved = self.load(folder)
+            if saved is None:
+                raise CacheError(f"{folder}: the bag of words just written cannot be read back")
+            return saved
 
     def load(self, folder: Path) -> BagOfWords | None:
         """The bag of words in `folder`, or None if absent or inconsistent."""
@@ -219,7 +276,8 @@ class Cooccurrence:
     window: int
 
 
-def count_cooccurrence(bow: BagOfWords, window: int) -> Cooccurrence:
+def count_cooccurrence(bow: BagOfWords, window: int, chunk_tokens: int = COOCCURRENCE_CHUNK
+                       ) -> Cooccurrence:
     """Count how many sliding windows of `window` tokens hold each word and each pair of words
     (a shorter document is one window): the statistics of gensim's c_npmi, reproduced exactly.
 
@@ -227,7 +285,33 @@ def count_cooccurrence(bow: BagOfWords, window: int) -> Cooccurrence:
     left at the edge even when that word occurs again inside the window. So a word counts as
     present from the window where one of its occurrences enters until the window after its first
     occurrence at or past that point leaves. We count the same windows so the values match.
+
+    Documents are counted in chunks of at most `chunk_tokens` tokens, whose counts add up.
     """
+    pairs = sp.csr_matrix((len(bow.vocab), len(bow.vocab)), dtype=np.int32)
+    n_windows = 0
+    for chunk in _document_chunks(bow, chunk_tokens):
+        incidence, windows = _window_incidence(chunk, window)
+        pairs = pairs + (incidence.T @ incidence).tocsr()
+        n_windows += windows
+    return Cooccurrence(pairs.tocsr(), n_windows, window)
+
+
+def _document_chunks(bow: BagOfWords, tokens: int) -> Iterator[BagOfWords]:
+    """Consecutive runs of whole documents of at most `tokens` tokens (or one longer document)."""
+    start = 0
+    while start < bow.n_docs:
+        limit = bow.offsets[start] + tokens
+        end = max(start + 1, int(np.searchsorted(bow.offsets, limit, side="right")) - 1)
+        offsets = bow.offsets[start:end + 1]
+        yield BagOfWords(bow.vocab, bow.flat[offsets[0]:offsets[-1]], offsets - offsets[0],
+                         bow.key)
+        start = end
+
+
+def _window_incidence(bow: BagOfWords, window: int) -> tuple[sp.csr_matrix, int]:
+    """Windows x vocabulary: 1 where the window holds the word (as gensim counts, see
+    `count_cooccurrence`), and the number of windows."""
     lengths = np.diff(bow.offsets)
     windows_per_doc = np.maximum(lengths - window + 1, 1)
     doc_of_token = np.repeat(np.arange(bow.n_docs), lengths)
@@ -249,8 +333,7 @@ def count_cooccurrence(bow: BagOfWords, window: int) -> Cooccurrence:
         shape=(n_windows, len(bow.vocab)))
     incidence.sum_duplicates()
     incidence.data[:] = 1
-    pairs = (incidence.T @ incidence).tocsr()
-    return Cooccurrence(pairs, n_windows, window)
+    return incidence, n_windows
 
 
 def _next_occurrence_at_or_after(bow: BagOfWords, doc_of_token: NDArray[np.int64],

@@ -24,7 +24,13 @@ from tuner.data.embeddings import (
 )
 from tuner.data.ground_truth import GroundTruth, ground_truth_from_labels, load_ground_truth
 from tuner.data.timestamps import parse_timestamps
-from tuner.data.vocab import BowCache, CooccurrenceCache, check_cache_writable, tokenize_corpus
+from tuner.data.vocab import (
+    BowCache,
+    CooccurrenceCache,
+    TokenCounts,
+    check_cache_writable,
+    count_tokens,
+)
 from tuner.engine.search import Range
 from tuner.errors import DataError, GridError
 from tuner.grid import Grid, ModelSweep
@@ -228,16 +234,16 @@ def _bags_of_words(grid: Grid, inputs: CheckedInputs, cache_dir: Path,
     """One bag of words per (vocabulary size, language) the plan needs; a model whose language
     parameter differs from dataset.language gets the corpus tokenised its way."""
     cache = BowCache(cache_dir)
-    tokenized: dict[str, list[list[str]]] = {}
+    tokens: dict[str, TokenCounts] = {}  # each language tokenised once, for every size
     paths = {}
     for size, language in sorted({p.bow_choice for p in inputs.plan}):
         corpus = inputs.corpus if language == inputs.corpus.language else \
             dataclasses.replace(inputs.corpus, language=language)
         folder = cache.path_for(corpus, size, grid.preprocessing)
         hit = cache.load(folder) is not None
-        if not hit and language not in tokenized:
-            tokenized[language] = tokenize_corpus(corpus, grid.preprocessing)
-        bow = cache.get_or_compute(corpus, size, grid.preprocessing, tokenized.get(language))
+        if not hit and language not in tokens:
+            tokens[language] = count_tokens(corpus, grid.preprocessing)
+        bow = cache.get_or_compute(corpus, size, grid.preprocessing, tokens.get(language))
         CooccurrenceCache(cache).get_or_compute(bow, grid.metrics.npmi_window)
         label = f"vocab_size={size}" + ("" if corpus is inputs.corpus else f",language={language}")
         events[f"bow[{label}]"] = "hit" if hit else "computed"
