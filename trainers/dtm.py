@@ -107,7 +107,7 @@ class DTMTrainer(Trainer):
     budget_param: ClassVar[str | None] = "epochs"
     # 2: conditioned word vectors, N(0, I) topics, log counts; 3: ETM's skip-gram settings,
     # validation on the posterior mean
-    revision: ClassVar[int] = 3
+    revision: ClassVar[int] = 4  # 4: sparse batches and fused Adam (sums in another order)
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow", "timestamps"})
     params: ClassVar[ParamSchema] = ParamSchema("DTM", [
         NUM_TOPICS, VOCAB_SIZE, EPOCHS, BATCH_SIZE, LEARNING_RATE, HIDDEN_DIM, EMBEDDING_DIM,

@@ -79,7 +79,7 @@ class ETMTrainer(Trainer):
     budget_param: ClassVar[str | None] = "epochs"
     # 2: conditioned word vectors, N(0, I) topics, log counts; 3: ETM's skip-gram settings,
     # validation on the posterior mean
-    revision: ClassVar[int] = 3
+    revision: ClassVar[int] = 4  # 4: sparse batches and fused Adam (sums in another order)
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})
     params: ClassVar[ParamSchema] = ParamSchema("ETM", [
         NUM_TOPICS, VOCAB_SIZE, EPOCHS, BATCH_SIZE, LEARNING_RATE, DROPOUT, HIDDEN_DIM,

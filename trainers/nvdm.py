@@ -91,7 +91,7 @@ class NVDMTrainer(Trainer):
     budget_param: ClassVar[str | None] = "epochs"
     # 2: patience waits for a first improvement; 3: topics and θ oriented by each latent's
     # sign, validation on the posterior mean
-    revision: ClassVar[int] = 3
+    revision: ClassVar[int] = 4  # 4: sparse batches and fused Adam (sums in another order)
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})
     params: ClassVar[ParamSchema] = ParamSchema("NVDM", [
         NUM_TOPICS, VOCAB_SIZE, EPOCHS, BATCH_SIZE, LEARNING_RATE, DROPOUT,

@@ -70,7 +70,7 @@ class ProdLDATrainer(Trainer):
     budget_param: ClassVar[str | None] = "epochs"
     # 2: patience waits for a first improvement; 3: Xavier β, Adam β1 0.99, validation on the
     # posterior mean
-    revision: ClassVar[int] = 3
+    revision: ClassVar[int] = 4  # 4: sparse batches and fused Adam (sums in another order)
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})
     params: ClassVar[ParamSchema] = ParamSchema("ProdLDA", [
         NUM_TOPICS, VOCAB_SIZE, EPOCHS, BATCH_SIZE, LEARNING_RATE, DROPOUT,

@@ -116,7 +116,7 @@ class THETATrainer(Trainer):
     budget_param: ClassVar[str | None] = "epochs"
     # 2: conditioned word vectors, N(0, I) topic embeddings; 3: ETM's skip-gram settings,
     # validation on the posterior mean
-    revision: ClassVar[int] = 3
+    revision: ClassVar[int] = 4  # 4: sparse batches and fused Adam (sums in another order)
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow", "embeddings"})
     reads: ClassVar[frozenset[Requirement]] = frozenset({"labels"})  # mode "supervised"
     params: ClassVar[ParamSchema] = ParamSchema("THETA", THETA_PARAMS, THETA_CHECKS)
