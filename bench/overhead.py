@@ -1,8 +1,11 @@
-"""Per-trial overhead (dispatch + scoring + MLflow logging) with a trainer that fits nothing."""
+"""Per-trial overhead (dispatch + scoring + MLflow logging) with a trainer that fits nothing, and
+the parent's own CPU seconds per trial (its MLflow writes, scheduling, polling): on a 2-core
+machine the parent must not cost a worker its core (issue #11 item 4)."""
 
 from __future__ import annotations
 
 import os
+import resource
 import sys
 import time
 
@@ -35,14 +38,18 @@ def main() -> None:
         run_sweep(prepared, tracker, make, workers)  # warm-up: spawn, imports, first load
         tracker = MlflowTracker(f"sqlite:///{folder / f'mlflow-{workers}b.db'}")
         tracker.experiment_id(grid.experiment)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
         result = run_sweep(prepared, tracker, make, workers)
         wall = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        parent_cpu = (after.ru_utime - cpu.ru_utime) + (after.ru_stime - cpu.ru_stime)
         fit = sum(r.metrics["fit_seconds"] for r in result.records)
         evaluation = sum(r.metrics["eval_seconds"] for r in result.records)
         print(f"workers={workers}: {TRIALS} trivial trials in {wall:.2f} s -> "
               f"{wall / TRIALS:.3f} s per trial (fit {fit / TRIALS * 1000:.1f} ms, scoring "
-              f"{evaluation / TRIALS * 1000:.1f} ms per trial); includes pool start-up")
+              f"{evaluation / TRIALS * 1000:.1f} ms per trial); includes pool start-up; the "
+              f"parent's CPU {parent_cpu / TRIALS * 1000:.0f} ms per trial "
+              f"({parent_cpu / wall:.0%} of one core)")
     print(f"machine: {machine()}")
 
 

@@ -3,10 +3,12 @@ MLflow store, the process pool and Dask; the parent's decisions with Optuna's re
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -205,3 +207,14 @@ def test_a_checkpoint_plan_reports_each_min_resource_and_decides_at_rungs(tmp_pa
     assert median.decide_at == tuple(range(10, 100, 10))
     none = checkpoint_plan(PrunerSpec("none", 10, 3), budget, 100, "ari", tmp_path)
     assert none.decide_at == ()
+
+
+def test_a_pruned_record_survives_the_journal(tmp_path):
+    from tuner.tracking.journal import record_from_dict, record_to_dict
+    from tuner.trial import CheckpointPlan
+
+    plan = CheckpointPlan("ari", str(tmp_path), 10, (10, 30, 90), 100)
+    record = TrialRecord(replace(_spec("j"), checkpoints=plan), TrialStatus.PRUNED,
+                         {"ari": 0.1, "budget_used": 30.0}, curve=((10, 0.05), (20, 0.08)))
+    again = record_from_dict(json.loads(json.dumps(record_to_dict(record))))
+    assert again == record
