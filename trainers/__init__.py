@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from trainers.base import Trainer
-    from tuner.data.inputs import SharedStep
+    from tuner.data.inputs import SharedStep, StepInputs
 
 
 def _declared_trainers(path: Path) -> dict[str, str]:
@@ -117,7 +117,6 @@ def fit_inputs(name: str) -> frozenset[str]:
     return (frozenset(trainer.requires) | trainer.reads) & SIDE_INPUTS
 
 
-def shared_steps(name: str, params: Mapping[str, Any],
-                 embedding_key: str | None) -> list[SharedStep]:
+def shared_steps(name: str, params: Mapping[str, Any], inputs: StepInputs) -> list[SharedStep]:
     """The work a trial of this trainer shares with others (see Trainer.shared_steps)."""
-    return list(load_trainer(name).shared_steps(params, embedding_key))
+    return list(load_trainer(name).shared_steps(params, inputs))

@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tuner.data.embeddings import EmbeddingSpec
-from tuner.data.inputs import FitContext, SharedStep, TrialData, never_stop
+from tuner.data.inputs import FitContext, SharedStep, StepInputs, TrialData, never_stop
 from tuner.errors import TrainerError
 from tuner.output import TopicModelOutput
 from tuner.params import ParamSchema
@@ -56,9 +56,11 @@ class Trainer(Protocol):
     min_budget: ClassVar[int] = 10
 
     @staticmethod
-    def shared_steps(params: Mapping[str, Any], embedding_key: str | None) -> list[SharedStep]:
-        """Work this trial shares with others (BERTopic's UMAP reduction), which the runner
-        computes once, as its own task, before the trials that need it; none by default."""
+    def shared_steps(params: Mapping[str, Any], inputs: StepInputs) -> list[SharedStep]:
+        """Work this trial shares with others, which the runner computes once, as its own task,
+        before the trials that need it: BERTopic's UMAP reduction, ETM's Word2Vec vectors. Two
+        trials whose steps have the same name and key share that step, so the key must hold
+        everything the step's result depends on. None by default."""
         return []
 
     @staticmethod

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from trainers.base import Requirement, Trainer, require
-from tuner.data.inputs import FitContext, SharedStep, TrialData
+from tuner.data.inputs import FitContext, SharedStep, StepInputs, TrialData
 from tuner.data.store import ArrayCache
 from tuner.errors import TrainerError
 from tuner.output import TopicModelOutput
@@ -81,12 +81,12 @@ class BERTopicTrainer(Trainer):
                    lambda p: p["clustering"] != "kmeans" or p["num_topics"] is not None)])
 
     @staticmethod
-    def shared_steps(params: Mapping[str, Any], embedding_key: str | None) -> list[SharedStep]:
+    def shared_steps(params: Mapping[str, Any], inputs: StepInputs) -> list[SharedStep]:
         """The UMAP reduction, shared by every trial with the same embeddings, UMAP parameters
         and seed (they differ only in clustering or representation)."""
-        if embedding_key is None:
+        if inputs.embedding_key is None:
             return []
-        return [SharedStep("umap", _umap_key(params, embedding_key))]
+        return [SharedStep("umap", _umap_key(params, inputs.embedding_key))]
 
     @staticmethod
     def run_shared_step(step: SharedStep, data: TrialData, params: Mapping[str, Any],

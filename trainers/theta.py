@@ -22,9 +22,9 @@ from trainers.neural import (
     reparameterize,
     train_config,
 )
-from trainers.word_vectors import EmbeddingDecoder, word_embeddings
+from trainers.word_vectors import EmbeddingDecoder, word2vec_steps, word_embeddings
 from tuner.data.embeddings import QWEN3_EMBEDDING, EmbeddingSpec
-from tuner.data.inputs import FitContext, TrialData
+from tuner.data.inputs import FitContext, SharedStep, StepInputs, TrialData
 from tuner.errors import TrainerError
 from tuner.output import TopicModelOutput
 from tuner.params import (
@@ -130,6 +130,15 @@ class THETATrainer(Trainer):
         return EmbeddingSpec(model=QWEN3_EMBEDDING[params["model_size"]], pooling="last_token",
                              max_length=grid_embedding.max_length,
                              batch_size=grid_embedding.batch_size)
+
+    @staticmethod
+    def shared_steps(params: Mapping[str, Any], inputs: StepInputs) -> list[SharedStep]:
+        return word2vec_steps(WORD_EMBEDDING_DIM, inputs)
+
+    @staticmethod
+    def run_shared_step(step: SharedStep, data: TrialData, params: Mapping[str, Any],
+                        ctx: FitContext) -> None:
+        word_embeddings(data.bow, WORD_EMBEDDING_DIM, ctx.seed, ctx.cache_dir)
 
     def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
             ) -> TopicModelOutput:

@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 from torch import nn
 
 from trainers.base import require
+from tuner.data.inputs import SharedStep, StepInputs
 from tuner.data.store import ArrayCache
 from tuner.data.vocab import BagOfWords
 
@@ -101,6 +102,14 @@ def word2vec_cache(cache_dir: str | Path) -> ArrayCache:
 
 def word2vec_path(cache_dir: str | Path, key: dict[str, Any]) -> Path:
     return word2vec_cache(cache_dir).path_for(key)
+
+
+def word2vec_steps(embedding_dim: int, inputs: StepInputs) -> list[SharedStep]:
+    """The Word2Vec training a trial shares with every trial of the same bag of words,
+    embedding size and seed (ETM, DTM, THETA): one shared step, so no worker waits on the
+    cache's lock while another trains the same vectors."""
+    return [SharedStep("word2vec", {"bow": inputs.bow_key, "dim": embedding_dim,
+                                    "seed": inputs.seed, "settings": WORD2VEC_SETTINGS})]
 
 
 def word_embeddings(bow: BagOfWords, embedding_dim: int, seed: int, cache_dir: str | Path,

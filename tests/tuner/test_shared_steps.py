@@ -22,3 +22,18 @@ def test_trials_sharing_a_umap_reduction_compute_it_once(tmp_path, small_corpus,
     sweep = tracker.runs[result.sweep.run_id]
     assert sweep.tags["tuner.shared_steps"] == "1"
     assert [r.metrics["umap_cache_hit"] for r in tracker.trial_runs("shared")] == [1.0] * 3
+
+
+def test_etm_trials_of_one_bag_and_seed_train_word2vec_once(tmp_path, small_corpus,
+                                                            session_cache):
+    grid = load_grid(make_grid(tmp_path, small_corpus, experiment="shared-w2v", models=["etm"],
+                               params={"vocab_size": 1000, "num_topics": 5, "epochs": 10,
+                                       "hidden_dim": 128, "num_layers": 1,
+                                       "embedding_dim": 50, "learning_rate": [0.002, 0.005]},
+                               seeds=[1, 2]))
+    prepared = precompute(grid, check_inputs(grid), session_cache, progress=False)
+    tracker = MemoryTracker()
+    result = run_sweep(prepared, tracker, lambda: make_executor("process", 2), 2)
+    assert result.completed == 4
+    assert tracker.runs[result.sweep.run_id].tags["tuner.shared_steps"] == "2"  # one per seed
+    assert [r.extras["word2vec_cache"] for r in result.records] == ["hit"] * 4

@@ -55,6 +55,16 @@ class FitContext:
 
 
 @dataclass(frozen=True)
+class StepInputs:
+    """What a trial's shared work may depend on beyond its parameters: the keys of its cached
+    inputs and its seed (a trainer's `shared_steps` names its steps from them)."""
+
+    seed: int
+    bow_key: str
+    embedding_key: str | None = None
+
+
+@dataclass(frozen=True)
 class SharedStep:
     """Work several trials share (e.g. BERTopic's UMAP reduction of one embedding matrix with
     one set of UMAP parameters): the runner computes it once, as a task of its own, before the

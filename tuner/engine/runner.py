@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from trainers import shared_steps
-from tuner.data.inputs import SharedStep
+from tuner.data.inputs import SharedStep, StepInputs
 from tuner.engine.executors import kill_workers
 from tuner.engine.pruning import (
     PRUNING_FOLDER,
@@ -135,7 +135,9 @@ def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: Executor
 
 
 def _steps_of(spec: TrialSpec) -> list[SharedStep]:
-    return shared_steps(spec.model, spec.params, spec.data.embedding_key)
+    bow_key = spec.data.bow_path.rsplit("/", 1)[-1]  # the folder named by the bag's digest
+    return shared_steps(spec.model, spec.params,
+                        StepInputs(spec.seed, bow_key, spec.data.embedding_key))
 
 
 def _objectives(prepared: PreparedSweep) -> tuple[str, ...]:
