@@ -277,7 +277,7 @@ class TrainResult:
 
 
 BatchFn = Callable[[NDArray[np.int64]], dict[str, torch.Tensor]]
-EpochHook = Callable[[int, TrainResult], bool]  # (epochs done, so far) -> stop now
+EpochHook = Callable[[int, TrainResult, bool], bool]  # (epochs done, so far, final) -> stop
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -337,12 +337,12 @@ def train_vae(model: nn.Module, make_batch: BatchFn, n_docs: int, config: TrainC
                 best_state = copy.deepcopy(model.state_dict())
             elif result.best_epoch > first:
                 waited += 1
-            if waited >= config.patience:
-                result.stopped_early = True
-                break
-        if after_epoch is not None and after_epoch(epoch + 1, result):
+            result.stopped_early = waited >= config.patience
+        if after_epoch is not None and after_epoch(epoch + 1, result, result.stopped_early):
             result.pruned = True
             return result
+        if result.stopped_early:
+            break
     if config.patience is not None:
         model.load_state_dict(best_state)
     return result
@@ -468,7 +468,8 @@ def fit_vae(build: Callable[[], nn.Module], data: TrialData, params: Mapping[str
 
     result = train_vae(net, make_batch, data.bow.n_docs,
                        config or train_config(params, ctx.seed, ctx.device),
-                       lambda epochs, so_far: ctx.checkpoint(epochs, lambda: output(so_far)))
+                       lambda epochs, so_far, final: ctx.checkpoint(
+                           epochs, lambda: output(so_far), final))
     return output(result)
 
 

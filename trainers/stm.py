@@ -95,7 +95,8 @@ class STMTrainer(Trainer):
             return _output(fit, design, data, float(counts.sum()), ctx.top_n)
 
         fit = _fit_em(counts, design.matrix, params, ctx.seed,
-                      lambda so_far: ctx.checkpoint(so_far.iterations, lambda: output(so_far)))
+                      lambda so_far: ctx.checkpoint(so_far.iterations, lambda: output(so_far),
+                                                    so_far.converged))
         return output(fit)
 
 

@@ -180,7 +180,8 @@ def _execute_locked(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
         prepared = precompute(grid, inputs, settings.cache_dir, progress=settings.progress)
         if hooks.on_prepared is not None:
             done = {r.data.tags.get("tuner.trial_key") for r in
-                    tracker.trial_runs(experiment_id, "attributes.status = 'FINISHED'")}
+                    tracker.trial_runs(experiment_id, "attributes.status = 'FINISHED'")
+                    if grid.search.prunes or r.data.tags.get("tuner.status") != "PRUNED"}
             hooks.on_prepared(prepared, sum(t.key in done for t in prepared.trials))
         _raise_if_stopped(settings)
         return _run_and_rank(grid, inputs, settings, hooks, tracker, prepared, pool)

@@ -89,6 +89,7 @@ def load_grid(path: str | Path) -> Grid:
     truth = sections.ground_truth_path(top["ground_truth"], path.parent, problems)
     models = _models(raw, problems)
     search = sections.search_spec(top["search"], problems)
+    sections.check_pruned_objective(search, top["leaderboard_metric"], problems)
     sweeps = _sweeps(models, top["params"], search, problems)
     embedding = sections.embedding_spec(top["embedding"], problems)
     metrics = sections.metric_settings(top["metrics"], problems)

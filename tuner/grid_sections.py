@@ -227,6 +227,21 @@ def search_spec(value: Any, problems: ProblemList) -> SearchSpec:
                       tuple(metrics), PrunerSpec(**pruner) if pruner else None)
 
 
+def check_pruned_objective(search: SearchSpec, leaderboard_metric: Any,
+                           problems: ProblemList) -> None:
+    """A pruner judges checkpoints by the sweep's objective, which must be a metric scored from
+    a model's output (not a recorded figure such as fit_seconds, unknown mid-training)."""
+    from tuner.metrics import METRICS
+
+    if not search.prunes:
+        return
+    objective = (search.metrics or (leaderboard_metric,))[0]
+    if isinstance(objective, str) and objective not in METRICS:
+        field = "search.metric" if search.metrics else "leaderboard_metric"
+        problems.add(field, f"a pruner judges trials by this metric at checkpoints, so it must "
+                     f"be one scored from the model ({', '.join(METRICS)}); got '{objective}'")
+
+
 def embedding_spec(value: Any, problems: ProblemList) -> EmbeddingSpec:
     return EmbeddingSpec(**checked_section(EMBEDDING, value, problems))
 

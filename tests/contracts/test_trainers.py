@@ -50,7 +50,7 @@ def fits(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
             done[model] = (data, [fit_trial(trainer(), data, params, ctx) for _ in range(2)])
         return done[model]
 
-    return {"get": get}
+    return {"get": get, "cache": cache}
 
 
 def test_budget_overrides_and_data_name_registered_models() -> None:
@@ -125,7 +125,7 @@ def test_a_budgeted_trainer_reports_each_unit_and_stops_where_its_checkpoint_say
     steps: list[int] = []
     judged: list[TopicModelOutput] = []
 
-    def checkpoint(step: int, current: Any) -> bool:
+    def checkpoint(step: int, current: Any, final: bool = False) -> bool:
         steps.append(step)
         if step == 2:
             judged.append(current())
@@ -137,6 +137,26 @@ def test_a_budgeted_trainer_reports_each_unit_and_stops_where_its_checkpoint_say
     assert steps == [1, 2]  # one report per unit of the budget, none after the stop
     assert output.topic_words == judged[0].topic_words  # it returns the model that was judged
     assert list(output.assignments) == list(judged[0].assignments)
+
+
+@pytest.mark.parametrize("model", BUDGETED)
+def test_reading_a_model_at_every_unit_leaves_its_fit_unchanged(model: str,
+                                                                 fits: dict[str, Any]) -> None:
+    """A pruner's checkpoints read the model (`current()`) but never change it or its random
+    streams: the pruning plan is rightly not part of a trial's key."""
+    data, (unwatched, _) = fits["get"](model)
+    trainer = load_trainer(model)
+    params = trainer.params.with_defaults(tiny_budget(model))
+
+    def read_every_unit(step: int, current: Any, final: bool = False) -> bool:
+        current()
+        return False
+
+    ctx = FitContext(seed=SEED, top_n=TOP_N, cache_dir=fits["cache"],
+                     checkpoint=read_every_unit)
+    watched = fit_trial(trainer(), data, params, ctx)
+    assert watched.topic_words == unwatched.topic_words
+    np.testing.assert_allclose(watched.doc_topic, unwatched.doc_topic, rtol=1e-9, atol=1e-12)
 
 
 def test_models_without_a_budget_are_the_ones_never_pruned() -> None:

@@ -30,14 +30,16 @@ class TrialData:
 class Checkpoint(Protocol):
     """How an iterative trainer reports to the sweep's pruner (see `Trainer.budget_param`)."""
 
-    def __call__(self, step: int, current: Callable[[], TopicModelOutput]) -> bool:
+    def __call__(self, step: int, current: Callable[[], TopicModelOutput],
+                 final: bool = False) -> bool:
         """The model has trained `step` budget units (epochs, iterations); `current()` reads its
         output as it stands (called only at checkpoints). True: the pruner stopped the trial,
-        and the trainer returns the model as it stands now."""
+        and the trainer returns the model as it stands now. `final`: the trainer stops here on
+        its own (converged, early stopping): counted, never judged."""
         ...
 
 
-def never_stop(step: int, current: Callable[[], TopicModelOutput]) -> bool:
+def never_stop(step: int, current: Callable[[], TopicModelOutput], final: bool = False) -> bool:
     """The checkpoint of a trial no pruner watches: nothing is read, training goes on."""
     return False
 

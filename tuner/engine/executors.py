@@ -73,7 +73,8 @@ class SharedPool:
     its workers stay warm between sweeps: libraries imported, compiled code loaded, data files
     memo-ised. A sweep gets a LentExecutor: its `shutdown` leaves the pool running; a pool that
     broke, or whose workers a sweep killed (a time limit, a stop), is replaced at the next lend.
-    Sweeps that run at once share its workers."""
+    For sweeps one after another only: a sweep that kills the pool's workers would break the
+    trials of another sweep running beside it."""
 
     def __init__(self, make: Callable[[], Executor]) -> None:
         self._make = make
@@ -91,7 +92,7 @@ class SharedPool:
         with self._lock:
             if self._pool is pool:
                 self._pool = None
-        pool.shutdown(wait=False, cancel_futures=True)
+        pool.shutdown(wait=False)
 
     def close(self) -> None:
         with self._lock:

@@ -19,6 +19,7 @@ Hyperband's brackets and the median rule are each a few lines to call and are te
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import time
@@ -30,6 +31,7 @@ from typing import Any, Literal
 from tuner.output import TopicModelOutput
 from tuner.trial import CheckpointPlan, TrialRecord, TrialSpec, TrialStatus
 
+log = logging.getLogger(__name__)
 PrunerType = Literal["asha", "hyperband", "median", "none"]
 PRUNER_TYPES = ("asha", "hyperband", "median", "none")  # none: learning curves, nothing stopped
 PRUNING_FOLDER = "pruning"  # under the cache: <cache>/pruning/<sweep run id>/
@@ -93,16 +95,22 @@ class ReportingCheckpoint:
     last_step: int = 0
     stopped_at: int | None = None
 
-    def __call__(self, step: int, current: Callable[[], TopicModelOutput]) -> bool:
+    def __call__(self, step: int, current: Callable[[], TopicModelOutput],
+                 final: bool = False) -> bool:
         self.last_step = step
-        if not self.plan.reports_at(step):
+        if final or not self.plan.reports_at(step):
             return False
-        value = float(self.objective(current()))
+        try:
+            value = float(self.objective(current()))
+            decide = step in self.plan.decide_at
+            folder = Path(self.plan.folder)
+            with open(folder / f"{self.key}.reports", "a", encoding="ascii") as handle:
+                handle.write(f"{step} {value!r} {int(decide)}\n")
+        except Exception as err:  # a model too young to score (HDP's first iterations), a
+            log.warning("trial %s: no checkpoint at step %d (%s: %s); it trains on",  # full disk
+                        self.key, step, type(err).__name__, err)
+            return False
         self.curve.append((step, value))
-        decide = step in self.plan.decide_at
-        folder = Path(self.plan.folder)
-        with open(folder / f"{self.key}.reports", "a", encoding="ascii") as handle:
-            handle.write(f"{step} {value!r} {int(decide)}\n")
         if not decide or not self._told_to_stop(folder / f"{self.key}.verdict", step):
             return False
         self.stopped_at = step
@@ -202,11 +210,14 @@ class PruningController:
             (self.folder / f"{record.spec.key}{suffix}").unlink(missing_ok=True)
 
     def forget(self, keys: Iterable[str]) -> None:
-        """Trials that will run again (a pool broke under them): start their files afresh."""
+        """Trials that will run again (a pool broke under them): their Optuna trials end FAIL
+        (their rung values leave the competition) and their files go; `plan` starts afresh."""
+        from optuna.trial import TrialState
+
         for key in keys:
-            watched = self.watched.get(key)
-            if watched is not None:
-                watched.offset = 0
+            watched = self.watched.pop(key, None)
+            if watched is not None and watched.optuna_trial is not None:
+                self.studies[watched.model].tell(watched.optuna_trial, state=TrialState.FAIL)
             for suffix in (".reports", ".verdict"):
                 (self.folder / f"{key}{suffix}").unlink(missing_ok=True)
 

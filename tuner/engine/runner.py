@@ -102,7 +102,8 @@ def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: Executor
     source = _source(prepared, done)
     pruner = _pruner(prepared, sweep)
     scheduler = Scheduler(source, done, tracker.finished_fits(sweep), tracker.stored_fit,
-                          _steps_of, pruned=tracker.pruned_keys(sweep) if pruner else set())
+                          _steps_of,
+                          pruned=tracker.pruned_keys(sweep) if grid.search.prunes else set())
     watchdog = Watchdog(limits or Limits())
     loop = _Loop(tracker, sweep, result, on_record, scheduler, watchdog, max_workers,
                  should_stop, pruner)
@@ -371,8 +372,7 @@ class _Loop:
             self.pruner.finish(record)
         self.tracker.finish_trial(self.sweep, trial.run_id, record)
         complete = record.status is TrialStatus.COMPLETE
-        self.scheduler.tell(record.spec.key, record.metrics if complete else None,
-                            record.status is TrialStatus.PRUNED)
+        self.scheduler.tell(record.spec.key, record.metrics if complete else None)
         self.result.records.append(record)
         if self.on_record is not None:
             self.on_record(record)

@@ -27,8 +27,7 @@ class TrialSource(Protocol):
 
     def exhausted(self) -> bool: ...
 
-    def tell(self, key: str, metrics: Mapping[str, float] | None, pruned: bool = False
-             ) -> None: ...
+    def tell(self, key: str, metrics: Mapping[str, float] | None) -> None: ...
 
 
 class ListSource:
@@ -43,8 +42,7 @@ class ListSource:
     def exhausted(self) -> bool:
         return not self.queue
 
-    def tell(self, key: str, metrics: Mapping[str, float] | None, pruned: bool = False
-             ) -> None:
+    def tell(self, key: str, metrics: Mapping[str, float] | None) -> None:
         """Static sources learn nothing from results."""
 
 
@@ -128,7 +126,7 @@ class Scheduler:
                 return None
             if spec.key in self.done or spec.key in self.pruned:
                 self.skipped += 1
-                self.source.tell(spec.key, self.done.get(spec.key), spec.key in self.pruned)
+                self.source.tell(spec.key, self.done.get(spec.key))
                 continue
             stored = self._stored_fit(spec)
             task = Task(spec, stored) if stored is not None else self._unless_waiting(spec)
@@ -174,6 +172,5 @@ class Scheduler:
         self.retry.extend(specs)
         self.suspects.update(suspects)
 
-    def tell(self, key: str, metrics: Mapping[str, float] | None, pruned: bool = False
-             ) -> None:
-        self.source.tell(key, metrics, pruned)
+    def tell(self, key: str, metrics: Mapping[str, float] | None) -> None:
+        self.source.tell(key, metrics)

@@ -49,6 +49,11 @@ class SearchSpec:
     metrics: tuple[str, ...] = ()  # TPE objectives; several -> a Pareto search
     pruner: PrunerSpec | None = None  # stops bad trials early (tuner.engine.pruning)
 
+    @property
+    def prunes(self) -> bool:
+        """Whether trials may be stopped early (a re-run then counts pruned trials as done)."""
+        return self.pruner is not None and self.pruner.type != "none"
+
 
 def sample_random(space: Mapping[str, Mapping[str, Values]], n_trials: int,
                   seed: int) -> dict[str, list[dict[str, Any]]]:
@@ -76,7 +81,6 @@ class _Config:
     optuna_trial: Any
     pending: int
     results: list[Mapping[str, float]] = field(default_factory=list)
-    pruned: int = 0  # seeds the sweep's pruner stopped
 
 
 class TpeSource:
@@ -99,7 +103,7 @@ class TpeSource:
         # A suggestion that repeats an earlier one (same trial keys) waits for that one's
         # results instead of running again: trial key -> the repeats' configurations.
         self.repeats: dict[str, list[_Config]] = {}
-        self.told: dict[str, tuple[Mapping[str, float] | None, bool]] = {}  # key -> result
+        self.told: dict[str, Mapping[str, float] | None] = {}  # trial key -> its result
         self.finished: list[dict[str, Any]] = []
 
     def next(self) -> Any | None:
@@ -122,7 +126,7 @@ class TpeSource:
         for seed in self.seeds:
             spec = self.make_trial(model, combo, seed)
             if spec.key in self.told:  # a repeat of a finished trial: its result, now
-                self._record(config, *self.told[spec.key])
+                self._record(config, self.told[spec.key])
                 continue
             if spec.key in self.configs:
                 self.repeats.setdefault(spec.key, []).append(config)
@@ -130,20 +134,19 @@ class TpeSource:
             self.configs[spec.key] = config
             self.queue.append(spec)
 
-    def tell(self, key: str, metrics: Mapping[str, float] | None, pruned: bool = False) -> None:
-        """Record one seed's result (None: failed, or `pruned`); tell Optuna once the
-        configuration is done."""
+    def tell(self, key: str, metrics: Mapping[str, float] | None) -> None:
+        """Record one seed's result (None: failed, or stopped by the sweep's pruner); tell
+        Optuna once the configuration is done. A configuration with no finished seed is told
+        FAIL: told PRUNED without intermediate values, TPE would score it as a finished one."""
         first = self.configs.get(key)
         if first is None:
             return
-        self.told[key] = (metrics, pruned)
+        self.told[key] = metrics
         for config in [first, *self.repeats.pop(key, [])]:
-            self._record(config, metrics, pruned)
+            self._record(config, metrics)
 
-    def _record(self, config: _Config, metrics: Mapping[str, float] | None,
-                pruned: bool) -> None:
+    def _record(self, config: _Config, metrics: Mapping[str, float] | None) -> None:
         config.pending -= 1
-        config.pruned += pruned
         if metrics is not None:
             config.results.append(metrics)
         if config.pending == 0:
@@ -155,9 +158,8 @@ class TpeSource:
         usable = [r for r in config.results if all(m in r for m in self.spec.metrics)]
         summary = {"model": config.model, "params": config.combo, "seeds": len(self.seeds),
                    "completed": len(usable)}
-        if not usable:  # pruned: TPE ranks it below every finished configuration
-            state = TrialState.PRUNED if config.pruned else TrialState.FAIL
-            self.study.tell(config.optuna_trial, state=state)
+        if not usable:
+            self.study.tell(config.optuna_trial, state=TrialState.FAIL)
         else:
             values = [float(np.mean([r[m] for r in usable])) for m in self.spec.metrics]
             self.study.tell(config.optuna_trial, values)

@@ -10,6 +10,8 @@ import signal
 import socket
 import time
 import traceback
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,15 +36,31 @@ from tuner.metrics.coherence import npmi_per_topic
 from tuner.output import TopicModelOutput
 from tuner.trial import DataRef, StoredFit, TrialError, TrialRecord, TrialSpec, TrialStatus
 
+# Inputs a worker keeps loaded: a sweep uses one or a few (one per vocabulary size); a worker
+# of `tuner serve` lives across sweeps, and would otherwise hold every corpus it ever read.
+MEMO_ENTRIES = 4
+
 
 @dataclass
 class WorkerState:
-    """Per-process memo of loaded inputs, so each worker reads a corpus or cache file once."""
+    """Per-process memo of loaded inputs, so each worker reads a corpus or cache file once
+    (the least recently used go beyond MEMO_ENTRIES)."""
 
     slot: int = 0
     threads: int = 1
-    data: dict[str, TrialData] = field(default_factory=dict)
-    cooccurrence: dict[tuple[str, int], Cooccurrence] = field(default_factory=dict)
+    data: OrderedDict[str, TrialData] = field(default_factory=OrderedDict)
+    cooccurrence: OrderedDict[tuple[str, int], Cooccurrence] = field(default_factory=OrderedDict)
+
+
+def _remembered(memo: OrderedDict[Any, Any], key: Any, load: Callable[[], Any]) -> Any:
+    """memo[key], loaded on a miss; the least recently used entry goes past MEMO_ENTRIES."""
+    if key in memo:
+        memo.move_to_end(key)
+        return memo[key]
+    memo[key] = value = load()
+    while len(memo) > MEMO_ENTRIES:
+        memo.popitem(last=False)
+    return value
 
 
 SCORE_METRICS = frozenset(METRICS) | {"eval_seconds"}  # recomputed when a fit is re-scored
@@ -80,9 +98,8 @@ def load_trial_data(ref: DataRef) -> TrialData:
     """The corpus, bag of words, embeddings and labels of `ref`, loaded once per worker."""
     memo_key = (f"{ref.corpus_sha256}|{ref.bow_path}|{ref.embedding_path}|"
                 f"{ref.ground_truth_path}|{ref.truth_sha256}")
-    if memo_key not in _STATE.data:
-        _STATE.data[memo_key] = _read_trial_data(ref)
-    return _STATE.data[memo_key]
+    data: TrialData = _remembered(_STATE.data, memo_key, lambda: _read_trial_data(ref))
+    return data
 
 
 def _read_trial_data(ref: DataRef) -> TrialData:
@@ -144,11 +161,12 @@ def _load_embeddings(ref: DataRef) -> np.ndarray | None:
 
 
 def _cooccurrence(bow: BagOfWords, bow_path: str, window: int) -> Cooccurrence:
-    key = (bow_path, window)
-    if key not in _STATE.cooccurrence:
-        cache = CooccurrenceCache(BowCache(Path(bow_path).parent.parent))
-        _STATE.cooccurrence[key] = cache.get_or_compute(bow, window)
-    return _STATE.cooccurrence[key]
+    def load() -> Cooccurrence:
+        return CooccurrenceCache(BowCache(Path(bow_path).parent.parent)).get_or_compute(bow,
+                                                                                         window)
+
+    counts: Cooccurrence = _remembered(_STATE.cooccurrence, (bow_path, window), load)
+    return counts
 
 
 def run_trial(spec: TrialSpec, started_dir: str | None = None) -> TrialRecord:

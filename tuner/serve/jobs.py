@@ -215,9 +215,12 @@ class SweepRegistry:
     def _run(self, job: SweepJob, grid: Grid, inputs: CheckedInputs) -> None:
         from tuner.flow import SweepHooks, SweepSettings, execute_sweep
 
+        # One warm pool, lent to sweep after sweep; sweeps that run at once (--max-active-sweeps
+        # above 1) each start their own, so one sweep's time limit never kills another's trials.
+        pool = self._workers if self.settings.max_active == 1 else None
         settings = SweepSettings(self.settings.tracking_uri, self.settings.cache_dir,
                                  self.settings.max_workers, progress=False, stop=self._stop,
-                                 pool=self._workers)
+                                 pool=pool)
         hooks = SweepHooks(lambda prepared, skipped: self._started(job, prepared, skipped),
                            lambda record: self._recorded(job, record))
         with self._lock:

@@ -370,18 +370,18 @@ class MlflowTracker:
                      tags: Mapping[str, str] | None = None,
                      steps: Sequence[tuple[str, int, float]] = ()) -> None:
         """Metrics (and tags, and metric values at steps: a learning curve) in one batch: one
-        round trip to the store (MLflow takes at most 1,000 metrics a batch)."""
+        round trip to the store, or more for a long curve (MLflow takes at most 1,000 entries,
+        metrics and tags together, a batch)."""
         from mlflow.entities import Metric, RunTag
 
         stamp = int(time.time() * 1000)
-        rows = [Metric(k, float(v), stamp, 0) for k, v in metrics.items()]
+        rows: list[Metric | RunTag] = [Metric(k, float(v), stamp, 0) for k, v in metrics.items()]
+        rows += [RunTag(k, str(v)) for k, v in (tags or {}).items()]
         rows += [Metric(name, float(value), stamp, step) for name, step, value in steps]
-        tag_rows = [RunTag(k, str(v)) for k, v in (tags or {}).items()]
-        for start in range(0, max(len(rows), 1), 1000):
-            batch = rows[start:start + 1000]
-            if batch or tag_rows:
-                self.client.log_batch(run_id, metrics=batch, tags=tag_rows)
-            tag_rows = []
+        for start in range(0, len(rows), MLFLOW_BATCH):
+            batch = rows[start:start + MLFLOW_BATCH]
+            self.client.log_batch(run_id, metrics=[r for r in batch if isinstance(r, Metric)],
+                                  tags=[r for r in batch if isinstance(r, RunTag)])
 
     def _log_artifacts(self, run_id: str, record: TrialRecord, sweep: SweepHandle) -> None:
         with tempfile.TemporaryDirectory(prefix="tuner-artifacts-") as folder:
@@ -389,6 +389,9 @@ class MlflowTracker:
             for name, content in _artifact_files(record, sweep.doc_ids):
                 (root / name).write_text(content, encoding="utf-8")
             self.client.log_artifacts(run_id, str(root))
+
+
+MLFLOW_BATCH = 1000  # entries per log_batch call: MLflow refuses more
 
 
 def run_status(status: TrialStatus) -> str:
