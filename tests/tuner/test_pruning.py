@@ -218,3 +218,22 @@ def test_a_pruned_record_survives_the_journal(tmp_path):
                          {"ari": 0.1, "budget_used": 30.0}, curve=((10, 0.05), (20, 0.08)))
     again = record_from_dict(json.loads(json.dumps(record_to_dict(record))))
     assert again == record
+
+
+def test_a_pruner_needs_an_objective_scored_from_the_model(tmp_path, small_corpus):
+    path = make_grid(tmp_path, small_corpus, experiment="prune", models=["prodlda"],
+                     params=PARAMS, search=ASHA, leaderboard_metric="fit_seconds")
+    with pytest.raises(GridError, match=r"leaderboard_metric: a pruner judges"):
+        load_grid(path)
+
+
+def test_a_checkpoint_that_cannot_score_lets_the_trial_train_on(tmp_path):
+    plan = checkpoint_plan(PrunerSpec("asha", 1, 3), Budget("epochs", 1, 9), 9, "ari", tmp_path)
+
+    def objective(_: TopicModelOutput) -> float:
+        raise ValueError("a model too young to score")
+
+    checkpoint = ReportingCheckpoint(plan, "young", objective)
+    assert not checkpoint(1, lambda: TopicModelOutput([["w"]], None, [0]))
+    assert checkpoint.curve == [] and checkpoint.last_step == 1
+    assert not (tmp_path / "young.reports").exists()
