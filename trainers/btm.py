@@ -45,6 +45,7 @@ class BTMTrainer(Trainer):
 
     name: ClassVar[str] = "BTM"
     budget_param: ClassVar[str | None] = "n_iter"
+    min_budget: ClassVar[int] = 50  # half its default budget: a Gibbs sampler, as LDA (measured)
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})
     params: ClassVar[ParamSchema] = ParamSchema("BTM", [
         NUM_TOPICS,

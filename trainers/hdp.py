@@ -52,7 +52,7 @@ class HDPTrainer(Trainer):
 
     name: ClassVar[str] = "HDP"
     budget_param: ClassVar[str | None] = "max_iter"
-    min_budget: ClassVar[int] = 50
+    min_budget: ClassVar[int] = 100  # as LDA's (measured there): another Gibbs sampler
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})
     revision: ClassVar[int] = 2  # 2: eta 0.1, 500 iterations, only substantial topics scored
     params: ClassVar[ParamSchema] = ParamSchema("HDP", [

@@ -35,6 +35,11 @@ class LDATrainer(Trainer):
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})
     warm_imports: ClassVar[tuple[str, ...]] = ("tomotopy",)
     budget_param: ClassVar[str | None] = "max_iter"
+    # bench/pruning.py on 20 Newsgroups (12,000 posts, 27 configurations of alpha x eta x
+    # optim_interval, 200 iterations): the Spearman correlation of ARI at iteration i with ARI
+    # at 200 is -0.18 at 20, 0.27 at 60, 0.63 at 100. Early Gibbs states rank configurations
+    # badly, so a pruner judges LDA no sooner than iteration 100.
+    min_budget: ClassVar[int] = 100
     params: ClassVar[ParamSchema] = ParamSchema("LDA", [
         NUM_TOPICS,
         VOCAB_SIZE,
