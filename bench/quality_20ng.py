@@ -2,6 +2,7 @@
 
 Usage:
     python bench/quality_20ng.py CORPUS [--models M ...] [--seeds 42 43 44] [--workers N]
+                                 [--cache DIR] [--json FILE]
 
 CORPUS is the 12,000-post 20 Newsgroups `corpus.jsonl` (where to get it: README, "Benchmarks");
 `datasets/20ng-mini/corpus.jsonl` (2,000 posts) gives a quick, smaller check. Each model's grid is
@@ -177,6 +178,9 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=1, help="trials at once (1 thread each)")
     parser.add_argument("--grids", type=Path, default=GRIDS, help="folder of <model>.json grids")
     parser.add_argument("--json", type=Path, default=None, help="also write every trial here")
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="keep the caches (embeddings, bags of words, Word2Vec) in this folder "
+                             "across runs (default: a temporary folder, removed at the end)")
     return parser.parse_args(argv)
 
 
@@ -206,7 +210,7 @@ def run_all(files: list[Path], args: argparse.Namespace, folder: Path
     for model_file in files:
         started = time.perf_counter()
         model, labelled = run_grid(grid_for(model_file, args.corpus, args.seeds, folder),
-                                   folder / "cache", args.workers)
+                                   args.cache or folder / "cache", args.workers)
         results[model] = best_result(model, labelled)
         trials += [{"model": model, "config": label, "seed": r.spec.seed,
                     "status": r.status.value, "metrics": r.metrics} for label, r in labelled]
