@@ -77,6 +77,10 @@ class ETMTrainer(Trainer):
 
     name: ClassVar[str] = "ETM"
     budget_param: ClassVar[str | None] = "epochs"
+    # bench/pruning.py on 20ng-mini (27 configurations, 100 epochs): the Spearman correlation
+    # of ARI at epoch e with ARI at 100 is 0.29 at 10, 0.68 at 20, 0.87 at 30 (ProdLDA: 0.72 at
+    # 10); a pruner judges ETM from epoch 20.
+    min_budget: ClassVar[int] = 20
     # 2: conditioned word vectors, N(0, I) topics, log counts; 3: ETM's skip-gram settings,
     # validation on the posterior mean
     revision: ClassVar[int] = 4  # 4: sparse batches and fused Adam (sums in another order)
