@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from trainers import load_trainer
-from trainers.btm import _sample, make_biterms
+from trainers.btm import _Sampler, make_biterms
 from tuner.data.inputs import FitContext
 from tuner.data.vocab import make_bow
 
@@ -45,7 +45,9 @@ def test_beats_a_shuffled_biterm_baseline(small_data):
     shuffled = np.random.default_rng(0).permutation(second)
     scores = {}
     for name, partner in (("real", second), ("shuffled", shuffled)):
-        words, topics = _sample(first, partner, len(small_data.bow.vocab), K, 1.0, 0.01, 30, 6)
+        sampler = _Sampler(first, partner, len(small_data.bow.vocab), K, 1.0, 0.01, 6)
+        sampler.sweep(30)
+        words, topics = sampler.topics()
         topic_word = (words + 0.01) / (words + 0.01).sum(axis=1, keepdims=True)
         scores[name] = _pair_log_likelihood(topic_word, topics / topics.sum(), first, second)
     assert scores["real"] > scores["shuffled"] + 0.1
