@@ -20,8 +20,8 @@ from trainers.neural import (
     reparameterize,
 )
 from trainers.time_slices import TIME_SLICE_RULE, slice_documents
-from trainers.word_vectors import EmbeddingDecoder, word2vec_steps, word_embeddings
-from tuner.data.inputs import FitContext, SharedStep, StepInputs, TrialData
+from trainers.word_vectors import EmbeddingDecoder, Word2VecStep, word_embeddings
+from tuner.data.inputs import FitContext, TrialData
 from tuner.data.timestamps import parse_timestamps
 from tuner.errors import DataError
 from tuner.output import TopicModelOutput
@@ -96,7 +96,7 @@ class DTMNet(nn.Module):
         return self.slice_topic_word().mean(dim=0)
 
 
-class DTMTrainer(Trainer):
+class DTMTrainer(Word2VecStep, Trainer):
     """Dynamic topic model (D-ETM). `time_slices` is "year" or "bins:N" (a string parameter).
 
     Metrics read the whole-corpus output (topic_word = mean over slices); the per-slice top words
@@ -113,15 +113,6 @@ class DTMTrainer(Trainer):
         NUM_TOPICS, VOCAB_SIZE, EPOCHS, BATCH_SIZE, LEARNING_RATE, HIDDEN_DIM, EMBEDDING_DIM,
         TIME_SLICES,
     ])
-
-    @staticmethod
-    def shared_steps(params: Mapping[str, Any], inputs: StepInputs) -> list[SharedStep]:
-        return word2vec_steps(params["embedding_dim"], inputs)
-
-    @staticmethod
-    def run_shared_step(step: SharedStep, data: TrialData, params: Mapping[str, Any],
-                        ctx: FitContext) -> None:
-        word_embeddings(data.bow, params["embedding_dim"], ctx.seed, ctx.cache_dir)
 
     def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
             ) -> TopicModelOutput:

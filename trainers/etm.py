@@ -19,8 +19,8 @@ from trainers.neural import (
     mixture_nll,
     reparameterize,
 )
-from trainers.word_vectors import EmbeddingDecoder, word2vec_steps, word_embeddings
-from tuner.data.inputs import FitContext, SharedStep, StepInputs, TrialData
+from trainers.word_vectors import EmbeddingDecoder, Word2VecStep, word_embeddings
+from tuner.data.inputs import FitContext, TrialData
 from tuner.output import TopicModelOutput
 from tuner.params import (
     BATCH_SIZE,
@@ -72,7 +72,7 @@ class ETMNet(nn.Module):
         return self.decoder()  # type: ignore[no-any-return]
 
 
-class ETMTrainer(Trainer):
+class ETMTrainer(Word2VecStep, Trainer):
     """Embedded Topic Model on Word2Vec embeddings trained on the corpus (cached per key)."""
 
     name: ClassVar[str] = "ETM"
@@ -89,15 +89,6 @@ class ETMTrainer(Trainer):
         NUM_TOPICS, VOCAB_SIZE, EPOCHS, BATCH_SIZE, LEARNING_RATE, DROPOUT, HIDDEN_DIM,
         NUM_LAYERS, PATIENCE, EMBEDDING_DIM,
     ])
-
-    @staticmethod
-    def shared_steps(params: Mapping[str, Any], inputs: StepInputs) -> list[SharedStep]:
-        return word2vec_steps(params["embedding_dim"], inputs)
-
-    @staticmethod
-    def run_shared_step(step: SharedStep, data: TrialData, params: Mapping[str, Any],
-                        ctx: FitContext) -> None:
-        word_embeddings(data.bow, params["embedding_dim"], ctx.seed, ctx.cache_dir)
 
     def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
             ) -> TopicModelOutput:

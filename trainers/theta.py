@@ -22,9 +22,9 @@ from trainers.neural import (
     reparameterize,
     train_config,
 )
-from trainers.word_vectors import EmbeddingDecoder, word2vec_steps, word_embeddings
+from trainers.word_vectors import EmbeddingDecoder, Word2VecStep, word_embeddings
 from tuner.data.embeddings import QWEN3_EMBEDDING, EmbeddingSpec
-from tuner.data.inputs import FitContext, SharedStep, StepInputs, TrialData
+from tuner.data.inputs import FitContext, TrialData
 from tuner.errors import TrainerError
 from tuner.output import TopicModelOutput
 from tuner.params import (
@@ -101,7 +101,7 @@ class THETANet(nn.Module):
         return self.decoder()  # type: ignore[no-any-return]
 
 
-class THETATrainer(Trainer):
+class THETATrainer(Word2VecStep, Trainer):
     """THETA on the sweep's document embeddings (by default Qwen3-Embedding of `model_size`).
 
     mode: zero_shot uses the embeddings as they are; unsupervised adapts them with a SimCSE
@@ -132,13 +132,8 @@ class THETATrainer(Trainer):
                              batch_size=grid_embedding.batch_size)
 
     @staticmethod
-    def shared_steps(params: Mapping[str, Any], inputs: StepInputs) -> list[SharedStep]:
-        return word2vec_steps(WORD_EMBEDDING_DIM, inputs)
-
-    @staticmethod
-    def run_shared_step(step: SharedStep, data: TrialData, params: Mapping[str, Any],
-                        ctx: FitContext) -> None:
-        word_embeddings(data.bow, WORD_EMBEDDING_DIM, ctx.seed, ctx.cache_dir)
+    def word2vec_dim(params: Mapping[str, Any]) -> int:
+        return WORD_EMBEDDING_DIM
 
     def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
             ) -> TopicModelOutput:

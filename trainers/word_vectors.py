@@ -8,7 +8,7 @@ seed, Word2Vec settings), written atomically under a lock and never pickled.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from torch import nn
 
 from trainers.base import require
-from tuner.data.inputs import SharedStep, StepInputs
+from tuner.data.inputs import FitContext, SharedStep, StepInputs, TrialData
 from tuner.data.store import ArrayCache
 from tuner.data.vocab import BagOfWords
 
@@ -104,12 +104,25 @@ def word2vec_path(cache_dir: str | Path, key: dict[str, Any]) -> Path:
     return word2vec_cache(cache_dir).path_for(key)
 
 
-def word2vec_steps(embedding_dim: int, inputs: StepInputs) -> list[SharedStep]:
-    """The Word2Vec training a trial shares with every trial of the same bag of words,
-    embedding size and seed (ETM, DTM, THETA): one shared step, so no worker waits on the
-    cache's lock while another trains the same vectors."""
-    return [SharedStep("word2vec", {"bow": inputs.bow_key, "dim": embedding_dim,
-                                    "seed": inputs.seed, "settings": WORD2VEC_SETTINGS})]
+class Word2VecStep:
+    """Trainer mixin (ETM, DTM, THETA): the Word2Vec training a trial shares with every trial of
+    the same bag of words, embedding size and seed is one shared step, so no worker waits on the
+    cache's lock while another trains the same vectors. `word2vec_dim` reads the size."""
+
+    @staticmethod
+    def word2vec_dim(params: Mapping[str, Any]) -> int:
+        return int(params["embedding_dim"])
+
+    @classmethod
+    def shared_steps(cls, params: Mapping[str, Any], inputs: StepInputs) -> list[SharedStep]:
+        key = {"bow": inputs.bow_key, "dim": cls.word2vec_dim(params), "seed": inputs.seed,
+               "settings": WORD2VEC_SETTINGS}
+        return [SharedStep("word2vec", key)]
+
+    @classmethod
+    def run_shared_step(cls, step: SharedStep, data: TrialData, params: Mapping[str, Any],
+                        ctx: FitContext) -> None:
+        word_embeddings(data.bow, cls.word2vec_dim(params), ctx.seed, ctx.cache_dir)
 
 
 def word_embeddings(bow: BagOfWords, embedding_dim: int, seed: int, cache_dir: str | Path,
