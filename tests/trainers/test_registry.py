@@ -21,7 +21,7 @@ def test_a_plug_in_trainer_is_loaded_in_any_case(monkeypatch):
     assert trainer_revision("flaky") is None  # the Protocol's default
 
 
-@pytest.mark.parametrize(("model", "revision"), [("ProdLDA", 3), ("LDA", None)])
+@pytest.mark.parametrize(("model", "revision"), [("ProdLDA", 4), ("LDA", None)])
 def test_revision_is_declared_or_defaults_to_none(model, revision):
     assert trainer_revision(model) == revision
 
