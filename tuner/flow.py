@@ -24,7 +24,7 @@ from tuner.grid import Grid
 from tuner.metrics import default_metric
 from tuner.reporting.importance import IMPORTANCE_FILE, param_importance
 from tuner.reporting.leaderboard import ConfigResult, leaderboard
-from tuner.tracking.records import ranked
+from tuner.tracking.records import is_pruned, ranked
 from tuner.tracking.tracker import MlflowTracker
 from tuner.tracking.uri import redact_uri
 from tuner.trial import TrialRecord
@@ -181,7 +181,7 @@ def _execute_locked(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
         if hooks.on_prepared is not None:
             done = {r.data.tags.get("tuner.trial_key") for r in
                     tracker.trial_runs(experiment_id, "attributes.status = 'FINISHED'")
-                    if grid.search.prunes or r.data.tags.get("tuner.status") != "PRUNED"}
+                    if grid.search.prunes or not is_pruned(r.data.tags)}
             hooks.on_prepared(prepared, sum(t.key in done for t in prepared.trials))
         _raise_if_stopped(settings)
         return _run_and_rank(grid, inputs, settings, hooks, tracker, prepared, pool)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import math
 import os
 import signal
 import socket
@@ -239,8 +238,11 @@ def _checkpoint(spec: TrialSpec, data: TrialData) -> ReportingCheckpoint | None:
     if plan is None:
         return None
 
+    reference = _reference(data, spec)  # once per trial, not per checkpoint
+    metric = METRICS[plan.metric]  # the objective alone: a checkpoint scores nothing else
+
     def objective(output: TopicModelOutput) -> float:
-        return evaluate(output, _reference(data, spec)).get(plan.metric, math.nan)
+        return float(metric.fn(output, reference))
 
     return ReportingCheckpoint(plan, spec.key, objective)
 

@@ -15,6 +15,7 @@ from tuner.tracking.records import (
     StoredRun,
     SweepRun,
     current_trials,
+    is_pruned,
 )
 from tuner.tracking.tracker import (
     SweepHandle,
@@ -23,7 +24,7 @@ from tuner.tracking.tracker import (
     trial_params,
     trial_tags,
 )
-from tuner.trial import StoredFit, TrialRecord, TrialSpec, TrialStatus
+from tuner.trial import StoredFit, TrialRecord, TrialSpec
 
 
 @dataclass
@@ -43,7 +44,7 @@ class MemoryRun:
 
     @property
     def pruned(self) -> bool:
-        return self.tags.get("tuner.status") == TrialStatus.PRUNED.value
+        return is_pruned(self.tags)
 
     def stored(self) -> StoredRun:
         """The run as any store keeps it: every parameter as text."""

@@ -120,7 +120,7 @@ def finished_trial(run: StoredRun, schema: Mapping[str, Param]) -> FinishedTrial
         status=run.status, start_time=run.start_time, end_time=run.end_time,
         parent_run_id=tags.get("mlflow.parentRunId"),
         metric_settings={k: int(logged[k]) for k in METRIC_SETTINGS if k in logged},
-        pruned=tags.get("tuner.status") == "PRUNED")
+        pruned=is_pruned(tags))
 
 
 def sweep_run(run: Any) -> SweepRun:
@@ -160,6 +160,11 @@ def _trainer_facts(model: str) -> _TrainerFacts:
         return _TrainerFacts({}, None)
     schema = load_trainer(model).params
     return _TrainerFacts({p.name: p for p in schema.params}, trainer_revision(model))
+
+
+def is_pruned(tags: Mapping[str, str]) -> bool:
+    """Whether a trial run's tags say the sweep's pruner stopped it."""
+    return tags.get("tuner.status") == "PRUNED"
 
 
 def ranked(trials: Iterable[FinishedTrial]) -> list[FinishedTrial]:

@@ -26,6 +26,7 @@ from tuner.tracking.records import (
     FinishedTrial,
     SweepRun,
     current_trials,
+    is_pruned,
     stored_run,
     sweep_run,
 )
@@ -155,19 +156,19 @@ class MlflowTracker:
         its full budget (not pruned)."""
         return {run.data.tags["tuner.trial_key"]: dict(run.data.metrics)
                 for run in self._finished_runs(sweep)
-                if "tuner.trial_key" in run.data.tags and not _pruned(run.data.tags)}
+                if "tuner.trial_key" in run.data.tags and not is_pruned(run.data.tags)}
 
     def finished_fits(self, sweep: SweepHandle) -> dict[str, str]:
         """Fit key -> run id of a FINISHED, not pruned trial run of the sweep's experiment with
         that fit (a pruned fit is not re-scored: its training was cut short)."""
         return {run.data.tags["tuner.fit_key"]: str(run.info.run_id)
                 for run in self._finished_runs(sweep)
-                if run.data.tags.get("tuner.fit_key") and not _pruned(run.data.tags)}
+                if run.data.tags.get("tuner.fit_key") and not is_pruned(run.data.tags)}
 
     def pruned_keys(self, sweep: SweepHandle) -> set[str]:
         """Trial keys of the sweep's experiment's runs that a pruner stopped."""
         return {run.data.tags["tuner.trial_key"] for run in self._finished_runs(sweep)
-                if "tuner.trial_key" in run.data.tags and _pruned(run.data.tags)}
+                if "tuner.trial_key" in run.data.tags and is_pruned(run.data.tags)}
 
     def _finished_runs(self, sweep: SweepHandle) -> list[Any]:
         """The FINISHED trial runs: one search of the store serves both views above (the
@@ -412,10 +413,6 @@ def learning_curve(record: TrialRecord) -> list[tuple[str, int, float]]:
     if final is not None and used is not None and int(used) > record.curve[-1][0]:
         points.append((name, int(used), float(final)))
     return points
-
-
-def _pruned(tags: Mapping[str, str]) -> bool:
-    return tags.get("tuner.status") == TrialStatus.PRUNED.value
 
 
 def trial_tags(sweep: SweepHandle, spec: TrialSpec) -> dict[str, str]:
