@@ -30,6 +30,7 @@ from tuner.params import (
     PATIENCE,
     VOCAB_SIZE,
     ParamSchema,
+    between,
 )
 
 
@@ -79,7 +80,7 @@ class GSMTrainer(Trainer):
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})
     params: ClassVar[ParamSchema] = ParamSchema("GSM", [
         NUM_TOPICS, VOCAB_SIZE, EPOCHS, BATCH_SIZE, LEARNING_RATE, DROPOUT,
-        HIDDEN_DIM.replace(default=256), NUM_LAYERS, PATIENCE,
+        HIDDEN_DIM.replace(default=256, constraint=between(16, 2048)), NUM_LAYERS, PATIENCE,
     ])
 
     def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext

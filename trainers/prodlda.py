@@ -31,6 +31,7 @@ from tuner.params import (
     PATIENCE,
     VOCAB_SIZE,
     ParamSchema,
+    between,
 )
 
 ADAM_BETAS = (0.99, 0.999)  # the reference implementation's Adam(beta1=0.99)
@@ -74,7 +75,7 @@ class ProdLDATrainer(Trainer):
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})
     params: ClassVar[ParamSchema] = ParamSchema("ProdLDA", [
         NUM_TOPICS, VOCAB_SIZE, EPOCHS, BATCH_SIZE, LEARNING_RATE, DROPOUT,
-        HIDDEN_DIM.replace(default=256), NUM_LAYERS, PATIENCE,
+        HIDDEN_DIM.replace(default=256, constraint=between(16, 2048)), NUM_LAYERS, PATIENCE,
     ])
 
     def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext

@@ -9,12 +9,15 @@ Exit codes: 0 every trial completed or was skipped; 1 the sweep finished but a t
 from __future__ import annotations
 
 import argparse
+import atexit
 import logging
 import math
+import multiprocessing
 import os
 import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -417,5 +420,22 @@ class _RunView:
             self.display.close()
 
 
+def console_main() -> None:
+    """The `tuner` console script: `main`, then the exit handlers, then exit without tearing the
+    interpreter down. Unloading torch, MLflow and the rest takes 1 to 2 s (measured on 2 CPU
+    cores) that every cron or n8n call of `tuner run` would otherwise pay; everything a command
+    writes is committed before `main` returns. With a child process or a non-daemon thread still
+    alive, the normal exit runs and waits for it."""
+    code = main()
+    if multiprocessing.active_children() or any(
+            t.is_alive() and not t.daemon for t in threading.enumerate()
+            if t is not threading.main_thread()):
+        sys.exit(code)
+    atexit._run_exitfuncs()  # logging, multiprocessing's finalizers (semaphores), executors
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console_main()

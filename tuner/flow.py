@@ -171,12 +171,15 @@ def execute_sweep(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
 
 def _execute_locked(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
                     hooks: SweepHooks) -> SweepOutcome:
-    tracker = MlflowTracker(settings.tracking_uri, journal_dir=journal_dir(settings.cache_dir))
-    experiment_id = tracker.experiment_id(grid.experiment)  # fail fast, before workers run
-    assert experiment_id is not None
+    # Workers spawn and import their libraries (seconds) while the parent opens the store and
+    # precomputes; a store that cannot be used still stops the sweep before any trial runs.
     pool = WarmPool(_executor_factory(settings), [s.model for s in grid.sweeps],
                     settings.max_workers)
     try:
+        tracker = MlflowTracker(settings.tracking_uri,
+                                journal_dir=journal_dir(settings.cache_dir))
+        experiment_id = tracker.experiment_id(grid.experiment)
+        assert experiment_id is not None
         prepared = precompute(grid, inputs, settings.cache_dir, progress=settings.progress)
         if hooks.on_prepared is not None:
             done = {r.data.tags.get("tuner.trial_key") for r in

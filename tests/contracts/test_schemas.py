@@ -51,6 +51,9 @@ WIDENED: dict[tuple[str, str], str] = {
     ("BERTopic", "min_cluster_size"): "the reference's 100 is the best NPMI on 12k-post 20NG",
     ("BERTopic", "min_samples"): "follows min_cluster_size, which it defaults to",
     ("BERTopic", "num_topics"): "BERTopic and k-means accept any k; large corpora use > 100",
+    ("ProdLDA", "hidden_dim"): "the ProdLDA reference code's encoder has 100 units",
+    ("NVDM", "hidden_dim"): "the same encoder as ProdLDA's (Srivastava & Sutton run both at 100)",
+    ("GSM", "hidden_dim"): "the same encoder as ProdLDA's",
 }
 NULLABLE_BY_NOTE = {"patience": "the common table says early stopping can be switched off"}
 DASH = "–"

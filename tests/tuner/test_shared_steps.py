@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.conftest import make_grid
 from tuner.engine.executors import make_executor
-from tuner.engine.runner import run_sweep
+from tuner.engine.runner import STEPS_FILE, run_sweep
 from tuner.engine.sweep import check_inputs, precompute
 from tuner.grid import load_grid
 from tuner.tracking.memory import MemoryTracker
@@ -22,6 +22,9 @@ def test_trials_sharing_a_umap_reduction_compute_it_once(tmp_path, small_corpus,
     sweep = tracker.runs[result.sweep.run_id]
     assert sweep.tags["tuner.shared_steps"] == "1"
     assert [r.metrics["umap_cache_hit"] for r in tracker.trial_runs("shared")] == [1.0] * 3
+    [step] = sweep.artifacts[STEPS_FILE]["steps"]  # its time, beside the trials' fit_seconds
+    assert (step["step"], step["model"], step["error"]) == ("umap", "BERTopic", None)
+    assert step["seconds"] > 0
 
 
 def test_etm_trials_of_one_bag_and_seed_train_word2vec_once(tmp_path, small_corpus,

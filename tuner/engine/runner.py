@@ -60,6 +60,7 @@ class SweepResult:
     records: list[TrialRecord] = field(default_factory=list)
     skipped: int = 0
     stale: int = 0
+    steps: list[dict[str, Any]] = field(default_factory=list)  # shared steps, in finishing order
 
     @property
     def completed(self) -> int:
@@ -84,6 +85,9 @@ class SweepSummary:
 
     metrics: Mapping[str, float] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
+
+
+STEPS_FILE = "shared_steps.json"  # on the sweep run: each shared step's model, name and seconds
 
 
 def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: ExecutorFactory,
@@ -131,6 +135,8 @@ def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: Executor
                                     **summary.tags})
     if isinstance(source, TpeSource):
         tracker.log_json(sweep.run_id, "search.json", {"configurations": source.finished})
+    if result.steps:
+        tracker.log_json(sweep.run_id, STEPS_FILE, {"steps": result.steps})
     tracker.end_sweep(sweep, "FINISHED", summary.metrics)
     return result
 
@@ -217,7 +223,7 @@ class _Loop:
         self.should_stop, self.pruner = should_stop, pruner
         self.scheduler, self.watchdog, self.max_workers = scheduler, watchdog, max_workers
         self.running: dict[Future[TrialRecord], InFlight] = {}
-        self.steps: dict[Future[StepDone], str] = {}  # shared steps in flight -> step id
+        self.steps: dict[Future[StepDone], Task] = {}  # shared steps in flight
         self.executor: Executor | None = None
         self.stop_signal: int | None = None
 
@@ -264,7 +270,7 @@ class _Loop:
             if broken:
                 return self._broke()
             self.watchdog.check([*(t.spec.key for t in self.running.values()),
-                                 *(step_marker(ident) for ident in self.steps.values())])
+                                 *(step_marker(t.step_id) for t in self.steps.values())])
             if self.pruner is not None:
                 self.pruner.poll()
         return False
@@ -308,7 +314,7 @@ class _Loop:
         try:
             future = executor.submit(run_shared_step, task.spec, task.step,
                                      str(self.watchdog.started_dir))
-            self.steps[future] = task.step_id
+            self.steps[future] = task
         except BrokenProcessPool:
             self.scheduler.step_finished(task.step_id)  # its trials compute it themselves
             return False
@@ -318,14 +324,18 @@ class _Loop:
         """Release the trials waiting for these steps; raises BrokenProcessPool if the pool
         died under one."""
         for future in finished:
-            ident = self.steps.pop(future)
-            self.scheduler.step_finished(ident)
+            task = self.steps.pop(future)
+            self.scheduler.step_finished(task.step_id)
             try:
                 done = future.result()
             except BrokenProcessPool:
                 raise
             except Exception as err:  # a cluster lost the worker: the trials redo the step
                 done = StepDone(0.0, f"worker died: {err}")
+            assert task.step is not None
+            self.result.steps.append({"step": task.step.name, "model": task.spec.model,
+                                      "id": task.step_id, "seconds": round(done.seconds, 3),
+                                      "worker": done.worker, "error": done.error})
             if done.error is not None:
                 log.warning("a shared step failed (%s); its trials compute it themselves",
                             done.error)
@@ -347,13 +357,13 @@ class _Loop:
                      for future, trial in self.running.items()]
         self.running.clear()
         step_killed = False
-        for ident in self.steps.values():
-            reason = self.watchdog.killed.pop(step_marker(ident), None)
+        for task in self.steps.values():
+            reason = self.watchdog.killed.pop(step_marker(task.step_id), None)
             if reason is not None:
                 step_killed = True
                 log.warning("a shared step was stopped (%s); its trials compute it themselves, "
                             "within the same limits", reason.message)
-            self.scheduler.step_finished(ident)
+            self.scheduler.step_finished(task.step_id)
         self.steps.clear()
         triage = triage_break(in_flight, self.watchdog.killed, self.scheduler.suspects,
                               explained=step_killed)

@@ -73,6 +73,7 @@ class StepDone:
 
     seconds: float
     error: str | None = None
+    worker: str = ""  # host:pid
 
 
 def step_id(model: str, step: SharedStep) -> str:

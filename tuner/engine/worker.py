@@ -174,7 +174,7 @@ def run_trial(spec: TrialSpec, started_dir: str | None = None) -> TrialRecord:
     While it runs, `started_dir/<trial key>` holds "pid start-time", so the parent can enforce
     time and memory limits on the process that runs this trial.
     """
-    worker = f"{socket.gethostname()}:{os.getpid()}"
+    worker = _worker_name()
     marker = Path(started_dir) / spec.key if started_dir else None
     if marker is not None:
         marker.write_text(f"{os.getpid()} {time.time()}", encoding="ascii")
@@ -190,7 +190,7 @@ def run_trial(spec: TrialSpec, started_dir: str | None = None) -> TrialRecord:
 def rescore_trial(spec: TrialSpec, stored: StoredFit) -> TrialRecord:
     """Score an earlier trial's fit (same fit key) against this trial's truth and metric
     settings, without fitting again. Never raises: a failure becomes a FAILED record."""
-    worker = f"{socket.gethostname()}:{os.getpid()}"
+    worker = _worker_name()
     try:
         data = load_trial_data(spec.data)
         output = TopicModelOutput(stored.topic_words, None, np.asarray(stored.assignments))
@@ -219,11 +219,16 @@ def run_shared_step(spec: TrialSpec, step: SharedStep,
         with thread_limit(_STATE.threads):
             trainer.run_shared_step(step, fit_view(data, spec.data), spec.params, _context(spec))
     except Exception as err:
-        return StepDone(time.perf_counter() - started, f"{type(err).__name__}: {err}")
+        return StepDone(time.perf_counter() - started, f"{type(err).__name__}: {err}",
+                        _worker_name())
     finally:
         if marker is not None:
             marker.unlink(missing_ok=True)
-    return StepDone(time.perf_counter() - started)
+    return StepDone(time.perf_counter() - started, worker=_worker_name())
+
+
+def _worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def _context(spec: TrialSpec, checkpoint: Checkpoint = never_stop) -> FitContext:
