@@ -4,6 +4,7 @@ tracker, precompute, run every trial, rank the results and close the parent run.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import logging
 import os
 import re
@@ -22,7 +23,7 @@ from tuner.engine.sweep import CheckedInputs, PreparedSweep, precompute
 from tuner.errors import SweepAbortedError, SweepInterrupted, SweepLockedError
 from tuner.grid import Grid
 from tuner.metrics import default_metric
-from tuner.reporting.importance import IMPORTANCE_FILE, param_importance
+from tuner.reporting.importance import IMPORTANCE_FILE, MIN_CONFIGS, param_importance
 from tuner.reporting.leaderboard import ConfigResult, leaderboard
 from tuner.tracking.records import is_pruned, ranked
 from tuner.tracking.tracker import MlflowTracker
@@ -208,6 +209,8 @@ def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, ho
         return SweepSummary({f"best_{k}": v for k, v in board[0].metrics.items()},
                             {"tuner.best_run_id": board[0].best_trial(metric).run_id})
 
+    if grid.trial_count >= MIN_CONFIGS:
+        _import_in_background("optuna.importance")  # 1.6 s (scikit-learn), else paid at the end
     try:
         result = run_sweep(prepared, tracker, pool, settings.max_workers, hooks.on_record,
                            Limits(settings.trial_timeout_s or grid.timeout_s,
@@ -222,6 +225,17 @@ def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, ho
     return SweepOutcome(result.sweep.experiment_id, result.sweep.run_id, metric, board,
                         result.completed, result.failed, result.skipped, result.rescored,
                         result.pruned)
+
+
+def _import_in_background(module: str) -> None:
+    """Import `module` on a daemon thread while the parent mostly waits for its workers."""
+    def load() -> None:
+        try:
+            importlib.import_module(module)
+        except Exception as err:  # the sweep's end imports it again and reports it there
+            log.debug("background import of %s failed: %s", module, err)
+
+    threading.Thread(target=load, name=f"import-{module}", daemon=True).start()
 
 
 def _executor_factory(settings: SweepSettings) -> Callable[[], Executor]:

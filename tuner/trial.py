@@ -146,6 +146,7 @@ class StoredFit:
     topic_words: list[list[str]]
     assignments: list[int]
     metrics: Mapping[str, float]  # as logged: the fit's own figures are carried over
+    extras: Mapping[str, Any] = field(default_factory=dict)  # the fit's extras.json, carried over
 
 
 @dataclass(frozen=True)

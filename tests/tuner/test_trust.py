@@ -26,7 +26,7 @@ from tuner.engine.executors import kill_workers, make_executor, threads_per_work
 from tuner.engine.runner import run_sweep
 from tuner.engine.sweep import TrialFactory, check_inputs, precompute
 from tuner.engine.watchdog import Limits, Watchdog
-from tuner.engine.worker import fit_view
+from tuner.engine.worker import fit_view, load_trial_data, rescore_trial
 from tuner.errors import MetricError
 from tuner.flow import SweepSettings, execute_sweep
 from tuner.grid import load_grid
@@ -350,3 +350,23 @@ def test_stored_fits_shorter_than_the_scoring_needs_are_refitted(prepared_small)
     assert tracker.stored_fit(run_id, spec.metrics.words_needed) is not None
     longer = dataclasses.replace(spec.metrics, diversity_topn=spec.metrics.diversity_topn + 5)
     assert tracker.stored_fit(run_id, longer.words_needed) is None
+
+
+def test_a_rescored_run_carries_its_fits_extras(tmp_path, prepared_small):
+    """What a model reports beside its metrics (extras.json) belongs to the fit, so the run that
+    re-scores the fit under a new truth logs it too."""
+    tracker = MlflowTracker(f"sqlite:///{tmp_path}/mlflow.db")
+    spec = prepared_small.trials[0]
+    sweep = tracker.start_sweep("extras", {}, {}, prepared_small.inputs.corpus.ids)
+    run_id = tracker.start_trial(sweep, spec)
+    n_docs = len(prepared_small.inputs.corpus.ids)
+    vocab, top = load_trial_data(spec.data).bow.vocab, spec.metrics.words_needed
+    topics = [vocab[:top], vocab[top:2 * top]]
+    extras = {"word2vec_cache": "hit", "topic_sizes": [n_docs - 1, 1]}
+    tracker.finish_trial(sweep, run_id, TrialRecord(
+        spec, TrialStatus.COMPLETE, {"fit_seconds": 1.5}, topics, [0.0, 0.0],
+        [0] * (n_docs - 1) + [1], extras=extras))
+    stored = tracker.stored_fit(run_id, spec.metrics.words_needed)
+    assert stored is not None and stored.extras == extras
+    record = rescore_trial(spec, stored)
+    assert record.status is TrialStatus.COMPLETE and record.extras == extras

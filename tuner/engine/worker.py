@@ -197,8 +197,8 @@ def rescore_trial(spec: TrialSpec, stored: StoredFit) -> TrialRecord:
         metrics, per_topic = _score(output, data, spec)
         carried = {k: v for k, v in stored.metrics.items() if k not in SCORE_METRICS}
         return TrialRecord(spec, TrialStatus.COMPLETE, carried | metrics, stored.topic_words,
-                           per_topic, list(stored.assignments), worker=worker,
-                           rescored_from=stored.run_id)
+                           per_topic, list(stored.assignments), extras=stored.extras,
+                           worker=worker, rescored_from=stored.run_id)
     except Exception as err:
         return _failed_record(spec, err, worker)
 

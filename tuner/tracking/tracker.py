@@ -188,6 +188,7 @@ class MlflowTracker:
                     run_id, "topics.json", folder)).read_text(encoding="utf-8"))
                 table = Path(self.client.download_artifacts(run_id, "assignments.csv", folder))
                 rows = list(csv.DictReader(io.StringIO(table.read_text(encoding="utf-8"))))
+                extras = self._extras(run_id, folder)
             words = [topics[str(i)] for i in range(len(topics))]
             assignments = [int(row["topic"]) for row in rows]
             run = self.client.get_run(run_id)
@@ -197,7 +198,16 @@ class MlflowTracker:
             return None
         if stored < words_needed:  # the run kept fewer ranked words than scoring now reads
             return None
-        return StoredFit(run_id, words, assignments, dict(run.data.metrics))
+        return StoredFit(run_id, words, assignments, dict(run.data.metrics), extras)
+
+    def _extras(self, run_id: str, folder: str) -> dict[str, Any]:
+        """A run's extras.json ({} when it logged none: a model with nothing extra to say)."""
+        try:
+            path = Path(self.client.download_artifacts(run_id, "extras.json", folder))
+        except Exception:
+            return {}
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+        return loaded if isinstance(loaded, dict) else {}
 
     def trial_runs(self, experiment_id: str, condition: str = "",
                    order_by: list[str] | None = None) -> list[Any]:
