@@ -209,8 +209,10 @@ def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, ho
         return SweepSummary({f"best_{k}": v for k, v in board[0].metrics.items()},
                             {"tuner.best_run_id": board[0].best_trial(metric).run_id})
 
-    if grid.trial_count >= MIN_CONFIGS:
-        _import_in_background("optuna.importance")  # 1.6 s (scikit-learn), else paid at the end
+    if grid.trial_count >= MIN_CONFIGS and settings.max_workers < (os.cpu_count() or 1):
+        # 1.6 s (scikit-learn) on a core no worker uses, else paid at the end: beside a worker
+        # on every core it slowed ProdLDA's fits by a fifth (2 workers, 2 cores)
+        _import_in_background("optuna.importance")
     try:
         result = run_sweep(prepared, tracker, pool, settings.max_workers, hooks.on_record,
                            Limits(settings.trial_timeout_s or grid.timeout_s,
