@@ -15,11 +15,12 @@ import numpy as np
 
 from trainers.base import Requirement, Trainer
 from trainers.lda import LDATrainer
-from tuner.data.inputs import FitContext, TrialData
+from tuner.data.inputs import FitContext, SharedStep, StepInputs, TrialData
 from tuner.output import TopicModelOutput
 from tuner.params import NUM_TOPICS, VOCAB_SIZE, Param, ParamSchema, between, one_of
 
 FAILING_SEED = 13
+NAP_SECONDS = 3600
 HOG_MB = 1500
 
 
@@ -53,3 +54,33 @@ def fail(how: str, seed: int) -> None:
         time.sleep(3600)
         del hog
     raise RuntimeError(f"deliberate failure for seed {seed}")
+
+
+class SlowStepTrainer(Trainer):
+    """Fits a real LDA; with `step` "hang" its trials share a step (and, computing it in the fit
+    after a failed step, a fit) that never ends, so the sweep's time limit must stop it."""
+
+    name: ClassVar[str] = "SlowStep"
+    requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})
+    params: ClassVar[ParamSchema] = ParamSchema("SlowStep", [
+        NUM_TOPICS, VOCAB_SIZE,
+        Param("step", str, "none", one_of("none", "hang"), "whether trials share a hanging step"),
+    ])
+
+    @staticmethod
+    def shared_steps(params: Mapping[str, Any], inputs: StepInputs) -> list[SharedStep]:
+        return [SharedStep("nap", {"seed": inputs.seed})] if params["step"] == "hang" else []
+
+    @staticmethod
+    def run_shared_step(step: SharedStep, data: TrialData, params: Mapping[str, Any],
+                        ctx: FitContext) -> None:
+        time.sleep(NAP_SECONDS)
+
+    def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
+            ) -> TopicModelOutput:
+        if params["step"] == "hang":
+            time.sleep(NAP_SECONDS)
+        lda_params = LDATrainer.params.with_defaults({
+            "num_topics": params["num_topics"], "vocab_size": params["vocab_size"],
+            "max_iter": 10})
+        return LDATrainer().fit(data, lda_params, ctx)

@@ -432,8 +432,12 @@ def console_main() -> None:
             if t is not threading.main_thread()):
         sys.exit(code)
     atexit._run_exitfuncs()  # logging, multiprocessing's finalizers (semaphores), executors
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:  # None: started with the stream closed (`>&-` in cron)
+                stream.flush()
+        except (OSError, ValueError):  # a reader that left (`| head`), a closed stream
+            pass
     os._exit(code)
 
 

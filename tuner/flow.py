@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from tuner.devices import usable_cores
 from tuner.engine.executors import SharedPool, WarmPool, make_executor
 from tuner.engine.runner import Limits, SweepResult, SweepSummary, run_sweep
 from tuner.engine.sweep import CheckedInputs, PreparedSweep, precompute
@@ -209,7 +210,7 @@ def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, ho
         return SweepSummary({f"best_{k}": v for k, v in board[0].metrics.items()},
                             {"tuner.best_run_id": board[0].best_trial(metric).run_id})
 
-    if grid.trial_count >= MIN_CONFIGS and settings.max_workers < (os.cpu_count() or 1):
+    if grid.trial_count >= MIN_CONFIGS and settings.max_workers < usable_cores():
         # 1.6 s (scikit-learn) on a core no worker uses, else paid at the end: beside a worker
         # on every core it slowed ProdLDA's fits by a fifth (2 workers, 2 cores)
         _import_in_background("optuna.importance")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -14,12 +15,14 @@ from mlflow.tracking import MlflowClient
 from tests.conftest import REPO, make_grid
 from tests.plugins import FAILING_SEED
 from tuner.engine.executors import make_executor
-from tuner.engine.runner import Limits, run_sweep
+from tuner.engine.runner import STEPS_FILE, Limits, run_sweep
 from tuner.engine.sweep import check_inputs, precompute
 from tuner.grid import load_grid
+from tuner.tracking.memory import MemoryTracker
 from tuner.tracking.tracker import MlflowTracker
+from tuner.trial import TrialStatus
 
-PLUGIN = "Flaky=tests.plugins:FlakyTrainer"
+PLUGIN = "Flaky=tests.plugins:FlakyTrainer,SlowStep=tests.plugins:SlowStepTrainer"
 
 
 @pytest.fixture(autouse=True)
@@ -142,3 +145,25 @@ def test_sigkilled_sweep_resumes_without_duplicates(tmp_path, small_corpus, sess
     finished = [r.data.tags["tuner.trial_key"] for r in runs if r.info.status == "FINISHED"]
     assert len(finished) == 3 and len(set(finished)) == 3
     assert "skipped" in rerun.stdout
+
+
+def test_a_shared_step_past_the_time_limit_is_stopped_and_named(tmp_path, small_corpus,
+                                                                session_cache, caplog):
+    """Killing the step's worker breaks the pool; the break is put down to the step (a warning
+    names it), the trial that ran beside it is retried and completes, the trial that needed the
+    step meets the same limit computing it itself, and the step's fate is in
+    shared_steps.json."""
+    grid = load_grid(make_grid(tmp_path, small_corpus, experiment="faults-step",
+                               models=["slowstep"], params={"num_topics": 5, "vocab_size": 1000,
+                                                            "step": ["hang", "none"]}))
+    prepared = precompute(grid, check_inputs(grid), session_cache, progress=False)
+    tracker = MemoryTracker()
+    with caplog.at_level(logging.WARNING, logger="tuner.engine.runner"):
+        result = run_sweep(prepared, tracker, lambda: make_executor("process", 2), 2,
+                           limits=Limits(timeout_s=4))
+    outcome = {r.spec.params["step"]: r for r in result.records}
+    assert outcome["none"].status is TrialStatus.COMPLETE
+    assert outcome["hang"].error is not None and outcome["hang"].error.type == "TrialTimeout"
+    assert "a shared step was stopped (timeout" in caplog.text
+    [step] = tracker.runs[result.sweep.run_id].artifacts[STEPS_FILE]["steps"]
+    assert step["step"] == "nap" and step["error"].startswith("timeout")

@@ -4,13 +4,13 @@ interface on a Dask cluster (`Client.get_executor(pure=False)`)."""
 from __future__ import annotations
 
 import multiprocessing
-import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from tuner.devices import usable_cores
 from tuner.engine.worker import init_worker, warm_up
 from tuner.errors import TunerError
 
@@ -19,7 +19,7 @@ JIT_FOLDER = "numba"
 
 
 def threads_per_worker(max_workers: int) -> int:
-    return max(1, (os.cpu_count() or 1) // max_workers)
+    return max(1, usable_cores() // max_workers)
 
 
 def make_executor(kind: str, max_workers: int, scheduler: str | None = None,

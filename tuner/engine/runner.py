@@ -324,21 +324,25 @@ class _Loop:
         """Release the trials waiting for these steps; raises BrokenProcessPool if the pool
         died under one."""
         for future in finished:
-            task = self.steps.pop(future)
-            self.scheduler.step_finished(task.step_id)
+            task = self.steps[future]
             try:
                 done = future.result()
             except BrokenProcessPool:
-                raise
+                raise  # the step stays in flight: the break's triage sees whether it was killed
             except Exception as err:  # a cluster lost the worker: the trials redo the step
                 done = StepDone(0.0, f"worker died: {err}")
-            assert task.step is not None
-            self.result.steps.append({"step": task.step.name, "model": task.spec.model,
-                                      "id": task.step_id, "seconds": round(done.seconds, 3),
-                                      "worker": done.worker, "error": done.error})
+            del self.steps[future]
+            self.scheduler.step_finished(task.step_id)
+            self._log_step(task, done)
             if done.error is not None:
                 log.warning("a shared step failed (%s); its trials compute it themselves",
                             done.error)
+
+    def _log_step(self, task: Task, done: StepDone) -> None:
+        assert task.step is not None
+        self.result.steps.append({"step": task.step.name, "model": task.spec.model,
+                                  "id": task.step_id, "seconds": round(done.seconds, 3),
+                                  "worker": done.worker, "error": done.error})
 
     def _record(self, future: Future[TrialRecord]) -> TrialRecord:
         """A finished trial's record; raises BrokenProcessPool if the pool died under it."""
@@ -363,6 +367,7 @@ class _Loop:
                 step_killed = True
                 log.warning("a shared step was stopped (%s); its trials compute it themselves, "
                             "within the same limits", reason.message)
+            self._log_step(task, StepDone(0.0, reason.message if reason else "the pool broke"))
             self.scheduler.step_finished(task.step_id)
         self.steps.clear()
         triage = triage_break(in_flight, self.watchdog.killed, self.scheduler.suspects,

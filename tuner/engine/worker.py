@@ -86,8 +86,14 @@ def init_worker(threads: int, slot_counter: Any = None, jit_cache: str | None = 
             slot_counter.value += 1
 
 
+SCORING_IMPORTS = ("sklearn.metrics", "scipy.optimize")  # ARI, NMI, F1's matching: 0.7 s
+
+
 def warm_up(models: tuple[str, ...]) -> None:
-    """Import what these models' trainers need (`warm_imports`), before their first trial."""
+    """Import what scoring and these models' trainers need (`warm_imports`), before the first
+    trial, so that no trial's time includes it."""
+    for module in SCORING_IMPORTS:
+        importlib.import_module(module)
     for model in models:
         for module in getattr(load_trainer(model), "warm_imports", ()):
             importlib.import_module(module)
