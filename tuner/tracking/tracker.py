@@ -34,6 +34,7 @@ from tuner.tracking.uri import redact_uri
 from tuner.trial import StoredFit, TrialRecord, TrialSpec, TrialStatus
 
 log = logging.getLogger(__name__)
+EXTRAS_FILE = "extras.json"  # what a model reports beyond its metrics
 DEFAULT_STORE = Path("mlruns")
 SECRET_MARKERS = ("password", "secret", "token", "api_key", "apikey")
 
@@ -201,11 +202,11 @@ class MlflowTracker:
         return StoredFit(run_id, words, assignments, dict(run.data.metrics), extras)
 
     def _extras(self, run_id: str, folder: str) -> dict[str, Any]:
-        """A run's extras.json ({} when it logged none: a model with nothing extra to say)."""
-        try:
-            path = Path(self.client.download_artifacts(run_id, "extras.json", folder))
-        except Exception:
+        """A run's extras.json ({} when it logged none: a model with nothing extra to say). A
+        store that fails here fails the whole read, so the fit runs again rather than lose it."""
+        if EXTRAS_FILE not in {a.path for a in self.client.list_artifacts(run_id)}:
             return {}
+        path = Path(self.client.download_artifacts(run_id, EXTRAS_FILE, folder))
         loaded = json.loads(path.read_text(encoding="utf-8"))
         return loaded if isinstance(loaded, dict) else {}
 
@@ -484,7 +485,7 @@ def _artifact_files(record: TrialRecord, doc_ids: Sequence[str]) -> Iterable[tup
     yield "topic_npmi.json", json.dumps({str(i): v for i, v in enumerate(record.topic_npmi)},
                                         indent=1)
     if record.extras:
-        yield "extras.json", json.dumps(dict(record.extras), indent=1, default=str,
+        yield EXTRAS_FILE, json.dumps(dict(record.extras), indent=1, default=str,
                                         ensure_ascii=False)
     yield "assignments.csv", _assignments_csv(record, doc_ids)
 
