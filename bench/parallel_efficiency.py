@@ -66,10 +66,6 @@ def run_once(grid: Path, cache: Path, workers: int, folder: Path) -> Measured:
     return Measured(wall, phase, fit)
 
 
-def median(values: list[float]) -> float:
-    return statistics.median(values)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("workers", nargs="*", type=int, default=[1, 2])
@@ -94,8 +90,9 @@ def main() -> None:
 
 def summarize(workers: int, runs: list[Measured]) -> dict[str, float]:
     models = sorted(runs[0].fit)
-    row = {"wall": median([r.wall for r in runs]), "phase": median([r.phase for r in runs])}
-    row |= {f"fit:{m}": median([r.fit[m] for r in runs]) for m in models}
+    row = {"wall": statistics.median([r.wall for r in runs]),
+           "phase": statistics.median([r.phase for r in runs])}
+    row |= {f"fit:{m}": statistics.median([r.fit[m] for r in runs]) for m in models}
     row["fit"] = sum(row[f"fit:{m}"] for m in models)
     fixed = row["wall"] - row["phase"]
     fits = ", ".join(f"{m} {row[f'fit:{m}']:.1f} s" for m in models)

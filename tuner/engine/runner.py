@@ -323,12 +323,14 @@ class _Loop:
     def _steps_done(self, finished: list[Future[StepDone]]) -> None:
         """Release the trials waiting for these steps; raises BrokenProcessPool if the pool
         died under one."""
+        broken: BrokenProcessPool | None = None
         for future in finished:
             task = self.steps[future]
             try:
                 done = future.result()
-            except BrokenProcessPool:
-                raise  # the step stays in flight: the break's triage sees whether it was killed
+            except BrokenProcessPool as err:
+                broken = err  # the step stays in flight: the break's triage sees if it was killed
+                continue
             except Exception as err:  # a cluster lost the worker: the trials redo the step
                 done = StepDone(0.0, f"worker died: {err}")
             del self.steps[future]
@@ -337,6 +339,8 @@ class _Loop:
             if done.error is not None:
                 log.warning("a shared step failed (%s); its trials compute it themselves",
                             done.error)
+        if broken is not None:  # steps that finished before the break are released first
+            raise broken
 
     def _log_step(self, task: Task, done: StepDone) -> None:
         assert task.step is not None
