@@ -43,7 +43,9 @@ class LDATrainer(Trainer):
     params: ClassVar[ParamSchema] = ParamSchema("LDA", [
         NUM_TOPICS,
         VOCAB_SIZE,
-        Param("max_iter", int, 100, between(10, 500), "Gibbs sampling iterations"),
+        # Widened from the reference's 10-500: tomotopy's and Mallet's examples run 1,000-2,000
+        # sweeps on corpora of 10,000+ documents.
+        Param("max_iter", int, 100, between(10, 10000), "Gibbs sampling iterations"),
         Param("alpha", float, None, above(0), "document-topic prior; null means 1/K",
               nullable=True, default_text="1/K", resolve=lambda p: 1.0 / p["num_topics"]),
         Param("eta", float, 0.01, above(0), "topic-word prior (extension)"),

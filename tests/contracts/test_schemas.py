@@ -54,6 +54,7 @@ WIDENED: dict[tuple[str, str], str] = {
     ("ProdLDA", "hidden_dim"): "the ProdLDA reference code's encoder has 100 units",
     ("NVDM", "hidden_dim"): "the same encoder as ProdLDA's (Srivastava & Sutton run both at 100)",
     ("GSM", "hidden_dim"): "the same encoder as ProdLDA's",
+    ("LDA", "max_iter"): "Gibbs samplers run 1,000-2,000 sweeps on 10,000+ documents",
 }
 NULLABLE_BY_NOTE = {"patience": "the common table says early stopping can be switched off"}
 DASH = "–"
