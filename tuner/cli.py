@@ -115,6 +115,9 @@ def _parser() -> argparse.ArgumentParser:
                      "grid's timeout_s, else none)")
     run.add_argument("--max-memory", type=positive_number, default=None, metavar="MB",
                      help="stop a trial whose worker uses more resident memory (Linux)")
+    run.add_argument("--threads-per-worker", type=positive_int, default=None, metavar="N",
+                     help="native threads (BLAS, torch, numba) each worker's fit may use "
+                     "(default: the usable cores divided by --max-workers, at least 1)")
     run.set_defaults(handler=_run)
 
     pre = commands.add_parser("precompute", help="build the caches a grid needs, run nothing")
@@ -270,7 +273,8 @@ def _run(args: argparse.Namespace) -> int:
     settings = SweepSettings(resolve_tracking_uri(args.tracking_uri), args.cache_dir,
                              args.max_workers, args.executor or grid.executor, not args.quiet,
                              args.leaderboard,
-                             args.trial_timeout, args.max_memory, args.scheduler)
+                             args.trial_timeout, args.max_memory, args.scheduler,
+                             args.threads_per_worker)
     view = _RunView(grid.trial_count, settings, bar=not args.quiet and sys.stdout.isatty())
     try:
         outcome = execute_sweep(grid, inputs, settings, SweepHooks(view.prepared, view.finished))

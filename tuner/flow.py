@@ -49,6 +49,7 @@ class SweepSettings:
     trial_timeout_s: float | None = None  # the grid's timeout_s applies when this is None
     max_memory_mb: float | None = None
     scheduler: str | None = None  # Dask scheduler address for executor "dask"
+    threads_per_worker: int | None = None  # None: the usable cores shared out among workers
     # Set by `tuner serve` on SIGTERM: no new worker pool starts, so once the server has
     # stopped the workers the sweep ends KILLED (signals reach only the main thread).
     stop: threading.Event | None = field(default=None, compare=False)
@@ -210,12 +211,12 @@ def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, ho
         return SweepSummary({f"best_{k}": v for k, v in board[0].metrics.items()},
                             {"tuner.best_run_id": board[0].best_trial(metric).run_id})
 
-    if grid.trial_count >= MIN_CONFIGS and settings.max_workers < usable_cores():
-        # 1.6 s (scikit-learn) on a core no worker uses, else paid at the end: beside a worker
-        # on every core it slowed ProdLDA's fits by a fifth (2 workers, 2 cores)
-        _import_in_background("optuna.importance")
+    on_record = hooks.on_record
+    if grid.trial_count >= MIN_CONFIGS:
+        on_record = _import_importance_on_a_free_core(
+            len(prepared.trials) or grid.trial_count, settings.max_workers, on_record)
     try:
-        result = run_sweep(prepared, tracker, pool, settings.max_workers, hooks.on_record,
+        result = run_sweep(prepared, tracker, pool, settings.max_workers, on_record,
                            Limits(settings.trial_timeout_s or grid.timeout_s,
                                   settings.max_memory_mb), summarize,
                            lambda: settings.stop is not None and settings.stop.is_set())
@@ -228,6 +229,29 @@ def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, ho
     return SweepOutcome(result.sweep.experiment_id, result.sweep.run_id, metric, board,
                         result.completed, result.failed, result.skipped, result.rescored,
                         result.pruned)
+
+
+def _import_importance_on_a_free_core(trials: int, workers: int,
+                                      on_record: Callable[[TrialRecord], None] | None
+                                      ) -> Callable[[TrialRecord], None]:
+    """Load the importance's libraries (1.6 s, scikit-learn) while the sweep runs, on a core no
+    worker uses: now if fewer workers than cores run, else once fewer trials remain than workers.
+    Beside a worker on every core the import slowed ProdLDA's fits by a fifth (2 workers, 2
+    cores); left to the end, it added 1.6 s to every sweep."""
+    seen, started = 0, workers < usable_cores()
+    if started:
+        _import_in_background("optuna.importance")
+
+    def record(rec: TrialRecord) -> None:
+        nonlocal seen, started
+        seen += 1
+        if not started and trials - seen < workers:
+            started = True
+            _import_in_background("optuna.importance")
+        if on_record is not None:
+            on_record(rec)
+
+    return record
 
 
 def _import_in_background(module: str) -> None:
@@ -248,7 +272,8 @@ def _executor_factory(settings: SweepSettings) -> Callable[[], Executor]:
         if settings.pool is not None:
             return settings.pool.lend()
         return make_executor(settings.executor, settings.max_workers, settings.scheduler,
-                             settings.max_memory_mb, settings.cache_dir)
+                             settings.max_memory_mb, settings.cache_dir,
+                             settings.threads_per_worker)
 
     return make
 

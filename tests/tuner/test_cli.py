@@ -143,6 +143,14 @@ def test_max_trials_must_be_positive(tmp_path, small_corpus, capsys):
     assert "argument --max-trials: expects an int >= 1; got '0'" in capsys.readouterr().err
 
 
+def test_threads_per_worker_must_be_positive(tmp_path, small_corpus, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["run", str(make_grid(tmp_path, small_corpus)), "--threads-per-worker", "0"])
+    assert stop.value.code == 2
+    assert "argument --threads-per-worker: expects an int >= 1; got '0'" in \
+        capsys.readouterr().err
+
+
 def test_a_store_failure_after_trials_started_exits_4(tmp_path, small_corpus, capsys,
                                                       monkeypatch):
     from tests.tuner.store_breaker import STORE_VARIABLE

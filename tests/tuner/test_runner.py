@@ -97,3 +97,23 @@ def test_parent_runs_hold_the_best_metrics_and_sweep_tags(sweep):
 def test_leaderboard_is_printed_by_ari(sweep):
     assert "leaderboard by ari" in sweep["first"].stdout
     assert "lda-" in sweep["first"].stdout
+
+
+@pytest.mark.parametrize(("cores", "fires_after"), [(2, 4), (4, 0)])
+def test_the_importance_libraries_load_once_a_core_is_free(monkeypatch, cores, fires_after):
+    """Five trials on two workers: with two cores the import starts once four have finished
+    (one trial left, one worker idle); with four cores it starts at once."""
+    import tuner.flow as flow
+    from tests.tuner.test_triage import spec
+    from tuner.trial import TrialRecord, TrialStatus
+
+    loaded: list[str] = []
+    seen: list[TrialRecord] = []
+    monkeypatch.setattr(flow, "usable_cores", lambda: cores)
+    monkeypatch.setattr(flow, "_import_in_background", loaded.append)
+    record = flow._import_importance_on_a_free_core(5, 2, seen.append)
+    assert len(loaded) == (fires_after == 0)
+    for finished in range(1, 6):
+        record(TrialRecord(spec("a"), TrialStatus.COMPLETE))
+        assert len(loaded) == (finished >= fires_after) and len(seen) == finished
+    assert loaded == ["optuna.importance"]

@@ -285,6 +285,15 @@ def test_thread_limits_leave_the_parent_environment_alone(monkeypatch):
     assert "OMP_NUM_THREADS" not in os.environ
 
 
+def test_threads_per_worker_overrides_the_cores_shared_out():
+    """`--threads-per-worker`: a lone worker on two cores gets two threads unless told one."""
+    executor = make_executor("process", 1, threads=3)
+    try:
+        assert executor.submit(_environment, "OMP_NUM_THREADS").result(timeout=120) == "3"
+    finally:
+        executor.shutdown()
+
+
 def test_a_truncated_cooccurrence_file_is_recomputed(small_data, tmp_path):
     cache = CooccurrenceCache(BowCache(tmp_path))
     counts = cache.get_or_compute(small_data.bow, 10)

@@ -18,21 +18,24 @@ EXECUTOR_KINDS = ("process", "dask")
 JIT_FOLDER = "numba"
 
 
-def threads_per_worker(max_workers: int) -> int:
-    return max(1, usable_cores() // max_workers)
+def threads_per_worker(max_workers: int, requested: int | None = None) -> int:
+    """Native threads for each worker's fit: `requested` (`--threads-per-worker`), else the
+    usable cores shared out, at least one."""
+    return requested if requested is not None else max(1, usable_cores() // max_workers)
 
 
 def make_executor(kind: str, max_workers: int, scheduler: str | None = None,
-                  memory_limit_mb: float | None = None, cache_dir: Path | None = None
-                  ) -> Executor:
+                  memory_limit_mb: float | None = None, cache_dir: Path | None = None,
+                  threads: int | None = None) -> Executor:
     """A process pool (spawned workers, native threads capped so `max_workers` workers share the
     cores) or a Dask executor: on the cluster at `scheduler`, else on a local cluster of
     `max_workers` single-threaded worker processes. With `cache_dir`, workers keep compiled
-    numba code in `<cache_dir>/numba` (see tuner.engine.jit)."""
-    threads = threads_per_worker(max_workers)
+    numba code in `<cache_dir>/numba` (see tuner.engine.jit). `threads`: native threads per
+    worker (default: the cores shared out, see threads_per_worker)."""
+    threads = threads_per_worker(max_workers, threads)
     jit_cache = str(Path(cache_dir).resolve() / JIT_FOLDER) if cache_dir is not None else None
     if kind == "dask":
-        return DaskExecutor(max_workers, scheduler, memory_limit_mb, jit_cache)
+        return DaskExecutor(max_workers, scheduler, memory_limit_mb, jit_cache, threads)
     if kind != "process":
         raise TunerError(f"--executor expects one of {'/'.join(EXECUTOR_KINDS)}; got {kind!r}")
     context = multiprocessing.get_context("spawn")
@@ -138,7 +141,8 @@ class DaskExecutor(Executor):
     """
 
     def __init__(self, max_workers: int, scheduler: str | None,
-                 memory_limit_mb: float | None, jit_cache: str | None = None) -> None:
+                 memory_limit_mb: float | None, jit_cache: str | None = None,
+                 threads: int | None = None) -> None:
         try:
             from distributed import Client, LocalCluster
         except ImportError as err:
@@ -157,7 +161,7 @@ class DaskExecutor(Executor):
             except OSError as err:
                 raise TunerError(f"--scheduler {scheduler}: no Dask scheduler answers there "
                                  f"({err})") from err
-        self.client.run(init_worker, threads_per_worker(max_workers), None, jit_cache)
+        self.client.run(init_worker, threads or threads_per_worker(max_workers), None, jit_cache)
         self.executor = self.client.get_executor(pure=False)
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
