@@ -10,7 +10,12 @@ from tuner.data.inputs import FitContext
 from tuner.data.vocab import count_cooccurrence
 from tuner.errors import MetricError
 from tuner.metrics import MetricReference, evaluate
-from tuner.metrics.clustering import adjusted_rand, assignment_f1, assignment_f1_micro
+from tuner.metrics.clustering import (
+    adjusted_rand,
+    assignment_f1,
+    assignment_f1_micro,
+    normalized_mutual_info,
+)
 from tuner.metrics.coherence import npmi_coherence, npmi_per_topic, topic_quality
 from tuner.metrics.diversity import (
     inverted_rbo,
@@ -99,6 +104,29 @@ def test_ari_by_hand():
     ref = clustering_reference([0, 0, 1, 1])
     out = output_with([0, 1, 0, 1])
     assert adjusted_rand(out, ref) == pytest.approx(-0.5)
+
+
+CLUSTERINGS = [  # (truth, predicted): edge cases first, then random ones with outliers
+    ([0, 0, 1, 1], [0, 0, 1, 1]), ([0, 0, 0, 0], [0, 0, 0, 0]), ([0, 0, 0, 0], [0, 1, 2, 3]),
+    ([0, 1, 2, 3], [0, 1, 2, 3]), ([0, 1, 2, 3], [0, 0, 0, 0]), ([0, 0, 1, 1], [-1, -1, -1, 0]),
+    ([3, 3, 7, 7, 7], [5, 5, 5, 5, 5]),
+] + [(list(np.random.default_rng(seed).integers(0, 20, 3000)),
+      list(np.random.default_rng(seed + 100).integers(-1, k, 3000)))
+     for seed, k in enumerate([1, 2, 5, 20, 60])] + [
+    (list(np.repeat(np.arange(20), 150)),  # a good clustering: most documents kept together
+     list(np.where(np.random.default_rng(7).random(3000) < 0.8, np.repeat(np.arange(20), 150),
+                   np.random.default_rng(8).integers(-1, 25, 3000))))]
+
+
+@pytest.mark.parametrize(("truth", "predicted"), CLUSTERINGS)
+def test_ari_and_nmi_equal_scikit_learns(truth, predicted):
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    ref, out = clustering_reference(truth), output_with(predicted)
+    assert adjusted_rand(out, ref) == pytest.approx(adjusted_rand_score(truth, predicted),
+                                                    abs=1e-12)
+    assert normalized_mutual_info(out, ref) == pytest.approx(
+        normalized_mutual_info_score(truth, predicted), abs=1e-12)
 
 
 def test_diversity_counts_unique_words_among_top_words():
