@@ -6,23 +6,10 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
-import torch
 from numpy.typing import NDArray
-from torch import nn
 
-from trainers.adapters import ADAPTATION, adapted_embeddings
 from trainers.base import Requirement, Trainer
-from trainers.lora import ADAPTATION as LORA
-from trainers.lora import lora_embeddings
-from trainers.neural import (
-    GaussianEncoder,
-    fit_vae,
-    gaussian_kl,
-    mixture_nll,
-    reparameterize,
-    train_config,
-)
-from trainers.word_vectors import EmbeddingDecoder, Word2VecStep, word_embeddings
+from trainers.word_vectors import Word2VecStep, word_embeddings
 from tuner.data.embeddings import QWEN3_EMBEDDING, EmbeddingSpec
 from tuner.data.inputs import FitContext, TrialData
 from tuner.errors import TrainerError
@@ -71,36 +58,6 @@ THETA_CHECKS = [
 ]
 
 
-class THETANet(nn.Module):
-    """Encoder (embedding -> num_layers x [Linear, BatchNorm, Softplus] -> dropout) -> N(mu, σ²);
-    θ = softmax(z), prior N(0, I); β = softmax(alpha · rhoᵀ); reconstructs the BOW.
-
-    rho (V x 300) is the corpus's Word2Vec matrix, the same cached one ETM uses, kept fixed and
-    conditioned as ETM's (`EmbeddingDecoder`); the topic embeddings alpha (K x 300) are learnt.
-    Learnt-from-scratch rho was tried: on small corpora the near-zero product alpha · rhoᵀ learns
-    so slowly that every topic stays on the corpus's most frequent words.
-    """
-
-    def __init__(self, input_dim: int, rho: NDArray[np.float32], num_topics: int,
-                 hidden_dim: int, num_layers: int, dropout: float) -> None:
-        super().__init__()
-        self.encoder = GaussianEncoder(input_dim, hidden_dim, num_layers, num_topics, dropout,
-                                       hidden_norm=True)
-        self.decoder = EmbeddingDecoder(rho, num_topics)
-
-    def losses(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        mu, logvar = self.encoder(batch["embeddings"])
-        theta = torch.softmax(reparameterize(mu, logvar, self.training), dim=1)
-        return mixture_nll(batch["bow"], theta, self.topic_word()), gaussian_kl(mu, logvar)
-
-    def doc_topic(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        mu, _ = self.encoder(batch["embeddings"])
-        return torch.softmax(mu, dim=1)
-
-    def topic_word(self) -> torch.Tensor:
-        return self.decoder()  # type: ignore[no-any-return]
-
-
 class THETATrainer(Word2VecStep, Trainer):
     """THETA on the sweep's document embeddings (by default Qwen3-Embedding of `model_size`).
 
@@ -119,6 +76,10 @@ class THETATrainer(Word2VecStep, Trainer):
     revision: ClassVar[int] = 4  # 4: sparse batches and fused Adam (sums in another order)
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow", "embeddings"})
     reads: ClassVar[frozenset[Requirement]] = frozenset({"labels"})  # mode "supervised"
+    # Both adaptations' modules (cheap once torch is in); peft and transformers stay imported
+    # by the LoRA fine-tuning alone.
+    warm_imports: ClassVar[tuple[str, ...]] = ("trainers.nets.theta", "trainers.adapters",
+                                               "trainers.lora")
     params: ClassVar[ParamSchema] = ParamSchema("THETA", THETA_PARAMS, THETA_CHECKS)
     language_param: ClassVar[str | None] = "language"
     cache_params: ClassVar[tuple[str, ...]] = ("vocab_size", "model_size", "language")
@@ -137,6 +98,9 @@ class THETATrainer(Word2VecStep, Trainer):
 
     def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
             ) -> TopicModelOutput:
+        from trainers.nets.theta import THETANet
+        from trainers.neural import fit_vae, train_config
+
         embeddings, adaptation = self._document_embeddings(data, params, ctx)
         rho, hit = word_embeddings(data.bow, WORD_EMBEDDING_DIM, ctx.seed, ctx.cache_dir)
         config = train_config(params, ctx.seed, ctx.device, kl_start=params["kl_start"],
@@ -151,6 +115,8 @@ class THETATrainer(Word2VecStep, Trainer):
     @staticmethod
     def _document_embeddings(data: TrialData, params: Mapping[str, Any], ctx: FitContext
                              ) -> tuple[NDArray[np.float32], dict[str, str]]:
+        from trainers.adapters import ADAPTATION, adapted_embeddings
+
         if data.embeddings is None:
             raise TrainerError("THETA needs document embeddings; the sweep did not provide any")
         mode = params["mode"]
@@ -177,6 +143,9 @@ def resolved_adaptation(choice: str, device: str) -> str:
 
 def _lora_embeddings(data: TrialData, mode: str, ctx: FitContext
                      ) -> tuple[NDArray[np.float32], dict[str, str]]:
+    from trainers.lora import ADAPTATION as LORA
+    from trainers.lora import lora_embeddings
+
     if data.encoder is None:
         raise TrainerError("THETA adaptation=lora needs the embedding model the sweep used; "
                            "this trial's data names none")

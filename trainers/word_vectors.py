@@ -1,5 +1,6 @@
-"""Word2Vec embeddings of a bag of words' token streams, cached on disk, and the decoder that
-scores topic embeddings against them (ETM, DTM and THETA's rho).
+"""Word2Vec embeddings of a bag of words' token streams, cached on disk, and their conditioning
+for the decoder that scores topic embeddings against them (ETM, DTM and THETA's rho; the decoder
+itself, a torch module, is `trainers/nets/embedding_decoder.py`).
 
 The cache is the project's `ArrayCache` under `<cache_dir>/word2vec/`: one `.npy` matrix
 (vocabulary order, float32) and one JSON sidecar per key (bag-of-words key, embedding size,
@@ -13,9 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from numpy.typing import NDArray
-from torch import nn
 
 from trainers.base import require
 from tuner.data.inputs import FitContext, SharedStep, StepInputs, TrialData
@@ -62,33 +61,6 @@ def decoder_word_vectors(rho: NDArray[np.float32]) -> NDArray[np.float32]:
     centred = rho - rho.mean(axis=0, keepdims=True)
     norms = np.linalg.norm(centred, axis=1, keepdims=True)
     return (centred / np.maximum(norms, 1e-8)).astype(np.float32)
-
-
-def topic_embeddings_init(num_topics: int, embedding_dim: int) -> torch.Tensor:
-    """Topic embeddings drawn from N(0, I) (D-ETM's prior on alpha_0): against unit-length word
-    vectors each topic starts with logits of unit spread, so the topics start apart. A
-    Linear layer's default init (scale 1/sqrt(E)) starts every topic near the uniform
-    distribution, and they stayed together."""
-    return torch.randn(num_topics, embedding_dim)
-
-
-class EmbeddingDecoder(nn.Module):
-    """β = softmax(α · ρᵀ): learnt topic embeddings α (K x E) scored against fixed word vectors
-    ρ (V x E, conditioned by `decoder_word_vectors`). ETM's and THETA's decoder; with
-    `num_slices` T, DTM's: α is T x K x E, every slice starting from the same draw."""
-
-    def __init__(self, rho: NDArray[np.float32], num_topics: int,
-                 num_slices: int | None = None) -> None:
-        super().__init__()
-        conditioned = decoder_word_vectors(np.asarray(rho, dtype=np.float32))
-        self.register_buffer("rho", torch.from_numpy(conditioned))
-        start = topic_embeddings_init(num_topics, conditioned.shape[1])
-        self.alpha = nn.Parameter(start if num_slices is None
-                                  else start.unsqueeze(0).repeat(num_slices, 1, 1))
-
-    def forward(self) -> torch.Tensor:
-        """K x V word distributions (T x K x V with slices)."""
-        return torch.softmax(self.alpha @ self.rho.T, dim=-1)  # type: ignore[operator]
 
 
 def word2vec_key(bow: BagOfWords, embedding_dim: int, seed: int) -> dict[str, Any]:

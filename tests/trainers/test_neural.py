@@ -10,7 +10,9 @@ import pytest
 import torch
 
 from trainers import load_trainer
-from trainers.ctm import CTMNet
+from trainers.nets.ctm import CTMNet
+from trainers.nets.nvdm import NVDMNet, column_signs
+from trainers.nets.prodlda import ProdLDANet
 from trainers.neural import (
     BowLinear,
     LogisticNormalPrior,
@@ -25,8 +27,6 @@ from trainers.neural import (
     validation_loss,
     word_log_likelihood,
 )
-from trainers.nvdm import NVDMNet, column_signs
-from trainers.prodlda import ProdLDANet
 from tuner.data.inputs import FitContext
 
 K, V = 20, 2000
