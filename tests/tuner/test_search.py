@@ -48,7 +48,7 @@ def test_random_search_is_repeatable_for_a_seed(tmp_path, small_corpus):
     ({"lda.max_iter": {"low": 40, "high": 10}}, {"strategy": "random", "n_trials": 2},
      r"expects low < high; got 40 and 10"),
     ({"lda.max_iter": {"low": 1, "high": 40}}, {"strategy": "random", "n_trials": 2},
-     r"params.lda.max_iter.low: LDA expects an int in 10-500; got 1"),
+     r"params.lda.max_iter.low: LDA expects an int in 10-10000; got 1"),
     ({"num_topics": 5}, {"strategy": "annealing"}, r"search.strategy: expects one of "
                                                    r"grid/random/tpe"),
     ({"num_topics": 5}, {"strategy": "random", "n_trials": 0}, r"search.n_trials: expects an "
