@@ -161,6 +161,9 @@ def _service_commands(commands: argparse._SubParsersAction) -> None:  # type: ig
     serve.add_argument("--max-workers", type=int, default=2, help="worker processes (default 2)")
     serve.add_argument("--max-trials", type=positive_int, default=10000,
                        help="refuse grids expanding to more trials (default 10000)")
+    serve.add_argument("--threads-per-worker", type=positive_int, default=None, metavar="N",
+                       help="native threads each worker's fit may use (default: the usable "
+                       "cores divided by --max-workers, at least 1)")
     serve.add_argument("--tracking-uri", help="MLflow tracking URI (default as for run)")
     serve.add_argument("--data-root", type=Path, action="append", metavar="DIR",
                        help="folder an inline grid may read data from; repeatable (default: "
@@ -297,7 +300,8 @@ def _serve(args: argparse.Namespace) -> int:
         resolve_tracking_uri(args.tracking_uri), args.max_workers, args.max_trials,
         os.environ.get("TUNER_API_TOKEN") or None, data_roots=tuple(args.data_root or ()),
         allowed_hosts=tuple(args.allowed_host), max_active_sweeps=args.max_active_sweeps,
-        max_connections=args.max_connections, request_timeout=args.request_timeout)
+        max_connections=args.max_connections, request_timeout=args.request_timeout,
+        threads_per_worker=args.threads_per_worker)
     stopped_by = serve(settings, lambda url: print(f"tuner API on {url}", flush=True))
     print(f"tuner API stopped ({stopped_by or 'listener ended'})", flush=True)
     return EXIT_OK

@@ -121,7 +121,8 @@ def test_sigterm_stops_the_server_and_its_running_sweep(tmp_path: Path, small_co
     grid = tiny_grid("stopped", Path("../datasets/corpus.jsonl"), [1, 2, 3, 4])
     grid["params"] = {"num_topics": [5, 8], "vocab_size": 1000, "lda.max_iter": 500}
     (tmp_path / "grids" / "long.json").write_text(json.dumps(grid))
-    served = start_server(tmp_path, session_cache, "--max-workers", "2")
+    served = start_server(tmp_path, session_cache, "--max-workers", "2",
+                          "--threads-per-worker", "1")  # the option reaches the shared pool
     try:
         status, job = served.call("POST", "/sweeps", {"grid": "long.json"})
         assert status == 202, job

@@ -42,6 +42,7 @@ class JobSettings:
     data_roots: tuple[Path, ...] = ()  # empty: grids_dir and ./datasets
     max_active: int = 1
     max_queued: int = 20
+    threads_per_worker: int | None = None  # None: the usable cores shared out among workers
 
     @property
     def roots(self) -> DataRoots:
@@ -91,7 +92,8 @@ class SweepRegistry:
         self._stop = threading.Event()
         self._pool = ThreadPoolExecutor(settings.max_active, thread_name_prefix="sweep")
         self._workers = SharedPool(lambda: make_executor("process", settings.max_workers,
-                                                         cache_dir=settings.cache_dir))
+                                                         cache_dir=settings.cache_dir,
+                                                         threads=settings.threads_per_worker))
 
     def jobs(self) -> list[SweepJob]:
         with self._lock:

@@ -51,6 +51,7 @@ class ServerSettings:
     max_active_sweeps: int = 1
     max_connections: int = 256  # connections whose request is still arriving
     request_timeout: float = 10.0
+    threads_per_worker: int | None = None
 
 
 def is_loopback(host: str) -> bool:
@@ -110,7 +111,8 @@ def make_server(settings: ServerSettings) -> GatedHTTPServer:
     _check_settings(settings)
     registry = SweepRegistry(JobSettings(
         settings.grids_dir, settings.cache_dir, settings.tracking_uri, settings.max_workers,
-        settings.max_trials, settings.data_roots, settings.max_active_sweeps))
+        settings.max_trials, settings.data_roots, settings.max_active_sweeps,
+        threads_per_worker=settings.threads_per_worker))
     handler = _handler_class(registry, settings)
     try:
         server = GatedHTTPServer((settings.host, settings.port), handler,
