@@ -260,6 +260,35 @@ def _environment(name: str) -> str | None:
     return os.environ.get(name)
 
 
+class _WritesAtTeardown:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __del__(self) -> None:
+        self.path.write_text("torn down")
+
+
+def _say_goodbye_at_exit(folder: str) -> int:
+    import atexit
+
+    atexit.register((Path(folder) / "handler").write_text, "bye")
+    sys.modules["_teardown_witness"] = _WritesAtTeardown(Path(folder) / "teardown")  # type: ignore[assignment]
+    return os.getpid()
+
+
+def test_pool_workers_skip_teardown_but_run_later_exit_handlers(tmp_path):
+    """Workers leave with os._exit after the exit handlers that libraries registered after the
+    worker started (torch's, numba's): those still run, the interpreter is not torn down (no
+    module is unloaded), and the exit code stays 0."""
+    executor = make_executor("process", 1)
+    assert executor.submit(_say_goodbye_at_exit, str(tmp_path)).result(timeout=120) > 0
+    processes = list(executor._processes.values())  # type: ignore[attr-defined]
+    executor.shutdown(wait=True)
+    assert (tmp_path / "handler").read_text() == "bye"
+    assert not (tmp_path / "teardown").exists()
+    assert [p.exitcode for p in processes] == [0]
+
+
 def test_killing_a_pool_spares_another_pool_of_the_same_process():
     context = multiprocessing.get_context("spawn")
     first = ProcessPoolExecutor(1, mp_context=context)

@@ -42,7 +42,7 @@ def make_executor(kind: str, max_workers: int, scheduler: str | None = None,
     slot_counter = context.Value("i", 0)
     return ProcessPoolExecutor(max_workers=max_workers, mp_context=context,
                                initializer=init_worker,
-                               initargs=(threads, slot_counter, jit_cache))
+                               initargs=(threads, slot_counter, jit_cache, True))
 
 
 class WarmPool:
