@@ -1,44 +1,76 @@
 """Speed-up from a second worker: `tuner run` whole commands at 1 and 2 workers (issue #11).
 
 A 16-trial grid on datasets/20ng-mini: LDA and ProdLDA, K in {10, 20}, two iteration budgets,
-two seeds. The bag of words is precomputed once (`tuner precompute`); then each worker count runs
-`tuner run` as a user would (a subprocess, a fresh SQLite MLflow store, the warm cache),
-alternating worker counts, `--repeats` times. From each run's store it reads when the first trial
-started and the last ended, and every trial's fit_seconds. It prints, as medians over repeats:
+two seeds. The bag of words is precomputed once (`tuner precompute`); then each configuration
+runs as a user would run it (a subprocess, the warm cache, a SQLite MLflow store of its own that
+already exists, as after a user's first sweep: a copy of an empty store made once, whose
+creation time is printed), configurations alternating, `--repeats` times:
 
-- the whole command's wall time and the speed-up wall(1) / wall(2), start-up included;
+- `tuner run --max-workers 1` (its one worker gets every core's threads, as users get it),
+- `tuner run --max-workers 1 --threads-per-worker 1` (one worker, one thread),
+- `tuner run --max-workers 2` (one thread each);
+- the same 16 trials on a bare spawn ProcessPoolExecutor (1 and 2 single-threaded workers):
+  tuner's own `run_trial` (fit and score), no runner, no MLflow: the machine's ceiling for
+  these fits, the seed's "40-line pool".
+
+From each tuner run's store it reads when the first trial started and the last ended, and every
+trial's fit_seconds. It prints, as medians over repeats:
+
+- the whole command's wall time and the speed-up wall(1) / wall(2), start-up included, from both
+  one-worker baselines;
 - the sweep phase (first trial start to last trial end) and its speed-up;
 - the fixed cost (command minus sweep phase: Python and library imports, grid validation,
   opening the store, ranking, exit), which a second worker cannot shorten;
-- Σfit per model at each worker count: how much slower each fit runs beside another one
-  (contention for the cores' caches and memory bandwidth, and for the parent's CPU time);
+- Σfit per model: how much slower each fit runs beside another one (contention for the cores'
+  caches and memory bandwidth, and for the parent's CPU time), or with one thread fewer;
 - the Σfit-based efficiency Σfit / (sweep phase x workers).
 
-Usage: python bench/parallel_efficiency.py [WORKERS ...] [--repeats 3]   (default: 1 2)
+First it prints the machine's own ceiling, without tuner or topic models: how much slower each of
+two single-threaded processes runs than one alone, for a cache-resident matrix product, a pure
+Python loop and a memory-bound array update (two vCPUs may share one physical core, its caches
+or the memory bus).
+
+Usage: python bench/parallel_efficiency.py [--repeats 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import multiprocessing
+import shutil
 import sqlite3
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from _common import machine, scratch, write_grid
 
 PARAMS = {"num_topics": [10, 20], "vocab_size": 2000, "lda.max_iter": [100, 200],
           "prodlda.epochs": [10, 15], "prodlda.patience": None}
 TUNER = str(Path(sys.executable).parent / "tuner")
+EMPTY_STORE = "empty.db"
+# label -> (kind, workers, threads per worker or None for tuner's default)
+CONFIGS = {"tuner, 1 worker": ("tuner", 1, None),
+           "tuner, 1 worker x 1 thread": ("tuner", 1, 1),
+           "tuner, 2 workers": ("tuner", 2, None),
+           "bare pool, 1 worker x 1 thread": ("bare", 1, 1),
+           "bare pool, 2 workers": ("bare", 2, 1)}
+SPEEDUPS = [("tuner, 1 worker", "tuner, 2 workers"),
+            ("tuner, 1 worker x 1 thread", "tuner, 2 workers"),
+            ("bare pool, 1 worker x 1 thread", "bare pool, 2 workers")]
 
 
 @dataclass
 class Measured:
-    wall: float  # the whole `tuner run` command
-    phase: float  # first trial start to last trial end
+    wall: float  # the whole command
+    phase: float  # first trial start to last trial end (bare pool: the pool's life)
     fit: dict[str, float]  # model -> sum of fit_seconds
 
 
@@ -51,26 +83,145 @@ def trial_runs(store: Path) -> list[tuple[float, float, str, float]]:
         return [(s / 1000, e / 1000, model, fit) for s, e, model, fit in db.execute(query)]
 
 
-def run_once(grid: Path, cache: Path, workers: int, folder: Path) -> Measured:
+def run_tuner(grid: Path, cache: Path, workers: int, threads: int | None,
+              folder: Path) -> Measured:
     store = folder / f"w{workers}-{time.monotonic_ns()}.db"
+    shutil.copyfile(folder / EMPTY_STORE, store)
+    command = [TUNER, "run", str(grid), "--max-workers", str(workers), "--quiet",
+               "--cache-dir", str(cache), "--tracking-uri", f"sqlite:///{store}"]
+    if threads is not None:
+        command += ["--threads-per-worker", str(threads)]
     started = time.perf_counter()
-    subprocess.run([TUNER, "run", str(grid), "--max-workers", str(workers), "--quiet",
-                    "--cache-dir", str(cache), "--tracking-uri", f"sqlite:///{store}"],
-                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - started
     runs = trial_runs(store)
-    fit: dict[str, float] = {}
-    for _, _, model, seconds in runs:
-        fit[model] = fit.get(model, 0.0) + seconds
     phase = max(e for _, e, _, _ in runs) - min(s for s, _, _, _ in runs)
-    return Measured(wall, phase, fit)
+    return Measured(wall, phase, fit_sums((model, fit) for _, _, model, fit in runs))
+
+
+def fit_sums(fits: Iterable[tuple[str, float]]) -> dict[str, float]:
+    total: dict[str, float] = {}
+    for model, seconds in fits:
+        total[model] = total.get(model, 0.0) + seconds
+    return total
+
+
+def make_empty_store(folder: Path) -> float:
+    """An MLflow store with its tables and no run, made in a fresh interpreter: seconds taken."""
+    code = ("import sys; from mlflow.tracking import MlflowClient; "
+            "MlflowClient(sys.argv[1]).search_experiments()")
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code, f"sqlite:///{folder / EMPTY_STORE}"],
+                   check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def run_bare(grid: Path, cache: Path, workers: int) -> Measured:
+    """This script's --bare mode in a fresh interpreter, timed whole as a user's script."""
+    started = time.perf_counter()
+    out = subprocess.run([sys.executable, __file__, "--bare", str(workers), str(grid),
+                          str(cache)], check=True, capture_output=True, text=True).stdout
+    wall = time.perf_counter() - started
+    found = json.loads(out.strip().splitlines()[-1])
+    return Measured(wall, found["pool"], found["fit"])
+
+
+def _bare_worker(models: tuple[str, ...]) -> None:
+    from tuner.engine.worker import init_worker, warm_up
+
+    init_worker(1)
+    warm_up(models)
+
+
+def bare_pool(workers: int, grid_path: str, cache: str) -> None:
+    """The 16 trials on a plain spawn pool of single-threaded workers: tuner's run_trial, no
+    runner, no store. Prints the pool's wall time and Σfit per model as JSON."""
+    from tuner.engine.sweep import check_inputs, precompute
+    from tuner.engine.worker import run_trial
+    from tuner.grid import load_grid
+
+    grid = load_grid(grid_path)
+    prepared = precompute(grid, check_inputs(grid), Path(cache), progress=False)
+    models = tuple(sorted({t.model for t in prepared.trials}))
+    started = time.perf_counter()
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_bare_worker, initargs=(models,)) as pool:
+        records = list(pool.map(run_trial, prepared.trials))
+    pool_seconds = time.perf_counter() - started
+    failed = [r.spec.name for r in records if r.status.value != "COMPLETE"]
+    if failed:
+        raise SystemExit(f"bare pool: trials failed: {failed}")
+    fit = fit_sums((r.spec.model, r.metrics["fit_seconds"]) for r in records)
+    print(json.dumps({"pool": pool_seconds, "fit": fit}))
+
+
+def _matrix_products() -> float:
+    import numpy as np
+
+    a, started = np.random.default_rng(0).random((300, 300)), time.perf_counter()
+    for _ in range(400):
+        a = (a @ a) / 300.0
+    return time.perf_counter() - started
+
+
+def _python_loop() -> float:
+    started, total = time.perf_counter(), 0
+    for i in range(12_000_000):
+        total += i * i % 7
+    return time.perf_counter() - started
+
+
+def _array_updates() -> float:
+    import numpy as np
+
+    x, started = np.ones(20_000_000), time.perf_counter()
+    for _ in range(30):
+        x = x * 1.0000001 + 1e-9
+    return time.perf_counter() - started
+
+
+_START: Any = None  # a barrier: the two copies start together
+
+
+def _start_together(barrier: Any) -> None:
+    global _START
+    from tuner.devices import limit_threads
+
+    limit_threads(1)
+    _START = barrier
+
+
+def _timed(name: str) -> float:
+    _START.wait()
+    return {"matrix products": _matrix_products, "Python loop": _python_loop,
+            "array updates": _array_updates}[name]()
+
+
+def print_machine_ceiling() -> None:
+    """Each workload alone, then two copies at once, each in its own spawned process."""
+    context = multiprocessing.get_context("spawn")
+    figures = []
+    for name in ("matrix products", "Python loop", "array updates"):
+        with ProcessPoolExecutor(1, mp_context=context, initializer=_start_together,
+                                 initargs=(context.Barrier(1),)) as pool:
+            alone = pool.submit(_timed, name).result()
+        with ProcessPoolExecutor(2, mp_context=context, initializer=_start_together,
+                                 initargs=(context.Barrier(2),)) as pool:
+            pair = list(pool.map(_timed, [name, name]))
+        figures.append(f"{name} x{max(pair) / alone:.2f}")
+    print(f"machine ceiling: each of two single-threaded processes runs slower than one alone: "
+          f"{', '.join(figures)}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("workers", nargs="*", type=int, default=[1, 2])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--bare", nargs=3, metavar=("WORKERS", "GRID", "CACHE"),
+                        help=argparse.SUPPRESS)  # the bare pool's own process
     args = parser.parse_args()
+    if args.bare:
+        bare_pool(int(args.bare[0]), args.bare[1], args.bare[2])
+        return
     folder = scratch()
     grid = write_grid(folder, models=["lda", "prodlda"], params=PARAMS, seeds=[1, 2])
     cache = folder / "cache"
@@ -78,17 +229,21 @@ def main() -> None:
                    check=True, stdout=subprocess.DEVNULL)
     print(f"machine: {machine()}; 16 trials (LDA, ProdLDA) on 20ng-mini; "
           f"medians of {args.repeats} alternating runs")
-    results: dict[int, list[Measured]] = {w: [] for w in args.workers}
+    print_machine_ceiling()
+    print(f"a new store: importing MLflow and creating its tables took "
+          f"{make_empty_store(folder):.1f} s (once per store; each run below gets a copy)")
+    results: dict[str, list[Measured]] = {label: [] for label in CONFIGS}
     for _ in range(args.repeats):
-        for workers in args.workers:
-            results[workers].append(run_once(grid, cache, workers, folder))
-    summary = {w: summarize(w, runs) for w, runs in results.items()}
-    base = args.workers[0]
-    for workers in args.workers[1:]:
-        print_speedup(base, workers, summary)
+        for label, (kind, workers, threads) in CONFIGS.items():
+            results[label].append(run_tuner(grid, cache, workers, threads, folder)
+                                  if kind == "tuner" else run_bare(grid, cache, workers))
+    summary = {label: summarize(label, runs) for label, runs in results.items()}
+    for base, other in SPEEDUPS:
+        print_speedup(base, other, summary)
 
 
-def summarize(workers: int, runs: list[Measured]) -> dict[str, float]:
+def summarize(label: str, runs: list[Measured]) -> dict[str, float]:
+    workers = CONFIGS[label][1]
     models = sorted(runs[0].fit)
     row = {"wall": statistics.median([r.wall for r in runs]),
            "phase": statistics.median([r.phase for r in runs])}
@@ -96,18 +251,19 @@ def summarize(workers: int, runs: list[Measured]) -> dict[str, float]:
     row["fit"] = sum(row[f"fit:{m}"] for m in models)
     fixed = row["wall"] - row["phase"]
     fits = ", ".join(f"{m} {row[f'fit:{m}']:.1f} s" for m in models)
-    print(f"workers={workers}: command {row['wall']:.1f} s (all: "
-          f"{', '.join(f'{r.wall:.1f}' for r in runs)}), sweep phase {row['phase']:.1f} s, "
+    phase = "pool" if CONFIGS[label][0] == "bare" else "sweep phase"
+    print(f"{label}: command {row['wall']:.1f} s (all: "
+          f"{', '.join(f'{r.wall:.1f}' for r in runs)}), {phase} {row['phase']:.1f} s, "
           f"fixed cost {fixed:.1f} s, sum(fit) {row['fit']:.1f} s ({fits}), "
-          f"efficiency sum(fit)/(phase x workers) {row['fit'] / (row['phase'] * workers):.2f}")
+          f"efficiency sum(fit)/({phase} x workers) {row['fit'] / (row['phase'] * workers):.2f}")
     return row
 
 
-def print_speedup(base: int, workers: int, summary: dict[int, dict[str, float]]) -> None:
-    one, many = summary[base], summary[workers]
+def print_speedup(base: str, other: str, summary: dict[str, dict[str, float]]) -> None:
+    one, many = summary[base], summary[other]
     slower = ", ".join(f"{k[4:]} x{many[k] / one[k]:.2f}" for k in one if k.startswith("fit:"))
-    print(f"speed-up {base} -> {workers} workers: whole command {one['wall'] / many['wall']:.2f}, "
-          f"sweep phase {one['phase'] / many['phase']:.2f}; each fit beside another: {slower}")
+    print(f"speed-up [{base}] -> [{other}]: whole command {one['wall'] / many['wall']:.2f}, "
+          f"phase {one['phase'] / many['phase']:.2f}; each fit: {slower}")
 
 
 if __name__ == "__main__":
