@@ -6,6 +6,7 @@ finish the others. Its failures are real exceptions raised in a real worker proc
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Mapping
@@ -84,3 +85,19 @@ class SlowStepTrainer(Trainer):
             "num_topics": params["num_topics"], "vocab_size": params["vocab_size"],
             "max_iter": 10})
         return LDATrainer().fit(data, lda_params, ctx)
+
+
+class ThreadsTrainer(Trainer):
+    """Fits a real LDA and reports the native threads its fit was given (`fit_threads`)."""
+
+    name: ClassVar[str] = "Threads"
+    requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})
+    params: ClassVar[ParamSchema] = ParamSchema("Threads", [NUM_TOPICS, VOCAB_SIZE])
+
+    def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
+            ) -> TopicModelOutput:
+        lda_params = LDATrainer.params.with_defaults({
+            "num_topics": params["num_topics"], "vocab_size": params["vocab_size"],
+            "max_iter": 10})
+        output = LDATrainer().fit(data, lda_params, ctx)
+        return dataclasses.replace(output, extras={**output.extras, "fit_threads": ctx.threads})

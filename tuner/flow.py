@@ -184,22 +184,24 @@ def _execute_locked(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
         experiment_id = tracker.experiment_id(grid.experiment)
         assert experiment_id is not None
         prepared = precompute(grid, inputs, settings.cache_dir, progress=settings.progress)
+        done = {r.data.tags.get("tuner.trial_key") for r in
+                tracker.trial_runs(experiment_id, "attributes.status = 'FINISHED'")
+                if grid.search.prunes or not is_pruned(r.data.tags)}
+        finished = sum(t.key in done for t in prepared.trials)
         if hooks.on_prepared is not None:
-            done = {r.data.tags.get("tuner.trial_key") for r in
-                    tracker.trial_runs(experiment_id, "attributes.status = 'FINISHED'")
-                    if grid.search.prunes or not is_pruned(r.data.tags)}
-            hooks.on_prepared(prepared, sum(t.key in done for t in prepared.trials))
+            hooks.on_prepared(prepared, finished)
         _raise_if_stopped(settings)
-        return _run_and_rank(grid, inputs, settings, hooks, tracker, prepared, pool)
+        to_run = (len(prepared.trials) or grid.trial_count) - finished
+        return _run_and_rank(grid, inputs, settings, hooks, tracker, prepared, pool, to_run)
     finally:
         pool.close()
 
 
 def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, hooks: SweepHooks,
                   tracker: MlflowTracker, prepared: PreparedSweep,
-                  pool: WarmPool) -> SweepOutcome:
-    """Run the trials and rank them; an error once trials have started is a SweepAbortedError
-    (no longer "invalid input", exit 2)."""
+                  pool: WarmPool, to_run: int) -> SweepOutcome:
+    """Run the trials (`to_run` of them not finished before) and rank them; an error once
+    trials have started is a SweepAbortedError (no longer "invalid input", exit 2)."""
     metric = grid.leaderboard_metric or default_metric(inputs.truth is not None)
     board: list[ConfigResult] = []
 
@@ -213,8 +215,7 @@ def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, ho
 
     on_record = hooks.on_record
     if grid.trial_count >= MIN_CONFIGS:
-        on_record = _import_importance_on_a_free_core(
-            len(prepared.trials) or grid.trial_count, settings.max_workers, on_record)
+        on_record = _import_importance_on_a_free_core(to_run, settings.max_workers, on_record)
     try:
         result = run_sweep(prepared, tracker, pool, settings.max_workers, on_record,
                            Limits(settings.trial_timeout_s or grid.timeout_s,

@@ -190,3 +190,32 @@ def test_a_request_arriving_in_pieces_is_answered_whole(limited: Served) -> None
             answer += chunk
     assert answer.startswith(b"HTTP/1.0 400 ")
     assert b"'grid'" in answer
+
+
+def test_threads_per_worker_reaches_sweeps_that_run_at_once(tmp_path: Path, small_corpus: Path,
+                                                            session_cache: Path) -> None:
+    """With --max-active-sweeps above 1 each sweep starts its own pool; the option must reach it
+    as it reaches the shared one."""
+    from tests.conftest import REPO
+    from tests.service.serving import wait_done
+
+    (tmp_path / "grids").mkdir()
+    (tmp_path / "datasets").mkdir()
+    shutil.copy(small_corpus, tmp_path / "datasets" / "corpus.jsonl")
+    grid = tiny_grid("threads", Path("../datasets/corpus.jsonl"), [1])
+    grid["models"], grid["params"] = ["threads"], {"num_topics": 5, "vocab_size": 1000}
+    (tmp_path / "grids" / "threads.json").write_text(json.dumps(grid))
+    served = start_server(tmp_path, session_cache, "--max-workers", "1", "--max-active-sweeps",
+                          "2", "--threads-per-worker", "3",
+                          env={"TUNER_TRAINERS": "Threads=tests.plugins:ThreadsTrainer",
+                               "PYTHONPATH": str(REPO)})
+    try:
+        status, job = served.call("POST", "/sweeps", {"grid": "threads.json"})
+        assert status == 202, job
+        assert wait_done(served, job["id"])["status"] == "finished", served.log_text()
+    finally:
+        served.stop()
+    client = MlflowClient(served.store)
+    runs = client.search_runs([client.get_experiment_by_name("threads").experiment_id],
+                              "metrics.fit_threads >= 0")
+    assert [r.data.metrics["fit_threads"] for r in runs] == [3.0]

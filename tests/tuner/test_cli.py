@@ -177,3 +177,21 @@ def test_a_store_failure_after_trials_started_exits_4(tmp_path, small_corpus, ca
 ])
 def test_exit_code_says_whether_trials_had_started(error, code):
     assert exit_code(error) == code
+
+
+def test_threads_per_worker_reaches_each_fit(tmp_path, small_corpus, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    from tests.conftest import REPO
+
+    monkeypatch.setenv("TUNER_TRAINERS", "Threads=tests.plugins:ThreadsTrainer")
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    grid = make_grid(tmp_path, small_corpus, experiment="threads", models=["threads"],
+                     params={"num_topics": 5, "vocab_size": 1000})
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert main(["run", str(grid), "--max-workers", "1", "--threads-per-worker", "3", "--quiet",
+                 "--cache-dir", str(tmp_path / "cache"), "--tracking-uri", store]) == 0
+    client = MlflowClient(store)
+    runs = client.search_runs([client.get_experiment_by_name("threads").experiment_id],
+                              "metrics.fit_threads >= 0")
+    assert [r.data.metrics["fit_threads"] for r in runs] == [3.0]

@@ -315,7 +315,7 @@ def test_thread_limits_leave_the_parent_environment_alone(monkeypatch):
 
 
 def test_threads_per_worker_overrides_the_cores_shared_out():
-    """`--threads-per-worker`: a lone worker on two cores gets two threads unless told one."""
+    """`--threads-per-worker`: the worker gets the threads it is told, not the cores shared out."""
     executor = make_executor("process", 1, threads=3)
     try:
         assert executor.submit(_environment, "OMP_NUM_THREADS").result(timeout=120) == "3"

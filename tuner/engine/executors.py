@@ -161,7 +161,7 @@ class DaskExecutor(Executor):
             except OSError as err:
                 raise TunerError(f"--scheduler {scheduler}: no Dask scheduler answers there "
                                  f"({err})") from err
-        self.client.run(init_worker, threads or threads_per_worker(max_workers), None, jit_cache)
+        self.client.run(init_worker, threads_per_worker(max_workers, threads), None, jit_cache)
         self.executor = self.client.get_executor(pure=False)
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:

@@ -222,7 +222,7 @@ class SweepRegistry:
         pool = self._workers if self.settings.max_active == 1 else None
         settings = SweepSettings(self.settings.tracking_uri, self.settings.cache_dir,
                                  self.settings.max_workers, progress=False, stop=self._stop,
-                                 pool=pool)
+                                 pool=pool, threads_per_worker=self.settings.threads_per_worker)
         hooks = SweepHooks(lambda prepared, skipped: self._started(job, prepared, skipped),
                            lambda record: self._recorded(job, record))
         with self._lock:
