@@ -8,10 +8,10 @@ creation time is printed), configurations alternating, `--repeats` times:
 
 - `tuner run --max-workers 1` (its one worker gets every core's threads, as users get it),
 - `tuner run --max-workers 1 --threads-per-worker 1` (one worker, one thread),
-- `tuner run --max-workers 2` (one thread each);
+- `tuner run --max-workers 2` (the cores shared out: one thread each on two cores);
 - the same 16 trials on a bare spawn ProcessPoolExecutor (1 and 2 single-threaded workers):
-  tuner's own `run_trial` (fit and score), no runner, no MLflow: the machine's ceiling for
-  these fits, the seed's "40-line pool".
+  tuner's own `run_trial` (fit and score), no runner, no MLflow, as the seed's "40-line pool"
+  would run them; its phase is timed in the workers the same way (first trial start to last end).
 
 From each tuner run's store it reads when the first trial started and the last ended, and every
 trial's fit_seconds. It prints, as medians over repeats:
@@ -70,7 +70,7 @@ SPEEDUPS = [("tuner, 1 worker", "tuner, 2 workers"),
 @dataclass
 class Measured:
     wall: float  # the whole command
-    phase: float  # first trial start to last trial end (bare pool: the pool's life)
+    phase: float  # first trial start to last trial end
     fit: dict[str, float]  # model -> sum of fit_seconds
 
 
@@ -123,36 +123,43 @@ def run_bare(grid: Path, cache: Path, workers: int) -> Measured:
                           str(cache)], check=True, capture_output=True, text=True).stdout
     wall = time.perf_counter() - started
     found = json.loads(out.strip().splitlines()[-1])
-    return Measured(wall, found["pool"], found["fit"])
+    return Measured(wall, found["phase"], found["fit"])
 
 
 def _bare_worker(models: tuple[str, ...]) -> None:
     from tuner.engine.worker import init_worker, warm_up
 
-    init_worker(1)
+    init_worker(1, exit_fast=True)  # as tuner's pool workers
     warm_up(models)
+
+
+def _timed_trial(spec: Any) -> tuple[Any, float, float]:
+    from tuner.engine.worker import run_trial
+
+    started = time.time()
+    record = run_trial(spec)
+    return record, started, time.time()
 
 
 def bare_pool(workers: int, grid_path: str, cache: str) -> None:
     """The 16 trials on a plain spawn pool of single-threaded workers: tuner's run_trial, no
-    runner, no store. Prints the pool's wall time and Σfit per model as JSON."""
+    runner, no store. Prints the sweep phase (first trial start to last trial end, as read from
+    tuner's store) and Σfit per model as JSON."""
     from tuner.engine.sweep import check_inputs, precompute
-    from tuner.engine.worker import run_trial
     from tuner.grid import load_grid
 
     grid = load_grid(grid_path)
     prepared = precompute(grid, check_inputs(grid), Path(cache), progress=False)
     models = tuple(sorted({t.model for t in prepared.trials}))
-    started = time.perf_counter()
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                              initializer=_bare_worker, initargs=(models,)) as pool:
-        records = list(pool.map(run_trial, prepared.trials))
-    pool_seconds = time.perf_counter() - started
-    failed = [r.spec.name for r in records if r.status.value != "COMPLETE"]
+        timed = list(pool.map(_timed_trial, prepared.trials))
+    failed = [r.spec.name for r, _, _ in timed if r.status.value != "COMPLETE"]
     if failed:
         raise SystemExit(f"bare pool: trials failed: {failed}")
-    fit = fit_sums((r.spec.model, r.metrics["fit_seconds"]) for r in records)
-    print(json.dumps({"pool": pool_seconds, "fit": fit}))
+    phase = max(end for _, _, end in timed) - min(start for _, start, _ in timed)
+    fit = fit_sums((r.spec.model, r.metrics["fit_seconds"]) for r, _, _ in timed)
+    print(json.dumps({"phase": phase, "fit": fit}))
 
 
 def _matrix_products() -> float:
@@ -251,11 +258,10 @@ def summarize(label: str, runs: list[Measured]) -> dict[str, float]:
     row["fit"] = sum(row[f"fit:{m}"] for m in models)
     fixed = row["wall"] - row["phase"]
     fits = ", ".join(f"{m} {row[f'fit:{m}']:.1f} s" for m in models)
-    phase = "pool" if CONFIGS[label][0] == "bare" else "sweep phase"
     print(f"{label}: command {row['wall']:.1f} s (all: "
-          f"{', '.join(f'{r.wall:.1f}' for r in runs)}), {phase} {row['phase']:.1f} s, "
+          f"{', '.join(f'{r.wall:.1f}' for r in runs)}), sweep phase {row['phase']:.1f} s, "
           f"fixed cost {fixed:.1f} s, sum(fit) {row['fit']:.1f} s ({fits}), "
-          f"efficiency sum(fit)/({phase} x workers) {row['fit'] / (row['phase'] * workers):.2f}")
+          f"efficiency sum(fit)/(phase x workers) {row['fit'] / (row['phase'] * workers):.2f}")
     return row
 
 
