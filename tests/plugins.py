@@ -39,10 +39,16 @@ class FlakyTrainer(Trainer):
             ) -> TopicModelOutput:
         if ctx.seed == FAILING_SEED:
             fail(params["crash"], ctx.seed)
-        lda_params = LDATrainer.params.with_defaults({
-            "num_topics": params["num_topics"], "vocab_size": params["vocab_size"],
-            "max_iter": params["max_iter"]})
-        return LDATrainer().fit(data, lda_params, ctx)
+        return fit_lda(data, params, ctx, params["max_iter"])
+
+
+def fit_lda(data: TrialData, params: Mapping[str, Any], ctx: FitContext,
+            max_iter: int) -> TopicModelOutput:
+    """A real LDA fit with the plug-in's topic count and vocabulary."""
+    lda_params = LDATrainer.params.with_defaults({
+        "num_topics": params["num_topics"], "vocab_size": params["vocab_size"],
+        "max_iter": max_iter})
+    return LDATrainer().fit(data, lda_params, ctx)
 
 
 def fail(how: str, seed: int) -> None:
@@ -81,10 +87,7 @@ class SlowStepTrainer(Trainer):
             ) -> TopicModelOutput:
         if params["step"] == "hang":
             time.sleep(NAP_SECONDS)
-        lda_params = LDATrainer.params.with_defaults({
-            "num_topics": params["num_topics"], "vocab_size": params["vocab_size"],
-            "max_iter": 10})
-        return LDATrainer().fit(data, lda_params, ctx)
+        return fit_lda(data, params, ctx, 10)
 
 
 class ThreadsTrainer(Trainer):
@@ -96,8 +99,5 @@ class ThreadsTrainer(Trainer):
 
     def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
             ) -> TopicModelOutput:
-        lda_params = LDATrainer.params.with_defaults({
-            "num_topics": params["num_topics"], "vocab_size": params["vocab_size"],
-            "max_iter": 10})
-        output = LDATrainer().fit(data, lda_params, ctx)
+        output = fit_lda(data, params, ctx, 10)
         return dataclasses.replace(output, extras={**output.extras, "fit_threads": ctx.threads})
