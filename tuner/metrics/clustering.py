@@ -78,20 +78,20 @@ def _matched_overlaps(predicted: NDArray[np.int64], truth: NDArray[np.int64]
     Returns per true cluster: matched overlap, size of the matched topic (0 if unmatched), size.
     Outliers (-1) are never matched, so they lower recall.
     """
-    true_ids, true_index = np.unique(truth, return_inverse=True)
-    topics = np.unique(predicted[predicted >= 0])
-    topic_index = np.searchsorted(topics, predicted)
-    contingency = np.zeros((len(true_ids), max(len(topics), 1)))
-    keep = predicted >= 0
-    np.add.at(contingency, (true_index[keep], topic_index[keep]), 1)
+    table = _contingency(truth, predicted)
+    cluster_size = table.sum(axis=1)
+    if predicted.min(initial=0) < 0:  # outliers, the first column, are never matched
+        table = table[:, 1:]
+    if table.shape[1] == 0:
+        table = np.zeros((len(cluster_size), 1))
     from scipy.optimize import linear_sum_assignment
 
-    rows, cols = linear_sum_assignment(contingency, maximize=True)
-    overlap = np.zeros(len(true_ids))
-    topic_size = np.zeros(len(true_ids))
-    overlap[rows] = contingency[rows, cols]
-    topic_size[rows] = contingency.sum(axis=0)[cols]
-    return overlap, topic_size, np.bincount(true_index).astype(np.float64)
+    rows, cols = linear_sum_assignment(table, maximize=True)
+    overlap = np.zeros(len(cluster_size))
+    topic_size = np.zeros(len(cluster_size))
+    overlap[rows] = table[rows, cols]
+    topic_size[rows] = table.sum(axis=0)[cols]
+    return overlap, topic_size, cluster_size
 
 
 def assignment_f1(output: TopicModelOutput, reference: MetricReference) -> float:
