@@ -55,3 +55,21 @@ def test_min_cluster_size_range_is_widened_beyond_100():
     assert schema.validate({"min_cluster_size": 300, "num_topics": 200}) == []
     assert schema.validate({"min_cluster_size": 1001}) == [
         "BERTopic expects an int in 2-1000; got 1001"]
+
+
+def test_reduce_frequent_words_ranks_words_frequent_everywhere_lower(small_data, cache):
+    """The same clusters (one cached reduction, k-means): only the topic words change, and the
+    square root of the counts lowers the words that are frequent in every topic."""
+    plain = fit_bertopic(small_data, cache, clustering="kmeans", num_topics=7)
+    reduced = fit_bertopic(small_data, cache, clustering="kmeans", num_topics=7,
+                           reduce_frequent_words=True)
+    bm25 = fit_bertopic(small_data, cache, clustering="kmeans", num_topics=7, bm25_weighting=True)
+    assert np.array_equal(plain.assignments, reduced.assignments)
+    assert reduced.topic_words != plain.topic_words and bm25.topic_words != plain.topic_words
+
+    def topics_listing(output, word):
+        return sum(word in topic for topic in output.topic_words)
+
+    everywhere = max({w for t in plain.topic_words for w in t},
+                     key=lambda w: topics_listing(plain, w))
+    assert topics_listing(reduced, everywhere) < topics_listing(plain, everywhere)
