@@ -2,7 +2,11 @@
 
 Extensions beside parameters.md: `eta`, the topic-word prior (tomotopy's default 0.01), and
 `optim_interval`, how often tomotopy re-estimates the document-topic prior alpha from the data
-(Minka's fixed-point update, one alpha per topic; 0 keeps alpha exactly as given, as before).
+(Minka's fixed-point update, one alpha per topic; 0 keeps alpha exactly as given, as before);
+`term_weight`, tomotopy's term weighting (Wilson & Chew 2010): "one" counts every token once, as
+LDA does; "idf" and "pmi" weigh each token by its word's inverse document frequency or by its
+pointwise mutual information with the document, so that words spread over every document (in
+mail: "writes", "article", "don") pull less on the topics.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from trainers.base import (
 )
 from tuner.data.inputs import FitContext, TrialData
 from tuner.output import TopicModelOutput
-from tuner.params import NUM_TOPICS, VOCAB_SIZE, Param, ParamSchema, above, between
+from tuner.params import NUM_TOPICS, VOCAB_SIZE, Param, ParamSchema, above, between, one_of
 
 BURN_IN = 50  # iterations before the first alpha re-estimation (tomotopy's burn_in default 0)
 
@@ -51,6 +55,9 @@ class LDATrainer(Trainer):
         Param("eta", float, 0.01, above(0), "topic-word prior (extension)"),
         Param("optim_interval", int, 0, between(0, 100),
               "re-estimate alpha every this many iterations; 0 keeps it fixed (extension)"),
+        Param("term_weight", str, "one", one_of("one", "idf", "pmi"),
+              "weigh each token by 1 (LDA), its word's IDF or its PMI with the document "
+              "(tomotopy's TermWeight; extension)"),
     ])
 
     def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
@@ -58,8 +65,8 @@ class LDATrainer(Trainer):
         tp = require("tomotopy", "tomotopy", self.name)
         k = params["num_topics"]
         alpha = params["alpha"] if params["alpha"] is not None else 1.0 / k
-        model = tp.LDAModel(tw=tp.TermWeight.ONE, k=k, alpha=alpha, eta=params["eta"],
-                            seed=ctx.seed)
+        model = tp.LDAModel(tw=getattr(tp.TermWeight, params["term_weight"].upper()), k=k,
+                            alpha=alpha, eta=params["eta"], seed=ctx.seed)
         model.optim_interval = params["optim_interval"]
         model.burn_in = BURN_IN
         empty = empty_documents(data)

@@ -25,3 +25,16 @@ def test_optim_interval_re_estimates_alpha(small_data):
 
 def test_eta_changes_the_topics(small_data):
     assert fit_lda(small_data).topic_words != fit_lda(small_data, eta=1.0).topic_words
+
+
+@pytest.mark.parametrize("weight", ["idf", "pmi"])
+def test_term_weight_lowers_words_spread_over_every_document(small_data, weight):
+    """Weighted by IDF or PMI, the word listed by the most topics unweighted is listed by fewer."""
+    plain, weighted = fit_lda(small_data), fit_lda(small_data, term_weight=weight)
+
+    def topics_listing(output, word):
+        return sum(word in topic for topic in output.topic_words)
+
+    everywhere = max({w for t in plain.topic_words for w in t},
+                     key=lambda w: topics_listing(plain, w))
+    assert topics_listing(weighted, everywhere) < topics_listing(plain, everywhere)
