@@ -44,6 +44,11 @@ _NO_ASCII_FILTER = "multilingual"  # BERTopic's own default for clustering-frien
 KMEANS_RESTARTS = 10
 
 
+def _kmeans(params: Mapping[str, Any]) -> bool:
+    """k-means has no outliers and no HDBSCAN settings: a grid's HDBSCAN values do not apply."""
+    return params.get("clustering") == "kmeans"
+
+
 class BERTopicTrainer(Trainer):
     """BERTopic without representation models; topic words ranked by c-TF-IDF on our vocabulary."""
 
@@ -57,10 +62,11 @@ class BERTopicTrainer(Trainer):
                            help="number of topics to reduce to (k for kmeans); null keeps "
                            "HDBSCAN's clusters"),
         VOCAB_SIZE,
-        Param("min_cluster_size", int, 10, between(2, 1000), "HDBSCAN minimum cluster size"),
+        Param("min_cluster_size", int, 10, between(2, 1000), "HDBSCAN minimum cluster size",
+              unused_when=_kmeans),
         Param("min_samples", int, None, between(1, 1000),
               "HDBSCAN min_samples; null means min_cluster_size", nullable=True,
-              resolve=lambda p: p["min_cluster_size"]),
+              resolve=lambda p: p["min_cluster_size"], unused_when=_kmeans),
         Param("top_n_words", int, 10, between(1, 30), "words per topic in BERTopic's own "
               "representation"),
         Param("n_neighbors", int, 15, between(2, 100), "UMAP neighbours"),
@@ -70,14 +76,15 @@ class BERTopicTrainer(Trainer):
               "clustering model; kmeans takes num_topics as k (extension)"),
         Param("reduce_outliers", str, "none",
               one_of("none", "c-tf-idf", "embeddings", "distributions"),
-              "assign HDBSCAN's outliers to topics by this strategy (extension)"),
+              "assign HDBSCAN's outliers to topics by this strategy (extension)",
+              unused_when=_kmeans),
         Param("min_dist", float, 0.0, between(0.0, 1.0), "UMAP min_dist (extension)"),
         Param("metric", str, "cosine", one_of("cosine", "euclidean", "correlation"),
               "UMAP distance between embeddings (extension)"),
         Param("cluster_selection_method", str, "eom", one_of("eom", "leaf"),
-              "HDBSCAN cluster selection (extension)"),
+              "HDBSCAN cluster selection (extension)", unused_when=_kmeans),
         Param("cluster_selection_epsilon", float, 0.0, between(0.0, 10.0),
-              "HDBSCAN merges clusters closer than this (extension)"),
+              "HDBSCAN merges clusters closer than this (extension)", unused_when=_kmeans),
         Param("reduce_frequent_words", bool, False, anything(),
               "c-TF-IDF takes the square root of each topic's normalised word counts, so "
               "words frequent everywhere rank lower (extension)"),

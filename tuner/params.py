@@ -93,6 +93,9 @@ class Param:
     # What null means, computed from the full parameter set (LDA alpha: 1/K). Trials are keyed
     # on the resolved value, so `alpha: null` and `alpha: 0.1` at K=10 are one trial.
     resolve: Callable[[Mapping[str, Any]], ParamValue] | None = None
+    # When the value has no effect (BERTopic's HDBSCAN settings under k-means): trials are keyed
+    # on the default instead, so combinations that differ only here are one trial.
+    unused_when: Callable[[Mapping[str, Any]], bool] | None = None
     log_scale: bool = False  # values spread over decades: plots and importance use a log axis
 
     def replace(self, **changes: Any) -> Param:
@@ -205,12 +208,17 @@ class ParamSchema:
         return full
 
     def resolved(self, full: Mapping[str, Any]) -> dict[str, Any]:
-        """A full parameter set with every null that has a meaning replaced by its value."""
+        """A full parameter set with every unused value set to its default and every null that
+        has a meaning replaced by its value."""
         resolved = dict(full)
         for param in self.params:
+            if param.unused_when is not None and param.unused_when(full):
+                resolved[param.name] = param.default
+        for param in self.params:
             if resolved.get(param.name, 0) is None and param.resolve is not None:
-                resolved[param.name] = param.resolve(full)
+                resolved[param.name] = param.resolve(resolved)
         return resolved
+
     def field_problems(self, values: Mapping[str, Any]) -> list[tuple[str, str]]:
         """(field, why) for every unknown field, missing or invalid value and broken rule of one
         of the grid's own sections (`metrics`, `dataset`...), without an owner name; the field

@@ -66,3 +66,24 @@ def test_equivalent_configurations_are_one_trial(small_corpus, tmp_path):
     prepared = precompute(grid, check_inputs(grid), tmp_path / "cache", progress=False)
     assert sorted(t.params["alpha"] for t in prepared.trials) == [0.2, 0.5]
     assert prepared.cache_events["equivalent_trials_merged"] == "1"
+
+
+def test_settings_a_model_does_not_use_do_not_split_its_trials(small_corpus, tmp_path,
+                                                              prepared_small, session_cache):
+    """k-means ignores HDBSCAN's settings: clustering [hdbscan, kmeans] x min_cluster_size
+    [5, 10] is three trials, not four, and the k-means trial is keyed on the defaults."""
+    from tuner.engine.sweep import precompute
+
+    grid = load_grid(make_grid(tmp_path, small_corpus, models=["bertopic"],
+                               params={"num_topics": 5, "vocab_size": 1000,
+                                       "bertopic.clustering": ["hdbscan", "kmeans"],
+                                       "bertopic.min_cluster_size": [5, 10],
+                                       "bertopic.cluster_selection_method": "leaf"}))
+    prepared = precompute(grid, check_inputs(grid), session_cache, progress=False)
+    assert prepared.cache_events["equivalent_trials_merged"] == "1"
+    (kmeans,) = [t.params for t in prepared.trials if t.params["clustering"] == "kmeans"]
+    assert (kmeans["min_cluster_size"], kmeans["min_samples"],
+            kmeans["cluster_selection_method"]) == (10, 10, "eom")
+    hdbscan = [t.params for t in prepared.trials if t.params["clustering"] == "hdbscan"]
+    assert sorted((p["min_cluster_size"], p["min_samples"]) for p in hdbscan) == [(5, 5), (10, 10)]
+    assert {p["cluster_selection_method"] for p in hdbscan} == {"leaf"}
