@@ -52,3 +52,20 @@ def test_grid_without_the_corpus_placeholder_is_refused(bench, tmp_path):
     with pytest.raises(SystemExit, match=r"wrong/.*\.json: dataset.path must be the string "
                                          r"\"CORPUS\""):
         bench.grid_for(wrong, MINI, [1], tmp_path)
+
+
+def test_merged_trials_keep_their_own_labels_and_plain_lda_is_the_reference(bench, tmp_path):
+    """alpha null is 1/K: the four combinations below are two trials. Each result is labelled
+    with its own parameters, and ProdLDA's and STM's reference is the best unweighted LDA."""
+    raw = json.loads((REPO / "bench" / "quality" / "lda.json").read_text(encoding="utf-8"))
+    raw["params"] = {"num_topics": 20, "vocab_size": 5000, "max_iter": 10,
+                     "alpha": [None, 0.05], "term_weight": ["one", "idf"]}
+    grids = tmp_path / "grids"
+    grids.mkdir()
+    (grids / "lda.json").write_text(json.dumps(raw), encoding="utf-8")
+    args = bench._arguments([str(MINI), "--seeds", "42", "--grids", str(grids),
+                             "--cache", str(tmp_path / "cache")])
+    results, trials = bench.run_all([grids / "lda.json"], args, tmp_path)
+    label = "alpha=0.05, max_iter=10, num_topics=20, term_weight={}, vocab_size=5000"
+    assert sorted(t["config"] for t in trials) == [label.format("idf"), label.format("one")]
+    assert results[bench.PLAIN_LDA].config == label.format("one")
