@@ -48,7 +48,8 @@ THETA_PARAMS = [
     Param("adaptation", str, "auto", one_of("auto", "lora", "adapter"),
           "how the unsupervised and supervised modes adapt the embeddings: LoRA fine-tuning of "
           "the embedding model, or an MLP adapter on the frozen embeddings; auto: LoRA on a "
-          "GPU, the adapter on a CPU; a tuner extension beyond parameters.md"),
+          "GPU, the adapter on a CPU; a tuner extension beyond parameters.md",
+          unused_when=lambda p: p.get("mode") == "zero_shot"),
 ]
 THETA_CHECKS = [
     CrossCheck("kl_warmup <= epochs", ("kl_warmup", "epochs"),

@@ -4,6 +4,7 @@ import re
 
 import pytest
 
+from trainers import load_trainer
 from tuner.params import (
     NUM_TOPICS,
     CrossCheck,
@@ -100,3 +101,20 @@ def test_field_problems_report_every_field_of_a_section(values, found):
 def test_a_float_parameter_refuses_non_finite_values(value):
     assert SCHEMA.validate({"alpha": value}) == [
         f"Demo expects a float in 0.0-1.0 or null; got {value!r} (float)"]
+
+
+@pytest.mark.parametrize(("model", "given", "unused", "keyed_as"), [
+    ("THETA", {"mode": "zero_shot", "adaptation": "lora"}, "adaptation", "auto"),
+    ("BERTopic", {"clustering": "kmeans", "num_topics": 8, "min_cluster_size": 50},
+     "min_samples", 10),
+])
+def test_a_setting_the_model_does_not_use_is_keyed_as_its_default(model, given, unused,
+                                                                  keyed_as):
+    schema = load_trainer(model).params
+    assert schema.resolved(schema.with_defaults(given))[unused] == keyed_as
+
+
+def test_a_setting_the_model_uses_keeps_its_value():
+    schema = load_trainer("THETA").params
+    full = schema.with_defaults({"mode": "supervised", "adaptation": "lora"})
+    assert schema.resolved(full)["adaptation"] == "lora"
