@@ -251,8 +251,13 @@ def _checked(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from tuner.engine.sweep import distinct_trial_count
+
     grid, inputs = _checked(args)
-    print(f"{grid.path}: valid; {grid.trial_count} trials over {len(inputs.corpus)} documents "
+    count = distinct_trial_count(grid, inputs)
+    merged = f" ({grid.trial_count - count} equivalent combinations merged)" \
+        if count < grid.trial_count else ""
+    print(f"{grid.path}: valid; {count} trials{merged} over {len(inputs.corpus)} documents "
           f"({', '.join(s.model for s in grid.sweeps)})")
     return EXIT_OK
 
@@ -407,9 +412,10 @@ class _RunView:
 
         for name, event in sweep.cache_events.items():
             print(f"cache {name}: {event}")
-        print(f"{self.total} trials, {self.settings.max_workers} workers, "
+        total = len(sweep.trials) or self.total  # equivalent combinations merged; a search: 0
+        print(f"{total} trials, {self.settings.max_workers} workers, "
               f"tracking {redact_uri(self.settings.tracking_uri)}", flush=True)
-        self.display = ProgressDisplay(TrialProgress(self.total, skipped), sys.stdout, self.bar)
+        self.display = ProgressDisplay(TrialProgress(total, skipped), sys.stdout, self.bar)
 
     def finished(self, record: TrialRecord) -> None:
         if record.error is None:

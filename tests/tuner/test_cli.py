@@ -39,6 +39,16 @@ def test_validate_reports_the_trial_count(tmp_path, small_corpus, capsys):
     assert "valid; 4 trials over 400 documents" in capsys.readouterr().out
 
 
+def test_validate_counts_equivalent_combinations_once(tmp_path, small_corpus, capsys):
+    """alpha null is 1/K = 0.2 at K=5: three combinations, two trials, per seed."""
+    path = make_grid(tmp_path, small_corpus, params={"num_topics": 5, "vocab_size": 1000,
+                                                     "lda.alpha": [None, 0.2, 0.5]},
+                     seeds=[1, 2])
+    assert main(["validate", str(path)]) == 0
+    assert "valid; 4 trials (2 equivalent combinations merged) over 400 documents" in \
+        capsys.readouterr().out
+
+
 def test_offline_embedding_model_is_a_clear_input_error(tmp_path, small_corpus, capsys,
                                                          monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -195,3 +205,13 @@ def test_threads_per_worker_reaches_each_fit(tmp_path, small_corpus, monkeypatch
     runs = client.search_runs([client.get_experiment_by_name("threads").experiment_id],
                               "metrics.fit_threads >= 0")
     assert [r.data.metrics["fit_threads"] for r in runs] == [3.0]
+
+
+def test_run_counts_progress_over_the_merged_trials(tmp_path, small_corpus, capsys):
+    path = make_grid(tmp_path, small_corpus, params={"num_topics": 5, "vocab_size": 1000,
+                                                     "lda.max_iter": 10,
+                                                     "lda.alpha": [None, 0.2]})
+    assert main(["run", str(path), "--tracking-uri", f"sqlite:///{tmp_path}/m.db",
+                 "--cache-dir", str(tmp_path / "cache"), "--max-workers", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "1 trials, 1 workers" in out and "1 completed" in out

@@ -78,3 +78,19 @@ def test_text_leaderboard_shows_mean_sd_and_seed_count() -> None:
     assert lines[2].split()[:7] == ["1", "LDA", "num_topics=5", "2", "0.3100", "±", "0.0141"]
     assert lines[3].split()[-1] == "b1"  # the best seed's run of the second configuration
     assert lines[4].split()[:6] == ["3", "BERTopic", "1", "0.2000", "±", "-"]
+
+
+def test_settings_without_effect_are_neither_swept_nor_shown() -> None:
+    """clustering [hdbscan, kmeans] x min_cluster_size [5, 10] with a fixed leaf selection:
+    k-means ran with HDBSCAN's defaults, so cluster_selection_method is not swept, and the
+    k-means row does not show a min_cluster_size the grid never gave it."""
+    def bertopic(run: str, clustering: str, size: int, method: str) -> FinishedTrial:
+        return trial(run, "BERTopic", 1, {"ari": 0.1}, clustering=clustering,
+                     min_cluster_size=size, cluster_selection_method=method)
+
+    trials = [bertopic("h5", "hdbscan", 5, "leaf"), bertopic("h10", "hdbscan", 10, "leaf"),
+              bertopic("k", "kmeans", 10, "eom")]
+    assert swept_by_model(trials) == {"BERTopic": ["clustering", "min_cluster_size"]}
+    assert [c.name for c in aggregate_seeds(trials)] == [
+        "BERTopic clustering=hdbscan min_cluster_size=5",
+        "BERTopic clustering=hdbscan min_cluster_size=10", "BERTopic clustering=kmeans"]

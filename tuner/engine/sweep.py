@@ -134,6 +134,15 @@ def planned_trial(grid: Grid, model: str, combo: dict[str, Any]) -> PlannedTrial
     return PlannedTrial(model, trainer.params, combo, params, embedding, language)
 
 
+def distinct_trial_count(grid: Grid, inputs: CheckedInputs) -> int:
+    """How many trials the grid runs once combinations that resolve to the same parameters are
+    merged (`alpha: null` and 1/K; HDBSCAN's settings under k-means); a search: its budget."""
+    if grid.search.strategy == "tpe":
+        return grid.trial_count
+    distinct = {(p.model, repr(sorted(p.params.items()))) for p in inputs.plan}
+    return len(distinct) * len(grid.seeds)
+
+
 def check_inputs(grid: Grid, max_trials: int | None = None) -> CheckedInputs:
     """Validate the dataset, ground truth, embedding models and trial count; compute nothing."""
     if grid.trial_count == 0:
@@ -182,7 +191,10 @@ def precompute(grid: Grid, inputs: CheckedInputs, cache_dir: Path,
     factory = TrialFactory(grid, inputs, cache_dir, bow_paths, keys)
     made = [] if grid.search.strategy == "tpe" else \
         [factory.make(p.model, p.combo, seed) for p in inputs.plan for seed in grid.seeds]
-    trials = list({t.key: t for t in made}.values())  # equivalent combinations run once
+    unique: dict[str, TrialSpec] = {}
+    for trial in made:
+        unique.setdefault(trial.key, trial)  # equivalent combinations run once, as the first
+    trials = list(unique.values())
     if len(trials) < len(made):
         events["equivalent_trials_merged"] = str(len(made) - len(trials))
     return PreparedSweep(grid, inputs, trials, list(keys.values()), events, factory)

@@ -32,6 +32,7 @@ class ConfigResult:
     trials: tuple[FinishedTrial, ...]
     metrics: Mapping[str, float]
     sd: Mapping[str, float | None]
+    unused: frozenset[str] = frozenset()  # swept, but without effect here (keyed as default)
 
     @property
     def seeds(self) -> int:
@@ -39,13 +40,15 @@ class ConfigResult:
 
     @property
     def label(self) -> str:
-        """`num_topics=10 min_cluster_size=20`: the swept values ("" when nothing was swept)."""
-        return " ".join(f"{k}={format_value(v)}" for k, v in self.swept.items())
+        """`num_topics=10 min_cluster_size=20`: the swept values that apply to this
+        configuration ("" when nothing was swept)."""
+        return " ".join(f"{k}={format_value(v)}" for k, v in self.swept.items()
+                        if k not in self.unused)
 
     @property
     def name(self) -> str:
         """`BERTopic num_topics=10 min_cluster_size=20`, or the model alone."""
-        return f"{self.model} {self.label}" if self.swept else self.model
+        return f"{self.model} {self.label}" if self.label else self.model
 
     def best_trial(self, metric: str) -> FinishedTrial:
         """The seed's trial that scored best on `metric` (the first one when none logged it)."""
@@ -76,13 +79,25 @@ def swept_by_model(trials: Iterable[FinishedTrial]) -> dict[str, list[str]]:
     for trial in trials:
         seen = values.setdefault(trial.model, {})
         own = chosen.setdefault(trial.model, set())
+        unused = unused_params(trial)
         for name, value in config_params(trial).items():
+            if name in unused:
+                continue
             seen.setdefault(name, set()).add(repr(value))
             if not _resolved_null(trial, name, value):
                 own.add(name)
     return {model: [name for name, found in seen.items()
                     if len(found) > 1 and name in chosen[model]]
             for model, seen in values.items()}
+
+
+def unused_params(trial: FinishedTrial) -> frozenset[str]:
+    """The trial's parameters that had no effect (BERTopic's HDBSCAN settings under k-means):
+    it ran with their defaults, whatever the grid said."""
+    if canonical_name(trial.model) is None:
+        return frozenset()
+    return frozenset(p.name for p in load_trainer(trial.model).params.params
+                     if p.unused_when is not None and p.unused_when(trial.params))
 
 
 def _resolved_null(trial: FinishedTrial, name: str, value: Any) -> bool:
@@ -116,7 +131,8 @@ def _config(group: list[FinishedTrial], swept: list[str]) -> ConfigResult:
     return ConfigResult(
         group[0].model, params, {p: params.get(p) for p in swept}, tuple(group),
         {m: statistics.fmean(v) for m, v in values.items()},
-        {m: statistics.stdev(v) if len(v) > 1 else None for m, v in values.items()})
+        {m: statistics.stdev(v) if len(v) > 1 else None for m, v in values.items()},
+        unused_params(group[0]) & set(swept))
 
 
 def rank_configs(configs: Sequence[ConfigResult], metric: str) -> list[ConfigResult]:

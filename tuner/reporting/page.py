@@ -98,11 +98,16 @@ def _ranking_table(data: ReportData) -> str:
                    "Pareto"], rows)
 
 
+def _swept_cell(config: ConfigResult, name: str) -> str:
+    """The value, or "-" where the setting had no effect (HDBSCAN's under k-means)."""
+    return "-" if name in config.unused else format_value(config.swept[name])
+
+
 def _model_section(model: str, configs: list[ConfigResult], data: ReportData,
                    names: set[str]) -> str:
     swept = list(configs[0].swept)
     metrics = [m for m in TABLE_METRICS if any(m in c.metrics for c in configs)]
-    rows = [[str(rank), *(format_value(c.swept[p]) for p in swept), str(c.seeds),
+    rows = [[str(rank), *(_swept_cell(c, p) for p in swept), str(c.seeds),
              *(format_mean_sd(c, m) for m in metrics)]
             for rank, c in enumerate(configs, start=1)]
     table = _table(["#", *swept, "seeds", *(f"{m} mean ± sd" for m in metrics)], rows)
