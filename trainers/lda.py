@@ -30,6 +30,7 @@ from tuner.output import TopicModelOutput
 from tuner.params import NUM_TOPICS, VOCAB_SIZE, Param, ParamSchema, above, between, one_of
 
 BURN_IN = 50  # iterations before the first alpha re-estimation (tomotopy's burn_in default 0)
+TERM_WEIGHTS = {"one": "ONE", "idf": "IDF", "pmi": "PMI"}  # -> tomotopy.TermWeight members
 
 
 class LDATrainer(Trainer):
@@ -55,9 +56,10 @@ class LDATrainer(Trainer):
         Param("eta", float, 0.01, above(0), "topic-word prior (extension)"),
         Param("optim_interval", int, 0, between(0, 100),
               "re-estimate alpha every this many iterations; 0 keeps it fixed (extension)"),
-        Param("term_weight", str, "one", one_of("one", "idf", "pmi"),
+        Param("term_weight", str, "one", one_of(*TERM_WEIGHTS),
               "weigh each token by 1 (LDA), its word's IDF or its PMI with the document "
-              "(tomotopy's TermWeight; extension)"),
+              "(tomotopy's TermWeight; extension); weighted, log_likelihood_per_word is of the "
+              "weighted counts and not comparable with 'one'"),
     ])
 
     def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
@@ -65,7 +67,7 @@ class LDATrainer(Trainer):
         tp = require("tomotopy", "tomotopy", self.name)
         k = params["num_topics"]
         alpha = params["alpha"] if params["alpha"] is not None else 1.0 / k
-        model = tp.LDAModel(tw=getattr(tp.TermWeight, params["term_weight"].upper()), k=k,
+        model = tp.LDAModel(tw=getattr(tp.TermWeight, TERM_WEIGHTS[params["term_weight"]]), k=k,
                             alpha=alpha, eta=params["eta"], seed=ctx.seed)
         model.optim_interval = params["optim_interval"]
         model.burn_in = BURN_IN

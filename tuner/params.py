@@ -90,11 +90,13 @@ class Param:
     help: str
     nullable: bool = False
     default_text: str | None = None  # how the docs show a computed default, e.g. "1/K"
-    # What null means, computed from the full parameter set (LDA alpha: 1/K). Trials are keyed
-    # on the resolved value, so `alpha: null` and `alpha: 0.1` at K=10 are one trial.
+    # What null means, computed from the parameter set after unused values were reset and
+    # earlier nulls resolved (LDA alpha: 1/K). Trials are keyed on the resolved value, so
+    # `alpha: null` and `alpha: 0.1` at K=10 are one trial.
     resolve: Callable[[Mapping[str, Any]], ParamValue] | None = None
     # When the value has no effect (BERTopic's HDBSCAN settings under k-means): trials are keyed
-    # on the default instead, so combinations that differ only here are one trial.
+    # on the default instead, so combinations that differ only here are one trial. It reads the
+    # parameters as given, so it may only read parameters that are never reset themselves.
     unused_when: Callable[[Mapping[str, Any]], bool] | None = None
     log_scale: bool = False  # values spread over decades: plots and importance use a log axis
 

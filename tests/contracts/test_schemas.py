@@ -31,7 +31,8 @@ EXTENSIONS: dict[tuple[str, str], str] = {
 EXTENSIONS.update({
     ("LDA", "eta"): "topic-word prior; issue #12 asks for it (tomotopy's default 0.01)",
     ("LDA", "optim_interval"): "hyperparameter optimisation on/off (issue #12)",
-    ("LDA", "term_weight"): "tomotopy's term weighting (one/idf/pmi; issue #12's boilerplate words)",
+    ("LDA", "term_weight"): "tomotopy's term weighting, one/idf/pmi (issue #12: boilerplate "
+                            "words)",
     ("HDP", "eta"): "topic-word prior (issue #12); 0.1 keeps far fewer tiny topics alive",
     ("HDP", "gamma"): "corpus-level concentration, fixed at 1 before (issue #12)",
     ("HDP", "initial_k"): "topics the sampler starts from, 2 before (issue #12)",

@@ -59,17 +59,33 @@ def test_min_cluster_size_range_is_widened_beyond_100():
 
 def test_reduce_frequent_words_ranks_words_frequent_everywhere_lower(small_data, cache):
     """The same clusters (one cached reduction, k-means): only the topic words change, and the
-    square root of the counts lowers the words that are frequent in every topic."""
+    square root of the counts lowers the words that top many topics, so the topics list more
+    distinct words."""
     plain = fit_bertopic(small_data, cache, clustering="kmeans", num_topics=7)
     reduced = fit_bertopic(small_data, cache, clustering="kmeans", num_topics=7,
                            reduce_frequent_words=True)
     bm25 = fit_bertopic(small_data, cache, clustering="kmeans", num_topics=7, bm25_weighting=True)
     assert np.array_equal(plain.assignments, reduced.assignments)
     assert reduced.topic_words != plain.topic_words and bm25.topic_words != plain.topic_words
+    assert distinct_words(reduced) > distinct_words(plain)
 
-    def topics_listing(output, word):
-        return sum(word in topic for topic in output.topic_words)
 
-    everywhere = max({w for t in plain.topic_words for w in t},
-                     key=lambda w: topics_listing(plain, w))
-    assert topics_listing(reduced, everywhere) < topics_listing(plain, everywhere)
+def test_reduce_frequent_words_holds_after_outlier_reduction(small_data, cache, monkeypatch):
+    """update_topics recomputes c-TF-IDF once outliers are reassigned: with the same options."""
+    from bertopic import BERTopic
+
+    given = []
+    update = BERTopic.update_topics
+
+    def recording(self, *args, **kwargs):
+        given.append(kwargs["ctfidf_model"])
+        return update(self, *args, **kwargs)
+
+    monkeypatch.setattr(BERTopic, "update_topics", recording)
+    fit_bertopic(small_data, cache, min_cluster_size=5, cluster_selection_method="leaf",
+                 reduce_outliers="c-tf-idf", reduce_frequent_words=True)
+    assert [m.reduce_frequent_words for m in given] == [True]
+
+
+def distinct_words(output):
+    return len({w for topic in output.topic_words for w in topic})

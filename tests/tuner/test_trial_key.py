@@ -68,8 +68,9 @@ def test_equivalent_configurations_are_one_trial(small_corpus, tmp_path):
     assert prepared.cache_events["equivalent_trials_merged"] == "1"
 
 
+@pytest.mark.usefixtures("prepared_small")  # the small corpus's MiniLM embeddings, cached
 def test_settings_a_model_does_not_use_do_not_split_its_trials(small_corpus, tmp_path,
-                                                              prepared_small, session_cache):
+                                                              session_cache):
     """k-means ignores HDBSCAN's settings: clustering [hdbscan, kmeans] x min_cluster_size
     [5, 10] is three trials, not four, and the k-means trial is keyed on the defaults."""
     from tuner.engine.sweep import precompute
