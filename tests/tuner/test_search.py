@@ -112,3 +112,37 @@ def test_a_repeated_tpe_suggestion_runs_once_and_every_suggestion_is_told():
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 3
     assert [t.value for t in trials] == [0.2] * 3
     assert len(made) == 3 and len(source.finished) == 3
+
+
+def test_random_search_does_not_draw_settings_without_effect(tmp_path, small_corpus):
+    """Under k-means HDBSCAN's min_cluster_size does nothing: drawn, it would only make
+    repeats of one k-means trial. It is drawn after clustering, and only for HDBSCAN."""
+    grid = load_grid(make_grid(tmp_path, small_corpus, models=["bertopic"], params={
+        "num_topics": 5, "vocab_size": 1000, "bertopic.min_cluster_size": {"low": 5, "high": 50},
+        "bertopic.clustering": ["hdbscan", "kmeans"]},
+        search={"strategy": "random", "n_trials": 12, "seed": 0}))
+    combos = grid.sweeps[0].combinations
+    assert {c["clustering"] for c in combos} == {"hdbscan", "kmeans"}
+    assert all(("min_cluster_size" in c) == (c["clustering"] == "hdbscan") for c in combos)
+
+
+def test_tpe_does_not_suggest_settings_without_effect():
+    from types import SimpleNamespace
+
+    from tuner.engine.search import SearchSpec, TpeSource
+
+    made = []
+
+    def make_trial(model, combo, seed):
+        made.append(dict(combo))
+        return SimpleNamespace(key=f"{len(made)}")
+
+    space = {"BERTopic": {"min_cluster_size": [5, 10, 20], "clustering": ["hdbscan", "kmeans"]}}
+    source = TpeSource(space, SearchSpec("tpe", 12, 0, ("npmi",)), [1], make_trial,
+                       ["maximize"])
+    while (trial := source.next()) is not None:
+        source.tell(trial.key, {"npmi": 0.1})
+    assert {c["clustering"] for c in made} == {"hdbscan", "kmeans"}
+    assert all(("min_cluster_size" in c) == (c["clustering"] == "hdbscan") for c in made)
+    assert all("min_cluster_size" not in p for t in source.study.get_trials() for p in t.params
+               if t.params.get("BERTopic.clustering") == "kmeans")

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from trainers import load_trainer
 from tuner.engine.pruning import PrunerSpec
 
 Strategy = Literal["grid", "random", "tpe"]
@@ -64,8 +65,25 @@ def sample_random(space: Mapping[str, Mapping[str, Values]], n_trials: int,
     combos: dict[str, list[dict[str, Any]]] = {m: [] for m in models}
     for i in range(n_trials):
         model = models[i % len(models)]
-        combos[model].append({name: _draw(values, rng) for name, values in space[model].items()})
+        combos[model].append(draw_config(model, space[model],
+                                         lambda _, values: _draw(values, rng)))
     return combos
+
+
+def draw_config(model: str, space: Mapping[str, Values],
+                draw: Callable[[str, Values], Any]) -> dict[str, Any]:
+    """One configuration, drawn parameter by parameter. A parameter that has no effect under
+    the values drawn before it (HDBSCAN's settings under k-means) is not drawn, so a search
+    does not spend a suggestion on a repeat; such parameters are drawn last."""
+    schema = load_trainer(model).params
+    conditional = {p.name: p.unused_when for p in schema.params if p.unused_when is not None}
+    combo: dict[str, Any] = {}
+    for name in sorted(space, key=lambda n: n in conditional):  # stable: the others keep order
+        unused = conditional.get(name)
+        if unused is not None and unused(schema.with_defaults(combo)):
+            continue
+        combo[name] = draw(name, space[name])
+    return combo
 
 
 def _draw(values: Values, rng: np.random.Generator) -> Any:
@@ -118,9 +136,9 @@ class TpeSource:
         trial = self.study.ask()
         models = list(self.space)
         model = trial.suggest_categorical("model", models) if len(models) > 1 else models[0]
-        combo = {name: values.suggest(trial, f"{model}.{name}") if isinstance(values, Range)
-                 else trial.suggest_categorical(f"{model}.{name}", values)
-                 for name, values in self.space[model].items()}
+        combo = draw_config(model, self.space[model], lambda name, values: (
+            values.suggest(trial, f"{model}.{name}") if isinstance(values, Range)
+            else trial.suggest_categorical(f"{model}.{name}", values)))
         config = _Config(model, combo, trial, len(self.seeds))
         self.asked += 1
         for seed in self.seeds:
