@@ -164,3 +164,6 @@ class TrialRecord:
     worker: str = ""
     rescored_from: str | None = None  # the run whose fit this record scores again
     curve: tuple[tuple[int, float], ...] = ()  # (step, objective) at each checkpoint
+    # Native threads the fit ran with (0: not fitted here, e.g. a rescore). Not in the trial key:
+    # it changes a neural fit's summation order, so its last digits, not what it computes.
+    threads: int = 0

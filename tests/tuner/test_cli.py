@@ -205,6 +205,7 @@ def test_threads_per_worker_reaches_each_fit(tmp_path, small_corpus, monkeypatch
     runs = client.search_runs([client.get_experiment_by_name("threads").experiment_id],
                               "metrics.fit_threads >= 0")
     assert [r.data.metrics["fit_threads"] for r in runs] == [3.0]
+    assert runs[0].data.tags["tuner.threads"] == "3"  # logged for every model, by the worker
 
 
 def test_run_counts_progress_over_the_merged_trials(tmp_path, small_corpus, capsys):

@@ -319,7 +319,7 @@ def _fit_and_score(spec: TrialSpec, worker: str) -> TrialRecord:
     return TrialRecord(spec, status, metrics, [w[:top_n] for w in output.topic_words],
                        per_topic, np.asarray(output.assignments).tolist(),
                        {k: v for k, v in output.extras.items() if k not in numeric_extras},
-                       worker=worker, curve=curve)
+                       worker=worker, curve=curve, threads=_STATE.threads)
 
 
 def _score(output: TopicModelOutput, data: TrialData,

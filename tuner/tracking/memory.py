@@ -113,6 +113,8 @@ class MemoryTracker:
         run.tags["tuner.status"] = record.status.value
         if record.rescored_from is not None:
             run.tags["tuner.rescored_from"] = record.rescored_from
+        if record.threads:
+            run.tags["tuner.threads"] = str(record.threads)
         run.status = run_status(record.status)
 
     def drop_trial(self, run_id: str) -> None:

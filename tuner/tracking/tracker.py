@@ -310,6 +310,8 @@ class MlflowTracker:
         tags = {"tuner.status": record.status.value, "tuner.worker": record.worker}
         if record.rescored_from is not None:
             tags["tuner.rescored_from"] = record.rescored_from
+        if record.threads:
+            tags["tuner.threads"] = str(record.threads)
         if record.error is not None:
             tags |= {"tuner.error_type": record.error.type,
                      "tuner.error": record.error.message[:4000]}
