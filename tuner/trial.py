@@ -164,6 +164,7 @@ class TrialRecord:
     worker: str = ""
     rescored_from: str | None = None  # the run whose fit this record scores again
     curve: tuple[tuple[int, float], ...] = ()  # (step, objective) at each checkpoint
-    # Native threads the fit ran with (0: not fitted here, e.g. a rescore). Not in the trial key:
-    # it changes a neural fit's summation order, so its last digits, not what it computes.
+    # Native threads the fit ran with (0: not fitted here, e.g. a rescore). Not in the trial key,
+    # though a neural fit's result can move with it like another seed (README, "Reliability"):
+    # keyed, any change of --max-workers would refit every neural trial.
     threads: int = 0
