@@ -69,3 +69,21 @@ def test_merged_trials_keep_their_own_labels_and_plain_lda_is_the_reference(benc
     label = "alpha=0.05, max_iter=10, num_topics=20, term_weight={}, vocab_size=5000"
     assert sorted(t["config"] for t in trials) == [label.format("idf"), label.format("one")]
     assert results[bench.PLAIN_LDA].config == label.format("one")
+
+
+def test_relative_verdicts_print_the_gap_and_its_standard_error(bench):
+    """ProdLDA 0.10 ± 0.02 against LDA 0.12 ± 0.01 over three seeds: the gap is -0.020 and its
+    Welch standard error sqrt(0.0004/3 + 0.0001/3) = 0.0129."""
+    def result(model, npmi):
+        return bench.Result(model, "defaults", npmi, [0.2] * 3, [0.9] * 3, 1.0, 0)
+
+    lda = result("LDA", [0.11, 0.12, 0.13])
+    results = {"LDA": lda, bench.PLAIN_LDA: lda, "ProdLDA": result("ProdLDA", [0.08, 0.10, 0.12])}
+    gap, error = bench.gap_to_plain_lda("ProdLDA", results)
+    assert gap == pytest.approx(-0.02)
+    assert error == pytest.approx(((0.0004 + 0.0001) / 3) ** 0.5)
+    row = next(line for line in bench.table(results).splitlines() if line.startswith("| ProdLDA"))
+    assert row.endswith("FAIL (gap -0.020, standard error 0.013) |")
+    lda_row = next(line for line in bench.table(results).splitlines() if line.startswith("| LDA"))
+    assert "gap" not in lda_row
+    assert bench.gap_to_plain_lda("ProdLDA", {"ProdLDA": results["ProdLDA"]}) is None
