@@ -40,12 +40,13 @@ from tuner.data.inputs import FitContext, TrialData
 from tuner.data.vocab import BagOfWords, BowCache, CooccurrenceCache, Preprocessing
 from tuner.metrics.clustering import adjusted_rand
 from tuner.metrics.coherence import npmi_coherence
+from tuner.metrics.diversity import topic_diversity
 from tuner.metrics.reference import MetricReference
 from tuner.output import TopicModelOutput
 from tuner.trial import MetricSettings
 
 HIDDEN, DROPOUT, BATCH, LEARNING_RATE = 100, 0.2, 32, 1e-3  # the tutorial's settings
-TOP_N = 25
+TOP_N = 25  # MetricSettings' diversity_topn, the most words any metric reads
 
 
 class TutorialEncoder(nn.Module):
@@ -118,9 +119,11 @@ def fit_pyro(bow: BagOfWords, num_topics: int, epochs: int, seed: int
             if len(rows) > 1:  # batch norm needs two documents
                 svi.step(torch.from_numpy(matrix[rows].toarray().astype(np.float32)))
     encoder.eval()
-    with torch.no_grad():
-        loc, _ = encoder(torch.from_numpy(matrix.toarray().astype(np.float32)))
-    theta = torch.softmax(loc, dim=1).double().numpy()
+    with torch.no_grad():  # in batches: the whole corpus dense is n_docs x V floats
+        locs = [encoder(torch.from_numpy(matrix[start:start + 1024].toarray()
+                                         .astype(np.float32)))[0]
+                for start in range(0, bow.n_docs, 1024)]
+    theta = torch.softmax(torch.cat(locs), dim=1).double().numpy()
     return theta, decoder.beta.weight.detach().T.double().numpy()
 
 
@@ -133,9 +136,8 @@ def fit_tuner(corpus: Corpus, bow: BagOfWords, num_topics: int, seed: int) -> To
 
 
 def scores(output: TopicModelOutput, reference: MetricReference) -> dict[str, float]:
-    words = [topic[:TOP_N] for topic in output.topic_words]
     return {"npmi": npmi_coherence(output, reference), "ari": adjusted_rand(output, reference),
-            "diversity": len({w for topic in words for w in topic}) / (TOP_N * len(words))}
+            "diversity": topic_diversity(output, reference)}
 
 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
