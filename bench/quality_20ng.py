@@ -11,7 +11,8 @@ whose `preprocessing` is the fixed protocol (vocabulary 5,000, min_df 5, max_df 
 letters, sklearn stop words; NPMI window 10 on the corpus itself, top 10 words). The bench
 precomputes each grid into a temporary cache (the store), runs every trial through the worker's
 `run_trial` in a process pool, takes the configuration with the best mean NPMI over the seeds and
-prints: model, best configuration, NPMI mean ± sd, ARI, diversity, target and pass/fail.
+prints: model, best configuration, NPMI mean ± sd, ARI, diversity, target and pass/fail, and
+for the targets relative to plain LDA the gap in mean NPMI with its standard error.
 """
 
 from __future__ import annotations
@@ -78,7 +79,8 @@ def _relative_to_lda(model: str, slack: float) -> Callable[[dict[str, Result]], 
 def gap_to_plain_lda(model: str, results: dict[str, Result]) -> tuple[float, float] | None:
     """The model's mean NPMI minus plain LDA's, and the standard error of that difference
     (Welch). A neural model's NPMI spreads by about 0.02 between seeds (ProdLDA: 0.065 to 0.123
-    over six), so on three seeds a gap within about twice its error is not a difference."""
+    over six), and with three seeds a side the difference has few degrees of freedom: a gap of
+    a few standard errors can still be the seeds drawn."""
     lda, own = results.get(PLAIN_LDA), results.get(model)
     if lda is None or own is None or len(lda.npmi) < 2 or len(own.npmi) < 2:
         return None
