@@ -14,11 +14,11 @@ mean and log-variance; the prior N(0, I); the decoder softmax(BN(dropout(θ) β)
 multinomial likelihood; SVI with Adam (learning rate 0.001), batches of 32, every document
 trained on; topic words from the raw rows of β, as the tutorial reads them. Two departures: the
 documents are reshuffled every epoch, and a last batch of one document is skipped (batch norm
-needs two). CORPUS and the
-preprocessing are the quality benchmark's fixed protocol (see quality_20ng.py). With
-`--with-tuner`, tuner's ProdLDA (the quality grid's settings: 200 epochs, no early stopping) is
-fitted on the same bag of words and seeds. Prints NPMI, ARI and diversity per seed and the mean.
-Both fits run on one thread.
+needs two). The corpus's preprocessing, vocabulary, K and metric settings are the quality
+benchmark's fixed protocol, read from `bench/quality/prodlda.json`. With `--with-tuner`, tuner's
+ProdLDA with that grid's settings (200 epochs, no early stopping) is fitted on the same bag of
+words and seeds. Prints NPMI, ARI and diversity per seed and the mean. Both fits run on one
+thread.
 """
 
 from __future__ import annotations
@@ -33,23 +33,23 @@ from pathlib import Path
 import numpy as np
 import torch
 from _common import scratch
+from quality_20ng import GRIDS, grid_for
 from torch import nn
 
 from trainers import load_trainer
 from trainers.base import assignments_from, top_words
-from tuner.data.corpus import Corpus, DatasetSpec, load_corpus
+from tuner.data.corpus import Corpus, load_corpus
 from tuner.data.ground_truth import ground_truth_from_labels
 from tuner.data.inputs import FitContext, TrialData
-from tuner.data.vocab import BagOfWords, BowCache, CooccurrenceCache, Preprocessing
+from tuner.data.vocab import BagOfWords, BowCache, CooccurrenceCache
+from tuner.grid import Grid, load_grid
 from tuner.metrics.clustering import adjusted_rand
 from tuner.metrics.coherence import npmi_coherence
 from tuner.metrics.diversity import topic_diversity
 from tuner.metrics.reference import MetricReference
 from tuner.output import TopicModelOutput
-from tuner.trial import MetricSettings
 
 HIDDEN, DROPOUT, BATCH, LEARNING_RATE = 100, 0.2, 32, 1e-3  # the tutorial's settings
-TOP_N = 25  # MetricSettings' diversity_topn, the most words any metric reads
 
 
 class TutorialEncoder(nn.Module):
@@ -131,12 +131,15 @@ def fit_pyro(bow: BagOfWords, num_topics: int, epochs: int, seed: int
     return theta, decoder.beta.weight.detach().T.double().numpy()
 
 
-def fit_tuner(corpus: Corpus, bow: BagOfWords, num_topics: int, seed: int) -> TopicModelOutput:
+def fit_tuner(grid: Grid, corpus: Corpus, bow: BagOfWords, num_topics: int, seed: int
+              ) -> TopicModelOutput:
+    """tuner's ProdLDA with the quality grid's settings (its first combination)."""
     trainer = load_trainer("ProdLDA")
-    params = trainer.params.with_defaults({"num_topics": num_topics,
-                                           "vocab_size": len(bow.vocab), "epochs": 200,
-                                           "patience": None})
-    return trainer().fit(TrialData(corpus, bow), params, FitContext(seed=seed, top_n=TOP_N))
+    params = trainer.params.with_defaults({**grid.sweeps[0].combinations[0],
+                                           "num_topics": num_topics,
+                                           "vocab_size": len(bow.vocab)})
+    return trainer().fit(TrialData(corpus, bow), params,
+                         FitContext(seed=seed, top_n=grid.metrics.words_needed))
 
 
 def scores(output: TopicModelOutput, reference: MetricReference) -> dict[str, float]:
@@ -149,8 +152,8 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("corpus", type=Path, help="20 Newsgroups corpus.jsonl")
     parser.add_argument("--seeds", nargs="+", type=int, default=[42, 43, 44])
     parser.add_argument("--epochs", type=int, default=50, help="the tutorial's 50")
-    parser.add_argument("--vocab", type=int, default=5000)
-    parser.add_argument("--topics", type=int, default=20)
+    parser.add_argument("--vocab", type=int, default=None, help="default: the quality grid's")
+    parser.add_argument("--topics", type=int, default=None, help="default: the quality grid's")
     parser.add_argument("--cache", type=Path, default=None, help="bag-of-words cache folder")
     parser.add_argument("--with-tuner", action="store_true", help="also fit tuner's ProdLDA")
     return parser.parse_args(argv)
@@ -163,21 +166,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ImportError:
         raise SystemExit("this bench needs Pyro: pip install pyro-ppl==1.9.2") from None
     torch.set_num_threads(1)
-    corpus = load_corpus(DatasetSpec(args.corpus))
+    # The quality benchmark's fixed protocol, declared once in its ProdLDA grid.
+    grid = load_grid(grid_for(GRIDS / "prodlda.json", args.corpus, args.seeds, scratch()))
+    protocol = grid.sweeps[0].combinations[0]
+    topics = args.topics or protocol["num_topics"]
+    corpus = load_corpus(grid.dataset)
     cache = BowCache(args.cache or scratch())
-    bow = cache.get_or_compute(corpus, args.vocab,
-                               Preprocessing(min_token_len=3, min_df=5, max_df=0.7))
+    bow = cache.get_or_compute(corpus, args.vocab or protocol["vocab_size"], grid.preprocessing)
     if corpus.labels is None:
         raise SystemExit(f"{args.corpus}: no label field; ARI needs the posts' groups")
     truth = ground_truth_from_labels(corpus.labels, "label").labels
-    reference = MetricReference(CooccurrenceCache(cache).get_or_compute(bow, 10),
-                                {w: i for i, w in enumerate(bow.vocab)}, truth,
-                                MetricSettings())
+    reference = MetricReference(
+        CooccurrenceCache(cache).get_or_compute(bow, grid.metrics.npmi_window),
+        {w: i for i, w in enumerate(bow.vocab)}, truth, grid.metrics)
     rows: dict[str, list[dict[str, float]]] = {"pyro": [], "tuner": []}
     for seed in args.seeds:
         started = time.perf_counter()
-        theta, beta = fit_pyro(bow, args.topics, args.epochs, seed)
-        output = TopicModelOutput(top_words(beta, bow.vocab, TOP_N), theta,
+        theta, beta = fit_pyro(bow, topics, args.epochs, seed)
+        output = TopicModelOutput(top_words(beta, bow.vocab, grid.metrics.words_needed), theta,
                                   assignments_from(theta, np.diff(bow.offsets) == 0),
                                   None, {})
         rows["pyro"].append({"seed": seed, **scores(output, reference),
@@ -185,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps({"implementation": "pyro tutorial", **rows["pyro"][-1]}), flush=True)
         if args.with_tuner:
             started = time.perf_counter()
-            output = fit_tuner(corpus, bow, args.topics, seed)
+            output = fit_tuner(grid, corpus, bow, topics, seed)
             rows["tuner"].append({"seed": seed, **scores(output, reference),
                                   "seconds": time.perf_counter() - started})
             print(json.dumps({"implementation": "tuner", **rows["tuner"][-1]}), flush=True)
@@ -196,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{name}: NPMI {statistics.fmean(npmi):.3f}{spread}, ARI "
                   f"{statistics.fmean(row['ari'] for row in done):.3f}, diversity "
                   f"{statistics.fmean(row['diversity'] for row in done):.3f} "
-                  f"({len(done)} seeds, K={args.topics}, V={len(bow.vocab)})")
+                  f"({len(done)} seeds, K={topics}, V={len(bow.vocab)})")
     return 0
 
 
