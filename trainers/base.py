@@ -44,8 +44,12 @@ class Trainer(Protocol):
     # Side inputs the fit reads when the dataset has them (STM's covariates), beyond those it
     # requires; both join the trial's fit key, and a trainer is handed no other.
     reads: ClassVar[frozenset[Requirement]] = frozenset()
-    # Heavy modules a worker imports while the parent precomputes, before the first trial.
+    # Heavy modules a worker imports while the parent precomputes, before the first trial. The
+    # fork server imports them once for all workers (tuner.engine.executors.worker_context)...
     warm_imports: ClassVar[tuple[str, ...]] = ()
+    # ...unless they compile numba code at import (UMAP): each worker then imports them itself,
+    # after tuner.engine.jit has pointed numba's on-disk cache at the sweep's cache folder.
+    jit_imports: ClassVar[bool] = False
     # The parameter that sets how long the fit trains (epochs, Gibbs or EM iterations); a trainer
     # that names one calls `ctx.checkpoint(step, current)` after every unit of it, so a sweep's
     # pruner can stop it early. None: never pruned (BERTopic).

@@ -55,6 +55,7 @@ class BERTopicTrainer(Trainer):
     name: ClassVar[str] = "BERTopic"
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow", "embeddings"})
     warm_imports: ClassVar[tuple[str, ...]] = ("bertopic", "umap", "hdbscan")
+    jit_imports: ClassVar[bool] = True
     seed_param: ClassVar[str | None] = "random_state"
     params: ClassVar[ParamSchema] = ParamSchema("BERTopic", [
         NUM_TOPICS.replace(default=None, nullable=True, default_text="null (automatic)",

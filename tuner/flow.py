@@ -176,8 +176,8 @@ def _execute_locked(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
                     hooks: SweepHooks) -> SweepOutcome:
     # Workers spawn and import their libraries (seconds) while the parent opens the store and
     # precomputes; a store that cannot be used still stops the sweep before any trial runs.
-    pool = WarmPool(_executor_factory(settings), [s.model for s in grid.sweeps],
-                    settings.max_workers)
+    models = [s.model for s in grid.sweeps]
+    pool = WarmPool(_executor_factory(settings, models), models, settings.max_workers)
     try:
         tracker = MlflowTracker(settings.tracking_uri,
                                 journal_dir=journal_dir(settings.cache_dir))
@@ -266,15 +266,15 @@ def _import_in_background(module: str) -> None:
     threading.Thread(target=load, name=f"import-{module}", daemon=True).start()
 
 
-def _executor_factory(settings: SweepSettings) -> Callable[[], Executor]:
-    """Executors for the sweep; none once the service asked the sweep to stop."""
+def _executor_factory(settings: SweepSettings, models: list[str]) -> Callable[[], Executor]:
+    """Executors for the sweep of `models`; none once the service asked the sweep to stop."""
     def make() -> Executor:
         _raise_if_stopped(settings)
         if settings.pool is not None:
             return settings.pool.lend()
         return make_executor(settings.executor, settings.max_workers, settings.scheduler,
                              settings.max_memory_mb, settings.cache_dir,
-                             settings.threads_per_worker)
+                             settings.threads_per_worker, models)
 
     return make
 

@@ -1,16 +1,22 @@
-"""Where trials run: a stdlib Executor over spawned, thread-capped worker processes, or the same
-interface on a Dask cluster (`Client.get_executor(pure=False)`)."""
+"""Where trials run: a stdlib Executor over thread-capped worker processes forked from a fork
+server, or the same interface on a Dask cluster (`Client.get_executor(pure=False)`)."""
 
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.forkserver
+import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from contextlib import contextmanager
+from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
 
+from trainers import load_trainer
 from tuner.devices import usable_cores
+from tuner.engine import preload as preload_imports
 from tuner.engine.worker import init_worker, warm_up
 from tuner.errors import TunerError
 
@@ -26,23 +32,70 @@ def threads_per_worker(max_workers: int, requested: int | None = None) -> int:
 
 def make_executor(kind: str, max_workers: int, scheduler: str | None = None,
                   memory_limit_mb: float | None = None, cache_dir: Path | None = None,
-                  threads: int | None = None) -> Executor:
-    """A process pool (spawned workers, native threads capped so `max_workers` workers share the
-    cores) or a Dask executor: on the cluster at `scheduler`, else on a local cluster of
-    `max_workers` single-threaded worker processes. With `cache_dir`, workers keep compiled
-    numba code in `<cache_dir>/numba` (see tuner.engine.jit). `threads`: native threads per
-    worker (default: the cores shared out, see threads_per_worker)."""
+                  threads: int | None = None, models: Sequence[str] = ()) -> Executor:
+    """A process pool (workers from a fork server, see worker_context, with native threads
+    capped so `max_workers` workers share the cores) or a Dask executor: on the cluster at
+    `scheduler`, else on a local cluster of `max_workers` single-threaded worker processes. With
+    `cache_dir`, workers keep compiled numba code in `<cache_dir>/numba` (see tuner.engine.jit).
+    `threads`: native threads per worker (default: the cores shared out, see threads_per_worker).
+    `models`: the sweep's, whose libraries the fork server imports once for all workers."""
     threads = threads_per_worker(max_workers, threads)
     jit_cache = str(Path(cache_dir).resolve() / JIT_FOLDER) if cache_dir is not None else None
     if kind == "dask":
         return DaskExecutor(max_workers, scheduler, memory_limit_mb, jit_cache, threads)
     if kind != "process":
         raise TunerError(f"--executor expects one of {'/'.join(EXECUTOR_KINDS)}; got {kind!r}")
-    context = multiprocessing.get_context("spawn")
+    context = worker_context(preload_modules(models))
     slot_counter = context.Value("i", 0)
     return ProcessPoolExecutor(max_workers=max_workers, mp_context=context,
                                initializer=init_worker,
-                               initargs=(threads, slot_counter, jit_cache, True))
+                               initargs=(threads, slot_counter, jit_cache, True,
+                                         dict(os.environ)))
+
+
+WORKER_MODULE = "tuner.engine.worker"
+
+
+def worker_context(preload: Sequence[str] = (WORKER_MODULE,)) -> BaseContext:
+    """Where pool workers come from. On POSIX, a fork server: one process imports tuner's worker
+    code and `preload` once, and each worker is forked from it, so that N workers do not each
+    import torch (1.4 s of CPU each, beside the parent's own start-up, on a 2-core machine; see
+    bench/worker_start.py). The server never runs a fit, so no torch, BLAS or numba thread has
+    worked in it when it forks (the hang that rules out plain fork). Elsewhere (Windows), spawn.
+
+    The server is one per parent process and starts with its first pool: `preload` counts for
+    that pool only, and later pools import what else they need in their workers."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([preload_imports.__name__])
+    with _variable(preload_imports.VARIABLE, ",".join(preload)):
+        multiprocessing.forkserver.ensure_running()  # started now, so it sees the variable
+    return context
+
+
+@contextmanager
+def _variable(name: str, value: str) -> Iterator[None]:
+    previous = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
+
+
+def preload_modules(models: Sequence[str]) -> list[str]:
+    """What the fork server imports for a sweep of `models`: tuner's worker code and the
+    trainers' warm imports, except those that compile numba code at import (`jit_imports`)."""
+    modules = [WORKER_MODULE]
+    for model in models:
+        trainer = load_trainer(model)
+        if not trainer.jit_imports:
+            modules += [m for m in trainer.warm_imports if m not in modules]
+    return modules
 
 
 class WarmPool:
@@ -53,12 +106,23 @@ class WarmPool:
     def __init__(self, make: Callable[[], Executor], models: Sequence[str], workers: int) -> None:
         self._make = make
         self._first: Executor | None = make()
-        for _ in range(workers):
-            self._first.submit(warm_up, tuple(models))
+        # Starting a worker waits for the fork server's imports: off the parent's thread.
+        self._starting = threading.Thread(target=self._warm_up, args=(self._first, models, workers),
+                                          name="start-workers", daemon=True)
+        self._starting.start()
+
+    @staticmethod
+    def _warm_up(executor: Executor, models: Sequence[str], workers: int) -> None:
+        try:
+            for _ in range(workers):
+                executor.submit(warm_up, tuple(models))
+        except RuntimeError:  # closed before its workers started (precompute failed)
+            pass
 
     def __call__(self) -> Executor:
         if self._first is None:
             return self._make()
+        self._starting.join()
         first, self._first = self._first, None
         return first
 

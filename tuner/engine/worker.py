@@ -5,7 +5,7 @@ from __future__ import annotations
 import atexit
 import dataclasses
 import importlib
-import logging
+import multiprocessing.util
 import os
 import signal
 import socket
@@ -72,16 +72,21 @@ _STATE = WorkerState()
 
 
 def init_worker(threads: int, slot_counter: Any = None, jit_cache: str | None = None,
-                exit_fast: bool = False) -> None:
-    """Process-pool initializer: cap native threads, cache compiled numba code under
-    `jit_cache`, take a GPU slot, leave Ctrl-C to the parent (which stops workers itself and
-    ends their runs KILLED); with `exit_fast`, skip interpreter teardown at exit."""
+                exit_fast: bool = False, environment: dict[str, str] | None = None) -> None:
+    """Process-pool initializer: take the parent's `environment` (a worker forked from the fork
+    server has the server's, from when it started, not the parent's now), cap native threads,
+    cache compiled numba code under `jit_cache`, take a GPU slot, leave Ctrl-C to the parent
+    (which stops workers itself and ends their runs KILLED); with `exit_fast`, skip interpreter
+    teardown at exit."""
     import threading
 
+    if environment is not None:
+        os.environ.clear()
+        os.environ.update(environment)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if exit_fast:
-        atexit.register(_exit_now)
+    if exit_fast:  # the last of multiprocessing's exit steps, in forked and spawned workers
+        multiprocessing.util.Finalize(None, _exit_now, exitpriority=-100)
     limit_threads(threads)  # first: numba sizes its pool from NUMBA_NUM_THREADS on import
     if jit_cache is not None:
         enable_jit_cache(Path(jit_cache))
@@ -93,12 +98,12 @@ def init_worker(threads: int, slot_counter: Any = None, jit_cache: str | None = 
 
 
 def _exit_now() -> None:
-    """A pool worker's exit: flush, then leave without tearing the interpreter down. Unloading
-    torch and friends kept the parent's pool shutdown, at the end of every sweep, waiting 0.6 s
-    (two workers). Handlers that libraries register later (on import, in warm-up) run before
-    this one; logging's, registered before, is called here; multiprocessing's finalizers ran
-    before any exit handler."""
-    logging.shutdown()
+    """A pool worker's exit: run the exit handlers, flush, then leave without tearing the
+    interpreter down. Unloading torch and friends kept the parent's pool shutdown, at the end of
+    every sweep, waiting 0.6 s (two workers). Called last by multiprocessing's exit function,
+    after its own finalizers: a worker forked from the fork server would otherwise leave without
+    running the handlers that libraries registered (torch's, numba's, logging's)."""
+    atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

@@ -1,0 +1,84 @@
+"""Pool workers come from a fork server that imports tuner's worker code and the sweep's libraries
+once (issue #11 item 3), yet behave as spawned ones did: the parent's environment of the moment,
+their own thread caps, no numba code compiled outside the JIT cache."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tuner.engine.executors import WORKER_MODULE, make_executor, preload_modules
+
+REPO = Path(__file__).resolve().parents[2]
+
+# A fresh interpreter: the fork server is one per process, started by its first pool.
+FRESH_POOL = """
+import json, os, sys
+from tuner.engine.executors import make_executor
+
+def report(_):
+    return {"parent": os.getppid(), "pid": os.getpid(),
+            "tomotopy": "tomotopy" in sys.modules, "numba": "numba" in sys.modules}
+
+if __name__ == "__main__":
+    pool = make_executor("process", 2, models=["LDA"])
+    try:
+        found = list(pool.map(report, range(8)))
+    finally:
+        pool.shutdown()
+    print(json.dumps({"me": os.getpid(), "workers": found}))
+"""
+
+
+def test_workers_fork_from_one_server_that_imported_the_sweeps_libraries(tmp_path):
+    script = tmp_path / "fresh_pool.py"
+    script.write_text(FRESH_POOL, encoding="utf-8")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)}, check=True)
+    found = json.loads(out.stdout.strip().splitlines()[-1])
+    workers = found["workers"]
+    servers = {w["parent"] for w in workers}
+    assert len(servers) == 1 and found["me"] not in servers  # forked by the server, not spawned
+    # no task imported tomotopy: the server did, once, before forking
+    assert all(w["tomotopy"] for w in workers)
+    assert not any(w["numba"] for w in workers)
+
+
+def test_preload_leaves_out_libraries_that_compile_numba_code_at_import():
+    assert preload_modules(["LDA", "ProdLDA"]) == [WORKER_MODULE, "tomotopy",
+                                                   "trainers.nets.prodlda"]
+    assert preload_modules(["BERTopic"]) == [WORKER_MODULE]  # umap: after the JIT cache is set
+
+
+def _variable(name: str) -> str | None:
+    return os.environ.get(name)
+
+
+def test_a_worker_sees_the_parents_environment_when_its_pool_was_made(monkeypatch):
+    """The fork server keeps the environment it started with; each pool's workers get the
+    parent's of the moment, as spawned workers did (e.g. $TUNER_TRAINERS set for one sweep)."""
+    first = make_executor("process", 1)
+    try:
+        assert first.submit(_variable, "TUNER_TEST_MARK").result(timeout=120) is None
+    finally:
+        first.shutdown()
+    monkeypatch.setenv("TUNER_TEST_MARK", "set later")
+    second = make_executor("process", 1)
+    try:
+        assert second.submit(_variable, "TUNER_TEST_MARK").result(timeout=120) == "set later"
+    finally:
+        second.shutdown()
+
+
+def test_a_module_that_fails_in_the_fork_server_is_left_to_the_workers(tmp_path, monkeypatch):
+    """multiprocessing's own preload lets any error but ImportError kill the fork server, and
+    with it every worker start; tuner's preload notes the failure and goes on."""
+    from tuner.engine.preload import import_all
+
+    (tmp_path / "broken_cuda_build.py").write_text("raise OSError('libcudnn.so.9: not found')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert import_all("json,broken_cuda_build,no_such_module_anywhere") == [
+        "broken_cuda_build", "no_such_module_anywhere"]
