@@ -270,6 +270,29 @@ def print_speedup(base: str, other: str, summary: dict[str, dict[str, float]]) -
     slower = ", ".join(f"{k[4:]} x{many[k] / one[k]:.2f}" for k in one if k.startswith("fit:"))
     print(f"speed-up [{base}] -> [{other}]: whole command {one['wall'] / many['wall']:.2f}, "
           f"phase {one['phase'] / many['phase']:.2f}; each fit: {slower}")
+    serial, parallel, slowdown = one["wall"] - one["phase"], one["phase"], many["fit"] / one["fit"]
+    print(f"  the most 2 workers could give (Amdahl: the one-worker command's {serial:.1f} s "
+          f"outside the sweep phase stays serial, and the phase halves but for the fits' x"
+          f"{slowdown:.2f} beside another): {amdahl_bound(serial, parallel, slowdown):.2f}; "
+          f"{phase_needed(serial, slowdown, TARGET)}")
+
+
+TARGET = 1.8  # issue #11
+
+
+def amdahl_bound(serial: float, parallel: float, slowdown: float, workers: int = 2) -> float:
+    """The speed-up of a command whose `serial` seconds no worker shortens and whose `parallel`
+    seconds split over `workers`, each running `slowdown` times slower beside the others."""
+    return (serial + parallel) / (serial + parallel * slowdown / workers)
+
+
+def phase_needed(serial: float, slowdown: float, target: float, workers: int = 2) -> str:
+    """How long the one-worker sweep phase must be for the bound to reach `target`."""
+    room = 1 - target * slowdown / workers
+    if room <= 0:
+        return f"no sweep length reaches {target} at this slowdown"
+    needed = (target - 1) * serial / room
+    return f"the bound reaches {target} once the one-worker sweep phase is {needed:.0f} s or more"
 
 
 if __name__ == "__main__":
