@@ -37,4 +37,4 @@ lint: setup
 
 bench: setup
 	cd bench && for script in embedding_cache parallel_efficiency overhead npmi_speed umap_cache \
-	    worker_rss grid_refusal serve_warm; do echo "== $$script"; HF_HUB_OFFLINE=1 ../$(BIN)/python $$script.py; done
+	    worker_rss worker_start grid_refusal serve_warm; do echo "== $$script"; HF_HUB_OFFLINE=1 ../$(BIN)/python $$script.py; done
