@@ -80,9 +80,13 @@ def peak_mb(process: psutil.Process) -> float:
     return 0.0
 
 
-def is_worker(process: psutil.Process) -> bool:
+def is_worker(process: psutil.Process, parent: psutil.Process) -> bool:
+    """A pool worker of `parent`: spawned, or forked by its fork server (which shares the
+    workers' command line but is the parent's own child)."""
     try:
-        return "spawn_main" in " ".join(process.cmdline())
+        command = " ".join(process.cmdline())
+        return "spawn_main" in command or ("multiprocessing.forkserver" in command
+                                           and process.ppid() != parent.pid)
     except psutil.Error:
         return False
 
@@ -96,7 +100,7 @@ def watch(command: list[str], folder: Path) -> tuple[float, Peaks]:
     while child.poll() is None:
         peaks.parent = max(peaks.parent, peak_mb(parent))
         for process in parent.children(recursive=True):
-            if is_worker(process):
+            if is_worker(process, parent):
                 peaks.worker = max(peaks.worker, peak_mb(process))
         time.sleep(0.2)
     wall = time.perf_counter() - started

@@ -45,7 +45,9 @@ class Trainer(Protocol):
     # requires; both join the trial's fit key, and a trainer is handed no other.
     reads: ClassVar[frozenset[Requirement]] = frozenset()
     # Heavy modules a worker imports while the parent precomputes, before the first trial. The
-    # fork server imports them once for all workers (tuner.engine.executors.worker_context)...
+    # fork server imports them once for all workers (tuner.engine.executors.worker_context), so
+    # what they read from the environment at import is the server's: thread counts are set again
+    # in each worker, but a module that reads e.g. HF_HUB_OFFLINE on import belongs in the fit...
     warm_imports: ClassVar[tuple[str, ...]] = ()
     # ...unless they compile numba code at import (UMAP): each worker then imports them itself,
     # after tuner.engine.jit has pointed numba's on-disk cache at the sweep's cache folder.

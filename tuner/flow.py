@@ -174,7 +174,7 @@ def execute_sweep(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
 
 def _execute_locked(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
                     hooks: SweepHooks) -> SweepOutcome:
-    # Workers spawn and import their libraries (seconds) while the parent opens the store and
+    # Workers start and import their libraries (seconds) while the parent opens the store and
     # precomputes; a store that cannot be used still stops the sweep before any trial runs.
     models = [s.model for s in grid.sweeps]
     pool = WarmPool(_executor_factory(settings, models), models, settings.max_workers)

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tuner.engine.executors import WORKER_MODULE, make_executor, preload_modules
+from tuner.engine.executors import WORKER_MODULE, WarmPool, make_executor, preload_modules
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -34,10 +34,15 @@ if __name__ == "__main__":
 
 
 def test_workers_fork_from_one_server_that_imported_the_sweeps_libraries(tmp_path):
+    """Run from a folder holding a decoy `trainers/`: the server searches the parent's path, not
+    the folder it was started in, so the decoy shadows nothing."""
     script = tmp_path / "fresh_pool.py"
     script.write_text(FRESH_POOL, encoding="utf-8")
+    (tmp_path / "elsewhere" / "trainers").mkdir(parents=True)
+    (tmp_path / "elsewhere" / "trainers" / "__init__.py").write_text("")
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                         timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)}, check=True)
+                         timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)}, check=True,
+                         cwd=tmp_path / "elsewhere")
     found = json.loads(out.stdout.strip().splitlines()[-1])
     workers = found["workers"]
     servers = {w["parent"] for w in workers}
@@ -80,5 +85,20 @@ def test_a_module_that_fails_in_the_fork_server_is_left_to_the_workers(tmp_path,
 
     (tmp_path / "broken_cuda_build.py").write_text("raise OSError('libcudnn.so.9: not found')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    assert import_all("json,broken_cuda_build,no_such_module_anywhere") == [
+    assert import_all(["json", "broken_cuda_build", "no_such_module_anywhere"]) == [
         "broken_cuda_build", "no_such_module_anywhere"]
+
+
+def test_a_pool_closed_while_its_workers_start_leaves_none_running():
+    """Precompute failed at once: close() does not wait for the fork server's imports, and the
+    workers that start afterwards are stopped, not left to run their warm-up."""
+    pool = WarmPool(lambda: make_executor("process", 2, models=["LDA", "ProdLDA"]),
+                    ["LDA", "ProdLDA"], 2)
+    executor = pool._first
+    pool.close()
+    pool._starting.join(timeout=120)
+    assert not pool._starting.is_alive()
+    processes = list((executor._processes or {}).values())  # type: ignore[union-attr]
+    for process in processes:
+        process.join(timeout=30)
+    assert not any(p.is_alive() for p in processes)

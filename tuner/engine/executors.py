@@ -6,6 +6,7 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.forkserver
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
@@ -61,17 +62,23 @@ def worker_context(preload: Sequence[str] = (WORKER_MODULE,)) -> BaseContext:
     code and `preload` once, and each worker is forked from it, so that N workers do not each
     import torch (1.4 s of CPU each, beside the parent's own start-up, on a 2-core machine; see
     bench/worker_start.py). The server never runs a fit, so no torch, BLAS or numba thread has
-    worked in it when it forks (the hang that rules out plain fork). Elsewhere (Windows), spawn.
+    worked in it when it forks (the hang that rules out plain fork). Linux only: on macOS, forking
+    after Accelerate or libdispatch have loaded is unsafe (why Python spawns there), and Windows
+    has no fork; both spawn.
 
     The server is one per parent process and starts with its first pool: `preload` counts for
     that pool only, and later pools import what else they need in their workers."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
+    if not sys.platform.startswith("linux"):
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([preload_imports.__name__])
-    with _variable(preload_imports.VARIABLE, ",".join(preload)):
-        multiprocessing.forkserver.ensure_running()  # started now, so it sees the variable
+    with _SERVER_START:
+        with _variable(preload_imports.VARIABLE, preload_imports.encode(preload, sys.path)):
+            multiprocessing.forkserver.ensure_running()  # started now, so it sees the variable
     return context
+
+
+_SERVER_START = threading.Lock()  # `tuner serve` makes pools from its sweeps' threads
 
 
 @contextmanager
@@ -99,25 +106,33 @@ def preload_modules(models: Sequence[str]) -> list[str]:
 
 
 class WarmPool:
-    """An executor factory whose first executor starts now: its workers spawn and import the
+    """An executor factory whose first executor starts now: its workers start and import the
     sweep's heavy libraries while the parent validates and precomputes. Later calls (after a
     pool break) make fresh executors."""
 
     def __init__(self, make: Callable[[], Executor], models: Sequence[str], workers: int) -> None:
         self._make = make
         self._first: Executor | None = make()
-        # Starting a worker waits for the fork server's imports: off the parent's thread.
+        self._lock = threading.Lock()
+        self._closing = self._started = False
+        # Starting a worker waits for the fork server's imports (submit holds the pool's lock
+        # meanwhile): off the parent's thread.
         self._starting = threading.Thread(target=self._warm_up, args=(self._first, models, workers),
                                           name="start-workers", daemon=True)
         self._starting.start()
 
-    @staticmethod
-    def _warm_up(executor: Executor, models: Sequence[str], workers: int) -> None:
-        try:
-            for _ in range(workers):
+    def _warm_up(self, executor: Executor, models: Sequence[str], workers: int) -> None:
+        for _ in range(workers):
+            if self._closing:
+                break
+            try:
                 executor.submit(warm_up, tuple(models))
-        except RuntimeError:  # closed before its workers started (precompute failed)
-            pass
+            except RuntimeError:  # shut down, or broken (the sweep's first submit rebuilds it)
+                break
+        with self._lock:  # whichever of this thread and close() comes second stops the pool
+            self._started, closing = True, self._closing
+        if closing:
+            _stop_early(executor)
 
     def __call__(self) -> Executor:
         if self._first is None:
@@ -127,12 +142,22 @@ class WarmPool:
         return first
 
     def close(self) -> None:
-        """Stop the early executor if no sweep took it (precompute failed); a pool lent by a
-        SharedPool stays warm for the next sweep."""
-        if self._first is not None and not isinstance(self._first, LentExecutor):
-            kill_workers(self._first)  # workers may be importing torch: do not wait for them
-            self._first.shutdown(wait=False, cancel_futures=True)
+        """Stop the early executor if no sweep took it (precompute failed), now or, if its
+        workers are still starting, as soon as the last has; a pool lent by a SharedPool stays
+        warm for the next sweep."""
+        if self._first is None:
+            return
+        with self._lock:
+            self._closing, started = True, self._started
+        if started:
+            _stop_early(self._first)
         self._first = None
+
+
+def _stop_early(executor: Executor) -> None:
+    if not isinstance(executor, LentExecutor):
+        kill_workers(executor)  # workers may be importing torch: do not wait for them
+        executor.shutdown(wait=False, cancel_futures=True)
 
 
 class SharedPool:

@@ -1,24 +1,34 @@
 """What the fork server runs before it forks any pool worker (see
-tuner.engine.executors.worker_context): import the modules named in $TUNER_FORK_SERVER_IMPORTS,
-so that every worker starts with them loaded.
+tuner.engine.executors.worker_context): take the parent's module search path, then import the
+modules the parent named, so that every worker starts with them loaded. Both come in
+$TUNER_FORK_SERVER_IMPORTS, set while the server starts.
 
-A module that fails to import here is left to the workers, which import it again in their warm-up
-or fit and report the error there, as spawned workers did: multiprocessing's own preload stops
-the fork server, and with it every worker start, on any error but ImportError (a torch build
-missing a CUDA library raises OSError)."""
+The path comes first because Python 3.11's fork server ignores the one it is given: a `trainers/`
+or `torch.py` in the folder tuner runs from would otherwise shadow the real package in the
+server, and so in every worker. A module that fails to import here is left to the workers, which
+import it again in their warm-up or fit and report the error there, as spawned workers did:
+multiprocessing's own preload stops the fork server, and with it every worker start, on any error
+but ImportError (a torch build missing a CUDA library raises OSError)."""
 
 from __future__ import annotations
 
 import importlib
+import json
 import os
+import sys
+from collections.abc import Sequence
 
 VARIABLE = "TUNER_FORK_SERVER_IMPORTS"
 
 
-def import_all(names: str) -> list[str]:
-    """Import each comma-separated module; the names of those that failed."""
+def encode(modules: Sequence[str], path: Sequence[str]) -> str:
+    return json.dumps({"modules": list(modules), "path": list(path)})
+
+
+def import_all(modules: Sequence[str]) -> list[str]:
+    """Import each module; the names of those that failed."""
     failed = []
-    for name in filter(None, names.split(",")):
+    for name in modules:
         try:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - the worker meets it again and reports it
@@ -26,4 +36,12 @@ def import_all(names: str) -> list[str]:
     return failed
 
 
-import_all(os.environ.get(VARIABLE, ""))
+def _preload(value: str) -> None:
+    if not value:
+        return
+    wanted = json.loads(value)
+    sys.path[:] = wanted["path"]
+    import_all(wanted["modules"])
+
+
+_preload(os.environ.get(VARIABLE, ""))

@@ -102,7 +102,8 @@ def _exit_now() -> None:
     interpreter down. Unloading torch and friends kept the parent's pool shutdown, at the end of
     every sweep, waiting 0.6 s (two workers). Called last by multiprocessing's exit function,
     after its own finalizers: a worker forked from the fork server would otherwise leave without
-    running the handlers that libraries registered (torch's, numba's, logging's)."""
+    running the handlers that libraries registered (torch's, numba's, logging's). It comes before
+    threading's shutdown, so a worker's non-daemon threads are not waited for (it starts none)."""
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:
