@@ -3,23 +3,15 @@ README quotes it as the ceiling of issue #11's speed-up target."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.bench.conftest import bench_script
 
 
 @pytest.fixture(scope="module")
 def bench():
-    sys.path.insert(0, str(REPO / "bench"))
-    try:
-        import parallel_efficiency
-
-        yield parallel_efficiency
-    finally:
-        sys.path.remove(str(REPO / "bench"))
+    with bench_script("parallel_efficiency") as module:
+        yield module
 
 
 def test_amdahl_bound_keeps_the_serial_part_and_slows_the_parallel_one(bench):

@@ -5,11 +5,11 @@ preprocessing."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.bench.conftest import bench_script
 from tuner.grid import load_grid
 
 REPO = Path(__file__).resolve().parents[2]
@@ -19,13 +19,8 @@ MINI = REPO / "datasets" / "20ng-mini" / "corpus.jsonl"
 
 @pytest.fixture(scope="module")
 def bench():
-    sys.path.insert(0, str(REPO / "bench"))
-    try:
-        import quality_20ng
-
-        yield quality_20ng
-    finally:
-        sys.path.remove(str(REPO / "bench"))
+    with bench_script("quality_20ng") as module:
+        yield module
 
 
 @pytest.mark.parametrize("path", GRIDS, ids=[p.stem for p in GRIDS])
