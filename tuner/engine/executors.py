@@ -58,7 +58,7 @@ WORKER_MODULE = "tuner.engine.worker"
 
 
 def worker_context(preload: Sequence[str] = (WORKER_MODULE,)) -> BaseContext:
-    """Where pool workers come from. On POSIX, a fork server: one process imports tuner's worker
+    """Where pool workers come from. On Linux, a fork server: one process imports tuner's worker
     code and `preload` once, and each worker is forked from it, so that N workers do not each
     import torch (1.4 s of CPU each, beside the parent's own start-up, on a 2-core machine; see
     bench/worker_start.py). The server never runs a fit, so no torch, BLAS or numba thread has
