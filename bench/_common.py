@@ -32,3 +32,13 @@ def write_grid(folder: Path, **fields: object) -> Path:
 
 def scratch() -> Path:
     return Path(tempfile.mkdtemp(prefix="tuner-bench-"))
+
+
+def memory_mb(pid: int) -> tuple[float, float]:
+    """A process's resident and private (shared with no other process) memory, in MB, from
+    /proc/PID/smaps_rollup (Linux)."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        name, value = line.split(":")
+        fields[name] = float(value.split()[0]) / 1024
+    return fields["Rss"], fields["Private_Clean"] + fields["Private_Dirty"]

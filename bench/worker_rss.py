@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-from pathlib import Path
 
 import numpy as np
-from _common import machine, scratch
+from _common import machine, memory_mb, scratch
 
 ROWS, DIMS, WORKERS = 20000, 1024, 2  # the size of Qwen3-0.6B embeddings of 20k documents
 
@@ -20,14 +19,6 @@ def hold(path: str, mode: str, ready: multiprocessing.Event, done: multiprocessi
     float(np.asarray(matrix).sum())  # touch every page, as a trial would
     ready.set()
     done.wait(60)
-
-
-def memory(pid: int) -> tuple[float, float]:
-    fields = {}
-    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
-        name, value = line.split(":")
-        fields[name] = float(value.split()[0]) / 1024
-    return fields["Rss"], fields["Private_Clean"] + fields["Private_Dirty"]
 
 
 def main() -> None:
@@ -45,7 +36,7 @@ def main() -> None:
         for ready in readies:
             ready.wait(120)
         time.sleep(0.5)
-        stats = [memory(w.pid) for w in workers if w.pid]
+        stats = [memory_mb(w.pid) for w in workers if w.pid]
         done.set()
         for worker in workers:
             worker.join()

@@ -25,7 +25,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from _common import REPO, machine
+from _common import REPO, machine, memory_mb
 
 MODELS = ("LDA", "ProdLDA")
 WORKER_COUNTS = (1, 2, 4)
@@ -49,14 +49,6 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
-def _private_mb(pid: int) -> float:
-    fields = {}
-    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
-        name, value = line.split(":")
-        fields[name] = float(value.split()[0]) / 1024
-    return fields["Private_Clean"] + fields["Private_Dirty"]
-
-
 def start_once(method: str, workers: int) -> dict[str, float]:
     """One pool started in this (fresh) process: seconds to ready, CPU seconds, private MB."""
     from tuner.engine.executors import preload_modules, worker_context
@@ -76,7 +68,7 @@ def start_once(method: str, workers: int) -> dict[str, float]:
         helpers = [multiprocessing.forkserver._forkserver._forkserver_pid] \
             if method != "spawn" else []
         cpu = sum(_cpu_seconds(pid) for pid in [*pids, *helpers] if pid)
-        private = statistics.mean(_private_mb(pid) for pid in pids)
+        private = statistics.mean(memory_mb(pid)[1] for pid in pids)
     if len(pids) != workers:
         raise SystemExit(f"{len(pids)} distinct workers answered, not {workers}")
     return {"seconds": seconds, "cpu": cpu, "private": private}
