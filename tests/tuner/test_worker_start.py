@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from tuner.engine.executors import WORKER_MODULE, WarmPool, make_executor, preload_modules
@@ -90,15 +91,19 @@ def test_a_module_that_fails_in_the_fork_server_is_left_to_the_workers(tmp_path,
 
 
 def test_a_pool_closed_while_its_workers_start_leaves_none_running():
-    """Precompute failed at once: close() does not wait for the fork server's imports, and the
-    workers that start afterwards are stopped, not left to run their warm-up."""
+    """Precompute failed while the first worker was starting: every worker the starter thread
+    made, before or after close(), ends up stopped."""
     pool = WarmPool(lambda: make_executor("process", 2, models=["LDA", "ProdLDA"]),
                     ["LDA", "ProdLDA"], 2)
-    executor = pool._first
+    started = pool._first._processes  # type: ignore[union-attr]  # shutdown drops the pool's own
+    deadline = time.monotonic() + 120
+    while not started and time.monotonic() < deadline:  # the first worker is being started
+        time.sleep(0.01)
     pool.close()
     pool._starting.join(timeout=120)
     assert not pool._starting.is_alive()
-    processes = list((executor._processes or {}).values())  # type: ignore[union-attr]
+    processes = list(started.values())
+    assert processes  # the starter had begun: there is something to stop
     for process in processes:
         process.join(timeout=30)
     assert not any(p.is_alive() for p in processes)

@@ -3,8 +3,10 @@ server, or the same interface on a Dask cluster (`Client.get_executor(pure=False
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import multiprocessing.forkserver
+import multiprocessing.spawn
 import os
 import sys
 import threading
@@ -20,6 +22,8 @@ from tuner.devices import usable_cores
 from tuner.engine import preload as preload_imports
 from tuner.engine.worker import init_worker, warm_up
 from tuner.errors import TunerError
+
+log = logging.getLogger(__name__)
 
 EXECUTOR_KINDS = ("process", "dask")
 JIT_FOLDER = "numba"
@@ -73,7 +77,8 @@ def worker_context(preload: Sequence[str] = (WORKER_MODULE,)) -> BaseContext:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([preload_imports.__name__])
     with _SERVER_START:
-        with _variable(preload_imports.VARIABLE, preload_imports.encode(preload, sys.path)):
+        path = multiprocessing.spawn.get_preparation_data("")["sys_path"]  # '' made absolute
+        with _variable(preload_imports.VARIABLE, preload_imports.encode(preload, path)):
             multiprocessing.forkserver.ensure_running()  # started now, so it sees the variable
     return context
 
@@ -122,17 +127,18 @@ class WarmPool:
         self._starting.start()
 
     def _warm_up(self, executor: Executor, models: Sequence[str], workers: int) -> None:
-        for _ in range(workers):
-            if self._closing:
-                break
-            try:
+        try:
+            for _ in range(workers):
+                if self._closing:
+                    break
                 executor.submit(warm_up, tuple(models))
-            except RuntimeError:  # shut down, or broken (the sweep's first submit rebuilds it)
-                break
-        with self._lock:  # whichever of this thread and close() comes second stops the pool
-            self._started, closing = True, self._closing
-        if closing:
-            _stop_early(executor)
+        except Exception as err:  # shut down, broken, or the fork server died while importing:
+            log.debug("starting the workers early failed: %s", err)  # the sweep's submit meets it
+        finally:
+            with self._lock:  # whichever of this thread and close() comes second stops the pool
+                self._started, closing = True, self._closing
+            if closing:
+                _stop_early(executor)
 
     def __call__(self) -> Executor:
         if self._first is None:
