@@ -47,11 +47,12 @@ class Trainer(Protocol):
     # Heavy modules a worker imports while the parent precomputes, before the first trial. The
     # fork server imports them once for all workers (tuner.engine.executors.worker_context), so
     # what they read from the environment at import is the server's: thread counts are set again
-    # in each worker, but a module that reads e.g. HF_HUB_OFFLINE on import belongs in the fit...
+    # in each worker, but a module that reads e.g. HF_HUB_OFFLINE on import belongs in the fit.
     warm_imports: ClassVar[tuple[str, ...]] = ()
-    # ...unless they compile numba code at import (UMAP): each worker then imports them itself,
-    # after tuner.engine.jit has pointed numba's on-disk cache at the sweep's cache folder.
-    jit_imports: ClassVar[bool] = False
+    # Heavy modules each worker imports itself in its warm-up, never the fork server: those that
+    # compile numba code at import (UMAP) must come after tuner.engine.jit has pointed numba's
+    # on-disk cache at the sweep's cache folder.
+    jit_imports: ClassVar[tuple[str, ...]] = ()
     # The parameter that sets how long the fit trains (epochs, Gibbs or EM iterations); a trainer
     # that names one calls `ctx.checkpoint(step, current)` after every unit of it, so a sweep's
     # pruner can stop it early. None: never pruned (BERTopic).

@@ -54,8 +54,12 @@ class BERTopicTrainer(Trainer):
 
     name: ClassVar[str] = "BERTopic"
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow", "embeddings"})
-    warm_imports: ClassVar[tuple[str, ...]] = ("bertopic", "umap", "hdbscan")
-    jit_imports: ClassVar[bool] = True
+    # umap and bertopic (which imports umap) compile numba code. Preloading bertopic's other
+    # imports (sentence-transformers, 5 s; hdbscan) in the fork server saved CPU but no time on
+    # 2 cores: the server imports them before forking any worker, while two spawned workers import
+    # side by side (bench/artois.py, later sweep: 25.0 s against 23.0 and 24.5 s), so each worker
+    # imports all of them itself.
+    jit_imports: ClassVar[tuple[str, ...]] = ("bertopic", "umap", "hdbscan")
     seed_param: ClassVar[str | None] = "random_state"
     params: ClassVar[ParamSchema] = ParamSchema("BERTopic", [
         NUM_TOPICS.replace(default=None, nullable=True, default_text="null (automatic)",

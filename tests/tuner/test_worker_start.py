@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+from trainers import registry
 from tuner.engine.executors import WORKER_MODULE, WarmPool, make_executor, preload_modules
 
 REPO = Path(__file__).resolve().parents[2]
@@ -18,6 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 # A fresh interpreter: the fork server is one per process, started by its first pool.
 FRESH_POOL = """
 import json, os, sys
+from trainers import registry
 from tuner.engine.executors import make_executor
 
 def report(_):
@@ -57,6 +59,17 @@ def test_preload_leaves_out_libraries_that_compile_numba_code_at_import():
     assert preload_modules(["LDA", "ProdLDA"]) == [WORKER_MODULE, "tomotopy",
                                                    "trainers.nets.prodlda"]
     assert preload_modules(["BERTopic"]) == [WORKER_MODULE]  # umap: after the JIT cache is set
+
+
+def test_no_trainers_warm_imports_load_numba():
+    """What the fork server imports must not compile numba code outside the JIT cache: a trainer
+    lists such modules as `jit_imports`."""
+    modules = preload_modules(sorted(registry()))  # every trainer's, as one sweep
+    code = ("import sys; from tuner.engine.preload import import_all; "
+            "failed = import_all(sys.argv[1:]); print(failed, 'numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code, *modules], capture_output=True, text=True,
+                         timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)}, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[] False"
 
 
 def _variable(name: str) -> str | None:

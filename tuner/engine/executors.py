@@ -101,12 +101,10 @@ def _variable(name: str, value: str) -> Iterator[None]:
 
 def preload_modules(models: Sequence[str]) -> list[str]:
     """What the fork server imports for a sweep of `models`: tuner's worker code and the
-    trainers' warm imports, except those that compile numba code at import (`jit_imports`)."""
+    trainers' `warm_imports` (never their `jit_imports`, which compile numba code)."""
     modules = [WORKER_MODULE]
     for model in models:
-        trainer = load_trainer(model)
-        if not trainer.jit_imports:
-            modules += [m for m in trainer.warm_imports if m not in modules]
+        modules += [m for m in load_trainer(model).warm_imports if m not in modules]
     return modules
 
 

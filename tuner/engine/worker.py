@@ -117,12 +117,14 @@ SCORING_IMPORTS = ("scipy.optimize",)  # F1's matching: 0.1 s
 
 
 def warm_up(models: tuple[str, ...]) -> None:
-    """Import what scoring and these models' trainers need (`warm_imports`), before the first
-    trial, so that no trial's time includes it."""
+    """Import what scoring and these models' trainers need (`warm_imports`, which the fork
+    server has usually loaded already, then `jit_imports`), before the first trial, so that no
+    trial's time includes it."""
     for module in SCORING_IMPORTS:
         importlib.import_module(module)
     for model in models:
-        for module in getattr(load_trainer(model), "warm_imports", ()):
+        trainer = load_trainer(model)
+        for module in (*trainer.warm_imports, *trainer.jit_imports):
             importlib.import_module(module)
 
 
