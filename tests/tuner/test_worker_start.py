@@ -120,3 +120,23 @@ def test_a_pool_closed_while_its_workers_start_leaves_none_running():
     for process in processes:
         process.join(timeout=30)
     assert not any(p.is_alive() for p in processes)
+
+
+def test_only_the_server_its_parent_started_acts_on_the_preload_variable(tmp_path):
+    """The variable names the process that set it: a process that inherits it from anyone else
+    keeps its own module path and imports nothing; the set-up's own child takes the path."""
+    import json
+
+    from tuner.engine import preload
+
+    code = "import sys; import tuner.engine.preload; print(sys.path[0] == sys.argv[1])"
+
+    def path_taken(parent: int) -> bool:
+        value = json.dumps({"modules": [], "path": [str(tmp_path), str(REPO)], "parent": parent})
+        out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True,
+                             text=True, timeout=120, check=True,
+                             env={**os.environ, "PYTHONPATH": str(REPO), preload.VARIABLE: value})
+        return out.stdout.split() == ["True"]
+
+    assert path_taken(os.getpid())  # the subprocess is this process's child
+    assert not path_taken(os.getpid() + 1_000_000)  # set by some other process

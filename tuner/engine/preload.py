@@ -22,7 +22,8 @@ VARIABLE = "TUNER_FORK_SERVER_IMPORTS"
 
 
 def encode(modules: Sequence[str], path: Sequence[str]) -> str:
-    return json.dumps({"modules": list(modules), "path": list(path)})
+    """The variable's value, for the fork server the calling process is about to start."""
+    return json.dumps({"modules": list(modules), "path": list(path), "parent": os.getpid()})
 
 
 def import_all(modules: Sequence[str]) -> list[str]:
@@ -37,9 +38,14 @@ def import_all(modules: Sequence[str]) -> list[str]:
 
 
 def _preload(value: str) -> None:
+    """Act only in the process the variable was set for: this module is also imported by the
+    parent (tuner.engine.executors), and a variable left in an environment must not rewrite
+    another process's path."""
     if not value:
         return
     wanted = json.loads(value)
+    if wanted.get("parent") != os.getppid():
+        return
     sys.path[:] = wanted["path"]
     import_all(wanted["modules"])
 
