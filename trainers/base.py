@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from types import ModuleType
 from typing import Any, ClassVar, Literal, Protocol
 
@@ -104,6 +105,28 @@ def require(module: str, package: str, model: str) -> ModuleType:
     except ImportError as err:
         raise TrainerError(f"{model} needs the Python package '{package}': "
                            f"pip install {package}") from err
+
+
+def import_without(module: str, extras: Sequence[str], model: str) -> ModuleType:
+    """Import `module` as its lightweight install does when the optional libraries `extras` are
+    absent (its own `except ModuleNotFoundError` fallbacks), for extras tuner never calls through
+    it; the extras stay importable afterwards for anyone else. Extras already loaded are used; if
+    `module` cannot be imported that way, it is imported in full."""
+    if module in sys.modules:
+        return sys.modules[module]
+    hidden = [name for name in extras if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]  # import raises ModuleNotFoundError
+    try:
+        return importlib.import_module(module)
+    except ImportError:  # a version that needs an extra after all: start again, in full
+        for name in [n for n in sys.modules if n == module or n.startswith(f"{module}.")]:
+            del sys.modules[name]
+    finally:
+        for name in hidden:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
+    return require(module, module, model)
 
 
 def assignments_from(doc_topic: NDArray[np.float64],

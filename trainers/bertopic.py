@@ -58,8 +58,8 @@ class BERTopicTrainer(Trainer):
     # imports (sentence-transformers, 5 s; hdbscan) in the fork server saved CPU but no time on
     # 2 cores: the server imports them before forking any worker, while two spawned workers import
     # side by side (bench/artois.py, later sweep: 25.0 s against 23.0 and 24.5 s), so each worker
-    # imports all of them itself.
-    jit_imports: ClassVar[tuple[str, ...]] = ("bertopic", "umap", "hdbscan")
+    # imports all of them itself, bertopic without the extras it never uses (see bertopic_lite).
+    jit_imports: ClassVar[tuple[str, ...]] = ("trainers.bertopic_lite", "umap", "hdbscan")
     seed_param: ClassVar[str | None] = "random_state"
     params: ClassVar[ParamSchema] = ParamSchema("BERTopic", [
         NUM_TOPICS.replace(default=None, nullable=True, default_text="null (automatic)",
@@ -116,13 +116,13 @@ class BERTopicTrainer(Trainer):
         if data.embeddings is None:
             raise TrainerError("BERTopic needs document embeddings; the grid's embedding "
                                "section must name a model")
-        bertopic = require("bertopic", "bertopic", self.name)
-        from bertopic.dimensionality import BaseDimensionalityReduction
+        from trainers.bertopic_lite import bertopic
 
         reduced, hit = _reduce(data, params, ctx)
         kmeans = params["clustering"] == "kmeans"
         model = bertopic.BERTopic(
-            umap_model=BaseDimensionalityReduction(), hdbscan_model=_clusterer(params, ctx.seed),
+            umap_model=bertopic.dimensionality.BaseDimensionalityReduction(),
+            hdbscan_model=_clusterer(params, ctx.seed),
             vectorizer_model=_vectorizer(data.bow.vocab), ctfidf_model=_ctfidf(params),
             nr_topics=None if kmeans else params["num_topics"],
             top_n_words=params["top_n_words"], calculate_probabilities=False,
@@ -195,10 +195,11 @@ def _vectorizer(vocab: list[str]) -> Any:
 
 
 def _ctfidf(params: Mapping[str, Any]) -> Any:
-    from bertopic.vectorizers import ClassTfidfTransformer
+    from trainers.bertopic_lite import bertopic
 
-    return ClassTfidfTransformer(reduce_frequent_words=params["reduce_frequent_words"],
-                                 bm25_weighting=params["bm25_weighting"])
+    return bertopic.vectorizers.ClassTfidfTransformer(
+        reduce_frequent_words=params["reduce_frequent_words"],
+        bm25_weighting=params["bm25_weighting"])
 
 
 def _output(model: Any, topics: np.ndarray, vocab: list[str], top_n: int,

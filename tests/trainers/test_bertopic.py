@@ -3,10 +3,18 @@ settings, and the rule that k-means needs num_topics."""
 
 from __future__ import annotations
 
+import json
+import os
+import pickle
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
+from tests.conftest import REPO
 from trainers import load_trainer
+from trainers.base import import_without
 from tuner.data.inputs import FitContext
 
 
@@ -89,3 +97,65 @@ def test_reduce_frequent_words_holds_after_outlier_reduction(small_data, cache, 
 
 def distinct_words(output):
     return len({w for topic in output.topic_words for w in topic})
+
+
+LITE_OR_FULL = """
+import json, pickle, sys
+mode, ref_file, cache = sys.argv[1:4]
+if mode == "full":
+    import bertopic  # transformers and sentence-transformers with it
+from trainers import load_trainer
+from tuner.data.inputs import FitContext
+from tuner.engine.worker import load_trial_data
+
+with open(ref_file, "rb") as f:
+    data = load_trial_data(pickle.load(f))
+trainer = load_trainer("BERTopic")
+params = trainer.params.with_defaults({"vocab_size": 1000, "min_cluster_size": 5,
+                                       "num_topics": 6, "reduce_outliers": "c-tf-idf"})
+out = trainer().fit(data, params, FitContext(seed=3, top_n=10, cache_dir=cache))
+print(json.dumps({"words": out.topic_words, "assignments": out.assignments.tolist(),
+                  "transformers": "transformers" in sys.modules}))
+"""
+
+
+def test_a_fit_without_bertopics_transformer_extras_gives_the_same_topics(
+        prepared_small, small_data, cache, tmp_path):
+    """trainers.bertopic_lite imports bertopic without transformers (2.7 s of each worker's
+    import); a fit must give the same answer as with them. The UMAP reduction is cached first,
+    so that the two fresh processes compile no numba code."""
+    fit_bertopic(small_data, cache, min_cluster_size=5, num_topics=6)  # caches the UMAP step
+    ref = tmp_path / "ref.pkl"
+    ref.write_bytes(pickle.dumps(next(t.data for t in prepared_small.trials
+                                      if t.model == "BERTopic")))
+    results = {}
+    for mode in ("lite", "full"):
+        out = subprocess.run([sys.executable, "-c", LITE_OR_FULL, mode, str(ref), str(cache)],
+                             capture_output=True, text=True, timeout=300, check=True,
+                             env={**os.environ, "PYTHONPATH": str(REPO)})
+        results[mode] = json.loads(out.stdout.strip().splitlines()[-1])
+    assert results["lite"].pop("transformers") is False
+    assert results["full"].pop("transformers") is True
+    assert results["lite"] == results["full"]
+
+
+def test_import_without_hides_extras_only_while_importing(tmp_path, monkeypatch):
+    """A package's optional import falls back as in its lightweight install; the extra stays
+    importable afterwards; a package that needs the extra is imported in full."""
+    (tmp_path / "tuner_extra_lib.py").write_text("VALUE = 1\n")
+    (tmp_path / "tuner_optional_user.py").write_text(
+        "try:\n    import tuner_extra_lib\n    HAS = True\n"
+        "except ModuleNotFoundError:\n    HAS = False\n")
+    (tmp_path / "tuner_needy_user.py").write_text("import tuner_extra_lib\nHAS = True\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    names = ("tuner_extra_lib", "tuner_optional_user", "tuner_needy_user")
+    for name in names:
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    try:
+        assert import_without("tuner_optional_user", ["tuner_extra_lib"], "X").HAS is False
+        assert "tuner_extra_lib" not in sys.modules
+        assert import_without("tuner_needy_user", ["tuner_extra_lib"], "X").HAS is True
+        assert sys.modules["tuner_extra_lib"].VALUE == 1
+    finally:
+        for name in names:
+            sys.modules.pop(name, None)
