@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from types import ModuleType
@@ -17,6 +18,7 @@ from tuner.errors import TrainerError
 from tuner.output import TopicModelOutput
 from tuner.params import ParamSchema
 
+log = logging.getLogger(__name__)
 Requirement = Literal["bow", "embeddings", "timestamps", "labels", "covariates"]
 EPOCH_WEIGHT = 20  # one training epoch costs about as much as 20 sampling iterations
 
@@ -107,26 +109,34 @@ def require(module: str, package: str, model: str) -> ModuleType:
                            f"pip install {package}") from err
 
 
-def import_without(module: str, extras: Sequence[str], model: str) -> ModuleType:
+def import_without(module: str, package: str, model: str, extras: Sequence[str]) -> ModuleType:
     """Import `module` as its lightweight install does when the optional libraries `extras` are
     absent (its own `except ModuleNotFoundError` fallbacks), for extras tuner never calls through
-    it; the extras stay importable afterwards for anyone else. Extras already loaded are used; if
-    `module` cannot be imported that way, it is imported in full."""
+    it; they stay importable afterwards for anyone else. Extras already loaded are used. If
+    `module` cannot be imported that way, its own modules are forgotten and it is imported in
+    full (best effort: other libraries it imported keep what they chose). Call it before the
+    process has threads that import: while it runs, importing an extra elsewhere fails."""
     if module in sys.modules:
-        return sys.modules[module]
+        return importlib.import_module(module)
     hidden = [name for name in extras if name not in sys.modules]
     for name in hidden:
         sys.modules[name] = None  # type: ignore[assignment]  # import raises ModuleNotFoundError
     try:
         return importlib.import_module(module)
-    except ImportError:  # a version that needs an extra after all: start again, in full
-        for name in [n for n in sys.modules if n == module or n.startswith(f"{module}.")]:
-            del sys.modules[name]
+    except ImportError as err:
+        log.warning("%s needs %s after all (%s); importing it in full", module, err.name, err)
+        _forget(module)
     finally:
         for name in hidden:
             if name in sys.modules and sys.modules[name] is None:
                 del sys.modules[name]
-    return require(module, module, model)
+    return require(module, package, model)
+
+
+def _forget(package: str) -> None:
+    """Drop `package` and its submodules from sys.modules, so that the next import runs anew."""
+    for name in [n for n in sys.modules if n == package or n.startswith(f"{package}.")]:
+        del sys.modules[name]
 
 
 def assignments_from(doc_topic: NDArray[np.float64],

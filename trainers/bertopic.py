@@ -55,10 +55,11 @@ class BERTopicTrainer(Trainer):
     name: ClassVar[str] = "BERTopic"
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow", "embeddings"})
     # umap and bertopic (which imports umap) compile numba code. Preloading bertopic's other
-    # imports (sentence-transformers, 5 s; hdbscan) in the fork server saved CPU but no time on
-    # 2 cores: the server imports them before forking any worker, while two spawned workers import
-    # side by side (bench/artois.py, later sweep: 25.0 s against 23.0 and 24.5 s), so each worker
-    # imports all of them itself, bertopic without the extras it never uses (see bertopic_lite).
+    # imports (then sentence-transformers, 5 s; hdbscan) in the fork server saved CPU but no time
+    # on 2 cores: the server imports them before forking any worker, while two spawned workers
+    # import side by side (bench/artois.py, later sweep: 25.0 s against 23.0 and 24.5 s), so each
+    # worker imports all of them itself; bertopic_lite leaves out transformers and
+    # sentence-transformers, which fits never use.
     jit_imports: ClassVar[tuple[str, ...]] = ("trainers.bertopic_lite", "umap", "hdbscan")
     seed_param: ClassVar[str | None] = "random_state"
     params: ClassVar[ParamSchema] = ParamSchema("BERTopic", [
@@ -116,12 +117,12 @@ class BERTopicTrainer(Trainer):
         if data.embeddings is None:
             raise TrainerError("BERTopic needs document embeddings; the grid's embedding "
                                "section must name a model")
-        from trainers.bertopic_lite import bertopic
+        from trainers.bertopic_lite import BaseDimensionalityReduction, bertopic
 
         reduced, hit = _reduce(data, params, ctx)
         kmeans = params["clustering"] == "kmeans"
         model = bertopic.BERTopic(
-            umap_model=bertopic.dimensionality.BaseDimensionalityReduction(),
+            umap_model=BaseDimensionalityReduction(),
             hdbscan_model=_clusterer(params, ctx.seed),
             vectorizer_model=_vectorizer(data.bow.vocab), ctfidf_model=_ctfidf(params),
             nr_topics=None if kmeans else params["num_topics"],
@@ -195,9 +196,9 @@ def _vectorizer(vocab: list[str]) -> Any:
 
 
 def _ctfidf(params: Mapping[str, Any]) -> Any:
-    from trainers.bertopic_lite import bertopic
+    from trainers.bertopic_lite import ClassTfidfTransformer
 
-    return bertopic.vectorizers.ClassTfidfTransformer(
+    return ClassTfidfTransformer(
         reduce_frequent_words=params["reduce_frequent_words"],
         bm25_weighting=params["bm25_weighting"])
 

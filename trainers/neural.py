@@ -16,7 +16,11 @@ from typing import Any, Protocol
 import numpy as np
 import scipy.sparse as sp
 import torch
-import torch._dynamo  # noqa: F401 - see below
+
+# torch.optim imports torch._dynamo when a process makes its first optimizer: 1.2 s of each
+# worker's first neural fit (ProdLDA, 20ng-mini: 2.8 s, then 1.4 s). Imported with this module,
+# the fork server loads it once for all its workers (the trainers' warm_imports); no thread starts.
+import torch._dynamo  # noqa: F401
 from numpy.typing import NDArray
 from torch import nn
 
@@ -24,10 +28,6 @@ from trainers.base import assignments_from, empty_documents, top_words
 from tuner.data.inputs import FitContext, TrialData
 from tuner.output import TopicModelOutput
 
-# torch.optim imports torch._dynamo when a process makes its first optimizer: 1.2 s inside each
-# worker's first neural fit (ProdLDA on 20ng-mini, one thread: 2.8 s, then 1.35 s for the same
-# configuration). Imported with this module, so the fork server loads it once for every worker
-# through the trainers' `warm_imports`; it starts no thread.
 VALIDATION_FRACTION = 0.1
 LOGVAR_LIMIT = 10.0  # exp(10) is already a huge variance; beyond it exp() overflows
 

@@ -101,8 +101,15 @@ def distinct_words(output):
 
 LITE_OR_FULL = """
 import json, pickle, sys
+from pathlib import Path
+from tuner.engine.jit import enable_jit_cache
+
 mode, ref_file, cache = sys.argv[1:4]
-if mode == "full":
+enable_jit_cache(Path(cache) / "numba")  # as a pool worker does first
+if mode == "lite":
+    from tuner.engine.worker import warm_up
+    warm_up(("BERTopic",))  # a worker's imports before its first trial
+else:
     import bertopic  # transformers and sentence-transformers with it
 from trainers import load_trainer
 from tuner.data.inputs import FitContext
@@ -115,15 +122,16 @@ params = trainer.params.with_defaults({"vocab_size": 1000, "min_cluster_size": 5
                                        "num_topics": 6, "reduce_outliers": "c-tf-idf"})
 out = trainer().fit(data, params, FitContext(seed=3, top_n=10, cache_dir=cache))
 print(json.dumps({"words": out.topic_words, "assignments": out.assignments.tolist(),
-                  "transformers": "transformers" in sys.modules}))
+                  "extras": sorted(m for m in ("transformers", "sentence_transformers")
+                                   if m in sys.modules)}))
 """
 
 
 def test_a_fit_without_bertopics_transformer_extras_gives_the_same_topics(
         prepared_small, small_data, cache, tmp_path):
-    """trainers.bertopic_lite imports bertopic without transformers (2.7 s of each worker's
-    import); a fit must give the same answer as with them. The UMAP reduction is cached first,
-    so that the two fresh processes compile no numba code."""
+    """A worker's warm-up imports bertopic through trainers.bertopic_lite, without transformers
+    and sentence-transformers (2.7 s of each worker's import); a fit must give the same answer as
+    with them. The UMAP reduction is cached first, and both processes share a numba cache."""
     fit_bertopic(small_data, cache, min_cluster_size=5, num_topics=6)  # caches the UMAP step
     ref = tmp_path / "ref.pkl"
     ref.write_bytes(pickle.dumps(next(t.data for t in prepared_small.trials
@@ -134,28 +142,40 @@ def test_a_fit_without_bertopics_transformer_extras_gives_the_same_topics(
                              capture_output=True, text=True, timeout=300, check=True,
                              env={**os.environ, "PYTHONPATH": str(REPO)})
         results[mode] = json.loads(out.stdout.strip().splitlines()[-1])
-    assert results["lite"].pop("transformers") is False
-    assert results["full"].pop("transformers") is True
+    assert results["lite"].pop("extras") == []
+    assert results["full"].pop("extras") == ["sentence_transformers", "transformers"]
     assert results["lite"] == results["full"]
 
 
 def test_import_without_hides_extras_only_while_importing(tmp_path, monkeypatch):
     """A package's optional import falls back as in its lightweight install; the extra stays
-    importable afterwards; a package that needs the extra is imported in full."""
+    importable afterwards; a package that needs the extra is imported in full, its half-imported
+    submodules forgotten; an extra already loaded is used, not hidden."""
     (tmp_path / "tuner_extra_lib.py").write_text("VALUE = 1\n")
-    (tmp_path / "tuner_optional_user.py").write_text(
-        "try:\n    import tuner_extra_lib\n    HAS = True\n"
-        "except ModuleNotFoundError:\n    HAS = False\n")
-    (tmp_path / "tuner_needy_user.py").write_text("import tuner_extra_lib\nHAS = True\n")
+    optional_user = ("try:\n    import tuner_extra_lib\n    HAS = True\n"
+                     "except ModuleNotFoundError:\n    HAS = False\n")
+    (tmp_path / "tuner_optional_user.py").write_text(optional_user)
+    needy = tmp_path / "tuner_needy_pkg"
+    needy.mkdir()
+    (needy / "__init__.py").write_text("from tuner_needy_pkg import good, bad\n")
+    (needy / "good.py").write_text(optional_user)  # its fallback taken in the failed attempt
+    (needy / "bad.py").write_text("import tuner_extra_lib\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    names = ("tuner_extra_lib", "tuner_optional_user", "tuner_needy_user")
+    names = ("tuner_extra_lib", "tuner_optional_user", "tuner_needy_pkg",
+             "tuner_needy_pkg.good", "tuner_needy_pkg.bad")
     for name in names:
         monkeypatch.delitem(sys.modules, name, raising=False)
+    extra = ["tuner_extra_lib"]
     try:
-        assert import_without("tuner_optional_user", ["tuner_extra_lib"], "X").HAS is False
+        optional = import_without("tuner_optional_user", "p", "X", extra)
+        assert optional.HAS is False
         assert "tuner_extra_lib" not in sys.modules
-        assert import_without("tuner_needy_user", ["tuner_extra_lib"], "X").HAS is True
+        assert import_without("tuner_optional_user", "p", "X", extra) is optional  # imported
+        package = import_without("tuner_needy_pkg", "p", "X", extra)
+        assert package.good.HAS is True  # imported again, not kept from the failed attempt
         assert sys.modules["tuner_extra_lib"].VALUE == 1
+        sys.modules.pop("tuner_optional_user")
+        assert import_without("tuner_optional_user", "p", "X", extra).HAS is True  # loaded
     finally:
         for name in names:
             sys.modules.pop(name, None)
