@@ -123,8 +123,9 @@ def import_without(module: str, package: str, model: str, extras: Sequence[str])
         sys.modules[name] = None  # type: ignore[assignment]  # import raises ModuleNotFoundError
     try:
         return importlib.import_module(module)
-    except ImportError as err:
-        log.warning("%s needs %s after all (%s); importing it in full", module, err.name, err)
+    except Exception as err:  # noqa: BLE001 - not only ImportError: scipy reads sys.modules
+        log.warning("%s could not be imported without %s (%s: %s); importing it in full",
+                    module, ", ".join(hidden), type(err).__name__, err)
         _forget(module)
     finally:
         for name in hidden:

@@ -160,13 +160,18 @@ def test_import_without_hides_extras_only_while_importing(tmp_path, monkeypatch)
     (needy / "__init__.py").write_text("from tuner_needy_pkg import good, bad\n")
     (needy / "good.py").write_text(optional_user)  # its fallback taken in the failed attempt
     (needy / "bad.py").write_text("import tuner_extra_lib\n")
+    (tmp_path / "tuner_peeking_user.py").write_text(  # as scipy's array-API helpers do
+        "import sys\nPEEK = sys.modules['tuner_extra_lib'].VALUE "
+        "if 'tuner_extra_lib' in sys.modules else None\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     names = ("tuner_extra_lib", "tuner_optional_user", "tuner_needy_pkg",
-             "tuner_needy_pkg.good", "tuner_needy_pkg.bad")
+             "tuner_needy_pkg.good", "tuner_needy_pkg.bad", "tuner_peeking_user")
     for name in names:
         monkeypatch.delitem(sys.modules, name, raising=False)
     extra = ["tuner_extra_lib"]
     try:
+        peeking = import_without("tuner_peeking_user", "p", "X", extra)  # AttributeError first
+        assert peeking.PEEK is None and "tuner_extra_lib" not in sys.modules
         optional = import_without("tuner_optional_user", "p", "X", extra)
         assert optional.HAS is False
         assert "tuner_extra_lib" not in sys.modules
