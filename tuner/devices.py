@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -68,23 +68,32 @@ def thread_limit(threads: int) -> Iterator[None]:
     # next parallel call fail, so it is capped through set_num_threads instead.
     numba = sys.modules.get("numba")
     variables = [n for n in THREAD_VARIABLES if numba is None or n != "NUMBA_NUM_THREADS"]
-    saved = {name: os.environ.get(name) for name in variables}
-    os.environ.update({name: str(threads) for name in variables})
-    torch = _torch()
-    previous = torch.get_num_threads() if torch is not None else None
-    numba_previous = numba.get_num_threads() if numba is not None else None
+    with environment({name: str(threads) for name in variables}):
+        torch = _torch()
+        previous = torch.get_num_threads() if torch is not None else None
+        numba_previous = numba.get_num_threads() if numba is not None else None
+        try:
+            with threadpool_limits(limits=threads):
+                if torch is not None:
+                    torch.set_num_threads(threads)
+                if numba is not None:
+                    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+                yield
+        finally:
+            if torch is not None and previous is not None:
+                torch.set_num_threads(previous)
+            if numba is not None and numba_previous is not None:
+                numba.set_num_threads(numba_previous)
+
+
+@contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set these environment variables for the block, then restore what was there before."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
     try:
-        with threadpool_limits(limits=threads):
-            if torch is not None:
-                torch.set_num_threads(threads)
-            if numba is not None:
-                numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-            yield
+        yield
     finally:
-        if torch is not None and previous is not None:
-            torch.set_num_threads(previous)
-        if numba is not None and numba_previous is not None:
-            numba.set_num_threads(numba_previous)
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)

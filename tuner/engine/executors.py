@@ -10,15 +10,14 @@ import multiprocessing.spawn
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
-from contextlib import contextmanager
 from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
 
 from trainers import load_trainer
-from tuner.devices import usable_cores
+from tuner.devices import environment, usable_cores
 from tuner.engine import preload as preload_imports
 from tuner.engine.worker import init_worker, warm_up
 from tuner.errors import TunerError
@@ -78,25 +77,12 @@ def worker_context(preload: Sequence[str] = (WORKER_MODULE,)) -> BaseContext:
     context.set_forkserver_preload([preload_imports.__name__])
     with _SERVER_START:
         path = multiprocessing.spawn.get_preparation_data("")["sys_path"]  # '' made absolute
-        with _variable(preload_imports.VARIABLE, preload_imports.encode(preload, path)):
+        with environment({preload_imports.VARIABLE: preload_imports.encode(preload, path)}):
             multiprocessing.forkserver.ensure_running()  # started now, so it sees the variable
     return context
 
 
 _SERVER_START = threading.Lock()  # `tuner serve` makes pools from its sweeps' threads
-
-
-@contextmanager
-def _variable(name: str, value: str) -> Iterator[None]:
-    previous = os.environ.get(name)
-    os.environ[name] = value
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = previous
 
 
 def preload_modules(models: Sequence[str]) -> list[str]:
