@@ -12,7 +12,9 @@ import time
 from pathlib import Path
 
 from trainers import registry
+from tuner.engine import preload
 from tuner.engine.executors import WORKER_MODULE, WarmPool, make_executor, preload_modules
+from tuner.engine.preload import import_all
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -110,8 +112,6 @@ def test_a_worker_sees_the_parents_environment_when_its_pool_was_made(monkeypatc
 def test_a_module_that_fails_in_the_fork_server_is_left_to_the_workers(tmp_path, monkeypatch):
     """multiprocessing's own preload lets any error but ImportError kill the fork server, and
     with it every worker start; tuner's preload notes the failure and goes on."""
-    from tuner.engine.preload import import_all
-
     (tmp_path / "broken_cuda_build.py").write_text("raise OSError('libcudnn.so.9: not found')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     assert import_all(["json", "broken_cuda_build", "no_such_module_anywhere"]) == [
@@ -140,10 +140,6 @@ def test_a_pool_closed_while_its_workers_start_leaves_none_running():
 def test_only_the_server_its_parent_started_acts_on_the_preload_variable(tmp_path):
     """The variable names the process that set it: a process that inherits it from anyone else
     keeps its own module path and imports nothing; the set-up's own child takes the path."""
-    import json
-
-    from tuner.engine import preload
-
     code = "import sys; import tuner.engine.preload; print(sys.path[0] == sys.argv[1])"
 
     def path_taken(parent: int) -> bool:
