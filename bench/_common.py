@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import platform
+import resource
+import subprocess
 import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -42,3 +49,50 @@ def memory_mb(pid: int) -> tuple[float, float]:
         name, value = line.split(":")
         fields[name] = float(value.split()[0]) / 1024
     return fields["Rss"], fields["Private_Clean"] + fields["Private_Dirty"]
+
+
+PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
+
+
+def adopt_orphans() -> None:
+    """Make this process a subreaper (Linux): a process a command leaves behind (a fork server,
+    its workers) is reparented here instead of to init, so run_accounted can wait for it and
+    count its CPU time."""
+    if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
+
+
+@dataclass(frozen=True)
+class Accounted:
+    wall: float  # the command's own process, start to exit
+    own_cpu: float  # its user + system CPU seconds, with the children it waited for itself
+    tree_cpu: float  # every process it started, waited for here once it had exited
+    stdout: str
+
+
+def run_accounted(command: Sequence[str], **popen: Any) -> Accounted:
+    """Run `command` to its end, then wait for what it left running (call adopt_orphans first)
+    and count the CPU time of its whole process tree. Raises CalledProcessError on failure."""
+    before = _children_cpu()
+    started = time.perf_counter()
+    process = subprocess.Popen(command, **popen)
+    out, _ = process.communicate()
+    wall = time.perf_counter() - started
+    own = _children_cpu() - before
+    _wait_for_orphans()
+    if process.returncode != 0:
+        raise subprocess.CalledProcessError(process.returncode, command)
+    return Accounted(wall, own, _children_cpu() - before, out or "")
+
+
+def _children_cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def _wait_for_orphans() -> None:
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return

@@ -23,7 +23,11 @@ trial's fit_seconds. It prints, as medians over repeats:
   opening the store, ranking, exit), which a second worker cannot shorten;
 - Σfit per model: how much slower each fit runs beside another one (contention for the cores'
   caches and memory bandwidth, and for the parent's CPU time), or with one thread fewer;
-- the Σfit-based efficiency Σfit / (sweep phase x workers).
+- the Σfit-based efficiency Σfit / (sweep phase x workers);
+- CPU time: the command's own process (tuner's parent: per trial too) and its whole process tree
+  (the fork server and workers it leaves to exit are adopted and waited for here), from which
+  the CPU bound of each speed-up: on C cores the many-worker command cannot take less than its
+  tree's CPU time / C, whatever the runner's scheduling.
 
 First it prints the machine's own ceiling, without tuner or topic models: how much slower each of
 two single-threaded processes runs than one alone, for a cache-resident matrix product, a pure
@@ -38,6 +42,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import shutil
 import sqlite3
 import statistics
@@ -50,7 +55,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from _common import machine, scratch, write_grid
+from _common import adopt_orphans, machine, run_accounted, scratch, write_grid
 
 PARAMS = {"num_topics": [10, 20], "vocab_size": 2000, "lda.max_iter": [100, 200],
           "prodlda.epochs": [10, 15], "prodlda.patience": None}
@@ -72,6 +77,8 @@ class Measured:
     wall: float  # the whole command
     phase: float  # first trial start to last trial end
     fit: dict[str, float]  # model -> sum of fit_seconds
+    own_cpu: float = 0.0  # the command's process (with the children it waited for)
+    tree_cpu: float = 0.0  # every process of the command
 
 
 def trial_runs(store: Path) -> list[tuple[float, float, str, float]]:
@@ -91,12 +98,11 @@ def run_tuner(grid: Path, cache: Path, workers: int, threads: int | None,
                "--cache-dir", str(cache), "--tracking-uri", f"sqlite:///{store}"]
     if threads is not None:
         command += ["--threads-per-worker", str(threads)]
-    started = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-    wall = time.perf_counter() - started
+    ran = run_accounted(command, stdout=subprocess.DEVNULL)
     runs = trial_runs(store)
     phase = max(e for _, e, _, _ in runs) - min(s for s, _, _, _ in runs)
-    return Measured(wall, phase, fit_sums((model, fit) for _, _, model, fit in runs))
+    return Measured(ran.wall, phase, fit_sums((model, fit) for _, _, model, fit in runs),
+                    ran.own_cpu, ran.tree_cpu)
 
 
 def fit_sums(fits: Iterable[tuple[str, float]]) -> dict[str, float]:
@@ -118,12 +124,10 @@ def make_empty_store(folder: Path) -> float:
 
 def run_bare(grid: Path, cache: Path, workers: int) -> Measured:
     """This script's --bare mode in a fresh interpreter, timed whole as a user's script."""
-    started = time.perf_counter()
-    out = subprocess.run([sys.executable, __file__, "--bare", str(workers), str(grid),
-                          str(cache)], check=True, capture_output=True, text=True).stdout
-    wall = time.perf_counter() - started
-    found = json.loads(out.strip().splitlines()[-1])
-    return Measured(wall, found["phase"], found["fit"])
+    ran = run_accounted([sys.executable, __file__, "--bare", str(workers), str(grid), str(cache)],
+                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    found = json.loads(ran.stdout.strip().splitlines()[-1])
+    return Measured(ran.wall, found["phase"], found["fit"], ran.own_cpu, ran.tree_cpu)
 
 
 def _bare_worker(models: tuple[str, ...]) -> None:
@@ -229,6 +233,7 @@ def main() -> None:
     if args.bare:
         bare_pool(int(args.bare[0]), args.bare[1], args.bare[2])
         return
+    adopt_orphans()
     folder = scratch()
     grid = write_grid(folder, models=["lda", "prodlda"], params=PARAMS, seeds=[1, 2])
     cache = folder / "cache"
@@ -250,18 +255,23 @@ def main() -> None:
 
 
 def summarize(label: str, runs: list[Measured]) -> dict[str, float]:
-    workers = CONFIGS[label][1]
+    kind, workers, _ = CONFIGS[label]
     models = sorted(runs[0].fit)
     row = {"wall": statistics.median([r.wall for r in runs]),
            "phase": statistics.median([r.phase for r in runs])}
     row |= {f"fit:{m}": statistics.median([r.fit[m] for r in runs]) for m in models}
     row["fit"] = sum(row[f"fit:{m}"] for m in models)
+    row["own_cpu"] = statistics.median([r.own_cpu for r in runs])
+    row["tree_cpu"] = statistics.median([r.tree_cpu for r in runs])
     fixed = row["wall"] - row["phase"]
     fits = ", ".join(f"{m} {row[f'fit:{m}']:.1f} s" for m in models)
+    own = (f"the parent's {row['own_cpu']:.2f} s ({row['own_cpu'] / TRIALS * 1000:.0f} ms per "
+           f"trial)" if kind == "tuner" else f"the script and its pool {row['own_cpu']:.2f} s")
     print(f"{label}: command {row['wall']:.1f} s (all: "
           f"{', '.join(f'{r.wall:.1f}' for r in runs)}), sweep phase {row['phase']:.1f} s, "
           f"fixed cost {fixed:.1f} s, sum(fit) {row['fit']:.1f} s ({fits}), "
-          f"efficiency sum(fit)/(phase x workers) {row['fit'] / (row['phase'] * workers):.2f}")
+          f"efficiency sum(fit)/(phase x workers) {row['fit'] / (row['phase'] * workers):.2f}; "
+          f"CPU: {own}, all processes {row['tree_cpu']:.1f} s")
     return row
 
 
@@ -275,9 +285,25 @@ def print_speedup(base: str, other: str, summary: dict[str, dict[str, float]]) -
           f"outside the sweep phase stays serial, and the phase halves but for the fits' x"
           f"{slowdown:.2f} beside another): {amdahl_bound(serial, parallel, slowdown):.2f}; "
           f"{phase_needed(serial, slowdown, TARGET)}")
+    cores = usable_cores()
+    print(f"  the most the same work could give on {cores} cores (CPU bound: the "
+          f"{CONFIGS[other][1]}-worker command's processes used {many['tree_cpu']:.1f} CPU s, "
+          f"so it cannot end before {many['tree_cpu'] / cores:.1f} s): "
+          f"{cpu_bound(one['wall'], many['tree_cpu'], cores):.2f}")
 
 
 TARGET = 1.8  # issue #11
+TRIALS = 16
+
+
+def usable_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def cpu_bound(wall_one: float, tree_cpu_many: float, cores: int) -> float:
+    """The most a many-worker command can speed up on `cores` cores: however well scheduled, it
+    takes at least its processes' total CPU time spread over every core."""
+    return wall_one / (tree_cpu_many / cores)
 
 
 def amdahl_bound(serial: float, parallel: float, slowdown: float, workers: int = 2) -> float:

@@ -1,11 +1,16 @@
-"""bench/parallel_efficiency.py's Amdahl bound, checked against hand-worked cases, since the
-README quotes it as the ceiling of issue #11's speed-up target."""
+"""bench/parallel_efficiency.py's Amdahl and CPU bounds, checked against hand-worked cases, and
+its CPU accounting of a command's whole process tree, since the README quotes them as the
+ceiling of issue #11's speed-up target."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
 
-from tests.bench.conftest import bench_script
+from tests.bench.conftest import BENCH, bench_script
 
 
 @pytest.fixture(scope="module")
@@ -28,3 +33,34 @@ def test_phase_needed_is_where_the_bound_meets_the_target(bench):
     assert needed == pytest.approx(16, abs=0.5)  # 0.8 * 2 / (1 - 0.9)
     assert bench.amdahl_bound(2.0, 16.0, 1.0) == pytest.approx(1.8)
     assert "no sweep length" in bench.phase_needed(2.0, 1.12, 1.8)  # 1.8 x 1.12 / 2 > 1
+
+
+def test_cpu_bound_spreads_the_many_worker_commands_cpu_over_every_core(bench):
+    # 30 s on one worker; the two-worker command's processes used 36 CPU s on 2 cores: >= 18 s
+    assert bench.cpu_bound(30.0, 36.0, 2) == pytest.approx(30 / 18)
+
+
+ORPHAN_MAKER = """
+import subprocess, sys, time
+# a child that outlives this command and burns about 0.4 s of CPU once the command has exited
+subprocess.Popen([sys.executable, "-c",
+                  "import time\\nt = time.process_time()\\ntime.sleep(0.3)\\n"
+                  "while time.process_time() - t < 0.4: pass"])
+"""
+
+
+def test_run_accounted_counts_the_processes_a_command_leaves_behind(tmp_path):
+    script = tmp_path / "accounted.py"
+    script.write_text(f"""
+import json, sys
+sys.path.insert(0, {str(BENCH)!r})
+from _common import adopt_orphans, run_accounted
+adopt_orphans()
+ran = run_accounted([sys.executable, "-c", {ORPHAN_MAKER!r}])
+print(json.dumps({{"own": ran.own_cpu, "tree": ran.tree_cpu, "wall": ran.wall}}))
+""")
+    out = subprocess.run([sys.executable, str(script)], check=True, capture_output=True,
+                         text=True, timeout=60).stdout
+    found = json.loads(out)
+    assert found["wall"] < 0.3 + found["own"]  # the command did not wait for its child
+    assert found["tree"] - found["own"] >= 0.35  # the orphan's CPU, counted once it exited
