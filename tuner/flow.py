@@ -24,7 +24,12 @@ from tuner.engine.sweep import CheckedInputs, PreparedSweep, precompute
 from tuner.errors import SweepAbortedError, SweepInterrupted, SweepLockedError
 from tuner.grid import Grid
 from tuner.metrics import default_metric
-from tuner.reporting.importance import IMPORTANCE_FILE, MIN_CONFIGS, param_importance
+from tuner.reporting.importance import (
+    IMPORTANCE_FILE,
+    MIN_CONFIGS,
+    importance_methods,
+    param_importance,
+)
 from tuner.reporting.leaderboard import ConfigResult, leaderboard
 from tuner.tracking.records import is_pruned, ranked
 from tuner.tracking.tracker import MlflowTracker
@@ -214,7 +219,8 @@ def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, ho
                             {"tuner.best_run_id": board[0].best_trial(metric).run_id})
 
     on_record = hooks.on_record
-    if grid.trial_count >= MIN_CONFIGS:
+    if grid.trial_count >= MIN_CONFIGS and grid.search.strategy != "grid":
+        # a grid's importance is exact and needs no scikit-learn (tuner.reporting.importance)
         on_record = _import_importance_on_a_free_core(to_run, settings.max_workers, on_record)
     try:
         result = run_sweep(prepared, tracker, pool, settings.max_workers, on_record,
@@ -235,7 +241,7 @@ def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, ho
 def _import_importance_on_a_free_core(trials: int, workers: int,
                                       on_record: Callable[[TrialRecord], None] | None
                                       ) -> Callable[[TrialRecord], None]:
-    """Load the importance's libraries (1.6 s, scikit-learn) while the sweep runs, on a core no
+    """Load fANOVA's libraries (1.6 s, scikit-learn) while the sweep runs, on a core no
     worker uses: now if fewer workers than cores run, else once fewer trials remain than workers.
     Beside a worker on every core the import slowed ProdLDA's fits by a fifth (2 workers, 2
     cores); left to the end, it added 1.6 s to every sweep."""
@@ -286,11 +292,15 @@ def _raise_if_stopped(settings: SweepSettings) -> None:
 
 def _log_importance(tracker: MlflowTracker, run_id: str, experiment: str, metric: str) -> None:
     """`param_importance.json` on the sweep run: which swept parameters matter for `metric`
-    (fANOVA over the experiment's configurations, per model; see tuner.reporting.importance).
+    (per model, each one's share of the main-effect variance over the experiment's
+    configurations: exact on a complete grid, else fANOVA; see tuner.reporting.importance).
     It informs; a failure to compute it never fails the sweep."""
     try:
-        importance = param_importance(ranked(tracker.finished_trials(experiment)), metric)
+        trials = ranked(tracker.finished_trials(experiment))
+        importance = param_importance(trials, metric)
+        methods = importance_methods(trials, metric)
     except Exception as err:  # e.g. too few distinct configurations for fANOVA
         log.warning("parameter importance not computed: %s", err)
         return
-    tracker.log_json(run_id, IMPORTANCE_FILE, {"metric": metric, "importance": importance})
+    tracker.log_json(run_id, IMPORTANCE_FILE,
+                     {"metric": metric, "methods": methods, "importance": importance})

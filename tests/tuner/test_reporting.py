@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,13 @@ import pytest
 from tests.conftest import REPO, make_grid
 from tuner.errors import TunerError
 from tuner.reporting.best import best_grid
-from tuner.reporting.importance import param_importance, why_no_importance
+from tuner.reporting.importance import (
+    EXACT,
+    FANOVA,
+    importance_methods,
+    param_importance,
+    why_no_importance,
+)
 from tuner.reporting.leaderboard import aggregate_seeds, leaderboard
 from tuner.reporting.report import IMPORTANCE_FILE, WrittenReport, write_report
 from tuner.tracking.records import FinishedTrial
@@ -90,6 +97,56 @@ def test_importance_covers_both_swept_parameters(trials: list[FinishedTrial]) ->
     assert set(importance) == {"LDA"}
     assert set(importance["LDA"]) == {"num_topics", "alpha"}
     assert sum(importance["LDA"].values()) == pytest.approx(1.0)
+
+
+def grid_trials(value: Callable[[int, str], float], ks: Sequence[int] = (5, 8),
+                etas: Sequence[str] = ("auto", "symmetric", "none")) -> list[FinishedTrial]:
+    """One LDA trial per (num_topics, eta) with ari = value(k, eta): a complete 2 x 3 grid."""
+    return [FinishedTrial(f"r{k}{eta}", f"lda-{k}-{eta}", "LDA", {"num_topics": k, "eta": eta},
+                          1, {"ari": value(k, eta)}, key=f"{k}{eta}")
+            for k in ks for eta in etas]
+
+
+SHIFT = {"auto": 0.0, "symmetric": 1.0, "none": 2.0}
+
+
+def test_a_complete_grids_importance_is_its_exact_main_effect_shares() -> None:
+    # ari = 3 x (K = 8) + shift(eta): K's means differ by 3 (variance 2.25), eta's by 0, 1, 2
+    # (variance 2/3); an interaction term changes no main effect
+    additive = grid_trials(lambda k, eta: 3.0 * (k == 8) + SHIFT[eta])
+    both = grid_trials(lambda k, eta: 3.0 * (k == 8) + SHIFT[eta]
+                       + (0.5 if (k == 8) == (eta == "none") else -0.5) * (eta != "symmetric"))
+    expected = {"num_topics": 2.25 / (2.25 + 2 / 3), "eta": (2 / 3) / (2.25 + 2 / 3)}
+    for trials in (additive, both):
+        assert importance_methods(trials, "ari") == {"LDA": EXACT}
+        assert param_importance(trials, "ari")["LDA"] == pytest.approx(expected)
+    assert list(param_importance(additive, "ari")["LDA"]) == ["num_topics", "eta"]  # largest first
+
+
+def test_an_incomplete_grid_falls_back_to_fanova() -> None:
+    trials = grid_trials(lambda k, eta: 3.0 * (k == 8) + SHIFT[eta])[:-1]  # (8, none) failed
+    assert importance_methods(trials, "ari") == {"LDA": FANOVA}
+    found = param_importance(trials, "ari")["LDA"]
+    assert set(found) == {"num_topics", "eta"} and sum(found.values()) == pytest.approx(1.0)
+
+
+def test_a_grid_without_main_effects_gets_a_reason_not_shares() -> None:
+    xor = grid_trials(lambda k, eta: float((k == 8) != (eta == "auto")), etas=("auto", "none"))
+    assert param_importance(xor, "ari") == {}
+    assert why_no_importance(aggregate_seeds(xor), "ari") == \
+        "no swept parameter has a main effect on mean ari (only interactions)"
+
+
+def test_a_grids_importance_imports_no_scikit_learn() -> None:
+    """fANOVA's scikit-learn import is about 1.5 s of CPU at the end of a multi-worker sweep."""
+    code = ("import sys; from tests.tuner.test_reporting import grid_trials, SHIFT; "
+            "from tuner.reporting.importance import param_importance; "
+            "param_importance(grid_trials(lambda k, eta: k + SHIFT[eta]), 'ari'); "
+            "print(sorted(m for m in ('sklearn', 'optuna.importance') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
+                          timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["[]"]
 
 
 def test_importance_needs_two_swept_parameters(trials: list[FinishedTrial]) -> None:

@@ -1,12 +1,23 @@
-"""Which hyperparameters matter: Optuna's fANOVA over an in-memory study built, per model, from
-the finished configurations (seeds averaged) of an experiment."""
+"""Which hyperparameters matter, per model, over the finished configurations (seeds averaged) of
+an experiment: each swept parameter's share of the variance its main effect explains.
+
+On a complete grid (every combination of the swept values finished once) the shares are exact:
+the classical main-effect sums of squares, each level weighted equally, no model fitted. Otherwise
+(a random or TPE search, failed or merged configurations, sweeps of different grids in one
+experiment) Optuna's fANOVA estimates them from a random forest fitted to the configurations.
+The exact path needs only numpy: scikit-learn's import, which fANOVA needs, costs about 1.5 s of
+CPU at the end of each sweep (measured on 2 cores; bench/parallel_efficiency.py)."""
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
+
+import numpy as np
 
 from tuner.metrics import higher_is_better
 from tuner.reporting.leaderboard import ConfigResult, aggregate_seeds
@@ -15,7 +26,7 @@ from tuner.tracking.records import FinishedTrial
 MIN_SWEPT = 2  # importance of a single swept parameter is 1.0 by construction
 MIN_CONFIGS = 4
 EVALUATOR_SEED = 0
-EVALUATOR = "fanova"
+EXACT, FANOVA = "exact main effects (complete grid)", "fANOVA"
 
 IMPORTANCE_FILE = "param_importance.json"  # on the sweep run, and beside the report
 
@@ -31,15 +42,28 @@ def log_scaled(model: str) -> frozenset[str]:
 
 def param_importance(trials: Sequence[FinishedTrial],
                      metric: str) -> dict[str, dict[str, float]]:
-    """Model -> swept parameter -> its fANOVA importance for `metric` (summing to 1), for each
-    model with at least MIN_SWEPT swept parameters and MIN_CONFIGS configurations that logged
-    `metric`. Each configuration counts once, with its mean over the seeds."""
+    """Model -> swept parameter -> its share of the main-effect variance of `metric` (summing to
+    1), for each model with at least MIN_SWEPT swept parameters and MIN_CONFIGS configurations
+    that logged `metric`. Each configuration counts once, with its mean over the seeds."""
+    return {model: _model_importance(model, configs, metric)
+            for model, configs in _scored_configs(trials, metric).items()}
+
+
+def importance_methods(trials: Sequence[FinishedTrial], metric: str) -> dict[str, str]:
+    """Model -> how param_importance computed its shares (EXACT or FANOVA)."""
+    return {model: importance_method(configs)
+            for model, configs in _scored_configs(trials, metric).items()}
+
+
+def _scored_configs(trials: Sequence[FinishedTrial],
+                    metric: str) -> dict[str, list[ConfigResult]]:
+    """Model -> its configurations that logged `metric`, for the models that get importance."""
     by_model: dict[str, list[ConfigResult]] = {}
     for config in aggregate_seeds(trials):
         if metric in config.metrics:
             by_model.setdefault(config.model, []).append(config)
-    return {model: _model_importance(model, configs, metric)
-            for model, configs in by_model.items() if why_no_importance(configs, metric) is None}
+    return {model: configs for model, configs in by_model.items()
+            if why_no_importance(configs, metric) is None}
 
 
 def why_no_importance(configs: Sequence[ConfigResult], metric: str) -> str | None:
@@ -51,11 +75,49 @@ def why_no_importance(configs: Sequence[ConfigResult], metric: str) -> str | Non
         return f"fewer than {MIN_CONFIGS} configurations logged {metric}"
     if len({c.metrics[metric] for c in configs}) == 1:
         return f"every configuration has the same mean {metric}"
+    if importance_method(configs) == EXACT and main_effect_shares(configs, metric) is None:
+        return f"no swept parameter has a main effect on mean {metric} (only interactions)"
     return None
+
+
+def importance_method(configs: Sequence[ConfigResult]) -> str:
+    """EXACT when `configs` hold every combination of their swept values exactly once, else
+    FANOVA."""
+    swept = list(configs[0].swept)
+    cells = {tuple(_level(c.swept[p]) for p in swept) for c in configs}
+    size = math.prod(len({_level(c.swept[p]) for c in configs}) for p in swept)
+    return EXACT if len(cells) == len(configs) == size else FANOVA
 
 
 def _model_importance(model: str, configs: list[ConfigResult],
                       metric: str) -> dict[str, float]:
+    shares = main_effect_shares(configs, metric) if importance_method(configs) == EXACT else None
+    return shares if shares is not None else _fanova_importance(model, configs, metric)
+
+
+def main_effect_shares(configs: Sequence[ConfigResult], metric: str) -> dict[str, float] | None:
+    """Each swept parameter's share of the summed main-effect variance of a complete grid:
+    the variance over its levels of the metric's mean at that level. None when no parameter has
+    a main effect (the metric varies only through interactions)."""
+    values = np.array([c.metrics[metric] for c in configs], dtype=float)
+    effects: dict[str, float] = {}
+    for name in configs[0].swept:
+        levels = [_level(c.swept[name]) for c in configs]
+        means = {level: values[[lv == level for lv in levels]].mean() for level in set(levels)}
+        effects[name] = float(np.var(list(means.values())))
+    total = sum(effects.values())
+    if total <= 1e-12 * float(np.var(values)):
+        return None
+    return dict(sorted(((n, v / total) for n, v in effects.items()), key=lambda kv: -kv[1]))
+
+
+def _level(value: Any) -> str:
+    """A swept value as a hashable key (lists and dicts too)."""
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _fanova_importance(model: str, configs: list[ConfigResult],
+                       metric: str) -> dict[str, float]:
     import optuna
     from optuna.importance import FanovaImportanceEvaluator, get_param_importances
 

@@ -30,6 +30,7 @@ class ReportData:
     importance: Mapping[str, Mapping[str, float]]  # model -> swept parameter -> importance
     topics: Mapping[str, Mapping[str, list[str]]]  # run id -> topic -> words, of the top ones
     pruned: Mapping[str, Mapping[int, int]] = field(default_factory=dict)  # model -> units -> n
+    methods: Mapping[str, str] = field(default_factory=dict)  # model -> how importance was found
 
     @property
     def top(self) -> list[ConfigResult]:

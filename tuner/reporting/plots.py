@@ -179,9 +179,10 @@ def _colours(count: int) -> list[Any]:
     return [cmap(i / max(count - 1, 1)) for i in range(count)]
 
 
-def plot_importance(model: str, importance: Mapping[str, float], metric: str,
+def plot_importance(model: str, importance: Mapping[str, float], metric: str, method: str,
                     path: Path) -> Path:
-    """Horizontal bars: the fANOVA importance of each swept parameter of `model`."""
+    """Horizontal bars: each swept parameter's share of the main-effect variance of `metric`
+    for `model`, found by `method` (tuner.reporting.importance)."""
     plt = _pyplot()
     ordered = sorted(importance.items(), key=lambda kv: kv[1])
     fig, ax = plt.subplots(figsize=(7, 0.5 * len(ordered) + 1.5))
@@ -189,7 +190,7 @@ def plot_importance(model: str, importance: Mapping[str, float], metric: str,
     for row, (_, value) in enumerate(ordered):
         ax.text(value, row, f" {value:.2f}", va="center", fontsize=8)
     ax.set_xlim(0, 1.1)
-    ax.set_xlabel(f"share of the variance of mean {metric} (fANOVA)")
+    ax.set_xlabel(f"share of the main-effect variance of mean {metric} ({method})")
     ax.set_title(f"{model}: which parameters matter for {metric}")
     return _save(fig, path)
 

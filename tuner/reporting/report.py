@@ -14,9 +14,9 @@ from tuner.errors import TunerError
 from tuner.metrics import higher_is_better
 from tuner.reporting.fonts import font_for
 from tuner.reporting.importance import (
-    EVALUATOR,
     EVALUATOR_SEED,
     IMPORTANCE_FILE,
+    importance_methods,
     log_scaled,
     param_importance,
 )
@@ -115,7 +115,8 @@ def _report_data(tracker: Tracker, experiment: str, trials: list[FinishedTrial],
     best = [c.best_trial(metric) for c in configs[:TOP_CONFIGS]]
     return ReportData(experiment, metric, configs, pareto_front(configs, objectives), objectives,
                       param_importance(full, metric),
-                      {t.run_id: tracker.topics(t.run_id) for t in best}, pruned_by_rung(trials))
+                      {t.run_id: tracker.topics(t.run_id) for t in best}, pruned_by_rung(trials),
+                      importance_methods(full, metric))
 
 
 def pruned_by_rung(trials: list[FinishedTrial]) -> dict[str, dict[int, int]]:
@@ -137,6 +138,7 @@ def _plots(data: ReportData, out: Path) -> list[Path]:
                                     out / plot_name("params", model)))
         if model in data.importance:
             plots.append(plot_importance(model, data.importance[model], data.metric,
+                                         data.methods.get(model, ""),
                                          out / plot_name("importance", model)))
     return plots
 
@@ -152,7 +154,7 @@ def _topic_plot(data: ReportData, out: Path, font: str | None) -> list[Path]:
 
 def _write_importance(data: ReportData, path: Path) -> Path:
     path.write_text(json.dumps({"experiment": data.experiment, "metric": data.metric,
-                                "evaluator": EVALUATOR, "seed": EVALUATOR_SEED,
+                                "methods": data.methods, "fanova_seed": EVALUATOR_SEED,
                                 "models": data.importance}, indent=1), encoding="utf-8")
     return path
 
