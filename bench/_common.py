@@ -73,13 +73,14 @@ class Accounted:
 def run_accounted(command: Sequence[str], **popen: Any) -> Accounted:
     """Run `command` to its end, then wait for what it left running (call adopt_orphans first)
     and count the CPU time of its whole process tree. Raises CalledProcessError on failure."""
+    ours = _children()  # e.g. multiprocessing's resource tracker: not the command's
     before = _children_cpu()
     started = time.perf_counter()
     process = subprocess.Popen(command, **popen)
     out, _ = process.communicate()
     wall = time.perf_counter() - started
     own = _children_cpu() - before
-    _wait_for_orphans()
+    _wait_for_orphans(ours)
     if process.returncode != 0:
         raise subprocess.CalledProcessError(process.returncode, command)
     return Accounted(wall, own, _children_cpu() - before, out or "")
@@ -90,9 +91,19 @@ def _children_cpu() -> float:
     return used.ru_utime + used.ru_stime
 
 
-def _wait_for_orphans() -> None:
-    while True:
-        try:
-            os.waitpid(-1, 0)
-        except ChildProcessError:
-            return
+def _children() -> set[int]:
+    """This process's children, from /proc (Linux)."""
+    found: set[int] = set()
+    for task in Path("/proc/self/task").iterdir():
+        found.update(int(pid) for pid in (task / "children").read_text().split())
+    return found
+
+
+def _wait_for_orphans(ours: set[int]) -> None:
+    """Wait until every child but `ours` has exited; an orphan's own orphans come here too."""
+    while left := _children() - ours:
+        for pid in left:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass

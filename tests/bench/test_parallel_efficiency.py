@@ -52,15 +52,17 @@ subprocess.Popen([sys.executable, "-c",
 def test_run_accounted_counts_the_processes_a_command_leaves_behind(tmp_path):
     script = tmp_path / "accounted.py"
     script.write_text(f"""
-import json, sys
+import json, subprocess, sys
 sys.path.insert(0, {str(BENCH)!r})
 from _common import adopt_orphans, run_accounted
 adopt_orphans()
+mine = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])  # not waited for
 ran = run_accounted([sys.executable, "-c", {ORPHAN_MAKER!r}])
+mine.kill()
 print(json.dumps({{"own": ran.own_cpu, "tree": ran.tree_cpu, "wall": ran.wall}}))
 """)
     out = subprocess.run([sys.executable, str(script)], check=True, capture_output=True,
-                         text=True, timeout=60).stdout
+                         text=True, timeout=30).stdout
     found = json.loads(out)
     assert found["wall"] < 0.3 + found["own"]  # the command did not wait for its child
     assert found["tree"] - found["own"] >= 0.35  # the orphan's CPU, counted once it exited
