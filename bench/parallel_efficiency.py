@@ -265,8 +265,9 @@ def summarize(label: str, runs: list[Measured]) -> dict[str, float]:
     row["tree_cpu"] = statistics.median([r.tree_cpu for r in runs])
     fixed = row["wall"] - row["phase"]
     fits = ", ".join(f"{m} {row[f'fit:{m}']:.1f} s" for m in models)
-    own = (f"the parent's {row['own_cpu']:.2f} s ({row['own_cpu'] / TRIALS * 1000:.0f} ms per "
-           f"trial)" if kind == "tuner" else f"the script and its pool {row['own_cpu']:.2f} s")
+    own = (f"the parent's {row['own_cpu']:.2f} s in all ({row['own_cpu'] / TRIALS * 1000:.0f} ms "
+           f"per trial, start-up included)" if kind == "tuner"
+           else f"the script and its pool {row['own_cpu']:.2f} s")
     print(f"{label}: command {row['wall']:.1f} s (all: "
           f"{', '.join(f'{r.wall:.1f}' for r in runs)}), sweep phase {row['phase']:.1f} s, "
           f"fixed cost {fixed:.1f} s, sum(fit) {row['fit']:.1f} s ({fits}), "
