@@ -27,11 +27,11 @@ from tuner.metrics import default_metric
 from tuner.reporting.importance import (
     IMPORTANCE_FILE,
     MIN_CONFIGS,
-    importance_methods,
-    param_importance,
+    model_importances,
+    needs_fanova,
 )
 from tuner.reporting.leaderboard import ConfigResult, leaderboard
-from tuner.tracking.records import is_pruned, ranked
+from tuner.tracking.records import FinishedTrial, is_pruned, ranked
 from tuner.tracking.tracker import MlflowTracker
 from tuner.tracking.uri import redact_uri
 from tuner.trial import TrialRecord
@@ -197,16 +197,18 @@ def _execute_locked(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
             hooks.on_prepared(prepared, finished)
         _raise_if_stopped(settings)
         to_run = (len(prepared.trials) or grid.trial_count) - finished
-        return _run_and_rank(grid, inputs, settings, hooks, tracker, prepared, pool, to_run)
+        return _run_and_rank(grid, inputs, settings, hooks, tracker, prepared, pool, to_run,
+                             _will_need_fanova(grid, prepared, done))
     finally:
         pool.close()
 
 
 def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, hooks: SweepHooks,
                   tracker: MlflowTracker, prepared: PreparedSweep,
-                  pool: WarmPool, to_run: int) -> SweepOutcome:
+                  pool: WarmPool, to_run: int, fanova: bool) -> SweepOutcome:
     """Run the trials (`to_run` of them not finished before) and rank them; an error once
-    trials have started is a SweepAbortedError (no longer "invalid input", exit 2)."""
+    trials have started is a SweepAbortedError (no longer "invalid input", exit 2). `fanova`:
+    the importance at the end will likely need fANOVA's libraries."""
     metric = grid.leaderboard_metric or default_metric(inputs.truth is not None)
     board: list[ConfigResult] = []
 
@@ -219,8 +221,7 @@ def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, ho
                             {"tuner.best_run_id": board[0].best_trial(metric).run_id})
 
     on_record = hooks.on_record
-    if grid.trial_count >= MIN_CONFIGS and grid.search.strategy != "grid":
-        # a grid's importance is exact and needs no scikit-learn (tuner.reporting.importance)
+    if grid.trial_count >= MIN_CONFIGS and fanova:
         on_record = _import_importance_on_a_free_core(to_run, settings.max_workers, on_record)
     try:
         result = run_sweep(prepared, tracker, pool, settings.max_workers, on_record,
@@ -236,6 +237,20 @@ def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, ho
     return SweepOutcome(result.sweep.experiment_id, result.sweep.run_id, metric, board,
                         result.completed, result.failed, result.skipped, result.rescored,
                         result.pruned)
+
+
+def _will_need_fanova(grid: Grid, prepared: PreparedSweep, done: set[str | None]) -> bool:
+    """Whether the importance at the sweep's end will likely be fANOVA's rather than exact: a
+    random or TPE search, a pruner (pruned trials are not ranked), finished trials of other sweeps
+    in the experiment, or a grid whose configurations are not complete (e.g. a null resolved
+    differently per configuration). A failed trial can still leave a grid incomplete: fANOVA's
+    libraries are then imported at the end."""
+    if grid.search.strategy != "grid" or grid.search.prunes:
+        return True
+    if done - {t.key for t in prepared.trials}:
+        return True
+    return needs_fanova([FinishedTrial(t.key, t.name, t.model, dict(t.params), t.seed, {},
+                                       key=t.key) for t in prepared.trials])
 
 
 def _import_importance_on_a_free_core(trials: int, workers: int,
@@ -296,11 +311,10 @@ def _log_importance(tracker: MlflowTracker, run_id: str, experiment: str, metric
     configurations: exact on a complete grid, else fANOVA; see tuner.reporting.importance).
     It informs; a failure to compute it never fails the sweep."""
     try:
-        trials = ranked(tracker.finished_trials(experiment))
-        importance = param_importance(trials, metric)
-        methods = importance_methods(trials, metric)
+        found = model_importances(ranked(tracker.finished_trials(experiment)), metric)
     except Exception as err:  # e.g. too few distinct configurations for fANOVA
         log.warning("parameter importance not computed: %s", err)
         return
-    tracker.log_json(run_id, IMPORTANCE_FILE,
-                     {"metric": metric, "methods": methods, "importance": importance})
+    tracker.log_json(run_id, IMPORTANCE_FILE, {
+        "metric": metric, "methods": {model: f.method for model, f in found.items()},
+        "importance": {model: f.shares for model, f in found.items()}})

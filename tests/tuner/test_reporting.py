@@ -19,7 +19,8 @@ from tuner.reporting.best import best_grid
 from tuner.reporting.importance import (
     EXACT,
     FANOVA,
-    importance_methods,
+    model_importances,
+    needs_fanova,
     param_importance,
     why_no_importance,
 )
@@ -93,10 +94,11 @@ def test_leaderboard_ranks_four_configurations_by_mean(store: str) -> None:
 
 
 def test_importance_covers_both_swept_parameters(trials: list[FinishedTrial]) -> None:
-    importance = param_importance(trials, "ari")
-    assert set(importance) == {"LDA"}
-    assert set(importance["LDA"]) == {"num_topics", "alpha"}
-    assert sum(importance["LDA"].values()) == pytest.approx(1.0)
+    """alpha null is 1/K, so the 2 x 2 grid holds three alpha values: not a complete grid."""
+    importance = model_importances(trials, "ari")
+    assert set(importance) == {"LDA"} and importance["LDA"].method == FANOVA
+    assert set(importance["LDA"].shares) == {"num_topics", "alpha"}
+    assert sum(importance["LDA"].shares.values()) == pytest.approx(1.0)
 
 
 def grid_trials(value: Callable[[int, str], float], ks: Sequence[int] = (5, 8),
@@ -118,16 +120,18 @@ def test_a_complete_grids_importance_is_its_exact_main_effect_shares() -> None:
                        + (0.5 if (k == 8) == (eta == "none") else -0.5) * (eta != "symmetric"))
     expected = {"num_topics": 2.25 / (2.25 + 2 / 3), "eta": (2 / 3) / (2.25 + 2 / 3)}
     for trials in (additive, both):
-        assert importance_methods(trials, "ari") == {"LDA": EXACT}
-        assert param_importance(trials, "ari")["LDA"] == pytest.approx(expected)
+        found = model_importances(trials, "ari")["LDA"]
+        assert found.method == EXACT and found.shares == pytest.approx(expected)
     assert list(param_importance(additive, "ari")["LDA"]) == ["num_topics", "eta"]  # largest first
+    assert not needs_fanova([dataclasses.replace(t, metrics={}) for t in additive])
 
 
 def test_an_incomplete_grid_falls_back_to_fanova() -> None:
     trials = grid_trials(lambda k, eta: 3.0 * (k == 8) + SHIFT[eta])[:-1]  # (8, none) failed
-    assert importance_methods(trials, "ari") == {"LDA": FANOVA}
-    found = param_importance(trials, "ari")["LDA"]
-    assert set(found) == {"num_topics", "eta"} and sum(found.values()) == pytest.approx(1.0)
+    found = model_importances(trials, "ari")["LDA"]
+    assert found.method == FANOVA and set(found.shares) == {"num_topics", "eta"}
+    assert sum(found.shares.values()) == pytest.approx(1.0)
+    assert needs_fanova([dataclasses.replace(t, metrics={}) for t in trials])
 
 
 def test_a_grid_without_main_effects_gets_a_reason_not_shares() -> None:
@@ -141,12 +145,13 @@ def test_a_grids_importance_imports_no_scikit_learn() -> None:
     """fANOVA's scikit-learn import is about 1.5 s of CPU at the end of a multi-worker sweep."""
     code = ("import sys; from tests.tuner.test_reporting import grid_trials, SHIFT; "
             "from tuner.reporting.importance import param_importance; "
-            "param_importance(grid_trials(lambda k, eta: k + SHIFT[eta]), 'ari'); "
-            "print(sorted(m for m in ('sklearn', 'optuna.importance') if m in sys.modules))")
+            "found = param_importance(grid_trials(lambda k, eta: k + SHIFT[eta]), 'ari'); "
+            "print(sorted(found['LDA']), "
+            "sorted(m for m in ('sklearn', 'optuna.importance') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
                           timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split() == ["[]"]
+    assert done.stdout.strip() == "['eta', 'num_topics'] []"
 
 
 def test_importance_needs_two_swept_parameters(trials: list[FinishedTrial]) -> None:
@@ -155,7 +160,7 @@ def test_importance_needs_two_swept_parameters(trials: list[FinishedTrial]) -> N
 
 
 def test_importance_skips_a_metric_that_never_varies(trials: list[FinishedTrial]) -> None:
-    """fANOVA has no variance to share out; the report says why instead of failing."""
+    """There is no variance to share out; the report says why instead of failing."""
     flat = [dataclasses.replace(t, metrics={"ari": 0.5}) for t in trials]
     assert param_importance(flat, "ari") == {}
     assert why_no_importance(aggregate_seeds(flat), "ari") == \
@@ -183,6 +188,7 @@ def test_importance_is_logged_on_the_sweep_run(store: str, written: WrittenRepor
     assert {IMPORTANCE_FILE, "report"} <= logged
     saved = json.loads((written.html.parent / IMPORTANCE_FILE).read_text(encoding="utf-8"))
     assert saved["models"] == written.importance and saved["metric"] == "ari"
+    assert saved["methods"] == {"LDA": FANOVA}  # alpha null resolved per K: not a complete grid
 
 
 def test_best_grid_reruns_every_seed_of_the_best_configuration(store: str) -> None:

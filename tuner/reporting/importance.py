@@ -5,8 +5,9 @@ On a complete grid (every combination of the swept values finished once) the sha
 the classical main-effect sums of squares, each level weighted equally, no model fitted. Otherwise
 (a random or TPE search, failed or merged configurations, sweeps of different grids in one
 experiment) Optuna's fANOVA estimates them from a random forest fitted to the configurations.
-The exact path needs only numpy: scikit-learn's import, which fANOVA needs, costs about 1.5 s of
-CPU at the end of each sweep (measured on 2 cores; bench/parallel_efficiency.py)."""
+The exact path needs only numpy: fANOVA needs scikit-learn, whose import (`optuna.importance`:
+1.5 s by `python -X importtime` on a 2-core machine) the parent of a multi-worker sweep paid at
+its end, when its workers had kept both cores busy."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import logging
 import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,7 +28,7 @@ from tuner.tracking.records import FinishedTrial
 MIN_SWEPT = 2  # importance of a single swept parameter is 1.0 by construction
 MIN_CONFIGS = 4
 EVALUATOR_SEED = 0
-EXACT, FANOVA = "exact main effects (complete grid)", "fANOVA"
+EXACT, FANOVA = "exact, complete grid", "fANOVA"
 
 IMPORTANCE_FILE = "param_importance.json"  # on the sweep run, and beside the report
 
@@ -40,19 +42,35 @@ def log_scaled(model: str) -> frozenset[str]:
     return frozenset(p.name for p in load_trainer(model).params.params if p.log_scale)
 
 
-def param_importance(trials: Sequence[FinishedTrial],
-                     metric: str) -> dict[str, dict[str, float]]:
-    """Model -> swept parameter -> its share of the main-effect variance of `metric` (summing to
-    1), for each model with at least MIN_SWEPT swept parameters and MIN_CONFIGS configurations
-    that logged `metric`. Each configuration counts once, with its mean over the seeds."""
+@dataclass(frozen=True)
+class ModelImportance:
+    method: str  # EXACT or FANOVA
+    shares: dict[str, float]  # swept parameter -> its share, largest first, summing to 1
+
+
+def model_importances(trials: Sequence[FinishedTrial], metric: str) -> dict[str, ModelImportance]:
+    """Model -> how much each swept parameter matters for `metric`: its share of the main-effect
+    variance, for each model with at least MIN_SWEPT swept parameters and MIN_CONFIGS
+    configurations that logged `metric`. Each configuration counts once, with its mean over the
+    seeds."""
     return {model: _model_importance(model, configs, metric)
             for model, configs in _scored_configs(trials, metric).items()}
 
 
-def importance_methods(trials: Sequence[FinishedTrial], metric: str) -> dict[str, str]:
-    """Model -> how param_importance computed its shares (EXACT or FANOVA)."""
-    return {model: importance_method(configs)
-            for model, configs in _scored_configs(trials, metric).items()}
+def param_importance(trials: Sequence[FinishedTrial],
+                     metric: str) -> dict[str, dict[str, float]]:
+    """Model -> swept parameter -> its share (model_importances without the method)."""
+    return {model: found.shares for model, found in model_importances(trials, metric).items()}
+
+
+def needs_fanova(trials: Sequence[FinishedTrial]) -> bool:
+    """Whether some model's configurations among `trials` (their metrics aside) would get
+    fANOVA's estimate rather than exact shares: enough of them, but not a complete grid."""
+    by_model: dict[str, list[ConfigResult]] = {}
+    for config in aggregate_seeds(trials):
+        by_model.setdefault(config.model, []).append(config)
+    return any(len(configs[0].swept) >= MIN_SWEPT and len(configs) >= MIN_CONFIGS
+               and importance_method(configs) == FANOVA for configs in by_model.values())
 
 
 def _scored_configs(trials: Sequence[FinishedTrial],
@@ -89,10 +107,12 @@ def importance_method(configs: Sequence[ConfigResult]) -> str:
     return EXACT if len(cells) == len(configs) == size else FANOVA
 
 
-def _model_importance(model: str, configs: list[ConfigResult],
-                      metric: str) -> dict[str, float]:
-    shares = main_effect_shares(configs, metric) if importance_method(configs) == EXACT else None
-    return shares if shares is not None else _fanova_importance(model, configs, metric)
+def _model_importance(model: str, configs: list[ConfigResult], metric: str) -> ModelImportance:
+    if importance_method(configs) == FANOVA:
+        return ModelImportance(FANOVA, _fanova_importance(model, configs, metric))
+    shares = main_effect_shares(configs, metric)
+    assert shares is not None  # why_no_importance left out grids without main effects
+    return ModelImportance(EXACT, shares)
 
 
 def main_effect_shares(configs: Sequence[ConfigResult], metric: str) -> dict[str, float] | None:

@@ -16,9 +16,8 @@ from tuner.reporting.fonts import font_for
 from tuner.reporting.importance import (
     EVALUATOR_SEED,
     IMPORTANCE_FILE,
-    importance_methods,
     log_scaled,
-    param_importance,
+    model_importances,
 )
 from tuner.reporting.leaderboard import aggregate_seeds, rank_configs
 from tuner.reporting.page import TOP_CONFIGS, ReportData, by_model, plot_name, render_page
@@ -113,10 +112,11 @@ def _report_data(tracker: Tracker, experiment: str, trials: list[FinishedTrial],
                          f"logged: {', '.join(logged) or 'none'}")
     objectives = [m for m in PARETO_METRICS if all(m in c.metrics for c in configs)]
     best = [c.best_trial(metric) for c in configs[:TOP_CONFIGS]]
+    importance = model_importances(full, metric)
     return ReportData(experiment, metric, configs, pareto_front(configs, objectives), objectives,
-                      param_importance(full, metric),
+                      {model: found.shares for model, found in importance.items()},
                       {t.run_id: tracker.topics(t.run_id) for t in best}, pruned_by_rung(trials),
-                      importance_methods(full, metric))
+                      {model: found.method for model, found in importance.items()})
 
 
 def pruned_by_rung(trials: list[FinishedTrial]) -> dict[str, dict[int, int]]:
