@@ -77,12 +77,12 @@ def run_accounted(command: Sequence[str], **popen: Any) -> Accounted:
     before = _children_cpu()
     started = time.perf_counter()
     process = subprocess.Popen(command, **popen)
-    out, _ = process.communicate()
+    out, err = process.communicate()
     wall = time.perf_counter() - started
     own = _children_cpu() - before
     _wait_for_orphans(ours)
     if process.returncode != 0:
-        raise subprocess.CalledProcessError(process.returncode, command)
+        raise subprocess.CalledProcessError(process.returncode, command, out, err)
     return Accounted(wall, own, _children_cpu() - before, out or "")
 
 
@@ -92,18 +92,32 @@ def _children_cpu() -> float:
 
 
 def _children() -> set[int]:
-    """This process's children, from /proc (Linux)."""
+    """This process's children, from /proc (Linux, with CONFIG_PROC_CHILDREN)."""
     found: set[int] = set()
     for task in Path("/proc/self/task").iterdir():
-        found.update(int(pid) for pid in (task / "children").read_text().split())
+        try:
+            found.update(int(pid) for pid in (task / "children").read_text().split())
+        except FileNotFoundError:  # the thread has just ended
+            continue
     return found
 
 
+ORPHANS_DEADLINE_S = 120.0
+
+
 def _wait_for_orphans(ours: set[int]) -> None:
-    """Wait until every child but `ours` has exited; an orphan's own orphans come here too."""
+    """Wait until every child but `ours` has exited (an orphan's own orphans come here too);
+    kill what is left after ORPHANS_DEADLINE_S and say so."""
+    deadline = time.monotonic() + ORPHANS_DEADLINE_S
     while left := _children() - ours:
+        if time.monotonic() > deadline:
+            for pid in left:
+                os.kill(pid, 9)
+            raise RuntimeError(f"processes {sorted(left)} outlived the command by "
+                               f"{ORPHANS_DEADLINE_S:.0f} s; killed")
         for pid in left:
             try:
-                os.waitpid(pid, 0)
+                if os.waitpid(pid, os.WNOHANG) == (0, 0):
+                    time.sleep(0.01)
             except ChildProcessError:
                 pass

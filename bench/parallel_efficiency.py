@@ -42,7 +42,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import os
 import shutil
 import sqlite3
 import statistics
@@ -56,6 +55,8 @@ from pathlib import Path
 from typing import Any
 
 from _common import adopt_orphans, machine, run_accounted, scratch, write_grid
+
+from tuner.devices import usable_cores
 
 PARAMS = {"num_topics": [10, 20], "vocab_size": 2000, "lda.max_iter": [100, 200],
           "prodlda.epochs": [10, 15], "prodlda.patience": None}
@@ -79,6 +80,7 @@ class Measured:
     fit: dict[str, float]  # model -> sum of fit_seconds
     own_cpu: float = 0.0  # the command's process (with the children it waited for)
     tree_cpu: float = 0.0  # every process of the command
+    trials: int = 0
 
 
 def trial_runs(store: Path) -> list[tuple[float, float, str, float]]:
@@ -102,7 +104,7 @@ def run_tuner(grid: Path, cache: Path, workers: int, threads: int | None,
     runs = trial_runs(store)
     phase = max(e for _, e, _, _ in runs) - min(s for s, _, _, _ in runs)
     return Measured(ran.wall, phase, fit_sums((model, fit) for _, _, model, fit in runs),
-                    ran.own_cpu, ran.tree_cpu)
+                    ran.own_cpu, ran.tree_cpu, len(runs))
 
 
 def fit_sums(fits: Iterable[tuple[str, float]]) -> dict[str, float]:
@@ -125,7 +127,7 @@ def make_empty_store(folder: Path) -> float:
 def run_bare(grid: Path, cache: Path, workers: int) -> Measured:
     """This script's --bare mode in a fresh interpreter, timed whole as a user's script."""
     ran = run_accounted([sys.executable, __file__, "--bare", str(workers), str(grid), str(cache)],
-                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     found = json.loads(ran.stdout.strip().splitlines()[-1])
     return Measured(ran.wall, found["phase"], found["fit"], ran.own_cpu, ran.tree_cpu)
 
@@ -265,7 +267,8 @@ def summarize(label: str, runs: list[Measured]) -> dict[str, float]:
     row["tree_cpu"] = statistics.median([r.tree_cpu for r in runs])
     fixed = row["wall"] - row["phase"]
     fits = ", ".join(f"{m} {row[f'fit:{m}']:.1f} s" for m in models)
-    own = (f"the parent's {row['own_cpu']:.2f} s in all ({row['own_cpu'] / TRIALS * 1000:.0f} ms "
+    per_trial = row["own_cpu"] / max(runs[0].trials, 1) * 1000
+    own = (f"the parent's {row['own_cpu']:.2f} s in all ({per_trial:.0f} ms "
            f"per trial, start-up included)" if kind == "tuner"
            else f"the script and its pool {row['own_cpu']:.2f} s")
     print(f"{label}: command {row['wall']:.1f} s (all: "
@@ -294,13 +297,6 @@ def print_speedup(base: str, other: str, summary: dict[str, dict[str, float]]) -
 
 
 TARGET = 1.8  # issue #11
-TRIALS = 16
-
-
-def usable_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 def cpu_bound(wall_one: float, tree_cpu_many: float, cores: int) -> float:
     """The most a many-worker command can speed up on `cores` cores: however well scheduled, it
     takes at least its processes' total CPU time spread over every core."""

@@ -42,9 +42,9 @@ def test_cpu_bound_spreads_the_many_worker_commands_cpu_over_every_core(bench):
 
 ORPHAN_MAKER = """
 import subprocess, sys, time
-# a child that outlives this command and burns about 0.4 s of CPU once the command has exited
+# a child that outlives this command: it sleeps 2 s, then burns about 0.4 s of CPU
 subprocess.Popen([sys.executable, "-c",
-                  "import time\\nt = time.process_time()\\ntime.sleep(0.3)\\n"
+                  "import time\\nt = time.process_time()\\ntime.sleep(2)\\n"
                   "while time.process_time() - t < 0.4: pass"])
 """
 
@@ -64,5 +64,5 @@ print(json.dumps({{"own": ran.own_cpu, "tree": ran.tree_cpu, "wall": ran.wall}})
     out = subprocess.run([sys.executable, str(script)], check=True, capture_output=True,
                          text=True, timeout=30).stdout
     found = json.loads(out)
-    assert found["wall"] < 0.3 + found["own"]  # the command did not wait for its child
+    assert found["wall"] < 1.5  # the command did not wait for its child
     assert found["tree"] - found["own"] >= 0.35  # the orphan's CPU, counted once it exited
