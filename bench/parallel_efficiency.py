@@ -297,6 +297,8 @@ def print_speedup(base: str, other: str, summary: dict[str, dict[str, float]]) -
 
 
 TARGET = 1.8  # issue #11
+
+
 def cpu_bound(wall_one: float, tree_cpu_many: float, cores: int) -> float:
     """The most a many-worker command can speed up on `cores` cores: however well scheduled, it
     takes at least its processes' total CPU time spread over every core."""

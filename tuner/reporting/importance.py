@@ -66,22 +66,26 @@ def param_importance(trials: Sequence[FinishedTrial],
 def needs_fanova(trials: Sequence[FinishedTrial]) -> bool:
     """Whether some model's configurations among `trials` (their metrics aside) would get
     fANOVA's estimate rather than exact shares: enough of them, but not a complete grid."""
-    by_model: dict[str, list[ConfigResult]] = {}
-    for config in aggregate_seeds(trials):
-        by_model.setdefault(config.model, []).append(config)
     return any(len(configs[0].swept) >= MIN_SWEPT and len(configs) >= MIN_CONFIGS
-               and importance_method(configs) == FANOVA for configs in by_model.values())
+               and importance_method(configs) == FANOVA
+               for configs in _configs_by_model(trials).values())
 
 
 def _scored_configs(trials: Sequence[FinishedTrial],
                     metric: str) -> dict[str, list[ConfigResult]]:
     """Model -> its configurations that logged `metric`, for the models that get importance."""
+    return {model: configs for model, configs in _configs_by_model(trials, metric).items()
+            if why_no_importance(configs, metric) is None}
+
+
+def _configs_by_model(trials: Sequence[FinishedTrial],
+                      metric: str | None = None) -> dict[str, list[ConfigResult]]:
+    """Model -> its configurations (those that logged `metric`, when one is named)."""
     by_model: dict[str, list[ConfigResult]] = {}
     for config in aggregate_seeds(trials):
-        if metric in config.metrics:
+        if metric is None or metric in config.metrics:
             by_model.setdefault(config.model, []).append(config)
-    return {model: configs for model, configs in by_model.items()
-            if why_no_importance(configs, metric) is None}
+    return by_model
 
 
 def why_no_importance(configs: Sequence[ConfigResult], metric: str) -> str | None:
