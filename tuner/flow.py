@@ -27,6 +27,7 @@ from tuner.metrics import default_metric
 from tuner.reporting.importance import (
     IMPORTANCE_FILE,
     MIN_CONFIGS,
+    importance_record,
     model_importances,
     needs_fanova,
 )
@@ -315,6 +316,4 @@ def _log_importance(tracker: MlflowTracker, run_id: str, experiment: str, metric
     except Exception as err:  # e.g. too few distinct configurations for fANOVA
         log.warning("parameter importance not computed: %s", err)
         return
-    tracker.log_json(run_id, IMPORTANCE_FILE, {
-        "metric": metric, "methods": {model: f.method for model, f in found.items()},
-        "importance": {model: f.shares for model, f in found.items()}})
+    tracker.log_json(run_id, IMPORTANCE_FILE, importance_record(found, metric))

@@ -21,7 +21,6 @@ from tuner.reporting.importance import (
     FANOVA,
     model_importances,
     needs_fanova,
-    param_importance,
     why_no_importance,
 )
 from tuner.reporting.leaderboard import aggregate_seeds, leaderboard
@@ -74,6 +73,17 @@ def test_finished_trials_carry_key_parent_and_settings(store: str,
     assert all(t.end_time >= t.start_time for t in trials)  # type: ignore[operator]
 
 
+def test_the_sweep_logs_importance_in_the_reports_shape(store: str, tmp_path: Path) -> None:
+    """Read before any test writes the report, which logs its own copy over this one."""
+    tracker = MlflowTracker(store)
+    sweep = tracker.sweep_runs(EXPERIMENT)[0]
+    saved = json.loads(Path(tracker.client.download_artifacts(
+        sweep.run_id, IMPORTANCE_FILE, str(tmp_path))).read_text(encoding="utf-8"))
+    assert set(saved) == {"metric", "methods", "fanova_seed", "models"}
+    assert saved["methods"] == {"LDA": FANOVA} and set(saved["models"]["LDA"]) == {
+        "num_topics", "alpha"}
+
+
 def test_reading_an_unknown_experiment_names_it(store: str) -> None:
     with pytest.raises(TunerError, match="experiment 'nope': not found in sqlite:///"):
         MlflowTracker(store).finished_trials("nope")
@@ -122,7 +132,7 @@ def test_a_complete_grids_importance_is_its_exact_main_effect_shares() -> None:
     for trials in (additive, both):
         found = model_importances(trials, "ari")["LDA"]
         assert found.method == EXACT and found.shares == pytest.approx(expected)
-    assert list(param_importance(additive, "ari")["LDA"]) == ["num_topics", "eta"]  # largest first
+    assert list(model_importances(additive, "ari")["LDA"].shares) == ["num_topics", "eta"]
     assert not needs_fanova([dataclasses.replace(t, metrics={}) for t in additive])
 
 
@@ -136,7 +146,7 @@ def test_an_incomplete_grid_falls_back_to_fanova() -> None:
 
 def test_a_grid_without_main_effects_gets_a_reason_not_shares() -> None:
     xor = grid_trials(lambda k, eta: float((k == 8) != (eta == "auto")), etas=("auto", "none"))
-    assert param_importance(xor, "ari") == {}
+    assert model_importances(xor, "ari") == {}
     assert why_no_importance(aggregate_seeds(xor), "ari") == \
         "no swept parameter has a main effect on mean ari (only interactions)"
 
@@ -144,9 +154,9 @@ def test_a_grid_without_main_effects_gets_a_reason_not_shares() -> None:
 def test_a_grids_importance_imports_no_scikit_learn() -> None:
     """fANOVA's scikit-learn import is about 1.5 s of CPU at the end of a multi-worker sweep."""
     code = ("import sys; from tests.tuner.test_reporting import grid_trials, SHIFT; "
-            "from tuner.reporting.importance import param_importance; "
-            "found = param_importance(grid_trials(lambda k, eta: k + SHIFT[eta]), 'ari'); "
-            "print(sorted(found['LDA']), "
+            "from tuner.reporting.importance import model_importances; "
+            "found = model_importances(grid_trials(lambda k, eta: k + SHIFT[eta]), 'ari'); "
+            "print(sorted(found['LDA'].shares), "
             "sorted(m for m in ('sklearn', 'optuna.importance') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
                           timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
@@ -156,13 +166,13 @@ def test_a_grids_importance_imports_no_scikit_learn() -> None:
 
 def test_importance_needs_two_swept_parameters(trials: list[FinishedTrial]) -> None:
     one_alpha = [t for t in trials if t.params["alpha"] is None]
-    assert param_importance(one_alpha, "ari") == {}
+    assert model_importances(one_alpha, "ari") == {}
 
 
 def test_importance_skips_a_metric_that_never_varies(trials: list[FinishedTrial]) -> None:
     """There is no variance to share out; the report says why instead of failing."""
     flat = [dataclasses.replace(t, metrics={"ari": 0.5}) for t in trials]
-    assert param_importance(flat, "ari") == {}
+    assert model_importances(flat, "ari") == {}
     assert why_no_importance(aggregate_seeds(flat), "ari") == \
         "every configuration has the same mean ari"
 
@@ -189,6 +199,7 @@ def test_importance_is_logged_on_the_sweep_run(store: str, written: WrittenRepor
     saved = json.loads((written.html.parent / IMPORTANCE_FILE).read_text(encoding="utf-8"))
     assert saved["models"] == written.importance and saved["metric"] == "ari"
     assert saved["methods"] == {"LDA": FANOVA}  # alpha null resolved per K: not a complete grid
+    assert saved["experiment"] == EXPERIMENT
 
 
 def test_best_grid_reruns_every_seed_of_the_best_configuration(store: str) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -57,10 +57,12 @@ def model_importances(trials: Sequence[FinishedTrial], metric: str) -> dict[str,
             for model, configs in _scored_configs(trials, metric).items()}
 
 
-def param_importance(trials: Sequence[FinishedTrial],
-                     metric: str) -> dict[str, dict[str, float]]:
-    """Model -> swept parameter -> its share (model_importances without the method)."""
-    return {model: found.shares for model, found in model_importances(trials, metric).items()}
+def importance_record(found: Mapping[str, ModelImportance], metric: str) -> dict[str, Any]:
+    """The content of IMPORTANCE_FILE, one shape whether `tuner run` or `tuner report` writes
+    it: each model's method and shares."""
+    return {"metric": metric, "methods": {model: f.method for model, f in found.items()},
+            "fanova_seed": EVALUATOR_SEED,
+            "models": {model: f.shares for model, f in found.items()}}
 
 
 def needs_fanova(trials: Sequence[FinishedTrial]) -> bool:

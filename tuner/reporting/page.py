@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tuner.reporting.importance import why_no_importance
+from tuner.reporting.importance import ModelImportance, why_no_importance
 from tuner.reporting.leaderboard import ConfigResult, format_mean_sd, format_value
 
 TABLE_METRICS = ("npmi", "diversity", "ari", "f1", "fit_seconds")
@@ -27,10 +27,9 @@ class ReportData:
     ranked: list[ConfigResult]  # best mean first
     front: list[ConfigResult]
     objectives: list[str]
-    importance: Mapping[str, Mapping[str, float]]  # model -> swept parameter -> importance
+    importance: Mapping[str, ModelImportance]  # model -> its method and parameters' shares
     topics: Mapping[str, Mapping[str, list[str]]]  # run id -> topic -> words, of the top ones
     pruned: Mapping[str, Mapping[int, int]] = field(default_factory=dict)  # model -> units -> n
-    methods: Mapping[str, str] = field(default_factory=dict)  # model -> how importance was found
 
     @property
     def top(self) -> list[ConfigResult]:

@@ -190,8 +190,7 @@ def plot_importance(model: str, importance: Mapping[str, float], metric: str, me
     for row, (_, value) in enumerate(ordered):
         ax.text(value, row, f" {value:.2f}", va="center", fontsize=8)
     ax.set_xlim(0, 1.1)
-    ax.set_xlabel(f"share of the main-effect variance of mean {metric}"
-                  + (f"; {method}" if method else ""))
+    ax.set_xlabel(f"share of the main-effect variance of mean {metric}; {method}")
     ax.set_title(f"{model}: which parameters matter for {metric}")
     return _save(fig, path)
 

@@ -14,8 +14,8 @@ from tuner.errors import TunerError
 from tuner.metrics import higher_is_better
 from tuner.reporting.fonts import font_for
 from tuner.reporting.importance import (
-    EVALUATOR_SEED,
     IMPORTANCE_FILE,
+    importance_record,
     log_scaled,
     model_importances,
 )
@@ -98,7 +98,8 @@ def write_report_with(tracker: Tracker, experiment: str, out: Path,
     tracker.log_report(sweeps[0].run_id, importance_file)
     return WrittenReport(page, plots, len(trials), len(data.ranked),
                          [c.name for c in data.front], sweeps[0].run_id,
-                         data.importance, language, font)
+                         {model: f.shares for model, f in data.importance.items()}, language,
+                         font)
 
 
 def _report_data(tracker: Tracker, experiment: str, trials: list[FinishedTrial],
@@ -112,11 +113,9 @@ def _report_data(tracker: Tracker, experiment: str, trials: list[FinishedTrial],
                          f"logged: {', '.join(logged) or 'none'}")
     objectives = [m for m in PARETO_METRICS if all(m in c.metrics for c in configs)]
     best = [c.best_trial(metric) for c in configs[:TOP_CONFIGS]]
-    importance = model_importances(full, metric)
     return ReportData(experiment, metric, configs, pareto_front(configs, objectives), objectives,
-                      {model: found.shares for model, found in importance.items()},
-                      {t.run_id: tracker.topics(t.run_id) for t in best}, pruned_by_rung(trials),
-                      {model: found.method for model, found in importance.items()})
+                      model_importances(full, metric),
+                      {t.run_id: tracker.topics(t.run_id) for t in best}, pruned_by_rung(trials))
 
 
 def pruned_by_rung(trials: list[FinishedTrial]) -> dict[str, dict[int, int]]:
@@ -137,8 +136,8 @@ def _plots(data: ReportData, out: Path) -> list[Path]:
             plots.append(plot_swept(model, configs, data.metric, log_scaled(model),
                                     out / plot_name("params", model)))
         if model in data.importance:
-            plots.append(plot_importance(model, data.importance[model], data.metric,
-                                         data.methods.get(model, ""),
+            found = data.importance[model]
+            plots.append(plot_importance(model, found.shares, data.metric, found.method,
                                          out / plot_name("importance", model)))
     return plots
 
@@ -153,9 +152,8 @@ def _topic_plot(data: ReportData, out: Path, font: str | None) -> list[Path]:
 
 
 def _write_importance(data: ReportData, path: Path) -> Path:
-    path.write_text(json.dumps({"experiment": data.experiment, "metric": data.metric,
-                                "methods": data.methods, "fanova_seed": EVALUATOR_SEED,
-                                "models": data.importance}, indent=1), encoding="utf-8")
+    record = {"experiment": data.experiment, **importance_record(data.importance, data.metric)}
+    path.write_text(json.dumps(record, indent=1), encoding="utf-8")
     return path
 
 
