@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from numpy.typing import NDArray
 from torch import nn
 
+from trainers.adam import Adam
 from tuner.data.embeddings import EmbeddingCache, EmbeddingKey
 from tuner.data.store import key_digest
 
@@ -99,7 +100,7 @@ def train_adapter(embeddings: NDArray[np.float32], labels: NDArray[np.int64] | N
     rows = np.flatnonzero(np.asarray(labels) >= 0) if labels is not None \
         else np.arange(len(x))
     adapter = EmbeddingAdapter(x.shape[1], settings.hidden_dim, settings.dropout).to(device)
-    optimizer = torch.optim.Adam(adapter.parameters(), lr=settings.learning_rate)
+    optimizer = Adam(adapter.parameters(), lr=settings.learning_rate)
     adapter.train()
     for _ in range(settings.epochs):
         order = rows[torch.randperm(len(rows), generator=generator).numpy()]

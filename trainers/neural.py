@@ -16,14 +16,10 @@ from typing import Any, Protocol
 import numpy as np
 import scipy.sparse as sp
 import torch
-
-# torch.optim imports torch._dynamo when a process makes its first optimizer: 1.2 s of each
-# worker's first neural fit (ProdLDA, 20ng-mini: 2.8 s, then 1.4 s). Imported with this module,
-# the fork server loads it once for all its workers (the trainers' warm_imports); no thread starts.
-import torch._dynamo  # noqa: F401
 from numpy.typing import NDArray
 from torch import nn
 
+from trainers.adam import Adam
 from trainers.base import assignments_from, empty_documents, top_words
 from tuner.data.inputs import FitContext, TrialData
 from tuner.output import TopicModelOutput
@@ -321,8 +317,8 @@ def train_vae(model: nn.Module, make_batch: BatchFn, n_docs: int, config: TrainC
     """
     generator = seed_everything(config.seed)
     train_idx, val_idx = split_train_validation(n_docs, config.seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate,
-                                 betas=config.adam_betas, fused=fused_adam(config.device))
+    optimizer = Adam(model.parameters(), lr=config.learning_rate, betas=config.adam_betas,
+                     fused=fused_adam(config.device))
     result, best_state, waited = TrainResult(), copy.deepcopy(model.state_dict()), 0
     first = first_watched_epoch(config)
     for epoch in range(config.epochs):
@@ -368,7 +364,7 @@ def first_watched_epoch(config: TrainConfig) -> int:
 
 
 def _train_epoch(model: nn.Module, make_batch: BatchFn, train_idx: NDArray[np.int64],
-                 config: TrainConfig, weight: float, optimizer: torch.optim.Optimizer,
+                 config: TrainConfig, weight: float, optimizer: Adam,
                  generator: torch.Generator) -> float:
     model.train()
     order = train_idx[torch.randperm(len(train_idx), generator=generator).numpy()]

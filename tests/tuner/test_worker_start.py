@@ -74,21 +74,6 @@ def test_no_trainers_warm_imports_load_numba():
     assert out.stdout.strip().splitlines()[-1] == "[] False"
 
 
-def test_neural_warm_imports_hold_what_the_first_optimizer_imports():
-    """torch.optim imports torch._dynamo (1.2 s) when a process makes its first optimizer; a
-    neural trainer's `warm_imports` load it in the fork server, not in each worker's first fit,
-    and start no thread there."""
-    code = ("import os, sys, torch; from tuner.engine.preload import import_all; "
-            "threads = len(os.listdir('/proc/self/task')); failed = import_all(sys.argv[1:]); "
-            "started = len(os.listdir('/proc/self/task')) - threads; before = set(sys.modules); "
-            "torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))]); print(failed, started, "
-            "sorted(m for m in set(sys.modules) - before if m.startswith('torch._dynamo')))")
-    modules = preload_modules(["ProdLDA"])
-    out = subprocess.run([sys.executable, "-c", code, *modules], capture_output=True, text=True,
-                         timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)}, check=True)
-    assert out.stdout.strip().splitlines()[-1] == "[] 0 []"  # no failure, no thread, no import
-
-
 def _variable(name: str) -> str | None:
     return os.environ.get(name)
 
