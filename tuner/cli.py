@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tuner.errors import SweepAbortedError, SweepInterrupted, SweepLockedError, TunerError
+from tuner.startup import pause_collection, resume_collection
 from tuner.tracking.uri import redact_uri
 
 if TYPE_CHECKING:
@@ -46,6 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     if not args.verbose:
         _silence_library_noise()
+    if args.handler is not _run:  # `run` resumes once its tracking store is open (tuner.flow)
+        resume_collection()
     try:
         return int(args.handler(args))
     except SweepInterrupted as stop:
@@ -60,6 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"error: {redact_uri(str(err))}", file=sys.stderr)
         return exit_code(err)
+    finally:
+        resume_collection()
 
 
 def exit_code(err: TunerError) -> int:
@@ -439,7 +444,9 @@ def console_main() -> None:
     interpreter down. Unloading torch, MLflow and the rest takes 1 to 2 s (measured on 2 CPU
     cores) that every cron or n8n call of `tuner run` would otherwise pay; everything a command
     writes is committed before `main` returns. With a child process or a non-daemon thread still
-    alive, the normal exit runs and waits for it."""
+    alive, the normal exit runs and waits for it. The start-up runs without the cyclic garbage
+    collector (see tuner.startup)."""
+    pause_collection()
     code = main()
     if multiprocessing.active_children() or any(
             t.is_alive() and not t.daemon for t in threading.enumerate()

@@ -13,6 +13,7 @@ but ImportError (a torch build missing a CUDA library raises OSError)."""
 from __future__ import annotations
 
 import atexit
+import gc
 import importlib
 import json
 import multiprocessing.util
@@ -50,7 +51,13 @@ def _preload(value: str) -> None:
         return
     _exit_last_without_teardown()
     sys.path[:] = wanted["path"]
+    # Imports without the cyclic collector, then everything frozen before the first fork (as
+    # Python's documentation of gc.freeze advises): workers' collections skip torch's and the
+    # trainers' objects and leave their pages shared. Workers enable the collector again
+    # (worker.init_worker); the server itself never runs anything else.
+    gc.disable()
     import_all(wanted["modules"])
+    gc.freeze()
 
 
 _SERVER: int | None = None  # the fork server's pid, once it has preloaded
