@@ -109,3 +109,31 @@ def test_workers_from_the_fork_server_collect_and_skip_its_imports():
         assert pool.submit(_collector).result(timeout=120) == (True, True)
     finally:
         pool.shutdown()
+
+
+def test_a_workers_first_warm_up_freezes_its_imports_and_later_ones_only_pause():
+    """A `tuner serve` worker warms up again for each sweep while it holds the last sweep's data:
+    only its first warm-up (its start-up) freezes."""
+    code = """
+import gc
+from tuner.engine.worker import warm_up
+before = gc.get_freeze_count()
+warm_up(("LDA",))
+first = gc.get_freeze_count()
+kept = [[i] for i in range(1000)]
+warm_up(("LDA",))
+print(gc.isenabled(), first > before, gc.get_freeze_count() == first)
+"""
+    assert _python(code) == "True True True"
+
+
+def test_imports_inside_a_paused_start_up_leave_the_collector_to_its_caller():
+    code = """
+import gc
+from tuner.startup import imports_without_collection, pause_collection
+pause_collection()
+with imports_without_collection():
+    import json
+print(gc.isenabled(), gc.get_freeze_count())
+"""
+    assert _python(code) == "False 0"

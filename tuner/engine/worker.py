@@ -36,6 +36,7 @@ from tuner.fitting import fit_trial
 from tuner.metrics import METRICS, MetricReference, evaluate
 from tuner.metrics.coherence import npmi_per_topic
 from tuner.output import TopicModelOutput
+from tuner.startup import imports_without_collection
 from tuner.trial import DataRef, StoredFit, TrialError, TrialRecord, TrialSpec, TrialStatus
 
 # Inputs a worker keeps loaded: a sweep uses one or a few (one per vocabulary size); a worker
@@ -122,12 +123,13 @@ def warm_up(models: tuple[str, ...]) -> None:
     """Import what scoring and these models' trainers need (`warm_imports`, which the fork
     server has usually loaded already, then `jit_imports`), before the first trial, so that no
     trial's time includes it."""
-    for module in SCORING_IMPORTS:
-        importlib.import_module(module)
-    for model in models:
-        trainer = load_trainer(model)
-        for module in (*trainer.warm_imports, *trainer.jit_imports):
+    with imports_without_collection():
+        for module in SCORING_IMPORTS:
             importlib.import_module(module)
+        for model in models:
+            trainer = load_trainer(model)
+            for module in (*trainer.warm_imports, *trainer.jit_imports):
+                importlib.import_module(module)
 
 
 def load_trial_data(ref: DataRef) -> TrialData:
