@@ -23,7 +23,11 @@ class StoreBreakerTrainer(Trainer):
 
     def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
             ) -> TopicModelOutput:
+        output = LDATrainer().fit(data, LDATrainer.params.with_defaults({**params,
+                                                                          "max_iter": 10}), ctx)
+        # After the fit: the parent opens the trial's run as it submits it, and a commit of its
+        # still in flight writes the store's first page back over damage done at once (seen
+        # once workers started their trials within milliseconds).
         with open(os.environ[STORE_VARIABLE], "r+b") as store:
             store.write(b"this is no longer an SQLite database" * 100)
-        return LDATrainer().fit(data, LDATrainer.params.with_defaults({**params, "max_iter": 10}),
-                                ctx)
+        return output
