@@ -19,17 +19,19 @@ from torch.optim.adam import adam
 
 
 class Adam:
-    """`torch.optim.Adam(params, lr, betas, eps, weight_decay, fused=fused)`'s updates; `step`
+    """`torch.optim.Adam(params, lr, betas, eps, weight_decay, fused=fused)`'s updates, or with
+    `decoupled_weight_decay` `torch.optim.AdamW`'s (whose default weight decay is 0.01); `step`
     and `zero_grad` (gradients set to None, torch's default) as there."""
 
     def __init__(self, params: Iterable[torch.Tensor], lr: float,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, fused: bool | None = None) -> None:
+                 weight_decay: float = 0.0, fused: bool | None = None,
+                 decoupled_weight_decay: bool = False) -> None:
         self.params = list(params)
         if fused and any(not p.is_floating_point() for p in self.params):
             raise ValueError("fused Adam needs floating-point parameters")
         self.lr, self.betas, self.eps, self.weight_decay = lr, betas, eps, weight_decay
-        self.fused = fused
+        self.fused, self.decoupled_weight_decay = fused, decoupled_weight_decay
         self.state: dict[torch.Tensor, dict[str, torch.Tensor]] = {}
 
     def zero_grad(self) -> None:
@@ -48,7 +50,8 @@ class Adam:
              differentiable=False, fused=self.fused, grad_scale=None, found_inf=None,
              has_complex=any(torch.is_complex(p) for p in params), amsgrad=False,
              beta1=self.betas[0], beta2=self.betas[1], lr=self.lr,
-             weight_decay=self.weight_decay, eps=self.eps, maximize=False)
+             weight_decay=self.weight_decay, eps=self.eps, maximize=False,
+             decoupled_weight_decay=self.decoupled_weight_decay)
 
     def _state(self, p: torch.Tensor) -> dict[str, torch.Tensor]:
         """Made at a parameter's first step, as Adam's `_init_group` makes it: the step count

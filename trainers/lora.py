@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from trainers.adam import Adam
 from trainers.adapters import (
     TEMPERATURE,
     Objective,
@@ -128,7 +129,8 @@ def _train(model: torch.nn.Module, tokenizer: Any, texts: Sequence[str],
     target = torch.from_numpy(np.asarray(labels, dtype=np.int64)) if labels is not None \
         else None
     trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=settings.learning_rate)
+    optimizer = Adam(trainable, lr=settings.learning_rate, weight_decay=0.01,
+                     decoupled_weight_decay=True)  # torch.optim.AdamW's defaults
     model.train()
     steps = 0
     for _ in range(settings.epochs):

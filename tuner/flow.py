@@ -32,7 +32,6 @@ from tuner.reporting.importance import (
     needs_fanova,
 )
 from tuner.reporting.leaderboard import ConfigResult, leaderboard
-from tuner.startup import resume_collection
 from tuner.tracking.records import FinishedTrial, is_pruned, ranked
 from tuner.tracking.tracker import MlflowTracker
 from tuner.tracking.uri import redact_uri
@@ -190,7 +189,6 @@ def _execute_locked(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
                                 journal_dir=journal_dir(settings.cache_dir))
         experiment_id = tracker.experiment_id(grid.experiment)
         assert experiment_id is not None
-        resume_collection()  # the command's start-up is over: MLflow's imports came last
         prepared = precompute(grid, inputs, settings.cache_dir, progress=settings.progress)
         done = {r.data.tags.get("tuner.trial_key") for r in
                 tracker.trial_runs(experiment_id, "attributes.status = 'FINISHED'")

@@ -43,6 +43,16 @@ def test_updates_equal_torch_adams_bit_for_bit(fused, betas, weight_decay):
     assert not torch.equal(ours[0], _trained(lambda ps: Adam(ps, lr=0.01), steps=0)[0])
 
 
+@pytest.mark.parametrize("fused", [None, True])
+def test_decoupled_weight_decay_equals_torch_adamw_bit_for_bit(fused):
+    ours = _trained(lambda ps: Adam(ps, lr=0.01, weight_decay=0.01, fused=fused,
+                                    decoupled_weight_decay=True))
+    torch_s = _trained(lambda ps: torch.optim.AdamW(ps, lr=0.01, fused=fused))
+    assert all(torch.equal(a, b) for a, b in zip(ours, torch_s, strict=True))
+    coupled = _trained(lambda ps: Adam(ps, lr=0.01, weight_decay=0.01, fused=fused))
+    assert not all(torch.equal(a, b) for a, b in zip(ours, coupled, strict=True))
+
+
 def test_zero_grad_sets_gradients_to_none():
     weight = torch.nn.Parameter(torch.ones(3))
     optimizer = Adam([weight], lr=0.1)

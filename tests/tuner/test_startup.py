@@ -1,7 +1,8 @@
-"""A command's start-up runs without the cyclic garbage collector, which comes back (with the
-start-up's objects frozen) once the start-up is over: for `tuner run` when its tracking store is
-open, for any other command at once. Each case runs in a fresh interpreter, since freezing the
-test process's objects would outlive the test."""
+"""A command's start-up imports run without the cyclic garbage collector, which comes back (with
+the start-up's objects frozen) once they are done: for `tuner run` once it has validated the grid
+and imported what its tracking store needs, before it opens the store; for any other command at
+once. Each case runs in a fresh interpreter, since freezing the test process's objects would
+outlive the test."""
 
 from __future__ import annotations
 
@@ -58,13 +59,14 @@ seen = {}
 def watch(module, name):
     real = getattr(module, name)
     def watched(*args, **kwargs):
-        seen.setdefault(name, (gc.isenabled(), gc.get_freeze_count() > 0))
+        seen.setdefault(name, (gc.isenabled(), gc.get_freeze_count() > 0,
+                               "mlflow.store.tracking.sqlalchemy_store" in sys.modules))
         return real(*args, **kwargs)
     setattr(module, name, watched)
-watch(sweep, "check_inputs"); watch(flow, "precompute")
+watch(sweep, "check_inputs"); watch(flow, "MlflowTracker")
 pause_collection()
 code = main(sys.argv[1:])
-print(code, seen.get("check_inputs"), seen.get("precompute"), gc.isenabled())
+print(code, seen.get("check_inputs"), seen.get("MlflowTracker"), gc.isenabled())
 """
 
 
@@ -75,14 +77,15 @@ def _watched_main(*argv: str) -> str:
     return out.stdout.strip().splitlines()[-1]
 
 
-def test_a_run_resumes_collection_once_its_store_is_open(tmp_path, small_corpus):
-    """Validation runs paused; precompute (which may embed a corpus for minutes) runs with the
-    collector back and the start-up frozen."""
+def test_a_run_resumes_collection_before_it_opens_its_store(tmp_path, small_corpus):
+    """Validation runs paused (a bad grid fails before MLflow's import); MLflow's store modules
+    are imported paused; the store (which may create its tables) opens with the collector back
+    and the imports frozen."""
     grid = make_grid(tmp_path, small_corpus)
     line = _watched_main("run", str(grid), "--quiet", "--max-workers", "1",
                          "--cache-dir", str(tmp_path / "cache"),
                          "--tracking-uri", f"sqlite:///{tmp_path}/m.db")
-    assert line == "0 (False, False) (True, True) True"
+    assert line == "0 (False, False, False) (True, True, True) True"
 
 
 def test_a_run_that_fails_before_its_store_opens_resumes_collection(tmp_path, small_corpus):
@@ -92,7 +95,7 @@ def test_a_run_that_fails_before_its_store_opens_resumes_collection(tmp_path, sm
 
 def test_other_commands_resume_collection_at_once(tmp_path, small_corpus):
     grid = make_grid(tmp_path, small_corpus)
-    assert _watched_main("validate", str(grid)) == "0 (True, True) None True"
+    assert _watched_main("validate", str(grid)) == "0 (True, True, False) None True"
 
 
 def _collector() -> tuple[bool, bool]:
@@ -111,20 +114,46 @@ def test_workers_from_the_fork_server_collect_and_skip_its_imports():
         pool.shutdown()
 
 
-def test_a_workers_first_warm_up_freezes_its_imports_and_later_ones_only_pause():
-    """A `tuner serve` worker warms up again for each sweep while it holds the last sweep's data:
-    only its first warm-up (its start-up) freezes."""
+def test_a_warm_up_imports_without_the_collector_and_freezes_nothing():
+    """A `tuner serve` worker may warm up after trials, holding their data: nothing is frozen."""
+    code = """
+import gc, importlib
+import tuner.engine.worker as worker
+states = []
+real = importlib.import_module
+def watched(name, *args):
+    states.append(gc.isenabled())
+    return real(name, *args)
+worker.importlib.import_module = watched
+worker.warm_up(("LDA",))
+print(set(states), gc.isenabled(), gc.get_freeze_count())
+"""
+    assert _python(code) == "{False} True 0"
+
+
+def test_a_download_resumes_the_collector(tmp_path):
+    """A model that is not cached is downloaded during validation: minutes, never paused. (The
+    Hub address here refuses the connection at once.)"""
     code = """
 import gc
-from tuner.engine.worker import warm_up
-before = gc.get_freeze_count()
-warm_up(("LDA",))
-first = gc.get_freeze_count()
-kept = [[i] for i in range(1000)]
-warm_up(("LDA",))
-print(gc.isenabled(), first > before, gc.get_freeze_count() == first)
+from tuner.data.embeddings import resolve_model_path
+from tuner.errors import EmbeddingModelError
+from tuner.startup import pause_collection
+pause_collection()
+try:
+    resolve_model_path("someone/no-such-model")
+except EmbeddingModelError:
+    pass
+print(gc.isenabled(), gc.get_freeze_count() > 0)
 """
-    assert _python(code) == "True True True"
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "TUNER_OFFLINE")}
+    env |= {"PYTHONPATH": str(REPO), "HF_ENDPOINT": "http://127.0.0.1:9",
+            "HF_HOME": str(tmp_path / "hf"), "HF_HUB_ETAG_TIMEOUT": "2",
+            "HF_HUB_DOWNLOAD_TIMEOUT": "2"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, env=env, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "True True"
 
 
 def test_imports_inside_a_paused_start_up_leave_the_collector_to_its_caller():

@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 
 from tuner.data.store import file_sha256, key_digest, locked, read_json, write_atomic
 from tuner.errors import CacheError, EmbeddingModelError
+from tuner.startup import resume_collection
 
 if TYPE_CHECKING:
     import torch
@@ -98,6 +99,7 @@ def _from_hugging_face(model: str) -> Path:
     except Exception as cached_err:
         if _offline():
             raise EmbeddingModelError(_offline_message(model)) from cached_err
+    resume_collection()  # a download may take minutes: never with the collector paused
     try:
         return Path(snapshot_download(model))
     except Exception as err:

@@ -53,9 +53,10 @@ def _preload(value: str) -> None:
     sys.path[:] = wanted["path"]
     # Imports without the cyclic collector, then everything frozen before the first fork (as
     # Python's documentation of gc.freeze advises): workers' collections skip torch's and the
-    # trainers' objects and leave their pages shared. Workers enable the collector again
-    # (worker.init_worker); the server itself never runs anything else.
+    # trainers' objects and leave their pages shared. Every child turns the collector back on;
+    # the server itself never runs anything else.
     gc.disable()
+    os.register_at_fork(after_in_child=gc.enable)
     import_all(wanted["modules"])
     gc.freeze()
 

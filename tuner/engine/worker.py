@@ -79,10 +79,8 @@ def init_worker(threads: int, slot_counter: Any = None, jit_cache: str | None = 
     cache compiled numba code under `jit_cache`, take a GPU slot, leave Ctrl-C to the parent
     (which stops workers itself and ends their runs KILLED); with `exit_fast`, skip interpreter
     teardown at exit."""
-    import gc
     import threading
 
-    gc.enable()  # the fork server forks with it disabled (tuner.engine.preload)
     if environment is not None:
         os.environ.clear()
         os.environ.update(environment)
