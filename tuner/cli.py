@@ -47,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     if not args.verbose:
         _silence_library_noise()
-    if args.handler is not _run:  # `run` first imports what its tracking store needs
+    if args.handler is not _run:  # `run` resumes once it has imported MLflow (tuner.flow)
         resume_collection()
     try:
         return int(args.handler(args))
@@ -280,13 +280,10 @@ def _precompute(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from tuner.flow import SweepHooks, SweepSettings, execute_sweep
     from tuner.reporting.leaderboard import format_leaderboard
-    from tuner.tracking.tracker import import_tracking_libraries, resolve_tracking_uri
+    from tuner.tracking.tracker import resolve_tracking_uri
 
-    grid, inputs = _checked(args)  # first, so that a bad grid fails at once
-    tracking_uri = resolve_tracking_uri(args.tracking_uri)
-    import_tracking_libraries(tracking_uri)
-    resume_collection()  # the start-up's imports are done (tuner.startup)
-    settings = SweepSettings(tracking_uri, args.cache_dir,
+    grid, inputs = _checked(args)
+    settings = SweepSettings(resolve_tracking_uri(args.tracking_uri), args.cache_dir,
                              args.max_workers, args.executor or grid.executor, not args.quiet,
                              args.leaderboard,
                              args.trial_timeout, args.max_memory, args.scheduler,

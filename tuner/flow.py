@@ -32,8 +32,9 @@ from tuner.reporting.importance import (
     needs_fanova,
 )
 from tuner.reporting.leaderboard import ConfigResult, leaderboard
+from tuner.startup import resume_collection
 from tuner.tracking.records import FinishedTrial, is_pruned, ranked
-from tuner.tracking.tracker import MlflowTracker
+from tuner.tracking.tracker import MlflowTracker, import_tracking_libraries
 from tuner.tracking.uri import redact_uri
 from tuner.trial import TrialRecord
 
@@ -185,6 +186,8 @@ def _execute_locked(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
     models = [s.model for s in grid.sweeps]
     pool = WarmPool(_executor_factory(settings, models), models, settings.max_workers)
     try:
+        import_tracking_libraries(settings.tracking_uri)
+        resume_collection()  # a command's start-up imports are done (tuner.startup)
         tracker = MlflowTracker(settings.tracking_uri,
                                 journal_dir=journal_dir(settings.cache_dir))
         experiment_id = tracker.experiment_id(grid.experiment)

@@ -1,8 +1,8 @@
 """A command's start-up imports run without the cyclic garbage collector, which comes back (with
-the start-up's objects frozen) once they are done: for `tuner run` once it has validated the grid
-and imported what its tracking store needs, before it opens the store; for any other command at
-once. Each case runs in a fresh interpreter, since freezing the test process's objects would
-outlive the test."""
+the start-up's objects frozen) once they are done: for `tuner run` once it has validated the grid,
+started its workers' fork server and imported what its tracking store needs, before it opens the
+store; for any other command at once. Each case runs in a fresh interpreter, since freezing the
+test process's objects would outlive the test."""
 
 from __future__ import annotations
 
@@ -64,9 +64,16 @@ def watch(module, name):
         return real(*args, **kwargs)
     setattr(module, name, watched)
 watch(sweep, "check_inputs"); watch(flow, "MlflowTracker")
+real_import = flow.import_tracking_libraries
+def import_tracking_libraries(uri):
+    from multiprocessing.forkserver import _forkserver
+    seen["fork server started"] = _forkserver._forkserver_pid is not None
+    real_import(uri)
+flow.import_tracking_libraries = import_tracking_libraries
 pause_collection()
 code = main(sys.argv[1:])
-print(code, seen.get("check_inputs"), seen.get("MlflowTracker"), gc.isenabled())
+print(code, seen.get("check_inputs"), seen.get("MlflowTracker"), gc.isenabled(),
+      seen.get("fork server started"))
 """
 
 
@@ -79,23 +86,23 @@ def _watched_main(*argv: str) -> str:
 
 def test_a_run_resumes_collection_before_it_opens_its_store(tmp_path, small_corpus):
     """Validation runs paused (a bad grid fails before MLflow's import); MLflow's store modules
-    are imported paused; the store (which may create its tables) opens with the collector back
-    and the imports frozen."""
+    are imported paused, once the fork server has started (its imports overlap them); the store
+    (which may create its tables) opens with the collector back and the imports frozen."""
     grid = make_grid(tmp_path, small_corpus)
     line = _watched_main("run", str(grid), "--quiet", "--max-workers", "1",
                          "--cache-dir", str(tmp_path / "cache"),
                          "--tracking-uri", f"sqlite:///{tmp_path}/m.db")
-    assert line == "0 (False, False, False) (True, True, True) True"
+    assert line == "0 (False, False, False) (True, True, True) True True"
 
 
 def test_a_run_that_fails_before_its_store_opens_resumes_collection(tmp_path, small_corpus):
     grid = make_grid(tmp_path, small_corpus, params={"num_topics": 500})  # out of range
-    assert _watched_main("run", str(grid)) == "2 None None True"
+    assert _watched_main("run", str(grid)) == "2 None None True None"
 
 
 def test_other_commands_resume_collection_at_once(tmp_path, small_corpus):
     grid = make_grid(tmp_path, small_corpus)
-    assert _watched_main("validate", str(grid)) == "0 (True, True, False) None True"
+    assert _watched_main("validate", str(grid)) == "0 (True, True, False) None True None"
 
 
 def _collector() -> tuple[bool, bool]:
