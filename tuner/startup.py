@@ -8,9 +8,10 @@ took 2.3 CPU s with it and 1.8 s without (medians of six, 2 cores). Once the imp
 a full collection over that heap took 0.25 s, and after the freeze under a millisecond.
 
 The pattern is the one Python's documentation gives for `gc.freeze`: disable early, freeze when
-the long-lived objects exist (before forking, in the fork server), enable again. Only imports run
-paused: a validation that downloads a model, or a sweep, must not pile up uncollected garbage, and
-nothing that may become garbage later is frozen.
+the long-lived objects exist (before forking, in the fork server), enable again. Only the
+start-up runs paused (imports, and `tuner run`'s validation of its grid): a model download, the
+store's opening and the sweep itself run with the collector, and only a command that ends with
+its sweep freezes (never `tuner serve`, whose objects may become garbage long after).
 """
 
 from __future__ import annotations
