@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from tuner.errors import TrackingError, TunerError
 from tuner.tracking.journal import Journal
@@ -104,11 +105,11 @@ DATABASE_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")  # MLflow's SQLAlc
 
 def import_tracking_libraries(tracking_uri: str) -> None:
     """Import what `MlflowTracker(tracking_uri)` will need: MLflow's client and, for a database,
-    its SQLAlchemy store (together about 1.9 s of a command's start-up), so that a command can
-    import them without the cyclic collector (tuner.startup) before it validates anything."""
+    its SQLAlchemy store (together about 1.9 CPU s of a command's start-up), so that `tuner run`
+    imports them without the cyclic collector (tuner.startup) before it opens the store."""
     import mlflow.tracking  # noqa: F401
 
-    if tracking_uri.partition(":")[0].split("+")[0].lower() in DATABASE_SCHEMES:
+    if urlsplit(tracking_uri).scheme.split("+", 1)[0].lower() in DATABASE_SCHEMES:
         import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
 
 
