@@ -7,6 +7,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO
 
 PLAIN_NJIT = textwrap.dedent("""
@@ -24,22 +26,30 @@ PLAIN_NJIT = textwrap.dedent("""
 RUN = textwrap.dedent("""
     import sys
     from pathlib import Path
+    if sys.argv[3] == "numba loaded first":
+        import numba
     from tuner.engine.jit import enable_jit_cache
     enable_jit_cache(Path(sys.argv[1]))
+    enable_jit_cache(Path(sys.argv[1]))  # a second call changes nothing
+    loaded = "numba" in sys.modules
     sys.path.insert(0, sys.argv[2])
     import plain_module
-    print(plain_module.bare(1), plain_module.with_options(1.5))
+    print(plain_module.bare(1), plain_module.with_options(1.5), loaded)
 """)
 
 
-def test_functions_declared_without_cache_are_cached_in_the_tuner_folder(tmp_path: Path):
+@pytest.mark.parametrize("order", ["numba loaded first", "numba loaded by its user"])
+def test_functions_declared_without_cache_are_cached_in_the_tuner_folder(tmp_path: Path,
+                                                                          order: str):
+    """Whether numba was loaded before the cache was set or by the module that uses it; a
+    worker that never runs numba code never imports it."""
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "plain_module.py").write_text(PLAIN_NJIT, encoding="utf-8")
     cache = tmp_path / "numba"
-    done = subprocess.run([sys.executable, "-c", RUN, str(cache), str(tmp_path / "src")],
+    done = subprocess.run([sys.executable, "-c", RUN, str(cache), str(tmp_path / "src"), order],
                           capture_output=True, text=True, timeout=300, cwd=REPO)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["2", "3.0"]
+    assert done.stdout.split() == ["2", "3.0", str(order == "numba loaded first")]
     indexes = sorted(p.name for p in cache.rglob("*.nbi"))
     assert any("bare" in name for name in indexes) and any("with_options" in name
                                                            for name in indexes)

@@ -15,6 +15,7 @@ from trainers import registry
 from tuner.engine import preload
 from tuner.engine.executors import WORKER_MODULE, WarmPool, make_executor, preload_modules
 from tuner.engine.preload import import_all
+from tuner.engine.worker import SCORING_IMPORTS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -29,7 +30,7 @@ def report(_):
             "tomotopy": "tomotopy" in sys.modules, "numba": "numba" in sys.modules}
 
 if __name__ == "__main__":
-    pool = make_executor("process", 2, models=["LDA"])
+    pool = make_executor("process", 2, models=["LDA"], cache_dir=sys.argv[1])
     try:
         found = list(pool.map(report, range(8)))
     finally:
@@ -45,7 +46,8 @@ def test_workers_fork_from_one_server_that_imported_the_sweeps_libraries(tmp_pat
     script.write_text(FRESH_POOL, encoding="utf-8")
     (tmp_path / "elsewhere" / "trainers").mkdir(parents=True)
     (tmp_path / "elsewhere" / "trainers" / "__init__.py").write_text("")
-    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, str(script), str(tmp_path / "cache")],
+                         capture_output=True, text=True,
                          timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)}, check=True,
                          cwd=tmp_path / "elsewhere")
     found = json.loads(out.stdout.strip().splitlines()[-1])
@@ -54,13 +56,15 @@ def test_workers_fork_from_one_server_that_imported_the_sweeps_libraries(tmp_pat
     assert len(servers) == 1 and found["me"] not in servers  # forked by the server, not spawned
     # no task imported tomotopy: the server did, once, before forking
     assert all(w["tomotopy"] for w in workers)
+    # the JIT cache is set, but nothing this sweep runs uses numba: no worker imported it
     assert not any(w["numba"] for w in workers)
 
 
 def test_preload_leaves_out_libraries_that_compile_numba_code_at_import():
-    assert preload_modules(["LDA", "ProdLDA"]) == [WORKER_MODULE, "tomotopy",
+    assert preload_modules(["LDA", "ProdLDA"]) == [WORKER_MODULE, *SCORING_IMPORTS, "tomotopy",
                                                    "trainers.nets.prodlda"]
-    assert preload_modules(["BERTopic"]) == [WORKER_MODULE]  # umap: after the JIT cache is set
+    # umap: after the JIT cache is set
+    assert preload_modules(["BERTopic"]) == [WORKER_MODULE, *SCORING_IMPORTS]
 
 
 def test_no_trainers_warm_imports_load_numba():
