@@ -79,6 +79,34 @@ def test_the_scheduler_skips_finished_trials_and_rescoring_needs_a_stored_fit():
     assert scheduler.next_task([]) is None and not scheduler.has_work()
 
 
+def of_model(model: str, key: str, budget: int) -> TrialSpec:
+    budget_param = "epochs" if model == "ProdLDA" else "max_iter"
+    return TrialSpec(model, {budget_param: budget, "num_topics": 20}, 1, DATA, MetricSettings(),
+                     "exp", key)
+
+
+def test_a_trial_starts_beside_other_models_unless_theirs_are_much_shorter():
+    # expected costs: LDA 200 iterations 4000, ProdLDA 8 epochs 3200, 2 epochs 800
+    source = ListSource([of_model("ProdLDA", "p8", 8), of_model("ProdLDA", "p2", 2),
+                         of_model("LDA", "l1", 200), of_model("LDA", "l2", 200)])
+    order = [source.next(()), source.next(["LDA"]), source.next(["ProdLDA"]),
+             source.next(["LDA"])]
+    assert [t.key for t in order if t] == ["l1", "p8", "l2", "p2"]
+    source = ListSource([of_model("ProdLDA", "p2", 2), of_model("LDA", "l1", 200),
+                         of_model("LDA", "l2", 200)])
+    assert [t.key for t in (source.next(()), source.next(["LDA"])) if t] == ["l1", "l2"]
+    assert source.next(["LDA"]).key == "p2" and source.exhausted()  # type: ignore[union-attr]
+
+
+def test_the_scheduler_tells_the_source_which_models_are_running():
+    scheduler = Scheduler(ListSource([of_model("LDA", "l1", 200), of_model("LDA", "l2", 200),
+                                      of_model("ProdLDA", "p8", 8)]), done={})
+    first = scheduler.next_task([])
+    second = scheduler.next_task(["l1"], beside=["LDA"])
+    assert first is not None and second is not None
+    assert (first.spec.key, second.spec.key) == ("l1", "p8")
+
+
 def test_a_shared_step_runs_once_while_its_trials_wait_and_others_go_ahead():
     from tuner.data.inputs import SharedStep
 

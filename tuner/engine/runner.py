@@ -285,7 +285,10 @@ class _Loop:
     def _fill(self, executor: Executor) -> bool:
         """Submit tasks until `max_workers` are in flight; False if the pool broke."""
         while len(self.running) + len(self.steps) < self.max_workers:
-            task = self.scheduler.next_task([t.spec.key for t in self.running.values()])
+            task = self.scheduler.next_task(
+                [t.spec.key for t in self.running.values()],
+                [*(t.spec.model for t in self.running.values()),
+                 *(t.spec.model for t in self.steps.values())])
             if task is None:
                 return True
             if not self._submit(executor, task):

@@ -4,7 +4,7 @@ ask/tell in the parent process (workers stay independent)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -124,7 +124,8 @@ class TpeSource:
         self.told: dict[str, Mapping[str, float] | None] = {}  # trial key -> its result
         self.finished: list[dict[str, Any]] = []
 
-    def next(self) -> Any | None:
+    def next(self, beside: Collection[str] = ()) -> Any | None:
+        """Trials in the order Optuna asks for them, whatever runs `beside` them."""
         if not self.queue and self.asked < self.spec.n_trials:
             self._ask()
         return self.queue.pop(0) if self.queue else None
