@@ -28,9 +28,10 @@ def machine() -> str:
 
 
 def write_grid(folder: Path, **fields: object) -> Path:
-    grid = {"experiment": "bench", "dataset": {"path": str(CORPUS), "language": "en"},
-            "models": ["lda"], "params": {}, "seeds": [1],
-            "embedding": {"model": "sentence-transformers/all-MiniLM-L6-v2", "pooling": "mean"}}
+    grid: dict[str, object] = {
+        "experiment": "bench", "dataset": {"path": str(CORPUS), "language": "en"},
+        "models": ["lda"], "params": {}, "seeds": [1],
+        "embedding": {"model": "sentence-transformers/all-MiniLM-L6-v2", "pooling": "mean"}}
     grid.update(fields)
     path = folder / "grid.json"
     path.write_text(json.dumps(grid), encoding="utf-8")

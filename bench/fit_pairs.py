@@ -15,8 +15,13 @@ from __future__ import annotations
 import argparse
 import itertools
 import multiprocessing
+import queue
 import statistics
 import time
+from collections.abc import Sequence
+from multiprocessing.process import BaseProcess
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 from _common import machine, scratch, write_grid
@@ -31,31 +36,36 @@ def prepare(models: list[str], folder: Path) -> Path:
     from tuner.grid import load_grid
 
     params = {k: v for k, v in PARAMS.items() if "." not in k or k.split(".")[0] in models}
-    grid = load_grid(write_grid(folder, models=models, params=params, seeds=[1]))
+    grid_path = write_grid(folder, models=models, params=params, seeds=[1])
+    grid = load_grid(grid_path)
     precompute(grid, check_inputs(grid), folder / "cache", progress=False)
-    return folder / "grid.json"
+    return grid_path
 
 
-def fit_loop(model: str, grid_path: str, cache: str, seconds: float, start: object,
-             results: object) -> None:
+def fit_loop(model: str, grid_path: str, cache: str, seconds: float, start: Barrier,
+             results: Queue[tuple[str, list[float]]]) -> None:
     """Fit `model`'s trial over and over for `seconds` after the barrier; send the fit times."""
     from tuner.engine.sweep import check_inputs, precompute
     from tuner.engine.worker import init_worker, run_trial
     from tuner.grid import load_grid
+    from tuner.trial import TrialSpec, TrialStatus
+
+    def fit(spec: TrialSpec) -> float:
+        record = run_trial(spec)
+        if record.status is not TrialStatus.COMPLETE:
+            raise SystemExit(f"{model}: the trial failed: {record.error}")
+        return float(record.metrics["fit_seconds"])
 
     grid = load_grid(grid_path)
     trials = precompute(grid, check_inputs(grid), Path(cache), progress=False).trials
     spec = next(t for t in trials if t.model.lower() == model)
     init_worker(1)
-    run_trial(spec)  # the first fit's one-off costs (imports, allocations) are not measured
-    start.wait()  # type: ignore[attr-defined]
+    fit(spec)  # the first fit's one-off costs (imports, allocations) are not measured
+    start.wait(timeout=600)  # a partner that died breaks the barrier instead of hanging it
     fits, end = [], time.monotonic() + seconds
     while time.monotonic() < end:
-        record = run_trial(spec)
-        if record.status.value != "COMPLETE":
-            raise SystemExit(f"{model}: the trial failed: {record.error}")
-        fits.append(record.metrics["fit_seconds"])
-    results.put((model, fits))  # type: ignore[attr-defined]
+        fits.append(fit(spec))
+    results.put((model, fits))
 
 
 def run_together(models: tuple[str, ...], grid: Path, cache: Path,
@@ -63,14 +73,28 @@ def run_together(models: tuple[str, ...], grid: Path, cache: Path,
     """(model, median fit) of each process, all started together."""
     context = multiprocessing.get_context("spawn")
     start, results = context.Barrier(len(models)), context.Queue()
-    processes = [context.Process(target=fit_loop, args=(m, str(grid), str(cache), seconds,
-                                                        start, results)) for m in models]
+    processes = [context.Process(target=fit_loop, daemon=True,
+                                 args=(m, str(grid), str(cache), seconds, start, results))
+                 for m in models]
     for process in processes:
         process.start()
-    found = [results.get(timeout=seconds + 300) for _ in processes]
+    found = [collect(results, processes) for _ in processes]
     for process in processes:
         process.join()
     return [(model, statistics.median(fits)) for model, fits in found]
+
+
+def collect(results: Queue[tuple[str, list[float]]], processes: Sequence[BaseProcess]
+            ) -> tuple[str, list[float]]:
+    """One process's fit times; SystemExit as soon as a process ended without sending them."""
+    while True:
+        try:
+            return results.get(timeout=5)
+        except queue.Empty:
+            failed = [p for p in processes if p.exitcode not in (None, 0)]
+            if failed:
+                raise SystemExit(
+                    f"a fitting process failed (exit code {failed[0].exitcode})") from None
 
 
 def main() -> None:

@@ -1,9 +1,17 @@
-"""What becomes of the trials in flight at a pool break: plain data in, decisions out."""
+"""Which trial starts next, and what becomes of the trials in flight at a pool break: plain data
+in, decisions out."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from typing import Any
+
+from tuner.engine.runner import SweepResult, _Loop
 from tuner.engine.scheduler import ListSource, Scheduler
 from tuner.engine.triage import InFlight, triage_break
+from tuner.engine.watchdog import Limits, Watchdog
+from tuner.tracking.memory import MemoryTracker
 from tuner.trial import DataRef, MetricSettings, TrialError, TrialRecord, TrialSpec, TrialStatus
 
 DATA = DataRef("corpus.jsonl", "sha", "en", "bow/v1000", None, None, None, "label")
@@ -85,17 +93,31 @@ def of_model(model: str, key: str, budget: int) -> TrialSpec:
                      "exp", key)
 
 
+def keys(source: ListSource, *running: list[str]) -> list[str]:
+    """The keys `source` hands out, asked with each set of running models in turn."""
+    picked = [source.next(beside) for beside in running]
+    assert all(picked)
+    return [trial.key for trial in picked if trial is not None]
+
+
 def test_a_trial_starts_beside_other_models_unless_theirs_are_much_shorter():
     # expected costs: LDA 200 iterations 4000, ProdLDA 8 epochs 3200, 2 epochs 800
     source = ListSource([of_model("ProdLDA", "p8", 8), of_model("ProdLDA", "p2", 2),
                          of_model("LDA", "l1", 200), of_model("LDA", "l2", 200)])
-    order = [source.next(()), source.next(["LDA"]), source.next(["ProdLDA"]),
-             source.next(["LDA"])]
-    assert [t.key for t in order if t] == ["l1", "p8", "l2", "p2"]
+    assert keys(source, [], ["LDA"], ["ProdLDA"], ["LDA"]) == ["l1", "p8", "l2", "p2"]
     source = ListSource([of_model("ProdLDA", "p2", 2), of_model("LDA", "l1", 200),
                          of_model("LDA", "l2", 200)])
-    assert [t.key for t in (source.next(()), source.next(["LDA"])) if t] == ["l1", "l2"]
-    assert source.next(["LDA"]).key == "p2" and source.exhausted()  # type: ignore[union-attr]
+    assert keys(source, [], ["LDA"]) == ["l1", "l2"]  # p2 is under half of l2's cost
+
+
+def test_a_trial_at_exactly_the_mixing_share_starts_beside_the_longer_model():
+    source = ListSource([of_model("LDA", "l1", 200), of_model("ProdLDA", "p5", 5)])  # 4000, 2000
+    assert keys(source, ["LDA"], []) == ["p5", "l1"]
+
+
+def test_with_every_model_running_the_longest_trial_goes_first():
+    source = ListSource([of_model("ProdLDA", "p6", 6), of_model("LDA", "l1", 200)])
+    assert keys(source, ["LDA", "ProdLDA"], []) == ["l1", "p6"]
 
 
 def test_the_scheduler_tells_the_source_which_models_are_running():
@@ -130,3 +152,30 @@ def test_a_break_with_a_known_cause_elsewhere_makes_no_suspect():
     as they were, not suspected."""
     triage = triage_break([flying("a"), flying("b")], {}, set(), explained=True)
     assert {t.spec.key for t in triage.retries} == {"a", "b"} and triage.suspects == set()
+
+
+class HeldPool(Executor):
+    """A pool that starts nothing: it records what it was given and leaves each future pending."""
+
+    def __init__(self) -> None:
+        self.given: list[TrialSpec] = []
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        self.given.append(args[0])
+        return Future()
+
+
+def test_the_runner_fills_its_workers_with_trials_of_different_models():
+    tracker = MemoryTracker()
+    sweep = tracker.start_sweep("exp", {}, {})
+    scheduler = Scheduler(ListSource([of_model("LDA", "l1", 200), of_model("LDA", "l2", 200),
+                                      of_model("ProdLDA", "p8", 8)]), done={})
+    watchdog = Watchdog(Limits())
+    try:
+        loop = _Loop(tracker, sweep, SweepResult(sweep), None, scheduler, watchdog, 2)
+        pool = HeldPool()
+        assert loop._fill(pool)
+    finally:
+        watchdog.close()
+    assert [spec.key for spec in pool.given] == ["l1", "p8"]
+    assert loop.running_models() == {"LDA", "ProdLDA"}

@@ -285,15 +285,19 @@ class _Loop:
     def _fill(self, executor: Executor) -> bool:
         """Submit tasks until `max_workers` are in flight; False if the pool broke."""
         while len(self.running) + len(self.steps) < self.max_workers:
-            task = self.scheduler.next_task(
-                [t.spec.key for t in self.running.values()],
-                [*(t.spec.model for t in self.running.values()),
-                 *(t.spec.model for t in self.steps.values())])
+            task = self.scheduler.next_task([t.spec.key for t in self.running.values()],
+                                            self.running_models())
             if task is None:
                 return True
             if not self._submit(executor, task):
                 return False
         return True
+
+    def running_models(self) -> set[str]:
+        """The models of the trials and shared steps in flight: the scheduler starts the next
+        trial beside other models' where it can (ListSource)."""
+        return {*(t.spec.model for t in self.running.values()),
+                *(t.spec.model for t in self.steps.values())}
 
     def _submit(self, executor: Executor, task: Task) -> bool:
         """Submit a task; False (and the trial kept for a retry) if the pool broke."""

@@ -24,7 +24,8 @@ class TrialSource(Protocol):
     """Where trials come from: a fixed list (grid, random) or a search that learns (TPE)."""
 
     def next(self, beside: Collection[str] = ()) -> TrialSpec | None:
-        """The next trial to run; `beside`: the models of the trials running now."""
+        """The next trial to run; `beside`: the models of the tasks (trials, shared steps)
+        running now."""
         ...
 
     def exhausted(self) -> bool: ...
@@ -32,14 +33,11 @@ class TrialSource(Protocol):
     def tell(self, key: str, metrics: Mapping[str, float] | None) -> None: ...
 
 
-# Two fits of one model contend for the same part of the machine; fits of different models
-# mostly do not. On 20ng-mini, one thread each on 2 cores, each fit beside the other against
-# alone (bench/fit_pairs.py, three runs): ProdLDA beside ProdLDA x1.00, x1.08 and x1.16, LDA
-# beside LDA x1.00 to x1.01, ProdLDA beside LDA x1.01 to x1.02 with LDA x0.99 to x1.04. On the
-# 16-trial parallel_efficiency grid the 2-worker command took 8.9 s against 9.35 s in
-# alternating runs. So a trial of a model not running now goes first, if its expected cost is
-# at least this share of the longest waiting trial's: longer trials still start first, so the
-# sweep's last trials stay short.
+# Two fits of one model contend for the same part of the machine (its caches and memory
+# bandwidth); fits of different models mostly do not: bench/fit_pairs.py measures it. So a
+# trial of a model not running now goes first if its expected cost (Trainer.expected_cost, a
+# rough figure comparable across models) is at least this share of the longest waiting
+# trial's: longer trials still start first, so the sweep's last trials stay short.
 MIX_SHARE = 0.5
 
 
@@ -48,25 +46,19 @@ class ListSource:
     other models (MIX_SHARE)."""
 
     def __init__(self, trials: list[TrialSpec]) -> None:
-        costed = sorted(((expected_cost(t), t) for t in trials), key=lambda ct: ct[0],
-                        reverse=True)
-        self.costs = [cost for cost, _ in costed]
-        self.queue = [trial for _, trial in costed]
+        self.queue = sorted(((expected_cost(t), t) for t in trials), key=lambda ct: ct[0],
+                            reverse=True)  # (cost, trial), longest first
 
     def next(self, beside: Collection[str] = ()) -> TrialSpec | None:
         if not self.queue:
             return None
-        index = self._mixed(beside)
-        self.costs.pop(index)
-        return self.queue.pop(index)
+        return self.queue.pop(self._index_to_start(beside))[1]
 
-    def _mixed(self, beside: Collection[str]) -> int:
+    def _index_to_start(self, beside: Collection[str]) -> int:
         """The longest waiting trial whose model is not running, if it is long enough (see
         MIX_SHARE); else the longest of all."""
-        if self.queue[0].model not in beside:
-            return 0
-        floor = MIX_SHARE * self.costs[0]
-        for index, (cost, trial) in enumerate(zip(self.costs, self.queue, strict=True)):
+        floor = MIX_SHARE * self.queue[0][0]
+        for index, (cost, trial) in enumerate(self.queue):
             if cost < floor:
                 break
             if trial.model not in beside:
@@ -151,7 +143,8 @@ class Scheduler:
     def next_task(self, in_flight: Collection[str], beside: Collection[str] = ()) -> Task | None:
         """The next task, or None when nothing may start now: no work left, or a suspect must
         run alone (it is in flight, or it is next while others are). `in_flight`: the keys of
-        the trials running; `beside`: the models of the tasks running (see ListSource)."""
+        the trials running; `beside`: the models of the tasks (trials, shared steps) running
+        (see ListSource)."""
         if any(key in self.suspects for key in in_flight):
             return None
         if in_flight and self.retry and self.retry[-1].key in self.suspects:
