@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import site
 import subprocess
 import sys
 import time
@@ -40,16 +41,22 @@ if __name__ == "__main__":
 
 
 def test_workers_fork_from_one_server_that_imported_the_sweeps_libraries(tmp_path):
-    """Run from a folder holding a decoy `trainers/`: the server searches the parent's path, not
-    the folder it was started in, so the decoy shadows nothing."""
+    """Run from a folder holding a decoy `tuner/` and `trainers/` (another checkout, say): the
+    server searches the parent's path, not the folder it was started in, so they shadow nothing."""
     script = tmp_path / "fresh_pool.py"
     script.write_text(FRESH_POOL, encoding="utf-8")
-    (tmp_path / "elsewhere" / "trainers").mkdir(parents=True)
-    (tmp_path / "elsewhere" / "trainers" / "__init__.py").write_text("")
+    decoy = f"open({str(tmp_path / 'decoy-imported')!r}, 'w').close()\n"
+    # Python 3.10 has no PYTHONSAFEPATH: there the server's first import still searches the
+    # working folder (see tuner.engine.preload)
+    decoys = ("tuner", "trainers") if sys.version_info >= (3, 11) else ("trainers",)
+    for package in decoys:
+        (tmp_path / "elsewhere" / package).mkdir(parents=True)
+        (tmp_path / "elsewhere" / package / "__init__.py").write_text(decoy)
     out = subprocess.run([sys.executable, str(script), str(tmp_path / "cache")],
                          capture_output=True, text=True,
                          timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)}, check=True,
                          cwd=tmp_path / "elsewhere")
+    assert not (tmp_path / "decoy-imported").exists()
     found = json.loads(out.stdout.strip().splitlines()[-1])
     workers = found["workers"]
     servers = {w["parent"] for w in workers}
@@ -126,21 +133,36 @@ def test_a_pool_closed_while_its_workers_start_leaves_none_running():
     assert not any(p.is_alive() for p in processes)
 
 
-def test_only_the_server_its_parent_started_acts_on_the_preload_variable(tmp_path):
+def test_only_the_server_its_parent_started_acts_on_the_preload_variable(tmp_path, monkeypatch):
     """The variable names the process that set it: a process that inherits it from anyone else
-    keeps its own module path and imports nothing; the set-up's own child takes the path."""
-    code = "import sys; import tuner.engine.preload; print(sys.path[0] == sys.argv[1])"
+    keeps its own module path and imports nothing; the set-up's own child takes the path and
+    gives the search variables back their earlier values."""
+    code = ("import os, sys; import tuner.engine.preload; "
+            "print(sys.path[0] == sys.argv[1], os.environ.get('PYTHONSAFEPATH'))")
 
-    def path_taken(parent: int) -> bool:
-        value = json.dumps({"modules": [], "path": [str(tmp_path), str(REPO)], "parent": parent})
+    def started_with(parent: int) -> list[str]:
+        variables = preload.server_environment([], [str(tmp_path), str(REPO)])
+        wanted = json.loads(variables[preload.VARIABLE]) | {"parent": parent}
         out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True,
-                             text=True, timeout=120, check=True,
-                             env={**os.environ, "PYTHONPATH": str(REPO), preload.VARIABLE: value})
-        return out.stdout.split() == ["True"]
+                             text=True, timeout=120, check=True, cwd=tmp_path,
+                             env={**os.environ, **variables, preload.VARIABLE: json.dumps(wanted)})
+        return out.stdout.split()
 
-    assert path_taken(os.getpid())  # the subprocess is this process's child
-    assert not path_taken(os.getpid() + 1_000_000)  # set by some other process
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    monkeypatch.delenv("PYTHONSAFEPATH", raising=False)
+    assert started_with(os.getpid()) == ["True", "None"]  # this process's child
+    assert started_with(os.getpid() + 1_000_000) == ["False", "1"]  # set by another process
 
+
+
+def test_the_server_finds_this_tuner_before_the_users_path(monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", "/users/own")
+    variables = preload.server_environment([], [])
+    assert variables["PYTHONPATH"].split(os.pathsep) == [str(REPO), "/users/own"]
+    assert variables["PYTHONSAFEPATH"] == "1"
+    # installed into a site folder: found there, after the standard library
+    monkeypatch.setattr(site, "getsitepackages", lambda: [str(REPO)])
+    assert preload.server_environment([], [])["PYTHONPATH"] == "/users/own"
 
 TEARDOWN_WITNESS = """
 import atexit, os, pathlib

@@ -54,7 +54,7 @@ def make_executor(kind: str, max_workers: int, scheduler: str | None = None,
     return ProcessPoolExecutor(max_workers=max_workers, mp_context=context,
                                initializer=init_worker,
                                initargs=(threads, slot_counter, jit_cache, True,
-                                         dict(os.environ)))
+                                         parent_environment()))
 
 
 WORKER_MODULE = "tuner.engine.worker"
@@ -77,12 +77,19 @@ def worker_context(preload: Sequence[str] = (WORKER_MODULE,)) -> BaseContext:
     context.set_forkserver_preload([preload_imports.__name__])
     with _SERVER_START:
         path = multiprocessing.spawn.get_preparation_data("")["sys_path"]  # '' made absolute
-        with environment({preload_imports.VARIABLE: preload_imports.encode(preload, path)}):
+        with environment(preload_imports.server_environment(preload, path)):
             multiprocessing.forkserver.ensure_running()  # started now, so it sees the variable
     return context
 
 
 _SERVER_START = threading.Lock()  # `tuner serve` makes pools from its sweeps' threads
+
+
+def parent_environment() -> dict[str, str]:
+    """The environment workers get: never read while another thread starts the fork server
+    with its own search variables set (see preload.server_environment)."""
+    with _SERVER_START:
+        return dict(os.environ)
 
 
 def preload_modules(models: Sequence[str]) -> list[str]:

@@ -3,12 +3,19 @@ tuner.engine.executors.worker_context): take the parent's module search path, th
 modules the parent named, so that every worker starts with them loaded. Both come in
 $TUNER_FORK_SERVER_IMPORTS, set while the server starts.
 
-The path comes first because Python 3.11's fork server ignores the one it is given: a `trainers/`
+The path comes first because the fork server ignores the one it is given: a `trainers/`
 or `torch.py` in the folder tuner runs from would otherwise shadow the real package in the
-server, and so in every worker. A module that fails to import here is left to the workers, which
-import it again in their warm-up or fit and report the error there, as spawned workers did:
-multiprocessing's own preload stops the fork server, and with it every worker start, on any error
-but ImportError (a torch build missing a CUDA library raises OSError)."""
+server, and so in every worker. This module itself is found before that: the server starts
+with the working folder left off its path (PYTHONSAFEPATH) and this tuner's folder on it
+(PYTHONPATH), so that a `tuner/` in the working folder (another checkout) is not the tuner the
+server runs; it gives both variables back their values before it imports anything else. Python
+3.10 has no PYTHONSAFEPATH, and `python -E` ignores both: there the working folder still comes
+first for this one import.
+
+A module that fails to import here is left to the workers, which import it again in their
+warm-up or fit and report the error there, as spawned workers did: multiprocessing's own preload
+stops the fork server, and with it every worker start, on any error but ImportError (a torch
+build missing a CUDA library raises OSError)."""
 
 from __future__ import annotations
 
@@ -18,15 +25,34 @@ import importlib
 import json
 import multiprocessing.util
 import os
+import site
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 VARIABLE = "TUNER_FORK_SERVER_IMPORTS"
+SEARCH_VARIABLES = ("PYTHONPATH", "PYTHONSAFEPATH")
 
 
-def encode(modules: Sequence[str], path: Sequence[str]) -> str:
-    """The variable's value, for the fork server the calling process is about to start."""
-    return json.dumps({"modules": list(modules), "path": list(path), "parent": os.getpid()})
+def server_environment(modules: Sequence[str], path: Sequence[str]) -> dict[str, str]:
+    """The variables the fork server the calling process is about to start needs: what to import
+    and the parent's path (VARIABLE), and the search variables that find this module."""
+    restore = {name: os.environ.get(name) for name in SEARCH_VARIABLES}
+    wanted = {"modules": list(modules), "path": list(path), "parent": os.getpid(),
+              "restore": restore}
+    users = restore["PYTHONPATH"]
+    search = [*_own_root(), *([users] if users else [])]
+    return {VARIABLE: json.dumps(wanted), "PYTHONSAFEPATH": "1",
+            "PYTHONPATH": os.pathsep.join(search)}
+
+
+def _own_root() -> list[str]:
+    """The folder this tuner package is in, unless it is a site folder (an installed tuner),
+    which the server's path holds anyway, after the standard library."""
+    root = Path(__file__).resolve().parents[__name__.count(".")]  # tuner/engine/preload.py
+    site_folders = {Path(folder).resolve()
+                    for folder in [*site.getsitepackages(), site.getusersitepackages()]}
+    return [] if root in site_folders else [str(root)]
 
 
 def import_all(modules: Sequence[str]) -> list[str]:
@@ -50,6 +76,7 @@ def _preload(value: str) -> None:
     if wanted.get("parent") != os.getppid():
         return
     _exit_last_without_teardown()
+    _restore(wanted.get("restore", {}))
     sys.path[:] = wanted["path"]
     # Imports without the cyclic collector, then everything frozen before the first fork (as
     # Python's documentation of gc.freeze advises): workers' collections skip torch's and the
@@ -59,6 +86,16 @@ def _preload(value: str) -> None:
     os.register_at_fork(after_in_child=gc.enable)
     import_all(wanted["modules"])
     gc.freeze()
+
+
+def _restore(earlier: dict[str, str | None]) -> None:
+    """Give the search variables their values from before the server started, so workers and
+    what they start see the user's."""
+    for name, value in earlier.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 _SERVER: int | None = None  # the fork server's pid, once it has preloaded
