@@ -154,7 +154,6 @@ def test_only_the_server_its_parent_started_acts_on_the_preload_variable(tmp_pat
     assert started_with(os.getpid() + 1_000_000) == ["False", "1"]  # set by another process
 
 
-
 def test_the_server_finds_this_tuner_before_the_users_path(monkeypatch):
     monkeypatch.setenv("PYTHONPATH", "/users/own")
     variables = preload.server_environment([], [])
@@ -163,6 +162,7 @@ def test_the_server_finds_this_tuner_before_the_users_path(monkeypatch):
     # installed into a site folder: found there, after the standard library
     monkeypatch.setattr(site, "getsitepackages", lambda: [str(REPO)])
     assert preload.server_environment([], [])["PYTHONPATH"] == "/users/own"
+
 
 TEARDOWN_WITNESS = """
 import atexit, os, pathlib

@@ -30,6 +30,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from tuner.devices import restore_environment
+
 VARIABLE = "TUNER_FORK_SERVER_IMPORTS"
 SEARCH_VARIABLES = ("PYTHONPATH", "PYTHONSAFEPATH")
 
@@ -76,7 +78,7 @@ def _preload(value: str) -> None:
     if wanted.get("parent") != os.getppid():
         return
     _exit_last_without_teardown()
-    _restore(wanted.get("restore", {}))
+    restore_environment(wanted.get("restore", {}))  # workers and what they start see the user's
     sys.path[:] = wanted["path"]
     # Imports without the cyclic collector, then everything frozen before the first fork (as
     # Python's documentation of gc.freeze advises): workers' collections skip torch's and the
@@ -86,16 +88,6 @@ def _preload(value: str) -> None:
     os.register_at_fork(after_in_child=gc.enable)
     import_all(wanted["modules"])
     gc.freeze()
-
-
-def _restore(earlier: dict[str, str | None]) -> None:
-    """Give the search variables their values from before the server started, so workers and
-    what they start see the user's."""
-    for name, value in earlier.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
 
 
 _SERVER: int | None = None  # the fork server's pid, once it has preloaded
