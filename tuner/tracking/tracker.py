@@ -128,6 +128,7 @@ class MlflowTracker:
         # a SQLite store; never relative to the working directory of whoever runs the sweep.
         self.journal_dir = Path(journal_dir) if journal_dir else store.resolve() / "journal"
         self.client = MlflowClient(tracking_uri=tracking_uri)
+        self._artifact_folders: dict[str, Path] = {}  # open trial runs whose artifacts are local
         self._finished: list[Any] = []
         self._finished_for: str | None = None
 
@@ -307,6 +308,9 @@ class MlflowTracker:
         run = self.client.create_run(sweep.experiment_id, run_name=_run_name(spec),
                                      tags=trial_tags(sweep, spec))
         self._log_params(run.info.run_id, trial_params(spec))
+        folder = local_folder(run.info.artifact_uri)
+        if folder is not None:
+            self._artifact_folders[run.info.run_id] = folder
         return str(run.info.run_id)
 
     def finish_trial(self, sweep: SweepHandle, run_id: str, record: TrialRecord) -> None:
@@ -336,6 +340,7 @@ class MlflowTracker:
     def drop_trial(self, run_id: str) -> None:
         """Remove a run opened for an attempt that will be resubmitted."""
         self._finished_for = None  # the FINISHED runs change
+        self._artifact_folders.pop(run_id, None)
         self.client.delete_run(run_id)
 
     def end_run(self, run_id: str, status: str) -> None:
@@ -412,14 +417,48 @@ class MlflowTracker:
                                   tags=[r for r in batch if isinstance(r, RunTag)])
 
     def _log_artifacts(self, run_id: str, record: TrialRecord, sweep: SweepHandle) -> None:
-        with tempfile.TemporaryDirectory(prefix="tuner-artifacts-") as folder:
-            root = Path(folder)
-            for name, content in _artifact_files(record, sweep.doc_ids):
-                (root / name).write_text(content, encoding="utf-8")
-            self.client.log_artifacts(run_id, str(root))
+        """A trial's files, written straight into its run's folder when the artifact store is a
+        local folder (as MLflow's local repository writes them: each to a temporary name, then
+        renamed), else through MLflow. Straight, no temporary copy and no look-up of the run:
+        the parent's CPU per trial 32 to 36 ms -> 27 ms (bench/overhead.py, 2026-12-01)."""
+        files = _artifact_files(record, sweep.doc_ids)
+        folder = self._artifact_folders.pop(run_id, None)
+        if folder is not None:
+            write_files(folder, files)
+            return
+        with tempfile.TemporaryDirectory(prefix="tuner-artifacts-") as staging:
+            write_files(Path(staging), files)
+            self.client.log_artifacts(run_id, staging)
 
 
 MLFLOW_BATCH = 1000  # entries per log_batch call: MLflow refuses more
+
+
+def local_folder(artifact_uri: str) -> Path | None:
+    """The folder a `file:` (or plain path) artifact URI names; None for any other store."""
+    parts = urlsplit(artifact_uri)
+    if parts.scheme == "file" and parts.netloc in ("", "localhost"):
+        from mlflow.utils.file_utils import local_file_uri_to_path
+
+        return Path(local_file_uri_to_path(artifact_uri))
+    if parts.scheme == "" and Path(artifact_uri).is_absolute():
+        return Path(artifact_uri)
+    return None
+
+
+def write_files(folder: Path, files: Iterable[tuple[str, str]]) -> None:
+    """Each (name, text) to `folder`/name, whole or not at all: written to a new file beside
+    it (with open()'s default mode, as MLflow's files), then renamed over it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, content in files:
+        staging = folder / f".{name}.{uuid.uuid4().hex}"
+        try:
+            with open(staging, "x", encoding="utf-8") as out:
+                out.write(content)
+            os.replace(staging, folder / name)
+        except BaseException:
+            staging.unlink(missing_ok=True)
+            raise
 
 
 def run_status(status: TrialStatus) -> str:
