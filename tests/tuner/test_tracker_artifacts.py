@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tuner.tracking.tracker import MlflowTracker, local_folder, write_files
+from tuner.tracking.tracker import (
+    STAGING_PREFIX,
+    MlflowTracker,
+    _artifact_files,
+    local_folder,
+    write_files,
+)
 from tuner.trial import DataRef, MetricSettings, TrialRecord, TrialSpec, TrialStatus
 
 DATA = DataRef("corpus.jsonl", "sha", "en", "bow/v1000", None, None, None, "label")
@@ -21,33 +27,69 @@ def record(key: str) -> TrialRecord:
                        extras={"note": "é"})
 
 
-def contents(tracker: MlflowTracker, run_id: str, folder: Path) -> dict[str, str]:
+def contents(tracker: MlflowTracker, run_id: str, folder: Path) -> dict[str, bytes]:
     names = {a.path for a in tracker.client.list_artifacts(run_id)}
-    return {name: Path(tracker.client.download_artifacts(run_id, name, str(folder)))
-            .read_text(encoding="utf-8") for name in names}
+    return {name: Path(tracker.client.download_artifacts(run_id, name, str(folder))).read_bytes()
+            for name in names}
 
 
-def test_local_artifacts_read_back_as_mlflows_own_upload(tmp_path):
+def test_local_artifacts_are_written_straight_and_read_back_as_mlflows_upload(tmp_path,
+                                                                             monkeypatch):
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     tracker = MlflowTracker(uri)
     sweep = tracker.start_sweep("artifacts", {}, {}, ["d1", "d2", "d3"])
     direct = tracker.start_trial(sweep, record("a").spec)
-    tracker.finish_trial(sweep, direct, record("a"))
+    with monkeypatch.context() as patch:  # an upload through the client would fail the write
+        patch.setattr(tracker.client, "log_artifacts", None)
+        tracker.finish_trial(sweep, direct, record("a"))
+    assert not tracker.journal(sweep).path.exists()
     # A run this tracker did not open (a journal replay in a later process) goes through MLflow.
     uploaded = tracker.start_trial(sweep, record("a").spec)
     MlflowTracker(uri).finish_trial(sweep, uploaded, record("a"))
 
     written = contents(tracker, direct, tmp_path / "direct")
+    assert written == {name: text.encode("utf-8")
+                       for name, text in _artifact_files(record("a"), sweep.doc_ids)}
     assert set(written) == NAMES
     assert written == contents(tracker, uploaded, tmp_path / "uploaded")
     folder = local_folder(tracker.client.get_run(direct).info.artifact_uri)
     assert folder is not None and sorted(p.name for p in folder.iterdir()) == sorted(NAMES)
 
 
+def test_a_failed_write_is_journalled_and_the_replay_writes_the_files(tmp_path):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    tracker = MlflowTracker(uri, journal_dir=tmp_path / "journal")
+    sweep = tracker.start_sweep("artifacts", {}, {}, ["d1", "d2", "d3"])
+    run_id = tracker.start_trial(sweep, record("a").spec)
+    folder = local_folder(tracker.client.get_run(run_id).info.artifact_uri)
+    assert folder is not None
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    folder.write_text("")  # a file where the run's folder should be: the write fails
+    tracker.finish_trial(sweep, run_id, record("a"))
+    assert tracker.finished_keys(sweep) == set()
+    folder.unlink()
+    later = MlflowTracker(uri, journal_dir=tmp_path / "journal")
+    assert later.replay_journal(sweep) == 1
+    assert later.finished_keys(sweep) == {"a"}
+    assert set(contents(later, run_id, tmp_path / "replayed")) == NAMES
+
+
+def test_a_plain_artifact_path_is_read_as_mlflow_reads_it(tmp_path):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    tracker = MlflowTracker(uri)
+    tracker.client.create_experiment("artifacts", artifact_location=str(tmp_path / "runs%41x"))
+    sweep = tracker.start_sweep("artifacts", {}, {}, ["d1", "d2", "d3"])
+    run_id = tracker.start_trial(sweep, record("a").spec)
+    tracker.finish_trial(sweep, run_id, record("a"))
+    assert set(contents(tracker, run_id, tmp_path / "read")) == NAMES
+    assert (tmp_path / "runsAx").is_dir() and not (tmp_path / "runs%41x").exists()
+
+
 @pytest.mark.parametrize("uri, folder", [
     ("file:///srv/mlruns/1/abc/artifacts", "/srv/mlruns/1/abc/artifacts"),
     ("file://localhost/srv/a%20b/artifacts", "/srv/a b/artifacts"),
     ("/srv/mlruns/1/abc/artifacts", "/srv/mlruns/1/abc/artifacts"),
+    ("/srv/a%20b/artifacts", "/srv/a b/artifacts"),
     ("mlflow-artifacts:/1/abc/artifacts", None),
     ("s3://bucket/1/abc/artifacts", None),
     ("file://otherhost/srv/artifacts", None),
@@ -63,6 +105,17 @@ def test_a_file_that_cannot_be_written_leaves_the_old_one_and_no_staging_file(tm
         write_files(tmp_path, [("topics.json", "\ud800")])  # a lone surrogate: no UTF-8 form
     assert [p.name for p in tmp_path.iterdir()] == ["topics.json"]
     assert (tmp_path / "topics.json").read_text() == "old"
+
+
+def test_a_file_being_written_is_not_listed_by_mlflow(tmp_path):
+    tracker = MlflowTracker(f"sqlite:///{tmp_path}/mlflow.db")
+    sweep = tracker.start_sweep("artifacts", {}, {})
+    run_id = tracker.start_trial(sweep, record("a").spec)
+    folder = local_folder(tracker.client.get_run(run_id).info.artifact_uri)
+    assert folder is not None
+    write_files(folder, [("trial.json", "{}")])
+    (folder / f"{STAGING_PREFIX}left-by-a-killed-process").write_text("{")
+    assert [a.path for a in tracker.client.list_artifacts(run_id)] == ["trial.json"]
 
 
 def test_written_files_get_opens_default_mode(tmp_path):

@@ -345,6 +345,7 @@ class MlflowTracker:
 
     def end_run(self, run_id: str, status: str) -> None:
         self._finished_for = None  # the FINISHED runs change
+        self._artifact_folders.pop(run_id, None)
         self.set_tags(run_id, {"tuner.status": status})
         self.client.set_terminated(run_id, status)
 
@@ -417,10 +418,10 @@ class MlflowTracker:
                                   tags=[r for r in batch if isinstance(r, RunTag)])
 
     def _log_artifacts(self, run_id: str, record: TrialRecord, sweep: SweepHandle) -> None:
-        """A trial's files, written straight into its run's folder when the artifact store is a
-        local folder (as MLflow's local repository writes them: each to a temporary name, then
-        renamed), else through MLflow. Straight, no temporary copy and no look-up of the run:
-        the parent's CPU per trial 32 to 36 ms -> 27 ms (bench/overhead.py, 2026-12-01)."""
+        """A trial's files, written straight into the folder of a run this tracker opened when
+        the artifact store is a local folder, else (another store, a journal replay) through
+        MLflow's client. Straight, no temporary copy and no look-up of the run: the parent's CPU
+        per trial 32 to 36 ms -> 27 ms (bench/overhead.py, 2026-12-01)."""
         files = _artifact_files(record, sweep.doc_ids)
         folder = self._artifact_folders.pop(run_id, None)
         if folder is not None:
@@ -435,15 +436,18 @@ MLFLOW_BATCH = 1000  # entries per log_batch call: MLflow refuses more
 
 
 def local_folder(artifact_uri: str) -> Path | None:
-    """The folder a `file:` (or plain path) artifact URI names; None for any other store."""
+    """The folder a `file:` URI or an absolute path names, read as MLflow's local repository
+    reads it (percent-escapes decoded, in a plain path too); None for any other store."""
     parts = urlsplit(artifact_uri)
-    if parts.scheme == "file" and parts.netloc in ("", "localhost"):
-        from mlflow.utils.file_utils import local_file_uri_to_path
+    local = parts.scheme == "file" and parts.netloc in ("", "localhost")
+    if not local and not (parts.scheme == "" and Path(artifact_uri).is_absolute()):
+        return None
+    from mlflow.utils.file_utils import local_file_uri_to_path
 
-        return Path(local_file_uri_to_path(artifact_uri))
-    if parts.scheme == "" and Path(artifact_uri).is_absolute():
-        return Path(artifact_uri)
-    return None
+    return Path(local_file_uri_to_path(artifact_uri))
+
+
+STAGING_PREFIX = ".artifact.uploading."  # MLflow's: its listings leave such files out
 
 
 def write_files(folder: Path, files: Iterable[tuple[str, str]]) -> None:
@@ -451,7 +455,7 @@ def write_files(folder: Path, files: Iterable[tuple[str, str]]) -> None:
     it (with open()'s default mode, as MLflow's files), then renamed over it."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, content in files:
-        staging = folder / f".{name}.{uuid.uuid4().hex}"
+        staging = folder / f"{STAGING_PREFIX}{uuid.uuid4().hex}"
         try:
             with open(staging, "x", encoding="utf-8") as out:
                 out.write(content)
