@@ -87,10 +87,10 @@ def test_the_scheduler_skips_finished_trials_and_rescoring_needs_a_stored_fit():
     assert scheduler.next_task([]) is None and not scheduler.has_work()
 
 
-def of_model(model: str, key: str, budget: int) -> TrialSpec:
+def of_model(model: str, key: str, budget: int, **params: int) -> TrialSpec:
     budget_param = "epochs" if model == "ProdLDA" else "max_iter"
-    return TrialSpec(model, {budget_param: budget, "num_topics": 20}, 1, DATA, MetricSettings(),
-                     "exp", key)
+    return TrialSpec(model, {budget_param: budget, "num_topics": 20, **params}, 1, DATA,
+                     MetricSettings(), "exp", key)
 
 
 def keys(source: ListSource, *running: list[str]) -> list[str]:
@@ -101,7 +101,7 @@ def keys(source: ListSource, *running: list[str]) -> list[str]:
 
 
 def test_a_trial_starts_beside_other_models_unless_theirs_are_much_shorter():
-    # expected costs: LDA 200 iterations 4000, ProdLDA 8 epochs 3200, 2 epochs 800
+    # expected costs: LDA 200 iterations 7000, ProdLDA 8 epochs 4693, 2 epochs 1173
     source = ListSource([of_model("ProdLDA", "p8", 8), of_model("ProdLDA", "p2", 2),
                          of_model("LDA", "l1", 200), of_model("LDA", "l2", 200)])
     assert keys(source, [], ["LDA"], ["ProdLDA"], ["LDA"]) == ["l1", "p8", "l2", "p2"]
@@ -111,8 +111,9 @@ def test_a_trial_starts_beside_other_models_unless_theirs_are_much_shorter():
 
 
 def test_a_trial_at_exactly_the_mixing_share_starts_beside_the_longer_model():
-    source = ListSource([of_model("LDA", "l1", 200), of_model("ProdLDA", "p5", 5)])  # 4000, 2000
-    assert keys(source, ["LDA"], []) == ["p5", "l1"]
+    source = ListSource([of_model("LDA", "l1", 100, num_topics=40),  # 100 x (15 + 40) = 5500
+                         of_model("ProdLDA", "p4", 4, vocab_size=18750)])  # 4 x 550 x 1.25
+    assert keys(source, ["LDA"], []) == ["p4", "l1"]
 
 
 def test_with_every_model_running_the_longest_trial_goes_first():
