@@ -20,16 +20,15 @@ from tuner.params import VOCAB_SIZE, ParamSchema
 
 log = logging.getLogger(__name__)
 Requirement = Literal["bow", "embeddings", "timestamps", "labels", "covariates"]
-# Trainer.expected_cost's default, from one-thread fits on 20ng-mini (the bench grid of
-# bench/parallel_efficiency.py, 2026-12-01): LDA at 200 iterations took 1.15 s with K=10 and 1.60 s
-# with K=20 (100 iterations: 0.62 and 0.86 s), so an iteration costs about (15 + K); ProdLDA at
-# 15 epochs took 1.90 and 1.95 s (10 epochs: 1.28 and 1.30 s) with a 2,000-word vocabulary, and
-# per epoch x1.16 from K=20 to 50 with 10,000 words (bench/scale.py), so an epoch costs about
-# (1 + K x V / 1.5e6) units of EPOCH_WEIGHT; and 15 epochs at K=20 took 1.2 times as long as 200
-# iterations at K=20, which sets EPOCH_WEIGHT.
+# Trainer.expected_cost's default, from one-thread fits on 20ng-mini (2026-12-01): LDA at 200
+# iterations took 1.15 s with K=10 and 1.60 s with K=20 (100 iterations: 0.62 and 0.86 s), so an
+# iteration costs about (15 + K). ProdLDA at 10 epochs took 1.02 s (K=20) and 1.13 s (K=50) with
+# 2,000 words, 2.41 and 2.67 s with 10,000 words, so an epoch costs about (V + 3,900) x (K + 270);
+# 15 ProdLDA epochs (K=20, 2,000 words) took 1.2 times as long as 200 LDA iterations (K=20),
+# which sets EPOCH_WEIGHT, the cost of an epoch at V=2,000 and K=20.
 ITERATION_OVERHEAD = 15  # in topics: an iteration's cost is (ITERATION_OVERHEAD + K)
-EPOCH_WEIGHT = 550  # an epoch's base cost, in the units of an iteration's (15 + K)
-TOPIC_WORDS_PER_EPOCH = 1.5e6  # the K x V at which an epoch costs twice its base
+EPOCH_WEIGHT = 565  # in the units of an iteration's (15 + K)
+EPOCH_WORDS_OVERHEAD, EPOCH_TOPICS_OVERHEAD = 3900, 270
 
 
 class Trainer(Protocol):
@@ -91,14 +90,15 @@ class Trainer(Protocol):
     @staticmethod
     def expected_cost(params: Mapping[str, Any]) -> float:
         """A rough relative cost of a fit with `params`, so the runner can start long trials
-        first and mix models sensibly: by default epochs x EPOCH_WEIGHT x (1 + K x V /
-        TOPIC_WORDS_PER_EPOCH), else iterations x (ITERATION_OVERHEAD + K), measured above."""
+        first and mix models sensibly: by default epochs x (V + 3,900) x (K + 270), scaled to
+        EPOCH_WEIGHT at V=2,000 and K=20, else iterations x (15 + K), as measured above."""
         topics = float(params.get("num_topics") or params.get("max_topics") or 20)
         epochs = params.get("epochs")
         if epochs:
-            vocabulary = float(params.get("vocab_size") or VOCAB_SIZE.default)
-            return float(epochs) * EPOCH_WEIGHT * (1 + topics * vocabulary
-                                                   / TOPIC_WORDS_PER_EPOCH)
+            words = float(params.get("vocab_size") or VOCAB_SIZE.default)
+            scale = ((words + EPOCH_WORDS_OVERHEAD) / (2000 + EPOCH_WORDS_OVERHEAD)
+                     * (topics + EPOCH_TOPICS_OVERHEAD) / (20 + EPOCH_TOPICS_OVERHEAD))
+            return float(epochs) * EPOCH_WEIGHT * scale
         iterations = params.get("max_iter") or params.get("n_iter") or 100
         return float(iterations) * (ITERATION_OVERHEAD + topics)
 
