@@ -38,23 +38,30 @@ def locked(path: Path, timeout: float = -1) -> Iterator[None]:
         yield
 
 
-def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
-    """Write through a temporary file in the same folder, then rename: never a partial file."""
+def replace_atomically(path: Path, write: Callable[[Path], object],
+                       staging: str | None = None) -> None:
+    """Write through a new file in the same folder (named `staging`, else a hidden name), then
+    rename it over `path`: never a partial file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    temp = path.with_name(staging or f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
     try:
         # Mode 0666 less the umask, as any new file: mkstemp's 0600 would lock out the other
         # users of a shared cache (cron on the host and the container, Dask workers on NFS).
         os.close(os.open(temp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
         write(temp)
         os.replace(temp, path)
-    except OSError as err:
-        temp.unlink(missing_ok=True)
-        raise CacheError(f"{path}: cannot write cache file (is the disk full?): "
-                         f"{err.strerror or err}") from err
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
+
+
+def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
+    """A cache file, whole or not at all (replace_atomically); a failure names the file."""
+    try:
+        replace_atomically(path, write)
+    except OSError as err:
+        raise CacheError(f"{path}: cannot write cache file (is the disk full?): "
+                         f"{err.strerror or err}") from err
 
 
 def write_json_atomic(path: Path, payload: Mapping[str, Any]) -> None:

@@ -16,10 +16,12 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from tuner.data.store import replace_atomically
 from tuner.errors import TrackingError, TunerError
 from tuner.tracking.journal import Journal
 from tuner.tracking.records import (
@@ -451,18 +453,11 @@ STAGING_PREFIX = ".artifact.uploading."  # MLflow's: its listings leave such fil
 
 
 def write_files(folder: Path, files: Iterable[tuple[str, str]]) -> None:
-    """Each (name, text) to `folder`/name, whole or not at all: written to a new file beside
-    it (with open()'s default mode, as MLflow's files), then renamed over it."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """Each (name, text) to `folder`/name, whole or not at all, staged under a name MLflow's
+    listings skip."""
     for name, content in files:
-        staging = folder / f"{STAGING_PREFIX}{uuid.uuid4().hex}"
-        try:
-            with open(staging, "x", encoding="utf-8") as out:
-                out.write(content)
-            os.replace(staging, folder / name)
-        except BaseException:
-            staging.unlink(missing_ok=True)
-            raise
+        replace_atomically(folder / name, partial(Path.write_text, data=content, encoding="utf-8"),
+                           staging=f"{STAGING_PREFIX}{uuid.uuid4().hex}")
 
 
 def run_status(status: TrialStatus) -> str:
