@@ -1,7 +1,8 @@
 """Speed-up from a second worker: `tuner run` whole commands at 1 and 2 workers (issue #11).
 
 A 16-trial grid on datasets/20ng-mini: LDA and ProdLDA, K in {10, 20}, two iteration budgets,
-two seeds. The bag of words is precomputed once (`tuner precompute`); then each configuration
+two seeds (`--seeds N`: N seeds, 8 x N trials, a longer sweep of the same trials). The bag of
+words is precomputed once (`tuner precompute`); then each configuration
 runs as a user would run it (a subprocess, the warm cache, a SQLite MLflow store of its own that
 already exists, as after a user's first sweep: a copy of an empty store made once, whose
 creation time is printed), configurations alternating, `--repeats` times:
@@ -9,7 +10,7 @@ creation time is printed), configurations alternating, `--repeats` times:
 - `tuner run --max-workers 1` (its one worker gets every core's threads, as users get it),
 - `tuner run --max-workers 1 --threads-per-worker 1` (one worker, one thread),
 - `tuner run --max-workers 2` (the cores shared out: one thread each on two cores);
-- the same 16 trials on a bare spawn ProcessPoolExecutor (1 and 2 single-threaded workers):
+- the same trials on a bare spawn ProcessPoolExecutor (1 and 2 single-threaded workers):
   tuner's own `run_trial` (fit and score), no runner, no MLflow, as the seed's "40-line pool"
   would run them; its phase is timed in the workers the same way (first trial start to last end).
 
@@ -148,7 +149,7 @@ def _timed_trial(spec: Any) -> tuple[Any, float, float]:
 
 
 def bare_pool(workers: int, grid_path: str, cache: str) -> None:
-    """The 16 trials on a plain spawn pool of single-threaded workers: tuner's run_trial, no
+    """The grid's trials on a plain spawn pool of single-threaded workers: tuner's run_trial, no
     runner, no store. Prints the sweep phase (first trial start to last trial end, as read from
     tuner's store) and Σfit per model as JSON."""
     from tuner.engine.sweep import check_inputs, precompute
@@ -229,6 +230,8 @@ def print_machine_ceiling() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seeds", type=int, default=2,
+                        help="seeds per configuration (8 configurations; default 2)")
     parser.add_argument("--bare", nargs=3, metavar=("WORKERS", "GRID", "CACHE"),
                         help=argparse.SUPPRESS)  # the bare pool's own process
     args = parser.parse_args()
@@ -237,11 +240,12 @@ def main() -> None:
         return
     adopt_orphans()
     folder = scratch()
-    grid = write_grid(folder, models=["lda", "prodlda"], params=PARAMS, seeds=[1, 2])
+    grid = write_grid(folder, models=["lda", "prodlda"], params=PARAMS,
+                      seeds=list(range(1, args.seeds + 1)))
     cache = folder / "cache"
     subprocess.run([TUNER, "precompute", str(grid), "--cache-dir", str(cache), "--quiet"],
                    check=True, stdout=subprocess.DEVNULL)
-    print(f"machine: {machine()}; 16 trials (LDA, ProdLDA) on 20ng-mini; "
+    print(f"machine: {machine()}; {8 * args.seeds} trials (LDA, ProdLDA) on 20ng-mini; "
           f"medians of {args.repeats} alternating runs")
     print_machine_ceiling()
     print(f"a new store: importing MLflow and creating its tables took "
