@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
+from tuner.data.store import replace_atomically
 from tuner.output import TopicModelOutput
 from tuner.trial import CheckpointPlan, TrialRecord, TrialSpec, TrialStatus
 
@@ -186,8 +187,9 @@ class PruningController:
                 trial.report(value, step)
                 if decide:
                     stop = bool(trial.should_prune())
-                    _write_atomically(self.folder / f"{key}.verdict",
-                                      f"{step} {'stop' if stop else 'go'}")
+                    verdict = f"{step} {'stop' if stop else 'go'}"
+                    replace_atomically(self.folder / f"{key}.verdict",
+                                       partial(Path.write_text, data=verdict, encoding="ascii"))
 
     def finish(self, record: TrialRecord) -> None:
         """Tell the model's study how the trial ended; forget its files."""
@@ -309,9 +311,3 @@ def model_budgets(spec: PrunerSpec, trials: Iterable[TrialSpec],
         low = spec.min_resource or trainer.min_budget
         budgets[trial.model] = Budget(param, low, max(units, known.max_resource if known else 0))
     return budgets
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text, encoding="ascii")
-    os.replace(temporary, path)
