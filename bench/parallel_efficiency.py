@@ -35,7 +35,7 @@ two single-threaded processes runs than one alone, for a cache-resident matrix p
 Python loop and a memory-bound array update (two vCPUs may share one physical core, its caches
 or the memory bus).
 
-Usage: python bench/parallel_efficiency.py [--repeats 3]
+Usage: python bench/parallel_efficiency.py [--repeats 3] [--seeds 2]
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ from typing import Any
 from _common import adopt_orphans, machine, run_accounted, scratch, write_grid
 
 from tuner.devices import usable_cores
+from tuner.grid import load_grid
 
 PARAMS = {"num_topics": [10, 20], "vocab_size": 2000, "lda.max_iter": [100, 200],
           "prodlda.epochs": [10, 15], "prodlda.patience": None}
@@ -153,7 +154,6 @@ def bare_pool(workers: int, grid_path: str, cache: str) -> None:
     runner, no store. Prints the sweep phase (first trial start to last trial end, as read from
     tuner's store) and Σfit per model as JSON."""
     from tuner.engine.sweep import check_inputs, precompute
-    from tuner.grid import load_grid
 
     grid = load_grid(grid_path)
     prepared = precompute(grid, check_inputs(grid), Path(cache), progress=False)
@@ -230,8 +230,8 @@ def print_machine_ceiling() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--seeds", type=int, default=2,
-                        help="seeds per configuration (8 configurations; default 2)")
+    parser.add_argument("--seeds", type=positive, default=2,
+                        help="seeds per configuration (default 2: the 16-trial grid)")
     parser.add_argument("--bare", nargs=3, metavar=("WORKERS", "GRID", "CACHE"),
                         help=argparse.SUPPRESS)  # the bare pool's own process
     args = parser.parse_args()
@@ -245,7 +245,8 @@ def main() -> None:
     cache = folder / "cache"
     subprocess.run([TUNER, "precompute", str(grid), "--cache-dir", str(cache), "--quiet"],
                    check=True, stdout=subprocess.DEVNULL)
-    print(f"machine: {machine()}; {8 * args.seeds} trials (LDA, ProdLDA) on 20ng-mini; "
+    print(f"machine: {machine()}; {load_grid(grid).trial_count} trials (LDA, ProdLDA) on "
+          f"20ng-mini; "
           f"medians of {args.repeats} alternating runs")
     print_machine_ceiling()
     print(f"a new store: importing MLflow and creating its tables took "
@@ -258,6 +259,13 @@ def main() -> None:
     summary = {label: summarize(label, runs) for label, runs in results.items()}
     for base, other in SPEEDUPS:
         print_speedup(base, other, summary)
+
+
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def summarize(label: str, runs: list[Measured]) -> dict[str, float]:
