@@ -10,10 +10,11 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from tuner.data.store import locked
+from tuner.data.store import locked, replace_atomically
 from tuner.trial import (
     CheckpointPlan,
     DataRef,
@@ -96,9 +97,8 @@ def _rewrite(path: Path, lines: list[str]) -> None:
     if not lines:
         path.unlink(missing_ok=True)
         return
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    os.replace(temporary, path)
+    text = "".join(line + "\n" for line in lines)
+    replace_atomically(path, partial(Path.write_text, data=text, encoding="utf-8"))
 
 
 def record_to_dict(record: TrialRecord) -> dict[str, Any]:
