@@ -2,10 +2,10 @@
 
 A 16-trial grid on datasets/20ng-mini: LDA and ProdLDA, K in {10, 20}, two iteration budgets,
 two seeds (`--seeds N`: N seeds, 8 x N trials, a longer sweep of the same trials). The bag of
-words is precomputed once (`tuner precompute`); then each configuration
-runs as a user would run it (a subprocess, the warm cache, a SQLite MLflow store of its own that
-already exists, as after a user's first sweep: a copy of an empty store made once, whose
-creation time is printed), configurations alternating, `--repeats` times:
+words is precomputed once (`tuner precompute`); then each configuration runs as a user would
+run it (a subprocess, the warm cache, a SQLite MLflow store of its own that already exists, as
+after a user's first sweep: a copy of an empty store made once, whose creation time is printed),
+configurations alternating, `--repeats` times:
 
 - `tuner run --max-workers 1` (its one worker gets every core's threads, as users get it),
 - `tuner run --max-workers 1 --threads-per-worker 1` (one worker, one thread),
@@ -246,8 +246,7 @@ def main() -> None:
     subprocess.run([TUNER, "precompute", str(grid), "--cache-dir", str(cache), "--quiet"],
                    check=True, stdout=subprocess.DEVNULL)
     print(f"machine: {machine()}; {load_grid(grid).trial_count} trials (LDA, ProdLDA) on "
-          f"20ng-mini; "
-          f"medians of {args.repeats} alternating runs")
+          f"20ng-mini; medians of {args.repeats} alternating runs")
     print_machine_ceiling()
     print(f"a new store: importing MLflow and creating its tables took "
           f"{make_empty_store(folder):.1f} s (once per store; each run below gets a copy)")
