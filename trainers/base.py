@@ -27,7 +27,8 @@ Requirement = Literal["bow", "embeddings", "timestamps", "labels", "covariates"]
 # 15 ProdLDA epochs (K=20, 2,000 words) took 1.2 times as long as 200 LDA iterations (K=20),
 # which sets EPOCH_WEIGHT, the cost of an epoch at V=2,000 and K=20.
 ITERATION_OVERHEAD = 15  # in topics: an iteration's cost is (ITERATION_OVERHEAD + K)
-EPOCH_WEIGHT = 565  # in the units of an iteration's (15 + K)
+EPOCH_WEIGHT = 565  # an epoch at EPOCH_REFERENCE, in the units of an iteration's (15 + K)
+EPOCH_REFERENCE = (2000, 20)  # (V, K)
 EPOCH_WORDS_OVERHEAD, EPOCH_TOPICS_OVERHEAD = 3900, 270
 
 
@@ -96,8 +97,10 @@ class Trainer(Protocol):
         epochs = params.get("epochs")
         if epochs:
             words = float(params.get("vocab_size") or VOCAB_SIZE.default)
-            scale = ((words + EPOCH_WORDS_OVERHEAD) / (2000 + EPOCH_WORDS_OVERHEAD)
-                     * (topics + EPOCH_TOPICS_OVERHEAD) / (20 + EPOCH_TOPICS_OVERHEAD))
+            reference_words, reference_topics = EPOCH_REFERENCE
+            scale = ((words + EPOCH_WORDS_OVERHEAD) / (reference_words + EPOCH_WORDS_OVERHEAD)
+                     * (topics + EPOCH_TOPICS_OVERHEAD)
+                     / (reference_topics + EPOCH_TOPICS_OVERHEAD))
             return float(epochs) * EPOCH_WEIGHT * scale
         iterations = params.get("max_iter") or params.get("n_iter") or 100
         return float(iterations) * (ITERATION_OVERHEAD + topics)

@@ -55,6 +55,12 @@ def replace_atomically(path: Path, write: Callable[[Path], object],
         raise
 
 
+def replace_text_atomically(path: Path, text: str, encoding: str = "utf-8",
+                            staging: str | None = None) -> None:
+    """`text` to `path`, whole or not at all (replace_atomically)."""
+    replace_atomically(path, lambda temp: temp.write_text(text, encoding=encoding), staging)
+
+
 def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
     """A cache file, whole or not at all (replace_atomically); a failure names the file."""
     try:

@@ -24,11 +24,10 @@ import math
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
-from tuner.data.store import replace_atomically
+from tuner.data.store import replace_text_atomically
 from tuner.output import TopicModelOutput
 from tuner.trial import CheckpointPlan, TrialRecord, TrialSpec, TrialStatus
 
@@ -188,8 +187,7 @@ class PruningController:
                 if decide:
                     stop = bool(trial.should_prune())
                     verdict = f"{step} {'stop' if stop else 'go'}"
-                    replace_atomically(self.folder / f"{key}.verdict",
-                                       partial(Path.write_text, data=verdict, encoding="ascii"))
+                    replace_text_atomically(self.folder / f"{key}.verdict", verdict, "ascii")
 
     def finish(self, record: TrialRecord) -> None:
         """Tell the model's study how the trial ended; forget its files."""

@@ -10,11 +10,10 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import asdict
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-from tuner.data.store import locked, replace_atomically
+from tuner.data.store import locked, replace_text_atomically
 from tuner.trial import (
     CheckpointPlan,
     DataRef,
@@ -97,8 +96,7 @@ def _rewrite(path: Path, lines: list[str]) -> None:
     if not lines:
         path.unlink(missing_ok=True)
         return
-    text = "".join(line + "\n" for line in lines)
-    replace_atomically(path, partial(Path.write_text, data=text, encoding="utf-8"))
+    replace_text_atomically(path, "".join(line + "\n" for line in lines))
 
 
 def record_to_dict(record: TrialRecord) -> dict[str, Any]:

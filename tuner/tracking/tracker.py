@@ -16,12 +16,11 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from tuner.data.store import replace_atomically
+from tuner.data.store import replace_text_atomically
 from tuner.errors import TrackingError, TunerError
 from tuner.tracking.journal import Journal
 from tuner.tracking.records import (
@@ -456,8 +455,8 @@ def write_files(folder: Path, files: Iterable[tuple[str, str]]) -> None:
     """Each (name, text) to `folder`/name, whole or not at all, staged under a name MLflow's
     listings skip."""
     for name, content in files:
-        replace_atomically(folder / name, partial(Path.write_text, data=content, encoding="utf-8"),
-                           staging=f"{STAGING_PREFIX}{uuid.uuid4().hex}")
+        replace_text_atomically(folder / name, content,
+                                staging=f"{STAGING_PREFIX}{uuid.uuid4().hex}")
 
 
 def run_status(status: TrialStatus) -> str:
