@@ -8,7 +8,9 @@ a grid); nothing here changes.
 from __future__ import annotations
 
 import ast
+import functools
 import importlib
+import importlib.metadata
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -103,6 +105,23 @@ def load_trainer(name: str) -> type[Trainer]:
 def trainer_revision(name: str) -> int | None:
     """The trainer's `revision` (raised by fixes that change results), None before the first."""
     return load_trainer(name).revision
+
+
+def trainer_code(name: str) -> dict[str, str]:
+    """What of the code behind a model its fits depend on, besides its `revision`: the class that
+    implements it (a plug-in registered under a built-in's name is another model) and the
+    installed version of each library it declares (`Trainer.libraries`). Part of the fit key."""
+    trainer = load_trainer(name)
+    code = {"implementation": f"{trainer.__module__}:{trainer.__qualname__}"}
+    return code | {library: _installed_version(library) for library in trainer.libraries}
+
+
+@functools.cache
+def _installed_version(distribution: str) -> str:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "absent"
 
 
 # Side inputs (beyond the bag of words and embeddings) a trainer's fit may read.

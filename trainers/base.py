@@ -56,6 +56,9 @@ class Trainer(Protocol):
     # Side inputs the fit reads when the dataset has them (STM's covariates), beyond those it
     # requires; both join the trial's fit key, and a trainer is handed no other.
     reads: ClassVar[frozenset[Requirement]] = frozenset()
+    # Distributions whose code computes the fit: their installed versions join its fit key, so
+    # an upgrade that can change results refits instead of reusing the old answer.
+    libraries: ClassVar[tuple[str, ...]] = ("numpy",)
     # Heavy modules a worker imports while the parent precomputes, before the first trial. The
     # fork server imports them once for all workers (tuner.engine.executors.worker_context), so
     # what they read from the environment at import is the server's: thread counts are set again

@@ -54,6 +54,8 @@ class BERTopicTrainer(Trainer):
 
     name: ClassVar[str] = "BERTopic"
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow", "embeddings"})
+    libraries: ClassVar[tuple[str, ...]] = ("numpy", "bertopic", "umap-learn", "hdbscan",
+                                            "scikit-learn", "numba")
     # umap and bertopic (which imports umap) compile numba code. Preloading bertopic's other
     # imports (then sentence-transformers, 5 s; hdbscan) in the fork server saved CPU but no time
     # on 2 cores: the server imports them before forking any worker, while two spawned workers

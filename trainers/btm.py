@@ -47,6 +47,7 @@ class BTMTrainer(Trainer):
     budget_param: ClassVar[str | None] = "n_iter"
     min_budget: ClassVar[int] = 50  # half its default budget: a Gibbs sampler, as LDA (measured)
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})
+    libraries: ClassVar[tuple[str, ...]] = ("numpy", "numba")
     params: ClassVar[ParamSchema] = ParamSchema("BTM", [
         NUM_TOPICS,
         VOCAB_SIZE,

@@ -47,6 +47,7 @@ class DTMTrainer(Word2VecStep, Trainer):
     # validation on the posterior mean
     revision: ClassVar[int] = 4  # 4: sparse batches and fused Adam (sums in another order)
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow", "timestamps"})
+    libraries: ClassVar[tuple[str, ...]] = ("numpy", "torch", "gensim")
     warm_imports: ClassVar[tuple[str, ...]] = ("trainers.nets.dtm",)
     params: ClassVar[ParamSchema] = ParamSchema("DTM", [
         NUM_TOPICS, VOCAB_SIZE, EPOCHS, BATCH_SIZE, LEARNING_RATE, HIDDEN_DIM, EMBEDDING_DIM,

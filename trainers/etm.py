@@ -41,6 +41,7 @@ class ETMTrainer(Word2VecStep, Trainer):
     # validation on the posterior mean
     revision: ClassVar[int] = 4  # 4: sparse batches and fused Adam (sums in another order)
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})
+    libraries: ClassVar[tuple[str, ...]] = ("numpy", "torch", "gensim")
     warm_imports: ClassVar[tuple[str, ...]] = ("trainers.nets.etm",)
     params: ClassVar[ParamSchema] = ParamSchema("ETM", [
         NUM_TOPICS, VOCAB_SIZE, EPOCHS, BATCH_SIZE, LEARNING_RATE, DROPOUT, HIDDEN_DIM,

@@ -54,6 +54,7 @@ class HDPTrainer(Trainer):
     budget_param: ClassVar[str | None] = "max_iter"
     min_budget: ClassVar[int] = 100  # as LDA's (measured there): another Gibbs sampler
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})
+    libraries: ClassVar[tuple[str, ...]] = ("numpy", "tomotopy")
     revision: ClassVar[int] = 2  # 2: eta 0.1, 500 iterations, only substantial topics scored
     params: ClassVar[ParamSchema] = ParamSchema("HDP", [
         Param("max_topics", int, 150, between(50, 300),

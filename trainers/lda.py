@@ -38,6 +38,7 @@ class LDATrainer(Trainer):
 
     name: ClassVar[str] = "LDA"
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})
+    libraries: ClassVar[tuple[str, ...]] = ("numpy", "tomotopy")
     warm_imports: ClassVar[tuple[str, ...]] = ("tomotopy",)
     budget_param: ClassVar[str | None] = "max_iter"
     # bench/pruning.py on 20 Newsgroups (12,000 posts, 27 configurations of alpha x eta x

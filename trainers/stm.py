@@ -74,6 +74,7 @@ class STMTrainer(Trainer):
     name: ClassVar[str] = "STM"
     budget_param: ClassVar[str | None] = "max_iter"
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})
+    libraries: ClassVar[tuple[str, ...]] = ("numpy", "scipy")
     reads: ClassVar[frozenset[Requirement]] = frozenset({"covariates"})  # when the dataset has them
     revision: ClassVar[int] = 2  # 2: spectral start, Σ₀ = 20 I, E-step to convergence
     params: ClassVar[ParamSchema] = ParamSchema("STM", [

@@ -76,6 +76,7 @@ class THETATrainer(Word2VecStep, Trainer):
     # validation on the posterior mean
     revision: ClassVar[int] = 4  # 4: sparse batches and fused Adam (sums in another order)
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow", "embeddings"})
+    libraries: ClassVar[tuple[str, ...]] = ("numpy", "torch", "gensim", "transformers", "peft")
     reads: ClassVar[frozenset[Requirement]] = frozenset({"labels"})  # mode "supervised"
     # Both adaptations' modules (cheap once torch is in); peft and transformers stay imported
     # by the LoRA fine-tuning alone.

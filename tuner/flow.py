@@ -31,9 +31,14 @@ from tuner.reporting.importance import (
     model_importances,
     needs_fanova,
 )
-from tuner.reporting.leaderboard import ConfigResult, leaderboard
+from tuner.reporting.leaderboard import (
+    ConfigResult,
+    current_trials,
+    leaderboard,
+    standing_trials,
+)
 from tuner.startup import resume_collection
-from tuner.tracking.records import FinishedTrial, is_pruned, ranked
+from tuner.tracking.records import FinishedTrial, is_pruned
 from tuner.tracking.tracker import MlflowTracker, import_tracking_libraries
 from tuner.tracking.uri import redact_uri
 from tuner.trial import TrialRecord
@@ -217,8 +222,9 @@ def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, ho
     board: list[ConfigResult] = []
 
     def summarize(result: SweepResult) -> SweepSummary:
-        board.extend(leaderboard(tracker, grid.experiment, metric, settings.leaderboard_rows))
-        _log_importance(tracker, result.sweep.run_id, grid.experiment, metric)
+        board.extend(leaderboard(tracker, grid.experiment, metric, settings.leaderboard_rows,
+                                 prepared.context))
+        _log_importance(tracker, result.sweep.run_id, grid.experiment, metric, prepared.context)
         if not board:
             return SweepSummary()
         return SweepSummary({f"best_{k}": v for k, v in board[0].metrics.items()},
@@ -309,13 +315,15 @@ def _raise_if_stopped(settings: SweepSettings) -> None:
         raise SweepInterrupted(signal.SIGTERM)
 
 
-def _log_importance(tracker: MlflowTracker, run_id: str, experiment: str, metric: str) -> None:
+def _log_importance(tracker: MlflowTracker, run_id: str, experiment: str, metric: str,
+                    context: str) -> None:
     """`param_importance.json` on the sweep run: which swept parameters matter for `metric`
     (per model, each one's share of the main-effect variance over the experiment's
     configurations: exact on a complete grid, else fANOVA; see tuner.reporting.importance).
     It informs; a failure to compute it never fails the sweep."""
     try:
-        found = model_importances(ranked(tracker.finished_trials(experiment)), metric)
+        trials = standing_trials(current_trials(tracker, experiment, context))
+        found = model_importances(trials, metric)
     except Exception as err:  # e.g. too few distinct configurations for fANOVA
         log.warning("parameter importance not computed: %s", err)
         return

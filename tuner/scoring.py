@@ -29,7 +29,7 @@ from tuner.grid import Grid, load_grid
 from tuner.metrics import MetricReference, evaluate
 from tuner.metrics.coherence import npmi_per_topic
 from tuner.output import TopicModelOutput
-from tuner.trial import DataRef, TrialRecord, TrialSpec, TrialStatus
+from tuner.trial import SCORING_REVISION, DataRef, TrialRecord, TrialSpec, TrialStatus
 
 DEFAULT_VOCAB_SIZE = 5000
 OUTLIER = "-1"
@@ -123,7 +123,7 @@ def grid_vocab_size(grid: Grid) -> int:
 def score_external(grid_path: Path, topics_path: Path, assignments_path: Path | None,
                    cache_dir: Path, name: str, vocab_size: int | None = None) -> Score:
     """Score external topics (and assignments) against the grid's dataset."""
-    from tuner.engine.sweep import check_inputs
+    from tuner.engine.sweep import check_inputs, sweep_context
 
     grid = load_grid(grid_path)
     inputs = check_inputs(grid)
@@ -145,23 +145,29 @@ def score_external(grid_path: Path, topics_path: Path, assignments_path: Path | 
     if assignments_path is None:
         metrics.pop("outlier_share", None)  # no assignments: every document would count
     metrics["num_topics_found"] = float(output.num_topics)
-    spec = _spec(grid, bow, bow_cache, inputs.corpus, name, topics, assignments)
+    truth_sha = inputs.truth.sha256 if truth is not None and inputs.truth is not None else None
+    spec = _spec(grid, bow, bow_cache, inputs.corpus, name, topics, assignments, truth_sha,
+                 sweep_context(grid, inputs))
     return Score(metrics, [float(x) for x in npmi_per_topic(output, reference)], output, spec,
                  doc_ids)
 
 
 def _spec(grid: Grid, bow: BagOfWords, cache: BowCache, corpus: Any, name: str,
-          topics: ExternalTopics, assignments: NDArray[np.int64]) -> TrialSpec:
+          topics: ExternalTopics, assignments: NDArray[np.int64],
+          truth_sha256: str | None, context: str) -> TrialSpec:
+    """The spec of a scored set of topics; its key holds all the scores depend on, the truth's
+    partition and the scoring code's revision included (as a trial key does)."""
     data = DataRef(str(grid.dataset.path), corpus.sha256, corpus.language,
                    str(cache.root / bow.key), None, None,
                    str(grid.ground_truth) if grid.ground_truth else None,
-                   grid.dataset.label_field)
+                   grid.dataset.label_field, truth_sha256=truth_sha256, context=context)
     key = key_digest({"external": name, "topics": topics.words, "ids": topics.ids,
                       "assignments": assignments.tolist(), "corpus": corpus.sha256,
                       "bow": bow.key, "metrics": [grid.metrics.npmi_window, grid.metrics.topn,
-                                                  grid.metrics.diversity_topn]})
+                                                  grid.metrics.diversity_topn],
+                      "truth": truth_sha256, "scoring": SCORING_REVISION})
     return TrialSpec(f"external:{name}", {"vocab_size": len(bow.vocab)}, 0, data, grid.metrics,
-                     grid.experiment, key)
+                     grid.experiment, key, config_key=key)
 
 
 def log_score(score: Score, tracking_uri: str) -> str:
@@ -169,7 +175,8 @@ def log_score(score: Score, tracking_uri: str) -> str:
     from tuner.tracking.tracker import MlflowTracker
 
     tracker = MlflowTracker(tracking_uri)
-    sweep = tracker.start_sweep(score.spec.experiment, {"tuner.source": "tuner score"},
+    sweep = tracker.start_sweep(score.spec.experiment, {"tuner.source": "tuner score",
+                                                        "tuner.context": score.spec.data.context},
                                 {"model": score.spec.model}, score.doc_ids)
     record = TrialRecord(score.spec, TrialStatus.COMPLETE, score.metrics,
                          score.output.topic_words, score.topic_npmi,

@@ -36,6 +36,7 @@ class DataRef:
     # Digests of the side inputs this trial's fit may read ("labels", "timestamps",
     # "covariates"); the worker withholds every other one from the trainer.
     inputs: Mapping[str, str] = field(default_factory=dict)
+    context: str = ""  # the data the sweep judges its trials on (see data_context)
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class TrialSpec:
     index: int = 0
     revision: int | None = None  # the trainer's, when it has one (see trial_key)
     fit_key: str = ""  # what the fit alone depends on (see fit_key); "" for hand-made specs
+    config_key: str = ""  # the trial key without the seed: what a configuration's seeds share
     checkpoints: CheckpointPlan | None = None  # set by the runner when the sweep prunes
 
     @property
@@ -93,37 +95,65 @@ class TrialSpec:
 # The rule: everything that can change a trial's result is in its key. A result is a fit plus
 # its scores, so there are two keys:
 # - fit_key: what the fitted topics and assignments depend on: the model, its revision (raised by
-#   every result-changing fix), the full parameters after defaults, the seed, the corpus's ids
-#   and texts, the bag of words (vocabulary size, language and every preprocessing setting are in
-#   its cache key), the embeddings' cache key, and the digests of the side inputs the trainer may
-#   read (label values for supervised THETA, timestamp values for DTM, covariate values for STM).
+#   every result-changing fix), the code behind it (the implementing class and the versions of
+#   the libraries it declares, trainers.trainer_code), the full parameters after defaults, the
+#   seed, the corpus's ids and texts, the bag of words (vocabulary size, language, every
+#   preprocessing setting and the stop list's words are in its cache key), the embeddings' cache
+#   key, and the digests of the side inputs the trainer may read (label values for supervised
+#   THETA, timestamp values for DTM, covariate values for STM).
 # - trial_key: the fit_key plus what the scores depend on: the ground-truth partition (label
-#   values or the truth file's content, never its name) and every metric setting.
+#   values or the truth file's content, never its name), every metric setting and the scoring
+#   code's revision.
 # A re-run skips a trial whose trial_key is finished. One whose fit_key is finished but whose
 # trial_key is not (relabelled data, an edited truth file, new metric settings) is re-scored from
 # the stored topics and assignments instead of refitted.
-KEY_FORMAT = 2  # raised when the key's contents change, so no old key can match a new trial
+KEY_FORMAT = 3  # raised when the key's contents change, so no old key can match a new trial
+SCORING_REVISION = 1  # raised by every fix to tuner.metrics that changes a score
 
 
 def fit_key(model: str, params: Mapping[str, Any], seed: int, data: DataRef,
-            revision: int | None = None) -> str:
+            revision: int | None = None, code: Mapping[str, str] | None = None) -> str:
     """Stable hash of everything the fit depends on (see the rule above)."""
     return _digest({
-        "format": KEY_FORMAT, "model": model, "revision": revision, "params": dict(params),
-        "seed": seed, "corpus": data.corpus_sha256, "bow": data.bow_path.rsplit("/", 1)[-1],
-        "embedding": data.embedding_key, "inputs": dict(data.inputs),
+        "format": KEY_FORMAT, "model": model, "revision": revision, "code": dict(code or {}),
+        "params": dict(params), "seed": seed, "corpus": data.corpus_sha256,
+        "bow": data.bow_path.rsplit("/", 1)[-1], "embedding": data.embedding_key,
+        "inputs": dict(data.inputs),
     })
 
 
 def trial_key(model: str, params: Mapping[str, Any], seed: int, data: DataRef,
-              metrics: MetricSettings, revision: int | None = None) -> str:
+              metrics: MetricSettings, revision: int | None = None,
+              code: Mapping[str, str] | None = None) -> str:
     """Stable hash of everything that determines a trial's result: its fit and its scoring."""
-    return score_key(fit_key(model, params, seed, data, revision), data, metrics)
+    return score_key(fit_key(model, params, seed, data, revision, code), data, metrics)
 
 
 def score_key(fit: str, data: DataRef, metrics: MetricSettings) -> str:
     """The trial key of fit `fit` scored against `data`'s truth with `metrics`."""
-    return _digest({"fit": fit, "truth": data.truth_sha256, "metrics": asdict(metrics)})
+    return _digest({"fit": fit, "truth": data.truth_sha256, "metrics": asdict(metrics),
+                    "scoring": SCORING_REVISION})
+
+
+def config_key(model: str, params: Mapping[str, Any], data: DataRef, metrics: MetricSettings,
+               revision: int | None = None, code: Mapping[str, str] | None = None) -> str:
+    """The key every seed of one configuration shares: the trial key with no seed (`params`
+    without a parameter that follows the seed). Leaderboards aggregate seeds by it, so runs made
+    on other data, truth, code or preprocessing are never averaged in as more seeds."""
+    return trial_key(model, params, -1, data, metrics, revision, code)
+
+
+def data_context(corpus_sha256: str, truth_sha256: str | None,
+                 preprocessing: Mapping[str, Any], metrics: MetricSettings) -> str:
+    """What every trial of a sweep is judged on, whatever its model: the corpus, the truth, the
+    preprocessing settings and the metric settings, all of which every trial key holds. Readers
+    rank only the runs of the latest sweep's context: a run scored on data that has since
+    changed is history. (Timestamps and covariates are not in it: only some models read them,
+    and an LDA run stays current when they change; aggregate_seeds supersedes the old DTM and
+    STM runs.)"""
+    return _digest({"format": KEY_FORMAT, "corpus": corpus_sha256, "truth": truth_sha256,
+                    "preprocessing": dict(preprocessing), "metrics": asdict(metrics),
+                    "scoring": SCORING_REVISION})
 
 
 def _digest(payload: Mapping[str, Any]) -> str:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+
 import pytest
 
 from tests.conftest import make_grid
-from trainers import trainer_revision
+from trainers import trainer_code, trainer_revision
+from tuner.data.corpus import corpus_sha256
 from tuner.engine.sweep import TrialFactory, check_inputs
 from tuner.grid import load_grid
 from tuner.trial import DataRef, MetricSettings, trial_key
@@ -28,8 +31,36 @@ def test_sweep_keys_carry_the_trainer_revision(small_corpus, tmp_path, model, re
     inputs = check_inputs(grid)
     factory = TrialFactory(grid, inputs, tmp_path, {(1000, "en"): tmp_path / "bow"}, {})
     spec = factory.make(inputs.plan[0].model, inputs.plan[0].combo, 1)
-    unrevised = trial_key(spec.model, spec.params, 1, spec.data, spec.metrics)
+    code = trainer_code(spec.model)
+    unrevised = trial_key(spec.model, spec.params, 1, spec.data, spec.metrics, None, code)
     assert (spec.key != unrevised) is revised
+
+
+def test_the_code_behind_a_model_is_in_its_key():
+    """A plug-in registered under a built-in's name, or another version of a library the
+    trainer declares, is another model: its trials are never skipped as the built-in's."""
+    builtin = trainer_code("LDA")
+    assert builtin["implementation"] == "trainers.lda:LDATrainer"
+    assert builtin["tomotopy"] == importlib.metadata.version("tomotopy")
+    plain = trial_key("LDA", {"num_topics": 5}, 1, DATA, MetricSettings(), None, builtin)
+    for changed in ({**builtin, "implementation": "myplug:OtherLDA"},
+                    {**builtin, "tomotopy": "0.0.1"}):
+        assert trial_key("LDA", {"num_topics": 5}, 1, DATA, MetricSettings(), None,
+                         changed) != plain
+
+
+def test_a_plug_in_under_a_builtin_name_gets_its_own_keys(monkeypatch):
+    monkeypatch.setenv("TUNER_TRAINERS", "LDA=trainers.hdp:HDPTrainer")
+    assert trainer_code("LDA")["implementation"] == "trainers.hdp:HDPTrainer"
+
+
+def test_corpora_that_differ_only_in_where_separators_fall_hash_differently():
+    """Ids and texts may hold any character: fields are length-prefixed, so moving a separator
+    character from one field into the next cannot give two corpora one identity."""
+    first = corpus_sha256(["a", "c"], ["b", "d\x01e\x00f"])
+    second = corpus_sha256(["a", "e"], ["b\x01c\x00d", "f"])  # the same bytes, once joined
+    assert first != second
+    assert corpus_sha256(["ab"], ["c"]) != corpus_sha256(["a"], ["bc"])
 
 
 def test_runs_of_an_older_trainer_revision_leave_the_leaderboard(tmp_path):

@@ -27,7 +27,7 @@ from tuner.engine.runner import run_sweep
 from tuner.engine.sweep import TrialFactory, check_inputs, precompute
 from tuner.engine.watchdog import Limits, Watchdog
 from tuner.engine.worker import fit_view, load_trial_data, rescore_trial
-from tuner.errors import MetricError
+from tuner.errors import CacheError, MetricError
 from tuner.flow import SweepSettings, execute_sweep
 from tuner.grid import load_grid
 from tuner.metrics import higher_is_better
@@ -80,6 +80,51 @@ def test_relabelled_data_rescores_every_trial_without_refitting(tmp_path, small_
 
     third = _sweep(grid, store, cache)
     assert (third.completed, third.skipped) == (0, 2)
+    _assert_ranked_on_the_new_labels(second, store, {r.info.run_id: r for r in rescored})
+
+
+def _assert_ranked_on_the_new_labels(outcome, store: str, current: dict) -> None:
+    """The sweep's board, its best run and a later `leaderboard` read rank the runs scored on
+    the new labels alone: one seed per configuration, never averaged with the old labels'."""
+    from tuner.reporting.leaderboard import leaderboard
+
+    client = MlflowClient(store)
+    sweep = client.get_run(outcome.parent_run_id)
+    assert sweep.data.tags["tuner.best_run_id"] in current
+    for board in (outcome.board, leaderboard(MlflowTracker(store), "relabel", "ari")):
+        assert len(board) == 2
+        for config in board:
+            (trial,) = config.trials
+            assert trial.run_id in current
+            assert config.metrics["ari"] == current[trial.run_id].data.metrics["ari"]
+
+
+def test_a_changed_stop_list_is_a_new_configuration_not_another_seed(tmp_path, small_corpus):
+    """Same data and parameters, other preprocessing: the re-run's rows stand alone and the
+    earlier bag of words' runs, history now, are neither averaged in nor ranked."""
+    grid = make_grid(tmp_path, small_corpus, experiment="stoplist",
+                     params={"num_topics": 5, "vocab_size": 1000, "lda.max_iter": 10})
+    store, cache = f"sqlite:///{tmp_path}/mlflow.db", tmp_path / "cache"
+    _sweep(grid, store, cache)
+    raw = json.loads(grid.read_text(encoding="utf-8"))
+    grid.write_text(json.dumps({**raw, "preprocessing": {"stopwords": "mallet"}}),
+                    encoding="utf-8")
+    second = _sweep(grid, store, cache)
+    assert second.completed == 1
+    (config,) = second.board
+    assert config.seeds == 1 and config.trials[0].parent_run_id == second.parent_run_id
+
+
+def test_a_worker_refuses_side_inputs_edited_after_the_sweep_started(tmp_path, ng_records):
+    """STM's fit reads the covariates: a worker that loads the file after they changed must not
+    fit on the new values under the key of the old ones."""
+    records = _dated(ng_records[:60], 2000)
+    corpus = write_jsonl(tmp_path / "corpus.jsonl", records)
+    spec = _spec(tmp_path, corpus, "stm", dataset={**DATED, "path": str(corpus)})
+    write_jsonl(corpus, [{**r, "group": "x" if i % 5 else r["group"]}
+                         for i, r in enumerate(records)])
+    with pytest.raises(CacheError, match="covariates changed since the sweep started"):
+        load_trial_data(dataclasses.replace(spec.data, bow_path=str(tmp_path / "no-bow")))
 
 
 def _assignments(client: MlflowClient, run_id: str, folder: Path) -> list[int]:

@@ -43,12 +43,29 @@ class Corpus:
     def __len__(self) -> int:
         return len(self.texts)
 
+    def side_digests(self) -> dict[str, str]:
+        """Digests of the timestamp and covariate values a fit may read (as its key holds them)."""
+        digests = {}
+        if self.timestamps is not None:
+            digests["timestamps"] = _json_sha256(self.timestamps)
+        if self.covariates:
+            digests["covariates"] = _json_sha256(self.covariates)
+        return digests
+
+
+def _json_sha256(value: Any) -> str:
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
 
 def corpus_sha256(ids: Sequence[str], texts: Sequence[str]) -> str:
-    """Hash of ids and texts in order: the identity of a corpus for every cache key."""
+    """Hash of ids and texts in order: the identity of a corpus for every cache key. Each field
+    is length-prefixed, so no two different corpora give the same bytes (ids and texts may hold
+    any character, separators included)."""
     digest = hashlib.sha256()
     for doc_id, text in zip(ids, texts, strict=True):
-        digest.update(doc_id.encode("utf-8") + b"\x00" + text.encode("utf-8") + b"\x01")
+        for field_bytes in (doc_id.encode("utf-8"), text.encode("utf-8")):
+            digest.update(len(field_bytes).to_bytes(8, "little") + field_bytes)
     return digest.hexdigest()
 
 

@@ -55,13 +55,21 @@ class Preprocessing:
     strip_headers: bool = False
 
     def key(self, corpus_sha256: str, language: str, vocab_size: int) -> dict[str, object]:
-        settings = asdict(self)
-        for name in ("strip_quotes", "strip_headers"):  # only when on: older keys stay valid
-            if not settings[name]:
+        """Everything a bag of words depends on: the settings and the code they select (the
+        stop list's words, the line patterns that strip boilerplate, jieba's version)."""
+        settings: dict[str, object] = asdict(self)
+        patterns = {"strip_quotes": _QUOTED.pattern, "strip_headers": _HEADER.pattern}
+        for name, pattern in patterns.items():  # only when on: keys without them stay valid
+            if settings[name]:
+                settings[name] = pattern
+            else:
                 del settings[name]
+        tokeniser = f"regex+jieba-{_jieba_version()}" if language == "zh" else "regex"
         return {"kind": "bow", "corpus": corpus_sha256, "language": language,
-                "vocab_size": vocab_size, **settings, "word_pattern": _WORD.pattern,
-                "max_token_len": MAX_TOKEN_LEN, "tokeniser": "regex+jieba"}
+                "vocab_size": vocab_size, **settings,
+                "stop_words": key_digest({"words": sorted(_stopwords(self.stopwords))}),
+                "word_pattern": _WORD.pattern, "max_token_len": MAX_TOKEN_LEN,
+                "tokeniser": tokeniser}
 
 
 def strip_boilerplate(text: str, settings: Preprocessing) -> str:
@@ -88,6 +96,17 @@ def tokenize(text: str, language: str, settings: Preprocessing) -> list[str]:
     stop = _stopwords(settings.stopwords)
     return [w for w in words
             if settings.min_token_len <= len(w) <= MAX_TOKEN_LEN and w not in stop]
+
+
+@cache
+def _jieba_version() -> str:
+    """The installed jieba's version: its dictionary, and so the words, come with it."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("jieba")
+    except PackageNotFoundError:
+        return "absent"
 
 
 @cache

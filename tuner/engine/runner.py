@@ -424,7 +424,8 @@ def _result_or_none(future: Future[TrialRecord]) -> TrialRecord | None:
 def _sweep_tags(prepared: PreparedSweep) -> dict[str, str]:
     grid = prepared.grid
     tags = {"tuner.grid": str(grid.path), "tuner.corpus_sha256": prepared.inputs.corpus.sha256,
-            "tuner.models": ",".join(s.model for s in grid.sweeps)}
+            "tuner.models": ",".join(s.model for s in grid.sweeps),
+            "tuner.context": prepared.context}
     tags |= {f"tuner.cache.{k}": v for k, v in prepared.cache_events.items()}
     if prepared.embedding_keys:
         tags["tuner.embedding_keys"] = ",".join(k.digest for k in prepared.embedding_keys)

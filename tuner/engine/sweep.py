@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import itertools
-import json
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from trainers import fit_inputs, load_trainer, trainer_revision
+from trainers import fit_inputs, load_trainer, trainer_code, trainer_revision
 from tuner.data.corpus import Corpus, load_corpus
 from tuner.data.embeddings import (
     EmbeddingCache,
@@ -35,7 +33,7 @@ from tuner.engine.search import Range
 from tuner.errors import DataError, GridError
 from tuner.grid import Grid, ModelSweep
 from tuner.params import VOCAB_SIZE, ParamSchema
-from tuner.trial import DataRef, TrialSpec, fit_key, score_key
+from tuner.trial import DataRef, TrialSpec, config_key, data_context, fit_key, score_key
 
 
 @dataclass(frozen=True)
@@ -70,14 +68,8 @@ class CheckedInputs:
     @cached_property
     def input_digests(self) -> dict[str, str]:
         """Digests of the side inputs a fit may read: truth labels, timestamps, covariates."""
-        digests = {}
-        if self.truth is not None:
-            digests["labels"] = self.truth.sha256
-        if self.corpus.timestamps is not None:
-            digests["timestamps"] = _json_sha256(self.corpus.timestamps)
-        if self.corpus.covariates:
-            digests["covariates"] = _json_sha256(self.corpus.covariates)
-        return digests
+        labels = {"labels": self.truth.sha256} if self.truth is not None else {}
+        return labels | self.corpus.side_digests()
 
     @property
     def embeddings(self) -> list[EmbeddingSpec]:
@@ -93,6 +85,10 @@ class PreparedSweep:
     embedding_keys: list[EmbeddingKey]
     cache_events: dict[str, str] = field(default_factory=dict)  # what was computed vs reused
     factory: TrialFactory | None = None
+
+    @property
+    def context(self) -> str:
+        return sweep_context(self.grid, self.inputs)
 
 
 def plan_trials(grid: Grid) -> list[PlannedTrial]:
@@ -225,9 +221,11 @@ class TrialFactory:
         params = _seeded(planned, seed)
         metrics = self.grid.metrics
         revision = trainer_revision(model)
-        fit = fit_key(model, params, seed, data, revision)
+        code = trainer_code(model)
+        fit = fit_key(model, params, seed, data, revision, code)
         spec = TrialSpec(model, params, seed, data, metrics, self.grid.experiment,
-                         score_key(fit, data, metrics), self.count, revision, fit)
+                         score_key(fit, data, metrics), self.count, revision, fit,
+                         config_key(model, planned.params, data, metrics, revision, code))
         self.count += 1
         return spec
 
@@ -282,9 +280,11 @@ def _embedding(spec: EmbeddingSpec, inputs: CheckedInputs, cache_dir: Path,
     return key
 
 
-def _json_sha256(value: Any) -> str:
-    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+def sweep_context(grid: Grid, inputs: CheckedInputs) -> str:
+    """The data the grid's trials are judged on (tuner.trial.data_context)."""
+    return data_context(inputs.corpus.sha256,
+                        inputs.truth.sha256 if inputs.truth is not None else None,
+                        asdict(grid.preprocessing), grid.metrics)
 
 
 def _data_ref(grid: Grid, inputs: CheckedInputs, cache_dir: Path, bow_path: str,
@@ -301,4 +301,4 @@ def _data_ref(grid: Grid, inputs: CheckedInputs, cache_dir: Path, bow_path: str,
         dataset={"text_field": dataset.text_field, "id_field": dataset.id_field,
                  "label_field": dataset.label_field, "timestamp_field": dataset.timestamp_field,
                  "language": dataset.language, "covariates": list(dataset.covariates)},
-        encoder=asdict(encoder) if encoder else None)
+        encoder=asdict(encoder) if encoder else None, context=sweep_context(grid, inputs))

@@ -149,6 +149,11 @@ def _read_trial_data(ref: DataRef) -> TrialData:
     corpus = load_corpus(spec)
     if corpus.sha256 != ref.corpus_sha256:
         raise CacheError(f"{ref.corpus_path} changed since the sweep started; re-run it")
+    changed = [name for name, digest in corpus.side_digests().items()
+               if ref.inputs.get(name, digest) != digest]
+    if changed:
+        raise CacheError(f"{ref.corpus_path}: the {' and '.join(changed)} changed since the "
+                         "sweep started; re-run it")
     bow = BowCache(Path(ref.bow_path).parent.parent).load(Path(ref.bow_path))
     if bow is None:
         raise CacheError(f"{ref.bow_path}: bag-of-words cache missing or damaged; re-run")

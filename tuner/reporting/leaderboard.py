@@ -113,15 +113,61 @@ def _resolved_null(trial: FinishedTrial, name: str, value: Any) -> bool:
 
 
 def aggregate_seeds(trials: Sequence[FinishedTrial]) -> list[ConfigResult]:
-    """Group trials by configuration (model, parameters other than the seed, metric settings)
-    and aggregate each metric over the seeds; groups keep the order of their first trial."""
-    swept = swept_by_model(trials)
+    """Group trials by configuration and aggregate each metric over the seeds; groups keep the
+    order of their first trial.
+
+    A configuration's seeds share its config key (the trial key without the seed), so runs made
+    with other code, data or truth are never averaged in as more seeds. Where two groups show
+    the same model, parameters and metric settings, the one with the newest run stands and the
+    older one, made before something its key holds changed, is left out."""
     groups: dict[tuple[str, str], list[FinishedTrial]] = {}
     for trial in trials:
-        key = (trial.model, repr(sorted(config_params(trial).items(), key=lambda kv: kv[0]))
-               + repr(sorted(trial.metric_settings.items())))
-        groups.setdefault(key, []).append(trial)
-    return [_config(group, swept[group[0].model]) for group in groups.values()]
+        groups.setdefault((_shown_as(trial), trial.config_key or ""), []).append(trial)
+    newest: dict[str, tuple[str, str]] = {}
+    for key, group in groups.items():
+        standing = newest.get(key[0])
+        if standing is None or _latest_start(group) > _latest_start(groups[standing]):
+            newest[key[0]] = key
+    kept = [group for key, group in groups.items() if newest[key[0]] == key]
+    swept = swept_by_model([t for group in kept for t in group])
+    return [_config(group, swept[group[0].model]) for group in kept]
+
+
+def standing_trials(trials: Sequence[FinishedTrial]) -> list[FinishedTrial]:
+    """The trials of the configurations aggregate_seeds keeps (none superseded)."""
+    return [t for config in aggregate_seeds(trials) for t in config.trials]
+
+
+def _shown_as(trial: FinishedTrial) -> str:
+    """What a leaderboard row shows of a configuration: model, parameters, metric settings."""
+    return (trial.model + repr(sorted(config_params(trial).items(), key=lambda kv: kv[0]))
+            + repr(sorted(trial.metric_settings.items())))
+
+
+def _latest_start(group: Sequence[FinishedTrial]) -> int:
+    return max(t.start_time or 0 for t in group)
+
+
+def latest_context(tracker: Tracker, experiment: str) -> str | None:
+    """The data the experiment's latest sweep judged its trials on (None: a sweep logged before
+    tuner recorded it)."""
+    sweeps = tracker.sweep_runs(experiment)
+    return sweeps[0].tags.get("tuner.context") if sweeps else None
+
+
+def on_data(trials: Iterable[FinishedTrial], context: str | None) -> list[FinishedTrial]:
+    """The trials judged on the data of `context` (corpus, truth, side inputs, preprocessing,
+    metric settings); every trial when `context` is None."""
+    return [t for t in trials if context is None or t.context == context]
+
+
+def current_trials(tracker: Tracker, experiment: str,
+                   context: str | None = None) -> list[FinishedTrial]:
+    """The experiment's trials a ranking reads: finished with their full budget, on the data of
+    `context` (default: the latest sweep's). Runs scored on data that has changed since, such
+    as labels before a relabelling, stay in the store as history but are not ranked."""
+    context = context or latest_context(tracker, experiment)
+    return on_data(ranked(tracker.finished_trials(experiment)), context)
 
 
 def _config(group: list[FinishedTrial], swept: list[str]) -> ConfigResult:
@@ -143,10 +189,11 @@ def rank_configs(configs: Sequence[ConfigResult], metric: str) -> list[ConfigRes
                   key=lambda c: sign * c.metrics[metric])
 
 
-def leaderboard(tracker: Tracker, experiment: str, metric: str,
-                limit: int = 10) -> list[ConfigResult]:
-    """The best `limit` configurations of an experiment by the mean of `metric` over seeds."""
-    return rank_configs(aggregate_seeds(ranked(tracker.finished_trials(experiment))),
+def leaderboard(tracker: Tracker, experiment: str, metric: str, limit: int = 10,
+                context: str | None = None) -> list[ConfigResult]:
+    """The best `limit` configurations of an experiment by the mean of `metric` over seeds, on
+    the data of `context` (default: the latest sweep's; see current_trials)."""
+    return rank_configs(aggregate_seeds(current_trials(tracker, experiment, context)),
                         metric)[:limit]
 
 

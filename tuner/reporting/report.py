@@ -19,7 +19,13 @@ from tuner.reporting.importance import (
     log_scaled,
     model_importances,
 )
-from tuner.reporting.leaderboard import aggregate_seeds, rank_configs
+from tuner.reporting.leaderboard import (
+    aggregate_seeds,
+    latest_context,
+    on_data,
+    rank_configs,
+    standing_trials,
+)
 from tuner.reporting.page import TOP_CONFIGS, ReportData, by_model, plot_name, render_page
 from tuner.reporting.plots import (
     plot_importance,
@@ -84,8 +90,9 @@ def write_report_with(tracker: Tracker, experiment: str, out: Path,
     if not sweeps:
         raise TunerError(f"experiment '{experiment}': has no sweep run (tag tuner.role=sweep); "
                          "was it written by `tuner run`?")
-    trials = tracker.finished_trials(experiment)
-    data = _report_data(tracker, experiment, trials, metric)
+    everything = tracker.finished_trials(experiment)
+    trials = on_data(everything, latest_context(tracker, experiment))
+    data = _report_data(tracker, experiment, trials, metric, len(everything) - len(trials))
     out.mkdir(parents=True, exist_ok=True)
     plots = _plots(data, out)
     language = _words_language(sweeps[0], [c.best_trial(data.metric) for c in data.top])
@@ -103,14 +110,17 @@ def write_report_with(tracker: Tracker, experiment: str, out: Path,
 
 
 def _report_data(tracker: Tracker, experiment: str, trials: list[FinishedTrial],
-                 metric: str | None) -> ReportData:
-    full = ranked(trials)
+                 metric: str | None, on_older_data: int = 0) -> ReportData:
+    full = standing_trials(ranked(trials))
     metric = metric or ("ari" if full and all("ari" in t.metrics for t in full) else "npmi")
     configs = rank_configs(aggregate_seeds(full), metric)
     if not configs:
         logged = sorted({m for t in full for m in t.metrics})
+        older = (f"; {on_older_data} finished trials were judged on data that has changed "
+                 "since (texts, labels, preprocessing or metric settings) and are not ranked"
+                 if on_older_data else "")
         raise TunerError(f"experiment '{experiment}': no finished trial has metric '{metric}'; "
-                         f"logged: {', '.join(logged) or 'none'}")
+                         f"logged: {', '.join(logged) or 'none'}{older}")
     objectives = [m for m in PARETO_METRICS if all(m in c.metrics for c in configs)]
     best = [c.best_trial(metric) for c in configs[:TOP_CONFIGS]]
     return ReportData(experiment, metric, configs, pareto_front(configs, objectives), objectives,

@@ -38,6 +38,8 @@ class FinishedTrial:
     parent_run_id: str | None = None
     metric_settings: Mapping[str, int] = field(default_factory=dict)
     pruned: bool = False  # stopped by the sweep's pruner: counted, never ranked
+    config_key: str | None = None  # shared by the seeds of one configuration (tuner.trial)
+    context: str | None = None  # the data it was judged on (tuner.trial.data_context)
 
     @property
     def budget_used(self) -> float | None:
@@ -120,7 +122,8 @@ def finished_trial(run: StoredRun, schema: Mapping[str, Param]) -> FinishedTrial
         status=run.status, start_time=run.start_time, end_time=run.end_time,
         parent_run_id=tags.get("mlflow.parentRunId"),
         metric_settings={k: int(logged[k]) for k in METRIC_SETTINGS if k in logged},
-        pruned=is_pruned(tags))
+        pruned=is_pruned(tags), config_key=tags.get("tuner.config_key"),
+        context=tags.get("tuner.context"))
 
 
 def sweep_run(run: Any) -> SweepRun:

@@ -10,6 +10,7 @@ import io
 import json
 import logging
 import os
+import re
 import socket
 import tempfile
 import time
@@ -137,7 +138,7 @@ class MlflowTracker:
         if not self.tracking_uri.startswith("sqlite:///"):
             return None  # a server decides where artifacts go
         root = Path(self.tracking_uri.removeprefix("sqlite:///")).parent / "artifacts"
-        return (root / experiment.replace("/", "_")).resolve().as_uri()
+        return (root / artifact_folder_name(experiment)).resolve().as_uri()
 
     def experiment_id(self, experiment: str, create: bool = True) -> str | None:
         try:
@@ -479,6 +480,13 @@ def learning_curve(record: TrialRecord) -> list[tuple[str, int, float]]:
     return points
 
 
+def artifact_folder_name(experiment: str) -> str:
+    """A folder name for an experiment's artifacts that stays one folder below the artifact
+    root, whatever the name holds ("..", separators, control characters)."""
+    name = re.sub(r"[^\w.-]", "_", experiment)[:120]
+    return name if name.strip(".") else f"_{name}"
+
+
 def trial_tags(sweep: SweepHandle, spec: TrialSpec) -> dict[str, str]:
     """The tags a trial run opens with (every tracker writes the same)."""
     tags = {"mlflow.parentRunId": sweep.run_id, "tuner.role": "trial",
@@ -486,6 +494,10 @@ def trial_tags(sweep: SweepHandle, spec: TrialSpec) -> dict[str, str]:
             "tuner.fit_key": spec.fit_key, "tuner.corpus_sha256": spec.data.corpus_sha256,
             "tuner.embedding_key": spec.data.embedding_key or "none",
             "tuner.batch_id": sweep.batch_id, "tuner.status": "RUNNING"}
+    if spec.config_key:
+        tags["tuner.config_key"] = spec.config_key
+    if spec.data.context:
+        tags["tuner.context"] = spec.data.context
     if spec.revision is not None:
         tags["tuner.revision"] = str(spec.revision)
     return tags
