@@ -251,7 +251,7 @@ def _checked(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
     if getattr(args, "max_workers", 1) < 1:
         raise TunerError(f"--max-workers expects an int >= 1; got {args.max_workers}")
-    grid = load_grid(args.grid)
+    grid = load_grid(args.grid, args.max_trials)
     return grid, check_inputs(grid, args.max_trials)
 
 

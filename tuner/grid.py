@@ -79,8 +79,10 @@ class Grid:
         return sum(s.size for s in self.sweeps) * len(self.seeds)
 
 
-def load_grid(path: str | Path) -> Grid:
-    """Read and validate a grid file. Raises GridError listing every problem found."""
+def load_grid(path: str | Path, max_trials: int | None = None) -> Grid:
+    """Read and validate a grid file. Raises GridError listing every problem found, or at once
+    when the grid expands to more than `max_trials` trials: counted from the list lengths before
+    any combination is drawn or checked, so a small file cannot cost hours of validation."""
     path = Path(path)
     raw = _read_json(path)
     problems = sections.ProblemList(path, sections.top_level_schema().names)
@@ -90,8 +92,10 @@ def load_grid(path: str | Path) -> Grid:
     models = _models(raw, problems)
     search = sections.search_spec(top["search"], problems)
     sections.check_pruned_objective(search, top["leaderboard_metric"], problems)
-    sweeps = _sweeps(models, top["params"], search, problems)
-    embedding = sections.embedding_spec(top["embedding"], problems)
+    seeds = len(top["seeds"]) if isinstance(top["seeds"], list) and top["seeds"] else 1
+    sweeps = _sweeps(models, top["params"], search, problems,
+                     None if max_trials is None else Limit(path, max_trials, seeds))
+    embedding = sections.embedding_spec(top["embedding"], path.parent, problems)
     metrics = sections.metric_settings(top["metrics"], problems)
     preprocessing = sections.preprocessing(top["preprocessing"], problems)
     problems.raise_if_any()
@@ -103,7 +107,7 @@ def load_grid(path: str | Path) -> Grid:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    if not path.is_file():
+    if not sections.is_file(path):
         raise GridError([f"{path}: grid file not found"])
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
@@ -112,6 +116,8 @@ def _read_json(path: Path) -> dict[str, Any]:
     except json.JSONDecodeError as err:
         raise GridError([f"{path}: not valid JSON: {err.msg} at line {err.lineno} "
                          f"column {err.colno}"]) from err
+    except RecursionError as err:
+        raise GridError([f"{path}: not a usable grid: JSON nested too deeply"]) from err
     if not isinstance(raw, dict):
         raise GridError([f"{path}: expects a JSON object at the top level; "
                          f"got {type(raw).__name__}"])
@@ -143,8 +149,30 @@ def _models(raw: Mapping[str, Any], problems: sections.ProblemList) -> list[str]
     return models
 
 
+@dataclass(frozen=True)
+class Limit:
+    """The most trials a caller accepts (`--max-trials`), and the grid's seed count."""
+
+    path: Path
+    max_trials: int
+    seeds: int
+
+    def check(self, spaces: Mapping[str, Mapping[str, Values]], search: SearchSpec) -> None:
+        """Refuse a grid that expands to more trials, before anything is built from it."""
+        if search.strategy == "grid":
+            combinations = sum(math.prod(len(v) for v in space.values() if isinstance(v, list))
+                               for space in spaces.values())
+        else:
+            combinations = search.n_trials
+        trials = combinations * self.seeds
+        if trials > self.max_trials:
+            raise GridError([f"{self.path}: the grid expands to {trials} trials, more than "
+                             f"--max-trials {self.max_trials}; narrow the grid or raise "
+                             "--max-trials"])
+
+
 def _sweeps(models: list[str], params: Any, search: SearchSpec,
-            problems: sections.ProblemList) -> list[ModelSweep]:
+            problems: sections.ProblemList, limit: Limit | None = None) -> list[ModelSweep]:
     if not isinstance(params, dict):
         return []  # reported by the top-level schema
     schemas = {m: _seed_bounded(load_trainer(m)) for m in models}
@@ -155,6 +183,8 @@ def _sweeps(models: list[str], params: Any, search: SearchSpec,
                    for name, (key, vals) in _model_values(model, schema, params).items()}
         if all(v is not None for v in checked.values()):
             spaces[model] = {name: v for name, v in checked.items() if v is not None}
+    if limit is not None:
+        limit.check(spaces, search)
     sampled = _sampled(spaces, search)
     sweeps = [ModelSweep(m, schemas[m], spaces[m], sampled.get(m)) for m in spaces]
     for sweep in sweeps:
@@ -196,10 +226,18 @@ def _rule_problems(sweep: ModelSweep) -> list[str]:
         return list(dict.fromkeys(found))
     found = []
     for check in schema.checks:
-        read = {name: values for name, values in sweep.space.items() if name in check.fields}
+        read = {name: _distinct(values) for name, values in sweep.space.items()
+                if name in check.fields}
         found += [p for combo in _product(read)
                   if (p := schema.rule_problem(check, schema.with_defaults(combo)))]
     return list(dict.fromkeys(found))
+
+
+def _distinct(values: Values) -> Values:
+    """A value list without repeats (a rule judges each value once), else the range as it is."""
+    if not isinstance(values, list):
+        return values
+    return list({json.dumps(v, sort_keys=True): v for v in values}.values())
 
 
 def _product(space: Mapping[str, Values]) -> Iterator[dict[str, Any]]:

@@ -199,7 +199,7 @@ def dataset_spec(value: Any, base: Path, problems: ProblemList) -> DatasetSpec |
     if not settings:
         return None
     path = (base / settings.pop("path")).resolve()
-    if not path.is_file():
+    if not is_file(path):
         problems.add("dataset.path", f"file not found: {path}")
     elif path.suffix.lower() not in SUPPORTED_SUFFIXES:
         problems.add("dataset.path", f"expects .jsonl, .csv or .parquet; got '{path.suffix}'")
@@ -211,9 +211,17 @@ def ground_truth_path(value: Any, base: Path, problems: ProblemList) -> Path | N
     if not isinstance(value, str) or not value.strip():
         return None  # null, or already reported by the top-level schema
     path = (base / value).resolve()
-    if not path.is_file():
+    if not is_file(path):
         problems.add("ground_truth", f"file not found: {path}")
     return path
+
+
+def is_file(path: Path) -> bool:
+    """Whether `path` is a file; False for a name the system refuses (too long, a NUL byte)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def search_spec(value: Any, problems: ProblemList) -> SearchSpec:
@@ -242,8 +250,22 @@ def check_pruned_objective(search: SearchSpec, leaderboard_metric: Any,
                      f"be one scored from the model ({', '.join(METRICS)}); got '{objective}'")
 
 
-def embedding_spec(value: Any, problems: ProblemList) -> EmbeddingSpec:
-    return EmbeddingSpec(**checked_section(EMBEDDING, value, problems))
+def embedding_spec(value: Any, base: Path, problems: ProblemList) -> EmbeddingSpec:
+    """The embedding section; a model folder given as a relative path resolves against the
+    grid's folder (`base`), as the grid's other paths do."""
+    settings = checked_section(EMBEDDING, value, problems)
+    model = settings.get("model")
+    if isinstance(model, str) and (model.startswith(("./", "../"))
+                                   or _is_dir(base / model)):
+        settings["model"] = str((base / model).resolve())
+    return EmbeddingSpec(**settings)
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False
 
 
 def metric_settings(value: Any, problems: ProblemList) -> MetricSettings:

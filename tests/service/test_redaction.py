@@ -23,10 +23,36 @@ _FAIL_FAST = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEO
     ("http://user:p@ss@host:5000/x", "http://user:***@host:5000/x"),
     ("stores a://u:p@h and b://v:q@k/", "stores a://u:***@h and b://v:***@k/"),
     ("http://mlflow:5000/runs@x", "http://mlflow:5000/runs@x"),
-    ("postgresql://mlflow@db/mlflow", "postgresql://mlflow@db/mlflow"),
+    # userinfo alone is often a token (audit of 2026-12-01: shown in a failed sweep's error)
+    ("http://TOKENSECRET@host:5000", "http://***@host:5000"),
+    ("postgresql://mlflow@db/mlflow", "postgresql://***@db/mlflow"),
+    ("postgresql://db/mlflow?user=u&password=pw&sslmode=require",
+     "postgresql://db/mlflow?user=u&password=***&sslmode=require"),
+    ("https://host/api?token=abc#top", "https://host/api?token=***#top"),
 ])
-def test_redact_uri_hides_passwords_only(text: str, shown: str) -> None:
+def test_redact_uri_hides_credentials(text: str, shown: str) -> None:
     assert redact_uri(text) == shown
+
+
+def test_a_failed_sweep_shows_tuners_words_never_a_librarys() -> None:
+    """A model loader's error quoted a value of the config.json it read (audit of 2026-12-01);
+    tuner's own errors, which quote no file, are shown as they are."""
+    from tuner.errors import SweepAbortedError, TrackingError
+    from tuner.serve.errors import public_failure
+    from tuner.serve.paths import DataRoots
+
+    roots = DataRoots.of([Path("/srv/data")])
+    leaked = ValueError("Field 'hidden_size' expected int, got str (value: 'zqxSECRET')")
+    aborted = SweepAbortedError("experiment 'x': the sweep stopped after trials had started: "
+                                "ValueError: (value: 'zqxSECRET')")
+    aborted.__cause__ = leaked
+    for err in (leaked, aborted):
+        shown = public_failure(err, roots)
+        assert "zqxSECRET" not in shown and "only in the server log (ref " in shown
+    store = TrackingError(f"MLflow tracking store http://tuner:{PASSWORD}@db: unreachable")
+    store.__cause__ = ConnectionError("refused")
+    assert public_failure(store, roots) == \
+        "TrackingError: MLflow tracking store http://tuner:***@db: unreachable"
 
 
 def _unreachable_store() -> str:

@@ -168,6 +168,45 @@ def test_no_answer_quotes_a_data_file(api: Served, data: str, fields: dict[str, 
     assert MARKER in api.log_text()  # the operator still gets the reason
 
 
+def test_a_named_file_that_is_not_a_grid_is_not_quoted(api: Served) -> None:
+    """A data file among the grids (a ground truth, labels) ran through grid validation, which
+    quoted its keys and values back (audit of 2026-12-01)."""
+    (api.root / "grids" / "labels.json").write_text(json.dumps(
+        {f"{MARKER}cluster": [f"{MARKER}doc"], "seeds": f"{MARKER}value"}))
+    status, answer = api.call("POST", "/sweeps", {"grid": "labels.json"})
+    assert status == 400, answer
+    assert "'labels.json' is not a grid file" in answer["error"]
+    assert MARKER not in json.dumps(answer)
+
+
+@pytest.mark.parametrize("field, expected", [("grid", 404), ("dataset.path", 400),
+                                             ("ground_truth", 400)])
+def test_an_overlong_file_name_answers_4xx_not_500(api: Served, field: str,
+                                                   expected: int) -> None:
+    name = "x" * 300 + ".json"
+    if field == "grid":
+        body: dict[str, Any] = {"grid": name}
+    elif field == "dataset.path":
+        body = _inline(api, "long-name", name)
+    else:
+        body = _inline(api, "long-name", ground_truth=f"../datasets/{name}")
+    status, answer = api.call("POST", "/sweeps", body)
+    assert status == expected, answer
+
+
+def test_a_model_folder_holding_a_link_out_of_the_roots_is_refused(api: Served) -> None:
+    """The encoder reads every file of the folder: a config.json linked to a file outside the
+    roots was read, and its values came back in the failed sweep's error."""
+    folder = api.root / "datasets" / "linked-model"
+    folder.mkdir(exist_ok=True)
+    if not (folder / "config.json").is_symlink():
+        (folder / "config.json").symlink_to(api.root / "secret.jsonl")
+    status, answer = api.call("POST", "/sweeps", _inline(
+        api, "linked-model", models=["bertopic"], embedding={"model": "../datasets/linked-model"}))
+    assert status == 400, answer
+    assert "holds links that lead outside the server's data roots" in answer["error"]
+
+
 @pytest.mark.parametrize("content_type", ["text/plain", None,
                                           "application/x-www-form-urlencoded"])
 def test_post_needs_a_json_content_type(api: Served, content_type: str | None) -> None:

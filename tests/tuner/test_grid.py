@@ -3,6 +3,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import time
 from pathlib import Path
 
 import pytest
@@ -221,6 +222,65 @@ def test_an_astronomical_grid_is_refused_naming_its_count(tmp_path, small_corpus
     with pytest.raises(GridError, match=rf"expands to {grid.trial_count} trials, more than "
                                         r"--max-trials 10000"):
         check_inputs(grid, 10000)
+
+
+@pytest.mark.parametrize("params, search", [
+    # a rule over two fields: checking 3,000 x 3,000 value pairs held a server thread 20 s
+    ({"hdp.initial_k": [1] * 3000, "hdp.max_topics": [300] * 3000}, None),
+    ({"hdp.initial_k": list(range(1, 301)), "hdp.max_topics": list(range(50, 301))}, None),
+    # drawing 100,000 random configurations took a second before the count was checked
+    ({"hdp.initial_k": [2, 5, 10]}, {"strategy": "random", "n_trials": 100_000}),
+])
+def test_a_grid_over_max_trials_is_refused_before_its_values_are_combined(
+        tmp_path, small_corpus, params, search):
+    """The count comes from the list lengths; no rule is checked and nothing is drawn first,
+    so a small request cannot buy minutes of validation (audit of 2026-12-01)."""
+    extra = {"search": search} if search else {}
+    path = grid_with(tmp_path, small_corpus, models=["hdp"], params=params, **extra)
+    started = time.perf_counter()
+    with pytest.raises(GridError, match=r"more than --max-trials 10000"):
+        load_grid(path, max_trials=10000)
+    assert time.perf_counter() - started < 5  # 20 s and more before the count came first
+
+
+def test_repeated_values_are_judged_once_by_a_rule(tmp_path, small_corpus):
+    path = grid_with(tmp_path, small_corpus, models=["theta"],
+                     params={"theta.epochs": [20] * 50, "theta.kl_warmup": [25] * 50})
+    with pytest.raises(GridError) as info:
+        load_grid(path)
+    assert info.value.problems == [f"{path}: params: THETA requires kl_warmup <= epochs; got "
+                                   "kl_warmup=25, epochs=20"]
+
+
+def test_a_grid_nested_past_the_parsers_depth_is_a_grid_error(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    with pytest.raises(GridError, match="nested too deeply"):
+        load_grid(path)
+
+
+def test_a_file_name_the_system_refuses_is_a_problem_not_a_crash(tmp_path, small_corpus):
+    """A path component over 255 bytes made `is_file` raise OSError (a 500 over HTTP)."""
+    long_name = "x" * 300 + ".jsonl"
+    path = grid_with(tmp_path, small_corpus, ground_truth=long_name)
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    raw["dataset"]["path"] = long_name
+    path.write_text(json.dumps(raw), encoding="utf-8")
+    with pytest.raises(GridError) as info:
+        load_grid(path)
+    assert {p.split(": ")[1] for p in info.value.problems} == {"dataset.path", "ground_truth"}
+    with pytest.raises(GridError, match="grid file not found"):
+        load_grid(tmp_path / long_name)
+
+
+def test_a_relative_model_folder_resolves_against_the_grid_folder(tmp_path, small_corpus):
+    (tmp_path / "models" / "mine").mkdir(parents=True)
+    path = grid_with(tmp_path, small_corpus, embedding={"model": "./models/mine"})
+    assert load_grid(path).embedding.model == str((tmp_path / "models" / "mine").resolve())
+    path = grid_with(tmp_path, small_corpus, embedding={"model": "models/mine"})
+    assert load_grid(path).embedding.model == str((tmp_path / "models" / "mine").resolve())
+    path = grid_with(tmp_path, small_corpus, embedding={"model": "org/some-model"})
+    assert load_grid(path).embedding.model == "org/some-model"  # an id: as it is
 
 
 def test_a_rule_is_checked_on_the_values_of_its_own_fields(tmp_path, small_corpus):

@@ -16,6 +16,7 @@ from tuner.errors import (
     EmbeddingModelError,
     GridError,
     GroundTruthError,
+    SweepAbortedError,
     TunerError,
 )
 from tuner.serve.paths import DataRoots
@@ -70,8 +71,25 @@ def log_reference(err: BaseException) -> str:
 
 
 def public_failure(err: BaseException, roots: DataRoots) -> str:
-    """A sweep's failure as `GET /sweeps/{id}` shows it: no data values, no credentials."""
+    """A sweep's failure as `GET /sweeps/{id}` shows it: no data values, no credentials. Only
+    tuner's own words are shown; a library's error (a tokenizer or model config that fails to
+    load, a parser) may quote the file it read, so its text goes to the server log."""
     if isinstance(err, (DataError, GroundTruthError)):
         return f"{type(err).__name__}: a data file failed a check; see the server log " \
                f"(ref {log_reference(err)})"
+    if not _tuners_own_words(err):
+        return f"{type(err).__name__}: the sweep failed; the reason may quote a file it read, " \
+               f"so it is only in the server log (ref {log_reference(err)})"
     return roots.shown(redact_uri(f"{type(err).__name__}: {err}"))[:4000]
+
+
+def _tuners_own_words(err: BaseException) -> bool:
+    """Whether an error's text is tuner's own: a TunerError, except one that quotes the library
+    error it stopped on (a sweep aborted by a parser's or a model loader's error)."""
+    if not isinstance(err, TunerError):
+        return False
+    return not isinstance(err, SweepAbortedError) or _tuners_own_words_all(err.__cause__)
+
+
+def _tuners_own_words_all(err: BaseException | None) -> bool:
+    return err is None or (isinstance(err, TunerError) and _tuners_own_words(err))

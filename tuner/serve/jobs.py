@@ -23,6 +23,7 @@ from tuner.engine.executors import SharedPool, make_executor
 from tuner.engine.sweep import CheckedInputs, PreparedSweep
 from tuner.errors import ApiError, SweepInterrupted, TunerError
 from tuner.grid import Grid
+from tuner.grid_sections import is_file
 from tuner.serve.errors import public_failure, validation_error
 from tuner.serve.paths import DataRoots, contained_grid
 from tuner.trial import TrialRecord, TrialStatus
@@ -176,7 +177,7 @@ class SweepRegistry:
 
         grid = None
         try:
-            grid = load_grid(path)
+            grid = load_grid(path, self.settings.max_trials)
             return grid, check_inputs(grid, self.settings.max_trials)
         except TunerError as err:
             files = {} if grid is None else {"dataset": grid.dataset.path,
@@ -280,6 +281,20 @@ def _named_grid(grids_dir: Path, name: Any) -> tuple[Path, str]:
     if not path.is_relative_to(root) or Path(name).is_absolute():
         raise ApiError(HTTPStatus.BAD_REQUEST, f"grid: must name a file inside {grids_dir}/; "
                        f"got {name!r}")
-    if not path.is_file():
+    if not is_file(path):
         raise ApiError(HTTPStatus.NOT_FOUND, f"grid: no file {name!r} in {grids_dir}/")
+    if not _grid_shaped(path):
+        raise ApiError(HTTPStatus.BAD_REQUEST, f"grid: {name!r} is not a grid file (a JSON "
+                       "object with 'dataset' and 'models' or 'model')")
     return path, name
+
+
+def _grid_shaped(path: Path) -> bool:
+    """Whether a named file looks like a grid before it is validated: validation quotes what a
+    grid holds, and a data file that sits among the grids (labels, ground truth) must not be
+    quoted back."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return True  # not JSON at all: load_grid says so without quoting it
+    return isinstance(raw, dict) and "dataset" in raw and ("models" in raw or "model" in raw)

@@ -41,7 +41,7 @@ class DataRoots:
 def contained_grid(raw: dict[str, Any], roots: DataRoots, base: Path) -> dict[str, Any]:
     """A copy of an inline grid whose `dataset.path`, `ground_truth` and path-like
     `embedding.model` are absolute paths under the data roots (relative ones resolve against
-    `base`, the grids folder, as in a named grid; a model folder against the working folder).
+    `base`, the grids folder, as in a named grid).
 
     Raises:
         ApiError: 400 naming every field that leaves the roots.
@@ -60,7 +60,8 @@ def contained_grid(raw: dict[str, Any], roots: DataRoots, base: Path) -> dict[st
     embedding = grid.get("embedding")
     if isinstance(embedding, dict) and isinstance(embedding.get("model"), str) and \
             embedding["model"]:
-        grid["embedding"] = {**embedding, "model": _model(roots, embedding["model"], problems)}
+        grid["embedding"] = {**embedding,
+                             "model": _model(roots, base, embedding["model"], problems)}
     if problems:
         raise ApiError(HTTPStatus.BAD_REQUEST, problems[0], problems)
     return grid
@@ -79,11 +80,17 @@ def _under(roots: DataRoots, base: Path, value: str, field: str, kind: str,
     return str(path)
 
 
-def _model(roots: DataRoots, value: str, problems: list[str]) -> str:
-    """A model id stays as it is; anything naming a local folder must be under the roots."""
+def _model(roots: DataRoots, base: Path, value: str, problems: list[str]) -> str:
+    """A model id stays as it is; anything naming a local folder (relative: to `base`, as the
+    grid's other paths) must be under the roots, and so must everything inside it."""
     looks_like_path = value.startswith(("/", ".", "~")) or "\\" in value or ".." in value
-    if looks_like_path or _exists(value):
-        return _under(roots, Path.cwd(), value, "embedding.model", "folder", problems)
+    if looks_like_path or _exists(base / value):
+        folder = _under(roots, base, value, "embedding.model", "folder", problems)
+        if folder != value and _leads_outside(roots, Path(folder)):
+            problems.append(f"grid_inline: embedding.model: {value!r} holds links that lead "
+                            f"outside the server's data roots ({roots.names}), or more than "
+                            f"{MAX_MODEL_FILES} entries")
+        return folder
     if not _MODEL_ID.fullmatch(value):
         problems.append(f"grid_inline: embedding.model: expects a Hugging Face model id "
                         f"(org/name) or a folder under the server's data roots "
@@ -91,8 +98,23 @@ def _model(roots: DataRoots, value: str, problems: list[str]) -> str:
     return value
 
 
-def _exists(value: str) -> bool:
+MAX_MODEL_FILES = 10_000  # a model folder holds tens of files; more is not a model
+
+
+def _leads_outside(roots: DataRoots, folder: Path) -> bool:
+    """Whether anything inside a model folder resolves outside the roots: the encoder reads
+    every file in it (config, tokenizer, weights), not only the folder the grid names."""
     try:
-        return Path(value).exists()
+        for count, entry in enumerate(folder.rglob("*")):
+            if count >= MAX_MODEL_FILES or not roots.contains(entry.resolve()):
+                return True
+    except (OSError, RuntimeError, ValueError):
+        return True
+    return False
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
     except (OSError, ValueError):
         return False
