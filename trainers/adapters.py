@@ -121,14 +121,15 @@ def train_adapter(embeddings: NDArray[np.float32], labels: NDArray[np.int64] | N
 
 
 def adapter_key(embeddings: NDArray[np.float32], labels: NDArray[np.int64] | None,
-                settings: AdapterSettings, mode: str, seed: int, corpus_sha256: str
-                ) -> EmbeddingKey:
-    """The cache key of an adapted matrix: mode, settings, seed, source embeddings, labels."""
+                settings: AdapterSettings, mode: str, seed: int, corpus_sha256: str,
+                device: str = "cpu") -> EmbeddingKey:
+    """The cache key of an adapted matrix: mode, settings, seed, source embeddings, labels and
+    the kind of device it trains on (CUDA's kernels round otherwise than the CPU's)."""
     source = hashlib.sha256(np.ascontiguousarray(embeddings, dtype=np.float32).data).hexdigest()
     label_hash = hashlib.sha256(np.ascontiguousarray(labels, dtype=np.int64).data).hexdigest() \
         if labels is not None else None
     revision = key_digest({"settings": asdict(settings), "seed": seed, "source": source,
-                           "labels": label_hash})
+                           "labels": label_hash, "device": device.split(":")[0]})
     return EmbeddingKey(f"theta-{ADAPTATION}/{mode}", revision, ADAPTATION, 0, "adapted",
                         corpus_sha256)
 
@@ -143,7 +144,7 @@ def adapted_embeddings(embeddings: NDArray[np.float32], labels: NDArray[np.int64
     """
     settings = settings_for(objective_for(mode))
     used_labels = labels if mode == "supervised" else None
-    key = adapter_key(embeddings, used_labels, settings, mode, seed, corpus_sha256)
+    key = adapter_key(embeddings, used_labels, settings, mode, seed, corpus_sha256, device)
     cache = EmbeddingCache(Path(cache_dir))
     hit = cache.contains(key)
     matrix = cache.get_or_compute(

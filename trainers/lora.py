@@ -73,7 +73,7 @@ def lora_embeddings(texts: Sequence[str], labels: NDArray[np.int64] | None,
     """
     settings = settings or lora_settings_for(objective_for(mode))
     used_labels = labels if mode == "supervised" else None
-    key = lora_key(source, used_labels, settings, mode, seed, corpus_sha256)
+    key = lora_key(source, used_labels, settings, mode, seed, corpus_sha256, device)
     cache = EmbeddingCache(Path(cache_dir))
     hit = cache.contains(key)
 
@@ -97,11 +97,13 @@ def one_at_a_time_on(device: str, cache_dir: Path) -> Iterator[None]:
 
 
 def lora_key(source: EncoderSource, labels: NDArray[np.int64] | None, settings: LoraSettings,
-             mode: str, seed: int, corpus_sha256: str) -> EmbeddingKey:
+             mode: str, seed: int, corpus_sha256: str, device: str = "cpu") -> EmbeddingKey:
+    """The fine-tuned embeddings' cache key: the base, settings, seed, labels, and the dtype
+    the fine-tuning runs in on `device` (bfloat16 on most GPUs)."""
     label_hash = hashlib.sha256(np.ascontiguousarray(labels, dtype=np.int64).data).hexdigest() \
         if labels is not None else None
     revision = key_digest({"base": source.key, "settings": asdict(settings), "seed": seed,
-                           "labels": label_hash})
+                           "labels": label_hash, "dtype": str(_training_dtype(device))})
     return EmbeddingKey(f"{source.model}+{ADAPTATION}/{mode}", revision, source.pooling,
                         source.max_length, "raw", corpus_sha256)
 

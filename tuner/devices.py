@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.metadata
 import os
 import sys
 from collections.abc import Iterator, Mapping
@@ -26,6 +28,25 @@ def cuda_device_count() -> int:
     except ImportError:
         return 0
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+@functools.cache
+def device_kind() -> str:
+    """"cuda" or "cpu": the kind of device pick_device gives on this machine. A CPU build of
+    torch (a version ending "+cpu") cannot use CUDA, which is known without importing torch
+    (0.6 s of a command's start-up)."""
+    try:
+        build = importlib.metadata.version("torch")
+    except importlib.metadata.PackageNotFoundError:
+        return "cpu"
+    if build.endswith("+cpu"):
+        return "cpu"
+    return "cuda" if cuda_device_count() else "cpu"
+
+
+def encoding_dtype() -> str:
+    """The dtype document embeddings are computed in here (load_encoder: half on CUDA)."""
+    return "float16" if device_kind() == "cuda" else "float32"
 
 
 def pick_device(slot: int = 0) -> str:

@@ -154,3 +154,89 @@ def test_cooccurrence_counted_in_chunks_equals_counted_at_once(corpus):
     chunked = count_cooccurrence(bow, 10, chunk_tokens=3000)  # many chunks
     assert chunked.n_windows == whole.n_windows
     assert (chunked.pairs != whole.pairs).nnz == 0 and whole.pairs.nnz > 0
+
+
+def test_array_cache_catches_same_size_damage(tmp_path):
+    """UMAP reductions and word vectors were checked by size alone: bytes zeroed in place were
+    read as a hit and changed a trial's ARI (audit of 2026-12-01)."""
+    from tuner.data.store import ArrayCache
+
+    cache, compute, key = ArrayCache(tmp_path, "umap"), Counter(), {"n_neighbors": 15}
+    cache.get_or_compute(key, compute)
+    path = cache.path_for(key)
+    data = bytearray(path.read_bytes())
+    data[-4:] = b"\0\0\0\0"
+    path.write_bytes(bytes(data))
+    assert cache.load(key) is None
+    _, hit = cache.get_or_compute(key, compute)
+    assert not hit and compute.calls == 2
+
+
+def test_bow_cache_catches_same_size_damage(tmp_path, corpus):
+    cache = BowCache(tmp_path)
+    expected = np.array(cache.get_or_compute(corpus, 1000, Preprocessing()).flat)  # a copy
+    folder = cache.path_for(corpus, 1000, Preprocessing())
+    flat = np.load(folder / "flat.npy")
+    flat[:10] = flat[:10] + 1
+    np.save(folder / "flat.npy", flat)
+    assert cache.load(folder) is None
+    again = cache.get_or_compute(corpus, 1000, Preprocessing())
+    np.testing.assert_array_equal(again.flat, expected)
+
+
+def test_bow_key_holds_the_stop_lists_words(corpus, monkeypatch):
+    """An edited stop list (or a scikit-learn release that changes its list) is another bag."""
+    from tuner.data import vocab
+
+    before = Preprocessing().key(corpus.sha256, "en", 1000)
+    monkeypatch.setattr(vocab, "_stopwords", lambda name: frozenset({"only", "these"}))
+    assert Preprocessing().key(corpus.sha256, "en", 1000) != before
+
+
+def _model_folder(root):
+    folder = root / "model"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"model_type": "bert"}')
+    (folder / "model.safetensors").write_bytes(bytes(64))
+    return folder
+
+
+def test_a_model_whose_weights_change_in_place_gets_another_revision(tmp_path):
+    """Sizes and config.json alone were hashed: weights re-trained in place kept the key and the
+    old embeddings were reused (audit of 2026-12-01)."""
+    from tuner.data.embeddings import model_revision
+
+    folder, memo = _model_folder(tmp_path), tmp_path / "cache" / "hashes.json"
+    before = model_revision(folder, memo)
+    assert model_revision(folder, memo) == before and json.loads(memo.read_text())
+    (folder / "model.safetensors").write_bytes(bytes(63) + b"\1")  # same size, same config
+    assert model_revision(folder, memo) != before
+
+
+def test_a_hugging_face_snapshot_is_known_by_its_blob_names(tmp_path):
+    from tuner.data.embeddings import model_revision
+
+    blobs, snapshot = tmp_path / "blobs", tmp_path / "snapshots" / "abc"
+    blobs.mkdir()
+    snapshot.mkdir(parents=True)
+    for name, blob in (("config.json", "1" * 40), ("model.safetensors", "2" * 64)):
+        (blobs / blob).write_bytes(b"x")
+        (snapshot / name).symlink_to(blobs / blob)
+    before = model_revision(snapshot)
+    (blobs / ("3" * 64)).write_bytes(b"x")
+    (snapshot / "model.safetensors").unlink()
+    (snapshot / "model.safetensors").symlink_to(blobs / ("3" * 64))
+    assert model_revision(snapshot) != before
+
+
+def test_a_local_model_folder_must_hold_a_model_and_take_no_revision(tmp_path):
+    from tuner.data.embeddings import resolve_model_path
+    from tuner.errors import EmbeddingModelError
+
+    folder = _model_folder(tmp_path)
+    assert resolve_model_path(str(folder)) == folder.resolve()
+    with pytest.raises(EmbeddingModelError, match="applies to a Hugging Face model id"):
+        resolve_model_path(str(folder), "v2")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(EmbeddingModelError, match="holds no transformers model"):
+        resolve_model_path(str(tmp_path / "empty"))

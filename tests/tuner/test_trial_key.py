@@ -119,3 +119,38 @@ def test_settings_a_model_does_not_use_do_not_split_its_trials(small_corpus, tmp
     hdbscan = [t.params for t in prepared.trials if t.params["clustering"] == "hdbscan"]
     assert sorted((p["min_cluster_size"], p["min_samples"]) for p in hdbscan) == [(5, 5), (10, 10)]
     assert {p["cluster_selection_method"] for p in hdbscan} == {"leaf"}
+
+
+@pytest.mark.parametrize(("model", "moves"), [("prodlda", True), ("lda", False)])
+def test_a_torch_models_key_holds_the_kind_of_device(small_corpus, tmp_path, monkeypatch,
+                                                     model, moves):
+    """A fit on CUDA is not the CPU's (other kernels; THETA's `adaptation: auto` is LoRA there
+    and the adapter here): a store shared by a GPU and a CPU host keeps both apart."""
+    from tuner.engine import sweep
+
+    grid = load_grid(make_grid(tmp_path, small_corpus, models=[model],
+                               params={"num_topics": 5, "vocab_size": 1000}))
+    inputs = check_inputs(grid)
+
+    def key() -> str:
+        factory = TrialFactory(grid, inputs, tmp_path, {(1000, "en"): tmp_path / "bow"}, {})
+        return factory.make(inputs.plan[0].model, inputs.plan[0].combo, 1).key
+
+    on_cpu = key()
+    monkeypatch.setattr(sweep, "device_kind", lambda: "cuda")
+    assert (key() != on_cpu) is moves
+
+
+def test_embeddings_are_keyed_by_the_dtype_they_are_computed_in(small_corpus, tmp_path,
+                                                                monkeypatch):
+    from tuner.data.corpus import DatasetSpec, load_corpus
+    from tuner.data.embeddings import EmbeddingSpec, resolve_model_path
+    from tuner.engine import sweep
+
+    corpus = load_corpus(DatasetSpec(small_corpus))
+    spec = EmbeddingSpec()
+    folder = resolve_model_path(spec.model)
+    on_cpu = sweep.embedding_key(spec, folder, corpus)
+    assert (on_cpu.dtype, on_cpu.batch_size) == ("float32", 32)
+    monkeypatch.setattr(sweep, "encoding_dtype", lambda: "float16")
+    assert sweep.embedding_key(spec, folder, corpus).digest != on_cpu.digest

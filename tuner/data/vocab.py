@@ -16,7 +16,14 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from tuner.data.corpus import Corpus
-from tuner.data.store import key_digest, locked, read_json, write_atomic, write_json_atomic
+from tuner.data.store import (
+    file_sha256,
+    key_digest,
+    locked,
+    read_json,
+    write_atomic,
+    write_json_atomic,
+)
 from tuner.errors import CacheError, DataError
 
 Language = Literal["en", "zh"]
@@ -267,14 +274,19 @@ class BowCache:
             return None
         if len(flat) != meta.get("n_tokens") or len(offsets) != meta.get("n_docs", -2) + 1:
             return None
+        if any(file_sha256(folder / name) != meta.get(f"sha256:{name}")
+               for name in ("flat.npy", "offsets.npy")):
+            return None  # damaged in place (same length): recomputed, never read as it is
         return BagOfWords(list(meta["vocab"]), flat, offsets, folder.name)
 
     def _save(self, folder: Path, bow: BagOfWords, key: dict[str, object]) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         write_atomic(folder / "flat.npy", lambda p: _save_npy(p, bow.flat))
         write_atomic(folder / "offsets.npy", lambda p: _save_npy(p, bow.offsets))
-        write_json_atomic(folder / "meta.json", {"key": key, "vocab": bow.vocab,
-                                                 "n_docs": bow.n_docs, "n_tokens": len(bow.flat)})
+        write_json_atomic(folder / "meta.json", {
+            "key": key, "vocab": bow.vocab, "n_docs": bow.n_docs, "n_tokens": len(bow.flat),
+            **{f"sha256:{name}": file_sha256(folder / name)
+               for name in ("flat.npy", "offsets.npy")}})
 
 
 def _save_npy(path: Path, array: NDArray[np.generic]) -> None:

@@ -29,6 +29,7 @@ from tuner.data.vocab import (
     check_cache_writable,
     count_tokens,
 )
+from tuner.devices import device_kind, encoding_dtype
 from tuner.engine.search import Range
 from tuner.errors import DataError, GridError
 from tuner.grid import Grid, ModelSweep
@@ -152,7 +153,9 @@ def check_inputs(grid: Grid, max_trials: int | None = None) -> CheckedInputs:
     _check_requirements(grid, corpus, truth, requirements)
     plan = plan_trials(grid)
     models = {p.embedding.model for p in plan if p.embedding is not None}
-    return CheckedInputs(corpus, truth, plan, {m: resolve_model_path(m) for m in sorted(models)})
+    revisions = {p.embedding.model: p.embedding.revision for p in plan if p.embedding}
+    return CheckedInputs(corpus, truth, plan, {m: resolve_model_path(m, revisions[m])
+                                               for m in sorted(models)})
 
 
 def _ground_truth(grid: Grid, corpus: Corpus) -> GroundTruth | None:
@@ -222,6 +225,8 @@ class TrialFactory:
         metrics = self.grid.metrics
         revision = trainer_revision(model)
         code = trainer_code(model)
+        if "torch" in load_trainer(model).libraries:  # a fit on CUDA is not the CPU's fit
+            code["device"] = device_kind()
         fit = fit_key(model, params, seed, data, revision, code)
         spec = TrialSpec(model, params, seed, data, metrics, self.grid.experiment,
                          score_key(fit, data, metrics), self.count, revision, fit,
@@ -261,15 +266,23 @@ def _bags_of_words(grid: Grid, inputs: CheckedInputs, cache_dir: Path,
     return paths
 
 
-def embedding_key(spec: EmbeddingSpec, model_path: Path, corpus: Corpus) -> EmbeddingKey:
-    return EmbeddingKey(spec.model, spec.revision or model_revision(model_path), spec.pooling,
-                        spec.max_length, spec.text_variant, corpus.sha256)
+def embedding_key(spec: EmbeddingSpec, model_path: Path, corpus: Corpus,
+                  cache_dir: Path | None = None) -> EmbeddingKey:
+    """What the corpus's embeddings depend on: the model's content (and the Hub revision the
+    grid asked for), the encoding settings and the dtype this machine encodes in."""
+    content = model_revision(model_path, cache_dir / MODEL_HASHES if cache_dir else None)
+    revision = f"{spec.revision}@{content}" if spec.revision else content
+    return EmbeddingKey(spec.model, revision, spec.pooling, spec.max_length, spec.text_variant,
+                        corpus.sha256, encoding_dtype(), spec.batch_size)
+
+
+MODEL_HASHES = Path("models") / "file-hashes.json"  # model_revision's memo, in the cache
 
 
 def _embedding(spec: EmbeddingSpec, inputs: CheckedInputs, cache_dir: Path,
                events: dict[str, str], progress: bool) -> EmbeddingKey:
     model_path = inputs.model_paths[spec.model]
-    key = embedding_key(spec, model_path, inputs.corpus)
+    key = embedding_key(spec, model_path, inputs.corpus, cache_dir)
     cache = EmbeddingCache(cache_dir)
     hit = cache.load(key, verify=True) is not None
     texts = inputs.corpus.texts
