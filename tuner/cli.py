@@ -246,13 +246,16 @@ def _grid_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _checked(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from tuner.engine.sweep import check_inputs
+    from tuner.engine.sweep import advisories, check_inputs
     from tuner.grid import load_grid
 
     if getattr(args, "max_workers", 1) < 1:
         raise TunerError(f"--max-workers expects an int >= 1; got {args.max_workers}")
     grid = load_grid(args.grid, args.max_trials)
-    return grid, check_inputs(grid, args.max_trials)
+    inputs = check_inputs(grid, args.max_trials)
+    for advice in advisories(grid, inputs):
+        print(f"warning: {advice}", file=sys.stderr)
+    return grid, inputs
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -447,7 +450,11 @@ def console_main() -> None:
     alive, the normal exit runs and waits for it. The start-up runs without the cyclic garbage
     collector (see tuner.startup)."""
     pause_collection()
-    code = main()
+    try:
+        code = main()
+    except BrokenPipeError:  # the reader left (`tuner params | head`): nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = EXIT_OK
     if multiprocessing.active_children() or any(
             t.is_alive() and not t.daemon for t in threading.enumerate()
             if t is not threading.main_thread()):

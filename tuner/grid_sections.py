@@ -76,8 +76,10 @@ METRICS = ParamSchema("metrics", [
 ])
 PREPROCESSING = ParamSchema("preprocessing", [
     Param("lowercase", bool, _PRE.lowercase, anything(), "lower-case before counting"),
-    Param("stopwords", str, _PRE.stopwords, one_of(*STOP_LISTS), "stop-word list: english "
-          "(scikit-learn's), mallet (Mallet's, as ETM uses, plus contraction fragments), none"),
+    Param("stopwords", str, _PRE.stopwords, one_of(*STOP_LISTS), "stop-word list: auto (the "
+          "dataset language's: english or chinese), english (scikit-learn's), mallet (Mallet's, "
+          "as ETM uses, plus contraction fragments), chinese (stopwords-iso's, with "
+          "scikit-learn's English list), none"),
     Param("min_token_len", int, _PRE.min_token_len, between(1, 10), "shortest token kept"),
     Param("min_df", int, _PRE.min_df, between(1, 1000), "fewest documents a word must be in"),
     Param("max_df", float, _PRE.max_df, above_up_to(0, 1), "largest share of documents a "

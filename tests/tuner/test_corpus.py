@@ -81,6 +81,63 @@ def test_non_utf8_corpus(tmp_path):
         load_corpus(DatasetSpec(path))
 
 
+def test_missing_parquet_labels_are_missing_not_a_class(tmp_path, records):
+    """Parquet gives NaN for a missing label: it was scored as a class named "nan", with a
+    coverage of 1.0 and a wrong ARI (audit of 2026-12-01). JSONL's null was already missing."""
+    frame = pd.DataFrame(records)
+    frame.loc[::3, "label"] = float("nan")
+    frame.to_parquet(tmp_path / "c.parquet")
+    rows = [{**r, "label": None if i % 3 == 0 else r["label"]} for i, r in enumerate(records)]
+    from_parquet = load_corpus(DatasetSpec(tmp_path / "c.parquet"))
+    from_jsonl = load_corpus(DatasetSpec(write_jsonl(tmp_path / "c.jsonl", rows)))
+    assert from_parquet.labels == from_jsonl.labels
+    assert from_parquet.labels is not None and from_parquet.labels[0] == ""
+    assert "nan" not in from_parquet.labels
+
+
+def test_a_jsonl_file_with_a_byte_order_mark_loads_as_csv_does(tmp_path, records):
+    plain = write_jsonl(tmp_path / "plain.jsonl", records)
+    marked = tmp_path / "marked.jsonl"
+    marked.write_bytes(b"\xef\xbb\xbf" + plain.read_bytes())
+    assert load_corpus(DatasetSpec(marked)).sha256 == load_corpus(DatasetSpec(plain)).sha256
+
+
+def test_a_bad_byte_is_placed_by_line_in_the_whole_file(tmp_path, records):
+    """A decoder reading in chunks gave the byte's place inside its chunk: "byte 2130" for a
+    byte 460,882 bytes into the file."""
+    path = write_jsonl(tmp_path / "c.jsonl", records)
+    lines = path.read_bytes().splitlines(keepends=True)
+    lines[49] = lines[49].replace(b'"text": "', b'"text": "caf\xe9 ', 1)
+    path.write_bytes(b"".join(lines))
+    offset = sum(len(line) for line in lines[:49]) + lines[49].index(b"\xe9")
+    with pytest.raises(DataError, match=rf"at line 50 \(byte {offset} of the file\)"):
+        load_corpus(DatasetSpec(path))
+
+
+def test_a_semicolon_separated_csv_gets_a_hint(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text("id;text;label\n1;a b c;x\n2;d e, f, g;y\n", encoding="utf-8")
+    with pytest.raises(DataError, match="separated by semicolons"):
+        load_corpus(DatasetSpec(path))
+
+
+def test_a_covariate_without_a_value_is_refused_before_any_trial(tmp_path, records):
+    """A null covariate passed validation, then failed every STM trial."""
+    rows = [{**r, "group": None if i == 5 else str(i % 2)} for i, r in enumerate(records)]
+    path = write_jsonl(tmp_path / "c.jsonl", rows)
+    with pytest.raises(DataError, match=r"dataset.covariates\[0\] 'group': 1 of 60 records "
+                                        r"have no value"):
+        load_corpus(DatasetSpec(path, covariates=("group",)))
+
+
+def test_a_torn_last_line_names_its_column(tmp_path, records):
+    path = write_jsonl(tmp_path / "c.jsonl", records)
+    path.write_bytes(path.read_bytes()[:-40])
+    with pytest.raises(DataError, match=r"line 60: not valid JSON \(Unterminated string "
+                                        r"starting at column \d+; a file cut short"):
+        load_corpus(DatasetSpec(path))
+
+
 @pytest.fixture(scope="module")
 def corpus(small_corpus):
     return load_corpus(DatasetSpec(small_corpus))

@@ -3,7 +3,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import time
 from pathlib import Path
 
 import pytest
@@ -237,10 +236,10 @@ def test_a_grid_over_max_trials_is_refused_before_its_values_are_combined(
     so a small request cannot buy minutes of validation (audit of 2026-12-01)."""
     extra = {"search": search} if search else {}
     path = grid_with(tmp_path, small_corpus, models=["hdp"], params=params, **extra)
-    started = time.perf_counter()
-    with pytest.raises(GridError, match=r"more than --max-trials 10000"):
+    with pytest.raises(GridError) as info:
         load_grid(path, max_trials=10000)
-    assert time.perf_counter() - started < 5  # 20 s and more before the count came first
+    (problem,) = info.value.problems  # the count alone: no rule was judged, nothing drawn
+    assert "more than --max-trials 10000" in problem
 
 
 def test_repeated_values_are_judged_once_by_a_rule(tmp_path, small_corpus):

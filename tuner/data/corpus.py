@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,27 +82,54 @@ def read_records(path: Path) -> list[dict[str, Any]]:
             return _read_jsonl(path)
         import pandas as pd
 
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8") \
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig") \
             if suffix == ".csv" else pd.read_parquet(path)
         return frame.to_dict(orient="records")
     except UnicodeDecodeError as err:
-        raise DataError(f"{path}: not valid UTF-8 ({err.reason} at byte {err.start})") from err
+        raise DataError(f"{path}: not valid UTF-8 ({err.reason} {_where_undecodable(path)})") \
+            from err
     except DataError:
         raise
     except Exception as err:  # pandas/pyarrow raise many types for a broken file
-        raise DataError(f"{path}: cannot be read as {suffix[1:]}: {err}") from err
+        raise DataError(f"{path}: cannot be read as {suffix[1:]}: {err}"
+                        f"{_delimiter_hint(path) if suffix == '.csv' else ''}") from err
+
+
+def _where_undecodable(path: Path) -> str:
+    """"at line L (byte B of the file)" for the first byte that is not UTF-8: a decoder that
+    reads in chunks reports a position inside its chunk."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        return f"at line {line} (byte {err.start} of the file)"
+    return "somewhere in the file"
+
+
+def _delimiter_hint(path: Path) -> str:
+    """A hint when the header line looks separated by something other than commas."""
+    with path.open(encoding="utf-8-sig", errors="replace") as handle:
+        header = handle.readline()
+    for name, separator in (("semicolons", ";"), ("tabs", "\t"), ("'|'", "|")):
+        if header.count(separator) > header.count(","):
+            return (f"; its header is separated by {name}: tuner reads comma-separated CSV, so "
+                    "save it with commas or as JSONL")
+    return ""
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     records = []
-    with path.open(encoding="utf-8") as handle:
+    with path.open(encoding="utf-8-sig") as handle:  # a byte-order mark is read past, as in CSV
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as err:
-                raise DataError(f"{path}: line {number}: not valid JSON ({err.msg})") from err
+                at = "" if err.msg.endswith(" at") else " at"
+                raise DataError(f"{path}: line {number}: not valid JSON ({err.msg}{at} column "
+                                f"{err.colno}; a file cut short ends in such a line)") from err
             if not isinstance(record, dict):
                 raise DataError(f"{path}: line {number}: expects a JSON object per line")
             records.append(record)
@@ -125,12 +153,35 @@ def load_corpus(spec: DatasetSpec) -> Corpus:
         [_as_text(r[spec.timestamp_field]) for r in records] if spec.timestamp_field else None
     )
     covariates = {name: [r[name] for r in records] for name in spec.covariates}
+    _check_covariates(covariates, where)
     return Corpus(ids, texts, labels, timestamps, covariates, spec.language, where,
                   corpus_sha256(ids, texts))
 
 
 def _as_text(value: Any) -> str:
-    return "" if value is None else str(value)
+    """A field as text; a missing value ("" or null in JSONL, NaN or NA from Parquet) is ""."""
+    return "" if _missing(value) else str(value)
+
+
+def _missing(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return math.isnan(value)
+    return type(value).__name__ in ("NAType", "NaTType")  # pandas' missing markers
+
+
+def _check_covariates(covariates: dict[str, list[Any]], where: str) -> None:
+    """Every document needs a value of each covariate (STM regresses on them)."""
+    problems = []
+    for i, (name, values) in enumerate(covariates.items()):
+        missing = sum(1 for v in values if _missing(v) or (isinstance(v, str) and not v.strip()))
+        if missing:
+            problems.append(f"{where}: dataset.covariates[{i}] '{name}': {missing} of "
+                            f"{len(values)} records have no value; fill them in or drop the "
+                            "covariate")
+    if problems:
+        raise DataError("\n".join(problems))
 
 
 def _require_fields(records: list[dict[str, Any]], spec: DatasetSpec, where: str) -> None:

@@ -27,8 +27,8 @@ from tuner.data.store import (
 from tuner.errors import CacheError, DataError
 
 Language = Literal["en", "zh"]
-StopList = Literal["english", "mallet", "none"]
-STOP_LISTS: tuple[str, ...] = ("english", "mallet", "none")
+StopList = Literal["auto", "english", "mallet", "chinese", "none"]
+STOP_LISTS: tuple[str, ...] = ("auto", "english", "mallet", "chinese", "none")
 _WORD = re.compile(r"[^\W\d_][^\W_]*", re.UNICODE)  # a letter, then letters or digits
 MAX_TOKEN_LEN = 25  # longer "words" are uuencoded or URL noise in real corpora
 # Tokens per chunk of co-occurrence counting: its index arrays take about 40 bytes per token and
@@ -48,13 +48,16 @@ _HEADER = re.compile(
 class Preprocessing:
     """Tokeniser and vocabulary settings (the grid's optional `preprocessing` section).
 
-    `stopwords`: "english" (scikit-learn's list), "mallet" (Mallet's English list, as ETM uses,
-    plus contraction fragments such as "don" and "ve") or "none". `strip_quotes` drops quoted
-    reply lines and `strip_headers` mail/news header lines before tokenising.
+    `stopwords`: "auto" (the default: "english" for English, "chinese" for Chinese), "english"
+    (scikit-learn's list), "mallet" (Mallet's English list, as ETM uses, plus contraction
+    fragments such as "don" and "ve"), "chinese" (stopwords-iso's Chinese list, 794 function
+    words such as 什么, 怎么, 一个, with scikit-learn's English list for the English words
+    Chinese text holds) or "none". `strip_quotes` drops quoted reply lines and `strip_headers`
+    mail/news header lines before tokenising.
     """
 
     lowercase: bool = True
-    stopwords: StopList = "english"
+    stopwords: StopList = "auto"
     min_token_len: int = 2
     min_df: int = 2
     max_df: float = 0.5
@@ -74,7 +77,8 @@ class Preprocessing:
         tokeniser = f"regex+jieba-{_jieba_version()}" if language == "zh" else "regex"
         return {"kind": "bow", "corpus": corpus_sha256, "language": language,
                 "vocab_size": vocab_size, **settings,
-                "stop_words": key_digest({"words": sorted(_stopwords(self.stopwords))}),
+                "stop_words": key_digest({"words": sorted(stop_words(self.stopwords,
+                                                                     language))}),
                 "word_pattern": _WORD.pattern, "max_token_len": MAX_TOKEN_LEN,
                 "tokeniser": tokeniser}
 
@@ -100,7 +104,7 @@ def tokenize(text: str, language: str, settings: Preprocessing) -> list[str]:
         words = [w for w in jieba.lcut(text) if _WORD.fullmatch(w)]
     else:
         words = _WORD.findall(text)
-    stop = _stopwords(settings.stopwords)
+    stop = stop_words(settings.stopwords, language)
     return [w for w in words
             if settings.min_token_len <= len(w) <= MAX_TOKEN_LEN and w not in stop]
 
@@ -116,8 +120,19 @@ def _jieba_version() -> str:
         return "absent"
 
 
+def stop_words(name: str, language: str) -> frozenset[str]:
+    """The stop list `name` picks for text in `language` ("auto": the language's own)."""
+    if name == "auto":
+        name = "chinese" if language == "zh" else "english"
+    return _stopwords(name)
+
+
 @cache
 def _stopwords(name: str) -> frozenset[str]:
+    if name == "chinese":
+        import stopwordsiso
+
+        return frozenset(stopwordsiso.stopwords("zh")) | _stopwords("english")
     if name == "english":
         from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 from trainers import fit_inputs, load_trainer, trainer_code, trainer_revision
 from tuner.data.corpus import Corpus, load_corpus
 from tuner.data.embeddings import (
+    MINILM_IDS,
     EmbeddingCache,
     EmbeddingKey,
     EmbeddingSpec,
@@ -156,6 +158,39 @@ def check_inputs(grid: Grid, max_trials: int | None = None) -> CheckedInputs:
     revisions = {p.embedding.model: p.embedding.revision for p in plan if p.embedding}
     return CheckedInputs(corpus, truth, plan, {m: resolve_model_path(m, revisions[m])
                                                for m in sorted(models)})
+
+
+def advisories(grid: Grid, inputs: CheckedInputs) -> list[str]:
+    """Choices that are valid but likely wrong for this data, said before any trial runs: the
+    dataset's language against its script, an English embedding model on Chinese text."""
+    share = chinese_share(inputs.corpus.texts)
+    language, where = grid.dataset.language, f"{grid.path}: dataset.language"
+    found = []
+    if language == "en" and share > 0.3:
+        found.append(f"{where} is 'en' but {share:.0%} of the letters are Chinese: they are not "
+                     "segmented into words; set \"language\": \"zh\"")
+    if language == "zh" and share < 0.05:
+        found.append(f"{where} is 'zh' but {share:.0%} of the letters are Chinese; set "
+                     "\"language\": \"en\" for English text")
+    english_model = any(p.embedding is not None and p.embedding.model in MINILM_IDS
+                        for p in inputs.plan)
+    if english_model and share > 0.3:
+        found.append(f"{grid.path}: embedding.model: all-MiniLM-L6-v2 was trained on English; "
+                     "for Chinese text name a multilingual or Chinese model (for example "
+                     "Qwen/Qwen3-Embedding-0.6B or a local copy of one)")
+    return found
+
+
+def chinese_share(texts: Sequence[str], sample: int = 200) -> float:
+    """The share of Han characters among the letters of (an even sample of) the texts."""
+    step = max(1, len(texts) // sample)
+    letters = han = 0
+    for text in texts[::step]:
+        for char in text[:2000]:
+            if char.isalpha():
+                letters += 1
+                han += "\u4e00" <= char <= "\u9fff"
+    return han / letters if letters else 0.0
 
 
 def _ground_truth(grid: Grid, corpus: Corpus) -> GroundTruth | None:
