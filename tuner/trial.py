@@ -146,7 +146,8 @@ def config_key(model: str, params: Mapping[str, Any], data: DataRef, metrics: Me
 def data_context(corpus_sha256: str, truth_sha256: str | None,
                  preprocessing: Mapping[str, Any], metrics: MetricSettings) -> str:
     """What every trial of a sweep is judged on, whatever its model: the corpus, the truth, the
-    preprocessing settings and the metric settings, all of which every trial key holds. Readers
+    preprocessing (as the bags of words are keyed) and the metric settings, all of which every
+    trial key holds, so a trial skipped as finished is always ranked. Readers
     rank only the runs of the latest sweep's context: a run scored on data that has since
     changed is history. (Timestamps and covariates are not in it: only some models read them,
     and an LDA run stays current when they change; aggregate_seeds supersedes the old DTM and

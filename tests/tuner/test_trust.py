@@ -115,6 +115,25 @@ def test_a_changed_stop_list_is_a_new_configuration_not_another_seed(tmp_path, s
     assert config.seeds == 1 and config.trials[0].parent_run_id == second.parent_run_id
 
 
+def test_a_trial_skipped_as_finished_stays_ranked(tmp_path, ng_records):
+    """The data context holds only what every trial key holds: new timestamps refit DTM but
+    leave LDA's key (and its run's rank) alone, and `auto` names the list it resolves to."""
+    records = _dated(ng_records[:80], 2000)
+    corpus = write_jsonl(tmp_path / "corpus.jsonl", records)
+    grid = make_grid(tmp_path, corpus, experiment="skipped", dataset={**DATED, "path": str(corpus)},
+                     params={"num_topics": 5, "vocab_size": 1000, "lda.max_iter": 10})
+    store, cache = f"sqlite:///{tmp_path}/mlflow.db", tmp_path / "cache"
+    first = _sweep(grid, store, cache)
+    write_jsonl(corpus, [{**r, "timestamp": "1999-06-01"} for r in records])
+    raw = json.loads(grid.read_text(encoding="utf-8"))
+    grid.write_text(json.dumps({**raw, "preprocessing": {"stopwords": "english"}}),
+                    encoding="utf-8")
+    second = _sweep(grid, store, cache)
+    assert (second.completed, second.skipped) == (0, 1)
+    assert [c.trials[0].run_id for c in second.board] == \
+        [c.trials[0].run_id for c in first.board]
+
+
 def test_a_worker_refuses_side_inputs_edited_after_the_sweep_started(tmp_path, ng_records):
     """STM's fit reads the covariates: a worker that loads the file after they changed must not
     fit on the new values under the key of the old ones."""

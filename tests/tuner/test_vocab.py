@@ -60,7 +60,7 @@ def test_each_option_changes_the_cache_key(change):
 
 @pytest.mark.parametrize(("section", "message"), [
     ({"stopwords": "nltk"},
-     r"preprocessing.stopwords: expects one of english/mallet/none; got 'nltk'"),
+     r"preprocessing.stopwords: expects one of auto/english/mallet/chinese/none; got 'nltk'"),
     ({"strip_quotes": "yes"}, r"preprocessing.strip_quotes: expects a boolean; got 'yes'"),
 ])
 def test_bad_preprocessing_names_the_field_and_the_choices(tmp_path, section, message):

@@ -88,3 +88,10 @@ def test_a_language_that_does_not_fit_the_text_is_said_before_any_trial(
     assert len(found) == len(warned)
     for advice, expected in zip(found, warned, strict=True):
         assert expected in advice
+
+
+def test_auto_and_the_list_it_picks_are_one_bag_of_words():
+    """Equivalent settings are one key (one bag of words, one trial, one data context)."""
+    for language, name in (("en", "english"), ("zh", "chinese")):
+        assert Preprocessing().key("c", language, 10) == \
+            Preprocessing(stopwords=name).key("c", language, 10)

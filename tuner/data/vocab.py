@@ -74,6 +74,7 @@ class Preprocessing:
                 settings[name] = pattern
             else:
                 del settings[name]
+        settings["stopwords"] = stop_list_name(self.stopwords, language)  # auto: as it resolves
         tokeniser = f"regex+jieba-{_jieba_version()}" if language == "zh" else "regex"
         return {"kind": "bow", "corpus": corpus_sha256, "language": language,
                 "vocab_size": vocab_size, **settings,
@@ -121,10 +122,15 @@ def _jieba_version() -> str:
 
 
 def stop_words(name: str, language: str) -> frozenset[str]:
-    """The stop list `name` picks for text in `language` ("auto": the language's own)."""
+    """The words of the stop list `name` picks for text in `language`."""
+    return _stopwords(stop_list_name(name, language))
+
+
+def stop_list_name(name: str, language: str) -> str:
+    """"auto" as it resolves for `language` (its own list); any other name as it is."""
     if name == "auto":
-        name = "chinese" if language == "zh" else "english"
-    return _stopwords(name)
+        return "chinese" if language == "zh" else "english"
+    return name
 
 
 @cache

@@ -330,9 +330,12 @@ def _embedding(spec: EmbeddingSpec, inputs: CheckedInputs, cache_dir: Path,
 
 def sweep_context(grid: Grid, inputs: CheckedInputs) -> str:
     """The data the grid's trials are judged on (tuner.trial.data_context)."""
+    # The preprocessing as the bags of words are keyed (the stop list resolved), so two grids
+    # whose trial keys agree always share a context.
+    preprocessing = grid.preprocessing.key(inputs.corpus.sha256, grid.dataset.language, 0)
     return data_context(inputs.corpus.sha256,
                         inputs.truth.sha256 if inputs.truth is not None else None,
-                        asdict(grid.preprocessing), grid.metrics)
+                        preprocessing, grid.metrics)
 
 
 def _data_ref(grid: Grid, inputs: CheckedInputs, cache_dir: Path, bow_path: str,
