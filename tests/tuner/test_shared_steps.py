@@ -22,6 +22,10 @@ def test_trials_sharing_a_umap_reduction_compute_it_once(tmp_path, small_corpus,
     sweep = tracker.runs[result.sweep.run_id]
     assert sweep.tags["tuner.shared_steps"] == "1"
     assert [r.metrics["umap_cache_hit"] for r in tracker.trial_runs("shared")] == [1.0] * 3
+    # each trial's fit read the reduction from the cache: what it took once is the trial's
+    # shared_seconds (fit_seconds alone made BERTopic look the fastest model; audit 2026-12-01)
+    reused = {r.metrics["shared_seconds"] for r in tracker.trial_runs("shared")}
+    assert len(reused) == 1 and reused.pop() > 0
     [step] = sweep.artifacts[STEPS_FILE]["steps"]  # its time, beside the trials' fit_seconds
     assert (step["step"], step["model"], step["error"]) == ("umap", "BERTopic", None)
     assert step["seconds"] > 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -84,6 +85,27 @@ def read_json(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+_LEDGERS: list[list[float]] = []  # open `cached_work_seconds` blocks, innermost last
+
+
+@contextmanager
+def cached_work_seconds() -> Iterator[list[float]]:
+    """Collect, in the yielded list, the compute seconds of every ArrayCache entry read or made
+    in the block (a fit's UMAP reduction, its Word2Vec vectors): work a trial needed that a
+    shared step, or an earlier trial, did once and its own fit time leaves out."""
+    ledger: list[float] = []
+    _LEDGERS.append(ledger)
+    try:
+        yield ledger
+    finally:
+        _LEDGERS.remove(ledger)
+
+
+def _note_cached_work(seconds: float) -> None:
+    for ledger in _LEDGERS:
+        ledger.append(seconds)
+
+
 class ArrayCache:
     """Float matrices keyed by a JSON-able dict: `<root>/<prefix>-<digest>.npy` plus a sidecar
     holding the key, size and sha256, both checked on every load (UMAP reductions and word
@@ -108,9 +130,11 @@ class ArrayCache:
         if file_sha256(path) != meta.get("sha256"):
             return None  # damaged in place (same size): recomputed, never read as it is
         try:
-            return np.load(path, mmap_mode="r", allow_pickle=False)
+            matrix = np.load(path, mmap_mode="r", allow_pickle=False)
         except (OSError, ValueError):
             return None
+        _note_cached_work(float(meta.get("seconds") or 0.0))
+        return matrix
 
     def get_or_compute(self, key: Mapping[str, Any],
                        compute: Callable[[], Any]) -> tuple[Any, bool]:
@@ -122,7 +146,10 @@ class ArrayCache:
             cached = self.load(key)
             if cached is not None:
                 return cached, True
+            started = time.perf_counter()
             matrix = np.ascontiguousarray(compute(), dtype=np.float32)
+            seconds = time.perf_counter() - started
+            _note_cached_work(seconds)
 
             def write(temp: Path) -> None:
                 with temp.open("wb") as handle:
@@ -131,5 +158,5 @@ class ArrayCache:
             write_atomic(path, write)
             write_json_atomic(path.with_suffix(".json"), {
                 "key": dict(key), "shape": list(matrix.shape), "bytes": path.stat().st_size,
-                "sha256": file_sha256(path)})
+                "sha256": file_sha256(path), "seconds": round(seconds, 3)})
         return matrix, False

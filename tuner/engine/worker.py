@@ -26,6 +26,7 @@ from tuner.data.corpus import Corpus, DatasetSpec, load_corpus
 from tuner.data.embeddings import EncoderSource
 from tuner.data.ground_truth import GroundTruth, ground_truth_from_labels, load_ground_truth
 from tuner.data.inputs import Checkpoint, FitContext, SharedStep, TrialData, never_stop
+from tuner.data.store import cached_work_seconds
 from tuner.data.vocab import BagOfWords, BowCache, Cooccurrence, CooccurrenceCache
 from tuner.devices import limit_threads, pick_device, thread_limit
 from tuner.engine.jit import enable_jit_cache
@@ -314,8 +315,9 @@ def _fit_and_score(spec: TrialSpec, worker: str) -> TrialRecord:
     top_n = spec.metrics.words_needed
     checkpoint = _checkpoint(spec, data)
     started = time.perf_counter()
-    output = fit_trial(trainer, fit_view(data, spec.data), spec.params,
-                       _context(spec, checkpoint or never_stop))
+    with cached_work_seconds() as reused:
+        output = fit_trial(trainer, fit_view(data, spec.data), spec.params,
+                           _context(spec, checkpoint or never_stop))
     fit_seconds = time.perf_counter() - started
     metrics, per_topic = _score(output, data, spec)
     status = TrialStatus.COMPLETE
@@ -329,7 +331,7 @@ def _fit_and_score(spec: TrialSpec, worker: str) -> TrialRecord:
                       if isinstance(v, (int, float, np.number))}
     metrics |= {"num_topics_found": float(output.extras.get("num_topics_found",
                                                              output.num_topics)),
-                "fit_seconds": fit_seconds}
+                "fit_seconds": fit_seconds, "shared_seconds": sum(reused)}
     metrics |= {k: v for k, v in numeric_extras.items() if k not in metrics}
     return TrialRecord(spec, status, metrics, [w[:top_n] for w in output.topic_words],
                        per_topic, np.asarray(output.assignments).tolist(),
