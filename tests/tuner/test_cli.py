@@ -70,7 +70,7 @@ def test_params_prints_the_schema(model, capsys):
 def test_params_prints_the_grid_sections_from_their_schemas(capsys):
     assert main(["params", "--grid"]) == 0
     out = capsys.readouterr().out
-    assert "### preprocessing" in out and "| max_df | float | 0.5 | (0, 1] |" in out
+    assert "### preprocessing" in out and "| max_df | float | 0.7 | (0, 1] |" in out
     assert "| seeds | list | [42] |" in out and "| timeout_s | float | null | >0 or null |" in out
 
 

@@ -60,7 +60,7 @@ class Preprocessing:
     stopwords: StopList = "auto"
     min_token_len: int = 2
     min_df: int = 2
-    max_df: float = 0.5
+    max_df: float = 0.7  # measured on five corpora, see the README (0.5 before)
     strip_quotes: bool = False
     strip_headers: bool = False
 
