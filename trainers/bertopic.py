@@ -145,11 +145,22 @@ def _reduce(data: TrialData, params: Mapping[str, Any], ctx: FitContext) -> tupl
     """UMAP of the document embeddings, cached per (embeddings, UMAP parameters, seed): trials
     that differ only in clustering or representation parameters reuse it."""
     assert data.embeddings is not None
+    _check_enough_documents(len(data.embeddings), params)
     if data.embedding_key is None:  # embeddings of unknown provenance: never cache
         return _umap(params).fit_transform(np.asarray(data.embeddings)), False
     cache = ArrayCache(Path(ctx.cache_dir) / "umap", "umap")
     return cache.get_or_compute(_umap_key(params, data.embedding_key), lambda: _umap(
         params).fit_transform(np.asarray(data.embeddings)))
+
+
+def _check_enough_documents(documents: int, params: Mapping[str, Any]) -> None:
+    """UMAP's spectral start needs more documents than n_components + 1, and its neighbour graph
+    more than n_neighbors: fewer ended in scipy's "k >= N" TypeError."""
+    needed = max(params["n_neighbors"], params["n_components"] + 1) + 1
+    if documents < needed:
+        raise TrainerError(f"BERTopic needs at least {needed} documents for n_neighbors "
+                           f"{params['n_neighbors']} and n_components {params['n_components']}; "
+                           f"the corpus has {documents}: lower them or use a bag-of-words model")
 
 
 def _umap_key(params: Mapping[str, Any], embedding_key: str) -> dict[str, Any]:

@@ -184,3 +184,17 @@ def test_import_without_hides_extras_only_while_importing(tmp_path, monkeypatch)
     finally:
         for name in names:
             sys.modules.pop(name, None)
+
+
+def test_too_few_documents_for_umap_is_said_in_words(small_data, cache):
+    """Five documents ended in scipy's "Cannot use scipy.linalg.eigh for sparse A with k >= N"
+    (audit of 2026-12-01)."""
+    import dataclasses
+
+    from tuner.errors import TrainerError
+
+    assert small_data.embeddings is not None
+    five = dataclasses.replace(small_data, embeddings=small_data.embeddings[:5])
+    with pytest.raises(TrainerError, match=r"needs at least 16 documents for n_neighbors 15 and "
+                                           r"n_components 5; the corpus has 5"):
+        fit_bertopic(five, cache)

@@ -39,6 +39,16 @@ def test_validate_reports_the_trial_count(tmp_path, small_corpus, capsys):
     assert "valid; 4 trials over 400 documents" in capsys.readouterr().out
 
 
+def test_validate_warns_of_more_topics_than_documents(tmp_path, small_corpus, capsys):
+    """Valid but likely a mistake: said on stderr before any trial, and the grid still runs."""
+    rows = small_corpus.read_text(encoding="utf-8").splitlines()[:30]
+    corpus = tmp_path / "thirty.jsonl"
+    corpus.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    path = make_grid(tmp_path, corpus, params={"num_topics": 50})
+    assert main(["validate", str(path)]) == 0
+    assert "params.num_topics: 50 topics for 30 documents" in capsys.readouterr().err
+
+
 def test_validate_counts_equivalent_combinations_once(tmp_path, small_corpus, capsys):
     """alpha null is 1/K = 0.2 at K=5: three combinations, two trials, per seed."""
     path = make_grid(tmp_path, small_corpus, params={"num_topics": 5, "vocab_size": 1000,

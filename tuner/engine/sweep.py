@@ -172,6 +172,11 @@ def advisories(grid: Grid, inputs: CheckedInputs) -> list[str]:
     if language == "zh" and share < 0.05:
         found.append(f"{where} is 'zh' but {share:.0%} of the letters are Chinese; set "
                      "\"language\": \"en\" for English text")
+    documents = len(inputs.corpus)
+    topics = max((int(p.params.get("num_topics") or 0) for p in inputs.plan), default=0)
+    if topics > documents:
+        found.append(f"{grid.path}: params.num_topics: {topics} topics for {documents} "
+                     "documents; most topics will be empty")
     english_model = any(p.embedding is not None and p.embedding.model in MINILM_IDS
                         for p in inputs.plan)
     if english_model and share > 0.3:
