@@ -168,6 +168,22 @@ def test_no_answer_quotes_a_data_file(api: Served, data: str, fields: dict[str, 
     assert MARKER in api.log_text()  # the operator still gets the reason
 
 
+@pytest.mark.parametrize("request_line", [b"GARBAGE", b"GET /health HTTP/9.9"])
+def test_broken_request_lines_answer_in_json(api: Served, request_line: bytes) -> None:
+    """http.server answered these with an HTML page (audit of 2026-12-01)."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", api.port), timeout=30) as sock:
+        sock.sendall(request_line + b"\r\nHost: 127.0.0.1\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    # a request line this broken is answered as HTTP/0.9 is: the body alone, no status line
+    body = answer.rsplit(b"\r\n\r\n", 1)[-1]
+    assert b"<html" not in answer.lower()
+    assert json.loads(body)["error"].startswith(("400 ", "505 "))
+
+
 def test_a_named_file_that_is_not_a_grid_is_not_quoted(api: Served) -> None:
     """A data file among the grids (a ground truth, labels) ran through grid validation, which
     quoted its keys and values back (audit of 2026-12-01)."""

@@ -11,6 +11,7 @@ client costs a socket, never a thread, and a normal request is answered at once.
 from __future__ import annotations
 
 import io
+import json
 import logging
 import queue
 import re
@@ -205,6 +206,25 @@ class PrereadHandler(BaseHTTPRequestHandler):
 
     server: GatedHTTPServer
     timeout: ClassVar[float] = 10.0
+
+    def send_error(self, code: int, message: str | None = None,
+                   explain: str | None = None) -> None:
+        """http.server's own answers to broken framing (400, 414, 431, 501, 505) in the API's
+        JSON shape rather than an HTML page."""
+        try:
+            short, _ = self.responses[code]
+        except KeyError:
+            short = "error"
+        body = json.dumps({"error": f"{code} {message or short}"}).encode() + b"\n"
+        self.log_error("code %d, message %s", code, message or short)
+        self.close_connection = True
+        self.send_response(code, message or short)
+        self.send_header("Connection", "close")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+            self.wfile.write(body)
 
     def setup(self) -> None:
         super().setup()
