@@ -391,7 +391,9 @@ def _params(args: argparse.Namespace) -> int:
     names = list(registry()) if args.model is None else [canonical_name(args.model)]
     if None in names:
         raise TunerError(f"unknown model {args.model!r}; known: {', '.join(registry())}")
-    print("\n\n".join(load_trainer(str(n)).params.to_markdown() for n in names))
+    from tuner.grid import seed_bounded  # the ranges a grid is checked against (seeds < 2**32)
+
+    print("\n\n".join(seed_bounded(load_trainer(str(n))).to_markdown() for n in names))
     return EXIT_OK
 
 

@@ -175,7 +175,7 @@ def _sweeps(models: list[str], params: Any, search: SearchSpec,
             problems: sections.ProblemList, limit: Limit | None = None) -> list[ModelSweep]:
     if not isinstance(params, dict):
         return []  # reported by the top-level schema
-    schemas = {m: _seed_bounded(load_trainer(m)) for m in models}
+    schemas = {m: seed_bounded(load_trainer(m)) for m in models}
     _check_param_names(params, schemas, problems)
     spaces: dict[str, dict[str, Values]] = {}
     for model, schema in schemas.items():
@@ -193,7 +193,7 @@ def _sweeps(models: list[str], params: Any, search: SearchSpec,
     return sweeps
 
 
-def _seed_bounded(trainer: type[Trainer]) -> ParamSchema:
+def seed_bounded(trainer: type[Trainer]) -> ParamSchema:
     """The trainer's schema, with its seed parameter (if unbounded) held to the 32-bit range
     that numpy, torch and UMAP accept, so a larger seed is refused before any trial."""
     schema, seed = trainer.params, trainer.seed_param

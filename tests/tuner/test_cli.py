@@ -226,3 +226,21 @@ def test_run_counts_progress_over_the_merged_trials(tmp_path, small_corpus, caps
                  "--cache-dir", str(tmp_path / "cache"), "--max-workers", "1"]) == 0
     out = capsys.readouterr().out
     assert "1 trials, 1 workers" in out and "1 completed" in out
+
+
+def test_params_shows_the_seed_range_a_grid_is_checked_against(capsys):
+    """It said "any value" while validation refused seeds of 2**32 and more."""
+    assert main(["params", "bertopic"]) == 0
+    assert "| random_state | int | 42 | 0-4294967295 |" in capsys.readouterr().out
+
+
+def test_validate_warns_when_documents_outgrow_the_embedding_window(tmp_path, ng_records,
+                                                                   capsys):
+    """UN speeches (median 2,659 words) were cut to their first 256 tokens, silently."""
+    rows = [{**r, "text": " ".join([r["text"]] * 40)} for r in ng_records[:40]]
+    corpus = tmp_path / "long.jsonl"
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    for models, warned in ((["bertopic"], True), (["lda"], False)):
+        path = make_grid(tmp_path, corpus, models=models, params={"num_topics": 5})
+        assert main(["validate", str(path)]) == 0
+        assert ("only its first 128 tokens are embedded" in capsys.readouterr().err) is warned

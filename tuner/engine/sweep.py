@@ -177,6 +177,7 @@ def advisories(grid: Grid, inputs: CheckedInputs) -> list[str]:
     if topics > documents:
         found.append(f"{grid.path}: params.num_topics: {topics} topics for {documents} "
                      "documents; most topics will be empty")
+    found += _truncation_advice(grid, inputs)
     english_model = any(p.embedding is not None and p.embedding.model in MINILM_IDS
                         for p in inputs.plan)
     if english_model and share > 0.3:
@@ -184,6 +185,18 @@ def advisories(grid: Grid, inputs: CheckedInputs) -> list[str]:
                      "for Chinese text name a multilingual or Chinese model (for example "
                      "Qwen/Qwen3-Embedding-0.6B or a local copy of one)")
     return found
+
+
+def _truncation_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
+    """Documents much longer than the embedding's token window are embedded by their start."""
+    lengths = sorted(len(t.split()) for t in inputs.corpus.texts)
+    median = lengths[len(lengths) // 2] if lengths else 0
+    windows = sorted({p.embedding.max_length for p in inputs.plan if p.embedding is not None})
+    if not windows or grid.dataset.language == "zh" or median <= 2 * windows[0]:
+        return []  # (Chinese text has no spaces to count words by)
+    return [f"{grid.path}: embedding.max_length: the median document has {median} words, and "
+            f"only its first {windows[0]} tokens are embedded; raise max_length, up to the "
+            "model's limit, if topics live past the start"]
 
 
 def chinese_share(texts: Sequence[str], sample: int = 200) -> float:
