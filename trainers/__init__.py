@@ -113,11 +113,12 @@ def trainer_code(name: str) -> dict[str, str]:
     installed version of each library it declares (`Trainer.libraries`). Part of the fit key."""
     trainer = load_trainer(name)
     code = {"implementation": f"{trainer.__module__}:{trainer.__qualname__}"}
-    return code | {library: _installed_version(library) for library in trainer.libraries}
+    return code | {library: installed_version(library) for library in trainer.libraries}
 
 
 @functools.cache
-def _installed_version(distribution: str) -> str:
+def installed_version(distribution: str) -> str:
+    """A distribution's installed version ("absent" when it is not installed)."""
     try:
         return importlib.metadata.version(distribution)
     except importlib.metadata.PackageNotFoundError:

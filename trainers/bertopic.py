@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from trainers import installed_version
 from trainers.base import Requirement, Trainer, require
 from tuner.data.inputs import FitContext, SharedStep, StepInputs, TrialData
 from tuner.data.store import ArrayCache
@@ -164,9 +165,11 @@ def _check_enough_documents(documents: int, params: Mapping[str, Any]) -> None:
 
 
 def _umap_key(params: Mapping[str, Any], embedding_key: str) -> dict[str, Any]:
+    """What a reduction depends on, umap-learn's version included (as the fit key holds it)."""
     return {"embeddings": embedding_key, "n_neighbors": params["n_neighbors"],
             "n_components": params["n_components"], "min_dist": params["min_dist"],
-            "metric": params["metric"], "random_state": params["random_state"]}
+            "metric": params["metric"], "random_state": params["random_state"],
+            "umap-learn": installed_version("umap-learn")}
 
 
 def _umap(params: Mapping[str, Any]) -> Any:

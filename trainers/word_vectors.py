@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from trainers import installed_version
 from trainers.base import require
 from tuner.data.inputs import FitContext, SharedStep, StepInputs, TrialData
 from tuner.data.store import ArrayCache
@@ -64,8 +65,10 @@ def decoder_word_vectors(rho: NDArray[np.float32]) -> NDArray[np.float32]:
 
 
 def word2vec_key(bow: BagOfWords, embedding_dim: int, seed: int) -> dict[str, Any]:
+    """What the vectors depend on, gensim's version included (as the fit key holds it)."""
     return {"kind": "word2vec", "bow": bow.key, "vocab_size": len(bow.vocab),
-            "embedding_dim": embedding_dim, "seed": seed, **WORD2VEC_SETTINGS}
+            "embedding_dim": embedding_dim, "seed": seed, **WORD2VEC_SETTINGS,
+            "gensim": installed_version("gensim")}
 
 
 def word2vec_cache(cache_dir: str | Path) -> ArrayCache:
@@ -88,7 +91,7 @@ class Word2VecStep:
     @classmethod
     def shared_steps(cls, params: Mapping[str, Any], inputs: StepInputs) -> list[SharedStep]:
         key = {"bow": inputs.bow_key, "dim": cls.word2vec_dim(params), "seed": inputs.seed,
-               "settings": WORD2VEC_SETTINGS}
+               "settings": WORD2VEC_SETTINGS, "gensim": installed_version("gensim")}
         return [SharedStep("word2vec", key)]
 
     @classmethod

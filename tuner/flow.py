@@ -33,9 +33,9 @@ from tuner.reporting.importance import (
 )
 from tuner.reporting.leaderboard import (
     ConfigResult,
-    current_trials,
     leaderboard,
     standing_trials,
+    trials_on_current_data,
 )
 from tuner.startup import resume_collection
 from tuner.tracking.records import FinishedTrial, is_pruned
@@ -322,7 +322,7 @@ def _log_importance(tracker: MlflowTracker, run_id: str, experiment: str, metric
     configurations: exact on a complete grid, else fANOVA; see tuner.reporting.importance).
     It informs; a failure to compute it never fails the sweep."""
     try:
-        trials = standing_trials(current_trials(tracker, experiment, context))
+        trials = standing_trials(trials_on_current_data(tracker, experiment, context))
         found = model_importances(trials, metric)
     except Exception as err:  # e.g. too few distinct configurations for fANOVA
         log.warning("parameter importance not computed: %s", err)

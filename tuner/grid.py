@@ -164,11 +164,14 @@ class Limit:
                                for space in spaces.values())
         else:
             combinations = search.n_trials
-        trials = combinations * self.seeds
-        if trials > self.max_trials:
-            raise GridError([f"{self.path}: the grid expands to {trials} trials, more than "
-                             f"--max-trials {self.max_trials}; narrow the grid or raise "
-                             "--max-trials"])
+        refuse_over(self.max_trials, self.path, combinations * self.seeds)
+
+
+def refuse_over(max_trials: int | None, path: Path, trials: int) -> None:
+    """Raise the one message for a grid that expands to more trials than `--max-trials`."""
+    if max_trials is not None and trials > max_trials:
+        raise GridError([f"{path}: the grid expands to {trials} trials, more than "
+                         f"--max-trials {max_trials}; narrow the grid or raise --max-trials"])
 
 
 def _sweeps(models: list[str], params: Any, search: SearchSpec,

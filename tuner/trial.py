@@ -84,6 +84,7 @@ class TrialSpec:
     revision: int | None = None  # the trainer's, when it has one (see trial_key)
     fit_key: str = ""  # what the fit alone depends on (see fit_key); "" for hand-made specs
     config_key: str = ""  # the trial key without the seed: what a configuration's seeds share
+    code: Mapping[str, str] = field(default_factory=dict)  # tuner.fitting.fit_code, as keyed
     checkpoints: CheckpointPlan | None = None  # set by the runner when the sweep prunes
 
     @property
@@ -102,8 +103,9 @@ class TrialSpec:
 #   key, and the digests of the side inputs the trainer may read (label values for supervised
 #   THETA, timestamp values for DTM, covariate values for STM).
 # - trial_key: the fit_key plus what the scores depend on: the ground-truth partition (label
-#   values or the truth file's content, never its name), every metric setting and the scoring
-#   code's revision.
+#   values or the truth file's content, never its name), every metric setting, the scoring
+#   code's revision and the sweep's data context (see data_context: so a trial skipped as
+#   finished is one its sweep ranks).
 # A re-run skips a trial whose trial_key is finished. One whose fit_key is finished but whose
 # trial_key is not (relabelled data, an edited truth file, new metric settings) is re-scored from
 # the stored topics and assignments instead of refitted.
@@ -132,7 +134,7 @@ def trial_key(model: str, params: Mapping[str, Any], seed: int, data: DataRef,
 def score_key(fit: str, data: DataRef, metrics: MetricSettings) -> str:
     """The trial key of fit `fit` scored against `data`'s truth with `metrics`."""
     return _digest({"fit": fit, "truth": data.truth_sha256, "metrics": asdict(metrics),
-                    "scoring": SCORING_REVISION})
+                    "scoring": SCORING_REVISION, "context": data.context})
 
 
 def config_key(model: str, params: Mapping[str, Any], data: DataRef, metrics: MetricSettings,
@@ -146,8 +148,8 @@ def config_key(model: str, params: Mapping[str, Any], data: DataRef, metrics: Me
 def data_context(corpus_sha256: str, truth_sha256: str | None,
                  preprocessing: Mapping[str, Any], metrics: MetricSettings) -> str:
     """What every trial of a sweep is judged on, whatever its model: the corpus, the truth, the
-    preprocessing (as the bags of words are keyed) and the metric settings, all of which every
-    trial key holds, so a trial skipped as finished is always ranked. Readers
+    preprocessing (as the dataset language's bags of words are keyed) and the metric settings.
+    Every trial key holds it, so a trial skipped as finished is always ranked. Readers
     rank only the runs of the latest sweep's context: a run scored on data that has since
     changed is history. (Timestamps and covariates are not in it: only some models read them,
     and an LDA run stays current when they change; aggregate_seeds supersedes the old DTM and

@@ -210,17 +210,32 @@ def test_an_overlong_file_name_answers_4xx_not_500(api: Served, field: str,
     assert status == expected, answer
 
 
-def test_a_model_folder_holding_a_link_out_of_the_roots_is_refused(api: Served) -> None:
+@pytest.mark.parametrize("absolute", [False, True])
+def test_a_model_folder_holding_a_link_out_of_the_roots_is_refused(api: Served,
+                                                                   absolute: bool) -> None:
     """The encoder reads every file of the folder: a config.json linked to a file outside the
     roots was read, and its values came back in the failed sweep's error."""
     folder = api.root / "datasets" / "linked-model"
     folder.mkdir(exist_ok=True)
     if not (folder / "config.json").is_symlink():
         (folder / "config.json").symlink_to(api.root / "secret.jsonl")
+    value = str(folder.resolve()) if absolute else "../datasets/linked-model"
     status, answer = api.call("POST", "/sweeps", _inline(
-        api, "linked-model", models=["bertopic"], embedding={"model": "../datasets/linked-model"}))
+        api, "linked-model", models=["bertopic"], embedding={"model": value}))
     assert status == 400, answer
     assert "holds links that lead outside the server's data roots" in answer["error"]
+
+
+def test_a_model_folder_in_the_servers_working_folder_is_not_a_hub_id(api: Served) -> None:
+    """`org/name` that is no folder under the grids folder passed as a Hub id, and the loader
+    then found it in the server's working folder, outside the roots (review of 2026-12-01)."""
+    folder = api.root / "outside-org" / "model"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text("{}")
+    status, answer = api.call("POST", "/sweeps", _inline(
+        api, "cwd-model", models=["bertopic"], embedding={"model": "outside-org/model"}))
+    assert status == 400, answer
+    assert answer["error"].startswith("grid_inline: embedding.model: must be a folder under")
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", None,

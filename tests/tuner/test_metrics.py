@@ -146,7 +146,10 @@ def test_evaluate_reports_every_metric(small_data, lda_output):
     assert {"npmi", "diversity", "ari", "f1", "f1_micro", "nmi", "gt_coverage",
             "outlier_share", "tq", "inverted_rbo", "strict_diversity"} <= set(metrics)
     assert metrics["gt_coverage"] == 1.0
-    assert metrics["ari"] > 0.05  # LDA on real 20NG recovers some of the newsgroups
+    # LDA on real 20NG recovers some of the newsgroups: K=8 on these 400 posts gave ARI 0.029
+    # to 0.074 over five seeds at max_df 0.7 and 30 or 200 iterations (0.043 to 0.060 at 0.5);
+    # a random partition gives about 0
+    assert metrics["ari"] > 0.02
 
 
 def test_strict_diversity_counts_only_words_of_one_topic():

@@ -11,7 +11,7 @@ from trainers import trainer_code, trainer_revision
 from tuner.data.corpus import corpus_sha256
 from tuner.engine.sweep import TrialFactory, check_inputs
 from tuner.grid import load_grid
-from tuner.trial import DataRef, MetricSettings, trial_key
+from tuner.trial import DataRef, MetricSettings, fit_key, trial_key
 
 DATA = DataRef("corpus.jsonl", "sha", "en", "bow/v1000", None, None, None, "label")
 
@@ -126,7 +126,7 @@ def test_a_torch_models_key_holds_the_kind_of_device(small_corpus, tmp_path, mon
                                                      model, moves):
     """A fit on CUDA is not the CPU's (other kernels; THETA's `adaptation: auto` is LoRA there
     and the adapter here): a store shared by a GPU and a CPU host keeps both apart."""
-    from tuner.engine import sweep
+    from tuner import fitting
 
     grid = load_grid(make_grid(tmp_path, small_corpus, models=[model],
                                params={"num_topics": 5, "vocab_size": 1000}))
@@ -137,7 +137,7 @@ def test_a_torch_models_key_holds_the_kind_of_device(small_corpus, tmp_path, mon
         return factory.make(inputs.plan[0].model, inputs.plan[0].combo, 1).key
 
     on_cpu = key()
-    monkeypatch.setattr(sweep, "device_kind", lambda: "cuda")
+    monkeypatch.setattr(fitting, "device_kind", lambda: "cuda")
     assert (key() != on_cpu) is moves
 
 
@@ -154,3 +154,49 @@ def test_embeddings_are_keyed_by_the_dtype_they_are_computed_in(small_corpus, tm
     assert (on_cpu.dtype, on_cpu.batch_size) == ("float32", 32)
     monkeypatch.setattr(sweep, "encoding_dtype", lambda: "float16")
     assert sweep.embedding_key(spec, folder, corpus).digest != on_cpu.digest
+
+
+@pytest.mark.usefixtures("prepared_small")  # the small corpus's MiniLM embeddings, cached
+def test_seeds_given_as_a_models_own_seed_parameter_are_one_configuration(
+        small_corpus, tmp_path, session_cache):
+    """`bertopic.random_state: [1, 2, 3]` is three seeds of one configuration (the leaderboard
+    shows one row): one config key, three trial keys (review of 2026-12-01)."""
+    from tuner.engine.sweep import precompute
+
+    grid = load_grid(make_grid(tmp_path, small_corpus, models=["bertopic"],
+                               params={"vocab_size": 1000, "bertopic.random_state": [1, 2, 3]}))
+    prepared = precompute(grid, check_inputs(grid), session_cache, progress=False)
+    assert len({t.key for t in prepared.trials}) == 3
+    assert len({t.config_key for t in prepared.trials}) == 1
+
+
+def test_a_sweeps_trials_carry_the_code_their_keys_hold(small_corpus, tmp_path):
+    """The factory keys each trial with its model's code (class, libraries, device kind), and
+    the spec carries it so the worker can check it runs the same."""
+    from tuner.fitting import fit_code
+
+    grid = load_grid(make_grid(tmp_path, small_corpus, models=["prodlda"],
+                               params={"num_topics": 5, "vocab_size": 1000}))
+    inputs = check_inputs(grid)
+    factory = TrialFactory(grid, inputs, tmp_path, {(1000, "en"): tmp_path / "bow"}, {})
+    spec = factory.make(inputs.plan[0].model, inputs.plan[0].combo, 1)
+    assert spec.code == fit_code("ProdLDA") and spec.code["device"] == "cpu"
+    assert spec.fit_key == fit_key(spec.model, spec.params, 1, spec.data, spec.revision,
+                                   spec.code)
+    assert spec.fit_key != fit_key(spec.model, spec.params, 1, spec.data, spec.revision,
+                                   {**spec.code, "torch": "0.1"})
+
+
+def test_a_worker_with_other_libraries_than_the_sweeps_fails_the_trial(small_data,
+                                                                      prepared_small):
+    """On a Dask cluster the worker is another machine: its versions must be the keyed ones."""
+    import dataclasses
+
+    from tuner.engine.worker import run_trial
+    from tuner.trial import TrialStatus
+
+    lda = next(t for t in prepared_small.trials if t.model == "LDA")
+    other = dataclasses.replace(lda, code={**lda.code, "tomotopy": "0.0.1"})
+    record = run_trial(other)
+    assert record.status is TrialStatus.FAILED and record.error is not None
+    assert "tomotopy" in record.error.message and "(the sweep's: 0.0.1)" in record.error.message

@@ -135,15 +135,24 @@ def test_a_trial_skipped_as_finished_stays_ranked(tmp_path, ng_records):
 
 
 def test_a_worker_refuses_side_inputs_edited_after_the_sweep_started(tmp_path, ng_records):
-    """STM's fit reads the covariates: a worker that loads the file after they changed must not
-    fit on the new values under the key of the old ones."""
+    """STM's fit reads the covariates: a worker that loaded the file after they changed must
+    not fit on the new values under the key of the old ones, even when its first trial (LDA)
+    read none of them and the data is then remembered for the next."""
+    from tuner.engine import worker
+
     records = _dated(ng_records[:60], 2000)
     corpus = write_jsonl(tmp_path / "corpus.jsonl", records)
-    spec = _spec(tmp_path, corpus, "stm", dataset={**DATED, "path": str(corpus)})
+    grid = load_grid(make_grid(tmp_path, corpus, models=["lda", "stm"],
+                               dataset={**DATED, "path": str(corpus)},
+                               params={"num_topics": 5, "vocab_size": 1000}))
+    prepared = precompute(grid, check_inputs(grid), tmp_path / "cache", progress=False)
+    lda, stm = sorted(prepared.trials, key=lambda t: t.model)
     write_jsonl(corpus, [{**r, "group": "x" if i % 5 else r["group"]}
                          for i, r in enumerate(records)])
+    worker._STATE.data.clear()
+    load_trial_data(lda.data)  # LDA reads no covariate: its trial may go on
     with pytest.raises(CacheError, match="covariates changed since the sweep started"):
-        load_trial_data(dataclasses.replace(spec.data, bow_path=str(tmp_path / "no-bow")))
+        load_trial_data(stm.data)
 
 
 def _assignments(client: MlflowClient, run_id: str, folder: Path) -> list[int]:

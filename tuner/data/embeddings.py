@@ -151,12 +151,14 @@ def model_revision(path: Path, memo: Path | None = None) -> str:
     In a Hugging Face snapshot each file links to a blob named by its own hash, which stands
     for the content at no cost. Other files are hashed once (an 8B model's 16 GB take a minute)
     and the hash is remembered in `memo` (a JSON file) against the file's path, size,
-    modification time and inode, as git's index does.
+    modification and change times and inode, as git's index does. Hidden files and folders
+    (.git/, huggingface's .cache/) are bookkeeping, not the model, and are left out.
     """
     remembered = _read_memo(memo)
     digest = hashlib.sha256()
     for item in sorted(path.rglob("*")):
-        if item.is_file():
+        hidden = any(part.startswith(".") for part in item.relative_to(path).parts)
+        if item.is_file() and not hidden:  # .git/, .cache/huggingface/: bookkeeping, no model
             digest.update(f"{item.relative_to(path)}:{_content_id(item, remembered)}\n".encode())
     if memo is not None:
         _write_memo(memo, remembered)
@@ -168,7 +170,7 @@ def _content_id(item: Path, remembered: dict[str, str]) -> str:
     if target.parent.name == "blobs":  # huggingface_hub names a blob by its sha256 (or git sha1)
         return target.name
     stat = target.stat()
-    stamp = f"{target}|{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ino}"
+    stamp = f"{target}|{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ctime_ns}|{stat.st_ino}"
     if stamp not in remembered:
         remembered[stamp] = file_sha256(target)
     return remembered[stamp]

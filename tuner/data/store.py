@@ -90,9 +90,10 @@ _LEDGERS: list[list[float]] = []  # open `cached_work_seconds` blocks, innermost
 
 @contextmanager
 def cached_work_seconds() -> Iterator[list[float]]:
-    """Collect, in the yielded list, the compute seconds of every ArrayCache entry read or made
-    in the block (a fit's UMAP reduction, its Word2Vec vectors): work a trial needed that a
-    shared step, or an earlier trial, did once and its own fit time leaves out."""
+    """Collect, in the yielded list, what each ArrayCache entry read in the block took to compute
+    (a fit's UMAP reduction, its Word2Vec vectors): work a trial needed that a shared step, or
+    an earlier trial, did once and its own fit time leaves out. An entry the block computes
+    itself is in the block's own time, and is not noted."""
     ledger: list[float] = []
     _LEDGERS.append(ledger)
     try:
@@ -146,10 +147,9 @@ class ArrayCache:
             cached = self.load(key)
             if cached is not None:
                 return cached, True
-            started = time.perf_counter()
+            started = time.perf_counter()  # inside this fit's own time: not noted as reused
             matrix = np.ascontiguousarray(compute(), dtype=np.float32)
             seconds = time.perf_counter() - started
-            _note_cached_work(seconds)
 
             def write(temp: Path) -> None:
                 with temp.open("wb") as handle:

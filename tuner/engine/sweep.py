@@ -10,7 +10,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from trainers import fit_inputs, load_trainer, trainer_code, trainer_revision
+from trainers import fit_inputs, load_trainer, trainer_revision
 from tuner.data.corpus import Corpus, load_corpus
 from tuner.data.embeddings import (
     MINILM_IDS,
@@ -31,10 +31,11 @@ from tuner.data.vocab import (
     check_cache_writable,
     count_tokens,
 )
-from tuner.devices import device_kind, encoding_dtype
+from tuner.devices import encoding_dtype
 from tuner.engine.search import Range
 from tuner.errors import DataError, GridError
-from tuner.grid import Grid, ModelSweep
+from tuner.fitting import fit_code
+from tuner.grid import Grid, ModelSweep, refuse_over
 from tuner.params import VOCAB_SIZE, ParamSchema
 from tuner.trial import DataRef, TrialSpec, config_key, data_context, fit_key, score_key
 
@@ -146,9 +147,7 @@ def check_inputs(grid: Grid, max_trials: int | None = None) -> CheckedInputs:
     """Validate the dataset, ground truth, embedding models and trial count; compute nothing."""
     if grid.trial_count == 0:
         raise GridError([f"{grid.path}: the grid expands to zero trials"])
-    if max_trials is not None and grid.trial_count > max_trials:
-        raise GridError([f"{grid.path}: the grid expands to {grid.trial_count} trials, more than "
-                         f"--max-trials {max_trials}; narrow the grid or raise --max-trials"])
+    refuse_over(max_trials, grid.path, grid.trial_count)
     corpus = load_corpus(grid.dataset)
     truth = _ground_truth(grid, corpus)
     requirements: set[str] = {r for s in grid.sweeps for r in load_trainer(s.model).requires}
@@ -260,6 +259,7 @@ class TrialFactory:
                  keys: dict[EmbeddingSpec, EmbeddingKey]) -> None:
         self.grid, self.inputs, self.cache_dir = grid, inputs, cache_dir
         self.bow_paths, self.keys = bow_paths, keys
+        self.context = sweep_context(grid, inputs)
         self.count = 0
 
     def make(self, model: str, combo: dict[str, Any], seed: int) -> TrialSpec:
@@ -269,7 +269,7 @@ class TrialFactory:
                                    self.inputs.model_paths[planned.embedding.model], key) \
             if planned.embedding and key else None
         data = _data_ref(self.grid, self.inputs, self.cache_dir,
-                         str(self.bow_paths[planned.bow_choice]), key, encoder)
+                         str(self.bow_paths[planned.bow_choice]), key, encoder, self.context)
         reads = fit_inputs(model)
         data = dataclasses.replace(data, inputs={name: digest for name, digest
                                                  in self.inputs.input_digests.items()
@@ -277,13 +277,13 @@ class TrialFactory:
         params = _seeded(planned, seed)
         metrics = self.grid.metrics
         revision = trainer_revision(model)
-        code = trainer_code(model)
-        if "torch" in load_trainer(model).libraries:  # a fit on CUDA is not the CPU's fit
-            code["device"] = device_kind()
+        code = fit_code(model)
         fit = fit_key(model, params, seed, data, revision, code)
+        seed_param = load_trainer(model).seed_param  # set by the grid or not, it varies by seed
+        shared = {k: v for k, v in planned.params.items() if k != seed_param}
         spec = TrialSpec(model, params, seed, data, metrics, self.grid.experiment,
                          score_key(fit, data, metrics), self.count, revision, fit,
-                         config_key(model, planned.params, data, metrics, revision, code))
+                         config_key(model, shared, data, metrics, revision, code), code=code)
         self.count += 1
         return spec
 
@@ -357,7 +357,7 @@ def sweep_context(grid: Grid, inputs: CheckedInputs) -> str:
 
 
 def _data_ref(grid: Grid, inputs: CheckedInputs, cache_dir: Path, bow_path: str,
-              key: EmbeddingKey | None, encoder: EncoderSource | None = None) -> DataRef:
+              key: EmbeddingKey | None, encoder: EncoderSource | None, context: str) -> DataRef:
     dataset = grid.dataset
     return DataRef(
         corpus_path=str(dataset.path), corpus_sha256=inputs.corpus.sha256,
@@ -370,4 +370,4 @@ def _data_ref(grid: Grid, inputs: CheckedInputs, cache_dir: Path, bow_path: str,
         dataset={"text_field": dataset.text_field, "id_field": dataset.id_field,
                  "label_field": dataset.label_field, "timestamp_field": dataset.timestamp_field,
                  "language": dataset.language, "covariates": list(dataset.covariates)},
-        encoder=asdict(encoder) if encoder else None, context=sweep_context(grid, inputs))
+        encoder=asdict(encoder) if encoder else None, context=context)

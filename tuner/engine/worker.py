@@ -13,7 +13,7 @@ import sys
 import time
 import traceback
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,7 @@ from tuner.engine.jit import enable_jit_cache
 from tuner.engine.pruning import ReportingCheckpoint
 from tuner.engine.scheduler import StepDone, step_id, step_marker
 from tuner.errors import CacheError
-from tuner.fitting import fit_trial
+from tuner.fitting import fit_code, fit_trial
 from tuner.metrics import METRICS, MetricReference, evaluate
 from tuner.metrics.coherence import npmi_per_topic
 from tuner.output import TopicModelOutput
@@ -135,8 +135,38 @@ def load_trial_data(ref: DataRef) -> TrialData:
     """The corpus, bag of words, embeddings and labels of `ref`, loaded once per worker."""
     memo_key = (f"{ref.corpus_sha256}|{ref.bow_path}|{ref.embedding_path}|"
                 f"{ref.ground_truth_path}|{ref.truth_sha256}")
-    data: TrialData = _remembered(_STATE.data, memo_key, lambda: _read_trial_data(ref))
+    data: TrialData
+    loaded: dict[str, str]
+    data, loaded = _remembered(_STATE.data, memo_key, lambda: _with_side_digests(ref))
+    _check_side_inputs(ref, loaded)  # on every trial: the first one may read none of them
     return data
+
+
+def _with_side_digests(ref: DataRef) -> tuple[TrialData, dict[str, str]]:
+    data = _read_trial_data(ref)
+    return data, data.corpus.side_digests()
+
+
+def _check_code(spec: TrialSpec) -> None:
+    """The trial's key holds the parent's libraries and device kind: a worker elsewhere (a Dask
+    cluster) with others would store its fit under a key that does not describe it."""
+    here = fit_code(spec.model)
+    differing = sorted(name for name in {*spec.code, *here}
+                       if spec.code and spec.code.get(name) != here.get(name))
+    if differing:
+        shown = ", ".join(f"{n} {here.get(n, 'absent')} (the sweep's: "
+                          f"{spec.code.get(n, 'absent')})" for n in differing)
+        raise CacheError(f"this worker's code differs from the machine that keyed the trial: "
+                         f"{shown}; install the same versions on every worker")
+
+
+def _check_side_inputs(ref: DataRef, loaded: Mapping[str, str]) -> None:
+    """The timestamps and covariates the trial's fit reads must be those its key was made
+    with."""
+    changed = [name for name, digest in loaded.items() if ref.inputs.get(name, digest) != digest]
+    if changed:
+        raise CacheError(f"{ref.corpus_path}: the {' and '.join(changed)} changed since the "
+                         "sweep started; re-run it")
 
 
 def _read_trial_data(ref: DataRef) -> TrialData:
@@ -150,11 +180,6 @@ def _read_trial_data(ref: DataRef) -> TrialData:
     corpus = load_corpus(spec)
     if corpus.sha256 != ref.corpus_sha256:
         raise CacheError(f"{ref.corpus_path} changed since the sweep started; re-run it")
-    changed = [name for name, digest in corpus.side_digests().items()
-               if ref.inputs.get(name, digest) != digest]
-    if changed:
-        raise CacheError(f"{ref.corpus_path}: the {' and '.join(changed)} changed since the "
-                         "sweep started; re-run it")
     bow = BowCache(Path(ref.bow_path).parent.parent).load(Path(ref.bow_path))
     if bow is None:
         raise CacheError(f"{ref.bow_path}: bag-of-words cache missing or damaged; re-run")
@@ -310,6 +335,7 @@ def read_started(started_dir: Path, key: str) -> tuple[int, float] | None:
 
 
 def _fit_and_score(spec: TrialSpec, worker: str) -> TrialRecord:
+    _check_code(spec)
     data = load_trial_data(spec.data)
     trainer = load_trainer(spec.model)()
     top_n = spec.metrics.words_needed

@@ -156,12 +156,12 @@ def latest_context(tracker: Tracker, experiment: str) -> str | None:
 
 
 def on_data(trials: Iterable[FinishedTrial], context: str | None) -> list[FinishedTrial]:
-    """The trials judged on the data of `context` (corpus, truth, side inputs, preprocessing,
-    metric settings); every trial when `context` is None."""
+    """The trials judged on the data of `context` (corpus, truth, preprocessing, metric
+    settings); every trial when `context` is None."""
     return [t for t in trials if context is None or t.context == context]
 
 
-def current_trials(tracker: Tracker, experiment: str,
+def trials_on_current_data(tracker: Tracker, experiment: str,
                    context: str | None = None) -> list[FinishedTrial]:
     """The experiment's trials a ranking reads: finished with their full budget, on the data of
     `context` (default: the latest sweep's). Runs scored on data that has changed since, such
@@ -192,8 +192,8 @@ def rank_configs(configs: Sequence[ConfigResult], metric: str) -> list[ConfigRes
 def leaderboard(tracker: Tracker, experiment: str, metric: str, limit: int = 10,
                 context: str | None = None) -> list[ConfigResult]:
     """The best `limit` configurations of an experiment by the mean of `metric` over seeds, on
-    the data of `context` (default: the latest sweep's; see current_trials)."""
-    return rank_configs(aggregate_seeds(current_trials(tracker, experiment, context)),
+    the data of `context` (default: the latest sweep's; see trials_on_current_data)."""
+    return rank_configs(aggregate_seeds(trials_on_current_data(tracker, experiment, context)),
                         metric)[:limit]
 
 

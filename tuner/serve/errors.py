@@ -83,13 +83,9 @@ def public_failure(err: BaseException, roots: DataRoots) -> str:
     return roots.shown(redact_uri(f"{type(err).__name__}: {err}"))[:4000]
 
 
-def _tuners_own_words(err: BaseException) -> bool:
-    """Whether an error's text is tuner's own: a TunerError, except one that quotes the library
-    error it stopped on (a sweep aborted by a parser's or a model loader's error)."""
-    if not isinstance(err, TunerError):
-        return False
-    return not isinstance(err, SweepAbortedError) or _tuners_own_words_all(err.__cause__)
-
-
-def _tuners_own_words_all(err: BaseException | None) -> bool:
-    return err is None or (isinstance(err, TunerError) and _tuners_own_words(err))
+def _tuners_own_words(err: BaseException | None) -> bool:
+    """Whether an error's text is tuner's own: a TunerError. A SweepAbortedError quotes the
+    error the sweep stopped on, so that one must be tuner's own too."""
+    while isinstance(err, SweepAbortedError):
+        err = err.__cause__
+    return err is None or isinstance(err, TunerError)

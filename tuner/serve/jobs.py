@@ -67,6 +67,7 @@ class SweepJob:
     experiment_id: str | None = None
     parent_run_id: str | None = None
     metric: str | None = None
+    data_context: str | None = None  # what its trials are judged on (tuner.trial.data_context)
     created: float = field(default_factory=time.time)
     finished_at: float | None = None
 
@@ -148,7 +149,7 @@ class SweepRegistry:
         if job.experiment_id is None or job.metric is None:
             return {"status": job.status, "metric": job.metric, "entries": []}
         board = leaderboard(MlflowTracker(self.settings.tracking_uri), job.experiment,
-                            job.metric, 50)
+                            job.metric, 50, job.data_context)
         return {"status": job.status, "metric": job.metric, "experiment": job.experiment,
                 "entries": [asdict(entry) for entry in board]}
 
@@ -254,7 +255,7 @@ class SweepRegistry:
         experiment_id = MlflowTracker(self.settings.tracking_uri).experiment_id(job.experiment)
         with self._lock:
             job.total, job.skipped = len(prepared.trials), skipped
-            job.experiment_id = experiment_id
+            job.experiment_id, job.data_context = experiment_id, prepared.context
             job.metric = prepared.grid.leaderboard_metric or \
                 default_metric(prepared.inputs.truth is not None)
 

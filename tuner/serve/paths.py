@@ -81,12 +81,17 @@ def _under(roots: DataRoots, base: Path, value: str, field: str, kind: str,
 
 
 def _model(roots: DataRoots, base: Path, value: str, problems: list[str]) -> str:
-    """A model id stays as it is; anything naming a local folder (relative: to `base`, as the
-    grid's other paths) must be under the roots, and so must everything inside it."""
+    """A model id stays as it is; anything naming a local folder must be under the roots, and
+    so must everything inside it. A relative name is a folder if it is one against `base` (as
+    the grid's other paths) or against the server's working folder, where the model loader
+    would otherwise find it."""
     looks_like_path = value.startswith(("/", ".", "~")) or "\\" in value or ".." in value
-    if looks_like_path or _exists(base / value):
-        folder = _under(roots, base, value, "embedding.model", "folder", problems)
-        if folder != value and _leads_outside(roots, Path(folder)):
+    found = [folder for folder in (base, Path.cwd()) if _exists(folder / value)]
+    if looks_like_path or found:
+        before = len(problems)
+        folder = _under(roots, found[0] if found else base, value, "embedding.model", "folder",
+                        problems)
+        if len(problems) == before and _leads_outside(roots, Path(folder)):
             problems.append(f"grid_inline: embedding.model: {value!r} holds links that lead "
                             f"outside the server's data roots ({roots.names}), or more than "
                             f"{MAX_MODEL_FILES} entries")
