@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -220,8 +220,17 @@ def ground_truth_path(value: Any, base: Path, problems: ProblemList) -> Path | N
 
 def is_file(path: Path) -> bool:
     """Whether `path` is a file; False for a name the system refuses (too long, a NUL byte)."""
+    return _safely(path.is_file)
+
+
+def is_dir(path: Path) -> bool:
+    """Whether `path` is a folder; False for a name the system refuses."""
+    return _safely(path.is_dir)
+
+
+def _safely(check: Callable[[], bool]) -> bool:
     try:
-        return path.is_file()
+        return check()
     except (OSError, ValueError):
         return False
 
@@ -258,16 +267,9 @@ def embedding_spec(value: Any, base: Path, problems: ProblemList) -> EmbeddingSp
     settings = checked_section(EMBEDDING, value, problems)
     model = settings.get("model")
     if isinstance(model, str) and (model.startswith(("./", "../"))
-                                   or _is_dir(base / model)):
+                                   or is_dir(base / model)):
         settings["model"] = str((base / model).resolve())
     return EmbeddingSpec(**settings)
-
-
-def _is_dir(path: Path) -> bool:
-    try:
-        return path.is_dir()
-    except (OSError, ValueError):
-        return False
 
 
 def metric_settings(value: Any, problems: ProblemList) -> MetricSettings:

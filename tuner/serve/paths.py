@@ -10,6 +10,8 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
+from tuner.grid_sections import is_dir, is_file
+
 # A Hugging Face model id: "name" or "org/name".
 _MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?")
 
@@ -86,7 +88,8 @@ def _model(roots: DataRoots, base: Path, value: str, problems: list[str]) -> str
     the grid's other paths) or against the server's working folder, where the model loader
     would otherwise find it."""
     looks_like_path = value.startswith(("/", ".", "~")) or "\\" in value or ".." in value
-    found = [folder for folder in (base, Path.cwd()) if _exists(folder / value)]
+    found = [folder for folder in (base, Path.cwd())
+             if is_dir(folder / value) or is_file(folder / value)]
     if looks_like_path or found:
         before = len(problems)
         folder = _under(roots, found[0] if found else base, value, "embedding.model", "folder",
@@ -116,10 +119,3 @@ def _leads_outside(roots: DataRoots, folder: Path) -> bool:
     except (OSError, RuntimeError, ValueError):
         return True
     return False
-
-
-def _exists(path: Path) -> bool:
-    try:
-        return path.exists()
-    except (OSError, ValueError):
-        return False
