@@ -96,8 +96,9 @@ class TrialSpec:
 # The rule: everything that can change a trial's result is in its key. A result is a fit plus
 # its scores, so there are two keys:
 # - fit_key: what the fitted topics and assignments depend on: the model, its revision (raised by
-#   every result-changing fix), the code behind it (the implementing class and the versions of
-#   the libraries it declares, trainers.trainer_code), the full parameters after defaults, the
+#   every result-changing fix), the code behind it (tuner.fitting.fit_code: the implementing
+#   class, the versions of the libraries it declares and, for a torch model, the device kind),
+#   the full parameters after defaults, the
 #   seed, the corpus's ids and texts, the bag of words (vocabulary size, language, every
 #   preprocessing setting and the stop list's words are in its cache key), the embeddings' cache
 #   key, and the digests of the side inputs the trainer may read (label values for supervised

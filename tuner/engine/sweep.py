@@ -161,7 +161,8 @@ def check_inputs(grid: Grid, max_trials: int | None = None) -> CheckedInputs:
 
 def advisories(grid: Grid, inputs: CheckedInputs) -> list[str]:
     """Choices that are valid but likely wrong for this data, said before any trial runs: the
-    dataset's language against its script, an English embedding model on Chinese text."""
+    dataset's language against its script, more topics than documents, documents far longer
+    than the embedding window, an English embedding model on Chinese text."""
     share = chinese_share(inputs.corpus.texts)
     language, where = grid.dataset.language, f"{grid.path}: dataset.language"
     found = []
