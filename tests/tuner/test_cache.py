@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -184,13 +185,31 @@ def test_bow_cache_catches_same_size_damage(tmp_path, corpus):
     np.testing.assert_array_equal(again.flat, expected)
 
 
-def test_bow_key_holds_the_stop_lists_words(corpus, monkeypatch):
-    """An edited stop list (or a scikit-learn release that changes its list) is another bag."""
+def test_bow_key_holds_where_the_stop_lists_words_come_from(corpus, monkeypatch, tmp_path):
+    """An edited Mallet list, or a scikit-learn release (which may change its list), is another
+    bag; and keying it does not import scikit-learn (a second of every sweep's start-up)."""
     from tuner.data import vocab
 
-    before = Preprocessing().key(corpus.sha256, "en", 1000)
-    monkeypatch.setattr(vocab, "_stopwords", lambda name: frozenset({"only", "these"}))
-    assert Preprocessing().key(corpus.sha256, "en", 1000) != before
+    english = Preprocessing().key(corpus.sha256, "en", 1000)
+    mallet = Preprocessing(stopwords="mallet").key(corpus.sha256, "en", 1000)
+    edited = tmp_path / "mallet.txt"
+    edited.write_text(vocab.MALLET_LIST.read_text(encoding="utf-8") + "zqxword\n")
+    monkeypatch.setattr(vocab, "MALLET_LIST", edited)
+    monkeypatch.setattr(vocab, "_package_version", lambda name: "0.0.1")
+    assert Preprocessing().key(corpus.sha256, "en", 1000) != english
+    assert Preprocessing(stopwords="mallet").key(corpus.sha256, "en", 1000) != mallet
+
+
+def test_keying_a_bag_of_words_imports_no_stop_list():
+    import subprocess
+    import sys
+
+    code = ("import sys; from tuner.data.vocab import Preprocessing; "
+            "Preprocessing().key('c', 'en', 10); Preprocessing().key('c', 'zh', 10); "
+            "print('sklearn' in sys.modules, 'stopwordsiso' in sys.modules)")
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True, cwd=Path(__file__).parents[2]).stdout
+    assert shown.split() == ["False", "False"]
 
 
 def _model_folder(root):

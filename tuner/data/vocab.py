@@ -65,8 +65,9 @@ class Preprocessing:
     strip_headers: bool = False
 
     def key(self, corpus_sha256: str, language: str, vocab_size: int) -> dict[str, object]:
-        """Everything a bag of words depends on: the settings and the code they select (the
-        stop list's words, the line patterns that strip boilerplate, jieba's version)."""
+        """Everything a bag of words depends on: the settings and the code they select (where
+        the stop list's words come from, the line patterns that strip boilerplate, jieba's
+        version)."""
         settings: dict[str, object] = asdict(self)
         patterns = {"strip_quotes": _QUOTED.pattern, "strip_headers": _HEADER.pattern}
         for name, pattern in patterns.items():  # only when on: keys without them stay valid
@@ -78,8 +79,7 @@ class Preprocessing:
         tokeniser = f"regex+jieba-{_jieba_version()}" if language == "zh" else "regex"
         return {"kind": "bow", "corpus": corpus_sha256, "language": language,
                 "vocab_size": vocab_size, **settings,
-                "stop_words": key_digest({"words": sorted(stop_words(self.stopwords,
-                                                                     language))}),
+                "stop_words": _stop_list_identity(stop_list_name(self.stopwords, language)),
                 "word_pattern": _WORD.pattern, "max_token_len": MAX_TOKEN_LEN,
                 "tokeniser": tokeniser}
 
@@ -110,20 +110,37 @@ def tokenize(text: str, language: str, settings: Preprocessing) -> list[str]:
             if settings.min_token_len <= len(w) <= MAX_TOKEN_LEN and w not in stop]
 
 
-@cache
 def _jieba_version() -> str:
     """The installed jieba's version: its dictionary, and so the words, come with it."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("jieba")
-    except PackageNotFoundError:
-        return "absent"
+    return _package_version("jieba")
 
 
 def stop_words(name: str, language: str) -> frozenset[str]:
     """The words of the stop list `name` picks for text in `language`."""
     return _stopwords(stop_list_name(name, language))
+
+
+def _stop_list_identity(name: str) -> str:
+    """Where a stop list's words come from, known without loading them (importing
+    scikit-learn's list took a second of every sweep's start-up): the version of the package
+    that ships the list, or the hash of the file that holds it."""
+    if name == "english":
+        return f"scikit-learn {_package_version('scikit-learn')}"
+    if name == "chinese":
+        return f"stopwordsiso {_package_version('stopwordsiso')} + {_stop_list_identity('english')}"
+    if name == "mallet":
+        return file_sha256(MALLET_LIST)[:16]
+    return name
+
+
+@cache
+def _package_version(distribution: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return "absent"
 
 
 def stop_list_name(name: str, language: str) -> str:
