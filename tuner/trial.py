@@ -98,11 +98,11 @@ class TrialSpec:
 # - fit_key: what the fitted topics and assignments depend on: the model, its revision (raised by
 #   every result-changing fix), the code behind it (tuner.fitting.fit_code: the implementing
 #   class, the versions of the libraries it declares and, for a torch model, the device kind),
-#   the full parameters after defaults, the
-#   seed, the corpus's ids and texts, the bag of words (vocabulary size, language, every
-#   preprocessing setting and the stop list's words are in its cache key), the embeddings' cache
-#   key, and the digests of the side inputs the trainer may read (label values for supervised
-#   THETA, timestamp values for DTM, covariate values for STM).
+#   the full parameters after defaults, the seed, the corpus's ids and texts, the bag of words
+#   (vocabulary size, language, every preprocessing setting and the stop list's file are in its
+#   cache key), the embeddings' cache key, and the digests of the side inputs the trainer may
+#   read (label values for supervised THETA, timestamp values for DTM, covariate values for
+#   STM).
 # - trial_key: the fit_key plus what the scores depend on: the ground-truth partition (label
 #   values or the truth file's content, never its name), every metric setting, the scoring
 #   code's revision and the sweep's data context (see data_context: so a trial skipped as

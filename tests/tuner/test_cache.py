@@ -185,17 +185,19 @@ def test_bow_cache_catches_same_size_damage(tmp_path, corpus):
     np.testing.assert_array_equal(again.flat, expected)
 
 
-def test_bow_key_holds_where_the_stop_lists_words_come_from(corpus, monkeypatch, tmp_path):
-    """An edited Mallet list, or a scikit-learn release (which may change its list), is another
-    bag; and keying it does not import scikit-learn (a second of every sweep's start-up)."""
+def test_bow_key_holds_the_stop_lists_file(corpus, monkeypatch, tmp_path):
+    """An edited list (Mallet's file, or scikit-learn's in a release that changes it) is
+    another bag of words; keying it imports no stop list (see the test below)."""
     from tuner.data import vocab
 
     english = Preprocessing().key(corpus.sha256, "en", 1000)
     mallet = Preprocessing(stopwords="mallet").key(corpus.sha256, "en", 1000)
-    edited = tmp_path / "mallet.txt"
-    edited.write_text(vocab.MALLET_LIST.read_text(encoding="utf-8") + "zqxword\n")
-    monkeypatch.setattr(vocab, "MALLET_LIST", edited)
-    monkeypatch.setattr(vocab, "_package_version", lambda name: "0.0.1")
+    edited_mallet, edited_english = tmp_path / "mallet.txt", tmp_path / "_stop_words.py"
+    edited_mallet.write_text(vocab.MALLET_LIST.read_text(encoding="utf-8") + "zqxword\n")
+    shipped = vocab._package_file("sklearn", "feature_extraction", "_stop_words.py")
+    edited_english.write_text(shipped.read_text(encoding="utf-8") + "# edited\n")
+    monkeypatch.setattr(vocab, "MALLET_LIST", edited_mallet)
+    monkeypatch.setattr(vocab, "_package_file", lambda package, *parts: edited_english)
     assert Preprocessing().key(corpus.sha256, "en", 1000) != english
     assert Preprocessing(stopwords="mallet").key(corpus.sha256, "en", 1000) != mallet
 

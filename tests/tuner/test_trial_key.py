@@ -136,6 +136,7 @@ def test_a_torch_models_key_holds_the_kind_of_device(small_corpus, tmp_path, mon
         factory = TrialFactory(grid, inputs, tmp_path, {(1000, "en"): tmp_path / "bow"}, {})
         return factory.make(inputs.plan[0].model, inputs.plan[0].combo, 1).key
 
+    monkeypatch.setattr(fitting, "device_kind", lambda: "cpu")  # whatever this host has
     on_cpu = key()
     monkeypatch.setattr(fitting, "device_kind", lambda: "cuda")
     assert (key() != on_cpu) is moves
@@ -173,6 +174,7 @@ def test_seeds_given_as_a_models_own_seed_parameter_are_one_configuration(
 def test_a_sweeps_trials_carry_the_code_their_keys_hold(small_corpus, tmp_path):
     """The factory keys each trial with its model's code (class, libraries, device kind), and
     the spec carries it so the worker can check it runs the same."""
+    from tuner.devices import device_kind
     from tuner.fitting import fit_code
 
     grid = load_grid(make_grid(tmp_path, small_corpus, models=["prodlda"],
@@ -180,7 +182,7 @@ def test_a_sweeps_trials_carry_the_code_their_keys_hold(small_corpus, tmp_path):
     inputs = check_inputs(grid)
     factory = TrialFactory(grid, inputs, tmp_path, {(1000, "en"): tmp_path / "bow"}, {})
     spec = factory.make(inputs.plan[0].model, inputs.plan[0].combo, 1)
-    assert spec.code == fit_code("ProdLDA") and spec.code["device"] == "cpu"
+    assert spec.code == fit_code("ProdLDA") and spec.code["device"] == device_kind()
     assert spec.fit_key == fit_key(spec.model, spec.params, 1, spec.data, spec.revision,
                                    spec.code)
     assert spec.fit_key != fit_key(spec.model, spec.params, 1, spec.data, spec.revision,

@@ -481,3 +481,21 @@ def test_a_rescored_run_carries_its_fits_extras(tmp_path, prepared_small):
     assert stored is not None and stored.extras == extras
     record = rescore_trial(spec, stored)
     assert record.status is TrialStatus.COMPLETE and record.extras == extras
+
+
+def test_a_warm_worker_loads_the_fields_each_sweep_names(tmp_path, ng_records):
+    """tuner serve keeps its workers across sweeps: one that loaded a file for a sweep without
+    covariates served the same file to a later STM sweep with none (review of 2026-12-01)."""
+    from tuner.engine import worker
+
+    corpus = write_jsonl(tmp_path / "corpus.jsonl", _dated(ng_records[:60], 2000))
+    plain = {**DATED, "path": str(corpus), "timestamp_field": None, "covariates": []}
+    specs = []
+    for name, models, dataset in (("a", ["lda"], plain),
+                                  ("b", ["stm"], {**DATED, "path": str(corpus)})):
+        grid = load_grid(make_grid(tmp_path / name, corpus, models=models, dataset=dataset,
+                                   params={"num_topics": 5, "vocab_size": 1000}))
+        specs += precompute(grid, check_inputs(grid), tmp_path / "cache", progress=False).trials
+    worker._STATE.data.clear()
+    assert load_trial_data(specs[0].data).corpus.covariates == {}
+    assert set(load_trial_data(specs[1].data).corpus.covariates) == {"group"}

@@ -121,16 +121,35 @@ def stop_words(name: str, language: str) -> frozenset[str]:
 
 
 def _stop_list_identity(name: str) -> str:
-    """Where a stop list's words come from, known without loading them (importing
-    scikit-learn's list took a second of every sweep's start-up): the version of the package
-    that ships the list, or the hash of the file that holds it."""
+    """The hash of the file that holds a stop list's words, read without importing the package
+    that ships it (importing scikit-learn's list took a second of every sweep's start-up), so
+    an edited list is another bag of words and a release that leaves the list alone is not."""
     if name == "english":
-        return f"scikit-learn {_package_version('scikit-learn')}"
+        return _file_identity(_package_file("sklearn", "feature_extraction", "_stop_words.py"))
     if name == "chinese":
-        return f"stopwordsiso {_package_version('stopwordsiso')} + {_stop_list_identity('english')}"
+        return (_file_identity(_package_file("stopwordsiso", "stopwords-iso.json")) + "+"
+                + _stop_list_identity("english"))
     if name == "mallet":
-        return file_sha256(MALLET_LIST)[:16]
+        return _file_identity(MALLET_LIST)
     return name
+
+
+@cache
+def _package_file(package: str, *parts: str) -> Path | None:
+    """A file inside an installed package, found without importing it."""
+    from importlib.util import find_spec
+
+    spec = find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)), *parts)
+
+
+def _file_identity(path: Path | None) -> str:
+    try:
+        return file_sha256(path)[:16] if path is not None else "absent"
+    except OSError:
+        return "absent"
 
 
 @cache

@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import dataclasses
 import importlib
+import json
 import multiprocessing.util
 import os
 import signal
@@ -133,8 +134,11 @@ def warm_up(models: tuple[str, ...]) -> None:
 
 def load_trial_data(ref: DataRef) -> TrialData:
     """The corpus, bag of words, embeddings and labels of `ref`, loaded once per worker."""
-    memo_key = (f"{ref.corpus_sha256}|{ref.bow_path}|{ref.embedding_path}|"
-                f"{ref.ground_truth_path}|{ref.truth_sha256}")
+    # The fields read matter as much as the file: a warm worker (tuner serve, Dask) serves
+    # sweeps that name other covariate or timestamp columns of the same file.
+    fields = json.dumps(dict(ref.dataset), sort_keys=True, default=str)
+    memo_key = (f"{ref.corpus_path}|{fields}|{ref.corpus_sha256}|{ref.bow_path}|"
+                f"{ref.embedding_path}|{ref.ground_truth_path}|{ref.truth_sha256}")
     data: TrialData
     loaded: dict[str, str]
     data, loaded = _remembered(_STATE.data, memo_key, lambda: _with_side_digests(ref))
@@ -163,7 +167,8 @@ def _check_code(spec: TrialSpec) -> None:
 def _check_side_inputs(ref: DataRef, loaded: Mapping[str, str]) -> None:
     """The timestamps and covariates the trial's fit reads must be those its key was made
     with."""
-    changed = [name for name, digest in loaded.items() if ref.inputs.get(name, digest) != digest]
+    changed = [name for name, digest in ref.inputs.items()
+               if name != "labels" and loaded.get(name) != digest]
     if changed:
         raise CacheError(f"{ref.corpus_path}: the {' and '.join(changed)} changed since the "
                          "sweep started; re-run it")
