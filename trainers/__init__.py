@@ -8,13 +8,13 @@ a grid); nothing here changes.
 from __future__ import annotations
 
 import ast
-import functools
 import importlib
-import importlib.metadata
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from tuner.data.versions import installed_version
 
 if TYPE_CHECKING:
     from trainers.base import Trainer
@@ -114,15 +114,6 @@ def trainer_code(name: str) -> dict[str, str]:
     trainer = load_trainer(name)
     code = {"implementation": f"{trainer.__module__}:{trainer.__qualname__}"}
     return code | {library: installed_version(library) for library in trainer.libraries}
-
-
-@functools.cache
-def installed_version(distribution: str) -> str:
-    """A distribution's installed version ("absent" when it is not installed)."""
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return "absent"
 
 
 # Side inputs (beyond the bag of words and embeddings) a trainer's fit may read.

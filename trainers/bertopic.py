@@ -21,10 +21,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from trainers import installed_version
 from trainers.base import Requirement, Trainer, require
 from tuner.data.inputs import FitContext, SharedStep, StepInputs, TrialData
 from tuner.data.store import ArrayCache
+from tuner.data.versions import installed_version
 from tuner.errors import TrainerError
 from tuner.output import TopicModelOutput
 from tuner.params import (

@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from trainers import installed_version
 from trainers.base import require
 from tuner.data.inputs import FitContext, SharedStep, StepInputs, TrialData
 from tuner.data.store import ArrayCache
+from tuner.data.versions import installed_version
 from tuner.data.vocab import BagOfWords
 
 # ETM's own skip-gram script (Dieng et al., `skipgram.py`): window 4, 10 negative samples, 50

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import functools
-import importlib.metadata
 import os
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
+
+from tuner.data.versions import installed_version
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                     "NUMBA_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -35,11 +36,8 @@ def device_kind() -> str:
     """"cuda" or "cpu": the kind of device pick_device gives on this machine. A CPU build of
     torch (a version ending "+cpu") cannot use CUDA, which is known without importing torch
     (0.6 s of a command's start-up)."""
-    try:
-        build = importlib.metadata.version("torch")
-    except importlib.metadata.PackageNotFoundError:
-        return "cpu"
-    if build.endswith("+cpu"):
+    build = installed_version("torch")
+    if build == "absent" or build.endswith("+cpu"):
         return "cpu"
     return "cuda" if cuda_device_count() else "cpu"
 

@@ -24,6 +24,7 @@ from tuner.data.store import (
     write_atomic,
     write_json_atomic,
 )
+from tuner.data.versions import installed_version
 from tuner.errors import CacheError, DataError
 
 Language = Literal["en", "zh"]
@@ -76,7 +77,8 @@ class Preprocessing:
             else:
                 del settings[name]
         settings["stopwords"] = stop_list_name(self.stopwords, language)  # auto: as it resolves
-        tokeniser = f"regex+jieba-{_jieba_version()}" if language == "zh" else "regex"
+        # jieba's dictionary, and so the words, come with its version
+        tokeniser = f"regex+jieba-{installed_version('jieba')}" if language == "zh" else "regex"
         return {"kind": "bow", "corpus": corpus_sha256, "language": language,
                 "vocab_size": vocab_size, **settings,
                 "stop_words": _stop_list_identity(stop_list_name(self.stopwords, language)),
@@ -108,11 +110,6 @@ def tokenize(text: str, language: str, settings: Preprocessing) -> list[str]:
     stop = stop_words(settings.stopwords, language)
     return [w for w in words
             if settings.min_token_len <= len(w) <= MAX_TOKEN_LEN and w not in stop]
-
-
-def _jieba_version() -> str:
-    """The installed jieba's version: its dictionary, and so the words, come with it."""
-    return _package_version("jieba")
 
 
 def stop_words(name: str, language: str) -> frozenset[str]:
@@ -149,16 +146,6 @@ def _file_identity(path: Path | None) -> str:
     try:
         return file_sha256(path)[:16] if path is not None else "absent"
     except OSError:
-        return "absent"
-
-
-@cache
-def _package_version(distribution: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(distribution)
-    except PackageNotFoundError:
         return "absent"
 
 
