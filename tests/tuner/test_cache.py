@@ -232,6 +232,8 @@ def test_a_model_whose_weights_change_in_place_gets_another_revision(tmp_path):
     assert model_revision(folder, memo) == before and json.loads(memo.read_text())
     (folder / "model.safetensors").write_bytes(bytes(63) + b"\1")  # same size, same config
     assert model_revision(folder, memo) != before
+    weights = [k for k in json.loads(memo.read_text()) if "model.safetensors" in k]
+    assert len(weights) == 1  # the old stamp of a changed file leaves the memo
 
 
 def test_a_hugging_face_snapshot_is_known_by_its_blob_names(tmp_path):

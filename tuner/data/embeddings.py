@@ -155,25 +155,28 @@ def model_revision(path: Path, memo: Path | None = None) -> str:
     (.git/, huggingface's .cache/) are bookkeeping, not the model, and are left out.
     """
     remembered = _read_memo(memo)
+    used: dict[str, str] = {}  # this folder's stamps now: older ones of its files are dropped
     digest = hashlib.sha256()
     for item in sorted(path.rglob("*")):
         hidden = any(part.startswith(".") for part in item.relative_to(path).parts)
         if item.is_file() and not hidden:  # .git/, .cache/huggingface/: bookkeeping, no model
-            digest.update(f"{item.relative_to(path)}:{_content_id(item, remembered)}\n".encode())
+            content = _content_id(item, remembered, used)
+            digest.update(f"{item.relative_to(path)}:{content}\n".encode())
     if memo is not None:
-        _write_memo(memo, remembered)
+        files = {stamp.split("|", 1)[0] for stamp in used}
+        kept = {k: v for k, v in remembered.items() if k.split("|", 1)[0] not in files}
+        _write_memo(memo, kept | used)
     return digest.hexdigest()[:16]
 
 
-def _content_id(item: Path, remembered: dict[str, str]) -> str:
+def _content_id(item: Path, remembered: dict[str, str], used: dict[str, str]) -> str:
     target = item.resolve()
     if target.parent.name == "blobs":  # huggingface_hub names a blob by its sha256 (or git sha1)
         return target.name
     stat = target.stat()
     stamp = f"{target}|{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ctime_ns}|{stat.st_ino}"
-    if stamp not in remembered:
-        remembered[stamp] = file_sha256(target)
-    return remembered[stamp]
+    used[stamp] = remembered.get(stamp) or file_sha256(target)
+    return used[stamp]
 
 
 def _read_memo(memo: Path | None) -> dict[str, str]:

@@ -88,8 +88,8 @@ def _model(roots: DataRoots, base: Path, value: str, problems: list[str]) -> str
     the grid's other paths) or against the server's working folder, where the model loader
     would otherwise find it."""
     looks_like_path = value.startswith(("/", ".", "~")) or "\\" in value or ".." in value
-    found = [folder for folder in (base, Path.cwd())
-             if is_dir(folder / value) or is_file(folder / value)]
+    found = [folder for folder in (base, _working_folder())
+             if folder is not None and (is_dir(folder / value) or is_file(folder / value))]
     if looks_like_path or found:
         before = len(problems)
         folder = _under(roots, found[0] if found else base, value, "embedding.model", "folder",
@@ -104,6 +104,13 @@ def _model(roots: DataRoots, base: Path, value: str, problems: list[str]) -> str
                         f"(org/name) or a folder under the server's data roots "
                         f"({roots.names}); got {value!r}")
     return value
+
+
+def _working_folder() -> Path | None:
+    try:
+        return Path.cwd()
+    except OSError:  # removed while the server runs: nothing can be found there
+        return None
 
 
 MAX_MODEL_FILES = 10_000  # a model folder holds tens of files; more is not a model
