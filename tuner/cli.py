@@ -227,6 +227,12 @@ def _score(args: argparse.Namespace) -> int:
     name = args.name or args.topics.stem
     result = score_external(args.grid, args.topics, args.assignments, args.cache_dir, name,
                             args.vocab_size)
+    if result.unscored:
+        skipped = sum(len(words) for words in result.unscored.values())
+        examples = "; ".join(f"topic {topic}: {', '.join(words[:5])}"
+                             for topic, words in list(result.unscored.items())[:3])
+        print(f"warning: {skipped} top words of {len(result.unscored)} topics are not in the "
+              f"grid's vocabulary, so NPMI leaves them out ({examples})", file=sys.stderr)
     for metric, value in result.metrics.items():
         print(f"{metric}\t{value:.4f}")
     if args.log:

@@ -52,6 +52,7 @@ class Score:
     output: TopicModelOutput
     spec: TrialSpec
     doc_ids: tuple[str, ...]
+    unscored: dict[str, list[str]]  # topic id -> its top words NPMI skipped (not in the vocabulary)
 
 
 def load_topics(path: Path) -> ExternalTopics:
@@ -149,7 +150,16 @@ def score_external(grid_path: Path, topics_path: Path, assignments_path: Path | 
     spec = _spec(grid, bow, bow_cache, inputs.corpus, name, topics, assignments, truth_sha,
                  sweep_context(grid, inputs))
     return Score(metrics, [float(x) for x in npmi_per_topic(output, reference)], output, spec,
-                 doc_ids)
+                 doc_ids, unscored_words(topics, reference.vocab_index, grid.metrics.topn))
+
+
+def unscored_words(topics: ExternalTopics, vocab_index: dict[str, int], topn: int
+                   ) -> dict[str, list[str]]:
+    """Each topic's top `topn` words that NPMI cannot score: not in the grid's vocabulary
+    (another tokenizer, a stop word, a word cut by vocab_size or max_df)."""
+    missing = {topic: [w for w in words[:topn] if w not in vocab_index]
+               for topic, words in zip(topics.ids, topics.words, strict=True)}
+    return {topic: words for topic, words in missing.items() if words}
 
 
 def _spec(grid: Grid, bow: BagOfWords, cache: BowCache, corpus: Any, name: str,

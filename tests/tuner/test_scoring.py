@@ -105,3 +105,18 @@ def test_bad_files_name_the_file_the_field_and_what_is_allowed(tmp_path, lda_tri
     code = main(["score", str(grid_path), str(topics_path), "--cache-dir", str(cache), *extra])
     assert code == EXIT_INVALID
     assert re.search(message, capsys.readouterr().err)
+
+
+def test_words_outside_the_vocabulary_are_named_not_silently_dropped(tmp_path, lda_trial, capsys):
+    grid_path, cache, record, _ = lda_trial
+    topics = tmp_path / "topics.json"
+    words = [list(w) for w in record.topic_words]
+    words[1][2] = "zzunknownword"
+    topics.write_text(json.dumps(words))
+    assert main(["score", str(grid_path), str(topics), "--cache-dir", str(cache)]) == EXIT_OK
+    captured = capsys.readouterr()
+    assert re.search(r"warning: 1 top words of 1 topics .*topic 1: zzunknownword", captured.err)
+    clean = tmp_path / "clean.json"
+    clean.write_text(json.dumps(record.topic_words))
+    assert main(["score", str(grid_path), str(clean), "--cache-dir", str(cache)]) == EXIT_OK
+    assert "warning" not in capsys.readouterr().err
