@@ -162,7 +162,10 @@ def experiment_lock(tracking_uri: str, experiment: str) -> Iterator[Path]:
 
 
 def is_locked(tracking_uri: str, experiment: str) -> bool:
-    """Whether some process holds the (store, experiment) lock right now."""
+    """Whether some process holds the (store, experiment) lock right now. Asking creates no
+    file: a holder has created it, and a refused request must leave nothing behind."""
+    if not lock_path(tracking_uri, experiment).exists():
+        return False
     try:
         with experiment_lock(tracking_uri, experiment):
             return False

@@ -51,6 +51,12 @@ def test_lock_is_free_again_after_the_sweep(tmp_path: Path) -> None:
     assert not is_locked(_store(tmp_path), "exp")
 
 
+def test_asking_whether_an_experiment_is_locked_creates_no_lock_file(tmp_path: Path) -> None:
+    """A request the service refuses (409, 503) must leave no file per experiment name."""
+    assert not is_locked(_store(tmp_path), "never-run")
+    assert not lock_path(_store(tmp_path), "never-run").exists()
+
+
 def test_lock_of_another_experiment_does_not_block(tmp_path: Path) -> None:
     with experiment_lock(_store(tmp_path), "exp-a"):
         assert not is_locked(_store(tmp_path), "exp-b")
