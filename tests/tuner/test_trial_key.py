@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import importlib.metadata
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import make_grid
 from trainers import trainer_code, trainer_revision
 from tuner.data.corpus import corpus_sha256
-from tuner.engine.sweep import TrialFactory, check_inputs
+from tuner.engine.sweep import BagsOfWords, TrialFactory, check_inputs
 from tuner.grid import load_grid
 from tuner.trial import DataRef, MetricSettings, fit_key, trial_key
 
@@ -29,7 +30,8 @@ def test_sweep_keys_carry_the_trainer_revision(small_corpus, tmp_path, model, re
     grid = load_grid(make_grid(tmp_path, small_corpus, models=[model],
                                params={"num_topics": 5, "vocab_size": 1000}))
     inputs = check_inputs(grid)
-    factory = TrialFactory(grid, inputs, tmp_path, {(1000, "en"): tmp_path / "bow"}, {})
+    bags = BagsOfWords({(1000, "en"): tmp_path / "bow"})
+    factory = TrialFactory(grid, inputs, tmp_path, bags, {})
     spec = factory.make(inputs.plan[0].model, inputs.plan[0].combo, 1)
     code = trainer_code(spec.model)
     unrevised = trial_key(spec.model, spec.params, 1, spec.data, spec.metrics, None, code)
@@ -99,6 +101,24 @@ def test_equivalent_configurations_are_one_trial(small_corpus, tmp_path):
     assert prepared.cache_events["equivalent_trials_merged"] == "1"
 
 
+def test_vocabulary_sizes_above_the_words_left_are_one_trial(small_corpus, tmp_path):
+    """Every size above the words the preprocessing leaves keeps them all: 10,000 and 20,000
+    on 400 posts are one bag of words and one trial, keyed and logged as the smaller size."""
+    from tuner.data.vocab import BowCache
+    from tuner.engine.sweep import precompute
+
+    grid = load_grid(make_grid(tmp_path, small_corpus, models=["lda"],
+                               params={"num_topics": 5, "vocab_size": [1000, 20000, 10000]}))
+    prepared = precompute(grid, check_inputs(grid), tmp_path / "cache", progress=False)
+    words = len(BowCache(tmp_path / "cache").load(Path(prepared.trials[-1].data.bow_path)).vocab)
+    assert 1000 < words < 10000
+    assert sorted(t.params["vocab_size"] for t in prepared.trials) == [1000, 10000]
+    assert prepared.cache_events["equivalent_trials_merged"] == "1"
+    assert prepared.cache_events["bow[vocab_size=20000]"] == (
+        f"same words as vocab_size=10000 (the {words} the preprocessing leaves)")
+    assert len([p for p in (tmp_path / "cache" / "bow").iterdir() if p.is_dir()]) == 2
+
+
 @pytest.mark.usefixtures("prepared_small")  # the small corpus's MiniLM embeddings, cached
 def test_settings_a_model_does_not_use_do_not_split_its_trials(small_corpus, tmp_path,
                                                               session_cache):
@@ -133,7 +153,8 @@ def test_a_torch_models_key_holds_the_kind_of_device(small_corpus, tmp_path, mon
     inputs = check_inputs(grid)
 
     def key() -> str:
-        factory = TrialFactory(grid, inputs, tmp_path, {(1000, "en"): tmp_path / "bow"}, {})
+        bags = BagsOfWords({(1000, "en"): tmp_path / "bow"})
+        factory = TrialFactory(grid, inputs, tmp_path, bags, {})
         return factory.make(inputs.plan[0].model, inputs.plan[0].combo, 1).key
 
     monkeypatch.setattr(fitting, "device_kind", lambda: "cpu")  # whatever this host has
@@ -180,7 +201,8 @@ def test_a_sweeps_trials_carry_the_code_their_keys_hold(small_corpus, tmp_path):
     grid = load_grid(make_grid(tmp_path, small_corpus, models=["prodlda"],
                                params={"num_topics": 5, "vocab_size": 1000}))
     inputs = check_inputs(grid)
-    factory = TrialFactory(grid, inputs, tmp_path, {(1000, "en"): tmp_path / "bow"}, {})
+    bags = BagsOfWords({(1000, "en"): tmp_path / "bow"})
+    factory = TrialFactory(grid, inputs, tmp_path, bags, {})
     spec = factory.make(inputs.plan[0].model, inputs.plan[0].combo, 1)
     assert spec.code == fit_code("ProdLDA") and spec.code["device"] == device_kind()
     assert spec.fit_key == fit_key(spec.model, spec.params, 1, spec.data, spec.revision,

@@ -24,7 +24,7 @@ from tuner.data.store import write_atomic
 from tuner.data.vocab import BowCache, CooccurrenceCache
 from tuner.engine.executors import kill_workers, make_executor, threads_per_worker
 from tuner.engine.runner import run_sweep
-from tuner.engine.sweep import TrialFactory, check_inputs, precompute
+from tuner.engine.sweep import BagsOfWords, TrialFactory, check_inputs, precompute
 from tuner.engine.watchdog import Limits, Watchdog
 from tuner.engine.worker import fit_view, load_trial_data, rescore_trial
 from tuner.errors import CacheError, MetricError
@@ -165,7 +165,8 @@ def _spec(folder: Path, corpus: Path, model: str, **overrides) -> TrialSpec:
     grid = load_grid(make_grid(folder, corpus, models=[model],
                                params={"num_topics": 5, "vocab_size": 1000}, **overrides))
     inputs = check_inputs(grid)
-    factory = TrialFactory(grid, inputs, folder, {(1000, "en"): folder / "bow"}, {})
+    bags = BagsOfWords({(1000, "en"): folder / "bow"})
+    factory = TrialFactory(grid, inputs, folder, bags, {})
     return factory.make(inputs.plan[0].model, inputs.plan[0].combo, 1)
 
 

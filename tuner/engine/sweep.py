@@ -239,10 +239,10 @@ def precompute(grid: Grid, inputs: CheckedInputs, cache_dir: Path,
     """Build (or reuse) every bag of words, co-occurrence table and embedding, then the trials."""
     check_cache_writable(cache_dir)
     events: dict[str, str] = {}
-    bow_paths = _bags_of_words(grid, inputs, cache_dir, events)
+    bags = _bags_of_words(grid, inputs, cache_dir, events)
     keys = {spec: _embedding(spec, inputs, cache_dir, events, progress)
             for spec in inputs.embeddings}
-    factory = TrialFactory(grid, inputs, cache_dir, bow_paths, keys)
+    factory = TrialFactory(grid, inputs, cache_dir, bags, keys)
     made = [] if grid.search.strategy == "tpe" else \
         [factory.make(p.model, p.combo, seed) for p in inputs.plan for seed in grid.seeds]
     unique: dict[str, TrialSpec] = {}
@@ -257,22 +257,21 @@ def precompute(grid: Grid, inputs: CheckedInputs, cache_dir: Path,
 class TrialFactory:
     """Makes the TrialSpec of any (model, combination, seed) whose caches are built."""
 
-    def __init__(self, grid: Grid, inputs: CheckedInputs, cache_dir: Path,
-                 bow_paths: dict[tuple[int, str], Path],
+    def __init__(self, grid: Grid, inputs: CheckedInputs, cache_dir: Path, bags: BagsOfWords,
                  keys: dict[EmbeddingSpec, EmbeddingKey]) -> None:
         self.grid, self.inputs, self.cache_dir = grid, inputs, cache_dir
-        self.bow_paths, self.keys = bow_paths, keys
+        self.bags, self.keys = bags, keys
         self.context = sweep_context(grid, inputs)
         self.count = 0
 
     def make(self, model: str, combo: dict[str, Any], seed: int) -> TrialSpec:
-        planned = planned_trial(self.grid, model, combo)
+        planned = self._same_words_as_smaller(planned_trial(self.grid, model, combo))
         key = self.keys[planned.embedding] if planned.embedding else None
         encoder = EncoderSource.of(planned.embedding,
                                    self.inputs.model_paths[planned.embedding.model], key) \
             if planned.embedding and key else None
         data = _data_ref(self.grid, self.inputs, self.cache_dir,
-                         str(self.bow_paths[planned.bow_choice]), key, encoder, self.context)
+                         str(self.bags.paths[planned.bow_choice]), key, encoder, self.context)
         reads = fit_inputs(model)
         data = dataclasses.replace(data, inputs={name: digest for name, digest
                                                  in self.inputs.input_digests.items()
@@ -290,6 +289,14 @@ class TrialFactory:
         self.count += 1
         return spec
 
+    def _same_words_as_smaller(self, planned: PlannedTrial) -> PlannedTrial:
+        """A vocab_size whose words a smaller size of the grid already holds every one of is
+        that size's trial (run once): its parameters say the smaller size."""
+        size = self.bags.size_for(*planned.bow_choice)
+        if size == planned.vocab_size or "vocab_size" not in planned.params:
+            return planned
+        return dataclasses.replace(planned, params={**planned.params, "vocab_size": size})
+
 
 def _seeded(planned: PlannedTrial, seed: int) -> dict[str, Any]:
     """A model's own `random_state` follows the trial seed unless the grid sets it, so a grid's
@@ -300,14 +307,39 @@ def _seeded(planned: PlannedTrial, seed: int) -> dict[str, Any]:
     return planned.params
 
 
+@dataclass(frozen=True)
+class BagsOfWords:
+    """Where each (vocabulary size, language) of the plan has its bag of words, and the sizes
+    that name the same words: every size above the words the preprocessing leaves keeps them
+    all, so such a size stands for the smallest of them (its trials are that size's trials)."""
+
+    paths: dict[tuple[int, str], Path]
+    same_as: dict[tuple[int, str], int] = field(default_factory=dict)
+
+    def size_for(self, size: int, language: str) -> int:
+        return self.same_as.get((size, language), size)
+
+
 def _bags_of_words(grid: Grid, inputs: CheckedInputs, cache_dir: Path,
-                   events: dict[str, str]) -> dict[tuple[int, str], Path]:
+                   events: dict[str, str]) -> BagsOfWords:
     """One bag of words per (vocabulary size, language) the plan needs; a model whose language
     parameter differs from dataset.language gets the corpus tokenised its way."""
     cache = BowCache(cache_dir)
     tokens: dict[str, TokenCounts] = {}  # each language tokenised once, for every size
-    paths = {}
-    for size, language in sorted({p.bow_choice for p in inputs.plan}):
+    paths: dict[tuple[int, str], Path] = {}
+    full: dict[str, tuple[int, int]] = {}  # language -> (smallest size holding every word, words)
+    same_as: dict[tuple[int, str], int] = {}
+    for size, language in sorted({p.bow_choice for p in inputs.plan},
+                                 key=lambda choice: (choice[1], choice[0])):
+        if language in full:  # a smaller size already holds every word this one would
+            smaller, words = full[language]
+            same_as[(size, language)] = smaller
+            paths[(size, language)] = paths[(smaller, language)]
+            label = f"vocab_size={size}" + ("" if language == inputs.corpus.language
+                                            else f",language={language}")
+            events[f"bow[{label}]"] = (f"same words as vocab_size={smaller} (the {words} the "
+                                       "preprocessing leaves)")
+            continue
         corpus = inputs.corpus if language == inputs.corpus.language else \
             dataclasses.replace(inputs.corpus, language=language)
         folder = cache.path_for(corpus, size, grid.preprocessing)
@@ -321,7 +353,9 @@ def _bags_of_words(grid: Grid, inputs: CheckedInputs, cache_dir: Path,
         label = f"vocab_size={size}" + ("" if corpus is inputs.corpus else f",language={language}")
         events[f"bow[{label}]"] = "hit" if hit else "computed"
         paths[(size, language)] = folder
-    return paths
+        if len(bow.vocab) < size:
+            full[language] = (size, len(bow.vocab))
+    return BagsOfWords(paths, same_as)
 
 
 def embedding_key(spec: EmbeddingSpec, model_path: Path, corpus: Corpus,
