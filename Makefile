@@ -36,5 +36,5 @@ lint: setup
 	$(BIN)/lint-imports
 
 bench: setup
-	cd bench && for script in embedding_cache parallel_efficiency fit_pairs overhead npmi_speed umap_cache \
+	cd bench && for script in embedding_cache parallel_efficiency fit_pairs overhead npmi_speed npmi_reference umap_cache \
 	    worker_rss worker_start grid_refusal serve_warm; do echo "== $$script"; HF_HUB_OFFLINE=1 ../$(BIN)/python $$script.py; done

@@ -8,7 +8,8 @@ CORPUS is the 12,000-post 20 Newsgroups `corpus.jsonl` (where to get it: README,
 `datasets/20ng-mini/corpus.jsonl` (2,000 posts) gives a quick, smaller check. Each model's grid is
 `bench/quality/<model>.json`, a plain tuner grid whose `dataset.path` is the string "CORPUS" and
 whose `preprocessing` is the fixed protocol (vocabulary 5,000, min_df 5, max_df 0.7, words of 3+
-letters, sklearn stop words; NPMI window 10 on the corpus itself, top 10 words). The bench
+letters, sklearn stop words; NPMI window 10 on the corpus's in-vocabulary tokens, as the papers
+count over their preprocessed corpora (`npmi_reference` vocabulary), top 10 words). The bench
 precomputes each grid into a temporary cache (the store), runs every trial through the worker's
 `run_trial` in a process pool, takes the configuration with the best mean NPMI over the seeds and
 prints: model, best configuration, NPMI mean ± sd, ARI, diversity, target and pass/fail, and

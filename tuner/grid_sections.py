@@ -11,7 +11,7 @@ from typing import Any
 
 from tuner.data.corpus import SUPPORTED_SUFFIXES, DatasetSpec
 from tuner.data.embeddings import EmbeddingSpec
-from tuner.data.vocab import STOP_LISTS, Preprocessing
+from tuner.data.vocab import NPMI_REFERENCES, STOP_LISTS, Preprocessing
 from tuner.engine.pruning import PRUNER_TYPES, PrunerSpec
 from tuner.engine.search import STRATEGIES, SearchSpec
 from tuner.errors import GridError
@@ -70,6 +70,9 @@ EMBEDDING = ParamSchema("embedding", [
 ])
 METRICS = ParamSchema("metrics", [
     Param("npmi_window", int, _MET.npmi_window, between(2, 200), "NPMI sliding-window size"),
+    Param("npmi_reference", str, _MET.npmi_reference, one_of(*NPMI_REFERENCES),
+          "what NPMI's windows slide over: preprocessed (every token the preprocessing keeps, the "
+          "same for every vocab_size) or vocabulary (the trial's own vocabulary's tokens)"),
     Param("topn", int, _MET.topn, between(2, 50), "top words per topic for NPMI"),
     Param("diversity_topn", int, _MET.diversity_topn, between(1, 100),
           "top words per topic for topic diversity"),

@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tuner.data.store import key_digest
-from tuner.data.vocab import BagOfWords, BowCache, CooccurrenceCache
+from tuner.data.vocab import BagOfWords, BowCache, CooccurrenceCache, count_tokens
 from tuner.errors import DataError
 from tuner.grid import Grid, load_grid
 from tuner.metrics import MetricReference, evaluate
@@ -132,7 +132,10 @@ def score_external(grid_path: Path, topics_path: Path, assignments_path: Path | 
     size = vocab_size or grid_vocab_size(grid)
     bow_cache = BowCache(cache_dir)
     bow = bow_cache.get_or_compute(inputs.corpus, size, grid.preprocessing)
-    counts = CooccurrenceCache(bow_cache).get_or_compute(bow, grid.metrics.npmi_window)
+    counts = CooccurrenceCache(bow_cache).get_or_compute(
+        bow, grid.metrics.npmi_window, grid.metrics.npmi_reference,
+        lambda: count_tokens(inputs.corpus, grid.preprocessing).kept_stream(
+            bow.vocab, bow.key, grid.preprocessing))
     doc_ids = tuple(str(d) for d in inputs.corpus.ids)
     if assignments_path is None:
         assignments = np.full(len(doc_ids), -1, dtype=np.int64)
@@ -173,8 +176,7 @@ def _spec(grid: Grid, bow: BagOfWords, cache: BowCache, corpus: Any, name: str,
                    grid.dataset.label_field, truth_sha256=truth_sha256, context=context)
     key = key_digest({"external": name, "topics": topics.words, "ids": topics.ids,
                       "assignments": assignments.tolist(), "corpus": corpus.sha256,
-                      "bow": bow.key, "metrics": [grid.metrics.npmi_window, grid.metrics.topn,
-                                                  grid.metrics.diversity_topn],
+                      "bow": bow.key, "metrics": asdict(grid.metrics),
                       "truth": truth_sha256, "scoring": SCORING_REVISION})
     return TrialSpec(f"external:{name}", {"vocab_size": len(bow.vocab)}, 0, data, grid.metrics,
                      grid.experiment, key, config_key=key)

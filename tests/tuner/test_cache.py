@@ -157,6 +157,29 @@ def test_cooccurrence_counted_in_chunks_equals_counted_at_once(corpus):
     assert (chunked.pairs != whole.pairs).nnz == 0 and whole.pairs.nnz > 0
 
 
+def test_kept_token_counts_in_chunks_equal_counted_at_once(corpus):
+    settings = Preprocessing()
+    counts = count_tokens(corpus, settings)
+    stream = counts.kept_stream(counts.vocabulary(1000, settings), "k", settings)
+    assert (stream.flat == -1).any()  # kept words outside the vocabulary hold window places
+    whole = count_cooccurrence(stream, 10, chunk_tokens=len(stream.flat))
+    chunked = count_cooccurrence(stream, 10, chunk_tokens=3000)
+    assert chunked.n_windows == whole.n_windows
+    assert (chunked.pairs != whole.pairs).nnz == 0 and whole.pairs.nnz > 0
+
+
+def test_missing_kept_token_counts_are_named_not_counted_from_the_vocabulary(tmp_path, corpus):
+    """A worker has no corpus to count every kept token from: it must not fall back to the
+    vocabulary's windows, which score the same topics differently."""
+    from tuner.data.vocab import CooccurrenceCache
+    from tuner.errors import CacheError
+
+    bow = BowCache(tmp_path).get_or_compute(corpus, 1000, Preprocessing())
+    with pytest.raises(CacheError, match=r"cooc-kept-w10\.npz: the co-occurrence counts over "
+                                         r"the preprocessed corpus are missing"):
+        CooccurrenceCache(BowCache(tmp_path)).get_or_compute(bow, 10, "preprocessed")
+
+
 def test_array_cache_catches_same_size_damage(tmp_path):
     """UMAP reductions and word vectors were checked by size alone: bytes zeroed in place were
     read as a hit and changed a trial's ARI (audit of 2026-12-01)."""

@@ -30,7 +30,8 @@ from tuner.trial import MetricSettings
 def reference_for(bow, truth=None, window=10, topn=10):
     return MetricReference(count_cooccurrence(bow, window),
                            {w: i for i, w in enumerate(bow.vocab)}, truth,
-                           MetricSettings(npmi_window=window, topn=topn, diversity_topn=25))
+                           MetricSettings(npmi_window=window, topn=topn, diversity_topn=25,
+                                          npmi_reference="vocabulary"))
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +55,56 @@ def test_npmi_equals_gensim_c_npmi(small_data, lda_output, window):
                                                              abs=1e-6)
     np.testing.assert_allclose(npmi_per_topic(lda_output, ours),
                                gensim_model.get_coherence_per_topic(), atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def token_counts(prepared_small):
+    from tuner.data.vocab import count_tokens
+
+    return count_tokens(prepared_small.inputs.corpus, prepared_small.grid.preprocessing)
+
+
+def test_npmi_over_kept_tokens_equals_gensim_on_the_preprocessed_texts(
+        prepared_small, small_data, lda_output, token_counts):
+    """The "preprocessed" reference: gensim's c_npmi with every token the preprocessing keeps
+    as its texts (words outside the vocabulary hold their places in the windows)."""
+    from gensim.corpora import Dictionary
+    from gensim.models import CoherenceModel
+
+    settings, counts = prepared_small.grid.preprocessing, token_counts
+    kept = set(counts.vocabulary(len(counts.words), settings))
+    texts = [[counts.words[i] for i in counts.flat[start:end] if counts.words[i] in kept]
+             for start, end in zip(counts.offsets[:-1], counts.offsets[1:], strict=True)]
+    assert len(kept) > len(small_data.bow.vocab)  # the windows hold words the topics cannot
+    topics = [words[:10] for words in lda_output.topic_words]
+    gensim_model = CoherenceModel(topics=topics, texts=texts, dictionary=Dictionary(texts),
+                                  coherence="c_npmi", window_size=10, topn=10, processes=1)
+    stream = counts.kept_stream(small_data.bow.vocab, small_data.bow.key, settings)
+    ours = MetricReference(count_cooccurrence(stream, 10),
+                           {w: i for i, w in enumerate(small_data.bow.vocab)}, None,
+                           MetricSettings())
+    np.testing.assert_allclose(npmi_per_topic(lda_output, ours),
+                               gensim_model.get_coherence_per_topic(), atol=1e-6)
+
+
+def test_npmi_of_the_same_topics_does_not_depend_on_the_vocabulary_size(
+        prepared_small, small_data, lda_output, token_counts):
+    """Audit finding: against each trial's own vocabulary, the same topics scored higher the
+    smaller the vocabulary, so trials of several vocab_size values were ranked apart."""
+    settings = prepared_small.grid.preprocessing
+    scores = {}
+    for reference in ("preprocessed", "vocabulary"):
+        for size in (1000, 3000):
+            vocab = token_counts.vocabulary(size, settings)
+            bow = token_counts.bag_of_words(vocab, f"v{size}")
+            stream = token_counts.kept_stream(vocab, bow.key, settings) \
+                if reference == "preprocessed" else bow
+            metric = MetricReference(count_cooccurrence(stream, 10),
+                                     {w: i for i, w in enumerate(vocab)}, None,
+                                     MetricSettings(npmi_reference=reference))
+            scores[reference, size] = npmi_coherence(lda_output, metric)
+    assert scores["preprocessed", 1000] == pytest.approx(scores["preprocessed", 3000], abs=1e-12)
+    assert scores["vocabulary", 1000] > scores["vocabulary", 3000] + 0.005
 
 
 def test_npmi_of_real_topics_beats_random_word_sets(small_data, lda_output):

@@ -68,7 +68,8 @@ def test_finished_trials_carry_key_parent_and_settings(store: str,
     sweeps = MlflowTracker(store).sweep_runs(EXPERIMENT)
     assert {t.parent_run_id for t in trials} == {sweeps[0].run_id}
     assert len({t.key for t in trials}) == 8
-    assert all(t.metric_settings == {"npmi_window": 10, "topn": 10, "diversity_topn": 25}
+    assert all(t.metric_settings == {"npmi_window": 10, "topn": 10, "diversity_topn": 25,
+                                      "npmi_reference": "preprocessed"}
                for t in trials)
     assert all(t.end_time >= t.start_time for t in trials)  # type: ignore[operator]
 

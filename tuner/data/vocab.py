@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
@@ -204,6 +204,19 @@ class TokenCounts:
         return _most_frequent(zip(self.words, self.df.tolist(), strict=True),
                               len(self.offsets) - 1, vocab_size, settings)
 
+    def kept_stream(self, vocab: list[str], key: str, settings: Preprocessing) -> BagOfWords:
+        """Every token the preprocessing keeps (its stop list and df limits; no vocab_size cap),
+        in text order, as ids of `vocab`, and OUTSIDE for a kept word `vocab` lacks: the windows
+        of NPMI's "preprocessed" reference, which do not depend on the vocabulary's size."""
+        kept = set(self.vocabulary(len(self.words), settings))
+        index = {w: i for i, w in enumerate(vocab)}
+        new_id = np.array([index.get(w, OUTSIDE) if w in kept else DROPPED for w in self.words],
+                          dtype=np.int32)
+        mapped = new_id[self.flat] if len(self.words) else np.zeros(0, dtype=np.int32)
+        keep = mapped != DROPPED
+        kept_before = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])
+        return BagOfWords(vocab, mapped[keep], kept_before[self.offsets], key)
+
     def bag_of_words(self, vocab: list[str], key: str) -> BagOfWords:
         """As `make_bow` of the token lists."""
         index = {w: i for i, w in enumerate(self.words)}
@@ -342,6 +355,12 @@ def tokenize_corpus(corpus: Corpus, settings: Preprocessing) -> list[list[str]]:
     return [tokenize(text, corpus.language, settings) for text in corpus.texts]
 
 
+NPMI_REFERENCES = ("preprocessed", "vocabulary")  # see MetricSettings.npmi_reference
+OUTSIDE, DROPPED = -1, -2  # a kept word outside the vocabulary (it takes a window position)
+COOCCURRENCE_FILES = {"vocabulary": "cooc-gensim-w{window}.npz",
+                      "preprocessed": "cooc-kept-w{window}.npz"}
+
+
 @dataclass(frozen=True)
 class Cooccurrence:
     """Boolean sliding-window counts: windows holding each word, and each pair of words."""
@@ -355,6 +374,8 @@ def count_cooccurrence(bow: BagOfWords, window: int, chunk_tokens: int = COOCCUR
                        ) -> Cooccurrence:
     """Count how many sliding windows of `window` tokens hold each word and each pair of words
     (a shorter document is one window): the statistics of gensim's c_npmi, reproduced exactly.
+    A token OUTSIDE the vocabulary (a `kept_stream`) takes its place in the windows and is not
+    counted, as a word missing from gensim's topics.
 
     gensim updates a window's word set incrementally: sliding one step, it drops the word that
     left at the edge even when that word occurs again inside the window. So a word counts as
@@ -397,8 +418,9 @@ def _window_incidence(bow: BagOfWords, window: int) -> tuple[sp.csr_matrix, int]
     window_base = np.concatenate([[0], np.cumsum(windows_per_doc)[:-1]])[doc_of_token]
     rows, cols = [], []
     words = np.asarray(bow.flat)
+    counted = words >= 0
     for step in range(window):
-        valid = first + step <= last
+        valid = (first + step <= last) & counted
         rows.append(window_base[valid] + first[valid] + step)
         cols.append(words[valid])
     n_windows = int(windows_per_doc.sum())
@@ -416,7 +438,9 @@ def _next_occurrence_at_or_after(bow: BagOfWords, doc_of_token: NDArray[np.int64
                                  start: NDArray[np.int64]) -> NDArray[np.int64]:
     """For each token, the first position >= start holding the same word in the same document."""
     stride = int(max(np.diff(bow.offsets).max(initial=0), 1)) + 1
-    group = doc_of_token.astype(np.int64) * len(bow.vocab) + np.asarray(bow.flat, dtype=np.int64)
+    # word ids shifted by one: the tokens OUTSIDE the vocabulary are a group of their own
+    group = (doc_of_token.astype(np.int64) * (len(bow.vocab) + 1)
+             + np.asarray(bow.flat, dtype=np.int64) + 1)
     keys = np.sort(group * stride + position)
     found = keys[np.searchsorted(keys, group * stride + start)]
     return found - group * stride
@@ -428,15 +452,26 @@ class CooccurrenceCache:
     def __init__(self, bow_cache: BowCache) -> None:
         self.root = bow_cache.root
 
-    def get_or_compute(self, bow: BagOfWords, window: int) -> Cooccurrence:
-        path = self.root / bow.key / f"cooc-gensim-w{window}.npz"
+    def get_or_compute(self, bow: BagOfWords, window: int, reference: str = "vocabulary",
+                       kept: Callable[[], BagOfWords] | None = None) -> Cooccurrence:
+        """The counts of `bow`'s words over `reference`'s windows (NPMI_REFERENCES): the
+        vocabulary's tokens, or every kept token, which `kept` makes (`TokenCounts.kept_stream`)
+        when they are not on disk yet."""
+        path = self.root / bow.key / COOCCURRENCE_FILES[reference].format(window=window)
         with locked(path):
             if path.is_file():
                 try:
                     return self._load(path, window)
                 except Exception:  # damaged in any way (a truncated zip, a bad array): recompute
                     path.unlink(missing_ok=True)
-            counts = count_cooccurrence(bow, window)
+            if reference == "vocabulary":
+                counts = count_cooccurrence(bow, window)
+            elif kept is None:
+                raise CacheError(f"{path}: the co-occurrence counts over the preprocessed corpus "
+                                 "are missing; the sweep's start (or `tuner precompute`) makes "
+                                 "them from the corpus")
+            else:
+                counts = count_cooccurrence(kept(), window)
             write_atomic(path, lambda p: _save_cooc(p, counts))
             return counts
 

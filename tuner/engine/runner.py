@@ -438,8 +438,7 @@ def _sweep_params(prepared: PreparedSweep) -> dict[str, object]:
         "dataset": str(grid.dataset.path), "documents": len(prepared.inputs.corpus),
         "language": grid.dataset.language, "models": ",".join(s.model for s in grid.sweeps),
         "seeds": ",".join(map(str, grid.seeds)), "trials": len(prepared.trials),
-        "npmi_window": grid.metrics.npmi_window, "topn": grid.metrics.topn,
-        "diversity_topn": grid.metrics.diversity_topn,
+        **asdict(grid.metrics),
         **{f"preprocessing.{k}": v for k, v in asdict(grid.preprocessing).items()},
         "ground_truth": str(grid.ground_truth) if grid.ground_truth else
         f"label_field:{grid.dataset.label_field}",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -25,6 +25,7 @@ from tuner.data.embeddings import (
 from tuner.data.ground_truth import GroundTruth, ground_truth_from_labels, load_ground_truth
 from tuner.data.timestamps import parse_timestamps
 from tuner.data.vocab import (
+    BagOfWords,
     BowCache,
     CooccurrenceCache,
     TokenCounts,
@@ -322,8 +323,9 @@ class BagsOfWords:
 
 def _bags_of_words(grid: Grid, inputs: CheckedInputs, cache_dir: Path,
                    events: dict[str, str]) -> BagsOfWords:
-    """One bag of words per (vocabulary size, language) the plan needs; a model whose language
-    parameter differs from dataset.language gets the corpus tokenised its way."""
+    """One bag of words per (vocabulary size, language) the plan needs, and its co-occurrence
+    counts; a model whose language parameter differs from dataset.language gets the corpus
+    tokenised its way."""
     cache = BowCache(cache_dir)
     tokens: dict[str, TokenCounts] = {}  # each language tokenised once, for every size
     paths: dict[tuple[int, str], Path] = {}
@@ -331,31 +333,42 @@ def _bags_of_words(grid: Grid, inputs: CheckedInputs, cache_dir: Path,
     same_as: dict[tuple[int, str], int] = {}
     for size, language in sorted({p.bow_choice for p in inputs.plan},
                                  key=lambda choice: (choice[1], choice[0])):
+        label = f"vocab_size={size}" + ("" if language == inputs.corpus.language
+                                        else f",language={language}")
         if language in full:  # a smaller size already holds every word this one would
             smaller, words = full[language]
             same_as[(size, language)] = smaller
             paths[(size, language)] = paths[(smaller, language)]
-            label = f"vocab_size={size}" + ("" if language == inputs.corpus.language
-                                            else f",language={language}")
             events[f"bow[{label}]"] = (f"same words as vocab_size={smaller} (the {words} the "
                                        "preprocessing leaves)")
             continue
         corpus = inputs.corpus if language == inputs.corpus.language else \
             dataclasses.replace(inputs.corpus, language=language)
+
+        def counted(corpus: Corpus = corpus) -> TokenCounts:
+            if corpus.language not in tokens:
+                tokens[corpus.language] = count_tokens(corpus, grid.preprocessing)
+            return tokens[corpus.language]
+
         folder = cache.path_for(corpus, size, grid.preprocessing)
         bow = cache.load(folder)  # a hit is read (and its sha256 checked) once
-        hit = bow is not None
+        events[f"bow[{label}]"] = "computed" if bow is None else "hit"
         if bow is None:
-            if language not in tokens:
-                tokens[language] = count_tokens(corpus, grid.preprocessing)
-            bow = cache.get_or_compute(corpus, size, grid.preprocessing, tokens[language])
-        CooccurrenceCache(cache).get_or_compute(bow, grid.metrics.npmi_window)
-        label = f"vocab_size={size}" + ("" if corpus is inputs.corpus else f",language={language}")
-        events[f"bow[{label}]"] = "hit" if hit else "computed"
+            bow = cache.get_or_compute(corpus, size, grid.preprocessing, counted())
+        _count_cooccurrence(cache, bow, grid, counted)
         paths[(size, language)] = folder
         if len(bow.vocab) < size:
             full[language] = (size, len(bow.vocab))
     return BagsOfWords(paths, same_as)
+
+
+def _count_cooccurrence(cache: BowCache, bow: BagOfWords, grid: Grid,
+                        counted: Callable[[], TokenCounts]) -> None:
+    """The co-occurrence counts NPMI reads, on disk beside `bow`; over every kept token (the
+    "preprocessed" reference) they need the corpus tokenised, which a warm cache skips."""
+    CooccurrenceCache(cache).get_or_compute(
+        bow, grid.metrics.npmi_window, grid.metrics.npmi_reference,
+        lambda: counted().kept_stream(bow.vocab, bow.key, grid.preprocessing))
 
 
 def embedding_key(spec: EmbeddingSpec, model_path: Path, corpus: Corpus,

@@ -39,7 +39,15 @@ from tuner.metrics import METRICS, MetricReference, evaluate
 from tuner.metrics.coherence import npmi_per_topic
 from tuner.output import TopicModelOutput
 from tuner.startup import imports_without_collection
-from tuner.trial import DataRef, StoredFit, TrialError, TrialRecord, TrialSpec, TrialStatus
+from tuner.trial import (
+    DataRef,
+    MetricSettings,
+    StoredFit,
+    TrialError,
+    TrialRecord,
+    TrialSpec,
+    TrialStatus,
+)
 
 # Inputs a worker keeps loaded: a sweep uses one or a few (one per vocabulary size); a worker
 # of `tuner serve` lives across sweeps, and would otherwise hold every corpus it ever read.
@@ -232,12 +240,15 @@ def _load_embeddings(ref: DataRef) -> np.ndarray | None:
     return matrix
 
 
-def _cooccurrence(bow: BagOfWords, bow_path: str, window: int) -> Cooccurrence:
-    def load() -> Cooccurrence:
-        return CooccurrenceCache(BowCache(Path(bow_path).parent.parent)).get_or_compute(bow,
-                                                                                         window)
+def _cooccurrence(bow: BagOfWords, bow_path: str, metrics: MetricSettings) -> Cooccurrence:
+    """The counts the sweep's start made (a worker has no corpus to count the kept tokens of)."""
+    window, reference = metrics.npmi_window, metrics.npmi_reference
 
-    counts: Cooccurrence = _remembered(_STATE.cooccurrence, (bow_path, window), load)
+    def load() -> Cooccurrence:
+        return CooccurrenceCache(BowCache(Path(bow_path).parent.parent)).get_or_compute(
+            bow, window, reference)
+
+    counts: Cooccurrence = _remembered(_STATE.cooccurrence, (bow_path, window, reference), load)
     return counts
 
 
@@ -382,6 +393,6 @@ def _score(output: TopicModelOutput, data: TrialData,
 
 
 def _reference(data: TrialData, spec: TrialSpec) -> MetricReference:
-    return MetricReference(_cooccurrence(data.bow, spec.data.bow_path, spec.metrics.npmi_window),
+    return MetricReference(_cooccurrence(data.bow, spec.data.bow_path, spec.metrics),
                            {w: i for i, w in enumerate(data.bow.vocab)}, data.labels,
                            spec.metrics)

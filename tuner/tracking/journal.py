@@ -108,7 +108,8 @@ def record_to_dict(record: TrialRecord) -> dict[str, Any]:
 def record_from_dict(data: dict[str, Any]) -> TrialRecord:
     spec = dict(data["spec"])
     spec["data"] = DataRef(**spec["data"])
-    spec["metrics"] = MetricSettings(**spec["metrics"])
+    # a record journaled before npmi_reference existed was scored on its vocabulary's windows
+    spec["metrics"] = MetricSettings(**{"npmi_reference": "vocabulary", **spec["metrics"]})
     if spec.get("checkpoints"):
         plan = dict(spec["checkpoints"])
         spec["checkpoints"] = CheckpointPlan(**{**plan, "decide_at": tuple(plan["decide_at"])})

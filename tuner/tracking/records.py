@@ -11,7 +11,7 @@ from typing import Any
 
 from tuner.params import Param
 
-METRIC_SETTINGS = ("npmi_window", "topn", "diversity_topn")
+METRIC_SETTINGS = ("npmi_window", "topn", "diversity_topn", "npmi_reference")
 CURVE_PREFIX = "curve/"  # a trial's learning curve: the metric "curve/<objective>" at each step
 NOT_MODEL_PARAMS = ("model", "seed", *METRIC_SETTINGS)
 
@@ -36,7 +36,7 @@ class FinishedTrial:
     start_time: int | None = None
     end_time: int | None = None
     parent_run_id: str | None = None
-    metric_settings: Mapping[str, int] = field(default_factory=dict)
+    metric_settings: Mapping[str, int | str] = field(default_factory=dict)
     pruned: bool = False  # stopped by the sweep's pruner: counted, never ranked
     config_key: str | None = None  # shared by the seeds of one configuration (tuner.trial)
     context: str | None = None  # the data it was judged on (tuner.trial.data_context)
@@ -121,7 +121,8 @@ def finished_trial(run: StoredRun, schema: Mapping[str, Param]) -> FinishedTrial
         key=tags.get("tuner.trial_key"), revision=int(revision) if revision else None,
         status=run.status, start_time=run.start_time, end_time=run.end_time,
         parent_run_id=tags.get("mlflow.parentRunId"),
-        metric_settings={k: int(logged[k]) for k in METRIC_SETTINGS if k in logged},
+        metric_settings={k: int(logged[k]) if logged[k].isdigit() else logged[k]
+                         for k in METRIC_SETTINGS if k in logged},
         pruned=is_pruned(tags), config_key=tags.get("tuner.config_key"),
         context=tags.get("tuner.context"))
 

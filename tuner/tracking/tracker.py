@@ -16,7 +16,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -506,8 +506,7 @@ def trial_tags(sweep: SweepHandle, spec: TrialSpec) -> dict[str, str]:
 def trial_params(spec: TrialSpec) -> dict[str, Any]:
     """The parameters a trial run logs: the model's, the seed and the metric settings."""
     return {"model": spec.model, "seed": spec.seed, **spec.params,
-            "npmi_window": spec.metrics.npmi_window, "topn": spec.metrics.topn,
-            "diversity_topn": spec.metrics.diversity_topn}
+            **asdict(spec.metrics)}
 
 
 def _process_alive(host: str | None, pid: str | None) -> bool:

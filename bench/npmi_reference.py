@@ -1,0 +1,54 @@
+"""The same topics' NPMI against vocabularies of several sizes, with each `npmi_reference`.
+
+One LDA fit (K=20, vocab_size 2,000, 200 iterations, seed 42) is scored against bags of words of
+2,000, 5,000 and all the words the preprocessing keeps: windows over each vocabulary's own tokens
+("vocabulary") and over every kept token ("preprocessed", the default).
+
+Usage: python bench/npmi_reference.py [CORPUS.jsonl]   (default: bundled 20ng-mini)
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from _common import CORPUS, machine
+
+from trainers.lda import LDATrainer
+from tuner.data.corpus import DatasetSpec, load_corpus
+from tuner.data.inputs import FitContext, TrialData
+from tuner.data.vocab import NPMI_REFERENCES, Preprocessing, count_cooccurrence, count_tokens
+from tuner.metrics import MetricReference
+from tuner.metrics.coherence import npmi_coherence
+from tuner.trial import MetricSettings
+
+SIZES = (2000, 5000, 1_000_000)
+
+
+def main() -> None:
+    corpus = load_corpus(DatasetSpec(Path(sys.argv[1]) if len(sys.argv) > 1 else CORPUS))
+    settings = Preprocessing()
+    counts = count_tokens(corpus, settings)
+    bows = {size: counts.bag_of_words(counts.vocabulary(size, settings), f"v{size}")
+            for size in SIZES}
+    params = LDATrainer.params.with_defaults({"num_topics": 20, "vocab_size": 2000,
+                                              "max_iter": 200})
+    output = LDATrainer().fit(TrialData(corpus, bows[2000]), params,
+                              FitContext(seed=42, top_n=10))
+    print(machine())
+    print(f"{corpus.source}: {len(corpus)} documents; words the preprocessing keeps: "
+          f"{len(bows[SIZES[-1]].vocab)}")
+    for reference in NPMI_REFERENCES:
+        scores = []
+        for bow in bows.values():
+            stream = counts.kept_stream(bow.vocab, bow.key, settings) \
+                if reference == "preprocessed" else bow
+            metric = MetricReference(count_cooccurrence(stream, 10),
+                                     {w: i for i, w in enumerate(bow.vocab)}, None,
+                                     MetricSettings(npmi_reference=reference))
+            scores.append(f"{len(bow.vocab)} words {npmi_coherence(output, metric):.4f}")
+        print(f"npmi_reference {reference}: " + " | ".join(scores))
+
+
+if __name__ == "__main__":
+    main()
