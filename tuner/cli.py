@@ -233,6 +233,8 @@ def _score(args: argparse.Namespace) -> int:
                              for topic, words in list(result.unscored.items())[:3])
         print(f"warning: {skipped} top words of {len(result.unscored)} topics are not in the "
               f"grid's vocabulary, so NPMI leaves them out ({examples})", file=sys.stderr)
+    for metric, why in result.not_computed.items():
+        print(f"warning: {metric} not computed: {why}", file=sys.stderr)
     for metric, value in result.metrics.items():
         print(f"{metric}\t{value:.4f}")
     if args.log:

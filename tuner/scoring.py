@@ -53,6 +53,7 @@ class Score:
     spec: TrialSpec
     doc_ids: tuple[str, ...]
     unscored: dict[str, list[str]]  # topic id -> its top words NPMI skipped (not in the vocabulary)
+    not_computed: dict[str, str]  # metric -> why these topics have no value for it
 
 
 def load_topics(path: Path) -> ExternalTopics:
@@ -145,15 +146,19 @@ def score_external(grid_path: Path, topics_path: Path, assignments_path: Path | 
     output = TopicModelOutput(topics.words, None, assignments)
     reference = MetricReference(counts, {w: i for i, w in enumerate(bow.vocab)}, truth,
                                 grid.metrics)
-    metrics = evaluate(output, reference)
+    evaluation = evaluate(output, reference)
+    metrics = evaluation.metrics
     if assignments_path is None:
         metrics.pop("outlier_share", None)  # no assignments: every document would count
     metrics["num_topics_found"] = float(output.num_topics)
     truth_sha = inputs.truth.sha256 if truth is not None and inputs.truth is not None else None
     spec = _spec(grid, bow, bow_cache, inputs.corpus, name, topics, assignments, truth_sha,
                  sweep_context(grid, inputs))
-    return Score(metrics, [float(x) for x in npmi_per_topic(output, reference)], output, spec,
-                 doc_ids, unscored_words(topics, reference.vocab_index, grid.metrics.topn))
+    per_topic = [] if "npmi" in evaluation.not_computed else \
+        [float(x) for x in npmi_per_topic(output, reference)]
+    return Score(metrics, per_topic, output, spec, doc_ids,
+                 unscored_words(topics, reference.vocab_index, grid.metrics.topn),
+                 evaluation.not_computed)
 
 
 def unscored_words(topics: ExternalTopics, vocab_index: dict[str, int], topn: int
@@ -192,7 +197,9 @@ def log_score(score: Score, tracking_uri: str) -> str:
                                 {"model": score.spec.model}, score.doc_ids)
     record = TrialRecord(score.spec, TrialStatus.COMPLETE, score.metrics,
                          score.output.topic_words, score.topic_npmi,
-                         np.asarray(score.output.assignments).tolist(), worker="tuner score")
+                         np.asarray(score.output.assignments).tolist(),
+                         extras={"metrics_not_computed": score.not_computed}
+                         if score.not_computed else {}, worker="tuner score")
     run_id = tracker.log_trial(sweep, record)
     tracker.end_sweep(sweep, "FINISHED", {})
     return run_id

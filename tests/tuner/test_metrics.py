@@ -193,7 +193,9 @@ def test_missing_truth_raises_instead_of_reporting_zero():
 
 
 def test_evaluate_reports_every_metric(small_data, lda_output):
-    metrics = evaluate(lda_output, reference_for(small_data.bow, truth=small_data.labels))
+    evaluation = evaluate(lda_output, reference_for(small_data.bow, truth=small_data.labels))
+    metrics = evaluation.metrics
+    assert evaluation.not_computed == {}
     assert {"npmi", "diversity", "ari", "f1", "f1_micro", "nmi", "gt_coverage",
             "outlier_share", "tq", "inverted_rbo", "strict_diversity"} <= set(metrics)
     assert metrics["gt_coverage"] == 1.0
@@ -201,6 +203,19 @@ def test_evaluate_reports_every_metric(small_data, lda_output):
     # to 0.074 over five seeds at max_df 0.7 and 30 or 200 iterations (0.043 to 0.060 at 0.5);
     # a random partition gives about 0
     assert metrics["ari"] > 0.02
+
+
+def test_a_metric_undefined_for_the_output_is_left_out_and_the_others_kept(small_data,
+                                                                         lda_output):
+    """Audit finding: one topic (a collapsed HDP or BERTopic) has no pairs for inverted_rbo,
+    whose MetricError failed the whole trial and dropped it from the rankings."""
+    one_topic = TopicModelOutput(lda_output.topic_words[:1], None,
+                                 np.zeros(len(lda_output.assignments), dtype=np.int64))
+    evaluation = evaluate(one_topic, reference_for(small_data.bow, truth=small_data.labels))
+    assert evaluation.not_computed == {"inverted_rbo": "inverted_rbo: needs at least 2 topics; "
+                                                       "got 1"}
+    assert "inverted_rbo" not in evaluation.metrics
+    assert evaluation.metrics["ari"] == 0.0 and evaluation.metrics["diversity"] == 1.0
 
 
 def test_strict_diversity_counts_only_words_of_one_topic():

@@ -500,3 +500,21 @@ def test_a_warm_worker_loads_the_fields_each_sweep_names(tmp_path, ng_records):
     worker._STATE.data.clear()
     assert load_trial_data(specs[0].data).corpus.covariates == {}
     assert set(load_trial_data(specs[1].data).corpus.covariates) == {"group"}
+
+
+def test_a_single_topic_fit_is_scored_without_the_metric_it_has_no_value_for(prepared_small):
+    """A fit that collapsed to one topic gets every score but inverted_rbo, which needs two
+    topics, and says so in its extras; its MetricError used to fail the trial (audit of
+    2026-12-01), which dropped the worst configurations from the rankings instead of ranking
+    them low."""
+    from tuner.trial import StoredFit
+
+    spec = prepared_small.trials[0]
+    vocab, top = load_trial_data(spec.data).bow.vocab, spec.metrics.words_needed
+    n_docs = len(prepared_small.inputs.corpus.ids)
+    stored = StoredFit("run", [vocab[:top]], [0] * n_docs, {}, {"topic_sizes": [n_docs]})
+    record = rescore_trial(spec, stored)
+    assert record.status is TrialStatus.COMPLETE, record.error
+    assert "inverted_rbo" not in record.metrics and "npmi" in record.metrics
+    assert record.extras == {"topic_sizes": [n_docs], "metrics_not_computed": {
+        "inverted_rbo": "inverted_rbo: needs at least 2 topics; got 1"}}

@@ -278,10 +278,11 @@ def rescore_trial(spec: TrialSpec, stored: StoredFit) -> TrialRecord:
     try:
         data = load_trial_data(spec.data)
         output = TopicModelOutput(stored.topic_words, None, np.asarray(stored.assignments))
-        metrics, per_topic = _score(output, data, spec)
+        metrics, per_topic, not_computed = _score(output, data, spec)
         carried = {k: v for k, v in stored.metrics.items() if k not in SCORE_METRICS}
         return TrialRecord(spec, TrialStatus.COMPLETE, carried | metrics, stored.topic_words,
-                           per_topic, list(stored.assignments), extras=stored.extras,
+                           per_topic, list(stored.assignments),
+                           extras=_noting(stored.extras, not_computed),
                            worker=worker, rescored_from=stored.run_id)
     except Exception as err:
         return _failed_record(spec, err, worker)
@@ -350,6 +351,9 @@ def read_started(started_dir: Path, key: str) -> tuple[int, float] | None:
         return None
 
 
+NOT_COMPUTED = "metrics_not_computed"  # extras.json: metric -> why this output has no value
+
+
 def _fit_and_score(spec: TrialSpec, worker: str) -> TrialRecord:
     _check_code(spec)
     data = load_trial_data(spec.data)
@@ -361,7 +365,7 @@ def _fit_and_score(spec: TrialSpec, worker: str) -> TrialRecord:
         output = fit_trial(trainer, fit_view(data, spec.data), spec.params,
                            _context(spec, checkpoint or never_stop))
     fit_seconds = time.perf_counter() - started
-    metrics, per_topic = _score(output, data, spec)
+    metrics, per_topic, not_computed = _score(output, data, spec)
     status = TrialStatus.COMPLETE
     curve: tuple[tuple[int, float], ...] = ()
     if checkpoint is not None:
@@ -377,19 +381,28 @@ def _fit_and_score(spec: TrialSpec, worker: str) -> TrialRecord:
     metrics |= {k: v for k, v in numeric_extras.items() if k not in metrics}
     return TrialRecord(spec, status, metrics, [w[:top_n] for w in output.topic_words],
                        per_topic, np.asarray(output.assignments).tolist(),
-                       {k: v for k, v in output.extras.items() if k not in numeric_extras},
+                       _noting({k: v for k, v in output.extras.items()
+                                if k not in numeric_extras}, not_computed),
                        worker=worker, curve=curve, threads=_STATE.threads)
 
 
+def _noting(extras: Mapping[str, Any], not_computed: dict[str, str]) -> dict[str, Any]:
+    """A trial's extras (extras.json) with the metrics its output has no value for, and why."""
+    kept = {k: v for k, v in extras.items() if k != NOT_COMPUTED}
+    return kept | ({NOT_COMPUTED: not_computed} if not_computed else {})
+
+
 def _score(output: TopicModelOutput, data: TrialData,
-           spec: TrialSpec) -> tuple[dict[str, float], list[float]]:
+           spec: TrialSpec) -> tuple[dict[str, float], list[float], dict[str, str]]:
     """Every metric the trial's data allows, per-topic NPMI, and the seconds scoring took."""
     started = time.perf_counter()
     reference = _reference(data, spec)
-    metrics = evaluate(output, reference)
-    per_topic = [float(x) for x in npmi_per_topic(output, reference)]
+    evaluation = evaluate(output, reference)
+    metrics = evaluation.metrics
+    per_topic = [] if "npmi" in evaluation.not_computed else \
+        [float(x) for x in npmi_per_topic(output, reference)]
     metrics["eval_seconds"] = time.perf_counter() - started
-    return metrics, per_topic
+    return metrics, per_topic, evaluation.not_computed
 
 
 def _reference(data: TrialData, spec: TrialSpec) -> MetricReference:

@@ -61,7 +61,7 @@ RECORDED: dict[str, bool] = {  # name -> higher is better
     "budget_used": False,  # epochs or iterations a trial trained (a sweep with a pruner)
 }
 
-__all__ = ["METRICS", "RECORDED", "MetricInfo", "MetricReference", "default_metric",
+__all__ = ["METRICS", "RECORDED", "Evaluation", "MetricInfo", "MetricReference", "default_metric",
            "evaluate", "higher_is_better", "rankable_metrics"]
 
 
@@ -85,9 +85,26 @@ def default_metric(has_truth: bool) -> str:
     return "ari" if has_truth else "npmi"
 
 
-def evaluate(output: TopicModelOutput, reference: MetricReference) -> dict[str, float]:
-    """Every registered metric whose inputs the reference has. A metric that fails raises."""
+@dataclass(frozen=True)
+class Evaluation:
+    """The scores of one output, and the metrics it has no value for, with why."""
+
+    metrics: dict[str, float]
+    not_computed: dict[str, str]  # metric -> the MetricError's words
+
+
+def evaluate(output: TopicModelOutput, reference: MetricReference) -> Evaluation:
+    """Every registered metric whose inputs the reference has. A metric undefined for this
+    output (inverted_rbo of a single topic) is left out with its reason, never reported as 0:
+    the trial keeps its other scores and is ranked on them, not dropped as failed."""
     available = {"nothing", "cooccurrence"} | ({"ground_truth"} if reference.truth is not None
                                                  else set())
-    return {name: info.fn(output, reference) for name, info in METRICS.items()
-            if info.needs in available}
+    metrics, not_computed = {}, {}
+    for name, info in METRICS.items():
+        if info.needs not in available:
+            continue
+        try:
+            metrics[name] = info.fn(output, reference)
+        except MetricError as err:
+            not_computed[name] = str(err)
+    return Evaluation(metrics, not_computed)
