@@ -78,6 +78,10 @@ def load_topics(path: Path) -> ExternalTopics:
                 or not all(isinstance(w, str) and w for w in words)):
             raise DataError(f"{path}: topic {topic}: expects a non-empty list of words (strings), "
                             f"best first; got {str(words)[:80]}")
+        repeated = sorted({w for w in words if words.count(w) > 1})
+        if repeated:  # a word paired with itself scores NPMI 1 and would inflate the topic
+            raise DataError(f"{path}: topic {topic}: expects each word once; repeated: "
+                            f"{', '.join(repeated[:5])}")
     if OUTLIER in {topic for topic, _ in items}:
         raise DataError(f"{path}: topic id -1 is reserved for outliers; rename that topic")
     return ExternalTopics([t for t, _ in items], [list(w) for _, w in items])
@@ -102,7 +106,11 @@ def load_assignments(path: Path, doc_ids: Sequence[str],
         if topic not in position:
             raise DataError(f"{path}: line {line}: topic: expects -1 or a topic id of the topics "
                             f"file ({', '.join(list(topic_ids)[:10])}...); got {topic!r}")
-        found[(row[id_column] or "").strip()] = position[topic]
+        doc = (row[id_column] or "").strip()
+        if doc in found:
+            raise DataError(f"{path}: line {line}: {id_column}: expects every document id once; "
+                            f"{doc!r} is listed again")
+        found[doc] = position[topic]
     missing = [d for d in doc_ids if d not in found]
     unknown = sorted(set(found) - set(doc_ids))
     if missing or unknown:

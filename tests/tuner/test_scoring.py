@@ -120,3 +120,27 @@ def test_words_outside_the_vocabulary_are_named_not_silently_dropped(tmp_path, l
     clean.write_text(json.dumps(record.topic_words))
     assert main(["score", str(grid_path), str(clean), "--cache-dir", str(cache)]) == EXIT_OK
     assert "warning" not in capsys.readouterr().err
+
+
+def test_a_topic_repeating_a_word_is_refused(tmp_path, lda_trial, capsys):
+    """A repeated word pairs with itself at NPMI 1: five words twice scored 0.195 against 0.095
+    once (audit of 2026-12-01)."""
+    grid_path, cache, record, _ = lda_trial
+    topics = tmp_path / "topics.json"
+    words = [list(w) for w in record.topic_words]
+    words[2] = words[2][:5] * 2
+    topics.write_text(json.dumps(words))
+    assert main(["score", str(grid_path), str(topics), "--cache-dir", str(cache)]) == EXIT_INVALID
+    assert f"{topics}: topic 2: expects each word once; repeated: " in capsys.readouterr().err
+
+
+def test_a_document_listed_twice_in_the_assignments_is_refused(tmp_path, lda_trial, capsys):
+    grid_path, cache, record, doc_ids = lda_trial
+    topics, assignments = write_files(tmp_path, record, doc_ids)
+    with assignments.open("a", newline="") as handle:
+        csv.writer(handle).writerow([doc_ids[0], "t1"])
+    code = main(["score", str(grid_path), str(topics), "--assignments", str(assignments),
+                 "--cache-dir", str(cache)])
+    assert code == EXIT_INVALID
+    assert (f"{assignments}: line {len(doc_ids) + 2}: id: expects every document id once; "
+            f"'{doc_ids[0]}' is listed again") in capsys.readouterr().err
