@@ -233,6 +233,12 @@ def _score(args: argparse.Namespace) -> int:
                              for topic, words in list(result.unscored.items())[:3])
         print(f"warning: {skipped} top words of {len(result.unscored)} topics are not in the "
               f"grid's vocabulary, so NPMI leaves them out ({examples})", file=sys.stderr)
+    wanted = result.spec.metrics.diversity_topn
+    shortest = min(len(words) for words in result.output.topic_words)
+    if shortest < wanted:
+        print(f"warning: a topic holds {shortest} words, fewer than diversity_topn ({wanted}): "
+              "diversity and inverted_rbo count the words given, so they do not compare with "
+              "trials' scores on the same leaderboard", file=sys.stderr)
     for metric, why in result.not_computed.items():
         print(f"warning: {metric} not computed: {why}", file=sys.stderr)
     for metric, value in result.metrics.items():

@@ -122,6 +122,15 @@ def test_words_outside_the_vocabulary_are_named_not_silently_dropped(tmp_path, l
     assert "warning" not in capsys.readouterr().err
 
 
+def test_topics_shorter_than_the_diversity_depth_are_warned_of(tmp_path, lda_trial, capsys):
+    grid_path, cache, record, _ = lda_trial
+    topics = tmp_path / "topics.json"
+    topics.write_text(json.dumps([words[:10] for words in record.topic_words]))
+    assert main(["score", str(grid_path), str(topics), "--cache-dir", str(cache)]) == EXIT_OK
+    assert "warning: a topic holds 10 words, fewer than diversity_topn (25)" in \
+        capsys.readouterr().err
+
+
 def test_a_topic_repeating_a_word_is_refused(tmp_path, lda_trial, capsys):
     """A repeated word pairs with itself at NPMI 1: five words twice scored 0.195 against 0.095
     once (audit of 2026-12-01)."""
