@@ -95,3 +95,23 @@ def test_auto_and_the_list_it_picks_are_one_bag_of_words():
     for language, name in (("en", "english"), ("zh", "chinese")):
         assert Preprocessing().key("c", language, 10) == \
             Preprocessing(stopwords=name).key("c", language, 10)
+
+
+def test_jieba_says_nothing_under_quiet(tmp_path):
+    """jieba's own stderr handler printed its dictionary lines twice per Chinese bag of words,
+    even with --quiet (audit of 2026-12-01); library output shows only with -v."""
+    import json
+
+    from tests.conftest import make_grid
+    from tests.service.conftest import tuner_cli
+
+    corpus = dataset_path("thucnews-mini")
+    dataset = {"path": str(corpus), "text_field": "text", "id_field": "id",
+               "label_field": "label", "language": "zh"}
+    grid = make_grid(tmp_path, corpus, dataset=dataset, models=["lda"],
+                     params={"num_topics": 5, "vocab_size": 1000})
+    assert json.loads(grid.read_text())["dataset"]["language"] == "zh"
+    done = tuner_cli("precompute", str(grid), "--cache-dir", str(tmp_path / "cache"), "--quiet",
+                     cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "jieba" not in done.stderr and "Prefix dict" not in done.stderr, done.stderr

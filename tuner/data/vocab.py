@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from array import array
 from collections import Counter
@@ -9,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -102,14 +103,25 @@ def tokenize(text: str, language: str, settings: Preprocessing) -> list[str]:
     if settings.lowercase:
         text = text.lower()
     if language == "zh":
-        import jieba
-
-        words = [w for w in jieba.lcut(text) if _WORD.fullmatch(w)]
+        words = [w for w in _jieba().lcut(text) if _WORD.fullmatch(w)]
     else:
         words = _WORD.findall(text)
     stop = stop_words(settings.stopwords, language)
     return [w for w in words
             if settings.min_token_len <= len(w) <= MAX_TOKEN_LEN and w not in stop]
+
+
+@cache
+def _jieba() -> Any:
+    """jieba, its logger left to the application's logging: jieba gives it a stderr handler of
+    its own at DEBUG, so its dictionary-loading lines printed twice (once through the root
+    logger) even under `tuner --quiet`."""
+    import jieba
+
+    for handler in list(jieba.default_logger.handlers):
+        jieba.default_logger.removeHandler(handler)
+    jieba.default_logger.setLevel(logging.NOTSET)
+    return jieba
 
 
 def stop_words(name: str, language: str) -> frozenset[str]:
