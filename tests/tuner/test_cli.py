@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
-from tests.conftest import make_grid
+from tests.conftest import dataset_path, make_grid
 from tuner.cli import exit_code, main
 from tuner.errors import GridError, SweepAbortedError, SweepLockedError, TrackingError
 
@@ -106,10 +107,9 @@ def test_dtm_without_timestamp_field_is_invalid(tmp_path, capsys):
     from tests.conftest import write_jsonl
 
     corpus = write_jsonl(tmp_path / "dated.jsonl", dated_records())
-    path = make_grid(tmp_path, corpus, models=["dtm"], params={"num_topics": 5})
+    path = make_grid(tmp_path, corpus, models=["lda", "dtm"], params={"num_topics": 5})
     assert main(["validate", str(path)]) == 2
-    assert "dataset.timestamp_field: a model in this grid needs timestamps" in \
-        capsys.readouterr().err
+    assert "dataset.timestamp_field: DTM needs timestamps (ISO dates" in capsys.readouterr().err
 
 
 def test_unparseable_timestamp_is_invalid_before_any_trial(tmp_path, capsys):
@@ -244,3 +244,48 @@ def test_validate_warns_when_documents_outgrow_the_embedding_window(tmp_path, ng
         path = make_grid(tmp_path, corpus, models=models, params={"num_topics": 5})
         assert main(["validate", str(path)]) == 0
         assert ("only its first 128 tokens are embedded" in capsys.readouterr().err) is warned
+
+
+def test_validate_warns_when_chinese_documents_outgrow_the_embedding_window(tmp_path, capsys):
+    """Chinese has no spaces: counted by spaces, no Chinese article was ever warned of (audit of
+    2026-12-01). THUCNews articles hold about 680 tokens at the median, a token per character."""
+    corpus = dataset_path("thucnews-mini")
+    dataset = {"path": str(corpus), "text_field": "text", "id_field": "id",
+               "label_field": "label", "language": "zh"}
+    path = make_grid(tmp_path, corpus, dataset=dataset, models=["bertopic"],
+                     params={"num_topics": 5})
+    assert main(["validate", str(path)]) == 0
+    assert re.search(r"the median document has about 6\d\d tokens .* only its first 128 tokens "
+                     "are embedded", capsys.readouterr().err)
+
+
+def test_validate_warns_of_dtm_year_slices_on_a_corpus_of_one_year(tmp_path, capsys):
+    from tests.conftest import write_jsonl
+
+    rows = [{**r, "timestamp": "2021-03-04"} for r in dated_records()]
+    corpus = write_jsonl(tmp_path / "one-year.jsonl", rows)
+    dataset = {"path": str(corpus), "text_field": "text", "id_field": "id",
+               "label_field": "label", "timestamp_field": "timestamp", "language": "en"}
+    path = make_grid(tmp_path, corpus, dataset=dataset, models=["dtm"], params={"num_topics": 5})
+    assert main(["validate", str(path)]) == 0
+    assert "params.time_slices: every document is dated 2021, so 'year' gives DTM one time " \
+        "slice" in capsys.readouterr().err
+
+
+def test_validate_warns_of_stm_covariates_that_are_not_categories(tmp_path, capsys):
+    """A URL as a covariate validated and ran with 1,499 levels for 1,500 headlines; a year
+    written as a string is a category (audit of 2026-12-01)."""
+    from tests.conftest import write_jsonl
+
+    rows = [{**r, "url": f"https://example.org/{r['id']}", "year": str(2000 + i % 3)}
+            for i, r in enumerate(dated_records())]
+    corpus = write_jsonl(tmp_path / "covariates.jsonl", rows)
+    dataset = {"path": str(corpus), "text_field": "text", "id_field": "id",
+               "label_field": "label", "language": "en", "covariates": ["url", "year"]}
+    path = make_grid(tmp_path, corpus, dataset=dataset, models=["stm"], params={"num_topics": 5})
+    assert main(["validate", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert "dataset.covariates 'url': 40 distinct values for 40 documents" in err
+    assert "dataset.covariates 'year': numbers written as strings (e.g. '2000') are " \
+        "categories" in err
+    assert "'year': 3 distinct" not in err

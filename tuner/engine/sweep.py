@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -151,7 +152,10 @@ def check_inputs(grid: Grid, max_trials: int | None = None) -> CheckedInputs:
     refuse_over(max_trials, grid.path, grid.trial_count)
     corpus = load_corpus(grid.dataset)
     truth = _ground_truth(grid, corpus)
-    requirements: set[str] = {r for s in grid.sweeps for r in load_trainer(s.model).requires}
+    requirements: dict[str, list[str]] = {}  # need -> the grid's models that have it
+    for sweep in grid.sweeps:
+        for need in load_trainer(sweep.model).requires:
+            requirements.setdefault(need, []).append(sweep.model)
     _check_requirements(grid, corpus, truth, requirements)
     plan = plan_trials(grid)
     models = {p.embedding.model for p in plan if p.embedding is not None}
@@ -178,7 +182,8 @@ def advisories(grid: Grid, inputs: CheckedInputs) -> list[str]:
     if topics > documents:
         found.append(f"{grid.path}: params.num_topics: {topics} topics for {documents} "
                      "documents; most topics will be empty")
-    found += _truncation_advice(grid, inputs)
+    found += _truncation_advice(grid, inputs) + _time_slice_advice(grid, inputs) \
+        + _covariate_advice(grid, inputs)
     english_model = any(p.embedding is not None and p.embedding.model in MINILM_IDS
                         for p in inputs.plan)
     if english_model and share > 0.3:
@@ -192,14 +197,71 @@ def _truncation_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
     """Documents much longer than the embedding's token window are embedded by their start."""
     texts = inputs.corpus.texts
     sample = texts[::max(1, len(texts) // 1000)]  # an even sample: validation stays quick
-    lengths = sorted(len(t.split()) for t in sample)
+    lengths = sorted(approximate_tokens(t) for t in sample)
     median = lengths[len(lengths) // 2] if lengths else 0
     windows = sorted({p.embedding.max_length for p in inputs.plan if p.embedding is not None})
-    if not windows or grid.dataset.language == "zh" or median <= 2 * windows[0]:
-        return []  # (Chinese text has no spaces to count words by)
-    return [f"{grid.path}: embedding.max_length: the median document has {median} words, and "
-            f"only its first {windows[0]} tokens are embedded; raise max_length, up to the "
-            "model's limit, if topics live past the start"]
+    if not windows or median <= 2 * windows[0]:
+        return []
+    return [f"{grid.path}: embedding.max_length: the median document has about {median} "
+            f"tokens (a word, or a Chinese character, each), and only its first {windows[0]} "
+            "tokens are embedded; raise max_length, up to the model's limit, if topics live "
+            "past the start"]
+
+
+def _time_slice_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
+    """DTM's "year" slices on a corpus of one year: one slice, nothing evolves."""
+    by_year = [p for p in inputs.plan if p.params.get("time_slices") == "year"]
+    if not by_year or inputs.corpus.timestamps is None:
+        return []
+    dates = parse_timestamps(inputs.corpus.timestamps, inputs.corpus.ids, inputs.corpus.source)
+    years = {d.year for d in dates}
+    if len(years) > 1:
+        return []
+    return [f"{grid.path}: params.time_slices: every document is dated {min(years)}, so "
+            f"'year' gives {by_year[0].model} one time slice and its topics cannot evolve; "
+            "use 'bins:N' (N slices of equal document count)"]
+
+
+def _covariate_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
+    """STM fits a column per level of a categorical covariate: a field with a level for nearly
+    every document (an id, a URL, a date) gives it as many columns as documents, and numbers
+    written as strings are levels, not a number."""
+    if not any("covariates" in fit_inputs(p.model) for p in inputs.plan):
+        return []
+    found = []
+    documents = len(inputs.corpus)
+    for field_name, values in inputs.corpus.covariates.items():
+        where = f"{grid.path}: dataset.covariates '{field_name}'"
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            continue
+        levels = len({str(v) for v in values})
+        if levels > max(10, documents // 10):
+            found.append(f"{where}: {levels} distinct values for {documents} documents; as a "
+                         "category STM fits a column per value (fewer than 10 documents each)")
+        if all(_number_like(v) for v in values):
+            found.append(f"{where}: numbers written as strings (e.g. {values[0]!r}) are "
+                         "categories; write them as JSON numbers to use them as a number")
+    return found
+
+
+def _number_like(value: Any) -> bool:
+    try:
+        float(str(value))
+    except ValueError:
+        return False
+    return isinstance(value, str)
+
+
+def approximate_tokens(text: str) -> int:
+    """About how many tokens an embedding model's tokeniser makes of `text`: a word per run of
+    non-space letters, and one per Han character (BERT's WordPiece splits Chinese into single
+    characters; Qwen's BPE fewer). Counted by spaces alone, a Chinese article of any length
+    was one or a few "words", and never warned of."""
+    han = len(HAN_CHARACTER.findall(text))
+    return han + len(HAN_CHARACTER.sub(" ", text).split())
+
+
+HAN_CHARACTER = re.compile("[\u4e00-\u9fff]")
 
 
 def chinese_share(texts: Sequence[str], sample: int = 200) -> float:
@@ -224,14 +286,16 @@ def _ground_truth(grid: Grid, corpus: Corpus) -> GroundTruth | None:
 
 
 def _check_requirements(grid: Grid, corpus: Corpus, truth: GroundTruth | None,
-                        requirements: set[str]) -> None:
+                        requirements: Mapping[str, list[str]]) -> None:
     if "timestamps" in requirements and corpus.timestamps is None:
-        raise DataError(f"{grid.path}: dataset.timestamp_field: a model in this grid needs "
-                        "timestamps; name the field that holds them")
+        raise DataError(f"{grid.path}: dataset.timestamp_field: "
+                        f"{', '.join(requirements['timestamps'])} needs timestamps (ISO dates "
+                        "YYYY-MM-DD, date-times or years); name the field that holds them, or "
+                        "remove the model from the grid")
     if "timestamps" in requirements and corpus.timestamps is not None:
         parse_timestamps(corpus.timestamps, corpus.ids, corpus.source)
     if "labels" in requirements and truth is None:
-        raise DataError(f"{grid.path}: a model in this grid needs labels; set "
+        raise DataError(f"{grid.path}: {', '.join(requirements['labels'])} needs labels; set "
                         "dataset.label_field or ground_truth")
 
 
