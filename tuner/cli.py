@@ -315,6 +315,8 @@ def _run(args: argparse.Namespace) -> int:
           f"{outcome.skipped} skipped (already finished)")
     print(f"\nleaderboard by {outcome.metric} (experiment '{grid.experiment}'):")
     print(format_leaderboard(outcome.board, outcome.metric))
+    for warning in view.warnings():
+        print(f"warning: {warning}", file=sys.stderr)
     return EXIT_TRIAL_FAILED if outcome.failed else EXIT_OK
 
 
@@ -430,6 +432,7 @@ class _RunView:
     def __init__(self, total: int, settings: SweepSettings, bar: bool) -> None:
         self.total, self.settings, self.bar = total, settings, bar
         self.display: ProgressDisplay | None = None
+        self.collapsed: list[TrialRecord] = []
 
     def prepared(self, sweep: PreparedSweep, skipped: int) -> None:
         from tuner.progress import ProgressDisplay, TrialProgress
@@ -442,6 +445,8 @@ class _RunView:
         self.display = ProgressDisplay(TrialProgress(total, skipped), sys.stdout, self.bar)
 
     def finished(self, record: TrialRecord) -> None:
+        if collapsed(record):
+            self.collapsed.append(record)
         if record.error is None:
             summary = " ".join(f"{k}={record.metrics[k]:.3f}" for k in
                                ("npmi", "diversity", "ari", "f1") if k in record.metrics)
@@ -456,6 +461,28 @@ class _RunView:
     def close(self) -> None:
         if self.display is not None:
             self.display.close()
+
+    def warnings(self) -> list[str]:
+        """What the finished trials' figures say is likely wrong with them."""
+        if not self.collapsed:
+            return []
+        examples = "; ".join(
+            f"{r.spec.name[:60]}: {r.metrics['topics_used']:.0f} of "
+            f"{r.metrics['num_topics_found']:.0f}" + (
+                f", stopped at epoch {r.metrics['epochs_run']:.0f}"
+                if r.metrics.get("stopped_early") else "")
+            for r in self.collapsed[:3])
+        return [f"{len(self.collapsed)} trials gave their documents to fewer than half their "
+                f"topics ({examples}): a collapsed fit. A neural model stopped early on its "
+                "held-out loss may not have formed its topics yet: try \"patience\": null "
+                "(and more epochs)"]
+
+
+def collapsed(record: TrialRecord) -> bool:
+    """A finished trial whose documents went to fewer than half of its (4 or more) topics."""
+    used, topics = record.metrics.get("topics_used"), record.metrics.get("num_topics_found")
+    return (record.error is None and used is not None and topics is not None and topics >= 4
+            and used < topics / 2)
 
 
 def console_main() -> None:

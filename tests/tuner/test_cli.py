@@ -289,3 +289,26 @@ def test_validate_warns_of_stm_covariates_that_are_not_categories(tmp_path, caps
     assert "dataset.covariates 'year': numbers written as strings (e.g. '2000') are " \
         "categories" in err
     assert "'year': 3 distinct" not in err
+
+
+def test_run_warns_of_trials_whose_documents_went_to_few_topics():
+    """GSM stopped by its patience at epoch 44 left 14 of 20 topics without a document on
+    toutiao headlines (audit of 2026-12-01): the figures say so at the end of `tuner run`."""
+    from tuner.cli import _RunView, collapsed
+    from tuner.trial import DataRef, MetricSettings, TrialRecord, TrialSpec, TrialStatus
+
+    data = DataRef("corpus.jsonl", "sha", "zh", "bow/v", None, None, None, "label")
+
+    def record(used: float, stopped: float) -> TrialRecord:
+        spec = TrialSpec("GSM", {"num_topics": 20}, 42, data, MetricSettings(), "x", "k")
+        return TrialRecord(spec, TrialStatus.COMPLETE, {
+            "topics_used": used, "num_topics_found": 20.0, "stopped_early": stopped,
+            "epochs_run": 44.0})
+
+    assert collapsed(record(6, 1)) and not collapsed(record(10, 1))
+    view = _RunView(2, None, bar=False)  # type: ignore[arg-type]
+    for trial in (record(6, 1), record(18, 0)):
+        view.finished(trial)
+    (warning,) = view.warnings()
+    assert warning.startswith("1 trials gave their documents to fewer than half their topics "
+                              "(GSM[num_topics=20]#seed=42: 6 of 20, stopped at epoch 44)")

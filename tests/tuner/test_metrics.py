@@ -216,6 +216,14 @@ def test_a_metric_undefined_for_the_output_is_left_out_and_the_others_kept(small
                                                        "got 1"}
     assert "inverted_rbo" not in evaluation.metrics
     assert evaluation.metrics["ari"] == 0.0 and evaluation.metrics["diversity"] == 1.0
+    assert evaluation.metrics["topics_used"] == 1.0
+
+
+def test_topics_used_counts_topics_that_some_document_has_as_its_top_topic():
+    from tuner.metrics.clustering import topics_used
+
+    out = output_with([0, 0, 3, -1, 3, 5], words=[["a", "b"]] * 6)
+    assert topics_used(out, clustering_reference([0] * 6)) == 3.0
 
 
 def test_strict_diversity_counts_only_words_of_one_topic():

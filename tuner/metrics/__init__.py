@@ -14,6 +14,7 @@ from tuner.metrics.clustering import (
     gt_coverage,
     normalized_mutual_info,
     outlier_share,
+    topics_used,
 )
 from tuner.metrics.coherence import npmi_coherence, topic_quality
 from tuner.metrics.diversity import inverted_rbo, strict_diversity, topic_diversity
@@ -46,6 +47,7 @@ METRICS: dict[str, MetricInfo] = {
         MetricInfo("nmi", normalized_mutual_info, "ground_truth"),
         MetricInfo("gt_coverage", gt_coverage, "ground_truth"),
         MetricInfo("outlier_share", outlier_share, "nothing", higher_is_better=False),
+        MetricInfo("topics_used", topics_used, "nothing"),
     ]
 }
 

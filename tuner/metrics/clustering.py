@@ -117,6 +117,13 @@ def gt_coverage(output: TopicModelOutput, reference: MetricReference) -> float:
     return float((reference.truth >= 0).mean())
 
 
+def topics_used(output: TopicModelOutput, reference: MetricReference) -> float:
+    """How many topics are the top topic of at least one document: far fewer than the model's
+    topics is a collapse (a posterior that left most topics unused)."""
+    assignments = np.asarray(output.assignments)
+    return float(len(np.unique(assignments[assignments >= 0])))
+
+
 def outlier_share(output: TopicModelOutput, reference: MetricReference) -> float:
     """Share of documents the model left unassigned (-1)."""
     if output.n_docs == 0:
