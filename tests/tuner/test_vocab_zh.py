@@ -69,7 +69,8 @@ def test_auto_keeps_english_text_on_the_english_list():
 @pytest.mark.parametrize(("language", "models", "warned"), [
     ("en", ["lda"], ["dataset.language is 'en' but"]),
     ("zh", ["lda"], []),
-    ("zh", ["bertopic"], ["embedding.model: all-MiniLM-L6-v2 was trained on English"]),
+    ("zh", ["bertopic"], ["embedding.max_length: the median document has about",
+                          "embedding.model: all-MiniLM-L6-v2 was trained on English"]),
 ])
 def test_a_language_that_does_not_fit_the_text_is_said_before_any_trial(
         tmp_path, language, models, warned):
@@ -115,3 +116,11 @@ def test_jieba_says_nothing_under_quiet(tmp_path):
                      cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "jieba" not in done.stderr and "Prefix dict" not in done.stderr, done.stderr
+
+
+def test_the_chinese_stop_list_stops_adverbs_and_modals_stopwords_iso_lacks():
+    """没有, 现在, 已经, 可能... were 10% of LDA's top-10 words on 5,000 toutiao headlines and 6%
+    on 1,000 THUCNews articles with stopwords-iso's list alone (README, "Preprocessing")."""
+    tokens = tokenize("湖人现在已经没有可能进入季后赛，真的非常遗憾", "zh", Preprocessing())
+    assert {"湖人", "季后赛", "遗憾"} <= set(tokens)
+    assert not {"现在", "已经", "没有", "可能", "真的", "非常"} & set(tokens)

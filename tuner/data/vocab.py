@@ -37,6 +37,7 @@ MAX_TOKEN_LEN = 25  # longer "words" are uuencoded or URL noise in real corpora
 # window position (counting 4 M tokens at once peaked 340 MB above the bag of words).
 COOCCURRENCE_CHUNK = 250_000
 MALLET_LIST = Path(__file__).parent / "stopwords" / "mallet_en.txt"
+CHINESE_EXTRA = Path(__file__).parent / "stopwords" / "chinese_extra.txt"
 # A quoted reply line, as scikit-learn's strip_newsgroup_quoting finds them ("> ...", "| ...",
 # "In article <...>", "... writes:"), and a mail/news header line by its field name.
 _QUOTED = re.compile(r"(writes in|writes:|wrote:|says:|said:|^In article|^Quoted from|^\||^>)")
@@ -137,7 +138,7 @@ def _stop_list_identity(name: str) -> str:
         return _file_identity(_package_file("sklearn", "feature_extraction", "_stop_words.py"))
     if name == "chinese":
         return (_file_identity(_package_file("stopwordsiso", "stopwords-iso.json")) + "+"
-                + _stop_list_identity("english"))
+                + _file_identity(CHINESE_EXTRA) + "+" + _stop_list_identity("english"))
     if name == "mallet":
         return _file_identity(MALLET_LIST)
     return name
@@ -173,15 +174,21 @@ def _stopwords(name: str) -> frozenset[str]:
     if name == "chinese":
         import stopwordsiso
 
-        return frozenset(stopwordsiso.stopwords("zh")) | _stopwords("english")
+        return (frozenset(stopwordsiso.stopwords("zh")) | _word_list(CHINESE_EXTRA)
+                | _stopwords("english"))
     if name == "english":
         from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
         return frozenset(ENGLISH_STOP_WORDS)
     if name == "mallet":
-        lines = MALLET_LIST.read_text(encoding="utf-8").splitlines()
-        return frozenset(w.strip() for w in lines if w.strip() and not w.startswith("#"))
+        return _word_list(MALLET_LIST)
     return frozenset()
+
+
+def _word_list(path: Path) -> frozenset[str]:
+    """A word per line; lines starting with # are comments."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return frozenset(w.strip() for w in lines if w.strip() and not w.startswith("#"))
 
 
 def build_vocabulary(docs: Sequence[Sequence[str]], vocab_size: int,
