@@ -70,12 +70,12 @@ EMBEDDING = ParamSchema("embedding", [
 ])
 METRICS = ParamSchema("metrics", [
     Param("npmi_window", int, _MET.npmi_window, between(2, 200), "NPMI sliding-window size"),
-    Param("npmi_reference", str, _MET.npmi_reference, one_of(*NPMI_REFERENCES),
-          "what NPMI's windows slide over: preprocessed (every token the preprocessing keeps, the "
-          "same for every vocab_size) or vocabulary (the trial's own vocabulary's tokens)"),
     Param("topn", int, _MET.topn, between(2, 50), "top words per topic for NPMI"),
     Param("diversity_topn", int, _MET.diversity_topn, between(1, 100),
           "top words per topic for topic diversity"),
+    Param("npmi_reference", str, _MET.npmi_reference, one_of(*NPMI_REFERENCES),
+          "what NPMI's windows slide over: preprocessed (every token the preprocessing keeps, the "
+          "same for every vocab_size) or vocabulary (the trial's own vocabulary's tokens)"),
 ])
 PREPROCESSING = ParamSchema("preprocessing", [
     Param("lowercase", bool, _PRE.lowercase, anything(), "lower-case before counting"),
