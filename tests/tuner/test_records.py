@@ -22,7 +22,17 @@ def test_declared_parameters_are_typed_by_the_schema() -> None:
         "vocab_size": "1000", "npmi_window": "10", "topn": "10", "diversity_topn": "25"})])
     assert trial.params == {"num_topics": 5, "alpha": None, "max_iter": 10, "vocab_size": 1000}
     assert (trial.seed, trial.key, trial.parent_run_id) == (7, "k1", "sweep1")
-    assert trial.metric_settings == {"npmi_window": 10, "topn": 10, "diversity_topn": 25}
+    # logged before npmi_reference existed: scored on the vocabulary's windows, and `tuner best`
+    # must print a grid that scores it so (review of 2026-12-01)
+    assert trial.metric_settings == {"npmi_window": 10, "topn": 10, "diversity_topn": 25,
+                                     "npmi_reference": "vocabulary"}
+
+
+def test_the_npmi_reference_a_run_logged_is_read_back() -> None:
+    [trial] = current_trials([stored("LDA", {
+        "model": "LDA", "seed": "7", "num_topics": "5", "npmi_window": "10", "topn": "10",
+        "diversity_topn": "25", "npmi_reference": "preprocessed"})])
+    assert trial.metric_settings["npmi_reference"] == "preprocessed"
 
 
 def test_parameters_no_schema_declares_are_guessed() -> None:

@@ -62,7 +62,9 @@ class WorkerState:
     slot: int = 0
     threads: int = 1
     data: OrderedDict[str, TrialData] = field(default_factory=OrderedDict)
-    cooccurrence: OrderedDict[tuple[str, int], Cooccurrence] = field(default_factory=OrderedDict)
+    # (bag of words folder, window, npmi_reference) -> counts
+    cooccurrence: OrderedDict[tuple[str, int, str], Cooccurrence] = field(
+        default_factory=OrderedDict)
 
 
 def _remembered(memo: OrderedDict[Any, Any], key: Any, load: Callable[[], Any]) -> Any:

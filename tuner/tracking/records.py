@@ -121,10 +121,19 @@ def finished_trial(run: StoredRun, schema: Mapping[str, Param]) -> FinishedTrial
         key=tags.get("tuner.trial_key"), revision=int(revision) if revision else None,
         status=run.status, start_time=run.start_time, end_time=run.end_time,
         parent_run_id=tags.get("mlflow.parentRunId"),
-        metric_settings={k: int(logged[k]) if logged[k].isdigit() else logged[k]
-                         for k in METRIC_SETTINGS if k in logged},
+        metric_settings=_metric_settings(logged),
         pruned=is_pruned(tags), config_key=tags.get("tuner.config_key"),
         context=tags.get("tuner.context"))
+
+
+def _metric_settings(logged: Mapping[str, str]) -> dict[str, int | str]:
+    """The metric settings a run logged; a run from before `npmi_reference` existed was scored
+    on its vocabulary's windows, so `tuner best` re-runs it that way."""
+    settings: dict[str, int | str] = {k: int(logged[k]) if logged[k].isdigit() else logged[k]
+                                      for k in METRIC_SETTINGS if k in logged}
+    if settings and "npmi_reference" not in settings:
+        settings["npmi_reference"] = "vocabulary"
+    return settings
 
 
 def sweep_run(run: Any) -> SweepRun:
