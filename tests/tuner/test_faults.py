@@ -167,3 +167,31 @@ def test_a_shared_step_past_the_time_limit_is_stopped_and_named(tmp_path, small_
     assert "a shared step was stopped (timeout" in caplog.text
     [step] = tracker.runs[result.sweep.run_id].artifacts[STEPS_FILE]["steps"]
     assert step["step"] == "nap" and step["error"].startswith("timeout")
+
+
+
+def test_a_marker_left_by_a_dead_worker_is_not_read_as_its_retrys(tmp_path):
+    """Two trials hang: stopping the first breaks the pool and the second is retried. Its dead
+    worker's marker (old start time) was read as the retry's, counted killed without anything
+    dying, and the retry never watched again: the sweep hung until killed from outside (audit
+    of 2026-12-01, 5 runs of 6 trials with --trial-timeout 10)."""
+    from tuner.engine.watchdog import Watchdog
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    watchdog = Watchdog(Limits(timeout_s=4))
+    try:
+        marker = watchdog.started_dir / "k2"
+        marker.write_text(f"{gone.pid} {time.time() - 100}", encoding="ascii")
+        watchdog.check(["k2"])
+        assert "k2" not in watchdog.killed  # nothing to stop: the retry's worker is not up yet
+        watchdog.killed["k2"] = None  # type: ignore[assignment]
+        watchdog.forget(["k2"])  # what the runner does with every trial in flight at a break
+        assert "k2" not in watchdog.killed and not marker.exists()
+        marker.write_text(f"{os.getpid()} {time.time() - 100}", encoding="ascii")
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr("tuner.engine.watchdog._kill", lambda pid: None)
+            watchdog.check(["k2"])  # the retry's own worker, past the limit, is stopped
+        assert watchdog.killed["k2"].type == "TrialTimeout"
+    finally:
+        watchdog.close()

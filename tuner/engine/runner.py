@@ -373,7 +373,8 @@ class _Loop:
         self.running.clear()
         step_killed = False
         for task in self.steps.values():
-            reason = self.watchdog.killed.pop(step_marker(task.step_id), None)
+            reason = self.watchdog.killed.get(step_marker(task.step_id))
+            self.watchdog.forget([step_marker(task.step_id)])
             if reason is not None:
                 step_killed = True
                 log.warning("a shared step was stopped (%s); its trials compute it themselves, "
@@ -383,8 +384,8 @@ class _Loop:
         self.steps.clear()
         triage = triage_break(in_flight, self.watchdog.killed, self.scheduler.suspects,
                               explained=step_killed)
+        self.watchdog.forget(trial.spec.key for trial in in_flight)
         for trial, record in triage.records:
-            self.watchdog.killed.pop(trial.spec.key, None)
             self._finish(trial, record)
         for trial in triage.retries:
             self.tracker.drop_trial(trial.run_id)

@@ -39,10 +39,21 @@ class Watchdog:
             if started is None or key in self.killed:
                 continue
             pid, since = started
+            if not _alive(pid):  # a marker its dead worker left: the retry's worker writes anew
+                continue
             reason = self._exceeded(pid, time.time() - since)
             if reason is not None:
                 self.killed[key] = reason
                 _kill(pid)
+
+    def forget(self, keys: Iterable[str]) -> None:
+        """The pool broke under these trials: their workers are gone, and their markers and
+        verdicts with them. A retry read its dead worker's marker as its own (past the time
+        limit at once), was counted killed without anything dying, and was never watched
+        again: its hang held the sweep for ever (audit of 2026-12-01)."""
+        for key in keys:
+            self.killed.pop(key, None)
+            (self.started_dir / key).unlink(missing_ok=True)
 
     def close(self) -> None:
         shutil.rmtree(self.started_dir, ignore_errors=True)
@@ -58,6 +69,16 @@ class Watchdog:
             return TrialError("OutOfMemory", f"out of memory: the worker used {rss:.0f} MB, "
                               f"more than --max-memory {limit:g} MB; it was stopped", "")
         return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _kill(pid: int) -> None:
