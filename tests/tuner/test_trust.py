@@ -277,6 +277,30 @@ def test_journal_replay_keeps_what_the_store_refuses_and_sets_torn_lines_aside(
     assert logged == ["run-1", "run-2"] and not journal.path.exists()
 
 
+def test_a_journal_line_with_a_bad_byte_or_a_changed_value_is_set_aside(tmp_path,
+                                                                         prepared_small):
+    """One undecodable byte stopped every replay, and the experiment with it; a digit changed
+    in a result (ARI 0.276 to 0.976) was replayed as the result (audit of 2026-12-01)."""
+    journal = Journal(tmp_path / "journal" / "1.jsonl")
+    first, second = _records(prepared_small, 2)
+    third = dataclasses.replace(second, metrics={"npmi": 0.2})
+    journal.append("run-1", first)
+    with journal.path.open("ab") as handle:
+        handle.write(b'{"run_id": "run-x\xff"}\n')
+    journal.append("run-2", second)
+    journal.append("run-3", third)
+    lines = journal.path.read_text(encoding="utf-8", errors="replace").splitlines()
+    changed = lines[-1].replace('"npmi": 0.2', '"npmi": 0.9')
+    assert changed != lines[-1]
+    journal.path.write_bytes(journal.path.read_bytes().replace(
+        lines[-1].encode(), changed.encode()))
+    logged: list[str] = []
+    assert journal.replay(lambda run_id, record: logged.append(run_id)) == 2
+    assert logged == ["run-1", "run-2"] and not journal.path.exists()
+    torn = journal.torn_path.read_bytes()
+    assert b"run-x\xff" in torn and b'"npmi": 0.9' in torn
+
+
 def _lda_sweep(folder: Path, corpus: Path, experiment: str):
     grid = load_grid(make_grid(folder, corpus, experiment=experiment,
                                params={"num_topics": [5, 6, 7], "vocab_size": 1000,

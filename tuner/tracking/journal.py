@@ -5,6 +5,7 @@ JSON lines, appended and fsynced: a result that finished is never lost to a stor
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -38,7 +39,9 @@ class Journal:
         return self.path.with_name(self.path.name + ".torn")
 
     def append(self, run_id: str, record: TrialRecord) -> None:
-        line = json.dumps({"run_id": run_id, "record": record_to_dict(record)}, default=str)
+        entry = json.loads(json.dumps({"run_id": run_id, "record": record_to_dict(record)},
+                                      default=str))
+        line = json.dumps({**entry, "sha256": _digest(entry)})
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with locked(self.path):
             with self.path.open("a", encoding="utf-8") as handle:
@@ -53,8 +56,7 @@ class Journal:
         if not self.path.is_file():
             return 0
         with locked(self.path):
-            lines = [line for line in self.path.read_text(encoding="utf-8").splitlines()
-                     if line.strip()]
+            lines = [line for line in self.path.read_bytes().splitlines() if line.strip()]
             entries, torn = _parse(lines)
             kept = [line for line, run_id, record in entries if not _wrote(write, run_id, record)]
             if torn:
@@ -63,13 +65,24 @@ class Journal:
         return len(entries) - len(kept)
 
 
-def _parse(lines: list[str]) -> tuple[list[tuple[str, str, TrialRecord]], list[str]]:
+def _digest(entry: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(entry, sort_keys=True).encode()).hexdigest()
+
+
+def _parse(lines: list[bytes]) -> tuple[list[tuple[str, str, TrialRecord]], list[bytes]]:
+    """The entries a journal's lines hold, and the lines that cannot be trusted: torn, not
+    UTF-8 (one bad byte used to stop every replay, and so the experiment), or whose checksum
+    disagrees with their content (a changed digit was replayed as a result)."""
     entries, torn = [], []
     for line in lines:
         try:
-            entry = json.loads(line)
-            entries.append((line, str(entry["run_id"]), record_from_dict(entry["record"])))
-        except (ValueError, KeyError, TypeError) as err:
+            text = line.decode("utf-8")
+            entry = json.loads(text)
+            check = entry.pop("sha256", None)  # absent from journals written before it
+            if check is not None and check != _digest(entry):
+                raise ValueError("checksum")
+            entries.append((text, str(entry["run_id"]), record_from_dict(entry["record"])))
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
             log.warning("journal line unreadable (%s); set aside", type(err).__name__)
             torn.append(line)
     return entries, torn
@@ -84,9 +97,9 @@ def _wrote(write: Callable[[str, TrialRecord], None], run_id: str, record: Trial
     return True
 
 
-def _append_lines(path: Path, lines: list[str]) -> None:
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write("".join(line + "\n" for line in lines))
+def _append_lines(path: Path, lines: list[bytes]) -> None:
+    with path.open("ab") as handle:
+        handle.write(b"".join(line + b"\n" for line in lines))
         handle.flush()
         os.fsync(handle.fileno())
 
