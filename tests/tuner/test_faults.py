@@ -195,3 +195,33 @@ def test_a_marker_left_by_a_dead_worker_is_not_read_as_its_retrys(tmp_path):
         assert watchdog.killed["k2"].type == "TrialTimeout"
     finally:
         watchdog.close()
+
+
+def test_workers_leave_when_the_sweep_process_is_killed(tmp_path, small_corpus, session_cache):
+    """SIGKILL of `tuner run` alone (the OOM killer, `timeout -s KILL`) left its fork server
+    and workers (about 260 MB each) waiting for ever (audit of 2026-12-01)."""
+    command, uri = cli_sweep(tmp_path, small_corpus, session_cache)
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    wait_for_running_trial(uri)
+    session = os.getsid(process.pid)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=60)
+    deadline = time.time() + 60
+    while time.time() < deadline and _processes_in(session):
+        time.sleep(1)
+    assert _processes_in(session) == []
+
+
+def _processes_in(session: int) -> list[int]:
+    """The live processes of a session (an exited one waiting to be reaped is not running)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                state = open(f"/proc/{entry}/stat", encoding="ascii").read().rsplit(")", 1)[1]
+                if os.getsid(int(entry)) == session and state.split()[0] != "Z":
+                    found.append(int(entry))
+            except (OSError, IndexError):
+                continue
+    return found

@@ -54,7 +54,7 @@ def make_executor(kind: str, max_workers: int, scheduler: str | None = None,
     return ProcessPoolExecutor(max_workers=max_workers, mp_context=context,
                                initializer=init_worker,
                                initargs=(threads, slot_counter, jit_cache, True,
-                                         parent_environment()))
+                                         parent_environment(), os.getpid()))
 
 
 WORKER_MODULE = "tuner.engine.worker"

@@ -85,13 +85,18 @@ _STATE = WorkerState()
 
 
 def init_worker(threads: int, slot_counter: Any = None, jit_cache: str | None = None,
-                exit_fast: bool = False, environment: dict[str, str] | None = None) -> None:
+                exit_fast: bool = False, environment: dict[str, str] | None = None,
+                parent: int | None = None) -> None:
     """Process-pool initializer: take the parent's `environment` (a worker forked from the fork
     server has the server's, from when it started, not the parent's now), cap native threads,
     cache compiled numba code under `jit_cache`, take a GPU slot, leave Ctrl-C to the parent
     (which stops workers itself and ends their runs KILLED); with `exit_fast`, skip interpreter
-    teardown at exit."""
+    teardown at exit; with `parent` (its pid), leave when that process is gone."""
     import threading
+
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent,), name="tuner-parent-watch",
+                         daemon=True).start()
 
     if environment is not None:
         os.environ.clear()
@@ -108,6 +113,24 @@ def init_worker(threads: int, slot_counter: Any = None, jit_cache: str | None = 
         with slot_counter.get_lock():
             _STATE.slot = slot_counter.value
             slot_counter.value += 1
+
+
+PARENT_CHECK_S = 2.0
+
+
+def _exit_with(parent: int) -> None:
+    """End this worker once the sweep's process is gone. A `tuner run` or `tuner serve` killed
+    with SIGKILL (the OOM killer, `timeout -s KILL` around a cron job) ran no clean-up: its
+    workers, about 260 MB each, finished their trial and then waited for work for ever (audit
+    of 2026-12-01). Its result is lost either way; the next run re-runs the trial."""
+    while True:
+        time.sleep(PARENT_CHECK_S)
+        try:
+            os.kill(parent, 0)
+        except ProcessLookupError:
+            os._exit(1)
+        except PermissionError:  # another user's process took the pid: ours is gone
+            os._exit(1)
 
 
 def _exit_now() -> None:
