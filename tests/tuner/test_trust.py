@@ -18,7 +18,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 from sklearn.metrics import adjusted_rand_score
 
-from tests.conftest import make_grid, read_jsonl, write_jsonl
+from tests.conftest import REPO, make_grid, read_jsonl, write_jsonl
 from trainers import fit_inputs
 from tuner.data.store import write_atomic
 from tuner.data.vocab import BowCache, CooccurrenceCache
@@ -542,3 +542,32 @@ def test_a_single_topic_fit_is_scored_without_the_metric_it_has_no_value_for(pre
     assert "inverted_rbo" not in record.metrics and "npmi" in record.metrics
     assert record.extras == {"topic_sizes": [n_docs], "metrics_not_computed": {
         "inverted_rbo": "inverted_rbo: needs at least 2 topics; got 1"}}
+
+
+def test_a_cache_folder_that_cannot_be_written_is_named_not_a_traceback(tmp_path, small_corpus):
+    """A read-only cache folder gave a PermissionError traceback and exit 1 (audit of
+    2026-12-01): tuner writes lock files there even on a warm cache."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    grid = make_grid(tmp_path, small_corpus, models=["lda"],
+                     params={"num_topics": 5, "vocab_size": 1000, "lda.max_iter": 10})
+    read_only(cache, True)
+    try:
+        done = subprocess.run([sys.executable, "-m", "tuner.cli", "run", str(grid),
+                               "--cache-dir", str(cache), "--tracking-uri",
+                               f"sqlite:///{tmp_path / 'mlflow.db'}", "--quiet"],
+                              cwd=REPO, capture_output=True, text=True, timeout=300)
+    finally:
+        read_only(cache, False)
+    assert done.returncode == 2, done.stderr
+    assert f"error: {cache}/bow: the cache folder cannot be written" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def read_only(folder: Path, on: bool) -> None:
+    """Make `folder` unwritable for this process: root ignores file modes, so as root the
+    immutable attribute (ext4, xfs, btrfs)."""
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "+i" if on else "-i", str(folder)], check=True)
+    else:
+        folder.chmod(0o555 if on else 0o755)

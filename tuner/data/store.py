@@ -33,10 +33,21 @@ def file_sha256(path: Path) -> str:
 
 @contextmanager
 def locked(path: Path, timeout: float = -1) -> Iterator[None]:
-    """Hold an inter-process lock next to `path` so one process computes it while others wait."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(path) + ".lock", timeout=timeout):
+    """Hold an inter-process lock next to `path` so one process computes it while others wait.
+    A cache hit takes the lock too, so a cache folder that cannot be written is a CacheError
+    naming it (a read-only cache gave a PermissionError traceback; audit of 2026-12-01)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(path) + ".lock", timeout=timeout)
+        lock.acquire()
+    except PermissionError as err:
+        raise CacheError(f"{path.parent}: the cache folder cannot be written ({err.strerror}); "
+                         "tuner writes lock files beside its caches even when it only reads "
+                         "them: give it a writable --cache-dir") from err
+    try:
         yield
+    finally:
+        lock.release()
 
 
 def replace_atomically(path: Path, write: Callable[[Path], object],
