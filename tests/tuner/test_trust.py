@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -571,3 +572,26 @@ def read_only(folder: Path, on: bool) -> None:
         subprocess.run(["chattr", "+i" if on else "-i", str(folder)], check=True)
     else:
         folder.chmod(0o555 if on else 0o755)
+
+
+OPEN_AT_ONCE = """
+import sys, time
+from tuner.tracking.tracker import MlflowTracker
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
+MlflowTracker(sys.argv[1]).experiment_id("experiment-" + sys.argv[3])
+"""
+
+
+def test_commands_that_open_one_new_store_at_once_take_turns(tmp_path):
+    """Two sweeps (other experiments) starting together on a new SQLite store both created its
+    tables: one died in MLflow's migration (audit of 2026-12-01; 8 of 9 processes failed in
+    three rounds of three before the lock)."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    start = time.time() + 8  # after every interpreter has imported MLflow
+    processes = [subprocess.Popen([sys.executable, "-c", OPEN_AT_ONCE, uri, str(start), str(i)],
+                                  cwd=REPO, stderr=subprocess.PIPE, text=True)
+                 for i in range(3)]
+    errors = [process.communicate(timeout=120)[1] for process in processes]
+    assert [p.returncode for p in processes] == [0, 0, 0], errors
+    names = {e.name for e in MlflowClient(tracking_uri=uri).search_experiments()}
+    assert {"experiment-0", "experiment-1", "experiment-2"} <= names

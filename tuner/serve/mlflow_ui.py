@@ -42,9 +42,9 @@ def experiment_page(tracking_uri: str, base_url: str, name: str | None) -> Exper
     Raises:
         UiError: `name` is not in the store.
     """
-    from mlflow.tracking import MlflowClient
+    from tuner.tracking.tracker import open_client
 
-    client = MlflowClient(tracking_uri=tracking_uri)
+    client = open_client(tracking_uri)
     if name is not None:
         experiment = client.get_experiment_by_name(name)
         if experiment is None:

@@ -115,12 +115,25 @@ def import_tracking_libraries(tracking_uri: str) -> None:
         import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
 
 
+def open_client(tracking_uri: str) -> Any:
+    """An MlflowClient; opening a new SQLite store creates its tables, so two commands that
+    open one new store at once take turns (they raced: "table assessments already exists", or
+    alembic's "Online migration expected to match one row"; audit of 2026-12-01)."""
+    from filelock import FileLock
+    from mlflow.tracking import MlflowClient
+
+    if not tracking_uri.startswith("sqlite:///"):
+        return MlflowClient(tracking_uri=tracking_uri)
+    database = Path(tracking_uri.removeprefix("sqlite:///"))
+    database.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(database) + ".lock"):
+        return MlflowClient(tracking_uri=tracking_uri)
+
+
 class MlflowTracker:
     """Logs a sweep as a parent run and each trial as a child run, with explicit run ids."""
 
     def __init__(self, tracking_uri: str, journal_dir: Path | None = None) -> None:
-        from mlflow.tracking import MlflowClient
-
         self.tracking_uri = tracking_uri
         store = DEFAULT_STORE
         if tracking_uri.startswith("sqlite:///"):
@@ -129,7 +142,7 @@ class MlflowTracker:
         # Beside the cache when the caller says so (a volume under docker-compose), else beside
         # a SQLite store; never relative to the working directory of whoever runs the sweep.
         self.journal_dir = Path(journal_dir) if journal_dir else store.resolve() / "journal"
-        self.client = MlflowClient(tracking_uri=tracking_uri)
+        self.client = open_client(tracking_uri)
         self._artifact_folders: dict[str, Path] = {}  # open trial runs whose artifacts are local
         self._finished: list[Any] = []
         self._finished_for: str | None = None
