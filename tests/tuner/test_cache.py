@@ -208,6 +208,19 @@ def test_bow_cache_catches_same_size_damage(tmp_path, corpus):
     np.testing.assert_array_equal(again.flat, expected)
 
 
+def test_bow_cache_catches_a_word_changed_in_its_metadata(tmp_path, corpus):
+    """meta.json holds the vocabulary: two words swapped there were served as a hit, and the
+    trials' topics named the wrong words (audit of 2026-12-01)."""
+    cache = BowCache(tmp_path)
+    vocab = list(cache.get_or_compute(corpus, 1000, Preprocessing()).vocab)
+    folder = cache.path_for(corpus, 1000, Preprocessing())
+    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    meta["vocab"][0], meta["vocab"][1] = meta["vocab"][1], meta["vocab"][0]
+    (folder / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    assert cache.load(folder) is None
+    assert cache.get_or_compute(corpus, 1000, Preprocessing()).vocab == vocab
+
+
 def test_bow_key_holds_the_stop_lists_file(corpus, monkeypatch, tmp_path):
     """An edited list (Mallet's file, or scikit-learn's in a release that changes it) is
     another bag of words; keying it imports no stop list (see the test below)."""

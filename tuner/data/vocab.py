@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import re
 from array import array
@@ -353,6 +355,8 @@ class BowCache:
         if any(file_sha256(folder / name) != meta.get(f"sha256:{name}")
                for name in ("flat.npy", "offsets.npy")):
             return None  # damaged in place (same length): recomputed, never read as it is
+        if _vocab_sha256(meta.get("vocab")) != meta.get("sha256:vocab"):
+            return None  # a word changed in meta.json was served as a hit (audit of 2026-12-01)
         return BagOfWords(list(meta["vocab"]), flat, offsets, folder.name)
 
     def _save(self, folder: Path, bow: BagOfWords, key: dict[str, object]) -> None:
@@ -360,9 +364,14 @@ class BowCache:
         write_atomic(folder / "flat.npy", lambda p: _save_npy(p, bow.flat))
         write_atomic(folder / "offsets.npy", lambda p: _save_npy(p, bow.offsets))
         write_json_atomic(folder / "meta.json", {
-            "key": key, "vocab": bow.vocab, "n_docs": bow.n_docs, "n_tokens": len(bow.flat),
+            "key": key, "vocab": bow.vocab, "sha256:vocab": _vocab_sha256(bow.vocab),
+            "n_docs": bow.n_docs, "n_tokens": len(bow.flat),
             **{f"sha256:{name}": file_sha256(folder / name)
                for name in ("flat.npy", "offsets.npy")}})
+
+
+def _vocab_sha256(vocab: object) -> str:
+    return hashlib.sha256(json.dumps(vocab, ensure_ascii=False).encode()).hexdigest()
 
 
 def _save_npy(path: Path, array: NDArray[np.generic]) -> None:
