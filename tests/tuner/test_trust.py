@@ -337,6 +337,34 @@ def test_a_store_error_on_submit_loses_no_finished_trial(tmp_path, small_corpus)
     assert not list(tmp_path.glob("tuner-inflight-*"))
 
 
+class StalledTracker(MemoryTracker):
+    """An in-memory store that holds its third `start_trial` for 8 s and then fails, as a
+    SQLite store locked by another process does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.starts = 0
+
+    def start_trial(self, sweep, spec):  # type: ignore[no-untyped-def]
+        self.starts += 1
+        if self.starts == 3:
+            time.sleep(8)
+            raise ConnectionError("database is locked")
+        return super().start_trial(sweep, spec)
+
+
+def test_a_trial_that_finishes_while_the_store_holds_the_parent_is_kept(tmp_path,
+                                                                       small_corpus):
+    """The second trial finished while the parent waited on the store; it ended KILLED with
+    its result dropped (audit of 2026-12-01)."""
+    prepared = _lda_sweep(tmp_path, small_corpus, "stalled")
+    tracker = StalledTracker()
+    with pytest.raises(ConnectionError):
+        run_sweep(prepared, tracker, lambda: make_executor("process", 2), 2)
+    statuses = sorted(r.status for r in tracker.trial_runs("stalled"))
+    assert statuses == ["FINISHED", "FINISHED"]
+
+
 def test_sweep_ends_its_parent_run_once_and_removes_its_in_flight_folder(tmp_path,
                                                                         small_corpus):
     prepared = _lda_sweep(tmp_path, small_corpus, "once")

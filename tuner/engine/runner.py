@@ -405,7 +405,9 @@ class _Loop:
             self.on_record(record)
 
     def abandon(self, status: str) -> None:
-        """Stop this sweep's workers and end its open child runs with `status` (e.g. KILLED)."""
+        """Keep the results already in, then stop this sweep's workers and end its open child
+        runs with `status` (e.g. KILLED)."""
+        self._keep_finished()
         if self.executor is not None:
             kill_workers(self.executor)
         for trial in self.running.values():
@@ -414,6 +416,22 @@ class _Loop:
             except Exception as err:  # the store is down: its stale-run check ends them later
                 log.warning("could not end run %s as %s: %s", trial.run_id, status, err)
         self.running.clear()
+
+
+    def _keep_finished(self) -> None:
+        """Log (or journal, if the store still refuses) every trial that finished while the
+        parent was held up: a store that refused a new run for 40 s held the parent, and a
+        trial that had finished meanwhile was ended KILLED with its result dropped (audit of
+        2026-12-01)."""
+        for future, trial in list(self.running.items()):
+            record = _result_or_none(future)
+            if record is None:
+                continue
+            del self.running[future]
+            try:
+                self._finish(trial, record)
+            except Exception as err:
+                log.warning("could not keep the result of trial %s: %s", trial.spec.key, err)
 
 
 def _result_or_none(future: Future[TrialRecord]) -> TrialRecord | None:
