@@ -310,15 +310,17 @@ def _lda_sweep(folder: Path, corpus: Path, experiment: str):
 
 
 class FlakyTracker(MemoryTracker):
-    """An in-memory store whose second `start_trial` fails, as a store outage does."""
+    """An in-memory store whose `failing`-th `start_trial` fails, after holding the caller for
+    `stall_s` seconds, as a store outage (or a SQLite store locked by another process) does."""
 
-    def __init__(self) -> None:
+    def __init__(self, failing: int = 2, stall_s: float = 0.0) -> None:
         super().__init__()
-        self.starts = 0
+        self.starts, self.failing, self.stall_s = 0, failing, stall_s
 
     def start_trial(self, sweep, spec):  # type: ignore[no-untyped-def]
         self.starts += 1
-        if self.starts == 2:
+        if self.starts == self.failing:
+            time.sleep(self.stall_s)
             raise ConnectionError("tracking store unreachable")
         return super().start_trial(sweep, spec)
 
@@ -337,28 +339,12 @@ def test_a_store_error_on_submit_loses_no_finished_trial(tmp_path, small_corpus)
     assert not list(tmp_path.glob("tuner-inflight-*"))
 
 
-class StalledTracker(MemoryTracker):
-    """An in-memory store that holds its third `start_trial` for 8 s and then fails, as a
-    SQLite store locked by another process does."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.starts = 0
-
-    def start_trial(self, sweep, spec):  # type: ignore[no-untyped-def]
-        self.starts += 1
-        if self.starts == 3:
-            time.sleep(8)
-            raise ConnectionError("database is locked")
-        return super().start_trial(sweep, spec)
-
-
 def test_a_trial_that_finishes_while_the_store_holds_the_parent_is_kept(tmp_path,
                                                                        small_corpus):
     """The second trial finished while the parent waited on the store; it ended KILLED with
     its result dropped (audit of 2026-12-01)."""
     prepared = _lda_sweep(tmp_path, small_corpus, "stalled")
-    tracker = StalledTracker()
+    tracker = FlakyTracker(failing=3, stall_s=8)
     with pytest.raises(ConnectionError):
         run_sweep(prepared, tracker, lambda: make_executor("process", 2), 2)
     statuses = sorted(r.status for r in tracker.trial_runs("stalled"))
