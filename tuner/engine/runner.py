@@ -417,7 +417,6 @@ class _Loop:
                 log.warning("could not end run %s as %s: %s", trial.run_id, status, err)
         self.running.clear()
 
-
     def _keep_finished(self) -> None:
         """Log (or journal, if the store still refuses) every trial that finished while the
         parent was held up: a store that refused a new run for 40 s held the parent, and a

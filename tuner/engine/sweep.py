@@ -193,6 +193,9 @@ def advisories(grid: Grid, inputs: CheckedInputs) -> list[str]:
     return found
 
 
+HAN_CHARACTER = re.compile("[\u4e00-\u9fff]")
+
+
 def _truncation_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
     """Documents much longer than the embedding's token window are embedded by their start."""
     texts = inputs.corpus.texts
@@ -245,11 +248,14 @@ def _covariate_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
 
 
 def _number_like(value: Any) -> bool:
+    """A string that spells a number ("1970", "2.5")."""
+    if not isinstance(value, str):
+        return False
     try:
-        float(str(value))
+        float(value)
     except ValueError:
         return False
-    return isinstance(value, str)
+    return True
 
 
 def approximate_tokens(text: str) -> int:
@@ -259,9 +265,6 @@ def approximate_tokens(text: str) -> int:
     was one or a few "words", and never warned of."""
     han = len(HAN_CHARACTER.findall(text))
     return han + len(HAN_CHARACTER.sub(" ", text).split())
-
-
-HAN_CHARACTER = re.compile("[\u4e00-\u9fff]")
 
 
 def chinese_share(texts: Sequence[str], sample: int = 200) -> float:

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tuner.engine.worker import read_started
+from tuner.engine.worker import process_alive, read_started
 from tuner.trial import TrialError
 
 
@@ -39,7 +39,7 @@ class Watchdog:
             if started is None or key in self.killed:
                 continue
             pid, since = started
-            if not _alive(pid):  # a marker its dead worker left: the retry's worker writes anew
+            if not process_alive(pid):  # left by a dead worker; the retry's worker writes anew
                 continue
             reason = self._exceeded(pid, time.time() - since)
             if reason is not None:
@@ -69,16 +69,6 @@ class Watchdog:
             return TrialError("OutOfMemory", f"out of memory: the worker used {rss:.0f} MB, "
                               f"more than --max-memory {limit:g} MB; it was stopped", "")
         return None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _kill(pid: int) -> None:

@@ -123,14 +123,21 @@ def _exit_with(parent: int) -> None:
     with SIGKILL (the OOM killer, `timeout -s KILL` around a cron job) ran no clean-up: its
     workers, about 260 MB each, finished their trial and then waited for work for ever (audit
     of 2026-12-01). Its result is lost either way; the next run re-runs the trial."""
-    while True:
+    while process_alive(parent, owned=True):
         time.sleep(PARENT_CHECK_S)
-        try:
-            os.kill(parent, 0)
-        except ProcessLookupError:
-            os._exit(1)
-        except PermissionError:  # another user's process took the pid: ours is gone
-            os._exit(1)
+    os._exit(1)
+
+
+def process_alive(pid: int, owned: bool = False) -> bool:
+    """Whether process `pid` exists (with `owned`, as one this user may signal: another user's
+    process under a reused pid is not the one we watch)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return not owned
+    return True
 
 
 def _exit_now() -> None:
