@@ -8,6 +8,7 @@ import multiprocessing
 import multiprocessing.forkserver
 import multiprocessing.spawn
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -208,6 +209,28 @@ class LentExecutor(Executor):
     def kill(self) -> None:
         kill_workers(self.pool)
         self.owner.retire(self.pool)
+
+
+def worker_exits(executor: Executor | None) -> dict[int, str]:
+    """How this executor's worker processes that have ended did end (pid -> "killed by SIGSEGV",
+    "exit code 0"); {} for a Dask cluster, whose workers are the cluster's."""
+    if isinstance(executor, LentExecutor):
+        return worker_exits(executor.pool)
+    if not isinstance(executor, ProcessPoolExecutor):
+        return {}
+    ended = {}
+    for pid, process in list((executor._processes or {}).items()):
+        code = process.exitcode
+        if code is not None:
+            ended[pid] = f"killed by {_signal_name(-code)}" if code < 0 else f"exit code {code}"
+    return ended
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def kill_workers(executor: Executor) -> None:

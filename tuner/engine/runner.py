@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from trainers import shared_steps
 from tuner.data.inputs import SharedStep, StepInputs
-from tuner.engine.executors import kill_workers
+from tuner.engine.executors import kill_workers, worker_exits
 from tuner.engine.pruning import (
     PRUNING_FOLDER,
     PruningController,
@@ -43,7 +43,7 @@ from tuner.engine.search import TpeSource
 from tuner.engine.sweep import PreparedSweep
 from tuner.engine.triage import InFlight, failed, triage_break
 from tuner.engine.watchdog import Limits, Watchdog
-from tuner.engine.worker import rescore_trial, run_shared_step, run_trial
+from tuner.engine.worker import read_started, rescore_trial, run_shared_step, run_trial
 from tuner.errors import SweepInterrupted
 from tuner.tracking.tracker import SweepHandle, Tracker
 from tuner.trial import TrialError, TrialRecord, TrialSpec, TrialStatus
@@ -383,7 +383,7 @@ class _Loop:
             self.scheduler.step_finished(task.step_id)
         self.steps.clear()
         triage = triage_break(in_flight, self.watchdog.killed, self.scheduler.suspects,
-                              explained=step_killed)
+                              explained=step_killed, exits=self._worker_exits(in_flight))
         self.watchdog.forget(trial.spec.key for trial in in_flight)
         for trial, record in triage.records:
             self._finish(trial, record)
@@ -393,6 +393,16 @@ class _Loop:
             self.pruner.forget(t.spec.key for t in triage.retries)
         self.scheduler.requeue([t.spec for t in triage.retries], triage.suspects)
         return True
+
+    def _worker_exits(self, in_flight: list[InFlight]) -> dict[str, str]:
+        """How the worker of each trial in flight ended, from the pid its marker names."""
+        ended = worker_exits(self.executor)
+        exits = {}
+        for trial in in_flight:
+            started = read_started(self.watchdog.started_dir, trial.spec.key)
+            if started is not None and started[0] in ended:
+                exits[trial.spec.key] = ended[started[0]]
+        return exits
 
     def _finish(self, trial: InFlight, record: TrialRecord) -> None:
         if self.pruner is not None:

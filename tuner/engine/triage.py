@@ -32,9 +32,11 @@ class Triage:
 
 
 def triage_break(in_flight: Sequence[InFlight], killed: Mapping[str, TrialError],
-                 suspects: Set[str], explained: bool = False) -> Triage:
+                 suspects: Set[str], explained: bool = False,
+                 exits: Mapping[str, str] | None = None) -> Triage:
     """Sort the trials in flight at a pool break into records, retries and new suspects.
-    `explained`: the break has a known cause besides these trials (a shared step we killed)."""
+    `explained`: the break has a known cause besides these trials (a shared step we killed).
+    `exits`: trial key -> how its worker ended ("killed by SIGSEGV"), where known."""
     explained = explained or any(t.spec.key in killed for t in in_flight)
     result = Triage()
     others = []
@@ -47,7 +49,8 @@ def triage_break(in_flight: Sequence[InFlight], killed: Mapping[str, TrialError]
             others.append(trial)
     for trial in others:
         if not explained and len(others) == 1 and trial.spec.key in suspects:
-            result.records.append((trial, failed(trial.spec, worker_died())))
+            how = (exits or {}).get(trial.spec.key)
+            result.records.append((trial, failed(trial.spec, worker_died(how))))
             continue
         result.retries.append(trial)
         if not explained:
@@ -59,6 +62,9 @@ def failed(spec: TrialSpec, error: TrialError) -> TrialRecord:
     return TrialRecord(spec, TrialStatus.FAILED, error=error)
 
 
-def worker_died() -> TrialError:
-    return TrialError("WorkerDied", "worker died: the worker process exited while running this "
-                      "trial, on two attempts", "")
+def worker_died(how: str | None = None) -> TrialError:
+    """A trial that ended its worker on both attempts; `how` it ended (a segfault and an exit
+    in the trainer's native code read alike before), where known."""
+    ended = f" ({how})" if how else ""
+    return TrialError("WorkerDied", f"worker died: the worker process exited{ended} while "
+                      "running this trial, on two attempts", "")
