@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tuner.data.store import json_sha256
 from tuner.errors import DataError
 
 SUPPORTED_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
@@ -48,15 +49,10 @@ class Corpus:
         """Digests of the timestamp and covariate values a fit may read (as its key holds them)."""
         digests = {}
         if self.timestamps is not None:
-            digests["timestamps"] = _json_sha256(self.timestamps)
+            digests["timestamps"] = json_sha256(self.timestamps)
         if self.covariates:
-            digests["covariates"] = _json_sha256(self.covariates)
+            digests["covariates"] = json_sha256(self.covariates)
         return digests
-
-
-def _json_sha256(value: Any) -> str:
-    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def corpus_sha256(ids: Sequence[str], texts: Sequence[str]) -> str:

@@ -17,10 +17,15 @@ from filelock import FileLock
 from tuner.errors import CacheError
 
 
+def json_sha256(value: Any) -> str:
+    """The sha256 of a value's canonical JSON (sorted keys, no spaces, str() for the rest)."""
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
 def key_digest(key: Mapping[str, Any]) -> str:
-    """A short, stable digest of a cache key (canonical JSON, sorted keys)."""
-    canonical = json.dumps(key, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:20]
+    """A short, stable digest of a cache key."""
+    return json_sha256(key)[:20]
 
 
 def file_sha256(path: Path) -> str:

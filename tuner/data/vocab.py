@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import re
 from array import array
@@ -21,6 +19,7 @@ from numpy.typing import NDArray
 from tuner.data.corpus import Corpus
 from tuner.data.store import (
     file_sha256,
+    json_sha256,
     key_digest,
     locked,
     read_json,
@@ -355,7 +354,7 @@ class BowCache:
         if any(file_sha256(folder / name) != meta.get(f"sha256:{name}")
                for name in ("flat.npy", "offsets.npy")):
             return None  # damaged in place (same length): recomputed, never read as it is
-        if _vocab_sha256(meta.get("vocab")) != meta.get("sha256:vocab"):
+        if json_sha256(meta.get("vocab")) != meta.get("sha256:vocab"):
             return None  # a word changed in meta.json was served as a hit (audit of 2026-12-01)
         return BagOfWords(list(meta["vocab"]), flat, offsets, folder.name)
 
@@ -364,14 +363,10 @@ class BowCache:
         write_atomic(folder / "flat.npy", lambda p: _save_npy(p, bow.flat))
         write_atomic(folder / "offsets.npy", lambda p: _save_npy(p, bow.offsets))
         write_json_atomic(folder / "meta.json", {
-            "key": key, "vocab": bow.vocab, "sha256:vocab": _vocab_sha256(bow.vocab),
+            "key": key, "vocab": bow.vocab, "sha256:vocab": json_sha256(bow.vocab),
             "n_docs": bow.n_docs, "n_tokens": len(bow.flat),
             **{f"sha256:{name}": file_sha256(folder / name)
                for name in ("flat.npy", "offsets.npy")}})
-
-
-def _vocab_sha256(vocab: object) -> str:
-    return hashlib.sha256(json.dumps(vocab, ensure_ascii=False).encode()).hexdigest()
 
 
 def _save_npy(path: Path, array: NDArray[np.generic]) -> None:

@@ -5,7 +5,6 @@ JSON lines, appended and fsynced: a result that finished is never lost to a stor
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -14,7 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from tuner.data.store import locked, replace_text_atomically
+from tuner.data.store import json_sha256, locked, replace_text_atomically
 from tuner.trial import (
     CheckpointPlan,
     DataRef,
@@ -41,7 +40,7 @@ class Journal:
     def append(self, run_id: str, record: TrialRecord) -> None:
         entry = json.loads(json.dumps({"run_id": run_id, "record": record_to_dict(record)},
                                       default=str))
-        line = json.dumps({**entry, "sha256": _digest(entry)})
+        line = json.dumps({**entry, "sha256": json_sha256(entry)})
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with locked(self.path):
             with self.path.open("a", encoding="utf-8") as handle:
@@ -65,10 +64,6 @@ class Journal:
         return len(entries) - len(kept)
 
 
-def _digest(entry: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(entry, sort_keys=True).encode()).hexdigest()
-
-
 def _parse(lines: list[bytes]) -> tuple[list[tuple[str, str, TrialRecord]], list[bytes]]:
     """The entries a journal's lines hold, and the lines that cannot be trusted: torn, not
     UTF-8 (one bad byte used to stop every replay, and so the experiment), or whose checksum
@@ -79,7 +74,7 @@ def _parse(lines: list[bytes]) -> tuple[list[tuple[str, str, TrialRecord]], list
             text = line.decode("utf-8")
             entry = json.loads(text)
             check = entry.pop("sha256", None)  # absent from journals written before it
-            if check is not None and check != _digest(entry):
+            if check is not None and check != json_sha256(entry):
                 raise ValueError("checksum")
             entries.append((text, str(entry["run_id"]), record_from_dict(entry["record"])))
         except (ValueError, KeyError, TypeError, AttributeError) as err:

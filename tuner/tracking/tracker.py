@@ -137,8 +137,7 @@ class MlflowTracker:
         self.tracking_uri = tracking_uri
         store = DEFAULT_STORE
         if tracking_uri.startswith("sqlite:///"):
-            store = Path(tracking_uri.removeprefix("sqlite:///")).parent
-            store.mkdir(parents=True, exist_ok=True)
+            store = Path(tracking_uri.removeprefix("sqlite:///")).parent  # open_client makes it
         # Beside the cache when the caller says so (a volume under docker-compose), else beside
         # a SQLite store; never relative to the working directory of whoever runs the sweep.
         self.journal_dir = Path(journal_dir) if journal_dir else store.resolve() / "journal"
