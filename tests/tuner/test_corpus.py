@@ -95,6 +95,23 @@ def test_missing_parquet_labels_are_missing_not_a_class(tmp_path, records):
     assert "nan" not in from_parquet.labels
 
 
+def test_a_number_label_is_one_class_however_it_is_written(tmp_path, records):
+    """JSON's 1 and 1.0 were the classes "1" and "1.0": ARI and F1 scored one topic against
+    two classes. A column of class numbers with a gap comes out of Parquet as floats."""
+    numbers = {name: i for i, name in enumerate(sorted({r["label"] for r in records}))}
+    rows = [{**r, "label": numbers[r["label"]] * (1.0 if i % 2 else 1)}
+            for i, r in enumerate(records)]
+    mixed = load_corpus(DatasetSpec(write_jsonl(tmp_path / "mixed.jsonl", rows)))
+    frame = pd.DataFrame(rows).astype({"label": "float64"})
+    frame.loc[0, "label"] = float("nan")
+    frame.to_parquet(tmp_path / "floats.parquet")
+    floats = load_corpus(DatasetSpec(tmp_path / "floats.parquet"))
+    assert mixed.labels is not None and floats.labels is not None
+    assert len(set(mixed.labels)) == len(numbers)
+    assert mixed.labels[1] == str(numbers[records[1]["label"]])
+    assert floats.labels == ["", *mixed.labels[1:]]
+
+
 def test_a_jsonl_file_with_a_byte_order_mark_loads_as_csv_does(tmp_path, records):
     plain = write_jsonl(tmp_path / "plain.jsonl", records)
     marked = tmp_path / "marked.jsonl"

@@ -144,7 +144,7 @@ def load_corpus(spec: DatasetSpec) -> Corpus:
     _check_ids(ids, spec, where)
     if not any(t.strip() for t in texts):
         raise DataError(f"{where}: field '{spec.text_field}': every document is empty")
-    labels = [_as_text(r[spec.label_field]) for r in records] if spec.label_field else None
+    labels = [_label_text(r[spec.label_field]) for r in records] if spec.label_field else None
     timestamps = (
         [_as_text(r[spec.timestamp_field]) for r in records] if spec.timestamp_field else None
     )
@@ -157,6 +157,14 @@ def load_corpus(spec: DatasetSpec) -> Corpus:
 def _as_text(value: Any) -> str:
     """A field as text; a missing value ("" or null in JSONL, NaN or NA from Parquet) is ""."""
     return "" if _missing(value) else str(value)
+
+
+def _label_text(value: Any) -> str:
+    """A label as text, one text per number: JSON's 1 and 1.0 (a column exported through a
+    float type) are one class, not two."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return _as_text(value)
 
 
 def _missing(value: Any) -> bool:
