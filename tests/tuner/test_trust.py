@@ -462,6 +462,23 @@ def test_watchdog_removes_its_folder():
     assert not watchdog.started_dir.exists()
 
 
+def test_a_killed_sweeps_marker_folder_is_removed_by_the_next_sweep():
+    """A sweep killed with SIGKILL never closes its watchdog; its folder stayed for ever."""
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    orphan = Path(tempfile.mkdtemp(prefix=f"tuner-inflight-{gone.stdout.strip()}-"))
+    (orphan / "a-trial-key").write_text("1 2", encoding="ascii")
+    living = Path(tempfile.mkdtemp(prefix=f"tuner-inflight-{os.getppid()}-"))
+    watchdog = Watchdog(Limits())
+    try:
+        assert not orphan.exists()
+        assert living.is_dir()  # its sweep may still run
+        assert watchdog.started_dir.name.startswith(f"tuner-inflight-{os.getpid()}-")
+    finally:
+        watchdog.close()
+        living.rmdir()
+
+
 def test_runs_of_a_sweep_still_alive_on_this_host_are_not_marked_stale(tmp_path):
     """A sweep this lock cannot see (another store path spelling, another cache) may still run:
     its runs stay RUNNING while its process lives, and become stale once it is gone."""

@@ -29,7 +29,8 @@ class Watchdog:
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
-        self.started_dir = Path(tempfile.mkdtemp(prefix="tuner-inflight-"))
+        _remove_orphaned_folders()
+        self.started_dir = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-"))
         self.killed: dict[str, TrialError] = {}  # trial key -> why its worker was killed
 
     def check(self, keys: Iterable[str]) -> None:
@@ -69,6 +70,18 @@ class Watchdog:
             return TrialError("OutOfMemory", f"out of memory: the worker used {rss:.0f} MB, "
                               f"more than --max-memory {limit:g} MB; it was stopped", "")
         return None
+
+
+PREFIX = "tuner-inflight-"
+
+
+def _remove_orphaned_folders() -> None:
+    """Remove the marker folders of sweeps whose process is gone: one killed with SIGKILL never
+    ran `close`, and its folder stayed in the temporary folder for ever."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{PREFIX}*-*"):
+        owner = folder.name.removeprefix(PREFIX).split("-", 1)[0]
+        if owner.isdigit() and not process_alive(int(owner)):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _kill(pid: int) -> None:
