@@ -311,7 +311,9 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         view.close()
     pruned = f", {outcome.pruned} pruned (stopped early)" if outcome.pruned else ""
-    print(f"\n{outcome.completed} completed{pruned}, {outcome.failed} failed, "
+    rescored = (f" ({outcome.rescored} re-scored from their stored fits: new labels or metric "
+                "settings)" if outcome.rescored else "")
+    print(f"\n{outcome.completed} completed{rescored}{pruned}, {outcome.failed} failed, "
           f"{outcome.skipped} skipped (already finished)")
     print(f"\nleaderboard by {outcome.metric} (experiment '{grid.experiment}'):")
     print(format_leaderboard(outcome.board, outcome.metric))
@@ -452,6 +454,8 @@ class _RunView:
                                ("npmi", "diversity", "ari", "f1") if k in record.metrics)
         else:
             summary = f"{record.error.type}: {record.error.message.splitlines()[0][:160]}"
+        if record.rescored_from is not None:
+            summary += f" (re-scored; fit of run {record.rescored_from[:8]})"
         line = f"  {record.status.value:<8} {record.spec.name[:70]:<70} {summary}"
         if self.display is None:
             print(line, flush=True)

@@ -69,3 +69,16 @@ def test_verbose_report_shows_library_output(sweep: dict) -> None:
     verbose = tuner("-v", "report", "piped", "--tracking-uri", sweep["uri"], "--out",
                     str(folder / "report-v"), cwd=folder)
     assert DOWNLOAD_NOISE in verbose.stderr
+
+
+def test_a_rescored_trial_says_so(sweep: dict, small_corpus: Path, tmp_path: Path) -> None:
+    """New metric settings re-score the stored fits; the console read like fresh fits."""
+    grid = make_grid(tmp_path, small_corpus, experiment="piped",
+                     params={"num_topics": [5, 6, 7], "vocab_size": 1000, "lda.max_iter": 10},
+                     metrics={"npmi_window": 5, "topn": 10, "diversity_topn": 25})
+    run = tuner("run", str(grid), "--tracking-uri", str(sweep["uri"]), "--max-workers", "1",
+                "--cache-dir", str(Path(sweep["folder"]) / "cache"), cwd=tmp_path)  # type: ignore[arg-type]
+    trial_lines = [line for line in run.stdout.splitlines() if line.startswith("  COMPLETE")]
+    assert len(trial_lines) == TRIALS
+    assert all("(re-scored; fit of run " in line for line in trial_lines)
+    assert f"{TRIALS} completed ({TRIALS} re-scored from their stored fits" in run.stdout
