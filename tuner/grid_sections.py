@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tuner.data.corpus import SUPPORTED_SUFFIXES, DatasetSpec
-from tuner.data.embeddings import EmbeddingSpec
+from tuner.data.embeddings import MAX_REVISION, EmbeddingSpec, valid_revision
 from tuner.data.vocab import NPMI_REFERENCES, STOP_LISTS, Preprocessing
 from tuner.engine.pruning import PRUNER_TYPES, PrunerSpec
 from tuner.engine.search import STRATEGIES, SearchSpec
@@ -40,6 +40,24 @@ def _file_path() -> Constraint:
     return Constraint("a file path", lambda v: bool(v.strip()), whole=True)
 
 
+def _revision() -> Constraint:
+    return Constraint(
+        f"a branch, tag or commit of at most {MAX_REVISION} characters: letters, digits, '.', "
+        "'_', '-', and '/' between parts; no '..'", valid_revision, whole=True)
+
+
+# MLflow refuses names over 500 characters, and the artifact folder's name must fit a file
+# name's 255 bytes; a control character in a name forged lines in the service's log.
+MAX_EXPERIMENT = 200
+
+
+def _experiment_name() -> Constraint:
+    return Constraint(
+        f"a name of 1 to {MAX_EXPERIMENT} characters with no control characters",
+        lambda v: bool(v.strip()) and len(v) <= MAX_EXPERIMENT
+        and all(ch.isprintable() for ch in v), whole=True)
+
+
 def _field_name(name: str, default: str | None, help_text: str, nullable: bool = False) -> Param:
     return Param(name, str, default, non_empty(), help_text, nullable=nullable)
 
@@ -65,8 +83,8 @@ EMBEDDING = ParamSchema("embedding", [
     Param("max_length", int, _EMB.max_length, between(8, 32768), "tokens per document"),
     Param("batch_size", int, _EMB.batch_size, between(1, 4096), "documents per batch"),
     Param("text_variant", str, _EMB.text_variant, one_of("raw"), "which text is embedded"),
-    Param("revision", str, _EMB.revision, non_empty(), "model revision (default: the local "
-          "copy's)", nullable=True),
+    Param("revision", str, _EMB.revision, _revision(), "model revision: a branch, tag or "
+          "commit (default: the local copy's)", nullable=True),
 ])
 METRICS = ParamSchema("metrics", [
     Param("npmi_window", int, _MET.npmi_window, between(2, 200), "NPMI sliding-window size"),
@@ -137,7 +155,7 @@ def top_level_schema() -> ParamSchema:
         return Param(name, dict, {}, anything(), help_text)
 
     return ParamSchema("grid", [
-        Param("experiment", str, None, non_empty(), "MLflow experiment name"),
+        Param("experiment", str, None, _experiment_name(), "MLflow experiment name"),
         Param("dataset", dict, None, anything(), "the corpus (see DATASET)"),
         Param("ground_truth", str, None, _file_path(), "clustering file; null: the label field",
               nullable=True),

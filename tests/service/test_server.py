@@ -140,6 +140,21 @@ def test_inline_grid_may_name_only_files_under_the_data_roots(api: Served, field
     assert MARKER not in json.dumps(answer)
 
 
+@pytest.mark.parametrize("revision", ["/dev/zero", "/proc/self/fd/0", "../../../../etc/hosts"])
+def test_a_revision_cannot_name_a_file(api: Served, revision: str) -> None:
+    """huggingface_hub opened an absolute revision as a file while the POST was checked:
+    /dev/zero filled the server's memory, and a pipe hung its handler threads (audit of
+    2026-12-01). Refused before anything reads it, the server still answering."""
+    body = _inline(api, "revision", models=["bertopic"],
+                   embedding={"model": "sentence-transformers/all-MiniLM-L6-v2",
+                              "revision": revision})
+    status, answer = api.call("POST", "/sweeps", body)
+    assert status == 400, answer
+    assert any("embedding.revision: expects a branch, tag or commit" in p
+               for p in answer["problems"])
+    assert api.call("GET", "/health")[0] == 200
+
+
 def test_embedding_model_may_be_a_model_id(api: Served) -> None:
     body = _inline(api, "model-id", embedding={"model": "sentence-transformers/all-MiniLM-L6-v2"},
                    seeds=[-1])  # an invalid seed stops it before any sweep starts

@@ -76,7 +76,8 @@ def test_single_model_key_and_relative_dataset_path(tmp_path, small_corpus):
                     r"0-4294967295; got \[\]"),
     ({"metrics": {"topn": 1}}, r"metrics.topn: expects an int in 2-50; got 1"),
     ({"embedding": {"pooling": "max"}}, r"embedding.pooling: expects one of mean/cls/last_token"),
-    ({"experiment": ""}, r"experiment: expects a non-empty string"),
+    ({"experiment": ""}, r"experiment: expects a name of 1 to 200 characters with no control "
+                         r"characters; got ''"),
     ({"colour": "blue"}, r"colour: unknown field; allowed:"),
     ({"dataset": {"path": "missing.jsonl"}}, r"dataset.path: file not found: .*missing.jsonl"),
     ({"dataset": {"path": "x.txt"}}, r"dataset.path: file not found"),
@@ -100,6 +101,40 @@ def test_every_problem_is_reported_at_once(tmp_path, small_corpus):
         load_grid(path)
     fields = [p.split(": ")[1] for p in info.value.problems]
     assert fields == ["models[0]", "seeds", "metrics.topn"]
+
+
+@pytest.mark.parametrize("revision", [
+    "/dev/zero", "/proc/self/fd/1", "../../../etc/passwd", "refs/../../x", ".git", "a//b",
+    "main/", "a\\b", "v1 0", "x" * 129])
+def test_a_revision_that_is_not_a_ref_name_is_refused(tmp_path, small_corpus, revision):
+    """huggingface_hub reads a revision that is not a commit hash as a file path below the
+    model's refs folder, or anywhere when absolute: /dev/zero filled the service's memory and a
+    pipe hung it (audit of 2026-12-01)."""
+    path = grid_with(tmp_path, small_corpus, embedding={"revision": revision})
+    with pytest.raises(GridError, match=r"embedding.revision: expects a branch, tag or commit"):
+        load_grid(path)
+
+
+@pytest.mark.parametrize("revision", ["main", "v1.0", "refs/pr/12", "release_2-b", "a" * 40])
+def test_branch_tag_and_commit_revisions_are_accepted(tmp_path, small_corpus, revision):
+    grid = load_grid(grid_with(tmp_path, small_corpus, embedding={"revision": revision}))
+    assert grid.embedding.revision == revision
+
+
+@pytest.mark.parametrize("name", ["a\nWARNING forged line", "tab\there", "x" * 201, "\x00"])
+def test_an_experiment_name_with_control_characters_or_too_long_is_refused(
+        tmp_path, small_corpus, name):
+    """A newline forged lines in the service's log; a long name failed only after its trials
+    had run, and then every later sweep of the experiment (audit of 2026-12-01)."""
+    with pytest.raises(GridError, match=r"experiment: expects a name of 1 to 200 characters"):
+        load_grid(grid_with(tmp_path, small_corpus, experiment=name))
+
+
+def test_a_long_chinese_experiment_name_gets_an_artifact_folder_a_file_system_accepts():
+    from tuner.tracking.tracker import artifact_folder_name
+
+    folder = artifact_folder_name("中" * 200)
+    assert folder == "中" * 40 and len(folder.encode()) <= 120
 
 
 def test_cross_field_rule_names_the_rule_and_values(tmp_path, small_corpus):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -117,9 +118,25 @@ def _checked_model_folder(folder: Path, model: str) -> Path:
     return folder
 
 
+# A revision names a branch, a tag, a pull request (refs/pr/1) or a commit. huggingface_hub
+# reads a name that is not a commit hash as a file below the model's `refs` folder, and an
+# absolute name as any file of the machine (/dev/zero filled the service's memory, a pipe hung
+# it; audit of 2026-12-01): so no leading "/" or ".", no "..", no backslash.
+_REVISION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*")
+MAX_REVISION = 128
+
+
+def valid_revision(revision: str) -> bool:
+    return (len(revision) <= MAX_REVISION and ".." not in revision
+            and _REVISION.fullmatch(revision) is not None)
+
+
 def _from_hugging_face(model: str, revision: str | None = None) -> Path:
     from huggingface_hub import snapshot_download
 
+    if revision is not None and not valid_revision(revision):
+        raise EmbeddingModelError(f"embedding model '{model}': revision is not a branch, tag or "
+                                  "commit name")
     try:
         return Path(snapshot_download(model, revision=revision, local_files_only=True))
     except Exception as cached_err:

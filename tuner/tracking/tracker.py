@@ -494,8 +494,9 @@ def learning_curve(record: TrialRecord) -> list[tuple[str, int, float]]:
 
 def artifact_folder_name(experiment: str) -> str:
     """A folder name for an experiment's artifacts that stays one folder below the artifact
-    root, whatever the name holds ("..", separators, control characters)."""
-    name = re.sub(r"[^\w.-]", "_", experiment)[:120]
+    root, whatever the name holds ("..", separators, control characters), and fits a file name
+    (255 bytes: 120 Chinese characters, 360 bytes, failed every sweep of their experiment)."""
+    name = re.sub(r"[^\w.-]", "_", experiment).encode()[:120].decode(errors="ignore")
     return name if name.strip(".") else f"_{name}"
 
 
