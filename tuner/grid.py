@@ -21,7 +21,7 @@ from tuner.data.embeddings import EmbeddingSpec
 from tuner.data.vocab import Preprocessing
 from tuner.engine.search import Range, SearchSpec, Values, sample_random
 from tuner.errors import GridError
-from tuner.params import ParamSchema, between
+from tuner.params import ParamSchema, between, shown
 from tuner.trial import MetricSettings
 
 if TYPE_CHECKING:
@@ -131,7 +131,7 @@ def _models(raw: Mapping[str, Any], problems: sections.ProblemList) -> list[str]
     field_name = "models" if "models" in raw else "model"
     names = [value] if isinstance(value, str) else value
     if value is None or names == []:
-        problems.add(field_name, f"expects a model name or a non-empty list; got {value!r}")
+        problems.add(field_name, f"expects a model name or a non-empty list; got {shown(value)}")
     if not isinstance(names, list):
         return []  # a wrong type was reported by the top-level schema
     models = []
@@ -286,6 +286,10 @@ def _check_values(key: str, schema: ParamSchema, name: str, values: Any, search:
         return _check_range(key, schema, name, values, search, problems)
     if not values:
         problems.add(f"params.{key}", "expects a value or a non-empty list of values; got []")
+        return None
+    if len(values) > sections.MAX_VALUES:
+        problems.add(f"params.{key}", f"expects at most {sections.MAX_VALUES} values; got "
+                     f"{len(values)}")
         return None
     found = False
     for i, value in enumerate(values):

@@ -30,6 +30,8 @@ from tuner.params import (
 )
 from tuner.trial import MetricSettings
 
+MAX_VALUES = 10_000  # in one list of a grid: checking 200,000 values held the service 2.7 s
+MAX_PROBLEMS = 100  # listed of a grid's problems (the rest counted): answers stay small
 MAX_SEED = 2**32 - 1  # numpy, UMAP and torch seeds are 32-bit: larger ones fail every trial
 POOLINGS = ("mean", "cls", "last_token")
 _PRE, _EMB, _MET = Preprocessing(), EmbeddingSpec(), MetricSettings()
@@ -165,7 +167,8 @@ def top_level_schema() -> ParamSchema:
               "null: the full grid", nullable=True),
         section("params", "model parameters: a value, a list, or a range"),
         section("embedding", "document embeddings (see EMBEDDING)"),
-        Param("seeds", list, [42], list_of(seed, min_len=1, distinct=True), "trial seeds"),
+        Param("seeds", list, [42], list_of(seed, min_len=1, max_len=MAX_VALUES, distinct=True),
+              "trial seeds"),
         section("metrics", "metric settings (see METRICS)"),
         section("preprocessing", "tokeniser and vocabulary (see PREPROCESSING)"),
         Param("timeout_s", float, None, above(0), "seconds before a trial is stopped",
@@ -200,7 +203,11 @@ class ProblemList:
     def raise_if_any(self) -> None:
         if self.items:
             ordered = sorted(self.items, key=self._rank)
-            raise GridError([f"{self.path}: {where}: {message}" for where, message in ordered])
+            listed = [f"{self.path}: {where}: {message}" for where, message in
+                      ordered[:MAX_PROBLEMS]]
+            if len(ordered) > MAX_PROBLEMS:
+                listed.append(f"{self.path}: and {len(ordered) - MAX_PROBLEMS} more problems")
+            raise GridError(listed)
 
     def _rank(self, item: tuple[str, str]) -> int:
         head = re.split(r"[.\[]", item[0], maxsplit=1)[0]

@@ -21,6 +21,7 @@ class Constraint:
     choices: tuple[Any, ...] | None = None
     whole: bool = False  # `describe` is the whole allowed text ("a non-empty string")
     item: Param | None = None  # for lists: what each item must be (checked one by one)
+    max_items: int | None = None  # for lists: the most items (checked before any item)
 
     def __call__(self, value: Any) -> bool:
         return self.check(value)
@@ -57,16 +58,28 @@ def non_empty() -> Constraint:
     return Constraint("a non-empty string", lambda v: bool(v.strip()), whole=True)
 
 
-def list_of(item: Param, *, min_len: int = 0, distinct: bool = False) -> Constraint:
-    """A JSON list whose items each satisfy `item`; optionally non-empty and without repeats."""
-    text = f"a {'non-empty ' if min_len else ''}list of {'distinct ' if distinct else ''}" \
+def list_of(item: Param, *, min_len: int = 0, max_len: int | None = None,
+            distinct: bool = False) -> Constraint:
+    """A JSON list whose items each satisfy `item`; optionally non-empty, at most `max_len`
+    long and without repeats."""
+    most = f"at most {max_len} " if max_len is not None else ""
+    text = f"a {'non-empty ' if min_len else ''}list of {most}{'distinct ' if distinct else ''}" \
            f"values, each {item.allowed()}"
 
     def check(values: list[Any]) -> bool:
         keys = {repr(v) for v in values}  # repr: items need not be hashable
         return len(values) >= min_len and (not distinct or len(keys) == len(values))
 
-    return Constraint(text, check, whole=True, item=item)
+    return Constraint(text, check, whole=True, item=item, max_items=max_len)
+
+
+SHOWN_CHARS = 120  # of a value quoted in a problem: a 0.5 MB list made a 13.5 MB answer
+
+
+def shown(value: Any) -> str:
+    """`repr(value)`, cut to SHOWN_CHARS characters."""
+    text = repr(value)
+    return text if len(text) <= SHOWN_CHARS else f"{text[:SHOWN_CHARS]}... ({len(text)} characters)"
 
 
 def _fmt(x: float) -> str:
@@ -126,14 +139,18 @@ class Param:
         if value is None:
             return [] if self.nullable else [("", f"expects {self.allowed()}; got null")]
         if not _has_type(value, self.type):
-            return [("", f"expects {self.allowed()}; got {value!r} ({type(value).__name__})")]
+            return [("", f"expects {self.allowed()}; got {shown(value)} "
+                         f"({type(value).__name__})")]
+        most = self.constraint.max_items
+        if most is not None and len(value) > most:
+            return [("", f"expects {self.allowed()}; got a list of {len(value)} values")]
         item = self.constraint.item
         if item is not None:
             items = [(f"[{i}]", p) for i, v in enumerate(value) if (p := item.problem(v))]
             if items:
                 return items
         if not self.constraint(value):
-            return [("", f"expects {self.allowed()}; got {value!r}")]
+            return [("", f"expects {self.allowed()}; got {shown(value)}")]
         return []
 
     def coerce(self, value: Any) -> Any:
