@@ -91,7 +91,7 @@ def wait_done(served: Served, sweep_id: str, timeout: float = 240) -> dict[str, 
     while time.monotonic() < deadline:
         status, job = served.call("GET", f"/sweeps/{sweep_id}")
         assert status == 200
-        if job["status"] in ("finished", "failed"):
+        if job["status"] in ("finished", "failed", "cancelled"):
             return job
         time.sleep(0.5)
     pytest.fail(f"sweep {sweep_id} still {job.get('status')} after {timeout} s")

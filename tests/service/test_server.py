@@ -453,3 +453,40 @@ def test_data_root_option_replaces_the_default_roots(tmp_path: Path, small_corpu
     assert [p.split(": ")[1] for p in inside_body["problems"]] == ["seeds[0]"]
     assert outside_body["error"].startswith("grid_inline: dataset.path: must be a file under "
                                             "the server's data roots (corpora/)")
+
+
+def _wait_for(api: Served, sweep_id: str, wanted: str, timeout: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = api.call("GET", f"/sweeps/{sweep_id}")[1]
+        if job["status"] == wanted and (wanted != "running" or job["total"]):
+            return job
+        time.sleep(0.2)
+    pytest.fail(f"sweep {sweep_id} never {wanted}")
+
+
+def test_a_sweep_can_be_cancelled_queued_or_running(api: Served) -> None:
+    """A 500-trial grid held the server's one sweep slot until SIGTERM: there was no cancel
+    (audit of 2026-12-01). Cancelling stops its workers; its running trials end KILLED."""
+    from mlflow.tracking import MlflowClient
+
+    long = _inline(api, "cancel-running")
+    long["grid_inline"]["params"] = {"num_topics": [5, 8], "vocab_size": 1000,
+                                     "lda.max_iter": 10000}
+    running = api.call("POST", "/sweeps", long)[1]
+    waiting = api.call("POST", "/sweeps", _inline(api, "cancel-queued"))[1]
+    _wait_for(api, running["id"], "running")
+    status, answer = api.call("POST", f"/sweeps/{waiting['id']}/cancel")
+    assert (status, answer["status"]) == (202, "cancelled"), answer
+    assert api.call("POST", f"/sweeps/{running['id']}/cancel")[0] == 202
+    ended = wait_done(api, running["id"], timeout=60)
+    assert ended["status"] == "cancelled" and "cancelled while running" in ended["error"]
+    runs = MlflowClient(api.store).search_runs([ended["experiment_id"]],
+                                               "tags.`tuner.role` = 'trial'")
+    assert runs and {r.info.status for r in runs} == {"KILLED"}
+    assert api.call("POST", f"/sweeps/{running['id']}/cancel")[0] == 409
+    assert api.call("GET", f"/sweeps/{running['id']}/cancel")[0] == 405
+    assert api.call("POST", "/sweeps/nope/cancel")[0] == 404
+    again = api.call("POST", "/sweeps", _inline(api, "cancel-queued", seeds=[3]))
+    assert again[0] == 202, again  # the experiment is free again
+    assert wait_done(api, again[1]["id"])["status"] == "finished"

@@ -219,3 +219,22 @@ def test_threads_per_worker_reaches_sweeps_that_run_at_once(tmp_path: Path, smal
     runs = client.search_runs([client.get_experiment_by_name("threads").experiment_id],
                               "metrics.fit_threads >= 0")
     assert [r.data.metrics["fit_threads"] for r in runs] == [3.0]
+
+
+def test_the_server_keeps_a_bounded_history_of_ended_sweeps(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sweeps that failed at once (a store refusing the experiment) escaped the queue's limit
+    and every one stayed in the server's memory (audit of 2026-12-01)."""
+    from tuner.serve import jobs
+
+    monkeypatch.setattr(jobs, "KEEP_ENDED", 3)
+    registry = jobs.SweepRegistry(jobs.JobSettings(tmp_path, tmp_path / "cache",
+                                                   f"sqlite:///{tmp_path}/mlflow.db"))
+    try:
+        for i in range(6):
+            job = jobs.SweepJob(f"job{i}", f"experiment-{i}", "grid_inline")
+            registry._register(job)
+            registry._end(job, "failed", "the store refused it")
+        assert [j.id for j in registry.jobs()] == ["job3", "job4", "job5"]
+    finally:
+        registry.shutdown(1)

@@ -29,8 +29,11 @@ from tuner.serve.paths import DataRoots, contained_grid
 from tuner.trial import TrialRecord, TrialStatus
 
 __all__ = ["ApiError", "JobSettings", "SweepJob", "SweepRegistry"]
-JobStatus = Literal["queued", "running", "finished", "failed"]
+JobStatus = Literal["queued", "running", "finished", "failed", "cancelled"]
 INLINE_FOLDER = "inline_grids"
+# Sweeps that ended, kept for GET: sweeps that failed at once (a store refusing the experiment)
+# escaped the queue's limit, and every one stayed in memory for ever (audit of 2026-12-01).
+KEEP_ENDED = 1000
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,7 @@ class SweepRegistry:
         self._lock = threading.Lock()
         self._jobs: dict[str, SweepJob] = {}
         self._futures: dict[str, Future[None]] = {}
+        self._stops: dict[str, threading.Event] = {}  # per sweep: a cancel or the server's stop
         self._stop = threading.Event()
         self._pool = ThreadPoolExecutor(settings.max_active, thread_name_prefix="sweep")
         self._workers = SharedPool(lambda: make_executor("process", settings.max_workers,
@@ -122,6 +126,19 @@ class SweepRegistry:
             self._futures[job_id] = self._pool.submit(self._run, job, grid, inputs)
         return job
 
+    def cancel(self, job_id: str) -> SweepJob:
+        """Cancel a queued sweep, or stop a running one as SIGTERM would (its workers stopped,
+        its open runs KILLED, its finished trials kept); 409 for a sweep that has ended."""
+        job = self.get(job_id)
+        with self._lock:
+            if job.status not in ("queued", "running"):
+                raise ApiError(HTTPStatus.CONFLICT, f"sweep {job_id}: already {job.status}")
+            future, stop = self._futures.get(job_id), self._stops[job_id]
+            stop.set()
+        if future is not None and future.cancel():
+            self._end(job, "cancelled", "cancelled before it started")
+        return job
+
     def shutdown(self, timeout: float) -> bool:
         """Stop taking sweeps, drop the queued ones and stop the running ones: their workers
         are killed and no new pool starts, so each ends KILLED. True if all ended in time."""
@@ -129,8 +146,10 @@ class SweepRegistry:
         self._pool.shutdown(wait=False, cancel_futures=True)
         with self._lock:
             futures = dict(self._futures)
+            for stop in self._stops.values():
+                stop.set()
         for job_id, future in futures.items():
-            if future.cancelled():
+            if future.cancelled() and self._jobs[job_id].status == "queued":
                 self._end(self._jobs[job_id], "failed", "cancelled: the server stopped first")
         running = [f for f in futures.values() if not f.done()]
         deadline = time.monotonic() + timeout
@@ -199,7 +218,17 @@ class SweepRegistry:
             if queued >= self.settings.max_queued:
                 raise ApiError(HTTPStatus.SERVICE_UNAVAILABLE, f"{queued} sweeps are queued, "
                                f"the most this server holds; try again later")
+            self._forget_oldest_ended()
             self._jobs[job.id] = job
+            self._stops[job.id] = threading.Event()
+
+    def _forget_oldest_ended(self) -> None:
+        """Keep the KEEP_ENDED most recent sweeps that have ended (called under the lock)."""
+        ended = [j for j in self._jobs.values() if j.finished_at is not None]
+        surplus = max(0, len(ended) - KEEP_ENDED + 1)
+        for job in sorted(ended, key=lambda j: j.finished_at or 0.0)[:surplus]:
+            for table in (self._jobs, self._futures, self._stops):
+                table.pop(job.id, None)
 
     def _write_inline(self, job: SweepJob, inline: dict[str, Any]) -> Path:
         path = self._inline_path(job)
@@ -208,7 +237,7 @@ class SweepRegistry:
             path.write_text(json.dumps(inline, indent=1), encoding="utf-8")
         except OSError as err:
             with self._lock:
-                del self._jobs[job.id]
+                del self._jobs[job.id], self._stops[job.id]
             raise ApiError(HTTPStatus.INSUFFICIENT_STORAGE, f"grid_inline: cannot be stored "
                            f"under the cache folder: {err.strerror}") from err
         return path
@@ -222,8 +251,10 @@ class SweepRegistry:
         # One warm pool, lent to sweep after sweep; sweeps that run at once (--max-active-sweeps
         # above 1) each start their own, so one sweep's time limit never kills another's trials.
         pool = self._workers if self.settings.max_active == 1 else None
+        with self._lock:
+            stop = self._stops[job.id]
         settings = SweepSettings(self.settings.tracking_uri, self.settings.cache_dir,
-                                 self.settings.max_workers, progress=False, stop=self._stop,
+                                 self.settings.max_workers, progress=False, stop=stop,
                                  pool=pool, threads_per_worker=self.settings.threads_per_worker)
         hooks = SweepHooks(lambda prepared, skipped: self._started(job, prepared, skipped),
                            lambda record: self._recorded(job, record))
@@ -232,7 +263,11 @@ class SweepRegistry:
         try:
             outcome = execute_sweep(grid, inputs, settings, hooks)
         except SweepInterrupted:
-            self._end(job, "failed", "interrupted: the server stopped (SIGTERM)")
+            if self._stop.is_set():
+                self._end(job, "failed", "interrupted: the server stopped (SIGTERM)")
+            else:
+                self._end(job, "cancelled", "cancelled while running: its workers were "
+                          "stopped, its running trials ended KILLED, finished ones are kept")
             return
         except Exception as err:  # a background thread has no caller to raise to
             self._end(job, "failed", public_failure(err, self.roots))

@@ -228,14 +228,18 @@ class _ApiHandler(PrereadHandler):
         self._check_token()
         parts = path.strip("/").split("/")
         if parts[0] != "sweeps" or len(parts) > 3 or (len(parts) == 3 and
-                                                      parts[2] != "leaderboard"):
+                                                      parts[2] not in ("leaderboard", "cancel")):
             raise ApiError(HTTPStatus.NOT_FOUND, f"no route {method} {path}")
         if len(parts) == 1:
             if method == "POST":
                 return HTTPStatus.ACCEPTED, self.registry.submit(self._json_body()).as_json()
             return HTTPStatus.OK, [job.as_json() for job in self.registry.jobs()]
-        if method != "GET":
-            raise ApiError(HTTPStatus.METHOD_NOT_ALLOWED, f"{path} allows GET; got {method}")
+        allowed = "POST" if parts[-1] == "cancel" else "GET"
+        if method != allowed:
+            raise ApiError(HTTPStatus.METHOD_NOT_ALLOWED, f"{path} allows {allowed}; got {method}")
+        if len(parts) == 3 and parts[2] == "cancel":
+            self.close_connection = True  # a body it does not read must not read as a request
+            return HTTPStatus.ACCEPTED, self.registry.cancel(parts[1]).as_json()
         if len(parts) == 3:
             return HTTPStatus.OK, self.registry.leaderboard(parts[1])
         return HTTPStatus.OK, self.registry.get(parts[1]).as_json()
