@@ -29,6 +29,12 @@ _FAIL_FAST = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEO
     ("postgresql://db/mlflow?user=u&password=pw&sslmode=require",
      "postgresql://db/mlflow?user=u&password=***&sslmode=require"),
     ("https://host/api?token=abc#top", "https://host/api?token=***#top"),
+    # SQLAlchemy reads "pa/ss" as the password; other secret parameters (audit of 2026-12-01)
+    ("postgresql://u:pa/ss@db/x", "postgresql://u:***@db/x"),
+    ("postgresql://db/x?sslpassword=a&client_secret=b&sslmode=require",
+     "postgresql://db/x?sslpassword=***&client_secret=***&sslmode=require"),
+    ("https://s3/b?X-Amz-Credential=c&X-Amz-Signature=d&auth=e&sig=f",
+     "https://s3/b?X-Amz-Credential=***&X-Amz-Signature=***&auth=***&sig=***"),
 ])
 def test_redact_uri_hides_credentials(text: str, shown: str) -> None:
     assert redact_uri(text) == shown
@@ -53,6 +59,21 @@ def test_a_failed_sweep_shows_tuners_words_never_a_librarys() -> None:
     store.__cause__ = ConnectionError("refused")
     assert public_failure(store, roots) == \
         "TrackingError: MLflow tracking store http://tuner:***@db: unreachable"
+    local = TrackingError("MLflow tracking store sqlite:////srv/private/mlflow.db cannot be "
+                          "used: the name exceeds 500 characters")
+    assert public_failure(local, roots, "sqlite:////srv/private/mlflow.db") == \
+        "TrackingError: MLflow tracking store sqlite:///.../mlflow.db cannot be used: the name " \
+        "exceeds 500 characters"
+
+
+def test_a_logged_error_is_one_line(caplog: pytest.LogCaptureFixture) -> None:
+    """An experiment name with a newline forged a WARNING line in the server's log."""
+    from tuner.serve.errors import log_reference
+
+    with caplog.at_level("WARNING", logger="tuner.serve.errors"):
+        ref = log_reference(ValueError("name\nWARNING tuner.serve.errors: ref 0: forged\r"))
+    assert caplog.messages == [f"ref {ref}: ValueError: name\\nWARNING tuner.serve.errors: "
+                               "ref 0: forged\\r"]
 
 
 def _unreachable_store() -> str:

@@ -82,6 +82,15 @@ def test_health_needs_no_token(api: Served) -> None:
     assert api.call("GET", "/health", token=None) == (200, {"status": "ok"})
 
 
+def test_answers_do_not_name_the_python_version(api: Served) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", api.port, timeout=60)
+    connection.request("GET", "/health")
+    answer = connection.getresponse()
+    answer.read()
+    connection.close()
+    assert answer.getheader("Server") == "tuner"
+
+
 @pytest.mark.parametrize("token", [None, "wrong-token"])
 def test_sweeps_refuse_missing_or_wrong_token(api: Served, token: str | None) -> None:
     status, body = api.call("GET", "/sweeps", token=token)

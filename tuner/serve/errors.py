@@ -64,23 +64,34 @@ def _data_problem(err: TunerError, label: str, roots: DataRoots,
 
 
 def log_reference(err: BaseException) -> str:
-    """Log an error's full text on the server and return the reference an answer quotes."""
+    """Log an error's full text on the server, as one line, and return the reference an answer
+    quotes."""
     ref = uuid.uuid4().hex[:8]
-    log.warning("ref %s: %s: %s", ref, type(err).__name__, redact_uri(str(err)))
+    log.warning("ref %s: %s: %s", ref, type(err).__name__, one_line(redact_uri(str(err))))
     return ref
 
 
-def public_failure(err: BaseException, roots: DataRoots) -> str:
-    """A sweep's failure as `GET /sweeps/{id}` shows it: no data values, no credentials. Only
-    tuner's own words are shown; a library's error (a tokenizer or model config that fails to
-    load, a parser) may quote the file it read, so its text goes to the server log."""
+def one_line(text: str) -> str:
+    """`text` with its control characters escaped (a newline as \\n): a request's text in the
+    server's log cannot start a line of its own, forged as the server's (audit of 2026-12-01)."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
+def public_failure(err: BaseException, roots: DataRoots, store: str | None = None) -> str:
+    """A sweep's failure as `GET /sweeps/{id}` shows it: no data values, no credentials, and
+    not the folder of a SQLite `store` (a path of the server's). Only tuner's own words are shown; a
+    library's error (a tokenizer or model config that fails to load, a parser) may quote the
+    file it read, so its text goes to the server log."""
     if isinstance(err, (DataError, GroundTruthError)):
         return f"{type(err).__name__}: a data file failed a check; see the server log " \
                f"(ref {log_reference(err)})"
     if not _tuners_own_words(err):
         return f"{type(err).__name__}: the sweep failed; the reason may quote a file it read, " \
                f"so it is only in the server log (ref {log_reference(err)})"
-    return roots.shown(redact_uri(f"{type(err).__name__}: {err}"))[:4000]
+    text = redact_uri(f"{type(err).__name__}: {err}")
+    if store and store.startswith("sqlite:///"):
+        text = text.replace(store, f"sqlite:///.../{store.rsplit('/', 1)[-1]}")
+    return roots.shown(text)[:4000]
 
 
 def _tuners_own_words(err: BaseException | None) -> bool:

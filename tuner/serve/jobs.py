@@ -185,8 +185,15 @@ class SweepRegistry:
             raise ApiError(HTTPStatus.BAD_REQUEST, f"grid_inline: expects a JSON object; "
                            f"got {type(raw).__name__}")
         inline = contained_grid(raw, self.roots, self.settings.grids_dir.resolve())
-        with tempfile.TemporaryDirectory(prefix="tuner-inline-") as folder:
-            path = Path(folder) / "grid.json"  # read by load_grid, gone once it validated
+        folder = self._inline_folder()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise ApiError(HTTPStatus.INSUFFICIENT_STORAGE, f"grid_inline: cannot be stored "
+                           f"under the cache folder: {err.strerror}") from err
+        # in the server's own folder, not the machine's temporary one
+        with tempfile.TemporaryDirectory(prefix=".validating-", dir=folder) as validating:
+            path = Path(validating) / "grid.json"  # read by load_grid, gone once it validated
             path.write_text(json.dumps(inline), encoding="utf-8")
             return (*self._validated(path, "grid_inline"), inline)
 
@@ -242,8 +249,11 @@ class SweepRegistry:
                            f"under the cache folder: {err.strerror}") from err
         return path
 
+    def _inline_folder(self) -> Path:
+        return self.settings.cache_dir.resolve() / INLINE_FOLDER
+
     def _inline_path(self, job: SweepJob) -> Path:
-        return self.settings.cache_dir.resolve() / INLINE_FOLDER / f"{job.id}.json"
+        return self._inline_folder() / f"{job.id}.json"
 
     def _run(self, job: SweepJob, grid: Grid, inputs: CheckedInputs) -> None:
         from tuner.flow import SweepHooks, SweepSettings, execute_sweep
@@ -270,7 +280,7 @@ class SweepRegistry:
                           "stopped, its running trials ended KILLED, finished ones are kept")
             return
         except Exception as err:  # a background thread has no caller to raise to
-            self._end(job, "failed", public_failure(err, self.roots))
+            self._end(job, "failed", public_failure(err, self.roots, self.settings.tracking_uri))
             return
         with self._lock:
             job.experiment_id, job.parent_run_id = outcome.experiment_id, outcome.parent_run_id

@@ -197,6 +197,9 @@ class _ApiHandler(PrereadHandler):
     hosts: ClassVar[HostPolicy]
     server_version = "tuner"
 
+    def version_string(self) -> str:
+        return self.server_version  # the Server header names no Python version
+
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         self._dispatch("GET")
 
@@ -212,7 +215,8 @@ class _ApiHandler(PrereadHandler):
         except ApiError as err:
             status, body = err.status, {"error": err.message, "problems": err.problems}
         except TunerError as err:
-            message = public_failure(err, self.registry.roots)
+            message = public_failure(err, self.registry.roots,
+                                     self.registry.settings.tracking_uri)
             status, body = HTTPStatus.BAD_REQUEST, {"error": message, "problems": [message]}
         except Exception as err:  # a bug answers 500; it never drops the connection
             log.error("%s %s failed", method, self.path, exc_info=True)

@@ -5,13 +5,19 @@ from __future__ import annotations
 import re
 
 # userinfo with a password, in a URI anywhere inside a text (an error message holds several).
-_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^\s/@:]*):[^\s/]*@")
+# The password runs to the last "@" before a blank: SQLAlchemy reads `u:pa/ss@db` as password
+# "pa/ss" (base64 passwords hold "/"), where a URI's rules would end it at the "/". A port
+# (`host:5000/path@x`) is not a password.
+_CREDENTIALS = re.compile(
+    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^\s/@:]*):(?!\d+/)\S*@")
 # userinfo without a password: often a token (https://TOKEN@host).
 _TOKEN = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^\s/@:]+@")
 # a secret passed as a query parameter (?password=..., &token=...).
+# Any parameter whose name holds one of these words (sslpassword, client_secret,
+# X-Amz-Signature, X-Amz-Credential), and `auth` and `sig`.
 _QUERY_SECRET = re.compile(
-    r"(?P<name>[?&](?:password|passwd|pwd|token|access_token|api_key|apikey|secret|key)=)"
-    r"[^&\s#]*", re.IGNORECASE)
+    r"(?P<name>[?&](?:[\w.-]*(?:password|passwd|pwd|token|secret|key|signature|credential)"
+    r"|auth|sig)=)[^&\s#]*", re.IGNORECASE)
 
 
 def redact_uri(text: str) -> str:
