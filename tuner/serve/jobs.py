@@ -131,9 +131,9 @@ class SweepRegistry:
         its open runs KILLED, its finished trials kept); 409 for a sweep that has ended."""
         job = self.get(job_id)
         with self._lock:
-            if job.status not in ("queued", "running"):
+            future, stop = self._futures.get(job_id), self._stops.get(job_id)
+            if job.status not in ("queued", "running") or stop is None:
                 raise ApiError(HTTPStatus.CONFLICT, f"sweep {job_id}: already {job.status}")
-            future, stop = self._futures.get(job_id), self._stops[job_id]
             stop.set()
         if future is not None and future.cancel():
             self._end(job, "cancelled", "cancelled before it started")
