@@ -78,6 +78,22 @@ class Grid:
             return self.search.n_trials * len(self.seeds)
         return sum(s.size for s in self.sweeps) * len(self.seeds)
 
+    def settings(self) -> dict[str, Any]:
+        """The grid's data, embedding and preprocessing sections as they were resolved (the
+        dataset's absolute path, every default filled in), as grid JSON: what a sweep records,
+        so that `tuner best` rebuilds the grid from what the sweep used, not from its file as it
+        is now (edited, or another file of that name where the command runs)."""
+        def plain(value: Any) -> Any:
+            return list(value) if isinstance(value, tuple) else value
+
+        dataset = {k: plain(v) for k, v in dataclasses.asdict(self.dataset).items()}
+        return {"dataset": {**dataset, "path": str(self.dataset.path)},
+                "ground_truth": None if self.ground_truth is None else str(self.ground_truth),
+                "embedding": dataclasses.asdict(self.embedding),
+                "preprocessing": {k: plain(v) for k, v in
+                                  dataclasses.asdict(self.preprocessing).items()},
+                "timeout_s": self.timeout_s}
+
 
 def load_grid(path: str | Path, max_trials: int | None = None) -> Grid:
     """Read and validate a grid file. Raises GridError listing every problem found, or at once

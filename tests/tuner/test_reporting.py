@@ -208,3 +208,31 @@ def test_best_grid_reruns_every_seed_of_the_best_configuration(store: str) -> No
     top = leaderboard(MlflowTracker(store), EXPERIMENT, "ari", 1)[0]
     assert grid["seeds"] == [1, 2]
     assert {k: grid["params"][k] for k in ("num_topics", "alpha")} == dict(top.swept)
+
+
+def test_best_grid_keeps_the_settings_the_sweep_ran_with(store: str, tmp_path: Path) -> None:
+    """`tuner best` re-read the sweep's grid file as it was at the time of asking: an edited
+    file (or another file of that name where it ran) gave its own preprocessing, dataset fields
+    and time limit, and the printed grid did not re-run the best configuration (audit of
+    2026-12-01)."""
+    from tuner.grid import load_grid
+
+    tracker = MlflowTracker(store)
+    grid_file = Path(tracker.sweep_runs(EXPERIMENT)[0].tags["tuner.grid"])
+    assert grid_file.is_absolute()
+    original = grid_file.read_text(encoding="utf-8")
+    edited = json.loads(original)
+    edited["preprocessing"] = {"min_df": 50, "stopwords": "none"}
+    edited["dataset"]["text_field"] = "body"
+    edited["timeout_s"] = 1
+    try:
+        grid_file.write_text(json.dumps(edited), encoding="utf-8")
+        grid = best_grid(store, EXPERIMENT, "ari")
+    finally:
+        grid_file.write_text(original, encoding="utf-8")
+    ran = load_grid(grid_file)
+    assert grid["preprocessing"]["min_df"] == 2 and grid["preprocessing"]["stopwords"] == "auto"
+    assert grid["dataset"]["text_field"] == "text" and grid["timeout_s"] is None
+    rebuilt = tmp_path / "best.json"
+    rebuilt.write_text(json.dumps(grid), encoding="utf-8")
+    assert load_grid(rebuilt).settings() == ran.settings()

@@ -153,3 +153,30 @@ def test_a_document_listed_twice_in_the_assignments_is_refused(tmp_path, lda_tri
     assert code == EXIT_INVALID
     assert (f"{assignments}: line {len(doc_ids) + 2}: id: expects every document id once; "
             f"'{doc_ids[0]}' is listed again") in capsys.readouterr().err
+
+
+def test_best_passes_over_a_logged_external_model(tmp_path, lda_trial, small_corpus, caplog):
+    """`tuner best` crashed with KeyError: 'dataset' once a `tuner score --log` model ranked
+    first: it has no sweep of tuner's to rebuild and no trainer to re-run (audit of
+    2026-12-01)."""
+    from tests.conftest import read_jsonl
+    from tuner.reporting.best import best_grid
+
+    grid_path, cache, record, doc_ids = lda_trial
+    labels = {str(r["id"]): r["label"] for r in read_jsonl(small_corpus)}
+    names = sorted(set(labels.values()))
+    topics = tmp_path / "topics.json"  # one topic per label: the truth itself, ARI 1
+    topics.write_text(json.dumps({name: record.topic_words[i % len(record.topic_words)]
+                                  for i, name in enumerate(names)}))
+    assignments = tmp_path / "assignments.csv"
+    with assignments.open("w", newline="") as handle:
+        csv.writer(handle).writerows([["id", "topic"], *([d, labels[d]] for d in doc_ids)])
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert main(["run", str(grid_path), "--tracking-uri", uri, "--cache-dir", str(cache),
+                 "--max-workers", "1", "--quiet"]) == EXIT_OK
+    assert main(["score", str(grid_path), str(topics), "--assignments", str(assignments),
+                 "--cache-dir", str(cache), "--log", "--name", "truth",
+                 "--tracking-uri", uri]) == EXIT_OK
+    grid = best_grid(uri, "test", "ari")
+    assert grid["models"] == ["LDA"] and grid["params"]["num_topics"] == 6
+    assert "external:truth, scored with `tuner score`: it cannot be re-run" in caplog.text

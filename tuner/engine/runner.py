@@ -45,7 +45,7 @@ from tuner.engine.triage import InFlight, failed, triage_break
 from tuner.engine.watchdog import Limits, Watchdog
 from tuner.engine.worker import read_started, rescore_trial, run_shared_step, run_trial
 from tuner.errors import SweepInterrupted
-from tuner.tracking.tracker import SweepHandle, Tracker
+from tuner.tracking.tracker import SWEEP_SETTINGS_FILE, SweepHandle, Tracker
 from tuner.trial import TrialError, TrialRecord, TrialSpec, TrialStatus
 
 log = logging.getLogger(__name__)
@@ -101,6 +101,7 @@ def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: Executor
     grid = prepared.grid
     sweep = tracker.start_sweep(grid.experiment, _sweep_tags(prepared), _sweep_params(prepared),
                                 prepared.inputs.corpus.ids)
+    tracker.log_json(sweep.run_id, SWEEP_SETTINGS_FILE, grid.settings())
     result = SweepResult(sweep, stale=tracker.fail_stale_runs(sweep))
     done = tracker.finished_metrics(sweep)
     source = _source(prepared, done)
@@ -451,7 +452,8 @@ def _result_or_none(future: Future[TrialRecord]) -> TrialRecord | None:
 
 def _sweep_tags(prepared: PreparedSweep) -> dict[str, str]:
     grid = prepared.grid
-    tags = {"tuner.grid": str(grid.path), "tuner.corpus_sha256": prepared.inputs.corpus.sha256,
+    tags = {"tuner.grid": str(grid.path.resolve()),
+            "tuner.corpus_sha256": prepared.inputs.corpus.sha256,
             "tuner.models": ",".join(s.model for s in grid.sweeps),
             "tuner.context": prepared.context}
     tags |= {f"tuner.cache.{k}": v for k, v in prepared.cache_events.items()}

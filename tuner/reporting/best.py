@@ -1,22 +1,26 @@
 """`tuner best`: the best configuration of an experiment as a grid JSON that re-runs exactly it.
 
 Configurations are ranked by the mean of the metric over their seeds (as the leaderboard ranks
-them); the grid carries every seed the configuration ran with. It starts from the sweep's own
-grid file (the sweep run's tag `tuner.grid`) when it is still there, so dataset fields,
-embedding and preprocessing carry over; the sweep run's params fill in the dataset path,
-language and ground truth when it is not. The model, its full parameters, the seeds and the
-metric settings come from the trials.
+them); the grid carries every seed the configuration ran with. The dataset, ground truth,
+embedding, preprocessing and time limit are those the sweep recorded when it started (its
+`sweep_settings.json`). A sweep logged before tuner recorded them is rebuilt from its grid file
+(the sweep run's tag `tuner.grid`) as it is now, with a warning, and from the sweep run's params
+when that file is gone. The model, its full parameters, the seeds and the metric settings come
+from the trials. Models scored with `tuner score` cannot be re-run and are passed over.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 from tuner.errors import TunerError
 from tuner.reporting.leaderboard import ConfigResult, leaderboard
 from tuner.tracking.records import SweepRun
+
+log = logging.getLogger(__name__)
 
 
 def best_grid(tracking_uri: str, experiment: str, metric: str,
@@ -26,30 +30,43 @@ def best_grid(tracking_uri: str, experiment: str, metric: str,
     Raises:
         TunerError: unknown experiment, or no finished trial logged `metric`.
     """
-    from tuner.tracking.tracker import MlflowTracker
+    from trainers import canonical_name
+    from tuner.tracking.tracker import SWEEP_SETTINGS_FILE, MlflowTracker
 
     tracker = MlflowTracker(tracking_uri)
-    board = leaderboard(tracker, experiment, metric, 1)
+    board = leaderboard(tracker, experiment, metric, 1_000_000)
     if not board:
         raise TunerError(f"experiment '{experiment}': no finished trial has metric '{metric}'; "
                          "pick one of npmi, diversity, ari, f1 that the sweep logged")
-    best = board[0]
+    runnable = [config for config in board if canonical_name(config.model) is not None]
+    if canonical_name(board[0].model) is None:
+        log.warning("the best %s is %s, scored with `tuner score`: it cannot be re-run, so the "
+                    "best configuration tuner can run is given", metric, board[0].model)
+    if not runnable:
+        raise TunerError(f"experiment '{experiment}': every configuration with '{metric}' was "
+                         "scored with `tuner score`; there is no model for a grid to re-run")
+    best = runnable[0]
     parent_id = best.best_trial(metric).parent_run_id
     parent = next((r for r in tracker.sweep_runs(experiment) if r.run_id == parent_id), None)
-    grid = _base_grid(parent)
+    if parent is None:
+        raise TunerError("the best trial has no sweep run (tag mlflow.parentRunId); was it "
+                         "written by `tuner run`?")
+    recorded = tracker.read_json(parent.run_id, SWEEP_SETTINGS_FILE)
+    grid = dict(recorded) if recorded is not None else _base_grid(parent)
     grid |= _config_fields(best)
     grid["experiment"] = rename or f"{experiment}-best-{metric}"
     grid["leaderboard_metric"] = metric
     return grid
 
 
-def _base_grid(sweep: SweepRun | None) -> dict[str, Any]:
-    if sweep is None:
-        raise TunerError("the best trial has no sweep run (tag mlflow.parentRunId); was it "
-                         "written by `tuner run`?")
+def _base_grid(sweep: SweepRun) -> dict[str, Any]:
+    """For a sweep that recorded no settings: its grid file as it is now, and its params."""
     grid_path, sweep_params = sweep.tags.get("tuner.grid"), sweep.params
     raw: dict[str, Any] = {}
     if grid_path and Path(grid_path).is_file():
+        log.warning("sweep %s recorded no settings (it predates tuner recording them): the "
+                    "dataset fields, embedding and preprocessing are read from %s as it is now",
+                    sweep.run_id, grid_path)
         raw = json.loads(Path(grid_path).read_text(encoding="utf-8"))
     truth = sweep_params.get("ground_truth", "")
     dataset = dict(raw.get("dataset") or {"language": sweep_params.get("language", "en")})

@@ -152,6 +152,10 @@ class MemoryTracker:
         record = self.runs[run_id].record
         return {str(i): words for i, words in enumerate(record.topic_words)} if record else {}
 
+    def read_json(self, run_id: str, name: str) -> dict[str, Any] | None:
+        found = self.runs[run_id].artifacts.get(name)
+        return dict(found) if isinstance(found, dict) else None
+
     def log_report(self, run_id: str, local_path: Path, artifact_path: str | None = None
                    ) -> None:
         """Remembers the file or folder under its artifact path (the caller keeps it)."""

@@ -38,6 +38,7 @@ from tuner.trial import StoredFit, TrialRecord, TrialSpec, TrialStatus
 
 log = logging.getLogger(__name__)
 EXTRAS_FILE = "extras.json"  # what a model reports beyond its metrics
+SWEEP_SETTINGS_FILE = "sweep_settings.json"  # on a sweep run: its grid's resolved sections
 DEFAULT_STORE = Path("mlruns")
 SECRET_MARKERS = ("password", "secret", "token", "api_key", "apikey")
 
@@ -88,6 +89,8 @@ class Tracker(Protocol):
     def sweep_runs(self, experiment: str) -> list[SweepRun]: ...
 
     def topics(self, run_id: str) -> dict[str, list[str]]: ...
+
+    def read_json(self, run_id: str, name: str) -> dict[str, Any] | None: ...
 
     def log_report(self, run_id: str, local_path: Path, artifact_path: str | None = None
                    ) -> None: ...
@@ -289,11 +292,15 @@ class MlflowTracker:
 
     def topics(self, run_id: str) -> dict[str, list[str]]:
         """A trial's topics.json artifact: topic index -> ranked words ({} when absent)."""
-        with tempfile.TemporaryDirectory(prefix="tuner-topics-") as folder:
+        return self.read_json(run_id, "topics.json") or {}
+
+    def read_json(self, run_id: str, name: str) -> dict[str, Any] | None:
+        """A run's JSON artifact `name`; None when the run has none (an older or failed run)."""
+        with tempfile.TemporaryDirectory(prefix="tuner-artifact-") as folder:
             try:
-                path = self.client.download_artifacts(run_id, "topics.json", folder)
-            except Exception:  # an older or failed run without topics: readers say so
-                return {}
+                path = self.client.download_artifacts(run_id, name, folder)
+            except Exception:  # absent: the readers say what that means to them
+                return None
             return dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
     def log_report(self, run_id: str, local_path: Path, artifact_path: str | None = None
