@@ -312,3 +312,41 @@ def test_run_warns_of_trials_whose_documents_went_to_few_topics():
     (warning,) = view.warnings()
     assert warning.startswith("1 trials gave their documents to fewer than half their topics "
                               "(GSM[num_topics=20]#seed=42: 6 of 20, stopped at epoch 44)")
+
+
+def _listening_then_closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize(("uri", "message"), [
+    ("bogus://x", r"error: MLflow tracking store bogus://x cannot be used: "
+                  r"UnsupportedModelRegistryStoreURIException"),
+    ("http://user:s3cret@127.0.0.1:{port}", r"error: MLflow tracking store "
+     r"http://user:\*\*\*@127.0.0.1:\d+ cannot be reached: Connection refused"),
+])
+def test_a_store_that_cannot_be_opened_is_a_clear_input_error(tmp_path, small_corpus, capsys,
+                                                              uri, message):
+    """An unknown scheme was a raw MLflow traceback with exit 1 ("a trial failed"), and an
+    unreachable server took about 4 minutes of retry warnings (audit of 2026-12-01)."""
+    grid = make_grid(tmp_path, small_corpus)
+    uri = uri.format(port=_listening_then_closed_port())
+    code = main(["run", str(grid), "--tracking-uri", uri, "--cache-dir", str(tmp_path / "c"),
+                 "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert re.search(message, err), err
+    assert "s3cret" not in err
+
+
+@pytest.mark.parametrize("command", [["best", "test"], ["report", "test"]])
+def test_a_reading_command_does_not_create_a_store(tmp_path, capsys, command):
+    """`tuner best` and `tuner report` with a mistyped store made an empty one there."""
+    database = tmp_path / "mlruns" / "mlflow.db"
+    code = main([*command, "--tracking-uri", f"sqlite:///{database}"])
+    assert code == 2
+    assert f"no MLflow store at {database}" in capsys.readouterr().err
+    assert not database.parent.exists()

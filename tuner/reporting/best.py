@@ -33,7 +33,7 @@ def best_grid(tracking_uri: str, experiment: str, metric: str,
     from trainers import canonical_name
     from tuner.tracking.tracker import SWEEP_SETTINGS_FILE, MlflowTracker
 
-    tracker = MlflowTracker(tracking_uri)
+    tracker = MlflowTracker(tracking_uri, existing=True)
     board = leaderboard(tracker, experiment, metric, 1_000_000)
     if not board:
         raise TunerError(f"experiment '{experiment}': no finished trial has metric '{metric}'; "

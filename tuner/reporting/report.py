@@ -80,7 +80,7 @@ def write_report(tracking_uri: str, experiment: str, out: Path,
     Raises:
         TunerError: the experiment, its sweep run or its finished trials are missing.
     """
-    return write_report_with(MlflowTracker(tracking_uri), experiment, out, metric)
+    return write_report_with(MlflowTracker(tracking_uri, existing=True), experiment, out, metric)
 
 
 def write_report_with(tracker: Tracker, experiment: str, out: Path,

@@ -118,25 +118,69 @@ def import_tracking_libraries(tracking_uri: str) -> None:
         import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
 
 
-def open_client(tracking_uri: str) -> Any:
+def open_client(tracking_uri: str, existing: bool = False) -> Any:
     """An MlflowClient; opening a new SQLite store creates its tables, so two commands that
     open one new store at once take turns (they raced: "table assessments already exists", or
-    alembic's "Online migration expected to match one row"; audit of 2026-12-01)."""
+    alembic's "Online migration expected to match one row"; audit of 2026-12-01). With
+    `existing`, a SQLite store must be there already (a command that only reads).
+
+    Raises:
+        TrackingError: the store cannot be opened (an unknown scheme, a database driver that is
+            not installed, a server that cannot be reached, no store where one must be).
+    """
+    try:
+        return _client(tracking_uri, existing)
+    except TrackingError:
+        raise
+    except Exception as err:
+        driver = ("; install the database driver it names (PostgreSQL: pip install "
+                  "'psycopg[binary]')" if isinstance(err, ModuleNotFoundError) else "")
+        raise TrackingError(redact_uri(f"MLflow tracking store {tracking_uri} cannot be used: "
+                                       f"{type(err).__name__}: {str(err)[:300]}{driver}")) from err
+
+
+def _client(tracking_uri: str, existing: bool) -> Any:
     from filelock import FileLock
     from mlflow.tracking import MlflowClient
 
     if not tracking_uri.startswith("sqlite:///"):
+        _check_reachable(tracking_uri)
         return MlflowClient(tracking_uri=tracking_uri)
     database = Path(tracking_uri.removeprefix("sqlite:///"))
+    if existing and not database.is_file():
+        raise TrackingError(f"no MLflow store at {database}: check --tracking-uri (or "
+                            "MLFLOW_TRACKING_URI), or run from the folder whose mlruns/ holds "
+                            "the sweep")
     database.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(database) + ".lock"):
         return MlflowClient(tracking_uri=tracking_uri)
 
 
+REACH_TIMEOUT_S = 10.0
+
+
+def _check_reachable(tracking_uri: str) -> None:
+    """A tracking server's address must accept a connection: MLflow's client retries an
+    unreachable server for about 4 minutes, printing a warning per try, before it fails (audit
+    of 2026-12-01). Only the connection is checked, once; later requests keep MLflow's retries
+    for a server that blips during a sweep."""
+    parts = urlsplit(tracking_uri)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname, port), timeout=REACH_TIMEOUT_S).close()
+    except OSError as err:
+        raise TrackingError(redact_uri(f"MLflow tracking store {tracking_uri} cannot be "
+                                       f"reached: {err.strerror or type(err).__name__}; is it "
+                                       "running, and is the address right?")) from err
+
+
 class MlflowTracker:
     """Logs a sweep as a parent run and each trial as a child run, with explicit run ids."""
 
-    def __init__(self, tracking_uri: str, journal_dir: Path | None = None) -> None:
+    def __init__(self, tracking_uri: str, journal_dir: Path | None = None,
+                 existing: bool = False) -> None:
         self.tracking_uri = tracking_uri
         store = DEFAULT_STORE
         if tracking_uri.startswith("sqlite:///"):
@@ -144,7 +188,7 @@ class MlflowTracker:
         # Beside the cache when the caller says so (a volume under docker-compose), else beside
         # a SQLite store; never relative to the working directory of whoever runs the sweep.
         self.journal_dir = Path(journal_dir) if journal_dir else store.resolve() / "journal"
-        self.client = open_client(tracking_uri)
+        self.client = open_client(tracking_uri, existing)
         self._artifact_folders: dict[str, Path] = {}  # open trial runs whose artifacts are local
         self._finished: list[Any] = []
         self._finished_for: str | None = None
