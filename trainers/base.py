@@ -56,6 +56,9 @@ class Trainer(Protocol):
     # Side inputs the fit reads when the dataset has them (STM's covariates), beyond those it
     # requires; both join the trial's fit key, and a trainer is handed no other.
     reads: ClassVar[frozenset[Requirement]] = frozenset()
+    # Requirements of some parameter values only: need -> (parameter, value) (THETA's
+    # supervised mode needs labels); checked before any trial, as `requires` is.
+    requires_when: ClassVar[Mapping[Requirement, tuple[str, Any]]] = {}
     # Distributions whose code computes the fit: their installed versions join its fit key, so
     # an upgrade that can change results refits instead of reusing the old answer.
     libraries: ClassVar[tuple[str, ...]] = ("numpy",)

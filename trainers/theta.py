@@ -78,6 +78,8 @@ class THETATrainer(Word2VecStep, Trainer):
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow", "embeddings"})
     libraries: ClassVar[tuple[str, ...]] = ("numpy", "torch", "gensim", "transformers", "peft")
     reads: ClassVar[frozenset[Requirement]] = frozenset({"labels"})  # mode "supervised"
+    requires_when: ClassVar[Mapping[Requirement, tuple[str, Any]]] = {
+        "labels": ("mode", "supervised")}
     # Both adaptations' modules (cheap once torch is in); peft and transformers stay imported
     # by the LoRA fine-tuning alone.
     warm_imports: ClassVar[tuple[str, ...]] = ("trainers.nets.theta", "trainers.adapters",

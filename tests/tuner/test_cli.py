@@ -350,3 +350,39 @@ def test_a_reading_command_does_not_create_a_store(tmp_path, capsys, command):
     assert code == 2
     assert f"no MLflow store at {database}" in capsys.readouterr().err
     assert not database.parent.exists()
+
+
+def test_theta_supervised_without_labels_is_invalid_before_any_trial(tmp_path, small_corpus,
+                                                                    capsys):
+    """It validated, computed the embeddings, then failed every trial (audit of 2026-12-01)."""
+    data = {"path": str(small_corpus), "label_field": None}
+    supervised = make_grid(tmp_path, small_corpus, dataset=data, models=["theta"],
+                           params={"theta.mode": ["zero_shot", "supervised"]})
+    assert main(["validate", str(supervised)]) == 2
+    assert "THETA with mode=supervised needs labels" in capsys.readouterr().err
+    zero_shot = make_grid(tmp_path, small_corpus, dataset=data, models=["theta"],
+                          params={"theta.mode": "zero_shot"})
+    assert main(["validate", str(zero_shot)]) == 0
+
+
+def test_a_label_field_without_any_label_is_invalid(tmp_path, small_corpus, capsys):
+    """Every label null: the sweep ranked by ARI, which no trial had, and printed an empty
+    leaderboard (audit of 2026-12-01)."""
+    from tests.conftest import read_jsonl, write_jsonl
+
+    rows = [{**r, "label": None} for r in read_jsonl(small_corpus)[:60]]
+    path = make_grid(tmp_path, write_jsonl(tmp_path / "c.jsonl", rows))
+    assert main(["validate", str(path)]) == 2
+    assert "dataset.label_field 'label': no document has a label" in capsys.readouterr().err
+
+
+def test_a_label_missing_from_some_records_names_what_to_do(tmp_path, small_corpus, capsys):
+    from tests.conftest import read_jsonl, write_jsonl
+
+    rows = [{k: v for k, v in r.items() if k != "label" or i % 2}
+            for i, r in enumerate(read_jsonl(small_corpus)[:60])]
+    path = make_grid(tmp_path, write_jsonl(tmp_path / "c.jsonl", rows))
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "'label' is missing from 30 of 60 records; the first such record has the fields " \
+           "id, split, text; a record may give the label null" in err

@@ -196,13 +196,23 @@ def _require_fields(records: list[dict[str, Any]], spec: DatasetSpec, where: str
     for role, name in wanted.items():
         if name is None:
             continue
-        missing = sum(1 for r in records if name not in r)
-        if missing:
-            available = ", ".join(sorted(records[0].keys()))
-            problems.append(f"{where}: dataset.{role} '{name}' is missing from {missing} of "
-                            f"{len(records)} records; fields found: {available}")
+        lacking = [r for r in records if name not in r]
+        if lacking:
+            available = ", ".join(sorted(lacking[0].keys()))
+            problems.append(f"{where}: dataset.{role} '{name}' is missing from {len(lacking)} "
+                            f"of {len(records)} records; the first such record has the fields "
+                            f"{available}{_hint(role, len(lacking) == len(records))}")
     if problems:
         raise DataError("\n".join(problems))
+
+
+def _hint(role: str, everywhere: bool) -> str:
+    if role != "label_field":
+        return ""
+    if everywhere:
+        return ('; for a corpus without labels set "label_field": null (NPMI and diversity '
+                "still rank the trials)")
+    return "; a record may give the label null, which leaves its document unscored"
 
 
 def _check_ids(ids: list[str], spec: DatasetSpec, where: str) -> None:

@@ -154,8 +154,12 @@ def check_inputs(grid: Grid, max_trials: int | None = None) -> CheckedInputs:
     truth = _ground_truth(grid, corpus)
     requirements: dict[str, list[str]] = {}  # need -> the grid's models that have it
     for sweep in grid.sweeps:
-        for need in load_trainer(sweep.model).requires:
+        trainer = load_trainer(sweep.model)
+        for need in trainer.requires:
             requirements.setdefault(need, []).append(sweep.model)
+        for need, (param, value) in trainer.requires_when.items():
+            if _may_take(sweep, param, value):
+                requirements.setdefault(need, []).append(f"{sweep.model} with {param}={value}")
     _check_requirements(grid, corpus, truth, requirements)
     plan = plan_trials(grid)
     models = {p.embedding.model for p in plan if p.embedding is not None}
@@ -279,10 +283,24 @@ def chinese_share(texts: Sequence[str], sample: int = 200) -> float:
     return han / letters if letters else 0.0
 
 
+def _may_take(sweep: ModelSweep, param: str, value: Any) -> bool:
+    """Whether some trial of the sweep has `param` = `value` (the schema's default when unset)."""
+    values = sweep.space.get(param)
+    if values is None:
+        found = sweep.schema.get(param)
+        return found is not None and found.default == value
+    return isinstance(values, list) and value in values
+
+
 def _ground_truth(grid: Grid, corpus: Corpus) -> GroundTruth | None:
     if grid.ground_truth is not None:
         return load_ground_truth(grid.ground_truth, corpus)
     if corpus.labels is not None:
+        if not any(corpus.labels):
+            raise DataError(f"{corpus.source}: dataset.label_field '{grid.dataset.label_field}': "
+                            "no document has a label (every value is empty or null), so ARI "
+                            "and F1 have nothing to score; set \"label_field\": null to sweep "
+                            "without a ground truth")
         return ground_truth_from_labels(corpus.labels, f"{corpus.source}#"
                                         f"{grid.dataset.label_field}")
     return None
