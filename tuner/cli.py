@@ -89,7 +89,7 @@ def positive_number(text: str) -> float:
 
 
 def positive_int(text: str) -> int:
-    """argparse type of --max-trials: an int >= 1."""
+    """argparse type of --max-trials, --leaderboard and the like: an int >= 1."""
     try:
         value = int(text)
     except ValueError:
@@ -114,7 +114,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="process pool (default) or Dask; also the grid's 'executor'")
     run.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
                      help="Dask scheduler address (default: a local Dask cluster)")
-    run.add_argument("--leaderboard", type=int, default=10, help="rows to print (default 10)")
+    run.add_argument("--leaderboard", type=positive_int, default=10,
+                     help="rows to print (default 10)")
     run.add_argument("--trial-timeout", type=positive_number, default=None, metavar="SECONDS",
                      help="stop a trial after this long and record it FAILED (default: the "
                      "grid's timeout_s, else none)")

@@ -125,8 +125,11 @@ def load_grid(path: str | Path, max_trials: int | None = None) -> Grid:
 def _read_json(path: Path) -> dict[str, Any]:
     if not sections.is_file(path):
         raise GridError([f"{path}: grid file not found"])
+    repeated: list[str] = []
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        # utf-8-sig: a byte order mark (Windows editors) is read as corpora read it
+        raw = json.loads(path.read_text(encoding="utf-8-sig"),
+                         object_pairs_hook=lambda pairs: _object(pairs, repeated))
     except UnicodeDecodeError as err:
         raise GridError([f"{path}: not valid UTF-8 ({err.reason})"]) from err
     except json.JSONDecodeError as err:
@@ -137,7 +140,20 @@ def _read_json(path: Path) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise GridError([f"{path}: expects a JSON object at the top level; "
                          f"got {type(raw).__name__}"])
+    if repeated:
+        raise GridError([f"{path}: the key {shown(key)} is given twice in one object; JSON "
+                         "keeps only the last, so say which value you mean" for key in repeated])
     return raw
+
+
+def _object(pairs: list[tuple[str, Any]], repeated: list[str]) -> dict[str, Any]:
+    """A JSON object, noting the keys it repeats (json.loads silently keeps the last)."""
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found and key not in repeated:
+            repeated.append(key)
+        found[key] = value
+    return found
 
 
 def _models(raw: Mapping[str, Any], problems: sections.ProblemList) -> list[str]:

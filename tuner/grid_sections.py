@@ -146,7 +146,10 @@ def search_schema() -> ParamSchema:
               "their epochs or iterations (see search.pruner); null: every trial runs in full",
               nullable=True),
     ], [CrossCheck("n_trials for strategy random or tpe", ("strategy", "n_trials"),
-                   lambda v: v["strategy"] == "grid" or v["n_trials"] is not None)])
+                   lambda v: v["strategy"] == "grid" or v["n_trials"] is not None),
+        CrossCheck("no n_trials for strategy grid (it runs every combination)",
+                   ("strategy", "n_trials"),
+                   lambda v: v["strategy"] != "grid" or v["n_trials"] is None)])
 
 
 def top_level_schema() -> ParamSchema:

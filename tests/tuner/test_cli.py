@@ -386,3 +386,23 @@ def test_a_label_missing_from_some_records_names_what_to_do(tmp_path, small_corp
     err = capsys.readouterr().err
     assert "'label' is missing from 30 of 60 records; the first such record has the fields " \
            "id, split, text; a record may give the label null" in err
+
+
+def test_min_df_above_what_max_df_allows_is_invalid(tmp_path, small_corpus, capsys):
+    """It validated, then the run stopped on an empty vocabulary without naming the field."""
+    from tests.conftest import read_jsonl, write_jsonl
+
+    corpus = write_jsonl(tmp_path / "c.jsonl", read_jsonl(small_corpus)[:40])
+    path = make_grid(tmp_path, corpus, preprocessing={"min_df": 50})
+    assert main(["validate", str(path)]) == 2
+    assert "preprocessing.min_df: 50 documents is more than max_df 0.7 of the corpus's 40 " \
+           "documents allows (28)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("rows", ["0", "-1"])
+def test_leaderboard_rows_must_be_positive(tmp_path, small_corpus, capsys, rows):
+    path = make_grid(tmp_path, small_corpus)
+    with pytest.raises(SystemExit) as stop:
+        main(["run", str(path), "--leaderboard", rows])
+    assert stop.value.code == 2
+    assert f"--leaderboard: expects an int >= 1; got '{rows}'" in capsys.readouterr().err

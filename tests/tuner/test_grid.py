@@ -374,3 +374,29 @@ def _grid_models(path: Path) -> list[str]:
     raw = json.loads(path.read_text(encoding="utf-8"))
     value = raw.get("models", raw.get("model"))
     return [value] if isinstance(value, str) else list(value)
+
+
+def test_a_key_given_twice_is_refused(tmp_path, small_corpus):
+    """JSON keeps the last of two equal keys: `"num_topics": 10, ..., "num_topics": 20` ran
+    K=20 without a word (audit of 2026-12-01)."""
+    path = grid_with(tmp_path, small_corpus)
+    text = path.read_text(encoding="utf-8").replace('"num_topics": 5,',
+                                                    '"num_topics": 10, "num_topics": 20,')
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(GridError) as info:
+        load_grid(path)
+    assert info.value.problems == [f"{path}: the key 'num_topics' is given twice in one object; "
+                                   "JSON keeps only the last, so say which value you mean"]
+
+
+def test_a_grid_with_a_byte_order_mark_loads(tmp_path, small_corpus):
+    path = grid_with(tmp_path, small_corpus)
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert load_grid(path).experiment == "test"
+
+
+def test_n_trials_under_the_grid_strategy_is_refused(tmp_path, small_corpus):
+    """It was silently ignored: every combination ran (audit of 2026-12-01)."""
+    path = grid_with(tmp_path, small_corpus, search={"strategy": "grid", "n_trials": 5})
+    with pytest.raises(GridError, match=r"search: .*no n_trials for strategy grid"):
+        load_grid(path)

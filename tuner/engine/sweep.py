@@ -161,6 +161,7 @@ def check_inputs(grid: Grid, max_trials: int | None = None) -> CheckedInputs:
             if _may_take(sweep, param, value):
                 requirements.setdefault(need, []).append(f"{sweep.model} with {param}={value}")
     _check_requirements(grid, corpus, truth, requirements)
+    _check_document_frequencies(grid, len(corpus))
     plan = plan_trials(grid)
     models = {p.embedding.model for p in plan if p.embedding is not None}
     revisions = {p.embedding.model: p.embedding.revision for p in plan if p.embedding}
@@ -281,6 +282,18 @@ def chinese_share(texts: Sequence[str], sample: int = 200) -> float:
                 letters += 1
                 han += "\u4e00" <= char <= "\u9fff"
     return han / letters if letters else 0.0
+
+
+def _check_document_frequencies(grid: Grid, documents: int) -> None:
+    """A word is kept when min_df <= its document frequency <= max_df x documents: with min_df
+    above that ceiling no word can be, and every trial would fail on an empty vocabulary."""
+    settings = grid.preprocessing
+    ceiling = settings.max_df * documents
+    if settings.min_df > ceiling:
+        raise DataError(f"{grid.path}: preprocessing.min_df: {settings.min_df} documents is more "
+                        f"than max_df {settings.max_df:g} of the corpus's {documents} documents "
+                        f"allows ({ceiling:g}), so no word can be kept; lower min_df or raise "
+                        "max_df")
 
 
 def _may_take(sweep: ModelSweep, param: str, value: Any) -> bool:
