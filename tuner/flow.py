@@ -23,7 +23,6 @@ from tuner.engine.runner import Limits, SweepResult, SweepSummary, run_sweep
 from tuner.engine.sweep import CheckedInputs, PreparedSweep, precompute
 from tuner.errors import SweepAbortedError, SweepInterrupted, SweepLockedError
 from tuner.grid import Grid
-from tuner.metrics import default_metric
 from tuner.reporting.importance import (
     IMPORTANCE_FILE,
     MIN_CONFIGS,
@@ -221,7 +220,7 @@ def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, ho
     """Run the trials (`to_run` of them not finished before) and rank them; an error once
     trials have started is a SweepAbortedError (no longer "invalid input", exit 2). `fanova`:
     the importance at the end will likely need fANOVA's libraries."""
-    metric = grid.leaderboard_metric or default_metric(inputs.truth is not None)
+    metric = grid.ranking_metric(inputs.truth is not None)
     board: list[ConfigResult] = []
 
     def summarize(result: SweepResult) -> SweepSummary:

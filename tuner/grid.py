@@ -78,6 +78,15 @@ class Grid:
             return self.search.n_trials * len(self.seeds)
         return sum(s.size for s in self.sweeps) * len(self.seeds)
 
+    def ranking_metric(self, has_truth: bool) -> str:
+        """What the leaderboard ranks by: `leaderboard_metric`, else the search's (first)
+        objective, so that a TPE search for NPMI is not ranked by ARI, else ARI with a ground
+        truth and NPMI without."""
+        from tuner.metrics import default_metric
+
+        return self.leaderboard_metric or next(iter(self.search.metrics), None) or \
+            default_metric(has_truth)
+
     def settings(self) -> dict[str, Any]:
         """The grid's data, embedding and preprocessing sections as they were resolved (the
         dataset's absolute path, every default filled in), as grid JSON: what a sweep records,

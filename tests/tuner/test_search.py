@@ -146,3 +146,17 @@ def test_tpe_does_not_suggest_settings_without_effect():
     assert all(("min_cluster_size" in c) == (c["clustering"] == "hdbscan") for c in made)
     assert all("min_cluster_size" not in p for t in source.study.get_trials() for p in t.params
                if t.params.get("BERTopic.clustering") == "kmeans")
+
+
+@pytest.mark.parametrize(("fields", "metric"), [
+    ({"search": {"strategy": "tpe", "n_trials": 3, "metric": "npmi"}}, "npmi"),
+    ({"search": {"strategy": "tpe", "n_trials": 3, "metrics": ["diversity", "npmi"]}},
+     "diversity"),
+    ({"search": {"strategy": "tpe", "n_trials": 3, "metric": "npmi"},
+      "leaderboard_metric": "f1"}, "f1"),
+    ({"search": {"strategy": "random", "n_trials": 3}}, "ari"),
+])
+def test_the_leaderboard_ranks_by_the_search_objective(tmp_path, small_corpus, fields, metric):
+    """A TPE search for NPMI printed its leaderboard by ARI (audit of 2026-12-01)."""
+    grid = load_grid(make_grid(tmp_path, small_corpus, params=SPACE, **fields))
+    assert grid.ranking_metric(has_truth=True) == metric

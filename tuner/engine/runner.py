@@ -151,11 +151,8 @@ def _steps_of(spec: TrialSpec) -> list[SharedStep]:
 def _objectives(prepared: PreparedSweep) -> tuple[str, ...]:
     """What the sweep optimises: the search's metrics, else the leaderboard's, else ARI with a
     ground truth and NPMI without."""
-    from tuner.metrics import default_metric
-
     grid = prepared.grid
-    return tuple(grid.search.metrics or (grid.leaderboard_metric or
-                                         default_metric(prepared.inputs.truth is not None),))
+    return grid.search.metrics or (grid.ranking_metric(prepared.inputs.truth is not None),)
 
 
 def _pruner(prepared: PreparedSweep, sweep: SweepHandle) -> PruningController | None:

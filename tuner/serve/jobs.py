@@ -294,15 +294,13 @@ class SweepRegistry:
             self._inline_path(job).unlink(missing_ok=True)
 
     def _started(self, job: SweepJob, prepared: PreparedSweep, skipped: int) -> None:
-        from tuner.metrics import default_metric
         from tuner.tracking.tracker import MlflowTracker
 
         experiment_id = MlflowTracker(self.settings.tracking_uri).experiment_id(job.experiment)
         with self._lock:
             job.total, job.skipped = len(prepared.trials), skipped
             job.experiment_id, job.data_context = experiment_id, prepared.context
-            job.metric = prepared.grid.leaderboard_metric or \
-                default_metric(prepared.inputs.truth is not None)
+            job.metric = prepared.grid.ranking_metric(prepared.inputs.truth is not None)
 
     def _recorded(self, job: SweepJob, record: TrialRecord) -> None:
         with self._lock:
