@@ -42,6 +42,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from trainers.base import Requirement, Trainer, assignments_from, empty_documents, top_words
+from tuner.data.corpus import level_text
 from tuner.data.inputs import FitContext, TrialData
 from tuner.errors import TrainerError
 from tuner.output import TopicModelOutput
@@ -76,7 +77,9 @@ class STMTrainer(Trainer):
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})
     libraries: ClassVar[tuple[str, ...]] = ("numpy", "scipy")
     reads: ClassVar[frozenset[Requirement]] = frozenset({"covariates"})  # when the dataset has them
-    revision: ClassVar[int] = 2  # 2: spectral start, Σ₀ = 20 I, E-step to convergence
+    # 2: spectral start, Σ₀ = 20 I, E-step to convergence; 3: a categorical covariate's 1, 1.0
+    # and "1" are one level (they were two)
+    revision: ClassVar[int] = 3
     params: ClassVar[ParamSchema] = ParamSchema("STM", [
         NUM_TOPICS,
         VOCAB_SIZE,
@@ -134,7 +137,7 @@ def prevalence_design(covariates: Mapping[str, Sequence[Any]], n_docs: int) -> D
             columns.append(np.asarray(values, dtype=np.float64))
             names.append(field)
             continue
-        text = [str(v) for v in values]
+        text = [level_text(v) for v in values]  # 1, 1.0 and "1": one level
         levels = sorted(set(text))
         references[field] = levels[0]
         for level in levels[1:]:

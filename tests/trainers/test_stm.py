@@ -78,6 +78,13 @@ def test_design_one_hot_and_numeric_columns():
     assert design.references == {"region": "a"}
 
 
+def test_a_number_is_one_level_however_it_is_written():
+    """1, "1" and 1.0 were the levels "1" and "1.0" (audit of 2026-12-01)."""
+    design = prevalence_design({"group": [1, "1", 1.0, "2", 2]}, 5)
+    assert design.columns == ["(intercept)", "group=2"]
+    np.testing.assert_array_equal(design.matrix[:, 1], [0, 0, 0, 1, 1])
+
+
 def test_design_rejects_missing_values():
     with pytest.raises(TrainerError, match="covariate 'region' is null in 1 documents"):
         prevalence_design({"region": ["a", None, "b"]}, 3)

@@ -291,6 +291,31 @@ def test_validate_warns_of_stm_covariates_that_are_not_categories(tmp_path, caps
     assert "'year': 3 distinct" not in err
 
 
+def test_validate_warns_of_a_covariate_mixing_numbers_and_text(tmp_path, capsys):
+    from tests.conftest import write_jsonl
+
+    rows = [{**r, "group": [1, "1", 2.0][i % 3]} for i, r in enumerate(dated_records())]
+    dataset = {"path": str(write_jsonl(tmp_path / "c.jsonl", rows)), "covariates": ["group"]}
+    path = make_grid(tmp_path, tmp_path / "c.jsonl", dataset=dataset, models=["stm"],
+                     params={"num_topics": 5})
+    assert main(["validate", str(path)]) == 0
+    assert "'group': 27 of 40 values are numbers and the rest text, so the field is a " \
+        "category" in capsys.readouterr().err
+
+
+def test_a_numeric_covariate_in_a_csv_is_told_to_come_as_jsonl(tmp_path, capsys):
+    import pandas as pd
+
+    rows = [{**r, "year": 2000 + i % 3} for i, r in enumerate(dated_records())]
+    pd.DataFrame(rows).to_csv(tmp_path / "c.csv", index=False)
+    dataset = {"path": str(tmp_path / "c.csv"), "covariates": ["year"]}
+    path = make_grid(tmp_path, tmp_path / "c.csv", dataset=dataset, models=["stm"],
+                     params={"num_topics": 5})
+    assert main(["validate", str(path)]) == 0
+    assert "to use them as a number, a CSV file holds only text: give it as JSONL or Parquet" \
+        in capsys.readouterr().err
+
+
 def test_run_warns_of_trials_whose_documents_went_to_few_topics():
     """GSM stopped by its patience at epoch 44 left 14 of 20 topics without a document on
     toutiao headlines (audit of 2026-12-01): the figures say so at the end of `tuner run`."""

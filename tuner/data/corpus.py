@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,9 +163,17 @@ def _as_text(value: Any) -> str:
 def _label_text(value: Any) -> str:
     """A label as text, one text per number: JSON's 1 and 1.0 (a column exported through a
     float type) are one class, not two."""
+    return level_text(value) if not _missing(value) else ""
+
+
+def level_text(value: Any) -> str:
+    """A class label or a category's level as text: a number is one level however it is
+    written (1, 1.0 and "1" are all "1")."""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return _as_text(value)
+    if isinstance(value, str) and re.fullmatch(r"-?\d+\.0*", value.strip()):
+        return value.strip().split(".", 1)[0]
+    return str(value)
 
 
 def _missing(value: Any) -> bool:

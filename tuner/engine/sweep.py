@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from trainers import fit_inputs, load_trainer, trainer_revision
-from tuner.data.corpus import Corpus, load_corpus
+from tuner.data.corpus import Corpus, level_text, load_corpus
 from tuner.data.embeddings import (
     MINILM_IDS,
     EmbeddingCache,
@@ -242,13 +242,20 @@ def _covariate_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
         where = f"{grid.path}: dataset.covariates '{field_name}'"
         if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
             continue
-        levels = len({str(v) for v in values})
+        levels = len({level_text(v) for v in values})
         if levels > max(10, documents // 10):
             found.append(f"{where}: {levels} distinct values for {documents} documents; as a "
                          "category STM fits a column per value (fewer than 10 documents each)")
-        if all(_number_like(v) for v in values):
+        numbers = sum(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        if 0 < numbers < len(values):
+            found.append(f"{where}: {numbers} of {len(values)} values are numbers and the rest "
+                         "text, so the field is a category; give every value as a number to "
+                         "use it as one")
+        elif all(_number_like(v) for v in values):
+            source = "a CSV file holds only text: give it as JSONL or Parquet" \
+                if grid.dataset.path.suffix.lower() == ".csv" else "write them as JSON numbers"
             found.append(f"{where}: numbers written as strings (e.g. {values[0]!r}) are "
-                         "categories; write them as JSON numbers to use them as a number")
+                         f"categories; to use them as a number, {source}")
     return found
 
 
