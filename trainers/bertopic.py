@@ -45,6 +45,13 @@ _NO_ASCII_FILTER = "multilingual"  # BERTopic's own default for clustering-frien
 KMEANS_RESTARTS = 10
 
 
+def _never_read(params: Mapping[str, Any]) -> bool:
+    """tuner reads a topic's words from BERTopic's c-TF-IDF weights, as many as the metrics'
+    `topn`, so BERTopic's own top-word list (top_n_words) reaches no output or score: values
+    that differ only there are one trial (they ran as duplicates; audit of 2026-12-01)."""
+    return True
+
+
 def _kmeans(params: Mapping[str, Any]) -> bool:
     """k-means has no outliers and no HDBSCAN settings: a grid's HDBSCAN values do not apply."""
     return params.get("clustering") == "kmeans"
@@ -77,7 +84,8 @@ class BERTopicTrainer(Trainer):
               "HDBSCAN min_samples; null means min_cluster_size", nullable=True,
               resolve=lambda p: p["min_cluster_size"], unused_when=_kmeans),
         Param("top_n_words", int, 10, between(1, 30), "words per topic in BERTopic's own "
-              "representation"),
+              "representation (tuner's topics take metrics.topn words from the c-TF-IDF "
+              "weights, so it changes no score)", unused_when=_never_read),
         Param("n_neighbors", int, 15, between(2, 100), "UMAP neighbours"),
         Param("n_components", int, 5, between(2, 50), "UMAP output dimensions"),
         Param("random_state", int, 42, anything(), "UMAP random state"),

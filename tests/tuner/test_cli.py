@@ -60,6 +60,15 @@ def test_validate_counts_equivalent_combinations_once(tmp_path, small_corpus, ca
         capsys.readouterr().out
 
 
+def test_bertopic_top_n_words_changes_no_trial(tmp_path, small_corpus, capsys):
+    """tuner's topics come from the c-TF-IDF weights, so top_n_words 5, 10 and 20 ran three
+    identical trials (audit of 2026-12-01)."""
+    path = make_grid(tmp_path, small_corpus, models=["bertopic"],
+                     params={"bertopic.top_n_words": [5, 10, 20]})
+    assert main(["validate", str(path)]) == 0
+    assert "valid; 1 trials (2 equivalent combinations merged)" in capsys.readouterr().out
+
+
 def test_offline_embedding_model_is_a_clear_input_error(tmp_path, small_corpus, capsys,
                                                          monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
