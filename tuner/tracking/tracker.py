@@ -370,7 +370,7 @@ class MlflowTracker:
 
     def start_trial(self, sweep: SweepHandle, spec: TrialSpec) -> str:
         """A RUNNING child run with the trial's full parameters, opened when it is submitted."""
-        run = self.client.create_run(sweep.experiment_id, run_name=_run_name(spec),
+        run = self.client.create_run(sweep.experiment_id, run_name=_run_name(spec, sweep),
                                      tags=trial_tags(sweep, spec))
         self._log_params(run.info.run_id, trial_params(spec))
         folder = local_folder(run.info.artifact_uri)
@@ -587,9 +587,12 @@ def _process_alive(host: str | None, pid: str | None) -> bool:
     return True
 
 
-def _run_name(spec: TrialSpec) -> str:
+def _run_name(spec: TrialSpec, sweep: SweepHandle) -> str:
+    """The trial's model, its index in the sweep, K and seed, and its sweep's batch: indexes
+    restart with every sweep, and two sweeps' "lda-0005-k16-s43" named different trials."""
     k = spec.params.get("num_topics")
-    return f"{spec.model.lower()}-{spec.index:04d}" + (f"-k{k}" if k else "") + f"-s{spec.seed}"
+    return (f"{spec.model.lower()}-{spec.index:04d}" + (f"-k{k}" if k else "") +
+            f"-s{spec.seed}-{sweep.batch_id[:4]}")
 
 
 def _param_text(value: Any) -> str:
