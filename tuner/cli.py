@@ -245,9 +245,9 @@ def _score(args: argparse.Namespace) -> int:
     for metric, value in result.metrics.items():
         print(f"{metric}\t{value:.4f}")
     if args.log:
-        run_id = log_score(result, resolve_tracking_uri(args.tracking_uri))
-        print(f"logged as run {run_id} of experiment '{result.spec.experiment}' "
-              f"(tuner.model={result.spec.model})")
+        run_id, new = log_score(result, resolve_tracking_uri(args.tracking_uri))
+        print(f"{'logged as' if new else 'already logged, not again: see'} run {run_id} of "
+              f"experiment '{result.spec.experiment}' (tuner.model={result.spec.model})")
     return EXIT_OK
 
 

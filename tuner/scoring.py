@@ -196,11 +196,19 @@ def _spec(grid: Grid, bow: BagOfWords, cache: BowCache, corpus: Any, name: str,
                      grid.experiment, key, config_key=key)
 
 
-def log_score(score: Score, tracking_uri: str) -> str:
-    """Log the score as a finished trial run (in a sweep run of its own); returns its run id."""
+def log_score(score: Score, tracking_uri: str) -> tuple[str, bool]:
+    """Log the score as a finished trial run (in a sweep run of its own); returns its run id and
+    whether it is new. The same files scored on the same data are logged once: a second copy
+    counted as a second seed of the configuration, with a standard deviation of 0."""
     from tuner.tracking.tracker import MlflowTracker
 
     tracker = MlflowTracker(tracking_uri)
+    experiment_id = tracker.experiment_id(score.spec.experiment)
+    assert experiment_id is not None
+    logged = tracker.trial_runs(experiment_id, f"attributes.status = 'FINISHED' and "
+                                f"tags.`tuner.trial_key` = '{score.spec.key}'")
+    if logged:
+        return str(logged[0].info.run_id), False
     sweep = tracker.start_sweep(score.spec.experiment, {"tuner.source": "tuner score",
                                                         "tuner.context": score.spec.data.context},
                                 {"model": score.spec.model}, score.doc_ids)
@@ -211,4 +219,4 @@ def log_score(score: Score, tracking_uri: str) -> str:
                          if score.not_computed else {}, worker="tuner score")
     run_id = tracker.log_trial(sweep, record)
     tracker.end_sweep(sweep, "FINISHED", {})
-    return run_id
+    return run_id, True

@@ -79,6 +79,25 @@ def test_logged_score_joins_the_experiment_leaderboard(tmp_path, lda_trial):
         ("external:mallet", round(record.metrics["npmi"], 4))]
 
 
+def test_the_same_score_is_logged_once(tmp_path, lda_trial, capsys):
+    """Logged twice, it counted as two seeds with sd 0 (audit of 2026-12-01)."""
+    from tuner.reporting.leaderboard import leaderboard
+    from tuner.tracking.tracker import MlflowTracker
+
+    grid_path, cache, record, doc_ids = lda_trial
+    topics, assignments = write_files(tmp_path, record, doc_ids)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    command = ["score", str(grid_path), str(topics), "--assignments", str(assignments),
+               "--cache-dir", str(cache), "--log", "--name", "twice", "--tracking-uri", uri]
+    assert main(command) == EXIT_OK
+    first = re.search(r"logged as run (\w+)", capsys.readouterr().out)
+    assert main(command) == EXIT_OK
+    again = capsys.readouterr().out
+    assert first is not None and f"already logged, not again: see run {first.group(1)}" in again
+    board = leaderboard(MlflowTracker(uri), "test", "npmi")
+    assert [len(entry.trials) for entry in board] == [1]
+
+
 @pytest.mark.parametrize(("topics", "rows", "message"), [
     ({"a": []}, None, r"topics.json: topic a: expects a non-empty list of words"),
     ("words", None, r"topics.json: expects a list of word lists or an object"),
