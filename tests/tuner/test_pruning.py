@@ -237,3 +237,15 @@ def test_a_checkpoint_that_cannot_score_lets_the_trial_train_on(tmp_path):
     assert not checkpoint(1, lambda: TopicModelOutput([["w"]], None, [0]))
     assert checkpoint.curve == [] and checkpoint.last_step == 1
     assert not (tmp_path / "young.reports").exists()
+
+
+def test_time_at_checkpoints_is_counted_apart_from_the_fit(tmp_path):
+    """fit_seconds held the waits for the pruner's verdicts (0.75 s against about 0.1 s
+    unpruned; audit of 2026-12-01), so fits did not compare across sweeps."""
+    plan = replace(checkpoint_plan(PrunerSpec("asha", 1, 3), Budget("epochs", 1, 9), 9, "ari",
+                                   tmp_path), wait_s=0.3)
+    checkpoint = ReportingCheckpoint(plan, "waits", lambda _: 0.5)
+    assert 1 in plan.decide_at
+    assert not checkpoint(1, lambda: TopicModelOutput([["w"]], None, [0]))  # no verdict comes
+    assert not checkpoint(2, lambda: TopicModelOutput([["w"]], None, [0]))  # not a report step
+    assert 0.3 <= checkpoint.seconds < 1.0

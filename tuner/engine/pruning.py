@@ -94,12 +94,20 @@ class ReportingCheckpoint:
     curve: list[tuple[int, float]] = field(default_factory=list)
     last_step: int = 0
     stopped_at: int | None = None
+    seconds: float = 0.0  # spent scoring, reporting and waiting for verdicts: not the fit's
 
     def __call__(self, step: int, current: Callable[[], TopicModelOutput],
                  final: bool = False) -> bool:
         self.last_step = step
         if final or not self.plan.reports_at(step):
             return False
+        started = time.perf_counter()
+        try:
+            return self._report(step, current)
+        finally:
+            self.seconds += time.perf_counter() - started
+
+    def _report(self, step: int, current: Callable[[], TopicModelOutput]) -> bool:
         try:
             value = float(self.objective(current()))
             decide = step in self.plan.decide_at

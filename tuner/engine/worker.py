@@ -398,6 +398,9 @@ def _fit_and_score(spec: TrialSpec, worker: str) -> TrialRecord:
                            _context(spec, checkpoint or never_stop))
     fit_seconds = time.perf_counter() - started
     metrics, per_topic, not_computed = _score(output, data, spec)
+    if checkpoint is not None:  # its scoring and its waits on the pruner are not the fit's
+        fit_seconds -= checkpoint.seconds
+        metrics["checkpoint_seconds"] = checkpoint.seconds
     status = TrialStatus.COMPLETE
     curve: tuple[tuple[int, float], ...] = ()
     if checkpoint is not None:

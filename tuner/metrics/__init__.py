@@ -61,6 +61,9 @@ RECORDED: dict[str, bool] = {  # name -> higher is better
     "eval_seconds": False,
     "num_topics_found": True,
     "budget_used": False,  # epochs or iterations a trial trained (a sweep with a pruner)
+    # what a pruned sweep's checkpoints took (scoring, waiting for the verdict); fit_seconds
+    # leaves it out, so fits compare across sweeps with and without a pruner
+    "checkpoint_seconds": False,
 }
 
 __all__ = ["METRICS", "RECORDED", "Evaluation", "MetricInfo", "MetricReference", "default_metric",
