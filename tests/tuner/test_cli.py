@@ -348,6 +348,10 @@ def test_run_warns_of_trials_whose_documents_went_to_few_topics():
                               "(GSM[num_topics=20]#seed=42: 6 of 20, stopped at epoch 44)")
 
 
+PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
+                   "ALL_PROXY", "no_proxy", "NO_PROXY")
+
+
 def _listening_then_closed_port() -> int:
     import socket
 
@@ -363,9 +367,11 @@ def _listening_then_closed_port() -> int:
      r"http://user:\*\*\*@127.0.0.1:\d+ cannot be reached: Connection refused"),
 ])
 def test_a_store_that_cannot_be_opened_is_a_clear_input_error(tmp_path, small_corpus, capsys,
-                                                              uri, message):
+                                                              monkeypatch, uri, message):
     """An unknown scheme was a raw MLflow traceback with exit 1 ("a trial failed"), and an
     unreachable server took about 4 minutes of retry warnings (audit of 2026-12-01)."""
+    for name in PROXY_VARIABLES:  # a proxy is the proxy's business (the test below)
+        monkeypatch.delenv(name, raising=False)
     grid = make_grid(tmp_path, small_corpus)
     uri = uri.format(port=_listening_then_closed_port())
     code = main(["run", str(grid), "--tracking-uri", uri, "--cache-dir", str(tmp_path / "c"),
@@ -440,3 +446,21 @@ def test_leaderboard_rows_must_be_positive(tmp_path, small_corpus, capsys, rows)
         main(["run", str(path), "--leaderboard", rows])
     assert stop.value.code == 2
     assert f"--leaderboard: expects an int >= 1; got '{rows}'" in capsys.readouterr().err
+
+
+def test_a_store_behind_a_proxy_is_not_probed_directly(monkeypatch):
+    """MLflow's client goes through HTTP(S)_PROXY; a direct connection to a store only the
+    proxy reaches failed every command (review of 2026-12-01)."""
+    from tuner.tracking.tracker import _check_reachable
+
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    closed = f"http://127.0.0.1:{_listening_then_closed_port()}"
+    with pytest.raises(TrackingError, match="cannot be reached"):
+        _check_reachable(closed)
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv("NO_PROXY", "")
+    _check_reachable(closed)  # the proxy's business: MLflow's own retries and errors apply
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    with pytest.raises(TrackingError, match="cannot be reached"):
+        _check_reachable(closed)

@@ -45,7 +45,8 @@ def validation_error(err: TunerError, grid_path: Path, label: str, roots: DataRo
         lines = str(err).splitlines()
         if not all(line.startswith(f"{grid_path}: ") for line in lines):
             lines = [_data_problem(err, label, roots, data_files)]
-    shown = [roots.shown(redact_uri(line.replace(str(grid_path), label, 1))) for line in lines]
+    shown = [roots.shown(redact_uri(cut(line.replace(str(grid_path), label, 1), LINE_CHARS)))
+             for line in lines[:MAX_LINES]]
     message = f"{label}: invalid grid" if isinstance(err, GridError) else shown[0]
     return ApiError(HTTPStatus.BAD_REQUEST, message, shown)
 
@@ -67,8 +68,19 @@ def log_reference(err: BaseException) -> str:
     """Log an error's full text on the server, as one line, and return the reference an answer
     quotes."""
     ref = uuid.uuid4().hex[:8]
-    log.warning("ref %s: %s: %s", ref, type(err).__name__, one_line(redact_uri(str(err))))
+    log.warning("ref %s: %s: %s", ref, type(err).__name__,
+                one_line(redact_uri(cut(str(err), LOGGED_CHARS))))
     return ref
+
+
+LINE_CHARS = 2000  # of one problem line in an answer
+MAX_LINES = 101  # problem lines in an answer: a grid's 100 and the count of the rest
+LOGGED_CHARS = 20000  # of an error's text in the server's log
+
+
+def cut(text: str, most: int) -> str:
+    """`text`, cut to `most` characters before anything scans it (redaction, the log)."""
+    return text if len(text) <= most else f"{text[:most]}... ({len(text)} characters)"
 
 
 def one_line(text: str) -> str:
@@ -88,10 +100,13 @@ def public_failure(err: BaseException, roots: DataRoots, store: str | None = Non
     if not _tuners_own_words(err):
         return f"{type(err).__name__}: the sweep failed; the reason may quote a file it read, " \
                f"so it is only in the server log (ref {log_reference(err)})"
-    text = redact_uri(f"{type(err).__name__}: {err}")
+    text = redact_uri(cut(f"{type(err).__name__}: {err}", 4000))
     if store and store.startswith("sqlite:///"):
-        text = text.replace(store, f"sqlite:///.../{store.rsplit('/', 1)[-1]}")
-    return roots.shown(text)[:4000]
+        database = Path(store.removeprefix("sqlite:///").split("?", 1)[0])
+        text = text.replace(store, f"sqlite:///.../{database.name}")
+        for folder in {str(database.parent), str(database.resolve().parent)} - {"/", "."}:
+            text = text.replace(folder, "...")  # the lock folder beside it, an OSError's path
+    return roots.shown(text)
 
 
 def _tuners_own_words(err: BaseException | None) -> bool:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, ClassVar, cast
 
 from tuner.errors import ApiError, TunerError
-from tuner.serve.errors import log_reference, public_failure
+from tuner.serve.errors import LOGGED_CHARS, cut, log_reference, one_line, public_failure
 from tuner.serve.jobs import JobSettings, SweepRegistry
 from tuner.serve.transport import GatedHTTPServer, PrereadHandler
 
@@ -207,7 +207,8 @@ class _ApiHandler(PrereadHandler):
         self._dispatch("POST")
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        log.info("%s %s", self.address_string(), format % args)
+        # a request line is the client's text: escaped, as http.server's own log_message does
+        log.info("%s %s", self.address_string(), one_line(cut(format % args, LOGGED_CHARS)))
 
     def _dispatch(self, method: str) -> None:
         try:
@@ -238,7 +239,7 @@ class _ApiHandler(PrereadHandler):
             if method == "POST":
                 return HTTPStatus.ACCEPTED, self.registry.submit(self._json_body()).as_json()
             return HTTPStatus.OK, [job.as_json() for job in self.registry.jobs()]
-        allowed = "POST" if parts[-1] == "cancel" else "GET"
+        allowed = "POST" if len(parts) == 3 and parts[2] == "cancel" else "GET"
         if method != allowed:
             raise ApiError(HTTPStatus.METHOD_NOT_ALLOWED, f"{path} allows {allowed}; got {method}")
         if len(parts) == 3 and parts[2] == "cancel":

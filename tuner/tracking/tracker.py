@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from tuner.data.store import replace_text_atomically
 from tuner.errors import TrackingError, TunerError
@@ -133,8 +133,8 @@ def open_client(tracking_uri: str, existing: bool = False) -> Any:
     except TrackingError:
         raise
     except Exception as err:
-        driver = ("; install the database driver it names (PostgreSQL: pip install "
-                  "'psycopg[binary]')" if isinstance(err, ModuleNotFoundError) else "")
+        driver = (f"; install the database driver {err.name} (PostgreSQL's psycopg2: pip "
+                  "install 'tuner[service]')" if isinstance(err, ModuleNotFoundError) else "")
         raise TrackingError(redact_uri(f"MLflow tracking store {tracking_uri} cannot be used: "
                                        f"{type(err).__name__}: {str(err)[:300]}{driver}")) from err
 
@@ -146,7 +146,7 @@ def _client(tracking_uri: str, existing: bool) -> Any:
     if not tracking_uri.startswith("sqlite:///"):
         _check_reachable(tracking_uri)
         return MlflowClient(tracking_uri=tracking_uri)
-    database = Path(tracking_uri.removeprefix("sqlite:///"))
+    database = Path(tracking_uri.removeprefix("sqlite:///").split("?", 1)[0])
     if existing and not database.is_file():
         raise TrackingError(f"no MLflow store at {database}: check --tracking-uri (or "
                             "MLFLOW_TRACKING_URI), or run from the folder whose mlruns/ holds "
@@ -159,13 +159,21 @@ def _client(tracking_uri: str, existing: bool) -> Any:
 REACH_TIMEOUT_S = 10.0
 
 
+def _proxied(parts: SplitResult) -> bool:
+    """Whether MLflow's client (requests) reaches this address through a proxy (HTTP(S)_PROXY
+    and NO_PROXY): then a direct connection proves nothing, and may be impossible."""
+    from urllib.request import getproxies, proxy_bypass
+
+    return parts.scheme in getproxies() and not proxy_bypass(parts.hostname or "")
+
+
 def _check_reachable(tracking_uri: str) -> None:
     """A tracking server's address must accept a connection: MLflow's client retries an
     unreachable server for about 4 minutes, printing a warning per try, before it fails (audit
     of 2026-12-01). Only the connection is checked, once; later requests keep MLflow's retries
     for a server that blips during a sweep."""
     parts = urlsplit(tracking_uri)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if parts.scheme not in ("http", "https") or not parts.hostname or _proxied(parts):
         return
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import re
 
-# userinfo with a password, in a URI anywhere inside a text (an error message holds several).
-# The password runs to the last "@" before a blank: SQLAlchemy reads `u:pa/ss@db` as password
-# "pa/ss" (base64 passwords hold "/"), where a URI's rules would end it at the "/". A port
-# (`host:5000/path@x`) is not a password.
-_CREDENTIALS = re.compile(
-    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^\s/@:]*):(?!\d+/)\S*@")
+# A scheme, not the tail of a longer word: without the look-behind a run of letters was tried
+# from every letter (quadratic in its length; a 1 MiB grid field held a thread for minutes).
+_SCHEME = r"(?<![A-Za-z0-9+.-])(?P<scheme>[A-Za-z][A-Za-z0-9+.-]{0,30}://)"
+# A database URI's password runs to the "@" as SQLAlchemy reads it, "/" included (base64
+# passwords hold "/": `u:pa/ss@db`, `u:123/abc@db`).
+_DATABASE_CREDENTIALS = re.compile(
+    r"(?<![A-Za-z0-9+.-])(?P<scheme>(?:postgres(?:ql)?|mysql|mariadb|mssql|oracle|sqlite)"
+    r"(?:\+[A-Za-z0-9_]+)?://)(?P<user>[^\s/@:]{0,256}):[^\s@]{0,4096}@", re.IGNORECASE)
+# Any other URI's userinfo ends before its path, query or fragment (`host:5000/runs@x` and
+# `host?email=a@b` hold no password); a password may hold "@" (`user:p@ss@host`).
+_CREDENTIALS = re.compile(_SCHEME + r"(?P<user>[^\s/?#@:]{0,256}):[^\s/?#]{0,4096}@")
 # userinfo without a password: often a token (https://TOKEN@host).
-_TOKEN = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^\s/@:]+@")
-# a secret passed as a query parameter (?password=..., &token=...).
-# Any parameter whose name holds one of these words (sslpassword, client_secret,
+_TOKEN = re.compile(_SCHEME + r"[^\s/?#@:]{1,4096}@")
+# Any query parameter whose name holds one of these words (sslpassword, client_secret,
 # X-Amz-Signature, X-Amz-Credential), and `auth` and `sig`.
 _QUERY_SECRET = re.compile(
-    r"(?P<name>[?&](?:[\w.-]*(?:password|passwd|pwd|token|secret|key|signature|credential)"
+    r"(?P<name>[?&](?:[\w.-]{0,64}(?:password|passwd|pwd|token|secret|key|signature|credential)"
     r"|auth|sig)=)[^&\s#]*", re.IGNORECASE)
 
 
@@ -29,6 +33,7 @@ def redact_uri(text: str) -> str:
     >>> redact_uri("http://t0ken@mlflow:5000 and https://db/x?user=a&password=p")
     'http://***@mlflow:5000 and https://db/x?user=a&password=***'
     """
+    text = _DATABASE_CREDENTIALS.sub(r"\g<scheme>\g<user>:***@", text)
     text = _CREDENTIALS.sub(r"\g<scheme>\g<user>:***@", text)
     text = _TOKEN.sub(r"\g<scheme>***@", text)
     return _QUERY_SECRET.sub(r"\g<name>***", text)
