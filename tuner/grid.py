@@ -134,11 +134,9 @@ def load_grid(path: str | Path, max_trials: int | None = None) -> Grid:
 def _read_json(path: Path) -> dict[str, Any]:
     if not sections.is_file(path):
         raise GridError([f"{path}: grid file not found"])
-    repeated: list[str] = []
     try:
         # utf-8-sig: a byte order mark (Windows editors) is read as corpora read it
-        raw = json.loads(path.read_text(encoding="utf-8-sig"),
-                         object_pairs_hook=lambda pairs: _object(pairs, repeated))
+        raw, repeated = parse_json(path.read_text(encoding="utf-8-sig"))
     except UnicodeDecodeError as err:
         raise GridError([f"{path}: not valid UTF-8 ({err.reason})"]) from err
     except json.JSONDecodeError as err:
@@ -150,19 +148,29 @@ def _read_json(path: Path) -> dict[str, Any]:
         raise GridError([f"{path}: expects a JSON object at the top level; "
                          f"got {type(raw).__name__}"])
     if repeated:
-        raise GridError([f"{path}: the key {shown(key)} is given twice in one object; JSON "
-                         "keeps only the last, so say which value you mean" for key in repeated])
+        problems = sections.ProblemList(path, [])
+        for key in repeated:
+            problems.add(f"key {shown(key)}", "given twice in one object; JSON keeps only the "
+                         "last, so say which value you mean")
+        problems.raise_if_any()
     return raw
 
 
-def _object(pairs: list[tuple[str, Any]], repeated: list[str]) -> dict[str, Any]:
-    """A JSON object, noting the keys it repeats (json.loads silently keeps the last)."""
-    found: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in found and key not in repeated:
-            repeated.append(key)
-        found[key] = value
-    return found
+def parse_json(text: str) -> tuple[Any, list[str]]:
+    """JSON text's value and the keys its objects repeat, in order, each once: json.loads
+    silently keeps the last of two equal keys (`"num_topics": 10, ..., "num_topics": 20` ran
+    K=20). Raises what json.loads raises."""
+    repeated: dict[str, None] = {}
+
+    def pairs_to_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in found:
+                repeated[key] = None
+            found[key] = value
+        return found
+
+    return json.loads(text, object_pairs_hook=pairs_to_object), list(repeated)
 
 
 def _models(raw: Mapping[str, Any], problems: sections.ProblemList) -> list[str]:
@@ -175,6 +183,10 @@ def _models(raw: Mapping[str, Any], problems: sections.ProblemList) -> list[str]
         problems.add(field_name, f"expects a model name or a non-empty list; got {shown(value)}")
     if not isinstance(names, list):
         return []  # a wrong type was reported by the top-level schema
+    if len(names) > sections.MAX_MODELS:
+        problems.add(field_name, f"expects at most {sections.MAX_MODELS} model names; got "
+                     f"{len(names)}")
+        return []
     models = []
     for i, name in enumerate(names):
         official = canonical_name(name) if isinstance(name, str) else None

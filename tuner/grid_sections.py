@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from tuner.trial import MetricSettings
 
 MAX_VALUES = 10_000  # in one list of a grid: checking 200,000 values held the service 2.7 s
 MAX_PROBLEMS = 100  # listed of a grid's problems (the rest counted): answers stay small
+MAX_MODELS = 50  # names in a grid's `models` (twelve are built in)
 MAX_SEED = 2**32 - 1  # numpy, UMAP and torch seeds are 32-bit: larger ones fail every trial
 POOLINGS = ("mean", "cls", "last_token")
 _PRE, _EMB, _MET = Preprocessing(), EmbeddingSpec(), MetricSettings()
@@ -55,9 +57,9 @@ MAX_EXPERIMENT = 200
 
 def _experiment_name() -> Constraint:
     return Constraint(
-        f"a name of 1 to {MAX_EXPERIMENT} characters with no control characters",
-        lambda v: bool(v.strip()) and len(v) <= MAX_EXPERIMENT
-        and all(ch.isprintable() for ch in v), whole=True)
+        f"a name of 1 to {MAX_EXPERIMENT} characters with no control or invisible format "
+        "characters", lambda v: bool(v.strip()) and len(v) <= MAX_EXPERIMENT
+        and all(ch.isprintable() or unicodedata.category(ch) == "Zs" for ch in v), whole=True)
 
 
 def _field_name(name: str, default: str | None, help_text: str, nullable: bool = False) -> Param:
@@ -74,7 +76,7 @@ DATASET = ParamSchema("dataset", [
     _field_name("timestamp_field", _DATA["timestamp_field"], "field holding ISO dates (DTM)",
                 nullable=True),
     Param("language", str, _DATA["language"], one_of("en", "zh"), "how texts are tokenised"),
-    Param("covariates", list, [], list_of(_field_name("covariate", None, "")),
+    Param("covariates", list, [], list_of(_field_name("covariate", None, ""), max_len=100),
           "fields holding document covariates (STM)"),
 ])
 EMBEDDING = ParamSchema("embedding", [
@@ -140,7 +142,7 @@ def search_schema() -> ParamSchema:
               nullable=True),
         Param("seed", int, 0, between(0, MAX_SEED), "seed of the sampler"),
         metric,
-        Param("metrics", list, None, list_of(metric.replace(nullable=False)),
+        Param("metrics", list, None, list_of(metric.replace(nullable=False), max_len=10),
               "metrics to optimise together (a Pareto search)", nullable=True),
         Param("pruner", dict, None, anything(), "stop bad trials early at checkpoints of "
               "their epochs or iterations (see search.pruner); null: every trial runs in full",

@@ -298,6 +298,19 @@ def test_bad_framing_answers_400(api: Served, headers: dict[str, str], body: byt
     assert "Traceback" not in api.log_text()
 
 
+def test_a_key_given_twice_in_the_body_is_refused_as_in_a_grid_file(api: Served) -> None:
+    """The CLI refused a grid with a repeated key; the service took the last value."""
+    grid = json.dumps(_inline(api, "twice")["grid_inline"])
+    body = ('{"grid_inline": ' + grid.replace('"seeds":', '"experiment": "other", "seeds":')
+            + "}").encode()
+    status, data = _raw_post(api, {"Content-Type": "application/json",
+                                   "Content-Length": str(len(body))}, body)
+    assert status == 400
+    assert json.loads(data)["error"] == ("body: a key is given twice in one object "
+                                         "('experiment'); JSON keeps only the last, so say which "
+                                         "value you mean")
+
+
 def test_body_over_one_mib_answers_413_before_reading_it(api: Served) -> None:
     connection = http.client.HTTPConnection("127.0.0.1", api.port, timeout=30)
     connection.putrequest("POST", "/sweeps")

@@ -77,7 +77,7 @@ def test_single_model_key_and_relative_dataset_path(tmp_path, small_corpus):
     ({"metrics": {"topn": 1}}, r"metrics.topn: expects an int in 2-50; got 1"),
     ({"embedding": {"pooling": "max"}}, r"embedding.pooling: expects one of mean/cls/last_token"),
     ({"experiment": ""}, r"experiment: expects a name of 1 to 200 characters with no control "
-                         r"characters; got ''"),
+                         r"or invisible format characters; got ''"),
     ({"colour": "blue"}, r"colour: unknown field; allowed:"),
     ({"dataset": {"path": "missing.jsonl"}}, r"dataset.path: file not found: .*missing.jsonl"),
     ({"dataset": {"path": "x.txt"}}, r"dataset.path: file not found"),
@@ -121,13 +121,19 @@ def test_branch_tag_and_commit_revisions_are_accepted(tmp_path, small_corpus, re
     assert grid.embedding.revision == revision
 
 
-@pytest.mark.parametrize("name", ["a\nWARNING forged line", "tab\there", "x" * 201, "\x00"])
+@pytest.mark.parametrize("name", ["a\nWARNING forged line", "tab\there", "x" * 201, "\x00",
+                                  "zero\u200bwidth"])
 def test_an_experiment_name_with_control_characters_or_too_long_is_refused(
         tmp_path, small_corpus, name):
     """A newline forged lines in the service's log; a long name failed only after its trials
     had run, and then every later sweep of the experiment (audit of 2026-12-01)."""
     with pytest.raises(GridError, match=r"experiment: expects a name of 1 to 200 characters"):
         load_grid(grid_with(tmp_path, small_corpus, experiment=name))
+
+
+@pytest.mark.parametrize("name", ["主题\u3000模型", "news\u00a0topics", "x" * 200])
+def test_names_with_any_kind_of_space_are_accepted(tmp_path, small_corpus, name):
+    assert load_grid(grid_with(tmp_path, small_corpus, experiment=name)).experiment == name
 
 
 def test_a_long_chinese_experiment_name_gets_an_artifact_folder_a_file_system_accepts():
@@ -385,8 +391,8 @@ def test_a_key_given_twice_is_refused(tmp_path, small_corpus):
     path.write_text(text, encoding="utf-8")
     with pytest.raises(GridError) as info:
         load_grid(path)
-    assert info.value.problems == [f"{path}: the key 'num_topics' is given twice in one object; "
-                                   "JSON keeps only the last, so say which value you mean"]
+    assert info.value.problems == [f"{path}: key 'num_topics': given twice in one object; JSON "
+                                   "keeps only the last, so say which value you mean"]
 
 
 def test_a_grid_with_a_byte_order_mark_loads(tmp_path, small_corpus):

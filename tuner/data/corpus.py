@@ -171,8 +171,8 @@ def level_text(value: Any) -> str:
     written (1, 1.0 and "1" are all "1")."""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    if isinstance(value, str) and re.fullmatch(r"-?\d+\.0*", value.strip()):
-        return value.strip().split(".", 1)[0]
+    if isinstance(value, str) and re.fullmatch(r"-?[0-9]+\.0*", value):
+        return value.split(".", 1)[0]
     return str(value)
 
 

@@ -292,8 +292,11 @@ class _ApiHandler(PrereadHandler):
 
 
 def _parse_json(data: bytes) -> Any:
+    from tuner.grid import parse_json
+    from tuner.params import shown
+
     try:
-        return json.loads(data)
+        value, repeated = parse_json(data.decode("utf-8-sig"))
     except json.JSONDecodeError as err:
         raise ApiError(HTTPStatus.BAD_REQUEST, f"body: not valid JSON: {err.msg} at line "
                        f"{err.lineno} column {err.colno}") from err
@@ -303,3 +306,8 @@ def _parse_json(data: bytes) -> Any:
         raise ApiError(HTTPStatus.BAD_REQUEST, "body: JSON nested too deeply") from err
     except ValueError as err:  # an integer past Python's 4,300-digit limit
         raise ApiError(HTTPStatus.BAD_REQUEST, "body: a number has too many digits") from err
+    if repeated:  # as `tuner validate` refuses it in a grid file
+        keys = ", ".join(shown(key) for key in repeated[:10])
+        raise ApiError(HTTPStatus.BAD_REQUEST, f"body: a key is given twice in one object "
+                       f"({keys}); JSON keeps only the last, so say which value you mean")
+    return value
