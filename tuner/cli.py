@@ -190,12 +190,14 @@ def _service_commands(commands: argparse._SubParsersAction) -> None:  # type: ig
     report.add_argument("experiment", help="MLflow experiment name")
     report.add_argument("--tracking-uri", help="MLflow tracking URI (default as for run)")
     report.add_argument("--out", type=Path, help="output folder (default reports/EXPERIMENT)")
-    report.add_argument("--metric", help="ranking metric (default ari if logged, else npmi)")
+    report.add_argument("--metric", help="ranking metric (default: what the experiment's latest "
+                        "sweep ranked by, else ari if logged, else npmi)")
     report.set_defaults(handler=_report)
 
     best = commands.add_parser("best", help="print the best trial as a grid that re-runs it")
     best.add_argument("experiment", help="MLflow experiment name")
-    best.add_argument("--metric", default="ari", help="ranking metric (default ari)")
+    best.add_argument("--metric", help="ranking metric (default: what the experiment's latest "
+                      "sweep ranked by, else ari)")
     best.add_argument("--tracking-uri", help="MLflow tracking URI (default as for run)")
     best.add_argument("--rename", help="experiment name in the printed grid "
                       "(default EXPERIMENT-best-METRIC, so `tuner run` does not skip it)")

@@ -236,3 +236,23 @@ def test_best_grid_keeps_the_settings_the_sweep_ran_with(store: str, tmp_path: P
     rebuilt = tmp_path / "best.json"
     rebuilt.write_text(json.dumps(grid), encoding="utf-8")
     assert load_grid(rebuilt).settings() == ran.settings()
+
+
+def test_best_and_report_rank_by_what_the_sweep_ranked_by(tmp_path: Path, small_corpus: Path,
+                                                          session_cache: Path) -> None:
+    """A sweep ranked by NPMI (its leaderboard_metric, or a search's objective) was ranked by
+    ARI in `tuner best` and `tuner report` (review of 2026-12-01)."""
+    from tuner.engine.sweep import check_inputs
+    from tuner.flow import SweepSettings, execute_sweep
+    from tuner.grid import load_grid
+
+    grid = load_grid(make_grid(tmp_path, small_corpus, experiment="by-npmi",
+                               params={"num_topics": [5, 6], "vocab_size": 1000,
+                                       "lda.max_iter": 10}, leaderboard_metric="npmi"))
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    outcome = execute_sweep(grid, check_inputs(grid), SweepSettings(uri, session_cache, 1,
+                                                                    progress=False))
+    assert outcome.metric == "npmi"
+    assert best_grid(uri, "by-npmi")["leaderboard_metric"] == "npmi"
+    written = write_report(uri, "by-npmi", tmp_path / "report")
+    assert "npmi mean ± sd" in written.html.read_text(encoding="utf-8")

@@ -45,6 +45,7 @@ from tuner.engine.triage import InFlight, failed, triage_break
 from tuner.engine.watchdog import Limits, Watchdog
 from tuner.engine.worker import read_started, rescore_trial, run_shared_step, run_trial
 from tuner.errors import SweepInterrupted
+from tuner.tracking.records import RANKING_TAG
 from tuner.tracking.tracker import SWEEP_SETTINGS_FILE, SweepHandle, Tracker
 from tuner.trial import TrialError, TrialRecord, TrialSpec, TrialStatus
 
@@ -452,7 +453,8 @@ def _sweep_tags(prepared: PreparedSweep) -> dict[str, str]:
     tags = {"tuner.grid": str(grid.path.resolve()),
             "tuner.corpus_sha256": prepared.inputs.corpus.sha256,
             "tuner.models": ",".join(s.model for s in grid.sweeps),
-            "tuner.context": prepared.context}
+            "tuner.context": prepared.context,
+            RANKING_TAG: grid.ranking_metric(prepared.inputs.truth is not None)}
     tags |= {f"tuner.cache.{k}": v for k, v in prepared.cache_events.items()}
     if prepared.embedding_keys:
         tags["tuner.embedding_keys"] = ",".join(k.digest for k in prepared.embedding_keys)

@@ -17,15 +17,17 @@ from pathlib import Path
 from typing import Any
 
 from tuner.errors import TunerError
+from tuner.grid_sections import MAX_EXPERIMENT
 from tuner.reporting.leaderboard import ConfigResult, leaderboard
-from tuner.tracking.records import SweepRun
+from tuner.tracking.records import SweepRun, ranking_metric
 
 log = logging.getLogger(__name__)
 
 
-def best_grid(tracking_uri: str, experiment: str, metric: str,
+def best_grid(tracking_uri: str, experiment: str, metric: str | None = None,
               rename: str | None = None) -> dict[str, Any]:
-    """The grid JSON (as a dict) of the configuration with the best mean `metric`.
+    """The grid JSON (as a dict) of the configuration with the best mean `metric` (default:
+    what the experiment's latest sweep ranked by, else ari).
 
     Raises:
         TunerError: unknown experiment, or no finished trial logged `metric`.
@@ -34,6 +36,7 @@ def best_grid(tracking_uri: str, experiment: str, metric: str,
     from tuner.tracking.tracker import SWEEP_SETTINGS_FILE, MlflowTracker
 
     tracker = MlflowTracker(tracking_uri, existing=True)
+    metric = metric or ranking_metric(tracker.sweep_runs(experiment)) or "ari"
     board = leaderboard(tracker, experiment, metric, 1_000_000)
     if not board:
         raise TunerError(f"experiment '{experiment}': no finished trial has metric '{metric}'; "
@@ -54,7 +57,8 @@ def best_grid(tracking_uri: str, experiment: str, metric: str,
     recorded = tracker.read_json(parent.run_id, SWEEP_SETTINGS_FILE)
     grid = dict(recorded) if recorded is not None else _base_grid(parent)
     grid |= _config_fields(best)
-    grid["experiment"] = rename or f"{experiment}-best-{metric}"
+    suffix = f"-best-{metric}"  # the name stays within a grid's 200 characters
+    grid["experiment"] = rename or f"{experiment[:MAX_EXPERIMENT - len(suffix)]}{suffix}"
     grid["leaderboard_metric"] = metric
     return grid
 

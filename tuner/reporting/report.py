@@ -34,7 +34,7 @@ from tuner.reporting.plots import (
     plot_swept,
     plot_topic_words,
 )
-from tuner.tracking.records import FinishedTrial, SweepRun, ranked
+from tuner.tracking.records import FinishedTrial, SweepRun, ranked, ranking_metric
 from tuner.tracking.tracker import MlflowTracker, Tracker
 
 PARETO_METRICS = ("npmi", "diversity", "ari")
@@ -92,7 +92,8 @@ def write_report_with(tracker: Tracker, experiment: str, out: Path,
                          "was it written by `tuner run`?")
     everything = tracker.finished_trials(experiment)
     trials = on_data(everything, latest_context(tracker, experiment))
-    data = _report_data(tracker, experiment, trials, metric, len(everything) - len(trials))
+    data = _report_data(tracker, experiment, trials, metric or ranking_metric(sweeps),
+                        len(everything) - len(trials))
     out.mkdir(parents=True, exist_ok=True)
     plots = _plots(data, out)
     language = _words_language(sweeps[0], [c.best_trial(data.metric) for c in data.top])

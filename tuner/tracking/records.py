@@ -5,7 +5,7 @@ Every reader (leaderboard, report, plots, best, flow) uses these records, never 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +55,15 @@ class SweepRun:
     params: Mapping[str, str]
     tags: Mapping[str, str]
     start_time: int | None = None
+
+
+RANKING_TAG = "tuner.ranking_metric"  # on a sweep run: what its leaderboard ranked by
+
+
+def ranking_metric(sweeps: Sequence[SweepRun]) -> str | None:
+    """What the latest sweep of `tuner run` ranked by (newest first; a `tuner score` sweep has
+    none): `tuner report` and `tuner best` rank by it unless told otherwise."""
+    return next((s.tags[RANKING_TAG] for s in sweeps if RANKING_TAG in s.tags), None)
 
 
 def parse_param(param: Param, text: str) -> Any:
