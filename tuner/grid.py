@@ -96,9 +96,12 @@ class Grid:
             return list(value) if isinstance(value, tuple) else value
 
         dataset = {k: plain(v) for k, v in dataclasses.asdict(self.dataset).items()}
+        embedding = dataclasses.asdict(self.embedding)
+        if sections.is_dir(Path(self.embedding.model)):  # a folder found from where it ran
+            embedding["model"] = str(Path(self.embedding.model).resolve())
         return {"dataset": {**dataset, "path": str(self.dataset.path)},
                 "ground_truth": None if self.ground_truth is None else str(self.ground_truth),
-                "embedding": dataclasses.asdict(self.embedding),
+                "embedding": embedding,
                 "preprocessing": {k: plain(v) for k, v in
                                   dataclasses.asdict(self.preprocessing).items()},
                 "timeout_s": self.timeout_s}

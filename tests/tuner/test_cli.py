@@ -453,3 +453,21 @@ def test_a_store_behind_a_proxy_is_not_probed_directly(monkeypatch):
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     with pytest.raises(TrackingError, match="cannot be reached"):
         _check_reachable(closed)
+
+
+def test_a_conditional_requirement_reads_what_the_trials_may_take():
+    """A random search is judged by its draws, a TPE range by what it holds, a list by its
+    values, an unset parameter by its default (review of 2026-12-01)."""
+    from trainers import load_trainer
+    from tuner.engine.search import Range
+    from tuner.engine.sweep import _may_take
+    from tuner.grid import ModelSweep
+
+    schema = load_trainer("THETA").params
+    drawn = ModelSweep("THETA", schema, {"mode": ["zero_shot", "supervised"]},
+                       sampled=({"mode": "zero_shot"}, {"mode": "unsupervised"}))
+    assert not _may_take(drawn, "mode", "supervised")
+    assert _may_take(ModelSweep("THETA", schema, {"mode": ["supervised"]}), "mode",
+                     "supervised")
+    assert not _may_take(ModelSweep("THETA", schema, {}), "mode", "supervised")  # zero_shot
+    assert _may_take(ModelSweep("THETA", schema, {"epochs": Range(10, 100)}), "epochs", 50)

@@ -406,3 +406,15 @@ def test_n_trials_under_the_grid_strategy_is_refused(tmp_path, small_corpus):
     path = grid_with(tmp_path, small_corpus, search={"strategy": "grid", "n_trials": 5})
     with pytest.raises(GridError, match=r"search: .*no n_trials for strategy grid"):
         load_grid(path)
+
+
+def test_settings_record_a_model_folder_found_from_the_working_folder(tmp_path, small_corpus,
+                                                                      monkeypatch):
+    """A folder the grid names relative to where `tuner run` ran was recorded as written, and
+    `tuner best` run elsewhere would find another folder or a Hub id (review of 2026-12-01)."""
+    (tmp_path / "work" / "models" / "mine").mkdir(parents=True)
+    grid_folder = tmp_path / "grids"
+    path = grid_with(grid_folder, small_corpus, embedding={"model": "models/mine"})
+    monkeypatch.chdir(tmp_path / "work")
+    settings = load_grid(path).settings()
+    assert settings["embedding"]["model"] == str(tmp_path / "work" / "models" / "mine")

@@ -304,12 +304,18 @@ def _check_document_frequencies(grid: Grid, documents: int) -> None:
 
 
 def _may_take(sweep: ModelSweep, param: str, value: Any) -> bool:
-    """Whether some trial of the sweep has `param` = `value` (the schema's default when unset)."""
+    """Whether some trial of the sweep may have `param` = `value` (the schema's default when
+    unset): a random search's drawn values, a range that holds it, a list that names it."""
+    found = sweep.schema.get(param)
+    default = found.default if found is not None else None
+    if sweep.sampled:
+        return any(combo.get(param, default) == value for combo in sweep.sampled)
     values = sweep.space.get(param)
     if values is None:
-        found = sweep.schema.get(param)
-        return found is not None and found.default == value
-    return isinstance(values, list) and value in values
+        return default == value
+    if isinstance(values, Range):
+        return isinstance(value, (int, float)) and values.low <= value <= values.high
+    return value in values
 
 
 def _ground_truth(grid: Grid, corpus: Corpus) -> GroundTruth | None:

@@ -146,11 +146,13 @@ class SweepRegistry:
         self._pool.shutdown(wait=False, cancel_futures=True)
         with self._lock:
             futures = dict(self._futures)
+            jobs = dict(self._jobs)
             for stop in self._stops.values():
                 stop.set()
         for job_id, future in futures.items():
-            if future.cancelled() and self._jobs[job_id].status == "queued":
-                self._end(self._jobs[job_id], "failed", "cancelled: the server stopped first")
+            job = jobs.get(job_id)
+            if future.cancelled() and job is not None and job.status == "queued":
+                self._end(job, "failed", "cancelled: the server stopped first")
         running = [f for f in futures.values() if not f.done()]
         deadline = time.monotonic() + timeout
         while running and time.monotonic() < deadline:
