@@ -78,6 +78,14 @@ class Grid:
             return self.search.n_trials * len(self.seeds)
         return sum(s.size for s in self.sweeps) * len(self.seeds)
 
+    def swept(self) -> dict[str, list[str]]:
+        """Model -> the parameters its part of the grid varies (a list of several values, or a
+        range): what a leaderboard row names, even where the trials that finished all hold one
+        value (the others failed, or were pruned)."""
+        return {s.model: [name for name, values in s.space.items()
+                          if not isinstance(values, list) or len(values) > 1]
+                for s in self.sweeps}
+
     def ranking_metric(self, has_truth: bool) -> str:
         """What the leaderboard ranks by: `leaderboard_metric`, else the search's (first)
         objective, so that a TPE search for NPMI is not ranked by ARI, else ARI with a ground

@@ -256,3 +256,20 @@ def test_best_and_report_rank_by_what_the_sweep_ranked_by(tmp_path: Path, small_
     assert best_grid(uri, "by-npmi")["leaderboard_metric"] == "npmi"
     written = write_report(uri, "by-npmi", tmp_path / "report")
     assert "npmi mean ± sd" in written.html.read_text(encoding="utf-8")
+
+
+def test_a_row_names_what_the_grid_swept_when_its_siblings_did_not_finish(
+        store: str, trials: list[FinishedTrial]) -> None:
+    """With the K=8 trials failed or pruned, the K=5 rows named only alpha, and "LDA
+    alpha=0.5" hid which K it was (audit of 2026-12-01). The sweep run records what its grid
+    varied (tag tuner.swept)."""
+    from tuner.reporting.leaderboard import declared_swept
+
+    tracker = MlflowTracker(store)
+    declared = declared_swept(tracker, EXPERIMENT)
+    assert declared == {"LDA": ["num_topics", "alpha"]}
+    survivors = [t for t in trials if t.params["num_topics"] == 5]
+    assert all(set(c.swept) == {"alpha"} for c in aggregate_seeds(survivors))
+    rows = aggregate_seeds(survivors, declared)
+    assert all(set(c.swept) == {"alpha", "num_topics"} for c in rows)
+    assert all(c.swept["num_topics"] == 5 for c in rows)

@@ -11,6 +11,7 @@ journalled), and SIGINT/SIGTERM (workers stopped, open runs KILLED).
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import signal
@@ -45,7 +46,7 @@ from tuner.engine.triage import InFlight, failed, triage_break
 from tuner.engine.watchdog import Limits, Watchdog
 from tuner.engine.worker import read_started, rescore_trial, run_shared_step, run_trial
 from tuner.errors import SweepInterrupted
-from tuner.tracking.records import RANKING_TAG
+from tuner.tracking.records import RANKING_TAG, SWEPT_TAG
 from tuner.tracking.tracker import SWEEP_SETTINGS_FILE, SweepHandle, Tracker
 from tuner.trial import TrialError, TrialRecord, TrialSpec, TrialStatus
 
@@ -454,7 +455,8 @@ def _sweep_tags(prepared: PreparedSweep) -> dict[str, str]:
             "tuner.corpus_sha256": prepared.inputs.corpus.sha256,
             "tuner.models": ",".join(s.model for s in grid.sweeps),
             "tuner.context": prepared.context,
-            RANKING_TAG: grid.ranking_metric(prepared.inputs.truth is not None)}
+            RANKING_TAG: grid.ranking_metric(prepared.inputs.truth is not None),
+            SWEPT_TAG: json.dumps(grid.swept(), sort_keys=True)}
     tags |= {f"tuner.cache.{k}": v for k, v in prepared.cache_events.items()}
     if prepared.embedding_keys:
         tags["tuner.embedding_keys"] = ",".join(k.digest for k in prepared.embedding_keys)

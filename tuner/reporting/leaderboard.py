@@ -3,6 +3,7 @@ configuration (model + parameters other than the seed), ranked by the mean."""
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from typing import Any
 
 from trainers import canonical_name, load_trainer
 from tuner.metrics import higher_is_better
-from tuner.tracking.records import FinishedTrial, ranked
+from tuner.tracking.records import SWEPT_TAG, FinishedTrial, ranked
 from tuner.tracking.tracker import Tracker
 
 SHOWN_METRICS = ("npmi", "diversity", "ari", "f1", "fit_seconds")
@@ -112,9 +113,12 @@ def _resolved_null(trial: FinishedTrial, name: str, value: Any) -> bool:
         return False
 
 
-def aggregate_seeds(trials: Sequence[FinishedTrial]) -> list[ConfigResult]:
+def aggregate_seeds(trials: Sequence[FinishedTrial],
+                    declared: Mapping[str, Sequence[str]] | None = None) -> list[ConfigResult]:
     """Group trials by configuration and aggregate each metric over the seeds; groups keep the
-    order of their first trial.
+    order of their first trial. A row names the parameters that vary between the trials, and
+    those the sweeps' grids varied (`declared`, see declared_swept), so that a row whose
+    siblings failed or were pruned still says which configuration it is.
 
     A configuration's seeds share its config key (the trial key without the seed), so runs made
     with other code, data or truth are never averaged in as more seeds. Where two groups show
@@ -130,7 +134,30 @@ def aggregate_seeds(trials: Sequence[FinishedTrial]) -> list[ConfigResult]:
             newest[key[0]] = key
     kept = [group for key, group in groups.items() if newest[key[0]] == key]
     swept = swept_by_model([t for group in kept for t in group])
+    for model, names in (declared or {}).items():
+        if model in swept:
+            swept[model] += [n for n in names if n not in swept[model]]
     return [_config(group, swept[group[0].model]) for group in kept]
+
+
+def declared_swept(tracker: Tracker, experiment: str,
+                   context: str | None = None) -> dict[str, list[str]]:
+    """Model -> the parameters the grids of the experiment's sweeps on the data of `context`
+    (default: the latest sweep's) varied, from their sweep runs' tag."""
+    sweeps = tracker.sweep_runs(experiment)
+    context = context or (sweeps[0].tags.get("tuner.context") if sweeps else None)
+    found: dict[str, list[str]] = {}
+    for sweep in sweeps:
+        if context is not None and sweep.tags.get("tuner.context") != context:
+            continue
+        try:
+            declared = json.loads(sweep.tags.get(SWEPT_TAG, "{}"))
+        except json.JSONDecodeError:
+            continue
+        for model, names in declared.items():
+            found.setdefault(model, [])
+            found[model] += [n for n in names if n not in found[model]]
+    return found
 
 
 def standing_trials(trials: Sequence[FinishedTrial]) -> list[FinishedTrial]:
@@ -193,7 +220,8 @@ def leaderboard(tracker: Tracker, experiment: str, metric: str, limit: int = 10,
                 context: str | None = None) -> list[ConfigResult]:
     """The best `limit` configurations of an experiment by the mean of `metric` over seeds, on
     the data of `context` (default: the latest sweep's; see trials_on_current_data)."""
-    return rank_configs(aggregate_seeds(trials_on_current_data(tracker, experiment, context)),
+    trials = trials_on_current_data(tracker, experiment, context)
+    return rank_configs(aggregate_seeds(trials, declared_swept(tracker, experiment, context)),
                         metric)[:limit]
 
 

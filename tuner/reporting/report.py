@@ -21,6 +21,7 @@ from tuner.reporting.importance import (
 )
 from tuner.reporting.leaderboard import (
     aggregate_seeds,
+    declared_swept,
     latest_context,
     on_data,
     rank_configs,
@@ -114,7 +115,7 @@ def _report_data(tracker: Tracker, experiment: str, trials: list[FinishedTrial],
                  metric: str | None, on_older_data: int = 0) -> ReportData:
     full = standing_trials(ranked(trials))
     metric = metric or ("ari" if full and all("ari" in t.metrics for t in full) else "npmi")
-    configs = rank_configs(aggregate_seeds(full), metric)
+    configs = rank_configs(aggregate_seeds(full, declared_swept(tracker, experiment)), metric)
     if not configs:
         logged = sorted({m for t in full for m in t.metrics})
         older = (f"; {on_older_data} finished trials were judged on data that has changed "

@@ -58,6 +58,7 @@ class SweepRun:
 
 
 RANKING_TAG = "tuner.ranking_metric"  # on a sweep run: what its leaderboard ranked by
+SWEPT_TAG = "tuner.swept"  # on a sweep run: JSON, model -> the parameters its grid varied
 
 
 def ranking_metric(sweeps: Sequence[SweepRun]) -> str | None:
