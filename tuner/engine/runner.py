@@ -53,6 +53,7 @@ from tuner.trial import TrialError, TrialRecord, TrialSpec, TrialStatus
 log = logging.getLogger(__name__)
 ExecutorFactory = Callable[[], Executor]
 POLL_SECONDS = 0.25
+MAX_TAG_CHARS = 5000  # MLflow refuses a tag value over 8,000 characters
 __all__ = ["Limits", "SweepResult", "SweepSummary", "run_sweep"]
 
 
@@ -455,8 +456,10 @@ def _sweep_tags(prepared: PreparedSweep) -> dict[str, str]:
             "tuner.corpus_sha256": prepared.inputs.corpus.sha256,
             "tuner.models": ",".join(s.model for s in grid.sweeps),
             "tuner.context": prepared.context,
-            RANKING_TAG: grid.ranking_metric(prepared.inputs.truth is not None),
-            SWEPT_TAG: json.dumps(grid.swept(), sort_keys=True)}
+            RANKING_TAG: grid.ranking_metric(prepared.inputs.truth is not None)}
+    swept = json.dumps(grid.swept(), sort_keys=True)
+    if len(swept) <= MAX_TAG_CHARS:  # else rows name what varies among finished trials only
+        tags[SWEPT_TAG] = swept
     tags |= {f"tuner.cache.{k}": v for k, v in prepared.cache_events.items()}
     if prepared.embedding_keys:
         tags["tuner.embedding_keys"] = ",".join(k.digest for k in prepared.embedding_keys)
