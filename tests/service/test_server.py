@@ -497,14 +497,18 @@ def test_a_sweep_can_be_cancelled_queued_or_running(api: Served) -> None:
                                      "lda.max_iter": 10000}
     running = api.call("POST", "/sweeps", long)[1]
     waiting = api.call("POST", "/sweeps", _inline(api, "cancel-queued"))[1]
-    _wait_for(api, running["id"], "running")
+    started = _wait_for(api, running["id"], "running")
+    client = MlflowClient(api.store)
+    deadline = time.monotonic() + 120
+    while not client.search_runs([started["experiment_id"]], "tags.`tuner.role` = 'trial'"):
+        assert time.monotonic() < deadline, "no trial started"  # precompute may still run
+        time.sleep(0.2)
     status, answer = api.call("POST", f"/sweeps/{waiting['id']}/cancel")
     assert (status, answer["status"]) == (202, "cancelled"), answer
     assert api.call("POST", f"/sweeps/{running['id']}/cancel")[0] == 202
     ended = wait_done(api, running["id"], timeout=60)
     assert ended["status"] == "cancelled" and "cancelled while running" in ended["error"]
-    runs = MlflowClient(api.store).search_runs([ended["experiment_id"]],
-                                               "tags.`tuner.role` = 'trial'")
+    runs = client.search_runs([ended["experiment_id"]], "tags.`tuner.role` = 'trial'")
     assert runs and {r.info.status for r in runs} == {"KILLED"}
     assert api.call("POST", f"/sweeps/{running['id']}/cancel")[0] == 409
     assert api.call("GET", f"/sweeps/{running['id']}/cancel")[0] == 405
