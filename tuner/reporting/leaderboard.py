@@ -11,7 +11,7 @@ from typing import Any
 
 from trainers import canonical_name, load_trainer
 from tuner.metrics import higher_is_better
-from tuner.tracking.records import SWEPT_TAG, FinishedTrial, ranked
+from tuner.tracking.records import SWEPT_TAG, FinishedTrial, SweepRun, ranked
 from tuner.tracking.tracker import Tracker
 
 SHOWN_METRICS = ("npmi", "diversity", "ari", "f1", "fit_seconds")
@@ -145,7 +145,7 @@ def declared_swept(tracker: Tracker, experiment: str,
     """Model -> the parameters the grids of the experiment's sweeps on the data of `context`
     (default: the latest sweep's) varied, from their sweep runs' tag."""
     sweeps = tracker.sweep_runs(experiment)
-    context = context or (sweeps[0].tags.get("tuner.context") if sweeps else None)
+    context = context or _newest_context(sweeps)
     found: dict[str, list[str]] = {}
     for sweep in sweeps:
         if context is not None and sweep.tags.get("tuner.context") != context:
@@ -178,7 +178,10 @@ def _latest_start(group: Sequence[FinishedTrial]) -> int:
 def latest_context(tracker: Tracker, experiment: str) -> str | None:
     """The data the experiment's latest sweep judged its trials on (None: a sweep logged before
     tuner recorded it)."""
-    sweeps = tracker.sweep_runs(experiment)
+    return _newest_context(tracker.sweep_runs(experiment))
+
+
+def _newest_context(sweeps: Sequence[SweepRun]) -> str | None:
     return sweeps[0].tags.get("tuner.context") if sweeps else None
 
 
