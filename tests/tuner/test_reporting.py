@@ -266,7 +266,8 @@ def test_a_row_names_what_the_grid_swept_when_its_siblings_did_not_finish(
     from tuner.reporting.leaderboard import declared_swept
 
     tracker = MlflowTracker(store)
-    declared = declared_swept(tracker, EXPERIMENT)
+    sweeps = tracker.sweep_runs(EXPERIMENT)
+    declared = declared_swept(sweeps, sweeps[0].tags["tuner.context"])
     assert declared == {"LDA": ["num_topics", "alpha"]}
     survivors = [t for t in trials if t.params["num_topics"] == 5]
     assert all(set(c.swept) == {"alpha"} for c in aggregate_seeds(survivors))

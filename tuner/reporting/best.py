@@ -36,7 +36,8 @@ def best_grid(tracking_uri: str, experiment: str, metric: str | None = None,
     from tuner.tracking.tracker import SWEEP_SETTINGS_FILE, MlflowTracker
 
     tracker = MlflowTracker(tracking_uri, existing=True)
-    metric = metric or ranking_metric(tracker.sweep_runs(experiment)) or "ari"
+    sweeps = tracker.sweep_runs(experiment)
+    metric = metric or ranking_metric(sweeps) or "ari"
     board = leaderboard(tracker, experiment, metric, 1_000_000)
     if not board:
         raise TunerError(f"experiment '{experiment}': no finished trial has metric '{metric}'; "
@@ -50,7 +51,7 @@ def best_grid(tracking_uri: str, experiment: str, metric: str | None = None,
                          "scored with `tuner score`; there is no model for a grid to re-run")
     best = runnable[0]
     parent_id = best.best_trial(metric).parent_run_id
-    parent = next((r for r in tracker.sweep_runs(experiment) if r.run_id == parent_id), None)
+    parent = next((r for r in sweeps if r.run_id == parent_id), None)
     if parent is None:
         raise TunerError("the best trial has no sweep run (tag mlflow.parentRunId); was it "
                          "written by `tuner run`?")

@@ -140,12 +140,9 @@ def aggregate_seeds(trials: Sequence[FinishedTrial],
     return [_config(group, swept[group[0].model]) for group in kept]
 
 
-def declared_swept(tracker: Tracker, experiment: str,
-                   context: str | None = None) -> dict[str, list[str]]:
-    """Model -> the parameters the grids of the experiment's sweeps on the data of `context`
-    (default: the latest sweep's) varied, from their sweep runs' tag."""
-    sweeps = tracker.sweep_runs(experiment)
-    context = context or _newest_context(sweeps)
+def declared_swept(sweeps: Sequence[SweepRun], context: str | None) -> dict[str, list[str]]:
+    """Model -> the parameters the grids of `sweeps` on the data of `context` (all of them for
+    None) varied, from their sweep runs' tag."""
     found: dict[str, list[str]] = {}
     for sweep in sweeps:
         if context is not None and sweep.tags.get("tuner.context") != context:
@@ -178,10 +175,10 @@ def _latest_start(group: Sequence[FinishedTrial]) -> int:
 def latest_context(tracker: Tracker, experiment: str) -> str | None:
     """The data the experiment's latest sweep judged its trials on (None: a sweep logged before
     tuner recorded it)."""
-    return _newest_context(tracker.sweep_runs(experiment))
+    return newest_context(tracker.sweep_runs(experiment))
 
 
-def _newest_context(sweeps: Sequence[SweepRun]) -> str | None:
+def newest_context(sweeps: Sequence[SweepRun]) -> str | None:
     return sweeps[0].tags.get("tuner.context") if sweeps else None
 
 
@@ -223,8 +220,10 @@ def leaderboard(tracker: Tracker, experiment: str, metric: str, limit: int = 10,
                 context: str | None = None) -> list[ConfigResult]:
     """The best `limit` configurations of an experiment by the mean of `metric` over seeds, on
     the data of `context` (default: the latest sweep's; see trials_on_current_data)."""
-    trials = trials_on_current_data(tracker, experiment, context)
-    return rank_configs(aggregate_seeds(trials, declared_swept(tracker, experiment, context)),
+    sweeps = tracker.sweep_runs(experiment)
+    context = context or newest_context(sweeps)
+    trials = on_data(ranked(tracker.finished_trials(experiment)), context)
+    return rank_configs(aggregate_seeds(trials, declared_swept(sweeps, context)),
                         metric)[:limit]
 
 

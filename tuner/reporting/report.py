@@ -22,7 +22,7 @@ from tuner.reporting.importance import (
 from tuner.reporting.leaderboard import (
     aggregate_seeds,
     declared_swept,
-    latest_context,
+    newest_context,
     on_data,
     rank_configs,
     standing_trials,
@@ -92,9 +92,10 @@ def write_report_with(tracker: Tracker, experiment: str, out: Path,
         raise TunerError(f"experiment '{experiment}': has no sweep run (tag tuner.role=sweep); "
                          "was it written by `tuner run`?")
     everything = tracker.finished_trials(experiment)
-    trials = on_data(everything, latest_context(tracker, experiment))
+    context = newest_context(sweeps)
+    trials = on_data(everything, context)
     data = _report_data(tracker, experiment, trials, metric or ranking_metric(sweeps),
-                        len(everything) - len(trials))
+                        declared_swept(sweeps, context), len(everything) - len(trials))
     out.mkdir(parents=True, exist_ok=True)
     plots = _plots(data, out)
     language = _words_language(sweeps[0], [c.best_trial(data.metric) for c in data.top])
@@ -112,10 +113,11 @@ def write_report_with(tracker: Tracker, experiment: str, out: Path,
 
 
 def _report_data(tracker: Tracker, experiment: str, trials: list[FinishedTrial],
-                 metric: str | None, on_older_data: int = 0) -> ReportData:
+                 metric: str | None, declared: Mapping[str, Sequence[str]],
+                 on_older_data: int = 0) -> ReportData:
     full = standing_trials(ranked(trials))
     metric = metric or ("ari" if full and all("ari" in t.metrics for t in full) else "npmi")
-    configs = rank_configs(aggregate_seeds(full, declared_swept(tracker, experiment)), metric)
+    configs = rank_configs(aggregate_seeds(full, declared), metric)
     if not configs:
         logged = sorted({m for t in full for m in t.metrics})
         older = (f"; {on_older_data} finished trials were judged on data that has changed "
