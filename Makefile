@@ -37,4 +37,4 @@ lint: setup
 
 bench: setup
 	cd bench && for script in embedding_cache parallel_efficiency fit_pairs overhead npmi_speed npmi_reference umap_cache \
-	    worker_rss worker_start grid_refusal serve_warm; do echo "== $$script"; HF_HUB_OFFLINE=1 ../$(BIN)/python $$script.py; done
+	    worker_rss worker_start grid_refusal serve_warm redaction; do echo "== $$script"; HF_HUB_OFFLINE=1 ../$(BIN)/python $$script.py; done
