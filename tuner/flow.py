@@ -15,7 +15,6 @@ from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from tuner.devices import usable_cores
 from tuner.engine.executors import SharedPool, WarmPool, make_executor
@@ -39,7 +38,7 @@ from tuner.reporting.leaderboard import (
 from tuner.startup import resume_collection
 from tuner.tracking.records import FinishedTrial, is_pruned
 from tuner.tracking.tracker import MlflowTracker, import_tracking_libraries
-from tuner.tracking.uri import redact_uri
+from tuner.tracking.uri import local_store, redact_uri, store_identity
 from tuner.trial import TrialRecord
 
 LOCK_FOLDER = ".locks"
@@ -96,33 +95,10 @@ def journal_dir(cache_dir: Path) -> Path:
     return Path(cache_dir).resolve() / "journal"
 
 
-def store_identity(tracking_uri: str) -> str:
-    """One spelling per tracking store: a local store by its resolved path, a server by its
-    scheme (driver dropped), host and path, without credentials."""
-    local = _local_store(tracking_uri)
-    if local is not None:
-        return f"file:{local}"
-    parts = urlsplit(tracking_uri)
-    scheme = parts.scheme.split("+", 1)[0].lower()
-    host = parts.netloc.rpartition("@")[2].lower()
-    return f"{scheme}://{host}{parts.path.rstrip('/')}"
-
-
-def _local_store(tracking_uri: str) -> Path | None:
-    """The database file or folder of a local store; None for a server."""
-    if tracking_uri.startswith("sqlite:///"):
-        return Path(tracking_uri.removeprefix("sqlite:///")).resolve()
-    if tracking_uri.startswith("file://"):
-        return Path(urlsplit(tracking_uri).path).resolve()
-    if "://" not in tracking_uri:
-        return Path(tracking_uri).resolve()
-    return None
-
-
 def lock_folder(tracking_uri: str) -> Path:
     """Where the locks of a store live: beside a local store (so every cache folder and user
     of it shares them), else $TUNER_LOCK_DIR or ~/.cache/tuner/locks on this machine."""
-    local = _local_store(tracking_uri)
+    local = local_store(tracking_uri)
     if local is not None:
         return local.parent / LOCK_FOLDER
     return Path(os.environ.get(LOCK_DIR_ENV) or Path.home() / ".cache" / "tuner" / "locks")

@@ -27,6 +27,11 @@ from tuner.trial import (
 log = logging.getLogger(__name__)
 
 
+class ForeignEntry(Exception):
+    """Raised by a replay's writer for an entry another store or experiment journalled: it stays
+    in the journal, unreported (the store did not refuse it)."""
+
+
 class Journal:
     """One experiment's journal file; torn lines are set aside in `<name>.torn` beside it."""
 
@@ -86,6 +91,8 @@ def _parse(lines: list[bytes]) -> tuple[list[tuple[str, str, TrialRecord]], list
 def _wrote(write: Callable[[str, TrialRecord], None], run_id: str, record: TrialRecord) -> bool:
     try:
         write(run_id, record)
+    except ForeignEntry:
+        return False
     except Exception as err:  # the store still refuses: keep the entry for the next run
         log.warning("journalled trial %s still cannot be logged: %s", record.spec.key, err)
         return False

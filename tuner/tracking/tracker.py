@@ -6,6 +6,7 @@ The parent process is the only writer; runs are addressed by explicit ids (no fl
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import logging
@@ -23,7 +24,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from tuner.data.store import replace_text_atomically
 from tuner.errors import TrackingError, TunerError
-from tuner.tracking.journal import Journal
+from tuner.tracking.journal import ForeignEntry, Journal
 from tuner.tracking.records import (
     CURVE_PREFIX,
     FinishedTrial,
@@ -33,7 +34,7 @@ from tuner.tracking.records import (
     stored_run,
     sweep_run,
 )
-from tuner.tracking.uri import redact_uri
+from tuner.tracking.uri import redact_uri, store_identity
 from tuner.trial import StoredFit, TrialRecord, TrialSpec, TrialStatus
 
 log = logging.getLogger(__name__)
@@ -438,19 +439,58 @@ class MlflowTracker:
         return len(stale)
 
     def journal(self, sweep: SweepHandle) -> Journal:
-        return Journal(self.journal_dir / f"{sweep.experiment_id}.jsonl")
+        """The journal of this store's experiment: experiment ids are per store (every SQLite
+        store's first is "1"), so the store's identity is in the name too."""
+        store = hashlib.sha256(store_identity(self.tracking_uri).encode()).hexdigest()[:16]
+        return Journal(self.journal_dir / f"{sweep.experiment_id}-{store}.jsonl")
 
     def replay_journal(self, sweep: SweepHandle) -> int:
         """Log the results a previous run could not; returns how many were replayed. What still
-        cannot be logged stays in the journal for the next run."""
-        return self.journal(sweep).replay(lambda run_id, record: self._replay(sweep, run_id,
-                                                                            record))
+        cannot be logged stays in the journal for the next run. A journal named by experiment id
+        alone (before the store was in its name) may hold another store's results: of it, only
+        entries whose run is in this store's experiment are replayed."""
+        replayed = self.journal(sweep).replay(
+            lambda run_id, record: self._replay(sweep, run_id, record, own=True))
+        legacy = Journal(self.journal_dir / f"{sweep.experiment_id}.jsonl")
+        return replayed + legacy.replay(
+            lambda run_id, record: self._replay(sweep, run_id, record, own=False))
 
-    def _replay(self, sweep: SweepHandle, run_id: str, record: TrialRecord) -> None:
+    def _replay(self, sweep: SweepHandle, run_id: str, record: TrialRecord, own: bool) -> None:
+        """Log one journalled result into its run if that run still waits for it, else into a
+        new run. A result whose trial has finished since (a later run refitted it) is dropped,
+        so no trial key gets two FINISHED runs. Raises ForeignEntry for an entry of another
+        store or experiment (`own`: the journal is this store's), which stays in the journal."""
+        run = self._run_or_none(run_id)
+        if (record.spec.experiment != self._experiment_name(sweep.experiment_id)
+                or (run is None and not own)
+                or (run is not None and run.info.experiment_id != sweep.experiment_id)):
+            raise ForeignEntry(run_id)
+        if self._finished_since(sweep, record):
+            log.info("journalled trial %s finished in a later run; its entry is dropped",
+                     record.spec.key)
+            return
+        if run is None or run.info.status != "RUNNING":  # gone, or ended (e.g. marked stale)
+            run_id = self.start_trial(sweep, record.spec)
+        self._write_outcome(sweep, run_id, record)
+
+    def _run_or_none(self, run_id: str) -> Any:
+        from mlflow.exceptions import MlflowException
+
         try:
-            self._write_outcome(sweep, run_id, record)
-        except Exception:  # the old run is gone (or refused): log the result as a new run
-            self._write_outcome(sweep, self.start_trial(sweep, record.spec), record)
+            return self.client.get_run(run_id)
+        except MlflowException:
+            return None
+
+    def _experiment_name(self, experiment_id: str) -> str:
+        return str(self.client.get_experiment(experiment_id).name)
+
+    def _finished_since(self, sweep: SweepHandle, record: TrialRecord) -> bool:
+        """Whether the record's trial has a FINISHED run that stands for it: one with its full
+        budget, or any if the record itself was pruned."""
+        runs = self.trial_runs(sweep.experiment_id, "attributes.status = 'FINISHED' and "
+                               f"tags.`tuner.trial_key` = '{record.spec.key}'")
+        pruned = record.status is TrialStatus.PRUNED
+        return any(pruned or not is_pruned(r.data.tags) for r in runs)
 
     def end_sweep(self, sweep: SweepHandle, status: str, metrics: Mapping[str, float]) -> None:
         self._log_metrics(sweep.run_id, metrics)

@@ -1,8 +1,11 @@
-"""Tracking URIs as they may be shown: the password of `scheme://user:password@host` hidden."""
+"""Tracking URIs as they may be shown (the password of `scheme://user:password@host` hidden),
+and as one store is known whatever its spelling."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from urllib.parse import urlsplit
 
 # A scheme, not the tail of a longer word: without the look-behind a run of letters was tried
 # from every letter (quadratic in its length; a 1 MiB grid field held a thread for minutes).
@@ -37,3 +40,26 @@ def redact_uri(text: str) -> str:
     text = _CREDENTIALS.sub(r"\g<scheme>\g<user>:***@", text)
     text = _TOKEN.sub(r"\g<scheme>***@", text)
     return _QUERY_SECRET.sub(r"\g<name>***", text)
+
+
+def store_identity(tracking_uri: str) -> str:
+    """One spelling per tracking store: a local store by its resolved path, a server by its
+    scheme (driver dropped), host and path, without credentials."""
+    local = local_store(tracking_uri)
+    if local is not None:
+        return f"file:{local}"
+    parts = urlsplit(tracking_uri)
+    scheme = parts.scheme.split("+", 1)[0].lower()
+    host = parts.netloc.rpartition("@")[2].lower()
+    return f"{scheme}://{host}{parts.path.rstrip('/')}"
+
+
+def local_store(tracking_uri: str) -> Path | None:
+    """The database file or folder of a local store; None for a server."""
+    if tracking_uri.startswith("sqlite:///"):
+        return Path(tracking_uri.removeprefix("sqlite:///")).resolve()
+    if tracking_uri.startswith("file://"):
+        return Path(urlsplit(tracking_uri).path).resolve()
+    if "://" not in tracking_uri:
+        return Path(tracking_uri).resolve()
+    return None
