@@ -143,6 +143,8 @@ class BERTopicTrainer(Trainer):
         docs = data.bow.texts()
         topics, _ = model.fit_transform(docs, embeddings=np.asarray(reduced))
         outliers = int(sum(t < 0 for t in topics))
+        if outliers == len(topics):  # nothing to reassign them to
+            raise TrainerError(ALL_OUTLIERS)
         if params["reduce_outliers"] != "none" and outliers:
             topics = _reassign_outliers(model, docs, topics, np.asarray(reduced), params,
                                         data.bow.vocab)
@@ -227,12 +229,15 @@ def _ctfidf(params: Mapping[str, Any]) -> Any:
         bm25_weighting=params["bm25_weighting"])
 
 
+ALL_OUTLIERS = ("BERTopic put every document in the outlier topic -1; lower min_cluster_size "
+                "or min_samples")
+
+
 def _output(model: Any, topics: np.ndarray, vocab: list[str], top_n: int,
             **extras: Any) -> TopicModelOutput:
     found = sorted(t for t in set(topics.tolist()) if t >= 0)
     if not found:
-        raise TrainerError("BERTopic put every document in the outlier topic -1; lower "
-                           "min_cluster_size or min_samples")
+        raise TrainerError(ALL_OUTLIERS)
     offset = 1 if -1 in set(topics.tolist()) else 0
     weights = model.c_tf_idf_.toarray()
     order = np.argsort(-weights[[t + offset for t in found]], axis=1, kind="stable")[:, :top_n]

@@ -198,3 +198,16 @@ def test_too_few_documents_for_umap_is_said_in_words(small_data, cache):
     with pytest.raises(TrainerError, match=r"needs at least 16 documents for n_neighbors 15 and "
                                            r"n_components 5; the corpus has 5"):
         fit_bertopic(five, cache)
+
+
+@pytest.mark.parametrize("strategy", ["none", "c-tf-idf"])
+def test_no_cluster_at_all_is_said_in_words_whatever_the_outlier_reduction(small_data, cache,
+                                                                         strategy):
+    """With every document an outlier, c-TF-IDF reduction ended in scikit-learn's "Found array
+    with 0 sample(s)" (audit of 2026-12-01)."""
+    from tuner.errors import TrainerError
+
+    assert small_data.embeddings is not None
+    with pytest.raises(TrainerError, match="put every document in the outlier topic -1"):
+        fit_bertopic(small_data, cache, min_cluster_size=len(small_data.embeddings) + 1,
+                     reduce_outliers=strategy)
