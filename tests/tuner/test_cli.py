@@ -255,6 +255,26 @@ def test_validate_warns_when_documents_outgrow_the_embedding_window(tmp_path, ng
         assert ("only its first 128 tokens are embedded" in capsys.readouterr().err) is warned
 
 
+def test_the_window_advice_names_the_models_limit_and_a_longer_window_is_refused(
+        tmp_path, ng_records, capsys):
+    """The advice said "up to the model's limit" without the limit; a user who raised max_length
+    to 4096 passed validate and met a traceback from inside the model in the first trial
+    (audit of 2026-12-01). MiniLM reads at most 512 tokens."""
+    rows = [{**r, "text": " ".join([r["text"]] * 40)} for r in ng_records[:40]]
+    corpus = tmp_path / "long.jsonl"
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    path = make_grid(tmp_path, corpus, models=["bertopic"], params={"num_topics": 5})
+    assert main(["validate", str(path)]) == 0
+    assert "raise max_length, up to 512 for this model, if" in capsys.readouterr().err
+    grid = json.loads(path.read_text())
+    grid["embedding"]["max_length"] = 4096
+    path.write_text(json.dumps(grid))
+    assert main(["validate", str(path)]) == 2
+    assert (f"{path}: embedding.max_length: 4096 is more than "
+            f"'{grid['embedding']['model']}' reads; allowed: 8 to 512 tokens for this model"
+            in capsys.readouterr().err)
+
+
 def test_validate_warns_when_chinese_documents_outgrow_the_embedding_window(tmp_path, capsys):
     """Chinese has no spaces: counted by spaces, no Chinese article was ever warned of (audit of
     2026-12-01). THUCNews articles hold about 680 tokens at the median, a token per character."""

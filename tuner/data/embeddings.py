@@ -108,6 +108,22 @@ def resolve_model_path(model: str, revision: str | None = None) -> Path:
     return _from_hugging_face(model, revision)
 
 
+def token_limit(folder: Path) -> int | None:
+    """The most tokens a model folder's encoder reads (more fail inside the model): the smaller
+    of its tokenizer's model_max_length and its config's max_position_embeddings (RoBERTa's
+    config counts two padding positions); None when neither says."""
+    found = []
+    for name, field_name in (("tokenizer_config.json", "model_max_length"),
+                             ("config.json", "max_position_embeddings")):
+        try:
+            value = json.loads((folder / name).read_text(encoding="utf-8")).get(field_name)
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 10**7:
+            found.append(value)  # an unset model_max_length is a sentinel of about 1e30
+    return min(found, default=None)
+
+
 def _checked_model_folder(folder: Path, model: str) -> Path:
     """The folder, if it holds a transformers model (config.json and a weight file)."""
     has_weights = any(folder.glob("*.safetensors")) or any(folder.glob("*.bin"))

@@ -22,6 +22,7 @@ from tuner.data.embeddings import (
     encode_texts,
     model_revision,
     resolve_model_path,
+    token_limit,
 )
 from tuner.data.ground_truth import GroundTruth, ground_truth_from_labels, load_ground_truth
 from tuner.data.timestamps import parse_timestamps
@@ -165,8 +166,24 @@ def check_inputs(grid: Grid, max_trials: int | None = None) -> CheckedInputs:
     plan = plan_trials(grid)
     models = {p.embedding.model for p in plan if p.embedding is not None}
     revisions = {p.embedding.model: p.embedding.revision for p in plan if p.embedding}
-    return CheckedInputs(corpus, truth, plan, {m: resolve_model_path(m, revisions[m])
-                                               for m in sorted(models)})
+    paths = {m: resolve_model_path(m, revisions[m]) for m in sorted(models)}
+    _check_token_windows(grid, plan, paths)
+    return CheckedInputs(corpus, truth, plan, paths)
+
+
+def _check_token_windows(grid: Grid, plan: Sequence[PlannedTrial], paths: dict[str, Path]
+                         ) -> None:
+    """An embedding.max_length above what the model reads failed in the first trial, inside the
+    model ("The size of tensor a (4096) must match the size of tensor b (512)")."""
+    problems = []
+    for model, window in sorted({(p.embedding.model, p.embedding.max_length)
+                                 for p in plan if p.embedding is not None}):
+        limit = token_limit(paths[model])
+        if limit is not None and window > limit:
+            problems.append(f"{grid.path}: embedding.max_length: {window} is more than "
+                            f"'{model}' reads; allowed: 8 to {limit} tokens for this model")
+    if problems:
+        raise GridError(problems)
 
 
 def advisories(grid: Grid, inputs: CheckedInputs) -> list[str]:
@@ -207,13 +224,18 @@ def _truncation_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
     sample = texts[::max(1, len(texts) // 1000)]  # an even sample: validation stays quick
     lengths = sorted(approximate_tokens(t) for t in sample)
     median = lengths[len(lengths) // 2] if lengths else 0
-    windows = sorted({p.embedding.max_length for p in inputs.plan if p.embedding is not None})
-    if not windows or median <= 2 * windows[0]:
+    windows = sorted({(p.embedding.max_length, p.embedding.model) for p in inputs.plan
+                      if p.embedding is not None})
+    if not windows or median <= 2 * windows[0][0]:
         return []
+    window, model = windows[0]
+    limit = token_limit(inputs.model_paths[model])
+    room = (f"raise max_length, up to {limit} for this model," if limit and limit > window
+            else "use a model with a longer window" if limit
+            else "raise max_length, up to the model's limit,")
     return [f"{grid.path}: embedding.max_length: the median document has about {median} "
-            f"tokens (a word, or a Chinese character, each), and only its first {windows[0]} "
-            "tokens are embedded; raise max_length, up to the model's limit, if topics live "
-            "past the start"]
+            f"tokens (a word, or a Chinese character, each), and only its first {window} "
+            f"tokens are embedded; {room} if topics live past the start"]
 
 
 def _time_slice_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
