@@ -54,6 +54,7 @@ class Score:
     doc_ids: tuple[str, ...]
     unscored: dict[str, list[str]]  # topic id -> its top words NPMI skipped (not in the vocabulary)
     not_computed: dict[str, str]  # metric -> why these topics have no value for it
+    earlier_key: str = ""  # the key as tuner wrote it before the context was in it
 
 
 def load_topics(path: Path) -> ExternalTopics:
@@ -161,13 +162,13 @@ def score_external(grid_path: Path, topics_path: Path, assignments_path: Path | 
         metrics.pop("topics_used", None)
     metrics["num_topics_found"] = float(output.num_topics)
     truth_sha = inputs.truth.sha256 if truth is not None and inputs.truth is not None else None
-    spec = _spec(grid, bow, bow_cache, inputs.corpus, name, topics, assignments, truth_sha,
-                 sweep_context(grid, inputs))
+    spec, earlier_key = _spec(grid, bow, bow_cache, inputs.corpus, name, topics, assignments,
+                              truth_sha, sweep_context(grid, inputs))
     per_topic = [] if "npmi" in evaluation.not_computed else \
         [float(x) for x in npmi_per_topic(output, reference)]
     return Score(metrics, per_topic, output, spec, doc_ids,
                  unscored_words(topics, reference.vocab_index, grid.metrics.topn),
-                 evaluation.not_computed)
+                 evaluation.not_computed, earlier_key)
 
 
 def unscored_words(topics: ExternalTopics, vocab_index: dict[str, int], topn: int
@@ -181,19 +182,23 @@ def unscored_words(topics: ExternalTopics, vocab_index: dict[str, int], topn: in
 
 def _spec(grid: Grid, bow: BagOfWords, cache: BowCache, corpus: Any, name: str,
           topics: ExternalTopics, assignments: NDArray[np.int64],
-          truth_sha256: str | None, context: str) -> TrialSpec:
-    """The spec of a scored set of topics; its key holds all the scores depend on, the truth's
-    partition and the scoring code's revision included (as a trial key does)."""
+          truth_sha256: str | None, context: str) -> tuple[TrialSpec, str]:
+    """The spec of a scored set of topics, whose key holds all the scores depend on, the truth's
+    partition and the scoring code's revision included (as a trial key does); and the key
+    without the context, as it was before the context was in it."""
     data = DataRef(str(grid.dataset.path), corpus.sha256, corpus.language,
                    str(cache.root / bow.key), None, None,
                    str(grid.ground_truth) if grid.ground_truth else None,
                    grid.dataset.label_field, truth_sha256=truth_sha256, context=context)
-    key = key_digest({"external": name, "topics": topics.words, "ids": topics.ids,
-                      "assignments": assignments.tolist(), "corpus": corpus.sha256,
-                      "bow": bow.key, "metrics": asdict(grid.metrics),
-                      "truth": truth_sha256, "scoring": SCORING_REVISION})
+    scored = {"external": name, "topics": topics.words, "ids": topics.ids,
+              "assignments": assignments.tolist(), "corpus": corpus.sha256, "bow": bow.key,
+              "metrics": asdict(grid.metrics), "truth": truth_sha256,
+              "scoring": SCORING_REVISION}
+    # The context holds the labels too: without assignments truth_sha256 is None, and a scored
+    # model stayed "already logged" under labels that have changed since (audit of 2026-12-01).
+    key = key_digest({**scored, "context": context})
     return TrialSpec(f"external:{name}", {"vocab_size": len(bow.vocab)}, 0, data, grid.metrics,
-                     grid.experiment, key, config_key=key)
+                     grid.experiment, key, config_key=key), key_digest(scored)
 
 
 def log_score(score: Score, tracking_uri: str) -> tuple[str, bool]:
@@ -205,8 +210,10 @@ def log_score(score: Score, tracking_uri: str) -> tuple[str, bool]:
     tracker = MlflowTracker(tracking_uri)
     experiment_id = tracker.experiment_id(score.spec.experiment)
     assert experiment_id is not None
-    logged = tracker.trial_runs(experiment_id, f"attributes.status = 'FINISHED' and "
-                                f"tags.`tuner.trial_key` = '{score.spec.key}'")
+    logged = [run for key in {score.spec.key, score.earlier_key} - {""}
+              for run in tracker.trial_runs(experiment_id, "attributes.status = 'FINISHED' and "
+                                            f"tags.`tuner.trial_key` = '{key}'")
+              if run.data.tags.get("tuner.context") == score.spec.data.context]
     if logged:
         return str(logged[0].info.run_id), False
     sweep = tracker.start_sweep(score.spec.experiment, {"tuner.source": "tuner score",

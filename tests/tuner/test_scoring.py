@@ -199,3 +199,32 @@ def test_best_passes_over_a_logged_external_model(tmp_path, lda_trial, small_cor
     grid = best_grid(uri, "test", "ari")
     assert grid["models"] == ["LDA"] and grid["params"]["num_topics"] == 6
     assert "external:truth, scored with `tuner score`: it cannot be re-run" in caplog.text
+
+
+def test_a_score_logged_again_after_a_relabelling_joins_the_new_rankings(tmp_path, lda_trial,
+                                                                         small_corpus, capsys):
+    """Topics without assignments kept the key they had before the labels changed, so the
+    second `--log` said "already logged" and the model never came back to the rankings, which
+    read the new labels' trials only (audit of 2026-12-01)."""
+    from tuner.reporting.leaderboard import leaderboard
+    from tuner.tracking.tracker import MlflowTracker
+
+    _, _, record, doc_ids = lda_trial
+    rows = [json.loads(line) for line in small_corpus.read_text().splitlines()]
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    grid = make_grid(tmp_path, corpus, models=["lda"], params={"num_topics": 6})
+    topics, _ = write_files(tmp_path, record, doc_ids)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    command = ["score", str(grid), str(topics), "--cache-dir", str(tmp_path / "cache"), "--log",
+               "--name", "ext", "--tracking-uri", uri]
+    assert main(command) == EXIT_OK
+    first = re.search(r"logged as run (\w+)", capsys.readouterr().out)
+    rows[0]["label"] = "a label no other document has"
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(command) == EXIT_OK
+    second = re.search(r"logged as run (\w+)", capsys.readouterr().out)
+    assert first is not None and second is not None and first.group(1) != second.group(1)
+    board = leaderboard(MlflowTracker(uri), "test", "npmi")
+    assert [(e.model, [t.run_id for t in e.trials]) for e in board] == [
+        ("external:ext", [second.group(1)])]
