@@ -94,3 +94,28 @@ def test_settings_without_effect_are_neither_swept_nor_shown() -> None:
     assert [c.name for c in aggregate_seeds(trials)] == [
         "BERTopic clustering=hdbscan min_cluster_size=5",
         "BERTopic clustering=hdbscan min_cluster_size=10", "BERTopic clustering=kmeans"]
+
+
+@pytest.mark.parametrize(("newest_status", "newest_finished", "current"), [
+    ("KILLED", False, "old"),  # interrupted before any trial on its data finished
+    ("RUNNING", False, "old"),  # still running (tuner best read during a sweep)
+    ("KILLED", True, "new"),  # interrupted after some trials on its data finished
+    ("FAILED", False, "new"),  # ended: the data has changed even if every trial failed
+    ("FINISHED", False, "new"),
+])
+def test_the_current_data_is_the_newest_sweeps_unless_it_stopped_before_any_result(
+        newest_status: str, newest_finished: bool, current: str) -> None:
+    """An interrupted sweep with new metric settings hid every earlier result from tuner best,
+    tuner report and the leaderboard (audit of 2026-12-01)."""
+    from dataclasses import replace
+
+    from tuner.reporting.leaderboard import newest_context
+    from tuner.tracking.records import SweepRun
+
+    sweeps = [SweepRun("s2", "s2", {}, {"tuner.context": "new"}, 2, newest_status),
+              SweepRun("s1", "s1", {}, {"tuner.context": "old"}, 1, "FINISHED")]
+    trials = [replace(t, context="old") for t in TRIALS]
+    if newest_finished:
+        trials.append(replace(TRIALS[0], run_id="n1", context="new"))
+    assert newest_context(sweeps, trials) == current
+    assert newest_context([], trials) is None

@@ -172,13 +172,17 @@ def _latest_start(group: Sequence[FinishedTrial]) -> int:
     return max(t.start_time or 0 for t in group)
 
 
-def latest_context(tracker: Tracker, experiment: str) -> str | None:
+def newest_context(sweeps: Sequence[SweepRun], trials: Iterable[FinishedTrial]) -> str | None:
     """The data the experiment's latest sweep judged its trials on (None: a sweep logged before
-    tuner recorded it)."""
-    return newest_context(tracker.sweep_runs(experiment))
-
-
-def newest_context(sweeps: Sequence[SweepRun]) -> str | None:
+    tuner recorded it). A sweep that was interrupted, or is still running, before any trial on
+    its data finished is passed over: a new setting tried and stopped hid every earlier result
+    from the rankings (audit of 2026-12-01). A sweep that ended, even with every trial failed,
+    still says the data has changed."""
+    judged = {t.context for t in trials}
+    for sweep in sweeps:
+        context = sweep.tags.get("tuner.context")
+        if sweep.status in ("FINISHED", "FAILED") or context in judged:
+            return context
     return sweeps[0].tags.get("tuner.context") if sweeps else None
 
 
@@ -193,8 +197,8 @@ def trials_on_current_data(tracker: Tracker, experiment: str,
     """The experiment's trials a ranking reads: finished with their full budget, on the data of
     `context` (default: the latest sweep's). Runs scored on data that has changed since, such
     as labels before a relabelling, stay in the store as history but are not ranked."""
-    context = context or latest_context(tracker, experiment)
-    return on_data(ranked(tracker.finished_trials(experiment)), context)
+    trials = ranked(tracker.finished_trials(experiment))
+    return on_data(trials, context or newest_context(tracker.sweep_runs(experiment), trials))
 
 
 def _config(group: list[FinishedTrial], swept: list[str]) -> ConfigResult:
@@ -221,8 +225,9 @@ def leaderboard(tracker: Tracker, experiment: str, metric: str, limit: int = 10,
     """The best `limit` configurations of an experiment by the mean of `metric` over seeds, on
     the data of `context` (default: the latest sweep's; see trials_on_current_data)."""
     sweeps = tracker.sweep_runs(experiment)
-    context = context or newest_context(sweeps)
-    trials = on_data(ranked(tracker.finished_trials(experiment)), context)
+    finished = ranked(tracker.finished_trials(experiment))
+    context = context or newest_context(sweeps, finished)
+    trials = on_data(finished, context)
     return rank_configs(aggregate_seeds(trials, declared_swept(sweeps, context)),
                         metric)[:limit]
 

@@ -92,7 +92,7 @@ def write_report_with(tracker: Tracker, experiment: str, out: Path,
         raise TunerError(f"experiment '{experiment}': has no sweep run (tag tuner.role=sweep); "
                          "was it written by `tuner run`?")
     everything = tracker.finished_trials(experiment)
-    context = newest_context(sweeps)
+    context = newest_context(sweeps, everything)
     trials = on_data(everything, context)
     data = _report_data(tracker, experiment, trials, metric or ranking_metric(sweeps),
                         declared_swept(sweeps, context), len(everything) - len(trials))

@@ -146,7 +146,7 @@ class MemoryTracker:
         runs = [run for run in self.runs.values() if run.experiment_id == experiment_id
                 and run.tags.get("tuner.role") == "sweep"]
         return [SweepRun(run.run_id, run.run_id, {k: str(v) for k, v in run.params.items()},
-                         run.tags, run.start_time) for run in reversed(runs)]
+                         run.tags, run.start_time, run.status) for run in reversed(runs)]
 
     def topics(self, run_id: str) -> dict[str, list[str]]:
         record = self.runs[run_id].record

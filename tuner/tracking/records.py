@@ -55,6 +55,7 @@ class SweepRun:
     params: Mapping[str, str]
     tags: Mapping[str, str]
     start_time: int | None = None
+    status: str = "FINISHED"  # MLflow's: RUNNING, FINISHED, FAILED or KILLED (interrupted)
 
 
 RANKING_TAG = "tuner.ranking_metric"  # on a sweep run: what its leaderboard ranked by
@@ -149,7 +150,7 @@ def _metric_settings(logged: Mapping[str, str]) -> dict[str, int | str]:
 def sweep_run(run: Any) -> SweepRun:
     """The record of one MLflow sweep (parent) run."""
     return SweepRun(run.info.run_id, run.info.run_name or run.info.run_id, dict(run.data.params),
-                    dict(run.data.tags), run.info.start_time)
+                    dict(run.data.tags), run.info.start_time, run.info.status)
 
 
 @dataclass(frozen=True)
