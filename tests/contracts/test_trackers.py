@@ -48,6 +48,21 @@ def test_a_finished_trial_is_found_by_its_key_and_its_fit(tracker: Tracker):
     assert stored.metrics["fit_seconds"] == pytest.approx(2.0)
 
 
+def test_of_runs_of_one_fit_the_one_with_the_most_stored_words_is_offered(tracker: Tracker):
+    """One run per fit key was kept, the oldest: stored with 5 words it could not be re-scored
+    for 10, and the fit ran again beside a run of it that kept 30 (audit of 2026-12-01)."""
+    from dataclasses import replace
+
+    sweep = tracker.start_sweep("contract", {}, {})
+    runs = {}
+    for key, words in (("a5", 5), ("a30", 30), ("a10", 10)):
+        settings = MetricSettings(topn=words, diversity_topn=words)
+        done = replace(complete(key), spec=replace(spec(key), metrics=settings, fit_key="fit"))
+        runs[words] = tracker.start_trial(sweep, done.spec)
+        tracker.finish_trial(sweep, runs[words], done)
+    assert tracker.finished_fits(sweep) == {"fit": runs[30]}
+
+
 def test_a_failed_or_dropped_trial_is_not_done(tracker: Tracker):
     sweep = tracker.start_sweep("contract", {}, {})
     failed = tracker.start_trial(sweep, spec("f"))

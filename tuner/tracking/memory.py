@@ -16,6 +16,7 @@ from tuner.tracking.records import (
     SweepRun,
     current_trials,
     is_pruned,
+    richest_fits,
 )
 from tuner.tracking.tracker import (
     SweepHandle,
@@ -74,9 +75,9 @@ class MemoryTracker:
                 for run in self._finished_trials(sweep.experiment_id) if not run.pruned}
 
     def finished_fits(self, sweep: SweepHandle) -> dict[str, str]:
-        return {run.tags["tuner.fit_key"]: run.run_id
-                for run in self._finished_trials(sweep.experiment_id)
-                if run.tags.get("tuner.fit_key") and not run.pruned}
+        return richest_fits((run.tags["tuner.fit_key"], run.params, run.run_id)
+                            for run in self._finished_trials(sweep.experiment_id)
+                            if run.tags.get("tuner.fit_key") and not run.pruned)
 
     def pruned_keys(self, sweep: SweepHandle) -> set[str]:
         return {run.tags["tuner.trial_key"]

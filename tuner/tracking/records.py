@@ -147,6 +147,26 @@ def _metric_settings(logged: Mapping[str, str]) -> dict[str, int | str]:
     return settings
 
 
+def richest_fits(runs: Iterable[tuple[str, Mapping[str, Any], str]]) -> dict[str, str]:
+    """Fit key -> the run, of those given as (fit key, params, run id), that stored the most
+    ranked words per topic: the one most scorings can re-read (a fit stored with 5 words was
+    fitted again for 10, beside a run of the same fit that kept 30)."""
+    best: dict[str, tuple[int, str]] = {}
+    for fit_key, params, run_id in runs:
+        words = stored_words(params)
+        if fit_key not in best or words > best[fit_key][0]:
+            best[fit_key] = (words, run_id)
+    return {key: run_id for key, (_, run_id) in best.items()}
+
+
+def stored_words(params: Mapping[str, Any]) -> int:
+    """How many ranked words per topic a trial run stored: its topn or diversity_topn."""
+    try:
+        return max(int(params.get("topn", 0)), int(params.get("diversity_topn", 0)))
+    except (TypeError, ValueError):
+        return 0
+
+
 def sweep_run(run: Any) -> SweepRun:
     """The record of one MLflow sweep (parent) run."""
     return SweepRun(run.info.run_id, run.info.run_name or run.info.run_id, dict(run.data.params),

@@ -31,7 +31,9 @@ from tuner.tracking.records import (
     SweepRun,
     current_trials,
     is_pruned,
+    richest_fits,
     stored_run,
+    stored_words,
     sweep_run,
 )
 from tuner.tracking.uri import redact_uri, store_identity
@@ -247,9 +249,9 @@ class MlflowTracker:
     def finished_fits(self, sweep: SweepHandle) -> dict[str, str]:
         """Fit key -> run id of a FINISHED, not pruned trial run of the sweep's experiment with
         that fit (a pruned fit is not re-scored: its training was cut short)."""
-        return {run.data.tags["tuner.fit_key"]: str(run.info.run_id)
-                for run in self._finished_runs(sweep)
-                if run.data.tags.get("tuner.fit_key") and not is_pruned(run.data.tags)}
+        return richest_fits((run.data.tags["tuner.fit_key"], run.data.params, str(run.info.run_id))
+                            for run in self._finished_runs(sweep)
+                            if run.data.tags.get("tuner.fit_key") and not is_pruned(run.data.tags))
 
     def pruned_keys(self, sweep: SweepHandle) -> set[str]:
         """Trial keys of the sweep's experiment's runs that a pruner stopped."""
@@ -278,7 +280,7 @@ class MlflowTracker:
             words = [topics[str(i)] for i in range(len(topics))]
             assignments = [int(row["topic"]) for row in rows]
             run = self.client.get_run(run_id)
-            stored = max(int(run.data.params["topn"]), int(run.data.params["diversity_topn"]))
+            stored = stored_words(run.data.params)
         except Exception as err:  # a missing or damaged artifact: fit again, nothing lost
             log.info("run %s cannot be re-scored (%s); its trial runs again", run_id, err)
             return None
