@@ -178,6 +178,20 @@ def test_embeddings_are_keyed_by_the_dtype_they_are_computed_in(small_corpus, tm
     assert sweep.embedding_key(spec, folder, corpus).digest != on_cpu.digest
 
 
+def test_minilms_two_names_are_one_embedding(small_corpus):
+    """"all-MiniLM-L6-v2" and its full id load the same folder but were embedded twice, into
+    byte-identical files, and their trials were two configurations (audit of 2026-12-01)."""
+    from tuner.data.corpus import DatasetSpec, load_corpus
+    from tuner.data.embeddings import MINILM_IDS, EmbeddingSpec, resolve_model_path
+    from tuner.engine import sweep
+
+    corpus = load_corpus(DatasetSpec(small_corpus))
+    short, full = (EmbeddingSpec(model=name) for name in ("all-MiniLM-L6-v2", MINILM_IDS[0]))
+    assert resolve_model_path(short.model) == resolve_model_path(full.model)
+    folder = resolve_model_path(full.model)
+    assert sweep.embedding_key(short, folder, corpus) == sweep.embedding_key(full, folder, corpus)
+
+
 @pytest.mark.usefixtures("prepared_small")  # the small corpus's MiniLM embeddings, cached
 def test_seeds_given_as_a_models_own_seed_parameter_are_one_configuration(
         small_corpus, tmp_path, session_cache):

@@ -510,7 +510,8 @@ def embedding_key(spec: EmbeddingSpec, model_path: Path, corpus: Corpus,
     grid asked for), the encoding settings and the dtype this machine encodes in."""
     content = model_revision(model_path, cache_dir / MODEL_HASHES if cache_dir else None)
     revision = f"{spec.revision}@{content}" if spec.revision else content
-    return EmbeddingKey(spec.model, revision, spec.pooling, spec.max_length, spec.text_variant,
+    model = MINILM_IDS[0] if spec.model in MINILM_IDS else spec.model  # one model, two names
+    return EmbeddingKey(model, revision, spec.pooling, spec.max_length, spec.text_variant,
                         corpus.sha256, encoding_dtype(), spec.batch_size)
 
 
