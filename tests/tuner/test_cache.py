@@ -288,6 +288,36 @@ def test_a_hugging_face_snapshot_is_known_by_its_blob_names(tmp_path):
     assert model_revision(snapshot) != before
 
 
+def test_a_blob_written_in_place_through_its_snapshot_link_gets_another_revision(tmp_path):
+    """Weights written through the snapshot's link kept the blob's name, so the old embeddings
+    were reused (audit of 2026-12-01). A blob whose stamp changed with its content unchanged
+    (touched, copied back) keeps its revision."""
+    import hashlib
+    import os
+
+    from tuner.data.embeddings import model_revision
+
+    blobs, snapshot = tmp_path / "blobs", tmp_path / "snapshots" / "abc"
+    blobs.mkdir()
+    snapshot.mkdir(parents=True)
+    config, weights = b'{"model_type": "bert"}', bytes(64)
+    git_name = hashlib.sha1(b"blob %d\0" % len(config) + config).hexdigest()
+    for name, content, blob in (("config.json", config, git_name),
+                                ("model.safetensors", weights, hashlib.sha256(weights).hexdigest())):
+        (blobs / blob).write_bytes(content)
+        (snapshot / name).symlink_to(blobs / blob)
+    memo = tmp_path / "cache" / "hashes.json"
+    before = model_revision(snapshot, memo)
+    for name in ("config.json", "model.safetensors"):
+        os.utime(snapshot / name, ns=(1, 1))  # a new stamp, the same content
+    assert model_revision(snapshot, memo) == before
+    with (snapshot / "model.safetensors").open("r+b") as handle:  # same size, through the link
+        handle.write(b"\1")
+    changed = model_revision(snapshot, memo)
+    assert changed != before
+    assert model_revision(snapshot, memo) == changed
+
+
 def test_a_local_model_folder_must_hold_a_model_and_take_no_revision(tmp_path):
     from tuner.data.embeddings import resolve_model_path
     from tuner.errors import EmbeddingModelError

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -28,6 +29,7 @@ from tuner.startup import resume_collection
 if TYPE_CHECKING:
     import torch
 
+log = logging.getLogger(__name__)
 Pooling = Literal["mean", "cls", "last_token"]
 MINILM_IDS = ("sentence-transformers/all-MiniLM-L6-v2", "all-MiniLM-L6-v2")
 QWEN3_EMBEDDING = {"0.6B": "Qwen/Qwen3-Embedding-0.6B", "4B": "Qwen/Qwen3-Embedding-4B",
@@ -182,18 +184,22 @@ def model_revision(path: Path, memo: Path | None = None) -> str:
     hash, so weights changed in place (same sizes, same config) are another model.
 
     In a Hugging Face snapshot each file links to a blob named by its own hash, which stands
-    for the content at no cost. Other files are hashed once (an 8B model's 16 GB take a minute)
-    and the hash is remembered in `memo` (a JSON file) against the file's path, size,
-    modification and change times and inode, as git's index does. Hidden files and folders
-    (.git/, huggingface's .cache/) are bookkeeping, not the model, and are left out.
+    for the content at no cost the first time tuner sees the blob; a blob whose stamp (below)
+    has changed since is hashed and its name checked (weights written in place through the
+    snapshot's link kept their name and their embeddings). Other files are hashed once (an 8B
+    model's 16 GB take a minute) and the hash is remembered in `memo` (a JSON file) against the
+    file's path, size, modification and change times and inode, as git's index does. Hidden
+    files and folders (.git/, huggingface's .cache/) are bookkeeping, not the model, and are
+    left out.
     """
     remembered = _read_memo(memo)
+    seen = {stamp.split("|", 1)[0] for stamp in remembered}
     used: dict[str, str] = {}  # this folder's stamps now: older ones of its files are dropped
     digest = hashlib.sha256()
     for item in sorted(path.rglob("*")):
         hidden = any(part.startswith(".") for part in item.relative_to(path).parts)
         if item.is_file() and not hidden:  # .git/, .cache/huggingface/: bookkeeping, no model
-            content = _content_id(item, remembered, used)
+            content = _content_id(item, remembered, seen, used)
             digest.update(f"{item.relative_to(path)}:{content}\n".encode())
     if memo is not None:
         files = {stamp.split("|", 1)[0] for stamp in used}
@@ -202,14 +208,37 @@ def model_revision(path: Path, memo: Path | None = None) -> str:
     return digest.hexdigest()[:16]
 
 
-def _content_id(item: Path, remembered: dict[str, str], used: dict[str, str]) -> str:
+def _content_id(item: Path, remembered: dict[str, str], seen: set[str],
+                used: dict[str, str]) -> str:
     target = item.resolve()
-    if target.parent.name == "blobs":  # huggingface_hub names a blob by its sha256 (or git sha1)
-        return target.name
     stat = target.stat()
     stamp = f"{target}|{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ctime_ns}|{stat.st_ino}"
-    used[stamp] = remembered.get(stamp) or file_sha256(target)
+    if stamp in remembered:
+        used[stamp] = remembered[stamp]
+    elif target.parent.name == "blobs":  # huggingface_hub names a blob by its sha256 or git sha1
+        used[stamp] = _checked_blob_id(target) if str(target) in seen else target.name
+    else:
+        used[stamp] = file_sha256(target)
     return used[stamp]
+
+
+def _checked_blob_id(blob: Path) -> str:
+    """A blob's name if its content still has that hash, else its content's sha256."""
+    content = file_sha256(blob)
+    if blob.name in (content, _git_blob_sha1(blob)):
+        return blob.name
+    log.warning("model file %s no longer matches its Hugging Face blob name (changed in "
+                "place): known by its content from now on", blob)
+    return f"sha256:{content}"
+
+
+def _git_blob_sha1(path: Path) -> str:
+    """Git's object name of a file (what huggingface_hub names a non-LFS blob)."""
+    digest = hashlib.sha1(f"blob {path.stat().st_size}\0".encode(), usedforsecurity=False)
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _read_memo(memo: Path | None) -> dict[str, str]:
