@@ -294,6 +294,8 @@ def _precompute(args: argparse.Namespace) -> int:
     prepared = precompute(grid, inputs, args.cache_dir, progress=not args.quiet)
     for name, event in prepared.cache_events.items():
         print(f"{name}: {event}")
+    for advice in prepared.advice:
+        print(f"warning: {advice}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -444,6 +446,8 @@ class _RunView:
 
         for name, event in sweep.cache_events.items():
             print(f"cache {name}: {event}")
+        for advice in sweep.advice:
+            print(f"warning: {advice}", file=sys.stderr)
         total = len(sweep.trials) or self.total  # equivalent combinations merged; a search: 0
         print(f"{total} trials, {self.settings.max_workers} workers, "
               f"tracking {redact_uri(self.settings.tracking_uri)}", flush=True)

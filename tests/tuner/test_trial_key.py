@@ -119,6 +119,44 @@ def test_vocabulary_sizes_above_the_words_left_are_one_trial(small_corpus, tmp_p
     assert len([p for p in (tmp_path / "cache" / "bow").iterdir() if p.is_dir()]) == 2
 
 
+def test_a_bag_of_few_words_is_described_and_warned_of(small_corpus, tmp_path):
+    """300 toutiao headlines kept 180 words, 1.6 a document and a quarter of the documents
+    none; the runs logged only the nominal vocab_size, and every model's diversity was 180 /
+    (100 x 25), with no word said (audit of 2026-12-01). Here: posts cut to their first words."""
+    from tests.conftest import read_jsonl, write_jsonl
+    from tuner.data.vocab import BowCache
+    from tuner.engine.sweep import precompute
+
+    rows = [{**r, "text": " ".join(r["text"].split()[:3])} for r in read_jsonl(small_corpus)]
+    corpus = write_jsonl(tmp_path / "headlines.jsonl", rows)
+    grid = load_grid(make_grid(tmp_path, corpus, models=["lda"],
+                               params={"num_topics": [5, 100], "vocab_size": 1000}))
+    prepared = precompute(grid, check_inputs(grid), tmp_path / "cache", progress=False)
+    bow = BowCache(tmp_path / "cache").load(Path(prepared.trials[0].data.bow_path))
+    assert bow is not None
+    empty = sum(len(bow.doc_ids(d)) == 0 for d in range(bow.n_docs)) / bow.n_docs
+    assert empty >= 0.05 and 100 * 25 > len(bow.vocab)
+    assert prepared.cache_events["bow[vocab_size=1000]"] == (
+        f"computed ({len(bow.vocab)} words, {len(bow.flat) / bow.n_docs:.1f} per document, "
+        f"{empty:.1%} of documents with none)")
+    where = f"{grid.path}: vocab_size=1000: "
+    assert prepared.advice == [
+        where + f"the preprocessing leaves {len(bow.vocab)} words for 100 topics x "
+        f"metrics.diversity_topn 25, so diversity cannot exceed {len(bow.vocab) / 2500:.2f} "
+        "whatever the model; use fewer topics or a smaller diversity_topn, or keep more words "
+        "(preprocessing.min_df, stopwords)",
+        where + f"{empty:.0%} of the documents keep no word after preprocessing "
+        f"({len(bow.flat) / bow.n_docs:.1f} per document on average); no topic can have them "
+        "(they count as outliers). For short texts try preprocessing.min_df 1, or BTM, made "
+        "for short texts"]
+    again = precompute(grid, check_inputs(grid), tmp_path / "cache", progress=False)
+    assert again.cache_events["bow[vocab_size=1000]"].startswith("hit (")
+    assert again.advice == prepared.advice
+    posts = load_grid(make_grid(tmp_path, small_corpus, models=["lda"],
+                                params={"num_topics": 5, "vocab_size": 1000}))
+    assert precompute(posts, check_inputs(posts), tmp_path / "cache", progress=False).advice == []
+
+
 @pytest.mark.usefixtures("prepared_small")  # the small corpus's MiniLM embeddings, cached
 def test_settings_a_model_does_not_use_do_not_split_its_trials(small_corpus, tmp_path,
                                                               session_cache):

@@ -11,6 +11,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from trainers import fit_inputs, load_trainer, trainer_revision
 from tuner.data.corpus import Corpus, level_text, load_corpus
 from tuner.data.embeddings import (
@@ -92,6 +94,7 @@ class PreparedSweep:
     embedding_keys: list[EmbeddingKey]
     cache_events: dict[str, str] = field(default_factory=dict)  # what was computed vs reused
     factory: TrialFactory | None = None
+    advice: list[str] = field(default_factory=list)  # what the built caches say is likely wrong
 
     @property
     def context(self) -> str:
@@ -373,7 +376,8 @@ def precompute(grid: Grid, inputs: CheckedInputs, cache_dir: Path,
     """Build (or reuse) every bag of words, co-occurrence table and embedding, then the trials."""
     check_cache_writable(cache_dir)
     events: dict[str, str] = {}
-    bags = _bags_of_words(grid, inputs, cache_dir, events)
+    advice: list[str] = []
+    bags = _bags_of_words(grid, inputs, cache_dir, events, advice)
     keys = {spec: _embedding(spec, inputs, cache_dir, events, progress)
             for spec in inputs.embeddings}
     factory = TrialFactory(grid, inputs, cache_dir, bags, keys)
@@ -385,7 +389,7 @@ def precompute(grid: Grid, inputs: CheckedInputs, cache_dir: Path,
     trials = list(unique.values())
     if len(trials) < len(made):
         events["equivalent_trials_merged"] = str(len(made) - len(trials))
-    return PreparedSweep(grid, inputs, trials, list(keys.values()), events, factory)
+    return PreparedSweep(grid, inputs, trials, list(keys.values()), events, factory, advice)
 
 
 class TrialFactory:
@@ -455,10 +459,10 @@ class BagsOfWords:
 
 
 def _bags_of_words(grid: Grid, inputs: CheckedInputs, cache_dir: Path,
-                   events: dict[str, str]) -> BagsOfWords:
+                   events: dict[str, str], advice: list[str]) -> BagsOfWords:
     """One bag of words per (vocabulary size, language) the plan needs, and its co-occurrence
     counts; a model whose language parameter differs from dataset.language gets the corpus
-    tokenised its way."""
+    tokenised its way. `events` gets each bag's figures, `advice` what they say is wrong."""
     cache = BowCache(cache_dir)
     tokens: dict[str, TokenCounts] = {}  # each language tokenised once, for every size
     paths: dict[tuple[int, str], Path] = {}
@@ -485,14 +489,54 @@ def _bags_of_words(grid: Grid, inputs: CheckedInputs, cache_dir: Path,
 
         folder = cache.path_for(corpus, size, grid.preprocessing)
         bow = cache.load(folder)  # a hit is read (and its sha256 checked) once
-        events[f"bow[{label}]"] = "computed" if bow is None else "hit"
+        state = "computed" if bow is None else "hit"
         if bow is None:
             bow = cache.get_or_compute(corpus, size, grid.preprocessing, counted())
+        events[f"bow[{label}]"] = f"{state} ({bag_figures(bow)})"
+        advice += _bag_advice(grid, inputs, bow, (size, language), label)
         _count_cooccurrence(cache, bow, grid, counted)
         paths[(size, language)] = folder
         if len(bow.vocab) < size:
             full[language] = (size, len(bow.vocab))
     return BagsOfWords(paths, same_as)
+
+
+def bag_figures(bow: BagOfWords) -> str:
+    """What a user should know of a bag of words: its words, and how many each document keeps."""
+    mean, empty = _kept_per_document(bow)
+    return f"{len(bow.vocab)} words, {mean:.1f} per document, {empty:.1%} of documents with none"
+
+
+def _kept_per_document(bow: BagOfWords) -> tuple[float, float]:
+    """The mean number of words a document keeps, and the share of documents that keep none."""
+    lengths = np.diff(bow.offsets)
+    return len(bow.flat) / max(bow.n_docs, 1), float(np.mean(lengths == 0)) if len(lengths) else 0.0
+
+
+def _bag_advice(grid: Grid, inputs: CheckedInputs, bow: BagOfWords, choice: tuple[int, str],
+                label: str) -> list[str]:
+    """Short texts leave few words: a diversity bounded by the vocabulary rather than by the
+    model, and documents with no word, which no topic can have (300 toutiao headlines kept 180
+    words, 1.6 a document, a quarter with none: every model's diversity was 180 / (100 x 25);
+    audit of 2026-12-01)."""
+    where, found = f"{grid.path}: {label}", []
+    words, topn = len(bow.vocab), grid.metrics.diversity_topn
+    topics = max((int(p.params.get("num_topics") or 0) for p in inputs.plan
+                  if p.bow_choice == choice), default=0)
+    if topics and topics * topn > words:
+        found.append(f"{where}: the preprocessing leaves {words} words for {topics} topics x "
+                     f"metrics.diversity_topn {topn}, so diversity cannot exceed "
+                     f"{words / (topics * topn):.2f} whatever the model; use fewer topics or a "
+                     "smaller diversity_topn, or keep more words (preprocessing.min_df, "
+                     "stopwords)")
+    mean, empty = _kept_per_document(bow)
+    if empty >= 0.05:
+        short = "preprocessing.min_token_len 1 for Chinese, " if choice[1] == "zh" else ""
+        found.append(f"{where}: {empty:.0%} of the documents keep no word after preprocessing "
+                     f"({mean:.1f} per document on average); no "
+                     "topic can have them (they count as outliers). For short texts try "
+                     f"{short}preprocessing.min_df 1, or BTM, made for short texts")
+    return found
 
 
 def _count_cooccurrence(cache: BowCache, bow: BagOfWords, grid: Grid,
