@@ -8,7 +8,7 @@ import re
 import pytest
 
 from tests.conftest import dataset_path, make_grid, read_jsonl, stratified_subset, write_jsonl
-from tuner.engine.sweep import check_inputs, plan_trials, precompute
+from tuner.engine.sweep import advisories, check_inputs, chinese_share, plan_trials, precompute
 from tuner.engine.worker import load_trial_data
 from tuner.grid import load_grid
 
@@ -47,3 +47,33 @@ def test_theta_language_set_in_the_grid_tokenises_its_own_bag_of_words(thucnews_
     # The English tokeniser keeps whole runs of Han characters: few recur in two documents.
     assert len(english_runs) < 0.2 * len(jieba_words)
     assert "bow[vocab_size=1000,language=zh]" in prepared.cache_events
+
+
+def test_a_models_own_language_is_checked_against_the_text_too(thucnews_corpus, tmp_path):
+    """THETA's `language: en` on Chinese text tokenised whole clauses, and nothing was said:
+    only dataset.language was checked (audit of 2026-12-01)."""
+    grid = _grid(tmp_path, thucnews_corpus, "zh", {"theta.language": ["zh", "en"]})
+    inputs = check_inputs(grid)
+    share = chinese_share(inputs.corpus.texts)
+    assert [a for a in advisories(grid, inputs) if "is 'en' but" in a] == [
+        f"{grid.path}: params.language of THETA is 'en' but {share:.0%} of the letters are "
+        "Chinese: they are not segmented into words; set \"language\": \"zh\""]
+
+
+def test_chinese_documents_in_an_english_corpus_are_counted(thucnews_corpus, small_corpus,
+                                                             tmp_path):
+    """600 English headlines and 200 Chinese ones passed as 'en' (11% of the letters Chinese,
+    under the corpus-wide bound), and 92% of the Chinese documents got no topic (audit of
+    2026-12-01)."""
+    chinese = read_jsonl(thucnews_corpus)[:12]
+    english = read_jsonl(small_corpus)
+    corpus = write_jsonl(tmp_path / "mixed.jsonl", english + [
+        {**row, "id": f"zh-{row['id']}"} for row in chinese])
+    grid = _grid(tmp_path, corpus, "en", {})
+    assert chinese_share(check_inputs(grid).corpus.texts) <= 0.3
+    assert advisories(grid, check_inputs(grid)) == [
+        f"{grid.path}: dataset.language is 'en' but 12 of {len(english) + 12} documents are "
+        "mostly Chinese: they are not segmented into words, and most will get no topic; sweep "
+        "each language's documents as a dataset of its own"]
+    grid = _grid(tmp_path, small_corpus, "en", {})
+    assert advisories(grid, check_inputs(grid)) == []
