@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from tuner.flow import SweepSettings
     from tuner.progress import ProgressDisplay
     from tuner.serve.mlflow_ui import ExperimentPage
-    from tuner.trial import TrialRecord
+    from tuner.trial import TrialRecord, TrialSpec
 
 EXIT_OK, EXIT_TRIAL_FAILED, EXIT_INVALID, EXIT_LOCKED, EXIT_ABORTED = 0, 1, 2, 3, 4
 DEFAULT_CACHE = Path("embedding_cache")
@@ -440,10 +440,12 @@ class _RunView:
         self.total, self.settings, self.bar = total, settings, bar
         self.display: ProgressDisplay | None = None
         self.collapsed: list[TrialRecord] = []
+        self.swept: dict[str, list[str]] = {}  # model -> what the grid varies: a trial's name
 
     def prepared(self, sweep: PreparedSweep, skipped: int) -> None:
         from tuner.progress import ProgressDisplay, TrialProgress
 
+        self.swept = sweep.grid.swept()
         for name, event in sweep.cache_events.items():
             print(f"cache {name}: {event}")
         for advice in sweep.advice:
@@ -463,11 +465,21 @@ class _RunView:
             summary = f"{record.error.type}: {record.error.message.splitlines()[0][:160]}"
         if record.rescored_from is not None:
             summary += f" (re-scored; fit of run {record.rescored_from[:8]})"
-        line = f"  {record.status.value:<8} {record.spec.name[:70]:<70} {summary}"
+        line = f"  {record.status.value:<8} {self.label(record.spec):<70} {summary}"
         if self.display is None:
             print(line, flush=True)
         else:
             self.display.trial_finished(record.status, line)
+
+    def label(self, spec: TrialSpec) -> str:
+        """A trial's model, the parameters the grid varies and its seed: every parameter, in
+        name order, was cut to 70 characters before the swept ones (four FAILED BERTopic lines
+        read alike; audit of 2026-12-01)."""
+        names = self.swept.get(spec.model)
+        if names is None:
+            return spec.name[:100]
+        shown = ",".join(f"{name}={spec.params.get(name)}" for name in names)
+        return f"{spec.model}[{shown}]#seed={spec.seed}"[:160]
 
     def close(self) -> None:
         if self.display is not None:
@@ -478,11 +490,13 @@ class _RunView:
         if not self.collapsed:
             return []
         examples = "; ".join(
-            f"{r.spec.name[:60]}: {r.metrics['topics_used']:.0f} of "
+            f"{self.label(r.spec)}: {r.metrics['topics_used']:.0f} of "
             f"{r.metrics['num_topics_found']:.0f}" + (
                 f", stopped at epoch {r.metrics['epochs_run']:.0f}"
                 if r.metrics.get("stopped_early") else "")
             for r in self.collapsed[:3])
+        if len(self.collapsed) > 3:
+            examples += f"; and {len(self.collapsed) - 3} more"
         return [f"{len(self.collapsed)} trials gave their documents to fewer than half their "
                 f"topics ({examples}): a collapsed fit. A neural model stopped early on its "
                 "held-out loss may not have formed its topics yet: try \"patience\": null "

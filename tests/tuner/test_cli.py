@@ -368,6 +368,32 @@ def test_run_warns_of_trials_whose_documents_went_to_few_topics():
                               "(GSM[num_topics=20]#seed=42: 6 of 20, stopped at epoch 44)")
 
 
+def test_run_names_a_trial_by_what_the_grid_varies(tmp_path, small_corpus, capsys):
+    """Every parameter, in name order, was cut to 70 characters: the FAILED lines of BERTopic's
+    min_cluster_size and reduce_outliers read alike, and the collapsed-fit warning listed three
+    of four without saying so (audit of 2026-12-01)."""
+    from tuner.cli import _RunView
+    from tuner.engine.sweep import check_inputs, precompute
+    from tuner.grid import load_grid
+    from tuner.trial import TrialRecord, TrialStatus
+
+    grid = load_grid(make_grid(tmp_path, small_corpus, models=["nvdm"],
+                               params={"num_topics": 20, "vocab_size": 1000,
+                                       "num_layers": [1, 2], "dropout": [0.1, 0.2]}))
+    prepared = precompute(grid, check_inputs(grid), tmp_path / "cache", progress=False)
+    view = _RunView(4, None, bar=False)  # type: ignore[arg-type]
+    view.swept = grid.swept()
+    for trial in prepared.trials:
+        view.finished(TrialRecord(trial, TrialStatus.COMPLETE, {
+            "topics_used": 2.0, "num_topics_found": 20.0}))
+    lines = capsys.readouterr().out.splitlines()
+    assert sorted(line.split()[1] for line in lines) == [
+        f"NVDM[num_layers={n},dropout={d}]#seed=1" for n in (1, 2) for d in (0.1, 0.2)]
+    (warning,) = view.warnings()
+    assert warning.startswith("4 trials gave their documents to fewer than half their topics (")
+    assert "; and 1 more): a collapsed fit" in warning
+
+
 PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
                    "ALL_PROXY", "no_proxy", "NO_PROXY")
 
