@@ -39,6 +39,7 @@ MAX_TOKEN_LEN = 25  # longer "words" are uuencoded or URL noise in real corpora
 COOCCURRENCE_CHUNK = 250_000
 MALLET_LIST = Path(__file__).parent / "stopwords" / "mallet_en.txt"
 CHINESE_EXTRA = Path(__file__).parent / "stopwords" / "chinese_extra.txt"
+CHINESE_TRADITIONAL = Path(__file__).parent / "stopwords" / "chinese_traditional.txt"
 # A quoted reply line, as scikit-learn's strip_newsgroup_quoting finds them ("> ...", "| ...",
 # "In article <...>", "... writes:"), and a mail/news header line by its field name.
 _QUOTED = re.compile(r"(writes in|writes:|wrote:|says:|said:|^In article|^Quoted from|^\||^>)")
@@ -139,7 +140,8 @@ def _stop_list_identity(name: str) -> str:
         return _file_identity(_package_file("sklearn", "feature_extraction", "_stop_words.py"))
     if name == "chinese":
         return (_file_identity(_package_file("stopwordsiso", "stopwords-iso.json")) + "+"
-                + _file_identity(CHINESE_EXTRA) + "+" + _stop_list_identity("english"))
+                + _file_identity(CHINESE_EXTRA) + "+" + _file_identity(CHINESE_TRADITIONAL)
+                + "+" + _stop_list_identity("english"))
     if name == "mallet":
         return _file_identity(MALLET_LIST)
     return name
@@ -176,7 +178,7 @@ def _stopwords(name: str) -> frozenset[str]:
         import stopwordsiso
 
         return (frozenset(stopwordsiso.stopwords("zh")) | _word_list(CHINESE_EXTRA)
-                | _stopwords("english"))
+                | _word_list(CHINESE_TRADITIONAL) | _stopwords("english"))
     if name == "english":
         from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
