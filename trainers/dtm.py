@@ -45,7 +45,9 @@ class DTMTrainer(Word2VecStep, Trainer):
     budget_param: ClassVar[str | None] = "epochs"
     # 2: conditioned word vectors, N(0, I) topics, log counts; 3: ETM's skip-gram settings,
     # validation on the posterior mean
-    revision: ClassVar[int] = 4  # 4: sparse batches and fused Adam (sums in another order)
+    # 4: sparse batches and fused Adam (sums in another order); 5: bins of tied dates get
+    # labels of their own, so slice_top_words keeps every slice (it kept one per distinct span)
+    revision: ClassVar[int] = 5
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow", "timestamps"})
     libraries: ClassVar[tuple[str, ...]] = ("numpy", "torch", "gensim")
     warm_imports: ClassVar[tuple[str, ...]] = ("trainers.nets.dtm",)

@@ -59,4 +59,6 @@ def slice_documents(dates: Sequence[date], rule: str) -> TimeSlices:
     for i, members in enumerate(np.array_split(order, bins)):
         index[members] = i
         labels.append(f"{dates[members[0]].isoformat()}..{dates[members[-1]].isoformat()}")
+    if len(set(labels)) < len(labels):  # tied dates: slices share a span, and keyed by it
+        labels = [f"{i + 1}/{bins} {label}" for i, label in enumerate(labels)]  # lost some
     return TimeSlices(labels, index)

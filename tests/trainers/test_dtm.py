@@ -95,6 +95,17 @@ def test_equal_count_bins():
     assert slices.labels[-1].endswith("2021-05-01")
 
 
+def test_bins_of_tied_dates_get_labels_of_their_own():
+    """Six bins over two dates gave three distinct labels, and the slices sharing a label were
+    lost from slice_top_words, keyed by it (audit of 2026-12-01)."""
+    dates = [date(2022, 9, 23)] * 6 + [date(2022, 9, 24)] * 6
+    slices = slice_documents(dates, "bins:6")
+    assert slices.count == len(set(slices.labels)) == 6
+    assert slices.labels[0] == "1/6 2022-09-23..2022-09-23"
+    assert slice_documents(dates, "bins:2").labels == ["2022-09-23..2022-09-23",
+                                                       "2022-09-24..2022-09-24"]
+
+
 @pytest.mark.parametrize("value", ["year", "bins:2", "bins:50"])
 def test_time_slices_accepts(value):
     assert load_trainer("DTM").params.validate({"time_slices": value}) == []

@@ -301,6 +301,22 @@ def test_validate_warns_of_dtm_year_slices_on_a_corpus_of_one_year(tmp_path, cap
         "slice" in capsys.readouterr().err
 
 
+def test_validate_warns_of_more_dtm_bins_than_dates(tmp_path, capsys):
+    from tests.conftest import write_jsonl
+
+    rows = [{**r, "timestamp": f"2022-09-2{3 + i % 2}"} for i, r in enumerate(dated_records())]
+    corpus = write_jsonl(tmp_path / "two-days.jsonl", rows)
+    dataset = {"path": str(corpus), "text_field": "text", "id_field": "id",
+               "label_field": "label", "timestamp_field": "timestamp", "language": "en"}
+    path = make_grid(tmp_path, corpus, dataset=dataset, models=["dtm"],
+                     params={"num_topics": 5, "time_slices": ["bins:2", "bins:6"]})
+    assert main(["validate", str(path)]) == 0
+    assert capsys.readouterr().err == (
+        f"warning: {path}: params.time_slices: 'bins:6' on documents of 2 distinct dates: some "
+        "slices hold one date, whose documents are split between slices by their order in the "
+        "file; use at most 'bins:2'\n")
+
+
 def test_validate_warns_of_stm_covariates_that_are_not_categories(tmp_path, capsys):
     """A URL as a covariate validated and ran with 1,499 levels for 1,500 headlines; a year
     written as a string is a category (audit of 2026-12-01)."""

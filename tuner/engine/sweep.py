@@ -271,17 +271,23 @@ def _truncation_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
 
 
 def _time_slice_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
-    """DTM's "year" slices on a corpus of one year: one slice, nothing evolves."""
-    by_year = [p for p in inputs.plan if p.params.get("time_slices") == "year"]
-    if not by_year or inputs.corpus.timestamps is None:
+    """DTM's "year" slices on a corpus of one year: one slice, nothing evolves. "bins:N" on
+    fewer than N distinct dates: slices of one date, which split its documents by file order."""
+    rules = {str(p.params["time_slices"]): p.model for p in inputs.plan
+             if p.params.get("time_slices")}
+    if not rules or inputs.corpus.timestamps is None:
         return []
     dates = parse_timestamps(inputs.corpus.timestamps, inputs.corpus.ids, inputs.corpus.source)
-    years = {d.year for d in dates}
-    if len(years) > 1:
-        return []
-    return [f"{grid.path}: params.time_slices: every document is dated {min(years)}, so "
-            f"'year' gives {by_year[0].model} one time slice and its topics cannot evolve; "
-            "use 'bins:N' (N slices of equal document count)"]
+    years, days, found = {d.year for d in dates}, len(set(dates)), []
+    if "year" in rules and len(years) == 1:
+        found.append(f"{grid.path}: params.time_slices: every document is dated {min(years)}, "
+                     f"so 'year' gives {rules['year']} one time slice and its topics cannot "
+                     "evolve; use 'bins:N' (N slices of equal document count)")
+    for rule in sorted(r for r in rules if r.startswith("bins:") and int(r[5:]) > days):
+        found.append(f"{grid.path}: params.time_slices: '{rule}' on documents of {days} "
+                     "distinct dates: some slices hold one date, whose documents are split "
+                     f"between slices by their order in the file; use at most 'bins:{days}'")
+    return found
 
 
 def _covariate_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
