@@ -479,7 +479,7 @@ class _RunView:
         if names is None:
             return spec.name[:100]
         shown = ",".join(f"{name}={spec.params.get(name)}" for name in names)
-        return f"{spec.model}[{shown}]#seed={spec.seed}"[:160]
+        return f"{spec.model}{f'[{shown}]' if shown else ''}#seed={spec.seed}"[:160]
 
     def close(self) -> None:
         if self.display is not None:
