@@ -467,6 +467,20 @@ def test_a_label_field_without_any_label_is_invalid(tmp_path, small_corpus, caps
     assert "dataset.label_field 'label': no document has a label" in capsys.readouterr().err
 
 
+def test_labels_that_differ_only_in_case_are_warned_of(tmp_path, small_corpus, capsys):
+    from tests.conftest import read_jsonl, write_jsonl
+
+    rows = read_jsonl(small_corpus)
+    rows = [{**r, "label": r["label"].upper() if i % 2 else r["label"]}
+            for i, r in enumerate(rows)]
+    path = make_grid(tmp_path, write_jsonl(tmp_path / "c.jsonl", rows))
+    assert main(["validate", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert f"{path}: dataset.label_field 'label': labels that differ only in case are classes " \
+           "of their own ('ALT.ATHEISM' and 'alt.atheism', " in err
+    assert "and 17 more); write each class one way if they are one" in err
+
+
 def test_a_label_missing_from_some_records_names_what_to_do(tmp_path, small_corpus, capsys):
     from tests.conftest import read_jsonl, write_jsonl
 

@@ -201,7 +201,7 @@ def advisories(grid: Grid, inputs: CheckedInputs) -> list[str]:
         found.append(f"{grid.path}: params.num_topics: {topics} topics for {documents} "
                      "documents; most topics will be empty")
     found += _truncation_advice(grid, inputs) + _time_slice_advice(grid, inputs) \
-        + _covariate_advice(grid, inputs)
+        + _covariate_advice(grid, inputs) + _label_case_advice(grid, inputs)
     english_model = any(p.embedding is not None and p.embedding.model in MINILM_IDS
                         for p in inputs.plan)
     if english_model and share > 0.3:
@@ -288,6 +288,23 @@ def _time_slice_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
                      "distinct dates: some slices hold one date, whose documents are split "
                      f"between slices by their order in the file; use at most 'bins:{days}'")
     return found
+
+
+def _label_case_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
+    """Labels that differ only in case are two classes ("Sports" and "sports")."""
+    if inputs.truth is None or inputs.corpus.labels is None or grid.ground_truth is not None:
+        return []
+    by_fold: dict[str, set[str]] = {}
+    for label in set(inputs.corpus.labels) - {""}:
+        by_fold.setdefault(label.casefold(), set()).add(label)
+    alike = sorted(sorted(group) for group in by_fold.values() if len(group) > 1)
+    if not alike:
+        return []
+    shown = ", ".join(" and ".join(repr(label[:40]) for label in group) for group in alike[:3])
+    more = f" and {len(alike) - 3} more" if len(alike) > 3 else ""
+    return [f"{grid.path}: dataset.label_field '{grid.dataset.label_field}': labels that "
+            f"differ only in case are classes of their own ({shown}{more}); write each class "
+            "one way if they are one"]
 
 
 def _covariate_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
