@@ -134,3 +134,11 @@ def test_traditional_function_words_are_stop_words_as_their_simplified_forms():
     assert "城市" in simplified and "城市" in traditional
     assert not {"我們", "什麼", "為什麼", "沒有", "這個"} & set(traditional)
     assert len(traditional) == len(simplified)
+
+
+def test_full_width_latin_in_chinese_text_is_read_as_its_letters():
+    """jieba split ＮＢＡ and ｉＰｈｏｎｅ into single letters, which the length filter dropped
+    (audit of 2026-12-01)."""
+    full_width = tokenize("２０１８年ＮＢＡ总决赛，ｉＰｈｏｎｅ手机", "zh", Preprocessing())
+    assert full_width == tokenize("2018年NBA总决赛,iPhone手机", "zh", Preprocessing())
+    assert {"nba", "iphone", "总决赛"} <= set(full_width)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -82,7 +83,8 @@ class Preprocessing:
                 del settings[name]
         settings["stopwords"] = stop_list_name(self.stopwords, language)  # auto: as it resolves
         # jieba's dictionary, and so the words, come with its version
-        tokeniser = f"regex+jieba-{installed_version('jieba')}" if language == "zh" else "regex"
+        tokeniser = f"nfkc+regex+jieba-{installed_version('jieba')}" if language == "zh" \
+            else "regex"
         return {"kind": "bow", "corpus": corpus_sha256, "language": language,
                 "vocab_size": vocab_size, **settings,
                 "stop_words": _stop_list_identity(stop_list_name(self.stopwords, language)),
@@ -103,6 +105,8 @@ def strip_boilerplate(text: str, settings: Preprocessing) -> str:
 def tokenize(text: str, language: str, settings: Preprocessing) -> list[str]:
     """Split one document into word tokens: regex words for English, jieba words for Chinese."""
     text = strip_boilerplate(text, settings)
+    if language == "zh":  # full-width letters and digits (ＮＢＡ, ２０１８), common in Chinese
+        text = unicodedata.normalize("NFKC", text)  # text, as ASCII: jieba split them apart
     if settings.lowercase:
         text = text.lower()
     if language == "zh":
