@@ -230,6 +230,8 @@ def checked_section(schema: ParamSchema, value: Any, problems: ProblemList) -> d
 
 
 def dataset_spec(value: Any, base: Path, problems: ProblemList) -> DatasetSpec | None:
+    if isinstance(value, dict) and isinstance(value.get("language"), str):
+        value = {**value, "language": language_code(value["language"])}
     settings = checked_section(DATASET, value, problems)
     if not settings:
         return None
@@ -240,6 +242,13 @@ def dataset_spec(value: Any, base: Path, problems: ProblemList) -> DatasetSpec |
         problems.add("dataset.path", f"expects .jsonl, .csv or .parquet; got '{path.suffix}'")
     settings["covariates"] = tuple(settings["covariates"])
     return DatasetSpec(path, **settings)
+
+
+def language_code(text: str) -> str:
+    """"ZH", "zh-CN", "zh_Hant" and "en-GB" as the codes tuner knows (zh, en); others as given."""
+    code = text.strip().lower().replace("_", "-")
+    return next((known for known in ("zh", "en") if code == known or code.startswith(known + "-")),
+                text)
 
 
 def ground_truth_path(value: Any, base: Path, problems: ProblemList) -> Path | None:

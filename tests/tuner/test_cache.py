@@ -302,8 +302,9 @@ def test_a_blob_written_in_place_through_its_snapshot_link_gets_another_revision
     snapshot.mkdir(parents=True)
     config, weights = b'{"model_type": "bert"}', bytes(64)
     git_name = hashlib.sha1(b"blob %d\0" % len(config) + config).hexdigest()
+    weights_name = hashlib.sha256(weights).hexdigest()
     for name, content, blob in (("config.json", config, git_name),
-                                ("model.safetensors", weights, hashlib.sha256(weights).hexdigest())):
+                                ("model.safetensors", weights, weights_name)):
         (blobs / blob).write_bytes(content)
         (snapshot / name).symlink_to(blobs / blob)
     memo = tmp_path / "cache" / "hashes.json"

@@ -81,6 +81,27 @@ def test_non_utf8_corpus(tmp_path):
         load_corpus(DatasetSpec(path))
 
 
+def test_a_gbk_csv_is_told_how_to_become_utf8(tmp_path):
+    """The error said where, not what to do; Chinese CSVs from Excel are often GBK (audit of
+    2026-12-01)."""
+    path = tmp_path / "gbk.csv"
+    path.write_bytes("id,text,label\n1,城市房价,财经\n".encode("gbk"))
+    with pytest.raises(DataError, match=r"not valid UTF-8 .*; save it as UTF-8 \(a GBK or "
+                                        r"GB18030 file: `iconv -f GB18030 -t UTF-8`"):
+        load_corpus(DatasetSpec(path))
+
+
+def test_a_year_written_as_a_float_is_the_year(tmp_path, records):
+    """JSON's 2018.0 (a year column read through a float type) was refused as unparseable."""
+    from tuner.data.timestamps import parse_timestamps
+
+    rows = [{**r, "year": 2018.0 if i % 2 else 2019} for i, r in enumerate(records)]
+    corpus = load_corpus(DatasetSpec(write_jsonl(tmp_path / "years.jsonl", rows),
+                                     timestamp_field="year"))
+    assert corpus.timestamps is not None and corpus.timestamps[:2] == ["2019", "2018"]
+    assert {d.year for d in parse_timestamps(corpus.timestamps, corpus.ids, "x")} == {2018, 2019}
+
+
 def test_missing_parquet_labels_are_missing_not_a_class(tmp_path, records):
     """Parquet gives NaN for a missing label: it was scored as a class named "nan", with a
     coverage of 1.0 and a wrong ARI (audit of 2026-12-01). JSONL's null was already missing."""

@@ -94,6 +94,16 @@ def test_invalid_grid_names_file_field_and_allowed(tmp_path, small_corpus, overr
     assert all(problem.startswith(str(path)) for problem in info.value.problems)
 
 
+@pytest.mark.parametrize(("written", "code"), [
+    ("ZH", "zh"), ("zh-CN", "zh"), ("zh_Hant", "zh"), ("En", "en"), ("en-GB", "en")])
+def test_a_language_is_read_whatever_its_case_and_region(tmp_path, small_corpus, written, code):
+    """"ZH" and "zh-cn" were refused while model names are read whatever their case (audit of
+    2026-12-01)."""
+    dataset = {"path": str(small_corpus), "language": written}
+    path = grid_with(tmp_path, small_corpus, dataset=dataset)
+    assert load_grid(path).dataset.language == code
+
+
 def test_every_problem_is_reported_at_once(tmp_path, small_corpus):
     path = grid_with(tmp_path, small_corpus, models=["nosuch"], seeds="x",
                      metrics={"topn": 0}, params={"num_topics": 5})

@@ -83,8 +83,9 @@ def read_records(path: Path) -> list[dict[str, Any]]:
             if suffix == ".csv" else pd.read_parquet(path)
         return frame.to_dict(orient="records")
     except UnicodeDecodeError as err:
-        raise DataError(f"{path}: not valid UTF-8 ({err.reason} {_where_undecodable(path)})") \
-            from err
+        raise DataError(f"{path}: not valid UTF-8 ({err.reason} {_where_undecodable(path)}); "
+                        "save it as UTF-8 (a GBK or GB18030 file: `iconv -f GB18030 -t UTF-8`; "
+                        "from Excel: CSV UTF-8)") from err
     except DataError:
         raise
     except Exception as err:  # pandas/pyarrow raise many types for a broken file
@@ -147,7 +148,8 @@ def load_corpus(spec: DatasetSpec) -> Corpus:
         raise DataError(f"{where}: field '{spec.text_field}': every document is empty")
     labels = [_label_text(r[spec.label_field]) for r in records] if spec.label_field else None
     timestamps = (
-        [_as_text(r[spec.timestamp_field]) for r in records] if spec.timestamp_field else None
+        [_timestamp_text(r[spec.timestamp_field]) for r in records] if spec.timestamp_field
+        else None
     )
     covariates = {name: [r[name] for r in records] for name in spec.covariates}
     _check_covariates(covariates, where)
@@ -158,6 +160,12 @@ def load_corpus(spec: DatasetSpec) -> Corpus:
 def _as_text(value: Any) -> str:
     """A field as text; a missing value ("" or null in JSONL, NaN or NA from Parquet) is ""."""
     return "" if _missing(value) else str(value)
+
+
+def _timestamp_text(value: Any) -> str:
+    """A timestamp as text; a year written as a float (2018.0, a column with a gap read through
+    a float type) is the year."""
+    return "" if _missing(value) else level_text(value)
 
 
 def _label_text(value: Any) -> str:
