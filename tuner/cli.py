@@ -320,6 +320,11 @@ def _run(args: argparse.Namespace) -> int:
                 "settings)" if outcome.rescored else "")
     print(f"\n{outcome.completed} completed{rescored}{pruned}, {outcome.failed} failed, "
           f"{outcome.skipped} skipped (already finished)")
+    if outcome.journalled:
+        print(f"warning: the tracking store refused {outcome.journalled} trials' results: they "
+              "are kept in the journal under the cache folder, and the next run of this "
+              "experiment logs them (until then they are not on the leaderboard)",
+              file=sys.stderr)
     print(f"\nleaderboard by {outcome.metric} (experiment '{grid.experiment}'):")
     print(format_leaderboard(outcome.board, outcome.metric))
     for warning in view.warnings():

@@ -78,6 +78,7 @@ class SweepOutcome:
     skipped: int
     rescored: int = 0  # trials whose stored fit was scored again (new truth or metric settings)
     pruned: int = 0  # trials the sweep's pruner stopped early (done, not ranked)
+    journalled: int = 0  # results the store refused, kept in the journal for the next run
 
 
 @dataclass
@@ -224,7 +225,7 @@ def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, ho
                                 f"trials had started: {type(err).__name__}: {cause}") from err
     return SweepOutcome(result.sweep.experiment_id, result.sweep.run_id, metric, board,
                         result.completed, result.failed, result.skipped, result.rescored,
-                        result.pruned)
+                        result.pruned, tracker.journalled)
 
 
 def _will_need_fanova(grid: Grid, prepared: PreparedSweep, done: set[str | None]) -> bool:

@@ -67,6 +67,7 @@ def test_a_failed_write_is_journalled_and_the_replay_writes_the_files(tmp_path):
     folder.write_text("")  # a file where the run's folder should be: the write fails
     tracker.finish_trial(sweep, run_id, record("a"))
     assert tracker.finished_keys(sweep) == set()
+    assert tracker.journalled == 1  # `tuner run` says so at its end
     folder.unlink()
     later = MlflowTracker(uri, journal_dir=tmp_path / "journal")
     assert later.replay_journal(sweep) == 1

@@ -71,6 +71,7 @@ class SweepJob:
     parent_run_id: str | None = None
     metric: str | None = None
     data_context: str | None = None  # what its trials are judged on (tuner.trial.data_context)
+    journalled: int = 0  # results the store refused, logged by the experiment's next sweep
     created: float = field(default_factory=time.time)
     finished_at: float | None = None
 
@@ -287,6 +288,7 @@ class SweepRegistry:
         with self._lock:
             job.experiment_id, job.parent_run_id = outcome.experiment_id, outcome.parent_run_id
             job.metric, job.skipped = outcome.metric, outcome.skipped
+            job.journalled = outcome.journalled
         self._end(job, "finished", None)
 
     def _end(self, job: SweepJob, status: JobStatus, error: str | None) -> None:

@@ -203,6 +203,7 @@ class MlflowTracker:
         self._artifact_folders: dict[str, Path] = {}  # open trial runs whose artifacts are local
         self._finished: list[Any] = []
         self._finished_for: str | None = None
+        self.journalled = 0  # results the store refused since this tracker opened
 
     def _artifact_location(self, experiment: str) -> str | None:
         if not self.tracking_uri.startswith("sqlite:///"):
@@ -395,6 +396,7 @@ class MlflowTracker:
             self._write_outcome(sweep, run_id, record)
         except Exception as err:  # any store failure: keep the result, never drop it
             self.journal(sweep).append(run_id, record)
+            self.journalled += 1
             log.warning("could not log trial %s to %s (%s); kept in %s for the next run",
                         record.spec.key, redact_uri(self.tracking_uri), redact_uri(str(err)),
                         self.journal(sweep).path)
