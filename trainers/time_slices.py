@@ -59,6 +59,7 @@ def slice_documents(dates: Sequence[date], rule: str) -> TimeSlices:
     for i, members in enumerate(np.array_split(order, bins)):
         index[members] = i
         labels.append(f"{dates[members[0]].isoformat()}..{dates[members[-1]].isoformat()}")
-    if len(set(labels)) < len(labels):  # tied dates: slices share a span, and keyed by it
-        labels = [f"{i + 1}/{bins} {label}" for i, label in enumerate(labels)]  # lost some
+    if len(set(labels)) < len(labels):
+        # Tied dates: slices share a span, and slice_top_words, keyed by it, lost some.
+        labels = [f"{i + 1}/{bins} {label}" for i, label in enumerate(labels)]
     return TimeSlices(labels, index)

@@ -319,6 +319,22 @@ def test_a_blob_written_in_place_through_its_snapshot_link_gets_another_revision
     assert model_revision(snapshot, memo) == changed
 
 
+@pytest.mark.parametrize(("config", "limit"), [
+    ({"model_type": "bert", "max_position_embeddings": 512}, 512),
+    ({"model_type": "xlm-roberta", "max_position_embeddings": 8194}, 8192),  # bge-m3
+    ({"model_type": "t5"}, None),  # relative positions: no limit the config states
+])
+def test_a_models_token_limit_is_its_positions_not_its_tokenizers_default(tmp_path, config,
+                                                                           limit):
+    """A tokenizer's model_max_length is a default (some exports write 128 there while the
+    model reads 512): refusing above it refused grids that ran (review of 2026-12-01)."""
+    from tuner.data.embeddings import token_limit
+
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps({"model_max_length": 128}))
+    assert token_limit(tmp_path) == limit
+
+
 def test_a_local_model_folder_must_hold_a_model_and_take_no_revision(tmp_path):
     from tuner.data.embeddings import resolve_model_path
     from tuner.errors import EmbeddingModelError

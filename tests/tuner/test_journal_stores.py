@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tuner.tracking.journal import Journal
 from tuner.tracking.tracker import MlflowTracker
 from tuner.trial import DataRef, MetricSettings, TrialRecord, TrialSpec, TrialStatus
@@ -90,3 +92,21 @@ def test_a_result_whose_run_ended_without_it_is_logged_as_a_new_run(tmp_path):
     assert store.replay_journal(store.start_sweep("e", {}, {})) == 1
     assert finished(store, sweep.experiment_id, "k1") == [0.25]
     assert store.client.get_run(stale).info.status == "FAILED"  # a new run holds it
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_a_result_whose_run_was_deleted_is_logged_as_a_new_run(tmp_path, legacy):
+    """MLflow still returns a deleted run and refuses every write to it: the entry stayed in the
+    journal for good (review of 2026-12-01). A deleted run still names its experiment, so even
+    an id-only journal's entry is known to be this store's."""
+    store = tracker(tmp_path, "a.db", tmp_path / "journal")
+    sweep = store.start_sweep("e", {}, {})
+    deleted = store.start_trial(sweep, record("e").spec)
+    journal = Journal(tmp_path / "journal" / f"{sweep.experiment_id}.jsonl") if legacy \
+        else store.journal(sweep)
+    journal.append(deleted, record("e"))
+    store.client.delete_run(deleted)
+
+    assert store.replay_journal(store.start_sweep("e", {}, {})) == 1
+    assert finished(store, sweep.experiment_id, "k1") == [0.25]
+    assert not journal.path.exists()

@@ -100,8 +100,8 @@ def test_settings_without_effect_are_neither_swept_nor_shown() -> None:
     ("KILLED", False, "old"),  # interrupted before any trial on its data finished
     ("RUNNING", False, "old"),  # still running (tuner best read during a sweep)
     ("KILLED", True, "new"),  # interrupted after some trials on its data finished
-    ("FAILED", False, "new"),  # ended: the data has changed even if every trial failed
-    ("FINISHED", False, "new"),
+    ("FAILED", False, "old"),  # its process died (marked stale by the next sweep)
+    ("FINISHED", False, "new"),  # ended: the data has changed even if every trial failed
 ])
 def test_the_current_data_is_the_newest_sweeps_unless_it_stopped_before_any_result(
         newest_status: str, newest_finished: bool, current: str) -> None:

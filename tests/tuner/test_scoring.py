@@ -228,3 +228,25 @@ def test_a_score_logged_again_after_a_relabelling_joins_the_new_rankings(tmp_pat
     board = leaderboard(MlflowTracker(uri), "test", "npmi")
     assert [(e.model, [t.run_id for t in e.trials]) for e in board] == [
         ("external:ext", [second.group(1)])]
+
+
+def test_a_score_logged_before_the_context_was_in_its_key_is_found(tmp_path, lda_trial):
+    """Runs logged by `tuner score --log` before 2026-12-01 carry the key without the context;
+    on the same data (the same context tag) they are the same score, not a second seed."""
+    from dataclasses import replace
+
+    from tuner.scoring import log_score, score_external
+    from tuner.tracking.tracker import MlflowTracker
+    from tuner.trial import TrialRecord, TrialStatus
+
+    grid_path, cache, record, doc_ids = lda_trial
+    topics, _ = write_files(tmp_path, record, doc_ids)
+    score = score_external(grid_path, topics, None, cache, "old")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    tracker = MlflowTracker(uri)
+    sweep = tracker.start_sweep(score.spec.experiment, {}, {})
+    earlier = replace(score.spec, key=score.earlier_key, config_key=score.earlier_key)
+    logged = tracker.log_trial(sweep, TrialRecord(earlier, TrialStatus.COMPLETE, score.metrics,
+                                                  score.output.topic_words))
+    assert score.earlier_key != score.spec.key
+    assert log_score(score, uri) == (logged, False)

@@ -157,6 +157,22 @@ def test_a_bag_of_few_words_is_described_and_warned_of(small_corpus, tmp_path):
     assert precompute(posts, check_inputs(posts), tmp_path / "cache", progress=False).advice == []
 
 
+def test_a_bags_advice_counts_the_topics_of_the_sizes_merged_into_it(small_corpus, tmp_path):
+    """BTM's K=100 at vocab_size 20,000, merged into LDA's bag at 5,000 (both above the words
+    left), was not counted: the advice said 5 topics (review of 2026-12-01)."""
+    from tests.conftest import read_jsonl, write_jsonl
+    from tuner.engine.sweep import precompute
+
+    rows = [{**r, "text": " ".join(r["text"].split()[:3])} for r in read_jsonl(small_corpus)]
+    corpus = write_jsonl(tmp_path / "headlines.jsonl", rows)
+    grid = load_grid(make_grid(tmp_path, corpus, models=["lda", "btm"], params={
+        "lda.vocab_size": 5000, "lda.num_topics": 5, "btm.vocab_size": 20000,
+        "btm.num_topics": 100, "btm.n_iter": 10}))
+    prepared = precompute(grid, check_inputs(grid), tmp_path / "cache", progress=False)
+    assert prepared.cache_events["bow[vocab_size=20000]"].startswith("same words as")
+    assert any(" words for 100 topics x metrics.diversity_topn 25" in a for a in prepared.advice)
+
+
 @pytest.mark.usefixtures("prepared_small")  # the small corpus's MiniLM embeddings, cached
 def test_settings_a_model_does_not_use_do_not_split_its_trials(small_corpus, tmp_path,
                                                               session_cache):

@@ -110,20 +110,24 @@ def resolve_model_path(model: str, revision: str | None = None) -> Path:
     return _from_hugging_face(model, revision)
 
 
+# Model kinds whose position ids start after the padding index: two positions fewer to read.
+_PADDING_OFFSET_KINDS = frozenset({"roberta", "xlm-roberta", "xlm-roberta-xl", "camembert",
+                                   "longformer", "mpnet"})
+
+
 def token_limit(folder: Path) -> int | None:
-    """The most tokens a model folder's encoder reads (more fail inside the model): the smaller
-    of its tokenizer's model_max_length and its config's max_position_embeddings (RoBERTa's
-    config counts two padding positions); None when neither says."""
-    found = []
-    for name, field_name in (("tokenizer_config.json", "model_max_length"),
-                             ("config.json", "max_position_embeddings")):
-        try:
-            value = json.loads((folder / name).read_text(encoding="utf-8")).get(field_name)
-        except (OSError, ValueError, AttributeError):
-            continue
-        if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 10**7:
-            found.append(value)  # an unset model_max_length is a sentinel of about 1e30
-    return min(found, default=None)
+    """The most tokens a model folder's encoder reads (more fail inside the model): its config's
+    max_position_embeddings, less the two RoBERTa's kind reserves; None when the config does not
+    say. The tokenizer's model_max_length is a default, not a limit: some exports write their
+    training length there (128, 256) while the model reads 512."""
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        positions = config["max_position_embeddings"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(positions, int) or isinstance(positions, bool) or positions <= 2:
+        return None
+    return positions - 2 if config.get("model_type") in _PADDING_OFFSET_KINDS else positions
 
 
 def _checked_model_folder(folder: Path, model: str) -> Path:

@@ -105,8 +105,10 @@ def strip_boilerplate(text: str, settings: Preprocessing) -> str:
 def tokenize(text: str, language: str, settings: Preprocessing) -> list[str]:
     """Split one document into word tokens: regex words for English, jieba words for Chinese."""
     text = strip_boilerplate(text, settings)
-    if language == "zh":  # full-width letters and digits (ＮＢＡ, ２０１８), common in Chinese
-        text = unicodedata.normalize("NFKC", text)  # text, as ASCII: jieba split them apart
+    if language == "zh":
+        # Full-width letters and digits (ＮＢＡ, ２０１８), common in Chinese text, as ASCII:
+        # jieba split them into single letters, which the length filter dropped.
+        text = unicodedata.normalize("NFKC", text)
     if settings.lowercase:
         text = text.lower()
     if language == "zh":

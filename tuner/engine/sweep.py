@@ -520,6 +520,7 @@ def _bags_of_words(grid: Grid, inputs: CheckedInputs, cache_dir: Path,
     paths: dict[tuple[int, str], Path] = {}
     full: dict[str, tuple[int, int]] = {}  # language -> (smallest size holding every word, words)
     same_as: dict[tuple[int, str], int] = {}
+    built: list[tuple[tuple[int, str], BagOfWords, str]] = []
     for size, language in sorted({p.bow_choice for p in inputs.plan},
                                  key=lambda choice: (choice[1], choice[0])):
         label = f"vocab_size={size}" + ("" if language == inputs.corpus.language
@@ -545,11 +546,14 @@ def _bags_of_words(grid: Grid, inputs: CheckedInputs, cache_dir: Path,
         if bow is None:
             bow = cache.get_or_compute(corpus, size, grid.preprocessing, counted())
         events[f"bow[{label}]"] = f"{state} ({bag_figures(bow)})"
-        advice += _bag_advice(grid, inputs, bow, (size, language), label)
+        built.append(((size, language), bow, label))
         _count_cooccurrence(cache, bow, grid, counted)
         paths[(size, language)] = folder
         if len(bow.vocab) < size:
             full[language] = (size, len(bow.vocab))
+    for choice, bow, label in built:  # with the sizes merged into each bag
+        users = [p for p in inputs.plan if paths[p.bow_choice] == paths[choice]]
+        advice += _bag_advice(grid, bow, users, choice[1], label)
     return BagsOfWords(paths, same_as)
 
 
@@ -561,11 +565,13 @@ def bag_figures(bow: BagOfWords) -> str:
 
 def _kept_per_document(bow: BagOfWords) -> tuple[float, float]:
     """The mean number of words a document keeps, and the share of documents that keep none."""
-    lengths = np.diff(bow.offsets)
-    return len(bow.flat) / max(bow.n_docs, 1), float(np.mean(lengths == 0)) if len(lengths) else 0.0
+    if bow.n_docs == 0:
+        return 0.0, 0.0
+    empty = float(np.mean(np.diff(bow.offsets) == 0))
+    return len(bow.flat) / bow.n_docs, empty
 
 
-def _bag_advice(grid: Grid, inputs: CheckedInputs, bow: BagOfWords, choice: tuple[int, str],
+def _bag_advice(grid: Grid, bow: BagOfWords, users: Sequence[PlannedTrial], language: str,
                 label: str) -> list[str]:
     """Short texts leave few words: a diversity bounded by the vocabulary rather than by the
     model, and documents with no word, which no topic can have (300 toutiao headlines kept 180
@@ -573,8 +579,7 @@ def _bag_advice(grid: Grid, inputs: CheckedInputs, bow: BagOfWords, choice: tupl
     audit of 2026-12-01)."""
     where, found = f"{grid.path}: {label}", []
     words, topn = len(bow.vocab), grid.metrics.diversity_topn
-    topics = max((int(p.params.get("num_topics") or 0) for p in inputs.plan
-                  if p.bow_choice == choice), default=0)
+    topics = max((int(p.params.get("num_topics") or 0) for p in users), default=0)
     if topics and topics * topn > words:
         found.append(f"{where}: the preprocessing leaves {words} words for {topics} topics x "
                      f"metrics.diversity_topn {topn}, so diversity cannot exceed "
@@ -583,7 +588,7 @@ def _bag_advice(grid: Grid, inputs: CheckedInputs, bow: BagOfWords, choice: tupl
                      "stopwords)")
     mean, empty = _kept_per_document(bow)
     if empty >= 0.05:
-        short = "preprocessing.min_token_len 1 for Chinese, " if choice[1] == "zh" else ""
+        short = "preprocessing.min_token_len 1 for Chinese, " if language == "zh" else ""
         found.append(f"{where}: {empty:.0%} of the documents keep no word after preprocessing "
                      f"({mean:.1f} per document on average); no "
                      "topic can have them (they count as outliers). For short texts try "

@@ -174,14 +174,14 @@ def _latest_start(group: Sequence[FinishedTrial]) -> int:
 
 def newest_context(sweeps: Sequence[SweepRun], trials: Iterable[FinishedTrial]) -> str | None:
     """The data the experiment's latest sweep judged its trials on (None: a sweep logged before
-    tuner recorded it). A sweep that was interrupted, or is still running, before any trial on
-    its data finished is passed over: a new setting tried and stopped hid every earlier result
-    from the rankings (audit of 2026-12-01). A sweep that ended, even with every trial failed,
-    still says the data has changed."""
+    tuner recorded it). A sweep that stopped before any trial on its data finished (interrupted:
+    KILLED; its process died: FAILED, marked stale), or is still running, is passed over: a new
+    setting tried and stopped hid every earlier result from the rankings (audit of 2026-12-01).
+    A sweep that ended, even with every trial failed, still says the data has changed."""
     judged = {t.context for t in trials}
     for sweep in sweeps:
         context = sweep.tags.get("tuner.context")
-        if sweep.status in ("FINISHED", "FAILED") or context in judged:
+        if sweep.status == "FINISHED" or context in judged:
             return context
     return sweeps[0].tags.get("tuner.context") if sweeps else None
 

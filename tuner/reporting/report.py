@@ -92,22 +92,23 @@ def write_report_with(tracker: Tracker, experiment: str, out: Path,
         raise TunerError(f"experiment '{experiment}': has no sweep run (tag tuner.role=sweep); "
                          "was it written by `tuner run`?")
     everything = tracker.finished_trials(experiment)
-    context = newest_context(sweeps, everything)
+    context = newest_context(sweeps, ranked(everything))
     trials = on_data(everything, context)
+    sweep = next((s for s in sweeps if s.tags.get("tuner.context") == context), sweeps[0])
     data = _report_data(tracker, experiment, trials, metric or ranking_metric(sweeps),
                         declared_swept(sweeps, context), len(everything) - len(trials))
     out.mkdir(parents=True, exist_ok=True)
     plots = _plots(data, out)
-    language = _words_language(sweeps[0], [c.best_trial(data.metric) for c in data.top])
+    language = _words_language(sweep, [c.best_trial(data.metric) for c in data.top])
     font = font_for(language)
     plots += _topic_plot(data, out, font)
     importance_file = _write_importance(data, out / IMPORTANCE_FILE)
     page = out / "report.html"
     page.write_text(render_page(data, plots, _font_warning(language, font)), encoding="utf-8")
-    tracker.log_report(sweeps[0].run_id, out, "report")
-    tracker.log_report(sweeps[0].run_id, importance_file)
+    tracker.log_report(sweep.run_id, out, "report")
+    tracker.log_report(sweep.run_id, importance_file)
     return WrittenReport(page, plots, len(trials), len(data.ranked),
-                         [c.name for c in data.front], sweeps[0].run_id,
+                         [c.name for c in data.front], sweep.run_id,
                          {model: f.shares for model, f in data.importance.items()}, language,
                          font)
 

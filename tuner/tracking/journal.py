@@ -92,6 +92,8 @@ def _wrote(write: Callable[[str, TrialRecord], None], run_id: str, record: Trial
     try:
         write(run_id, record)
     except ForeignEntry:
+        log.info("journalled trial %s is another store's or experiment's; kept for it",
+                 record.spec.key)
         return False
     except Exception as err:  # the store still refuses: keep the entry for the next run
         log.warning("journalled trial %s still cannot be logged: %s", record.spec.key, err)

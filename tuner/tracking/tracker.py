@@ -464,7 +464,7 @@ class MlflowTracker:
         new run. A result whose trial has finished since (a later run refitted it) is dropped,
         so no trial key gets two FINISHED runs. Raises ForeignEntry for an entry of another
         store or experiment (`own`: the journal is this store's), which stays in the journal."""
-        run = self._run_or_none(run_id)
+        run = self._any_run(run_id)
         if (record.spec.experiment != self._experiment_name(sweep.experiment_id)
                 or (run is None and not own)
                 or (run is not None and run.info.experiment_id != sweep.experiment_id)):
@@ -473,11 +473,13 @@ class MlflowTracker:
             log.info("journalled trial %s finished in a later run; its entry is dropped",
                      record.spec.key)
             return
-        if run is None or run.info.status != "RUNNING":  # gone, or ended (e.g. marked stale)
-            run_id = self.start_trial(sweep, record.spec)
+        if run is None or run.info.lifecycle_stage == "deleted" or run.info.status != "RUNNING":
+            run_id = self.start_trial(sweep, record.spec)  # gone, deleted or ended (stale)
         self._write_outcome(sweep, run_id, record)
 
-    def _run_or_none(self, run_id: str) -> Any:
+    def _any_run(self, run_id: str) -> Any:
+        """The run, None if there is none; a deleted one too, which still says which experiment
+        it was in (MLflow refuses every write to it)."""
         from mlflow.exceptions import MlflowException
 
         try:
