@@ -119,3 +119,25 @@ def test_the_current_data_is_the_newest_sweeps_unless_it_stopped_before_any_resu
         trials.append(replace(TRIALS[0], run_id="n1", context="new"))
     assert newest_context(sweeps, trials) == current
     assert newest_context([], trials) is None
+
+
+@pytest.mark.parametrize(("own_seeds", "shown"), [
+    (None, None),  # followed each trial's seed: left to the seeds
+    ([1, 2], [1, 2]),  # the grid's list of it: those values
+])
+def test_best_rebuilds_a_models_own_seed_as_the_sweep_set_it(own_seeds: list[int] | None,
+                                                             shown: list[int] | None) -> None:
+    """`tuner best` printed BERTopic's random_state 42 beside seeds [42, 43], so both seeds
+    fitted seed 42's UMAP; and a grid's random_state [1, 2] showed as `random_state=null`
+    (audit of 2026-12-01)."""
+    from tuner.reporting.best import _config_fields
+
+    seeds = [42, 43] if own_seeds is None else [42, 42]
+    states = seeds if own_seeds is None else own_seeds
+    runs = [trial(f"r{i}", "BERTopic", seed, {"ari": 0.2 + i / 100}, min_cluster_size=5,
+                  random_state=state) for i, (seed, state) in enumerate(zip(seeds, states))]
+    (config,) = aggregate_seeds(runs, {"BERTopic": ["min_cluster_size", "random_state"]})
+    assert config.label == "min_cluster_size=5" and config.seeds == 2
+    fields = _config_fields(config)
+    assert fields["params"].get("random_state") == shown
+    assert fields["seeds"] == sorted(set(seeds))

@@ -92,9 +92,16 @@ def _base_grid(sweep: SweepRun) -> dict[str, Any]:
 def _config_fields(config: ConfigResult) -> dict[str, Any]:
     from trainers import load_trainer
 
-    declared = set(load_trainer(config.model).params.names)
+    trainer = load_trainer(config.model)
+    declared, own_seed = set(trainer.params.names), trainer.seed_param
     trial = config.trials[0]
     seeds = sorted({t.seed for t in config.trials if t.seed is not None})
-    params = {k: v for k, v in trial.params.items() if k in declared}
+    params = {k: v for k, v in trial.params.items() if k in declared and k != own_seed}
+    if own_seed is not None and any(t.params.get(own_seed) != t.seed for t in config.trials):
+        # The grid set the model's own seed (a list of it is the configuration's seeds): all
+        # its values. Else it followed each trial's seed: a value would fix every seed to one
+        # (BERTopic's random_state 42 gave both seeds seed 42's UMAP; audit of 2026-12-01).
+        values = sorted({t.params[own_seed] for t in config.trials if own_seed in t.params})
+        params[own_seed] = values if len(values) > 1 else values[0]
     return {"models": [config.model], "params": params, "seeds": seeds,
             "metrics": dict(trial.metric_settings)}

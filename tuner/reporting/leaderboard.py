@@ -135,8 +135,8 @@ def aggregate_seeds(trials: Sequence[FinishedTrial],
     kept = [group for key, group in groups.items() if newest[key[0]] == key]
     swept = swept_by_model([t for group in kept for t in group])
     for model, names in (declared or {}).items():
-        if model in swept:
-            swept[model] += [n for n in names if n not in swept[model]]
+        if model in swept:  # a grid's list of a model's own seed parameter is its seeds
+            swept[model] += [n for n in names if n not in swept[model] and n not in SEED_PARAMS]
     return [_config(group, swept[group[0].model]) for group in kept]
 
 
