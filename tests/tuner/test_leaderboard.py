@@ -141,3 +141,16 @@ def test_best_rebuilds_a_models_own_seed_as_the_sweep_set_it(own_seeds: list[int
     fields = _config_fields(config)
     assert fields["params"].get("random_state") == shown
     assert fields["seeds"] == sorted(set(seeds))
+
+
+def test_a_report_belongs_to_the_newest_run_sweep_not_a_logged_score() -> None:
+    """After `tuner score --log`, the report was logged to the score's stand-in sweep run and
+    read its language (none: Chinese words drawn in a Latin font) (audit of 2026-12-01)."""
+    from tuner.reporting.report import _report_sweep
+    from tuner.tracking.records import SweepRun
+
+    score = SweepRun("s3", "s3", {}, {"tuner.context": "c", "tuner.source": "tuner score"}, 3)
+    interrupted = SweepRun("s2", "s2", {}, {"tuner.context": "new"}, 2, "KILLED")
+    ran = SweepRun("s1", "s1", {"language": "zh"}, {"tuner.context": "c"}, 1)
+    assert _report_sweep([score, interrupted, ran], "c") is ran
+    assert _report_sweep([score], "c") is score  # nothing else to log it to

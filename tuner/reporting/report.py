@@ -94,7 +94,7 @@ def write_report_with(tracker: Tracker, experiment: str, out: Path,
     everything = tracker.finished_trials(experiment)
     context = newest_context(sweeps, ranked(everything))
     trials = on_data(everything, context)
-    sweep = next((s for s in sweeps if s.tags.get("tuner.context") == context), sweeps[0])
+    sweep = _report_sweep(sweeps, context)
     data = _report_data(tracker, experiment, trials, metric or ranking_metric(sweeps),
                         declared_swept(sweeps, context), len(everything) - len(trials))
     out.mkdir(parents=True, exist_ok=True)
@@ -111,6 +111,14 @@ def write_report_with(tracker: Tracker, experiment: str, out: Path,
                          [c.name for c in data.front], sweep.run_id,
                          {model: f.shares for model, f in data.importance.items()}, language,
                          font)
+
+
+def _report_sweep(sweeps: Sequence[SweepRun], context: str | None) -> SweepRun:
+    """The sweep a report belongs to (and reads its language from): the newest on the ranked
+    data that `tuner run` made; a `tuner score --log` run stands for one scored model only, and
+    records no language (Chinese words were drawn in a Latin font; audit of 2026-12-01)."""
+    runs = [s for s in sweeps if s.tags.get("tuner.source") != "tuner score"] or list(sweeps)
+    return next((s for s in runs if s.tags.get("tuner.context") == context), runs[0])
 
 
 def _report_data(tracker: Tracker, experiment: str, trials: list[FinishedTrial],
