@@ -431,6 +431,21 @@ def test_leaderboard_ranks_the_trials(api: Served, finished: dict[str, Any]) -> 
     assert board["metric"] == "ari"
     values = [e["metrics"]["ari"] for e in board["entries"]]
     assert len(values) == 2 and values == sorted(values, reverse=True)
+    assert (board["configurations"], board["truncated"]) == (2, False)
+
+
+def test_a_sweep_whose_every_trial_failed_ends_failed(api: Served) -> None:
+    """It ended "finished" with an empty leaderboard, which an automation checking the status
+    took for a result (audit of 2026-12-01)."""
+    status, job = api.call("POST", "/sweeps", _inline(api, "all-failed", timeout_s=0.05,
+                                                      params={"num_topics": [5, 8],
+                                                              "vocab_size": 1000,
+                                                              "lda.max_iter": 5000}))
+    assert status == 202, job
+    job = wait_done(api, job["id"])
+    assert (job["status"], job["completed"], job["failed"]) == ("failed", 0, 2), job
+    assert job["error"] == ("every trial failed (2); each trial run's tuner.error tag in MLflow "
+                            "says why")
 
 
 def test_unknown_sweep_answers_404(api: Served) -> None:

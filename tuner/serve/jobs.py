@@ -53,6 +53,9 @@ class JobSettings:
         return DataRoots.of(self.data_roots or (self.grids_dir, Path("datasets")))
 
 
+LEADERBOARD_ENTRIES = 50  # the best configurations an answer lists; `configurations` counts all
+
+
 @dataclass
 class SweepJob:
     """The state of one sweep started over HTTP (mutated only under the registry's lock)."""
@@ -171,9 +174,10 @@ class SweepRegistry:
         if job.experiment_id is None or job.metric is None:
             return {"status": job.status, "metric": job.metric, "entries": []}
         board = leaderboard(MlflowTracker(self.settings.tracking_uri), job.experiment,
-                            job.metric, 50, job.data_context)
+                            job.metric, 1_000_000, job.data_context)
         return {"status": job.status, "metric": job.metric, "experiment": job.experiment,
-                "entries": [asdict(entry) for entry in board]}
+                "configurations": len(board), "truncated": len(board) > LEADERBOARD_ENTRIES,
+                "entries": [asdict(entry) for entry in board[:LEADERBOARD_ENTRIES]]}
 
     def _validated_request(self, body: Any
                            ) -> tuple[Grid, CheckedInputs, dict[str, Any] | None]:
@@ -289,6 +293,11 @@ class SweepRegistry:
             job.experiment_id, job.parent_run_id = outcome.experiment_id, outcome.parent_run_id
             job.metric, job.skipped = outcome.metric, outcome.skipped
             job.journalled = outcome.journalled
+        if outcome.failed and not (outcome.completed or outcome.skipped or outcome.pruned):
+            # An automation that checks the status alone took an empty leaderboard for a result
+            self._end(job, "failed", f"every trial failed ({outcome.failed}); each trial run's "
+                      "tuner.error tag in MLflow says why")
+            return
         self._end(job, "finished", None)
 
     def _end(self, job: SweepJob, status: JobStatus, error: str | None) -> None:
