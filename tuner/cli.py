@@ -502,10 +502,12 @@ class _RunView:
             for r in self.collapsed[:3])
         if len(self.collapsed) > 3:
             examples += f"; and {len(self.collapsed) - 3} more"
+        stopped = any(r.metrics.get("stopped_early") for r in self.collapsed)
+        advice = (" A neural model stopped early on its held-out loss may not have formed its "
+                  "topics yet: try \"patience\": null (and more epochs)" if stopped else
+                  " Fewer topics, or more iterations or epochs, may fit this data better")
         return [f"{len(self.collapsed)} trials gave their documents to fewer than half their "
-                f"topics ({examples}): a collapsed fit. A neural model stopped early on its "
-                "held-out loss may not have formed its topics yet: try \"patience\": null "
-                "(and more epochs)"]
+                f"topics ({examples}): a collapsed fit.{advice}"]
 
 
 def collapsed(record: TrialRecord) -> bool:

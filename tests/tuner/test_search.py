@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 
 import pytest
@@ -78,6 +79,12 @@ def test_tpe_search_runs_asks_and_tells_and_resumes(tmp_path, small_corpus, sess
         first.sweep.run_id, "search.json", str(tmp_path))).read_text())["configurations"]
     assert len(summary) == 4 and all(c["seeds"] == 2 for c in summary)
     assert all({"ari_mean", "ari_std", "npmi_mean", "npmi_std"} <= set(c) for c in summary)
+    runs = tracker.trial_runs(first.sweep.experiment_id, "attributes.status = 'FINISHED'")
+    for config in summary:  # the sample sd, as the leaderboard's (np.std's was 1/sqrt(2) of it)
+        mine = [r.data.metrics["ari"] for r in runs
+                if int(r.data.params["num_topics"]) == config["params"]["num_topics"]
+                and float(r.data.params["alpha"]) == pytest.approx(config["params"]["alpha"])]
+        assert len(mine) == 2 and config["ari_std"] == pytest.approx(statistics.stdev(mine))
 
     prepared = precompute(grid, check_inputs(grid), session_cache, progress=False)
     again = run_sweep(prepared, tracker, lambda: make_executor("process", 2), 2)

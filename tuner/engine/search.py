@@ -185,5 +185,7 @@ class TpeSource:
             for m in self.spec.metrics:
                 series = [r[m] for r in usable]
                 summary[f"{m}_mean"] = float(np.mean(series))
-                summary[f"{m}_std"] = float(np.std(series))
+                # the sample sd, as the leaderboard and the report give it (np.std's population
+                # sd was 1/sqrt(2) of theirs at two seeds); null for one seed, as theirs
+                summary[f"{m}_std"] = float(np.std(series, ddof=1)) if len(series) > 1 else None
         self.finished.append(summary)
