@@ -263,7 +263,8 @@ def _grid_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _checked(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from tuner.engine.sweep import advisories, check_inputs
+    from tuner.engine.advice import advisories
+    from tuner.engine.sweep import check_inputs
     from tuner.grid import load_grid
 
     if getattr(args, "max_workers", 1) < 1:

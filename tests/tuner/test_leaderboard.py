@@ -134,8 +134,9 @@ def test_best_rebuilds_a_models_own_seed_as_the_sweep_set_it(own_seeds: list[int
 
     seeds = [42, 43] if own_seeds is None else [42, 42]
     states = seeds if own_seeds is None else own_seeds
+    pairs = enumerate(zip(seeds, states, strict=True))
     runs = [trial(f"r{i}", "BERTopic", seed, {"ari": 0.2 + i / 100}, min_cluster_size=5,
-                  random_state=state) for i, (seed, state) in enumerate(zip(seeds, states))]
+                  random_state=state) for i, (seed, state) in pairs]
     (config,) = aggregate_seeds(runs, {"BERTopic": ["min_cluster_size", "random_state"]})
     assert config.label == "min_cluster_size=5" and config.seeds == 2
     fields = _config_fields(config)

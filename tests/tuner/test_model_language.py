@@ -8,7 +8,8 @@ import re
 import pytest
 
 from tests.conftest import dataset_path, make_grid, read_jsonl, stratified_subset, write_jsonl
-from tuner.engine.sweep import advisories, check_inputs, chinese_share, plan_trials, precompute
+from tuner.engine.advice import advisories, chinese_share
+from tuner.engine.sweep import check_inputs, plan_trials, precompute
 from tuner.engine.worker import load_trial_data
 from tuner.grid import load_grid
 

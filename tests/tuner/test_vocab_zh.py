@@ -77,7 +77,8 @@ def test_a_language_that_does_not_fit_the_text_is_said_before_any_trial(
     """Chinese text run as `en` was tokenised into whole clauses, silently: ARI 0.087 against
     0.334 as `zh` (audit of 2026-12-01)."""
     from tests.conftest import make_grid
-    from tuner.engine.sweep import advisories, check_inputs
+    from tuner.engine.advice import advisories
+    from tuner.engine.sweep import check_inputs
     from tuner.grid import load_grid
 
     corpus = dataset_path("thucnews-mini")

@@ -1,0 +1,240 @@
+"""Advice said before any trial: choices that are valid but likely wrong for this data (the
+dataset's language against its script, documents longer than the embedding window, DTM slices,
+STM covariates, labels alike but for case), and what the built bags of words say (too few
+words for the topics asked, documents left with none)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from trainers import fit_inputs, load_trainer
+from tuner.data.corpus import level_text
+from tuner.data.embeddings import MINILM_IDS, token_limit
+from tuner.data.timestamps import parse_timestamps
+
+if TYPE_CHECKING:
+    from tuner.data.vocab import BagOfWords
+    from tuner.engine.sweep import CheckedInputs, PlannedTrial
+    from tuner.grid import Grid
+
+
+def advisories(grid: Grid, inputs: CheckedInputs) -> list[str]:
+    """Choices that are valid but likely wrong for this data, said before any trial runs: the
+    dataset's language against its script, more topics than documents, documents far longer
+    than the embedding window, an English embedding model on Chinese text."""
+    share = chinese_share(inputs.corpus.texts)
+    found = _language_advice(grid, inputs, share)
+    documents = len(inputs.corpus)
+    topics = max((int(p.params.get("num_topics") or 0) for p in inputs.plan), default=0)
+    if topics > documents:
+        found.append(f"{grid.path}: params.num_topics: {topics} topics for {documents} "
+                     "documents; most topics will be empty")
+    found += _truncation_advice(grid, inputs) + _time_slice_advice(grid, inputs) \
+        + _covariate_advice(grid, inputs) + _label_case_advice(grid, inputs)
+    english_model = any(p.embedding is not None and p.embedding.model in MINILM_IDS
+                        for p in inputs.plan)
+    if english_model and share > 0.3:
+        found.append(f"{grid.path}: embedding.model: all-MiniLM-L6-v2 was trained on English; "
+                     "for Chinese text name a multilingual or Chinese model (for example "
+                     "Qwen/Qwen3-Embedding-0.6B or a local copy of one)")
+    return found
+
+
+def _language_advice(grid: Grid, inputs: CheckedInputs, share: float) -> list[str]:
+    """Each language the trials tokenise in (dataset.language, or a model's own language
+    parameter) against the text's script: as a whole, and document by document for English (a
+    corpus 11% Chinese passed, and 92% of its Chinese documents got no topic; THETA's
+    `language: en` on Chinese was not checked at all: audit of 2026-12-01)."""
+    languages = {grid.dataset.language: f"{grid.path}: dataset.language"}
+    for planned in inputs.plan:
+        param = load_trainer(planned.model).language_param
+        if planned.language not in languages and param is not None:
+            languages[planned.language] = f"{grid.path}: params.{param} of {planned.model}"
+    chinese, sampled = _mostly_chinese(inputs.corpus.texts)
+    found = []
+    for language, where in languages.items():
+        if language == "en" and share > 0.3:
+            found.append(f"{where} is 'en' but {share:.0%} of the letters are Chinese: they are "
+                         "not segmented into words; set \"language\": \"zh\"")
+        elif language == "en" and chinese >= max(1, 0.02 * sampled):
+            found.append(f"{where} is 'en' but {chinese} of {sampled} documents"
+                         f"{' sampled' if sampled < len(inputs.corpus) else ''} are mostly "
+                         "Chinese: they are not segmented into words, and most will get no "
+                         "topic; sweep each language's documents as a dataset of its own")
+        if language == "zh" and share < 0.05:
+            found.append(f"{where} is 'zh' but {share:.0%} of the letters are Chinese; set "
+                         "\"language\": \"en\" for English text")
+    return found
+
+
+def _mostly_chinese(texts: Sequence[str], sample: int = 2000) -> tuple[int, int]:
+    """How many of (an even sample of) the texts have mostly Han letters, and how many were
+    looked at."""
+    looked = texts[::max(1, len(texts) // sample)]
+    return sum(2 * len(HAN_CHARACTER.findall(t[:500])) > len(LETTER.findall(t[:500]))
+               for t in looked), len(looked)
+
+
+HAN_CHARACTER = re.compile("[\u4e00-\u9fff]")
+LETTER = re.compile(r"[^\W\d_]")  # a letter of any script (str.isalpha, in C)
+
+
+def _truncation_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
+    """Documents much longer than the embedding's token window are embedded by their start."""
+    texts = inputs.corpus.texts
+    sample = texts[::max(1, len(texts) // 1000)]  # an even sample: validation stays quick
+    lengths = sorted(approximate_tokens(t) for t in sample)
+    median = lengths[len(lengths) // 2] if lengths else 0
+    windows = sorted({(p.embedding.max_length, p.embedding.model) for p in inputs.plan
+                      if p.embedding is not None})
+    if not windows or median <= 2 * windows[0][0]:
+        return []
+    window, model = windows[0]
+    limit = token_limit(inputs.model_paths[model])
+    room = (f"raise max_length, up to {limit} for this model," if limit and limit > window
+            else "use a model with a longer window" if limit
+            else "raise max_length, up to the model's limit,")
+    return [f"{grid.path}: embedding.max_length: the median document has about {median} "
+            f"tokens (a word, or a Chinese character, each), and only its first {window} "
+            f"tokens are embedded; {room} if topics live past the start"]
+
+
+def _time_slice_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
+    """DTM's "year" slices on a corpus of one year: one slice, nothing evolves. "bins:N" on
+    fewer than N distinct dates: slices of one date, which split its documents by file order."""
+    rules = {str(p.params["time_slices"]): p.model for p in inputs.plan
+             if p.params.get("time_slices")}
+    if not rules or inputs.corpus.timestamps is None:
+        return []
+    dates = parse_timestamps(inputs.corpus.timestamps, inputs.corpus.ids, inputs.corpus.source)
+    years, days, found = {d.year for d in dates}, len(set(dates)), []
+    if "year" in rules and len(years) == 1:
+        found.append(f"{grid.path}: params.time_slices: every document is dated {min(years)}, "
+                     f"so 'year' gives {rules['year']} one time slice and its topics cannot "
+                     "evolve; use 'bins:N' (N slices of equal document count)")
+    for rule in sorted(r for r in rules if r.startswith("bins:") and int(r[5:]) > days):
+        found.append(f"{grid.path}: params.time_slices: '{rule}' on documents of {days} "
+                     "distinct dates: some slices hold one date, whose documents are split "
+                     f"between slices by their order in the file; use at most 'bins:{days}'")
+    return found
+
+
+def _label_case_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
+    """Labels that differ only in case are two classes ("Sports" and "sports")."""
+    if inputs.truth is None or inputs.corpus.labels is None or grid.ground_truth is not None:
+        return []
+    by_fold: dict[str, set[str]] = {}
+    for label in set(inputs.corpus.labels) - {""}:
+        by_fold.setdefault(label.casefold(), set()).add(label)
+    alike = sorted(sorted(group) for group in by_fold.values() if len(group) > 1)
+    if not alike:
+        return []
+    shown = ", ".join(" and ".join(repr(label[:40]) for label in group) for group in alike[:3])
+    more = f" and {len(alike) - 3} more" if len(alike) > 3 else ""
+    return [f"{grid.path}: dataset.label_field '{grid.dataset.label_field}': labels that "
+            f"differ only in case are classes of their own ({shown}{more}); write each class "
+            "one way if they are one"]
+
+
+def _covariate_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
+    """STM fits a column per level of a categorical covariate: a field with a level for nearly
+    every document (an id, a URL, a date) gives it as many columns as documents, and numbers
+    written as strings are levels, not a number."""
+    if not any("covariates" in fit_inputs(p.model) for p in inputs.plan):
+        return []
+    found = []
+    documents = len(inputs.corpus)
+    for field_name, values in inputs.corpus.covariates.items():
+        where = f"{grid.path}: dataset.covariates '{field_name}'"
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            continue
+        levels = len({level_text(v) for v in values})
+        if levels > max(10, documents // 10):
+            found.append(f"{where}: {levels} distinct values for {documents} documents; as a "
+                         "category STM fits a column per value (fewer than 10 documents each)")
+        numbers = sum(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        if 0 < numbers < len(values):
+            found.append(f"{where}: {numbers} of {len(values)} values are numbers and the rest "
+                         "text, so the field is a category; give every value as a number to "
+                         "use it as one")
+        elif all(_number_like(v) for v in values):
+            source = "a CSV file holds only text: give it as JSONL or Parquet" \
+                if grid.dataset.path.suffix.lower() == ".csv" else "write them as JSON numbers"
+            found.append(f"{where}: numbers written as strings (e.g. {values[0]!r}) are "
+                         f"categories; to use them as a number, {source}")
+    return found
+
+
+def _number_like(value: Any) -> bool:
+    """A string that spells a number ("1970", "2.5")."""
+    if not isinstance(value, str):
+        return False
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def approximate_tokens(text: str) -> int:
+    """About how many tokens an embedding model's tokeniser makes of `text`: a word per run of
+    non-space letters, and one per Han character (BERT's WordPiece splits Chinese into single
+    characters; Qwen's BPE fewer). Counted by spaces alone, a Chinese article of any length
+    was one or a few "words", and never warned of."""
+    han = len(HAN_CHARACTER.findall(text))
+    return han + len(HAN_CHARACTER.sub(" ", text).split())
+
+
+def chinese_share(texts: Sequence[str], sample: int = 200) -> float:
+    """The share of Han characters among the letters of (an even sample of) the texts."""
+    step = max(1, len(texts) // sample)
+    letters = han = 0
+    for text in texts[::step]:
+        for char in text[:2000]:
+            if char.isalpha():
+                letters += 1
+                han += "\u4e00" <= char <= "\u9fff"
+    return han / letters if letters else 0.0
+
+
+def bag_figures(bow: BagOfWords) -> str:
+    """What a user should know of a bag of words: its words, and how many each document keeps."""
+    mean, empty = _kept_per_document(bow)
+    return f"{len(bow.vocab)} words, {mean:.1f} per document, {empty:.1%} of documents with none"
+
+
+def _kept_per_document(bow: BagOfWords) -> tuple[float, float]:
+    """The mean number of words a document keeps, and the share of documents that keep none."""
+    if bow.n_docs == 0:
+        return 0.0, 0.0
+    empty = float(np.mean(np.diff(bow.offsets) == 0))
+    return len(bow.flat) / bow.n_docs, empty
+
+
+def bag_advice(grid: Grid, bow: BagOfWords, users: Sequence[PlannedTrial], language: str,
+                label: str) -> list[str]:
+    """Short texts leave few words: a diversity bounded by the vocabulary rather than by the
+    model, and documents with no word, which no topic can have (300 toutiao headlines kept 180
+    words, 1.6 a document, a quarter with none: every model's diversity was 180 / (100 x 25);
+    audit of 2026-12-01)."""
+    where, found = f"{grid.path}: {label}", []
+    words, topn = len(bow.vocab), grid.metrics.diversity_topn
+    topics = max((int(p.params.get("num_topics") or 0) for p in users), default=0)
+    if topics and topics * topn > words:
+        found.append(f"{where}: the preprocessing leaves {words} words for {topics} topics x "
+                     f"metrics.diversity_topn {topn}, so diversity cannot exceed "
+                     f"{words / (topics * topn):.2f} whatever the model; use fewer topics or a "
+                     "smaller diversity_topn, or keep more words (preprocessing.min_df, "
+                     "stopwords)")
+    mean, empty = _kept_per_document(bow)
+    if empty >= 0.05:
+        short = "preprocessing.min_token_len 1 for Chinese, " if language == "zh" else ""
+        found.append(f"{where}: {empty:.0%} of the documents keep no word after preprocessing "
+                     f"({mean:.1f} per document on average); no "
+                     "topic can have them (they count as outliers). For short texts try "
+                     f"{short}preprocessing.min_df 1, or BTM, made for short texts")
+    return found
