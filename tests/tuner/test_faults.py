@@ -31,14 +31,15 @@ def plugin_trainer(monkeypatch):
     monkeypatch.setenv("PYTHONPATH", str(REPO))
 
 
-def flaky_sweep(tmp_path, corpus, cache, crash, seeds=(1, FAILING_SEED, 2), limits=None):
+def flaky_sweep(tmp_path, corpus, cache, crash, seeds=(1, FAILING_SEED, 2), limits=None,
+                executor="process"):
     grid = load_grid(make_grid(tmp_path, corpus, experiment=f"faults-{crash}", models=["flaky"],
                                params={"num_topics": 5, "vocab_size": 1000, "crash": crash},
                                seeds=list(seeds)))
     prepared = precompute(grid, check_inputs(grid), cache, progress=False)
     tracker = MlflowTracker(f"sqlite:///{tmp_path / 'mlflow.db'}")
     tracker.experiment_id(grid.experiment)
-    result = run_sweep(prepared, tracker, lambda: make_executor("process", 2), 2,
+    result = run_sweep(prepared, tracker, lambda: make_executor(executor, 2), 2,
                        limits=limits or Limits())
     runs = tracker.client.search_runs([result.sweep.experiment_id], max_results=100)
     return result, runs
@@ -76,6 +77,41 @@ def test_trial_past_its_timeout_is_stopped(tmp_path, small_corpus, session_cache
     failed = by_seed(result)[FAILING_SEED]
     assert failed.error.type == "TrialTimeout" and failed.error.message.startswith("timeout")
     assert result.completed == 2
+
+
+def test_trial_past_its_timeout_is_stopped_on_a_local_dask_cluster(tmp_path, small_corpus,
+                                                                    session_cache):
+    """Dask reran the task of the worker the watchdog had stopped, unwatched (the trial's key
+    was marked killed), and the sweep hung until killed from outside (audit of 2026-12-01)."""
+    started = time.perf_counter()
+    result, _ = flaky_sweep(tmp_path, small_corpus, session_cache, "hang",
+                            limits=Limits(timeout_s=4), executor="dask")
+    assert time.perf_counter() - started < 300
+    failed = by_seed(result)[FAILING_SEED]
+    assert failed.error.type == "TrialTimeout" and failed.error.message.startswith("timeout")
+    assert result.completed == 2
+
+
+def test_a_trial_started_again_after_its_worker_was_stopped_is_watched_again(tmp_path):
+    """A cluster that reruns a lost worker's tasks (an outside Dask scheduler) starts the trial
+    anew: its new marker was never checked, the key being marked killed."""
+    from tuner.engine.watchdog import Watchdog
+
+    watchdog = Watchdog(Limits(timeout_s=4))
+    killed: list[int] = []
+    try:
+        marker = watchdog.started_dir / "k1"
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr("tuner.engine.watchdog._kill", killed.append)
+            marker.write_text(f"{os.getpid()} {time.time() - 100}", encoding="ascii")
+            watchdog.check(["k1"])
+            watchdog.check(["k1"])  # the same start: stopped once
+            marker.write_text(f"{os.getpid()} {time.time() - 50}", encoding="ascii")
+            watchdog.check(["k1"])  # started again, and past the limit again
+        assert killed == [os.getpid(), os.getpid()]
+        assert watchdog.killed["k1"].type == "TrialTimeout"
+    finally:
+        watchdog.close()
 
 
 def test_trial_over_the_memory_limit_is_stopped(tmp_path, small_corpus, session_cache):

@@ -261,10 +261,16 @@ class DaskExecutor(Executor):
                              "pip install 'dask[distributed]'") from err
         self.cluster = None
         if scheduler is None:
+            import dask
+
             memory = f"{memory_limit_mb}MiB" if memory_limit_mb else "auto"
-            self.cluster = LocalCluster(n_workers=max_workers, threads_per_worker=1,
-                                        processes=True, memory_limit=memory,
-                                        dashboard_address=None)
+            # A worker's death fails its task at once: the scheduler reran a trial the watchdog
+            # had stopped for its time limit, unwatched, and the sweep hung (audit of
+            # 2026-12-01); it ran a memory hog on four workers in turn.
+            with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+                self.cluster = LocalCluster(n_workers=max_workers, threads_per_worker=1,
+                                            processes=True, memory_limit=memory,
+                                            dashboard_address=None)
             self.client = Client(self.cluster)
         else:
             try:

@@ -363,8 +363,11 @@ class _Loop:
         except BrokenProcessPool:
             raise
         except Exception as err:  # a cluster lost the worker (e.g. Dask's KilledWorker)
-            return failed(self.running[future].spec,
-                          TrialError(type(err).__name__, f"worker died: {err}", ""))
+            spec = self.running[future].spec
+            stopped = self.watchdog.killed.get(spec.key)  # over a limit: say which
+            self.watchdog.forget([spec.key])
+            return failed(spec, stopped or TrialError(type(err).__name__,
+                                                      f"worker died: {err}", ""))
 
     def _broke(self) -> bool:
         """The pool died: log what triage says is settled, requeue the rest."""

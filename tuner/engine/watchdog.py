@@ -32,19 +32,22 @@ class Watchdog:
         _remove_orphaned_folders()
         self.started_dir = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-"))
         self.killed: dict[str, TrialError] = {}  # trial key -> why its worker was killed
+        self._killed_start: dict[str, tuple[int, float]] = {}  # the (pid, start) it killed
 
     def check(self, keys: Iterable[str]) -> None:
-        """Kill the worker of every trial in `keys` that is past a limit."""
+        """Kill the worker of every trial in `keys` that is past a limit. A trial started again
+        after its worker was killed (a cluster that reruns the tasks of a lost worker) is
+        watched again."""
         for key in keys:
             started = read_started(self.started_dir, key)
-            if started is None or key in self.killed:
+            if started is None or self._killed_start.get(key) == started:
                 continue
             pid, since = started
             if not process_alive(pid):  # left by a dead worker; the retry's worker writes anew
                 continue
             reason = self._exceeded(pid, time.time() - since)
             if reason is not None:
-                self.killed[key] = reason
+                self.killed[key], self._killed_start[key] = reason, started
                 _kill(pid)
 
     def forget(self, keys: Iterable[str]) -> None:
@@ -54,6 +57,7 @@ class Watchdog:
         again: its hang held the sweep for ever (audit of 2026-12-01)."""
         for key in keys:
             self.killed.pop(key, None)
+            self._killed_start.pop(key, None)
             (self.started_dir / key).unlink(missing_ok=True)
 
     def close(self) -> None:
