@@ -374,8 +374,20 @@ def _check_range(key: str, schema: ParamSchema, name: str, values: dict[str, Any
     if set(values) - {"low", "high", "log"} or "low" not in values or "high" not in values:
         problems.add(where, f'expects {{"low": ..., "high": ..., "log": false}}; got {values!r}')
         return None
+    param = schema.get(name)
+    if param is not None and param.type not in (int, float):
+        # Drawn as a float: a bool range was true for every draw but 0.0, a string one crashed
+        problems.add(where, f"a range needs a number parameter; {name} is "
+                     f"{param.type.__name__}: list its values to search them")
+        return None
+    if not isinstance(values.get("log", False), bool):
+        problems.add(f"{where}.log", f"expects true or false; got {shown(values['log'])}")
+        return None
     found = [(f"{where}.{end}", p) for end in ("low", "high")
              for p in schema.value_problems(name, values[end])]
+    found += [(f"{where}.{end}", "expects a number; got "
+               + ("null" if values[end] is None else shown(values[end])))
+              for end in ("low", "high") if not found and not _number(values[end])]
     if not found and not values["low"] < values["high"]:
         found.append((where, f"expects low < high; got {values['low']} and {values['high']}"))
     if not found and values.get("log") and values["low"] <= 0:
@@ -384,6 +396,9 @@ def _check_range(key: str, schema: ParamSchema, name: str, values: dict[str, Any
         problems.add(field_path, problem)
     if found:
         return None
-    param = schema.get(name)
     return Range(float(values["low"]), float(values["high"]), bool(values.get("log", False)),
                  param is not None and param.type is int)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -43,6 +43,22 @@ def test_random_search_is_repeatable_for_a_seed(tmp_path, small_corpus):
     assert first == again and first != other
 
 
+def test_random_search_draws_distinct_configurations(tmp_path, small_corpus):
+    """Drawn with replacement, 20 trials of a 2-value space were 2 configurations and a 12-point
+    space gave 6 to 8 of 10 (audit of 2026-12-01). A spent space gives what it has."""
+    from tuner.engine.search import sample_random
+
+    space = {"LDA": {"num_topics": [5, 10, 15, 20], "eta": [0.01, 0.05, 0.1]}}
+    for seed in range(5):
+        drawn = sample_random(space, 10, seed)["LDA"]
+        assert len(drawn) == 10 and len({json.dumps(c, sort_keys=True) for c in drawn}) == 10
+        assert sample_random(space, 4, seed)["LDA"] == drawn[:4]  # more trials keep these
+    assert len(sample_random(space, 20, 0)["LDA"]) == 12
+    grid = load_grid(make_grid(tmp_path, small_corpus, params={"num_topics": [5, 6]},
+                               search={"strategy": "random", "n_trials": 20}))
+    assert grid.trial_count == 2
+
+
 @pytest.mark.parametrize(("params", "search", "message"), [
     ({"lda.max_iter": {"low": 10, "high": 40}}, None, r"params.lda.max_iter: a range needs "
                                                       r"search.strategy random or tpe"),
@@ -50,6 +66,16 @@ def test_random_search_is_repeatable_for_a_seed(tmp_path, small_corpus):
      r"expects low < high; got 40 and 10"),
     ({"lda.max_iter": {"low": 1, "high": 40}}, {"strategy": "random", "n_trials": 2},
      r"params.lda.max_iter.low: LDA expects an int in 10-10000; got 1"),
+    # A string range crashed validate with a traceback, a null end too; a bool range drew
+    # floats, every one but 0.0 true (audit of 2026-12-01).
+    ({"lda.term_weight": {"low": "idf", "high": "pmi"}}, {"strategy": "random", "n_trials": 2},
+     r"params.lda.term_weight: a range needs a number parameter; term_weight is str: list its "
+     r"values to search them"),
+    ({"lda.alpha": {"low": None, "high": 0.5}}, {"strategy": "random", "n_trials": 2},
+     r"params.lda.alpha.low: expects a number; got null"),
+    ({"lda.alpha": {"low": 0.01, "high": 0.5, "log": "false"}},
+     {"strategy": "random", "n_trials": 2}, r"params.lda.alpha.log: expects true or false; got "
+                                            r"'false'"),
     ({"num_topics": 5}, {"strategy": "annealing"}, r"search.strategy: expects one of "
                                                    r"grid/random/tpe"),
     ({"num_topics": 5}, {"strategy": "random", "n_trials": 0}, r"search.n_trials: expects an "
@@ -63,6 +89,15 @@ def test_bad_search_settings(tmp_path, small_corpus, params, search, message):
     overrides = {"params": params} | ({"search": search} if search else {})
     with pytest.raises(GridError, match=message):
         load_grid(make_grid(tmp_path, small_corpus, **overrides))
+
+
+def test_a_range_of_a_bool_parameter_is_refused(tmp_path, small_corpus):
+    """Drawn as floats, every draw but 0.0 was true: false was never tried (audit)."""
+    with pytest.raises(GridError, match=r"params.bertopic.reduce_frequent_words: a range needs "
+                                        r"a number parameter; reduce_frequent_words is bool"):
+        load_grid(make_grid(tmp_path, small_corpus, models=["bertopic"], params={
+            "bertopic.reduce_frequent_words": {"low": False, "high": True}},
+            search={"strategy": "random", "n_trials": 2}))
 
 
 def test_tpe_search_runs_asks_and_tells_and_resumes(tmp_path, small_corpus, session_cache):
