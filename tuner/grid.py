@@ -252,11 +252,15 @@ def _sweeps(models: list[str], params: Any, search: SearchSpec,
             spaces[model] = {name: v for name, v in checked.items() if v is not None}
     if limit is not None:
         limit.check(spaces, search)
-    sampled = _sampled(spaces, search)
+    refused: dict[str, str] = {}
+    sampled = _sampled(spaces, search, refused)
     sweeps = [ModelSweep(m, schemas[m], spaces[m], sampled.get(m)) for m in spaces]
     for sweep in sweeps:
         for problem in _rule_problems(sweep):
             problems.add("params", problem)
+        if sweep.sampled == () and sweep.model in refused:
+            problems.add("params", f"no configuration drawn from {sweep.model}'s values and "
+                         f"ranges keeps its rules ({refused[sweep.model]}); change the ranges")
     return sweeps
 
 
@@ -272,11 +276,12 @@ def seed_bounded(trainer: type[Trainer]) -> ParamSchema:
                                                for p in schema.params])
 
 
-def _sampled(spaces: dict[str, dict[str, Values]],
-             search: SearchSpec) -> dict[str, tuple[dict[str, Any], ...]]:
-    """Random search: the drawn combinations; TPE: none up front; grid: built on demand."""
+def _sampled(spaces: dict[str, dict[str, Values]], search: SearchSpec,
+             refused: dict[str, str]) -> dict[str, tuple[dict[str, Any], ...]]:
+    """Random search: the drawn combinations (`refused`: a rule each model's draws broke); TPE:
+    none up front; grid: built on demand."""
     if search.strategy == "random" and spaces:
-        drawn = sample_random(spaces, search.n_trials, search.seed)
+        drawn = sample_random(spaces, search.n_trials, search.seed, refused)
         return {model: tuple(combos) for model, combos in drawn.items()}
     if search.strategy == "tpe":
         return {model: () for model in spaces}

@@ -202,3 +202,32 @@ def test_the_leaderboard_ranks_by_the_search_objective(tmp_path, small_corpus, f
     """A TPE search for NPMI printed its leaderboard by ARI (audit of 2026-12-01)."""
     grid = load_grid(make_grid(tmp_path, small_corpus, params=SPACE, **fields))
     assert grid.ranking_metric(has_truth=True) == metric
+
+
+def test_draws_that_break_a_models_rule_are_drawn_again(tmp_path, small_corpus):
+    """HDP's initial_k <= max_topics: TPE ran suggestions that broke it, and whether a random
+    search of ranges was valid hung on what its seed drew (audit of 2026-12-01)."""
+    from types import SimpleNamespace
+
+    from tuner.engine.search import Range, SearchSpec, TpeSource, sample_random
+
+    space = {"HDP": {"initial_k": Range(100, 300, integer=True),
+                     "max_topics": Range(50, 300, integer=True)}}
+    for seed in range(3):
+        drawn = sample_random(space, 8, seed)["HDP"]
+        assert len(drawn) == 8 and all(c["initial_k"] <= c["max_topics"] for c in drawn)
+    tpe = TpeSource(space, SearchSpec("tpe", 6, 0), [1],
+                    lambda model, combo, seed: SimpleNamespace(key=json.dumps(combo),
+                                                               combo=combo), ["maximize"])
+    ran = []
+    while (spec := tpe.next()) is not None:
+        ran.append(spec.combo)
+        tpe.tell(spec.key, {"ari": spec.combo["max_topics"] / 300})
+    assert len(ran) == 6 and all(c["initial_k"] <= c["max_topics"] for c in ran)
+    never = {"num_topics": 10, "hdp.initial_k": {"low": 100, "high": 300},
+             "hdp.max_topics": {"low": 50, "high": 99}}
+    with pytest.raises(GridError, match=r"params: no configuration drawn from HDP's values and "
+                                        r"ranges keeps its rules \(HDP requires initial_k <= "
+                                        r"max_topics; got initial_k=\d+, max_topics=\d+\)"):
+        load_grid(make_grid(tmp_path, small_corpus, models=["hdp"], params=never,
+                            search={"strategy": "random", "n_trials": 3}))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import math
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ import numpy as np
 from trainers import load_trainer
 from tuner.engine.pruning import PrunerSpec
 
+log = logging.getLogger(__name__)
 Strategy = Literal["grid", "random", "tpe"]
 STRATEGIES = ("grid", "random", "tpe")
 
@@ -58,17 +60,20 @@ class SearchSpec:
         return self.pruner is not None and self.pruner.type != "none"
 
 
+REFUSALS = 50  # TPE suggestions in a row that break a model's rule before one is run anyway
 REDRAWS = 20  # draws in a row that repeat a configuration before a model's space counts as spent
 
 
-def sample_random(space: Mapping[str, Mapping[str, Values]], n_trials: int,
-                  seed: int) -> dict[str, list[dict[str, Any]]]:
+def sample_random(space: Mapping[str, Mapping[str, Values]], n_trials: int, seed: int,
+                  refused: dict[str, str] | None = None) -> dict[str, list[dict[str, Any]]]:
     """`n_trials` distinct configurations, models taken in turn, each parameter drawn from its
     choices or range with a seeded generator. A draw that repeats one of the model's earlier
-    configurations is drawn again: drawn with replacement, 20 trials of a 2-value space were 2
-    configurations (audit of 2026-12-01). A model whose space is spent (REDRAWS repeats in a
-    row) gives no more; the others go on. Without repeats the draws are those of before, so a
-    larger `n_trials` keeps a smaller one's configurations."""
+    configurations, or breaks one of its rules (HDP's initial_k <= max_topics), is drawn again:
+    drawn with replacement, 20 trials of a 2-value space were 2 configurations, and whether a
+    grid of ranges was valid hung on what its seed drew (audit of 2026-12-01). A model whose
+    space is spent (REDRAWS such draws in a row) gives no more; the others go on; `refused`
+    gets the first rule each model broke. Without such draws the draws are those of before, so
+    a larger `n_trials` keeps a smaller one's configurations."""
     rng = np.random.default_rng(seed)
     combos: dict[str, list[dict[str, Any]]] = {m: [] for m in space}
     seen: dict[str, set[str]] = {m: set() for m in space}
@@ -77,10 +82,14 @@ def sample_random(space: Mapping[str, Mapping[str, Values]], n_trials: int,
         if sum(len(c) for c in combos.values()) >= n_trials or not models:
             return combos
         model = models[i % len(models)]
+        schema = load_trainer(model).params
         for _ in range(REDRAWS):
             combo = draw_config(model, space[model], lambda _, values: _draw(values, rng))
             key = json.dumps(combo, sort_keys=True, default=str)
-            if key not in seen[model]:
+            broken = schema.cross_problems(schema.with_defaults(combo))
+            if broken and refused is not None:
+                refused.setdefault(model, broken[0])
+            if key not in seen[model] and not broken:
                 seen[model].add(key)
                 combos[model].append(combo)
                 break
@@ -153,12 +162,7 @@ class TpeSource:
         return self.asked >= self.spec.n_trials and not self.queue
 
     def _ask(self) -> None:
-        trial = self.study.ask()
-        models = list(self.space)
-        model = trial.suggest_categorical("model", models) if len(models) > 1 else models[0]
-        combo = draw_config(model, self.space[model], lambda name, values: (
-            values.suggest(trial, f"{model}.{name}") if isinstance(values, Range)
-            else trial.suggest_categorical(f"{model}.{name}", values)))
+        trial, model, combo = self._suggestion()
         config = _Config(model, combo, trial, len(self.seeds))
         self.asked += 1
         for seed in self.seeds:
@@ -171,6 +175,32 @@ class TpeSource:
                 continue
             self.configs[spec.key] = config
             self.queue.append(spec)
+
+    def _suggestion(self) -> tuple[Any, str, dict[str, Any]]:
+        """Optuna's next configuration that its model's rules allow (HDP's initial_k <=
+        max_topics, THETA's kl_warmup <= epochs): ranges are drawn one by one, and suggestions
+        that broke a rule ran, where a random search refuses them (audit of 2026-12-01). One
+        that breaks a rule is told FAIL, so TPE learns to avoid it; after REFUSALS in a row the
+        last one is run, and fails with the rule's message."""
+        from optuna.trial import TrialState
+
+        for attempt in range(REFUSALS):
+            trial = self.study.ask()
+            model, combo = self._drawn(trial)
+            schema = load_trainer(model).params
+            broken = schema.cross_problems(schema.with_defaults(combo))
+            if not broken or attempt == REFUSALS - 1:
+                return trial, model, combo
+            self.study.tell(trial, state=TrialState.FAIL)
+            log.info("TPE suggested what %s's rules refuse (%s); asking again", model, broken[0])
+        raise AssertionError("unreachable")
+
+    def _drawn(self, trial: Any) -> tuple[str, dict[str, Any]]:
+        models = list(self.space)
+        model = trial.suggest_categorical("model", models) if len(models) > 1 else models[0]
+        return model, draw_config(model, self.space[model], lambda name, values: (
+            values.suggest(trial, f"{model}.{name}") if isinstance(values, Range)
+            else trial.suggest_categorical(f"{model}.{name}", values)))
 
     def tell(self, key: str, metrics: Mapping[str, float] | None) -> None:
         """Record one seed's result (None: failed, or stopped by the sweep's pruner); tell
