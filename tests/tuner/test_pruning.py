@@ -124,6 +124,20 @@ def test_pruning_works_alike_on_dask(tmp_path, small_corpus):
     assert (bad.data.tags["tuner.status"], bad.data.metrics["budget_used"]) == ("PRUNED", 1.0)
 
 
+def test_a_model_the_pruner_never_judges_is_warned_of(tmp_path, small_corpus):
+    """LDA's default max_iter 100 is its first checkpoint (min_budget 100): nothing was ever
+    pruned, silently (audit of 2026-12-01)."""
+    from tuner.engine.advice import advisories
+
+    grid = load_grid(make_grid(tmp_path, small_corpus, models=["lda", "btm"],
+                               params={"num_topics": [5, 10], "vocab_size": 1000},
+                               search={"strategy": "grid", "pruner": {"type": "asha"}}))
+    assert [a for a in advisories(grid, check_inputs(grid)) if "search.pruner" in a] == [
+        f"{grid.path}: search.pruner: LDA's max_iter is at most 100, not above the first "
+        "checkpoint at 100 (min_resource): none of its trials is judged or pruned; set "
+        "min_resource below 100, or raise max_iter"]
+
+
 def test_the_pruner_section_is_validated_with_the_grid(tmp_path, small_corpus):
     search = {"strategy": "grid", "pruner": {"type": "sha", "min_resource": 0,
                                              "reduction_factor": 1, "extra": 2}}

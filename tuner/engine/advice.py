@@ -15,6 +15,7 @@ from trainers import fit_inputs, load_trainer
 from tuner.data.corpus import level_text
 from tuner.data.embeddings import MINILM_IDS, token_limit
 from tuner.data.timestamps import parse_timestamps
+from tuner.engine.pruning import largest_budget
 
 if TYPE_CHECKING:
     from tuner.data.vocab import BagOfWords
@@ -34,7 +35,8 @@ def advisories(grid: Grid, inputs: CheckedInputs) -> list[str]:
         found.append(f"{grid.path}: params.num_topics: {topics} topics for {documents} "
                      "documents; most topics will be empty")
     found += _truncation_advice(grid, inputs) + _time_slice_advice(grid, inputs) \
-        + _covariate_advice(grid, inputs) + _label_case_advice(grid, inputs)
+        + _covariate_advice(grid, inputs) + _label_case_advice(grid, inputs) \
+        + _pruning_advice(grid)
     english_model = any(p.embedding is not None and p.embedding.model in MINILM_IDS
                         for p in inputs.plan)
     if english_model and share > 0.3:
@@ -120,6 +122,26 @@ def _time_slice_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
         found.append(f"{grid.path}: params.time_slices: '{rule}' on documents of {days} "
                      "distinct dates: some slices hold one date, whose documents are split "
                      f"between slices by their order in the file; use at most 'bins:{days}'")
+    return found
+
+
+def _pruning_advice(grid: Grid) -> list[str]:
+    """A pruned model whose largest budget is not above the pruner's first checkpoint is never
+    judged: LDA's default max_iter 100 at its min_budget 100 pruned nothing, silently (audit of
+    2026-12-01)."""
+    pruner = grid.search.pruner
+    if pruner is None or not grid.search.prunes:
+        return []
+    found = []
+    for sweep in grid.sweeps:
+        trainer = load_trainer(sweep.model)
+        largest = largest_budget(sweep.model, sweep.space)
+        low = pruner.min_resource or trainer.min_budget
+        if trainer.budget_param is not None and largest <= low:
+            found.append(f"{grid.path}: search.pruner: {sweep.model}'s {trainer.budget_param} "
+                         f"is at most {largest}, not above the first checkpoint at {low} "
+                         f"(min_resource): none of its trials is judged or pruned; set "
+                         f"min_resource below {largest}, or raise {trainer.budget_param}")
     return found
 
 
