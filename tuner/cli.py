@@ -319,8 +319,10 @@ def _run(args: argparse.Namespace) -> int:
     pruned = f", {outcome.pruned} pruned (stopped early)" if outcome.pruned else ""
     rescored = (f" ({outcome.rescored} re-scored from their stored fits: new labels or metric "
                 "settings)" if outcome.rescored else "")
+    repeated = (f", {outcome.repeated} repeated (TPE suggested a configuration again: its "
+                "trials ran once)" if outcome.repeated else "")
     print(f"\n{outcome.completed} completed{rescored}{pruned}, {outcome.failed} failed, "
-          f"{outcome.skipped} skipped (already finished)")
+          f"{outcome.skipped} skipped (already finished){repeated}")
     if outcome.journalled:
         print(f"warning: the tracking store refused {outcome.journalled} trials' results: they "
               "are kept in the journal under the cache folder, and the next run of this "

@@ -79,6 +79,7 @@ class SweepOutcome:
     rescored: int = 0  # trials whose stored fit was scored again (new truth or metric settings)
     pruned: int = 0  # trials the sweep's pruner stopped early (done, not ranked)
     journalled: int = 0  # results the store refused, kept in the journal for the next run
+    repeated: int = 0  # TPE: trials of suggestions that repeated earlier ones, not run again
 
 
 @dataclass
@@ -225,7 +226,7 @@ def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, ho
                                 f"trials had started: {type(err).__name__}: {cause}") from err
     return SweepOutcome(result.sweep.experiment_id, result.sweep.run_id, metric, board,
                         result.completed, result.failed, result.skipped, result.rescored,
-                        result.pruned, tracker.journalled)
+                        result.pruned, tracker.journalled, result.repeated)
 
 
 def _will_need_fanova(grid: Grid, prepared: PreparedSweep, done: set[str | None]) -> bool:

@@ -231,3 +231,22 @@ def test_draws_that_break_a_models_rule_are_drawn_again(tmp_path, small_corpus):
                                         r"max_topics; got initial_k=\d+, max_topics=\d+\)"):
         load_grid(make_grid(tmp_path, small_corpus, models=["hdp"], params=never,
                             search={"strategy": "random", "n_trials": 3}))
+
+
+def test_tpe_counts_the_trials_of_repeated_suggestions():
+    """8 suggestions of a 2-value space ran 2 configurations; the 6 repeats were in no count
+    (audit of 2026-12-01)."""
+    from types import SimpleNamespace
+
+    from tuner.engine.search import SearchSpec, TpeSource
+
+    tpe = TpeSource({"LDA": {"num_topics": [5, 6]}}, SearchSpec("tpe", 8, 0), [1, 2],
+                    lambda model, combo, seed: SimpleNamespace(
+                        key=json.dumps([combo, seed]), combo=combo), ["maximize"])
+    ran = 0
+    while not tpe.exhausted():
+        spec = tpe.next()
+        if spec is not None:
+            ran += 1
+            tpe.tell(spec.key, {"ari": spec.combo["num_topics"] / 10})
+    assert ran + tpe.repeated == 16 and ran == 4

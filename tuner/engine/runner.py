@@ -64,6 +64,7 @@ class SweepResult:
     skipped: int = 0
     stale: int = 0
     steps: list[dict[str, Any]] = field(default_factory=list)  # shared steps, in finishing order
+    repeated: int = 0  # TPE: trials of suggestions that repeated earlier ones, not run again
 
     @property
     def completed(self) -> int:
@@ -138,7 +139,9 @@ def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: Executor
                                     "tuner.trials": str(len(result.records) + result.skipped),
                                     **summary.tags})
     if isinstance(source, TpeSource):
-        tracker.log_json(sweep.run_id, "search.json", {"configurations": source.finished})
+        result.repeated = source.repeated
+        tracker.log_json(sweep.run_id, "search.json", {"configurations": source.finished,
+                                                       "repeated_trials": source.repeated})
     if result.steps:
         tracker.log_json(sweep.run_id, STEPS_FILE, {"steps": result.steps})
     tracker.end_sweep(sweep, "FINISHED", summary.metrics)

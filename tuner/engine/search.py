@@ -151,6 +151,7 @@ class TpeSource:
         self.repeats: dict[str, list[_Config]] = {}
         self.told: dict[str, Mapping[str, float] | None] = {}  # trial key -> its result
         self.finished: list[dict[str, Any]] = []
+        self.repeated = 0  # trials of suggestions that repeated an earlier one: not run again
 
     def next(self, beside: Collection[str] = ()) -> Any | None:
         """Trials in the order Optuna asks for them, whatever runs `beside` them."""
@@ -168,9 +169,11 @@ class TpeSource:
         for seed in self.seeds:
             spec = self.make_trial(model, combo, seed)
             if spec.key in self.told:  # a repeat of a finished trial: its result, now
+                self.repeated += 1
                 self._record(config, self.told[spec.key])
                 continue
             if spec.key in self.configs:
+                self.repeated += 1
                 self.repeats.setdefault(spec.key, []).append(config)
                 continue
             self.configs[spec.key] = config
