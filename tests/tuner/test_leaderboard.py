@@ -80,6 +80,17 @@ def test_text_leaderboard_shows_mean_sd_and_seed_count() -> None:
     assert lines[4].split()[:6] == ["3", "BERTopic", "1", "0.2000", "±", "-"]
 
 
+def test_a_configuration_short_of_seeds_says_so() -> None:
+    """A configuration whose seed failed ranked first on its surviving seed alone, and the only
+    hint was a 1 in the seeds column (audit of 2026-12-01)."""
+    lost = [t for t in TRIALS if t.run_id != "a2"]  # k=5's seed 2 failed
+    text = format_leaderboard(rank_configs(aggregate_seeds(lost), "ari"), "ari")
+    rows = {line.split()[2]: line.split()[3] for line in text.splitlines()[2:]
+            if line.split()[1] == "LDA"}
+    assert rows == {"num_topics=5": "1/2", "num_topics=8": "2"}
+    assert "BERTopic" in text.splitlines()[-1] and text.splitlines()[-1].split()[2] == "1"
+
+
 def test_settings_without_effect_are_neither_swept_nor_shown() -> None:
     """clustering [hdbscan, kmeans] x min_cluster_size [5, 10] with a fixed leaf selection:
     k-means ran with HDBSCAN's defaults, so cluster_selection_method is not swept, and the

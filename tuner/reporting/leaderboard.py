@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from trainers import canonical_name, load_trainer
@@ -34,10 +34,18 @@ class ConfigResult:
     metrics: Mapping[str, float]
     sd: Mapping[str, float | None]
     unused: frozenset[str] = frozenset()  # swept, but without effect here (keyed as default)
+    model_seeds: int = 0  # the most seeds any of its model's configurations has (0: unknown)
 
     @property
     def seeds(self) -> int:
         return len(self.trials)
+
+    @property
+    def seeds_shown(self) -> str:
+        """`2`, or `1/2` for a configuration with fewer seeds than its model's others (a seed
+        failed or was pruned): its mean is its surviving seeds'."""
+        return f"{self.seeds}/{self.model_seeds}" if self.seeds < self.model_seeds \
+            else str(self.seeds)
 
     @property
     def label(self) -> str:
@@ -137,7 +145,11 @@ def aggregate_seeds(trials: Sequence[FinishedTrial],
     for model, names in (declared or {}).items():
         if model in swept:  # a grid's list of a model's own seed parameter is its seeds
             swept[model] += [n for n in names if n not in swept[model] and n not in SEED_PARAMS]
-    return [_config(group, swept[group[0].model]) for group in kept]
+    configs = [_config(group, swept[group[0].model]) for group in kept]
+    most: dict[str, int] = {}
+    for config in configs:
+        most[config.model] = max(most.get(config.model, 0), config.seeds)
+    return [replace(config, model_seeds=most[config.model]) for config in configs]
 
 
 def declared_swept(sweeps: Sequence[SweepRun], context: str | None) -> dict[str, list[str]]:
@@ -248,7 +260,7 @@ def format_leaderboard(entries: Sequence[ConfigResult], metric: str) -> str:
     header = (f"{'#':>2}  {'configuration':<{width}} {'seeds':>5} "
               f"{metric + ' mean ± sd':^20}" + "".join(f"{c:>12}" for c in others)
               + "  best run")
-    rows = [f"{rank:>2}  {_shortened(entry.name):<{width}} {entry.seeds:>5} "
+    rows = [f"{rank:>2}  {_shortened(entry.name):<{width}} {entry.seeds_shown:>5} "
             f"{_mean_sd_column(entry, metric)}"
             + "".join(f"{entry.metrics[c]:>12.4f}" if c in entry.metrics else f"{'-':>12}"
                       for c in others)
