@@ -37,7 +37,7 @@ from tuner.reporting.leaderboard import (
 )
 from tuner.startup import resume_collection
 from tuner.tracking.records import FinishedTrial, is_pruned
-from tuner.tracking.tracker import MlflowTracker, import_tracking_libraries
+from tuner.tracking.tracker import MlflowTracker, SweepHandle, import_tracking_libraries
 from tuner.tracking.uri import local_store, redact_uri, store_identity
 from tuner.trial import TrialRecord
 
@@ -84,11 +84,12 @@ class SweepOutcome:
 
 @dataclass
 class SweepHooks:
-    """Optional callbacks: after precompute (with the number of trials already finished) and
-    after each trial is logged."""
+    """Optional callbacks: after precompute (with the number of trials already finished), once
+    the sweep's parent run is open (with its run id) and after each trial is logged."""
 
     on_prepared: Callable[[PreparedSweep, int], None] | None = None
     on_record: Callable[[TrialRecord], None] | None = None
+    on_start: Callable[[str], None] | None = None
 
 
 def journal_dir(cache_dir: Path) -> Path:
@@ -217,7 +218,8 @@ def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, ho
         result = run_sweep(prepared, tracker, pool, settings.max_workers, on_record,
                            Limits(settings.trial_timeout_s or grid.timeout_s,
                                   settings.max_memory_mb), summarize,
-                           lambda: settings.stop is not None and settings.stop.is_set())
+                           lambda: settings.stop is not None and settings.stop.is_set(),
+                           _run_id_to(hooks.on_start))
     except SweepInterrupted:
         raise
     except Exception as err:  # trials may have run: no longer "invalid input" (exit 2)
@@ -227,6 +229,12 @@ def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, ho
     return SweepOutcome(result.sweep.experiment_id, result.sweep.run_id, metric, board,
                         result.completed, result.failed, result.skipped, result.rescored,
                         result.pruned, tracker.journalled, result.repeated)
+
+
+def _run_id_to(hook: Callable[[str], None] | None) -> Callable[[SweepHandle], None] | None:
+    if hook is None:
+        return None
+    return lambda sweep: hook(sweep.run_id)
 
 
 def _will_need_fanova(grid: Grid, prepared: PreparedSweep, done: set[str | None]) -> bool:

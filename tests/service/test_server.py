@@ -518,6 +518,9 @@ def test_a_sweep_can_be_cancelled_queued_or_running(api: Served) -> None:
     while not client.search_runs([started["experiment_id"]], "tags.`tuner.role` = 'trial'"):
         assert time.monotonic() < deadline, "no trial started"  # precompute may still run
         time.sleep(0.2)
+    # Known while it runs (it was null until the end): an automation can link to MLflow.
+    parent = api.call("GET", f"/sweeps/{running['id']}")[1]["parent_run_id"]
+    assert parent is not None and client.get_run(parent).data.tags["tuner.role"] == "sweep"
     status, answer = api.call("POST", f"/sweeps/{waiting['id']}/cancel")
     assert (status, answer["status"]) == (202, "cancelled"), answer
     assert api.call("POST", f"/sweeps/{running['id']}/cancel")[0] == 202

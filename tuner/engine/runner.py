@@ -98,13 +98,17 @@ def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: Executor
               max_workers: int, on_record: Callable[[TrialRecord], None] | None = None,
               limits: Limits | None = None,
               summarize: Callable[[SweepResult], SweepSummary] | None = None,
-              should_stop: Callable[[], bool] | None = None) -> SweepResult:
+              should_stop: Callable[[], bool] | None = None,
+              on_start: Callable[[SweepHandle], None] | None = None) -> SweepResult:
     """Run every trial not already finished in the tracker; log each as it completes, then end
     the sweep's parent run once, with `summarize`'s figures. `should_stop` (the service's stop
-    request) ends the sweep as SIGTERM does: workers stopped, open runs KILLED."""
+    request) ends the sweep as SIGTERM does: workers stopped, open runs KILLED. `on_start` gets
+    the sweep's parent run as soon as it is opened."""
     grid = prepared.grid
     sweep = tracker.start_sweep(grid.experiment, _sweep_tags(prepared), _sweep_params(prepared),
                                 prepared.inputs.corpus.ids)
+    if on_start is not None:
+        on_start(sweep)
     tracker.log_json(sweep.run_id, SWEEP_SETTINGS_FILE, grid.settings())
     result = SweepResult(sweep, stale=tracker.fail_stale_runs(sweep))
     done = tracker.finished_metrics(sweep)

@@ -274,7 +274,8 @@ class SweepRegistry:
                                  self.settings.max_workers, progress=False, stop=stop,
                                  pool=pool, threads_per_worker=self.settings.threads_per_worker)
         hooks = SweepHooks(lambda prepared, skipped: self._started(job, prepared, skipped),
-                           lambda record: self._recorded(job, record))
+                           lambda record: self._recorded(job, record),
+                           lambda run_id: self._opened(job, run_id))
         with self._lock:
             job.status = "running"
         try:
@@ -314,6 +315,12 @@ class SweepRegistry:
             job.total, job.skipped = len(prepared.trials), skipped
             job.experiment_id, job.data_context = experiment_id, prepared.context
             job.metric = prepared.grid.ranking_metric(prepared.inputs.truth is not None)
+
+    def _opened(self, job: SweepJob, run_id: str) -> None:
+        """The parent run, known while the sweep runs (it was null until the end, so an
+        automation could not link to MLflow meanwhile; audit of 2026-12-01)."""
+        with self._lock:
+            job.parent_run_id = run_id
 
     def _recorded(self, job: SweepJob, record: TrialRecord) -> None:
         with self._lock:
