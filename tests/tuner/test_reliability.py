@@ -114,3 +114,13 @@ def test_journalled_result_is_logged_by_the_next_run(tmp_path, small_corpus, ses
         [sweep.experiment_id], "attributes.status = 'FINISHED'")
     logged = next(r for r in runs if r.data.tags.get("tuner.trial_key") == trial.key)
     assert np.isclose(logged.data.metrics["npmi"], record.metrics["npmi"])
+
+
+def test_a_worker_without_the_parents_marker_folder_still_runs_its_trial(tmp_path, small_corpus,
+                                                                        session_cache):
+    """A Dask worker on another machine has no such folder: writing the marker raised outside
+    run_trial's guard, and every remote trial failed as "worker died" (review of 2026-12-01)."""
+    grid = load_grid(make_grid(tmp_path, small_corpus, experiment="remote"))
+    trial = precompute(grid, check_inputs(grid), session_cache, progress=False).trials[0]
+    record = run_trial(trial, str(tmp_path / "on-the-parents-machine"))
+    assert record.status is TrialStatus.COMPLETE, record.error

@@ -291,9 +291,7 @@ def run_trial(spec: TrialSpec, started_dir: str | None = None) -> TrialRecord:
     time and memory limits on the process that runs this trial.
     """
     worker = _worker_name()
-    marker = Path(started_dir) / spec.key if started_dir else None
-    if marker is not None:
-        marker.write_text(f"{os.getpid()} {time.time()}", encoding="ascii")
+    marker = _mark_started(started_dir, spec.key)
     try:
         return _fit_and_score(spec, worker)
     except Exception as err:  # the trial's failure is data for the tracker, not a crash
@@ -327,9 +325,7 @@ def run_shared_step(spec: TrialSpec, step: SharedStep,
     it runs, `started_dir/step-<id>` holds "pid start-time" (the trials' time and memory limits
     apply to it too)."""
     started = time.perf_counter()
-    marker = Path(started_dir) / step_marker(step_id(spec.model, step)) if started_dir else None
-    if marker is not None:
-        marker.write_text(f"{os.getpid()} {time.time()}", encoding="ascii")
+    marker = _mark_started(started_dir, step_marker(step_id(spec.model, step)))
     try:
         trainer = load_trainer(spec.model)
         data = load_trial_data(spec.data)
@@ -372,6 +368,20 @@ def _checkpoint(spec: TrialSpec, data: TrialData) -> ReportingCheckpoint | None:
 def _failed_record(spec: TrialSpec, err: Exception, worker: str) -> TrialRecord:
     error = TrialError(type(err).__name__, str(err), traceback.format_exc())
     return TrialRecord(spec, TrialStatus.FAILED, error=error, worker=worker)
+
+
+def _mark_started(started_dir: str | None, name: str) -> Path | None:
+    """Write `started_dir/name` = "pid start-time", for the parent's watchdog; None when there is
+    no such folder here: a worker on another machine of a Dask cluster, whose limits the parent
+    cannot enforce (writing there raised, and every remote trial failed as "worker died")."""
+    if not started_dir or not Path(started_dir).is_dir():
+        return None
+    marker = Path(started_dir) / name
+    try:
+        marker.write_text(f"{os.getpid()} {time.time()}", encoding="ascii")
+    except OSError:
+        return None
+    return marker
 
 
 def read_started(started_dir: Path, key: str) -> tuple[int, float] | None:
