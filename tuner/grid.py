@@ -258,10 +258,23 @@ def _sweeps(models: list[str], params: Any, search: SearchSpec,
     for sweep in sweeps:
         for problem in _rule_problems(sweep):
             problems.add("params", problem)
-        if sweep.sampled == () and sweep.model in refused:
+        rule = _unsatisfied_rule(sweep, search, refused)
+        if rule is not None:
             problems.add("params", f"no configuration drawn from {sweep.model}'s values and "
-                         f"ranges keeps its rules ({refused[sweep.model]}); change the ranges")
+                         f"ranges keeps its rules ({rule}); change the ranges")
     return sweeps
+
+
+def _unsatisfied_rule(sweep: ModelSweep, search: SearchSpec, refused: dict[str, str]
+                      ) -> str | None:
+    """A rule that no configuration drawn from a random or TPE sweep's space keeps (its draws
+    are the evidence; TPE's suggestions come from the same space)."""
+    if search.strategy == "tpe":
+        if sample_random({sweep.model: sweep.space}, 1, search.seed, refused)[sweep.model]:
+            return None
+    elif search.strategy != "random" or sweep.sampled:
+        return None
+    return refused.get(sweep.model)
 
 
 def seed_bounded(trainer: type[Trainer]) -> ParamSchema:
@@ -289,17 +302,16 @@ def _sampled(spaces: dict[str, dict[str, Values]], search: SearchSpec,
 
 
 def _rule_problems(sweep: ModelSweep) -> list[str]:
-    """Cross-field rules, each checked on every combination of the values of the fields it
-    reads (never on the full product, which may be astronomically large); once per problem."""
+    """Cross-field rules, each checked on every combination of the listed values of the fields
+    it reads (never on the full product, which may be astronomically large); once per problem.
+    A rule that reads a range is left to the searches, which draw again what breaks it."""
     schema = sweep.schema
-    if sweep.sampled is not None:
-        found = [p for combo in sweep.sampled
-                 for p in schema.cross_problems(schema.with_defaults(combo))]
-        return list(dict.fromkeys(found))
     found = []
     for check in schema.checks:
         read = {name: _distinct(values) for name, values in sweep.space.items()
                 if name in check.fields}
+        if any(isinstance(values, Range) for values in read.values()):
+            continue
         found += [p for combo in _product(read)
                   if (p := schema.rule_problem(check, schema.with_defaults(combo)))]
     return list(dict.fromkeys(found))

@@ -45,18 +45,45 @@ def test_random_search_is_repeatable_for_a_seed(tmp_path, small_corpus):
 
 def test_random_search_draws_distinct_configurations(tmp_path, small_corpus):
     """Drawn with replacement, 20 trials of a 2-value space were 2 configurations and a 12-point
-    space gave 6 to 8 of 10 (audit of 2026-12-01). A spent space gives what it has."""
+    space gave 6 to 8 of 10 (audit of 2026-12-01). A spent space gives all it has, whatever the
+    seed, and a larger n_trials keeps a smaller one's configurations."""
     from tuner.engine.search import sample_random
 
     space = {"LDA": {"num_topics": [5, 10, 15, 20], "eta": [0.01, 0.05, 0.1]}}
-    for seed in range(5):
+    for seed in range(30):
         drawn = sample_random(space, 10, seed)["LDA"]
-        assert len(drawn) == 10 and len({json.dumps(c, sort_keys=True) for c in drawn}) == 10
-        assert sample_random(space, 4, seed)["LDA"] == drawn[:4]  # more trials keep these
-    assert len(sample_random(space, 20, 0)["LDA"]) == 12
+        assert len({json.dumps(c, sort_keys=True) for c in drawn}) == len(drawn) == 10
+        assert sample_random(space, 4, seed)["LDA"] == drawn[:4]
+        assert len(sample_random(space, 20, seed)["LDA"]) == 12
     grid = load_grid(make_grid(tmp_path, small_corpus, params={"num_topics": [5, 6]},
                                search={"strategy": "random", "n_trials": 20}))
     assert grid.trial_count == 2
+
+
+def test_random_search_keeps_the_configurations_it_drew_before(tmp_path):
+    """A cron re-run after the upgrade must find the configurations it ran (with repeats, the
+    old draws kept duplicates; every turn still draws, so the same numbers fall to the same
+    models)."""
+    import numpy as np
+
+    from tuner.engine.search import _draw, draw_config, sample_random
+
+    space = {"LDA": {"num_topics": [5, 10, 15], "eta": [0.01, 0.1]},
+             "NVDM": {"num_topics": [5, 10], "dropout": [0.1, 0.2, 0.3]}}
+    def old_draws(seed: int) -> dict[str, set[str]]:
+        """The draws as they were: one a turn, repeats kept (merged later)."""
+        rng, before = np.random.default_rng(seed), {"LDA": set(), "NVDM": set()}
+        for turn in range(10):
+            model = list(space)[turn % 2]
+            combo = draw_config(model, space[model], lambda _, values: _draw(values, rng))
+            before[model].add(json.dumps(combo, sort_keys=True))
+        return before
+
+    for seed in range(10):
+        before = old_draws(seed)
+        now = sample_random(space, 10, seed)
+        for model, kept in before.items():
+            assert kept <= {json.dumps(c, sort_keys=True) for c in now[model]}
 
 
 @pytest.mark.parametrize(("params", "search", "message"), [
@@ -179,7 +206,8 @@ def test_tpe_does_not_suggest_settings_without_effect():
         made.append(dict(combo))
         return SimpleNamespace(key=f"{len(made)}")
 
-    space = {"BERTopic": {"min_cluster_size": [5, 10, 20], "clustering": ["hdbscan", "kmeans"]}}
+    space = {"BERTopic": {"min_cluster_size": [5, 10, 20], "clustering": ["hdbscan", "kmeans"],
+                          "num_topics": [10]}}  # k-means needs it (its rule)
     source = TpeSource(space, SearchSpec("tpe", 12, 0, ("npmi",)), [1], make_trial,
                        ["maximize"])
     while (trial := source.next()) is not None:
@@ -216,7 +244,7 @@ def test_draws_that_break_a_models_rule_are_drawn_again(tmp_path, small_corpus):
     for seed in range(3):
         drawn = sample_random(space, 8, seed)["HDP"]
         assert len(drawn) == 8 and all(c["initial_k"] <= c["max_topics"] for c in drawn)
-    tpe = TpeSource(space, SearchSpec("tpe", 6, 0), [1],
+    tpe = TpeSource(space, SearchSpec("tpe", 6, 0, ("ari",)), [1],
                     lambda model, combo, seed: SimpleNamespace(key=json.dumps(combo),
                                                                combo=combo), ["maximize"])
     ran = []
@@ -224,13 +252,21 @@ def test_draws_that_break_a_models_rule_are_drawn_again(tmp_path, small_corpus):
         ran.append(spec.combo)
         tpe.tell(spec.key, {"ari": spec.combo["max_topics"] / 300})
     assert len(ran) == 6 and all(c["initial_k"] <= c["max_topics"] for c in ran)
-    never = {"num_topics": 10, "hdp.initial_k": {"low": 100, "high": 300},
-             "hdp.max_topics": {"low": 50, "high": 99}}
-    with pytest.raises(GridError, match=r"params: no configuration drawn from HDP's values and "
-                                        r"ranges keeps its rules \(HDP requires initial_k <= "
-                                        r"max_topics; got initial_k=\d+, max_topics=\d+\)"):
-        load_grid(make_grid(tmp_path, small_corpus, models=["hdp"], params=never,
-                            search={"strategy": "random", "n_trials": 3}))
+    scarce = {"hdp.initial_k": {"low": 100, "high": 300}, "hdp.max_topics": {"low": 50,
+                                                                             "high": 120}}
+    for seed in range(10):  # few draws keep the rule: validity no longer hangs on the seed
+        grid = load_grid(make_grid(tmp_path, small_corpus, models=["hdp"], params=scarce,
+                                   search={"strategy": "random", "n_trials": 5, "seed": seed}))
+        assert grid.trial_count == 5
+    never = {"hdp.initial_k": {"low": 100, "high": 300}, "hdp.max_topics": {"low": 50,
+                                                                            "high": 99}}
+    for strategy in ("random", "tpe"):
+        with pytest.raises(GridError, match=r"params: no configuration drawn from HDP's values "
+                                            r"and ranges keeps its rules \(HDP requires "
+                                            r"initial_k <= max_topics; got initial_k=\d+, "
+                                            r"max_topics=\d+\)"):
+            load_grid(make_grid(tmp_path, small_corpus, models=["hdp"], params=never,
+                                search={"strategy": strategy, "n_trials": 3}))
 
 
 def test_tpe_counts_the_trials_of_repeated_suggestions():

@@ -60,42 +60,73 @@ class SearchSpec:
         return self.pruner is not None and self.pruner.type != "none"
 
 
-REFUSALS = 50  # TPE suggestions in a row that break a model's rule before one is run anyway
-REDRAWS = 20  # draws in a row that repeat a configuration before a model's space counts as spent
+REFUSALS = 1000  # TPE suggestions in a row that break a model's rule before one is skipped
+MISSES = 1000  # random draws in a row that give no new configuration before the space is spent
+ENUMERATED = 5000  # a finite space up to this size is counted, so the search knows its end
 
 
 def sample_random(space: Mapping[str, Mapping[str, Values]], n_trials: int, seed: int,
                   refused: dict[str, str] | None = None) -> dict[str, list[dict[str, Any]]]:
     """`n_trials` distinct configurations, models taken in turn, each parameter drawn from its
-    choices or range with a seeded generator. A draw that repeats one of the model's earlier
-    configurations, or breaks one of its rules (HDP's initial_k <= max_topics), is drawn again:
-    drawn with replacement, 20 trials of a 2-value space were 2 configurations, and whether a
-    grid of ranges was valid hung on what its seed drew (audit of 2026-12-01). A model whose
-    space is spent (REDRAWS such draws in a row) gives no more; the others go on; `refused`
-    gets the first rule each model broke. Without such draws the draws are those of before, so
-    a larger `n_trials` keeps a smaller one's configurations."""
+    choices or range with a seeded generator (drawn with replacement, 20 trials of a 2-value
+    space were 2 configurations; audit of 2026-12-01). A draw that repeats one of its model's
+    configurations, or breaks one of its rules (HDP's initial_k <= max_topics; whether a grid
+    of ranges was valid hung on what its seed drew), is passed over and the turns go on: every
+    turn draws, so the draws that were kept before are kept now, and a larger `n_trials` keeps
+    a smaller one's. A space that runs out (every one of its configurations drawn, or MISSES
+    draws in a row with nothing new) gives what it has; `refused` gets the first rule each
+    model's draws broke."""
     rng = np.random.default_rng(seed)
-    combos: dict[str, list[dict[str, Any]]] = {m: [] for m in space}
-    seen: dict[str, set[str]] = {m: set() for m in space}
     models = list(space)
-    for i in itertools.count():
-        if sum(len(c) for c in combos.values()) >= n_trials or not models:
-            return combos
-        model = models[i % len(models)]
-        schema = load_trainer(model).params
-        for _ in range(REDRAWS):
-            combo = draw_config(model, space[model], lambda _, values: _draw(values, rng))
-            key = json.dumps(combo, sort_keys=True, default=str)
-            broken = schema.cross_problems(schema.with_defaults(combo))
-            if broken and refused is not None:
-                refused.setdefault(model, broken[0])
-            if key not in seen[model] and not broken:
-                seen[model].add(key)
-                combos[model].append(combo)
-                break
-        else:
-            models.remove(model)  # spent
+    schemas = {m: load_trainer(m).params for m in models}
+    sizes = {m: math.inf if (n := _valid_configurations(m, space[m])) is None else n
+             for m in models}
+    combos: dict[str, list[dict[str, Any]]] = {m: [] for m in models}
+    seen: dict[str, set[str]] = {m: set() for m in models}
+    misses, turn = 0, 0
+    while sum(map(len, combos.values())) < n_trials and misses < MISSES and not all(
+            len(combos[m]) >= sizes[m] for m in models):
+        model = models[turn % len(models)]
+        turn += 1
+        combo = draw_config(model, space[model], lambda _, values: _draw(values, rng))
+        key = json.dumps(combo, sort_keys=True, default=str)
+        broken = schemas[model].cross_problems(schemas[model].with_defaults(combo))
+        if broken and refused is not None:
+            refused.setdefault(model, broken[0])
+        if broken or key in seen[model]:
+            misses += 1
+            continue
+        misses = 0
+        seen[model].add(key)
+        combos[model].append(combo)
     return combos
+
+
+def _valid_configurations(model: str, space: Mapping[str, Values]) -> int | None:
+    """How many distinct configurations a finite space (lists, integer ranges) holds that keep
+    the model's rules; None for a continuous or larger one."""
+    choices: dict[str, list[Any]] = {}
+    for name, values in space.items():
+        if isinstance(values, Range):
+            if not values.integer or values.high - values.low >= ENUMERATED:
+                return None
+            values = list(range(int(values.low), int(values.high) + 1))
+        choices[name] = values
+    if math.prod(len(v) for v in choices.values()) > ENUMERATED:
+        return None
+    schema = load_trainer(model).params
+    valid = set()
+    for picked in itertools.product(*choices.values()):
+        combo = draw_config(model, space, _picker(dict(zip(choices, picked, strict=True))))
+        if not schema.cross_problems(schema.with_defaults(combo)):
+            valid.add(json.dumps(combo, sort_keys=True, default=str))
+    return len(valid)
+
+
+def _picker(full: Mapping[str, Any]) -> Callable[[str, Values], Any]:
+    """A draw that takes each parameter's value from `full` (a configuration as drawn keeps it:
+    without the parameters its earlier values make unused)."""
+    return lambda name, _: full[name]
 
 
 def draw_config(model: str, space: Mapping[str, Values],
@@ -152,6 +183,7 @@ class TpeSource:
         self.told: dict[str, Mapping[str, float] | None] = {}  # trial key -> its result
         self.finished: list[dict[str, Any]] = []
         self.repeated = 0  # trials of suggestions that repeated an earlier one: not run again
+        self.unrunnable = 0  # suggestions skipped: REFUSALS in a row broke the model's rules
 
     def next(self, beside: Collection[str] = ()) -> Any | None:
         """Trials in the order Optuna asks for them, whatever runs `beside` them."""
@@ -163,9 +195,12 @@ class TpeSource:
         return self.asked >= self.spec.n_trials and not self.queue
 
     def _ask(self) -> None:
-        trial, model, combo = self._suggestion()
-        config = _Config(model, combo, trial, len(self.seeds))
         self.asked += 1
+        suggested = self._suggestion()
+        if suggested is None:
+            return
+        trial, model, combo = suggested
+        config = _Config(model, combo, trial, len(self.seeds))
         for seed in self.seeds:
             spec = self.make_trial(model, combo, seed)
             if spec.key in self.told:  # a repeat of a finished trial: its result, now
@@ -179,24 +214,27 @@ class TpeSource:
             self.configs[spec.key] = config
             self.queue.append(spec)
 
-    def _suggestion(self) -> tuple[Any, str, dict[str, Any]]:
+    def _suggestion(self) -> tuple[Any, str, dict[str, Any]] | None:
         """Optuna's next configuration that its model's rules allow (HDP's initial_k <=
         max_topics, THETA's kl_warmup <= epochs): ranges are drawn one by one, and suggestions
         that broke a rule ran, where a random search refuses them (audit of 2026-12-01). One
-        that breaks a rule is told FAIL, so TPE learns to avoid it; after REFUSALS in a row the
-        last one is run, and fails with the rule's message."""
+        that breaks a rule is told FAIL (TPE leaves failed trials out of its model: this is
+        rejection sampling) and Optuna is asked again; after REFUSALS in a row the suggestion
+        is skipped, unrun, and counted in `unrunnable`."""
         from optuna.trial import TrialState
 
-        for attempt in range(REFUSALS):
+        for _ in range(REFUSALS):
             trial = self.study.ask()
             model, combo = self._drawn(trial)
             schema = load_trainer(model).params
             broken = schema.cross_problems(schema.with_defaults(combo))
-            if not broken or attempt == REFUSALS - 1:
+            if not broken:
                 return trial, model, combo
             self.study.tell(trial, state=TrialState.FAIL)
-            log.info("TPE suggested what %s's rules refuse (%s); asking again", model, broken[0])
-        raise AssertionError("unreachable")
+        self.unrunnable += 1
+        log.warning("TPE's last %d suggestions all broke %s's rules (%s); one suggestion is "
+                    "skipped", REFUSALS, model, broken[0])
+        return None
 
     def _drawn(self, trial: Any) -> tuple[str, dict[str, Any]]:
         models = list(self.space)
