@@ -61,7 +61,7 @@ class SearchSpec:
 
 
 REFUSALS = 1000  # TPE suggestions in a row that break a model's rule before one is skipped
-MISSES = 1000  # random draws in a row that give no new configuration before the space is spent
+MISSES = 1000  # draws in a row with nothing new that end a space whose size is not counted
 ENUMERATED = 5000  # a finite space up to this size is counted, so the search knows its end
 
 
@@ -73,9 +73,9 @@ def sample_random(space: Mapping[str, Mapping[str, Values]], n_trials: int, seed
     configurations, or breaks one of its rules (HDP's initial_k <= max_topics; whether a grid
     of ranges was valid hung on what its seed drew), is passed over and the turns go on: every
     turn draws, so the draws that were kept before are kept now, and a larger `n_trials` keeps
-    a smaller one's. A space that runs out (every one of its configurations drawn, or MISSES
-    draws in a row with nothing new) gives what it has; `refused` gets the first rule each
-    model's draws broke."""
+    a smaller one's. A space that runs out gives what it has: a finite one is counted (every
+    configuration that keeps the rules, drawn sooner or later), another ends after MISSES draws
+    in a row with nothing new. `refused` gets the first rule each model's draws broke."""
     rng = np.random.default_rng(seed)
     models = list(space)
     schemas = {m: load_trainer(m).params for m in models}
@@ -84,8 +84,9 @@ def sample_random(space: Mapping[str, Mapping[str, Values]], n_trials: int, seed
     combos: dict[str, list[dict[str, Any]]] = {m: [] for m in models}
     seen: dict[str, set[str]] = {m: set() for m in models}
     misses, turn = 0, 0
-    while sum(map(len, combos.values())) < n_trials and misses < MISSES and not all(
-            len(combos[m]) >= sizes[m] for m in models):
+    counted = all(size < math.inf for size in sizes.values())  # the end is known: no MISSES
+    while sum(map(len, combos.values())) < n_trials and (counted or misses < MISSES) \
+            and not all(len(combos[m]) >= sizes[m] for m in models):
         model = models[turn % len(models)]
         turn += 1
         combo = draw_config(model, space[model], lambda _, values: _draw(values, rng))
