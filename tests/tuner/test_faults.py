@@ -83,10 +83,17 @@ def test_trial_past_its_timeout_is_stopped_on_a_local_dask_cluster(tmp_path, sma
                                                                     session_cache):
     """Dask reran the task of the worker the watchdog had stopped, unwatched (the trial's key
     was marked killed), and the sweep hung until killed from outside (audit of 2026-12-01)."""
-    started = time.perf_counter()
-    result, _ = flaky_sweep(tmp_path, small_corpus, session_cache, "hang",
-                            limits=Limits(timeout_s=4), executor="dask")
-    assert time.perf_counter() - started < 300
+    def hung(signum, frame):
+        raise TimeoutError("the sweep hung")  # run_sweep stops its workers, then re-raises
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(240)
+    try:
+        result, _ = flaky_sweep(tmp_path, small_corpus, session_cache, "hang",
+                                limits=Limits(timeout_s=4), executor="dask")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
     failed = by_seed(result)[FAILING_SEED]
     assert failed.error.type == "TrialTimeout" and failed.error.message.startswith("timeout")
     assert result.completed == 2

@@ -166,3 +166,5 @@ def test_a_report_belongs_to_the_newest_run_sweep_not_a_logged_score() -> None:
     ran = SweepRun("s1", "s1", {"language": "zh"}, {"tuner.context": "c"}, 1)
     assert _report_sweep([score, interrupted, ran], "c") is ran
     assert _report_sweep([score], "c") is score  # nothing else to log it to
+    other = SweepRun("s0", "s0", {}, {"tuner.context": "old"}, 0)
+    assert _report_sweep([score, other], "c") is score  # on the data, rather than other data

@@ -102,6 +102,7 @@ def _config_fields(config: ConfigResult) -> dict[str, Any]:
         # its values. Else it followed each trial's seed: a value would fix every seed to one
         # (BERTopic's random_state 42 gave both seeds seed 42's UMAP; audit of 2026-12-01).
         values = sorted({t.params[own_seed] for t in config.trials if own_seed in t.params})
-        params[own_seed] = values if len(values) > 1 else values[0]
+        if values:  # runs that logged it (every run tuner logs does)
+            params[own_seed] = values if len(values) > 1 else values[0]
     return {"models": [config.model], "params": params, "seeds": seeds,
             "metrics": dict(trial.metric_settings)}

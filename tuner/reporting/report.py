@@ -115,10 +115,13 @@ def write_report_with(tracker: Tracker, experiment: str, out: Path,
 
 def _report_sweep(sweeps: Sequence[SweepRun], context: str | None) -> SweepRun:
     """The sweep a report belongs to (and reads its language from): the newest on the ranked
-    data that `tuner run` made; a `tuner score --log` run stands for one scored model only, and
-    records no language (Chinese words were drawn in a Latin font; audit of 2026-12-01)."""
-    runs = [s for s in sweeps if s.tags.get("tuner.source") != "tuner score"] or list(sweeps)
-    return next((s for s in runs if s.tags.get("tuner.context") == context), runs[0])
+    data that `tuner run` made, else the newest on that data, else the newest `tuner run` made;
+    a `tuner score --log` run stands for one scored model only, and records no language
+    (Chinese words were drawn in a Latin font; audit of 2026-12-01)."""
+    on_data = [s for s in sweeps if s.tags.get("tuner.context") == context]
+    ran = [s for s in sweeps if s.tags.get("tuner.source") != "tuner score"]
+    return next((s for s in on_data if s in ran), None) or next(iter(on_data), None) \
+        or next(iter(ran), sweeps[0])
 
 
 def _report_data(tracker: Tracker, experiment: str, trials: list[FinishedTrial],
