@@ -260,12 +260,14 @@ def test_draws_that_break_a_models_rule_are_drawn_again(tmp_path, small_corpus):
         assert grid.trial_count == 5
     never = {"hdp.initial_k": {"low": 100, "high": 300}, "hdp.max_topics": {"low": 50,
                                                                             "high": 99}}
-    for strategy in ("random", "tpe"):
+    small = {"hdp.initial_k": {"low": 100, "high": 110},  # counted, not drawn
+             "hdp.max_topics": {"low": 50, "high": 60}}
+    for strategy, space in (("random", never), ("tpe", never), ("random", small)):
         with pytest.raises(GridError, match=r"params: no configuration drawn from HDP's values "
                                             r"and ranges keeps its rules \(HDP requires "
                                             r"initial_k <= max_topics; got initial_k=\d+, "
                                             r"max_topics=\d+\)"):
-            load_grid(make_grid(tmp_path, small_corpus, models=["hdp"], params=never,
+            load_grid(make_grid(tmp_path, small_corpus, models=["hdp"], params=space,
                                 search={"strategy": strategy, "n_trials": 3}))
 
 

@@ -144,8 +144,9 @@ def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: Executor
                                     **summary.tags})
     if isinstance(source, TpeSource):
         result.repeated = source.repeated
-        tracker.log_json(sweep.run_id, "search.json", {"configurations": source.finished,
-                                                       "repeated_trials": source.repeated})
+        tracker.log_json(sweep.run_id, "search.json", {
+            "configurations": source.finished, "repeated_trials": source.repeated,
+            "skipped_suggestions": source.unrunnable})
     if result.steps:
         tracker.log_json(sweep.run_id, STEPS_FILE, {"steps": result.steps})
     tracker.end_sweep(sweep, "FINISHED", summary.metrics)

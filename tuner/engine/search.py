@@ -79,8 +79,7 @@ def sample_random(space: Mapping[str, Mapping[str, Values]], n_trials: int, seed
     rng = np.random.default_rng(seed)
     models = list(space)
     schemas = {m: load_trainer(m).params for m in models}
-    sizes = {m: math.inf if (n := _valid_configurations(m, space[m])) is None else n
-             for m in models}
+    sizes = {m: _counted_space(m, space[m], refused) for m in models}
     combos: dict[str, list[dict[str, Any]]] = {m: [] for m in models}
     seen: dict[str, set[str]] = {m: set() for m in models}
     misses, turn = 0, 0
@@ -103,23 +102,28 @@ def sample_random(space: Mapping[str, Mapping[str, Values]], n_trials: int, seed
     return combos
 
 
-def _valid_configurations(model: str, space: Mapping[str, Values]) -> int | None:
+def _counted_space(model: str, space: Mapping[str, Values],
+                   refused: dict[str, str] | None) -> float:
     """How many distinct configurations a finite space (lists, integer ranges) holds that keep
-    the model's rules; None for a continuous or larger one."""
+    the model's rules (`refused` gets a rule one of the others breaks); infinity for a
+    continuous or larger one."""
     choices: dict[str, list[Any]] = {}
     for name, values in space.items():
         if isinstance(values, Range):
             if not values.integer or values.high - values.low >= ENUMERATED:
-                return None
+                return math.inf
             values = list(range(int(values.low), int(values.high) + 1))
         choices[name] = values
     if math.prod(len(v) for v in choices.values()) > ENUMERATED:
-        return None
+        return math.inf
     schema = load_trainer(model).params
     valid = set()
     for picked in itertools.product(*choices.values()):
         combo = draw_config(model, space, _picker(dict(zip(choices, picked, strict=True))))
-        if not schema.cross_problems(schema.with_defaults(combo)):
+        broken = schema.cross_problems(schema.with_defaults(combo))
+        if broken and refused is not None:
+            refused.setdefault(model, broken[0])
+        if not broken:
             valid.add(json.dumps(combo, sort_keys=True, default=str))
     return len(valid)
 
