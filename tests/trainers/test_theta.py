@@ -102,3 +102,15 @@ def test_qwen_default_offline_fails_with_the_id(small_corpus, tmp_path, monkeypa
     with pytest.raises(EmbeddingModelError,
                        match=r"'Qwen/Qwen3-Embedding-4B' is not in the local .* offline"):
         check_inputs(grid)
+
+
+def test_kl_start_without_warm_up_is_one_trial():
+    """Without annealing, kl_start reaches nothing: kl_start 0.0 and 1.0 at kl_warmup 0 ran as
+    two identical trials, ranked as two configurations (audit of 2026-12-01)."""
+    schema = load_trainer("THETA").params
+    pairs = [schema.resolved(schema.with_defaults({"kl_warmup": 0, "kl_start": v, "epochs": 10}))
+             for v in (0.0, 0.5)]
+    assert pairs[0] == pairs[1]  # what trials are keyed on
+    warm = [schema.resolved(schema.with_defaults({"kl_warmup": 5, "kl_start": v, "epochs": 10}))
+            for v in (0.0, 0.5)]
+    assert warm[0] != warm[1]

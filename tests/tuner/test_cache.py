@@ -255,6 +255,7 @@ def _model_folder(root):
     folder.mkdir()
     (folder / "config.json").write_text('{"model_type": "bert"}')
     (folder / "model.safetensors").write_bytes(bytes(64))
+    (folder / "vocab.txt").write_text("[PAD]\n[UNK]\nhello\n")
     return folder
 
 
@@ -346,3 +347,6 @@ def test_a_local_model_folder_must_hold_a_model_and_take_no_revision(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(EmbeddingModelError, match="holds no transformers model"):
         resolve_model_path(str(tmp_path / "empty"))
+    (folder / "vocab.txt").unlink()  # no tokenizer: every word was [UNK] (audit of 2026-12-01)
+    with pytest.raises(EmbeddingModelError, match="and its tokenizer"):
+        resolve_model_path(str(folder))

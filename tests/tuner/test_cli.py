@@ -317,6 +317,25 @@ def test_validate_warns_of_more_dtm_bins_than_dates(tmp_path, capsys):
         "file; use at most 'bins:2'\n")
 
 
+def test_settings_that_need_more_documents_than_the_corpus_has_are_invalid(tmp_path, capsys):
+    """k-means with 30 clusters of 12 documents, and 'bins:50' of 12, validated and then failed
+    in every trial (audit of 2026-12-01)."""
+    from tests.conftest import write_jsonl
+
+    corpus = write_jsonl(tmp_path / "twelve.jsonl", dated_records(12))
+    dataset = {"path": str(corpus), "text_field": "text", "id_field": "id",
+               "label_field": "label", "timestamp_field": "timestamp", "language": "en"}
+    path = make_grid(tmp_path, corpus, dataset=dataset, models=["bertopic", "dtm"],
+                     params={"num_topics": 30, "bertopic.clustering": "kmeans",
+                             "dtm.time_slices": "bins:50"})
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}: params.num_topics: BERTopic with k-means makes 30 clusters of 12 " \
+           "documents; allowed: up to 12" in err
+    assert f"{path}: params.time_slices: 'bins:50' makes more slices than the 12 documents; " \
+           "allowed: bins:2 to bins:12" in err
+
+
 def test_validate_warns_of_stm_covariates_that_are_not_categories(tmp_path, capsys):
     """A URL as a covariate validated and ran with 1,499 levels for 1,500 headlines; a year
     written as a string is a category (audit of 2026-12-01)."""
@@ -455,6 +474,27 @@ def test_theta_supervised_without_labels_is_invalid_before_any_trial(tmp_path, s
     zero_shot = make_grid(tmp_path, small_corpus, dataset=data, models=["theta"],
                           params={"theta.mode": "zero_shot"})
     assert main(["validate", str(zero_shot)]) == 0
+
+
+def test_one_class_or_no_pair_of_a_class_is_invalid(tmp_path, small_corpus, capsys):
+    """One class scored collapsed fits ARI, NMI and F1 1.0 (they topped the leaderboard); and
+    THETA supervised with one document a class trained nothing, cached as "supervised" (audit
+    of 2026-12-01)."""
+    from tests.conftest import read_jsonl, write_jsonl
+
+    rows = read_jsonl(small_corpus)[:40]
+    one = write_jsonl(tmp_path / "one.jsonl", [{**r, "label": "politics"} for r in rows])
+    assert main(["validate", str(make_grid(tmp_path, one))]) == 2
+    assert "dataset.label_field 'label': every scored document is in one class, and ARI, NMI " \
+           "and F1 need two or more" in capsys.readouterr().err
+    alone = write_jsonl(tmp_path / "alone.jsonl", [{**r, "label": f"c{i}"}
+                                                   for i, r in enumerate(rows)])
+    supervised = make_grid(tmp_path, alone, models=["theta"],
+                           params={"theta.mode": ["zero_shot", "supervised"]})
+    assert main(["validate", str(supervised)]) == 2
+    assert "THETA with mode=supervised needs two labelled documents of one class at least" \
+        in capsys.readouterr().err
+    assert main(["validate", str(make_grid(tmp_path, alone, models=["lda"]))]) == 0
 
 
 def test_a_label_field_without_any_label_is_invalid(tmp_path, small_corpus, capsys):

@@ -78,3 +78,13 @@ def test_chinese_documents_in_an_english_corpus_are_counted(thucnews_corpus, sma
         "each language's documents as a dataset of its own"]
     grid = _grid(tmp_path, small_corpus, "en", {})
     assert advisories(grid, check_inputs(grid)) == []
+
+
+def test_a_model_size_beside_an_explicit_embedding_model_is_warned_of(thucnews_corpus,
+                                                                       tmp_path):
+    """model_size picks a Qwen3 model only without embedding.model: three sizes beside MiniLM
+    ran three identical trials, ranked as three configurations (audit of 2026-12-01)."""
+    grid = _grid(tmp_path, thucnews_corpus, "zh", {"theta.model_size": ["0.6B", "4B"]})
+    assert [a for a in advisories(grid, check_inputs(grid)) if "params.model_size" in a] == [
+        f"{grid.path}: params.model_size: THETA embeds with embedding.model, which the grid "
+        "names, so model_size changes nothing here; remove one of them"]

@@ -130,13 +130,23 @@ def token_limit(folder: Path) -> int | None:
     return positions - 2 if config.get("model_type") in _PADDING_OFFSET_KINDS else positions
 
 
+# A tokenizer's vocabulary, in one of the forms transformers reads: without one, AutoTokenizer
+# built a 5-token BERT tokenizer, every word became [UNK] and every document embedded alike
+# (mean cosine 0.995; audit of 2026-12-01).
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model",
+                   "sentencepiece.bpe.model", "tokenizer.model")
+
+
 def _checked_model_folder(folder: Path, model: str) -> Path:
-    """The folder, if it holds a transformers model (config.json and a weight file)."""
+    """The folder, if it holds a transformers model (config.json, a weight file and a
+    tokenizer's vocabulary)."""
     has_weights = any(folder.glob("*.safetensors")) or any(folder.glob("*.bin"))
-    if not (folder / "config.json").is_file() or not has_weights:
+    has_vocabulary = any((folder / name).is_file() for name in TOKENIZER_FILES)
+    if not (folder / "config.json").is_file() or not has_weights or not has_vocabulary:
         raise EmbeddingModelError(f"embedding model folder '{model}' holds no transformers "
-                                  "model: it needs config.json and a .safetensors or .bin "
-                                  "weight file (as `huggingface-cli download` writes them)")
+                                  "model: it needs config.json, a .safetensors or .bin weight "
+                                  "file and its tokenizer (tokenizer.json, or vocab.txt and the "
+                                  "like), as `huggingface-cli download` writes them")
     return folder
 
 

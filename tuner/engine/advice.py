@@ -36,7 +36,7 @@ def advisories(grid: Grid, inputs: CheckedInputs) -> list[str]:
                      "documents; most topics will be empty")
     found += _truncation_advice(grid, inputs) + _time_slice_advice(grid, inputs) \
         + _covariate_advice(grid, inputs) + _label_case_advice(grid, inputs) \
-        + _pruning_advice(grid)
+        + _pruning_advice(grid) + _model_size_advice(grid)
     english_model = any(p.embedding is not None and p.embedding.model in MINILM_IDS
                         for p in inputs.plan)
     if english_model and share > 0.3:
@@ -123,6 +123,15 @@ def _time_slice_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
                      "distinct dates: some slices hold one date, whose documents are split "
                      f"between slices by their order in the file; use at most 'bins:{days}'")
     return found
+
+
+def _model_size_advice(grid: Grid) -> list[str]:
+    """THETA's model_size picks a Qwen3 model only when the grid's embedding section names none:
+    three sizes beside an explicit embedding.model ran three identical trials (audit)."""
+    explicit = isinstance(grid.raw.get("embedding"), dict) and "model" in grid.raw["embedding"]
+    return [f"{grid.path}: params.model_size: {sweep.model} embeds with embedding.model, which "
+            "the grid names, so model_size changes nothing here; remove one of them"
+            for sweep in grid.sweeps if explicit and "model_size" in sweep.space]
 
 
 def _pruning_advice(grid: Grid) -> list[str]:

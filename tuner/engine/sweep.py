@@ -10,6 +10,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from trainers import fit_inputs, load_trainer, trainer_revision
 from tuner.data.corpus import Corpus, load_corpus
 from tuner.data.embeddings import (
@@ -165,6 +167,7 @@ def check_inputs(grid: Grid, max_trials: int | None = None) -> CheckedInputs:
     _check_requirements(grid, corpus, truth, requirements)
     _check_document_frequencies(grid, len(corpus))
     plan = plan_trials(grid)
+    _check_corpus_size(grid, plan, len(corpus))
     models = {p.embedding.model for p in plan if p.embedding is not None}
     revisions = {p.embedding.model: p.embedding.revision for p in plan if p.embedding}
     paths = {m: resolve_model_path(m, revisions[m]) for m in sorted(models)}
@@ -185,6 +188,25 @@ def _check_token_windows(grid: Grid, plan: Sequence[PlannedTrial], paths: dict[s
                             f"'{model}' reads; allowed: 8 to {limit} tokens for this model")
     if problems:
         raise GridError(problems)
+
+
+def _check_corpus_size(grid: Grid, plan: Sequence[PlannedTrial], documents: int) -> None:
+    """Settings that need more documents than the corpus has, refused before any trial: they
+    failed in the trial with scikit-learn's words ("n_samples=12 should be >= n_clusters=30")
+    or the trainer's (audit of 2026-12-01)."""
+    problems = []
+    for planned in plan:
+        params, where = planned.params, f"{grid.path}: params"
+        if params.get("clustering") == "kmeans" and int(params.get("num_topics") or 0) > documents:
+            problems.append(f"{where}.num_topics: {planned.model} with k-means makes "
+                            f"{params['num_topics']} clusters of {documents} documents; allowed: "
+                            f"up to {documents}")
+        rule = params.get("time_slices")
+        if isinstance(rule, str) and rule.startswith("bins:") and int(rule[5:]) > documents:
+            problems.append(f"{where}.time_slices: '{rule}' makes more slices than the "
+                            f"{documents} documents; allowed: bins:2 to bins:{documents}")
+    if problems:
+        raise GridError(list(dict.fromkeys(problems)))
 
 
 def _check_document_frequencies(grid: Grid, documents: int) -> None:
@@ -215,6 +237,19 @@ def _may_take(sweep: ModelSweep, param: str, value: Any) -> bool:
 
 
 def _ground_truth(grid: Grid, corpus: Corpus) -> GroundTruth | None:
+    truth = _loaded_truth(grid, corpus)
+    if truth is not None and len(set(truth.labels[truth.covered].tolist())) < 2:
+        # One class against one cluster is a perfect ARI, NMI and F1: collapsed fits topped
+        # the leaderboard, and a model that found clusters scored 0 (audit of 2026-12-01).
+        where = "ground_truth" if grid.ground_truth is not None else \
+            f"dataset.label_field '{grid.dataset.label_field}'"
+        raise DataError(f"{corpus.source}: {where}: every scored document is in one class, "
+                        "and ARI, NMI and F1 need two or more to mean anything; set "
+                        "\"label_field\": null (or drop ground_truth) to sweep without one")
+    return truth
+
+
+def _loaded_truth(grid: Grid, corpus: Corpus) -> GroundTruth | None:
     if grid.ground_truth is not None:
         return load_ground_truth(grid.ground_truth, corpus)
     if corpus.labels is not None:
@@ -240,6 +275,17 @@ def _check_requirements(grid: Grid, corpus: Corpus, truth: GroundTruth | None,
     if "labels" in requirements and truth is None:
         raise DataError(f"{grid.path}: {', '.join(requirements['labels'])} needs labels; set "
                         "dataset.label_field or ground_truth")
+    if "labels" in requirements and truth is not None and not _has_pairs(truth):
+        # Supervised contrastive training learns from documents of one class: with none, the
+        # adapter stayed at its random start and was cached as "supervised" (audit).
+        raise DataError(f"{grid.path}: {', '.join(requirements['labels'])} needs two labelled "
+                        "documents of one class at least; every class here has one")
+
+
+def _has_pairs(truth: GroundTruth) -> bool:
+    """Whether some class holds two or more documents."""
+    counts = np.bincount(truth.labels[truth.covered]) if truth.covered.any() else np.zeros(1)
+    return bool((counts >= 2).any())
 
 
 def precompute(grid: Grid, inputs: CheckedInputs, cache_dir: Path,
