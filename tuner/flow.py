@@ -20,7 +20,7 @@ from tuner.devices import usable_cores
 from tuner.engine.executors import SharedPool, WarmPool, make_executor
 from tuner.engine.runner import Limits, SweepResult, SweepSummary, run_sweep
 from tuner.engine.sweep import CheckedInputs, PreparedSweep, precompute
-from tuner.errors import SweepAbortedError, SweepInterrupted, SweepLockedError
+from tuner.errors import SweepAbortedError, SweepInterrupted, SweepLockedError, TrackingError
 from tuner.grid import Grid
 from tuner.reporting.importance import (
     IMPORTANCE_FILE,
@@ -121,18 +121,19 @@ def experiment_lock(tracking_uri: str, experiment: str) -> Iterator[Path]:
     from filelock import FileLock, Timeout
 
     path = lock_path(tracking_uri, experiment)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise SweepLockedError(f"{path.parent}: cannot create the lock folder: {err}") from err
     lock = FileLock(str(path), blocking=False)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         lock.acquire()
-    except Timeout as err:
+    except Timeout as err:  # a TimeoutError, so an OSError: first
         raise SweepLockedError(
             f"experiment '{experiment}': another sweep on {redact_uri(tracking_uri)} holds "
             f"{path}; it is still running (an overlapping cron run or `tuner serve`). Wait for "
             "it to finish; nothing was started.") from err
+    except OSError as err:  # a read-only store folder: exit 2, not 3 ("another sweep runs")
+        raise TrackingError(f"{path.parent}: the lock of experiment '{experiment}' cannot be "
+                            f"written there ({err.strerror}); tuner locks beside a local "
+                            "store: its folder must be writable") from err
     try:
         yield path
     finally:

@@ -12,7 +12,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -603,6 +605,50 @@ def read_only(folder: Path, on: bool) -> None:
         subprocess.run(["chattr", "+i" if on else "-i", str(folder)], check=True)
     else:
         folder.chmod(0o555 if on else 0o755)
+
+
+@contextmanager
+def read_only_mount(folder: Path) -> Iterator[str]:
+    """`folder` on a read-only file system (EROFS, as a `:ro` volume) where this machine lets
+    the tests mount, else unwritable as read_only makes it; yields which."""
+    mounted = os.geteuid() == 0 and subprocess.run(
+        ["mount", "--bind", str(folder), str(folder)], capture_output=True).returncode == 0
+    if mounted and subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)],
+                                  capture_output=True).returncode != 0:
+        subprocess.run(["umount", str(folder)], check=True)
+        mounted = False
+    if not mounted:
+        read_only(folder, True)
+    try:
+        yield "mount" if mounted else "attribute"
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(folder)], check=True)
+        else:
+            read_only(folder, False)
+
+
+@pytest.mark.parametrize("folder", ["cache", "store"])
+def test_a_read_only_file_system_is_named_not_a_traceback(tmp_path, small_corpus, folder):
+    """A read-only mount raises EROFS, a plain OSError past the PermissionError guard: the
+    cache gave a traceback and exit 1, a store folder exit 3, "another sweep runs", and so never
+    ran again (audit of 2026-12-01)."""
+    cache, store = tmp_path / "cache", tmp_path / "store"
+    cache.mkdir()
+    store.mkdir()
+    grid = make_grid(tmp_path, small_corpus, models=["lda"],
+                     params={"num_topics": 5, "vocab_size": 1000, "lda.max_iter": 10})
+    command = [sys.executable, "-m", "tuner.cli", "run", str(grid), "--cache-dir", str(cache),
+               "--tracking-uri", f"sqlite:///{store / 'mlflow.db'}", "--quiet"]
+    if folder == "store":  # a store that exists, in a folder that cannot be written
+        MlflowTracker(f"sqlite:///{store / 'mlflow.db'}").experiment_id("test")
+    with read_only_mount(cache if folder == "cache" else store):
+        done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    expected = f"error: {cache}/bow: the cache folder cannot be written" if folder == "cache" \
+        else f"{store}/.locks: the lock of experiment 'test' cannot be written there"
+    assert expected in done.stderr
 
 
 OPEN_AT_ONCE = """

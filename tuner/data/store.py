@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -36,6 +37,11 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+# A folder one cannot write: no permission, or a read-only file system (a `:ro` mount, which
+# raised a plain OSError past the PermissionError guard: a traceback, exit 1; audit).
+UNWRITABLE = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
+
+
 @contextmanager
 def locked(path: Path, timeout: float = -1) -> Iterator[None]:
     """Hold an inter-process lock next to `path` so one process computes it while others wait.
@@ -45,7 +51,9 @@ def locked(path: Path, timeout: float = -1) -> Iterator[None]:
         path.parent.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(path) + ".lock", timeout=timeout)
         lock.acquire()
-    except PermissionError as err:
+    except OSError as err:
+        if err.errno not in UNWRITABLE:
+            raise
         raise CacheError(f"{path.parent}: the cache folder cannot be written ({err.strerror}); "
                          "tuner writes lock files beside its caches even when it only reads "
                          "them: give it a writable --cache-dir") from err
