@@ -49,15 +49,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         _silence_library_noise()
     if args.handler is not _run:  # `run` resumes once it has imported MLflow (tuner.flow)
         resume_collection()
+    previous = None
+    if args.handler in (_run, _precompute) and threading.current_thread() is \
+            threading.main_thread():  # the trial loop has its own, while it runs
+        previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return int(args.handler(args))
     except SweepInterrupted as stop:
         print(f"interrupted by {stop}: workers stopped, running trials marked KILLED",
               file=sys.stderr)
         return stop.exit_code
-    except KeyboardInterrupt:
-        print("interrupted before any trial started", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:
+        terminated = isinstance(stop, Terminated)
+        print(f"interrupted{' by SIGTERM' if terminated else ''} before any trial started",
+              file=sys.stderr)
+        return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
     except TunerError as err:
         if args.debug:
             raise
@@ -65,6 +71,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exit_code(err)
     finally:
         resume_collection()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM outside the trial loop (start-up, precompute): it ended the process with no word
+    and no clean-up, as cron's `timeout` or `docker stop` sends it (audit of 2026-12-01)."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated()
 
 
 def exit_code(err: TunerError) -> int:

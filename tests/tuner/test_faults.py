@@ -271,3 +271,26 @@ def _processes_in(session: int) -> list[int]:
             except (OSError, IndexError):
                 continue
     return found
+
+
+def test_sigterm_while_the_sweep_precomputes_is_said_and_cleaned_up(tmp_path, small_corpus):
+    """SIGTERM before the trial loop (embedding the corpus) ended `tuner run` with exit 143 and
+    no word at all, as cron's `timeout` or `docker stop` sends it (audit of 2026-12-01)."""
+    grid = make_grid(tmp_path, small_corpus, experiment="early", models=["bertopic"],
+                     params={"num_topics": None, "vocab_size": 1000})
+    store = tmp_path / "store"
+    command = [sys.executable, "-m", "tuner.cli", "run", str(grid), "--tracking-uri",
+               f"sqlite:///{store / 'mlflow.db'}", "--cache-dir", str(tmp_path / "cache"),
+               "--max-workers", "1", "--quiet"]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not list((store / ".locks").glob("early-*.lock")):  # the sweep holds its lock
+        assert time.time() < deadline and process.poll() is None, process.stderr
+        time.sleep(0.1)
+    time.sleep(1)  # into the embedding
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 143, err
+    assert "interrupted by SIGTERM before any trial started" in err
+    assert not list((tmp_path / "cache").rglob("*.tmp"))  # no half-written cache file
