@@ -456,6 +456,9 @@ def _silence_library_noise() -> None:
     os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")  # a local cluster's INFO lines
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # each retry against a locked or lost database logged a traceback (60 lines a sweep); the
+    # error that stops the sweep is said in one line
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
 
 
 class _RunView:
