@@ -275,6 +275,20 @@ def test_the_window_advice_names_the_models_limit_and_a_longer_window_is_refused
             in capsys.readouterr().err)
 
 
+def test_last_token_pooling_on_an_absolute_position_encoder_is_warned_of(tmp_path,
+                                                                         small_corpus, capsys):
+    """Left padding moved MiniLM's positions: a document's vector depended on its batch
+    (audit of 2026-12-01)."""
+    path = make_grid(tmp_path, small_corpus, models=["bertopic"], params={"num_topics": 5})
+    grid = json.loads(path.read_text())
+    grid["embedding"]["pooling"] = "last_token"
+    path.write_text(json.dumps(grid))
+    assert main(["validate", str(path)]) == 0
+    assert (f"{path}: embedding.pooling: last_token on '{grid['embedding']['model']}' (bert): "
+            "it pads on the left, which moves this model's positions, so a document's vector "
+            "depends on its batch; use mean or cls") in capsys.readouterr().err
+
+
 def test_validate_warns_when_chinese_documents_outgrow_the_embedding_window(tmp_path, capsys):
     """Chinese has no spaces: counted by spaces, no Chinese article was ever warned of (audit of
     2026-12-01). THUCNews articles hold about 680 tokens at the median, a token per character."""

@@ -115,6 +115,15 @@ _PADDING_OFFSET_KINDS = frozenset({"roberta", "xlm-roberta", "xlm-roberta-xl", "
                                    "longformer", "mpnet"})
 
 
+def model_kind(folder: Path) -> str | None:
+    """A model folder's config.json `model_type` (bert, qwen3, ...), None when it has none."""
+    try:
+        kind = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("model_type")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return kind if isinstance(kind, str) else None
+
+
 def token_limit(folder: Path) -> int | None:
     """The most tokens a model folder's encoder reads (more fail inside the model): its config's
     max_position_embeddings, less the two RoBERTa's kind reserves; None when the config does not

@@ -13,7 +13,7 @@ import numpy as np
 
 from trainers import fit_inputs, load_trainer
 from tuner.data.corpus import level_text
-from tuner.data.embeddings import MINILM_IDS, token_limit
+from tuner.data.embeddings import MINILM_IDS, model_kind, token_limit
 from tuner.data.timestamps import parse_timestamps
 from tuner.engine.pruning import largest_budget
 
@@ -36,7 +36,7 @@ def advisories(grid: Grid, inputs: CheckedInputs) -> list[str]:
                      "documents; most topics will be empty")
     found += _truncation_advice(grid, inputs) + _time_slice_advice(grid, inputs) \
         + _covariate_advice(grid, inputs) + _label_case_advice(grid, inputs) \
-        + _pruning_advice(grid) + _model_size_advice(grid)
+        + _pruning_advice(grid) + _model_size_advice(grid) + _pooling_advice(grid, inputs)
     english_model = any(p.embedding is not None and p.embedding.model in MINILM_IDS
                         for p in inputs.plan)
     if english_model and share > 0.3:
@@ -122,6 +122,26 @@ def _time_slice_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
         found.append(f"{grid.path}: params.time_slices: '{rule}' on documents of {days} "
                      "distinct dates: some slices hold one date, whose documents are split "
                      f"between slices by their order in the file; use at most 'bins:{days}'")
+    return found
+
+
+# Encoders whose positions count from the first token: left padding (last-token pooling pads
+# on the left) moves them, so a document's vector depended on its batch (cosine down to 0.52
+# between batch sizes 32 and 1 with MiniLM; audit of 2026-12-01).
+ABSOLUTE_POSITION_KINDS = frozenset({"bert", "roberta", "xlm-roberta", "mpnet", "distilbert",
+                                     "camembert", "electra", "albert"})
+
+
+def _pooling_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
+    """last_token pooling is for decoder-style embedding models (Qwen3-Embedding)."""
+    found = []
+    for spec in sorted({p.embedding for p in inputs.plan if p.embedding is not None},
+                       key=lambda e: (e.model, e.pooling)):
+        kind = model_kind(inputs.model_paths[spec.model])
+        if spec.pooling == "last_token" and kind in ABSOLUTE_POSITION_KINDS:
+            found.append(f"{grid.path}: embedding.pooling: last_token on '{spec.model}' "
+                         f"({kind}): it pads on the left, which moves this model's positions, "
+                         "so a document's vector depends on its batch; use mean or cls")
     return found
 
 
