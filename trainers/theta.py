@@ -62,8 +62,8 @@ THETA_PARAMS = [
 THETA_CHECKS = [
     CrossCheck("kl_warmup <= epochs", ("kl_warmup", "epochs"),
                lambda v: v["kl_warmup"] <= v["epochs"]),
-    CrossCheck("kl_start <= kl_end", ("kl_start", "kl_end"),
-               lambda v: v["kl_start"] <= v["kl_end"]),
+    CrossCheck("kl_start <= kl_end", ("kl_start", "kl_end", "kl_warmup"),
+               lambda v: v["kl_warmup"] == 0 or v["kl_start"] <= v["kl_end"]),
 ]
 
 

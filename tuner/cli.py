@@ -49,10 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _silence_library_noise()
     if args.handler is not _run:  # `run` resumes once it has imported MLflow (tuner.flow)
         resume_collection()
-    previous = None
-    if args.handler in (_run, _precompute) and threading.current_thread() is \
-            threading.main_thread():  # the trial loop has its own, while it runs
-        previous = signal.signal(signal.SIGTERM, _terminate)
+    # SIGTERM says so and cleans up as SIGINT does; the trial loop has its own while it runs
+    terminating = args.handler in (_run, _precompute) and \
+        threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if terminating else None
     try:
         return int(args.handler(args))
     except SweepInterrupted as stop:
@@ -71,13 +71,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exit_code(err)
     finally:
         resume_collection()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        if terminating:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM outside the trial loop (start-up, precompute): it ended the process with no word
     and no clean-up, as cron's `timeout` or `docker stop` sends it (audit of 2026-12-01)."""
+
+    signum = signal.SIGTERM
 
 
 def _terminate(signum: int, frame: object) -> None:

@@ -134,10 +134,12 @@ def grid_vocab_size(grid: Grid) -> int:
 def score_external(grid_path: Path, topics_path: Path, assignments_path: Path | None,
                    cache_dir: Path, name: str, vocab_size: int | None = None) -> Score:
     """Score external topics (and assignments) against the grid's dataset."""
-    from tuner.engine.sweep import check_inputs, sweep_context
+    from tuner.engine.sweep import check_inputs, refuse_one_class, sweep_context
 
     grid = load_grid(grid_path)
-    inputs = check_inputs(grid)
+    inputs = check_inputs(grid, for_trials=False)
+    if assignments_path is not None:  # ARI, NMI and F1 are scored
+        refuse_one_class(grid, inputs.truth)
     topics = load_topics(topics_path)
     size = vocab_size or grid_vocab_size(grid)
     bow_cache = BowCache(cache_dir)

@@ -74,7 +74,7 @@ def test_supervised_without_labels_says_so(small_data, theta_cache):
     ({"epochs": 20, "kl_warmup": 30}, "THETA requires kl_warmup <= epochs; got kl_warmup=30, "
                                       "epochs=20"),
     ({"kl_start": 0.8, "kl_end": 0.2}, "THETA requires kl_start <= kl_end; got kl_start=0.8, "
-                                       "kl_end=0.2"),
+                                       "kl_end=0.2, kl_warmup=50"),
     ({"mode": "few_shot"}, "THETA expects one of zero_shot/supervised/unsupervised; "
                            "got 'few_shot'"),
 ])
@@ -114,3 +114,4 @@ def test_kl_start_without_warm_up_is_one_trial():
     warm = [schema.resolved(schema.with_defaults({"kl_warmup": 5, "kl_start": v, "epochs": 10}))
             for v in (0.0, 0.5)]
     assert warm[0] != warm[1]
+    assert schema.validate({"kl_warmup": 0, "kl_start": 0.9, "kl_end": 0.5, "epochs": 10}) == []

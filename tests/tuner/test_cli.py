@@ -339,15 +339,16 @@ def test_settings_that_need_more_documents_than_the_corpus_has_are_invalid(tmp_p
     corpus = write_jsonl(tmp_path / "twelve.jsonl", dated_records(12))
     dataset = {"path": str(corpus), "text_field": "text", "id_field": "id",
                "label_field": "label", "timestamp_field": "timestamp", "language": "en"}
-    path = make_grid(tmp_path, corpus, dataset=dataset, models=["bertopic", "dtm"],
-                     params={"num_topics": 30, "bertopic.clustering": "kmeans",
-                             "dtm.time_slices": "bins:50"})
-    assert main(["validate", str(path)]) == 2
-    err = capsys.readouterr().err
-    assert f"{path}: params.num_topics: BERTopic with k-means makes 30 clusters of 12 " \
-           "documents; allowed: up to 12" in err
-    assert f"{path}: params.time_slices: 'bins:50' makes more slices than the 12 documents; " \
-           "allowed: bins:2 to bins:12" in err
+    for search in (None, {"strategy": "tpe", "n_trials": 4}):  # TPE plans cache probes only
+        path = make_grid(tmp_path, corpus, dataset=dataset, models=["bertopic", "dtm"],
+                         params={"num_topics": [30], "bertopic.clustering": "kmeans",
+                                 "dtm.time_slices": ["bins:50"]}, search=search)
+        assert main(["validate", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert f"{path}: params.num_topics: BERTopic with k-means makes 30 clusters of 12 " \
+               "documents; allowed: up to 12" in err
+        assert f"{path}: params.time_slices: 'bins:50' makes more slices than the 12 " \
+               "documents; allowed: bins:2 to bins:12" in err
 
 
 def test_validate_warns_of_stm_covariates_that_are_not_categories(tmp_path, capsys):
@@ -499,8 +500,12 @@ def test_one_class_or_no_pair_of_a_class_is_invalid(tmp_path, small_corpus, caps
     rows = read_jsonl(small_corpus)[:40]
     one = write_jsonl(tmp_path / "one.jsonl", [{**r, "label": "politics"} for r in rows])
     assert main(["validate", str(make_grid(tmp_path, one))]) == 2
-    assert "dataset.label_field 'label': every scored document is in one class, and ARI, NMI " \
-           "and F1 need two or more" in capsys.readouterr().err
+    assert f"{one}: dataset.label_field 'label': puts every scored document in one class, and " \
+           "ARI, NMI and F1 need two classes or more" in capsys.readouterr().err
+    topics = tmp_path / "topics.json"  # scoring topics alone reads no label: not refused
+    topics.write_text(json.dumps({"a": ["space", "nasa"], "b": ["god", "church"]}))
+    assert main(["score", str(make_grid(tmp_path, one)), str(topics), "--cache-dir",
+                 str(tmp_path / "cache")]) == 0
     alone = write_jsonl(tmp_path / "alone.jsonl", [{**r, "label": f"c{i}"}
                                                    for i, r in enumerate(rows)])
     supervised = make_grid(tmp_path, alone, models=["theta"],

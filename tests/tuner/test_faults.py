@@ -285,12 +285,42 @@ def test_sigterm_while_the_sweep_precomputes_is_said_and_cleaned_up(tmp_path, sm
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
-    while not list((store / ".locks").glob("early-*.lock")):  # the sweep holds its lock
-        assert time.time() < deadline and process.poll() is None, process.stderr
-        time.sleep(0.1)
-    time.sleep(1)  # into the embedding
+    while not list((tmp_path / "cache").glob("emb-*.lock")):  # embedding the corpus
+        assert time.time() < deadline and process.poll() is None, "never reached the embedding"
+        time.sleep(0.05)
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=120)
     assert process.returncode == 143, err
     assert "interrupted by SIGTERM before any trial started" in err
-    assert not list((tmp_path / "cache").rglob("*.tmp"))  # no half-written cache file
+    assert not list((tmp_path / "cache").glob("emb-*.npy"))  # no embedding half made
+
+
+def test_sigterm_while_the_trials_are_ranked_ends_the_sweep_killed(tmp_path, small_corpus,
+                                                                  session_cache):
+    """After the trial loop the CLI's handler is back: a SIGTERM while ranking said "before any
+    trial started" and left the sweep's run RUNNING (review of 2026-12-01)."""
+    from tuner.cli import _terminate
+    from tuner.errors import SweepInterrupted
+
+    grid = load_grid(make_grid(tmp_path, small_corpus, experiment="late",
+                               params={"num_topics": 5, "vocab_size": 1000, "lda.max_iter": 10}))
+    prepared = precompute(grid, check_inputs(grid), session_cache, progress=False)
+    tracker = MemoryTracker()
+
+    def ranking(result):
+        os.kill(os.getpid(), signal.SIGTERM)  # arrives while the trials are ranked
+        time.sleep(5)
+        raise AssertionError("SIGTERM was not heeded")
+
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        with pytest.raises(SweepInterrupted) as stopped:
+            run_sweep(prepared, tracker, lambda: make_executor("process", 1), 1,
+                      summarize=ranking)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert stopped.value.exit_code == 143
+    (sweep,) = [r for r in tracker.runs.values() if r.tags.get("tuner.role") == "sweep"]
+    assert sweep.status == "KILLED"
+    assert [r.status for r in tracker.runs.values() if r.tags.get("tuner.role") == "trial"] \
+        == ["FINISHED"]

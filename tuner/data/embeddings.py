@@ -142,15 +142,14 @@ def token_limit(folder: Path) -> int | None:
 # A tokenizer's vocabulary, in one of the forms transformers reads: without one, AutoTokenizer
 # built a 5-token BERT tokenizer, every word became [UNK] and every document embedded alike
 # (mean cosine 0.995; audit of 2026-12-01).
-TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model",
-                   "sentencepiece.bpe.model", "tokenizer.model")
+TOKENIZER_FILES = ("tokenizer.json", "vocab.*", "*.model", "*.spm")  # spm.model, spiece.model
 
 
 def _checked_model_folder(folder: Path, model: str) -> Path:
     """The folder, if it holds a transformers model (config.json, a weight file and a
     tokenizer's vocabulary)."""
     has_weights = any(folder.glob("*.safetensors")) or any(folder.glob("*.bin"))
-    has_vocabulary = any((folder / name).is_file() for name in TOKENIZER_FILES)
+    has_vocabulary = any(path.is_file() for name in TOKENIZER_FILES for path in folder.glob(name))
     if not (folder / "config.json").is_file() or not has_weights or not has_vocabulary:
         raise EmbeddingModelError(f"embedding model folder '{model}' holds no transformers "
                                   "model: it needs config.json, a .safetensors or .bin weight "

@@ -127,9 +127,9 @@ def _time_slice_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
 
 # Encoders whose positions count from the first token: left padding (last-token pooling pads
 # on the left) moves them, so a document's vector depended on its batch (cosine down to 0.52
-# between batch sizes 32 and 1 with MiniLM; audit of 2026-12-01).
-ABSOLUTE_POSITION_KINDS = frozenset({"bert", "roberta", "xlm-roberta", "mpnet", "distilbert",
-                                     "camembert", "electra", "albert"})
+# between batch sizes 32 and 1 with MiniLM; audit of 2026-12-01). RoBERTa's kind counts its
+# positions past the padding, and is not moved.
+ABSOLUTE_POSITION_KINDS = frozenset({"bert", "distilbert", "electra", "albert", "mobilebert"})
 
 
 def _pooling_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:

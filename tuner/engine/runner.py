@@ -125,15 +125,35 @@ def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: Executor
             loop.execute(make_executor)
     except BaseException:
         loop.abandon("KILLED")
-        try:
-            tracker.end_sweep(sweep, "KILLED", {})
-        except Exception as err:  # the store is down: keep the original error, not this one
-            log.warning("could not end sweep run %s as KILLED: %s", sweep.run_id, err)
+        _end_killed(tracker, sweep)
         raise
     finally:
         watchdog.close()
         if pruner is not None:
             shutil.rmtree(pruner.folder, ignore_errors=True)
+    try:
+        _close(tracker, sweep, result, scheduler, source, summarize)
+    except KeyboardInterrupt as err:
+        # SIGINT or SIGTERM while the trials are ranked: the run stayed RUNNING, and the CLI
+        # said "before any trial started" (review of 2026-12-01)
+        _end_killed(tracker, sweep)
+        raise SweepInterrupted(getattr(err, "signum", signal.SIGINT)) from err
+    except BaseException:
+        _end_killed(tracker, sweep)
+        raise
+    return result
+
+
+def _end_killed(tracker: Tracker, sweep: SweepHandle) -> None:
+    try:
+        tracker.end_sweep(sweep, "KILLED", {})
+    except Exception as err:  # the store is down: keep the original error, not this one
+        log.warning("could not end sweep run %s as KILLED: %s", sweep.run_id, err)
+
+
+def _close(tracker: Tracker, sweep: SweepHandle, result: SweepResult, scheduler: Scheduler,
+           source: Any, summarize: Callable[[SweepResult], SweepSummary] | None) -> None:
+    """Rank the trials (`summarize`) and end the sweep's parent run with its figures."""
     result.skipped = scheduler.skipped
     summary = summarize(result) if summarize is not None else SweepSummary()
     tracker.set_tags(sweep.run_id, {"tuner.skipped": str(result.skipped),
@@ -150,7 +170,6 @@ def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: Executor
     if result.steps:
         tracker.log_json(sweep.run_id, STEPS_FILE, {"steps": result.steps})
     tracker.end_sweep(sweep, "FINISHED", summary.metrics)
-    return result
 
 
 def _steps_of(spec: TrialSpec) -> list[SharedStep]:

@@ -149,25 +149,23 @@ def distinct_trial_count(grid: Grid, inputs: CheckedInputs) -> int:
     return len(distinct) * len(grid.seeds)
 
 
-def check_inputs(grid: Grid, max_trials: int | None = None) -> CheckedInputs:
-    """Validate the dataset, ground truth, embedding models and trial count; compute nothing."""
+def check_inputs(grid: Grid, max_trials: int | None = None,
+                 for_trials: bool = True) -> CheckedInputs:
+    """Validate the dataset, ground truth, embedding models and trial count; compute nothing.
+    `for_trials` False (`tuner score`, which runs none) leaves out what only trials need: the
+    models' requirements, the settings that need enough documents, and two truth classes."""
     if grid.trial_count == 0:
         raise GridError([f"{grid.path}: the grid expands to zero trials"])
     refuse_over(max_trials, grid.path, grid.trial_count)
     corpus = load_corpus(grid.dataset)
     truth = _ground_truth(grid, corpus)
-    requirements: dict[str, list[str]] = {}  # need -> the grid's models that have it
-    for sweep in grid.sweeps:
-        trainer = load_trainer(sweep.model)
-        for need in trainer.requires:
-            requirements.setdefault(need, []).append(sweep.model)
-        for need, (param, value) in trainer.requires_when.items():
-            if _may_take(sweep, param, value):
-                requirements.setdefault(need, []).append(f"{sweep.model} with {param}={value}")
-    _check_requirements(grid, corpus, truth, requirements)
+    if for_trials:
+        refuse_one_class(grid, truth)
+        _check_requirements(grid, corpus, truth, _requirements(grid))
     _check_document_frequencies(grid, len(corpus))
     plan = plan_trials(grid)
-    _check_corpus_size(grid, plan, len(corpus))
+    if for_trials:
+        _check_corpus_size(grid, len(corpus))
     models = {p.embedding.model for p in plan if p.embedding is not None}
     revisions = {p.embedding.model: p.embedding.revision for p in plan if p.embedding}
     paths = {m: resolve_model_path(m, revisions[m]) for m in sorted(models)}
@@ -190,23 +188,38 @@ def _check_token_windows(grid: Grid, plan: Sequence[PlannedTrial], paths: dict[s
         raise GridError(problems)
 
 
-def _check_corpus_size(grid: Grid, plan: Sequence[PlannedTrial], documents: int) -> None:
+def _check_corpus_size(grid: Grid, documents: int) -> None:
     """Settings that need more documents than the corpus has, refused before any trial: they
     failed in the trial with scikit-learn's words ("n_samples=12 should be >= n_clusters=30")
-    or the trainer's (audit of 2026-12-01)."""
+    or the trainer's (audit of 2026-12-01). Read from each model's space, which a TPE search's
+    plan (cache probes only) does not show."""
     problems = []
-    for planned in plan:
-        params, where = planned.params, f"{grid.path}: params"
-        if params.get("clustering") == "kmeans" and int(params.get("num_topics") or 0) > documents:
-            problems.append(f"{where}.num_topics: {planned.model} with k-means makes "
-                            f"{params['num_topics']} clusters of {documents} documents; allowed: "
-                            f"up to {documents}")
-        rule = params.get("time_slices")
-        if isinstance(rule, str) and rule.startswith("bins:") and int(rule[5:]) > documents:
-            problems.append(f"{where}.time_slices: '{rule}' makes more slices than the "
-                            f"{documents} documents; allowed: bins:2 to bins:{documents}")
+    for sweep in grid.sweeps:
+        where = f"{grid.path}: params"
+        topics = max((int(v or 0) for v in _values(sweep, "num_topics")), default=0)
+        if _may_take(sweep, "clustering", "kmeans") and topics > documents:
+            problems.append(f"{where}.num_topics: {sweep.model} with k-means makes {topics} "
+                            f"clusters of {documents} documents; allowed: up to {documents}")
+        for rule in _values(sweep, "time_slices"):
+            if isinstance(rule, str) and rule.startswith("bins:") and int(rule[5:]) > documents:
+                problems.append(f"{where}.time_slices: '{rule}' makes more slices than the "
+                                f"{documents} documents; allowed: bins:2 to bins:{documents}")
     if problems:
         raise GridError(list(dict.fromkeys(problems)))
+
+
+def _values(sweep: ModelSweep, param: str) -> list[Any]:
+    """The values a sweep's trials may give `param`: a random search's draws, a list, a range's
+    ends, else the schema's default."""
+    if sweep.sampled:
+        return [combo[param] for combo in sweep.sampled if param in combo]
+    values = sweep.space.get(param)
+    if isinstance(values, Range):
+        return [values.low, values.high]
+    if values is not None:
+        return list(values)
+    found = sweep.schema.get(param)
+    return [found.default] if found is not None else []
 
 
 def _check_document_frequencies(grid: Grid, documents: int) -> None:
@@ -236,20 +249,38 @@ def _may_take(sweep: ModelSweep, param: str, value: Any) -> bool:
     return value in values
 
 
+def _requirements(grid: Grid) -> dict[str, list[str]]:
+    """Need (labels, timestamps, ...) -> the grid's models that have it, as a message names
+    them."""
+    requirements: dict[str, list[str]] = {}
+    for sweep in grid.sweeps:
+        trainer = load_trainer(sweep.model)
+        for need in trainer.requires:
+            requirements.setdefault(need, []).append(sweep.model)
+        for need, (param, value) in trainer.requires_when.items():
+            if _may_take(sweep, param, value):
+                requirements.setdefault(need, []).append(f"{sweep.model} with {param}={value}")
+    return requirements
+
+
+def refuse_one_class(grid: Grid, truth: GroundTruth | None) -> None:
+    """One class against one cluster is a perfect ARI, NMI and F1: collapsed fits topped the
+    leaderboard, and a model that found clusters scored 0 (audit of 2026-12-01)."""
+    if truth is None:
+        return
+    classes = len(set(truth.labels[truth.covered].tolist()))
+    if classes >= 2:
+        return
+    where = f"{grid.ground_truth}: ground_truth" if grid.ground_truth is not None else \
+        f"{grid.dataset.path}: dataset.label_field '{grid.dataset.label_field}'"
+    found = "covers no document of the corpus" if classes == 0 else \
+        "puts every scored document in one class"
+    raise DataError(f"{where}: {found}, and ARI, NMI and F1 need two classes or more to mean "
+                    "anything; set \"label_field\": null (or drop ground_truth) to sweep "
+                    "without one")
+
+
 def _ground_truth(grid: Grid, corpus: Corpus) -> GroundTruth | None:
-    truth = _loaded_truth(grid, corpus)
-    if truth is not None and len(set(truth.labels[truth.covered].tolist())) < 2:
-        # One class against one cluster is a perfect ARI, NMI and F1: collapsed fits topped
-        # the leaderboard, and a model that found clusters scored 0 (audit of 2026-12-01).
-        where = "ground_truth" if grid.ground_truth is not None else \
-            f"dataset.label_field '{grid.dataset.label_field}'"
-        raise DataError(f"{corpus.source}: {where}: every scored document is in one class, "
-                        "and ARI, NMI and F1 need two or more to mean anything; set "
-                        "\"label_field\": null (or drop ground_truth) to sweep without one")
-    return truth
-
-
-def _loaded_truth(grid: Grid, corpus: Corpus) -> GroundTruth | None:
     if grid.ground_truth is not None:
         return load_ground_truth(grid.ground_truth, corpus)
     if corpus.labels is not None:
