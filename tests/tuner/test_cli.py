@@ -246,7 +246,7 @@ def test_params_shows_the_seed_range_a_grid_is_checked_against(capsys):
 def test_validate_warns_when_documents_outgrow_the_embedding_window(tmp_path, ng_records,
                                                                    capsys):
     """UN speeches (median 2,659 words) were cut to their first 256 tokens, silently."""
-    rows = [{**r, "text": " ".join([r["text"]] * 40)} for r in ng_records[:40]]
+    rows = [{**r, "text": " ".join([r["text"]] * 40)} for r in ng_records[::50][:40]]
     corpus = tmp_path / "long.jsonl"
     corpus.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     for models, warned in ((["bertopic"], True), (["lda"], False)):
@@ -260,7 +260,7 @@ def test_the_window_advice_names_the_models_limit_and_a_longer_window_is_refused
     """The advice said "up to the model's limit" without the limit; a user who raised max_length
     to 4096 passed validate and met a traceback from inside the model in the first trial
     (audit of 2026-12-01). MiniLM reads at most 512 tokens."""
-    rows = [{**r, "text": " ".join([r["text"]] * 40)} for r in ng_records[:40]]
+    rows = [{**r, "text": " ".join([r["text"]] * 40)} for r in ng_records[::50][:40]]
     corpus = tmp_path / "long.jsonl"
     corpus.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     path = make_grid(tmp_path, corpus, models=["bertopic"], params={"num_topics": 5})

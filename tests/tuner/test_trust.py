@@ -218,7 +218,7 @@ def test_an_edited_ground_truth_file_changes_the_key_but_not_the_fit(tmp_path, n
 
 
 def test_metric_settings_change_the_key_but_not_the_fit(tmp_path, ng_records):
-    corpus = write_jsonl(tmp_path / "corpus.jsonl", ng_records[:40])
+    corpus = write_jsonl(tmp_path / "corpus.jsonl", ng_records[::50][:40])  # labels of 2+
     one = _spec(tmp_path / "one", corpus, "lda")
     two = _spec(tmp_path / "two", corpus, "lda",
                 metrics={"npmi_window": 20, "topn": 10, "diversity_topn": 25})
