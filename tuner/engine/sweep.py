@@ -162,10 +162,9 @@ def check_inputs(grid: Grid, max_trials: int | None = None,
     if for_trials:
         refuse_one_class(grid, truth)
         _check_requirements(grid, corpus, truth, _requirements(grid))
+        _check_corpus_size(grid, len(corpus))
     _check_document_frequencies(grid, len(corpus))
     plan = plan_trials(grid)
-    if for_trials:
-        _check_corpus_size(grid, len(corpus))
     models = {p.embedding.model for p in plan if p.embedding is not None}
     revisions = {p.embedding.model: p.embedding.revision for p in plan if p.embedding}
     paths = {m: resolve_model_path(m, revisions[m]) for m in sorted(models)}
