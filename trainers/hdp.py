@@ -44,7 +44,15 @@ from trainers.base import (
 from tuner.data.inputs import FitContext, TrialData
 from tuner.errors import TrainerError
 from tuner.output import TopicModelOutput
-from tuner.params import VOCAB_SIZE, CrossCheck, Param, ParamSchema, above, between
+from tuner.params import (
+    VOCAB_SIZE,
+    CrossCheck,
+    Param,
+    ParamSchema,
+    above,
+    between,
+    float32_priors,
+)
 
 
 class HDPTrainer(Trainer):
@@ -71,7 +79,8 @@ class HDPTrainer(Trainer):
         Param("topic_threshold", float, 0.01, between(0.0, 0.2), "topics holding a smaller "
               "share of the tokens are dropped before scoring (extension)"),
     ], [CrossCheck("initial_k <= max_topics", ("initial_k", "max_topics"),
-                   lambda p: p["initial_k"] <= p["max_topics"])])
+                   lambda p: p["initial_k"] <= p["max_topics"]),
+        *float32_priors("alpha", "gamma", "eta")])
 
     def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
             ) -> TopicModelOutput:

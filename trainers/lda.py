@@ -27,7 +27,16 @@ from trainers.base import (
 )
 from tuner.data.inputs import FitContext, TrialData
 from tuner.output import TopicModelOutput
-from tuner.params import NUM_TOPICS, VOCAB_SIZE, Param, ParamSchema, above, between, one_of
+from tuner.params import (
+    NUM_TOPICS,
+    VOCAB_SIZE,
+    Param,
+    ParamSchema,
+    above,
+    between,
+    float32_priors,
+    one_of,
+)
 
 BURN_IN = 50  # iterations before the first alpha re-estimation (tomotopy's burn_in default 0)
 TERM_WEIGHTS = {"one": "ONE", "idf": "IDF", "pmi": "PMI"}  # -> tomotopy.TermWeight members
@@ -61,7 +70,7 @@ class LDATrainer(Trainer):
               "weigh each token by 1 (LDA), its word's IDF or its PMI with the document "
               "(tomotopy's TermWeight; extension); weighted, log_likelihood_per_word is of the "
               "weighted counts and not comparable with 'one'"),
-    ])
+    ], float32_priors("alpha", "eta"))
 
     def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
             ) -> TopicModelOutput:

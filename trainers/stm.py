@@ -78,8 +78,8 @@ class STMTrainer(Trainer):
     libraries: ClassVar[tuple[str, ...]] = ("numpy", "scipy")
     reads: ClassVar[frozenset[Requirement]] = frozenset({"covariates"})  # when the dataset has them
     # 2: spectral start, Σ₀ = 20 I, E-step to convergence; 3: a categorical covariate's 1, 1.0
-    # and "1" are one level (they were two)
-    revision: ClassVar[int] = 3
+    # and "1" are one level (they were two); 4: covariate effects to six significant figures
+    revision: ClassVar[int] = 4
     params: ClassVar[ParamSchema] = ParamSchema("STM", [
         NUM_TOPICS,
         VOCAB_SIZE,
@@ -154,7 +154,9 @@ def covariate_effects(design: Design, gamma: NDArray[np.float64]) -> dict[str, A
         "scale": "change in log theta_k against the mean over topics, per unit of the covariate "
                  "(categorical: this level against the reference level)",
         "reference_levels": design.references,
-        "effects": {name: [round(float(x), 6) for x in centred[i]]
+        # six significant figures: six decimals read a covariate in seconds since 1970 as
+        # "no effect" (every value 0.0; audit of 2026-12-01)
+        "effects": {name: [float(f"{float(x):.6g}") for x in centred[i]]
                     for i, name in enumerate(design.columns) if i > 0},
     }
 

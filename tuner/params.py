@@ -188,6 +188,23 @@ class CrossCheck:
     check: Callable[[Mapping[str, Any]], bool]
 
 
+FLOAT32_PRIOR = (1e-30, 1e30)  # what a float32 holds with room to spare
+
+
+def float32_priors(*names: str) -> list[CrossCheck]:
+    """Priors of a library that keeps them as float32 (tomotopy): a value below about 1.4e-45
+    became 0 and one above 3.4e38 infinite, and the library aborted its worker (SIGABRT, "wrong
+    alpha value") or gave NaN, after validation had passed them (audit of 2026-12-01)."""
+    low, high = FLOAT32_PRIOR
+    return [CrossCheck(f"{low:g} <= {name} <= {high:g} (kept as float32)", (name,),
+                       _holds_float32(name)) for name in names]
+
+
+def _holds_float32(name: str) -> Callable[[Mapping[str, Any]], bool]:
+    low, high = FLOAT32_PRIOR
+    return lambda p: p[name] is None or low <= p[name] <= high
+
+
 @dataclass(frozen=True)
 class ParamSchema:
     """The complete, explicit parameter list of one model."""

@@ -37,3 +37,18 @@ def test_term_weight_lowers_words_spread_over_every_document(small_data, weight)
         return len({w for topic in output.topic_words for w in topic})
 
     assert distinct_words(weighted) > distinct_words(plain)
+
+
+@pytest.mark.parametrize(("model", "values", "field"), [
+    ("LDA", {"alpha": 1e-300}, "alpha"), ("LDA", {"eta": 1e300}, "eta"),
+    ("HDP", {"gamma": 1e-300}, "gamma"), ("HDP", {"alpha": 1e39}, "alpha")])
+def test_a_prior_tomotopy_cannot_hold_is_refused(model, values, field):
+    """tomotopy keeps priors as float32: 1e-300 became 0 and aborted the worker (SIGABRT,
+    "wrong alpha value"), 1e39 gave NaN, after validation had passed them (audit of
+    2026-12-01)."""
+    from trainers import load_trainer
+
+    value = values[field]
+    assert load_trainer(model).params.validate(values) == [
+        f"{model} requires 1e-30 <= {field} <= 1e+30 (kept as float32); got {field}={value:g}"]
+    assert load_trainer(model).params.validate({field: 1e-20}) == []

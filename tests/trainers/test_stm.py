@@ -110,3 +110,15 @@ def test_em_runs_to_convergence_and_logs_iterations(small_data, init):
     output = trainer().fit(small_data, params, FitContext(seed=2))
     assert output.extras["em_converged"] == 1
     assert 1 < output.extras["em_iterations"] < 200
+
+
+def test_a_small_effect_per_unit_keeps_its_figures():
+    """Rounded to six decimals, a covariate in seconds since 1970 (effects about 1e-9 a unit)
+    read as no effect at all, every value 0.0 (audit of 2026-12-01)."""
+    from trainers.stm import covariate_effects
+
+    design = prevalence_design({"epoch": [1.5e9, 1.6e9, 1.7e9]}, 3)
+    gamma = np.array([[0.5, -0.2], [2.0e-9, -1.5e-9]])  # intercept row, then the covariate
+    effects = covariate_effects(design, gamma)["effects"]["epoch"]
+    assert all(value != 0.0 for value in effects)
+    assert effects[0] == pytest.approx(2.0e-9 - (2.0e-9 - 1.5e-9) / 3, rel=1e-5)
