@@ -533,14 +533,17 @@ class _RunView:
                   "topics yet: try \"patience\": null (and more epochs)" if stopped else
                   " Fewer topics, or more iterations or epochs, may fit this data better")
         return [f"{len(self.collapsed)} trials gave their documents to fewer than half their "
-                f"topics ({examples}): a collapsed fit.{advice}"]
+                f"topics, or found one topic ({examples}): a collapsed fit, whose diversity and "
+                f"agreement with the labels mean little.{advice}"]
 
 
 def collapsed(record: TrialRecord) -> bool:
-    """A finished trial whose documents went to fewer than half of its (4 or more) topics."""
+    """A finished trial whose documents went to fewer than half of its (4 or more) topics, or
+    that found one topic (HDP down to one: diversity 1.0, ranked first; audit of 2026-12-01)."""
     used, topics = record.metrics.get("topics_used"), record.metrics.get("num_topics_found")
-    return (record.error is None and used is not None and topics is not None and topics >= 4
-            and used < topics / 2)
+    if record.error is not None or used is None or topics is None:
+        return False
+    return topics == 1 or (topics >= 4 and used < topics / 2)
 
 
 def console_main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
@@ -410,12 +411,15 @@ def test_run_warns_of_trials_whose_documents_went_to_few_topics():
             "epochs_run": 44.0})
 
     assert collapsed(record(6, 1)) and not collapsed(record(10, 1))
+    one = record(1, 0)
+    assert collapsed(dataclasses.replace(one, metrics={**one.metrics, "num_topics_found": 1.0}))
     view = _RunView(2, None, bar=False)  # type: ignore[arg-type]
     for trial in (record(6, 1), record(18, 0)):
         view.finished(trial)
     (warning,) = view.warnings()
-    assert warning.startswith("1 trials gave their documents to fewer than half their topics "
-                              "(GSM[num_topics=20]#seed=42: 6 of 20, stopped at epoch 44)")
+    assert warning.startswith("1 trials gave their documents to fewer than half their topics, "
+                              "or found one topic (GSM[num_topics=20]#seed=42: 6 of 20, stopped "
+                              "at epoch 44)")
 
 
 def test_run_names_a_trial_by_what_the_grid_varies(tmp_path, small_corpus, capsys):
@@ -440,8 +444,11 @@ def test_run_names_a_trial_by_what_the_grid_varies(tmp_path, small_corpus, capsy
     assert sorted(line.split()[1] for line in lines) == [
         f"NVDM[num_layers={n},dropout={d}]#seed=1" for n in (1, 2) for d in (0.1, 0.2)]
     (warning,) = view.warnings()
-    assert warning.startswith("4 trials gave their documents to fewer than half their topics (")
-    assert "; and 1 more): a collapsed fit. Fewer topics, or more iterations" in warning
+    assert warning.startswith("4 trials gave their documents to fewer than half their topics, "
+                              "or found one topic (")
+    assert "; and 1 more): a collapsed fit" in warning
+    assert warning.endswith("Fewer topics, or more iterations or epochs, may fit this data "
+                            "better")
     assert "patience" not in warning  # no trial stopped early (it advised patience null anyway)
 
 
