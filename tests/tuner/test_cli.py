@@ -316,6 +316,21 @@ def test_validate_warns_of_dtm_year_slices_on_a_corpus_of_one_year(tmp_path, cap
         "slice" in capsys.readouterr().err
 
 
+def test_a_missing_date_is_called_missing(tmp_path, capsys):
+    """A null timestamp was reported as the unparseable value '' (audit of 2026-12-01)."""
+    from tests.conftest import write_jsonl
+
+    rows = [{**r, "timestamp": None if i % 6 == 0 else r["timestamp"]}
+            for i, r in enumerate(dated_records())]
+    corpus = write_jsonl(tmp_path / "gaps.jsonl", rows)
+    dataset = {"path": str(corpus), "text_field": "text", "id_field": "id",
+               "label_field": "label", "timestamp_field": "timestamp", "language": "en"}
+    path = make_grid(tmp_path, corpus, dataset=dataset, models=["dtm"], params={"num_topics": 5})
+    assert main(["validate", str(path)]) == 2
+    assert (f"dataset.timestamp_field: every document needs a date; 7 of 40 have none (null or "
+            f"empty), e.g. document '{rows[0]['id']}'") in capsys.readouterr().err
+
+
 def test_validate_warns_of_more_dtm_bins_than_dates(tmp_path, capsys):
     from tests.conftest import write_jsonl
 

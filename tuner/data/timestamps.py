@@ -31,6 +31,11 @@ def parse_timestamps(timestamps: Sequence[str], ids: Sequence[str], source: str
                      ) -> list[date]:
     """Every document's date. Raises DataError naming the field and the first bad value."""
     dates = [parse_timestamp(v) for v in timestamps]
+    missing = [i for i, v in enumerate(timestamps) if not v.strip()]
+    if missing:  # a null read as '' was called an unparseable value ''
+        raise DataError(f"{source}: dataset.timestamp_field: every document needs a date; "
+                        f"{len(missing)} of {len(dates)} have none (null or empty), e.g. "
+                        f"document '{ids[missing[0]]}'")
     bad = [i for i, d in enumerate(dates) if d is None]
     if bad:
         first = bad[0]
