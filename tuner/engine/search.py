@@ -78,8 +78,8 @@ def sample_random(space: Mapping[str, Mapping[str, Values]], n_trials: int, seed
     in a row with nothing new. `refused` gets the first rule each model's draws broke."""
     rng = np.random.default_rng(seed)
     models = list(space)
-    schemas = {m: load_trainer(m).params for m in models}
-    sizes = {m: _counted_space(m, space[m], refused) for m in models}
+    rules = {m: _Rules(m, refused) for m in models}
+    sizes = {m: _counted_space(m, space[m], rules[m]) for m in models}
     combos: dict[str, list[dict[str, Any]]] = {m: [] for m in models}
     seen: dict[str, set[str]] = {m: set() for m in models}
     misses, turn = 0, 0
@@ -89,11 +89,8 @@ def sample_random(space: Mapping[str, Mapping[str, Values]], n_trials: int, seed
         model = models[turn % len(models)]
         turn += 1
         combo = draw_config(model, space[model], lambda _, values: _draw(values, rng))
-        key = json.dumps(combo, sort_keys=True, default=str)
-        broken = schemas[model].cross_problems(schemas[model].with_defaults(combo))
-        if broken and refused is not None:
-            refused.setdefault(model, broken[0])
-        if broken or key in seen[model]:
+        key = _config_key(combo)
+        if not rules[model].kept(combo) or key in seen[model]:
             misses += 1
             continue
         misses = 0
@@ -102,11 +99,26 @@ def sample_random(space: Mapping[str, Mapping[str, Values]], n_trials: int, seed
     return combos
 
 
-def _counted_space(model: str, space: Mapping[str, Values],
-                   refused: dict[str, str] | None) -> float:
+class _Rules:
+    """A model's cross-field rules, noting in `refused` the first one a configuration broke."""
+
+    def __init__(self, model: str, refused: dict[str, str] | None) -> None:
+        self.model, self.schema, self.refused = model, load_trainer(model).params, refused
+
+    def kept(self, combo: Mapping[str, Any]) -> bool:
+        broken = self.schema.cross_problems(self.schema.with_defaults(combo))
+        if broken and self.refused is not None:
+            self.refused.setdefault(self.model, broken[0])
+        return not broken
+
+
+def _config_key(combo: Mapping[str, Any]) -> str:
+    return json.dumps(combo, sort_keys=True, default=str)
+
+
+def _counted_space(model: str, space: Mapping[str, Values], rules: _Rules) -> float:
     """How many distinct configurations a finite space (lists, integer ranges) holds that keep
-    the model's rules (`refused` gets a rule one of the others breaks); infinity for a
-    continuous or larger one."""
+    the model's rules; infinity for a continuous or larger one."""
     choices: dict[str, list[Any]] = {}
     for name, values in space.items():
         if isinstance(values, Range):
@@ -116,16 +128,9 @@ def _counted_space(model: str, space: Mapping[str, Values],
         choices[name] = values
     if math.prod(len(v) for v in choices.values()) > ENUMERATED:
         return math.inf
-    schema = load_trainer(model).params
-    valid = set()
-    for picked in itertools.product(*choices.values()):
-        combo = draw_config(model, space, _picker(dict(zip(choices, picked, strict=True))))
-        broken = schema.cross_problems(schema.with_defaults(combo))
-        if broken and refused is not None:
-            refused.setdefault(model, broken[0])
-        if not broken:
-            valid.add(json.dumps(combo, sort_keys=True, default=str))
-    return len(valid)
+    combos = (draw_config(model, space, _picker(dict(zip(choices, picked, strict=True))))
+              for picked in itertools.product(*choices.values()))
+    return len({_config_key(combo) for combo in combos if rules.kept(combo)})
 
 
 def _picker(full: Mapping[str, Any]) -> Callable[[str, Values], Any]:
@@ -228,17 +233,16 @@ class TpeSource:
         is skipped, unrun, and counted in `unrunnable`."""
         from optuna.trial import TrialState
 
+        refused: dict[str, str] = {}
         for _ in range(REFUSALS):
             trial = self.study.ask()
             model, combo = self._drawn(trial)
-            schema = load_trainer(model).params
-            broken = schema.cross_problems(schema.with_defaults(combo))
-            if not broken:
+            if _Rules(model, refused).kept(combo):
                 return trial, model, combo
             self.study.tell(trial, state=TrialState.FAIL)
         self.unrunnable += 1
-        log.warning("TPE's last %d suggestions all broke %s's rules (%s); one suggestion is "
-                    "skipped", REFUSALS, model, broken[0])
+        log.warning("TPE's last %d suggestions all broke a model's rules (%s); one suggestion "
+                    "is skipped", REFUSALS, "; ".join(refused.values()))
         return None
 
     def _drawn(self, trial: Any) -> tuple[str, dict[str, Any]]:
