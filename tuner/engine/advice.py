@@ -77,8 +77,12 @@ def _mostly_chinese(texts: Sequence[str], sample: int = 2000) -> tuple[int, int]
     """How many of (an even sample of) the texts have mostly Han letters, and how many were
     looked at."""
     looked = texts[::max(1, len(texts) // sample)]
-    return sum(2 * len(HAN_CHARACTER.findall(t[:500])) > len(LETTER.findall(t[:500]))
-               for t in looked), len(looked)
+    return sum(_mostly_han(t[:500]) for t in looked), len(looked)
+
+
+def _mostly_han(text: str) -> bool:
+    han = len(HAN_CHARACTER.findall(text))
+    return han > 0 and 2 * han > len(LETTER.findall(text))  # letters counted only where needed
 
 
 HAN_CHARACTER = re.compile("[\u4e00-\u9fff]")
