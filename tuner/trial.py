@@ -37,6 +37,7 @@ class DataRef:
     # "covariates"); the worker withholds every other one from the trainer.
     inputs: Mapping[str, str] = field(default_factory=dict)
     context: str = ""  # the data the sweep judges its trials on (see data_context)
+    roots: tuple[str, ...] = ()  # the folders its files must stay under (tuner.data.confine)
 
 
 @dataclass(frozen=True)

@@ -534,3 +534,34 @@ def test_a_sweep_can_be_cancelled_queued_or_running(api: Served) -> None:
     again = api.call("POST", "/sweeps", _inline(api, "cancel-queued", seeds=[3]))
     assert again[0] == 202, again  # the experiment is free again
     assert wait_done(api, again[1]["id"])["status"] == "finished"
+
+
+def test_a_queued_sweeps_file_replaced_by_a_link_out_of_the_roots_is_not_read(
+        api: Served) -> None:
+    """The roots are checked when a worker reads, not only at the POST: a ground-truth file
+    replaced by a link while its sweep waited was read from outside, and the ids it held were
+    quoted in the trial's tuner.error tag (audit of 2026-12-01)."""
+    from mlflow.tracking import MlflowClient
+
+    datasets = api.root / "datasets"
+    ids = [json.loads(line)["id"] for line in
+           (datasets / "corpus.jsonl").read_text(encoding="utf-8").splitlines()]
+    (datasets / "swapped.json").write_text(json.dumps({"a": ids[::2], "b": ids[1::2]}))
+    (api.root / "outside.json").write_text(json.dumps({f"{MARKER}c": [f"{MARKER}doc"]}))
+    blocker = _inline(api, "swap-blocker")
+    blocker["grid_inline"]["params"] = {"num_topics": 5, "vocab_size": 1000,
+                                        "lda.max_iter": 10000}
+    holding = api.call("POST", "/sweeps", blocker)[1]
+    status, queued = api.call("POST", "/sweeps",
+                              _inline(api, "swap-victim", ground_truth="../datasets/swapped.json"))
+    assert status == 202, queued
+    (datasets / "swapped.json").unlink()
+    (datasets / "swapped.json").symlink_to(api.root / "outside.json")
+    assert api.call("POST", f"/sweeps/{holding['id']}/cancel")[0] == 202
+    ended = wait_done(api, queued["id"])
+    assert ended["status"] == "failed", ended
+    runs = MlflowClient(api.store).search_runs([ended["experiment_id"]],
+                                               "tags.`tuner.role` = 'trial'")
+    errors = {r.data.tags.get("tuner.error", "") for r in runs}
+    assert runs and all("ground_truth now leads outside" in e for e in errors), errors
+    assert MARKER not in json.dumps([r.to_dictionary() for r in runs]) + json.dumps(ended)

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from trainers import fit_inputs, load_trainer, trainer_revision
+from tuner.data.confine import confined
 from tuner.data.corpus import Corpus, load_corpus
 from tuner.data.embeddings import (
     MINILM_IDS,
@@ -73,6 +74,9 @@ class CheckedInputs:
     truth: GroundTruth | None
     plan: list[PlannedTrial]
     model_paths: dict[str, Path]  # embedding model id -> local folder
+    # The folders every file the sweep reads must stay under until its last trial (tuner
+    # serve's data roots, for an inline grid; empty: not confined): see tuner.data.confine.
+    roots: tuple[str, ...] = ()
 
     @cached_property
     def input_digests(self) -> dict[str, str]:
@@ -475,9 +479,19 @@ def embedding_key(spec: EmbeddingSpec, model_path: Path, corpus: Corpus,
 MODEL_HASHES = Path("models") / "file-hashes.json"  # model_revision's memo, in the cache
 
 
+def _model_folder(spec: EmbeddingSpec, inputs: CheckedInputs) -> Path:
+    """The embedding model's folder, read in its place. A folder the grid names by path is
+    checked again against the sweep's roots: a queued sweep's folder may have been replaced
+    since it was validated. (An id's folder is in the Hugging Face cache, not the data; the
+    service makes every folder an inline grid names absolute.)"""
+    folder = inputs.model_paths[spec.model]
+    return confined(folder, inputs.roots, "embedding.model") if Path(spec.model).is_absolute() \
+        else folder
+
+
 def _embedding(spec: EmbeddingSpec, inputs: CheckedInputs, cache_dir: Path,
                events: dict[str, str], progress: bool) -> EmbeddingKey:
-    model_path = inputs.model_paths[spec.model]
+    model_path = _model_folder(spec, inputs)
     key = embedding_key(spec, model_path, inputs.corpus, cache_dir)
     cache = EmbeddingCache(cache_dir)
     hit = cache.load(key, verify=True) is not None
@@ -513,4 +527,4 @@ def _data_ref(grid: Grid, inputs: CheckedInputs, cache_dir: Path, bow_path: str,
         dataset={"text_field": dataset.text_field, "id_field": dataset.id_field,
                  "label_field": dataset.label_field, "timestamp_field": dataset.timestamp_field,
                  "language": dataset.language, "covariates": list(dataset.covariates)},
-        encoder=asdict(encoder) if encoder else None, context=context)
+        encoder=asdict(encoder) if encoder else None, context=context, roots=inputs.roots)

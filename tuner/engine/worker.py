@@ -17,12 +17,13 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from trainers import load_trainer
+from tuner.data.confine import confined
 from tuner.data.corpus import Corpus, DatasetSpec, load_corpus
 from tuner.data.embeddings import EncoderSource
 from tuner.data.ground_truth import GroundTruth, ground_truth_from_labels, load_ground_truth
@@ -33,7 +34,7 @@ from tuner.devices import limit_threads, pick_device, thread_limit
 from tuner.engine.jit import enable_jit_cache
 from tuner.engine.pruning import ReportingCheckpoint
 from tuner.engine.scheduler import StepDone, step_id, step_marker
-from tuner.errors import CacheError
+from tuner.errors import CacheError, DataError, GroundTruthError
 from tuner.fitting import fit_code, fit_trial
 from tuner.metrics import METRICS, MetricReference, evaluate
 from tuner.metrics.coherence import npmi_per_topic
@@ -183,7 +184,18 @@ def load_trial_data(ref: DataRef) -> TrialData:
     loaded: dict[str, str]
     data, loaded = _remembered(_STATE.data, memo_key, lambda: _with_side_digests(ref))
     _check_side_inputs(ref, loaded)  # on every trial: the first one may read none of them
-    return data
+    return _with_confined_encoder(data, ref)
+
+
+def _with_confined_encoder(data: TrialData, ref: DataRef) -> TrialData:
+    """A trainer that fine-tunes the encoder reads its folder at every fit, remembered data or
+    not: a served sweep's folder is checked against its roots on every trial, and read where it
+    resolved to."""
+    encoder = data.encoder
+    if encoder is None or not ref.roots or not Path(encoder.model).is_absolute():
+        return data
+    folder = confined(encoder.path, ref.roots, "embedding.model")
+    return dataclasses.replace(data, encoder=dataclasses.replace(encoder, path=str(folder)))
 
 
 def _with_side_digests(ref: DataRef) -> tuple[TrialData, dict[str, str]]:
@@ -216,13 +228,14 @@ def _check_side_inputs(ref: DataRef, loaded: Mapping[str, str]) -> None:
 
 def _read_trial_data(ref: DataRef) -> TrialData:
     fields = ref.dataset
-    spec = DatasetSpec(Path(ref.corpus_path), text_field=str(fields.get("text_field", "text")),
+    path = confined(ref.corpus_path, ref.roots, "dataset.path")
+    spec = DatasetSpec(path, text_field=str(fields.get("text_field", "text")),
                        id_field=str(fields.get("id_field", "id")),
                        label_field=fields.get("label_field"),
                        timestamp_field=fields.get("timestamp_field"),
                        language=str(fields.get("language", "en")),
                        covariates=tuple(fields.get("covariates", ())))
-    corpus = load_corpus(spec)
+    corpus = _as_validated(ref.corpus_path, lambda: load_corpus(spec))
     if corpus.sha256 != ref.corpus_sha256:
         raise CacheError(f"{ref.corpus_path} changed since the sweep started; re-run it")
     bow = BowCache(Path(ref.bow_path).parent.parent).load(Path(ref.bow_path))
@@ -237,7 +250,9 @@ def _read_trial_data(ref: DataRef) -> TrialData:
 def _truth(ref: DataRef, corpus: Corpus) -> NDArray[np.int64] | None:
     """The partition the trial is scored against; it must be the one its key was made with."""
     if ref.ground_truth_path:
-        truth: GroundTruth | None = load_ground_truth(Path(ref.ground_truth_path), corpus)
+        path = confined(ref.ground_truth_path, ref.roots, "ground_truth")
+        truth: GroundTruth | None = _as_validated(ref.ground_truth_path,
+                                                  lambda: load_ground_truth(path, corpus))
     elif corpus.labels is not None:
         truth = ground_truth_from_labels(corpus.labels, ref.corpus_path)
     else:
@@ -246,6 +261,20 @@ def _truth(ref: DataRef, corpus: Corpus) -> NDArray[np.int64] | None:
         raise CacheError(f"{ref.ground_truth_path or ref.corpus_path}: the ground truth changed "
                          "since the sweep started; re-run it")
     return truth.labels if truth is not None else None
+
+
+Loaded = TypeVar("Loaded")
+
+
+def _as_validated(path: str, read: Callable[[], Loaded]) -> Loaded:
+    """Read a data file that validated when the sweep started: an error now means it changed
+    since. Its own message is not repeated: it may quote the file's content (document ids, a
+    field's values), which must not reach a served sweep's trial runs (their tuner.error tag)."""
+    try:
+        return read()
+    except (DataError, GroundTruthError) as err:
+        raise CacheError(f"{path} changed since the sweep started: it no longer reads as it did "
+                         f"then ({type(err).__name__}); re-run it") from None
 
 
 def fit_view(data: TrialData, ref: DataRef) -> TrialData:

@@ -124,8 +124,9 @@ class SweepRegistry:
         grid, inputs, inline = self._validated_request(body)
         job = SweepJob(job_id, grid.experiment, "grid_inline" if inline else str(body["grid"]))
         self._register(job)
-        if inline is not None:
+        if inline is not None:  # its files must stay under the roots until its last trial
             grid = replace(grid, path=self._write_inline(job, inline))
+            inputs = replace(inputs, roots=tuple(str(root) for root in self.roots.roots))
         with self._lock:
             self._futures[job_id] = self._pool.submit(self._run, job, grid, inputs)
         return job

@@ -10,6 +10,7 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
+from tuner.data.confine import MAX_MODEL_FILES, leads_outside, under
 from tuner.grid_sections import is_dir, is_file
 
 # A Hugging Face model id: "name" or "org/name".
@@ -31,7 +32,7 @@ class DataRoots:
         return ", ".join(f"{root.name}/" for root in self.roots)
 
     def contains(self, path: Path) -> bool:
-        return any(path.is_relative_to(root) for root in self.roots)
+        return under(path, self.roots)
 
     def shown(self, text: str) -> str:
         """`text` with each root's absolute path shortened to the root's folder name."""
@@ -94,7 +95,7 @@ def _model(roots: DataRoots, base: Path, value: str, problems: list[str]) -> str
         before = len(problems)
         folder = _under(roots, found[0] if found else base, value, "embedding.model", "folder",
                         problems)
-        if len(problems) == before and _leads_outside(roots, Path(folder)):
+        if len(problems) == before and leads_outside(Path(folder), roots.roots):
             problems.append(f"grid_inline: embedding.model: {value!r} holds links that lead "
                             f"outside the server's data roots ({roots.names}), or more than "
                             f"{MAX_MODEL_FILES} entries")
@@ -111,18 +112,3 @@ def _working_folder() -> Path | None:
         return Path.cwd()
     except OSError:  # removed while the server runs: nothing can be found there
         return None
-
-
-MAX_MODEL_FILES = 10_000  # a model folder holds tens of files; more is not a model
-
-
-def _leads_outside(roots: DataRoots, folder: Path) -> bool:
-    """Whether anything inside a model folder resolves outside the roots: the encoder reads
-    every file in it (config, tokenizer, weights), not only the folder the grid names."""
-    try:
-        for count, entry in enumerate(folder.rglob("*")):
-            if count >= MAX_MODEL_FILES or not roots.contains(entry.resolve()):
-                return True
-    except (OSError, RuntimeError, ValueError):
-        return True
-    return False

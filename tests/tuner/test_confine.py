@@ -1,0 +1,115 @@
+"""A served inline sweep reads its files only under the server's data roots, at every read and
+not only when the POST validated them; and a data file that changed after validation is never
+quoted by a worker (audit of 2026-12-01: a ground-truth file replaced by a link after the POST
+was read from outside, and the ids it held were quoted in the trial's tuner.error tag)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import make_grid, read_jsonl, write_jsonl
+from tuner.data.confine import confined
+from tuner.data.embeddings import resolve_model_path
+from tuner.engine import worker
+from tuner.engine.sweep import check_inputs, precompute
+from tuner.engine.worker import load_trial_data
+from tuner.errors import CacheError, DataError
+from tuner.grid import load_grid
+from tuner.trial import TrialSpec
+
+SECRET = "zqxOUTSIDEq7"  # only in files outside the roots, or in a changed file
+
+
+def test_a_path_is_read_where_it_resolves_when_it_stays_under_the_roots(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    (root / "sub").mkdir(parents=True)
+    (root / "sub" / "corpus.jsonl").write_text("{}")
+    (root / "alias.jsonl").symlink_to(root / "sub" / "corpus.jsonl")
+    assert confined(root / "alias.jsonl", (str(root),), "dataset.path") == \
+        root / "sub" / "corpus.jsonl"
+    assert confined("relative/name", (), "dataset.path") == Path("relative/name")  # no roots
+
+
+def test_a_file_or_folder_that_now_leads_outside_is_not_read(tmp_path: Path) -> None:
+    root, outside = tmp_path / "data", tmp_path / f"{SECRET}-elsewhere"
+    root.mkdir()
+    outside.mkdir()
+    (outside / "truth.json").write_text("{}")
+    (root / "truth.json").symlink_to(outside / "truth.json")
+    (root / "model").mkdir()
+    (root / "model" / "config.json").symlink_to(outside / "truth.json")
+    prefix = tmp_path / "data2"  # a root's name is not a prefix of another folder's
+    prefix.mkdir()
+    (prefix / "x.jsonl").write_text("{}")
+    for path, field in [(root / "truth.json", "ground_truth"), (root / "model", "embedding.model"),
+                        (prefix / "x.jsonl", "dataset.path")]:
+        with pytest.raises(DataError, match=f"{field} now leads outside") as refused:
+            confined(path, (str(root),), field)
+        assert SECRET not in str(refused.value)  # the target is never named
+
+
+@pytest.fixture()
+def served(tmp_path: Path, ng_records: list[dict]) -> tuple[Path, TrialSpec]:
+    """An LDA trial prepared as `tuner serve` prepares an inline grid's: its ground truth in a
+    data root, and the roots in its inputs."""
+    root = tmp_path / "data"
+    records = ng_records[:60]
+    corpus = write_jsonl(root / "corpus.jsonl", records)
+    truth = {label: [r["id"] for r in records if r["label"] == label]
+             for label in sorted({r["label"] for r in records})}
+    (root / "truth.json").write_text(json.dumps(truth))
+    grid = load_grid(make_grid(tmp_path, corpus, ground_truth=str(root / "truth.json"),
+                               params={"num_topics": 5, "vocab_size": 1000}))
+    inputs = dataclasses.replace(check_inputs(grid), roots=(str(root.resolve()),))
+    trial = precompute(grid, inputs, tmp_path / "cache", progress=False).trials[0]
+    assert trial.data.roots == (str(root.resolve()),)
+    worker._STATE.data.clear()
+    return root, trial
+
+
+def test_a_worker_reads_a_served_sweeps_files_only_under_its_roots(
+        tmp_path: Path, served: tuple[Path, TrialSpec]) -> None:
+    root, trial = served
+    assert load_trial_data(trial.data).labels is not None  # before: read as validated
+    outside = tmp_path / "outside.json"
+    outside.write_text(json.dumps({SECRET: [f"{SECRET}-doc"]}))
+    (root / "truth.json").unlink()
+    (root / "truth.json").symlink_to(outside)
+    worker._STATE.data.clear()
+    with pytest.raises(DataError, match="ground_truth now leads outside") as refused:
+        load_trial_data(trial.data)
+    assert SECRET not in str(refused.value)
+    (root / "corpus.jsonl").rename(root / "moved.jsonl")
+    (root / "corpus.jsonl").symlink_to(outside)
+    with pytest.raises(DataError, match="dataset.path now leads outside"):
+        load_trial_data(trial.data)
+
+
+def test_a_data_file_changed_since_validation_is_not_quoted(
+        served: tuple[Path, TrialSpec]) -> None:
+    """Inside the roots too: the loader's own message would list the unknown ids."""
+    root, trial = served
+    (root / "truth.json").write_text(json.dumps({"a": [f"{SECRET}-doc"]}))
+    with pytest.raises(CacheError, match="truth.json changed since the sweep started") as told:
+        load_trial_data(trial.data)
+    assert SECRET not in str(told.value) and told.value.__cause__ is None
+
+
+def test_a_sweep_whose_model_folder_now_leads_outside_is_not_encoded(
+        tmp_path: Path, ng_records: list[dict]) -> None:
+    """The embedding model a queued sweep names by path is checked again before it is hashed
+    and loaded (an id's folder is in the Hugging Face cache: never confined)."""
+    root = tmp_path / "data"
+    corpus = write_jsonl(root / "corpus.jsonl", ng_records[:60])
+    (root / "model").symlink_to(resolve_model_path("sentence-transformers/all-MiniLM-L6-v2"))
+    grid = load_grid(make_grid(tmp_path, corpus, models=["bertopic"],
+                               embedding={"model": str(root / "model"), "pooling": "mean"},
+                               params={"vocab_size": 1000}))
+    inputs = dataclasses.replace(check_inputs(grid), roots=(str(root),))
+    with pytest.raises(DataError, match="embedding.model now leads outside"):
+        precompute(grid, inputs, tmp_path / "cache", progress=False)
+    assert read_jsonl(corpus)  # the data is untouched

@@ -1,0 +1,51 @@
+"""Reading only under given folders. The files an inline grid sent to `tuner serve` names must
+stay under the server's data roots until the last trial has read them, not only when the POST
+was validated: a ground-truth file replaced by a link after the POST was read from outside the
+roots, and the document ids it held were quoted in the trial's `tuner.error` tag (audit of
+2026-12-01). Each reader resolves the path, checks it, and reads what it resolved to."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from tuner.errors import DataError
+
+MAX_MODEL_FILES = 10_000  # a model folder holds tens of files; more is not a model
+
+
+def under(path: Path, roots: Sequence[Path]) -> bool:
+    """Whether the resolved `path` is one of `roots` (resolved folders) or inside one."""
+    return any(path.is_relative_to(root) for root in roots)
+
+
+def leads_outside(folder: Path, roots: Sequence[Path]) -> bool:
+    """Whether anything inside a model folder resolves outside the roots: an encoder reads every
+    file in it (config, tokenizer, weights), not only the folder a grid names."""
+    try:
+        for count, entry in enumerate(folder.rglob("*")):
+            if count >= MAX_MODEL_FILES or not under(entry.resolve(), roots):
+                return True
+    except (OSError, RuntimeError, ValueError):
+        return True
+    return False
+
+
+def confined(path: str | Path, roots: Sequence[str], field: str) -> Path:
+    """`path` resolved, to be read in its place. With `roots` (a served inline sweep's), it must
+    resolve under one of them, and so must everything in it if it is a folder. Without roots,
+    the path as given (a sweep the user runs reads what the user names).
+
+    Raises:
+        DataError: the path (or a file in the folder) now leads outside the roots; nothing was
+            read from it. The message names the path as the grid gave it, never its target.
+    """
+    if not roots:
+        return Path(path)
+    folders = [Path(root) for root in roots]
+    resolved = Path(path).resolve()
+    if not under(resolved, folders) or (resolved.is_dir() and leads_outside(resolved, folders)):
+        raise DataError(f"{path}: {field} now leads outside the server's data roots (it was "
+                        "replaced after the sweep was sent); nothing was read from it. Send "
+                        "the sweep again once the file is back")
+    return resolved
