@@ -208,7 +208,9 @@ def _service_commands(commands: argparse._SubParsersAction) -> None:  # type: ig
     report = commands.add_parser("report", help="HTML report and plots of an experiment")
     report.add_argument("experiment", help="MLflow experiment name")
     report.add_argument("--tracking-uri", help="MLflow tracking URI (default as for run)")
-    report.add_argument("--out", type=Path, help="output folder (default reports/EXPERIMENT)")
+    report.add_argument("--out", type=Path,
+                        help="output folder (default reports/EXPERIMENT, with any character "
+                        "but letters, digits, '.', '-' and '_' as '_')")
     report.add_argument("--metric", help="ranking metric (default: what the experiment's latest "
                         "sweep ranked by, else ari if logged, else npmi)")
     report.set_defaults(handler=_report)
@@ -371,10 +373,10 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from tuner.reporting.report import write_report
+    from tuner.reporting.report import default_folder, write_report
     from tuner.tracking.tracker import resolve_tracking_uri
 
-    out = args.out or Path("reports") / args.experiment
+    out = args.out or default_folder(args.experiment)
     written = write_report(resolve_tracking_uri(args.tracking_uri), args.experiment, out,
                            args.metric)
     print(f"report: {written.html}")

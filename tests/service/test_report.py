@@ -9,7 +9,13 @@ import pytest
 
 from tests.service.conftest import ServerSweep, tuner_cli
 from tuner.errors import TunerError
-from tuner.reporting.report import IMPORTANCE_FILE, WrittenReport, pareto_front, write_report
+from tuner.reporting.report import (
+    IMPORTANCE_FILE,
+    WrittenReport,
+    default_folder,
+    pareto_front,
+    write_report,
+)
 from tuner.tracking.records import FinishedTrial
 
 
@@ -79,6 +85,18 @@ def test_report_of_unknown_experiment_names_it(server_sweep: ServerSweep, tmp_pa
                                                ) -> None:
     with pytest.raises(TunerError, match="experiment 'nope': not found in http://127.0.0.1"):
         write_report(server_sweep.server.url, "nope", tmp_path)
+
+
+@pytest.mark.parametrize("experiment", ["20ng-demo", "../../escaped", "/tmp/escaped", "..",
+                                        "a/../../b", "新闻-2024"])
+def test_the_default_report_folder_is_one_folder_below_reports(experiment: str) -> None:
+    """An experiment named over the service's API as "../../x" or "/tmp/x" chose where
+    `tuner report EXPERIMENT` wrote (audit of 2026-12-01)."""
+    folder = default_folder(experiment)
+    assert folder.parent == Path("reports") and folder.name not in ("", ".", "..")
+    assert (Path("/base") / folder).resolve().parent == Path("/base/reports")
+    if experiment in ("20ng-demo", "新闻-2024"):
+        assert folder.name == experiment  # an ordinary name is kept as it is
 
 
 def test_report_cli_writes_into_out(server_sweep: ServerSweep, tmp_path: Path) -> None:

@@ -36,7 +36,7 @@ from tuner.reporting.plots import (
     plot_topic_words,
 )
 from tuner.tracking.records import FinishedTrial, SweepRun, ranked, ranking_metric
-from tuner.tracking.tracker import MlflowTracker, Tracker
+from tuner.tracking.tracker import MlflowTracker, Tracker, artifact_folder_name
 
 PARETO_METRICS = ("npmi", "diversity", "ari")
 
@@ -71,6 +71,13 @@ def pareto_front(rows: Sequence[Scored], metrics: Sequence[str]) -> list[Scored]
     return [row for row, p in zip(rows, points, strict=True)
             if not any(all(a >= b for a, b in zip(q, p, strict=True)) and q != p
                        for q in points)]
+
+
+def default_folder(experiment: str) -> Path:
+    """Where `tuner report EXPERIMENT` writes without --out: one folder below reports/, however
+    the name was spelt. An experiment named over `tuner serve`'s API as "../../x" or "/tmp/x"
+    wrote its report there (audit of 2026-12-01)."""
+    return Path("reports") / artifact_folder_name(experiment)
 
 
 def write_report(tracking_uri: str, experiment: str, out: Path,
