@@ -119,6 +119,8 @@ def test_missing_dataset_answers_400_without_the_server_path(api: Served) -> Non
 def test_grid_name_cannot_leave_the_grids_folder(api: Served, name: str, expected: int) -> None:
     status, body = api.call("POST", "/sweeps", {"grid": name})
     assert status == expected, body
+    assert "grids folder (grids/)" in body["error"]
+    assert str(api.root) not in json.dumps(body)  # the server's folders are not shown
 
 
 @pytest.mark.parametrize("field, value", [
@@ -282,6 +284,29 @@ def test_host_header_must_name_this_server(api: Served, host: str, expected: int
     assert status == expected, body
     if expected == 421:
         assert body["error"].startswith("Host header: names another server")
+
+
+def test_a_second_host_header_is_refused(api: Served) -> None:
+    """Only the first of two was checked: a proxy that routes by the last one would pass a
+    request for another name (audit of 2026-12-01)."""
+    connection = http.client.HTTPConnection("127.0.0.1", api.port, timeout=60)
+    connection.putrequest("GET", "/health", skip_host=True)
+    connection.putheader("Host", f"127.0.0.1:{api.port}")
+    connection.putheader("Host", "evil.example")
+    connection.endheaders()
+    answer = connection.getresponse()
+    status, data = answer.status, answer.read()
+    connection.close()
+    assert status == 421, data
+
+
+@pytest.mark.parametrize("scheme, expected", [("bearer", 200), ("BEARER", 200), ("Basic", 401)])
+def test_the_authorization_scheme_is_read_whatever_its_case(api: Served, scheme: str,
+                                                            expected: int) -> None:
+    """RFC 9110: `bearer` is the same scheme as `Bearer` (some clients send it so)."""
+    status, body = api.call("GET", "/sweeps", token=None,
+                            headers={"Authorization": f"{scheme} {TOKEN}"})
+    assert status == expected, body
 
 
 @pytest.mark.parametrize("headers, body", [

@@ -217,7 +217,8 @@ class SweepRegistry:
         except TunerError as err:
             files = {} if grid is None else {"dataset": grid.dataset.path,
                                              "ground_truth": grid.ground_truth}
-            raise validation_error(err, path, label, self.roots,
+            shortened = DataRoots.of((*self.roots.roots, self.settings.grids_dir))
+            raise validation_error(err, path, label, shortened,
                                    {k: v for k, v in files.items() if v is not None}) from err
 
     def _register(self, job: SweepJob) -> None:
@@ -344,10 +345,11 @@ def _named_grid(grids_dir: Path, name: Any) -> tuple[Path, str]:
         raise ApiError(HTTPStatus.BAD_REQUEST, f"grid: not a usable file name: {name!r}") \
             from err
     if not path.is_relative_to(root) or Path(name).is_absolute():
-        raise ApiError(HTTPStatus.BAD_REQUEST, f"grid: must name a file inside {grids_dir}/; "
-                       f"got {name!r}")
+        raise ApiError(HTTPStatus.BAD_REQUEST, f"grid: must name a file inside the grids "
+                       f"folder ({root.name}/); got {name!r}")
     if not is_file(path):
-        raise ApiError(HTTPStatus.NOT_FOUND, f"grid: no file {name!r} in {grids_dir}/")
+        raise ApiError(HTTPStatus.NOT_FOUND, f"grid: no file {name!r} in the grids folder "
+                       f"({root.name}/)")
     if not _grid_shaped(path):
         raise ApiError(HTTPStatus.BAD_REQUEST, f"grid: {name!r} is not a grid file (a JSON "
                        "object with 'dataset' and 'models' or 'model')")

@@ -250,7 +250,10 @@ class _ApiHandler(PrereadHandler):
         return HTTPStatus.OK, self.registry.get(parts[1]).as_json()
 
     def _check_host(self) -> None:
-        if not self.hosts.allows(self.headers.get("Host")):
+        # One Host header: a proxy that reads the last of two would route what this one allowed
+        # by the first (audit of 2026-12-01).
+        given = self.headers.get_all("Host") or []
+        if len(given) != 1 or not self.hosts.allows(given[0]):
             self.close_connection = True
             raise ApiError(HTTPStatus.MISDIRECTED_REQUEST, "Host header: names another server; "
                            "use the address tuner serve listens on, or add it with "
@@ -260,8 +263,9 @@ class _ApiHandler(PrereadHandler):
         token = self.settings.token
         if not token:
             return
-        given = self.headers.get("Authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        scheme, _, given = self.headers.get("Authorization", "").partition(" ")
+        # The scheme's case does not matter (RFC 9110 section 11.1); the token's does.
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), token.encode()):
             raise ApiError(HTTPStatus.UNAUTHORIZED, "missing or wrong bearer token; send "
                            "'Authorization: Bearer $TUNER_API_TOKEN'")
 
