@@ -1,9 +1,14 @@
 # Two entry points: `make demo` (set up, then run the demo sweep) and `make test` (set up, then
-# run the test suite). Both create .venv on first use; torch is installed first so that the CPU
-# build is used instead of a multi-GB CUDA build.
+# run the test suite). Both create .venv on first use; torch is installed first, with PyTorch's
+# CPU index beside PyPI, so that the CPU build (2.13.0+cpu, the highest 2.13.0 on Linux) is used
+# instead of PyPI's Linux wheel and its multi-GB CUDA libraries (pip's resolution checked
+# 2026-12-01: nvidia-cublas, nvidia-cudnn-cu13, triton...). Torch alone: its dependencies come
+# with the project's, from PyPI. A machine that cannot reach that index (a local wheel mirror)
+# warns, retries for a few seconds, and uses the wheels it has.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 export MLFLOW_DISABLE_TELEMETRY ?= true
 export TOKENIZERS_PARALLELISM ?= false
 
@@ -12,7 +17,7 @@ export TOKENIZERS_PARALLELISM ?= false
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q --no-deps torch==2.13.0 --extra-index-url $(TORCH_INDEX)
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
