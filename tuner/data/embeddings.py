@@ -154,7 +154,7 @@ def _checked_model_folder(folder: Path, model: str) -> Path:
         raise EmbeddingModelError(f"embedding model folder '{model}' holds no transformers "
                                   "model: it needs config.json, a .safetensors or .bin weight "
                                   "file and its tokenizer (tokenizer.json, or vocab.txt and the "
-                                  "like), as `huggingface-cli download` writes them")
+                                  "like), as `hf download` writes them")
     return folder
 
 
@@ -197,7 +197,7 @@ def _offline() -> bool:
 def _offline_message(model: str) -> str:
     return (f"embedding model '{model}' is not in the local Hugging Face cache and this machine "
             f"is offline or cannot reach the Hub. On a connected machine run "
-            f"`huggingface-cli download {model} --local-dir /models/{model.split('/')[-1]}`, copy "
+            f"`hf download {model} --local-dir /models/{model.split('/')[-1]}`, copy "
             f"the folder here and set the grid's embedding.model to that folder's path")
 
 

@@ -39,7 +39,7 @@ from tuner.data.vocab import (
 from tuner.devices import encoding_dtype
 from tuner.engine.advice import bag_advice, bag_figures
 from tuner.engine.search import Range
-from tuner.errors import DataError, GridError
+from tuner.errors import DataError, EmbeddingModelError, GridError
 from tuner.fitting import fit_code
 from tuner.grid import Grid, ModelSweep, refuse_over
 from tuner.params import VOCAB_SIZE, ParamSchema
@@ -171,9 +171,18 @@ def check_inputs(grid: Grid, max_trials: int | None = None,
     plan = plan_trials(grid)
     models = {p.embedding.model for p in plan if p.embedding is not None}
     revisions = {p.embedding.model: p.embedding.revision for p in plan if p.embedding}
-    paths = {m: resolve_model_path(m, revisions[m]) for m in sorted(models)}
+    paths = {m: _model_path(grid, m, revisions[m]) for m in sorted(models)}
     _check_token_windows(grid, plan, paths)
     return CheckedInputs(corpus, truth, plan, paths)
+
+
+def _model_path(grid: Grid, model: str, revision: str | None) -> Path:
+    """The embedding model's local folder; its problems name the grid file and the field,
+    as every other validation error does."""
+    try:
+        return resolve_model_path(model, revision)
+    except EmbeddingModelError as err:
+        raise EmbeddingModelError(f"{grid.path}: embedding.model: {err}") from err
 
 
 def _check_token_windows(grid: Grid, plan: Sequence[PlannedTrial], paths: dict[str, Path]
