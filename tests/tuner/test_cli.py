@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -77,8 +79,10 @@ def test_offline_embedding_model_is_a_clear_input_error(tmp_path, small_corpus, 
                      embedding={"model": "Qwen/Qwen3-Embedding-0.6B", "pooling": "last_token"})
     assert main(["validate", str(path)]) == 2
     err = capsys.readouterr().err
-    assert "'Qwen/Qwen3-Embedding-0.6B' is not in the local Hugging Face cache" in err
-    assert "offline" in err and "embedding.model" in err
+    assert f"{path}: embedding.model: embedding model 'Qwen/Qwen3-Embedding-0.6B' is not in " \
+        "the local Hugging Face cache" in err  # the file and the field, as every other error
+    assert "offline" in err and "`hf download Qwen/Qwen3-Embedding-0.6B" in err
+    assert (Path(sys.executable).parent / "hf").is_file()  # the command it names is installed
 
 
 @pytest.mark.parametrize("model", ["lda", "ProdLDA", "bertopic"])
@@ -629,3 +633,29 @@ def test_a_conditional_requirement_reads_what_the_trials_may_take():
                      "supervised")
     assert not _may_take(ModelSweep("THETA", schema, {}), "mode", "supervised")  # zero_shot
     assert _may_take(ModelSweep("THETA", schema, {"epochs": Range(10, 100)}), "epochs", 50)
+
+
+@pytest.mark.parametrize("uri, said", [
+    ("mlruns/mlflow.db", "a path names MLflow's file store, which MLflow 3 refuses; for a SQLite "
+                         "store write sqlite:///mlruns/mlflow.db"),
+    ("file:///tmp/store", "write sqlite:////tmp/store"),
+    ("sqllite:///x.db", "'sqllite' is not a store's scheme; tuner's stores are sqlite:///PATH"),
+])
+def test_a_store_path_or_a_misspelt_scheme_is_told_what_to_write(tmp_path, monkeypatch, capsys,
+                                                                 uri, said):
+    """The README names the default store mlruns/mlflow.db: given as --tracking-uri, MLflow's
+    answer spoke of a "maintenance mode" and was cut mid-URL ("See htt")."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["best", "nope", "--tracking-uri", uri]) == 2
+    err = capsys.readouterr().err
+    assert said in err and "See htt" not in err
+    assert not list(tmp_path.iterdir())  # nothing was created
+
+
+def test_a_long_store_error_is_cut_at_a_sentence_end():
+    from tuner.tracking.tracker import sentences
+
+    text = "It failed. See https://mlflow.org/docs/latest/tracking/backend-stores " + "x" * 300
+    assert sentences(text) == "It failed."
+    assert sentences("short, no cut") == "short, no cut"
+    assert sentences("y" * 400).endswith("y...") and len(sentences("y" * 400)) == 303

@@ -138,8 +138,36 @@ def open_client(tracking_uri: str, existing: bool = False) -> Any:
     except Exception as err:
         driver = (f"; install the database driver {err.name} (PostgreSQL's psycopg2: pip "
                   "install 'tuner[service]')" if isinstance(err, ModuleNotFoundError) else "")
+        reason = store_hint(tracking_uri) or f"{type(err).__name__}: {sentences(str(err))}"
         raise TrackingError(redact_uri(f"MLflow tracking store {tracking_uri} cannot be used: "
-                                       f"{type(err).__name__}: {str(err)[:300]}{driver}")) from err
+                                       f"{reason}{driver}")) from err
+
+
+STORE_SCHEMES = (*DATABASE_SCHEMES, "http", "https", "databricks")
+
+
+def store_hint(tracking_uri: str) -> str:
+    """What to write instead, for the two slips MLflow's own message does not explain (it spoke
+    of a "maintenance mode", or listed the model registry's schemes): a path (`mlruns/mlflow.db`,
+    as the README names the default store) and a misspelt scheme. Empty for any other URI."""
+    parts = urlsplit(tracking_uri)
+    scheme = parts.scheme.split("+", 1)[0].lower()
+    if scheme in ("", "file") or len(scheme) == 1:  # a path, or C:\\... on Windows
+        path = parts.path if scheme == "file" else tracking_uri
+        return (f"a path names MLflow's file store, which MLflow 3 refuses; for a SQLite store "
+                f"write sqlite:///{path}")
+    if scheme not in STORE_SCHEMES:
+        return (f"'{parts.scheme}' is not a store's scheme; tuner's stores are sqlite:///PATH, "
+                "postgresql://HOST/DATABASE or http(s)://SERVER")
+    return ""
+
+
+def sentences(text: str, most: int = 300) -> str:
+    """`text`, or its whole sentences within `most` characters (a cut left "See htt")."""
+    if len(text) <= most:
+        return text
+    end = text.rfind(". ", 0, most)
+    return text[:end + 1] if end > 0 else text[:most] + "..."
 
 
 def _client(tracking_uri: str, existing: bool) -> Any:
@@ -222,7 +250,7 @@ class MlflowTracker:
                 experiment, artifact_location=self._artifact_location(experiment)))
         except Exception as err:
             message = (f"MLflow tracking store {self.tracking_uri} cannot be used: "
-                       f"{type(err).__name__}: {str(err)[:300]}")
+                       f"{type(err).__name__}: {sentences(str(err))}")
             raise TrackingError(redact_uri(message)) from err
 
     def start_sweep(self, experiment: str, tags: Mapping[str, str], params: Mapping[str, Any],
