@@ -127,7 +127,7 @@ def test_taken_port_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixtu
         holder.listen()
         port = holder.getsockname()[1]
         before = signal.getsignal(signal.SIGTERM)
-        code = main(["ui", "--port", str(port), "--tracking-uri", f"sqlite:///{tmp_path}/m.db"])
+        code = main(["ui", "--port", str(port), "--tracking-uri", _store(tmp_path)[0]])
     assert code == 2
     assert f"--port {port}: cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
     assert signal.getsignal(signal.SIGTERM) == before  # the caller's handler is back
@@ -138,3 +138,13 @@ def test_unknown_experiment_names_the_store(tmp_path: Path, capsys: pytest.Captu
     uri, _ = _store(tmp_path)
     assert main(["ui", "nosuch", "--tracking-uri", uri]) == 2
     assert f"experiment 'nosuch' is not in {uri}; it holds: " in capsys.readouterr().err
+
+
+def test_a_store_that_is_not_there_is_not_made_and_served(tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]
+                                                         ) -> None:
+    """A typo in --tracking-uri served a new empty store ("no experiment yet") and left it
+    behind, where `tuner best` and `tuner report` refuse a missing one."""
+    assert main(["ui", "--tracking-uri", f"sqlite:///{tmp_path}/typo/mlflow.db"]) == 2
+    assert "no MLflow store at" in capsys.readouterr().err
+    assert not (tmp_path / "typo").exists()

@@ -41,10 +41,11 @@ def experiment_page(tracking_uri: str, base_url: str, name: str | None) -> Exper
 
     Raises:
         UiError: `name` is not in the store.
+        TrackingError: no store there (a SQLite file that does not exist), or it cannot be read.
     """
     from tuner.tracking.tracker import open_client
 
-    client = open_client(tracking_uri)
+    client = open_client(tracking_uri, existing=True)  # a typo made an empty store, and served it
     if name is not None:
         experiment = client.get_experiment_by_name(name)
         if experiment is None:
