@@ -210,6 +210,22 @@ def test_best_grid_reruns_every_seed_of_the_best_configuration(store: str) -> No
     assert {k: grid["params"][k] for k in ("num_topics", "alpha")} == dict(top.swept)
 
 
+def test_best_says_which_metrics_were_logged_or_that_nothing_finished(
+        store: str, trials: list[FinishedTrial]) -> None:
+    """With no finished trial at all (a cancelled sweep) it suggested "ari", the metric it had
+    just said was missing (audit of 2026-12-01)."""
+    from tuner.metrics import rankable_metrics
+
+    unlogged = next(m for m in rankable_metrics() if m not in trials[0].metrics)
+    with pytest.raises(TunerError, match=f"no finished trial has metric '{unlogged}'; rank by "
+                                         "one that was logged: npmi, diversity"):
+        best_grid(store, EXPERIMENT, unlogged)
+    MlflowTracker(store).start_sweep("nothing-finished", {}, {})
+    with pytest.raises(TunerError, match="'nothing-finished': no trial has finished .*there is "
+                                         "no configuration to choose"):
+        best_grid(store, "nothing-finished")
+
+
 def test_best_grid_keeps_the_settings_the_sweep_ran_with(store: str, tmp_path: Path) -> None:
     """`tuner best` re-read the sweep's grid file as it was at the time of asking: an edited
     file (or another file of that name where it ran) gave its own preprocessing, dataset fields

@@ -14,14 +14,31 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tuner.errors import TunerError
 from tuner.grid_sections import MAX_EXPERIMENT
 from tuner.reporting.leaderboard import ConfigResult, leaderboard
 from tuner.tracking.records import SweepRun, ranking_metric
 
+if TYPE_CHECKING:
+    from tuner.tracking.tracker import Tracker
+
 log = logging.getLogger(__name__)
+
+
+def _nothing_ranked(tracker: Tracker, experiment: str, metric: str) -> str:
+    """Why no configuration ranks by `metric`: none logged it (then the ones that can), or no
+    trial finished at all (it suggested "ari" when nothing had been logged)."""
+    from tuner.metrics import rankable_metrics
+
+    logged = {m for t in tracker.finished_trials(experiment) for m in t.metrics}
+    if not logged:
+        return ("no trial has finished (its sweeps were interrupted or cancelled, or every "
+                "trial failed): there is no configuration to choose")
+    rankable = [m for m in rankable_metrics() if m in logged]
+    return (f"no finished trial has metric '{metric}'; rank by one that was logged: "
+            f"{', '.join(rankable) or ', '.join(sorted(logged))}")
 
 
 def best_grid(tracking_uri: str, experiment: str, metric: str | None = None,
@@ -40,8 +57,8 @@ def best_grid(tracking_uri: str, experiment: str, metric: str | None = None,
     metric = metric or ranking_metric(sweeps) or "ari"
     board = leaderboard(tracker, experiment, metric, 1_000_000)
     if not board:
-        raise TunerError(f"experiment '{experiment}': no finished trial has metric '{metric}'; "
-                         "pick one of npmi, diversity, ari, f1 that the sweep logged")
+        why = _nothing_ranked(tracker, experiment, metric)
+        raise TunerError(f"experiment '{experiment}': {why}")
     runnable = [config for config in board if canonical_name(config.model) is not None]
     if canonical_name(board[0].model) is None:
         log.warning("the best %s is %s, scored with `tuner score`: it cannot be re-run, so the "
