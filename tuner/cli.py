@@ -20,7 +20,7 @@ import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from tuner.errors import SweepAbortedError, SweepInterrupted, SweepLockedError, TunerError
 from tuner.startup import pause_collection, resume_collection
@@ -67,7 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TunerError as err:
         if args.debug:
             raise
-        print(f"error: {redact_uri(str(err))}", file=sys.stderr)
+        for line in redact_uri(str(err)).splitlines() or [""]:  # one "error:" per problem
+            print(f"error: {line}", file=sys.stderr)
         return exit_code(err)
     finally:
         resume_collection()
@@ -118,8 +119,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """Command-line mistakes as one line, as tuner's other errors: argparse printed its usage
+    block (8 lines for `tuner run`) before "--max-trials 0", but not before "--max-workers 0"."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_INVALID, f"error: {self.prog}: {message} (`{self.prog} --help` lists "
+                                "what it takes)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tuner", description=__doc__)
+    parser = _Parser(prog="tuner", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
@@ -304,7 +314,8 @@ def _validate(args: argparse.Namespace) -> int:
     count = distinct_trial_count(grid, inputs)
     merged = f" ({grid.trial_count - count} equivalent combinations merged)" \
         if count < grid.trial_count else ""
-    print(f"{grid.path}: valid; {count} trials{merged} over {len(inputs.corpus)} documents "
+    print(f"{grid.path}: valid; {count} trial{'s' * (count != 1)}{merged} over "
+          f"{len(inputs.corpus)} documents "
           f"({', '.join(s.model for s in grid.sweeps)})")
     return EXIT_OK
 

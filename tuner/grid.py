@@ -6,10 +6,11 @@ names and their parameters, and counts the trials before it builds a single comb
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import itertools
 import json
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -144,7 +145,8 @@ def load_grid(path: str | Path, max_trials: int | None = None) -> Grid:
 
 def _read_json(path: Path) -> dict[str, Any]:
     if not sections.is_file(path):
-        raise GridError([f"{path}: grid file not found"])
+        raise GridError([f"{path}: is a folder, not a grid file" if sections.is_dir(path)
+                         else f"{path}: grid file not found"])
     try:
         # utf-8-sig: a byte order mark (Windows editors) is read as corpora read it
         raw, repeated = parse_json(path.read_text(encoding="utf-8-sig"))
@@ -343,7 +345,15 @@ def _check_param_names(params: Mapping[str, Any], schemas: Mapping[str, ParamSch
                 problems.add(f"params.{key}", f"{model} has no parameter '{name}'; it has "
                              f"{', '.join(schemas[model].names)}")
         elif schemas and not any(s.get(name) for s in schemas.values()):
-            problems.add(f"params.{key}", f"no model in this grid has a parameter '{name}'")
+            problems.add(f"params.{key}", f"no model in this grid has a parameter '{name}'"
+                         f"{_did_you_mean(name, schemas.values())}")
+
+
+def _did_you_mean(name: str, schemas: Iterable[ParamSchema]) -> str:
+    """The grid's parameter names closest to a misspelt one ("num_topcs"), if any is close."""
+    names = sorted({n for schema in schemas for n in schema.names})
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.75)
+    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
 
 def _model_values(model: str, schema: ParamSchema,

@@ -237,7 +237,7 @@ def dataset_spec(value: Any, base: Path, problems: ProblemList) -> DatasetSpec |
         return None
     path = (base / settings.pop("path")).resolve()
     if not is_file(path):
-        problems.add("dataset.path", f"file not found: {path}")
+        problems.add("dataset.path", not_a_file(path))
     elif path.suffix.lower() not in SUPPORTED_SUFFIXES:
         problems.add("dataset.path", f"expects .jsonl, .csv or .parquet; got '{path.suffix}'")
     settings["covariates"] = tuple(settings["covariates"])
@@ -256,8 +256,13 @@ def ground_truth_path(value: Any, base: Path, problems: ProblemList) -> Path | N
         return None  # null, or already reported by the top-level schema
     path = (base / value).resolve()
     if not is_file(path):
-        problems.add("ground_truth", f"file not found: {path}")
+        problems.add("ground_truth", not_a_file(path))
     return path
+
+
+def not_a_file(path: Path) -> str:
+    """Why a path a grid names as a file cannot be read: a folder, or nothing there."""
+    return f"is a folder, not a file: {path}" if is_dir(path) else f"file not found: {path}"
 
 
 def is_file(path: Path) -> bool:

@@ -262,6 +262,9 @@ class ParamSchema:
         found = [(name, f"unknown field; allowed: {', '.join(self.names)}")
                  for name in values if self.get(name) is None]
         for param in self.params:
+            if param.name not in values and param.default is None and not param.nullable:
+                found.append((param.name, f"missing; expects {param.allowed()}"))
+                continue  # a required field left out: "got null" read as if it were given
             value = values.get(param.name, param.default)
             found += [(param.name + where, why) for where, why in param.problems(value)]
         if found:

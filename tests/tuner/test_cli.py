@@ -69,7 +69,7 @@ def test_bertopic_top_n_words_changes_no_trial(tmp_path, small_corpus, capsys):
     path = make_grid(tmp_path, small_corpus, models=["bertopic"],
                      params={"bertopic.top_n_words": [5, 10, 20]})
     assert main(["validate", str(path)]) == 0
-    assert "valid; 1 trials (2 equivalent combinations merged)" in capsys.readouterr().out
+    assert "valid; 1 trial (2 equivalent combinations merged)" in capsys.readouterr().out
 
 
 def test_offline_embedding_model_is_a_clear_input_error(tmp_path, small_corpus, capsys,
@@ -491,7 +491,7 @@ def test_a_store_of_an_unknown_scheme_is_a_clear_input_error(tmp_path, small_cor
                  str(tmp_path / "c"), "--quiet"])
     assert code == 2
     assert capsys.readouterr().err.startswith("error: MLflow tracking store bogus://x cannot be "
-                                              "used: UnsupportedModelRegistryStoreURIException")
+                                              "used: 'bogus' is not a store's scheme")
 
 
 @pytest.mark.parametrize("command", [["best", "test"], ["report", "test"]])
@@ -659,3 +659,50 @@ def test_a_long_store_error_is_cut_at_a_sentence_end():
     assert sentences(text) == "It failed."
     assert sentences("short, no cut") == "short, no cut"
     assert sentences("y" * 400).endswith("y...") and len(sentences("y" * 400)) == 303
+
+
+def test_a_misspelt_parameter_is_matched_to_the_grids_own(tmp_path, small_corpus, capsys):
+    path = make_grid(tmp_path, small_corpus, params={"num_topcs": 10})
+    assert main(["validate", str(path)]) == 2
+    assert "params.num_topcs: no model in this grid has a parameter 'num_topcs'; did you mean " \
+        "'num_topics'?" in capsys.readouterr().err
+
+
+def test_a_folder_given_as_a_file_is_called_a_folder(tmp_path, small_corpus, capsys):
+    """It was "file not found", for a path that is there."""
+    path = make_grid(tmp_path, small_corpus, dataset={"path": str(tmp_path)})
+    assert main(["validate", str(path)]) == 2
+    assert f"dataset.path: is a folder, not a file: {tmp_path}" in capsys.readouterr().err
+    assert main(["validate", str(tmp_path)]) == 2
+    assert f"error: {tmp_path}: is a folder, not a grid file" in capsys.readouterr().err
+
+
+def test_every_problem_of_a_grid_is_its_own_error_line(tmp_path, small_corpus, capsys):
+    """The second of two problems had no "error:" and called a left-out section null."""
+    raw = json.loads(make_grid(tmp_path, small_corpus).read_text(encoding="utf-8"))
+    raw["datset"] = raw.pop("dataset")
+    (tmp_path / "typo.json").write_text(json.dumps(raw), encoding="utf-8")
+    assert main(["validate", str(tmp_path / "typo.json")]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2 and all(line.startswith("error: ") for line in lines), lines
+    assert lines[1].endswith("dataset: missing; expects an object")
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["run", "g.json", "--max-trials", "0"], "error: tuner run: argument --max-trials: expects "
+                                             "an int >= 1; got '0' (`tuner run --help`"),
+    (["run"], "error: tuner run: the following arguments are required: grid"),
+])
+def test_a_command_line_mistake_is_one_line(argv, said, capsys):
+    """argparse printed its 8-line usage block first, for some flags and not others."""
+    with pytest.raises(SystemExit) as ended:
+        main(argv)
+    assert ended.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(said) and len(err.splitlines()) == 1 and "usage:" not in err
+
+
+def test_a_leaderboard_without_a_finished_trial_says_so():
+    from tuner.reporting.leaderboard import format_leaderboard
+
+    assert format_leaderboard([], "npmi") == "(no finished trial has npmi yet: nothing to rank)"

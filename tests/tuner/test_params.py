@@ -80,7 +80,8 @@ SECTION = ParamSchema("section", [
 
 @pytest.mark.parametrize(("values", "found"), [
     ({"name": "a"}, []),
-    ({}, [("name", "expects a non-empty string; got null")]),
+    ({}, [("name", "missing; expects a non-empty string")]),  # left out, not given as null
+    ({"name": None}, [("name", "expects a non-empty string; got null")]),
     ({"name": " ", "x": 1}, [("x", "unknown field; allowed: name, share, ids"),
                              ("name", "expects a non-empty string; got ' '")]),
     ({"name": "a", "share": float("nan")}, [("share", "expects a float in (0, 1]; got nan "

@@ -255,6 +255,8 @@ def format_mean_sd(config: ConfigResult, metric: str, digits: int = 4) -> str:
 def format_leaderboard(entries: Sequence[ConfigResult], metric: str) -> str:
     """A plain-text table: one row per configuration, the ranking metric as mean ± sd over the
     seeds, the other metrics as means, and the run of the best seed (to open in MLflow)."""
+    if not entries:  # a header over no row read as a table that failed to print
+        return f"(no finished trial has {metric} yet: nothing to rank)"
     others = [m for m in SHOWN_METRICS if m != metric]
     width = min(NAME_WIDTH, max([len("configuration"), *(len(e.name) for e in entries)]))
     header = (f"{'#':>2}  {'configuration':<{width}} {'seeds':>5} "
