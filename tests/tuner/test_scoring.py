@@ -174,6 +174,22 @@ def test_a_document_listed_twice_in_the_assignments_is_refused(tmp_path, lda_tri
             f"'{doc_ids[0]}' is listed again") in capsys.readouterr().err
 
 
+def test_documents_left_out_of_the_assignments_are_named_in_their_column(tmp_path, lda_trial,
+                                                                         capsys):
+    """It named the column "id" in a doc_id file, and added "0 not in the dataset (first: [])"."""
+    grid_path, cache, record, doc_ids = lda_trial
+    topics, assignments = write_files(tmp_path, record, doc_ids)
+    rows = assignments.read_text(encoding="utf-8").splitlines()
+    assignments.write_text("\n".join(["doc_id,topic", *rows[1:-2]]) + "\n", encoding="utf-8")
+    code = main(["score", str(grid_path), str(topics), "--assignments", str(assignments),
+                 "--cache-dir", str(cache)])
+    assert code == EXIT_INVALID
+    err = capsys.readouterr().err
+    assert (f"{assignments}: doc_id: expects every document id of the dataset exactly once; "
+            f"2 missing (first: {doc_ids[-2]}, {doc_ids[-1]})") in err
+    assert "not in the dataset" not in err
+
+
 def test_best_passes_over_a_logged_external_model(tmp_path, lda_trial, small_corpus, caplog):
     """`tuner best` crashed with KeyError: 'dataset' once a `tuner score --log` model ranked
     first: it has no sweep of tuner's to rebuild and no trainer to re-run (audit of
