@@ -176,7 +176,7 @@ def test_embedding_model_may_be_a_model_id(api: Served) -> None:
 
 @pytest.mark.parametrize("data, fields, named", [
     ("fields.jsonl", {}, "dataset.text_field"),  # "fields found: <a key of the file>"
-    ("dupes.csv", {}, "dataset.path"),  # "ids must be unique (e.g. <an id>)"
+    ("dupes.csv", {}, "dataset.id_field"),  # "ids must be unique (e.g. <an id>)"
     ("corpus.jsonl", {"ground_truth": "../datasets/truth.json"}, "ground_truth"),
     ("dates.jsonl", {"models": ["dtm"], "params": {"num_topics": 5}},
      "dataset.timestamp_field"),

@@ -50,10 +50,12 @@ def test_untidy_real_documents_load(ng_records, tmp_path):
 
 
 @pytest.mark.parametrize(("mutate", "message"), [
-    (lambda rs: rs[1].update(id=rs[0]["id"]), r"field 'id': ids must be unique; 1 repeat"),
-    (lambda rs: rs[1].update(id=""), r"field 'id': 1 documents have an empty id"),
+    (lambda rs: rs[1].update(id=rs[0]["id"]),
+     r"dataset.id_field 'id': ids must be unique; 1 repeat"),
+    (lambda rs: rs[1].update(id=""), r"dataset.id_field 'id': 1 documents have an empty id"),
     (lambda rs: rs[2].pop("label"), r"dataset.label_field 'label' is missing from 1 of 60"),
-    (lambda rs: [r.update(text="") for r in rs], r"field 'text': every document is empty"),
+    (lambda rs: [r.update(text="") for r in rs],
+     r"dataset.text_field 'text': every document is empty"),
 ])
 def test_bad_corpus_is_rejected(tmp_path, records, mutate, message):
     rows = [dict(r) for r in records]

@@ -145,7 +145,8 @@ def load_corpus(spec: DatasetSpec) -> Corpus:
     texts = [_as_text(r[spec.text_field]) for r in records]
     _check_ids(ids, spec, where)
     if not any(t.strip() for t in texts):
-        raise DataError(f"{where}: field '{spec.text_field}': every document is empty")
+        raise DataError(f"{where}: dataset.text_field '{spec.text_field}': every document is "
+                        "empty")
     labels = [_label_text(r[spec.label_field]) for r in records] if spec.label_field else None
     timestamps = (
         [_timestamp_text(r[spec.timestamp_field]) for r in records] if spec.timestamp_field
@@ -239,10 +240,11 @@ def _hint(role: str, everywhere: bool) -> str:
 def _check_ids(ids: list[str], spec: DatasetSpec, where: str) -> None:
     empty = sum(1 for i in ids if not i.strip())
     if empty:
-        raise DataError(f"{where}: field '{spec.id_field}': {empty} documents have an empty id")
+        raise DataError(f"{where}: dataset.id_field '{spec.id_field}': {empty} documents have "
+                        "an empty id")
     seen: set[str] = set()
     duplicates = sorted({i for i in ids if i in seen or seen.add(i)})  # type: ignore[func-returns-value]
     if duplicates:
         shown = ", ".join(duplicates[:5])
-        raise DataError(f"{where}: field '{spec.id_field}': ids must be unique; "
+        raise DataError(f"{where}: dataset.id_field '{spec.id_field}': ids must be unique; "
                         f"{len(duplicates)} repeat (e.g. {shown})")
