@@ -115,7 +115,7 @@ def load_assignments(path: Path, doc_ids: Sequence[str],
     missing = [d for d in doc_ids if d not in found]
     unknown = sorted(set(found) - set(doc_ids))
     if missing or unknown:
-        found_problems = [f"{len(ids)} {what} (first: {', '.join(ids[:3])})"
+        found_problems = [f"{len(ids)} {what} (first: {ids[:3]})"
                           for ids, what in ((missing, "missing"), (unknown, "not in the dataset"))
                           if ids]
         raise DataError(f"{path}: {id_column}: expects every document id of the dataset exactly "

@@ -17,7 +17,7 @@ from tuner.data.embeddings import resolve_model_path
 from tuner.engine import worker
 from tuner.engine.sweep import check_inputs, precompute
 from tuner.engine.worker import load_trial_data
-from tuner.errors import CacheError, DataError
+from tuner.errors import CacheError, DataError, EmbeddingModelError
 from tuner.grid import load_grid
 from tuner.trial import TrialSpec
 
@@ -64,7 +64,7 @@ def served(tmp_path: Path, ng_records: list[dict]) -> tuple[Path, TrialSpec]:
     (root / "truth.json").write_text(json.dumps(truth))
     grid = load_grid(make_grid(tmp_path, corpus, ground_truth=str(root / "truth.json"),
                                params={"num_topics": 5, "vocab_size": 1000}))
-    inputs = dataclasses.replace(check_inputs(grid), roots=(str(root.resolve()),))
+    inputs = check_inputs(grid, roots=(str(root.resolve()),))
     trial = precompute(grid, inputs, tmp_path / "cache", progress=False).trials[0]
     assert trial.data.roots == (str(root.resolve()),)
     worker._STATE.data.clear()
@@ -91,12 +91,59 @@ def test_a_worker_reads_a_served_sweeps_files_only_under_its_roots(
 
 def test_a_data_file_changed_since_validation_is_not_quoted(
         served: tuple[Path, TrialSpec]) -> None:
-    """Inside the roots too: the loader's own message would list the unknown ids."""
+    """Inside the roots too: the loaders' own messages would list the unknown or repeated ids."""
     root, trial = served
     (root / "truth.json").write_text(json.dumps({"a": [f"{SECRET}-doc"]}))
     with pytest.raises(CacheError, match="truth.json changed since the sweep started") as told:
         load_trial_data(trial.data)
     assert SECRET not in str(told.value) and told.value.__cause__ is None
+    lines = (root / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
+    repeated = json.dumps({**json.loads(lines[0]), "id": f"{SECRET}-id"})
+    (root / "corpus.jsonl").write_text("\n".join([*lines, repeated, repeated]) + "\n",
+                                       encoding="utf-8")
+    with pytest.raises(CacheError, match="corpus.jsonl changed since the sweep started") as told:
+        load_trial_data(trial.data)
+    assert SECRET not in str(told.value)
+
+
+def test_a_sweep_the_user_runs_keeps_the_loaders_message(
+        tmp_path: Path, served: tuple[Path, TrialSpec]) -> None:
+    """Without roots (the CLI, Dask) nothing is hidden: a worker that cannot see the file (a
+    Dask worker on another machine) is told it is not found, not that it changed."""
+    root, trial = served
+    (root / "corpus.jsonl").rename(tmp_path / "elsewhere.jsonl")
+    with pytest.raises(DataError, match="dataset file not found"):
+        load_trial_data(dataclasses.replace(trial.data, roots=()))
+
+
+def test_a_served_sweeps_encoder_folder_is_checked_on_every_trial(
+        tmp_path: Path, served: tuple[Path, TrialSpec]) -> None:
+    """THETA's LoRA reads the encoder's folder at each fit, remembered data or not."""
+    root, trial = served
+    (root / "model").mkdir()
+    folder = str((root / "model").resolve())
+    encoder = {"model": folder, "path": folder, "pooling": "mean", "max_length": 128,
+               "batch_size": 32, "key": "k"}
+    data = dataclasses.replace(trial.data, encoder=encoder)
+    assert load_trial_data(data).encoder is not None  # inside the roots: read
+    (root / "model" / "config.json").symlink_to(tmp_path / f"{SECRET}.json")
+    with pytest.raises(DataError, match="embedding.model now leads outside"):
+        load_trial_data(data)  # remembered: the data is not read again, the folder is checked
+
+
+def test_validation_reads_a_served_grids_files_only_under_its_roots(
+        tmp_path: Path, served: tuple[Path, TrialSpec]) -> None:
+    """The service checked the paths, then load_grid and check_inputs read them again: a file
+    replaced by a link in between was read from outside at the POST (review of 2026-12-01)."""
+    root, _ = served
+    grid = load_grid(tmp_path / "grid.json")
+    outside = tmp_path / "outside.json"
+    outside.write_text((root / "truth.json").read_text(encoding="utf-8"))  # it would validate
+    (root / "truth.json").unlink()
+    (root / "truth.json").symlink_to(outside)
+    with pytest.raises(DataError, match="ground_truth now leads outside"):
+        check_inputs(grid, roots=(str(root.resolve()),))
+    assert check_inputs(grid).truth is not None  # a sweep the user runs reads what it names
 
 
 def test_a_sweep_whose_model_folder_now_leads_outside_is_not_encoded(
@@ -113,3 +160,15 @@ def test_a_sweep_whose_model_folder_now_leads_outside_is_not_encoded(
     with pytest.raises(DataError, match="embedding.model now leads outside"):
         precompute(grid, inputs, tmp_path / "cache", progress=False)
     assert read_jsonl(corpus)  # the data is untouched
+
+
+def test_a_revision_problem_keeps_its_own_field(tmp_path: Path, ng_records: list[dict]) -> None:
+    """The grid file is named before every embedding model problem; one that names
+    embedding.revision is not also called embedding.model (review of 2026-12-01)."""
+    corpus = write_jsonl(tmp_path / "corpus.jsonl", ng_records[:60])
+    model = str(resolve_model_path("sentence-transformers/all-MiniLM-L6-v2"))
+    path = make_grid(tmp_path, corpus, models=["bertopic"], params={"vocab_size": 1000},
+                     embedding={"model": model, "pooling": "mean", "revision": "main"})
+    with pytest.raises(EmbeddingModelError, match=f"^{path}: embedding.revision: 'main'"):
+        check_inputs(load_grid(path))
+

@@ -186,7 +186,7 @@ def test_documents_left_out_of_the_assignments_are_named_in_their_column(tmp_pat
     assert code == EXIT_INVALID
     err = capsys.readouterr().err
     assert (f"{assignments}: doc_id: expects every document id of the dataset exactly once; "
-            f"2 missing (first: {doc_ids[-2]}, {doc_ids[-1]})") in err
+            f"2 missing (first: {[doc_ids[-2], doc_ids[-1]]})") in err
     assert "not in the dataset" not in err
 
 

@@ -38,7 +38,7 @@ def confined(path: str | Path, roots: Sequence[str], field: str) -> Path:
 
     Raises:
         DataError: the path (or a file in the folder) now leads outside the roots; nothing was
-            read from it. The message names the path as the grid gave it, never its target.
+            read from it. The message names the path it was given, never its target.
     """
     if not roots:
         return Path(path)

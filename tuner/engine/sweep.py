@@ -153,14 +153,17 @@ def distinct_trial_count(grid: Grid, inputs: CheckedInputs) -> int:
     return len(distinct) * len(grid.seeds)
 
 
-def check_inputs(grid: Grid, max_trials: int | None = None,
-                 for_trials: bool = True) -> CheckedInputs:
+def check_inputs(grid: Grid, max_trials: int | None = None, for_trials: bool = True,
+                 roots: tuple[str, ...] = ()) -> CheckedInputs:
     """Validate the dataset, ground truth, embedding models and trial count; compute nothing.
     `for_trials` False (`tuner score`, which runs none) leaves out what only trials need: the
-    models' requirements, the settings that need enough documents, and two truth classes."""
+    models' requirements, the settings that need enough documents, and two truth classes.
+    `roots`: the folders the grid's files must stay under (tuner serve's data roots for an
+    inline grid), checked at this read and every later one (see tuner.data.confine)."""
     if grid.trial_count == 0:
         raise GridError([f"{grid.path}: the grid expands to zero trials"])
     refuse_over(max_trials, grid.path, grid.trial_count)
+    grid = _confined_files(grid, roots)
     corpus = load_corpus(grid.dataset)
     truth = _ground_truth(grid, corpus)
     if for_trials:
@@ -171,18 +174,33 @@ def check_inputs(grid: Grid, max_trials: int | None = None,
     plan = plan_trials(grid)
     models = {p.embedding.model for p in plan if p.embedding is not None}
     revisions = {p.embedding.model: p.embedding.revision for p in plan if p.embedding}
-    paths = {m: _model_path(grid, m, revisions[m]) for m in sorted(models)}
+    paths = {m: _model_path(grid, m, revisions[m], roots) for m in sorted(models)}
     _check_token_windows(grid, plan, paths)
-    return CheckedInputs(corpus, truth, plan, paths)
+    return CheckedInputs(corpus, truth, plan, paths, roots)
 
 
-def _model_path(grid: Grid, model: str, revision: str | None) -> Path:
-    """The embedding model's local folder; its problems name the grid file and the field,
-    as every other validation error does."""
+def _confined_files(grid: Grid, roots: tuple[str, ...]) -> Grid:
+    """The grid with its dataset and ground truth read where they resolve, once checked against
+    `roots` (the service checked them when the request came; they may have been replaced by a
+    link since)."""
+    if not roots:
+        return grid
+    dataset = dataclasses.replace(grid.dataset,
+                                  path=confined(grid.dataset.path, roots, "dataset.path"))
+    truth = confined(grid.ground_truth, roots, "ground_truth") if grid.ground_truth else None
+    return dataclasses.replace(grid, dataset=dataset, ground_truth=truth)
+
+
+def _model_path(grid: Grid, model: str, revision: str | None, roots: tuple[str, ...]) -> Path:
+    """The embedding model's local folder (a folder named by path checked against `roots`);
+    its problems name the grid file and the field, as every other validation error does."""
+    if roots and Path(model).is_absolute():
+        model = str(confined(model, roots, "embedding.model"))
     try:
         return resolve_model_path(model, revision)
     except EmbeddingModelError as err:
-        raise EmbeddingModelError(f"{grid.path}: embedding.model: {err}") from err
+        field = "" if str(err).startswith("embedding.") else "embedding.model: "
+        raise EmbeddingModelError(f"{grid.path}: {field}{err}") from err
 
 
 def _check_token_windows(grid: Grid, plan: Sequence[PlannedTrial], paths: dict[str, Path]

@@ -235,7 +235,7 @@ def _read_trial_data(ref: DataRef) -> TrialData:
                        timestamp_field=fields.get("timestamp_field"),
                        language=str(fields.get("language", "en")),
                        covariates=tuple(fields.get("covariates", ())))
-    corpus = _as_validated(ref.corpus_path, lambda: load_corpus(spec))
+    corpus = _as_validated(ref, ref.corpus_path, lambda: load_corpus(spec))
     if corpus.sha256 != ref.corpus_sha256:
         raise CacheError(f"{ref.corpus_path} changed since the sweep started; re-run it")
     bow = BowCache(Path(ref.bow_path).parent.parent).load(Path(ref.bow_path))
@@ -251,7 +251,7 @@ def _truth(ref: DataRef, corpus: Corpus) -> NDArray[np.int64] | None:
     """The partition the trial is scored against; it must be the one its key was made with."""
     if ref.ground_truth_path:
         path = confined(ref.ground_truth_path, ref.roots, "ground_truth")
-        truth: GroundTruth | None = _as_validated(ref.ground_truth_path,
+        truth: GroundTruth | None = _as_validated(ref, ref.ground_truth_path,
                                                   lambda: load_ground_truth(path, corpus))
     elif corpus.labels is not None:
         truth = ground_truth_from_labels(corpus.labels, ref.corpus_path)
@@ -266,15 +266,19 @@ def _truth(ref: DataRef, corpus: Corpus) -> NDArray[np.int64] | None:
 Loaded = TypeVar("Loaded")
 
 
-def _as_validated(path: str, read: Callable[[], Loaded]) -> Loaded:
-    """Read a data file that validated when the sweep started: an error now means it changed
-    since. Its own message is not repeated: it may quote the file's content (document ids, a
-    field's values), which must not reach a served sweep's trial runs (their tuner.error tag)."""
+def _as_validated(ref: DataRef, path: str, read: Callable[[], Loaded]) -> Loaded:
+    """Read a data file of the sweep. For a served sweep (with roots), which validated the file
+    when it was sent, an error means it changed since, and its own message is not repeated: it
+    may quote the file's content (document ids, a field's values), which must not reach the
+    trial runs' tuner.error tag. A sweep the user runs keeps the loader's message (a Dask
+    worker that cannot see the file is told it is not found)."""
     try:
         return read()
     except (DataError, GroundTruthError) as err:
+        if not ref.roots:
+            raise
         raise CacheError(f"{path} changed since the sweep started: it no longer reads as it did "
-                         f"then ({type(err).__name__}); re-run it") from None
+                         f"then ({type(err).__name__}); send the sweep again") from None
 
 
 def fit_view(data: TrialData, ref: DataRef) -> TrialData:

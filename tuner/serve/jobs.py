@@ -124,9 +124,8 @@ class SweepRegistry:
         grid, inputs, inline = self._validated_request(body)
         job = SweepJob(job_id, grid.experiment, "grid_inline" if inline else str(body["grid"]))
         self._register(job)
-        if inline is not None:  # its files must stay under the roots until its last trial
+        if inline is not None:
             grid = replace(grid, path=self._write_inline(job, inline))
-            inputs = replace(inputs, roots=tuple(str(root) for root in self.roots.roots))
         with self._lock:
             self._futures[job_id] = self._pool.submit(self._run, job, grid, inputs)
         return job
@@ -203,9 +202,12 @@ class SweepRegistry:
         with tempfile.TemporaryDirectory(prefix=".validating-", dir=folder) as validating:
             path = Path(validating) / "grid.json"  # read by load_grid, gone once it validated
             path.write_text(json.dumps(inline), encoding="utf-8")
-            return (*self._validated(path, "grid_inline"), inline)
+            # its files must stay under the roots at this read and until its last trial's
+            roots = tuple(str(root) for root in self.roots.roots)
+            return (*self._validated(path, "grid_inline", roots), inline)
 
-    def _validated(self, path: Path, label: str) -> tuple[Grid, CheckedInputs]:
+    def _validated(self, path: Path, label: str, roots: tuple[str, ...] = ()
+                   ) -> tuple[Grid, CheckedInputs]:
         """load_grid + check_inputs, as the CLI does; problems become a 400 with every line."""
         from tuner.engine.sweep import check_inputs
         from tuner.grid import load_grid
@@ -213,7 +215,7 @@ class SweepRegistry:
         grid = None
         try:
             grid = load_grid(path, self.settings.max_trials)
-            return grid, check_inputs(grid, self.settings.max_trials)
+            return grid, check_inputs(grid, self.settings.max_trials, roots=roots)
         except TunerError as err:
             files = {} if grid is None else {"dataset": grid.dataset.path,
                                              "ground_truth": grid.ground_truth}
