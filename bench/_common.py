@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import ctypes
 import json
 import os
@@ -21,6 +22,18 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "datasets" / "20ng-mini" / "corpus.jsonl"
+
+
+def command_line(doc: str | None, *optional: tuple[str, Any, str]) -> argparse.Namespace:
+    """A bench script's arguments: `--help` prints its docstring; each of `optional` is a
+    positional argument (name, default, help) that may be left out, typed as its default."""
+    parser = argparse.ArgumentParser(description=doc,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    for name, default, text in optional:
+        kind = Path if isinstance(default, Path) else type(default)
+        parser.add_argument(name, nargs="?", type=kind, default=default,
+                            help=f"{text} (default {default})")
+    return parser.parse_args()
 
 
 def machine() -> str:

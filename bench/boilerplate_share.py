@@ -11,10 +11,7 @@ Usage: python bench/boilerplate_share.py [CORPUS.jsonl] [K] [ITERATIONS]
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-from _common import CORPUS, machine, scratch
+from _common import CORPUS, command_line, machine, scratch
 
 from trainers.lda import LDATrainer
 from tuner.data.corpus import DatasetSpec, load_corpus
@@ -34,9 +31,9 @@ VARIANTS = {
 
 
 def main() -> None:
-    path = Path(sys.argv[1]) if len(sys.argv) > 1 else CORPUS
-    k = int(sys.argv[2]) if len(sys.argv) > 2 else 20
-    iterations = int(sys.argv[3]) if len(sys.argv) > 3 else 500
+    args = command_line(__doc__, ("corpus", CORPUS, "a JSONL corpus"),
+                        ("k", 20, "topics"), ("iterations", 500, "LDA iterations"))
+    path, k, iterations = args.corpus, args.k, args.iterations
     corpus = load_corpus(DatasetSpec(path))
     boilerplate = _stopwords("mallet") | MAIL_WORDS
     cache = scratch()

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import time
 
-from _common import machine, scratch, write_grid
+from _common import command_line, machine, scratch, write_grid
 
 from tuner.engine.sweep import check_inputs, precompute
 from tuner.grid import load_grid
 
 
 def main() -> None:
+    command_line(__doc__)  # no argument: --help prints what it measures
     folder = scratch()
     grid = load_grid(write_grid(folder, models=["bertopic"], params={"vocab_size": 5000}))
     inputs = check_inputs(grid)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 import tracemalloc
 
-from _common import machine, scratch, write_grid
+from _common import command_line, machine, scratch, write_grid
 
 from tuner.engine.sweep import check_inputs
 from tuner.errors import GridError
@@ -20,6 +20,7 @@ MAX_TRIALS = 10000
 
 
 def main() -> None:
+    command_line(__doc__)  # no argument: --help prints what it measures
     path = write_grid(scratch(), params=PARAMS, seeds=list(range(1, 20)))
     load_grid(write_grid(scratch()))  # warm the imports a first grid load makes
     tracemalloc.start()

@@ -9,10 +9,7 @@ Usage: python bench/npmi_reference.py [CORPUS.jsonl]   (default: bundled 20ng-mi
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-from _common import CORPUS, machine
+from _common import CORPUS, command_line, machine
 
 from trainers.lda import LDATrainer
 from tuner.data.corpus import DatasetSpec, load_corpus
@@ -26,7 +23,8 @@ SIZES = (2000, 5000, 1_000_000)
 
 
 def main() -> None:
-    corpus = load_corpus(DatasetSpec(Path(sys.argv[1]) if len(sys.argv) > 1 else CORPUS))
+    args = command_line(__doc__, ("corpus", CORPUS, "a JSONL corpus"))
+    corpus = load_corpus(DatasetSpec(args.corpus))
     settings = Preprocessing()
     counts = count_tokens(corpus, settings)
     bows = {size: counts.bag_of_words(counts.vocabulary(size, settings), f"v{size}")

@@ -5,11 +5,9 @@ Usage: python bench/npmi_speed.py [CORPUS.jsonl] [K]   (default: bundled 20ng-mi
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
-from _common import CORPUS, machine, scratch
+from _common import CORPUS, command_line, machine, scratch
 
 from trainers.lda import LDATrainer
 from tuner.data.corpus import DatasetSpec, load_corpus
@@ -21,8 +19,8 @@ from tuner.trial import MetricSettings
 
 
 def main() -> None:
-    path = Path(sys.argv[1]) if len(sys.argv) > 1 else CORPUS
-    k = int(sys.argv[2]) if len(sys.argv) > 2 else 20
+    args = command_line(__doc__, ("corpus", CORPUS, "a JSONL corpus"), ("k", 20, "topics"))
+    path, k = args.corpus, args.k
     corpus = load_corpus(DatasetSpec(path))
     bow = BowCache(scratch()).get_or_compute(corpus, 5000, Preprocessing())
     params = LDATrainer.params.with_defaults({"num_topics": k, "max_iter": 100})

@@ -9,7 +9,7 @@ import resource
 import sys
 import time
 
-from _common import REPO, machine, scratch, write_grid
+from _common import REPO, command_line, machine, scratch, write_grid
 
 os.environ["TUNER_TRAINERS"] = "Trivial=trivial_trainer:TrivialTrainer"
 os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO / "bench"), str(REPO)])
@@ -25,6 +25,7 @@ TRIALS = 40
 
 
 def main() -> None:
+    command_line(__doc__)  # no argument: --help prints what it measures
     folder = scratch()
     grid = load_grid(write_grid(folder, models=["trivial"],
                                 params={"variant": list(range(TRIALS)), "vocab_size": 2000}))

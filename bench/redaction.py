@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from _common import machine
+from _common import command_line, machine
 
 from tuner.tracking.uri import redact_uri
 
@@ -18,6 +18,7 @@ SHAPES = {"a://b:c repeated": "a://b:c", "letters": "a", ":mysql://u:x repeated"
 
 
 def main() -> None:
+    command_line(__doc__)  # no argument: --help prints what it measures
     print(f"machine: {machine()}")
     for label, unit in SHAPES.items():
         figures = []

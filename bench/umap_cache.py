@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from _common import machine, scratch, write_grid
+from _common import command_line, machine, scratch, write_grid
 
 from trainers import load_trainer
 from tuner.data.inputs import FitContext
@@ -14,6 +14,7 @@ from tuner.grid import load_grid
 
 
 def main() -> None:
+    command_line(__doc__)  # no argument: --help prints what it measures
     folder = scratch()
     grid = load_grid(write_grid(folder, models=["bertopic"], params={"vocab_size": 5000}))
     prepared = precompute(grid, check_inputs(grid), folder / "cache", progress=False)

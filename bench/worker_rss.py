@@ -9,7 +9,7 @@ import multiprocessing
 import time
 
 import numpy as np
-from _common import machine, memory_mb, scratch
+from _common import command_line, machine, memory_mb, scratch
 
 ROWS, DIMS, WORKERS = 20000, 1024, 2  # the size of Qwen3-0.6B embeddings of 20k documents
 
@@ -22,6 +22,7 @@ def hold(path: str, mode: str, ready: multiprocessing.Event, done: multiprocessi
 
 
 def main() -> None:
+    command_line(__doc__)  # no argument: --help prints what it measures
     path = scratch() / "emb.npy"
     np.save(path, np.random.default_rng(0).standard_normal((ROWS, DIMS), dtype=np.float32))
     context = multiprocessing.get_context("spawn")
