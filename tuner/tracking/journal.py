@@ -124,7 +124,8 @@ def record_to_dict(record: TrialRecord) -> dict[str, Any]:
 
 def record_from_dict(data: dict[str, Any]) -> TrialRecord:
     spec = dict(data["spec"])
-    spec["data"] = DataRef(**spec["data"])
+    ref = dict(spec["data"])
+    spec["data"] = DataRef(**{**ref, "roots": tuple(ref.get("roots", ()))})  # JSON has no tuple
     # a record journaled before npmi_reference existed was scored on its vocabulary's windows
     spec["metrics"] = MetricSettings(**{"npmi_reference": "vocabulary", **spec["metrics"]})
     if spec.get("checkpoints"):
