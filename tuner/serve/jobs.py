@@ -202,7 +202,7 @@ class SweepRegistry:
         with tempfile.TemporaryDirectory(prefix=".validating-", dir=folder) as validating:
             path = Path(validating) / "grid.json"  # read by load_grid, gone once it validated
             path.write_text(json.dumps(inline), encoding="utf-8")
-            # its files must stay under the roots at this read and until its last trial's
+            # its files must stay under the roots at this read and at every later one
             roots = tuple(str(root) for root in self.roots.roots)
             return (*self._validated(path, "grid_inline", roots), inline)
 
