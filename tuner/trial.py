@@ -118,7 +118,10 @@ class TrialSpec:
 # trial_key is not (relabelled data, an edited truth file, new metric settings) is re-scored from
 # the stored topics and assignments instead of refitted.
 KEY_FORMAT = 3  # raised when the key's contents change, so no old key can match a new trial
-SCORING_REVISION = 1  # raised by every fix to tuner.metrics that changes a score
+# Raised by every fix to tuner.metrics that changes a score. 2: inverted_rbo extrapolates topics
+# of different lengths and compares word sets, as OCTIS (only a `tuner score` topic shorter than
+# topn changes; stored trials are re-scored once, the same unless a topic had fewer words).
+SCORING_REVISION = 2
 
 
 def fit_key(model: str, params: Mapping[str, Any], seed: int, data: DataRef,

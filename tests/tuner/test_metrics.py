@@ -244,6 +244,34 @@ def test_rank_biased_overlap_by_hand(first, second, expected):
     assert rank_biased_overlap(first, second, 0.9) == pytest.approx(expected)
 
 
+_TAIL = [0.9 ** d * (d - 4) / d for d in range(5, 11)]  # X_s (d - s) / (s d) with X_s = s = 4
+
+
+@pytest.mark.parametrize(("first", "second", "expected"), [
+    # ten words against their own first four (a topic `tuner score` takes as given): past the
+    # short list, A_d = 2 * 4 / (4 + d) and X_n = 4 * A_10; OCTIS gives 1 - 0.015815 (cut to the
+    # shorter length, as before, it was 1.0)
+    (list("abcdefghij"), list("abcd"),
+     0.1 / 0.9 * (sum(0.9 ** d for d in range(1, 5))
+                  + sum(0.9 ** d * 8 / (4 + d) for d in range(5, 11)) + sum(_TAIL))
+     + 0.9 ** 10 * ((4 * 8 / 14 - 4) / 10 + 1)),
+    # a word repeated in a topic is one word of its set: A = 1, 2/3, 2/5 (counted twice before)
+    (["a", "a", "b"], ["a", "c", "d"],
+     0.1 / 0.9 * (0.9 + 0.81 * 2 / 3 + 0.729 * 0.4) + 0.729 * 0.4),
+])
+def test_rank_biased_overlap_of_uneven_or_repeating_lists_is_octis(first, second, expected):
+    """Audit of 2026-12-01: OCTIS's InvertedRBO, which the README names, extrapolates lists of
+    different lengths (Webber et al. eq. 32) and compares word sets."""
+    assert rank_biased_overlap(first, second, 0.9) == pytest.approx(expected)
+    assert rank_biased_overlap(second, first, 0.9) == pytest.approx(expected)
+
+
+def test_rank_biased_overlap_equals_octis_on_uneven_lists():
+    """The value OCTIS's rbo module (commit 8f9a0ac) gives ten words against their first four."""
+    assert rank_biased_overlap(list("abcdefghij"), list("abcd"), 0.9) == \
+        pytest.approx(1 - 0.015814526528391548)
+
+
 def test_inverted_rbo_is_one_minus_the_mean_over_topic_pairs():
     topics = [["x", "y"], ["y", "x"], ["p", "q"]]  # pair RBOs 0.9, 0, 0
     out = output_with([0, 1, 2], words=topics)

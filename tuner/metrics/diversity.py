@@ -46,22 +46,41 @@ def inverted_rbo(output: TopicModelOutput, reference: MetricReference) -> float:
 
 
 def rank_biased_overlap(first: list[str], second: list[str], p: float) -> float:
-    """Extrapolated RBO (Webber et al. 2010, eq. 32) of two rankings of equal length k:
-    (1 - p) / p * sum_d p^d A_d + p^k A_k, with A_d the overlap of the top d divided by d."""
-    depth = min(len(first), len(second))
-    if depth == 0:
+    """Extrapolated RBO (Webber et al. 2010, eq. 32) of two rankings, of equal length or not (a
+    topic `tuner score` takes as given may be shorter than `topn`), as OCTIS's InvertedRBO
+    computes it (the `rbo` module it ships). With s and n the shorter and longer lengths, A_d the
+    agreement of the two top-d word sets, 2 |S_d & L_d| / (|S_d| + |L_d|) (past s, all of the
+    shorter list), and X_d = s A_d:
+    (1 - p) / p * [sum_{d<=n} p^d A_d + sum_{s<d<=n} p^d X_s (d - s) / (s d)]
+    + p^n [(X_n - X_s) / n + X_s / s].
+    For two lists of k distinct words this is (1 - p) / p * sum p^d A_d + p^k A_k. Cut to the
+    shorter length, as before, ten words against their own first four scored 1.0 (OCTIS 0.984),
+    and a word repeated in a topic counted twice (audit of 2026-12-01)."""
+    short, long = sorted((first, second), key=len)
+    s, n = len(short), len(long)
+    if s == 0:
         raise MetricError("inverted_rbo: a topic has no words")
-    seen_first: set[str] = set()
-    seen_second: set[str] = set()
-    overlap, weighted, agreement = 0, 0.0, 0.0
-    for d in range(1, depth + 1):
-        a, b = first[d - 1], second[d - 1]
-        overlap += (a in seen_second) + (b in seen_first) + (a == b)
-        seen_first.add(a)
-        seen_second.add(b)
-        agreement = overlap / d
-        weighted += p ** d * agreement
-    return (1 - p) / p * weighted + p ** depth * agreement
+    agreements = _agreements(short, long)
+    x_s, x_n = s * agreements[s - 1], s * agreements[n - 1]
+    weighted = sum(p ** d * agreements[d - 1] for d in range(1, n + 1))
+    weighted += sum(p ** d * x_s * (d - s) / (s * d) for d in range(s + 1, n + 1))
+    return (1 - p) / p * weighted + p ** n * ((x_n - x_s) / n + x_s / s)
+
+
+def _agreements(short: list[str], long: list[str]) -> list[float]:
+    """A_d for d = 1..len(long): the agreement of the word sets of the top d of each list."""
+    seen_short: set[str] = set()
+    seen_long: set[str] = set()
+    shared, found = 0, []
+    for d, word in enumerate(long):
+        if d < len(short) and short[d] not in seen_short:
+            seen_short.add(short[d])
+            shared += short[d] in seen_long
+        if word not in seen_long:
+            seen_long.add(word)
+            shared += word in seen_short
+        found.append(2 * shared / (len(seen_short) + len(seen_long)))
+    return found
 
 
 def _top_words(output: TopicModelOutput, topn: int, metric: str) -> list[str]:
