@@ -208,6 +208,39 @@ def test_bow_cache_catches_same_size_damage(tmp_path, corpus):
     np.testing.assert_array_equal(again.flat, expected)
 
 
+def _flip_header_byte(path):
+    """One bit of the .npy header's dict ("{" at byte 10) flipped: numpy parses the header as a
+    Python literal, and raised SyntaxError, which no cache caught (audit of 2026-12-01)."""
+    data = bytearray(path.read_bytes())
+    data[10] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("name", ["flat.npy", "offsets.npy"])
+def test_a_bag_of_words_with_a_damaged_header_is_recomputed(tmp_path, corpus, name):
+    cache = BowCache(tmp_path)
+    expected = np.array(cache.get_or_compute(corpus, 1000, Preprocessing()).flat)
+    folder = cache.path_for(corpus, 1000, Preprocessing())
+    _flip_header_byte(folder / name)
+    assert cache.load(folder) is None  # every later run raised SyntaxError here
+    np.testing.assert_array_equal(cache.get_or_compute(corpus, 1000, Preprocessing()).flat,
+                                  expected)
+
+
+def test_arrays_with_a_damaged_header_are_not_read(tmp_path):
+    from tuner.data.store import ArrayCache, load_npy
+
+    cache, compute, key = ArrayCache(tmp_path, "umap"), Counter(), {"n_neighbors": 15}
+    cache.get_or_compute(key, compute)
+    _flip_header_byte(cache.path_for(key))
+    assert load_npy(cache.path_for(key)) is None
+    assert cache.load(key) is None
+    embeddings, counter = EmbeddingCache(tmp_path), Counter()
+    embeddings.get_or_compute(KEY, counter)
+    _flip_header_byte(embeddings.path_for(KEY))
+    assert embeddings.load(KEY) is None  # unverified: the parse itself fails, and is caught
+
+
 def test_bow_cache_catches_a_word_changed_in_its_metadata(tmp_path, corpus):
     """meta.json holds the vocabulary: two words swapped there were served as a hit, and the
     trials' topics named the wrong words (audit of 2026-12-01)."""

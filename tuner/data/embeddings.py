@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 from tuner.data.store import (
     file_sha256,
     key_digest,
+    load_npy,
     locked,
     read_json,
     replace_text_atomically,
@@ -385,11 +386,8 @@ class EmbeddingCache:
             return None
         if verify and file_sha256(path) != meta.get("sha256"):
             return None
-        try:
-            matrix = np.load(path, mmap_mode="r", allow_pickle=False)
-        except (OSError, ValueError):
-            return None
-        return matrix if list(matrix.shape) == meta.get("shape") else None
+        matrix = load_npy(path)
+        return matrix if matrix is not None and list(matrix.shape) == meta.get("shape") else None
 
     def _store(self, path: Path, key: EmbeddingKey, matrix: NDArray[np.float32]) -> None:
         def write(temp: Path) -> None:

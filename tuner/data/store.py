@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import time
+import tokenize
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -40,6 +41,18 @@ def file_sha256(path: Path) -> str:
 # A folder one cannot write: no permission, or a read-only file system (a `:ro` mount, which
 # raised a plain OSError past the PermissionError guard: a traceback, exit 1; audit).
 UNWRITABLE = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
+
+
+def load_npy(path: Path, mmap: bool = True) -> Any:
+    """A cached .npy array, or None if it cannot be read as one. A damaged header is parsed by
+    numpy as a Python literal, and raised SyntaxError or tokenize's error, not ValueError: a
+    flipped byte of a bag of words' header failed every later run (audit of 2026-12-01)."""
+    import numpy as np
+
+    try:
+        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (OSError, ValueError, SyntaxError, tokenize.TokenError):
+        return None
 
 
 @contextmanager
@@ -144,8 +157,6 @@ class ArrayCache:
         return self.root / f"{self.prefix}-{key_digest(key)}.npy"
 
     def load(self, key: Mapping[str, Any]) -> Any | None:
-        import numpy as np
-
         path = self.path_for(key)
         meta = read_json(path.with_suffix(".json"))
         if meta is None or meta.get("key") != json.loads(json.dumps(key, default=str)):
@@ -154,9 +165,8 @@ class ArrayCache:
             return None
         if file_sha256(path) != meta.get("sha256"):
             return None  # damaged in place (same size): recomputed, never read as it is
-        try:
-            matrix = np.load(path, mmap_mode="r", allow_pickle=False)
-        except (OSError, ValueError):
+        matrix = load_npy(path)
+        if matrix is None:
             return None
         _note_cached_work(float(meta.get("seconds") or 0.0))
         return matrix

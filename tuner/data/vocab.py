@@ -22,6 +22,7 @@ from tuner.data.store import (
     file_sha256,
     json_sha256,
     key_digest,
+    load_npy,
     locked,
     read_json,
     write_atomic,
@@ -353,15 +354,15 @@ class BowCache:
         if meta is None:
             return None
         try:
-            flat = np.load(folder / "flat.npy", mmap_mode="r", allow_pickle=False)
-            offsets = np.load(folder / "offsets.npy", allow_pickle=False)
-        except (OSError, ValueError):
+            if any(file_sha256(folder / name) != meta.get(f"sha256:{name}")
+                   for name in ("flat.npy", "offsets.npy")):
+                return None  # damaged in place: recomputed, never read as it is
+        except OSError:
             return None
-        if len(flat) != meta.get("n_tokens") or len(offsets) != meta.get("n_docs", -2) + 1:
+        flat, offsets = load_npy(folder / "flat.npy"), load_npy(folder / "offsets.npy", False)
+        if flat is None or offsets is None or len(flat) != meta.get("n_tokens") \
+                or len(offsets) != meta.get("n_docs", -2) + 1:
             return None
-        if any(file_sha256(folder / name) != meta.get(f"sha256:{name}")
-               for name in ("flat.npy", "offsets.npy")):
-            return None  # damaged in place (same length): recomputed, never read as it is
         if json_sha256(meta.get("vocab")) != meta.get("sha256:vocab"):
             return None  # a word changed in meta.json was served as a hit (audit of 2026-12-01)
         return BagOfWords(list(meta["vocab"]), flat, offsets, folder.name)
