@@ -111,8 +111,23 @@ def lock_path(tracking_uri: str, experiment: str) -> Path:
     """The lock file of one (tracking store, experiment): two sweeps of an experiment on one
     store exclude each other whatever their cache folders."""
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", experiment).strip("._")[:80] or "experiment"
-    digest = hashlib.sha256(f"{store_identity(tracking_uri)}\0{experiment}".encode()).hexdigest()
+    digest = hashlib.sha256(f"{_locked_store(tracking_uri)}\0{experiment}".encode()).hexdigest()
     return lock_folder(tracking_uri) / f"{safe}-{digest[:16]}.lock"
+
+
+def _locked_store(tracking_uri: str) -> str:
+    """The store as its locks name it: a local store by its folder's device and inode and its
+    file's name. By path, one store reached two ways (a bind mount, a container's volume) had
+    two locks, and two sweeps of one experiment ran at once and left duplicate FINISHED runs
+    (audit of 2026-12-01). A folder not made yet holds no lock: its path stands for it."""
+    local = local_store(tracking_uri)
+    if local is not None:
+        try:
+            folder = local.parent.stat()
+            return f"inode:{folder.st_dev}:{folder.st_ino}/{local.name}"
+        except OSError:
+            pass
+    return store_identity(tracking_uri)
 
 
 @contextmanager
@@ -120,22 +135,22 @@ def experiment_lock(tracking_uri: str, experiment: str) -> Iterator[Path]:
     """Hold the (store, experiment) lock without waiting; raise SweepLockedError if taken."""
     from filelock import FileLock, Timeout
 
-    path = lock_path(tracking_uri, experiment)
-    lock = FileLock(str(path), blocking=False)
+    folder = lock_folder(tracking_uri)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)  # first: the lock's name reads the store's folder
+        lock = FileLock(str(lock_path(tracking_uri, experiment)), blocking=False)
         lock.acquire()
     except Timeout as err:  # a TimeoutError, so an OSError: first
         raise SweepLockedError(
             f"experiment '{experiment}': another sweep on {redact_uri(tracking_uri)} holds "
-            f"{path}; it is still running (an overlapping cron run or `tuner serve`). Wait for "
-            "it to finish; nothing was started.") from err
+            f"{err.lock_file}; it is still running (an overlapping cron run or `tuner serve`). "
+            "Wait for it to finish; nothing was started.") from err
     except OSError as err:  # a read-only store folder: exit 2, not 3 ("another sweep runs")
-        raise TrackingError(f"{path.parent}: the lock of experiment '{experiment}' cannot be "
+        raise TrackingError(f"{folder}: the lock of experiment '{experiment}' cannot be "
                             f"written there ({err.strerror}); tuner locks beside a local "
                             "store: its folder must be writable") from err
     try:
-        yield path
+        yield Path(lock.lock_file)
     finally:
         lock.release()
 

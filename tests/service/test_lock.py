@@ -85,3 +85,29 @@ def test_lock_file_name_stays_inside_the_lock_folder(tmp_path: Path) -> None:
 
 def test_experiments_whose_safe_names_collide_get_two_locks(tmp_path: Path) -> None:
     assert lock_path(_store(tmp_path), "a/b") != lock_path(_store(tmp_path), "a_b")
+
+
+def test_one_store_reached_by_two_paths_has_one_lock(tmp_path: Path) -> None:
+    """The lock was named by the store's resolved path: the same store through a bind mount (or
+    a container's volume) had a second lock, and two sweeps of one experiment ran at once
+    (audit of 2026-12-01). It is named by the store folder's device and inode: here a bind mount
+    where this machine lets the tests mount, and in any case a folder renamed under a held lock
+    (its path changes, its inode does not)."""
+    import os
+    import subprocess
+
+    first, second = tmp_path / "store", tmp_path / "alias"
+    first.mkdir()
+    second.mkdir()
+    mounted = os.geteuid() == 0 and subprocess.run(
+        ["mount", "--bind", str(first), str(second)], capture_output=True).returncode == 0
+    try:
+        with experiment_lock(_store(first), "exp"):
+            assert is_locked(_store(second), "exp") == mounted
+            first.rename(tmp_path / "moved")
+            assert is_locked(_store(tmp_path / "moved"), "exp")
+            (tmp_path / "moved").rename(first)
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(second)], check=True)
+    assert not is_locked(_store(first), "exp")
