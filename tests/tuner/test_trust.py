@@ -36,7 +36,7 @@ from tuner.grid import load_grid
 from tuner.metrics import higher_is_better
 from tuner.tracking.journal import Journal
 from tuner.tracking.memory import MemoryTracker
-from tuner.tracking.tracker import MlflowTracker
+from tuner.tracking.tracker import MlflowTracker, process_started
 from tuner.trial import TrialRecord, TrialSpec, TrialStatus
 
 
@@ -489,7 +489,8 @@ def test_runs_of_a_sweep_still_alive_on_this_host_are_not_marked_stale(tmp_path)
     try:
         other = tracker.start_sweep("shared", {}, {})
         tracker.set_tags(other.run_id, {"tuner.pid": str(alive.pid),
-                                        "tuner.host": socket.gethostname()})
+                                        "tuner.host": socket.gethostname(),
+                                        "tuner.started": str(process_started(alive.pid))})
         trial = tracker.client.create_run(other.experiment_id, tags={
             "mlflow.parentRunId": other.run_id, "tuner.role": "trial"})
         mine = tracker.start_sweep("shared", {}, {})
@@ -499,6 +500,22 @@ def test_runs_of_a_sweep_still_alive_on_this_host_are_not_marked_stale(tmp_path)
         alive.wait()
     assert tracker.fail_stale_runs(mine) == 2  # the dead sweep's run and its trial
     assert tracker.client.get_run(trial.info.run_id).info.status == "FAILED"
+
+
+def test_a_dead_sweeps_pid_held_by_another_process_does_not_keep_its_runs(tmp_path):
+    """A killed sweep's pid given to another process (after a reboot, or once pids wrap) kept
+    its runs RUNNING for good: the pid alone said it was alive (audit of 2026-12-01)."""
+    tracker = MlflowTracker(f"sqlite:///{tmp_path}/mlflow.db")
+    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        dead = tracker.start_sweep("reused", {}, {})  # noted as started by this process
+        tracker.set_tags(dead.run_id, {"tuner.pid": str(stranger.pid)})  # its pid, reused
+        mine = tracker.start_sweep("reused", {}, {})
+        assert tracker.fail_stale_runs(mine) == 1
+        assert tracker.client.get_run(dead.run_id).data.tags["tuner.stale"] == "true"
+    finally:
+        stranger.kill()
+        stranger.wait()
 
 
 def test_the_journal_lives_beside_the_cache_not_the_working_directory(tmp_path, monkeypatch):

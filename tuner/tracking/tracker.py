@@ -261,7 +261,8 @@ class MlflowTracker:
         run = self.client.create_run(
             experiment_id, run_name=f"sweep-{time.strftime('%Y%m%d-%H%M%S')}-{batch_id[:4]}",
             tags={"tuner.role": "sweep", "tuner.batch_id": batch_id,
-                  "tuner.host": socket.gethostname(), "tuner.pid": str(os.getpid()), **tags})
+                  "tuner.host": socket.gethostname(), "tuner.pid": str(os.getpid()),
+                  **_started(os.getpid()), **tags})
         self._log_params(run.info.run_id, params)
         return SweepHandle(experiment_id, run.info.run_id, batch_id, tuple(doc_ids))
 
@@ -354,7 +355,8 @@ class MlflowTracker:
                 tags = self.client.get_run(sweep_id).data.tags
             except Exception:  # the sweep run is gone: nothing owns this run
                 tags = {}
-            owners[sweep_id] = _process_alive(tags.get("tuner.host"), tags.get("tuner.pid"))
+            owners[sweep_id] = _process_alive(tags.get("tuner.host"), tags.get("tuner.pid"),
+                                              tags.get("tuner.started"))
         return owners[sweep_id]
 
     def finished_trials(self, experiment: str) -> list[FinishedTrial]:
@@ -655,9 +657,11 @@ def trial_params(spec: TrialSpec) -> dict[str, Any]:
             **asdict(spec.metrics)}
 
 
-def _process_alive(host: str | None, pid: str | None) -> bool:
-    """True when `pid` runs on this host and is not this process (a sweep of this process
-    that is over cannot be alive: each experiment runs one sweep at a time)."""
+def _process_alive(host: str | None, pid: str | None, started: str | None = None) -> bool:
+    """True when `pid` runs on this host, is not this process (a sweep of this process that is
+    over cannot be alive: each experiment runs one sweep at a time) and, where the sweep noted
+    when its process started, is that process: a killed sweep's pid given to another process
+    (after a reboot, or once pids wrap) kept its runs RUNNING for good (audit of 2026-12-01)."""
     if host != socket.gethostname() or not pid or not pid.isdigit() or int(pid) == os.getpid():
         return False
     try:
@@ -665,8 +669,25 @@ def _process_alive(host: str | None, pid: str | None) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
+        pass
+    now = process_started(int(pid))
+    return started is None or now is None or now == started
+
+
+def _started(pid: int) -> dict[str, str]:
+    started = process_started(pid)
+    return {"tuner.started": started} if started is not None else {}
+
+
+def process_started(pid: int) -> str | None:
+    """Which process `pid` is: this boot's id and the clock ticks after boot at which it
+    started (Linux's /proc); None where that cannot be read."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
+        ticks = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+        return f"{boot}:{ticks[19]}"  # field 22, starttime: the 20th after the command's ")"
+    except (OSError, IndexError, UnicodeDecodeError):
+        return None
 
 
 def _run_name(spec: TrialSpec, sweep: SweepHandle) -> str:
