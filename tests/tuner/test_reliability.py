@@ -72,6 +72,35 @@ def test_a_full_disk_gives_a_clear_error_and_no_partial_file(tmp_path):
     assert not [p for p in cache.iterdir() if p.suffix in (".npy", ".tmp", ".json")]
 
 
+STORE_FULL = textwrap.dedent("""
+    import resource, signal, sys
+    from tuner.errors import TrackingError
+    from tuner.tracking.tracker import open_client
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG
+    resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))  # a new store is larger
+    try:
+        open_client(sys.argv[1])
+    except TrackingError as err:
+        print("TrackingError:", err)
+""")
+
+
+def test_a_store_whose_creation_failed_is_made_whole_by_the_next_run(tmp_path):
+    """A full disk while MLflow made a new store's tables left it half-migrated, and every later
+    run refused it ("table spans already exists") until the file was deleted by hand (audit of
+    2026-12-01). The tables are made under a temporary name and renamed into place."""
+    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    done = subprocess.run([sys.executable, "-c", STORE_FULL, uri], capture_output=True,
+                          text=True, cwd=REPO, timeout=300,
+                          env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"})
+    assert done.stdout.startswith(f"TrackingError: MLflow tracking store {uri} cannot be used"), \
+        done.stdout + done.stderr
+    assert len(done.stdout.strip().splitlines()) == 1  # not the SQL statement, line by line
+    assert [p.name for p in (tmp_path / "store").iterdir()] == ["mlflow.db.lock"]
+    tracker = MlflowTracker(uri)  # the next run, with room again
+    assert tracker.experiment_id("after") is not None
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -163,7 +163,9 @@ def store_hint(tracking_uri: str) -> str:
 
 
 def sentences(text: str, most: int = 300) -> str:
-    """`text`, or its whole sentences within `most` characters (a cut left "See htt")."""
+    """`text`'s first line, or its whole sentences within `most` characters (a cut left "See
+    htt"; SQLAlchemy's errors go on with the statement, several lines of SQL)."""
+    text = text.strip().partition("\n")[0]
     if len(text) <= most:
         return text
     end = text.rfind(". ", 0, most)
@@ -184,7 +186,25 @@ def _client(tracking_uri: str, existing: bool) -> Any:
                             "the sweep")
     database.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(database) + ".lock"):
+        if not database.exists():
+            _create_store(database, tracking_uri.partition("?")[2])
         return MlflowClient(tracking_uri=tracking_uri)
+
+
+def _create_store(database: Path, query: str) -> None:
+    """A new SQLite store: its tables made under a temporary name, and the file renamed into
+    place once MLflow's migrations have all run. A full disk during them left a half-migrated
+    store that every later run refused ("table spans already exists"; audit of 2026-12-01)."""
+    from mlflow.tracking import MlflowClient
+
+    temporary = database.with_name(f".{database.name}.{os.getpid()}.new")
+    try:
+        uri = f"sqlite:///{temporary}" + (f"?{query}" if query else "")
+        MlflowClient(tracking_uri=uri).search_experiments()
+        os.replace(temporary, database)
+    finally:
+        for leftover in (temporary, Path(f"{temporary}-journal")):
+            leftover.unlink(missing_ok=True)
 
 
 REACH_TIMEOUT_S = 10.0
