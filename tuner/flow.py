@@ -116,18 +116,13 @@ def lock_path(tracking_uri: str, experiment: str) -> Path:
 
 
 def _locked_store(tracking_uri: str) -> str:
-    """The store as its locks name it: a local store by its folder's device and inode and its
-    file's name. By path, one store reached two ways (a bind mount, a container's volume) had
-    two locks, and two sweeps of one experiment ran at once and left duplicate FINISHED runs
-    (audit of 2026-12-01). A folder not made yet holds no lock: its path stands for it."""
+    """The store as its locks name it: a local store by its file's name alone, since its locks
+    live in its own folder. By path, one store reached two ways (a bind mount, a container's
+    volume) had two locks, and two sweeps of one experiment ran at once and left duplicate
+    FINISHED runs (audit of 2026-12-01); by the folder's inode, two hosts mounting it over NFS
+    would have had two (review)."""
     local = local_store(tracking_uri)
-    if local is not None:
-        try:
-            folder = local.parent.stat()
-            return f"inode:{folder.st_dev}:{folder.st_ino}/{local.name}"
-        except OSError:
-            pass
-    return store_identity(tracking_uri)
+    return f"file:{local.name}" if local is not None else store_identity(tracking_uri)
 
 
 @contextmanager
@@ -137,7 +132,7 @@ def experiment_lock(tracking_uri: str, experiment: str) -> Iterator[Path]:
 
     folder = lock_folder(tracking_uri)
     try:
-        folder.mkdir(parents=True, exist_ok=True)  # first: the lock's name reads the store's folder
+        folder.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(lock_path(tracking_uri, experiment)), blocking=False)
         lock.acquire()
     except Timeout as err:  # a TimeoutError, so an OSError: first

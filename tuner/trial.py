@@ -118,10 +118,13 @@ class TrialSpec:
 # trial_key is not (relabelled data, an edited truth file, new metric settings) is re-scored from
 # the stored topics and assignments instead of refitted.
 KEY_FORMAT = 3  # raised when the key's contents change, so no old key can match a new trial
-# Raised by every fix to tuner.metrics that changes a score. 2: inverted_rbo extrapolates topics
-# of different lengths and compares word sets, as OCTIS (only a `tuner score` topic shorter than
-# topn changes; stored trials are re-scored once, the same unless a topic had fewer words).
-SCORING_REVISION = 2
+SCORING_REVISION = 1  # raised by every fix to tuner.metrics that changes a trial's score
+# Raised by a fix that changes only the scores of topics made elsewhere (`tuner score`), which
+# may be shorter than topn or repeat a word; a trainer's topics are topn distinct words, ranked
+# over the vocabulary. 2: inverted_rbo extrapolates lists of different lengths and compares word
+# sets, as OCTIS. Raising SCORING_REVISION for it would have re-scored every stored trial to the
+# same values, each as a new run.
+EXTERNAL_SCORING_REVISION = 2
 
 
 def fit_key(model: str, params: Mapping[str, Any], seed: int, data: DataRef,

@@ -90,9 +90,9 @@ def test_experiments_whose_safe_names_collide_get_two_locks(tmp_path: Path) -> N
 def test_one_store_reached_by_two_paths_has_one_lock(tmp_path: Path) -> None:
     """The lock was named by the store's resolved path: the same store through a bind mount (or
     a container's volume) had a second lock, and two sweeps of one experiment ran at once
-    (audit of 2026-12-01). It is named by the store folder's device and inode: here a bind mount
-    where this machine lets the tests mount, and in any case a folder renamed under a held lock
-    (its path changes, its inode does not)."""
+    (audit of 2026-12-01). The lock lives in the store's folder and is named by its file: here a
+    bind mount where this machine lets the tests mount, and in any case a folder renamed under a
+    held lock, and the store spelt with a query string."""
     import os
     import subprocess
 
@@ -104,6 +104,7 @@ def test_one_store_reached_by_two_paths_has_one_lock(tmp_path: Path) -> None:
     try:
         with experiment_lock(_store(first), "exp"):
             assert is_locked(_store(second), "exp") == mounted
+            assert is_locked(f"{_store(first)}?timeout=30", "exp")
             first.rename(tmp_path / "moved")
             assert is_locked(_store(tmp_path / "moved"), "exp")
             (tmp_path / "moved").rename(first)

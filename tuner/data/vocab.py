@@ -359,7 +359,7 @@ class BowCache:
                 return None  # damaged in place: recomputed, never read as it is
         except OSError:
             return None
-        flat, offsets = load_npy(folder / "flat.npy"), load_npy(folder / "offsets.npy", False)
+        flat, offsets = load_npy(folder / "flat.npy"), load_npy(folder / "offsets.npy", mmap=False)
         if flat is None or offsets is None or len(flat) != meta.get("n_tokens") \
                 or len(offsets) != meta.get("n_docs", -2) + 1:
             return None

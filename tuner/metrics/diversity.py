@@ -61,9 +61,14 @@ def rank_biased_overlap(first: list[str], second: list[str], p: float) -> float:
     if s == 0:
         raise MetricError("inverted_rbo: a topic has no words")
     agreements = _agreements(short, long)
-    x_s, x_n = s * agreements[s - 1], s * agreements[n - 1]
-    weighted = sum(p ** d * agreements[d - 1] for d in range(1, n + 1))
-    weighted += sum(p ** d * x_s * (d - s) / (s * d) for d in range(s + 1, n + 1))
+    weighted = 0.0  # added in order, as before: sum() compensates on Python 3.12+
+    for d, agreement in enumerate(agreements, start=1):
+        weighted += p ** d * agreement
+    if s == n:  # every trainer's topics: the value stored trials were scored with
+        return (1 - p) / p * weighted + p ** n * agreements[-1]
+    x_s, x_n = s * agreements[s - 1], s * agreements[-1]
+    for d in range(s + 1, n + 1):
+        weighted += p ** d * x_s * (d - s) / (s * d)
     return (1 - p) / p * weighted + p ** n * ((x_n - x_s) / n + x_s / s)
 
 

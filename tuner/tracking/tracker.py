@@ -187,22 +187,30 @@ def _client(tracking_uri: str, existing: bool) -> Any:
     database.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(database) + ".lock"):
         if not database.exists():
-            _create_store(database, tracking_uri.partition("?")[2])
+            _create_store(database.resolve())  # a link to a store to be made: made where it leads
         return MlflowClient(tracking_uri=tracking_uri)
 
 
-def _create_store(database: Path, query: str) -> None:
-    """A new SQLite store: its tables made under a temporary name, and the file renamed into
-    place once MLflow's migrations have all run. A full disk during them left a half-migrated
-    store that every later run refused ("table spans already exists"; audit of 2026-12-01)."""
-    from mlflow.tracking import MlflowClient
+def _create_store(database: Path) -> None:
+    """A new SQLite store: MLflow's tables made under a temporary name, with an engine of our
+    own closed before the file is renamed into place (MLflow keeps its engines open for the
+    process's life). A full disk during the migrations left a half-migrated store that every
+    later run refused ("table spans already exists"; audit of 2026-12-01). Called under the
+    store's file lock, so a temporary file left by a killed process is nobody's."""
+    import sqlalchemy
+    from mlflow.store.db.utils import _initialize_tables
 
+    for stale in database.parent.glob(f".{database.name}.*.new*"):
+        stale.unlink(missing_ok=True)
     temporary = database.with_name(f".{database.name}.{os.getpid()}.new")
+    engine = sqlalchemy.create_engine(f"sqlite:///{temporary}",
+                                      poolclass=sqlalchemy.pool.NullPool)
     try:
-        uri = f"sqlite:///{temporary}" + (f"?{query}" if query else "")
-        MlflowClient(tracking_uri=uri).search_experiments()
+        _initialize_tables(engine)
+        engine.dispose()
         os.replace(temporary, database)
     finally:
+        engine.dispose()
         for leftover in (temporary, Path(f"{temporary}-journal")):
             leftover.unlink(missing_ok=True)
 

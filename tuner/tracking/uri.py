@@ -56,8 +56,8 @@ def store_identity(tracking_uri: str) -> str:
 
 def local_store(tracking_uri: str) -> Path | None:
     """The database file or folder of a local store; None for a server."""
-    if tracking_uri.startswith("sqlite:///"):
-        return Path(tracking_uri.removeprefix("sqlite:///")).resolve()
+    if tracking_uri.startswith("sqlite:///"):  # its query (?timeout=30) names no other store
+        return Path(tracking_uri.removeprefix("sqlite:///").split("?", 1)[0]).resolve()
     if tracking_uri.startswith("file://"):
         return Path(urlsplit(tracking_uri).path).resolve()
     if "://" not in tracking_uri:
