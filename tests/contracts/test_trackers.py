@@ -73,6 +73,24 @@ def test_a_failed_or_dropped_trial_is_not_done(tracker: Tracker):
     assert tracker.finished_fits(sweep) == {}
 
 
+def test_a_dropped_attempt_is_not_left_running_among_the_deleted_runs(tmp_path):
+    """MLflow's delete keeps a run's status: a trial resubmitted after a pool break left its
+    first run RUNNING for good, visible with the deleted runs and to any query of the store
+    (audit of 2026-12-01)."""
+    from mlflow.entities import ViewType
+
+    tracker = MlflowTracker(f"sqlite:///{tmp_path}/mlflow.db")
+    sweep = tracker.start_sweep("contract", {}, {})
+    dropped = tracker.start_trial(sweep, spec("d"))
+    tracker.drop_trial(dropped)
+    run = tracker.client.get_run(dropped)
+    assert (run.info.status, run.info.lifecycle_stage) == ("KILLED", "deleted")
+    assert run.data.tags["tuner.status"] == "RESUBMITTED"
+    running = tracker.client.search_runs([sweep.experiment_id], "attributes.status = 'RUNNING'",
+                                         run_view_type=ViewType.ALL)
+    assert [r.info.run_id for r in running] == [sweep.run_id]  # the sweep's own, still open
+
+
 def test_runs_left_running_by_a_dead_sweep_are_marked_stale(tracker: Tracker):
     old = tracker.start_sweep("contract", {}, {})
     tracker.start_trial(old, spec("x"))

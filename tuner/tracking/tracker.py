@@ -474,9 +474,13 @@ class MlflowTracker:
         self.client.set_terminated(run_id, run_status(record.status))
 
     def drop_trial(self, run_id: str) -> None:
-        """Remove a run opened for an attempt that will be resubmitted."""
+        """Remove a run opened for an attempt that will be resubmitted: ended KILLED first, as
+        MLflow's delete keeps a run's status, and two were left RUNNING among the deleted runs
+        for good (audit of 2026-12-01)."""
         self._finished_for = None  # the FINISHED runs change
         self._artifact_folders.pop(run_id, None)
+        self.set_tags(run_id, {"tuner.status": "RESUBMITTED"})
+        self.client.set_terminated(run_id, "KILLED")
         self.client.delete_run(run_id)
 
     def end_run(self, run_id: str, status: str) -> None:
