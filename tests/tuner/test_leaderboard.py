@@ -75,6 +75,11 @@ def test_text_leaderboard_shows_mean_sd_and_seed_count() -> None:
     lines = text.splitlines()
     assert "seeds" in lines[0] and "ari mean ± sd" in lines[0]
     assert lines[0].endswith("best run")
+    assert lines[0].index("±") == lines[2].index("±") == lines[4].index("±")  # one column
+    assert "  f1  fit_seconds" in lines[0]  # headers two spaces apart, not "f1 fit_seconds"
+    for name in ("npmi", "diversity", "f1", "fit_seconds"):  # each ends where its values end
+        end = lines[0].index(name) + len(name)
+        assert lines[2][end - 1] != " " and lines[2][end] == " ", (name, lines[0], lines[2])
     assert lines[2].split()[:7] == ["1", "LDA", "num_topics=5", "2", "0.3100", "±", "0.0141"]
     assert lines[3].split()[-1] == "b1"  # the best seed's run of the second configuration
     assert lines[4].split()[:6] == ["3", "BERTopic", "1", "0.2000", "±", "-"]

@@ -257,24 +257,27 @@ def format_leaderboard(entries: Sequence[ConfigResult], metric: str) -> str:
     seeds, the other metrics as means, and the run of the best seed (to open in MLflow)."""
     if not entries:  # a header over no row read as a table that failed to print
         return f"(no finished trial has {metric} yet: nothing to rank)"
-    others = [m for m in SHOWN_METRICS if m != metric]
+    others = {m: max(12, len(m) + 2) for m in SHOWN_METRICS if m != metric}  # 2 spaces apart
     width = min(NAME_WIDTH, max([len("configuration"), *(len(e.name) for e in entries)]))
+    mean = max(10, len(metric) + 6)  # "<metric> mean" over the means, its ± over theirs
     header = (f"{'#':>2}  {'configuration':<{width}} {'seeds':>5} "
-              f"{metric + ' mean ± sd':^20}" + "".join(f"{c:>12}" for c in others)
-              + "  best run")
+              f"{metric + ' mean':>{mean}} ± {'sd':<7}"
+              + "".join(f"{c:>{w}}" for c, w in others.items()) + "  best run")
     rows = [f"{rank:>2}  {_shortened(entry.name):<{width}} {entry.seeds_shown:>5} "
-            f"{_mean_sd_column(entry, metric)}"
-            + "".join(f"{entry.metrics[c]:>12.4f}" if c in entry.metrics else f"{'-':>12}"
-                      for c in others)
+            f"{_mean_sd_column(entry, metric, mean)}"
+            + "".join(f"{entry.metrics[c]:>{w}.4f}" if c in entry.metrics else f"{'-':>{w}}"
+                      for c, w in others.items())
             + f"  {entry.best_trial(metric).run_name}"
             for rank, entry in enumerate(entries, start=1)]
     return "\n".join([header, "-" * max(len(line) for line in [header, *rows]), *rows])
 
 
-def _mean_sd_column(entry: ConfigResult, metric: str) -> str:
-    """20 characters with the ± in the same place on every row."""
+def _mean_sd_column(entry: ConfigResult, metric: str, width: int) -> str:
+    """The mean right-aligned in `width`, then ± and the sd: the ± in the same place on every
+    row and in the header (a centred title sat off the column)."""
     sd = entry.sd.get(metric)
-    return f"{entry.metrics[metric]:>10.4f} ± " + (f"{sd:<7.4f}" if sd is not None else "-      ")
+    return (f"{entry.metrics[metric]:>{width}.4f} ± "
+            + (f"{sd:<7.4f}" if sd is not None else "-      "))
 
 
 def _shortened(text: str) -> str:
