@@ -384,6 +384,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from tuner.reporting.page import counted
     from tuner.reporting.report import default_folder, write_report
     from tuner.tracking.tracker import resolve_tracking_uri
 
@@ -391,7 +392,10 @@ def _report(args: argparse.Namespace) -> int:
     written = write_report(resolve_tracking_uri(args.tracking_uri), args.experiment, out,
                            args.metric)
     print(f"report: {written.html}")
-    print(f"{written.trials} trials, {len(written.pareto)} on the Pareto front; "
+    failed = f", {counted(written.failed, 'trial')} failed" if written.failed else ""
+    print(f"{counted(written.trials, 'finished trial')} in "
+          f"{counted(written.configs, 'configuration')}{failed}; "
+          f"{len(written.pareto)} on the Pareto front; "
           f"logged to run {written.parent_run_id}")
     return EXIT_OK
 

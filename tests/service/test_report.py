@@ -104,6 +104,7 @@ def test_report_cli_writes_into_out(server_sweep: ServerSweep, tmp_path: Path) -
                      server_sweep.server.url, "--out", str(tmp_path / "r"), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "r" / "report.html").is_file()
+    assert " finished trials in " in done.stdout and " configurations" in done.stdout, done.stdout
 
 
 @pytest.fixture(scope="module")

@@ -117,3 +117,24 @@ def test_the_importance_libraries_load_once_a_core_is_free(monkeypatch, cores, f
         record(TrialRecord(spec("a"), TrialStatus.COMPLETE))
         assert len(loaded) == (finished >= fires_after) and len(seen) == finished
     assert loaded == ["optuna.importance"]
+
+
+def test_a_report_names_the_configurations_no_seed_of_which_finished(tmp_path, small_corpus,
+                                                                      session_cache,
+                                                                      monkeypatch):
+    """A configuration whose every seed failed was on no ranking and no plot, and the report
+    said nothing of it: it read as never tried (audit of 2026-12-01)."""
+    from tuner.reporting.report import write_report
+
+    grid = make_grid(tmp_path, small_corpus, experiment="report-failures",
+                     models=["lda", "flaky"], seeds=[FAILING_SEED],
+                     params={"num_topics": 5, "vocab_size": 1000, "max_iter": 10})
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    done = run_cli("run", str(grid), "--max-workers", "1", "--tracking-uri", uri,
+                   "--cache-dir", str(session_cache), "--quiet")
+    assert "1 completed, 1 failed" in done.stdout, done.stdout + done.stderr
+    monkeypatch.setenv("TUNER_TRAINERS", "Flaky=tests.plugins:FlakyTrainer")
+    page = write_report(uri, "report-failures", tmp_path / "report").html.read_text("utf-8")
+    assert "1 trial failed on this data" in page
+    assert "1 configuration finished on no seed (ranked nowhere)" in page
+    assert "<td>Flaky</td>" in page and "<td>RuntimeError</td>" in page

@@ -30,6 +30,8 @@ class ReportData:
     importance: Mapping[str, ModelImportance]  # model -> its method and parameters' shares
     topics: Mapping[str, Mapping[str, list[str]]]  # run id -> topic -> words, of the top ones
     pruned: Mapping[str, Mapping[int, int]] = field(default_factory=dict)  # model -> units -> n
+    failed: int = 0  # trials that failed on this data
+    unfinished: list[ConfigResult] = field(default_factory=list)  # configurations none finished
 
     @property
     def top(self) -> list[ConfigResult]:
@@ -53,10 +55,12 @@ def render_page(data: ReportData, plots: Sequence[Path], note: str = "") -> str:
     esc = html.escape
     names = {p.name for p in plots}
     trials = sum(c.seeds for c in data.ranked)
-    summary = (f"<p>{trials} finished trials in {len(data.ranked)} configurations, ranked by "
+    summary = (f"<p>{counted(trials, 'finished trial')} in "
+               f"{counted(len(data.ranked), 'configuration')}, ranked by "
                f"the mean <b>{esc(data.metric)}</b> over their seeds (± sample sd; - for one "
                f"seed). Pareto front over {esc(' x '.join(data.objectives))} (means): "
-               f"{len(data.front)} configurations.</p>")
+               f"{counted(len(data.front), 'configuration')}.</p>")
+    summary += _failures_html(data)
     overview = "".join(_image(n) for n in ("leaderboard.png", "pareto.png") if n in names)
     models = "".join(_model_section(model, configs, data, names)
                      for model, configs in by_model(data.ranked).items())
@@ -122,6 +126,27 @@ def _importance_note(model: str, configs: list[ConfigResult], data: ReportData) 
     if why is None:
         return ""
     return f"<p>No parameter importance for {html.escape(model)}: {html.escape(why)}.</p>"
+
+
+def _failures_html(data: ReportData) -> str:
+    """How many trials failed on this data, and the configurations none of whose seeds
+    finished, with their errors: they are on no ranking or plot, and a report that left them
+    out read as if they had never been tried (audit of 2026-12-01)."""
+    if not data.failed:
+        return ""
+    text = f"<p>{counted(data.failed, 'trial')} failed on this data (tag tuner.error in MLflow)"
+    if not data.unfinished:
+        return text + "; every configuration finished on some seed.</p>"
+    rows = [[c.model, c.name, str(c.seeds),
+             ", ".join(sorted({t.error_type or "?" for t in c.trials}))]
+            for c in data.unfinished]
+    return (text + f"; {counted(len(data.unfinished), 'configuration')} finished on no seed "
+            f"(ranked nowhere):</p>"
+            + _table(["model", "configuration", "failed trials", "errors"], rows))
+
+
+def counted(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' * (n != 1)}"
 
 
 def _image(name: str) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol, TypeVar
 
@@ -60,6 +60,7 @@ class WrittenReport:
     importance: Mapping[str, Mapping[str, float]]  # model -> swept parameter -> importance
     language: str = "en"  # the language the topic words are drawn in
     font: str | None = None  # the font that draws them (None: matplotlib's default)
+    failed: int = 0  # trials that failed on the report's data
 
 
 def pareto_front(rows: Sequence[Scored], metrics: Sequence[str]) -> list[Scored]:
@@ -102,8 +103,10 @@ def write_report_with(tracker: Tracker, experiment: str, out: Path,
     context = newest_context(sweeps, ranked(everything))
     trials = on_data(everything, context)
     sweep = _report_sweep(sweeps, context)
+    declared = declared_swept(sweeps, context)
     data = _report_data(tracker, experiment, trials, metric or ranking_metric(sweeps),
-                        declared_swept(sweeps, context), len(everything) - len(trials))
+                        declared, len(everything) - len(trials))
+    data = _with_failures(data, on_data(tracker.failed_trials(experiment), context), declared)
     out.mkdir(parents=True, exist_ok=True)
     plots = _plots(data, out)
     language = _words_language(sweep, [c.best_trial(data.metric) for c in data.top])
@@ -117,7 +120,7 @@ def write_report_with(tracker: Tracker, experiment: str, out: Path,
     return WrittenReport(page, plots, len(trials), len(data.ranked),
                          [c.name for c in data.front], sweep.run_id,
                          {model: f.shares for model, f in data.importance.items()}, language,
-                         font)
+                         font, data.failed)
 
 
 def _report_sweep(sweeps: Sequence[SweepRun], context: str | None) -> SweepRun:
@@ -129,6 +132,16 @@ def _report_sweep(sweeps: Sequence[SweepRun], context: str | None) -> SweepRun:
     ran = [s for s in sweeps if s.tags.get("tuner.source") != "tuner score"]
     return next((s for s in on_data if s in ran), None) or next(iter(on_data), None) \
         or next(iter(ran), sweeps[0])
+
+
+def _with_failures(data: ReportData, failed: list[FinishedTrial],
+                   declared: Mapping[str, Sequence[str]]) -> ReportData:
+    """The report's data with the trials that failed on its data, and the configurations of
+    which no seed finished (a configuration's seeds share its config key)."""
+    finished = {t.config_key for config in data.ranked for t in config.trials}
+    unfinished = [t for t in failed if t.config_key not in finished]
+    return replace(data, failed=len(failed),
+                   unfinished=aggregate_seeds(unfinished, declared) if unfinished else [])
 
 
 def _report_data(tracker: Tracker, experiment: str, trials: list[FinishedTrial],

@@ -116,6 +116,8 @@ class MemoryTracker:
             run.tags["tuner.rescored_from"] = record.rescored_from
         if record.threads:
             run.tags["tuner.threads"] = str(record.threads)
+        if record.error is not None:
+            run.tags["tuner.error_type"] = record.error.type
         run.status = run_status(record.status)
 
     def drop_trial(self, run_id: str) -> None:
@@ -141,6 +143,12 @@ class MemoryTracker:
     def finished_trials(self, experiment: str) -> list[FinishedTrial]:
         experiment_id = self.experiments.get(experiment)
         return current_trials(run.stored() for run in self._finished_trials(experiment_id or ""))
+
+    def failed_trials(self, experiment: str) -> list[FinishedTrial]:
+        experiment_id = self.experiments.get(experiment)
+        return current_trials(run.stored() for run in self.runs.values()
+                              if run.experiment_id == experiment_id and run.status == "FAILED"
+                              and "tuner.trial_key" in run.tags and "tuner.stale" not in run.tags)
 
     def sweep_runs(self, experiment: str) -> list[SweepRun]:
         experiment_id = self.experiments.get(experiment)

@@ -40,6 +40,7 @@ class FinishedTrial:
     pruned: bool = False  # stopped by the sweep's pruner: counted, never ranked
     config_key: str | None = None  # shared by the seeds of one configuration (tuner.trial)
     context: str | None = None  # the data it was judged on (tuner.trial.data_context)
+    error_type: str | None = None  # of a FAILED run: the error that stopped it
 
     @property
     def budget_used(self) -> float | None:
@@ -134,7 +135,7 @@ def finished_trial(run: StoredRun, schema: Mapping[str, Param]) -> FinishedTrial
         parent_run_id=tags.get("mlflow.parentRunId"),
         metric_settings=_metric_settings(logged),
         pruned=is_pruned(tags), config_key=tags.get("tuner.config_key"),
-        context=tags.get("tuner.context"))
+        context=tags.get("tuner.context"), error_type=tags.get("tuner.error_type"))
 
 
 def _metric_settings(logged: Mapping[str, str]) -> dict[str, int | str]:

@@ -89,6 +89,8 @@ class Tracker(Protocol):
     # read side: the records every reader (leaderboard, report, best, flow) uses
     def finished_trials(self, experiment: str) -> list[FinishedTrial]: ...
 
+    def failed_trials(self, experiment: str) -> list[FinishedTrial]: ...
+
     def sweep_runs(self, experiment: str) -> list[SweepRun]: ...
 
     def topics(self, run_id: str) -> dict[str, list[str]]: ...
@@ -396,6 +398,14 @@ class MlflowTracker:
         experiment_id = self._existing_experiment(experiment)
         runs = self.trial_runs(experiment_id, "attributes.status = 'FINISHED'")
         return current_trials(stored_run(run) for run in runs)
+
+    def failed_trials(self, experiment: str) -> list[FinishedTrial]:
+        """Every FAILED trial run of `experiment` made by its trainer's current revision, with
+        its error's type; not the runs a killed sweep left (tag `tuner.stale`), which did not
+        fail themselves."""
+        experiment_id = self._existing_experiment(experiment)
+        runs = self.trial_runs(experiment_id, "attributes.status = 'FAILED'")
+        return current_trials(stored_run(r) for r in runs if "tuner.stale" not in r.data.tags)
 
     def sweep_runs(self, experiment: str) -> list[SweepRun]:
         """The sweep (parent) runs of `experiment`, newest first."""
