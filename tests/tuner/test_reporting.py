@@ -290,3 +290,24 @@ def test_a_row_names_what_the_grid_swept_when_its_siblings_did_not_finish(
     rows = aggregate_seeds(survivors, declared)
     assert all(set(c.swept) == {"alpha", "num_topics"} for c in rows)
     assert all(c.swept["num_topics"] == 5 for c in rows)
+
+
+@pytest.mark.parametrize("values, log, ticks", [
+    ([10, 20, 300, 350], True, ["10", "20", "300", "350"]),  # linear: "10" and "20" ran together
+    ([10, 20, 30], False, ["10", "20", "30"]),  # evenly spread: linear, as before
+    ([-5, 0, 300, 350], False, ["-5", "0", "300", "350"]),  # crowded, not positive: one slot each
+    (["a", "b"], False, ["a", "b"]),
+])
+def test_a_swept_axis_keeps_its_tick_labels_apart(values: list, log: bool,
+                                                  ticks: list[str]) -> None:
+    """A report's params plot of BERTopic's min_cluster_size 10, 20, 300, 350 printed "1020" at
+    the axis's start (audit of 2026-12-01)."""
+    from tuner.reporting.plots import _axis, _pyplot
+
+    figure, ax = _pyplot().subplots()
+    try:
+        position, shown, logarithmic = _axis(ax, values, False)
+        assert (logarithmic, ax.get_xscale() == "log", list(shown)) == (log, log, ticks)
+        assert [position(v) for v in values] == sorted(position(v) for v in values)
+    finally:
+        _pyplot().close(figure)

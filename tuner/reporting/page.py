@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tuner.reporting.importance import ModelImportance, why_no_importance
 from tuner.reporting.leaderboard import ConfigResult, format_mean_sd, format_value
+from tuner.reporting.plots import TOPIC_WORDS_SHOWN
 
 TABLE_METRICS = ("npmi", "diversity", "ari", "f1", "fit_seconds")
 TOP_CONFIGS = 3  # configurations whose best trial's topics the page lists
@@ -161,6 +162,6 @@ def _topics_html(config: ConfigResult, data: ReportData) -> str:
     title = f"<h3>{esc(trial.run_name)} ({esc(config.name)})</h3>"
     if not topics:
         return f"{title}<p>no topics.json artifact</p>"
-    items = "".join(f"<li>{esc(' '.join(words[:10]))}</li>" for _, words in
+    items = "".join(f"<li>{esc(' '.join(words[:TOPIC_WORDS_SHOWN]))}</li>" for _, words in
                     sorted(topics.items(), key=lambda kv: int(kv[0])))
     return f"{title}<ol start='0'>{items}</ol>"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 from tuner.reporting.leaderboard import ConfigResult, format_value
 
 LEADERBOARD_ROWS = 20
-TOPIC_WORDS_SHOWN = 8
+TOPIC_WORDS_SHOWN = 10  # as the report's word lists: 8 here, 10 there, and nothing said so
 LEGEND_MAX = 12  # more colour groups than this get no legend
 DODGE_POINTS = 6.0  # horizontal gap between colour groups at one x value
 DODGE_SPREAD = 30.0  # at most this wide in all (many groups sit closer)
@@ -102,7 +103,7 @@ def plot_swept(model: str, configs: Sequence[ConfigResult], metric: str,
 def _panel(ax: Any, configs: Sequence[ConfigResult], name: str, other: str | None,
            metric: str, log: bool) -> None:
     trials = [(c, t) for c in configs for t in c.trials if metric in t.metrics]
-    position, ticks = _axis(ax, [c.swept[name] for c, _ in trials], log)
+    position, ticks, log = _axis(ax, [c.swept[name] for c, _ in trials], log)
     groups: dict[str, list[tuple[float, float]]] = {}
     for config, trial in trials:
         colour_value = config.swept[other] if other else trial.seed
@@ -136,20 +137,34 @@ def _dodged(ax: Any, index: int, count: int) -> Any:
                        units="points")
 
 
-def _axis(ax: Any, values: Sequence[Any], log: bool) -> tuple[Any, dict[str, float]]:
-    """Where each value sits on the x axis, and the tick labels to show."""
-    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-        distinct = sorted(set(values))
-        if log and distinct[0] > 0:
+def _axis(ax: Any, values: Sequence[Any], log: bool) -> tuple[Any, dict[str, float], bool]:
+    """Where each value sits on the x axis, the tick labels to show, and whether the axis is
+    logarithmic: as the schema declares, or for positive numbers whose linear ticks would
+    overlap (10, 20, 300, 350 printed "1020" at the axis's start; audit of 2026-12-01)."""
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+    distinct = sorted(set(values)) if numbers else []
+    if numbers and not distinct:  # no trial logged the metric
+        return float, {}, log
+    if numbers and (distinct[0] > 0 or not _crowded(distinct)):
+        if distinct[0] > 0 and (log or _crowded(distinct)):
             ax.set_xscale("log")
             ax.minorticks_off()
+            log = True
         return float, ({format_value(v): float(v) for v in distinct} if len(distinct) <= 8
-                       else {})
+                       else {}), log
     order = sorted(set(map(format_value, values)),
                    key=lambda text: (text == "null", _number_or_inf(text), text))
     slots = {text: float(i) for i, text in enumerate(order)}
     ax.set_xlim(-0.5, len(order) - 0.5)
-    return (lambda v: slots[format_value(v)]), slots
+    return (lambda v: slots[format_value(v)]), slots, False
+
+
+def _crowded(distinct: Sequence[float]) -> bool:
+    """Whether two neighbouring values sit closer than 1/25 of the range on a linear axis, where
+    their tick labels run together."""
+    span = distinct[-1] - distinct[0]
+    gaps = [b - a for a, b in itertools.pairwise(distinct)]
+    return len(distinct) > 2 and span > 0 and min(gaps) < span / 25
 
 
 def _number_or_inf(text: str) -> float:
@@ -197,7 +212,8 @@ def plot_importance(model: str, importance: Mapping[str, float], metric: str, me
 
 def plot_topic_words(runs: Mapping[str, Mapping[str, Sequence[str]]], path: Path,
                      font: str | None) -> Path:
-    """One panel per run: each topic's leading words, drawn in `font` (None: the default)."""
+    """One panel per run, titled by its key in `runs` (its configuration and run name): each
+    topic's leading words, drawn in `font` (None: the default)."""
     plt = _pyplot()
     longest = max((len(topics) for topics in runs.values()), default=1)
     fig, axes = plt.subplots(1, max(len(runs), 1), squeeze=False,

@@ -192,8 +192,8 @@ def _topic_plot(data: ReportData, out: Path, font: str | None) -> list[Path]:
     shown = {}
     for config in data.top:
         trial = config.best_trial(data.metric)
-        if data.topics.get(trial.run_id):
-            shown[trial.run_name] = data.topics[trial.run_id]
+        if data.topics.get(trial.run_id):  # a bare run name said neither model nor settings
+            shown[f"{config.name}\n{trial.run_name}"] = data.topics[trial.run_id]
     return [plot_topic_words(shown, out / "topics.png", font)] if shown else []
 
 
