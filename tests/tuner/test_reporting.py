@@ -292,22 +292,23 @@ def test_a_row_names_what_the_grid_swept_when_its_siblings_did_not_finish(
     assert all(c.swept["num_topics"] == 5 for c in rows)
 
 
-@pytest.mark.parametrize("values, log, ticks", [
-    ([10, 20, 300, 350], True, ["10", "20", "300", "350"]),  # linear: "10" and "20" ran together
-    ([10, 20, 30], False, ["10", "20", "30"]),  # evenly spread: linear, as before
-    ([-5, 0, 300, 350], False, ["-5", "0", "300", "350"]),  # crowded, not positive: one slot each
-    (["a", "b"], False, ["a", "b"]),
+@pytest.mark.parametrize("values, scale, ticks", [
+    ([10, 100, 1000, 5000], " (log scale)", ["10", "100", "1000", "5000"]),  # crowded linearly
+    ([10, 20, 300, 350], " (in order, not to scale)", ["10", "20", "300", "350"]),  # both ways
+    ([10, 20, 30], "", ["10", "20", "30"]),  # evenly spread: linear, as before
+    ([-5, 0, 300, 350], " (in order, not to scale)", ["-5", "0", "300", "350"]),  # no log
+    (["a", "b"], "", ["a", "b"]),
 ])
-def test_a_swept_axis_keeps_its_tick_labels_apart(values: list, log: bool,
+def test_a_swept_axis_keeps_its_tick_labels_apart(values: list, scale: str,
                                                   ticks: list[str]) -> None:
     """A report's params plot of BERTopic's min_cluster_size 10, 20, 300, 350 printed "1020" at
-    the axis's start (audit of 2026-12-01)."""
+    a linear axis's start, and "30050" at a log axis's end (audit of 2026-12-01)."""
     from tuner.reporting.plots import _axis, _pyplot
 
     figure, ax = _pyplot().subplots()
     try:
-        position, shown, logarithmic = _axis(ax, values, False)
-        assert (logarithmic, ax.get_xscale() == "log", list(shown)) == (log, log, ticks)
+        position, shown, said = _axis(ax, values, False)
+        assert (said, ax.get_xscale() == "log", list(shown)) == (scale, "log" in scale, ticks)
         assert [position(v) for v in values] == sorted(position(v) for v in values)
     finally:
         _pyplot().close(figure)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -103,7 +104,7 @@ def plot_swept(model: str, configs: Sequence[ConfigResult], metric: str,
 def _panel(ax: Any, configs: Sequence[ConfigResult], name: str, other: str | None,
            metric: str, log: bool) -> None:
     trials = [(c, t) for c in configs for t in c.trials if metric in t.metrics]
-    position, ticks, log = _axis(ax, [c.swept[name] for c, _ in trials], log)
+    position, ticks, scale = _axis(ax, [c.swept[name] for c, _ in trials], log)
     groups: dict[str, list[tuple[float, float]]] = {}
     for config, trial in trials:
         colour_value = config.swept[other] if other else trial.seed
@@ -122,7 +123,7 @@ def _panel(ax: Any, configs: Sequence[ConfigResult], name: str, other: str | Non
     ax.autoscale_view()
     if ticks:
         ax.set_xticks(list(ticks.values()), list(ticks), rotation=30 if len(ticks) > 4 else 0)
-    ax.set_xlabel(name + (" (log scale)" if log else ""))
+    ax.set_xlabel(name + scale)
     ax.set_ylabel(metric)
     if len(groups) <= LEGEND_MAX:
         ax.legend(title=other or "seed", fontsize=7, title_fontsize=8, loc="upper left",
@@ -137,34 +138,39 @@ def _dodged(ax: Any, index: int, count: int) -> Any:
                        units="points")
 
 
-def _axis(ax: Any, values: Sequence[Any], log: bool) -> tuple[Any, dict[str, float], bool]:
-    """Where each value sits on the x axis, the tick labels to show, and whether the axis is
-    logarithmic: as the schema declares, or for positive numbers whose linear ticks would
-    overlap (10, 20, 300, 350 printed "1020" at the axis's start; audit of 2026-12-01)."""
+def _axis(ax: Any, values: Sequence[Any], log: bool) -> tuple[Any, dict[str, float], str]:
+    """Where each value sits on the x axis, the tick labels to show, and what the axis label
+    adds about its scale. Numbers get a log axis as the schema declares, or when positive values
+    would crowd a linear axis and not a log one; numbers crowded both ways get a slot each, in
+    order, labelled with their values (10, 20, 300, 350 printed "1020" at a linear axis's start
+    and "30050" at a log axis's end; audit of 2026-12-01)."""
     numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
     distinct = sorted(set(values)) if numbers else []
     if numbers and not distinct:  # no trial logged the metric
-        return float, {}, log
-    if numbers and (distinct[0] > 0 or not _crowded(distinct)):
-        if distinct[0] > 0 and (log or _crowded(distinct)):
+        return float, {}, ""
+    positive = numbers and distinct[0] > 0
+    logged = positive and not _crowded([math.log(v) for v in distinct])
+    if numbers and (not _crowded(distinct) or logged):
+        log = positive and (log or _crowded(distinct))
+        if log:
             ax.set_xscale("log")
             ax.minorticks_off()
-            log = True
         return float, ({format_value(v): float(v) for v in distinct} if len(distinct) <= 8
-                       else {}), log
+                       else {}), " (log scale)" if log else ""
     order = sorted(set(map(format_value, values)),
                    key=lambda text: (text == "null", _number_or_inf(text), text))
     slots = {text: float(i) for i, text in enumerate(order)}
     ax.set_xlim(-0.5, len(order) - 0.5)
-    return (lambda v: slots[format_value(v)]), slots, False
+    return (lambda v: slots[format_value(v)]), slots, " (in order, not to scale)" if numbers else ""
 
 
 def _crowded(distinct: Sequence[float]) -> bool:
-    """Whether two neighbouring values sit closer than 1/25 of the range on a linear axis, where
-    their tick labels run together."""
+    """Whether two neighbouring values sit closer than 1/12 of the range, where a panel's tick
+    labels of a few digits run together (300 and 350 of 10..350 on a log axis, 1/23 apart,
+    printed "30050")."""
     span = distinct[-1] - distinct[0]
     gaps = [b - a for a, b in itertools.pairwise(distinct)]
-    return len(distinct) > 2 and span > 0 and min(gaps) < span / 25
+    return len(distinct) > 2 and span > 0 and min(gaps) < span / 12
 
 
 def _number_or_inf(text: str) -> float:
