@@ -218,19 +218,22 @@ def plot_importance(model: str, importance: Mapping[str, float], metric: str, me
 
 def plot_topic_words(runs: Mapping[str, Mapping[str, Sequence[str]]], path: Path,
                      font: str | None) -> Path:
-    """One panel per run, titled by its key in `runs` (its configuration and run name): each
-    topic's leading words, drawn in `font` (None: the default)."""
+    """One panel per run, one under another, titled by its key in `runs` (its configuration and
+    run name): each topic's leading words, drawn in `font` (None: the default). Side by side,
+    a line of 10 long words ran into the next panel, and the page's 1000-pixel width drew the
+    words 5 pixels high (audit of 2026-12-01)."""
     plt = _pyplot()
-    longest = max((len(topics) for topics in runs.values()), default=1)
-    fig, axes = plt.subplots(1, max(len(runs), 1), squeeze=False,
-                             figsize=(6 * max(len(runs), 1), 0.3 * longest + 1))
+    rows = [max(len(topics), 1) for topics in runs.values()] or [1]
+    height = 0.25 * sum(rows) + 0.6 * len(rows)  # a line per topic, a title per panel
+    fig, axes = plt.subplots(len(rows), 1, squeeze=False, figsize=(10, height),
+                             gridspec_kw={"height_ratios": rows})
     text_style = {"fontfamily": font} if font else {}
-    for ax, (run, topics) in zip(axes[0], runs.items(), strict=False):
+    for ax, (run, topics), count in zip(axes[:, 0], runs.items(), rows, strict=False):
         ax.axis("off")
-        ax.set_title(run, fontsize=9)
+        ax.set_title(run, fontsize=9, loc="left")
         ordered = sorted(topics.items(), key=lambda kv: int(kv[0]))
         for row, (topic, words) in enumerate(ordered):
-            ax.text(0.0, 1.0 - (row + 0.5) / max(longest, 1),
+            ax.text(0.0, 1.0 - (row + 0.5) / count,
                     f"{topic}: {' '.join(words[:TOPIC_WORDS_SHOWN])}", fontsize=8,
                     va="center", transform=ax.transAxes, **text_style)
     fig.savefig(path, dpi=100, bbox_inches="tight")
