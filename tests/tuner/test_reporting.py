@@ -298,6 +298,7 @@ def test_a_row_names_what_the_grid_swept_when_its_siblings_did_not_finish(
     ([10, 20, 30], "", ["10", "20", "30"]),  # evenly spread: linear, as before
     ([-5, 0, 300, 350], " (in order, not to scale)", ["-5", "0", "300", "350"]),  # no log
     (["a", "b"], "", ["a", "b"]),
+    (list(range(5, 101, 5)), "", []),  # 20 values: matplotlib's own ticks, as before
 ])
 def test_a_swept_axis_keeps_its_tick_labels_apart(values: list, scale: str,
                                                   ticks: list[str]) -> None:
@@ -312,3 +313,63 @@ def test_a_swept_axis_keeps_its_tick_labels_apart(values: list, scale: str,
         assert [position(v) for v in values] == sorted(position(v) for v in values)
     finally:
         _pyplot().close(figure)
+
+
+def test_a_declared_log_axis_stays_log_for_a_random_searchs_draws() -> None:
+    """30 sampled learning rates lost their declared log axis to 30 run-together labels (review
+    of 2026-12-01)."""
+    from tuner.reporting.plots import _axis, _pyplot
+
+    draws = [10 ** (-4 + 3 * i / 29) for i in range(30)]
+    figure, ax = _pyplot().subplots()
+    try:
+        _, shown, said = _axis(ax, draws, True)
+        assert (ax.get_xscale(), shown, said) == ("log", {}, " (log scale)")
+    finally:
+        _pyplot().close(figure)
+
+
+
+def test_a_reports_failures_count_each_trial_once_and_only_while_it_fails(tmp_path: Path) -> None:
+    """Every FAILED run was counted: a retried trial twice, and one that finished on a later
+    sweep still; and a configuration that failed under older code (another config key) and
+    finished after an upgrade was listed as finished on no seed (review of 2026-12-01)."""
+    from trainers import trainer_revision
+    from tuner.reporting.report import write_report_with
+    from tuner.tracking.memory import MemoryTracker
+    from tuner.trial import (
+        DataRef,
+        MetricSettings,
+        TrialError,
+        TrialRecord,
+        TrialSpec,
+        TrialStatus,
+    )
+
+    data = DataRef("c.jsonl", "sha", "en", "bow", None, None, None, "label", context="ctx")
+
+    def run(sweep: object, key: str, seed: int, config: str, k: int, ok: bool) -> None:
+        spec = TrialSpec("LDA", {"num_topics": k}, seed, data, MetricSettings(), "e", key,
+                         revision=trainer_revision("LDA"), fit_key=f"fit-{key}",
+                         config_key=config)
+        record = (TrialRecord(spec, TrialStatus.COMPLETE, {"npmi": 0.2, "ari": 0.1},
+                              [["a", "b"]], [0.1], [0]) if ok else
+                  TrialRecord(spec, TrialStatus.FAILED, error=TrialError("E", "boom", "")))
+        tracker.finish_trial(sweep, tracker.start_trial(sweep, spec), record)  # type: ignore
+
+    tracker = MemoryTracker()
+    first = tracker.start_sweep("e", {"tuner.context": "ctx"}, {})
+    for key, seed, config, k, ok in [("a1", 1, "K5", 5, True), ("b1", 1, "K10", 10, False),
+                                     ("b2", 2, "K10", 10, False), ("c1", 1, "K20-old", 20, False),
+                                     ("d1", 1, "K30", 30, False), ("d2", 2, "K30", 30, False)]:
+        run(first, key, seed, config, k, ok)
+    second = tracker.start_sweep("e", {"tuner.context": "ctx"}, {})
+    for key, seed, config, k, ok in [("b1", 1, "K10", 10, False), ("b2", 2, "K10", 10, True),
+                                     ("c1-new", 1, "K20-new", 20, True),
+                                     ("d1", 1, "K30", 30, False)]:
+        run(second, key, seed, config, k, ok)
+    written = write_report_with(tracker, "e", tmp_path)
+    page = written.html.read_text(encoding="utf-8")
+    assert written.failed == 3  # b1 (failed twice: one trial), d1, d2; b2 and c1 finished since
+    assert "1 configuration finished on no seed" in page and "num_topics=30" in page
+    assert "num_topics=20</td><td>" not in page.split("finished on no seed")[1].split("</table>")[0]

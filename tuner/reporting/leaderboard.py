@@ -134,7 +134,7 @@ def aggregate_seeds(trials: Sequence[FinishedTrial],
     older one, made before something its key holds changed, is left out."""
     groups: dict[tuple[str, str], list[FinishedTrial]] = {}
     for trial in trials:
-        groups.setdefault((_shown_as(trial), trial.config_key or ""), []).append(trial)
+        groups.setdefault((shown_as(trial), trial.config_key or ""), []).append(trial)
     newest: dict[str, tuple[str, str]] = {}
     for key, group in groups.items():
         standing = newest.get(key[0])
@@ -174,8 +174,9 @@ def standing_trials(trials: Sequence[FinishedTrial]) -> list[FinishedTrial]:
     return [t for config in aggregate_seeds(trials) for t in config.trials]
 
 
-def _shown_as(trial: FinishedTrial) -> str:
-    """What a leaderboard row shows of a configuration: model, parameters, metric settings."""
+def shown_as(trial: FinishedTrial) -> str:
+    """What a leaderboard row shows of a configuration: model, parameters, metric settings
+    (the same for runs of it made under other code or with other side inputs)."""
     return (trial.model + repr(sorted(config_params(trial).items(), key=lambda kv: kv[0]))
             + repr(sorted(trial.metric_settings.items())))
 

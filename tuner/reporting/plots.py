@@ -13,6 +13,7 @@ from tuner.reporting.leaderboard import ConfigResult, format_value
 LEADERBOARD_ROWS = 20
 TOPIC_WORDS_SHOWN = 10  # as the report's word lists: 8 here, 10 there, and nothing said so
 LEGEND_MAX = 12  # more colour groups than this get no legend
+TICKED = 8  # a numeric axis with at most this many values labels each of them
 DODGE_POINTS = 6.0  # horizontal gap between colour groups at one x value
 DODGE_SPREAD = 30.0  # at most this wide in all (many groups sit closer)
 
@@ -140,23 +141,26 @@ def _dodged(ax: Any, index: int, count: int) -> Any:
 
 def _axis(ax: Any, values: Sequence[Any], log: bool) -> tuple[Any, dict[str, float], str]:
     """Where each value sits on the x axis, the tick labels to show, and what the axis label
-    adds about its scale. Numbers get a log axis as the schema declares, or when positive values
-    would crowd a linear axis and not a log one; numbers crowded both ways get a slot each, in
-    order, labelled with their values (10, 20, 300, 350 printed "1020" at a linear axis's start
-    and "30050" at a log axis's end; audit of 2026-12-01)."""
+    adds about its scale. Numbers get a log axis as the schema declares (when positive); up to
+    TICKED values, each labelled, also get one when they would crowd a linear axis and not a
+    log one, and a slot each, in order, when they would crowd both (10, 20, 300, 350 printed
+    "1020" at a linear axis's start and "30050" at a log axis's end; audit of 2026-12-01).
+    More values (a random search's draws) keep matplotlib's own ticks."""
     numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
     distinct = sorted(set(values)) if numbers else []
     if numbers and not distinct:  # no trial logged the metric
         return float, {}, ""
     positive = numbers and distinct[0] > 0
-    logged = positive and not _crowded([math.log(v) for v in distinct])
-    if numbers and (not _crowded(distinct) or logged):
-        log = positive and (log or _crowded(distinct))
+    ticked = len(distinct) <= TICKED
+    crowded = numbers and ticked and _crowded(distinct)
+    if numbers and (not crowded or (positive and (log or not _crowded(
+            [math.log(v) for v in distinct])))):
+        log = positive and (log or crowded)
         if log:
             ax.set_xscale("log")
             ax.minorticks_off()
-        return float, ({format_value(v): float(v) for v in distinct} if len(distinct) <= 8
-                       else {}), " (log scale)" if log else ""
+        ticks = {format_value(v): float(v) for v in distinct} if ticked else {}
+        return float, ticks, " (log scale)" if log else ""
     order = sorted(set(map(format_value, values)),
                    key=lambda text: (text == "null", _number_or_inf(text), text))
     slots = {text: float(i) for i, text in enumerate(order)}

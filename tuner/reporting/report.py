@@ -25,6 +25,7 @@ from tuner.reporting.leaderboard import (
     newest_context,
     on_data,
     rank_configs,
+    shown_as,
     standing_trials,
 )
 from tuner.reporting.page import TOP_CONFIGS, ReportData, by_model, plot_name, render_page
@@ -53,7 +54,7 @@ Scored = TypeVar("Scored", bound=HasMetrics)
 class WrittenReport:
     html: Path
     plots: list[Path]
-    trials: int  # finished trials of current trainer revisions
+    trials: int  # the ranked configurations' finished trials, as the page counts them
     configs: int  # configurations they form once seeds are aggregated
     pareto: list[str]  # names of the configurations on the Pareto front
     parent_run_id: str
@@ -106,7 +107,8 @@ def write_report_with(tracker: Tracker, experiment: str, out: Path,
     declared = declared_swept(sweeps, context)
     data = _report_data(tracker, experiment, trials, metric or ranking_metric(sweeps),
                         declared, len(everything) - len(trials))
-    data = _with_failures(data, on_data(tracker.failed_trials(experiment), context), declared)
+    data = _with_failures(data, trials, on_data(tracker.failed_trials(experiment), context),
+                          declared)
     out.mkdir(parents=True, exist_ok=True)
     plots = _plots(data, out)
     language = _words_language(sweep, [c.best_trial(data.metric) for c in data.top])
@@ -117,7 +119,7 @@ def write_report_with(tracker: Tracker, experiment: str, out: Path,
     page.write_text(render_page(data, plots, _font_warning(language, font)), encoding="utf-8")
     tracker.log_report(sweep.run_id, out, "report")
     tracker.log_report(sweep.run_id, importance_file)
-    return WrittenReport(page, plots, len(trials), len(data.ranked),
+    return WrittenReport(page, plots, sum(c.seeds for c in data.ranked), len(data.ranked),
                          [c.name for c in data.front], sweep.run_id,
                          {model: f.shares for model, f in data.importance.items()}, language,
                          font, data.failed)
@@ -134,14 +136,24 @@ def _report_sweep(sweeps: Sequence[SweepRun], context: str | None) -> SweepRun:
         or next(iter(ran), sweeps[0])
 
 
-def _with_failures(data: ReportData, failed: list[FinishedTrial],
-                   declared: Mapping[str, Sequence[str]]) -> ReportData:
-    """The report's data with the trials that failed on its data, and the configurations of
-    which no seed finished (a configuration's seeds share its config key)."""
-    finished = {t.config_key for config in data.ranked for t in config.trials}
-    unfinished = [t for t in failed if t.config_key not in finished]
-    return replace(data, failed=len(failed),
-                   unfinished=aggregate_seeds(unfinished, declared) if unfinished else [])
+def _with_failures(data: ReportData, finished: list[FinishedTrial],
+                   failed: list[FinishedTrial], declared: Mapping[str, Sequence[str]]
+                   ) -> ReportData:
+    """The report's data with the trials that failed on its data and have not finished since
+    (each configuration and seed once, by its latest failed run: a retried trial's attempts are
+    one trial), and the configurations none of whose seeds finished, pruned ones included.
+    Configurations are matched as the leaderboard shows them, so one that failed under older
+    code and finished after an upgrade is neither (review of 2026-12-01)."""
+    latest: dict[tuple[str, int | None], FinishedTrial] = {}
+    for trial in sorted(failed, key=lambda t: t.start_time or 0):
+        latest[shown_as(trial), trial.seed] = trial
+    done = {(shown_as(t), t.seed) for t in finished}
+    failing = [t for seeded, t in latest.items() if seeded not in done]
+    shown = {shown_as(t) for t in finished}
+    unfinished = [t for t in failing if shown_as(t) not in shown]
+    rows = [c for c in aggregate_seeds([*finished, *unfinished], declared)
+            if all(t.status == "FAILED" for t in c.trials)] if unfinished else []
+    return replace(data, failed=len(failing), unfinished=rows)
 
 
 def _report_data(tracker: Tracker, experiment: str, trials: list[FinishedTrial],
