@@ -335,26 +335,19 @@ def test_a_reports_failures_count_each_trial_once_and_only_while_it_fails(tmp_pa
     sweep still; and a configuration that failed under older code (another config key) and
     finished after an upgrade was listed as finished on no seed (review of 2026-12-01)."""
     from trainers import trainer_revision
+    from tuner import trial as t
     from tuner.reporting.report import write_report_with
     from tuner.tracking.memory import MemoryTracker
-    from tuner.trial import (
-        DataRef,
-        MetricSettings,
-        TrialError,
-        TrialRecord,
-        TrialSpec,
-        TrialStatus,
-    )
 
-    data = DataRef("c.jsonl", "sha", "en", "bow", None, None, None, "label", context="ctx")
+    data = t.DataRef("c.jsonl", "sha", "en", "bow", None, None, None, "label", context="ctx")
 
     def run(sweep: object, key: str, seed: int, config: str, k: int, ok: bool) -> None:
-        spec = TrialSpec("LDA", {"num_topics": k}, seed, data, MetricSettings(), "e", key,
-                         revision=trainer_revision("LDA"), fit_key=f"fit-{key}",
-                         config_key=config)
-        record = (TrialRecord(spec, TrialStatus.COMPLETE, {"npmi": 0.2, "ari": 0.1},
-                              [["a", "b"]], [0.1], [0]) if ok else
-                  TrialRecord(spec, TrialStatus.FAILED, error=TrialError("E", "boom", "")))
+        spec = t.TrialSpec("LDA", {"num_topics": k}, seed, data, t.MetricSettings(), "e", key,
+                           revision=trainer_revision("LDA"), fit_key=f"fit-{key}",
+                           config_key=config)
+        record = (t.TrialRecord(spec, t.TrialStatus.COMPLETE, {"npmi": 0.2, "ari": 0.1},
+                                [["a", "b"]], [0.1], [0]) if ok else
+                  t.TrialRecord(spec, t.TrialStatus.FAILED, error=t.TrialError("E", "boom", "")))
         tracker.finish_trial(sweep, tracker.start_trial(sweep, spec), record)  # type: ignore
 
     tracker = MemoryTracker()
