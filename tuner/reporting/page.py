@@ -31,7 +31,7 @@ class ReportData:
     importance: Mapping[str, ModelImportance]  # model -> its method and parameters' shares
     topics: Mapping[str, Mapping[str, list[str]]]  # run id -> topic -> words, of the top ones
     pruned: Mapping[str, Mapping[int, int]] = field(default_factory=dict)  # model -> units -> n
-    failed: int = 0  # trials that failed on this data
+    failed: int = 0  # trials that failed on this data and have not finished since
     unfinished: list[ConfigResult] = field(default_factory=list)  # configurations none finished
 
     @property

@@ -18,7 +18,8 @@ NOT_MODEL_PARAMS = ("model", "seed", *METRIC_SETTINGS)
 
 @dataclass(frozen=True)
 class FinishedTrial:
-    """A finished trial run of a current trainer revision, its parameters typed back.
+    """A finished trial run of a current trainer revision, its parameters typed back (or, from
+    `failed_trials`, a FAILED one: `status` says which, `error_type` why).
 
     `params` holds the model's parameters only (numbers as numbers, "null" as None); the seed and
     the metric settings have their own fields. Times are MLflow's, in ms since the epoch.
