@@ -173,3 +173,17 @@ def test_a_report_belongs_to_the_newest_run_sweep_not_a_logged_score() -> None:
     assert _report_sweep([score], "c") is score  # nothing else to log it to
     other = SweepRun("s0", "s0", {}, {"tuner.context": "old"}, 0)
     assert _report_sweep([score, other], "c") is score  # on the data, rather than other data
+
+
+def test_the_report_shows_each_models_best_topics_beside_the_three_best() -> None:
+    """The report listed the topics of the three best configurations only: a model ranked
+    below them had its table and plots but no word shown (audit of 2026-12-01)."""
+    from tuner.reporting.page import shown_configs
+
+    lda = [trial(f"l{k}", "LDA", 1, {"ari": 0.5 - k / 100}, num_topics=k) for k in (5, 6, 7, 8)]
+    others = [trial("b1", "BERTopic", 1, {"ari": 0.1}), trial("p1", "ProdLDA", 1, {"ari": 0.2}),
+              trial("p2", "ProdLDA", 1, {"ari": 0.05}, num_topics=9)]
+    ranked = rank_configs(aggregate_seeds([*lda, *others]), "ari")
+    shown = [(c.model, c.trials[0].run_id) for c in shown_configs(ranked)]
+    assert shown == [("LDA", "l5"), ("LDA", "l6"), ("LDA", "l7"), ("ProdLDA", "p1"),
+                     ("BERTopic", "b1")]

@@ -36,7 +36,18 @@ class ReportData:
 
     @property
     def top(self) -> list[ConfigResult]:
-        return self.ranked[:TOP_CONFIGS]
+        """The configurations whose topics the page shows: the TOP_CONFIGS best, then each other
+        model's best (a model ranked below them had its table and plots but no word shown;
+        audit of 2026-12-01)."""
+        return shown_configs(self.ranked)
+
+
+def shown_configs(ranked: Sequence[ConfigResult]) -> list[ConfigResult]:
+    """The TOP_CONFIGS best configurations, then the best of each model not among them."""
+    shown = list(ranked[:TOP_CONFIGS])
+    models = {c.model for c in shown}
+    return shown + [configs[0] for model, configs in by_model(ranked).items()
+                    if model not in models]
 
 
 def by_model(configs: Sequence[ConfigResult]) -> dict[str, list[ConfigResult]]:
@@ -71,8 +82,8 @@ def render_page(data: ReportData, plots: Sequence[Path], note: str = "") -> str:
             f"{esc(data.experiment)}</title><style>{CSS}</style></head><body>"
             f"<h1>Experiment {esc(data.experiment)}</h1>{summary}{_pruning(data)}"
             f"{_ranking_table(data)}"
-            f"{overview}{models}{note}<h2>Top words of the best configurations</h2>"
-            f"{topics_image}{words}</body></html>")
+            f"{overview}{models}{note}<h2>Top words of the best configurations, and of each "
+            f"model's best</h2>{topics_image}{words}</body></html>")
 
 
 def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

@@ -28,7 +28,7 @@ from tuner.reporting.leaderboard import (
     shown_as,
     standing_trials,
 )
-from tuner.reporting.page import TOP_CONFIGS, ReportData, by_model, plot_name, render_page
+from tuner.reporting.page import ReportData, by_model, plot_name, render_page, shown_configs
 from tuner.reporting.plots import (
     plot_importance,
     plot_leaderboard,
@@ -170,7 +170,7 @@ def _report_data(tracker: Tracker, experiment: str, trials: list[FinishedTrial],
         raise TunerError(f"experiment '{experiment}': no finished trial has metric '{metric}'; "
                          f"logged: {', '.join(logged) or 'none'}{older}")
     objectives = [m for m in PARETO_METRICS if all(m in c.metrics for c in configs)]
-    best = [c.best_trial(metric) for c in configs[:TOP_CONFIGS]]
+    best = [c.best_trial(metric) for c in shown_configs(configs)]
     return ReportData(experiment, metric, configs, pareto_front(configs, objectives), objectives,
                       model_importances(full, metric),
                       {t.run_id: tracker.topics(t.run_id) for t in best}, pruned_by_rung(trials))
