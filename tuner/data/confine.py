@@ -49,3 +49,11 @@ def confined(path: str | Path, roots: Sequence[str], field: str) -> Path:
                         "replaced after the sweep was sent); nothing was read from it. Send "
                         "the sweep again once the file is back")
     return resolved
+
+
+def confined_model(model: str, folder: str | Path, roots: Sequence[str]) -> Path:
+    """The folder of embedding model `model` (the grid's id or path), read in its place: checked
+    as `confined` does when the grid names it by path (the service makes every folder an
+    inline grid names absolute); an id's folder is in the Hugging Face cache, not the data."""
+    return confined(folder, roots, "embedding.model") if Path(model).is_absolute() \
+        else Path(folder)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from trainers import fit_inputs, load_trainer, trainer_revision
-from tuner.data.confine import confined
+from tuner.data.confine import confined, confined_model
 from tuner.data.corpus import Corpus, load_corpus
 from tuner.data.embeddings import (
     MINILM_IDS,
@@ -194,10 +194,8 @@ def _confined_files(grid: Grid, roots: tuple[str, ...]) -> Grid:
 def _model_path(grid: Grid, model: str, revision: str | None, roots: tuple[str, ...]) -> Path:
     """The embedding model's local folder (a folder named by path checked against `roots`);
     its problems name the grid file and the field, as every other validation error does."""
-    if roots and Path(model).is_absolute():
-        model = str(confined(model, roots, "embedding.model"))
     try:
-        return resolve_model_path(model, revision)
+        return resolve_model_path(str(confined_model(model, model, roots)), revision)
     except EmbeddingModelError as err:
         field = "" if str(err).startswith("embedding.") else "embedding.model: "
         raise EmbeddingModelError(f"{grid.path}: {field}{err}") from err
@@ -506,19 +504,10 @@ def embedding_key(spec: EmbeddingSpec, model_path: Path, corpus: Corpus,
 MODEL_HASHES = Path("models") / "file-hashes.json"  # model_revision's memo, in the cache
 
 
-def _model_folder(spec: EmbeddingSpec, inputs: CheckedInputs) -> Path:
-    """The embedding model's folder, read in its place. A folder the grid names by path is
-    checked again against the sweep's roots: a queued sweep's folder may have been replaced
-    since it was validated. (An id's folder is in the Hugging Face cache, not the data; the
-    service makes every folder an inline grid names absolute.)"""
-    folder = inputs.model_paths[spec.model]
-    return confined(folder, inputs.roots, "embedding.model") if Path(spec.model).is_absolute() \
-        else folder
-
-
 def _embedding(spec: EmbeddingSpec, inputs: CheckedInputs, cache_dir: Path,
                events: dict[str, str], progress: bool) -> EmbeddingKey:
-    model_path = _model_folder(spec, inputs)
+    # checked again: a queued sweep's folder may have been replaced since it was validated
+    model_path = confined_model(spec.model, inputs.model_paths[spec.model], inputs.roots)
     key = embedding_key(spec, model_path, inputs.corpus, cache_dir)
     cache = EmbeddingCache(cache_dir)
     hit = cache.load(key, verify=True) is not None

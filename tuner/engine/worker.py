@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from trainers import load_trainer
-from tuner.data.confine import confined
+from tuner.data.confine import confined, confined_model
 from tuner.data.corpus import Corpus, DatasetSpec, load_corpus
 from tuner.data.embeddings import EncoderSource
 from tuner.data.ground_truth import GroundTruth, ground_truth_from_labels, load_ground_truth
@@ -192,9 +192,9 @@ def _with_confined_encoder(data: TrialData, ref: DataRef) -> TrialData:
     not: a served sweep's folder is checked against its roots on every trial, and read where it
     resolved to."""
     encoder = data.encoder
-    if encoder is None or not ref.roots or not Path(encoder.model).is_absolute():
+    if encoder is None or not ref.roots:
         return data
-    folder = confined(encoder.path, ref.roots, "embedding.model")
+    folder = confined_model(encoder.model, encoder.path, ref.roots)
     return dataclasses.replace(data, encoder=dataclasses.replace(encoder, path=str(folder)))
 
 

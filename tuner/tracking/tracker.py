@@ -208,11 +208,12 @@ def _create_store(database: Path) -> None:
     engine = sqlalchemy.create_engine(f"sqlite:///{temporary}",
                                       poolclass=sqlalchemy.pool.NullPool)
     try:
-        _initialize_tables(engine)
-        engine.dispose()
+        try:
+            _initialize_tables(engine)
+        finally:
+            engine.dispose()
         os.replace(temporary, database)
     finally:
-        engine.dispose()
         for leftover in (temporary, Path(f"{temporary}-journal")):
             leftover.unlink(missing_ok=True)
 
