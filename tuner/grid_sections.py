@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from tuner.data.corpus import SUPPORTED_SUFFIXES, DatasetSpec
+from tuner.data.corpus import CHINESE_SHARE, SUPPORTED_SUFFIXES, DatasetSpec
 from tuner.data.embeddings import MAX_REVISION, EmbeddingSpec, valid_revision
 from tuner.data.vocab import NPMI_REFERENCES, STOP_LISTS, Preprocessing
 from tuner.engine.pruning import PRUNER_TYPES, PrunerSpec
@@ -75,7 +75,9 @@ DATASET = ParamSchema("dataset", [
                 "for none", nullable=True),
     _field_name("timestamp_field", _DATA["timestamp_field"], "field holding ISO dates (DTM)",
                 nullable=True),
-    Param("language", str, _DATA["language"], one_of("en", "zh"), "how texts are tokenised"),
+    Param("language", str, _DATA["language"], one_of("en", "zh"), "how texts are tokenised; "
+          f"null (default): zh when over {CHINESE_SHARE:.0%} of the letters are Chinese, else en",
+          nullable=True),
     Param("covariates", list, [], list_of(_field_name("covariate", None, ""), max_len=100),
           "fields holding document covariates (STM)"),
 ])

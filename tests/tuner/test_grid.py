@@ -83,7 +83,7 @@ def test_single_model_key_and_relative_dataset_path(tmp_path, small_corpus):
     ({"dataset": {"path": "x.txt"}}, r"dataset.path: file not found"),
     ({"ground_truth": "nope.json"}, r"ground_truth: file not found"),
     ({"dataset": {"path": "c.jsonl", "language": "fr"}}, r"dataset.language: expects one of "
-                                                           r"en/zh; got 'fr'"),
+                                                           r"en/zh or null; got 'fr'"),
     ({"preprocessing": {"max_df": 2.0}}, r"preprocessing.max_df: expects a float in \(0, 1\]"),
     ({"timeout_s": -1}, r"timeout_s: expects a float in >0 or null; got -1"),
 ])

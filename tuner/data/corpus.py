@@ -26,7 +26,7 @@ class DatasetSpec:
     id_field: str = "id"
     label_field: str | None = "label"
     timestamp_field: str | None = None
-    language: str = "en"
+    language: str | None = None  # None: detected from the text (detected_language)
     covariates: tuple[str, ...] = ()
 
 
@@ -154,8 +154,30 @@ def load_corpus(spec: DatasetSpec) -> Corpus:
     )
     covariates = {name: [r[name] for r in records] for name in spec.covariates}
     _check_covariates(covariates, where)
-    return Corpus(ids, texts, labels, timestamps, covariates, spec.language, where,
-                  corpus_sha256(ids, texts))
+    return Corpus(ids, texts, labels, timestamps, covariates,
+                  spec.language or detected_language(texts), where, corpus_sha256(ids, texts))
+
+
+CHINESE_SHARE = 0.3  # above this share of Han letters a corpus is Chinese (tokenised by jieba)
+
+
+def detected_language(texts: Sequence[str]) -> str:
+    """zh when more than CHINESE_SHARE of the letters are Han characters, else en. A Chinese
+    corpus left at the old default `en` was cut on spaces into whole headlines: 96 words for
+    2,000 toutiao headlines, 87% of them with none (audit of 2026-12-01)."""
+    return "zh" if chinese_share(texts) > CHINESE_SHARE else "en"
+
+
+def chinese_share(texts: Sequence[str], sample: int = 200) -> float:
+    """The share of Han characters among the letters of (an even sample of) the texts."""
+    step = max(1, len(texts) // sample)
+    letters = han = 0
+    for text in texts[::step]:
+        for char in text[:2000]:
+            if char.isalpha():
+                letters += 1
+                han += "\u4e00" <= char <= "\u9fff"
+    return han / letters if letters else 0.0
 
 
 def _as_text(value: Any) -> str:

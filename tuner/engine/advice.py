@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from trainers import fit_inputs, load_trainer
-from tuner.data.corpus import level_text
+from tuner.data.corpus import CHINESE_SHARE, chinese_share, level_text
 from tuner.data.embeddings import MINILM_IDS, model_kind, token_limit
 from tuner.data.timestamps import parse_timestamps
 from tuner.engine.pruning import largest_budget
@@ -39,7 +39,7 @@ def advisories(grid: Grid, inputs: CheckedInputs) -> list[str]:
         + _pruning_advice(grid) + _model_size_advice(grid) + _pooling_advice(grid, inputs)
     english_model = any(p.embedding is not None and p.embedding.model in MINILM_IDS
                         for p in inputs.plan)
-    if english_model and share > 0.3:
+    if english_model and share > CHINESE_SHARE:
         found.append(f"{grid.path}: embedding.model: all-MiniLM-L6-v2 was trained on English; "
                      "for Chinese text name a multilingual or Chinese model (for example "
                      "Qwen/Qwen3-Embedding-0.6B or a local copy of one)")
@@ -51,15 +51,19 @@ def _language_advice(grid: Grid, inputs: CheckedInputs, share: float) -> list[st
     parameter) against the text's script: as a whole, and document by document for English (a
     corpus 11% Chinese passed, and 92% of its Chinese documents got no topic; THETA's
     `language: en` on Chinese was not checked at all: audit of 2026-12-01)."""
-    languages = {grid.dataset.language: f"{grid.path}: dataset.language"}
+    detected = " (not set: detected from the text)" if grid.dataset.language is None else ""
+    languages = {inputs.corpus.language: f"{grid.path}: dataset.language{detected}"}
     for planned in inputs.plan:
         param = load_trainer(planned.model).language_param
         if planned.language not in languages and param is not None:
             languages[planned.language] = f"{grid.path}: params.{param} of {planned.model}"
     chinese, sampled = _mostly_chinese(inputs.corpus.texts)
     found = []
+    if grid.dataset.language is None and inputs.corpus.language == "zh":
+        found.append(f"{grid.path}: dataset.language is not set; {share:.0%} of the letters are "
+                     "Chinese, so the texts are tokenised as zh (jieba); set it to choose")
     for language, where in languages.items():
-        if language == "en" and share > 0.3:
+        if language == "en" and share > CHINESE_SHARE:
             found.append(f"{where} is 'en' but {share:.0%} of the letters are Chinese: they are "
                          "not segmented into words; set \"language\": \"zh\"")
         elif language == "en" and chinese >= max(1, 0.02 * sampled):
@@ -242,18 +246,6 @@ def approximate_tokens(text: str) -> int:
     was one or a few "words", and never warned of."""
     han = len(HAN_CHARACTER.findall(text))
     return han + len(HAN_CHARACTER.sub(" ", text).split())
-
-
-def chinese_share(texts: Sequence[str], sample: int = 200) -> float:
-    """The share of Han characters among the letters of (an even sample of) the texts."""
-    step = max(1, len(texts) // sample)
-    letters = han = 0
-    for text in texts[::step]:
-        for char in text[:2000]:
-            if char.isalpha():
-                letters += 1
-                han += "\u4e00" <= char <= "\u9fff"
-    return han / letters if letters else 0.0
 
 
 def bag_figures(bow: BagOfWords) -> str:

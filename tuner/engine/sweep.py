@@ -128,7 +128,9 @@ def _probes(grid: Grid, sweep: ModelSweep) -> list[dict[str, Any]]:
 
 
 def planned_trial(grid: Grid, model: str, combo: dict[str, Any]) -> PlannedTrial:
-    """One combination's full parameters and the embedding it needs."""
+    """One combination's full parameters and the embedding it needs (on a grid whose dataset
+    language is known: see with_language)."""
+    assert grid.dataset.language is not None, "the dataset's language is detected first"
     trainer = load_trainer(model)
     params = trainer.params.with_defaults(combo)
     language_param = trainer.language_param
@@ -165,6 +167,7 @@ def check_inputs(grid: Grid, max_trials: int | None = None, for_trials: bool = T
     refuse_over(max_trials, grid.path, grid.trial_count)
     grid = _confined_files(grid, roots)
     corpus = load_corpus(grid.dataset)
+    grid = with_language(grid, corpus.language)
     truth = _ground_truth(grid, corpus)
     if for_trials:
         refuse_one_class(grid, truth)
@@ -177,6 +180,13 @@ def check_inputs(grid: Grid, max_trials: int | None = None, for_trials: bool = T
     paths = {m: _model_path(grid, m, revisions[m], roots) for m in sorted(models)}
     _check_token_windows(grid, plan, paths)
     return CheckedInputs(corpus, truth, plan, paths, roots)
+
+
+def with_language(grid: Grid, language: str) -> Grid:
+    """The grid with its dataset's language as the corpus is tokenised: set, or detected from
+    the text when the grid leaves it out (tuner.data.corpus.detected_language). Every key,
+    plan and logged parameter takes the language from here."""
+    return dataclasses.replace(grid, dataset=dataclasses.replace(grid.dataset, language=language))
 
 
 def _confined_files(grid: Grid, roots: tuple[str, ...]) -> Grid:
@@ -351,6 +361,7 @@ def precompute(grid: Grid, inputs: CheckedInputs, cache_dir: Path,
                progress: bool = True) -> PreparedSweep:
     """Build (or reuse) every bag of words, co-occurrence table and embedding, then the trials."""
     check_cache_writable(cache_dir)
+    grid = with_language(grid, inputs.corpus.language)
     events: dict[str, str] = {}
     advice: list[str] = []
     bags = _bags_of_words(grid, inputs, cache_dir, events, advice)
@@ -523,7 +534,7 @@ def sweep_context(grid: Grid, inputs: CheckedInputs) -> str:
     """The data the grid's trials are judged on (tuner.trial.data_context)."""
     # The preprocessing as the bags of words are keyed (the stop list resolved), so two grids
     # whose trial keys agree always share a context.
-    preprocessing = grid.preprocessing.key(inputs.corpus.sha256, grid.dataset.language, 0)
+    preprocessing = grid.preprocessing.key(inputs.corpus.sha256, inputs.corpus.language, 0)
     return data_context(inputs.corpus.sha256,
                         inputs.truth.sha256 if inputs.truth is not None else None,
                         preprocessing, grid.metrics)
@@ -534,7 +545,7 @@ def _data_ref(grid: Grid, inputs: CheckedInputs, cache_dir: Path, bow_path: str,
     dataset = grid.dataset
     return DataRef(
         corpus_path=str(dataset.path), corpus_sha256=inputs.corpus.sha256,
-        language=dataset.language, bow_path=bow_path,
+        language=inputs.corpus.language, bow_path=bow_path,
         embedding_path=str(EmbeddingCache(cache_dir).path_for(key)) if key else None,
         embedding_key=key.digest if key else None,
         ground_truth_path=str(grid.ground_truth) if grid.ground_truth else None,
@@ -542,5 +553,5 @@ def _data_ref(grid: Grid, inputs: CheckedInputs, cache_dir: Path, bow_path: str,
         truth_sha256=inputs.truth.sha256 if inputs.truth is not None else None,
         dataset={"text_field": dataset.text_field, "id_field": dataset.id_field,
                  "label_field": dataset.label_field, "timestamp_field": dataset.timestamp_field,
-                 "language": dataset.language, "covariates": list(dataset.covariates)},
+                 "language": inputs.corpus.language, "covariates": list(dataset.covariates)},
         encoder=asdict(encoder) if encoder else None, context=context, roots=inputs.roots)
