@@ -31,6 +31,7 @@ from tuner.reporting.importance import (
 )
 from tuner.reporting.leaderboard import (
     ConfigResult,
+    asked_by,
     leaderboard,
     standing_trials,
     trials_on_current_data,
@@ -321,7 +322,8 @@ def _log_importance(tracker: MlflowTracker, run_id: str, experiment: str, metric
     configurations: exact on a complete grid, else fANOVA; see tuner.reporting.importance).
     It informs; a failure to compute it never fails the sweep."""
     try:
-        trials = standing_trials(trials_on_current_data(tracker, experiment, context))
+        trials = standing_trials(trials_on_current_data(tracker, experiment, context),
+                                 asked_by(tracker, run_id))
         found = model_importances(trials, metric)
     except Exception as err:  # e.g. too few distinct configurations for fANOVA
         log.warning("parameter importance not computed: %s", err)

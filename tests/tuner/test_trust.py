@@ -34,6 +34,7 @@ from tuner.errors import CacheError, MetricError
 from tuner.flow import SweepSettings, execute_sweep
 from tuner.grid import load_grid
 from tuner.metrics import higher_is_better
+from tuner.reporting.leaderboard import leaderboard
 from tuner.tracking.journal import Journal
 from tuner.tracking.memory import MemoryTracker
 from tuner.tracking.tracker import MlflowTracker, process_started
@@ -135,6 +136,35 @@ def test_a_trial_skipped_as_finished_stays_ranked(tmp_path, ng_records):
     assert (second.completed, second.skipped) == (0, 1)
     assert [c.trials[0].run_id for c in second.board] == \
         [c.trials[0].run_id for c in first.board]
+
+
+def test_a_sweep_run_again_ranks_what_it_asked_for_not_a_newer_lookalike(tmp_path,
+                                                                          ng_records):
+    """Two runs that show the same model and parameters but differ in a setting no parameter
+    shows: an embedding's max_length 256, then 64, then 256 again, every trial skipped as
+    finished, ranked the newer 64-token run, logged its id as the sweep's best and `tuner best`
+    rebuilt its grid (trust audit of 2026-12-01). Here STM's covariate values play the
+    setting: the sweep run again ranks its own configuration, and so do later readers."""
+    records = _dated(ng_records[:60], 2000)
+    corpus = write_jsonl(tmp_path / "corpus.jsonl", records)
+    grid = make_grid(tmp_path, corpus, experiment="asked", models=["stm"],
+                     dataset={**DATED, "path": str(corpus)},
+                     params={"num_topics": 5, "vocab_size": 1000, "stm.max_iter": 10})
+    store, cache = f"sqlite:///{tmp_path}/mlflow.db", tmp_path / "cache"
+    first = _sweep(grid, store, cache)
+    write_jsonl(corpus, [{**r, "group": "x" if i % 4 else r["group"]}
+                         for i, r in enumerate(records)])
+    second = _sweep(grid, store, cache)
+    assert second.completed == 1
+    write_jsonl(corpus, records)
+    third = _sweep(grid, store, cache)
+    assert (third.completed, third.skipped) == (0, 1)
+    own = first.board[0].trials[0].run_id
+    assert [c.trials[0].run_id for c in third.board] == [own]
+    tracker = MlflowTracker(store)
+    assert [c.trials[0].run_id for c in leaderboard(tracker, "asked", "npmi")] == [own]
+    sweep = MlflowClient(store).get_run(third.parent_run_id)
+    assert sweep.data.tags["tuner.best_run_id"] == own
 
 
 def test_a_worker_refuses_side_inputs_edited_after_the_sweep_started(tmp_path, ng_records):

@@ -47,7 +47,7 @@ from tuner.engine.watchdog import Limits, Watchdog
 from tuner.engine.worker import read_started, rescore_trial, run_shared_step, run_trial
 from tuner.errors import SweepInterrupted
 from tuner.tracking.records import RANKING_TAG, SWEPT_TAG
-from tuner.tracking.tracker import SWEEP_SETTINGS_FILE, SweepHandle, Tracker
+from tuner.tracking.tracker import SWEEP_CONFIGS_FILE, SWEEP_SETTINGS_FILE, SweepHandle, Tracker
 from tuner.trial import TrialError, TrialRecord, TrialSpec, TrialStatus
 
 log = logging.getLogger(__name__)
@@ -155,6 +155,8 @@ def _close(tracker: Tracker, sweep: SweepHandle, result: SweepResult, scheduler:
            source: Any, summarize: Callable[[SweepResult], SweepSummary] | None) -> None:
     """Rank the trials (`summarize`) and end the sweep's parent run with its figures."""
     result.skipped = scheduler.skipped
+    # what this sweep asked for stands in its rankings (leaderboard.aggregate_seeds)
+    tracker.log_json(sweep.run_id, SWEEP_CONFIGS_FILE, {"config_keys": sorted(scheduler.asked)})
     summary = summarize(result) if summarize is not None else SweepSummary()
     tracker.set_tags(sweep.run_id, {"tuner.skipped": str(result.skipped),
                                     "tuner.shared_steps": str(scheduler.steps_run),

@@ -136,6 +136,7 @@ class Scheduler:
     waiting: dict[str, list[TrialSpec]] = field(default_factory=dict)  # step id -> parked
     finished_steps: set[str] = field(default_factory=set)
     steps_run: int = 0
+    asked: set[str] = field(default_factory=set)  # config keys of every trial taken, skipped too
 
     def has_work(self) -> bool:
         return bool(self.retry or self.ready or self.waiting) or not self.source.exhausted()
@@ -153,6 +154,8 @@ class Scheduler:
             spec = self._next_spec(beside)
             if spec is None:
                 return None
+            if spec.config_key:
+                self.asked.add(spec.config_key)
             if spec.key in self.done or spec.key in self.pruned:
                 self.skipped += 1
                 self.source.tell(spec.key, self.done.get(spec.key))

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import json
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from trainers import canonical_name, load_trainer
 from tuner.metrics import higher_is_better
 from tuner.tracking.records import SWEPT_TAG, FinishedTrial, SweepRun, ranked
-from tuner.tracking.tracker import Tracker
+from tuner.tracking.tracker import SWEEP_CONFIGS_FILE, Tracker
 
 SHOWN_METRICS = ("npmi", "diversity", "ari", "f1", "fit_seconds")
 SEED_PARAMS = ("seed", "random_state")  # vary between seeds of one configuration
@@ -122,7 +122,8 @@ def _resolved_null(trial: FinishedTrial, name: str, value: Any) -> bool:
 
 
 def aggregate_seeds(trials: Sequence[FinishedTrial],
-                    declared: Mapping[str, Sequence[str]] | None = None) -> list[ConfigResult]:
+                    declared: Mapping[str, Sequence[str]] | None = None,
+                    asked: Collection[str] = frozenset()) -> list[ConfigResult]:
     """Group trials by configuration and aggregate each metric over the seeds; groups keep the
     order of their first trial. A row names the parameters that vary between the trials, and
     those the sweeps' grids varied (`declared`, see declared_swept), so that a row whose
@@ -130,15 +131,23 @@ def aggregate_seeds(trials: Sequence[FinishedTrial],
 
     A configuration's seeds share its config key (the trial key without the seed), so runs made
     with other code, data or truth are never averaged in as more seeds. Where two groups show
-    the same model, parameters and metric settings, the one with the newest run stands and the
-    older one, made before something its key holds changed, is left out."""
+    the same model, parameters and metric settings, one stands: the one whose config key the
+    latest sweep asked for (`asked`, see asked_configs), else the one with the newest run. The
+    other was made before something its key holds changed (code, libraries), or with a setting
+    no parameter shows (the embedding's `max_length`): a sweep of 256 tokens run again after
+    one of 64, every trial skipped as finished, was ranked with the 64-token run (trust audit
+    of 2026-12-01)."""
     groups: dict[tuple[str, str], list[FinishedTrial]] = {}
     for trial in trials:
         groups.setdefault((shown_as(trial), trial.config_key or ""), []).append(trial)
+
+    def standing(key: tuple[str, str]) -> tuple[bool, int]:
+        return key[1] in asked, _latest_start(groups[key])
+
     newest: dict[str, tuple[str, str]] = {}
-    for key, group in groups.items():
-        standing = newest.get(key[0])
-        if standing is None or _latest_start(group) > _latest_start(groups[standing]):
+    for key in groups:
+        other = newest.get(key[0])
+        if other is None or standing(key) > standing(other):
             newest[key[0]] = key
     kept = [group for key, group in groups.items() if newest[key[0]] == key]
     swept = swept_by_model([t for group in kept for t in group])
@@ -169,9 +178,34 @@ def declared_swept(sweeps: Sequence[SweepRun], context: str | None) -> dict[str,
     return found
 
 
-def standing_trials(trials: Sequence[FinishedTrial]) -> list[FinishedTrial]:
+def standing_trials(trials: Sequence[FinishedTrial],
+                    asked: Collection[str] = frozenset()) -> list[FinishedTrial]:
     """The trials of the configurations aggregate_seeds keeps (none superseded)."""
-    return [t for config in aggregate_seeds(trials) for t in config.trials]
+    return [t for config in aggregate_seeds(trials, asked=asked) for t in config.trials]
+
+
+def asked_configs(tracker: Tracker, sweeps: Sequence[SweepRun], context: str | None
+                  ) -> frozenset[str]:
+    """The config keys the latest sweep on the data of `context` asked for, skipped trials
+    included: the SWEEP_CONFIGS_FILE of the newest of its last few sweeps that has one (a sweep
+    writes it as it ends, before it ranks; one stopped or still running has none yet). None
+    for sweeps logged before tuner kept them."""
+    on_data = [s for s in sweeps if context is None or s.tags.get("tuner.context") == context]
+    for sweep in on_data[:ASKED_LOOKBACK]:
+        asked = asked_by(tracker, sweep.run_id)
+        if asked:
+            return asked
+    return frozenset()
+
+
+ASKED_LOOKBACK = 3  # sweeps read for a SWEEP_CONFIGS_FILE, newest first
+
+
+def asked_by(tracker: Tracker, sweep_run_id: str) -> frozenset[str]:
+    """The config keys sweep run `sweep_run_id` asked for (see asked_configs); none if it has
+    not said."""
+    found = tracker.read_json(sweep_run_id, SWEEP_CONFIGS_FILE) or {}
+    return frozenset(str(key) for key in found.get("config_keys", ()))
 
 
 def shown_as(trial: FinishedTrial) -> str:
@@ -241,7 +275,8 @@ def leaderboard(tracker: Tracker, experiment: str, metric: str, limit: int = 10,
     finished = ranked(tracker.finished_trials(experiment))
     context = context or newest_context(sweeps, finished)
     trials = on_data(finished, context)
-    return rank_configs(aggregate_seeds(trials, declared_swept(sweeps, context)),
+    return rank_configs(aggregate_seeds(trials, declared_swept(sweeps, context),
+                                       asked_configs(tracker, sweeps, context)),
                         metric)[:limit]
 
 

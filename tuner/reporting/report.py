@@ -5,7 +5,7 @@ latest sweep run, with `param_importance.json` beside them."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol, TypeVar
@@ -21,6 +21,7 @@ from tuner.reporting.importance import (
 )
 from tuner.reporting.leaderboard import (
     aggregate_seeds,
+    asked_configs,
     declared_swept,
     newest_context,
     on_data,
@@ -106,7 +107,8 @@ def write_report_with(tracker: Tracker, experiment: str, out: Path,
     sweep = _report_sweep(sweeps, context)
     declared = declared_swept(sweeps, context)
     data = _report_data(tracker, experiment, trials, metric or ranking_metric(sweeps),
-                        declared, len(everything) - len(trials))
+                        declared, len(everything) - len(trials),
+                        asked_configs(tracker, sweeps, context))
     data = _with_failures(data, trials, on_data(tracker.failed_trials(experiment), context),
                           declared)
     out.mkdir(parents=True, exist_ok=True)
@@ -158,8 +160,8 @@ def _with_failures(data: ReportData, finished: list[FinishedTrial],
 
 def _report_data(tracker: Tracker, experiment: str, trials: list[FinishedTrial],
                  metric: str | None, declared: Mapping[str, Sequence[str]],
-                 on_older_data: int = 0) -> ReportData:
-    full = standing_trials(ranked(trials))
+                 on_older_data: int = 0, asked: Collection[str] = frozenset()) -> ReportData:
+    full = standing_trials(ranked(trials), asked)
     metric = metric or ("ari" if full and all("ari" in t.metrics for t in full) else "npmi")
     configs = rank_configs(aggregate_seeds(full, declared), metric)
     if not configs:

@@ -42,6 +42,7 @@ from tuner.trial import StoredFit, TrialRecord, TrialSpec, TrialStatus
 log = logging.getLogger(__name__)
 EXTRAS_FILE = "extras.json"  # what a model reports beyond its metrics
 SWEEP_SETTINGS_FILE = "sweep_settings.json"  # on a sweep run: its grid's resolved sections
+SWEEP_CONFIGS_FILE = "sweep_configs.json"  # on a sweep run: the config keys it asked for
 DEFAULT_STORE = Path("mlruns")
 SECRET_MARKERS = ("password", "secret", "token", "api_key", "apikey")
 
