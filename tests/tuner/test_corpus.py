@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 
 import pandas as pd
 import pytest
 
 from tests.conftest import read_jsonl, write_jsonl
-from tuner.data.corpus import DatasetSpec, load_corpus
+from tuner.data.corpus import DatasetSpec, corpus_sha256, load_corpus
 from tuner.data.ground_truth import load_ground_truth
+from tuner.data.vocab import Preprocessing, tokenize
 from tuner.errors import DataError, GroundTruthError
 
 
@@ -39,6 +41,21 @@ def test_hash_depends_on_content(tmp_path, records):
     changed[0]["text"] += " more"
     b = load_corpus(DatasetSpec(write_jsonl(tmp_path / "b.jsonl", changed)))
     assert a.sha256 != b.sha256
+
+
+def test_a_corpus_saved_with_decomposed_accents_is_the_same_corpus(tmp_path, records):
+    """NFD text (macOS writes it) split "résumé" into "sume" and gave another LDA than the same
+    corpus composed (trust audit of 2026-12-01): both now load as one corpus, one hash, one set
+    of words; a composed corpus keeps the hash it had."""
+    accented = [{**r, "text": r["text"] + " Café résumé naïve Müller"} for r in records]
+    composed = load_corpus(DatasetSpec(write_jsonl(tmp_path / "nfc.jsonl", [
+        {**r, "text": unicodedata.normalize("NFC", r["text"])} for r in accented])))
+    decomposed = load_corpus(DatasetSpec(write_jsonl(tmp_path / "nfd.jsonl", [
+        {**r, "text": unicodedata.normalize("NFD", r["text"])} for r in accented])))
+    assert decomposed.texts == composed.texts and decomposed.sha256 == composed.sha256
+    assert tokenize(decomposed.texts[0], "en", Preprocessing())[-4:] == [
+        "café", "résumé", "naïve", "müller"]
+    assert composed.sha256 == corpus_sha256(composed.ids, [r["text"] for r in accented])
 
 
 def test_untidy_real_documents_load(ng_records, tmp_path):
