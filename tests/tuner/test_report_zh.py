@@ -50,3 +50,15 @@ def test_chinese_words_have_glyphs_only_in_the_chosen_font(tmp_path):
         plot_topic_words(topics, tmp_path / "zh.png", font_for("zh"))
     assert any("missing from" in str(w.message) for w in default_font)
     assert not any("missing from" in str(w.message) for w in chinese_font)
+
+
+def test_an_english_sweeps_chinese_topic_words_are_drawn_in_a_chinese_font():
+    """An `en` sweep of a partly Chinese corpus drew its Chinese topic words as boxes: the font
+    followed the dataset's language alone (Chinese audit of 2026-12-01)."""
+    from tuner.reporting.report import _words_language
+    from tuner.tracking.records import SweepRun
+
+    sweep = SweepRun("s", "sweep", {"language": "en"}, {})
+    english = {"r1": {"0": ["game", "team"], "1": ["iphone8", "suv"]}}
+    assert _words_language(sweep, [], english.values()) == "en"
+    assert _words_language(sweep, [], [*english.values(), {"0": ["rng", "比赛"]}]) == "zh"

@@ -5,7 +5,7 @@ latest sweep run, with `param_importance.json` beside them."""
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol, TypeVar
@@ -113,7 +113,8 @@ def write_report_with(tracker: Tracker, experiment: str, out: Path,
                           declared)
     out.mkdir(parents=True, exist_ok=True)
     plots = _plots(data, out)
-    language = _words_language(sweep, [c.best_trial(data.metric) for c in data.top])
+    language = _words_language(sweep, [c.best_trial(data.metric) for c in data.top],
+                               data.topics.values())
     font = font_for(language)
     plots += _topic_plot(data, out, font)
     importance_file = _write_importance(data, out / IMPORTANCE_FILE)
@@ -217,11 +218,19 @@ def _write_importance(data: ReportData, path: Path) -> Path:
     return path
 
 
-def _words_language(sweep: SweepRun, trials: Sequence[FinishedTrial]) -> str:
-    """zh when the sweep's dataset or a shown trial's own `language` parameter (THETA) is zh."""
+def _words_language(sweep: SweepRun, trials: Sequence[FinishedTrial],
+                    topics: Iterable[Mapping[str, list[str]]] = ()) -> str:
+    """zh when the sweep's dataset or a shown trial's own `language` parameter (THETA) is zh,
+    or a shown topic word holds a Han character: an `en` sweep of a partly Chinese corpus drew
+    its Chinese words as boxes (Chinese audit of 2026-12-01)."""
     languages = {sweep.params.get("language", "en")}
     languages |= {str(t.params["language"]) for t in trials if "language" in t.params}
-    return "zh" if "zh" in languages else "en"
+    words = (word for found in topics for topic in found.values() for word in topic)
+    return "zh" if "zh" in languages or any(map(_has_han, words)) else "en"
+
+
+def _has_han(word: str) -> bool:
+    return any("\u4e00" <= char <= "\u9fff" for char in word)
 
 
 def _font_warning(language: str, font: str | None) -> str:
