@@ -32,6 +32,16 @@ def test_latin_words_in_chinese_text_are_lowercased():
     assert {"nba", "kobe", "bryant", "湖人队"} <= set(tokens)
 
 
+def test_dictionary_words_spelt_with_capitals_and_digits_are_kept():
+    """Lower-cased before jieba, A股大涨 came out as 股大涨 and X光 as 光 (37 of 20,000 toutiao
+    headlines hold A股); and 5G, 4S店, 3D, P20, which start with a digit or hold one, were
+    dropped (Chinese audit of 2026-12-01). Numbers alone are still dropped."""
+    tokens = tokenize("A股大涨，X光检查，5G手机，4S店维修，3D打印，华为P20发布，2018年T恤",
+                      "zh", Preprocessing())
+    assert {"a股", "大涨", "x光", "5g", "4s店", "3d", "p20", "t恤"} <= set(tokens)
+    assert not {"股大涨", "2018"} & set(tokens)
+
+
 def test_english_stopwords_do_not_touch_chinese(thucnews):
     with_stop = tokenize(thucnews[0]["text"], "zh", Preprocessing(stopwords="english"))
     without = tokenize(thucnews[0]["text"], "zh", Preprocessing(stopwords="none"))
@@ -143,3 +153,23 @@ def test_full_width_latin_in_chinese_text_is_read_as_its_letters():
     full_width = tokenize("２０１８年ＮＢＡ总决赛，ｉＰｈｏｎｅ手机", "zh", Preprocessing())
     assert full_width == tokenize("2018年NBA总决赛,iPhone手机", "zh", Preprocessing())
     assert {"nba", "iphone", "总决赛"} <= set(full_width)
+
+
+@pytest.mark.parametrize(("language", "texts", "blamed"), [
+    ("zh", ["😀😀！！", "的了是在", "２０１８，。", "我们一个"], "no document holds a word once "
+     "tokenised as zh and the stop list 'auto' removed"),
+    ("en", ["the cat", "the dog", "the cow"], r"no word passes the vocabulary filters \(min_df=2"),
+])
+def test_an_empty_vocabulary_blames_what_emptied_it(tmp_path, language, texts, blamed):
+    """Emoji, punctuation and function words were told "no word passes the vocabulary filters
+    (min_df=1, max_df=1.0)", filters at their loosest (Chinese audit of 2026-12-01)."""
+    from tuner.data.corpus import Corpus, corpus_sha256
+    from tuner.data.vocab import BowCache
+    from tuner.errors import DataError
+
+    ids = [str(i) for i in range(len(texts))]
+    corpus = Corpus(ids, texts, None, None, language=language, source="c.jsonl",
+                    sha256=corpus_sha256(ids, texts))
+    settings = Preprocessing(min_df=2 if language == "en" else 1, max_df=1.0)
+    with pytest.raises(DataError, match=blamed):
+        BowCache(tmp_path).get_or_compute(corpus, 1000, settings)
