@@ -62,3 +62,31 @@ def test_an_english_sweeps_chinese_topic_words_are_drawn_in_a_chinese_font():
     english = {"r1": {"0": ["game", "team"], "1": ["iphone8", "suv"]}}
     assert _words_language(sweep, [], english.values()) == "en"
     assert _words_language(sweep, [], [*english.values(), {"0": ["rng", "比赛"]}]) == "zh"
+
+
+def test_what_the_sweep_was_warned_of_is_on_its_run_and_in_its_report(tmp_path):
+    """Validation's warnings went to stderr alone: an MLflow reader, or a report, ranked such a
+    sweep unwarned (Chinese audit of 2026-12-01). Here the warning that the language was
+    detected."""
+    from mlflow.tracking import MlflowClient
+
+    from tuner.engine.sweep import check_inputs
+    from tuner.flow import SweepSettings, execute_sweep
+    from tuner.grid import load_grid
+
+    records = stratified_subset(read_jsonl(dataset_path("thucnews-mini")), 4)
+    corpus = write_jsonl(tmp_path / "corpus.jsonl", records)
+    dataset = {"path": str(corpus), "text_field": "text", "id_field": "id",
+               "label_field": "label"}
+    grid = load_grid(make_grid(tmp_path, corpus, experiment="warned", dataset=dataset,
+                               models=["lda"], params={"num_topics": 5, "vocab_size": 1000,
+                                                       "lda.max_iter": 10}))
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    outcome = execute_sweep(grid, check_inputs(grid),
+                            SweepSettings(uri, tmp_path / "cache", max_workers=1,
+                                          progress=False))
+    tags = MlflowClient(uri).get_run(outcome.parent_run_id).data.tags
+    assert tags["tuner.warnings"] == "1"
+    page = write_report(uri, "warned", tmp_path / "report").html.read_text(encoding="utf-8")
+    assert "warned of 1 thing before it ran" in page
+    assert "dataset.language is not set" in page

@@ -51,7 +51,7 @@ def _language_advice(grid: Grid, inputs: CheckedInputs, share: float) -> list[st
     parameter) against the text's script: as a whole, and document by document for English (a
     corpus 11% Chinese passed, and 92% of its Chinese documents got no topic; THETA's
     `language: en` on Chinese was not checked at all: audit of 2026-12-01)."""
-    detected = " (not set: detected from the text)" if grid.dataset.language is None else ""
+    detected = "" if _language_set(grid) else " (not set: detected from the text)"
     languages = {inputs.corpus.language: f"{grid.path}: dataset.language{detected}"}
     for planned in inputs.plan:
         param = load_trainer(planned.model).language_param
@@ -59,7 +59,7 @@ def _language_advice(grid: Grid, inputs: CheckedInputs, share: float) -> list[st
             languages[planned.language] = f"{grid.path}: params.{param} of {planned.model}"
     chinese, sampled = _mostly_chinese(inputs.corpus.texts)
     found = []
-    if grid.dataset.language is None and inputs.corpus.language == "zh":
+    if not _language_set(grid) and inputs.corpus.language == "zh":
         found.append(f"{grid.path}: dataset.language is not set; {share:.0%} of the letters are "
                      "Chinese, so the texts are tokenised as zh (jieba); set it to choose")
     for language, where in languages.items():
@@ -75,6 +75,12 @@ def _language_advice(grid: Grid, inputs: CheckedInputs, share: float) -> list[st
             found.append(f"{where} is 'zh' but {share:.0%} of the letters are Chinese; set "
                          "\"language\": \"en\" for English text")
     return found
+
+
+def _language_set(grid: Grid) -> bool:
+    """Whether the grid file sets dataset.language (the grid may carry the detected one)."""
+    dataset = grid.raw.get("dataset")
+    return isinstance(dataset, dict) and dataset.get("language") is not None
 
 
 def _mostly_chinese(texts: Sequence[str], sample: int = 2000) -> tuple[int, int]:

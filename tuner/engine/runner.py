@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from trainers import shared_steps
 from tuner.data.inputs import SharedStep, StepInputs
+from tuner.engine.advice import advisories
 from tuner.engine.executors import kill_workers, worker_exits
 from tuner.engine.pruning import (
     PRUNING_FOLDER,
@@ -47,7 +48,14 @@ from tuner.engine.watchdog import Limits, Watchdog
 from tuner.engine.worker import read_started, rescore_trial, run_shared_step, run_trial
 from tuner.errors import SweepInterrupted
 from tuner.tracking.records import RANKING_TAG, SWEPT_TAG
-from tuner.tracking.tracker import SWEEP_CONFIGS_FILE, SWEEP_SETTINGS_FILE, SweepHandle, Tracker
+from tuner.tracking.tracker import (
+    SWEEP_CONFIGS_FILE,
+    SWEEP_SETTINGS_FILE,
+    WARNINGS_FILE,
+    WARNINGS_TAG,
+    SweepHandle,
+    Tracker,
+)
 from tuner.trial import TrialError, TrialRecord, TrialSpec, TrialStatus
 
 log = logging.getLogger(__name__)
@@ -105,11 +113,15 @@ def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: Executor
     request) ends the sweep as SIGTERM does: workers stopped, open runs KILLED. `on_start` gets
     the sweep's parent run as soon as it is opened."""
     grid = prepared.grid
-    sweep = tracker.start_sweep(grid.experiment, _sweep_tags(prepared), _sweep_params(prepared),
-                                prepared.inputs.corpus.ids)
+    warnings = [*advisories(grid, prepared.inputs), *prepared.advice]
+    sweep = tracker.start_sweep(grid.experiment,
+                                {**_sweep_tags(prepared), WARNINGS_TAG: str(len(warnings))},
+                                _sweep_params(prepared), prepared.inputs.corpus.ids)
     if on_start is not None:
         on_start(sweep)
     tracker.log_json(sweep.run_id, SWEEP_SETTINGS_FILE, grid.settings())
+    if warnings:  # said on stderr before the sweep, which a cron job's log buries
+        tracker.log_json(sweep.run_id, WARNINGS_FILE, {"warnings": warnings})
     result = SweepResult(sweep, stale=tracker.fail_stale_runs(sweep))
     done = tracker.finished_metrics(sweep)
     source = _source(prepared, done)

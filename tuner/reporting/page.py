@@ -33,6 +33,7 @@ class ReportData:
     pruned: Mapping[str, Mapping[int, int]] = field(default_factory=dict)  # model -> units -> n
     failed: int = 0  # trials that failed on this data and have not finished since
     unfinished: list[ConfigResult] = field(default_factory=list)  # configurations none finished
+    warnings: Sequence[str] = ()  # what validation and precompute warned of, before the sweep
 
     @property
     def top(self) -> list[ConfigResult]:
@@ -72,7 +73,7 @@ def render_page(data: ReportData, plots: Sequence[Path], note: str = "") -> str:
                f"the mean <b>{esc(data.metric)}</b> over their seeds (± sample sd; - for one "
                f"seed). Pareto front over {esc(' x '.join(data.objectives))} (means): "
                f"{counted(len(data.front), 'configuration')}.</p>")
-    summary += _failures_html(data)
+    summary += _failures_html(data) + _warnings_html(data)
     overview = "".join(_image(n) for n in ("leaderboard.png", "pareto.png") if n in names)
     models = "".join(_model_section(model, configs, data, names)
                      for model, configs in by_model(data.ranked).items())
@@ -84,6 +85,17 @@ def render_page(data: ReportData, plots: Sequence[Path], note: str = "") -> str:
             f"{_ranking_table(data)}"
             f"{overview}{models}{note}<h2>Top words of the best configurations, and of each "
             f"model's best</h2>{topics_image}{words}</body></html>")
+
+
+def _warnings_html(data: ReportData) -> str:
+    """The latest sweep's warnings (an English embedding model on Chinese text, documents left
+    with no word): said on stderr alone, a reader of the report ranked such a sweep unwarned
+    (Chinese audit of 2026-12-01)."""
+    if not data.warnings:
+        return ""
+    items = "".join(f"<li>{html.escape(w)}</li>" for w in data.warnings)
+    return (f"<p>The latest sweep was warned of {counted(len(data.warnings), 'thing')} before "
+            f"it ran:</p><ul class='warnings'>{items}</ul>")
 
 
 def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 EXTRAS_FILE = "extras.json"  # what a model reports beyond its metrics
 SWEEP_SETTINGS_FILE = "sweep_settings.json"  # on a sweep run: its grid's resolved sections
 SWEEP_CONFIGS_FILE = "sweep_configs.json"  # on a sweep run: the config keys it asked for
+WARNINGS_FILE = "warnings.json"  # on a sweep run: what validation and precompute warned of
+WARNINGS_TAG = "tuner.warnings"  # on a sweep run: how many
 DEFAULT_STORE = Path("mlruns")
 SECRET_MARKERS = ("password", "secret", "token", "api_key", "apikey")
 
