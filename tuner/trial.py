@@ -118,7 +118,8 @@ class TrialSpec:
 # trial_key is not (relabelled data, an edited truth file, new metric settings) is re-scored from
 # the stored topics and assignments instead of refitted.
 KEY_FORMAT = 3  # raised when the key's contents change, so no old key can match a new trial
-SCORING_REVISION = 1  # raised by every fix to tuner.metrics that changes a trial's score
+SCORING_REVISION = 2  # raised by every fix to tuner.metrics that changes a trial's score
+# 2: F1's matching of topics to classes is the partitions' own, not their labels' (ties)
 # Raised by a fix that changes only the scores of topics made elsewhere (`tuner score`), which
 # may be shorter than topn or repeat a word; a trainer's topics are topn distinct words, ranked
 # over the vocabulary. 2: inverted_rbo extrapolates lists of different lengths and compares word
