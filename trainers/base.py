@@ -112,6 +112,12 @@ class Trainer(Protocol):
         return float(iterations) * (ITERATION_OVERHEAD + topics)
 
     @staticmethod
+    def compile_kernels() -> None:
+        """Compile the model's own numba code (or load it from numba's disk cache), in a
+        worker's warm-up rather than in its first fit: a trainer whose kernels compile on first
+        call runs them here once on a toy input of the types a fit passes."""
+
+    @staticmethod
     def default_embedding(params: Mapping[str, Any], grid_embedding: EmbeddingSpec
                           ) -> EmbeddingSpec | None:
         """The embedding this model needs when the grid names no embedding model; None: the

@@ -56,6 +56,23 @@ class BTMTrainer(Trainer):
         Param("beta", float, 0.01, above(0), "prior on each topic's word distribution"),
     ])
 
+    @staticmethod
+    def compile_kernels() -> None:
+        """The sampler's three kernels on two biterms: the first BTM fit of a machine counted
+        their compilation, 11 s of its fit_seconds against 0.17 s for the same fit warm
+        (Chinese audit of 2026-12-01). A bag of words' tokens are memory-mapped read-only,
+        which numba compiles for apart from a writable array (its offsets are writable)."""
+        first, second = np.array([0, 1], dtype=np.int32), np.array([1, 2], dtype=np.int32)
+        sampler = _Sampler(first, second, 3, 2, 1.0, 0.01, 0)
+        sampler.sweep(1)
+        word_counts, topic_counts = sampler.topics()
+        topic_word = word_counts + 0.01
+        topic_word /= topic_word.sum(axis=1, keepdims=True)
+        flat, offsets = np.array([0, 1, 2], dtype=np.int32), np.array([0, 3], dtype=np.int64)
+        flat.setflags(write=False)
+        _doc_topics(first, second, np.zeros(2, dtype=np.int32), flat, offsets,
+                    (topic_counts + 1.0) / (topic_counts.sum() + 2.0), topic_word)
+
     def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
             ) -> TopicModelOutput:
         first, second, doc_of = make_biterms(data.bow, BITERM_WINDOW)

@@ -162,8 +162,8 @@ SCORING_IMPORTS = ("scipy.optimize",)  # F1's matching: 0.25 to 0.35 s of CPU
 
 def warm_up(models: tuple[str, ...]) -> None:
     """Import what scoring and these models' trainers need (`warm_imports`, which the fork
-    server has usually loaded already, then `jit_imports`), before the first trial, so that no
-    trial's time includes it."""
+    server has usually loaded already, then `jit_imports`) and compile their own numba code,
+    before the first trial, so that no trial's time includes it."""
     with imports_without_collection():
         for module in SCORING_IMPORTS:
             importlib.import_module(module)
@@ -171,6 +171,7 @@ def warm_up(models: tuple[str, ...]) -> None:
             trainer = load_trainer(model)
             for module in (*trainer.warm_imports, *trainer.jit_imports):
                 importlib.import_module(module)
+            trainer.compile_kernels()
 
 
 def load_trial_data(ref: DataRef) -> TrialData:
