@@ -170,15 +170,20 @@ def detected_language(texts: Sequence[str]) -> str:
 
 
 def chinese_share(texts: Sequence[str], sample: int = 200) -> float:
-    """The share of Han characters among the letters of (an even sample of) the texts."""
+    """The share of Han characters among the letters of (an even sample of) the texts: the
+    first 2,000 characters of each, what is not a letter (not Han) cut out by a regular
+    expression, in C (a loop over the characters took 44 ms on 200 of 20ng-mini's posts, and
+    a command counts it up to three times)."""
     step = max(1, len(texts) // sample)
-    letters = han = 0
-    for text in texts[::step]:
-        for char in text[:2000]:
-            if char.isalpha():
-                letters += 1
-                han += "\u4e00" <= char <= "\u9fff"
-    return han / letters if letters else 0.0
+    looked = "\n".join(text[:2000] for text in texts[::step])
+    letters = len(_NOT_LETTERS.sub("", looked))
+    return len(_NOT_HAN.sub("", looked)) / letters if letters else 0.0
+
+
+HAN_CHARACTER = re.compile("[\u4e00-\u9fff]")
+LETTER = re.compile(r"[^\W\d_]")  # a letter of any script (str.isalpha, in C)
+_NOT_LETTERS = re.compile(r"[\W\d_]+")
+_NOT_HAN = re.compile("[^\u4e00-\u9fff]+")
 
 
 def _as_text(value: Any) -> str:

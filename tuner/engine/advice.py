@@ -5,14 +5,13 @@ words for the topics asked, documents left with none)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from trainers import fit_inputs, load_trainer
-from tuner.data.corpus import CHINESE_SHARE, chinese_share, level_text
+from tuner.data.corpus import CHINESE_SHARE, HAN_CHARACTER, LETTER, chinese_share, level_text
 from tuner.data.embeddings import MINILM_IDS, model_kind, token_limit
 from tuner.data.timestamps import parse_timestamps
 from tuner.engine.pruning import largest_budget
@@ -95,8 +94,6 @@ def _mostly_han(text: str) -> bool:
     return han > 0 and 2 * han > len(LETTER.findall(text))  # letters counted only where needed
 
 
-HAN_CHARACTER = re.compile("[\u4e00-\u9fff]")
-LETTER = re.compile(r"[^\W\d_]")  # a letter of any script (str.isalpha, in C)
 
 
 def _truncation_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
