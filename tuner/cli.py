@@ -14,6 +14,7 @@ import logging
 import math
 import multiprocessing
 import os
+import shlex
 import signal
 import sys
 import tempfile
@@ -362,6 +363,10 @@ def _run(args: argparse.Namespace) -> int:
               file=sys.stderr)
     print(f"\nleaderboard by {outcome.metric} (experiment '{grid.experiment}'):")
     print(format_leaderboard(outcome.board, outcome.metric))
+    if outcome.unshown:  # 2 of 12 models' rows were cut without a word (audit of 2026-12-01)
+        print(f"... and {outcome.unshown} more configuration{'s' * (outcome.unshown != 1)} "
+              f"(--leaderboard {len(outcome.board) + outcome.unshown} shows every one; "
+              f"`tuner report {shlex.quote(grid.experiment)}` too)")
     for warning in view.warnings():
         print(f"warning: {warning}", file=sys.stderr)
     return EXIT_TRIAL_FAILED if outcome.failed else EXIT_OK
@@ -488,6 +493,7 @@ class _RunView:
         self.total, self.settings, self.bar = total, settings, bar
         self.display: ProgressDisplay | None = None
         self.collapsed: list[TrialRecord] = []
+        self.unconverged: list[TrialRecord] = []  # stopped at max_iter before their tolerance
         self.swept: dict[str, list[str]] = {}  # model -> what the grid varies: a trial's name
 
     def prepared(self, sweep: PreparedSweep, skipped: int) -> None:
@@ -506,6 +512,8 @@ class _RunView:
     def finished(self, record: TrialRecord) -> None:
         if collapsed(record):
             self.collapsed.append(record)
+        if record.error is None and record.metrics.get("em_converged") == 0:
+            self.unconverged.append(record)
         if record.error is None:
             summary = " ".join(f"{k}={record.metrics[k]:.3f}" for k in
                                ("npmi", "diversity", "ari", "f1") if k in record.metrics)
@@ -535,6 +543,22 @@ class _RunView:
 
     def warnings(self) -> list[str]:
         """What the finished trials' figures say is likely wrong with them."""
+        return self._collapse_warning() + self._convergence_warning()
+
+    def _convergence_warning(self) -> list[str]:
+        """STM stopped at max_iter before em_tol said nothing (audit of 2026-12-01): its
+        `em_converged` 0 was in MLflow alone."""
+        from tuner.reporting.page import counted
+
+        if not self.unconverged:
+            return []
+        examples = "; ".join(f"{self.label(r.spec)}: {r.metrics['em_iterations']:.0f} "
+                             "iterations" for r in self.unconverged[:3])
+        more = f"; and {len(self.unconverged) - 3} more" if len(self.unconverged) > 3 else ""
+        return [f"{counted(len(self.unconverged), 'trial')} stopped at max_iter before EM "
+                f"converged ({examples}{more}): raise max_iter (stm's max.em.its is 500)"]
+
+    def _collapse_warning(self) -> list[str]:
         if not self.collapsed:
             return []
         examples = "; ".join(

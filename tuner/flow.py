@@ -43,6 +43,7 @@ from tuner.tracking.uri import local_store, redact_uri, store_identity
 from tuner.trial import TrialRecord
 
 LOCK_FOLDER = ".locks"
+ALL_ROWS = 1_000_000  # a leaderboard's every configuration
 log = logging.getLogger(__name__)
 LOCK_DIR_ENV = "TUNER_LOCK_DIR"  # lock folder for sweeps on a tracking server
 
@@ -81,6 +82,7 @@ class SweepOutcome:
     pruned: int = 0  # trials the sweep's pruner stopped early (done, not ranked)
     journalled: int = 0  # results the store refused, kept in the journal for the next run
     repeated: int = 0  # TPE: trials of suggestions that repeated earlier ones, not run again
+    unshown: int = 0  # configurations ranked below the board's last row
 
 
 @dataclass
@@ -213,10 +215,11 @@ def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, ho
     the importance at the end will likely need fANOVA's libraries."""
     metric = grid.ranking_metric(inputs.truth is not None)
     board: list[ConfigResult] = []
+    ranked: list[ConfigResult] = []
 
     def summarize(result: SweepResult) -> SweepSummary:
-        board.extend(leaderboard(tracker, grid.experiment, metric, settings.leaderboard_rows,
-                                 prepared.context))
+        ranked.extend(leaderboard(tracker, grid.experiment, metric, ALL_ROWS, prepared.context))
+        board.extend(ranked[:settings.leaderboard_rows])
         _log_importance(tracker, result.sweep.run_id, grid.experiment, metric, prepared.context)
         if not board:
             return SweepSummary()
@@ -240,7 +243,8 @@ def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, ho
                                 f"trials had started: {type(err).__name__}: {cause}") from err
     return SweepOutcome(result.sweep.experiment_id, result.sweep.run_id, metric, board,
                         result.completed, result.failed, result.skipped, result.rescored,
-                        result.pruned, tracker.journalled, result.repeated)
+                        result.pruned, tracker.journalled, result.repeated,
+                        len(ranked) - len(board))
 
 
 def _run_id_to(hook: Callable[[str], None] | None) -> Callable[[SweepHandle], None] | None:

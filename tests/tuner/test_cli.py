@@ -441,6 +441,29 @@ def test_run_warns_of_trials_whose_documents_went_to_few_topics():
                               "at epoch 44)")
 
 
+def test_run_says_which_trials_stopped_before_em_converged():
+    """STM stopped at max_iter before em_tol said nothing at the end of `tuner run`: its
+    `em_converged` 0 was in MLflow alone (audit of 2026-12-01)."""
+    from tuner.cli import _RunView
+    from tuner.trial import DataRef, MetricSettings, TrialRecord, TrialSpec, TrialStatus
+
+    data = DataRef("corpus.jsonl", "sha", "en", "bow/v", None, None, None, "label")
+
+    def record(converged: float) -> TrialRecord:
+        spec = TrialSpec("STM", {"num_topics": 20}, 42, data, MetricSettings(), "x", "k")
+        return TrialRecord(spec, TrialStatus.COMPLETE, {
+            "topics_used": 20.0, "num_topics_found": 20.0, "em_converged": converged,
+            "em_iterations": 100.0})
+
+    view = _RunView(2, None, bar=False)  # type: ignore[arg-type]
+    view.finished(record(1.0))
+    assert view.warnings() == []
+    view.finished(record(0.0))
+    assert view.warnings() == ["1 trial stopped at max_iter before EM converged "
+                               "(STM[num_topics=20]#seed=42: 100 iterations): raise max_iter "
+                               "(stm's max.em.its is 500)"]
+
+
 def test_run_names_a_trial_by_what_the_grid_varies(tmp_path, small_corpus, capsys):
     """Every parameter, in name order, was cut to 70 characters: the FAILED lines of BERTopic's
     min_cluster_size and reduce_outliers read alike, and the collapsed-fit warning listed three
@@ -597,6 +620,20 @@ def test_leaderboard_rows_must_be_positive(tmp_path, small_corpus, capsys, rows)
         main(["run", str(path), "--leaderboard", rows])
     assert stop.value.code == 2
     assert f"--leaderboard: expects an int >= 1; got '{rows}'" in capsys.readouterr().err
+
+
+def test_a_leaderboard_cut_short_says_how_many_rows_it_left_out(tmp_path, small_corpus,
+                                                               capsys):
+    """The default 10 rows cut 2 of 12 models' configurations without a word (audit of
+    2026-12-01)."""
+    path = make_grid(tmp_path, small_corpus, experiment="cut short",
+                     params={"num_topics": [5, 6, 7], "vocab_size": 1000, "lda.max_iter": 10})
+    assert main(["run", str(path), "--leaderboard", "2", "--max-workers", "1", "--quiet",
+                 "--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db",
+                 "--cache-dir", str(tmp_path / "cache")]) == 0
+    out = capsys.readouterr().out
+    assert "... and 1 more configuration (--leaderboard 3 shows every one; `tuner report " \
+           "'cut short'` too)" in out
 
 
 def test_a_store_behind_a_proxy_is_not_probed_directly(monkeypatch):
