@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol, TypeVar
 
+from tuner.data.corpus import HAN_CHARACTER
 from tuner.errors import TunerError
 from tuner.metrics import higher_is_better
 from tuner.reporting.fonts import font_for
@@ -228,11 +229,7 @@ def _words_language(sweep: SweepRun, trials: Sequence[FinishedTrial],
     languages = {sweep.params.get("language", "en")}
     languages |= {str(t.params["language"]) for t in trials if "language" in t.params}
     words = (word for found in topics for topic in found.values() for word in topic)
-    return "zh" if "zh" in languages or any(map(_has_han, words)) else "en"
-
-
-def _has_han(word: str) -> bool:
-    return any("\u4e00" <= char <= "\u9fff" for char in word)
+    return "zh" if "zh" in languages or any(map(HAN_CHARACTER.search, words)) else "en"
 
 
 def _font_warning(language: str, font: str | None) -> str:
