@@ -30,6 +30,7 @@ def test_mallet_list_drops_what_sklearn_keeps(word):
     ("the 20th, 2nd, 3rd and 1st rounds", ["rounds"]),
     ("Obama's plan and the students’ union", ["obama", "plan", "students", "union"]),
     ("O'Brien, rock'n'roll, mp3, h2o", ["o'brien", "rock'n'roll", "mp3", "h2o"]),
+    ("He said 'stop' and the ‘windows’ computer", ["said", "stop", "windows", "computer"]),
 ])
 def test_no_word_is_a_piece_of_another(text, words):
     """Words begun after a digit or an apostrophe were pieces: th of 20th, ve of we've, ll of
