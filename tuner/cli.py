@@ -510,10 +510,12 @@ class _RunView:
         self.display = ProgressDisplay(TrialProgress(total, skipped), sys.stdout, self.bar)
 
     def finished(self, record: TrialRecord) -> None:
+        from tuner.trial import TrialStatus
+
         if collapsed(record):
             self.collapsed.append(record)
-        if record.error is None and record.metrics.get("em_converged") == 0:
-            self.unconverged.append(record)
+        if record.status is TrialStatus.COMPLETE and record.metrics.get("em_converged") == 0:
+            self.unconverged.append(record)  # a pruned fit stopped short on purpose
         if record.error is None:
             summary = " ".join(f"{k}={record.metrics[k]:.3f}" for k in
                                ("npmi", "diversity", "ari", "f1") if k in record.metrics)
@@ -581,9 +583,11 @@ class _RunView:
 def collapsed(record: TrialRecord) -> bool:
     """A finished trial whose documents went to fewer than half of its (4 or more) topics, or
     that found one topic (HDP down to one: diversity 1.0, ranked first; audit of 2026-12-01)."""
+    from tuner.trial import TrialStatus
+
     used, topics = record.metrics.get("topics_used"), record.metrics.get("num_topics_found")
-    if record.error is not None or used is None or topics is None:
-        return False
+    if record.status is not TrialStatus.COMPLETE or used is None or topics is None:
+        return False  # failed, or pruned: stopped short on purpose
     return topics == 1 or (topics >= 4 and used < topics / 2)
 
 

@@ -457,6 +457,7 @@ def test_run_says_which_trials_stopped_before_em_converged():
 
     view = _RunView(2, None, bar=False)  # type: ignore[arg-type]
     view.finished(record(1.0))
+    view.finished(dataclasses.replace(record(0.0), status=TrialStatus.PRUNED))  # on purpose
     assert view.warnings() == []
     view.finished(record(0.0))
     assert view.warnings() == ["1 trial stopped at max_iter before EM converged "

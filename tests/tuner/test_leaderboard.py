@@ -187,3 +187,28 @@ def test_the_report_shows_each_models_best_topics_beside_the_three_best() -> Non
     shown = [(c.model, c.trials[0].run_id) for c in shown_configs(ranked)]
     assert shown == [("LDA", "l5"), ("LDA", "l6"), ("LDA", "l7"), ("ProdLDA", "p1"),
                      ("BERTopic", "b1")]
+
+
+def test_the_configurations_asked_for_are_the_newest_sweeps_even_unfinished() -> None:
+    """Logged only as a sweep ended, a killed or running newer sweep's configurations were
+    passed over for an older sweep's (review of 2026-12-01); a `tuner score --log` run and a
+    sweep from before tuner logged them ask for nothing."""
+    from tuner.reporting.leaderboard import asked_configs
+    from tuner.tracking.memory import MemoryTracker
+    from tuner.tracking.tracker import ASKED_TAG, SWEEP_CONFIGS_FILE
+
+    tracker = MemoryTracker()
+
+    def sweep(keys: list[str] | None, **tags: str) -> None:
+        logged = {} if keys is None else {ASKED_TAG: str(len(keys))}
+        handle = tracker.start_sweep("e", {"tuner.context": "ctx", **logged, **tags}, {})
+        if keys is not None:
+            tracker.log_json(handle.run_id, SWEEP_CONFIGS_FILE, {"config_keys": keys})
+
+    sweep(None)
+    assert asked_configs(tracker, tracker.sweep_runs("e"), "ctx") == frozenset()
+    sweep(["old"])
+    sweep(["new"])  # still RUNNING, as a killed sweep's run is left
+    sweep([], **{"tuner.source": "tuner score"})
+    assert asked_configs(tracker, tracker.sweep_runs("e"), "ctx") == {"new"}
+    assert asked_configs(tracker, tracker.sweep_runs("e"), "other") == frozenset()

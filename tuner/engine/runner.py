@@ -49,6 +49,7 @@ from tuner.engine.worker import read_started, rescore_trial, run_shared_step, ru
 from tuner.errors import SweepInterrupted
 from tuner.tracking.records import RANKING_TAG, SWEPT_TAG
 from tuner.tracking.tracker import (
+    ASKED_TAG,
     SWEEP_CONFIGS_FILE,
     SWEEP_SETTINGS_FILE,
     WARNINGS_FILE,
@@ -113,13 +114,17 @@ def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: Executor
     request) ends the sweep as SIGTERM does: workers stopped, open runs KILLED. `on_start` gets
     the sweep's parent run as soon as it is opened."""
     grid = prepared.grid
-    warnings = [*advisories(grid, prepared.inputs), *prepared.advice]
+    warnings = _warnings(prepared)
+    asked = sorted({t.config_key for t in prepared.trials if t.config_key})  # a search: at close
     sweep = tracker.start_sweep(grid.experiment,
-                                {**_sweep_tags(prepared), WARNINGS_TAG: str(len(warnings))},
+                                {**_sweep_tags(prepared), WARNINGS_TAG: str(len(warnings)),
+                                 ASKED_TAG: str(len(asked))},
                                 _sweep_params(prepared), prepared.inputs.corpus.ids)
     if on_start is not None:
         on_start(sweep)
     tracker.log_json(sweep.run_id, SWEEP_SETTINGS_FILE, grid.settings())
+    # what it asks for stands in the rankings, from its start (leaderboard.aggregate_seeds)
+    tracker.log_json(sweep.run_id, SWEEP_CONFIGS_FILE, {"config_keys": asked})
     if warnings:  # said on stderr before the sweep, which a cron job's log buries
         tracker.log_json(sweep.run_id, WARNINGS_FILE, {"warnings": warnings})
     result = SweepResult(sweep, stale=tracker.fail_stale_runs(sweep))
@@ -167,8 +172,10 @@ def _close(tracker: Tracker, sweep: SweepHandle, result: SweepResult, scheduler:
            source: Any, summarize: Callable[[SweepResult], SweepSummary] | None) -> None:
     """Rank the trials (`summarize`) and end the sweep's parent run with its figures."""
     result.skipped = scheduler.skipped
-    # what this sweep asked for stands in its rankings (leaderboard.aggregate_seeds)
-    tracker.log_json(sweep.run_id, SWEEP_CONFIGS_FILE, {"config_keys": sorted(scheduler.asked)})
+    if isinstance(source, TpeSource):  # a search's configurations are known as it ends
+        tracker.log_json(sweep.run_id, SWEEP_CONFIGS_FILE,
+                         {"config_keys": sorted(scheduler.asked)})
+        tracker.set_tags(sweep.run_id, {ASKED_TAG: str(len(scheduler.asked))})
     summary = summarize(result) if summarize is not None else SweepSummary()
     tracker.set_tags(sweep.run_id, {"tuner.skipped": str(result.skipped),
                                     "tuner.shared_steps": str(scheduler.steps_run),
@@ -492,6 +499,17 @@ def _result_or_none(future: Future[TrialRecord]) -> TrialRecord | None:
     if future.done() and not future.cancelled() and future.exception() is None:
         return future.result()
     return None
+
+
+def _warnings(prepared: PreparedSweep) -> list[str]:
+    """What validation and precompute warn of, for the sweep run; advice that fails to compute
+    never stops the sweep."""
+    try:
+        found = advisories(prepared.grid, prepared.inputs)
+    except Exception as err:  # advice informs: a served sweep never computed it before
+        log.warning("the sweep's warnings were not computed: %s", err)
+        found = []
+    return [*found, *prepared.advice]
 
 
 def _sweep_tags(prepared: PreparedSweep) -> dict[str, str]:

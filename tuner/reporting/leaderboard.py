@@ -12,7 +12,7 @@ from typing import Any
 from trainers import canonical_name, load_trainer
 from tuner.metrics import higher_is_better
 from tuner.tracking.records import SWEPT_TAG, FinishedTrial, SweepRun, ranked
-from tuner.tracking.tracker import SWEEP_CONFIGS_FILE, Tracker
+from tuner.tracking.tracker import ASKED_TAG, SWEEP_CONFIGS_FILE, Tracker
 
 SHOWN_METRICS = ("npmi", "diversity", "ari", "f1", "fit_seconds")
 SEED_PARAMS = ("seed", "random_state")  # vary between seeds of one configuration
@@ -187,18 +187,14 @@ def standing_trials(trials: Sequence[FinishedTrial],
 def asked_configs(tracker: Tracker, sweeps: Sequence[SweepRun], context: str | None
                   ) -> frozenset[str]:
     """The config keys the latest sweep on the data of `context` asked for, skipped trials
-    included: the SWEEP_CONFIGS_FILE of the newest of its last few sweeps that has one (a sweep
-    writes it as it ends, before it ranks; one stopped or still running has none yet). None
-    for sweeps logged before tuner kept them."""
-    on_data = [s for s in sweeps if context is None or s.tags.get("tuner.context") == context]
-    for sweep in on_data[:ASKED_LOOKBACK]:
-        asked = asked_by(tracker, sweep.run_id)
-        if asked:
-            return asked
-    return frozenset()
-
-
-ASKED_LOOKBACK = 3  # sweeps read for a SWEEP_CONFIGS_FILE, newest first
+    included (its SWEEP_CONFIGS_FILE, logged as it starts and again as it ends); none for a
+    sweep logged before tuner kept them, whose rankings let the newest run stand. A `tuner
+    score --log` run asks for nothing and is passed over."""
+    sweep = next((s for s in sweeps if s.tags.get("tuner.source") != "tuner score"
+                  and (context is None or s.tags.get("tuner.context") == context)), None)
+    if sweep is None or ASKED_TAG not in sweep.tags:
+        return frozenset()
+    return asked_by(tracker, sweep.run_id)
 
 
 def asked_by(tracker: Tracker, sweep_run_id: str) -> frozenset[str]:

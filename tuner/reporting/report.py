@@ -39,7 +39,13 @@ from tuner.reporting.plots import (
     plot_topic_words,
 )
 from tuner.tracking.records import FinishedTrial, SweepRun, ranked, ranking_metric
-from tuner.tracking.tracker import WARNINGS_FILE, MlflowTracker, Tracker, artifact_folder_name
+from tuner.tracking.tracker import (
+    WARNINGS_FILE,
+    WARNINGS_TAG,
+    MlflowTracker,
+    Tracker,
+    artifact_folder_name,
+)
 
 PARETO_METRICS = ("npmi", "diversity", "ari")
 
@@ -112,7 +118,8 @@ def write_report_with(tracker: Tracker, experiment: str, out: Path,
                         asked_configs(tracker, sweeps, context))
     data = _with_failures(data, trials, on_data(tracker.failed_trials(experiment), context),
                           declared)
-    warned = tracker.read_json(sweep.run_id, WARNINGS_FILE) or {}
+    warned = (tracker.read_json(sweep.run_id, WARNINGS_FILE) or {}
+              if sweep.tags.get(WARNINGS_TAG, "0") != "0" else {})
     data = replace(data, warnings=[str(w) for w in warned.get("warnings", [])])
     out.mkdir(parents=True, exist_ok=True)
     plots = _plots(data, out)

@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 EXTRAS_FILE = "extras.json"  # what a model reports beyond its metrics
 SWEEP_SETTINGS_FILE = "sweep_settings.json"  # on a sweep run: its grid's resolved sections
 SWEEP_CONFIGS_FILE = "sweep_configs.json"  # on a sweep run: the config keys it asked for
+ASKED_TAG = "tuner.asked"  # on a sweep run: how many configurations it asked for (that file)
 WARNINGS_FILE = "warnings.json"  # on a sweep run: what validation and precompute warned of
 WARNINGS_TAG = "tuner.warnings"  # on a sweep run: how many
 DEFAULT_STORE = Path("mlruns")
