@@ -31,11 +31,11 @@ from tuner.metrics.coherence import npmi_per_topic
 from tuner.output import TopicModelOutput
 from tuner.trial import (
     EXTERNAL_SCORING_REVISION,
-    SCORING_REVISION,
     DataRef,
     TrialRecord,
     TrialSpec,
     TrialStatus,
+    scoring_revision,
 )
 
 DEFAULT_VOCAB_SIZE = 5000
@@ -204,7 +204,8 @@ def _spec(grid: Grid, bow: BagOfWords, cache: BowCache, corpus: Any, name: str,
     scored = {"external": name, "topics": topics.words, "ids": topics.ids,
               "assignments": assignments.tolist(), "corpus": corpus.sha256, "bow": bow.key,
               "metrics": asdict(grid.metrics), "truth": truth_sha256,
-              "scoring": SCORING_REVISION, "external_scoring": EXTERNAL_SCORING_REVISION}
+              "scoring": scoring_revision(truth_sha256),
+              "external_scoring": EXTERNAL_SCORING_REVISION}
     # The context holds the labels too: without assignments truth_sha256 is None, and a scored
     # model stayed "already logged" under labels that have changed since (audit of 2026-12-01).
     key = key_digest({**scored, "context": context})

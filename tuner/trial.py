@@ -118,8 +118,11 @@ class TrialSpec:
 # trial_key is not (relabelled data, an edited truth file, new metric settings) is re-scored from
 # the stored topics and assignments instead of refitted.
 KEY_FORMAT = 3  # raised when the key's contents change, so no old key can match a new trial
-SCORING_REVISION = 2  # raised by every fix to tuner.metrics that changes a trial's score
-# 2: F1's matching of topics to classes is the partitions' own, not their labels' (ties)
+SCORING_REVISION = 1  # raised by every fix to tuner.metrics that changes a trial's score
+# Raised by a fix that changes only the scores against a ground truth (ARI, NMI, F1), which a
+# trial without one never has: its key keeps SCORING_REVISION alone. 2: F1's matching of
+# topics to classes is the partitions' own, not their labels' (ties).
+TRUTH_SCORING_REVISION = 2
 # Raised by a fix that changes only the scores of topics made elsewhere (`tuner score`), which
 # may be shorter than topn or repeat a word; a trainer's topics are topn distinct words, ranked
 # over the vocabulary. 2: inverted_rbo extrapolates lists of different lengths and compares word
@@ -149,7 +152,7 @@ def trial_key(model: str, params: Mapping[str, Any], seed: int, data: DataRef,
 def score_key(fit: str, data: DataRef, metrics: MetricSettings) -> str:
     """The trial key of fit `fit` scored against `data`'s truth with `metrics`."""
     return _digest({"fit": fit, "truth": data.truth_sha256, "metrics": asdict(metrics),
-                    "scoring": SCORING_REVISION, "context": data.context})
+                    "scoring": scoring_revision(data.truth_sha256), "context": data.context})
 
 
 def config_key(model: str, params: Mapping[str, Any], data: DataRef, metrics: MetricSettings,
@@ -171,7 +174,15 @@ def data_context(corpus_sha256: str, truth_sha256: str | None,
     STM runs.)"""
     return _digest({"format": KEY_FORMAT, "corpus": corpus_sha256, "truth": truth_sha256,
                     "preprocessing": dict(preprocessing), "metrics": asdict(metrics),
-                    "scoring": SCORING_REVISION})
+                    "scoring": scoring_revision(truth_sha256)})
+
+
+def scoring_revision(truth_sha256: str | None) -> int | str:
+    """The scoring code's revision as a key holds it: SCORING_REVISION, and beside it
+    TRUTH_SCORING_REVISION where a ground truth is scored (so a fix to F1 re-scores no trial
+    that has no F1)."""
+    return SCORING_REVISION if truth_sha256 is None else \
+        f"{SCORING_REVISION}+{TRUTH_SCORING_REVISION}"
 
 
 def _digest(payload: Mapping[str, Any]) -> str:

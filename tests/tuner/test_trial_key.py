@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 from pathlib import Path
 
@@ -292,3 +293,24 @@ def test_a_worker_with_other_libraries_than_the_sweeps_fails_the_trial(small_dat
     record = run_trial(other)
     assert record.status is TrialStatus.FAILED and record.error is not None
     assert "tomotopy" in record.error.message and "(the sweep's: 0.0.1)" in record.error.message
+
+
+def test_a_fix_to_truth_scoring_re_scores_only_trials_with_a_truth(monkeypatch):
+    """F1's fix raised the one scoring revision, and every stored trial was to be re-scored,
+    those without a ground truth (no F1) too (review of 2026-12-01)."""
+    from tuner import trial as t
+
+    bare = t.DataRef("c.jsonl", "sha", "en", "bow", None, None, None, None, context="ctx")
+    truth = dataclasses.replace(bare, truth_sha256="labels")
+
+    def keys() -> tuple[str, str, str]:
+        return (t.score_key("fit", bare, t.MetricSettings()),
+                t.score_key("fit", truth, t.MetricSettings()),
+                t.data_context("sha", None, {}, t.MetricSettings()))
+
+    before = keys()
+    monkeypatch.setattr(t, "TRUTH_SCORING_REVISION", t.TRUTH_SCORING_REVISION + 1)
+    after = keys()
+    assert (before[0], before[2]) == (after[0], after[2]) and before[1] != after[1]
+    monkeypatch.setattr(t, "SCORING_REVISION", t.SCORING_REVISION + 1)
+    assert all(a != b for a, b in zip(after, keys(), strict=True))
