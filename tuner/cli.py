@@ -364,9 +364,11 @@ def _run(args: argparse.Namespace) -> int:
     print(f"\nleaderboard by {outcome.metric} (experiment '{grid.experiment}'):")
     print(format_leaderboard(outcome.board, outcome.metric))
     if outcome.unshown:  # 2 of 12 models' rows were cut without a word (audit of 2026-12-01)
+        store = (f" --tracking-uri {shlex.quote(redact_uri(args.tracking_uri))}"
+                 if args.tracking_uri else "")
         print(f"... and {outcome.unshown} more configuration{'s' * (outcome.unshown != 1)} "
               f"(--leaderboard {len(outcome.board) + outcome.unshown} shows every one; "
-              f"`tuner report {shlex.quote(grid.experiment)}` too)")
+              f"`tuner report {shlex.quote(grid.experiment)}{store}` too)")
     for warning in view.warnings():
         print(f"warning: {warning}", file=sys.stderr)
     return EXIT_TRIAL_FAILED if outcome.failed else EXIT_OK

@@ -30,6 +30,7 @@ from tuner.reporting.importance import (
     needs_fanova,
 )
 from tuner.reporting.leaderboard import (
+    ALL_ROWS,
     ConfigResult,
     asked_by,
     leaderboard,
@@ -43,7 +44,6 @@ from tuner.tracking.uri import local_store, redact_uri, store_identity
 from tuner.trial import TrialRecord
 
 LOCK_FOLDER = ".locks"
-ALL_ROWS = 1_000_000  # a leaderboard's every configuration
 log = logging.getLogger(__name__)
 LOCK_DIR_ENV = "TUNER_LOCK_DIR"  # lock folder for sweeps on a tracking server
 

@@ -634,7 +634,7 @@ def test_a_leaderboard_cut_short_says_how_many_rows_it_left_out(tmp_path, small_
                  "--cache-dir", str(tmp_path / "cache")]) == 0
     out = capsys.readouterr().out
     assert "... and 1 more configuration (--leaderboard 3 shows every one; `tuner report " \
-           "'cut short'` too)" in out
+           f"'cut short' --tracking-uri sqlite:///{tmp_path}/mlflow.db` too)" in out
 
 
 def test_a_store_behind_a_proxy_is_not_probed_directly(monkeypatch):

@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from trainers import fit_inputs, load_trainer
-from tuner.data.corpus import CHINESE_SHARE, HAN_CHARACTER, LETTER, chinese_share, level_text
+from tuner.data.corpus import (
+    CHINESE_SHARE,
+    HAN_CHARACTER,
+    chinese_share,
+    level_text,
+    mostly_chinese,
+)
 from tuner.data.embeddings import MINILM_IDS, model_kind, token_limit
 from tuner.data.timestamps import parse_timestamps
 from tuner.engine.pruning import largest_budget
@@ -56,7 +62,7 @@ def _language_advice(grid: Grid, inputs: CheckedInputs, share: float) -> list[st
         param = load_trainer(planned.model).language_param
         if planned.language not in languages and param is not None:
             languages[planned.language] = f"{grid.path}: params.{param} of {planned.model}"
-    chinese, sampled = _mostly_chinese(inputs.corpus.texts)
+    chinese, sampled = mostly_chinese(inputs.corpus.texts)
     found = []
     if not _language_set(grid) and inputs.corpus.language == "zh":
         found.append(f"{grid.path}: dataset.language is not set; {share:.0%} of the letters are "
@@ -80,18 +86,6 @@ def _language_set(grid: Grid) -> bool:
     """Whether the grid file sets dataset.language (the grid may carry the detected one)."""
     dataset = grid.raw.get("dataset")
     return isinstance(dataset, dict) and dataset.get("language") is not None
-
-
-def _mostly_chinese(texts: Sequence[str], sample: int = 2000) -> tuple[int, int]:
-    """How many of (an even sample of) the texts have mostly Han letters, and how many were
-    looked at."""
-    looked = texts[::max(1, len(texts) // sample)]
-    return sum(_mostly_han(t[:500]) for t in looked), len(looked)
-
-
-def _mostly_han(text: str) -> bool:
-    han = len(HAN_CHARACTER.findall(text))
-    return han > 0 and 2 * han > len(LETTER.findall(text))  # letters counted only where needed
 
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from tuner.errors import TunerError
 from tuner.grid_sections import MAX_EXPERIMENT
-from tuner.reporting.leaderboard import ConfigResult, leaderboard
+from tuner.reporting.leaderboard import ALL_ROWS, ConfigResult, leaderboard
 from tuner.tracking.records import SweepRun, ranking_metric
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ def best_grid(tracking_uri: str, experiment: str, metric: str | None = None,
     tracker = MlflowTracker(tracking_uri, existing=True)
     sweeps = tracker.sweep_runs(experiment)
     metric = metric or ranking_metric(sweeps) or "ari"
-    board = leaderboard(tracker, experiment, metric, 1_000_000)
+    board = leaderboard(tracker, experiment, metric, ALL_ROWS)
     if not board:
         why = _nothing_ranked(tracker, experiment, metric)
         raise TunerError(f"experiment '{experiment}': {why}")
@@ -91,7 +91,9 @@ def _base_grid(sweep: SweepRun) -> dict[str, Any]:
                     sweep.run_id, grid_path)
         raw = json.loads(Path(grid_path).read_text(encoding="utf-8"))
     truth = sweep_params.get("ground_truth", "")
-    dataset = dict(raw.get("dataset") or {"language": sweep_params.get("language", "en")})
+    dataset = dict(raw.get("dataset") or {})
+    # the language the sweep tokenised in, whether its grid set it or it was detected
+    dataset.setdefault("language", sweep_params.get("language", "en"))
     dataset["path"] = sweep_params["dataset"]  # the resolved, absolute path the sweep used
     if truth.startswith("label_field:"):
         dataset["label_field"] = truth.removeprefix("label_field:")

@@ -263,6 +263,9 @@ def rank_configs(configs: Sequence[ConfigResult], metric: str) -> list[ConfigRes
                   key=lambda c: sign * c.metrics[metric])
 
 
+ALL_ROWS = 1_000_000  # a leaderboard's every configuration
+
+
 def leaderboard(tracker: Tracker, experiment: str, metric: str, limit: int = 10,
                 context: str | None = None) -> list[ConfigResult]:
     """The best `limit` configurations of an experiment by the mean of `metric` over seeds, on

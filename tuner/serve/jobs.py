@@ -167,14 +167,14 @@ class SweepRegistry:
         return not running
 
     def leaderboard(self, job_id: str) -> dict[str, Any]:
-        from tuner.reporting.leaderboard import leaderboard
+        from tuner.reporting.leaderboard import ALL_ROWS, leaderboard
         from tuner.tracking.tracker import MlflowTracker
 
         job = self.get(job_id)
         if job.experiment_id is None or job.metric is None:
             return {"status": job.status, "metric": job.metric, "entries": []}
         board = leaderboard(MlflowTracker(self.settings.tracking_uri), job.experiment,
-                            job.metric, 1_000_000, job.data_context)
+                            job.metric, ALL_ROWS, job.data_context)
         return {"status": job.status, "metric": job.metric, "experiment": job.experiment,
                 "configurations": len(board), "truncated": len(board) > LEADERBOARD_ENTRIES,
                 "entries": [asdict(entry) for entry in board[:LEADERBOARD_ENTRIES]]}
