@@ -58,9 +58,9 @@ class BTMTrainer(Trainer):
 
     @staticmethod
     def compile_kernels() -> None:
-        """The sampler's three kernels on two biterms: the first BTM fit of a machine counted
-        their compilation, 11 s of its fit_seconds against 0.17 s for the same fit warm
-        (Chinese audit of 2026-12-01). A bag of words' tokens are memory-mapped read-only,
+        """The sampler's three kernels on two biterms: a machine's first BTM fit counted their
+        compilation (20ng-mini, K=20, 100 iterations, an empty numba cache: 13.7 s, against
+        9.5 s after this warm-up's 4.4 s). A bag of words' tokens are memory-mapped read-only,
         which numba compiles for apart from a writable array (its offsets are writable)."""
         first, second = np.array([0, 1], dtype=np.int32), np.array([1, 2], dtype=np.int32)
         sampler = _Sampler(first, second, 3, 2, 1.0, 0.01, 0)

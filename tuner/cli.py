@@ -295,7 +295,6 @@ def _grid_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _checked(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from tuner.engine.advice import advisories
     from tuner.engine.sweep import check_inputs
     from tuner.grid import load_grid
 
@@ -303,7 +302,7 @@ def _checked(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         raise TunerError(f"--max-workers expects an int >= 1; got {args.max_workers}")
     grid = load_grid(args.grid, args.max_trials)
     inputs = check_inputs(grid, args.max_trials)
-    for advice in advisories(grid, inputs):
+    for advice in inputs.advice:
         print(f"warning: {advice}", file=sys.stderr)
     return grid, inputs
 

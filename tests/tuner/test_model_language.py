@@ -108,6 +108,7 @@ def test_a_dataset_without_a_language_is_tokenised_as_its_text_is_written(thucne
         assert keys == {t.key for t in precompute(explicit, check_inputs(explicit),
                                                   tmp_path / "cache", progress=False).trials}
         said = [a for a in advisories(detected, inputs) if "is not set" in a]
+        assert said == [a for a in inputs.advice if "is not set" in a]  # computed once, kept
         share = chinese_share(inputs.corpus.texts)
         assert said == ([f"{detected.path}: dataset.language is not set; {share:.0%} of the "
                          "letters are Chinese, so the texts are tokenised as zh (jieba); set it "

@@ -165,8 +165,8 @@ CHINESE_SHARE = 0.3  # above this share of Han letters a corpus is Chinese (toke
 def detected_language(texts: Sequence[str]) -> str:
     """zh when more than CHINESE_SHARE of the letters are Han characters, or most documents are
     mostly Han (short Chinese headlines beside long English articles), else en. A Chinese
-    corpus left at the old default `en` was cut on spaces into whole headlines: 96 words for
-    2,000 toutiao headlines, 87% of them with none (audit of 2026-12-01)."""
+    corpus left at the old default `en` was cut on spaces into whole clauses: 94 words for
+    2,000 toutiao headlines, 86.8% of them with none (1,966 words and 3.2% as zh)."""
     if chinese_share(texts) > CHINESE_SHARE:
         return "zh"
     chinese, looked = mostly_chinese(texts)

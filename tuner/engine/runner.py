@@ -25,7 +25,6 @@ from typing import Any, Literal
 
 from trainers import shared_steps
 from tuner.data.inputs import SharedStep, StepInputs
-from tuner.engine.advice import advisories
 from tuner.engine.executors import kill_workers, worker_exits
 from tuner.engine.pruning import (
     PRUNING_FOLDER,
@@ -114,7 +113,7 @@ def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: Executor
     request) ends the sweep as SIGTERM does: workers stopped, open runs KILLED. `on_start` gets
     the sweep's parent run as soon as it is opened."""
     grid = prepared.grid
-    warnings = _warnings(prepared)
+    warnings = [*prepared.inputs.advice, *prepared.advice]  # validation's, then precompute's
     asked = sorted({t.config_key for t in prepared.trials if t.config_key})  # a search: at close
     sweep = tracker.start_sweep(grid.experiment,
                                 {**_sweep_tags(prepared), WARNINGS_TAG: str(len(warnings)),
@@ -499,17 +498,6 @@ def _result_or_none(future: Future[TrialRecord]) -> TrialRecord | None:
     if future.done() and not future.cancelled() and future.exception() is None:
         return future.result()
     return None
-
-
-def _warnings(prepared: PreparedSweep) -> list[str]:
-    """What validation and precompute warn of, for the sweep run; advice that fails to compute
-    never stops the sweep."""
-    try:
-        found = advisories(prepared.grid, prepared.inputs)
-    except Exception as err:  # advice informs: a served sweep never computed it before
-        log.warning("the sweep's warnings were not computed: %s", err)
-        found = []
-    return [*found, *prepared.advice]
 
 
 def _sweep_tags(prepared: PreparedSweep) -> dict[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
@@ -37,13 +38,15 @@ from tuner.data.vocab import (
     count_tokens,
 )
 from tuner.devices import encoding_dtype
-from tuner.engine.advice import bag_advice, bag_figures
+from tuner.engine.advice import advisories, bag_advice, bag_figures
 from tuner.engine.search import Range
 from tuner.errors import DataError, EmbeddingModelError, GridError
 from tuner.fitting import fit_code
 from tuner.grid import Grid, ModelSweep, refuse_over
 from tuner.params import VOCAB_SIZE, ParamSchema
 from tuner.trial import DataRef, TrialSpec, config_key, data_context, fit_key, score_key
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,9 @@ class CheckedInputs:
     # The folders every file the sweep reads must stay under until its last trial (tuner
     # serve's data roots, for an inline grid; empty: not confined): see tuner.data.confine.
     roots: tuple[str, ...] = ()
+    # What validation warns of (tuner.engine.advice.advisories): said before any trial, and kept
+    # on the sweep run and its report.
+    advice: tuple[str, ...] = ()
 
     @cached_property
     def input_digests(self) -> dict[str, str]:
@@ -179,7 +185,18 @@ def check_inputs(grid: Grid, max_trials: int | None = None, for_trials: bool = T
     revisions = {p.embedding.model: p.embedding.revision for p in plan if p.embedding}
     paths = {m: _model_path(grid, m, revisions[m], roots) for m in sorted(models)}
     _check_token_windows(grid, plan, paths)
-    return CheckedInputs(corpus, truth, plan, paths, roots)
+    inputs = CheckedInputs(corpus, truth, plan, paths, roots)
+    return dataclasses.replace(inputs, advice=_advice(grid, inputs))
+
+
+def _advice(grid: Grid, inputs: CheckedInputs) -> tuple[str, ...]:
+    """The grid's advice, computed once for the command; advice that fails to compute never
+    refuses a grid (it informs)."""
+    try:
+        return tuple(advisories(grid, inputs))
+    except Exception as err:  # noqa: BLE001
+        log.warning("the grid's warnings were not computed: %s", err)
+        return ()
 
 
 def with_language(grid: Grid, language: str) -> Grid:
