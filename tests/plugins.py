@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -31,8 +32,9 @@ class FlakyTrainer(Trainer):
     params: ClassVar[ParamSchema] = ParamSchema("Flaky", [
         NUM_TOPICS, VOCAB_SIZE,
         Param("max_iter", int, 10, between(10, 500), "Gibbs iterations"),
-        Param("crash", str, "raise", one_of("raise", "abort", "hang", "hog"),
-              "how the failing seed fails: raise, abort the process, hang, or hog memory"),
+        Param("crash", str, "raise", one_of("raise", "abort", "hang", "hog", "assert", "exit"),
+              "how the failing seed fails: raise, abort the process, hang, hog memory, a bare "
+              "assert (no message) or sys.exit(3)"),
     ])
 
     def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
@@ -52,6 +54,10 @@ def fit_lda(data: TrialData, params: Mapping[str, Any], ctx: FitContext,
 
 
 def fail(how: str, seed: int) -> None:
+    if how == "assert":
+        raise AssertionError  # str() is "": a bare `assert` in a library
+    if how == "exit":
+        sys.exit(3)  # a library that ends "the program"
     if how == "abort":
         os.abort()
     if how == "hang":

@@ -57,8 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except SweepInterrupted as stop:
-        print(f"interrupted by {stop}: workers stopped, running trials marked KILLED",
-              file=sys.stderr)
+        ended = "running trials marked KILLED" if stop.runs_ended else \
+            "runs left RUNNING (the next sweep marks them FAILED)"
+        print(f"interrupted by {stop}: workers stopped, {ended}", file=sys.stderr)
         return stop.exit_code
     except KeyboardInterrupt as stop:
         terminated = isinstance(stop, Terminated)
@@ -521,7 +522,8 @@ class _RunView:
             summary = " ".join(f"{k}={record.metrics[k]:.3f}" for k in
                                ("npmi", "diversity", "ari", "f1") if k in record.metrics)
         else:
-            summary = f"{record.error.type}: {record.error.message.splitlines()[0][:160]}"
+            first_line = (record.error.message.splitlines() or [""])[0]  # `assert x`: no message
+            summary = f"{record.error.type}: {first_line[:160]}"
         if record.rescored_from is not None:
             summary += f" (re-scored; fit of run {record.rescored_from[:8]})"
         line = f"  {record.status.value:<8} {self.label(record.spec):<70} {summary}"

@@ -69,10 +69,12 @@ class ApiError(TunerError):
 
 
 class SweepInterrupted(Exception):
-    """SIGINT or SIGTERM stopped a sweep; `exit_code` is 128 + the signal number (130, 143)."""
+    """SIGINT or SIGTERM stopped a sweep; `exit_code` is 128 + the signal number (130, 143).
+    `runs_ended`: False when another signal cut short the ending of its runs."""
 
-    def __init__(self, signum: int) -> None:
+    def __init__(self, signum: int, runs_ended: bool = True) -> None:
         import signal
 
         super().__init__(signal.Signals(signum).name)
         self.exit_code = 128 + signum
+        self.runs_ended = runs_ended

@@ -7,7 +7,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import Executor, Future
 
 import pytest
 from mlflow.tracking import MlflowClient
@@ -17,6 +19,7 @@ from tests.plugins import FAILING_SEED
 from tuner.engine.executors import make_executor
 from tuner.engine.runner import STEPS_FILE, Limits, run_sweep
 from tuner.engine.sweep import check_inputs, precompute
+from tuner.errors import SweepInterrupted
 from tuner.grid import load_grid
 from tuner.tracking.memory import MemoryTracker
 from tuner.tracking.tracker import MlflowTracker
@@ -324,3 +327,111 @@ def test_sigterm_while_the_trials_are_ranked_ends_the_sweep_killed(tmp_path, sma
     assert sweep.status == "KILLED"
     assert [r.status for r in tracker.runs.values() if r.tags.get("tuner.role") == "trial"] \
         == ["FINISHED"]
+
+
+def test_a_failure_with_no_message_fails_its_trial_and_the_sweep_ends(tmp_path, small_corpus,
+                                                                      session_cache):
+    """A bare `assert` in a fit has an empty message: the command's progress line took its first
+    line, raised IndexError and ended the sweep (exit 4) with results of that poll unlogged
+    (review of 2026-12-02)."""
+    command, uri = cli_sweep(tmp_path, small_corpus, session_cache, crash="assert")
+    ran = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert ran.returncode == 1, ran.stderr  # a trial failed, the sweep did not
+    assert "FAILED" in ran.stdout and "AssertionError" in ran.stdout
+    client = MlflowClient(tracking_uri=uri)
+    runs = client.search_runs([client.get_experiment_by_name("signals").experiment_id])
+    trials = sorted(r.info.status for r in runs if r.data.tags.get("tuner.role") == "trial")
+    assert trials == ["FAILED", "FINISHED", "FINISHED", "FINISHED"]
+    sweep = next(r for r in runs if r.data.tags.get("tuner.role") == "sweep")
+    assert sweep.info.status == "FINISHED"
+
+
+def test_sys_exit_in_a_fit_fails_that_trial_only(tmp_path, small_corpus, session_cache):
+    """sys.exit() in a library's fit ended the sweep with its code (3, read as "experiment
+    locked"), and the trial, left KILLED, ended every later run the same way."""
+    result, runs = flaky_sweep(tmp_path, small_corpus, session_cache, "exit")
+    failed = by_seed(result)[FAILING_SEED]
+    assert (failed.status, failed.error.type, failed.error.message) == (
+        TrialStatus.FAILED, "SystemExit", "3")
+    assert result.completed == 2
+    statuses = sorted(r.info.status for r in runs if r.data.tags.get("tuner.role") == "trial")
+    assert statuses == ["FAILED", "FINISHED", "FINISHED"]
+
+
+def test_a_failing_progress_callback_loses_no_result(tmp_path, small_corpus, session_cache):
+    """What reports each result (the command's progress, the service's status) can fail; the
+    results are logged all the same and the sweep ends FINISHED."""
+    grid = load_grid(make_grid(tmp_path, small_corpus, experiment="callback", models=["flaky"],
+                               params={"num_topics": 5, "vocab_size": 1000},
+                               seeds=[1, 2, 3]))
+    prepared = precompute(grid, check_inputs(grid), session_cache, progress=False)
+    tracker = MlflowTracker(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    tracker.experiment_id(grid.experiment)
+
+    def report(record):
+        raise IndexError("list index out of range")
+
+    result = run_sweep(prepared, tracker, lambda: make_executor("process", 2), 2, report)
+    assert result.completed == 3
+    runs = tracker.client.search_runs([result.sweep.experiment_id])
+    assert sorted(r.info.status for r in runs) == ["FINISHED"] * 4  # 3 trials and the sweep
+
+
+class _SignalEscaped(BaseException):
+    """A signal that reached the code around the sweep."""
+
+
+class _NeverDone(Executor):
+    """Trials that are still running when the user presses Ctrl-C."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        return Future()
+
+    def shutdown(self, wait=True, *, cancel_futures=False):
+        pass
+
+
+class _SlowStore(MemoryTracker):
+    """Each run's end takes a store round trip."""
+
+    def end_run(self, run_id, status):
+        time.sleep(0.5)
+        super().end_run(run_id, status)
+
+
+@pytest.mark.parametrize("signals", [2, 3])
+def test_a_second_ctrl_c_waits_for_the_runs_to_end_and_a_third_leaves(tmp_path, small_corpus,
+                                                                       session_cache, signals):
+    """A second SIGINT while a stopped sweep ended its runs cut that short: the sweep and its
+    trials stayed RUNNING, and the command said no trial had started (review of 2026-12-02).
+    Now a second one is waited out; a third leaves at once and says the runs were left."""
+    grid = load_grid(make_grid(tmp_path, small_corpus, experiment="ctrl-c", seeds=[1, 2, 3]))
+    prepared = precompute(grid, check_inputs(grid), session_cache, progress=False)
+    tracker = _SlowStore()
+    polls = []
+
+    def press_ctrl_c():  # the loop's third poll: the user presses it `signals` times
+        polls.append(1)
+        if len(polls) == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+            for later in range(1, signals):
+                threading.Timer(0.3 * later, os.kill, (os.getpid(), signal.SIGINT)).start()
+        return False
+
+    def reached_the_caller(signum, frame):  # not pytest's KeyboardInterrupt, which ends the run
+        raise _SignalEscaped()
+
+    previous = signal.signal(signal.SIGINT, reached_the_caller)
+    try:
+        with pytest.raises(SweepInterrupted) as stopped:
+            run_sweep(prepared, tracker, _NeverDone, 3, should_stop=press_ctrl_c)
+    finally:
+        time.sleep(0.3 * signals)  # no timer left to fire into the next test
+        signal.signal(signal.SIGINT, previous)
+    statuses = [run.status for run in tracker.runs.values()]
+    if signals == 2:
+        assert stopped.value.runs_ended
+        assert statuses == ["KILLED"] * 4  # the sweep and its three trials
+    else:
+        assert not stopped.value.runs_ended
+        assert "RUNNING" in statuses

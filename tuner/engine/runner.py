@@ -119,36 +119,32 @@ def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: Executor
                                 {**_sweep_tags(prepared), WARNINGS_TAG: str(len(warnings)),
                                  ASKED_TAG: str(len(asked))},
                                 _sweep_params(prepared), prepared.inputs.corpus.ids)
-    if on_start is not None:
-        on_start(sweep)
-    tracker.log_json(sweep.run_id, SWEEP_SETTINGS_FILE, grid.settings())
-    # what it asks for stands in the rankings, from its start (leaderboard.aggregate_seeds)
-    tracker.log_json(sweep.run_id, SWEEP_CONFIGS_FILE, {"config_keys": asked})
-    if warnings:  # said on stderr before the sweep, which a cron job's log buries
-        tracker.log_json(sweep.run_id, WARNINGS_FILE, {"warnings": warnings})
-    result = SweepResult(sweep, stale=tracker.fail_stale_runs(sweep))
-    done = tracker.finished_metrics(sweep)
-    source = _source(prepared, done)
-    pruner = _pruner(prepared, sweep)
-    scheduler = Scheduler(source, done, tracker.finished_fits(sweep), tracker.stored_fit,
-                          _steps_of,
-                          pruned=tracker.pruned_keys(sweep) if grid.search.prunes else set())
-    watchdog = Watchdog(limits or Limits())
-    loop = _Loop(tracker, sweep, result, on_record, scheduler, watchdog, max_workers,
-                 should_stop, pruner)
     try:
-        with _stop_on_signals(loop):
-            loop.execute(make_executor)
-    except BaseException:
-        loop.abandon("KILLED")
+        if on_start is not None:
+            on_start(sweep)
+        tracker.log_json(sweep.run_id, SWEEP_SETTINGS_FILE, grid.settings())
+        # what it asks for stands in the rankings, from its start (leaderboard.aggregate_seeds)
+        tracker.log_json(sweep.run_id, SWEEP_CONFIGS_FILE, {"config_keys": asked})
+        if warnings:  # said on stderr before the sweep, which a cron job's log buries
+            tracker.log_json(sweep.run_id, WARNINGS_FILE, {"warnings": warnings})
+        loop, source = _open_loop(prepared, tracker, sweep, on_record, limits, max_workers,
+                                  should_stop)
+    except BaseException:  # the sweep run stayed RUNNING until the next sweep's stale check
         _end_killed(tracker, sweep)
         raise
-    finally:
-        watchdog.close()
-        if pruner is not None:
-            shutil.rmtree(pruner.folder, ignore_errors=True)
     try:
-        _close(tracker, sweep, result, scheduler, source, summarize)
+        with _stop_on_signals(loop):  # also while the runs are ended (see _stop_on_signals)
+            try:
+                loop.execute(make_executor)
+            except BaseException as err:
+                _end_abandoned(loop, err)
+                raise
+    finally:
+        loop.watchdog.close()
+        if loop.pruner is not None:
+            shutil.rmtree(loop.pruner.folder, ignore_errors=True)
+    try:
+        _close(tracker, sweep, loop.result, loop.scheduler, source, summarize)
     except KeyboardInterrupt as err:
         # SIGINT or SIGTERM while the trials are ranked: the run stayed RUNNING, and the CLI
         # said "before any trial started" (review of 2026-12-01)
@@ -157,7 +153,40 @@ def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: Executor
     except BaseException:
         _end_killed(tracker, sweep)
         raise
-    return result
+    return loop.result
+
+
+def _open_loop(prepared: PreparedSweep, tracker: Tracker, sweep: SweepHandle,
+               on_record: Callable[[TrialRecord], None] | None, limits: Limits | None,
+               max_workers: int, should_stop: Callable[[], bool] | None,
+               ) -> tuple[_Loop, TrialSource]:
+    """The sweep's trial loop, once stale runs are ended and finished trials are known."""
+    result = SweepResult(sweep, stale=tracker.fail_stale_runs(sweep))
+    done = tracker.finished_metrics(sweep)
+    source = _source(prepared, done)
+    pruner = _pruner(prepared, sweep)
+    scheduler = Scheduler(source, done, tracker.finished_fits(sweep), tracker.stored_fit,
+                          _steps_of,
+                          pruned=tracker.pruned_keys(sweep) if prepared.grid.search.prunes
+                          else set())
+    watchdog = Watchdog(limits or Limits())
+    return _Loop(tracker, sweep, result, on_record, scheduler, watchdog, max_workers,
+                 should_stop, pruner), source
+
+
+def _end_abandoned(loop: _Loop, err: BaseException) -> None:
+    """End the runs of a sweep stopped by `err`: keep finished results, stop the workers, end
+    the open runs and the sweep KILLED. Asked a third time to stop meanwhile, it leaves the
+    rest to the next sweep's stale-run check."""
+    loop.cleaning = True
+    try:
+        loop.abandon("KILLED")
+        _end_killed(loop.tracker, loop.sweep)
+    except KeyboardInterrupt:
+        log.warning("left before every run of the sweep was ended; the next sweep of the "
+                    "experiment marks them FAILED")
+        signum = loop.stop_signal if loop.stop_signal is not None else signal.SIGINT
+        raise SweepInterrupted(signum, runs_ended=False) from err
 
 
 def _end_killed(tracker: Tracker, sweep: SweepHandle) -> None:
@@ -241,7 +270,8 @@ def _source(prepared: PreparedSweep, done: Mapping[str, Mapping[str, float]]) ->
 @contextmanager
 def _stop_on_signals(loop: _Loop) -> Iterator[None]:
     """While the sweep runs, SIGINT/SIGTERM ask the loop to stop at its next poll (never in the
-    middle of a tracker write)."""
+    middle of a tracker write); while a stopped sweep's runs are ended, a second signal is
+    waited out and a third leaves."""
     import threading
 
     if threading.current_thread() is not threading.main_thread():
@@ -249,7 +279,14 @@ def _stop_on_signals(loop: _Loop) -> Iterator[None]:
         return
 
     def handler(signum: int, _frame: object) -> None:
-        loop.stop_signal = signum
+        if not loop.cleaning:
+            loop.stop_signal = signum  # the loop stops at its next poll
+        elif not loop.signalled_while_cleaning:
+            # Users press Ctrl-C twice: a second one cut the clean-up short and left the sweep
+            # and its trials RUNNING (review of 2026-12-02), so it waits for the runs to end.
+            loop.signalled_while_cleaning = True
+        else:
+            raise KeyboardInterrupt  # a third leaves at once (a store that does not answer)
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -274,6 +311,8 @@ class _Loop:
         self.steps: dict[Future[StepDone], Task] = {}  # shared steps in flight
         self.executor: Executor | None = None
         self.stop_signal: int | None = None
+        self.cleaning = False  # a stopped sweep's runs are being ended (_end_abandoned)
+        self.signalled_while_cleaning = False
 
     def execute(self, make_executor: ExecutorFactory) -> None:
         while self.scheduler.has_work():
@@ -310,11 +349,12 @@ class _Loop:
             except BrokenProcessPool:
                 return self._broke()
             done = [(self.running.pop(future), record) for future, record in records.items()]
+            for _, record in done:  # a search suggests the next trials knowing these results
+                self._tell(record)
             try:
                 broken = not self._fill(executor)
             finally:
-                for trial, record in done:
-                    self._finish(trial, record)
+                self._finish_all(done)
             if broken:
                 return self._broke()
             self.watchdog.check([*(t.spec.key for t in self.running.values()),
@@ -386,7 +426,7 @@ class _Loop:
             except BrokenProcessPool as err:
                 broken = err  # the step stays in flight: the break's triage sees if it was killed
                 continue
-            except Exception as err:  # a cluster lost the worker: the trials redo the step
+            except (Exception, SystemExit) as err:  # a cluster lost the worker: trials redo it
                 done = StepDone(0.0, f"worker died: {err}")
             del self.steps[future]
             self.scheduler.step_finished(task.step_id)
@@ -409,7 +449,7 @@ class _Loop:
             return future.result()
         except BrokenProcessPool:
             raise
-        except Exception as err:  # a cluster lost the worker (e.g. Dask's KilledWorker)
+        except (Exception, SystemExit) as err:  # a cluster lost the worker (Dask's KilledWorker)
             spec = self.running[future].spec
             stopped = self.watchdog.killed.get(spec.key)  # over a limit: say which
             self.watchdog.forget([spec.key])
@@ -436,8 +476,9 @@ class _Loop:
         triage = triage_break(in_flight, self.watchdog.killed, self.scheduler.suspects,
                               explained=step_killed, exits=self._worker_exits(in_flight))
         self.watchdog.forget(trial.spec.key for trial in in_flight)
-        for trial, record in triage.records:
-            self._finish(trial, record)
+        for _, record in triage.records:
+            self._tell(record)
+        self._finish_all(triage.records)
         for trial in triage.retries:
             self.tracker.drop_trial(trial.run_id)
         if self.pruner is not None:
@@ -455,15 +496,33 @@ class _Loop:
                 exits[trial.spec.key] = ended[started[0]]
         return exits
 
+    def _tell(self, record: TrialRecord) -> None:
+        complete = record.status is TrialStatus.COMPLETE
+        self.scheduler.tell(record.spec.key, record.metrics if complete else None)
+
+    def _finish_all(self, finished: list[tuple[InFlight, TrialRecord]]) -> None:
+        """Log each finished trial (told to the scheduler already). One that cannot be logged
+        does not keep the others from it: the first error is raised once all were tried, since
+        the records are out of `running`, where abandon() would have found them."""
+        first: Exception | None = None
+        for trial, record in finished:
+            try:
+                self._finish(trial, record)
+            except Exception as err:
+                first = first or err
+        if first is not None:
+            raise first
+
     def _finish(self, trial: InFlight, record: TrialRecord) -> None:
         if self.pruner is not None:
             self.pruner.finish(record)
         self.tracker.finish_trial(self.sweep, trial.run_id, record)
-        complete = record.status is TrialStatus.COMPLETE
-        self.scheduler.tell(record.spec.key, record.metrics if complete else None)
         self.result.records.append(record)
         if self.on_record is not None:
-            self.on_record(record)
+            try:
+                self.on_record(record)
+            except Exception:  # a display or a service's status: the result is logged
+                log.exception("reporting trial %s failed", record.spec.key)
 
     def abandon(self, status: str) -> None:
         """Keep the results already in, then stop this sweep's workers and end its open child
@@ -488,6 +547,7 @@ class _Loop:
             if record is None:
                 continue
             del self.running[future]
+            self._tell(record)
             try:
                 self._finish(trial, record)
             except Exception as err:

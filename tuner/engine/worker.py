@@ -318,6 +318,12 @@ def _cooccurrence(bow: BagOfWords, bow_path: str, metrics: MetricSettings) -> Co
     return counts
 
 
+# What a trial's own code raises that fails the trial, not the worker: SystemExit too, since a
+# library's sys.exit() in a fit ended the whole sweep with that code (3, "experiment locked"),
+# left the trial KILLED, and every re-run died on it again (review of 2026-12-02).
+TRIAL_FAILURES = (Exception, SystemExit)
+
+
 def run_trial(spec: TrialSpec, started_dir: str | None = None) -> TrialRecord:
     """Fit and score one trial. Never raises: a failure becomes a FAILED record.
 
@@ -328,7 +334,7 @@ def run_trial(spec: TrialSpec, started_dir: str | None = None) -> TrialRecord:
     marker = _mark_started(started_dir, spec.key)
     try:
         return _fit_and_score(spec, worker)
-    except Exception as err:  # the trial's failure is data for the tracker, not a crash
+    except TRIAL_FAILURES as err:  # the trial's failure is data for the tracker, not a crash
         return _failed_record(spec, err, worker)
     finally:
         if marker is not None:
@@ -348,7 +354,7 @@ def rescore_trial(spec: TrialSpec, stored: StoredFit) -> TrialRecord:
                            per_topic, list(stored.assignments),
                            extras=_noting(stored.extras, not_computed),
                            worker=worker, rescored_from=stored.run_id)
-    except Exception as err:
+    except TRIAL_FAILURES as err:
         return _failed_record(spec, err, worker)
 
 
@@ -365,7 +371,7 @@ def run_shared_step(spec: TrialSpec, step: SharedStep,
         data = load_trial_data(spec.data)
         with thread_limit(_STATE.threads):
             trainer.run_shared_step(step, fit_view(data, spec.data), spec.params, _context(spec))
-    except Exception as err:
+    except TRIAL_FAILURES as err:
         return StepDone(time.perf_counter() - started, f"{type(err).__name__}: {err}",
                         _worker_name())
     finally:
@@ -399,7 +405,7 @@ def _checkpoint(spec: TrialSpec, data: TrialData) -> ReportingCheckpoint | None:
     return ReportingCheckpoint(plan, spec.key, objective)
 
 
-def _failed_record(spec: TrialSpec, err: Exception, worker: str) -> TrialRecord:
+def _failed_record(spec: TrialSpec, err: BaseException, worker: str) -> TrialRecord:
     error = TrialError(type(err).__name__, str(err), traceback.format_exc())
     return TrialRecord(spec, TrialStatus.FAILED, error=error, worker=worker)
 
