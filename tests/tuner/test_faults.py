@@ -18,12 +18,13 @@ from tests.conftest import REPO, make_grid
 from tests.plugins import FAILING_SEED
 from tuner.engine.executors import make_executor
 from tuner.engine.runner import STEPS_FILE, Limits, run_sweep
+from tuner.engine.scheduler import Scheduler
 from tuner.engine.sweep import check_inputs, precompute
 from tuner.errors import SweepInterrupted
 from tuner.grid import load_grid
 from tuner.tracking.memory import MemoryTracker
 from tuner.tracking.tracker import MlflowTracker
-from tuner.trial import TrialStatus
+from tuner.trial import TrialRecord, TrialStatus
 
 PLUGIN = "Flaky=tests.plugins:FlakyTrainer,SlowStep=tests.plugins:SlowStepTrainer"
 
@@ -435,3 +436,56 @@ def test_a_second_ctrl_c_waits_for_the_runs_to_end_and_a_third_leaves(tmp_path, 
     else:
         assert not stopped.value.runs_ended
         assert "RUNNING" in statuses
+
+
+class _StoreGoneAtStart(MemoryTracker):
+    def finished_metrics(self, sweep):
+        raise RuntimeError("the store went away")
+
+
+def test_a_sweep_whose_start_fails_is_not_left_running(tmp_path, small_corpus, session_cache):
+    """An error between opening the sweep run and starting the trials (the stale-run check,
+    reading finished trials, a pruner or search) left the sweep run RUNNING (review of
+    2026-12-02)."""
+    grid = load_grid(make_grid(tmp_path, small_corpus, experiment="start"))
+    prepared = precompute(grid, check_inputs(grid), session_cache, progress=False)
+    tracker = _StoreGoneAtStart()
+    with pytest.raises(RuntimeError, match="went away"):
+        run_sweep(prepared, tracker, _NeverDone, 1)
+    assert [run.status for run in tracker.runs.values()] == ["KILLED"]
+
+
+class _Instant(Executor):
+    """Every trial completes as it is submitted."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        future: Future = Future()
+        future.set_result(TrialRecord(args[0], TrialStatus.COMPLETE, {"npmi": 0.1}))
+        return future
+
+    def shutdown(self, wait=True, *, cancel_futures=False):
+        pass
+
+
+def test_the_scheduler_learns_each_result_before_it_picks_the_next_trial(
+        tmp_path, small_corpus, session_cache, monkeypatch):
+    """A TPE search suggested each trial one result behind: the next trial was picked before
+    the finished one was told (review of 2026-12-02)."""
+    grid = load_grid(make_grid(tmp_path, small_corpus, experiment="order", seeds=[1, 2, 3]))
+    prepared = precompute(grid, check_inputs(grid), session_cache, progress=False)
+    events = []
+    tell, next_task = Scheduler.tell, Scheduler.next_task
+
+    def told(self, key, metrics):
+        events.append("tell")
+        return tell(self, key, metrics)
+
+    def picked(self, *args, **kwargs):
+        events.append("next")
+        return next_task(self, *args, **kwargs)
+
+    monkeypatch.setattr(Scheduler, "tell", told)
+    monkeypatch.setattr(Scheduler, "next_task", picked)
+    result = run_sweep(prepared, MemoryTracker(), _Instant, 1)
+    assert result.completed == 3
+    assert events[:6] == ["next", "tell"] * 3
