@@ -212,3 +212,16 @@ def test_the_configurations_asked_for_are_the_newest_sweeps_even_unfinished() ->
     sweep([], **{"tuner.source": "tuner score"})
     assert asked_configs(tracker, tracker.sweep_runs("e"), "ctx") == {"new"}
     assert asked_configs(tracker, tracker.sweep_runs("e"), "other") == frozenset()
+
+
+def test_a_seed_that_could_not_compute_the_ranking_metric_is_not_counted_for_it() -> None:
+    """NPMI is left out for a fit with a topic of fewer than two vocabulary words: the row's
+    mean is then the other seed's, and it said 2 seeds (review of 2026-12-02)."""
+    configs = aggregate_seeds([
+        trial("d1", "HDP", 1, {"npmi": 0.05, "ari": 0.2}, num_topics=5),
+        trial("d2", "HDP", 2, {"ari": 0.1}, num_topics=5)])  # degenerate: no npmi
+    [config] = configs
+    assert config.metrics["npmi"] == 0.05 and config.seeds == 2
+    assert (config.seeds_of("npmi"), config.seeds_of("ari")) == ("1/2", "2")
+    row = format_leaderboard(rank_configs(configs, "npmi"), "npmi").splitlines()[2]
+    assert " 1/2 " in row

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import statistics
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from trainers import canonical_name, load_trainer
@@ -35,6 +35,7 @@ class ConfigResult:
     sd: Mapping[str, float | None]
     unused: frozenset[str] = frozenset()  # swept, but without effect here (keyed as default)
     model_seeds: int = 0  # the most seeds any of its model's configurations has (0: unknown)
+    counts: Mapping[str, int] = field(default_factory=dict)  # the seeds that logged each metric
 
     @property
     def seeds(self) -> int:
@@ -46,6 +47,15 @@ class ConfigResult:
         failed or was pruned): its mean is its surviving seeds'."""
         return f"{self.seeds}/{self.model_seeds}" if self.seeds < self.model_seeds \
             else str(self.seeds)
+
+    def seeds_of(self, metric: str) -> str:
+        """seeds_shown for the seeds behind `metric`'s mean: `1/2` also where a seed could not
+        compute it (NPMI with a topic of fewer than two vocabulary words, inverted_rbo of one
+        topic), a degenerate fit whose seed the mean leaves out (review of 2026-12-02: the row
+        said 2 seeds)."""
+        logged = self.counts.get(metric, self.seeds)
+        whole = max(self.seeds, self.model_seeds)
+        return f"{logged}/{whole}" if logged < whole else str(logged)
 
     @property
     def label(self) -> str:
@@ -252,7 +262,7 @@ def _config(group: list[FinishedTrial], swept: list[str]) -> ConfigResult:
         group[0].model, params, {p: params.get(p) for p in swept}, tuple(group),
         {m: statistics.fmean(v) for m, v in values.items()},
         {m: statistics.stdev(v) if len(v) > 1 else None for m, v in values.items()},
-        unused_params(group[0]) & set(swept))
+        unused_params(group[0]) & set(swept), counts={m: len(v) for m, v in values.items()})
 
 
 def rank_configs(configs: Sequence[ConfigResult], metric: str) -> list[ConfigResult]:
@@ -298,7 +308,7 @@ def format_leaderboard(entries: Sequence[ConfigResult], metric: str) -> str:
     header = (f"{'#':>2}  {'configuration':<{width}} {'seeds':>5} "
               f"{metric + ' mean':>{mean}} ± {'sd':<7}"
               + "".join(f"{c:>{w}}" for c, w in others.items()) + "  best run")
-    rows = [f"{rank:>2}  {_shortened(entry.name):<{width}} {entry.seeds_shown:>5} "
+    rows = [f"{rank:>2}  {_shortened(entry.name):<{width}} {entry.seeds_of(metric):>5} "
             f"{_mean_sd_column(entry, metric, mean)}"
             + "".join(f"{entry.metrics[c]:>{w}.4f}" if c in entry.metrics else f"{'-':>{w}}"
                       for c, w in others.items())

@@ -119,7 +119,8 @@ def _pruning(data: ReportData) -> str:
 
 def _ranking_table(data: ReportData) -> str:
     on_front = {id(c) for c in data.front}
-    rows = [[str(rank), c.model, c.label or "-", c.seeds_shown, format_mean_sd(c, data.metric),
+    rows = [[str(rank), c.model, c.label or "-", c.seeds_of(data.metric),
+             format_mean_sd(c, data.metric),
              "yes" if id(c) in on_front else ""]
             for rank, c in enumerate(data.ranked, start=1)]
     return _table(["#", "model", "configuration", "seeds", f"{data.metric} mean ± sd",
@@ -135,7 +136,7 @@ def _model_section(model: str, configs: list[ConfigResult], data: ReportData,
                    names: set[str]) -> str:
     swept = list(configs[0].swept)
     metrics = [m for m in TABLE_METRICS if any(m in c.metrics for c in configs)]
-    rows = [[str(rank), *(_swept_cell(c, p) for p in swept), c.seeds_shown,
+    rows = [[str(rank), *(_swept_cell(c, p) for p in swept), c.seeds_of(data.metric),
              *(format_mean_sd(c, m) for m in metrics)]
             for rank, c in enumerate(configs, start=1)]
     table = _table(["#", *swept, "seeds", *(f"{m} mean ± sd" for m in metrics)], rows)
