@@ -18,7 +18,7 @@ from tuner.engine.sweep import check_inputs, precompute
 from tuner.engine.worker import run_trial
 from tuner.grid import load_grid
 from tuner.tracking.tracker import MlflowTracker
-from tuner.trial import TrialStatus
+from tuner.trial import TrialError, TrialRecord, TrialStatus
 
 COMPUTE_ONCE = textwrap.dedent("""
     import sys, time
@@ -153,3 +153,25 @@ def test_a_worker_without_the_parents_marker_folder_still_runs_its_trial(tmp_pat
     trial = precompute(grid, check_inputs(grid), session_cache, progress=False).trials[0]
     record = run_trial(trial, str(tmp_path / "on-the-parents-machine"))
     assert record.status is TrialStatus.COMPLETE, record.error
+
+
+def test_a_journalled_result_the_store_took_is_not_logged_twice(tmp_path, small_corpus,
+                                                                 session_cache):
+    """The store can take a write while the client sees an error (a lost answer): the FAILED
+    result was journalled and, on replay, logged into a second FAILED run (review of
+    2026-12-02)."""
+    grid = load_grid(make_grid(tmp_path, small_corpus, experiment="journal-twice"))
+    trial = precompute(grid, check_inputs(grid), session_cache, progress=False).trials[0]
+    record = TrialRecord(trial, TrialStatus.FAILED,
+                         error=TrialError("RuntimeError", "deliberate", "Traceback ..."))
+    tracker = MlflowTracker(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    sweep = tracker.start_sweep("journal-twice", {}, {})
+    run_id = tracker.start_trial(sweep, trial)
+    tracker.finish_trial(sweep, run_id, record)  # the store took it ...
+    tracker.journal(sweep).append(run_id, record)  # ... and the client journalled it anyway
+
+    next_sweep = tracker.start_sweep("journal-twice", {}, {})
+    tracker.fail_stale_runs(next_sweep)  # replays the journal first
+    assert not tracker.journal(sweep).path.exists()
+    runs = tracker.trial_runs(sweep.experiment_id)
+    assert [(r.info.run_id, r.info.status) for r in runs] == [(run_id, "FAILED")]

@@ -550,6 +550,8 @@ class MlflowTracker:
             log.info("journalled trial %s finished in a later run; its entry is dropped",
                      record.spec.key)
             return
+        if run is not None and _already_holds(run, record):
+            return  # the store took the write though the client saw an error
         if run is None or run.info.lifecycle_stage == "deleted" or run.info.status != "RUNNING":
             run_id = self.start_trial(sweep, record.spec)  # gone, deleted or ended (stale)
         self._write_outcome(sweep, run_id, record)
@@ -652,6 +654,16 @@ def write_files(folder: Path, files: Iterable[tuple[str, str]]) -> None:
     for name, content in files:
         replace_text_atomically(folder / name, content,
                                 staging=f"{STAGING_PREFIX}{uuid.uuid4().hex}")
+
+
+def _already_holds(run: Any, record: TrialRecord) -> bool:
+    """Whether `run` is this record's outcome, written: a FAILED result that the store took
+    while the client saw an error was journalled and, on replay, logged into a second FAILED
+    run (review of 2026-12-02). A run the stale-run check failed does not count."""
+    return (run.info.status == run_status(record.status)
+            and run.data.tags.get("tuner.trial_key") == record.spec.key
+            and run.data.tags.get("tuner.status") == record.status.value
+            and run.data.tags.get("tuner.stale") != "true")
 
 
 def run_status(status: TrialStatus) -> str:
