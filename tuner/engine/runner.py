@@ -164,11 +164,11 @@ def _open_loop(prepared: PreparedSweep, tracker: Tracker, sweep: SweepHandle,
     result = SweepResult(sweep, stale=tracker.fail_stale_runs(sweep))
     done = tracker.finished_metrics(sweep)
     source = _source(prepared, done)
-    pruner = _pruner(prepared, sweep)
     scheduler = Scheduler(source, done, tracker.finished_fits(sweep), tracker.stored_fit,
                           _steps_of,
                           pruned=tracker.pruned_keys(sweep) if prepared.grid.search.prunes
                           else set())
+    pruner = _pruner(prepared, sweep)  # after the store's reads: its folder is made here
     watchdog = Watchdog(limits or Limits())
     return _Loop(tracker, sweep, result, on_record, scheduler, watchdog, max_workers,
                  should_stop, pruner), source
@@ -182,6 +182,7 @@ def _end_abandoned(loop: _Loop, err: BaseException) -> None:
     try:
         loop.abandon("KILLED")
         _end_killed(loop.tracker, loop.sweep)
+        loop.cleaning = False  # done: a signal now only notes itself
     except KeyboardInterrupt:
         log.warning("left before every run of the sweep was ended; the next sweep of the "
                     "experiment marks them FAILED")
@@ -280,8 +281,11 @@ def _stop_on_signals(loop: _Loop) -> Iterator[None]:
 
     def handler(signum: int, _frame: object) -> None:
         if not loop.cleaning:
-            loop.stop_signal = signum  # the loop stops at its next poll
-        elif not loop.signalled_while_cleaning:
+            loop.stop_signal = signum  # the loop stops at its next poll (or has stopped)
+            return
+        if loop.stop_signal is None:  # the sweep stopped on an error: say which signal came
+            loop.stop_signal = signum
+        if not loop.signalled_while_cleaning:
             # Users press Ctrl-C twice: a second one cut the clean-up short and left the sweep
             # and its trials RUNNING (review of 2026-12-02), so it waits for the runs to end.
             loop.signalled_while_cleaning = True
@@ -497,8 +501,14 @@ class _Loop:
         return exits
 
     def _tell(self, record: TrialRecord) -> None:
+        """Tell the scheduler (a search learns from it) how a trial ended. It runs before the
+        result is logged, so it must not lose it: a search that cannot learn it goes on without
+        (review of 2026-12-02)."""
         complete = record.status is TrialStatus.COMPLETE
-        self.scheduler.tell(record.spec.key, record.metrics if complete else None)
+        try:
+            self.scheduler.tell(record.spec.key, record.metrics if complete else None)
+        except Exception:
+            log.exception("the search could not learn how trial %s ended", record.spec.key)
 
     def _finish_all(self, finished: list[tuple[InFlight, TrialRecord]]) -> None:
         """Log each finished trial (told to the scheduler already). One that cannot be logged
@@ -509,14 +519,19 @@ class _Loop:
             try:
                 self._finish(trial, record)
             except Exception as err:
+                if first is not None:
+                    log.warning("could not log trial %s either: %s", record.spec.key, err)
                 first = first or err
         if first is not None:
             raise first
 
     def _finish(self, trial: InFlight, record: TrialRecord) -> None:
+        self.tracker.finish_trial(self.sweep, trial.run_id, record)  # logged (or journalled) first
         if self.pruner is not None:
-            self.pruner.finish(record)
-        self.tracker.finish_trial(self.sweep, trial.run_id, record)
+            try:
+                self.pruner.finish(record)
+            except Exception:
+                log.exception("the pruner could not learn how trial %s ended", record.spec.key)
         self.result.records.append(record)
         if self.on_record is not None:
             try:

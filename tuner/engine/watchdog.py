@@ -91,7 +91,7 @@ def _remove_orphaned_folders() -> None:
 def _kill(pid: int) -> None:
     try:
         os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
+    except (ProcessLookupError, PermissionError):  # gone, or its pid reused by another user
         pass
 
 

@@ -62,10 +62,18 @@ class Journal:
         with locked(self.path):
             lines = [line for line in self.path.read_bytes().splitlines() if line.strip()]
             entries, torn = _parse(lines)
-            kept = [line for line, run_id, record in entries if not _wrote(write, run_id, record)]
-            if torn:
-                _append_lines(self.torn_path, torn)
-            _rewrite(self.path, kept)
+            kept: list[str] = []
+            tried = 0
+            try:
+                for line, run_id, record in entries:
+                    if not _wrote(write, run_id, record):
+                        kept.append(line)
+                    tried += 1
+            finally:  # interrupted (Ctrl-C), the entries written are not kept to be written again
+                kept += [line for line, _, _ in entries[tried:]]
+                if torn:
+                    _append_lines(self.torn_path, torn)
+                _rewrite(self.path, kept)
         return len(entries) - len(kept)
 
 
