@@ -22,6 +22,7 @@ from torch import nn
 from trainers.adam import Adam
 from tuner.data.embeddings import EmbeddingCache, EmbeddingKey
 from tuner.data.store import key_digest
+from tuner.data.versions import installed_version
 
 Objective = Literal["simcse", "supcon"]
 ADAPTATION = "adapter-mlp"
@@ -129,7 +130,8 @@ def adapter_key(embeddings: NDArray[np.float32], labels: NDArray[np.int64] | Non
     label_hash = hashlib.sha256(np.ascontiguousarray(labels, dtype=np.int64).data).hexdigest() \
         if labels is not None else None
     revision = key_digest({"settings": asdict(settings), "seed": seed, "source": source,
-                           "labels": label_hash, "device": device.split(":")[0]})
+                           "labels": label_hash, "device": device.split(":")[0],
+                           "torch": installed_version("torch")})  # as THETA's fit key holds it
     return EmbeddingKey(f"theta-{ADAPTATION}/{mode}", revision, ADAPTATION, 0, "adapted",
                         corpus_sha256)
 

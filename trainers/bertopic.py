@@ -62,8 +62,10 @@ class BERTopicTrainer(Trainer):
 
     name: ClassVar[str] = "BERTopic"
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow", "embeddings"})
+    # umap-learn finds neighbours with pynndescent from 4,096 documents on and starts from
+    # SciPy's spectral layout
     libraries: ClassVar[tuple[str, ...]] = ("numpy", "bertopic", "umap-learn", "hdbscan",
-                                            "scikit-learn", "numba")
+                                            "scikit-learn", "numba", "pynndescent", "scipy")
     # umap and bertopic (which imports umap) compile numba code. Preloading bertopic's other
     # imports (then sentence-transformers, 5 s; hdbscan) in the fork server saved CPU but no time
     # on 2 cores: the server imports them before forking any worker, while two spawned workers
@@ -174,12 +176,16 @@ def _check_enough_documents(documents: int, params: Mapping[str, Any]) -> None:
                            f"the corpus has {documents}: lower them or use a bag-of-words model")
 
 
+UMAP_LIBRARIES = ("umap-learn", "pynndescent", "numba", "scipy", "numpy")
+
+
 def _umap_key(params: Mapping[str, Any], embedding_key: str) -> dict[str, Any]:
-    """What a reduction depends on, umap-learn's version included (as the fit key holds it)."""
+    """What a reduction depends on, the versions of what computes it included (as the fit key
+    holds them)."""
     return {"embeddings": embedding_key, "n_neighbors": params["n_neighbors"],
             "n_components": params["n_components"], "min_dist": params["min_dist"],
             "metric": params["metric"], "random_state": params["random_state"],
-            "umap-learn": installed_version("umap-learn")}
+            **{name: installed_version(name) for name in UMAP_LIBRARIES}}
 
 
 def _umap(params: Mapping[str, Any]) -> Any:

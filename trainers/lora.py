@@ -39,6 +39,7 @@ from tuner.data.embeddings import (
     load_encoder,
 )
 from tuner.data.store import key_digest, locked
+from tuner.data.versions import installed_version
 
 ADAPTATION = "lora"
 
@@ -96,6 +97,9 @@ def one_at_a_time_on(device: str, cache_dir: Path) -> Iterator[None]:
         yield
 
 
+LORA_LIBRARIES = ("torch", "transformers", "peft")  # as THETA's fit key holds them
+
+
 def lora_key(source: EncoderSource, labels: NDArray[np.int64] | None, settings: LoraSettings,
              mode: str, seed: int, corpus_sha256: str, device: str = "cpu") -> EmbeddingKey:
     """The fine-tuned embeddings' cache key: the base, settings, seed, labels, and the dtype
@@ -103,7 +107,8 @@ def lora_key(source: EncoderSource, labels: NDArray[np.int64] | None, settings: 
     label_hash = hashlib.sha256(np.ascontiguousarray(labels, dtype=np.int64).data).hexdigest() \
         if labels is not None else None
     revision = key_digest({"base": source.key, "settings": asdict(settings), "seed": seed,
-                           "labels": label_hash, "dtype": str(_training_dtype(device))})
+                           "labels": label_hash, "dtype": str(_training_dtype(device)),
+                           **{name: installed_version(name) for name in LORA_LIBRARIES}})
     return EmbeddingKey(f"{source.model}+{ADAPTATION}/{mode}", revision, source.pooling,
                         source.max_length, "raw", corpus_sha256)
 

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.metadata
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_grid
+from tests.conftest import REPO, make_grid
 from trainers import trainer_code, trainer_revision
 from tuner.data.corpus import corpus_sha256
 from tuner.engine.sweep import BagsOfWords, TrialFactory, check_inputs
+from tuner.fitting import fit_code
 from tuner.grid import load_grid
 from tuner.trial import DataRef, MetricSettings, fit_key, trial_key
 
@@ -34,7 +38,7 @@ def test_sweep_keys_carry_the_trainer_revision(small_corpus, tmp_path, model, re
     bags = BagsOfWords({(1000, "en"): tmp_path / "bow"})
     factory = TrialFactory(grid, inputs, tmp_path, bags, {})
     spec = factory.make(inputs.plan[0].model, inputs.plan[0].combo, 1)
-    code = trainer_code(spec.model)
+    code = fit_code(spec.model)  # the code and machine facts a key holds
     unrevised = trial_key(spec.model, spec.params, 1, spec.data, spec.metrics, None, code)
     assert (spec.key != unrevised) is revised
 
@@ -314,3 +318,46 @@ def test_a_fix_to_truth_scoring_re_scores_only_trials_with_a_truth(monkeypatch):
     assert (before[0], before[2]) == (after[0], after[2]) and before[1] != after[1]
     monkeypatch.setattr(t, "SCORING_REVISION", t.SCORING_REVISION + 1)
     assert all(a != b for a, b in zip(after, keys(), strict=True))
+
+
+def test_a_tomotopy_models_key_holds_the_instruction_set_it_runs():
+    """tomotopy loads an avx512, avx2 or sse2 build at import (the CPU, or $TOMOTOPY_ISA), and
+    their sums differ: a store shared by two machines skipped one's LDA trial as the other's,
+    though the fit gave ARI 0.105 against 0.068 (review of 2026-12-02)."""
+    import tomotopy
+
+    assert fit_code("LDA")["tomotopy_isa"] == fit_code("HDP")["tomotopy_isa"] == tomotopy.isa
+    assert "tomotopy_isa" not in fit_code("ProdLDA")
+    forced = subprocess.run(
+        [sys.executable, "-c", "from tuner.fitting import fit_code; "
+         "print(fit_code('LDA')['tomotopy_isa'])"],
+        env={**os.environ, "TOMOTOPY_ISA": "sse2", "PYTHONPATH": str(REPO)},
+        capture_output=True, text=True, timeout=120)
+    assert forced.stdout.strip() == "sse2", forced.stderr
+
+
+def test_embeddings_and_reductions_are_keyed_by_the_libraries_that_compute_them(
+        small_corpus, monkeypatch):
+    """Another transformers or tokenizers (a tokeniser fix), pynndescent or SciPy changes the
+    matrices; their caches and BERTopic's fit key held none of them (review of 2026-12-02)."""
+    from trainers import bertopic
+    from tuner.data.corpus import DatasetSpec, load_corpus
+    from tuner.data.embeddings import EmbeddingSpec, resolve_model_path
+    from tuner.engine import sweep
+
+    corpus = load_corpus(DatasetSpec(small_corpus))
+    spec = EmbeddingSpec()
+    folder = resolve_model_path(spec.model)
+    key = sweep.embedding_key(spec, folder, corpus)
+    for name in ("torch", "transformers", "tokenizers"):
+        assert f"{name}={importlib.metadata.version(name)}" in key.libraries
+    monkeypatch.setattr(sweep, "encoder_libraries", lambda: "transformers=0.0.1")
+    assert sweep.embedding_key(spec, folder, corpus).digest != key.digest
+
+    assert {"pynndescent", "scipy"} <= set(trainer_code("BERTopic"))
+    params = {"n_neighbors": 15, "n_components": 5, "min_dist": 0.0, "metric": "cosine",
+              "random_state": 42}
+    reduction = bertopic._umap_key(params, key.digest)
+    assert reduction["pynndescent"] == importlib.metadata.version("pynndescent")
+    monkeypatch.setattr(bertopic, "installed_version", lambda name: "0.0.1")
+    assert bertopic._umap_key(params, key.digest) != reduction

@@ -24,6 +24,7 @@ from tuner.data.store import (
     replace_text_atomically,
     write_atomic,
 )
+from tuner.data.versions import installed_version
 from tuner.errors import CacheError, EmbeddingModelError
 from tuner.startup import resume_collection
 
@@ -61,10 +62,21 @@ class EmbeddingKey:
     corpus_sha256: str
     dtype: str = "float32"  # float16 on CUDA: another matrix than the CPU's float32 one
     batch_size: int = 32  # padding per batch moves the last bits of each vector
+    libraries: str = ""  # what tokenises and runs the model (encoder_libraries)
 
     @property
     def digest(self) -> str:
         return key_digest(asdict(self))
+
+
+ENCODER_LIBRARIES = ("torch", "transformers", "tokenizers")
+
+
+def encoder_libraries() -> str:
+    """The installed versions of what tokenises the texts and runs the model: a tokeniser fix
+    or another attention kernel changes the matrix, and BERTopic's trials, whose fit key holds
+    none of them, were skipped with the old encoder's results (review of 2026-12-02)."""
+    return ";".join(f"{name}={installed_version(name)}" for name in ENCODER_LIBRARIES)
 
 
 @dataclass(frozen=True)

@@ -213,8 +213,10 @@ def _check_code(spec: TrialSpec) -> None:
     if differing:
         shown = ", ".join(f"{n} {here.get(n, 'absent')} (the sweep's: "
                           f"{spec.code.get(n, 'absent')})" for n in differing)
+        fix = "set the same TOMOTOPY_ISA on every machine" if differing == ["tomotopy_isa"] \
+            else "install the same versions on every worker"
         raise CacheError(f"this worker's code differs from the machine that keyed the trial: "
-                         f"{shown}; install the same versions on every worker")
+                         f"{shown}; {fix}")
 
 
 def _check_side_inputs(ref: DataRef, loaded: Mapping[str, str]) -> None:
