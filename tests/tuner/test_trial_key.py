@@ -361,3 +361,25 @@ def test_embeddings_and_reductions_are_keyed_by_the_libraries_that_compute_them(
     assert reduction["pynndescent"] == importlib.metadata.version("pynndescent")
     monkeypatch.setattr(bertopic, "installed_version", lambda name: "0.0.1")
     assert bertopic._umap_key(params, key.digest) != reduction
+
+
+def test_a_corpus_exported_with_other_ids_is_not_embedded_again(small_corpus, tmp_path):
+    """Embeddings depend on the texts alone; the trials, whose keys hold the ids, run again."""
+    import json
+
+    from tuner.data.corpus import DatasetSpec, load_corpus
+    from tuner.data.embeddings import EmbeddingSpec, resolve_model_path
+    from tuner.engine import sweep
+
+    renamed = tmp_path / "renamed.jsonl"
+    rows = [json.loads(line) for line in small_corpus.read_text(encoding="utf-8").splitlines()]
+    renamed.write_text("".join(json.dumps({**row, "id": f"new-{row['id']}"}) + "\n"
+                               for row in rows), encoding="utf-8")
+    before, after = (load_corpus(DatasetSpec(path)) for path in (small_corpus, renamed))
+    assert before.sha256 != after.sha256
+    spec = EmbeddingSpec()
+    folder = resolve_model_path(spec.model)
+    assert sweep.embedding_key(spec, folder, before) == sweep.embedding_key(spec, folder, after)
+    edited = load_corpus(DatasetSpec(small_corpus))
+    edited.texts[0] += " edited"
+    assert sweep.embedding_key(spec, folder, edited) != sweep.embedding_key(spec, folder, before)

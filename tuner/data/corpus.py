@@ -47,6 +47,15 @@ class Corpus:
     def __len__(self) -> int:
         return len(self.texts)
 
+    def texts_sha256(self) -> str:
+        """Hash of the texts in order, ids left out: what a document-embedding matrix depends
+        on, so a corpus exported again with other ids is not embedded again (hours with
+        Qwen3-8B; review of 2026-12-02). Its trials still run again: their keys hold `sha256`."""
+        digest = hashlib.sha256()
+        for text in self.texts:
+            _add_field(digest, text)
+        return digest.hexdigest()
+
     def side_digests(self) -> dict[str, str]:
         """Digests of the timestamp and covariate values a fit may read (as its key holds them)."""
         digests = {}
@@ -63,9 +72,14 @@ def corpus_sha256(ids: Sequence[str], texts: Sequence[str]) -> str:
     any character, separators included)."""
     digest = hashlib.sha256()
     for doc_id, text in zip(ids, texts, strict=True):
-        for field_bytes in (doc_id.encode("utf-8"), text.encode("utf-8")):
-            digest.update(len(field_bytes).to_bytes(8, "little") + field_bytes)
+        _add_field(digest, doc_id)
+        _add_field(digest, text)
     return digest.hexdigest()
+
+
+def _add_field(digest: Any, value: str) -> None:
+    encoded = value.encode("utf-8")
+    digest.update(len(encoded).to_bytes(8, "little") + encoded)
 
 
 def read_records(path: Path) -> list[dict[str, Any]]:

@@ -59,7 +59,7 @@ class EmbeddingKey:
     pooling: str
     max_length: int
     text_variant: str
-    corpus_sha256: str
+    corpus_sha256: str  # of the texts alone (Corpus.texts_sha256) for a corpus's own matrix
     dtype: str = "float32"  # float16 on CUDA: another matrix than the CPU's float32 one
     batch_size: int = 32  # padding per batch moves the last bits of each vector
     libraries: str = ""  # what tokenises and runs the model (encoder_libraries)

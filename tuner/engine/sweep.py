@@ -527,7 +527,8 @@ def embedding_key(spec: EmbeddingSpec, model_path: Path, corpus: Corpus,
     revision = f"{spec.revision}@{content}" if spec.revision else content
     model = MINILM_IDS[0] if spec.model in MINILM_IDS else spec.model  # one model, two names
     return EmbeddingKey(model, revision, spec.pooling, spec.max_length, spec.text_variant,
-                        corpus.sha256, encoding_dtype(), spec.batch_size, encoder_libraries())
+                        corpus.texts_sha256(), encoding_dtype(), spec.batch_size,
+                        encoder_libraries())
 
 
 MODEL_HASHES = Path("models") / "file-hashes.json"  # model_revision's memo, in the cache
