@@ -120,12 +120,20 @@ def trainer_code(name: str) -> dict[str, str]:
 SIDE_INPUTS = frozenset({"labels", "timestamps", "covariates"})
 
 
-def fit_inputs(name: str) -> frozenset[str]:
+def fit_inputs(name: str, params: Mapping[str, Any] | None = None) -> frozenset[str]:
     """The side inputs a trainer's fit may read: those it requires plus those it reads when the
-    dataset has them (`reads`, e.g. STM's covariates). They go into its trials' fit keys, and the
-    worker withholds every other one from it, so no fit can depend on what its key omits."""
+    dataset has them (`reads`, e.g. STM's covariates), less, given a trial's `params`, a read
+    that only other settings use (`requires_when`: THETA reads labels in mode supervised alone,
+    and a relabelled corpus refitted its zero-shot trials rather than re-scoring them). They go
+    into its trials' fit keys, and the worker withholds every other one from it, so no fit can
+    depend on what its key omits."""
     trainer = load_trainer(name)
-    return (frozenset(trainer.requires) | trainer.reads) & SIDE_INPUTS
+    reads = (frozenset(trainer.requires) | trainer.reads) & SIDE_INPUTS
+    if params is None:
+        return reads
+    unused = {need for need, (param, value) in trainer.requires_when.items()
+              if need in trainer.reads and params.get(param) != value}
+    return reads - unused
 
 
 def shared_steps(name: str, params: Mapping[str, Any], inputs: StepInputs) -> list[SharedStep]:

@@ -383,3 +383,23 @@ def test_a_corpus_exported_with_other_ids_is_not_embedded_again(small_corpus, tm
     edited = load_corpus(DatasetSpec(small_corpus))
     edited.texts[0] += " edited"
     assert sweep.embedding_key(spec, folder, edited) != sweep.embedding_key(spec, folder, before)
+
+
+@pytest.mark.parametrize(("mode", "reads_labels"),
+                         [("zero_shot", False), ("unsupervised", False), ("supervised", True)])
+def test_theta_keys_hold_the_labels_only_where_it_reads_them(small_corpus, tmp_path, mode,
+                                                               reads_labels):
+    """THETA reads labels in mode supervised alone; relabelling a corpus refitted its zero-shot
+    and unsupervised trials instead of re-scoring their fits (review of 2026-12-02)."""
+    grid = load_grid(make_grid(tmp_path, small_corpus, models=["theta"],
+                               params={"num_topics": 5, "vocab_size": 1000, "theta.mode": mode}))
+    from tuner.engine import sweep
+
+    inputs = check_inputs(grid)
+    model, combo = inputs.plan[0].model, inputs.plan[0].combo
+    embedding = sweep.planned_trial(grid, model, combo).embedding
+    key = sweep.embedding_key(embedding, inputs.model_paths[embedding.model], inputs.corpus)
+    factory = TrialFactory(grid, inputs, tmp_path, BagsOfWords({(1000, "en"): tmp_path / "bow"}),
+                           {embedding: key})
+    spec = factory.make(model, combo, 1)
+    assert ("labels" in spec.data.inputs) is reads_labels

@@ -415,11 +415,11 @@ class TrialFactory:
             if planned.embedding and key else None
         data = _data_ref(self.grid, self.inputs, self.cache_dir,
                          str(self.bags.paths[planned.bow_choice]), key, encoder, self.context)
-        reads = fit_inputs(model)
+        params = _seeded(planned, seed)
+        reads = fit_inputs(model, params)
         data = dataclasses.replace(data, inputs={name: digest for name, digest
                                                  in self.inputs.input_digests.items()
                                                  if name in reads})
-        params = _seeded(planned, seed)
         metrics = self.grid.metrics
         revision = trainer_revision(model)
         code = fit_code(model)
