@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tuner.data.versions import installed_version
+from tuner.data.versions import installed_versions
 
 if TYPE_CHECKING:
     from trainers.base import Trainer
@@ -113,7 +113,7 @@ def trainer_code(name: str) -> dict[str, str]:
     installed version of each library it declares (`Trainer.libraries`). Part of the fit key."""
     trainer = load_trainer(name)
     code = {"implementation": f"{trainer.__module__}:{trainer.__qualname__}"}
-    return code | {library: installed_version(library) for library in trainer.libraries}
+    return code | installed_versions(trainer.libraries)
 
 
 # Side inputs (beyond the bag of words and embeddings) a trainer's fit may read.

@@ -24,7 +24,7 @@ import numpy as np
 from trainers.base import Requirement, Trainer, require
 from tuner.data.inputs import FitContext, SharedStep, StepInputs, TrialData
 from tuner.data.store import ArrayCache
-from tuner.data.versions import installed_version
+from tuner.data.versions import installed_versions
 from tuner.errors import TrainerError
 from tuner.output import TopicModelOutput
 from tuner.params import (
@@ -185,7 +185,7 @@ def _umap_key(params: Mapping[str, Any], embedding_key: str) -> dict[str, Any]:
     return {"embeddings": embedding_key, "n_neighbors": params["n_neighbors"],
             "n_components": params["n_components"], "min_dist": params["min_dist"],
             "metric": params["metric"], "random_state": params["random_state"],
-            **{name: installed_version(name) for name in UMAP_LIBRARIES}}
+            **installed_versions(UMAP_LIBRARIES)}
 
 
 def _umap(params: Mapping[str, Any]) -> Any:

@@ -39,7 +39,7 @@ from tuner.data.embeddings import (
     load_encoder,
 )
 from tuner.data.store import key_digest, locked
-from tuner.data.versions import installed_version
+from tuner.data.versions import installed_versions
 
 ADAPTATION = "lora"
 
@@ -108,7 +108,7 @@ def lora_key(source: EncoderSource, labels: NDArray[np.int64] | None, settings: 
         if labels is not None else None
     revision = key_digest({"base": source.key, "settings": asdict(settings), "seed": seed,
                            "labels": label_hash, "dtype": str(_training_dtype(device)),
-                           **{name: installed_version(name) for name in LORA_LIBRARIES}})
+                           **installed_versions(LORA_LIBRARIES)})
     return EmbeddingKey(f"{source.model}+{ADAPTATION}/{mode}", revision, source.pooling,
                         source.max_length, "raw", corpus_sha256)
 

@@ -359,7 +359,7 @@ def test_embeddings_and_reductions_are_keyed_by_the_libraries_that_compute_them(
               "random_state": 42}
     reduction = bertopic._umap_key(params, key.digest)
     assert reduction["pynndescent"] == importlib.metadata.version("pynndescent")
-    monkeypatch.setattr(bertopic, "installed_version", lambda name: "0.0.1")
+    monkeypatch.setattr(bertopic, "installed_versions", lambda names: dict.fromkeys(names, "0.0.1"))
     assert bertopic._umap_key(params, key.digest) != reduction
 
 

@@ -24,7 +24,7 @@ from tuner.data.store import (
     replace_text_atomically,
     write_atomic,
 )
-from tuner.data.versions import installed_version
+from tuner.data.versions import installed_versions
 from tuner.errors import CacheError, EmbeddingModelError
 from tuner.startup import resume_collection
 
@@ -76,7 +76,8 @@ def encoder_libraries() -> str:
     """The installed versions of what tokenises the texts and runs the model: a tokeniser fix
     or another attention kernel changes the matrix, and BERTopic's trials, whose fit key holds
     none of them, were skipped with the old encoder's results (review of 2026-12-02)."""
-    return ";".join(f"{name}={installed_version(name)}" for name in ENCODER_LIBRARIES)
+    return ";".join(f"{name}={version}"
+                    for name, version in installed_versions(ENCODER_LIBRARIES).items())
 
 
 @dataclass(frozen=True)
