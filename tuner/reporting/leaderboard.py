@@ -41,18 +41,12 @@ class ConfigResult:
     def seeds(self) -> int:
         return len(self.trials)
 
-    @property
-    def seeds_shown(self) -> str:
-        """`2`, or `1/2` for a configuration with fewer seeds than its model's others (a seed
-        failed or was pruned): its mean is its surviving seeds'."""
-        return f"{self.seeds}/{self.model_seeds}" if self.seeds < self.model_seeds \
-            else str(self.seeds)
-
     def seeds_of(self, metric: str) -> str:
-        """seeds_shown for the seeds behind `metric`'s mean: `1/2` also where a seed could not
-        compute it (NPMI with a topic of fewer than two vocabulary words, inverted_rbo of one
-        topic), a degenerate fit whose seed the mean leaves out (review of 2026-12-02: the row
-        said 2 seeds)."""
+        """The seeds behind `metric`'s mean: `2`, or `1/2` for a configuration with fewer seeds
+        than its model's others (a seed failed or was pruned), or where a seed could not compute
+        `metric` (NPMI with a topic of fewer than two vocabulary words, inverted_rbo of one
+        topic: a degenerate fit whose seed the mean leaves out; the row said 2 seeds, review of
+        2026-12-02)."""
         logged = self.counts.get(metric, self.seeds)
         whole = max(self.seeds, self.model_seeds)
         return f"{logged}/{whole}" if logged < whole else str(logged)
