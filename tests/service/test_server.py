@@ -252,16 +252,24 @@ def test_a_model_folder_holding_a_link_out_of_the_roots_is_refused(api: Served,
     assert "holds links that lead outside the server's data roots" in answer["error"]
 
 
-def test_a_model_folder_in_the_servers_working_folder_is_not_a_hub_id(api: Served) -> None:
+def test_a_model_folder_in_the_servers_working_folder_is_not_read(api: Served) -> None:
     """`org/name` that is no folder under the grids folder passed as a Hub id, and the loader
-    then found it in the server's working folder, outside the roots (review of 2026-12-01)."""
+    then found it in the server's working folder, outside the roots (review of 2026-12-01).
+    Refusing it as "must be a folder under the data roots" then told a client which names the
+    server's folder held, since a missing name was "not in the cache" (audit of 2026-12-02):
+    both now get one answer, but for the name."""
     folder = api.root / "outside-org" / "model"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text("{}")
-    status, answer = api.call("POST", "/sweeps", _inline(
-        api, "cwd-model", models=["bertopic"], embedding={"model": "outside-org/model"}))
-    assert status == 400, answer
-    assert answer["error"].startswith("grid_inline: embedding.model: must be a folder under")
+    answers = {}
+    for name in ("outside-org/model", "missing-org/model"):
+        status, answer = api.call("POST", "/sweeps", _inline(
+            api, "cwd-model", models=["bertopic"], params={"num_topics": 5},
+            embedding={"model": name}))
+        assert status == 400, answer
+        answers[name] = json.dumps(answer).replace(name, "NAME")
+    assert answers["outside-org/model"] == answers["missing-org/model"]
+    assert "the service downloads no model for a request" in answers["missing-org/model"]
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", None,

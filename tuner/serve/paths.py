@@ -85,12 +85,16 @@ def _under(roots: DataRoots, base: Path, value: str, field: str, kind: str,
 
 def _model(roots: DataRoots, base: Path, value: str, problems: list[str]) -> str:
     """A model id stays as it is; anything naming a local folder must be under the roots, and
-    so must everything inside it. A relative name is a folder if it is one against `base` (as
-    the grid's other paths) or against the server's working folder, where the model loader
-    would otherwise find it."""
+    so must everything inside it. A relative name is a folder if it is one under the roots
+    against `base` (as the grid's other paths) or against the server's working folder (the
+    default roots hold ./datasets); otherwise it is an id, looked up in the server's Hugging
+    Face cache alone (resolve_model_path's `served`). A name that exists outside the roots is
+    answered as one that exists nowhere: "must be under the data roots" for mlflow.db and "not
+    in the cache" for a missing name told a client what the server's folder held (audit of
+    2026-12-02)."""
     looks_like_path = value.startswith(("/", ".", "~")) or "\\" in value or ".." in value
     found = [folder for folder in (base, _working_folder())
-             if folder is not None and (is_dir(folder / value) or is_file(folder / value))]
+             if folder is not None and _exists_under(roots, folder / value)]
     if looks_like_path or found:
         before = len(problems)
         folder = _under(roots, found[0] if found else base, value, "embedding.model", "folder",
@@ -105,6 +109,13 @@ def _model(roots: DataRoots, base: Path, value: str, problems: list[str]) -> str
                         f"(org/name) or a folder under the server's data roots "
                         f"({roots.names}); got {value!r}")
     return value
+
+
+def _exists_under(roots: DataRoots, path: Path) -> bool:
+    try:
+        return (is_dir(path) or is_file(path)) and roots.contains(path.resolve())
+    except (OSError, RuntimeError, ValueError):  # a NUL byte, a symlink loop
+        return False
 
 
 def _working_folder() -> Path | None:
