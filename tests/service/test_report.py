@@ -99,6 +99,13 @@ def test_the_default_report_folder_is_one_folder_below_reports(experiment: str) 
         assert folder.name == experiment  # an ordinary name is kept as it is
 
 
+def test_names_spelt_alike_get_report_folders_of_their_own() -> None:
+    """"team a" and "team_a" wrote one folder, each report over the other's (audit of
+    2026-12-02)."""
+    folders = {default_folder(name) for name in ("team_a", "team a", "team/a", "team:a")}
+    assert len(folders) == 4 and Path("reports/team_a") in folders
+
+
 def test_report_cli_writes_into_out(server_sweep: ServerSweep, tmp_path: Path) -> None:
     done = tuner_cli("report", server_sweep.experiment, "--tracking-uri",
                      server_sweep.server.url, "--out", str(tmp_path / "r"), cwd=tmp_path)

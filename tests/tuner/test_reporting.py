@@ -203,6 +203,21 @@ def test_importance_is_logged_on_the_sweep_run(store: str, written: WrittenRepor
     assert saved["experiment"] == EXPERIMENT
 
 
+def test_a_report_logs_the_files_it_wrote_not_the_folders_others(store: str,
+                                                                  tmp_path: Path) -> None:
+    """A report written into a folder another experiment's report had used logged that one's
+    plots to this sweep run too (audit of 2026-12-02)."""
+    out = tmp_path / "shared"
+    out.mkdir()
+    (out / "params-HDP.png").write_bytes(b"another experiment's plot")
+    report = write_report(store, EXPERIMENT, out)
+    tracker = MlflowTracker(store)
+    logged = {Path(f.path).name
+              for f in tracker.client.list_artifacts(report.parent_run_id, "report")}
+    assert "params-HDP.png" not in logged
+    assert {"report.html", IMPORTANCE_FILE, *(p.name for p in report.plots)} <= logged
+
+
 def test_best_grid_reruns_every_seed_of_the_best_configuration(store: str) -> None:
     grid = best_grid(store, EXPERIMENT, "ari")
     top = leaderboard(MlflowTracker(store), EXPERIMENT, "ari", 1)[0]
@@ -313,6 +328,17 @@ def test_a_swept_axis_keeps_its_tick_labels_apart(values: list, scale: str,
         assert [position(v) for v in values] == sorted(position(v) for v in values)
     finally:
         _pyplot().close(figure)
+
+
+def test_topic_words_and_names_are_drawn_as_text_never_as_tex(tmp_path: Path) -> None:
+    """A scored model's topics.json holding "$\\undefinedmacro{x}$" stopped `tuner report` with
+    matplotlib's ParseFatalException, and no report was written (audit of 2026-12-02)."""
+    from tuner.reporting.plots import plot_topic_words
+
+    word = "$\\undefinedmacro{x}$"
+    path = plot_topic_words({f"external:{word}\nrun-1": {"0": [word, "$x^2$", "plain"]}},
+                            tmp_path / "topics.png", None)
+    assert path.stat().st_size > 0
 
 
 def test_a_declared_log_axis_stays_log_for_a_random_searchs_draws() -> None:

@@ -22,6 +22,10 @@ def _pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
+    # Every text drawn is data (topic words, model and configuration names), never TeX: with
+    # mathtext on, a word "$\undefinedmacro{x}$" from a scored model's topics.json raised
+    # ParseFatalException and no report was written (audit of 2026-12-02).
+    matplotlib.rcParams["text.parse_math"] = False
     import matplotlib.pyplot as plt
 
     return plt

@@ -4,6 +4,7 @@ latest sweep run, with `param_importance.json` beside them."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -86,8 +87,13 @@ def pareto_front(rows: Sequence[Scored], metrics: Sequence[str]) -> list[Scored]
 def default_folder(experiment: str) -> Path:
     """Where `tuner report EXPERIMENT` writes without --out: one folder below reports/, however
     the name was spelt. An experiment named over `tuner serve`'s API as "../../x" or "/tmp/x"
-    wrote its report there (audit of 2026-12-01)."""
-    return Path("reports") / artifact_folder_name(experiment)
+    wrote its report there (audit of 2026-12-01). A name the folder cannot spell as it is gets
+    a digest of the exact name: "team a" and "team_a" wrote one folder, each report over the
+    other's (audit of 2026-12-02)."""
+    name = artifact_folder_name(experiment)
+    if name != experiment:
+        name += "-" + hashlib.sha256(experiment.encode()).hexdigest()[:8]
+    return Path("reports") / name
 
 
 def write_report(tracking_uri: str, experiment: str, out: Path,
@@ -130,7 +136,9 @@ def write_report_with(tracker: Tracker, experiment: str, out: Path,
     importance_file = _write_importance(data, out / IMPORTANCE_FILE)
     page = out / "report.html"
     page.write_text(render_page(data, plots, _font_warning(language, font)), encoding="utf-8")
-    tracker.log_report(sweep.run_id, out, "report")
+    for written in (page, *plots, importance_file):  # not the folder, which may hold files
+        # an earlier report of another experiment or sweep wrote there
+        tracker.log_report(sweep.run_id, written, "report")
     tracker.log_report(sweep.run_id, importance_file)
     return WrittenReport(page, plots, sum(c.seeds for c in data.ranked), len(data.ranked),
                          [c.name for c in data.front], sweep.run_id,
