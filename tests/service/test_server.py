@@ -375,10 +375,11 @@ def test_locked_experiment_answers_409(api: Served) -> None:
 def test_refused_inline_grid_leaves_no_file(api: Served) -> None:
     """Issue #10 item 10: inline grids were written before validation and never removed."""
     folder = api.cache / "inline_grids"
-    before = set(folder.iterdir()) if folder.is_dir() else set()
+    before = set(folder.rglob("*"))
     status, _ = api.call("POST", "/sweeps", _inline(api, "bad", seeds=[-1]))
     assert status == 400
-    assert (set(folder.iterdir()) if folder.is_dir() else set()) == before
+    assert {p for p in set(folder.rglob("*")) - before  # its own folder and the owner note
+            if not (p.is_dir() and p.parent == folder) and p.name != "owner"} == set()
 
 
 @pytest.fixture(scope="module")
@@ -388,7 +389,8 @@ def queued(api: Served) -> dict[str, Any]:
     second = api.call("POST", "/sweeps", _inline(api, "queue-b"))
     assert (first[0], second[0]) == (202, 202), (first, second)
     ids = first[1]["id"], second[1]["id"]
-    file_while_queued = (api.cache / "inline_grids" / f"{ids[1]}.json").is_file()
+    # in the server's own folder of inline grids (named by its pid)
+    file_while_queued = any((api.cache / "inline_grids").glob(f"*/{ids[1]}.json"))
     while_first_ran = set()
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
@@ -435,7 +437,7 @@ def test_the_next_sweep_runs_on_the_same_warm_workers(api: Served,
 def test_inline_grid_is_written_once_valid_and_removed_when_done(
         api: Served, queued: dict[str, Any]) -> None:
     assert queued["file_while_queued"]
-    assert not any((api.cache / "inline_grids" / f"{job['id']}.json").exists()
+    assert not any(any((api.cache / "inline_grids").glob(f"*/{job['id']}.json"))
                    for job in queued["jobs"])
 
 

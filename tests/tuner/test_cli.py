@@ -385,8 +385,9 @@ def test_validate_warns_of_stm_covariates_that_are_not_categories(tmp_path, caps
     assert main(["validate", str(path)]) == 0
     err = capsys.readouterr().err
     assert "dataset.covariates 'url': 40 distinct values for 40 documents" in err
-    assert "dataset.covariates 'year': numbers written as strings (e.g. '2000') are " \
-        "categories" in err
+    assert "dataset.covariates 'year': numbers written as strings (\"1970\" rather than " \
+        "1970) are categories" in err
+    assert "2000" not in err  # the file's own values stay out of what is logged
     assert "'year': 3 distinct" not in err
 
 

@@ -222,8 +222,9 @@ def _covariate_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
         elif all(_number_like(v) for v in values):
             source = "a CSV file holds only text: give it as JSONL or Parquet" \
                 if grid.dataset.path.suffix.lower() == ".csv" else "write them as JSON numbers"
-            found.append(f"{where}: numbers written as strings (e.g. {values[0]!r}) are "
-                         f"categories; to use them as a number, {source}")
+            # no value quoted: warnings are logged to the sweep's run, which shows no data
+            found.append(f"{where}: numbers written as strings (\"1970\" rather than 1970) "
+                         f"are categories; to use them as a number, {source}")
     return found
 
 

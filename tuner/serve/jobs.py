@@ -2,13 +2,17 @@
 `max_active` sweeps run at once (one per experiment), each in a thread through `execute_sweep`.
 
 An inline grid may name only files under the data roots; it is written under the cache folder
-after it validated, and removed when its sweep ends.
+after it validated, in a folder of this server's own, and removed when its sweep ends; a server
+that starts removes the folders of servers that are gone (a killed server's grids stayed for
+good; audit of 2026-12-02).
 """
 
 from __future__ import annotations
 
 import json
 import multiprocessing
+import os
+import shutil
 import tempfile
 import threading
 import time
@@ -31,6 +35,7 @@ from tuner.trial import TrialRecord, TrialStatus
 __all__ = ["ApiError", "JobSettings", "SweepJob", "SweepRegistry"]
 JobStatus = Literal["queued", "running", "finished", "failed", "cancelled"]
 INLINE_FOLDER = "inline_grids"
+OWNER_FILE = "owner"  # in a server's folder of inline grids: which process it is
 # Sweeps that ended, kept for GET: sweeps that failed at once (a store refusing the experiment)
 # escaped the queue's limit, and every one stayed in memory for ever (audit of 2026-12-01).
 KEEP_ENDED = 1000
@@ -100,6 +105,7 @@ class SweepRegistry:
         self._futures: dict[str, Future[None]] = {}
         self._stops: dict[str, threading.Event] = {}  # per sweep: a cancel or the server's stop
         self._stop = threading.Event()
+        _remove_gone_servers_grids(settings.cache_dir.resolve() / INLINE_FOLDER)
         self._pool = ThreadPoolExecutor(settings.max_active, thread_name_prefix="sweep")
         self._workers = SharedPool(lambda: make_executor("process", settings.max_workers,
                                                          cache_dir=settings.cache_dir,
@@ -195,6 +201,7 @@ class SweepRegistry:
         folder = self._inline_folder()
         try:
             folder.mkdir(parents=True, exist_ok=True)
+            _claim(folder)
         except OSError as err:
             raise ApiError(HTTPStatus.INSUFFICIENT_STORAGE, f"grid_inline: cannot be stored "
                            f"under the cache folder: {err.strerror}") from err
@@ -261,7 +268,7 @@ class SweepRegistry:
         return path
 
     def _inline_folder(self) -> Path:
-        return self.settings.cache_dir.resolve() / INLINE_FOLDER
+        return self.settings.cache_dir.resolve() / INLINE_FOLDER / str(os.getpid())
 
     def _inline_path(self, job: SweepJob) -> Path:
         return self._inline_folder() / f"{job.id}.json"
@@ -367,3 +374,43 @@ def _grid_shaped(path: Path) -> bool:
     except (OSError, UnicodeDecodeError, ValueError, RecursionError):
         return True  # not JSON at all: load_grid says so without quoting it
     return isinstance(raw, dict) and "dataset" in raw and ("models" in raw or "model" in raw)
+
+
+def _claim(folder: Path) -> None:
+    """Note which process owns `folder` (its pid names it; the note tells a reused pid apart)."""
+    from tuner.tracking.tracker import process_started
+
+    owner = folder / OWNER_FILE
+    if not owner.is_file():
+        owner.write_text(process_started(os.getpid()) or "", encoding="ascii")
+
+
+def _remove_gone_servers_grids(inline: Path) -> None:
+    """Remove the inline grids of servers that no longer run: their sweeps ended with them.
+    Grids of the layout before per-server folders (files directly under `inline`) have no
+    owner to ask and go too."""
+    from tuner.tracking.tracker import process_started
+
+    try:
+        entries = list(inline.iterdir())
+    except OSError:  # none yet, or unreadable: nothing to remove
+        return
+    for entry in entries:
+        if entry.name.isdigit() and entry.is_dir() and not entry.is_symlink():
+            alive = process_started(int(entry.name))
+            noted = _read_owner(entry)
+            if alive is not None and (noted is None or noted in ("", alive)):
+                continue
+            shutil.rmtree(entry, ignore_errors=True)
+        elif entry.name.endswith(".json") or entry.name.startswith(".validating-"):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
+
+def _read_owner(folder: Path) -> str | None:
+    try:
+        return (folder / OWNER_FILE).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
