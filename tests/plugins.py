@@ -96,6 +96,20 @@ class SlowStepTrainer(Trainer):
         return fit_lda(data, params, ctx, 10)
 
 
+class LumpyTrainer(Trainer):
+    """Fits a real LDA, then gives every document to its first topic: a collapsed fit."""
+
+    name: ClassVar[str] = "Lumpy"
+    requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})
+    params: ClassVar[ParamSchema] = ParamSchema("Lumpy", [NUM_TOPICS, VOCAB_SIZE])
+
+    def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
+            ) -> TopicModelOutput:
+        output = fit_lda(data, params, ctx, 10)
+        return dataclasses.replace(output, doc_topic=None,
+                                   assignments=np.zeros(data.bow.n_docs, dtype=np.int64))
+
+
 class ThreadsTrainer(Trainer):
     """Fits a real LDA and reports the native threads its fit was given (`fit_threads`)."""
 

@@ -369,7 +369,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"... and {outcome.unshown} more configuration{'s' * (outcome.unshown != 1)} "
               f"(--leaderboard {len(outcome.board) + outcome.unshown} shows every one; "
               f"`tuner report {shlex.quote(grid.experiment)}{store}` too)")
-    for warning in view.warnings():
+    for warning in outcome.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     return EXIT_TRIAL_FAILED if outcome.failed else EXIT_OK
 
@@ -494,8 +494,6 @@ class _RunView:
     def __init__(self, total: int, settings: SweepSettings, bar: bool) -> None:
         self.total, self.settings, self.bar = total, settings, bar
         self.display: ProgressDisplay | None = None
-        self.collapsed: list[TrialRecord] = []
-        self.unconverged: list[TrialRecord] = []  # stopped at max_iter before their tolerance
         self.swept: dict[str, list[str]] = {}  # model -> what the grid varies: a trial's name
 
     def prepared(self, sweep: PreparedSweep, skipped: int) -> None:
@@ -512,12 +510,6 @@ class _RunView:
         self.display = ProgressDisplay(TrialProgress(total, skipped), sys.stdout, self.bar)
 
     def finished(self, record: TrialRecord) -> None:
-        from tuner.trial import TrialStatus
-
-        if collapsed(record):
-            self.collapsed.append(record)
-        if record.status is TrialStatus.COMPLETE and record.metrics.get("em_converged") == 0:
-            self.unconverged.append(record)  # a pruned fit stopped short on purpose
         if record.error is None:
             summary = " ".join(f"{k}={record.metrics[k]:.3f}" for k in
                                ("npmi", "diversity", "ari", "f1") if k in record.metrics)
@@ -545,53 +537,6 @@ class _RunView:
     def close(self) -> None:
         if self.display is not None:
             self.display.close()
-
-    def warnings(self) -> list[str]:
-        """What the finished trials' figures say is likely wrong with them."""
-        return self._collapse_warning() + self._convergence_warning()
-
-    def _convergence_warning(self) -> list[str]:
-        """STM stopped at max_iter before em_tol said nothing (audit of 2026-12-01): its
-        `em_converged` 0 was in MLflow alone."""
-        from tuner.reporting.page import counted
-
-        if not self.unconverged:
-            return []
-        examples = "; ".join(f"{self.label(r.spec)}: {r.metrics['em_iterations']:.0f} "
-                             "iterations" for r in self.unconverged[:3])
-        more = f"; and {len(self.unconverged) - 3} more" if len(self.unconverged) > 3 else ""
-        return [f"{counted(len(self.unconverged), 'trial')} stopped at max_iter before EM "
-                f"converged ({examples}{more}): raise max_iter (stm's max.em.its is 500)"]
-
-    def _collapse_warning(self) -> list[str]:
-        if not self.collapsed:
-            return []
-        examples = "; ".join(
-            f"{self.label(r.spec)}: {r.metrics['topics_used']:.0f} of "
-            f"{r.metrics['num_topics_found']:.0f}" + (
-                f", stopped at epoch {r.metrics['epochs_run']:.0f}"
-                if r.metrics.get("stopped_early") else "")
-            for r in self.collapsed[:3])
-        if len(self.collapsed) > 3:
-            examples += f"; and {len(self.collapsed) - 3} more"
-        stopped = any(r.metrics.get("stopped_early") for r in self.collapsed)
-        advice = (" A neural model stopped early on its held-out loss may not have formed its "
-                  "topics yet: try \"patience\": null (and more epochs)" if stopped else
-                  " Fewer topics, or more iterations or epochs, may fit this data better")
-        return [f"{len(self.collapsed)} trials gave their documents to fewer than half their "
-                f"topics, or found one topic ({examples}): a collapsed fit, whose diversity and "
-                f"agreement with the labels mean little.{advice}"]
-
-
-def collapsed(record: TrialRecord) -> bool:
-    """A finished trial whose documents went to fewer than half of its (4 or more) topics, or
-    that found one topic (HDP down to one: diversity 1.0, ranked first; audit of 2026-12-01)."""
-    from tuner.trial import TrialStatus
-
-    used, topics = record.metrics.get("topics_used"), record.metrics.get("num_topics_found")
-    if record.status is not TrialStatus.COMPLETE or used is None or topics is None:
-        return False  # failed, or pruned: stopped short on purpose
-    return topics == 1 or (topics >= 4 and used < topics / 2)
 
 
 def console_main() -> None:

@@ -22,6 +22,7 @@ from tuner.engine.runner import Limits, SweepResult, SweepSummary, run_sweep
 from tuner.engine.sweep import CheckedInputs, PreparedSweep, precompute
 from tuner.errors import SweepAbortedError, SweepInterrupted, SweepLockedError, TrackingError
 from tuner.grid import Grid
+from tuner.reporting.health import sweep_warnings, trial_concerns
 from tuner.reporting.importance import (
     IMPORTANCE_FILE,
     MIN_CONFIGS,
@@ -39,7 +40,13 @@ from tuner.reporting.leaderboard import (
 )
 from tuner.startup import resume_collection
 from tuner.tracking.records import FinishedTrial, is_pruned
-from tuner.tracking.tracker import MlflowTracker, SweepHandle, import_tracking_libraries
+from tuner.tracking.tracker import (
+    WARNINGS_FILE,
+    WARNINGS_TAG,
+    MlflowTracker,
+    SweepHandle,
+    import_tracking_libraries,
+)
 from tuner.tracking.uri import local_store, redact_uri, store_identity
 from tuner.trial import TrialRecord
 
@@ -83,6 +90,8 @@ class SweepOutcome:
     journalled: int = 0  # results the store refused, kept in the journal for the next run
     repeated: int = 0  # TPE: trials of suggestions that repeated earlier ones, not run again
     unshown: int = 0  # configurations ranked below the board's last row
+    # what the ranked trials' own figures say is likely wrong with them (tuner.reporting.health)
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -216,15 +225,21 @@ def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, ho
     metric = grid.ranking_metric(inputs.truth is not None)
     board: list[ConfigResult] = []
     ranked: list[ConfigResult] = []
+    after: list[str] = []  # what the ranked trials' own figures say is wrong with them
 
     def summarize(result: SweepResult) -> SweepSummary:
         ranked.extend(leaderboard(tracker, grid.experiment, metric, ALL_ROWS, prepared.context))
         board.extend(ranked[:settings.leaderboard_rows])
         _log_importance(tracker, result.sweep.run_id, grid.experiment, metric, prepared.context)
+        after.extend(sweep_warnings([(config.trial_label(t), concerns, t.metrics)
+                                     for config in ranked for t in config.trials
+                                     if (concerns := trial_concerns(t.model, t.params,
+                                                                    t.metrics))]))
+        tags = _log_warnings_after_trials(tracker, result.sweep.run_id, prepared, after)
         if not board:
-            return SweepSummary()
+            return SweepSummary(tags=tags)
         return SweepSummary({f"best_{k}": v for k, v in board[0].metrics.items()},
-                            {"tuner.best_run_id": board[0].best_trial(metric).run_id})
+                            {"tuner.best_run_id": board[0].best_trial(metric).run_id, **tags})
 
     on_record = hooks.on_record
     if grid.trial_count >= MIN_CONFIGS and fanova:
@@ -244,7 +259,19 @@ def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, ho
     return SweepOutcome(result.sweep.experiment_id, result.sweep.run_id, metric, board,
                         result.completed, result.failed, result.skipped, result.rescored,
                         result.pruned, tracker.journalled, result.repeated,
-                        len(ranked) - len(board))
+                        len(ranked) - len(board), after)
+
+
+def _log_warnings_after_trials(tracker: MlflowTracker, run_id: str, prepared: PreparedSweep,
+                               after: list[str]) -> dict[str, str]:
+    """Add `after` to the sweep run's warnings.json (beside what validation and precompute
+    warned of): said on stderr alone, a cron job's log buried them (audit of 2026-12-02). The
+    sweep's tags with the new count."""
+    if not after:
+        return {}
+    before = [*prepared.inputs.advice, *prepared.advice]
+    tracker.log_json(run_id, WARNINGS_FILE, {"warnings": before, "after_trials": after})
+    return {WARNINGS_TAG: str(len(before) + len(after))}
 
 
 def _run_id_to(hook: Callable[[str], None] | None) -> Callable[[SweepHandle], None] | None:

@@ -225,3 +225,20 @@ def test_a_seed_that_could_not_compute_the_ranking_metric_is_not_counted_for_it(
     assert (config.seeds_of("npmi"), config.seeds_of("ari")) == ("1/2", "2")
     row = format_leaderboard(rank_configs(configs, "npmi"), "npmi").splitlines()[2]
     assert " 1/2 " in row
+
+
+def test_a_row_notes_what_its_seeds_own_figures_say_is_wrong() -> None:
+    """A BERTopic fit that found 2 of the 10 topics asked (543 of 600 documents in one) ranked
+    first by NPMI, unmarked (new-user audit of 2026-12-02)."""
+    trials = [
+        trial("g1", "BERTopic", 1, {"npmi": 0.15, "num_topics_found": 2.0, "topics_used": 2.0},
+              num_topics=10),
+        trial("l1", "LDA", 1, {"npmi": 0.10, "num_topics_found": 10.0, "topics_used": 10.0},
+              num_topics=10),
+    ]
+    text = format_leaderboard(rank_configs(aggregate_seeds(trials), "npmi"), "npmi")
+    lines = text.splitlines()
+    assert lines[0].endswith("  note") and lines[0].index("note") == lines[2].index("collapsed")
+    assert lines[2].split()[1] == "BERTopic" and lines[3].split()[-1] == "l1"  # no note
+    assert "note" not in format_leaderboard(rank_configs(aggregate_seeds(trials[1:]), "npmi"),
+                                            "npmi")

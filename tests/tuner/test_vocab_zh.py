@@ -79,8 +79,9 @@ def test_auto_keeps_english_text_on_the_english_list():
 @pytest.mark.parametrize(("language", "models", "warned"), [
     ("en", ["lda"], ["dataset.language is 'en' but"]),
     ("zh", ["lda"], []),
-    ("zh", ["bertopic"], ["embedding.max_length: the median document has about",
-                          "embedding.model: all-MiniLM-L6-v2 was trained on English"]),
+    ("zh", ["bertopic"], ["embedding.max_length: ",
+                          "embedding.model: 'sentence-transformers/all-MiniLM-L6-v2' does not "
+                          "know 6"]),
 ])
 def test_a_language_that_does_not_fit_the_text_is_said_before_any_trial(
         tmp_path, language, models, warned):

@@ -11,6 +11,7 @@ from typing import Any
 
 from trainers import canonical_name, load_trainer
 from tuner.metrics import higher_is_better
+from tuner.reporting.health import Concern, notes, trial_concerns
 from tuner.tracking.records import SWEPT_TAG, FinishedTrial, SweepRun, ranked
 from tuner.tracking.tracker import ASKED_TAG, SWEEP_CONFIGS_FILE, Tracker
 
@@ -50,6 +51,21 @@ class ConfigResult:
         logged = self.counts.get(metric, self.seeds)
         whole = max(self.seeds, self.model_seeds)
         return f"{logged}/{whole}" if logged < whole else str(logged)
+
+    @property
+    def concerns(self) -> list[Concern]:
+        """What its seeds' own figures say is likely wrong with them (tuner.reporting.health)."""
+        return [c for t in self.trials for c in trial_concerns(t.model, t.params, t.metrics)]
+
+    def trial_label(self, trial: FinishedTrial) -> str:
+        """`GSM[num_topics=20,dropout=0.2]#seed=42`, as `tuner run` names a trial."""
+        shown = self.label.replace(" ", ",")
+        return f"{self.model}{f'[{shown}]' if shown else ''}#seed={trial.seed}"
+
+    @property
+    def notes(self) -> str:
+        """The row's note: "collapsed", "still improving", ... ("" for none)."""
+        return notes(self.concerns)
 
     @property
     def label(self) -> str:
@@ -308,6 +324,11 @@ def format_leaderboard(entries: Sequence[ConfigResult], metric: str) -> str:
                       for c, w in others.items())
             + f"  {entry.best_trial(metric).run_name}"
             for rank, entry in enumerate(entries, start=1)]
+    if any(entry.notes for entry in entries):  # after the run name, which has one width
+        run_width = max(len("best run"), *(len(e.best_trial(metric).run_name) for e in entries))
+        header = f"{header:<{len(header) + run_width - len('best run')}}  note"
+        rows = [f"{row:<{len(row) - len(entry.best_trial(metric).run_name) + run_width}}  "
+                f"{entry.notes}".rstrip() for row, entry in zip(rows, entries, strict=True)]
     return "\n".join([header, "-" * max(len(line) for line in [header, *rows]), *rows])
 
 

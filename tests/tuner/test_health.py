@@ -1,0 +1,55 @@
+"""What a finished trial's own figures say is likely wrong with it (tuner.reporting.health)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tuner.reporting.health import sweep_warnings, trial_concerns
+
+
+@pytest.mark.parametrize("model, params, metrics, kinds", [
+    # documents in 6 of 20 topics (GSM stopped early on headlines; audit of 2026-12-01)
+    ("GSM", {"num_topics": 20}, {"topics_used": 6.0, "num_topics_found": 20.0}, ["collapsed"]),
+    ("GSM", {"num_topics": 20}, {"topics_used": 10.0, "num_topics_found": 20.0}, []),
+    ("HDP", {}, {"topics_used": 1.0, "num_topics_found": 1.0}, ["collapsed"]),  # one topic
+    # HDBSCAN found 2 of the 10 topics asked (new-user audit of 2026-12-02)
+    ("BERTopic", {"num_topics": 10}, {"topics_used": 2.0, "num_topics_found": 2.0},
+     ["collapsed"]),
+    ("BERTopic", {"num_topics": None}, {"topics_used": 2.0, "num_topics_found": 2.0}, []),
+    ("BERTopic", {"num_topics": 10}, {"topics_used": 5.0, "num_topics_found": 5.0}, []),
+    ("STM", {"num_topics": 10}, {"em_converged": 0.0, "em_iterations": 100.0}, ["unconverged"]),
+    ("STM", {"num_topics": 10}, {"em_converged": 1.0}, []),
+    # lowest held-out loss at the last of 50 epochs, early stopping on (DTM; audit)
+    ("DTM", {"patience": 10}, {"best_epoch": 49.0, "epochs_run": 50.0, "stopped_early": 0.0},
+     ["still_improving"]),
+    ("DTM", {"patience": 10}, {"best_epoch": 30.0, "epochs_run": 50.0, "stopped_early": 0.0}, []),
+    ("DTM", {"patience": 10}, {"best_epoch": 30.0, "epochs_run": 41.0, "stopped_early": 1.0}, []),
+    ("ProdLDA", {"patience": None}, {"best_epoch": 99.0, "epochs_run": 100.0}, []),  # unknown
+    ("THETA", {"mode": "supervised"}, {}, ["saw_labels"]),
+    ("THETA", {"mode": "zero_shot"}, {}, []),
+])
+def test_each_concern_is_a_fact_of_the_trials_figures(model: str, params: dict[str, Any],
+                                                      metrics: dict[str, float],
+                                                      kinds: list[str]) -> None:
+    assert [c.kind for c in trial_concerns(model, params, metrics)] == kinds
+
+
+def test_a_sweeps_warnings_name_three_trials_and_count_the_rest() -> None:
+    collapsed = {"topics_used": 2.0, "num_topics_found": 20.0, "stopped_early": 1.0,
+                 "epochs_run": 44.0}
+    flagged = [(f"GSM[dropout={d}]#seed=42", trial_concerns("GSM", {"num_topics": 20}, collapsed),
+                collapsed) for d in (0.1, 0.2, 0.3, 0.4)]
+    improving = {"best_epoch": 49.0, "epochs_run": 50.0}
+    flagged.append(("DTM#seed=1", trial_concerns("DTM", {"patience": 10}, improving), improving))
+    first, second = sweep_warnings(flagged)
+    assert first.startswith("4 trials gave their documents to fewer than half their topics, "
+                            "found one topic, or found fewer than half the topics asked for "
+                            "(GSM[dropout=0.1]#seed=42: 2 of 20, stopped at epoch 44; ")
+    assert "; and 1 more): a collapsed fit" in first and "\"patience\": null" in first
+    assert second == ("1 trial still improved at their last epoch (held-out loss lowest there; "
+                      "DTM#seed=1: best at its last epoch, 50): the epoch budget stopped them, "
+                      "not early stopping, and their topics may not have formed yet: raise "
+                      "epochs")
+    assert sweep_warnings([]) == []

@@ -1,0 +1,150 @@
+"""What a finished trial's own figures say is likely wrong with it: a collapsed fit, a fit stopped
+before it converged or while it was still improving, a fit that saw the labels it is scored
+against. Said at the end of `tuner run` (and logged to the sweep run, whose stderr a cron job's
+log buries), marked on the leaderboard's and the report's rows.
+
+Each concern is a fact of the trial's metrics and parameters, never a guess from its rank: a
+collapsed BERTopic fit (2 topics of the 10 asked, 543 of 600 documents in one) ranked first by
+NPMI and diversity, unmarked (new-user audit of 2026-12-02)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+SHOWN_EXAMPLES = 3  # trials named in a warning; the rest are counted
+
+
+@dataclass(frozen=True)
+class Concern:
+    kind: str  # a key of NOTES
+    detail: str  # this trial's figures, e.g. "6 of 20"
+
+
+# kind -> the leaderboard's short note
+NOTES = {"collapsed": "collapsed", "unconverged": "EM unconverged",
+         "still_improving": "still improving", "saw_labels": "trained on the labels"}
+
+
+def trial_concerns(model: str, params: Mapping[str, Any], metrics: Mapping[str, float]
+                   ) -> list[Concern]:
+    """The concerns of one trial that ran its full budget (not a pruned one)."""
+    return [c for c in (_collapsed(params, metrics), _unconverged(metrics),
+                        _still_improving(params, metrics), _saw_labels(model, params))
+            if c is not None]
+
+
+def _collapsed(params: Mapping[str, Any], metrics: Mapping[str, float]) -> Concern | None:
+    """Documents given to fewer than half of its (4 or more) topics, one topic found (HDP down
+    to one: diversity 1.0, ranked first; audit of 2026-12-01), or fewer than half the topics
+    asked for (HDBSCAN's clusters, which `num_topics` only merges)."""
+    used, found = metrics.get("topics_used"), metrics.get("num_topics_found")
+    asked = params.get("num_topics")
+    if found is None:
+        return None
+    if found == 1 or (used is not None and found >= 4 and used < found / 2):
+        return Concern("collapsed", f"{used:.0f} of {found:.0f}" if used is not None
+                       else "1 topic")
+    if isinstance(asked, int) and not isinstance(asked, bool) and asked >= 4 and \
+            found < asked / 2:
+        return Concern("collapsed", f"{found:.0f} topics found of {asked} asked")
+    return None
+
+
+def _unconverged(metrics: Mapping[str, float]) -> Concern | None:
+    """STM stopped at max_iter before em_tol (its `em_converged` 0 was in MLflow alone; audit of
+    2026-12-01)."""
+    if metrics.get("em_converged") != 0:
+        return None
+    return Concern("unconverged", f"{metrics.get('em_iterations', 0):.0f} iterations")
+
+
+def _still_improving(params: Mapping[str, Any], metrics: Mapping[str, float]) -> Concern | None:
+    """Early stopping on, yet the held-out loss was lowest at the last epoch: the budget ended the
+    fit, not the stopping rule (DTM at its shipped 50 epochs: random words, NPMI -0.24, ranked
+    first by ARI; at 300 epochs coherent topics; audit of 2026-12-02). Without early stopping
+    every fit keeps its last epoch, and this cannot be told."""
+    best, run = metrics.get("best_epoch"), metrics.get("epochs_run")
+    if params.get("patience") is None or best is None or run is None or \
+            metrics.get("stopped_early"):
+        return None
+    return Concern("still_improving", f"best at its last epoch, {run:.0f}") \
+        if best == run - 1 else None
+
+
+def _saw_labels(model: str, params: Mapping[str, Any]) -> Concern | None:
+    """THETA's supervised mode trains on the labels ARI, NMI and F1 compare it with (BBC: ARI
+    0.94 against LDA's 0.84, with the worst NPMI; audit of 2026-12-02)."""
+    if model.upper() == "THETA" and params.get("mode") == "supervised":
+        return Concern("saw_labels", "mode supervised")
+    return None
+
+
+def notes(concerns: Sequence[Concern]) -> str:
+    """The leaderboard's note for a row: each kind once, in NOTES' order."""
+    kinds = {c.kind for c in concerns}
+    return ", ".join(note for kind, note in NOTES.items() if kind in kinds)
+
+
+def sweep_warnings(flagged: Sequence[tuple[str, Sequence[Concern], Mapping[str, float]]]
+                   ) -> list[str]:
+    """One warning per kind of concern, naming up to SHOWN_EXAMPLES trials: `flagged` holds each
+    trial's label (model, swept values, seed), its concerns and its metrics."""
+    warnings = []
+    for kind, write in _WRITERS.items():
+        found = [(label, c, metrics) for label, concerns, metrics in flagged
+                 for c in concerns if c.kind == kind]
+        if found:
+            warnings.append(write(found))
+    return warnings
+
+
+def _examples(found: Sequence[tuple[str, Concern, Mapping[str, float]]],
+              detail: Any = None) -> str:
+    shown = "; ".join(f"{label}: {detail(c, m) if detail else c.detail}"
+                      for label, c, m in found[:SHOWN_EXAMPLES])
+    more = len(found) - SHOWN_EXAMPLES
+    return shown + (f"; and {more} more" if more > 0 else "")
+
+
+def counted(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' * (n != 1)}"
+
+
+def _collapse_warning(found: Sequence[tuple[str, Concern, Mapping[str, float]]]) -> str:
+    def detail(concern: Concern, metrics: Mapping[str, float]) -> str:
+        stopped = metrics.get("stopped_early")
+        return concern.detail + (f", stopped at epoch {metrics['epochs_run']:.0f}"
+                                 if stopped and "epochs_run" in metrics else "")
+
+    stopped = any(m.get("stopped_early") for _, _, m in found)
+    advice = (" A neural model stopped early on its held-out loss may not have formed its "
+              "topics yet: try \"patience\": null (and more epochs)" if stopped else
+              " Fewer topics, or more iterations or epochs, may fit this data better")
+    return (f"{len(found)} trials gave their documents to fewer than half their topics, found "
+            f"one topic, or found fewer than half the topics asked for "
+            f"({_examples(found, detail)}): a collapsed fit, whose diversity, coherence and "
+            f"agreement with the labels mean little.{advice}")
+
+
+def _unconverged_warning(found: Sequence[tuple[str, Concern, Mapping[str, float]]]) -> str:
+    return (f"{counted(len(found), 'trial')} stopped at max_iter before EM converged "
+            f"({_examples(found)}): raise max_iter (stm's max.em.its is 500)")
+
+
+def _improving_warning(found: Sequence[tuple[str, Concern, Mapping[str, float]]]) -> str:
+    return (f"{counted(len(found), 'trial')} still improved at their last epoch (held-out loss "
+            f"lowest there; {_examples(found)}): the epoch budget stopped them, not early "
+            "stopping, and their topics may not have formed yet: raise epochs")
+
+
+def _labels_warning(found: Sequence[tuple[str, Concern, Mapping[str, float]]]) -> str:
+    return (f"{counted(len(found), 'trial')} of THETA mode supervised trained on the labels that "
+            f"ARI, NMI and F1 compare them with ({_examples(found)}): those scores flatter them "
+            "beside unsupervised models; compare by npmi and diversity, or score them against "
+            "labels the fit did not see")
+
+
+_WRITERS = {"collapsed": _collapse_warning, "unconverged": _unconverged_warning,
+            "still_improving": _improving_warning, "saw_labels": _labels_warning}
