@@ -21,6 +21,7 @@ from torch import nn
 
 from trainers.adam import Adam
 from tuner.data.embeddings import EmbeddingCache, EmbeddingKey
+from tuner.data.numerics import cpu_numerics
 from tuner.data.store import key_digest
 from tuner.data.versions import installed_version
 
@@ -131,7 +132,8 @@ def adapter_key(embeddings: NDArray[np.float32], labels: NDArray[np.int64] | Non
         if labels is not None else None
     revision = key_digest({"settings": asdict(settings), "seed": seed, "source": source,
                            "labels": label_hash, "device": device.split(":")[0],
-                           "torch": installed_version("torch")})  # as THETA's fit key holds it
+                           "torch": installed_version("torch"),  # as THETA's fit key holds it
+                           **cpu_numerics(("numpy", "torch"))})
     return EmbeddingKey(f"theta-{ADAPTATION}/{mode}", revision, ADAPTATION, 0, "adapted",
                         corpus_sha256)
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from trainers.base import Requirement, Trainer, require
 from tuner.data.inputs import FitContext, SharedStep, StepInputs, TrialData
+from tuner.data.numerics import cpu_numerics
 from tuner.data.store import ArrayCache
 from tuner.data.versions import installed_versions
 from tuner.errors import TrainerError
@@ -180,12 +181,13 @@ UMAP_LIBRARIES = ("umap-learn", "pynndescent", "numba", "scipy", "numpy")
 
 
 def _umap_key(params: Mapping[str, Any], embedding_key: str) -> dict[str, Any]:
-    """What a reduction depends on, the versions of what computes it included (as the fit key
-    holds them)."""
+    """What a reduction depends on, the versions of what computes it and the code paths they
+    pick on this CPU included (as the fit key holds them; numba's generic target changed the
+    reduction under one key, audit of 2026-12-02)."""
     return {"embeddings": embedding_key, "n_neighbors": params["n_neighbors"],
             "n_components": params["n_components"], "min_dist": params["min_dist"],
             "metric": params["metric"], "random_state": params["random_state"],
-            **installed_versions(UMAP_LIBRARIES)}
+            **installed_versions(UMAP_LIBRARIES), **cpu_numerics(("numpy", "numba"))}
 
 
 def _umap(params: Mapping[str, Any]) -> Any:

@@ -38,6 +38,7 @@ from tuner.data.embeddings import (
     encode_with,
     load_encoder,
 )
+from tuner.data.numerics import cpu_numerics
 from tuner.data.store import key_digest, locked
 from tuner.data.versions import installed_versions
 
@@ -108,7 +109,8 @@ def lora_key(source: EncoderSource, labels: NDArray[np.int64] | None, settings: 
         if labels is not None else None
     revision = key_digest({"base": source.key, "settings": asdict(settings), "seed": seed,
                            "labels": label_hash, "dtype": str(_training_dtype(device)),
-                           **installed_versions(LORA_LIBRARIES)})
+                           **installed_versions(LORA_LIBRARIES),
+                           **cpu_numerics(("numpy", "torch"))})
     return EmbeddingKey(f"{source.model}+{ADAPTATION}/{mode}", revision, source.pooling,
                         source.max_length, "raw", corpus_sha256)
 

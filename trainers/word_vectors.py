@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 
 from trainers.base import require
 from tuner.data.inputs import FitContext, SharedStep, StepInputs, TrialData
+from tuner.data.numerics import cpu_numerics
 from tuner.data.store import ArrayCache
 from tuner.data.versions import installed_version
 from tuner.data.vocab import BagOfWords
@@ -65,10 +66,12 @@ def decoder_word_vectors(rho: NDArray[np.float32]) -> NDArray[np.float32]:
 
 
 def word2vec_key(bow: BagOfWords, embedding_dim: int, seed: int) -> dict[str, Any]:
-    """What the vectors depend on, gensim's version included (as the fit key holds it)."""
+    """What the vectors depend on, gensim's version and the BLAS kernel it runs on this CPU
+    included (as the fit key holds them; OpenBLAS's Haswell kernel changed the vectors of an
+    AVX-512 machine under one key, audit of 2026-12-02)."""
     return {"kind": "word2vec", "bow": bow.key, "vocab_size": len(bow.vocab),
             "embedding_dim": embedding_dim, "seed": seed, **WORD2VEC_SETTINGS,
-            "gensim": installed_version("gensim")}
+            "gensim": installed_version("gensim"), **cpu_numerics(("numpy",))}
 
 
 def word2vec_cache(cache_dir: str | Path) -> ArrayCache:

@@ -206,6 +206,7 @@ class StoredFit:
     assignments: list[int]
     metrics: Mapping[str, float]  # as logged: the fit's own figures are carried over
     extras: Mapping[str, Any] = field(default_factory=dict)  # the fit's extras.json, carried over
+    threads: int = 0  # the threads the fit ran on (its tuner.threads tag; 0 when unknown)
 
 
 @dataclass(frozen=True)
@@ -223,7 +224,7 @@ class TrialRecord:
     worker: str = ""
     rescored_from: str | None = None  # the run whose fit this record scores again
     curve: tuple[tuple[int, float], ...] = ()  # (step, objective) at each checkpoint
-    # Native threads the fit ran with (0: not fitted here, e.g. a rescore). Not in the trial key,
+    # Native threads the fit ran with (a rescore: its stored fit's; 0: unknown). Not in the key,
     # though a neural fit's result can move with it like another seed (README, "Reliability"):
     # keyed, any change of --max-workers would refit every neural trial.
     threads: int = 0

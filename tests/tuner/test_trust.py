@@ -81,6 +81,8 @@ def test_relabelled_data_rescores_every_trial_without_refitting(tmp_path, small_
         assert run.data.metrics["ari"] != pytest.approx(source.data.metrics["ari"])
         assert run.data.metrics["fit_seconds"] == source.data.metrics["fit_seconds"]
         assert run.data.tags["tuner.fit_key"] == source.data.tags["tuner.fit_key"]
+        # the fit's thread count, not keyed, was missing from re-scored runs (audit 2026-12-02)
+        assert run.data.tags["tuner.threads"] == source.data.tags["tuner.threads"]
 
     third = _sweep(grid, store, cache)
     assert (third.completed, third.skipped) == (0, 2)
@@ -233,6 +235,18 @@ def test_keys_follow_the_values_a_result_depends_on(tmp_path, ng_records, model,
     two = _spec(tmp_path / "b", after, model, dataset={**DATED, "path": str(after)})
     assert (one.fit_key != two.fit_key) is fit_changes
     assert (one.key != two.key) is (fit_changes or change == "labels")
+
+
+def test_the_order_of_stms_covariates_is_in_its_fit_key(tmp_path, ng_records):
+    """The order of dataset.covariates orders STM's design columns (its bound moved in the last
+    digits), but the digest sorted the fields: one order's fit was served for the other (audit
+    of 2026-12-02)."""
+    records = [{**r, "year": 2000 + i % 3} for i, r in enumerate(_dated(ng_records[:60], 2000))]
+    corpus = write_jsonl(tmp_path / "corpus.jsonl", records)
+    keys = [_spec(tmp_path / order, corpus, "stm",
+                  dataset={**DATED, "path": str(corpus), "covariates": fields}).fit_key
+            for order, fields in (("ab", ["group", "year"]), ("ba", ["year", "group"]))]
+    assert keys[0] != keys[1]
 
 
 def test_an_edited_ground_truth_file_changes_the_key_but_not_the_fit(tmp_path, ng_records):

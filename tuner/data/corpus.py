@@ -61,8 +61,10 @@ class Corpus:
         digests = {}
         if self.timestamps is not None:
             digests["timestamps"] = json_sha256(self.timestamps)
-        if self.covariates:
-            digests["covariates"] = json_sha256(self.covariates)
+        if self.covariates:  # in the grid's order, which orders STM's design columns (a
+            # sorted digest served one order's fit for the other; audit of 2026-12-02)
+            digests["covariates"] = json_sha256([[name, values] for name, values
+                                                 in self.covariates.items()])
         return digests
 
 

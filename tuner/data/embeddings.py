@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from tuner.data.numerics import cpu_numerics
 from tuner.data.store import (
     file_sha256,
     key_digest,
@@ -75,9 +76,11 @@ ENCODER_LIBRARIES = ("torch", "transformers", "tokenizers")
 def encoder_libraries() -> str:
     """The installed versions of what tokenises the texts and runs the model: a tokeniser fix
     or another attention kernel changes the matrix, and BERTopic's trials, whose fit key holds
-    none of them, were skipped with the old encoder's results (review of 2026-12-02)."""
-    return ";".join(f"{name}={version}"
-                    for name, version in installed_versions(ENCODER_LIBRARIES).items())
+    none of them, were skipped with the old encoder's results (review of 2026-12-02). And the
+    kernels torch and the BLAS pick on this CPU (tuner.data.numerics): AVX2's changed every
+    MiniLM vector of an AVX-512 machine's, under one key (audit of 2026-12-02)."""
+    code = installed_versions(ENCODER_LIBRARIES) | cpu_numerics(("numpy", "torch"))
+    return ";".join(f"{name}={version}" for name, version in code.items())
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from tuner.data.corpus import Corpus, DatasetSpec, load_corpus
 from tuner.data.embeddings import EncoderSource
 from tuner.data.ground_truth import GroundTruth, ground_truth_from_labels, load_ground_truth
 from tuner.data.inputs import Checkpoint, FitContext, SharedStep, TrialData, never_stop
+from tuner.data.numerics import check_torch_capability
 from tuner.data.store import cached_work_seconds
 from tuner.data.vocab import BagOfWords, BowCache, Cooccurrence, CooccurrenceCache
 from tuner.devices import limit_threads, pick_device, thread_limit
@@ -204,6 +205,13 @@ def _with_side_digests(ref: DataRef) -> tuple[TrialData, dict[str, str]]:
     return data, data.corpus.side_digests()
 
 
+# What makes two kinds of CPU run one code path (tuner.data.numerics, tuner.fitting.tomotopy_isa)
+CPU_FIXES = {"tomotopy_isa": "set the same TOMOTOPY_ISA on every machine",
+             "torch_cpu": "set the same ATEN_CPU_CAPABILITY on every machine (avx2, say)",
+             "blas": "set the same OPENBLAS_CORETYPE on every machine (Haswell, say)",
+             "numba_cpu": "set the same NUMBA_CPU_NAME on every machine (generic, say)"}
+
+
 def _check_code(spec: TrialSpec) -> None:
     """The trial's key holds the parent's libraries and device kind: a worker elsewhere (a Dask
     cluster) with others would store its fit under a key that does not describe it."""
@@ -213,10 +221,13 @@ def _check_code(spec: TrialSpec) -> None:
     if differing:
         shown = ", ".join(f"{n} {here.get(n, 'absent')} (the sweep's: "
                           f"{spec.code.get(n, 'absent')})" for n in differing)
-        fix = "set the same TOMOTOPY_ISA on every machine" if differing == ["tomotopy_isa"] \
-            else "install the same versions on every worker"
+        fixes = [CPU_FIXES[n] for n in differing if n in CPU_FIXES]
+        if len(fixes) < len(differing):
+            fixes.append("install the same versions on every worker")
         raise CacheError(f"this worker's code differs from the machine that keyed the trial: "
-                         f"{shown}; {fix}")
+                         f"{shown}; {'; '.join(fixes)}")
+    if "torch_cpu" in spec.code:
+        check_torch_capability(spec.code["torch_cpu"])
 
 
 def _check_side_inputs(ref: DataRef, loaded: Mapping[str, str]) -> None:
@@ -355,7 +366,8 @@ def rescore_trial(spec: TrialSpec, stored: StoredFit) -> TrialRecord:
         return TrialRecord(spec, TrialStatus.COMPLETE, carried | metrics, stored.topic_words,
                            per_topic, list(stored.assignments),
                            extras=_noting(stored.extras, not_computed),
-                           worker=worker, rescored_from=stored.run_id)
+                           worker=worker, rescored_from=stored.run_id,
+                           threads=stored.threads)  # the fit's: the count is not keyed
     except TRIAL_FAILURES as err:
         return _failed_record(spec, err, worker)
 

@@ -90,7 +90,7 @@ class MemoryTracker:
         if run.record.spec.metrics.words_needed < words_needed:
             return None
         return StoredFit(run_id, run.record.topic_words, run.record.assignments,
-                         dict(run.metrics), dict(run.record.extras))
+                         dict(run.metrics), dict(run.record.extras), run.record.threads)
 
     def fail_stale_runs(self, sweep: SweepHandle) -> int:
         stale = [run for run in self.runs.values() if run.experiment_id == sweep.experiment_id

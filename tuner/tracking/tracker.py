@@ -351,7 +351,9 @@ class MlflowTracker:
             return None
         if stored < words_needed:  # the run kept fewer ranked words than scoring now reads
             return None
-        return StoredFit(run_id, words, assignments, dict(run.data.metrics), extras)
+        threads = run.data.tags.get("tuner.threads", "")
+        return StoredFit(run_id, words, assignments, dict(run.data.metrics), extras,
+                         int(threads) if threads.isdigit() else 0)
 
     def _extras(self, run_id: str, folder: str) -> dict[str, Any]:
         """A run's extras.json ({} when it logged none: a model with nothing extra to say). A
