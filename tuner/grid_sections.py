@@ -115,6 +115,8 @@ PREPROCESSING = ParamSchema("preprocessing", [
           "(\"> ...\", \"In article ... writes:\") before tokenising"),
     Param("strip_headers", bool, _PRE.strip_headers, anything(), "drop mail/news header lines "
           "(From:, Subject:, Organization: ...) before tokenising"),
+    Param("strip_markup", bool, _PRE.strip_markup, anything(), "read HTML entities (&amp; is "
+          "&) and drop HTML tags, web addresses and e-mail addresses before tokenising"),
 ])
 
 

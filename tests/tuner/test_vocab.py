@@ -85,3 +85,37 @@ def test_bad_preprocessing_names_the_field_and_the_choices(tmp_path, section, me
     path.write_text(json.dumps(grid), encoding="utf-8")
     with pytest.raises(GridError, match=message):
         load_grid(path)
+
+
+WEB_POST = ("Read more at https://www.example.com/path?x=1 &amp; www.foo.org, or mail me@x.co.uk"
+            " <br/><a href=\"x\">Trump&#39;s plan</a> &quot;tariffs&quot;&nbsp;today")
+
+
+def test_strip_markup_reads_entities_and_drops_tags_and_addresses():
+    """Web text's debris came apart into words that headed topics: amp, quot, nbsp, https,
+    www, com (new-user audit of 2026-12-02)."""
+    assert tokenize(WEB_POST, "en", Preprocessing(strip_markup=True)) == [
+        "read", "mail", "trump", "plan", "tariffs", "today"]
+    assert {"amp", "quot", "nbsp", "https", "www", "com", "href"} <= set(
+        tokenize(WEB_POST, "en", Preprocessing()))  # off by default: bags stay as they were
+
+
+def test_strip_markup_is_in_the_key_only_when_on():
+    """Keys made before the setting existed stay valid."""
+    off, on = Preprocessing().key("c", "en", 10), Preprocessing(strip_markup=True).key("c", "en", 10)
+    assert "strip_markup" not in off and on["strip_markup"] and off != on
+
+
+def test_web_text_is_told_of_strip_markup(tmp_path, capsys):
+    from tests.conftest import make_grid, write_jsonl
+    from tuner.cli import main
+
+    rows = [{"id": str(i), "text": f"{WEB_POST} story {i}" if i % 4 == 0 else f"plain story {i}",
+             "label": str(i % 2)} for i in range(40)]
+    corpus = write_jsonl(tmp_path / "web.jsonl", rows)
+    for strip, warned in ((False, True), (True, False)):
+        path = make_grid(tmp_path, corpus, params={"num_topics": 5},
+                         preprocessing={"strip_markup": strip})
+        assert main(["validate", str(path)]) == 0
+        assert ("preprocessing.strip_markup: 25% of the documents hold HTML tags or entities"
+                in capsys.readouterr().err) is warned

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 import unicodedata
@@ -69,7 +70,9 @@ class Preprocessing:
     fragments such as "don" and "ve"), "chinese" (stopwords-iso's Chinese list, 794 function
     words such as 什么, 怎么, 一个, with scikit-learn's English list for the English words
     Chinese text holds) or "none". `strip_quotes` drops quoted reply lines and `strip_headers`
-    mail/news header lines before tokenising.
+    mail/news header lines before tokenising; `strip_markup` reads HTML entities as the
+    characters they stand for and drops HTML tags, web addresses and e-mail addresses (which
+    web text turned into the words amp, quot, nbsp, https, www and com).
     """
 
     lowercase: bool = True
@@ -79,13 +82,15 @@ class Preprocessing:
     max_df: float = 0.7  # measured on five corpora, see the README (0.5 before)
     strip_quotes: bool = False
     strip_headers: bool = False
+    strip_markup: bool = False
 
     def key(self, corpus_sha256: str, language: str, vocab_size: int) -> dict[str, object]:
         """Everything a bag of words depends on: the settings and the code they select (where
         the stop list's words come from, the line patterns that strip boilerplate, jieba's
         version)."""
         settings: dict[str, object] = asdict(self)
-        patterns = {"strip_quotes": _QUOTED.pattern, "strip_headers": _HEADER.pattern}
+        patterns = {"strip_quotes": _QUOTED.pattern, "strip_headers": _HEADER.pattern,
+                    "strip_markup": _MARKUP.pattern}
         for name, pattern in patterns.items():  # only when on: keys without them stay valid
             if settings[name]:
                 settings[name] = pattern
@@ -104,8 +109,25 @@ class Preprocessing:
                 **words, "max_token_len": MAX_TOKEN_LEN, "tokeniser": tokeniser}
 
 
+# Web text's debris: HTML tags, web and e-mail addresses (entities are read first, html.unescape)
+_MARKUP = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>|\b(?:https?|ftp)://\S+|\bwww\.\S+"
+                     r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# What tells web text (the advice that suggests strip_markup): a tag of HTML itself, an
+# address or an entity; a bare e-mail address (20 Newsgroups' headers) does not.
+WEB_DEBRIS = re.compile(r"</?(?:a|p|br|div|span|img|b|i|em|strong|li|ul|ol|h[1-6]|table|tr|td"
+                        r"|font|blockquote)\b[^<>]*>|\b(?:https?|ftp)://|\bwww\.|&(?:amp|lt|gt"
+                        r"|quot|apos|nbsp|#\d+|#x[0-9a-fA-F]+);", re.IGNORECASE)
+
+
+def strip_markup(text: str) -> str:
+    """`text` with HTML entities read (&amp; is &) and tags, web and e-mail addresses dropped."""
+    return _MARKUP.sub(" ", html.unescape(text))
+
+
 def strip_boilerplate(text: str, settings: Preprocessing) -> str:
-    """The text without quoted reply lines and/or header lines, as the settings ask."""
+    """The text without quoted reply lines, header lines and/or markup, as the settings ask."""
+    if settings.strip_markup:
+        text = strip_markup(text)
     if not (settings.strip_quotes or settings.strip_headers):
         return text
     kept = [line for line in text.splitlines()

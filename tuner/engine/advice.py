@@ -21,6 +21,7 @@ from tuner.data.corpus import (
 )
 from tuner.data.embeddings import MINILM_IDS, model_kind, token_limit
 from tuner.data.timestamps import parse_timestamps
+from tuner.data.vocab import WEB_DEBRIS
 from tuner.engine.pruning import largest_budget
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ def advisories(grid: Grid, inputs: CheckedInputs) -> list[str]:
     found += _truncation_advice(grid, inputs, counted) + _time_slice_advice(grid, inputs) \
         + _covariate_advice(grid, inputs) + _label_case_advice(grid, inputs) \
         + _pruning_advice(grid) + _model_size_advice(grid) + _pooling_advice(grid, inputs) \
-        + _supervised_advice(grid, inputs)
+        + _supervised_advice(grid, inputs) + _markup_advice(grid, inputs)
     unknown = _unknown_tokens_advice(grid, inputs, counted)
     english_model = any(p.embedding is not None and p.embedding.model in MINILM_IDS
                         for p in inputs.plan)
@@ -238,6 +239,23 @@ def _pooling_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
                          f"({kind}): it pads on the left, which moves this model's positions, "
                          "so a document's vector depends on its batch; use mean or cls")
     return found
+
+
+MARKUP_SHARE = 0.05  # of the documents holding web debris: then suggest strip_markup
+
+
+def _markup_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
+    """Web text's tags, entities and addresses come apart into words (&amp; is amp, a link is
+    https, www and com) that then head topics (new-user audit of 2026-12-02)."""
+    if grid.preprocessing.strip_markup:
+        return []
+    sample = inputs.corpus.texts[::max(1, len(inputs.corpus.texts) // 2000)]
+    share = sum(WEB_DEBRIS.search(text) is not None for text in sample) / max(1, len(sample))
+    if share < MARKUP_SHARE:
+        return []
+    return [f"{grid.path}: preprocessing.strip_markup: {share:.0%} of the documents hold HTML "
+            "tags or entities, or web addresses, whose pieces become words (amp, quot, nbsp, "
+            "https, www, com); set it to true to drop them"]
 
 
 def _supervised_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
