@@ -346,7 +346,17 @@ def _check_param_names(params: Mapping[str, Any], schemas: Mapping[str, ParamSch
                              f"{', '.join(schemas[model].names)}")
         elif schemas and not any(s.get(name) for s in schemas.values()):
             problems.add(f"params.{key}", f"no model in this grid has a parameter '{name}'"
-                         f"{_did_you_mean(name, schemas.values())}")
+                         f"{_did_you_mean(name, schemas.values()) or _other_section(name)}")
+
+
+def _other_section(name: str) -> str:
+    """Where a setting of another section belongs: `params.max_df` is preprocessing.max_df (a
+    new user's mistake; audit of 2026-12-02)."""
+    for section, schema in (("preprocessing", sections.PREPROCESSING),
+                            ("embedding", sections.EMBEDDING), ("metrics", sections.METRICS)):
+        if schema.get(name) is not None:
+            return f"; it is a setting of the grid's {section} section: {section}.{name}"
+    return ""
 
 
 def _did_you_mean(name: str, schemas: Iterable[ParamSchema]) -> str:

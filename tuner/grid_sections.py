@@ -328,6 +328,10 @@ def metric_settings(value: Any, problems: ProblemList) -> MetricSettings:
 
 
 def preprocessing(value: Any, problems: ProblemList) -> Preprocessing:
+    """The section, its stop list's name read whatever its case ("English"), as model names and
+    dataset.language are."""
+    if isinstance(value, dict) and isinstance(value.get("stopwords"), str):
+        value = {**value, "stopwords": value["stopwords"].lower()}
     return Preprocessing(**checked_section(PREPROCESSING, value, problems))
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import dataset_path, make_grid
+from tests.conftest import dataset_path, make_grid, write_jsonl
 from tuner.cli import exit_code, main
 from tuner.errors import GridError, SweepAbortedError, SweepLockedError, TrackingError
 
@@ -739,3 +739,22 @@ def test_validate_says_supervised_theta_is_scored_against_the_labels_it_trained_
         assert main(["validate", str(path)]) == 0
         assert ("params.mode: THETA's supervised trials train on the labels that ARI, NMI and "
                 "F1 compare them with" in capsys.readouterr().err) is warned
+
+
+def test_validate_warns_of_repeated_and_outsized_documents(tmp_path, ng_records, capsys):
+    """Three copies of one headline made a whole BTM topic, and a 160,000-character uuencoded
+    post LDA's topic "max pl ms mm m3" (new-user audit of 2026-12-02)."""
+    rows = [dict(r) for r in ng_records[:100]]
+    for i in (10, 20, 30):
+        rows[i]["text"] = rows[0]["text"] + "  "  # the same text, spaces aside
+    rows[50]["text"] = "begin 644 picture.gif " + "M" * 60_000
+    path = make_grid(tmp_path, write_jsonl(tmp_path / "c.jsonl", rows), params={"num_topics": 5})
+    assert main(["validate", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert "dataset.path: 3 of 100 documents (3.0%) repeat an earlier document's text" in err
+    assert re.search(r"dataset.path: 1 document over 20 times the median document's [\d,]+ "
+                     r"characters \(the longest 60,022\)", err)
+    clean = make_grid(tmp_path, write_jsonl(tmp_path / "d.jsonl", ng_records[:100]),
+                      params={"num_topics": 5})
+    assert main(["validate", str(clean)]) == 0
+    assert "dataset.path:" not in capsys.readouterr().err

@@ -428,3 +428,23 @@ def test_settings_record_a_model_folder_found_from_the_working_folder(tmp_path, 
     monkeypatch.chdir(tmp_path / "work")
     settings = load_grid(path).settings()
     assert settings["embedding"]["model"] == str(tmp_path / "work" / "models" / "mine")
+
+
+@pytest.mark.parametrize("name, section", [("max_df", "preprocessing"),
+                                           ("max_length", "embedding"), ("topn", "metrics")])
+def test_another_sections_setting_under_params_names_its_section(tmp_path, small_corpus, name,
+                                                                 section):
+    """`params.max_df` was "no model has a parameter 'max_df'", without a word of where it
+    belongs (new-user audit of 2026-12-02)."""
+    path = make_grid(tmp_path, small_corpus, params={"num_topics": 5, name: 3})
+    with pytest.raises(GridError) as refused:
+        load_grid(path)
+    assert f"params.{name}: no model in this grid has a parameter '{name}'; it is a setting of " \
+        f"the grid's {section} section: {section}.{name}" in str(refused.value)
+
+
+def test_a_stop_lists_name_is_read_whatever_its_case(tmp_path, small_corpus):
+    """"English" was refused where model names and dataset.language take any case."""
+    path = make_grid(tmp_path, small_corpus, params={"num_topics": 5},
+                     preprocessing={"stopwords": "English"})
+    assert load_grid(path).preprocessing == Preprocessing(stopwords="english")
