@@ -92,10 +92,13 @@ def blas_kernel() -> str:
     import numpy  # noqa: F401 - loads the BLAS that threadpoolctl reads
     from threadpoolctl import threadpool_info
 
-    for library in threadpool_info():
-        if library.get("user_api") == "blas":
-            return f"{library.get('internal_api')}:{library.get('architecture') or 'unknown'}"
-    return "none"
+    found = [library for library in threadpool_info() if library.get("user_api") == "blas"]
+    # numpy's own first (a wheel's numpy.libs): a process that has loaded SciPy lists SciPy's
+    # too, in load order, and the parent and a worker must read the same one
+    found.sort(key=lambda library: "numpy" not in str(library.get("filepath", "")))
+    if not found:
+        return "none"
+    return f"{found[0].get('internal_api')}:{found[0].get('architecture') or 'unknown'}"
 
 
 @functools.cache
