@@ -346,7 +346,8 @@ def _run(args: argparse.Namespace) -> int:
                              args.threads_per_worker)
     view = _RunView(grid.trial_count, settings, bar=not args.quiet and sys.stdout.isatty())
     try:
-        outcome = execute_sweep(grid, inputs, settings, SweepHooks(view.prepared, view.finished))
+        outcome = execute_sweep(grid, inputs, settings,
+                                SweepHooks(view.prepared, view.finished, on_step=view.step))
     finally:
         view.close()
     pruned = f", {outcome.pruned} pruned (stopped early)" if outcome.pruned else ""
@@ -523,6 +524,13 @@ class _RunView:
             print(line, flush=True)
         else:
             self.display.trial_finished(record.status, line)
+
+    def step(self, line: str) -> None:
+        """A shared step's start or end, between the trials' lines."""
+        if self.display is None:
+            print(f"  {line}", flush=True)
+        else:
+            self.display.say(f"  {line}")
 
     def label(self, spec: TrialSpec) -> str:
         """A trial's model, the parameters the grid varies and its seed: every parameter, in

@@ -102,6 +102,7 @@ class SweepHooks:
     on_prepared: Callable[[PreparedSweep, int], None] | None = None
     on_record: Callable[[TrialRecord], None] | None = None
     on_start: Callable[[str], None] | None = None
+    on_step: Callable[[str], None] | None = None  # a line as each shared step starts and ends
 
 
 def journal_dir(cache_dir: Path) -> Path:
@@ -249,7 +250,7 @@ def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, ho
                            Limits(settings.trial_timeout_s or grid.timeout_s,
                                   settings.max_memory_mb), summarize,
                            lambda: settings.stop is not None and settings.stop.is_set(),
-                           _run_id_to(hooks.on_start))
+                           _run_id_to(hooks.on_start), hooks.on_step)
     except SweepInterrupted:
         raise
     except Exception as err:  # trials may have run: no longer "invalid input" (exit 2)

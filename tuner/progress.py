@@ -128,6 +128,14 @@ class ProgressDisplay:
             self.progress.record(status)
             self._refresh_bar()
 
+    def say(self, line: str) -> None:
+        """Show a line that counts nothing (a shared step's start or end) above the bar."""
+        with self.lock:
+            if self.bar is None:
+                self._write(line)
+            else:
+                self.bar.write(line, file=self.stream)
+
     def close(self) -> None:
         self.stop.set()
         self.ticker.join()

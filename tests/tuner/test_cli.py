@@ -758,3 +758,18 @@ def test_validate_warns_of_repeated_and_outsized_documents(tmp_path, ng_records,
                       params={"num_topics": 5})
     assert main(["validate", str(clean)]) == 0
     assert "dataset.path:" not in capsys.readouterr().err
+
+
+def test_run_says_when_a_shared_step_starts_and_ends(tmp_path, small_corpus, capsys):
+    """Word2Vec took 235 s of a DTM sweep whose display stood at "3/4 done" meanwhile, with no
+    word of what ran (new-user audit of 2026-12-02)."""
+    path = make_grid(tmp_path, small_corpus, models=["etm"],
+                     params={"num_topics": 5, "vocab_size": 1000, "epochs": 10,
+                             "embedding_dim": 50})
+    assert main(["run", str(path), "--tracking-uri", f"sqlite:///{tmp_path}/m.db",
+                 "--cache-dir", str(tmp_path / "cache"), "--max-workers", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    started = lines.index("  shared step word2vec of ETM started (the trials that need it wait "
+                          "for it)")
+    assert re.fullmatch(r"  shared step word2vec of ETM done in \d+\.\d s", lines[started + 1])
+    assert any(line.startswith("  COMPLETE ETM") for line in lines[started + 2:])

@@ -102,7 +102,8 @@ def test_strip_markup_reads_entities_and_drops_tags_and_addresses():
 
 def test_strip_markup_is_in_the_key_only_when_on():
     """Keys made before the setting existed stay valid."""
-    off, on = Preprocessing().key("c", "en", 10), Preprocessing(strip_markup=True).key("c", "en", 10)
+    off = Preprocessing().key("c", "en", 10)
+    on = Preprocessing(strip_markup=True).key("c", "en", 10)
     assert "strip_markup" not in off and on["strip_markup"] and off != on
 
 
