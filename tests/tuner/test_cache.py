@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -383,3 +384,17 @@ def test_a_local_model_folder_must_hold_a_model_and_take_no_revision(tmp_path):
     (folder / "vocab.txt").unlink()  # no tokenizer: every word was [UNK] (audit of 2026-12-01)
     with pytest.raises(EmbeddingModelError, match="and its tokenizer"):
         resolve_model_path(str(folder))
+
+
+def test_embedding_progress_in_a_log_is_lines_not_a_redrawn_bar(capsys):
+    """Without a terminal, tqdm's carriage-return redraws filled a cron job's log with about 47
+    updates of one line (new-user audit of 2026-12-02): a line per 30 s and one at the end."""
+    from tuner.data.embeddings import MINILM_IDS, encode_texts, resolve_model_path
+
+    folder = resolve_model_path(sorted(MINILM_IDS)[0])
+    vectors = encode_texts(folder, [f"document number {i}" for i in range(40)], "mean", 32,
+                           batch_size=16, progress=True)
+    assert vectors.shape[0] == 40
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    assert re.fullmatch(r"embedding: 3/3 batches, \d+ s\n", err)

@@ -7,7 +7,9 @@ import json
 import logging
 import os
 import re
-from collections.abc import Callable, Sequence
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -329,7 +331,10 @@ def load_encoder(model_path: Path, pooling: str, device: str,
     Last-token pooling pads on the left, so every sequence's last token sits at position -1."""
     import torch
     from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as transformers_logging
 
+    if sys.stderr is None or not sys.stderr.isatty():  # its "Loading weights" bar, redrawn
+        transformers_logging.disable_progress_bar()  # with carriage returns, in a log
     if dtype is None:
         dtype = torch.float16 if device.startswith("cuda") else torch.float32
     tokenizer = AutoTokenizer.from_pretrained(model_path, local_files_only=True,
@@ -354,12 +359,11 @@ def encode_with(model: torch.nn.Module, tokenizer: Any, texts: Sequence[str], po
                 ) -> NDArray[np.float32]:
     """L2-normalised embeddings of `texts` from a loaded model (in eval mode), in text order."""
     import torch
-    from tqdm.auto import tqdm
 
     order = np.argsort([-len(t) for t in texts], kind="stable")
     result: NDArray[np.float32] | None = None
     batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-    for batch in tqdm(batches, desc="embedding", unit="batch", disable=not progress):
+    for batch in _shown(batches, progress):
         with torch.inference_mode():
             pooled = embed_batch(model, tokenizer, [texts[i] for i in batch], pooling,
                                  max_length)
@@ -367,6 +371,28 @@ def encode_with(model: torch.nn.Module, tokenizer: Any, texts: Sequence[str], po
             result = np.zeros((len(texts), pooled.shape[1]), dtype=np.float32)
         result[batch] = torch.nn.functional.normalize(pooled.float(), dim=-1).cpu().numpy()
     return result if result is not None else np.zeros((0, 0), dtype=np.float32)
+
+
+LOG_EVERY_S = 30.0  # a progress line per this many seconds where stderr is no terminal
+
+
+def _shown(batches: list[Any], progress: bool) -> Iterator[Any]:
+    """The batches, with a progress bar on a terminal; elsewhere (a cron job's log) a line every
+    LOG_EVERY_S seconds and at the end: the bar's carriage-return redraws filled a log with
+    about 47 updates of one line (new-user audit of 2026-12-02)."""
+    if progress and sys.stderr is not None and sys.stderr.isatty():
+        from tqdm.auto import tqdm
+
+        yield from tqdm(batches, desc="embedding", unit="batch")
+        return
+    started = last = time.monotonic()
+    for done, batch in enumerate(batches, start=1):
+        yield batch
+        now = time.monotonic()
+        if progress and (now - last >= LOG_EVERY_S or done == len(batches)):
+            last = now
+            print(f"embedding: {done}/{len(batches)} batches, {now - started:.0f} s",
+                  file=sys.stderr, flush=True)
 
 
 def _pool(hidden: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:
