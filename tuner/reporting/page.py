@@ -74,7 +74,7 @@ def render_page(data: ReportData, plots: Sequence[Path], note: str = "") -> str:
                f"the mean <b>{esc(data.metric)}</b> over their seeds (± sample sd; - for one "
                f"seed). Pareto front over {esc(' x '.join(data.objectives))} (means): "
                f"{counted(len(data.front), 'configuration')}.</p>")
-    summary += _failures_html(data) + _warnings_html(data)
+    summary += _failures_html(data) + _warnings_html(data) + READING
     overview = "".join(_image(n) for n in ("leaderboard.png", "pareto.png") if n in names)
     models = "".join(_model_section(model, configs, data, names)
                      for model, configs in by_model(data.ranked).items())
@@ -86,6 +86,23 @@ def render_page(data: ReportData, plots: Sequence[Path], note: str = "") -> str:
             f"{_ranking_table(data)}"
             f"{overview}{models}{note}<h2>Top words of the best configurations, and of each "
             f"model's best</h2>{topics_image}{words}</body></html>")
+
+
+# What the numbers can and cannot say: a new user read NPMI below 0 on headlines as failure, and
+# ARI against the continents of UN speeches as topic quality (new-user audit of 2026-12-02).
+READING = (
+    "<details><summary>How to read these numbers</summary><ul>"
+    "<li><b>npmi</b> (−1 to 1): how often each topic's top words occur together in this "
+    "corpus, in sliding windows, against chance. It depends on the corpus: on short texts "
+    "such as headlines most topics of every model score below 0. Compare models and settings "
+    "on one corpus, never figures across corpora.</li>"
+    "<li><b>diversity</b> (0 to 1): the share of distinct words among all topics' top words; "
+    "1 means no word repeats. A fit with few or collapsed topics can score 1.</li>"
+    "<li><b>ari</b>, <b>nmi</b>, <b>f1</b>: agreement of each document's topic with the "
+    "labels. They measure the labels' partition, which is only as topical as the labels are "
+    "(a region or a year is not a topic), and a model trained on the labels scores itself.</li>"
+    "<li><b>± sd</b> is over the seeds: with one seed there is none, and a Pareto front of "
+    "one-seed means is as noisy as they are.</li></ul></details>")
 
 
 def _warnings_html(data: ReportData) -> str:
