@@ -458,6 +458,7 @@ def test_finished_sweep_reports_counts(finished: dict[str, Any]) -> None:
     job = finished["job"]
     assert (job["status"], job["completed"], job["failed"], job["total"], job["progress"]) == \
         ("finished", 2, 0, 2, 1.0), job
+    assert isinstance(job["warnings"], list)  # the end's warnings, as tuner run prints them
 
 
 def test_leaderboard_ranks_the_trials(api: Served, finished: dict[str, Any]) -> None:

@@ -80,6 +80,8 @@ class SweepJob:
     metric: str | None = None
     data_context: str | None = None  # what its trials are judged on (tuner.trial.data_context)
     journalled: int = 0  # results the store refused, logged by the experiment's next sweep
+    # what the ranked trials' own figures say is likely wrong with them (collapsed fits, ...)
+    warnings: list[str] = field(default_factory=list)
     created: float = field(default_factory=time.time)
     finished_at: float | None = None
 
@@ -305,6 +307,7 @@ class SweepRegistry:
             job.experiment_id, job.parent_run_id = outcome.experiment_id, outcome.parent_run_id
             job.metric, job.skipped = outcome.metric, outcome.skipped
             job.journalled = outcome.journalled
+            job.warnings = list(outcome.warnings)
         if outcome.failed and not (outcome.completed or outcome.skipped or outcome.pruned):
             # An automation that checks the status alone took an empty leaderboard for a result
             self._end(job, "failed", f"every trial failed ({outcome.failed}); each trial run's "
