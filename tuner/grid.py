@@ -346,7 +346,7 @@ def _check_param_names(params: Mapping[str, Any], schemas: Mapping[str, ParamSch
                              f"{', '.join(schemas[model].names)}")
         elif schemas and not any(s.get(name) for s in schemas.values()):
             problems.add(f"params.{key}", f"no model in this grid has a parameter '{name}'"
-                         f"{_did_you_mean(name, schemas.values()) or _other_section(name)}")
+                         f"{_other_section(name) or _did_you_mean(name, schemas.values())}")
 
 
 def _other_section(name: str) -> str:

@@ -243,7 +243,9 @@ def test_the_server_keeps_a_bounded_history_of_ended_sweeps(
 def test_a_starting_server_removes_the_inline_grids_of_servers_that_are_gone(
         tmp_path: Path) -> None:
     """A killed server's inline grids stayed under the cache folder for good (audit of
-    2026-12-02); a running server's must stay."""
+    2026-12-02); a running server's must stay, and so must another host's (a container's pids
+    are its own: one server removed a live container's grids by its pid; review of
+    2026-12-02)."""
     import os
     import subprocess
     import sys
@@ -252,19 +254,22 @@ def test_a_starting_server_removes_the_inline_grids_of_servers_that_are_gone(
     from tuner.tracking.tracker import process_started
 
     inline = tmp_path / "cache" / jobs.INLINE_FOLDER
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True).stdout.strip()
-    folders = {"gone": (gone, process_started(os.getpid()) or ""),  # a pid reused, or dead
-               "running": (str(os.getpid()), process_started(os.getpid()) or "")}
-    for pid, owner in folders.values():
-        (inline / pid).mkdir(parents=True, exist_ok=True)
-        (inline / pid / "abc.json").write_text("{}")
-        (inline / pid / jobs.OWNER_FILE).write_text(owner)
+    gone = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True).stdout)
+    me = process_started(os.getpid()) or ""
+    folders = {jobs._server_folder_name(gone): me,  # a pid reused, or dead
+               jobs._server_folder_name(): me,  # running
+               f"another-host-{gone}": "boot:1"}
+    for name, owner in folders.items():
+        (inline / name).mkdir(parents=True, exist_ok=True)
+        (inline / name / "abc.json").write_text("{}")
+        (inline / name / jobs.OWNER_FILE).write_text(owner)
     (inline / "0123456789ab.json").write_text("{}")  # the layout before per-server folders
     registry = jobs.SweepRegistry(jobs.JobSettings(tmp_path, tmp_path / "cache",
                                                    f"sqlite:///{tmp_path}/mlflow.db"))
     try:
-        assert sorted(p.name for p in inline.iterdir()) == [str(os.getpid())]
-        assert (inline / str(os.getpid()) / "abc.json").is_file()
+        assert sorted(p.name for p in inline.iterdir()) == sorted(
+            [jobs._server_folder_name(), f"another-host-{gone}"])
+        assert (inline / jobs._server_folder_name() / "abc.json").is_file()
     finally:
         registry.shutdown(1)

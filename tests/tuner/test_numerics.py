@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import subprocess
 import sys
 
@@ -14,6 +15,9 @@ import pytest
 from tests.conftest import REPO
 from tuner.data.numerics import check_torch_capability, torch_capability
 from tuner.errors import CacheError
+
+X86 = pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"),
+                         reason="ATen's and MKL's instruction sets are x86's")
 
 
 def _in_a_new_process(code: str, **env: str) -> str:
@@ -34,7 +38,35 @@ def test_the_capability_read_without_torch_is_torchs_own(chosen: str | None) -> 
             "str(torch.backends.cpu.get_cpu_capability()).lower()]))")
     ours, torchs = json.loads(_in_a_new_process(code, **(
         {"ATEN_CPU_CAPABILITY": chosen} if chosen else {})))
-    assert ours == torchs
+    assert ours.split("+")[0] == torchs
+
+
+@X86
+def test_mkl_s_instruction_set_is_keyed_beside_atens(monkeypatch) -> None:
+    """MKL runs torch's matrix products whatever ATen runs: an AVX-512 host set to avx2 still
+    multiplied with AVX-512, under an AVX2 host's key (review of 2026-12-02)."""
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx2")
+    native = torch_capability()
+    monkeypatch.setenv("MKL_ENABLE_INSTRUCTIONS", "AVX2")
+    assert torch_capability() == "avx2+mkl:avx2" != native
+
+
+@X86
+def test_a_machine_whose_cpu_flags_cannot_be_read_checks_nothing(monkeypatch) -> None:
+    """No /proc/cpuinfo (Windows, macOS): every torch trial failed the worker's check, the
+    key reading "default" where torch ran AVX2 (review of 2026-12-02)."""
+    from tuner.data import numerics
+
+    monkeypatch.delenv("ATEN_CPU_CAPABILITY", raising=False)
+    monkeypatch.setattr(numerics, "_cpu_field", lambda field: "")
+    numerics._cpu_flags.cache_clear()
+    try:
+        keyed = torch_capability()
+        assert keyed.endswith("-unknown+mkl:unknown-unknown")
+        import torch  # noqa: F401 - the worker's situation: torch imported
+        check_torch_capability(keyed)
+    finally:
+        numerics._cpu_flags.cache_clear()
 
 
 def test_a_worker_whose_torch_picks_other_kernels_refuses_the_trial() -> None:

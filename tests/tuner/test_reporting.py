@@ -351,6 +351,11 @@ def test_a_declared_log_axis_stays_log_for_a_random_searchs_draws() -> None:
     try:
         _, shown, said = _axis(ax, draws, True)
         assert (ax.get_xscale(), shown, said) == ("log", {}, " (log scale)")
+        ax.scatter(draws, draws)
+        figure.canvas.draw()
+        labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+        # plain numbers: with TeX off for data, matplotlib's $10^{-4}$ was drawn as written
+        assert labels and all("$" not in text for text in labels), labels
     finally:
         _pyplot().close(figure)
 

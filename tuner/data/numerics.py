@@ -37,20 +37,40 @@ def cpu_numerics(libraries: Collection[str]) -> dict[str, str]:
 
 
 def torch_capability() -> str:
-    """The kernels torch's CPU operators run (default, avx2 or avx512 on x86), as torch picks
-    them: $ATEN_CPU_CAPABILITY when it names one, else the best the CPU has (AVX-512 needs its
-    F, VL, BW and DQ parts and FMA; AVX2 needs FMA too). Elsewhere the machine's architecture
-    and, on ARM, whether it has SVE."""
+    """The kernels torch's CPU operators run, `<aten>+mkl:<isa>`: ATen's own (default, avx2 or
+    avx512 on x86) as torch picks them, $ATEN_CPU_CAPABILITY when it names one, else the best
+    the CPU has (AVX-512 needs its F, VL, BW and DQ parts and FMA; AVX2 needs FMA too); and
+    MKL's, which runs the matrix products whatever ATen runs (an AVX-512 host set to avx2
+    still multiplied with AVX-512; review of 2026-12-02): $MKL_ENABLE_INSTRUCTIONS, else the
+    CPU's vendor and best instruction set (MKL runs AVX2 code on AMD's AVX-512). oneDNN's
+    $ONEDNN_MAX_CPU_ISA is added when set. Elsewhere than x86, the machine's architecture and,
+    on ARM, whether it has SVE; where the CPU's flags cannot be read (no /proc/cpuinfo), an
+    unknown capability that no worker checks."""
     machine = platform.machine().lower()
+    flags = _cpu_flags()
     if machine not in ("x86_64", "amd64", "i386", "i686"):
-        return machine + ("-sve" if "sve" in _cpu_flags() else "")
+        return machine + ("-sve" if "sve" in flags else "")
     chosen = os.environ.get("ATEN_CPU_CAPABILITY", "")
     if chosen in TORCH_CAPABILITIES:  # torch reads it as written: "AVX2" is ignored
-        return chosen
+        aten = chosen
+    elif not flags:
+        aten = f"{machine}-unknown"
+    elif {"avx512f", "avx512vl", "avx512bw", "avx512dq", "fma"} <= flags:
+        aten = "avx512"
+    else:
+        aten = "avx2" if {"avx2", "fma"} <= flags else "default"
+    mkl = os.environ.get("MKL_ENABLE_INSTRUCTIONS", "").lower() or _cpu_class()
+    onednn = os.environ.get("ONEDNN_MAX_CPU_ISA", "").lower()
+    return f"{aten}+mkl:{mkl}" + (f"+onednn:{onednn}" if onednn else "")
+
+
+def _cpu_class() -> str:
+    """The CPU's vendor and best vector instruction set, as libraries that dispatch on both
+    (MKL) tell machines apart: genuineintel-avx512, authenticamd-avx2, ..."""
     flags = _cpu_flags()
-    if {"avx512f", "avx512vl", "avx512bw", "avx512dq", "fma"} <= flags:
-        return "avx512"
-    return "avx2" if {"avx2", "fma"} <= flags else "default"
+    isa = "avx512" if "avx512f" in flags else "avx2" if "avx2" in flags else \
+        "sse" if flags else "unknown"
+    return f"{_cpu_field('vendor_id').lower() or 'unknown'}-{isa}"
 
 
 def check_torch_capability(keyed: str) -> None:
@@ -61,12 +81,13 @@ def check_torch_capability(keyed: str) -> None:
         CacheError: torch picked other kernels; naming one for every machine makes both agree.
     """
     torch = sys.modules.get("torch")
-    if torch is None or keyed not in TORCH_CAPABILITIES:
+    aten = keyed.split("+", 1)[0]
+    if torch is None or aten not in TORCH_CAPABILITIES:
         return
     actual = str(torch.backends.cpu.get_cpu_capability()).lower()
-    if actual in TORCH_CAPABILITIES and actual != keyed:
+    if actual in TORCH_CAPABILITIES and actual != aten:
         raise CacheError(f"torch runs its {actual} kernels here, where the trial was keyed for "
-                         f"{keyed}: set one ATEN_CPU_CAPABILITY (avx2, say) on every machine "
+                         f"{aten}: set one ATEN_CPU_CAPABILITY (avx2, say) on every machine "
                          "of the sweep")
 
 
@@ -74,15 +95,21 @@ def check_torch_capability(keyed: str) -> None:
 def _cpu_flags() -> frozenset[str]:
     """The CPU's feature flags as Linux lists them (x86 `flags`, ARM `Features`); none where
     /proc/cpuinfo cannot be read."""
+    return frozenset((_cpu_field("flags") or _cpu_field("Features")).split())
+
+
+@functools.cache
+def _cpu_field(field: str) -> str:
+    """The first CPU's `field` in /proc/cpuinfo ("" where it has none or cannot be read)."""
     try:
         text = Path("/proc/cpuinfo").read_text(encoding="ascii", errors="replace")
     except OSError:
-        return frozenset()
+        return ""
     for line in text.splitlines():
         name, _, value = line.partition(":")
-        if name.strip() in ("flags", "Features"):
-            return frozenset(value.split())
-    return frozenset()
+        if name.strip() == field:
+            return value.strip()
+    return ""
 
 
 @functools.cache

@@ -111,7 +111,7 @@ class Preprocessing:
 
 # Web text's debris: HTML tags, web and e-mail addresses (entities are read first, html.unescape)
 _MARKUP = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>|\b(?:https?|ftp)://\S+|\bwww\.\S+"
-                     r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+                     r"|(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")  # lookbehind: linear
 # What tells web text (the advice that suggests strip_markup): a tag of HTML itself, an
 # address or an entity; a bare e-mail address (20 Newsgroups' headers) does not.
 WEB_DEBRIS = re.compile(r"</?(?:a|p|br|div|span|img|b|i|em|strong|li|ul|ol|h[1-6]|table|tr|td"

@@ -161,8 +161,13 @@ def _axis(ax: Any, values: Sequence[Any], log: bool) -> tuple[Any, dict[str, flo
             [math.log(v) for v in distinct])))):
         log = positive and (log or crowded)
         if log:
+            from matplotlib.ticker import FuncFormatter
+
             ax.set_xscale("log")
             ax.minorticks_off()
+            # matplotlib's own log labels are TeX ($10^{-4}$), which text.parse_math off (see
+            # _pyplot) drew as written: plain numbers instead (review of 2026-12-02)
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
         ticks = {format_value(v): float(v) for v in distinct} if ticked else {}
         return float, ticks, " (log scale)" if log else ""
     order = sorted(set(map(format_value, values)),

@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import re
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -270,7 +272,7 @@ class SweepRegistry:
         return path
 
     def _inline_folder(self) -> Path:
-        return self.settings.cache_dir.resolve() / INLINE_FOLDER / str(os.getpid())
+        return self.settings.cache_dir.resolve() / INLINE_FOLDER / _server_folder_name()
 
     def _inline_path(self, job: SweepJob) -> Path:
         return self._inline_folder() / f"{job.id}.json"
@@ -379,6 +381,14 @@ def _grid_shaped(path: Path) -> bool:
     return isinstance(raw, dict) and "dataset" in raw and ("models" in raw or "model" in raw)
 
 
+def _server_folder_name(pid: int | None = None) -> str:
+    """`<host>-<pid>`: a cache folder shared by containers (each with pids of its own, often
+    the same) or by hosts over NFS holds each server's grids apart, and a server judges only
+    its own host's folders (review of 2026-12-02: it removed a live container's by its pid)."""
+    host = re.sub(r"[^\w.-]", "_", socket.gethostname())[:64] or "host"
+    return f"{host}-{os.getpid() if pid is None else pid}"
+
+
 def _claim(folder: Path) -> None:
     """Note which process owns `folder` (its pid names it; the note tells a reused pid apart)."""
     from tuner.tracking.tracker import process_started
@@ -389,18 +399,21 @@ def _claim(folder: Path) -> None:
 
 
 def _remove_gone_servers_grids(inline: Path) -> None:
-    """Remove the inline grids of servers that no longer run: their sweeps ended with them.
-    Grids of the layout before per-server folders (files directly under `inline`) have no
-    owner to ask and go too."""
+    """Remove the inline grids of this host's servers that no longer run: their sweeps ended
+    with them. Other hosts' folders are theirs to judge. Grids of the layout before per-server
+    folders (files directly under `inline`) have no owner to ask and go too."""
     from tuner.tracking.tracker import process_started
 
     try:
         entries = list(inline.iterdir())
     except OSError:  # none yet, or unreadable: nothing to remove
         return
+    mine = _server_folder_name(0)[:-1]  # "<host>-"
     for entry in entries:
-        if entry.name.isdigit() and entry.is_dir() and not entry.is_symlink():
-            alive = process_started(int(entry.name))
+        pid = entry.name.removeprefix(mine)
+        if entry.name.startswith(mine) and pid.isdigit() and entry.is_dir() \
+                and not entry.is_symlink():
+            alive = process_started(int(pid))
             noted = _read_owner(entry)
             if alive is not None and (noted is None or noted in ("", alive)):
                 continue
