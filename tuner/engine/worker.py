@@ -207,7 +207,8 @@ def _with_side_digests(ref: DataRef) -> tuple[TrialData, dict[str, str]]:
 
 # What makes two kinds of CPU run one code path (tuner.data.numerics, tuner.fitting.tomotopy_isa)
 CPU_FIXES = {"tomotopy_isa": "set the same TOMOTOPY_ISA on every machine",
-             "torch_cpu": "set the same ATEN_CPU_CAPABILITY on every machine (avx2, say)",
+             "torch_cpu": "set the same ATEN_CPU_CAPABILITY and MKL_ENABLE_INSTRUCTIONS on "
+                          "every machine (avx2 and AVX2, say)",
              "blas": "set the same OPENBLAS_CORETYPE on every machine (Haswell, say)",
              "numba_cpu": "set the same NUMBA_CPU_NAME on every machine (generic, say)"}
 
