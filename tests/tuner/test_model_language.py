@@ -72,12 +72,12 @@ def test_chinese_documents_in_an_english_corpus_are_counted(thucnews_corpus, sma
         {**row, "id": f"zh-{row['id']}"} for row in chinese])
     grid = _grid(tmp_path, corpus, "en", {})
     assert chinese_share(check_inputs(grid).corpus.texts) <= 0.3
-    assert advisories(grid, check_inputs(grid)) == [
+    assert [a for a in advisories(grid, check_inputs(grid)) if "language" in a] == [
         f"{grid.path}: dataset.language is 'en' but 12 of {len(english) + 12} documents are "
         "mostly Chinese: they are not segmented into words, and most will get no topic; sweep "
         "each language's documents as a dataset of its own"]
     grid = _grid(tmp_path, small_corpus, "en", {})
-    assert advisories(grid, check_inputs(grid)) == []
+    assert [a for a in advisories(grid, check_inputs(grid)) if "language" in a] == []
 
 
 def test_a_model_size_beside_an_explicit_embedding_model_is_warned_of(thucnews_corpus,
