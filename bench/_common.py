@@ -9,6 +9,7 @@ import os
 import platform
 import resource
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -100,6 +101,8 @@ def run_accounted(command: Sequence[str], **popen: Any) -> Accounted:
     own = _children_cpu() - before
     _wait_for_orphans(ours)
     if process.returncode != 0:
+        if err:  # captured (a caller that keeps a command's warnings quiet): say why it failed
+            sys.stderr.write(err if isinstance(err, str) else err.decode(errors="replace"))
         raise subprocess.CalledProcessError(process.returncode, command, out, err)
     return Accounted(wall, own, _children_cpu() - before, out or "")
 

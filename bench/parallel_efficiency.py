@@ -102,7 +102,8 @@ def run_tuner(grid: Path, cache: Path, workers: int, threads: int | None,
                "--cache-dir", str(cache), "--tracking-uri", f"sqlite:///{store}"]
     if threads is not None:
         command += ["--threads-per-worker", str(threads)]
-    ran = run_accounted(command, stdout=subprocess.DEVNULL)
+    # its warnings (the corpus's advice) were printed once by `tuner precompute`, not per run
+    ran = run_accounted(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     runs = trial_runs(store)
     phase = max(e for _, e, _, _ in runs) - min(s for s, _, _, _ in runs)
     return Measured(ran.wall, phase, fit_sums((model, fit) for _, _, model, fit in runs),
