@@ -35,6 +35,7 @@ class ReportData:
     failed: int = 0  # trials that failed on this data and have not finished since
     unfinished: list[ConfigResult] = field(default_factory=list)  # configurations none finished
     warnings: Sequence[str] = ()  # what validation and precompute warned of, before the sweep
+    after: Sequence[str] = ()  # what its trials' own figures said at its end (health)
 
     @property
     def top(self) -> list[ConfigResult]:
@@ -109,11 +110,16 @@ def _warnings_html(data: ReportData) -> str:
     """The latest sweep's warnings (an English embedding model on Chinese text, documents left
     with no word): said on stderr alone, a reader of the report ranked such a sweep unwarned
     (Chinese audit of 2026-12-01)."""
-    if not data.warnings:
-        return ""
-    items = "".join(f"<li>{html.escape(w)}</li>" for w in data.warnings)
-    return (f"<p>The latest sweep was warned of {counted(len(data.warnings), 'thing')} before "
-            f"it ran:</p><ul class='warnings'>{items}</ul>")
+    shown = ""
+    if data.warnings:
+        items = "".join(f"<li>{html.escape(w)}</li>" for w in data.warnings)
+        shown += (f"<p>The latest sweep was warned of {counted(len(data.warnings), 'thing')} "
+                  f"before it ran:</p><ul class='warnings'>{items}</ul>")
+    if data.after:  # as `tuner run` ended with them; the rows' notes say which
+        items = "".join(f"<li>{html.escape(w)}</li>" for w in data.after)
+        shown += (f"<p>Its trials' own figures said, at its end:</p>"
+                  f"<ul class='warnings'>{items}</ul>")
+    return shown
 
 
 def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

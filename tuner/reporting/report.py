@@ -126,7 +126,8 @@ def write_report_with(tracker: Tracker, experiment: str, out: Path,
                           declared)
     warned = (tracker.read_json(sweep.run_id, WARNINGS_FILE) or {}
               if sweep.tags.get(WARNINGS_TAG, "0") != "0" else {})
-    data = replace(data, warnings=[str(w) for w in warned.get("warnings", [])])
+    data = replace(data, warnings=[str(w) for w in warned.get("warnings", [])],
+                   after=[str(w) for w in warned.get("after_trials", [])])
     out.mkdir(parents=True, exist_ok=True)
     plots = _plots(data, out)
     language = _words_language(sweep, [c.best_trial(data.metric) for c in data.top],
