@@ -96,28 +96,38 @@ class SlowStepTrainer(Trainer):
         return fit_lda(data, params, ctx, 10)
 
 
-class LumpyTrainer(Trainer):
-    """Fits a real LDA, then gives every document to its first topic: a collapsed fit."""
+class _AdjustedLda(Trainer):
+    """Fits a real 10-iteration LDA, then `adjusted` changes its output."""
 
-    name: ClassVar[str] = "Lumpy"
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})
-    params: ClassVar[ParamSchema] = ParamSchema("Lumpy", [NUM_TOPICS, VOCAB_SIZE])
 
     def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
             ) -> TopicModelOutput:
-        output = fit_lda(data, params, ctx, 10)
+        return self.adjusted(fit_lda(data, params, ctx, 10), data, ctx)
+
+    def adjusted(self, output: TopicModelOutput, data: TrialData, ctx: FitContext
+                 ) -> TopicModelOutput:
+        return output
+
+
+class LumpyTrainer(_AdjustedLda):
+    """Gives every document to its first topic: a collapsed fit."""
+
+    name: ClassVar[str] = "Lumpy"
+    params: ClassVar[ParamSchema] = ParamSchema("Lumpy", [NUM_TOPICS, VOCAB_SIZE])
+
+    def adjusted(self, output: TopicModelOutput, data: TrialData, ctx: FitContext
+                 ) -> TopicModelOutput:
         return dataclasses.replace(output, doc_topic=None,
                                    assignments=np.zeros(data.bow.n_docs, dtype=np.int64))
 
 
-class ThreadsTrainer(Trainer):
-    """Fits a real LDA and reports the native threads its fit was given (`fit_threads`)."""
+class ThreadsTrainer(_AdjustedLda):
+    """Reports the native threads its fit was given (`fit_threads`)."""
 
     name: ClassVar[str] = "Threads"
-    requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})
     params: ClassVar[ParamSchema] = ParamSchema("Threads", [NUM_TOPICS, VOCAB_SIZE])
 
-    def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
-            ) -> TopicModelOutput:
-        output = fit_lda(data, params, ctx, 10)
+    def adjusted(self, output: TopicModelOutput, data: TrialData, ctx: FitContext
+                 ) -> TopicModelOutput:
         return dataclasses.replace(output, extras={**output.extras, "fit_threads": ctx.threads})
