@@ -447,11 +447,14 @@ def finished(api: Served) -> dict[str, Any]:
     status, job = api.call("POST", "/sweeps", {"grid": "tiny.json"})
     assert status == 202, job
     second = api.call("POST", "/sweeps", {"grid": "tiny.json"})
-    return {"second": second, "job": wait_done(api, job["id"])}
+    # refused before its data is read: its corpus does not exist (a 400 once validated)
+    early = api.call("POST", "/sweeps", _inline(api, "served", "missing.jsonl"))
+    return {"second": second, "early": early, "job": wait_done(api, job["id"])}
 
 
 def test_second_sweep_of_a_running_experiment_answers_409(finished: dict[str, Any]) -> None:
     assert finished["second"][0] == 409
+    assert finished["early"][0] == 409, finished["early"]  # the inline grid's data never read
 
 
 def test_finished_sweep_reports_counts(finished: dict[str, Any]) -> None:

@@ -131,6 +131,7 @@ class SweepRegistry:
         if self._stop.is_set():
             raise ApiError(HTTPStatus.SERVICE_UNAVAILABLE, "the server is shutting down")
         job_id = uuid.uuid4().hex[:12]
+        self._refuse_running(_inline_experiment(body))  # before validation reads the data
         grid, inputs, inline = self._validated_request(body)
         job = SweepJob(job_id, grid.experiment, "grid_inline" if inline else str(body["grid"]))
         self._register(job)
@@ -234,13 +235,26 @@ class SweepRegistry:
             raise validation_error(err, path, label, shortened,
                                    {k: v for k, v in files.items() if v is not None}) from err
 
-    def _register(self, job: SweepJob) -> None:
+    def _refuse_running(self, experiment: str | None) -> None:
+        """409 for an experiment a sweep runs now: said once the grid's name is known, before
+        validation reads a corpus for a request that will be refused (attacker audit of
+        2026-12-02); _register checks again, under the same lock as it queues."""
         from tuner.flow import is_locked
 
+        if experiment is None:
+            return
         with self._lock:
             waiting = [j for j in self._jobs.values() if j.status in ("queued", "running")]
-            if any(j.experiment == job.experiment for j in waiting) or \
-                    is_locked(self.settings.tracking_uri, job.experiment):
+            if any(j.experiment == experiment for j in waiting) or \
+                    is_locked(self.settings.tracking_uri, experiment):
+                raise ApiError(HTTPStatus.CONFLICT, f"experiment '{experiment}': a sweep is "
+                               "already running; wait for it to finish")
+
+    def _register(self, job: SweepJob) -> None:
+        self._refuse_running(job.experiment)
+        with self._lock:
+            waiting = [j for j in self._jobs.values() if j.status in ("queued", "running")]
+            if any(j.experiment == job.experiment for j in waiting):  # since _refuse_running
                 raise ApiError(HTTPStatus.CONFLICT, f"experiment '{job.experiment}': a sweep "
                                "is already running; wait for it to finish")
             queued = sum(j.status == "queued" for j in waiting)
@@ -379,6 +393,13 @@ def _grid_shaped(path: Path) -> bool:
     except (OSError, UnicodeDecodeError, ValueError, RecursionError):
         return True  # not JSON at all: load_grid says so without quoting it
     return isinstance(raw, dict) and "dataset" in raw and ("models" in raw or "model" in raw)
+
+
+def _inline_experiment(body: Any) -> str | None:
+    """The experiment an inline grid names, before it is validated (None: not one yet)."""
+    raw = body.get("grid_inline") if isinstance(body, dict) else None
+    name = raw.get("experiment") if isinstance(raw, dict) else None
+    return name if isinstance(name, str) and name else None
 
 
 def _server_folder_name(pid: int | None = None) -> str:
