@@ -392,7 +392,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from tuner.reporting.page import counted
+    from tuner.reporting.health import counted
     from tuner.reporting.report import default_folder, write_report
     from tuner.tracking.tracker import resolve_tracking_uri
 

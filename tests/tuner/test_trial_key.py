@@ -297,6 +297,13 @@ def test_a_worker_with_other_libraries_than_the_sweeps_fails_the_trial(small_dat
     record = run_trial(other)
     assert record.status is TrialStatus.FAILED and record.error is not None
     assert "tomotopy" in record.error.message and "(the sweep's: 0.0.1)" in record.error.message
+    assert record.error.message.endswith("install the same versions on every worker")
+    # a machine whose BLAS loaded another kernel is told which variable makes them agree
+    other = dataclasses.replace(lda, code={**lda.code, "blas": "openblas:Haswell2"})
+    record = run_trial(other)
+    assert record.status is TrialStatus.FAILED and record.error is not None
+    assert record.error.message.endswith("set the same OPENBLAS_CORETYPE on every machine "
+                                         "(Haswell, say)"), record.error.message
 
 
 def test_a_fix_to_truth_scoring_re_scores_only_trials_with_a_truth(monkeypatch):

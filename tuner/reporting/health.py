@@ -22,9 +22,18 @@ class Concern:
     detail: str  # this trial's figures, e.g. "6 of 20"
 
 
-# kind -> the leaderboard's short note
+# kind -> the leaderboard's short note, and what the report says it means
 NOTES = {"collapsed": "collapsed", "unconverged": "EM unconverged",
          "still_improving": "still improving", "saw_labels": "trained on the labels"}
+MEANINGS = {
+    "collapsed": "its documents went to fewer than half its topics, or it found one topic or "
+                 "fewer than half the topics asked for: its diversity, coherence and agreement "
+                 "with the labels mean little",
+    "unconverged": "STM stopped at max_iter before EM converged: raise max_iter",
+    "still_improving": "its held-out loss was lowest at its last epoch: the epoch budget "
+                       "stopped it, not early stopping; raise epochs",
+    "saw_labels": "THETA mode supervised trained on the labels that ARI, NMI and F1 compare "
+                  "it with: those scores flatter it beside unsupervised models"}
 
 
 def trial_concerns(model: str, params: Mapping[str, Any], metrics: Mapping[str, float]

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tuner.reporting.health import NOTES, counted
+from tuner.reporting.health import MEANINGS, NOTES, counted
 from tuner.reporting.importance import ModelImportance, why_no_importance
 from tuner.reporting.leaderboard import ConfigResult, format_mean_sd, format_value
 from tuner.reporting.plots import TOPIC_WORDS_SHOWN
@@ -152,24 +152,13 @@ def _ranking_table(data: ReportData) -> str:
         rows)
 
 
-NOTE_MEANINGS = {
-    "collapsed": "its documents went to fewer than half its topics, or it found one topic or "
-                 "fewer than half the topics asked for: its diversity, coherence and agreement "
-                 "with the labels mean little",
-    "unconverged": "STM stopped at max_iter before EM converged: raise max_iter",
-    "still_improving": "its held-out loss was lowest at its last epoch: the epoch budget "
-                       "stopped it, not early stopping; raise epochs",
-    "saw_labels": "THETA mode supervised trained on the labels that ARI, NMI and F1 compare "
-                  "it with: those scores flatter it beside unsupervised models"}
-
-
 def _notes_legend(ranked: Sequence[ConfigResult]) -> str:
     """What the notes of the rows below mean, for those present (a seed of the row has it)."""
     present = {c.kind for config in ranked for c in config.concerns}
     if not present:
         return ""
-    items = "".join(f"<li><b>{html.escape(NOTES[kind])}</b>: {html.escape(meaning)}</li>"
-                    for kind, meaning in NOTE_MEANINGS.items() if kind in present)
+    items = "".join(f"<li><b>{html.escape(note)}</b>: {html.escape(MEANINGS[kind])}</li>"
+                    for kind, note in NOTES.items() if kind in present)
     return f"<p>Notes on the rows below, from each trial's own figures:</p><ul>{items}</ul>"
 
 

@@ -236,27 +236,28 @@ class SweepRegistry:
                                    {k: v for k, v in files.items() if v is not None}) from err
 
     def _refuse_running(self, experiment: str | None) -> None:
-        """409 for an experiment a sweep runs now: said once the grid's name is known, before
-        validation reads a corpus for a request that will be refused (attacker audit of
-        2026-12-02); _register checks again, under the same lock as it queues."""
+        """409 for an experiment a sweep runs now, said as soon as the grid's name is known:
+        before validation reads a corpus for a request that will be refused (attacker audit of
+        2026-12-02). _register asks again under the lock it queues under."""
+        if experiment is not None:
+            with self._lock:
+                self._raise_if_running(experiment, self._waiting())
+
+    def _waiting(self) -> list[SweepJob]:
+        return [j for j in self._jobs.values() if j.status in ("queued", "running")]
+
+    def _raise_if_running(self, experiment: str, waiting: list[SweepJob]) -> None:
         from tuner.flow import is_locked
 
-        if experiment is None:
-            return
-        with self._lock:
-            waiting = [j for j in self._jobs.values() if j.status in ("queued", "running")]
-            if any(j.experiment == experiment for j in waiting) or \
-                    is_locked(self.settings.tracking_uri, experiment):
-                raise ApiError(HTTPStatus.CONFLICT, f"experiment '{experiment}': a sweep is "
-                               "already running; wait for it to finish")
+        if any(j.experiment == experiment for j in waiting) or \
+                is_locked(self.settings.tracking_uri, experiment):
+            raise ApiError(HTTPStatus.CONFLICT, f"experiment '{experiment}': a sweep is already "
+                           "running; wait for it to finish")
 
     def _register(self, job: SweepJob) -> None:
-        self._refuse_running(job.experiment)
         with self._lock:
-            waiting = [j for j in self._jobs.values() if j.status in ("queued", "running")]
-            if any(j.experiment == job.experiment for j in waiting):  # since _refuse_running
-                raise ApiError(HTTPStatus.CONFLICT, f"experiment '{job.experiment}': a sweep "
-                               "is already running; wait for it to finish")
+            waiting = self._waiting()
+            self._raise_if_running(job.experiment, waiting)
             queued = sum(j.status == "queued" for j in waiting)
             if queued >= self.settings.max_queued:
                 raise ApiError(HTTPStatus.SERVICE_UNAVAILABLE, f"{queued} sweeps are queued, "
