@@ -8,7 +8,9 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from tuner.reporting.findings import findings_html
 from tuner.reporting.health import MEANINGS, NOTES, counted
 from tuner.reporting.importance import ModelImportance, why_no_importance
 from tuner.reporting.leaderboard import ConfigResult, format_mean_sd, format_value
@@ -36,6 +38,7 @@ class ReportData:
     unfinished: list[ConfigResult] = field(default_factory=list)  # configurations none finished
     warnings: Sequence[str] = ()  # what validation and precompute warned of, before the sweep
     after: Sequence[str] = ()  # what its trials' own figures said at its end (health)
+    extras: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # run id -> extras.json
 
     @property
     def top(self) -> list[ConfigResult]:
@@ -219,4 +222,5 @@ def _topics_html(config: ConfigResult, data: ReportData) -> str:
         return f"{title}<p>no topics.json artifact</p>"
     items = "".join(f"<li>{esc(' '.join(words[:TOPIC_WORDS_SHOWN]))}</li>" for _, words in
                     sorted(topics.items(), key=lambda kv: int(kv[0])))
-    return f"{title}<ol start='0'>{items}</ol>"
+    return (f"{title}<ol start='0'>{items}</ol>"
+            f"{findings_html(topics, data.extras.get(trial.run_id, {}))}")

@@ -41,6 +41,7 @@ from tuner.reporting.plots import (
 )
 from tuner.tracking.records import FinishedTrial, SweepRun, ranked, ranking_metric
 from tuner.tracking.tracker import (
+    EXTRAS_FILE,
     WARNINGS_FILE,
     WARNINGS_TAG,
     MlflowTracker,
@@ -195,7 +196,9 @@ def _report_data(tracker: Tracker, experiment: str, trials: list[FinishedTrial],
     best = [c.best_trial(metric) for c in shown_configs(configs)]
     return ReportData(experiment, metric, configs, pareto_front(configs, objectives), objectives,
                       model_importances(full, metric),
-                      {t.run_id: tracker.topics(t.run_id) for t in best}, pruned_by_rung(trials))
+                      {t.run_id: tracker.topics(t.run_id) for t in best}, pruned_by_rung(trials),
+                      extras={t.run_id: tracker.read_json(t.run_id, EXTRAS_FILE) or {}
+                              for t in best})
 
 
 def pruned_by_rung(trials: list[FinishedTrial]) -> dict[str, dict[int, int]]:

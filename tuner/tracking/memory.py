@@ -19,6 +19,7 @@ from tuner.tracking.records import (
     richest_fits,
 )
 from tuner.tracking.tracker import (
+    EXTRAS_FILE,
     SweepHandle,
     learning_curve,
     run_status,
@@ -162,6 +163,9 @@ class MemoryTracker:
         return {str(i): words for i, words in enumerate(record.topic_words)} if record else {}
 
     def read_json(self, run_id: str, name: str) -> dict[str, Any] | None:
+        record = self.runs[run_id].record
+        if name == EXTRAS_FILE and record is not None and record.extras:  # as MLflow's run has it
+            return dict(record.extras)
         found = self.runs[run_id].artifacts.get(name)
         return dict(found) if isinstance(found, dict) else None
 

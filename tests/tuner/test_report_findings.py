@@ -1,0 +1,99 @@
+"""The report shows what DTM and STM are chosen for: each topic's words over time, and the
+covariates' effects on topic prevalence. One real sweep of both on dated headlines with a
+numeric and a categorical covariate, in a SQLite MLflow store."""
+
+from __future__ import annotations
+
+import html
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, make_grid, read_jsonl, write_jsonl
+from tuner.reporting.findings import findings_html, shown_slices
+from tuner.reporting.report import write_report
+from tuner.tracking.tracker import EXTRAS_FILE, MlflowTracker
+
+HUFFPOST_MINI = REPO / "datasets" / "huffpost-mini" / "corpus.jsonl"
+EXPERIMENT = "findings"
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory: pytest.TempPathFactory, session_cache: Path) -> tuple[str, str]:
+    folder = tmp_path_factory.mktemp("findings")
+    records = [r | {"year": int(r["timestamp"][:4])} for r in read_jsonl(HUFFPOST_MINI)]
+    corpus = write_jsonl(folder / "corpus.jsonl", records)
+    dataset = {"path": str(corpus), "text_field": "text", "id_field": "id",
+               "label_field": "label", "timestamp_field": "timestamp", "language": "en",
+               "covariates": ["year", "label"]}
+    grid = make_grid(folder, corpus, experiment=EXPERIMENT, dataset=dataset,
+                     models=["dtm", "stm"],
+                     params={"num_topics": 5, "vocab_size": 1000, "dtm.epochs": 10,
+                             "dtm.time_slices": "bins:3", "stm.max_iter": 10})
+    uri = f"sqlite:///{folder}/mlflow.db"
+    done = subprocess.run([sys.executable, "-m", "tuner.cli", "run", str(grid), "--tracking-uri",
+                           uri, "--max-workers", "1", "--cache-dir", str(session_cache),
+                           "--quiet"], capture_output=True, text=True, cwd=REPO, timeout=600,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    page = write_report(uri, EXPERIMENT, folder / "report").html.read_text(encoding="utf-8")
+    return uri, page
+
+
+def _extras(uri: str, model: str) -> dict:
+    tracker = MlflowTracker(uri, existing=True)
+    trial = next(t for t in tracker.finished_trials(EXPERIMENT) if t.model == model)
+    found = tracker.read_json(trial.run_id, EXTRAS_FILE)
+    assert found is not None
+    return found
+
+
+def test_the_report_shows_each_dtm_topics_words_in_every_time_slice(
+        swept: tuple[str, str]) -> None:
+    uri, page = swept
+    slices = _extras(uri, "DTM")["slice_top_words"]
+    assert len(slices) == 3
+    section = page.split("Topics over time")[1].split("</details>")[0]
+    for label, topics in slices.items():
+        assert f"<th>{html.escape(label)}</th>" in section
+        assert html.escape(" ".join(topics[0][:4])) in section  # topic 0's words in that slice
+
+
+def test_the_report_names_the_topics_each_covariate_raises_and_lowers(
+        swept: tuple[str, str]) -> None:
+    uri, page = swept
+    effects = _extras(uri, "STM")["covariate_effects"]
+    section = page.split("Covariate effects")[1].split("</details>")[0]
+    assert "reference levels: label=BLACK VOICES" in section  # the first level, sorted
+    year = effects["effects"]["year"]
+    strongest = max(range(len(year)), key=lambda k: year[k])
+    weakest = min(range(len(year)), key=lambda k: year[k])
+    item = section.split("<b>year</b>")[1].split("</li>")[0]
+    raises, lowers = item.split("lowers")
+    assert raises.split(";")[0].startswith(f": raises topic {strongest} (+")
+    assert lowers.strip().startswith(f"topic {weakest} (-")
+    assert "<b>label=POLITICS</b>" in section
+
+
+def test_slices_beyond_the_tables_width_are_sampled_evenly_first_and_last_kept() -> None:
+    assert shown_slices(5) == [0, 1, 2, 3, 4]
+    assert shown_slices(30, most=4) == [0, 10, 19, 29]
+    assert shown_slices(9, most=8)[0] == 0 and shown_slices(9, most=8)[-1] == 8
+
+
+def test_findings_of_an_unknown_shape_or_none_show_nothing() -> None:
+    assert findings_html({}, {}) == ""
+    assert findings_html({}, {"slice_top_words": "x", "covariate_effects": [1]}) == ""
+    assert findings_html({}, {"covariate_effects": {"effects": {"x": []}}}) == ""
+
+
+def test_findings_escape_words_and_names() -> None:
+    shown = findings_html({"0": ["<b>", "a&b"]}, {
+        "slice_top_words": {"<2020>": [["<i>", "w"]]},
+        "covariate_effects": {"scale": "s", "reference_levels": {"f": "<x>"},
+                              "effects": {"f=<y>": [0.5, -0.5]}}})
+    assert "<b>" not in shown.replace("<b>f=&lt;y&gt;</b>", "")
+    assert "&lt;2020&gt;" in shown and "&lt;i&gt; w" in shown and "&lt;b&gt; a&amp;b" in shown

@@ -1,0 +1,85 @@
+"""What a model found beside its topics, for the report: a dynamic model's words per time slice
+(DTM's extras "slice_top_words") and a structural model's covariate effects (STM's extras
+"covariate_effects"). Read from the trial's extras.json by their keys, so a 13th model that
+reports either in the same shape is shown the same way."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+SLICES_SHOWN = 8  # time slices per table; more are sampled evenly, first and last kept
+WORDS_PER_SLICE = 4
+TOPICS_PER_EFFECT = 3  # topics listed per covariate and direction
+EFFECT_WORDS = 5
+
+
+def findings_html(topics: Mapping[str, Sequence[str]], extras: Mapping[str, Any]) -> str:
+    """The findings of one trial as collapsible HTML sections; empty when it reported none, or
+    reported them in a shape this reader does not know (an older run)."""
+    return _slices_html(extras.get("slice_top_words")) + _effects_html(
+        extras.get("covariate_effects"), topics)
+
+
+def shown_slices(count: int, most: int = SLICES_SHOWN) -> list[int]:
+    """Indices of the slices a table shows: all of them up to `most`, else `most` spread evenly
+    from the first to the last."""
+    if count <= most:
+        return list(range(count))
+    return sorted({round(i * (count - 1) / (most - 1)) for i in range(most)})
+
+
+def _slices_html(per_slice: Any) -> str:
+    if not isinstance(per_slice, dict) or not per_slice:
+        return ""
+    labels = list(per_slice)
+    columns = [per_slice[labels[i]] for i in shown_slices(len(labels))]
+    if not all(isinstance(c, list) for c in columns):
+        return ""
+    shown = [labels[i] for i in shown_slices(len(labels))]
+    k = min(len(c) for c in columns)
+    rows = "".join(
+        "<tr><th>" + str(topic) + "</th>"
+        + "".join(f"<td>{html.escape(' '.join(map(str, c[topic][:WORDS_PER_SLICE])))}</td>"
+                  for c in columns) + "</tr>"
+        for topic in range(k))
+    head = "".join(f"<th>{html.escape(str(label))}</th>" for label in shown)
+    sampled = (f", {len(shown)} of {len(labels)} shown, evenly spaced"
+               if len(shown) < len(labels) else "")
+    return (f"<details><summary>Topics over time: each topic's top words in each time slice "
+            f"({len(labels)} slices{sampled})</summary><table><tr><th>topic</th>{head}</tr>"
+            f"{rows}</table></details>")
+
+
+def _effects_html(effects: Any, topics: Mapping[str, Sequence[str]]) -> str:
+    if not isinstance(effects, dict) or not isinstance(effects.get("effects"), dict):
+        return ""
+    table = {str(name): values for name, values in effects["effects"].items()
+             if isinstance(values, list) and values}
+    if not table:
+        return ""
+    items = "".join(_effect_item(name, values, topics) for name, values in table.items())
+    references = effects.get("reference_levels") or {}
+    against = ("; reference levels: " + ", ".join(
+        f"{html.escape(str(f))}={html.escape(str(v))}" for f, v in references.items())
+        if isinstance(references, dict) and references else "")
+    scale = html.escape(str(effects.get("scale", "")))
+    return (f"<details><summary>Covariate effects on topic prevalence ({len(table)} "
+            f"covariate columns)</summary><p>{scale}{against}. The topics each covariate raises "
+            f"and lowers most:</p><ul>{items}</ul></details>")
+
+
+def _effect_item(name: str, values: Sequence[Any], topics: Mapping[str, Sequence[str]]) -> str:
+    effects = [(float(v), k) for k, v in enumerate(values)]
+    raised = sorted((e for e in effects if e[0] > 0), reverse=True)[:TOPICS_PER_EFFECT]
+    lowered = sorted(e for e in effects if e[0] < 0)[:TOPICS_PER_EFFECT]
+
+    def listed(chosen: list[tuple[float, int]]) -> str:
+        return "; ".join(
+            f"topic {k} ({effect:+.3g}: "
+            f"{html.escape(' '.join(map(str, topics.get(str(k), [])[:EFFECT_WORDS])))})"
+            for effect, k in chosen) or "none"
+
+    return (f"<li><b>{html.escape(name)}</b>: raises {listed(raised)}; lowers "
+            f"{listed(lowered)}</li>")
