@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from trainers.base import Requirement, Trainer, top_words
 from trainers.etm import EMBEDDING_DIM
-from trainers.time_slices import TIME_SLICE_RULE, slice_documents
+from trainers.time_slices import TIME_SLICE_RULE, TimeSlices, slice_documents
 from trainers.word_vectors import Word2VecStep, word_embeddings
 from tuner.data.inputs import FitContext, TrialData
 from tuner.data.timestamps import parse_timestamps
@@ -27,6 +28,7 @@ from tuner.params import (
 )
 
 if TYPE_CHECKING:
+    from numpy.typing import NDArray
     from torch import nn
 
 TIME_SLICES = Param(
@@ -38,7 +40,8 @@ class DTMTrainer(Word2VecStep, Trainer):
     """Dynamic topic model (D-ETM). `time_slices` is "year" or "bins:N" (a string parameter).
 
     Metrics read the whole-corpus output (topic_word = mean over slices); the per-slice top words
-    of every topic go to extras["slice_top_words"] ({slice label: K word lists}).
+    of every topic go to extras["slice_top_words"] ({slice label: K word lists}), and each
+    topic's share of each slice's documents to extras["slice_topic_share"].
     """
 
     name: ClassVar[str] = "DTM"
@@ -68,13 +71,15 @@ class DTMTrainer(Word2VecStep, Trainer):
         dates = parse_timestamps(corpus.timestamps, corpus.ids, corpus.source)
         slices = slice_documents(dates, params["time_slices"])
         rho, hit = word_embeddings(data.bow, params["embedding_dim"], ctx.seed, ctx.cache_dir)
-        return fit_vae(lambda: DTMNet(rho, slices.count, params["num_topics"],
-                                      params["hidden_dim"], data.bow.n_docs),
-                       data, params, ctx, inputs={"slice": slices.index.astype(np.float32)},
-                       extras=lambda net: {
-                           "num_slices": slices.count,
-                           "slice_top_words": _slice_top_words(net, slices.labels, data, ctx),
-                           "word2vec_cache": "hit" if hit else "computed"})
+        output = fit_vae(lambda: DTMNet(rho, slices.count, params["num_topics"],
+                                        params["hidden_dim"], data.bow.n_docs),
+                         data, params, ctx, inputs={"slice": slices.index.astype(np.float32)},
+                         extras=lambda net: {
+                             "num_slices": slices.count,
+                             "slice_top_words": _slice_top_words(net, slices.labels, data, ctx),
+                             "word2vec_cache": "hit" if hit else "computed"})
+        return replace(output, extras={**output.extras, "slice_topic_share": slice_topic_share(
+            output.doc_topic, slices)})
 
 
 def _slice_top_words(net: nn.Module, labels: list[str], data: TrialData, ctx: FitContext
@@ -86,3 +91,13 @@ def _slice_top_words(net: nn.Module, labels: list[str], data: TrialData, ctx: Fi
         per_slice = net.slice_topic_word().double().cpu().numpy()  # type: ignore[operator]
     return {label: top_words(per_slice[t], data.bow.vocab, ctx.top_n)
             for t, label in enumerate(labels)}
+
+
+def slice_topic_share(doc_topic: NDArray[np.float64] | None, slices: TimeSlices
+                      ) -> dict[str, list[float]]:
+    """{slice label: each topic's share of that slice's documents} (mean θ, summing to 1): how
+    much of each period a topic takes, the trend a dynamic model is read for."""
+    if doc_topic is None:
+        return {}
+    return {label: [round(float(x), 4) for x in doc_topic[slices.index == t].mean(axis=0)]
+            for t, label in enumerate(slices.labels) if (slices.index == t).any()}

@@ -43,6 +43,18 @@ def test_one_slice_per_year(dtm_fits):
                for topics in slices.values())
 
 
+def test_each_slice_shares_out_its_documents_among_the_topics(dtm_fits, huffpost_data):
+    """extras["slice_topic_share"]: per year, the mean θ of that year's headlines."""
+    output = dtm_fits[0]
+    shares = output.extras["slice_topic_share"]
+    assert list(shares) == ["2018", "2019", "2020", "2021", "2022"]
+    years = np.array([int(t[:4]) for t in huffpost_data.corpus.timestamps])
+    for label, share in shares.items():
+        expected = output.doc_topic[years == int(label)].mean(axis=0)
+        np.testing.assert_allclose(share, expected, atol=1e-4)
+        assert sum(share) == pytest.approx(1.0, abs=1e-3)
+
+
 def test_topic_words_drift_across_slices(dtm_fits):
     """Static topics (a degenerate DTM) would have the same top words in every slice. At these
     10 epochs the random walk lets few words move: between 2018 and 2022, 0 to 3 of each

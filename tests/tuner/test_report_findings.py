@@ -54,12 +54,15 @@ def _extras(uri: str, model: str) -> dict:
 def test_the_report_shows_each_dtm_topics_words_in_every_time_slice(
         swept: tuple[str, str]) -> None:
     uri, page = swept
-    slices = _extras(uri, "DTM")["slice_top_words"]
+    extras = _extras(uri, "DTM")
+    slices, shares = extras["slice_top_words"], extras["slice_topic_share"]
     assert len(slices) == 3
     section = page.split("Topics over time")[1].split("</details>")[0]
     for label, topics in slices.items():
         assert f"<th>{html.escape(label)}</th>" in section
-        assert html.escape(" ".join(topics[0][:4])) in section  # topic 0's words in that slice
+        # topic 0's share of that slice's documents, then its words there
+        assert (f"{100 * shares[label][0]:.0f}% · "
+                f"{html.escape(' '.join(topics[0][:4]))}</td>") in section
 
 
 def test_the_report_names_the_topics_each_covariate_raises_and_lowers(

@@ -18,8 +18,8 @@ EFFECT_WORDS = 5
 def findings_html(topics: Mapping[str, Sequence[str]], extras: Mapping[str, Any]) -> str:
     """The findings of one trial as collapsible HTML sections; empty when it reported none, or
     reported them in a shape this reader does not know (an older run)."""
-    return _slices_html(extras.get("slice_top_words")) + _effects_html(
-        extras.get("covariate_effects"), topics)
+    return _slices_html(extras.get("slice_top_words"), extras.get("slice_topic_share")) + \
+        _effects_html(extras.get("covariate_effects"), topics)
 
 
 def shown_slices(count: int, most: int = SLICES_SHOWN) -> list[int]:
@@ -30,26 +30,39 @@ def shown_slices(count: int, most: int = SLICES_SHOWN) -> list[int]:
     return sorted({round(i * (count - 1) / (most - 1)) for i in range(most)})
 
 
-def _slices_html(per_slice: Any) -> str:
+def _slices_html(per_slice: Any, shares: Any) -> str:
     if not isinstance(per_slice, dict) or not per_slice:
         return ""
     labels = list(per_slice)
-    columns = [per_slice[labels[i]] for i in shown_slices(len(labels))]
+    shown = [labels[i] for i in shown_slices(len(labels))]
+    columns = [per_slice[label] for label in shown]
     if not all(isinstance(c, list) for c in columns):
         return ""
-    shown = [labels[i] for i in shown_slices(len(labels))]
+    shares = shares if isinstance(shares, dict) else {}
     k = min(len(c) for c in columns)
     rows = "".join(
-        "<tr><th>" + str(topic) + "</th>"
-        + "".join(f"<td>{html.escape(' '.join(map(str, c[topic][:WORDS_PER_SLICE])))}</td>"
-                  for c in columns) + "</tr>"
+        f"<tr><th>{topic}</th>"
+        + "".join(f"<td>{_share(shares.get(label), topic)}"
+                  f"{html.escape(' '.join(map(str, c[topic][:WORDS_PER_SLICE])))}</td>"
+                  for label, c in zip(shown, columns, strict=True)) + "</tr>"
         for topic in range(k))
     head = "".join(f"<th>{html.escape(str(label))}</th>" for label in shown)
     sampled = (f", {len(shown)} of {len(labels)} shown, evenly spaced"
                if len(shown) < len(labels) else "")
-    return (f"<details><summary>Topics over time: each topic's top words in each time slice "
-            f"({len(labels)} slices{sampled})</summary><table><tr><th>topic</th>{head}</tr>"
-            f"{rows}</table></details>")
+    share_note = ", after its share of the slice's documents (mean θ)" if shares else ""
+    return (f"<details><summary>Topics over time: each topic's top words in each time slice"
+            f"{share_note} ({len(labels)} slices{sampled})</summary><table><tr><th>topic</th>"
+            f"{head}</tr>{rows}</table></details>")
+
+
+def _share(shares: Any, topic: int) -> str:
+    """"12% · " for a topic's share of a slice; empty where the run logged none."""
+    if not isinstance(shares, list) or topic >= len(shares):
+        return ""
+    try:
+        return f"{100 * float(shares[topic]):.0f}% · "
+    except (TypeError, ValueError):
+        return ""
 
 
 def _effects_html(effects: Any, topics: Mapping[str, Sequence[str]]) -> str:
