@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, make_grid, read_jsonl, write_jsonl
-from tuner.reporting.findings import findings_html, shown_slices
+from tuner.reporting.findings import findings_html, shown_slices, topic_shares
 from tuner.reporting.report import write_report
 from tuner.tracking.tracker import EXTRAS_FILE, MlflowTracker
 
@@ -22,7 +22,8 @@ EXPERIMENT = "findings"
 
 
 @pytest.fixture(scope="module")
-def swept(tmp_path_factory: pytest.TempPathFactory, session_cache: Path) -> tuple[str, str]:
+def swept(tmp_path_factory: pytest.TempPathFactory, session_cache: Path
+          ) -> tuple[str, str, list[Path]]:
     folder = tmp_path_factory.mktemp("findings")
     records = [r | {"year": int(r["timestamp"][:4])} for r in read_jsonl(HUFFPOST_MINI)]
     corpus = write_jsonl(folder / "corpus.jsonl", records)
@@ -39,8 +40,8 @@ def swept(tmp_path_factory: pytest.TempPathFactory, session_cache: Path) -> tupl
                            "--quiet"], capture_output=True, text=True, cwd=REPO, timeout=600,
                           env={**os.environ, "PYTHONPATH": str(REPO)})
     assert done.returncode == 0, done.stderr[-2000:]
-    page = write_report(uri, EXPERIMENT, folder / "report").html.read_text(encoding="utf-8")
-    return uri, page
+    written = write_report(uri, EXPERIMENT, folder / "report")
+    return uri, written.html.read_text(encoding="utf-8"), written.plots
 
 
 def _extras(uri: str, model: str) -> dict:
@@ -52,8 +53,8 @@ def _extras(uri: str, model: str) -> dict:
 
 
 def test_the_report_shows_each_dtm_topics_words_in_every_time_slice(
-        swept: tuple[str, str]) -> None:
-    uri, page = swept
+        swept: tuple[str, str, list[Path]]) -> None:
+    uri, page, _ = swept
     extras = _extras(uri, "DTM")
     slices, shares = extras["slice_top_words"], extras["slice_topic_share"]
     assert len(slices) == 3
@@ -65,9 +66,20 @@ def test_the_report_shows_each_dtm_topics_words_in_every_time_slice(
                 f"{html.escape(' '.join(topics[0][:4]))}</td>") in section
 
 
+def test_the_report_draws_the_dtm_topics_shares_over_time(
+        swept: tuple[str, str, list[Path]]) -> None:
+    uri, page, plots = swept
+    tracker = MlflowTracker(uri, existing=True)
+    dtm = next(t for t in tracker.finished_trials(EXPERIMENT) if t.model == "DTM")
+    trends = [p for p in plots if p.name.startswith("trends-")]
+    assert [p.name for p in trends] == [f"trends-{dtm.run_id}.png"]  # none for STM
+    assert trends[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f'<img src="trends-{dtm.run_id}.png"' in page
+
+
 def test_the_report_names_the_topics_each_covariate_raises_and_lowers(
-        swept: tuple[str, str]) -> None:
-    uri, page = swept
+        swept: tuple[str, str, list[Path]]) -> None:
+    uri, page, _ = swept
     effects = _extras(uri, "STM")["covariate_effects"]
     section = page.split("Covariate effects")[1].split("</details>")[0]
     assert "reference levels: label=BLACK VOICES" in section  # the first level, sorted
@@ -91,6 +103,13 @@ def test_findings_of_an_unknown_shape_or_none_show_nothing() -> None:
     assert findings_html({}, {}) == ""
     assert findings_html({}, {"slice_top_words": "x", "covariate_effects": [1]}) == ""
     assert findings_html({}, {"covariate_effects": {"effects": {"x": []}}}) == ""
+
+
+def test_shares_of_another_shape_are_read_as_none() -> None:
+    assert topic_shares({"slice_topic_share": {"a": [0.5, 0.5], "b": [1.0]}}) == {}
+    assert topic_shares({"slice_topic_share": {"a": ["x"]}}) == {}
+    assert topic_shares({"slice_topic_share": [0.5]}) == {}
+    assert topic_shares({"slice_topic_share": {"a": [0.25, 0.75]}}) == {"a": [0.25, 0.75]}
 
 
 def test_findings_escape_words_and_names() -> None:

@@ -18,8 +18,22 @@ EFFECT_WORDS = 5
 def findings_html(topics: Mapping[str, Sequence[str]], extras: Mapping[str, Any]) -> str:
     """The findings of one trial as collapsible HTML sections; empty when it reported none, or
     reported them in a shape this reader does not know (an older run)."""
-    return _slices_html(extras.get("slice_top_words"), extras.get("slice_topic_share")) + \
+    return _slices_html(extras.get("slice_top_words"), topic_shares(extras)) + \
         _effects_html(extras.get("covariate_effects"), topics)
+
+
+def topic_shares(extras: Mapping[str, Any]) -> dict[str, list[float]]:
+    """extras["slice_topic_share"] as {slice label: K shares}, with as many topics in every
+    slice; {} when the run logged none or logged them in another shape."""
+    found = extras.get("slice_topic_share")
+    if not isinstance(found, dict) or not found:
+        return {}
+    try:
+        shares = {str(label): [float(x) for x in values] for label, values in found.items()}
+    except (TypeError, ValueError):
+        return {}
+    return shares if len({len(v) for v in shares.values()}) == 1 and \
+        all(shares.values()) else {}
 
 
 def shown_slices(count: int, most: int = SLICES_SHOWN) -> list[int]:
@@ -30,7 +44,7 @@ def shown_slices(count: int, most: int = SLICES_SHOWN) -> list[int]:
     return sorted({round(i * (count - 1) / (most - 1)) for i in range(most)})
 
 
-def _slices_html(per_slice: Any, shares: Any) -> str:
+def _slices_html(per_slice: Any, shares: Mapping[str, list[float]]) -> str:
     if not isinstance(per_slice, dict) or not per_slice:
         return ""
     labels = list(per_slice)
@@ -38,7 +52,6 @@ def _slices_html(per_slice: Any, shares: Any) -> str:
     columns = [per_slice[label] for label in shown]
     if not all(isinstance(c, list) for c in columns):
         return ""
-    shares = shares if isinstance(shares, dict) else {}
     k = min(len(c) for c in columns)
     rows = "".join(
         f"<tr><th>{topic}</th>"
@@ -55,14 +68,9 @@ def _slices_html(per_slice: Any, shares: Any) -> str:
             f"{head}</tr>{rows}</table></details>")
 
 
-def _share(shares: Any, topic: int) -> str:
+def _share(shares: list[float] | None, topic: int) -> str:
     """"12% · " for a topic's share of a slice; empty where the run logged none."""
-    if not isinstance(shares, list) or topic >= len(shares):
-        return ""
-    try:
-        return f"{100 * float(shares[topic]):.0f}% · "
-    except (TypeError, ValueError):
-        return ""
+    return f"{100 * shares[topic]:.0f}% · " if shares and topic < len(shares) else ""
 
 
 def _effects_html(effects: Any, topics: Mapping[str, Sequence[str]]) -> str:

@@ -82,7 +82,7 @@ def render_page(data: ReportData, plots: Sequence[Path], note: str = "") -> str:
     overview = "".join(_image(n) for n in ("leaderboard.png", "pareto.png") if n in names)
     models = "".join(_model_section(model, configs, data, names)
                      for model, configs in by_model(data.ranked).items())
-    words = "".join(_topics_html(c, data) for c in data.top)
+    words = "".join(_topics_html(c, data, names) for c in data.top)
     topics_image = _image("topics.png") if "topics.png" in names else ""
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>tuner report: "
             f"{esc(data.experiment)}</title><style>{CSS}</style></head><body>"
@@ -213,7 +213,7 @@ def _image(name: str) -> str:
     return f'<img src="{esc(name)}" alt="{esc(name.removesuffix(".png"))}">'
 
 
-def _topics_html(config: ConfigResult, data: ReportData) -> str:
+def _topics_html(config: ConfigResult, data: ReportData, names: set[str]) -> str:
     esc = html.escape
     trial = config.best_trial(data.metric)
     topics = data.topics.get(trial.run_id, {})
@@ -222,5 +222,6 @@ def _topics_html(config: ConfigResult, data: ReportData) -> str:
         return f"{title}<p>no topics.json artifact</p>"
     items = "".join(f"<li>{esc(' '.join(words[:TOPIC_WORDS_SHOWN]))}</li>" for _, words in
                     sorted(topics.items(), key=lambda kv: int(kv[0])))
-    return (f"{title}<ol start='0'>{items}</ol>"
+    trends = plot_name("trends", trial.run_id)
+    return (f"{title}<ol start='0'>{items}</ol>{_image(trends) if trends in names else ''}"
             f"{findings_html(topics, data.extras.get(trial.run_id, {}))}")

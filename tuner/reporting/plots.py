@@ -252,3 +252,35 @@ def plot_topic_words(runs: Mapping[str, Mapping[str, Sequence[str]]], path: Path
     fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+TRENDS_SHOWN = 8  # topics drawn per trend plot: those whose share moves most
+
+
+def plot_topic_trends(title: str, shares: Mapping[str, Sequence[float]],
+                      topics: Mapping[str, Sequence[str]], path: Path, font: str | None) -> Path:
+    """Each topic's share of each time slice's documents (a dynamic model's trends), one line
+    per topic for the TRENDS_SHOWN topics whose share moves most, labelled by their top words."""
+    plt = _pyplot()
+    labels = list(shares)
+    k = min(len(v) for v in shares.values())
+    moved = sorted(range(k), key=lambda t: -(max(shares[s][t] for s in labels)
+                                             - min(shares[s][t] for s in labels)))
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    for topic, colour in zip(sorted(moved[:TRENDS_SHOWN]), _colours(TRENDS_SHOWN), strict=False):
+        words = " ".join(list(topics.get(str(topic), []))[:3])
+        ax.plot(range(len(labels)), [100 * shares[s][topic] for s in labels], marker="o",
+                color=colour, label=f"{topic}: {words}")
+    ax.set_xticks(range(len(labels)))
+    ax.set_xticklabels(labels, rotation=30 if len(labels) > 6 or
+                       max(map(len, labels)) > 10 else 0, ha="right", fontsize=8)
+    ax.set_ylim(bottom=0)  # a zoomed axis drew a move of 0.5 points as a rise
+    ax.set_ylabel("share of the slice's documents (%)")
+    shown = min(k, TRENDS_SHOWN)
+    ax.set_title(f"{title}: the {shown} topics whose share moves most" if k > shown
+                 else f"{title}: each topic's share over time", fontsize=9, loc="left")
+    legend = ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    if font:
+        for text in legend.get_texts():
+            text.set_fontfamily(font)
+    return _save(fig, path)

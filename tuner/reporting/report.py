@@ -14,6 +14,7 @@ from typing import Protocol, TypeVar
 from tuner.data.corpus import HAN_CHARACTER
 from tuner.errors import TunerError
 from tuner.metrics import higher_is_better
+from tuner.reporting.findings import topic_shares
 from tuner.reporting.fonts import font_for
 from tuner.reporting.importance import (
     IMPORTANCE_FILE,
@@ -37,6 +38,7 @@ from tuner.reporting.plots import (
     plot_leaderboard,
     plot_pareto,
     plot_swept,
+    plot_topic_trends,
     plot_topic_words,
 )
 from tuner.tracking.records import FinishedTrial, SweepRun, ranked, ranking_metric
@@ -134,7 +136,7 @@ def write_report_with(tracker: Tracker, experiment: str, out: Path,
     language = _words_language(sweep, [c.best_trial(data.metric) for c in data.top],
                                data.topics.values())
     font = font_for(language)
-    plots += _topic_plot(data, out, font)
+    plots += _topic_plot(data, out, font) + _trend_plots(data, out, font)
     importance_file = _write_importance(data, out / IMPORTANCE_FILE)
     page = out / "report.html"
     page.write_text(render_page(data, plots, _font_warning(language, font)), encoding="utf-8")
@@ -232,6 +234,19 @@ def _topic_plot(data: ReportData, out: Path, font: str | None) -> list[Path]:
         if data.topics.get(trial.run_id):  # a bare run name said neither model nor settings
             shown[f"{config.name}\n{trial.run_name}"] = data.topics[trial.run_id]
     return [plot_topic_words(shown, out / "topics.png", font)] if shown else []
+
+
+def _trend_plots(data: ReportData, out: Path, font: str | None) -> list[Path]:
+    """A trend plot per shown trial that logged its topics' shares over two or more time
+    slices (DTM), named by its run (the page embeds it under that trial's words)."""
+    plots = []
+    for config in data.top:
+        trial = config.best_trial(data.metric)
+        shares = topic_shares(data.extras.get(trial.run_id, {}))
+        if len(shares) >= 2:
+            plots.append(plot_topic_trends(config.name, shares, data.topics.get(trial.run_id, {}),
+                                           out / plot_name("trends", trial.run_id), font))
+    return plots
 
 
 def _write_importance(data: ReportData, path: Path) -> Path:
