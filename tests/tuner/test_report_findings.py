@@ -119,3 +119,41 @@ def test_findings_escape_words_and_names() -> None:
                               "effects": {"f=<y>": [0.5, -0.5]}}})
     assert "<b>" not in shown.replace("<b>f=&lt;y&gt;</b>", "")
     assert "&lt;2020&gt;" in shown and "&lt;i&gt; w" in shown and "&lt;b&gt; a&amp;b" in shown
+
+
+def test_each_shown_topic_says_how_many_documents_it_holds(
+        swept: tuple[str, str, list[Path]], tmp_path: Path) -> None:
+    """Counted from the trial's assignments.csv as MLflow hands it out."""
+    import csv
+    from collections import Counter
+
+    uri, page, _ = swept
+    tracker = MlflowTracker(uri, existing=True)
+    stm = next(t for t in tracker.finished_trials(EXPERIMENT) if t.model == "STM")
+    table = Path(tracker.client.download_artifacts(stm.run_id, "assignments.csv", str(tmp_path)))
+    counts = Counter(int(row["topic"]) for row in csv.DictReader(table.open(encoding="utf-8")))
+    words = tracker.topics(stm.run_id)
+    for topic in range(5):
+        shown = html.escape(" ".join(words[str(topic)][:10]))
+        n = counts.get(topic, 0)
+        assert f"{shown} <i>({n} documents, {100 * n / 1000:.0f}%)</i></li>" in page
+
+
+def test_documents_in_no_topic_are_counted_apart(tmp_path: Path) -> None:
+    from trainers import trainer_revision
+    from tuner import trial as t
+    from tuner.reporting.report import write_report_with
+    from tuner.tracking.memory import MemoryTracker
+
+    data = t.DataRef("c.jsonl", "sha", "en", "bow", None, None, None, "label", context="ctx")
+    spec = t.TrialSpec("BERTopic", {"min_cluster_size": 10}, 1, data, t.MetricSettings(), "e",
+                       "k1", revision=trainer_revision("BERTopic"), fit_key="f1",
+                       config_key="c1")
+    record = t.TrialRecord(spec, t.TrialStatus.COMPLETE, {"npmi": 0.1}, [["a", "b"], ["c"]],
+                           [0.1, 0.2], [0, 0, 1, -1, -1, -1, 0, 1])
+    tracker = MemoryTracker()
+    sweep = tracker.start_sweep("e", {"tuner.context": "ctx"}, {})
+    tracker.finish_trial(sweep, tracker.start_trial(sweep, spec), record)
+    page = write_report_with(tracker, "e", tmp_path).html.read_text(encoding="utf-8")
+    assert "a b <i>(3 documents, 38%)</i></li><li>c <i>(2 documents, 25%)</i>" in page
+    assert "<p>3 documents (38%) in no topic" in page

@@ -39,6 +39,7 @@ class ReportData:
     warnings: Sequence[str] = ()  # what validation and precompute warned of, before the sweep
     after: Sequence[str] = ()  # what its trials' own figures said at its end (health)
     extras: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # run id -> extras.json
+    sizes: Mapping[str, Mapping[int, int]] = field(default_factory=dict)  # run id -> topic -> docs
 
     @property
     def top(self) -> list[ConfigResult]:
@@ -220,8 +221,29 @@ def _topics_html(config: ConfigResult, data: ReportData, names: set[str]) -> str
     title = f"<h3>{esc(trial.run_name)} ({esc(config.name)})</h3>"
     if not topics:
         return f"{title}<p>no topics.json artifact</p>"
-    items = "".join(f"<li>{esc(' '.join(words[:TOPIC_WORDS_SHOWN]))}</li>" for _, words in
-                    sorted(topics.items(), key=lambda kv: int(kv[0])))
+    sizes = data.sizes.get(trial.run_id, {})
+    items = "".join(f"<li>{esc(' '.join(words[:TOPIC_WORDS_SHOWN]))}{_size(sizes, int(k))}</li>"
+                    for k, words in sorted(topics.items(), key=lambda kv: int(kv[0])))
     trends = plot_name("trends", trial.run_id)
-    return (f"{title}<ol start='0'>{items}</ol>{_image(trends) if trends in names else ''}"
+    return (f"{title}<ol start='0'>{items}</ol>{_unassigned(sizes)}"
+            f"{_image(trends) if trends in names else ''}"
             f"{findings_html(topics, data.extras.get(trial.run_id, {}))}")
+
+
+def _size(sizes: Mapping[int, int], topic: int) -> str:
+    """" (212 documents, 21%)": the documents whose main topic it is; empty without sizes."""
+    if not sizes:
+        return ""
+    count = sizes.get(topic, 0)
+    return f" <i>({counted(count, 'document')}, {100 * count / sum(sizes.values()):.0f}%)</i>"
+
+
+def _unassigned(sizes: Mapping[int, int]) -> str:
+    """The documents in no topic: BERTopic's outliers, or documents with no word in the
+    vocabulary."""
+    none = sizes.get(-1, 0)
+    if not none:
+        return ""
+    return (f"<p>{counted(none, 'document')} ({100 * none / sum(sizes.values()):.0f}%) in no "
+            "topic: a clustering model's outliers, or documents with no word in the "
+            "vocabulary.</p>")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -200,7 +201,15 @@ def _report_data(tracker: Tracker, experiment: str, trials: list[FinishedTrial],
                       model_importances(full, metric),
                       {t.run_id: tracker.topics(t.run_id) for t in best}, pruned_by_rung(trials),
                       extras={t.run_id: tracker.read_json(t.run_id, EXTRAS_FILE) or {}
-                              for t in best})
+                              for t in best},
+                      sizes={t.run_id: topic_sizes(tracker, t.run_id) for t in best})
+
+
+def topic_sizes(tracker: Tracker, run_id: str) -> dict[int, int]:
+    """How many documents a trial assigned to each topic (-1: to none), from its
+    assignments.csv; {} when it logged none."""
+    fit = tracker.stored_fit(run_id, 0)
+    return dict(Counter(fit.assignments)) if fit is not None else {}
 
 
 def pruned_by_rung(trials: list[FinishedTrial]) -> dict[str, dict[int, int]]:
