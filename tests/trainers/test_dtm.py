@@ -90,13 +90,18 @@ def test_unparseable_timestamp_names_field_and_value(huffpost_data):
     corpus = dataclasses.replace(huffpost_data.corpus, timestamps=stamps)
     data = dataclasses.replace(huffpost_data, corpus=corpus)
     params = load_trainer("DTM").params.with_defaults(FAST)
-    with pytest.raises(DataError, match=r"dataset\.timestamp_field: .*'last tuesday'"):
+    with pytest.raises(DataError, match=r"dataset\.timestamp_field: .*document '\S+': "
+                                        r"shaped 'aaaa aaaaaaa'") as raised:
         load_trainer("DTM")().fit(data, params, FitContext(seed=1))
+    assert "tuesday" not in str(raised.value)  # a shape, never the data file's content
 
 
 @pytest.mark.parametrize(("text", "expected"), [
     ("2019", date(2019, 1, 1)), ("2019-07", date(2019, 7, 1)), ("2019-07-04", date(2019, 7, 4)),
     ("2019-07-04T12:30:00Z", date(2019, 7, 4)), ("July 2019", None), ("", None),
+    ("2020-01-05T10:00:00+08:00", date(2020, 1, 5)), ("20200105", date(2020, 1, 5)),
+    # Unix time is no date: Python's ISO parser read 1659052800000 (ms) as 1659-05-28
+    ("1659052800000", None), ("1659052800", None), ("0000", None), ("2020/01/05", None),
 ])
 def test_parse_timestamp(text, expected):
     assert parse_timestamp(text) == expected
@@ -135,3 +140,20 @@ def test_time_slices_rejects(value):
 def test_schema_leaves_out_unused_common_params():
     names = load_trainer("DTM").params.names
     assert not {"num_layers", "dropout", "patience"} & set(names)
+
+
+@pytest.mark.parametrize(("value", "shape"), [
+    ("1663804800", "10 digits, as Unix time in seconds"),
+    ("1663804800000", "13 digits, as Unix time in milliseconds"),
+    ("22.09.2022", "shaped '99.99.9999'"),
+    ("Woman Who Called Cops On Black Bird-Watcher Loses Lawsuit",
+     "a 57-character value (a text, not a date?)"),
+])
+def test_a_bad_timestamp_is_described_by_its_shape_not_its_content(value, shape):
+    from tuner.data.timestamps import parse_timestamps
+
+    with pytest.raises(DataError) as raised:
+        parse_timestamps(["2020-01-01", value], ["a", "b"], "c.jsonl", "when")
+    message = str(raised.value)
+    assert "dataset.timestamp_field 'when'" in message and "document 'b': " + shape in message
+    assert value not in message

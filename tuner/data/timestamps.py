@@ -11,36 +11,61 @@ from tuner.errors import DataError
 
 _YEAR = re.compile(r"^\d{4}$")
 _YEAR_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_DIGITS = re.compile(r"^\d+$")
+_BASIC_DATE_DIGITS = 8  # ISO 8601's basic form, YYYYMMDD: the one all-digit date but a year
+SHAPE_CHARS = 25  # a longer value is described by its length alone (it is text, not a date)
 
 
 def parse_timestamp(value: str) -> date | None:
-    """An ISO 8601 date or date-time ('2022-09-23', '2022-09-23T10:00'), 'YYYY-MM' or 'YYYY'."""
+    """An ISO 8601 date or date-time ('2022-09-23', '2022-09-23T10:00', '20220923'), 'YYYY-MM'
+    or 'YYYY'. Other runs of digits are no date: Python's ISO parser read Unix time in
+    milliseconds, 1659052800000, as 1659-05-28 (audit of 2026-12-02)."""
     text = value.strip()
-    if _YEAR.match(text):
-        return date(int(text), 1, 1)
-    month = _YEAR_MONTH.match(text)
     try:
+        if _YEAR.match(text):
+            return date(int(text), 1, 1)
+        if _DIGITS.match(text) and len(text) != _BASIC_DATE_DIGITS:
+            return None
+        month = _YEAR_MONTH.match(text)
         if month:
             return date(int(month.group(1)), int(month.group(2)), 1)
         return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
-    except ValueError:
+    except ValueError:  # no such date, year 0 among them
         return None
 
 
-def parse_timestamps(timestamps: Sequence[str], ids: Sequence[str], source: str
-                     ) -> list[date]:
-    """Every document's date. Raises DataError naming the field and the first bad value."""
+def value_shape(value: str) -> str:
+    """How a value that is no date looks, without its content (an error must not echo the data
+    file: a timestamp field set to the text field printed a whole document): digits as 9,
+    letters as a, the rest as it is, with what it seems to be where that is clear."""
+    text = value.strip()
+    if len(text) > SHAPE_CHARS:
+        return f"a {len(text)}-character value (a text, not a date?)"
+    if _DIGITS.match(text) and len(text) in (9, 10):
+        return f"{len(text)} digits, as Unix time in seconds"
+    if _DIGITS.match(text) and len(text) in (12, 13):
+        return f"{len(text)} digits, as Unix time in milliseconds"
+    mask = "".join("9" if c.isdigit() else "a" if c.isalpha() else c for c in text)
+    return f"shaped {mask!r}"
+
+
+def parse_timestamps(timestamps: Sequence[str], ids: Sequence[str], source: str,
+                     field: str | None = None) -> list[date]:
+    """Every document's date. Raises DataError naming the field (`field`: its name in the
+    data) and the first bad value's document and shape."""
+    named = f"dataset.timestamp_field{f' {field!r}' if field else ''}"
     dates = [parse_timestamp(v) for v in timestamps]
     missing = [i for i, v in enumerate(timestamps) if not v.strip()]
     if missing:  # a null read as '' was called an unparseable value ''
-        raise DataError(f"{source}: dataset.timestamp_field: every document needs a date; "
+        raise DataError(f"{source}: {named}: every document needs a date; "
                         f"{len(missing)} of {len(dates)} have none (null or empty), e.g. "
                         f"document '{ids[missing[0]]}'")
     bad = [i for i, d in enumerate(dates) if d is None]
     if bad:
         first = bad[0]
-        raise DataError(f"{source}: dataset.timestamp_field: expects ISO dates (YYYY-MM-DD), "
-                        f"date-times or years; {len(bad)} of {len(dates)} documents have "
-                        f"unparseable values, e.g. {timestamps[first]!r} (document "
-                        f"'{ids[first]}')")
+        raise DataError(f"{source}: {named}: expects ISO dates (YYYY-MM-DD or YYYYMMDD), "
+                        f"date-times (YYYY-MM-DDTHH:MM, with any time zone), YYYY-MM or years; "
+                        f"{len(bad)} of {len(dates)} documents have values that are none of "
+                        f"these, e.g. document '{ids[first]}': {value_shape(timestamps[first])}"
+                        "; convert them to ISO dates")
     return [d for d in dates if d is not None]

@@ -210,7 +210,8 @@ def _time_slice_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
              if p.params.get("time_slices")}
     if not rules or inputs.corpus.timestamps is None:
         return []
-    dates = parse_timestamps(inputs.corpus.timestamps, inputs.corpus.ids, inputs.corpus.source)
+    dates = parse_timestamps(inputs.corpus.timestamps, inputs.corpus.ids, inputs.corpus.source,
+                             grid.dataset.timestamp_field)
     years, days, found = {d.year for d in dates}, len(set(dates)), []
     if "year" in rules and len(years) == 1:
         found.append(f"{grid.path}: params.time_slices: every document is dated {min(years)}, "

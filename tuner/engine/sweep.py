@@ -359,7 +359,8 @@ def _check_requirements(grid: Grid, corpus: Corpus, truth: GroundTruth | None,
                         "YYYY-MM-DD, date-times or years); name the field that holds them, or "
                         "remove the model from the grid")
     if "timestamps" in requirements and corpus.timestamps is not None:
-        parse_timestamps(corpus.timestamps, corpus.ids, corpus.source)
+        parse_timestamps(corpus.timestamps, corpus.ids, corpus.source,
+                         grid.dataset.timestamp_field)
     if "labels" in requirements and truth is None:
         raise DataError(f"{grid.path}: {', '.join(requirements['labels'])} needs labels; set "
                         "dataset.label_field or ground_truth")
