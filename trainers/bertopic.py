@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from trainers.base import Requirement, Trainer, require
+from trainers.base import Requirement, Trainer, empty_documents, require
 from tuner.data.inputs import FitContext, SharedStep, StepInputs, TrialData
 from tuner.data.numerics import cpu_numerics
 from tuner.data.store import ArrayCache
@@ -75,6 +75,9 @@ class BERTopicTrainer(Trainer):
     # sentence-transformers, which fits never use.
     jit_imports: ClassVar[tuple[str, ...]] = ("trainers.bertopic_lite", "umap", "hdbscan")
     seed_param: ClassVar[str | None] = "random_state"
+    # 1: documents with no word in the vocabulary are outliers (-1), as for every other model;
+    # clustered by their embeddings, empty texts made topics of their own, with no word to rank
+    revision: ClassVar[int | None] = 1
     params: ClassVar[ParamSchema] = ParamSchema("BERTopic", [
         NUM_TOPICS.replace(default=None, nullable=True, default_text="null (automatic)",
                            constraint=between(5, 500),
@@ -148,11 +151,17 @@ class BERTopicTrainer(Trainer):
         outliers = int(sum(t < 0 for t in topics))
         if outliers == len(topics):  # nothing to reassign them to
             raise TrainerError(ALL_OUTLIERS)
-        if params["reduce_outliers"] != "none" and outliers:
-            topics = _reassign_outliers(model, docs, topics, np.asarray(reduced), params,
-                                        data.bow.vocab)
+        reassign = params["reduce_outliers"] != "none" and outliers > 0
+        if reassign:
+            topics = _reassign_outliers(model, docs, topics, np.asarray(reduced), params)
+        topics, wordless = _wordless_as_outliers(list(topics), empty_documents(data))
+        if reassign or wordless:  # c-TF-IDF follows the new topics, with the same options
+            model.update_topics(docs, topics=topics, top_n_words=params["top_n_words"],
+                                vectorizer_model=_vectorizer(data.bow.vocab),
+                                ctfidf_model=_ctfidf(params))
         return _output(model, np.asarray(topics, dtype=np.int64), data.bow.vocab, ctx.top_n,
-                       umap_cache_hit=int(hit), outliers_before_reduction=outliers)
+                       umap_cache_hit=int(hit), outliers_before_reduction=outliers,
+                       wordless_outliers=wordless)
 
 
 def _reduce(data: TrialData, params: Mapping[str, Any], ctx: FitContext) -> tuple[Any, bool]:
@@ -211,14 +220,26 @@ def _clusterer(params: Mapping[str, Any], seed: int) -> Any:
 
 
 def _reassign_outliers(model: Any, docs: list[str], topics: list[int], reduced: np.ndarray,
-                       params: Mapping[str, Any], vocab: list[str]) -> list[int]:
-    """BERTopic's reduce_outliers, then update_topics so c-TF-IDF follows the new topics."""
+                       params: Mapping[str, Any]) -> list[int]:
+    """BERTopic's reduce_outliers (the caller then runs update_topics)."""
     strategy = params["reduce_outliers"]
     extra = {"embeddings": reduced} if strategy == "embeddings" else {}
-    new_topics = model.reduce_outliers(docs, topics, strategy=strategy, **extra)
-    model.update_topics(docs, topics=new_topics, top_n_words=params["top_n_words"],
-                        vectorizer_model=_vectorizer(vocab), ctfidf_model=_ctfidf(params))
-    return list(new_topics)
+    return list(model.reduce_outliers(docs, topics, strategy=strategy, **extra))
+
+
+def _wordless_as_outliers(topics: list[int], empty: np.ndarray) -> tuple[list[int], int]:
+    """Documents with no word in the vocabulary moved to the outliers (-1), as every other
+    model leaves them in no topic: their embeddings clustered them into topics of their own,
+    whose all-zero c-TF-IDF rows ranked the vocabulary's first words (300 headlines with 120
+    empty or stop-word-only texts: four such topics of the five; audit of 2026-12-02). Returns
+    the topics and how many documents moved."""
+    moved = sum(1 for i, t in enumerate(topics) if empty[i] and t >= 0)
+    if not moved:
+        return topics, 0
+    topics = [-1 if empty[i] else t for i, t in enumerate(topics)]
+    if all(t < 0 for t in topics):
+        raise TrainerError(ALL_OUTLIERS)
+    return topics, moved
 
 
 def _vectorizer(vocab: list[str]) -> Any:
@@ -246,9 +267,10 @@ def _output(model: Any, topics: np.ndarray, vocab: list[str], top_n: int,
     found = sorted(t for t in set(topics.tolist()) if t >= 0)
     if not found:
         raise TrainerError(ALL_OUTLIERS)
-    offset = 1 if -1 in set(topics.tolist()) else 0
+    row = {t: i for i, t in enumerate(sorted(set(topics.tolist())))}  # c-TF-IDF's rows: the
+    # topics present, in order (-1 first), so a topic emptied by the moves above has none
     weights = model.c_tf_idf_.toarray()
-    order = np.argsort(-weights[[t + offset for t in found]], axis=1, kind="stable")[:, :top_n]
+    order = np.argsort(-weights[[row[t] for t in found]], axis=1, kind="stable")[:, :top_n]
     words = [[vocab[i] for i in row] for row in order]
     relabel = {t: i for i, t in enumerate(found)} | {-1: -1}
     assignments = np.array([relabel[t] for t in topics.tolist()], dtype=np.int64)

@@ -30,9 +30,12 @@ def cache(tmp_path_factory):
 
 
 def test_kmeans_finds_exactly_num_topics_and_no_outliers(small_data, cache):
+    from trainers.base import empty_documents
+
     output = fit_bertopic(small_data, cache, clustering="kmeans", num_topics=7)
     assert output.num_topics == 7
-    assert (output.assignments >= 0).all()
+    empty = empty_documents(small_data)  # 20NG's shortest post keeps no word: in no topic
+    assert (output.assignments[~empty] >= 0).all() and (output.assignments[empty] == -1).all()
 
 
 @pytest.mark.parametrize("strategy", ["c-tf-idf", "embeddings", "distributions"])
@@ -40,7 +43,8 @@ def test_reduce_outliers_assigns_hdbscan_outliers(small_data, cache, strategy):
     leaf = {"min_cluster_size": 5, "cluster_selection_method": "leaf"}  # leaves many outliers
     plain = fit_bertopic(small_data, cache, **leaf)
     reduced = fit_bertopic(small_data, cache, **leaf, reduce_outliers=strategy)
-    assert plain.extras["outliers_before_reduction"] == int((plain.assignments < 0).sum()) > 0
+    outliers = plain.extras["outliers_before_reduction"] + plain.extras["wordless_outliers"]
+    assert outliers == int((plain.assignments < 0).sum()) > 0
     assert (reduced.assignments < 0).sum() < (plain.assignments < 0).sum()
 
 
@@ -211,3 +215,39 @@ def test_no_cluster_at_all_is_said_in_words_whatever_the_outlier_reduction(small
     with pytest.raises(TrainerError, match="put every document in the outlier topic -1"):
         fit_bertopic(small_data, cache, min_cluster_size=len(small_data.embeddings) + 1,
                      reduce_outliers=strategy)
+
+
+@pytest.fixture(scope="module")
+def with_wordless(tmp_path_factory, small_corpus, session_cache):
+    """The small corpus and 60 texts with no word left after preprocessing: empty, stop words
+    only, numbers only. Their embeddings lie close together, so they form clusters."""
+    from tests.conftest import make_grid, read_jsonl, write_jsonl
+    from tuner.engine.sweep import check_inputs, precompute
+    from tuner.engine.worker import load_trial_data
+    from tuner.grid import load_grid
+
+    junk = ["", "the and of to is it was", "12 345 2020 3.14 99%"]
+    records = read_jsonl(small_corpus) + [
+        {"id": f"junk{i}", "text": junk[i % 3], "label": "junk"} for i in range(60)]
+    folder = tmp_path_factory.mktemp("wordless")
+    grid = load_grid(make_grid(folder, write_jsonl(folder / "corpus.jsonl", records),
+                               models=["bertopic"], params={"vocab_size": 1000}))
+    prepared = precompute(grid, check_inputs(grid), session_cache, progress=False)
+    return load_trial_data(prepared.trials[0].data)
+
+
+@pytest.mark.parametrize("clustering", [{}, {"clustering": "kmeans", "num_topics": 8}])
+def test_documents_with_no_word_are_outliers_not_topics(with_wordless, cache, clustering):
+    """They were clustered into topics of their own whose all-zero c-TF-IDF rows ranked the
+    vocabulary's first words, the same list for each (audit of 2026-12-02)."""
+    from trainers.base import empty_documents
+
+    empty = empty_documents(with_wordless)
+    assert empty.sum() >= 60
+    output = fit_bertopic(with_wordless, cache, **clustering)
+    assert (output.assignments[empty] == -1).all()
+    assert output.extras["wordless_outliers"] > 0  # some had been in topics
+    assigned = set(output.assignments[~empty].tolist()) - {-1}
+    assert assigned == set(range(output.num_topics))  # every topic holds a document with words
+    word_lists = [tuple(words) for words in output.topic_words]
+    assert len(set(word_lists)) == len(word_lists)
