@@ -406,6 +406,53 @@ def test_validate_warns_of_a_covariate_mixing_numbers_and_text(tmp_path, capsys)
         "category" in capsys.readouterr().err
 
 
+def test_validate_warns_of_covariates_the_labels_determine_or_that_never_vary(tmp_path,
+                                                                              capsys):
+    """The label field as STM's covariate gave ARI 0.79 against 0.07 with a constant one, and
+    neither was warned of (audit of 2026-12-02)."""
+    from tests.conftest import write_jsonl
+
+    rows = [{**r, "politics": r["label"] == "POLITICS", "source": "huffpost", "half": i % 2}
+            for i, r in enumerate(dated_records())]
+    dataset = {"path": str(write_jsonl(tmp_path / "c.jsonl", rows)), "label_field": "label",
+               "covariates": ["label", "politics", "source", "half"]}
+    path = make_grid(tmp_path, tmp_path / "c.jsonl", dataset=dataset, models=["stm"],
+                     params={"num_topics": 5})
+    assert main(["validate", str(path)]) == 0
+    err = capsys.readouterr().err
+    for determined in ("label", "politics"):
+        assert f"dataset.covariates '{determined}': the labels determine it (each label has " \
+            "one value of it), so STM fits topic prevalence on the labels" in err
+    assert "dataset.covariates 'source': every document has the same value, so STM fits no " \
+        "effect for it" in err
+    assert "'half': the labels" not in err and "'half': every" not in err
+
+
+def test_a_covariate_of_numbers_and_booleans_is_called_that(tmp_path, capsys):
+    from tests.conftest import write_jsonl
+
+    rows = [{**r, "flag": [True, 0, 1][i % 3]} for i, r in enumerate(dated_records())]
+    dataset = {"path": str(write_jsonl(tmp_path / "c.jsonl", rows)), "covariates": ["flag"]}
+    path = make_grid(tmp_path, tmp_path / "c.jsonl", dataset=dataset, models=["stm"],
+                     params={"num_topics": 5})
+    assert main(["validate", str(path)]) == 0
+    assert "'flag': 26 of 40 values are numbers and the rest true or false" in \
+        capsys.readouterr().err
+
+
+def test_a_covariate_holding_objects_is_refused(tmp_path, capsys):
+    from tests.conftest import write_jsonl
+
+    rows = [{**r, "meta": {"src": "x", "n": i % 2}} for i, r in enumerate(dated_records())]
+    dataset = {"path": str(write_jsonl(tmp_path / "c.jsonl", rows)), "covariates": ["meta"]}
+    path = make_grid(tmp_path, tmp_path / "c.jsonl", dataset=dataset, models=["stm"],
+                     params={"num_topics": 5})
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "dataset.covariates[0] 'meta': 40 of 40 records hold a list or an object" in err
+    assert "src" not in err
+
+
 def test_a_numeric_covariate_in_a_csv_is_told_to_come_as_jsonl(tmp_path, capsys):
     import pandas as pd
 

@@ -274,6 +274,11 @@ def _check_covariates(covariates: dict[str, list[Any]], where: str) -> None:
             problems.append(f"{where}: dataset.covariates[{i}] '{name}': {missing} of "
                             f"{len(values)} records have no value; fill them in or drop the "
                             "covariate")
+        nested = sum(1 for v in values if isinstance(v, (dict, list, tuple)))
+        if nested:  # each one's text was a level of its own
+            problems.append(f"{where}: dataset.covariates[{i}] '{name}': {nested} of "
+                            f"{len(values)} records hold a list or an object; a covariate is "
+                            "a number, a text or true/false: name a field that holds one")
     if problems:
         raise DataError("\n".join(problems))
 
