@@ -794,6 +794,20 @@ def test_validate_says_supervised_theta_is_scored_against_the_labels_it_trained_
                 "F1 compare them with" in capsys.readouterr().err) is warned
 
 
+def test_blank_texts_are_counted_as_such_not_as_copies(tmp_path, ng_records, capsys):
+    """75 null texts were "74 documents repeat an earlier document's text" (audit of
+    2026-12-02)."""
+    rows = [dict(r) for r in ng_records[:100]]
+    for i in range(0, 100, 4):
+        rows[i]["text"] = None if i % 8 else "  \n "
+    path = make_grid(tmp_path, write_jsonl(tmp_path / "c.jsonl", rows), params={"num_topics": 5})
+    assert main(["validate", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert "dataset.text_field 'text': 25 of 100 documents (25.0%) have no text (null or " \
+        "blank)" in err
+    assert "repeat an earlier" not in err
+
+
 def test_validate_warns_of_repeated_and_outsized_documents(tmp_path, ng_records, capsys):
     """Three copies of one headline made a whole BTM topic, and a 160,000-character uuencoded
     post LDA's topic "max pl ms mm m3" (new-user audit of 2026-12-02)."""

@@ -185,8 +185,27 @@ def test_a_bad_byte_is_placed_by_line_in_the_whole_file(tmp_path, records):
 def test_a_semicolon_separated_csv_gets_a_hint(tmp_path):
     path = tmp_path / "c.csv"
     path.write_text("id;text;label\n1;a b c;x\n2;d e, f, g;y\n", encoding="utf-8")
-    with pytest.raises(DataError, match="separated by semicolons"):
+    with pytest.raises(DataError, match="separated by semicolons") as raised:
         load_corpus(DatasetSpec(path))
+    assert "\n" not in str(raised.value)  # pandas' message ended in one: the hint stood alone
+
+
+def test_a_list_of_texts_is_one_document_of_paragraphs(tmp_path, records):
+    """Its Python spelling "['para1', 'para2']" was read as the text (audit of 2026-12-02)."""
+    rows = [{**r, "text": [r["text"], None, "second paragraph"]} for r in records[:5]]
+    for path in (write_jsonl(tmp_path / "c.jsonl", rows), tmp_path / "c.parquet"):
+        if path.suffix == ".parquet":
+            pd.DataFrame(rows).to_parquet(path)
+        corpus = load_corpus(DatasetSpec(path))
+        assert corpus.texts == [f"{r['text']}\n\nsecond paragraph" for r in records[:5]]
+
+
+def test_a_text_that_is_an_object_is_refused_without_its_content(tmp_path, records):
+    rows = [{**r, "text": {"body": "secret words"}} for r in records[:5]]
+    with pytest.raises(DataError, match=r"dataset.text_field 'text': a document's text is an "
+                                        r"object") as raised:
+        load_corpus(DatasetSpec(write_jsonl(tmp_path / "c.jsonl", rows)))
+    assert "secret" not in str(raised.value)
 
 
 def test_a_covariate_without_a_value_is_refused_before_any_trial(tmp_path, records):

@@ -106,7 +106,7 @@ def read_records(path: Path) -> list[dict[str, Any]]:
     except DataError:
         raise
     except Exception as err:  # pandas/pyarrow raise many types for a broken file
-        raise DataError(f"{path}: cannot be read as {suffix[1:]}: {err}"
+        raise DataError(f"{path}: cannot be read as {suffix[1:]}: {str(err).strip()}"
                         f"{_delimiter_hint(path) if suffix == '.csv' else ''}") from err
 
 
@@ -159,7 +159,7 @@ def load_corpus(spec: DatasetSpec) -> Corpus:
         raise DataError(f"{where}: the corpus is empty (no records)")
     _require_fields(records, spec, where)
     ids = [_as_text(r[spec.id_field]) for r in records]
-    texts = [_composed(_as_text(r[spec.text_field])) for r in records]
+    texts = [_composed(_document_text(r[spec.text_field], spec, where)) for r in records]
     _check_ids(ids, spec, where)
     if not any(t.strip() for t in texts):
         raise DataError(f"{where}: dataset.text_field '{spec.text_field}': every document is "
@@ -221,6 +221,20 @@ _NOT_HAN = re.compile("[^\u4e00-\u9fff]+")
 def _as_text(value: Any) -> str:
     """A field as text; a missing value ("" or null in JSONL, NaN or NA from Parquet) is ""."""
     return "" if _missing(value) else str(value)
+
+
+def _document_text(value: Any, spec: DatasetSpec, where: str) -> str:
+    """A document's text; a list of texts (paragraphs) joined by blank lines, where its Python
+    spelling "['para1', 'para2']" was taken for the text (audit of 2026-12-02)."""
+    if type(value).__name__ == "ndarray":  # a Parquet list column
+        value = value.tolist()
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) or _missing(v) for v in value):
+        return "\n\n".join(v for v in value if not _missing(v))
+    if isinstance(value, (dict, list, tuple)):
+        raise DataError(f"{where}: dataset.text_field '{spec.text_field}': a document's text "
+                        "is an object or a list of non-texts; name a field that holds text, "
+                        "or a list of texts")
+    return _as_text(value)
 
 
 def _composed(text: str) -> str:

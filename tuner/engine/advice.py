@@ -257,18 +257,26 @@ def _duplicate_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
     one headline made a whole BTM topic of toutiao headlines, 6.8% of whose 20,000 repeat one
     (new-user audit of 2026-12-02)."""
     seen: set[bytes] = set()  # digests: a second copy of a large corpus's texts is not kept
-    repeats = 0
+    repeats = blank = 0
     for text in inputs.corpus.texts:
-        digest = hashlib.blake2b(" ".join(text.split()).encode(), digest_size=16).digest()
+        words = " ".join(text.split())
+        if not words:  # no text is no copy (null texts were called repeats of each other)
+            blank += 1
+            continue
+        digest = hashlib.blake2b(words.encode(), digest_size=16).digest()
         repeats += digest in seen
         seen.add(digest)
-    documents = len(inputs.corpus.texts)
-    if repeats < 3 or repeats < DUPLICATE_SHARE * documents:
-        return []
-    return [f"{grid.path}: dataset.path: {repeats} of {documents} documents "
-            f"({repeats / documents:.1%}) repeat an earlier document's text exactly; each copy "
-            "weighs in every model, and a few copies can make a topic of their own: remove the "
-            "copies unless the repetition is meant"]
+    documents, found = len(inputs.corpus.texts), []
+    if blank:
+        found.append(f"{grid.path}: dataset.text_field '{grid.dataset.text_field}': {blank} of "
+                     f"{documents} documents ({blank / documents:.1%}) have no text (null or "
+                     "blank); they are in no topic and count in no word: drop them")
+    if repeats >= 3 and repeats >= DUPLICATE_SHARE * documents:
+        found.append(f"{grid.path}: dataset.path: {repeats} of {documents} documents "
+                     f"({repeats / documents:.1%}) repeat an earlier document's text exactly; "
+                     "each copy weighs in every model, and a few copies can make a topic of "
+                     "their own: remove the copies unless the repetition is meant")
+    return found
 
 
 def _outsized_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
