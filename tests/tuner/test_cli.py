@@ -808,6 +808,24 @@ def test_blank_texts_are_counted_as_such_not_as_copies(tmp_path, ng_records, cap
     assert "repeat an earlier" not in err
 
 
+def test_validate_says_when_labels_are_few_or_one_per_document(tmp_path, ng_records, capsys):
+    """Two thirds of the labels null was said only by the gt_coverage metric, and the text field
+    as the label field not at all (audit of 2026-12-02)."""
+    rows = [{**r, "label": r["label"] if i % 3 == 0 else None}
+            for i, r in enumerate(ng_records[:90])]
+    path = make_grid(tmp_path, write_jsonl(tmp_path / "c.jsonl", rows), params={"num_topics": 5})
+    assert main(["validate", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert "dataset.label_field 'label': 60 of 90 documents (67%) have no label; ARI, NMI and " \
+        "F1 are computed on the 30 labelled ones" in err
+    assert "classes for" not in err
+    dataset = {"path": str(tmp_path / "c.jsonl"), "label_field": "text"}
+    path = make_grid(tmp_path, tmp_path / "c.jsonl", dataset=dataset, params={"num_topics": 5})
+    assert main(["validate", str(path)]) == 0
+    assert "dataset.label_field 'text': 90 classes for 90 labelled documents" in \
+        capsys.readouterr().err
+
+
 def test_validate_warns_of_repeated_and_outsized_documents(tmp_path, ng_records, capsys):
     """Three copies of one headline made a whole BTM topic, and a 160,000-character uuencoded
     post LDA's topic "max pl ms mm m3" (new-user audit of 2026-12-02)."""

@@ -157,3 +157,10 @@ def test_documents_in_no_topic_are_counted_apart(tmp_path: Path) -> None:
     page = write_report_with(tracker, "e", tmp_path).html.read_text(encoding="utf-8")
     assert "a b <i>(3 documents, 38%)</i></li><li>c <i>(2 documents, 25%)</i>" in page
     assert "<p>3 documents (38%) in no topic" in page
+
+
+def test_a_covariate_of_many_levels_lists_twenty_columns_and_counts_the_rest() -> None:
+    effects = {f"author=a{i:03d}": [0.1, -0.1] for i in range(199)}
+    shown = findings_html({}, {"covariate_effects": {"scale": "s", "effects": effects}})
+    assert shown.count("<li><b>author=") == 20 and "<b>author=a019</b>" in shown
+    assert "and 179 more columns, in the trial's extras.json" in shown

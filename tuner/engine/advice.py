@@ -50,6 +50,7 @@ def advisories(grid: Grid, inputs: CheckedInputs) -> list[str]:
                for model in sorted({p.embedding.model for p in inputs.plan if p.embedding})}
     found += _truncation_advice(grid, inputs, counted) + _time_slice_advice(grid, inputs) \
         + _covariate_advice(grid, inputs) + _label_case_advice(grid, inputs) \
+        + _label_coverage_advice(grid, inputs) \
         + _pruning_advice(grid) + _model_size_advice(grid) + _pooling_advice(grid, inputs) \
         + _supervised_advice(grid, inputs) + _markup_advice(grid, inputs) \
         + _duplicate_advice(grid, inputs) + _outsized_advice(grid, inputs)
@@ -354,6 +355,34 @@ def _pruning_advice(grid: Grid) -> list[str]:
                          f"is at most {largest}, not above the first checkpoint at {low} "
                          f"(min_resource): none of its trials is judged or pruned; set "
                          f"min_resource below {largest}, or raise {trainer.budget_param}")
+    return found
+
+
+LABEL_COVERAGE = 0.9  # of the documents with a label, below which the scores are said to be
+# on the labelled ones only
+
+
+def _label_coverage_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
+    """Labels on few documents (two thirds null: said only by the gt_coverage metric), or a
+    class per document (the text field as the label field), which ARI, NMI and F1 cannot read
+    as topics (audit of 2026-12-02)."""
+    truth = inputs.truth
+    if truth is None or not len(truth.labels):
+        return []
+    where = (f"{grid.path}: dataset.label_field '{grid.dataset.label_field}'"
+             if grid.ground_truth is None else f"{grid.path}: ground_truth")
+    found = []
+    covered = int(truth.covered.sum())
+    documents = len(truth.labels)
+    if covered < LABEL_COVERAGE * documents:
+        found.append(f"{where}: {documents - covered} of {documents} documents "
+                     f"({1 - covered / documents:.0%}) have no label; ARI, NMI and F1 are "
+                     f"computed on the {covered} labelled ones (metric gt_coverage)")
+    classes = len(set(truth.labels[truth.covered].tolist()))
+    if covered >= 4 and classes > covered / 2:
+        found.append(f"{where}: {classes} classes for {covered} labelled documents, most of "
+                     "a document each, so ARI, NMI and F1 against them say little of topics; "
+                     "name the field that holds a category")
     return found
 
 

@@ -9,9 +9,11 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+EXTRAS_NAME = "extras.json"  # the trial's artifact these are read from
 SLICES_SHOWN = 8  # time slices per table; more are sampled evenly, first and last kept
 WORDS_PER_SLICE = 4
 TOPICS_PER_EFFECT = 3  # topics listed per covariate and direction
+EFFECT_COLUMNS = 20  # covariate columns listed; a 200-level category listed 199
 EFFECT_WORDS = 5
 
 
@@ -80,7 +82,11 @@ def _effects_html(effects: Any, topics: Mapping[str, Sequence[str]]) -> str:
              if isinstance(values, list) and values}
     if not table:
         return ""
-    items = "".join(_effect_item(name, values, topics) for name, values in table.items())
+    items = "".join(_effect_item(name, values, topics)
+                    for name, values in list(table.items())[:EFFECT_COLUMNS])
+    if len(table) > EFFECT_COLUMNS:
+        items += (f"<li>and {len(table) - EFFECT_COLUMNS} more columns, in the trial's "
+                  f"{html.escape(EXTRAS_NAME)}</li>")
     references = effects.get("reference_levels") or {}
     against = ("; reference levels: " + ", ".join(
         f"{html.escape(str(f))}={html.escape(str(v))}" for f, v in references.items())
