@@ -428,6 +428,27 @@ def test_validate_warns_of_covariates_the_labels_determine_or_that_never_vary(tm
     assert "'half': the labels" not in err and "'half': every" not in err
 
 
+def test_validate_says_which_dataset_fields_no_model_reads_and_which_numbers_overflow(
+        tmp_path, capsys):
+    from tests.conftest import write_jsonl
+
+    rows = [{**r, "huge": 1e200 * (i % 3)} for i, r in enumerate(dated_records())]
+    dataset = {"path": str(write_jsonl(tmp_path / "c.jsonl", rows)), "covariates": ["huge"],
+               "timestamp_field": "timestamp"}
+    lda = make_grid(tmp_path, tmp_path / "c.jsonl", dataset=dataset, params={"num_topics": 5})
+    assert main(["validate", str(lda)]) == 0
+    err = capsys.readouterr().err
+    assert "dataset.covariates: no model of this grid reads them (STM does)" in err
+    assert "dataset.timestamp_field: no model of this grid reads it (DTM does)" in err
+    stm = make_grid(tmp_path, tmp_path / "c.jsonl", dataset=dataset, models=["stm"],
+                    params={"num_topics": 5})
+    assert main(["validate", str(stm)]) == 0
+    err = capsys.readouterr().err
+    assert "dataset.covariates 'huge': values reach 2e+200; beyond 1e+150 their squares " \
+        "overflow" in err
+    assert "no model of this grid reads them" not in err
+
+
 def test_a_covariate_of_numbers_and_booleans_is_called_that(tmp_path, capsys):
     from tests.conftest import write_jsonl
 

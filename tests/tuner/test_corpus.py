@@ -69,7 +69,8 @@ def test_untidy_real_documents_load(ng_records, tmp_path):
 @pytest.mark.parametrize(("mutate", "message"), [
     (lambda rs: rs[1].update(id=rs[0]["id"]),
      r"dataset.id_field 'id': ids must be unique; 1 repeat"),
-    (lambda rs: rs[1].update(id=""), r"dataset.id_field 'id': 1 documents have an empty id"),
+    (lambda rs: rs[1].update(id=""), r"dataset.id_field 'id': 1 document has no id \(null or "
+                                     r"empty\), the first the file's record 2"),
     (lambda rs: rs[2].pop("label"), r"dataset.label_field 'label' is missing from 1 of 60"),
     (lambda rs: [r.update(text="") for r in rs],
      r"dataset.text_field 'text': every document is empty"),
@@ -270,3 +271,11 @@ def test_short_chinese_headlines_beside_long_english_articles_are_chinese():
     assert chinese_share(headlines + articles) < 0.3
     assert detected_language(headlines + articles) == "zh"
     assert detected_language(articles + headlines[:30]) == "en"
+
+
+def test_whole_number_ids_written_as_floats_are_the_numbers(tmp_path, records):
+    """Ids 0.0, 1.0 (a column exported through a float type) missed a ground truth file's ids
+    0, 1 (audit of 2026-12-02)."""
+    rows = [{**r, "id": float(i)} for i, r in enumerate(records)]
+    corpus = load_corpus(DatasetSpec(write_jsonl(tmp_path / "c.jsonl", rows)))
+    assert corpus.ids[:3] == ["0", "1", "2"]

@@ -158,7 +158,7 @@ def load_corpus(spec: DatasetSpec) -> Corpus:
     if not records:
         raise DataError(f"{where}: the corpus is empty (no records)")
     _require_fields(records, spec, where)
-    ids = [_as_text(r[spec.id_field]) for r in records]
+    ids = [_id_text(r[spec.id_field]) for r in records]
     texts = [_composed(_document_text(r[spec.text_field], spec, where)) for r in records]
     _check_ids(ids, spec, where)
     if not any(t.strip() for t in texts):
@@ -221,6 +221,14 @@ _NOT_HAN = re.compile("[^\u4e00-\u9fff]+")
 def _as_text(value: Any) -> str:
     """A field as text; a missing value ("" or null in JSONL, NaN or NA from Parquet) is ""."""
     return "" if _missing(value) else str(value)
+
+
+def _id_text(value: Any) -> str:
+    """A document id as text; a whole number exported through a float type (0.0) is the number
+    (0), so a ground truth file's ids 0, 1, 2 find them (audit of 2026-12-02)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return _as_text(value)
 
 
 def _document_text(value: Any, spec: DatasetSpec, where: str) -> str:
@@ -325,13 +333,16 @@ def _hint(role: str, everywhere: bool) -> str:
 
 
 def _check_ids(ids: list[str], spec: DatasetSpec, where: str) -> None:
-    empty = sum(1 for i in ids if not i.strip())
+    empty = [n for n, i in enumerate(ids, start=1) if not i.strip()]
     if empty:
-        raise DataError(f"{where}: dataset.id_field '{spec.id_field}': {empty} documents have "
-                        "an empty id")
+        many = len(empty) != 1
+        raise DataError(f"{where}: dataset.id_field '{spec.id_field}': {len(empty)} "
+                        f"document{'s have' if many else ' has'} no id (null or empty), the "
+                        f"first the file's record {empty[0]}")
     seen: set[str] = set()
     duplicates = sorted({i for i in ids if i in seen or seen.add(i)})  # type: ignore[func-returns-value]
     if duplicates:
         shown = ", ".join(duplicates[:5])
         raise DataError(f"{where}: dataset.id_field '{spec.id_field}': ids must be unique; "
-                        f"{len(duplicates)} repeat (e.g. {shown})")
+                        f"{len(duplicates)} repeat (e.g. {shown}; ids are compared as text, "
+                        "so 1, 1.0 and \"1\" are one id)")

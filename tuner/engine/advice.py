@@ -50,7 +50,7 @@ def advisories(grid: Grid, inputs: CheckedInputs) -> list[str]:
                for model in sorted({p.embedding.model for p in inputs.plan if p.embedding})}
     found += _truncation_advice(grid, inputs, counted) + _time_slice_advice(grid, inputs) \
         + _covariate_advice(grid, inputs) + _label_case_advice(grid, inputs) \
-        + _label_coverage_advice(grid, inputs) \
+        + _label_coverage_advice(grid, inputs) + _unread_field_advice(grid, inputs) \
         + _pruning_advice(grid) + _model_size_advice(grid) + _pooling_advice(grid, inputs) \
         + _supervised_advice(grid, inputs) + _markup_advice(grid, inputs) \
         + _duplicate_advice(grid, inputs) + _outsized_advice(grid, inputs)
@@ -403,6 +403,20 @@ def _label_case_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
             "one way if they are one"]
 
 
+def _unread_field_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
+    """A dataset field that no model of the grid reads is not checked either (bad timestamps
+    passed until DTM was added; audit of 2026-12-02)."""
+    read = {need for p in inputs.plan for need in fit_inputs(p.model)}
+    found = []
+    if grid.dataset.covariates and "covariates" not in read:
+        found.append(f"{grid.path}: dataset.covariates: no model of this grid reads them "
+                     "(STM does), so they are neither checked nor used")
+    if grid.dataset.timestamp_field and "timestamps" not in read:
+        found.append(f"{grid.path}: dataset.timestamp_field: no model of this grid reads it "
+                     "(DTM does), so its dates are neither checked nor used")
+    return found
+
+
 def _covariate_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
     """STM fits a column per level of a categorical covariate: a field with a level for nearly
     every document (an id, a URL, a date) gives it as many columns as documents, and numbers
@@ -437,12 +451,22 @@ def _covariate_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
     return found
 
 
+# Measured (300 headlines, year x 10^e / 2000): the effects scale exactly to 1e150, and at
+# 1e200 the regression's squares overflow into NaN topics
+HUGE_COVARIATE = 1e150
+
+
 def _covariate_value_advice(where: str, values: Sequence[Any], truth: GroundTruth | None
                             ) -> list[str]:
     """A covariate with one value (STM fits no effect for it: its column is the intercept's),
     and one the labels determine: STM then fits topic prevalence on what ARI, NMI and F1 score
     (the label field as a covariate: ARI 0.79 against 0.07 with a constant one; audit of
     2026-12-02)."""
+    numbers = [abs(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if numbers and len(numbers) == len(values) and max(numbers) > HUGE_COVARIATE:
+        return [f"{where}: values reach {max(numbers):.0e}; beyond {HUGE_COVARIATE:.0e} their "
+                "squares overflow in STM's regression (its trials fail with NaN topics): "
+                "rescale it"]
     levels = {level_text(v) for v in values}
     if len(levels) == 1:
         return [f"{where}: every document has the same value, so STM fits no effect for it; "
