@@ -117,6 +117,8 @@ PREPROCESSING = ParamSchema("preprocessing", [
           "(From:, Subject:, Organization: ...) before tokenising"),
     Param("strip_markup", bool, _PRE.strip_markup, anything(), "read HTML entities (&amp; is "
           "&) and drop HTML tags, web addresses and e-mail addresses before tokenising"),
+    Param("strip_mentions", bool, _PRE.strip_mentions, anything(), "drop social posts' "
+          "@handles (@user) before tokenising"),
 ])
 
 

@@ -120,3 +120,36 @@ def test_web_text_is_told_of_strip_markup(tmp_path, capsys):
         assert main(["validate", str(path)]) == 0
         assert ("preprocessing.strip_markup: 25% of the documents hold HTML tags or entities"
                 in capsys.readouterr().err) is warned
+
+
+TWEET = "@NYTimes thanks for the story on #ClimateChange; mail me@x.co or @张三 @dev_team."
+
+
+def test_strip_mentions_drops_handles_but_not_hashtags_or_mail():
+    """A few busy accounts' handles headed LDA topics of tweets (audit of 2026-12-02)."""
+    stripped = tokenize(TWEET, "en", Preprocessing(strip_mentions=True))
+    assert stripped == ["thanks", "story", "climatechange", "mail"]  # me@x.co: me, x, co
+    assert "nytimes" in tokenize(TWEET, "en", Preprocessing())  # off by default
+    assert tokenize("@张三 今天 天气", "zh", Preprocessing(strip_mentions=True)) == \
+        tokenize("今天 天气", "zh", Preprocessing())
+
+
+def test_strip_mentions_is_in_the_key_only_when_on():
+    off = Preprocessing().key("c", "en", 10)
+    on = Preprocessing(strip_mentions=True).key("c", "en", 10)
+    assert "strip_mentions" not in off and on["strip_mentions"] and off != on
+
+
+def test_social_posts_are_told_of_strip_mentions(tmp_path, capsys):
+    from tests.conftest import make_grid, write_jsonl
+    from tuner.cli import main
+
+    rows = [{"id": str(i), "text": f"@user{i % 3} great game tonight {i}" if i % 2 else
+             f"plain story {i}", "label": str(i % 2)} for i in range(40)]
+    corpus = write_jsonl(tmp_path / "posts.jsonl", rows)
+    for strip, warned in ((False, True), (True, False)):
+        path = make_grid(tmp_path, corpus, params={"num_topics": 5},
+                         preprocessing={"strip_mentions": strip})
+        assert main(["validate", str(path)]) == 0
+        assert ("preprocessing.strip_mentions: 50% of the documents hold @handles"
+                in capsys.readouterr().err) is warned

@@ -72,7 +72,8 @@ class Preprocessing:
     Chinese text holds) or "none". `strip_quotes` drops quoted reply lines and `strip_headers`
     mail/news header lines before tokenising; `strip_markup` reads HTML entities as the
     characters they stand for and drops HTML tags, web addresses and e-mail addresses (which
-    web text turned into the words amp, quot, nbsp, https, www and com).
+    web text turned into the words amp, quot, nbsp, https, www and com); `strip_mentions`
+    drops social posts' @handles (@user, Weibo's @用户名), names that head topics of tweets.
     """
 
     lowercase: bool = True
@@ -83,6 +84,7 @@ class Preprocessing:
     strip_quotes: bool = False
     strip_headers: bool = False
     strip_markup: bool = False
+    strip_mentions: bool = False
 
     def key(self, corpus_sha256: str, language: str, vocab_size: int) -> dict[str, object]:
         """Everything a bag of words depends on: the settings and the code they select (where
@@ -90,7 +92,7 @@ class Preprocessing:
         version)."""
         settings: dict[str, object] = asdict(self)
         patterns = {"strip_quotes": _QUOTED.pattern, "strip_headers": _HEADER.pattern,
-                    "strip_markup": _MARKUP.pattern}
+                    "strip_markup": _MARKUP.pattern, "strip_mentions": MENTION.pattern}
         for name, pattern in patterns.items():  # only when on: keys without them stay valid
             if settings[name]:
                 settings[name] = pattern
@@ -119,6 +121,11 @@ WEB_DEBRIS = re.compile(r"</?(?:a|p|br|div|span|img|b|i|em|strong|li|ul|ol|h[1-6
                         r"|quot|apos|nbsp|#\d+|#x[0-9a-fA-F]+);", re.IGNORECASE)
 
 
+# A social post's @handle: @ not inside a word or an e-mail address, then a name's letters,
+# digits and underscores (of any script: Weibo's handles are Chinese)
+MENTION = re.compile(r"(?<![\w@.])@\w+")
+
+
 def strip_markup(text: str) -> str:
     """`text` with HTML entities read (&amp; is &) and tags, web and e-mail addresses dropped."""
     return _MARKUP.sub(" ", html.unescape(text))
@@ -128,6 +135,8 @@ def strip_boilerplate(text: str, settings: Preprocessing) -> str:
     """The text without quoted reply lines, header lines and/or markup, as the settings ask."""
     if settings.strip_markup:
         text = strip_markup(text)
+    if settings.strip_mentions:
+        text = MENTION.sub(" ", text)
     if not (settings.strip_quotes or settings.strip_headers):
         return text
     kept = [line for line in text.splitlines()
