@@ -238,7 +238,9 @@ def _wordless_as_outliers(topics: list[int], empty: np.ndarray) -> tuple[list[in
         return topics, 0
     topics = [-1 if empty[i] else t for i, t in enumerate(topics)]
     if all(t < 0 for t in topics):
-        raise TrainerError(ALL_OUTLIERS)
+        raise TrainerError("BERTopic's clusters hold only documents with no word in the "
+                           "vocabulary (empty, stop words or numbers only): drop those "
+                           "documents, or keep more words (preprocessing.min_df, stopwords)")
     return topics, moved
 
 

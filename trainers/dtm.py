@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from trainers.base import Requirement, Trainer, top_words
+from trainers.base import Requirement, Trainer, empty_documents, top_words
 from trainers.etm import EMBEDDING_DIM
 from trainers.time_slices import TIME_SLICE_RULE, TimeSlices, slice_documents
 from trainers.word_vectors import Word2VecStep, word_embeddings
@@ -79,7 +79,7 @@ class DTMTrainer(Word2VecStep, Trainer):
                              "slice_top_words": _slice_top_words(net, slices.labels, data, ctx),
                              "word2vec_cache": "hit" if hit else "computed"})
         return replace(output, extras={**output.extras, "slice_topic_share": slice_topic_share(
-            output.doc_topic, slices)})
+            output.doc_topic, slices, empty_documents(data))})
 
 
 def _slice_top_words(net: nn.Module, labels: list[str], data: TrialData, ctx: FitContext
@@ -93,11 +93,14 @@ def _slice_top_words(net: nn.Module, labels: list[str], data: TrialData, ctx: Fi
             for t, label in enumerate(labels)}
 
 
-def slice_topic_share(doc_topic: NDArray[np.float64] | None, slices: TimeSlices
-                      ) -> dict[str, list[float]]:
+def slice_topic_share(doc_topic: NDArray[np.float64] | None, slices: TimeSlices,
+                      empty: NDArray[np.bool_]) -> dict[str, list[float]]:
     """{slice label: each topic's share of that slice's documents} (mean θ, summing to 1): how
-    much of each period a topic takes, the trend a dynamic model is read for."""
+    much of each period a topic takes, the trend a dynamic model is read for. Documents with no
+    word in the vocabulary are in no topic (their θ is the encoder's answer to nothing), and a
+    slice of only such documents has no shares."""
     if doc_topic is None:
         return {}
-    return {label: [round(float(x), 4) for x in doc_topic[slices.index == t].mean(axis=0)]
-            for t, label in enumerate(slices.labels) if (slices.index == t).any()}
+    kept = [(label, (slices.index == t) & ~empty) for t, label in enumerate(slices.labels)]
+    return {label: [round(float(x), 4) for x in doc_topic[members].mean(axis=0)]
+            for label, members in kept if members.any()}

@@ -412,10 +412,11 @@ def test_validate_warns_of_covariates_the_labels_determine_or_that_never_vary(tm
     neither was warned of (audit of 2026-12-02)."""
     from tests.conftest import write_jsonl
 
-    rows = [{**r, "politics": r["label"] == "POLITICS", "source": "huffpost", "half": i % 2}
-            for i, r in enumerate(dated_records())]
+    rows = [{**r, "politics": r["label"] == "POLITICS", "source": "huffpost", "half": i % 2,
+             "desk": f"{r['label']}-{i % 2}" if r["label"] == "POLITICS" else r["label"]}
+            for i, r in enumerate(dated_records(400))]
     dataset = {"path": str(write_jsonl(tmp_path / "c.jsonl", rows)), "label_field": "label",
-               "covariates": ["label", "politics", "source", "half"]}
+               "covariates": ["label", "politics", "source", "half", "desk"]}
     path = make_grid(tmp_path, tmp_path / "c.jsonl", dataset=dataset, models=["stm"],
                      params={"num_topics": 5})
     assert main(["validate", str(path)]) == 0
@@ -426,6 +427,9 @@ def test_validate_warns_of_covariates_the_labels_determine_or_that_never_vary(tm
     assert "dataset.covariates 'source': every document has the same value, so STM fits no " \
         "effect for it" in err
     assert "'half': the labels" not in err and "'half': every" not in err
+    # a level under one label each (a desk within a section), few enough to be categories
+    assert ("dataset.covariates 'desk': it determines the labels (each of its values has one "
+            "label") in err
 
 
 def test_validate_says_which_dataset_fields_no_model_reads_and_which_numbers_overflow(

@@ -70,7 +70,7 @@ def test_untidy_real_documents_load(ng_records, tmp_path):
     (lambda rs: rs[1].update(id=rs[0]["id"]),
      r"dataset.id_field 'id': ids must be unique; 1 repeat"),
     (lambda rs: rs[1].update(id=""), r"dataset.id_field 'id': 1 document has no id \(null or "
-                                     r"empty\), the first the file's record 2"),
+                                     r"empty\), the first is the file's record 2"),
     (lambda rs: rs[2].pop("label"), r"dataset.label_field 'label' is missing from 1 of 60"),
     (lambda rs: [r.update(text="") for r in rs],
      r"dataset.text_field 'text': every document is empty"),
@@ -203,8 +203,8 @@ def test_a_list_of_texts_is_one_document_of_paragraphs(tmp_path, records):
 
 def test_a_text_that_is_an_object_is_refused_without_its_content(tmp_path, records):
     rows = [{**r, "text": {"body": "secret words"}} for r in records[:5]]
-    with pytest.raises(DataError, match=r"dataset.text_field 'text': a document's text is an "
-                                        r"object") as raised:
+    with pytest.raises(DataError, match=r"c.jsonl: record 1: dataset.text_field 'text': a "
+                                        r"document's text is an object") as raised:
         load_corpus(DatasetSpec(write_jsonl(tmp_path / "c.jsonl", rows)))
     assert "secret" not in str(raised.value)
 
@@ -279,3 +279,11 @@ def test_whole_number_ids_written_as_floats_are_the_numbers(tmp_path, records):
     rows = [{**r, "id": float(i)} for i, r in enumerate(records)]
     corpus = load_corpus(DatasetSpec(write_jsonl(tmp_path / "c.jsonl", rows)))
     assert corpus.ids[:3] == ["0", "1", "2"]
+
+
+def test_a_parquet_list_column_as_a_covariate_is_refused(tmp_path, records):
+    """Its values arrive as numpy arrays, whose text "['x' 'y']" made a level each."""
+    path = tmp_path / "c.parquet"
+    pd.DataFrame([{**r, "tags": ["x", "y"]} for r in records]).to_parquet(path)
+    with pytest.raises(DataError, match=r"'tags': 60 of 60 records hold a list or an object"):
+        load_corpus(DatasetSpec(path, covariates=("tags",)))

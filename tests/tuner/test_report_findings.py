@@ -103,6 +103,11 @@ def test_findings_of_an_unknown_shape_or_none_show_nothing() -> None:
     assert findings_html({}, {}) == ""
     assert findings_html({}, {"slice_top_words": "x", "covariate_effects": [1]}) == ""
     assert findings_html({}, {"covariate_effects": {"effects": {"x": []}}}) == ""
+    # odd values inside a known shape (an edited artifact) cost that section, not the report
+    assert findings_html({}, {"covariate_effects": {"effects": {"x": [None, "a"]}}}) == ""
+    odd_slices = findings_html({}, {"slice_top_words": {"2020": [None, {"a": 1}]},
+                                    "covariate_effects": {"effects": {"x": [0.5, -0.5]}}})
+    assert "Topics over time" not in odd_slices and "<b>x</b>" in odd_slices
 
 
 def test_shares_of_another_shape_are_read_as_none() -> None:
@@ -119,6 +124,7 @@ def test_findings_escape_words_and_names() -> None:
                               "effects": {"f=<y>": [0.5, -0.5]}}})
     assert "<b>" not in shown.replace("<b>f=&lt;y&gt;</b>", "")
     assert "&lt;2020&gt;" in shown and "&lt;i&gt; w" in shown and "&lt;b&gt; a&amp;b" in shown
+    assert "<x>" not in shown and "f=&lt;x&gt;" in shown  # the reference level
 
 
 def test_each_shown_topic_says_how_many_documents_it_holds(

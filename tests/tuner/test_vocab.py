@@ -130,8 +130,14 @@ def test_strip_mentions_drops_handles_but_not_hashtags_or_mail():
     stripped = tokenize(TWEET, "en", Preprocessing(strip_mentions=True))
     assert stripped == ["thanks", "story", "climatechange", "mail"]  # me@x.co: me, x, co
     assert "nytimes" in tokenize(TWEET, "en", Preprocessing())  # off by default
-    assert tokenize("@张三 今天 天气", "zh", Preprocessing(strip_mentions=True)) == \
-        tokenize("今天 天气", "zh", Preprocessing())
+    for post, left in [("@张三 今天 天气", "今天 天气"), ("回复@张三:今天天气", "回复:今天天气"),
+                       ("//@李四：转发 微博", "//：转发 微博"), (".@nytimes 报道", ". 报道")]:
+        assert tokenize(post, "zh", Preprocessing(strip_mentions=True)) == \
+            tokenize(left, "zh", Preprocessing())
+    # a Chinese name run into unspaced text has no end to find: kept, not the text after it
+    unspaced = "今天和@李四一起吃饭"
+    assert tokenize(unspaced, "zh", Preprocessing(strip_mentions=True)) == \
+        tokenize(unspaced, "zh", Preprocessing())
 
 
 def test_strip_mentions_is_in_the_key_only_when_on():

@@ -159,7 +159,8 @@ def load_corpus(spec: DatasetSpec) -> Corpus:
         raise DataError(f"{where}: the corpus is empty (no records)")
     _require_fields(records, spec, where)
     ids = [_id_text(r[spec.id_field]) for r in records]
-    texts = [_composed(_document_text(r[spec.text_field], spec, where)) for r in records]
+    texts = [_composed(_document_text(r[spec.text_field], spec, f"{where}: record {n}"))
+             for n, r in enumerate(records, start=1)]
     _check_ids(ids, spec, where)
     if not any(t.strip() for t in texts):
         raise DataError(f"{where}: dataset.text_field '{spec.text_field}': every document is "
@@ -296,7 +297,8 @@ def _check_covariates(covariates: dict[str, list[Any]], where: str) -> None:
             problems.append(f"{where}: dataset.covariates[{i}] '{name}': {missing} of "
                             f"{len(values)} records have no value; fill them in or drop the "
                             "covariate")
-        nested = sum(1 for v in values if isinstance(v, (dict, list, tuple)))
+        nested = sum(1 for v in values if isinstance(v, (dict, list, tuple))
+                     or type(v).__name__ == "ndarray")  # a Parquet list column
         if nested:  # each one's text was a level of its own
             problems.append(f"{where}: dataset.covariates[{i}] '{name}': {nested} of "
                             f"{len(values)} records hold a list or an object; a covariate is "
@@ -338,7 +340,7 @@ def _check_ids(ids: list[str], spec: DatasetSpec, where: str) -> None:
         many = len(empty) != 1
         raise DataError(f"{where}: dataset.id_field '{spec.id_field}': {len(empty)} "
                         f"document{'s have' if many else ' has'} no id (null or empty), the "
-                        f"first the file's record {empty[0]}")
+                        f"first is the file's record {empty[0]}")
     seen: set[str] = set()
     duplicates = sorted({i for i in ids if i in seen or seen.add(i)})  # type: ignore[func-returns-value]
     if duplicates:

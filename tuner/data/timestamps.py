@@ -12,8 +12,11 @@ from tuner.errors import DataError
 _YEAR = re.compile(r"^\d{4}$")
 _YEAR_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _DIGITS = re.compile(r"^\d+$")
+# A number that is no date, however written: digits with a fraction or a zone's Z after them
+# (a CSV's float column wrote 1659052800000.0, read as 1659-05-28 too)
+_NUMBER = re.compile(r"^\d+(?:\.\d*)?Z?$")
 _BASIC_DATE_DIGITS = 8  # ISO 8601's basic form, YYYYMMDD: the one all-digit date but a year
-SHAPE_CHARS = 25  # a longer value is described by its length alone (it is text, not a date)
+SHAPE_CHARS = 40  # a longer value is described by its length alone (an RFC 2822 date is 29)
 
 
 def parse_timestamp(value: str) -> date | None:
@@ -24,7 +27,7 @@ def parse_timestamp(value: str) -> date | None:
     try:
         if _YEAR.match(text):
             return date(int(text), 1, 1)
-        if _DIGITS.match(text) and len(text) != _BASIC_DATE_DIGITS:
+        if _NUMBER.match(text) and not (_DIGITS.match(text) and len(text) == _BASIC_DATE_DIGITS):
             return None
         month = _YEAR_MONTH.match(text)
         if month:
@@ -41,10 +44,11 @@ def value_shape(value: str) -> str:
     text = value.strip()
     if len(text) > SHAPE_CHARS:
         return f"a {len(text)}-character value (a text, not a date?)"
-    if _DIGITS.match(text) and len(text) in (9, 10):
-        return f"{len(text)} digits, as Unix time in seconds"
-    if _DIGITS.match(text) and len(text) in (12, 13):
-        return f"{len(text)} digits, as Unix time in milliseconds"
+    digits = len(text.split(".", 1)[0].rstrip("Z")) if _NUMBER.match(text) else 0
+    if digits in (9, 10):
+        return f"{digits} digits, as Unix time in seconds"
+    if digits in (12, 13):
+        return f"{digits} digits, as Unix time in milliseconds"
     mask = "".join("9" if c.isdigit() else "a" if c.isalpha() else c for c in text)
     return f"shaped {mask!r}"
 

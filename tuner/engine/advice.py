@@ -26,7 +26,6 @@ from tuner.data.vocab import MENTION, WEB_DEBRIS
 from tuner.engine.pruning import largest_budget
 
 if TYPE_CHECKING:
-    from numpy.typing import NDArray
 
     from tuner.data.ground_truth import GroundTruth
     from tuner.data.vocab import BagOfWords
@@ -388,15 +387,15 @@ def _label_coverage_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
     found = []
     covered = int(truth.covered.sum())
     documents = len(truth.labels)
-    if covered < LABEL_COVERAGE * documents:
+    if covered <= LABEL_COVERAGE * documents:
         found.append(f"{where}: {documents - covered} of {documents} documents "
                      f"({1 - covered / documents:.0%}) have no label; ARI, NMI and F1 are "
                      f"computed on the {covered} labelled ones (metric gt_coverage)")
     classes = len(set(truth.labels[truth.covered].tolist()))
     if covered >= 4 and classes > covered / 2:
-        found.append(f"{where}: {classes} classes for {covered} labelled documents, most of "
-                     "a document each, so ARI, NMI and F1 against them say little of topics; "
-                     "name the field that holds a category")
+        found.append(f"{where}: {classes} classes for {covered} labelled documents, nearly one "
+                     "per document, so ARI, NMI and F1 against them say little of topics; name "
+                     "the field that holds a category")
     return found
 
 
@@ -424,10 +423,10 @@ def _unread_field_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
     found = []
     if grid.dataset.covariates and "covariates" not in read:
         found.append(f"{grid.path}: dataset.covariates: no model of this grid reads them "
-                     "(STM does), so they are neither checked nor used")
+                     "(STM does), so they are not used (only their presence is checked)")
     if grid.dataset.timestamp_field and "timestamps" not in read:
         found.append(f"{grid.path}: dataset.timestamp_field: no model of this grid reads it "
-                     "(DTM does), so its dates are neither checked nor used")
+                     "(DTM does), so its dates are neither checked nor used (only its presence is)")
     return found
 
 
@@ -485,20 +484,37 @@ def _covariate_value_advice(where: str, values: Sequence[Any], truth: GroundTrut
     if len(levels) == 1:
         return [f"{where}: every document has the same value, so STM fits no effect for it; "
                 "drop it, or name a field that varies"]
-    if truth is None or not _determined_by(values, truth.labels):
+    if truth is None:
         return []
-    return [f"{where}: the labels determine it (each label has one value of it), so STM fits "
-            "topic prevalence on the labels that ARI, NMI and F1 compare its topics with, and "
-            "those scores flatter it; compare by npmi and diversity, or drop the covariate"]
+    covered = truth.labels[truth.covered]
+    if len(set(covered.tolist())) > len(covered) / 2:  # a class a document: said of the labels
+        return []
+    texts = [level_text(v) for v in values]
+    if _determined_by(texts, truth.labels.tolist()):
+        return [f"{where}: the labels determine it (each label has one value of it), so STM "
+                "fits topic prevalence on the labels that ARI, NMI and F1 compare its topics "
+                "with, and those scores flatter it; compare by npmi and diversity, or drop "
+                "the covariate"]
+    if len(levels) <= len(values) / NESTED_LEVEL_DOCUMENTS and _determined_by(
+            truth.labels.tolist(), texts):
+        return [f"{where}: it determines the labels (each of its values has one label: a "
+                "subcategory or a source), so STM fits topic prevalence on the labels that ARI, "
+                "NMI and F1 compare its topics with, and those scores flatter it; compare by "
+                "npmi and diversity, or drop the covariate"]
+    return []
 
 
-def _determined_by(values: Sequence[Any], labels: NDArray[np.int64]) -> bool:
-    """Whether each labelled document's label has one value of the covariate."""
-    seen: dict[int, str] = {}
-    for value, label in zip(values, labels.tolist(), strict=True):
-        if label < 0:
+NESTED_LEVEL_DOCUMENTS = 10  # documents a level holds on average before its one label counts
+
+
+def _determined_by(values: Sequence[Any], by: Sequence[Any]) -> bool:
+    """Whether each key of `by` (a label, a level; -1, a document without a label, aside) goes
+    with one value of `values`, over two keys or more."""
+    seen: dict[Any, Any] = {}
+    for value, key in zip(values, by, strict=True):
+        if key == -1 or value == -1:
             continue
-        if seen.setdefault(label, level_text(value)) != level_text(value):
+        if seen.setdefault(key, value) != value:
             return False
     return len(seen) > 1
 

@@ -356,7 +356,8 @@ def _check_requirements(grid: Grid, corpus: Corpus, truth: GroundTruth | None,
     if "timestamps" in requirements and corpus.timestamps is None:
         raise DataError(f"{grid.path}: dataset.timestamp_field: "
                         f"{', '.join(requirements['timestamps'])} needs timestamps (ISO dates "
-                        "YYYY-MM-DD, date-times or years); name the field that holds them, or "
+                        "YYYY-MM-DD or YYYYMMDD, date-times, YYYY-MM or years); name the field "
+                        "that holds them, or "
                         "remove the model from the grid")
     if "timestamps" in requirements and corpus.timestamps is not None:
         parse_timestamps(corpus.timestamps, corpus.ids, corpus.source,

@@ -19,9 +19,16 @@ EFFECT_WORDS = 5
 
 def findings_html(topics: Mapping[str, Sequence[str]], extras: Mapping[str, Any]) -> str:
     """The findings of one trial as collapsible HTML sections; empty when it reported none, or
-    reported them in a shape this reader does not know (an older run)."""
-    return _slices_html(extras.get("slice_top_words"), topic_shares(extras)) + \
-        _effects_html(extras.get("covariate_effects"), topics)
+    reported them in a shape this reader does not know (an older run, an edited artifact): one
+    odd value must not cost the whole report."""
+    sections = []
+    for section in (lambda: _slices_html(extras.get("slice_top_words"), topic_shares(extras)),
+                    lambda: _effects_html(extras.get("covariate_effects"), topics)):
+        try:
+            sections.append(section())
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError):
+            sections.append("")
+    return "".join(sections)
 
 
 def topic_shares(extras: Mapping[str, Any]) -> dict[str, list[float]]:
