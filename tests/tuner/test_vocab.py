@@ -130,14 +130,18 @@ def test_strip_mentions_drops_handles_but_not_hashtags_or_mail():
     stripped = tokenize(TWEET, "en", Preprocessing(strip_mentions=True))
     assert stripped == ["thanks", "story", "climatechange", "mail"]  # me@x.co: me, x, co
     assert "nytimes" in tokenize(TWEET, "en", Preprocessing())  # off by default
-    for post, left in [("@张三 今天 天气", "今天 天气"), ("回复@张三:今天天气", "回复:今天天气"),
-                       ("//@李四：转发 微博", "//：转发 微博"), (".@nytimes 报道", ". 报道")]:
+    for post, left in [("@张三 今天 天气", "今天 天气"), ("回复@张三:今天天气", ":今天天气"),
+                       ("//@李四：转发 微博", "//：转发 微博"), (".@nytimes 报道", ". 报道"),
+                       ("@北京吃货，你看比赛了吗", "，你看比赛了吗"),
+                       ("今天一起看比赛 @北京吃货", "今天一起看比赛"),
+                       ("@北京吃货@娱乐八卦王 一起看比赛", "一起看比赛"),
+                       ("推荐给@科技宅。", "推荐给。"),
+                       # unspaced, a name takes the words after it along to the next mark
+                       ("今天和@李四一起吃饭。真好", "今天和。真好")]:
         assert tokenize(post, "zh", Preprocessing(strip_mentions=True)) == \
-            tokenize(left, "zh", Preprocessing())
-    # a Chinese name run into unspaced text has no end to find: kept, not the text after it
-    unspaced = "今天和@李四一起吃饭"
-    assert tokenize(unspaced, "zh", Preprocessing(strip_mentions=True)) == \
-        tokenize(unspaced, "zh", Preprocessing())
+            tokenize(left, "zh", Preprocessing()), post
+    assert tokenize("RT @CNN: storm hits coast", "en", Preprocessing(strip_mentions=True)) == \
+        ["storm", "hits", "coast"]  # the retweet mark goes with the handle
 
 
 def test_strip_mentions_is_in_the_key_only_when_on():
@@ -159,3 +163,8 @@ def test_social_posts_are_told_of_strip_mentions(tmp_path, capsys):
         assert main(["validate", str(path)]) == 0
         assert ("preprocessing.strip_mentions: 50% of the documents hold @handles"
                 in capsys.readouterr().err) is warned
+    path = make_grid(tmp_path, corpus, models=["lda", "bertopic"], params={"num_topics": 5},
+                     preprocessing={"strip_mentions": True})
+    assert main(["validate", str(path)]) == 0
+    assert ("preprocessing.strip_mentions: it changes the bags of words only; BERTopic reads "
+            "document embeddings of the raw text, handles included") in capsys.readouterr().err

@@ -319,8 +319,12 @@ def _markup_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
 def _mention_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
     """Social posts' @handles are words to a tokeniser, and a few busy accounts head topics of
     tweets (audit of 2026-12-02)."""
+    embedded = sorted({p.model for p in inputs.plan if p.embedding is not None})
     if grid.preprocessing.strip_mentions:
-        return []
+        return [f"{grid.path}: preprocessing.strip_mentions: it changes the bags of words "
+                f"only; {', '.join(embedded)} read{'s' * (len(embedded) == 1)} document "
+                "embeddings of the raw text, handles included (an audit's BERTopic grouped "
+                "retweets of one account)"] if embedded else []
     sample = _sample(inputs.corpus.texts, 2000)
     share = sum(MENTION.search(text) is not None for text in sample) / max(1, len(sample))
     if share < MARKUP_SHARE:
