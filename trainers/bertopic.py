@@ -15,7 +15,9 @@ min_cluster_size 100.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -156,9 +158,10 @@ class BERTopicTrainer(Trainer):
             topics = _reassign_outliers(model, docs, topics, np.asarray(reduced), params)
         topics, wordless = _wordless_as_outliers(list(topics), empty_documents(data))
         if reassign or wordless:  # c-TF-IDF follows the new topics, with the same options
-            model.update_topics(docs, topics=topics, top_n_words=params["top_n_words"],
-                                vectorizer_model=_vectorizer(data.bow.vocab),
-                                ctfidf_model=_ctfidf(params))
+            with _quiet_bertopic():  # its warning is of topics reduced after custom ones: never
+                model.update_topics(docs, topics=topics, top_n_words=params["top_n_words"],
+                                    vectorizer_model=_vectorizer(data.bow.vocab),
+                                    ctfidf_model=_ctfidf(params))
         return _output(model, np.asarray(topics, dtype=np.int64), data.bow.vocab, ctx.top_n,
                        umap_cache_hit=int(hit), outliers_before_reduction=outliers,
                        wordless_outliers=wordless)
@@ -225,6 +228,20 @@ def _reassign_outliers(model: Any, docs: list[str], topics: list[int], reduced: 
     strategy = params["reduce_outliers"]
     extra = {"embeddings": reduced} if strategy == "embeddings" else {}
     return list(model.reduce_outliers(docs, topics, strategy=strategy, **extra))
+
+
+@contextmanager
+def _quiet_bertopic() -> Iterator[None]:
+    """BERTopic's logger at ERROR: update_topics warns that topics reduced after a custom list
+    may fail, on every trial (tuner reduces none after it), and library output shows only with
+    -v."""
+    logger = logging.getLogger("BERTopic")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _wordless_as_outliers(topics: list[int], empty: np.ndarray) -> tuple[list[int], int]:
