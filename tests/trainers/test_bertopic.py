@@ -240,9 +240,9 @@ def with_wordless(tmp_path_factory, small_corpus, session_cache):
 def test_documents_with_no_word_are_outliers_not_topics(with_wordless, cache, clustering):
     """They were clustered into topics of their own whose all-zero c-TF-IDF rows ranked the
     vocabulary's first words, the same list for each (audit of 2026-12-02)."""
-    from trainers.base import empty_documents
-
     import logging
+
+    from trainers.base import empty_documents
 
     empty = empty_documents(with_wordless)
     assert empty.sum() >= 60

@@ -170,3 +170,28 @@ def test_a_covariate_of_many_levels_lists_twenty_columns_and_counts_the_rest() -
     shown = findings_html({}, {"covariate_effects": {"scale": "s", "effects": effects}})
     assert shown.count("<li><b>author=") == 20 and "<b>author=a019</b>" in shown
     assert "and 179 more columns, in the trial's extras.json" in shown
+
+
+def test_the_best_grid_keeps_only_the_dataset_fields_its_model_reads(
+        swept: tuple[str, str, list[Path]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+        ) -> None:
+    """A best grid of BERTopic or STM kept a timestamp field (or covariates), and its re-run
+    warned that no model reads them (audit of 2026-12-02)."""
+    import json
+
+    from tuner.cli import main
+    from tuner.reporting.best import best_grid
+
+    uri = swept[0]
+    for metric in ("npmi", "diversity"):
+        grid = best_grid(uri, EXPERIMENT, metric)
+        dataset = grid["dataset"]
+        if grid["models"] == ["STM"]:
+            assert dataset["covariates"] == ["year", "label"] and not dataset["timestamp_field"]
+        else:
+            assert grid["models"] == ["DTM"] and dataset["timestamp_field"] == "timestamp"
+            assert "covariates" not in dataset
+        path = tmp_path / f"best-{metric}.json"
+        path.write_text(json.dumps(grid), encoding="utf-8")
+        assert main(["validate", str(path)]) == 0
+        assert "no model of this grid reads" not in capsys.readouterr().err

@@ -75,6 +75,7 @@ def best_grid(tracking_uri: str, experiment: str, metric: str | None = None,
     recorded = tracker.read_json(parent.run_id, SWEEP_SETTINGS_FILE)
     grid = dict(recorded) if recorded is not None else _base_grid(parent)
     grid |= _config_fields(best)
+    grid["dataset"] = _read_fields(dict(grid.get("dataset") or {}), best.model)
     suffix = f"-best-{metric}"  # the name stays within a grid's 200 characters
     grid["experiment"] = rename or f"{experiment[:MAX_EXPERIMENT - len(suffix)]}{suffix}"
     grid["leaderboard_metric"] = metric
@@ -106,6 +107,20 @@ def _base_grid(sweep: SweepRun) -> dict[str, Any]:
                              "pooling": sweep_params.get("pooling", "mean"),
                              "max_length": int(sweep_params.get("max_length", 256))}
     return grid
+
+
+def _read_fields(dataset: dict[str, Any], model: str) -> dict[str, Any]:
+    """The dataset section without the fields the best model does not read: covariates beside
+    BERTopic, or a timestamp field beside STM, made its re-run warn that no model reads them
+    (audit of 2026-12-02)."""
+    from trainers import fit_inputs
+
+    reads = fit_inputs(model)
+    if "covariates" not in reads:
+        dataset.pop("covariates", None)
+    if "timestamps" not in reads and dataset.get("timestamp_field"):
+        dataset["timestamp_field"] = None
+    return dataset
 
 
 def _config_fields(config: ConfigResult) -> dict[str, Any]:
