@@ -41,7 +41,7 @@ class DTMTrainer(Word2VecStep, Trainer):
 
     Metrics read the whole-corpus output (topic_word = mean over slices); the per-slice top words
     of every topic go to extras["slice_top_words"] ({slice label: K word lists}), and each
-    topic's share of each slice's documents to extras["slice_topic_share"].
+    topic's mean proportion θ in each slice's documents to extras["slice_topic_share"].
     """
 
     name: ClassVar[str] = "DTM"
@@ -95,8 +95,8 @@ def _slice_top_words(net: nn.Module, labels: list[str], data: TrialData, ctx: Fi
 
 def slice_topic_share(doc_topic: NDArray[np.float64] | None, slices: TimeSlices,
                       empty: NDArray[np.bool_]) -> dict[str, list[float]]:
-    """{slice label: each topic's share of that slice's documents} (mean θ, summing to 1): how
-    much of each period a topic takes, the trend a dynamic model is read for. Documents with no
+    """{slice label: each topic's mean proportion θ in that slice's documents} (summing to 1):
+    how much of each period a topic takes, the trend a dynamic model is read for. Documents with no
     word in the vocabulary are in no topic (their θ is the encoder's answer to nothing), and a
     slice of only such documents has no shares."""
     if doc_topic is None:

@@ -71,14 +71,15 @@ def _slices_html(per_slice: Any, shares: Mapping[str, list[float]]) -> str:
     head = "".join(f"<th>{html.escape(str(label))}</th>" for label in shown)
     sampled = (f", {len(shown)} of {len(labels)} shown, evenly spaced"
                if len(shown) < len(labels) else "")
-    share_note = ", after its share of the slice's documents (mean θ)" if shares else ""
+    share_note = (", after its mean proportion θ in the slice's documents (a topic can be the "
+                  "main topic of more documents than its mean proportion says)" if shares else "")
     return (f"<details><summary>Topics over time: each topic's top words in each time slice"
             f"{share_note} ({len(labels)} slices{sampled})</summary><table><tr><th>topic</th>"
             f"{head}</tr>{rows}</table></details>")
 
 
 def _share(shares: list[float] | None, topic: int) -> str:
-    """"12% · " for a topic's share of a slice; empty where the run logged none."""
+    """"12% · " for a topic's mean proportion in a slice; empty where the run logged none."""
     return f"{100 * shares[topic]:.0f}% · " if shares and topic < len(shares) else ""
 
 

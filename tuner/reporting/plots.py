@@ -254,13 +254,14 @@ def plot_topic_words(runs: Mapping[str, Mapping[str, Sequence[str]]], path: Path
     return path
 
 
-TRENDS_SHOWN = 8  # topics drawn per trend plot: those whose share moves most
+TRENDS_SHOWN = 8  # topics drawn per trend plot: those whose mean proportion moves most
 
 
 def plot_topic_trends(title: str, shares: Mapping[str, Sequence[float]],
                       topics: Mapping[str, Sequence[str]], path: Path, font: str | None) -> Path:
-    """Each topic's share of each time slice's documents (a dynamic model's trends), one line
-    per topic for the TRENDS_SHOWN topics whose share moves most, labelled by their top words."""
+    """Each topic's mean proportion θ in each time slice's documents (a dynamic model's
+    trends), one line per topic for the TRENDS_SHOWN topics whose proportion moves most,
+    labelled by their top words."""
     plt = _pyplot()
     labels = list(shares)
     k = min(len(v) for v in shares.values())
@@ -275,10 +276,10 @@ def plot_topic_trends(title: str, shares: Mapping[str, Sequence[float]],
     ax.set_xticklabels(labels, rotation=30 if len(labels) > 6 or
                        max(map(len, labels)) > 10 else 0, ha="right", fontsize=8)
     ax.set_ylim(bottom=0)  # a zoomed axis drew a move of 0.5 points as a rise
-    ax.set_ylabel("share of the slice's documents (%)")
+    ax.set_ylabel("mean topic proportion θ in the slice (%)")
     shown = min(k, TRENDS_SHOWN)
-    ax.set_title(f"{title}: the {shown} topics whose share moves most" if k > shown
-                 else f"{title}: each topic's share over time", fontsize=9, loc="left")
+    ax.set_title(f"{title}: the {shown} topics whose mean proportion moves most" if k > shown
+                 else f"{title}: each topic's mean proportion over time", fontsize=9, loc="left")
     legend = ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
     if font:
         for text in legend.get_texts():
