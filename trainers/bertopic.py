@@ -77,8 +77,9 @@ class BERTopicTrainer(Trainer):
     # sentence-transformers, which fits never use.
     jit_imports: ClassVar[tuple[str, ...]] = ("trainers.bertopic_lite", "umap", "hdbscan")
     seed_param: ClassVar[str | None] = "random_state"
-    # 1: documents with no word in the vocabulary are outliers (-1), as for every other model;
-    # clustered by their embeddings, empty texts made topics of their own, with no word to rank
+    # 1: documents with no word in the vocabulary are outliers (-1), as for every other model
+    # (clustered by their embeddings, empty texts made topics of their own, with no word to
+    # rank); num_topics counts topics, not BERTopic's outlier topic (N gave N-1)
     revision: ClassVar[int | None] = 1
     params: ClassVar[ParamSchema] = ParamSchema("BERTopic", [
         NUM_TOPICS.replace(default=None, nullable=True, default_text="null (automatic)",
@@ -144,12 +145,14 @@ class BERTopicTrainer(Trainer):
             umap_model=BaseDimensionalityReduction(),
             hdbscan_model=_clusterer(params, ctx.seed),
             vectorizer_model=_vectorizer(data.bow.vocab), ctfidf_model=_ctfidf(params),
-            nr_topics=None if kmeans else params["num_topics"],
+            nr_topics=None,  # merged after the fit, outliers aside (_merge_to_num_topics)
             top_n_words=params["top_n_words"], calculate_probabilities=False,
             language=_NO_ASCII_FILTER)
         np.random.seed(ctx.seed)
         docs = data.bow.texts()
         topics, _ = model.fit_transform(docs, embeddings=np.asarray(reduced))
+        if not kmeans:
+            topics = _merge_to_num_topics(model, docs, list(topics), params["num_topics"])
         outliers = int(sum(t < 0 for t in topics))
         if outliers == len(topics):  # nothing to reassign them to
             raise TrainerError(ALL_OUTLIERS)
@@ -228,6 +231,19 @@ def _reassign_outliers(model: Any, docs: list[str], topics: list[int], reduced: 
     strategy = params["reduce_outliers"]
     extra = {"embeddings": reduced} if strategy == "embeddings" else {}
     return list(model.reduce_outliers(docs, topics, strategy=strategy, **extra))
+
+
+def _merge_to_num_topics(model: Any, docs: list[str], topics: list[int], wanted: int | None
+                         ) -> list[int]:
+    """HDBSCAN's clusters merged down to `wanted` topics (None: as found) by BERTopic's own
+    reduction, its outlier topic not counted: BERTopic's nr_topics counts it, so num_topics N
+    gave N-1 topics whenever HDBSCAN left outliers (audit of 2026-12-02)."""
+    found = len({t for t in topics if t >= 0})
+    if wanted is None or found <= wanted:
+        return topics
+    with _quiet_bertopic():
+        model.reduce_topics(docs, nr_topics=wanted + (1 if -1 in topics else 0))
+    return list(model.topics_)
 
 
 @contextmanager

@@ -38,6 +38,17 @@ def test_kmeans_finds_exactly_num_topics_and_no_outliers(small_data, cache):
     assert (output.assignments[~empty] >= 0).all() and (output.assignments[empty] == -1).all()
 
 
+def test_hdbscan_topics_merge_to_num_topics_with_outliers_aside(small_data, cache):
+    """BERTopic's nr_topics counts its outlier topic, so num_topics 6 gave 5 topics whenever
+    HDBSCAN left outliers (audit of 2026-12-02)."""
+    leaf = {"min_cluster_size": 5, "cluster_selection_method": "leaf"}  # many clusters, outliers
+    found = fit_bertopic(small_data, cache, **leaf)
+    assert found.num_topics > 6 and (found.assignments < 0).any()
+    merged = fit_bertopic(small_data, cache, **leaf, num_topics=6)
+    assert merged.num_topics == 6 == len(set(merged.assignments.tolist()) - {-1})
+    assert (merged.assignments < 0).sum() == (found.assignments < 0).sum()  # outliers stay
+
+
 @pytest.mark.parametrize("strategy", ["c-tf-idf", "embeddings", "distributions"])
 def test_reduce_outliers_assigns_hdbscan_outliers(small_data, cache, strategy):
     leaf = {"min_cluster_size": 5, "cluster_selection_method": "leaf"}  # leaves many outliers
