@@ -79,7 +79,7 @@ DATASET = ParamSchema("dataset", [
           f"null (default): zh when over {CHINESE_SHARE:.0%} of the letters are Chinese, else en",
           nullable=True),
     Param("covariates", list, [], list_of(_field_name("covariate", None, ""), max_len=100),
-          "fields holding document covariates (STM)"),
+          "fields holding document covariates (STM)", nullable=True),
 ])
 EMBEDDING = ParamSchema("embedding", [
     Param("model", str, _EMB.model, Constraint("a Hugging Face id or a folder",
@@ -246,7 +246,7 @@ def dataset_spec(value: Any, base: Path, problems: ProblemList) -> DatasetSpec |
         problems.add("dataset.path", not_a_file(path))
     elif path.suffix.lower() not in SUPPORTED_SUFFIXES:
         problems.add("dataset.path", f"expects .jsonl, .csv or .parquet; got '{path.suffix}'")
-    settings["covariates"] = tuple(settings["covariates"])
+    settings["covariates"] = tuple(settings["covariates"] or ())  # null: none, as []
     return DatasetSpec(path, **settings)
 
 

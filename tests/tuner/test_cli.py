@@ -453,6 +453,16 @@ def test_validate_says_which_dataset_fields_no_model_reads_and_which_numbers_ove
     assert "no model of this grid reads them" not in err
 
 
+def test_null_covariates_are_none(tmp_path, capsys):
+    from tests.conftest import write_jsonl
+
+    dataset = {"path": str(write_jsonl(tmp_path / "c.jsonl", dated_records())),
+               "covariates": None}
+    path = make_grid(tmp_path, tmp_path / "c.jsonl", dataset=dataset, models=["stm"],
+                     params={"num_topics": 5})
+    assert main(["validate", str(path)]) == 0, capsys.readouterr().err
+
+
 def test_a_covariate_of_numbers_and_booleans_is_called_that(tmp_path, capsys):
     from tests.conftest import write_jsonl
 
@@ -821,10 +831,10 @@ def test_validate_says_supervised_theta_is_scored_against_the_labels_it_trained_
 
 def test_blank_texts_are_counted_as_such_not_as_copies(tmp_path, ng_records, capsys):
     """75 null texts were "74 documents repeat an earlier document's text" (audit of
-    2026-12-02)."""
+    2026-12-02); ideographic and zero-width spaces are no text either."""
     rows = [dict(r) for r in ng_records[:100]]
     for i in range(0, 100, 4):
-        rows[i]["text"] = None if i % 8 else "  \n "
+        rows[i]["text"] = None if i % 8 else ["  \n ", "\u3000\u200b", "\ufeff\u200b"][i % 3]
     path = make_grid(tmp_path, write_jsonl(tmp_path / "c.jsonl", rows), params={"num_topics": 5})
     assert main(["validate", str(path)]) == 0
     err = capsys.readouterr().err

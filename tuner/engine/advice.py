@@ -201,8 +201,9 @@ def _unknown_tokens_advice(grid: Grid, inputs: CheckedInputs,
                             and p.embedding.model == model})
             found.append(f"{grid.path}: embedding.model: '{model}' does not know {share:.0%} of "
                          "this corpus's tokens (its tokenizer makes them [UNK]), so documents "
-                         f"are embedded by the few words it knows and {', '.join(users)} "
-                         "cluster them by those: name a model trained on this language (for "
+                         f"are embedded by the few words it knows, and {', '.join(users)} "
+                         f"work{'s' * (len(users) == 1)} from those embeddings: name a model "
+                         "trained on this language (for "
                          "Chinese, Qwen/Qwen3-Embedding-0.6B or a local copy of one)")
     return found if measured else None
 
@@ -253,6 +254,10 @@ OUTSIZED = 20  # times the median document's characters (and OUTSIZED_CHARACTERS
 OUTSIZED_CHARACTERS = 10_000
 
 
+# zero-width spaces and joiners, and the byte order mark: no text, though no whitespace either
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"), " ")
+
+
 def _duplicate_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
     """Texts repeated exactly (spaces aside) weigh once per copy in every model: three copies of
     one headline made a whole BTM topic of toutiao headlines, 6.8% of whose 20,000 repeat one
@@ -260,7 +265,7 @@ def _duplicate_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
     seen: set[bytes] = set()  # digests: a second copy of a large corpus's texts is not kept
     repeats = blank = 0
     for text in inputs.corpus.texts:
-        words = " ".join(text.split())
+        words = " ".join(text.translate(_INVISIBLE).split())
         if not words:  # no text is no copy (null texts were called repeats of each other)
             blank += 1
             continue
@@ -450,7 +455,8 @@ def _covariate_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
         levels = len({level_text(v) for v in values})
         if levels > max(10, documents // 10):
             found.append(f"{where}: {levels} distinct values for {documents} documents; as a "
-                         "category STM fits a column per value (fewer than 10 documents each)")
+                         "category STM fits a column per value (fewer than 10 documents a value on "
+                         "average)")
         numbers = sum(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
         if 0 < numbers < len(values):
             rest = "true or false" if all(isinstance(v, (int, float)) for v in values) \
