@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import tempfile
 from collections import defaultdict
 from pathlib import Path
@@ -110,6 +112,16 @@ def make_grid(folder: Path, corpus: Path, **overrides: object) -> Path:
     path = folder / "grid.json"
     path.write_text(json.dumps(grid, indent=1), encoding="utf-8")
     return path
+
+
+def run_sweep(grid: Path, uri: str, cache: Path, *options: str) -> None:
+    """`tuner run GRID` as a user runs it: its own process, one worker, the given store and
+    cache; fails the test with the command's last stderr lines if it does not succeed."""
+    done = subprocess.run([sys.executable, "-m", "tuner.cli", "run", str(grid), "--tracking-uri",
+                           uri, "--max-workers", "1", "--cache-dir", str(cache), *options],
+                          capture_output=True, text=True, cwd=REPO, timeout=600,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr[-2000:]
 
 
 @pytest.fixture(scope="session")

@@ -5,14 +5,11 @@ numeric and a categorical covariate, in a SQLite MLflow store."""
 from __future__ import annotations
 
 import html
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, make_grid, read_jsonl, write_jsonl
+from tests.conftest import REPO, make_grid, read_jsonl, run_sweep, write_jsonl
 from tuner.reporting.findings import findings_html, shown_slices, topic_shares
 from tuner.reporting.report import write_report
 from tuner.tracking.tracker import EXTRAS_FILE, MlflowTracker
@@ -35,11 +32,7 @@ def swept(tmp_path_factory: pytest.TempPathFactory, session_cache: Path
                      params={"num_topics": 5, "vocab_size": 1000, "dtm.epochs": 10,
                              "dtm.time_slices": "bins:3", "stm.max_iter": 10})
     uri = f"sqlite:///{folder}/mlflow.db"
-    done = subprocess.run([sys.executable, "-m", "tuner.cli", "run", str(grid), "--tracking-uri",
-                           uri, "--max-workers", "1", "--cache-dir", str(session_cache),
-                           "--quiet"], capture_output=True, text=True, cwd=REPO, timeout=600,
-                          env={**os.environ, "PYTHONPATH": str(REPO)})
-    assert done.returncode == 0, done.stderr[-2000:]
+    run_sweep(grid, uri, session_cache, "--quiet")
     written = write_report(uri, EXPERIMENT, folder / "report")
     return uri, written.html.read_text(encoding="utf-8"), written.plots
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import warnings
 
 import pytest
 
-from tests.conftest import REPO, dataset_path, make_grid, read_jsonl, stratified_subset, write_jsonl
+from tests.conftest import (
+    dataset_path,
+    make_grid,
+    read_jsonl,
+    run_sweep,
+    stratified_subset,
+    write_jsonl,
+)
 from tuner.reporting.fonts import font_for
 from tuner.reporting.plots import plot_topic_words
 from tuner.reporting.report import write_report
@@ -25,11 +29,7 @@ def zh_report(tmp_path_factory, session_cache):
     grid = make_grid(folder, corpus, experiment="zh-report", dataset=dataset, models=["lda"],
                      params={"num_topics": [5, 6], "vocab_size": 1000, "lda.max_iter": 20})
     uri = f"sqlite:///{folder}/mlflow.db"
-    done = subprocess.run([sys.executable, "-m", "tuner.cli", "run", str(grid), "--tracking-uri",
-                           uri, "--max-workers", "1", "--cache-dir", str(session_cache)],
-                          capture_output=True, text=True, cwd=REPO, timeout=600,
-                          env={**os.environ, "PYTHONPATH": str(REPO)})
-    assert done.returncode == 0, done.stderr[-2000:]
+    run_sweep(grid, uri, session_cache)
     return write_report(uri, "zh-report", folder / "report")
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, make_grid
+from tests.conftest import REPO, make_grid, run_sweep
 from tuner.errors import TunerError
 from tuner.reporting.best import best_grid
 from tuner.reporting.importance import (
@@ -38,11 +38,7 @@ def store(tmp_path_factory: pytest.TempPathFactory, small_corpus: Path,
     folder = tmp_path_factory.mktemp("reporting")
     grid = make_grid(folder, small_corpus, experiment=EXPERIMENT, params=PARAMS, seeds=[1, 2])
     uri = f"sqlite:///{folder}/mlflow.db"
-    done = subprocess.run([sys.executable, "-m", "tuner.cli", "run", str(grid), "--tracking-uri",
-                           uri, "--max-workers", "1", "--cache-dir", str(session_cache),
-                           "--quiet"], capture_output=True, text=True, cwd=REPO, timeout=600,
-                          env={**os.environ, "PYTHONPATH": str(REPO)})
-    assert done.returncode == 0, done.stderr[-2000:]
+    run_sweep(grid, uri, session_cache, "--quiet")
     return uri
 
 

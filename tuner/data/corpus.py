@@ -159,7 +159,7 @@ def load_corpus(spec: DatasetSpec) -> Corpus:
         raise DataError(f"{where}: the corpus is empty (no records)")
     _require_fields(records, spec, where)
     ids = [_id_text(r[spec.id_field]) for r in records]
-    texts = [_composed(_document_text(r[spec.text_field], spec, f"{where}: record {n}"))
+    texts = [_composed(_document_text(r[spec.text_field], spec, where, n))
              for n, r in enumerate(records, start=1)]
     _check_ids(ids, spec, where)
     if not any(t.strip() for t in texts):
@@ -232,7 +232,7 @@ def _id_text(value: Any) -> str:
     return _as_text(value)
 
 
-def _document_text(value: Any, spec: DatasetSpec, where: str) -> str:
+def _document_text(value: Any, spec: DatasetSpec, where: str, record: int) -> str:
     """A document's text; a list of texts (paragraphs) joined by blank lines, where its Python
     spelling "['para1', 'para2']" was taken for the text (audit of 2026-12-02)."""
     if type(value).__name__ == "ndarray":  # a Parquet list column
@@ -240,9 +240,9 @@ def _document_text(value: Any, spec: DatasetSpec, where: str) -> str:
     if isinstance(value, (list, tuple)) and all(isinstance(v, str) or _missing(v) for v in value):
         return "\n\n".join(v for v in value if not _missing(v))
     if isinstance(value, (dict, list, tuple)):
-        raise DataError(f"{where}: dataset.text_field '{spec.text_field}': a document's text "
-                        "is an object or a list of non-texts; name a field that holds text, "
-                        "or a list of texts")
+        raise DataError(f"{where}: record {record}: dataset.text_field '{spec.text_field}': "
+                        "a document's text is an object or a list of non-texts; name a field "
+                        "that holds text, or a list of texts")
     return _as_text(value)
 
 

@@ -432,10 +432,11 @@ def _unread_field_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
     found = []
     if grid.dataset.covariates and "covariates" not in read:
         found.append(f"{grid.path}: dataset.covariates: no model of this grid reads them "
-                     "(STM does), so they are not used (only their presence is checked)")
+                     "(STM does), so they are not used, nor checked beyond their presence")
     if grid.dataset.timestamp_field and "timestamps" not in read:
         found.append(f"{grid.path}: dataset.timestamp_field: no model of this grid reads it "
-                     "(DTM does), so its dates are neither checked nor used (only its presence is)")
+                     "(DTM does), so its dates are not used, nor checked beyond the field's "
+                     "presence")
     return found
 
 
@@ -499,18 +500,15 @@ def _covariate_value_advice(where: str, values: Sequence[Any], truth: GroundTrut
     covered = truth.labels[truth.covered]
     if len(set(covered.tolist())) > len(covered) / 2:  # a class a document: said of the labels
         return []
-    texts = [level_text(v) for v in values]
-    if _determined_by(texts, truth.labels.tolist()):
-        return [f"{where}: the labels determine it (each label has one value of it), so STM "
-                "fits topic prevalence on the labels that ARI, NMI and F1 compare its topics "
-                "with, and those scores flatter it; compare by npmi and diversity, or drop "
-                "the covariate"]
-    if len(levels) <= len(values) / NESTED_LEVEL_DOCUMENTS and _determined_by(
-            truth.labels.tolist(), texts):
+    texts, labels = [level_text(v) for v in values], truth.labels.tolist()
+    leak = ("so STM fits topic prevalence on the labels that ARI, NMI and F1 compare its topics "
+            "with, and those scores flatter it; compare by npmi and diversity, or drop the "
+            "covariate")
+    if _determined_by(texts, labels):
+        return [f"{where}: the labels determine it (each label has one value of it), {leak}"]
+    if len(levels) <= len(values) / NESTED_LEVEL_DOCUMENTS and _determined_by(labels, texts):
         return [f"{where}: it determines the labels (each of its values has one label: a "
-                "subcategory or a source), so STM fits topic prevalence on the labels that ARI, "
-                "NMI and F1 compare its topics with, and those scores flatter it; compare by "
-                "npmi and diversity, or drop the covariate"]
+                f"subcategory or a source), {leak}"]
     return []
 
 

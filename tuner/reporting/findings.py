@@ -9,7 +9,8 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-EXTRAS_NAME = "extras.json"  # the trial's artifact these are read from
+from tuner.tracking.tracker import EXTRAS_FILE
+
 SLICES_SHOWN = 8  # time slices per table; more are sampled evenly, first and last kept
 WORDS_PER_SLICE = 4
 TOPICS_PER_EFFECT = 3  # topics listed per covariate and direction
@@ -94,7 +95,7 @@ def _effects_html(effects: Any, topics: Mapping[str, Sequence[str]]) -> str:
                     for name, values in list(table.items())[:EFFECT_COLUMNS])
     if len(table) > EFFECT_COLUMNS:
         items += (f"<li>and {len(table) - EFFECT_COLUMNS} more columns, in the trial's "
-                  f"{html.escape(EXTRAS_NAME)}</li>")
+                  f"{html.escape(EXTRAS_FILE)}</li>")
     references = effects.get("reference_levels") or {}
     against = ("; reference levels: " + ", ".join(
         f"{html.escape(str(f))}={html.escape(str(v))}" for f, v in references.items())

@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from tuner.data.corpus import HAN_CHARACTER
 from tuner.errors import TunerError
@@ -200,16 +200,20 @@ def _report_data(tracker: Tracker, experiment: str, trials: list[FinishedTrial],
     return ReportData(experiment, metric, configs, pareto_front(configs, objectives), objectives,
                       model_importances(full, metric),
                       {t.run_id: tracker.topics(t.run_id) for t in best}, pruned_by_rung(trials),
-                      extras={t.run_id: tracker.read_json(t.run_id, EXTRAS_FILE) or {}
-                              for t in best},
-                      sizes={t.run_id: topic_sizes(tracker, t.run_id) for t in best})
+                      **_findings(tracker, [t.run_id for t in best]))
 
 
-def topic_sizes(tracker: Tracker, run_id: str) -> dict[int, int]:
-    """How many documents a trial assigned to each topic (-1: to none), from its
-    assignments.csv; {} when it logged none."""
-    fit = tracker.stored_fit(run_id, 0)
-    return dict(Counter(fit.assignments)) if fit is not None else {}
+def _findings(tracker: Tracker, run_ids: Sequence[str]) -> dict[str, Any]:
+    """ReportData's `extras` and `sizes` of the shown trials: each one's extras.json and how
+    many documents it assigned to each topic (-1: to none), read together from its stored fit
+    (its extras.json alone where assignments.csv is missing)."""
+    extras: dict[str, Mapping[str, Any]] = {}
+    sizes: dict[str, Mapping[int, int]] = {}
+    for run_id in run_ids:
+        fit = tracker.stored_fit(run_id, 0)
+        extras[run_id] = dict(fit.extras) if fit else tracker.read_json(run_id, EXTRAS_FILE) or {}
+        sizes[run_id] = dict(Counter(fit.assignments)) if fit else {}
+    return {"extras": extras, "sizes": sizes}
 
 
 def pruned_by_rung(trials: list[FinishedTrial]) -> dict[str, dict[int, int]]:
