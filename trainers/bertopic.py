@@ -77,10 +77,11 @@ class BERTopicTrainer(Trainer):
     # sentence-transformers, which fits never use.
     jit_imports: ClassVar[tuple[str, ...]] = ("trainers.bertopic_lite", "umap", "hdbscan")
     seed_param: ClassVar[str | None] = "random_state"
-    # 1: documents with no word in the vocabulary are outliers (-1), as for every other model
-    # (clustered by their embeddings, empty texts made topics of their own, with no word to
-    # rank); num_topics counts topics, not BERTopic's outlier topic (N gave N-1)
-    revision: ClassVar[int | None] = 1
+    # 1 and 2 (2026-12-02): documents with no word in the vocabulary are outliers (-1), as for
+    # every other model, and only the others are clustered (clustered by their embeddings,
+    # empty texts made topics of their own, with no word to rank); num_topics counts topics,
+    # not BERTopic's outlier topic (N gave N-1)
+    revision: ClassVar[int | None] = 2
     params: ClassVar[ParamSchema] = ParamSchema("BERTopic", [
         NUM_TOPICS.replace(default=None, nullable=True, default_text="null (automatic)",
                            constraint=between(5, 500),
@@ -149,25 +150,28 @@ class BERTopicTrainer(Trainer):
             top_n_words=params["top_n_words"], calculate_probabilities=False,
             language=_NO_ASCII_FILTER)
         np.random.seed(ctx.seed)
-        docs = data.bow.texts()
-        topics, _ = model.fit_transform(docs, embeddings=np.asarray(reduced))
+        worded = ~empty_documents(data)  # the others are outliers: no word to rank a topic by
+        if not worded.any():
+            raise TrainerError(WORDLESS)
+        docs = [doc for doc, kept in zip(data.bow.texts(), worded, strict=True) if kept]
+        embeddings = np.asarray(reduced)[worded]
+        topics, _ = model.fit_transform(docs, embeddings=embeddings)
         if not kmeans:
             topics = _merge_to_num_topics(model, docs, list(topics), params["num_topics"])
         outliers = int(sum(t < 0 for t in topics))
         if outliers == len(topics):  # nothing to reassign them to
             raise TrainerError(ALL_OUTLIERS)
-        reassign = params["reduce_outliers"] != "none" and outliers > 0
-        if reassign:
-            topics = _reassign_outliers(model, docs, topics, np.asarray(reduced), params)
-        topics, wordless = _wordless_as_outliers(list(topics), empty_documents(data))
-        if reassign or wordless:  # c-TF-IDF follows the new topics, with the same options
-            with _quiet_bertopic():  # its warning is of topics reduced after custom ones: never
-                model.update_topics(docs, topics=topics, top_n_words=params["top_n_words"],
-                                    vectorizer_model=_vectorizer(data.bow.vocab),
-                                    ctfidf_model=_ctfidf(params))
-        return _output(model, np.asarray(topics, dtype=np.int64), data.bow.vocab, ctx.top_n,
+        if params["reduce_outliers"] != "none" and outliers:
+            topics = _reassign_outliers(model, docs, topics, embeddings, params, data.bow.vocab)
+        assignments = np.full(len(worded), -1, dtype=np.int64)
+        assignments[worded] = np.asarray(topics, dtype=np.int64)
+        return _output(model, assignments, data.bow.vocab, ctx.top_n,
                        umap_cache_hit=int(hit), outliers_before_reduction=outliers,
-                       wordless_outliers=wordless)
+                       wordless_outliers=int((~worded).sum()))
+
+
+WORDLESS = ("BERTopic: no document keeps a word after preprocessing (empty, stop words or "
+            "numbers only); keep more words (preprocessing.min_df, stopwords)")
 
 
 def _reduce(data: TrialData, params: Mapping[str, Any], ctx: FitContext) -> tuple[Any, bool]:
@@ -226,11 +230,15 @@ def _clusterer(params: Mapping[str, Any], seed: int) -> Any:
 
 
 def _reassign_outliers(model: Any, docs: list[str], topics: list[int], reduced: np.ndarray,
-                       params: Mapping[str, Any]) -> list[int]:
-    """BERTopic's reduce_outliers (the caller then runs update_topics)."""
+                       params: Mapping[str, Any], vocab: list[str]) -> list[int]:
+    """BERTopic's reduce_outliers, then update_topics so c-TF-IDF follows the new topics."""
     strategy = params["reduce_outliers"]
     extra = {"embeddings": reduced} if strategy == "embeddings" else {}
-    return list(model.reduce_outliers(docs, topics, strategy=strategy, **extra))
+    new_topics = list(model.reduce_outliers(docs, topics, strategy=strategy, **extra))
+    with _quiet_bertopic():  # its warning is of topics reduced after custom ones: never here
+        model.update_topics(docs, topics=new_topics, top_n_words=params["top_n_words"],
+                            vectorizer_model=_vectorizer(vocab), ctfidf_model=_ctfidf(params))
+    return new_topics
 
 
 def _merge_to_num_topics(model: Any, docs: list[str], topics: list[int], wanted: int | None
@@ -249,8 +257,8 @@ def _merge_to_num_topics(model: Any, docs: list[str], topics: list[int], wanted:
 @contextmanager
 def _quiet_bertopic() -> Iterator[None]:
     """BERTopic's logger at ERROR: update_topics warns that topics reduced after a custom list
-    may fail, on every trial (tuner reduces none after it), and library output shows only with
-    -v."""
+    may fail, on every trial that reassigns outliers (tuner reduces none after it), and library
+    output shows only with -v."""
     logger = logging.getLogger("BERTopic")
     level = logger.level
     logger.setLevel(logging.ERROR)
@@ -258,23 +266,6 @@ def _quiet_bertopic() -> Iterator[None]:
         yield
     finally:
         logger.setLevel(level)
-
-
-def _wordless_as_outliers(topics: list[int], empty: np.ndarray) -> tuple[list[int], int]:
-    """Documents with no word in the vocabulary moved to the outliers (-1), as every other
-    model leaves them in no topic: their embeddings clustered them into topics of their own,
-    whose all-zero c-TF-IDF rows ranked the vocabulary's first words (300 headlines with 120
-    empty or stop-word-only texts: four such topics of the five; audit of 2026-12-02). Returns
-    the topics and how many documents moved."""
-    moved = sum(1 for i, t in enumerate(topics) if empty[i] and t >= 0)
-    if not moved:
-        return topics, 0
-    topics = [-1 if empty[i] else t for i, t in enumerate(topics)]
-    if all(t < 0 for t in topics):
-        raise TrainerError("BERTopic's clusters hold only documents with no word in the "
-                           "vocabulary (empty, stop words or numbers only): drop those "
-                           "documents, or keep more words (preprocessing.min_df, stopwords)")
-    return topics, moved
 
 
 def _vectorizer(vocab: list[str]) -> Any:
@@ -302,8 +293,9 @@ def _output(model: Any, topics: np.ndarray, vocab: list[str], top_n: int,
     found = sorted(t for t in set(topics.tolist()) if t >= 0)
     if not found:
         raise TrainerError(ALL_OUTLIERS)
-    row = {t: i for i, t in enumerate(sorted(set(topics.tolist())))}  # c-TF-IDF's rows: the
-    # topics present, in order (-1 first), so a topic emptied by the moves above has none
+    # c-TF-IDF's rows: the topics of the documents the model saw, in order (-1 first); the
+    # wordless documents' -1 in `topics` is none of them
+    row = {t: i for i, t in enumerate(sorted(set(model.topics_)))}
     weights = model.c_tf_idf_.toarray()
     order = np.argsort(-weights[[row[t] for t in found]], axis=1, kind="stable")[:, :top_n]
     words = [[vocab[i] for i in row] for row in order]

@@ -50,7 +50,8 @@ class DTMTrainer(Word2VecStep, Trainer):
     # validation on the posterior mean
     # 4: sparse batches and fused Adam (sums in another order); 5: bins of tied dates get
     # labels of their own, so slice_top_words keeps every slice (it kept one per distinct span)
-    revision: ClassVar[int] = 5
+    # 6: extras slice_topic_share (each topic's mean θ per slice, wordless documents left out)
+    revision: ClassVar[int] = 6
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow", "timestamps"})
     libraries: ClassVar[tuple[str, ...]] = ("numpy", "torch", "gensim")
     warm_imports: ClassVar[tuple[str, ...]] = ("trainers.nets.dtm",)

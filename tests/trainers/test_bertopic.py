@@ -247,7 +247,8 @@ def with_wordless(tmp_path_factory, small_corpus, session_cache):
     return load_trial_data(prepared.trials[0].data)
 
 
-@pytest.mark.parametrize("clustering", [{}, {"clustering": "kmeans", "num_topics": 8}])
+@pytest.mark.parametrize("clustering", [{"reduce_outliers": "c-tf-idf"},
+                                        {"clustering": "kmeans", "num_topics": 8}])
 def test_documents_with_no_word_are_outliers_not_topics(with_wordless, cache, clustering):
     """They were clustered into topics of their own whose all-zero c-TF-IDF rows ranked the
     vocabulary's first words, the same list for each (audit of 2026-12-02)."""
@@ -265,11 +266,22 @@ def test_documents_with_no_word_are_outliers_not_topics(with_wordless, cache, cl
         output = fit_bertopic(with_wordless, cache, **clustering)
     finally:
         logging.getLogger("BERTopic").removeHandler(handler)
-    # update_topics' warning of custom topics, on every such trial, is not the user's concern
+    # update_topics' warning of custom topics (outliers reassigned) is not the user's concern
     assert not [r for r in records if "custom list of topic" in r.getMessage()]
     assert (output.assignments[empty] == -1).all()
-    assert output.extras["wordless_outliers"] > 0  # some had been in topics
+    assert output.extras["wordless_outliers"] == empty.sum()
     assigned = set(output.assignments[~empty].tolist()) - {-1}
     assert assigned == set(range(output.num_topics))  # every topic holds a document with words
     word_lists = [tuple(words) for words in output.topic_words]
     assert len(set(word_lists)) == len(word_lists)
+    if "num_topics" in clustering:  # k-means: each of its k clusters holds worded documents
+        assert output.num_topics == clustering["num_topics"]
+
+
+def test_num_topics_is_met_beside_wordless_documents(with_wordless, cache):
+    """Clusters of wordless documents were counted in the merge to num_topics, then emptied:
+    num_topics 6 gave 3 topics (review of 2026-12-02)."""
+    leaf = {"min_cluster_size": 5, "cluster_selection_method": "leaf"}
+    for wanted in (5, 8):
+        output = fit_bertopic(with_wordless, cache, **leaf, num_topics=wanted)
+        assert output.num_topics == wanted == len(set(output.assignments.tolist()) - {-1})

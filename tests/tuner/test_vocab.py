@@ -136,12 +136,17 @@ def test_strip_mentions_drops_handles_but_not_hashtags_or_mail():
                        ("今天一起看比赛 @北京吃货", "今天一起看比赛"),
                        ("@北京吃货@娱乐八卦王 一起看比赛", "一起看比赛"),
                        ("推荐给@科技宅。", "推荐给。"),
+                       ("@王五#话题# 好", "#话题# 好"), ("@张三（北京）", "（北京）"),
+                       ("@张三…好", "…好"), ("张三@example.com 好", "张三@example.com 好"),
                        # unspaced, a name takes the words after it along to the next mark
                        ("今天和@李四一起吃饭。真好", "今天和。真好")]:
         assert tokenize(post, "zh", Preprocessing(strip_mentions=True)) == \
             tokenize(left, "zh", Preprocessing()), post
-    assert tokenize("RT @CNN: storm hits coast", "en", Preprocessing(strip_mentions=True)) == \
-        ["storm", "hits", "coast"]  # the retweet mark goes with the handle
+    for tweet in ("RT @CNN: storm hits coast", "RT@CNN storm hits coast",
+                  "@alice@bob storm hits coast", "@Müller(storm) hits coast"):
+        assert tokenize(tweet, "en", Preprocessing(strip_mentions=True)) == \
+            ["storm", "hits", "coast"], tweet  # the retweet mark goes with the handle
+    assert "example" in tokenize("josé@example.com", "en", Preprocessing(strip_mentions=True))
 
 
 def test_strip_mentions_is_in_the_key_only_when_on():

@@ -121,15 +121,14 @@ WEB_DEBRIS = re.compile(r"</?(?:a|p|br|div|span|img|b|i|em|strong|li|ul|ol|h[1-6
                         r"|quot|apos|nbsp|#\d+|#x[0-9a-fA-F]+);", re.IGNORECASE)
 
 
-# A social post's @handle, with the reply or repost mark before it (RT, 回复): @ not after a
-# Latin letter or digit (an e-mail address), then a name of up to 30 letters of any script,
-# digits, _ or -, up to a space, a punctuation mark, another @ or the end of the text (Weibo's
-# 回复@张三:, //@李四：, @王五 before a space, 推荐给@科技宅。), else its ASCII part
-# (@dev_team's). Chinese text does not space words, so a name written straight into the next
-# words (和@李四一起吃饭。) takes them along to that mark.
-_HANDLE_END = r"(?=[\s.,:;!?@)\]}\"'，。：；！？、）】》]|$)"
-MENTION = re.compile(r"(?:(?<![A-Za-z0-9_])RT\s*|回复)?(?<![A-Za-z0-9_@])@"
-                     r"(?:[\w-]{1,30}" + _HANDLE_END + r"|[A-Za-z0-9_]{1,30})")
+# A social post's @handles, one or a chain of them, with the reply or repost mark before them
+# (RT, 回复): @ not after a Latin letter or digit, then a name of up to 30 letters of any script,
+# digits, _ or -, ended by anything else (a space, a mark, an emoji, another @: 回复@张三:,
+# //@李四：, @王五#话题#, @Müller(ok)). A name followed by a domain (.com) is an e-mail address,
+# kept. Chinese text does not space words, so a name written straight into the next words
+# (和@李四一起吃饭。) takes them along to that mark.
+_HANDLE = r"@[\w-]{1,30}(?![\w-])(?!\.[A-Za-z]{2,})"
+MENTION = re.compile(r"(?:(?<![A-Za-z0-9_])RT\s*|回复|(?<![A-Za-z0-9_@]))(?:" + _HANDLE + ")+")
 
 
 def strip_markup(text: str) -> str:

@@ -432,7 +432,7 @@ def _unread_field_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
     found = []
     if grid.dataset.covariates and "covariates" not in read:
         found.append(f"{grid.path}: dataset.covariates: no model of this grid reads them "
-                     "(STM does), so they are not used, nor checked beyond their presence")
+                     "(STM does): their values are checked, and not used")
     if grid.dataset.timestamp_field and "timestamps" not in read:
         found.append(f"{grid.path}: dataset.timestamp_field: no model of this grid reads it "
                      "(DTM does), so its dates are not used, nor checked beyond the field's "
@@ -498,8 +498,9 @@ def _covariate_value_advice(where: str, values: Sequence[Any], truth: GroundTrut
     if truth is None:
         return []
     covered = truth.labels[truth.covered]
-    if len(set(covered.tolist())) > len(covered) / 2:  # a class a document: said of the labels
-        return []
+    classes = len(set(covered.tolist()))
+    if classes < 2 or classes > len(covered) / 2:  # one class, or a class a document: said of
+        return []  # the labels, and every covariate would "determine" them
     texts, labels = [level_text(v) for v in values], truth.labels.tolist()
     leak = ("so STM fits topic prevalence on the labels that ARI, NMI and F1 compare its topics "
             "with, and those scores flatter it; compare by npmi and diversity, or drop the "
