@@ -112,7 +112,8 @@ def lora_key(source: EncoderSource, labels: NDArray[np.int64] | None, settings: 
                            **installed_versions(LORA_LIBRARIES),
                            **cpu_numerics(("numpy", "torch"))})
     return EmbeddingKey(f"{source.model}+{ADAPTATION}/{mode}", revision, source.pooling,
-                        source.max_length, "raw", corpus_sha256)
+                        source.max_length, "raw", corpus_sha256,
+                        long_documents=source.long_documents)
 
 
 def fine_tune_and_encode(texts: Sequence[str], labels: NDArray[np.int64] | None,
@@ -127,7 +128,7 @@ def fine_tune_and_encode(texts: Sequence[str], labels: NDArray[np.int64] | None,
     _train(model, tokenizer, texts, labels, source, settings, seed)
     model.eval()
     return encode_with(model, tokenizer, texts, source.pooling, source.max_length,
-                       source.batch_size)
+                       source.batch_size, long_documents=source.long_documents)
 
 
 def _train(model: torch.nn.Module, tokenizer: Any, texts: Sequence[str],

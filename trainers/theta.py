@@ -102,7 +102,8 @@ class THETATrainer(Word2VecStep, Trainer):
         """Qwen3-Embedding of `model_size`, last-token pooling, when the grid names no model."""
         return EmbeddingSpec(model=QWEN3_EMBEDDING[params["model_size"]], pooling="last_token",
                              max_length=grid_embedding.max_length,
-                             batch_size=grid_embedding.batch_size)
+                             batch_size=grid_embedding.batch_size,
+                             long_documents=grid_embedding.long_documents)
 
     @staticmethod
     def word2vec_dim(params: Mapping[str, Any]) -> int:

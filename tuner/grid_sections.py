@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tuner.data.corpus import CHINESE_SHARE, SUPPORTED_SUFFIXES, DatasetSpec
-from tuner.data.embeddings import MAX_REVISION, EmbeddingSpec, valid_revision
+from tuner.data.embeddings import LONG_DOCUMENTS, MAX_REVISION, EmbeddingSpec, valid_revision
 from tuner.data.vocab import NPMI_REFERENCES, STOP_LISTS, Preprocessing
 from tuner.engine.pruning import PRUNER_TYPES, PrunerSpec
 from tuner.engine.search import STRATEGIES, SearchSpec
@@ -91,6 +91,10 @@ EMBEDDING = ParamSchema("embedding", [
     Param("text_variant", str, _EMB.text_variant, one_of("raw"), "which text is embedded"),
     Param("revision", str, _EMB.revision, _revision(), "model revision: a branch, tag or "
           "commit (default: the local copy's)", nullable=True),
+    Param("long_documents", str, _EMB.long_documents, one_of(*LONG_DOCUMENTS), "a document "
+          "longer than max_length tokens: start embeds its first max_length tokens; chunks "
+          "embeds each window of max_length tokens and averages them, weighted by their "
+          "tokens (time grows with the text)"),
 ])
 METRICS = ParamSchema("metrics", [
     Param("npmi_window", int, _MET.npmi_window, between(2, 200), "NPMI sliding-window size"),

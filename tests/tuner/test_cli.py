@@ -271,7 +271,8 @@ def test_the_window_advice_names_the_models_limit_and_a_longer_window_is_refused
     corpus.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     path = make_grid(tmp_path, corpus, models=["bertopic"], params={"num_topics": 5})
     assert main(["validate", str(path)]) == 0
-    assert re.search(r"raise max_length, up to 512 for this model \(then \d+% of the text\), if",
+    assert re.search(r"if topics live past the start, raise max_length, up to 512 for this model "
+                     r"\(then \d+% of the text\), or set embedding.long_documents to \"chunks\"",
                      capsys.readouterr().err)
     grid = json.loads(path.read_text())
     grid["embedding"]["max_length"] = 4096

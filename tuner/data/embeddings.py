@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 Pooling = Literal["mean", "cls", "last_token"]
+# What is embedded of a document longer than max_length tokens: its first max_length tokens
+# (BERTopic's and CTM's truncation), or every window of max_length tokens, averaged.
+LONG_DOCUMENTS = ("start", "chunks")
 MINILM_IDS = ("sentence-transformers/all-MiniLM-L6-v2", "all-MiniLM-L6-v2")
 QWEN3_EMBEDDING = {"0.6B": "Qwen/Qwen3-Embedding-0.6B", "4B": "Qwen/Qwen3-Embedding-4B",
                    "8B": "Qwen/Qwen3-Embedding-8B"}
@@ -51,6 +54,7 @@ class EmbeddingSpec:
     batch_size: int = 32
     text_variant: str = "raw"
     revision: str | None = None
+    long_documents: str = "chunks"
 
 
 @dataclass(frozen=True)
@@ -66,10 +70,19 @@ class EmbeddingKey:
     dtype: str = "float32"  # float16 on CUDA: another matrix than the CPU's float32 one
     batch_size: int = 32  # padding per batch moves the last bits of each vector
     libraries: str = ""  # what tokenises and runs the model (encoder_libraries)
+    long_documents: str = "start"
+
+    def record(self) -> dict[str, Any]:
+        """The key's fields as the digest and the cache's sidecar hold them: `long_documents`
+        only when not "start", so matrices cached before the choice existed keep their key."""
+        fields = asdict(self)
+        if fields["long_documents"] == "start":
+            del fields["long_documents"]
+        return fields
 
     @property
     def digest(self) -> str:
-        return key_digest(asdict(self))
+        return key_digest(self.record())
 
 
 ENCODER_LIBRARIES = ("torch", "transformers", "tokenizers")
@@ -96,11 +109,12 @@ class EncoderSource:
     max_length: int
     batch_size: int
     key: str  # digest of the base embeddings' cache key
+    long_documents: str = "start"
 
     @classmethod
     def of(cls, spec: EmbeddingSpec, model_path: Path, key: EmbeddingKey) -> EncoderSource:
         return cls(spec.model, str(model_path), spec.pooling, spec.max_length, spec.batch_size,
-                   key.digest)
+                   key.digest, spec.long_documents)
 
 
 def resolve_model_path(model: str, revision: str | None = None, served: bool = False) -> Path:
@@ -314,15 +328,16 @@ def _write_memo(memo: Path, remembered: dict[str, str]) -> None:
 
 
 def encode_texts(model_path: Path, texts: Sequence[str], pooling: str, max_length: int,
-                 batch_size: int = 32, device: str | None = None,
-                 progress: bool = True) -> NDArray[np.float32]:
+                 batch_size: int = 32, device: str | None = None, progress: bool = True,
+                 long_documents: str = "start") -> NDArray[np.float32]:
     """L2-normalised document embeddings; batched by length, half precision on CUDA."""
     from tuner.devices import pick_device
 
     device = device or pick_device()
     tokenizer, model = load_encoder(model_path, pooling, device)
     model.eval()
-    return encode_with(model, tokenizer, texts, pooling, max_length, batch_size, progress)
+    return encode_with(model, tokenizer, texts, pooling, max_length, batch_size, progress,
+                       long_documents)
 
 
 def load_encoder(model_path: Path, pooling: str, device: str,
@@ -355,22 +370,53 @@ def embed_batch(model: torch.nn.Module, tokenizer: Any, texts: Sequence[str], po
 
 
 def encode_with(model: torch.nn.Module, tokenizer: Any, texts: Sequence[str], pooling: str,
-                max_length: int, batch_size: int = 32, progress: bool = False
-                ) -> NDArray[np.float32]:
-    """L2-normalised embeddings of `texts` from a loaded model (in eval mode), in text order."""
+                max_length: int, batch_size: int = 32, progress: bool = False,
+                long_documents: str = "start") -> NDArray[np.float32]:
+    """L2-normalised embeddings of `texts` from a loaded model (in eval mode), in text order.
+    With `long_documents` "chunks", a document longer than `max_length` tokens is the mean of
+    its windows' embeddings (embed_chunks)."""
     import torch
 
+    embed = embed_chunks if long_documents == "chunks" else embed_batch
     order = np.argsort([-len(t) for t in texts], kind="stable")
     result: NDArray[np.float32] | None = None
     batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
     for batch in _shown(batches, progress):
         with torch.inference_mode():
-            pooled = embed_batch(model, tokenizer, [texts[i] for i in batch], pooling,
-                                 max_length)
+            pooled = embed(model, tokenizer, [texts[i] for i in batch], pooling, max_length)
         if result is None:
             result = np.zeros((len(texts), pooled.shape[1]), dtype=np.float32)
         result[batch] = torch.nn.functional.normalize(pooled.float(), dim=-1).cpu().numpy()
     return result if result is not None else np.zeros((0, 0), dtype=np.float32)
+
+
+def embed_chunks(model: torch.nn.Module, tokenizer: Any, texts: Sequence[str], pooling: str,
+                 max_length: int) -> torch.Tensor:
+    """Each text's whole length embedded: cut into windows of `max_length` tokens (special
+    tokens included, as the tokenizer adds them to each window), each window pooled and
+    L2-normalised, and the windows averaged, weighted by their tokens. A batch whose texts each
+    fit one window is embedded exactly as embed_batch embeds it. The windows run `len(texts)`
+    at a time, so a batch of long documents costs no more memory than a batch of short ones."""
+    import torch
+
+    device = next(model.parameters()).device
+    encoded = tokenizer(list(texts), padding=True, truncation=True, max_length=max_length,
+                        return_overflowing_tokens=True, return_tensors="pt")
+    owner = encoded.pop("overflow_to_sample_mapping").to(device)
+    if len(owner) == len(texts):  # no text overflows: one window each, as embed_batch
+        encoded = encoded.to(device)
+        return _pool(model(**encoded).last_hidden_state, encoded["attention_mask"], pooling)
+    size = max(1, len(texts))
+    windows = []
+    for start in range(0, len(owner), size):
+        part = {name: values[start:start + size].to(device) for name, values in encoded.items()}
+        hidden = model(**part).last_hidden_state
+        pooled = _pool(hidden, part["attention_mask"], pooling).float()
+        windows.append(torch.nn.functional.normalize(pooled, dim=-1))
+    tokens = encoded["attention_mask"].sum(dim=1, keepdim=True).to(device, torch.float32)
+    total = torch.zeros(len(texts), windows[0].shape[1], device=device)
+    total.index_add_(0, owner, torch.cat(windows) * tokens)
+    return total / torch.zeros(len(texts), 1, device=device).index_add_(0, owner, tokens)
 
 
 LOG_EVERY_S = 30.0  # a progress line per this many seconds where stderr is no terminal
@@ -435,7 +481,7 @@ class EmbeddingCache:
         """Memory-map the matrix if its sidecar matches the key and the file is whole."""
         path = self.path_for(key)
         meta = read_json(path.with_suffix(".json"))
-        if meta is None or meta.get("key") != asdict(key) or not path.is_file():
+        if meta is None or meta.get("key") != key.record() or not path.is_file():
             return None
         if path.stat().st_size != meta.get("bytes"):
             return None
@@ -450,7 +496,7 @@ class EmbeddingCache:
                 np.save(handle, matrix, allow_pickle=False)
 
         write_atomic(path, write)
-        meta = {"key": asdict(key), "shape": list(matrix.shape), "dtype": "float32",
+        meta = {"key": key.record(), "shape": list(matrix.shape), "dtype": "float32",
                 "bytes": path.stat().st_size, "sha256": file_sha256(path)}
         write_atomic(path.with_suffix(".json"),
                      lambda t: t.write_text(json.dumps(meta, indent=2), encoding="utf-8"))

@@ -6,6 +6,7 @@ words for the topics asked, documents left with none)."""
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -105,29 +106,59 @@ def _language_set(grid: Grid) -> bool:
 
 def _truncation_advice(grid: Grid, inputs: CheckedInputs,
                        counted: dict[str, list[tuple[int, int]] | None]) -> list[str]:
-    """Documents longer than the embedding's token window are embedded by their start: counted
-    with the model's own tokenizer where its folder has one (`counted`), else roughly."""
-    windows = sorted({(p.embedding.max_length, p.embedding.model) for p in inputs.plan
-                      if p.embedding is not None})
+    """Documents longer than the embedding's token window: embedded by their start, or, with
+    `long_documents` chunks, in windows whose number is the embedding's cost. Counted with the
+    model's own tokenizer where its folder has one (`counted`), else roughly."""
+    windows = sorted({(p.embedding.max_length, p.embedding.model, p.embedding.long_documents)
+                      for p in inputs.plan if p.embedding is not None})
     if not windows:  # no model embeds: the documents' lengths (18 ms on 20ng-mini) are not read
         return []
-    window, model = windows[0]
+    window, model, long_documents = windows[0]
     counts = counted.get(model)
     if counts is None:
-        return _rough_truncation_advice(grid, inputs, window, model)
+        return [] if long_documents == "chunks" else \
+            _rough_truncation_advice(grid, inputs, window, model)
     lengths = [tokens for tokens, _ in counts]
+    if long_documents == "chunks":
+        return _chunk_cost_advice(grid, lengths, window, model)
     over = sum(n > window for n in lengths) / len(lengths)
     if over < 0.5:
         return []
     limit = token_limit(inputs.model_paths[model])
-    room = (f"raise max_length, up to {limit} for this model (then "
-            f"{_embedded_share(lengths, limit):.0%} of the text)," if limit and limit > window
-            else "use a model with a longer window" if limit
-            else "raise max_length, up to the model's limit,")
+    longer = f" (then {_embedded_share(lengths, limit):.0%} of the text)" \
+        if limit and limit > window else ""
     return [f"{grid.path}: embedding.max_length: {over:.0%} of the documents are longer than "
             f"{window} of '{model}''s tokens, and only a document's first {window} tokens are "
-            f"embedded: {_embedded_share(lengths, window):.0%} of the text on average; {room} "
-            "if topics live past the start"]
+            f"embedded: {_embedded_share(lengths, window):.0%} of the text on average; if "
+            f"topics live past the start, {_longer_window(limit, window)}{longer}"
+            f"{_CHUNKS_HINT}"]
+
+
+_CHUNKS_HINT = ', or set embedding.long_documents to "chunks" to embed every window of the ' \
+    "text and average them"
+
+
+def _longer_window(limit: int | None, window: int) -> str:
+    if limit is None:
+        return "raise max_length, up to the model's limit"
+    return f"raise max_length, up to {limit} for this model" if limit > window \
+        else "use a model with a longer window"
+
+
+CHUNK_COST_NOTED = 3.0  # windows per document from which the embedding's cost is said
+
+
+def _chunk_cost_advice(grid: Grid, lengths: Sequence[int], window: int, model: str
+                       ) -> list[str]:
+    """With `long_documents` chunks the model runs once per window: the cost, when it is a
+    multiple of one run per document that a user would want to know before the sweep."""
+    per_document = sum(max(1, math.ceil(n / window)) for n in lengths) / len(lengths)
+    if per_document < CHUNK_COST_NOTED:
+        return []
+    return [f"{grid.path}: embedding.long_documents: chunks: a document makes about "
+            f"{per_document:.1f} windows of {window} of '{model}''s tokens on average, so "
+            f"embedding the corpus takes about {per_document:.0f} times as long as embedding "
+            "each document's start (once; the result is cached)"]
 
 
 def _rough_truncation_advice(grid: Grid, inputs: CheckedInputs, window: int, model: str
@@ -139,12 +170,10 @@ def _rough_truncation_advice(grid: Grid, inputs: CheckedInputs, window: int, mod
     if median <= 2 * window:
         return []
     limit = token_limit(inputs.model_paths[model])
-    room = (f"raise max_length, up to {limit} for this model," if limit and limit > window
-            else "use a model with a longer window" if limit
-            else "raise max_length, up to the model's limit,")
     return [f"{grid.path}: embedding.max_length: the median document has about {median} "
             f"tokens (a word, or a Chinese character, each), and only its first {window} "
-            f"tokens are embedded; {room} if topics live past the start"]
+            f"tokens are embedded; if topics live past the start, "
+            f"{_longer_window(limit, window)}{_CHUNKS_HINT}"]
 
 
 def _embedded_share(lengths: Sequence[int], window: int) -> float:

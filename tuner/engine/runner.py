@@ -620,5 +620,6 @@ def _sweep_params(prepared: PreparedSweep) -> dict[str, object]:
     for i, key in enumerate(prepared.embedding_keys):
         suffix = "" if i == 0 else f"_{i}"
         params |= {f"embedding_model{suffix}": key.model, f"pooling{suffix}": key.pooling,
-                   f"max_length{suffix}": key.max_length}
+                   f"max_length{suffix}": key.max_length,
+                   f"long_documents{suffix}": key.long_documents}
     return params

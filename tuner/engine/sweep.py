@@ -531,7 +531,7 @@ def embedding_key(spec: EmbeddingSpec, model_path: Path, corpus: Corpus,
     model = MINILM_IDS[0] if spec.model in MINILM_IDS else spec.model  # one model, two names
     return EmbeddingKey(model, revision, spec.pooling, spec.max_length, spec.text_variant,
                         corpus.texts_sha256(), encoding_dtype(), spec.batch_size,
-                        encoder_libraries())
+                        encoder_libraries(), spec.long_documents)
 
 
 MODEL_HASHES = Path("models") / "file-hashes.json"  # model_revision's memo, in the cache
@@ -547,8 +547,10 @@ def _embedding(spec: EmbeddingSpec, inputs: CheckedInputs, cache_dir: Path,
     texts = inputs.corpus.texts
     cache.get_or_compute(key, lambda: encode_texts(model_path, texts, spec.pooling,
                                                    spec.max_length, spec.batch_size,
-                                                   progress=progress))
-    events[f"embeddings[{spec.model},{spec.pooling}]"] = "hit" if hit else "computed"
+                                                   progress=progress,
+                                                   long_documents=spec.long_documents))
+    events[f"embeddings[{spec.model},{spec.pooling},{spec.long_documents}]"] = \
+        "hit" if hit else "computed"
     return key
 
 

@@ -73,7 +73,7 @@ def best_grid(tracking_uri: str, experiment: str, metric: str | None = None,
         raise TunerError("the best trial has no sweep run (tag mlflow.parentRunId); was it "
                          "written by `tuner run`?")
     recorded = tracker.read_json(parent.run_id, SWEEP_SETTINGS_FILE)
-    grid = dict(recorded) if recorded is not None else _base_grid(parent)
+    grid = _as_embedded(dict(recorded) if recorded is not None else _base_grid(parent))
     grid |= _config_fields(best)
     grid["dataset"] = _read_fields(dict(grid.get("dataset") or {}), best.model)
     suffix = f"-best-{metric}"  # the name stays within a grid's 200 characters
@@ -106,6 +106,15 @@ def _base_grid(sweep: SweepRun) -> dict[str, Any]:
         grid["embedding"] = {"model": sweep_params["embedding_model"],
                              "pooling": sweep_params.get("pooling", "mean"),
                              "max_length": int(sweep_params.get("max_length", 256))}
+    return grid
+
+
+def _as_embedded(grid: dict[str, Any]) -> dict[str, Any]:
+    """A sweep that recorded no `long_documents` ran before the choice existed, when every
+    document was embedded by its start; the default is now its windows' mean."""
+    embedding = grid.get("embedding")
+    if isinstance(embedding, dict) and "long_documents" not in embedding:
+        grid["embedding"] = {**embedding, "long_documents": "start"}
     return grid
 
 
