@@ -94,7 +94,8 @@ EMBEDDING = ParamSchema("embedding", [
     Param("long_documents", str, _EMB.long_documents, one_of(*LONG_DOCUMENTS), "a document "
           "longer than max_length tokens: start embeds its first max_length tokens; chunks "
           "embeds each window of max_length tokens and averages them, weighted by their "
-          "tokens (time grows with the text)"),
+          "tokens (time grows with the text); auto: chunks where the starts hold less than "
+          "half of the text on average, else start"),
 ])
 METRICS = ParamSchema("metrics", [
     Param("npmi_window", int, _MET.npmi_window, between(2, 200), "NPMI sliding-window size"),

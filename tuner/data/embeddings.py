@@ -37,8 +37,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 Pooling = Literal["mean", "cls", "last_token"]
 # What is embedded of a document longer than max_length tokens: its first max_length tokens
-# (BERTopic's and CTM's truncation), or every window of max_length tokens, averaged.
-LONG_DOCUMENTS = ("start", "chunks")
+# (BERTopic's and CTM's truncation), every window of max_length tokens, averaged, or (auto) the
+# windows where the starts would leave out most of the text (tuner.engine.sweep).
+LONG_DOCUMENTS = ("auto", "start", "chunks")
 MINILM_IDS = ("sentence-transformers/all-MiniLM-L6-v2", "all-MiniLM-L6-v2")
 QWEN3_EMBEDDING = {"0.6B": "Qwen/Qwen3-Embedding-0.6B", "4B": "Qwen/Qwen3-Embedding-4B",
                    "8B": "Qwen/Qwen3-Embedding-8B"}
@@ -54,7 +55,7 @@ class EmbeddingSpec:
     batch_size: int = 32
     text_variant: str = "raw"
     revision: str | None = None
-    long_documents: str = "chunks"
+    long_documents: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ class EncoderSource:
     @classmethod
     def of(cls, spec: EmbeddingSpec, model_path: Path, key: EmbeddingKey) -> EncoderSource:
         return cls(spec.model, str(model_path), spec.pooling, spec.max_length, spec.batch_size,
-                   key.digest, spec.long_documents)
+                   key.digest, key.long_documents)
 
 
 def resolve_model_path(model: str, revision: str | None = None, served: bool = False) -> Path:
@@ -402,6 +403,10 @@ def embed_chunks(model: torch.nn.Module, tokenizer: Any, texts: Sequence[str], p
     device = next(model.parameters()).device
     encoded = tokenizer(list(texts), padding=True, truncation=True, max_length=max_length,
                         return_overflowing_tokens=True, return_tensors="pt")
+    if "overflow_to_sample_mapping" not in encoded:  # a slow (Python) tokenizer cuts no windows
+        raise EmbeddingModelError("embedding.long_documents: chunks needs the model's fast "
+                                  "tokenizer (a tokenizer.json), which this model lacks; set "
+                                  'it to "start"')
     owner = encoded.pop("overflow_to_sample_mapping").to(device)
     if len(owner) == len(texts):  # no text overflows: one window each, as embed_batch
         encoded = encoded.to(device)

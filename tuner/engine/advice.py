@@ -46,7 +46,7 @@ def advisories(grid: Grid, inputs: CheckedInputs) -> list[str]:
         found.append(f"{grid.path}: params.num_topics: {topics} topics for {documents} "
                      "documents; most topics will be empty")
     counted = {model: model_token_counts(inputs.model_paths[model],
-                                         _sample(inputs.corpus.texts))
+                                         sample_documents(inputs.corpus.texts))
                for model in sorted({p.embedding.model for p in inputs.plan if p.embedding})}
     found += _truncation_advice(grid, inputs, counted) + _time_slice_advice(grid, inputs) \
         + _covariate_advice(grid, inputs) + _label_case_advice(grid, inputs) \
@@ -113,23 +113,23 @@ def _truncation_advice(grid: Grid, inputs: CheckedInputs,
                       for p in inputs.plan if p.embedding is not None})
     if not windows:  # no model embeds: the documents' lengths (18 ms on 20ng-mini) are not read
         return []
-    window, model, long_documents = windows[0]
+    window, model, requested = windows[0]
     counts = counted.get(model)
     if counts is None:
-        return [] if long_documents == "chunks" else \
+        return [] if requested == "chunks" else \
             _rough_truncation_advice(grid, inputs, window, model)
     lengths = [tokens for tokens, _ in counts]
-    if long_documents == "chunks":
-        return _chunk_cost_advice(grid, lengths, window, model)
+    if windows_or_start(requested, lengths, window) == "chunks":
+        return _chunk_cost_advice(grid, lengths, window, model, requested)
     over = sum(n > window for n in lengths) / len(lengths)
     if over < 0.5:
         return []
     limit = token_limit(inputs.model_paths[model])
-    longer = f" (then {_embedded_share(lengths, limit):.0%} of the text)" \
+    longer = f" (then {embedded_share(lengths, limit):.0%} of the text)" \
         if limit and limit > window else ""
     return [f"{grid.path}: embedding.max_length: {over:.0%} of the documents are longer than "
             f"{window} of '{model}''s tokens, and only a document's first {window} tokens are "
-            f"embedded: {_embedded_share(lengths, window):.0%} of the text on average; if "
+            f"embedded: {embedded_share(lengths, window):.0%} of the text on average; if "
             f"topics live past the start, {_longer_window(limit, window)}{longer}"
             f"{_CHUNKS_HINT}"]
 
@@ -145,27 +145,48 @@ def _longer_window(limit: int | None, window: int) -> str:
         else "use a model with a longer window"
 
 
-CHUNK_COST_NOTED = 3.0  # windows per document from which the embedding's cost is said
+WINDOWS_FROM_SHARE = 0.5  # auto: the windows when the starts embed less of the text than this
 
 
-def _chunk_cost_advice(grid: Grid, lengths: Sequence[int], window: int, model: str
-                       ) -> list[str]:
-    """With `long_documents` chunks the model runs once per window: the cost, when it is a
-    multiple of one run per document that a user would want to know before the sweep."""
-    per_document = sum(max(1, math.ceil(n / window)) for n in lengths) / len(lengths)
-    if per_document < CHUNK_COST_NOTED:
+def windows_or_start(requested: str, lengths: Sequence[int] | None, window: int) -> str:
+    """`embedding.long_documents` with auto resolved from the sampled documents' token counts:
+    "chunks" when a document's start embeds less than half of its text on average, else
+    "start" (also when the model's tokenizer cannot be read here). Measured with
+    bench/long_documents.py (k-means ARI on MiniLM's embeddings, start → chunks): UN speeches,
+    10% of the text in the start, 0.090 → 0.499 at 7 times the encoding time; 20ng-mini, 75%,
+    0.442 → 0.455, where the windows cost the demo 346 s of embedding against 55 s (a 160 kB
+    post alone makes 546 windows)."""
+    if requested != "auto":
+        return requested
+    if not lengths:
+        return "start"
+    return "chunks" if embedded_share(lengths, window) < WINDOWS_FROM_SHARE else "start"
+
+
+CHUNK_COST_NOTED = 3.0  # times the starts' work from which the windows' cost is said
+
+
+def _chunk_cost_advice(grid: Grid, lengths: Sequence[int], window: int, model: str,
+                       requested: str) -> list[str]:
+    """The windows' cost against the starts', counted in tokens the model runs (a window is
+    padded to the batch's longest): said when a user would want to know it before the sweep."""
+    work = sum(max(1, math.ceil(n / window)) * window for n in lengths)
+    cost = work / max(1, sum(min(max(n, 1), window) for n in lengths))
+    if cost < CHUNK_COST_NOTED:
         return []
-    return [f"{grid.path}: embedding.long_documents: chunks: a document makes about "
-            f"{per_document:.1f} windows of {window} of '{model}''s tokens on average, so "
-            f"embedding the corpus takes about {per_document:.0f} times as long as embedding "
-            "each document's start (once; the result is cached)"]
+    why = f" (auto: a document's start holds {embedded_share(lengths, window):.0%} of its " \
+        "text on average)" if requested == "auto" else ""
+    return [f"{grid.path}: embedding.long_documents: each document is embedded in windows of "
+            f"{window} of '{model}''s tokens{why}, about {cost:.0f} times the work of its "
+            "start alone (once per corpus and model, then cached; THETA's LoRA re-encodes in "
+            'each trial); set it to "start" to embed the starts']
 
 
 def _rough_truncation_advice(grid: Grid, inputs: CheckedInputs, window: int, model: str
                              ) -> list[str]:
     """For a model whose tokenizer cannot be read here: the median document's length in words
     and Han characters against twice the window."""
-    lengths = sorted(approximate_tokens(t) for t in _sample(inputs.corpus.texts))
+    lengths = sorted(approximate_tokens(t) for t in sample_documents(inputs.corpus.texts))
     median = lengths[len(lengths) // 2] if lengths else 0
     if median <= 2 * window:
         return []
@@ -176,7 +197,7 @@ def _rough_truncation_advice(grid: Grid, inputs: CheckedInputs, window: int, mod
             f"{_longer_window(limit, window)}{_CHUNKS_HINT}"]
 
 
-def _embedded_share(lengths: Sequence[int], window: int) -> float:
+def embedded_share(lengths: Sequence[int], window: int) -> float:
     """The mean share of a document's tokens that a window of `window` tokens embeds."""
     return sum(min(1.0, window / n) if n else 1.0 for n in lengths) / len(lengths)
 
@@ -185,7 +206,7 @@ ADVICE_SAMPLE = 200  # documents whose tokens are counted: about 0.2 s for long 
 CHARACTERS_COUNTED = 20_000  # of a longer document; its count is scaled to its length
 
 
-def _sample(texts: Sequence[str], size: int = ADVICE_SAMPLE) -> Sequence[str]:
+def sample_documents(texts: Sequence[str], size: int = ADVICE_SAMPLE) -> Sequence[str]:
     return texts[::max(1, len(texts) // size)]  # an even sample: validation stays quick
 
 
@@ -341,7 +362,7 @@ def _markup_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
     https, www and com) that then head topics (new-user audit of 2026-12-02)."""
     if grid.preprocessing.strip_markup:
         return []
-    sample = _sample(inputs.corpus.texts, 2000)  # a regular expression's search: cheap
+    sample = sample_documents(inputs.corpus.texts, 2000)  # a regular expression's search: cheap
     share = sum(WEB_DEBRIS.search(text) is not None for text in sample) / max(1, len(sample))
     if share < MARKUP_SHARE:
         return []
@@ -359,7 +380,7 @@ def _mention_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
                 f"only; {', '.join(embedded)} read{'s' * (len(embedded) == 1)} document "
                 "embeddings of the raw text, handles included (an audit's BERTopic grouped "
                 "retweets of one account)"] if embedded else []
-    sample = _sample(inputs.corpus.texts, 2000)
+    sample = sample_documents(inputs.corpus.texts, 2000)
     share = sum(MENTION.search(text) is not None for text in sample) / max(1, len(sample))
     if share < MARKUP_SHARE:
         return []

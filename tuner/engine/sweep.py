@@ -39,7 +39,14 @@ from tuner.data.vocab import (
     count_tokens,
 )
 from tuner.devices import encoding_dtype
-from tuner.engine.advice import advisories, bag_advice, bag_figures
+from tuner.engine.advice import (
+    advisories,
+    bag_advice,
+    bag_figures,
+    model_token_counts,
+    sample_documents,
+    windows_or_start,
+)
 from tuner.engine.search import Range
 from tuner.errors import DataError, EmbeddingModelError, GridError
 from tuner.fitting import fit_code
@@ -531,7 +538,17 @@ def embedding_key(spec: EmbeddingSpec, model_path: Path, corpus: Corpus,
     model = MINILM_IDS[0] if spec.model in MINILM_IDS else spec.model  # one model, two names
     return EmbeddingKey(model, revision, spec.pooling, spec.max_length, spec.text_variant,
                         corpus.texts_sha256(), encoding_dtype(), spec.batch_size,
-                        encoder_libraries(), spec.long_documents)
+                        encoder_libraries(), long_documents(spec, model_path, corpus.texts))
+
+
+def long_documents(spec: EmbeddingSpec, model_path: Path, texts: Sequence[str]) -> str:
+    """`spec.long_documents`, with auto resolved (windows_or_start) on the documents
+    validation counts, with the model's own tokenizer."""
+    if spec.long_documents != "auto":
+        return spec.long_documents
+    counts = model_token_counts(model_path, sample_documents(texts))
+    lengths = [tokens for tokens, _ in counts] if counts else None
+    return windows_or_start("auto", lengths, spec.max_length)
 
 
 MODEL_HASHES = Path("models") / "file-hashes.json"  # model_revision's memo, in the cache
@@ -548,8 +565,8 @@ def _embedding(spec: EmbeddingSpec, inputs: CheckedInputs, cache_dir: Path,
     cache.get_or_compute(key, lambda: encode_texts(model_path, texts, spec.pooling,
                                                    spec.max_length, spec.batch_size,
                                                    progress=progress,
-                                                   long_documents=spec.long_documents))
-    events[f"embeddings[{spec.model},{spec.pooling},{spec.long_documents}]"] = \
+                                                   long_documents=key.long_documents))
+    events[f"embeddings[{spec.model},{spec.pooling},{key.long_documents}]"] = \
         "hit" if hit else "computed"
     return key
 
