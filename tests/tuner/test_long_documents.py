@@ -192,3 +192,19 @@ def test_chunks_on_a_slow_tokenizer_says_to_embed_the_starts():
     assert encode_with(model, tokenizer, texts, "mean", 32, long_documents="start").shape[0] == 2
     with pytest.raises(EmbeddingModelError, match='needs the model\'s fast tokenizer.*"start"'):
         encode_with(model, tokenizer, texts, "mean", 32, long_documents="chunks")
+
+
+def test_the_windows_cost_is_said_when_a_few_long_posts_make_most_of_the_work(
+        tmp_path, ng_records, capsys):
+    """190 headlines and 10 posts of about 1,500 words average 2 windows a document, which
+    said nothing, while the windows took 5 times as long as the starts (review of 2026-12-02):
+    the cost is counted in tokens run."""
+    headlines = [{**r, "text": " ".join(r["text"].split()[:8])} for r in ng_records[:190]]
+    long = [{**r, "text": " ".join(r["text"].split() * 20)[:9000]} for r in ng_records[190:200]]
+    corpus = write_jsonl(tmp_path / "few-long.jsonl", headlines + long)
+    path = make_grid(tmp_path, corpus, models=["bertopic"], params={"num_topics": 5},
+                     embedding={"model": "sentence-transformers/all-MiniLM-L6-v2",
+                                "max_length": 128, "long_documents": "chunks"})
+    assert main(["validate", str(path)]) == 0
+    assert re.search(r"embedding.long_documents: each document is embedded in windows of 128 "
+                     r".*about \d+ times the work of its start alone", capsys.readouterr().err)
