@@ -208,3 +208,15 @@ def test_the_windows_cost_is_said_when_a_few_long_posts_make_most_of_the_work(
     assert main(["validate", str(path)]) == 0
     assert re.search(r"embedding.long_documents: each document is embedded in windows of 128 "
                      r".*about \d+ times the work of its start alone", capsys.readouterr().err)
+
+
+def test_the_windows_key_holds_how_they_are_cut(monkeypatch):
+    """A change to how windows are cut or weighed must not find the old matrices (review)."""
+    from tuner.data import embeddings
+
+    key = EmbeddingKey("m", "r", "mean", 256, "raw", "corpus", long_documents="chunks")
+    before = key.digest
+    monkeypatch.setattr(embeddings, "CHUNKING_REVISION", embeddings.CHUNKING_REVISION + 1)
+    assert key.digest != before
+    start = dataclasses.replace(key, long_documents="start")
+    assert "chunking" not in start.record()

@@ -40,6 +40,7 @@ Pooling = Literal["mean", "cls", "last_token"]
 # (BERTopic's and CTM's truncation), every window of max_length tokens, averaged, or (auto) the
 # windows where the starts would leave out most of the text (tuner.engine.sweep).
 LONG_DOCUMENTS = ("auto", "start", "chunks")
+CHUNKING_REVISION = 1  # bump when embed_chunks cuts or weighs windows otherwise
 MINILM_IDS = ("sentence-transformers/all-MiniLM-L6-v2", "all-MiniLM-L6-v2")
 QWEN3_EMBEDDING = {"0.6B": "Qwen/Qwen3-Embedding-0.6B", "4B": "Qwen/Qwen3-Embedding-4B",
                    "8B": "Qwen/Qwen3-Embedding-8B"}
@@ -75,10 +76,13 @@ class EmbeddingKey:
 
     def record(self) -> dict[str, Any]:
         """The key's fields as the digest and the cache's sidecar hold them: `long_documents`
-        only when not "start", so matrices cached before the choice existed keep their key."""
+        only when not "start", so matrices cached before the choice existed keep their key,
+        and with the windows, how they are cut and weighed (CHUNKING_REVISION)."""
         fields = asdict(self)
         if fields["long_documents"] == "start":
             del fields["long_documents"]
+        else:
+            fields["chunking"] = CHUNKING_REVISION
         return fields
 
     @property
