@@ -138,13 +138,21 @@ def test_a_value_other_than_start_or_chunks_is_refused_with_both(tmp_path, long_
     assert "embedding.long_documents" in err and "start" in err and "chunks" in err
 
 
-def test_best_reruns_a_sweep_from_before_the_choice_on_the_starts_it_embedded():
+def test_best_reruns_a_sweep_on_what_it_embedded():
+    """A sweep from before the choice embedded the starts; auto is written as what it chose
+    (logged on the sweep run), so a later rule for auto cannot change the re-run (audit)."""
     from tuner.reporting.best import _as_embedded
 
-    recorded = {"embedding": {"model": "m", "pooling": "mean", "max_length": 256}}
-    assert _as_embedded(recorded)["embedding"]["long_documents"] == "start"
-    chunked = {"embedding": {"model": "m", "long_documents": "chunks"}}
-    assert _as_embedded(chunked)["embedding"]["long_documents"] == "chunks"
+    minilm = "sentence-transformers/all-MiniLM-L6-v2"
+    recorded = {"embedding": {"model": minilm, "pooling": "mean", "max_length": 256}}
+    assert _as_embedded(recorded, {})["embedding"]["long_documents"] == "start"
+    logged = {"embedding_model": "m", "long_documents": "start",
+              "embedding_model_1": minilm, "long_documents_1": "chunks"}
+    for written, expected in (("auto", "chunks"), ("start", "start"), ("chunks", "chunks")):
+        grid = {"embedding": {"model": "all-MiniLM-L6-v2", "long_documents": written}}
+        assert _as_embedded(grid, logged)["embedding"]["long_documents"] == expected
+    unlogged = {"embedding": {"model": minilm, "long_documents": "auto"}}
+    assert _as_embedded(unlogged, {})["embedding"]["long_documents"] == "auto"
 
 
 def test_a_sweep_embeds_the_windows_and_keys_them(tmp_path, ng_records):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -73,7 +74,8 @@ def best_grid(tracking_uri: str, experiment: str, metric: str | None = None,
         raise TunerError("the best trial has no sweep run (tag mlflow.parentRunId); was it "
                          "written by `tuner run`?")
     recorded = tracker.read_json(parent.run_id, SWEEP_SETTINGS_FILE)
-    grid = _as_embedded(dict(recorded) if recorded is not None else _base_grid(parent))
+    grid = _as_embedded(dict(recorded) if recorded is not None else _base_grid(parent),
+                        parent.params)
     grid |= _config_fields(best)
     grid["dataset"] = _read_fields(dict(grid.get("dataset") or {}), best.model)
     suffix = f"-best-{metric}"  # the name stays within a grid's 200 characters
@@ -109,13 +111,34 @@ def _base_grid(sweep: SweepRun) -> dict[str, Any]:
     return grid
 
 
-def _as_embedded(grid: dict[str, Any]) -> dict[str, Any]:
-    """A sweep that recorded no `long_documents` ran before the choice existed, when every
-    document was embedded by its start; the default is now its windows' mean."""
+def _as_embedded(grid: dict[str, Any], sweep_params: Mapping[str, str]) -> dict[str, Any]:
+    """The embedding's `long_documents` as the sweep embedded: what auto chose (logged on the
+    sweep run beside its model), so that a later rule for auto cannot embed the re-run
+    otherwise (audit of 2026-12-02); a sweep that recorded none ran before the choice existed,
+    when every document was embedded by its start."""
     embedding = grid.get("embedding")
-    if isinstance(embedding, dict) and "long_documents" not in embedding:
+    if not isinstance(embedding, dict):
+        return grid
+    if "long_documents" not in embedding:
         grid["embedding"] = {**embedding, "long_documents": "start"}
+    elif embedding["long_documents"] == "auto":
+        chosen = _chosen_long_documents(str(embedding.get("model")), sweep_params)
+        grid["embedding"] = {**embedding, "long_documents": chosen or "auto"}
     return grid
+
+
+def _chosen_long_documents(model: str, sweep_params: Mapping[str, str]) -> str | None:
+    """What the sweep logged for `model`'s embedding (`long_documents`, `long_documents_1` ...
+    beside `embedding_model`, `embedding_model_1` ...)."""
+    from tuner.data.embeddings import MINILM_IDS
+
+    names = set(MINILM_IDS) if model in MINILM_IDS else {model}
+    for name, value in sweep_params.items():
+        if name.startswith("embedding_model") and value in names:
+            chosen = sweep_params.get(name.replace("embedding_model", "long_documents", 1))
+            if chosen in ("start", "chunks"):
+                return chosen
+    return None
 
 
 def _read_fields(dataset: dict[str, Any], model: str) -> dict[str, Any]:
