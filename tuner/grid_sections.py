@@ -40,6 +40,15 @@ _PRE, _EMB, _MET = Preprocessing(), EmbeddingSpec(), MetricSettings()
 _DATA: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(DatasetSpec)}
 
 
+MAX_EXTRA_STOPWORDS = 10_000
+
+
+def _one_word() -> Constraint:
+    return Constraint("a word without spaces, at most 50 characters",
+                      lambda v: bool(v) and len(v) <= 50 and not any(c.isspace() for c in v),
+                      whole=True)
+
+
 def _file_path() -> Constraint:
     return Constraint("a file path", lambda v: bool(v.strip()), whole=True)
 
@@ -124,6 +133,10 @@ PREPROCESSING = ParamSchema("preprocessing", [
           "&) and drop HTML tags, web addresses and e-mail addresses before tokenising"),
     Param("strip_mentions", bool, _PRE.strip_mentions, anything(), "drop social posts' "
           "@handles (@user) before tokenising"),
+    Param("extra_stopwords", list, [], list_of(Param("word", str, None, _one_word(), ""),
+                                               max_len=MAX_EXTRA_STOPWORDS),
+          "words to drop besides the stop list (compared lower-cased when lowercase is on)",
+          nullable=True),
 ])
 
 
@@ -339,7 +352,9 @@ def preprocessing(value: Any, problems: ProblemList) -> Preprocessing:
     dataset.language are."""
     if isinstance(value, dict) and isinstance(value.get("stopwords"), str):
         value = {**value, "stopwords": value["stopwords"].lower()}
-    return Preprocessing(**checked_section(PREPROCESSING, value, problems))
+    settings = checked_section(PREPROCESSING, value, problems)
+    settings["extra_stopwords"] = tuple(settings.get("extra_stopwords") or ())  # null: none
+    return Preprocessing(**settings)
 
 
 def top_level(raw: Mapping[str, Any], problems: ProblemList) -> dict[str, Any]:

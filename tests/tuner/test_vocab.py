@@ -76,6 +76,9 @@ def test_each_option_changes_the_cache_key(change):
     ({"stopwords": "nltk"},
      r"preprocessing.stopwords: expects one of auto/english/mallet/chinese/none; got 'nltk'"),
     ({"strip_quotes": "yes"}, r"preprocessing.strip_quotes: expects a boolean; got 'yes'"),
+    ({"extra_stopwords": ["heads of state"]},
+     r"preprocessing.extra_stopwords\[0\]: expects a word without spaces"),
+    ({"extra_stopwords": "excellency"}, r"preprocessing.extra_stopwords: expects a list"),
 ])
 def test_bad_preprocessing_names_the_field_and_the_choices(tmp_path, section, message):
     corpus = REPO / "datasets" / "20ng-mini" / "corpus.jsonl"
@@ -173,3 +176,44 @@ def test_social_posts_are_told_of_strip_mentions(tmp_path, capsys):
     assert main(["validate", str(path)]) == 0
     assert ("preprocessing.strip_mentions: it changes the bags of words only; BERTopic reads "
             "document embeddings of the raw text, handles included") in capsys.readouterr().err
+
+
+SPEECH = "Excellency, my delegation congratulates the President on his election; co-operation."
+
+
+def test_extra_stopwords_drop_the_corpus_own_words_whatever_their_case():
+    """UN speeches open with greetings: "delegation" (57% of them), "excellency" (21%) headed
+    BERTopic's and CTM's topics, under max_df 0.7, with no way to drop them (audit of
+    2026-12-02)."""
+    plain = tokenize(SPEECH, "en", Preprocessing())
+    dropped = tokenize(SPEECH, "en", Preprocessing(extra_stopwords=("EXCELLENCY", "delegation")))
+    assert {"excellency", "delegation"} <= set(plain)
+    assert dropped == [w for w in plain if w not in ("excellency", "delegation")]
+    kept_case = Preprocessing(lowercase=False, extra_stopwords=("excellency",))
+    assert "Excellency" in tokenize(SPEECH, "en", kept_case)
+
+
+def test_extra_stopwords_key_the_bag_only_when_given():
+    """Bags of words from before keep their key; the same words in another order or case are
+    one bag."""
+    assert Preprocessing(extra_stopwords=()).key("sha", "en", 1000) == \
+        Preprocessing().key("sha", "en", 1000)
+    one = Preprocessing(extra_stopwords=("b", "A")).key("sha", "en", 1000)
+    assert one == Preprocessing(extra_stopwords=("a", "B")).key("sha", "en", 1000)
+    assert one != Preprocessing().key("sha", "en", 1000)
+
+
+def test_extra_stopwords_in_chinese_are_compared_as_the_text_is_segmented():
+    settings = Preprocessing(extra_stopwords=("ＮＢＡ", "记者"))  # full-width letters: NFKC
+    words = tokenize("记者报道，ＮＢＡ总决赛今晚开打。", "zh", settings)
+    assert "记者" not in words and "nba" not in words and words
+
+
+def test_a_grid_takes_extra_stopwords_or_null(tmp_path):
+    corpus = REPO / "datasets" / "20ng-mini" / "corpus.jsonl"
+    for given, expected in ((["excellency"], ("excellency",)), (None, ())):
+        grid = {"experiment": "x", "dataset": {"path": str(corpus)}, "models": ["lda"],
+                "preprocessing": {"extra_stopwords": given}}
+        path = tmp_path / "grid.json"
+        path.write_text(json.dumps(grid), encoding="utf-8")
+        assert load_grid(path).preprocessing.extra_stopwords == expected

@@ -73,7 +73,9 @@ class Preprocessing:
     mail/news header lines before tokenising; `strip_markup` reads HTML entities as the
     characters they stand for and drops HTML tags, web addresses and e-mail addresses (which
     web text turned into the words amp, quot, nbsp, https, www and com); `strip_mentions`
-    drops social posts' @handles (@user, Weibo's @用户名), names that head topics of tweets.
+    drops social posts' @handles (@user, Weibo's @用户名), names that head topics of tweets;
+    `extra_stopwords` are the corpus's own words to drop besides the list (a UN speech's
+    "excellency" and "delegation").
     """
 
     lowercase: bool = True
@@ -85,6 +87,7 @@ class Preprocessing:
     strip_headers: bool = False
     strip_markup: bool = False
     strip_mentions: bool = False
+    extra_stopwords: tuple[str, ...] = ()
 
     def key(self, corpus_sha256: str, language: str, vocab_size: int) -> dict[str, object]:
         """Everything a bag of words depends on: the settings and the code they select (where
@@ -98,6 +101,10 @@ class Preprocessing:
                 settings[name] = pattern
             else:
                 del settings[name]
+        if self.extra_stopwords:  # only when given: keys without them stay valid
+            settings["extra_stopwords"] = sorted(extra_stop_words(self, language))
+        else:
+            del settings["extra_stopwords"]
         settings["stopwords"] = stop_list_name(self.stopwords, language)  # auto: as it resolves
         # jieba's dictionary, and so the words, come with its version
         # 2: lowercased after segmenting, words that start with a digit (2026-12-01)
@@ -163,7 +170,7 @@ def tokenize(text: str, language: str, settings: Preprocessing) -> list[str]:
         words = [w.lower() for w in words] if settings.lowercase else words
     else:
         words = _english_words(text.lower() if settings.lowercase else text)
-    stop = stop_words(settings.stopwords, language)
+    stop = stop_words(settings.stopwords, language) | extra_stop_words(settings, language)
     return [w for w in words
             if settings.min_token_len <= len(w) <= MAX_TOKEN_LEN and w not in stop]
 
@@ -197,6 +204,20 @@ def _jieba() -> Any:
         jieba.default_logger.removeHandler(handler)
     jieba.default_logger.setLevel(logging.NOTSET)
     return jieba
+
+
+def extra_stop_words(settings: Preprocessing, language: str) -> frozenset[str]:
+    """`extra_stopwords` as tokens are compared with them: lower-cased when `lowercase` is on,
+    Chinese ones NFKC-normalised as Chinese text is before segmenting."""
+    return _extra_stop_words(settings.extra_stopwords, settings.lowercase, language)
+
+
+@cache
+def _extra_stop_words(words: tuple[str, ...], lowercase: bool, language: str
+                      ) -> frozenset[str]:
+    normal = (lambda w: unicodedata.normalize("NFKC", w)) if language == "zh" else str
+    return frozenset(normal(w.strip()).lower() if lowercase else normal(w.strip())
+                     for w in words)
 
 
 def stop_words(name: str, language: str) -> frozenset[str]:

@@ -15,7 +15,7 @@ import json
 import logging
 import shutil
 import signal
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
@@ -606,6 +606,14 @@ def _sweep_tags(prepared: PreparedSweep) -> dict[str, str]:
     return tags
 
 
+SHOWN_WORDS = 20  # of extra_stopwords in the sweep's parameter: MLflow keeps 6,000 characters
+
+
+def _shown_words(words: Sequence[str]) -> str:
+    shown = ",".join(words[:SHOWN_WORDS])
+    return shown if len(words) <= SHOWN_WORDS else f"{shown},... ({len(words)} words)"
+
+
 def _sweep_params(prepared: PreparedSweep) -> dict[str, object]:
     grid = prepared.grid
     params: dict[str, object] = {
@@ -614,6 +622,7 @@ def _sweep_params(prepared: PreparedSweep) -> dict[str, object]:
         "seeds": ",".join(map(str, grid.seeds)), "trials": len(prepared.trials),
         **asdict(grid.metrics),
         **{f"preprocessing.{k}": v for k, v in asdict(grid.preprocessing).items()},
+        "preprocessing.extra_stopwords": _shown_words(grid.preprocessing.extra_stopwords),
         "ground_truth": str(grid.ground_truth) if grid.ground_truth else
         f"label_field:{grid.dataset.label_field}",
     }
