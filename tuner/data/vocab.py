@@ -170,7 +170,8 @@ def tokenize(text: str, language: str, settings: Preprocessing) -> list[str]:
         words = [w.lower() for w in words] if settings.lowercase else words
     else:
         words = _english_words(text.lower() if settings.lowercase else text)
-    stop = stop_words(settings.stopwords, language) | extra_stop_words(settings, language)
+    stop = _dropped_words(settings.stopwords, language, settings.extra_stopwords,
+                          settings.lowercase)
     return [w for w in words
             if settings.min_token_len <= len(w) <= MAX_TOKEN_LEN and w not in stop]
 
@@ -204,6 +205,13 @@ def _jieba() -> Any:
         jieba.default_logger.removeHandler(handler)
     jieba.default_logger.setLevel(logging.NOTSET)
     return jieba
+
+
+@cache
+def _dropped_words(stop_list: str, language: str, extra: tuple[str, ...], lowercase: bool
+                   ) -> frozenset[str]:
+    """The stop list with the extra words: joined once, not per document."""
+    return stop_words(stop_list, language) | _extra_stop_words(extra, lowercase, language)
 
 
 def extra_stop_words(settings: Preprocessing, language: str) -> frozenset[str]:
