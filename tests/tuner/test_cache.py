@@ -398,3 +398,30 @@ def test_embedding_progress_in_a_log_is_lines_not_a_redrawn_bar(capsys):
     err = capsys.readouterr().err
     assert "\r" not in err
     assert re.fullmatch(r"embedding: 3/3 batches, \d+ s\n", err)
+
+
+def test_an_embedding_miss_names_what_changed_since_the_nearest_cached_matrix(tmp_path):
+    """A re-run that recomputed after an edited grid or an upgrade said a bare "computed"
+    (fourteenth session's audit, after CHUNKING_REVISION landed): it names the fields now."""
+    cache = EmbeddingCache(tmp_path)
+    assert cache.miss_reason(KEY) is None  # nothing cached: a first computation, no reason
+    cache.get_or_compute(KEY, Counter())
+    cache.get_or_compute(dataclasses.replace(KEY, max_length=128, pooling="cls"), Counter())
+    windows = dataclasses.replace(KEY, long_documents="chunks")
+    assert cache.miss_reason(windows) == \
+        "chunking: (unset) -> 1; long_documents: start -> chunks"
+    assert cache.miss_reason(dataclasses.replace(KEY, max_length=128)) in (
+        "max_length: 256 -> 128", "pooling: cls -> mean")
+    assert cache.miss_reason(dataclasses.replace(KEY, corpus_sha256="other")) is None
+    assert cache.miss_reason(dataclasses.replace(KEY, model="another/model")) is None
+
+
+def test_a_bag_of_words_miss_names_the_changed_setting(tmp_path, corpus):
+    cache = BowCache(tmp_path)
+    assert cache.miss_reason(corpus, 1000, Preprocessing()) is None
+    cache.get_or_compute(corpus, 1000, Preprocessing())
+    assert cache.miss_reason(corpus, 1000, Preprocessing(min_df=3)) == "min_df: 2 -> 3"
+    assert cache.miss_reason(corpus, 1000, Preprocessing(extra_stopwords=("delegation",))) == \
+        'extra_stopwords: (unset) -> ["delegation"]'
+    assert cache.miss_reason(dataclasses.replace(corpus, sha256="0" * 64), 1000,
+                             Preprocessing()) is None

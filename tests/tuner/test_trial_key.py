@@ -410,3 +410,18 @@ def test_theta_keys_hold_the_labels_only_where_it_reads_them(small_corpus, tmp_p
                            {embedding: key})
     spec = factory.make(model, combo, 1)
     assert ("labels" in spec.data.inputs) is reads_labels
+
+
+def test_a_recomputed_bag_of_words_says_which_setting_changed(small_corpus, tmp_path):
+    from tuner.engine.sweep import precompute
+
+    def events(**preprocessing: object) -> dict[str, str]:
+        grid = load_grid(make_grid(tmp_path, small_corpus, models=["lda"],
+                                   preprocessing=preprocessing))
+        return precompute(grid, check_inputs(grid), tmp_path / "cache",
+                          progress=False).cache_events
+
+    assert events(min_df=2)["bow[vocab_size=1000]"].startswith("computed (")
+    assert events(min_df=3)["bow[vocab_size=1000]"].startswith(
+        "computed, the cache's nearest differs in min_df: 2 -> 3 (")
+    assert events(min_df=3)["bow[vocab_size=1000]"].startswith("hit (")

@@ -23,6 +23,7 @@ from tuner.data.store import (
     key_digest,
     load_npy,
     locked,
+    nearest_key_change,
     read_json,
     replace_text_atomically,
     write_atomic,
@@ -428,6 +429,16 @@ def embed_chunks(model: torch.nn.Module, tokenizer: Any, texts: Sequence[str], p
     return total / torch.zeros(len(texts), 1, device=device).index_add_(0, owner, tokens)
 
 
+def _sidecar_key(path: Path) -> dict[str, Any] | None:
+    key = (read_json(path) or {}).get("key")
+    return _spelt_out(key) if isinstance(key, dict) else None
+
+
+def _spelt_out(record: dict[str, Any]) -> dict[str, Any]:
+    """A key's record with the "start" that `EmbeddingKey.record` leaves out written in."""
+    return {"long_documents": "start", **record}
+
+
 LOG_EVERY_S = 30.0  # a progress line per this many seconds where stderr is no terminal
 
 
@@ -485,6 +496,12 @@ class EmbeddingCache:
 
     def contains(self, key: EmbeddingKey) -> bool:
         return self.load(key) is not None
+
+    def miss_reason(self, key: EmbeddingKey) -> str | None:
+        """What separates `key` from the nearest matrix cached for the same texts and model
+        (nearest_key_change), or None when there is none."""
+        return nearest_key_change(_spelt_out(key.record()), self.root.glob("emb-*.json"),
+                                  _sidecar_key, ("model", "corpus_sha256"))
 
     def load(self, key: EmbeddingKey, verify: bool = False) -> NDArray[np.float32] | None:
         """Memory-map the matrix if its sidecar matches the key and the file is whole."""

@@ -9,7 +9,7 @@ import os
 import time
 import tokenize
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -120,6 +120,43 @@ def read_json(path: Path) -> dict[str, Any] | None:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return None
     return data if isinstance(data, dict) else None
+
+
+SIDECARS_COMPARED = 200  # the newest cached keys a miss is explained against
+
+
+def nearest_key_change(key: Mapping[str, Any], sidecars: Iterable[Path],
+                       read_key: Callable[[Path], Mapping[str, Any] | None],
+                       same: Sequence[str]) -> str | None:
+    """Why a key missed the cache: the fields that separate it from the nearest cached key
+    that agrees with it on `same` (the corpus, the model), as "field: old -> new", or None when
+    no cached key does (a first computation needs no reason). A re-run that recomputes after an
+    upgrade or an edited grid says what changed instead of a bare "computed"."""
+    newest = sorted(sidecars, key=_modified, reverse=True)[:SIDECARS_COMPARED]
+    best: list[str] | None = None
+    for sidecar in newest:
+        cached = read_key(sidecar)
+        if cached is None or any(cached.get(f) != key.get(f) for f in same):
+            continue
+        changes = [f"{name}: {_shown_value(cached.get(name))} -> {_shown_value(key.get(name))}"
+                   for name in sorted(set(key) | set(cached)) if cached.get(name) != key.get(name)]
+        if changes and (best is None or len(changes) < len(best)):
+            best = changes
+    return "; ".join(best) if best else None
+
+
+def _modified(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _shown_value(value: Any, width: int = 40) -> str:
+    if value is None:
+        return "(unset)"
+    shown = value if isinstance(value, str) else json.dumps(value, default=str)
+    return shown if len(shown) <= width else f"{shown[:width - 3]}..."
 
 
 _LEDGERS: list[list[float]] = []  # open `cached_work_seconds` blocks, innermost last

@@ -25,6 +25,7 @@ from tuner.data.store import (
     key_digest,
     load_npy,
     locked,
+    nearest_key_change,
     read_json,
     write_atomic,
     write_json_atomic,
@@ -441,6 +442,14 @@ class BowCache:
                 raise CacheError(f"{folder}: the bag of words just written cannot be read back")
             return saved
 
+    def miss_reason(self, corpus: Corpus, vocab_size: int, settings: Preprocessing
+                    ) -> str | None:
+        """What separates this bag's key from the nearest one cached for the same corpus and
+        language (nearest_key_change), or None when there is none."""
+        return nearest_key_change(settings.key(corpus.sha256, corpus.language, vocab_size),
+                                  self.root.glob("*/meta.json"), _meta_key,
+                                  ("corpus", "language"))
+
     def load(self, folder: Path) -> BagOfWords | None:
         """The bag of words in `folder`, or None if absent or inconsistent."""
         meta = read_json(folder / "meta.json")
@@ -469,6 +478,11 @@ class BowCache:
             "n_docs": bow.n_docs, "n_tokens": len(bow.flat),
             **{f"sha256:{name}": file_sha256(folder / name)
                for name in ("flat.npy", "offsets.npy")}})
+
+
+def _meta_key(path: Path) -> dict[str, Any] | None:
+    key = (read_json(path) or {}).get("key")
+    return key if isinstance(key, dict) else None
 
 
 def _save_npy(path: Path, array: NDArray[np.generic]) -> None:

@@ -505,8 +505,9 @@ def _bags_of_words(grid: Grid, inputs: CheckedInputs, cache_dir: Path,
 
         folder = cache.path_for(corpus, size, grid.preprocessing)
         bow = cache.load(folder)  # a hit is read (and its sha256 checked) once
-        state = "computed" if bow is None else "hit"
+        state = "hit"
         if bow is None:
+            state = _computed(cache.miss_reason(corpus, size, grid.preprocessing))
             bow = cache.get_or_compute(corpus, size, grid.preprocessing, counted())
         events[f"bow[{label}]"] = f"{state} ({bag_figures(bow)})"
         built.append(((size, language), bow, label))
@@ -561,14 +562,19 @@ def _embedding(spec: EmbeddingSpec, inputs: CheckedInputs, cache_dir: Path,
     key = embedding_key(spec, model_path, inputs.corpus, cache_dir)
     cache = EmbeddingCache(cache_dir)
     hit = cache.load(key, verify=True) is not None
+    state = "hit" if hit else _computed(cache.miss_reason(key))
     texts = inputs.corpus.texts
     cache.get_or_compute(key, lambda: encode_texts(model_path, texts, spec.pooling,
                                                    spec.max_length, spec.batch_size,
                                                    progress=progress,
                                                    long_documents=key.long_documents))
-    events[f"embeddings[{spec.model},{spec.pooling},{key.long_documents}]"] = \
-        "hit" if hit else "computed"
+    events[f"embeddings[{spec.model},{spec.pooling},{key.long_documents}]"] = state
     return key
+
+
+def _computed(change: str | None) -> str:
+    """A cache miss's event: with what changed since the nearest cached entry, if any."""
+    return "computed" if change is None else f"computed, the cache's nearest differs in {change}"
 
 
 def sweep_context(grid: Grid, inputs: CheckedInputs) -> str:
