@@ -27,6 +27,17 @@ from tuner.reporting.health import sweep_warnings, trial_concerns
     ("DTM", {"patience": 10}, {"best_epoch": 30.0, "epochs_run": 50.0, "stopped_early": 0.0}, []),
     ("DTM", {"patience": 10}, {"best_epoch": 30.0, "epochs_run": 41.0, "stopped_early": 1.0}, []),
     ("ProdLDA", {"patience": None}, {"best_epoch": 99.0, "epochs_run": 100.0}, []),  # unknown
+    # half or more of the top words new over the last 10 epochs (ProdLDA at 30 epochs: 0.59)
+    ("ProdLDA", {"patience": None}, {"best_epoch": 29.0, "epochs_run": 30.0,
+                                     "top_word_turnover": 0.59, "top_word_turnover_epochs": 10.0},
+     ["topics_changing"]),
+    ("ProdLDA", {"patience": None}, {"best_epoch": 199.0, "epochs_run": 200.0,
+                                     "top_word_turnover": 0.24, "top_word_turnover_epochs": 10.0},
+     []),
+    ("ProdLDA", {"patience": 10}, {"best_epoch": 40.0, "epochs_run": 51.0, "stopped_early": 1.0,
+                                   "top_word_turnover": 0.7}, []),  # the stopping rule ended it
+    ("DTM", {"patience": 10}, {"best_epoch": 49.0, "epochs_run": 50.0, "stopped_early": 0.0,
+                               "top_word_turnover": 0.8}, ["still_improving"]),  # one warning
     ("THETA", {"mode": "supervised"}, {}, ["saw_labels"]),
     ("THETA", {"mode": "zero_shot"}, {}, []),
 ])
