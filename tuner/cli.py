@@ -266,9 +266,11 @@ def _score(args: argparse.Namespace) -> int:
     if result.unscored:
         skipped = sum(len(words) for words in result.unscored.values())
         examples = "; ".join(f"topic {topic}: {', '.join(words[:5])}"
+                             + (f" and {len(words) - 5} more" if len(words) > 5 else "")
                              for topic, words in list(result.unscored.items())[:3])
-        print(f"warning: {skipped} top words of {len(result.unscored)} topics are not in the "
-              f"grid's vocabulary, so NPMI leaves them out ({examples})", file=sys.stderr)
+        topics = len(result.unscored)
+        print(f"warning: {skipped} top words of {topics} topic{'s' * (topics != 1)} are not in "
+              f"the grid's vocabulary, so NPMI leaves them out ({examples})", file=sys.stderr)
     wanted = result.spec.metrics.diversity_topn
     shortest = min(len(words) for words in result.output.topic_words)
     if shortest < wanted:

@@ -23,7 +23,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tuner.data.store import key_digest
-from tuner.data.vocab import BagOfWords, BowCache, CooccurrenceCache, count_tokens
+from tuner.data.vocab import (
+    BagOfWords,
+    BowCache,
+    CooccurrenceCache,
+    Preprocessing,
+    as_token,
+    count_tokens,
+)
 from tuner.errors import DataError
 from tuner.grid import Grid, load_grid
 from tuner.metrics import MetricReference, evaluate
@@ -149,7 +156,7 @@ def score_external(grid_path: Path, topics_path: Path, assignments_path: Path | 
     inputs = check_inputs(grid, for_trials=False)
     if assignments_path is not None:  # ARI, NMI and F1 are scored
         refuse_one_class(grid, inputs.truth)
-    topics = load_topics(topics_path)
+    topics = as_tokens(load_topics(topics_path), grid.preprocessing, inputs.corpus.language)
     size = vocab_size or grid_vocab_size(grid)
     bow_cache = BowCache(cache_dir)
     bow = bow_cache.get_or_compute(inputs.corpus, size, grid.preprocessing)
@@ -180,6 +187,16 @@ def score_external(grid_path: Path, topics_path: Path, assignments_path: Path | 
     return Score(metrics, per_topic, output, spec, doc_ids,
                  unscored_words(topics, reference.vocab_index, grid.metrics.topn),
                  evaluation.not_computed, earlier_key)
+
+
+def as_tokens(topics: ExternalTopics, settings: Preprocessing, language: str
+              ) -> ExternalTopics:
+    """The topics' words as the grid's tokeniser writes its words (lower-cased where it
+    lower-cases), each once, in the file's order: another tool's "NBA", "iPhone" and "Trump"
+    were left out of NPMI as words the vocabulary lacked (audit of 2026-12-02)."""
+    return ExternalTopics(topics.ids, [list(dict.fromkeys(as_token(w, settings, language)
+                                                          for w in words))
+                                       for words in topics.words])
 
 
 def unscored_words(topics: ExternalTopics, vocab_index: dict[str, int], topn: int

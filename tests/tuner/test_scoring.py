@@ -4,6 +4,7 @@ logged, they join the experiment's leaderboard as external:NAME; bad files are n
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import re
 
@@ -134,11 +135,34 @@ def test_words_outside_the_vocabulary_are_named_not_silently_dropped(tmp_path, l
     topics.write_text(json.dumps(words))
     assert main(["score", str(grid_path), str(topics), "--cache-dir", str(cache)]) == EXIT_OK
     captured = capsys.readouterr()
-    assert re.search(r"warning: 1 top words of 1 topics .*topic 1: zzunknownword", captured.err)
+    assert re.search(r"warning: 1 top words of 1 topic are .*topic 1: zzunknownword\)",
+                     captured.err)
     clean = tmp_path / "clean.json"
     clean.write_text(json.dumps(record.topic_words))
     assert main(["score", str(grid_path), str(clean), "--cache-dir", str(cache)]) == EXIT_OK
     assert "warning" not in capsys.readouterr().err
+
+
+def test_another_tools_capitalised_words_are_scored_as_the_tokeniser_writes_them(
+        tmp_path, lda_trial, capsys):
+    """"NBA", "iPhone" and "Trump" from another tool were left out of NPMI as unknown words
+    though the lower-cased vocabulary held them (audit of 2026-12-02); and a warning counted six
+    words while it listed five."""
+    grid_path, cache, record, doc_ids = lda_trial
+    shouted = [[w.upper() if i % 2 else w.title() for i, w in enumerate(words)]
+               for words in record.topic_words]
+    topics, assignments = write_files(tmp_path, dataclasses.replace(
+        record, topic_words=shouted), doc_ids)
+    assert main(["score", str(grid_path), str(topics), "--assignments", str(assignments),
+                 "--cache-dir", str(cache)]) == EXIT_OK
+    captured = capsys.readouterr()
+    assert "warning" not in captured.err
+    printed = dict(line.split("\t") for line in captured.out.splitlines())
+    assert float(printed["npmi"]) == pytest.approx(record.metrics["npmi"], abs=1e-4)
+    unknown = tmp_path / "unknown.json"
+    unknown.write_text(json.dumps([[f"zz{i}" for i in range(7)] + record.topic_words[0]]))
+    assert main(["score", str(grid_path), str(unknown), "--cache-dir", str(cache)]) == EXIT_OK
+    assert "(topic 0: zz0, zz1, zz2, zz3, zz4 and 2 more)" in capsys.readouterr().err
 
 
 def test_topics_shorter_than_the_diversity_depth_are_warned_of(tmp_path, lda_trial, capsys):

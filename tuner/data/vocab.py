@@ -224,9 +224,18 @@ def extra_stop_words(settings: Preprocessing, language: str) -> frozenset[str]:
 @cache
 def _extra_stop_words(words: tuple[str, ...], lowercase: bool, language: str
                       ) -> frozenset[str]:
-    normal = (lambda w: unicodedata.normalize("NFKC", w)) if language == "zh" else str
-    return frozenset(normal(w.strip()).lower() if lowercase else normal(w.strip())
-                     for w in words)
+    return frozenset(_as_token(w, lowercase, language) for w in words)
+
+
+def as_token(word: str, settings: Preprocessing, language: str) -> str:
+    """A word given from outside (a stop word, another tool's topic word) as the tokeniser
+    writes its tokens: lower-cased when `lowercase` is on, NFKC-normalised for Chinese."""
+    return _as_token(word, settings.lowercase, language)
+
+
+def _as_token(word: str, lowercase: bool, language: str) -> str:
+    word = unicodedata.normalize("NFKC", word.strip()) if language == "zh" else word.strip()
+    return word.lower() if lowercase else word
 
 
 def stop_words(name: str, language: str) -> frozenset[str]:
