@@ -13,6 +13,11 @@ from tuner.reporting.health import sweep_warnings, trial_concerns
     # documents in 6 of 20 topics (GSM stopped early on headlines; audit of 2026-12-01)
     ("GSM", {"num_topics": 20}, {"topics_used": 6.0, "num_topics_found": 20.0}, ["collapsed"]),
     ("GSM", {"num_topics": 20}, {"topics_used": 10.0, "num_topics_found": 20.0}, []),
+    # 11 of 20 topics hold a document, two of them 65% (GSM on headlines; audit of 2026-12-02)
+    ("GSM", {"num_topics": 20}, {"topics_used": 11.0, "num_topics_found": 20.0,
+                                 "effective_topics": 5.8}, ["collapsed"]),
+    ("NVDM", {"num_topics": 10}, {"topics_used": 10.0, "num_topics_found": 10.0,
+                                  "effective_topics": 5.3}, []),
     ("HDP", {}, {"topics_used": 1.0, "num_topics_found": 1.0}, ["collapsed"]),  # one topic
     # HDBSCAN found 2 of the 10 topics asked (new-user audit of 2026-12-02)
     ("BERTopic", {"num_topics": 10}, {"topics_used": 2.0, "num_topics_found": 2.0},
@@ -55,7 +60,8 @@ def test_a_sweeps_warnings_name_three_trials_and_count_the_rest() -> None:
     improving = {"best_epoch": 49.0, "epochs_run": 50.0}
     flagged.append(("DTM#seed=1", trial_concerns("DTM", {"patience": 10}, improving), improving))
     first, second = sweep_warnings(flagged)
-    assert first.startswith("4 trials gave their documents to fewer than half their topics, "
+    assert first.startswith("4 trials gave their documents to fewer than half their topics or "
+                            "most of them to a few, "
                             "found one topic, or found fewer than half the topics asked for "
                             "(GSM[dropout=0.1]#seed=42: 2 of 20, stopped at epoch 44; ")
     assert "; and 1 more): a collapsed fit" in first and "\"patience\": null" in first

@@ -250,6 +250,20 @@ def test_topics_used_counts_topics_that_some_document_has_as_its_top_topic():
     assert topics_used(out, clustering_reference([0] * 6)) == 3.0
 
 
+def test_effective_topics_is_the_exp_of_the_topic_sizes_entropy():
+    from tuner.metrics.clustering import effective_topics
+
+    even = output_with([0, 0, 1, 1, 2, 2, 3, 3, -1], words=[["a", "b"]] * 9)
+    assert effective_topics(even, clustering_reference([0] * 9)) == pytest.approx(4.0)
+    reference = clustering_reference([0] * 8)
+    skewed = output_with([0, 0, 0, 0, 0, 0, 1, 2], words=[["a", "b"]] * 8)
+    shares = np.array([6, 1, 1]) / 8
+    assert effective_topics(skewed, reference) == pytest.approx(np.exp(-(shares * np.log(shares))
+                                                                       .sum()))
+    assert 1.0 < effective_topics(skewed, reference) < 3.0
+    assert effective_topics(output_with([-1] * 8, words=[["a"]] * 8), reference) == 0.0
+
+
 def test_strict_diversity_counts_only_words_of_one_topic():
     # "a" is in both topics: TD counts it once as unique (5/6), strict TD counts it against both
     out = output_with([0, 1], words=[["a", "b", "c"], ["a", "d", "e"]])

@@ -11,6 +11,7 @@ from tuner.metrics.clustering import (
     adjusted_rand,
     assignment_f1,
     assignment_f1_micro,
+    effective_topics,
     gt_coverage,
     normalized_mutual_info,
     outlier_share,
@@ -48,6 +49,7 @@ METRICS: dict[str, MetricInfo] = {
         MetricInfo("gt_coverage", gt_coverage, "ground_truth"),
         MetricInfo("outlier_share", outlier_share, "nothing", higher_is_better=False),
         MetricInfo("topics_used", topics_used, "nothing"),
+        MetricInfo("effective_topics", effective_topics, "nothing"),
     ]
 }
 

@@ -142,6 +142,20 @@ def topics_used(output: TopicModelOutput, reference: MetricReference) -> float:
     return float(len(np.unique(assignments[assignments >= 0])))
 
 
+def effective_topics(output: TopicModelOutput, reference: MetricReference) -> float:
+    """How many equally large topics would hold the assigned documents as evenly as the model's
+    topics do: exp of the Shannon entropy of the topic sizes (Hill's number of order 1). K
+    topics of equal size give K; most documents in a few topics give a few, however many topics
+    hold one document each. A GSM fit on 1,428 headlines gave 11 of its 20 topics a document
+    but 65% of them to two: 5.8 (new-user audit of 2026-12-02). 0 when no document is assigned."""
+    assignments = np.asarray(output.assignments)
+    sizes = np.unique(assignments[assignments >= 0], return_counts=True)[1]
+    if not len(sizes):
+        return 0.0
+    shares = sizes / sizes.sum()
+    return float(np.exp(-math.fsum((shares * np.log(shares)).tolist())))
+
+
 def outlier_share(output: TopicModelOutput, reference: MetricReference) -> float:
     """Share of documents the model left unassigned (-1)."""
     if output.n_docs == 0:
