@@ -18,6 +18,11 @@ from tuner.reporting.health import sweep_warnings, trial_concerns
                                  "effective_topics": 5.8}, ["collapsed"]),
     ("NVDM", {"num_topics": 10}, {"topics_used": 10.0, "num_topics_found": 10.0,
                                   "effective_topics": 5.3}, []),
+    # HDBSCAN left 45% of 1,428 headlines without a topic (new-user audit of 2026-12-02)
+    ("BERTopic", {"num_topics": 10}, {"topics_used": 10.0, "num_topics_found": 10.0,
+                                      "outlier_share": 0.45}, ["outliers"]),
+    ("BERTopic", {"num_topics": 10}, {"topics_used": 10.0, "num_topics_found": 10.0,
+                                      "outlier_share": 0.2}, []),
     ("HDP", {}, {"topics_used": 1.0, "num_topics_found": 1.0}, ["collapsed"]),  # one topic
     # HDBSCAN found 2 of the 10 topics asked (new-user audit of 2026-12-02)
     ("BERTopic", {"num_topics": 10}, {"topics_used": 2.0, "num_topics_found": 2.0},
