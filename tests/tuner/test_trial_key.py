@@ -149,17 +149,34 @@ def test_a_bag_of_few_words_is_described_and_warned_of(small_corpus, tmp_path):
         where + f"the preprocessing leaves {len(bow.vocab)} words for 100 topics x "
         f"metrics.diversity_topn 25, so diversity cannot exceed {len(bow.vocab) / 2500:.2f} "
         "whatever the model; use fewer topics or a smaller diversity_topn, or keep more words "
-        "(preprocessing.min_df, stopwords)",
+        "(preprocessing.min_df below 2, a shorter stop list)",
         where + f"{empty:.0%} of the documents keep no word after preprocessing "
         f"({len(bow.flat) / bow.n_docs:.1f} per document on average); no topic can have them "
-        "(they count as outliers). For short texts try preprocessing.min_df 1, or BTM, made "
-        "for short texts"]
+        "(they count as outliers). Try preprocessing.min_df 1 or BTM, made for short texts"]
     again = precompute(grid, check_inputs(grid), tmp_path / "cache", progress=False)
     assert again.cache_events["bow[vocab_size=1000]"].startswith("hit (")
     assert again.advice == prepared.advice
     posts = load_grid(make_grid(tmp_path, small_corpus, models=["lda"],
                                 params={"num_topics": 5, "vocab_size": 1000}))
     assert precompute(posts, check_inputs(posts), tmp_path / "cache", progress=False).advice == []
+
+
+def test_a_bags_advice_names_only_settings_the_grid_can_still_change(small_corpus, tmp_path):
+    """The advice named min_token_len 1 to a grid that had it, BTM to a grid that ran it, and
+    not the vocab_size that cut the words (6% of headlines empty at vocab_size 1,000, 2.6% at
+    5,000; new-user audit of 2026-12-02)."""
+    from tests.conftest import read_jsonl, write_jsonl
+    from tuner.engine.sweep import precompute
+
+    rows = [{**r, "text": " ".join(r["text"].split()[60:68])} for r in read_jsonl(small_corpus)]
+    corpus = write_jsonl(tmp_path / "headlines.jsonl", rows)
+    grid = load_grid(make_grid(tmp_path, corpus, models=["lda", "btm"],
+                               preprocessing={"min_df": 1},
+                               params={"num_topics": 5, "vocab_size": 1000, "btm.n_iter": 10}))
+    advice = precompute(grid, check_inputs(grid), tmp_path / "cache", progress=False).advice
+    (empty,) = [a for a in advice if "keep no word" in a]
+    assert empty.endswith("(they count as outliers). Try a vocab_size above 1000 (the most "
+                          "frequent words it keeps)")
 
 
 def test_a_bags_advice_counts_the_topics_of_the_sizes_merged_into_it(small_corpus, tmp_path):
