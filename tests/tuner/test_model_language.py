@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 
 from tests.conftest import dataset_path, make_grid, read_jsonl, stratified_subset, write_jsonl
+from tuner.data.vocab import BowCache, Preprocessing
 from tuner.engine.advice import advisories, chinese_share
 from tuner.engine.sweep import check_inputs, plan_trials, precompute
 from tuner.engine.worker import load_trial_data
@@ -74,8 +76,14 @@ def test_chinese_documents_in_an_english_corpus_are_counted(thucnews_corpus, sma
     assert chinese_share(check_inputs(grid).corpus.texts) <= 0.3
     assert [a for a in advisories(grid, check_inputs(grid)) if "language" in a] == [
         f"{grid.path}: dataset.language is 'en' but 12 of {len(english) + 12} documents are "
-        "mostly Chinese: they are not segmented into words, and most will get no topic; sweep "
-        "each language's documents as a dataset of its own"]
+        "mostly Chinese: they are not segmented into words, and most will get no topic; set "
+        "\"language\": \"zh\" (jieba keeps English words whole, and the Chinese stop list "
+        "holds English stop words) or sweep each language's documents as a dataset of its own"]
+    zh = BowCache(tmp_path / "cache").get_or_compute(
+        check_inputs(_grid(tmp_path, corpus, "zh", {})).corpus, 5000, Preprocessing())
+    kept = np.diff(zh.offsets)
+    assert (kept[:len(english)] > 0).mean() > 0.95 and (kept[len(english):] > 0).all()
+    assert "the" not in zh.vocab and {"windows", "god"} <= set(zh.vocab)
     grid = _grid(tmp_path, small_corpus, "en", {})
     assert [a for a in advisories(grid, check_inputs(grid)) if "language" in a] == []
 
