@@ -223,7 +223,8 @@ class ProblemList:
         self.items: list[tuple[str, str]] = []
 
     def add(self, where: str, message: str) -> None:
-        self.items.append((where, message))
+        if (where, message) not in self.items:  # a shared parameter is checked once per model
+            self.items.append((where, message))
 
     def add_section(self, section: str, found: list[tuple[str, str]]) -> None:
         for field, message in found:

@@ -288,3 +288,13 @@ def test_tpe_counts_the_trials_of_repeated_suggestions():
             ran += 1
             tpe.tell(spec.key, {"ari": spec.combo["num_topics"] / 10})
     assert ran + tpe.repeated == 16 and ran == 4
+
+
+def test_a_shared_parameters_bad_range_is_said_once(tmp_path, small_corpus):
+    """num_topics {"low": 20, "high": 10} for two models printed the same line twice (new-user
+    audit of 2026-12-02)."""
+    with pytest.raises(GridError) as raised:
+        load_grid(make_grid(tmp_path, small_corpus, models=["lda", "prodlda"],
+                            params={"num_topics": {"low": 20, "high": 10}},
+                            search={"strategy": "random", "n_trials": 2}))
+    assert str(raised.value).count("expects low < high") == 1
