@@ -190,6 +190,29 @@ def test_a_worker_refuses_side_inputs_edited_after_the_sweep_started(tmp_path, n
         load_trial_data(stm.data)
 
 
+def test_a_warm_worker_reads_covariates_edited_between_sweeps(tmp_path, ng_records):
+    """A served sweep after the file's covariates were edited failed every STM trial ("changed
+    since the sweep started; re-run it", again on each re-run) until the service restarted: its
+    warm workers kept the data read for the sweep before (attacker audit of 2026-12-02)."""
+    from tuner.engine import worker
+
+    records = _dated(ng_records[:60], 2000)
+    corpus = write_jsonl(tmp_path / "corpus.jsonl", records)
+    grid = load_grid(make_grid(tmp_path, corpus, models=["stm"],
+                               dataset={**DATED, "path": str(corpus)},
+                               params={"num_topics": 5, "vocab_size": 1000}))
+    before = precompute(grid, check_inputs(grid), tmp_path / "cache", progress=False).trials[0]
+    worker._STATE.data.clear()
+    first = load_trial_data(before.data)
+    edited = [{**r, "group": "x" if i % 5 else r["group"]} for i, r in enumerate(records)]
+    write_jsonl(corpus, edited)
+    after = precompute(grid, check_inputs(grid), tmp_path / "cache", progress=False).trials[0]
+    assert after.data.inputs["covariates"] != before.data.inputs["covariates"]
+    again = load_trial_data(after.data)
+    assert again.corpus.covariates["group"] == [r["group"] for r in edited]
+    assert first.corpus.covariates["group"] == [r["group"] for r in records]
+
+
 def _assignments(client: MlflowClient, run_id: str, folder: Path) -> list[int]:
     path = client.download_artifacts(run_id, "assignments.csv", str(folder))
     rows = Path(path).read_text(encoding="utf-8").splitlines()[1:]

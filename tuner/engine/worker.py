@@ -185,6 +185,9 @@ def load_trial_data(ref: DataRef) -> TrialData:
     data: TrialData
     loaded: dict[str, str]
     data, loaded = _remembered(_STATE.data, memo_key, lambda: _with_side_digests(ref))
+    if _changed_side_inputs(ref, loaded):  # read before the file's covariates were edited:
+        del _STATE.data[memo_key]  # a warm worker failed every later sweep of it (audit)
+        data, loaded = _remembered(_STATE.data, memo_key, lambda: _with_side_digests(ref))
     _check_side_inputs(ref, loaded)  # on every trial: the first one may read none of them
     return _with_confined_encoder(data, ref)
 
@@ -234,11 +237,15 @@ def _check_code(spec: TrialSpec) -> None:
 def _check_side_inputs(ref: DataRef, loaded: Mapping[str, str]) -> None:
     """The timestamps and covariates the trial's fit reads must be those its key was made
     with."""
-    changed = [name for name, digest in ref.inputs.items()
-               if name != "labels" and loaded.get(name) != digest]
+    changed = _changed_side_inputs(ref, loaded)
     if changed:
         raise CacheError(f"{ref.corpus_path}: the {' and '.join(changed)} changed since the "
                          "sweep started; re-run it")
+
+
+def _changed_side_inputs(ref: DataRef, loaded: Mapping[str, str]) -> list[str]:
+    return [name for name, digest in ref.inputs.items()
+            if name != "labels" and loaded.get(name) != digest]
 
 
 def _read_trial_data(ref: DataRef) -> TrialData:
