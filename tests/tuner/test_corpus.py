@@ -287,3 +287,18 @@ def test_a_parquet_list_column_as_a_covariate_is_refused(tmp_path, records):
     pd.DataFrame([{**r, "tags": ["x", "y"]} for r in records]).to_parquet(path)
     with pytest.raises(DataError, match=r"'tags': 60 of 60 records hold a list or an object"):
         load_corpus(DatasetSpec(path, covariates=("tags",)))
+
+
+@pytest.mark.parametrize("label", [["comp.graphics"], ["comp.graphics", "extra"],
+                                   {"SECRET-DICTLABEL": 1}])
+def test_a_label_that_is_a_list_or_an_object_is_refused_without_its_content(tmp_path, records,
+                                                                             label):
+    """Each list's text became a class of its own: a multi-label corpus was scored against
+    classes made of label combinations, and validate said valid (attacker audit of
+    2026-12-02)."""
+    rows = [{**r, "label": label} if i % 3 == 0 else r for i, r in enumerate(records)]
+    with pytest.raises(DataError) as raised:
+        load_corpus(DatasetSpec(write_jsonl(tmp_path / "c.jsonl", rows), label_field="label"))
+    message = str(raised.value)
+    assert "dataset.label_field 'label': 20 of 60 records hold a list or an object" in message
+    assert "SECRET" not in message and "comp.graphics" not in message

@@ -165,6 +165,8 @@ def load_corpus(spec: DatasetSpec) -> Corpus:
     if not any(t.strip() for t in texts):
         raise DataError(f"{where}: dataset.text_field '{spec.text_field}': every document is "
                         "empty")
+    if spec.label_field:
+        _check_labels([r[spec.label_field] for r in records], spec.label_field, where)
     labels = [_label_text(r[spec.label_field]) for r in records] if spec.label_field else None
     timestamps = (
         [_timestamp_text(r[spec.timestamp_field]) for r in records] if spec.timestamp_field
@@ -288,6 +290,23 @@ def _missing(value: Any) -> bool:
     return type(value).__name__ in ("NAType", "NaTType")  # pandas' missing markers
 
 
+def _nested(value: Any) -> bool:
+    return isinstance(value, (dict, list, tuple)) or type(value).__name__ == "ndarray"
+
+
+def _check_labels(values: list[Any], field: str, where: str) -> None:
+    """One class per document: a list's or an object's text was a class of its own, so a
+    multi-label corpus was scored against classes made of label combinations, silently
+    (attacker audit of 2026-12-02)."""
+    nested = sum(1 for v in values if _nested(v))  # counted, never shown: no file content
+    if nested:
+        raise DataError(f"{where}: dataset.label_field '{field}': {nested} of {len(values)} "
+                        "records hold a list or an object; a label is one class per document "
+                        "(a text or a number): name a field that holds one, or, for documents "
+                        "with several labels, keep one label each (ARI, NMI and F1 compare "
+                        "single-label partitions)")
+
+
 def _check_covariates(covariates: dict[str, list[Any]], where: str) -> None:
     """Every document needs a value of each covariate (STM regresses on them)."""
     problems = []
@@ -297,8 +316,7 @@ def _check_covariates(covariates: dict[str, list[Any]], where: str) -> None:
             problems.append(f"{where}: dataset.covariates[{i}] '{name}': {missing} of "
                             f"{len(values)} records have no value; fill them in or drop the "
                             "covariate")
-        nested = sum(1 for v in values if isinstance(v, (dict, list, tuple))
-                     or type(v).__name__ == "ndarray")  # a Parquet list column
+        nested = sum(1 for v in values if _nested(v))  # a Parquet list column too
         if nested:  # each one's text was a level of its own
             problems.append(f"{where}: dataset.covariates[{i}] '{name}': {nested} of "
                             f"{len(values)} records hold a list or an object; a covariate is "
