@@ -202,7 +202,8 @@ def _execute_locked(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
                                 journal_dir=journal_dir(settings.cache_dir))
         experiment_id = tracker.experiment_id(grid.experiment)
         assert experiment_id is not None
-        prepared = precompute(grid, inputs, settings.cache_dir, progress=settings.progress)
+        prepared = precompute(grid, inputs, settings.cache_dir, progress=settings.progress,
+                              between_batches=lambda: _raise_if_stopped(settings))
         done = {r.data.tags.get("tuner.trial_key") for r in
                 tracker.trial_runs(experiment_id, "attributes.status = 'FINISHED'")
                 if grid.search.prunes or not is_pruned(r.data.tags)}

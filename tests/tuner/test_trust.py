@@ -213,6 +213,29 @@ def test_a_warm_worker_reads_covariates_edited_between_sweeps(tmp_path, ng_recor
     assert first.corpus.covariates["group"] == [r["group"] for r in records]
 
 
+def test_a_stopped_sweep_stops_between_embedding_batches(tmp_path, small_corpus):
+    """tuner serve's cancel (and SIGTERM) set the sweep's stop event, which was read only once
+    the embeddings were done: a sweep cancelled while it embedded ran 80 s more (attacker audit
+    of 2026-12-02). The sweep now asks between batches (flow passes `_raise_if_stopped`), and
+    no half matrix is cached."""
+    from tuner.errors import SweepInterrupted
+
+    grid = load_grid(make_grid(tmp_path, small_corpus, models=["bertopic"],
+                               params={"num_topics": 5, "vocab_size": 1000}))
+    asked: list[int] = []
+
+    def cancelled_after_two_batches() -> None:
+        asked.append(1)
+        if len(asked) > 2:
+            raise SweepInterrupted(15)
+
+    with pytest.raises(SweepInterrupted):
+        precompute(grid, check_inputs(grid), tmp_path / "cache", progress=False,
+                   between_batches=cancelled_after_two_batches)
+    assert len(asked) == 3
+    assert [p.name for p in (tmp_path / "cache").glob("emb-*") if p.suffix != ".lock"] == []
+
+
 def _assignments(client: MlflowClient, run_id: str, folder: Path) -> list[int]:
     path = client.download_artifacts(run_id, "assignments.csv", str(folder))
     rows = Path(path).read_text(encoding="utf-8").splitlines()[1:]

@@ -335,15 +335,18 @@ def _write_memo(memo: Path, remembered: dict[str, str]) -> None:
 
 def encode_texts(model_path: Path, texts: Sequence[str], pooling: str, max_length: int,
                  batch_size: int = 32, device: str | None = None, progress: bool = True,
-                 long_documents: str = "start") -> NDArray[np.float32]:
-    """L2-normalised document embeddings; batched by length, half precision on CUDA."""
+                 long_documents: str = "start",
+                 between_batches: Callable[[], None] | None = None) -> NDArray[np.float32]:
+    """L2-normalised document embeddings; batched by length, half precision on CUDA.
+    `between_batches` is called before each batch and may raise to stop the encoding (a
+    cancelled served sweep)."""
     from tuner.devices import pick_device
 
     device = device or pick_device()
     tokenizer, model = load_encoder(model_path, pooling, device)
     model.eval()
     return encode_with(model, tokenizer, texts, pooling, max_length, batch_size, progress,
-                       long_documents)
+                       long_documents, between_batches)
 
 
 def load_encoder(model_path: Path, pooling: str, device: str,
@@ -377,7 +380,8 @@ def embed_batch(model: torch.nn.Module, tokenizer: Any, texts: Sequence[str], po
 
 def encode_with(model: torch.nn.Module, tokenizer: Any, texts: Sequence[str], pooling: str,
                 max_length: int, batch_size: int = 32, progress: bool = False,
-                long_documents: str = "start") -> NDArray[np.float32]:
+                long_documents: str = "start",
+                between_batches: Callable[[], None] | None = None) -> NDArray[np.float32]:
     """L2-normalised embeddings of `texts` from a loaded model (in eval mode), in text order.
     With `long_documents` "chunks", a document longer than `max_length` tokens is the mean of
     its windows' embeddings (embed_chunks)."""
@@ -388,6 +392,8 @@ def encode_with(model: torch.nn.Module, tokenizer: Any, texts: Sequence[str], po
     result: NDArray[np.float32] | None = None
     batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
     for batch in _shown(batches, progress):
+        if between_batches is not None:
+            between_batches()
         with torch.inference_mode():
             pooled = embed(model, tokenizer, [texts[i] for i in batch], pooling, max_length)
         if result is None:

@@ -385,15 +385,18 @@ def _has_pairs(truth: GroundTruth) -> bool:
     return bool((counts >= 2).any())
 
 
-def precompute(grid: Grid, inputs: CheckedInputs, cache_dir: Path,
-               progress: bool = True) -> PreparedSweep:
-    """Build (or reuse) every bag of words, co-occurrence table and embedding, then the trials."""
+def precompute(grid: Grid, inputs: CheckedInputs, cache_dir: Path, progress: bool = True,
+               between_batches: Callable[[], None] | None = None) -> PreparedSweep:
+    """Build (or reuse) every bag of words, co-occurrence table and embedding, then the trials.
+    `between_batches` is called between embedding batches and may raise to stop (tuner serve's
+    cancel: a sweep cancelled while it embedded ran its embedding to the end, 80 s; attacker
+    audit of 2026-12-02); nothing half-computed is cached."""
     check_cache_writable(cache_dir)
     grid = with_language(grid, inputs.corpus.language)
     events: dict[str, str] = {}
     advice: list[str] = []
     bags = _bags_of_words(grid, inputs, cache_dir, events, advice)
-    keys = {spec: _embedding(spec, inputs, cache_dir, events, progress)
+    keys = {spec: _embedding(spec, inputs, cache_dir, events, progress, between_batches)
             for spec in inputs.embeddings}
     factory = TrialFactory(grid, inputs, cache_dir, bags, keys)
     made = [] if grid.search.strategy == "tpe" else \
@@ -556,7 +559,8 @@ MODEL_HASHES = Path("models") / "file-hashes.json"  # model_revision's memo, in 
 
 
 def _embedding(spec: EmbeddingSpec, inputs: CheckedInputs, cache_dir: Path,
-               events: dict[str, str], progress: bool) -> EmbeddingKey:
+               events: dict[str, str], progress: bool,
+               between_batches: Callable[[], None] | None = None) -> EmbeddingKey:
     # checked again: a queued sweep's folder may have been replaced since it was validated
     model_path = confined_model(spec.model, inputs.model_paths[spec.model], inputs.roots)
     key = embedding_key(spec, model_path, inputs.corpus, cache_dir)
@@ -567,7 +571,8 @@ def _embedding(spec: EmbeddingSpec, inputs: CheckedInputs, cache_dir: Path,
     cache.get_or_compute(key, lambda: encode_texts(model_path, texts, spec.pooling,
                                                    spec.max_length, spec.batch_size,
                                                    progress=progress,
-                                                   long_documents=key.long_documents))
+                                                   long_documents=key.long_documents,
+                                                   between_batches=between_batches))
     events[f"embeddings[{spec.model},{spec.pooling},{key.long_documents}]"] = state
     return key
 
