@@ -208,6 +208,10 @@ def _service_commands(commands: argparse._SubParsersAction) -> None:  # type: ig
     serve.add_argument("--allowed-host", action="append", default=[], metavar="NAME[:PORT]",
                        help="a Host header to accept besides the bound address (and "
                        "localhost for loopback or 0.0.0.0); repeatable, e.g. tuner for compose")
+    serve.add_argument("--max-batch-tokens", type=positive_int, default=16384, metavar="N",
+                       help="refuse grids whose embedding batches hold more tokens "
+                       "(batch_size x max_length; default 16384): the service embeds in its "
+                       "own process")
     serve.add_argument("--max-active-sweeps", type=int, default=1,
                        help="sweeps running at once; later ones queue (default 1)")
     serve.add_argument("--max-connections", type=int, default=256,
@@ -387,7 +391,7 @@ def _serve(args: argparse.Namespace) -> int:
         os.environ.get("TUNER_API_TOKEN") or None, data_roots=tuple(args.data_root or ()),
         allowed_hosts=tuple(args.allowed_host), max_active_sweeps=args.max_active_sweeps,
         max_connections=args.max_connections, request_timeout=args.request_timeout,
-        threads_per_worker=args.threads_per_worker)
+        threads_per_worker=args.threads_per_worker, max_batch_tokens=args.max_batch_tokens)
     stopped_by = serve(settings, lambda url: print(f"tuner API on {url}", flush=True))
     print(f"tuner API stopped ({stopped_by or 'listener ended'})", flush=True)
     return EXIT_OK

@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, make_grid
 from tests.service.conftest import VENV_BIN, free_port, tiny_grid, tuner_cli
 from tests.service.serving import TOKEN, Served, start_server, wait_done
+from tuner.errors import GridError
 from tuner.flow import experiment_lock
 
 MARKER = "zqxMARKERq7"  # in data files only: no answer may ever contain it
@@ -164,6 +165,37 @@ def test_a_revision_cannot_name_a_file(api: Served, revision: str) -> None:
     assert any("embedding.revision: expects a branch, tag or commit" in p
                for p in answer["problems"])
     assert api.call("GET", "/health")[0] == 200
+
+
+def test_an_embedding_batch_too_large_for_the_service_is_refused(api: Served) -> None:
+    """batch_size 4096 at max_length 512 took the server's own process to 5.97 GB on 600
+    documents (the service embeds in its own process, which --max-memory does not cover;
+    attacker audit of 2026-12-02)."""
+    embedding = {"model": "sentence-transformers/all-MiniLM-L6-v2", "max_length": 512,
+                 "long_documents": "start"}
+    params = {"num_topics": 5, "vocab_size": 1000}
+    big = _inline(api, "big-batch", models=["bertopic"], params=params,
+                  embedding={**embedding, "batch_size": 4096})
+    status, answer = api.call("POST", "/sweeps", big)
+    assert status == 400, answer
+    assert answer["problems"] == [
+        "grid_inline: embedding.batch_size: the service embeds in its own process, at most "
+        "16384 tokens a batch (batch_size x max_length); got 4096 x 512: lower batch_size to "
+        "32 or less, or sweep it with tuner run (tuner serve --max-batch-tokens raises the "
+        "limit)"]
+    from tuner.engine.sweep import check_inputs
+    from tuner.grid import load_grid
+    from tuner.serve.jobs import _refuse_large_batches
+
+    for size, refused in ((32, False), (33, True)):
+        path = make_grid(api.root / "checked", api.root / "datasets" / "corpus.jsonl",
+                         models=["bertopic"], params=params,
+                         embedding={**embedding, "batch_size": size})
+        if refused:
+            with pytest.raises(GridError, match="got 33 x 512"):
+                _refuse_large_batches(path, check_inputs(load_grid(path)), 16384)
+        else:
+            _refuse_large_batches(path, check_inputs(load_grid(path)), 16384)
 
 
 def test_embedding_model_may_be_a_model_id(api: Served) -> None:

@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from tuner.engine.executors import SharedPool, make_executor
 from tuner.engine.sweep import CheckedInputs, PreparedSweep
-from tuner.errors import ApiError, SweepInterrupted, TunerError
+from tuner.errors import ApiError, GridError, SweepInterrupted, TunerError
 from tuner.grid import Grid
 from tuner.grid_sections import is_file
 from tuner.serve.errors import public_failure, validation_error
@@ -41,6 +41,12 @@ OWNER_FILE = "owner"  # in a server's folder of inline grids: which process it i
 # Sweeps that ended, kept for GET: sweeps that failed at once (a store refusing the experiment)
 # escaped the queue's limit, and every one stayed in memory for ever (audit of 2026-12-01).
 KEEP_ENDED = 1000
+# The most tokens one embedding batch may hold (batch_size x max_length) in a served sweep: the
+# service embeds in its own process, which --max-memory does not cover, and a request's
+# batch_size 4096 at max_length 512 took it to 5.97 GB on 600 documents (attacker audit of
+# 2026-12-02; about 10 MB a document at 512 tokens, MiniLM's attention). 32 x 512 is the most
+# a default-sized batch reads.
+MAX_BATCH_TOKENS = 16384
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,7 @@ class JobSettings:
     max_active: int = 1
     max_queued: int = 20
     threads_per_worker: int | None = None  # None: the usable cores shared out among workers
+    max_batch_tokens: int = MAX_BATCH_TOKENS
 
     @property
     def roots(self) -> DataRoots:
@@ -227,7 +234,9 @@ class SweepRegistry:
         grid = None
         try:
             grid = load_grid(path, self.settings.max_trials)
-            return grid, check_inputs(grid, self.settings.max_trials, roots=roots)
+            inputs = check_inputs(grid, self.settings.max_trials, roots=roots)
+            _refuse_large_batches(path, inputs, self.settings.max_batch_tokens)
+            return grid, inputs
         except TunerError as err:
             files = {} if grid is None else {"dataset": grid.dataset.path,
                                              "ground_truth": grid.ground_truth}
@@ -361,6 +370,18 @@ class SweepRegistry:
                 job.pruned += 1
             else:
                 job.failed += 1
+
+
+def _refuse_large_batches(path: Path, inputs: CheckedInputs, limit: int) -> None:
+    """GridError for an embedding whose batches would hold more than `limit` tokens."""
+    problems = [f"{path}: embedding.batch_size: the service embeds in its own process, at most "
+                f"{limit} tokens a batch (batch_size x max_length); got {spec.batch_size} x "
+                f"{spec.max_length}: lower batch_size to {max(1, limit // spec.max_length)} "
+                "or less, or sweep it with tuner run (tuner serve --max-batch-tokens raises "
+                "the limit)"
+                for spec in inputs.embeddings if spec.batch_size * spec.max_length > limit]
+    if problems:
+        raise GridError(problems)
 
 
 def _named_grid(grids_dir: Path, name: Any) -> tuple[Path, str]:

@@ -23,7 +23,7 @@ from typing import Any, ClassVar, cast
 
 from tuner.errors import ApiError, TunerError
 from tuner.serve.errors import LOGGED_CHARS, cut, log_reference, one_line, public_failure
-from tuner.serve.jobs import JobSettings, SweepRegistry
+from tuner.serve.jobs import MAX_BATCH_TOKENS, JobSettings, SweepRegistry
 from tuner.serve.transport import GatedHTTPServer, PrereadHandler
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ class ServerSettings:
     max_connections: int = 256  # connections whose request is still arriving
     request_timeout: float = 10.0
     threads_per_worker: int | None = None
+    max_batch_tokens: int = MAX_BATCH_TOKENS
 
 
 def is_loopback(host: str) -> bool:
@@ -112,7 +113,8 @@ def make_server(settings: ServerSettings) -> GatedHTTPServer:
     registry = SweepRegistry(JobSettings(
         settings.grids_dir, settings.cache_dir, settings.tracking_uri, settings.max_workers,
         settings.max_trials, settings.data_roots, settings.max_active_sweeps,
-        threads_per_worker=settings.threads_per_worker))
+        threads_per_worker=settings.threads_per_worker,
+        max_batch_tokens=settings.max_batch_tokens))
     handler = _handler_class(registry, settings)
     try:
         server = GatedHTTPServer((settings.host, settings.port), handler,
