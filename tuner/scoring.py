@@ -178,6 +178,7 @@ def score_external(grid_path: Path, topics_path: Path, assignments_path: Path | 
     if assignments_path is None:
         metrics.pop("outlier_share", None)  # no assignments: every document would count
         metrics.pop("topics_used", None)
+        metrics.pop("effective_topics", None)
     metrics["num_topics_found"] = float(output.num_topics)
     truth_sha = inputs.truth.sha256 if truth is not None and inputs.truth is not None else None
     spec, earlier_key = _spec(grid, bow, bow_cache, inputs.corpus, name, topics, assignments,

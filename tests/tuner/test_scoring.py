@@ -62,6 +62,7 @@ def test_topics_alone_get_the_topic_metrics_only(tmp_path, lda_trial, capsys):
     printed = dict(line.split("\t") for line in capsys.readouterr().out.splitlines())
     assert float(printed["npmi"]) == pytest.approx(record.metrics["npmi"], abs=1e-4)
     assert "ari" not in printed and "outlier_share" not in printed
+    assert "effective_topics" not in printed  # no assignments: no topic sizes to judge
 
 
 def test_logged_score_joins_the_experiment_leaderboard(tmp_path, lda_trial):
