@@ -138,6 +138,14 @@ def test_the_chinese_stop_list_stops_adverbs_and_modals_stopwords_iso_lacks():
     assert not {"现在", "已经", "没有", "可能", "真的", "非常"} & set(tokens)
 
 
+def test_the_chinese_stop_list_stops_the_words_of_questions():
+    """是否 stood in LDA's top words on toutiao headlines (new-user audit of 2026-12-02)."""
+    tokens = tokenize("小米是否会推出新手机，有没有可能降价", "zh", Preprocessing())
+    assert {"小米", "新手机", "降价"} <= set(tokens)
+    assert not {"是否", "有没有"} & set(tokens)
+    assert "會不會" not in tokenize("小米會不會推出新手機", "zh", Preprocessing())
+
+
 def test_traditional_function_words_are_stop_words_as_their_simplified_forms():
     """The stop lists are simplified: 這個, 我們, 什麼 and 沒有 made 14 to 16 of LDA's 100 top
     words on headlines in traditional characters (audit of 2026-12-01)."""
