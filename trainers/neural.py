@@ -280,9 +280,9 @@ class TrainResult:
     def turnover(self) -> tuple[float, int] | None:
         """How much the kept epoch's topics still moved: the share of each topic's top
         TURNOVER_WORDS words that were not among its top words `lag` epochs before, averaged
-        over the topics, with the lag (TURNOVER_LAG, or half the epochs run when fewer); None
-        after one epoch. A decoder's topic k stays topic k through training, so topics compare
-        by index."""
+        over the topics, with the lag (TURNOVER_LAG, or half the epochs up to the kept one
+        when fewer); None when the kept epoch is the first. A decoder's topic k stays topic k
+        through training, so topics compare by index."""
         kept = self.best_epoch
         lag = min(TURNOVER_LAG, (kept + 1) // 2)
         if lag < 1 or kept >= len(self.top_words):

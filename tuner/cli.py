@@ -210,8 +210,8 @@ def _service_commands(commands: argparse._SubParsersAction) -> None:  # type: ig
                        "localhost for loopback or 0.0.0.0); repeatable, e.g. tuner for compose")
     serve.add_argument("--max-batch-tokens", type=positive_int, default=16384, metavar="N",
                        help="refuse grids whose embedding batches hold more tokens "
-                       "(batch_size x max_length; default 16384): the service embeds in its "
-                       "own process")
+                       "(batch_size x max_length; default 16384; fewer past 512 tokens a "
+                       "window): the service embeds in its own process")
     serve.add_argument("--max-active-sweeps", type=int, default=1,
                        help="sweeps running at once; later ones queue (default 1)")
     serve.add_argument("--max-connections", type=int, default=256,

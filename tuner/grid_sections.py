@@ -220,11 +220,11 @@ class ProblemList:
     def __init__(self, path: Path, order: list[str]) -> None:
         self.path = path
         self.order = order
-        self.items: list[tuple[str, str]] = []
+        self.items: dict[tuple[str, str], None] = {}  # an ordered set: a shared parameter
+        # is checked once per model, and a grid may hold 150,000 bad values
 
     def add(self, where: str, message: str) -> None:
-        if (where, message) not in self.items:  # a shared parameter is checked once per model
-            self.items.append((where, message))
+        self.items[(where, message)] = None
 
     def add_section(self, section: str, found: list[tuple[str, str]]) -> None:
         for field, message in found:

@@ -180,22 +180,26 @@ def test_an_embedding_batch_too_large_for_the_service_is_refused(api: Served) ->
     assert status == 400, answer
     assert answer["problems"] == [
         "grid_inline: embedding.batch_size: the service embeds in its own process, at most "
-        "16384 tokens a batch (batch_size x max_length); got 4096 x 512: lower batch_size to "
-        "32 or less, or sweep it with tuner run (tuner serve --max-batch-tokens raises the "
-        "limit)"]
+        "16384 tokens a batch (batch_size x max_length; fewer past 512 tokens a window, as "
+        "attention grows with its square); got 4096 x 512: lower batch_size to 32 or less, or "
+        "sweep it with tuner run (tuner serve --max-batch-tokens raises the limit)"]
     from tuner.engine.sweep import check_inputs
     from tuner.grid import load_grid
-    from tuner.serve.jobs import _refuse_large_batches
+    from tuner.serve.jobs import _refuse_large_batches, served_batch_size, served_window
 
     for size, refused in ((32, False), (33, True)):
         path = make_grid(api.root / "checked", api.root / "datasets" / "corpus.jsonl",
                          models=["bertopic"], params=params,
                          embedding={**embedding, "batch_size": size})
+        inputs = check_inputs(load_grid(path))
         if refused:
-            with pytest.raises(GridError, match="got 33 x 512"):
-                _refuse_large_batches(path, check_inputs(load_grid(path)), 16384)
+            with pytest.raises(GridError, match="got 33 x 512: lower batch_size to 32 or less"):
+                _refuse_large_batches(path, inputs, 16384)
         else:
-            _refuse_large_batches(path, check_inputs(load_grid(path)), 16384)
+            _refuse_large_batches(path, inputs, 16384)
+    # past 512 tokens a window the cap falls with its square: 8 at 1,024, none past 2,896
+    assert [served_batch_size(n, 16384) for n in (256, 1024, 2896, 4096)] == [64, 8, 1, 0]
+    assert served_window(16384) == 2896
 
 
 def test_embedding_model_may_be_a_model_id(api: Served) -> None:

@@ -409,9 +409,17 @@ def test_an_embedding_miss_names_what_changed_since_the_nearest_cached_matrix(tm
     cache.get_or_compute(dataclasses.replace(KEY, max_length=128, pooling="cls"), Counter())
     windows = dataclasses.replace(KEY, long_documents="chunks")
     assert cache.miss_reason(windows) == \
-        "chunking: (unset) -> 1; long_documents: start -> chunks"
+        "the cache's nearest differs in chunking: (unset) -> 1; long_documents: start -> chunks"
     assert cache.miss_reason(dataclasses.replace(KEY, max_length=128)) in (
-        "max_length: 256 -> 128", "pooling: cls -> mean")
+        "the cache's nearest differs in max_length: 256 -> 128",
+        "the cache's nearest differs in pooling: cls -> mean")
+    versions = "torch=2.13.0+cpu;transformers=5.24.0;tokenizers={};torch_cpu=avx512"
+    cache.get_or_compute(dataclasses.replace(KEY, libraries=versions.format("0.22.1")), Counter())
+    assert cache.miss_reason(dataclasses.replace(KEY, libraries=versions.format("0.23.0"))) == \
+        "the cache's nearest differs in libraries: ...tokenizers=0.22.1... -> " \
+        "...tokenizers=0.23.0..."
+    cache.path_for(KEY).write_bytes(b"damaged")
+    assert cache.miss_reason(KEY) == "the entry cached under this key was missing or damaged"
     assert cache.miss_reason(dataclasses.replace(KEY, corpus_sha256="other")) is None
     assert cache.miss_reason(dataclasses.replace(KEY, model="another/model")) is None
 
@@ -420,8 +428,9 @@ def test_a_bag_of_words_miss_names_the_changed_setting(tmp_path, corpus):
     cache = BowCache(tmp_path)
     assert cache.miss_reason(corpus, 1000, Preprocessing()) is None
     cache.get_or_compute(corpus, 1000, Preprocessing())
-    assert cache.miss_reason(corpus, 1000, Preprocessing(min_df=3)) == "min_df: 2 -> 3"
+    assert cache.miss_reason(corpus, 1000, Preprocessing(min_df=3)) == \
+        "the cache's nearest differs in min_df: 2 -> 3"
     assert cache.miss_reason(corpus, 1000, Preprocessing(extra_stopwords=("delegation",))) == \
-        'extra_stopwords: (unset) -> ["delegation"]'
+        'the cache\'s nearest differs in extra_stopwords: (unset) -> ["delegation"]'
     assert cache.miss_reason(dataclasses.replace(corpus, sha256="0" * 64), 1000,
                              Preprocessing()) is None

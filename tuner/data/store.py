@@ -129,8 +129,9 @@ def nearest_key_change(key: Mapping[str, Any], sidecars: Iterable[Path],
                        read_key: Callable[[Path], Mapping[str, Any] | None],
                        same: Sequence[str]) -> str | None:
     """Why a key missed the cache: the fields that separate it from the nearest cached key
-    that agrees with it on `same` (the corpus, the model), as "field: old -> new", or None when
-    no cached key does (a first computation needs no reason). A re-run that recomputes after an
+    that agrees with it on `same` (the corpus, the model), as "field: old -> new"; that the
+    entry under this very key was missing or damaged; or None when no cached key agrees (a
+    corpus's first computation needs no reason). A re-run that recomputes after an
     upgrade or an edited grid says what changed instead of a bare "computed"."""
     newest = sorted(sidecars, key=_modified, reverse=True)[:SIDECARS_COMPARED]
     best: list[str] | None = None
@@ -138,11 +139,13 @@ def nearest_key_change(key: Mapping[str, Any], sidecars: Iterable[Path],
         cached = read_key(sidecar)
         if cached is None or any(cached.get(f) != key.get(f) for f in same):
             continue
-        changes = [f"{name}: {_shown_value(cached.get(name))} -> {_shown_value(key.get(name))}"
+        changes = [_change(name, cached.get(name), key.get(name))
                    for name in sorted(set(key) | set(cached)) if cached.get(name) != key.get(name)]
-        if changes and (best is None or len(changes) < len(best)):
+        if not changes:  # this very key: its files were missing or damaged
+            return "the entry cached under this key was missing or damaged"
+        if best is None or len(changes) < len(best):
             best = changes
-    return "; ".join(best) if best else None
+    return f"the cache's nearest differs in {'; '.join(best)}" if best else None
 
 
 def _modified(path: Path) -> float:
@@ -152,11 +155,50 @@ def _modified(path: Path) -> float:
         return 0.0
 
 
-def _shown_value(value: Any, width: int = 40) -> str:
+def _change(name: str, old: Any, new: Any, width: int = 40) -> str:
+    """"name: old -> new", each side cut to what differs: a 113-character `libraries` value
+    whose tokenizers version changed read alike on both sides when cut to its start (review)."""
+    before, after = (_as_text(v) for v in (old, new))
+    if old is not None and new is not None:
+        start = _field_start(before, _common_prefix(before, after))
+        end = _common_prefix(before[start:][::-1], after[start:][::-1])
+        end = _field_end(before[len(before) - end:])
+        before, after = (_marked(text, start, end) for text in (before, after))
+    return f"{name}: {_cut(before, width)} -> {_cut(after, width)}"
+
+
+def _as_text(value: Any) -> str:
     if value is None:
         return "(unset)"
-    shown = value if isinstance(value, str) else json.dumps(value, default=str)
-    return shown if len(shown) <= width else f"{shown[:width - 3]}..."
+    return value if isinstance(value, str) else json.dumps(value, default=str)
+
+
+def _common_prefix(a: str, b: str) -> int:
+    return len(os.path.commonprefix([a, b]))
+
+
+_FIELD_ENDS = ";, "  # between the parts of a joined value (libraries, a JSON list)
+
+
+def _field_start(text: str, shared: int) -> int:
+    """Where the part holding character `shared` of `text` starts."""
+    return max(text.rfind(mark, 0, shared) for mark in _FIELD_ENDS) + 1
+
+
+def _field_end(suffix: str) -> int:
+    """How much of a shared `suffix` follows the end of the part that differs."""
+    ends = [suffix.find(mark) for mark in _FIELD_ENDS if mark in suffix]
+    return len(suffix) - min(ends) if ends else 0
+
+
+def _marked(text: str, start: int, end: int) -> str:
+    """`text` less its first `start` and last `end` characters, each cut marked "..."."""
+    middle = text[start:len(text) - end]
+    return ("..." if start else "") + middle + ("..." if end else "")
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else f"{text[:width - 3]}..."
 
 
 _LEDGERS: list[list[float]] = []  # open `cached_work_seconds` blocks, innermost last

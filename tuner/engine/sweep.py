@@ -579,7 +579,7 @@ def _embedding(spec: EmbeddingSpec, inputs: CheckedInputs, cache_dir: Path,
 
 def _computed(change: str | None) -> str:
     """A cache miss's event: with what changed since the nearest cached entry, if any."""
-    return "computed" if change is None else f"computed, the cache's nearest differs in {change}"
+    return "computed" if change is None else f"computed, {change}"
 
 
 def sweep_context(grid: Grid, inputs: CheckedInputs) -> str:

@@ -10,6 +10,7 @@ good; audit of 2026-12-02).
 from __future__ import annotations
 
 import json
+import math
 import multiprocessing
 import os
 import re
@@ -373,15 +374,36 @@ class SweepRegistry:
 
 
 def _refuse_large_batches(path: Path, inputs: CheckedInputs, limit: int) -> None:
-    """GridError for an embedding whose batches would hold more than `limit` tokens."""
-    problems = [f"{path}: embedding.batch_size: the service embeds in its own process, at most "
-                f"{limit} tokens a batch (batch_size x max_length); got {spec.batch_size} x "
-                f"{spec.max_length}: lower batch_size to {max(1, limit // spec.max_length)} "
-                "or less, or sweep it with tuner run (tuner serve --max-batch-tokens raises "
-                "the limit)"
-                for spec in inputs.embeddings if spec.batch_size * spec.max_length > limit]
+    """GridError for an embedding whose batches would hold more than `limit` tokens, or, past
+    QUADRATIC_FROM tokens a window, the attention of that many: it grows with the window's
+    square (eager attention holds batch x heads x max_length^2 numbers a layer)."""
+    problems = []
+    for spec in inputs.embeddings:
+        most = served_batch_size(spec.max_length, limit)
+        if spec.batch_size > most:
+            fix = f"lower batch_size to {most} or less" if most else \
+                f"lower max_length to {served_window(limit)} or less"
+            problems.append(
+                f"{path}: embedding.batch_size: the service embeds in its own process, at most "
+                f"{limit} tokens a batch (batch_size x max_length; fewer past {QUADRATIC_FROM} "
+                f"tokens a window, as attention grows with its square); got {spec.batch_size} x "
+                f"{spec.max_length}: {fix}, or sweep it with tuner run (tuner serve "
+                "--max-batch-tokens raises the limit)")
     if problems:
         raise GridError(problems)
+
+
+QUADRATIC_FROM = 512  # window length from which a served batch's cap falls with its square
+
+
+def served_batch_size(max_length: int, limit: int) -> int:
+    """The largest embedding batch a served sweep may run at `max_length` tokens a window."""
+    return limit * QUADRATIC_FROM // (max_length * max(max_length, QUADRATIC_FROM))
+
+
+def served_window(limit: int) -> int:
+    """The longest window a served batch of one may have."""
+    return math.isqrt(limit * QUADRATIC_FROM)
 
 
 def _named_grid(grids_dir: Path, name: Any) -> tuple[Path, str]:
