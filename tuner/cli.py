@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from tuner.errors import SweepAbortedError, SweepInterrupted, SweepLockedError, TunerError
+from tuner.serve import MAX_BATCH_TOKENS
 from tuner.startup import pause_collection, resume_collection
 from tuner.tracking.uri import redact_uri
 
@@ -208,10 +209,10 @@ def _service_commands(commands: argparse._SubParsersAction) -> None:  # type: ig
     serve.add_argument("--allowed-host", action="append", default=[], metavar="NAME[:PORT]",
                        help="a Host header to accept besides the bound address (and "
                        "localhost for loopback or 0.0.0.0); repeatable, e.g. tuner for compose")
-    serve.add_argument("--max-batch-tokens", type=positive_int, default=16384, metavar="N",
-                       help="refuse grids whose embedding batches hold more tokens "
-                       "(batch_size x max_length; default 16384; fewer past 512 tokens a "
-                       "window): the service embeds in its own process")
+    serve.add_argument("--max-batch-tokens", type=positive_int, default=MAX_BATCH_TOKENS,
+                       metavar="N", help="refuse grids whose embedding batches hold more tokens "
+                       f"(batch_size x max_length; default {MAX_BATCH_TOKENS}; fewer past 512 "
+                       "tokens a window): the service embeds in its own process")
     serve.add_argument("--max-active-sweeps", type=int, default=1,
                        help="sweeps running at once; later ones queue (default 1)")
     serve.add_argument("--max-connections", type=int, default=256,

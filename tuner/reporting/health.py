@@ -132,8 +132,8 @@ def _topics_changing(metrics: Mapping[str, float]) -> Concern | None:
     turnover = metrics.get("top_word_turnover")
     if turnover is None or turnover < TURNOVER_CONCERN or metrics.get("stopped_early"):
         return None
-    return Concern("topics_changing", f"{turnover:.0%} of its top words new over its last "
-                   f"{metrics.get('top_word_turnover_epochs', 0):.0f} epochs")
+    return Concern("topics_changing", f"{turnover:.0%} of its top words new over the "
+                   f"{metrics.get('top_word_turnover_epochs', 0):.0f} epochs before its kept one")
 
 
 def _saw_labels(model: str, params: Mapping[str, Any]) -> Concern | None:

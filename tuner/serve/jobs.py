@@ -31,6 +31,7 @@ from tuner.engine.sweep import CheckedInputs, PreparedSweep
 from tuner.errors import ApiError, GridError, SweepInterrupted, TunerError
 from tuner.grid import Grid
 from tuner.grid_sections import is_file
+from tuner.serve import MAX_BATCH_TOKENS
 from tuner.serve.errors import public_failure, validation_error
 from tuner.serve.paths import DataRoots, contained_grid
 from tuner.trial import TrialRecord, TrialStatus
@@ -42,12 +43,6 @@ OWNER_FILE = "owner"  # in a server's folder of inline grids: which process it i
 # Sweeps that ended, kept for GET: sweeps that failed at once (a store refusing the experiment)
 # escaped the queue's limit, and every one stayed in memory for ever (audit of 2026-12-01).
 KEEP_ENDED = 1000
-# The most tokens one embedding batch may hold (batch_size x max_length) in a served sweep: the
-# service embeds in its own process, which --max-memory does not cover, and a request's
-# batch_size 4096 at max_length 512 took it to 5.97 GB on 600 documents (attacker audit of
-# 2026-12-02; about 10 MB a document at 512 tokens, MiniLM's attention). 32 x 512 is the most
-# a default-sized batch reads.
-MAX_BATCH_TOKENS = 16384
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any, ClassVar, cast
 
 from tuner.errors import ApiError, TunerError
+from tuner.serve import MAX_BATCH_TOKENS
 from tuner.serve.errors import LOGGED_CHARS, cut, log_reference, one_line, public_failure
-from tuner.serve.jobs import MAX_BATCH_TOKENS, JobSettings, SweepRegistry
+from tuner.serve.jobs import JobSettings, SweepRegistry
 from tuner.serve.transport import GatedHTTPServer, PrereadHandler
 
 log = logging.getLogger(__name__)
