@@ -177,6 +177,12 @@ def test_a_bags_advice_names_only_settings_the_grid_can_still_change(small_corpu
     (empty,) = [a for a in advice if "keep no word" in a]
     assert empty.endswith("(they count as outliers). Try a vocab_size above 1000 (the most "
                           "frequent words it keeps)")
+    bare = load_grid(make_grid(tmp_path, corpus, models=["lda"],
+                               preprocessing={"min_df": 1, "stopwords": "none"},
+                               params={"num_topics": 100, "vocab_size": 20000}))
+    advice = precompute(bare, check_inputs(bare), tmp_path / "cache", progress=False).advice
+    (diversity,) = [a for a in advice if "diversity cannot exceed" in a]
+    assert diversity.endswith("use fewer topics or a smaller diversity_topn")  # no list to cut
 
 
 def test_a_bags_advice_counts_the_topics_of_the_sizes_merged_into_it(small_corpus, tmp_path):

@@ -633,11 +633,14 @@ def bag_figures(bow: BagOfWords) -> str:
 
 
 def _more_words(grid: Grid, capped: bool) -> str:
-    """The settings that would keep more words, as the grid has them now."""
+    """The settings that would keep more words, as the grid has them now (a stop list only
+    where one is in use)."""
     settings = grid.preprocessing
     ways = ["a larger vocab_size"] if capped else []  # the cap cut words
     ways += [f"preprocessing.min_df below {settings.min_df}"] if settings.min_df > 1 else []
-    return ", ".join(ways + ["a shorter stop list"])
+    if settings.stopwords != "none" or settings.extra_stopwords:  # a list to shorten
+        ways.append("a shorter stop list")
+    return f", or keep more words ({', '.join(ways)})" if ways else ""
 
 
 def _fewer_empty(grid: Grid, capped: bool, words: int, language: str) -> str:
@@ -681,7 +684,7 @@ def bag_advice(grid: Grid, bow: BagOfWords, users: Sequence[PlannedTrial], langu
         found.append(f"{where}: the preprocessing leaves {words} words for {topics} topics x "
                      f"metrics.diversity_topn {topn}, so diversity cannot exceed "
                      f"{words / (topics * topn):.2f} whatever the model; use fewer topics or a "
-                     f"smaller diversity_topn, or keep more words ({_more_words(grid, capped)})")
+                     f"smaller diversity_topn{_more_words(grid, capped)}")
     mean, empty = _kept_per_document(bow)
     if empty >= 0.05:
         found.append(f"{where}: {empty:.0%} of the documents keep no word after preprocessing "
