@@ -157,6 +157,8 @@ def _read_json(path: Path) -> dict[str, Any]:
                          f"column {err.colno}"]) from err
     except RecursionError as err:
         raise GridError([f"{path}: not a usable grid: JSON nested too deeply"]) from err
+    except ValueError as err:  # an integer past Python's 4,300-digit limit
+        raise GridError([f"{path}: not a usable grid: a number has too many digits"]) from err
     if not isinstance(raw, dict):
         raise GridError([f"{path}: expects a JSON object at the top level; "
                          f"got {type(raw).__name__}"])

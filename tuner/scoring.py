@@ -79,6 +79,10 @@ def load_topics(path: Path) -> ExternalTopics:
         raise DataError(f"{path}: topics file not found") from err
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise DataError(f"{path}: not valid UTF-8 JSON ({err})") from err
+    except RecursionError as err:
+        raise DataError(f"{path}: not usable JSON: nested too deeply") from err
+    except ValueError as err:  # an integer past Python's 4,300-digit limit
+        raise DataError(f"{path}: not usable JSON: a number has too many digits") from err
     if isinstance(raw, list):
         items = [(str(i), words) for i, words in enumerate(raw)]
     elif isinstance(raw, dict):

@@ -254,6 +254,21 @@ def test_bad_ground_truth(tmp_path, corpus, mapping, message):
         load_ground_truth(write_truth(tmp_path, mapping), corpus)
 
 
+@pytest.mark.parametrize(("text", "message"), [
+    ('{"a": [' + "9" * 5000 + "]}", "a number has too many digits"),
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ('\ufeff{"a": ["x"]}', "document ids are not in the corpus"),  # a BOM is read past
+])
+def test_unusable_ground_truth_json_is_a_ground_truth_error(tmp_path, corpus, text, message):
+    """Python's own limits (4,300 digits, its recursion depth) raised ValueError and
+    RecursionError: a 500 over HTTP and exit 1 from `tuner validate` (attacker audit of
+    2026-12-02)."""
+    path = tmp_path / "truth.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(GroundTruthError, match=message):
+        load_ground_truth(path, corpus)
+
+
 def test_document_in_two_clusters(tmp_path, corpus):
     mapping = {"a": corpus.ids[:2], "b": corpus.ids[1:3]}
     with pytest.raises(GroundTruthError, match=r"a document may belong to one cluster only"):

@@ -338,6 +338,13 @@ def test_a_grid_nested_past_the_parsers_depth_is_a_grid_error(tmp_path):
         load_grid(path)
 
 
+def test_a_number_past_pythons_digit_limit_is_a_grid_error(tmp_path):
+    path = tmp_path / "huge.json"
+    path.write_text('{"seeds": [' + "9" * 5000 + "]}", encoding="utf-8")
+    with pytest.raises(GridError, match="a number has too many digits"):
+        load_grid(path)
+
+
 def test_a_file_name_the_system_refuses_is_a_problem_not_a_crash(tmp_path, small_corpus):
     """A path component over 255 bytes made `is_file` raise OSError (a 500 over HTTP)."""
     long_name = "x" * 300 + ".jsonl"

@@ -128,6 +128,20 @@ def test_bad_files_name_the_file_the_field_and_what_is_allowed(tmp_path, lda_tri
     assert re.search(message, capsys.readouterr().err)
 
 
+@pytest.mark.parametrize(("text", "message"), [
+    ('{"a": [' + "9" * 5000 + "]}", "a number has too many digits"),
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+])
+def test_a_topics_file_past_pythons_json_limits_is_a_data_error(tmp_path, text, message):
+    from tuner.errors import DataError
+    from tuner.scoring import load_topics
+
+    path = tmp_path / "topics.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DataError, match=message):
+        load_topics(path)
+
+
 def test_words_outside_the_vocabulary_are_named_not_silently_dropped(tmp_path, lda_trial, capsys):
     grid_path, cache, record, _ = lda_trial
     topics = tmp_path / "topics.json"

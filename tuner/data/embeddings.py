@@ -162,7 +162,7 @@ def model_kind(folder: Path) -> str | None:
     """A model folder's config.json `model_type` (bert, qwen3, ...), None when it has none."""
     try:
         kind = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("model_type")
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, RecursionError, AttributeError):
         return None
     return kind if isinstance(kind, str) else None
 
@@ -175,7 +175,7 @@ def token_limit(folder: Path) -> int | None:
     try:
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
         positions = config["max_position_embeddings"]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, RecursionError, KeyError, TypeError):
         return None
     if not isinstance(positions, int) or isinstance(positions, bool) or positions <= 2:
         return None

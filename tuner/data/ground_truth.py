@@ -64,10 +64,16 @@ def load_ground_truth(path: Path, corpus: Corpus) -> GroundTruth:
 def _read_mapping(path: Path) -> dict[str, list[str]]:
     if not path.is_file():
         raise GroundTruthError(f"{path}: ground-truth file not found")
-    try:
-        mapping = json.loads(path.read_text(encoding="utf-8"))
+    try:  # utf-8-sig: a byte order mark (Windows editors) is read as grids and corpora read it
+        mapping = json.loads(path.read_text(encoding="utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise GroundTruthError(f"{path}: not valid UTF-8 JSON: {err}") from err
+    # A number past Python's 4,300 digits, or nesting past its recursion limit, answered 500
+    # with a traceback (`tuner validate` exited 1, not 2; attacker audit of 2026-12-02).
+    except RecursionError as err:
+        raise GroundTruthError(f"{path}: not usable JSON: nested too deeply") from err
+    except ValueError as err:
+        raise GroundTruthError(f"{path}: not usable JSON: a number has too many digits") from err
     if not isinstance(mapping, dict) or not mapping:
         raise GroundTruthError(f"{path}: expects a non-empty JSON object "
                                "mapping cluster id to a list of document ids")
