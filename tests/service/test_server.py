@@ -152,6 +152,26 @@ def test_inline_grid_may_name_only_files_under_the_data_roots(api: Served, field
     assert MARKER not in json.dumps(answer)
 
 
+@pytest.mark.parametrize("field", ["dataset.path", "ground_truth", "embedding.model", "grid"])
+def test_a_long_path_is_quoted_cut_not_whole(api: Served, field: str) -> None:
+    """A path's checks quoted it whole, twice: a 0.9 MB request had a 1.8 MB answer (attacker
+    audit of 2026-12-02)."""
+    value = "/nope/" + "a" * 20_000
+    body = _inline(api, "long-path")
+    grid = body["grid_inline"]
+    if field == "dataset.path":
+        grid["dataset"] = {**grid["dataset"], "path": value}
+    elif field == "ground_truth":
+        grid["ground_truth"] = value
+    elif field == "embedding.model":
+        grid["embedding"] = {"model": value}
+    else:
+        body = {"grid": "a" * 20_000}
+    status, answer = api.call("POST", "/sweeps", body)
+    assert status in (400, 404), answer
+    assert "characters)" in answer["error"] and len(json.dumps(answer)) < 2_000
+
+
 @pytest.mark.parametrize("revision", ["/dev/zero", "/proc/self/fd/0", "../../../../etc/hosts"])
 def test_a_revision_cannot_name_a_file(api: Served, revision: str) -> None:
     """huggingface_hub opened an absolute revision as a file while the POST was checked:

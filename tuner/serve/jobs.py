@@ -31,6 +31,7 @@ from tuner.engine.sweep import CheckedInputs, PreparedSweep
 from tuner.errors import ApiError, GridError, SweepInterrupted, TunerError
 from tuner.grid import Grid
 from tuner.grid_sections import is_file
+from tuner.params import shown
 from tuner.serve import MAX_BATCH_TOKENS
 from tuner.serve.errors import public_failure, validation_error
 from tuner.serve.paths import DataRoots, contained_grid
@@ -126,7 +127,7 @@ class SweepRegistry:
         with self._lock:
             job = self._jobs.get(job_id)
         if job is None:
-            raise ApiError(HTTPStatus.NOT_FOUND, f"no sweep with id {job_id!r}")
+            raise ApiError(HTTPStatus.NOT_FOUND, f"no sweep with id {shown(job_id)}")
         return job
 
     def submit(self, body: Any) -> SweepJob:
@@ -404,21 +405,21 @@ def served_window(limit: int) -> int:
 def _named_grid(grids_dir: Path, name: Any) -> tuple[Path, str]:
     if not isinstance(name, str) or not name:
         raise ApiError(HTTPStatus.BAD_REQUEST, f"grid: expects a file name under grids/; "
-                       f"got {name!r}")
+                       f"got {shown(name)}")
     root = grids_dir.resolve()
     try:
         path = (root / name).resolve()
     except (OSError, RuntimeError, ValueError) as err:
-        raise ApiError(HTTPStatus.BAD_REQUEST, f"grid: not a usable file name: {name!r}") \
+        raise ApiError(HTTPStatus.BAD_REQUEST, f"grid: not a usable file name: {shown(name)}") \
             from err
     if not path.is_relative_to(root) or Path(name).is_absolute():
         raise ApiError(HTTPStatus.BAD_REQUEST, f"grid: must name a file inside the grids "
-                       f"folder ({root.name}/); got {name!r}")
+                       f"folder ({root.name}/); got {shown(name)}")
     if not is_file(path):
-        raise ApiError(HTTPStatus.NOT_FOUND, f"grid: no file {name!r} in the grids folder "
+        raise ApiError(HTTPStatus.NOT_FOUND, f"grid: no file {shown(name)} in the grids folder "
                        f"({root.name}/)")
     if not _grid_shaped(path):
-        raise ApiError(HTTPStatus.BAD_REQUEST, f"grid: {name!r} is not a grid file (a JSON "
+        raise ApiError(HTTPStatus.BAD_REQUEST, f"grid: {shown(name)} is not a grid file (a JSON "
                        "object with 'dataset' and 'models' or 'model')")
     return path, name
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from tuner.data.confine import MAX_MODEL_FILES, leads_outside, under
 from tuner.grid_sections import is_dir, is_file
+from tuner.params import shown
 
 # A Hugging Face model id: "name" or "org/name".
 _MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?")
@@ -78,7 +79,7 @@ def _under(roots: DataRoots, base: Path, value: str, field: str, kind: str,
         path = None
     if path is None or not roots.contains(path):
         problems.append(f"grid_inline: {field}: must be a {kind} under the server's data roots "
-                        f"({roots.names}); got {value!r}")
+                        f"({roots.names}); got {shown(value)}")
         return value
     return str(path)
 
@@ -100,14 +101,14 @@ def _model(roots: DataRoots, base: Path, value: str, problems: list[str]) -> str
         folder = _under(roots, found[0] if found else base, value, "embedding.model", "folder",
                         problems)
         if len(problems) == before and leads_outside(Path(folder), roots.roots):
-            problems.append(f"grid_inline: embedding.model: {value!r} holds links that lead "
+            problems.append(f"grid_inline: embedding.model: {shown(value)} holds links that lead "
                             f"outside the server's data roots ({roots.names}), or more than "
                             f"{MAX_MODEL_FILES} entries")
         return folder
     if not _MODEL_ID.fullmatch(value):
         problems.append(f"grid_inline: embedding.model: expects a Hugging Face model id "
                         f"(org/name) or a folder under the server's data roots "
-                        f"({roots.names}); got {value!r}")
+                        f"({roots.names}); got {shown(value)}")
     return value
 
 
