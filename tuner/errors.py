@@ -61,11 +61,13 @@ class SweepAbortedError(TunerError):
 class ApiError(TunerError):
     """An HTTP error answer: status, one-line message and the problem lines."""
 
-    def __init__(self, status: int, message: str, problems: list[str] | None = None) -> None:
+    def __init__(self, status: int, message: str, problems: list[str] | None = None,
+                 allow: str | None = None) -> None:
         super().__init__(message)
         self.status = int(status)
         self.message = message
         self.problems = problems or [message]
+        self.allow = allow  # a 405's Allow header: the methods the path takes
 
 
 class SweepInterrupted(Exception):

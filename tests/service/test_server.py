@@ -92,6 +92,33 @@ def test_answers_do_not_name_the_python_version(api: Served) -> None:
     assert answer.getheader("Server") == "tuner"
 
 
+@pytest.mark.parametrize("method, path, allow", [
+    ("PUT", "/sweeps", "GET, HEAD, POST"), ("DELETE", "/sweeps/abc", "GET, HEAD"),
+    ("OPTIONS", "/health", "GET, HEAD"), ("POST", "/sweeps/abc/leaderboard", "GET, HEAD"),
+    ("PATCH", "/sweeps/abc/cancel", "POST"),
+])
+def test_a_method_a_path_does_not_take_answers_405_with_allow(api: Served, method: str,
+                                                               path: str, allow: str) -> None:
+    """PUT, DELETE and OPTIONS answered http.server's 501, and a 405 had no Allow header
+    (RFC 9110 section 15.5.6; attacker audit of 2026-12-02)."""
+    connection = http.client.HTTPConnection("127.0.0.1", api.port, timeout=60)
+    connection.request(method, path, headers={"Authorization": f"Bearer {TOKEN}"})
+    answer = connection.getresponse()
+    body = json.loads(answer.read())
+    connection.close()
+    assert (answer.status, answer.getheader("Allow")) == (405, allow)
+    assert body["error"] == f"{path} allows {allow}; got {method}"
+
+
+def test_head_answers_as_get_without_a_body(api: Served) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", api.port, timeout=60)
+    connection.request("HEAD", "/health")
+    answer = connection.getresponse()
+    assert (answer.status, answer.read()) == (200, b"")
+    assert int(answer.getheader("Content-Length")) > 0  # the GET's length, as HEAD says it
+    connection.close()
+
+
 @pytest.mark.parametrize("token", [None, "wrong-token"])
 def test_sweeps_refuse_missing_or_wrong_token(api: Served, token: str | None) -> None:
     status, body = api.call("GET", "/sweeps", token=token)
@@ -527,6 +554,7 @@ def test_leaderboard_ranks_the_trials(api: Served, finished: dict[str, Any]) -> 
     values = [e["metrics"]["ari"] for e in board["entries"]]
     assert len(values) == 2 and values == sorted(values, reverse=True)
     assert (board["configurations"], board["truncated"]) == (2, False)
+    assert all(isinstance(e["unused"], list) for e in board["entries"])  # not "frozenset()"
 
 
 def test_a_sweep_whose_every_trial_failed_ends_failed(api: Served) -> None:

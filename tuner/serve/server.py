@@ -199,6 +199,7 @@ class _ApiHandler(PrereadHandler):
     settings: ClassVar[ServerSettings]
     hosts: ClassVar[HostPolicy]
     server_version = "tuner"
+    allow: str | None = None  # a 405's Allow header
 
     def version_string(self) -> str:
         return self.server_version  # the Server header names no Python version
@@ -209,6 +210,24 @@ class _ApiHandler(PrereadHandler):
     def do_POST(self) -> None:  # noqa: N802
         self._dispatch("POST")
 
+    def do_HEAD(self) -> None:  # noqa: N802 (a GET's answer without its body)
+        self._dispatch("GET")
+
+    # Methods no route takes answer 405 with the path's Allow header, not http.server's 501
+    # "unsupported method" (attacker audit of 2026-12-02).
+
+    def do_PUT(self) -> None:  # noqa: N802
+        self._dispatch("PUT")
+
+    def do_DELETE(self) -> None:  # noqa: N802
+        self._dispatch("DELETE")
+
+    def do_PATCH(self) -> None:  # noqa: N802
+        self._dispatch("PATCH")
+
+    def do_OPTIONS(self) -> None:  # noqa: N802
+        self._dispatch("OPTIONS")
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         # a request line is the client's text: escaped, as http.server's own log_message does
         log.info("%s %s", self.address_string(), one_line(cut(format % args, LOGGED_CHARS)))
@@ -218,6 +237,7 @@ class _ApiHandler(PrereadHandler):
             status, body = self._route(method, self.path.split("?", 1)[0].rstrip("/") or "/")
         except ApiError as err:
             status, body = err.status, {"error": err.message, "problems": err.problems}
+            self.allow = err.allow
         except TunerError as err:
             message = public_failure(err, self.registry.roots,
                                      self.registry.settings.tracking_uri)
@@ -231,7 +251,8 @@ class _ApiHandler(PrereadHandler):
 
     def _route(self, method: str, path: str) -> tuple[int, Any]:
         self._check_host()
-        if path == "/health" and method == "GET":
+        if path == "/health":
+            _only(method, "GET, HEAD", path)
             return HTTPStatus.OK, {"status": "ok"}
         self._check_token()
         parts = path.strip("/").split("/")
@@ -239,12 +260,11 @@ class _ApiHandler(PrereadHandler):
                                                       parts[2] not in ("leaderboard", "cancel")):
             raise ApiError(HTTPStatus.NOT_FOUND, f"no route {method} {path}")
         if len(parts) == 1:
+            _only(method, "GET, HEAD, POST", path)
             if method == "POST":
                 return HTTPStatus.ACCEPTED, self.registry.submit(self._json_body()).as_json()
             return HTTPStatus.OK, [job.as_json() for job in self.registry.jobs()]
-        allowed = "POST" if len(parts) == 3 and parts[2] == "cancel" else "GET"
-        if method != allowed:
-            raise ApiError(HTTPStatus.METHOD_NOT_ALLOWED, f"{path} allows {allowed}; got {method}")
+        _only(method, "POST" if len(parts) == 3 and parts[2] == "cancel" else "GET, HEAD", path)
         if len(parts) == 3 and parts[2] == "cancel":
             self.close_connection = True  # a body it does not read must not read as a request
             return HTTPStatus.ACCEPTED, self.registry.cancel(parts[1]).as_json()
@@ -288,14 +308,32 @@ class _ApiHandler(PrereadHandler):
         return _parse_json(self.rfile.read(length) or b"null")
 
     def _send(self, status: int, body: Any) -> None:
-        data = json.dumps(body, indent=1, default=str).encode("utf-8")
+        data = json.dumps(body, indent=1, default=_as_json).encode("utf-8")
         self.send_response(status)
         if status == HTTPStatus.UNAUTHORIZED:
             self.send_header("WWW-Authenticate", "Bearer")
+        if status == HTTPStatus.METHOD_NOT_ALLOWED and self.allow:
+            self.send_header("Allow", self.allow)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        self.wfile.write(data)
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+
+def _only(method: str, allowed: str, path: str) -> None:
+    """405, with the Allow header, for a method the path does not take."""
+    if method not in allowed.split(", "):
+        raise ApiError(HTTPStatus.METHOD_NOT_ALLOWED, f"{path} allows {allowed}; got {method}",
+                       allow=allowed)
+
+
+def _as_json(value: Any) -> Any:
+    """What json cannot write itself: sets as sorted lists (a leaderboard entry's `unused`
+    read "frozenset()"), anything else as its text."""
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=str)
+    return str(value)
 
 
 def _parse_json(data: bytes) -> Any:
