@@ -557,6 +557,17 @@ def test_leaderboard_ranks_the_trials(api: Served, finished: dict[str, Any]) -> 
     assert all(isinstance(e["unused"], list) for e in board["entries"])  # not "frozenset()"
 
 
+def test_a_served_tpe_search_reports_its_budget_as_total(api: Served) -> None:
+    """A TPE search makes its trials as it goes: its job said total 0 and progress null while
+    trials completed (attacker audit of 2026-12-02)."""
+    body = _inline(api, "served-tpe", search={"strategy": "tpe", "n_trials": 2, "seed": 1})
+    status, job = api.call("POST", "/sweeps", body)
+    assert status == 202, job
+    done = wait_done(api, job["id"])
+    assert (done["status"], done["total"], done["completed"] + done["repeated"],
+            done["progress"]) == ("finished", 2, 2, 1.0), done
+
+
 def test_a_sweep_whose_every_trial_failed_ends_failed(api: Served) -> None:
     """It ended "finished" with an empty leaderboard, which an automation checking the status
     took for a result (audit of 2026-12-01)."""

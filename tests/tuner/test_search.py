@@ -118,6 +118,23 @@ def test_bad_search_settings(tmp_path, small_corpus, params, search, message):
         load_grid(make_grid(tmp_path, small_corpus, **overrides))
 
 
+def test_a_tpe_search_listing_more_caches_than_trials_is_refused(tmp_path, small_corpus):
+    """Each vocab_size value is a bag of words built before the first trial: 200 values for one
+    trial built 200 (attacker audit of 2026-12-02). Refused before the corpus is read."""
+    from tuner.engine.sweep import check_inputs
+
+    grid = load_grid(make_grid(tmp_path, small_corpus, models=["lda", "btm"], params={
+        "lda.vocab_size": list(range(1000, 1200)), "num_topics": 5},
+        search={"strategy": "tpe", "n_trials": 3}))
+    with pytest.raises(GridError, match=r"search.n_trials: a TPE search builds a cache for each "
+                       r"value .* 200 here \(LDA: 200\), more than its 3 trials can use"):
+        check_inputs(grid)
+    fits = load_grid(make_grid(tmp_path, small_corpus, models=["lda", "btm"], params={
+        "lda.vocab_size": [1000, 2000], "num_topics": 5},
+        search={"strategy": "tpe", "n_trials": 2}))
+    assert len(check_inputs(fits).plan) == 3  # LDA's two bags and BTM's one
+
+
 def test_a_range_of_a_bool_parameter_is_refused(tmp_path, small_corpus):
     """Drawn as floats, every draw but 0.0 was true: false was never tried (audit)."""
     with pytest.raises(GridError, match=r"params.bertopic.reduce_frequent_words: a range needs "

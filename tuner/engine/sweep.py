@@ -141,6 +141,24 @@ def _probes(grid: Grid, sweep: ModelSweep) -> list[dict[str, Any]]:
             for combo in itertools.product(*keyed.values())]  # type: ignore[arg-type]
 
 
+def _refuse_unusable_caches(grid: Grid) -> None:
+    """A TPE search builds every cache its lists select before its first trial; more of them
+    than it has trials cannot all be used. One trial with 200 values of vocab_size built 200
+    bags of words (49 s and 341 MB on 300 documents, in tuner serve's own process, past
+    --max-trials; attacker audit of 2026-12-02)."""
+    if grid.search.strategy != "tpe":
+        return
+    caches = {sweep.model: len(_probes(grid, sweep)) for sweep in grid.sweeps}
+    built = sum(count for count in caches.values() if count > 1)  # one: the model's only one
+    if built > grid.search.n_trials:
+        listed = ", ".join(f"{model}: {count}" for model, count in caches.items() if count > 1)
+        raise GridError([f"{grid.path}: search.n_trials: a TPE search builds a cache for each "
+                         f"value of the parameters that select one (vocab_size, model_size) "
+                         f"before its first trial: {built} here ({listed}), more than its "
+                         f"{grid.search.n_trials} trials can use; list fewer values or raise "
+                         f"n_trials to {built} or more"])
+
+
 def planned_trial(grid: Grid, model: str, combo: dict[str, Any]) -> PlannedTrial:
     """One combination's full parameters and the embedding it needs (on a grid whose dataset
     language is known: see with_language)."""
@@ -179,6 +197,7 @@ def check_inputs(grid: Grid, max_trials: int | None = None, for_trials: bool = T
     if grid.trial_count == 0:
         raise GridError([f"{grid.path}: the grid expands to zero trials"])
     refuse_over(max_trials, grid.path, grid.trial_count)
+    _refuse_unusable_caches(grid)
     grid = _confined_files(grid, roots)
     corpus = load_corpus(grid.dataset)
     grid = with_language(grid, corpus.language)

@@ -80,6 +80,7 @@ class SweepJob:
     failed: int = 0
     pruned: int = 0
     skipped: int = 0
+    repeated: int = 0  # TPE: suggestions that repeated an earlier trial (its result, not run)
     error: str | None = None
     experiment_id: str | None = None
     parent_run_id: str | None = None
@@ -95,8 +96,8 @@ class SweepJob:
     def progress(self) -> float | None:
         if not self.total:
             return None
-        return round((self.completed + self.pruned + self.failed + self.skipped) / self.total,
-                     4)
+        done = self.completed + self.pruned + self.failed + self.skipped + self.repeated
+        return round(done / self.total, 4)
 
     def as_json(self) -> dict[str, Any]:
         return {**asdict(self), "progress": self.progress}
@@ -329,6 +330,7 @@ class SweepRegistry:
         with self._lock:
             job.experiment_id, job.parent_run_id = outcome.experiment_id, outcome.parent_run_id
             job.metric, job.skipped = outcome.metric, outcome.skipped
+            job.repeated = outcome.repeated
             job.journalled = outcome.journalled
             job.warnings = list(outcome.warnings)
         if outcome.failed and not (outcome.completed or outcome.skipped or outcome.pruned):
@@ -349,7 +351,9 @@ class SweepRegistry:
 
         experiment_id = MlflowTracker(self.settings.tracking_uri).experiment_id(job.experiment)
         with self._lock:
-            job.total, job.skipped = len(prepared.trials), skipped
+            # a TPE search makes its trials as it goes: its budget (it said total 0)
+            job.total = len(prepared.trials) or prepared.grid.trial_count
+            job.skipped = skipped
             job.experiment_id, job.data_context = experiment_id, prepared.context
             job.metric = prepared.grid.ranking_metric(prepared.inputs.truth is not None)
 
