@@ -240,6 +240,26 @@ def test_the_server_keeps_a_bounded_history_of_ended_sweeps(
         registry.shutdown(1)
 
 
+def test_a_full_queue_refuses_a_sweep_before_validating_it(tmp_path: Path) -> None:
+    """The 503 came after the request's validation, which costs as much as an accepted one's
+    (attacker audit of 2026-12-02): a grid with a missing corpus is refused 503, not 400."""
+    from tuner.errors import ApiError
+    from tuner.serve import jobs
+
+    registry = jobs.SweepRegistry(jobs.JobSettings(tmp_path, tmp_path / "cache",
+                                                   f"sqlite:///{tmp_path}/mlflow.db",
+                                                   max_queued=1))
+    try:
+        registry._register(jobs.SweepJob("job0", "queued-one", "grid_inline"))
+        body = {"grid_inline": tiny_grid("another", tmp_path / "missing.jsonl", [1])}
+        with pytest.raises(ApiError) as refused:
+            registry.submit(body)
+        assert (refused.value.status, refused.value.message) == (
+            503, "1 sweep is queued, the most this server holds; try again later")
+    finally:
+        registry.shutdown(1)
+
+
 def test_a_starting_server_removes_the_inline_grids_of_servers_that_are_gone(
         tmp_path: Path) -> None:
     """A killed server's inline grids stayed under the cache folder for good (audit of
@@ -273,3 +293,64 @@ def test_a_starting_server_removes_the_inline_grids_of_servers_that_are_gone(
         assert (inline / jobs._server_folder_name() / "abc.json").is_file()
     finally:
         registry.shutdown(1)
+
+
+def test_sweep_submissions_wait_in_their_own_lane_and_reads_are_answered_meanwhile() -> None:
+    """40 POST /sweeps at once, each validating a 5 MB corpus, held every handler thread:
+    GET /health took 69 s and the 503s came after 47 to 57 s (attacker audit of 2026-12-02).
+    Submissions held here until released: the lane takes its threads and its queue, answers
+    the rest 503 at once, and a GET is answered while it is full."""
+    import http.client
+    import threading
+
+    from tuner.serve.server import starts_a_sweep
+    from tuner.serve.transport import HEAVY_THREADS, HEAVY_WAITING, GatedHTTPServer
+    from tuner.serve.transport import PrereadHandler as Preread
+
+    release = threading.Event()
+
+    class Handler(Preread):
+        def do_GET(self) -> None:  # noqa: N802
+            self._answer(b"ok")
+
+        def do_POST(self) -> None:  # noqa: N802
+            if not self.path.endswith("/cancel"):
+                release.wait(60)
+            self._answer(b"validated")
+
+        def _answer(self, body: bytes) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = GatedHTTPServer(("127.0.0.1", 0), Handler, 256, 30.0, 1 << 20, heavy=starts_a_sweep)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_port
+
+    def post(path: str) -> http.client.HTTPConnection:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        connection.request("POST", path, body=b"{}")
+        return connection
+
+    try:
+        held = [post("/sweeps") for _ in range(HEAVY_THREADS + HEAVY_WAITING)]
+        time.sleep(0.5)  # the gate hands them to the lane
+        refused = [post(path).getresponse() for path in ("/sweeps", "//sweeps/?x=1")]
+        assert [(r.status, r.read()) for r in refused] == \
+            [(503, b'{"error": "too many requests; retry in a few seconds"}')] * 2
+        health = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        health.request("GET", "/health")
+        assert health.getresponse().read() == b"ok"  # while every submission is held
+        cancel = post("/sweeps/abc/cancel").getresponse()  # not a submission: the other lane
+        assert (cancel.status, cancel.read()) == (200, b"validated")
+        assert not release.is_set()
+        release.set()
+        assert all(c.getresponse().read() == b"validated" for c in held)
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()

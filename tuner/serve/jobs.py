@@ -137,6 +137,8 @@ class SweepRegistry:
             raise ApiError(HTTPStatus.SERVICE_UNAVAILABLE, "the server is shutting down")
         job_id = uuid.uuid4().hex[:12]
         self._refuse_running(_inline_experiment(body))  # before validation reads the data
+        with self._lock:
+            self._raise_if_full(self._waiting())  # and asked again once it validated
         grid, inputs, inline = self._validated_request(body)
         job = SweepJob(job_id, grid.experiment, "grid_inline" if inline else str(body["grid"]))
         self._register(job)
@@ -261,14 +263,21 @@ class SweepRegistry:
             raise ApiError(HTTPStatus.CONFLICT, f"experiment '{experiment}': a sweep is already "
                            "running; wait for it to finish")
 
+    def _raise_if_full(self, waiting: list[SweepJob]) -> None:
+        """503 when the queue holds --max-queued sweeps; said before a request's validation
+        too, which costs a refused request as much as an accepted one (attacker audit of
+        2026-12-02)."""
+        queued = sum(j.status == "queued" for j in waiting)
+        if queued >= self.settings.max_queued:
+            held = "1 sweep is" if queued == 1 else f"{queued} sweeps are"
+            raise ApiError(HTTPStatus.SERVICE_UNAVAILABLE, f"{held} queued, the most this "
+                           "server holds; try again later")
+
     def _register(self, job: SweepJob) -> None:
         with self._lock:
             waiting = self._waiting()
             self._raise_if_running(job.experiment, waiting)
-            queued = sum(j.status == "queued" for j in waiting)
-            if queued >= self.settings.max_queued:
-                raise ApiError(HTTPStatus.SERVICE_UNAVAILABLE, f"{queued} sweeps are queued, "
-                               f"the most this server holds; try again later")
+            self._raise_if_full(waiting)
             self._forget_oldest_ended()
             self._jobs[job.id] = job
             self._stops[job.id] = threading.Event()

@@ -6,6 +6,11 @@ fixed pool of handler threads answer it from memory. A connection that has not s
 request `timeout` seconds after it was accepted is answered 408 and closed, however slowly its
 bytes trickle in; past `max_connections` waiting connections the oldest is dropped. So a slow
 client costs a socket, never a thread, and a normal request is answered at once.
+
+Requests that start long work (the API's POST /sweeps, which validates a corpus) have a lane of
+their own, a few threads and a short queue, and past it are answered 503 at once: 40 such POSTs
+at once held all 8 threads, and GET /health waited 69 s behind them (attacker audit of
+2026-12-02).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -27,6 +33,8 @@ from typing import Any, ClassVar, cast
 
 log = logging.getLogger(__name__)
 HANDLER_THREADS = 8
+HEAVY_THREADS = 2  # requests of the heavy lane answered at once
+HEAVY_WAITING = 8  # and waiting for one of its threads; more are answered 503 at once
 MAX_HEAD = 64 * 1024  # as http.server: a longer line or head is answered 414/431 by the handler
 _LENGTH = re.compile(rb"^content-length:[ \t]*([0-9]{1,15})[ \t]*\r?$", re.I | re.M)
 
@@ -67,26 +75,30 @@ class GatedHTTPServer(HTTPServer):
     request_queue_size = 128  # the listen backlog: a burst waits instead of being refused
 
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler],
-                 max_connections: int, timeout: float, max_body: int) -> None:
+                 max_connections: int, timeout: float, max_body: int,
+                 heavy: Callable[[bytes], bool] = lambda _request_line: False) -> None:
         super().__init__(address, handler)
         self.request_timeout, self.max_body = timeout, max_body
         self.max_connections = max_connections
         self.preread = threading.local()  # the request bytes of the handler thread's connection
-        self._pool = ThreadPoolExecutor(HANDLER_THREADS, thread_name_prefix="http")
-        self._queued = threading.BoundedSemaphore(HANDLER_THREADS * 8)
+        self._heavy = heavy  # from a request's first line: whether it goes to the heavy lane
+        self._lanes = (_Lane("http", HANDLER_THREADS, HANDLER_THREADS * 8),
+                       _Lane("http-heavy", HEAVY_THREADS, HEAVY_WAITING))
         self._gate = _Gate(self)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         self._gate.admit(request, client_address)
 
     def dispatch(self, request: socket.socket, client_address: Any, data: bytes) -> None:
-        """Called by the gate with a whole request: queue it for a handler thread."""
-        if not self._queued.acquire(blocking=False):
+        """Called by the gate with a whole request: queue it for a handler thread of its lane."""
+        lane = self._lanes[self._heavy(data.split(b"\r\n", 1)[0])]
+        if not lane.queued.acquire(blocking=False):
             _send_and_close(request, BUSY)
             return
-        self._pool.submit(self._handle, request, client_address, data)
+        lane.pool.submit(self._handle, request, client_address, data, lane)
 
-    def _handle(self, request: socket.socket, client_address: Any, data: bytes) -> None:
+    def _handle(self, request: socket.socket, client_address: Any, data: bytes,
+                lane: _Lane) -> None:
         try:
             request.setblocking(True)
             request.settimeout(self.request_timeout)
@@ -96,7 +108,7 @@ class GatedHTTPServer(HTTPServer):
             self.handle_error(request, client_address)
         finally:
             self.shutdown_request(request)
-            self._queued.release()
+            lane.queued.release()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that left before its answer is routine; anything else is a bug to log."""
@@ -108,7 +120,16 @@ class GatedHTTPServer(HTTPServer):
     def server_close(self) -> None:
         self._gate.stop()
         super().server_close()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        for lane in self._lanes:
+            lane.pool.shutdown(wait=False, cancel_futures=True)
+
+
+class _Lane:
+    """Handler threads and how many requests they may hold, answered or waiting."""
+
+    def __init__(self, name: str, threads: int, waiting: int) -> None:
+        self.pool = ThreadPoolExecutor(threads, thread_name_prefix=name)
+        self.queued = threading.BoundedSemaphore(threads + waiting)
 
 
 def _send_and_close(sock: socket.socket, answer: bytes) -> None:
