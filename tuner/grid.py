@@ -6,7 +6,6 @@ names and their parameters, and counts the trials before it builds a single comb
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import itertools
 import json
 import math
@@ -22,7 +21,7 @@ from tuner.data.embeddings import EmbeddingSpec
 from tuner.data.vocab import Preprocessing
 from tuner.engine.search import Range, SearchSpec, Values, sample_random
 from tuner.errors import GridError
-from tuner.params import ParamSchema, between, shown
+from tuner.params import ParamSchema, between, closest, shown
 from tuner.trial import MetricSettings
 
 if TYPE_CHECKING:
@@ -363,9 +362,7 @@ def _other_section(name: str) -> str:
 
 def _did_you_mean(name: str, schemas: Iterable[ParamSchema]) -> str:
     """The grid's parameter names closest to a misspelt one ("num_topcs"), if any is close."""
-    names = sorted({n for schema in schemas for n in schema.names})
-    close = difflib.get_close_matches(name, names, n=3, cutoff=0.75)
-    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return closest(name, (n for schema in schemas for n in schema.names))
 
 
 def _model_values(model: str, schema: ParamSchema,

@@ -87,7 +87,8 @@ DATASET = ParamSchema("dataset", [
     Param("language", str, _DATA["language"], one_of("en", "zh"), "how texts are tokenised; "
           f"null (default): zh when over {CHINESE_SHARE:.0%} of the letters are Chinese, else en",
           nullable=True),
-    Param("covariates", list, [], list_of(_field_name("covariate", None, ""), max_len=100),
+    Param("covariates", list, [], list_of(_field_name("covariate", None, ""), max_len=100,
+                                          distinct=True),
           "fields holding document covariates (STM)", nullable=True),
 ])
 EMBEDDING = ParamSchema("embedding", [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -147,8 +148,11 @@ class Param:
         item = self.constraint.item
         if item is not None:
             items = [(f"[{i}]", p) for i, v in enumerate(value) if (p := item.problem(v))]
-            if items:
-                return items
+            if items:  # and what the list's other items break together (a repeat), at once
+                fine = [v for v in value if not item.problem(v)]
+                whole = [("", f"expects {self.allowed()}; got {shown(value)}")] \
+                    if fine and not self.constraint(fine) else []
+                return items + whole
         if not self.constraint(value):
             return [("", f"expects {self.allowed()}; got {shown(value)}")]
         return []
@@ -165,6 +169,12 @@ class Param:
         if self.default is None:
             return "null" if self.nullable else "required"
         return str(self.default)
+
+
+def closest(name: str, names: Iterable[str]) -> str:
+    """"; did you mean 'x'?" for the names closest to a misspelt one ("seed"), if any is close."""
+    close = difflib.get_close_matches(name, sorted(set(names)), n=3, cutoff=0.75)
+    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
 
 def _doc_allowed(param: Param) -> str:
@@ -259,7 +269,8 @@ class ParamSchema:
         """(field, why) for every unknown field, missing or invalid value and broken rule of one
         of the grid's own sections (`metrics`, `dataset`...), without an owner name; the field
         of a broken rule is ""."""
-        found = [(name, f"unknown field; allowed: {', '.join(self.names)}")
+        found = [(name, f"unknown field{closest(name, self.names)}; allowed: "
+                        f"{', '.join(self.names)}")
                  for name in values if self.get(name) is None]
         for param in self.params:
             if param.name not in values and param.default is None and not param.nullable:

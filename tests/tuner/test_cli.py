@@ -307,7 +307,7 @@ def test_validate_warns_when_chinese_documents_outgrow_the_embedding_window(tmp_
                      params={"num_topics": 5})
     assert main(["validate", str(path)]) == 0
     assert re.search(r"embedding.max_length: \d+% of the documents are longer than 128 of "
-                     r"'[^']+''s tokens, and only a document's first 128 tokens are embedded: "
+                     r"[^ ]+'s tokens, and only a document's first 128 tokens are embedded: "
                      r"\d+% of the text on average", capsys.readouterr().err)
 
 
@@ -520,7 +520,7 @@ def test_run_warns_of_collapsed_fits_and_logs_and_marks_them(tmp_path, small_cor
     assert main(["run", str(grid), "--max-workers", "1", "--quiet",
                  "--cache-dir", str(tmp_path / "cache"), "--tracking-uri", store]) == 0
     captured = capsys.readouterr()
-    assert "warning: 1 trials gave their documents to fewer than half their topics or most of " \
+    assert "warning: 1 trial gave their documents to fewer than half their topics or most of " \
         "them to a few, found one topic, or found fewer than half the topics asked for " \
         "(Lumpy#seed=1: 1 of 5)" in captured.err
     rows = {line.split()[1]: line for line in captured.out.splitlines()
@@ -537,7 +537,7 @@ def test_run_warns_of_collapsed_fits_and_logs_and_marks_them(tmp_path, small_cor
     page = (tmp_path / "r" / "report.html").read_text(encoding="utf-8")
     assert "<li><b>collapsed</b>: its documents went to fewer than half its topics" in page
     assert page.count("<td>collapsed</td>") == 1
-    assert "<p>Its trials' own figures said, at its end:</p><ul class='warnings'><li>1 trials " \
+    assert "<p>Its trials' own figures said, at its end:</p><ul class='warnings'><li>1 trial " \
         "gave their documents to fewer than half their topics" in page
     assert "<summary>How to read these numbers</summary>" in page  # npmi below 0 on headlines
 

@@ -79,6 +79,7 @@ def test_single_model_key_and_relative_dataset_path(tmp_path, small_corpus):
     ({"experiment": ""}, r"experiment: expects a name of 1 to 200 characters with no control "
                          r"or invisible format characters; got ''"),
     ({"colour": "blue"}, r"colour: unknown field; allowed:"),
+    ({"seed": [42]}, r"seed: unknown field; did you mean 'seeds'\?; allowed:"),
     ({"dataset": {"path": "missing.jsonl"}}, r"dataset.path: file not found: .*missing.jsonl"),
     ({"dataset": {"path": "x.txt"}}, r"dataset.path: file not found"),
     ({"ground_truth": "nope.json"}, r"ground_truth: file not found"),
@@ -92,6 +93,29 @@ def test_invalid_grid_names_file_field_and_allowed(tmp_path, small_corpus, overr
     with pytest.raises(GridError, match=message) as info:
         load_grid(path)
     assert all(problem.startswith(str(path)) for problem in info.value.problems)
+
+
+def test_every_problem_of_a_list_is_said_at_once(tmp_path, small_corpus):
+    """[42, 42, -1] named only the -1; the repeat was said once it was fixed (new-user audit of
+    2026-12-02)."""
+    path = grid_with(tmp_path, small_corpus, seeds=[42, 42, -1])
+    with pytest.raises(GridError) as info:
+        load_grid(path)
+    assert [p.removeprefix(f"{path}: ") for p in info.value.problems] == [
+        "seeds[2]: expects an int in 0-4294967295; got -1",
+        "seeds: expects a non-empty list of at most 10000 distinct values, each an int in "
+        "0-4294967295; got [42, 42, -1]"]
+
+
+def test_a_covariate_listed_twice_is_refused(tmp_path, small_corpus):
+    """It was dropped without a word (new-user audit of 2026-12-02)."""
+    raw = json.loads(grid_with(tmp_path, small_corpus).read_text())
+    raw["dataset"]["covariates"] = ["label", "label"]
+    path = tmp_path / "twice.json"
+    path.write_text(json.dumps(raw))
+    with pytest.raises(GridError, match=r"dataset.covariates: expects a list of at most 100 "
+                                        r"distinct values"):
+        load_grid(path)
 
 
 @pytest.mark.parametrize(("written", "code"), [

@@ -132,7 +132,7 @@ def _truncation_advice(grid: Grid, inputs: CheckedInputs,
     longer = f" (then {embedded_share(lengths, limit):.0%} of the text)" \
         if limit and limit > window else ""
     return [f"{grid.path}: embedding.max_length: {over:.0%} of the documents are longer than "
-            f"{window} of '{model}''s tokens, and only a document's first {window} tokens are "
+            f"{window} of {model}'s tokens, and only a document's first {window} tokens are "
             f"embedded: {embedded_share(lengths, window):.0%} of the text on average; if "
             f"topics live past the start, {_longer_window(limit, window)}{longer}"
             f"{_CHUNKS_HINT}"]
@@ -181,7 +181,7 @@ def _chunk_cost_advice(grid: Grid, lengths: Sequence[int], window: int, model: s
     why = f" (auto: a document's start holds {embedded_share(lengths, window):.0%} of its " \
         "text on average)" if requested == "auto" else ""
     return [f"{grid.path}: embedding.long_documents: each document is embedded in windows of "
-            f"{window} of '{model}''s tokens{why}, about {cost:.0f} times the work of its "
+            f"{window} of {model}'s tokens{why}, about {cost:.0f} times the work of its "
             "start alone (once per corpus and model, then cached; THETA's LoRA re-encodes in "
             'each trial); set it to "start" to embed the starts']
 

@@ -9,6 +9,7 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from tuner.reporting.health import counted
 from tuner.tracking.tracker import EXTRAS_FILE
 
 SLICES_SHOWN = 8  # time slices per table; more are sampled evenly, first and last kept
@@ -101,9 +102,9 @@ def _effects_html(effects: Any, topics: Mapping[str, Sequence[str]]) -> str:
         f"{html.escape(str(f))}={html.escape(str(v))}" for f, v in references.items())
         if isinstance(references, dict) and references else "")
     scale = html.escape(str(effects.get("scale", "")))
-    return (f"<details><summary>Covariate effects on topic prevalence ({len(table)} "
-            f"covariate columns)</summary><p>{scale}{against}. The topics each covariate raises "
-            f"and lowers most:</p><ul>{items}</ul></details>")
+    return (f"<details><summary>Covariate effects on topic prevalence "
+            f"({counted(len(table), 'covariate column')})</summary><p>{scale}{against}. The "
+            f"topics each covariate raises and lowers most:</p><ul>{items}</ul></details>")
 
 
 def _effect_item(name: str, values: Sequence[Any], topics: Mapping[str, Sequence[str]]) -> str:

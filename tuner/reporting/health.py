@@ -185,8 +185,9 @@ def _collapse_warning(found: Sequence[tuple[str, Concern, Mapping[str, float]]])
     advice = (" A neural model stopped early on its held-out loss may not have formed its "
               "topics yet: try \"patience\": null (and more epochs)" if stopped else
               " Fewer topics, or more iterations or epochs, may fit this data better")
-    return (f"{len(found)} trials gave their documents to fewer than half their topics or most "
-            "of them to a few, found one topic, or found fewer than half the topics asked for "
+    return (f"{counted(len(found), 'trial')} gave their documents to fewer than half their "
+            "topics or most of them to a few, found one topic, or found fewer than half the "
+            "topics asked for "
             f"({_examples(found, detail)}): a collapsed fit, whose diversity, coherence and "
             f"agreement with the labels mean little.{advice}")
 
