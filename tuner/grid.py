@@ -365,6 +365,19 @@ def _did_you_mean(name: str, schemas: Iterable[ParamSchema]) -> str:
     return closest(name, (n for schema in schemas for n in schema.names))
 
 
+def param_field(grid: Grid, sweep: ModelSweep, name: str, value: Any) -> str:
+    """Where the grid sets a model's parameter to `value`, as its problems name it:
+    "params.dtm.time_slices[1]", "params.num_topics", or "params.<name>" for a default."""
+    raw = grid.raw.get("params")
+    found = _model_values(sweep.model, sweep.schema, raw if isinstance(raw, dict) else {})
+    if name not in found:
+        return f"params.{name}"
+    key, values = found[name]
+    if isinstance(values, list) and len(values) > 1 and value in values:
+        return f"params.{key}[{values.index(value)}]"
+    return f"params.{key}"
+
+
 def _model_values(model: str, schema: ParamSchema,
                   params: Mapping[str, Any]) -> dict[str, tuple[str, Any]]:
     """name -> (grid key, values) for one model; a scoped key overrides an unscoped one."""

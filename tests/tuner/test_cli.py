@@ -366,12 +366,13 @@ def test_settings_that_need_more_documents_than_the_corpus_has_are_invalid(tmp_p
     for search in (None, {"strategy": "tpe", "n_trials": 4}):  # TPE plans cache probes only
         path = make_grid(tmp_path, corpus, dataset=dataset, models=["bertopic", "dtm"],
                          params={"num_topics": [30], "bertopic.clustering": "kmeans",
-                                 "dtm.time_slices": ["bins:50"]}, search=search)
+                                 "dtm.time_slices": ["year", "bins:50"]}, search=search)
         assert main(["validate", str(path)]) == 2
         err = capsys.readouterr().err
         assert f"{path}: params.num_topics: BERTopic with k-means makes 30 clusters of 12 " \
                "documents; allowed: up to 12" in err
-        assert f"{path}: params.time_slices: 'bins:50' makes more slices than the 12 " \
+        # the key and item the grid wrote (it said params.time_slices; new-user audit)
+        assert f"{path}: params.dtm.time_slices[1]: 'bins:50' makes more slices than the 12 " \
                "documents; allowed: bins:2 to bins:12" in err
 
 

@@ -50,7 +50,7 @@ from tuner.engine.advice import (
 from tuner.engine.search import Range
 from tuner.errors import DataError, EmbeddingModelError, GridError
 from tuner.fitting import fit_code
-from tuner.grid import Grid, ModelSweep, refuse_over
+from tuner.grid import Grid, ModelSweep, param_field, refuse_over
 from tuner.params import VOCAB_SIZE, ParamSchema
 from tuner.trial import DataRef, TrialSpec, config_key, data_context, fit_key, score_key
 
@@ -278,14 +278,15 @@ def _check_corpus_size(grid: Grid, documents: int) -> None:
     plan (cache probes only) does not show."""
     problems = []
     for sweep in grid.sweeps:
-        where = f"{grid.path}: params"
         topics = max((int(v or 0) for v in _values(sweep, "num_topics")), default=0)
         if _may_take(sweep, "clustering", "kmeans") and topics > documents:
-            problems.append(f"{where}.num_topics: {sweep.model} with k-means makes {topics} "
+            where = param_field(grid, sweep, "num_topics", topics)
+            problems.append(f"{grid.path}: {where}: {sweep.model} with k-means makes {topics} "
                             f"clusters of {documents} documents; allowed: up to {documents}")
         for rule in _values(sweep, "time_slices"):
             if isinstance(rule, str) and rule.startswith("bins:") and int(rule[5:]) > documents:
-                problems.append(f"{where}.time_slices: '{rule}' makes more slices than the "
+                where = param_field(grid, sweep, "time_slices", rule)
+                problems.append(f"{grid.path}: {where}: '{rule}' makes more slices than the "
                                 f"{documents} documents; allowed: bins:2 to bins:{documents}")
     if problems:
         raise GridError(list(dict.fromkeys(problems)))
