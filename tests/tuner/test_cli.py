@@ -339,6 +339,25 @@ def test_a_missing_date_is_called_missing(tmp_path, capsys):
             f"none (null or empty), e.g. document '{rows[0]['id']}'") in capsys.readouterr().err
 
 
+def test_validate_warns_of_dates_of_mixed_precision_under_bins(tmp_path, capsys):
+    """1985 beside 1985-06-01: the year reads as 1 January, and 'bins:3' split 1985's speeches
+    between two slices by how their dates were written (new-user audit of 2026-12-02)."""
+    from tests.conftest import write_jsonl
+
+    rows = [{**r, "timestamp": r["timestamp"][:4] if i % 4 == 0 else r["timestamp"]}
+            for i, r in enumerate(dated_records())]
+    corpus = write_jsonl(tmp_path / "mixed.jsonl", rows)
+    dataset = {"path": str(corpus), "text_field": "text", "id_field": "id",
+               "label_field": "label", "timestamp_field": "timestamp", "language": "en"}
+    for rule, warned in (("bins:3", True), ("year", False)):
+        path = make_grid(tmp_path, corpus, dataset=dataset, models=["dtm"],
+                         params={"num_topics": 5, "time_slices": rule})
+        assert main(["validate", str(path)]) == 0
+        assert ("dataset.timestamp_field: the documents' dates differ in precision (30 a full "
+                "date, 10 a year alone); a year alone reads as its 1 January"
+                in capsys.readouterr().err) is warned
+
+
 def test_validate_warns_of_more_dtm_bins_than_dates(tmp_path, capsys):
     from tests.conftest import write_jsonl
 

@@ -37,6 +37,12 @@ def parse_timestamp(value: str) -> date | None:
         return None
 
 
+def precision(value: str) -> str:
+    """How precisely a parsed timestamp dates its document: "year", "month" or "day"."""
+    text = value.strip()
+    return "year" if _YEAR.match(text) else "month" if _YEAR_MONTH.match(text) else "day"
+
+
 def value_shape(value: str) -> str:
     """How a value that is no date looks, without its content (an error must not echo the data
     file: a timestamp field set to the text field printed a whole document): digits as 9,

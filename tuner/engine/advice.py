@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +23,7 @@ from tuner.data.corpus import (
     mostly_chinese,
 )
 from tuner.data.embeddings import MINILM_IDS, model_kind, token_limit
-from tuner.data.timestamps import parse_timestamps
+from tuner.data.timestamps import parse_timestamps, precision
 from tuner.data.vocab import MENTION, WEB_DEBRIS
 from tuner.engine.pruning import largest_budget
 
@@ -304,7 +305,25 @@ def _time_slice_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
         found.append(f"{grid.path}: params.time_slices: '{rule}' on documents of {days} "
                      "distinct dates: some slices hold one date, whose documents are split "
                      f"between slices by their order in the file; use at most 'bins:{days}'")
+    if any(r.startswith("bins:") for r in rules):
+        found += _mixed_precision_advice(grid, inputs.corpus.timestamps)
     return found
+
+
+def _mixed_precision_advice(grid: Grid, timestamps: Sequence[str]) -> list[str]:
+    """Years alone beside full dates: a year reads as its 1 January, so 'bins:N' orders those
+    documents before the rest of their year, and a slice's edge can split one year's
+    documents by how their dates were written (1985 and 1985-06-01; new-user audit of
+    2026-12-02)."""
+    counts = Counter(precision(value) for value in timestamps)
+    if len(counts) < 2:
+        return []
+    kinds = {"year": "a year alone", "month": "a year and month", "day": "a full date"}
+    said = ", ".join(f"{n} {kinds[kind]}" for kind, n in counts.most_common())
+    return [f"{grid.path}: dataset.timestamp_field: the documents' dates differ in precision "
+            f"({said}); a year alone reads as its 1 January, so 'bins:N' slices may split a "
+            "year's documents by how their dates were written; give every document the same "
+            "precision, or use time_slices 'year'"]
 
 
 # Encoders whose positions count from the first token: left padding (last-token pooling pads
