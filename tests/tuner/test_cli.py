@@ -436,8 +436,12 @@ def test_validate_warns_of_covariates_the_labels_determine_or_that_never_vary(tm
     rows = [{**r, "politics": r["label"] == "POLITICS", "source": "huffpost", "half": i % 2,
              "desk": f"{r['label']}-{i % 2}" if r["label"] == "POLITICS" else r["label"]}
             for i, r in enumerate(dated_records(400))]
+    seen: dict[str, int] = {}
+    for row in rows:  # two documents a writer, each writer under one label, as countries under
+        seen[row["label"]] = seen.get(row["label"], 0) + 1  # continents (new-user audit)
+        row["writer"] = f"{row['label']}-{seen[row['label']] // 2}"
     dataset = {"path": str(write_jsonl(tmp_path / "c.jsonl", rows)), "label_field": "label",
-               "covariates": ["label", "politics", "source", "half", "desk"]}
+               "covariates": ["label", "politics", "source", "half", "desk", "writer"]}
     path = make_grid(tmp_path, tmp_path / "c.jsonl", dataset=dataset, models=["stm"],
                      params={"num_topics": 5})
     assert main(["validate", str(path)]) == 0
@@ -449,8 +453,9 @@ def test_validate_warns_of_covariates_the_labels_determine_or_that_never_vary(tm
         "effect for it" in err
     assert "'half': the labels" not in err and "'half': every" not in err
     # a level under one label each (a desk within a section), few enough to be categories
-    assert ("dataset.covariates 'desk': it determines the labels (each of its values has one "
-            "label") in err
+    for determining in ("desk", "writer"):
+        assert (f"dataset.covariates '{determining}': it determines the labels (each of its "
+                "values has one label") in err
 
 
 def test_validate_says_which_dataset_fields_no_model_reads_and_which_numbers_overflow(
