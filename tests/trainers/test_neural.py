@@ -227,6 +227,11 @@ def test_turnover_is_the_share_of_top_words_new_since_lag_epochs_before(small_da
     assert TrainResult(best_epoch=2, top_words=ids).turnover() == (1.0, 1)
     assert TrainResult(best_epoch=1, top_words=ids).turnover() == (0.25, 1)
     assert TrainResult(best_epoch=0, top_words=ids).turnover() is None
+    assert result.start_top_words is not None and result.start_top_words.shape == (6, 10)
+    start = np.array([[0, 7], [2, 4]])
+    assert TrainResult(best_epoch=1, top_words=ids, start_top_words=start).from_start() == 0.5
+    assert TrainResult(best_epoch=2, top_words=ids, start_top_words=start).from_start() == 0.25
+    assert TrainResult(best_epoch=1, top_words=ids).from_start() is None
 
 
 def test_reading_each_epochs_topics_leaves_the_fit_as_it_was(small_data, monkeypatch):
@@ -241,6 +246,7 @@ def test_reading_each_epochs_topics_leaves_the_fit_as_it_was(small_data, monkeyp
     read = trainer().fit(small_data, params, FitContext(seed=3))
     assert read.extras["top_word_turnover_epochs"] == 5
     assert 0.0 <= read.extras["top_word_turnover"] <= 1.0
+    assert 0.0 <= read.extras["top_words_from_start"] <= 1.0
     monkeypatch.setattr(neural, "top_word_ids", lambda model: np.zeros((6, 10), dtype=np.int64))
     unread = trainer().fit(small_data, params, FitContext(seed=3))
     assert unread.extras["best_val_loss"] == read.extras["best_val_loss"]
