@@ -236,6 +236,34 @@ def test_a_stopped_sweep_stops_between_embedding_batches(tmp_path, small_corpus)
     assert [p.name for p in (tmp_path / "cache").glob("emb-*") if p.suffix != ".lock"] == []
 
 
+def test_a_stopped_sweep_stops_while_it_tokenises(tmp_path, ng_records):
+    """The stop was read between embedding batches only: tokenising and co-occurrence counting
+    of a large corpus ran to their end. It is read every 1,000 documents tokenised and before
+    each co-occurrence chunk, and no half bag of words is cached."""
+    from tests.conftest import write_jsonl
+    from tuner.errors import SweepInterrupted
+
+    records = [{**r, "id": f"{r['id']}-{copy}"} for copy in range(2) for r in ng_records][:2500]
+    corpus = write_jsonl(tmp_path / "large.jsonl", records)
+    grid = load_grid(make_grid(tmp_path, corpus, params={"num_topics": 5, "vocab_size": 1000}))
+    asked: list[int] = []
+
+    def cancelled_at_the_second_thousand() -> None:
+        asked.append(1)
+        if len(asked) == 2:
+            raise SweepInterrupted(15)
+
+    with pytest.raises(SweepInterrupted):
+        precompute(grid, check_inputs(grid), tmp_path / "cache", progress=False,
+                   between_batches=cancelled_at_the_second_thousand)
+    assert not list((tmp_path / "cache").rglob("meta.json"))  # no bag of words was saved
+    asked.clear()
+    prepared = precompute(grid, check_inputs(grid), tmp_path / "cache", progress=False,
+                          between_batches=lambda: asked.append(1))
+    assert len(asked) >= 4  # documents 0, 1,000 and 2,000, then each co-occurrence chunk
+    assert prepared.cache_events["bow[vocab_size=1000]"].startswith("computed")
+
+
 def _assignments(client: MlflowClient, run_id: str, folder: Path) -> list[int]:
     path = client.download_artifacts(run_id, "assignments.csv", str(folder))
     rows = Path(path).read_text(encoding="utf-8").splitlines()[1:]

@@ -361,11 +361,18 @@ class TokenCounts:
         return BagOfWords(vocab, mapped[kept], kept_before[self.offsets], key)
 
 
-def count_tokens(corpus: Corpus, settings: Preprocessing) -> TokenCounts:
-    """Tokenise every document once into a `TokenCounts`, one document at a time."""
+STOP_CHECK_DOCUMENTS = 1000  # documents tokenised between two calls of a stop check
+
+
+def count_tokens(corpus: Corpus, settings: Preprocessing,
+                 stop_check: Callable[[], None] | None = None) -> TokenCounts:
+    """Tokenise every document once into a `TokenCounts`, one document at a time;
+    `stop_check`, called every STOP_CHECK_DOCUMENTS documents, may raise to stop."""
     index: dict[str, int] = {}
     flat, lengths, df = array("i"), array("q", [0]), array("q")
-    for text in corpus.texts:
+    for number, text in enumerate(corpus.texts):
+        if stop_check is not None and number % STOP_CHECK_DOCUMENTS == 0:
+            stop_check()
         ids = [index.setdefault(w, len(index)) for w in tokenize(text, corpus.language, settings)]
         df.extend([0] * (len(index) - len(df)))
         for i in set(ids):
@@ -531,8 +538,8 @@ class Cooccurrence:
     window: int
 
 
-def count_cooccurrence(bow: BagOfWords, window: int, chunk_tokens: int = COOCCURRENCE_CHUNK
-                       ) -> Cooccurrence:
+def count_cooccurrence(bow: BagOfWords, window: int, chunk_tokens: int = COOCCURRENCE_CHUNK,
+                       stop_check: Callable[[], None] | None = None) -> Cooccurrence:
     """Count how many sliding windows of `window` tokens hold each word and each pair of words
     (a shorter document is one window): the statistics of gensim's c_npmi, reproduced exactly.
     A token OUTSIDE the vocabulary (a `kept_stream`) takes its place in the windows and is not
@@ -543,11 +550,14 @@ def count_cooccurrence(bow: BagOfWords, window: int, chunk_tokens: int = COOCCUR
     present from the window where one of its occurrences enters until the window after its first
     occurrence at or past that point leaves. We count the same windows so the values match.
 
-    Documents are counted in chunks of at most `chunk_tokens` tokens, whose counts add up.
+    Documents are counted in chunks of at most `chunk_tokens` tokens, whose counts add up;
+    `stop_check`, called before each chunk, may raise to stop.
     """
     pairs = sp.csr_matrix((len(bow.vocab), len(bow.vocab)), dtype=np.int32)
     n_windows = 0
     for chunk in _document_chunks(bow, chunk_tokens):
+        if stop_check is not None:
+            stop_check()
         incidence, windows = _window_incidence(chunk, window)
         pairs = pairs + (incidence.T @ incidence).tocsr()
         n_windows += windows
@@ -614,10 +624,11 @@ class CooccurrenceCache:
         self.root = bow_cache.root
 
     def get_or_compute(self, bow: BagOfWords, window: int, reference: str = "vocabulary",
-                       kept: Callable[[], BagOfWords] | None = None) -> Cooccurrence:
+                       kept: Callable[[], BagOfWords] | None = None,
+                       stop_check: Callable[[], None] | None = None) -> Cooccurrence:
         """The counts of `bow`'s words over `reference`'s windows (NPMI_REFERENCES): the
         vocabulary's tokens, or every kept token, which `kept` makes (`TokenCounts.kept_stream`)
-        when they are not on disk yet."""
+        when they are not on disk yet. `stop_check` may raise between chunks to stop."""
         path = self.root / bow.key / COOCCURRENCE_FILES[reference].format(window=window)
         with locked(path):
             if path.is_file():
@@ -626,13 +637,13 @@ class CooccurrenceCache:
                 except Exception:  # damaged in any way (a truncated zip, a bad array): recompute
                     path.unlink(missing_ok=True)
             if reference == "vocabulary":
-                counts = count_cooccurrence(bow, window)
+                counts = count_cooccurrence(bow, window, stop_check=stop_check)
             elif kept is None:
                 raise CacheError(f"{path}: the co-occurrence counts over the preprocessed corpus "
                                  "are missing; the sweep's start (or `tuner precompute`) makes "
                                  "them from the corpus")
             else:
-                counts = count_cooccurrence(kept(), window)
+                counts = count_cooccurrence(kept(), window, stop_check=stop_check)
             write_atomic(path, lambda p: _save_cooc(p, counts))
             return counts
 

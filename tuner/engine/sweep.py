@@ -408,14 +408,15 @@ def _has_pairs(truth: GroundTruth) -> bool:
 def precompute(grid: Grid, inputs: CheckedInputs, cache_dir: Path, progress: bool = True,
                between_batches: Callable[[], None] | None = None) -> PreparedSweep:
     """Build (or reuse) every bag of words, co-occurrence table and embedding, then the trials.
-    `between_batches` is called between embedding batches and may raise to stop (tuner serve's
-    cancel: a sweep cancelled while it embedded ran its embedding to the end, 80 s; attacker
-    audit of 2026-12-02); nothing half-computed is cached."""
+    `between_batches` is called between embedding batches, every 1,000 documents tokenised and
+    between co-occurrence chunks, and may raise to stop (tuner serve's cancel: a sweep cancelled
+    while it embedded ran its embedding to the end, 80 s; attacker audit of 2026-12-02);
+    nothing half-computed is cached."""
     check_cache_writable(cache_dir)
     grid = with_language(grid, inputs.corpus.language)
     events: dict[str, str] = {}
     advice: list[str] = []
-    bags = _bags_of_words(grid, inputs, cache_dir, events, advice)
+    bags = _bags_of_words(grid, inputs, cache_dir, events, advice, between_batches)
     keys = {spec: _embedding(spec, inputs, cache_dir, events, progress, between_batches)
             for spec in inputs.embeddings}
     factory = TrialFactory(grid, inputs, cache_dir, bags, keys)
@@ -497,7 +498,8 @@ class BagsOfWords:
 
 
 def _bags_of_words(grid: Grid, inputs: CheckedInputs, cache_dir: Path,
-                   events: dict[str, str], advice: list[str]) -> BagsOfWords:
+                   events: dict[str, str], advice: list[str],
+                   stop_check: Callable[[], None] | None = None) -> BagsOfWords:
     """One bag of words per (vocabulary size, language) the plan needs, and its co-occurrence
     counts; a model whose language parameter differs from dataset.language gets the corpus
     tokenised its way. `events` gets each bag's figures, `advice` what they say is wrong."""
@@ -523,7 +525,7 @@ def _bags_of_words(grid: Grid, inputs: CheckedInputs, cache_dir: Path,
 
         def counted(corpus: Corpus = corpus) -> TokenCounts:
             if corpus.language not in tokens:
-                tokens[corpus.language] = count_tokens(corpus, grid.preprocessing)
+                tokens[corpus.language] = count_tokens(corpus, grid.preprocessing, stop_check)
             return tokens[corpus.language]
 
         folder = cache.path_for(corpus, size, grid.preprocessing)
@@ -534,7 +536,7 @@ def _bags_of_words(grid: Grid, inputs: CheckedInputs, cache_dir: Path,
             bow = cache.get_or_compute(corpus, size, grid.preprocessing, counted())
         events[f"bow[{label}]"] = f"{state} ({bag_figures(bow)})"
         built.append(((size, language), bow, label))
-        _count_cooccurrence(cache, bow, grid, counted)
+        _count_cooccurrence(cache, bow, grid, counted, stop_check)
         paths[(size, language)] = folder
         if len(bow.vocab) < size:
             full[language] = (size, len(bow.vocab))
@@ -545,12 +547,13 @@ def _bags_of_words(grid: Grid, inputs: CheckedInputs, cache_dir: Path,
 
 
 def _count_cooccurrence(cache: BowCache, bow: BagOfWords, grid: Grid,
-                        counted: Callable[[], TokenCounts]) -> None:
+                        counted: Callable[[], TokenCounts],
+                        stop_check: Callable[[], None] | None = None) -> None:
     """The co-occurrence counts NPMI reads, on disk beside `bow`; over every kept token (the
     "preprocessed" reference) they need the corpus tokenised, which a warm cache skips."""
     CooccurrenceCache(cache).get_or_compute(
         bow, grid.metrics.npmi_window, grid.metrics.npmi_reference,
-        lambda: counted().kept_stream(bow.vocab, bow.key, grid.preprocessing))
+        lambda: counted().kept_stream(bow.vocab, bow.key, grid.preprocessing), stop_check)
 
 
 def embedding_key(spec: EmbeddingSpec, model_path: Path, corpus: Corpus,
