@@ -123,3 +123,17 @@ def test_written_files_get_opens_default_mode(tmp_path):
     write_files(tmp_path / "run", [("trial.json", "{}")])
     (tmp_path / "plain").write_text("{}")
     assert (tmp_path / "run" / "trial.json").stat().st_mode == (tmp_path / "plain").stat().st_mode
+
+
+def test_a_parameter_past_mlflows_length_is_cut_where_it_says_so(tmp_path):
+    """650 ten-digit seeds made a sweep's `seeds` 7,000 characters; MLflow kept 6,000 without
+    a word (attacker audit of 2026-12-02)."""
+    tracker = MlflowTracker(f"sqlite:///{tmp_path}/mlflow.db")
+    experiment = tracker.client.create_experiment("long-params")
+    run = tracker.client.create_run(experiment)
+    seeds = ",".join(str(4_000_000_000 + i) for i in range(650))
+    tracker._log_params(run.info.run_id, {"seeds": seeds, "short": "1,2"})
+    logged = tracker.client.get_run(run.info.run_id).data.params
+    assert logged["short"] == "1,2"
+    assert len(logged["seeds"]) == 6000 and logged["seeds"].startswith(seeds[:5000])
+    assert logged["seeds"].endswith(f"... ({len(seeds)} characters)")

@@ -759,8 +759,18 @@ def _run_name(spec: TrialSpec, sweep: SweepHandle) -> str:
             f"-s{spec.seed}-{sweep.batch_id[:4]}")
 
 
+PARAM_CHARS = 6000  # MLflow's longest parameter value; it cut longer ones without a word
+
+
 def _param_text(value: Any) -> str:
-    return "null" if value is None else str(value)
+    """A parameter's value as MLflow stores it; past PARAM_CHARS, cut where it says so (650
+    seeds made a sweep's `seeds` 7,000 characters; attacker audit of 2026-12-02); each trial
+    run logs its own seed."""
+    text = "null" if value is None else str(value)
+    if len(text) <= PARAM_CHARS:
+        return text
+    tail = f"... ({len(text)} characters)"
+    return text[:PARAM_CHARS - len(tail)] + tail
 
 
 def _is_secret(name: str) -> bool:
