@@ -92,6 +92,7 @@ class SweepOutcome:
     unshown: int = 0  # configurations ranked below the board's last row
     # what the ranked trials' own figures say is likely wrong with them (tuner.reporting.health)
     warnings: list[str] = field(default_factory=list)
+    unrunnable: int = 0  # TPE: trials of suggestions skipped as breaking a model's rules
 
 
 @dataclass
@@ -261,7 +262,7 @@ def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, ho
     return SweepOutcome(result.sweep.experiment_id, result.sweep.run_id, metric, board,
                         result.completed, result.failed, result.skipped, result.rescored,
                         result.pruned, tracker.journalled, result.repeated,
-                        len(ranked) - len(board), after)
+                        len(ranked) - len(board), after, result.unrunnable)
 
 
 def _log_warnings_after_trials(tracker: MlflowTracker, run_id: str, prepared: PreparedSweep,

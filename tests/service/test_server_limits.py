@@ -354,3 +354,18 @@ def test_sweep_submissions_wait_in_their_own_lane_and_reads_are_answered_meanwhi
         release.set()
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.parametrize("line, heavy", [
+    (b"POST /sweeps HTTP/1.1\r", True), (b"POST //sweeps/?x=1 HTTP/1.1", True),
+    (b"POST\t/sweeps\tHTTP/1.1", True), (b"POST  /sweeps HTTP/1.1", True),
+    (b" POST /sweeps HTTP/1.1", True), (b"POST\x0b/sweeps HTTP/1.1", True),
+    (b"POST /sweeps/abc/cancel HTTP/1.1", False), (b"GET /sweeps HTTP/1.1", False),
+    (b"POST", False), (b"", False),
+])
+def test_a_submission_is_told_as_http_server_reads_its_line(line: bytes, heavy: bool) -> None:
+    """A tab or a second space between the words put a submission in the other lane, which
+    http.server still routed to it (review of 2026-12-02)."""
+    from tuner.serve.server import starts_a_sweep
+
+    assert starts_a_sweep(line) is heavy

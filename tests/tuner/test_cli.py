@@ -349,9 +349,11 @@ def test_validate_warns_of_dates_of_mixed_precision_under_bins(tmp_path, capsys)
     corpus = write_jsonl(tmp_path / "mixed.jsonl", rows)
     dataset = {"path": str(corpus), "text_field": "text", "id_field": "id",
                "label_field": "label", "timestamp_field": "timestamp", "language": "en"}
-    for rule, warned in (("bins:3", True), ("year", False)):
+    tpe = {"strategy": "tpe", "n_trials": 4}  # its plan shows the default, 'year'
+    for rule, search, warned in (("bins:3", None, True), ("year", None, False),
+                                 (["year", "bins:3"], tpe, True)):
         path = make_grid(tmp_path, corpus, dataset=dataset, models=["dtm"],
-                         params={"num_topics": 5, "time_slices": rule})
+                         params={"num_topics": 5, "time_slices": rule}, search=search)
         assert main(["validate", str(path)]) == 0
         assert ("dataset.timestamp_field: the documents' dates differ in precision (30 a full "
                 "date, 10 a year alone); a year alone reads as its 1 January"

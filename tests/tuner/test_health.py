@@ -82,3 +82,20 @@ def test_a_sweeps_warnings_name_three_trials_and_count_the_rest() -> None:
                       "not early stopping, and their topics may not have formed yet: raise "
                       "epochs")
     assert sweep_warnings([]) == []
+
+
+def test_a_fit_early_stopping_ended_near_its_start_is_told_to_raise_patience() -> None:
+    """"Raise epochs" changes nothing for a fit that its patience ended (review of
+    2026-12-02)."""
+    stopped = {"top_words_from_start": 0.5, "stopped_early": 1.0, "epochs_run": 21.0,
+               "best_epoch": 10.0}
+    ran = {"top_words_from_start": 0.46, "epochs_run": 100.0, "best_epoch": 99.0}
+    (warning,) = sweep_warnings([
+        ("ETM#seed=1", trial_concerns("ETM", {"patience": 10}, stopped), stopped),
+        ("DTM#seed=1", trial_concerns("DTM", {}, ran), ran)])
+    assert warning == (
+        "2 trials ended with topics whose top words were still largely those of their initial "
+        "weights (ETM#seed=1: 50% of its top words its initial weights', stopped early at "
+        "epoch 21; DTM#seed=1: 46% of its top words its initial weights'): they barely "
+        "trained, and their scores describe the random start more than the data: raise "
+        "epochs, and for a fit that early stopping ended, raise patience or set it null")

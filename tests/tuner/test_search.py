@@ -127,8 +127,14 @@ def test_a_tpe_search_listing_more_caches_than_trials_is_refused(tmp_path, small
         "lda.vocab_size": list(range(1000, 1200)), "num_topics": 5},
         search={"strategy": "tpe", "n_trials": 3}))
     with pytest.raises(GridError, match=r"search.n_trials: a TPE search builds a cache for each "
-                       r"value .* 200 here \(LDA: 200\), more than its 3 trials can use"):
+                       r"choice .* 200 here \(LDA: 200 vocab_size\), more than its 3 trials "
+                       r"can use"):
         check_inputs(grid)
+    huge = load_grid(make_grid(tmp_path, small_corpus, models=["theta"], params={
+        "theta.vocab_size": list(range(1000, 11000)), "theta.language": ["en", "zh"] * 5000,
+        "num_topics": 5}, search={"strategy": "tpe", "n_trials": 3}))
+    with pytest.raises(GridError, match=r"20000 here \(THETA: 10000 vocab_size x 2 language"):
+        check_inputs(huge)  # counted, not built (the product of the lists: 10^8 combinations)
     fits = load_grid(make_grid(tmp_path, small_corpus, models=["lda", "btm"], params={
         "lda.vocab_size": [1000, 2000], "num_topics": 5},
         search={"strategy": "tpe", "n_trials": 2}))

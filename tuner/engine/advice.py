@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from tuner.data.ground_truth import GroundTruth
     from tuner.data.vocab import BagOfWords
     from tuner.engine.sweep import CheckedInputs, PlannedTrial
-    from tuner.grid import Grid
+    from tuner.grid import Grid, ModelSweep
 
 
 def advisories(grid: Grid, inputs: CheckedInputs) -> list[str]:
@@ -305,9 +305,16 @@ def _time_slice_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
         found.append(f"{grid.path}: params.time_slices: '{rule}' on documents of {days} "
                      "distinct dates: some slices hold one date, whose documents are split "
                      f"between slices by their order in the file; use at most 'bins:{days}'")
-    if any(r.startswith("bins:") for r in rules):
+    swept = {str(v) for sweep in grid.sweeps for v in _listed(sweep, "time_slices")}
+    if any(r.startswith("bins:") for r in set(rules) | swept):  # a TPE plan shows defaults
         found += _mixed_precision_advice(grid, inputs.corpus.timestamps)
     return found
+
+
+def _listed(sweep: ModelSweep, param: str) -> list[Any]:
+    """The values a grid lists for a model's parameter (a search's choices), none if a range."""
+    values = sweep.space.get(param)
+    return list(values) if isinstance(values, list) else []
 
 
 def _mixed_precision_advice(grid: Grid, timestamps: Sequence[str]) -> list[str]:
@@ -320,10 +327,12 @@ def _mixed_precision_advice(grid: Grid, timestamps: Sequence[str]) -> list[str]:
         return []
     kinds = {"year": "a year alone", "month": "a year and month", "day": "a full date"}
     said = ", ".join(f"{n} {kinds[kind]}" for kind, n in counts.most_common())
+    alone = "a year alone reads as its 1 January" if "month" not in counts else \
+        "a year or a month alone reads as its first day"
     return [f"{grid.path}: dataset.timestamp_field: the documents' dates differ in precision "
-            f"({said}); a year alone reads as its 1 January, so 'bins:N' slices may split a "
-            "year's documents by how their dates were written; give every document the same "
-            "precision, or use time_slices 'year'"]
+            f"({said}); {alone}, so 'bins:N' slices may split a year's documents by how their "
+            "dates were written; give every document the same precision, or use time_slices "
+            "'year'"]
 
 
 # Encoders whose positions count from the first token: left padding (last-token pooling pads
@@ -621,15 +630,14 @@ def _pure_by_chance(levels: Sequence[str], labels: Sequence[int]) -> float:
     """The chance that every level's labelled documents would share one label if labels fell on
     documents independently of the levels: the product over levels of sum_c p_c^n (n the
     level's labelled documents, p_c each label's share of them all)."""
-    by_level: dict[str, list[int]] = {}
-    for level, label in zip(levels, labels, strict=True):
-        if label != -1:
-            by_level.setdefault(level, []).append(label)
+    sizes = Counter(level for level, label in zip(levels, labels, strict=True) if label != -1)
     labelled = [label for label in labels if label != -1]
     shares = np.bincount(labelled) / len(labelled) if labelled else np.ones(1)
     chance = 1.0
-    for members in by_level.values():
-        chance *= float(np.sum(shares ** len(members)))
+    for size, levels_of_size in Counter(sizes.values()).items():  # one power per level size
+        chance *= float(np.sum(shares ** size)) ** levels_of_size
+        if chance < PURE_BY_CHANCE:
+            break  # low enough: said
     return chance
 
 

@@ -73,6 +73,7 @@ class SweepResult:
     stale: int = 0
     steps: list[dict[str, Any]] = field(default_factory=list)  # shared steps, in finishing order
     repeated: int = 0  # TPE: trials of suggestions that repeated earlier ones, not run again
+    unrunnable: int = 0  # TPE: trials of suggestions skipped as breaking a model's rules
 
     @property
     def completed(self) -> int:
@@ -217,6 +218,7 @@ def _close(tracker: Tracker, sweep: SweepHandle, result: SweepResult, scheduler:
                                     **summary.tags})
     if isinstance(source, TpeSource):
         result.repeated = source.repeated
+        result.unrunnable = source.unrunnable_trials
         tracker.log_json(sweep.run_id, "search.json", {
             "configurations": source.finished, "repeated_trials": source.repeated,
             "skipped_suggestions": source.unrunnable})

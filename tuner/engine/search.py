@@ -245,6 +245,11 @@ class TpeSource:
                     "is skipped", REFUSALS, "; ".join(refused.values()))
         return None
 
+    @property
+    def unrunnable_trials(self) -> int:
+        """The trials of the skipped suggestions: each stood for one per seed."""
+        return self.unrunnable * len(self.seeds)
+
     def _drawn(self, trial: Any) -> tuple[str, dict[str, Any]]:
         models = list(self.space)
         model = trial.suggest_categorical("model", models) if len(models) > 1 else models[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
@@ -131,14 +132,21 @@ def plan_trials(grid: Grid) -> list[PlannedTrial]:
 
 
 def _probes(grid: Grid, sweep: ModelSweep) -> list[dict[str, Any]]:
+    """One combination per distinct choice of the cache-selecting values."""
+    keyed = _cache_values(grid, sweep)
+    return [dict(zip(keyed, combo, strict=True)) for combo in itertools.product(*keyed.values())]
+
+
+def _cache_values(grid: Grid, sweep: ModelSweep) -> dict[str, list[Any]]:
+    """Each cache-selecting parameter's distinct listed values (a repeat builds nothing more)."""
     cache_params = load_trainer(sweep.model).cache_params
     keyed = {name: values for name, values in sweep.space.items() if name in cache_params}
     for name, values in keyed.items():
         if isinstance(values, Range):
             raise GridError([f"{grid.path}: params.{name}: a TPE search needs a list of values "
                              f"for {name} (each builds a cache); got a range"])
-    return [dict(zip(keyed, combo, strict=True))
-            for combo in itertools.product(*keyed.values())]  # type: ignore[arg-type]
+    return {name: list({repr(v): v for v in values}.values())  # type: ignore[union-attr]
+            for name, values in keyed.items()}
 
 
 def _refuse_unusable_caches(grid: Grid) -> None:
@@ -148,13 +156,17 @@ def _refuse_unusable_caches(grid: Grid) -> None:
     --max-trials; attacker audit of 2026-12-02)."""
     if grid.search.strategy != "tpe":
         return
-    caches = {sweep.model: len(_probes(grid, sweep)) for sweep in grid.sweeps}
-    built = sum(count for count in caches.values() if count > 1)  # one: the model's only one
+    listed, built = [], 0
+    for sweep in grid.sweeps:
+        keyed = _cache_values(grid, sweep)  # counted, not built: 10,000^3 combinations fit
+        count = math.prod(len(values) for values in keyed.values())  # in a 1 MiB request
+        if count > 1:  # one: the model's only one
+            built += count
+            listed.append(f"{sweep.model}: {' x '.join(f'{len(v)} {n}' for n, v in keyed.items())}")
     if built > grid.search.n_trials:
-        listed = ", ".join(f"{model}: {count}" for model, count in caches.items() if count > 1)
         raise GridError([f"{grid.path}: search.n_trials: a TPE search builds a cache for each "
-                         f"value of the parameters that select one (vocab_size, model_size) "
-                         f"before its first trial: {built} here ({listed}), more than its "
+                         f"choice of the values that select one before its first trial: "
+                         f"{built} here ({'; '.join(listed)}), more than its "
                          f"{grid.search.n_trials} trials can use; list fewer values or raise "
                          f"n_trials to {built} or more"])
 

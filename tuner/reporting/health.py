@@ -41,9 +41,9 @@ MEANINGS = {
     "topics_changing": "its epochs ran out while its topics still changed (on average half or "
                        "more of a topic's top 10 words were new over the 10 epochs before its "
                        "kept one): its scores depend on the epoch budget; raise epochs",
-    "near_start": "two in five or more of its topics' top 10 words were still those of its "
-                  "initial weights when its training ended: its topics are largely the random "
-                  "start's; raise epochs",
+    "near_start": "on average two in five or more of its topics' top 10 words were still "
+                  "those of its initial weights when its training ended: its topics are largely "
+                  "the random start's; raise epochs (and patience, if early stopping ended it)",
     "saw_labels": "THETA mode supervised trained on the labels that ARI, NMI and F1 compare "
                   "it with: those scores flatter it beside unsupervised models"}
 
@@ -243,9 +243,17 @@ def _changing_warning(found: Sequence[tuple[str, Concern, Mapping[str, float]]])
 
 
 def _near_start_warning(found: Sequence[tuple[str, Concern, Mapping[str, float]]]) -> str:
+    def detail(concern: Concern, metrics: Mapping[str, float]) -> str:
+        stopped = metrics.get("stopped_early")
+        return concern.detail + (f", stopped early at epoch {metrics['epochs_run']:.0f}"
+                                 if stopped and "epochs_run" in metrics else "")
+
+    stopped = any(m.get("stopped_early") for _, _, m in found)
+    advice = ("raise epochs, and for a fit that early stopping ended, raise patience or set it "
+              "null" if stopped else "raise epochs")
     return (f"{counted(len(found), 'trial')} ended with topics whose top words were still largely "
-            f"those of their initial weights ({_examples(found)}): they barely trained, and "
-            "their scores describe the random start more than the data: raise epochs")
+            f"those of their initial weights ({_examples(found, detail)}): they barely trained, "
+            f"and their scores describe the random start more than the data: {advice}")
 
 
 def _labels_warning(found: Sequence[tuple[str, Concern, Mapping[str, float]]]) -> str:

@@ -81,6 +81,7 @@ class SweepJob:
     pruned: int = 0
     skipped: int = 0
     repeated: int = 0  # TPE: suggestions that repeated an earlier trial (its result, not run)
+    unrunnable: int = 0  # TPE: trials of suggestions skipped as breaking a model's rules
     error: str | None = None
     experiment_id: str | None = None
     parent_run_id: str | None = None
@@ -96,7 +97,8 @@ class SweepJob:
     def progress(self) -> float | None:
         if not self.total:
             return None
-        done = self.completed + self.pruned + self.failed + self.skipped + self.repeated
+        done = self.completed + self.pruned + self.failed + self.skipped + self.repeated + \
+            self.unrunnable
         return round(done / self.total, 4)
 
     def as_json(self) -> dict[str, Any]:
@@ -339,7 +341,7 @@ class SweepRegistry:
         with self._lock:
             job.experiment_id, job.parent_run_id = outcome.experiment_id, outcome.parent_run_id
             job.metric, job.skipped = outcome.metric, outcome.skipped
-            job.repeated = outcome.repeated
+            job.repeated, job.unrunnable = outcome.repeated, outcome.unrunnable
             job.journalled = outcome.journalled
             job.warnings = list(outcome.warnings)
         if outcome.failed and not (outcome.completed or outcome.skipped or outcome.pruned):

@@ -91,7 +91,7 @@ class GatedHTTPServer(HTTPServer):
 
     def dispatch(self, request: socket.socket, client_address: Any, data: bytes) -> None:
         """Called by the gate with a whole request: queue it for a handler thread of its lane."""
-        lane = self._lanes[self._heavy(data.split(b"\r\n", 1)[0])]
+        lane = self._lanes[self._heavy(data.split(b"\n", 1)[0])]  # http.server's line end
         if not lane.queued.acquire(blocking=False):
             _send_and_close(request, BUSY)
             return
