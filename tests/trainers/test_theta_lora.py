@@ -43,10 +43,15 @@ def test_supervised_lora_separates_labels(small_data, short_source):
     assert gain > 0.005
 
 
-def test_theta_lora_fit_is_logged_cached_and_leaves_the_model_alone(small_data, short_source,
+def test_theta_lora_fit_is_logged_cached_and_leaves_the_model_alone(ng_records, short_source,
                                                                      tmp_path):
-    data = dataclasses.replace(small_data, encoder=dataclasses.replace(short_source,
-                                                                       max_length=12))
+    from tests.conftest import stratified_subset
+    from tests.trial_data import trial_data_for
+
+    # 80 posts: what is tested is the LoRA's caching and the model folder left alone (400 took
+    # 42 s, most of it fine-tuning and re-encoding)
+    small = trial_data_for(stratified_subset(ng_records, 4), tmp_path / "data", model="theta")
+    data = dataclasses.replace(small, encoder=dataclasses.replace(small.encoder, max_length=12))
     trainer = load_trainer("THETA")
     params = trainer.params.with_defaults({"num_topics": 6, "vocab_size": 1000, "epochs": 3,
                                            "hidden_dim": 64, "num_layers": 1, "kl_warmup": 1,
