@@ -100,6 +100,7 @@ def test_a_model_size_beside_an_explicit_embedding_model_is_warned_of(thucnews_c
 
 def test_a_dataset_without_a_language_is_tokenised_as_its_text_is_written(thucnews_corpus,
                                                                            small_corpus,
+                                                                           session_cache,
                                                                            tmp_path):
     """A Chinese corpus whose grid left out `language` was tokenised as English: whole
     headlines as words, 87% of 2,000 toutiao headlines with none, and only a warning said so
@@ -111,10 +112,11 @@ def test_a_dataset_without_a_language_is_tokenised_as_its_text_is_written(thucne
         inputs = check_inputs(detected)
         assert inputs.corpus.language == language
         assert {p.params.get("language", language) for p in inputs.plan} == {language}
-        keys = {t.key for t in precompute(detected, inputs, tmp_path / "cache",
+        # the session's cache: the posts' MiniLM embeddings are the ones other tests made
+        keys = {t.key for t in precompute(detected, inputs, session_cache,
                                           progress=False).trials}
         assert keys == {t.key for t in precompute(explicit, check_inputs(explicit),
-                                                  tmp_path / "cache", progress=False).trials}
+                                                  session_cache, progress=False).trials}
         said = [a for a in advisories(detected, inputs) if "is not set" in a]
         assert said == [a for a in inputs.advice if "is not set" in a]  # computed once, kept
         share = chinese_share(inputs.corpus.texts)
