@@ -57,12 +57,16 @@ def test_skip_gram_settings_are_etms():
             WORD2VEC_SETTINGS["epochs"]) == (1, 4, 10, 50)
 
 
-def test_damaged_file_is_recomputed(tmp_path, small_data):
+def test_damaged_file_is_recomputed(tmp_path, ng_records):
     """A matrix cut short (an interrupted copy) no longer matches its sidecar's size."""
-    _, first = word_embeddings(small_data.bow, 50, 9, tmp_path)
-    path = word2vec_path(tmp_path, word2vec_key(small_data.bow, 50, 9))
+    from tests.conftest import stratified_subset
+    from tests.trial_data import trial_data_for
+
+    bow = trial_data_for(stratified_subset(ng_records, 2), tmp_path / "data").bow  # 40 posts
+    _, first = word_embeddings(bow, 50, 9, tmp_path)
+    path = word2vec_path(tmp_path, word2vec_key(bow, 50, 9))
     path.write_bytes(path.read_bytes()[:-8])
-    matrix, hit = word_embeddings(small_data.bow, 50, 9, tmp_path)
+    matrix, hit = word_embeddings(bow, 50, 9, tmp_path)
     assert not first and not hit
     assert np.all(np.isfinite(matrix))
 
