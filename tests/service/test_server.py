@@ -67,6 +67,18 @@ def _inline(api: Served, experiment: str, data: str = "corpus.jsonl",
     return {"grid_inline": {**grid, **fields}}
 
 
+def _with_path(body: dict[str, Any], field: str, value: str) -> dict[str, Any]:
+    """An inline grid's body with `field` (dataset.path, ground_truth, embedding.model) set."""
+    grid = body["grid_inline"]
+    if field == "dataset.path":
+        grid["dataset"] = {**grid["dataset"], "path": value}
+    elif field == "ground_truth":
+        grid["ground_truth"] = value
+    else:
+        grid["embedding"] = {"model": value}
+    return body
+
+
 def _raw_post(api: Served, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
     connection = http.client.HTTPConnection("127.0.0.1", api.port, timeout=60)
     connection.putrequest("POST", "/sweeps", skip_accept_encoding=True)
@@ -164,15 +176,7 @@ def test_grid_name_cannot_leave_the_grids_folder(api: Served, name: str, expecte
 def test_inline_grid_may_name_only_files_under_the_data_roots(api: Served, field: str,
                                                               value: str) -> None:
     """Issue #10 item 6: a `../../..` dataset path was 202 Accepted."""
-    body = _inline(api, "escape")
-    grid = body["grid_inline"]
-    if field == "dataset.path":
-        grid["dataset"] = {**grid["dataset"], "path": value}
-    elif field == "ground_truth":
-        grid["ground_truth"] = value
-    else:
-        grid["embedding"] = {"model": value}
-    status, answer = api.call("POST", "/sweeps", body)
+    status, answer = api.call("POST", "/sweeps", _with_path(_inline(api, "escape"), field, value))
     assert status == 400, answer
     assert answer["error"].startswith(f"grid_inline: {field}: must be a ")
     assert "under the server's data roots (grids/, datasets/)" in answer["error"]
@@ -184,16 +188,8 @@ def test_a_long_path_is_quoted_cut_not_whole(api: Served, field: str) -> None:
     """A path's checks quoted it whole, twice: a 0.9 MB request had a 1.8 MB answer (attacker
     audit of 2026-12-02)."""
     value = "/nope/" + "a" * 20_000
-    body = _inline(api, "long-path")
-    grid = body["grid_inline"]
-    if field == "dataset.path":
-        grid["dataset"] = {**grid["dataset"], "path": value}
-    elif field == "ground_truth":
-        grid["ground_truth"] = value
-    elif field == "embedding.model":
-        grid["embedding"] = {"model": value}
-    else:
-        body = {"grid": "a" * 20_000}
+    body = {"grid": "a" * 20_000} if field == "grid" else \
+        _with_path(_inline(api, "long-path"), field, value)
     status, answer = api.call("POST", "/sweeps", body)
     assert status in (400, 404), answer
     assert "characters)" in answer["error"] and len(json.dumps(answer)) < 2_000

@@ -95,7 +95,7 @@ def test_a_fit_early_stopping_ended_near_its_start_is_told_to_raise_patience() -
         ("DTM#seed=1", trial_concerns("DTM", {}, ran), ran)])
     assert warning == (
         "2 trials ended with topics whose top words were still largely those of their initial "
-        "weights (ETM#seed=1: 50% of its top words its initial weights', stopped early at "
-        "epoch 21; DTM#seed=1: 46% of its top words its initial weights'): they barely "
+        "weights (ETM#seed=1: 50% of its top words its initial weights', stopped at epoch "
+        "21; DTM#seed=1: 46% of its top words its initial weights'): they barely "
         "trained, and their scores describe the random start more than the data: raise "
         "epochs, and for a fit that early stopping ended, raise patience or set it null")

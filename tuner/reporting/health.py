@@ -198,12 +198,14 @@ def counted(n: int, noun: str) -> str:
     return f"{n} {noun}{'s' * (n != 1)}"
 
 
-def _collapse_warning(found: Sequence[tuple[str, Concern, Mapping[str, float]]]) -> str:
-    def detail(concern: Concern, metrics: Mapping[str, float]) -> str:
-        stopped = metrics.get("stopped_early")
-        return concern.detail + (f", stopped at epoch {metrics['epochs_run']:.0f}"
-                                 if stopped and "epochs_run" in metrics else "")
+def _with_stop(concern: Concern, metrics: Mapping[str, float]) -> str:
+    """A concern's detail, and the epoch early stopping ended the fit at, if it did."""
+    stopped = metrics.get("stopped_early")
+    return concern.detail + (f", stopped at epoch {metrics['epochs_run']:.0f}"
+                             if stopped and "epochs_run" in metrics else "")
 
+
+def _collapse_warning(found: Sequence[tuple[str, Concern, Mapping[str, float]]]) -> str:
     stopped = any(m.get("stopped_early") for _, _, m in found)
     advice = (" A neural model stopped early on its held-out loss may not have formed its "
               "topics yet: try \"patience\": null (and more epochs)" if stopped else
@@ -211,7 +213,7 @@ def _collapse_warning(found: Sequence[tuple[str, Concern, Mapping[str, float]]])
     return (f"{counted(len(found), 'trial')} gave their documents to fewer than half their "
             "topics or most of them to a few, found one topic, or found fewer than half the "
             "topics asked for "
-            f"({_examples(found, detail)}): a collapsed fit, whose diversity, coherence and "
+            f"({_examples(found, _with_stop)}): a collapsed fit, whose diversity, coherence and "
             f"agreement with the labels mean little.{advice}")
 
 
@@ -243,17 +245,12 @@ def _changing_warning(found: Sequence[tuple[str, Concern, Mapping[str, float]]])
 
 
 def _near_start_warning(found: Sequence[tuple[str, Concern, Mapping[str, float]]]) -> str:
-    def detail(concern: Concern, metrics: Mapping[str, float]) -> str:
-        stopped = metrics.get("stopped_early")
-        return concern.detail + (f", stopped early at epoch {metrics['epochs_run']:.0f}"
-                                 if stopped and "epochs_run" in metrics else "")
-
     stopped = any(m.get("stopped_early") for _, _, m in found)
     advice = ("raise epochs, and for a fit that early stopping ended, raise patience or set it "
               "null" if stopped else "raise epochs")
     return (f"{counted(len(found), 'trial')} ended with topics whose top words were still largely "
-            f"those of their initial weights ({_examples(found, detail)}): they barely trained, "
-            f"and their scores describe the random start more than the data: {advice}")
+            f"those of their initial weights ({_examples(found, _with_stop)}): they barely "
+            f"trained, and their scores describe the random start more than the data: {advice}")
 
 
 def _labels_warning(found: Sequence[tuple[str, Concern, Mapping[str, float]]]) -> str:
