@@ -323,6 +323,20 @@ def test_the_order_of_stms_covariates_is_in_its_fit_key(tmp_path, ng_records):
     assert keys[0] != keys[1]
 
 
+def test_a_trial_run_that_reads_covariates_is_tagged_with_them(tmp_path, ng_records):
+    """Two STM sweeps on other covariates had the same parameters in MLflow's views (new-user
+    audit of 2026-12-02); a model that does not read them is not tagged."""
+    from tuner.tracking.tracker import SweepHandle, trial_tags
+
+    records = [{**r, "year": 2000 + i % 3} for i, r in enumerate(_dated(ng_records[:60], 2000))]
+    corpus = write_jsonl(tmp_path / "corpus.jsonl", records)
+    dataset = {**DATED, "path": str(corpus), "covariates": ["year", "group"]}
+    sweep = SweepHandle("1", "run", "batch")
+    stm = trial_tags(sweep, _spec(tmp_path / "stm", corpus, "stm", dataset=dataset))
+    lda = trial_tags(sweep, _spec(tmp_path / "lda", corpus, "lda", dataset=dataset))
+    assert (stm["tuner.covariates"], "tuner.covariates" in lda) == ("year,group", False)
+
+
 def test_an_edited_ground_truth_file_changes_the_key_but_not_the_fit(tmp_path, ng_records):
     corpus = write_jsonl(tmp_path / "corpus.jsonl", ng_records[:40])
     truth = tmp_path / "truth.json"

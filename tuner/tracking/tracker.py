@@ -709,6 +709,11 @@ def trial_tags(sweep: SweepHandle, spec: TrialSpec) -> dict[str, str]:
         tags["tuner.context"] = spec.data.context
     if spec.revision is not None:
         tags["tuner.revision"] = str(spec.revision)
+    # the covariates a fit reads: two STM runs on other covariates had the same parameters in
+    # MLflow's views (new-user audit of 2026-12-02)
+    covariates = spec.data.dataset.get("covariates")
+    if "covariates" in spec.data.inputs and covariates:
+        tags["tuner.covariates"] = ",".join(map(str, covariates))[:4000]
     return tags
 
 
