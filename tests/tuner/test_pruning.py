@@ -104,6 +104,21 @@ def test_a_rerun_with_a_pruner_treats_pruned_trials_as_done(pruned_sweep):
     assert (again.completed, again.pruned, again.skipped) == (0, 0, 2)
 
 
+def test_a_trial_pruned_for_another_objective_or_pruner_is_not_done(tmp_path, small_corpus):
+    """Trials pruned for their ARI were skipped as done when the sweep then ranked by NPMI,
+    which they were never judged on (trust audit of 2026-12-02): a pruned trial counts as done
+    only under the pruner, settings and objective that stopped it."""
+    store, cache = f"sqlite:///{tmp_path}/mlflow.db", tmp_path / "cache"
+    first = _sweep(_grid(tmp_path / "ari", small_corpus, ASHA), store, cache)
+    assert (first.completed, first.pruned) == (1, 1)
+    [pruned] = _runs(store, first)[STALLS]
+    assert pruned.data.tags["tuner.pruned_by"]
+    npmi = _grid(tmp_path / "npmi", small_corpus, {**ASHA, "metric": "npmi"})
+    again = _sweep(npmi, store, cache)
+    assert (again.skipped, again.completed + again.pruned) == (1, 1)  # the pruned one judged anew
+    assert _sweep(npmi, store, cache).skipped == 2  # and under its own verdict, done
+
+
 def test_without_a_pruner_nothing_is_pruned_and_a_pruned_trial_runs_in_full(pruned_sweep,
                                                                             small_corpus):
     folder, store, cache, _, _ = pruned_sweep

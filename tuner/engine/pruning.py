@@ -23,11 +23,11 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from tuner.data.store import replace_text_atomically
+from tuner.data.store import key_digest, replace_text_atomically
 from tuner.output import TopicModelOutput
 from tuner.trial import CheckpointPlan, TrialRecord, TrialSpec, TrialStatus
 
@@ -156,6 +156,14 @@ class _Watched:
     offset: int = 0
 
 
+def pruning_identity(spec: PrunerSpec, metric: str) -> str:
+    """What a pruned trial's verdict depends on, besides its sweep's trials: the pruner and its
+    settings, and the objective it judged. A re-run counts a pruned trial as done only under the
+    same: trials pruned for their NPMI were skipped when the sweep then ranked by ARI, which
+    they were never judged on (trust audit of 2026-12-02)."""
+    return key_digest({"pruner": asdict(spec), "metric": metric})
+
+
 class PruningController:
     """Decides, in the parent, which trials stop at their rungs (see the module's docstring)."""
 
@@ -166,6 +174,7 @@ class PruningController:
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.spec, self.metric, self.maximize = spec, metric, maximize
+        self.identity = pruning_identity(spec, metric)
         self.budgets: dict[str, Budget | None] = dict(budgets)
         self.ceilings = dict(ceilings or {})
         self.folder = folder

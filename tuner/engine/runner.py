@@ -31,6 +31,7 @@ from tuner.engine.pruning import (
     PruningController,
     largest_budget,
     model_budgets,
+    pruning_identity,
 )
 from tuner.engine.scheduler import (
     ListSource,
@@ -46,7 +47,7 @@ from tuner.engine.triage import InFlight, failed, triage_break
 from tuner.engine.watchdog import Limits, Watchdog
 from tuner.engine.worker import read_started, rescore_trial, run_shared_step, run_trial
 from tuner.errors import SweepInterrupted
-from tuner.tracking.records import RANKING_TAG, SWEPT_TAG
+from tuner.tracking.records import PRUNED_BY_TAG, RANKING_TAG, SWEPT_TAG
 from tuner.tracking.tracker import (
     ASKED_TAG,
     SWEEP_CONFIGS_FILE,
@@ -170,8 +171,7 @@ def _open_loop(prepared: PreparedSweep, tracker: Tracker, sweep: SweepHandle,
     source = _source(prepared, done)
     scheduler = Scheduler(source, done, tracker.finished_fits(sweep), tracker.stored_fit,
                           _steps_of,
-                          pruned=tracker.pruned_keys(sweep) if prepared.grid.search.prunes
-                          else set())
+                          pruned=_pruned_keys(prepared, tracker, sweep))
     pruner = _pruner(prepared, sweep)  # after the store's reads: its folder is made here
     watchdog = Watchdog(limits or Limits())
     return _Loop(tracker, sweep, result, on_record, scheduler, watchdog, max_workers,
@@ -238,6 +238,15 @@ def _objectives(prepared: PreparedSweep) -> tuple[str, ...]:
     ground truth and NPMI without."""
     grid = prepared.grid
     return grid.search.metrics or (grid.ranking_metric(prepared.inputs.truth is not None),)
+
+
+def _pruned_keys(prepared: PreparedSweep, tracker: Tracker, sweep: SweepHandle) -> set[str]:
+    """The trials a re-run counts as done though pruned: those this sweep's pruner, with its
+    settings, stopped for this sweep's objective."""
+    spec = prepared.grid.search.pruner
+    if spec is None or not prepared.grid.search.prunes:
+        return set()
+    return tracker.pruned_keys(sweep, pruning_identity(spec, _objectives(prepared)[0]))
 
 
 def _pruner(prepared: PreparedSweep, sweep: SweepHandle) -> PruningController | None:
@@ -544,6 +553,11 @@ class _Loop:
 
     def _finish(self, trial: InFlight, record: TrialRecord) -> None:
         self.tracker.finish_trial(self.sweep, trial.run_id, record)  # logged (or journalled) first
+        if record.status is TrialStatus.PRUNED and self.pruner is not None:
+            try:  # what judged it; untagged, a re-run runs it again
+                self.tracker.set_tags(trial.run_id, {PRUNED_BY_TAG: self.pruner.identity})
+            except Exception:
+                log.exception("could not tag pruned trial %s", record.spec.key)
         if self.pruner is not None:
             try:
                 self.pruner.finish(record)

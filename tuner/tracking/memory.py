@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tuner.tracking.records import (
+    PRUNED_BY_TAG,
     FinishedTrial,
     StoredRun,
     SweepRun,
@@ -80,9 +81,10 @@ class MemoryTracker:
                             for run in self._finished_trials(sweep.experiment_id)
                             if run.tags.get("tuner.fit_key") and not run.pruned)
 
-    def pruned_keys(self, sweep: SweepHandle) -> set[str]:
+    def pruned_keys(self, sweep: SweepHandle, pruned_by: str) -> set[str]:
         return {run.tags["tuner.trial_key"]
-                for run in self._finished_trials(sweep.experiment_id) if run.pruned}
+                for run in self._finished_trials(sweep.experiment_id)
+                if run.pruned and run.tags.get(PRUNED_BY_TAG) == pruned_by}
 
     def stored_fit(self, run_id: str, words_needed: int) -> StoredFit | None:
         run = self.runs.get(run_id)

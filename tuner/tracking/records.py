@@ -208,6 +208,9 @@ def _trainer_facts(model: str) -> _TrainerFacts:
     return _TrainerFacts({p.name: p for p in schema.params}, trainer_revision(model))
 
 
+PRUNED_BY_TAG = "tuner.pruned_by"  # on a pruned trial run: what judged it (pruning_identity)
+
+
 def is_pruned(tags: Mapping[str, str]) -> bool:
     """Whether a trial run's tags say the sweep's pruner stopped it."""
     return tags.get("tuner.status") == "PRUNED"

@@ -27,6 +27,7 @@ from tuner.errors import TrackingError, TunerError
 from tuner.tracking.journal import ForeignEntry, Journal
 from tuner.tracking.records import (
     CURVE_PREFIX,
+    PRUNED_BY_TAG,
     FinishedTrial,
     SweepRun,
     current_trials,
@@ -70,7 +71,7 @@ class Tracker(Protocol):
 
     def finished_fits(self, sweep: SweepHandle) -> dict[str, str]: ...
 
-    def pruned_keys(self, sweep: SweepHandle) -> set[str]: ...
+    def pruned_keys(self, sweep: SweepHandle, pruned_by: str) -> set[str]: ...
 
     def stored_fit(self, run_id: str, words_needed: int) -> StoredFit | None: ...
 
@@ -318,10 +319,12 @@ class MlflowTracker:
                             for run in self._finished_runs(sweep)
                             if run.data.tags.get("tuner.fit_key") and not is_pruned(run.data.tags))
 
-    def pruned_keys(self, sweep: SweepHandle) -> set[str]:
-        """Trial keys of the sweep's experiment's runs that a pruner stopped."""
+    def pruned_keys(self, sweep: SweepHandle, pruned_by: str) -> set[str]:
+        """Trial keys of the sweep's experiment's runs that a pruner stopped, with the verdict
+        `pruned_by` names (tuner.engine.pruning.pruning_identity)."""
         return {run.data.tags["tuner.trial_key"] for run in self._finished_runs(sweep)
-                if "tuner.trial_key" in run.data.tags and is_pruned(run.data.tags)}
+                if "tuner.trial_key" in run.data.tags and is_pruned(run.data.tags)
+                and run.data.tags.get(PRUNED_BY_TAG) == pruned_by}
 
     def _finished_runs(self, sweep: SweepHandle) -> list[Any]:
         """The FINISHED trial runs: one search of the store serves both views above (the
