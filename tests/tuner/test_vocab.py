@@ -103,6 +103,19 @@ def test_strip_markup_reads_entities_and_drops_tags_and_addresses():
         tokenize(WEB_POST, "en", Preprocessing()))  # off by default: bags stay as they were
 
 
+@pytest.mark.parametrize(("text", "language", "words"), [
+    # a link against Chinese text took the rest of the post, or was kept whole (new-user audit)
+    ("http://t.cn/b20bZ2b为什么美国首都很少有超高层建筑", "zh", ["美国", "首都"]),
+    ("小米手机发布http://t.cn/Rxyz 新品", "zh", ["小米", "手机", "发布", "新品"]),
+    ("联系我test@example.com谢谢", "zh", ["联系", "谢谢"]),
+    ("pic.twitter.com/aBcDeF12 bit.ly/3xYzAb Tom &amp;amp; Jerry", "en", ["tom", "jerry"]),
+    ("U.S./China trade in km/h and/or node.js", "en", ["china", "trade", "km", "node", "js"]),
+])
+def test_strip_markup_drops_addresses_however_they_sit(text, language, words):
+    kept = tokenize(text, language, Preprocessing(strip_markup=True))
+    assert kept[:len(words)] == words if language == "zh" else kept == words
+
+
 def test_strip_markup_is_in_the_key_only_when_on():
     """Keys made before the setting existed stay valid."""
     off = Preprocessing().key("c", "en", 10)

@@ -92,11 +92,12 @@ def test_a_language_that_does_not_fit_the_text_is_said_before_any_trial(
     from tuner.engine.sweep import check_inputs
     from tuner.grid import load_grid
 
-    corpus = dataset_path("thucnews-mini")
+    corpus = dataset_path("thucnews-mini")  # 5% of its articles hold web addresses: dropped
     grid = load_grid(make_grid(tmp_path, corpus, models=models, params={"num_topics": 5},
                                dataset={"path": str(corpus), "text_field": "text",
                                         "id_field": "id", "label_field": "label",
-                                        "language": language}))
+                                        "language": language},
+                               preprocessing={"strip_markup": True}))
     found = advisories(grid, check_inputs(grid))
     assert len(found) == len(warned)
     for advice, expected in zip(found, warned, strict=True):
@@ -127,7 +128,9 @@ def test_jieba_says_nothing_under_quiet(tmp_path):
     done = tuner_cli("precompute", str(grid), "--cache-dir", str(tmp_path / "cache"), "--quiet",
                      cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "jieba" not in done.stderr and "Prefix dict" not in done.stderr, done.stderr
+    library = [line for line in done.stderr.splitlines() if not line.startswith("warning: ")]
+    assert not any(word in line for line in library  # tuner's own warnings name the folder
+                   for word in ("jieba", "Prefix dict", "Loading model")), done.stderr
 
 
 def test_the_chinese_stop_list_stops_adverbs_and_modals_stopwords_iso_lacks():

@@ -96,7 +96,8 @@ class Preprocessing:
         version)."""
         settings: dict[str, object] = asdict(self)
         patterns = {"strip_quotes": _QUOTED.pattern, "strip_headers": _HEADER.pattern,
-                    "strip_markup": _MARKUP.pattern, "strip_mentions": MENTION.pattern}
+                    "strip_markup": f"{_MARKUP.pattern} ({MARKUP_READING})",
+                    "strip_mentions": MENTION.pattern}
         for name, pattern in patterns.items():  # only when on: keys without them stay valid
             if settings[name]:
                 settings[name] = pattern
@@ -120,12 +121,22 @@ class Preprocessing:
 
 
 # Web text's debris: HTML tags, web and e-mail addresses (entities are read first, html.unescape)
-_MARKUP = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>|\b(?:https?|ftp)://\S+|\bwww\.\S+"
-                     r"|(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")  # lookbehind: linear
+# An address is made of URL characters, which are ASCII: a link written against Chinese text
+# ("发布http://t.cn/Rxyz为什么...") ended at the next space, so it took the rest of the post with
+# it, and a \b before it never matched after a Chinese character, so none was dropped (new-user
+# audit of 2026-12-02). Addresses without a scheme are a domain and a path (bit.ly/3xYz,
+# pic.twitter.com/aBc). The lookbehinds keep the matching linear.
+_URL_CHARS = r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]"
+_MARKUP = re.compile(
+    r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>"
+    rf"|(?<![A-Za-z0-9])(?:https?|ftp)://{_URL_CHARS}+|(?<![A-Za-z0-9.])www\.{_URL_CHARS}+"
+    rf"|(?<![A-Za-z0-9.@-])(?:[A-Za-z0-9-]+\.)+[A-Za-z]{{2,6}}/{_URL_CHARS}*"
+    r"|(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 # What tells web text (the advice that suggests strip_markup): a tag of HTML itself, an
 # address or an entity; a bare e-mail address (20 Newsgroups' headers) does not.
 WEB_DEBRIS = re.compile(r"</?(?:a|p|br|div|span|img|b|i|em|strong|li|ul|ol|h[1-6]|table|tr|td"
-                        r"|font|blockquote)\b[^<>]*>|\b(?:https?|ftp)://|\bwww\.|&(?:amp|lt|gt"
+                        r"|font|blockquote)\b[^<>]*>|(?<![A-Za-z0-9])(?:https?|ftp)://"
+                        r"|(?<![A-Za-z0-9.])www\.|&(?:amp|lt|gt"
                         r"|quot|apos|nbsp|#\d+|#x[0-9a-fA-F]+);", re.IGNORECASE)
 
 
@@ -140,8 +151,12 @@ MENTION = re.compile(r"(?:(?<![A-Za-z0-9_])RT\s*|回复|(?<![A-Za-z0-9_@]))(?:" 
 
 
 def strip_markup(text: str) -> str:
-    """`text` with HTML entities read (&amp; is &) and tags, web and e-mail addresses dropped."""
-    return _MARKUP.sub(" ", html.unescape(text))
+    """`text` with HTML entities read (&amp; is &; twice, as scraped posts escape them twice:
+    &amp;amp; left "amp") and tags, web and e-mail addresses dropped."""
+    return _MARKUP.sub(" ", html.unescape(html.unescape(text)))
+
+
+MARKUP_READING = "unescape x2"  # what strip_markup does besides _MARKUP: in the bag's key
 
 
 def strip_boilerplate(text: str, settings: Preprocessing) -> str:
