@@ -28,6 +28,12 @@ from tuner.reporting.health import sweep_warnings, trial_concerns
     ("BERTopic", {"num_topics": 10}, {"topics_used": 2.0, "num_topics_found": 2.0},
      ["collapsed"]),
     ("BERTopic", {"num_topics": None}, {"topics_used": 2.0, "num_topics_found": 2.0}, []),
+    # HDBSCAN's 2 topics, 96% of 1,340 posts in one, nothing asked (new-user audit of
+    # 2026-12-02); two topics at 85/15 are a fit
+    ("BERTopic", {"num_topics": None}, {"topics_used": 2.0, "num_topics_found": 2.0,
+                                        "effective_topics": 1.11}, ["collapsed"]),
+    ("BERTopic", {"num_topics": None}, {"topics_used": 2.0, "num_topics_found": 2.0,
+                                        "effective_topics": 1.53}, []),
     ("BERTopic", {"num_topics": 10}, {"topics_used": 5.0, "num_topics_found": 5.0}, []),
     ("STM", {"num_topics": 10}, {"em_converged": 0.0, "em_iterations": 100.0}, ["unconverged"]),
     ("STM", {"num_topics": 10}, {"em_converged": 1.0}, []),
@@ -99,3 +105,14 @@ def test_a_fit_early_stopping_ended_near_its_start_is_told_to_raise_patience() -
         "21; DTM#seed=1: 46% of its top words its initial weights'): they barely "
         "trained, and their scores describe the random start more than the data: raise "
         "epochs, and for a fit that early stopping ended, raise patience or set it null")
+
+
+def test_a_collapsed_bertopic_fit_is_told_what_moves_hdbscan() -> None:
+    """"More iterations or epochs" does not apply to HDBSCAN (new-user audit of 2026-12-02)."""
+    lumpy = {"topics_used": 2.0, "num_topics_found": 2.0, "effective_topics": 1.11}
+    (warning,) = sweep_warnings([("BERTopic#seed=42",
+                                  trial_concerns("BERTopic", {"num_topics": None}, lumpy),
+                                  lumpy)])
+    assert "(BERTopic#seed=42: as even as 1.1 topics of 2)" in warning
+    assert warning.endswith("For BERTopic, lower min_cluster_size or min_samples, or set "
+                            "clustering kmeans with num_topics")
