@@ -230,3 +230,14 @@ def test_a_grid_takes_extra_stopwords_or_null(tmp_path):
         path = tmp_path / "grid.json"
         path.write_text(json.dumps(grid), encoding="utf-8")
         assert load_grid(path).preprocessing.extra_stopwords == expected
+
+
+def test_extra_stop_words_the_list_already_holds_are_no_change():
+    """["the"] on the English list rebuilt the bag and refitted every trial to the same scores
+    (trust audit of 2026-12-02): the key holds the words the extras add."""
+    plain = Preprocessing().key("c", "en", 10)
+    assert Preprocessing(extra_stopwords=("the", "The")).key("c", "en", 10) == plain
+    added = Preprocessing(extra_stopwords=("the", "Excellency")).key("c", "en", 10)
+    assert added["extra_stopwords"] == ["excellency"]
+    kept_case = Preprocessing(lowercase=False, extra_stopwords=("The",)).key("c", "en", 10)
+    assert kept_case["extra_stopwords"] == ["The"]  # "The" is no stop word when case is kept

@@ -103,8 +103,12 @@ class Preprocessing:
                 settings[name] = pattern
             else:
                 del settings[name]
-        if self.extra_stopwords:  # only when given: keys without them stay valid
-            settings["extra_stopwords"] = sorted(extra_stop_words(self, language))
+        # the words they add to the stop list: only when some, so keys without them stay valid,
+        # and ["the"] on the English list is no change (it refitted every trial to the same
+        # scores; trust audit of 2026-12-02)
+        added = extra_stop_words(self, language) - stop_words(self.stopwords, language)
+        if added:
+            settings["extra_stopwords"] = sorted(added)
         else:
             del settings["extra_stopwords"]
         settings["stopwords"] = stop_list_name(self.stopwords, language)  # auto: as it resolves
