@@ -88,6 +88,23 @@ def test_chinese_documents_in_an_english_corpus_are_counted(thucnews_corpus, sma
     assert [a for a in advisories(grid, check_inputs(grid)) if "language" in a] == []
 
 
+def test_english_posts_holding_chinese_text_are_counted(thucnews_corpus, small_corpus,
+                                                        tmp_path):
+    """An English post with a Chinese headline beside it is not mostly Chinese, and its
+    Chinese half was lost unsaid: 60 of 1,340 social posts, 129 clause-long "words", all but
+    one dropped by min_df (new-user audit of 2026-12-02)."""
+    chinese = read_jsonl(thucnews_corpus)
+    english = read_jsonl(small_corpus)
+    rows = [{**row, "text": row["text"][:300] + " " + chinese[i]["text"][:12]} if i < 12
+            else row for i, row in enumerate(english)]
+    grid = _grid(tmp_path, write_jsonl(tmp_path / "bilingual.jsonl", rows), "en", {})
+    said = [a for a in advisories(grid, check_inputs(grid)) if "language" in a]
+    assert said == [f"{grid.path}: dataset.language is 'en' but 12 of {len(rows)} documents "
+                    "hold Chinese text: it is not segmented into words, so each run of it is "
+                    "one word, which min_df drops; set \"language\": \"zh\" (jieba keeps "
+                    "English words whole, and the Chinese stop list holds English stop words)"]
+
+
 def test_a_model_size_beside_an_explicit_embedding_model_is_warned_of(thucnews_corpus,
                                                                        tmp_path):
     """model_size picks a Qwen3 model only without embedding.model: three sizes beside MiniLM

@@ -199,6 +199,16 @@ def mostly_chinese(texts: Sequence[str], sample: int = 2000) -> tuple[int, int]:
     return sum(_mostly_han(t[:500]) for t in looked), len(looked)
 
 
+HOLDS_CHINESE = 5  # Han characters from which a document holds Chinese text of its own
+
+
+def holding_chinese(texts: Sequence[str], sample: int = 2000) -> tuple[int, int]:
+    """How many of (an even sample of) the texts hold HOLDS_CHINESE Han characters or more in
+    their first 500 characters, and how many were looked at."""
+    looked = texts[::max(1, len(texts) // sample)]
+    return sum(len(HAN_CHARACTER.findall(t[:500])) >= HOLDS_CHINESE for t in looked), len(looked)
+
+
 def _mostly_han(text: str) -> bool:
     han = len(HAN_CHARACTER.findall(text))
     return han > 0 and 2 * han > len(LETTER.findall(text))  # letters counted only where needed
