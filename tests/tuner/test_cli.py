@@ -900,6 +900,13 @@ def test_validate_warns_of_repeated_and_outsized_documents(tmp_path, ng_records,
     assert main(["validate", str(path)]) == 0
     err = capsys.readouterr().err
     assert "dataset.path: 3 of 100 documents (3.0%) repeat an earlier document's text" in err
+    for i in (60, 70):  # retweets: the post again, its handles aside (new-user audit)
+        rows[i]["text"] = f"RT @user{i}: " + rows[0]["text"]
+    retweets = make_grid(tmp_path / "rt", write_jsonl(tmp_path / "rt.jsonl", rows),
+                         params={"num_topics": 5}, preprocessing={"strip_mentions": True})
+    assert main(["validate", str(retweets)]) == 0
+    assert "dataset.path: 5 of 100 documents (5.0%) repeat an earlier document's text exactly " \
+        "(its @handles aside, as strip_mentions drops them)" in capsys.readouterr().err
     assert re.search(r"dataset.path: 1 document over 20 times the median document's [\d,]+ "
                      r"characters \(the longest 60,022\)", err)
     clean = make_grid(tmp_path, write_jsonl(tmp_path / "d.jsonl", ng_records[:100]),

@@ -377,12 +377,16 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"), " ")
 
 
 def _duplicate_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
-    """Texts repeated exactly (spaces aside) weigh once per copy in every model: three copies of
-    one headline made a whole BTM topic of toutiao headlines, 6.8% of whose 20,000 repeat one
-    (new-user audit of 2026-12-02)."""
+    """Texts repeated exactly (spaces aside, and @handles where strip_mentions drops them: 80
+    retweets of 1,340 social posts went uncounted; new-user audit of 2026-12-02) weigh once per
+    copy in every model: three copies of one headline made a whole BTM topic of toutiao
+    headlines, 6.8% of whose 20,000 repeat one (new-user audit of 2026-12-02)."""
     seen: set[bytes] = set()  # digests: a second copy of a large corpus's texts is not kept
     repeats = blank = 0
+    handles = grid.preprocessing.strip_mentions  # "RT @user: <a post>" is the post again
     for text in inputs.corpus.texts:
+        if handles:  # the repost mark's colon stays behind its handle
+            text = MENTION.sub(" ", text).lstrip(" :：")
         words = " ".join(text.translate(_INVISIBLE).split())
         if not words:  # no text is no copy (null texts were called repeats of each other)
             blank += 1
@@ -396,8 +400,10 @@ def _duplicate_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
                      f"{documents} documents ({blank / documents:.1%}) have no text (null or "
                      "blank); they are in no topic and count in no word: drop them")
     if repeats >= 3 and repeats >= DUPLICATE_SHARE * documents:
+        aside = " (its @handles aside, as strip_mentions drops them)" if handles else ""
         found.append(f"{grid.path}: dataset.path: {repeats} of {documents} documents "
-                     f"({repeats / documents:.1%}) repeat an earlier document's text exactly; "
+                     f"({repeats / documents:.1%}) repeat an earlier document's text exactly"
+                     f"{aside}; "
                      "each copy weighs in every model, and a few copies can make a topic of "
                      "their own: remove the copies unless the repetition is meant")
     return found
