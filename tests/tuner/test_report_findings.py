@@ -4,6 +4,7 @@ numeric and a categorical covariate, in a SQLite MLflow store."""
 
 from __future__ import annotations
 
+import dataclasses
 import html
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from tests.conftest import REPO, make_grid, read_jsonl, run_sweep, write_jsonl
 from tuner.reporting.findings import findings_html, shown_slices, topic_shares
+from tuner.reporting.health import counted
 from tuner.reporting.report import write_report
 from tuner.tracking.tracker import EXTRAS_FILE, MlflowTracker
 
@@ -135,7 +137,8 @@ def test_each_shown_topic_says_how_many_documents_it_holds(
     for topic in range(5):
         shown = html.escape(" ".join(words[str(topic)][:10]))
         n = counts.get(topic, 0)
-        assert f"{shown} <i>({n} documents, {100 * n / 1000:.0f}%)</i></li>" in page
+        share = "&lt;1%" if 0 < n < 5 else f"{100 * n / 1000:.0f}%"  # 6 of 1,340 read "0%"
+        assert f"{shown} <i>({counted(n, 'document')}, {share})</i></li>" in page
 
 
 def test_documents_in_no_topic_are_counted_apart(tmp_path: Path) -> None:
@@ -156,6 +159,12 @@ def test_documents_in_no_topic_are_counted_apart(tmp_path: Path) -> None:
     page = write_report_with(tracker, "e", tmp_path).html.read_text(encoding="utf-8")
     assert "a b <i>(3 documents, 38%)</i></li><li>c <i>(2 documents, 25%)</i>" in page
     assert "<p>3 documents (38%) in no topic" in page
+    few = t.TrialRecord(dataclasses.replace(spec, key="k2", fit_key="f2", seed=2),
+                        t.TrialStatus.COMPLETE, {"npmi": 0.2}, [["a", "b"], ["c"]], [0.1, 0.2],
+                        [0] * 299 + [1])  # one document of 300: not "0%"
+    tracker.finish_trial(sweep, tracker.start_trial(sweep, few.spec), few)
+    page = write_report_with(tracker, "e", tmp_path / "few").html.read_text(encoding="utf-8")
+    assert "c <i>(1 document, &lt;1%)</i>" in page
 
 
 def test_a_covariate_of_many_levels_lists_twenty_columns_and_counts_the_rest() -> None:

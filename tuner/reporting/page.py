@@ -235,7 +235,12 @@ def _size(sizes: Mapping[int, int], topic: int) -> str:
     if not sizes:
         return ""
     count = sizes.get(topic, 0)
-    return f" <i>({counted(count, 'document')}, {100 * count / sum(sizes.values()):.0f}%)</i>"
+    return f" <i>({counted(count, 'document')}, {_share_html(count / sum(sizes.values()))})</i>"
+
+
+def _share_html(share: float) -> str:
+    """A share as a whole percent; under 1% but above none, "<1%" (6 of 1,340 read "0%")."""
+    return "&lt;1%" if 0 < share < 0.005 else f"{100 * share:.0f}%"
 
 
 def _unassigned(sizes: Mapping[int, int]) -> str:
@@ -244,6 +249,6 @@ def _unassigned(sizes: Mapping[int, int]) -> str:
     none = sizes.get(-1, 0)
     if not none:
         return ""
-    return (f"<p>{counted(none, 'document')} ({100 * none / sum(sizes.values()):.0f}%) in no "
+    return (f"<p>{counted(none, 'document')} ({_share_html(none / sum(sizes.values()))}) in no "
             "topic: a clustering model's outliers, or documents with no word in the "
             "vocabulary.</p>")
