@@ -228,3 +228,4 @@ class TrialRecord:
     # though a neural fit's result can move with it like another seed (README, "Reliability"):
     # keyed, any change of --max-workers would refit every neural trial.
     threads: int = 0
+    pruned_by: str | None = None  # a pruned trial: what judged it (engine.pruning_identity)

@@ -114,5 +114,8 @@ def test_a_collapsed_bertopic_fit_is_told_what_moves_hdbscan() -> None:
                                   trial_concerns("BERTopic", {"num_topics": None}, lumpy),
                                   lumpy)])
     assert "(BERTopic#seed=42: as even as 1.1 topics of 2)" in warning
-    assert warning.endswith("For BERTopic, lower min_cluster_size or min_samples, or set "
-                            "clustering kmeans with num_topics")
+    assert warning.endswith("For BERTopic's HDBSCAN, lower min_cluster_size or min_samples, "
+                            "or cluster with kmeans and a num_topics")
+    # asked for two topics, a 90/10 corpus is fitted, not collapsed (review of 2026-12-02)
+    spam = {"topics_used": 2.0, "num_topics_found": 2.0, "effective_topics": 1.38}
+    assert trial_concerns("LDA", {"num_topics": 2}, spam) == []

@@ -95,7 +95,7 @@ def test_english_posts_holding_chinese_text_are_counted(thucnews_corpus, small_c
     one dropped by min_df (new-user audit of 2026-12-02)."""
     chinese = read_jsonl(thucnews_corpus)
     english = read_jsonl(small_corpus)
-    rows = [{**row, "text": row["text"][:300] + " " + chinese[i]["text"][:12]} if i < 12
+    rows = [{**row, "text": row["text"][:300] + " " + chinese[i]["text"][:40]} if i < 12
             else row for i, row in enumerate(english)]
     grid = _grid(tmp_path, write_jsonl(tmp_path / "bilingual.jsonl", rows), "en", {})
     said = [a for a in advisories(grid, check_inputs(grid)) if "language" in a]

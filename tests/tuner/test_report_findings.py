@@ -137,7 +137,7 @@ def test_each_shown_topic_says_how_many_documents_it_holds(
     for topic in range(5):
         shown = html.escape(" ".join(words[str(topic)][:10]))
         n = counts.get(topic, 0)
-        share = "&lt;1%" if 0 < n < 5 else f"{100 * n / 1000:.0f}%"  # 6 of 1,340 read "0%"
+        share = "&lt;1%" if n and round(100 * n / 1000) == 0 else f"{100 * n / 1000:.0f}%"
         assert f"{shown} <i>({counted(n, 'document')}, {share})</i></li>" in page
 
 

@@ -110,6 +110,11 @@ def test_strip_markup_reads_entities_and_drops_tags_and_addresses():
     ("联系我test@example.com谢谢", "zh", ["联系", "谢谢"]),
     ("pic.twitter.com/aBcDeF12 bit.ly/3xYzAb Tom &amp;amp; Jerry", "en", ["tom", "jerry"]),
     ("U.S./China trade in km/h and/or node.js", "en", ["china", "trade", "km", "node", "js"]),
+    # text that looks like a domain and a path stays (review of 2026-12-02)
+    ("Node.js/React on ASP.NET/C# in St.Louis/Chicago, report.pdf/2", "en",
+     ["node", "js", "react", "asp", "net", "st", "louis", "chicago", "report", "pdf"]),
+    ("&amp;quot;Tariffs&amp;quot; &amp;copy", "en", ["tariffs", "copy"]),  # once-escaped: kept
+    ("josé@example.com said", "en", ["said"]),
 ])
 def test_strip_markup_drops_addresses_however_they_sit(text, language, words):
     kept = tokenize(text, language, Preprocessing(strip_markup=True))

@@ -106,7 +106,8 @@ class Preprocessing:
         # the words they add to the stop list: only when some, so keys without them stay valid,
         # and ["the"] on the English list is no change (it refitted every trial to the same
         # scores; trust audit of 2026-12-02)
-        added = extra_stop_words(self, language) - stop_words(self.stopwords, language)
+        added = extra_stop_words(self, language) - stop_words(self.stopwords, language) \
+            if self.extra_stopwords else frozenset()  # the list read only when there are extras
         if added:
             settings["extra_stopwords"] = sorted(added)
         else:
@@ -131,11 +132,15 @@ class Preprocessing:
 # audit of 2026-12-02). Addresses without a scheme are a domain and a path (bit.ly/3xYz,
 # pic.twitter.com/aBc). The lookbehinds keep the matching linear.
 _URL_CHARS = r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]"
+# The lower-case top-level domains of links without a scheme: a known few, so "Node.js/React",
+# "ASP.NET/C#" or "report.pdf/2" stay text (review of 2026-12-02)
+_LINK_DOMAINS = "com|net|org|edu|gov|info|biz|io|co|ly|me|gl|gd|be|to|tv|us|uk|ca|au|de|fr|jp|cn"
+_MAIL_CHARS = r"A-Za-z0-9\u00c0-\u024f._%+-"  # Latin letters, accented ones too (josé@x.com)
 _MARKUP = re.compile(
     r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>"
     rf"|(?<![A-Za-z0-9])(?:https?|ftp)://{_URL_CHARS}+|(?<![A-Za-z0-9.])www\.{_URL_CHARS}+"
-    rf"|(?<![A-Za-z0-9.@-])(?:[A-Za-z0-9-]+\.)+[A-Za-z]{{2,6}}/{_URL_CHARS}*"
-    r"|(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+    rf"|(?<![A-Za-z0-9.@-])(?:[a-z0-9-]+\.)+(?:{_LINK_DOMAINS})/{_URL_CHARS}*"
+    rf"|(?<![{_MAIL_CHARS}])[{_MAIL_CHARS}]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 # What tells web text (the advice that suggests strip_markup): a tag of HTML itself, an
 # address or an entity; a bare e-mail address (20 Newsgroups' headers) does not.
 WEB_DEBRIS = re.compile(r"</?(?:a|p|br|div|span|img|b|i|em|strong|li|ul|ol|h[1-6]|table|tr|td"
@@ -155,12 +160,15 @@ MENTION = re.compile(r"(?:(?<![A-Za-z0-9_])RT\s*|回复|(?<![A-Za-z0-9_@]))(?:" 
 
 
 def strip_markup(text: str) -> str:
-    """`text` with HTML entities read (&amp; is &; twice, as scraped posts escape them twice:
-    &amp;amp; left "amp") and tags, web and e-mail addresses dropped."""
-    return _MARKUP.sub(" ", html.unescape(html.unescape(text)))
+    """`text` with HTML entities read (&amp; is &, and an entity escaped twice, as scraped posts
+    have them, is read too: &amp;amp; left "amp") and tags, web and e-mail addresses dropped."""
+    return _MARKUP.sub(" ", html.unescape(_DOUBLE_ESCAPED.sub(r"&\1;", text)))
 
 
-MARKUP_READING = "unescape x2"  # what strip_markup does besides _MARKUP: in the bag's key
+# An entity escaped twice, whole (its ;): &amp;amp; &amp;quot; &amp;#39; read once more. A
+# second html.unescape of the whole text also read "&amp;copy" (text about &copy) as ©.
+_DOUBLE_ESCAPED = re.compile(r"&amp;(#\d+|#x[0-9a-fA-F]+|[A-Za-z]+);")
+MARKUP_READING = f"unescape, {_DOUBLE_ESCAPED.pattern} first"  # in the bag's key
 
 
 def strip_boilerplate(text: str, settings: Preprocessing) -> str:

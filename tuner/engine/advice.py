@@ -385,12 +385,14 @@ def _duplicate_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
     repeats = blank = 0
     handles = grid.preprocessing.strip_mentions  # "RT @user: <a post>" is the post again
     for text in inputs.corpus.texts:
-        if handles:  # the repost mark's colon stays behind its handle
-            text = MENTION.sub(" ", text).lstrip(" :：")
         words = " ".join(text.translate(_INVISIBLE).split())
         if not words:  # no text is no copy (null texts were called repeats of each other)
             blank += 1
             continue
+        if handles:  # the repost mark's colon stays behind its handle
+            words = " ".join(MENTION.sub(" ", words).lstrip(" :：").split())
+            if not words:  # a post of handles alone copies nothing
+                continue
         digest = hashlib.blake2b(words.encode(), digest_size=16).digest()
         repeats += digest in seen
         seen.add(digest)

@@ -47,7 +47,7 @@ from tuner.engine.triage import InFlight, failed, triage_break
 from tuner.engine.watchdog import Limits, Watchdog
 from tuner.engine.worker import read_started, rescore_trial, run_shared_step, run_trial
 from tuner.errors import SweepInterrupted
-from tuner.tracking.records import PRUNED_BY_TAG, RANKING_TAG, SWEPT_TAG
+from tuner.tracking.records import RANKING_TAG, SWEPT_TAG
 from tuner.tracking.tracker import (
     ASKED_TAG,
     SWEEP_CONFIGS_FILE,
@@ -552,12 +552,9 @@ class _Loop:
             raise first
 
     def _finish(self, trial: InFlight, record: TrialRecord) -> None:
-        self.tracker.finish_trial(self.sweep, trial.run_id, record)  # logged (or journalled) first
         if record.status is TrialStatus.PRUNED and self.pruner is not None:
-            try:  # what judged it; untagged, a re-run runs it again
-                self.tracker.set_tags(trial.run_id, {PRUNED_BY_TAG: self.pruner.identity})
-            except Exception:
-                log.exception("could not tag pruned trial %s", record.spec.key)
+            record = replace(record, pruned_by=self.pruner.identity)  # logged with it
+        self.tracker.finish_trial(self.sweep, trial.run_id, record)  # logged (or journalled) first
         if self.pruner is not None:
             try:
                 self.pruner.finish(record)

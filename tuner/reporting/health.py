@@ -79,7 +79,7 @@ def _collapsed(params: Mapping[str, Any], metrics: Mapping[str, float]) -> Conce
     to one: diversity 1.0, ranked first; audit of 2026-12-01), fewer than half the topics
     asked for (HDBSCAN's clusters, which `num_topics` only merges), or documents concentrated
     in a few topics though more hold one (`effective_topics` under a third of the topics, or
-    under 1.5 however few were found)."""
+    under 1.5 however few a model that chose their number found)."""
     used, found = metrics.get("topics_used"), metrics.get("num_topics_found")
     asked, effective = params.get("num_topics"), metrics.get("effective_topics")
     if found is None:
@@ -92,7 +92,8 @@ def _collapsed(params: Mapping[str, Any], metrics: Mapping[str, float]) -> Conce
     if isinstance(asked, int) and not isinstance(asked, bool) and asked >= 4 and \
             found < asked / 2:
         return Concern("collapsed", f"{found:.0f} topics found of {asked} asked")
-    if effective is not None and effective < IN_EFFECT_ONE:
+    if asked is None and effective is not None and 0 < effective < IN_EFFECT_ONE:
+        # the model chose how many (HDBSCAN, HDP): a 90/10 corpus asked for K=2 is a fit
         return Concern("collapsed", f"as even as {effective:.1f} topics of {found:.0f}")
     return None
 
@@ -219,8 +220,8 @@ def _collapse_warning(found: Sequence[tuple[str, Concern, Mapping[str, float]]])
               "topics yet: try \"patience\": null (and more epochs)" if stopped else
               " Fewer topics, or more iterations or epochs, may fit this data better")
     if any(label.startswith("BERTopic") for label, _, _ in found):  # HDBSCAN has no epochs
-        advice += (". For BERTopic, lower min_cluster_size or min_samples, or set clustering "
-                   "kmeans with num_topics")
+        advice += (". For BERTopic's HDBSCAN, lower min_cluster_size or min_samples, or "
+                   "cluster with kmeans and a num_topics")
     return (f"{counted(len(found), 'trial')} gave their documents to fewer than half their "
             "topics or most of them to a few, found one topic, or found fewer than half the "
             "topics asked for "

@@ -240,7 +240,7 @@ def _size(sizes: Mapping[int, int], topic: int) -> str:
 
 def _share_html(share: float) -> str:
     """A share as a whole percent; under 1% but above none, "<1%" (6 of 1,340 read "0%")."""
-    return "&lt;1%" if 0 < share < 0.005 else f"{100 * share:.0f}%"
+    return "&lt;1%" if share > 0 and round(100 * share) == 0 else f"{100 * share:.0f}%"
 
 
 def _unassigned(sizes: Mapping[int, int]) -> str:

@@ -119,6 +119,8 @@ class MemoryTracker:
             run.tags["tuner.rescored_from"] = record.rescored_from
         if record.threads:
             run.tags["tuner.threads"] = str(record.threads)
+        if record.pruned_by is not None:
+            run.tags[PRUNED_BY_TAG] = record.pruned_by
         if record.error is not None:
             run.tags["tuner.error_type"] = record.error.type
         run.status = run_status(record.status)

@@ -486,6 +486,8 @@ class MlflowTracker:
             tags["tuner.rescored_from"] = record.rescored_from
         if record.threads:
             tags["tuner.threads"] = str(record.threads)
+        if record.pruned_by is not None:  # with the outcome: a journalled one replays it too
+            tags[PRUNED_BY_TAG] = record.pruned_by
         if record.error is not None:
             tags |= {"tuner.error_type": record.error.type,
                      "tuner.error": record.error.message[:4000]}
