@@ -51,6 +51,19 @@ class ModelSweep:
             return [dict(c) for c in self.sampled]
         return list(_product(self.space))
 
+    def values_of(self, param: str) -> list[Any]:
+        """The values the sweep's trials may give `param`: a random search's draws, a list (a
+        TPE search's choices), a range's ends, else the schema's default."""
+        if self.sampled:
+            return [combo[param] for combo in self.sampled if param in combo]
+        values = self.space.get(param)
+        if isinstance(values, Range):
+            return [values.low, values.high]
+        if values is not None:
+            return list(values)
+        found = self.schema.get(param)
+        return [found.default] if found is not None else []
+
 
 @dataclass(frozen=True)
 class Grid:

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from tuner.data.ground_truth import GroundTruth
     from tuner.data.vocab import BagOfWords
     from tuner.engine.sweep import CheckedInputs, PlannedTrial
-    from tuner.grid import Grid, ModelSweep
+    from tuner.grid import Grid
 
 
 def advisories(grid: Grid, inputs: CheckedInputs) -> list[str]:
@@ -317,16 +317,10 @@ def _time_slice_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
         found.append(f"{grid.path}: params.time_slices: '{rule}' on documents of {days} "
                      "distinct dates: some slices hold one date, whose documents are split "
                      f"between slices by their order in the file; use at most 'bins:{days}'")
-    swept = {str(v) for sweep in grid.sweeps for v in _listed(sweep, "time_slices")}
+    swept = {str(v) for sweep in grid.sweeps for v in sweep.values_of("time_slices")}
     if any(r.startswith("bins:") for r in set(rules) | swept):  # a TPE plan shows defaults
         found += _mixed_precision_advice(grid, inputs.corpus.timestamps)
     return found
-
-
-def _listed(sweep: ModelSweep, param: str) -> list[Any]:
-    """The values a grid lists for a model's parameter (a search's choices), none if a range."""
-    values = sweep.space.get(param)
-    return list(values) if isinstance(values, list) else []
 
 
 def _mixed_precision_advice(grid: Grid, timestamps: Sequence[str]) -> list[str]:

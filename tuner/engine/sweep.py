@@ -290,32 +290,18 @@ def _check_corpus_size(grid: Grid, documents: int) -> None:
     plan (cache probes only) does not show."""
     problems = []
     for sweep in grid.sweeps:
-        topics = max((int(v or 0) for v in _values(sweep, "num_topics")), default=0)
+        topics = max((int(v or 0) for v in sweep.values_of("num_topics")), default=0)
         if _may_take(sweep, "clustering", "kmeans") and topics > documents:
             where = param_field(grid, sweep, "num_topics", topics)
             problems.append(f"{grid.path}: {where}: {sweep.model} with k-means makes {topics} "
                             f"clusters of {documents} documents; allowed: up to {documents}")
-        for rule in _values(sweep, "time_slices"):
+        for rule in sweep.values_of("time_slices"):
             if isinstance(rule, str) and rule.startswith("bins:") and int(rule[5:]) > documents:
                 where = param_field(grid, sweep, "time_slices", rule)
                 problems.append(f"{grid.path}: {where}: '{rule}' makes more slices than the "
                                 f"{documents} documents; allowed: bins:2 to bins:{documents}")
     if problems:
         raise GridError(list(dict.fromkeys(problems)))
-
-
-def _values(sweep: ModelSweep, param: str) -> list[Any]:
-    """The values a sweep's trials may give `param`: a random search's draws, a list, a range's
-    ends, else the schema's default."""
-    if sweep.sampled:
-        return [combo[param] for combo in sweep.sampled if param in combo]
-    values = sweep.space.get(param)
-    if isinstance(values, Range):
-        return [values.low, values.high]
-    if values is not None:
-        return list(values)
-    found = sweep.schema.get(param)
-    return [found.default] if found is not None else []
 
 
 def _check_document_frequencies(grid: Grid, documents: int) -> None:
