@@ -473,11 +473,15 @@ def queued(api: Served) -> dict[str, Any]:
     while_first_ran = set()
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
-        states = [api.call("GET", f"/sweeps/{i}")[1]["status"] for i in ids]
-        if states[0] in ("finished", "failed"):
+        # the second read first: if the first still runs after, it ran when the second was
+        # read (read the other way, the first could end between the reads and the second
+        # start: {'queued', 'running'} on a loaded machine)
+        second_state = api.call("GET", f"/sweeps/{ids[1]}")[1]["status"]
+        first_state = api.call("GET", f"/sweeps/{ids[0]}")[1]["status"]
+        if first_state in ("finished", "failed"):
             break
-        if states[0] == "running":
-            while_first_ran.add(states[1])
+        if first_state == "running":
+            while_first_ran.add(second_state)
         time.sleep(0.2)
     jobs = [wait_done(api, ids[0]), wait_done(api, ids[1])]
     return {"while_first_ran": while_first_ran, "file_while_queued": file_while_queued,
