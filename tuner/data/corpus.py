@@ -10,7 +10,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from tuner.data.store import json_sha256
 from tuner.errors import DataError
@@ -188,15 +188,16 @@ def detected_language(texts: Sequence[str]) -> str:
     2,000 toutiao headlines, 86.8% of them with none (1,966 words and 3.2% as zh)."""
     if chinese_share(texts) > CHINESE_SHARE:
         return "zh"
-    chinese, looked = mostly_chinese(texts)
-    return "zh" if 2 * chinese > looked else "en"
+    documents = chinese_documents(texts)
+    return "zh" if 2 * documents.mostly > documents.looked else "en"
 
 
-def mostly_chinese(texts: Sequence[str], sample: int = 2000) -> tuple[int, int]:
-    """How many of (an even sample of) the texts have mostly Han letters, and how many were
-    looked at."""
-    looked = texts[::max(1, len(texts) // sample)]
-    return sum(_mostly_han(t[:500]) for t in looked), len(looked)
+class ChineseDocuments(NamedTuple):
+    """Of an even sample of a corpus's texts (each read to its 500th character): how many are
+    mostly Han letters, how many hold Chinese text of their own, and how many were looked at."""
+    mostly: int
+    holding: int
+    looked: int
 
 
 # A run of Han characters from which a document holds Chinese text of its own: a clause has
@@ -204,11 +205,11 @@ def mostly_chinese(texts: Sequence[str], sample: int = 2000) -> tuple[int, int]:
 CHINESE_RUN = re.compile("[\u4e00-\u9fff]{5,}")
 
 
-def holding_chinese(texts: Sequence[str], sample: int = 2000) -> tuple[int, int]:
-    """How many of (an even sample of) the texts hold a run of 5 Han characters or more in
-    their first 500 characters, and how many were looked at."""
-    looked = texts[::max(1, len(texts) // sample)]
-    return sum(CHINESE_RUN.search(t[:500]) is not None for t in looked), len(looked)
+def chinese_documents(texts: Sequence[str], sample: int = 2000) -> ChineseDocuments:
+    looked = [text[:500] for text in texts[::max(1, len(texts) // sample)]]
+    return ChineseDocuments(sum(_mostly_han(text) for text in looked),
+                            sum(CHINESE_RUN.search(text) is not None for text in looked),
+                            len(looked))
 
 
 def _mostly_han(text: str) -> bool:

@@ -18,10 +18,9 @@ from trainers import fit_inputs, load_trainer
 from tuner.data.corpus import (
     CHINESE_SHARE,
     HAN_CHARACTER,
+    chinese_documents,
     chinese_share,
-    holding_chinese,
     level_text,
-    mostly_chinese,
 )
 from tuner.data.embeddings import MINILM_IDS, model_kind, token_limit
 from tuner.data.timestamps import parse_timestamps, precision
@@ -80,8 +79,7 @@ def _language_advice(grid: Grid, inputs: CheckedInputs, share: float) -> list[st
         param = load_trainer(planned.model).language_param
         if planned.language not in languages and param is not None:
             languages[planned.language] = f"{grid.path}: params.{param} of {planned.model}"
-    chinese, sampled = mostly_chinese(inputs.corpus.texts)
-    bilingual, _ = holding_chinese(inputs.corpus.texts)
+    chinese, bilingual, sampled = chinese_documents(inputs.corpus.texts)
     found = []
     if not _language_set(grid) and inputs.corpus.language == "zh":
         found.append(f"{grid.path}: dataset.language is not set; {share:.0%} of the letters are "
