@@ -86,8 +86,9 @@ class SlowStepTrainer(Trainer):
 
     @staticmethod
     def run_shared_step(step: SharedStep, data: TrialData, params: Mapping[str, Any],
-                        ctx: FitContext) -> None:
+                        ctx: FitContext) -> bool:
         time.sleep(NAP_SECONDS)
+        return False
 
     def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
             ) -> TopicModelOutput:

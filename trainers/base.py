@@ -90,8 +90,9 @@ class Trainer(Protocol):
 
     @staticmethod
     def run_shared_step(step: SharedStep, data: TrialData, params: Mapping[str, Any],
-                        ctx: FitContext) -> None:
-        """Compute `step` into its cache (called in a worker, for a step `shared_steps` named)."""
+                        ctx: FitContext) -> bool:
+        """Compute `step` into its cache (called in a worker, for a step `shared_steps` named);
+        True when it was found there already (another sweep, or an earlier run, computed it)."""
         raise TrainerError(f"no shared step '{step.name}'")
 
     @staticmethod

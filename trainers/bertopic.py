@@ -130,8 +130,8 @@ class BERTopicTrainer(Trainer):
 
     @staticmethod
     def run_shared_step(step: SharedStep, data: TrialData, params: Mapping[str, Any],
-                        ctx: FitContext) -> None:
-        _reduce(data, params, ctx)
+                        ctx: FitContext) -> bool:
+        return _reduce(data, params, ctx)[1]
 
     def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
             ) -> TopicModelOutput:

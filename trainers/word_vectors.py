@@ -99,8 +99,8 @@ class Word2VecStep:
 
     @classmethod
     def run_shared_step(cls, step: SharedStep, data: TrialData, params: Mapping[str, Any],
-                        ctx: FitContext) -> None:
-        word_embeddings(data.bow, cls.word2vec_dim(params), ctx.seed, ctx.cache_dir)
+                        ctx: FitContext) -> bool:
+        return word_embeddings(data.bow, cls.word2vec_dim(params), ctx.seed, ctx.cache_dir)[1]
 
 
 def word_embeddings(bow: BagOfWords, embedding_dim: int, seed: int, cache_dir: str | Path,

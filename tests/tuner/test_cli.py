@@ -928,3 +928,14 @@ def test_run_says_when_a_shared_step_starts_and_ends(tmp_path, small_corpus, cap
                           "for it)")
     assert re.fullmatch(r"  shared step word2vec of ETM done in \d+\.\d s", lines[started + 1])
     assert any(line.startswith("  COMPLETE ETM") for line in lines[started + 2:])
+    # another sweep over the same bag finds the vectors: it says so, not "done in 0.1 s"
+    other = make_grid(tmp_path / "other", small_corpus, models=["etm"],
+                      params={"num_topics": 6, "vocab_size": 1000, "epochs": 10,
+                              "embedding_dim": 50})
+    assert main(["run", str(other), "--tracking-uri", f"sqlite:///{tmp_path}/m.db",
+                 "--cache-dir", str(tmp_path / "cache"), "--max-workers", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    started = [i for i, line in enumerate(lines) if "shared step word2vec" in line]
+    assert len(started) == 2
+    assert re.fullmatch(r"  shared step word2vec of ETM found in its cache \(\d+\.\d s\)",
+                        lines[started[1]])

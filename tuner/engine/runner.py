@@ -227,6 +227,14 @@ def _close(tracker: Tracker, sweep: SweepHandle, result: SweepResult, scheduler:
     tracker.end_sweep(sweep, "FINISHED", summary.metrics)
 
 
+def _step_end(done: StepDone) -> str:
+    if done.error is not None:
+        return "failed"
+    if done.cached:
+        return f"found in its cache ({done.seconds:.1f} s)"
+    return f"done in {done.seconds:.1f} s"
+
+
 def _steps_of(spec: TrialSpec) -> list[SharedStep]:
     bow_key = spec.data.bow_path.rsplit("/", 1)[-1]  # the folder named by the bag's digest
     return shared_steps(spec.model, spec.params,
@@ -469,9 +477,9 @@ class _Loop:
         assert task.step is not None
         self.result.steps.append({"step": task.step.name, "model": task.spec.model,
                                   "id": task.step_id, "seconds": round(done.seconds, 3),
-                                  "worker": done.worker, "error": done.error})
-        self._say(f"shared step {task.step.name} of {task.spec.model} "
-                  + (f"done in {done.seconds:.1f} s" if done.error is None else "failed"))
+                                  "worker": done.worker, "error": done.error,
+                                  "cached": done.cached})
+        self._say(f"shared step {task.step.name} of {task.spec.model} " + _step_end(done))
 
     def _record(self, future: Future[TrialRecord]) -> TrialRecord:
         """A finished trial's record; raises BrokenProcessPool if the pool died under it."""

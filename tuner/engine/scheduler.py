@@ -100,6 +100,7 @@ class StepDone:
     seconds: float
     error: str | None = None
     worker: str = ""  # host:pid
+    cached: bool = False  # found in its cache: nothing was computed
 
 
 def step_id(model: str, step: SharedStep) -> str:

@@ -392,14 +392,15 @@ def run_shared_step(spec: TrialSpec, step: SharedStep,
         trainer = load_trainer(spec.model)
         data = load_trial_data(spec.data)
         with thread_limit(_STATE.threads):
-            trainer.run_shared_step(step, fit_view(data, spec.data), spec.params, _context(spec))
+            cached = trainer.run_shared_step(step, fit_view(data, spec.data), spec.params,
+                                             _context(spec))
     except TRIAL_FAILURES as err:
         return StepDone(time.perf_counter() - started, f"{type(err).__name__}: {err}",
                         _worker_name())
     finally:
         if marker is not None:
             marker.unlink(missing_ok=True)
-    return StepDone(time.perf_counter() - started, worker=_worker_name())
+    return StepDone(time.perf_counter() - started, worker=_worker_name(), cached=bool(cached))
 
 
 def _worker_name() -> str:
