@@ -193,6 +193,7 @@ def test_the_best_grid_keeps_only_the_dataset_fields_its_model_reads(
         else:
             assert grid["models"] == ["DTM"] and dataset["timestamp_field"] == "timestamp"
             assert "covariates" not in dataset
+        assert "embedding" not in grid  # neither model reads document embeddings
         path = tmp_path / f"best-{metric}.json"
         path.write_text(json.dumps(grid), encoding="utf-8")
         assert main(["validate", str(path)]) == 0

@@ -2,11 +2,12 @@
 
 Configurations are ranked by the mean of the metric over their seeds (as the leaderboard ranks
 them); the grid carries every seed the configuration ran with. The dataset, ground truth,
-embedding, preprocessing and time limit are those the sweep recorded when it started (its
-`sweep_settings.json`). A sweep logged before tuner recorded them is rebuilt from its grid file
-(the sweep run's tag `tuner.grid`) as it is now, with a warning, and from the sweep run's params
-when that file is gone. The model, its full parameters, the seeds and the metric settings come
-from the trials. Models scored with `tuner score` cannot be re-run and are passed over.
+embedding (for a model that reads one), preprocessing and time limit are those the sweep recorded
+when it started (its `sweep_settings.json`). A sweep logged before tuner recorded them is
+rebuilt from its grid file (the sweep run's tag `tuner.grid`) as it is now, with a warning, and
+from the sweep run's params when that file is gone. The model, its full parameters, the seeds
+and the metric settings come from the trials. Models scored with `tuner score` cannot be re-run
+and are passed over.
 """
 
 from __future__ import annotations
@@ -78,6 +79,8 @@ def best_grid(tracking_uri: str, experiment: str, metric: str | None = None,
                         parent.params)
     grid |= _config_fields(best)
     grid["dataset"] = _read_fields(dict(grid.get("dataset") or {}), best.model)
+    if not _reads_embeddings(best.model):  # ETM's grid printed a MiniLM section it never read
+        grid.pop("embedding", None)
     suffix = f"-best-{metric}"  # the name stays within a grid's 200 characters
     grid["experiment"] = rename or f"{experiment[:MAX_EXPERIMENT - len(suffix)]}{suffix}"
     grid["leaderboard_metric"] = metric
@@ -139,6 +142,12 @@ def _chosen_long_documents(model: str, sweep_params: Mapping[str, str]) -> str |
             if chosen in ("start", "chunks"):
                 return chosen
     return None
+
+
+def _reads_embeddings(model: str) -> bool:
+    from trainers import load_trainer
+
+    return "embeddings" in load_trainer(model).requires
 
 
 def _read_fields(dataset: dict[str, Any], model: str) -> dict[str, Any]:
