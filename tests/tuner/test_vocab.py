@@ -160,13 +160,16 @@ def test_strip_mentions_drops_handles_but_not_hashtags_or_mail():
                        ("@王五#话题# 好", "#话题# 好"), ("@张三（北京）", "（北京）"),
                        ("@张三…好", "…好"), ("张三@example.com 好", "张三@example.com 好"),
                        # unspaced, a name takes the words after it along to the next mark
-                       ("今天和@李四一起吃饭。真好", "今天和。真好")]:
+                       ("今天和@李四一起吃饭。真好", "今天和。真好"),
+                       ("转发微博", ""), ("转发微博//@张三:好", "//:好")]:
         assert tokenize(post, "zh", Preprocessing(strip_mentions=True)) == \
             tokenize(left, "zh", Preprocessing()), post
-    for tweet in ("RT @CNN: storm hits coast", "RT@CNN storm hits coast",
+    for tweet in ("RT @CNN: storm hits coast", "RT@CNN storm hits coast", "RT: storm hits coast",
                   "@alice@bob storm hits coast", "@Müller(storm) hits coast"):
         assert tokenize(tweet, "en", Preprocessing(strip_mentions=True)) == \
             ["storm", "hits", "coast"], tweet  # the retweet mark goes with the handle
+    # without a handle or a colon, RT may be a name (Russia Today): kept
+    assert "rt" in tokenize("RT storm hits coast", "en", Preprocessing(strip_mentions=True))
     assert "example" in tokenize("josé@example.com", "en", Preprocessing(strip_mentions=True))
 
 

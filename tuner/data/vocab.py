@@ -74,7 +74,8 @@ class Preprocessing:
     mail/news header lines before tokenising; `strip_markup` reads HTML entities as the
     characters they stand for and drops HTML tags, web addresses and e-mail addresses (which
     web text turned into the words amp, quot, nbsp, https, www and com); `strip_mentions`
-    drops social posts' @handles (@user, Weibo's @用户名), names that head topics of tweets;
+    drops social posts' @handles (@user, Weibo's @用户名), names that head topics of tweets,
+    and repost marks (RT, 回复, 转发微博);
     `extra_stopwords` are the corpus's own words to drop besides the list (a UN speech's
     "excellency" and "delegation").
     """
@@ -156,7 +157,10 @@ WEB_DEBRIS = re.compile(r"</?(?:a|p|br|div|span|img|b|i|em|strong|li|ul|ol|h[1-6
 # kept. Chinese text does not space words, so a name written straight into the next words
 # (和@李四一起吃饭。) takes them along to that mark.
 _HANDLE = r"@[\w-]{1,30}(?![\w-])(?!\.[A-Za-z]{2,})"
-MENTION = re.compile(r"(?:(?<![A-Za-z0-9_])RT\s*|回复|(?<![A-Za-z0-9_@]))(?:" + _HANDLE + ")+")
+# A repost mark left without a handle ("RT: ...", Weibo's default 转发微博) goes too: "rt" and
+# 转发 are the commonest words of a repost-heavy sample, not a topic (social-post audit).
+MENTION = re.compile(r"(?:(?<![A-Za-z0-9_])RT\s*|回复|(?<![A-Za-z0-9_@]))(?:" + _HANDLE + ")+"
+                     r"|(?<![A-Za-z0-9_])RT\s*:|转发微博")
 
 
 def strip_markup(text: str) -> str:
