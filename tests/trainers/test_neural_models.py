@@ -1,8 +1,8 @@
-"""NVDM, GSM, ETM, CTM and THETA fit a real 400-document subset: valid, repeatable, distinct."""
+"""NVDM, GSM, ETM, CTM and THETA fit a real 400-document subset: valid and distinct (that a seed
+repeats its fit, tests/contracts/test_trainers.py checks for every model)."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from trainers import load_trainer
@@ -23,20 +23,19 @@ FAST = {
 
 @pytest.fixture(scope="module")
 def fits(small_data, tmp_path_factory):
-    """Two fits per model with the same seed."""
+    """One fit per model."""
     cache = str(tmp_path_factory.mktemp("neural_cache"))
     results = {}
     for model in MODELS:
         trainer = load_trainer(model)
         params = trainer.params.with_defaults(FAST[model])
-        results[model] = [trainer().fit(small_data, params, FitContext(seed=s, cache_dir=cache))
-                          for s in (7, 7)]
+        results[model] = trainer().fit(small_data, params, FitContext(seed=7, cache_dir=cache))
     return results
 
 
 @pytest.mark.parametrize("model", MODELS)
 def test_output_is_valid(model, fits, small_data):
-    output = fits[model][0]
+    output = fits[model]
     assert output.n_docs == small_data.bow.n_docs
     assert output.num_topics == FAST[model]["num_topics"]
     assert output.topic_word.shape == (6, len(small_data.bow.vocab))
@@ -44,16 +43,9 @@ def test_output_is_valid(model, fits, small_data):
 
 
 @pytest.mark.parametrize("model", MODELS)
-def test_same_seed_same_result(model, fits):
-    first, again = fits[model]
-    np.testing.assert_array_equal(first.doc_topic, again.doc_topic)
-    np.testing.assert_array_equal(first.topic_word, again.topic_word)
-
-
-@pytest.mark.parametrize("model", MODELS)
 def test_topics_are_distinct(model, fits):
     """A collapsed model gives every topic the same top words."""
-    output = fits[model][0]
+    output = fits[model]
     tops = {frozenset(words[:10]) for words in output.topic_words}
     assert len(tops) == output.num_topics
     assert len(set(output.assignments.tolist()) - {-1}) >= 2

@@ -185,7 +185,7 @@ def test_sigkilled_sweep_resumes_without_duplicates(tmp_path, small_corpus, sess
     client, experiment_id = wait_for_running_trial(uri)
     os.killpg(process.pid, signal.SIGKILL)  # the parent and its workers die at once
     process.wait(timeout=60)
-    rerun = subprocess.run([*command, "--trial-timeout", "20"], cwd=REPO, capture_output=True,
+    rerun = subprocess.run([*command, "--trial-timeout", "10"], cwd=REPO, capture_output=True,
                            text=True, timeout=600)
     assert rerun.returncode == 1, rerun.stderr  # the hanging trial now times out
     runs = client.search_runs([experiment_id], "tags.`tuner.role` = 'trial'")
