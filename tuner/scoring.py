@@ -28,8 +28,8 @@ from tuner.data.vocab import (
     BowCache,
     CooccurrenceCache,
     Preprocessing,
-    as_token,
     count_tokens,
+    topic_word_token,
 )
 from tuner.errors import DataError
 from tuner.grid import Grid, load_grid
@@ -197,9 +197,10 @@ def score_external(grid_path: Path, topics_path: Path, assignments_path: Path | 
 def as_tokens(topics: ExternalTopics, settings: Preprocessing, language: str
               ) -> ExternalTopics:
     """The topics' words as the grid's tokeniser writes its words (lower-cased where it
-    lower-cases), each once, in the file's order: another tool's "NBA", "iPhone" and "Trump"
-    were left out of NPMI as words the vocabulary lacked (audit of 2026-12-02)."""
-    return ExternalTopics(topics.ids, [list(dict.fromkeys(as_token(w, settings, language)
+    lower-cases, without a hashtag's #), each once, in the file's order: another tool's "NBA",
+    "iPhone" and "Trump" were left out of NPMI as words the vocabulary lacked (audit of
+    2026-12-02)."""
+    return ExternalTopics(topics.ids, [list(dict.fromkeys(topic_word_token(w, settings, language)
                                                           for w in words))
                                        for words in topics.words])
 

@@ -161,11 +161,11 @@ def test_words_outside_the_vocabulary_are_named_not_silently_dropped(tmp_path, l
 def test_another_tools_capitalised_words_are_scored_as_the_tokeniser_writes_them(
         tmp_path, lda_trial, capsys):
     """"NBA", "iPhone" and "Trump" from another tool were left out of NPMI as unknown words
-    though the lower-cased vocabulary held them (audit of 2026-12-02); and a warning counted six
-    words while it listed five."""
+    though the lower-cased vocabulary held them (audit of 2026-12-02), and so was "#politics";
+    and a warning counted six words while it listed five."""
     grid_path, cache, record, doc_ids = lda_trial
-    shouted = [[w.upper() if i % 2 else w.title() for i, w in enumerate(words)]
-               for words in record.topic_words]
+    shouted = [[w.upper() if i % 2 else f"#{w.title()}," for i, w in enumerate(words)]
+               for words in record.topic_words]  # hashtags too (social-post audit)
     topics, assignments = write_files(tmp_path, dataclasses.replace(
         record, topic_words=shouted), doc_ids)
     assert main(["score", str(grid_path), str(topics), "--assignments", str(assignments),

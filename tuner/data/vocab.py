@@ -264,6 +264,19 @@ def as_token(word: str, settings: Preprocessing, language: str) -> str:
     return _as_token(word, settings.lowercase, language)
 
 
+def topic_word_token(word: str, settings: Preprocessing, language: str) -> str:
+    """Another tool's topic word as the tokeniser would read it: `as_token`, and a word in marks
+    (#politics, "economy,", #话题#) as the one word they hold; `tuner score` left hashtags out of
+    NPMI as words the vocabulary lacked (social-post audit of 2026-12-02). Several words (U.S.,
+    New York) stay as given: the vocabulary has no such word."""
+    token = as_token(word, settings, language)
+    pattern = _ZH_WORD if language == "zh" else _WORD
+    if pattern.fullmatch(token):
+        return token
+    words = pattern.findall(token)
+    return words[0] if len(words) == 1 else token
+
+
 def _as_token(word: str, lowercase: bool, language: str) -> str:
     word = unicodedata.normalize("NFKC", word.strip()) if language == "zh" else word.strip()
     return word.lower() if lowercase else word
