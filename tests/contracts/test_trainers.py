@@ -117,7 +117,7 @@ BUDGETED = [m for m in MODELS if load_trainer(m).budget_param is not None]
 
 @pytest.mark.parametrize("model", BUDGETED)
 def test_a_budgeted_trainer_reports_each_unit_and_stops_where_its_checkpoint_says(
-        model: str, request: pytest.FixtureRequest, tmp_path) -> None:
+        model: str, request: pytest.FixtureRequest, fits: dict[str, Any]) -> None:
     data = request.getfixturevalue(DATA_FOR.get(model, "small_data"))
     trainer = load_trainer(model)
     params = trainer.params.with_defaults(tiny_budget(model))
@@ -132,7 +132,8 @@ def test_a_budgeted_trainer_reports_each_unit_and_stops_where_its_checkpoint_say
             return True
         return False
 
-    ctx = FitContext(seed=SEED, top_n=TOP_N, cache_dir=str(tmp_path), checkpoint=checkpoint)
+    # the module's cache: its Word2Vec vectors are the other tests' (a hit is the same answer)
+    ctx = FitContext(seed=SEED, top_n=TOP_N, cache_dir=fits["cache"], checkpoint=checkpoint)
     output = fit_trial(trainer(), data, params, ctx)
     assert steps == [1, 2]  # one report per unit of the budget, none after the stop
     assert output.topic_words == judged[0].topic_words  # it returns the model that was judged
