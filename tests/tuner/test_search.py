@@ -173,12 +173,19 @@ def test_tpe_search_runs_asks_and_tells_and_resumes(tmp_path, small_corpus, sess
 
     prepared = precompute(grid, check_inputs(grid), session_cache, progress=False)
     again = run_sweep(prepared, tracker, lambda: make_executor("process", 2), 2)
-    # The seeded start-up suggestions repeat and are skipped; later TPE suggestions depend on the
-    # order results arrived in, so they may differ. No trial is ever logged twice.
-    assert again.skipped >= 4 and again.completed + again.skipped == 8
+    # The first run's suggestions are asked first again: a finished search trains nothing (asked
+    # anew, TPE's later suggestions depended on the order results had arrived in, and a re-run
+    # at 2 workers trained past the budget; audit of 2026-12-02)
+    assert (again.completed, again.skipped) == (0, 8)
+    wider = load_grid(make_grid(tmp_path, small_corpus, experiment="tpe", params=SPACE,
+                                search={"strategy": "tpe", "n_trials": 5, "seed": 1,
+                                        "metrics": ["ari", "npmi"]}, seeds=[1, 2]))
+    prepared = precompute(wider, check_inputs(wider), session_cache, progress=False)
+    more = run_sweep(prepared, tracker, lambda: make_executor("process", 2), 2)
+    assert (more.completed, more.skipped) == (2, 8)  # one more configuration, at two seeds
     keys = [r.data.tags["tuner.trial_key"] for r in tracker.trial_runs(
         again.sweep.experiment_id, "attributes.status = 'FINISHED'")]
-    assert len(keys) == len(set(keys))
+    assert len(keys) == len(set(keys)) == 10
 
 
 def test_a_repeated_tpe_suggestion_runs_once_and_every_suggestion_is_told():

@@ -101,6 +101,8 @@ class SweepSummary:
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
+SEARCH_FILE = "search.json"  # on a TPE sweep's run: the configurations it asked for, as told
+SEARCH_TAG = "tuner.search"  # on a sweep run: its search strategy (grid, random or tpe)
 STEPS_FILE = "shared_steps.json"  # on the sweep run: each shared step's model, name and seconds
 
 
@@ -168,7 +170,7 @@ def _open_loop(prepared: PreparedSweep, tracker: Tracker, sweep: SweepHandle,
     """The sweep's trial loop, once stale runs are ended and finished trials are known."""
     result = SweepResult(sweep, stale=tracker.fail_stale_runs(sweep))
     done = tracker.finished_metrics(sweep)
-    source = _source(prepared, done)
+    source = _source(prepared, tracker)
     scheduler = Scheduler(source, done, tracker.finished_fits(sweep), tracker.stored_fit,
                           _steps_of,
                           pruned=_pruned_keys(prepared, tracker, sweep))
@@ -219,7 +221,7 @@ def _close(tracker: Tracker, sweep: SweepHandle, result: SweepResult, scheduler:
     if isinstance(source, TpeSource):
         result.repeated = source.repeated
         result.unrunnable = source.unrunnable_trials
-        tracker.log_json(sweep.run_id, "search.json", {
+        tracker.log_json(sweep.run_id, SEARCH_FILE, {
             "configurations": source.finished, "repeated_trials": source.repeated,
             "skipped_suggestions": source.unrunnable})
     if result.steps:
@@ -275,7 +277,7 @@ def _pruner(prepared: PreparedSweep, sweep: SweepHandle) -> PruningController | 
                              cache.resolve() / PRUNING_FOLDER / sweep.run_id, ceilings)
 
 
-def _source(prepared: PreparedSweep, done: Mapping[str, Mapping[str, float]]) -> TrialSource:
+def _source(prepared: PreparedSweep, tracker: Tracker) -> TrialSource:
     grid = prepared.grid
     if grid.search.strategy != "tpe":
         return ListSource(prepared.trials)
@@ -287,7 +289,24 @@ def _source(prepared: PreparedSweep, done: Mapping[str, Mapping[str, float]]) ->
         "maximize" if higher_is_better(m) else "minimize" for m in metrics]
     assert prepared.factory is not None
     space = {s.model: s.space for s in grid.sweeps}
-    return TpeSource(space, search, grid.seeds, prepared.factory.make, directions)
+    return TpeSource(space, search, grid.seeds, prepared.factory.make, directions,
+                     _earlier_suggestions(tracker, grid.experiment))
+
+
+def _earlier_suggestions(tracker: Tracker, experiment: str) -> list[tuple[str, dict[str, Any]]]:
+    """The configurations the experiment's earlier TPE searches asked for, oldest first, from
+    their `search.json` (a search stopped before it ended wrote none, nor did one logged before
+    sweeps were tagged with their strategy: its finished trials are still skipped when
+    suggested again, but not replayed)."""
+    earlier = []
+    for sweep in reversed(tracker.sweep_runs(experiment)):
+        if sweep.tags.get(SEARCH_TAG) != "tpe":
+            continue
+        logged = tracker.read_json(sweep.run_id, SEARCH_FILE) or {}
+        for config in logged.get("configurations", []):
+            if isinstance(config, dict) and isinstance(config.get("params"), dict):
+                earlier.append((str(config.get("model")), dict(config["params"])))
+    return earlier
 
 
 @contextmanager
@@ -617,7 +636,8 @@ def _sweep_tags(prepared: PreparedSweep) -> dict[str, str]:
             "tuner.corpus_sha256": prepared.inputs.corpus.sha256,
             "tuner.models": ",".join(s.model for s in grid.sweeps),
             "tuner.context": prepared.context,
-            RANKING_TAG: grid.ranking_metric(prepared.inputs.truth is not None)}
+            RANKING_TAG: grid.ranking_metric(prepared.inputs.truth is not None),
+            SEARCH_TAG: grid.search.strategy}
     swept = json.dumps(grid.swept(), sort_keys=True)
     if len(swept) <= MAX_TAG_CHARS:  # else rows name what varies among finished trials only
         tags[SWEPT_TAG] = swept

@@ -7,7 +7,7 @@ import itertools
 import json
 import logging
 import math
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -155,6 +155,29 @@ def draw_config(model: str, space: Mapping[str, Values],
     return combo
 
 
+def _holds(model: str, space: Mapping[str, Values], combo: Mapping[str, Any]) -> bool:
+    """Whether `space` would draw `combo`: the parameters it draws and no other, each value
+    among its choices or within its range."""
+    def pick(name: str, values: Values) -> Any:
+        if name not in combo or not _within(combo[name], values):
+            raise KeyError(name)
+        return combo[name]
+
+    try:
+        return draw_config(model, space, pick) == dict(combo)
+    except KeyError:
+        return False
+
+
+def _within(value: Any, values: Values) -> bool:
+    if not isinstance(values, Range):
+        return any(value == v and type(value) is type(v) for v in values)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return values.low <= value <= values.high and (not values.integer or
+                                                   float(value).is_integer())
+
+
 def _draw(values: Values, rng: np.random.Generator) -> Any:
     if isinstance(values, Range):
         return values.sample(rng)
@@ -176,7 +199,8 @@ class TpeSource:
 
     def __init__(self, space: Mapping[str, Mapping[str, Values]], spec: SearchSpec,
                  seeds: list[int], make_trial: Callable[[str, dict[str, Any], int], Any],
-                 directions: list[Literal["minimize", "maximize"]]) -> None:
+                 directions: list[Literal["minimize", "maximize"]],
+                 earlier: Sequence[tuple[str, Mapping[str, Any]]] = ()) -> None:
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -194,6 +218,26 @@ class TpeSource:
         self.finished: list[dict[str, Any]] = []
         self.repeated = 0  # trials of suggestions that repeated an earlier one: not run again
         self.unrunnable = 0  # suggestions skipped: REFUSALS in a row broke the model's rules
+        self.replayed = self._replay(earlier)
+
+    def _replay(self, earlier: Sequence[tuple[str, Mapping[str, Any]]]) -> int:
+        """Have Optuna's first suggestions be the configurations earlier sweeps of this search
+        asked for (`earlier`, model and drawn parameters, oldest first; those the space still
+        holds, each once), so that a re-run meets its finished trials first and counts them
+        toward `n_trials`. Asked anew, TPE suggested other configurations (the first run had
+        asked with results in flight, the re-run's history was whole) and a finished search of 6
+        suggestions at 2 workers trained 3 more on its first re-run (audit of 2026-12-02).
+        Returns how many are replayed."""
+        replayed: set[tuple[str, str]] = set()
+        for model, combo in earlier:
+            key = (model, _config_key(combo))
+            if key in replayed or model not in self.space or \
+                    not _holds(model, self.space[model], combo):
+                continue
+            replayed.add(key)
+            fixed = {f"{model}.{name}": value for name, value in combo.items()}
+            self.study.enqueue_trial({"model": model, **fixed} if len(self.space) > 1 else fixed)
+        return len(replayed)
 
     def next(self, beside: Collection[str] = ()) -> Any | None:
         """Trials in the order Optuna asks for them, whatever runs `beside` them."""
