@@ -640,6 +640,25 @@ def test_theta_supervised_without_labels_is_invalid_before_any_trial(tmp_path, s
     assert main(["validate", str(zero_shot)]) == 0
 
 
+def test_ranking_or_searching_by_a_label_metric_without_labels_is_invalid(tmp_path,
+                                                                         small_corpus, capsys):
+    """A search by ARI on a corpus without labels validated, ran every trial, told TPE nothing
+    and ranked nothing (search audit of 2026-12-02)."""
+    data = {"path": str(small_corpus), "label_field": None}
+    searched = make_grid(tmp_path, small_corpus, dataset=data,
+                         params={"num_topics": 5, "lda.alpha": {"low": 0.01, "high": 1.0}},
+                         search={"strategy": "tpe", "n_trials": 2, "metrics": ["npmi", "f1"]},
+                         leaderboard_metric="ari")
+    assert main(["validate", str(searched)]) == 2
+    err = capsys.readouterr().err
+    assert f"{searched}: leaderboard_metric: ari is scored against the documents' labels, and " \
+           "the dataset has none (dataset.label_field and ground_truth are not set)" in err
+    assert f"{searched}: search.metrics: f1 is scored against" in err
+    by_npmi = make_grid(tmp_path, small_corpus, dataset=data, params={"num_topics": 5},
+                        leaderboard_metric="npmi")
+    assert main(["validate", str(by_npmi)]) == 0
+
+
 def test_one_class_or_no_pair_of_a_class_is_invalid(tmp_path, small_corpus, capsys):
     """One class scored collapsed fits ARI, NMI and F1 1.0 (they topped the leaderboard); and
     THETA supervised with one document a class trained nothing, cached as "supervised" (audit

@@ -216,6 +216,7 @@ def check_inputs(grid: Grid, max_trials: int | None = None, for_trials: bool = T
     truth = _ground_truth(grid, corpus)
     if for_trials:
         refuse_one_class(grid, truth)
+        _refuse_truth_objectives(grid, truth)
         _check_requirements(grid, corpus, truth, _requirements(grid))
         _check_corpus_size(grid, len(corpus))
     _check_document_frequencies(grid, len(corpus))
@@ -343,6 +344,28 @@ def _requirements(grid: Grid) -> dict[str, list[str]]:
             if _may_take(sweep, param, value):
                 requirements.setdefault(need, []).append(f"{sweep.model} with {param}={value}")
     return requirements
+
+
+def _refuse_truth_objectives(grid: Grid, truth: GroundTruth | None) -> None:
+    """A search or ranking by a metric scored against labels (ARI, F1...) on a dataset without
+    any: every trial ran, the pruner and TPE were told nothing, and the board ranked nothing
+    (search audit of 2026-12-02)."""
+    from tuner.metrics import METRICS
+
+    if truth is not None:
+        return
+    search = grid.raw.get("search")
+    searched = "search.metrics" if isinstance(search, dict) and "metrics" in search \
+        else "search.metric"
+    named: dict[str, list[str | None]] = {"leaderboard_metric": [grid.leaderboard_metric],
+                                          searched: list(grid.search.metrics)}
+    problems = [f"{grid.path}: {field}: {metric} is scored against the documents' labels, and "
+                "the dataset has none (dataset.label_field and ground_truth are not set): set "
+                "one, or rank by a metric of the topics alone (npmi, diversity)"
+                for field, metrics in named.items() for metric in dict.fromkeys(metrics)
+                if metric in METRICS and METRICS[metric].needs == "ground_truth"]
+    if problems:
+        raise GridError(problems)
 
 
 def refuse_one_class(grid: Grid, truth: GroundTruth | None) -> None:
