@@ -430,8 +430,9 @@ def _check_range(key: str, schema: ParamSchema, name: str, values: dict[str, Any
     """A {"low", "high", "log"} range: only for random/TPE search, both ends valid, low < high."""
     where = f"params.{key}"
     if search.strategy == "grid":
-        problems.add(where, "a range needs search.strategy random or tpe; list the values to "
-                     "sweep them as a grid")
+        if not problems.mentions("search"):  # a broken search section fell back to grid
+            problems.add(where, "a range needs search.strategy random or tpe; list the values "
+                         "to sweep them as a grid")
         return None
     if set(values) - {"low", "high", "log"} or "low" not in values or "high" not in values:
         problems.add(where, f'expects {{"low": ..., "high": ..., "log": false}}; got {values!r}')

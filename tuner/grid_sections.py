@@ -167,7 +167,8 @@ def search_schema() -> ParamSchema:
               nullable=True),
         Param("seed", int, 0, between(0, MAX_SEED), "seed of the sampler"),
         metric,
-        Param("metrics", list, None, list_of(metric.replace(nullable=False), max_len=10),
+        Param("metrics", list, None, list_of(metric.replace(nullable=False), min_len=1,
+                                             max_len=10, distinct=True),
               "metrics to optimise together (a Pareto search)", nullable=True),
         Param("pruner", dict, None, anything(), "stop bad trials early at checkpoints of "
               "their epochs or iterations (see search.pruner); null: every trial runs in full",
@@ -176,7 +177,11 @@ def search_schema() -> ParamSchema:
                    lambda v: v["strategy"] == "grid" or v["n_trials"] is not None),
         CrossCheck("no n_trials for strategy grid (it runs every combination)",
                    ("strategy", "n_trials"),
-                   lambda v: v["strategy"] != "grid" or v["n_trials"] is None)])
+                   lambda v: v["strategy"] != "grid" or v["n_trials"] is None),
+        # both given, metric was ignored (search audit of 2026-12-02)
+        CrossCheck("metric or metrics, not both (metrics: several objectives)",
+                   ("metric", "metrics"),
+                   lambda v: v["metric"] is None or v["metrics"] is None)])
 
 
 def top_level_schema() -> ParamSchema:
@@ -226,6 +231,10 @@ class ProblemList:
 
     def add(self, where: str, message: str) -> None:
         self.items[(where, message)] = None
+
+    def mentions(self, section: str) -> bool:
+        """Whether a problem of `section` (or of a field of it) was found."""
+        return any(where == section or where.startswith(f"{section}.") for where, _ in self.items)
 
     def add_section(self, section: str, found: list[tuple[str, str]]) -> None:
         for field, message in found:

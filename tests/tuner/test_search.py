@@ -111,11 +111,31 @@ def test_random_search_keeps_the_configurations_it_drew_before(tmp_path):
      r"search.metric: expects one of npmi"),
     ({"num_topics": 5}, {"strategy": "tpe", "n_trials": 3, "metrics": ["ari", "beauty"]},
      r"search.metrics\[1\]: expects one of npmi"),
+    # both given, metric was ignored; a repeated or empty list was a Pareto search of one or
+    # none (search audit of 2026-12-02)
+    ({"num_topics": 5}, {"strategy": "tpe", "n_trials": 3, "metric": "ari", "metrics": ["npmi"]},
+     r"search: requires metric or metrics, not both"),
+    ({"num_topics": 5}, {"strategy": "tpe", "n_trials": 3, "metrics": ["ari", "ari"]},
+     r"search.metrics: expects a non-empty list of at most 10 distinct values"),
+    ({"num_topics": 5}, {"strategy": "tpe", "n_trials": 3, "metrics": []},
+     r"search.metrics: expects a non-empty list"),
 ])
 def test_bad_search_settings(tmp_path, small_corpus, params, search, message):
     overrides = {"params": params} | ({"search": search} if search else {})
     with pytest.raises(GridError, match=message):
         load_grid(make_grid(tmp_path, small_corpus, **overrides))
+
+
+def test_a_broken_search_section_is_said_once_not_again_under_each_range(tmp_path,
+                                                                        small_corpus):
+    """A range read as if the strategy were grid: "a range needs search.strategy random or tpe"
+    followed every mistake in the search section, a valid strategy's too (search audit)."""
+    with pytest.raises(GridError) as refused:
+        load_grid(make_grid(tmp_path, small_corpus, params={"lda.alpha": {"low": 0.01,
+                                                                          "high": 1.0}},
+                            search={"strategy": "TPE", "n_trials": 3}))
+    assert "search.strategy: expects one of grid/random/tpe" in str(refused.value)
+    assert "a range needs" not in str(refused.value)
 
 
 def test_a_tpe_search_listing_more_caches_than_trials_is_refused(tmp_path, small_corpus):
