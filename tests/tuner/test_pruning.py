@@ -94,7 +94,7 @@ def test_rankings_leave_pruned_trials_out_and_the_report_counts_them(pruned_swee
     assert [c.params["learning_rate"] for c in board] == [LEARNS]
     assert [c.params["learning_rate"] for c in outcome.board] == [LEARNS]
     page = write_report(store, "prune", folder / "report").html.read_text(encoding="utf-8")
-    assert "1 trials were stopped early by the pruner" in page
+    assert "1 trial was stopped early by the pruner and not trained in full since" in page
     assert "<td>ProdLDA</td><td>1</td><td>1</td>" in page  # model, after 1 epoch, 1 trial
 
 
@@ -129,6 +129,9 @@ def test_without_a_pruner_nothing_is_pruned_and_a_pruned_trial_runs_in_full(prun
     assert full.data.tags["tuner.status"] == "COMPLETE"
     assert "budget_used" not in full.data.metrics
     assert MlflowClient(store).get_metric_history(full.info.run_id, "curve/ari") == []
+    # trained in full since, it is ranked: the report no longer counts it stopped (search audit)
+    page = write_report(store, "prune", folder / "plain-report").html.read_text(encoding="utf-8")
+    assert "stopped early by the pruner" not in page
 
 
 def test_pruning_works_alike_on_dask(tmp_path, small_corpus):
