@@ -233,6 +233,29 @@ def test_a_repeated_tpe_suggestion_runs_once_and_every_suggestion_is_told():
     assert len(made) == 3 and len(source.finished) == 3
 
 
+def test_a_replayed_search_asks_its_earlier_suggestions_repeats_included_before_new_ones():
+    """A search whose second suggestion repeated its first, replayed once per configuration,
+    asked one new configuration on a re-run (review of 2026-12-02); suggestions the space no
+    longer holds are not replayed, and across sweeps each counts as often as one sweep asked it."""
+    from types import SimpleNamespace
+
+    from tuner.engine.search import Range, SearchSpec, TpeSource
+
+    def make_trial(model, combo, seed):
+        return SimpleNamespace(key=f"{model}-{combo['num_topics']}-{seed}")
+
+    earlier = [[("LDA", {"num_topics": 5}), ("LDA", {"num_topics": 5}), ("LDA", {"num_topics": 7}),
+                ("LDA", {"num_topics": 7.0}), ("LDA", {"num_topics": 99}), ("HDP", {"x": 1})],
+               [("LDA", {"num_topics": 7}), ("LDA", {"num_topics": 5})]]
+    source = TpeSource({"LDA": {"num_topics": Range(5, 60, integer=True)}},
+                       SearchSpec("tpe", 3, 0, ("npmi",)), [1], make_trial, ["maximize"],
+                       earlier)
+    assert source.replayed == 3
+    asked = [source.next() for _ in range(3)]
+    assert [t.key for t in asked if t is not None] == ["LDA-5-1", "LDA-7-1"]  # 5 twice: a repeat
+    assert source.repeated == 1 and source.exhausted()
+
+
 def test_random_search_does_not_draw_settings_without_effect(tmp_path, small_corpus):
     """Under k-means HDBSCAN's min_cluster_size does nothing: drawn, it would only make
     repeats of one k-means trial. It is drawn after clustering, and only for HDBSCAN."""

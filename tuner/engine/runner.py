@@ -103,6 +103,7 @@ class SweepSummary:
 
 SEARCH_FILE = "search.json"  # on a TPE sweep's run: the configurations it asked for, as told
 SEARCH_TAG = "tuner.search"  # on a sweep run: its search strategy (grid, random or tpe)
+SEARCH_SEED_TAG = "tuner.search_seed"  # and the seed of its sampler
 STEPS_FILE = "shared_steps.json"  # on the sweep run: each shared step's model, name and seconds
 
 
@@ -290,22 +291,26 @@ def _source(prepared: PreparedSweep, tracker: Tracker) -> TrialSource:
     assert prepared.factory is not None
     space = {s.model: s.space for s in grid.sweeps}
     return TpeSource(space, search, grid.seeds, prepared.factory.make, directions,
-                     _earlier_suggestions(tracker, grid.experiment))
+                     _earlier_suggestions(tracker, prepared))
 
 
-def _earlier_suggestions(tracker: Tracker, experiment: str) -> list[tuple[str, dict[str, Any]]]:
-    """The configurations the experiment's earlier TPE searches asked for, oldest first, from
-    their `search.json` (a search stopped before it ended wrote none, nor did one logged before
-    sweeps were tagged with their strategy: its finished trials are still skipped when
-    suggested again, but not replayed)."""
+def _earlier_suggestions(tracker: Tracker, prepared: PreparedSweep
+                         ) -> list[list[tuple[str, dict[str, Any]]]]:
+    """Each earlier TPE search's suggestions, oldest sweep first, from its `search.json`: those
+    on the same data (tuner.context) with the same search seed (a sweep logged before sweeps
+    were tagged with their search is read if it has the file). A search stopped before it ended
+    wrote none: its finished trials are still skipped when suggested again, not replayed."""
     earlier = []
-    for sweep in reversed(tracker.sweep_runs(experiment)):
-        if sweep.tags.get(SEARCH_TAG) != "tpe":
+    for sweep in reversed(tracker.sweep_runs(prepared.grid.experiment)):
+        tags = sweep.tags
+        if tags.get("tuner.context") != prepared.context or tags.get(SEARCH_TAG, "tpe") != "tpe" \
+                or tags.get(SEARCH_SEED_TAG, str(prepared.grid.search.seed)) != \
+                str(prepared.grid.search.seed):
             continue
         logged = tracker.read_json(sweep.run_id, SEARCH_FILE) or {}
-        for config in logged.get("configurations", []):
-            if isinstance(config, dict) and isinstance(config.get("params"), dict):
-                earlier.append((str(config.get("model")), dict(config["params"])))
+        earlier.append([(str(c.get("model")), dict(c["params"]))
+                        for c in logged.get("configurations", [])
+                        if isinstance(c, dict) and isinstance(c.get("params"), dict)])
     return earlier
 
 
@@ -637,7 +642,7 @@ def _sweep_tags(prepared: PreparedSweep) -> dict[str, str]:
             "tuner.models": ",".join(s.model for s in grid.sweeps),
             "tuner.context": prepared.context,
             RANKING_TAG: grid.ranking_metric(prepared.inputs.truth is not None),
-            SEARCH_TAG: grid.search.strategy}
+            SEARCH_TAG: grid.search.strategy, SEARCH_SEED_TAG: str(grid.search.seed)}
     swept = json.dumps(grid.swept(), sort_keys=True)
     if len(swept) <= MAX_TAG_CHARS:  # else rows name what varies among finished trials only
         tags[SWEPT_TAG] = swept

@@ -172,10 +172,9 @@ def _holds(model: str, space: Mapping[str, Values], combo: Mapping[str, Any]) ->
 def _within(value: Any, values: Values) -> bool:
     if not isinstance(values, Range):
         return any(value == v and type(value) is type(v) for v in values)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, int if values.integer else (int, float)):
         return False
-    return values.low <= value <= values.high and (not values.integer or
-                                                   float(value).is_integer())
+    return values.low <= value <= values.high
 
 
 def _draw(values: Values, rng: np.random.Generator) -> Any:
@@ -200,7 +199,7 @@ class TpeSource:
     def __init__(self, space: Mapping[str, Mapping[str, Values]], spec: SearchSpec,
                  seeds: list[int], make_trial: Callable[[str, dict[str, Any], int], Any],
                  directions: list[Literal["minimize", "maximize"]],
-                 earlier: Sequence[tuple[str, Mapping[str, Any]]] = ()) -> None:
+                 earlier: Sequence[Sequence[tuple[str, Mapping[str, Any]]]] = ()) -> None:
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -220,24 +219,34 @@ class TpeSource:
         self.unrunnable = 0  # suggestions skipped: REFUSALS in a row broke the model's rules
         self.replayed = self._replay(earlier)
 
-    def _replay(self, earlier: Sequence[tuple[str, Mapping[str, Any]]]) -> int:
+    def _replay(self, earlier: Sequence[Sequence[tuple[str, Mapping[str, Any]]]]) -> int:
         """Have Optuna's first suggestions be the configurations earlier sweeps of this search
-        asked for (`earlier`, model and drawn parameters, oldest first; those the space still
-        holds, each once), so that a re-run meets its finished trials first and counts them
-        toward `n_trials`. Asked anew, TPE suggested other configurations (the first run had
-        asked with results in flight, the re-run's history was whole) and a finished search of 6
-        suggestions at 2 workers trained 3 more on its first re-run (audit of 2026-12-02).
-        Returns how many are replayed."""
-        replayed: set[tuple[str, str]] = set()
-        for model, combo in earlier:
-            key = (model, _config_key(combo))
-            if key in replayed or model not in self.space or \
-                    not _holds(model, self.space[model], combo):
-                continue
-            replayed.add(key)
+        asked for (`earlier`: each sweep's, model and drawn parameters, oldest sweep first;
+        those the space still holds), so that a re-run meets its finished trials first and
+        counts them toward `n_trials`. Asked anew, TPE suggested other configurations (the
+        first run had asked with results in flight, the re-run's history was whole) and a
+        finished search of 6 suggestions at 2 workers trained 3 more on its first re-run
+        (audit of 2026-12-02). A configuration suggested twice in one sweep (a repeat) is
+        replayed twice, as it counted twice toward that sweep's budget. Returns how many
+        suggestions are replayed."""
+        times: dict[tuple[str, str], int] = {}  # the most times one sweep suggested it
+        replay: dict[tuple[str, str], tuple[str, Mapping[str, Any]]] = {}
+        for suggestions in earlier:
+            counts: dict[tuple[str, str], int] = {}
+            for model, combo in suggestions:
+                if model not in self.space or not _holds(model, self.space[model], combo):
+                    continue
+                key = (model, _config_key(combo))
+                counts[key] = counts.get(key, 0) + 1
+                replay.setdefault(key, (model, combo))
+            for key, count in counts.items():
+                times[key] = max(times.get(key, 0), count)
+        for key, (model, combo) in replay.items():
             fixed = {f"{model}.{name}": value for name, value in combo.items()}
-            self.study.enqueue_trial({"model": model, **fixed} if len(self.space) > 1 else fixed)
-        return len(replayed)
+            for _ in range(times[key]):
+                self.study.enqueue_trial({"model": model, **fixed} if len(self.space) > 1
+                                         else fixed)
+        return sum(times.values())
 
     def next(self, beside: Collection[str] = ()) -> Any | None:
         """Trials in the order Optuna asks for them, whatever runs `beside` them."""
