@@ -430,7 +430,7 @@ def _check_range(key: str, schema: ParamSchema, name: str, values: dict[str, Any
     """A {"low", "high", "log"} range: only for random/TPE search, both ends valid, low < high."""
     where = f"params.{key}"
     if search.strategy == "grid":
-        if not problems.mentions("search"):  # a broken search section fell back to grid
+        if not search.stand_in:  # else the section asked for another strategy, and is broken
             problems.add(where, "a range needs search.strategy random or tpe; list the values "
                          "to sweep them as a grid")
         return None

@@ -232,10 +232,6 @@ class ProblemList:
     def add(self, where: str, message: str) -> None:
         self.items[(where, message)] = None
 
-    def mentions(self, section: str) -> bool:
-        """Whether a problem of `section` (or of a field of it) was found."""
-        return any(where == section or where.startswith(f"{section}.") for where, _ in self.items)
-
     def add_section(self, section: str, found: list[tuple[str, str]]) -> None:
         for field, message in found:
             self.add(f"{section}.{field}" if field else section, message)
@@ -320,7 +316,8 @@ def _safely(check: Callable[[], bool]) -> bool:
 def search_spec(value: Any, problems: ProblemList) -> SearchSpec:
     settings = checked_section(search_schema(), value, problems)
     if not settings:
-        return SearchSpec()
+        asked = value.get("strategy", "grid") if isinstance(value, dict) else "grid"
+        return SearchSpec(stand_in=asked != "grid")
     metrics = settings["metrics"] or ([settings["metric"]] if settings["metric"] else [])
     pruner = checked_section(PRUNER, settings["pruner"], problems) \
         if settings["pruner"] is not None else None

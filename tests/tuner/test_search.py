@@ -136,6 +136,12 @@ def test_a_broken_search_section_is_said_once_not_again_under_each_range(tmp_pat
                             search={"strategy": "TPE", "n_trials": 3}))
     assert "search.strategy: expects one of grid/random/tpe" in str(refused.value)
     assert "a range needs" not in str(refused.value)
+    with pytest.raises(GridError) as refused:  # a grid strategy with n_trials: both said
+        load_grid(make_grid(tmp_path, small_corpus, params={"lda.alpha": {"low": 0.01,
+                                                                          "high": 1.0}},
+                            search={"strategy": "grid", "n_trials": 3}))
+    assert "no n_trials for strategy grid" in str(refused.value)
+    assert "params.lda.alpha: a range needs search.strategy random or tpe" in str(refused.value)
 
 
 def test_a_tpe_search_listing_more_caches_than_trials_is_refused(tmp_path, small_corpus):

@@ -190,7 +190,7 @@ def test_social_posts_are_told_of_strip_mentions(tmp_path, capsys):
         path = make_grid(tmp_path, corpus, params={"num_topics": 5},
                          preprocessing={"strip_mentions": strip})
         assert main(["validate", str(path)]) == 0
-        assert ("preprocessing.strip_mentions: 50% of the documents hold @handles"
+        assert ("preprocessing.strip_mentions: 50% of the documents hold @handles or repost marks"
                 in capsys.readouterr().err) is warned
     path = make_grid(tmp_path, corpus, models=["lda", "bertopic"], params={"num_topics": 5},
                      preprocessing={"strip_mentions": True})

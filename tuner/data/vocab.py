@@ -75,7 +75,8 @@ class Preprocessing:
     characters they stand for and drops HTML tags, web addresses and e-mail addresses (which
     web text turned into the words amp, quot, nbsp, https, www and com); `strip_mentions`
     drops social posts' @handles (@user, Weibo's @用户名), names that head topics of tweets,
-    and repost marks (RT, 回复, 转发微博);
+    with the repost mark before them (RT @user, 回复@用户名), and the marks "RT:" and 转发微博
+    left without one;
     `extra_stopwords` are the corpus's own words to drop besides the list (a UN speech's
     "excellency" and "delegation").
     """
@@ -264,17 +265,21 @@ def as_token(word: str, settings: Preprocessing, language: str) -> str:
     return _as_token(word, settings.lowercase, language)
 
 
+_WORD_MARKS = "\"'“”‘’«»()[]{}<>,.;:!?，。；：！？、（）《》【】「」"
+
+
 def topic_word_token(word: str, settings: Preprocessing, language: str) -> str:
-    """Another tool's topic word as the tokeniser would read it: `as_token`, and a word in marks
-    (#politics, "economy,", #话题#) as the one word they hold; `tuner score` left hashtags out of
-    NPMI as words the vocabulary lacked (social-post audit of 2026-12-02). Several words (U.S.,
-    New York) stay as given: the vocabulary has no such word."""
+    """Another tool's topic word as the tokeniser would read it: `as_token`, and a hashtag or a
+    word in quotes, brackets or before a comma (#politics, "economy,", #话题#) as that word;
+    `tuner score` left hashtags out of NPMI as words the vocabulary lacked (social-post audit of
+    2026-12-02). Several words (U.S., New York) and C++ or C# stay as given."""
     token = as_token(word, settings, language)
     pattern = _ZH_WORD if language == "zh" else _WORD
     if pattern.fullmatch(token):
         return token
-    words = pattern.findall(token)
-    return words[0] if len(words) == 1 else token
+    inner = token[1:].removesuffix("#") if token.startswith(("#", "＃")) else token
+    inner = inner.strip(_WORD_MARKS)  # "economy," and «word»; C++ and C# are not cut to c
+    return inner if pattern.fullmatch(inner) else token
 
 
 def _as_token(word: str, lowercase: bool, language: str) -> str:

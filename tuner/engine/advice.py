@@ -453,7 +453,8 @@ def _mention_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
     if share < MARKUP_SHARE:
         return []
     return [f"{grid.path}: preprocessing.strip_mentions: {share:.0%} of the documents hold "
-            "@handles, which become words that can head topics; set it to true to drop them"]
+            "@handles or repost marks (RT:, 转发微博), which become words that can head topics; "
+            "set it to true to drop them"]
 
 
 def _supervised_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:

@@ -212,15 +212,14 @@ class LentExecutor(Executor):
 
 
 def worker_exits(executor: Executor | None) -> dict[int, str]:
-    """How a broken pool's worker processes did end (pid -> "killed by SIGSEGV", "exit code 0"),
-    once the pool has joined them (up to REAP_WAIT_S); {} for a Dask cluster, whose workers are
-    the cluster's."""
+    """How a pool's worker processes that have ended did end (pid -> "killed by SIGSEGV",
+    "exit code 0"), a broken pool's once it has joined them; {} for a Dask cluster, whose workers
+    are the cluster's."""
     if isinstance(executor, LentExecutor):
         return worker_exits(executor.pool)
     if not isinstance(executor, ProcessPoolExecutor):
         return {}
-    if not _reaped(executor):
-        return {}
+    _wait_until_reaped(executor)
     ended = {}
     for pid, process in list((executor._processes or {}).items()):
         code = process.exitcode
@@ -232,16 +231,16 @@ def worker_exits(executor: Executor | None) -> dict[int, str]:
 REAP_WAIT_S = 10.0
 
 
-def _reaped(executor: ProcessPoolExecutor) -> bool:
-    """Whether the broken pool's manager thread has joined its workers, so that their exit codes
-    are read, not raced for. A forked-from-server worker's code is read once from a pipe: a
-    second thread polling it at the same time reads the pipe's end and takes 255 (CPython's
-    popen_forkserver), which a loaded CI run once reported for an aborted worker."""
+def _wait_until_reaped(executor: ProcessPoolExecutor) -> None:
+    """Let a broken pool's manager thread join its workers first (up to REAP_WAIT_S), so that
+    their exit codes are read, not raced for: a forked-from-server worker's code is read once
+    from a pipe, and a second thread polling it at the same time reads the pipe's end and takes
+    255 (CPython's popen_forkserver), which a loaded CI run once reported for an aborted worker.
+    A healthy pool's manager never ends: it is not waited for."""
     manager = getattr(executor, "_executor_manager_thread", None)
-    if manager is not None and manager is not threading.current_thread():
+    if getattr(executor, "_broken", False) and manager is not None \
+            and manager is not threading.current_thread():
         manager.join(REAP_WAIT_S)
-        return not manager.is_alive()
-    return True
 
 
 def _signal_name(number: int) -> str:

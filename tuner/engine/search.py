@@ -53,6 +53,9 @@ class SearchSpec:
     seed: int = 0
     metrics: tuple[str, ...] = ()  # TPE objectives; several -> a Pareto search
     pruner: PrunerSpec | None = None  # stops bad trials early (tuner.engine.pruning)
+    # the grid's search section asked for another strategy and is broken: this grid default
+    # only stands in while the rest of the grid is checked (no "a range needs random or tpe")
+    stand_in: bool = False
 
     @property
     def prunes(self) -> bool:

@@ -355,8 +355,8 @@ def _refuse_truth_objectives(grid: Grid, truth: GroundTruth | None) -> None:
     if truth is not None:
         return
     search = grid.raw.get("search")
-    searched = "search.metrics" if isinstance(search, dict) and "metrics" in search \
-        else "search.metric"
+    searched = "search.metrics" if isinstance(search, dict) and search.get("metrics") \
+        is not None else "search.metric"
     named: dict[str, list[str | None]] = {"leaderboard_metric": [grid.leaderboard_metric],
                                           searched: list(grid.search.metrics)}
     problems = [f"{grid.path}: {field}: {metric} is scored against the documents' labels, and "

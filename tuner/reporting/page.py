@@ -141,9 +141,9 @@ def _pruning(data: ReportData) -> str:
     rows = [[model, str(units), str(count)] for model, rungs in data.pruned.items()
             for units, count in sorted(rungs.items())]
     total = sum(count for rungs in data.pruned.values() for count in rungs.values())
-    were = "was" if total == 1 else "were"
+    were, they = ("was", "it is") if total == 1 else ("were", "they are")
     return (f"<p>{counted(total, 'trial')} {were} stopped early by the pruner and not trained "
-            "in full since; they are not ranked.</p>"
+            f"in full since; {they} not ranked.</p>"
             + _table(["model", "stopped after (epochs or iterations)", "trials"], rows))
 
 
