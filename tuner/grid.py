@@ -108,6 +108,13 @@ class Grid:
         return self.leaderboard_metric or next(iter(self.search.metrics), None) or \
             default_metric(has_truth)
 
+    @property
+    def names_embedding_model(self) -> bool:
+        """Whether the grid file names the embedding model (else a model with its own default,
+        THETA's Qwen3 of `model_size`, uses that, and the others MiniLM)."""
+        embedding = self.raw.get("embedding")
+        return isinstance(embedding, dict) and "model" in embedding
+
     def settings(self) -> dict[str, Any]:
         """The grid's data, embedding and preprocessing sections as they were resolved (the
         dataset's absolute path, every default filled in), as grid JSON: what a sweep records,

@@ -396,3 +396,34 @@ def test_a_reports_failures_count_each_trial_once_and_only_while_it_fails(tmp_pa
     assert written.failed == 3  # b1 (failed twice: one trial), d1, d2; b2 and c1 finished since
     assert "1 configuration finished on no seed" in page and "num_topics=30" in page
     assert "num_topics=20</td><td>" not in page.split("finished on no seed")[1].split("</table>")[0]
+
+
+@pytest.mark.parametrize("named", [True, False])
+def test_best_grid_names_the_embedding_model_only_where_the_sweep_did(tmp_path: Path,
+                                                                     named: bool) -> None:
+    """A THETA sweep whose grid named no embedding model embedded with Qwen3 of its model_size;
+    its best grid named the recorded default (MiniLM), which the re-run used instead (review of
+    2026-12-02)."""
+    from trainers import trainer_revision
+    from tuner import trial as t
+    from tuner.tracking.tracker import EMBEDDING_NAMED, SWEEP_SETTINGS_FILE
+
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    tracker = MlflowTracker(uri)
+    sweep = tracker.start_sweep("e", {"tuner.context": "ctx"}, {})
+    embedding = {"model": "sentence-transformers/all-MiniLM-L6-v2", "pooling": "mean",
+                 "max_length": 256, "long_documents": "start"}
+    tracker.log_json(sweep.run_id, SWEEP_SETTINGS_FILE, {
+        "dataset": {"path": str(tmp_path / "c.jsonl"), "text_field": "text"},
+        "ground_truth": None, "embedding": embedding, "preprocessing": {}, "timeout_s": None,
+        EMBEDDING_NAMED: named})
+    data = t.DataRef("c.jsonl", "sha", "en", "bow", None, None, None, None, context="ctx")
+    spec = t.TrialSpec("THETA", {"num_topics": 5, "model_size": "0.6B"}, 1, data,
+                       t.MetricSettings(), "e", "k1", revision=trainer_revision("THETA"),
+                       fit_key="f1", config_key="c1")
+    record = t.TrialRecord(spec, t.TrialStatus.COMPLETE, {"npmi": 0.1}, [["a", "b"], ["c", "d"]],
+                           [0.1, 0.2], [0, 1])
+    tracker.finish_trial(sweep, tracker.start_trial(sweep, spec), record)
+    grid = best_grid(uri, "e", "npmi")
+    assert ("model" in grid["embedding"]) is named
+    assert grid["embedding"]["max_length"] == 256 and EMBEDDING_NAMED not in grid

@@ -473,10 +473,9 @@ def _supervised_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
 def _model_size_advice(grid: Grid) -> list[str]:
     """THETA's model_size picks a Qwen3 model only when the grid's embedding section names none:
     three sizes beside an explicit embedding.model ran three identical trials (audit)."""
-    explicit = isinstance(grid.raw.get("embedding"), dict) and "model" in grid.raw["embedding"]
     return [f"{grid.path}: params.model_size: {sweep.model} embeds with embedding.model, which "
             "the grid names, so model_size changes nothing here; remove one of them"
-            for sweep in grid.sweeps if explicit and "model_size" in sweep.space]
+            for sweep in grid.sweeps if grid.names_embedding_model and "model_size" in sweep.space]
 
 
 def _pruning_advice(grid: Grid) -> list[str]:

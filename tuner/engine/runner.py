@@ -50,6 +50,7 @@ from tuner.errors import SweepInterrupted
 from tuner.tracking.records import RANKING_TAG, SWEPT_TAG
 from tuner.tracking.tracker import (
     ASKED_TAG,
+    EMBEDDING_NAMED,
     SWEEP_CONFIGS_FILE,
     SWEEP_SETTINGS_FILE,
     WARNINGS_FILE,
@@ -130,7 +131,8 @@ def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: Executor
     try:
         if on_start is not None:
             on_start(sweep)
-        tracker.log_json(sweep.run_id, SWEEP_SETTINGS_FILE, grid.settings())
+        tracker.log_json(sweep.run_id, SWEEP_SETTINGS_FILE,
+                         {**grid.settings(), EMBEDDING_NAMED: grid.names_embedding_model})
         # what it asks for stands in the rankings, from its start (leaderboard.aggregate_seeds)
         tracker.log_json(sweep.run_id, SWEEP_CONFIGS_FILE, {"config_keys": asked})
         if warnings:  # said on stderr before the sweep, which a cron job's log buries

@@ -184,8 +184,8 @@ def planned_trial(grid: Grid, model: str, combo: dict[str, Any]) -> PlannedTrial
     language = str(params[language_param]) if language_param else grid.dataset.language
     embedding = None
     if "embeddings" in trainer.requires:
-        explicit = isinstance(grid.raw.get("embedding"), dict) and "model" in grid.raw["embedding"]
-        own = None if explicit else trainer.default_embedding(params, grid.embedding)
+        own = None if grid.names_embedding_model else \
+            trainer.default_embedding(params, grid.embedding)
         embedding = own or grid.embedding
     return PlannedTrial(model, trainer.params, combo, params, embedding, language)
 

@@ -52,7 +52,7 @@ def best_grid(tracking_uri: str, experiment: str, metric: str | None = None,
         TunerError: unknown experiment, or no finished trial logged `metric`.
     """
     from trainers import canonical_name
-    from tuner.tracking.tracker import SWEEP_SETTINGS_FILE, MlflowTracker
+    from tuner.tracking.tracker import EMBEDDING_NAMED, SWEEP_SETTINGS_FILE, MlflowTracker
 
     tracker = MlflowTracker(tracking_uri, existing=True)
     sweeps = tracker.sweep_runs(experiment)
@@ -75,12 +75,17 @@ def best_grid(tracking_uri: str, experiment: str, metric: str | None = None,
         raise TunerError("the best trial has no sweep run (tag mlflow.parentRunId); was it "
                          "written by `tuner run`?")
     recorded = tracker.read_json(parent.run_id, SWEEP_SETTINGS_FILE)
+    named = recorded.pop(EMBEDDING_NAMED, True) if recorded is not None else True
     grid = _as_embedded(dict(recorded) if recorded is not None else _base_grid(parent),
                         parent.params)
     grid |= _config_fields(best)
     grid["dataset"] = _read_fields(dict(grid.get("dataset") or {}), best.model)
     if not _reads_embeddings(best.model):  # ETM's grid printed a MiniLM section it never read
         grid.pop("embedding", None)
+    elif not named and isinstance(grid.get("embedding"), dict):
+        # the sweep's grid named no model: THETA embedded with its own default (Qwen3 of its
+        # model_size), which a recorded model would override (review of 2026-12-02)
+        grid["embedding"] = {k: v for k, v in grid["embedding"].items() if k != "model"}
     suffix = f"-best-{metric}"  # the name stays within a grid's 200 characters
     grid["experiment"] = rename or f"{experiment[:MAX_EXPERIMENT - len(suffix)]}{suffix}"
     grid["leaderboard_metric"] = metric
