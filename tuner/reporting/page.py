@@ -143,7 +143,8 @@ def _pruning(data: ReportData) -> str:
     total = sum(count for rungs in data.pruned.values() for count in rungs.values())
     were, they = ("was", "it is") if total == 1 else ("were", "they are")
     return (f"<p>{counted(total, 'trial')} {were} stopped early by the pruner and not trained "
-            f"in full since; {they} not ranked.</p>"
+            f"in full since; {they} not ranked, nor are the other seeds of their "
+            "configurations.</p>"
             + _table(["model", "stopped after (epochs or iterations)", "trials"], rows))
 
 
