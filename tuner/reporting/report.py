@@ -42,7 +42,7 @@ from tuner.reporting.plots import (
     plot_topic_trends,
     plot_topic_words,
 )
-from tuner.tracking.records import FinishedTrial, SweepRun, ranked, ranking_metric
+from tuner.tracking.records import FinishedTrial, SweepRun, ranked, ranking_metric, still_pruned
 from tuner.tracking.tracker import (
     EXTRAS_FILE,
     WARNINGS_FILE,
@@ -220,15 +220,9 @@ def pruned_by_rung(trials: list[FinishedTrial]) -> dict[str, dict[int, int]]:
     """Model -> budget units a pruned trial trained -> how many trials stopped there; each
     trial once, and none that a later run trained in full (they are ranked: a sweep run again
     without its pruner counted them as "not ranked"; search audit of 2026-12-02)."""
-    trained = {t.key for t in trials if not t.pruned and t.key is not None}
-    counted: set[str] = set()
     counts: dict[str, dict[int, int]] = {}
-    for trial in trials:
-        if trial.key is not None and (trial.key in trained or trial.key in counted):
-            continue
-        if trial.key is not None:
-            counted.add(trial.key)
-        if trial.pruned and trial.budget_used is not None:
+    for trial in still_pruned(trials):
+        if trial.budget_used is not None:
             rungs = counts.setdefault(trial.model, {})
             rungs[int(trial.budget_used)] = rungs.get(int(trial.budget_used), 0) + 1
     return counts

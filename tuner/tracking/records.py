@@ -216,13 +216,25 @@ def is_pruned(tags: Mapping[str, str]) -> bool:
     return tags.get("tuner.status") == "PRUNED"
 
 
+def still_pruned(trials: Iterable[FinishedTrial]) -> list[FinishedTrial]:
+    """The pruned trials that no later run trained in full, each trial key once."""
+    trials = list(trials)
+    trained = {t.key for t in trials if not t.pruned}
+    seen: set[str | None] = set()
+    found = []
+    for trial in trials:
+        if trial.pruned and trial.key not in trained and (trial.key is None
+                                                          or trial.key not in seen):
+            seen.add(trial.key)
+            found.append(trial)
+    return found
+
+
 def ranked(trials: Iterable[FinishedTrial]) -> list[FinishedTrial]:
     """The trials that ran their full budget: the only ones a leaderboard ranks (a pruned trial's
     metrics are those of a model trained less), and none of a configuration a seed of which was
     pruned and not trained in full since: its mean over the other seeds flattered it (LDA at K=5,
     0.806 over the seed that finished against 0.637 over both; search audit of 2026-12-02)."""
     trials = list(trials)
-    trained = {t.key for t in trials if not t.pruned}
-    cut = {t.config_key for t in trials
-           if t.pruned and t.config_key is not None and t.key not in trained}
+    cut = {t.config_key for t in still_pruned(trials) if t.config_key is not None}
     return [t for t in trials if not t.pruned and (t.config_key is None or t.config_key not in cut)]
