@@ -526,6 +526,7 @@ class _RunView:
             summary = f"{record.error.type}: {first_line[:160]}"
         if record.rescored_from is not None:
             summary += f" (re-scored; fit of run {record.rescored_from[:8]})"
+        summary += _stopped_at(record)
         line = f"  {record.status.value:<8} {self.label(record.spec):<70} {summary}"
         if self.display is None:
             print(line, flush=True)
@@ -552,6 +553,20 @@ class _RunView:
     def close(self) -> None:
         if self.display is not None:
             self.display.close()
+
+
+def _stopped_at(record: TrialRecord) -> str:
+    """` (stopped at epochs 10 of 30)` for a trial the pruner stopped."""
+    from trainers import load_trainer
+    from tuner.trial import TrialStatus
+
+    used = record.metrics.get("budget_used")
+    if record.status is not TrialStatus.PRUNED or used is None:
+        return ""
+    param = load_trainer(record.spec.model).budget_param
+    planned = record.spec.params.get(param) if param else None
+    of = f" of {planned}" if planned is not None else ""
+    return f" (stopped at {param} {int(used)}{of})" if param else ""
 
 
 def console_main() -> None:

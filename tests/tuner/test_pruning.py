@@ -147,13 +147,23 @@ def test_a_model_the_pruner_never_judges_is_warned_of(tmp_path, small_corpus):
     pruned, silently (audit of 2026-12-01)."""
     from tuner.engine.advice import advisories
 
-    grid = load_grid(make_grid(tmp_path, small_corpus, models=["lda", "btm"],
+    grid = load_grid(make_grid(tmp_path, small_corpus, models=["lda", "btm", "bertopic"],
                                params={"num_topics": [5, 10], "vocab_size": 1000},
                                search={"strategy": "grid", "pruner": {"type": "asha"}}))
     assert [a for a in advisories(grid, check_inputs(grid)) if "search.pruner" in a] == [
         f"{grid.path}: search.pruner: LDA's max_iter is at most 100, not above the first "
         "checkpoint at 100 (min_resource): none of its trials is judged or pruned; set "
-        "min_resource below 100, or raise max_iter"]
+        "min_resource below 100, or raise max_iter",
+        f"{grid.path}: search.pruner: BERTopic trains in one step, with no epochs or "
+        "iterations to check, so the pruner stops none of its trials"]
+
+
+def test_a_pruned_trials_line_says_where_it_stopped():
+    from tuner.cli import _stopped_at
+
+    pruned = TrialRecord(_spec("p", epochs=27), TrialStatus.PRUNED, {"budget_used": 3.0})
+    assert _stopped_at(pruned) == " (stopped at epochs 3 of 27)"
+    assert _stopped_at(replace(pruned, status=TrialStatus.COMPLETE)) == ""
 
 
 def test_the_pruner_section_is_validated_with_the_grid(tmp_path, small_corpus):

@@ -377,3 +377,27 @@ def test_a_shared_parameters_bad_range_is_said_once(tmp_path, small_corpus):
                             params={"num_topics": {"low": 20, "high": 10}},
                             search={"strategy": "random", "n_trials": 2}))
     assert str(raised.value).count("expects low < high") == 1
+
+
+def test_tpe_counts_a_configuration_with_a_pruned_seed_below_the_finished_ones():
+    """Told the mean of its finished seeds, a configuration whose other seed the pruner
+    stopped looked better to TPE than to the ranking, which leaves it out."""
+    from types import SimpleNamespace
+
+    from optuna.trial import TrialState
+
+    from tuner.engine.search import SearchSpec, TpeSource
+
+    tpe = TpeSource({"LDA": {"num_topics": [5, 6]}}, SearchSpec("tpe", 6, 0, ("ari",)), [1, 2],
+                    lambda model, combo, seed: SimpleNamespace(
+                        key=json.dumps([combo, seed]), combo=combo, seed=seed), ["maximize"])
+    while not tpe.exhausted():
+        spec = tpe.next()
+        if spec is None:
+            continue
+        stopped = spec.combo["num_topics"] == 5 and spec.seed == 2
+        tpe.tell(spec.key, None if stopped else {"ari": 0.9}, pruned=stopped)
+    states = {(t.params["LDA.num_topics"], t.state) for t in tpe.study.get_trials()}
+    assert states == {(5, TrialState.PRUNED), (6, TrialState.COMPLETE)}  # repeats too
+    told = {c["params"]["num_topics"]: c for c in tpe.finished}
+    assert told[5]["pruned"] == 1 and "ari_mean" not in told[5] and "ari_mean" in told[6]

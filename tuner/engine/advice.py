@@ -481,16 +481,21 @@ def _model_size_advice(grid: Grid) -> list[str]:
 def _pruning_advice(grid: Grid) -> list[str]:
     """A pruned model whose largest budget is not above the pruner's first checkpoint is never
     judged: LDA's default max_iter 100 at its min_budget 100 pruned nothing, silently (audit of
-    2026-12-01)."""
+    2026-12-01). Nor is a model that trains in one step (BERTopic)."""
     pruner = grid.search.pruner
     if pruner is None or not grid.search.prunes:
         return []
     found = []
     for sweep in grid.sweeps:
         trainer = load_trainer(sweep.model)
+        if trainer.budget_param is None:
+            found.append(f"{grid.path}: search.pruner: {sweep.model} trains in one step, with "
+                         "no epochs or iterations to check, so the pruner stops none of its "
+                         "trials")
+            continue
         largest = largest_budget(sweep.model, sweep.space)
         low = pruner.min_resource or trainer.min_budget
-        if trainer.budget_param is not None and largest <= low:
+        if largest <= low:
             found.append(f"{grid.path}: search.pruner: {sweep.model}'s {trainer.budget_param} "
                          f"is at most {largest}, not above the first checkpoint at {low} "
                          f"(min_resource): none of its trials is judged or pruned; set "

@@ -566,7 +566,8 @@ class _Loop:
         (review of 2026-12-02)."""
         complete = record.status is TrialStatus.COMPLETE
         try:
-            self.scheduler.tell(record.spec.key, record.metrics if complete else None)
+            self.scheduler.tell(record.spec.key, record.metrics if complete else None,
+                                pruned=record.status is TrialStatus.PRUNED)
         except Exception:
             log.exception("the search could not learn how trial %s ended", record.spec.key)
 

@@ -30,7 +30,10 @@ class TrialSource(Protocol):
 
     def exhausted(self) -> bool: ...
 
-    def tell(self, key: str, metrics: Mapping[str, float] | None) -> None: ...
+    def tell(self, key: str, metrics: Mapping[str, float] | None,
+             pruned: bool = False) -> None:
+        """How a trial ended: its metrics, or None (failed, or `pruned` by the sweep's pruner)."""
+        ...
 
 
 # Two fits of one model contend for the same part of the machine (its caches and memory
@@ -68,7 +71,8 @@ class ListSource:
     def exhausted(self) -> bool:
         return not self.queue
 
-    def tell(self, key: str, metrics: Mapping[str, float] | None) -> None:
+    def tell(self, key: str, metrics: Mapping[str, float] | None,
+             pruned: bool = False) -> None:
         """Static sources learn nothing from results."""
 
 
@@ -159,7 +163,8 @@ class Scheduler:
                 self.asked.add(spec.config_key)
             if spec.key in self.done or spec.key in self.pruned:
                 self.skipped += 1
-                self.source.tell(spec.key, self.done.get(spec.key))
+                self.source.tell(spec.key, self.done.get(spec.key),
+                                 pruned=spec.key not in self.done)
                 continue
             stored = self._stored_fit(spec)
             task = Task(spec, stored) if stored is not None else self._unless_waiting(spec)
@@ -205,5 +210,6 @@ class Scheduler:
         self.retry.extend(specs)
         self.suspects.update(suspects)
 
-    def tell(self, key: str, metrics: Mapping[str, float] | None) -> None:
-        self.source.tell(key, metrics)
+    def tell(self, key: str, metrics: Mapping[str, float] | None,
+             pruned: bool = False) -> None:
+        self.source.tell(key, metrics, pruned)

@@ -193,6 +193,7 @@ class _Config:
     optuna_trial: Any
     pending: int
     results: list[Mapping[str, float]] = field(default_factory=list)
+    pruned: int = 0  # seeds the sweep's pruner stopped
 
 
 class TpeSource:
@@ -216,7 +217,7 @@ class TpeSource:
         # A suggestion that repeats an earlier one (same trial keys) waits for that one's
         # results instead of running again: trial key -> the repeats' configurations.
         self.repeats: dict[str, list[_Config]] = {}
-        self.told: dict[str, Mapping[str, float] | None] = {}  # trial key -> its result
+        self.told: dict[str, tuple[Mapping[str, float] | None, bool]] = {}  # (result, pruned)
         self.finished: list[dict[str, Any]] = []
         self.repeated = 0  # trials of suggestions that repeated an earlier one: not run again
         self.unrunnable = 0  # suggestions skipped: REFUSALS in a row broke the model's rules
@@ -271,7 +272,7 @@ class TpeSource:
             spec = self.make_trial(model, combo, seed)
             if spec.key in self.told:  # a repeat of a finished trial: its result, now
                 self.repeated += 1
-                self._record(config, self.told[spec.key])
+                self._record(config, *self.told[spec.key])
                 continue
             if spec.key in self.configs:
                 self.repeated += 1
@@ -313,31 +314,40 @@ class TpeSource:
             values.suggest(trial, f"{model}.{name}") if isinstance(values, Range)
             else trial.suggest_categorical(f"{model}.{name}", values)))
 
-    def tell(self, key: str, metrics: Mapping[str, float] | None) -> None:
-        """Record one seed's result (None: failed, or stopped by the sweep's pruner); tell
-        Optuna once the configuration is done. A configuration with no finished seed is told
-        FAIL: told PRUNED without intermediate values, TPE would score it as a finished one."""
+    def tell(self, key: str, metrics: Mapping[str, float] | None,
+             pruned: bool = False) -> None:
+        """Record one seed's result (None: failed, or `pruned` by the sweep's pruner); tell
+        Optuna once the configuration is done."""
         first = self.configs.get(key)
         if first is None:
             return
-        self.told[key] = metrics
+        self.told[key] = (metrics, pruned)
         for config in [first, *self.repeats.pop(key, [])]:
-            self._record(config, metrics)
+            self._record(config, metrics, pruned)
 
-    def _record(self, config: _Config, metrics: Mapping[str, float] | None) -> None:
+    def _record(self, config: _Config, metrics: Mapping[str, float] | None,
+                pruned: bool) -> None:
         config.pending -= 1
+        config.pruned += pruned
         if metrics is not None:
             config.results.append(metrics)
         if config.pending == 0:
             self._tell(config)
 
     def _tell(self, config: _Config) -> None:
+        """The mean over the seeds of each objective. A configuration the pruner stopped for
+        any seed is told PRUNED, as the ranking leaves it out (records.still_pruned): TPE
+        then counts it below every finished one, where the mean of its other seeds flattered
+        it. One with no finished seed (all failed) is told FAIL: TPE ignores it."""
         from optuna.trial import TrialState
 
         usable = [r for r in config.results if all(m in r for m in self.spec.metrics)]
         summary = {"model": config.model, "params": config.combo, "seeds": len(self.seeds),
                    "completed": len(usable)}
-        if not usable:
+        if config.pruned:
+            summary["pruned"] = config.pruned
+            self.study.tell(config.optuna_trial, state=TrialState.PRUNED)
+        elif not usable:
             self.study.tell(config.optuna_trial, state=TrialState.FAIL)
         else:
             values = [float(np.mean([r[m] for r in usable])) for m in self.spec.metrics]
