@@ -349,6 +349,21 @@ def test_an_edited_ground_truth_file_changes_the_key_but_not_the_fit(tmp_path, n
     assert one.key != two.key and one.fit_key == two.fit_key
 
 
+def test_the_same_clusters_listed_otherwise_are_the_same_truth(tmp_path, ng_records):
+    """Clusters in another order in the truth file, or labels renamed so that they sort
+    otherwise, changed every score key and the sweep's context: a re-run scored every fit
+    again and the board dropped the earlier trials (trust audit of 2026-12-03)."""
+    corpus = write_jsonl(tmp_path / "corpus.jsonl", ng_records[:40])
+    clusters = {"a": [r["id"] for r in ng_records[:15]], "b": [r["id"] for r in ng_records[15:40]]}
+    keys = []
+    for name, mapping in (("ab", clusters), ("ba", dict(reversed(clusters.items()))),
+                          ("renamed", {"z": clusters["a"], "y": clusters["b"]})):
+        truth = tmp_path / f"{name}.json"
+        truth.write_text(json.dumps(mapping), encoding="utf-8")
+        keys.append(_spec(tmp_path / name, corpus, "lda", ground_truth=str(truth)).key)
+    assert len(set(keys)) == 1
+
+
 def test_metric_settings_change_the_key_but_not_the_fit(tmp_path, ng_records):
     corpus = write_jsonl(tmp_path / "corpus.jsonl", ng_records[::50][:40])  # labels of 2+
     one = _spec(tmp_path / "one", corpus, "lda")

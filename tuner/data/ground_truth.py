@@ -28,7 +28,21 @@ class GroundTruth:
 
     @property
     def sha256(self) -> str:
-        return hashlib.sha256(self.labels.tobytes()).hexdigest()
+        """The partition's digest: the same clusters in another order in the file, or under
+        names that sort otherwise, are the same truth (they changed every score key and the
+        sweep's context, so a re-run scored every fit again; trust audit of 2026-12-03)."""
+        return hashlib.sha256(first_seen_codes(self.labels).tobytes()).hexdigest()
+
+
+def first_seen_codes(labels: NDArray[np.int64]) -> NDArray[np.int64]:
+    """The clusters renumbered 0, 1, ... in the order of their first document; -1 kept."""
+    covered = labels >= 0
+    if not covered.any():
+        return labels.copy()
+    codes, first = np.unique(labels[covered], return_index=True)
+    renumber = np.full(int(codes.max()) + 1, -1, dtype=np.int64)
+    renumber[codes[np.argsort(first)]] = np.arange(len(codes), dtype=np.int64)
+    return np.where(covered, renumber[np.where(covered, labels, 0)], -1)
 
 
 def ground_truth_from_labels(labels: list[str], source: str) -> GroundTruth:
