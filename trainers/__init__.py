@@ -8,8 +8,10 @@ a grid); nothing here changes.
 from __future__ import annotations
 
 import ast
+import hashlib
 import importlib
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -109,11 +111,54 @@ def trainer_revision(name: str) -> int | None:
 
 def trainer_code(name: str) -> dict[str, str]:
     """What of the code behind a model its fits depend on, besides its `revision`: the class that
-    implements it (a plug-in registered under a built-in's name is another model) and the
-    installed version of each library it declares (`Trainer.libraries`). Part of the fit key."""
+    implements it (a plug-in registered under a built-in's name is another model), for a
+    plug-in the source of its own modules (plugin_source), and the installed version of each
+    library it declares (`Trainer.libraries`). Part of the fit key."""
     trainer = load_trainer(name)
     code = {"implementation": f"{trainer.__module__}:{trainer.__qualname__}"}
+    source = plugin_source(trainer)
+    if source is not None:
+        code["plugin_source"] = source
     return code | installed_versions(trainer.libraries)
+
+
+_SOURCE_DIGESTS: dict[str, str] = {}  # module name -> digest of its file, read once
+
+
+def plugin_source(trainer: type[Trainer]) -> str | None:
+    """A digest of the files of the modules outside this package that define the trainer's
+    class and its bases (a plug-in's own code), None for a built-in. A plug-in's `revision` is
+    its author's to raise, and none was: an edited plug-in kept its key, and a re-run skipped
+    its trials with the old code's scores (trust audit of 2026-12-03). Built-ins keep to their
+    `revision`, so that an upgrade that changes no result re-runs nothing. Each file is read
+    once per process, beside its import, so the digest names the code that runs here even when
+    the file changes later (a warm worker of `tuner serve` keeps the module it imported)."""
+    from trainers.base import Trainer
+
+    modules = sorted({cls.__module__ for cls in trainer.__mro__
+                      if Trainer in cls.__mro__ and not _is_builtin(cls.__module__)})
+    if not modules:
+        return None
+    digest = hashlib.sha256()
+    for module in modules:
+        digest.update(f"{module}\0{_module_digest(module)}\0".encode())
+    return digest.hexdigest()[:16]
+
+
+def _is_builtin(module: str) -> bool:
+    return module == "trainers" or module.startswith("trainers.")
+
+
+def _module_digest(module: str) -> str:
+    if module not in _SOURCE_DIGESTS:
+        loaded = sys.modules.get(module)
+        path = getattr(loaded, "__file__", None)
+        try:
+            _SOURCE_DIGESTS[module] = hashlib.sha256(Path(path).read_bytes()).hexdigest() \
+                if path else "no-file"
+        except OSError:
+            _SOURCE_DIGESTS[module] = "unreadable"
+    return _SOURCE_DIGESTS[module]
 
 
 # Side inputs (beyond the bag of words and embeddings) a trainer's fit may read.

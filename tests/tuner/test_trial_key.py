@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.metadata
+import json
 import os
 import subprocess
 import sys
@@ -59,6 +60,33 @@ def test_the_code_behind_a_model_is_in_its_key():
 def test_a_plug_in_under_a_builtin_name_gets_its_own_keys(monkeypatch):
     monkeypatch.setenv("TUNER_TRAINERS", "LDA=trainers.hdp:HDPTrainer")
     assert trainer_code("LDA")["implementation"] == "trainers.hdp:HDPTrainer"
+
+
+def _plugin_code(folder: Path) -> dict[str, str]:
+    """trainer_code of the plug-in in `folder`, read by a new process (as a new sweep would)."""
+    script = ("import json; from trainers import trainer_code; "
+              "print(json.dumps(trainer_code('MyLDA')))")
+    env = {**os.environ, "TUNER_TRAINERS": "MyLDA=myplug:MyLDA",
+           "PYTHONPATH": os.pathsep.join([str(folder), str(REPO)])}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, check=True)
+    return json.loads(done.stdout)
+
+
+def test_an_edited_plug_in_is_another_model(tmp_path):
+    """A plug-in's revision is its author's to raise; an edit that changed its fit (eta 0.01 to
+    2.0) kept its key, and the re-run skipped the trial with the old code's scores (trust audit
+    of 2026-12-03). Its own module's source is in the key; a built-in's is not (its revision)."""
+    plugin = tmp_path / "myplug.py"
+    body = ("from trainers.lda import LDATrainer\n\n\nclass MyLDA(LDATrainer):\n"
+            "    name = 'MyLDA'\n    ETA = {}\n")
+    plugin.write_text(body.format(0.01), encoding="utf-8")
+    first = _plugin_code(tmp_path)
+    assert first["implementation"] == "myplug:MyLDA" and "plugin_source" in first
+    assert _plugin_code(tmp_path) == first
+    plugin.write_text(body.format(2.0), encoding="utf-8")
+    assert _plugin_code(tmp_path)["plugin_source"] != first["plugin_source"]
+    assert "plugin_source" not in trainer_code("LDA")
 
 
 def test_corpora_that_differ_only_in_where_separators_fall_hash_differently():

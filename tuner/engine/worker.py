@@ -208,12 +208,15 @@ def _with_side_digests(ref: DataRef) -> tuple[TrialData, dict[str, str]]:
     return data, data.corpus.side_digests()
 
 
-# What makes two kinds of CPU run one code path (tuner.data.numerics, tuner.fitting.tomotopy_isa)
-CPU_FIXES = {"tomotopy_isa": "set the same TOMOTOPY_ISA on every machine",
-             "torch_cpu": "set the same ATEN_CPU_CAPABILITY and MKL_ENABLE_INSTRUCTIONS on "
-                          "every machine (avx2 and AVX2, say)",
-             "blas": "set the same OPENBLAS_CORETYPE on every machine (Haswell, say)",
-             "numba_cpu": "set the same NUMBA_CPU_NAME on every machine (generic, say)"}
+# What makes two kinds of CPU run one code path (tuner.data.numerics, tuner.fitting.tomotopy_isa),
+# and one plug-in's code run everywhere (trainers.plugin_source)
+CODE_FIXES = {"plugin_source": "the plug-in's file changed since the sweep started, or differs "
+                               "on this machine: give every machine the same file and re-run",
+              "tomotopy_isa": "set the same TOMOTOPY_ISA on every machine",
+              "torch_cpu": "set the same ATEN_CPU_CAPABILITY and MKL_ENABLE_INSTRUCTIONS on "
+                           "every machine (avx2 and AVX2, say)",
+              "blas": "set the same OPENBLAS_CORETYPE on every machine (Haswell, say)",
+              "numba_cpu": "set the same NUMBA_CPU_NAME on every machine (generic, say)"}
 
 
 def _check_code(spec: TrialSpec) -> None:
@@ -225,7 +228,7 @@ def _check_code(spec: TrialSpec) -> None:
     if differing:
         shown = ", ".join(f"{n} {here.get(n, 'absent')} (the sweep's: "
                           f"{spec.code.get(n, 'absent')})" for n in differing)
-        fixes = [CPU_FIXES[n] for n in differing if n in CPU_FIXES]
+        fixes = [CODE_FIXES[n] for n in differing if n in CODE_FIXES]
         if len(fixes) < len(differing):
             fixes.append("install the same versions on every worker")
         raise CacheError(f"this worker's code differs from the machine that keyed the trial: "
