@@ -152,6 +152,29 @@ def test_vocabulary_sizes_above_the_words_left_are_one_trial(small_corpus, tmp_p
     assert len([p for p in (tmp_path / "cache" / "bow").iterdir() if p.is_dir()]) == 2
 
 
+def test_a_later_sweeps_size_above_the_words_left_is_the_earlier_sweeps_trial(small_corpus,
+                                                                              tmp_path):
+    """vocab_size 19,000 after a sweep at 20,000, both above the words left: the bag was built
+    again and the same fit run again, and the board showed two rows of one model (trust audit
+    of 2026-12-03). A size below the words left is its own bag."""
+    from tuner.engine.sweep import precompute
+
+    def prepare(sizes):
+        grid = load_grid(make_grid(tmp_path, small_corpus, models=["lda"],
+                                   params={"num_topics": 5, "vocab_size": sizes}))
+        return precompute(grid, check_inputs(grid), tmp_path / "cache", progress=False)
+
+    first = prepare(20000)
+    later = prepare([19000, 1000])
+    [earlier] = first.trials
+    same = [t for t in later.trials if t.params["vocab_size"] != 1000]
+    assert [(t.key, t.params["vocab_size"]) for t in same] == [(earlier.key, 20000)]
+    assert later.cache_events["bow[vocab_size=19000]"].startswith("same words as vocab_size="
+                                                                  "20000 (the ")
+    assert later.cache_events["bow[vocab_size=19000]"].endswith("; an earlier sweep)")
+    assert len([p for p in (tmp_path / "cache" / "bow").iterdir() if p.is_dir()]) == 2
+
+
 def test_a_bag_of_few_words_is_described_and_warned_of(small_corpus, tmp_path):
     """300 toutiao headlines kept 180 words, 1.6 a document and a quarter of the documents
     none; the runs logged only the nominal vocab_size, and every model's diversity was 180 /

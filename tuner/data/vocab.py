@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -478,6 +478,14 @@ def make_bow(tokenized: Sequence[Sequence[str]], vocab: list[str], key: str) -> 
     return BagOfWords(vocab, flat, offsets, key)
 
 
+class EveryWord(NamedTuple):
+    """A cached bag whose size is above the words its preprocessing leaves: it holds them all."""
+
+    size: int
+    words: int
+    folder: Path
+
+
 class BowCache:
     """Bags of words on disk under `root/bow/<digest>/`, computed once per key."""
 
@@ -506,6 +514,29 @@ class BowCache:
             if saved is None:
                 raise CacheError(f"{folder}: the bag of words just written cannot be read back")
             return saved
+
+    def every_word(self, corpus: Corpus, settings: Preprocessing) -> EveryWord | None:
+        """The bag an earlier sweep built with every word these settings leave (a size above
+        their count), if it is still cached: any larger size is that bag."""
+        found = read_json(self._every_word_path(corpus, settings))
+        if found is None or not isinstance(found.get("size"), int) \
+                or not isinstance(found.get("words"), int):
+            return None
+        every = EveryWord(found["size"], found["words"],
+                          self.path_for(corpus, found["size"], settings))
+        return every if (every.folder / "meta.json").is_file() else None
+
+    def note_every_word(self, corpus: Corpus, settings: Preprocessing, size: int,
+                        words: int) -> None:
+        """Record that the bag of `size` holds every word (`words` of them); the first size
+        recorded stays, so later sweeps key their trials as the earlier ones."""
+        path = self._every_word_path(corpus, settings)
+        if read_json(path) is None:
+            write_json_atomic(path, {"size": size, "words": words})
+
+    def _every_word_path(self, corpus: Corpus, settings: Preprocessing) -> Path:
+        key = settings.key(corpus.sha256, corpus.language, 0)  # every size alike
+        return self.root / f"every-word-{key_digest(key)}.json"
 
     def miss_reason(self, corpus: Corpus, vocab_size: int, settings: Preprocessing
                     ) -> str | None:

@@ -35,6 +35,7 @@ from tuner.data.vocab import (
     BagOfWords,
     BowCache,
     CooccurrenceCache,
+    EveryWord,
     TokenCounts,
     check_cache_writable,
     count_tokens,
@@ -523,24 +524,21 @@ def _bags_of_words(grid: Grid, inputs: CheckedInputs, cache_dir: Path,
                    stop_check: Callable[[], None] | None = None) -> BagsOfWords:
     """One bag of words per (vocabulary size, language) the plan needs, and its co-occurrence
     counts; a model whose language parameter differs from dataset.language gets the corpus
-    tokenised its way. `events` gets each bag's figures, `advice` what they say is wrong."""
+    tokenised its way. Every size above the words the preprocessing leaves is one bag: the
+    smallest such size of the grid, or the one an earlier sweep on this cache built (its trials'
+    keys: vocab_size 19,000 after a sweep at 20,000 on 2,702 words rebuilt the bag and refitted
+    the same trial; trust audit of 2026-12-03). `events` gets each bag's figures, `advice` what
+    they say is wrong."""
     cache = BowCache(cache_dir)
     tokens: dict[str, TokenCounts] = {}  # each language tokenised once, for every size
     paths: dict[tuple[int, str], Path] = {}
-    full: dict[str, tuple[int, int]] = {}  # language -> (smallest size holding every word, words)
+    full: dict[str, EveryWord] = {}  # language -> the bag of every word, once built or found
     same_as: dict[tuple[int, str], int] = {}
     built: list[tuple[tuple[int, str], BagOfWords, str]] = []
     for size, language in sorted({p.bow_choice for p in inputs.plan},
                                  key=lambda choice: (choice[1], choice[0])):
         label = f"vocab_size={size}" + ("" if language == inputs.corpus.language
                                         else f",language={language}")
-        if language in full:  # a smaller size already holds every word this one would
-            smaller, words = full[language]
-            same_as[(size, language)] = smaller
-            paths[(size, language)] = paths[(smaller, language)]
-            events[f"bow[{label}]"] = (f"same words as vocab_size={smaller} (the {words} the "
-                                       "preprocessing leaves)")
-            continue
         corpus = inputs.corpus if language == inputs.corpus.language else \
             dataclasses.replace(inputs.corpus, language=language)
 
@@ -549,6 +547,20 @@ def _bags_of_words(grid: Grid, inputs: CheckedInputs, cache_dir: Path,
                 tokens[corpus.language] = count_tokens(corpus, grid.preprocessing, stop_check)
             return tokens[corpus.language]
 
+        every = full.get(language) or cache.every_word(corpus, grid.preprocessing)
+        if every is not None and size >= every.words and size != every.size:
+            bow = None if language in full else cache.load(every.folder)
+            if language in full or bow is not None:
+                same_as[(size, language)] = every.size
+                paths[(size, language)] = paths[(every.size, language)] = every.folder
+                events[f"bow[{label}]"] = (
+                    f"same words as vocab_size={every.size} (the {every.words} the "
+                    f"preprocessing leaves{'' if language in full else '; an earlier sweep'})")
+                if bow is not None:  # found in the cache: counted and advised on here
+                    full[language] = every
+                    built.append(((size, language), bow, label))
+                    _count_cooccurrence(cache, bow, grid, counted, stop_check)
+                continue
         folder = cache.path_for(corpus, size, grid.preprocessing)
         bow = cache.load(folder)  # a hit is read (and its sha256 checked) once
         state = "hit"
@@ -560,7 +572,8 @@ def _bags_of_words(grid: Grid, inputs: CheckedInputs, cache_dir: Path,
         _count_cooccurrence(cache, bow, grid, counted, stop_check)
         paths[(size, language)] = folder
         if len(bow.vocab) < size:
-            full[language] = (size, len(bow.vocab))
+            full[language] = EveryWord(size, len(bow.vocab), folder)
+            cache.note_every_word(corpus, grid.preprocessing, size, len(bow.vocab))
     for choice, bow, label in built:  # with the sizes merged into each bag
         users = [p for p in inputs.plan if paths[p.bow_choice] == paths[choice]]
         advice += bag_advice(grid, bow, users, choice[1], label)
