@@ -35,6 +35,7 @@ from tuner.reporting.leaderboard import (
     ConfigResult,
     asked_by,
     leaderboard,
+    recommended,
     standing_trials,
     trials_on_current_data,
 )
@@ -239,10 +240,11 @@ def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, ho
                                      if (concerns := trial_concerns(t.model, t.params,
                                                                     t.metrics))]))
         tags = _log_warnings_after_trials(tracker, result.sweep.run_id, prepared, after)
-        if not board:
+        best = recommended(ranked)
+        if best is None:
             return SweepSummary(tags=tags)
-        return SweepSummary({f"best_{k}": v for k, v in board[0].metrics.items()},
-                            {"tuner.best_run_id": board[0].best_trial(metric).run_id, **tags})
+        return SweepSummary({f"best_{k}": v for k, v in best.metrics.items()},
+                            {"tuner.best_run_id": best.best_trial(metric).run_id, **tags})
 
     on_record = hooks.on_record
     if grid.trial_count >= MIN_CONFIGS and fanova:

@@ -10,6 +10,7 @@ from tuner.reporting.leaderboard import (
     aggregate_seeds,
     format_leaderboard,
     rank_configs,
+    recommended,
     swept_by_model,
 )
 from tuner.tracking.records import FinishedTrial
@@ -242,3 +243,31 @@ def test_a_row_notes_what_its_seeds_own_figures_say_is_wrong() -> None:
     assert lines[2].split()[1] == "BERTopic" and lines[3].split()[-1] == "l1"  # no note
     assert "note" not in format_leaderboard(rank_configs(aggregate_seeds(trials[1:]), "npmi"),
                                             "npmi")
+
+
+def test_the_recommended_configuration_is_the_best_that_did_not_collapse() -> None:
+    """A BERTopic fit that found 4 topics of 20 asked ranked first by ARI and was `tuner
+    best`'s grid and the sweep's best run (new-user audit of 2026-12-03)."""
+    collapsed = trial("x", "BERTopic", 1, {"ari": 0.08, "num_topics_found": 4.0},
+                      num_topics=20)
+    sound = trial("y", "BERTopic", 1, {"ari": 0.05, "num_topics_found": 20.0}, num_topics=20,
+                  min_cluster_size=10)
+    board = rank_configs(aggregate_seeds([collapsed, sound]), "ari")
+    assert board[0].notes == "collapsed"
+    assert recommended(board) is board[1]
+    assert recommended(board[:1]) is board[0]  # nothing sound: the best, marked
+    assert recommended([]) is None
+
+
+def test_tuner_best_says_which_collapsed_configuration_it_passed_over(caplog) -> None:
+    from tuner.reporting.best import _chosen
+
+    collapsed = trial("x", "BERTopic", 1, {"ari": 0.08, "num_topics_found": 4.0},
+                      num_topics=20, min_cluster_size=30)
+    sound = trial("y", "BERTopic", 1, {"ari": 0.05, "num_topics_found": 20.0}, num_topics=20,
+                  min_cluster_size=10)
+    board = rank_configs(aggregate_seeds([collapsed, sound]), "ari")
+    with caplog.at_level("WARNING"):
+        assert _chosen(board, "ari") is board[1]
+    assert "passed over 1 better ranked configuration: BERTopic min_cluster_size=30 " \
+           "(ari 0.080), whose fits collapsed (4 topics found of 20 asked)" in caplog.text

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from tuner.errors import TunerError
 from tuner.grid_sections import MAX_EXPERIMENT
-from tuner.reporting.leaderboard import ALL_ROWS, ConfigResult, leaderboard
+from tuner.reporting.leaderboard import ALL_ROWS, ConfigResult, leaderboard, recommended
 from tuner.tracking.records import SweepRun, ranking_metric
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ def best_grid(tracking_uri: str, experiment: str, metric: str | None = None,
     if not runnable:
         raise TunerError(f"experiment '{experiment}': every configuration with '{metric}' was "
                          "scored with `tuner score`; there is no model for a grid to re-run")
-    best = runnable[0]
+    best = _chosen(runnable, metric)
     parent_id = best.best_trial(metric).parent_run_id
     parent = next((r for r in sweeps if r.run_id == parent_id), None)
     if parent is None:
@@ -90,6 +90,27 @@ def best_grid(tracking_uri: str, experiment: str, metric: str | None = None,
     grid["experiment"] = rename or f"{experiment[:MAX_EXPERIMENT - len(suffix)]}{suffix}"
     grid["leaderboard_metric"] = metric
     return grid
+
+
+def _chosen(board: list[ConfigResult], metric: str) -> ConfigResult:
+    """The recommended configuration (leaderboard.recommended), saying on stderr which better
+    ranked ones it passed over as collapsed, and what its own fits' figures say."""
+    best = recommended(board)
+    assert best is not None  # the board is not empty
+    passed = board[:board.index(best)]
+    if passed:
+        log.warning("passed over %s: %s, whose fits collapsed (%s): their scores mean little",
+                    _count(len(passed), "better ranked configuration"),
+                    "; ".join(f"{c.name} ({metric} {c.metrics[metric]:.3f})" for c in passed[:3]),
+                    "; ".join(x.detail for c in passed[:3] for x in c.concerns
+                              if x.kind == "collapsed"))
+    elif best.notes:
+        log.warning("%s's fits are marked: %s (see the report's notes)", best.name, best.notes)
+    return best
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _base_grid(sweep: SweepRun) -> dict[str, Any]:

@@ -286,6 +286,15 @@ def rank_configs(configs: Sequence[ConfigResult], metric: str) -> list[ConfigRes
 ALL_ROWS = 1_000_000  # a leaderboard's every configuration
 
 
+def recommended(board: Sequence[ConfigResult]) -> ConfigResult | None:
+    """The configuration to recommend: the best ranked none of whose seeds collapsed (its
+    scores mean little), else the best. A collapsed BERTopic fit (4 topics found of 20 asked,
+    the lowest F1) ranked first by ARI was `tuner best`'s grid and the sweep's
+    `tuner.best_run_id`, with nothing said (new-user audit of 2026-12-03)."""
+    sound = (c for c in board if not any(x.kind == "collapsed" for x in c.concerns))
+    return next(sound, board[0] if board else None)
+
+
 def leaderboard(tracker: Tracker, experiment: str, metric: str, limit: int = 10,
                 context: str | None = None) -> list[ConfigResult]:
     """The best `limit` configurations of an experiment by the mean of `metric` over seeds, on
