@@ -37,6 +37,9 @@ _FAIL_FAST = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEO
      "https://s3/b?X-Amz-Credential=***&X-Amz-Signature=***&auth=***&sig=***"),
     ("postgresql://u:123/abc@db/x", "postgresql://u:***@db/x"),  # not a port
     ("mysql://u:99/x+y=@db:3306/m", "mysql://u:***@db:3306/m"),
+    # SQLAlchemy reads "My Secret PW" as the password (attacker audit of 2026-12-03)
+    ("store postgresql://mlflow:My Secret PW@127.0.0.1:1/mlflow cannot be used",
+     "store postgresql://mlflow:***@127.0.0.1:1/mlflow cannot be used"),
     # an http URI's userinfo ends before its path or query: the host stays shown
     ("http://a:b@h/x?q=me@y.com", "http://a:***@h/x?q=me@y.com"),
     ("http://host:5000?email=a@b.com", "http://host:5000?email=a@b.com"),

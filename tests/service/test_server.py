@@ -361,6 +361,18 @@ def test_post_needs_a_json_content_type(api: Served, content_type: str | None) -
     assert json.loads(data)["error"].startswith("Content-Type: expects application/json")
 
 
+@pytest.mark.parametrize("origin, expected", [
+    ("http://evil.example", 403), ("null", 403), ("http://127.0.0.1:1", 403),
+    ("http://127.0.0.1:{port}", 404), (None, 404)])
+def test_a_page_of_another_site_cannot_cancel_a_sweep(api: Served, origin: str | None,
+                                                       expected: int) -> None:
+    """A cancel needs no body, so no JSON content type kept a cross-site page from sending
+    one (attacker audit of 2026-12-03); 404: the request got through to the unknown id."""
+    headers = {"Origin": origin.format(port=api.port)} if origin else {}
+    status, body = api.call("POST", "/sweeps/0123456789ab/cancel", headers=headers)
+    assert status == expected, body
+
+
 @pytest.mark.parametrize("host, expected", [
     ("evil.example:{port}", 421), ("evil.example", 421), ("127.0.0.1:1", 421),
     ("localhost:{port}", 200), ("127.0.0.1:{port}", 200), ("[::1]:{port}", 200),

@@ -369,3 +369,43 @@ def test_a_submission_is_told_as_http_server_reads_its_line(line: bytes, heavy: 
     from tuner.serve.server import starts_a_sweep
 
     assert starts_a_sweep(line) is heavy
+
+
+def test_an_experiment_name_with_no_utf_8_form_is_refused_as_bad_input(tmp_path: Path) -> None:
+    """A lone surrogate in an inline grid's experiment reached the lock's file name before
+    validation: 500 and a traceback in the log for every request (attacker audit of
+    2026-12-03)."""
+    from tuner.errors import ApiError
+    from tuner.serve import jobs
+
+    registry = jobs.SweepRegistry(jobs.JobSettings(tmp_path, tmp_path / "cache",
+                                                   f"sqlite:///{tmp_path}/mlflow.db"))
+    try:
+        body = {"grid_inline": {**tiny_grid("x", tmp_path / "corpus.jsonl", [1]),
+                                "experiment": "\udfff"}}
+        with pytest.raises(ApiError) as refused:
+            registry.submit(body)
+        assert refused.value.status == 400
+        assert any(line.startswith("grid_inline: experiment: expects a name")
+                   for line in refused.value.problems), refused.value.problems
+    finally:
+        registry.shutdown(1)
+
+
+def test_a_port_in_use_is_named_not_a_traceback(tmp_path: Path) -> None:
+    """The failed bind called server_close() before the server's gate existed: an
+    AttributeError hid the "cannot listen" message (attacker audit of 2026-12-03)."""
+    from tuner.errors import TunerError
+    from tuner.serve.server import ServerSettings, make_server
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    try:
+        port = taken.getsockname()[1]
+        settings = ServerSettings("127.0.0.1", port, tmp_path, tmp_path / "cache",
+                                  f"sqlite:///{tmp_path}/mlflow.db")
+        with pytest.raises(TunerError, match=rf"--port {port}: cannot listen: "):
+            make_server(settings)
+    finally:
+        taken.close()

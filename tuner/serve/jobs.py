@@ -454,7 +454,17 @@ def _inline_experiment(body: Any) -> str | None:
     """The experiment an inline grid names, before it is validated (None: not one yet)."""
     raw = body.get("grid_inline") if isinstance(body, dict) else None
     name = raw.get("experiment") if isinstance(raw, dict) else None
-    return name if isinstance(name, str) and name else None
+    return name if isinstance(name, str) and name and _encodable(name) else None
+
+
+def _encodable(text: str) -> bool:
+    """Whether `text` is UTF-8 text: a lone surrogate (JSON's "\\udfff") is not, and reached
+    the lock's file name as a 500 before validation refused it (attacker audit of 2026-12-03)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _server_folder_name(pid: int | None = None) -> str:

@@ -2,7 +2,8 @@
 
 Routes: GET /health, POST /sweeps, GET /sweeps, GET /sweeps/{id}, GET /sweeps/{id}/leaderboard.
 Sweeps run through `tuner.flow.execute_sweep`, the same flow (and lock) as `tuner run`.
-A request must name this server in its Host header (421 otherwise: DNS rebinding) and a POST
+A request must name this server in its Host header (421 otherwise: DNS rebinding), a POST from a
+browser must come from a page of this server (its Origin; 403 otherwise), and a POST with a body
 must be `Content-Type: application/json` (415 otherwise: a cross-site form cannot send it).
 """
 
@@ -122,6 +123,7 @@ def make_server(settings: ServerSettings) -> GatedHTTPServer:
                                  settings.max_connections, settings.request_timeout,
                                  settings.max_body, heavy=starts_a_sweep)
     except OSError as err:
+        registry.shutdown(1)
         raise TunerError(f"--host {settings.host} --port {settings.port}: cannot listen: "
                          f"{err.strerror}") from err
     handler.hosts = HostPolicy.of(settings.host, server.server_port, settings.allowed_hosts)
@@ -271,6 +273,8 @@ class _ApiHandler(PrereadHandler):
             _only(method, "GET, HEAD", path)
             return HTTPStatus.OK, {"status": "ok"}
         self._check_token()
+        if method == "POST":
+            self._check_origin()
         parts = path.strip("/").split("/")
         if parts[0] != "sweeps" or len(parts) > 3 or (len(parts) == 3 and
                                                       parts[2] not in ("leaderboard", "cancel")):
@@ -297,6 +301,20 @@ class _ApiHandler(PrereadHandler):
             raise ApiError(HTTPStatus.MISDIRECTED_REQUEST, "Host header: names another server; "
                            "use the address tuner serve listens on, or add it with "
                            "--allowed-host")
+
+    def _check_origin(self) -> None:
+        """A browser names the page's site in Origin on a POST: a page of another site (or an
+        opaque one, "null") must not stop or start sweeps. The JSON content type keeps it from
+        POST /sweeps, but a cancel reads no body and needed none, so a page could stop a
+        sweep of a server without a token (attacker audit of 2026-12-03). Clients that are not
+        browsers (curl, n8n) send no Origin."""
+        origin = self.headers.get("Origin")
+        if origin is None:
+            return
+        scheme, _, rest = origin.strip().partition("://")
+        if scheme.lower() not in ("http", "https") or not self.hosts.allows(rest):
+            raise ApiError(HTTPStatus.FORBIDDEN, "Origin header: a page of another site may not "
+                           "change this server's sweeps")
 
     def _check_token(self) -> None:
         token = self.settings.token

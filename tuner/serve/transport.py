@@ -77,7 +77,6 @@ class GatedHTTPServer(HTTPServer):
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler],
                  max_connections: int, timeout: float, max_body: int,
                  heavy: Callable[[bytes], bool] = lambda _request_line: False) -> None:
-        super().__init__(address, handler)
         self.request_timeout, self.max_body = timeout, max_body
         self.max_connections = max_connections
         self.preread = threading.local()  # the request bytes of the handler thread's connection
@@ -85,6 +84,10 @@ class GatedHTTPServer(HTTPServer):
         self._lanes = (_Lane("http", HANDLER_THREADS, HANDLER_THREADS * 8),
                        _Lane("http-heavy", HEAVY_THREADS, HEAVY_WAITING))
         self._gate = _Gate(self)
+        # last: a port in use makes it call server_close(), which stops the gate and lanes
+        # (made after it, they were missing, and an AttributeError hid the OSError that
+        # make_server names; attacker audit of 2026-12-03)
+        super().__init__(address, handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         self._gate.admit(request, client_address)
