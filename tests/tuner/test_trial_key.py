@@ -6,6 +6,7 @@ import dataclasses
 import importlib.metadata
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -234,6 +235,25 @@ def test_a_bags_advice_names_only_settings_the_grid_can_still_change(small_corpu
     advice = precompute(bare, check_inputs(bare), tmp_path / "cache", progress=False).advice
     (diversity,) = [a for a in advice if "diversity cannot exceed" in a]
     assert diversity.endswith("use fewer topics or a smaller diversity_topn")  # no list to cut
+
+
+def test_the_diversity_bound_counts_the_words_a_topic_can_list(tmp_path):
+    """5 words left for 10 topics x diversity_topn 25: the bound said 5 / 250 = 0.02, but a
+    topic lists at most the 5 words, and every trial scored 5 / 50 = 0.10 (user audit of
+    2026-12-03)."""
+    from tests.conftest import write_jsonl
+    from tuner.engine.sweep import precompute
+
+    words = ["harbour", "engine", "violin", "glacier", "pepper"]
+    rows = [{"id": str(i), "text": " ".join(words[(i + j) % 5] for j in range(3)),
+             "label": str(i % 2)} for i in range(8)]
+    corpus = write_jsonl(tmp_path / "tiny.jsonl", rows)
+    grid = load_grid(make_grid(tmp_path, corpus, models=["lda"],
+                               params={"num_topics": 10, "vocab_size": 1000}))
+    prepared = precompute(grid, check_inputs(grid), tmp_path / "cache", progress=False)
+    (bound,) = [a for a in prepared.advice if "diversity cannot exceed" in a]
+    assert re.search(r"diversity_topn 25 \(a topic lists at most the [45] there are\), so "
+                     r"diversity cannot exceed 0\.10 whatever", bound), bound
 
 
 def test_a_bags_advice_counts_the_topics_of_the_sizes_merged_into_it(small_corpus, tmp_path):

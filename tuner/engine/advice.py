@@ -744,11 +744,14 @@ def bag_advice(grid: Grid, bow: BagOfWords, users: Sequence[PlannedTrial], langu
     words, topn = len(bow.vocab), grid.metrics.diversity_topn
     topics = max((int(p.params.get("num_topics") or 0) for p in users), default=0)
     capped = any(p.params.get("vocab_size") == words for p in users)  # the cap cut words
-    if topics and topics * topn > words:
+    listed = min(topn, words)  # a topic lists at most every word (8 texts, 5 words: the
+    # bound said 5 / (10 x 25) = 0.02 where every trial scored 5 / (10 x 5); user audit)
+    if topics and topics * listed > words:
+        each = f" (a topic lists at most the {words} there are)" if listed < topn else ""
         found.append(f"{where}: the preprocessing leaves {words} words for {topics} topics x "
-                     f"metrics.diversity_topn {topn}, so diversity cannot exceed "
-                     f"{words / (topics * topn):.2f} whatever the model; use fewer topics or a "
-                     f"smaller diversity_topn{_more_words(grid, capped)}")
+                     f"metrics.diversity_topn {topn}{each}, so diversity cannot exceed "
+                     f"{words / (topics * listed):.2f} whatever the model; use fewer topics or "
+                     f"a smaller diversity_topn{_more_words(grid, capped)}")
     mean, empty = _kept_per_document(bow)
     if empty >= 0.05:
         found.append(f"{where}: {empty:.0%} of the documents keep no word after preprocessing "
