@@ -136,7 +136,8 @@ PREPROCESSING = ParamSchema("preprocessing", [
           "@handles (@user) before tokenising"),
     Param("extra_stopwords", list, [], list_of(Param("word", str, None, _one_word(), ""),
                                                max_len=MAX_EXTRA_STOPWORDS),
-          "words to drop besides the stop list (compared lower-cased when lowercase is on)",
+          "words to drop besides the stop list (compared lower-cased when lowercase is on, "
+          "marks around a word dropped: Mr. is mr)",
           nullable=True),
 ])
 

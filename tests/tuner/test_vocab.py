@@ -214,6 +214,25 @@ def test_extra_stopwords_drop_the_corpus_own_words_whatever_their_case():
     assert "Excellency" in tokenize(SPEECH, "en", kept_case)
 
 
+def test_an_extra_stop_word_with_a_mark_is_read_as_its_word_and_one_never_a_token_is_named(
+        tmp_path, small_corpus):
+    """"Mr." was kept as "mr.", which no token is: it dropped nothing and changed the bag's key,
+    unsaid (user audit of 2026-12-03)."""
+    from tests.conftest import make_grid
+    from tuner.engine.advice import advisories
+    from tuner.engine.sweep import check_inputs
+    from tuner.grid import load_grid
+
+    text = "Mr. Smith thanked the U.S. delegation"
+    assert "mr" not in tokenize(text, "en", Preprocessing(extra_stopwords=("Mr.", "#smith")))
+    assert "smith" not in tokenize(text, "en", Preprocessing(extra_stopwords=("#smith",)))
+    grid = load_grid(make_grid(tmp_path, small_corpus, models=["lda"],
+                               preprocessing={"extra_stopwords": ["Mr.", "U.S.", "x", "2020"]}))
+    [said] = [a for a in advisories(grid, check_inputs(grid)) if "extra_stopwords" in a]
+    assert said.startswith(f"{grid.path}: preprocessing.extra_stopwords: 'U.S.', 'x', '2020' "
+                           "can never be a token") and said.endswith("they drop nothing")
+
+
 def test_extra_stopwords_key_the_bag_only_when_given():
     """Bags of words from before keep their key; the same words in another order or case are
     one bag."""

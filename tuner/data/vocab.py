@@ -256,7 +256,20 @@ def extra_stop_words(settings: Preprocessing, language: str) -> frozenset[str]:
 @cache
 def _extra_stop_words(words: tuple[str, ...], lowercase: bool, language: str
                       ) -> frozenset[str]:
-    return frozenset(_as_token(w, lowercase, language) for w in words)
+    # read as topic words are: "Mr." is the token mr (it was kept as "mr.", which no token is,
+    # so it dropped nothing and still changed the bag's key; user audit of 2026-12-03)
+    return frozenset(_word_token(w, lowercase, language) for w in words)
+
+
+def unmatchable_stop_words(settings: Preprocessing, language: str) -> list[str]:
+    """The `extra_stopwords` no token can equal: several words (U.S.), a number, a word
+    shorter than `min_token_len` or longer than the longest token kept."""
+    pattern = _ZH_WORD if language == "zh" else _WORD
+    tokens = {word: _word_token(word, settings.lowercase, language)
+              for word in settings.extra_stopwords}
+    return [word for word, token in tokens.items()
+            if not settings.min_token_len <= len(token) <= MAX_TOKEN_LEN
+            or not pattern.fullmatch(token)]
 
 
 def as_token(word: str, settings: Preprocessing, language: str) -> str:
@@ -273,7 +286,11 @@ def topic_word_token(word: str, settings: Preprocessing, language: str) -> str:
     word in quotes, brackets or before a comma (#politics, "economy,", #话题#) as that word;
     `tuner score` left hashtags out of NPMI as words the vocabulary lacked (social-post audit of
     2026-12-02). Several words (U.S., New York) and C++ or C# stay as given."""
-    token = as_token(word, settings, language)
+    return _word_token(word, settings.lowercase, language)
+
+
+def _word_token(word: str, lowercase: bool, language: str) -> str:
+    token = _as_token(word, lowercase, language)
     pattern = _ZH_WORD if language == "zh" else _WORD
     if pattern.fullmatch(token):
         return token

@@ -24,7 +24,7 @@ from tuner.data.corpus import (
 )
 from tuner.data.embeddings import MINILM_IDS, model_kind, token_limit
 from tuner.data.timestamps import parse_timestamps, precision
-from tuner.data.vocab import MENTION, WEB_DEBRIS
+from tuner.data.vocab import MAX_TOKEN_LEN, MENTION, WEB_DEBRIS, unmatchable_stop_words
 from tuner.engine.pruning import largest_budget
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def advisories(grid: Grid, inputs: CheckedInputs) -> list[str]:
         + _label_coverage_advice(grid, inputs) + _unread_field_advice(grid, inputs) \
         + _pruning_advice(grid) + _model_size_advice(grid) + _pooling_advice(grid, inputs) \
         + _supervised_advice(grid, inputs) + _markup_advice(grid, inputs) \
-        + _mention_advice(grid, inputs) \
+        + _mention_advice(grid, inputs) + _stop_word_advice(grid, inputs) \
         + _duplicate_advice(grid, inputs) + _outsized_advice(grid, inputs)
     unknown = _unknown_tokens_advice(grid, inputs, counted)
     english_model = any(p.embedding is not None and p.embedding.model in MINILM_IDS
@@ -476,6 +476,20 @@ def _model_size_advice(grid: Grid) -> list[str]:
     return [f"{grid.path}: params.model_size: {sweep.model} embeds with embedding.model, which "
             "the grid names, so model_size changes nothing here; remove one of them"
             for sweep in grid.sweeps if grid.names_embedding_model and "model_size" in sweep.space]
+
+
+def _stop_word_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
+    """An extra stop word no token can equal drops nothing (user audit of 2026-12-03)."""
+    settings = grid.preprocessing
+    never = unmatchable_stop_words(settings, inputs.corpus.language)
+    if not never:
+        return []
+    shown = ", ".join(repr(w) for w in never[:5]) + (f" and {len(never) - 5} more"
+                                                     if len(never) > 5 else "")
+    return [f"{grid.path}: preprocessing.extra_stopwords: {shown} can never be a token (a token "
+            f"is one word of {settings.min_token_len} to {MAX_TOKEN_LEN} characters, "
+            "starting with a letter, with no space, dot or other mark inside), so "
+            f"{'it drops' if len(never) == 1 else 'they drop'} nothing"]
 
 
 def _pruning_advice(grid: Grid) -> list[str]:
