@@ -316,9 +316,11 @@ def _checked(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from tuner.data.vocab import check_some_word
     from tuner.engine.sweep import distinct_trial_count
 
     grid, inputs = _checked(args)
+    check_some_word(inputs.corpus, grid.preprocessing)
     count = distinct_trial_count(grid, inputs)
     merged = f" ({grid.trial_count - count} equivalent combinations merged)" \
         if count < grid.trial_count else ""

@@ -42,6 +42,18 @@ def test_validate_reports_the_trial_count(tmp_path, small_corpus, capsys):
     assert "valid; 4 trials over 400 documents" in capsys.readouterr().out
 
 
+def test_validate_refuses_a_corpus_that_keeps_no_word_as_the_run_does(tmp_path, capsys):
+    """`tuner validate` said valid, then `tuner run` refused the corpus (user audit of
+    2026-12-03): numbers and symbols only."""
+    rows = [{"id": str(i), "text": f"{i * 7} + {i} = {i * 8} !!", "label": str(i % 2)}
+            for i in range(40)]
+    path = make_grid(tmp_path, write_jsonl(tmp_path / "numbers.jsonl", rows),
+                     params={"num_topics": 5})
+    assert main(["validate", str(path)]) == 2
+    assert "numbers.jsonl: no document holds a word once tokenised as en" in \
+        capsys.readouterr().err
+
+
 def test_validate_warns_of_more_topics_than_documents(tmp_path, small_corpus, capsys):
     """Valid but likely a mistake: said on stderr before any trial, and the grid still runs."""
     rows = small_corpus.read_text(encoding="utf-8").splitlines()[:30]

@@ -608,12 +608,28 @@ def _no_vocabulary(corpus: Corpus, settings: Preprocessing, counts: TokenCounts)
     their loosest, for a corpus of emoji and function words: Chinese audit of 2026-12-01), or
     the filters."""
     if not counts.words:
-        return (f"{corpus.source}: no document holds a word once tokenised as "
-                f"{corpus.language} and the stop list '{settings.stopwords}' removed "
-                f"(words of {settings.min_token_len} or more letters; numbers, punctuation "
-                "and symbols are not words); check dataset.text_field and dataset.language")
+        return _no_word_left(corpus, settings)
     return (f"{corpus.source}: no word passes the vocabulary filters "
             f"(min_df={settings.min_df}, max_df={settings.max_df})")
+
+
+def _no_word_left(corpus: Corpus, settings: Preprocessing) -> str:
+    return (f"{corpus.source}: no document holds a word once tokenised as "
+            f"{corpus.language} and the stop list '{settings.stopwords}' removed "
+            f"(words of {settings.min_token_len} or more letters; numbers, punctuation "
+            "and symbols are not words); check dataset.text_field and dataset.language")
+
+
+def check_some_word(corpus: Corpus, settings: Preprocessing) -> None:
+    """Refuse a corpus no document of which keeps a word, as the sweep's bag of words would:
+    `tuner validate` said valid and `tuner run` refused it (user audit of 2026-12-03). A
+    corpus with words is read up to its first document that keeps one.
+
+    Raises:
+        DataError: no document keeps a word.
+    """
+    if not any(tokenize(text, corpus.language, settings) for text in corpus.texts):
+        raise DataError(_no_word_left(corpus, settings))
 
 
 def tokenize_corpus(corpus: Corpus, settings: Preprocessing) -> list[list[str]]:

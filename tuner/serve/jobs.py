@@ -230,6 +230,7 @@ class SweepRegistry:
     def _validated(self, path: Path, label: str, roots: tuple[str, ...] = ()
                    ) -> tuple[Grid, CheckedInputs]:
         """load_grid + check_inputs, as the CLI does; problems become a 400 with every line."""
+        from tuner.data.vocab import check_some_word
         from tuner.engine.sweep import check_inputs
         from tuner.grid import load_grid
 
@@ -237,6 +238,7 @@ class SweepRegistry:
         try:
             grid = load_grid(path, self.settings.max_trials)
             inputs = check_inputs(grid, self.settings.max_trials, roots=roots)
+            check_some_word(inputs.corpus, grid.preprocessing)  # as `tuner validate`
             _refuse_large_batches(path, inputs, self.settings.max_batch_tokens)
             return grid, inputs
         except TunerError as err:
