@@ -271,3 +271,16 @@ def test_tuner_best_says_which_collapsed_configuration_it_passed_over(caplog) ->
         assert _chosen(board, "ari") is board[1]
     assert "passed over 1 better ranked configuration: BERTopic min_cluster_size=30 " \
            "(ari 0.080), whose fits collapsed (4 topics found of 20 asked)" in caplog.text
+
+
+def test_a_best_grid_leaves_values_that_follow_other_parameters_null() -> None:
+    """alpha 1/K and min_samples = min_cluster_size were written as numbers: a grid edited to
+    another K kept the old alpha (user audit of 2026-12-03)."""
+    from tuner.reporting.best import _config_fields
+
+    lda = aggregate_seeds([trial("a", "LDA", 1, {"ari": 0.3}, num_topics=10, alpha=0.1),
+                           trial("b", "LDA", 1, {"ari": 0.2}, num_topics=10, alpha=0.5)])
+    assert [_config_fields(c)["params"]["alpha"] for c in lda] == [None, 0.5]
+    [bertopic] = aggregate_seeds([trial("c", "BERTopic", 1, {"ari": 0.3}, min_cluster_size=30,
+                                        min_samples=30, random_state=1)])
+    assert _config_fields(bertopic)["params"]["min_samples"] is None

@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 from tuner.errors import TunerError
 from tuner.grid_sections import MAX_EXPERIMENT
-from tuner.reporting.leaderboard import ALL_ROWS, ConfigResult, leaderboard, recommended
+from tuner.reporting.leaderboard import (
+    ALL_ROWS,
+    ConfigResult,
+    leaderboard,
+    recommended,
+    resolved_null,
+)
 from tuner.tracking.records import SweepRun, ranking_metric
 
 if TYPE_CHECKING:
@@ -197,7 +203,11 @@ def _config_fields(config: ConfigResult) -> dict[str, Any]:
     declared, own_seed = set(trainer.params.names), trainer.seed_param
     trial = config.trials[0]
     seeds = sorted({t.seed for t in config.trials if t.seed is not None})
-    params = {k: v for k, v in trial.params.items() if k in declared and k != own_seed}
+    # a value that follows another (alpha 1/K, min_samples = min_cluster_size) as null, so
+    # that a grid edited to try another K or cluster size does not keep the old one (user
+    # audit of 2026-12-03); null resolves to it, so the grid re-runs the same trials
+    params = {k: None if resolved_null(trial, k, v) else v for k, v in trial.params.items()
+              if k in declared and k != own_seed}
     if own_seed is not None and any(t.params.get(own_seed) != t.seed for t in config.trials):
         # The grid set the model's own seed (a list of it is the configuration's seeds): all
         # its values. Else it followed each trial's seed: a value would fix every seed to one

@@ -113,7 +113,7 @@ def swept_by_model(trials: Iterable[FinishedTrial]) -> dict[str, list[str]]:
             if name in unused:
                 continue
             seen.setdefault(name, set()).add(repr(value))
-            if not _resolved_null(trial, name, value):
+            if not resolved_null(trial, name, value):
                 own.add(name)
     return {model: [name for name, found in seen.items()
                     if len(found) > 1 and name in chosen[model]]
@@ -129,7 +129,9 @@ def unused_params(trial: FinishedTrial) -> frozenset[str]:
                      if p.unused_when is not None and p.unused_when(trial.params))
 
 
-def _resolved_null(trial: FinishedTrial, name: str, value: Any) -> bool:
+def resolved_null(trial: FinishedTrial, name: str, value: Any) -> bool:
+    """Whether `value` is what null resolves to for this trial (LDA's alpha 1/K, BERTopic's
+    min_samples = min_cluster_size): a value that follows other parameters."""
     if canonical_name(trial.model) is None:
         return False
     param = load_trainer(trial.model).params.get(name)
