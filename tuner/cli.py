@@ -515,7 +515,8 @@ class _RunView:
         for advice in sweep.advice:
             print(f"warning: {advice}", file=sys.stderr)
         total = len(sweep.trials) or self.total  # equivalent combinations merged; a search: 0
-        print(f"{total} trials, {self.settings.max_workers} workers, "
+        workers = self.settings.max_workers
+        print(f"{total} trial{'s' * (total != 1)}, {workers} worker{'s' * (workers != 1)}, "
               f"tracking {redact_uri(self.settings.tracking_uri)}", flush=True)
         self.display = ProgressDisplay(TrialProgress(total, skipped), sys.stdout, self.bar)
 

@@ -362,9 +362,10 @@ def _check_param_names(params: Mapping[str, Any], schemas: Mapping[str, ParamSch
             if model not in schemas:
                 problems.add(f"params.{key}", f"model '{scope}' is not in this grid's models "
                              f"({', '.join(schemas)})")
-            elif schemas[model].get(name) is None:
-                problems.add(f"params.{key}", f"{model} has no parameter '{name}'; it has "
-                             f"{', '.join(schemas[model].names)}")
+            elif schemas[model].get(name) is None:  # prodlda.learning_rte: said what it meant
+                problems.add(f"params.{key}", f"{model} has no parameter '{name}'"
+                             f"{_other_section(name) or closest(name, schemas[model].names)}"
+                             f" ({model} has {', '.join(schemas[model].names)})")
         elif schemas and not any(s.get(name) for s in schemas.values()):
             problems.add(f"params.{key}", f"no model in this grid has a parameter '{name}'"
                          f"{_other_section(name) or _did_you_mean(name, schemas.values())}")
@@ -377,6 +378,8 @@ def _other_section(name: str) -> str:
                             ("embedding", sections.EMBEDDING), ("metrics", sections.METRICS)):
         if schema.get(name) is not None:
             return f"; it is a setting of the grid's {section} section: {section}.{name}"
+    if name in ("seed", "seeds", "random_seed"):  # params.seed (user audit of 2026-12-03)
+        return "; a trial's seed comes from the grid's top-level \"seeds\" list"
     return ""
 
 

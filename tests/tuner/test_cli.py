@@ -251,7 +251,7 @@ def test_run_counts_progress_over_the_merged_trials(tmp_path, small_corpus, caps
     assert main(["run", str(path), "--tracking-uri", f"sqlite:///{tmp_path}/m.db",
                  "--cache-dir", str(tmp_path / "cache"), "--max-workers", "1"]) == 0
     out = capsys.readouterr().out
-    assert "1 trials, 1 workers" in out and "1 completed" in out
+    assert "1 trial, 1 worker," in out and "1 completed" in out
 
 
 def test_params_shows_the_seed_range_a_grid_is_checked_against(capsys):

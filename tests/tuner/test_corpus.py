@@ -245,7 +245,7 @@ def test_ground_truth_file_maps_clusters_to_documents(tmp_path, corpus):
 
 
 @pytest.mark.parametrize(("mapping", "message"), [
-    ({"a": ["no-such-doc"]}, r"1 document ids are not in the corpus"),
+    ({"a": ["no-such-doc"]}, r"1 document id is not in the corpus"),
     ({"a": "x"}, r"cluster 'a': expects a list of document ids"),
     ([], r"expects a non-empty JSON object"),
 ])
@@ -257,7 +257,7 @@ def test_bad_ground_truth(tmp_path, corpus, mapping, message):
 @pytest.mark.parametrize(("text", "message"), [
     ('{"a": [' + "9" * 5000 + "]}", "a number has too many digits"),
     ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
-    ('\ufeff{"a": ["x"]}', "document ids are not in the corpus"),  # a BOM is read past
+    ('\ufeff{"a": ["x"]}', "document id is not in the corpus"),  # a BOM is read past
 ])
 def test_unusable_ground_truth_json_is_a_ground_truth_error(tmp_path, corpus, text, message):
     """Python's own limits (4,300 digits, its recursion depth) raised ValueError and

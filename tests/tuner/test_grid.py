@@ -80,6 +80,11 @@ def test_single_model_key_and_relative_dataset_path(tmp_path, small_corpus):
                          r"or invisible format characters; got ''"),
     ({"colour": "blue"}, r"colour: unknown field; allowed:"),
     ({"seed": [42]}, r"seed: unknown field; did you mean 'seeds'\?; allowed:"),
+    # the user audit of 2026-12-03: a model's misspelt parameter, and a seed among params
+    ({"params": {"lda.max_iters": 10}}, r"params.lda.max_iters: LDA has no parameter "
+                                        r"'max_iters'; did you mean 'max_iter'\? \(LDA has "),
+    ({"params": {"seed": [1, 2]}}, r"params.seed: no model in this grid has a parameter 'seed'; "
+                                   r"a trial's seed comes from the grid's top-level \"seeds\""),
     ({"dataset": {"path": "missing.jsonl"}}, r"dataset.path: file not found: .*missing.jsonl"),
     ({"dataset": {"path": "x.txt"}}, r"dataset.path: file not found"),
     ({"ground_truth": "nope.json"}, r"ground_truth: file not found"),

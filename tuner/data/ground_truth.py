@@ -101,10 +101,12 @@ def _read_mapping(path: Path) -> dict[str, list[str]]:
 def _raise_problems(path: Path, corpus: Corpus, unknown: list[str], twice: list[str]) -> None:
     problems = []
     if unknown:
-        problems.append(f"{path}: {len(unknown)} document ids are not in the corpus "
-                        f"{corpus.source} (e.g. {', '.join(unknown[:3])})")
+        ids = "1 document id is" if len(unknown) == 1 else f"{len(unknown)} document ids are"
+        problems.append(f"{path}: {ids} not in the corpus {corpus.source} "
+                        f"(e.g. {', '.join(unknown[:3])})")
     if twice:
-        problems.append(f"{path}: a document may belong to one cluster only; {len(twice)} are in "
-                        f"two (e.g. {'; '.join(twice[:3])})")
+        are = "1 is" if len(twice) == 1 else f"{len(twice)} are"
+        problems.append(f"{path}: a document may belong to one cluster only; {are} in more "
+                        f"than one (e.g. {'; '.join(twice[:3])})")
     if problems:
         raise GroundTruthError("\n".join(problems))

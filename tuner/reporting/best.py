@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from tuner.errors import TunerError
 from tuner.grid_sections import MAX_EXPERIMENT
+from tuner.reporting.health import counted
 from tuner.reporting.leaderboard import (
     ALL_ROWS,
     ConfigResult,
@@ -106,17 +107,13 @@ def _chosen(board: list[ConfigResult], metric: str) -> ConfigResult:
     passed = board[:board.index(best)]
     if passed:
         log.warning("passed over %s: %s, whose fits collapsed (%s): their scores mean little",
-                    _count(len(passed), "better ranked configuration"),
+                    counted(len(passed), "better ranked configuration"),
                     "; ".join(f"{c.name} ({metric} {c.metrics[metric]:.3f})" for c in passed[:3]),
                     "; ".join(x.detail for c in passed[:3] for x in c.concerns
                               if x.kind == "collapsed"))
     elif best.notes:
         log.warning("%s's fits are marked: %s (see the report's notes)", best.name, best.notes)
     return best
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _base_grid(sweep: SweepRun) -> dict[str, Any]:
