@@ -277,11 +277,19 @@ def _score(args: argparse.Namespace) -> int:
         print(f"warning: {skipped} top words of {topics} topic{'s' * (topics != 1)} are not in "
               f"the grid's vocabulary, so NPMI leaves them out ({examples})", file=sys.stderr)
     wanted = result.spec.metrics.diversity_topn
-    shortest = min(len(words) for words in result.output.topic_words)
-    if shortest < wanted:
-        print(f"warning: a topic holds {shortest} words, fewer than diversity_topn ({wanted}): "
-              "diversity and inverted_rbo count the words given, so they do not compare with "
-              "trials' scores on the same leaderboard", file=sys.stderr)
+    short = [len(words) for words in result.output.topic_words if len(words) < wanted]
+    if short:
+        held = f"{min(short)} to {max(short)}" if min(short) < max(short) else str(min(short))
+        print(f"warning: {len(short)} of {len(result.output.topic_words)} topics hold {held} "
+              f"words, fewer than diversity_topn ({wanted}): diversity and inverted_rbo count "
+              "the words given, so they do not compare with trials' scores on the same "
+              "leaderboard", file=sys.stderr)
+    if result.merged:
+        shown = "; ".join(result.merged[:3]) + (f"; and {len(result.merged) - 3} more"
+                                                 if len(result.merged) > 3 else "")
+        print(f"warning: words of one topic that read as one word (a hashtag is its word; "
+              f"case is lowered where the grid lowers it) are counted once: {shown}",
+              file=sys.stderr)
     for metric, why in result.not_computed.items():
         print(f"warning: {metric} not computed: {why}", file=sys.stderr)
     for metric, value in result.metrics.items():

@@ -185,8 +185,21 @@ def test_topics_shorter_than_the_diversity_depth_are_warned_of(tmp_path, lda_tri
     topics = tmp_path / "topics.json"
     topics.write_text(json.dumps([words[:10] for words in record.topic_words]))
     assert main(["score", str(grid_path), str(topics), "--cache-dir", str(cache)]) == EXIT_OK
-    assert "warning: a topic holds 10 words, fewer than diversity_topn (25)" in \
-        capsys.readouterr().err
+    assert f"warning: {len(record.topic_words)} of {len(record.topic_words)} topics hold 10 " \
+        "words, fewer than diversity_topn (25)" in capsys.readouterr().err
+
+
+def test_words_of_a_topic_that_read_as_one_word_are_said_to_be_counted_once(
+        tmp_path, lda_trial, capsys):
+    """"#科技#" and "科技" in one topic were one word, unsaid (user audit of 2026-12-03)."""
+    grid_path, cache, record, _ = lda_trial
+    topics = tmp_path / "topics.json"
+    words = [list(w) for w in record.topic_words]
+    first = words[1][0]
+    words[1] = [first, f"#{first}", *words[1][1:]]
+    topics.write_text(json.dumps(words))
+    assert main(["score", str(grid_path), str(topics), "--cache-dir", str(cache)]) == EXIT_OK
+    assert f"are counted once: topic 1: '{first}' and '#{first}'" in capsys.readouterr().err
 
 
 def test_a_topic_repeating_a_word_is_refused(tmp_path, lda_trial, capsys):
