@@ -136,8 +136,8 @@ def test_equivalent_configurations_are_one_trial(small_corpus, tmp_path):
 
 
 def test_vocabulary_sizes_above_the_words_left_are_one_trial(small_corpus, tmp_path):
-    """Every size above the words the preprocessing leaves keeps them all: 10,000 and 20,000
-    on 400 posts are one bag of words and one trial, keyed and logged as the smaller size."""
+    """Every size at or above the N words the preprocessing leaves keeps them all: 10,000 and
+    20,000 on 400 posts are one bag of words and one trial, keyed and logged as N."""
     from tuner.data.vocab import BowCache
     from tuner.engine.sweep import precompute
 
@@ -146,10 +146,12 @@ def test_vocabulary_sizes_above_the_words_left_are_one_trial(small_corpus, tmp_p
     prepared = precompute(grid, check_inputs(grid), tmp_path / "cache", progress=False)
     words = len(BowCache(tmp_path / "cache").load(Path(prepared.trials[-1].data.bow_path)).vocab)
     assert 1000 < words < 10000
-    assert sorted(t.params["vocab_size"] for t in prepared.trials) == [1000, 10000]
+    assert sorted(t.params["vocab_size"] for t in prepared.trials) == [1000, words]
     assert prepared.cache_events["equivalent_trials_merged"] == "1"
+    assert prepared.cache_events["bow[vocab_size=10000]"].endswith(
+        f"; every word the preprocessing leaves: vocab_size={words}")
     assert prepared.cache_events["bow[vocab_size=20000]"] == (
-        f"same words as vocab_size=10000 (the {words} the preprocessing leaves)")
+        f"same words as vocab_size={words} (the {words} the preprocessing leaves)")
     assert len([p for p in (tmp_path / "cache" / "bow").iterdir() if p.is_dir()]) == 2
 
 
@@ -157,23 +159,27 @@ def test_a_later_sweeps_size_above_the_words_left_is_the_earlier_sweeps_trial(sm
                                                                               tmp_path):
     """vocab_size 19,000 after a sweep at 20,000, both above the words left: the bag was built
     again and the same fit run again, and the board showed two rows of one model (trust audit
-    of 2026-12-03). A size below the words left is its own bag."""
+    of 2026-12-03). The key is the words' count, whatever the cache held: a sweep on a cache
+    without the first one's bags keys its trial alike (review of 2026-12-03)."""
+    import shutil
+
     from tuner.engine.sweep import precompute
 
-    def prepare(sizes):
+    def prepare(sizes, cache="cache"):
         grid = load_grid(make_grid(tmp_path, small_corpus, models=["lda"],
                                    params={"num_topics": 5, "vocab_size": sizes}))
-        return precompute(grid, check_inputs(grid), tmp_path / "cache", progress=False)
+        return precompute(grid, check_inputs(grid), tmp_path / cache, progress=False)
 
-    first = prepare(20000)
-    later = prepare([19000, 1000])
-    [earlier] = first.trials
+    [earlier] = prepare(20000).trials
+    later = prepare([19000, 1000, 19500])
     same = [t for t in later.trials if t.params["vocab_size"] != 1000]
-    assert [(t.key, t.params["vocab_size"]) for t in same] == [(earlier.key, 20000)]
-    assert later.cache_events["bow[vocab_size=19000]"].startswith("same words as vocab_size="
-                                                                  "20000 (the ")
-    assert later.cache_events["bow[vocab_size=19000]"].endswith("; an earlier sweep)")
+    assert [t.key for t in same] == [earlier.key]
+    assert later.cache_events["bow[vocab_size=19000]"].startswith("hit (")
+    assert later.cache_events["bow[vocab_size=19500]"].startswith("same words as")
     assert len([p for p in (tmp_path / "cache" / "bow").iterdir() if p.is_dir()]) == 2
+    shutil.rmtree(tmp_path / "cache")
+    [elsewhere] = prepare(19000, "other-cache").trials
+    assert elsewhere.key == earlier.key
 
 
 def test_a_bag_of_few_words_is_described_and_warned_of(small_corpus, tmp_path):
@@ -195,7 +201,8 @@ def test_a_bag_of_few_words_is_described_and_warned_of(small_corpus, tmp_path):
     assert empty >= 0.05 and 100 * 25 > len(bow.vocab)
     assert prepared.cache_events["bow[vocab_size=1000]"] == (
         f"computed ({len(bow.vocab)} words, {len(bow.flat) / bow.n_docs:.1f} per document, "
-        f"{empty:.1%} of documents with none)")
+        f"{empty:.1%} of documents with none); every word the preprocessing leaves: "
+        f"vocab_size={len(bow.vocab)}")
     where = f"{grid.path}: vocab_size=1000: "
     assert prepared.advice == [
         where + f"the preprocessing leaves {len(bow.vocab)} words for 100 topics x "

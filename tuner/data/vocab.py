@@ -496,9 +496,8 @@ def make_bow(tokenized: Sequence[Sequence[str]], vocab: list[str], key: str) -> 
 
 
 class EveryWord(NamedTuple):
-    """A cached bag whose size is above the words its preprocessing leaves: it holds them all."""
+    """The cached bag of every word a preprocessing leaves: `words` of them, in `folder`."""
 
-    size: int
     words: int
     folder: Path
 
@@ -515,7 +514,9 @@ class BowCache:
     def get_or_compute(self, corpus: Corpus, vocab_size: int, settings: Preprocessing,
                        tokens: TokenCounts | None = None) -> BagOfWords:
         """Load the cached bag of words, or tokenise (unless `tokens` of this corpus and these
-        settings are given) and build it under a lock, cache it and return it memory-mapped."""
+        settings are given) and build it under a lock, cache it and return it memory-mapped.
+        A size above the words the preprocessing leaves keeps them all: its bag is the bag of
+        their number (N), cached and keyed as vocab_size N, whatever size asked for it."""
         folder = self.path_for(corpus, vocab_size, settings)
         with locked(folder):
             cached = self.load(folder)
@@ -525,31 +526,39 @@ class BowCache:
             vocab = counts.vocabulary(vocab_size, settings)
             if not vocab:
                 raise DataError(_no_vocabulary(corpus, settings, counts))
-            bow = counts.bag_of_words(vocab, folder.name)
-            self._save(folder, bow, settings.key(corpus.sha256, corpus.language, vocab_size))
-            saved = self.load(folder)
-            if saved is None:
-                raise CacheError(f"{folder}: the bag of words just written cannot be read back")
-            return saved
+            if len(vocab) == vocab_size:
+                return self._saved(folder, corpus, vocab_size, settings, counts, vocab)
+        every = self.path_for(corpus, len(vocab), settings)  # its own lock, after the first
+        with locked(every):
+            bow = self.load(every) or self._saved(every, corpus, len(vocab), settings, counts,
+                                                  vocab)
+        self._note_every_word(corpus, settings, len(vocab))
+        return bow
+
+    def _saved(self, folder: Path, corpus: Corpus, size: int, settings: Preprocessing,
+               counts: TokenCounts, vocab: list[str]) -> BagOfWords:
+        """Write the bag of `vocab` to `folder` (locked by the caller) and read it back."""
+        bow = counts.bag_of_words(vocab, folder.name)
+        self._save(folder, bow, settings.key(corpus.sha256, corpus.language, size))
+        saved = self.load(folder)
+        if saved is None:
+            raise CacheError(f"{folder}: the bag of words just written cannot be read back")
+        return saved
 
     def every_word(self, corpus: Corpus, settings: Preprocessing) -> EveryWord | None:
-        """The bag an earlier sweep built with every word these settings leave (a size above
-        their count), if it is still cached: any larger size is that bag."""
+        """The bag of every word these settings leave, if a sweep found their number and the
+        bag is still cached: any size at or above it is that bag (no tokenising to find out)."""
         found = read_json(self._every_word_path(corpus, settings))
-        if found is None or not isinstance(found.get("size"), int) \
-                or not isinstance(found.get("words"), int):
+        words = found.get("words") if found is not None else None
+        if not isinstance(words, int) or isinstance(words, bool) or words < 1:
             return None
-        every = EveryWord(found["size"], found["words"],
-                          self.path_for(corpus, found["size"], settings))
+        every = EveryWord(words, self.path_for(corpus, words, settings))
         return every if (every.folder / "meta.json").is_file() else None
 
-    def note_every_word(self, corpus: Corpus, settings: Preprocessing, size: int,
-                        words: int) -> None:
-        """Record that the bag of `size` holds every word (`words` of them); the first size
-        recorded stays, so later sweeps key their trials as the earlier ones."""
-        path = self._every_word_path(corpus, settings)
-        if read_json(path) is None:
-            write_json_atomic(path, {"size": size, "words": words})
+    def _note_every_word(self, corpus: Corpus, settings: Preprocessing, words: int) -> None:
+        """Record how many words these settings leave: a fact of the corpus and the settings,
+        so two sweeps that write it at once write the same record."""
+        write_json_atomic(self._every_word_path(corpus, settings), {"words": words})
 
     def _every_word_path(self, corpus: Corpus, settings: Preprocessing) -> Path:
         key = settings.key(corpus.sha256, corpus.language, 0)  # every size alike

@@ -464,7 +464,7 @@ class TrialFactory:
         self.count = 0
 
     def make(self, model: str, combo: dict[str, Any], seed: int) -> TrialSpec:
-        planned = self._same_words_as_smaller(planned_trial(self.grid, model, combo))
+        planned = self._every_word_as_its_count(planned_trial(self.grid, model, combo))
         key = self.keys[planned.embedding] if planned.embedding else None
         encoder = EncoderSource.of(planned.embedding,
                                    self.inputs.model_paths[planned.embedding.model], key) \
@@ -488,9 +488,9 @@ class TrialFactory:
         self.count += 1
         return spec
 
-    def _same_words_as_smaller(self, planned: PlannedTrial) -> PlannedTrial:
-        """A vocab_size whose words a smaller size of the grid already holds every one of is
-        that size's trial (run once): its parameters say the smaller size."""
+    def _every_word_as_its_count(self, planned: PlannedTrial) -> PlannedTrial:
+        """A vocab_size at or above the N words the preprocessing leaves is the trial of
+        vocab_size N (run once): its parameters say N."""
         size = self.bags.size_for(*planned.bow_choice)
         if size == planned.vocab_size or "vocab_size" not in planned.params:
             return planned
@@ -509,8 +509,8 @@ def _seeded(planned: PlannedTrial, seed: int) -> dict[str, Any]:
 @dataclass(frozen=True)
 class BagsOfWords:
     """Where each (vocabulary size, language) of the plan has its bag of words, and the sizes
-    that name the same words: every size above the words the preprocessing leaves keeps them
-    all, so such a size stands for the smallest of them (its trials are that size's trials)."""
+    that name the same words: every size at or above the N words the preprocessing leaves keeps
+    them all, so such a size stands for N (its trials are vocab_size N's)."""
 
     paths: dict[tuple[int, str], Path]
     same_as: dict[tuple[int, str], int] = field(default_factory=dict)
@@ -524,15 +524,15 @@ def _bags_of_words(grid: Grid, inputs: CheckedInputs, cache_dir: Path,
                    stop_check: Callable[[], None] | None = None) -> BagsOfWords:
     """One bag of words per (vocabulary size, language) the plan needs, and its co-occurrence
     counts; a model whose language parameter differs from dataset.language gets the corpus
-    tokenised its way. Every size above the words the preprocessing leaves is one bag: the
-    smallest such size of the grid, or the one an earlier sweep on this cache built (its trials'
-    keys: vocab_size 19,000 after a sweep at 20,000 on 2,702 words rebuilt the bag and refitted
-    the same trial; trust audit of 2026-12-03). `events` gets each bag's figures, `advice` what
-    they say is wrong."""
+    tokenised its way. Every size at or above the N words the preprocessing leaves is the bag
+    of N, and its trials say vocab_size N: 10000 and 20000 on 2,702 words are one trial, in
+    one sweep or across sweeps (19000 after a sweep at 20000 built the bag again and ran the
+    same trial again; trust audit of 2026-12-03). `events` gets each bag's figures, `advice`
+    what they say is wrong."""
     cache = BowCache(cache_dir)
     tokens: dict[str, TokenCounts] = {}  # each language tokenised once, for every size
     paths: dict[tuple[int, str], Path] = {}
-    full: dict[str, EveryWord] = {}  # language -> the bag of every word, once built or found
+    every_word: dict[str, EveryWord] = {}  # language -> the bag of every word, once known
     same_as: dict[tuple[int, str], int] = {}
     built: list[tuple[tuple[int, str], BagOfWords, str]] = []
     for size, language in sorted({p.bow_choice for p in inputs.plan},
@@ -547,33 +547,31 @@ def _bags_of_words(grid: Grid, inputs: CheckedInputs, cache_dir: Path,
                 tokens[corpus.language] = count_tokens(corpus, grid.preprocessing, stop_check)
             return tokens[corpus.language]
 
-        every = full.get(language) or cache.every_word(corpus, grid.preprocessing)
-        if every is not None and size >= every.words and size != every.size:
-            bow = None if language in full else cache.load(every.folder)
-            if language in full or bow is not None:
-                same_as[(size, language)] = every.size
-                paths[(size, language)] = paths[(every.size, language)] = every.folder
-                events[f"bow[{label}]"] = (
-                    f"same words as vocab_size={every.size} (the {every.words} the "
-                    f"preprocessing leaves{'' if language in full else '; an earlier sweep'})")
-                if bow is not None:  # found in the cache: counted and advised on here
-                    full[language] = every
-                    built.append(((size, language), bow, label))
-                    _count_cooccurrence(cache, bow, grid, counted, stop_check)
-                continue
-        folder = cache.path_for(corpus, size, grid.preprocessing)
+        known = every_word.get(language) or cache.every_word(corpus, grid.preprocessing)
+        if known is not None and size >= known.words and language in every_word:
+            same_as[(size, language)] = known.words
+            paths[(size, language)] = known.folder
+            events[f"bow[{label}]"] = (f"same words as vocab_size={known.words} (the "
+                                       f"{known.words} the preprocessing leaves)")
+            continue
+        folder = known.folder if known is not None and size >= known.words else \
+            cache.path_for(corpus, size, grid.preprocessing)
         bow = cache.load(folder)  # a hit is read (and its sha256 checked) once
         state = "hit"
         if bow is None:
             state = _computed(cache.miss_reason(corpus, size, grid.preprocessing))
             bow = cache.get_or_compute(corpus, size, grid.preprocessing, counted())
-        events[f"bow[{label}]"] = f"{state} ({bag_figures(bow)})"
         built.append(((size, language), bow, label))
         _count_cooccurrence(cache, bow, grid, counted, stop_check)
-        paths[(size, language)] = folder
-        if len(bow.vocab) < size:
-            full[language] = EveryWord(size, len(bow.vocab), folder)
-            cache.note_every_word(corpus, grid.preprocessing, size, len(bow.vocab))
+        paths[(size, language)] = folder = cache.root / bow.key
+        figures = f"{state} ({bag_figures(bow)})"
+        if len(bow.vocab) < size or (known is not None and size >= known.words):
+            words = len(bow.vocab)
+            every_word[language] = EveryWord(words, folder)
+            same_as[(size, language)] = words
+            paths[(words, language)] = folder
+            figures += f"; every word the preprocessing leaves: vocab_size={words}"
+        events[f"bow[{label}]"] = figures
     for choice, bow, label in built:  # with the sizes merged into each bag
         users = [p for p in inputs.plan if paths[p.bow_choice] == paths[choice]]
         advice += bag_advice(grid, bow, users, choice[1], label)
