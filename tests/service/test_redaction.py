@@ -40,6 +40,11 @@ _FAIL_FAST = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEO
     # SQLAlchemy reads "My Secret PW" as the password (attacker audit of 2026-12-03)
     ("store postgresql://mlflow:My Secret PW@127.0.0.1:1/mlflow cannot be used",
      "store postgresql://mlflow:***@127.0.0.1:1/mlflow cannot be used"),
+    # but a URI without a password is not read up to a later mail address (review)
+    ("cannot reach postgresql://dbhost:5432/mlflow; ask ops@example.com",
+     "cannot reach postgresql://dbhost:5432/mlflow; ask ops@example.com"),
+    ("tried postgresql://mlflow:5432/db and mysql://h:3306/x then mail admin@corp.org",
+     "tried postgresql://mlflow:5432/db and mysql://h:3306/x then mail admin@corp.org"),
     # an http URI's userinfo ends before its path or query: the host stays shown
     ("http://a:b@h/x?q=me@y.com", "http://a:***@h/x?q=me@y.com"),
     ("http://host:5000?email=a@b.com", "http://host:5000?email=a@b.com"),

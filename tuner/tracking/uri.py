@@ -10,12 +10,14 @@ from urllib.parse import urlsplit
 # A scheme, not the tail of a longer word: without the look-behind a run of letters was tried
 # from every letter (quadratic in its length; a 1 MiB grid field held a thread for minutes).
 _SCHEME = r"(?<![A-Za-z0-9+.-])(?P<scheme>[A-Za-z][A-Za-z0-9+.-]{0,30}://)"
-# A database URI's password runs to the "@" as SQLAlchemy reads it, "/" and spaces included
-# (base64 passwords hold "/": `u:pa/ss@db`, `u:123/abc@db`; `u:My Secret PW@db` was shown
-# from its first space; attacker audit of 2026-12-03), within its line.
+# A database URI's password runs to the "@" as SQLAlchemy reads it: "/" included (base64
+# passwords hold "/": `u:pa/ss@db`, `u:123/abc@db`), or spaces, but then no "/" (`u:My Secret
+# PW@db` was shown from its first space, attacker audit of 2026-12-03; with both, `db:5432/x;
+# ask ops@example.com` hid the text up to the mail address, review of 2026-12-03).
 _DATABASE_CREDENTIALS = re.compile(
     r"(?<![A-Za-z0-9+.-])(?P<scheme>(?:postgres(?:ql)?|mysql|mariadb|mssql|oracle|sqlite)"
-    r"(?:\+[A-Za-z0-9_]+)?://)(?P<user>[^\s/@:]{0,256}):[^@\r\n]{0,4096}@", re.IGNORECASE)
+    r"(?:\+[A-Za-z0-9_]+)?://)(?P<user>[^\s/@:]{0,256}):(?:[^\s@]{0,4096}|[^@/\r\n]{0,512})@",
+    re.IGNORECASE)
 # Any other URI's userinfo ends before its path, query or fragment (`host:5000/runs@x` and
 # `host?email=a@b` hold no password); a password may hold "@" (`user:p@ss@host`).
 _CREDENTIALS = re.compile(_SCHEME + r"(?P<user>[^\s/?#@:]{0,256}):[^\s/?#]{0,4096}@")
