@@ -101,7 +101,16 @@ def load_trainer(name: str) -> type[Trainer]:
     if not isinstance(found, type) or Trainer not in found.__mro__:
         raise TypeError(f"{official} ({target}) must be a class that subclasses "
                         "trainers.base.Trainer")
+    plugin_source(found)  # its files read now, beside the import (see plugin_source)
     return found
+
+
+def remember_plugin_sources() -> None:
+    """Read the files of the plug-ins imported so far: the fork server calls it after its
+    imports, so that a worker forked from it keys the code the server imported."""
+    for name, target in registry().items():
+        if target.partition(":")[0] in sys.modules:
+            load_trainer(name)
 
 
 def trainer_revision(name: str) -> int | None:
@@ -131,8 +140,9 @@ def plugin_source(trainer: type[Trainer]) -> str | None:
     its author's to raise, and none was: an edited plug-in kept its key, and a re-run skipped
     its trials with the old code's scores (trust audit of 2026-12-03). Built-ins keep to their
     `revision`, so that an upgrade that changes no result re-runs nothing. Each file is read
-    once per process, beside its import, so the digest names the code that runs here even when
-    the file changes later (a warm worker of `tuner serve` keeps the module it imported)."""
+    once per process, as load_trainer imports it (and in the fork server, after its imports),
+    so the digest names the code that runs here even when the file changes later (a warm
+    worker of `tuner serve` keeps the module it imported)."""
     from trainers.base import Trainer
 
     modules = sorted({cls.__module__ for cls in trainer.__mro__

@@ -526,3 +526,22 @@ def test_a_recomputed_bag_of_words_says_which_setting_changed(small_corpus, tmp_
     assert events(min_df=3)["bow[vocab_size=1000]"].startswith(
         "computed, the cache's nearest differs in min_df: 2 -> 3 (")
     assert events(min_df=3)["bow[vocab_size=1000]"].startswith("hit (")
+
+
+def test_a_worker_whose_plug_in_file_differs_fails_the_trial_naming_it():
+    """The digest the sweep keyed with against the one the worker reads: an edit between them
+    would store the new code's fit under the old key."""
+    from tuner.engine.worker import _check_code
+    from tuner.errors import CacheError
+
+    keyed = {**fit_code("LDA"), "plugin_source": "0123456789abcdef"}
+    spec = dataclasses.replace(_spec_of("LDA"), code=keyed)
+    with pytest.raises(CacheError, match=r"plugin_source absent \(the sweep's: 0123456789abcdef\)"
+                                         r"; the plug-in's file changed since the sweep started"):
+        _check_code(spec)
+
+
+def _spec_of(model: str):
+    from tuner.trial import TrialSpec
+
+    return TrialSpec(model, {"num_topics": 5}, 1, DATA, MetricSettings(), "e", "k")

@@ -58,13 +58,19 @@ def _own_root() -> list[str]:
 
 
 def import_all(modules: Sequence[str]) -> list[str]:
-    """Import each module; the names of those that failed."""
+    """Import each module; the names of those that failed. A plug-in trainer imported here
+    has its files read now, as its workers will key it (trainers.plugin_source)."""
     failed = []
     for name in modules:
         try:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - the worker meets it again and reports it
             failed.append(name)
+    if "trainers" in sys.modules:
+        try:
+            sys.modules["trainers"].remember_plugin_sources()
+        except Exception:  # noqa: BLE001 - a plug-in that fails to load fails its trials
+            pass
     return failed
 
 
