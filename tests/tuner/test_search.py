@@ -396,8 +396,11 @@ def test_tpe_counts_a_configuration_with_a_pruned_seed_below_the_finished_ones()
         if spec is None:
             continue
         stopped = spec.combo["num_topics"] == 5 and spec.seed == 2
-        tpe.tell(spec.key, None if stopped else {"ari": 0.9}, pruned=stopped)
+        tpe.tell(spec.key, {"ari": 0.1, "budget_used": 3.0} if stopped else {"ari": 0.9},
+                 pruned=stopped)
     states = {(t.params["LDA.num_topics"], t.state) for t in tpe.study.get_trials()}
     assert states == {(5, TrialState.PRUNED), (6, TrialState.COMPLETE)}  # repeats too
+    # where it stopped: TPE orders pruned trials by it (review of 2026-12-03)
+    assert {3: 0.1} in [t.intermediate_values for t in tpe.study.get_trials()]
     told = {c["params"]["num_topics"]: c for c in tpe.finished}
     assert told[5]["pruned"] == 1 and "ari_mean" not in told[5] and "ari_mean" in told[6]

@@ -564,10 +564,10 @@ class _Loop:
         """Tell the scheduler (a search learns from it) how a trial ended. It runs before the
         result is logged, so it must not lose it: a search that cannot learn it goes on without
         (review of 2026-12-02)."""
-        complete = record.status is TrialStatus.COMPLETE
+        pruned = record.status is TrialStatus.PRUNED  # its metrics where it stopped
+        told = record.metrics if record.status is TrialStatus.COMPLETE or pruned else None
         try:
-            self.scheduler.tell(record.spec.key, record.metrics if complete else None,
-                                pruned=record.status is TrialStatus.PRUNED)
+            self.scheduler.tell(record.spec.key, told, pruned=pruned)
         except Exception:
             log.exception("the search could not learn how trial %s ended", record.spec.key)
 

@@ -32,7 +32,8 @@ class TrialSource(Protocol):
 
     def tell(self, key: str, metrics: Mapping[str, float] | None,
              pruned: bool = False) -> None:
-        """How a trial ended: its metrics, or None (failed, or `pruned` by the sweep's pruner)."""
+        """How a trial ended: its metrics (of a `pruned` one, where the sweep's pruner
+        stopped it), or None (failed, or pruned in an earlier sweep)."""
         ...
 
 

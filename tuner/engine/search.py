@@ -194,6 +194,7 @@ class _Config:
     pending: int
     results: list[Mapping[str, float]] = field(default_factory=list)
     pruned: int = 0  # seeds the sweep's pruner stopped
+    stopped: list[Mapping[str, float]] = field(default_factory=list)  # their last metrics
 
 
 class TpeSource:
@@ -330,7 +331,7 @@ class TpeSource:
         config.pending -= 1
         config.pruned += pruned
         if metrics is not None:
-            config.results.append(metrics)
+            (config.stopped if pruned else config.results).append(metrics)
         if config.pending == 0:
             self._tell(config)
 
@@ -346,6 +347,7 @@ class TpeSource:
                    "completed": len(usable)}
         if config.pruned:
             summary["pruned"] = config.pruned
+            self._report_where_it_stopped(config)
             self.study.tell(config.optuna_trial, state=TrialState.PRUNED)
         elif not usable:
             self.study.tell(config.optuna_trial, state=TrialState.FAIL)
@@ -359,3 +361,18 @@ class TpeSource:
                 # sd was 1/sqrt(2) of theirs at two seeds); null for one seed, as theirs
                 summary[f"{m}_std"] = float(np.std(series, ddof=1)) if len(series) > 1 else None
         self.finished.append(summary)
+
+    def _report_where_it_stopped(self, config: _Config) -> None:
+        """The objective at the latest step a pruned seed reached, as the configuration's
+        intermediate value: TPE orders pruned trials by it (later steps, then better values),
+        where without one all tied, and a sweep whose pruner stopped most configurations
+        filled TPE's good group with arbitrary ones (review of 2026-12-03). Optuna takes
+        intermediate values of single-objective studies only."""
+        if len(self.spec.metrics) != 1:
+            return
+        metric = self.spec.metrics[0]
+        reached = [m for m in config.stopped if metric in m and "budget_used" in m]
+        if not reached:
+            return
+        last = max(reached, key=lambda m: m["budget_used"])
+        config.optuna_trial.report(float(last[metric]), int(last["budget_used"]))
