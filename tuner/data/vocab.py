@@ -108,8 +108,9 @@ class Preprocessing:
         # the words they add to the stop list: only when some, so keys without them stay valid,
         # and ["the"] on the English list is no change (it refitted every trial to the same
         # scores; trust audit of 2026-12-02)
+        # (a word no token can equal drops nothing: it stays out too; review of 2026-12-03)
         added = extra_stop_words(self, language) - stop_words(self.stopwords, language) \
-            if self.extra_stopwords else frozenset()  # the list read only when there are extras
+            - unmatchable_tokens(self, language) if self.extra_stopwords else frozenset()
         if added:
             settings["extra_stopwords"] = sorted(added)
         else:
@@ -263,13 +264,21 @@ def _extra_stop_words(words: tuple[str, ...], lowercase: bool, language: str
 
 def unmatchable_stop_words(settings: Preprocessing, language: str) -> list[str]:
     """The `extra_stopwords` no token can equal: several words (U.S.), a number, a word
-    shorter than `min_token_len` or longer than the longest token kept."""
+    shorter than `min_token_len` or longer than the longest token kept, a word the English
+    tokeniser cuts (obama's is obama) or drops (don't)."""
     pattern = _ZH_WORD if language == "zh" else _WORD
     tokens = {word: _word_token(word, settings.lowercase, language)
               for word in settings.extra_stopwords}
     return [word for word, token in tokens.items()
             if not settings.min_token_len <= len(token) <= MAX_TOKEN_LEN
-            or not pattern.fullmatch(token)]
+            or not pattern.fullmatch(token)
+            or (language != "zh" and _english_words(token) != [token])]  # obama's, don't
+
+
+def unmatchable_tokens(settings: Preprocessing, language: str) -> frozenset[str]:
+    """unmatchable_stop_words as the stop list would hold them."""
+    return frozenset(_word_token(w, settings.lowercase, language)
+                     for w in unmatchable_stop_words(settings, language))
 
 
 def as_token(word: str, settings: Preprocessing, language: str) -> str:
