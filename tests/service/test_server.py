@@ -363,7 +363,8 @@ def test_post_needs_a_json_content_type(api: Served, content_type: str | None) -
 
 @pytest.mark.parametrize("origin, expected", [
     ("http://evil.example", 403), ("null", 403), ("http://127.0.0.1:1", 403),
-    ("http://127.0.0.1:{port}", 404), (None, 404)])
+    ("http://127.0.0.1:{port}", 404), ("http://localhost:{port}/", 404), (None, 404),
+    ("https://127.0.0.1", 403)])  # https means port 443, not the bound one
 def test_a_page_of_another_site_cannot_cancel_a_sweep(api: Served, origin: str | None,
                                                        expected: int) -> None:
     """A cancel needs no body, so no JSON content type kept a cross-site page from sending
@@ -711,3 +712,12 @@ def test_a_queued_sweeps_file_replaced_by_a_link_out_of_the_roots_is_not_read(
     errors = {r.data.tags.get("tuner.error", "") for r in runs}
     assert runs and all("ground_truth now leads outside" in e for e in errors), errors
     assert MARKER not in json.dumps([r.to_dictionary() for r in runs]) + json.dumps(ended)
+
+
+def test_an_https_origin_is_matched_at_port_443() -> None:
+    """Behind a TLS proxy a browser sends `Origin: https://tuner.example`: port 443, which
+    `--allowed-host tuner.example:443` allows (it was read as port 80; review of 2026-12-03)."""
+    from tuner.serve.server import HostPolicy
+
+    policy = HostPolicy.of("127.0.0.1", 8080, ["tuner.example:443"])
+    assert policy.allows("tuner.example", 443) and not policy.allows("tuner.example")

@@ -86,8 +86,9 @@ class HostPolicy:
             allowed.add(parsed)
         return cls(frozenset(allowed))
 
-    def allows(self, header: str | None) -> bool:
-        return header is not None and split_host(header.strip().lower(), 80) in self.allowed
+    def allows(self, header: str | None, default_port: int = 80) -> bool:
+        return header is not None and \
+            split_host(header.strip().lower(), default_port) in self.allowed
 
 
 def split_host(value: str, default_port: int) -> tuple[str, int] | None:
@@ -312,7 +313,8 @@ class _ApiHandler(PrereadHandler):
         if origin is None:
             return
         scheme, _, rest = origin.strip().partition("://")
-        if scheme.lower() not in ("http", "https") or not self.hosts.allows(rest):
+        port = {"http": 80, "https": 443}.get(scheme.lower())  # behind a TLS proxy: https
+        if port is None or not self.hosts.allows(rest.rstrip("/"), port):
             raise ApiError(HTTPStatus.FORBIDDEN, "Origin header: a page of another site may not "
                            "change this server's sweeps")
 
