@@ -378,6 +378,12 @@ def test_a_trainer_sees_only_the_side_inputs_its_fit_key_covers(small_data, prep
     assert fit_view(small_data, lda.data).labels is None
     assert "labels" in fit_inputs("THETA") and "covariates" in fit_inputs("STM")
     assert fit_inputs("LDA") == frozenset()
+    # labels as the partition the key holds: renamed ones are the same codes (review)
+    reading = dataclasses.replace(lda.data, inputs={"labels": "digest"})
+    renamed = dataclasses.replace(small_data, labels=small_data.labels.max() - small_data.labels)
+    seen = fit_view(small_data, reading)
+    assert seen.corpus.labels is None and seen.labels is not None
+    assert list(fit_view(renamed, reading).labels) == list(seen.labels)
 
 
 def test_the_registry_alone_says_which_way_a_metric_is_better(tmp_path):

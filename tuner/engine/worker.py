@@ -26,7 +26,12 @@ from trainers import load_trainer
 from tuner.data.confine import confined, confined_model
 from tuner.data.corpus import Corpus, DatasetSpec, load_corpus
 from tuner.data.embeddings import EncoderSource
-from tuner.data.ground_truth import GroundTruth, ground_truth_from_labels, load_ground_truth
+from tuner.data.ground_truth import (
+    GroundTruth,
+    first_seen_codes,
+    ground_truth_from_labels,
+    load_ground_truth,
+)
 from tuner.data.inputs import Checkpoint, FitContext, SharedStep, TrialData, never_stop
 from tuner.data.numerics import check_torch_capability
 from tuner.data.store import cached_work_seconds
@@ -308,15 +313,19 @@ def _as_validated(ref: DataRef, path: str, read: Callable[[], Loaded]) -> Loaded
 
 def fit_view(data: TrialData, ref: DataRef) -> TrialData:
     """What the trainer may see: the side inputs its fit key covers, and nothing else (so no fit
-    depends on labels, timestamps or covariates its key does not name)."""
+    depends on labels, timestamps or covariates its key does not name). Labels come as the
+    partition the key holds (ground_truth.first_seen_codes), never their names or the order of
+    a truth file: renamed labels are the same key, so they must be the same fit (review of
+    2026-12-03)."""
     corpus = data.corpus
     if "timestamps" not in ref.inputs and corpus.timestamps is not None:
         corpus = dataclasses.replace(corpus, timestamps=None)
     if "covariates" not in ref.inputs and corpus.covariates:
         corpus = dataclasses.replace(corpus, covariates={})
-    if "labels" not in ref.inputs and corpus.labels is not None:
+    if corpus.labels is not None:
         corpus = dataclasses.replace(corpus, labels=None)
-    labels = data.labels if "labels" in ref.inputs else None
+    labels = first_seen_codes(data.labels) \
+        if "labels" in ref.inputs and data.labels is not None else None
     return dataclasses.replace(data, corpus=corpus, labels=labels)
 
 
