@@ -19,6 +19,7 @@ import signal
 import sys
 import tempfile
 import threading
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -68,8 +69,9 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
     except TunerError as err:
-        if args.debug:
-            raise
+        if args.debug:  # the traceback, and still the documented exit code (it was 1: the
+            # code of a failed trial; ops audit of 2026-12-03)
+            traceback.print_exc()
         for line in redact_uri(str(err)).splitlines() or [""]:  # one "error:" per problem
             print(f"error: {line}", file=sys.stderr)
         return exit_code(err)

@@ -24,6 +24,15 @@ def test_invalid_grid_exits_2_with_one_line_per_problem(tmp_path, small_corpus, 
     assert not (tmp_path / "m.db").exists()  # nothing logged
 
 
+def test_debug_prints_the_traceback_and_keeps_the_exit_code(tmp_path, small_corpus, capsys):
+    """--debug re-raised the error: every documented code became 1, a failed trial's (ops
+    audit of 2026-12-03)."""
+    path = make_grid(tmp_path, small_corpus, models=["lda"], params={"num_topics": [500]})
+    assert main(["--debug", "validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "error: " in err
+
+
 def test_max_workers_zero_is_invalid(tmp_path, small_corpus, capsys):
     path = make_grid(tmp_path, small_corpus)
     assert main(["run", str(path), "--max-workers", "0"]) == 2
