@@ -110,3 +110,20 @@ def test_a_result_whose_run_was_deleted_is_logged_as_a_new_run(tmp_path, legacy)
     assert store.replay_journal(store.start_sweep("e", {}, {})) == 1
     assert finished(store, sweep.experiment_id, "k1") == [0.25]
     assert not journal.path.exists()
+
+
+def test_a_result_neither_the_store_nor_the_journal_takes_is_named(tmp_path, caplog):
+    """A full disk holding both: the journal's OSError escaped and the trial was named nowhere
+    (ops audit of 2026-12-03). Here the store refuses a run it does not hold, and the journal's
+    folder is a file."""
+    from tuner.errors import TrackingError
+
+    blocked = tmp_path / "journal"
+    blocked.write_text("not a folder", encoding="utf-8")
+    store = tracker(tmp_path, "a.db", blocked)
+    sweep = store.start_sweep("full", {}, {})
+    with caplog.at_level("ERROR"), pytest.raises(TrackingError, match="neither the store nor "
+                                                                      "the journal"):
+        store.finish_trial(sweep, "0" * 32, record("full", npmi=0.3125))
+    assert "k1" in caplog.text and "its result is lost" in caplog.text
+    assert "npmi=0.3125" in caplog.text

@@ -474,11 +474,32 @@ class MlflowTracker:
         try:
             self._write_outcome(sweep, run_id, record)
         except Exception as err:  # any store failure: keep the result, never drop it
-            self.journal(sweep).append(run_id, record)
+            self._journal_or_say(sweep, run_id, record, err)
             self.journalled += 1
             log.warning("could not log trial %s to %s (%s); kept in %s for the next run",
                         record.spec.key, redact_uri(self.tracking_uri), redact_uri(str(err)),
                         self.journal(sweep).path)
+
+    def _journal_or_say(self, sweep: SweepHandle, run_id: str, record: TrialRecord,
+                        err: Exception) -> None:
+        """Journal a result the store refused. When the journal cannot take it either (a full
+        disk holding both), say which trial's result is lost and its figures, and stop the
+        sweep: the error had escaped and the trial was named nowhere (ops audit of
+        2026-12-03)."""
+        journal = self.journal(sweep)
+        try:
+            journal.append(run_id, record)
+        except OSError as lost:
+            figures = ", ".join(f"{k}={v:.4g}" for k, v in sorted(record.metrics.items())
+                                if k in ("npmi", "diversity", "ari", "nmi", "f1"))
+            log.error("trial %s (%s): its result is lost: the store refused it (%s) and the "
+                      "journal %s could not take it (%s); its scores: %s; the next run trains "
+                      "it again", record.spec.key, record.spec.name,
+                      redact_uri(str(err)).splitlines()[0][:300] if str(err) else type(err),
+                      journal.path, lost.strerror, figures or "none")
+            raise TrackingError(f"neither the store nor the journal {journal.path} could take "
+                                f"trial {record.spec.name}'s result ({lost.strerror}); free "
+                                "space or fix the store, then run the sweep again") from lost
 
     def _write_outcome(self, sweep: SweepHandle, run_id: str, record: TrialRecord) -> None:
         self._finished_for = None  # the FINISHED runs change
