@@ -48,6 +48,10 @@ class TrackingError(TunerError):
     """The tracking store cannot be reached or written."""
 
 
+class SweepNotOpenedError(TrackingError):
+    """The store could not open the sweep's run: no trial started (exit 2, not 4)."""
+
+
 class SweepLockedError(TunerError):
     """Another sweep of the same experiment holds its lock (an overlapping cron run, or the
     HTTP service); the CLI exits with code 3."""
@@ -80,3 +84,15 @@ class SweepInterrupted(Exception):
         super().__init__(signal.Signals(signum).name)
         self.exit_code = 128 + signum
         self.runs_ended = runs_ended
+
+
+def root_cause(err: BaseException) -> str:
+    """`Type: first line` of the innermost error `err` was raised from: a store's error wraps
+    the one that says what happened (SQLAlchemy's first line is boilerplate; sqlite3's is
+    "attempt to write a readonly database")."""
+    seen = {id(err)}
+    while (inner := err.__cause__ or err.__context__) is not None and id(inner) not in seen:
+        seen.add(id(inner))
+        err = inner
+    first = (str(err).splitlines() or [""])[0][:300]
+    return f"{type(err).__name__}: {first}" if first else type(err).__name__

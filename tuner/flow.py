@@ -20,7 +20,14 @@ from tuner.devices import usable_cores
 from tuner.engine.executors import SharedPool, WarmPool, make_executor
 from tuner.engine.runner import Limits, SweepResult, SweepSummary, run_sweep
 from tuner.engine.sweep import CheckedInputs, PreparedSweep, precompute
-from tuner.errors import SweepAbortedError, SweepInterrupted, SweepLockedError, TrackingError
+from tuner.errors import (
+    SweepAbortedError,
+    SweepInterrupted,
+    SweepLockedError,
+    SweepNotOpenedError,
+    TrackingError,
+    root_cause,
+)
 from tuner.grid import Grid
 from tuner.reporting.health import sweep_warnings, trial_concerns
 from tuner.reporting.importance import (
@@ -257,14 +264,24 @@ def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, ho
                            _run_id_to(hooks.on_start), hooks.on_step)
     except SweepInterrupted:
         raise
+    except SweepNotOpenedError:
+        raise
     except Exception as err:  # trials may have run: no longer "invalid input" (exit 2)
-        cause = (str(err).splitlines() or [""])[0][:300]
-        raise SweepAbortedError(f"experiment '{grid.experiment}': the sweep stopped after "
-                                f"trials had started: {type(err).__name__}: {cause}") from err
+        raise _aborted(grid, err) from err
     return SweepOutcome(result.sweep.experiment_id, result.sweep.run_id, metric, board,
                         result.completed, result.failed, result.skipped, result.rescored,
                         result.pruned, tracker.journalled, result.repeated,
                         len(ranked) - len(board), after, result.unrunnable)
+
+
+def _aborted(grid: Grid, err: Exception) -> SweepAbortedError:
+    """The error, and what it was raised from when that says more (a store's wrapped one)."""
+    cause = (str(err).splitlines() or [""])[0][:300]
+    inner = root_cause(err)
+    said = f"{type(err).__name__}: {cause}" + (f" ({inner})" if inner.split(": ", 1)[0]
+                                               != type(err).__name__ else "")
+    return SweepAbortedError(f"experiment '{grid.experiment}': the sweep stopped after trials "
+                             f"had started: {redact_uri(said)}")
 
 
 def _log_warnings_after_trials(tracker: MlflowTracker, run_id: str, prepared: PreparedSweep,

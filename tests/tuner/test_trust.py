@@ -480,6 +480,37 @@ class FlakyTracker(MemoryTracker):
         return super().start_trial(sweep, spec)
 
 
+class ReadOnlyTracker(MemoryTracker):
+    """A store that refuses the sweep's run as MLflow's SQLAlchemy store does a read-only
+    SQLite file: its error wraps sqlite3's."""
+
+    def start_sweep(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        import sqlite3
+
+        from mlflow.exceptions import MlflowException
+
+        try:
+            raise sqlite3.OperationalError("attempt to write a readonly database")
+        except sqlite3.OperationalError as err:
+            raise MlflowException("(raised as a result of Query-invoked autoflush; consider "
+                                  "using a session.no_autoflush block)") from err
+
+
+def test_a_store_that_cannot_open_the_sweep_says_why_and_that_no_trial_started(
+        tmp_path, small_corpus):
+    """Exit 4, "after trials had started", with SQLAlchemy's first line, for a read-only store
+    (ops audit of 2026-12-03)."""
+    from tuner.cli import exit_code
+    from tuner.errors import SweepNotOpenedError
+
+    prepared = _lda_sweep(tmp_path, small_corpus, "read-only")
+    with pytest.raises(SweepNotOpenedError) as refused:
+        run_sweep(prepared, ReadOnlyTracker(), lambda: make_executor("process", 1), 1)
+    assert "so no trial started: OperationalError: attempt to write a readonly database" in \
+        str(refused.value)
+    assert exit_code(refused.value) == 2
+
+
 def test_a_store_error_on_submit_loses_no_finished_trial(tmp_path, small_corpus):
     prepared = _lda_sweep(tmp_path, small_corpus, "flaky")
     tracker = FlakyTracker()

@@ -46,7 +46,7 @@ from tuner.engine.sweep import PreparedSweep
 from tuner.engine.triage import InFlight, failed, triage_break
 from tuner.engine.watchdog import Limits, Watchdog
 from tuner.engine.worker import read_started, rescore_trial, run_shared_step, run_trial
-from tuner.errors import SweepInterrupted
+from tuner.errors import SweepInterrupted, SweepNotOpenedError, TunerError, root_cause
 from tuner.tracking.records import RANKING_TAG, SWEPT_TAG
 from tuner.tracking.tracker import (
     ASKED_TAG,
@@ -124,10 +124,18 @@ def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: Executor
     grid = prepared.grid
     warnings = [*prepared.inputs.advice, *prepared.advice]  # validation's, then precompute's
     asked = sorted({t.config_key for t in prepared.trials if t.config_key})  # a search: at close
-    sweep = tracker.start_sweep(grid.experiment,
-                                {**_sweep_tags(prepared), WARNINGS_TAG: str(len(warnings)),
-                                 ASKED_TAG: str(len(asked))},
-                                _sweep_params(prepared), prepared.inputs.corpus.ids)
+    try:
+        sweep = tracker.start_sweep(grid.experiment,
+                                    {**_sweep_tags(prepared), WARNINGS_TAG: str(len(warnings)),
+                                     ASKED_TAG: str(len(asked))},
+                                    _sweep_params(prepared), prepared.inputs.corpus.ids)
+    except TunerError:
+        raise
+    except Exception as err:  # a store that cannot be written: said as found before any
+        # trial (it was exit 4, "after trials had started", with SQLAlchemy's first line
+        # for a read-only SQLite file; ops audit of 2026-12-03)
+        raise SweepNotOpenedError(f"the tracking store cannot open the sweep's run, so no "
+                                  f"trial started: {root_cause(err)}") from err
     try:
         if on_start is not None:
             on_start(sweep)
