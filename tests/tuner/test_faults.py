@@ -60,8 +60,11 @@ def test_raise_is_recorded_with_type_message_and_traceback(tmp_path, small_corpu
     assert result.completed == 2
 
 
-def test_aborting_worker_is_retried_once_then_failed(tmp_path, small_corpus, session_cache):
-    result, runs = flaky_sweep(tmp_path, small_corpus, session_cache, "abort")
+def test_aborting_worker_is_retried_once_then_failed(tmp_path, small_corpus, session_cache,
+                                                    caplog):
+    with caplog.at_level("WARNING"):
+        result, runs = flaky_sweep(tmp_path, small_corpus, session_cache, "abort")
+    assert "a worker of the pool died; " in caplog.text  # said (ops audit of 2026-12-03)
     assert result.completed == 2
     failed = by_seed(result)[FAILING_SEED]
     assert failed.error.type == "WorkerDied"

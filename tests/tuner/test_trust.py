@@ -665,7 +665,7 @@ def test_a_killed_sweeps_marker_folder_is_removed_by_the_next_sweep():
         living.rmdir()
 
 
-def test_runs_of_a_sweep_still_alive_on_this_host_are_not_marked_stale(tmp_path):
+def test_runs_of_a_sweep_still_alive_on_this_host_are_not_marked_stale(tmp_path, caplog):
     """A sweep this lock cannot see (another store path spelling, another cache) may still run:
     its runs stay RUNNING while its process lives, and become stale once it is gone."""
     tracker = MlflowTracker(f"sqlite:///{tmp_path}/mlflow.db")
@@ -682,8 +682,10 @@ def test_runs_of_a_sweep_still_alive_on_this_host_are_not_marked_stale(tmp_path)
     finally:
         alive.kill()
         alive.wait()
-    assert tracker.fail_stale_runs(mine) == 2  # the dead sweep's run and its trial
+    with caplog.at_level("WARNING"):
+        assert tracker.fail_stale_runs(mine) == 2  # the dead sweep's run and its trial
     assert tracker.client.get_run(trial.info.run_id).info.status == "FAILED"
+    assert "marked 2 runs FAILED (tag tuner.stale)" in caplog.text  # said (ops audit)
 
 
 @pytest.mark.skipif(process_started(os.getpid()) is None,

@@ -556,6 +556,9 @@ class _Loop:
         if self.pruner is not None:
             self.pruner.forget(t.spec.key for t in triage.retries)
         self.scheduler.requeue([t.spec for t in triage.retries], triage.suspects)
+        if triage.retries:  # said: a worker's death was silent (ops audit of 2026-12-03)
+            log.warning("a worker of the pool died; %d trial%s it held run again on a new pool",
+                        len(triage.retries), "s" * (len(triage.retries) != 1))
         return True
 
     def _worker_exits(self, in_flight: list[InFlight]) -> dict[str, str]:

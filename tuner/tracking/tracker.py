@@ -538,7 +538,10 @@ class MlflowTracker:
         trials run again. Returns how many. The experiment lock says no other sweep of this
         store runs; a run whose sweep process is still alive on this host is left alone all the
         same (a sweep that holds a lock this one cannot see)."""
-        self.replay_journal(sweep)
+        replayed = self.replay_journal(sweep)
+        if replayed:  # said: a cron log showed nothing of it (ops audit of 2026-12-03)
+            log.warning("logged %d result%s an earlier sweep kept in its journal when the store "
+                        "refused them", replayed, "s" * (replayed != 1))
         running = self._search_all(sweep.experiment_id, "attributes.status = 'RUNNING'")
         owners: dict[str, bool] = {}
         stale = [r for r in running if r.info.run_id != sweep.run_id
@@ -546,6 +549,9 @@ class MlflowTracker:
         for run in stale:
             self.set_tags(run.info.run_id, {"tuner.stale": "true", "tuner.status": "FAILED"})
             self.client.set_terminated(run.info.run_id, "FAILED")
+        if stale:
+            log.warning("marked %d run%s FAILED (tag tuner.stale) that a sweep which died left "
+                        "RUNNING; their trials run again", len(stale), "s" * (len(stale) != 1))
         return len(stale)
 
     def journal(self, sweep: SweepHandle) -> Journal:
