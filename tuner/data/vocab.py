@@ -521,9 +521,11 @@ class BowCache:
         return self.root / key_digest(settings.key(corpus.sha256, corpus.language, vocab_size))
 
     def get_or_compute(self, corpus: Corpus, vocab_size: int, settings: Preprocessing,
-                       tokens: TokenCounts | None = None) -> BagOfWords:
-        """Load the cached bag of words, or tokenise (unless `tokens` of this corpus and these
-        settings are given) and build it under a lock, cache it and return it memory-mapped.
+                       tokens: Callable[[], TokenCounts] | None = None) -> BagOfWords:
+        """Load the cached bag of words, or tokenise (with `tokens`, which gives this corpus's
+        counts under these settings, if given: called under the lock, so that a second sweep
+        waiting on it reads the first's bag instead of tokenising too; ops audit of 2026-12-03)
+        and build it, cache it and return it memory-mapped.
         A size above the words the preprocessing leaves keeps them all: its bag is the bag of
         their number (N), cached and keyed as vocab_size N, whatever size asked for it."""
         folder = self.path_for(corpus, vocab_size, settings)
@@ -531,7 +533,7 @@ class BowCache:
             cached = self.load(folder)
             if cached is not None:
                 return cached
-            counts = tokens if tokens is not None else count_tokens(corpus, settings)
+            counts = tokens() if tokens is not None else count_tokens(corpus, settings)
             vocab = counts.vocabulary(vocab_size, settings)
             if not vocab:
                 raise DataError(_no_vocabulary(corpus, settings, counts))

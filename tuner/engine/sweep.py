@@ -560,7 +560,7 @@ def _bags_of_words(grid: Grid, inputs: CheckedInputs, cache_dir: Path,
         state = "hit"
         if bow is None:
             state = _computed(cache.miss_reason(corpus, size, grid.preprocessing))
-            bow = cache.get_or_compute(corpus, size, grid.preprocessing, counted())
+            bow = cache.get_or_compute(corpus, size, grid.preprocessing, counted)
         built.append(((size, language), bow, label))
         _count_cooccurrence(cache, bow, grid, counted, stop_check)
         paths[(size, language)] = folder = cache.root / bow.key
