@@ -405,6 +405,7 @@ def _serve(args: argparse.Namespace) -> int:
         allowed_hosts=tuple(args.allowed_host), max_active_sweeps=args.max_active_sweeps,
         max_connections=args.max_connections, request_timeout=args.request_timeout,
         threads_per_worker=args.threads_per_worker, max_batch_tokens=args.max_batch_tokens)
+    logging.getLogger("tuner.serve.jobs").setLevel(logging.INFO)  # each sweep's start and end
     stopped_by = serve(settings, lambda url: print(f"tuner API on {url}", flush=True))
     print(f"tuner API stopped ({stopped_by or 'listener ended'})", flush=True)
     return EXIT_OK

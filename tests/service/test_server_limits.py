@@ -409,3 +409,24 @@ def test_a_port_in_use_is_named_not_a_traceback(tmp_path: Path) -> None:
             make_server(settings)
     finally:
         taken.close()
+
+
+def test_the_server_logs_each_sweeps_end(tmp_path: Path, caplog: pytest.LogCaptureFixture
+                                         ) -> None:
+    """`tuner serve` wrote nothing about sweeps at its default level (ops audit of
+    2026-12-03); `tuner serve` shows tuner.serve.jobs' INFO lines."""
+    from concurrent.futures import Future
+
+    from tuner.serve import jobs
+
+    registry = jobs.SweepRegistry(jobs.JobSettings(tmp_path, tmp_path / "cache",
+                                                   f"sqlite:///{tmp_path}/mlflow.db"))
+    try:
+        registry._register(jobs.SweepJob("job0", "waiting", "grid_inline"))
+        registry._futures["job0"] = Future()  # queued: not started
+        with caplog.at_level("INFO", logger="tuner.serve.jobs"):
+            registry.cancel("job0")
+        assert "sweep job0 cancelled: experiment 'waiting', 0 completed, 0 failed, 0 skipped; " \
+               "cancelled before it started" in caplog.text
+    finally:
+        registry.shutdown(1)

@@ -10,6 +10,7 @@ good; audit of 2026-12-02).
 from __future__ import annotations
 
 import json
+import logging
 import math
 import multiprocessing
 import os
@@ -36,6 +37,8 @@ from tuner.serve import MAX_BATCH_TOKENS
 from tuner.serve.errors import public_failure, validation_error
 from tuner.serve.paths import DataRoots, contained_grid
 from tuner.trial import TrialRecord, TrialStatus
+
+log = logging.getLogger(__name__)  # tuner serve shows its INFO lines: each sweep's start and end
 
 __all__ = ["ApiError", "JobSettings", "SweepJob", "SweepRegistry"]
 JobStatus = Literal["queued", "running", "finished", "failed", "cancelled"]
@@ -144,6 +147,7 @@ class SweepRegistry:
         grid, inputs, inline = self._validated_request(body)
         job = SweepJob(job_id, grid.experiment, "grid_inline" if inline else str(body["grid"]))
         self._register(job)
+        log.info("sweep %s accepted: experiment %r, %s", job_id, job.experiment, job.grid)
         if inline is not None:
             grid = replace(grid, path=self._write_inline(job, inline))
         with self._lock:
@@ -356,6 +360,10 @@ class SweepRegistry:
     def _end(self, job: SweepJob, status: JobStatus, error: str | None) -> None:
         with self._lock:
             job.status, job.error, job.finished_at = status, error, time.time()
+        # a sweep's end in the server's log (it showed none: ops audit of 2026-12-03)
+        log.info("sweep %s %s: experiment %r, %d completed, %d failed, %d skipped%s", job.id,
+                 status, job.experiment, job.completed, job.failed, job.skipped,
+                 f"; {error}" if error else "")
         if job.grid == "grid_inline":
             self._inline_path(job).unlink(missing_ok=True)
 
