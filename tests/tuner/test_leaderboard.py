@@ -284,3 +284,20 @@ def test_a_best_grid_leaves_values_that_follow_other_parameters_null() -> None:
     [bertopic] = aggregate_seeds([trial("c", "BERTopic", 1, {"ari": 0.3}, min_cluster_size=30,
                                         min_samples=30, random_state=1)])
     assert _config_fields(bertopic)["params"]["min_samples"] is None
+
+
+def test_a_report_or_best_grid_of_a_sweep_that_did_not_end_says_so() -> None:
+    """A report of a sweep aborted after 1 of 6 trials read as complete (ops audit of
+    2026-12-03)."""
+    from tuner.reporting.leaderboard import unended_sweep
+    from tuner.reporting.page import ReportData, _warnings_html
+    from tuner.tracking.records import SweepRun
+
+    stopped = SweepRun("r2", "sweep", {}, {}, status="KILLED")
+    ended = SweepRun("r1", "sweep", {}, {}, status="FINISHED")
+    note = unended_sweep([stopped, ended])
+    assert note is not None and note.startswith("the experiment's latest sweep (run r2) was "
+                                                "stopped before it ended")
+    assert unended_sweep([ended, stopped]) is None and unended_sweep([]) is None
+    page = _warnings_html(ReportData("e", "ari", [], [], [], {}, {}, unended=note))
+    assert "Not every trial ran:" in page and "(run r2)" in page

@@ -27,6 +27,7 @@ from tuner.reporting.leaderboard import (
     leaderboard,
     recommended,
     resolved_null,
+    unended_sweep,
 )
 from tuner.tracking.records import SweepRun, ranking_metric
 
@@ -76,6 +77,9 @@ def best_grid(tracking_uri: str, experiment: str, metric: str | None = None,
         raise TunerError(f"experiment '{experiment}': every configuration with '{metric}' was "
                          "scored with `tuner score`; there is no model for a grid to re-run")
     best = _chosen(runnable, metric)
+    unended = unended_sweep(sweeps)
+    if unended:
+        log.warning("%s", unended)
     parent_id = best.best_trial(metric).parent_run_id
     parent = next((r for r in sweeps if r.run_id == parent_id), None)
     if parent is None:

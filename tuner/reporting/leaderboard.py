@@ -251,6 +251,21 @@ def newest_context(sweeps: Sequence[SweepRun], trials: Iterable[FinishedTrial]) 
     return sweeps[0].tags.get("tuner.context") if sweeps else None
 
 
+UNENDED = {"RUNNING": "is still running",
+           "KILLED": "was stopped before it ended (interrupted or cancelled)",
+           "FAILED": "did not end (its process died, or an error stopped it)"}
+
+
+def unended_sweep(sweeps: Sequence[SweepRun]) -> str | None:
+    """What a report or a best grid must say when the experiment's latest sweep did not end:
+    they read as complete though 5 of its 6 trials never ran (ops audit of 2026-12-03)."""
+    if not sweeps or sweeps[0].status not in UNENDED:
+        return None
+    return (f"the experiment's latest sweep (run {sweeps[0].run_id}) "
+            f"{UNENDED[sweeps[0].status]}: the rankings hold the trials that finished, and "
+            "`tuner run` of its grid runs the rest")
+
+
 def on_data(trials: Iterable[FinishedTrial], context: str | None) -> list[FinishedTrial]:
     """The trials judged on the data of `context` (corpus, truth, preprocessing, metric
     settings); every trial when `context` is None."""

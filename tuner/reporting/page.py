@@ -38,6 +38,7 @@ class ReportData:
     unfinished: list[ConfigResult] = field(default_factory=list)  # configurations none finished
     warnings: Sequence[str] = ()  # what validation and precompute warned of, before the sweep
     after: Sequence[str] = ()  # what its trials' own figures said at its end (health)
+    unended: str | None = None  # the latest sweep did not end (leaderboard.unended_sweep)
     extras: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # run id -> extras.json
     sizes: Mapping[str, Mapping[int, int]] = field(default_factory=dict)  # run id -> topic -> docs
 
@@ -115,6 +116,8 @@ def _warnings_html(data: ReportData) -> str:
     with no word): said on stderr alone, a reader of the report ranked such a sweep unwarned
     (Chinese audit of 2026-12-01)."""
     shown = ""
+    if data.unended:  # first: the page reads as complete otherwise (ops audit of 2026-12-03)
+        shown += f"<p class='warnings'><b>Not every trial ran:</b> {html.escape(data.unended)}</p>"
     if data.warnings:
         items = "".join(f"<li>{html.escape(w)}</li>" for w in data.warnings)
         shown += (f"<p>The latest sweep was warned of {counted(len(data.warnings), 'thing')} "

@@ -32,6 +32,7 @@ from tuner.reporting.leaderboard import (
     rank_configs,
     shown_as,
     standing_trials,
+    unended_sweep,
 )
 from tuner.reporting.page import ReportData, by_model, plot_name, render_page, shown_configs
 from tuner.reporting.plots import (
@@ -75,6 +76,7 @@ class WrittenReport:
     language: str = "en"  # the language the topic words are drawn in
     font: str | None = None  # the font that draws them (None: matplotlib's default)
     failed: int = 0  # trials that failed on the report's data
+    unended: str | None = None  # the latest sweep did not end (leaderboard.unended_sweep)
 
 
 def pareto_front(rows: Sequence[Scored], metrics: Sequence[str]) -> list[Scored]:
@@ -130,8 +132,9 @@ def write_report_with(tracker: Tracker, experiment: str, out: Path,
                           declared)
     warned = (tracker.read_json(sweep.run_id, WARNINGS_FILE) or {}
               if sweep.tags.get(WARNINGS_TAG, "0") != "0" else {})
+    unended = unended_sweep(sweeps)
     data = replace(data, warnings=[str(w) for w in warned.get("warnings", [])],
-                   after=[str(w) for w in warned.get("after_trials", [])])
+                   after=[str(w) for w in warned.get("after_trials", [])], unended=unended)
     out.mkdir(parents=True, exist_ok=True)
     plots = _plots(data, out)
     language = _words_language(sweep, [c.best_trial(data.metric) for c in data.top],
@@ -148,7 +151,7 @@ def write_report_with(tracker: Tracker, experiment: str, out: Path,
     return WrittenReport(page, plots, sum(c.seeds for c in data.ranked), len(data.ranked),
                          [c.name for c in data.front], sweep.run_id,
                          {model: f.shares for model, f in data.importance.items()}, language,
-                         font, data.failed)
+                         font, data.failed, unended)
 
 
 def _report_sweep(sweeps: Sequence[SweepRun], context: str | None) -> SweepRun:
