@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from urllib.parse import SplitResult, urlsplit
 
 from tuner.data.store import replace_text_atomically
-from tuner.errors import TrackingError, TunerError
+from tuner.errors import TrackingError, TunerError, root_cause
 from tuner.tracking.journal import ForeignEntry, Journal
 from tuner.tracking.records import (
     CURVE_PREFIX,
@@ -477,8 +477,8 @@ class MlflowTracker:
             self._journal_or_say(sweep, run_id, record, err)
             self.journalled += 1
             log.warning("could not log trial %s to %s (%s); kept in %s for the next run",
-                        record.spec.key, redact_uri(self.tracking_uri), redact_uri(str(err)),
-                        self.journal(sweep).path)
+                        record.spec.key, redact_uri(self.tracking_uri),
+                        redact_uri(root_cause(err)), self.journal(sweep).path)
 
     def _journal_or_say(self, sweep: SweepHandle, run_id: str, record: TrialRecord,
                         err: Exception) -> None:
@@ -495,7 +495,7 @@ class MlflowTracker:
             log.error("trial %s (%s): its result is lost: the store refused it (%s) and the "
                       "journal %s could not take it (%s); its scores: %s; the next run trains "
                       "it again", record.spec.key, record.spec.name,
-                      redact_uri(str(err)).splitlines()[0][:300] if str(err) else type(err),
+                      redact_uri(root_cause(err)),
                       journal.path, lost.strerror, figures or "none")
             raise TrackingError(f"neither the store nor the journal {journal.path} could take "
                                 f"trial {record.spec.name}'s result ({lost.strerror}); free "
