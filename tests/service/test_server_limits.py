@@ -430,3 +430,23 @@ def test_the_server_logs_each_sweeps_end(tmp_path: Path, caplog: pytest.LogCaptu
                "cancelled before it started" in caplog.text
     finally:
         registry.shutdown(1)
+
+
+def test_the_service_refuses_a_corpus_that_keeps_no_word_before_accepting_it(tmp_path: Path
+                                                                              ) -> None:
+    """As `tuner validate` does (user audit of 2026-12-03): it was accepted, then failed."""
+    from tests.conftest import write_jsonl
+    from tuner.errors import ApiError
+    from tuner.serve import jobs
+
+    rows = [{"id": str(i), "text": f"{i * 7} + {i} = {i * 8}", "label": str(i % 2)}
+            for i in range(40)]
+    corpus = write_jsonl(tmp_path / "numbers.jsonl", rows)
+    registry = jobs.SweepRegistry(jobs.JobSettings(tmp_path, tmp_path / "cache",
+                                                   f"sqlite:///{tmp_path}/mlflow.db"))
+    try:
+        with pytest.raises(ApiError) as refused:
+            registry.submit({"grid_inline": tiny_grid("numbers", corpus, [1])})
+        assert refused.value.status == 400 and registry.jobs() == []
+    finally:
+        registry.shutdown(1)
