@@ -181,6 +181,46 @@ def test_a_later_sweeps_size_above_the_words_left_is_the_earlier_sweeps_trial(sm
     assert elsewhere.key == earlier.key
 
 
+def test_a_bag_of_every_word_kept_under_a_larger_size_is_found_as_the_bag_of_its_words(
+        small_corpus, tmp_path):
+    """A cache from before kept the bag of every word under the size that asked for it: it
+    was read as a hit under that folder's key, and the trial got a second key (review of
+    2026-12-03). An exact-N size is one bag with the sizes above it, advised on once, and a
+    record that disagrees with its bag is passed over."""
+    import json as json_module
+
+    from tuner.data.vocab import BowCache, Preprocessing, count_tokens
+    from tuner.engine.sweep import precompute
+
+    def prepare(sizes, cache="cache", topics=5, min_df=2):
+        grid = load_grid(make_grid(tmp_path, small_corpus, models=["lda"],
+                                   params={"num_topics": topics, "vocab_size": sizes},
+                                   preprocessing={"min_df": min_df},
+                                   metrics={"diversity_topn": 50}))
+        return precompute(grid, check_inputs(grid), tmp_path / cache, progress=False)
+
+    [fresh] = prepare(20000, "fresh").trials
+    grid = load_grid(make_grid(tmp_path, small_corpus, models=["lda"]))
+    corpus, settings = check_inputs(grid).corpus, Preprocessing()
+    old = BowCache(tmp_path / "old")
+    counts = count_tokens(corpus, settings)
+    vocab = counts.vocabulary(20000, settings)
+    folder = old.path_for(corpus, 20000, settings)
+    old._saved(folder, corpus, 20000, settings, counts.bag_of_words(vocab, folder.name))
+    [upgraded] = prepare(20000, "old").trials
+    assert upgraded.key == fresh.key
+    few = Preprocessing(min_df=4)  # under 100 topics x 50 words: the bound is advised on
+    words = len(count_tokens(corpus, few).vocabulary(20000, few))
+    assert 1000 <= words < 5000
+    merged = prepare([words, 19000], "exact", topics=100, min_df=4)
+    assert merged.cache_events["bow[vocab_size=19000]"].startswith("same words as")
+    assert len([a for a in merged.advice if "diversity cannot exceed" in a]) == 1
+    record = next((tmp_path / "exact" / "bow").glob("every-word-*.json"))
+    assert BowCache(tmp_path / "exact").every_word(corpus, few, 20000) is not None
+    record.write_text(json_module.dumps({"words": words, "sha256:vocab": "0" * 64}))
+    assert BowCache(tmp_path / "exact").every_word(corpus, few, 20000) is None
+
+
 def test_a_bag_of_few_words_is_described_and_warned_of(small_corpus, tmp_path):
     """300 toutiao headlines kept 180 words, 1.6 a document and a quarter of the documents
     none; the runs logged only the nominal vocab_size, and every model's diversity was 180 /

@@ -10,9 +10,9 @@ from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -504,13 +504,6 @@ def make_bow(tokenized: Sequence[Sequence[str]], vocab: list[str], key: str) -> 
     return BagOfWords(vocab, flat, offsets, key)
 
 
-class EveryWord(NamedTuple):
-    """The cached bag of every word a preprocessing leaves: `words` of them, in `folder`."""
-
-    words: int
-    folder: Path
-
-
 class BowCache:
     """Bags of words on disk under `root/bow/<digest>/`, computed once per key."""
 
@@ -525,51 +518,61 @@ class BowCache:
         """Load the cached bag of words, or tokenise (with `tokens`, which gives this corpus's
         counts under these settings, if given: called under the lock, so that a second sweep
         waiting on it reads the first's bag instead of tokenising too; ops audit of 2026-12-03)
-        and build it, cache it and return it memory-mapped.
-        A size above the words the preprocessing leaves keeps them all: its bag is the bag of
-        their number (N), cached and keyed as vocab_size N, whatever size asked for it."""
+        and build it, cache it and return it memory-mapped. A size at or above the N words the
+        preprocessing leaves keeps them all: its bag is the bag of N, cached and keyed as
+        vocab_size N whatever size asked for it, and found again without tokenising."""
+        known = self.every_word(corpus, settings, vocab_size)
+        if known is not None:
+            return known
         folder = self.path_for(corpus, vocab_size, settings)
         with locked(folder):
             cached = self.load(folder)
-            if cached is not None:
+            if cached is not None and len(cached.vocab) == vocab_size:
                 return cached
-            counts = tokens() if tokens is not None else count_tokens(corpus, settings)
-            vocab = counts.vocabulary(vocab_size, settings)
-            if not vocab:
-                raise DataError(_no_vocabulary(corpus, settings, counts))
-            if len(vocab) == vocab_size:
-                return self._saved(folder, corpus, vocab_size, settings, counts, vocab)
+            known = self.every_word(corpus, settings, vocab_size)  # found meanwhile
+            if known is not None:
+                return known
+            if cached is not None:  # every word, kept under a larger size before 2026-12-03
+                vocab, make = cached.vocab, _renamed(cached)
+            else:
+                counts = tokens() if tokens is not None else count_tokens(corpus, settings)
+                vocab = counts.vocabulary(vocab_size, settings)
+                if not vocab:
+                    raise DataError(_no_vocabulary(corpus, settings, counts))
+                if len(vocab) == vocab_size:
+                    return self._saved(folder, corpus, vocab_size, settings,
+                                       counts.bag_of_words(vocab, folder.name))
+                make = partial(counts.bag_of_words, vocab)
         every = self.path_for(corpus, len(vocab), settings)  # its own lock, after the first
         with locked(every):
-            bow = self.load(every) or self._saved(every, corpus, len(vocab), settings, counts,
-                                                  vocab)
-        self._note_every_word(corpus, settings, len(vocab))
+            bow = self.load(every) or self._saved(every, corpus, len(vocab), settings,
+                                                  make(every.name))
+        write_json_atomic(self._every_word_path(corpus, settings),
+                          {"words": len(vocab), "sha256:vocab": json_sha256(bow.vocab)})
         return bow
 
     def _saved(self, folder: Path, corpus: Corpus, size: int, settings: Preprocessing,
-               counts: TokenCounts, vocab: list[str]) -> BagOfWords:
-        """Write the bag of `vocab` to `folder` (locked by the caller) and read it back."""
-        bow = counts.bag_of_words(vocab, folder.name)
+               bow: BagOfWords) -> BagOfWords:
+        """Write `bow` to `folder` (locked by the caller) and read it back."""
         self._save(folder, bow, settings.key(corpus.sha256, corpus.language, size))
         saved = self.load(folder)
         if saved is None:
             raise CacheError(f"{folder}: the bag of words just written cannot be read back")
         return saved
 
-    def every_word(self, corpus: Corpus, settings: Preprocessing) -> EveryWord | None:
-        """The bag of every word these settings leave, if a sweep found their number and the
-        bag is still cached: any size at or above it is that bag (no tokenising to find out)."""
-        found = read_json(self._every_word_path(corpus, settings))
-        words = found.get("words") if found is not None else None
-        if not isinstance(words, int) or isinstance(words, bool) or words < 1:
+    def every_word(self, corpus: Corpus, settings: Preprocessing, vocab_size: int
+                   ) -> BagOfWords | None:
+        """The bag of every word these settings leave, if `vocab_size` is at or above their
+        number, a sweep recorded it, and the bag of that many words is cached and checks out
+        (a record that disagrees with the bag is passed over; review of 2026-12-03)."""
+        found = read_json(self._every_word_path(corpus, settings)) or {}
+        words = found.get("words")
+        if not isinstance(words, int) or isinstance(words, bool) or not 1 <= words <= vocab_size:
             return None
-        every = EveryWord(words, self.path_for(corpus, words, settings))
-        return every if (every.folder / "meta.json").is_file() else None
-
-    def _note_every_word(self, corpus: Corpus, settings: Preprocessing, words: int) -> None:
-        """Record how many words these settings leave: a fact of the corpus and the settings,
-        so two sweeps that write it at once write the same record."""
-        write_json_atomic(self._every_word_path(corpus, settings), {"words": words})
+        bow = self.load(self.path_for(corpus, words, settings))
+        if bow is None or json_sha256(bow.vocab) != found.get("sha256:vocab"):
+            return None
+        return bow
 
     def _every_word_path(self, corpus: Corpus, settings: Preprocessing) -> Path:
         key = settings.key(corpus.sha256, corpus.language, 0)  # every size alike
@@ -621,6 +624,11 @@ def _meta_key(path: Path) -> dict[str, Any] | None:
 def _save_npy(path: Path, array: NDArray[np.generic]) -> None:
     with path.open("wb") as handle:
         np.save(handle, np.ascontiguousarray(array), allow_pickle=False)
+
+
+def _renamed(bow: BagOfWords) -> Callable[[str], BagOfWords]:
+    """`bow` under another folder name (its key)."""
+    return lambda key: BagOfWords(bow.vocab, bow.flat, bow.offsets, key)
 
 
 def _no_vocabulary(corpus: Corpus, settings: Preprocessing, counts: TokenCounts) -> str:

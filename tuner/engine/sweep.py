@@ -35,7 +35,6 @@ from tuner.data.vocab import (
     BagOfWords,
     BowCache,
     CooccurrenceCache,
-    EveryWord,
     TokenCounts,
     check_cache_writable,
     count_tokens,
@@ -525,14 +524,13 @@ def _bags_of_words(grid: Grid, inputs: CheckedInputs, cache_dir: Path,
     """One bag of words per (vocabulary size, language) the plan needs, and its co-occurrence
     counts; a model whose language parameter differs from dataset.language gets the corpus
     tokenised its way. Every size at or above the N words the preprocessing leaves is the bag
-    of N, and its trials say vocab_size N: 10000 and 20000 on 2,702 words are one trial, in
-    one sweep or across sweeps (19000 after a sweep at 20000 built the bag again and ran the
-    same trial again; trust audit of 2026-12-03). `events` gets each bag's figures, `advice`
-    what they say is wrong."""
+    of N (BowCache.get_or_compute), and its trials say vocab_size N: 10000 and 20000 on 2,702
+    words are one trial, in one sweep or across sweeps (19000 after a sweep at 20000 built the
+    bag again and ran the same trial again; trust audit of 2026-12-03). `events` gets each
+    bag's figures, `advice` what they say is wrong."""
     cache = BowCache(cache_dir)
     tokens: dict[str, TokenCounts] = {}  # each language tokenised once, for every size
     paths: dict[tuple[int, str], Path] = {}
-    every_word: dict[str, EveryWord] = {}  # language -> the bag of every word, once known
     same_as: dict[tuple[int, str], int] = {}
     built: list[tuple[tuple[int, str], BagOfWords, str]] = []
     for size, language in sorted({p.bow_choice for p in inputs.plan},
@@ -541,37 +539,33 @@ def _bags_of_words(grid: Grid, inputs: CheckedInputs, cache_dir: Path,
                                         else f",language={language}")
         corpus = inputs.corpus if language == inputs.corpus.language else \
             dataclasses.replace(inputs.corpus, language=language)
+        misses: list[str | None] = []  # why the cache missed, when it did
 
         def counted(corpus: Corpus = corpus) -> TokenCounts:
             if corpus.language not in tokens:
                 tokens[corpus.language] = count_tokens(corpus, grid.preprocessing, stop_check)
             return tokens[corpus.language]
 
-        known = every_word.get(language) or cache.every_word(corpus, grid.preprocessing)
-        if known is not None and size >= known.words and language in every_word:
-            same_as[(size, language)] = known.words
-            paths[(size, language)] = known.folder
-            events[f"bow[{label}]"] = (f"same words as vocab_size={known.words} (the "
-                                       f"{known.words} the preprocessing leaves)")
+        def missed(corpus: Corpus = corpus, size: int = size,
+                   misses: list[str | None] = misses) -> TokenCounts:
+            misses.append(cache.miss_reason(corpus, size, grid.preprocessing))
+            return counted(corpus)
+
+        bow = cache.get_or_compute(corpus, size, grid.preprocessing, missed)
+        words = len(bow.vocab)
+        paths[(size, language)] = paths[(words, language)] = cache.root / bow.key
+        if words < size:
+            same_as[(size, language)] = words
+        if any(seen.key == bow.key for _, seen, _ in built):  # a smaller size's bag of N
+            events[f"bow[{label}]"] = (f"same words as vocab_size={words} (the {words} the "
+                                       "preprocessing leaves)")
             continue
-        folder = known.folder if known is not None and size >= known.words else \
-            cache.path_for(corpus, size, grid.preprocessing)
-        bow = cache.load(folder)  # a hit is read (and its sha256 checked) once
-        state = "hit"
-        if bow is None:
-            state = _computed(cache.miss_reason(corpus, size, grid.preprocessing))
-            bow = cache.get_or_compute(corpus, size, grid.preprocessing, counted)
+        state = _computed(misses[0]) if misses else "hit"
+        every = f"; every word the preprocessing leaves: vocab_size={words}" \
+            if words < size else ""
+        events[f"bow[{label}]"] = f"{state} ({bag_figures(bow)}){every}"
         built.append(((size, language), bow, label))
         _count_cooccurrence(cache, bow, grid, counted, stop_check)
-        paths[(size, language)] = folder = cache.root / bow.key
-        figures = f"{state} ({bag_figures(bow)})"
-        if len(bow.vocab) < size or (known is not None and size >= known.words):
-            words = len(bow.vocab)
-            every_word[language] = EveryWord(words, folder)
-            same_as[(size, language)] = words
-            paths[(words, language)] = folder
-            figures += f"; every word the preprocessing leaves: vocab_size={words}"
-        events[f"bow[{label}]"] = figures
     for choice, bow, label in built:  # with the sizes merged into each bag
         users = [p for p in inputs.plan if paths[p.bow_choice] == paths[choice]]
         advice += bag_advice(grid, bow, users, choice[1], label)
