@@ -293,11 +293,15 @@ def test_a_report_or_best_grid_of_a_sweep_that_did_not_end_says_so() -> None:
     from tuner.reporting.page import ReportData, _warnings_html
     from tuner.tracking.records import SweepRun
 
-    stopped = SweepRun("r2", "sweep", {}, {}, status="KILLED")
-    ended = SweepRun("r1", "sweep", {}, {}, status="FINISHED")
-    note = unended_sweep([stopped, ended])
+    tags = {"tuner.ranking_metric": "ari", "tuner.context": "c1"}
+    stopped = SweepRun("r2", "sweep", {}, tags, status="KILLED")
+    ended = SweepRun("r1", "sweep", {}, tags, status="FINISHED")
+    scored = SweepRun("r3", "score", {}, {"tuner.context": "c1"}, status="FINISHED")
+    elsewhere = SweepRun("r4", "sweep", {}, {**tags, "tuner.context": "c2"}, status="FAILED")
+    note = unended_sweep([scored, stopped, ended], "c1")  # a `tuner score` sweep is passed by
     assert note is not None and note.startswith("the experiment's latest sweep (run r2) was "
                                                 "stopped before it ended")
-    assert unended_sweep([ended, stopped]) is None and unended_sweep([]) is None
+    assert unended_sweep([ended, stopped], "c1") is None and unended_sweep([], None) is None
+    assert unended_sweep([elsewhere, ended], "c1") is None  # another data's sweep (review)
     page = _warnings_html(ReportData("e", "ari", [], [], [], {}, {}, unended=note))
     assert "Not every trial ran:" in page and "(run r2)" in page

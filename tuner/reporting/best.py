@@ -77,7 +77,7 @@ def best_grid(tracking_uri: str, experiment: str, metric: str | None = None,
         raise TunerError(f"experiment '{experiment}': every configuration with '{metric}' was "
                          "scored with `tuner score`; there is no model for a grid to re-run")
     best = _chosen(runnable, metric)
-    unended = unended_sweep(sweeps)
+    unended = unended_sweep(sweeps, best.best_trial(metric).context)
     if unended:
         log.warning("%s", unended)
     parent_id = best.best_trial(metric).parent_run_id

@@ -12,7 +12,7 @@ from typing import Any
 from trainers import canonical_name, load_trainer
 from tuner.metrics import higher_is_better
 from tuner.reporting.health import Concern, notes, trial_concerns
-from tuner.tracking.records import SWEPT_TAG, FinishedTrial, SweepRun, ranked
+from tuner.tracking.records import RANKING_TAG, SWEPT_TAG, FinishedTrial, SweepRun, ranked
 from tuner.tracking.tracker import ASKED_TAG, SWEEP_CONFIGS_FILE, Tracker
 
 SHOWN_METRICS = ("npmi", "diversity", "ari", "f1", "fit_seconds")
@@ -256,13 +256,16 @@ UNENDED = {"RUNNING": "is still running",
            "FAILED": "did not end (its process died, or an error stopped it)"}
 
 
-def unended_sweep(sweeps: Sequence[SweepRun]) -> str | None:
-    """What a report or a best grid must say when the experiment's latest sweep did not end:
-    they read as complete though 5 of its 6 trials never ran (ops audit of 2026-12-03)."""
-    if not sweeps or sweeps[0].status not in UNENDED:
+def unended_sweep(sweeps: Sequence[SweepRun], context: str | None) -> str | None:
+    """What a report or a best grid must say when the latest `tuner run` sweep on the data
+    they rank (`context`) did not end: they read as complete though 5 of its 6 trials never
+    ran (ops audit of 2026-12-03). A `tuner score` sweep is no `tuner run` (review)."""
+    runs = [s for s in sweeps if RANKING_TAG in s.tags
+            and (context is None or s.tags.get("tuner.context") == context)]
+    if not runs or runs[0].status not in UNENDED:
         return None
-    return (f"the experiment's latest sweep (run {sweeps[0].run_id}) "
-            f"{UNENDED[sweeps[0].status]}: the rankings hold the trials that finished, and "
+    return (f"the experiment's latest sweep (run {runs[0].run_id}) "
+            f"{UNENDED[runs[0].status]}: the rankings hold the trials that finished, and "
             "`tuner run` of its grid runs the rest")
 
 

@@ -132,7 +132,7 @@ def write_report_with(tracker: Tracker, experiment: str, out: Path,
                           declared)
     warned = (tracker.read_json(sweep.run_id, WARNINGS_FILE) or {}
               if sweep.tags.get(WARNINGS_TAG, "0") != "0" else {})
-    unended = unended_sweep(sweeps)
+    unended = unended_sweep(sweeps, context)
     data = replace(data, warnings=[str(w) for w in warned.get("warnings", [])],
                    after=[str(w) for w in warned.get("after_trials", [])], unended=unended)
     out.mkdir(parents=True, exist_ok=True)
