@@ -91,8 +91,13 @@ def root_cause(err: BaseException) -> str:
     the one that says what happened (SQLAlchemy's first line is boilerplate; sqlite3's is
     "attempt to write a readonly database")."""
     seen = {id(err)}
-    while (inner := err.__cause__ or err.__context__) is not None and id(inner) not in seen:
+    while (inner := _inner(err)) is not None and id(inner) not in seen:
         seen.add(id(inner))
         err = inner
     first = (str(err).splitlines() or [""])[0][:300]
     return f"{type(err).__name__}: {first}" if first else type(err).__name__
+
+
+def _inner(err: BaseException) -> BaseException | None:
+    """What `err` was raised from, or during; not a context `raise ... from None` hid."""
+    return err.__cause__ or (None if err.__suppress_context__ else err.__context__)

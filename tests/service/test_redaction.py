@@ -142,3 +142,29 @@ def test_cli_error_does_not_show_the_store_password(tmp_path: Path, small_corpus
     assert done.returncode != 0
     assert "tuner:***@127.0.0.1" in done.stdout + done.stderr
     assert PASSWORD not in done.stdout + done.stderr
+
+
+def test_a_store_error_that_kept_the_sweep_from_opening_is_only_in_the_server_log() -> None:
+    """It quotes the store's library (root_cause), whose text tuner does not control (review
+    of 2026-12-03)."""
+    import sqlite3
+
+    from tuner.errors import SweepNotOpenedError, root_cause
+    from tuner.serve.errors import public_failure
+    from tuner.serve.paths import DataRoots
+
+    try:
+        try:
+            raise sqlite3.OperationalError("attempt to write a readonly database")
+        except sqlite3.OperationalError as inner:
+            raise SweepNotOpenedError(f"no trial started: {root_cause(inner)}") from inner
+    except SweepNotOpenedError as err:
+        shown = public_failure(err, DataRoots.of(()))
+    assert "readonly" not in shown and "only in the server log" in shown
+    try:
+        try:
+            raise KeyError("hidden")
+        except KeyError:
+            raise ValueError("outer") from None  # noqa: B904 - a context it means to hide
+    except ValueError as hiding:
+        assert root_cause(hiding) == "ValueError: outer"
