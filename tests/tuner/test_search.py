@@ -404,3 +404,21 @@ def test_tpe_counts_a_configuration_with_a_pruned_seed_below_the_finished_ones()
     assert {3: 0.1} in [t.intermediate_values for t in tpe.study.get_trials()]
     told = {c["params"]["num_topics"]: c for c in tpe.finished}
     assert told[5]["pruned"] == 1 and "ari_mean" not in told[5] and "ari_mean" in told[6]
+
+
+def test_a_pruned_configuration_with_no_usable_step_is_still_told(caplog):
+    """int(NaN) raised before Optuna was told, and the trial stayed RUNNING (review of
+    2026-12-03)."""
+    from types import SimpleNamespace
+
+    from optuna.trial import TrialState
+
+    from tuner.engine.search import SearchSpec, TpeSource
+
+    tpe = TpeSource({"LDA": {"num_topics": [5]}}, SearchSpec("tpe", 1, 0, ("ari",)), [1],
+                    lambda model, combo, seed: SimpleNamespace(key="k", combo=combo, seed=seed),
+                    ["maximize"])
+    spec = tpe.next()
+    tpe.tell(spec.key, {"ari": 0.1, "budget_used": float("nan")}, pruned=True)
+    assert [t.state for t in tpe.study.get_trials()] == [TrialState.PRUNED]
+    assert "without where it stopped" in caplog.text

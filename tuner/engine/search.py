@@ -375,4 +375,7 @@ class TpeSource:
         if not reached:
             return
         last = max(reached, key=lambda m: m["budget_used"])
-        config.optuna_trial.report(float(last[metric]), int(last["budget_used"]))
+        try:
+            config.optuna_trial.report(float(last[metric]), int(last["budget_used"]))
+        except (ValueError, TypeError, OverflowError) as err:  # a step of NaN or inf: told
+            log.warning("TPE is told a pruned configuration without where it stopped (%s)", err)
