@@ -147,6 +147,14 @@ def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: Executor
             tracker.log_json(sweep.run_id, WARNINGS_FILE, {"warnings": warnings})
         loop, source = _open_loop(prepared, tracker, sweep, on_record, limits, max_workers,
                                   should_stop, on_step)
+    except TunerError:
+        _end_killed(tracker, sweep)
+        raise
+    except Exception as err:  # before any trial: said so, exit 2 (it was 4, "after trials
+        # had started"; review of 2026-12-03)
+        _end_killed(tracker, sweep)
+        raise SweepNotOpenedError(f"the sweep failed before any trial started: "
+                                  f"{root_cause(err)}") from err
     except BaseException:  # the sweep run stayed RUNNING until the next sweep's stale check
         _end_killed(tracker, sweep)
         raise

@@ -5,6 +5,7 @@ The parent process is the only writer; runs are addressed by explicit ids (no fl
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -300,7 +301,12 @@ class MlflowTracker:
             tags={"tuner.role": "sweep", "tuner.batch_id": batch_id,
                   "tuner.host": socket.gethostname(), "tuner.pid": str(os.getpid()),
                   **_started(os.getpid()), **tags})
-        self._log_params(run.info.run_id, params)
+        try:
+            self._log_params(run.info.run_id, params)
+        except Exception:  # not left RUNNING until the next sweep's stale check (review)
+            with contextlib.suppress(Exception):
+                self.client.set_terminated(run.info.run_id, "FAILED")
+            raise
         return SweepHandle(experiment_id, run.info.run_id, batch_id, tuple(doc_ids))
 
     def finished_keys(self, sweep: SweepHandle) -> set[str]:
