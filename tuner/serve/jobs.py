@@ -147,7 +147,7 @@ class SweepRegistry:
         grid, inputs, inline = self._validated_request(body)
         job = SweepJob(job_id, grid.experiment, "grid_inline" if inline else str(body["grid"]))
         self._register(job)
-        log.info("sweep %s accepted: experiment %r, %s", job_id, job.experiment, job.grid)
+        log.info("sweep %s accepted: experiment %r, %r", job_id, job.experiment, job.grid)
         if inline is not None:
             grid = replace(grid, path=self._write_inline(job, inline))
         with self._lock:
