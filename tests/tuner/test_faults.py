@@ -485,9 +485,9 @@ def test_the_scheduler_learns_each_result_before_it_picks_the_next_trial(
     events = []
     tell, next_task = Scheduler.tell, Scheduler.next_task
 
-    def told(self, key, metrics):
+    def told(self, key, metrics, pruned=False):
         events.append("tell")
-        return tell(self, key, metrics)
+        return tell(self, key, metrics, pruned)
 
     def picked(self, *args, **kwargs):
         events.append("next")
@@ -508,7 +508,7 @@ def test_a_search_that_cannot_learn_a_result_loses_no_result(tmp_path, small_cor
     grid = load_grid(make_grid(tmp_path, small_corpus, experiment="tell", seeds=[1, 2]))
     prepared = precompute(grid, check_inputs(grid), session_cache, progress=False)
 
-    def cannot_learn(self, key, metrics):
+    def cannot_learn(self, key, metrics, pruned=False):
         raise RuntimeError("the study's storage is gone")
 
     monkeypatch.setattr(Scheduler, "tell", cannot_learn)
