@@ -266,19 +266,25 @@ def unmatchable_stop_words(settings: Preprocessing, language: str) -> list[str]:
     """The `extra_stopwords` no token can equal: several words (U.S.), a number, a word
     shorter than `min_token_len` or longer than the longest token kept, a word the English
     tokeniser cuts (obama's is obama) or drops (don't)."""
-    pattern = _ZH_WORD if language == "zh" else _WORD
-    tokens = {word: _word_token(word, settings.lowercase, language)
-              for word in settings.extra_stopwords}
-    return [word for word, token in tokens.items()
-            if not settings.min_token_len <= len(token) <= MAX_TOKEN_LEN
-            or not pattern.fullmatch(token)
-            or (language != "zh" and _english_words(token) != [token])]  # obama's, don't
+    return list(_unmatchable(settings.extra_stopwords, settings.lowercase, language,
+                             settings.min_token_len))
 
 
 def unmatchable_tokens(settings: Preprocessing, language: str) -> frozenset[str]:
     """unmatchable_stop_words as the stop list would hold them."""
     return frozenset(_word_token(w, settings.lowercase, language)
                      for w in unmatchable_stop_words(settings, language))
+
+
+@cache  # every bag key asks (Preprocessing.key), with up to 10,000 words
+def _unmatchable(words: tuple[str, ...], lowercase: bool, language: str, shortest: int
+                 ) -> tuple[str, ...]:
+    pattern = _ZH_WORD if language == "zh" else _WORD
+    tokens = {word: _word_token(word, lowercase, language) for word in words}
+    return tuple(word for word, token in tokens.items()
+                 if not shortest <= len(token) <= MAX_TOKEN_LEN
+                 or not pattern.fullmatch(token)
+                 or (language != "zh" and _english_words(token) != [token]))  # obama's, don't
 
 
 def as_token(word: str, settings: Preprocessing, language: str) -> str:
