@@ -48,8 +48,9 @@ class TrackingError(TunerError):
     """The tracking store cannot be reached or written."""
 
 
-class SweepNotOpenedError(TrackingError):
-    """The store could not open the sweep's run: no trial started (exit 2, not 4)."""
+class SweepNotStartedError(TunerError):
+    """The sweep stopped before its first trial (the store could not open its run, or the set-up
+    after it failed): the CLI exits with code 2, not 4."""
 
 
 class SweepLockedError(TunerError):

@@ -24,7 +24,7 @@ from tuner.errors import (
     SweepAbortedError,
     SweepInterrupted,
     SweepLockedError,
-    SweepNotOpenedError,
+    SweepNotStartedError,
     TrackingError,
     root_cause,
 )
@@ -264,7 +264,7 @@ def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, ho
                            _run_id_to(hooks.on_start), hooks.on_step)
     except SweepInterrupted:
         raise
-    except SweepNotOpenedError:
+    except SweepNotStartedError:
         raise
     except Exception as err:  # trials may have run: no longer "invalid input" (exit 2)
         raise _aborted(grid, err) from err

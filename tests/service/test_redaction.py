@@ -149,7 +149,7 @@ def test_a_store_error_that_kept_the_sweep_from_opening_is_only_in_the_server_lo
     of 2026-12-03)."""
     import sqlite3
 
-    from tuner.errors import SweepNotOpenedError, root_cause
+    from tuner.errors import SweepNotStartedError, root_cause
     from tuner.serve.errors import public_failure
     from tuner.serve.paths import DataRoots
 
@@ -157,8 +157,8 @@ def test_a_store_error_that_kept_the_sweep_from_opening_is_only_in_the_server_lo
         try:
             raise sqlite3.OperationalError("attempt to write a readonly database")
         except sqlite3.OperationalError as inner:
-            raise SweepNotOpenedError(f"no trial started: {root_cause(inner)}") from inner
-    except SweepNotOpenedError as err:
+            raise SweepNotStartedError(f"no trial started: {root_cause(inner)}") from inner
+    except SweepNotStartedError as err:
         shown = public_failure(err, DataRoots.of(()))
     assert "readonly" not in shown and "only in the server log" in shown
     try:

@@ -19,7 +19,7 @@ from tuner.engine.executors import make_executor
 from tuner.engine.runner import STEPS_FILE, Limits, run_sweep
 from tuner.engine.scheduler import Scheduler
 from tuner.engine.sweep import check_inputs, precompute
-from tuner.errors import SweepInterrupted, SweepNotOpenedError
+from tuner.errors import SweepInterrupted, SweepNotStartedError
 from tuner.grid import load_grid
 from tuner.tracking.memory import MemoryTracker
 from tuner.tracking.tracker import MlflowTracker
@@ -458,7 +458,7 @@ def test_a_sweep_whose_start_fails_is_not_left_running(tmp_path, small_corpus, s
     prepared = precompute(grid, check_inputs(grid), session_cache, progress=False)
     tracker = _StoreGoneAtStart()
     # said as before any trial, exit 2 (it was exit 4, "after trials had started"; review)
-    with pytest.raises(SweepNotOpenedError, match="the sweep failed before any trial started: "
+    with pytest.raises(SweepNotStartedError, match="the sweep failed before any trial started: "
                                                   "RuntimeError: .*went away"):
         run_sweep(prepared, tracker, _NeverDone, 1)
     assert [run.status for run in tracker.runs.values()] == ["KILLED"]

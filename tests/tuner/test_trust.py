@@ -501,10 +501,10 @@ def test_a_store_that_cannot_open_the_sweep_says_why_and_that_no_trial_started(
     """Exit 4, "after trials had started", with SQLAlchemy's first line, for a read-only store
     (ops audit of 2026-12-03)."""
     from tuner.cli import exit_code
-    from tuner.errors import SweepNotOpenedError
+    from tuner.errors import SweepNotStartedError
 
     prepared = _lda_sweep(tmp_path, small_corpus, "read-only")
-    with pytest.raises(SweepNotOpenedError) as refused:
+    with pytest.raises(SweepNotStartedError) as refused:
         run_sweep(prepared, ReadOnlyTracker(), lambda: make_executor("process", 1), 1)
     assert "so no trial started: OperationalError: attempt to write a readonly database" in \
         str(refused.value)

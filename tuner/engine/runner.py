@@ -46,7 +46,7 @@ from tuner.engine.sweep import PreparedSweep
 from tuner.engine.triage import InFlight, failed, triage_break
 from tuner.engine.watchdog import Limits, Watchdog
 from tuner.engine.worker import read_started, rescore_trial, run_shared_step, run_trial
-from tuner.errors import SweepInterrupted, SweepNotOpenedError, TunerError, root_cause
+from tuner.errors import SweepInterrupted, SweepNotStartedError, TunerError, root_cause
 from tuner.tracking.records import RANKING_TAG, SWEPT_TAG
 from tuner.tracking.tracker import (
     ASKED_TAG,
@@ -134,7 +134,7 @@ def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: Executor
     except Exception as err:  # a store that cannot be written: said as found before any
         # trial (it was exit 4, "after trials had started", with SQLAlchemy's first line
         # for a read-only SQLite file; ops audit of 2026-12-03)
-        raise SweepNotOpenedError(f"the tracking store cannot open the sweep's run, so no "
+        raise SweepNotStartedError(f"the tracking store cannot open the sweep's run, so no "
                                   f"trial started: {root_cause(err)}") from err
     try:
         if on_start is not None:
@@ -153,7 +153,7 @@ def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: Executor
     except Exception as err:  # before any trial: said so, exit 2 (it was 4, "after trials
         # had started"; review of 2026-12-03)
         _end_killed(tracker, sweep)
-        raise SweepNotOpenedError(f"the sweep failed before any trial started: "
+        raise SweepNotStartedError(f"the sweep failed before any trial started: "
                                   f"{root_cause(err)}") from err
     except BaseException:  # the sweep run stayed RUNNING until the next sweep's stale check
         _end_killed(tracker, sweep)

@@ -17,7 +17,7 @@ from tuner.errors import (
     GridError,
     GroundTruthError,
     SweepAbortedError,
-    SweepNotOpenedError,
+    SweepNotStartedError,
     TunerError,
 )
 from tuner.serve.paths import DataRoots
@@ -112,8 +112,8 @@ def public_failure(err: BaseException, roots: DataRoots, store: str | None = Non
 
 def _tuners_own_words(err: BaseException | None) -> bool:
     """Whether an error's text is tuner's own: a TunerError. A SweepAbortedError quotes the
-    error the sweep stopped on, and a SweepNotOpenedError the store's, so that one must be
+    error the sweep stopped on, and a SweepNotStartedError the store's, so that one must be
     tuner's own too."""
-    while isinstance(err, (SweepAbortedError, SweepNotOpenedError)):
+    while isinstance(err, (SweepAbortedError, SweepNotStartedError)):
         err = err.__cause__
     return err is None or isinstance(err, TunerError)
