@@ -580,9 +580,10 @@ def _stopped_at(record: TrialRecord) -> str:
     if record.status is not TrialStatus.PRUNED or used is None:
         return ""
     param = load_trainer(record.spec.model).budget_param
-    planned = record.spec.params.get(param) if param else None
-    of = f" of {planned}" if planned is not None else ""
-    return f" (stopped at {param} {int(used)}{of})" if param else ""
+    if param is None:
+        return ""
+    planned = record.spec.params.get(param)
+    return f" (stopped at {param} {int(used)}{'' if planned is None else f' of {planned}'})"
 
 
 def console_main() -> None:

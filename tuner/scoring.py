@@ -69,7 +69,7 @@ class Score:
     unscored: dict[str, list[str]]  # topic id -> its top words NPMI skipped (not in the vocabulary)
     not_computed: dict[str, str]  # metric -> why these topics have no value for it
     earlier_key: str = ""  # the key as tuner wrote it before the context was in it
-    merged: tuple[str, ...] = ()  # words of one topic that read as one token (merged_words)
+    merged: tuple[str, ...] = ()  # words of one topic read as one token (as_tokens)
 
 
 def load_topics(path: Path) -> ExternalTopics:
@@ -161,9 +161,8 @@ def score_external(grid_path: Path, topics_path: Path, assignments_path: Path | 
     inputs = check_inputs(grid, for_trials=False)
     if assignments_path is not None:  # ARI, NMI and F1 are scored
         refuse_one_class(grid, inputs.truth)
-    given = load_topics(topics_path)
-    topics = as_tokens(given, grid.preprocessing, inputs.corpus.language)
-    merged = merged_words(given, grid.preprocessing, inputs.corpus.language)
+    topics, merged = as_tokens(load_topics(topics_path), grid.preprocessing,
+                               inputs.corpus.language)
     size = vocab_size or grid_vocab_size(grid)
     bow_cache = BowCache(cache_dir)
     bow = bow_cache.get_or_compute(inputs.corpus, size, grid.preprocessing)
@@ -198,28 +197,21 @@ def score_external(grid_path: Path, topics_path: Path, assignments_path: Path | 
 
 
 def as_tokens(topics: ExternalTopics, settings: Preprocessing, language: str
-              ) -> ExternalTopics:
+              ) -> tuple[ExternalTopics, tuple[str, ...]]:
     """The topics' words as the grid's tokeniser writes its words (lower-cased where it
     lower-cases, without a hashtag's #), each once, in the file's order: another tool's "NBA",
     "iPhone" and "Trump" were left out of NPMI as words the vocabulary lacked (audit of
-    2026-12-02)."""
-    return ExternalTopics(topics.ids, [list(dict.fromkeys(topic_word_token(w, settings, language)
-                                                          for w in words))
-                                       for words in topics.words])
-
-
-def merged_words(topics: ExternalTopics, settings: Preprocessing, language: str
-                 ) -> tuple[str, ...]:
-    """`topic 3: '#科技#' and '科技'` for each group of a topic's words that as_tokens reads as
-    one word and counts once: said, where it was done silently (user audit of 2026-12-03)."""
-    found = []
+    2026-12-02). And `topic 3: '#科技#' and '科技'` for each group of a topic's words read as
+    one word and counted once: said, where it was done silently (user audit of 2026-12-03)."""
+    kept, merged = [], []
     for topic, words in zip(topics.ids, topics.words, strict=True):
         groups: dict[str, list[str]] = {}
         for word in words:
             groups.setdefault(topic_word_token(word, settings, language), []).append(word)
-        found += [f"topic {topic}: {' and '.join(repr(w) for w in group)}"
-                  for group in groups.values() if len(group) > 1]
-    return tuple(found)
+        kept.append(list(groups))
+        merged += [f"topic {topic}: {' and '.join(repr(w) for w in group)}"
+                   for group in groups.values() if len(group) > 1]
+    return ExternalTopics(topics.ids, kept), tuple(merged)
 
 
 def unscored_words(topics: ExternalTopics, vocab_index: dict[str, int], topn: int
