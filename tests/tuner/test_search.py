@@ -357,7 +357,7 @@ def test_tpe_counts_the_trials_of_repeated_suggestions():
 
     from tuner.engine.search import SearchSpec, TpeSource
 
-    tpe = TpeSource({"LDA": {"num_topics": [5, 6]}}, SearchSpec("tpe", 8, 0), [1, 2],
+    tpe = TpeSource({"LDA": {"num_topics": [5, 6]}}, SearchSpec("tpe", 8, 0, ("ari",)), [1, 2],
                     lambda model, combo, seed: SimpleNamespace(
                         key=json.dumps([combo, seed]), combo=combo), ["maximize"])
     ran = 0

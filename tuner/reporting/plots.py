@@ -66,9 +66,10 @@ def plot_pareto(configs: Sequence[ConfigResult], front: Sequence[ConfigResult],
     else:
         x, y = objectives[0], objectives[1]
         colour = objectives[2] if len(objectives) > 2 else None
+        shading = ({"c": [c.metrics[colour] for c in configs], "cmap": "viridis"} if colour
+                   else {"c": "tab:blue"})
         points = ax.scatter([c.metrics[x] for c in configs], [c.metrics[y] for c in configs],
-                            c=[c.metrics[colour] for c in configs] if colour else "tab:blue",
-                            cmap="viridis", s=40, label="configuration (mean over seeds)")
+                            s=40, label="configuration (mean over seeds)", **shading)
         if colour:
             fig.colorbar(points, ax=ax, label=colour)
         ax.scatter([c.metrics[x] for c in front], [c.metrics[y] for c in front], s=160,
