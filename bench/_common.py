@@ -20,6 +20,9 @@ from typing import Any
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# The benches time tuner's own numba cache (`<cache>/numba`, empty or warm): a machine-wide
+# NUMBA_CACHE_DIR, which tuner's workers would use instead, would make every sweep warm.
+os.environ.pop("NUMBA_CACHE_DIR", None)
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "datasets" / "20ng-mini" / "corpus.jsonl"

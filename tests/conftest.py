@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -12,12 +13,19 @@ from pathlib import Path
 
 import pytest
 
+from tuner.engine.jit import enable_jit_cache
+
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Locks of sweeps on a tracking server live in $TUNER_LOCK_DIR: keep the tests' out of ~/.cache.
 os.environ.setdefault("TUNER_LOCK_DIR", tempfile.mkdtemp(prefix="tuner-test-locks-"))
+# One numba cache for every sweep of the session (tuner's workers use NUMBA_CACHE_DIR when it is
+# set, else their cache folder's): a test's fresh cache folder otherwise compiled UMAP's and BTM's
+# code again in its workers, 10 to 30 s a sweep. tests/tuner/test_jit.py tests the folder itself.
+os.environ.setdefault("NUMBA_CACHE_DIR", tempfile.mkdtemp(prefix="tuner-test-numba-"))
+enable_jit_cache(Path(os.environ["NUMBA_CACHE_DIR"]))  # in-process fits fill it for the workers
 
 REPO = Path(__file__).resolve().parent.parent
 TESTS = Path(__file__).resolve().parent
@@ -114,6 +122,27 @@ def make_grid(folder: Path, corpus: Path, **overrides: object) -> Path:
     path = folder / "grid.json"
     path.write_text(json.dumps(grid, indent=1), encoding="utf-8")
     return path
+
+
+_STORE_TEMPLATE: list[Path] = []  # the session's empty store, made on first use
+
+
+def sqlite_store(database: Path) -> str:
+    """The URI of a SQLite MLflow store at `database`, made (when it is not there yet) as a copy
+    of an empty store that tuner's own `open_client` made once this session. Making a store runs
+    MLflow's migrations, 2.5 to 5 s on a 2-core host, which each test paid that was not about
+    making stores (over 50 of them); test_trust.py and test_reliability.py test the making
+    itself, and tests of commands that must not make a store give a URI of their own."""
+    if not _STORE_TEMPLATE:
+        from tuner.tracking.tracker import open_client
+
+        template = Path(tempfile.mkdtemp(prefix="tuner-test-store-")) / "mlflow.db"
+        open_client(f"sqlite:///{template}")
+        _STORE_TEMPLATE.append(template)
+    if not database.exists():
+        database.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(_STORE_TEMPLATE[0], database)
+    return f"sqlite:///{database}"
 
 
 def run_sweep(grid: Path, uri: str, cache: Path, *options: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import REPO, make_grid
+from tests.conftest import REPO, make_grid, sqlite_store
 from tests.plugins import FAILING_SEED
 from tuner.engine.executors import EXECUTOR_KINDS, make_executor
 from tuner.engine.runner import run_sweep
@@ -24,7 +24,7 @@ def test_failure_is_isolated_and_output_is_the_same(kind, tmp_path, small_corpus
                                models=["flaky"], params={"num_topics": 5, "vocab_size": 1000},
                                seeds=[1, FAILING_SEED, 2]))
     prepared = precompute(grid, check_inputs(grid), session_cache, progress=False)
-    tracker = MlflowTracker(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    tracker = MlflowTracker(sqlite_store(tmp_path / "mlflow.db"))
     tracker.experiment_id(grid.experiment)
     result = run_sweep(prepared, tracker, lambda: make_executor(kind, 2), 2)
     assert (result.completed, result.failed) == (2, 1)

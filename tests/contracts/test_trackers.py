@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import sqlite_store
 from tuner.tracking.memory import MemoryTracker
 from tuner.tracking.tracker import MlflowTracker, Tracker
 from tuner.trial import DataRef, MetricSettings, TrialError, TrialRecord, TrialSpec, TrialStatus
 
 DATA = DataRef("corpus.jsonl", "sha", "en", "bow/v1000", None, None, None, "label")
 TRACKERS: dict[str, Callable[[Path], Tracker]] = {
-    "mlflow": lambda folder: MlflowTracker(f"sqlite:///{folder}/mlflow.db"),
+    "mlflow": lambda folder: MlflowTracker(sqlite_store(folder / "mlflow.db")),
     "memory": lambda folder: MemoryTracker(),
 }
 
@@ -79,7 +80,7 @@ def test_a_dropped_attempt_is_not_left_running_among_the_deleted_runs(tmp_path):
     (audit of 2026-12-01)."""
     from mlflow.entities import ViewType
 
-    tracker = MlflowTracker(f"sqlite:///{tmp_path}/mlflow.db")
+    tracker = MlflowTracker(sqlite_store(tmp_path / "mlflow.db"))
     sweep = tracker.start_sweep("contract", {}, {})
     dropped = tracker.start_trial(sweep, spec("d"))
     tracker.drop_trial(dropped)

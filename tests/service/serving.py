@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import sqlite_store
 from tests.service.conftest import VENV_BIN, free_port
 
 TOKEN = "test-token-" + "x" * 20
@@ -62,7 +63,7 @@ def start_server(root: Path, cache: Path, *args: str, token: str | None = TOKEN,
                  env: dict[str, str] | None = None, store: str | None = None) -> Served:
     """`tuner serve` in `root` (its working folder), by default with a SQLite store there."""
     port = free_port()
-    store = store or f"sqlite:///{root / 'mlflow.db'}"
+    store = store or sqlite_store(root / "mlflow.db")
     log = root / "serve.log"
     environment = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "HF_HUB_OFFLINE": "1",
                    **(env or {})}

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, sqlite_store
 from tests.service.conftest import VENV_BIN, free_port
 from tuner.cli import main
 
@@ -30,7 +30,7 @@ def _store(folder: Path) -> tuple[str, str]:
     """A SQLite store holding one experiment with one finished run; its URI and experiment id."""
     from mlflow.tracking import MlflowClient
 
-    uri = f"sqlite:///{folder}/mlflow.db"
+    uri = sqlite_store(folder / "mlflow.db")
     client = MlflowClient(tracking_uri=uri)
     experiment_id = client.create_experiment(EXPERIMENT)
     run = client.create_run(experiment_id)

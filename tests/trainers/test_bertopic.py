@@ -119,8 +119,8 @@ import json, pickle, sys
 from pathlib import Path
 from tuner.engine.jit import enable_jit_cache
 
-mode, ref_file, cache = sys.argv[1:4]
-enable_jit_cache(Path(cache) / "numba")  # as a pool worker does first
+mode, ref_file, cache, jit = sys.argv[1:5]
+enable_jit_cache(Path(jit))  # as a pool worker does first
 if mode == "lite":
     from tuner.engine.worker import warm_up
     warm_up(("BERTopic",))  # a worker's imports before its first trial
@@ -146,13 +146,17 @@ def test_a_fit_without_bertopics_transformer_extras_gives_the_same_topics(
         prepared_small, small_data, cache, tmp_path):
     """A worker's warm-up imports bertopic through trainers.bertopic_lite, without transformers
     and sentence-transformers (2.7 s of each worker's import); a fit must give the same answer as
-    with them. The UMAP reduction is cached first, and both processes share a numba cache."""
+    with them. The UMAP reduction is cached first, and both processes share the numba cache a
+    pool's workers would use."""
+    from tuner.engine.executors import jit_folder
+
     fit_bertopic(small_data, cache, min_cluster_size=5, num_topics=6)  # caches the UMAP step
     ref = tmp_path / "ref.pkl"
     ref.write_bytes(pickle.dumps(next(t.data for t in prepared_small.trials
                                       if t.model == "BERTopic")))
     processes = {mode: subprocess.Popen(  # at once: each spends most of its time importing
-        [sys.executable, "-c", LITE_OR_FULL, mode, str(ref), str(cache)], stdout=subprocess.PIPE,
+        [sys.executable, "-c", LITE_OR_FULL, mode, str(ref), str(cache), jit_folder(cache)],
+        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
         for mode in ("lite", "full")}
     results = {}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import dataset_path, make_grid, write_jsonl
+from tests.conftest import dataset_path, make_grid, sqlite_store, write_jsonl
 from tuner.cli import exit_code, main
 from tuner.errors import GridError, SweepAbortedError, SweepLockedError, TrackingError
 
@@ -243,7 +243,7 @@ def test_threads_per_worker_reaches_each_fit(tmp_path, small_corpus, monkeypatch
     monkeypatch.setenv("PYTHONPATH", str(REPO))
     grid = make_grid(tmp_path, small_corpus, experiment="threads", models=["threads"],
                      params={"num_topics": 5, "vocab_size": 1000})
-    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    store = sqlite_store(tmp_path / "mlflow.db")
     assert main(["run", str(grid), "--max-workers", "1", "--threads-per-worker", "3", "--quiet",
                  "--cache-dir", str(tmp_path / "cache"), "--tracking-uri", store]) == 0
     client = MlflowClient(store)
@@ -257,7 +257,7 @@ def test_run_counts_progress_over_the_merged_trials(tmp_path, small_corpus, caps
     path = make_grid(tmp_path, small_corpus, params={"num_topics": 5, "vocab_size": 1000,
                                                      "lda.max_iter": 10,
                                                      "lda.alpha": [None, 0.2]})
-    assert main(["run", str(path), "--tracking-uri", f"sqlite:///{tmp_path}/m.db",
+    assert main(["run", str(path), "--tracking-uri", sqlite_store(tmp_path / "m.db"),
                  "--cache-dir", str(tmp_path / "cache"), "--max-workers", "1"]) == 0
     out = capsys.readouterr().out
     assert "1 trial, 1 worker," in out and "1 completed" in out
@@ -564,7 +564,7 @@ def test_run_warns_of_collapsed_fits_and_logs_and_marks_them(tmp_path, small_cor
     monkeypatch.setenv("PYTHONPATH", str(REPO))
     grid = make_grid(tmp_path, small_corpus, experiment="lumpy", models=["lumpy", "lda"],
                      params={"num_topics": 5, "vocab_size": 1000, "lda.max_iter": 10})
-    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    store = sqlite_store(tmp_path / "mlflow.db")
     assert main(["run", str(grid), "--max-workers", "1", "--quiet",
                  "--cache-dir", str(tmp_path / "cache"), "--tracking-uri", store]) == 0
     captured = capsys.readouterr()
@@ -769,7 +769,7 @@ def test_a_leaderboard_cut_short_says_how_many_rows_it_left_out(tmp_path, small_
     path = make_grid(tmp_path, small_corpus, experiment="cut short",
                      params={"num_topics": [5, 6, 7], "vocab_size": 1000, "lda.max_iter": 10})
     assert main(["run", str(path), "--leaderboard", "2", "--max-workers", "1", "--quiet",
-                 "--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db",
+                 "--tracking-uri", sqlite_store(tmp_path / "mlflow.db"),
                  "--cache-dir", str(tmp_path / "cache")]) == 0
     out = capsys.readouterr().out
     assert "... and 1 more configuration (--leaderboard 3 shows every one; `tuner report " \
@@ -961,7 +961,7 @@ def test_run_says_when_a_shared_step_starts_and_ends(tmp_path, small_corpus, cap
     path = make_grid(tmp_path, small_corpus, models=["etm"],
                      params={"num_topics": 5, "vocab_size": 1000, "epochs": 10,
                              "embedding_dim": 50})
-    assert main(["run", str(path), "--tracking-uri", f"sqlite:///{tmp_path}/m.db",
+    assert main(["run", str(path), "--tracking-uri", sqlite_store(tmp_path / "m.db"),
                  "--cache-dir", str(tmp_path / "cache"), "--max-workers", "1"]) == 0
     lines = capsys.readouterr().out.splitlines()
     started = lines.index("  shared step word2vec of ETM started (the trials that need it wait "

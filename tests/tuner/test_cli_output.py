@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, make_grid
+from tests.conftest import REPO, make_grid, sqlite_store
 
 TRIALS = 3
 SUMMARY = re.compile(r"^\[trials\] (\d+)/(\d+) done .*· elapsed \d+s · ETA (\d+s|\?)$")
@@ -36,7 +36,7 @@ def sweep(tmp_path_factory: pytest.TempPathFactory, small_corpus: Path) -> dict[
     folder = tmp_path_factory.mktemp("piped")
     grid = make_grid(folder, small_corpus, experiment="piped",
                      params={"num_topics": [5, 6, 7], "vocab_size": 1000, "lda.max_iter": 10})
-    uri = f"sqlite:///{folder}/mlflow.db"
+    uri = sqlite_store(folder / "mlflow.db")
     run = tuner("run", str(grid), "--tracking-uri", uri, "--max-workers", "1",
                 "--cache-dir", str(folder / "cache"), cwd=folder)
     report = tuner("report", "piped", "--tracking-uri", uri, "--out", str(folder / "report"),

@@ -13,7 +13,7 @@ from concurrent.futures import Executor, Future
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import REPO, make_grid
+from tests.conftest import REPO, make_grid, sqlite_store
 from tests.plugins import FAILING_SEED
 from tuner.engine.executors import make_executor
 from tuner.engine.runner import STEPS_FILE, Limits, run_sweep
@@ -40,7 +40,7 @@ def flaky_sweep(tmp_path, corpus, cache, crash, seeds=(1, FAILING_SEED, 2), limi
                                params={"num_topics": 5, "vocab_size": 1000, "crash": crash},
                                seeds=list(seeds)))
     prepared = precompute(grid, check_inputs(grid), cache, progress=False)
-    tracker = MlflowTracker(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    tracker = MlflowTracker(sqlite_store(tmp_path / "mlflow.db"))
     tracker.experiment_id(grid.experiment)
     result = run_sweep(prepared, tracker, lambda: make_executor(executor, 2), 2,
                        limits=limits or Limits())
@@ -139,7 +139,7 @@ def cli_sweep(tmp_path, corpus, cache, crash="hang"):
     grid = make_grid(tmp_path, corpus, experiment="signals", models=["flaky"],
                      params={"num_topics": 5, "vocab_size": 1000, "crash": crash},
                      seeds=[1, FAILING_SEED, 2, 3])
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = sqlite_store(tmp_path / "mlflow.db")
     # The store exists before the CLI starts: the test's polling client must not create its
     # tables while the CLI does (two SQLite migrations at once break one of them).
     MlflowClient(tracking_uri=uri).get_experiment_by_name("signals")
@@ -368,7 +368,7 @@ def test_a_failing_progress_callback_loses_no_result(tmp_path, small_corpus, ses
                                params={"num_topics": 5, "vocab_size": 1000},
                                seeds=[1, 2, 3]))
     prepared = precompute(grid, check_inputs(grid), session_cache, progress=False)
-    tracker = MlflowTracker(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    tracker = MlflowTracker(sqlite_store(tmp_path / "mlflow.db"))
     tracker.experiment_id(grid.experiment)
 
     def report(record):

@@ -78,3 +78,16 @@ def test_a_worker_with_the_jit_cache_compiles_inside_a_fit(tmp_path: Path):
                           capture_output=True, text=True, timeout=300, cwd=REPO)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["42", "1"]
+
+
+def test_workers_use_the_users_own_numba_cache_folder_when_it_is_set(tmp_path: Path,
+                                                                     monkeypatch):
+    """NUMBA_CACHE_DIR is numba's own variable: set, it serves every cache folder of the machine
+    (the test session sets it); unset, each cache folder keeps its compiled code."""
+    from tuner.engine.executors import jit_folder
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "machine"))
+    assert jit_folder(tmp_path / "cache") == str(tmp_path / "machine")
+    monkeypatch.delenv("NUMBA_CACHE_DIR")
+    assert jit_folder(tmp_path / "cache") == str(tmp_path / "cache" / "numba")
+    assert jit_folder(None) is None

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import sqlite_store
 from tuner.tracking.journal import Journal
 from tuner.tracking.tracker import MlflowTracker
 from tuner.trial import DataRef, MetricSettings, TrialRecord, TrialSpec, TrialStatus
@@ -23,7 +24,7 @@ def record(experiment: str, key: str = "k1", npmi: float = 0.25) -> TrialRecord:
 
 
 def tracker(folder: Path, name: str, journal: Path) -> MlflowTracker:
-    return MlflowTracker(f"sqlite:///{folder / name}", journal_dir=journal)
+    return MlflowTracker(sqlite_store(folder / name), journal_dir=journal)
 
 
 def finished(store: MlflowTracker, experiment_id: str, key: str) -> list[float]:

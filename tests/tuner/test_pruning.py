@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import make_grid
+from tests.conftest import make_grid, sqlite_store
 from tuner.engine.pruning import (
     Budget,
     PrunerSpec,
@@ -65,7 +65,7 @@ def _runs(store: str, outcome: SweepOutcome) -> dict[float, list]:
 @pytest.fixture(scope="module")
 def pruned_sweep(tmp_path_factory, small_corpus):
     folder = tmp_path_factory.mktemp("pruned")
-    store, cache = f"sqlite:///{folder}/mlflow.db", folder / "cache"
+    store, cache = sqlite_store(folder / "mlflow.db"), folder / "cache"
     grid = _grid(folder, small_corpus, ASHA)
     return folder, store, cache, grid, _sweep(grid, store, cache)
 
@@ -108,7 +108,7 @@ def test_a_trial_pruned_for_another_objective_or_pruner_is_not_done(tmp_path, sm
     """Trials pruned for their ARI were skipped as done when the sweep then ranked by NPMI,
     which they were never judged on (trust audit of 2026-12-02): a pruned trial counts as done
     only under the pruner, settings and objective that stopped it."""
-    store, cache = f"sqlite:///{tmp_path}/mlflow.db", tmp_path / "cache"
+    store, cache = sqlite_store(tmp_path / "mlflow.db"), tmp_path / "cache"
     first = _sweep(_grid(tmp_path / "ari", small_corpus, ASHA), store, cache)
     assert (first.completed, first.pruned) == (1, 1)
     [pruned] = _runs(store, first)[STALLS]
@@ -135,7 +135,7 @@ def test_without_a_pruner_nothing_is_pruned_and_a_pruned_trial_runs_in_full(prun
 
 
 def test_pruning_works_alike_on_dask(tmp_path, small_corpus):
-    store, cache = f"sqlite:///{tmp_path}/mlflow.db", tmp_path / "cache"
+    store, cache = sqlite_store(tmp_path / "mlflow.db"), tmp_path / "cache"
     outcome = _sweep(_grid(tmp_path, small_corpus, ASHA), store, cache, executor="dask")
     assert (outcome.completed, outcome.pruned, outcome.failed) == (1, 1, 0)
     [bad] = _runs(store, outcome)[STALLS]

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import REPO, make_grid
+from tests.conftest import REPO, make_grid, sqlite_store
 from tuner.engine.sweep import check_inputs, precompute
 from tuner.engine.worker import run_trial
 from tuner.grid import load_grid
@@ -129,7 +129,7 @@ def test_journalled_result_is_logged_by_the_next_run(tmp_path, small_corpus, ses
     trial = precompute(grid, check_inputs(grid), session_cache, progress=False).trials[0]
     record = run_trial(trial)  # a real result, computed in this process
     assert record.status is TrialStatus.COMPLETE
-    tracker = MlflowTracker(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    tracker = MlflowTracker(sqlite_store(tmp_path / "mlflow.db"))
     sweep = tracker.start_sweep("journal", {}, {})
     tracker.journal(sweep).append("no-such-run", record)  # as if the store had been down
     entry = json.loads(tracker.journal(sweep).path.read_text())
@@ -164,7 +164,7 @@ def test_a_journalled_result_the_store_took_is_not_logged_twice(tmp_path, small_
     trial = precompute(grid, check_inputs(grid), session_cache, progress=False).trials[0]
     record = TrialRecord(trial, TrialStatus.FAILED,
                          error=TrialError("RuntimeError", "deliberate", "Traceback ..."))
-    tracker = MlflowTracker(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    tracker = MlflowTracker(sqlite_store(tmp_path / "mlflow.db"))
     sweep = tracker.start_sweep("journal-twice", {}, {})
     run_id = tracker.start_trial(sweep, trial)
     tracker.finish_trial(sweep, run_id, record)  # the store took it ...

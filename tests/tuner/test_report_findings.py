@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, make_grid, read_jsonl, run_sweep, write_jsonl
+from tests.conftest import REPO, make_grid, read_jsonl, run_sweep, sqlite_store, write_jsonl
 from tuner.reporting.findings import findings_html, shown_slices, topic_shares
 from tuner.reporting.health import counted
 from tuner.reporting.report import write_report
@@ -33,7 +33,7 @@ def swept(tmp_path_factory: pytest.TempPathFactory, session_cache: Path
                      models=["dtm", "stm"],
                      params={"num_topics": 5, "vocab_size": 1000, "dtm.epochs": 10,
                              "dtm.time_slices": "bins:3", "stm.max_iter": 10})
-    uri = f"sqlite:///{folder}/mlflow.db"
+    uri = sqlite_store(folder / "mlflow.db")
     run_sweep(grid, uri, session_cache, "--quiet")
     written = write_report(uri, EXPERIMENT, folder / "report")
     return uri, written.html.read_text(encoding="utf-8"), written.plots

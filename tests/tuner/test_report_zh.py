@@ -11,6 +11,7 @@ from tests.conftest import (
     make_grid,
     read_jsonl,
     run_sweep,
+    sqlite_store,
     stratified_subset,
     write_jsonl,
 )
@@ -28,7 +29,7 @@ def zh_report(tmp_path_factory, session_cache):
                "label_field": "label", "language": "zh"}
     grid = make_grid(folder, corpus, experiment="zh-report", dataset=dataset, models=["lda"],
                      params={"num_topics": [5, 6], "vocab_size": 1000, "lda.max_iter": 20})
-    uri = f"sqlite:///{folder}/mlflow.db"
+    uri = sqlite_store(folder / "mlflow.db")
     run_sweep(grid, uri, session_cache)
     return write_report(uri, "zh-report", folder / "report")
 
@@ -82,7 +83,7 @@ def test_what_the_sweep_was_warned_of_is_on_its_run_and_in_its_report(tmp_path):
                                models=["lda"], params={"num_topics": 5, "vocab_size": 1000,
                                                        "lda.max_iter": 10},
                                preprocessing={"strip_markup": True}))  # 12% hold a web address
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    uri = sqlite_store(tmp_path / "mlflow.db")
     outcome = execute_sweep(grid, check_inputs(grid),
                             SweepSettings(uri, tmp_path / "cache", max_workers=1,
                                           progress=False))

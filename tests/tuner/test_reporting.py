@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, make_grid, run_sweep
+from tests.conftest import REPO, make_grid, run_sweep, sqlite_store
 from tuner.errors import TunerError
 from tuner.reporting.best import best_grid
 from tuner.reporting.importance import (
@@ -37,7 +37,7 @@ def store(tmp_path_factory: pytest.TempPathFactory, small_corpus: Path,
           session_cache: Path) -> str:
     folder = tmp_path_factory.mktemp("reporting")
     grid = make_grid(folder, small_corpus, experiment=EXPERIMENT, params=PARAMS, seeds=[1, 2])
-    uri = f"sqlite:///{folder}/mlflow.db"
+    uri = sqlite_store(folder / "mlflow.db")
     run_sweep(grid, uri, session_cache, "--quiet")
     return uri
 
@@ -279,7 +279,7 @@ def test_best_and_report_rank_by_what_the_sweep_ranked_by(tmp_path: Path, small_
     grid = load_grid(make_grid(tmp_path, small_corpus, experiment="by-npmi",
                                params={"num_topics": [5, 6], "vocab_size": 1000,
                                        "lda.max_iter": 10}, leaderboard_metric="npmi"))
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    uri = sqlite_store(tmp_path / "mlflow.db")
     outcome = execute_sweep(grid, check_inputs(grid), SweepSettings(uri, session_cache, 1,
                                                                     progress=False))
     assert outcome.metric == "npmi"
@@ -408,7 +408,7 @@ def test_best_grid_names_the_embedding_model_only_where_the_sweep_did(tmp_path: 
     from tuner import trial as t
     from tuner.tracking.tracker import EMBEDDING_NAMED, SWEEP_SETTINGS_FILE
 
-    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    uri = sqlite_store(tmp_path / "m.db")
     tracker = MlflowTracker(uri)
     sweep = tracker.start_sweep("e", {"tuner.context": "ctx"}, {})
     embedding = {"model": "sentence-transformers/all-MiniLM-L6-v2", "pooling": "mean",

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import REPO, make_grid
+from tests.conftest import REPO, make_grid, sqlite_store
 from tests.plugins import FAILING_SEED
 
 METRICS = {"npmi", "diversity", "ari", "f1", "f1_micro", "nmi", "gt_coverage", "outlier_share",
@@ -31,7 +31,7 @@ def sweep(tmp_path_factory, small_corpus, session_cache):
     grid = make_grid(folder, small_corpus, experiment="runner-test", models=["lda", "flaky"],
                      params={"num_topics": 5, "vocab_size": 1000, "max_iter": 10},
                      seeds=[1, FAILING_SEED])
-    uri = f"sqlite:///{folder / 'mlruns' / 'mlflow.db'}"
+    uri = sqlite_store(folder / "mlruns" / "mlflow.db")
     first = run_cli("run", str(grid), "--max-workers", "2", "--tracking-uri", uri,
                     "--cache-dir", str(session_cache), "--quiet")
     second = run_cli("run", str(grid), "--max-workers", "2", "--tracking-uri", uri,
@@ -129,7 +129,7 @@ def test_a_report_names_the_configurations_no_seed_of_which_finished(tmp_path, s
     grid = make_grid(tmp_path, small_corpus, experiment="report-failures",
                      models=["lda", "flaky"], seeds=[FAILING_SEED],
                      params={"num_topics": 5, "vocab_size": 1000, "max_iter": 10})
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = sqlite_store(tmp_path / "mlflow.db")
     done = run_cli("run", str(grid), "--max-workers", "1", "--tracking-uri", uri,
                    "--cache-dir", str(session_cache), "--quiet")
     assert "1 completed, 1 failed" in done.stdout, done.stdout + done.stderr

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from tests.conftest import make_grid
+from tests.conftest import make_grid, sqlite_store
 from tuner.cli import EXIT_INVALID, EXIT_OK, main
 
 
@@ -71,7 +71,7 @@ def test_logged_score_joins_the_experiment_leaderboard(tmp_path, lda_trial):
 
     grid_path, cache, record, doc_ids = lda_trial
     topics, assignments = write_files(tmp_path, record, doc_ids)
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = sqlite_store(tmp_path / "mlflow.db")
     code = main(["score", str(grid_path), str(topics), "--assignments", str(assignments),
                  "--cache-dir", str(cache), "--log", "--name", "mallet", "--tracking-uri", uri])
     tracker = MlflowTracker(uri)
@@ -88,7 +88,7 @@ def test_the_same_score_is_logged_once(tmp_path, lda_trial, capsys):
 
     grid_path, cache, record, doc_ids = lda_trial
     topics, assignments = write_files(tmp_path, record, doc_ids)
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = sqlite_store(tmp_path / "mlflow.db")
     command = ["score", str(grid_path), str(topics), "--assignments", str(assignments),
                "--cache-dir", str(cache), "--log", "--name", "twice", "--tracking-uri", uri]
     assert main(command) == EXIT_OK
@@ -258,7 +258,7 @@ def test_best_passes_over_a_logged_external_model(tmp_path, lda_trial, small_cor
     assignments = tmp_path / "assignments.csv"
     with assignments.open("w", newline="") as handle:
         csv.writer(handle).writerows([["id", "topic"], *([d, labels[d]] for d in doc_ids)])
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = sqlite_store(tmp_path / "mlflow.db")
     assert main(["run", str(grid_path), "--tracking-uri", uri, "--cache-dir", str(cache),
                  "--max-workers", "1", "--quiet"]) == EXIT_OK
     assert main(["score", str(grid_path), str(topics), "--assignments", str(assignments),
@@ -283,7 +283,7 @@ def test_a_score_logged_again_after_a_relabelling_joins_the_new_rankings(tmp_pat
     corpus.write_text("".join(json.dumps(r) + "\n" for r in rows))
     grid = make_grid(tmp_path, corpus, models=["lda"], params={"num_topics": 6})
     topics, _ = write_files(tmp_path, record, doc_ids)
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = sqlite_store(tmp_path / "mlflow.db")
     command = ["score", str(grid), str(topics), "--cache-dir", str(tmp_path / "cache"), "--log",
                "--name", "ext", "--tracking-uri", uri]
     assert main(command) == EXIT_OK
@@ -310,7 +310,7 @@ def test_a_score_logged_before_the_context_was_in_its_key_is_found(tmp_path, lda
     grid_path, cache, record, doc_ids = lda_trial
     topics, _ = write_files(tmp_path, record, doc_ids)
     score = score_external(grid_path, topics, None, cache, "old")
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = sqlite_store(tmp_path / "mlflow.db")
     tracker = MlflowTracker(uri)
     sweep = tracker.start_sweep(score.spec.experiment, {}, {})
     earlier = replace(score.spec, key=score.earlier_key, config_key=score.earlier_key)

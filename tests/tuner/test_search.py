@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_grid
+from tests.conftest import make_grid, sqlite_store
 from tuner.engine.executors import make_executor
 from tuner.engine.runner import run_sweep
 from tuner.engine.sweep import check_inputs, precompute
@@ -182,7 +182,7 @@ def test_tpe_search_runs_asks_and_tells_and_resumes(tmp_path, small_corpus, sess
                                        "metrics": ["ari", "npmi"]}, seeds=[1, 2]))
     assert grid.trial_count == 8
     prepared = precompute(grid, check_inputs(grid), session_cache, progress=False)
-    tracker = MlflowTracker(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    tracker = MlflowTracker(sqlite_store(tmp_path / "mlflow.db"))
     tracker.experiment_id(grid.experiment)
     first = run_sweep(prepared, tracker, lambda: make_executor("process", 2), 2)
     assert first.completed == 8

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import sqlite_store
 from tuner.tracking.tracker import (
     STAGING_PREFIX,
     MlflowTracker,
@@ -35,7 +36,7 @@ def contents(tracker: MlflowTracker, run_id: str, folder: Path) -> dict[str, byt
 
 def test_local_artifacts_are_written_straight_and_read_back_as_mlflows_upload(tmp_path,
                                                                              monkeypatch):
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    uri = sqlite_store(tmp_path / "mlflow.db")
     tracker = MlflowTracker(uri)
     sweep = tracker.start_sweep("artifacts", {}, {}, ["d1", "d2", "d3"])
     direct = tracker.start_trial(sweep, record("a").spec)
@@ -57,7 +58,7 @@ def test_local_artifacts_are_written_straight_and_read_back_as_mlflows_upload(tm
 
 
 def test_a_failed_write_is_journalled_and_the_replay_writes_the_files(tmp_path):
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    uri = sqlite_store(tmp_path / "mlflow.db")
     tracker = MlflowTracker(uri, journal_dir=tmp_path / "journal")
     sweep = tracker.start_sweep("artifacts", {}, {}, ["d1", "d2", "d3"])
     run_id = tracker.start_trial(sweep, record("a").spec)
@@ -76,7 +77,7 @@ def test_a_failed_write_is_journalled_and_the_replay_writes_the_files(tmp_path):
 
 
 def test_a_plain_artifact_path_is_read_as_mlflow_reads_it(tmp_path):
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    uri = sqlite_store(tmp_path / "mlflow.db")
     tracker = MlflowTracker(uri)
     tracker.client.create_experiment("artifacts", artifact_location=str(tmp_path / "runs%41x"))
     sweep = tracker.start_sweep("artifacts", {}, {}, ["d1", "d2", "d3"])
@@ -109,7 +110,7 @@ def test_a_file_that_cannot_be_written_leaves_the_old_one_and_no_staging_file(tm
 
 
 def test_a_file_being_written_is_not_listed_by_mlflow(tmp_path):
-    tracker = MlflowTracker(f"sqlite:///{tmp_path}/mlflow.db")
+    tracker = MlflowTracker(sqlite_store(tmp_path / "mlflow.db"))
     sweep = tracker.start_sweep("artifacts", {}, {})
     run_id = tracker.start_trial(sweep, record("a").spec)
     folder = local_folder(tracker.client.get_run(run_id).info.artifact_uri)
@@ -128,7 +129,7 @@ def test_written_files_get_opens_default_mode(tmp_path):
 def test_a_parameter_past_mlflows_length_is_cut_where_it_says_so(tmp_path):
     """650 ten-digit seeds made a sweep's `seeds` 7,000 characters; MLflow kept 6,000 without
     a word (attacker audit of 2026-12-02)."""
-    tracker = MlflowTracker(f"sqlite:///{tmp_path}/mlflow.db")
+    tracker = MlflowTracker(sqlite_store(tmp_path / "mlflow.db"))
     experiment = tracker.client.create_experiment("long-params")
     run = tracker.client.create_run(experiment)
     seeds = ",".join(str(4_000_000_000 + i) for i in range(650))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, make_grid
+from tests.conftest import REPO, make_grid, sqlite_store
 from trainers import trainer_code, trainer_revision
 from tuner.data.corpus import corpus_sha256
 from tuner.engine.sweep import BagsOfWords, TrialFactory, check_inputs
@@ -104,7 +104,7 @@ def test_runs_of_an_older_trainer_revision_leave_the_leaderboard(tmp_path):
     from tuner.reporting.leaderboard import leaderboard
     from tuner.tracking.tracker import MlflowTracker
 
-    tracker = MlflowTracker(f"sqlite:///{tmp_path}/mlflow.db")
+    tracker = MlflowTracker(sqlite_store(tmp_path / "mlflow.db"))
     experiment_id = tracker.experiment_id("revisions")
     current = str(trainer_revision("ETM"))
     for name, model, revision, ari in [("etm-old", "ETM", None, 0.9),

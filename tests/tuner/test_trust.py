@@ -21,7 +21,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 from sklearn.metrics import adjusted_rand_score
 
-from tests.conftest import REPO, make_grid, read_jsonl, write_jsonl
+from tests.conftest import REPO, make_grid, read_jsonl, sqlite_store, write_jsonl
 from trainers import fit_inputs
 from tuner.data.store import write_atomic
 from tuner.data.vocab import BowCache, CooccurrenceCache
@@ -59,7 +59,7 @@ def test_relabelled_data_rescores_every_trial_without_refitting(tmp_path, small_
     corpus = write_jsonl(tmp_path / "data" / "corpus.jsonl", read_jsonl(small_corpus))
     grid = make_grid(tmp_path, corpus, experiment="relabel",
                      params={"num_topics": [5, 6], "vocab_size": 1000, "lda.max_iter": 10})
-    store, cache = f"sqlite:///{tmp_path}/mlflow.db", tmp_path / "cache"
+    store, cache = sqlite_store(tmp_path / "mlflow.db"), tmp_path / "cache"
     first = _sweep(grid, store, cache)
     assert (first.completed, first.rescored) == (2, 0)
 
@@ -110,7 +110,7 @@ def test_a_changed_stop_list_is_a_new_configuration_not_another_seed(tmp_path, s
     earlier bag of words' runs, history now, are neither averaged in nor ranked."""
     grid = make_grid(tmp_path, small_corpus, experiment="stoplist",
                      params={"num_topics": 5, "vocab_size": 1000, "lda.max_iter": 10})
-    store, cache = f"sqlite:///{tmp_path}/mlflow.db", tmp_path / "cache"
+    store, cache = sqlite_store(tmp_path / "mlflow.db"), tmp_path / "cache"
     _sweep(grid, store, cache)
     raw = json.loads(grid.read_text(encoding="utf-8"))
     grid.write_text(json.dumps({**raw, "preprocessing": {"stopwords": "mallet"}}),
@@ -128,7 +128,7 @@ def test_a_trial_skipped_as_finished_stays_ranked(tmp_path, ng_records):
     corpus = write_jsonl(tmp_path / "corpus.jsonl", records)
     grid = make_grid(tmp_path, corpus, experiment="skipped", dataset={**DATED, "path": str(corpus)},
                      params={"num_topics": 5, "vocab_size": 1000, "lda.max_iter": 10})
-    store, cache = f"sqlite:///{tmp_path}/mlflow.db", tmp_path / "cache"
+    store, cache = sqlite_store(tmp_path / "mlflow.db"), tmp_path / "cache"
     first = _sweep(grid, store, cache)
     write_jsonl(corpus, [{**r, "timestamp": "1999-06-01"} for r in records])
     raw = json.loads(grid.read_text(encoding="utf-8"))
@@ -152,7 +152,7 @@ def test_a_sweep_run_again_ranks_what_it_asked_for_not_a_newer_lookalike(tmp_pat
     grid = make_grid(tmp_path, corpus, experiment="asked", models=["stm"],
                      dataset={**DATED, "path": str(corpus)},
                      params={"num_topics": 5, "vocab_size": 1000, "stm.max_iter": 10})
-    store, cache = f"sqlite:///{tmp_path}/mlflow.db", tmp_path / "cache"
+    store, cache = sqlite_store(tmp_path / "mlflow.db"), tmp_path / "cache"
     first = _sweep(grid, store, cache)
     write_jsonl(corpus, [{**r, "group": "x" if i % 4 else r["group"]}
                          for i, r in enumerate(records)])
@@ -392,7 +392,7 @@ def test_the_registry_alone_says_which_way_a_metric_is_better(tmp_path):
     assert higher_is_better("ari") and not higher_is_better("fit_seconds")
     with pytest.raises(MetricError, match="unknown metric 'speed'; known: npmi"):
         higher_is_better("speed")
-    tracker = MlflowTracker(f"sqlite:///{tmp_path}/mlflow.db")
+    tracker = MlflowTracker(sqlite_store(tmp_path / "mlflow.db"))
     experiment_id = tracker.experiment_id("speed")
     for k, name, seconds in [(5, "slow", 9.0), (6, "fast", 1.0), (7, "middle", 4.0)]:
         run = tracker.client.create_run(experiment_id, run_name=name,
@@ -668,7 +668,7 @@ def test_a_killed_sweeps_marker_folder_is_removed_by_the_next_sweep():
 def test_runs_of_a_sweep_still_alive_on_this_host_are_not_marked_stale(tmp_path, caplog):
     """A sweep this lock cannot see (another store path spelling, another cache) may still run:
     its runs stay RUNNING while its process lives, and become stale once it is gone."""
-    tracker = MlflowTracker(f"sqlite:///{tmp_path}/mlflow.db")
+    tracker = MlflowTracker(sqlite_store(tmp_path / "mlflow.db"))
     alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         other = tracker.start_sweep("shared", {}, {})
@@ -693,7 +693,7 @@ def test_runs_of_a_sweep_still_alive_on_this_host_are_not_marked_stale(tmp_path,
 def test_a_dead_sweeps_pid_held_by_another_process_does_not_keep_its_runs(tmp_path):
     """A killed sweep's pid given to another process (after a reboot, or once pids wrap) kept
     its runs RUNNING for good: the pid alone said it was alive (audit of 2026-12-01)."""
-    tracker = MlflowTracker(f"sqlite:///{tmp_path}/mlflow.db")
+    tracker = MlflowTracker(sqlite_store(tmp_path / "mlflow.db"))
     stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         dead = tracker.start_sweep("reused", {}, {})  # noted as started by this process
@@ -711,7 +711,7 @@ def test_the_journal_lives_beside_the_cache_not_the_working_directory(tmp_path, 
 
     monkeypatch.chdir(tmp_path)
     assert journal_dir(Path("cache")) == tmp_path / "cache" / "journal"
-    tracker = MlflowTracker(f"sqlite:///{tmp_path}/store/mlflow.db")
+    tracker = MlflowTracker(sqlite_store(tmp_path / "store" / "mlflow.db"))
     assert tracker.journal_dir == tmp_path / "store" / "journal"
 
 
@@ -730,7 +730,7 @@ def test_stored_fits_shorter_than_the_scoring_needs_are_refitted(prepared_small)
 def test_a_rescored_run_carries_its_fits_extras(tmp_path, prepared_small):
     """What a model reports beside its metrics (extras.json) belongs to the fit, so the run that
     re-scores the fit under a new truth logs it too."""
-    tracker = MlflowTracker(f"sqlite:///{tmp_path}/mlflow.db")
+    tracker = MlflowTracker(sqlite_store(tmp_path / "mlflow.db"))
     spec = prepared_small.trials[0]
     sweep = tracker.start_sweep("extras", {}, {}, prepared_small.inputs.corpus.ids)
     run_id = tracker.start_trial(sweep, spec)

@@ -20,6 +20,7 @@ from typing import Any
 from trainers import load_trainer
 from tuner.devices import environment, usable_cores
 from tuner.engine import preload as preload_imports
+from tuner.engine.jit import CACHE_VARIABLE
 from tuner.engine.worker import SCORING_IMPORTS, init_worker, warm_up
 from tuner.errors import TunerError
 
@@ -41,11 +42,12 @@ def make_executor(kind: str, max_workers: int, scheduler: str | None = None,
     """A process pool (workers from a fork server, see worker_context, with native threads
     capped so `max_workers` workers share the cores) or a Dask executor: on the cluster at
     `scheduler`, else on a local cluster of `max_workers` single-threaded worker processes. With
-    `cache_dir`, workers keep compiled numba code in `<cache_dir>/numba` (see tuner.engine.jit).
+    `cache_dir`, workers keep compiled numba code in `<cache_dir>/numba`, or in NUMBA_CACHE_DIR
+    when it is set (see jit_folder and tuner.engine.jit).
     `threads`: native threads per worker (default: the cores shared out, see threads_per_worker).
     `models`: the sweep's, whose libraries the fork server imports once for all workers."""
     threads = threads_per_worker(max_workers, threads)
-    jit_cache = str(Path(cache_dir).resolve() / JIT_FOLDER) if cache_dir is not None else None
+    jit_cache = jit_folder(cache_dir)
     if kind == "dask":
         return DaskExecutor(max_workers, scheduler, memory_limit_mb, jit_cache, threads)
     if kind != "process":
@@ -56,6 +58,15 @@ def make_executor(kind: str, max_workers: int, scheduler: str | None = None,
                                initializer=init_worker,
                                initargs=(threads, slot_counter, jit_cache, True,
                                          parent_environment(), os.getpid()))
+
+
+def jit_folder(cache_dir: Path | None) -> str | None:
+    """Where workers keep compiled numba code: the user's own NUMBA_CACHE_DIR when it is set
+    (numba's variable, so one folder can serve every cache folder of a machine), else
+    `<cache_dir>/numba`."""
+    if os.environ.get(CACHE_VARIABLE):
+        return str(Path(os.environ[CACHE_VARIABLE]).resolve())
+    return str(Path(cache_dir).resolve() / JIT_FOLDER) if cache_dir is not None else None
 
 
 WORKER_MODULE = "tuner.engine.worker"
