@@ -139,10 +139,9 @@ def cli_sweep(tmp_path, corpus, cache, crash="hang"):
     grid = make_grid(tmp_path, corpus, experiment="signals", models=["flaky"],
                      params={"num_topics": 5, "vocab_size": 1000, "crash": crash},
                      seeds=[1, FAILING_SEED, 2, 3])
-    uri = sqlite_store(tmp_path / "mlflow.db")
     # The store exists before the CLI starts: the test's polling client must not create its
     # tables while the CLI does (two SQLite migrations at once break one of them).
-    MlflowClient(tracking_uri=uri).get_experiment_by_name("signals")
+    uri = sqlite_store(tmp_path / "mlflow.db")
     command = [sys.executable, "-m", "tuner.cli", "run", str(grid), "--tracking-uri", uri,
                "--cache-dir", str(cache), "--max-workers", "2", "--quiet"]
     return command, uri
@@ -161,7 +160,7 @@ def wait_for_running_trial(uri, deadline=240.0):
                                       "tags.`tuner.role` = 'trial'")
             if len([r for r in runs if r.info.status == "FINISHED"]) >= 2:
                 return client, experiment.experiment_id
-        except Exception:  # the store is being created by the CLI
+        except Exception:  # the store is busy
             continue
     raise AssertionError("the sweep never reached its hanging trial")
 

@@ -71,7 +71,7 @@ def test_logged_score_joins_the_experiment_leaderboard(tmp_path, lda_trial):
 
     grid_path, cache, record, doc_ids = lda_trial
     topics, assignments = write_files(tmp_path, record, doc_ids)
-    uri = sqlite_store(tmp_path / "mlflow.db")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"  # a store `score --log` makes
     code = main(["score", str(grid_path), str(topics), "--assignments", str(assignments),
                  "--cache-dir", str(cache), "--log", "--name", "mallet", "--tracking-uri", uri])
     tracker = MlflowTracker(uri)
