@@ -168,3 +168,29 @@ def test_a_store_error_that_kept_the_sweep_from_opening_is_only_in_the_server_lo
             raise ValueError("outer") from None  # noqa: B904 - a context it means to hide
     except ValueError as hiding:
         assert root_cause(hiding) == "ValueError: outer"
+
+
+def test_a_named_grids_files_outside_the_roots_show_only_their_names(tmp_path: Path) -> None:
+    """A named grid may read data outside the data roots; its validation errors and a failed
+    sweep's reason named the operator's folders in full (attacker audit of 2026-12-03)."""
+    from tuner.errors import CacheError, GridError, GroundTruthError
+    from tuner.serve.errors import public_failure, validation_error
+    from tuner.serve.paths import DataRoots
+
+    roots = DataRoots.of([tmp_path / "data"])
+    private = Path("/srv/private/corpora/news.jsonl")
+    grid = tmp_path / "grids" / "news.json"
+    bad = GridError([f"{grid}: dataset.path: {private} is not a file",
+                     f"{grid}: ground_truth: {tmp_path}/data/labels.json is not a file; see "
+                     "https://example.org/docs/grid"])
+    lines = validation_error(bad, grid, "news.json", roots, {}).problems
+    assert lines == ["news.json: dataset.path: .../news.jsonl is not a file",
+                     "news.json: ground_truth: data/labels.json is not a file; see "
+                     "https://example.org/docs/grid"]
+    quoted = GroundTruthError(f"{private.parent}/truth.json: line 3 holds 'secret'")
+    answer = validation_error(quoted, grid, "news.json", roots,
+                              {"ground_truth": private.parent / "truth.json"})
+    assert "/srv" not in str(answer.problems) and ".../truth.json" in answer.problems[0]
+    failed = public_failure(CacheError("/var/cache/tuner/bow: the cache folder cannot be "
+                                       "written"), roots)
+    assert failed == "CacheError: .../bow: the cache folder cannot be written"

@@ -46,7 +46,7 @@ def validation_error(err: TunerError, grid_path: Path, label: str, roots: DataRo
         lines = str(err).splitlines()
         if not all(line.startswith(f"{grid_path}: ") for line in lines):
             lines = [_data_problem(err, label, roots, data_files)]
-    shown = [roots.shown(redact_uri(cut(line.replace(str(grid_path), label, 1), LINE_CHARS)))
+    shown = [roots.public(redact_uri(cut(line.replace(str(grid_path), label, 1), LINE_CHARS)))
              for line in lines[:MAX_LINES]]
     message = f"{label}: invalid grid" if isinstance(err, GridError) else shown[0]
     return ApiError(HTTPStatus.BAD_REQUEST, message, shown)
@@ -60,7 +60,7 @@ def _data_problem(err: TunerError, label: str, roots: DataRoots,
     else:
         found = _DATASET_FIELD.search(str(err))
         field, path = (found.group(0) if found else "dataset.path"), data_files.get("dataset")
-    name = roots.shown(str(path)) if path is not None else "the data file"
+    name = roots.public(str(path)) if path is not None else "the data file"
     return (f"{label}: {field}: {name} fails validation; the reason quotes the data, so it is "
             f"only in the server log (ref {ref}) and in `tuner validate` on the server")
 
@@ -107,7 +107,7 @@ def public_failure(err: BaseException, roots: DataRoots, store: str | None = Non
         text = text.replace(store, f"sqlite:///.../{database.name}")
         for folder in {str(database.parent), str(database.resolve().parent)} - {"/", "."}:
             text = text.replace(folder, "...")  # the lock folder beside it, an OSError's path
-    return roots.shown(text)
+    return roots.public(text)
 
 
 def _tuners_own_words(err: BaseException | None) -> bool:

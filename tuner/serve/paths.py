@@ -41,6 +41,16 @@ class DataRoots:
             text = re.sub(re.escape(str(root)) + r"(/|(?![\w.-]))", f"{root.name}/", text)
         return text
 
+    def public(self, text: str) -> str:
+        """`text` as an answer may show it: roots shortened to their names, and every other
+        absolute path cut to `.../` and its last part, so that the server's own folders (a
+        named grid's data outside the roots, its cache) are not told to a client."""
+        return _OTHER_PATH.sub(lambda m: f".../{m.group(1)}", self.shown(text))
+
+
+# an absolute path of two parts or more, not inside a URL (scheme://host/...) or a relative path
+_OTHER_PATH = re.compile(r"(?<![\w.:/~-])/(?:[\w.-]+/)+([\w.-]+)")
+
 
 def contained_grid(raw: dict[str, Any], roots: DataRoots, base: Path) -> dict[str, Any]:
     """A copy of an inline grid whose `dataset.path`, `ground_truth` and path-like
