@@ -36,6 +36,7 @@ from tuner.grid import Grid, load_grid
 from tuner.metrics import MetricReference, evaluate
 from tuner.metrics.coherence import npmi_per_topic
 from tuner.output import TopicModelOutput
+from tuner.reporting.health import SHORT_TOPICS
 from tuner.trial import (
     EXTERNAL_SCORING_REVISION,
     DataRef,
@@ -186,6 +187,9 @@ def score_external(grid_path: Path, topics_path: Path, assignments_path: Path | 
         metrics.pop("topics_used", None)
         metrics.pop("effective_topics", None)
     metrics["num_topics_found"] = float(output.num_topics)
+    short = sum(len(words) < grid.metrics.diversity_topn for words in output.topic_words)
+    if short:  # marked on the leaderboard (tuner.reporting.health)
+        metrics[SHORT_TOPICS] = float(short)
     truth_sha = inputs.truth.sha256 if truth is not None and inputs.truth is not None else None
     spec, earlier_key = _spec(grid, bow, bow_cache, inputs.corpus, name, topics, assignments,
                               truth_sha, sweep_context(grid, inputs))

@@ -63,6 +63,7 @@ from tuner.reporting.health import sweep_warnings, trial_concerns
                                "top_words_from_start": 0.86}, ["near_start"]),  # one warning
     ("THETA", {"mode": "supervised"}, {}, ["saw_labels"]),
     ("THETA", {"mode": "zero_shot"}, {}, []),
+    ("external:mallet", {}, {"topics_short_of_topn": 5.0, "diversity": 1.0}, ["few_words"]),
 ])
 def test_each_concern_is_a_fact_of_the_trials_figures(model: str, params: dict[str, Any],
                                                       metrics: dict[str, float],

@@ -138,6 +138,24 @@ def test_the_current_data_is_the_newest_sweeps_unless_it_stopped_before_any_resu
     assert newest_context([], trials) is None
 
 
+def test_a_logged_score_does_not_move_the_rankings_to_its_grids_data() -> None:
+    """`tuner score --log` on the grid of an older sweep made that sweep's data the current
+    one: tuner best and tuner report ranked the older results (new-user audit of 2026-12-03).
+    An experiment of logged scores alone is ranked on their data."""
+    from dataclasses import replace
+
+    from tuner.reporting.leaderboard import newest_context
+    from tuner.tracking.records import SweepRun
+
+    scored = SweepRun("s3", "s3", {}, {"tuner.context": "old", "tuner.source": "tuner score"},
+                      3, "FINISHED")
+    sweeps = [scored, SweepRun("s2", "s2", {}, {"tuner.context": "new"}, 2, "FINISHED"),
+              SweepRun("s1", "s1", {}, {"tuner.context": "old"}, 1, "FINISHED")]
+    trials = [replace(t, context="old") for t in TRIALS]
+    assert newest_context(sweeps, trials) == "new"
+    assert newest_context([scored], trials) == "old"
+
+
 @pytest.mark.parametrize(("own_seeds", "shown"), [
     (None, None),  # followed each trial's seed: left to the seeds
     ([1, 2], [1, 2]),  # the grid's list of it: those values

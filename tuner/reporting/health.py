@@ -26,7 +26,7 @@ class Concern:
 NOTES = {"collapsed": "collapsed", "unconverged": "EM unconverged",
          "outliers": "many outliers", "still_improving": "still improving",
          "topics_changing": "topics still changing", "near_start": "barely trained",
-         "saw_labels": "trained on the labels"}
+         "saw_labels": "trained on the labels", "few_words": "fewer words"}
 MEANINGS = {
     "collapsed": "its documents went to fewer than half its topics, or most of them to a few "
                  "(its topics as even as under a third as many equal ones), or it found one "
@@ -45,7 +45,10 @@ MEANINGS = {
                   "those of its initial weights when its training ended: its topics are largely "
                   "the random start's; raise epochs (and patience, if early stopping ended it)",
     "saw_labels": "THETA mode supervised trained on the labels that ARI, NMI and F1 compare "
-                  "it with: those scores flatter it beside unsupervised models"}
+                  "it with: those scores flatter it beside unsupervised models",
+    "few_words": "a model scored with `tuner score` listed fewer words for some topics than "
+                 "diversity_topn: its diversity and inverted_rbo count the words given, so they "
+                 "do not compare with the trials' scores"}
 
 
 def trial_concerns(model: str, params: Mapping[str, Any], metrics: Mapping[str, float]
@@ -57,7 +60,7 @@ def trial_concerns(model: str, params: Mapping[str, Any], metrics: Mapping[str, 
     changing = None if near_start or improving else _topics_changing(metrics)
     return [c for c in (_collapsed(params, metrics), _outliers(metrics),
                         _unconverged(metrics), near_start, improving,
-                        changing, _saw_labels(model, params))
+                        changing, _saw_labels(model, params), _few_words(metrics))
             if c is not None]
 
 
@@ -174,6 +177,17 @@ def _saw_labels(model: str, params: Mapping[str, Any]) -> Concern | None:
     if model.upper() == "THETA" and params.get("mode") == "supervised":
         return Concern("saw_labels", "mode supervised")
     return None
+
+
+SHORT_TOPICS = "topics_short_of_topn"  # a logged score's topics with fewer words than asked
+
+
+def _few_words(metrics: Mapping[str, float]) -> Concern | None:
+    """A `tuner score --log` row whose topics list fewer words than diversity_topn: the command
+    warned, the leaderboard put it on the Pareto front unmarked, at diversity 1.0 (new-user
+    audit of 2026-12-03)."""
+    short = int(metrics.get(SHORT_TOPICS, 0))
+    return Concern("few_words", f"{short} topics") if short > 0 else None
 
 
 def notes(concerns: Sequence[Concern]) -> str:

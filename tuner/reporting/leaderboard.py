@@ -242,13 +242,17 @@ def newest_context(sweeps: Sequence[SweepRun], trials: Iterable[FinishedTrial]) 
     tuner recorded it). A sweep that stopped before any trial on its data finished (interrupted:
     KILLED; its process died: FAILED, marked stale), or is still running, is passed over: a new
     setting tried and stopped hid every earlier result from the rankings (audit of 2026-12-01).
-    A sweep that ended, even with every trial failed, still says the data has changed."""
+    A sweep that ended, even with every trial failed, still says the data has changed. A
+    `tuner score --log` run is passed over while a `tuner run` sweep is there: scoring a model's
+    files on the older grid moved every ranking back to that grid's data (new-user audit of
+    2026-12-03)."""
     judged = {t.context for t in trials}
-    for sweep in sweeps:
+    ran = [s for s in sweeps if s.tags.get("tuner.source") != "tuner score"] or list(sweeps)
+    for sweep in ran:
         context = sweep.tags.get("tuner.context")
         if sweep.status == "FINISHED" or context in judged:
             return context
-    return sweeps[0].tags.get("tuner.context") if sweeps else None
+    return ran[0].tags.get("tuner.context") if ran else None
 
 
 UNENDED = {"RUNNING": "is still running",
