@@ -126,7 +126,9 @@ class BERTopicTrainer(Trainer):
         and seed (they differ only in clustering or representation)."""
         if inputs.embedding_key is None:
             return []
-        return [SharedStep("umap", _umap_key(params, inputs.embedding_key))]
+        label = (f"n_neighbors={params['n_neighbors']} n_components={params['n_components']} "
+                 f"random_state={params['random_state']}")
+        return [SharedStep("umap", _umap_key(params, inputs.embedding_key), label)]
 
     @staticmethod
     def run_shared_step(step: SharedStep, data: TrialData, params: Mapping[str, Any],

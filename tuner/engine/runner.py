@@ -15,6 +15,7 @@ import json
 import logging
 import shutil
 import signal
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -63,6 +64,7 @@ from tuner.trial import TrialError, TrialRecord, TrialSpec, TrialStatus
 log = logging.getLogger(__name__)
 ExecutorFactory = Callable[[], Executor]
 POLL_SECONDS = 0.25
+STEP_SAID_AFTER_S = 1.0  # a shared step still running then is said to have started
 MAX_TAG_CHARS = 5000  # MLflow refuses a tag value over 8,000 characters
 __all__ = ["Limits", "SweepResult", "SweepSummary", "run_sweep"]
 
@@ -248,6 +250,12 @@ def _close(tracker: Tracker, sweep: SweepHandle, result: SweepResult, scheduler:
     tracker.end_sweep(sweep, "FINISHED", summary.metrics)
 
 
+def _step_name(task: Task) -> str:
+    assert task.step is not None
+    label = f" ({task.step.label})" if task.step.label else ""
+    return f"shared step {task.step.name}{label} of {task.spec.model}"
+
+
 def _step_end(done: StepDone) -> str:
     if done.error is not None:
         return "failed"
@@ -378,6 +386,7 @@ class _Loop:
         self.scheduler, self.watchdog, self.max_workers = scheduler, watchdog, max_workers
         self.running: dict[Future[TrialRecord], InFlight] = {}
         self.steps: dict[Future[StepDone], Task] = {}  # shared steps in flight
+        self.unannounced: set[Future[StepDone]] = set()  # steps in flight not yet said
         self.executor: Executor | None = None
         self.stop_signal: int | None = None
         self.cleaning = False  # a stopped sweep's runs are being ended (_end_abandoned)
@@ -411,6 +420,7 @@ class _Loop:
                 continue
             pending: list[Future[Any]] = [*self.running, *self.steps]
             finished, _ = wait(pending, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+            self._announce_steps()
             try:
                 self._steps_done([f for f in finished if f in self.steps])
                 records = {future: self._record(future) for future in finished
@@ -482,9 +492,22 @@ class _Loop:
         except BrokenProcessPool:
             self.scheduler.step_finished(task.step_id)  # its trials compute it themselves
             return False
-        self._say(f"shared step {task.step.name} of {task.spec.model} started (the trials that "
-                  "need it wait for it)")
+        self.unannounced.add(future)
         return True
+
+    def _announce_steps(self) -> None:
+        """Say which shared steps a worker has run for STEP_SAID_AFTER_S (its marker says when
+        it began): one its cache holds ends in 0.1 s, and "started" then "found in its cache"
+        read as work done twice (new-user audit of 2026-12-03)."""
+        for future in list(self.unannounced):
+            task = self.steps.get(future)
+            began = None if task is None else read_started(self.watchdog.started_dir,
+                                                           step_marker(task.step_id))
+            if task is None:
+                self.unannounced.discard(future)
+            elif began is not None and time.time() - began[1] >= STEP_SAID_AFTER_S:
+                self.unannounced.discard(future)
+                self._say(f"{_step_name(task)} started (the trials that need it wait for it)")
 
     def _say(self, line: str) -> None:
         if self.on_step is not None:
@@ -521,7 +544,7 @@ class _Loop:
                                   "id": task.step_id, "seconds": round(done.seconds, 3),
                                   "worker": done.worker, "error": done.error,
                                   "cached": done.cached})
-        self._say(f"shared step {task.step.name} of {task.spec.model} " + _step_end(done))
+        self._say(f"{_step_name(task)} " + _step_end(done))
 
     def _record(self, future: Future[TrialRecord]) -> TrialRecord:
         """A finished trial's record; raises BrokenProcessPool if the pool died under it."""
