@@ -40,6 +40,18 @@ EXIT_OK, EXIT_TRIAL_FAILED, EXIT_INVALID, EXIT_LOCKED, EXIT_ABORTED = 0, 1, 2, 3
 DEFAULT_CACHE = Path("embedding_cache")
 
 
+class PlainWarnings(logging.Formatter):
+    """tuner's own warnings and errors as its printed ones read ("warning: ..."); a library's,
+    and any with a traceback, as logged ("WARNING tuner.reporting.best: ..." stood among
+    "warning:" lines; new-user audit of 2026-12-03)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.name.split(".", 1)[0] == "tuner" and record.levelno >= logging.WARNING \
+                and not record.exc_info:
+            return f"{record.levelname.lower()}: {record.getMessage()}"
+        return super().format(record)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `tuner` console script."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -48,6 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    if not args.verbose and args.handler is not _serve:  # a server's log keeps its loggers
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(PlainWarnings("%(levelname)s %(name)s: %(message)s"))
     if not args.verbose:
         _silence_library_noise()
     if args.handler is not _run:  # `run` resumes once it has imported MLflow (tuner.flow)

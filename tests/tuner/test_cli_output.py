@@ -82,3 +82,29 @@ def test_a_rescored_trial_says_so(sweep: dict, small_corpus: Path, tmp_path: Pat
     assert len(trial_lines) == TRIALS
     assert all("(re-scored; fit of run " in line for line in trial_lines)
     assert f"{TRIALS} completed ({TRIALS} re-scored from their stored fits" in run.stdout
+
+
+def test_tuners_own_warnings_read_as_its_printed_ones() -> None:
+    """`tuner best` said "WARNING tuner.reporting.best: ..." among "warning: ..." lines
+    (new-user audit of 2026-12-03); a library's warning keeps its logger's name, and a
+    traceback is kept."""
+    import logging
+
+    from tuner.cli import PlainWarnings
+
+    plain = PlainWarnings("%(levelname)s %(name)s: %(message)s")
+
+    def record(name: str, level: int, exc_info: object = None) -> logging.LogRecord:
+        return logging.LogRecord(name, level, __file__, 1, "the best %s is %s", ("ari", "x"),
+                                 exc_info)  # type: ignore[arg-type]
+
+    assert plain.format(record("tuner.reporting.best", logging.WARNING)) == \
+        "warning: the best ari is x"
+    assert plain.format(record("mlflow.store", logging.WARNING)) == \
+        "WARNING mlflow.store: the best ari is x"
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        import sys
+        failed = plain.format(record("tuner.flow", logging.ERROR, sys.exc_info()))
+    assert failed.startswith("ERROR tuner.flow: the best ari is x") and "ValueError" in failed
