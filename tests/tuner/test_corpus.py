@@ -94,6 +94,21 @@ def test_empty_and_broken_files(tmp_path):
         load_corpus(DatasetSpec(broken))
 
 
+def test_every_bad_line_of_a_jsonl_file_is_counted_and_none_is_quoted(tmp_path):
+    """Only the first bad line was named: a user fixed one line a run (new-user audit of
+    2026-12-03)."""
+    lines = ['{"id": "1", "text": "x"}', "not json at all secret", '["a list"]'] + \
+        [f'{{"id": "{n}", "text": "x"' for n in range(12)]
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError) as raised:
+        load_corpus(DatasetSpec(broken))
+    message = str(raised.value)
+    assert message.startswith(f"{broken}: line 2: not valid JSON (Expecting value at column 1")
+    assert message.endswith("; 13 more bad lines: 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 and more")
+    assert "secret" not in message
+
+
 def test_non_utf8_corpus(tmp_path):
     path = tmp_path / "latin1.jsonl"
     path.write_bytes('{"id": "1", "text": "caf\xe9", "label": "x"}\n'.encode("latin-1"))

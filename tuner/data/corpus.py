@@ -133,8 +133,13 @@ def _delimiter_hint(path: Path) -> str:
     return ""
 
 
+SHOWN_LINES = 10  # bad lines of a JSONL file named by number beyond the first
+
+
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    records = []
+    """Every record; a file with bad lines is refused naming the first and the numbers of the
+    rest (the first alone made a user fix one line per run; new-user audit of 2026-12-03)."""
+    records, bad = [], []
     with path.open(encoding="utf-8-sig") as handle:  # a byte-order mark is read past, as in CSV
         for number, line in enumerate(handle, start=1):
             if not line.strip():
@@ -143,12 +148,24 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
                 record = json.loads(line)
             except json.JSONDecodeError as err:
                 at = "" if err.msg.endswith(" at") else " at"
-                raise DataError(f"{path}: line {number}: not valid JSON ({err.msg}{at} column "
-                                f"{err.colno}; a file cut short ends in such a line)") from err
+                bad.append(f"line {number}: not valid JSON ({err.msg}{at} column {err.colno}; "
+                           "a file cut short ends in such a line)")
+                continue
             if not isinstance(record, dict):
-                raise DataError(f"{path}: line {number}: expects a JSON object per line")
+                bad.append(f"line {number}: expects a JSON object per line")
+                continue
             records.append(record)
+    if bad:
+        raise DataError(f"{path}: {bad[0]}{_more_lines(bad[1:])}")
     return records
+
+
+def _more_lines(rest: list[str]) -> str:
+    if not rest:
+        return ""
+    numbers = [line.split(":", 1)[0].removeprefix("line ") for line in rest]
+    shown = ", ".join(numbers[:SHOWN_LINES]) + (" and more" if len(rest) > SHOWN_LINES else "")
+    return f"; {len(rest)} more bad line{'s' * (len(rest) > 1)}: {shown}"
 
 
 def load_corpus(spec: DatasetSpec) -> Corpus:
