@@ -72,6 +72,10 @@ def test_untidy_real_documents_load(ng_records, tmp_path):
     (lambda rs: rs[1].update(id=""), r"dataset.id_field 'id': 1 document has no id \(null or "
                                      r"empty\), the first is the file's record 2"),
     (lambda rs: rs[2].pop("label"), r"dataset.label_field 'label' is missing from 1 of 60"),
+    # a field named in another case (new-user audit of 2026-12-03)
+    (lambda rs: [r.update(Label=r.pop("label")) for r in rs],
+     r"dataset.label_field 'label' is missing from 60 of 60 records; the first such record has "
+     r"the fields Label, id, split, text; did you mean 'Label'\?"),
     (lambda rs: [r.update(text="") for r in rs],
      r"dataset.text_field 'text': every document is empty"),
 ])

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 from tuner.data.store import json_sha256
 from tuner.errors import DataError
+from tuner.params import closest
 
 SUPPORTED_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
 
@@ -368,7 +369,8 @@ def _require_fields(records: list[dict[str, Any]], spec: DatasetSpec, where: str
             available = ", ".join(sorted(lacking[0].keys()))
             problems.append(f"{where}: dataset.{role} '{name}' is missing from {len(lacking)} "
                             f"of {len(records)} records; the first such record has the fields "
-                            f"{available}{_hint(role, len(lacking) == len(records))}")
+                            f"{available}{closest(name, lacking[0].keys())}"
+                            f"{_hint(role, len(lacking) == len(records))}")
     if problems:
         raise DataError("\n".join(problems))
 
