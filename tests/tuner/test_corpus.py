@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import read_jsonl, write_jsonl
-from tuner.data.corpus import DatasetSpec, corpus_sha256, load_corpus
+from tuner.data.corpus import DatasetSpec, corpus_sha256, load_corpus, read_records
 from tuner.data.ground_truth import load_ground_truth
 from tuner.data.vocab import Preprocessing, tokenize
 from tuner.errors import DataError, GroundTruthError
@@ -336,3 +336,18 @@ def test_a_label_that_is_a_list_or_an_object_is_refused_without_its_content(tmp_
     message = str(raised.value)
     assert "dataset.label_field 'label': 20 of 60 records hold a list or an object" in message
     assert "SECRET" not in message and "comp.graphics" not in message
+
+
+def test_a_broken_csv_record_is_named_by_the_files_own_lines(tmp_path):
+    """pandas said "Expected 3 fields in line 9, saw 15" of a stray quote on line 51: it counts
+    records, not the file's lines (new-user audit of 2026-12-03)."""
+    stray = tmp_path / "stray.csv"
+    stray.write_text("id,text,label\n" + "".join(f"{i},post {i},a\n" for i in range(1, 7))
+                     + '7,"a stray quote,b\n' + "".join(f"{i},post {i},b\n" for i in range(8, 20)))
+    with pytest.raises(DataError, match=r"stray.csv: cannot be read as csv: record 7 \(lines 8 "
+                                        r"to 20 of the file\) has 2 fields where the header has 3"):
+        read_records(stray)
+    comma = tmp_path / "comma.csv"
+    comma.write_text("id,text,label\n1,x,a\n2,one, two,b\n3,y,c\n")
+    with pytest.raises(DataError, match=r"record 2 \(line 3 of the file\) has 4 fields"):
+        read_records(comma)
