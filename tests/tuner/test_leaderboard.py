@@ -71,6 +71,17 @@ def test_swept_parameters_leave_out_seeds(trials: list[FinishedTrial],
     assert swept_by_model(trials) == expected
 
 
+def test_a_board_whose_fits_read_shared_work_says_fit_seconds_leaves_it_out() -> None:
+    """BERTopic's fit_seconds of 0.4 s (its 17-s UMAP step left out) read as the cheapest
+    model (new-user audit of 2026-12-03)."""
+    plain = format_leaderboard(rank_configs(aggregate_seeds(TRIALS), "ari"), "ari")
+    assert "shared" not in plain
+    shared = [trial("u1", "BERTopic", 1, {"ari": 0.2, "fit_seconds": 0.4, "shared_seconds": 17.0,
+                                          "total_seconds": 17.4}, num_topics=None), *TRIALS[:2]]
+    text = format_leaderboard(rank_configs(aggregate_seeds(shared), "ari"), "ari")
+    assert text.splitlines()[-1].startswith("(fit_seconds leaves out the shared work a fit read")
+
+
 def test_text_leaderboard_shows_mean_sd_and_seed_count() -> None:
     text = format_leaderboard(rank_configs(aggregate_seeds(TRIALS), "ari"), "ari")
     lines = text.splitlines()

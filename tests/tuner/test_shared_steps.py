@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import make_grid
 from tuner.engine.executors import make_executor
 from tuner.engine.runner import STEPS_FILE, run_sweep
@@ -26,6 +28,9 @@ def test_trials_sharing_a_umap_reduction_compute_it_once(tmp_path, small_corpus,
     # shared_seconds (fit_seconds alone made BERTopic look the fastest model; audit 2026-12-01)
     reused = {r.metrics["shared_seconds"] for r in tracker.trial_runs("shared")}
     assert len(reused) == 1 and reused.pop() > 0
+    assert all(r.metrics["total_seconds"] == pytest.approx(r.metrics["fit_seconds"]
+                                                            + r.metrics["shared_seconds"])
+               for r in tracker.trial_runs("shared"))
     [step] = sweep.artifacts[STEPS_FILE]["steps"]  # its time, beside the trials' fit_seconds
     assert (step["step"], step["model"], step["error"]) == ("umap", "BERTopic", None)
     assert step["seconds"] > 0

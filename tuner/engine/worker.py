@@ -497,7 +497,8 @@ def _fit_and_score(spec: TrialSpec, worker: str) -> TrialRecord:
                       if isinstance(v, (int, float, np.number))}
     metrics |= {"num_topics_found": float(output.extras.get("num_topics_found",
                                                              output.num_topics)),
-                "fit_seconds": fit_seconds, "shared_seconds": sum(reused)}
+                "fit_seconds": fit_seconds, "shared_seconds": sum(reused),
+                "total_seconds": fit_seconds + sum(reused)}
     metrics |= {k: v for k, v in numeric_extras.items() if k not in metrics}
     return TrialRecord(spec, status, metrics, [w[:top_n] for w in output.topic_words],
                        per_topic, np.asarray(output.assignments).tolist(),

@@ -60,6 +60,9 @@ RECORDED: dict[str, bool] = {  # name -> higher is better
     # what the cached work a fit read (a UMAP reduction, Word2Vec vectors) took to compute,
     # once, in a shared step or an earlier trial; fit_seconds leaves it out
     "shared_seconds": False,
+    # fit_seconds + shared_seconds: what a configuration costs alone (BERTopic's fit_seconds of
+    # 0.4 s, its UMAP step of 17 s left out, ranked it the cheapest; new-user audit 2026-12-03)
+    "total_seconds": False,
     "eval_seconds": False,
     "num_topics_found": True,
     "budget_used": False,  # epochs or iterations a trial trained (a sweep with a pruner)

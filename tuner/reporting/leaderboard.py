@@ -362,7 +362,18 @@ def format_leaderboard(entries: Sequence[ConfigResult], metric: str) -> str:
         header = f"{header:<{len(header) + run_width - len('best run')}}  note"
         rows = [f"{row:<{len(row) - len(entry.best_trial(metric).run_name) + run_width}}  "
                 f"{entry.notes}".rstrip() for row, entry in zip(rows, entries, strict=True)]
-    return "\n".join([header, "-" * max(len(line) for line in [header, *rows]), *rows])
+    return "\n".join([header, "-" * max(len(line) for line in [header, *rows]), *rows,
+                      *_shared_work_note(entries)])
+
+
+def _shared_work_note(entries: Sequence[ConfigResult]) -> list[str]:
+    """A line under a board whose fits read shared work: BERTopic's fit_seconds of 0.4 s left
+    its 17-s UMAP step out and read as the cheapest model (new-user audit of 2026-12-03)."""
+    if not any(entry.metrics.get("shared_seconds", 0.0) > 0 for entry in entries):
+        return []
+    return ["(fit_seconds leaves out the shared work a fit read, a UMAP reduction or Word2Vec "
+            "vectors: shared_seconds holds it, and total_seconds the two together, as `tuner "
+            "best --metric total_seconds` ranks)"]
 
 
 def _mean_sd_column(entry: ConfigResult, metric: str, width: int) -> str:
