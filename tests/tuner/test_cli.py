@@ -929,6 +929,22 @@ def test_validate_says_when_labels_are_few_or_one_per_document(tmp_path, ng_reco
         capsys.readouterr().err
 
 
+def test_validate_asks_whether_a_text_field_of_few_distinct_values_is_the_text(
+        tmp_path, ng_records, capsys):
+    """text_field set to the label field was warned of only as 99% copies (new-user audit of
+    2026-12-03)."""
+    dataset = {"path": str(write_jsonl(tmp_path / "c.jsonl", ng_records[:100])),
+               "text_field": "label", "id_field": "id", "label_field": "label",
+               "language": "en"}
+    path = make_grid(tmp_path, Path(dataset["path"]), dataset=dataset, params={"num_topics": 5})
+    main(["validate", str(path)])
+    err = capsys.readouterr().err
+    distinct = len({r["label"] for r in ng_records[:100]})
+    assert (f"dataset.text_field 'label': the 100 documents hold only {distinct} distinct "
+            "texts: is it the field that holds each document's text?") in err
+    assert "repeat an earlier document's text" not in err
+
+
 def test_validate_warns_of_repeated_and_outsized_documents(tmp_path, ng_records, capsys):
     """Three copies of one headline made a whole BTM topic, and a 160,000-character uuencoded
     post LDA's topic "max pl ms mm m3" (new-user audit of 2026-12-02)."""

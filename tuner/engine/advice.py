@@ -360,6 +360,10 @@ def _pooling_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
 
 
 DUPLICATE_SHARE = 0.01  # of the documents repeating an earlier one's text: then say so
+# distinct texts per document at or under which the text field is likely the wrong one: a label
+# field read as the text (5 texts for 600 BBC articles) was warned of only as copies (new-user
+# audit of 2026-12-03)
+FEW_TEXTS = 0.05
 OUTSIZED = 20  # times the median document's characters (and OUTSIZED_CHARACTERS at least)
 OUTSIZED_CHARACTERS = 10_000
 
@@ -393,7 +397,11 @@ def _duplicate_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
         found.append(f"{grid.path}: dataset.text_field '{grid.dataset.text_field}': {blank} of "
                      f"{documents} documents ({blank / documents:.1%}) have no text (null or "
                      "blank); they are in no topic and count in no word: drop them")
-    if repeats >= 3 and repeats >= DUPLICATE_SHARE * documents:
+    if documents >= 20 and len(seen) <= FEW_TEXTS * documents:
+        found.append(f"{grid.path}: dataset.text_field '{grid.dataset.text_field}': the "
+                     f"{documents} documents hold only {len(seen)} distinct texts: is it the "
+                     "field that holds each document's text?")
+    elif repeats >= 3 and repeats >= DUPLICATE_SHARE * documents:
         aside = " (its @handles aside, as strip_mentions drops them)" if handles else ""
         found.append(f"{grid.path}: dataset.path: {repeats} of {documents} documents "
                      f"({repeats / documents:.1%}) repeat an earlier document's text exactly"
