@@ -126,8 +126,7 @@ class BERTopicTrainer(Trainer):
         and seed (they differ only in clustering or representation)."""
         if inputs.embedding_key is None:
             return []
-        label = (f"n_neighbors={params['n_neighbors']} n_components={params['n_components']} "
-                 f"random_state={params['random_state']}")
+        label = " ".join(f"{name}={params[name]}" for name in UMAP_SHOWN)
         return [SharedStep("umap", _umap_key(params, inputs.embedding_key), label)]
 
     @staticmethod
@@ -199,6 +198,9 @@ def _check_enough_documents(documents: int, params: Mapping[str, Any]) -> None:
 
 
 UMAP_LIBRARIES = ("umap-learn", "pynndescent", "numba", "scipy", "numpy")
+
+
+UMAP_SHOWN = ("n_neighbors", "n_components", "min_dist", "metric", "random_state")
 
 
 def _umap_key(params: Mapping[str, Any], embedding_key: str) -> dict[str, Any]:

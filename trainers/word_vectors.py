@@ -95,7 +95,8 @@ class Word2VecStep:
     def shared_steps(cls, params: Mapping[str, Any], inputs: StepInputs) -> list[SharedStep]:
         key = {"bow": inputs.bow_key, "dim": cls.word2vec_dim(params), "seed": inputs.seed,
                "settings": WORD2VEC_SETTINGS, "gensim": installed_version("gensim")}
-        return [SharedStep("word2vec", key, f"dim={key['dim']} seed={inputs.seed}")]
+        label = f"bag of words {inputs.bow_key[:8]} dim={key['dim']} seed={inputs.seed}"
+        return [SharedStep("word2vec", key, label)]
 
     @classmethod
     def run_shared_step(cls, step: SharedStep, data: TrialData, params: Mapping[str, Any],

@@ -46,7 +46,8 @@ class PlainWarnings(logging.Formatter):
     "warning:" lines; new-user audit of 2026-12-03)."""
 
     def format(self, record: logging.LogRecord) -> str:
-        if record.name.split(".", 1)[0] == "tuner" and record.levelno >= logging.WARNING \
+        if record.name.split(".", 1)[0] in ("tuner", "trainers") \
+                and record.levelno >= logging.WARNING \
                 and not record.exc_info:
             return f"{record.levelname.lower()}: {record.getMessage()}"
         return super().format(record)
@@ -279,6 +280,7 @@ def _score_command(commands: argparse._SubParsersAction) -> None:  # type: ignor
 
 
 def _score(args: argparse.Namespace) -> int:
+    from tuner.reporting.health import SHORT_TOPICS
     from tuner.scoring import log_score, score_external
     from tuner.tracking.tracker import resolve_tracking_uri
 
@@ -310,7 +312,8 @@ def _score(args: argparse.Namespace) -> int:
     for metric, why in result.not_computed.items():
         print(f"warning: {metric} not computed: {why}", file=sys.stderr)
     for metric, value in result.metrics.items():
-        print(f"{metric}\t{value:.4f}")
+        if metric != SHORT_TOPICS:  # said above as a warning; logged for the leaderboard's note
+            print(f"{metric}\t{value:.4f}")
     if args.log:
         run_id, new = log_score(result, resolve_tracking_uri(args.tracking_uri))
         print(f"{'logged as' if new else 'already logged, not again: see'} run {run_id} of "

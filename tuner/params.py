@@ -172,8 +172,11 @@ class Param:
 
 
 def closest(name: str, names: Iterable[str]) -> str:
-    """"; did you mean 'x'?" for the names closest to a misspelt one ("seed"), if any is close."""
-    close = difflib.get_close_matches(name, sorted(set(names)), n=3, cutoff=0.75)
+    """"; did you mean 'x'?" for the names closest to a misspelt one ("seed"), if any is close;
+    a name in another case first (difflib found no "ID" for "id")."""
+    known = sorted(set(names))
+    close = [n for n in known if n.lower() == name.lower()] or \
+        difflib.get_close_matches(name, known, n=3, cutoff=0.75)
     return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
 

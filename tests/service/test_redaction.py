@@ -178,7 +178,7 @@ def test_a_named_grids_files_outside_the_roots_show_only_their_names(tmp_path: P
     from tuner.serve.paths import DataRoots
 
     roots = DataRoots.of([tmp_path / "data"])
-    private = Path("/srv/private/corpora/news.jsonl")
+    private = tmp_path / "private corpora" / "news.jsonl"  # a folder name with a space
     grid = tmp_path / "grids" / "news.json"
     bad = GridError([f"{grid}: dataset.path: {private} is not a file",
                      f"{grid}: ground_truth: {tmp_path}/data/labels.json is not a file; see "
@@ -190,7 +190,11 @@ def test_a_named_grids_files_outside_the_roots_show_only_their_names(tmp_path: P
     quoted = GroundTruthError(f"{private.parent}/truth.json: line 3 holds 'secret'")
     answer = validation_error(quoted, grid, "news.json", roots,
                               {"ground_truth": private.parent / "truth.json"})
-    assert "/srv" not in str(answer.problems) and ".../truth.json" in answer.problems[0]
+    assert "private" not in str(answer.problems) and ".../truth.json" in answer.problems[0]
     failed = public_failure(CacheError("/var/cache/tuner/bow: the cache folder cannot be "
                                        "written"), roots)
     assert failed == "CacheError: .../bow: the cache folder cannot be written"
+    # an API path or a command's placeholder is not a folder of the server's (review)
+    assert roots.public("GET /sweeps/ID; tuner --local-dir /models/NAME; see "
+                        "file:///var/mlruns/0/a.json") == \
+        "GET /sweeps/ID; tuner --local-dir /models/NAME; see file://.../a.json"

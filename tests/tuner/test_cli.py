@@ -980,10 +980,10 @@ def test_run_says_when_a_shared_step_starts_and_ends(tmp_path, small_corpus, cap
     assert main(["run", str(path), "--tracking-uri", sqlite_store(tmp_path / "m.db"),
                  "--cache-dir", str(tmp_path / "cache"), "--max-workers", "1"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    started = lines.index("  shared step word2vec (dim=50 seed=1) of ETM started (the trials "
-                          "that need it wait for it)")
-    assert re.fullmatch(r"  shared step word2vec \(dim=50 seed=1\) of ETM done in \d+\.\d s",
-                        lines[started + 1])
+    step = r"  shared step word2vec \(bag of words [0-9a-f]{8} dim=50 seed=1\) of ETM "
+    [started] = [i for i, line in enumerate(lines)
+                 if re.fullmatch(step + r"started \(the trials that need it wait for it\)", line)]
+    assert re.fullmatch(step + r"done in \d+\.\d s", lines[started + 1])
     assert any(line.startswith("  COMPLETE ETM") for line in lines[started + 2:])
     # another sweep over the same bag finds the vectors: it says so, not "done in 0.1 s"
     other = make_grid(tmp_path / "other", small_corpus, models=["etm"],
@@ -995,7 +995,6 @@ def test_run_says_when_a_shared_step_starts_and_ends(tmp_path, small_corpus, cap
     # ... and, read in under a second, is not said to have started (new-user audit of
     # 2026-12-03: "started" then "found in its cache (0.1 s)" read as work done twice)
     said = [line for line in lines if "shared step word2vec" in line]
-    found = re.fullmatch(r"  shared step word2vec \(dim=50 seed=1\) of ETM found in its cache "
-                         r"\((\d+\.\d) s\)", said[-1])
+    found = re.fullmatch(step + r"found in its cache \((\d+\.\d) s\)", said[-1])
     assert found is not None, said
     assert len(said) == (1 if float(found.group(1)) < 1.0 else 2), said

@@ -76,6 +76,8 @@ def test_untidy_real_documents_load(ng_records, tmp_path):
     (lambda rs: [r.update(Label=r.pop("label")) for r in rs],
      r"dataset.label_field 'label' is missing from 60 of 60 records; the first such record has "
      r"the fields Label, id, split, text; did you mean 'Label'\?"),
+    (lambda rs: [r.update(ID=r.pop("id")) for r in rs],  # difflib finds no "ID" for "id"
+     r"dataset.id_field 'id' is missing .* did you mean 'ID'\?"),
     (lambda rs: [r.update(text="") for r in rs],
      r"dataset.text_field 'text': every document is empty"),
 ])
@@ -347,6 +349,15 @@ def test_a_broken_csv_record_is_named_by_the_files_own_lines(tmp_path):
     with pytest.raises(DataError, match=r"stray.csv: cannot be read as csv: record 7 \(lines 8 "
                                         r"to 20 of the file\) has 2 fields where the header has 3"):
         read_records(stray)
+    longer = tmp_path / "longer.csv"  # pandas made the ids an index and read them as the text
+    longer.write_text("id,text\n1,x,a\n2,y,b\n")
+    with pytest.raises(DataError, match=r"record 1 \(line 2 of the file\) has 3 fields where "
+                                        r"the header has 2"):
+        read_records(longer)
+    shortish = tmp_path / "short.csv"  # a short record of one line is read, its field empty
+    shortish.write_text("id,text,label\n1,x,a\n2,short\n3,y,c\n4,one, two,b\n")
+    with pytest.raises(DataError, match=r"record 4 \(line 5 of the file\) has 4 fields"):
+        read_records(shortish)
     comma = tmp_path / "comma.csv"
     comma.write_text("id,text,label\n1,x,a\n2,one, two,b\n3,y,c\n")
     with pytest.raises(DataError, match=r"record 2 \(line 3 of the file\) has 4 fields"):

@@ -165,6 +165,9 @@ def test_a_logged_score_does_not_move_the_rankings_to_its_grids_data() -> None:
     trials = [replace(t, context="old") for t in TRIALS]
     assert newest_context(sweeps, trials) == "new"
     assert newest_context([scored], trials) == "old"
+    # a tuner run stopped before any result says nothing; the score's data still stands (review)
+    killed = SweepRun("s4", "s4", {}, {"tuner.context": "new"}, 4, "KILLED")
+    assert newest_context([killed, scored], trials) == "old"
 
 
 @pytest.mark.parametrize(("own_seeds", "shown"), [

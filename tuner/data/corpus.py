@@ -99,6 +99,11 @@ def read_records(path: Path) -> list[dict[str, Any]]:
 
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig") \
             if suffix == ".csv" else pd.read_parquet(path)
+        if suffix == ".csv" and not isinstance(frame.index, pd.RangeIndex):
+            # every row longer than the header: pandas made the first fields an index, and the
+            # rest moved one field left (ids read as the text; review of 2026-12-03)
+            uneven = _uneven_csv_record(path) or "its rows have more fields than its header"
+            raise DataError(f"{path}: cannot be read as csv: {uneven}")
         return frame.to_dict(orient="records")
     except UnicodeDecodeError as err:
         raise DataError(f"{path}: not valid UTF-8 ({err.reason} {_where_undecodable(path)}); "
@@ -114,28 +119,35 @@ def read_records(path: Path) -> list[dict[str, Any]]:
 
 
 def _uneven_csv_record(path: Path) -> str:
-    """The first record whose field count is not its header's, by the file's own line numbers:
-    pandas said "Expected 3 fields in line 9, saw 15" of a stray quote on line 51, counting
-    records, not lines (new-user audit of 2026-12-03). Empty if every record is even."""
+    """The first record pandas refuses, by the file's own line numbers: pandas said "Expected 3
+    fields in line 9, saw 15" of a stray quote on line 51, counting records, not lines
+    (new-user audit of 2026-12-03). A record of more fields than the header, else a short one
+    that runs over several lines (pandas fills a short record of one line). Empty if none."""
     import csv
 
+    short = ""
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(handle)
             header = next(reader, [])
             first_line = reader.line_num + 1
             for number, row in enumerate(reader, start=1):
-                if row and len(row) != len(header):
-                    lines = (f"line {first_line}" if reader.line_num == first_line
-                             else f"lines {first_line} to {reader.line_num}")
-                    return (f"record {number} ({lines} of the file) has {len(row)} fields where "
+                spans = reader.line_num > first_line
+                if len(row) > len(header) or (row and len(row) < len(header) and spans
+                                              and not short):
+                    lines = (f"lines {first_line} to {reader.line_num}" if spans
+                             else f"line {first_line}")
+                    said = (f"record {number} ({lines} of the file) has {len(row)} fields where "
                             f"the header has {len(header)}: a comma in a field that is not in "
                             'double quotes, or a stray double quote (") that runs the lines '
                             "after it into one field")
+                    if len(row) > len(header):
+                        return said
+                    short = said
                 first_line = reader.line_num + 1
     except (csv.Error, UnicodeDecodeError):
         return ""
-    return ""
+    return short
 
 
 def _where_undecodable(path: Path) -> str:
@@ -167,33 +179,39 @@ SHOWN_LINES = 10  # bad lines of a JSONL file named by number beyond the first
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     """Every record; a file with bad lines is refused naming the first and the numbers of the
     rest (the first alone made a user fix one line per run; new-user audit of 2026-12-03)."""
-    records, bad = [], []
+    records: list[dict[str, Any]] = []
+    first, more, shown = "", 0, list[str]()
     with path.open(encoding="utf-8-sig") as handle:  # a byte-order mark is read past, as in CSV
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
+            problem = ""
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as err:
                 at = "" if err.msg.endswith(" at") else " at"
-                bad.append(f"line {number}: not valid JSON ({err.msg}{at} column {err.colno}; "
+                problem = (f"line {number}: not valid JSON ({err.msg}{at} column {err.colno}; "
                            "a file cut short ends in such a line)")
-                continue
-            if not isinstance(record, dict):
-                bad.append(f"line {number}: expects a JSON object per line")
-                continue
-            records.append(record)
-    if bad:
-        raise DataError(f"{path}: {bad[0]}{_more_lines(bad[1:])}")
+            else:
+                if isinstance(record, dict):
+                    records.append(record)
+                else:
+                    problem = f"line {number}: expects a JSON object per line"
+            if problem and not first:
+                first = problem
+            elif problem:
+                more += 1
+                shown += [str(number)] if len(shown) < SHOWN_LINES else []
+    if first:
+        raise DataError(f"{path}: {first}{_more_lines(more, shown)}")
     return records
 
 
-def _more_lines(rest: list[str]) -> str:
-    if not rest:
+def _more_lines(more: int, shown: list[str]) -> str:
+    if not more:
         return ""
-    numbers = [line.split(":", 1)[0].removeprefix("line ") for line in rest]
-    shown = ", ".join(numbers[:SHOWN_LINES]) + (" and more" if len(rest) > SHOWN_LINES else "")
-    return f"; {len(rest)} more bad line{'s' * (len(rest) > 1)}: {shown}"
+    listed = ", ".join(shown) + (" and more" if more > len(shown) else "")
+    return f"; {more} more bad line{'s' * (more > 1)}: {listed}"
 
 
 def load_corpus(spec: DatasetSpec) -> Corpus:

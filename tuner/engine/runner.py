@@ -65,6 +65,7 @@ log = logging.getLogger(__name__)
 ExecutorFactory = Callable[[], Executor]
 POLL_SECONDS = 0.25
 STEP_SAID_AFTER_S = 1.0  # a shared step still running then is said to have started
+STEP_UNMARKED_S = 4.0  # a step with no marker (a remote worker's) is taken to start this late
 MAX_TAG_CHARS = 5000  # MLflow refuses a tag value over 8,000 characters
 __all__ = ["Limits", "SweepResult", "SweepSummary", "run_sweep"]
 
@@ -386,7 +387,8 @@ class _Loop:
         self.scheduler, self.watchdog, self.max_workers = scheduler, watchdog, max_workers
         self.running: dict[Future[TrialRecord], InFlight] = {}
         self.steps: dict[Future[StepDone], Task] = {}  # shared steps in flight
-        self.unannounced: set[Future[StepDone]] = set()  # steps in flight not yet said
+        # steps in flight not yet said: when submitted, when their worker's marker was seen
+        self.unannounced: dict[Future[StepDone], tuple[float, float | None]] = {}
         self.executor: Executor | None = None
         self.stop_signal: int | None = None
         self.cleaning = False  # a stopped sweep's runs are being ended (_end_abandoned)
@@ -492,21 +494,27 @@ class _Loop:
         except BrokenProcessPool:
             self.scheduler.step_finished(task.step_id)  # its trials compute it themselves
             return False
-        self.unannounced.add(future)
+        self.unannounced[future] = (time.monotonic(), None)
         return True
 
     def _announce_steps(self) -> None:
-        """Say which shared steps a worker has run for STEP_SAID_AFTER_S (its marker says when
-        it began): one its cache holds ends in 0.1 s, and "started" then "found in its cache"
-        read as work done twice (new-user audit of 2026-12-03)."""
-        for future in list(self.unannounced):
+        """Say which shared steps have run for STEP_SAID_AFTER_S since the parent saw their
+        worker's marker: one its cache holds ends in 0.1 s, and "started" then "found in its
+        cache" read as work done twice (new-user audit of 2026-12-03)."""
+        now = time.monotonic()
+        for future, (submitted, marked) in list(self.unannounced.items()):
             task = self.steps.get(future)
-            began = None if task is None else read_started(self.watchdog.started_dir,
-                                                           step_marker(task.step_id))
             if task is None:
-                self.unannounced.discard(future)
-            elif began is not None and time.time() - began[1] >= STEP_SAID_AFTER_S:
-                self.unannounced.discard(future)
+                del self.unannounced[future]
+                continue
+            if marked is None and read_started(self.watchdog.started_dir,
+                                               step_marker(task.step_id)) is not None:
+                marked = now  # the parent's clock: a Dask worker's may differ
+                self.unannounced[future] = (submitted, marked)
+            # a worker on another machine leaves no marker here: said a while after submission
+            since = marked if marked is not None else submitted + STEP_UNMARKED_S
+            if now - since >= STEP_SAID_AFTER_S:
+                del self.unannounced[future]
                 self._say(f"{_step_name(task)} started (the trials that need it wait for it)")
 
     def _say(self, line: str) -> None:
@@ -576,6 +584,7 @@ class _Loop:
             self._log_step(task, StepDone(0.0, reason.message if reason else "the pool broke"))
             self.scheduler.step_finished(task.step_id)
         self.steps.clear()
+        self.unannounced.clear()
         triage = triage_break(in_flight, self.watchdog.killed, self.scheduler.suspects,
                               explained=step_killed, exits=self._worker_exits(in_flight))
         self.watchdog.forget(trial.spec.key for trial in in_flight)

@@ -247,12 +247,12 @@ def newest_context(sweeps: Sequence[SweepRun], trials: Iterable[FinishedTrial]) 
     files on the older grid moved every ranking back to that grid's data (new-user audit of
     2026-12-03)."""
     judged = {t.context for t in trials}
-    ran = [s for s in sweeps if s.tags.get("tuner.source") != "tuner score"] or list(sweeps)
-    for sweep in ran:
+    ran = [s for s in sweeps if s.tags.get("tuner.source") != "tuner score"]
+    for sweep in [*ran, *(s for s in sweeps if s not in ran)]:
         context = sweep.tags.get("tuner.context")
         if sweep.status == "FINISHED" or context in judged:
             return context
-    return ran[0].tags.get("tuner.context") if ran else None
+    return [*ran, *sweeps][0].tags.get("tuner.context") if sweeps else None
 
 
 UNENDED = {"RUNNING": "is still running",

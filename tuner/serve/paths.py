@@ -3,6 +3,7 @@ to a file or folder under one of them."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -43,13 +44,25 @@ class DataRoots:
 
     def public(self, text: str) -> str:
         """`text` as an answer may show it: roots shortened to their names, and every other
-        absolute path cut to `.../` and its last part, so that the server's own folders (a
-        named grid's data outside the roots, its cache) are not told to a client."""
-        return _OTHER_PATH.sub(lambda m: f".../{m.group(1)}", self.shown(text))
+        path into the server's file system (its first folder exists: /srv, /home, ~) cut to
+        `.../` and its last part, so that the server's own folders (a named grid's data outside
+        the roots, its cache) are not told to a client. An API path or a placeholder
+        (`/sweeps/ID`, `/models/NAME`) is left as written."""
+        return _OTHER_PATH.sub(_cut_path, self.shown(text))
 
 
-# an absolute path of two parts or more, not inside a URL (scheme://host/...) or a relative path
-_OTHER_PATH = re.compile(r"(?<![\w.:/~-])/(?:[\w.-]+/)+([\w.-]+)")
+# a path of two parts or more, from / or ~/ (not inside a URL or a relative path; a file: URI's
+# path is one), its folders' names may hold single spaces ("Jane Doe")
+_OTHER_PATH = re.compile(r"(?:(?<=file://)|(?<![\w.:/~-]))(~?/(?:[^/\s'\"]+(?: [^/\s'\"]+)*/)+)"
+                         r"([^/\s'\"]+)")
+
+
+def _cut_path(match: re.Match[str]) -> str:
+    folders, last = match.group(1), match.group(2)
+    top = folders.split("/")[1]
+    if folders.startswith("/") and not os.path.exists(f"/{top}"):
+        return match.group(0)
+    return f".../{last}"
 
 
 def contained_grid(raw: dict[str, Any], roots: DataRoots, base: Path) -> dict[str, Any]:
