@@ -185,26 +185,30 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
-            problem = ""
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                at = "" if err.msg.endswith(" at") else " at"
-                problem = (f"line {number}: not valid JSON ({err.msg}{at} column {err.colno}; "
-                           "a file cut short ends in such a line)")
-            else:
-                if isinstance(record, dict):
-                    records.append(record)
-                else:
-                    problem = f"line {number}: expects a JSON object per line"
+            problem = _jsonl_record(line, number, records)
             if problem and not first:
                 first = problem
             elif problem:
                 more += 1
-                shown += [str(number)] if len(shown) < SHOWN_LINES else []
+                if len(shown) < SHOWN_LINES:
+                    shown.append(str(number))
     if first:
         raise DataError(f"{path}: {first}{_more_lines(more, shown)}")
     return records
+
+
+def _jsonl_record(line: str, number: int, records: list[dict[str, Any]]) -> str:
+    """Add line `number`'s record to `records`; what is wrong with it, if anything."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as err:
+        at = "" if err.msg.endswith(" at") else " at"
+        return (f"line {number}: not valid JSON ({err.msg}{at} column {err.colno}; a file cut "
+                "short ends in such a line)")
+    if not isinstance(record, dict):
+        return f"line {number}: expects a JSON object per line"
+    records.append(record)
+    return ""
 
 
 def _more_lines(more: int, shown: list[str]) -> str:
