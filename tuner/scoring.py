@@ -253,6 +253,7 @@ def log_score(score: Score, tracking_uri: str) -> tuple[str, bool]:
     """Log the score as a finished trial run (in a sweep run of its own); returns its run id and
     whether it is new. The same files scored on the same data are logged once: a second copy
     counted as a second seed of the configuration, with a standard deviation of 0."""
+    from tuner.tracking.records import SCORED, SOURCE_TAG
     from tuner.tracking.tracker import MlflowTracker
 
     tracker = MlflowTracker(tracking_uri)
@@ -264,7 +265,7 @@ def log_score(score: Score, tracking_uri: str) -> tuple[str, bool]:
               if run.data.tags.get("tuner.context") == score.spec.data.context]
     if logged:
         return str(logged[0].info.run_id), False
-    sweep = tracker.start_sweep(score.spec.experiment, {"tuner.source": "tuner score",
+    sweep = tracker.start_sweep(score.spec.experiment, {SOURCE_TAG: SCORED,
                                                         "tuner.context": score.spec.data.context},
                                 {"model": score.spec.model}, score.doc_ids)
     record = TrialRecord(score.spec, TrialStatus.COMPLETE, score.metrics,

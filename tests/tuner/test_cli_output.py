@@ -105,6 +105,5 @@ def test_tuners_own_warnings_read_as_its_printed_ones() -> None:
     try:
         raise ValueError("boom")
     except ValueError:
-        import sys
         failed = plain.format(record("tuner.flow", logging.ERROR, sys.exc_info()))
     assert failed.startswith("ERROR tuner.flow: the best ari is x") and "ValueError" in failed

@@ -138,7 +138,7 @@ def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: Executor
         # trial (it was exit 4, "after trials had started", with SQLAlchemy's first line
         # for a read-only SQLite file; ops audit of 2026-12-03)
         raise SweepNotStartedError(f"the tracking store cannot open the sweep's run, so no "
-                                  f"trial started: {root_cause(err)}") from err
+                                   f"trial started: {root_cause(err)}") from err
     try:
         if on_start is not None:
             on_start(sweep)
@@ -157,7 +157,7 @@ def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: Executor
         # had started"; review of 2026-12-03)
         _end_killed(tracker, sweep)
         raise SweepNotStartedError(f"the sweep failed before any trial started: "
-                                  f"{root_cause(err)}") from err
+                                   f"{root_cause(err)}") from err
     except BaseException:  # the sweep run stayed RUNNING until the next sweep's stale check
         _end_killed(tracker, sweep)
         raise

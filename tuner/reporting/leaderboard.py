@@ -212,7 +212,7 @@ def asked_configs(tracker: Tracker, sweeps: Sequence[SweepRun], context: str | N
     included (its SWEEP_CONFIGS_FILE, logged as it starts and again as it ends); none for a
     sweep logged before tuner kept them, whose rankings let the newest run stand. A `tuner
     score --log` run asks for nothing and is passed over."""
-    sweep = next((s for s in sweeps if s.tags.get("tuner.source") != "tuner score"
+    sweep = next((s for s in sweeps if s.ran_trials
                   and (context is None or s.tags.get("tuner.context") == context)), None)
     if sweep is None or ASKED_TAG not in sweep.tags:
         return frozenset()
@@ -247,8 +247,8 @@ def newest_context(sweeps: Sequence[SweepRun], trials: Iterable[FinishedTrial]) 
     files on the older grid moved every ranking back to that grid's data (new-user audit of
     2026-12-03)."""
     judged = {t.context for t in trials}
-    ran = [s for s in sweeps if s.tags.get("tuner.source") != "tuner score"]
-    for sweep in [*ran, *(s for s in sweeps if s not in ran)]:
+    ran = [s for s in sweeps if s.ran_trials]
+    for sweep in [*ran, *(s for s in sweeps if not s.ran_trials)]:
         context = sweep.tags.get("tuner.context")
         if sweep.status == "FINISHED" or context in judged:
             return context

@@ -160,7 +160,7 @@ def _report_sweep(sweeps: Sequence[SweepRun], context: str | None) -> SweepRun:
     a `tuner score --log` run stands for one scored model only, and records no language
     (Chinese words were drawn in a Latin font; audit of 2026-12-01)."""
     on_data = [s for s in sweeps if s.tags.get("tuner.context") == context]
-    ran = [s for s in sweeps if s.tags.get("tuner.source") != "tuner score"]
+    ran = [s for s in sweeps if s.ran_trials]
     return next((s for s in on_data if s in ran), None) or next(iter(on_data), None) \
         or next(iter(ran), sweeps[0])
 

@@ -59,6 +59,15 @@ class SweepRun:
     start_time: int | None = None
     status: str = "FINISHED"  # MLflow's: RUNNING, FINISHED, FAILED or KILLED (interrupted)
 
+    @property
+    def ran_trials(self) -> bool:
+        """Made by `tuner run` (or the service), not by `tuner score --log`, whose run stands
+        for one model scored elsewhere and asks for no configuration."""
+        return self.tags.get(SOURCE_TAG) != SCORED
+
+
+SOURCE_TAG, SCORED = "tuner.source", "tuner score"  # a `tuner score --log` sweep run's tag
+
 
 RANKING_TAG = "tuner.ranking_metric"  # on a sweep run: what its leaderboard ranked by
 SWEPT_TAG = "tuner.swept"  # on a sweep run: JSON, model -> the parameters its grid varied
