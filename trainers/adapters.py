@@ -126,16 +126,25 @@ def adapter_key(embeddings: NDArray[np.float32], labels: NDArray[np.int64] | Non
                 settings: AdapterSettings, mode: str, seed: int, corpus_sha256: str,
                 device: str = "cpu") -> EmbeddingKey:
     """The cache key of an adapted matrix: mode, settings, seed, source embeddings, labels and
-    the kind of device it trains on (CUDA's kernels round otherwise than the CPU's)."""
+    the device it trains on (CUDA's kernels round otherwise than the CPU's, and each GPU
+    model's otherwise than another's)."""
     source = hashlib.sha256(np.ascontiguousarray(embeddings, dtype=np.float32).data).hexdigest()
     label_hash = hashlib.sha256(np.ascontiguousarray(labels, dtype=np.int64).data).hexdigest() \
         if labels is not None else None
     revision = key_digest({"settings": asdict(settings), "seed": seed, "source": source,
-                           "labels": label_hash, "device": device.split(":")[0],
+                           "labels": label_hash, "device": _device_model(device),
                            "torch": installed_version("torch"),  # as THETA's fit key holds it
                            **cpu_numerics(("numpy", "torch"))})
     return EmbeddingKey(f"theta-{ADAPTATION}/{mode}", revision, ADAPTATION, 0, "adapted",
                         corpus_sha256)
+
+
+def _device_model(device: str) -> str:
+    """"cpu", or "cuda:" and the model of the GPU `device` ("cuda:1") names, as
+    tuner.devices.device_identity names a machine's."""
+    if not device.startswith("cuda"):
+        return device.split(":")[0]
+    return f"cuda:{torch.cuda.get_device_name(int(device.partition(':')[2] or 0))}"
 
 
 def adapted_embeddings(embeddings: NDArray[np.float32], labels: NDArray[np.int64] | None,

@@ -42,6 +42,23 @@ def device_kind() -> str:
     return "cuda" if cuda_device_count() else "cpu"
 
 
+@functools.cache
+def device_identity() -> str:
+    """What a fit on this machine's device depends on: "cpu", or "cuda:" and the visible GPUs'
+    models (cuBLAS and cuDNN pick other kernels on another GPU, and so round otherwise: one
+    key for an A100's fit and an H200's served one as the other's). Several models are named
+    together, as workers spread over them."""
+    if device_kind() != "cuda":
+        return "cpu"
+    torch = _torch()
+    return cuda_identity([torch.cuda.get_device_name(i) for i in range(cuda_device_count())])
+
+
+def cuda_identity(models: list[str]) -> str:
+    """"cuda:" and the distinct GPU models, sorted: "cuda:NVIDIA A100-SXM4-80GB+NVIDIA H200"."""
+    return "cuda:" + "+".join(sorted(set(models)))
+
+
 def encoding_dtype() -> str:
     """The dtype document embeddings are computed in here (load_encoder: half on CUDA)."""
     return "float16" if device_kind() == "cuda" else "float32"

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from tuner.data.inputs import FitContext, TrialData
 from tuner.data.numerics import cpu_numerics
-from tuner.devices import device_kind, thread_limit
+from tuner.devices import device_identity, thread_limit
 from tuner.output import TopicModelOutput
 
 if TYPE_CHECKING:
@@ -17,15 +17,15 @@ if TYPE_CHECKING:
 def fit_code(model: str) -> dict[str, str]:
     """What of the machine a fit of `model` depends on, for its fit key: the code behind the
     model (trainers.trainer_code: its class and its libraries' versions), for a torch model the
-    kind of device (a fit on CUDA is not the CPU's), the code paths its libraries pick on this
-    CPU (tuner.data.numerics), and for a tomotopy model the instruction set tomotopy runs
-    (tomotopy_isa)."""
+    device (a fit on CUDA is not the CPU's, nor one GPU model's another's: device_identity),
+    the code paths its libraries pick on this CPU (tuner.data.numerics), and for a tomotopy
+    model the instruction set tomotopy runs (tomotopy_isa)."""
     from trainers import load_trainer, trainer_code
 
     libraries = load_trainer(model).libraries
     code = trainer_code(model) | cpu_numerics(libraries)
     if "torch" in libraries:
-        code["device"] = device_kind()
+        code["device"] = device_identity()
     if "tomotopy" in libraries:
         code["tomotopy_isa"] = tomotopy_isa()
     return code

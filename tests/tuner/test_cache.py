@@ -272,6 +272,23 @@ def test_bow_key_holds_the_stop_lists_file(corpus, monkeypatch, tmp_path):
     assert Preprocessing(stopwords="mallet").key(corpus.sha256, "en", 1000) != mallet
 
 
+def test_bow_key_holds_another_pythons_unicode_version(corpus, monkeypatch):
+    """Python's Unicode tables decide which characters are letters (a CJK Extension H character
+    is one on 3.12, nothing on 3.11): a bag of words made with others is keyed apart, and one
+    made with the tables keys were first made with keeps its key."""
+    import unicodedata
+
+    from tuner.data import vocab
+
+    here = Preprocessing().key(corpus.sha256, "zh", 1000)
+    assert ("unicode" in here) is (unicodedata.unidata_version != vocab.KEYED_UNICODE)
+    monkeypatch.setattr(unicodedata, "unidata_version", "15.1.0")
+    python_313 = Preprocessing().key(corpus.sha256, "zh", 1000)
+    assert python_313["unicode"] == "15.1.0" and python_313 != here
+    monkeypatch.setattr(unicodedata, "unidata_version", vocab.KEYED_UNICODE)
+    assert "unicode" not in Preprocessing().key(corpus.sha256, "zh", 1000)
+
+
 def test_keying_a_bag_of_words_imports_no_stop_list():
     import subprocess
     import sys

@@ -95,3 +95,17 @@ def test_each_code_path_changes_the_keys_that_depend_on_it() -> None:
         assert haswell["stm"] != here["stm"] and haswell["lda"] != here["lda"]
     assert generic["bertopic"] != here["bertopic"]
     assert generic["prodlda"] == here["prodlda"] and generic["stm"] == here["stm"]
+
+
+def test_a_cuda_device_is_named_by_its_gpu_models() -> None:
+    """Keys of fits and embeddings made on CUDA hold the GPU models: another model's kernels
+    round otherwise. On a machine without CUDA (this one's CPU torch) nothing changes."""
+    from tuner.data.embeddings import encoder_libraries
+    from tuner.devices import cuda_identity, device_identity, device_kind
+
+    assert cuda_identity(["NVIDIA H200", "NVIDIA A100-SXM4-80GB", "NVIDIA H200"]) == \
+        "cuda:NVIDIA A100-SXM4-80GB+NVIDIA H200"
+    if device_kind() == "cpu":
+        assert device_identity() == "cpu" and "gpu=" not in encoder_libraries()
+    else:
+        assert device_identity().startswith("cuda:NVIDIA") and "gpu=cuda:" in encoder_libraries()

@@ -344,10 +344,11 @@ def test_settings_a_model_does_not_use_do_not_split_its_trials(small_corpus, tmp
 
 
 @pytest.mark.parametrize(("model", "moves"), [("prodlda", True), ("lda", False)])
-def test_a_torch_models_key_holds_the_kind_of_device(small_corpus, tmp_path, monkeypatch,
-                                                     model, moves):
+def test_a_torch_models_key_holds_its_device_and_gpu_model(small_corpus, tmp_path, monkeypatch,
+                                                           model, moves):
     """A fit on CUDA is not the CPU's (other kernels; THETA's `adaptation: auto` is LoRA there
-    and the adapter here): a store shared by a GPU and a CPU host keeps both apart."""
+    and the adapter here), nor one GPU model's another's: a store shared by a GPU and a CPU
+    host, or by two GPU hosts, keeps each apart."""
     from tuner import fitting
 
     grid = load_grid(make_grid(tmp_path, small_corpus, models=[model],
@@ -359,10 +360,12 @@ def test_a_torch_models_key_holds_the_kind_of_device(small_corpus, tmp_path, mon
         factory = TrialFactory(grid, inputs, tmp_path, bags, {})
         return factory.make(inputs.plan[0].model, inputs.plan[0].combo, 1).key
 
-    monkeypatch.setattr(fitting, "device_kind", lambda: "cpu")  # whatever this host has
+    monkeypatch.setattr(fitting, "device_identity", lambda: "cpu")  # whatever this host has
     on_cpu = key()
-    monkeypatch.setattr(fitting, "device_kind", lambda: "cuda")
-    assert (key() != on_cpu) is moves
+    monkeypatch.setattr(fitting, "device_identity", lambda: "cuda:NVIDIA H200")
+    on_h200 = key()
+    monkeypatch.setattr(fitting, "device_identity", lambda: "cuda:NVIDIA A100-SXM4-80GB")
+    assert (on_h200 != on_cpu) is moves and (key() != on_h200) is moves
 
 
 def test_embeddings_are_keyed_by_the_dtype_they_are_computed_in(small_corpus, tmp_path,
@@ -411,7 +414,7 @@ def test_seeds_given_as_a_models_own_seed_parameter_are_one_configuration(
 def test_a_sweeps_trials_carry_the_code_their_keys_hold(small_corpus, tmp_path):
     """The factory keys each trial with its model's code (class, libraries, device kind), and
     the spec carries it so the worker can check it runs the same."""
-    from tuner.devices import device_kind
+    from tuner.devices import device_identity
     from tuner.fitting import fit_code
 
     grid = load_grid(make_grid(tmp_path, small_corpus, models=["prodlda"],
@@ -420,7 +423,7 @@ def test_a_sweeps_trials_carry_the_code_their_keys_hold(small_corpus, tmp_path):
     bags = BagsOfWords({(1000, "en"): tmp_path / "bow"})
     factory = TrialFactory(grid, inputs, tmp_path, bags, {})
     spec = factory.make(inputs.plan[0].model, inputs.plan[0].combo, 1)
-    assert spec.code == fit_code("ProdLDA") and spec.code["device"] == device_kind()
+    assert spec.code == fit_code("ProdLDA") and spec.code["device"] == device_identity()
     assert spec.fit_key == fit_key(spec.model, spec.params, 1, spec.data, spec.revision,
                                    spec.code)
     assert spec.fit_key != fit_key(spec.model, spec.params, 1, spec.data, spec.revision,

@@ -99,8 +99,13 @@ def encoder_libraries() -> str:
     or another attention kernel changes the matrix, and BERTopic's trials, whose fit key holds
     none of them, were skipped with the old encoder's results (review of 2026-12-02). And the
     kernels torch and the BLAS pick on this CPU (tuner.data.numerics): AVX2's changed every
-    MiniLM vector of an AVX-512 machine's, under one key (audit of 2026-12-02)."""
+    MiniLM vector of an AVX-512 machine's, under one key (audit of 2026-12-02). On CUDA, the
+    GPU model: its float16 kernels round otherwise."""
+    from tuner.devices import device_identity, device_kind
+
     code = installed_versions(ENCODER_LIBRARIES) | cpu_numerics(("numpy", "torch"))
+    if device_kind() == "cuda":  # only there: CPU matrices cached before it keep their key
+        code["gpu"] = device_identity()
     return ";".join(f"{name}={version}" for name, version in code.items())
 
 

@@ -125,7 +125,23 @@ class Preprocessing:
         return {"kind": "bow", "corpus": corpus_sha256, "language": language,
                 "vocab_size": vocab_size, **settings,
                 "stop_words": _stop_list_identity(stop_list_name(self.stopwords, language)),
-                **words, "max_token_len": MAX_TOKEN_LEN, "tokeniser": tokeniser}
+                **words, "max_token_len": MAX_TOKEN_LEN, "tokeniser": tokeniser,
+                **unicode_tables()}
+
+
+# The Unicode version of the Python every bag of words was keyed with before it was in the key
+# (3.11's). Another Python's tables class other characters as letters (the word patterns' \w,
+# NFKC, jieba's regexes): a Han character of Unicode 15 (CJK Extension H, U+31350 on) is a letter
+# on 3.12 and nothing on 3.11, so the same corpus's words differed under one key. Bags of words
+# made on 3.11 keep their key.
+KEYED_UNICODE = "14.0.0"
+
+
+def unicode_tables() -> dict[str, str]:
+    """The Unicode version this Python reads text with, for a bag of words' key: none where it
+    is KEYED_UNICODE."""
+    version = unicodedata.unidata_version
+    return {} if version == KEYED_UNICODE else {"unicode": version}
 
 
 # Web text's debris: HTML tags, web and e-mail addresses (entities are read first, html.unescape)

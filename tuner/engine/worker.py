@@ -221,7 +221,9 @@ CODE_FIXES = {"plugin_source": "the plug-in's file changed since the sweep start
               "torch_cpu": "set the same ATEN_CPU_CAPABILITY and MKL_ENABLE_INSTRUCTIONS on "
                            "every machine (avx2 and AVX2, say)",
               "blas": "set the same OPENBLAS_CORETYPE on every machine (Haswell, say)",
-              "numba_cpu": "set the same NUMBA_CPU_NAME on every machine (generic, say)"}
+              "numba_cpu": "set the same NUMBA_CPU_NAME on every machine (generic, say)",
+              "device": "run the sweep's torch models on one kind of device: the same GPU model "
+                        "on every worker (CUDA_VISIBLE_DEVICES), or none"}
 
 
 def _check_code(spec: TrialSpec) -> None:
