@@ -132,14 +132,14 @@ def adapter_key(embeddings: NDArray[np.float32], labels: NDArray[np.int64] | Non
     label_hash = hashlib.sha256(np.ascontiguousarray(labels, dtype=np.int64).data).hexdigest() \
         if labels is not None else None
     revision = key_digest({"settings": asdict(settings), "seed": seed, "source": source,
-                           "labels": label_hash, "device": _device_model(device),
+                           "labels": label_hash, "device": device_model(device),
                            "torch": installed_version("torch"),  # as THETA's fit key holds it
                            **cpu_numerics(("numpy", "torch"))})
     return EmbeddingKey(f"theta-{ADAPTATION}/{mode}", revision, ADAPTATION, 0, "adapted",
                         corpus_sha256)
 
 
-def _device_model(device: str) -> str:
+def device_model(device: str) -> str:
     """"cpu", or "cuda:" and the model of the GPU `device` ("cuda:1") names, as
     tuner.devices.device_identity names a machine's."""
     if not device.startswith("cuda"):

@@ -25,6 +25,7 @@ from trainers.adam import Adam
 from trainers.adapters import (
     TEMPERATURE,
     Objective,
+    device_model,
     info_nce,
     objective_for,
     supervised_contrastive,
@@ -104,13 +105,15 @@ LORA_LIBRARIES = ("torch", "transformers", "peft")  # as THETA's fit key holds t
 def lora_key(source: EncoderSource, labels: NDArray[np.int64] | None, settings: LoraSettings,
              mode: str, seed: int, corpus_sha256: str, device: str = "cpu") -> EmbeddingKey:
     """The fine-tuned embeddings' cache key: the base, settings, seed, labels, and the dtype
-    the fine-tuning runs in on `device` (bfloat16 on most GPUs)."""
+    the fine-tuning runs in on `device` (bfloat16 on most GPUs) and, on a GPU, its model."""
     label_hash = hashlib.sha256(np.ascontiguousarray(labels, dtype=np.int64).data).hexdigest() \
         if labels is not None else None
     revision = key_digest({"base": source.key, "settings": asdict(settings), "seed": seed,
                            "labels": label_hash, "dtype": str(_training_dtype(device)),
                            **installed_versions(LORA_LIBRARIES),
-                           **cpu_numerics(("numpy", "torch"))})
+                           **cpu_numerics(("numpy", "torch")),
+                           # only on a GPU, so keys made on a CPU stay
+                           **({"device": device_model(device)} if device != "cpu" else {})})
     return EmbeddingKey(f"{source.model}+{ADAPTATION}/{mode}", revision, source.pooling,
                         source.max_length, "raw", corpus_sha256,
                         long_documents=source.long_documents)
