@@ -303,7 +303,7 @@ def test_sweep_submissions_wait_in_their_own_lane_and_reads_are_answered_meanwhi
     import http.client
     import threading
 
-    from tuner.serve.server import starts_a_sweep
+    from tuner.serve.server import request_lane
     from tuner.serve.transport import HEAVY_THREADS, HEAVY_WAITING, GatedHTTPServer
     from tuner.serve.transport import PrereadHandler as Preread
 
@@ -327,7 +327,8 @@ def test_sweep_submissions_wait_in_their_own_lane_and_reads_are_answered_meanwhi
         def log_message(self, *args: object) -> None:
             pass
 
-    server = GatedHTTPServer(("127.0.0.1", 0), Handler, 256, 30.0, 1 << 20, heavy=starts_a_sweep)
+    server = GatedHTTPServer(("127.0.0.1", 0), Handler, 256, 30.0, 1 << 20,
+                             lane_of=request_lane(None))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     port = server.server_port
 
@@ -354,6 +355,91 @@ def test_sweep_submissions_wait_in_their_own_lane_and_reads_are_answered_meanwhi
         release.set()
         server.shutdown()
         server.server_close()
+
+
+def test_health_probes_are_answered_while_every_ordinary_thread_is_held() -> None:
+    """100 clients reading leaderboards (0.24 s each) held the 8 threads and their queue, and
+    every health probe was answered 503 (attacker audit of 2026-12-03): probes have a thread of
+    their own."""
+    import http.client
+    import threading
+
+    from tuner.serve.server import request_lane
+    from tuner.serve.transport import HANDLER_THREADS, GatedHTTPServer
+    from tuner.serve.transport import PrereadHandler as Preread
+
+    release = threading.Event()
+
+    class Handler(Preread):
+        def do_GET(self) -> None:  # noqa: N802
+            if self.path != "/health":
+                release.wait(60)
+            body = b"ok"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = GatedHTTPServer(("127.0.0.1", 0), Handler, 512, 30.0, 1 << 20,
+                             lane_of=request_lane(None))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def get(path: str) -> http.client.HTTPConnection:
+        connection = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=60)
+        connection.request("GET", path)
+        return connection
+
+    try:
+        held = [get("/sweeps/abc/leaderboard") for _ in range(HANDLER_THREADS * 9)]
+        time.sleep(0.5)  # the gate hands them to the lane
+        assert get("/sweeps").getresponse().status == 503  # the ordinary lane is full
+        assert [get("/health").getresponse().read() for _ in range(3)] == [b"ok"] * 3
+        release.set()
+        assert all(c.getresponse().status == 200 for c in held)
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_request_trickled_byte_by_byte_is_whole_at_its_last_byte() -> None:
+    """The gate reads a head once and searches only the bytes that came since (each byte of a
+    62 KB head's body re-read it all; attacker audit of 2026-12-03): a head's end split over
+    two reads is still found, and the body is waited for to its last byte."""
+    from tuner.serve.transport import _Waiting
+
+    request = b"POST /sweeps HTTP/1.1\r\nX-Pad: " + b"a" * 5000 + \
+        b"\r\nContent-Length: 5\r\n\r\n{\"a\"}"
+    waiting = _Waiting(None, None, 0.0)  # type: ignore[arg-type]
+    whole_at = []
+    for i in range(len(request)):
+        waiting.data += request[i:i + 1]
+        if waiting.complete(max_body=1000):
+            whole_at.append(i + 1)
+    assert whole_at == [len(request)]
+    assert waiting.needed == len(request)
+
+
+def test_only_a_submission_with_the_token_takes_the_submissions_lane() -> None:
+    """10 clients without the token, each answered 401, held the submissions' lane, and real
+    submissions were answered 503 (attacker audit of 2026-12-03): without the token a
+    submission is an ordinary request, answered 401 by the ordinary lane."""
+    from tuner.serve.server import request_lane
+    from tuner.serve.transport import HEALTH, HEAVY, ORDINARY
+
+    lane_of = request_lane("s3cret-token")
+    post = b"POST /sweeps HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n"
+    assert lane_of(post + b"\r\n{}") == ORDINARY
+    assert lane_of(post + b"Authorization: Bearer wrong\r\n\r\n{}") == ORDINARY
+    assert lane_of(post + b"authorization:  bearer s3cret-token\r\n\r\n{}") == HEAVY
+    assert lane_of(post + b"\r\nAuthorization: Bearer s3cret-token") == ORDINARY  # the body's
+    assert lane_of(b"GET /sweeps HTTP/1.1\r\nAuthorization: Bearer s3cret-token\r\n\r\n") \
+        == ORDINARY
+    assert lane_of(b"HEAD //health/ HTTP/1.1\r\n\r\n") == HEALTH
+    assert request_lane(None)(post + b"\r\n{}") == HEAVY  # a loopback server with no token
 
 
 @pytest.mark.parametrize("line, heavy", [

@@ -26,7 +26,7 @@ from tuner.errors import ApiError, TunerError
 from tuner.serve import MAX_BATCH_TOKENS
 from tuner.serve.errors import LOGGED_CHARS, cut, log_reference, one_line, public_failure
 from tuner.serve.jobs import JobSettings, SweepRegistry
-from tuner.serve.transport import GatedHTTPServer, PrereadHandler
+from tuner.serve.transport import HEALTH, HEAVY, ORDINARY, GatedHTTPServer, PrereadHandler
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024  # 1 MiB
@@ -122,7 +122,7 @@ def make_server(settings: ServerSettings) -> GatedHTTPServer:
     try:
         server = GatedHTTPServer((settings.host, settings.port), handler,
                                  settings.max_connections, settings.request_timeout,
-                                 settings.max_body, heavy=starts_a_sweep)
+                                 settings.max_body, lane_of=request_lane(settings.token))
     except OSError as err:
         registry.shutdown(1)
         raise TunerError(f"--host {settings.host} --port {settings.port}: cannot listen: "
@@ -136,15 +136,52 @@ def api_path(target: str) -> str:
     return target.split("?", 1)[0].rstrip("/") or "/"
 
 
+def request_lane(token: str | None) -> Callable[[bytes], str]:
+    """Which of the transport's lanes answers a whole request: a health probe its own; a sweep's
+    submission the heavy lane, if it carries the server's token (10 clients without one, each
+    answered 401, held the lane's every place, and the real submissions were answered 503;
+    attacker audit of 2026-12-03); anything else the ordinary lane."""
+    def lane_of(request: bytes) -> str:
+        line, _, rest = request.partition(b"\n")  # http.server's line end
+        if probes_health(line):
+            return HEALTH
+        authorised = not token or bearer_matches(_raw_header(rest, b"authorization"), token)
+        return HEAVY if starts_a_sweep(line) and authorised else ORDINARY
+    return lane_of
+
+
 def starts_a_sweep(request_line: bytes) -> bool:
-    """Whether a request is a sweep's submission, its line read as http.server reads it (words
-    split on any whitespace, a leading // collapsed: a tab or a second space put it in the
-    other lane; review of 2026-12-02) and its path as _route reads it: it validates a corpus
-    (1.6 s for 5 MB), so it takes the transport's heavy lane."""
+    """Whether a request is a sweep's submission: it validates a corpus (1.6 s for 5 MB)."""
+    return _method_and_path(request_line) == ("POST", "sweeps")
+
+
+def probes_health(request_line: bytes) -> bool:
+    return _method_and_path(request_line) in (("GET", "health"), ("HEAD", "health"))
+
+
+def _method_and_path(request_line: bytes) -> tuple[str, str] | None:
+    """A request's method and its path as _route reads it, without its slashes, the line read
+    as http.server reads it (words split on any whitespace, a leading // collapsed: a tab or a
+    second space put a submission in another lane; review of 2026-12-02)."""
     words = request_line.decode("iso-8859-1").rstrip("\r\n").split()
-    if len(words) < 2 or words[0] != "POST":
-        return False
-    return api_path("/" + words[1].lstrip("/")).strip("/") == "sweeps"
+    if len(words) < 2:
+        return None
+    return words[0], api_path("/" + words[1].lstrip("/")).strip("/")
+
+
+def _raw_header(head: bytes, name: bytes) -> str:
+    """The first `name` header's value in a request's raw head ("" if none), as
+    http.server's headers.get gives it."""
+    found = re.search(rb"^" + name + rb":[ \t]*([^\r\n]*)", head.split(b"\r\n\r\n", 1)[0],
+                      re.IGNORECASE | re.MULTILINE)
+    return found.group(1).decode("iso-8859-1").strip() if found else ""
+
+
+def bearer_matches(authorization: str, token: str) -> bool:
+    """Whether an Authorization header's value is "Bearer <token>": the scheme's case does not
+    matter (RFC 9110 section 11.1); the token's does."""
+    scheme, _, given = authorization.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), token.encode())
 
 
 def _check_settings(settings: ServerSettings) -> None:
@@ -322,9 +359,7 @@ class _ApiHandler(PrereadHandler):
         token = self.settings.token
         if not token:
             return
-        scheme, _, given = self.headers.get("Authorization", "").partition(" ")
-        # The scheme's case does not matter (RFC 9110 section 11.1); the token's does.
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), token.encode()):
+        if not bearer_matches(self.headers.get("Authorization", ""), token):
             raise ApiError(HTTPStatus.UNAUTHORIZED, "missing or wrong bearer token; send "
                            "'Authorization: Bearer $TUNER_API_TOKEN'")
 
