@@ -181,13 +181,45 @@ def _read_json(path: Path) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise GridError([f"{path}: expects a JSON object at the top level; "
                          f"got {type(raw).__name__}"])
-    if repeated:
-        problems = sections.ProblemList(path, [])
-        for key in repeated:
-            problems.add(f"key {shown(key)}", "given twice in one object; JSON keeps only the "
-                         "last, so say which value you mean")
-        problems.raise_if_any()
+    problems = sections.ProblemList(path, [])
+    for key in repeated:
+        problems.add(f"key {shown(key)}", "given twice in one object; JSON keeps only the "
+                     "last, so say which value you mean")
+    try:
+        lone_surrogates = list(_not_text(raw))
+    except RecursionError as err:
+        raise GridError([f"{path}: not a usable grid: JSON nested too deeply"]) from err
+    for where in lone_surrogates:
+        problems.add(where, "holds a lone surrogate (JSON's \\ud800 to \\udfff alone), which is "
+                     "not text; write the character itself, or its surrogate pair")
+    problems.raise_if_any()
     return raw
+
+
+def _not_text(value: Any, where: str = "") -> Iterator[str]:
+    """The fields (a.b[2]) whose text, or whose name, has no UTF-8 form: a lone surrogate in an
+    extra stop word passed validation and failed the sweep when the bag of words was written
+    (attacker audit of 2026-12-03)."""
+    if isinstance(value, str) and not is_text(value):
+        yield where or "the grid"
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if is_text(key):
+                yield from _not_text(item, f"{where}.{key}" if where else key)
+            else:
+                yield f"{where + '.' if where else ''}{ascii(key)} (a field's name)"
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _not_text(item, f"{where}[{i}]")
+
+
+def is_text(text: str) -> bool:
+    """Whether `text` has a UTF-8 form: a lone surrogate (JSON's "\\udfff") has none."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def parse_json(text: str) -> tuple[Any, list[str]]:

@@ -441,6 +441,24 @@ def test_a_key_given_twice_is_refused(tmp_path, small_corpus):
                                    "keeps only the last, so say which value you mean"]
 
 
+def test_text_with_no_utf_8_form_is_refused_naming_its_field(tmp_path, small_corpus):
+    """A lone surrogate in an extra stop word passed validation, and the sweep failed when the
+    bag of words was written (attacker audit of 2026-12-03)."""
+    path = grid_with(tmp_path, small_corpus, preprocessing={"extra_stopwords": ["ok", "\udfff"]})
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace('"ok"', '"\\ud83d\\ude00"'), encoding="utf-8")  # a pair: text
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["\udc80"] = 1
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(GridError) as info:
+        load_grid(path)
+    assert info.value.problems == [
+        f"{path}: preprocessing.extra_stopwords[1]: holds a lone surrogate (JSON's \\ud800 to "
+        "\\udfff alone), which is not text; write the character itself, or its surrogate pair",
+        f"{path}: '\\udc80' (a field's name): holds a lone surrogate (JSON's \\ud800 to "
+        "\\udfff alone), which is not text; write the character itself, or its surrogate pair"]
+
+
 def test_a_grid_with_a_byte_order_mark_loads(tmp_path, small_corpus):
     path = grid_with(tmp_path, small_corpus)
     path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())

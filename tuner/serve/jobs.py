@@ -30,7 +30,7 @@ from typing import Any, Literal
 from tuner.engine.executors import SharedPool, make_executor
 from tuner.engine.sweep import CheckedInputs, PreparedSweep
 from tuner.errors import ApiError, GridError, SweepInterrupted, TunerError
-from tuner.grid import Grid
+from tuner.grid import Grid, is_text
 from tuner.grid_sections import is_file
 from tuner.params import shown
 from tuner.serve import MAX_BATCH_TOKENS
@@ -464,17 +464,7 @@ def _inline_experiment(body: Any) -> str | None:
     """The experiment an inline grid names, before it is validated (None: not one yet)."""
     raw = body.get("grid_inline") if isinstance(body, dict) else None
     name = raw.get("experiment") if isinstance(raw, dict) else None
-    return name if isinstance(name, str) and name and _encodable(name) else None
-
-
-def _encodable(text: str) -> bool:
-    """Whether `text` is UTF-8 text: a lone surrogate (JSON's "\\udfff") is not, and reached
-    the lock's file name as a 500 before validation refused it (attacker audit of 2026-12-03)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+    return name if isinstance(name, str) and name and is_text(name) else None
 
 
 def _server_folder_name(pid: int | None = None) -> str:
