@@ -53,6 +53,8 @@ def api(tmp_path_factory: pytest.TempPathFactory, small_corpus: Path,
     _write_data(root / "datasets", small_corpus)
     (root / "grids" / "tiny.json").write_text(json.dumps(tiny_grid(
         "served", Path("../datasets/corpus.jsonl"), [1])))
+    (root / "grids" / "tiny-missing.json").write_text(json.dumps(tiny_grid(
+        " served", Path("../datasets/missing.jsonl"), [1])))
     (root / "secret.json").write_text("{}")
     (root / "secret.jsonl").write_text(json.dumps({"id": "1", "text": MARKER}) + "\n")
     (root / "datasets" / "escape.jsonl").symlink_to(root / "secret.jsonl")
@@ -545,12 +547,17 @@ def finished(api: Served) -> dict[str, Any]:
     second = api.call("POST", "/sweeps", {"grid": "tiny.json"})
     # refused before its data is read: its corpus does not exist (a 400 once validated)
     early = api.call("POST", "/sweeps", _inline(api, "served", "missing.jsonl"))
-    return {"second": second, "early": early, "job": wait_done(api, job["id"])}
+    # a named grid's too: it was refused once its corpus had been read (4 to 5 s for 20 MB;
+    # attacker audit of 2026-12-03)
+    named_early = api.call("POST", "/sweeps", {"grid": "tiny-missing.json"})
+    return {"second": second, "early": early, "named_early": named_early,
+            "job": wait_done(api, job["id"])}
 
 
 def test_second_sweep_of_a_running_experiment_answers_409(finished: dict[str, Any]) -> None:
     assert finished["second"][0] == 409
     assert finished["early"][0] == 409, finished["early"]  # the inline grid's data never read
+    assert finished["named_early"][0] == 409, finished["named_early"]
 
 
 def test_finished_sweep_reports_counts(finished: dict[str, Any]) -> None:

@@ -141,7 +141,7 @@ class SweepRegistry:
         if self._stop.is_set():
             raise ApiError(HTTPStatus.SERVICE_UNAVAILABLE, "the server is shutting down")
         job_id = uuid.uuid4().hex[:12]
-        self._refuse_running(_inline_experiment(body))  # before validation reads the data
+        self._refuse_running(self._experiment_named(body))  # before validation reads the data
         with self._lock:
             self._raise_if_full(self._waiting())  # and asked again once it validated
         grid, inputs, inline = self._validated_request(body)
@@ -251,6 +251,14 @@ class SweepRegistry:
             shortened = DataRoots.of((*self.roots.roots, self.settings.grids_dir))
             raise validation_error(err, path, label, shortened,
                                    {k: v for k, v in files.items() if v is not None}) from err
+
+    def _experiment_named(self, body: Any) -> str | None:
+        """The experiment a request's grid names, read without validating it: a named grid
+        of a running experiment was refused only after its corpus was read (4 to 5 s for
+        20 MB, against 0.06 s inline; attacker audit of 2026-12-03)."""
+        if isinstance(body, dict) and "grid" in body and "grid_inline" not in body:
+            return _file_experiment(_named_grid(self.settings.grids_dir, body["grid"])[0])
+        return _inline_experiment(body)
 
     def _refuse_running(self, experiment: str | None) -> None:
         """409 for an experiment a sweep runs now, said as soon as the grid's name is known:
@@ -463,8 +471,20 @@ def _grid_shaped(path: Path) -> bool:
 def _inline_experiment(body: Any) -> str | None:
     """The experiment an inline grid names, before it is validated (None: not one yet)."""
     raw = body.get("grid_inline") if isinstance(body, dict) else None
+    return _experiment_of(raw)
+
+
+def _file_experiment(path: Path) -> str | None:
+    """The experiment a grid file names, before it is validated (None: not one yet)."""
+    try:
+        return _experiment_of(json.loads(path.read_text(encoding="utf-8-sig")))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return None  # validation says what is wrong with it
+
+
+def _experiment_of(raw: Any) -> str | None:
     name = raw.get("experiment") if isinstance(raw, dict) else None
-    return name if isinstance(name, str) and name and is_text(name) else None
+    return name.strip() if isinstance(name, str) and name.strip() and is_text(name) else None
 
 
 def _server_folder_name(pid: int | None = None) -> str:
