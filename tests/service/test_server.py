@@ -109,7 +109,8 @@ def test_answers_do_not_name_the_python_version(api: Served) -> None:
 @pytest.mark.parametrize("method, path, allow", [
     ("PUT", "/sweeps", "GET, HEAD, POST"), ("DELETE", "/sweeps/abc", "GET, HEAD"),
     ("OPTIONS", "/health", "GET, HEAD"), ("POST", "/sweeps/abc/leaderboard", "GET, HEAD"),
-    ("PATCH", "/sweeps/abc/cancel", "POST"),
+    ("PATCH", "/sweeps/abc/cancel", "POST"), ("TRACE", "/health", "GET, HEAD"),
+    ("CONNECT", "/sweeps", "GET, HEAD, POST"),
 ])
 def test_a_method_a_path_does_not_take_answers_405_with_allow(api: Served, method: str,
                                                                path: str, allow: str) -> None:

@@ -270,7 +270,8 @@ class _ApiHandler(PrereadHandler):
         self._dispatch("HEAD")
 
     # Methods no route takes answer 405 with the path's Allow header, not http.server's 501
-    # "unsupported method" (attacker audit of 2026-12-02).
+    # "unsupported method" (attacker audit of 2026-12-02); those HTTP does not define still
+    # answer 501, as RFC 9110 asks.
 
     def do_PUT(self) -> None:  # noqa: N802
         self._dispatch("PUT")
@@ -283,6 +284,12 @@ class _ApiHandler(PrereadHandler):
 
     def do_OPTIONS(self) -> None:  # noqa: N802
         self._dispatch("OPTIONS")
+
+    def do_TRACE(self) -> None:  # noqa: N802
+        self._dispatch("TRACE")
+
+    def do_CONNECT(self) -> None:  # noqa: N802
+        self._dispatch("CONNECT")
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         # a request line is the client's text: escaped, as http.server's own log_message does
