@@ -125,6 +125,19 @@ def test_a_method_a_path_does_not_take_answers_405_with_allow(api: Served, metho
     assert body["error"] == f"{path} allows {allow}; got {method}"
 
 
+def test_a_chunked_body_answers_411(api: Served) -> None:
+    """It was read as no body: "body: expects a JSON object" (attacker audit of 2026-12-03)."""
+    connection = http.client.HTTPConnection("127.0.0.1", api.port, timeout=60)
+    connection.request("POST", "/sweeps", body=iter([b'{"grid": "tiny.json"}']),
+                       headers={"Authorization": f"Bearer {TOKEN}",
+                                "Content-Type": "application/json"}, encode_chunked=True)
+    answer = connection.getresponse()
+    body = json.loads(answer.read())
+    connection.close()
+    assert (answer.status, body["error"]) == (411, "body: send it whole, with a Content-Length "
+                                              "(this server reads no chunked body)")
+
+
 def test_head_answers_as_get_without_a_body(api: Served) -> None:
     connection = http.client.HTTPConnection("127.0.0.1", api.port, timeout=60)
     connection.request("HEAD", "/health")

@@ -376,6 +376,9 @@ class _ApiHandler(PrereadHandler):
         if kind != "application/json":
             raise ApiError(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"Content-Type: expects "
                            f"application/json; got {kind}")
+        if "Content-Length" not in self.headers and "Transfer-Encoding" in self.headers:
+            raise ApiError(HTTPStatus.LENGTH_REQUIRED, "body: send it whole, with a "
+                           "Content-Length (this server reads no chunked body)")
         length_text = self.headers.get("Content-Length", "0").strip()
         if not re.fullmatch(r"[0-9]{1,15}", length_text):  # ASCII only: int() takes "²" too
             raise ApiError(HTTPStatus.BAD_REQUEST, "Content-Length: expects a number of bytes")
