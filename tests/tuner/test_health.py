@@ -120,3 +120,19 @@ def test_a_collapsed_bertopic_fit_is_told_what_moves_hdbscan() -> None:
     # asked for two topics, a 90/10 corpus is fitted, not collapsed (review of 2026-12-02)
     spam = {"topics_used": 2.0, "num_topics_found": 2.0, "effective_topics": 1.38}
     assert trial_concerns("LDA", {"num_topics": 2}, spam) == []
+
+
+def test_only_a_sweep_with_bertopic_outliers_is_told_bertopics_settings() -> None:
+    """An LDA and BTM sweep of Chinese headlines tokenised as English (91% kept no word) was
+    told to set BERTopic's reduce_outliers (new-user audit of 2026-12-03)."""
+    metrics = {"topics_used": 5.0, "num_topics_found": 5.0, "outlier_share": 0.91}
+    (lda,) = sweep_warnings([("LDA[num_topics=5]#seed=1",
+                              trial_concerns("LDA", {"num_topics": 5}, metrics), metrics)])
+    (bertopic,) = sweep_warnings([("BERTopic#seed=1",
+                                   trial_concerns("BERTopic", {"num_topics": None}, metrics),
+                                   metrics)])
+    assert lda.startswith("1 trial left a third or more of the documents without a topic "
+                          "(LDA[num_topics=5]#seed=1: 91% without a topic)")
+    assert "reduce_outliers" not in lda and "reduce_outliers" in bertopic
+    assert lda.endswith("an outlier in every model (the sweep warns when 5% or more keep none, "
+                        "and says what would keep more words)")
