@@ -104,6 +104,28 @@ def test_a_language_that_does_not_fit_the_text_is_said_before_any_trial(
         assert expected in advice
 
 
+@pytest.mark.parametrize(("stopwords", "warned"), [("english", True), ("mallet", True),
+                                                   ("chinese", False), ("auto", False)])
+def test_an_english_stop_list_on_chinese_text_is_said(tmp_path, stopwords, warned):
+    """It passed silently, and LDA's topics began 为什么 哪些 and 什么 我们 一起 没有 (new-user
+    audit of 2026-12-03)."""
+    from tests.conftest import make_grid
+    from tuner.engine.advice import advisories
+    from tuner.engine.sweep import check_inputs
+    from tuner.grid import load_grid
+
+    corpus = dataset_path("thucnews-mini")
+    grid = load_grid(make_grid(tmp_path, corpus, models=["lda"], params={"num_topics": 5},
+                               dataset={"path": str(corpus), "text_field": "text",
+                                        "id_field": "id", "language": "zh"},
+                               preprocessing={"stopwords": stopwords}))
+    said = [a for a in advisories(grid, check_inputs(grid)) if "preprocessing.stopwords" in a]
+    assert said == ([f"{grid.path}: preprocessing.stopwords: '{stopwords}' is an English list, "
+                     "and the text is tokenised as Chinese, so no Chinese stop word (的, 我们, "
+                     "什么) is dropped; use \"auto\" or \"chinese\" (which holds the English "
+                     "stop words too)"] if warned else [])
+
+
 def test_auto_and_the_list_it_picks_are_one_bag_of_words():
     """Equivalent settings are one key (one bag of words, one trial, one data context)."""
     for language, name in (("en", "english"), ("zh", "chinese")):

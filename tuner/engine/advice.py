@@ -487,17 +487,26 @@ def _model_size_advice(grid: Grid) -> list[str]:
 
 
 def _stop_word_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
-    """An extra stop word no token can equal drops nothing (user audit of 2026-12-03)."""
+    """An English stop list on text tokenised as Chinese (its LDA topics began 为什么 哪些 and
+    什么 我们 一起 没有; new-user audit of 2026-12-03), and an extra stop word no token can
+    equal drops nothing (user audit of 2026-12-03)."""
     settings = grid.preprocessing
+    found = []
+    if inputs.corpus.language == "zh" and settings.stopwords in ("english", "mallet"):
+        found.append(f"{grid.path}: preprocessing.stopwords: '{settings.stopwords}' is an "
+                     "English list, and the text is tokenised as Chinese, so no Chinese stop "
+                     "word (的, 我们, 什么) is dropped; use \"auto\" or \"chinese\" (which holds "
+                     "the English stop words too)")
     never = unmatchable_stop_words(settings, inputs.corpus.language)
     if not never:
-        return []
+        return found
     shown = ", ".join(repr(w) for w in never[:5]) + (f" and {len(never) - 5} more"
                                                      if len(never) > 5 else "")
-    return [f"{grid.path}: preprocessing.extra_stopwords: {shown} can never be a token (a token "
-            f"is one word of {settings.min_token_len} to {MAX_TOKEN_LEN} characters, "
-            "starting with a letter, with no space, dot or other mark inside), so "
-            f"{'it drops' if len(never) == 1 else 'they drop'} nothing"]
+    return found + [
+        f"{grid.path}: preprocessing.extra_stopwords: {shown} can never be a token (a token is "
+        f"one word of {settings.min_token_len} to {MAX_TOKEN_LEN} characters, starting with a "
+        "letter, with no space, dot or other mark inside), so "
+        f"{'it drops' if len(never) == 1 else 'they drop'} nothing"]
 
 
 def _pruning_advice(grid: Grid) -> list[str]:
