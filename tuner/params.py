@@ -154,8 +154,16 @@ class Param:
                     if fine and not self.constraint(fine) else []
                 return items + whole
         if not self.constraint(value):
-            return [("", f"expects {self.allowed()}; got {shown(value)}")]
+            return [("", f"expects {self.allowed()}; got {shown(value)}{self._nearest(value)}")]
         return []
+
+    def _nearest(self, value: Any) -> str:
+        """"; did you mean ...?" for a misspelt choice ("nmpi" for npmi; fresh-clone audit of
+        2026-12-03)."""
+        choices = self.constraint.choices
+        if choices is None or not isinstance(value, str):
+            return ""
+        return closest(value, (str(c) for c in choices))
 
     def coerce(self, value: Any) -> Any:
         """Turn an accepted JSON value into the declared type (int 1 for a float -> 1.0)."""

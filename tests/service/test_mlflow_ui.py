@@ -148,3 +148,27 @@ def test_a_store_that_is_not_there_is_not_made_and_served(tmp_path: Path,
     assert main(["ui", "--tracking-uri", f"sqlite:///{tmp_path}/typo/mlflow.db"]) == 2
     assert "no MLflow store at" in capsys.readouterr().err
     assert not (tmp_path / "typo").exists()
+
+
+def test_the_default_page_is_the_experiment_whose_run_started_last(tmp_path: Path) -> None:
+    """MLflow's last_update_time is an experiment's creation: a sweep logged into an older
+    experiment opened a newer, idle one (fresh-clone audit of 2026-12-03). A misspelt name is
+    answered with the closest."""
+    from mlflow.tracking import MlflowClient
+
+    from tuner.serve.mlflow_ui import UiError, experiment_page
+
+    uri = sqlite_store(tmp_path / "mlflow.db")
+    client = MlflowClient(tracking_uri=uri)
+    assert experiment_page(uri, "http://ui", None) is None  # MLflow's Default alone
+    older = client.create_experiment("20ng-demo")
+    time.sleep(0.01)
+    newer = client.create_experiment("audit-huffpost")
+    assert experiment_page(uri, "http://ui", None).name == "audit-huffpost"  # no run yet
+    client.set_terminated(client.create_run(newer).info.run_id)
+    time.sleep(0.01)
+    client.set_terminated(client.create_run(older).info.run_id)
+    page = experiment_page(uri, "http://ui", None)
+    assert (page.name, page.url) == ("20ng-demo", f"http://ui/#/experiments/{older}")
+    with pytest.raises(UiError, match=r"it holds: .*; did you mean '20ng-demo'\?$"):
+        experiment_page(uri, "http://ui", "20NG-demo")

@@ -30,7 +30,7 @@ from tuner.engine.runner import run_sweep
 from tuner.engine.sweep import BagsOfWords, TrialFactory, check_inputs, precompute
 from tuner.engine.watchdog import Limits, Watchdog
 from tuner.engine.worker import fit_view, load_trial_data, rescore_trial
-from tuner.errors import CacheError, MetricError
+from tuner.errors import CacheError, MetricError, TunerError
 from tuner.flow import SweepSettings, execute_sweep
 from tuner.grid import load_grid
 from tuner.metrics import higher_is_better
@@ -392,8 +392,14 @@ def test_the_registry_alone_says_which_way_a_metric_is_better(tmp_path):
     assert higher_is_better("ari") and not higher_is_better("fit_seconds")
     with pytest.raises(MetricError, match="unknown metric 'speed'; known: npmi"):
         higher_is_better("speed")
+    with pytest.raises(MetricError, match=r"unknown metric 'nmpi'; known: .*; did you mean "
+                                          r"'nmi' or 'npmi'\?$"):  # fresh-clone audit of 2026-12-03
+        higher_is_better("nmpi")
     tracker = MlflowTracker(sqlite_store(tmp_path / "mlflow.db"))
     experiment_id = tracker.experiment_id("speed")
+    with pytest.raises(TunerError, match=r"experiment 'Speed': not found in .*; check the name "
+                                         r"and --tracking-uri; did you mean 'speed'\?$"):
+        tracker.finished_trials("Speed")
     for k, name, seconds in [(5, "slow", 9.0), (6, "fast", 1.0), (7, "middle", 4.0)]:
         run = tracker.client.create_run(experiment_id, run_name=name,
                                         tags={"tuner.role": "trial", "tuner.model": "LDA"})

@@ -21,6 +21,7 @@ from tuner.metrics.coherence import npmi_coherence, topic_quality
 from tuner.metrics.diversity import inverted_rbo, strict_diversity, topic_diversity
 from tuner.metrics.reference import MetricReference
 from tuner.output import TopicModelOutput
+from tuner.params import closest
 
 Need = Literal["cooccurrence", "ground_truth", "nothing"]
 MetricFn = Callable[[TopicModelOutput, MetricReference], float]
@@ -86,7 +87,8 @@ def higher_is_better(metric: str) -> bool:
         return METRICS[metric].higher_is_better
     if metric in RECORDED:
         return RECORDED[metric]
-    raise MetricError(f"unknown metric '{metric}'; known: {', '.join(rankable_metrics())}")
+    raise MetricError(f"unknown metric '{metric}'; known: {', '.join(rankable_metrics())}"
+                      f"{closest(metric, rankable_metrics())}")
 
 
 def default_metric(has_truth: bool) -> str:

@@ -13,8 +13,14 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tuner.errors import TunerError
+from tuner.params import closest
+
+if TYPE_CHECKING:
+    from mlflow.entities import Experiment
+    from mlflow.tracking import MlflowClient
 
 START_TIMEOUT_S = 90.0
 POLL_S = 0.5
@@ -51,15 +57,29 @@ def experiment_page(tracking_uri: str, base_url: str, name: str | None) -> Exper
         if experiment is None:
             known = [e.name for e in client.search_experiments()]
             raise UiError(f"experiment '{name}' is not in {tracking_uri}; it holds: "
-                          f"{', '.join(known) or 'no experiment'}")
+                          f"{', '.join(known) or 'no experiment'}{closest(name, known)}")
     else:
-        latest = [e for e in client.search_experiments(order_by=["last_update_time DESC"])
-                  if e.name != "Default"]
-        if not latest:
+        experiment = _latest_experiment(client)
+        if experiment is None:
             return None
-        experiment = latest[0]
     return ExperimentPage(experiment.name, experiment.experiment_id,
                           f"{base_url}/#/experiments/{experiment.experiment_id}")
+
+
+def _latest_experiment(client: MlflowClient) -> Experiment | None:
+    """The experiment whose newest run started last, else the one created last (None: none but
+    MLflow's Default). MLflow's last_update_time is set when an experiment is made and not by its
+    runs: a sweep logged into an older experiment opened the newer, idle one (fresh-clone audit
+    of 2026-12-03)."""
+    experiments = [e for e in client.search_experiments(order_by=["creation_time DESC"])
+                   if e.name != "Default"]
+    if not experiments:
+        return None
+    newest = client.search_runs([e.experiment_id for e in experiments], max_results=1,
+                                order_by=["attributes.start_time DESC"])
+    if not newest:
+        return experiments[0]
+    return next(e for e in experiments if e.experiment_id == newest[0].info.experiment_id)
 
 
 def start_mlflow_ui(tracking_uri: str, host: str, port: int, log: Path | None = None,

@@ -25,6 +25,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from tuner.data.store import replace_text_atomically
 from tuner.errors import TrackingError, TunerError, root_cause
+from tuner.params import closest
 from tuner.tracking.journal import ForeignEntry, Journal
 from tuner.tracking.records import (
     CURVE_PREFIX,
@@ -455,8 +456,9 @@ class MlflowTracker:
     def _existing_experiment(self, experiment: str) -> str:
         experiment_id = self.experiment_id(experiment, create=False)
         if experiment_id is None:
+            names = [e.name for e in self.client.search_experiments() if e.name != "Default"]
             raise TunerError(f"experiment '{experiment}': not found in {self.tracking_uri}; "
-                             "check the name and --tracking-uri")
+                             f"check the name and --tracking-uri{closest(experiment, names)}")
         return experiment_id
 
     def log_trial(self, sweep: SweepHandle, record: TrialRecord) -> str:
