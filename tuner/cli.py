@@ -381,6 +381,12 @@ def _run(args: argparse.Namespace) -> int:
                              args.leaderboard,
                              args.trial_timeout, args.max_memory, args.scheduler,
                              args.threads_per_worker)
+    # said before the caches are read and the store opened: run from another folder, the
+    # defaults (./.cache, mlruns/) computed every embedding again and ran every trial again in
+    # a new store, and the sweep said where only after embedding (fresh-clone audit of
+    # 2026-12-03)
+    print(f"cache {Path(args.cache_dir).resolve()}, tracking "
+          f"{redact_uri(settings.tracking_uri)}", flush=True)
     view = _RunView(grid.trial_count, settings, bar=not args.quiet and sys.stdout.isatty())
     try:
         outcome = execute_sweep(grid, inputs, settings,
@@ -547,8 +553,8 @@ class _RunView:
             print(f"warning: {advice}", file=sys.stderr)
         total = len(sweep.trials) or self.total  # equivalent combinations merged; a search: 0
         workers = self.settings.max_workers
-        print(f"{total} trial{'s' * (total != 1)}, {workers} worker{'s' * (workers != 1)}, "
-              f"tracking {redact_uri(self.settings.tracking_uri)}", flush=True)
+        print(f"{total} trial{'s' * (total != 1)}, {workers} worker{'s' * (workers != 1)}",
+              flush=True)
         self.display = ProgressDisplay(TrialProgress(total, skipped), sys.stdout, self.bar)
 
     def finished(self, record: TrialRecord) -> None:

@@ -260,7 +260,10 @@ def test_run_counts_progress_over_the_merged_trials(tmp_path, small_corpus, caps
     assert main(["run", str(path), "--tracking-uri", sqlite_store(tmp_path / "m.db"),
                  "--cache-dir", str(tmp_path / "cache"), "--max-workers", "1"]) == 0
     out = capsys.readouterr().out
-    assert "1 trial, 1 worker," in out and "1 completed" in out
+    assert "1 trial, 1 worker\n" in out and "1 completed" in out
+    # where it caches and logs, said first (fresh-clone audit of 2026-12-03)
+    assert out.splitlines()[0] == (f"cache {(tmp_path / 'cache').resolve()}, tracking "
+                                   f"sqlite:///{tmp_path / 'm.db'}")
 
 
 def test_params_shows_the_seed_range_a_grid_is_checked_against(capsys):
