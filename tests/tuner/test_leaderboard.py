@@ -12,6 +12,7 @@ from tuner.reporting.leaderboard import (
     rank_configs,
     recommended,
     swept_by_model,
+    within_noise,
 )
 from tuner.tracking.records import FinishedTrial
 
@@ -337,3 +338,34 @@ def test_a_report_or_best_grid_of_a_sweep_that_did_not_end_says_so() -> None:
     assert unended_sweep([elsewhere, ended], "c1") is None  # another data's sweep (review)
     page = _warnings_html(ReportData("e", "ari", [], [], [], {}, {}, unended=note))
     assert "Not every trial ran:" in page and "(run r2)" in page
+
+
+def test_rows_within_seed_noise_of_the_first_are_named() -> None:
+    """The demo's first two rows were 0.2742 ± 0.0593 and 0.2728 ± 0.0015, and nothing said the
+    first's lead was noise (fresh-clone audit of 2026-12-03). k=8 (0.25 ± 0.21) is within k=5's
+    noise (0.31 ± 0.014); BERTopic's one seed has no sd to tell."""
+    board = rank_configs(aggregate_seeds(TRIALS), "ari")
+    assert [c.name for c in within_noise(board, board[0], "ari")] == ["LDA num_topics=8"]
+    assert format_leaderboard(board, "ari").splitlines()[-1] == (
+        "(#2 is within seed noise of #1: the mean ari differs from #1's by less than the larger "
+        "sd over seeds, so these seeds do not settle which is better; more seeds would)")
+    steady = [trial("d1", "LDA", 1, {"ari": 0.10}, num_topics=9),
+              trial("d2", "LDA", 2, {"ari": 0.11}, num_topics=9), *TRIALS[:2]]
+    settled = rank_configs(aggregate_seeds(steady), "ari")
+    assert within_noise(settled, settled[0], "ari") == []
+    assert "seed noise" not in format_leaderboard(settled, "ari")
+
+
+def test_topics_found_are_shown_beside_those_asked() -> None:
+    """HDP's 31 topics sat beside LDA's 10, and a BERTopic row of 20 asked had found 12, unsaid
+    (fresh-clone audit of 2026-12-03)."""
+    trials = [trial("h1", "HDP", 1, {"ari": 0.3, "num_topics_found": 31.0, "fit_seconds": 2.25}),
+              trial("b1", "BERTopic", 1, {"ari": 0.2, "num_topics_found": 12.0}, num_topics=20),
+              trial("b2", "BERTopic", 2, {"ari": 0.2, "num_topics_found": 13.0}, num_topics=20)]
+    lines = format_leaderboard(rank_configs(aggregate_seeds(trials), "ari"), "ari").splitlines()
+    assert "seeds  topics" in lines[0]
+    assert lines[2].split()[:4] == ["1", "HDP", "1", "31"] and lines[2].split()[-2] == "2.2"
+    assert lines[3].split()[:4] == ["2", "BERTopic", "2", "12.5/20"]
+    assert lines[-1] == "(topics: found by the fits, mean over seeds, of the num_topics asked)"
+    assert "topics" not in format_leaderboard(rank_configs(aggregate_seeds(TRIALS), "ari"),
+                                              "ari").splitlines()[0]

@@ -24,10 +24,12 @@ from tuner.reporting.health import counted
 from tuner.reporting.leaderboard import (
     ALL_ROWS,
     ConfigResult,
+    format_mean_sd,
     leaderboard,
     recommended,
     resolved_null,
     unended_sweep,
+    within_noise,
 )
 from tuner.tracking.records import SweepRun, ranking_metric
 
@@ -117,6 +119,13 @@ def _chosen(board: list[ConfigResult], metric: str) -> ConfigResult:
                               if x.kind == "collapsed"))
     elif best.notes:
         log.warning("%s's fits are marked: %s (see the report's notes)", best.name, best.notes)
+    tied = within_noise(board, best, metric)
+    if tied:
+        log.warning("%s (%s %s) is within seed noise of %s: %s; these seeds do not settle which "
+                    "is best, more seeds would", best.name, metric, format_mean_sd(best, metric),
+                    counted(len(tied), "other configuration"),
+                    "; ".join(f"{c.name} ({format_mean_sd(c, metric)})" for c in tied[:3])
+                    + (f"; and {len(tied) - 3} more" if len(tied) > 3 else ""))
     return best
 
 

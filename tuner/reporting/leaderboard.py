@@ -310,6 +310,21 @@ def rank_configs(configs: Sequence[ConfigResult], metric: str) -> list[ConfigRes
 ALL_ROWS = 1_000_000  # a leaderboard's every configuration
 
 
+def within_noise(board: Sequence[ConfigResult], chosen: ConfigResult,
+                 metric: str) -> list[ConfigResult]:
+    """The other configurations whose mean `metric` differs from `chosen`'s by less than the
+    larger of the two sds over seeds: which of them is better is not settled by these seeds.
+    The demo's first two BERTopic rows were 0.2742 ± 0.0593 and 0.2728 ± 0.0015, its seeds
+    0.316 and 0.232, and the first was `tuner best`'s pick, unsaid (fresh-clone audit of
+    2026-12-03). None for a configuration of one seed: its noise is unknown."""
+    spread = chosen.sd.get(metric)
+    if spread is None or metric not in chosen.metrics:
+        return []
+    return [c for c in board if c is not chosen and metric in c.metrics
+            and (sd := c.sd.get(metric)) is not None
+            and abs(c.metrics[metric] - chosen.metrics[metric]) < max(spread, sd)]
+
+
 def recommended(board: Sequence[ConfigResult]) -> ConfigResult | None:
     """The configuration to recommend: the best ranked none of whose seeds collapsed (its
     scores mean little), else the best. A collapsed BERTopic fit (4 topics found of 20 asked,
@@ -348,13 +363,15 @@ def format_leaderboard(entries: Sequence[ConfigResult], metric: str) -> str:
     others = {m: max(12, len(m) + 2) for m in SHOWN_METRICS if m != metric}  # 2 spaces apart
     width = min(NAME_WIDTH, max([len("configuration"), *(len(e.name) for e in entries)]))
     mean = max(10, len(metric) + 6)  # "<metric> mean" over the means, its ± over theirs
-    header = (f"{'#':>2}  {'configuration':<{width}} {'seeds':>5} "
-              f"{metric + ' mean':>{mean}} ± {'sd':<7}"
-              + "".join(f"{c:>{w}}" for c, w in others.items()) + "  best run")
-    rows = [f"{rank:>2}  {_shortened(entry.name):<{width}} {entry.seeds_of(metric):>5} "
-            f"{_mean_sd_column(entry, metric, mean)}"
-            + "".join(f"{entry.metrics[c]:>{w}.4f}" if c in entry.metrics else f"{'-':>{w}}"
-                      for c, w in others.items())
+    topics = any("num_topics_found" in e.metrics for e in entries)
+    header = (f"{'#':>2}  {'configuration':<{width}} {'seeds':>5}"
+              + (f" {'topics':>7}" if topics else "") + f" {metric + ' mean':>{mean}} ± "
+              f"{'sd':<7}" + "".join(f"{c:>{w}}" for c, w in others.items()) + "  best run")
+    rows = [f"{rank:>2}  {_shortened(entry.name):<{width}} {entry.seeds_of(metric):>5}"
+            + (f" {topics_found(entry):>7}" if topics else "")
+            + f" {_mean_sd_column(entry, metric, mean)}"
+            + "".join(f"{format_metric(c, entry.metrics[c]):>{w}}" if c in entry.metrics
+                      else f"{'-':>{w}}" for c, w in others.items())
             + f"  {entry.best_trial(metric).run_name}"
             for rank, entry in enumerate(entries, start=1)]
     if any(entry.notes for entry in entries):  # after the run name, which has one width
@@ -363,7 +380,41 @@ def format_leaderboard(entries: Sequence[ConfigResult], metric: str) -> str:
         rows = [f"{row:<{len(row) - len(entry.best_trial(metric).run_name) + run_width}}  "
                 f"{entry.notes}".rstrip() for row, entry in zip(rows, entries, strict=True)]
     return "\n".join([header, "-" * max(len(line) for line in [header, *rows]), *rows,
+                      *_noise_note(entries, metric), *_topics_note(entries, topics),
                       *_shared_work_note(entries)])
+
+
+def topics_found(entry: ConfigResult) -> str:
+    """`12/20`: the topics its fits found (mean over seeds) of the num_topics asked; the found
+    alone for a model that asks none (HDP, BERTopic's num_topics null). HDP's 31 topics sat
+    beside LDA's 10 unsaid, and a BERTopic row of 20 asked had found 12 (fresh-clone audit of
+    2026-12-03)."""
+    found = entry.metrics.get("num_topics_found")
+    if found is None:
+        return "-"
+    asked = entry.params.get("num_topics")
+    return f"{found:.3g}" + (f"/{asked}" if isinstance(asked, int) else "")
+
+
+def format_metric(metric: str, value: float) -> str:
+    """Seconds to a tenth, scores to 4 decimals."""
+    return f"{value:.1f}" if metric.endswith("_seconds") else f"{value:.4f}"
+
+
+def _noise_note(entries: Sequence[ConfigResult], metric: str) -> list[str]:
+    tied = within_noise(entries, entries[0], metric)
+    if not tied:
+        return []
+    ranks = [f"#{entries.index(c) + 1}" for c in tied]
+    shown = ranks[0] if len(ranks) == 1 else ", ".join(ranks[:-1]) + " and " + ranks[-1]
+    return [f"({shown} {'is' if len(ranks) == 1 else 'are'} within seed noise of #1: the mean "
+            f"{metric} differs from #1's by less than the larger sd over seeds, so these seeds "
+            "do not settle which is better; more seeds would)"]
+
+
+def _topics_note(entries: Sequence[ConfigResult], shown: bool) -> list[str]:
+    return ["(topics: found by the fits, mean over seeds, of the num_topics asked)"] \
+        if shown else []
 
 
 def _shared_work_note(entries: Sequence[ConfigResult]) -> list[str]:
