@@ -427,3 +427,27 @@ def test_best_grid_names_the_embedding_model_only_where_the_sweep_did(tmp_path: 
     grid = best_grid(uri, "e", "npmi")
     assert ("model" in grid["embedding"]) is named
     assert grid["embedding"]["max_length"] == 256 and EMBEDDING_NAMED not in grid
+
+
+def test_report_ranking_shows_topics_found_and_the_pareto_key_leaderboard_ranks(
+        written: WrittenReport, trials: list[FinishedTrial]) -> None:
+    """The Pareto plot's own numbers 1 to 5 were not the leaderboard's ranks, its flagged rows
+    were unmarked, and no table said how many topics a fit found (fresh-clone audit of
+    2026-12-03)."""
+    import re
+
+    from tuner.reporting.leaderboard import rank_configs
+    from tuner.reporting.plots import pareto_key
+    from tuner.reporting.report import pareto_front
+
+    page = written.html.read_text(encoding="utf-8")
+    ranking = page.split("<th>topics found/asked</th>")[1].split("</table>")[0]
+    cells = re.findall(r"<td>([0-9.]+/[0-9]+)</td>", ranking)
+    assert len(cells) == 4 and all(c.endswith(("/5", "/8")) for c in cells), cells
+    board = rank_configs(aggregate_seeds(trials), "ari")
+    front = pareto_front(board, ["npmi", "diversity"])
+    key = pareto_key(board, front).splitlines()
+    assert [line.split(":")[0] for line in key] == \
+        [f"#{board.index(c) + 1}" for c in sorted(front, key=board.index)]
+    assert all(line.endswith(f"({c.notes})") for line, c in
+               zip(key, sorted(front, key=board.index), strict=True) if c.notes)

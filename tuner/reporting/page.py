@@ -13,7 +13,13 @@ from typing import Any
 from tuner.reporting.findings import findings_html
 from tuner.reporting.health import MEANINGS, NOTES, counted
 from tuner.reporting.importance import ModelImportance, why_no_importance
-from tuner.reporting.leaderboard import ConfigResult, format_mean_sd, format_value
+from tuner.reporting.leaderboard import (
+    ConfigResult,
+    format_mean_sd,
+    format_value,
+    topics_found,
+    within_noise,
+)
 from tuner.reporting.plots import TOPIC_WORDS_SHOWN
 
 TABLE_METRICS = ("npmi", "diversity", "ari", "f1", "fit_seconds")
@@ -153,13 +159,26 @@ def _pruning(data: ReportData) -> str:
 
 def _ranking_table(data: ReportData) -> str:
     on_front = {id(c) for c in data.front}
-    rows = [[str(rank), c.model, c.label or "-", c.seeds_of(data.metric),
+    rows = [[str(rank), c.model, c.label or "-", c.seeds_of(data.metric), topics_found(c),
              format_mean_sd(c, data.metric),
              "yes" if id(c) in on_front else "", c.notes]
             for rank, c in enumerate(data.ranked, start=1)]
     return _notes_legend(data.ranked) + _table(
-        ["#", "model", "configuration", "seeds", f"{data.metric} mean ± sd", "Pareto", "note"],
-        rows)
+        ["#", "model", "configuration", "seeds", "topics found/asked",
+         f"{data.metric} mean ± sd", "Pareto", "note"], rows) + _noise_paragraph(data)
+
+
+def _noise_paragraph(data: ReportData) -> str:
+    """The rows within seed noise of the first (leaderboard.within_noise)."""
+    if not data.ranked:
+        return ""
+    tied = within_noise(data.ranked, data.ranked[0], data.metric)
+    if not tied:
+        return ""
+    ranks = ", ".join(f"#{data.ranked.index(c) + 1}" for c in tied)
+    return (f"<p>Within seed noise of #1 ({ranks}): their mean {html.escape(data.metric)} differs "
+            "from #1's by less than the larger sd over seeds, so these seeds do not settle "
+            "which is better; more seeds would.</p>")
 
 
 def _notes_legend(ranked: Sequence[ConfigResult]) -> str:

@@ -53,11 +53,21 @@ def plot_leaderboard(configs: Sequence[ConfigResult], metric: str, path: Path) -
     return _save(fig, path)
 
 
+def pareto_key(configs: Sequence[ConfigResult], front: Sequence[ConfigResult]) -> str:
+    """The front's lines under the plot, by leaderboard rank (`configs` is ranked): "#5: ProdLDA
+    num_topics=20 (topics still changing)"."""
+    ranks = {id(c): rank for rank, c in enumerate(configs, start=1)}
+    return "\n".join(f"#{ranks[id(c)]}: {c.name}" + (f" ({c.notes})" if c.notes else "")
+                     for c in sorted(front, key=lambda c: ranks[id(c)]))
+
+
 def plot_pareto(configs: Sequence[ConfigResult], front: Sequence[ConfigResult],
                 objectives: Sequence[str], path: Path) -> Path:
     """Configurations' means: first two objectives on the axes, the third as colour; the front
-    is ringed in red and numbered, the numbers keyed to names under the axes (names beside
-    close points would overlap)."""
+    is ringed in red and numbered by leaderboard rank (`configs` is ranked), the numbers keyed
+    under the axes (names beside close points would overlap) to names and notes: the plot's own
+    1 to 5 were not the leaderboard's ranks, and two fits whose topics still changed sat on the
+    front unmarked (fresh-clone audit of 2026-12-03)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 5 + 0.18 * len(front)))
     if len(objectives) < 2:
@@ -74,16 +84,17 @@ def plot_pareto(configs: Sequence[ConfigResult], front: Sequence[ConfigResult],
             fig.colorbar(points, ax=ax, label=colour)
         ax.scatter([c.metrics[x] for c in front], [c.metrics[y] for c in front], s=160,
                    facecolors="none", edgecolors="red", linewidths=2, label="non-dominated")
-        for number, config in enumerate(front, start=1):
-            ax.annotate(str(number), (config.metrics[x], config.metrics[y]), fontsize=8,
-                        color="red", xytext=(7, 5), textcoords="offset points")
+        ranks = {id(c): rank for rank, c in enumerate(configs, start=1)}
+        for config in front:
+            ax.annotate(f"#{ranks[id(config)]}", (config.metrics[x], config.metrics[y]),
+                        fontsize=8, color="red", xytext=(7, 5), textcoords="offset points")
         ax.margins(0.12)
         ax.set_xlabel(x)
         ax.set_ylabel(y)
         ax.legend(loc="best", fontsize=8)
-        key = "\n".join(f"{n}: {c.name}" for n, c in enumerate(front, start=1))
+        key = pareto_key(configs, front)
         ax.text(0.0, -0.14, key, transform=ax.transAxes, va="top", fontsize=8)
-    ax.set_title("Pareto front over " + " x ".join(objectives))
+    ax.set_title("Pareto front over " + " x ".join(objectives) + " (#: leaderboard rank)")
     fig.tight_layout()
     fig.savefig(path, dpi=100, bbox_inches="tight")  # the key hangs below the axes
     plt.close(fig)
