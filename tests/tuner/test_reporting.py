@@ -19,6 +19,7 @@ from tuner.reporting.best import best_grid
 from tuner.reporting.importance import (
     EXACT,
     FANOVA,
+    importance_record,
     model_importances,
     needs_fanova,
     why_no_importance,
@@ -76,7 +77,7 @@ def test_the_sweep_logs_importance_in_the_reports_shape(store: str, tmp_path: Pa
     sweep = tracker.sweep_runs(EXPERIMENT)[0]
     saved = json.loads(Path(tracker.client.download_artifacts(
         sweep.run_id, IMPORTANCE_FILE, str(tmp_path))).read_text(encoding="utf-8"))
-    assert set(saved) == {"metric", "methods", "fanova_seed", "models"}
+    assert set(saved) == {"metric", "methods", "fanova_seed", "models", "within_seed_noise"}
     assert saved["methods"] == {"LDA": FANOVA} and set(saved["models"]["LDA"]) == {
         "num_topics", "alpha"}
 
@@ -451,3 +452,32 @@ def test_report_ranking_shows_topics_found_and_the_pareto_key_leaderboard_ranks(
         [f"#{board.index(c) + 1}" for c in sorted(front, key=board.index)]
     assert all(line.endswith(f"({c.notes})") for line, c in
                zip(key, sorted(front, key=board.index), strict=True) if c.notes)
+
+
+def seeded_grid(value: Callable[[int, str], float], spread: float) -> list[FinishedTrial]:
+    """A complete 2 x 3 LDA grid of two seeds each, at value(k, eta) -/+ spread."""
+    return [FinishedTrial(f"r{k}{eta}{seed}", f"lda-{k}-{eta}-{seed}", "LDA",
+                          {"num_topics": k, "eta": eta}, seed,
+                          {"ari": value(k, eta) + (spread if seed == 2 else -spread)},
+                          key=f"{k}{eta}{seed}")
+            for k in (5, 8) for eta in ("auto", "symmetric", "none") for seed in (1, 2)]
+
+
+def test_importance_says_when_no_effect_stands_out_of_the_seeds_noise() -> None:
+    """The shares sum to 1 whatever the effects' size: the demo's num_topics got 0.79 for an
+    effect of 0.0155 ARI, where one configuration's seeds differed by 0.084 (fresh-clone audit
+    of 2026-12-03)."""
+    small = seeded_grid(lambda k, eta: 0.27 + 0.015 * (k == 8) + 0.005 * (eta == "none"), 0.04)
+    found = model_importances(small, "ari")["LDA"]
+    assert found.shares["num_topics"] > 0.5  # as large a share as ever
+    assert found.noise == (
+        "no swept parameter's effect on mean ari stands out of the seeds' noise: the largest, "
+        "num_topics's 0.0150 between its best and worst values, is under twice its standard "
+        "error 0.0327 (the seeds' pooled sd is 0.0566), so these shares describe noise; more "
+        "seeds would tell")
+    clear = seeded_grid(lambda k, eta: 0.27 + 0.15 * (k == 8), 0.04)
+    assert model_importances(clear, "ari")["LDA"].noise is None
+    single = [t for t in small if t.seed == 1]  # one seed: its noise unknown
+    assert model_importances(single, "ari")["LDA"].noise is None
+    assert importance_record(model_importances(small, "ari"), "ari")["within_seed_noise"] == \
+        {"LDA": found.noise}

@@ -213,7 +213,10 @@ def _model_section(model: str, configs: list[ConfigResult], data: ReportData,
 def _importance_note(model: str, configs: list[ConfigResult], data: ReportData) -> str:
     why = why_no_importance(configs, data.metric)
     if why is None:
-        return ""
+        found = data.importance.get(model)
+        noise = found.noise if found is not None else None
+        return f"<p>Parameter importance of {html.escape(model)}: {html.escape(noise)}.</p>" \
+            if noise else ""
     return f"<p>No parameter importance for {html.escape(model)}: {html.escape(why)}.</p>"
 
 

@@ -226,9 +226,10 @@ def _colours(count: int) -> list[Any]:
 
 
 def plot_importance(model: str, importance: Mapping[str, float], metric: str, method: str,
-                    path: Path) -> Path:
+                    path: Path, noise: bool = False) -> Path:
     """Horizontal bars: each swept parameter's share of the main-effect variance of `metric`
-    for `model`, found by `method` (tuner.reporting.importance)."""
+    for `model`, found by `method` (tuner.reporting.importance); titled as noise when no
+    effect stands out of the seeds' (`noise`: importance.within_seed_noise said so)."""
     plt = _pyplot()
     ordered = sorted(importance.items(), key=lambda kv: kv[1])
     fig, ax = plt.subplots(figsize=(7, 0.5 * len(ordered) + 1.5))
@@ -237,7 +238,9 @@ def plot_importance(model: str, importance: Mapping[str, float], metric: str, me
         ax.text(value, row, f" {value:.2f}", va="center", fontsize=8)
     ax.set_xlim(0, 1.1)
     ax.set_xlabel(f"share of the main-effect variance of mean {metric}; {method}")
-    ax.set_title(f"{model}: which parameters matter for {metric}")
+    ax.set_title(f"{model}: which parameters matter for {metric}" + (
+        "\nno effect stands out of the seeds' noise: these shares describe noise" if noise
+        else ""), color="tab:red" if noise else "black")
     return _save(fig, path)
 
 

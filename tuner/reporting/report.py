@@ -241,7 +241,8 @@ def _plots(data: ReportData, out: Path) -> list[Path]:
         if model in data.importance:
             found = data.importance[model]
             plots.append(plot_importance(model, found.shares, data.metric, found.method,
-                                         out / plot_name("importance", model)))
+                                         out / plot_name("importance", model),
+                                         noise=found.noise is not None))
     return plots
 
 
