@@ -932,6 +932,20 @@ def test_validate_says_when_labels_are_few_or_one_per_document(tmp_path, ng_reco
         capsys.readouterr().err
 
 
+def test_validate_says_when_no_swept_k_reaches_the_classes(tmp_path, small_corpus, capsys):
+    """On 29 HuffPost classes ARI put K=10 above K=20 for three models and NMI the opposite, and
+    F1 was 0.054 at K=10, unsaid (new-user audit of 2026-12-03). small_corpus has 20."""
+    path = make_grid(tmp_path, small_corpus, params={"num_topics": [5, 10]})
+    assert main(["validate", str(path)]) == 0
+    assert (f"warning: {path}: params.num_topics: at most 10 topics for the 20 classes of "
+            "dataset.label_field 'label': at least 10 classes are left unmatched, so F1 (macro "
+            "over the classes) cannot exceed 0.50, and ARI and NMI may rank such K apart; sweep "
+            "num_topics up to 20 to compare fits with the labels") in capsys.readouterr().err
+    path = make_grid(tmp_path, small_corpus, params={"num_topics": [5, 20]})
+    assert main(["validate", str(path)]) == 0
+    assert "classes are left unmatched" not in capsys.readouterr().err
+
+
 def test_validate_asks_whether_a_text_field_of_few_distinct_values_is_the_text(
         tmp_path, ng_records, capsys):
     """text_field set to the label field was warned of only as 99% copies (new-user audit of

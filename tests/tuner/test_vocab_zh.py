@@ -93,7 +93,7 @@ def test_a_language_that_does_not_fit_the_text_is_said_before_any_trial(
     from tuner.grid import load_grid
 
     corpus = dataset_path("thucnews-mini")  # 5% of its articles hold web addresses: dropped
-    grid = load_grid(make_grid(tmp_path, corpus, models=models, params={"num_topics": 5},
+    grid = load_grid(make_grid(tmp_path, corpus, models=models, params={"num_topics": 10},
                                dataset={"path": str(corpus), "text_field": "text",
                                         "id_field": "id", "label_field": "label",
                                         "language": language},

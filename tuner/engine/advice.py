@@ -545,8 +545,9 @@ def _label_coverage_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
     truth = inputs.truth
     if truth is None or not len(truth.labels):
         return []
-    where = (f"{grid.path}: dataset.label_field '{grid.dataset.label_field}'"
-             if grid.ground_truth is None else f"{grid.path}: ground_truth")
+    source = (f"dataset.label_field '{grid.dataset.label_field}'" if grid.ground_truth is None
+              else "ground_truth")
+    where = f"{grid.path}: {source}"
     found = []
     covered = int(truth.covered.sum())
     documents = len(truth.labels)
@@ -559,6 +560,16 @@ def _label_coverage_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
         found.append(f"{where}: {classes} classes for {covered} labelled documents, nearly one "
                      "per document, so ARI, NMI and F1 against them say little of topics; name "
                      "the field that holds a category")
+    asked = [k for p in inputs.plan if isinstance(k := p.params.get("num_topics"), int)]
+    if asked and max(asked) < classes <= covered / 2:
+        # ARI put K=10 above K=20 on 29 HuffPost classes for three models, NMI the opposite,
+        # and F1 was 0.054 at K=10, unsaid (new-user audit of 2026-12-03)
+        most = max(asked)
+        found.append(f"{grid.path}: params.num_topics: at most {most} topics for the {classes} "
+                     f"classes of {source}: at least {classes - most} classes "
+                     f"are left unmatched, so F1 (macro over the classes) cannot exceed "
+                     f"{most / classes:.2f}, and ARI and NMI may rank such K apart; sweep "
+                     f"num_topics up to {classes} to compare fits with the labels")
     return found
 
 

@@ -112,7 +112,10 @@ READING = (
     "1 means no word repeats. A fit with few or collapsed topics can score 1.</li>"
     "<li><b>ari</b>, <b>nmi</b>, <b>f1</b>: agreement of each document's topic with the "
     "labels. They measure the labels' partition, which is only as topical as the labels are "
-    "(a region or a year is not a topic), and a model trained on the labels scores itself.</li>"
+    "(a region or a year is not a topic), and a model trained on the labels scores itself. "
+    "f1 matches topics to classes one to one and averages over the classes (macro): with "
+    "fewer topics than classes the unmatched classes count 0, so it cannot exceed topics / "
+    "classes, while nmi is not bounded so; ari and nmi can rank such fits apart.</li>"
     "<li><b>± sd</b> is over the seeds: with one seed there is none, and a Pareto front of "
     "one-seed means is as noisy as they are.</li></ul></details>")
 
