@@ -390,14 +390,19 @@ def _check_param_names(params: Mapping[str, Any], schemas: Mapping[str, ParamSch
     for key in params:
         scope, _, name = key.rpartition(".")
         if scope:
-            model = canonical_name(scope) or scope
-            if model not in schemas:
-                problems.add(f"params.{key}", f"model '{scope}' is not in this grid's models "
-                             f"({', '.join(schemas)})")
-            elif schemas[model].get(name) is None:  # prodlda.learning_rte: said what it meant
+            model = canonical_name(scope)
+            if model is None:
+                problems.add(f"params.{key}", f"no model '{scope}' (this grid's models: "
+                             f"{', '.join(schemas)})")
+                continue
+            # a model left out of `models` keeps its settings for when it is back, checked all
+            # the same (removing prodlda from `models` refused the grid over prodlda.epochs;
+            # new-user audit of 2026-12-03); validate says they are not used
+            schema = schemas[model] if model in schemas else load_trainer(model).params
+            if schema.get(name) is None:  # prodlda.learning_rte: said what it meant
                 problems.add(f"params.{key}", f"{model} has no parameter '{name}'"
-                             f"{_other_section(name) or closest(name, schemas[model].names)}"
-                             f" ({model} has {', '.join(schemas[model].names)})")
+                             f"{_other_section(name) or closest(name, schema.names)}"
+                             f" ({model} has {', '.join(schema.names)})")
         elif schemas and not any(s.get(name) for s in schemas.values()):
             problems.add(f"params.{key}", f"no model in this grid has a parameter '{name}'"
                          f"{_other_section(name) or _did_you_mean(name, schemas.values())}")

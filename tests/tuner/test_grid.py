@@ -69,7 +69,11 @@ def test_single_model_key_and_relative_dataset_path(tmp_path, small_corpus):
     ({"params": {"num_topics": [5, 200]}}, r"params.num_topics\[1\]: LDA expects an int in "
                                            r"5-100; got 200"),
     ({"params": {"lda.epochs": 10}}, r"params.lda.epochs: LDA has no parameter 'epochs'"),
-    ({"params": {"bertopic.min_cluster_size": 10}}, r"model 'bertopic' is not in this grid"),
+    ({"params": {"bertopc.min_cluster_size": 10}}, r"params.bertopc.min_cluster_size: no "
+                                                    r"model 'bertopc' \(this grid's models: LDA\)"),
+    # a model left out of the grid: its settings are checked all the same
+    ({"params": {"bertopic.min_clustr_size": 10}}, r"params.bertopic.min_clustr_size: BERTopic "
+                                                   r"has no parameter 'min_clustr_size'; did you"),
     ({"params": {"num_topics": []}}, r"params.num_topics: expects a value or a non-empty list"),
     ({"params": {"num_topics": "ten"}}, r"expects an int in 5-100; got 'ten' \(str\)"),
     ({"seeds": []}, r"seeds: expects a non-empty list of at most 10000 distinct values, each "
@@ -98,6 +102,21 @@ def test_invalid_grid_names_file_field_and_allowed(tmp_path, small_corpus, overr
     with pytest.raises(GridError, match=message) as info:
         load_grid(path)
     assert all(problem.startswith(str(path)) for problem in info.value.problems)
+
+
+def test_settings_of_a_model_left_out_of_the_grid_are_kept_and_said_unused(tmp_path,
+                                                                          small_corpus):
+    """Removing prodlda from `models` refused the grid over prodlda.epochs (new-user audit of
+    2026-12-03): the settings are checked, not used, and validate says so."""
+    from tuner.engine.advice import advisories
+    from tuner.engine.sweep import check_inputs
+
+    path = grid_with(tmp_path, small_corpus, params={"num_topics": 5, "prodlda.epochs": 20,
+                                                     "bertopic.min_cluster_size": [10, 20]})
+    grid = load_grid(path)
+    assert [s.model for s in grid.sweeps] == ["LDA"] and grid.trial_count == 1
+    assert f"{path}: params.prodlda.epochs, params.bertopic.min_cluster_size: their models are " \
+        "not in this grid's models, so no trial uses them" in advisories(grid, check_inputs(grid))
 
 
 def test_every_problem_of_a_list_is_said_at_once(tmp_path, small_corpus):

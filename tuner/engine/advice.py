@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from trainers import fit_inputs, load_trainer
+from trainers import canonical_name, fit_inputs, load_trainer
 from tuner.data.corpus import (
     CHINESE_SHARE,
     HAN_CHARACTER,
@@ -55,7 +55,8 @@ def advisories(grid: Grid, inputs: CheckedInputs) -> list[str]:
         + _pruning_advice(grid) + _model_size_advice(grid) + _pooling_advice(grid, inputs) \
         + _supervised_advice(grid, inputs) + _markup_advice(grid, inputs) \
         + _mention_advice(grid, inputs) + _stop_word_advice(grid, inputs) \
-        + _duplicate_advice(grid, inputs) + _outsized_advice(grid, inputs)
+        + _duplicate_advice(grid, inputs) + _outsized_advice(grid, inputs) \
+        + _left_out_model_advice(grid)
     unknown = _unknown_tokens_advice(grid, inputs, counted)
     english_model = any(p.embedding is not None and p.embedding.model in MINILM_IDS
                         for p in inputs.plan)
@@ -507,6 +508,24 @@ def _stop_word_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
         f"one word of {settings.min_token_len} to {MAX_TOKEN_LEN} characters, starting with a "
         "letter, with no space, dot or other mark inside), so "
         f"{'it drops' if len(never) == 1 else 'they drop'} nothing"]
+
+
+def _left_out_model_advice(grid: Grid) -> list[str]:
+    """Settings of a model the grid's `models` leave out: kept and checked, not used."""
+    params = grid.raw.get("params")
+    if not isinstance(params, dict):
+        return []
+    running = {sweep.model for sweep in grid.sweeps}
+    unused = [key for key in params if "." in key
+              and (model := canonical_name(key.rpartition(".")[0])) is not None
+              and model not in running]
+    if not unused:
+        return []
+    shown = ", ".join(f"params.{key}" for key in unused[:5]) + \
+        (f" and {len(unused) - 5} more" if len(unused) > 5 else "")
+    return [f"{grid.path}: {shown}: {'its model is' if len(unused) == 1 else 'their models are'} "
+            "not in this grid's models, so no trial uses "
+            f"{'it' if len(unused) == 1 else 'them'}"]
 
 
 def _pruning_advice(grid: Grid) -> list[str]:
