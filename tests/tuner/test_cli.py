@@ -390,7 +390,7 @@ def test_validate_warns_of_more_dtm_bins_than_dates(tmp_path, capsys):
     rows = [{**r, "timestamp": f"2022-09-2{3 + i % 2}"} for i, r in enumerate(dated_records())]
     corpus = write_jsonl(tmp_path / "two-days.jsonl", rows)
     dataset = {"path": str(corpus), "text_field": "text", "id_field": "id",
-               "label_field": "label", "timestamp_field": "timestamp", "language": "en"}
+               "label_field": None, "timestamp_field": "timestamp", "language": "en"}
     path = make_grid(tmp_path, corpus, dataset=dataset, models=["dtm"],
                      params={"num_topics": 5, "time_slices": ["bins:2", "bins:6"]})
     assert main(["validate", str(path)]) == 0

@@ -818,4 +818,24 @@ def bag_advice(grid: Grid, bow: BagOfWords, users: Sequence[PlannedTrial], langu
         found.append(f"{where}: {empty:.0%} of the documents keep no word after preprocessing "
                      f"({mean:.1f} per document on average); no topic can have them (they count "
                      f"as outliers). {_fewer_empty(grid, capped, words, language)}")
-    return found
+    return found + _thin_npmi_advice(where, bow, mean)
+
+
+# Below both, NPMI's pair counts are too few to rank models by: on 1,200 toutiao headlines (3.3
+# words each, 4,000 in all) NVDM's NPMI led LDA's, -0.316 to -0.345, and its topics read as word
+# salad; the same topics scored against all 20,000 headlines put LDA ahead, -0.233 to -0.283
+# (new-user audit of 2026-12-03).
+THIN_NPMI_WORDS = 10.0  # mean words a document keeps
+THIN_NPMI_TOKENS = 50_000  # words the corpus keeps in all
+
+
+def _thin_npmi_advice(where: str, bow: BagOfWords, mean: float) -> list[str]:
+    tokens = len(bow.flat)
+    if mean >= THIN_NPMI_WORDS or tokens >= THIN_NPMI_TOKENS:
+        return []
+    return [f"{where}: NPMI counts its word pairs in these {bow.n_docs:,} documents alone, "
+            f"{mean:.1f} words each ({tokens:,} in all): most pairs of a topic's words never "
+            "share a window, so NPMI is a noisy estimate that can rank models otherwise than a "
+            "larger corpus would; rank by ari or nmi where there are labels, or score the best "
+            "trials' topics (their topics.json) against a larger corpus of such texts with "
+            "`tuner score`, given a grid whose dataset is that corpus"]
