@@ -369,3 +369,12 @@ def test_topics_found_are_shown_beside_those_asked() -> None:
     assert lines[-1] == "(topics: found by the fits, mean over seeds, of the num_topics asked)"
     assert "topics" not in format_leaderboard(rank_configs(aggregate_seeds(TRIALS), "ari"),
                                               "ari").splitlines()[0]
+
+
+def test_equal_means_of_no_spread_are_a_tie() -> None:
+    """gt_coverage 1.0 on every row (sd 0): tuner best broke the tie in silence (fresh-clone
+    audit of 2026-12-03)."""
+    trials = [trial(f"{k}{s}", "LDA", s, {"gt_coverage": 1.0}, num_topics=k)
+              for k in (5, 8) for s in (1, 2)]
+    board = rank_configs(aggregate_seeds(trials), "gt_coverage")
+    assert [c.name for c in within_noise(board, board[0], "gt_coverage")] == [board[1].name]

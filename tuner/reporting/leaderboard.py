@@ -4,6 +4,7 @@ configuration (model + parameters other than the seed), ranked by the mean."""
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -313,7 +314,8 @@ ALL_ROWS = 1_000_000  # a leaderboard's every configuration
 def within_noise(board: Sequence[ConfigResult], chosen: ConfigResult,
                  metric: str) -> list[ConfigResult]:
     """The other configurations whose mean `metric` differs from `chosen`'s by less than the
-    larger of the two sds over seeds: which of them is better is not settled by these seeds.
+    larger of the two sds over seeds, or not at all: which of them is better is not settled by
+    these seeds.
     The demo's first two BERTopic rows were 0.2742 ± 0.0593 and 0.2728 ± 0.0015, its seeds
     0.316 and 0.232, and the first was `tuner best`'s pick, unsaid (fresh-clone audit of
     2026-12-03). None for a configuration of one seed: its noise is unknown."""
@@ -322,7 +324,14 @@ def within_noise(board: Sequence[ConfigResult], chosen: ConfigResult,
         return []
     return [c for c in board if c is not chosen and metric in c.metrics
             and (sd := c.sd.get(metric)) is not None
-            and abs(c.metrics[metric] - chosen.metrics[metric]) < max(spread, sd)]
+            and ((apart := _apart(c.metrics[metric], chosen.metrics[metric])) == 0.0
+                 or apart < max(spread, sd))]
+
+
+def _apart(a: float, b: float) -> float:
+    """How far two means are, 0.0 for equal ones (gt_coverage 1.0 on every row, whose sds are
+    0: a tie `tuner best` broke in silence; fresh-clone audit of 2026-12-03)."""
+    return 0.0 if math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-15) else abs(a - b)
 
 
 def recommended(board: Sequence[ConfigResult]) -> ConfigResult | None:
