@@ -382,9 +382,9 @@ def _run(args: argparse.Namespace) -> int:
                              args.trial_timeout, args.max_memory, args.scheduler,
                              args.threads_per_worker)
     # said before the caches are read and the store opened: run from another folder, the
-    # defaults (./.cache, mlruns/) computed every embedding again and ran every trial again in
-    # a new store, and the sweep said where only after embedding (fresh-clone audit of
-    # 2026-12-03)
+    # defaults (embedding_cache/, mlruns/) computed every embedding again and ran every trial
+    # again in a new store, and the sweep said where only after embedding (fresh-clone audit
+    # of 2026-12-03)
     print(f"cache {Path(args.cache_dir).resolve()}, tracking "
           f"{redact_uri(settings.tracking_uri)}", flush=True)
     view = _RunView(grid.trial_count, settings, bar=not args.quiet and sys.stdout.isatty())

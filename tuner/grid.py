@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from trainers import canonical_name, load_trainer
+from trainers import canonical_name, load_trainer, registry
 from tuner import grid_sections as sections
 from tuner.data.corpus import DatasetSpec
 from tuner.data.embeddings import EmbeddingSpec
@@ -299,6 +299,7 @@ def _sweeps(models: list[str], params: Any, search: SearchSpec,
         return []  # reported by the top-level schema
     schemas = {m: seed_bounded(load_trainer(m)) for m in models}
     _check_param_names(params, schemas, problems)
+    _check_left_out_values(params, schemas, search, problems)
     spaces: dict[str, dict[str, Values]] = {}
     for model, schema in schemas.items():
         checked = {name: _check_values(key, schema, name, vals, search, problems)
@@ -393,7 +394,7 @@ def _check_param_names(params: Mapping[str, Any], schemas: Mapping[str, ParamSch
             model = canonical_name(scope)
             if model is None:
                 problems.add(f"params.{key}", f"no model '{scope}' (this grid's models: "
-                             f"{', '.join(schemas)})")
+                             f"{', '.join(schemas)}){closest(scope, registry())}")
                 continue
             # a model left out of `models` keeps its settings for when it is back, checked all
             # the same (removing prodlda from `models` refused the grid over prodlda.epochs;
@@ -406,6 +407,21 @@ def _check_param_names(params: Mapping[str, Any], schemas: Mapping[str, ParamSch
         elif schemas and not any(s.get(name) for s in schemas.values()):
             problems.add(f"params.{key}", f"no model in this grid has a parameter '{name}'"
                          f"{_other_section(name) or _did_you_mean(name, schemas.values())}")
+
+
+def _check_left_out_values(params: Mapping[str, Any], schemas: Mapping[str, ParamSchema],
+                           search: SearchSpec, problems: sections.ProblemList) -> None:
+    """The values of settings of models that `models` leaves out, checked as if they ran: a
+    value the model would refuse stayed unsaid until the model was back (review of
+    2026-12-03)."""
+    left_out = {model for key in params if "." in key
+                and (model := canonical_name(key.rpartition(".")[0])) is not None
+                and model not in schemas}
+    for model in sorted(left_out):
+        schema = seed_bounded(load_trainer(model))
+        for name, (key, values) in _model_values(model, schema, params).items():
+            if "." in key:  # its own settings; the shared ones are checked for the grid's models
+                _check_values(key, schema, name, values, search, problems)
 
 
 def _other_section(name: str) -> str:

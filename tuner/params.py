@@ -183,8 +183,10 @@ def closest(name: str, names: Iterable[str]) -> str:
     """"; did you mean 'x'?" for the names closest to a misspelt one ("seed"), if any is close;
     a name in another case first (difflib found no "ID" for "id")."""
     known = sorted(set(names))
+    lowered = {n.lower(): n for n in known}  # spelling compared in one case: "bertopc" is
+    # BERTopic's (review of 2026-12-03)
     close = [n for n in known if n.lower() == name.lower()] or \
-        difflib.get_close_matches(name, known, n=3, cutoff=0.75)
+        [lowered[c] for c in difflib.get_close_matches(name.lower(), lowered, n=3, cutoff=0.75)]
     return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
 

@@ -365,7 +365,7 @@ def test_health_probes_are_answered_while_every_ordinary_thread_is_held() -> Non
     import threading
 
     from tuner.serve.server import request_lane
-    from tuner.serve.transport import HANDLER_THREADS, GatedHTTPServer
+    from tuner.serve.transport import HANDLER_THREADS, ORDINARY, GatedHTTPServer
     from tuner.serve.transport import PrereadHandler as Preread
 
     release = threading.Event()
@@ -392,9 +392,14 @@ def test_health_probes_are_answered_while_every_ordinary_thread_is_held() -> Non
         connection.request("GET", path)
         return connection
 
+    def lane_full() -> bool:  # every place of the ordinary lane taken
+        return not server._lanes[ORDINARY].queued._value  # type: ignore[attr-defined]
+
     try:
         held = [get("/sweeps/abc/leaderboard") for _ in range(HANDLER_THREADS * 9)]
-        time.sleep(0.5)  # the gate hands them to the lane
+        deadline = time.monotonic() + 60  # the gate hands them to the lane (slowly, on a busy CI)
+        while not lane_full() and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert get("/sweeps").getresponse().status == 503  # the ordinary lane is full
         assert [get("/health").getresponse().read() for _ in range(3)] == [b"ok"] * 3
         release.set()

@@ -944,6 +944,13 @@ def test_validate_says_when_no_swept_k_reaches_the_classes(tmp_path, small_corpu
     path = make_grid(tmp_path, small_corpus, params={"num_topics": [5, 20]})
     assert main(["validate", str(path)]) == 0
     assert "classes are left unmatched" not in capsys.readouterr().err
+    # a TPE search's range, not the defaults its cache probes plan with (review of 2026-12-03)
+    tpe = {"strategy": "tpe", "n_trials": 4}
+    for high, warned in ((60, False), (12, True)):
+        path = make_grid(tmp_path, small_corpus, search=tpe,
+                         params={"num_topics": {"low": 5, "high": high}})
+        assert main(["validate", str(path)]) == 0
+        assert ("classes are left unmatched" in capsys.readouterr().err) is warned
 
 
 def test_validate_asks_whether_a_text_field_of_few_distinct_values_is_the_text(

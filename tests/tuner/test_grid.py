@@ -70,10 +70,14 @@ def test_single_model_key_and_relative_dataset_path(tmp_path, small_corpus):
                                            r"5-100; got 200"),
     ({"params": {"lda.epochs": 10}}, r"params.lda.epochs: LDA has no parameter 'epochs'"),
     ({"params": {"bertopc.min_cluster_size": 10}}, r"params.bertopc.min_cluster_size: no "
-                                                    r"model 'bertopc' \(this grid's models: LDA\)"),
+                                                    r"model 'bertopc' \(this grid's models: LDA\); did "
+                                                    r"you mean 'BERTopic'\?"),
     # a model left out of the grid: its settings are checked all the same
     ({"params": {"bertopic.min_clustr_size": 10}}, r"params.bertopic.min_clustr_size: BERTopic "
                                                    r"has no parameter 'min_clustr_size'; did you"),
+    ({"params": {"prodlda.epochs": "abc"}}, r"params.prodlda.epochs: ProdLDA expects an int"),
+    ({"params": {"bertopic.min_cluster_size": [10, -5]}}, r"params.bertopic.min_cluster_size"
+                                                          r"\[1\]: BERTopic expects an int"),
     ({"params": {"num_topics": []}}, r"params.num_topics: expects a value or a non-empty list"),
     ({"params": {"num_topics": "ten"}}, r"expects an int in 5-100; got 'ten' \(str\)"),
     ({"seeds": []}, r"seeds: expects a non-empty list of at most 10000 distinct values, each "

@@ -367,6 +367,12 @@ def test_topics_found_are_shown_beside_those_asked() -> None:
     assert lines[2].split()[:4] == ["1", "HDP", "1", "31"] and lines[2].split()[-2] == "2.2"
     assert lines[3].split()[:4] == ["2", "BERTopic", "2", "12.5/20"]
     assert lines[-1] == "(topics: found by the fits, mean over seeds, of the num_topics asked)"
+    wide = [trial("w1", "LDA", 1, {"ari": 0.1, "num_topics_found": 97.0}, num_topics=100),
+            trial("w2", "LDA", 2, {"ari": 0.1, "num_topics_found": 98.0}, num_topics=100),
+            *trials[:1]]
+    lines = format_leaderboard(rank_configs(aggregate_seeds(wide), "ari"), "ari").splitlines()
+    assert " 97.5/100 " in lines[3] and lines[0].index("±") == lines[2].index("±") == \
+        lines[3].index("±")  # a wider value widens the column (review of 2026-12-03)
     assert "topics" not in format_leaderboard(rank_configs(aggregate_seeds(TRIALS), "ari"),
                                               "ari").splitlines()[0]
 

@@ -579,7 +579,9 @@ def _label_coverage_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
         found.append(f"{where}: {classes} classes for {covered} labelled documents, nearly one "
                      "per document, so ARI, NMI and F1 against them say little of topics; name "
                      "the field that holds a category")
-    asked = [k for p in inputs.plan if isinstance(k := p.params.get("num_topics"), int)]
+    # the sweeps' values, not the plan's: a TPE search plans only cache probes at defaults
+    asked = [int(k) for sweep in grid.sweeps for k in sweep.values_of("num_topics")
+             if isinstance(k, (int, float)) and not isinstance(k, bool)]  # a range's: floats
     if asked and max(asked) < classes <= covered / 2:
         # ARI put K=10 above K=20 on 29 HuffPost classes for three models, NMI the opposite,
         # and F1 was 0.054 at K=10, unsaid (new-user audit of 2026-12-03)

@@ -116,9 +116,9 @@ def importance_method(configs: Sequence[ConfigResult]) -> str:
 
 
 def _model_importance(model: str, configs: list[ConfigResult], metric: str) -> ModelImportance:
-    noise = within_seed_noise(configs, metric)
     if importance_method(configs) == FANOVA:
-        return ModelImportance(FANOVA, _fanova_importance(model, configs, metric), noise)
+        return ModelImportance(FANOVA, _fanova_importance(model, configs, metric))
+    noise = within_seed_noise(configs, metric)
     shares = main_effect_shares(configs, metric)
     assert shares is not None  # why_no_importance left out grids without main effects
     return ModelImportance(EXACT, shares, noise)
@@ -130,7 +130,9 @@ def within_seed_noise(configs: Sequence[ConfigResult], metric: str) -> str | Non
     twice its standard error from the seeds' pooled sd. The shares sum to 1 whatever the
     effects' size: the demo's BERTopic gave num_topics 0.79 for an effect of 0.0155 ARI, where
     one configuration's two seeds differed by 0.084 (fresh-clone audit of 2026-12-03). None
-    when some effect stands out, or the seeds' sd is unknown (one seed each)."""
+    when some effect stands out, or the seeds' sd is unknown (one seed each). For complete
+    grids only: a random or TPE search's values are mostly one configuration each, whose
+    extremes differ by chance beyond two means' standard error (review of 2026-12-03)."""
     variances = [sd ** 2 for c in configs if (sd := c.sd.get(metric)) is not None]
     if not variances:
         return None

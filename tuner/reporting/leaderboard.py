@@ -372,12 +372,14 @@ def format_leaderboard(entries: Sequence[ConfigResult], metric: str) -> str:
     others = {m: max(12, len(m) + 2) for m in SHOWN_METRICS if m != metric}  # 2 spaces apart
     width = min(NAME_WIDTH, max([len("configuration"), *(len(e.name) for e in entries)]))
     mean = max(10, len(metric) + 6)  # "<metric> mean" over the means, its ± over theirs
-    topics = any("num_topics_found" in e.metrics for e in entries)
+    topics = max((len(topics_found(e)) + 1 for e in entries if "num_topics_found" in e.metrics),
+                 default=0)  # its column's width, 0 for none: at least "topics" and a space
+    topics = max(topics, 7) if topics else 0
     header = (f"{'#':>2}  {'configuration':<{width}} {'seeds':>5}"
-              + (f" {'topics':>7}" if topics else "") + f" {metric + ' mean':>{mean}} ± "
+              + (f"{'topics':>{topics}}" if topics else "") + f" {metric + ' mean':>{mean}} ± "
               f"{'sd':<7}" + "".join(f"{c:>{w}}" for c, w in others.items()) + "  best run")
     rows = [f"{rank:>2}  {_shortened(entry.name):<{width}} {entry.seeds_of(metric):>5}"
-            + (f" {topics_found(entry):>7}" if topics else "")
+            + (f"{topics_found(entry):>{topics}}" if topics else "")
             + f" {_mean_sd_column(entry, metric, mean)}"
             + "".join(f"{format_metric(c, entry.metrics[c]):>{w}}" if c in entry.metrics
                       else f"{'-':>{w}}" for c, w in others.items())
@@ -389,7 +391,7 @@ def format_leaderboard(entries: Sequence[ConfigResult], metric: str) -> str:
         rows = [f"{row:<{len(row) - len(entry.best_trial(metric).run_name) + run_width}}  "
                 f"{entry.notes}".rstrip() for row, entry in zip(rows, entries, strict=True)]
     return "\n".join([header, "-" * max(len(line) for line in [header, *rows]), *rows,
-                      *_noise_note(entries, metric), *_topics_note(entries, topics),
+                      *_noise_note(entries, metric), *_topics_note(entries, bool(topics)),
                       *_shared_work_note(entries)])
 
 

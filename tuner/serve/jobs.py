@@ -462,7 +462,9 @@ def _grid_shaped(path: Path) -> bool:
     grid holds, and a data file that sits among the grids (labels, ground truth) must not be
     quoted back."""
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        # read as load_grid reads it: a data file with a byte order mark, unread as UTF-8, was
+        # taken for a grid and its keys quoted back (review of 2026-12-03)
+        raw = json.loads(path.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError):
         return True  # not JSON at all: load_grid says so without quoting it
     return isinstance(raw, dict) and "dataset" in raw and ("models" in raw or "model" in raw)
