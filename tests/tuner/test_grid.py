@@ -69,9 +69,9 @@ def test_single_model_key_and_relative_dataset_path(tmp_path, small_corpus):
     ({"params": {"num_topics": [5, 200]}}, r"params.num_topics\[1\]: LDA expects an int in "
                                            r"5-100; got 200"),
     ({"params": {"lda.epochs": 10}}, r"params.lda.epochs: LDA has no parameter 'epochs'"),
-    ({"params": {"bertopc.min_cluster_size": 10}}, r"params.bertopc.min_cluster_size: no "
-                                                    r"model 'bertopc' \(this grid's models: LDA\); did "
-                                                    r"you mean 'BERTopic'\?"),
+    ({"params": {"bertopc.min_cluster_size": 10}},
+     r"params.bertopc.min_cluster_size: no model 'bertopc' \(this grid's models: LDA\); did you "
+     r"mean 'BERTopic'\?"),
     # a model left out of the grid: its settings are checked all the same
     ({"params": {"bertopic.min_clustr_size": 10}}, r"params.bertopic.min_clustr_size: BERTopic "
                                                    r"has no parameter 'min_clustr_size'; did you"),
