@@ -35,6 +35,12 @@ if TYPE_CHECKING:
     from tuner.grid import Grid
 
 
+# What a Chinese corpus's embeddings are better made with: a small multilingual model first, which
+# a CPU runs in minutes (the Chinese audit of 2026-12-03 was offered only Qwen3, 0.6 B parameters)
+CHINESE_MODELS = ("for example sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2, "
+                  "small enough for a CPU, or Qwen/Qwen3-Embedding-0.6B; or a local copy of one")
+
+
 def advisories(grid: Grid, inputs: CheckedInputs) -> list[str]:
     """Choices that are valid but likely wrong for this data, said before any trial runs: the
     dataset's language against its script, more topics than documents, documents far longer
@@ -62,8 +68,7 @@ def advisories(grid: Grid, inputs: CheckedInputs) -> list[str]:
                         for p in inputs.plan)
     if unknown is None and english_model and share > CHINESE_SHARE:  # its tokenizer unread
         unknown = [f"{grid.path}: embedding.model: all-MiniLM-L6-v2 was trained on English; "
-                   "for Chinese text name a multilingual or Chinese model (for example "
-                   "Qwen/Qwen3-Embedding-0.6B or a local copy of one)"]
+                   f"for Chinese text name a multilingual or Chinese model ({CHINESE_MODELS})"]
     return found + (unknown or [])
 
 
@@ -293,8 +298,7 @@ def _unknown_tokens_advice(grid: Grid, inputs: CheckedInputs,
                          "this corpus's tokens (its tokenizer makes them [UNK]), so documents "
                          f"are embedded by the few words it knows, and {', '.join(users)} "
                          f"work{'s' * (len(users) == 1)} from those embeddings: name a model "
-                         "trained on this language (for "
-                         "Chinese, Qwen/Qwen3-Embedding-0.6B or a local copy of one)")
+                         f"trained on this language (for Chinese, {CHINESE_MODELS})")
     return found if measured else None
 
 
