@@ -80,7 +80,7 @@ def test_what_the_sweep_was_warned_of_is_on_its_run_and_in_its_report(tmp_path):
     dataset = {"path": str(corpus), "text_field": "text", "id_field": "id",
                "label_field": "label"}
     grid = load_grid(make_grid(tmp_path, corpus, experiment="warned", dataset=dataset,
-                               models=["lda"], params={"num_topics": 5, "vocab_size": 1000,
+                               models=["lda"], params={"num_topics": 10, "vocab_size": 1000,
                                                        "lda.max_iter": 10},
                                preprocessing={"strip_markup": True}))  # 12% hold a web address
     uri = sqlite_store(tmp_path / "mlflow.db")
