@@ -7,8 +7,9 @@ import json
 import shutil
 import signal
 import socket
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from mlflow.tracking import MlflowClient
 
 from tests.service.conftest import tiny_grid
 from tests.service.serving import TOKEN, Served, start_server
-from tuner.serve.transport import HANDLER_THREADS
+from tuner.serve.transport import HANDLER_THREADS, GatedHTTPServer
 
 MAX_CONNECTIONS, REQUEST_TIMEOUT = 64, 2.0
 HALF_OPEN = 200  # more than MAX_CONNECTIONS: the oldest are dropped to make room
@@ -295,41 +296,50 @@ def test_a_starting_server_removes_the_inline_grids_of_servers_that_are_gone(
         registry.shutdown(1)
 
 
+def _holding_server(release: threading.Event, holds: Callable[[str, str], bool],
+                    max_connections: int = 256) -> GatedHTTPServer:
+    """A started GatedHTTPServer with the service's lanes whose handler answers "ok" to every
+    request, once `release` is set for those `holds(method, path)` names."""
+    from tuner.serve.server import request_lane
+    from tuner.serve.transport import PrereadHandler
+
+    class Handler(PrereadHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            self._answer()
+
+        def do_POST(self) -> None:  # noqa: N802
+            self._answer()
+
+        def _answer(self) -> None:
+            if holds(self.command, self.path):
+                release.wait(60)
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = GatedHTTPServer(("127.0.0.1", 0), Handler, max_connections, 30.0, 1 << 20,
+                             lane_of=request_lane(None))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 def test_sweep_submissions_wait_in_their_own_lane_and_reads_are_answered_meanwhile() -> None:
     """40 POST /sweeps at once, each validating a 5 MB corpus, held every handler thread:
     GET /health took 69 s and the 503s came after 47 to 57 s (attacker audit of 2026-12-02).
     Submissions held here until released: the lane takes its threads and its queue, answers
     the rest 503 at once, and a GET is answered while it is full."""
     import http.client
-    import threading
 
-    from tuner.serve.server import request_lane
-    from tuner.serve.transport import HEAVY_THREADS, HEAVY_WAITING, GatedHTTPServer
-    from tuner.serve.transport import PrereadHandler as Preread
+    from tuner.serve.transport import HEAVY_THREADS, HEAVY_WAITING
 
     release = threading.Event()
-
-    class Handler(Preread):
-        def do_GET(self) -> None:  # noqa: N802
-            self._answer(b"ok")
-
-        def do_POST(self) -> None:  # noqa: N802
-            if not self.path.endswith("/cancel"):
-                release.wait(60)
-            self._answer(b"validated")
-
-        def _answer(self, body: bytes) -> None:
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = GatedHTTPServer(("127.0.0.1", 0), Handler, 256, 30.0, 1 << 20,
-                             lane_of=request_lane(None))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # submissions are held; a GET, or a cancel (not a submission), is answered at once
+    server = _holding_server(release, lambda method, path: method == "POST"
+                             and not path.endswith("/cancel"))
     port = server.server_port
 
     def post(path: str) -> http.client.HTTPConnection:
@@ -347,10 +357,10 @@ def test_sweep_submissions_wait_in_their_own_lane_and_reads_are_answered_meanwhi
         health.request("GET", "/health")
         assert health.getresponse().read() == b"ok"  # while every submission is held
         cancel = post("/sweeps/abc/cancel").getresponse()  # not a submission: the other lane
-        assert (cancel.status, cancel.read()) == (200, b"validated")
+        assert (cancel.status, cancel.read()) == (200, b"ok")
         assert not release.is_set()
         release.set()
-        assert all(c.getresponse().read() == b"validated" for c in held)
+        assert all(c.getresponse().read() == b"ok" for c in held)
     finally:
         release.set()
         server.shutdown()
@@ -362,30 +372,11 @@ def test_health_probes_are_answered_while_every_ordinary_thread_is_held() -> Non
     every health probe was answered 503 (attacker audit of 2026-12-03): probes have a thread of
     their own."""
     import http.client
-    import threading
 
-    from tuner.serve.server import request_lane
-    from tuner.serve.transport import HANDLER_THREADS, ORDINARY, GatedHTTPServer
-    from tuner.serve.transport import PrereadHandler as Preread
+    from tuner.serve.transport import ORDINARY
 
     release = threading.Event()
-
-    class Handler(Preread):
-        def do_GET(self) -> None:  # noqa: N802
-            if self.path != "/health":
-                release.wait(60)
-            body = b"ok"
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = GatedHTTPServer(("127.0.0.1", 0), Handler, 512, 30.0, 1 << 20,
-                             lane_of=request_lane(None))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = _holding_server(release, lambda method, path: path != "/health", 512)
 
     def get(path: str) -> http.client.HTTPConnection:
         connection = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=60)
