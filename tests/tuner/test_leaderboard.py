@@ -369,10 +369,12 @@ def test_topics_found_are_shown_beside_those_asked() -> None:
     assert lines[-1] == "(topics: found by the fits, mean over seeds, of the num_topics asked)"
     wide = [trial("w1", "LDA", 1, {"ari": 0.1, "num_topics_found": 97.0}, num_topics=100),
             trial("w2", "LDA", 2, {"ari": 0.1, "num_topics_found": 98.0}, num_topics=100),
-            *trials[:1]]
+            trial("h2", "BERTopic", 1, {"ari": 0.05, "num_topics_found": 1234.0},
+                  num_topics=None), *trials[:1]]
     lines = format_leaderboard(rank_configs(aggregate_seeds(wide), "ari"), "ari").splitlines()
-    assert " 97.5/100 " in lines[3] and lines[0].index("±") == lines[2].index("±") == \
-        lines[3].index("±")  # a wider value widens the column (review of 2026-12-03)
+    assert " 97.5/100 " in lines[3] and " 1234 " in lines[4]  # not 1.23e+03
+    assert lines[0].index("±") == lines[2].index("±") == lines[3].index("±") == \
+        lines[4].index("±")  # a wider value widens the column (review of 2026-12-03)
     assert "topics" not in format_leaderboard(rank_configs(aggregate_seeds(TRIALS), "ari"),
                                               "ari").splitlines()[0]
 

@@ -404,7 +404,7 @@ def topics_found(entry: ConfigResult) -> str:
     if found is None:
         return "-"
     asked = entry.params.get("num_topics")
-    return f"{found:.3g}" + (f"/{asked}" if isinstance(asked, int) else "")
+    return f"{round(found, 1):g}" + (f"/{asked}" if isinstance(asked, int) else "")
 
 
 def format_metric(metric: str, value: float) -> str:
