@@ -9,7 +9,7 @@ import dataclasses
 import itertools
 import json
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -414,14 +414,19 @@ def _check_left_out_values(params: Mapping[str, Any], schemas: Mapping[str, Para
     """The values of settings of models that `models` leaves out, checked as if they ran: a
     value the model would refuse stayed unsaid until the model was back (review of
     2026-12-03)."""
-    left_out = {model for key in params if "." in key
-                and (model := canonical_name(key.rpartition(".")[0])) is not None
-                and model not in schemas}
-    for model in sorted(left_out):
+    for model in sorted({model for model, _ in left_out_settings(params, schemas)}):
         schema = seed_bounded(load_trainer(model))
         for name, (key, values) in _model_values(model, schema, params).items():
             if "." in key:  # its own settings; the shared ones are checked for the grid's models
                 _check_values(key, schema, name, values, search, problems)
+
+
+def left_out_settings(params: Mapping[str, Any], models: Collection[str]
+                      ) -> list[tuple[str, str]]:
+    """(model, grid key) of each setting scoped to a known model that `models` leaves out."""
+    return [(model, key) for key in params if "." in key
+            and (model := canonical_name(key.rpartition(".")[0])) is not None
+            and model not in models]
 
 
 def _other_section(name: str) -> str:

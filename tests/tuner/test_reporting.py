@@ -435,9 +435,10 @@ def test_report_ranking_shows_topics_found_and_the_pareto_key_leaderboard_ranks(
     """The Pareto plot's own numbers 1 to 5 were not the leaderboard's ranks, its flagged rows
     were unmarked, and no table said how many topics a fit found (fresh-clone audit of
     2026-12-03)."""
+    import html
     import re
 
-    from tuner.reporting.leaderboard import rank_configs
+    from tuner.reporting.leaderboard import noise_sentence, rank_configs
     from tuner.reporting.plots import pareto_key
     from tuner.reporting.report import pareto_front
 
@@ -446,6 +447,8 @@ def test_report_ranking_shows_topics_found_and_the_pareto_key_leaderboard_ranks(
     cells = re.findall(r"<td>([0-9.]+/[0-9]+)</td>", ranking)
     assert len(cells) == 4 and all(c.endswith(("/5", "/8")) for c in cells), cells
     board = rank_configs(aggregate_seeds(trials), "ari")
+    sentence = noise_sentence(board, "ari")  # the printed board's, in the page too
+    assert (html.escape(sentence) in page) if sentence else "within seed noise" not in page
     front = pareto_front(board, ["npmi", "diversity"])
     key = pareto_key(board, front).splitlines()
     assert [line.split(":")[0] for line in key] == \

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from trainers import canonical_name, fit_inputs, load_trainer
+from trainers import fit_inputs, load_trainer
 from tuner.data.corpus import (
     CHINESE_SHARE,
     HAN_CHARACTER,
@@ -516,13 +516,12 @@ def _stop_word_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
 
 def _left_out_model_advice(grid: Grid) -> list[str]:
     """Settings of a model the grid's `models` leave out: kept and checked, not used."""
+    from tuner.grid import left_out_settings
+
     params = grid.raw.get("params")
     if not isinstance(params, dict):
         return []
-    running = {sweep.model for sweep in grid.sweeps}
-    unused = [key for key in params if "." in key
-              and (model := canonical_name(key.rpartition(".")[0])) is not None
-              and model not in running]
+    unused = [key for _, key in left_out_settings(params, {s.model for s in grid.sweeps})]
     if not unused:
         return []
     shown = ", ".join(f"params.{key}" for key in unused[:5]) + \

@@ -412,15 +412,22 @@ def format_metric(metric: str, value: float) -> str:
     return f"{value:.1f}" if metric.endswith("_seconds") else f"{value:.4f}"
 
 
-def _noise_note(entries: Sequence[ConfigResult], metric: str) -> list[str]:
-    tied = within_noise(entries, entries[0], metric)
+def noise_sentence(entries: Sequence[ConfigResult], metric: str) -> str | None:
+    """What the board and the report say of the rows within seed noise of the first (None:
+    none is)."""
+    tied = within_noise(entries, entries[0], metric) if entries else []
     if not tied:
-        return []
+        return None
     ranks = [f"#{entries.index(c) + 1}" for c in tied]
     shown = ranks[0] if len(ranks) == 1 else ", ".join(ranks[:-1]) + " and " + ranks[-1]
-    return [f"({shown} {'is' if len(ranks) == 1 else 'are'} within seed noise of #1: the mean "
+    return (f"{shown} {'is' if len(ranks) == 1 else 'are'} within seed noise of #1: the mean "
             f"{metric} differs from #1's by less than the larger sd over seeds, so these seeds "
-            "do not settle which is better; more seeds would)"]
+            "do not settle which is better; more seeds would")
+
+
+def _noise_note(entries: Sequence[ConfigResult], metric: str) -> list[str]:
+    sentence = noise_sentence(entries, metric)
+    return [f"({sentence})"] if sentence else []
 
 
 def _topics_note(entries: Sequence[ConfigResult], shown: bool) -> list[str]:

@@ -17,8 +17,8 @@ from tuner.reporting.leaderboard import (
     ConfigResult,
     format_mean_sd,
     format_value,
+    noise_sentence,
     topics_found,
-    within_noise,
 )
 from tuner.reporting.plots import TOPIC_WORDS_SHOWN
 
@@ -172,16 +172,9 @@ def _ranking_table(data: ReportData) -> str:
 
 
 def _noise_paragraph(data: ReportData) -> str:
-    """The rows within seed noise of the first (leaderboard.within_noise)."""
-    if not data.ranked:
-        return ""
-    tied = within_noise(data.ranked, data.ranked[0], data.metric)
-    if not tied:
-        return ""
-    ranks = ", ".join(f"#{data.ranked.index(c) + 1}" for c in tied)
-    return (f"<p>Within seed noise of #1 ({ranks}): their mean {html.escape(data.metric)} differs "
-            "from #1's by less than the larger sd over seeds, so these seeds do not settle "
-            "which is better; more seeds would.</p>")
+    """The rows within seed noise of the first, as the printed board says them."""
+    sentence = noise_sentence(data.ranked, data.metric)
+    return f"<p>{html.escape(sentence[0].upper() + sentence[1:])}.</p>" if sentence else ""
 
 
 def _notes_legend(ranked: Sequence[ConfigResult]) -> str:

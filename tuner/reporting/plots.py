@@ -53,10 +53,15 @@ def plot_leaderboard(configs: Sequence[ConfigResult], metric: str, path: Path) -
     return _save(fig, path)
 
 
+def _ranks(ranked: Sequence[ConfigResult]) -> dict[int, int]:
+    """id(configuration) -> its leaderboard rank."""
+    return {id(c): rank for rank, c in enumerate(ranked, start=1)}
+
+
 def pareto_key(configs: Sequence[ConfigResult], front: Sequence[ConfigResult]) -> str:
     """The front's lines under the plot, by leaderboard rank (`configs` is ranked): "#5: ProdLDA
     num_topics=20 (topics still changing)"."""
-    ranks = {id(c): rank for rank, c in enumerate(configs, start=1)}
+    ranks = _ranks(configs)
     return "\n".join(f"#{ranks[id(c)]}: {c.name}" + (f" ({c.notes})" if c.notes else "")
                      for c in sorted(front, key=lambda c: ranks[id(c)]))
 
@@ -84,7 +89,7 @@ def plot_pareto(configs: Sequence[ConfigResult], front: Sequence[ConfigResult],
             fig.colorbar(points, ax=ax, label=colour)
         ax.scatter([c.metrics[x] for c in front], [c.metrics[y] for c in front], s=160,
                    facecolors="none", edgecolors="red", linewidths=2, label="non-dominated")
-        ranks = {id(c): rank for rank, c in enumerate(configs, start=1)}
+        ranks = _ranks(configs)
         for config in front:
             ax.annotate(f"#{ranks[id(config)]}", (config.metrics[x], config.metrics[y]),
                         fontsize=8, color="red", xytext=(7, 5), textcoords="offset points")
