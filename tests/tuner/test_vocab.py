@@ -173,6 +173,28 @@ def test_strip_mentions_drops_handles_but_not_hashtags_or_mail():
     assert "example" in tokenize("josé@example.com", "en", Preprocessing(strip_mentions=True))
 
 
+def test_led_patterns_find_what_their_plain_patterns_find():
+    """MENTION and WEB_DEBRIS are led by the characters a match can start with (a speed-up):
+    every match of the plain pattern is theirs, on crafted cases and on the bundled corpora, so
+    an alternative added with another first character fails here until the lead names it."""
+    import re
+
+    from tests.conftest import DATASETS, read_jsonl
+    from tuner.data.vocab import MENTION, MENTION_PATTERN, WEB_DEBRIS, WEB_DEBRIS_PATTERN
+
+    crafted = [TWEET, "RT @CNN: a", "xRT @CNN a", "RT@CNN a", "RT: a", "回复@张三:好", "转发微博",
+               "//@李四：转发", "a@b.com", "@Müller(ok)", "<B>bold</B> &amp; &#39; &#x27;",
+               "HTTP://x.org www.x.org WWW.X.ORG ftp://x FTP://x", "xhttp://x awww.x",
+               "&AMP; <Table> <td>"]
+    texts = crafted + [row["text"] for name in ("20ng-mini", "huffpost-mini", "thucnews-mini")
+                       for row in read_jsonl(DATASETS / name / "corpus.jsonl")]
+    for led, plain in ((MENTION, re.compile(MENTION_PATTERN)),
+                       (WEB_DEBRIS, re.compile(WEB_DEBRIS_PATTERN, re.IGNORECASE))):
+        for text in texts:
+            assert [m.span() for m in led.finditer(text)] == \
+                [m.span() for m in plain.finditer(text)], text[:80]
+
+
 def test_strip_mentions_is_in_the_key_only_when_on():
     off = Preprocessing().key("c", "en", 10)
     on = Preprocessing(strip_mentions=True).key("c", "en", 10)

@@ -99,7 +99,7 @@ class Preprocessing:
         settings: dict[str, object] = asdict(self)
         patterns = {"strip_quotes": _QUOTED.pattern, "strip_headers": _HEADER.pattern,
                     "strip_markup": f"{_MARKUP.pattern} ({MARKUP_READING})",
-                    "strip_mentions": MENTION.pattern}
+                    "strip_mentions": MENTION_PATTERN}
         for name, pattern in patterns.items():  # only when on: keys without them stay valid
             if settings[name]:
                 settings[name] = pattern
@@ -162,10 +162,22 @@ _MARKUP = re.compile(
     rf"|(?<![{_MAIL_CHARS}])[{_MAIL_CHARS}]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 # What tells web text (the advice that suggests strip_markup): a tag of HTML itself, an
 # address or an entity; a bare e-mail address (20 Newsgroups' headers) does not.
-WEB_DEBRIS = re.compile(r"</?(?:a|p|br|div|span|img|b|i|em|strong|li|ul|ol|h[1-6]|table|tr|td"
-                        r"|font|blockquote)\b[^<>]*>|(?<![A-Za-z0-9])(?:https?|ftp)://"
-                        r"|(?<![A-Za-z0-9.])www\.|&(?:amp|lt|gt"
-                        r"|quot|apos|nbsp|#\d+|#x[0-9a-fA-F]+);", re.IGNORECASE)
+WEB_DEBRIS_PATTERN = (r"</?(?:a|p|br|div|span|img|b|i|em|strong|li|ul|ol|h[1-6]|table|tr|td"
+                      r"|font|blockquote)\b[^<>]*>|(?<![A-Za-z0-9])(?:https?|ftp)://"
+                      r"|(?<![A-Za-z0-9.])www\.|&(?:amp|lt|gt"
+                      r"|quot|apos|nbsp|#\d+|#x[0-9a-fA-F]+);")
+
+
+def led_by(pattern: str, starts: str, flags: int = 0) -> re.Pattern[str]:
+    """`pattern` behind a lookahead for the characters a match of it can start with: the same
+    matches, found faster. A pattern that opens with lookbehinds has Python's engine try them at
+    every character; led by a character set it skips to the candidates (20ng-mini's 3.6 million
+    characters: the mention search 0.45 → 0.09 s, the web-debris search 0.35 → 0.11 s, which
+    every `tuner run`'s advice paid in the parent before its first trial)."""
+    return re.compile(f"(?=[{starts}])(?:{pattern})", flags)
+
+
+WEB_DEBRIS = led_by(WEB_DEBRIS_PATTERN, "<&hfw", re.IGNORECASE)
 
 
 # A social post's @handles, one or a chain of them, with the reply or repost mark before them
@@ -177,8 +189,9 @@ WEB_DEBRIS = re.compile(r"</?(?:a|p|br|div|span|img|b|i|em|strong|li|ul|ol|h[1-6
 _HANDLE = r"@[\w-]{1,30}(?![\w-])(?!\.[A-Za-z]{2,})"
 # A repost mark left without a handle ("RT: ...", Weibo's default 转发微博) goes too: "rt" and
 # 转发 are the commonest words of a repost-heavy sample, not a topic (social-post audit).
-MENTION = re.compile(r"(?:(?<![A-Za-z0-9_])RT\s*|回复|(?<![A-Za-z0-9_@]))(?:" + _HANDLE + ")+"
-                     r"|(?<![A-Za-z0-9_])RT\s*:|转发微博")
+MENTION_PATTERN = (r"(?:(?<![A-Za-z0-9_])RT\s*|回复|(?<![A-Za-z0-9_@]))(?:" + _HANDLE + ")+"
+                   r"|(?<![A-Za-z0-9_])RT\s*:|转发微博")  # in the bag's key
+MENTION = led_by(MENTION_PATTERN, "@R回转")
 
 
 def strip_markup(text: str) -> str:
