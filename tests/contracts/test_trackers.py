@@ -3,6 +3,7 @@ tracker the runner's tests use must behave alike (as Optuna runs one suite over 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -120,3 +121,25 @@ def test_finished_trials_and_sweeps_read_back_alike(tracker: Tracker):
     assert trial.params["num_topics"] == 2 and trial.metrics["npmi"] == pytest.approx(0.25)
     assert [s.run_id for s in tracker.sweep_runs("contract")] == [sweep.run_id]
     assert tracker.topics(run_id) == {"0": ["space", "nasa"], "1": ["god", "church"]}
+
+
+def test_learning_curves_of_finished_trials_read_back_by_key_and_context(tracker: Tracker):
+    """What a re-run's pruner replays: the curve of each finished trial it skips, judged on the
+    same data, oldest first; none of a trial it will run again or of other data."""
+    from dataclasses import replace
+
+    from tuner.trial import CheckpointPlan
+
+    plan = CheckpointPlan("npmi", "unused", 1, (1, 3), 4)
+    sweep = tracker.start_sweep("contract", {}, {})
+    for key, context in (("a", "here"), ("b", "here"), ("c", "elsewhere"), ("d", "here")):
+        time.sleep(0.005)  # start times in ms: an order to read back
+        trial = replace(spec(key), data=replace(DATA, context=context), checkpoints=plan)
+        record = replace(complete(key), spec=trial, curve=[(1, 0.1), (2, 0.15), (3, 0.2)],
+                         metrics={"npmi": 0.25, "budget_used": 4.0})
+        tracker.finish_trial(sweep, tracker.start_trial(sweep, trial), record)
+    curves = tracker.learning_curves(sweep, {"a", "b", "c"}, "here", "npmi")
+    assert [c.trial.key for c in curves] == ["a", "b"]
+    assert curves[0].curve == ((1, 0.1), (2, 0.15), (3, 0.2), (4, 0.25))  # the final value too
+    assert curves[0].trial.metrics["npmi"] == pytest.approx(0.25)
+    assert tracker.learning_curves(sweep, {"a"}, "here", "ari") == []

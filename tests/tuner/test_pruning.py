@@ -30,6 +30,7 @@ from tuner.grid import load_grid
 from tuner.output import TopicModelOutput
 from tuner.reporting.leaderboard import leaderboard
 from tuner.reporting.report import write_report
+from tuner.tracking.records import PastCurve
 from tuner.tracking.tracker import MlflowTracker
 from tuner.trial import DataRef, MetricSettings, TrialRecord, TrialSpec, TrialStatus
 
@@ -142,6 +143,26 @@ def test_pruning_works_alike_on_dask(tmp_path, small_corpus):
     assert (bad.data.tags["tuner.status"], bad.data.metrics["budget_used"]) == ("PRUNED", 1.0)
 
 
+def test_a_rerun_judges_its_new_trials_against_the_curves_of_those_it_skips(tmp_path,
+                                                                           small_corpus):
+    """A re-run's pruner had no history: the first new trial at a rung went on whatever it
+    scored, so a resumed or extended sweep pruned less than the sweep it continued. Here a
+    second stalling configuration, added to a finished sweep, meets the two it skips at its
+    first rung and stops there; alone at its rungs, it trained in full."""
+    store, cache = sqlite_store(tmp_path / "mlflow.db"), tmp_path / "cache"
+    first = _sweep(_grid(tmp_path / "first", small_corpus, ASHA), store, cache)
+    assert (first.completed, first.pruned) == (1, 1)
+    extended = make_grid(tmp_path / "extended", small_corpus, experiment="prune",
+                         models=["prodlda"], search=ASHA,
+                         params={**PARAMS, "learning_rate": [LEARNS, STALLS, STALLS * 2]})
+    again = _sweep(extended, store, cache)
+    assert (again.skipped, again.completed, again.pruned) == (2, 0, 1)
+    [added] = _runs(store, again)[STALLS * 2]
+    assert added.data.metrics["budget_used"] == 1.0
+    sweep = MlflowClient(store).get_run(again.parent_run_id)
+    assert sweep.data.tags["tuner.pruner_history"] == "2"
+
+
 def test_a_model_the_pruner_never_judges_is_warned_of(tmp_path, small_corpus):
     """LDA's default max_iter 100 is its first checkpoint (min_budget 100): nothing was ever
     pruned, silently (audit of 2026-12-01)."""
@@ -231,6 +252,25 @@ def test_successive_halving_stops_a_trial_below_the_top_third_at_its_rung(tmp_pa
     # 0.6 is the best at every rung.
     assert stopped == [None, 3, 3, None]
     assert list(tmp_path.iterdir()) == []  # each trial's files go when it ends
+
+
+def _past(key: str, value: float, model: str = "ProdLDA", pruned: bool = False) -> PastCurve:
+    """A finished trial of 27 epochs that scored `value` at every checkpoint (every 3)."""
+    from tuner.tracking.records import FinishedTrial
+
+    trial = FinishedTrial(key, key, model, {"epochs": 27}, 1, {"ari": value}, key=key,
+                          pruned=pruned)
+    return PastCurve(trial, tuple((step, value) for step in range(3, 28, 3)))
+
+
+def test_replayed_curves_compete_at_the_rungs_as_live_trials_do(tmp_path):
+    alone = _controller(tmp_path / "alone", "asha")
+    assert _train(alone, "new", 0.1) is None  # the first at each rung goes on
+    resumed = _controller(tmp_path / "resumed", "asha")
+    assert resumed.replay([_past("a", 0.5), _past("b", 0.4, pruned=True),
+                           _past("c", 0.9, model="LDA")]) == 2  # LDA: not pruned here
+    assert _train(resumed, "new", 0.1) == 3  # not in the top third of 0.5, 0.4 and 0.1
+    assert _train(resumed, "newer", 0.6) is None
 
 
 def test_the_median_rule_needs_finished_trials_then_stops_those_below_the_median(tmp_path):

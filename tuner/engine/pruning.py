@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 from tuner.data.store import key_digest, replace_text_atomically
 from tuner.output import TopicModelOutput
+from tuner.tracking.records import PastCurve
 from tuner.trial import CheckpointPlan, TrialRecord, TrialSpec, TrialStatus
 
 log = logging.getLogger(__name__)
@@ -238,6 +239,44 @@ class PruningController:
             for suffix in (".reports", ".verdict"):
                 (self.folder / f"{key}{suffix}").unlink(missing_ok=True)
 
+    def replay(self, past: Iterable[PastCurve]) -> int:
+        """Tell each model's study the learning curves of finished trials this sweep skips
+        (oldest first), as their checkpoints were reported live: a re-run of an interrupted
+        or extended sweep judges its new trials against them. Without them the first new trial
+        at a rung had nothing to compete with and went on, so a resumed sweep pruned less
+        than the sweep it continued. Returns how many curves were replayed."""
+        from optuna.trial import TrialState
+
+        replayed = 0
+        for trial in past:
+            budget = self._budget_of(trial.trial.model)
+            units = trial.trial.params.get(budget.param) if budget is not None else None
+            if budget is None or not isinstance(units, (int, float)) or not trial.curve:
+                continue
+            plan = checkpoint_plan(self.spec, budget, int(units), self.metric, self.folder)
+            study = self._study(trial.trial.model)
+            optuna_trial = study.ask()
+            for step, value in trial.curve:
+                optuna_trial.report(value, step)
+                if step in plan.decide_at:
+                    optuna_trial.should_prune()  # records its rung values: the verdict is past
+            final = trial.trial.metrics.get(self.metric)
+            if trial.trial.pruned:
+                study.tell(optuna_trial, state=TrialState.PRUNED)
+            elif final is not None and math.isfinite(final):
+                study.tell(optuna_trial, final)
+            else:
+                study.tell(optuna_trial, state=TrialState.FAIL)
+            replayed += 1
+        return replayed
+
+    def _budget_of(self, model: str) -> Budget | None:
+        """The model's budget in this sweep: its trials' (`plan` may not have met one of a TPE
+        search's models yet: then the grid's largest), None when this sweep does not prune it."""
+        if model not in self.budgets and model in self.ceilings:
+            self.budgets[model] = model_budget(self.spec, model, self.ceilings[model])
+        return self.budgets.get(model)
+
     def _new_reports(self, key: str, watched: _Watched) -> list[tuple[int, float, bool]]:
         path = self.folder / f"{key}.reports"
         try:
@@ -317,12 +356,24 @@ def model_budgets(spec: PrunerSpec, trials: Iterable[TrialSpec],
     ceilings = ceilings or {}
     budgets: dict[str, Budget] = {}
     for trial in trials:
-        trainer = load_trainer(trial.model)
-        param = trainer.budget_param
+        param = load_trainer(trial.model).budget_param
         if param is None:
             continue
-        units = max(int(trial.params[param]), ceilings.get(trial.model, 0))
         known = budgets.get(trial.model)
-        low = spec.min_resource or trainer.min_budget
-        budgets[trial.model] = Budget(param, low, max(units, known.max_resource if known else 0))
+        units = max(int(trial.params[param]), ceilings.get(trial.model, 0),
+                    known.max_resource if known else 0)
+        budget = model_budget(spec, trial.model, units)
+        if budget is not None:
+            budgets[trial.model] = budget
     return budgets
+
+
+def model_budget(spec: PrunerSpec, model: str, units: int) -> Budget | None:
+    """`model`'s budget with `units` the most any of its trials trains; None for a model
+    without a budget."""
+    from trainers import load_trainer
+
+    trainer = load_trainer(model)
+    if trainer.budget_param is None:
+        return None
+    return Budget(trainer.budget_param, spec.min_resource or trainer.min_budget, units)

@@ -79,6 +79,7 @@ class SweepResult:
     steps: list[dict[str, Any]] = field(default_factory=list)  # shared steps, in finishing order
     repeated: int = 0  # TPE: trials of suggestions that repeated earlier ones, not run again
     unrunnable: int = 0  # TPE: trials of suggestions skipped as breaking a model's rules
+    replayed_curves: int = 0  # finished trials' learning curves the pruner judged beside
 
     @property
     def completed(self) -> int:
@@ -193,10 +194,13 @@ def _open_loop(prepared: PreparedSweep, tracker: Tracker, sweep: SweepHandle,
     result = SweepResult(sweep, stale=tracker.fail_stale_runs(sweep))
     done = tracker.finished_metrics(sweep)
     source = _source(prepared, tracker)
+    pruned = _pruned_keys(prepared, tracker, sweep)
     scheduler = Scheduler(source, done, tracker.finished_fits(sweep), tracker.stored_fit,
-                          _steps_of,
-                          pruned=_pruned_keys(prepared, tracker, sweep))
+                          _steps_of, pruned=pruned)
     pruner = _pruner(prepared, sweep)  # after the store's reads: its folder is made here
+    if pruner is not None and prepared.grid.search.prunes:
+        result.replayed_curves = pruner.replay(tracker.learning_curves(
+            sweep, set(done) | pruned, prepared.context, pruner.metric))
     watchdog = Watchdog(limits or Limits())
     return _Loop(tracker, sweep, result, on_record, scheduler, watchdog, max_workers,
                  should_stop, pruner, on_step), source
@@ -238,6 +242,7 @@ def _close(tracker: Tracker, sweep: SweepHandle, result: SweepResult, scheduler:
                                     "tuner.shared_steps": str(scheduler.steps_run),
                                     "tuner.rescored": str(result.rescored),
                                     "tuner.pruned": str(result.pruned),
+                                    "tuner.pruner_history": str(result.replayed_curves),
                                     "tuner.trials": str(len(result.records) + result.skipped),
                                     **summary.tags})
     if isinstance(source, TpeSource):

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tuner.tracking.records import (
+    CURVE_PREFIX,
     PRUNED_BY_TAG,
     FinishedTrial,
+    PastCurve,
     StoredRun,
     SweepRun,
+    by_step,
     current_trials,
     is_pruned,
     richest_fits,
@@ -85,6 +88,16 @@ class MemoryTracker:
         return {run.tags["tuner.trial_key"]
                 for run in self._finished_trials(sweep.experiment_id)
                 if run.pruned and run.tags.get(PRUNED_BY_TAG) == pruned_by}
+
+    def learning_curves(self, sweep: SweepHandle, keys: Collection[str], context: str,
+                        metric: str) -> list[PastCurve]:
+        name = f"{CURVE_PREFIX}{metric}"
+        runs = {run.run_id: run for run in self._finished_trials(sweep.experiment_id)
+                if run.tags.get("tuner.trial_key") in keys and name in run.history
+                and run.tags.get("tuner.context") == context}
+        current = current_trials(run.stored() for run in runs.values())
+        return [PastCurve(trial, by_step(runs[trial.run_id].history[name]))
+                for trial in sorted(current, key=lambda t: t.start_time or 0)]
 
     def stored_fit(self, run_id: str, words_needed: int) -> StoredFit | None:
         run = self.runs.get(run_id)

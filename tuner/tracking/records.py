@@ -49,6 +49,20 @@ class FinishedTrial:
 
 
 @dataclass(frozen=True)
+class PastCurve:
+    """A finished trial's learning curve (its objective at each checkpoint), which a re-run's
+    pruner replays, so that the trials the re-run trains compete with those it skips."""
+
+    trial: FinishedTrial
+    curve: tuple[tuple[int, float], ...]  # (step, value) by step
+
+
+def by_step(points: Iterable[tuple[int, float]]) -> tuple[tuple[int, float], ...]:
+    """A metric's history as (step, value) by step, the last value logged at a step kept."""
+    return tuple(sorted(dict(points).items()))
+
+
+@dataclass(frozen=True)
 class SweepRun:
     """A sweep's parent run: its params (dataset, language, ...) and tags (`tuner.grid`, ...)."""
 

@@ -17,7 +17,7 @@ import socket
 import tempfile
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,7 +31,9 @@ from tuner.tracking.records import (
     CURVE_PREFIX,
     PRUNED_BY_TAG,
     FinishedTrial,
+    PastCurve,
     SweepRun,
+    by_step,
     current_trials,
     is_pruned,
     richest_fits,
@@ -75,6 +77,9 @@ class Tracker(Protocol):
     def finished_fits(self, sweep: SweepHandle) -> dict[str, str]: ...
 
     def pruned_keys(self, sweep: SweepHandle, pruned_by: str) -> set[str]: ...
+
+    def learning_curves(self, sweep: SweepHandle, keys: Collection[str], context: str,
+                        metric: str) -> list[PastCurve]: ...
 
     def stored_fit(self, run_id: str, words_needed: int) -> StoredFit | None: ...
 
@@ -333,6 +338,20 @@ class MlflowTracker:
         return {run.data.tags["tuner.trial_key"] for run in self._finished_runs(sweep)
                 if "tuner.trial_key" in run.data.tags and is_pruned(run.data.tags)
                 and run.data.tags.get(PRUNED_BY_TAG) == pruned_by}
+
+    def learning_curves(self, sweep: SweepHandle, keys: Collection[str], context: str,
+                        metric: str) -> list[PastCurve]:
+        """The `curve/<metric>` histories of the FINISHED trial runs among `keys` judged on
+        `context` and made by their trainer's current revision, oldest run first: one read
+        of the store per run that has such a curve."""
+        name = f"{CURVE_PREFIX}{metric}"
+        runs = [stored_run(run) for run in self._finished_runs(sweep)
+                if run.data.tags.get("tuner.trial_key") in keys and name in run.data.metrics
+                and run.data.tags.get("tuner.context") == context]
+        return [PastCurve(trial, by_step((m.step, m.value) for m in sorted(
+                    self.client.get_metric_history(trial.run_id, name),
+                    key=lambda m: m.timestamp)))
+                for trial in sorted(current_trials(runs), key=lambda t: t.start_time or 0)]
 
     def _finished_runs(self, sweep: SweepHandle) -> list[Any]:
         """The FINISHED trial runs: one search of the store serves both views above (the
