@@ -124,22 +124,26 @@ def test_finished_trials_and_sweeps_read_back_alike(tracker: Tracker):
 
 
 def test_learning_curves_of_finished_trials_read_back_by_key_and_context(tracker: Tracker):
-    """What a re-run's pruner replays: the curve of each finished trial it skips, judged on the
-    same data, oldest first; none of a trial it will run again or of other data."""
+    """What a re-run's pruner replays: each finished trial it skips, judged on the same data,
+    once (its full run before a pruned one), oldest first; none pruned under another verdict,
+    none of other data or keys."""
     from dataclasses import replace
 
     from tuner.trial import CheckpointPlan
 
     plan = CheckpointPlan("npmi", "unused", 1, (1, 3), 4)
     sweep = tracker.start_sweep("contract", {}, {})
-    for key, context in (("a", "here"), ("b", "here"), ("c", "elsewhere"), ("d", "here")):
+    for key, context, pruned_by in (("a", "here", "this"), ("a", "here", None),
+                                    ("b", "here", None), ("c", "elsewhere", None),
+                                    ("d", "here", None), ("e", "here", "other")):
         time.sleep(0.005)  # start times in ms: an order to read back
         trial = replace(spec(key), data=replace(DATA, context=context), checkpoints=plan)
-        record = replace(complete(key), spec=trial, curve=[(1, 0.1), (2, 0.15), (3, 0.2)],
+        status = TrialStatus.COMPLETE if pruned_by is None else TrialStatus.PRUNED
+        record = replace(complete(key), spec=trial, status=status, pruned_by=pruned_by,
+                         curve=[(1, 0.1), (2, 0.15), (3, 0.2)],
                          metrics={"npmi": 0.25, "budget_used": 4.0})
         tracker.finish_trial(sweep, tracker.start_trial(sweep, trial), record)
-    curves = tracker.learning_curves(sweep, {"a", "b", "c"}, "here", "npmi")
-    assert [c.trial.key for c in curves] == ["a", "b"]
+    curves = tracker.learning_curves(sweep, {"a", "b", "c", "e"}, "this", "here", "npmi")
+    assert [(c.trial.key, c.trial.pruned) for c in curves] == [("a", False), ("b", False)]
     assert curves[0].curve == ((1, 0.1), (2, 0.15), (3, 0.2), (4, 0.25))  # the final value too
-    assert curves[0].trial.metrics["npmi"] == pytest.approx(0.25)
-    assert tracker.learning_curves(sweep, {"a"}, "here", "ari") == []
+    assert tracker.learning_curves(sweep, {"a"}, "this", "here", "ari") == []

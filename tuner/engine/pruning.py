@@ -229,7 +229,9 @@ class PruningController:
 
     def forget(self, keys: Iterable[str]) -> None:
         """Trials that will run again (a pool broke under them): their Optuna trials end FAIL
-        (their rung values leave the competition) and their files go; `plan` starts afresh."""
+        and their files go; `plan` starts afresh. The rung values they reached stay in the
+        competition (Optuna's successive halving reads every trial's, failed or not), so each
+        competes twice at the rungs it had reached."""
         from optuna.trial import TrialState
 
         for key in keys:
@@ -241,34 +243,45 @@ class PruningController:
 
     def replay(self, past: Iterable[PastCurve]) -> int:
         """Tell each model's study the learning curves of finished trials this sweep skips
-        (oldest first), as their checkpoints were reported live: a re-run of an interrupted
-        or extended sweep judges its new trials against them. Without them the first new trial
-        at a rung had nothing to compete with and went on, so a resumed sweep pruned less
-        than the sweep it continued. Returns how many curves were replayed."""
-        from optuna.trial import TrialState
-
+        (oldest first) as their checkpoints were reported live, so that a re-run of an
+        interrupted or extended sweep judges its new trials against them. Without them the
+        first new trial at a rung had nothing to compete with and went on, and a resumed sweep
+        pruned less than the sweep it continued. Returns how many curves were replayed."""
         replayed = 0
         for trial in past:
             budget = self._budget_of(trial.trial.model)
             units = trial.trial.params.get(budget.param) if budget is not None else None
-            if budget is None or not isinstance(units, (int, float)) or not trial.curve:
+            if budget is None or not isinstance(units, (int, float)) \
+                    or not math.isfinite(units) or units < 1:
                 continue
             plan = checkpoint_plan(self.spec, budget, int(units), self.metric, self.folder)
-            study = self._study(trial.trial.model)
-            optuna_trial = study.ask()
-            for step, value in trial.curve:
-                optuna_trial.report(value, step)
-                if step in plan.decide_at:
-                    optuna_trial.should_prune()  # records its rung values: the verdict is past
-            final = trial.trial.metrics.get(self.metric)
-            if trial.trial.pruned:
-                study.tell(optuna_trial, state=TrialState.PRUNED)
-            elif final is not None and math.isfinite(final):
-                study.tell(optuna_trial, final)
-            else:
-                study.tell(optuna_trial, state=TrialState.FAIL)
-            replayed += 1
+            # what the live trial reported: its checkpoints, not the final value that ends its
+            # logged curve (median: a step a trial with a larger budget decides at)
+            points = [(step, value) for step, value in trial.curve
+                      if step >= 0 and plan.reports_at(step)]
+            if points:
+                self._replay_one(trial, plan, points)
+                replayed += 1
         return replayed
+
+    def _replay_one(self, past: PastCurve, plan: CheckpointPlan,
+                    points: list[tuple[int, float]]) -> None:
+        from optuna.trial import TrialState
+
+        study = self._study(past.trial.model)
+        trial = study.ask()
+        records_rungs = self.spec.type in ("asha", "hyperband")  # their rung values: the median
+        for step, value in points:  # rule reads the reported values themselves
+            trial.report(value, step)
+            if records_rungs and step in plan.decide_at:
+                trial.should_prune()  # records the trial's value at this rung; the verdict is past
+        final = past.trial.metrics.get(self.metric)
+        if past.trial.pruned:
+            study.tell(trial, state=TrialState.PRUNED)
+        elif final is not None and math.isfinite(final):
+            study.tell(trial, final)
+        else:
+            study.tell(trial, state=TrialState.FAIL)
 
     def _budget_of(self, model: str) -> Budget | None:
         """The model's budget in this sweep: its trials' (`plan` may not have met one of a TPE

@@ -199,11 +199,32 @@ def _open_loop(prepared: PreparedSweep, tracker: Tracker, sweep: SweepHandle,
                           _steps_of, pruned=pruned)
     pruner = _pruner(prepared, sweep)  # after the store's reads: its folder is made here
     if pruner is not None and prepared.grid.search.prunes:
-        result.replayed_curves = pruner.replay(tracker.learning_curves(
-            sweep, set(done) | pruned, prepared.context, pruner.metric))
+        result.replayed_curves = _replay_history(pruner, tracker, sweep, prepared,
+                                                 set(done) | pruned)
     watchdog = Watchdog(limits or Limits())
     return _Loop(tracker, sweep, result, on_record, scheduler, watchdog, max_workers,
                  should_stop, pruner, on_step), source
+
+
+def _replay_history(pruner: PruningController, tracker: Tracker, sweep: SweepHandle,
+                    prepared: PreparedSweep, skipped: set[str]) -> int:
+    """Replay into the pruner the learning curves of the finished trials this sweep skips
+    (`skipped`: its done and pruned keys): a grid's or random search's own trials; for a TPE
+    search, whose trials are not known before it asks, every trial of the experiment judged on
+    the same data. History the pruner cannot take is left out, never a reason for the sweep
+    not to start: the pruner then starts afresh."""
+    if prepared.grid.search.strategy != "tpe":
+        skipped &= {t.key for t in prepared.trials}
+    if not skipped:
+        return 0
+    try:
+        return pruner.replay(tracker.learning_curves(sweep, skipped, pruner.identity,
+                                                     prepared.context, pruner.metric))
+    except Exception as err:  # a store that fails a read, a run logged by other code
+        log.warning("the pruner starts without the learning curves of the trials this sweep "
+                    "skips (%s: %s)", type(err).__name__, err)
+        pruner.studies.clear()
+        return 0
 
 
 def _end_abandoned(loop: _Loop, err: BaseException) -> None:

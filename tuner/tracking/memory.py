@@ -20,6 +20,7 @@ from tuner.tracking.records import (
     by_step,
     current_trials,
     is_pruned,
+    one_run_a_trial,
     richest_fits,
 )
 from tuner.tracking.tracker import (
@@ -89,15 +90,16 @@ class MemoryTracker:
                 for run in self._finished_trials(sweep.experiment_id)
                 if run.pruned and run.tags.get(PRUNED_BY_TAG) == pruned_by}
 
-    def learning_curves(self, sweep: SweepHandle, keys: Collection[str], context: str,
-                        metric: str) -> list[PastCurve]:
+    def learning_curves(self, sweep: SweepHandle, keys: Collection[str], pruned_by: str,
+                        context: str, metric: str) -> list[PastCurve]:
         name = f"{CURVE_PREFIX}{metric}"
         runs = {run.run_id: run for run in self._finished_trials(sweep.experiment_id)
                 if run.tags.get("tuner.trial_key") in keys and name in run.history
-                and run.tags.get("tuner.context") == context}
+                and run.tags.get("tuner.context") == context
+                and (not run.pruned or run.tags.get(PRUNED_BY_TAG) == pruned_by)}
         current = current_trials(run.stored() for run in runs.values())
         return [PastCurve(trial, by_step(runs[trial.run_id].history[name]))
-                for trial in sorted(current, key=lambda t: t.start_time or 0)]
+                for trial in one_run_a_trial(current)]
 
     def stored_fit(self, run_id: str, words_needed: int) -> StoredFit | None:
         run = self.runs.get(run_id)

@@ -57,6 +57,16 @@ class PastCurve:
     curve: tuple[tuple[int, float], ...]  # (step, value) by step
 
 
+def one_run_a_trial(trials: Iterable[FinishedTrial]) -> list[FinishedTrial]:
+    """One run per trial key, oldest first: the newest of its runs that ran in full, else its
+    newest pruned one (a trial pruned, then trained in full by a sweep without a pruner, has
+    both)."""
+    chosen: dict[str | None, FinishedTrial] = {}
+    for trial in sorted(trials, key=lambda t: (not t.pruned, t.start_time or 0)):
+        chosen[trial.key] = trial  # later wins: full runs sort after pruned ones
+    return sorted(chosen.values(), key=lambda t: t.start_time or 0)
+
+
 def by_step(points: Iterable[tuple[int, float]]) -> tuple[tuple[int, float], ...]:
     """A metric's history as (step, value) by step, the last value logged at a step kept."""
     return tuple(sorted(dict(points).items()))

@@ -36,6 +36,7 @@ from tuner.tracking.records import (
     by_step,
     current_trials,
     is_pruned,
+    one_run_a_trial,
     richest_fits,
     stored_run,
     stored_words,
@@ -78,8 +79,8 @@ class Tracker(Protocol):
 
     def pruned_keys(self, sweep: SweepHandle, pruned_by: str) -> set[str]: ...
 
-    def learning_curves(self, sweep: SweepHandle, keys: Collection[str], context: str,
-                        metric: str) -> list[PastCurve]: ...
+    def learning_curves(self, sweep: SweepHandle, keys: Collection[str], pruned_by: str,
+                        context: str, metric: str) -> list[PastCurve]: ...
 
     def stored_fit(self, run_id: str, words_needed: int) -> StoredFit | None: ...
 
@@ -339,19 +340,21 @@ class MlflowTracker:
                 if "tuner.trial_key" in run.data.tags and is_pruned(run.data.tags)
                 and run.data.tags.get(PRUNED_BY_TAG) == pruned_by}
 
-    def learning_curves(self, sweep: SweepHandle, keys: Collection[str], context: str,
-                        metric: str) -> list[PastCurve]:
-        """The `curve/<metric>` histories of the FINISHED trial runs among `keys` judged on
-        `context` and made by their trainer's current revision, oldest run first: one read
-        of the store per run that has such a curve."""
+    def learning_curves(self, sweep: SweepHandle, keys: Collection[str], pruned_by: str,
+                        context: str, metric: str) -> list[PastCurve]:
+        """The `curve/<metric>` history of each trial among `keys` as a re-run skips it: its
+        FINISHED run judged on `context` by its trainer's current revision that ran in full,
+        else one pruned with the verdict `pruned_by`; oldest first. One read of the store per
+        trial with such a curve."""
         name = f"{CURVE_PREFIX}{metric}"
         runs = [stored_run(run) for run in self._finished_runs(sweep)
                 if run.data.tags.get("tuner.trial_key") in keys and name in run.data.metrics
-                and run.data.tags.get("tuner.context") == context]
+                and run.data.tags.get("tuner.context") == context
+                and (not is_pruned(run.data.tags) or run.data.tags.get(PRUNED_BY_TAG) == pruned_by)]
         return [PastCurve(trial, by_step((m.step, m.value) for m in sorted(
                     self.client.get_metric_history(trial.run_id, name),
                     key=lambda m: m.timestamp)))
-                for trial in sorted(current_trials(runs), key=lambda t: t.start_time or 0)]
+                for trial in one_run_a_trial(current_trials(runs))]
 
     def _finished_runs(self, sweep: SweepHandle) -> list[Any]:
         """The FINISHED trial runs: one search of the store serves both views above (the
