@@ -318,14 +318,22 @@ def within_noise(board: Sequence[ConfigResult], chosen: ConfigResult,
     these seeds.
     The demo's first two BERTopic rows were 0.2742 ± 0.0593 and 0.2728 ± 0.0015, its seeds
     0.316 and 0.232, and the first was `tuner best`'s pick, unsaid (fresh-clone audit of
-    2026-12-03). None for a configuration of one seed: its noise is unknown."""
-    spread = chosen.sd.get(metric)
-    if spread is None or metric not in chosen.metrics:
+    2026-12-03). A configuration of one seed has no sd of its own and is judged by the other's:
+    left out, one-seed rows 0.017 behind a first row of sd 0.077 read as settled, while a
+    two-seed row behind them was named (new-user audit of 2026-12-03). Two configurations of one
+    seed each: their noise is unknown, and none is named."""
+    if metric not in chosen.metrics:
         return []
+    spread = chosen.sd.get(metric)
     return [c for c in board if c is not chosen and metric in c.metrics
-            and (sd := c.sd.get(metric)) is not None
+            and (noise := _larger(spread, c.sd.get(metric))) is not None
             and ((apart := _apart(c.metrics[metric], chosen.metrics[metric])) == 0.0
-                 or apart < max(spread, sd))]
+                 or apart < noise)]
+
+
+def _larger(a: float | None, b: float | None) -> float | None:
+    known = [x for x in (a, b) if x is not None]
+    return max(known) if known else None
 
 
 def _apart(a: float, b: float) -> float:
