@@ -108,6 +108,26 @@ def test_a_fit_early_stopping_ended_near_its_start_is_told_to_raise_patience() -
         "epochs, and for a fit that early stopping ended, raise patience or set it null")
 
 
+def test_topics_still_changing_at_an_earlier_kept_epoch_are_told_of_patience() -> None:
+    """ProdLDA on 250 UN speeches, 30 epochs, the held-out loss's kept epoch 21, 85% of its top
+    words new: told to raise epochs, at 100 it stopped at 31 with the same epoch and scores
+    (new-user audit of 2026-12-03). The last epoch kept: raising epochs is the advice."""
+    kept = {"top_word_turnover": 0.85, "top_word_turnover_epochs": 7.0, "best_epoch": 20.0,
+            "epochs_run": 30.0, "stopped_early": 0.0}
+    (warning,) = sweep_warnings([
+        ("ProdLDA#seed=42", trial_concerns("ProdLDA", {"patience": 10}, kept), kept)])
+    assert "ProdLDA#seed=42: 85% of its top words new over the 7 epochs before its kept one, " \
+        "kept epoch 21 of 30" in warning
+    assert warning.endswith("raise epochs, and where the held-out loss kept an earlier epoch "
+                            "than the last, set patience null too: early stopping can keep "
+                            "that epoch however many are added")
+    last = {"top_word_turnover": 0.59, "top_word_turnover_epochs": 10.0, "best_epoch": 29.0,
+            "epochs_run": 30.0}
+    (warning,) = sweep_warnings([
+        ("ProdLDA#seed=1", trial_concerns("ProdLDA", {"patience": None}, last), last)])
+    assert warning.endswith("not on a trained model: raise epochs") and "kept epoch" not in warning
+
+
 def test_a_collapsed_bertopic_fit_is_told_what_moves_hdbscan() -> None:
     """"More iterations or epochs" does not apply to HDBSCAN (new-user audit of 2026-12-02)."""
     lumpy = {"topics_used": 2.0, "num_topics_found": 2.0, "effective_topics": 1.11}
