@@ -404,7 +404,7 @@ def test_best_grid_names_the_embedding_model_only_where_the_sweep_did(tmp_path: 
                                                                      named: bool) -> None:
     """A THETA sweep whose grid named no embedding model embedded with Qwen3 of its model_size;
     its best grid named the recorded default (MiniLM), which the re-run used instead (review of
-    2026-12-02)."""
+    2026-12-02). Where the sweep named one, the default model_size is left out."""
     from trainers import trainer_revision
     from tuner import trial as t
     from tuner.tracking.tracker import EMBEDDING_NAMED, SWEEP_SETTINGS_FILE
@@ -428,6 +428,9 @@ def test_best_grid_names_the_embedding_model_only_where_the_sweep_did(tmp_path: 
     grid = best_grid(uri, "e", "npmi")
     assert ("model" in grid["embedding"]) is named
     assert grid["embedding"]["max_length"] == 256 and EMBEDDING_NAMED not in grid
+    # beside a named model the default model_size picks nothing, and validate warned of the
+    # grid best wrote (new-user audit of 2026-12-03); without one it picks the Qwen3 model
+    assert ("model_size" in grid["params"]) is not named
 
 
 def test_report_ranking_shows_topics_found_and_the_pareto_key_leaderboard_ranks(

@@ -99,10 +99,26 @@ def best_grid(tracking_uri: str, experiment: str, metric: str | None = None,
         # the sweep's grid named no model: THETA embedded with its own default (Qwen3 of its
         # model_size), which a recorded model would override (review of 2026-12-02)
         grid["embedding"] = {k: v for k, v in grid["embedding"].items() if k != "model"}
+    else:
+        _drop_unused_model_size(grid, best.model)
     suffix = f"-best-{metric}"  # the name stays within a grid's 200 characters
     grid["experiment"] = rename or f"{experiment[:MAX_EXPERIMENT - len(suffix)]}{suffix}"
     grid["leaderboard_metric"] = metric
     return grid
+
+
+def _drop_unused_model_size(grid: dict[str, Any], model: str) -> None:
+    """THETA's default model_size beside the embedding model the grid names: it picks no model
+    there, and `tuner validate` warned of the grid `tuner best` wrote (new-user audit of
+    2026-12-03). Only the default goes: it is what the re-run resolves to, so the trial is the
+    same; another value was the user's, warning included."""
+    from trainers import load_trainer
+
+    declared = load_trainer(model).params.get("model_size")
+    params = grid.get("params") or {}
+    if declared is not None and isinstance(grid.get("embedding"), dict) \
+            and grid["embedding"].get("model") and params.get("model_size") == declared.default:
+        del params["model_size"]
 
 
 def _chosen(board: list[ConfigResult], metric: str) -> ConfigResult:
