@@ -593,6 +593,8 @@ def test_leaderboard_ranks_the_trials(api: Served, finished: dict[str, Any]) -> 
     assert len(values) == 2 and values == sorted(values, reverse=True)
     assert (board["configurations"], board["truncated"]) == (2, False)
     assert all(isinstance(e["unused"], list) for e in board["entries"])  # not "frozenset()"
+    # the seeds the sweep asked for, also under its older name
+    assert all(e["seeds_asked"] == e["model_seeds"] == len(e["trials"]) for e in board["entries"])
 
 
 def test_a_served_tpe_search_reports_its_budget_as_total(api: Served) -> None:

@@ -110,6 +110,30 @@ def test_a_configuration_short_of_seeds_says_so() -> None:
     assert bertopic.split()[2] == "1"
 
 
+def test_seeds_asked_are_those_of_the_sweeps_that_ran_the_configuration() -> None:
+    """A BERTopic configuration of an earlier one-seed sweep read `1/2` beside a later two-seed
+    sweep's configurations of the same model, though it lost no seed (new-user audit of
+    2026-12-03). A seed lost in a two-seed sweep still reads `1/2`."""
+    from dataclasses import replace
+
+    from tuner.reporting.leaderboard import seeds_asked
+    from tuner.tracking.records import SweepRun
+
+    def of(trial: FinishedTrial, sweep: str) -> FinishedTrial:
+        return replace(trial, parent_run_id=sweep)
+
+    trials = [of(trial("o1", "BERTopic", 1, {"ari": 0.3}, num_topics=15), "old"),
+              *(of(trial(f"n{k}{s}", "BERTopic", s, {"ari": 0.2}, num_topics=k), "new")
+                for k in (10, 20) for s in (1, 2) if (k, s) != (20, 2))]
+    sweeps = [SweepRun("old", "sweep", {"seeds": "1"}, {}),
+              SweepRun("new", "sweep", {"seeds": "1,2"}, {})]
+    board = rank_configs(aggregate_seeds(trials, sweep_seeds=seeds_asked(sweeps)), "ari")
+    assert {c.params["num_topics"]: c.seeds_of("ari") for c in board} == \
+        {15: "1", 10: "2", 20: "1/2"}
+    by_model = rank_configs(aggregate_seeds(trials), "ari")  # no sweep says: the model's most
+    assert {c.params["num_topics"]: c.seeds_of("ari") for c in by_model}[15] == "1/2"
+
+
 def test_settings_without_effect_are_neither_swept_nor_shown() -> None:
     """clustering [hdbscan, kmeans] x min_cluster_size [5, 10] with a fixed leaf selection:
     k-means ran with HDBSCAN's defaults, so cluster_selection_method is not swept, and the

@@ -36,7 +36,7 @@ class ConfigResult:
     metrics: Mapping[str, float]
     sd: Mapping[str, float | None]
     unused: frozenset[str] = frozenset()  # swept, but without effect here (keyed as default)
-    model_seeds: int = 0  # the most seeds any of its model's configurations has (0: unknown)
+    seeds_asked: int = 0  # what its sweeps' grids asked for (else its model's most; 0: unknown)
     counts: Mapping[str, int] = field(default_factory=dict)  # the seeds that logged each metric
 
     @property
@@ -45,12 +45,12 @@ class ConfigResult:
 
     def seeds_of(self, metric: str) -> str:
         """The seeds behind `metric`'s mean: `2`, or `1/2` for a configuration with fewer seeds
-        than its model's others (a seed failed or was pruned), or where a seed could not compute
+        than its sweeps asked for (a seed failed or was pruned), or where a seed could not compute
         `metric` (NPMI with a topic of fewer than two vocabulary words, inverted_rbo of one
         topic: a degenerate fit whose seed the mean leaves out; the row said 2 seeds, review of
         2026-12-02)."""
         logged = self.counts.get(metric, self.seeds)
-        whole = max(self.seeds, self.model_seeds)
+        whole = max(self.seeds, self.seeds_asked)
         return f"{logged}/{whole}" if logged < whole else str(logged)
 
     @property
@@ -146,7 +146,8 @@ def resolved_null(trial: FinishedTrial, name: str, value: Any) -> bool:
 
 def aggregate_seeds(trials: Sequence[FinishedTrial],
                     declared: Mapping[str, Sequence[str]] | None = None,
-                    asked: Collection[str] = frozenset()) -> list[ConfigResult]:
+                    asked: Collection[str] = frozenset(),
+                    sweep_seeds: Mapping[str, int] | None = None) -> list[ConfigResult]:
     """Group trials by configuration and aggregate each metric over the seeds; groups keep the
     order of their first trial. A row names the parameters that vary between the trials, and
     those the sweeps' grids varied (`declared`, see declared_swept), so that a row whose
@@ -159,7 +160,12 @@ def aggregate_seeds(trials: Sequence[FinishedTrial],
     other was made before something its key holds changed (code, libraries), or with a setting
     no parameter shows (the embedding's `max_length`): a sweep of 256 tokens run again after
     one of 64, every trial skipped as finished, was ranked with the 64-token run (trust audit
-    of 2026-12-01)."""
+    of 2026-12-01).
+
+    A configuration's seeds asked for are the most its trials' sweeps asked for (`sweep_seeds`:
+    sweep run id -> its grid's seeds, see seeds_asked); where no sweep says, the most seeds any
+    configuration of its model has. By the model alone, a BERTopic configuration of an earlier
+    one-seed sweep read `1/2` beside a later two-seed sweep's (new-user audit of 2026-12-03)."""
     groups: dict[tuple[str, str], list[FinishedTrial]] = {}
     for trial in trials:
         groups.setdefault((shown_as(trial), trial.config_key or ""), []).append(trial)
@@ -181,7 +187,18 @@ def aggregate_seeds(trials: Sequence[FinishedTrial],
     most: dict[str, int] = {}
     for config in configs:
         most[config.model] = max(most.get(config.model, 0), config.seeds)
-    return [replace(config, model_seeds=most[config.model]) for config in configs]
+    return [replace(config, seeds_asked=_asked_of(config, sweep_seeds or {})
+                    or most[config.model]) for config in configs]
+
+
+def _asked_of(config: ConfigResult, sweep_seeds: Mapping[str, int]) -> int:
+    return max((sweep_seeds.get(t.parent_run_id or "", 0) for t in config.trials), default=0)
+
+
+def seeds_asked(sweeps: Sequence[SweepRun]) -> dict[str, int]:
+    """Sweep run id -> how many seeds its grid asked for (its `seeds` param), where it says."""
+    return {s.run_id: len(s.params["seeds"].split(",")) for s in sweeps
+            if s.params.get("seeds")}
 
 
 def declared_swept(sweeps: Sequence[SweepRun], context: str | None) -> dict[str, list[str]]:
@@ -360,7 +377,8 @@ def leaderboard(tracker: Tracker, experiment: str, metric: str, limit: int = 10,
     context = context or newest_context(sweeps, finished)
     trials = on_data(finished, context)
     return rank_configs(aggregate_seeds(trials, declared_swept(sweeps, context),
-                                       asked_configs(tracker, sweeps, context)),
+                                       asked_configs(tracker, sweeps, context),
+                                       seeds_asked(sweeps)),
                         metric)[:limit]
 
 

@@ -201,7 +201,9 @@ class SweepRegistry:
                             job.metric, ALL_ROWS, job.data_context)
         return {"status": job.status, "metric": job.metric, "experiment": job.experiment,
                 "configurations": len(board), "truncated": len(board) > LEADERBOARD_ENTRIES,
-                "entries": [asdict(entry) for entry in board[:LEADERBOARD_ENTRIES]]}
+                # model_seeds: seeds_asked's name before 2026-12-03, kept for clients
+                "entries": [{**asdict(entry), "model_seeds": entry.seeds_asked}
+                            for entry in board[:LEADERBOARD_ENTRIES]]}
 
     def _validated_request(self, body: Any
                            ) -> tuple[Grid, CheckedInputs, dict[str, Any] | None]:
