@@ -588,7 +588,8 @@ def test_run_warns_of_collapsed_fits_and_logs_and_marks_them(tmp_path, small_cor
     page = (tmp_path / "r" / "report.html").read_text(encoding="utf-8")
     assert "<li><b>collapsed</b>: its documents went to fewer than half its topics" in page
     assert page.count("<td>collapsed</td>") == 1
-    assert "<p>Its trials' own figures said, at its end:</p><ul class='warnings'><li>1 trial " \
+    assert "<p>At its end, the ranked trials' own figures (its and earlier sweeps' on the " \
+        "same data) said:</p><ul class='warnings'><li>1 trial " \
         "gave their documents to fewer than half their topics" in page
     assert "<summary>How to read these numbers</summary>" in page  # npmi below 0 on headlines
 

@@ -468,7 +468,8 @@ def _shared_work_note(entries: Sequence[ConfigResult]) -> list[str]:
         return []
     return ["(fit_seconds leaves out the shared work a fit read, a UMAP reduction or Word2Vec "
             "vectors: shared_seconds holds it, and total_seconds the two together, as `tuner "
-            "best --metric total_seconds` ranks)"]
+            "best --metric total_seconds` ranks; neither counts the document embeddings, "
+            "computed once for the corpus, that BERTopic, CTM and THETA read)"]
 
 
 def _mean_sd_column(entry: ConfigResult, metric: str, width: int) -> str:

@@ -43,7 +43,7 @@ class ReportData:
     failed: int = 0  # trials that failed on this data and have not finished since
     unfinished: list[ConfigResult] = field(default_factory=list)  # configurations none finished
     warnings: Sequence[str] = ()  # what validation and precompute warned of, before the sweep
-    after: Sequence[str] = ()  # what its trials' own figures said at its end (health)
+    after: Sequence[str] = ()  # what the ranked trials' own figures said at its end (health)
     unended: str | None = None  # the latest sweep did not end (leaderboard.unended_sweep)
     extras: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # run id -> extras.json
     sizes: Mapping[str, Mapping[int, int]] = field(default_factory=dict)  # run id -> topic -> docs
@@ -133,7 +133,10 @@ def _warnings_html(data: ReportData) -> str:
                   f"before it ran:</p><ul class='warnings'>{items}</ul>")
     if data.after:  # as `tuner run` ended with them; the rows' notes say which
         items = "".join(f"<li>{html.escape(w)}</li>" for w in data.after)
-        shown += (f"<p>Its trials' own figures said, at its end:</p>"
+        # of every ranked trial on its data, earlier sweeps' too: "its trials" named models the
+        # latest sweep had not run (new-user audit of 2026-12-03)
+        shown += (f"<p>At its end, the ranked trials' own figures (its and earlier sweeps' on "
+                  f"the same data) said:</p>"
                   f"<ul class='warnings'>{items}</ul>")
     return shown
 
