@@ -331,6 +331,23 @@ def test_tuner_best_says_which_collapsed_configuration_it_passed_over(caplog) ->
            "(ari 0.080), whose fits collapsed (4 topics found of 20 asked)" in caplog.text
 
 
+def test_tuner_best_says_when_one_seed_each_cannot_judge_its_lead(caplog) -> None:
+    """THETA's ARI 0.0925 over BERTopic's 0.0924, one seed each, was picked in silence
+    (new-user audit of 2026-12-03)."""
+    from tuner.reporting.best import _chosen
+
+    one_each = [trial("t", "THETA", 1, {"ari": 0.0925}), trial("b", "BERTopic", 1, {"ari": 0.0924})]
+    board = rank_configs(aggregate_seeds(one_each), "ari")
+    with caplog.at_level("WARNING"):
+        assert _chosen(board, "ari") is board[0]
+    assert "THETA (ari 0.0925) and the next, BERTopic (0.0924), ran one seed each: nothing " \
+           "tells whether a lead of this size is more than seed noise" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        _chosen(rank_configs(aggregate_seeds(TRIALS), "ari"), "ari")  # sds to judge by
+    assert "ran one seed each" not in caplog.text
+
+
 def test_a_best_grid_leaves_values_that_follow_other_parameters_null() -> None:
     """alpha 1/K and min_samples = min_cluster_size were written as numbers: a grid edited to
     another K kept the old alpha (user audit of 2026-12-03)."""

@@ -107,6 +107,20 @@ def best_grid(tracking_uri: str, experiment: str, metric: str | None = None,
     return grid
 
 
+def _unjudged_lead(board: list[ConfigResult], best: ConfigResult, metric: str) -> str | None:
+    """What `tuner best` says of a pick of one seed over a runner-up of one seed: no sd tells
+    whether its lead is more than seed noise (THETA's ARI 0.0925 over BERTopic's 0.0924, picked
+    in silence; new-user audit of 2026-12-03)."""
+    others = [c for c in board[board.index(best) + 1:] if metric in c.metrics]
+    if not others or metric not in best.metrics or best.sd.get(metric) is not None \
+            or others[0].sd.get(metric) is not None:
+        return None
+    runner_up = others[0]
+    return (f"{best.name} ({metric} {best.metrics[metric]:.4g}) and the next, {runner_up.name} "
+            f"({runner_up.metrics[metric]:.4g}), ran one seed each: nothing tells whether a lead "
+            "of this size is more than seed noise; run them with more seeds to know")
+
+
 def _drop_unused_model_size(grid: dict[str, Any], model: str) -> None:
     """THETA's default model_size beside the embedding model the grid names: it picks no model
     there, and `tuner validate` warned of the grid `tuner best` wrote (new-user audit of
@@ -136,6 +150,9 @@ def _chosen(board: list[ConfigResult], metric: str) -> ConfigResult:
     elif best.notes:
         log.warning("%s's fits are marked: %s (see the report's notes)", best.name, best.notes)
     tied = within_noise(board, best, metric)
+    unjudged = _unjudged_lead(board, best, metric)
+    if unjudged:
+        log.warning("%s", unjudged)
     if tied:
         log.warning("%s (%s %s) is within seed noise of %s: %s; these seeds do not settle which "
                     "is best, more seeds would", best.name, metric, format_mean_sd(best, metric),
