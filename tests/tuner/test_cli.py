@@ -103,6 +103,8 @@ def test_offline_embedding_model_is_a_clear_input_error(tmp_path, small_corpus, 
         "the local Hugging Face cache" in err  # the file and the field, as every other error
     assert "offline" in err and "`hf download Qwen/Qwen3-Embedding-0.6B" in err
     assert (Path(sys.executable).parent / "hf").is_file()  # the command it names is installed
+    # and what would embed here instead (new-user audit of 2026-12-03)
+    assert "usable offline: sentence-transformers/all-MiniLM-L6-v2 (carried by tuner" in err
 
 
 @pytest.mark.parametrize("model", ["lda", "ProdLDA", "bertopic"])

@@ -255,7 +255,24 @@ def _offline_message(model: str) -> str:
     return (f"embedding model '{model}' is not in the local Hugging Face cache and this machine "
             f"is offline or cannot reach the Hub. On a connected machine run "
             f"`hf download {model} --local-dir /models/{model.split('/')[-1]}`, copy "
-            f"the folder here and set the grid's embedding.model to that folder's path")
+            f"the folder here and set the grid's embedding.model to that folder's path; "
+            f"{_usable_offline()}")
+
+
+def _usable_offline() -> str:
+    """What can embed here without the Hub: the MiniLM tuner carries, and the models of the
+    local Hugging Face cache (the message named neither; new-user audit of 2026-12-03)."""
+    try:
+        from huggingface_hub import scan_cache_dir
+
+        cached = sorted(r.repo_id for r in scan_cache_dir().repos if r.repo_type == "model"
+                        and r.repo_id not in MINILM_IDS)
+    except Exception:  # no cache folder yet, or one that cannot be read
+        cached = []
+    more = f"; in this machine's Hugging Face cache: {', '.join(cached[:5])}" + (
+        f" and {len(cached) - 5} more" if len(cached) > 5 else "") if cached else ""
+    return (f"usable offline: {MINILM_IDS[0]} (carried by tuner; English, 256 tokens)"
+            f"{more}")
 
 
 def model_revision(path: Path, memo: Path | None = None) -> str:
