@@ -273,6 +273,23 @@ def test_the_configurations_asked_for_are_the_newest_sweeps_even_unfinished() ->
     assert asked_configs(tracker, tracker.sweep_runs("e"), "other") == frozenset()
 
 
+def test_a_row_that_stands_for_runs_made_otherwise_is_said_under_the_board() -> None:
+    """A sweep with long_documents "start" after one with "chunks" replaced the chunks rows
+    with its own under the same names, unsaid (new-user audit of 2026-12-03)."""
+    from dataclasses import replace
+
+    def made(run: str, config: str, ari: float, started: int) -> FinishedTrial:
+        return replace(trial(run, "CTM", 1, {"ari": ari}, num_topics=6), config_key=config,
+                       start_time=started)
+
+    board = rank_configs(aggregate_seeds([made("chunks", "c", 0.172, 1), made("start", "s",
+                                                                            0.070, 2)],
+                                         asked={"s"}), "ari")
+    assert [(c.trials[0].run_id, c.superseded) for c in board] == [("start", 1)]
+    assert format_leaderboard(board, "ari").splitlines()[-1].startswith(
+        "(1 row also had 1 run made with settings no column shows (an embedding setting")
+
+
 def test_a_seed_that_could_not_compute_the_ranking_metric_is_not_counted_for_it() -> None:
     """NPMI is left out for a fit with a topic of fewer than two vocabulary words: the row's
     mean is then the other seed's, and it said 2 seeds (review of 2026-12-02)."""

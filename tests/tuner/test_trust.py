@@ -163,6 +163,7 @@ def test_a_sweep_run_again_ranks_what_it_asked_for_not_a_newer_lookalike(tmp_pat
     assert (third.completed, third.skipped) == (0, 1)
     own = first.board[0].trials[0].run_id
     assert [c.trials[0].run_id for c in third.board] == [own]
+    assert third.board[0].superseded == 1  # the other covariates' run, said under the board
     tracker = MlflowTracker(store)
     assert [c.trials[0].run_id for c in leaderboard(tracker, "asked", "npmi")] == [own]
     sweep = MlflowClient(store).get_run(third.parent_run_id)
