@@ -77,7 +77,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SweepInterrupted as stop:
         ended = "running trials marked KILLED" if stop.runs_ended else \
             "runs left RUNNING (the next sweep marks them FAILED)"
-        print(f"interrupted by {stop}: workers stopped, {ended}", file=sys.stderr)
+        # an outside cluster's workers are not this process's to stop: a trial they had
+        # started runs on (Dask ops audit of 2026-12-03)
+        workers = ("trials started on the Dask cluster run on until they end, unrecorded"
+                   if getattr(args, "scheduler", None) else "workers stopped")
+        print(f"interrupted by {stop}: {workers}, {ended}", file=sys.stderr)
         return stop.exit_code
     except KeyboardInterrupt as stop:
         terminated = isinstance(stop, Terminated)
@@ -376,8 +380,12 @@ def _run(args: argparse.Namespace) -> int:
     from tuner.tracking.tracker import resolve_tracking_uri
 
     grid, inputs = _checked(args)
+    executor = args.executor or grid.executor
+    if args.scheduler and executor != "dask":  # it ran on the local pool, unsaid (ops audit)
+        raise TunerError(f"--scheduler {args.scheduler}: the {executor} executor has no "
+                         "scheduler; add --executor dask")
     settings = SweepSettings(resolve_tracking_uri(args.tracking_uri), args.cache_dir,
-                             args.max_workers, args.executor or grid.executor, not args.quiet,
+                             args.max_workers, executor, not args.quiet,
                              args.leaderboard,
                              args.trial_timeout, args.max_memory, args.scheduler,
                              args.threads_per_worker)

@@ -251,7 +251,7 @@ def test_successive_halving_stops_a_trial_below_the_top_third_at_its_rung(tmp_pa
     # The first is the best so far at each rung; 0.4 and 0.1 are not in the top third at rung 3;
     # 0.6 is the best at every rung.
     assert stopped == [None, 3, 3, None]
-    assert list(tmp_path.iterdir()) == []  # each trial's files go when it ends
+    assert [p.name for p in tmp_path.iterdir()] == ["parent.alive"]  # each trial's files go
 
 
 def _past(key: str, value: float, model: str = "ProdLDA", pruned: bool = False) -> PastCurve:
@@ -333,6 +333,25 @@ def test_time_at_checkpoints_is_counted_apart_from_the_fit(tmp_path):
     assert waited >= 0.3  # its wait for the verdict, at the least
     assert not checkpoint(9, lambda: TopicModelOutput([["w"]], None, [0]), final=True)
     assert checkpoint.seconds == waited  # the fit's end reports nothing: nothing counted
+
+
+def test_a_worker_trains_on_once_the_parent_is_silent(tmp_path, monkeypatch):
+    """A Dask worker whose parent was killed waited 300 s for a verdict at every rung (Dask ops
+    audit of 2026-12-03): with the parent's heartbeat unchanged it trains on soon; with the
+    parent polling it waits for the verdict."""
+    from tuner.engine import pruning
+
+    monkeypatch.setattr(pruning, "PARENT_SILENT_S", 0.5)
+    controller = _controller(tmp_path, "asha")  # writes its first heartbeat, then never polls
+    planned = controller.plan(_spec("orphan"))
+    assert planned.checkpoints is not None and planned.checkpoints.wait_s >= 300
+    checkpoint = ReportingCheckpoint(planned.checkpoints, "orphan", lambda _: 0.5)
+    started = time.monotonic()
+    assert not checkpoint(3, lambda: TopicModelOutput([["w"]], None, [0]))
+    assert time.monotonic() - started < 10
+    monkeypatch.setattr(pruning, "HEARTBEAT_S", 0.1)
+    # polled, it waits for the verdict: stopped at its rung below the orphan's 0.5
+    assert _train(controller, "watched", 0.1) == 3
 
 
 def test_a_configuration_with_a_pruned_seed_is_not_ranked_on_its_other_seeds():

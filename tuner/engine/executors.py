@@ -271,6 +271,52 @@ def kill_workers(executor: Executor) -> None:
             process.kill()
 
 
+CONNECT_S = 30.0  # for a scheduler to answer
+WORKERS_WAIT_S = 30.0  # for a scheduler with no worker to get one
+
+
+def connect_scheduler(scheduler: str, timeout: float = CONNECT_S) -> Any:
+    """A client of the Dask scheduler at `scheduler`, or a TunerError saying why not within
+    `timeout` (and a few seconds more). Client's own timeout never fired on a port that accepts
+    connections but speaks no Dask (the scheduler's dashboard): the sweep waited for ever; a
+    malformed address ended in a traceback, exit 1 (Dask ops audit of 2026-12-03)."""
+    from distributed import Client
+
+    found: dict[str, Any] = {}
+
+    def connect() -> None:
+        try:
+            found["client"] = Client(scheduler, timeout=timeout)
+        except Exception as err:  # handed to the caller's thread
+            found["error"] = err
+
+    thread = threading.Thread(target=connect, name="tuner-dask-connect", daemon=True)
+    thread.start()
+    thread.join(timeout + 10)
+    if thread.is_alive():
+        raise TunerError(f"--scheduler {scheduler}: nothing there answered as a Dask scheduler "
+                         f"within {timeout:.0f} s (a dashboard's port, not the scheduler's?)")
+    err = found.get("error")
+    if isinstance(err, (OSError, ValueError, TimeoutError)):
+        raise TunerError(f"--scheduler {scheduler}: no Dask scheduler answers there "
+                         f"({err})") from err
+    if err is not None:
+        raise err
+    return found["client"]
+
+
+def _wait_for_workers(client: Any, scheduler: str, timeout: float = WORKERS_WAIT_S) -> None:
+    """A scheduler with no worker took the sweep's trials and ran none, for ever (Dask ops
+    audit of 2026-12-03): wait `timeout` for one, then say so."""
+    try:
+        client.wait_for_workers(1, timeout=timeout)
+    except TimeoutError as err:
+        client.close()
+        raise TunerError(f"--scheduler {scheduler}: the scheduler has no worker (waited "
+                         f"{timeout:.0f} s); start workers with `dask worker {scheduler}`, "
+                         "then run the sweep again") from err
+
+
 class DaskExecutor(Executor):
     """`submit` + `shutdown` on a Dask client; owns the local cluster it starts.
 
@@ -301,12 +347,12 @@ class DaskExecutor(Executor):
                                             dashboard_address=None)
             self.client = Client(self.cluster)
         else:
-            try:
-                self.client = Client(scheduler, timeout=30)
-            except OSError as err:
-                raise TunerError(f"--scheduler {scheduler}: no Dask scheduler answers there "
-                                 f"({err})") from err
-        self.client.run(init_worker, threads_per_worker(max_workers, threads), None, jit_cache)
+            self.client = connect_scheduler(scheduler)
+            _wait_for_workers(self.client, scheduler)
+        from tuner.engine.dask_setup import TunerWorkerSetup
+
+        self.client.register_plugin(TunerWorkerSetup(threads_per_worker(max_workers, threads),
+                                                     jit_cache))
         self.executor = self.client.get_executor(pure=False)
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:

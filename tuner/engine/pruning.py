@@ -126,15 +126,38 @@ class ReportingCheckpoint:
         return True
 
     def _told_to_stop(self, path: Path, step: int) -> bool:
-        """Wait for the parent's verdict on `step`; none within the plan's wait (the parent is
-        gone): train on."""
-        deadline = time.monotonic() + self.plan.wait_s
+        """Wait for the parent's verdict on `step`; none within the plan's wait, or the parent's
+        heartbeat unchanged for PARENT_SILENT_S (the parent is gone): train on. A Dask worker
+        whose parent was killed waited the whole 300 s at every rung, and the next sweep's
+        trials waited behind it (Dask ops audit of 2026-12-03)."""
+        started = time.monotonic()
+        deadline = started + self.plan.wait_s
+        beat, beat_seen = _heartbeat(path.parent), started
         while time.monotonic() < deadline:
             verdict = _read_verdict(path)
             if verdict is not None and verdict[0] == step:
                 return verdict[1] == "stop"
+            now, latest = time.monotonic(), _heartbeat(path.parent)
+            if latest != beat:
+                beat, beat_seen = latest, now
+            elif now - beat_seen > PARENT_SILENT_S:
+                log.warning("trial %s: no verdict at step %d and the sweep's parent is silent "
+                            "(%.0f s): it trains on", self.key, step, now - beat_seen)
+                return False
             time.sleep(VERDICT_POLL_S)
         return False
+
+
+HEARTBEAT_FILE = "parent.alive"  # in the pruning folder: the parent rewrites it while it polls
+HEARTBEAT_S = 5.0  # how often
+PARENT_SILENT_S = 60.0  # a heartbeat unchanged this long: the parent is gone
+
+
+def _heartbeat(folder: Path) -> int | None:
+    try:
+        return (folder / HEARTBEAT_FILE).stat().st_mtime_ns
+    except OSError:
+        return None
 
 
 def _read_verdict(path: Path) -> tuple[int, str] | None:
@@ -182,6 +205,8 @@ class PruningController:
         self.studies: dict[str, Any] = {}
         self.watched: dict[str, _Watched] = {}
         folder.mkdir(parents=True, exist_ok=True)
+        self.beaten = 0.0
+        self._beat()
 
     def plan(self, spec: TrialSpec) -> TrialSpec:
         """`spec` with its checkpoint plan, or as it is for a model without a budget."""
@@ -196,8 +221,16 @@ class PruningController:
         self.watched[spec.key] = _Watched(spec.model)
         return replace(spec, checkpoints=plan)
 
+    def _beat(self) -> None:
+        """Rewrite the heartbeat that tells waiting workers the parent is alive."""
+        now = time.monotonic()
+        if now - self.beaten >= HEARTBEAT_S:
+            replace_text_atomically(self.folder / HEARTBEAT_FILE, f"{time.time():.0f}", "ascii")
+            self.beaten = now
+
     def poll(self) -> None:
         """Read the new reports of every watched trial; answer each rung."""
+        self._beat()
         for key, watched in self.watched.items():
             for step, value, decide in self._new_reports(key, watched):
                 trial = self._optuna_trial(watched)

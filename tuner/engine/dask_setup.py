@@ -1,0 +1,23 @@
+"""What every worker of a Dask cluster runs before its first trial, as a worker plugin: workers
+that join or restart during a sweep get it too (`client.run` reached only the workers there at
+connect: a worker restarted mid-sweep ran its trials with its own thread count, untold; Dask
+ops audit of 2026-12-03). Imported only by the Dask executor: the process pool's parent never
+loads `distributed`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from distributed.diagnostics.plugin import WorkerPlugin
+
+from tuner.engine.worker import init_worker
+
+
+class TunerWorkerSetup(WorkerPlugin):
+    name = "tuner-worker-setup"
+
+    def __init__(self, threads: int, jit_cache: str | None) -> None:
+        self.threads, self.jit_cache = threads, jit_cache
+
+    def setup(self, worker: Any) -> None:
+        init_worker(self.threads, None, self.jit_cache)
