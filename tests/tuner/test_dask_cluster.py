@@ -50,6 +50,30 @@ def test_a_port_that_speaks_no_dask_is_refused_within_the_timeout() -> None:
     assert time.monotonic() - started < 30
 
 
+def test_a_server_that_speaks_first_is_refused_in_one_line() -> None:
+    """ssh's greeting read as a frame length of exabytes: a MemoryError, a traceback, exit 1
+    (review of 2026-12-03)."""
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def greet() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
+
+    threading.Thread(target=greet, daemon=True).start()
+    try:
+        with pytest.raises(TunerError, match="no Dask scheduler answers there|nothing there "
+                                             "answered as a Dask scheduler"):
+            connect_scheduler(f"tcp://127.0.0.1:{listener.getsockname()[1]}", timeout=2)
+    finally:
+        listener.close()
+
+
 def test_a_scheduler_without_workers_is_said_and_a_late_worker_is_set_up(no_worker_cluster,
                                                                          monkeypatch) -> None:
     """No worker: the trials waited for ever, untold. A worker that joins later gets the
@@ -60,7 +84,7 @@ def test_a_scheduler_without_workers_is_said_and_a_late_worker_is_set_up(no_work
     monkeypatch.setattr(executors, "WORKERS_WAIT_S", 1.0)
     with pytest.raises(TunerError, match="the scheduler has no worker .waited 1 s.; start "
                                          "workers with `dask worker"):
-        executors._wait_for_workers(connect_scheduler(address), address, 1.0)
+        DaskExecutor(1, address, None, threads=3)
     no_worker_cluster.scale(1)  # type: ignore[attr-defined]
     executor = DaskExecutor(1, address, None, threads=3)
     try:
@@ -70,6 +94,13 @@ def test_a_scheduler_without_workers_is_said_and_a_late_worker_is_set_up(no_work
         assert sorted(executor.client.run(_threads).values()) == [3, 3]
     finally:
         executor.shutdown()
+    # the sweep's plugin leaves with it: later workers, other users', never get it
+    from distributed import Client
+
+    with Client(address) as other:
+        plugins = other.run_on_scheduler(lambda dask_scheduler: list(
+            dask_scheduler.worker_plugins))
+    assert not [name for name in plugins if name.startswith("tuner-worker-setup")]
 
 
 def test_a_scheduler_without_the_dask_executor_is_refused(tmp_path, small_corpus, capsys) -> None:

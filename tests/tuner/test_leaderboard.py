@@ -132,6 +132,14 @@ def test_seeds_asked_are_those_of_the_sweeps_that_ran_the_configuration() -> Non
         {15: "1", 10: "2", 20: "1/2"}
     by_model = rank_configs(aggregate_seeds(trials), "ari")  # no sweep says: the model's most
     assert {c.params["num_topics"]: c.seeds_of("ari") for c in by_model}[15] == "1/2"
+    # seed 1 skipped as finished under the one-seed sweep, seed 2 failed in the two-seed one,
+    # which asked for it: short (review of 2026-12-03)
+    resumed = [replace(trials[0], config_key="k15")]
+    board = rank_configs(aggregate_seeds(resumed, asked={"k15"}, sweep_seeds=seeds_asked(sweeps),
+                                         asked_seeds=2), "ari")
+    assert board[0].seeds_of("ari") == "1/2"
+    cut = SweepRun("cut", "sweep", {"seeds": "1,2,3... (7000 characters)"}, {})
+    assert seeds_asked([cut]) == {}  # a param cut for its length says no count
 
 
 def test_settings_without_effect_are_neither_swept_nor_shown() -> None:
@@ -430,6 +438,9 @@ def test_a_one_seed_row_is_judged_by_the_other_rows_sd() -> None:
     assert [c.model for c in within_noise(board, board[0], "npmi")] == ["LDA"]
     alone = rank_configs(aggregate_seeds([lead, close]), "npmi")
     assert within_noise(alone, alone[0], "npmi") == []  # neither has an sd: nothing to say
+    tied = rank_configs(aggregate_seeds([lead, trial("t1", "ETM", 1, {"npmi": -0.17},
+                                                     num_topics=10)]), "npmi")
+    assert [c.model for c in within_noise(tied, tied[0], "npmi")] == ["ETM"]  # equal: a tie
 
 
 def test_topics_found_are_shown_beside_those_asked() -> None:

@@ -342,7 +342,8 @@ def test_a_worker_trains_on_once_the_parent_is_silent(tmp_path, monkeypatch):
     from tuner.engine import pruning
 
     monkeypatch.setattr(pruning, "PARENT_SILENT_S", 0.5)
-    controller = _controller(tmp_path, "asha")  # writes its first heartbeat, then never polls
+    controller = _controller(tmp_path, "asha")  # writes its first heartbeat
+    controller.close()  # then beats no more, and never polls: the parent is gone
     planned = controller.plan(_spec("orphan"))
     assert planned.checkpoints is not None and planned.checkpoints.wait_s >= 300
     checkpoint = ReportingCheckpoint(planned.checkpoints, "orphan", lambda _: 0.5)
@@ -352,6 +353,21 @@ def test_a_worker_trains_on_once_the_parent_is_silent(tmp_path, monkeypatch):
     monkeypatch.setattr(pruning, "HEARTBEAT_S", 0.1)
     # polled, it waits for the verdict: stopped at its rung below the orphan's 0.5
     assert _train(controller, "watched", 0.1) == 3
+
+
+def test_the_parent_beats_while_its_loop_is_busy(tmp_path, monkeypatch):
+    """Beaten only as the runner polled, a pass of its loop held up by a slow store made live
+    parents look gone (review of 2026-12-03): a thread of the controller's beats too."""
+    from tuner.engine import pruning
+
+    monkeypatch.setattr(pruning, "HEARTBEAT_S", 0.05)
+    controller = _controller(tmp_path, "asha")
+    first = pruning._heartbeat(tmp_path)
+    deadline = time.monotonic() + 10
+    while pruning._heartbeat(tmp_path) == first and time.monotonic() < deadline:
+        time.sleep(0.02)  # nobody polls
+    assert pruning._heartbeat(tmp_path) != first
+    controller.close()
 
 
 def test_a_configuration_with_a_pruned_seed_is_not_ranked_on_its_other_seeds():

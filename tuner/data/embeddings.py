@@ -236,7 +236,7 @@ def _from_hugging_face(model: str, revision: str | None = None, download: bool =
     try:
         return Path(snapshot_download(model, revision=revision))
     except Exception as err:
-        raise EmbeddingModelError(_offline_message(model) + f" (download failed: {err})") from err
+        raise EmbeddingModelError(_offline_message(model, f" (download failed: {err})")) from err
 
 
 def _offline() -> bool:
@@ -251,22 +251,28 @@ def _not_served_message(model: str) -> str:
             "root and name that folder)")
 
 
-def _offline_message(model: str) -> str:
+def _offline_message(model: str, failure: str = "") -> str:
     return (f"embedding model '{model}' is not in the local Hugging Face cache and this machine "
-            f"is offline or cannot reach the Hub. On a connected machine run "
+            f"is offline or cannot reach the Hub{failure}. On a connected machine run "
             f"`hf download {model} --local-dir /models/{model.split('/')[-1]}`, copy "
             f"the folder here and set the grid's embedding.model to that folder's path; "
-            f"{_usable_offline()}")
+            f"{_usable_offline(model)}")
 
 
-def _usable_offline() -> str:
-    """What can embed here without the Hub: the MiniLM tuner carries, and the models of the
-    local Hugging Face cache (the message named neither; new-user audit of 2026-12-03)."""
+SENTENCE_MODEL_FILES = ("modules.json", "sentence_bert_config.json")
+
+
+def _usable_offline(wanted: str) -> str:
+    """What can embed here without the Hub: the MiniLM tuner carries, and the sentence
+    embedding models of the local Hugging Face cache (the message named neither; new-user
+    audit of 2026-12-03); not `wanted` itself, cached in part or at another revision."""
     try:
         from huggingface_hub import scan_cache_dir
 
-        cached = sorted(r.repo_id for r in scan_cache_dir().repos if r.repo_type == "model"
-                        and r.repo_id not in MINILM_IDS)
+        cached = sorted(
+            r.repo_id for r in scan_cache_dir().repos if r.repo_type == "model"
+            and r.repo_id not in (*MINILM_IDS, wanted)
+            and any(f.file_name in SENTENCE_MODEL_FILES for rev in r.revisions for f in rev.files))
     except Exception:  # no cache folder yet, or one that cannot be read
         cached = []
     more = f"; in this machine's Hugging Face cache: {', '.join(cached[:5])}" + (

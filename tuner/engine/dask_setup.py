@@ -6,6 +6,7 @@ loads `distributed`."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from distributed.diagnostics.plugin import WorkerPlugin
@@ -14,10 +15,13 @@ from tuner.engine.worker import init_worker
 
 
 class TunerWorkerSetup(WorkerPlugin):
-    name = "tuner-worker-setup"
+    """Named per sweep: a second sweep's registration replaced the first's on every worker,
+    thread caps included, under the first's running trials; each sweep removes its own as it
+    ends."""
 
     def __init__(self, threads: int, jit_cache: str | None) -> None:
         self.threads, self.jit_cache = threads, jit_cache
+        self.name = f"tuner-worker-setup-{uuid.uuid4().hex[:12]}"
 
     def setup(self, worker: Any) -> None:
         init_worker(self.threads, None, self.jit_cache)

@@ -279,35 +279,46 @@ def connect_scheduler(scheduler: str, timeout: float = CONNECT_S) -> Any:
     """A client of the Dask scheduler at `scheduler`, or a TunerError saying why not within
     `timeout` (and a few seconds more). Client's own timeout never fired on a port that accepts
     connections but speaks no Dask (the scheduler's dashboard): the sweep waited for ever; a
-    malformed address ended in a traceback, exit 1 (Dask ops audit of 2026-12-03)."""
+    malformed address ended in a traceback, exit 1 (Dask ops audit of 2026-12-03). Whatever
+    fails is that one error (a server that speaks first, ssh's, reads as a frame of exabytes:
+    a MemoryError); a client made after the deadline is closed."""
     from distributed import Client
 
     found: dict[str, Any] = {}
+    abandoned = threading.Event()
 
     def connect() -> None:
         try:
-            found["client"] = Client(scheduler, timeout=timeout)
-        except Exception as err:  # handed to the caller's thread
+            client = Client(scheduler, timeout=timeout)
+        except BaseException as err:  # handed to the caller's thread, whatever it is
             found["error"] = err
+            return
+        if abandoned.is_set():
+            client.close()
+        else:
+            found["client"] = client
 
     thread = threading.Thread(target=connect, name="tuner-dask-connect", daemon=True)
     thread.start()
     thread.join(timeout + 10)
     if thread.is_alive():
+        abandoned.set()
         raise TunerError(f"--scheduler {scheduler}: nothing there answered as a Dask scheduler "
-                         f"within {timeout:.0f} s (a dashboard's port, not the scheduler's?)")
+                         f"within {timeout + 10:.0f} s (a dashboard's port, not the "
+                         "scheduler's?)")
     err = found.get("error")
-    if isinstance(err, (OSError, ValueError, TimeoutError)):
-        raise TunerError(f"--scheduler {scheduler}: no Dask scheduler answers there "
-                         f"({err})") from err
-    if err is not None:
+    if isinstance(err, KeyboardInterrupt):
         raise err
+    if err is not None or "client" not in found:
+        raise TunerError(f"--scheduler {scheduler}: no Dask scheduler answers there "
+                         f"({type(err).__name__}: {err})") from err
     return found["client"]
 
 
-def _wait_for_workers(client: Any, scheduler: str, timeout: float = WORKERS_WAIT_S) -> None:
+def _wait_for_workers(client: Any, scheduler: str, timeout: float | None = None) -> None:
     """A scheduler with no worker took the sweep's trials and ran none, for ever (Dask ops
-    audit of 2026-12-03): wait `timeout` for one, then say so."""
+    audit of 2026-12-03): wait `timeout` (WORKERS_WAIT_S) for one, then say so."""
+    timeout = WORKERS_WAIT_S if timeout is None else timeout
     try:
         client.wait_for_workers(1, timeout=timeout)
     except TimeoutError as err:
@@ -351,14 +362,26 @@ class DaskExecutor(Executor):
             _wait_for_workers(self.client, scheduler)
         from tuner.engine.dask_setup import TunerWorkerSetup
 
-        self.client.register_plugin(TunerWorkerSetup(threads_per_worker(max_workers, threads),
-                                                     jit_cache))
+        self.plugin = TunerWorkerSetup(threads_per_worker(max_workers, threads), jit_cache)
+        try:
+            self.client.register_plugin(self.plugin)
+        except BaseException:
+            self.shutdown()
+            raise
         self.executor = self.client.get_executor(pure=False)
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         return self.executor.submit(fn, *args, **kwargs)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        plugin = getattr(self, "plugin", None)
+        if self.cluster is None and plugin is not None:
+            # an outside scheduler keeps a plugin for every later worker, other users' too
+            # (review of 2026-12-03): this sweep's goes with it
+            try:
+                self.client.unregister_worker_plugin(plugin.name)
+            except Exception as err:  # a scheduler already gone
+                log.debug("could not remove the worker plugin %s: %s", plugin.name, err)
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
@@ -150,7 +151,8 @@ class ReportingCheckpoint:
 
 HEARTBEAT_FILE = "parent.alive"  # in the pruning folder: the parent rewrites it while it polls
 HEARTBEAT_S = 5.0  # how often
-PARENT_SILENT_S = 60.0  # a heartbeat unchanged this long: the parent is gone
+PARENT_SILENT_S = 180.0  # a heartbeat unchanged this long: the parent is gone (NFS caches a
+# folder's attributes up to 60 s)
 
 
 def _heartbeat(folder: Path) -> int | None:
@@ -207,6 +209,19 @@ class PruningController:
         folder.mkdir(parents=True, exist_ok=True)
         self.beaten = 0.0
         self._beat()
+        # beaten from a thread of its own too: one pass of the runner's loop can take minutes
+        # (a remote store's retries), and waiting workers then took a live parent for gone
+        self._stopped = threading.Event()
+        threading.Thread(target=self._beat_until_closed, name="tuner-pruner-heartbeat",
+                         daemon=True).start()
+
+    def close(self) -> None:
+        """Stop the heartbeat (the sweep is over: its folder goes next)."""
+        self._stopped.set()
+
+    def _beat_until_closed(self) -> None:
+        while not self._stopped.wait(HEARTBEAT_S):
+            self._beat()
 
     def plan(self, spec: TrialSpec) -> TrialSpec:
         """`spec` with its checkpoint plan, or as it is for a model without a budget."""
@@ -225,8 +240,12 @@ class PruningController:
         """Rewrite the heartbeat that tells waiting workers the parent is alive."""
         now = time.monotonic()
         if now - self.beaten >= HEARTBEAT_S:
-            replace_text_atomically(self.folder / HEARTBEAT_FILE, f"{time.time():.0f}", "ascii")
             self.beaten = now
+            try:
+                replace_text_atomically(self.folder / HEARTBEAT_FILE, f"{time.time():.0f}",
+                                        "ascii")
+            except OSError as err:  # a full disk: workers train on later; the sweep goes on
+                log.debug("the pruner's heartbeat was not written: %s", err)
 
     def poll(self) -> None:
         """Read the new reports of every watched trial; answer each rung."""

@@ -172,6 +172,7 @@ def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: Executor
     finally:
         loop.watchdog.close()
         if loop.pruner is not None:
+            loop.pruner.close()
             shutil.rmtree(loop.pruner.folder, ignore_errors=True)
     try:
         _close(tracker, sweep, loop.result, loop.scheduler, source, summarize)

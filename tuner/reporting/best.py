@@ -112,8 +112,8 @@ def _unjudged_lead(board: list[ConfigResult], best: ConfigResult, metric: str) -
     whether its lead is more than seed noise (THETA's ARI 0.0925 over BERTopic's 0.0924, picked
     in silence; new-user audit of 2026-12-03)."""
     others = [c for c in board[board.index(best) + 1:] if metric in c.metrics]
-    if not others or metric not in best.metrics or best.sd.get(metric) is not None \
-            or others[0].sd.get(metric) is not None:
+    if not others or metric not in best.metrics or best.seeds != 1 or others[0].seeds != 1 \
+            or others[0].metrics[metric] == best.metrics[metric]:  # a tie: said as one
         return None
     runner_up = others[0]
     return (f"{best.name} ({metric} {best.metrics[metric]:.4g}) and the next, {runner_up.name} "

@@ -148,7 +148,8 @@ def resolved_null(trial: FinishedTrial, name: str, value: Any) -> bool:
 def aggregate_seeds(trials: Sequence[FinishedTrial],
                     declared: Mapping[str, Sequence[str]] | None = None,
                     asked: Collection[str] = frozenset(),
-                    sweep_seeds: Mapping[str, int] | None = None) -> list[ConfigResult]:
+                    sweep_seeds: Mapping[str, int] | None = None,
+                    asked_seeds: int = 0) -> list[ConfigResult]:
     """Group trials by configuration and aggregate each metric over the seeds; groups keep the
     order of their first trial. A row names the parameters that vary between the trials, and
     those the sweeps' grids varied (`declared`, see declared_swept), so that a row whose
@@ -164,7 +165,8 @@ def aggregate_seeds(trials: Sequence[FinishedTrial],
     of 2026-12-01).
 
     A configuration's seeds asked for are the most its trials' sweeps asked for (`sweep_seeds`:
-    sweep run id -> its grid's seeds, see seeds_asked); where no sweep says, the most seeds any
+    sweep run id -> its grid's seeds, see seeds_asked), and for one the latest sweep asked for
+    (`asked`), that sweep's (`asked_seeds`); where no sweep says, the most seeds any
     configuration of its model has. By the model alone, a BERTopic configuration of an earlier
     one-seed sweep read `1/2` beside a later two-seed sweep's (new-user audit of 2026-12-03)."""
     groups: dict[tuple[str, str], list[FinishedTrial]] = {}
@@ -192,19 +194,31 @@ def aggregate_seeds(trials: Sequence[FinishedTrial],
     most: dict[str, int] = {}
     for config in configs:
         most[config.model] = max(most.get(config.model, 0), config.seeds)
-    return [replace(config, seeds_asked=_asked_of(config, sweep_seeds or {})
+    return [replace(config, seeds_asked=_asked_of(config, sweep_seeds or {}, asked, asked_seeds)
                     or most[config.model], superseded=superseded.get(shown_as(config.trials[0]), 0))
             for config in configs]
 
 
-def _asked_of(config: ConfigResult, sweep_seeds: Mapping[str, int]) -> int:
-    return max((sweep_seeds.get(t.parent_run_id or "", 0) for t in config.trials), default=0)
+def _asked_of(config: ConfigResult, sweep_seeds: Mapping[str, int], asked: Collection[str],
+              asked_seeds: int) -> int:
+    latest = asked_seeds if config.trials[0].config_key in asked else 0
+    return max([latest, *(sweep_seeds.get(t.parent_run_id or "", 0) for t in config.trials)])
 
 
 def seeds_asked(sweeps: Sequence[SweepRun]) -> dict[str, int]:
-    """Sweep run id -> how many seeds its grid asked for (its `seeds` param), where it says."""
+    """Sweep run id -> how many seeds its grid asked for (its `seeds` param), where it says: a
+    param cut for its length ("... (7000 characters)") says not."""
     return {s.run_id: len(s.params["seeds"].split(",")) for s in sweeps
-            if s.params.get("seeds")}
+            if s.params.get("seeds") and not s.params["seeds"].endswith(" characters)")}
+
+
+def latest_seeds(sweeps: Sequence[SweepRun], context: str | None) -> int:
+    """How many seeds the latest sweep on the data of `context` asked for (0: unknown): the
+    configurations it asked for are short of seeds against it, though a seed was skipped as
+    finished under an older sweep of fewer seeds (review of 2026-12-03)."""
+    sweep = next((s for s in sweeps if s.ran_trials
+                  and (context is None or s.tags.get("tuner.context") == context)), None)
+    return seeds_asked([sweep]).get(sweep.run_id, 0) if sweep is not None else 0
 
 
 def declared_swept(sweeps: Sequence[SweepRun], context: str | None) -> dict[str, list[str]]:
@@ -344,14 +358,14 @@ def within_noise(board: Sequence[ConfigResult], chosen: ConfigResult,
     2026-12-03). A configuration of one seed has no sd of its own and is judged by the other's:
     left out, one-seed rows 0.017 behind a first row of sd 0.077 read as settled, while a
     two-seed row behind them was named (new-user audit of 2026-12-03). Two configurations of one
-    seed each: their noise is unknown, and none is named."""
+    seed each: their noise is unknown, and only equal means are named."""
     if metric not in chosen.metrics:
         return []
     spread = chosen.sd.get(metric)
     return [c for c in board if c is not chosen and metric in c.metrics
-            and (noise := _larger(spread, c.sd.get(metric))) is not None
             and ((apart := _apart(c.metrics[metric], chosen.metrics[metric])) == 0.0
-                 or apart < noise)]
+                 or ((noise := _larger(spread, c.sd.get(metric))) is not None
+                     and apart < noise))]
 
 
 def _larger(a: float | None, b: float | None) -> float | None:
@@ -384,7 +398,7 @@ def leaderboard(tracker: Tracker, experiment: str, metric: str, limit: int = 10,
     trials = on_data(finished, context)
     return rank_configs(aggregate_seeds(trials, declared_swept(sweeps, context),
                                        asked_configs(tracker, sweeps, context),
-                                       seeds_asked(sweeps)),
+                                       seeds_asked(sweeps), latest_seeds(sweeps, context)),
                         metric)[:limit]
 
 
@@ -489,8 +503,8 @@ def _shared_work_note(entries: Sequence[ConfigResult]) -> list[str]:
         return []
     return ["(fit_seconds leaves out the shared work a fit read, a UMAP reduction or Word2Vec "
             "vectors: shared_seconds holds it, and total_seconds the two together, as `tuner "
-            "best --metric total_seconds` ranks; neither counts the document embeddings, "
-            "computed once for the corpus, that BERTopic, CTM and THETA read)"]
+            "best --metric total_seconds` ranks; neither counts the document embeddings "
+            "computed once for the corpus before the trials)"]
 
 
 def _mean_sd_column(entry: ConfigResult, metric: str, width: int) -> str:

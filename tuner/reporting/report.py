@@ -27,6 +27,7 @@ from tuner.reporting.leaderboard import (
     aggregate_seeds,
     asked_configs,
     declared_swept,
+    latest_seeds,
     newest_context,
     on_data,
     rank_configs,
@@ -128,7 +129,8 @@ def write_report_with(tracker: Tracker, experiment: str, out: Path,
     declared = declared_swept(sweeps, context)
     data = _report_data(tracker, experiment, trials, metric or ranking_metric(sweeps),
                         declared, len(everything) - len(trials),
-                        asked_configs(tracker, sweeps, context), seeds_asked(sweeps))
+                        asked_configs(tracker, sweeps, context), seeds_asked(sweeps),
+                        latest_seeds(sweeps, context))
     data = _with_failures(data, trials, on_data(tracker.failed_trials(experiment), context),
                           declared)
     warned = (tracker.read_json(sweep.run_id, WARNINGS_FILE) or {}
@@ -189,10 +191,12 @@ def _with_failures(data: ReportData, finished: list[FinishedTrial],
 def _report_data(tracker: Tracker, experiment: str, trials: list[FinishedTrial],
                  metric: str | None, declared: Mapping[str, Sequence[str]],
                  on_older_data: int = 0, asked: Collection[str] = frozenset(),
-                 sweep_seeds: Mapping[str, int] | None = None) -> ReportData:
+                 sweep_seeds: Mapping[str, int] | None = None,
+                 asked_seeds: int = 0) -> ReportData:
     full = standing_trials(ranked(trials), asked)
     metric = metric or ("ari" if full and all("ari" in t.metrics for t in full) else "npmi")
-    configs = rank_configs(aggregate_seeds(full, declared, sweep_seeds=sweep_seeds), metric)
+    configs = rank_configs(aggregate_seeds(full, declared, asked, sweep_seeds, asked_seeds),
+                           metric)
     if not configs:
         logged = sorted({m for t in full for m in t.metrics})
         older = (f"; {on_older_data} finished trials were judged on data that has changed "
