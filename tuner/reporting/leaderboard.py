@@ -216,8 +216,7 @@ def latest_seeds(sweeps: Sequence[SweepRun], context: str | None) -> int:
     """How many seeds the latest sweep on the data of `context` asked for (0: unknown): the
     configurations it asked for are short of seeds against it, though a seed was skipped as
     finished under an older sweep of fewer seeds (review of 2026-12-03)."""
-    sweep = next((s for s in sweeps if s.ran_trials
-                  and (context is None or s.tags.get("tuner.context") == context)), None)
+    sweep = latest_sweep(sweeps, context)
     return seeds_asked([sweep]).get(sweep.run_id, 0) if sweep is not None else 0
 
 
@@ -250,11 +249,16 @@ def asked_configs(tracker: Tracker, sweeps: Sequence[SweepRun], context: str | N
     included (its SWEEP_CONFIGS_FILE, logged as it starts and again as it ends); none for a
     sweep logged before tuner kept them, whose rankings let the newest run stand. A `tuner
     score --log` run asks for nothing and is passed over."""
-    sweep = next((s for s in sweeps if s.ran_trials
-                  and (context is None or s.tags.get("tuner.context") == context)), None)
+    sweep = latest_sweep(sweeps, context)
     if sweep is None or ASKED_TAG not in sweep.tags:
         return frozenset()
     return asked_by(tracker, sweep.run_id)
+
+
+def latest_sweep(sweeps: Sequence[SweepRun], context: str | None) -> SweepRun | None:
+    """The newest sweep that ran trials on the data of `context` (any, for None)."""
+    return next((s for s in sweeps if s.ran_trials
+                 and (context is None or s.tags.get("tuner.context") == context)), None)
 
 
 def asked_by(tracker: Tracker, sweep_run_id: str) -> frozenset[str]:
