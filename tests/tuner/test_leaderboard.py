@@ -373,6 +373,19 @@ def test_tuner_best_says_when_one_seed_each_cannot_judge_its_lead(caplog) -> Non
     assert "ran one seed each" not in caplog.text
 
 
+def test_tuner_best_says_a_tie_of_one_seed_each_once_even_apart_by_rounding(caplog) -> None:
+    """Means 1e-17 apart are the leaderboard's tie; `tuner best` said both the tie and the
+    one-seed lead (read-through of 2026-12-03)."""
+    from tuner.reporting.best import _chosen
+
+    one_each = [trial("t", "THETA", 1, {"ari": 0.1 + 0.2}), trial("b", "BERTopic", 1, {"ari": 0.3})]
+    board = rank_configs(aggregate_seeds(one_each), "ari")
+    with caplog.at_level("WARNING"):
+        _chosen(board, "ari")
+    assert "within seed noise of 1 other configuration" in caplog.text
+    assert "ran one seed each" not in caplog.text
+
+
 def test_a_best_grid_leaves_values_that_follow_other_parameters_null() -> None:
     """alpha 1/K and min_samples = min_cluster_size were written as numbers: a grid edited to
     another K kept the old alpha (user audit of 2026-12-03)."""

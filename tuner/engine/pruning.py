@@ -149,7 +149,7 @@ class ReportingCheckpoint:
         return False
 
 
-HEARTBEAT_FILE = "parent.alive"  # in the pruning folder: the parent rewrites it while it polls
+HEARTBEAT_FILE = "parent.alive"  # in the pruning folder: the parent rewrites it while it runs
 HEARTBEAT_S = 5.0  # how often
 PARENT_SILENT_S = 180.0  # a heartbeat unchanged this long: the parent is gone (NFS caches a
 # folder's attributes up to 60 s)
@@ -207,10 +207,10 @@ class PruningController:
         self.studies: dict[str, Any] = {}
         self.watched: dict[str, _Watched] = {}
         folder.mkdir(parents=True, exist_ok=True)
-        self.beaten = 0.0
         self._beat()
-        # beaten from a thread of its own too: one pass of the runner's loop can take minutes
-        # (a remote store's retries), and waiting workers then took a live parent for gone
+        # beaten from a thread of its own, not from poll(): one pass of the runner's loop can
+        # take minutes (a remote store's retries), and waiting workers then took a live parent
+        # for gone
         self._stopped = threading.Event()
         threading.Thread(target=self._beat_until_closed, name="tuner-pruner-heartbeat",
                          daemon=True).start()
@@ -238,18 +238,13 @@ class PruningController:
 
     def _beat(self) -> None:
         """Rewrite the heartbeat that tells waiting workers the parent is alive."""
-        now = time.monotonic()
-        if now - self.beaten >= HEARTBEAT_S:
-            self.beaten = now
-            try:
-                replace_text_atomically(self.folder / HEARTBEAT_FILE, f"{time.time():.0f}",
-                                        "ascii")
-            except OSError as err:  # a full disk: workers train on later; the sweep goes on
-                log.debug("the pruner's heartbeat was not written: %s", err)
+        try:
+            replace_text_atomically(self.folder / HEARTBEAT_FILE, f"{time.time():.0f}", "ascii")
+        except OSError as err:  # a full disk: workers train on later; the sweep goes on
+            log.debug("the pruner's heartbeat was not written: %s", err)
 
     def poll(self) -> None:
         """Read the new reports of every watched trial; answer each rung."""
-        self._beat()
         for key, watched in self.watched.items():
             for step, value, decide in self._new_reports(key, watched):
                 trial = self._optuna_trial(watched)

@@ -28,6 +28,7 @@ from tuner.reporting.leaderboard import (
     leaderboard,
     recommended,
     resolved_null,
+    same_mean,
     unended_sweep,
     within_noise,
 )
@@ -113,7 +114,7 @@ def _unjudged_lead(board: list[ConfigResult], best: ConfigResult, metric: str) -
     in silence; new-user audit of 2026-12-03)."""
     others = [c for c in board[board.index(best) + 1:] if metric in c.metrics]
     if not others or metric not in best.metrics or best.seeds != 1 or others[0].seeds != 1 \
-            or others[0].metrics[metric] == best.metrics[metric]:  # a tie: said as one
+            or same_mean(others[0].metrics[metric], best.metrics[metric]):  # a tie: said as one
         return None
     runner_up = others[0]
     return (f"{best.name} ({metric} {best.metrics[metric]:.4g}) and the next, {runner_up.name} "

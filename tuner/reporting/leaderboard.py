@@ -377,10 +377,15 @@ def _larger(a: float | None, b: float | None) -> float | None:
     return max(known) if known else None
 
 
+def same_mean(a: float, b: float) -> bool:
+    """Two means equal but for float rounding (gt_coverage 1.0 on every row, whose sds are 0:
+    a tie `tuner best` broke in silence; fresh-clone audit of 2026-12-03)."""
+    return math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-15)
+
+
 def _apart(a: float, b: float) -> float:
-    """How far two means are, 0.0 for equal ones (gt_coverage 1.0 on every row, whose sds are
-    0: a tie `tuner best` broke in silence; fresh-clone audit of 2026-12-03)."""
-    return 0.0 if math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-15) else abs(a - b)
+    """How far two means are, 0.0 for equal ones."""
+    return 0.0 if same_mean(a, b) else abs(a - b)
 
 
 def recommended(board: Sequence[ConfigResult]) -> ConfigResult | None:
