@@ -244,9 +244,14 @@ def _models(raw: Mapping[str, Any], problems: sections.ProblemList) -> list[str]
         problems.add("models", "give either 'model' or 'models', not both")
     value = raw.get("models", raw.get("model"))
     field_name = "models" if "models" in raw else "model"
+    if "models" in raw and not isinstance(value, list) and value is not None:
+        return []  # a wrong type, "lda,prodlda" too, was reported by the top-level schema
     names = [value] if isinstance(value, str) else value
-    if value is None or names == []:
-        problems.add(field_name, f"expects a model name or a non-empty list; got {shown(value)}")
+    if "model" not in raw and "models" not in raw:
+        problems.add("models", "missing; give 'model' (one name) or 'models' (a list of names)")
+    elif value is None or names == []:
+        wanted = "a non-empty list of model names" if field_name == "models" else "a model name"
+        problems.add(field_name, f"expects {wanted}; got {shown(value)}")
     if not isinstance(names, list):
         return []  # a wrong type was reported by the top-level schema
     if len(names) > sections.MAX_MODELS:
@@ -406,7 +411,8 @@ def _check_param_names(params: Mapping[str, Any], schemas: Mapping[str, ParamSch
                              f" ({model} has {', '.join(schema.names)})")
         elif schemas and not any(s.get(name) for s in schemas.values()):
             problems.add(f"params.{key}", f"no model in this grid has a parameter '{name}'"
-                         f"{_other_section(name) or _did_you_mean(name, schemas.values())}")
+                         f"{_other_section(name) or _did_you_mean(name, schemas.values())}"
+                         f"{_models_with(name)}")
 
 
 def _check_left_out_values(params: Mapping[str, Any], schemas: Mapping[str, ParamSchema],
@@ -439,6 +445,21 @@ def _other_section(name: str) -> str:
     if name in ("seed", "seeds", "random_seed"):  # params.seed (user audit of 2026-12-03)
         return "; a trial's seed comes from the grid's top-level \"seeds\" list"
     return ""
+
+
+def _models_with(name: str) -> str:
+    """" (ProdLDA, ETM ... have it)" for a parameter only models outside the grid have:
+    "no model in this grid has a parameter 'epochs'" said no more (docs audit of 2026-12-03)."""
+    from trainers import registry
+
+    having = []
+    for model in registry():
+        try:
+            if load_trainer(model).params.get(name) is not None:
+                having.append(model)
+        except Exception:  # noqa: BLE001 - a broken plug-in names nothing here
+            continue
+    return f" ({', '.join(having)} {'has' if len(having) == 1 else 'have'} it)" if having else ""
 
 
 def _did_you_mean(name: str, schemas: Iterable[ParamSchema]) -> str:

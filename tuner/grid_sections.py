@@ -84,8 +84,9 @@ DATASET = ParamSchema("dataset", [
                 "for none", nullable=True),
     _field_name("timestamp_field", _DATA["timestamp_field"], "field holding ISO dates (DTM)",
                 nullable=True),
-    Param("language", str, _DATA["language"], one_of("en", "zh"), "how texts are tokenised; "
-          f"null (default): zh when over {CHINESE_SHARE:.0%} of the letters are Chinese, else en",
+    Param("language", str, _DATA["language"], one_of("en", "zh"), "how texts are tokenised "
+          "(read in any case and region: ZH, zh-CN, zh_Hant); null (default): zh when over "
+          f"{CHINESE_SHARE:.0%} of the letters are Chinese, else en",
           nullable=True),
     Param("covariates", list, [], list_of(_field_name("covariate", None, ""), max_len=100,
                                           distinct=True),
@@ -198,7 +199,10 @@ def top_level_schema() -> ParamSchema:
         Param("ground_truth", str, None, _file_path(), "clustering file; null: the label field",
               nullable=True),
         Param("model", str, None, non_empty(), "one model name", nullable=True),
-        Param("models", list, None, anything(), "model names", nullable=True),
+        # checked in grid._models (names, count); described here for errors and docs
+        Param("models", list, None,
+              Constraint("a non-empty list of model names (one name: 'model')", lambda v: True,
+                         whole=True), "model names", nullable=True),
         Param("search", dict, None, anything(), "how trials are chosen (see search_schema); "
               "null: the full grid", nullable=True),
         section("params", "model parameters: a value, a list, or a range"),

@@ -140,8 +140,8 @@ class Param:
         if value is None:
             return [] if self.nullable else [("", f"expects {self.allowed()}; got null")]
         if not _has_type(value, self.type):
-            return [("", f"expects {self.allowed()}; got {shown(value)} "
-                         f"({type(value).__name__})")]
+            why = "not a finite number" if _non_finite(value) else type(value).__name__
+            return [("", f"expects {self.allowed()}; got {shown(value)} ({why})")]
         most = self.constraint.max_items
         if most is not None and len(value) > most:
             return [("", f"expects {self.allowed()}; got a list of {len(value)} values")]
@@ -192,6 +192,12 @@ def closest(name: str, names: Iterable[str]) -> str:
 
 def _doc_allowed(param: Param) -> str:
     return param.constraint.describe + (" or null" if param.nullable else "")
+
+
+def _non_finite(value: Any) -> bool:
+    """NaN or infinity, which JSON's NaN and Infinity read as: "got inf (float)" did not say
+    why a number above 0 was refused (docs audit of 2026-12-03)."""
+    return isinstance(value, float) and not math.isfinite(value)
 
 
 def _has_type(value: Any, expected: type) -> bool:

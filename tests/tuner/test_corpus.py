@@ -266,7 +266,7 @@ def test_ground_truth_file_maps_clusters_to_documents(tmp_path, corpus):
 
 
 @pytest.mark.parametrize(("mapping", "message"), [
-    ({"a": ["no-such-doc"]}, r"1 document id is not in the corpus"),
+    ({"a": ["no-such-doc"]}, r"\(ground_truth\): 1 document id is not in the corpus"),
     ({"a": "x"}, r"cluster 'a': expects a list of document ids"),
     ([], r"expects a non-empty JSON object"),
 ])

@@ -100,6 +100,11 @@ def test_single_model_key_and_relative_dataset_path(tmp_path, small_corpus):
                                                            r"en/zh or null; got 'fr'"),
     ({"preprocessing": {"max_df": 2.0}}, r"preprocessing.max_df: expects a float in \(0, 1\]"),
     ({"timeout_s": -1}, r"timeout_s: expects a float in >0 or null; got -1"),
+    # the docs audit of 2026-12-03: why infinity was refused, and who has a parameter
+    ({"timeout_s": float("inf")}, r"timeout_s: expects a float in >0 or null; got inf \(not a "
+                                  r"finite number\)"),
+    ({"params": {"epochs": 5}}, r"params.epochs: no model in this grid has a parameter 'epochs' "
+                                r"\(CTM, DTM, ETM, GSM, NVDM, ProdLDA, THETA have it\)"),
 ])
 def test_invalid_grid_names_file_field_and_allowed(tmp_path, small_corpus, overrides, message):
     path = grid_with(tmp_path, small_corpus, **overrides)
@@ -525,3 +530,24 @@ def test_a_stop_lists_name_is_read_whatever_its_case(tmp_path, small_corpus):
     path = make_grid(tmp_path, small_corpus, params={"num_topics": 5},
                      preprocessing={"stopwords": "English"})
     assert load_grid(path).preprocessing == Preprocessing(stopwords="english")
+
+
+@pytest.mark.parametrize(("models", "problem"), [
+    ("lda,prodlda", "models: expects a non-empty list of model names (one name: 'model') or "
+                    "null; got 'lda,prodlda' (str)"),
+    (None, "models: missing; give 'model' (one name) or 'models' (a list of names)"),
+])
+def test_models_given_wrongly_or_not_at_all_is_one_clear_problem(tmp_path, small_corpus, models,
+                                                                 problem):
+    """A string gave a second, bogus "unknown model 'lda,prodlda'"; no model at all read
+    "model: expects a model name ...; got None" (docs audit of 2026-12-03)."""
+    path = grid_with(tmp_path, small_corpus)
+    raw = json.loads(path.read_text())
+    raw.pop("model", None)
+    raw.pop("models", None)
+    if models is not None:
+        raw["models"] = models
+    path.write_text(json.dumps(raw))
+    with pytest.raises(GridError) as info:
+        load_grid(path)
+    assert [p.removeprefix(f"{path}: ") for p in info.value.problems] == [problem]

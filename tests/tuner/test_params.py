@@ -86,7 +86,7 @@ SECTION = ParamSchema("section", [
     ({"name": " ", "x": 1}, [("x", "unknown field; allowed: name, share, ids"),
                              ("name", "expects a non-empty string; got ' '")]),
     ({"name": "a", "share": float("nan")}, [("share", "expects a float in (0, 1]; got nan "
-                                                      "(float)")]),
+                                                      "(not a finite number)")]),
     ({"name": "a", "share": 0}, [("share", "expects a float in (0, 1]; got 0")]),
     ({"name": "a", "ids": [1, 12, -1]}, [("ids[1]", "expects an int in 0-9; got 12"),
                                          ("ids[2]", "expects an int in 0-9; got -1")]),
@@ -102,7 +102,7 @@ def test_field_problems_report_every_field_of_a_section(values, found):
 @pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
 def test_a_float_parameter_refuses_non_finite_values(value):
     assert SCHEMA.validate({"alpha": value}) == [
-        f"Demo expects a float in 0.0-1.0 or null; got {value!r} (float)"]
+        f"Demo expects a float in 0.0-1.0 or null; got {value!r} (not a finite number)"]
 
 
 @pytest.mark.parametrize(("model", "given", "unused", "keyed_as"), [

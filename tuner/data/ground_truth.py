@@ -75,26 +75,33 @@ def load_ground_truth(path: Path, corpus: Corpus) -> GroundTruth:
     return GroundTruth(labels, list(mapping.keys()), str(path))
 
 
+def _where(path: Path) -> str:
+    """The file and the grid field that names it: the file alone left the field unsaid (docs
+    audit of 2026-12-03)."""
+    return f"{path} (ground_truth)"
+
+
 def _read_mapping(path: Path) -> dict[str, list[str]]:
     if not path.is_file():
-        raise GroundTruthError(f"{path}: ground-truth file not found")
+        raise GroundTruthError(f"{_where(path)}: ground-truth file not found")
     try:  # utf-8-sig: a byte order mark (Windows editors) is read as grids and corpora read it
         mapping = json.loads(path.read_text(encoding="utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise GroundTruthError(f"{path}: not valid UTF-8 JSON: {err}") from err
+        raise GroundTruthError(f"{_where(path)}: not valid UTF-8 JSON: {err}") from err
     # A number past Python's 4,300 digits, or nesting past its recursion limit, answered 500
     # with a traceback (`tuner validate` exited 1, not 2; attacker audit of 2026-12-02).
     except RecursionError as err:
-        raise GroundTruthError(f"{path}: not usable JSON: nested too deeply") from err
+        raise GroundTruthError(f"{_where(path)}: not usable JSON: nested too deeply") from err
     except ValueError as err:
-        raise GroundTruthError(f"{path}: not usable JSON: a number has too many digits") from err
+        raise GroundTruthError(f"{_where(path)}: not usable JSON: a number has too many "
+                               "digits") from err
     if not isinstance(mapping, dict) or not mapping:
-        raise GroundTruthError(f"{path}: expects a non-empty JSON object "
+        raise GroundTruthError(f"{_where(path)}: expects a non-empty JSON object "
                                "mapping cluster id to a list of document ids")
     for cluster, doc_ids in mapping.items():
         if not isinstance(doc_ids, list) or not all(isinstance(d, (str, int)) for d in doc_ids):
-            raise GroundTruthError(f"{path}: cluster '{cluster}': expects a list of document ids; "
-                                   f"got {type(doc_ids).__name__}")
+            raise GroundTruthError(f"{_where(path)}: cluster '{cluster}': expects a list of "
+                                   f"document ids; got {type(doc_ids).__name__}")
     return {str(k): [str(d) for d in v] for k, v in mapping.items()}
 
 
@@ -102,11 +109,11 @@ def _raise_problems(path: Path, corpus: Corpus, unknown: list[str], twice: list[
     problems = []
     if unknown:
         ids = "1 document id is" if len(unknown) == 1 else f"{len(unknown)} document ids are"
-        problems.append(f"{path}: {ids} not in the corpus {corpus.source} "
+        problems.append(f"{_where(path)}: {ids} not in the corpus {corpus.source} "
                         f"(e.g. {', '.join(unknown[:3])})")
     if twice:
         are = "1 is" if len(twice) == 1 else f"{len(twice)} are"
-        problems.append(f"{path}: a document may belong to one cluster only; {are} in more "
-                        f"than one (e.g. {'; '.join(twice[:3])})")
+        problems.append(f"{_where(path)}: a document may belong to one cluster only; {are} in "
+                        f"more than one (e.g. {'; '.join(twice[:3])})")
     if problems:
         raise GroundTruthError("\n".join(problems))
