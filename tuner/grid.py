@@ -6,6 +6,7 @@ names and their parameters, and counts the trials before it builds a single comb
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import json
 import math
@@ -448,18 +449,25 @@ def _other_section(name: str) -> str:
 
 
 def _models_with(name: str) -> str:
-    """" (ProdLDA, ETM ... have it)" for a parameter only models outside the grid have:
-    "no model in this grid has a parameter 'epochs'" said no more (docs audit of 2026-12-03)."""
-    from trainers import registry
+    """"; ProdLDA, ETM ... have a parameter 'epochs'" for a parameter only built-in models
+    outside the grid have: "no model in this grid has a parameter 'epochs'" said no more (docs
+    audit of 2026-12-03). Built-ins only: validation imports no plug-in the grid does not name."""
+    having = _builtin_params().get(name, [])
+    if not having:
+        return ""
+    return f"; {', '.join(having)} {'has' if len(having) == 1 else 'have'} a parameter '{name}'"
 
-    having = []
-    for model in registry():
-        try:
-            if load_trainer(model).params.get(name) is not None:
-                having.append(model)
-        except Exception:  # noqa: BLE001 - a broken plug-in names nothing here
-            continue
-    return f" ({', '.join(having)} {'has' if len(having) == 1 else 'have'} it)" if having else ""
+
+@functools.cache
+def _builtin_params() -> dict[str, list[str]]:
+    """Parameter name -> the built-in models that have it, read once."""
+    from trainers import BUILTIN
+
+    having: dict[str, list[str]] = {}
+    for model in BUILTIN:
+        for param in load_trainer(model).params.names:
+            having.setdefault(param, []).append(model)
+    return having
 
 
 def _did_you_mean(name: str, schemas: Iterable[ParamSchema]) -> str:

@@ -140,7 +140,8 @@ class Param:
         if value is None:
             return [] if self.nullable else [("", f"expects {self.allowed()}; got null")]
         if not _has_type(value, self.type):
-            why = "not a finite number" if _non_finite(value) else type(value).__name__
+            why = "not a finite number" if self.type in (int, float) and _non_finite(value) \
+                else type(value).__name__
             return [("", f"expects {self.allowed()}; got {shown(value)} ({why})")]
         most = self.constraint.max_items
         if most is not None and len(value) > most:

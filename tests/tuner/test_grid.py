@@ -103,8 +103,10 @@ def test_single_model_key_and_relative_dataset_path(tmp_path, small_corpus):
     # the docs audit of 2026-12-03: why infinity was refused, and who has a parameter
     ({"timeout_s": float("inf")}, r"timeout_s: expects a float in >0 or null; got inf \(not a "
                                   r"finite number\)"),
-    ({"params": {"epochs": 5}}, r"params.epochs: no model in this grid has a parameter 'epochs' "
-                                r"\(CTM, DTM, ETM, GSM, NVDM, ProdLDA, THETA have it\)"),
+    ({"params": {"epochs": 5}}, r"params.epochs: no model in this grid has a parameter "
+                                r"'epochs'; CTM, DTM, ETM, GSM, NVDM, ProdLDA, THETA have a "
+                                r"parameter 'epochs'"),
+    ({"experiment": float("nan")}, r"experiment: expects a name .*; got nan \(float\)"),
 ])
 def test_invalid_grid_names_file_field_and_allowed(tmp_path, small_corpus, overrides, message):
     path = grid_with(tmp_path, small_corpus, **overrides)

@@ -368,7 +368,8 @@ def test_the_parent_beats_while_its_loop_is_busy(tmp_path, monkeypatch):
     while pruning._heartbeat(tmp_path) == first and time.monotonic() < deadline:
         time.sleep(0.02)  # nobody polls
     assert pruning._heartbeat(tmp_path) != first
-    controller.close()
+    controller.close()  # and waits for a beat under way: one after the folder went made it again
+    assert not controller._beating.is_alive()
 
 
 def test_a_configuration_with_a_pruned_seed_is_not_ranked_on_its_other_seeds():

@@ -212,12 +212,15 @@ class PruningController:
         # take minutes (a remote store's retries), and waiting workers then took a live parent
         # for gone
         self._stopped = threading.Event()
-        threading.Thread(target=self._beat_until_closed, name="tuner-pruner-heartbeat",
-                         daemon=True).start()
+        self._beating = threading.Thread(target=self._beat_until_closed, daemon=True,
+                                         name="tuner-pruner-heartbeat")
+        self._beating.start()
 
     def close(self) -> None:
-        """Stop the heartbeat (the sweep is over: its folder goes next)."""
+        """Stop the heartbeat (the sweep is over: its folder goes next), waiting for a beat
+        under way: one that ended after the folder was removed made it again."""
         self._stopped.set()
+        self._beating.join(timeout=HEARTBEAT_S)
 
     def _beat_until_closed(self) -> None:
         while not self._stopped.wait(HEARTBEAT_S):

@@ -199,10 +199,16 @@ def _open_loop(prepared: PreparedSweep, tracker: Tracker, sweep: SweepHandle,
     scheduler = Scheduler(source, done, tracker.finished_fits(sweep), tracker.stored_fit,
                           _steps_of, pruned=pruned)
     pruner = _pruner(prepared, sweep)  # after the store's reads: its folder is made here
-    if pruner is not None and prepared.grid.search.prunes:
-        result.replayed_curves = _replay_history(pruner, tracker, sweep, prepared,
-                                                 set(done) | pruned)
-    watchdog = Watchdog(limits or Limits())
+    try:
+        if pruner is not None and prepared.grid.search.prunes:
+            result.replayed_curves = _replay_history(pruner, tracker, sweep, prepared,
+                                                     set(done) | pruned)
+        watchdog = Watchdog(limits or Limits())
+    except BaseException:  # its heartbeat thread beat on for the life of a `tuner serve`
+        if pruner is not None:
+            pruner.close()
+            shutil.rmtree(pruner.folder, ignore_errors=True)
+        raise
     return _Loop(tracker, sweep, result, on_record, scheduler, watchdog, max_workers,
                  should_stop, pruner, on_step), source
 
