@@ -452,8 +452,9 @@ def _report(args: argparse.Namespace) -> int:
     written = write_report(resolve_tracking_uri(args.tracking_uri), args.experiment, out,
                            args.metric)
     print(f"report: {written.html}")
-    if written.unended:
-        print(f"warning: {written.unended}", file=sys.stderr)
+    for said in (written.unended, written.other_code):
+        if said:
+            print(f"warning: {said}", file=sys.stderr)
     failed = f", {counted(written.failed, 'trial')} failed" if written.failed else ""
     print(f"{counted(written.trials, 'finished trial')} in "
           f"{counted(written.configs, 'configuration')}{failed}; "

@@ -483,14 +483,15 @@ def param_field(grid: Grid, sweep: ModelSweep, name: str, value: Any) -> str:
     if name not in found:
         return f"params.{name}"
     key, values = found[name]
-    if isinstance(values, list) and len(values) > 1 and value in values:
+    if isinstance(values, list) and value in values:
         return f"params.{key}[{values.index(value)}]"
     return f"params.{key}"
 
 
 def _model_values(model: str, schema: ParamSchema,
                   params: Mapping[str, Any]) -> dict[str, tuple[str, Any]]:
-    """name -> (grid key, values) for one model; a scoped key overrides an unscoped one."""
+    """name -> (grid key, value as given: one, a list or a range) for one model; a scoped key
+    overrides an unscoped one."""
     values: dict[str, tuple[str, Any]] = {}
     for key, value in params.items():
         scope, _, name = key.rpartition(".")
@@ -498,7 +499,7 @@ def _model_values(model: str, schema: ParamSchema,
             continue
         if not scope and name in values:
             continue
-        values[name] = (key, value if isinstance(value, (list, dict)) else [value])
+        values[name] = (key, value)
     return values
 
 
@@ -507,6 +508,9 @@ def _check_values(key: str, schema: ParamSchema, name: str, values: Any, search:
     """The validated choices (a list) or range of one parameter; None if it has problems."""
     if isinstance(values, dict):
         return _check_range(key, schema, name, values, search, problems)
+    listed = isinstance(values, list)  # its items are named by index, even the one of [x]
+    if not listed:
+        values = [values]
     if not values:
         problems.add(f"params.{key}", "expects a value or a non-empty list of values; got []")
         return None
@@ -517,7 +521,7 @@ def _check_values(key: str, schema: ParamSchema, name: str, values: Any, search:
     found = False
     for i, value in enumerate(values):
         for problem in schema.value_problems(name, value):
-            problems.add(f"params.{key}[{i}]" if len(values) > 1 else f"params.{key}", problem)
+            problems.add(f"params.{key}[{i}]" if listed else f"params.{key}", problem)
             found = True
     return None if found else list(values)
 

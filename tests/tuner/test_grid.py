@@ -107,6 +107,8 @@ def test_single_model_key_and_relative_dataset_path(tmp_path, small_corpus):
                                 r"'epochs'; CTM, DTM, ETM, GSM, NVDM, ProdLDA, THETA have a "
                                 r"parameter 'epochs'"),
     ({"experiment": float("nan")}, r"experiment: expects a name .*; got nan \(float\)"),
+    # a list of one is named by index as longer lists are (docs audit of 2026-12-03)
+    ({"params": {"num_topics": ["ten"]}}, r"params.num_topics\[0\]: LDA expects an int"),
 ])
 def test_invalid_grid_names_file_field_and_allowed(tmp_path, small_corpus, overrides, message):
     path = grid_with(tmp_path, small_corpus, **overrides)

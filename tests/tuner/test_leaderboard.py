@@ -14,7 +14,7 @@ from tuner.reporting.leaderboard import (
     swept_by_model,
     within_noise,
 )
-from tuner.tracking.records import FinishedTrial
+from tuner.tracking.records import FinishedTrial, SweepRun
 
 
 def trial(run: str, model: str, seed: int, metrics: dict[str, float],
@@ -486,3 +486,32 @@ def test_equal_means_of_no_spread_are_a_tie() -> None:
               for k in (5, 8) for s in (1, 2)]
     board = rank_configs(aggregate_seeds(trials), "gt_coverage")
     assert [c.name for c in within_noise(board, board[0], "gt_coverage")] == [board[1].name]
+
+
+def test_a_sweep_made_by_another_version_of_tuner_is_said():
+    """An upgraded `tuner best` on an old store picked an old HDP score and left BERTopic out
+    (its trainer fixed since) unsaid (upgrade audit of 2026-12-03)."""
+    import json
+
+    from tuner.reporting.leaderboard import other_code
+    from tuner.tracking.records import CODE_TAG, RANKING_TAG, code_identity
+
+    def sweep(code: dict | None) -> SweepRun:
+        tags = {"tuner.context": "c", RANKING_TAG: "ari"}
+        if code is not None:
+            tags[CODE_TAG] = json.dumps(code)
+        return SweepRun("s1", "s1", {}, tags)
+
+    current = code_identity(["HDP", "BERTopic"], "en")
+    assert other_code([sweep(current)], "c") is None
+    assert other_code([], "c") is None
+    older = {**current, "revisions": {**current["revisions"], "BERTopic": 0},
+             "tokeniser": "something else"}
+    said = other_code([sweep(older)], "c")
+    assert said is not None and "was made by another version of tuner (BERTopic's trainer " \
+        f"revision 0, now {current['revisions']['BERTopic']}; the tokeniser)" in said
+    assert "runs of a trainer fixed since are left out of the rankings" in said
+    unrecorded = other_code([sweep(None)], "c")
+    assert unrecorded is not None and "was made by an earlier tuner, which did not record " \
+        "its code" in unrecorded
+    assert other_code([sweep(None)], "another context") is None  # not the data ranked

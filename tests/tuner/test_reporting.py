@@ -287,6 +287,7 @@ def test_best_and_report_rank_by_what_the_sweep_ranked_by(tmp_path: Path, small_
     assert best_grid(uri, "by-npmi")["leaderboard_metric"] == "npmi"
     written = write_report(uri, "by-npmi", tmp_path / "report")
     assert "npmi mean ± sd" in written.html.read_text(encoding="utf-8")
+    assert written.other_code is None  # this version made it (upgrade audit of 2026-12-03)
 
 
 def test_a_row_names_what_the_grid_swept_when_its_siblings_did_not_finish(

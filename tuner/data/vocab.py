@@ -116,17 +116,21 @@ class Preprocessing:
         else:
             del settings["extra_stopwords"]
         settings["stopwords"] = stop_list_name(self.stopwords, language)  # auto: as it resolves
-        # jieba's dictionary, and so the words, come with its version
-        # 2: lowercased after segmenting, words that start with a digit (2026-12-01)
-        tokeniser = f"nfkc+regex+jieba-{installed_version('jieba')}+2" if language == "zh" \
-            else "regex+clitics"
-        words = {"word_pattern": _ZH_WORD.pattern} if language == "zh" else \
-            {"word_pattern": _WORD.pattern, "clitics": _CONTRACTION.pattern}
         return {"kind": "bow", "corpus": corpus_sha256, "language": language,
                 "vocab_size": vocab_size, **settings,
                 "stop_words": _stop_list_identity(stop_list_name(self.stopwords, language)),
-                **words, "max_token_len": MAX_TOKEN_LEN, "tokeniser": tokeniser,
-                **unicode_tables()}
+                **tokeniser_identity(language)}
+
+
+def tokeniser_identity(language: str) -> dict[str, object]:
+    """The code that cuts a text of `language` into words, as a bag of words' key holds it."""
+    # jieba's dictionary, and so the words, come with its version
+    # 2: lowercased after segmenting, words that start with a digit (2026-12-01)
+    tokeniser = f"nfkc+regex+jieba-{installed_version('jieba')}+2" if language == "zh" \
+        else "regex+clitics"
+    words = {"word_pattern": _ZH_WORD.pattern} if language == "zh" else \
+        {"word_pattern": _WORD.pattern, "clitics": _CONTRACTION.pattern}
+    return {**words, "max_token_len": MAX_TOKEN_LEN, "tokeniser": tokeniser, **unicode_tables()}
 
 
 # The Unicode version of the Python every bag of words was keyed with before it was in the key

@@ -48,7 +48,7 @@ from tuner.engine.triage import InFlight, failed, triage_break
 from tuner.engine.watchdog import Limits, Watchdog
 from tuner.engine.worker import read_started, rescore_trial, run_shared_step, run_trial
 from tuner.errors import SweepInterrupted, SweepNotStartedError, TunerError, root_cause
-from tuner.tracking.records import RANKING_TAG, SWEPT_TAG
+from tuner.tracking.records import CODE_TAG, RANKING_TAG, SWEPT_TAG, code_identity
 from tuner.tracking.tracker import (
     ASKED_TAG,
     EMBEDDING_NAMED,
@@ -728,6 +728,8 @@ def _sweep_tags(prepared: PreparedSweep) -> dict[str, str]:
             "tuner.corpus_sha256": prepared.inputs.corpus.sha256,
             "tuner.models": ",".join(s.model for s in grid.sweeps),
             "tuner.context": prepared.context,
+            CODE_TAG: json.dumps(code_identity((s.model for s in grid.sweeps),
+                                               prepared.inputs.corpus.language), sort_keys=True),
             RANKING_TAG: grid.ranking_metric(prepared.inputs.truth is not None),
             SEARCH_TAG: grid.search.strategy, SEARCH_SEED_TAG: str(grid.search.seed)}
     swept = json.dumps(grid.swept(), sort_keys=True)

@@ -26,6 +26,7 @@ from tuner.reporting.leaderboard import (
     ConfigResult,
     format_mean_sd,
     leaderboard,
+    other_code,
     recommended,
     resolved_null,
     same_mean,
@@ -80,9 +81,10 @@ def best_grid(tracking_uri: str, experiment: str, metric: str | None = None,
         raise TunerError(f"experiment '{experiment}': every configuration with '{metric}' was "
                          "scored with `tuner score`; there is no model for a grid to re-run")
     best = _chosen(runnable, metric)
-    unended = unended_sweep(sweeps, best.best_trial(metric).context)
-    if unended:
-        log.warning("%s", unended)
+    for said in (unended_sweep(sweeps, best.best_trial(metric).context),
+                 other_code(sweeps, best.best_trial(metric).context)):
+        if said:
+            log.warning("%s", said)
     parent_id = best.best_trial(metric).parent_run_id
     parent = next((r for r in sweeps if r.run_id == parent_id), None)
     if parent is None:

@@ -13,7 +13,15 @@ from typing import Any
 from trainers import canonical_name, load_trainer
 from tuner.metrics import higher_is_better
 from tuner.reporting.health import Concern, counted, notes, trial_concerns
-from tuner.tracking.records import RANKING_TAG, SWEPT_TAG, FinishedTrial, SweepRun, ranked
+from tuner.tracking.records import (
+    CODE_TAG,
+    RANKING_TAG,
+    SWEPT_TAG,
+    FinishedTrial,
+    SweepRun,
+    code_changes,
+    ranked,
+)
 from tuner.tracking.tracker import ASKED_TAG, SWEEP_CONFIGS_FILE, Tracker
 
 SHOWN_METRICS = ("npmi", "diversity", "ari", "f1", "fit_seconds")
@@ -313,6 +321,33 @@ def unended_sweep(sweeps: Sequence[SweepRun], context: str | None) -> str | None
     return (f"the experiment's latest sweep (run {runs[0].run_id}) "
             f"{UNENDED[runs[0].status]}: the rankings hold the trials that finished, and "
             "`tuner run` of its grid runs the rest")
+
+
+def other_code(sweeps: Sequence[SweepRun], context: str | None) -> str | None:
+    """What a report or a best grid must say when the latest `tuner run` sweep on the data they
+    rank (`context`) was made by another version of tuner (tracking.records.code_identity):
+    its scores may not be this version's, and runs of a trainer fixed since have left the
+    rankings (upgrade audit of 2026-12-03)."""
+    runs = [s for s in sweeps if RANKING_TAG in s.tags
+            and (context is None or s.tags.get("tuner.context") == context)]
+    if not runs:
+        return None
+    sweep, redo = runs[0], ("`tuner run` of its grid re-runs the trials whose results changed "
+                            "and skips the rest")
+    if CODE_TAG not in runs[0].tags:
+        return (f"the experiment's latest sweep (run {sweep.run_id}) was made by an earlier "
+                "tuner, which did not record its code: if tuner has been upgraded since, its "
+                f"scores may not be this version's and runs of a trainer fixed since are left "
+                f"out of the rankings; {redo}")
+    try:
+        changes = code_changes(json.loads(sweep.tags[CODE_TAG]))
+    except (ValueError, TypeError, AttributeError, KeyError):  # a tag cut or edited by hand
+        return None
+    if not changes:
+        return None
+    return (f"the experiment's latest sweep (run {sweep.run_id}) was made by another version of "
+            f"tuner ({'; '.join(changes)}): its scores may not be this version's, and runs of a "
+            f"trainer fixed since are left out of the rankings; {redo}")
 
 
 def on_data(trials: Iterable[FinishedTrial], context: str | None) -> list[FinishedTrial]:

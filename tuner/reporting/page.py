@@ -45,6 +45,7 @@ class ReportData:
     warnings: Sequence[str] = ()  # what validation and precompute warned of, before the sweep
     after: Sequence[str] = ()  # what the ranked trials' own figures said at its end (health)
     unended: str | None = None  # the latest sweep did not end (leaderboard.unended_sweep)
+    other_code: str | None = None  # another tuner made it (leaderboard.other_code)
     extras: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # run id -> extras.json
     sizes: Mapping[str, Mapping[int, int]] = field(default_factory=dict)  # run id -> topic -> docs
 
@@ -127,6 +128,9 @@ def _warnings_html(data: ReportData) -> str:
     shown = ""
     if data.unended:  # first: the page reads as complete otherwise (ops audit of 2026-12-03)
         shown += f"<p class='warnings'><b>Not every trial ran:</b> {html.escape(data.unended)}</p>"
+    if data.other_code:
+        shown += (f"<p class='warnings'><b>Made by another version of tuner:</b> "
+                  f"{html.escape(data.other_code)}</p>")
     if data.warnings:
         items = "".join(f"<li>{html.escape(w)}</li>" for w in data.warnings)
         shown += (f"<p>The latest sweep was warned of {counted(len(data.warnings), 'thing')} "

@@ -30,6 +30,7 @@ from tuner.reporting.leaderboard import (
     latest_seeds,
     newest_context,
     on_data,
+    other_code,
     rank_configs,
     seeds_asked,
     shown_as,
@@ -79,6 +80,7 @@ class WrittenReport:
     font: str | None = None  # the font that draws them (None: matplotlib's default)
     failed: int = 0  # trials that failed on the report's data
     unended: str | None = None  # the latest sweep did not end (leaderboard.unended_sweep)
+    other_code: str | None = None  # another tuner made it (leaderboard.other_code)
 
 
 def pareto_front(rows: Sequence[Scored], metrics: Sequence[str]) -> list[Scored]:
@@ -135,9 +137,10 @@ def write_report_with(tracker: Tracker, experiment: str, out: Path,
                           declared)
     warned = (tracker.read_json(sweep.run_id, WARNINGS_FILE) or {}
               if sweep.tags.get(WARNINGS_TAG, "0") != "0" else {})
-    unended = unended_sweep(sweeps, context)
+    unended, other = unended_sweep(sweeps, context), other_code(sweeps, context)
     data = replace(data, warnings=[str(w) for w in warned.get("warnings", [])],
-                   after=[str(w) for w in warned.get("after_trials", [])], unended=unended)
+                   after=[str(w) for w in warned.get("after_trials", [])], unended=unended,
+                   other_code=other)
     out.mkdir(parents=True, exist_ok=True)
     plots = _plots(data, out)
     language = _words_language(sweep, [c.best_trial(data.metric) for c in data.top],
@@ -154,7 +157,7 @@ def write_report_with(tracker: Tracker, experiment: str, out: Path,
     return WrittenReport(page, plots, sum(c.seeds for c in data.ranked), len(data.ranked),
                          [c.name for c in data.front], sweep.run_id,
                          {model: f.shares for model, f in data.importance.items()}, language,
-                         font, data.failed, unended)
+                         font, data.failed, unended, other)
 
 
 def _report_sweep(sweeps: Sequence[SweepRun], context: str | None) -> SweepRun:

@@ -95,6 +95,37 @@ SOURCE_TAG, SCORED = "tuner.source", "tuner score"  # a `tuner score --log` swee
 
 RANKING_TAG = "tuner.ranking_metric"  # on a sweep run: what its leaderboard ranked by
 SWEPT_TAG = "tuner.swept"  # on a sweep run: JSON, model -> the parameters its grid varied
+CODE_TAG = "tuner.code"  # on a sweep run: JSON, the code its results depend on (code_identity)
+
+
+def code_identity(models: Iterable[str], language: str) -> dict[str, Any]:
+    """What of tuner's own code a sweep's results depend on, besides the libraries its keys
+    hold: the key format, the scoring code's revisions, the tokeniser of the corpus's language
+    and each model's trainer revision. Logged on the sweep run, so that a ranking read after an
+    upgrade can say its latest sweep was made by another version: an upgraded `tuner best` on
+    an old store picked an old HDP score, and left out BERTopic, fixed since, unsaid (upgrade
+    audit of 2026-12-03)."""
+    from trainers import canonical_name, trainer_revision
+    from tuner.data.store import key_digest
+    from tuner.data.vocab import tokeniser_identity
+    from tuner.trial import KEY_FORMAT, SCORING_REVISION, TRUTH_SCORING_REVISION
+
+    return {"key_format": KEY_FORMAT, "scoring": [SCORING_REVISION, TRUTH_SCORING_REVISION],
+            "language": language, "tokeniser": key_digest(tokeniser_identity(language)),
+            "revisions": {m: trainer_revision(m) for m in sorted(models) if canonical_name(m)}}
+
+
+def code_changes(recorded: Mapping[str, Any]) -> list[str]:
+    """How this tuner's code differs from the `code_identity` a sweep recorded, in words."""
+    then = recorded.get("revisions") or {}
+    now = code_identity(then, str(recorded.get("language", "en")))
+    changes = [f"{model}'s trainer revision {then[model]}, now {revision}"
+               for model, revision in now["revisions"].items() if then[model] != revision]
+    for part, said in (("key_format", "the trial key's format"), ("scoring", "the scoring code"),
+                       ("tokeniser", "the tokeniser")):
+        if recorded.get(part) != now[part]:
+            changes.append(said)
+    return changes
 
 
 def ranking_metric(sweeps: Sequence[SweepRun]) -> str | None:
