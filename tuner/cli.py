@@ -402,8 +402,8 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         view.close()
     pruned = f", {outcome.pruned} pruned (stopped early)" if outcome.pruned else ""
-    rescored = (f" ({outcome.rescored} re-scored from their stored fits: new labels or metric "
-                "settings)" if outcome.rescored else "")
+    rescored = (f" ({outcome.rescored} re-scored from their stored fits: new labels, metric "
+                "settings or scoring code)" if outcome.rescored else "")
     repeated = (f", {outcome.repeated} repeated (TPE suggested a configuration again: its "
                 "trials ran once)" if outcome.repeated else "")
     print(f"\n{outcome.completed} completed{rescored}{pruned}, {outcome.failed} failed, "
