@@ -375,6 +375,7 @@ def _precompute(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from tuner.devices import worker_limit_problem
     from tuner.flow import SweepHooks, SweepSettings, execute_sweep
     from tuner.reporting.leaderboard import format_leaderboard
     from tuner.tracking.tracker import resolve_tracking_uri
@@ -384,8 +385,14 @@ def _run(args: argparse.Namespace) -> int:
     if args.scheduler and executor != "dask":  # it ran on the local pool, unsaid (ops audit)
         raise TunerError(f"--scheduler {args.scheduler}: the {executor} executor has no "
                          "scheduler; add --executor dask")
+    if not args.scheduler and (too_many := worker_limit_problem("--max-workers",
+                                                                args.max_workers)):
+        raise TunerError(too_many)  # an outside cluster has cores of its own
+    # no more workers than trials: a 1-trial grid at --max-workers 12 started 12 (and gave its
+    # one fit a sixth of the cores' threads; regression audit of 2026-12-03)
+    workers = min(args.max_workers, max(1, grid.trial_count))
     settings = SweepSettings(resolve_tracking_uri(args.tracking_uri), args.cache_dir,
-                             args.max_workers, executor, not args.quiet,
+                             workers, executor, not args.quiet,
                              args.leaderboard,
                              args.trial_timeout, args.max_memory, args.scheduler,
                              args.threads_per_worker)

@@ -23,6 +23,22 @@ def usable_cores() -> int:
     return os.cpu_count() or 1
 
 
+MAX_WORKERS_PER_CORE = 8
+
+
+def worker_limit_problem(flag: str, workers: int) -> str | None:
+    """Why `workers` local worker processes are refused, or None: more than
+    MAX_WORKERS_PER_CORE per usable core only share the cores, each holding its own copy of the
+    libraries. `--max-workers 100000` forked 225 workers on 2 cores, and no trial had started
+    after 10 minutes (regression audit of 2026-12-03)."""
+    limit = MAX_WORKERS_PER_CORE * usable_cores()
+    if workers <= limit:
+        return None
+    return (f"{flag} expects an int in 1-{limit} on this machine ({MAX_WORKERS_PER_CORE} per "
+            f"usable core, {usable_cores()} cores: more worker processes only share the cores, "
+            f"each holding its own libraries in memory); got {workers}")
+
+
 def cuda_device_count() -> int:
     try:
         import torch

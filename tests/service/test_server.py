@@ -597,6 +597,17 @@ def test_leaderboard_ranks_the_trials(api: Served, finished: dict[str, Any]) -> 
     assert all(e["seeds_asked"] == e["model_seeds"] == len(e["trials"]) for e in board["entries"])
 
 
+def test_a_served_sweep_records_its_code(api: Served, finished: dict[str, Any]) -> None:
+    """As `tuner run`'s do, so an upgraded `tuner best` can tell whose results they are."""
+    from tuner.reporting.leaderboard import other_code
+    from tuner.tracking.tracker import MlflowTracker
+
+    sweep = next(s for s in MlflowTracker(api.store).sweep_runs(finished["job"]["experiment"])
+                 if s.run_id == finished["job"]["parent_run_id"])
+    assert "tuner.code" in sweep.tags
+    assert other_code([sweep], None) is None
+
+
 def test_a_served_tpe_search_reports_its_budget_as_total(api: Served) -> None:
     """A TPE search makes its trials as it goes: its job said total 0 and progress null while
     trials completed (attacker audit of 2026-12-02)."""
@@ -630,6 +641,17 @@ def test_public_address_without_token_is_refused(tmp_path: Path) -> None:
     env_free = tuner_cli("serve", "--host", "0.0.0.0", "--port", str(free_port()), cwd=tmp_path)
     assert env_free.returncode == 2
     assert "TUNER_API_TOKEN" in env_free.stderr
+
+
+def test_more_workers_than_the_cores_can_take_are_refused_by_serve(tmp_path: Path) -> None:
+    """As `tuner run` refuses them (regression audit of 2026-12-03)."""
+    from tuner.devices import MAX_WORKERS_PER_CORE, usable_cores
+
+    limit = MAX_WORKERS_PER_CORE * usable_cores()
+    done = tuner_cli("serve", "--port", str(free_port()), "--max-workers", str(limit + 1),
+                     cwd=tmp_path)
+    assert done.returncode == 2
+    assert f"--max-workers expects an int in 1-{limit} on this machine" in done.stderr
 
 
 def test_placeholder_token_from_env_example_is_refused(tmp_path: Path) -> None:

@@ -39,6 +39,26 @@ def test_max_workers_zero_is_invalid(tmp_path, small_corpus, capsys):
     assert "--max-workers expects an int >= 1; got 0" in capsys.readouterr().err
 
 
+def test_more_workers_than_the_cores_can_take_are_refused(tmp_path, small_corpus, capsys):
+    """`--max-workers 100000` forked 225 workers on 2 cores and no trial started in 10 minutes
+    (regression audit of 2026-12-03)."""
+    from tuner.devices import MAX_WORKERS_PER_CORE, usable_cores
+
+    path = make_grid(tmp_path, small_corpus)
+    limit = MAX_WORKERS_PER_CORE * usable_cores()
+    assert main(["run", str(path), "--max-workers", str(limit + 1)]) == 2
+    assert f"--max-workers expects an int in 1-{limit} on this machine" in \
+        capsys.readouterr().err
+
+
+def test_a_sweep_starts_no_more_workers_than_it_has_trials(tmp_path, small_corpus, capsys):
+    path = make_grid(tmp_path, small_corpus, params={"num_topics": 5, "vocab_size": 1000,
+                                                     "lda.max_iter": 10})
+    assert main(["run", str(path), "--tracking-uri", sqlite_store(tmp_path / "m.db"),
+                 "--cache-dir", str(tmp_path / "cache"), "--max-workers", "4"]) == 0
+    assert "1 trial, 1 worker\n" in capsys.readouterr().out
+
+
 def test_too_many_trials(tmp_path, small_corpus, capsys):
     path = make_grid(tmp_path, small_corpus, params={"num_topics": list(range(5, 30))})
     assert main(["validate", str(path), "--max-trials", "10"]) == 2

@@ -22,6 +22,7 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any, ClassVar, cast
 
+from tuner.devices import worker_limit_problem
 from tuner.errors import ApiError, TunerError
 from tuner.serve import MAX_BATCH_TOKENS
 from tuner.serve.errors import LOGGED_CHARS, cut, log_reference, one_line, public_failure
@@ -197,6 +198,8 @@ def _check_settings(settings: ServerSettings) -> None:
                         ("--max-connections", settings.max_connections)):
         if value < 1:
             raise TunerError(f"{name} expects an int >= 1; got {value}")
+    if too_many := worker_limit_problem("--max-workers", settings.max_workers):
+        raise TunerError(too_many)
     if not settings.request_timeout > 0:
         raise TunerError(f"--request-timeout expects seconds > 0; got {settings.request_timeout}")
     HostPolicy.of(settings.host, settings.port, settings.allowed_hosts)
