@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -236,6 +237,21 @@ def test_best_says_which_metrics_were_logged_or_that_nothing_finished(
     with pytest.raises(TunerError, match="'nothing-finished': no trial has finished .*there is "
                                          "no configuration to choose"):
         best_grid(store, "nothing-finished")
+
+
+def test_best_says_when_the_latest_data_has_no_finished_trial(store: str, tmp_path: Path) -> None:
+    """Every trial of a sweep on relabelled data failed: `tuner best` said "no finished trial
+    has metric 'npmi'; rank by one that was logged: npmi, ..." (regression audit of
+    2026-12-03)."""
+    copy = tmp_path / "mlflow.db"
+    shutil.copyfile(store.removeprefix("sqlite:///"), copy)
+    tracker = MlflowTracker(sqlite_store(copy))
+    sweep = tracker.start_sweep(EXPERIMENT, {"tuner.context": "relabelled"}, {})
+    tracker.end_run(sweep.run_id, "FINISHED")  # ended, every trial failed
+    with pytest.raises(TunerError, match="no trial has finished on the data of its latest sweep "
+                                         r"\(every trial failed, or the sweep was stopped\); 8 "
+                                         "finished trials judged on data that has changed since"):
+        best_grid(sqlite_store(copy), EXPERIMENT, "npmi")
 
 
 def test_best_grid_keeps_the_settings_the_sweep_ran_with(store: str, tmp_path: Path) -> None:

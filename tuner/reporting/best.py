@@ -30,6 +30,7 @@ from tuner.reporting.leaderboard import (
     recommended,
     resolved_null,
     same_mean,
+    trials_on_current_data,
     unended_sweep,
     within_noise,
 )
@@ -46,10 +47,18 @@ def _nothing_ranked(tracker: Tracker, experiment: str, metric: str) -> str:
     trial finished at all (it suggested "ari" when nothing had been logged)."""
     from tuner.metrics import rankable_metrics
 
-    logged = {m for t in tracker.finished_trials(experiment) for m in t.metrics}
-    if not logged:
+    finished = tracker.finished_trials(experiment)
+    if not any(t.metrics for t in finished):
         return ("no trial has finished (its sweeps were interrupted or cancelled, or every "
                 "trial failed): there is no configuration to choose")
+    current = trials_on_current_data(tracker, experiment)
+    if not current:  # it offered the very metric asked for (regression audit of 2026-12-03)
+        return (f"no trial has finished on the data of its latest sweep (every trial failed, or "
+                f"the sweep was stopped); {counted(len(finished), 'finished trial')} "
+                "judged on data that has changed since (the corpus, labels, preprocessing or "
+                f"metric settings) {'is' if len(finished) == 1 else 'are'} not ranked: `tuner "
+                "run` of the grid ranks the current data")
+    logged = {m for t in current for m in t.metrics}
     rankable = [m for m in rankable_metrics() if m in logged]
     return (f"no finished trial has metric '{metric}'; rank by one that was logged: "
             f"{', '.join(rankable) or ', '.join(sorted(logged))}")
