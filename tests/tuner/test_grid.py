@@ -107,6 +107,9 @@ def test_single_model_key_and_relative_dataset_path(tmp_path, small_corpus):
                                 r"'epochs'; CTM, DTM, ETM, GSM, NVDM, ProdLDA, THETA have a "
                                 r"parameter 'epochs'"),
     ({"experiment": float("nan")}, r"experiment: expects a name .*; got nan \(float\)"),
+    # a rule on valid values is said beside another value's problem (regression audit)
+    ({"params": {"num_topics": 500, "lda.alpha": 1e-40}}, r"(?s)num_topics.*LDA requires "
+                                                           r"1e-30 <= alpha"),
     # a list of one is named by index as longer lists are (docs audit of 2026-12-03)
     ({"params": {"num_topics": ["ten"]}}, r"params.num_topics\[0\]: LDA expects an int"),
 ])
