@@ -20,7 +20,7 @@ def test_invalid_grid_exits_2_with_one_line_per_problem(tmp_path, small_corpus, 
     assert main(["run", str(path), "--tracking-uri", f"sqlite:///{tmp_path}/m.db"]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 2
-    assert "params.num_topics: LDA expects an int in 5-100; got 500" in lines[0] + lines[1]
+    assert "params.num_topics[0]: LDA expects an int in 5-100; got 500" in lines[0] + lines[1]
     assert not (tmp_path / "m.db").exists()  # nothing logged
 
 
@@ -436,7 +436,7 @@ def test_settings_that_need_more_documents_than_the_corpus_has_are_invalid(tmp_p
                                  "dtm.time_slices": ["year", "bins:50"]}, search=search)
         assert main(["validate", str(path)]) == 2
         err = capsys.readouterr().err
-        assert f"{path}: params.num_topics: BERTopic with k-means makes 30 clusters of 12 " \
+        assert f"{path}: params.num_topics[0]: BERTopic with k-means makes 30 clusters of 12 " \
                "documents; allowed: up to 12" in err
         # the key and item the grid wrote (it said params.time_slices; new-user audit)
         assert f"{path}: params.dtm.time_slices[1]: 'bins:50' makes more slices than the 12 " \
