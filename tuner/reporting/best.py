@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,15 +26,16 @@ from tuner.reporting.leaderboard import (
     ConfigResult,
     format_mean_sd,
     leaderboard,
+    newest_context,
+    on_data,
     other_code,
     recommended,
     resolved_null,
     same_mean,
-    trials_on_current_data,
     unended_sweep,
     within_noise,
 )
-from tuner.tracking.records import SweepRun, ranking_metric
+from tuner.tracking.records import SweepRun, ranked, ranking_metric
 
 if TYPE_CHECKING:
     from tuner.tracking.tracker import Tracker
@@ -42,7 +43,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def _nothing_ranked(tracker: Tracker, experiment: str, metric: str) -> str:
+def _nothing_ranked(tracker: Tracker, experiment: str, sweeps: Sequence[SweepRun],
+                    metric: str) -> str:
     """Why no configuration ranks by `metric`: none logged it (then the ones that can), or no
     trial finished at all (it suggested "ari" when nothing had been logged)."""
     from tuner.metrics import rankable_metrics
@@ -51,7 +53,8 @@ def _nothing_ranked(tracker: Tracker, experiment: str, metric: str) -> str:
     if not any(t.metrics for t in finished):
         return ("no trial has finished (its sweeps were interrupted or cancelled, or every "
                 "trial failed): there is no configuration to choose")
-    current = trials_on_current_data(tracker, experiment)
+    runnable = ranked(finished)
+    current = on_data(runnable, newest_context(sweeps, runnable))
     if not current:  # it offered the very metric asked for (regression audit of 2026-12-03)
         return (f"no trial has finished on the data of its latest sweep (every trial failed, or "
                 f"the sweep was stopped); {counted(len(finished), 'finished trial')} "
@@ -80,7 +83,7 @@ def best_grid(tracking_uri: str, experiment: str, metric: str | None = None,
     metric = metric or ranking_metric(sweeps) or "ari"
     board = leaderboard(tracker, experiment, metric, ALL_ROWS)
     if not board:
-        why = _nothing_ranked(tracker, experiment, metric)
+        why = _nothing_ranked(tracker, experiment, sweeps, metric)
         raise TunerError(f"experiment '{experiment}': {why}")
     runnable = [config for config in board if canonical_name(config.model) is not None]
     if canonical_name(board[0].model) is None:

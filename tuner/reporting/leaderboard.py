@@ -313,14 +313,20 @@ UNENDED = {"RUNNING": "is still running",
 def unended_sweep(sweeps: Sequence[SweepRun], context: str | None) -> str | None:
     """What a report or a best grid must say when the latest `tuner run` sweep on the data
     they rank (`context`) did not end: they read as complete though 5 of its 6 trials never
-    ran (ops audit of 2026-12-03). A `tuner score` sweep is no `tuner run` (review)."""
-    runs = [s for s in sweeps if RANKING_TAG in s.tags
-            and (context is None or s.tags.get("tuner.context") == context)]
-    if not runs or runs[0].status not in UNENDED:
+    ran (ops audit of 2026-12-03)."""
+    sweep = _latest_run(sweeps, context)
+    if sweep is None or sweep.status not in UNENDED:
         return None
-    return (f"the experiment's latest sweep (run {runs[0].run_id}) "
-            f"{UNENDED[runs[0].status]}: the rankings hold the trials that finished, and "
+    return (f"the experiment's latest sweep (run {sweep.run_id}) "
+            f"{UNENDED[sweep.status]}: the rankings hold the trials that finished, and "
             "`tuner run` of its grid runs the rest")
+
+
+def _latest_run(sweeps: Sequence[SweepRun], context: str | None) -> SweepRun | None:
+    """The latest sweep `tuner run` (or the service) made on the data of `context` (any, for
+    None), ended or not: a `tuner score` sweep is no `tuner run` (review of 2026-12-03)."""
+    return next((s for s in sweeps if RANKING_TAG in s.tags
+                 and (context is None or s.tags.get("tuner.context") == context)), None)
 
 
 def other_code(sweeps: Sequence[SweepRun], context: str | None) -> str | None:
@@ -328,13 +334,11 @@ def other_code(sweeps: Sequence[SweepRun], context: str | None) -> str | None:
     rank (`context`) was made by another version of tuner (tracking.records.code_identity):
     its scores may not be this version's, and runs of a trainer fixed since have left the
     rankings (upgrade audit of 2026-12-03)."""
-    runs = [s for s in sweeps if RANKING_TAG in s.tags
-            and (context is None or s.tags.get("tuner.context") == context)]
-    if not runs:
+    sweep = _latest_run(sweeps, context)
+    if sweep is None:
         return None
-    sweep, redo = runs[0], ("`tuner run` of its grid re-runs the trials whose results changed "
-                            "and skips the rest")
-    if CODE_TAG not in runs[0].tags:
+    redo = "`tuner run` of its grid re-runs the trials whose results changed and skips the rest"
+    if CODE_TAG not in sweep.tags:
         return (f"the experiment's latest sweep (run {sweep.run_id}) was made by an earlier "
                 "tuner, which did not record its code: if tuner has been upgraded since, its "
                 f"scores may not be this version's and runs of a trainer fixed since are left "
