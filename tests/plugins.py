@@ -32,14 +32,17 @@ class FlakyTrainer(Trainer):
     params: ClassVar[ParamSchema] = ParamSchema("Flaky", [
         NUM_TOPICS, VOCAB_SIZE,
         Param("max_iter", int, 10, between(10, 500), "Gibbs iterations"),
-        Param("crash", str, "raise", one_of("raise", "abort", "hang", "hog", "assert", "exit"),
-              "how the failing seed fails: raise, abort the process, hang, hog memory, a bare "
-              "assert (no message) or sys.exit(3)"),
+        Param("crash", str, "raise",
+              one_of("raise", "abort", "hang", "hog", "spike", "assert", "exit"),
+              "how the failing seed fails: raise, abort the process, hang, hog memory, touch "
+              "memory for a moment and finish, a bare assert (no message) or sys.exit(3)"),
     ])
 
     def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
             ) -> TopicModelOutput:
-        if ctx.seed == FAILING_SEED:
+        if ctx.seed == FAILING_SEED and params["crash"] == "spike":
+            np.ones((HOG_MB * 2**20) // 8).sum()  # resident for a moment, then freed
+        elif ctx.seed == FAILING_SEED:
             fail(params["crash"], ctx.seed)
         return fit_lda(data, params, ctx, params["max_iter"])
 

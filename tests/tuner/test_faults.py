@@ -14,7 +14,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from tests.conftest import REPO, make_grid, sqlite_store
-from tests.plugins import FAILING_SEED
+from tests.plugins import FAILING_SEED, HOG_MB
 from tuner.engine.executors import make_executor
 from tuner.engine.runner import STEPS_FILE, Limits, run_sweep
 from tuner.engine.scheduler import Scheduler
@@ -35,14 +35,14 @@ def plugin_trainer(monkeypatch):
 
 
 def flaky_sweep(tmp_path, corpus, cache, crash, seeds=(1, FAILING_SEED, 2), limits=None,
-                executor="process"):
+                executor="process", workers=2):
     grid = load_grid(make_grid(tmp_path, corpus, experiment=f"faults-{crash}", models=["flaky"],
                                params={"num_topics": 5, "vocab_size": 1000, "crash": crash},
                                seeds=list(seeds)))
     prepared = precompute(grid, check_inputs(grid), cache, progress=False)
     tracker = MlflowTracker(sqlite_store(tmp_path / "mlflow.db"))
     tracker.experiment_id(grid.experiment)
-    result = run_sweep(prepared, tracker, lambda: make_executor(executor, 2), 2,
+    result = run_sweep(prepared, tracker, lambda: make_executor(executor, workers), workers,
                        limits=limits or Limits())
     runs = tracker.client.search_runs([result.sweep.experiment_id], max_results=100)
     return result, runs
@@ -133,6 +133,27 @@ def test_trial_over_the_memory_limit_is_stopped(tmp_path, small_corpus, session_
     failed = by_seed(result)[FAILING_SEED]
     assert failed.error.type == "OutOfMemory" and "out of memory" in failed.error.message
     assert result.completed == 2
+
+
+def test_a_trial_over_the_memory_limit_for_a_moment_fails(tmp_path, small_corpus, session_cache):
+    """Its worker reads the trial's peak: the limit no longer depends on when it was sampled."""
+    result, _ = flaky_sweep(tmp_path, small_corpus, session_cache, "spike",
+                            limits=Limits(max_memory_mb=1000))
+    failed = by_seed(result)[FAILING_SEED]
+    assert failed.error.type == "OutOfMemory" and "out of memory" in failed.error.message
+    assert result.completed == 2
+    assert all(0 < r.metrics["peak_memory_mb"] < 1000
+               for r in result.records if r.status is TrialStatus.COMPLETE)
+
+
+def test_each_trial_logs_its_peak_memory(tmp_path, small_corpus, session_cache):
+    result, runs = flaky_sweep(tmp_path, small_corpus, session_cache, "spike",
+                               seeds=(FAILING_SEED, 1, 2), workers=1)
+    peaks = {r.spec.seed: r.metrics["peak_memory_mb"] for r in result.records}
+    # one worker, the spike first: the later trials' peaks start again from what it holds
+    assert peaks[FAILING_SEED] > HOG_MB > max(peaks[1], peaks[2])
+    assert all("peak_memory_mb" in run.data.metrics for run in runs
+               if run.data.tags.get("tuner.role") == "trial")
 
 
 def cli_sweep(tmp_path, corpus, cache, crash="hang"):

@@ -180,3 +180,26 @@ def test_the_runner_fills_its_workers_with_trials_of_different_models():
         watchdog.close()
     assert [spec.key for spec in pool.given] == ["l1", "p8"]
     assert loop.running_models() == {"LDA", "ProdLDA"}
+
+
+def test_a_trial_whose_peak_memory_passed_the_limit_fails_however_briefly():
+    """The watchdog samples memory; a trial that ended between two samples passed any limit."""
+    watchdog = Watchdog(Limits(max_memory_mb=1000))
+    try:
+        over = TrialRecord(spec("a"), TrialStatus.COMPLETE, {"npmi": 0.1, "peak_memory_mb": 1500})
+        under = TrialRecord(spec("b"), TrialStatus.COMPLETE, {"npmi": 0.1, "peak_memory_mb": 900})
+        held = watchdog.held_to_limits(over)
+        assert (held.status, held.error.type) == (TrialStatus.FAILED, "OutOfMemory")
+        assert "peaked at 1500 MB" in held.error.message
+        assert "more than --max-memory 1000 MB" in held.error.message
+        assert watchdog.held_to_limits(under) is under
+        rescored = TrialRecord(spec("c"), TrialStatus.COMPLETE, {"peak_memory_mb": 1500},
+                               rescored_from="run-a")  # its fit was made under another sweep
+        assert watchdog.held_to_limits(rescored) is rescored
+    finally:
+        watchdog.close()
+    unlimited = Watchdog(Limits())
+    try:
+        assert unlimited.held_to_limits(over) is over
+    finally:
+        unlimited.close()

@@ -590,7 +590,7 @@ class _Loop:
     def _record(self, future: Future[TrialRecord]) -> TrialRecord:
         """A finished trial's record; raises BrokenProcessPool if the pool died under it."""
         try:
-            return future.result()
+            return self.watchdog.held_to_limits(future.result())
         except BrokenProcessPool:
             raise
         except (Exception, SystemExit) as err:  # a cluster lost the worker (Dask's KilledWorker)
@@ -600,10 +600,13 @@ class _Loop:
             return failed(spec, stopped or TrialError(type(err).__name__,
                                                       f"worker died: {err}", ""))
 
+    def _held(self, record: TrialRecord | None) -> TrialRecord | None:
+        return None if record is None else self.watchdog.held_to_limits(record)
+
     def _broke(self) -> bool:
         """The pool died: log what triage says is settled, requeue the rest."""
         self._raise_if_stopped()  # the service stopped the sweep: its runs end KILLED
-        in_flight = [replace(trial, record=_result_or_none(future))
+        in_flight = [replace(trial, record=self._held(_result_or_none(future)))
                      for future, trial in self.running.items()]
         self.running.clear()
         step_killed = False

@@ -11,8 +11,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from tuner.engine.memory import rss_mb
+from tuner.engine.triage import failed
 from tuner.engine.worker import process_alive, read_started
-from tuner.trial import TrialError
+from tuner.trial import TrialError, TrialRecord, TrialStatus
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,20 @@ class Watchdog:
             self._killed_start.pop(key, None)
             (self.started_dir / key).unlink(missing_ok=True)
 
+    def held_to_limits(self, record: TrialRecord) -> TrialRecord:
+        """`record`, or a FAILED one if its worker's peak memory during the trial passed
+        --max-memory: the check above samples, and a trial that ended between two samples passed
+        any limit (a 0.2 s LDA fit under 1 MB; audit of 2026-12-03), so whether a trial failed
+        depended on timing. A re-scored fit's peak was its own sweep's to hold."""
+        limit = self.limits.max_memory_mb
+        peak = record.metrics.get("peak_memory_mb")
+        if (limit is None or peak is None or peak <= limit
+                or record.status is TrialStatus.FAILED or record.rescored_from is not None):
+            return record
+        return failed(record.spec, TrialError(
+            "OutOfMemory", f"out of memory: the worker's resident memory peaked at {peak:.0f} MB "
+            f"during the trial, more than --max-memory {limit:g} MB", ""))
+
     def close(self) -> None:
         shutil.rmtree(self.started_dir, ignore_errors=True)
 
@@ -94,12 +110,3 @@ def _kill(pid: int) -> None:
     except (ProcessLookupError, PermissionError):  # gone, or its pid reused by another user
         pass
 
-
-def rss_mb(pid: int) -> float | None:
-    """Resident memory of a process in MB (Linux /proc); None where unavailable."""
-    try:
-        with open(f"/proc/{pid}/statm", encoding="ascii") as handle:
-            pages = int(handle.read().split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20

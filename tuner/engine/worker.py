@@ -38,6 +38,7 @@ from tuner.data.store import cached_work_seconds
 from tuner.data.vocab import BagOfWords, BowCache, Cooccurrence, CooccurrenceCache
 from tuner.devices import limit_threads, pick_device, thread_limit
 from tuner.engine.jit import enable_jit_cache
+from tuner.engine.memory import peak_mb, reset_peak
 from tuner.engine.pruning import ReportingCheckpoint
 from tuner.engine.scheduler import StepDone, step_id, step_marker
 from tuner.errors import CacheError, DataError, GroundTruthError
@@ -475,6 +476,7 @@ NOT_COMPUTED = "metrics_not_computed"  # extras.json: metric -> why this output 
 
 def _fit_and_score(spec: TrialSpec, worker: str) -> TrialRecord:
     _check_code(spec)
+    reset_peak()  # the worker's earlier trials peaked before this one
     data = load_trial_data(spec.data)
     trainer = load_trainer(spec.model)()
     top_n = spec.metrics.words_needed
@@ -501,6 +503,9 @@ def _fit_and_score(spec: TrialSpec, worker: str) -> TrialRecord:
                                                              output.num_topics)),
                 "fit_seconds": fit_seconds, "shared_seconds": sum(reused),
                 "total_seconds": fit_seconds + sum(reused)}
+    peak = peak_mb()
+    if peak is not None:
+        metrics["peak_memory_mb"] = peak
     metrics |= {k: v for k, v in numeric_extras.items() if k not in metrics}
     return TrialRecord(spec, status, metrics, [w[:top_n] for w in output.topic_words],
                        per_topic, np.asarray(output.assignments).tolist(),

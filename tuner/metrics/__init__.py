@@ -70,6 +70,9 @@ RECORDED: dict[str, bool] = {  # name -> higher is better
     # what a pruned sweep's checkpoints took (scoring, waiting for the verdict); fit_seconds
     # leaves it out, so fits compare across sweeps with and without a pruner
     "checkpoint_seconds": False,
+    # the worker's peak resident memory during the trial (its libraries and loaded data
+    # included; Linux); --max-memory fails a trial whose peak passed it
+    "peak_memory_mb": False,
 }
 
 __all__ = ["METRICS", "RECORDED", "Evaluation", "MetricInfo", "MetricReference", "default_metric",
