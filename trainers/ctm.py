@@ -44,6 +44,7 @@ class CTMTrainer(Trainer):
     revision: ClassVar[int] = 4  # 4: sparse batches and fused Adam (sums in another order)
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow", "embeddings"})
     libraries: ClassVar[tuple[str, ...]] = ("numpy", "torch")
+    thread_sensitive: ClassVar[bool] = True
     warm_imports: ClassVar[tuple[str, ...]] = ("trainers.nets.ctm",)
     params: ClassVar[ParamSchema] = ParamSchema("CTM", [
         NUM_TOPICS, VOCAB_SIZE, EPOCHS, BATCH_SIZE, LEARNING_RATE, DROPOUT,

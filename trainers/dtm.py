@@ -54,6 +54,7 @@ class DTMTrainer(Word2VecStep, Trainer):
     revision: ClassVar[int] = 6
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow", "timestamps"})
     libraries: ClassVar[tuple[str, ...]] = ("numpy", "torch", "gensim")
+    thread_sensitive: ClassVar[bool] = True
     warm_imports: ClassVar[tuple[str, ...]] = ("trainers.nets.dtm",)
     params: ClassVar[ParamSchema] = ParamSchema("DTM", [
         NUM_TOPICS, VOCAB_SIZE, EPOCHS, BATCH_SIZE, LEARNING_RATE, HIDDEN_DIM, EMBEDDING_DIM,

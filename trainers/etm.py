@@ -42,6 +42,7 @@ class ETMTrainer(Word2VecStep, Trainer):
     revision: ClassVar[int] = 4  # 4: sparse batches and fused Adam (sums in another order)
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})
     libraries: ClassVar[tuple[str, ...]] = ("numpy", "torch", "gensim")
+    thread_sensitive: ClassVar[bool] = True
     warm_imports: ClassVar[tuple[str, ...]] = ("trainers.nets.etm",)
     params: ClassVar[ParamSchema] = ParamSchema("ETM", [
         NUM_TOPICS, VOCAB_SIZE, EPOCHS, BATCH_SIZE, LEARNING_RATE, DROPOUT, HIDDEN_DIM,

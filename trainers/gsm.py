@@ -33,6 +33,7 @@ class GSMTrainer(Trainer):
     revision: ClassVar[int] = 4  # 4: sparse batches and fused Adam (sums in another order)
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})
     libraries: ClassVar[tuple[str, ...]] = ("numpy", "torch")
+    thread_sensitive: ClassVar[bool] = True
     warm_imports: ClassVar[tuple[str, ...]] = ("trainers.nets.gsm",)
     params: ClassVar[ParamSchema] = ParamSchema("GSM", [
         NUM_TOPICS, VOCAB_SIZE, EPOCHS, BATCH_SIZE, LEARNING_RATE, DROPOUT,

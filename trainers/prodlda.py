@@ -33,6 +33,7 @@ class ProdLDATrainer(Trainer):
     revision: ClassVar[int] = 4  # 4: sparse batches and fused Adam (sums in another order)
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})
     libraries: ClassVar[tuple[str, ...]] = ("numpy", "torch")
+    thread_sensitive: ClassVar[bool] = True
     warm_imports: ClassVar[tuple[str, ...]] = ("trainers.nets.prodlda",)
     params: ClassVar[ParamSchema] = ParamSchema("ProdLDA", [
         NUM_TOPICS, VOCAB_SIZE, EPOCHS, BATCH_SIZE, LEARNING_RATE, DROPOUT,

@@ -76,6 +76,7 @@ class STMTrainer(Trainer):
     budget_param: ClassVar[str | None] = "max_iter"
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow"})
     libraries: ClassVar[tuple[str, ...]] = ("numpy", "scipy")
+    thread_sensitive: ClassVar[bool] = True
     reads: ClassVar[frozenset[Requirement]] = frozenset({"covariates"})  # when the dataset has them
     # 2: spectral start, Σ₀ = 20 I, E-step to convergence; 3: a categorical covariate's 1, 1.0
     # and "1" are one level (they were two); 4: covariate effects to six significant figures

@@ -85,6 +85,7 @@ class THETATrainer(Word2VecStep, Trainer):
     revision: ClassVar[int] = 4  # 4: sparse batches and fused Adam (sums in another order)
     requires: ClassVar[frozenset[Requirement]] = frozenset({"bow", "embeddings"})
     libraries: ClassVar[tuple[str, ...]] = ("numpy", "torch", "gensim", "transformers", "peft")
+    thread_sensitive: ClassVar[bool] = True
     reads: ClassVar[frozenset[Requirement]] = frozenset({"labels"})  # mode "supervised"
     requires_when: ClassVar[Mapping[Requirement, tuple[str, Any]]] = {
         "labels": ("mode", "supervised")}

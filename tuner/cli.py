@@ -376,6 +376,7 @@ def _precompute(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from tuner.devices import worker_limit_problem
+    from tuner.engine.executors import threads_per_worker
     from tuner.flow import SweepHooks, SweepSettings, execute_sweep
     from tuner.reporting.leaderboard import format_leaderboard
     from tuner.tracking.tracker import resolve_tracking_uri
@@ -388,14 +389,16 @@ def _run(args: argparse.Namespace) -> int:
     if not args.scheduler and (too_many := worker_limit_problem("--max-workers",
                                                                 args.max_workers)):
         raise TunerError(too_many)  # an outside cluster has cores of its own
-    # no more workers than trials: a 1-trial grid at --max-workers 12 started 12 (and gave its
-    # one fit a sixth of the cores' threads; regression audit of 2026-12-03)
+    # no more workers than trials: a 1-trial grid at --max-workers 12 started 12 (regression
+    # audit of 2026-12-03). Each worker's threads are those of the workers asked for, whatever
+    # the grid's size: the grid `tuner best` writes ran its one trial on both cores, and a
+    # neural fit moves with its thread count (determinism audit of 2026-12-03).
     workers = min(args.max_workers, max(1, grid.trial_count))
+    threads = threads_per_worker(args.max_workers, args.threads_per_worker)
     settings = SweepSettings(resolve_tracking_uri(args.tracking_uri), args.cache_dir,
                              workers, executor, not args.quiet,
                              args.leaderboard,
-                             args.trial_timeout, args.max_memory, args.scheduler,
-                             args.threads_per_worker)
+                             args.trial_timeout, args.max_memory, args.scheduler, threads)
     # said before the caches are read and the store opened: run from another folder, the
     # defaults (embedding_cache/, mlruns/) computed every embedding again and ran every trial
     # again in a new store, and the sweep said where only after embedding (fresh-clone audit

@@ -14,20 +14,27 @@ if TYPE_CHECKING:
     from trainers.base import Trainer
 
 
-def fit_code(model: str) -> dict[str, str]:
+def fit_code(model: str, threads: int | None = None) -> dict[str, str]:
     """What of the machine a fit of `model` depends on, for its fit key: the code behind the
     model (trainers.trainer_code: its class and its libraries' versions), for a torch model the
     device (a fit on CUDA is not the CPU's, nor one GPU model's another's: device_identity),
-    the code paths its libraries pick on this CPU (tuner.data.numerics), and for a tomotopy
-    model the instruction set tomotopy runs (tomotopy_isa)."""
+    the code paths its libraries pick on this CPU (tuner.data.numerics), for a tomotopy
+    model the instruction set tomotopy runs (tomotopy_isa), and for a model whose CPU fit moves
+    with its thread count (Trainer.thread_sensitive), `threads`, the count it runs on, when
+    given."""
     from trainers import load_trainer, trainer_code
 
-    libraries = load_trainer(model).libraries
+    trainer = load_trainer(model)
+    libraries = trainer.libraries
     code = trainer_code(model) | cpu_numerics(libraries)
     if "torch" in libraries:
         code["device"] = device_identity()
     if "tomotopy" in libraries:
         code["tomotopy_isa"] = tomotopy_isa()
+    if threads is not None and trainer.thread_sensitive and code.get("device", "cpu") == "cpu":
+        # ProdLDA's ARI 0.0494 on one thread and 0.0492 on two, one key: a sweep at another
+        # --max-workers was served the other count's fit (determinism audit of 2026-12-03)
+        code["threads"] = str(threads)
     return code
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tuner.devices import usable_cores
-from tuner.engine.executors import SharedPool, WarmPool, make_executor
+from tuner.engine.executors import SharedPool, WarmPool, make_executor, threads_per_worker
 from tuner.engine.runner import Limits, SweepResult, SweepSummary, run_sweep
 from tuner.engine.sweep import CheckedInputs, PreparedSweep, precompute
 from tuner.errors import (
@@ -212,7 +212,9 @@ def _execute_locked(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
         experiment_id = tracker.experiment_id(grid.experiment)
         assert experiment_id is not None
         prepared = precompute(grid, inputs, settings.cache_dir, progress=settings.progress,
-                              between_batches=lambda: _raise_if_stopped(settings))
+                              between_batches=lambda: _raise_if_stopped(settings),
+                              threads=threads_per_worker(settings.max_workers,
+                                                         settings.threads_per_worker))
         done = {r.data.tags.get("tuner.trial_key") for r in
                 tracker.trial_runs(experiment_id, "attributes.status = 'FINISHED'")
                 if grid.search.prunes or not is_pruned(r.data.tags)}

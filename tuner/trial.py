@@ -104,7 +104,8 @@ class TrialSpec:
 # its scores, so there are two keys:
 # - fit_key: what the fitted topics and assignments depend on: the model, its revision (raised by
 #   every result-changing fix), the code behind it (tuner.fitting.fit_code: the implementing
-#   class, the versions of the libraries it declares and, for a torch model, the device kind),
+#   class, the versions of the libraries it declares, for a torch model the device kind, and
+#   for a model whose CPU fit moves with its thread count, that count),
 #   the full parameters after defaults, the seed, the corpus's ids and texts, the bag of words
 #   (vocabulary size, language, every preprocessing setting and the stop list's file are in its
 #   cache key), the embeddings' cache key, and the digests of the side inputs the trainer may
@@ -224,8 +225,7 @@ class TrialRecord:
     worker: str = ""
     rescored_from: str | None = None  # the run whose fit this record scores again
     curve: tuple[tuple[int, float], ...] = ()  # (step, objective) at each checkpoint
-    # Native threads the fit ran with (a rescore: its stored fit's; 0: unknown). Not in the key,
-    # though a neural fit's result can move with it like another seed (README, "Reliability"):
-    # keyed, any change of --max-workers would refit every neural trial.
+    # Native threads the fit ran with (a rescore: its stored fit's; 0: unknown). In the key of
+    # a model whose fit moves with it (Trainer.thread_sensitive: the neural models and STM).
     threads: int = 0
     pruned_by: str | None = None  # a pruned trial: what judged it (engine.pruning_identity)

@@ -427,8 +427,11 @@ def _has_pairs(truth: GroundTruth) -> bool:
 
 
 def precompute(grid: Grid, inputs: CheckedInputs, cache_dir: Path, progress: bool = True,
-               between_batches: Callable[[], None] | None = None) -> PreparedSweep:
-    """Build (or reuse) every bag of words, co-occurrence table and embedding, then the trials.
+               between_batches: Callable[[], None] | None = None,
+               threads: int | None = None) -> PreparedSweep:
+    """Build (or reuse) every bag of words, co-occurrence table and embedding, then the trials:
+    `threads`, each worker's native threads, joins the keys of the models whose fits move with
+    it (see fitting.fit_code; None leaves it out, for trials no pool runs).
     `between_batches` is called between embedding batches, every 1,000 documents tokenised and
     between co-occurrence chunks, and may raise to stop (tuner serve's cancel: a sweep cancelled
     while it embedded ran its embedding to the end, 80 s; attacker audit of 2026-12-02);
@@ -440,7 +443,7 @@ def precompute(grid: Grid, inputs: CheckedInputs, cache_dir: Path, progress: boo
     bags = _bags_of_words(grid, inputs, cache_dir, events, advice, between_batches)
     keys = {spec: _embedding(spec, inputs, cache_dir, events, progress, between_batches)
             for spec in inputs.embeddings}
-    factory = TrialFactory(grid, inputs, cache_dir, bags, keys)
+    factory = TrialFactory(grid, inputs, cache_dir, bags, keys, threads)
     made = [] if grid.search.strategy == "tpe" else \
         [factory.make(p.model, p.combo, seed) for p in inputs.plan for seed in grid.seeds]
     unique: dict[str, TrialSpec] = {}
@@ -456,9 +459,9 @@ class TrialFactory:
     """Makes the TrialSpec of any (model, combination, seed) whose caches are built."""
 
     def __init__(self, grid: Grid, inputs: CheckedInputs, cache_dir: Path, bags: BagsOfWords,
-                 keys: dict[EmbeddingSpec, EmbeddingKey]) -> None:
+                 keys: dict[EmbeddingSpec, EmbeddingKey], threads: int | None = None) -> None:
         self.grid, self.inputs, self.cache_dir = grid, inputs, cache_dir
-        self.bags, self.keys = bags, keys
+        self.bags, self.keys, self.threads = bags, keys, threads
         self.context = sweep_context(grid, inputs)
         self.count = 0
 
@@ -477,7 +480,7 @@ class TrialFactory:
                                                  if name in reads})
         metrics = self.grid.metrics
         revision = trainer_revision(model)
-        code = fit_code(model)
+        code = fit_code(model, self.threads)
         fit = fit_key(model, params, seed, data, revision, code)
         seed_param = load_trainer(model).seed_param  # set by the grid or not, it varies by seed
         shared = {k: v for k, v in planned.params.items() if k != seed_param}

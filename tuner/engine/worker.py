@@ -223,6 +223,7 @@ CODE_FIXES = {"plugin_source": "the plug-in's file changed since the sweep start
                            "every machine (avx2 and AVX2, say)",
               "blas": "set the same OPENBLAS_CORETYPE on every machine (Haswell, say)",
               "numba_cpu": "set the same NUMBA_CPU_NAME on every machine (generic, say)",
+              "threads": "give every worker the sweep's --threads-per-worker",
               "device": "run the sweep's torch models on one kind of device: the same GPU model "
                         "on every worker (CUDA_VISIBLE_DEVICES), or none"}
 
@@ -230,7 +231,7 @@ CODE_FIXES = {"plugin_source": "the plug-in's file changed since the sweep start
 def _check_code(spec: TrialSpec) -> None:
     """The trial's key holds the parent's libraries and device kind: a worker elsewhere (a Dask
     cluster) with others would store its fit under a key that does not describe it."""
-    here = fit_code(spec.model)
+    here = fit_code(spec.model, _STATE.threads if "threads" in spec.code else None)
     differing = sorted(name for name in {*spec.code, *here}
                        if spec.code and spec.code.get(name) != here.get(name))
     if differing:
