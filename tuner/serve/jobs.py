@@ -21,15 +21,16 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field, replace
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from tuner.engine.executors import SharedPool, make_executor
 from tuner.engine.sweep import CheckedInputs, PreparedSweep
-from tuner.errors import ApiError, GridError, SweepInterrupted, TunerError
+from tuner.errors import ApiError, GridError, SweepInterrupted, SweepLockedError, TunerError
 from tuner.grid import Grid, is_text
 from tuner.grid_sections import is_file
 from tuner.params import shown
@@ -37,6 +38,9 @@ from tuner.serve import MAX_BATCH_TOKENS
 from tuner.serve.errors import public_failure, validation_error
 from tuner.serve.paths import DataRoots, contained_grid
 from tuner.trial import TrialRecord, TrialStatus
+
+if TYPE_CHECKING:
+    from tuner.flow import SweepOutcome
 
 log = logging.getLogger(__name__)  # tuner serve shows its INFO lines: each sweep's start and end
 
@@ -67,6 +71,7 @@ class JobSettings:
         return DataRoots.of(self.data_roots or (self.grids_dir, Path("datasets")))
 
 
+LOCK_POLL_S = 2.0  # how often a sweep whose experiment another process holds asks again
 LEADERBOARD_ENTRIES = 50  # the best configurations an answer lists; `configurations` counts all
 
 
@@ -93,6 +98,7 @@ class SweepJob:
     journalled: int = 0  # results the store refused, logged by the experiment's next sweep
     # what the ranked trials' own figures say is likely wrong with them (collapsed fits, ...)
     warnings: list[str] = field(default_factory=list)
+    waiting: str | None = None  # why a sweep whose turn came has not started (another's lock)
     created: float = field(default_factory=time.time)
     finished_at: float | None = None
 
@@ -276,6 +282,10 @@ class SweepRegistry:
     def _raise_if_running(self, experiment: str, waiting: list[SweepJob]) -> None:
         from tuner.flow import is_locked
 
+        queued = any(j.experiment == experiment and j.status == "queued" for j in waiting)
+        if queued:  # it said "already running" (concurrency audit of 2026-12-03)
+            raise ApiError(HTTPStatus.CONFLICT, f"experiment '{experiment}': a sweep of it is "
+                           "already queued; wait for it to finish")
         if any(j.experiment == experiment for j in waiting) or \
                 is_locked(self.settings.tracking_uri, experiment):
             raise ApiError(HTTPStatus.CONFLICT, f"experiment '{experiment}': a sweep is already "
@@ -343,7 +353,12 @@ class SweepRegistry:
         with self._lock:
             job.status = "running"
         try:
-            outcome = execute_sweep(grid, inputs, settings, hooks)
+            outcome = self._execute_when_free(job, lambda: execute_sweep(grid, inputs, settings,
+                                                                         hooks), stop)
+            if outcome is None:
+                self._end(job, "cancelled", "cancelled while it waited for another sweep of "
+                          "its experiment to end; nothing was started")
+                return
         except SweepInterrupted:
             if self._stop.is_set():
                 self._end(job, "failed", "interrupted: the server stopped (SIGTERM)")
@@ -367,6 +382,28 @@ class SweepRegistry:
             return
         self._end(job, "finished", None)
 
+    def _execute_when_free(self, job: SweepJob, execute: Callable[[], SweepOutcome],
+                           stop: threading.Event) -> SweepOutcome | None:
+        """`execute()` once no other process holds the experiment's lock; None if the sweep
+        was cancelled (or the server stopped) meanwhile. A sweep queued while a `tuner run` of
+        its experiment started ended `failed` with the lock's error when its turn came, though
+        it was accepted (concurrency audit of 2026-12-03); it now waits, as its 202 promised,
+        and runs what that run left to do."""
+        while True:
+            try:
+                return execute()  # its start (_started) clears `waiting`
+            except SweepLockedError:  # raised before anything of the sweep started
+                with self._lock:
+                    said, job.waiting = job.waiting, (
+                        f"another sweep of experiment '{job.experiment}' (a `tuner run`, or "
+                        "another server on this store) holds its lock; this one starts when "
+                        "it ends")
+                if said is None:
+                    log.info("sweep %s waits for the lock of experiment %r", job.id,
+                             job.experiment)
+            if stop.wait(LOCK_POLL_S):
+                return None
+
     def _end(self, job: SweepJob, status: JobStatus, error: str | None) -> None:
         with self._lock:
             job.status, job.error, job.finished_at = status, error, time.time()
@@ -384,7 +421,7 @@ class SweepRegistry:
         with self._lock:
             # a TPE search makes its trials as it goes: its budget (it said total 0)
             job.total = len(prepared.trials) or prepared.grid.trial_count
-            job.skipped = skipped
+            job.skipped, job.waiting = skipped, None
             job.experiment_id, job.data_context = experiment_id, prepared.context
             job.metric = prepared.grid.ranking_metric(prepared.inputs.truth is not None)
 
