@@ -451,3 +451,54 @@ def test_a_bag_of_words_miss_names_the_changed_setting(tmp_path, corpus):
         'the cache\'s nearest differs in extra_stopwords: (unset) -> ["delegation"]'
     assert cache.miss_reason(dataclasses.replace(corpus, sha256="0" * 64), 1000,
                              Preprocessing()) is None
+
+
+def test_a_wait_on_another_process_s_cache_lock_is_said(tmp_path, caplog, monkeypatch):
+    """A sweep that waited for another (hung) sweep's cache entry printed nothing until it was
+    killed (concurrency audit of 2026-12-03)."""
+    import subprocess
+    import sys
+    import time
+
+    from tuner.data import store
+
+    monkeypatch.setattr(store, "WAIT_SAID_AFTER_S", 0.5)
+    entry = tmp_path / "bow"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from filelock import FileLock; "
+         f"lock = FileLock({str(entry) + '.lock'!r}); lock.acquire(); print('held', flush=True); "
+         "time.sleep(3)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        started = time.monotonic()
+        with caplog.at_level("WARNING", logger="tuner.data.store"), store.locked(entry):
+            waited = time.monotonic() - started
+    finally:
+        holder.wait(timeout=30)
+    assert waited > 1.0  # it did wait for the other process
+    assert [r.getMessage() for r in caplog.records] == [
+        f"waiting for {entry}.lock: another tuner process holds it while it computes that "
+        "cache entry; this one goes on when it is done"]
+
+
+def test_embeddings_read_after_another_sweep_computed_them_are_said_a_hit(tmp_path,
+                                                                          small_corpus):
+    """Two `tuner precompute` at once on an empty cache: one computes the matrix, the other
+    waits for it and reads it; both said "computed" (concurrency audit of 2026-12-03)."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO, make_grid
+
+    grid = make_grid(tmp_path, small_corpus, models=["bertopic"])
+    command = [sys.executable, "-m", "tuner.cli", "precompute", str(grid), "--cache-dir",
+               str(tmp_path / "cache"), "--quiet"]
+    runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+            for _ in range(2)]
+    outputs = [run.communicate(timeout=600) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], [err[-2000:] for _, err in outputs]
+    said = sorted(line.split(": ", 1)[1] for out, _ in outputs for line in out.splitlines()
+                  if line.startswith("embeddings["))
+    assert said == ["computed", "hit"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import logging
 import os
 import time
 import tokenize
@@ -14,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from tuner.errors import CacheError
 
@@ -41,6 +42,8 @@ def file_sha256(path: Path) -> str:
 # A folder one cannot write: no permission, or a read-only file system (a `:ro` mount, which
 # raised a plain OSError past the PermissionError guard: a traceback, exit 1; audit).
 UNWRITABLE = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
+log = logging.getLogger(__name__)
+WAIT_SAID_AFTER_S = 5.0  # a cache lock held longer by another process is said on stderr
 
 
 def load_npy(path: Path, mmap: bool = True) -> Any:
@@ -63,7 +66,7 @@ def locked(path: Path, timeout: float = -1) -> Iterator[None]:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(path) + ".lock", timeout=timeout)
-        lock.acquire()
+        _acquire_saying_waits(lock, timeout)
     except OSError as err:
         if err.errno not in UNWRITABLE:
             raise
@@ -74,6 +77,22 @@ def locked(path: Path, timeout: float = -1) -> Iterator[None]:
         yield
     finally:
         lock.release()
+
+
+def _acquire_saying_waits(lock: FileLock, timeout: float) -> None:
+    """Take `lock`, saying so on stderr when another process has held it for WAIT_SAID_AFTER_S:
+    a sweep whose cache entry another (hung or stopped) sweep was computing waited in silence,
+    and a cron job's log showed nothing until it was killed (concurrency audit of 2026-12-03)."""
+    if 0 <= timeout <= WAIT_SAID_AFTER_S:
+        lock.acquire()
+        return
+    try:
+        lock.acquire(timeout=WAIT_SAID_AFTER_S)
+        return
+    except Timeout:
+        log.warning("waiting for %s: another tuner process holds it while it computes that "
+                    "cache entry; this one goes on when it is done", lock.lock_file)
+    lock.acquire(timeout=timeout - WAIT_SAID_AFTER_S if timeout > 0 else -1)
 
 
 def replace_atomically(path: Path, write: Callable[[Path], object],

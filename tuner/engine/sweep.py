@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from trainers import fit_inputs, load_trainer, trainer_revision
 from tuner.data.confine import confined, confined_model
@@ -617,14 +618,19 @@ def _embedding(spec: EmbeddingSpec, inputs: CheckedInputs, cache_dir: Path,
     model_path = confined_model(spec.model, inputs.model_paths[spec.model], inputs.roots)
     key = embedding_key(spec, model_path, inputs.corpus, cache_dir)
     cache = EmbeddingCache(cache_dir)
-    hit = cache.load(key, verify=True) is not None
-    state = "hit" if hit else _computed(cache.miss_reason(key))
     texts = inputs.corpus.texts
-    cache.get_or_compute(key, lambda: encode_texts(model_path, texts, spec.pooling,
-                                                   spec.max_length, spec.batch_size,
-                                                   progress=progress,
-                                                   long_documents=key.long_documents,
-                                                   between_batches=between_batches))
+    missed: list[str | None] = []  # why, once this process computes it under the lock
+
+    def compute() -> NDArray[np.float32]:
+        # read under the cache's lock: a sweep that waited for another to compute the matrix
+        # said `computed` (concurrency audit of 2026-12-03)
+        missed.append(cache.miss_reason(key))
+        return encode_texts(model_path, texts, spec.pooling, spec.max_length, spec.batch_size,
+                            progress=progress, long_documents=key.long_documents,
+                            between_batches=between_batches)
+
+    cache.get_or_compute(key, compute)
+    state = _computed(missed[0]) if missed else "hit"
     events[f"embeddings[{spec.model},{spec.pooling},{key.long_documents}]"] = state
     return key
 
