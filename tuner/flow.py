@@ -269,21 +269,26 @@ def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, ho
     except SweepNotStartedError:
         raise
     except Exception as err:  # trials may have run: no longer "invalid input" (exit 2)
-        raise _aborted(grid, err) from err
+        raise _aborted(grid, err, tracker.journalled) from err
     return SweepOutcome(result.sweep.experiment_id, result.sweep.run_id, metric, board,
                         result.completed, result.failed, result.skipped, result.rescored,
                         result.pruned, tracker.journalled, result.repeated,
                         len(ranked) - len(board), after, result.unrunnable)
 
 
-def _aborted(grid: Grid, err: Exception) -> SweepAbortedError:
-    """The error, and what it was raised from when that says more (a store's wrapped one)."""
+def _aborted(grid: Grid, err: Exception, journalled: int = 0) -> SweepAbortedError:
+    """The error, and what it was raised from when that says more (a store's wrapped one), and
+    how many results wait in the journal (said only by a warning per result before: ops
+    audit of 2026-12-03)."""
     cause = (str(err).splitlines() or [""])[0][:300]
     inner = root_cause(err)
     said = f"{type(err).__name__}: {cause}" + (f" ({inner})" if inner.split(": ", 1)[0]
                                                != type(err).__name__ else "")
+    kept = f"; the results of {journalled} finished trial{'s' * (journalled != 1)} that the " \
+        "store refused are kept in the journal under the cache folder, and the experiment's " \
+        "next sweep logs them" if journalled else ""
     return SweepAbortedError(f"experiment '{grid.experiment}': the sweep stopped after trials "
-                             f"had started: {redact_uri(said)}")
+                             f"had started: {redact_uri(said)}{kept}")
 
 
 def _log_warnings_after_trials(tracker: MlflowTracker, run_id: str, prepared: PreparedSweep,

@@ -244,6 +244,10 @@ def test_a_store_failure_after_trials_started_exits_4(tmp_path, small_corpus, ca
     assert code == 4
     assert err[-1].startswith("error: experiment 'test': the sweep stopped after trials had "
                               "started: ")
+    # how many results wait in the journal (a warning per result said so before; ops audit)
+    assert err[-1].endswith("; the results of 1 finished trial that the store refused are kept "
+                            "in the journal under the cache folder, and the experiment's next "
+                            "sweep logs them")
 
 
 @pytest.mark.parametrize(("error", "code"), [
