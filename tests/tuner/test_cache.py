@@ -502,3 +502,12 @@ def test_embeddings_read_after_another_sweep_computed_them_are_said_a_hit(tmp_pa
     said = sorted(line.split(": ", 1)[1] for out, _ in outputs for line in out.splitlines()
                   if line.startswith("embeddings["))
     assert said == ["computed", "hit"]
+
+
+def test_a_bag_of_words_whose_description_was_truncated_is_said_damaged(tmp_path, corpus):
+    cache = BowCache(tmp_path)
+    cache.get_or_compute(corpus, 1000, Preprocessing())
+    meta = cache.path_for(corpus, 1000, Preprocessing()) / "meta.json"
+    meta.write_text(meta.read_text()[:40])  # a kill -9 or a full disk mid-write, say
+    assert cache.miss_reason(corpus, 1000, Preprocessing()) == \
+        "the entry cached under this key was missing or damaged"

@@ -43,6 +43,7 @@ def file_sha256(path: Path) -> str:
 # raised a plain OSError past the PermissionError guard: a traceback, exit 1; audit).
 UNWRITABLE = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
 log = logging.getLogger(__name__)
+DAMAGED = "the entry cached under this key was missing or damaged"  # a miss's reason
 WAIT_SAID_AFTER_S = 5.0  # a cache lock held longer by another process is said on stderr
 
 
@@ -161,7 +162,7 @@ def nearest_key_change(key: Mapping[str, Any], sidecars: Iterable[Path],
         changes = [_change(name, cached.get(name), key.get(name))
                    for name in sorted(set(key) | set(cached)) if cached.get(name) != key.get(name)]
         if not changes:  # this very key: its files were missing or damaged
-            return "the entry cached under this key was missing or damaged"
+            return DAMAGED
         if best is None or len(changes) < len(best):
             best = changes
     return f"the cache's nearest differs in {'; '.join(best)}" if best else None

@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 
 from tuner.data.corpus import Corpus
 from tuner.data.store import (
+    DAMAGED,
     file_sha256,
     json_sha256,
     key_digest,
@@ -621,7 +622,12 @@ class BowCache:
     def miss_reason(self, corpus: Corpus, vocab_size: int, settings: Preprocessing
                     ) -> str | None:
         """What separates this bag's key from the nearest one cached for the same corpus and
-        language (nearest_key_change), or None when there is none."""
+        language (nearest_key_change), or None when there is none. A folder under this key
+        whose description cannot be read (a truncated meta.json) is a damaged entry too: it
+        said a bare "computed" (concurrency audit of 2026-12-03)."""
+        folder = self.path_for(corpus, vocab_size, settings)
+        if (folder / "meta.json").exists() and _meta_key(folder / "meta.json") is None:
+            return DAMAGED
         return nearest_key_change(settings.key(corpus.sha256, corpus.language, vocab_size),
                                   self.root.glob("*/meta.json"), _meta_key,
                                   ("corpus", "language"))
