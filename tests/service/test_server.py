@@ -487,19 +487,17 @@ def test_locked_experiment_answers_409(api: Served) -> None:
 def test_a_sweep_whose_experiment_was_locked_while_it_queued_waits_then_runs(api: Served
                                                                              ) -> None:
     """A `tuner run` that took the experiment's lock while the served sweep was queued ended
-    that sweep `failed` when its turn came (concurrency audit of 2026-12-03)."""
+    that sweep `failed` when its turn came (concurrency audit of 2026-12-03). It waits at the
+    end of the queue, and the sweep queued behind it runs meanwhile."""
     first = api.call("POST", "/sweeps", _inline(api, "lock-first"))
     second = api.call("POST", "/sweeps", _inline(api, "lock-second"))
-    assert (first[0], second[0]) == (202, 202), (first, second)
+    third = api.call("POST", "/sweeps", _inline(api, "lock-third"))
+    assert (first[0], second[0], third[0]) == (202, 202, 202), (first, second, third)
     with experiment_lock(api.store, "lock-second"):  # as a cron's `tuner run` would
         wait_done(api, first[1]["id"])
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            state = api.call("GET", f"/sweeps/{second[1]['id']}")[1]
-            if state["waiting"]:
-                break
-            time.sleep(0.2)
-        assert state["status"] == "running" and "holds its lock" in state["waiting"], state
+        assert wait_done(api, third[1]["id"])["status"] == "finished"
+        state = api.call("GET", f"/sweeps/{second[1]['id']}")[1]
+        assert state["status"] == "queued" and "holds its lock" in state["waiting"], state
     done = wait_done(api, second[1]["id"])
     assert (done["status"], done["waiting"]) == ("finished", None), done
     assert done["completed"] == done["total"] > 0, done

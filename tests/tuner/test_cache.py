@@ -477,8 +477,8 @@ def test_a_wait_on_another_process_s_cache_lock_is_said(tmp_path, caplog, monkey
         holder.wait(timeout=30)
     assert waited > 1.0  # it did wait for the other process
     assert [r.getMessage() for r in caplog.records] == [
-        f"waiting for {entry}.lock: another tuner process holds it while it computes that "
-        "cache entry; this one goes on when it is done"]
+        f"waiting for {entry}.lock: another sweep holds it while it computes that cache "
+        "entry; this one goes on when it is done"]
 
 
 def test_embeddings_read_after_another_sweep_computed_them_are_said_a_hit(tmp_path,

@@ -612,6 +612,7 @@ def test_a_seed_parameter_the_grid_fixes_over_several_seeds_is_warned_of(tmp_pat
 
     assert seed_advice(**{"bertopic.random_state": 7}) == [
         f"{tmp_path / 'grid.json'}: params.bertopic.random_state: BERTopic's random_state 7 "
-        "holds for each of the grid's 2 seeds, so they repeat one fit and its spread over seeds "
-        "reads 0; leave random_state out to let each seed set it"]
+        "holds for each of the grid's 2 seeds, so what it seeds is alike in every seed's fit "
+        "(BERTopic: its UMAP reduction, and under HDBSCAN clustering the whole fit, whose "
+        "spread over seeds then reads 0); leave random_state out to let each seed set it"]
     assert seed_advice() == []

@@ -91,8 +91,8 @@ def _acquire_saying_waits(lock: FileLock, timeout: float) -> None:
         lock.acquire(timeout=WAIT_SAID_AFTER_S)
         return
     except Timeout:
-        log.warning("waiting for %s: another tuner process holds it while it computes that "
-                    "cache entry; this one goes on when it is done", lock.lock_file)
+        log.warning("waiting for %s: another sweep holds it while it computes that cache "
+                    "entry; this one goes on when it is done", lock.lock_file)
     lock.acquire(timeout=timeout - WAIT_SAID_AFTER_S if timeout > 0 else -1)
 
 

@@ -546,8 +546,10 @@ def _pinned_seed_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
         if pinned:
             found.append(f"{grid.path}: params.{model.lower()}.{seed_param}: {model}'s "
                          f"{seed_param} {', '.join(pinned)} holds for each of the grid's "
-                         f"{len(grid.seeds)} seeds, so they repeat one fit and its spread "
-                         f"over seeds reads 0; leave {seed_param} out to let each seed set it")
+                         f"{len(grid.seeds)} seeds, so what it seeds is alike in every seed's "
+                         "fit (BERTopic: its UMAP reduction, and under HDBSCAN clustering the "
+                         "whole fit, whose spread over seeds then reads 0); leave "
+                         f"{seed_param} out to let each seed set it")
     return found
 
 

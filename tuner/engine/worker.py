@@ -223,7 +223,9 @@ CODE_FIXES = {"plugin_source": "the plug-in's file changed since the sweep start
                            "every machine (avx2 and AVX2, say)",
               "blas": "set the same OPENBLAS_CORETYPE on every machine (Haswell, say)",
               "numba_cpu": "set the same NUMBA_CPU_NAME on every machine (generic, say)",
-              "threads": "give every worker the sweep's --threads-per-worker",
+              "threads": "the worker runs another number of threads than the sweep keyed (on "
+                         "an outside Dask cluster another sweep's setup sets them): run one "
+                         "sweep at a time on a cluster, each with the same --threads-per-worker",
               "device": "run the sweep's torch models on one kind of device: the same GPU model "
                         "on every worker (CUDA_VISIBLE_DEVICES), or none"}
 
@@ -391,7 +393,7 @@ def rescore_trial(spec: TrialSpec, stored: StoredFit) -> TrialRecord:
                            per_topic, list(stored.assignments),
                            extras=_noting(stored.extras, not_computed),
                            worker=worker, rescored_from=stored.run_id,
-                           threads=stored.threads)  # the fit's: the count is not keyed
+                           threads=stored.threads)  # the fit's: the fit key holds it
     except TRIAL_FAILURES as err:
         return _failed_record(spec, err, worker)
 
@@ -477,7 +479,7 @@ NOT_COMPUTED = "metrics_not_computed"  # extras.json: metric -> why this output 
 
 def _fit_and_score(spec: TrialSpec, worker: str) -> TrialRecord:
     _check_code(spec)
-    reset_peak()  # the worker's earlier trials peaked before this one
+    peak_is_its_own = reset_peak() and _runs_alone()  # else it holds earlier trials' peaks
     data = load_trial_data(spec.data)
     trainer = load_trainer(spec.model)()
     top_n = spec.metrics.words_needed
@@ -504,7 +506,7 @@ def _fit_and_score(spec: TrialSpec, worker: str) -> TrialRecord:
                                                              output.num_topics)),
                 "fit_seconds": fit_seconds, "shared_seconds": sum(reused),
                 "total_seconds": fit_seconds + sum(reused)}
-    peak = peak_mb()
+    peak = peak_mb() if peak_is_its_own else None
     if peak is not None:
         metrics["peak_memory_mb"] = peak
     metrics |= {k: v for k, v in numeric_extras.items() if k not in metrics}
@@ -513,6 +515,18 @@ def _fit_and_score(spec: TrialSpec, worker: str) -> TrialRecord:
                        _noting({k: v for k, v in output.extras.items()
                                 if k not in numeric_extras}, not_computed),
                        worker=worker, curve=curve, threads=_STATE.threads)
+
+
+def _runs_alone() -> bool:
+    """Whether this process runs one trial at a time, so its peak memory is the trial's: a
+    worker of an outside Dask cluster may run several tasks at once in threads."""
+    distributed = sys.modules.get("distributed")
+    if distributed is None:
+        return True
+    try:
+        return int(distributed.get_worker().state.nthreads) <= 1
+    except (ValueError, AttributeError):  # not in a Dask worker
+        return True
 
 
 def _noting(extras: Mapping[str, Any], not_computed: dict[str, str]) -> dict[str, Any]:

@@ -21,12 +21,11 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field, replace
 from http import HTTPStatus
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from tuner.engine.executors import SharedPool, make_executor
 from tuner.engine.sweep import CheckedInputs, PreparedSweep
@@ -38,9 +37,6 @@ from tuner.serve import MAX_BATCH_TOKENS
 from tuner.serve.errors import public_failure, validation_error
 from tuner.serve.paths import DataRoots, contained_grid
 from tuner.trial import TrialRecord, TrialStatus
-
-if TYPE_CHECKING:
-    from tuner.flow import SweepOutcome
 
 log = logging.getLogger(__name__)  # tuner serve shows its INFO lines: each sweep's start and end
 
@@ -337,7 +333,7 @@ class SweepRegistry:
         return self._inline_folder() / f"{job.id}.json"
 
     def _run(self, job: SweepJob, grid: Grid, inputs: CheckedInputs) -> None:
-        from tuner.flow import SweepHooks, SweepSettings, execute_sweep
+        from tuner.flow import SweepHooks, SweepSettings, execute_sweep, is_locked
 
         # One warm pool, lent to sweep after sweep; sweeps that run at once (--max-active-sweeps
         # above 1) each start their own, so one sweep's time limit never kills another's trials.
@@ -350,15 +346,16 @@ class SweepRegistry:
         hooks = SweepHooks(lambda prepared, skipped: self._started(job, prepared, skipped),
                            lambda record: self._recorded(job, record),
                            lambda run_id: self._opened(job, run_id))
+        if is_locked(self.settings.tracking_uri, job.experiment):  # queued, never "running"
+            self._wait_behind_others(job, grid, inputs, stop)
+            return
         with self._lock:
             job.status = "running"
         try:
-            outcome = self._execute_when_free(job, lambda: execute_sweep(grid, inputs, settings,
-                                                                         hooks), stop)
-            if outcome is None:
-                self._end(job, "cancelled", "cancelled while it waited for another sweep of "
-                          "its experiment to end; nothing was started")
-                return
+            outcome = execute_sweep(grid, inputs, settings, hooks)
+        except SweepLockedError:  # raised before anything of the sweep started
+            self._wait_behind_others(job, grid, inputs, stop)
+            return
         except SweepInterrupted:
             if self._stop.is_set():
                 self._end(job, "failed", "interrupted: the server stopped (SIGTERM)")
@@ -382,31 +379,38 @@ class SweepRegistry:
             return
         self._end(job, "finished", None)
 
-    def _execute_when_free(self, job: SweepJob, execute: Callable[[], SweepOutcome],
-                           stop: threading.Event) -> SweepOutcome | None:
-        """`execute()` once no other process holds the experiment's lock; None if the sweep
-        was cancelled (or the server stopped) meanwhile. A sweep queued while a `tuner run` of
-        its experiment started ended `failed` with the lock's error when its turn came, though
-        it was accepted (concurrency audit of 2026-12-03); it now waits, as its 202 promised,
-        and runs what that run left to do."""
-        while True:
-            try:
-                return execute()  # its start (_started) clears `waiting`
-            except SweepLockedError:  # raised before anything of the sweep started
-                with self._lock:
-                    said, job.waiting = job.waiting, (
-                        f"another sweep of experiment '{job.experiment}' (a `tuner run`, or "
-                        "another server on this store) holds its lock; this one starts when "
-                        "it ends")
-                if said is None:
-                    log.info("sweep %s waits for the lock of experiment %r", job.id,
-                             job.experiment)
-            if stop.wait(LOCK_POLL_S):
-                return None
+    def _wait_behind_others(self, job: SweepJob, grid: Grid, inputs: CheckedInputs,
+                            stop: threading.Event) -> None:
+        """A sweep whose experiment another process (a `tuner run`, another server on the
+        store) locked after it was queued ended `failed` with the lock's error when its turn
+        came, though it was accepted (concurrency audit of 2026-12-03). It goes back to the
+        end of the queue, `queued` with `waiting` saying why, so the sweeps queued behind it run
+        meanwhile (waiting in its thread held the only slot), and asks again every
+        LOCK_POLL_S."""
+        with self._lock:
+            said, job.status, job.waiting = job.waiting, "queued", (
+                f"another sweep of experiment '{job.experiment}' (a `tuner run`, or another "
+                "server on this store) holds its lock; this one starts when it ends")
+        if said is None:
+            log.info("sweep %s waits for the lock of experiment %r", job.id, job.experiment)
+        if not stop.wait(LOCK_POLL_S):
+            with self._lock:
+                if not self._stop.is_set():
+                    try:
+                        self._futures[job.id] = self._pool.submit(self._run, job, grid, inputs)
+                        return
+                    except RuntimeError:  # the server's pool shut down meanwhile
+                        pass
+        if self._stop.is_set():
+            self._end(job, "failed", "cancelled: the server stopped first")
+        else:
+            self._end(job, "cancelled", "cancelled while it waited for another sweep of its "
+                      "experiment to end; nothing was started")
 
     def _end(self, job: SweepJob, status: JobStatus, error: str | None) -> None:
         with self._lock:
             job.status, job.error, job.finished_at = status, error, time.time()
+            job.waiting = None
         # a sweep's end in the server's log (it showed none: ops audit of 2026-12-03)
         log.info("sweep %s %s: experiment %r, %d completed, %d failed, %d skipped%s", job.id,
                  status, job.experiment, job.completed, job.failed, job.skipped,
