@@ -515,3 +515,24 @@ def test_a_sweep_made_by_another_version_of_tuner_is_said():
     assert unrecorded is not None and "was made by an earlier tuner, which did not record " \
         "its code" in unrecorded
     assert other_code([sweep(None)], "another context") is None  # not the data ranked
+
+
+def test_tuner_best_says_the_thread_count_that_repeats_a_neural_fit() -> None:
+    """A neural fit moves with its thread count, which its key holds: the grid `tuner best`
+    writes, run on another count, fits it anew (determinism audit of 2026-12-03)."""
+    from dataclasses import replace
+
+    from tuner.reporting.best import _thread_note
+
+    def config(model: str, *threads: int):
+        runs = [replace(trial(f"r{n}", model, n, {"ari": 0.2}, num_topics=5), threads=count)
+                for n, count in enumerate(threads)]
+        (made,) = aggregate_seeds(runs, {model: ["num_topics"]})
+        return made
+
+    assert _thread_note(config("ProdLDA", 2, 2)) == (
+        "ProdLDA's fits ran on 2 threads per worker, and a fit of ProdLDA moves with its thread "
+        "count: run the grid with --threads-per-worker 2 to repeat them exactly (on another "
+        "count it fits them again)")
+    assert _thread_note(config("LDA", 2, 2)) is None  # sampled on one thread whatever the count
+    assert _thread_note(config("ProdLDA", 0, 0)) is None  # runs from before the tag

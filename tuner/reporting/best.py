@@ -94,7 +94,7 @@ def best_grid(tracking_uri: str, experiment: str, metric: str | None = None,
                          "scored with `tuner score`; there is no model for a grid to re-run")
     best = _chosen(runnable, metric)
     for said in (unended_sweep(sweeps, best.best_trial(metric).context),
-                 other_code(sweeps, best.best_trial(metric).context)):
+                 other_code(sweeps, best.best_trial(metric).context), _thread_note(best)):
         if said:
             log.warning("%s", said)
     parent_id = best.best_trial(metric).parent_run_id
@@ -120,6 +120,23 @@ def best_grid(tracking_uri: str, experiment: str, metric: str | None = None,
     grid["experiment"] = rename or f"{experiment[:MAX_EXPERIMENT - len(suffix)]}{suffix}"
     grid["leaderboard_metric"] = metric
     return grid
+
+
+def _thread_note(best: ConfigResult) -> str | None:
+    """How to repeat the chosen fits exactly: a neural or STM fit moves with its thread count,
+    which its key holds, so the grid re-run on another count fits it anew, to other figures
+    (determinism audit of 2026-12-03)."""
+    from trainers import canonical_name, load_trainer
+
+    name = canonical_name(best.model)
+    counts = sorted({t.threads for t in best.trials if t.threads})
+    if name is None or not load_trainer(name).thread_sensitive or len(counts) != 1:
+        return None
+    plural = "s" * (counts[0] != 1)
+    return (f"{best.model}'s fits ran on {counts[0]} thread{plural} per worker, and a fit of "
+            f"{best.model} moves with its thread count: run the grid with "
+            f"--threads-per-worker {counts[0]} to repeat them exactly (on another count it "
+            "fits them again)")
 
 
 def _unjudged_lead(board: list[ConfigResult], best: ConfigResult, metric: str) -> str | None:

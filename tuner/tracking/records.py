@@ -42,6 +42,7 @@ class FinishedTrial:
     config_key: str | None = None  # shared by the seeds of one configuration (tuner.trial)
     context: str | None = None  # the data it was judged on (tuner.trial.data_context)
     error_type: str | None = None  # of a FAILED run: the error that stopped it
+    threads: int = 0  # native threads the fit ran on (tag tuner.threads; 0: unknown)
 
     @property
     def budget_used(self) -> float | None:
@@ -200,7 +201,8 @@ def finished_trial(run: StoredRun, schema: Mapping[str, Param]) -> FinishedTrial
         parent_run_id=tags.get("mlflow.parentRunId"),
         metric_settings=_metric_settings(logged),
         pruned=is_pruned(tags), config_key=tags.get("tuner.config_key"),
-        context=tags.get("tuner.context"), error_type=tags.get("tuner.error_type"))
+        context=tags.get("tuner.context"), error_type=tags.get("tuner.error_type"),
+        threads=int(threads) if (threads := tags.get("tuner.threads", "")).isdigit() else 0)
 
 
 def _metric_settings(logged: Mapping[str, str]) -> dict[str, int | str]:
