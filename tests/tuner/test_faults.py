@@ -127,17 +127,11 @@ def test_a_trial_started_again_after_its_worker_was_stopped_is_watched_again(tmp
         watchdog.close()
 
 
-def test_trial_over_the_memory_limit_is_stopped(tmp_path, small_corpus, session_cache):
-    result, _ = flaky_sweep(tmp_path, small_corpus, session_cache, "hog",
-                            limits=Limits(max_memory_mb=1000))
-    failed = by_seed(result)[FAILING_SEED]
-    assert failed.error.type == "OutOfMemory" and "out of memory" in failed.error.message
-    assert result.completed == 2
-
-
-def test_a_trial_over_the_memory_limit_for_a_moment_fails(tmp_path, small_corpus, session_cache):
-    """Its worker reads the trial's peak: the limit no longer depends on when it was sampled."""
-    result, _ = flaky_sweep(tmp_path, small_corpus, session_cache, "spike",
+@pytest.mark.parametrize("crash", ["hog", "spike"])
+def test_trial_over_the_memory_limit_fails(tmp_path, small_corpus, session_cache, crash):
+    """Held (hog), or for a moment (spike): its worker reads the trial's peak, so the limit no
+    longer depends on when the watchdog sampled it."""
+    result, _ = flaky_sweep(tmp_path, small_corpus, session_cache, crash,
                             limits=Limits(max_memory_mb=1000))
     failed = by_seed(result)[FAILING_SEED]
     assert failed.error.type == "OutOfMemory" and "out of memory" in failed.error.message
