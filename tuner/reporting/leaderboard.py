@@ -540,7 +540,8 @@ def _superseded_note(entries: Sequence[ConfigResult]) -> list[str]:
     runs = sum(e.superseded for e in rows)
     return [f"({counted(len(rows), 'row')} also had {counted(runs, 'run')} made with settings no "
             "column shows (an embedding setting such as max_length or long_documents, the "
-            "covariates or dates a model reads, the code or its libraries): not ranked here; "
+            "covariates or dates a model reads, the threads a neural or STM fit ran on, the code "
+            "or its libraries): not ranked here; "
             "the runs the latest sweep asked for stand, else the newest)"]
 
 
