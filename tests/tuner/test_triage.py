@@ -4,6 +4,7 @@ in, decisions out."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from concurrent.futures import Executor, Future
 from typing import Any
 
@@ -34,6 +35,15 @@ def test_a_trial_that_finished_before_the_break_keeps_its_result():
     triage = triage_break([flying("a", done), flying("b")], {}, set())
     assert [(t.spec.key, r) for t, r in triage.records] == [("a", done)]
     assert [t.spec.key for t in triage.retries] == ["b"]
+
+
+def test_a_trial_the_parent_fails_says_the_threads_its_key_holds():
+    """A neural or STM fit's key holds its thread count on a CPU; a killed trial's run was
+    logged without `tuner.threads` (the parent builds its record, not the worker)."""
+    neural = replace(spec("a"), code={"threads": "2", "device": "cpu"})
+    triage = triage_break([InFlight(neural, "run-a"), flying("b")],
+                          {"a": KILLED, "b": KILLED}, set())
+    assert sorted((t.spec.key, r.threads) for t, r in triage.records) == [("a", 2), ("b", 0)]
 
 
 def test_a_killed_trial_fails_with_our_reason_and_the_others_are_not_suspected():
@@ -186,12 +196,14 @@ def test_a_trial_whose_peak_memory_passed_the_limit_fails_however_briefly():
     """The watchdog samples memory; a trial that ended between two samples passed any limit."""
     watchdog = Watchdog(Limits(max_memory_mb=1000))
     try:
-        over = TrialRecord(spec("a"), TrialStatus.COMPLETE, {"npmi": 0.1, "peak_memory_mb": 1500})
+        over = TrialRecord(spec("a"), TrialStatus.COMPLETE, {"npmi": 0.1, "peak_memory_mb": 1500},
+                           worker="host:7", threads=2)
         under = TrialRecord(spec("b"), TrialStatus.COMPLETE, {"npmi": 0.1, "peak_memory_mb": 900})
         held = watchdog.held_to_limits(over)
         assert (held.status, held.error.type) == (TrialStatus.FAILED, "OutOfMemory")
         assert "peaked at 1500 MB" in held.error.message
         assert "more than --max-memory 1000 MB" in held.error.message
+        assert (held.worker, held.threads) == ("host:7", 2)  # the failed run's tags say them
         assert watchdog.held_to_limits(under) is under
         rescored = TrialRecord(spec("c"), TrialStatus.COMPLETE, {"peak_memory_mb": 1500},
                                rescored_from="run-a")  # its fit was made under another sweep

@@ -59,7 +59,12 @@ def triage_break(in_flight: Sequence[InFlight], killed: Mapping[str, TrialError]
 
 
 def failed(spec: TrialSpec, error: TrialError) -> TrialRecord:
-    return TrialRecord(spec, TrialStatus.FAILED, error=error)
+    """A trial the parent failed (its worker died, ran out of time or memory): the threads it
+    ran on are those its key holds (a neural or STM fit on a CPU), else unknown; a failed run
+    carried no `tuner.threads` where its worker's own record would have."""
+    keyed = spec.code.get("threads", "")
+    return TrialRecord(spec, TrialStatus.FAILED, error=error,
+                       threads=int(keyed) if keyed.isdigit() else 0)
 
 
 def worker_died(how: str | None = None) -> TrialError:

@@ -8,7 +8,7 @@ import signal
 import tempfile
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tuner.engine.memory import rss_mb
@@ -72,9 +72,10 @@ class Watchdog:
         if (limit is None or peak is None or peak <= limit
                 or record.status is TrialStatus.FAILED or record.rescored_from is not None):
             return record
-        return failed(record.spec, TrialError(
+        return replace(failed(record.spec, TrialError(
             "OutOfMemory", f"out of memory: the worker's resident memory peaked at {peak:.0f} MB "
-            f"during the trial, more than --max-memory {limit:g} MB", ""))
+            f"during the trial, more than --max-memory {limit:g} MB", "")),
+            threads=record.threads, worker=record.worker)
 
     def close(self) -> None:
         shutil.rmtree(self.started_dir, ignore_errors=True)
