@@ -4,8 +4,8 @@ in, decisions out."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from concurrent.futures import Executor, Future
+from dataclasses import replace
 from typing import Any
 
 from tuner.engine.runner import SweepResult, _Loop

@@ -35,6 +35,7 @@ from tuner.flow import SweepSettings, execute_sweep
 from tuner.grid import load_grid
 from tuner.metrics import higher_is_better
 from tuner.reporting.leaderboard import leaderboard
+from tuner.reporting.report import write_report
 from tuner.tracking.journal import Journal
 from tuner.tracking.memory import MemoryTracker
 from tuner.tracking.tracker import MlflowTracker, process_started
@@ -168,6 +169,8 @@ def test_a_sweep_run_again_ranks_what_it_asked_for_not_a_newer_lookalike(tmp_pat
     assert [c.trials[0].run_id for c in leaderboard(tracker, "asked", "npmi")] == [own]
     sweep = MlflowClient(store).get_run(third.parent_run_id)
     assert sweep.data.tags["tuner.best_run_id"] == own
+    page = write_report(store, "asked", tmp_path / "report").html.read_text(encoding="utf-8")
+    assert "1 row also had 1 run made with settings no column shows" in page  # as the board
 
 
 def test_a_worker_refuses_side_inputs_edited_after_the_sweep_started(tmp_path, ng_records):

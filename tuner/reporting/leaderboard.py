@@ -529,20 +529,25 @@ def _topics_note(entries: Sequence[ConfigResult], shown: bool) -> list[str]:
         if shown else []
 
 
-def _superseded_note(entries: Sequence[ConfigResult]) -> list[str]:
-    """A line under a board some of whose rows stand for runs made otherwise: a sweep with the
-    embedding's long_documents "start" after one with "chunks" replaced the chunks rows (ARI
-    0.172 and 0.138) with its own (0.070 and 0.013) under the same names, unsaid (new-user audit
-    of 2026-12-03)."""
+def superseded_sentence(entries: Sequence[ConfigResult]) -> str | None:
+    """What the board and the report say of rows that stand for runs made otherwise (None: no
+    row does): a sweep with the embedding's long_documents "start" after one with "chunks"
+    replaced the chunks rows (ARI 0.172 and 0.138) with its own (0.070 and 0.013) under the same
+    names, unsaid (new-user audit of 2026-12-03)."""
     rows = [e for e in entries if e.superseded]
     if not rows:
-        return []
+        return None
     runs = sum(e.superseded for e in rows)
-    return [f"({counted(len(rows), 'row')} also had {counted(runs, 'run')} made with settings no "
+    return (f"{counted(len(rows), 'row')} also had {counted(runs, 'run')} made with settings no "
             "column shows (an embedding setting such as max_length or long_documents, the "
             "covariates or dates a model reads, the threads a neural or STM fit ran on, the code "
             "or its libraries): not ranked here; "
-            "the runs the latest sweep asked for stand, else the newest)"]
+            "the runs the latest sweep asked for stand, else the newest")
+
+
+def _superseded_note(entries: Sequence[ConfigResult]) -> list[str]:
+    sentence = superseded_sentence(entries)
+    return [f"({sentence})"] if sentence else []
 
 
 def _shared_work_note(entries: Sequence[ConfigResult]) -> list[str]:

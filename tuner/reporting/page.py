@@ -18,6 +18,7 @@ from tuner.reporting.leaderboard import (
     format_mean_sd,
     format_value,
     noise_sentence,
+    superseded_sentence,
     topics_found,
 )
 from tuner.reporting.plots import TOPIC_WORDS_SHOWN
@@ -175,12 +176,13 @@ def _ranking_table(data: ReportData) -> str:
             for rank, c in enumerate(data.ranked, start=1)]
     return _notes_legend(data.ranked) + _table(
         ["#", "model", "configuration", "seeds", "topics found/asked",
-         f"{data.metric} mean ± sd", "Pareto", "note"], rows) + _noise_paragraph(data)
+         f"{data.metric} mean ± sd", "Pareto", "note"], rows) \
+        + _paragraph(noise_sentence(data.ranked, data.metric)) \
+        + _paragraph(superseded_sentence(data.ranked))
 
 
-def _noise_paragraph(data: ReportData) -> str:
-    """The rows within seed noise of the first, as the printed board says them."""
-    sentence = noise_sentence(data.ranked, data.metric)
+def _paragraph(sentence: str | None) -> str:
+    """A sentence the printed board says in parentheses under it, as a paragraph."""
     return f"<p>{html.escape(sentence[0].upper() + sentence[1:])}.</p>" if sentence else ""
 
 

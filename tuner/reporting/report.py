@@ -34,7 +34,6 @@ from tuner.reporting.leaderboard import (
     rank_configs,
     seeds_asked,
     shown_as,
-    standing_trials,
     unended_sweep,
 )
 from tuner.reporting.page import ReportData, by_model, plot_name, render_page, shown_configs
@@ -196,10 +195,12 @@ def _report_data(tracker: Tracker, experiment: str, trials: list[FinishedTrial],
                  on_older_data: int = 0, asked: Collection[str] = frozenset(),
                  sweep_seeds: Mapping[str, int] | None = None,
                  asked_seeds: int = 0) -> ReportData:
-    full = standing_trials(ranked(trials), asked)
+    # once over every ranked run, so each configuration counts the runs made otherwise that it
+    # stands for (the board's superseded note; the report left it out)
+    standing = aggregate_seeds(ranked(trials), declared, asked, sweep_seeds, asked_seeds)
+    full = [t for config in standing for t in config.trials]
     metric = metric or ("ari" if full and all("ari" in t.metrics for t in full) else "npmi")
-    configs = rank_configs(aggregate_seeds(full, declared, asked, sweep_seeds, asked_seeds),
-                           metric)
+    configs = rank_configs(standing, metric)
     if not configs:
         logged = sorted({m for t in full for m in t.metrics})
         older = (f"; {on_older_data} finished trials were judged on data that has changed "
