@@ -757,6 +757,26 @@ def test_a_rescored_run_carries_its_fits_extras(tmp_path, prepared_small):
     assert record.status is TrialStatus.COMPLETE and record.extras == extras
 
 
+def test_a_fit_rescored_at_fewer_words_keeps_as_many_as_a_new_fit_would(prepared_small):
+    """A fit stored with more ranked words than the new metric settings read is re-scored at
+    the new count: its topics and DTM's per-slice topics are cut to it, as a fit's are."""
+    from tuner.trial import StoredFit
+
+    spec = prepared_small.trials[0]
+    vocab, top = load_trial_data(spec.data).bow.vocab, spec.metrics.words_needed
+    n_docs = len(prepared_small.inputs.corpus.ids)
+    longer = [vocab[:top + 5], vocab[top + 5:2 * top + 10]]
+    stored = StoredFit("run", longer, [0, 1] * (n_docs // 2) + [0] * (n_docs % 2), {},
+                       {"slice_top_words": {"1999": longer, "2000": longer}, "num_slices": 2})
+    record = rescore_trial(spec, stored)
+    assert record.status is TrialStatus.COMPLETE, record.error
+    assert [len(words) for words in record.topic_words] == [top, top]
+    assert {label: [len(w) for w in topics]
+            for label, topics in record.extras["slice_top_words"].items()} == \
+        {"1999": [top, top], "2000": [top, top]}
+    assert record.extras["num_slices"] == 2
+
+
 def test_a_warm_worker_loads_the_fields_each_sweep_names(tmp_path, ng_records):
     """tuner serve keeps its workers across sweeps: one that loaded a file for a sweep without
     covariates served the same file to a later STM sweep with none (review of 2026-12-01)."""

@@ -386,12 +386,14 @@ def rescore_trial(spec: TrialSpec, stored: StoredFit) -> TrialRecord:
     worker = _worker_name()
     try:
         data = load_trial_data(spec.data)
-        output = TopicModelOutput(stored.topic_words, None, np.asarray(stored.assignments))
+        top_n = spec.metrics.words_needed
+        topic_words = [words[:top_n] for words in stored.topic_words]  # as a fit keeps them
+        output = TopicModelOutput(topic_words, None, np.asarray(stored.assignments))
         metrics, per_topic, not_computed = _score(output, data, spec)
         carried = {k: v for k, v in stored.metrics.items() if k not in SCORE_METRICS}
-        return TrialRecord(spec, TrialStatus.COMPLETE, carried | metrics, stored.topic_words,
+        return TrialRecord(spec, TrialStatus.COMPLETE, carried | metrics, topic_words,
                            per_topic, list(stored.assignments),
-                           extras=_noting(stored.extras, not_computed),
+                           extras=_noting(_words_cut(stored.extras, top_n), not_computed),
                            worker=worker, rescored_from=stored.run_id,
                            threads=stored.threads)  # the fit's: the fit key holds it
     except TRIAL_FAILURES as err:
@@ -527,6 +529,18 @@ def _runs_alone() -> bool:
         return int(distributed.get_worker().state.nthreads) <= 1
     except (ValueError, AttributeError):  # not in a Dask worker
         return True
+
+
+WORD_LIST_EXTRAS = ("slice_top_words",)  # {label: each topic's top words}: DTM's per slice
+
+
+def _words_cut(extras: Mapping[str, Any], top_n: int) -> dict[str, Any]:
+    """A stored fit's extras with its word lists cut to the `top_n` words a re-scored trial
+    keeps: a DTM fit re-scored at fewer words listed each slice's topics at the old count
+    beside topics at the new one."""
+    cut = {name: {label: [words[:top_n] for words in topics] for label, topics in lists.items()}
+           for name in WORD_LIST_EXTRAS if isinstance(lists := extras.get(name), dict)}
+    return {**extras, **cut}
 
 
 def _noting(extras: Mapping[str, Any], not_computed: dict[str, str]) -> dict[str, Any]:
