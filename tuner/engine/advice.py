@@ -541,8 +541,10 @@ def _pinned_seed_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
     found = []
     for model in sorted({p.model for p in inputs.plan}):
         seed_param = load_trainer(model).seed_param
+        if not seed_param:
+            continue
         pinned = sorted({str(p.combo[seed_param]) for p in inputs.plan
-                         if p.model == model and seed_param and seed_param in p.combo})
+                         if p.model == model and seed_param in p.combo})
         if pinned:
             found.append(f"{grid.path}: params.{model.lower()}.{seed_param}: {model}'s "
                          f"{seed_param} {', '.join(pinned)} holds for each of the grid's "
