@@ -38,6 +38,19 @@ def test_grid_follows_the_protocol(path, bench, tmp_path):
         assert {c.get("vocab_size", 5000) for c in sweep.combinations} == {5000}
 
 
+def test_the_20ng_mini_grid_of_the_readme_follows_the_protocol_on_the_bundled_corpus():
+    """bench/quality-20ng-mini.json, the README's 20ng-mini rows (LDA, HDP, STM, BERTopic),
+    is a plain grid on the bundled 2,000 posts with the protocol's settings."""
+    grid = load_grid(REPO / "bench" / "quality-20ng-mini.json")
+    prep = grid.preprocessing
+    assert (prep.lowercase, prep.stopwords, prep.min_token_len, prep.min_df, prep.max_df) == \
+        (True, "english", 3, 5, 0.7)
+    assert (grid.metrics.npmi_window, grid.metrics.topn, grid.metrics.npmi_reference) == \
+        (10, 10, "vocabulary")
+    assert grid.dataset.path == MINI.resolve() and grid.seeds == [42, 43, 44]
+    assert sorted(s.model for s in grid.sweeps) == ["BERTopic", "HDP", "LDA", "STM"]
+
+
 def test_grid_without_the_corpus_placeholder_is_refused(bench, tmp_path):
     raw = json.loads(GRIDS[0].read_text(encoding="utf-8"))
     raw["dataset"]["path"] = "datasets/20ng-mini/corpus.jsonl"
