@@ -35,6 +35,12 @@ EPOCHS, VOCAB = 10, 10000
 
 def paragraphs(folder: Path) -> list[dict[str, str]]:
     """Every paragraph of the source corpora as a record, in sha1-of-id order."""
+    missing = [name for name in SOURCES if not (folder / name / "corpus.jsonl").is_file()]
+    if missing:  # a clone alone has no ../shared: it said FileNotFoundError with a traceback
+        raise SystemExit(f"scale.py builds its corpus from {', '.join(SOURCES)} corpus.jsonl "
+                         f"files under {folder}, which lacks {', '.join(missing)}: pass "
+                         "--corpus PATH, a JSONL of id, text and label records (100,000 or more "
+                         "for the default sizes)")
     rows = []
     for name in SOURCES:
         with (folder / name / "corpus.jsonl").open(encoding="utf-8") as handle:
