@@ -1,6 +1,6 @@
-"""bench/scale.py builds its 100,000-paragraph corpus from ../shared, which a clone alone lacks:
-it says what it needs and how to pass a corpus, where it gave FileNotFoundError's traceback
-(README figures audit of 2026-12-03)."""
+"""bench/scale.py builds its 100,000-paragraph corpus from the corpora beside the repository,
+which a clone alone lacks: it says what it needs and how to pass a corpus, where it gave
+FileNotFoundError's traceback (README figures audit of 2026-12-03)."""
 
 from __future__ import annotations
 
