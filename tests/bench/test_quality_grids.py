@@ -51,6 +51,13 @@ def test_the_20ng_mini_grid_of_the_readme_follows_the_protocol_on_the_bundled_co
     assert sorted(s.model for s in grid.sweeps) == ["BERTopic", "HDP", "LDA", "STM"]
 
 
+def test_the_lda_iterations_grid_of_the_readme_runs_on_the_bundled_corpus():
+    """bench/lda-iterations.json, the README's LDA row (max_iter 100, 500 and 1,000)."""
+    grid = load_grid(REPO / "bench" / "lda-iterations.json")
+    assert grid.dataset.path == MINI.resolve() and grid.seeds == [42]
+    assert [c["max_iter"] for c in grid.sweeps[0].combinations] == [100, 500, 1000]
+
+
 def test_grid_without_the_corpus_placeholder_is_refused(bench, tmp_path):
     raw = json.loads(GRIDS[0].read_text(encoding="utf-8"))
     raw["dataset"]["path"] = "datasets/20ng-mini/corpus.jsonl"
