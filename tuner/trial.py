@@ -48,8 +48,9 @@ class MetricSettings:
     # What NPMI's windows slide over: "preprocessed", every token the preprocessing keeps (stop
     # words and df limits applied, vocab_size not), one reference whatever a trial's vocab_size;
     # or "vocabulary", the tokens of the trial's own vocabulary (gensim's c_npmi on the bag of
-    # words' texts): on 20ng-mini the same LDA topics scored 0.072 against 2,000 words, 0.060
-    # against 5,000 and 0.053 against all 16,728, so trials of several sizes ranked apart.
+    # words' texts): on 20ng-mini the same LDA topics scored 0.055 against 2,000 words, 0.044
+    # against 5,000 and 0.037 against all 16,541, so trials of several sizes ranked apart
+    # (bench/npmi_reference.py).
     npmi_reference: str = "preprocessed"
 
     @property

@@ -767,13 +767,15 @@ def test_a_fit_rescored_at_fewer_words_keeps_as_many_as_a_new_fit_would(prepared
     n_docs = len(prepared_small.inputs.corpus.ids)
     longer = [vocab[:top + 5], vocab[top + 5:2 * top + 10]]
     stored = StoredFit("run", longer, [0, 1] * (n_docs // 2) + [0] * (n_docs % 2), {},
-                       {"slice_top_words": {"1999": longer, "2000": longer}, "num_slices": 2})
+                       {"slice_top_words": {"1999": longer, "2000": longer,
+                                            "odd": [None, {"a": 1}]}, "num_slices": 2})
     record = rescore_trial(spec, stored)
     assert record.status is TrialStatus.COMPLETE, record.error
     assert [len(words) for words in record.topic_words] == [top, top]
-    assert {label: [len(w) for w in topics]
-            for label, topics in record.extras["slice_top_words"].items()} == \
+    slices = record.extras["slice_top_words"]
+    assert {label: [len(w) for w in slices[label]] for label in ("1999", "2000")} == \
         {"1999": [top, top], "2000": [top, top]}
+    assert slices["odd"] == [None, {"a": 1}]  # another shape is carried, never a failure
     assert record.extras["num_slices"] == 2
 
 

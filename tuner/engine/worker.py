@@ -538,9 +538,10 @@ def _words_cut(extras: Mapping[str, Any], top_n: int) -> dict[str, Any]:
     """A stored fit's extras with its word lists cut to the `top_n` words a re-scored trial
     keeps: a DTM fit re-scored at fewer words listed each slice's topics at the old count
     beside topics at the new one."""
-    cut = {name: {label: [words[:top_n] for words in topics] for label, topics in lists.items()}
+    cut = {name: {label: [words[:top_n] if isinstance(words, list) else words for words in topics]
+                  if isinstance(topics, list) else topics for label, topics in lists.items()}
            for name in WORD_LIST_EXTRAS if isinstance(lists := extras.get(name), dict)}
-    return {**extras, **cut}
+    return {**extras, **cut}  # another shape is carried as it is, as before (never a failure)
 
 
 def _noting(extras: Mapping[str, Any], not_computed: dict[str, str]) -> dict[str, Any]:
