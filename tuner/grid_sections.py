@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from tuner.data.corpus import CHINESE_SHARE, SUPPORTED_SUFFIXES, DatasetSpec
+from tuner.data.corpus import CHINESE_SHARE, FORMATS, SUPPORTED_SUFFIXES, DatasetSpec
 from tuner.data.embeddings import LONG_DOCUMENTS, MAX_REVISION, EmbeddingSpec, valid_revision
 from tuner.data.vocab import NPMI_REFERENCES, STOP_LISTS, Preprocessing
 from tuner.engine.pruning import PRUNER_TYPES, PrunerSpec
@@ -76,10 +76,10 @@ def _field_name(name: str, default: str | None, help_text: str, nullable: bool =
 
 
 DATASET = ParamSchema("dataset", [
-    Param("path", str, None, _file_path(), "the corpus: .jsonl, .csv or .parquet, relative to "
-          "the grid file"),
+    Param("path", str, None, _file_path(), f"the corpus: {FORMATS}; relative to the grid file"),
     _field_name("text_field", _DATA["text_field"], "field holding each document's text"),
-    _field_name("id_field", _DATA["id_field"], "field holding each document's id"),
+    _field_name("id_field", _DATA["id_field"], "field holding each document's id; null: the "
+                "record's number in the file (1, 2, ...)", nullable=True),
     _field_name("label_field", _DATA["label_field"], "field holding a ground-truth label; null "
                 "for none", nullable=True),
     _field_name("timestamp_field", _DATA["timestamp_field"], "field holding ISO dates (DTM)",
@@ -272,10 +272,12 @@ def dataset_spec(value: Any, base: Path, problems: ProblemList) -> DatasetSpec |
     if not settings:
         return None
     path = (base / settings.pop("path")).resolve()
-    if not is_file(path):
-        problems.add("dataset.path", not_a_file(path))
+    if is_dir(path):
+        pass  # a folder of text files, one document each
+    elif not is_file(path):
+        problems.add("dataset.path", f"file not found: {path}")
     elif path.suffix.lower() not in SUPPORTED_SUFFIXES:
-        problems.add("dataset.path", f"expects .jsonl, .csv or .parquet; got '{path.suffix}'")
+        problems.add("dataset.path", f"expects {FORMATS}; got '{path.suffix}'")
     settings["covariates"] = tuple(settings["covariates"] or ())  # null: none, as []
     return DatasetSpec(path, **settings)
 

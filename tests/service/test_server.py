@@ -351,6 +351,33 @@ def test_a_model_folder_holding_a_link_out_of_the_roots_is_refused(api: Served,
     assert "holds links that lead outside the server's data roots" in answer["error"]
 
 
+def test_a_corpus_folder_is_served_and_one_holding_a_link_out_of_the_roots_is_refused(
+        api: Served) -> None:
+    """A folder of text files is a corpus (one document a file, its subfolder the label); its
+    files are read as documents, so none may lead outside the roots."""
+    folder = api.root / "datasets" / "folder-corpus"
+    if not folder.exists():
+        for line in (api.root / "datasets" / "corpus.jsonl").read_text().splitlines()[:120]:
+            record = json.loads(line)
+            post = folder / record["label"] / f"{record['id']}.txt"
+            post.parent.mkdir(parents=True, exist_ok=True)
+            post.write_text(record["text"])
+    status, answer = api.call("POST", "/sweeps", _inline(api, "folder-corpus", "folder-corpus"))
+    assert status == 202, answer
+    assert wait_done(api, answer["id"])["status"] == "finished"
+    linked = folder / "misc" / "linked.txt"
+    linked.parent.mkdir(exist_ok=True)
+    linked.symlink_to(api.root / "secret.jsonl")
+    try:
+        status, answer = api.call("POST", "/sweeps", _inline(api, "folder-linked",
+                                                             "folder-corpus"))
+    finally:
+        linked.unlink()
+    assert status == 400, answer
+    assert "holds links that lead outside the server's data roots" in answer["error"]
+    assert MARKER not in json.dumps(answer)
+
+
 def test_a_model_folder_in_the_servers_working_folder_is_not_read(api: Served) -> None:
     """`org/name` that is no folder under the grids folder passed as a Hub id, and the loader
     then found it in the server's working folder, outside the roots (review of 2026-12-01).
@@ -703,8 +730,8 @@ def test_data_root_option_replaces_the_default_roots(tmp_path: Path, small_corpu
     (inside, inside_body), (outside, outside_body) = answers
     assert (inside, outside) == (400, 400)
     assert [p.split(": ")[1] for p in inside_body["problems"]] == ["seeds[0]"]
-    assert outside_body["error"].startswith("grid_inline: dataset.path: must be a file under "
-                                            "the server's data roots (corpora/)")
+    assert outside_body["error"].startswith("grid_inline: dataset.path: must be a file or "
+                                            "folder under the server's data roots (corpora/)")
 
 
 def _wait_for(api: Served, sweep_id: str, wanted: str, timeout: float = 120) -> dict[str, Any]:

@@ -52,6 +52,25 @@ def test_a_file_or_folder_that_now_leads_outside_is_not_read(tmp_path: Path) -> 
         assert SECRET not in str(refused.value)  # the target is never named
 
 
+def test_a_corpus_folder_is_read_only_while_every_file_stays_under_the_roots(
+        tmp_path: Path) -> None:
+    """A corpus folder's files are its documents: one linked outside is refused as a linked
+    model file is, and a corpus may hold more files than a model folder may."""
+    from tuner.data.confine import MAX_MODEL_FILES
+
+    root, outside = tmp_path / "data", tmp_path / f"{SECRET}-elsewhere"
+    (root / "corpus" / "news").mkdir(parents=True)
+    outside.mkdir()
+    for n in range(MAX_MODEL_FILES + 1):
+        (root / "corpus" / "news" / f"{n}.txt").touch()
+    assert confined(root / "corpus", (str(root),), "dataset.path") == root / "corpus"
+    (outside / "post.txt").write_text(SECRET)
+    (root / "corpus" / "news" / "post.txt").symlink_to(outside / "post.txt")
+    with pytest.raises(DataError, match="dataset.path now leads outside") as refused:
+        confined(root / "corpus", (str(root),), "dataset.path")
+    assert SECRET not in str(refused.value)
+
+
 @pytest.fixture()
 def served(tmp_path: Path, ng_records: list[dict]) -> tuple[Path, TrialSpec]:
     """An LDA trial prepared as `tuner serve` prepares an inline grid's: its ground truth in a

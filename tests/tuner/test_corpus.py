@@ -20,13 +20,13 @@ def records(small_corpus):
     return read_jsonl(small_corpus)[:60]
 
 
-@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet"])
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".tsv", ".parquet"])
 def test_formats_load_the_same_corpus(tmp_path, records, suffix):
     path = tmp_path / f"corpus{suffix}"
     if suffix == ".jsonl":
         write_jsonl(path, records)
-    elif suffix == ".csv":
-        pd.DataFrame(records).to_csv(path, index=False)
+    elif suffix in (".csv", ".tsv"):  # 20NG's posts hold commas, tabs, quotes and newlines
+        pd.DataFrame(records).to_csv(path, index=False, sep="," if suffix == ".csv" else "\t")
     else:
         pd.DataFrame(records).to_parquet(path)
     corpus = load_corpus(DatasetSpec(path))
@@ -362,3 +362,98 @@ def test_a_broken_csv_record_is_named_by_the_files_own_lines(tmp_path):
     comma.write_text("id,text,label\n1,x,a\n2,one, two,b\n3,y,c\n")
     with pytest.raises(DataError, match=r"record 2 \(line 3 of the file\) has 4 fields"):
         read_records(comma)
+
+
+def _as_folder(root, records):
+    """The records as a corpus folder: each text in <label>/<id>.txt, as the BBC release is."""
+    for r in records:
+        path = root / r["label"] / f"{r['id']}.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(r["text"], encoding="utf-8")
+    return root
+
+
+def test_a_folder_of_text_files_is_a_corpus_labelled_by_its_subfolders(tmp_path, records):
+    folder = _as_folder(tmp_path / "corpus", records)
+    (folder / ".DS_Store").write_bytes(b"\0\1")  # hidden files and folders are not documents
+    (folder / ".git").mkdir()
+    (folder / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    nested = folder / records[0]["label"] / "more" / "deep.txt"
+    nested.parent.mkdir()
+    nested.write_text("a post one folder further down", encoding="utf-8")
+    corpus = load_corpus(DatasetSpec(folder))
+    expected = sorted([(f"{r['label']}/{r['id']}.txt", r["text"], r["label"]) for r in records]
+                      + [(f"{records[0]['label']}/more/deep.txt",
+                          "a post one folder further down", records[0]["label"])])
+    assert list(zip(corpus.ids, corpus.texts, corpus.labels, strict=True)) == expected
+
+
+def test_a_folder_corpus_is_keyed_by_its_content_as_a_file_is(tmp_path, records):
+    """The same documents, ids and labels as a folder or as JSONL: one corpus hash, so one set
+    of keys, caches and trials."""
+    folder = load_corpus(DatasetSpec(_as_folder(tmp_path / "corpus", records)))
+    rows = [{"id": i, "text": t, "label": lab}
+            for i, t, lab in zip(folder.ids, folder.texts, folder.labels, strict=True)]
+    as_file = load_corpus(DatasetSpec(write_jsonl(tmp_path / "c.jsonl", rows)))
+    assert (folder.sha256, folder.labels) == (as_file.sha256, as_file.labels)
+    (tmp_path / "corpus" / rows[0]["id"]).write_text("edited", encoding="utf-8")
+    assert load_corpus(DatasetSpec(tmp_path / "corpus")).sha256 != folder.sha256
+
+
+def test_a_folder_with_files_outside_a_subfolder_is_told_they_have_no_label(tmp_path, records):
+    folder = _as_folder(tmp_path / "corpus", records[:10])
+    (folder / "README").write_text("about this corpus", encoding="utf-8")
+    with pytest.raises(DataError, match="label_field 'label' is missing from 1 of 11 records.*"
+                                        "files directly in the folder have none"):
+        load_corpus(DatasetSpec(folder))
+    assert load_corpus(DatasetSpec(folder, label_field=None)).ids[0] == "README"
+
+
+@pytest.mark.parametrize("content, problem", [
+    (b"PK\x03\x04\x00\x00secret", "is not a text file"),
+    (b"line one\nsecret caf\xe9 au lait", r"is not valid UTF-8 \(invalid continuation byte at "
+                                           r"line 2, byte 19 of the file\)")])
+def test_a_folder_file_that_is_not_utf8_text_is_named_without_its_content(
+        tmp_path, records, content, problem):
+    folder = _as_folder(tmp_path / "corpus", records[:5])
+    (folder / records[0]["label"] / "bad.bin").write_bytes(content)
+    with pytest.raises(DataError, match=f"{records[0]['label']}/bad.bin {problem}") as raised:
+        load_corpus(DatasetSpec(folder))
+    assert "secret" not in str(raised.value)
+
+
+def test_an_empty_folder_is_refused(tmp_path):
+    (tmp_path / "corpus" / ".hidden").mkdir(parents=True)
+    with pytest.raises(DataError, match="the corpus folder holds no files"):
+        load_corpus(DatasetSpec(tmp_path / "corpus"))
+
+
+def test_a_text_file_is_one_document_per_line_numbered_as_the_file_is(tmp_path, records):
+    path = tmp_path / "lines.txt"
+    lines = [" ".join(r["text"].split()) for r in records[:4]]  # one line each
+    path.write_text(f"\ufeff{lines[0]}\n\n{lines[1]}\r\n  \n{lines[2]}\n{lines[3]}",
+                    encoding="utf-8")
+    corpus = load_corpus(DatasetSpec(path, label_field=None))
+    assert corpus.ids == ["1", "3", "5", "6"]  # blank lines are no documents, but are counted
+    assert corpus.texts == lines
+    with pytest.raises(DataError, match="label_field 'label' is missing from 4 of 4"):
+        load_corpus(DatasetSpec(path))
+
+
+def test_without_an_id_field_the_records_are_numbered(tmp_path, records):
+    path = tmp_path / "c.csv"
+    pd.DataFrame(records)[["text", "label"]].to_csv(path, index=False)
+    with pytest.raises(DataError, match='id_field \'id\' is missing.*set "id_field": null'):
+        load_corpus(DatasetSpec(path))
+    corpus = load_corpus(DatasetSpec(path, id_field=None))
+    assert corpus.ids == [str(n) for n in range(1, len(records) + 1)]
+    assert corpus.texts == [r["text"] for r in records]
+
+
+def test_a_tab_separated_csv_is_told_to_be_named_tsv(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text("id\ttext\tlabel\n1\ta b c\tx\n2\td e, f, g\ty\n", encoding="utf-8")
+    with pytest.raises(DataError, match="separated by tabs.*name the file .tsv"):
+        load_corpus(DatasetSpec(path))
+    tsv = path.rename(tmp_path / "c.tsv")
+    assert load_corpus(DatasetSpec(tsv)).texts == ["a b c", "d e, f, g"]

@@ -19,12 +19,15 @@ def under(path: Path, roots: Sequence[Path]) -> bool:
     return any(path.is_relative_to(root) for root in roots)
 
 
-def leads_outside(folder: Path, roots: Sequence[Path]) -> bool:
-    """Whether anything inside a model folder resolves outside the roots: an encoder reads every
-    file in it (config, tokenizer, weights), not only the folder a grid names."""
+def leads_outside(folder: Path, roots: Sequence[Path], most: int | None = MAX_MODEL_FILES
+                  ) -> bool:
+    """Whether anything inside a folder resolves outside the roots: an encoder reads every file
+    in a model folder (config, tokenizer, weights), and a corpus folder's files are its
+    documents, not only the folder a grid names. More than `most` entries (None: no limit) is
+    not a model folder either."""
     try:
         for count, entry in enumerate(folder.rglob("*")):
-            if count >= MAX_MODEL_FILES or not under(entry.resolve(), roots):
+            if (most is not None and count >= most) or not under(entry.resolve(), roots):
                 return True
     except (OSError, RuntimeError, ValueError):
         return True
@@ -44,7 +47,9 @@ def confined(path: str | Path, roots: Sequence[str], field: str) -> Path:
         return Path(path)
     folders = [Path(root) for root in roots]
     resolved = Path(path).resolve()
-    if not under(resolved, folders) or (resolved.is_dir() and leads_outside(resolved, folders)):
+    most = MAX_MODEL_FILES if field == "embedding.model" else None  # a corpus has any number
+    if not under(resolved, folders) or (resolved.is_dir()
+                                        and leads_outside(resolved, folders, most)):
         raise DataError(f"{path}: {field} now leads outside the server's data roots (it was "
                         "replaced after the sweep was sent); nothing was read from it. Send "
                         "the sweep again once the file is back")

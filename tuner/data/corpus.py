@@ -1,10 +1,12 @@
-"""Load a corpus (JSONL, CSV or Parquet) into a validated, hashed Corpus."""
+"""Load a corpus (JSONL, CSV, TSV, Parquet, a text file of one document per line, or a folder of
+text files) into a validated, hashed Corpus."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import math
+import os
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -16,7 +18,11 @@ from tuner.data.store import json_sha256
 from tuner.errors import DataError
 from tuner.params import closest
 
-SUPPORTED_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
+SUPPORTED_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".parquet", ".txt")
+FORMATS = (".jsonl, .csv, .tsv, .parquet, .txt (one document per line) or a folder of text files "
+           "(one document per file, its subfolder the label)")
+# The fields of the formats that have no field names of their own (.txt, a folder)
+LINE_ID, FILE_ID, TEXT, LABEL = "id", "id", "text", "label"
 
 
 @dataclass(frozen=True)
@@ -25,7 +31,7 @@ class DatasetSpec:
 
     path: Path
     text_field: str = "text"
-    id_field: str = "id"
+    id_field: str | None = "id"  # None: the record's number in the file (1, 2, ...)
     label_field: str | None = "label"
     timestamp_field: str | None = None
     language: str | None = None  # None: detected from the text (detected_language)
@@ -86,25 +92,24 @@ def _add_field(digest: Any, value: str) -> None:
 
 
 def read_records(path: Path) -> list[dict[str, Any]]:
-    """Read every record of a JSONL, CSV or Parquet file as a dict."""
+    """Read every record of a corpus file, or every document of a corpus folder, as a dict."""
+    if path.is_dir():
+        return _read_folder(path)
     if not path.is_file():
         raise DataError(f"{path}: dataset file not found")
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        raise DataError(f"{path}: expects a .jsonl, .csv or .parquet file; got '{suffix}'")
+        raise DataError(f"{path}: expects {FORMATS}; got '{suffix}'")
     try:
         if suffix in (".jsonl", ".json"):
             return _read_jsonl(path)
-        import pandas as pd
+        if suffix == ".txt":
+            return _read_lines(path)
+        if suffix == ".parquet":
+            import pandas as pd
 
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig") \
-            if suffix == ".csv" else pd.read_parquet(path)
-        if suffix == ".csv" and not isinstance(frame.index, pd.RangeIndex):
-            # every row longer than the header: pandas made the first fields an index, and the
-            # rest moved one field left (ids read as the text; review of 2026-12-03)
-            uneven = _uneven_csv_record(path) or "its rows have more fields than its header"
-            raise DataError(f"{path}: cannot be read as csv: {uneven}")
-        return frame.to_dict(orient="records")
+            return pd.read_parquet(path).to_dict(orient="records")  # type: ignore[no-any-return]
+        return _read_delimited(path, "\t" if suffix == ".tsv" else ",")
     except UnicodeDecodeError as err:
         raise DataError(f"{path}: not valid UTF-8 ({err.reason} {_where_undecodable(path)}); "
                         "save it as UTF-8 (a GBK or GB18030 file: `iconv -f GB18030 -t UTF-8`; "
@@ -112,13 +117,85 @@ def read_records(path: Path) -> list[dict[str, Any]]:
     except DataError:
         raise
     except Exception as err:  # pandas/pyarrow raise many types for a broken file
-        found = _uneven_csv_record(path) if suffix == ".csv" else ""
+        delimited = suffix in (".csv", ".tsv")
+        found = _uneven_csv_record(path, _delimiter(suffix)) if delimited else ""
         raise DataError(f"{path}: cannot be read as {suffix[1:]}: "
                         f"{found or str(err).strip()}"
                         f"{_delimiter_hint(path) if suffix == '.csv' else ''}") from err
 
 
-def _uneven_csv_record(path: Path) -> str:
+def _delimiter(suffix: str) -> str:
+    return "\t" if suffix == ".tsv" else ","
+
+
+def _read_delimited(path: Path, delimiter: str) -> list[dict[str, Any]]:
+    """A CSV or TSV file with a header line; every field read as text."""
+    import pandas as pd
+
+    frame = pd.read_csv(path, sep=delimiter, dtype=str, keep_default_na=False,
+                        encoding="utf-8-sig")
+    if not isinstance(frame.index, pd.RangeIndex):
+        # every row longer than the header: pandas made the first fields an index, and the
+        # rest moved one field left (ids read as the text; review of 2026-12-03)
+        uneven = _uneven_csv_record(path, delimiter) or "its rows have more fields than its header"
+        raise DataError(f"{path}: cannot be read as {path.suffix.lower()[1:]}: {uneven}")
+    return frame.to_dict(orient="records")  # type: ignore[no-any-return]
+
+
+def _read_lines(path: Path) -> list[dict[str, Any]]:
+    """A text file of one document per line (as Mallet and BTM take them): its records have the
+    fields `id` (the line's number, blank lines counted, so a number finds its line) and
+    `text`; blank lines are not documents."""
+    with path.open(encoding="utf-8-sig") as handle:
+        return [{LINE_ID: str(number), TEXT: line.rstrip("\r\n")}
+                for number, line in enumerate(handle, start=1) if line.strip()]
+
+
+def _read_folder(folder: Path) -> list[dict[str, Any]]:
+    """One document per file under `folder`, at any depth, in the order of their paths; hidden
+    files and folders (.git, .DS_Store) are left out, and links to folders are not followed.
+    A record's `id` is the file's path under the folder (business/001.txt), its `text` the
+    file's content and, for a file in a subfolder, its `label` the first subfolder's name (the
+    layout of the BBC and 20 Newsgroups releases, and of scikit-learn's load_files)."""
+    records = []
+    for path in _corpus_files(folder):
+        name = path.relative_to(folder).as_posix()
+        record = {FILE_ID: name, TEXT: _file_text(path, folder, name)}
+        if "/" in name:
+            record[LABEL] = name.split("/", 1)[0]
+        records.append(record)
+    if not records:
+        raise DataError(f"{folder}: the corpus folder holds no files (hidden ones are left out)")
+    return records
+
+
+def _corpus_files(folder: Path) -> list[Path]:
+    files: list[Path] = []
+    for top, folders, names in os.walk(folder):  # links to folders are not followed
+        folders[:] = [f for f in folders if not f.startswith(".")]
+        files.extend(Path(top) / n for n in names if not n.startswith("."))
+    return sorted(f for f in files if f.is_file())
+
+
+def _file_text(path: Path, folder: Path, name: str) -> str:
+    """A corpus file's text; the error names the file by its path under the corpus folder and
+    says where it is not text, never what it holds."""
+    data = path.read_bytes()
+    if b"\0" in data:
+        raise DataError(f"{folder}: {name} is not a text file (it holds NUL bytes: a PDF, an "
+                        "image or an archive?); take it out of the corpus folder, or convert it "
+                        "to text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise DataError(f"{folder}: {name} is not valid UTF-8 ({err.reason} at line {line}, "
+                        f"byte {err.start} of the file); save it as UTF-8 (a Latin-1 file: "
+                        "`iconv -f LATIN1 -t UTF-8`; GBK or GB18030: `iconv -f GB18030 -t "
+                        "UTF-8`)") from None
+
+
+def _uneven_csv_record(path: Path, delimiter: str = ",") -> str:
     """The first record pandas refuses, by the file's own line numbers: pandas said "Expected 3
     fields in line 9, saw 15" of a stray quote on line 51, counting records, not lines
     (new-user audit of 2026-12-03). A record of more fields than the header, else a short one
@@ -128,7 +205,7 @@ def _uneven_csv_record(path: Path) -> str:
     short = ""
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.reader(handle)
+            reader = csv.reader(handle, delimiter=delimiter)
             header = next(reader, [])
             first_line = reader.line_num + 1
             for number, row in enumerate(reader, start=1):
@@ -168,8 +245,9 @@ def _delimiter_hint(path: Path) -> str:
         header = handle.readline()
     for name, separator in (("semicolons", ";"), ("tabs", "\t"), ("'|'", "|")):
         if header.count(separator) > header.count(","):
-            return (f"; its header is separated by {name}: tuner reads comma-separated CSV, so "
-                    "save it with commas or as JSONL")
+            tsv = ": name the file .tsv" if separator == "\t" else ", or as JSONL"
+            return (f"; its header is separated by {name}: tuner reads a .csv file as "
+                    f"comma-separated, so save it with commas{tsv}")
     return ""
 
 
@@ -225,7 +303,8 @@ def load_corpus(spec: DatasetSpec) -> Corpus:
     if not records:
         raise DataError(f"{where}: the corpus is empty (no records)")
     _require_fields(records, spec, where)
-    ids = [_id_text(r[spec.id_field]) for r in records]
+    ids = [_id_text(r[spec.id_field]) for r in records] if spec.id_field \
+        else [str(number) for number in range(1, len(records) + 1)]
     texts = [_composed(_document_text(r[spec.text_field], spec, where, n))
              for n, r in enumerate(records, start=1)]
     _check_ids(ids, spec, where)
@@ -419,14 +498,28 @@ def _require_fields(records: list[dict[str, Any]], spec: DatasetSpec, where: str
             problems.append(f"{where}: dataset.{role} '{name}' is missing from {len(lacking)} "
                             f"of {len(records)} records; the first such record has the fields "
                             f"{available}{closest(name, lacking[0].keys())}"
-                            f"{_hint(role, len(lacking) == len(records))}")
+                            f"{_hint(role, len(lacking) == len(records), _is_folder(spec.path))}")
     if problems:
         raise DataError("\n".join(problems))
 
 
-def _hint(role: str, everywhere: bool) -> str:
+def _is_folder(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
+def _hint(role: str, everywhere: bool, folder: bool) -> str:
+    if role == "id_field" and everywhere:
+        return ('; for a corpus without ids set "id_field": null (each record\'s number in the '
+                "file is its id)")
     if role != "label_field":
         return ""
+    if folder:
+        return ("; in a corpus folder a file's label is the subfolder it is in, so files "
+                "directly in the folder have none: move them into one, or set \"label_field\": "
+                "null")
     if everywhere:
         return ('; for a corpus without labels set "label_field": null (NPMI and diversity '
                 "still rank the trials)")

@@ -680,8 +680,9 @@ def _covariate_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
                          f"{rest}, so the field is a category; give every value as a number to "
                          "use it as one")
         elif all(_number_like(v) for v in values):
-            source = "a CSV file holds only text: give it as JSONL or Parquet" \
-                if grid.dataset.path.suffix.lower() == ".csv" else "write them as JSON numbers"
+            suffix = grid.dataset.path.suffix.lower()
+            source = f"a {suffix[1:].upper()} file holds only text: give it as JSONL or Parquet" \
+                if suffix in (".csv", ".tsv") else "write them as JSON numbers"
             # no value quoted: warnings are logged to the sweep's run, which shows no data
             found.append(f"{where}: numbers written as strings (\"1970\" rather than 1970) "
                          f"are categories; to use them as a number, {source}")

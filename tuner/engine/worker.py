@@ -266,7 +266,7 @@ def _read_trial_data(ref: DataRef) -> TrialData:
     fields = ref.dataset
     path = confined(ref.corpus_path, ref.roots, "dataset.path")
     spec = DatasetSpec(path, text_field=str(fields.get("text_field", "text")),
-                       id_field=str(fields.get("id_field", "id")),
+                       id_field=fields.get("id_field", "id"),
                        label_field=fields.get("label_field"),
                        timestamp_field=fields.get("timestamp_field"),
                        language=str(fields.get("language", "en")),

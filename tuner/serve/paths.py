@@ -79,7 +79,12 @@ def contained_grid(raw: dict[str, Any], roots: DataRoots, base: Path) -> dict[st
     problems: list[str] = []
     dataset = grid.get("dataset")
     if isinstance(dataset, dict) and isinstance(dataset.get("path"), str) and dataset["path"]:
-        path = _under(roots, base, dataset["path"], "dataset.path", "file", problems)
+        before = len(problems)
+        path = _under(roots, base, dataset["path"], "dataset.path", "file or folder", problems)
+        if len(problems) == before and is_dir(Path(path)) and \
+                leads_outside(Path(path), roots.roots, most=None):
+            problems.append(f"grid_inline: dataset.path: {shown(dataset['path'])} holds links "
+                            f"that lead outside the server's data roots ({roots.names})")
         grid["dataset"] = {**dataset, "path": path}
     if isinstance(grid.get("ground_truth"), str) and grid["ground_truth"]:
         grid["ground_truth"] = _under(roots, base, grid["ground_truth"], "ground_truth", "file",
