@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import json
 import logging
 import math
 import multiprocessing
@@ -187,6 +188,18 @@ def _parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="check a grid and its data; compute nothing")
     _grid_arguments(validate)
     validate.set_defaults(handler=_validate)
+
+    init = commands.add_parser("init", help="write a starter grid for a corpus: its fields, "
+                               "language and models that suit it")
+    init.add_argument("corpus", type=Path, help="a .jsonl, .csv, .tsv, .parquet or .txt file, "
+                      "or a folder of text files")
+    init.add_argument("--models", type=_names, default=[], metavar="M1,M2",
+                      help="models to sweep (default: chosen for the corpus's language and "
+                      "document length)")
+    init.add_argument("--experiment", help="experiment name (default: the corpus's file name)")
+    init.add_argument("--out", type=Path, metavar="GRID", help="write the grid here (an "
+                      "existing file is kept; default: print it)")
+    init.set_defaults(handler=_init)
 
     params = commands.add_parser("params", help="print a model's parameters")
     params.add_argument("model", nargs="?", help="model name (all models when omitted)")
@@ -517,6 +530,34 @@ def _best(args: argparse.Namespace) -> int:
     grid = best_grid(resolve_tracking_uri(args.tracking_uri), args.experiment, args.metric,
                      args.rename)
     print(json.dumps(grid, indent=2, ensure_ascii=False))
+    return EXIT_OK
+
+
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def _init(args: argparse.Namespace) -> int:
+    from trainers import canonical_name, registry
+    from tuner.starter import starter_grid
+
+    unknown = [m for m in args.models if canonical_name(m) is None]
+    if unknown:
+        raise TunerError(f"--models: unknown model {', '.join(map(repr, unknown))}; known: "
+                         f"{', '.join(registry())}")
+    if args.out is not None and args.out.exists():
+        raise TunerError(f"--out: {args.out} exists; it is kept: name another file")
+    folder = args.out.parent if args.out is not None else Path.cwd()
+    grid, notes = starter_grid(args.corpus, folder, args.models, args.experiment)
+    text = json.dumps(grid, indent=2, ensure_ascii=False) + "\n"
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    if args.out is None:
+        print(text, end="")
+        return EXIT_OK
+    args.out.write_text(text, encoding="utf-8")
+    print(f"wrote {args.out}; next: tuner validate {args.out}, then tuner run {args.out}",
+          file=sys.stderr)
     return EXIT_OK
 
 

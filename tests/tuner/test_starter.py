@@ -1,0 +1,109 @@
+"""`tuner init`: a starter grid found from a corpus's records, which `tuner validate` accepts,
+and which says what it found and what it left for the user to decide."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.conftest import dataset_path, read_jsonl
+from tuner.cli import main
+from tuner.engine.sweep import check_inputs
+from tuner.errors import DataError
+from tuner.grid import load_grid
+from tuner.starter import starter_grid
+
+
+def _written(folder: Path, corpus: Path, **options: object) -> tuple[Path, dict, list[str]]:
+    grid, notes = starter_grid(corpus, folder, **options)  # type: ignore[arg-type]
+    path = folder / "grid.json"
+    path.write_text(json.dumps(grid), encoding="utf-8")
+    return path, grid, notes
+
+
+@pytest.mark.parametrize("name, models, topics, extra", [
+    ("20ng-mini", ["lda", "prodlda", "bertopic"], [20, 40], {"timestamp_field": None}),
+    # headlines: short texts (BTM), with dates
+    ("huffpost-mini", ["lda", "btm", "bertopic"], [26, 52], {"timestamp_field": "timestamp"}),
+    # Chinese: no BERTopic on the English-only MiniLM
+    ("thucnews-mini", ["lda", "prodlda"], [10, 20], {"language": "zh"}),
+])
+def test_a_bundled_corpus_gets_a_grid_that_validates(tmp_path, name, models, topics, extra):
+    path, grid, notes = _written(tmp_path, dataset_path(name))
+    dataset = grid["dataset"]
+    assert (dataset["text_field"], dataset["id_field"], dataset["label_field"]) == \
+        ("text", "id", "label")
+    assert {k: dataset[k] for k in extra} == extra
+    assert (grid["experiment"], grid["models"], grid["params"]["num_topics"]) == \
+        (name, models, topics)
+    loaded = load_grid(path)
+    inputs = check_inputs(loaded)
+    assert len(inputs.corpus) == len(read_jsonl(dataset_path(name)))
+    assert loaded.trial_count == len(models) * len(topics) * 2  # two seeds
+    assert any("classes" in note for note in notes)
+
+
+def test_fields_are_found_by_content_and_name_and_the_rest_is_said(tmp_path, ng_records):
+    rows = [{"source": ["web", "mail", "paper"][n % 3], "title": r["text"][:30],
+             "postId": f"p{n}", "body": r["text"], "Category": r["label"]}
+            for n, r in enumerate(ng_records[:200])]
+    corpus = tmp_path / "posts.csv"
+    pd.DataFrame(rows).to_csv(corpus, index=False)
+    path, grid, notes = _written(tmp_path, corpus, models=["LDA"])
+    assert {k: grid["dataset"][k] for k in ("text_field", "id_field", "label_field")} == \
+        {"text_field": "body", "id_field": "postId", "label_field": "Category"}
+    assert grid["dataset"]["path"] == "posts.csv" and grid["models"] == ["LDA"]
+    check_inputs(load_grid(path))
+    unlabelled = tmp_path / "unlabelled.csv"
+    pd.DataFrame(rows).drop(columns=["postId", "Category"]).to_csv(unlabelled, index=False)
+    path, grid, notes = _written(tmp_path, unlabelled, models=["LDA"])
+    assert (grid["dataset"]["id_field"], grid["dataset"]["label_field"]) == (None, None)
+    assert any("records are numbered" in note for note in notes)
+    assert any("'source' (3 values)" in note for note in notes)  # said, not taken
+    check_inputs(load_grid(path))
+
+
+def test_a_folder_and_a_text_file_get_their_fixed_fields(tmp_path, ng_records):
+    folder = tmp_path / "data" / "posts"
+    for n, r in enumerate(ng_records[:100]):
+        (folder / r["label"]).mkdir(parents=True, exist_ok=True)
+        (folder / r["label"] / f"{n}.txt").write_text(r["text"], encoding="utf-8")
+    lines = tmp_path / "data" / "lines.txt"
+    lines.write_text("\n".join(" ".join(r["text"].split()) for r in ng_records[:100]),
+                     encoding="utf-8")
+    grids = tmp_path / "grids"
+    grids.mkdir()
+    path, grid, _ = _written(grids, folder)
+    assert (grid["experiment"], grid["dataset"]["path"], grid["dataset"]["label_field"]) == \
+        ("posts", "../data/posts", "label")
+    assert check_inputs(load_grid(path)).corpus.labels is not None
+    path, grid, _ = _written(grids, lines)
+    assert (grid["dataset"]["id_field"], grid["dataset"]["label_field"]) == ("id", None)
+    check_inputs(load_grid(path))
+
+
+def test_a_corpus_without_text_is_refused(tmp_path):
+    corpus = tmp_path / "numbers.csv"
+    corpus.write_text("id,score\n1,3\n2,4\n", encoding="utf-8")
+    with pytest.raises(DataError, match="no field holds text in most records"):
+        starter_grid(corpus, tmp_path)
+
+
+def test_the_command_prints_or_writes_the_grid_and_keeps_an_existing_file(tmp_path, capsys):
+    corpus = str(dataset_path("thucnews-mini"))
+    assert main(["init", corpus]) == 0
+    printed = capsys.readouterr()
+    assert json.loads(printed.out)["dataset"]["language"] == "zh"
+    assert "note: label_field 'label': 10 classes" in printed.err
+    out = tmp_path / "grid.json"
+    assert main(["init", corpus, "--out", str(out), "--models", "lda", "--experiment", "x"]) == 0
+    assert "next: tuner validate" in capsys.readouterr().err
+    assert main(["validate", str(out)]) == 0
+    assert main(["init", corpus, "--out", str(out)]) == 2
+    assert "exists; it is kept" in capsys.readouterr().err
+    assert json.loads(out.read_text())["experiment"] == "x"
+    assert main(["init", corpus, "--models", "lda,nope"]) == 2
+    assert "unknown model 'nope'" in capsys.readouterr().err
