@@ -1,4 +1,5 @@
-"""Command line: tuner run | precompute | validate | params | serve | report | best | ui | score.
+"""Command line: tuner init | run | precompute | validate | params | serve | report | best | ui
+| score.
 
 Exit codes: 0 every trial completed or was skipped; 1 the sweep finished but a trial failed;
 2 invalid input, found before any trial started; 3 another sweep holds the experiment's lock;
@@ -193,7 +194,7 @@ def _parser() -> argparse.ArgumentParser:
                                "language and models that suit it")
     init.add_argument("corpus", type=Path, help="a .jsonl, .csv, .tsv, .parquet or .txt file, "
                       "or a folder of text files")
-    init.add_argument("--models", type=_names, default=[], metavar="M1,M2",
+    init.add_argument("--models", type=_names, default=None, metavar="M1,M2",
                       help="models to sweep (default: chosen for the corpus's language and "
                       "document length)")
     init.add_argument("--experiment", help="experiment name (default: the corpus's file name)")
@@ -538,27 +539,54 @@ def _names(text: str) -> list[str]:
 
 
 def _init(args: argparse.Namespace) -> int:
-    from trainers import canonical_name, registry
     from tuner.starter import starter_grid
 
-    unknown = [m for m in args.models if canonical_name(m) is None]
-    if unknown:
-        raise TunerError(f"--models: unknown model {', '.join(map(repr, unknown))}; known: "
-                         f"{', '.join(registry())}")
+    models = _init_models(args.models)
+    if args.experiment is not None:
+        _check_experiment(args.experiment)
     if args.out is not None and args.out.exists():
         raise TunerError(f"--out: {args.out} exists; it is kept: name another file")
-    folder = args.out.parent if args.out is not None else Path.cwd()
-    grid, notes = starter_grid(args.corpus, folder, args.models, args.experiment)
+    if args.out is not None and not args.out.parent.is_dir():
+        raise TunerError(f"--out: no folder {args.out.parent} to write {args.out.name} in")
+    grid, notes = starter_grid(args.corpus, None if args.out is None else args.out.parent,
+                               models, args.experiment)
     text = json.dumps(grid, indent=2, ensure_ascii=False) + "\n"
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     if args.out is None:
         print(text, end="")
         return EXIT_OK
-    args.out.write_text(text, encoding="utf-8")
+    with args.out.open("x", encoding="utf-8") as handle:  # never over a file made meanwhile
+        handle.write(text)
     print(f"wrote {args.out}; next: tuner validate {args.out}, then tuner run {args.out}",
           file=sys.stderr)
     return EXIT_OK
+
+
+def _init_models(names: Sequence[str] | None) -> list[str]:
+    """--models as given, each once (LDA and lda are one model); [] when not given."""
+    from trainers import canonical_name, registry
+
+    if names is None:
+        return []
+    if not names:
+        raise TunerError("--models: name at least one model")
+    unknown = [m for m in names if canonical_name(m) is None]
+    if unknown:
+        raise TunerError(f"--models: unknown model {', '.join(map(repr, unknown))}; known: "
+                         f"{', '.join(registry())}")
+    first: dict[str, str] = {}
+    for name in names:
+        first.setdefault(str(canonical_name(name)), name)
+    return list(first.values())
+
+
+def _check_experiment(name: str) -> None:
+    from tuner.grid_sections import top_level_schema
+
+    why = top_level_schema().get("experiment").problem(name)  # type: ignore[union-attr]
+    if why:
+        raise TunerError(f"--experiment: {why}")
 
 
 def _params(args: argparse.Namespace) -> int:

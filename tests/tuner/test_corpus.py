@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import unicodedata
 
 import pandas as pd
@@ -416,26 +417,65 @@ def test_a_folder_with_files_outside_a_subfolder_is_told_they_have_no_label(tmp_
 def test_a_folder_file_that_is_not_utf8_text_is_named_without_its_content(
         tmp_path, records, content, problem):
     folder = _as_folder(tmp_path / "corpus", records[:5])
-    (folder / records[0]["label"] / "bad.bin").write_bytes(content)
-    with pytest.raises(DataError, match=f"{records[0]['label']}/bad.bin {problem}") as raised:
+    (folder / records[0]["label"] / "bad.txt").write_bytes(content)
+    with pytest.raises(DataError, match=f"{records[0]['label']}/bad.txt {problem}") as raised:
         load_corpus(DatasetSpec(folder))
     assert "secret" not in str(raised.value)
 
 
 def test_an_empty_folder_is_refused(tmp_path):
     (tmp_path / "corpus" / ".hidden").mkdir(parents=True)
-    with pytest.raises(DataError, match="the corpus folder holds no files"):
+    (tmp_path / "corpus" / "scan.pdf").write_bytes(b"%PDF")
+    with pytest.raises(DataError, match="the corpus folder holds no documents"):
         load_corpus(DatasetSpec(tmp_path / "corpus"))
+
+
+def test_what_is_not_a_document_is_left_out_of_a_folder_and_counted(tmp_path, records):
+    """A sweep run from inside its corpus folder wrote its store and cache there, and the next
+    read took them for documents: every trial failed (review of 2026-12-04). Tuner's folders
+    are left out; files that are not text by their suffix too, and `validate` counts them."""
+    from tuner.engine.advice import advisories
+    from tuner.engine.sweep import check_inputs
+    from tuner.grid import load_grid
+
+    folder = _as_folder(tmp_path / "corpus", records)
+    before = load_corpus(DatasetSpec(folder))
+    for made in ("mlruns/mlflow.db", "mlruns/1/abc/artifacts/topics.txt",
+                 "embedding_cache/bow/x.npz", "grid.json", "scans/one.pdf", "scans/two.pdf"):
+        (folder / made).parent.mkdir(parents=True, exist_ok=True)
+        (folder / made).write_bytes(b"\0 not a document")
+    kept = [(f"{records[0]['label']}/{name}", f"text of {name}")
+            for name in ("no-suffix", "article.001", "notes.md", "NOTES.TXT")]
+    for name, text in kept:
+        (folder / name).write_text(text, encoding="utf-8")
+    after = load_corpus(DatasetSpec(folder))
+    assert sorted(set(after.ids) - set(before.ids)) == sorted(name for name, _ in kept)
+    path = tmp_path / "grid.json"
+    path.write_text(json.dumps({"experiment": "x", "dataset": {"path": "corpus"},
+                                "model": "LDA", "params": {"num_topics": 20}}))
+    grid = load_grid(path)
+    warnings = advisories(grid, check_inputs(grid))
+    assert any("3 files of the corpus folder are not a document and left out (2 .pdf, 1 .json)"
+               in warning for warning in warnings), warnings
+
+
+def test_a_folder_file_name_that_is_not_utf8_is_refused_by_name(tmp_path, records):
+    folder = _as_folder(tmp_path / "corpus", records[:5])
+    with open(os.fsencode(folder / records[0]["label"]) + b"/caf\xe9.txt", "w") as handle:
+        handle.write("coffee")
+    with pytest.raises(DataError, match="the file name .*caf.*txt' is not UTF-8"):
+        load_corpus(DatasetSpec(folder))
 
 
 def test_a_text_file_is_one_document_per_line_numbered_as_the_file_is(tmp_path, records):
     path = tmp_path / "lines.txt"
     lines = [" ".join(r["text"].split()) for r in records[:4]]  # one line each
-    path.write_text(f"\ufeff{lines[0]}\n\n{lines[1]}\r\n  \n{lines[2]}\n{lines[3]}",
-                    encoding="utf-8")
+    path.write_text(f"\ufeff{lines[0]}\n\n{lines[1]}\r\n  \n{lines[2]}\rstill 5\n{lines[3]}",
+                    encoding="utf-8", newline="")
     corpus = load_corpus(DatasetSpec(path, label_field=None))
     assert corpus.ids == ["1", "3", "5", "6"]  # blank lines are no documents, but are counted
-    assert corpus.texts == lines
+    # lines end at \n alone, as wc -l counts them: a lone \r does not split a document
+    assert corpus.texts == [lines[0], lines[1], f"{lines[2]}\rstill 5", lines[3]]
     with pytest.raises(DataError, match="label_field 'label' is missing from 4 of 4"):
         load_corpus(DatasetSpec(path))
 

@@ -27,7 +27,7 @@ def _written(folder: Path, corpus: Path, **options: object) -> tuple[Path, dict,
 @pytest.mark.parametrize("name, models, topics, extra", [
     ("20ng-mini", ["lda", "prodlda", "bertopic"], [20, 40], {"timestamp_field": None}),
     # headlines: short texts (BTM), with dates
-    ("huffpost-mini", ["lda", "btm", "bertopic"], [26, 52], {"timestamp_field": "timestamp"}),
+    ("huffpost-mini", ["lda", "btm", "bertopic"], [26, 52], {"timestamp_field": None}),
     # Chinese: no BERTopic on the English-only MiniLM
     ("thucnews-mini", ["lda", "prodlda"], [10, 20], {"language": "zh"}),
 ])
@@ -44,6 +44,11 @@ def test_a_bundled_corpus_gets_a_grid_that_validates(tmp_path, name, models, top
     assert len(inputs.corpus) == len(read_jsonl(dataset_path(name)))
     assert loaded.trial_count == len(models) * len(topics) * 2  # two seeds
     assert any("classes" in note for note in notes)
+    if name == "huffpost-mini":  # its dates are said, and read once DTM is asked for
+        assert any('add "dtm" to models' in note for note in notes)
+        path, grid, _ = _written(tmp_path, dataset_path(name), models=["dtm"])
+        assert grid["dataset"]["timestamp_field"] == "timestamp"
+        check_inputs(load_grid(path))
 
 
 def test_fields_are_found_by_content_and_name_and_the_rest_is_said(tmp_path, ng_records):
@@ -96,7 +101,10 @@ def test_the_command_prints_or_writes_the_grid_and_keeps_an_existing_file(tmp_pa
     corpus = str(dataset_path("thucnews-mini"))
     assert main(["init", corpus]) == 0
     printed = capsys.readouterr()
-    assert json.loads(printed.out)["dataset"]["language"] == "zh"
+    # printed, the grid may be saved anywhere: its corpus path is absolute
+    assert json.loads(printed.out)["dataset"] == {
+        "path": str(dataset_path("thucnews-mini").resolve()), "text_field": "text",
+        "id_field": "id", "label_field": "label", "timestamp_field": None, "language": "zh"}
     assert "note: label_field 'label': 10 classes" in printed.err
     out = tmp_path / "grid.json"
     assert main(["init", corpus, "--out", str(out), "--models", "lda", "--experiment", "x"]) == 0
@@ -107,3 +115,62 @@ def test_the_command_prints_or_writes_the_grid_and_keeps_an_existing_file(tmp_pa
     assert json.loads(out.read_text())["experiment"] == "x"
     assert main(["init", corpus, "--models", "lda,nope"]) == 2
     assert "unknown model 'nope'" in capsys.readouterr().err
+    for options, said in [(["--models", ",,"], "--models: name at least one model"),
+                          (["--experiment", "a\nb"], "--experiment: expects a name"),
+                          (["--out", str(tmp_path / "no" / "g.json")], "--out: no folder")]:
+        assert main(["init", corpus, *options]) == 2
+        assert said in capsys.readouterr().err
+    assert main(["init", corpus, "--models", "LDA,btm,lda"]) == 0
+    assert json.loads(capsys.readouterr().out)["models"] == ["LDA", "btm"]
+
+
+def test_the_text_is_the_field_with_the_most_words_not_the_most_characters(tmp_path,
+                                                                           ng_records):
+    """HuffPost's rows: a six-word headline beside a link of 80 characters, one word."""
+    rows = [{"link": f"https://www.example.com/entry/{'-'.join(r['text'].split()[:8])}_n{n}",
+             "headline": " ".join(r["text"].split()[:6]), "category": r["label"]}
+            for n, r in enumerate(ng_records[:300])]
+    corpus = tmp_path / "headlines.csv"
+    pd.DataFrame(rows).to_csv(corpus, index=False)
+    _, grid, _ = _written(tmp_path, corpus, models=["lda"])
+    assert (grid["dataset"]["text_field"], grid["dataset"]["id_field"]) == ("headline", None)
+
+
+def test_a_label_some_records_lack_is_said_not_taken(tmp_path, ng_records):
+    rows = [{"id": n, "text": r["text"], "label": r["label"]} for n, r in
+            enumerate(ng_records[:100])]
+    del rows[7]["label"]
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    path, grid, notes = _written(tmp_path, corpus, models=["lda"])
+    assert grid["dataset"]["label_field"] is None
+    assert any("'label' is missing from 1 records" in note for note in notes)
+    check_inputs(load_grid(path))
+
+
+def test_a_text_in_an_object_is_pointed_at(tmp_path, ng_records):
+    rows = [{"id": n, "doc": {"body": r["text"]}, "topic": r["label"]}
+            for n, r in enumerate(ng_records[:50])]
+    corpus = tmp_path / "nested.jsonl"
+    corpus.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    with pytest.raises(DataError, match="'doc' holds objects, whose fields a grid cannot name"):
+        starter_grid(corpus, tmp_path)
+
+
+def test_a_parquet_list_column_is_a_text(tmp_path, ng_records):
+    rows = [{"paragraphs": r["text"].split("\n\n"), "label": r["label"]}
+            for r in ng_records[:100]]
+    corpus = tmp_path / "c.parquet"
+    pd.DataFrame(rows).to_parquet(corpus)
+    path, grid, _ = _written(tmp_path, corpus, models=["lda"])
+    assert grid["dataset"]["text_field"] == "paragraphs"
+    check_inputs(load_grid(path))
+
+
+@pytest.mark.parametrize("documents, classes, expected", [
+    (300, 2, [5, 10]), (300, 26, [26, 52]), (300, 80, [80, 100]), (300, 0, [5, 10]),
+    (5000, 0, [10, 20]), (50000, 0, [20, 50])])
+def test_topic_counts_are_two_values_every_model_takes(documents, classes, expected):
+    from tuner.starter import topic_counts
+
+    assert topic_counts(documents, classes) == expected

@@ -22,7 +22,13 @@ SUPPORTED_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".parquet", ".txt")
 FORMATS = (".jsonl, .csv, .tsv, .parquet, .txt (one document per line) or a folder of text files "
            "(one document per file, its subfolder the label)")
 # The fields of the formats that have no field names of their own (.txt, a folder)
-LINE_ID, FILE_ID, TEXT, LABEL = "id", "id", "text", "label"
+ID, TEXT, LABEL = "id", "text", "label"
+# A corpus folder's documents: its files with one of these suffixes or none (20 Newsgroups'
+# 49960; a suffix of digits, as in article.001, is none). Anything else (a grid's .json, a
+# store's .db, a cache's .npz, a PDF) is left out, and `validate` counts what was.
+DOCUMENT_SUFFIXES = (".txt", ".text", ".md")
+# Folders tuner writes by default, left out of a corpus folder a sweep is run from
+TUNERS_FOLDERS = ("mlruns", "embedding_cache")
 
 
 @dataclass(frozen=True)
@@ -109,7 +115,7 @@ def read_records(path: Path) -> list[dict[str, Any]]:
             import pandas as pd
 
             return pd.read_parquet(path).to_dict(orient="records")  # type: ignore[no-any-return]
-        return _read_delimited(path, "\t" if suffix == ".tsv" else ",")
+        return _read_delimited(path, _delimiter(suffix))
     except UnicodeDecodeError as err:
         raise DataError(f"{path}: not valid UTF-8 ({err.reason} {_where_undecodable(path)}); "
                         "save it as UTF-8 (a GBK or GB18030 file: `iconv -f GB18030 -t UTF-8`; "
@@ -145,36 +151,64 @@ def _read_delimited(path: Path, delimiter: str) -> list[dict[str, Any]]:
 def _read_lines(path: Path) -> list[dict[str, Any]]:
     """A text file of one document per line (as Mallet and BTM take them): its records have the
     fields `id` (the line's number, blank lines counted, so a number finds its line) and
-    `text`; blank lines are not documents."""
-    with path.open(encoding="utf-8-sig") as handle:
-        return [{LINE_ID: str(number), TEXT: line.rstrip("\r\n")}
+    `text`; blank lines are not documents. Lines end at \\n alone (a CRLF's \\r is dropped), as
+    `wc -l` and `sed -n Np` count them: a lone \\r inside a line does not split it."""
+    with path.open(encoding="utf-8-sig", newline="\n") as handle:
+        return [{ID: str(number), TEXT: line.rstrip("\r\n")}
                 for number, line in enumerate(handle, start=1) if line.strip()]
 
 
 def _read_folder(folder: Path) -> list[dict[str, Any]]:
-    """One document per file under `folder`, at any depth, in the order of their paths; hidden
-    files and folders (.git, .DS_Store) are left out, and links to folders are not followed.
-    A record's `id` is the file's path under the folder (business/001.txt), its `text` the
+    """One document per file under `folder` (corpus_files), in the order of their paths. A
+    record's `id` is the file's path under the folder (business/001.txt), its `text` the
     file's content and, for a file in a subfolder, its `label` the first subfolder's name (the
     layout of the BBC and 20 Newsgroups releases, and of scikit-learn's load_files)."""
     records = []
-    for path in _corpus_files(folder):
-        name = path.relative_to(folder).as_posix()
-        record = {FILE_ID: name, TEXT: _file_text(path, folder, name)}
+    documents, _ = corpus_files(folder)
+    for path in documents:
+        name = _file_name(path, folder)
+        record = {ID: name, TEXT: _file_text(path, folder, name)}
         if "/" in name:
             record[LABEL] = name.split("/", 1)[0]
         records.append(record)
     if not records:
-        raise DataError(f"{folder}: the corpus folder holds no files (hidden ones are left out)")
+        raise DataError(f"{folder}: the corpus folder holds no documents: files with no suffix "
+                        f"or one of {', '.join(DOCUMENT_SUFFIXES)}, not hidden")
     return records
 
 
-def _corpus_files(folder: Path) -> list[Path]:
-    files: list[Path] = []
-    for top, folders, names in os.walk(folder):  # links to folders are not followed
-        folders[:] = [f for f in folders if not f.startswith(".")]
-        files.extend(Path(top) / n for n in names if not n.startswith("."))
-    return sorted(f for f in files if f.is_file())
+def corpus_files(folder: Path) -> tuple[list[Path], list[Path]]:
+    """A corpus folder's documents, at any depth, sorted; and the files left out that are not
+    hidden. Left out: hidden files and folders (.git, .DS_Store), the folders tuner writes
+    (TUNERS_FOLDERS), files whose suffix is not a document's (DOCUMENT_SUFFIXES); links to
+    folders are not followed."""
+    documents: list[Path] = []
+    others: list[Path] = []
+    for top, folders, names in os.walk(folder):
+        folders[:] = [f for f in folders if not f.startswith(".")
+                      and not (top == str(folder) and f in TUNERS_FOLDERS)]
+        for path in (Path(top) / n for n in names if not n.startswith(".")):
+            (documents if _is_document(path) else others).append(path)
+    return sorted(f for f in documents if f.is_file()), sorted(others)
+
+
+def _is_document(path: Path) -> bool:
+    suffix = path.suffix.lower()
+    return suffix in DOCUMENT_SUFFIXES or not suffix or suffix[1:].isdigit()
+
+
+def _file_name(path: Path, folder: Path) -> str:
+    """A file's path under the corpus folder, its id; a name that is not UTF-8 (an old Latin-1
+    archive's café) is refused by name, as its content would be."""
+    name = path.relative_to(folder).as_posix()
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        raise DataError(f"{folder}: the file name {shown!r} is not UTF-8 (the ids are file "
+                        "names); rename it (`convmv -f latin1 -t utf-8 -r --notest FOLDER`)"
+                        ) from None
+    return name
 
 
 def _file_text(path: Path, folder: Path, name: str) -> str:

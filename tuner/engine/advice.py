@@ -17,9 +17,11 @@ import numpy as np
 from trainers import fit_inputs, load_trainer
 from tuner.data.corpus import (
     CHINESE_SHARE,
+    DOCUMENT_SUFFIXES,
     HAN_CHARACTER,
     chinese_documents,
     chinese_share,
+    corpus_files,
     level_text,
 )
 from tuner.data.embeddings import MINILM_IDS, model_kind, token_limit
@@ -62,7 +64,8 @@ def advisories(grid: Grid, inputs: CheckedInputs) -> list[str]:
         + _supervised_advice(grid, inputs) + _markup_advice(grid, inputs) \
         + _mention_advice(grid, inputs) + _stop_word_advice(grid, inputs) \
         + _duplicate_advice(grid, inputs) + _outsized_advice(grid, inputs) \
-        + _left_out_model_advice(grid) + _pinned_seed_advice(grid, inputs)
+        + _left_out_model_advice(grid) + _pinned_seed_advice(grid, inputs) \
+        + _left_out_files_advice(grid)
     unknown = _unknown_tokens_advice(grid, inputs, counted)
     english_model = any(p.embedding is not None and p.embedding.model in MINILM_IDS
                         for p in inputs.plan)
@@ -414,6 +417,23 @@ def _duplicate_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
                      "each copy weighs in every model, and a few copies can make a topic of "
                      "their own: remove the copies unless the repetition is meant")
     return found
+
+
+def _left_out_files_advice(grid: Grid) -> list[str]:
+    """What a corpus folder holds that is not a document, counted by suffix (never named: a
+    served sweep's warnings show no data), so that nothing is left out unsaid."""
+    if not grid.dataset.path.is_dir():
+        return []
+    _, others = corpus_files(grid.dataset.path)
+    if not others:
+        return []
+    suffixes = Counter(path.suffix.lower() for path in others)
+    counted = ", ".join(f"{n} {suffix}" for suffix, n in suffixes.most_common(5))
+    return [f"{grid.path}: dataset.path: {len(others)} file{'s' * (len(others) != 1)} of the "
+            f"corpus folder {'are' if len(others) != 1 else 'is'} not a document and left out "
+            f"({counted}{', ...' if len(suffixes) > 5 else ''}): its documents are the files "
+            f"with no suffix or {', '.join(DOCUMENT_SUFFIXES)}; convert the others to text "
+            "to include them"]
 
 
 def _outsized_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
