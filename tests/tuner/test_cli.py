@@ -876,10 +876,12 @@ def test_a_misspelt_parameter_is_matched_to_the_grids_own(tmp_path, small_corpus
 
 
 def test_a_folder_given_as_a_file_is_called_a_folder(tmp_path, small_corpus, capsys):
-    """It was "file not found", for a path that is there."""
+    """It was "file not found", for a path that is there. A dataset folder is a corpus of
+    text files; one with none is told what its documents would be."""
     path = make_grid(tmp_path, small_corpus, dataset={"path": str(tmp_path)})
     assert main(["validate", str(path)]) == 2
-    assert f"dataset.path: is a folder, not a file: {tmp_path}" in capsys.readouterr().err
+    assert f"error: {tmp_path}: the corpus folder holds no documents: files with no suffix " \
+        "or one of .txt, .text, .md, not hidden" in capsys.readouterr().err
     assert main(["validate", str(tmp_path)]) == 2
     assert f"error: {tmp_path}: is a folder, not a grid file" in capsys.readouterr().err
 
