@@ -566,6 +566,7 @@ def _init(args: argparse.Namespace) -> int:
 def _init_models(names: Sequence[str] | None) -> list[str]:
     """--models as given, each once (LDA and lda are one model); [] when not given."""
     from trainers import canonical_name, registry
+    from tuner.params import closest
 
     if names is None:
         return []
@@ -573,8 +574,8 @@ def _init_models(names: Sequence[str] | None) -> list[str]:
         raise TunerError("--models: name at least one model")
     unknown = [m for m in names if canonical_name(m) is None]
     if unknown:
-        raise TunerError(f"--models: unknown model {', '.join(map(repr, unknown))}; known: "
-                         f"{', '.join(registry())}")
+        raise TunerError(f"--models: unknown model {', '.join(map(repr, unknown))}"
+                         f"{closest(unknown[0], registry())}; known: {', '.join(registry())}")
     first: dict[str, str] = {}
     for name in names:
         first.setdefault(str(canonical_name(name)), name)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tuner.data.corpus import LETTER, detected_language, level_text, read_records
-from tuner.data.timestamps import parse_timestamp
+from tuner.data.timestamps import parse_timestamp, value_shape
 from tuner.errors import DataError
 
 # Field names that say what a field holds, most telling first (compared case-insensitively)
@@ -26,6 +26,7 @@ SAMPLE = 2000  # records read to judge a field (an even sample): init stays quic
 MOST_CLASSES = 200  # a field with more values than this is no class label
 SHORT_TOKENS = 30  # a median document of this many tokens or fewer is a short text (a headline,
 # a post): BTM, made for short texts, replaces ProdLDA among the suggested models
+FEW_DOCUMENTS = 100  # fewer: said, as a text that should have been split
 FEWEST_WORDS = 3  # fewer on average, beside a field of objects: the text is inside those
 SEEDS = [42, 43]  # two seeds: the leaderboard can then say when a lead is within seed noise
 GENERIC_NAMES = ("corpus", "data", "dataset", "documents", "docs", "texts", "train", "test",
@@ -63,17 +64,23 @@ def starter_grid(path: Path, grid_folder: Path | None, models: Sequence[str] = (
     median = _median_tokens(texts)
     chosen = list(models) or suggested_models(language, median <= SHORT_TOKENS)
     dtm = any(m.lower() == "dtm" for m in chosen)
-    found.notes.insert(0, f"{len(records):,} documents, language {language} (detected), "
-                          f"{'short' if median <= SHORT_TOKENS else 'long'} texts (median "
-                          f"{median:,} tokens)")
-    found.notes += _date_note(found, dtm) + _model_notes(language, chosen, found)
+    found.notes.insert(0, f"{_count(len(records), 'document')}, language {language} "
+                          f"(detected), {'short' if median <= SHORT_TOKENS else 'long'} texts "
+                          f"(median {_count(median, 'token')})")
+    if len(records) < FEW_DOCUMENTS:
+        found.notes.insert(1, f"a topic model needs many documents (hundreds or more) and "
+                              f"this corpus has {len(records)}: if one text holds many, split "
+                              "it (a .txt file of one document per line, or a folder of one "
+                              "file each)")
+    topics = topic_counts(len(records), found.classes)
+    found.notes += _date_note(found, dtm) + _model_notes(language, chosen, found, topics)
     grid: dict[str, Any] = {
         "experiment": experiment or _experiment_name(path),
         "dataset": {"path": _path_from(grid_folder, path),
                     "text_field": found.text, "id_field": found.id, "label_field": found.label,
                     "timestamp_field": found.timestamp if dtm else None, "language": language},
         "models": chosen,
-        "params": {"num_topics": topic_counts(len(records), found.classes)},
+        "params": {"num_topics": topics},
         "seeds": SEEDS,
     }
     return grid, found.notes
@@ -89,9 +96,10 @@ def found_fields(records: Sequence[Mapping[str, Any]], where: str) -> Found:
     found.notes.append(f"id_field '{found.id}': a unique value per document" if found.id else
                        "id_field null: no field holds a unique value per document, so the "
                        "records are numbered 1, 2, ... in the file's order")
-    found.timestamp = _date_field(records, [n for n in others if n != found.id])
-    _label_field(records, [n for n in others if n not in (found.id, found.timestamp)], found)
-    found.notes += _partial_label_note(records, names)
+    found.timestamp = _date_field(records, [n for n in others if n != found.id], found)
+    _label_field(records, [n for n in others if n != found.id and n.lower() not in DATE_NAMES],
+                 found)
+    found.notes += _partial_label_note(records, names, found.id)
     return found
 
 
@@ -145,33 +153,50 @@ def _label_field(records: Sequence[Mapping[str, Any]], names: Sequence[str],
     """A field named as labels are, holding from 2 to MOST_CLASSES classes, each of more than
     one document on average; fields that look like classes but are not so named are noted, not
     taken (ARI and F1 against a field that is no ground truth mean nothing)."""
-    for name in _by_telling_name(names, LABEL_NAMES):
-        if _could_be_classes(records, _classes(records, name)):
-            found.label, found.classes = name, _classes(records, name)
-            found.notes.append(f"label_field '{name}': {found.classes} classes, the ground "
-                               "truth that ARI, NMI and F1 score against")
-            return
-    maybe = [f"'{n}' ({c} values)" for n in names if n.lower() not in LABEL_NAMES
-             and _could_be_classes(records, c := _classes(records, n))]
-    found.notes.append("label_field null: no field named as a label (label, category, class, "
-                       f"topic ...) holds from 2 to {MOST_CLASSES} classes; NPMI and diversity "
-                       "rank the trials" + (f". Fields with few values: {', '.join(maybe[:5])}; "
-                                            "set label_field to one if it is a ground truth"
-                                            if maybe else ""))
+    classes = {name: _classes(records, name) for name in names}
+    named = _by_telling_name(names, LABEL_NAMES)
+    taken = next((n for n in named if _could_be_classes(records, classes[n])), None)
+    if taken is not None:
+        found.label, found.classes = taken, classes[taken]
+        found.notes.append(f"label_field '{taken}': {classes[taken]} classes, the ground truth "
+                           "that ARI, NMI and F1 score against")
+    else:
+        too_many = [f"'{n}' has {classes[n]:,} values" for n in named
+                    if classes[n] > min(MOST_CLASSES, len(records) // 2)]
+        found.notes.append("label_field null: no field named as a label (label, category, "
+                           f"class, topic ...) holds from 2 to {MOST_CLASSES} classes, each of "
+                           "two documents or more on average"
+                           + (f" ({', '.join(too_many)})" if too_many else "")
+                           + "; NPMI and diversity rank the trials")
+    others = [f"'{n}' ({classes[n]} values)" for n in names
+              if n != taken and _could_be_classes(records, classes[n])]
+    if others:
+        found.notes.append(f"{'other ' if taken else ''}fields with few values: "
+                           f"{', '.join(others[:5])}; set label_field to the one that is the "
+                           "ground truth" + (", if not this one" if taken else ""))
 
 
 def _could_be_classes(records: Sequence[Mapping[str, Any]], classes: int) -> bool:
     return 2 <= classes <= min(MOST_CLASSES, len(records) // 2)
 
 
-def _partial_label_note(records: Sequence[Mapping[str, Any]], names: Sequence[str]) -> list[str]:
+def _partial_label_note(records: Sequence[Mapping[str, Any]], names: Sequence[str],
+                        id_field: str | None) -> list[str]:
     """A label-named field that some records lack (in a corpus folder: the files directly in
     it, outside any subfolder) cannot be the grid's label field."""
     partial = [n for n in {k for r in records for k in r}
                if n not in names and n.lower() in LABEL_NAMES]
-    return [f"'{n}' is missing from {sum(n not in r for r in records):,} records, so it is not "
-            "the label field; give every record one (in a corpus folder, a file's label is its "
-            "subfolder: move the files directly in the folder into one)" for n in partial]
+    notes = []
+    for name in partial:
+        lacking = [(n, r) for n, r in enumerate(records, start=1) if name not in r]
+        first = ", ".join(str(r[id_field]) if id_field else f"record {n}"
+                          for n, r in lacking[:3])
+        notes.append(f"'{name}' is missing from {_count(len(lacking), 'record')}, so it is not "
+                     "the label field; give every record one (in a corpus folder, a file's "
+                     "label is the folder it is in: files directly in the corpus folder, "
+                     f"here {first}{' ...' if len(lacking) > 3 else ''}, have none; move a "
+                     "README or notes out of it, documents into a folder of their class)")
+    return notes
 
 
 def _classes(records: Sequence[Mapping[str, Any]], name: str) -> int:
@@ -179,17 +204,30 @@ def _classes(records: Sequence[Mapping[str, Any]], name: str) -> int:
     return 0 if None in values else len(values - {""})
 
 
-def _date_field(records: Sequence[Mapping[str, Any]], names: Sequence[str]) -> str | None:
+def _date_field(records: Sequence[Mapping[str, Any]], names: Sequence[str],
+                found: Found) -> str | None:
+    """A field named as dates are whose every value is one tuner reads; of a field so named
+    whose values are not, the note says what they look like (never what they hold)."""
     for name in _by_telling_name(names, DATE_NAMES):
-        values = [_scalar_text(r.get(name)) for r in records]
-        if all(v and parse_timestamp(v) is not None for v in values):
+        values = [_scalar_text(r.get(name)) or "" for r in records]
+        bad = [v for v in values if parse_timestamp(v) is None]
+        if not bad:
             return name
+        blank = sum(not v.strip() for v in bad)
+        shaped = next((value_shape(v) for v in bad if v.strip()), "")
+        found.notes.append(
+            f"'{name}' is named as dates are, but {_count(len(bad), 'value')} of "
+            f"{len(values):,} {'are' if len(bad) != 1 else 'is'} not one tuner reads"
+            + (f" ({blank:,} blank)" if blank else "") + (f", e.g. {shaped}" if shaped else "")
+            + ": DTM needs an ISO date (YYYY-MM-DD, YYYY-MM or YYYY) for every document; "
+            "convert them to use it")
     return None
 
 
 def _date_note(found: Found, dtm: bool) -> list[str]:
     if found.timestamp is None:
-        return []
+        return ["DTM needs a field of dates for every document, and none was found: set "
+                "timestamp_field once the corpus has one"] if dtm else []
     if dtm:
         return [f"timestamp_field '{found.timestamp}': every value is a date, DTM's time"]
     return [f"'{found.timestamp}' holds a date for every document: add \"dtm\" to models and "
@@ -241,16 +279,21 @@ def suggested_models(language: str, short: bool) -> list[str]:
     return models + (["bertopic"] if language == "en" else [])
 
 
-def _model_notes(language: str, chosen: Sequence[str], found: Found) -> list[str]:
+def _model_notes(language: str, chosen: Sequence[str], found: Found,
+                 topics: Sequence[int]) -> list[str]:
     notes = [f"models {', '.join(chosen)}: `tuner params MODEL` lists what else each takes; "
              "THETA, CTM, ETM, NVDM, GSM, HDP, STM and DTM are there too"]
-    if language == "zh" and not any(m.lower() in ("bertopic", "theta") for m in chosen):
-        notes.append("BERTopic and THETA embed the documents: for Chinese give them a "
-                     "multilingual embedding model (embedding.model, e.g. "
+    if language == "zh":
+        notes.append("to add BERTopic or THETA, which embed the documents, give them a "
+                     "multilingual embedding model for Chinese (embedding.model, e.g. "
                      "sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2 or "
                      "Qwen/Qwen3-Embedding-0.6B); the default MiniLM reads English only")
-    if found.classes:
-        notes.append(f"num_topics around the {found.classes} classes")
+    asked = " and ".join(map(str, topics))
+    if found.classes and list(topics) == [found.classes, 2 * found.classes]:
+        notes.append(f"num_topics {asked}: the {found.classes} classes and twice them")
+    elif found.classes:
+        notes.append(f"num_topics {asked}: near the {found.classes} classes, within the 5 to "
+                     "100 topics every model takes")
     return notes
 
 
@@ -290,3 +333,7 @@ def _experiment_name(path: Path) -> str:
     if name.lower() in GENERIC_NAMES and resolved.parent.name:
         name = resolved.parent.name
     return re.sub(r"[^\w.-]+", "-", name).strip("-")[:200] or "corpus"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'s' * (n != 1)}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import unicodedata
 
 import pandas as pd
@@ -374,18 +375,20 @@ def _as_folder(root, records):
     return root
 
 
-def test_a_folder_of_text_files_is_a_corpus_labelled_by_its_subfolders(tmp_path, records):
+def test_a_folder_of_text_files_is_labelled_by_the_folders_its_files_are_in(tmp_path, records):
     folder = _as_folder(tmp_path / "corpus", records)
     (folder / ".DS_Store").write_bytes(b"\0\1")  # hidden files and folders are not documents
     (folder / ".git").mkdir()
     (folder / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
-    nested = folder / records[0]["label"] / "more" / "deep.txt"
-    nested.parent.mkdir()
-    nested.write_text("a post one folder further down", encoding="utf-8")
+    # labelled by the folder it is in, not by a split or a year above it
+    nested = folder / "test" / "sport" / "deep.txt"
+    nested.parent.mkdir(parents=True)
+    nested.write_text("a post two folders further down", encoding="utf-8")
     corpus = load_corpus(DatasetSpec(folder))
+    # 20NG's ids are split/group/number: the files are <group>/<split>/<group>/<number>.txt
+    assert all(r["id"].rsplit("/", 2)[-2] == r["label"] for r in records)
     expected = sorted([(f"{r['label']}/{r['id']}.txt", r["text"], r["label"]) for r in records]
-                      + [(f"{records[0]['label']}/more/deep.txt",
-                          "a post one folder further down", records[0]["label"])])
+                      + [("test/sport/deep.txt", "a post two folders further down", "sport")])
     assert list(zip(corpus.ids, corpus.texts, corpus.labels, strict=True)) == expected
 
 
@@ -488,6 +491,19 @@ def test_without_an_id_field_the_records_are_numbered(tmp_path, records):
     corpus = load_corpus(DatasetSpec(path, id_field=None))
     assert corpus.ids == [str(n) for n in range(1, len(records) + 1)]
     assert corpus.texts == [r["text"] for r in records]
+
+
+@pytest.mark.parametrize("content, said", [
+    ("id\ttext\tlabel\n1\ta b\tx\n2\tc\td\te\ty\n",
+     "record 2 (line 3 of the file) has 5 fields where the header has 3: a tab in a field"),
+    ("id\ttext\n1\ta b\n2\t\"c d\n3 e f\n4 g\n",
+     "a double quote (\") at the start of a field on line 3 opens a quoted field that never "
+     "closes")])
+def test_a_broken_tsv_record_is_named_by_its_line(tmp_path, content, said):
+    path = tmp_path / "c.tsv"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(DataError, match=re.escape(said)):
+        load_corpus(DatasetSpec(path, label_field=None))
 
 
 def test_a_tab_separated_csv_is_told_to_be_named_tsv(tmp_path):

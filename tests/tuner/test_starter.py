@@ -144,7 +144,8 @@ def test_a_label_some_records_lack_is_said_not_taken(tmp_path, ng_records):
     corpus.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
     path, grid, notes = _written(tmp_path, corpus, models=["lda"])
     assert grid["dataset"]["label_field"] is None
-    assert any("'label' is missing from 1 records" in note for note in notes)
+    assert any("'label' is missing from 1 record, so it is not the label field" in note
+               and "here 7, have none" in note for note in notes), notes
     check_inputs(load_grid(path))
 
 
@@ -174,3 +175,34 @@ def test_topic_counts_are_two_values_every_model_takes(documents, classes, expec
     from tuner.starter import topic_counts
 
     assert topic_counts(documents, classes) == expected
+
+
+def test_what_init_cannot_use_is_said_with_what_to_do(tmp_path, ng_records):
+    """From a new-user audit (2026-12-04): a non-ISO date column, a label of 150 values beside
+    the real one, two classes, and a handful of documents were passed over or taken without a
+    word."""
+    rows = [{"id": n, "text": r["text"], "date": f"01/{n % 28 + 1:02d}/2004",
+             "tag": f"t{n % 40}", "news_category": ["a", "b"][n % 2]}
+            for n, r in enumerate(ng_records[:60])]
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    _, grid, notes = _written(tmp_path, corpus, models=["lda", "dtm"])
+    text = "\n".join(notes)
+    assert grid["dataset"]["timestamp_field"] is None
+    assert "'date' is named as dates are, but 60 values of 60 are not one tuner reads, e.g. " \
+        "shaped '99/99/9999'" in text
+    assert "DTM needs a field of dates for every document, and none was found" in text
+    assert "label_field 'tag'" not in text  # 40 classes of 60 documents: too many
+    assert "'tag' has 40 values" in text and "'news_category' (2 values)" in text
+    assert "this corpus has 60" in text
+    rows = [{**r, "label": r["news_category"]} for r in rows]
+    corpus.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    _, grid, notes = _written(tmp_path, corpus)
+    assert grid["params"]["num_topics"] == [5, 10]
+    assert "num_topics 5 and 10: near the 2 classes, within the 5 to 100" in "\n".join(notes)
+    assert "other fields with few values: 'news_category' (2 values)" in "\n".join(notes)
+
+
+def test_a_misspelt_model_gets_the_nearest_name(capsys):
+    assert main(["init", str(dataset_path("thucnews-mini")), "--models", "lda,bertopc"]) == 2
+    assert "unknown model 'bertopc'; did you mean 'BERTopic'?" in capsys.readouterr().err

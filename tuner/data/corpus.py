@@ -20,7 +20,7 @@ from tuner.params import closest
 
 SUPPORTED_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".parquet", ".txt")
 FORMATS = (".jsonl, .csv, .tsv, .parquet, .txt (one document per line) or a folder of text files "
-           "(one document per file, its subfolder the label)")
+           "(one document per file, the folder it is in its label)")
 # The fields of the formats that have no field names of their own (.txt, a folder)
 ID, TEXT, LABEL = "id", "text", "label"
 # A corpus folder's documents: its files with one of these suffixes or none (20 Newsgroups'
@@ -161,15 +161,16 @@ def _read_lines(path: Path) -> list[dict[str, Any]]:
 def _read_folder(folder: Path) -> list[dict[str, Any]]:
     """One document per file under `folder` (corpus_files), in the order of their paths. A
     record's `id` is the file's path under the folder (business/001.txt), its `text` the
-    file's content and, for a file in a subfolder, its `label` the first subfolder's name (the
-    layout of the BBC and 20 Newsgroups releases, and of scikit-learn's load_files)."""
+    file's content and, for a file in a subfolder, its `label` the name of the folder it is in
+    (the layout of the BBC and 20 Newsgroups releases, and of scikit-learn's load_files)."""
     records = []
     documents, _ = corpus_files(folder)
     for path in documents:
         name = _file_name(path, folder)
         record = {ID: name, TEXT: _file_text(path, folder, name)}
-        if "/" in name:
-            record[LABEL] = name.split("/", 1)[0]
+        if "/" in name:  # the folder it is in: train/alt.atheism/1 and 2004/sport/1 are
+            # labelled by their groups, not by the split or the year above them
+            record[LABEL] = name.rsplit("/", 2)[-2]
         records.append(record)
     if not records:
         raise DataError(f"{folder}: the corpus folder holds no documents: files with no suffix "
@@ -236,7 +237,7 @@ def _uneven_csv_record(path: Path, delimiter: str = ",") -> str:
     that runs over several lines (pandas fills a short record of one line). Empty if none."""
     import csv
 
-    short = ""
+    short, last = "", None
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(handle, delimiter=delimiter)
@@ -244,13 +245,15 @@ def _uneven_csv_record(path: Path, delimiter: str = ",") -> str:
             first_line = reader.line_num + 1
             for number, row in enumerate(reader, start=1):
                 spans = reader.line_num > first_line
+                last = first_line if spans else None  # of a record that ran over lines
                 if len(row) > len(header) or (row and len(row) < len(header) and spans
                                               and not short):
                     lines = (f"lines {first_line} to {reader.line_num}" if spans
                              else f"line {first_line}")
                     said = (f"record {number} ({lines} of the file) has {len(row)} fields where "
-                            f"the header has {len(header)}: a comma in a field that is not in "
-                            'double quotes, or a stray double quote (") that runs the lines '
+                            f"the header has {len(header)}: a "
+                            f"{'tab' if delimiter == chr(9) else 'comma'} in a field that is not "
+                            'in double quotes, or a stray double quote (") that runs the lines '
                             "after it into one field")
                     if len(row) > len(header):
                         return said
@@ -258,6 +261,10 @@ def _uneven_csv_record(path: Path, delimiter: str = ",") -> str:
                 first_line = reader.line_num + 1
     except (csv.Error, UnicodeDecodeError):
         return ""
+    if not short and last is not None:  # the last record ran over lines to the end
+        return (f"a double quote (\") at the start of a field on line {last} opens a quoted "
+                "field that never closes, so every line after it is read into it: close it, or "
+                "double it (\"\") where it is part of the text")
     return short
 
 
