@@ -71,13 +71,28 @@ def _experiment_name() -> Constraint:
         and all(ch.isprintable() or unicodedata.category(ch) == "Zs" for ch in v), whole=True)
 
 
+MAX_TEXT_FIELDS = 10
+
+
+def _text_fields() -> Constraint:
+    def check(value: Any) -> bool:
+        names = value if isinstance(value, list) else [value]
+        return 1 <= len(names) <= MAX_TEXT_FIELDS and len(set(map(str, names))) == len(names) \
+            and all(isinstance(n, str) and n.strip() for n in names)
+
+    return Constraint(f"a field name, or a list of 1 to {MAX_TEXT_FIELDS} distinct field names",
+                      check, whole=True)
+
+
 def _field_name(name: str, default: str | None, help_text: str, nullable: bool = False) -> Param:
     return Param(name, str, default, non_empty(), help_text, nullable=nullable)
 
 
 DATASET = ParamSchema("dataset", [
     Param("path", str, None, _file_path(), f"the corpus: {FORMATS}; relative to the grid file"),
-    _field_name("text_field", _DATA["text_field"], "field holding each document's text"),
+    Param("text_field", object, _DATA["text_field"], _text_fields(), "field holding each "
+          "document's text; a list of fields (a title and an abstract): their texts joined, "
+          "in that order, a blank line between"),
     _field_name("id_field", _DATA["id_field"], "field holding each document's id; null: the "
                 "record's number in the file (1, 2, ...)", nullable=True),
     _field_name("label_field", _DATA["label_field"], "field holding a ground-truth label; null "
@@ -279,6 +294,9 @@ def dataset_spec(value: Any, base: Path, problems: ProblemList) -> DatasetSpec |
     elif path.suffix.lower() not in SUPPORTED_SUFFIXES:
         problems.add("dataset.path", f"expects {FORMATS}; got '{path.suffix}'")
     settings["covariates"] = tuple(settings["covariates"] or ())  # null: none, as []
+    if isinstance(settings["text_field"], list):  # one field given as a list is that field
+        fields = tuple(settings["text_field"])
+        settings["text_field"] = fields[0] if len(fields) == 1 else fields
     return DatasetSpec(path, **settings)
 
 

@@ -89,8 +89,10 @@ def _fmt(x: float) -> str:
     return str(x)
 
 
+# `object`: a value of more than one JSON type (a field name or a list of them), which the
+# parameter's constraint says
 _TYPE_NAMES = {int: "an int", float: "a float", str: "a string", bool: "a boolean",
-               list: "a list", dict: "an object"}
+               list: "a list", dict: "an object", object: "a value"}
 
 
 @dataclass(frozen=True)
@@ -168,7 +170,7 @@ class Param:
 
     def coerce(self, value: Any) -> Any:
         """Turn an accepted JSON value into the declared type (int 1 for a float -> 1.0)."""
-        if value is None or self.type in (list, dict):
+        if value is None or self.type in (list, dict, object):
             return value
         return self.type(value)
 
@@ -327,7 +329,8 @@ class ParamSchema:
     def to_markdown(self) -> str:
         """The parameter table of this model, as in the docs."""
         rows = [
-            f"| {p.name} | {p.type.__name__} | {p.doc_default()} | "
+            f"| {p.name} | {'any' if p.type is object else p.type.__name__} | "
+            f"{p.doc_default()} | "
             f"{_doc_allowed(p)} | {p.help} |"
             for p in self.params
         ]
@@ -339,7 +342,7 @@ class ParamSchema:
     def invalid_examples(self) -> Iterable[tuple[str, Any]]:
         """Values each parameter must reject: for the tests and the docs."""
         for p in self.params:
-            yield p.name, "not-a-value" if p.type is not str else 12345
+            yield p.name, "not-a-value" if p.type not in (str, object) else 12345
             low, high = p.constraint.bounds
             if high is not None:
                 yield p.name, p.type(high) + (1 if p.type is int else high * 0.5 + 1)

@@ -4,6 +4,7 @@ What it found, and what it could not decide, is said beside the grid, never gues
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import statistics
@@ -27,6 +28,7 @@ MOST_CLASSES = 200  # a field with more values than this is no class label
 SHORT_TOKENS = 30  # a median document of this many tokens or fewer is a short text (a headline,
 # a post): BTM, made for short texts, replaces ProdLDA among the suggested models
 FEW_DOCUMENTS = 100  # fewer: said, as a text that should have been split
+TEXT_WORDS = 5  # a field of this many words on average, different in most records, is text
 FEWEST_WORDS = 3  # fewer on average, beside a field of objects: the text is inside those
 SEEDS = [42, 43]  # two seeds: the leaderboard can then say when a lead is within seed noise
 GENERIC_NAMES = ("corpus", "data", "dataset", "documents", "docs", "texts", "train", "test",
@@ -89,8 +91,10 @@ def starter_grid(path: Path, grid_folder: Path | None, models: Sequence[str] = (
 def found_fields(records: Sequence[Mapping[str, Any]], where: str) -> Found:
     names = _every_records_fields(records)
     sample = records[::max(1, len(records) // SAMPLE)]
-    text = _text_field(sample, names, where)
+    words = _words_by_field(sample, names)
+    text = _text_field(words, sample, names, where)
     found = Found(text, notes=[f"text_field '{text}': the field with the most words"])
+    found.notes += _more_text_note(records, words, text)
     others = [n for n in names if n != text]
     found.id = _id_field(records, others)
     found.notes.append(f"id_field '{found.id}': a unique value per document" if found.id else
@@ -111,12 +115,18 @@ def _every_records_fields(records: Sequence[Mapping[str, Any]]) -> list[str]:
     return [name for name in records[0] if name in shared]
 
 
-def _text_field(sample: Sequence[Mapping[str, Any]], names: Sequence[str], where: str) -> str:
-    """The field whose values hold the most words (a URL or a file name is one; a CSV's fields
-    are all strings, so numbers are passed over by holding no letter)."""
-    words = {name: statistics.fmean(_words(_text(r.get(name))) for r in sample) for name in names
-             if sum(LETTER.search(_text(r.get(name))) is not None for r in sample) * 2
-             > len(sample)}
+def _words_by_field(sample: Sequence[Mapping[str, Any]], names: Sequence[str]
+                    ) -> dict[str, float]:
+    """The mean words of each field that holds letters in most records (a CSV's fields are all
+    strings, so numbers are passed over; a URL or a file name is one word)."""
+    return {name: statistics.fmean(_words(_text(r.get(name))) for r in sample) for name in names
+            if sum(LETTER.search(_text(r.get(name))) is not None for r in sample) * 2
+            > len(sample)}
+
+
+def _text_field(words: Mapping[str, float], sample: Sequence[Mapping[str, Any]],
+                names: Sequence[str], where: str) -> str:
+    """The field whose values hold the most words."""
     best = max(words, key=lambda name: words[name]) if words else None
     nested = _nested_hint(sample, names)
     if best is None or words[best] == 0 or (nested and words[best] < FEWEST_WORDS):
@@ -124,6 +134,21 @@ def _text_field(sample: Sequence[Mapping[str, Any]], names: Sequence[str], where
                         f"{', '.join(names) or 'none'}); a corpus needs one text per document"
                         f"{nested}")
     return best
+
+
+def _more_text_note(records: Sequence[Mapping[str, Any]], words: Mapping[str, float],
+                    text: str) -> list[str]:
+    """Other fields that hold running text, a different one in most records (a headline beside
+    its description, a title beside its abstract), which a list of text fields joins."""
+    more = [n for n, w in words.items() if n != text and w >= TEXT_WORDS
+            and 2 * len({_scalar_text(r.get(n)) for r in records}) > len(records)]
+    if not more:
+        return []
+    joined = sorted([text, *more], key=lambda n: words[n])  # the shorter first: a title
+    return [f"{', '.join(repr(n) for n in more)} also hold{'s' * (len(more) == 1)} text "
+            f"({', '.join(f'{words[n]:.0f}' for n in more)} words on average): to model "
+            f"{'it' if len(more) == 1 else 'them'} too, set text_field to "
+            f"{json.dumps(joined, ensure_ascii=False)} (their texts joined)"]
 
 
 def _nested_hint(sample: Sequence[Mapping[str, Any]], names: Sequence[str]) -> str:

@@ -7,6 +7,7 @@ import re
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from tests.conftest import dataset_path, make_grid, sqlite_store, write_jsonl
@@ -57,6 +58,27 @@ def test_a_sweep_starts_no_more_workers_than_it_has_trials(tmp_path, small_corpu
     assert main(["run", str(path), "--tracking-uri", sqlite_store(tmp_path / "m.db"),
                  "--cache-dir", str(tmp_path / "cache"), "--max-workers", "4"]) == 0
     assert "1 trial, 1 worker\n" in capsys.readouterr().out
+
+
+def test_a_folder_corpus_and_a_list_of_text_fields_run_in_the_workers(tmp_path, ng_records,
+                                                                      capsys):
+    """A worker reads the corpus again and checks its hash: read otherwise than the parent read
+    it (one text field for two, a folder as a file), every trial would fail."""
+    folder = tmp_path / "posts"
+    rows = []
+    for n, r in enumerate(ng_records[:200]):
+        title, _, body = r["text"].partition("\n")
+        rows.append({"id": n, "title": title, "body": body, "label": r["label"]})
+        (folder / r["label"]).mkdir(parents=True, exist_ok=True)
+        (folder / r["label"] / f"{n}.txt").write_text(r["text"], encoding="utf-8")
+    table = tmp_path / "posts.tsv"
+    pd.DataFrame(rows).to_csv(table, sep="\t", index=False)
+    for name, dataset in [("folder", {"path": str(folder)}),
+                          ("fields", {"path": str(table), "text_field": ["title", "body"]})]:
+        path = make_grid(tmp_path / name, table, experiment=name, dataset=dataset)
+        assert main(["run", str(path), "--tracking-uri", sqlite_store(tmp_path / "m.db"),
+                     "--cache-dir", str(tmp_path / "cache"), "--max-workers", "1"]) == 0
+        assert "1 completed, 0 failed" in capsys.readouterr().out
 
 
 def test_too_many_trials(tmp_path, small_corpus, capsys):

@@ -513,3 +513,19 @@ def test_a_tab_separated_csv_is_told_to_be_named_tsv(tmp_path):
         load_corpus(DatasetSpec(path))
     tsv = path.rename(tmp_path / "c.tsv")
     assert load_corpus(DatasetSpec(tsv)).texts == ["a b c", "d e, f, g"]
+
+
+def test_several_text_fields_are_joined_in_order(tmp_path, records):
+    """A title beside its abstract, a headline beside its description: both are the text."""
+    rows = [{"id": r["id"], "title": r["text"].split("\n", 1)[0], "label": r["label"],
+             "body": r["text"].split("\n", 1)[-1] if n % 5 else ""}
+            for n, r in enumerate(records)]
+    path = write_jsonl(tmp_path / "c.jsonl", rows)
+    corpus = load_corpus(DatasetSpec(path, text_field=("title", "body")))
+    assert corpus.texts == [f"{r['title']}\n\n{r['body']}" if r["body"].strip() else r["title"]
+                            for r in rows]  # a blank field adds no blank line
+    assert corpus.sha256 != load_corpus(DatasetSpec(path, text_field="body")).sha256
+    del rows[3]["body"]
+    with pytest.raises(DataError, match=r"dataset.text_field\[1\] 'body' is missing from 1 of"):
+        load_corpus(DatasetSpec(write_jsonl(tmp_path / "d.jsonl", rows),
+                                text_field=("title", "body")))

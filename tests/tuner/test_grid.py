@@ -95,6 +95,11 @@ def test_single_model_key_and_relative_dataset_path(tmp_path, small_corpus):
                                    r"a trial's seed comes from the grid's top-level \"seeds\""),
     ({"dataset": {"path": "missing.jsonl"}}, r"dataset.path: file not found: .*missing.jsonl"),
     ({"dataset": {"path": "x.txt"}}, r"dataset.path: file not found"),
+    ({"dataset": {"path": "c.jsonl", "text_field": ["title", "title"]}},
+     r"dataset.text_field: expects a field name, or a list of 1 to 10 distinct field names; "
+     r"got \['title', 'title'\]"),
+    ({"dataset": {"path": "c.jsonl", "text_field": []}}, r"dataset.text_field: expects a field"),
+    ({"dataset": {"path": "c.jsonl", "text_field": 3}}, r"dataset.text_field: expects a field"),
     ({"ground_truth": "nope.json"}, r"ground_truth: file not found"),
     ({"dataset": {"path": "c.jsonl", "language": "fr"}}, r"dataset.language: expects one of "
                                                            r"en/zh or null; got 'fr'"),

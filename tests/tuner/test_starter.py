@@ -206,3 +206,21 @@ def test_what_init_cannot_use_is_said_with_what_to_do(tmp_path, ng_records):
 def test_a_misspelt_model_gets_the_nearest_name(capsys):
     assert main(["init", str(dataset_path("thucnews-mini")), "--models", "lda,bertopc"]) == 2
     assert "unknown model 'bertopc'; did you mean 'BERTopic'?" in capsys.readouterr().err
+
+
+def test_a_second_text_field_is_pointed_at_and_joins_when_listed(tmp_path, ng_records):
+    """HuffPost as a CSV (headline, short_description): init took the description and dropped
+    the headlines unsaid; ARI 0.028 against 0.062 with both (new-user audit of 2026-12-04)."""
+    rows = [{"headline": " ".join(r["text"].split()[:8]), "category": r["label"],
+             "short_description": " ".join(r["text"].split()[8:40])}
+            for r in ng_records[:200]]
+    corpus = tmp_path / "news.csv"
+    pd.DataFrame(rows).to_csv(corpus, index=False)
+    path, grid, notes = _written(tmp_path, corpus, models=["lda"])
+    assert grid["dataset"]["text_field"] == "short_description"
+    assert "'headline' also holds text (8 words on average): to model it too, set text_field " \
+        'to ["headline", "short_description"] (their texts joined)' in "\n".join(notes)
+    grid["dataset"]["text_field"] = ["headline", "short_description"]
+    path.write_text(json.dumps(grid), encoding="utf-8")
+    corpus_read = check_inputs(load_grid(path)).corpus
+    assert corpus_read.texts[0] == f"{rows[0]['headline']}\n\n{rows[0]['short_description']}"

@@ -36,7 +36,7 @@ class DatasetSpec:
     """Where a corpus lives and which fields hold what (the grid's `dataset` section)."""
 
     path: Path
-    text_field: str = "text"
+    text_field: str | tuple[str, ...] = "text"  # several: their texts joined (text_fields)
     id_field: str | None = "id"  # None: the record's number in the file (1, 2, ...)
     label_field: str | None = "label"
     timestamp_field: str | None = None
@@ -346,11 +346,11 @@ def load_corpus(spec: DatasetSpec) -> Corpus:
     _require_fields(records, spec, where)
     ids = [_id_text(r[spec.id_field]) for r in records] if spec.id_field \
         else [str(number) for number in range(1, len(records) + 1)]
-    texts = [_composed(_document_text(r[spec.text_field], spec, where, n))
-             for n, r in enumerate(records, start=1)]
+    texts = [_composed(_record_text(r, spec, where, n)) for n, r in enumerate(records, start=1)]
     _check_ids(ids, spec, where)
     if not any(t.strip() for t in texts):
-        raise DataError(f"{where}: dataset.text_field '{spec.text_field}': every document is "
+        raise DataError(f"{where}: dataset.text_field {field_names(spec.text_field)}: every "
+                        "document is "
                         "empty")
     if spec.label_field:
         _check_labels([r[spec.label_field] for r in records], spec.label_field, where)
@@ -434,6 +434,25 @@ def _id_text(value: Any) -> str:
     return _as_text(value)
 
 
+def text_fields(text_field: str | Sequence[str]) -> tuple[str, ...]:
+    """The fields a document's text is read from, in order."""
+    return (text_field,) if isinstance(text_field, str) else tuple(text_field)
+
+
+def field_names(text_field: str | Sequence[str]) -> str:
+    """How a message names the text field: 'text', or ['title', 'abstract']."""
+    names = text_fields(text_field)
+    return f"'{names[0]}'" if len(names) == 1 else f"[{', '.join(repr(n) for n in names)}]"
+
+
+def _record_text(record: dict[str, Any], spec: DatasetSpec, where: str, number: int) -> str:
+    """A document's text: its one text field's, or its text fields' joined in order with a
+    blank line between (a title and an abstract), leaving out the blank ones."""
+    parts = [_document_text(record[name], spec, where, number)
+             for name in text_fields(spec.text_field)]
+    return parts[0] if len(parts) == 1 else "\n\n".join(p for p in parts if p.strip())
+
+
 def _document_text(value: Any, spec: DatasetSpec, where: str, record: int) -> str:
     """A document's text; a list of texts (paragraphs) joined by blank lines, where its Python
     spelling "['para1', 'para2']" was taken for the text (audit of 2026-12-02)."""
@@ -442,7 +461,8 @@ def _document_text(value: Any, spec: DatasetSpec, where: str, record: int) -> st
     if isinstance(value, (list, tuple)) and all(isinstance(v, str) or _missing(v) for v in value):
         return "\n\n".join(v for v in value if not _missing(v))
     if isinstance(value, (dict, list, tuple)):
-        raise DataError(f"{where}: record {record}: dataset.text_field '{spec.text_field}': "
+        raise DataError(f"{where}: record {record}: dataset.text_field "
+                        f"{field_names(spec.text_field)}: "
                         "a document's text is an object or a list of non-texts; name a field "
                         "that holds text, or a list of texts")
     return _as_text(value)
@@ -526,8 +546,12 @@ def _check_covariates(covariates: dict[str, list[Any]], where: str) -> None:
 
 
 def _require_fields(records: list[dict[str, Any]], spec: DatasetSpec, where: str) -> None:
-    wanted = {"text_field": spec.text_field, "id_field": spec.id_field,
-              "label_field": spec.label_field, "timestamp_field": spec.timestamp_field}
+    names = text_fields(spec.text_field)
+    wanted: dict[str, str | None] = {
+        ("text_field" if len(names) == 1 else f"text_field[{i}]"): name
+        for i, name in enumerate(names)}
+    wanted |= {"id_field": spec.id_field, "label_field": spec.label_field,
+               "timestamp_field": spec.timestamp_field}
     wanted.update({f"covariates[{i}]": c for i, c in enumerate(spec.covariates)})
     problems = []
     for role, name in wanted.items():

@@ -22,6 +22,7 @@ from tuner.data.corpus import (
     chinese_documents,
     chinese_share,
     corpus_files,
+    field_names,
     level_text,
 )
 from tuner.data.embeddings import MINILM_IDS, model_kind, token_limit
@@ -402,11 +403,11 @@ def _duplicate_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
         seen.add(digest)
     documents, found = len(inputs.corpus.texts), []
     if blank:
-        found.append(f"{grid.path}: dataset.text_field '{grid.dataset.text_field}': {blank} of "
-                     f"{documents} documents ({blank / documents:.1%}) have no text (null or "
-                     "blank); they are in no topic and count in no word: drop them")
+        found.append(f"{grid.path}: dataset.text_field {field_names(grid.dataset.text_field)}: "
+                     f"{blank} of {documents} documents ({blank / documents:.1%}) have no text "
+                     "(null or blank); they are in no topic and count in no word: drop them")
     if documents >= 20 and len(seen) <= FEW_TEXTS * documents:
-        found.append(f"{grid.path}: dataset.text_field '{grid.dataset.text_field}': the "
+        found.append(f"{grid.path}: dataset.text_field {field_names(grid.dataset.text_field)}: the "
                      f"{documents} documents hold only {len(seen)} distinct texts: is it the "
                      "field that holds each document's text?")
     elif repeats >= 3 and repeats >= DUPLICATE_SHARE * documents:

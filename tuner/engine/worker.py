@@ -265,7 +265,9 @@ def _changed_side_inputs(ref: DataRef, loaded: Mapping[str, str]) -> list[str]:
 def _read_trial_data(ref: DataRef) -> TrialData:
     fields = ref.dataset
     path = confined(ref.corpus_path, ref.roots, "dataset.path")
-    spec = DatasetSpec(path, text_field=str(fields.get("text_field", "text")),
+    text_field = fields.get("text_field", "text")  # a list, through JSON, of several
+    spec = DatasetSpec(path, text_field=text_field if isinstance(text_field, str)
+                       else tuple(text_field),
                        id_field=fields.get("id_field", "id"),
                        label_field=fields.get("label_field"),
                        timestamp_field=fields.get("timestamp_field"),

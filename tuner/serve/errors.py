@@ -26,7 +26,8 @@ from tuner.tracking.uri import redact_uri
 log = logging.getLogger(__name__)
 # The dataset fields a corpus problem names; matched against fixed message words, never data.
 _DATASET_FIELD = re.compile(
-    r"\bdataset\.(?:text_field|id_field|label_field|timestamp_field|covariates\[\d{1,4}\])")
+    r"\bdataset\.(?:text_field(?:\[\d{1,2}\])?|id_field|label_field|timestamp_field"
+    r"|covariates\[\d{1,4}\])")
 
 
 def validation_error(err: TunerError, grid_path: Path, label: str, roots: DataRoots,
