@@ -18,7 +18,7 @@ from tuner.data.timestamps import parse_timestamp, value_shape
 from tuner.errors import DataError
 
 # Field names that say what a field holds, most telling first (compared case-insensitively)
-ID_NAMES = ("id", "doc_id", "docid", "document_id", "_id", "uuid", "guid", "key", "url")
+ID_NAMES = ("id", "doc_id", "docid", "document_id", "_id", "uuid", "guid", "key", "url", "link")
 LABEL_NAMES = ("label", "category", "class", "topic", "section", "newsgroup", "genre", "target",
                "tag", "group", "y")
 DATE_NAMES = ("timestamp", "date", "published", "pub_date", "created", "created_at", "time",
