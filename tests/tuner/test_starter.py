@@ -133,7 +133,7 @@ def test_the_text_is_the_field_with_the_most_words_not_the_most_characters(tmp_p
     corpus = tmp_path / "headlines.csv"
     pd.DataFrame(rows).to_csv(corpus, index=False)
     _, grid, _ = _written(tmp_path, corpus, models=["lda"])
-    assert (grid["dataset"]["text_field"], grid["dataset"]["id_field"]) == ("headline", None)
+    assert (grid["dataset"]["text_field"], grid["dataset"]["id_field"]) == ("headline", "link")
 
 
 def test_a_label_some_records_lack_is_said_not_taken(tmp_path, ng_records):
