@@ -89,7 +89,9 @@ def _field_name(name: str, default: str | None, help_text: str, nullable: bool =
 
 
 DATASET = ParamSchema("dataset", [
-    Param("path", str, None, _file_path(), f"the corpus: {FORMATS}; relative to the grid file"),
+    Param("path", str, None, Constraint("a file or folder path", lambda v: bool(v.strip()),
+                                        whole=True),
+          f"the corpus: {FORMATS}; relative to the grid file"),
     Param("text_field", object, _DATA["text_field"], _text_fields(), "field holding each "
           "document's text; a list of fields (a title and an abstract): their texts joined, "
           "in that order, a blank line between"),

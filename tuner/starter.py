@@ -60,7 +60,7 @@ def starter_grid(path: Path, grid_folder: Path | None, models: Sequence[str] = (
     records = read_records(path)
     if not records:
         raise DataError(f"{path}: the corpus is empty (no records)")
-    found = found_fields(records, str(path))
+    found = found_fields(records, str(path), path.is_dir())
     texts = [_text(r.get(found.text)) for r in records]
     language = detected_language(texts)
     median = _median_tokens(texts)
@@ -74,7 +74,7 @@ def starter_grid(path: Path, grid_folder: Path | None, models: Sequence[str] = (
                               f"this corpus has {len(records)}: if one text holds many, split "
                               "it (a .txt file of one document per line, or a folder of one "
                               "file each)")
-    topics = topic_counts(len(records), found.classes)
+    topics = topic_counts(len(records), found.classes) if _take_num_topics(chosen) else []
     found.notes += _date_note(found, dtm) + _model_notes(language, chosen, found, topics)
     grid: dict[str, Any] = {
         "experiment": experiment or _experiment_name(path),
@@ -82,13 +82,14 @@ def starter_grid(path: Path, grid_folder: Path | None, models: Sequence[str] = (
                     "text_field": found.text, "id_field": found.id, "label_field": found.label,
                     "timestamp_field": found.timestamp if dtm else None, "language": language},
         "models": chosen,
-        "params": {"num_topics": topics},
+        "params": {"num_topics": topics} if topics else {},
         "seeds": SEEDS,
     }
     return grid, found.notes
 
 
-def found_fields(records: Sequence[Mapping[str, Any]], where: str) -> Found:
+def found_fields(records: Sequence[Mapping[str, Any]], where: str, folder: bool = False
+                 ) -> Found:
     names = _every_records_fields(records)
     sample = records[::max(1, len(records) // SAMPLE)]
     words = _words_by_field(sample, names)
@@ -103,7 +104,7 @@ def found_fields(records: Sequence[Mapping[str, Any]], where: str) -> Found:
     found.timestamp = _date_field(records, [n for n in others if n != found.id], found)
     _label_field(records, [n for n in others if n != found.id and n.lower() not in DATE_NAMES],
                  found)
-    found.notes += _partial_label_note(records, names, found.id)
+    found.notes += _partial_label_note(records, names, found.id, folder)
     return found
 
 
@@ -189,8 +190,8 @@ def _label_field(records: Sequence[Mapping[str, Any]], names: Sequence[str],
         too_many = [f"'{n}' has {classes[n]:,} values" for n in named
                     if classes[n] > min(MOST_CLASSES, len(records) // 2)]
         found.notes.append("label_field null: no field named as a label (label, category, "
-                           f"class, topic ...) holds from 2 to {MOST_CLASSES} classes, each of "
-                           "two documents or more on average"
+                           f"class, topic ...) is in every record and holds from 2 to "
+                           f"{MOST_CLASSES} classes, each of two documents or more on average"
                            + (f" ({', '.join(too_many)})" if too_many else "")
                            + "; NPMI and diversity rank the trials")
     others = [f"'{n}' ({classes[n]} values)" for n in names
@@ -206,21 +207,24 @@ def _could_be_classes(records: Sequence[Mapping[str, Any]], classes: int) -> boo
 
 
 def _partial_label_note(records: Sequence[Mapping[str, Any]], names: Sequence[str],
-                        id_field: str | None) -> list[str]:
+                        id_field: str | None, folder: bool) -> list[str]:
     """A label-named field that some records lack (in a corpus folder: the files directly in
     it, outside any subfolder) cannot be the grid's label field."""
-    partial = [n for n in {k for r in records for k in r}
-               if n not in names and n.lower() in LABEL_NAMES]
+    partial = sorted(n for n in {k for r in records for k in r}
+                     if n not in names and n.lower() in LABEL_NAMES)
     notes = []
     for name in partial:
         lacking = [(n, r) for n, r in enumerate(records, start=1) if name not in r]
         first = ", ".join(str(r[id_field]) if id_field else f"record {n}"
                           for n, r in lacking[:3])
+        where = f"{first}{' ...' if len(lacking) > 3 else ''}"
         notes.append(f"'{name}' is missing from {_count(len(lacking), 'record')}, so it is not "
-                     "the label field; give every record one (in a corpus folder, a file's "
-                     "label is the folder it is in: files directly in the corpus folder, "
-                     f"here {first}{' ...' if len(lacking) > 3 else ''}, have none; move a "
-                     "README or notes out of it, documents into a folder of their class)")
+                     "the label field; " + (
+                         "a file's label is the folder it is in, and the files directly in the "
+                         f"corpus folder ({where}) have none: move a README or notes out of "
+                         "it, documents into a folder of their class" if folder else
+                         f"give every record one (the first without: {where}); null leaves a "
+                         "document unscored"))
     return notes
 
 
@@ -241,8 +245,8 @@ def _date_field(records: Sequence[Mapping[str, Any]], names: Sequence[str],
         blank = sum(not v.strip() for v in bad)
         shaped = next((value_shape(v) for v in bad if v.strip()), "")
         found.notes.append(
-            f"'{name}' is named as dates are, but {_count(len(bad), 'value')} of "
-            f"{len(values):,} {'are' if len(bad) != 1 else 'is'} not one tuner reads"
+            f"'{name}' is named as dates are, but {len(bad):,} of its {len(values):,} values "
+            f"{'are not dates' if len(bad) != 1 else 'is not a date'} tuner reads"
             + (f" ({blank:,} blank)" if blank else "") + (f", e.g. {shaped}" if shaped else "")
             + ": DTM needs an ISO date (YYYY-MM-DD, YYYY-MM or YYYY) for every document; "
             "convert them to use it")
@@ -255,8 +259,8 @@ def _date_note(found: Found, dtm: bool) -> list[str]:
                 "timestamp_field once the corpus has one"] if dtm else []
     if dtm:
         return [f"timestamp_field '{found.timestamp}': every value is a date, DTM's time"]
-    return [f"'{found.timestamp}' holds a date for every document: add \"dtm\" to models and "
-            f"set timestamp_field to '{found.timestamp}' to follow the topics over time"]
+    return [f"'{found.timestamp}' holds a date for every document: add DTM to models and set "
+            f"timestamp_field to it to follow the topics over time"]
 
 
 def _by_telling_name(names: Sequence[str], telling: Sequence[str],
@@ -304,10 +308,22 @@ def suggested_models(language: str, short: bool) -> list[str]:
     return models + (["bertopic"] if language == "en" else [])
 
 
+def _take_num_topics(models: Sequence[str]) -> bool:
+    """Whether any of `models` takes num_topics (HDP finds its number: max_topics caps it)."""
+    from trainers import canonical_name, load_trainer
+
+    return any(load_trainer(str(canonical_name(m))).params.get("num_topics") is not None
+               for m in models)
+
+
 def _model_notes(language: str, chosen: Sequence[str], found: Found,
                  topics: Sequence[int]) -> list[str]:
-    notes = [f"models {', '.join(chosen)}: `tuner params MODEL` lists what else each takes; "
-             "THETA, CTM, ETM, NVDM, GSM, HDP, STM and DTM are there too"]
+    from trainers import canonical_name, registry
+
+    taken = {canonical_name(m) for m in chosen}
+    rest = [name for name in registry() if name not in taken]
+    notes = [f"models {', '.join(chosen)}: `tuner params MODEL` lists what else each takes"
+             + (f"; {', '.join(rest)} are there too" if rest else "")]
     if language == "zh":
         notes.append("to add BERTopic or THETA, which embed the documents, give them a "
                      "multilingual embedding model for Chinese (embedding.model, e.g. "
@@ -316,9 +332,8 @@ def _model_notes(language: str, chosen: Sequence[str], found: Found,
     asked = " and ".join(map(str, topics))
     if found.classes and list(topics) == [found.classes, 2 * found.classes]:
         notes.append(f"num_topics {asked}: the {found.classes} classes and twice them")
-    elif found.classes:
-        notes.append(f"num_topics {asked}: near the {found.classes} classes, within the 5 to "
-                     "100 topics every model takes")
+    elif found.classes and topics:
+        notes.append(f"num_topics {asked}: near the {found.classes} classes, within 5 to 100")
     return notes
 
 

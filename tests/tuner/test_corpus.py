@@ -458,8 +458,8 @@ def test_what_is_not_a_document_is_left_out_of_a_folder_and_counted(tmp_path, re
                                 "model": "LDA", "params": {"num_topics": 20}}))
     grid = load_grid(path)
     warnings = advisories(grid, check_inputs(grid))
-    assert any("3 files of the corpus folder are not a document and left out (2 .pdf, 1 .json)"
-               in warning for warning in warnings), warnings
+    assert any("3 files of the corpus folder are not documents and are left out (2 .pdf, "
+               "1 .json)" in warning for warning in warnings), warnings
 
 
 def test_a_folder_file_name_that_is_not_utf8_is_refused_by_name(tmp_path, records):

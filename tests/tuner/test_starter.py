@@ -45,7 +45,7 @@ def test_a_bundled_corpus_gets_a_grid_that_validates(tmp_path, name, models, top
     assert loaded.trial_count == len(models) * len(topics) * 2  # two seeds
     assert any("classes" in note for note in notes)
     if name == "huffpost-mini":  # its dates are said, and read once DTM is asked for
-        assert any('add "dtm" to models' in note for note in notes)
+        assert any("add DTM to models and set timestamp_field to it" in note for note in notes)
         path, grid, _ = _written(tmp_path, dataset_path(name), models=["dtm"])
         assert grid["dataset"]["timestamp_field"] == "timestamp"
         check_inputs(load_grid(path))
@@ -145,7 +145,7 @@ def test_a_label_some_records_lack_is_said_not_taken(tmp_path, ng_records):
     path, grid, notes = _written(tmp_path, corpus, models=["lda"])
     assert grid["dataset"]["label_field"] is None
     assert any("'label' is missing from 1 record, so it is not the label field" in note
-               and "here 7, have none" in note for note in notes), notes
+               and "(the first without: 7)" in note for note in notes), notes
     check_inputs(load_grid(path))
 
 
@@ -189,8 +189,8 @@ def test_what_init_cannot_use_is_said_with_what_to_do(tmp_path, ng_records):
     _, grid, notes = _written(tmp_path, corpus, models=["lda", "dtm"])
     text = "\n".join(notes)
     assert grid["dataset"]["timestamp_field"] is None
-    assert "'date' is named as dates are, but 60 values of 60 are not one tuner reads, e.g. " \
-        "shaped '99/99/9999'" in text
+    assert "'date' is named as dates are, but 60 of its 60 values are not dates tuner reads, " \
+        "e.g. shaped '99/99/9999'" in text
     assert "DTM needs a field of dates for every document, and none was found" in text
     assert "label_field 'tag'" not in text  # 40 classes of 60 documents: too many
     assert "'tag' has 40 values" in text and "'news_category' (2 values)" in text
@@ -199,7 +199,7 @@ def test_what_init_cannot_use_is_said_with_what_to_do(tmp_path, ng_records):
     corpus.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
     _, grid, notes = _written(tmp_path, corpus)
     assert grid["params"]["num_topics"] == [5, 10]
-    assert "num_topics 5 and 10: near the 2 classes, within the 5 to 100" in "\n".join(notes)
+    assert "num_topics 5 and 10: near the 2 classes, within 5 to 100" in "\n".join(notes)
     assert "other fields with few values: 'news_category' (2 values)" in "\n".join(notes)
 
 
@@ -224,3 +224,21 @@ def test_a_second_text_field_is_pointed_at_and_joins_when_listed(tmp_path, ng_re
     path.write_text(json.dumps(grid), encoding="utf-8")
     corpus_read = check_inputs(load_grid(path)).corpus
     assert corpus_read.texts[0] == f"{rows[0]['headline']}\n\n{rows[0]['short_description']}"
+
+
+def test_a_model_without_num_topics_gets_a_grid_without_it(tmp_path):
+    """HDP finds its number of topics: a grid with num_topics for it alone was refused."""
+    path, grid, notes = _written(tmp_path, dataset_path("huffpost-mini"), models=["hdp"])
+    assert grid["params"] == {}
+    assert "HDP" not in notes[[n.startswith("models") for n in notes].index(True)].split(": ")[1]
+    check_inputs(load_grid(path))
+
+
+def test_a_grid_of_every_model_validates(tmp_path):
+    """Every model but THETA (its Qwen3 weights are not on an offline machine), together."""
+    from trainers import registry
+
+    models = [name for name in registry() if name != "THETA"]
+    path, grid, _ = _written(tmp_path, dataset_path("huffpost-mini"), models=models)
+    assert grid["models"] == models and grid["dataset"]["timestamp_field"] == "timestamp"
+    check_inputs(load_grid(path))

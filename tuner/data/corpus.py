@@ -440,9 +440,10 @@ def text_fields(text_field: str | Sequence[str]) -> tuple[str, ...]:
 
 
 def field_names(text_field: str | Sequence[str]) -> str:
-    """How a message names the text field: 'text', or ['title', 'abstract']."""
+    """How a message names the text field: 'text' (as every field is named), or the list as the
+    grid writes it, ["title", "abstract"]."""
     names = text_fields(text_field)
-    return f"'{names[0]}'" if len(names) == 1 else f"[{', '.join(repr(n) for n in names)}]"
+    return f"'{names[0]}'" if len(names) == 1 else json.dumps(list(names), ensure_ascii=False)
 
 
 def _record_text(record: dict[str, Any], spec: DatasetSpec, where: str, number: int) -> str:

@@ -426,12 +426,14 @@ def _left_out_files_advice(grid: Grid) -> list[str]:
     if not grid.dataset.path.is_dir():
         return []
     _, others = corpus_files(grid.dataset.path)
-    if not others:
+    others = [path for path in others if path.resolve() != grid.path.resolve()]  # the grid's
+    if not others:  # own file, written into its corpus folder, is no news
         return []
     suffixes = Counter(path.suffix.lower() for path in others)
     counted = ", ".join(f"{n} {suffix}" for suffix, n in suffixes.most_common(5))
-    return [f"{grid.path}: dataset.path: {len(others)} file{'s' * (len(others) != 1)} of the "
-            f"corpus folder {'are' if len(others) != 1 else 'is'} not a document and left out "
+    many = len(others) != 1
+    return [f"{grid.path}: dataset.path: {len(others)} file{'s' * many} of the corpus folder "
+            f"{'are not documents and are' if many else 'is not a document and is'} left out "
             f"({counted}{', ...' if len(suffixes) > 5 else ''}): its documents are the files "
             f"with no suffix or {', '.join(DOCUMENT_SUFFIXES)}; convert the others to text "
             "to include them"]
