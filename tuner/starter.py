@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tuner.data.corpus import LETTER, detected_language, level_text, read_records
+from tuner.data.corpus import (
+    LETTER,
+    detected_language,
+    is_missing,
+    is_nested,
+    level_text,
+    read_records,
+)
 from tuner.data.timestamps import parse_timestamp, value_shape
 from tuner.errors import DataError
 
@@ -273,9 +280,9 @@ def _by_telling_name(names: Sequence[str], telling: Sequence[str],
 
 def _scalar_text(value: Any) -> str | None:
     """A field's value as text (1, 1.0 and "1" alike); None for a list or an object."""
-    if isinstance(value, (dict, list, tuple)) or type(value).__name__ == "ndarray":
+    if is_nested(value):
         return None
-    if value is None or (isinstance(value, float) and value != value):  # NaN
+    if is_missing(value):
         return ""
     return level_text(value.strip() if isinstance(value, str) else value)
 

@@ -423,7 +423,7 @@ _NOT_HAN = re.compile("[^\u4e00-\u9fff]+")
 
 def _as_text(value: Any) -> str:
     """A field as text; a missing value ("" or null in JSONL, NaN or NA from Parquet) is ""."""
-    return "" if _missing(value) else str(value)
+    return "" if is_missing(value) else str(value)
 
 
 def _id_text(value: Any) -> str:
@@ -459,8 +459,8 @@ def _document_text(value: Any, spec: DatasetSpec, where: str, record: int) -> st
     spelling "['para1', 'para2']" was taken for the text (audit of 2026-12-02)."""
     if type(value).__name__ == "ndarray":  # a Parquet list column
         value = value.tolist()
-    if isinstance(value, (list, tuple)) and all(isinstance(v, str) or _missing(v) for v in value):
-        return "\n\n".join(v for v in value if not _missing(v))
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) or is_missing(v) for v in value):
+        return "\n\n".join(v for v in value if not is_missing(v))
     if isinstance(value, (dict, list, tuple)):
         raise DataError(f"{where}: record {record}: dataset.text_field "
                         f"{field_names(spec.text_field)}: "
@@ -480,7 +480,7 @@ def _composed(text: str) -> str:
 def _timestamp_text(value: Any) -> str:
     """A timestamp as text; a year written as a float (2018.0, a column with a gap read through
     a float type) is the year."""
-    return "" if _missing(value) else level_text(value)
+    return "" if is_missing(value) else level_text(value)
 
 
 def _label_text(value: Any) -> str:
@@ -488,7 +488,7 @@ def _label_text(value: Any) -> str:
     float type) are one class, not two; and "news " is "news" (a trailing space made a class of
     its own, silently: F1 0.202 → 0.107 with every second label so written; audit of
     2026-12-01)."""
-    if _missing(value):
+    if is_missing(value):
         return ""
     return level_text(value.strip() if isinstance(value, str) else value)
 
@@ -503,7 +503,7 @@ def level_text(value: Any) -> str:
     return str(value)
 
 
-def _missing(value: Any) -> bool:
+def is_missing(value: Any) -> bool:
     if value is None:
         return True
     if isinstance(value, float):
@@ -511,7 +511,7 @@ def _missing(value: Any) -> bool:
     return type(value).__name__ in ("NAType", "NaTType")  # pandas' missing markers
 
 
-def _nested(value: Any) -> bool:
+def is_nested(value: Any) -> bool:
     return isinstance(value, (dict, list, tuple)) or type(value).__name__ == "ndarray"
 
 
@@ -519,7 +519,7 @@ def _check_labels(values: list[Any], field: str, where: str) -> None:
     """One class per document: a list's or an object's text was a class of its own, so a
     multi-label corpus was scored against classes made of label combinations, silently
     (attacker audit of 2026-12-02)."""
-    nested = sum(1 for v in values if _nested(v))  # counted, never shown: no file content
+    nested = sum(1 for v in values if is_nested(v))  # counted, never shown: no file content
     if nested:
         raise DataError(f"{where}: dataset.label_field '{field}': {nested} of {len(values)} "
                         "records hold a list or an object; a label is one class per document "
@@ -532,12 +532,12 @@ def _check_covariates(covariates: dict[str, list[Any]], where: str) -> None:
     """Every document needs a value of each covariate (STM regresses on them)."""
     problems = []
     for i, (name, values) in enumerate(covariates.items()):
-        missing = sum(1 for v in values if _missing(v) or (isinstance(v, str) and not v.strip()))
+        missing = sum(1 for v in values if is_missing(v) or (isinstance(v, str) and not v.strip()))
         if missing:
             problems.append(f"{where}: dataset.covariates[{i}] '{name}': {missing} of "
                             f"{len(values)} records have no value; fill them in or drop the "
                             "covariate")
-        nested = sum(1 for v in values if _nested(v))  # a Parquet list column too
+        nested = sum(1 for v in values if is_nested(v))  # a Parquet list column too
         if nested:  # each one's text was a level of its own
             problems.append(f"{where}: dataset.covariates[{i}] '{name}': {nested} of "
                             f"{len(values)} records hold a list or an object; a covariate is "
