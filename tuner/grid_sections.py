@@ -10,7 +10,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from tuner.data.corpus import CHINESE_SHARE, FORMATS, SUPPORTED_SUFFIXES, DatasetSpec
+from tuner.data.corpus import (
+    CHINESE_SHARE,
+    FORMATS,
+    SUPPORTED_SUFFIXES,
+    DatasetSpec,
+    text_field_setting,
+)
 from tuner.data.embeddings import LONG_DOCUMENTS, MAX_REVISION, EmbeddingSpec, valid_revision
 from tuner.data.vocab import NPMI_REFERENCES, STOP_LISTS, Preprocessing
 from tuner.engine.pruning import PRUNER_TYPES, PrunerSpec
@@ -296,9 +302,7 @@ def dataset_spec(value: Any, base: Path, problems: ProblemList) -> DatasetSpec |
     elif path.suffix.lower() not in SUPPORTED_SUFFIXES:
         problems.add("dataset.path", f"expects {FORMATS}; got '{path.suffix}'")
     settings["covariates"] = tuple(settings["covariates"] or ())  # null: none, as []
-    if isinstance(settings["text_field"], list):  # one field given as a list is that field
-        fields = tuple(settings["text_field"])
-        settings["text_field"] = fields[0] if len(fields) == 1 else fields
+    settings["text_field"] = text_field_setting(settings["text_field"])
     return DatasetSpec(path, **settings)
 
 

@@ -34,10 +34,12 @@ def leads_outside(folder: Path, roots: Sequence[Path], most: int | None = MAX_MO
     return False
 
 
-def confined(path: str | Path, roots: Sequence[str], field: str) -> Path:
+def confined(path: str | Path, roots: Sequence[str], field: str,
+             most_files: int | None = None) -> Path:
     """`path` resolved, to be read in its place. With `roots` (a served inline sweep's), it must
-    resolve under one of them, and so must everything in it if it is a folder. Without roots,
-    the path as given (a sweep the user runs reads what the user names).
+    resolve under one of them, and so must everything in it if it is a folder (of at most
+    `most_files` entries: a model folder's cap; a corpus folder has none). Without roots, the
+    path as given (a sweep the user runs reads what the user names).
 
     Raises:
         DataError: the path (or a file in the folder) now leads outside the roots; nothing was
@@ -47,9 +49,8 @@ def confined(path: str | Path, roots: Sequence[str], field: str) -> Path:
         return Path(path)
     folders = [Path(root) for root in roots]
     resolved = Path(path).resolve()
-    most = MAX_MODEL_FILES if field == "embedding.model" else None  # a corpus has any number
     if not under(resolved, folders) or (resolved.is_dir()
-                                        and leads_outside(resolved, folders, most)):
+                                        and leads_outside(resolved, folders, most_files)):
         raise DataError(f"{path}: {field} now leads outside the server's data roots (it was "
                         "replaced after the sweep was sent); nothing was read from it. Send "
                         "the sweep again once the file is back")
@@ -60,5 +61,5 @@ def confined_model(model: str, folder: str | Path, roots: Sequence[str]) -> Path
     """The folder of embedding model `model` (the grid's id or path), read in its place: checked
     as `confined` does when the grid names it by path (the service makes every folder an
     inline grid names absolute); an id's folder is in the Hugging Face cache, not the data."""
-    return confined(folder, roots, "embedding.model") if Path(model).is_absolute() \
-        else Path(folder)
+    return confined(folder, roots, "embedding.model", MAX_MODEL_FILES) \
+        if Path(model).is_absolute() else Path(folder)

@@ -434,6 +434,13 @@ def _id_text(value: Any) -> str:
     return _as_text(value)
 
 
+def text_field_setting(value: str | Sequence[str]) -> str | tuple[str, ...]:
+    """A grid's text_field as DatasetSpec holds it, from the grid or from JSON: one field as its
+    name (a one-item list too: the same corpus, the same key), several as a tuple."""
+    fields = text_fields(value)
+    return fields[0] if len(fields) == 1 else fields
+
+
 def text_fields(text_field: str | Sequence[str]) -> tuple[str, ...]:
     """The fields a document's text is read from, in order."""
     return (text_field,) if isinstance(text_field, str) else tuple(text_field)

@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 
 from trainers import load_trainer
 from tuner.data.confine import confined, confined_model
-from tuner.data.corpus import Corpus, DatasetSpec, load_corpus
+from tuner.data.corpus import Corpus, DatasetSpec, load_corpus, text_field_setting
 from tuner.data.embeddings import EncoderSource
 from tuner.data.ground_truth import (
     GroundTruth,
@@ -265,9 +265,7 @@ def _changed_side_inputs(ref: DataRef, loaded: Mapping[str, str]) -> list[str]:
 def _read_trial_data(ref: DataRef) -> TrialData:
     fields = ref.dataset
     path = confined(ref.corpus_path, ref.roots, "dataset.path")
-    text_field = fields.get("text_field", "text")  # a list, through JSON, of several
-    spec = DatasetSpec(path, text_field=text_field if isinstance(text_field, str)
-                       else tuple(text_field),
+    spec = DatasetSpec(path, text_field=text_field_setting(fields.get("text_field", "text")),
                        id_field=fields.get("id_field", "id"),
                        label_field=fields.get("label_field"),
                        timestamp_field=fields.get("timestamp_field"),
