@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from tuner.data.ground_truth import GroundTruth, as_mapping
 from tuner.data.store import key_digest
 from tuner.data.vocab import (
     BagOfWords,
@@ -71,6 +72,7 @@ class Score:
     not_computed: dict[str, str]  # metric -> why these topics have no value for it
     earlier_key: str = ""  # the key as tuner wrote it before the context was in it
     merged: tuple[str, ...] = ()  # words of one topic read as one token (as_tokens)
+    truth: GroundTruth | None = None  # the labels the assignments were scored against
 
 
 def load_topics(path: Path) -> ExternalTopics:
@@ -197,7 +199,8 @@ def score_external(grid_path: Path, topics_path: Path, assignments_path: Path | 
         [float(x) for x in npmi_per_topic(output, reference)]
     return Score(metrics, per_topic, output, spec, doc_ids,
                  unscored_words(topics, reference.vocab_index, grid.metrics.topn),
-                 evaluation.not_computed, earlier_key, merged)
+                 evaluation.not_computed, earlier_key, merged,
+                 inputs.truth if truth is not None else None)
 
 
 def as_tokens(topics: ExternalTopics, settings: Preprocessing, language: str
@@ -254,7 +257,7 @@ def log_score(score: Score, tracking_uri: str) -> tuple[str, bool]:
     whether it is new. The same files scored on the same data are logged once: a second copy
     counted as a second seed of the configuration, with a standard deviation of 0."""
     from tuner.tracking.records import SCORED, SOURCE_TAG
-    from tuner.tracking.tracker import MlflowTracker
+    from tuner.tracking.tracker import GROUND_TRUTH_FILE, MlflowTracker
 
     tracker = MlflowTracker(tracking_uri)
     experiment_id = tracker.experiment_id(score.spec.experiment)
@@ -268,6 +271,8 @@ def log_score(score: Score, tracking_uri: str) -> tuple[str, bool]:
     sweep = tracker.start_sweep(score.spec.experiment, {SOURCE_TAG: SCORED,
                                                         "tuner.context": score.spec.data.context},
                                 {"model": score.spec.model}, score.doc_ids)
+    if score.truth is not None:
+        tracker.log_json(sweep.run_id, GROUND_TRUTH_FILE, as_mapping(score.truth, score.doc_ids))
     record = TrialRecord(score.spec, TrialStatus.COMPLETE, score.metrics,
                          score.output.topic_words, score.topic_npmi,
                          np.asarray(score.output.assignments).tolist(),

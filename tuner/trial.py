@@ -209,6 +209,7 @@ class StoredFit:
     metrics: Mapping[str, float]  # as logged: the fit's own figures are carried over
     extras: Mapping[str, Any] = field(default_factory=dict)  # the fit's extras.json, carried over
     threads: int = 0  # the threads the fit ran on (its tuner.threads tag; 0 when unknown)
+    doc_ids: tuple[str, ...] = ()  # the assignments' documents, in their order (empty: unknown)
 
 
 @dataclass(frozen=True)

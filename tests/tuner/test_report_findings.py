@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import json
 from pathlib import Path
 
 import pytest
@@ -132,13 +133,78 @@ def test_each_shown_topic_says_how_many_documents_it_holds(
     tracker = MlflowTracker(uri, existing=True)
     stm = next(t for t in tracker.finished_trials(EXPERIMENT) if t.model == "STM")
     table = Path(tracker.client.download_artifacts(stm.run_id, "assignments.csv", str(tmp_path)))
-    counts = Counter(int(row["topic"]) for row in csv.DictReader(table.open(encoding="utf-8")))
+    rows = list(csv.DictReader(table.open(encoding="utf-8")))
+    counts = Counter(int(row["topic"]) for row in rows)
+    label_of = {str(r["id"]): r["label"] for r in read_jsonl(HUFFPOST_MINI)}  # the corpus's own
     words = tracker.topics(stm.run_id)
     for topic in range(5):
         shown = html.escape(" ".join(words[str(topic)][:10]))
         n = counts.get(topic, 0)
         share = "&lt;1%" if n and round(100 * n / 1000) == 0 else f"{100 * n / 1000:.0f}%"
-        assert f"{shown} <i>({counted(n, 'document')}, {share})</i></li>" in page
+        labels = Counter(label_of[row["doc_id"]] for row in rows if int(row["topic"]) == topic)
+        (label, most), = sorted(labels.items(), key=lambda kv: (-kv[1], kv[0]))[:1]
+        assert (f"{shown} <i>({counted(n, 'document')}, {share}; "
+                f"{100 * most / n:.0f}% {html.escape(label)})</i></li>") in page
+
+
+def test_the_sweep_logs_its_labels_in_the_ground_truth_files_form(
+        swept: tuple[str, str, list[Path]], tmp_path: Path) -> None:
+    """{label: [doc ids]}, which a grid's `ground_truth` reads back as the same partition."""
+    from tuner.data.corpus import DatasetSpec, load_corpus
+    from tuner.data.ground_truth import ground_truth_from_labels, load_ground_truth
+    from tuner.tracking.tracker import GROUND_TRUTH_FILE
+
+    uri, _, _ = swept
+    tracker = MlflowTracker(uri, existing=True)
+    sweep = tracker.sweep_runs(EXPERIMENT)[0]
+    logged = tracker.read_json(sweep.run_id, GROUND_TRUTH_FILE)
+    records = read_jsonl(HUFFPOST_MINI)
+    assert logged is not None and sorted(logged) == sorted({r["label"] for r in records})
+    assert {d for ids in logged.values() for d in ids} == {str(r["id"]) for r in records}
+    assert all(r["label"] == next(k for k, ids in logged.items() if str(r["id"]) in ids)
+               for r in records[:50])
+    corpus = load_corpus(DatasetSpec(HUFFPOST_MINI, "text", "id", "label", language="en"))
+    path = tmp_path / "truth.json"
+    path.write_text(json.dumps(logged), encoding="utf-8")
+    assert load_ground_truth(path, corpus).sha256 == \
+        ground_truth_from_labels(corpus.labels or [], "labels").sha256
+
+
+def test_a_topic_names_the_label_most_of_its_documents_carry_matched_by_id(
+        tmp_path: Path) -> None:
+    """The labels come from the report's sweep, the assignments from a trial an earlier sweep
+    logged in another document order: matched by document id, never by row."""
+    from trainers import trainer_revision
+    from tuner import trial as t
+    from tuner.reporting.report import write_report_with
+    from tuner.tracking.memory import MemoryTracker
+    from tuner.tracking.tracker import GROUND_TRUTH_FILE
+
+    data = t.DataRef("c.jsonl", "sha", "en", "bow", None, None, None, "label", context="ctx")
+    spec = t.TrialSpec("LDA", {"num_topics": 3}, 1, data, t.MetricSettings(), "e", "k1",
+                       revision=trainer_revision("LDA"), fit_key="f1", config_key="c1")
+    record = t.TrialRecord(spec, t.TrialStatus.COMPLETE, {"npmi": 0.1},
+                           [["a", "b"], ["c"], ["d"]], [0.1, 0.2, 0.3], [0, 0, 0, 1, 1, 2])
+    tracker = MemoryTracker()
+    earlier = tracker.start_sweep("e", {"tuner.context": "ctx"}, {},
+                                  ["d1", "d2", "d3", "d4", "d5", "d6"])
+    tracker.finish_trial(earlier, tracker.start_trial(earlier, spec), record)
+    latest = tracker.start_sweep("e", {"tuner.context": "ctx"}, {},
+                                 ["d6", "d5", "d4", "d3", "d2", "d1"])
+    tracker.log_json(latest.run_id, GROUND_TRUTH_FILE,
+                     {"x<y": ["d1", "d2"], "sport": ["d3", "d4", "d5"], "art": ["d6"]})
+    page = write_report_with(tracker, "e", tmp_path).html.read_text(encoding="utf-8")
+    assert "a b <i>(3 documents, 50%; 67% x&lt;y)</i></li>" in page
+    assert "c <i>(2 documents, 33%; 100% sport)</i></li>" in page
+    assert "d <i>(1 document, 17%; 100% art)</i></li>" in page
+    assert "lead no topic" not in page
+    tracker.log_json(latest.run_id, GROUND_TRUTH_FILE,  # a tie goes to the name sorted first
+                     {"b": ["d1", "d4", "d6"], "a": ["d2", "d5"], "c": ["d3"]})
+    page = write_report_with(tracker, "e", tmp_path / "tie").html.read_text(encoding="utf-8")
+    assert "a b <i>(3 documents, 50%; 33% a)</i></li>" in page
+    assert "c <i>(2 documents, 33%; 50% a)</i></li>" in page
+    assert ("<p>1 label of 3 leads no topic (no topic's documents mostly carry them; merged "
+            "into others' topics or spread over several): c.</p>") in page
 
 
 def test_documents_in_no_topic_are_counted_apart(tmp_path: Path) -> None:

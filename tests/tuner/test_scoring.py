@@ -67,7 +67,7 @@ def test_topics_alone_get_the_topic_metrics_only(tmp_path, lda_trial, capsys):
 
 def test_logged_score_joins_the_experiment_leaderboard(tmp_path, lda_trial):
     from tuner.reporting.leaderboard import leaderboard
-    from tuner.tracking.tracker import MlflowTracker
+    from tuner.tracking.tracker import GROUND_TRUTH_FILE, MlflowTracker
 
     grid_path, cache, record, doc_ids = lda_trial
     topics, assignments = write_files(tmp_path, record, doc_ids)
@@ -79,6 +79,10 @@ def test_logged_score_joins_the_experiment_leaderboard(tmp_path, lda_trial):
     assert code == EXIT_OK
     assert [(e.model, round(e.metrics["npmi"], 4)) for e in board] == [
         ("external:mallet", round(record.metrics["npmi"], 4))]
+    # the labels its assignments were scored against, for the report's label per topic
+    truth = tracker.read_json(tracker.sweep_runs("test")[0].run_id, GROUND_TRUTH_FILE)
+    assert truth is not None and sorted(d for ids in truth.values() for d in ids) == \
+        sorted(doc_ids)
 
 
 def test_the_same_score_is_logged_once(tmp_path, lda_trial, capsys):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +52,18 @@ def ground_truth_from_labels(labels: list[str], source: str) -> GroundTruth:
     index = {name: i for i, name in enumerate(names)}
     coded = np.array([index.get(label, -1) for label in labels], dtype=np.int64)
     return GroundTruth(coded, names, source)
+
+
+def as_mapping(truth: GroundTruth, doc_ids: Sequence[str]) -> dict[str, list[str]]:
+    """The truth in its file's form, {cluster: [doc ids]}, clusters in `names` order and
+    documents in corpus order; a document the truth does not cover is in no cluster. A sweep
+    logs it, so that its report can say which labels each topic's documents carry (and a user
+    can name it as a grid's `ground_truth`)."""
+    mapping: dict[str, list[str]] = {name: [] for name in truth.names}
+    for doc_id, code in zip(doc_ids, truth.labels.tolist(), strict=True):
+        if code >= 0:
+            mapping[truth.names[code]].append(str(doc_id))
+    return {name: ids for name, ids in mapping.items() if ids}
 
 
 def load_ground_truth(path: Path, corpus: Corpus) -> GroundTruth:

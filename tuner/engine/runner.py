@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from trainers import shared_steps
+from tuner.data.ground_truth import as_mapping
 from tuner.data.inputs import SharedStep, StepInputs
 from tuner.engine.executors import kill_workers, worker_exits
 from tuner.engine.pruning import (
@@ -52,6 +53,7 @@ from tuner.tracking.records import CODE_TAG, RANKING_TAG, SWEPT_TAG, code_identi
 from tuner.tracking.tracker import (
     ASKED_TAG,
     EMBEDDING_NAMED,
+    GROUND_TRUTH_FILE,
     SWEEP_CONFIGS_FILE,
     SWEEP_SETTINGS_FILE,
     WARNINGS_FILE,
@@ -149,6 +151,10 @@ def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: Executor
         tracker.log_json(sweep.run_id, SWEEP_CONFIGS_FILE, {"config_keys": asked})
         if warnings:  # said on stderr before the sweep, which a cron job's log buries
             tracker.log_json(sweep.run_id, WARNINGS_FILE, {"warnings": warnings})
+        truth = prepared.inputs.truth
+        if truth is not None:  # the report's "87% sci.space" beside each topic
+            tracker.log_json(sweep.run_id, GROUND_TRUTH_FILE,
+                             as_mapping(truth, prepared.inputs.corpus.ids))
         loop, source = _open_loop(prepared, tracker, sweep, on_record, limits, max_workers,
                                   should_stop, on_step)
     except TunerError:

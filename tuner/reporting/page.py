@@ -25,6 +25,7 @@ from tuner.reporting.plots import TOPIC_WORDS_SHOWN
 
 TABLE_METRICS = ("npmi", "diversity", "ari", "f1", "fit_seconds")
 TOP_CONFIGS = 3  # configurations whose best trial's topics the page lists
+UNLED_SHOWN = 12  # labels named under a topic list as leading no topic
 CSS = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:0.5em 0}"
        "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}img{max-width:1000px}")
 
@@ -49,6 +50,8 @@ class ReportData:
     other_code: str | None = None  # another tuner made it (leaderboard.other_code)
     extras: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # run id -> extras.json
     sizes: Mapping[str, Mapping[int, int]] = field(default_factory=dict)  # run id -> topic -> docs
+    # run id -> topic -> label -> its documents with that label (report.labels_by_topic)
+    topic_labels: Mapping[str, Mapping[int, Mapping[str, int]]] = field(default_factory=dict)
 
     @property
     def top(self) -> list[ConfigResult]:
@@ -255,20 +258,52 @@ def _topics_html(config: ConfigResult, data: ReportData, names: set[str]) -> str
     if not topics:
         return f"{title}<p>no topics.json artifact</p>"
     sizes = data.sizes.get(trial.run_id, {})
-    items = "".join(f"<li>{esc(' '.join(words[:TOPIC_WORDS_SHOWN]))}{_size(sizes, int(k))}</li>"
+    labels = data.topic_labels.get(trial.run_id, {})
+    items = "".join(f"<li>{esc(' '.join(words[:TOPIC_WORDS_SHOWN]))}"
+                    f"{_size(sizes, int(k), labels.get(int(k), {}))}</li>"
                     for k, words in sorted(topics.items(), key=lambda kv: int(kv[0])))
     trends = plot_name("trends", trial.run_id)
-    return (f"{title}<ol start='0'>{items}</ol>{_unassigned(sizes)}"
+    return (f"{title}<ol start='0'>{items}</ol>{_unassigned(sizes)}{_unled(labels)}"
             f"{_image(trends) if trends in names else ''}"
             f"{findings_html(topics, data.extras.get(trial.run_id, {}))}")
 
 
-def _size(sizes: Mapping[int, int], topic: int) -> str:
-    """" (212 documents, 21%)": the documents whose main topic it is; empty without sizes."""
+def _size(sizes: Mapping[int, int], topic: int, labels: Mapping[str, int]) -> str:
+    """" (212 documents, 21%; 87% sci.space)": the documents whose main topic it is, and the
+    label most of them carry with its share of those labelled; empty without sizes."""
     if not sizes:
         return ""
     count = sizes.get(topic, 0)
-    return f" <i>({counted(count, 'document')}, {_share_html(count / sum(sizes.values()))})</i>"
+    label = ""
+    if labels:
+        name, most = leading_label(labels)
+        label = f"; {_share_html(most / sum(labels.values()))} {html.escape(name)}"
+    return (f" <i>({counted(count, 'document')}, {_share_html(count / sum(sizes.values()))}"
+            f"{label})</i>")
+
+
+def leading_label(labels: Mapping[str, int]) -> tuple[str, int]:
+    """The label most of a topic's documents carry, and how many; a tie goes to the name
+    that sorts first, so a report reads the same every time."""
+    return min(labels.items(), key=lambda item: (-item[1], item[0]))
+
+
+def _unled(topic_labels: Mapping[int, Mapping[str, int]]) -> str:
+    """The labels no topic's documents mostly carry: the fit merged each into another's
+    topic or spread it over several, which ARI and F1 count against it without naming."""
+    if not topic_labels:
+        return ""
+    present = {name for labels in topic_labels.values() for name in labels}
+    led = {leading_label(labels)[0] for labels in topic_labels.values() if labels}
+    unled = sorted(present - led)
+    if not unled:
+        return ""
+    shown = ", ".join(html.escape(name) for name in unled[:UNLED_SHOWN])
+    more = f" and {len(unled) - UNLED_SHOWN} more" if len(unled) > UNLED_SHOWN else ""
+    verb = "leads" if len(unled) == 1 else "lead"
+    return (f"<p>{counted(len(unled), 'label')} of {len(present)} {verb} no topic (no topic's "
+            f"documents mostly carry them; merged into others' topics or spread over "
+            f"several): {shown}{more}.</p>")
 
 
 def _share_html(share: float) -> str:

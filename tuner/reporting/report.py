@@ -48,6 +48,7 @@ from tuner.reporting.plots import (
 from tuner.tracking.records import FinishedTrial, SweepRun, ranked, ranking_metric, still_pruned
 from tuner.tracking.tracker import (
     EXTRAS_FILE,
+    GROUND_TRUTH_FILE,
     WARNINGS_FILE,
     WARNINGS_TAG,
     MlflowTracker,
@@ -131,7 +132,7 @@ def write_report_with(tracker: Tracker, experiment: str, out: Path,
     data = _report_data(tracker, experiment, trials, metric or ranking_metric(sweeps),
                         declared, len(everything) - len(trials),
                         asked_configs(tracker, sweeps, context), seeds_asked(sweeps),
-                        latest_seeds(sweeps, context))
+                        latest_seeds(sweeps, context), _labels(tracker, sweep))
     data = _with_failures(data, trials, on_data(tracker.failed_trials(experiment), context),
                           declared)
     warned = (tracker.read_json(sweep.run_id, WARNINGS_FILE) or {}
@@ -194,7 +195,7 @@ def _report_data(tracker: Tracker, experiment: str, trials: list[FinishedTrial],
                  metric: str | None, declared: Mapping[str, Sequence[str]],
                  on_older_data: int = 0, asked: Collection[str] = frozenset(),
                  sweep_seeds: Mapping[str, int] | None = None,
-                 asked_seeds: int = 0) -> ReportData:
+                 asked_seeds: int = 0, labels: Mapping[str, str] | None = None) -> ReportData:
     # once over every ranked run, so each configuration counts the runs made otherwise that it
     # stands for (the board's superseded note; the report left it out)
     standing = aggregate_seeds(ranked(trials), declared, asked, sweep_seeds, asked_seeds)
@@ -213,20 +214,48 @@ def _report_data(tracker: Tracker, experiment: str, trials: list[FinishedTrial],
     return ReportData(experiment, metric, configs, pareto_front(configs, objectives), objectives,
                       model_importances(full, metric),
                       {t.run_id: tracker.topics(t.run_id) for t in best}, pruned_by_rung(trials),
-                      **_findings(tracker, [t.run_id for t in best]))
+                      **_findings(tracker, [t.run_id for t in best], labels or {}))
 
 
-def _findings(tracker: Tracker, run_ids: Sequence[str]) -> dict[str, Any]:
-    """ReportData's `extras` and `sizes` of the shown trials: each one's extras.json and how
-    many documents it assigned to each topic (-1: to none), read together from its stored fit
-    (its extras.json alone where assignments.csv is missing)."""
+def _labels(tracker: Tracker, sweep: SweepRun) -> dict[str, str]:
+    """Document id -> label, from the ground truth the report's sweep logged ({} when it
+    logged none: no labels, or a sweep of a tuner before 2026-12-04)."""
+    mapping = tracker.read_json(sweep.run_id, GROUND_TRUTH_FILE) or {}
+    return {str(doc_id): str(label) for label, doc_ids in mapping.items()
+            if isinstance(doc_ids, list) for doc_id in doc_ids}
+
+
+def _findings(tracker: Tracker, run_ids: Sequence[str], labels: Mapping[str, str]
+              ) -> dict[str, Any]:
+    """ReportData's `extras`, `sizes` and `topic_labels` of the shown trials: each one's
+    extras.json, how many documents it assigned to each topic (-1: to none) and which labels
+    they carry, read together from its stored fit (its extras.json alone where
+    assignments.csv is missing)."""
     extras: dict[str, Mapping[str, Any]] = {}
     sizes: dict[str, Mapping[int, int]] = {}
+    topic_labels: dict[str, Mapping[int, Mapping[str, int]]] = {}
     for run_id in run_ids:
         fit = tracker.stored_fit(run_id, 0)
         extras[run_id] = dict(fit.extras) if fit else tracker.read_json(run_id, EXTRAS_FILE) or {}
         sizes[run_id] = dict(Counter(fit.assignments)) if fit else {}
-    return {"extras": extras, "sizes": sizes}
+        topic_labels[run_id] = labels_by_topic(fit.doc_ids, fit.assignments, labels) \
+            if fit else {}
+    return {"extras": extras, "sizes": sizes, "topic_labels": topic_labels}
+
+
+def labels_by_topic(doc_ids: Sequence[str], assignments: Sequence[int],
+                    labels: Mapping[str, str]) -> dict[int, dict[str, int]]:
+    """Topic -> label -> how many of the topic's documents carry it. Documents are matched by
+    id, not position, as a trial skipped on a re-run was logged by an earlier sweep; those
+    without a label, and a fit logged without ids, count nowhere."""
+    if not doc_ids:
+        return {}
+    counts: dict[int, Counter[str]] = {}
+    for doc_id, topic in zip(doc_ids, assignments, strict=True):
+        label = labels.get(doc_id)
+        if label is not None and topic >= 0:
+            counts.setdefault(topic, Counter())[label] += 1
+    return {topic: dict(found) for topic, found in counts.items()}
 
 
 def pruned_by_rung(trials: list[FinishedTrial]) -> dict[str, dict[int, int]]:

@@ -48,6 +48,7 @@ class MemoryRun:
     record: TrialRecord | None = None
     start_time: int = field(default_factory=lambda: time.time_ns() // 10**6)
     history: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # metric steps
+    doc_ids: tuple[str, ...] = ()  # a trial's documents, as its sweep named them
 
     @property
     def pruned(self) -> bool:
@@ -108,7 +109,8 @@ class MemoryTracker:
         if run.record.spec.metrics.words_needed < words_needed:
             return None
         return StoredFit(run_id, run.record.topic_words, run.record.assignments,
-                         dict(run.metrics), dict(run.record.extras), run.record.threads)
+                         dict(run.metrics), dict(run.record.extras), run.record.threads,
+                         run.doc_ids)
 
     def fail_stale_runs(self, sweep: SweepHandle) -> int:
         stale = [run for run in self.runs.values() if run.experiment_id == sweep.experiment_id
@@ -125,6 +127,7 @@ class MemoryTracker:
     def finish_trial(self, sweep: SweepHandle, run_id: str, record: TrialRecord) -> None:
         run = self.runs[run_id]
         run.record = record
+        run.doc_ids = sweep.doc_ids
         run.metrics |= dict(record.metrics)
         for name, step, value in learning_curve(record):
             run.history.setdefault(name, []).append((step, value))

@@ -53,6 +53,7 @@ SWEEP_CONFIGS_FILE = "sweep_configs.json"  # on a sweep run: the config keys it 
 ASKED_TAG = "tuner.asked"  # on a sweep run: how many configurations it asked for (that file)
 WARNINGS_FILE = "warnings.json"  # on a sweep run: what validation and precompute warned of
 WARNINGS_TAG = "tuner.warnings"  # on a sweep run: how many
+GROUND_TRUTH_FILE = "ground_truth.json"  # on a sweep run: its labels, {label: [doc ids]}
 DEFAULT_STORE = Path("mlruns")
 SECRET_MARKERS = ("password", "secret", "token", "api_key", "apikey")
 
@@ -386,7 +387,8 @@ class MlflowTracker:
             return None
         threads = run.data.tags.get("tuner.threads", "")
         return StoredFit(run_id, words, assignments, dict(run.data.metrics), extras,
-                         int(threads) if threads.isdigit() else 0)
+                         int(threads) if threads.isdigit() else 0,
+                         tuple(row.get("doc_id") or "" for row in rows))
 
     def _extras(self, run_id: str, folder: str) -> dict[str, Any]:
         """A run's extras.json ({} when it logged none: a model with nothing extra to say). A
