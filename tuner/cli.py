@@ -439,14 +439,19 @@ def _run(args: argparse.Namespace) -> int:
               file=sys.stderr)
     print(f"\nleaderboard by {outcome.metric} (experiment '{grid.experiment}'):")
     print(format_leaderboard(outcome.board, outcome.metric))
+    store = (f" --tracking-uri {shlex.quote(redact_uri(args.tracking_uri))}"
+             if args.tracking_uri else "")
+    experiment = shlex.quote(grid.experiment)
     if outcome.unshown:  # 2 of 12 models' rows were cut without a word (audit of 2026-12-01)
-        store = (f" --tracking-uri {shlex.quote(redact_uri(args.tracking_uri))}"
-                 if args.tracking_uri else "")
         print(f"... and {outcome.unshown} more configuration{'s' * (outcome.unshown != 1)} "
               f"(--leaderboard {len(outcome.board) + outcome.unshown} shows every one; "
-              f"`tuner report {shlex.quote(grid.experiment)}{store}` too)")
+              f"`tuner report {experiment}{store}` too)")
     for warning in outcome.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    if not args.quiet and outcome.board:  # on stderr: a script reads the board from stdout
+        print(f"next: `tuner report {experiment}{store}` (each configuration's topics, with "
+              f"plots), `tuner best {experiment}{store}` (a grid of the best), `tuner ui "
+              f"{experiment}{store}` (MLflow's compare view)", file=sys.stderr)
     return EXIT_TRIAL_FAILED if outcome.failed else EXIT_OK
 
 

@@ -823,9 +823,18 @@ def test_a_leaderboard_cut_short_says_how_many_rows_it_left_out(tmp_path, small_
     assert main(["run", str(path), "--leaderboard", "2", "--max-workers", "1", "--quiet",
                  "--tracking-uri", sqlite_store(tmp_path / "mlflow.db"),
                  "--cache-dir", str(tmp_path / "cache")]) == 0
-    out = capsys.readouterr().out
+    printed = capsys.readouterr()
     assert "... and 1 more configuration (--leaderboard 3 shows every one; `tuner report " \
-           f"'cut short' --tracking-uri sqlite:///{tmp_path}/mlflow.db` too)" in out
+           f"'cut short' --tracking-uri sqlite:///{tmp_path}/mlflow.db` too)" in printed.out
+    assert "next:" not in printed.err  # --quiet
+    assert main(["run", str(path), "--max-workers", "1", "--tracking-uri",
+                 sqlite_store(tmp_path / "mlflow.db"), "--cache-dir", str(tmp_path / "cache")]) == 0
+    printed = capsys.readouterr()  # what to do with the board, said where scripts do not read
+    store = f" --tracking-uri sqlite:///{tmp_path}/mlflow.db"
+    assert (f"next: `tuner report 'cut short'{store}` (each configuration's topics, with plots), "
+            f"`tuner best 'cut short'{store}` (a grid of the best), `tuner ui 'cut short'{store}` "
+            "(MLflow's compare view)") in printed.err
+    assert "next:" not in printed.out
 
 
 def test_a_store_behind_a_proxy_is_not_probed_directly(monkeypatch):
