@@ -506,6 +506,53 @@ def test_a_broken_tsv_record_is_named_by_its_line(tmp_path, content, said):
         load_corpus(DatasetSpec(path, label_field=None))
 
 
+STRAY = ("id\ttext\tlabel\n1\tStocks rally as markets open\tbusiness\n"
+         "2\t\"Unstoppable, she said of the striker\tsport\n"
+         "3\tNew phone launched with better camera\ttech\n"
+         "4\tThe minister called it \"a disgrace\" today\tpolitics\n"
+         "5\tBank raises interest rates again\tbusiness\n")
+
+
+def test_a_tsv_written_without_quoting_keeps_every_record_and_its_quotes(tmp_path):
+    """CSV quoting read record 2's opening quote as a field running to record 4's quote: 3
+    documents, record 2 holding 3 and 4 under 5's label (trust audit of 2026-12-04)."""
+    path = tmp_path / "c.tsv"
+    path.write_text(STRAY, encoding="utf-8")
+    corpus = load_corpus(DatasetSpec(path))
+    assert corpus.ids == ["1", "2", "3", "4", "5"]
+    assert corpus.texts[1] == '"Unstoppable, she said of the striker'
+    assert corpus.texts[3] == 'The minister called it "a disgrace" today'
+    assert corpus.labels == ["business", "sport", "tech", "politics", "business"]
+
+
+@pytest.mark.parametrize("name, content, said", [
+    ("c.csv", STRAY.replace("\t", ","), "line 3 (read to line 5 as one field): a field starts "
+     'with a double quote (") and goes on after the next one'),
+    # quoted fields across lines: read without quoting, its lines are uneven, so CSV's rules
+    ("c.tsv", 'id\ttext\n1\t"two\nlines"\n2\t"a" stray\n3\tx\n', "line 4: a field starts"),
+    ("c.csv", "id,text\n1,a\n2,b\0c\n", "line 3 holds a NUL byte: not a text file"),
+    ("c.tsv", "id\ttext\n1\t\"a\" b\n2\tb\0c\n", "line 3 holds a NUL byte"),
+    ("c.txt", "a\n\nb\0c\n", "c.txt: cannot be read as txt: line 3 holds a NUL byte")])
+def test_a_stray_quote_is_refused_by_its_line_where_quotes_are_csvs(tmp_path, name, content,
+                                                                    said):
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(DataError, match=re.escape(said)) as raised:
+        load_corpus(DatasetSpec(path, label_field=None))
+    said_after_path = str(raised.value).split(": ", 1)[1]  # no content quoted
+    assert not {"Unstoppable", "disgrace", "stray", "lines\"", "b\0c"} & \
+        set(said_after_path.split())
+
+
+@pytest.mark.parametrize("suffix, sep", [(".csv", ","), (".tsv", "\t")])
+def test_a_quoted_file_pandas_wrote_reads_back_exactly(tmp_path, records, suffix, sep):
+    """Quotes, tabs and line breaks inside fields, and a field past the csv module's 128 kB."""
+    rows = [*records[:20], {"id": "long", "text": '"x"\t' + "word " * 40_000, "label": "a"}]
+    path = tmp_path / f"c{suffix}"
+    pd.DataFrame(rows).to_csv(path, sep=sep, index=False)
+    assert load_corpus(DatasetSpec(path)).texts == [r["text"] for r in rows]
+
+
 def test_a_tab_separated_csv_is_told_to_be_named_tsv(tmp_path):
     path = tmp_path / "c.csv"
     path.write_text("id\ttext\tlabel\n1\ta b c\tx\n2\td e, f, g\ty\n", encoding="utf-8")

@@ -8,6 +8,7 @@ import json
 import math
 import os
 import re
+import sys
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -139,7 +140,7 @@ def _read_delimited(path: Path, delimiter: str) -> list[dict[str, Any]]:
     import pandas as pd
 
     frame = pd.read_csv(path, sep=delimiter, dtype=str, keep_default_na=False,
-                        encoding="utf-8-sig")
+                        encoding="utf-8-sig", quoting=_quoting(path, delimiter))
     if not isinstance(frame.index, pd.RangeIndex):
         # every row longer than the header: pandas made the first fields an index, and the
         # rest moved one field left (ids read as the text; review of 2026-12-03)
@@ -153,6 +154,7 @@ def _read_lines(path: Path) -> list[dict[str, Any]]:
     fields `id` (the line's number, blank lines counted, so a number finds its line) and
     `text`; blank lines are not documents. Lines end at \\n alone (a CRLF's \\r is dropped), as
     `wc -l` and `sed -n Np` count them: a lone \\r inside a line does not split it."""
+    _refuse_nul(path)
     with path.open(encoding="utf-8-sig", newline="\n") as handle:
         return [{ID: str(number), TEXT: line.rstrip("\r\n")}
                 for number, line in enumerate(handle, start=1) if line.strip()]
@@ -230,6 +232,86 @@ def _file_text(path: Path, folder: Path, name: str) -> str:
                         "UTF-8`)") from None
 
 
+def _quoting(path: Path, delimiter: str) -> int:
+    """How the file's double quotes are read: as CSV quotes (a field that starts with one runs
+    to its closing one, across lines), unless a field goes on after its closing quote. That is
+    a stray quote, which CSV readers take as opening a field that swallows the records after it
+    until some later quote (4 of 150 posts, under the first one's label, with no error; trust
+    audit of 2026-12-04): refused by line, except in a TSV whose every line, read without
+    quoting, has the header's fields: a TSV is often written without quoting (its fields hold
+    no tab or line break), so its quotes are text.
+
+    Raises:
+        DataError: a stray quote or a NUL byte, naming its line.
+    """
+    import csv
+
+    _refuse_nul(path)
+    stray = _stray_quote(path, delimiter)
+    if stray is None:
+        return csv.QUOTE_MINIMAL
+    if delimiter == "\t" and _even_without_quoting(path, delimiter):
+        return csv.QUOTE_NONE
+    raise DataError(f"{path}: cannot be read as {path.suffix.lower()[1:]}: {stray}")
+
+
+def _refuse_nul(path: Path, chunk: int = 1 << 20) -> None:
+    """A NUL byte, which pandas reads as text where a corpus folder refuses a file that holds
+    one (attacker audit of 2026-12-04), is refused by its line."""
+    lines = 0
+    with path.open("rb") as handle:
+        while data := handle.read(chunk):
+            at = data.find(b"\0")
+            if at >= 0:
+                line = lines + data.count(b"\n", 0, at) + 1
+                raise DataError(f"{path}: cannot be read as {path.suffix.lower()[1:]}: line "
+                                f"{line} holds a NUL byte: not a text file (saved as UTF-16, "
+                                "or binary?); save it as UTF-8 text")
+            lines += data.count(b"\n")
+
+
+def _csv_rows(handle: Any, delimiter: str, **options: Any) -> Any:
+    """Python's csv reader over `handle`, for fields of any length (its default limit, 128 kB,
+    is shorter than 20 Newsgroups' longest post)."""
+    import csv
+
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    return csv.reader(handle, delimiter=delimiter, **options)
+
+
+def _stray_quote(path: Path, delimiter: str) -> str | None:
+    """Where a quoted field goes on after its closing quote, as a message; None if nowhere (a
+    quote that never closes is left to the reader's own error, which names its line)."""
+    import csv
+
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = _csv_rows(handle, delimiter, strict=True)
+        start = 1
+        try:
+            for _ in reader:
+                start = reader.line_num + 1
+        except csv.Error as err:
+            if "unexpected end of data" in str(err):
+                return None
+            lines = (f"line {start}" if reader.line_num == start
+                     else f"line {start} (read to line {reader.line_num} as one field)")
+            return (f"{lines}: a field starts with a double quote (\") and goes on after the "
+                    "next one, which ends it for a CSV reader, so the lines after it would run "
+                    "into that field: quote the whole field, with each quote inside it doubled "
+                    '(""), or let no field start with a quote')
+    return None
+
+
+def _even_without_quoting(path: Path, delimiter: str) -> bool:
+    """Whether every non-blank line, read without quoting, has the header's fields."""
+    import csv
+
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = _csv_rows(handle, delimiter, quoting=csv.QUOTE_NONE)
+        header: list[str] = next(reader, [])
+        return all(len(row) == len(header) for row in reader if row)
+
+
 def _uneven_csv_record(path: Path, delimiter: str = ",") -> str:
     """The first record pandas refuses, by the file's own line numbers: pandas said "Expected 3
     fields in line 9, saw 15" of a stray quote on line 51, counting records, not lines
@@ -240,8 +322,8 @@ def _uneven_csv_record(path: Path, delimiter: str = ",") -> str:
     short, last = "", None
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.reader(handle, delimiter=delimiter)
-            header = next(reader, [])
+            reader = _csv_rows(handle, delimiter)
+            header: list[str] = next(reader, [])
             first_line = reader.line_num + 1
             for number, row in enumerate(reader, start=1):
                 spans = reader.line_num > first_line
