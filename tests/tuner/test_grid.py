@@ -100,6 +100,12 @@ def test_single_model_key_and_relative_dataset_path(tmp_path, small_corpus):
      r"got \['title', 'title'\]"),
     ({"dataset": {"path": "c.jsonl", "text_field": []}}, r"dataset.text_field: expects a field"),
     ({"dataset": {"path": "c.jsonl", "text_field": 3}}, r"dataset.text_field: expects a field"),
+    # the labels inside the texts: ARI 0.25 -> 0.43 (attacker audit of 2026-12-04)
+    ({"dataset": {"path": "c.jsonl", "text_field": ["text", "label"]}},
+     r"dataset.text_field: 'label' is also the label_field: the texts would hold the labels "
+     r"ARI, NMI and F1 score against"),
+    ({"dataset": {"path": "c.jsonl", "text_field": "topic", "label_field": "topic"}},
+     r"dataset.text_field: 'topic' is also the label_field"),
     ({"ground_truth": "nope.json"}, r"ground_truth: file not found"),
     ({"dataset": {"path": "c.jsonl", "language": "fr"}}, r"dataset.language: expects one of "
                                                            r"en/zh or null; got 'fr'"),
