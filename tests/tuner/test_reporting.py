@@ -504,3 +504,28 @@ def test_importance_says_when_no_effect_stands_out_of_the_seeds_noise() -> None:
     assert model_importances(single, "ari")["LDA"].noise is None
     assert importance_record(model_importances(small, "ari"), "ari")["within_seed_noise"] == \
         {"LDA": found.noise}
+
+
+def test_best_asks_for_a_vocabulary_size_a_grid_may_ask_for(tmp_path: Path, small_corpus: Path,
+                                                            session_cache: Path) -> None:
+    """On a small corpus a trial's vocab_size says the fewer words the preprocessing left, and
+    `tuner best` printed it (788), which `validate` refused (attacker audit of 2026-12-04): the
+    grid now asks for the lowest size a grid may, which leaves the same words."""
+    from tests.conftest import read_jsonl, write_jsonl
+    from tuner.engine.sweep import check_inputs, precompute
+    from tuner.grid import load_grid
+
+    corpus = write_jsonl(tmp_path / "c.jsonl", read_jsonl(small_corpus)[:60])
+    grid = make_grid(tmp_path, corpus, experiment="few words", preprocessing={"min_df": 3},
+                     params={"num_topics": 5, "vocab_size": 5000, "lda.max_iter": 10})
+    uri = sqlite_store(tmp_path / "mlflow.db")
+    run_sweep(grid, uri, session_cache, "--quiet")
+    trial, = MlflowTracker(uri).finished_trials("few words")
+    assert int(trial.params["vocab_size"]) < 1000  # the words 60 posts leave
+    best = best_grid(uri, "few words", "npmi")
+    assert best["params"]["vocab_size"] == 1000
+    path = tmp_path / "best.json"
+    path.write_text(json.dumps(best), encoding="utf-8")
+    rebuilt = load_grid(path)  # valid
+    prepared = precompute(rebuilt, check_inputs(rebuilt), session_cache, progress=False)
+    assert [t.key for t in prepared.trials] == [trial.key]  # the same trial

@@ -38,6 +38,7 @@ from tuner.reporting.leaderboard import (
 from tuner.tracking.records import SweepRun, ranked, ranking_metric
 
 if TYPE_CHECKING:
+    from tuner.params import Param
     from tuner.tracking.tracker import Tracker
 
 log = logging.getLogger(__name__)
@@ -271,6 +272,16 @@ def _read_fields(dataset: dict[str, Any], model: str) -> dict[str, Any]:
     return dataset
 
 
+def _as_a_grid_may_ask(params: dict[str, Any], vocab: Param | None) -> None:
+    """A trial's vocab_size says the words the preprocessing left, when the grid asked for
+    more (sweep's _every_word_as_its_count): on a small corpus that can be below what a grid
+    may ask for (788: `tuner best` printed a grid `validate` refused; attacker audit of
+    2026-12-04). The lowest size a grid may ask for leaves the same words, so the same trials."""
+    size, low = params.get("vocab_size"), vocab.constraint.bounds[0] if vocab else None
+    if isinstance(size, int) and low is not None and size < low:
+        params["vocab_size"] = int(low)
+
+
 def _config_fields(config: ConfigResult) -> dict[str, Any]:
     from trainers import load_trainer
 
@@ -283,6 +294,7 @@ def _config_fields(config: ConfigResult) -> dict[str, Any]:
     # audit of 2026-12-03); null resolves to it, so the grid re-runs the same trials
     params = {k: None if resolved_null(trial, k, v) else v for k, v in trial.params.items()
               if k in declared and k != own_seed}
+    _as_a_grid_may_ask(params, trainer.params.get("vocab_size"))
     if own_seed is not None and any(t.params.get(own_seed) != t.seed for t in config.trials):
         # The grid set the model's own seed (a list of it is the configuration's seeds): all
         # its values. Else it followed each trial's seed: a value would fix every seed to one
