@@ -21,6 +21,7 @@ from tuner.data.corpus import (
     level_text,
     read_records,
 )
+from tuner.data.ground_truth import not_topical
 from tuner.data.timestamps import parse_timestamp, value_shape
 from tuner.errors import DataError
 
@@ -52,6 +53,7 @@ class Found:
     classes: int = 0
     timestamp: str | None = None
     notes: list[str] = field(default_factory=list)
+    folder: bool = False  # a corpus folder, whose labels are the folders its files are in
 
 
 def starter_grid(path: Path, grid_folder: Path | None, models: Sequence[str] = (),
@@ -101,7 +103,8 @@ def found_fields(records: Sequence[Mapping[str, Any]], where: str, folder: bool 
     sample = records[::max(1, len(records) // SAMPLE)]
     words = _words_by_field(sample, names)
     text = _text_field(words, sample, names, where)
-    found = Found(text, notes=[f"text_field '{text}': the field with the most words"])
+    found = Found(text, notes=[f"text_field '{text}': the field with the most words"],
+                  folder=folder)
     found.notes += _more_text_note(records, words, text)
     others = [n for n in names if n != text]
     found.id = _id_field(records, others)
@@ -188,6 +191,15 @@ def _label_field(records: Sequence[Mapping[str, Any]], names: Sequence[str],
     taken (ARI and F1 against a field that is no ground truth mean nothing)."""
     classes = {name: _classes(records, name) for name in names}
     named = _by_telling_name(names, LABEL_NAMES)
+    untopical = {n: kind for n in named if (kind := not_topical(
+        _scalar_text(r.get(n)) or "" for r in records)) is not None}
+    for name, kind in untopical.items():
+        found.notes.append(f"'{name}' is named as labels are, but every value is one of {kind}, "
+                           "not a class of topics, so it is not the label field"
+                           + (": a file's label is the folder it is in, so put each file in a "
+                              "folder of its class (train/sport/001.txt) to score against "
+                              "classes" if name == "label" and found.folder else ""))
+    named = [n for n in named if n not in untopical]
     taken = next((n for n in named if _could_be_classes(records, classes[n])), None)
     if taken is not None:
         found.label, found.classes = taken, classes[taken]
@@ -202,7 +214,7 @@ def _label_field(records: Sequence[Mapping[str, Any]], names: Sequence[str],
                            + (f" ({', '.join(too_many)})" if too_many else "")
                            + "; NPMI and diversity rank the trials")
     others = [f"'{n}' ({classes[n]} values)" for n in names
-              if n != taken and _could_be_classes(records, classes[n])]
+              if n != taken and n not in untopical and _could_be_classes(records, classes[n])]
     if others:
         found.notes.append(f"{'other ' if taken else ''}fields with few values: "
                            f"{', '.join(others[:5])}; set label_field to the one that is the "

@@ -90,6 +90,31 @@ def test_a_folder_and_a_text_file_get_their_fixed_fields(tmp_path, ng_records):
     check_inputs(load_grid(path))
 
 
+@pytest.mark.parametrize("groups, kind", [
+    (("train", "test"), "the names of dataset splits (train, test, ...)"),
+    (("2004", "2005", "2006"), "dates or years")])
+def test_folders_of_splits_or_years_are_no_labels_and_validate_says_so(tmp_path, ng_records,
+                                                                        groups, kind):
+    """Files straight in train/ and test/ were labelled train and test, and a sweep ranked by
+    ARI 0.0004 against them (trust audit of 2026-12-04)."""
+    folder = tmp_path / "posts"
+    for n, r in enumerate(ng_records[:90]):
+        (folder / groups[n % len(groups)]).mkdir(parents=True, exist_ok=True)
+        (folder / groups[n % len(groups)] / f"{n}.txt").write_text(r["text"], encoding="utf-8")
+    path, grid, notes = _written(tmp_path, folder)
+    assert grid["dataset"]["label_field"] is None
+    assert f"'label' is named as labels are, but every value is one of {kind}, not a class of " \
+           "topics, so it is not the label field: a file's label is the folder it is in" in \
+           "\n".join(notes)
+    assert not any("fields with few values" in note for note in notes)
+    grid["dataset"]["label_field"] = "label"  # a grid written by hand
+    path.write_text(json.dumps(grid), encoding="utf-8")
+    advice = check_inputs(load_grid(path)).advice
+    assert any(f"dataset.label_field 'label': every label is one of {kind}, not a class of "
+               "topics, so ARI, NMI and F1 against them say nothing of topics: a corpus "
+               "folder's labels are the folders its files are in" in line for line in advice)
+
+
 def test_a_corpus_without_text_is_refused(tmp_path):
     corpus = tmp_path / "numbers.csv"
     corpus.write_text("id,score\n1,3\n2,4\n", encoding="utf-8")

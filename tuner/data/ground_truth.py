@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tuner.data.corpus import Corpus
+from tuner.data.timestamps import parse_timestamp
 from tuner.errors import GroundTruthError
 
 
@@ -33,6 +34,26 @@ class GroundTruth:
         names that sort otherwise, are the same truth (they changed every score key and the
         sweep's context, so a re-run scored every fit again; trust audit of 2026-12-03)."""
         return hashlib.sha256(first_seen_codes(self.labels).tobytes()).hexdigest()
+
+
+SPLIT_NAMES = frozenset({"train", "training", "test", "testing", "dev", "development", "val",
+                         "valid", "validation", "eval", "evaluation", "holdout", "heldout"})
+
+
+def not_topical(labels: Iterable[str]) -> str | None:
+    """What a label field's values are when they are no classes of topics: dataset splits
+    (train, test) or dates (years); None otherwise, or when there are none. A corpus folder's
+    labels are the folders its files are in, which in some layouts are a split's or a year's
+    (`tuner init` took train/test as 2 classes and ranked a sweep by ARI 0.0004 against them;
+    trust audit of 2026-12-04). Said without the values, which are the data's."""
+    values = {label for label in labels if label}
+    if not values:
+        return None
+    if all(value.strip().casefold() in SPLIT_NAMES for value in values):
+        return "the names of dataset splits (train, test, ...)"
+    if all(parse_timestamp(value) is not None for value in values):
+        return "dates or years"
+    return None
 
 
 def first_seen_codes(labels: NDArray[np.int64]) -> NDArray[np.int64]:

@@ -26,6 +26,7 @@ from tuner.data.corpus import (
     level_text,
 )
 from tuner.data.embeddings import MINILM_IDS, model_kind, token_limit
+from tuner.data.ground_truth import not_topical
 from tuner.data.timestamps import parse_timestamps, precision
 from tuner.data.vocab import MAX_TOKEN_LEN, MENTION, WEB_DEBRIS, unmatchable_stop_words
 from tuner.engine.pruning import largest_budget
@@ -60,6 +61,7 @@ def advisories(grid: Grid, inputs: CheckedInputs) -> list[str]:
                for model in sorted({p.embedding.model for p in inputs.plan if p.embedding})}
     found += _truncation_advice(grid, inputs, counted) + _time_slice_advice(grid, inputs) \
         + _covariate_advice(grid, inputs) + _label_case_advice(grid, inputs) \
+        + _untopical_label_advice(grid, inputs) \
         + _label_coverage_advice(grid, inputs) + _unread_field_advice(grid, inputs) \
         + _pruning_advice(grid) + _model_size_advice(grid) + _pooling_advice(grid, inputs) \
         + _supervised_advice(grid, inputs) + _markup_advice(grid, inputs) \
@@ -642,6 +644,21 @@ def _label_coverage_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
                      f"{most / classes:.2f}, and ARI and NMI may rank such K apart; sweep "
                      f"num_topics up to {classes} to compare fits with the labels")
     return found
+
+
+def _untopical_label_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
+    """Labels that are splits or years: ARI and F1 against them rank a sweep by noise."""
+    if inputs.truth is None or inputs.corpus.labels is None or grid.ground_truth is not None:
+        return []
+    kind = not_topical(inputs.corpus.labels)
+    if kind is None:
+        return []
+    folder = (": a corpus folder's labels are the folders its files are in, so put each file "
+              "in a folder of its class (train/sport/001.txt)" if grid.dataset.path.is_dir()
+              else "")
+    return [f"{grid.path}: dataset.label_field '{grid.dataset.label_field}': every label is "
+            f"one of {kind}, not a class of topics, so ARI, NMI and F1 against them say "
+            f"nothing of topics{folder}; or set \"label_field\": null to rank by NPMI"]
 
 
 def _label_case_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
