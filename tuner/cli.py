@@ -549,7 +549,7 @@ def _init(args: argparse.Namespace) -> int:
     models = _init_models(args.models)
     if args.experiment is not None:
         _check_experiment(args.experiment)
-    if args.out is not None and args.out.exists():
+    if args.out is not None and os.path.lexists(args.out):  # a dangling link too
         raise TunerError(f"--out: {args.out} exists; it is kept: name another file")
     if args.out is not None and not args.out.parent.is_dir():
         raise TunerError(f"--out: no folder {args.out.parent} to write {args.out.name} in")
@@ -561,8 +561,12 @@ def _init(args: argparse.Namespace) -> int:
     if args.out is None:
         print(text, end="")
         return EXIT_OK
-    with args.out.open("x", encoding="utf-8") as handle:  # never over a file made meanwhile
-        handle.write(text)
+    try:
+        with args.out.open("x", encoding="utf-8") as handle:  # never over a file made meanwhile
+            handle.write(text)
+    except OSError as err:  # /proc, /sys, a full disk, a file made meanwhile: exit 2
+        raise TunerError(f"--out: {args.out} cannot be written: "
+                         f"{err.strerror or type(err).__name__}") from err
     print(f"wrote {args.out}; next: tuner validate {args.out}, then tuner run {args.out}",
           file=sys.stderr)
     return EXIT_OK

@@ -138,11 +138,17 @@ def test_the_command_prints_or_writes_the_grid_and_keeps_an_existing_file(tmp_pa
     assert main(["init", corpus, "--out", str(out)]) == 2
     assert "exists; it is kept" in capsys.readouterr().err
     assert json.loads(out.read_text())["experiment"] == "x"
+    dangling = tmp_path / "link.json"
+    dangling.symlink_to(tmp_path / "missing.json")
     assert main(["init", corpus, "--models", "lda,nope"]) == 2
     assert "unknown model 'nope'" in capsys.readouterr().err
     for options, said in [(["--models", ",,"], "--models: name at least one model"),
                           (["--experiment", "a\nb"], "--experiment: expects a name"),
-                          (["--out", str(tmp_path / "no" / "g.json")], "--out: no folder")]:
+                          (["--out", str(tmp_path / "no" / "g.json")], "--out: no folder"),
+                          # a dangling link, and a folder no file can be made in: exit 2, no
+                          # traceback (attacker audit of 2026-12-04)
+                          (["--out", str(dangling)], "exists; it is kept"),
+                          (["--out", "/proc/g.json"], "--out: /proc/g.json cannot be written")]:
         assert main(["init", corpus, *options]) == 2
         assert said in capsys.readouterr().err
     assert main(["init", corpus, "--models", "LDA,btm,lda"]) == 0
