@@ -26,7 +26,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from tuner.errors import SweepAbortedError, SweepInterrupted, SweepLockedError, TunerError
+from tuner.errors import (
+    SweepAbortedError,
+    SweepInterrupted,
+    SweepLockedError,
+    TunerError,
+    shown,
+)
 from tuner.serve import MAX_BATCH_TOKENS
 from tuner.startup import pause_collection, resume_collection
 from tuner.tracking.uri import redact_uri
@@ -95,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             # code of a failed trial; ops audit of 2026-12-03)
             traceback.print_exc()
         for line in redact_uri(str(err)).splitlines() or [""]:  # one "error:" per problem
-            print(f"error: {line}", file=sys.stderr)
+            print(f"error: {shown(line)}", file=sys.stderr)
         return exit_code(err)
     finally:
         resume_collection()
@@ -357,7 +363,7 @@ def _checked(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     grid = load_grid(args.grid, args.max_trials)
     inputs = check_inputs(grid, args.max_trials)
     for advice in inputs.advice:
-        print(f"warning: {advice}", file=sys.stderr)
+        print(f"warning: {shown(advice)}", file=sys.stderr)
     return grid, inputs
 
 
@@ -384,7 +390,7 @@ def _precompute(args: argparse.Namespace) -> int:
     for name, event in prepared.cache_events.items():
         print(f"{name}: {event}")
     for advice in prepared.advice:
-        print(f"warning: {advice}", file=sys.stderr)
+        print(f"warning: {shown(advice)}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -447,7 +453,7 @@ def _run(args: argparse.Namespace) -> int:
               f"(--leaderboard {len(outcome.board) + outcome.unshown} shows every one; "
               f"`tuner report {experiment}{store}` too)")
     for warning in outcome.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        print(f"warning: {shown(warning)}", file=sys.stderr)
     if not args.quiet and outcome.board:  # on stderr: a script reads the board from stdout
         print(f"next: `tuner report {experiment}{store}` (each configuration's topics, with "
               f"plots), `tuner best {experiment}{store}` (a grid of the best), `tuner ui "
@@ -483,7 +489,7 @@ def _report(args: argparse.Namespace) -> int:
     print(f"report: {written.html}")
     for said in (written.unended, written.other_code):
         if said:
-            print(f"warning: {said}", file=sys.stderr)
+            print(f"warning: {shown(said)}", file=sys.stderr)
     failed = f", {counted(written.failed, 'trial')} failed" if written.failed else ""
     print(f"{counted(written.trials, 'finished trial')} in "
           f"{counted(written.configs, 'configuration')}{failed}; "
@@ -557,7 +563,7 @@ def _init(args: argparse.Namespace) -> int:
                                models, args.experiment)
     text = json.dumps(grid, indent=2, ensure_ascii=False) + "\n"
     for note in notes:
-        print(f"note: {note}", file=sys.stderr)
+        print(f"note: {shown(note)}", file=sys.stderr)
     if args.out is None:
         print(text, end="")
         return EXIT_OK
@@ -648,7 +654,7 @@ class _RunView:
         for name, event in sweep.cache_events.items():
             print(f"cache {name}: {event}")
         for advice in sweep.advice:
-            print(f"warning: {advice}", file=sys.stderr)
+            print(f"warning: {shown(advice)}", file=sys.stderr)
         total = len(sweep.trials) or self.total  # equivalent combinations merged; a search: 0
         workers = self.settings.max_workers
         print(f"{total} trial{'s' * (total != 1)}, {workers} worker{'s' * (workers != 1)}",

@@ -7,6 +7,8 @@ was found before any trial started.
 
 from __future__ import annotations
 
+import unicodedata
+
 
 class TunerError(Exception):
     """Base class of every error tuner reports to a user."""
@@ -102,3 +104,11 @@ def root_cause(err: BaseException) -> str:
 def _inner(err: BaseException) -> BaseException | None:
     """What `err` was raised from, or during; not a context `raise ... from None` hid."""
     return err.__cause__ or (None if err.__suppress_context__ else err.__context__)
+
+
+def shown(text: str) -> str:
+    """`text` as a terminal may show it: control and format characters escaped (ESC as \\x1b,
+    a newline as \\n, a bidirectional override as \\u202e), so that a file, folder or field
+    name in a message can neither drive the terminal (clear it, set its title) nor start a line
+    of its own (attacker audit of 2026-12-04). Letters and spaces of any script are kept."""
+    return "".join(ascii(ch)[1:-1] if unicodedata.category(ch)[0] == "C" else ch for ch in text)

@@ -71,6 +71,35 @@ def test_a_corpus_folder_is_read_only_while_every_file_stays_under_the_roots(
     assert SECRET not in str(refused.value)
 
 
+def test_a_corpus_file_is_checked_where_it_is_opened_not_where_it_was_listed(
+        tmp_path: Path) -> None:
+    """Between the check of a folder's paths and the read of its files, a document swapped for
+    a link to a file outside the roots was read, and one swapped for a FIFO hung the request
+    (attacker audit of 2026-12-04). The read checks the file it opened: here the swap is
+    already made when the read is asked for, as a racing swap would be."""
+    import os
+
+    from tuner.data.corpus import DatasetSpec, _file_text, load_corpus
+
+    root, outside = tmp_path / "data", tmp_path / f"{SECRET}-elsewhere"
+    (root / "corpus" / "news").mkdir(parents=True)
+    outside.mkdir()
+    (outside / "post.txt").write_text(SECRET)
+    (root / "corpus" / "news" / "kept.txt").write_text("a post under the roots")
+    swapped = root / "corpus" / "news" / "swapped.txt"
+    swapped.symlink_to(outside / "post.txt")
+    spec = DatasetSpec(root / "corpus", label_field=None)
+    with pytest.raises(DataError, match="news/swapped.txt now leads outside the server's data "
+                                        "roots") as refused:
+        load_corpus(spec, (root.resolve(),))
+    assert SECRET not in str(refused.value)
+    assert SECRET in load_corpus(spec).texts[1]  # a sweep the user runs follows its links
+    swapped.unlink()
+    os.mkfifo(swapped)  # listed as a document's name, opened without blocking
+    with pytest.raises(DataError, match="news/swapped.txt is not a regular file"):
+        _file_text(swapped, root / "corpus", "news/swapped.txt", (root.resolve(),))
+
+
 @pytest.fixture()
 def served(tmp_path: Path, ng_records: list[dict]) -> tuple[Path, TrialSpec]:
     """An LDA trial prepared as `tuner serve` prepares an inline grid's: its ground truth in a

@@ -460,6 +460,15 @@ def test_what_is_not_a_document_is_left_out_of_a_folder_and_counted(tmp_path, re
     warnings = advisories(grid, check_inputs(grid))
     assert any("3 files of the corpus folder are not documents and are left out (2 .pdf, "
                "1 .json)" in warning for warning in warnings), warnings
+    os.mkfifo(folder / "pipe.txt")  # named as a document, not a file: counted, not read
+    (folder / "gone.txt").symlink_to(folder / "missing.txt")
+    assert load_corpus(DatasetSpec(folder)).ids == after.ids
+    warnings = advisories(grid, check_inputs(grid))
+    assert any("3 files of the corpus folder are not documents and are left out (2 .pdf, "
+               "1 .json)" in warning for warning in warnings), warnings
+    assert any("dataset.path: 2 entries of the corpus folder are no regular file (a FIFO, a "
+               "device, a socket or a link to nothing) and left out" in warning
+               for warning in warnings), warnings
 
 
 def test_a_folder_file_name_that_is_not_utf8_is_refused_by_name(tmp_path, records):

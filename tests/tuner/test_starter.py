@@ -273,3 +273,29 @@ def test_a_grid_of_every_model_validates(tmp_path):
     path, grid, _ = _written(tmp_path, dataset_path("huffpost-mini"), models=models)
     assert grid["models"] == models and grid["dataset"]["timestamp_field"] == "timestamp"
     check_inputs(load_grid(path))
+
+
+def test_names_that_would_drive_the_terminal_are_printed_escaped(tmp_path, ng_records, capsys):
+    """A file or field name holding ESC sequences cleared the screen or set the terminal's
+    title, and one holding a newline printed a forged "error:" line (attacker audit of
+    2026-12-04)."""
+    hostile = "x\x1b[2J\x1b[H\nerror: all good\x1b]0;title\x07"
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("".join(json.dumps({"id": str(n), hostile: r["text"]}) + "\n"
+                              for n, r in enumerate(ng_records[:40])), encoding="utf-8")
+    assert main(["init", str(corpus)]) == 0
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\x07" not in err
+    assert r"note: text_field 'x\x1b[2J\x1b[H\nerror: all good\x1b]0;title\x07'" in err
+    folder = tmp_path / "posts"
+    (folder / "a").mkdir(parents=True)
+    (folder / "a" / "1.txt").write_text("some text here", encoding="utf-8")
+    (folder / "a" / "x\x1b[2J\nerror: spoofed.txt").write_bytes(b"a\0b")
+    grid = tmp_path / "g.json"
+    grid.write_text(json.dumps({"experiment": "e", "dataset": {"path": str(folder)},
+                                "models": ["lda"], "params": {"num_topics": 5}}),
+                    encoding="utf-8")
+    assert main(["validate", str(grid)]) == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and r"x\x1b[2J\nerror: spoofed.txt" in err
+    assert [line.startswith("error:") for line in err.splitlines()] == [True]

@@ -8,6 +8,7 @@ import json
 import math
 import os
 import re
+import stat
 import sys
 import unicodedata
 from collections.abc import Sequence
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from tuner.data.store import json_sha256
-from tuner.errors import DataError
+from tuner.errors import DataError, shown
 from tuner.params import closest
 
 SUPPORTED_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".parquet", ".txt")
@@ -98,10 +99,11 @@ def _add_field(digest: Any, value: str) -> None:
     digest.update(len(encoded).to_bytes(8, "little") + encoded)
 
 
-def read_records(path: Path) -> list[dict[str, Any]]:
-    """Read every record of a corpus file, or every document of a corpus folder, as a dict."""
+def read_records(path: Path, roots: Sequence[Path] = ()) -> list[dict[str, Any]]:
+    """Read every record of a corpus file, or every document of a corpus folder, as a dict (a
+    folder's files only where, as opened, they are under `roots`: see _file_bytes)."""
     if path.is_dir():
-        return _read_folder(path)
+        return _read_folder(path, roots)
     if not path.is_file():
         raise DataError(f"{path}: dataset file not found")
     suffix = path.suffix.lower()
@@ -160,7 +162,7 @@ def _read_lines(path: Path) -> list[dict[str, Any]]:
                 for number, line in enumerate(handle, start=1) if line.strip()]
 
 
-def _read_folder(folder: Path) -> list[dict[str, Any]]:
+def _read_folder(folder: Path, roots: Sequence[Path] = ()) -> list[dict[str, Any]]:
     """One document per file under `folder` (corpus_files), in the order of their paths. A
     record's `id` is the file's path under the folder (business/001.txt), its `text` the
     file's content and, for a file in a subfolder, its `label` the name of the folder it is in
@@ -169,7 +171,7 @@ def _read_folder(folder: Path) -> list[dict[str, Any]]:
     documents, _ = corpus_files(folder)
     for path in documents:
         name = _file_name(path, folder)
-        record = {ID: name, TEXT: _file_text(path, folder, name)}
+        record = {ID: name, TEXT: _file_text(path, folder, name, roots)}
         if "/" in name:  # the folder it is in: train/alt.atheism/1 and 2004/sport/1 are
             # labelled by their groups, not by the split or the year above them
             record[LABEL] = name.rsplit("/", 2)[-2]
@@ -192,7 +194,9 @@ def corpus_files(folder: Path) -> tuple[list[Path], list[Path]]:
                       and not (top == str(folder) and f in TUNERS_FOLDERS)]
         for path in (Path(top) / n for n in names if not n.startswith(".")):
             (documents if _is_document(path) else others).append(path)
-    return sorted(f for f in documents if f.is_file()), sorted(others)
+    # a FIFO, a device or a dangling link named as a document is left out, and counted
+    return sorted(f for f in documents if f.is_file()), \
+        sorted(others + [f for f in documents if not f.is_file()])
 
 
 def _is_document(path: Path) -> bool:
@@ -214,20 +218,20 @@ def _file_name(path: Path, folder: Path) -> str:
     return name
 
 
-def _file_text(path: Path, folder: Path, name: str) -> str:
+def _file_text(path: Path, folder: Path, name: str, roots: Sequence[Path] = ()) -> str:
     """A corpus file's text; the error names the file by its path under the corpus folder and
     says where it is not text, never what it holds."""
-    data = path.read_bytes()
+    data = _file_bytes(path, folder, name, roots)
     if b"\0" in data:
-        raise DataError(f"{folder}: {name} is not a text file (it holds NUL bytes: a PDF, an "
-                        "image or an archive?); take it out of the corpus folder, or convert it "
-                        "to text")
+        raise DataError(f"{folder}: {shown(name)} is not a text file (it holds NUL bytes: a "
+                        "PDF, an image or an archive?); take it out of the corpus folder, or "
+                        "convert it to text")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
-        raise DataError(f"{folder}: {name} is not valid UTF-8 ({err.reason} at line {line}, "
-                        f"byte {err.start} of the file); save it as UTF-8 (a Latin-1 file: "
+        raise DataError(f"{folder}: {shown(name)} is not valid UTF-8 ({err.reason} at line "
+                        f"{line}, byte {err.start} of the file); save it as UTF-8 (a Latin-1 file: "
                         "`iconv -f LATIN1 -t UTF-8`; GBK or GB18030: `iconv -f GB18030 -t "
                         "UTF-8`)") from None
 
@@ -310,6 +314,41 @@ def _even_without_quoting(path: Path, delimiter: str) -> bool:
         reader = _csv_rows(handle, delimiter, quoting=csv.QUOTE_NONE)
         header: list[str] = next(reader, [])
         return all(len(row) == len(header) for row in reader if row)
+
+
+def _file_bytes(path: Path, folder: Path, name: str, roots: Sequence[Path]) -> bytes:
+    """A corpus file's bytes, read from the file as opened, never from a path checked before:
+    a file swapped for a link to one outside the data roots between the service's check and
+    this read was read, and one swapped for a FIFO hung the request (attacker audit of
+    2026-12-04). Opened without blocking, it must be a regular file and, with `roots`, be under
+    one of them where the kernel says the open file is (/proc/self/fd; elsewhere, where its
+    path resolves)."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+                             | getattr(os, "O_CLOEXEC", 0))
+    except OSError as err:
+        raise DataError(f"{folder}: {shown(name)} cannot be read "
+                        f"({err.strerror or type(err).__name__})") from None
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise DataError(f"{folder}: {shown(name)} is not a regular file (a FIFO, a device "
+                            "or a socket); take it out of the corpus folder")
+        if roots and not _opened_under(descriptor, path, roots):
+            raise DataError(f"{folder}: {shown(name)} now leads outside the server's data roots "
+                            "(it was replaced after the sweep was sent); nothing was read from "
+                            "it")
+        with os.fdopen(descriptor, "rb", closefd=False) as handle:
+            return handle.read()
+    finally:
+        os.close(descriptor)
+
+
+def _opened_under(descriptor: int, path: Path, roots: Sequence[Path]) -> bool:
+    try:
+        opened = Path(os.readlink(f"/proc/self/fd/{descriptor}"))
+    except OSError:  # no /proc (macOS): where the path resolves now
+        opened = path.resolve()
+    return any(opened.is_relative_to(root) for root in roots)
 
 
 def _uneven_csv_record(path: Path, delimiter: str = ",") -> str:
@@ -419,9 +458,11 @@ def _more_lines(more: int, shown: list[str]) -> str:
     return f"; {more} more bad line{'s' * (more > 1)}: {listed}"
 
 
-def load_corpus(spec: DatasetSpec) -> Corpus:
-    """Load and validate a corpus. Raises DataError naming the file, field and problem."""
-    records = read_records(spec.path)
+def load_corpus(spec: DatasetSpec, roots: Sequence[Path] = ()) -> Corpus:
+    """Load and validate a corpus; a corpus folder's files only where, as opened, they are
+    under `roots` (a served sweep's data roots; none: anywhere). Raises DataError naming the
+    file, field and problem."""
+    records = read_records(spec.path, roots)
     where = str(spec.path)
     if not records:
         raise DataError(f"{where}: the corpus is empty (no records)")

@@ -427,18 +427,26 @@ def _left_out_files_advice(grid: Grid) -> list[str]:
     served sweep's warnings show no data), so that nothing is left out unsaid."""
     if not grid.dataset.path.is_dir():
         return []
-    _, others = corpus_files(grid.dataset.path)
-    others = [path for path in others if path.resolve() != grid.path.resolve()]  # the grid's
-    if not others:  # own file, written into its corpus folder, is no news
-        return []
-    suffixes = Counter(path.suffix.lower() for path in others)
-    counted = ", ".join(f"{n} {suffix}" for suffix, n in suffixes.most_common(5))
-    many = len(others) != 1
-    return [f"{grid.path}: dataset.path: {len(others)} file{'s' * many} of the corpus folder "
-            f"{'are not documents and are' if many else 'is not a document and is'} left out "
-            f"({counted}{', ...' if len(suffixes) > 5 else ''}): its documents are the files "
-            f"with no suffix or {', '.join(DOCUMENT_SUFFIXES)}; convert the others to text "
-            "to include them"]
+    _, left_out = corpus_files(grid.dataset.path)
+    others = [path for path in left_out if path.is_file()  # a FIFO, a device, a link to nothing:
+              and path.resolve() != grid.path.resolve()]  # counted apart; the grid's own file,
+    odd = [path for path in left_out if not path.is_file()]  # written there, is no news
+    found = []
+    if others:
+        suffixes = Counter(path.suffix.lower() for path in others)
+        counted = ", ".join(f"{n} {suffix}" for suffix, n in suffixes.most_common(5))
+        many = len(others) != 1
+        found.append(f"{grid.path}: dataset.path: {len(others)} file{'s' * many} of the corpus "
+                     f"folder {'are not documents and are' if many else 'is not a document and is'}"
+                     f" left out ({counted}{', ...' if len(suffixes) > 5 else ''}): its documents "
+                     f"are the files with no suffix or {', '.join(DOCUMENT_SUFFIXES)}; convert "
+                     "the others to text to include them")
+    if odd:  # they were passed over unsaid (attacker audit of 2026-12-04)
+        found.append(f"{grid.path}: dataset.path: {len(odd)} "
+                     f"{'entries' if len(odd) != 1 else 'entry'} of the corpus folder "
+                     f"{'are' if len(odd) != 1 else 'is'} no regular file (a FIFO, a device, a "
+                     "socket or a link to nothing) and left out")
+    return found
 
 
 def _outsized_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:

@@ -212,7 +212,7 @@ def check_inputs(grid: Grid, max_trials: int | None = None, for_trials: bool = T
     refuse_over(max_trials, grid.path, grid.trial_count)
     _refuse_unusable_caches(grid)
     grid = _confined_files(grid, roots)
-    corpus = load_corpus(grid.dataset)
+    corpus = load_corpus(grid.dataset, tuple(Path(root).resolve() for root in roots))
     grid = with_language(grid, corpus.language)
     truth = _ground_truth(grid, corpus)
     if for_trials:

@@ -271,7 +271,8 @@ def _read_trial_data(ref: DataRef) -> TrialData:
                        timestamp_field=fields.get("timestamp_field"),
                        language=str(fields.get("language", "en")),
                        covariates=tuple(fields.get("covariates", ())))
-    corpus = _as_validated(ref, ref.corpus_path, lambda: load_corpus(spec))
+    roots = tuple(Path(root).resolve() for root in ref.roots)
+    corpus = _as_validated(ref, ref.corpus_path, lambda: load_corpus(spec, roots))
     if corpus.sha256 != ref.corpus_sha256:
         raise CacheError(f"{ref.corpus_path} changed since the sweep started; re-run it")
     bow = BowCache(Path(ref.bow_path).parent.parent).load(Path(ref.bow_path))

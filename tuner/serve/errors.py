@@ -19,6 +19,7 @@ from tuner.errors import (
     SweepAbortedError,
     SweepNotStartedError,
     TunerError,
+    shown,
 )
 from tuner.serve.paths import DataRoots
 from tuner.tracking.uri import redact_uri
@@ -88,7 +89,7 @@ def cut(text: str, most: int) -> str:
 def one_line(text: str) -> str:
     """`text` with its control characters escaped (a newline as \\n): a request's text in the
     server's log cannot start a line of its own, forged as the server's (audit of 2026-12-01)."""
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+    return shown(text)
 
 
 def public_failure(err: BaseException, roots: DataRoots, store: str | None = None) -> str:
