@@ -515,8 +515,10 @@ def test_a_sweep_whose_experiment_was_locked_while_it_queued_waits_then_runs(api
                                                                              ) -> None:
     """A `tuner run` that took the experiment's lock while the served sweep was queued ended
     that sweep `failed` when its turn came (concurrency audit of 2026-12-03). It waits at the
-    end of the queue, and the sweep queued behind it runs meanwhile."""
-    first = api.call("POST", "/sweeps", _inline(api, "lock-first"))
+    end of the queue, and the sweep queued behind it runs meanwhile. The first sweep has 8
+    trials, so that it still runs when the lock is taken: with one, on a loaded machine, it had
+    ended and the second had taken the lock itself (a red run of 2026-12-04)."""
+    first = api.call("POST", "/sweeps", _inline(api, "lock-first", seeds=list(range(1, 9))))
     second = api.call("POST", "/sweeps", _inline(api, "lock-second"))
     third = api.call("POST", "/sweeps", _inline(api, "lock-third"))
     assert (first[0], second[0], third[0]) == (202, 202, 202), (first, second, third)

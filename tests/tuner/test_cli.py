@@ -985,11 +985,15 @@ def test_validate_says_when_labels_are_few_or_one_per_document(tmp_path, ng_reco
     assert "dataset.label_field 'label': 60 of 90 documents (67%) have no label; ARI, NMI and " \
         "F1 are computed on the 30 labelled ones" in err
     assert "classes for" not in err
-    dataset = {"path": str(tmp_path / "c.jsonl"), "label_field": "text"}
+    dataset = {"path": str(tmp_path / "c.jsonl"), "label_field": "id"}
     path = make_grid(tmp_path, tmp_path / "c.jsonl", dataset=dataset, params={"num_topics": 5})
     assert main(["validate", str(path)]) == 0
-    assert "dataset.label_field 'text': 90 classes for 90 labelled documents" in \
+    assert "dataset.label_field 'id': 90 classes for 90 labelled documents" in \
         capsys.readouterr().err
+    dataset["label_field"] = "text"  # the text as its own label: refused (grid_sections)
+    path = make_grid(tmp_path, tmp_path / "c.jsonl", dataset=dataset, params={"num_topics": 5})
+    assert main(["validate", str(path)]) == 2
+    assert "dataset.text_field: 'text' is also the label_field" in capsys.readouterr().err
 
 
 def test_validate_says_when_no_swept_k_reaches_the_classes(tmp_path, small_corpus, capsys):
@@ -1018,7 +1022,7 @@ def test_validate_asks_whether_a_text_field_of_few_distinct_values_is_the_text(
     """text_field set to the label field was warned of only as 99% copies (new-user audit of
     2026-12-03)."""
     dataset = {"path": str(write_jsonl(tmp_path / "c.jsonl", ng_records[:100])),
-               "text_field": "label", "id_field": "id", "label_field": "label",
+               "text_field": "label", "id_field": "id", "label_field": None,
                "language": "en"}
     path = make_grid(tmp_path, Path(dataset["path"]), dataset=dataset, params={"num_topics": 5})
     main(["validate", str(path)])
