@@ -585,3 +585,22 @@ def test_several_text_fields_are_joined_in_order(tmp_path, records):
     with pytest.raises(DataError, match=r"dataset.text_field\[1\] 'body' is missing from 1 of"):
         load_corpus(DatasetSpec(write_jsonl(tmp_path / "d.jsonl", rows),
                                 text_field=("title", "body")))
+
+
+def test_a_folder_nested_past_pythons_recursion_and_a_file_of_lone_cr_line_ends_are_said(
+        tmp_path):
+    """os.walk recurses per level: 1,100 levels ended `validate` and `init` in a traceback, and
+    a .txt whose lines end with \\r alone read as one document (attacker audit of 2026-12-04)."""
+    deep = str(tmp_path / "deep")
+    os.mkdir(deep)
+    for _ in range(1100):
+        deep += "/a"
+        os.mkdir(deep)
+    (tmp_path / deep / "x.txt").write_text("hello", encoding="utf-8")
+    with pytest.raises(DataError, match="nested too deeply"):
+        load_corpus(DatasetSpec(tmp_path / "deep", label_field=None))
+    lines = tmp_path / "mac.txt"
+    lines.write_bytes(b"a b c\rd e f\rg h i\r")
+    with pytest.raises(DataError, match=r"mac.txt: its lines end with \\r alone"):
+        load_corpus(DatasetSpec(lines, label_field=None))
+

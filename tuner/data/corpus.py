@@ -158,8 +158,13 @@ def _read_lines(path: Path) -> list[dict[str, Any]]:
     `wc -l` and `sed -n Np` count them: a lone \\r inside a line does not split it."""
     _refuse_nul(path)
     with path.open(encoding="utf-8-sig", newline="\n") as handle:
-        return [{ID: str(number), TEXT: line.rstrip("\r\n")}
-                for number, line in enumerate(handle, start=1) if line.strip()]
+        records = [{ID: str(number), TEXT: line.rstrip("\r\n")}
+                   for number, line in enumerate(handle, start=1) if line.strip()]
+    if len(records) == 1 and records[0][TEXT].count("\r") > 1:  # one document of many lines
+        raise DataError(f"{path}: its lines end with \\r alone (an old Mac file), so it reads as "
+                        "one document; convert the line ends to \\n (`tr '\\r' '\\n' < IN > "
+                        "OUT`)")
+    return records
 
 
 def _read_folder(folder: Path, roots: Sequence[Path] = ()) -> list[dict[str, Any]]:
@@ -189,11 +194,15 @@ def corpus_files(folder: Path) -> tuple[list[Path], list[Path]]:
     folders are not followed."""
     documents: list[Path] = []
     others: list[Path] = []
-    for top, folders, names in os.walk(folder):
-        folders[:] = [f for f in folders if not f.startswith(".")
-                      and not (top == str(folder) and f in TUNERS_FOLDERS)]
-        for path in (Path(top) / n for n in names if not n.startswith(".")):
-            (documents if _is_document(path) else others).append(path)
+    try:
+        for top, folders, names in os.walk(folder):
+            folders[:] = [f for f in folders if not f.startswith(".")
+                          and not (top == str(folder) and f in TUNERS_FOLDERS)]
+            for path in (Path(top) / n for n in names if not n.startswith(".")):
+                (documents if _is_document(path) else others).append(path)
+    except RecursionError:  # os.walk recurses per level: a traceback (attacker audit)
+        raise DataError(f"{folder}: the corpus folder's folders are nested too deeply (about "
+                        f"{sys.getrecursionlimit()} levels or more) to be read") from None
     # a FIFO, a device or a dangling link named as a document is left out, and counted
     return sorted(f for f in documents if f.is_file()), \
         sorted(others + [f for f in documents if not f.is_file()])
