@@ -152,7 +152,7 @@ def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: Executor
         if warnings:  # said on stderr before the sweep, which a cron job's log buries
             tracker.log_json(sweep.run_id, WARNINGS_FILE, {"warnings": warnings})
         truth = prepared.inputs.truth
-        if truth is not None:  # the report's "87% sci.space" beside each topic
+        if truth is not None:  # the report's "71% rec.sport.hockey" beside a topic
             tracker.log_json(sweep.run_id, GROUND_TRUTH_FILE,
                              as_mapping(truth, prepared.inputs.corpus.ids))
         loop, source = _open_loop(prepared, tracker, sweep, on_record, limits, max_workers,
