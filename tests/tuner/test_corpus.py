@@ -522,6 +522,15 @@ STRAY = ("id\ttext\tlabel\n1\tStocks rally as markets open\tbusiness\n"
          "5\tBank raises interest rates again\tbusiness\n")
 
 
+def test_a_quote_closed_on_its_own_line_is_read_as_before(tmp_path):
+    """The stray-quote check refused `1,"5" screen is great,a`, which spans no line and which
+    pandas reads as before (review of 2026-12-04)."""
+    path = tmp_path / "c.csv"
+    path.write_text('id,text,label\n1,"5" screen is great,a\n2,"hello world" ,b\n',
+                    encoding="utf-8")
+    assert load_corpus(DatasetSpec(path)).texts == ["5 screen is great", "hello world "]
+
+
 def test_a_tsv_written_without_quoting_keeps_every_record_and_its_quotes(tmp_path):
     """CSV quoting read record 2's opening quote as a field running to record 4's quote: 3
     documents, record 2 holding 3 and 4 under 5's label (trust audit of 2026-12-04)."""
@@ -537,8 +546,6 @@ def test_a_tsv_written_without_quoting_keeps_every_record_and_its_quotes(tmp_pat
 @pytest.mark.parametrize("name, content, said", [
     ("c.csv", STRAY.replace("\t", ","), "line 3 (read to line 5 as one field): a field starts "
      'with a double quote (") and goes on after the next one'),
-    # quoted fields across lines: read without quoting, its lines are uneven, so CSV's rules
-    ("c.tsv", 'id\ttext\n1\t"two\nlines"\n2\t"a" stray\n3\tx\n', "line 4: a field starts"),
     ("c.csv", "id,text\n1,a\n2,b\0c\n", "line 3 holds a NUL byte: not a text file"),
     ("c.tsv", "id\ttext\n1\t\"a\" b\n2\tb\0c\n", "line 3 holds a NUL byte"),
     ("c.txt", "a\n\nb\0c\n", "c.txt: cannot be read as txt: line 3 holds a NUL byte")])
@@ -597,10 +604,25 @@ def test_a_folder_nested_past_pythons_recursion_and_a_file_of_lone_cr_line_ends_
         deep += "/a"
         os.mkdir(deep)
     (tmp_path / deep / "x.txt").write_text("hello", encoding="utf-8")
-    with pytest.raises(DataError, match="nested too deeply"):
-        load_corpus(DatasetSpec(tmp_path / "deep", label_field=None))
+    try:
+        with pytest.raises(DataError, match="nested too deeply"):
+            load_corpus(DatasetSpec(tmp_path / "deep", label_field=None))
+    finally:  # pytest's own clean-up recurses as os.walk does
+        os.remove(os.path.join(deep, "x.txt"))
+        while deep != str(tmp_path):
+            os.rmdir(deep)
+            deep = os.path.dirname(deep)
     lines = tmp_path / "mac.txt"
-    lines.write_bytes(b"a b c\rd e f\rg h i\r")
+    lines.write_bytes(b"a b c\rd e f\r")  # two lines
     with pytest.raises(DataError, match=r"mac.txt: its lines end with \\r alone"):
         load_corpus(DatasetSpec(lines, label_field=None))
+
+
+def test_class_codes_are_no_years_but_splits_and_years_are_no_topics():
+    from tuner.data.ground_truth import not_topical
+
+    assert not_topical(["1001", "1002", "2834", "20240101"]) is None  # SIC-like codes
+    assert not_topical(["1999", "2004"]) == "dates or years"
+    assert not_topical(["2004-05-01", "2005-06-01"]) == "dates or years"
+    assert not_topical(["Train", "test"]) is not None and not_topical(["sport", "test"]) is None
 

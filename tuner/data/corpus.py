@@ -160,7 +160,7 @@ def _read_lines(path: Path) -> list[dict[str, Any]]:
     with path.open(encoding="utf-8-sig", newline="\n") as handle:
         records = [{ID: str(number), TEXT: line.rstrip("\r\n")}
                    for number, line in enumerate(handle, start=1) if line.strip()]
-    if len(records) == 1 and records[0][TEXT].count("\r") > 1:  # one document of many lines
+    if len(records) == 1 and "\r" in records[0][TEXT]:  # one document of many lines
         raise DataError(f"{path}: its lines end with \\r alone (an old Mac file), so it reads as "
                         "one document; convert the line ends to \\n (`tr '\\r' '\\n' < IN > "
                         "OUT`)")
@@ -304,10 +304,10 @@ def _stray_quote(path: Path, delimiter: str) -> str | None:
             for _ in reader:
                 start = reader.line_num + 1
         except csv.Error as err:
-            if "unexpected end of data" in str(err):
-                return None
-            lines = (f"line {start}" if reader.line_num == start
-                     else f"line {start} (read to line {reader.line_num} as one field)")
+            if "unexpected end of data" in str(err) or reader.line_num == start:
+                return None  # a quote that never closes, or one on a line of its own: the
+                # reader's own error, or the line read as before (`1,"5" screen,a`; review)
+            lines = f"line {start} (read to line {reader.line_num} as one field)"
             return (f"{lines}: a field starts with a double quote (\") and goes on after the "
                     "next one, which ends it for a CSV reader, so the lines after it would run "
                     "into that field: quote the whole field, with each quote inside it doubled "
@@ -353,11 +353,22 @@ def _file_bytes(path: Path, folder: Path, name: str, roots: Sequence[Path]) -> b
 
 
 def _opened_under(descriptor: int, path: Path, roots: Sequence[Path]) -> bool:
+    """Whether the open file is under a root: its path as the kernel gives it, and that path
+    must name the open file itself here (a file bind-mounted in another mount namespace and
+    reached through /proc/PID/root gave a path under the roots that is another file here;
+    review of 2026-12-04)."""
     try:
         opened = Path(os.readlink(f"/proc/self/fd/{descriptor}"))
-    except OSError:  # no /proc (macOS): where the path resolves now
-        opened = path.resolve()
-    return any(opened.is_relative_to(root) for root in roots)
+    except OSError:
+        if sys.platform.startswith("linux"):
+            return False
+        opened = path.resolve()  # no /proc (macOS): where the path resolves now
+    try:
+        here, open_file = os.stat(opened), os.fstat(descriptor)
+    except OSError:
+        return False
+    return (here.st_dev, here.st_ino) == (open_file.st_dev, open_file.st_ino) \
+        and any(opened.is_relative_to(root) for root in roots)
 
 
 def _uneven_csv_record(path: Path, delimiter: str = ",") -> str:

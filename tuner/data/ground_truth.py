@@ -51,9 +51,17 @@ def not_topical(labels: Iterable[str]) -> str | None:
         return None
     if all(value.strip().casefold() in SPLIT_NAMES for value in values):
         return "the names of dataset splits (train, test, ...)"
-    if all(parse_timestamp(value) is not None for value in values):
+    if all(_date_or_year(value.strip()) for value in values):
         return "dates or years"
     return None
+
+
+def _date_or_year(value: str) -> bool:
+    """A date with separators, or a year from 1800 to 2100: class codes such as 1001 or 2834
+    (SIC) read as years and dates too (review of 2026-12-04)."""
+    if value.isdigit():
+        return len(value) == 4 and 1800 <= int(value) <= 2100
+    return parse_timestamp(value) is not None
 
 
 def first_seen_codes(labels: NDArray[np.int64]) -> NDArray[np.int64]:
