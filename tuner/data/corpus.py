@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from tuner.data.confine import under
 from tuner.data.store import json_sha256
 from tuner.errors import DataError, shown
 from tuner.params import closest
@@ -368,7 +369,7 @@ def _opened_under(descriptor: int, path: Path, roots: Sequence[Path]) -> bool:
     except OSError:
         return False
     return (here.st_dev, here.st_ino) == (open_file.st_dev, open_file.st_ino) \
-        and any(opened.is_relative_to(root) for root in roots)
+        and under(opened, roots)
 
 
 def _uneven_csv_record(path: Path, delimiter: str = ",") -> str:
