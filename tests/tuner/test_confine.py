@@ -100,6 +100,76 @@ def test_a_corpus_file_is_checked_where_it_is_opened_not_where_it_was_listed(
         _file_text(swapped, root / "corpus", "news/swapped.txt", (root.resolve(),))
 
 
+def test_a_data_file_is_read_as_the_file_checked_however_often_it_is_opened(
+        tmp_path: Path) -> None:
+    """A served sweep's single data files were checked by path, then read by path (a CSV up to
+    four times): a file replaced by a link between the two was read from outside the roots
+    (left open by the attacker audit of 2026-12-04). Now the file is opened once, checked as
+    opened, and every read goes to that open file."""
+    import os
+
+    from tuner.data.confine import pinned
+    from tuner.data.corpus import read_records
+
+    root, outside = tmp_path / "data", tmp_path / f"{SECRET}-elsewhere"
+    root.mkdir()
+    outside.mkdir()
+    roots = (root.resolve(),)
+    (outside / "corpus.csv").write_text(f"id,text\n1,{SECRET}\n")
+    corpus = root / "corpus.csv"
+    corpus.write_text("id,text\n1,a post under the roots\n2,another\n")
+    with pinned(corpus, roots, "dataset.path") as source:
+        corpus.unlink()
+        corpus.symlink_to(outside / "corpus.csv")  # swapped after the check, before the reads
+        assert SECRET not in source.read_text() and "another" in source.read_text()
+    with pytest.raises(DataError, match="dataset.path now leads outside") as refused:
+        read_records(corpus, roots)
+    assert SECRET not in str(refused.value)
+    assert read_records(corpus)[0]["text"] == SECRET  # a sweep the user runs follows its links
+
+    (outside / "truth.json").write_text(json.dumps({SECRET: ["1"]}))
+    (root / "truth.json").symlink_to(outside / "truth.json")
+    from tuner.data.corpus import Corpus
+    from tuner.data.ground_truth import load_ground_truth
+
+    documents = Corpus(["1"], ["a post"], None, None, source="corpus.csv")
+    with pytest.raises(DataError, match="ground_truth now leads outside") as refused:
+        load_ground_truth(root / "truth.json", documents, roots)
+    assert SECRET not in str(refused.value)
+
+    fifo = root / "fifo.csv"
+    os.mkfifo(fifo)  # a FIFO put in a file's place is refused, not waited on
+    with pytest.raises(DataError, match="dataset.path is not a regular file"), \
+            pinned(fifo, roots, "dataset.path"):
+        pass
+
+
+def test_a_pinned_files_problems_name_its_path(tmp_path: Path, ng_records: list[dict]) -> None:
+    """Read through /proc/self/fd, a file's problems still name the file the grid gave, and
+    every format reads as it does unconfined."""
+    import pandas as pd
+
+    from tuner.data.corpus import read_records
+
+    root = tmp_path / "data"
+    root.mkdir()
+    roots = (root.resolve(),)
+    records = [{"id": r["id"], "text": r["text"][:200]} for r in ng_records[:5]]
+    pd.DataFrame(records).to_csv(root / "c.csv", index=False)
+    pd.DataFrame(records).to_csv(root / "c.tsv", index=False, sep="\t")
+    pd.DataFrame(records).to_parquet(root / "c.parquet")
+    write_jsonl(root / "c.jsonl", records)
+    (root / "c.txt").write_text("\n".join(r["text"].replace("\n", " ") for r in records))
+    for name in ("c.csv", "c.tsv", "c.parquet", "c.jsonl", "c.txt"):
+        assert read_records(root / name, roots) == read_records(root / name), name
+    (root / "nul.csv").write_bytes(b"id,text\n1,a\x00b\n")
+    with pytest.raises(DataError) as refused:
+        read_records(root / "nul.csv", roots)
+    assert str(refused.value).startswith(f"{root / 'nul.csv'}: cannot be read as csv: line 2 "
+                                         "holds a NUL byte")
+    assert "/proc/" not in str(refused.value)
+
+
 @pytest.fixture()
 def served(tmp_path: Path, ng_records: list[dict]) -> tuple[Path, TrialSpec]:
     """An LDA trial prepared as `tuner serve` prepares an inline grid's: its ground truth in a

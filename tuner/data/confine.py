@@ -2,11 +2,16 @@
 stay under the server's data roots until the last trial has read them, not only when the POST
 was validated: a ground-truth file replaced by a link after the POST was read from outside the
 roots, and the document ids it held were quoted in the trial's `tuner.error` tag (audit of
-2026-12-01). Each reader resolves the path, checks it, and reads what it resolved to."""
+2026-12-01). Each reader resolves the path and checks it (`confined`), then reads the file as
+it opened it (`pinned`, and a corpus folder's files likewise), never by that path again."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+import stat
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from tuner.errors import DataError
@@ -55,6 +60,65 @@ def confined(path: str | Path, roots: Sequence[str], field: str,
                         "replaced after the sweep was sent); nothing was read from it. Send "
                         "the sweep again once the file is back")
     return resolved
+
+
+def opened_under(descriptor: int, path: Path, roots: Sequence[Path]) -> bool:
+    """Whether the open file is under a root: its path as the kernel gives it, and that path
+    must name the open file itself here (a file bind-mounted in another mount namespace and
+    reached through /proc/PID/root gave a path under the roots that is another file here;
+    review of 2026-12-04)."""
+    try:
+        opened = Path(os.readlink(f"/proc/self/fd/{descriptor}"))
+    except OSError:
+        if sys.platform.startswith("linux"):
+            return False
+        opened = path.resolve()  # no /proc (macOS): where the path resolves now
+    try:
+        here, open_file = os.stat(opened), os.fstat(descriptor)
+    except OSError:
+        return False
+    return (here.st_dev, here.st_ino) == (open_file.st_dev, open_file.st_ino) \
+        and under(opened, roots)
+
+
+def open_regular(path: Path) -> int:
+    """A descriptor of `path` opened for reading without blocking (a FIFO put in a file's place
+    must not hang the reader), to be checked with fstat before anything is read."""
+    return os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+
+
+@contextmanager
+def pinned(path: Path, roots: Sequence[Path], field: str) -> Iterator[Path]:
+    """A path that reads the data file `path` as it is now, however often it is opened: with
+    `roots` (resolved folders), the file is opened once, checked to be a regular file under a
+    root as opened, and every later open goes through /proc/self/fd to that open file, so a
+    file replaced by a link between the check and a read (a CSV is opened up to four times) is
+    never read (attacker audit of 2026-12-04: the service's single data files were checked by
+    path, then read by path). Without roots, or where there is no /proc/self/fd, `path` itself.
+
+    Raises:
+        DataError: the file is not a regular file, or now leads outside the roots; nothing was
+            read from it. The message names `path`, never its target.
+    """
+    if not roots or not sys.platform.startswith("linux"):
+        yield path
+        return
+    try:
+        descriptor = open_regular(path)
+    except OSError:
+        yield path  # the reader says it is missing or unreadable, as it would unconfined
+        return
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise DataError(f"{path}: {field} is not a regular file (a FIFO, a device or a "
+                            "socket); nothing was read from it")
+        if not opened_under(descriptor, path, roots):
+            raise DataError(f"{path}: {field} now leads outside the server's data roots (it was "
+                            "replaced after the sweep was sent); nothing was read from it. Send "
+                            "the sweep again once the file is back")
+        yield Path(f"/proc/self/fd/{descriptor}")
+    finally:
+        os.close(descriptor)
 
 
 def confined_model(model: str, folder: str | Path, roots: Sequence[str]) -> Path:

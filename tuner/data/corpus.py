@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from tuner.data.confine import under
+from tuner.data.confine import open_regular, opened_under, pinned
 from tuner.data.store import json_sha256
 from tuner.errors import DataError, shown
 from tuner.params import closest
@@ -110,6 +110,18 @@ def read_records(path: Path, roots: Sequence[Path] = ()) -> list[dict[str, Any]]
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise DataError(f"{path}: expects {FORMATS}; got '{suffix}'")
+    with pinned(path, roots, "dataset.path") as source:
+        try:
+            return _read_file(source, suffix)
+        except DataError as err:
+            if source == path:
+                raise
+            raise DataError(str(err).replace(str(source), str(path))) from err
+
+
+def _read_file(path: Path, suffix: str) -> list[dict[str, Any]]:
+    """The records of a corpus file in the format its `suffix` names (`path` may be the
+    /proc/self/fd path of a file `pinned` opened, which has none)."""
     try:
         if suffix in (".jsonl", ".json"):
             return _read_jsonl(path)
@@ -138,6 +150,10 @@ def _delimiter(suffix: str) -> str:
     return "\t" if suffix == ".tsv" else ","
 
 
+def _format_name(delimiter: str) -> str:
+    return "tsv" if delimiter == "\t" else "csv"
+
+
 def _read_delimited(path: Path, delimiter: str) -> list[dict[str, Any]]:
     """A CSV or TSV file with a header line; every field read as text."""
     import pandas as pd
@@ -148,7 +164,7 @@ def _read_delimited(path: Path, delimiter: str) -> list[dict[str, Any]]:
         # every row longer than the header: pandas made the first fields an index, and the
         # rest moved one field left (ids read as the text; review of 2026-12-03)
         uneven = _uneven_csv_record(path, delimiter) or "its rows have more fields than its header"
-        raise DataError(f"{path}: cannot be read as {path.suffix.lower()[1:]}: {uneven}")
+        raise DataError(f"{path}: cannot be read as {_format_name(delimiter)}: {uneven}")
     return frame.to_dict(orient="records")  # type: ignore[no-any-return]
 
 
@@ -157,7 +173,7 @@ def _read_lines(path: Path) -> list[dict[str, Any]]:
     fields `id` (the line's number, blank lines counted, so a number finds its line) and
     `text`; blank lines are not documents. Lines end at \\n alone (a CRLF's \\r is dropped), as
     `wc -l` and `sed -n Np` count them: a lone \\r inside a line does not split it."""
-    _refuse_nul(path)
+    _refuse_nul(path, "txt")
     with path.open(encoding="utf-8-sig", newline="\n") as handle:
         records = [{ID: str(number), TEXT: line.rstrip("\r\n")}
                    for number, line in enumerate(handle, start=1) if line.strip()]
@@ -260,16 +276,16 @@ def _quoting(path: Path, delimiter: str) -> int:
     """
     import csv
 
-    _refuse_nul(path)
+    _refuse_nul(path, _format_name(delimiter))
     stray = _stray_quote(path, delimiter)
     if stray is None:
         return csv.QUOTE_MINIMAL
     if delimiter == "\t" and _even_without_quoting(path, delimiter):
         return csv.QUOTE_NONE
-    raise DataError(f"{path}: cannot be read as {path.suffix.lower()[1:]}: {stray}")
+    raise DataError(f"{path}: cannot be read as {_format_name(delimiter)}: {stray}")
 
 
-def _refuse_nul(path: Path, chunk: int = 1 << 20) -> None:
+def _refuse_nul(path: Path, kind: str, chunk: int = 1 << 20) -> None:
     """A NUL byte, which pandas reads as text where a corpus folder refuses a file that holds
     one (attacker audit of 2026-12-04), is refused by its line."""
     lines = 0
@@ -278,7 +294,7 @@ def _refuse_nul(path: Path, chunk: int = 1 << 20) -> None:
             at = data.find(b"\0")
             if at >= 0:
                 line = lines + data.count(b"\n", 0, at) + 1
-                raise DataError(f"{path}: cannot be read as {path.suffix.lower()[1:]}: line "
+                raise DataError(f"{path}: cannot be read as {kind}: line "
                                 f"{line} holds a NUL byte: not a text file (saved as UTF-16, "
                                 "or binary?); save it as UTF-8 text")
             lines += data.count(b"\n")
@@ -334,8 +350,7 @@ def _file_bytes(path: Path, folder: Path, name: str, roots: Sequence[Path]) -> b
     one of them where the kernel says the open file is (/proc/self/fd; elsewhere, where its
     path resolves)."""
     try:
-        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
-                             | getattr(os, "O_CLOEXEC", 0))
+        descriptor = open_regular(path)
     except OSError as err:
         raise DataError(f"{folder}: {shown(name)} cannot be read "
                         f"({err.strerror or type(err).__name__})") from None
@@ -343,7 +358,7 @@ def _file_bytes(path: Path, folder: Path, name: str, roots: Sequence[Path]) -> b
         if not stat.S_ISREG(os.fstat(descriptor).st_mode):
             raise DataError(f"{folder}: {shown(name)} is not a regular file (a FIFO, a device "
                             "or a socket); take it out of the corpus folder")
-        if roots and not _opened_under(descriptor, path, roots):
+        if roots and not opened_under(descriptor, path, roots):
             raise DataError(f"{folder}: {shown(name)} now leads outside the server's data roots "
                             "(it was replaced after the sweep was sent); nothing was read from "
                             "it")
@@ -351,25 +366,6 @@ def _file_bytes(path: Path, folder: Path, name: str, roots: Sequence[Path]) -> b
             return handle.read()
     finally:
         os.close(descriptor)
-
-
-def _opened_under(descriptor: int, path: Path, roots: Sequence[Path]) -> bool:
-    """Whether the open file is under a root: its path as the kernel gives it, and that path
-    must name the open file itself here (a file bind-mounted in another mount namespace and
-    reached through /proc/PID/root gave a path under the roots that is another file here;
-    review of 2026-12-04)."""
-    try:
-        opened = Path(os.readlink(f"/proc/self/fd/{descriptor}"))
-    except OSError:
-        if sys.platform.startswith("linux"):
-            return False
-        opened = path.resolve()  # no /proc (macOS): where the path resolves now
-    try:
-        here, open_file = os.stat(opened), os.fstat(descriptor)
-    except OSError:
-        return False
-    return (here.st_dev, here.st_ino) == (open_file.st_dev, open_file.st_ino) \
-        and under(opened, roots)
 
 
 def _uneven_csv_record(path: Path, delimiter: str = ",") -> str:

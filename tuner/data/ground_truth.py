@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from tuner.data.confine import pinned
 from tuner.data.corpus import Corpus
 from tuner.data.timestamps import parse_timestamp
 from tuner.errors import GroundTruthError
@@ -95,10 +96,11 @@ def as_mapping(truth: GroundTruth, doc_ids: Sequence[str]) -> dict[str, list[str
     return {name: ids for name, ids in mapping.items() if ids}
 
 
-def load_ground_truth(path: Path, corpus: Corpus) -> GroundTruth:
+def load_ground_truth(path: Path, corpus: Corpus, roots: Sequence[Path] = ()) -> GroundTruth:
     """Read a JSON object mapping cluster id to a list of document ids; check it against the
-    corpus."""
-    mapping = _read_mapping(path)
+    corpus. With `roots` (a served sweep's, resolved), the file is read only as opened under
+    one of them (tuner.data.confine.pinned)."""
+    mapping = _read_mapping(path, roots)
     position = {doc_id: i for i, doc_id in enumerate(corpus.ids)}
     labels = np.full(len(corpus), -1, dtype=np.int64)
     owner: dict[str, str] = {}
@@ -123,11 +125,13 @@ def _where(path: Path) -> str:
     return f"{path} (ground_truth)"
 
 
-def _read_mapping(path: Path) -> dict[str, list[str]]:
+def _read_mapping(path: Path, roots: Sequence[Path] = ()) -> dict[str, list[str]]:
     if not path.is_file():
         raise GroundTruthError(f"{_where(path)}: ground-truth file not found")
     try:  # utf-8-sig: a byte order mark (Windows editors) is read as grids and corpora read it
-        mapping = json.loads(path.read_text(encoding="utf-8-sig"))
+        with pinned(path, roots, "ground_truth") as source:
+            text = source.read_text(encoding="utf-8-sig")
+        mapping = json.loads(text)
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise GroundTruthError(f"{_where(path)}: not valid UTF-8 JSON: {err}") from err
     # A number past Python's 4,300 digits, or nesting past its recursion limit, answered 500

@@ -212,9 +212,10 @@ def check_inputs(grid: Grid, max_trials: int | None = None, for_trials: bool = T
     refuse_over(max_trials, grid.path, grid.trial_count)
     _refuse_unusable_caches(grid)
     grid = _confined_files(grid, roots)
-    corpus = load_corpus(grid.dataset, tuple(Path(root).resolve() for root in roots))
+    resolved_roots = tuple(Path(root).resolve() for root in roots)
+    corpus = load_corpus(grid.dataset, resolved_roots)
     grid = with_language(grid, corpus.language)
-    truth = _ground_truth(grid, corpus)
+    truth = _ground_truth(grid, corpus, resolved_roots)
     if for_trials:
         refuse_one_class(grid, truth)
         _refuse_truth_objectives(grid, truth)
@@ -386,9 +387,10 @@ def refuse_one_class(grid: Grid, truth: GroundTruth | None) -> None:
                     "without one")
 
 
-def _ground_truth(grid: Grid, corpus: Corpus) -> GroundTruth | None:
+def _ground_truth(grid: Grid, corpus: Corpus, roots: tuple[Path, ...] = ()
+                  ) -> GroundTruth | None:
     if grid.ground_truth is not None:
-        return load_ground_truth(grid.ground_truth, corpus)
+        return load_ground_truth(grid.ground_truth, corpus, roots)
     if corpus.labels is not None:
         if not any(corpus.labels):
             raise DataError(f"{corpus.source}: dataset.label_field '{grid.dataset.label_field}': "

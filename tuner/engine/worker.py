@@ -288,8 +288,9 @@ def _truth(ref: DataRef, corpus: Corpus) -> NDArray[np.int64] | None:
     """The partition the trial is scored against; it must be the one its key was made with."""
     if ref.ground_truth_path:
         path = confined(ref.ground_truth_path, ref.roots, "ground_truth")
+        roots = tuple(Path(root).resolve() for root in ref.roots)
         truth: GroundTruth | None = _as_validated(ref, ref.ground_truth_path,
-                                                  lambda: load_ground_truth(path, corpus))
+                                                  lambda: load_ground_truth(path, corpus, roots))
     elif corpus.labels is not None:
         truth = ground_truth_from_labels(corpus.labels, ref.corpus_path)
     else:
