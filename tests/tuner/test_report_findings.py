@@ -204,7 +204,37 @@ def test_a_topic_names_the_label_most_of_its_documents_carry_matched_by_id(
     assert "a b <i>(3 documents, 50%; 33% a)</i></li>" in page
     assert "c <i>(2 documents, 33%; 50% a)</i></li>" in page
     assert ("<p>1 label of 3 leads no topic (no topic's documents mostly carry them; merged "
-            "into others' topics or spread over several): c.</p>") in page
+            "into others' topics, spread over several or left in none): c.</p>") in page
+
+
+def test_a_labels_share_says_how_few_are_labelled_and_outliers_labels_count(
+        tmp_path: Path) -> None:
+    """A ground-truth file that covers few documents: a topic's one labelled document read
+    "100%" of it. And a label whose documents all went to no topic (BERTopic's outliers) was
+    missing from the labels that lead no topic."""
+    from trainers import trainer_revision
+    from tuner import trial as t
+    from tuner.reporting.report import write_report_with
+    from tuner.tracking.memory import MemoryTracker
+    from tuner.tracking.tracker import GROUND_TRUTH_FILE
+
+    data = t.DataRef("c.jsonl", "sha", "en", "bow", None, None, None, "label", context="ctx")
+    spec = t.TrialSpec("BERTopic", {"min_cluster_size": 10}, 1, data, t.MetricSettings(), "e",
+                       "k1", revision=trainer_revision("BERTopic"), fit_key="f1",
+                       config_key="c1")
+    record = t.TrialRecord(spec, t.TrialStatus.COMPLETE, {"npmi": 0.1}, [["a", "b"], ["c"]],
+                           [0.1, 0.2], [0, 0, 0, 0, 1, 1, -1, -1])
+    tracker = MemoryTracker()
+    sweep = tracker.start_sweep("e", {"tuner.context": "ctx"}, {},
+                                ["d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8"])
+    tracker.finish_trial(sweep, tracker.start_trial(sweep, spec), record)
+    tracker.log_json(sweep.run_id, GROUND_TRUTH_FILE,
+                     {"sport": ["d1"], "art": ["d5", "d6"], "lost": ["d7", "d8"]})
+    page = write_report_with(tracker, "e", tmp_path).html.read_text(encoding="utf-8")
+    assert "a b <i>(4 documents, 50%; 100% sport of 1 labelled)</i></li>" in page
+    assert "c <i>(2 documents, 25%; 100% art)</i></li>" in page
+    assert ("<p>1 label of 3 leads no topic (no topic's documents mostly carry them; merged "
+            "into others' topics, spread over several or left in none): lost.</p>") in page
 
 
 def test_documents_in_no_topic_are_counted_apart(tmp_path: Path) -> None:

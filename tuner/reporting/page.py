@@ -26,6 +26,7 @@ from tuner.reporting.plots import TOPIC_WORDS_SHOWN
 TABLE_METRICS = ("npmi", "diversity", "ari", "f1", "fit_seconds")
 TOP_CONFIGS = 3  # configurations whose best trial's topics the page lists
 UNLED_SHOWN = 12  # labels named under a topic list as leading no topic
+NO_TOPIC = -1  # topic_labels' key for the documents in no topic (BERTopic's outliers)
 CSS = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:0.5em 0}"
        "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}img{max-width:1000px}")
 
@@ -270,14 +271,19 @@ def _topics_html(config: ConfigResult, data: ReportData, names: set[str]) -> str
 
 def _size(sizes: Mapping[int, int], topic: int, labels: Mapping[str, int]) -> str:
     """" (38 documents, 2%; 71% rec.sport.hockey)": the documents whose main topic it is, and the
-    label most of them carry with its share of those labelled; empty without sizes."""
+    label most of them carry with its share of those labelled, and how many are, when not all
+    are (a ground-truth file that covers few documents: one labelled document of 38 read
+    "100%"); empty without sizes."""
     if not sizes:
         return ""
     count = sizes.get(topic, 0)
     label = ""
     if labels:
         name, most = leading_label(labels)
-        label = f"; {_share_html(most / sum(labels.values()))} {html.escape(name)}"
+        labelled = sum(labels.values())
+        label = f"; {_share_html(most / labelled)} {html.escape(name)}"
+        if labelled < count:
+            label += f" of {labelled:,} labelled"
     return (f" <i>({counted(count, 'document')}, {_share_html(count / sum(sizes.values()))}"
             f"{label})</i>")
 
@@ -294,7 +300,8 @@ def _unled(topic_labels: Mapping[int, Mapping[str, int]]) -> str:
     if not topic_labels:
         return ""
     present = {name for labels in topic_labels.values() for name in labels}
-    led = {leading_label(labels)[0] for labels in topic_labels.values() if labels}
+    led = {leading_label(labels)[0] for topic, labels in topic_labels.items()
+           if labels and topic != NO_TOPIC}
     unled = sorted(present - led)
     if not unled:
         return ""
@@ -302,8 +309,8 @@ def _unled(topic_labels: Mapping[int, Mapping[str, int]]) -> str:
     more = f" and {len(unled) - UNLED_SHOWN} more" if len(unled) > UNLED_SHOWN else ""
     verb = "leads" if len(unled) == 1 else "lead"
     return (f"<p>{counted(len(unled), 'label')} of {len(present)} {verb} no topic (no topic's "
-            f"documents mostly carry them; merged into others' topics or spread over "
-            f"several): {shown}{more}.</p>")
+            f"documents mostly carry them; merged into others' topics, spread over "
+            f"several or left in none): {shown}{more}.</p>")
 
 
 def _share_html(share: float) -> str:

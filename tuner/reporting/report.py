@@ -36,7 +36,14 @@ from tuner.reporting.leaderboard import (
     shown_as,
     unended_sweep,
 )
-from tuner.reporting.page import ReportData, by_model, plot_name, render_page, shown_configs
+from tuner.reporting.page import (
+    NO_TOPIC,
+    ReportData,
+    by_model,
+    plot_name,
+    render_page,
+    shown_configs,
+)
 from tuner.reporting.plots import (
     plot_importance,
     plot_leaderboard,
@@ -245,16 +252,18 @@ def _findings(tracker: Tracker, run_ids: Sequence[str], labels: Mapping[str, str
 
 def labels_by_topic(doc_ids: Sequence[str], assignments: Sequence[int],
                     labels: Mapping[str, str]) -> dict[int, dict[str, int]]:
-    """Topic -> label -> how many of the topic's documents carry it. Documents are matched by
-    id, not position, as a trial skipped on a re-run was logged by an earlier sweep; those
-    without a label, and a fit logged without ids, count nowhere."""
+    """Topic -> label -> how many of the topic's documents carry it; documents in no topic
+    (BERTopic's outliers) under -1, so a label whose documents all went there is still a label
+    of the corpus. Documents are matched by id, not position, as a trial skipped on a re-run
+    was logged by an earlier sweep; those without a label, and a fit logged without ids, count
+    nowhere."""
     if not doc_ids:
         return {}
     counts: dict[int, Counter[str]] = {}
     for doc_id, topic in zip(doc_ids, assignments, strict=True):
         label = labels.get(doc_id)
-        if label is not None and topic >= 0:
-            counts.setdefault(topic, Counter())[label] += 1
+        if label is not None:
+            counts.setdefault(max(topic, NO_TOPIC), Counter())[label] += 1
     return {topic: dict(found) for topic, found in counts.items()}
 
 
