@@ -543,6 +543,21 @@ def test_a_tsv_written_without_quoting_keeps_every_record_and_its_quotes(tmp_pat
     assert corpus.labels == ["business", "sport", "tech", "politics", "business"]
 
 
+def test_a_tsv_quote_that_never_closes_is_text_where_every_line_is_a_record(tmp_path):
+    """A headline that starts with a quote never closed: CSV quoting ran it to the end of the
+    file, and the TSV was refused although every line held the header's fields."""
+    path = tmp_path / "c.tsv"
+    path.write_text('id\ttext\tlabel\n1\t"Unstoppable, she said\tsport\n2\tRates rise\tbusiness\n',
+                    encoding="utf-8")
+    corpus = load_corpus(DatasetSpec(path))
+    assert corpus.texts == ['"Unstoppable, she said', "Rates rise"]
+    assert corpus.labels == ["sport", "business"]
+    csv_path = tmp_path / "c.csv"  # a CSV's quotes are quotes: still refused, by its line
+    csv_path.write_text(path.read_text().replace("\t", ","), encoding="utf-8")
+    with pytest.raises(DataError, match=re.escape("record 1 (lines 2 to 3 of the file)")):
+        load_corpus(DatasetSpec(csv_path))
+
+
 @pytest.mark.parametrize("name, content, said", [
     ("c.csv", STRAY.replace("\t", ","), "line 3 (read to line 5 as one field): a field starts "
      'with a double quote (") and goes on after the next one'),

@@ -269,7 +269,8 @@ def _quoting(path: Path, delimiter: str) -> int:
     until some later quote (4 of 150 posts, under the first one's label, with no error; trust
     audit of 2026-12-04): refused by line, except in a TSV whose every line, read without
     quoting, has the header's fields: a TSV is often written without quoting (its fields hold
-    no tab or line break), so its quotes are text.
+    no tab or line break), so its quotes are text. So is, in such a TSV, a quote that never
+    closes (a headline that starts with one), which the CSV reading refused.
 
     Raises:
         DataError: a stray quote or a NUL byte, naming its line.
@@ -277,12 +278,14 @@ def _quoting(path: Path, delimiter: str) -> int:
     import csv
 
     _refuse_nul(path, _format_name(delimiter))
-    stray = _stray_quote(path, delimiter)
-    if stray is None:
+    fault = _quote_fault(path, delimiter)
+    if fault is None:
         return csv.QUOTE_MINIMAL
     if delimiter == "\t" and _even_without_quoting(path, delimiter):
         return csv.QUOTE_NONE
-    raise DataError(f"{path}: cannot be read as {_format_name(delimiter)}: {stray}")
+    if fault is NEVER_CLOSES:
+        return csv.QUOTE_MINIMAL  # the reader's own error names the line the quote opens on
+    raise DataError(f"{path}: cannot be read as {_format_name(delimiter)}: {fault}")
 
 
 def _refuse_nul(path: Path, kind: str, chunk: int = 1 << 20) -> None:
@@ -309,9 +312,12 @@ def _csv_rows(handle: Any, delimiter: str, **options: Any) -> Any:
     return csv.reader(handle, delimiter=delimiter, **options)
 
 
-def _stray_quote(path: Path, delimiter: str) -> str | None:
-    """Where a quoted field goes on after its closing quote, as a message; None if nowhere (a
-    quote that never closes is left to the reader's own error, which names its line)."""
+NEVER_CLOSES = "a quoted field never closes"  # _quote_fault's answer, compared by identity
+
+
+def _quote_fault(path: Path, delimiter: str) -> str | None:
+    """Where a quoted field goes on after its closing quote, as a message; NEVER_CLOSES for a
+    quote that never closes; None if neither."""
     import csv
 
     with path.open(encoding="utf-8-sig", newline="") as handle:
@@ -321,9 +327,10 @@ def _stray_quote(path: Path, delimiter: str) -> str | None:
             for _ in reader:
                 start = reader.line_num + 1
         except csv.Error as err:
-            if "unexpected end of data" in str(err) or reader.line_num == start:
-                return None  # a quote that never closes, or one on a line of its own: the
-                # reader's own error, or the line read as before (`1,"5" screen,a`; review)
+            if "unexpected end of data" in str(err):
+                return NEVER_CLOSES
+            if reader.line_num == start:
+                return None  # a quote closed on its line: read as before (`1,"5" screen,a`)
             lines = f"line {start} (read to line {reader.line_num} as one field)"
             return (f"{lines}: a field starts with a double quote (\") and goes on after the "
                     "next one, which ends it for a CSV reader, so the lines after it would run "
