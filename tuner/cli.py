@@ -333,6 +333,12 @@ def _score(args: argparse.Namespace) -> int:
         print(f"warning: words of one topic that read as one word (a hashtag is its word; "
               f"case is lowered where the grid lowers it) are counted once: {shown}",
               file=sys.stderr)
+    if result.npmi_left_out:
+        left = result.npmi_left_out
+        print(f"warning: {len(left)} of {len(result.output.topic_words)} topics have fewer than "
+              f"2 top words in the grid's vocabulary, so NPMI (and TQ) is the mean over the "
+              f"others: topic{'s' * (len(left) != 1)} {', '.join(left[:10])}"
+              f"{f' and {len(left) - 10} more' if len(left) > 10 else ''}", file=sys.stderr)
     for metric, why in result.not_computed.items():
         print(f"warning: {metric} not computed: {why}", file=sys.stderr)
     for metric, value in result.metrics.items():

@@ -73,6 +73,7 @@ class Score:
     earlier_key: str = ""  # the key as tuner wrote it before the context was in it
     merged: tuple[str, ...] = ()  # words of one topic read as one token (as_tokens)
     truth: GroundTruth | None = None  # the labels the assignments were scored against
+    npmi_left_out: tuple[str, ...] = ()  # topics with under 2 words NPMI can score, left out
 
 
 def load_topics(path: Path) -> ExternalTopics:
@@ -183,7 +184,10 @@ def score_external(grid_path: Path, topics_path: Path, assignments_path: Path | 
     reference = MetricReference(counts, {w: i for i, w in enumerate(bow.vocab)}, truth,
                                 grid.metrics)
     evaluation = evaluate(output, reference)
-    metrics = evaluation.metrics
+    metrics, not_computed = evaluation.metrics, dict(evaluation.not_computed)
+    left_out = unscorable_topics(topics, reference.vocab_index, grid.metrics.topn)
+    if left_out and len(left_out) < len(topics.ids):
+        _npmi_without(left_out, topics, reference, metrics, not_computed)
     if assignments_path is None:
         metrics.pop("outlier_share", None)  # no assignments: every document would count
         metrics.pop("topics_used", None)
@@ -195,12 +199,38 @@ def score_external(grid_path: Path, topics_path: Path, assignments_path: Path | 
     truth_sha = inputs.truth.sha256 if truth is not None and inputs.truth is not None else None
     spec, earlier_key = _spec(grid, bow, bow_cache, inputs.corpus, name, topics, assignments,
                               truth_sha, sweep_context(grid, inputs))
-    per_topic = [] if "npmi" in evaluation.not_computed else \
+    per_topic = [] if "npmi" in not_computed or left_out else \
         [float(x) for x in npmi_per_topic(output, reference)]
     return Score(metrics, per_topic, output, spec, doc_ids,
                  unscored_words(topics, reference.vocab_index, grid.metrics.topn),
-                 evaluation.not_computed, earlier_key, merged,
-                 inputs.truth if truth is not None else None)
+                 not_computed, earlier_key, merged,
+                 inputs.truth if truth is not None else None, left_out)
+
+
+def unscorable_topics(topics: ExternalTopics, vocab_index: dict[str, int], topn: int
+                      ) -> tuple[str, ...]:
+    """The topics NPMI cannot score: fewer than 2 of their top `topn` words in the grid's
+    vocabulary (no pair to score)."""
+    return tuple(topic for topic, words in zip(topics.ids, topics.words, strict=True)
+                 if sum(w in vocab_index for w in words[:topn]) < 2)
+
+
+def _npmi_without(left_out: tuple[str, ...], topics: ExternalTopics,
+                  reference: MetricReference, metrics: dict[str, float],
+                  not_computed: dict[str, str]) -> None:
+    """NPMI, and TQ from it, over the topics it can score: one topic of stop words took NPMI
+    from every other (user audit of 2026-12-04), where the other topics are scored on the rest
+    of their words. The topics left out are said (Score.npmi_left_out)."""
+    from tuner.metrics.coherence import npmi_coherence
+
+    kept = [words for topic, words in zip(topics.ids, topics.words, strict=True)
+            if topic not in left_out]
+    scorable = TopicModelOutput(kept, None, np.full(1, -1, dtype=np.int64))
+    metrics["npmi"] = npmi_coherence(scorable, reference)
+    not_computed.pop("npmi", None)
+    if "diversity" in metrics and "tq" in not_computed:
+        metrics["tq"] = metrics["npmi"] * metrics["diversity"]
+        not_computed.pop("tq")
 
 
 def as_tokens(topics: ExternalTopics, settings: Preprocessing, language: str

@@ -162,6 +162,28 @@ def test_words_outside_the_vocabulary_are_named_not_silently_dropped(tmp_path, l
     assert "warning" not in capsys.readouterr().err
 
 
+def test_a_topic_npmi_cannot_score_leaves_the_others_scored(tmp_path, lda_trial, capsys):
+    """One topic of stop words (no pair of its words in the vocabulary) took NPMI and TQ from
+    every topic (user audit of 2026-12-04); it is left out of their mean, and said."""
+    grid_path, cache, record, _ = lda_trial
+    kept = tmp_path / "kept.json"
+    kept.write_text(json.dumps(record.topic_words[1:]))
+    assert main(["score", str(grid_path), str(kept), "--cache-dir", str(cache)]) == EXIT_OK
+    alone = dict(line.split("\t") for line in capsys.readouterr().out.splitlines())
+    topics = tmp_path / "topics.json"
+    topics.write_text(json.dumps([["the", "and", "of", record.topic_words[0][0]],
+                                  *record.topic_words[1:]]))
+    assert main(["score", str(grid_path), str(topics), "--cache-dir", str(cache)]) == EXIT_OK
+    captured = capsys.readouterr()
+    printed = dict(line.split("\t") for line in captured.out.splitlines())
+    assert float(printed["npmi"]) == pytest.approx(float(alone["npmi"]), abs=1e-9)
+    assert float(printed["tq"]) == pytest.approx(float(printed["npmi"])
+                                                 * float(printed["diversity"]), abs=1e-4)
+    assert ("warning: 1 of 6 topics have fewer than 2 top words in the grid's vocabulary, so "
+            "NPMI (and TQ) is the mean over the others: topic 0") in captured.err
+    assert "npmi not computed" not in captured.err
+
+
 def test_another_tools_capitalised_words_are_scored_as_the_tokeniser_writes_them(
         tmp_path, lda_trial, capsys):
     """"NBA", "iPhone" and "Trump" from another tool were left out of NPMI as unknown words
