@@ -15,6 +15,7 @@ from typing import Any
 
 from tuner.data.corpus import (
     LETTER,
+    chinese_documents,
     detected_language,
     is_missing,
     is_nested,
@@ -72,19 +73,24 @@ def starter_grid(path: Path, grid_folder: Path | None, models: Sequence[str] = (
     found = found_fields(records, str(path), path.is_dir())
     texts = [_text(r.get(found.text)) for r in records]
     language = detected_language(texts)
+    mixed = _mixed_note(texts) if language == "en" else ""
     median = _median_tokens(texts)
-    chosen = list(models) or suggested_models(language, median <= SHORT_TOKENS)
+    chosen = list(models) or suggested_models("zh" if mixed else language,
+                                              median <= SHORT_TOKENS)
     dtm = any(m.lower() == "dtm" for m in chosen)
     found.notes.insert(0, f"{_count(len(records), 'document')}, language {language} "
                           f"(detected), {'short' if median <= SHORT_TOKENS else 'long'} texts "
                           f"(median {_count(median, 'token')})")
+    if mixed:
+        found.notes.insert(1, mixed)
     if len(records) < FEW_DOCUMENTS:
         found.notes.insert(1, f"a topic model needs many documents (hundreds or more) and "
                               f"this corpus has {len(records)}: if one text holds many, split "
                               "it (a .txt file of one document per line, or a folder of one "
                               "file each)")
     topics = topic_counts(len(records), found.classes) if _take_num_topics(chosen) else []
-    found.notes += _date_note(found, dtm) + _model_notes(language, chosen, found, topics)
+    found.notes += _date_note(found, dtm) + _model_notes("zh" if mixed else language, chosen,
+                                                         found, topics)
     grid: dict[str, Any] = {
         "experiment": experiment or _experiment_name(path),
         "dataset": {"path": _path_from(grid_folder, path),
@@ -318,6 +324,20 @@ def _words(text: str) -> int:
 def _median_tokens(texts: Sequence[str]) -> int:
     sample = texts[::max(1, len(texts) // SAMPLE)]
     return int(statistics.median(_words(t) for t in sample))
+
+
+def _mixed_note(texts: Sequence[str]) -> str:
+    """Said of an English corpus whose documents are mostly Chinese in 2% or more of a sample,
+    as `validate` says it (advice._language_advice): `init` called 1,000 toutiao and 1,000
+    HuffPost headlines "language en" and suggested the English MiniLM for BERTopic, and the
+    next command told the user to set zh (new-user audit of 2026-12-04)."""
+    chinese, _, sampled = chinese_documents(texts)
+    if chinese < max(1, 0.02 * sampled):
+        return ""
+    return (f"{chinese} of {sampled} documents{' sampled' if sampled < len(texts) else ''} are "
+            "mostly Chinese, which language en leaves unsegmented (most will get no topic): set "
+            "\"language\": \"zh\" (jieba keeps English words whole) or sweep each language's "
+            "documents as a dataset of its own")
 
 
 def suggested_models(language: str, short: bool) -> list[str]:

@@ -299,3 +299,28 @@ def test_names_that_would_drive_the_terminal_are_printed_escaped(tmp_path, ng_re
     err = capsys.readouterr().err
     assert "\x1b" not in err and r"x\x1b[2J\nerror: spoofed.txt" in err
     assert [line.startswith("error:") for line in err.splitlines()] == [True]
+
+
+def test_a_corpus_half_chinese_is_said_as_validate_says_it(tmp_path):
+    """Half toutiao-like Chinese headlines, half HuffPost: detected as en (too few Chinese
+    letters), so init called it English, suggested BERTopic on the English MiniLM, and the next
+    command, validate, said to set zh (new-user audit of 2026-12-04)."""
+    chinese = [r for r in read_jsonl(dataset_path("thucnews-mini")) if r["text"].strip()][:150]
+    english = read_jsonl(dataset_path("huffpost-mini"))[:600]
+    records = [{"id": f"z{n}", "text": r["text"][:20]} for n, r in enumerate(chinese)] + \
+        [{"id": f"e{n}", "text": r["text"]} for n, r in enumerate(english)]
+    corpus = tmp_path / "mixed.jsonl"
+    corpus.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records),
+                      encoding="utf-8")
+    path, grid, notes = _written(tmp_path, corpus)
+    assert grid["dataset"]["language"] == "en"
+    assert "bertopic" not in grid["models"]
+    assert any("documents are mostly Chinese, which language en leaves unsegmented" in note
+               for note in notes)
+    assert any("multilingual embedding model" in note for note in notes)
+    english_only = tmp_path / "english.jsonl"
+    english_only.write_text("".join(json.dumps(r) + "\n" for r in records[150:]),
+                            encoding="utf-8")
+    _, grid, notes = _written(tmp_path, english_only)
+    assert "bertopic" in grid["models"]
+    assert not any("mostly Chinese" in note for note in notes)
