@@ -324,3 +324,17 @@ def test_a_corpus_half_chinese_is_said_as_validate_says_it(tmp_path):
     _, grid, notes = _written(tmp_path, english_only)
     assert "bertopic" in grid["models"]
     assert not any("mostly Chinese" in note for note in notes)
+
+
+def test_a_chinese_texts_length_is_counted_in_words_not_characters(tmp_path):
+    """Each Han character counted as a token: 45-character news leads (about 20 words) read as
+    long texts and got ProdLDA instead of BTM (new-user audit of 2026-12-04)."""
+    records = [{"id": r["id"], "text": r["text"][:45]}
+               for r in read_jsonl(dataset_path("thucnews-mini")) if len(r["text"]) > 45]
+    corpus = tmp_path / "leads.jsonl"
+    corpus.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records),
+                      encoding="utf-8")
+    _, grid, notes = _written(tmp_path, corpus)
+    assert grid["models"] == ["lda", "btm"]
+    median = int(notes[0].split("median ")[1].split()[0])
+    assert 12 <= median <= 30, notes[0]  # words, where 45 characters made 45 tokens

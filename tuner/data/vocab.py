@@ -245,6 +245,13 @@ def tokenize(text: str, language: str, settings: Preprocessing) -> list[str]:
             if settings.min_token_len <= len(w) <= MAX_TOKEN_LEN and w not in stop]
 
 
+def chinese_word_count(text: str) -> int:
+    """How many words jieba makes of `text` as `tokenize` segments it, before any word is
+    dropped: what "a short text" counts in Chinese (a character is not a word)."""
+    return sum(_ZH_WORD.fullmatch(w) is not None
+               for w in _jieba().lcut(unicodedata.normalize("NFKC", text)))
+
+
 def _english_words(text: str) -> list[str]:
     """_WORD's words, contractions dropped (don't, we've: function words that no stop list
     spells) and a possessive 's cut (obama's is obama)."""
