@@ -32,6 +32,17 @@ def test_latin_words_in_chinese_text_are_lowercased():
     assert {"nba", "kobe", "bryant", "湖人队"} <= set(tokens)
 
 
+def test_english_words_with_a_clitic_read_as_english_reads_them_in_chinese_text():
+    """jieba split "isn't" at its apostrophe: isn, don, ve and ll were words of a zh bag of
+    words (new-user audit of 2026-12-04)."""
+    text = "Trump's 新政 isn't working, we've heard; Obama’s team don't agree 周杰伦"
+    tokens = tokenize(text, "zh", Preprocessing())
+    assert {"trump", "obama", "working", "heard", "team", "agree", "周杰伦", "新政"} <= set(tokens)
+    assert not {"isn", "don", "ve", "ll", "s", "t"} & set(tokens)
+    english = tokenize(text, "en", Preprocessing())
+    assert [w for w in tokens if w.isascii()] == [w for w in english if w.isascii()]
+
+
 def test_dictionary_words_spelt_with_capitals_and_digits_are_kept():
     """Lower-cased before jieba, A股大涨 came out as 股大涨 and X光 as 光 (37 of 20,000 toutiao
     headlines hold A股); and 5G, 4S店, 3D, P20, which start with a digit or hold one, were
