@@ -254,6 +254,7 @@ def test_an_extra_stop_word_with_a_mark_is_read_as_its_word_and_one_never_a_toke
     [said] = [a for a in advisories(grid, check_inputs(grid)) if "extra_stopwords" in a]
     assert said.startswith(f"{grid.path}: preprocessing.extra_stopwords: 'U.S.', 'x', '2020', "
                            "\"obama's\" can never be a token") and said.endswith("drop nothing")
+    assert "characters, starting with a letter, with no space" in said
     # nor do they key the bag: it is the bag without them (review of 2026-12-03)
     never = Preprocessing(extra_stopwords=("U.S.", "x", "2020", "obama's"))
     assert never.key("sha", "en", 1000) == Preprocessing().key("sha", "en", 1000)

@@ -218,3 +218,26 @@ def test_an_empty_vocabulary_blames_what_emptied_it(tmp_path, language, texts, b
     settings = Preprocessing(min_df=2 if language == "en" else 1, max_df=1.0)
     with pytest.raises(DataError, match=blamed):
         BowCache(tmp_path).get_or_compute(corpus, 1000, settings)
+
+
+def test_an_extra_stop_word_no_chinese_token_can_equal_is_told_by_chinese_rules(tmp_path):
+    """The advice said a token starts with a letter, where Chinese tokens such as 5g and 4s店
+    start with a digit (new-user audit of 2026-12-04)."""
+    import json
+
+    from tests.conftest import make_grid
+    from tuner.engine.advice import advisories
+    from tuner.engine.sweep import check_inputs
+    from tuner.grid import load_grid
+
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("".join(json.dumps({"id": str(n), "text": r["text"]}, ensure_ascii=False)
+                              + "\n" for n, r in enumerate(read_jsonl(dataset_path(
+                                  "thucnews-mini")))), encoding="utf-8")
+    grid = load_grid(make_grid(tmp_path, corpus, models=["lda"],
+                               dataset={"path": str(corpus), "label_field": None,
+                                        "language": "zh"},
+                               preprocessing={"extra_stopwords": ["5g", "2020"]}))
+    [said] = [a for a in advisories(grid, check_inputs(grid)) if "extra_stopwords" in a]
+    assert "'2020' can never be a token" in said and "'5g'" not in said
+    assert "characters, with a letter in it (5g, 4s店), with no space" in said
