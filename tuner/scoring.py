@@ -221,12 +221,17 @@ def _npmi_without(left_out: tuple[str, ...], topics: ExternalTopics,
     """NPMI, and TQ from it, over the topics it can score: one topic of stop words took NPMI
     from every other (user audit of 2026-12-04), where the other topics are scored on the rest
     of their words. The topics left out are said (Score.npmi_left_out)."""
+    from tuner.errors import MetricError
     from tuner.metrics.coherence import npmi_coherence
 
     kept = [words for topic, words in zip(topics.ids, topics.words, strict=True)
             if topic not in left_out]
     scorable = TopicModelOutput(kept, None, np.full(1, -1, dtype=np.int64))
-    metrics["npmi"] = npmi_coherence(scorable, reference)
+    try:
+        metrics["npmi"] = npmi_coherence(scorable, reference)
+    except MetricError as err:  # another reason it cannot score them: said as before
+        not_computed["npmi"] = str(err)
+        return
     not_computed.pop("npmi", None)
     if "diversity" in metrics and "tq" in not_computed:
         metrics["tq"] = metrics["npmi"] * metrics["diversity"]

@@ -130,7 +130,9 @@ TRUTH_SCORING_REVISION = 2
 # over the vocabulary. 2: inverted_rbo extrapolates lists of different lengths and compares word
 # sets, as OCTIS. Raising SCORING_REVISION for it would have re-scored every stored trial to the
 # same values, each as a new run.
-EXTERNAL_SCORING_REVISION = 3  # 3: topic words compared as tokens (lower-cased)
+# 3: topic words compared as tokens (lower-cased). 4: a topic NPMI cannot score is left out of
+# NPMI's and TQ's mean, where it left them uncomputed for every topic.
+EXTERNAL_SCORING_REVISION = 4
 
 
 def fit_key(model: str, params: Mapping[str, Any], seed: int, data: DataRef,

@@ -137,6 +137,9 @@ def test_a_data_file_is_read_as_the_file_checked_however_often_it_is_opened(
         load_ground_truth(root / "truth.json", documents, roots)
     assert SECRET not in str(refused.value)
 
+    with pytest.raises(DataError, match="dataset.path cannot be read"), \
+            pinned(root / "gone.csv", roots, "dataset.path"):
+        pass  # removed before the open: refused, never read by its path afterwards (review)
     fifo = root / "fifo.csv"
     os.mkfifo(fifo)  # a FIFO put in a file's place is refused, not waited on
     with pytest.raises(DataError, match="dataset.path is not a regular file"), \

@@ -105,9 +105,9 @@ def pinned(path: Path, roots: Sequence[Path], field: str) -> Iterator[Path]:
         return
     try:
         descriptor = open_regular(path)
-    except OSError:
-        yield path  # the reader says it is missing or unreadable, as it would unconfined
-        return
+    except OSError as err:  # never read by path after all: a link may be put there next
+        raise DataError(f"{path}: {field} cannot be read "
+                        f"({err.strerror or type(err).__name__})") from None
     try:
         if not stat.S_ISREG(os.fstat(descriptor).st_mode):
             raise DataError(f"{path}: {field} is not a regular file (a FIFO, a device or a "

@@ -253,8 +253,8 @@ def tokenize(text: str, language: str, settings: Preprocessing) -> list[str]:
 def chinese_word_count(text: str) -> int:
     """How many words jieba makes of `text` as `tokenize` segments it, before any word is
     dropped: what "a short text" counts in Chinese (a character is not a word)."""
-    return sum(_ZH_WORD.fullmatch(w) is not None
-               for w in _jieba().lcut(unicodedata.normalize("NFKC", text)))
+    return sum(_ZH_WORD.fullmatch(w) is not None for w in
+               _jieba().lcut(_english_clitics_cut(unicodedata.normalize("NFKC", text))))
 
 
 def _english_clitics_cut(text: str) -> str:
