@@ -27,11 +27,14 @@ from tuner.data.timestamps import parse_timestamp, value_shape
 from tuner.errors import DataError
 
 # Field names that say what a field holds, most telling first (compared case-insensitively)
-ID_NAMES = ("id", "doc_id", "docid", "document_id", "_id", "uuid", "guid", "key", "url", "link")
+# (and in Chinese: a CSV of toutiao headlines headed 编号,标题,类别 got no id and no label; user
+# audit of 2026-12-04)
+ID_NAMES = ("id", "doc_id", "docid", "document_id", "_id", "uuid", "guid", "key", "url", "link",
+            "编号", "序号", "文档编号", "新闻编号")
 LABEL_NAMES = ("label", "category", "class", "topic", "section", "newsgroup", "genre", "target",
-               "tag", "group", "y")
+               "tag", "group", "y", "类别", "标签", "分类", "类型", "主题", "栏目", "频道")
 DATE_NAMES = ("timestamp", "date", "published", "pub_date", "created", "created_at", "time",
-              "datetime", "year")
+              "datetime", "year", "日期", "时间", "发布时间", "发布日期")
 SAMPLE = 2000  # records read to judge a field (an even sample): init stays quick on any corpus
 ZH_SAMPLE = 300  # documents segmented by jieba for the median length (about 1 s of articles)
 MOST_CLASSES = 200  # a field with more values than this is no class label
@@ -116,8 +119,9 @@ def found_fields(records: Sequence[Mapping[str, Any]], where: str, folder: bool 
     others = [n for n in names if n != text]
     found.id = _id_field(records, others)
     found.notes.append(f"id_field '{found.id}': a unique value per document" if found.id else
-                       "id_field null: no field holds a unique value per document, so the "
-                       "records are numbered 1, 2, ... in the file's order")
+                       "id_field null: no field named as ids (id, doc_id, uuid, 编号 ...) holds "
+                       "a unique value per document, so the records are numbered 1, 2, ... in "
+                       "the file's order; set id_field to a field of unique ids if one is")
     found.timestamp = _date_field(records, [n for n in others if n != found.id], found)
     _label_field(records, [n for n in others if n != found.id and n.lower() not in DATE_NAMES],
                  found)

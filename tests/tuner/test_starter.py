@@ -338,3 +338,21 @@ def test_a_chinese_texts_length_is_counted_in_words_not_characters(tmp_path):
     assert grid["models"] == ["lda", "btm"]
     median = int(notes[0].split("median ")[1].split()[0])
     assert 12 <= median <= 30, notes[0]  # words, where 45 characters made 45 tokens
+
+
+def test_chinese_field_names_are_read_as_their_english_ones(tmp_path):
+    """A CSV of headlines headed 编号,标题,类别 got no id (said as "no field holds a unique value",
+    which 编号 did) and no label (user audit of 2026-12-04)."""
+    rows = [r for r in read_jsonl(dataset_path("thucnews-mini")) if r["text"].strip()]
+    frame = pd.DataFrame({"编号": [f"n{i}" for i in range(len(rows))],
+                          "标题": [r["text"][:60] for r in rows],
+                          "类别": [r["label"] for r in rows]})
+    frame.to_csv(tmp_path / "zh.csv", index=False, encoding="utf-8-sig")
+    _, grid, notes = _written(tmp_path, tmp_path / "zh.csv")
+    assert (grid["dataset"]["text_field"], grid["dataset"]["id_field"],
+            grid["dataset"]["label_field"]) == ("标题", "编号", "类别")
+    frame.rename(columns={"编号": "uid"}).to_csv(tmp_path / "uid.csv", index=False)
+    _, grid, notes = _written(tmp_path, tmp_path / "uid.csv")
+    assert grid["dataset"]["id_field"] is None
+    assert any(n.startswith("id_field null: no field named as ids (id, doc_id, uuid, 编号 ...) "
+                            "holds a unique value") for n in notes)
