@@ -87,6 +87,11 @@ def starter_grid(path: Path, grid_folder: Path | None, models: Sequence[str] = (
                           f"(median {_count(median, 'token')})")
     if mixed:
         found.notes.insert(1, mixed)
+    empty = sum(not t.strip() for t in texts)
+    if empty:  # said by validate; init said nothing of 100 empty texts in 300 (user audit)
+        found.notes.insert(1, f"{_count(empty, 'document')} of {len(texts):,} "
+                              f"({empty / len(texts):.1%}) have no text in '{found.text}': "
+                              "they get no topic; drop them, or name the field that holds them")
     if len(records) < FEW_DOCUMENTS:
         found.notes.insert(1, f"a topic model needs many documents (hundreds or more) and "
                               f"this corpus has {len(records)}: if one text holds many, split "

@@ -356,3 +356,13 @@ def test_chinese_field_names_are_read_as_their_english_ones(tmp_path):
     assert grid["dataset"]["id_field"] is None
     assert any(n.startswith("id_field null: no field named as ids (id, doc_id, uuid, 编号 ...) "
                             "holds a unique value") for n in notes)
+
+
+def test_documents_without_text_are_said_at_init(tmp_path):
+    rows = read_jsonl(dataset_path("huffpost-mini"))[:300]
+    records = [{"id": r["id"], "text": "" if n % 3 == 0 else r["text"]}
+               for n, r in enumerate(rows)]
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    _, _, notes = _written(tmp_path, corpus)
+    assert "100 documents of 300 (33.3%) have no text in 'text': they get no topic" in notes[1]
