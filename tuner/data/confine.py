@@ -87,6 +87,34 @@ def open_regular(path: Path) -> int:
     return os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
 
 
+def open_checked(path: Path, roots: Sequence[Path], named: str, remedy: str) -> int:
+    """A descriptor of the regular file `path`, opened once and, with `roots`, under one of them
+    as opened (opened_under); the caller reads through it and closes it.
+
+    Raises:
+        DataError: beginning with `named` (the file as the grid or folder names it, never its
+            target): it cannot be opened, is no regular file (`remedy` says what to do), or now
+            leads outside the roots. Nothing was read from it.
+    """
+    try:
+        descriptor = open_regular(path)
+    except OSError as err:
+        raise DataError(f"{named} cannot be read ({err.strerror or type(err).__name__})") \
+            from None
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise DataError(f"{named} is not a regular file (a FIFO, a device or a socket); "
+                            f"{remedy}")
+        if roots and not opened_under(descriptor, path, roots):
+            raise DataError(f"{named} now leads outside the server's data roots (it was "
+                            "replaced after the sweep was sent); nothing was read from it. Send "
+                            "the sweep again once the file is back")
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return descriptor
+
+
 @contextmanager
 def pinned(path: Path, roots: Sequence[Path], field: str) -> Iterator[Path]:
     """A path that reads the data file `path` as it is now, however often it is opened: with
@@ -94,28 +122,17 @@ def pinned(path: Path, roots: Sequence[Path], field: str) -> Iterator[Path]:
     root as opened, and every later open goes through /proc/self/fd to that open file, so a
     file replaced by a link between the check and a read (a CSV is opened up to four times) is
     never read (attacker audit of 2026-12-04: the service's single data files were checked by
-    path, then read by path). Without roots, or where there is no /proc/self/fd, `path` itself.
+    path, then read by path). A file that cannot be opened is refused, never read by its path
+    afterwards. Without roots, or where there is no /proc/self/fd, `path` itself.
 
     Raises:
-        DataError: the file is not a regular file, or now leads outside the roots; nothing was
-            read from it. The message names `path`, never its target.
+        DataError: see open_checked.
     """
     if not roots or not sys.platform.startswith("linux"):
         yield path
         return
+    descriptor = open_checked(path, roots, f"{path}: {field}", "nothing was read from it")
     try:
-        descriptor = open_regular(path)
-    except OSError as err:  # never read by path after all: a link may be put there next
-        raise DataError(f"{path}: {field} cannot be read "
-                        f"({err.strerror or type(err).__name__})") from None
-    try:
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-            raise DataError(f"{path}: {field} is not a regular file (a FIFO, a device or a "
-                            "socket); nothing was read from it")
-        if not opened_under(descriptor, path, roots):
-            raise DataError(f"{path}: {field} now leads outside the server's data roots (it was "
-                            "replaced after the sweep was sent); nothing was read from it. Send "
-                            "the sweep again once the file is back")
         yield Path(f"/proc/self/fd/{descriptor}")
     finally:
         os.close(descriptor)

@@ -8,7 +8,6 @@ import json
 import math
 import os
 import re
-import stat
 import sys
 import unicodedata
 from collections.abc import Sequence
@@ -16,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from tuner.data.confine import open_regular, opened_under, pinned
+from tuner.data.confine import open_checked, pinned
 from tuner.data.store import json_sha256
 from tuner.errors import DataError, shown
 from tuner.params import closest
@@ -356,19 +355,9 @@ def _file_bytes(path: Path, folder: Path, name: str, roots: Sequence[Path]) -> b
     2026-12-04). Opened without blocking, it must be a regular file and, with `roots`, be under
     one of them where the kernel says the open file is (/proc/self/fd; elsewhere, where its
     path resolves)."""
+    descriptor = open_checked(path, roots, f"{folder}: {shown(name)}",
+                              "take it out of the corpus folder")
     try:
-        descriptor = open_regular(path)
-    except OSError as err:
-        raise DataError(f"{folder}: {shown(name)} cannot be read "
-                        f"({err.strerror or type(err).__name__})") from None
-    try:
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-            raise DataError(f"{folder}: {shown(name)} is not a regular file (a FIFO, a device "
-                            "or a socket); take it out of the corpus folder")
-        if roots and not opened_under(descriptor, path, roots):
-            raise DataError(f"{folder}: {shown(name)} now leads outside the server's data roots "
-                            "(it was replaced after the sweep was sent); nothing was read from "
-                            "it")
         with os.fdopen(descriptor, "rb", closefd=False) as handle:
             return handle.read()
     finally:
