@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -185,7 +185,8 @@ def score_external(grid_path: Path, topics_path: Path, assignments_path: Path | 
                                 grid.metrics)
     evaluation = evaluate(output, reference)
     metrics, not_computed = evaluation.metrics, dict(evaluation.not_computed)
-    left_out = unscorable_topics(topics, reference.vocab_index, grid.metrics.topn)
+    unscored = unscored_words(topics, reference.vocab_index, grid.metrics.topn)
+    left_out = unscorable_topics(topics, unscored, grid.metrics.topn)
     if left_out and len(left_out) < len(topics.ids):
         _npmi_without(left_out, topics, reference, metrics, not_computed)
     if assignments_path is None:
@@ -202,17 +203,16 @@ def score_external(grid_path: Path, topics_path: Path, assignments_path: Path | 
     per_topic = [] if "npmi" in not_computed or left_out else \
         [float(x) for x in npmi_per_topic(output, reference)]
     return Score(metrics, per_topic, output, spec, doc_ids,
-                 unscored_words(topics, reference.vocab_index, grid.metrics.topn),
-                 not_computed, earlier_key, merged,
+                 unscored, not_computed, earlier_key, merged,
                  inputs.truth if truth is not None else None, left_out)
 
 
-def unscorable_topics(topics: ExternalTopics, vocab_index: dict[str, int], topn: int
+def unscorable_topics(topics: ExternalTopics, unscored: Mapping[str, list[str]], topn: int
                       ) -> tuple[str, ...]:
-    """The topics NPMI cannot score: fewer than 2 of their top `topn` words in the grid's
-    vocabulary (no pair to score)."""
+    """The topics NPMI cannot score: fewer than 2 of their top `topn` words left once the
+    `unscored` ones (unscored_words) are out, so no pair to score."""
     return tuple(topic for topic, words in zip(topics.ids, topics.words, strict=True)
-                 if sum(w in vocab_index for w in words[:topn]) < 2)
+                 if len(words[:topn]) - len(unscored.get(topic, [])) < 2)
 
 
 def _npmi_without(left_out: tuple[str, ...], topics: ExternalTopics,

@@ -17,6 +17,7 @@ from tuner.data.corpus import (
     LETTER,
     chinese_documents,
     detected_language,
+    enough_to_say,
     is_missing,
     is_nested,
     level_text,
@@ -350,7 +351,7 @@ def _mixed_note(texts: Sequence[str]) -> str:
     HuffPost headlines "language en" and suggested the English MiniLM for BERTopic, and the
     next command told the user to set zh (new-user audit of 2026-12-04)."""
     chinese, _, sampled = chinese_documents(texts)
-    if chinese < max(1, 0.02 * sampled):
+    if not enough_to_say(chinese, sampled):
         return ""
     return (f"{chinese} of {sampled} documents{' sampled' if sampled < len(texts) else ''} are "
             "mostly Chinese, which language en leaves unsegmented (most will get no topic): set "

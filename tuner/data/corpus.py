@@ -535,6 +535,15 @@ def chinese_documents(texts: Sequence[str], sample: int = 2000) -> ChineseDocume
                             len(looked))
 
 
+MIXED_SHARE = 0.02  # of the documents sampled, from which Chinese ones are worth a word
+
+
+def enough_to_say(count: int, sampled: int) -> bool:
+    """Whether `count` of `sampled` documents (mostly Chinese, or holding Chinese) are enough to
+    tell an English corpus's user: one at least, and MIXED_SHARE of the sample."""
+    return count >= max(1, MIXED_SHARE * sampled)
+
+
 def _mostly_han(text: str) -> bool:
     han = len(HAN_CHARACTER.findall(text))
     return han > 0 and 2 * han > len(LETTER.findall(text))  # letters counted only where needed

@@ -22,6 +22,7 @@ from tuner.data.corpus import (
     chinese_documents,
     chinese_share,
     corpus_files,
+    enough_to_say,
     field_names,
     level_text,
 )
@@ -100,14 +101,14 @@ def _language_advice(grid: Grid, inputs: CheckedInputs, share: float) -> list[st
         if language == "en" and share > CHINESE_SHARE:
             found.append(f"{where} is 'en' but {share:.0%} of the letters are Chinese: they are "
                          "not segmented into words; set \"language\": \"zh\"")
-        elif language == "en" and chinese >= max(1, 0.02 * sampled):
+        elif language == "en" and enough_to_say(chinese, sampled):
             found.append(f"{where} is 'en' but {chinese} of {sampled} documents"
                          f"{' sampled' if sampled < len(inputs.corpus) else ''} are mostly "
                          "Chinese: they are not segmented into words, and most will get no "
                          "topic; set \"language\": \"zh\" (jieba keeps English words whole, "
                          "and the Chinese stop list holds English stop words) or sweep each "
                          "language's documents as a dataset of its own")
-        elif language == "en" and bilingual >= max(1, 0.02 * sampled):
+        elif language == "en" and enough_to_say(bilingual, sampled):
             # an English post with a Chinese headline beside it: its Chinese half is lost (60 of
             # 1,340 social posts; 129 clause-long "words", all but one dropped by min_df;
             # new-user audit of 2026-12-02)
