@@ -22,6 +22,7 @@ from tuner.reporting.leaderboard import (
     topics_found,
 )
 from tuner.reporting.plots import TOPIC_WORDS_SHOWN
+from tuner.reporting.recurring import recurring_html
 
 TABLE_METRICS = ("npmi", "diversity", "ari", "f1", "fit_seconds")
 TOP_CONFIGS = 3  # configurations whose best trial's topics the page lists
@@ -265,6 +266,7 @@ def _topics_html(config: ConfigResult, data: ReportData, names: set[str]) -> str
                     for k, words in sorted(topics.items(), key=lambda kv: int(kv[0])))
     trends = plot_name("trends", trial.run_id)
     return (f"{title}<ol start='0'>{items}</ol>{_unassigned(sizes)}{_unled(labels)}"
+            f"{recurring_html(topics)}"
             f"{_image(trends) if trends in names else ''}"
             f"{findings_html(topics, data.extras.get(trial.run_id, {}))}")
 

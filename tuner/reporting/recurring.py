@@ -1,0 +1,53 @@
+"""Words that lead many of one fit's topics at once: they tell none of those topics apart, and
+are often the corpus's boilerplate rather than any topic's (20 Newsgroups' "edu" and "writes",
+news's "said", a headline template's verbs). The report names them under the fit's topic list,
+with the remedy, `preprocessing.extra_stopwords`.
+
+Measured on LDA fits (K=20, 300 iterations, seed 42) of six real corpora (2026-12-04): 4,000
+20 Newsgroups posts gave edu in 8 of the 20 topics' top 10 words, writes, com and use in 6,
+article, just, know and like in 5; 5,000 HuffPost headlines and leads said in 10, trump in 6,
+people and new in 5; 2,225 BBC articles new in 6, mr and year in 5; 5,000 toutiao headlines and
+1,000 THUCNews articles 中国 in 5; 330 UN speeches no word above 3. ProdLDA's fits of the same
+corpora repeated no word in more than 3 topics. A quarter of the topics names the boilerplate of
+the first three and few topic words (trump, the one entity of many political topics)."""
+
+from __future__ import annotations
+
+import html
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+
+from tuner.reporting.health import counted
+from tuner.reporting.plots import TOPIC_WORDS_SHOWN
+
+TOP_WORDS = TOPIC_WORDS_SHOWN  # of each topic, as the report lists them
+SHARE = 0.25  # of a fit's topics, at least MIN_TOPICS, whose top words hold a word
+MIN_TOPICS = 3
+SHOWN = 10
+
+
+def recurring_words(topics: Mapping[str, Sequence[str]], top: int = TOP_WORDS
+                    ) -> list[tuple[str, int]]:
+    """The words among the `top` words of a quarter or more of the topics (and of MIN_TOPICS
+    or more), with how many topics' top words hold each, most first (ties by word)."""
+    counts = Counter(word for words in topics.values() for word in dict.fromkeys(words[:top]))
+    least = max(MIN_TOPICS, math.ceil(SHARE * len(topics)))
+    return sorted(((w, n) for w, n in counts.items() if n >= least),
+                  key=lambda item: (-item[1], item[0]))
+
+
+def recurring_html(topics: Mapping[str, Sequence[str]]) -> str:
+    """A paragraph naming a fit's recurring words and the remedy; empty when it has none."""
+    found = recurring_words(topics)
+    if not found:
+        return ""
+    shown = ", ".join(f"{html.escape(word)} ({n})" for word, n in found[:SHOWN])
+    more = len(found) - SHOWN
+    shown += f" and {counted(more, 'more word')}" if more > 0 else ""
+    return (f"<p><i>Among the top {TOP_WORDS} words of a quarter or more of its "
+            f"{counted(len(topics), 'topic')} (how many): {shown}. Such a word tells those "
+            "topics apart from none of the others; it is often the corpus's boilerplate "
+            "(signatures, a headline template, a reporting verb) rather than a topic's. If it "
+            "carries no topic here, list it in the grid's preprocessing.extra_stopwords: the "
+            "next sweep has a new bag of words and fits every trial again.</i></p>")
