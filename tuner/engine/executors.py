@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from multiprocessing.context import BaseContext
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from trainers import load_trainer
 from tuner.devices import environment, usable_cores
@@ -25,6 +25,7 @@ from tuner.engine.worker import SCORING_IMPORTS, init_worker, warm_up
 from tuner.errors import TunerError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 EXECUTOR_KINDS = ("process", "dask")
 JIT_FOLDER = "numba"
@@ -289,10 +290,7 @@ def connect_scheduler(scheduler: str, timeout: float = CONNECT_S) -> Any:
 
     def connect() -> None:
         try:
-            try:
-                client = Client(scheduler, timeout=timeout)
-            except AssertionError:  # its IO loop did not start within Dask's own 10 s: a
-                client = Client(scheduler, timeout=timeout)  # loaded host (a CI run, once)
+            client = started(lambda: Client(scheduler, timeout=timeout))
         except BaseException as err:  # handed to the caller's thread, whatever it is
             found["error"] = err
             return
@@ -310,12 +308,39 @@ def connect_scheduler(scheduler: str, timeout: float = CONNECT_S) -> Any:
                          f"within {timeout + 10:.0f} s (a dashboard's port, not the "
                          "scheduler's?)")
     err = found.get("error")
-    if isinstance(err, KeyboardInterrupt):
+    if isinstance(err, (KeyboardInterrupt, TunerError)):
         raise err
     if err is not None or "client" not in found:
         raise TunerError(f"--scheduler {scheduler}: no Dask scheduler answers there "
                          f"({type(err).__name__}: {err})") from err
     return found["client"]
+
+
+def started(make: Callable[[], T]) -> T:
+    """`make()` (a Dask Client or LocalCluster), made once more if its event loop did not start
+    within Dask's own 10 s: distributed's LoopRunner then fails an assertion (a loaded host; a CI
+    run, once). Dask keeps no handle on the first attempt's loop, which starts late and idles in
+    a daemon thread until the process ends. Failing twice is a TunerError that says so (it read
+    as "no Dask scheduler answers there", of a scheduler that answered)."""
+    for attempt in (1, 2):
+        try:
+            return make()
+        except AssertionError as err:
+            if not _loop_start_failed(err):
+                raise
+            if attempt == 2:
+                raise TunerError("Dask's event loop did not start within its 10 s, twice: this "
+                                 "machine is too busy to start a Dask client now; try again "
+                                 "when it is less loaded") from err
+    raise AssertionError("unreachable")
+
+
+def _loop_start_failed(err: AssertionError) -> bool:
+    """Whether `err` is distributed's LoopRunner giving up on its event loop."""
+    frame = err.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    return frame is not None and frame.tb_frame.f_code.co_name == "_start_unlocked"
 
 
 def _wait_for_workers(client: Any, scheduler: str, timeout: float | None = None) -> None:
@@ -356,10 +381,10 @@ class DaskExecutor(Executor):
             # had stopped for its time limit, unwatched, and the sweep hung (audit of
             # 2026-12-01); it ran a memory hog on four workers in turn.
             with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-                self.cluster = LocalCluster(n_workers=max_workers, threads_per_worker=1,
-                                            processes=True, memory_limit=memory,
-                                            dashboard_address=None)
-            self.client = Client(self.cluster)
+                self.cluster = started(lambda: LocalCluster(
+                    n_workers=max_workers, threads_per_worker=1, processes=True,
+                    memory_limit=memory, dashboard_address=None))
+            self.client = started(lambda: Client(self.cluster))
         else:
             self.client = connect_scheduler(scheduler)
             _wait_for_workers(self.client, scheduler)
