@@ -266,7 +266,7 @@ def _topics_html(config: ConfigResult, data: ReportData, names: set[str]) -> str
                     for k, words in sorted(topics.items(), key=lambda kv: int(kv[0])))
     trends = plot_name("trends", trial.run_id)
     return (f"{title}<ol start='0'>{items}</ol>{_unassigned(sizes)}{_unled(labels)}"
-            f"{recurring_html(topics)}"
+            f"{recurring_html(topics, config.model)}"
             f"{_image(trends) if trends in names else ''}"
             f"{findings_html(topics, data.extras.get(trial.run_id, {}))}")
 

@@ -37,17 +37,24 @@ def recurring_words(topics: Mapping[str, Sequence[str]], top: int = TOP_WORDS
                   key=lambda item: (-item[1], item[0]))
 
 
-def recurring_html(topics: Mapping[str, Sequence[str]]) -> str:
-    """A paragraph naming a fit's recurring words and the remedy; empty when it has none."""
-    found = recurring_words(topics)
+def recurring_html(topics: Mapping[str, Sequence[str]], model: str) -> str:
+    """A paragraph naming a fit's recurring words and the remedy; empty when it has none, or when
+    `model` is not one of tuner's (a model scored with `tuner score`: no sweep fits it again, so
+    a stop word would change nothing of it)."""
+    from trainers import canonical_name
+
+    found = recurring_words(topics) if canonical_name(model) is not None else []
     if not found:
         return ""
     shown = ", ".join(f"{html.escape(word)} ({n})" for word, n in found[:SHOWN])
     more = len(found) - SHOWN
     shown += f" and {counted(more, 'more word')}" if more > 0 else ""
-    return (f"<p><i>Among the top {TOP_WORDS} words of a quarter or more of its "
-            f"{counted(len(topics), 'topic')} (how many): {shown}. Such a word tells those "
-            "topics apart from none of the others; it is often the corpus's boilerplate "
-            "(signatures, a headline template, a reporting verb) rather than a topic's. If it "
-            "carries no topic here, list it in the grid's preprocessing.extra_stopwords: the "
-            "next sweep has a new bag of words and fits every trial again.</i></p>")
+    least = max(MIN_TOPICS, math.ceil(SHARE * len(topics)))
+    return (f"<p><i>Among the top {TOP_WORDS} words of {least} or more of its "
+            f"{counted(len(topics), 'topic')} (a quarter, and at least {MIN_TOPICS}), with the "
+            f"topics holding each: {shown}. Such a word does not tell those topics from one "
+            "another. It is often the corpus's boilerplate (signatures, a headline template, a "
+            "reporting verb) rather than a topic's: if it carries no topic here, list it in the "
+            "grid's preprocessing.extra_stopwords (the next sweep has a new bag of words and fits "
+            "every trial again). In a short fit it can also be a frequent word not yet sorted "
+            "into topics: compare a fit with more iterations or epochs.</i></p>")
