@@ -88,6 +88,8 @@ def starter_grid(path: Path, grid_folder: Path | None, models: Sequence[str] = (
                           f"(median {_count(median, 'token')})")
     if mixed:
         found.notes.insert(1, mixed)
+    elif language == "en" and (bilingual := _bilingual_note(texts)):
+        found.notes.insert(1, bilingual)
     empty = sum(not t.strip() for t in texts)
     if empty:  # said by validate; init said nothing of 100 empty texts in 300 (user audit)
         found.notes.insert(1, f"{_count(empty, 'document')} of {len(texts):,} "
@@ -357,6 +359,19 @@ def _mixed_note(texts: Sequence[str]) -> str:
             "mostly Chinese, which language en leaves unsegmented (most will get no topic): set "
             "\"language\": \"zh\" (jieba keeps English words whole) or sweep each language's "
             "documents as a dataset of its own")
+
+
+def _bilingual_note(texts: Sequence[str]) -> str:
+    """Said of an English corpus whose documents hold Chinese beside English in 2% or more of a
+    sample (an English post with a Chinese headline), as `validate` says it: `init` said nothing
+    of them (review of 2026-12-04)."""
+    _, bilingual, sampled = chinese_documents(texts)
+    if not enough_to_say(bilingual, sampled):
+        return ""
+    return (f"{bilingual} of {sampled} documents{' sampled' if sampled < len(texts) else ''} "
+            "hold Chinese text, which language en does not segment: each run of it is one word, "
+            "which min_df drops; set \"language\": \"zh\" to keep it (jieba keeps English words "
+            "whole)")
 
 
 def suggested_models(language: str, short: bool) -> list[str]:

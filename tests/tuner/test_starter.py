@@ -326,6 +326,29 @@ def test_a_corpus_half_chinese_is_said_as_validate_says_it(tmp_path):
     assert not any("mostly Chinese" in note for note in notes)
 
 
+def test_english_posts_with_chinese_beside_them_are_said_as_validate_says_it(tmp_path):
+    """An English post with a Chinese headline beside it loses the Chinese (one unsegmented
+    "word" a run, dropped by min_df): validate said so, init did not (review of 2026-12-04)."""
+    chinese = [r["text"][:20] for r in read_jsonl(dataset_path("thucnews-mini"))
+               if r["text"].strip()]
+    records = [{"id": f"e{n}", "text": r["text"] + (f" {chinese[n // 10]}" if n % 10 == 0 else "")}
+               for n, r in enumerate(read_jsonl(dataset_path("huffpost-mini"))[:600])]
+    corpus = tmp_path / "bilingual.jsonl"
+    corpus.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records),
+                      encoding="utf-8")
+    _, grid, notes = _written(tmp_path, corpus)
+    assert grid["dataset"]["language"] == "en" and "bertopic" in grid["models"]
+    said = [note for note in notes if "hold Chinese text, which language en does not segment"
+            in note]
+    assert len(said) == 1 and said[0].startswith("60 of 600 documents hold")
+    assert not any("mostly Chinese" in note for note in notes)
+    plain = tmp_path / "plain.jsonl"
+    plain.write_text("".join(json.dumps(r) + "\n" for r in read_jsonl(
+        dataset_path("huffpost-mini"))[:600]), encoding="utf-8")
+    _, _, notes = _written(tmp_path, plain)
+    assert not any("hold Chinese text" in note for note in notes)
+
+
 def test_a_chinese_texts_length_is_counted_in_words_not_characters(tmp_path):
     """Each Han character counted as a token: 45-character news leads (about 20 words) read as
     long texts and got ProdLDA instead of BTM (new-user audit of 2026-12-04)."""
