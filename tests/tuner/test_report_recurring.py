@@ -51,14 +51,16 @@ def test_of_twenty_topics_a_word_needs_five() -> None:
 
     assert recurring_words(topics(4)) == []
     assert recurring_words(topics(5)) == [("boiler", 5)]
-    assert "Among the top 10 words of 5 or more of its 20 topics" in recurring_html(topics(5),
-                                                                                     "LDA")
+    assert "Words in the top 10 of 5 or more of its 20 topics" in recurring_html(topics(5),
+                                                                                  "LDA")
 
 
 def test_a_model_scored_with_tuner_score_gets_no_paragraph() -> None:
     """No sweep fits it again: a stop word would change nothing of it."""
     held = _topics(*["edu writes a", "edu writes b", "edu writes c"])
-    assert "edu (3)" in recurring_html(held, "ProdLDA")
+    assert "edu 3" in recurring_html(held, "ProdLDA")
+    assert "BERTopic's words only name its clusters" not in recurring_html(held, "ProdLDA")
+    assert "BERTopic's words only name its clusters" in recurring_html(held, "BERTopic")
     assert recurring_html(held, "external:mallet") == ""
 
 
@@ -66,7 +68,7 @@ def test_the_paragraph_escapes_words_and_counts_those_not_shown() -> None:
     words = [f"<w{i}>" for i in range(12)]
     page = recurring_html(_topics(*[" ".join(words[:10])] * 4, *[" ".join(words[2:])] * 4),
                           "LDA")
-    assert "&lt;w2&gt; (8)" in page and "&lt;w0&gt; (4)" in page and "<w0>" not in page
+    assert "&lt;w2&gt; 8" in page and "&lt;w0&gt; 4" in page and "<w0>" not in page
     assert "and 2 more words" in page and "extra_stopwords" in page
     assert "of 3 or more of its 8 topics" in page
 
@@ -95,6 +97,6 @@ def test_the_report_names_a_real_fits_recurring_words_under_its_topics(
     word = min(w for w, n in counts.items() if n == most)  # the first named
     section = page.split(f"<h3>{html.escape(trial.run_name)}")[1].split("<h3>")[0]
     assert most >= 3  # the fit this test needs: if LDA changes, pick a shorter fit
-    assert f"{html.escape(word)} ({most})" in section
+    assert f"with how many: {html.escape(word)} {most}" in section
     assert "of 3 or more of its 8 topics" in section
     assert "preprocessing.extra_stopwords" in section

@@ -1,15 +1,20 @@
-"""Words that lead many of one fit's topics at once: they tell none of those topics apart, and
-are often the corpus's boilerplate rather than any topic's (20 Newsgroups' "edu" and "writes",
-news's "said", a headline template's verbs). The report names them under the fit's topic list,
-with the remedy, `preprocessing.extra_stopwords`.
+"""Words that lead many of one fit's topics at once: they do not tell those topics from one
+another. Often they are the corpus's boilerplate (20 Newsgroups' "edu" and "writes", news's
+"said"), which `preprocessing.extra_stopwords` drops; sometimes a subject several topics share
+("nuclear" in UN speeches), which is better kept. The report names them under the fit's topic
+list and says both.
 
 Measured on LDA fits (K=20, 300 iterations, seed 42) of six real corpora (2026-12-04): 4,000
 20 Newsgroups posts gave edu in 8 of the 20 topics' top 10 words, writes, com and use in 6,
 article, just, know and like in 5; 5,000 HuffPost headlines and leads said in 10, trump in 6,
 people and new in 5; 2,225 BBC articles new in 6, mr and year in 5; 5,000 toutiao headlines and
 1,000 THUCNews articles 中国 in 5; 330 UN speeches no word above 3. ProdLDA's fits of the same
-corpora repeated no word in more than 3 topics. A quarter of the topics names the boilerplate of
-the first three and few topic words (trump, the one entity of many political topics)."""
+corpora repeated no word in more than 3 topics. Following the advice (new-user audit of
+2026-12-04): on 1,500 BBC articles, LDA with new, year and people dropped went from NPMI 0.080
+to 0.086 and diversity 0.826 to 0.847 (K=10, ten seeds), ARI within its seeds' spread; on the
+330 UN speeches, with nuclear, global, south and weapons dropped (named under BERTopic's fit),
+LDA's NPMI fell from 0.041 to 0.020 at K=12 (two seeds); BERTopic's ARI did not move, its clusters being
+made from the embeddings."""
 
 from __future__ import annotations
 
@@ -46,15 +51,17 @@ def recurring_html(topics: Mapping[str, Sequence[str]], model: str) -> str:
     found = recurring_words(topics) if canonical_name(model) is not None else []
     if not found:
         return ""
-    shown = ", ".join(f"{html.escape(word)} ({n})" for word, n in found[:SHOWN])
+    shown = ", ".join(f"{html.escape(word)} {n}" for word, n in found[:SHOWN])
     more = len(found) - SHOWN
     shown += f" and {counted(more, 'more word')}" if more > 0 else ""
     least = max(MIN_TOPICS, math.ceil(SHARE * len(topics)))
-    return (f"<p><i>Among the top {TOP_WORDS} words of {least} or more of its "
-            f"{counted(len(topics), 'topic')} (a quarter, and at least {MIN_TOPICS}), with the "
-            f"topics holding each: {shown}. Such a word does not tell those topics from one "
-            "another. It is often the corpus's boilerplate (signatures, a headline template, a "
-            "reporting verb) rather than a topic's: if it carries no topic here, list it in the "
-            "grid's preprocessing.extra_stopwords (the next sweep has a new bag of words and fits "
-            "every trial again). In a short fit it can also be a frequent word not yet sorted "
-            "into topics: compare a fit with more iterations or epochs.</i></p>")
+    bertopic = (" BERTopic's words only name its clusters: stop words change them, not which "
+                "documents go where." if canonical_name(model) == "BERTopic" else "")
+    return (f"<p><i>Words in the top {TOP_WORDS} of {least} or more of its "
+            f"{counted(len(topics), 'topic')} (a quarter, and at least {MIN_TOPICS}), with how "
+            f"many: {shown}. Such a word does not tell those topics from one another. "
+            "Boilerplate (a signature, a headline template, a reporting verb) can be dropped "
+            "with the grid's preprocessing.extra_stopwords, and the next sweep fits every trial "
+            "again; a word that names something (nuclear, a place) is more likely a subject "
+            "those topics share, and dropping it has cost coherence. In a short fit such a word "
+            f"can also be a frequent word not yet sorted into topics.{bertopic}</i></p>")
