@@ -13,8 +13,8 @@ corpora repeated no word in more than 3 topics. Following the advice (new-user a
 2026-12-04): on 1,500 BBC articles, LDA with new, year and people dropped went from NPMI 0.080
 to 0.086 and diversity 0.826 to 0.847 (K=10, ten seeds), ARI within its seeds' spread; on the
 330 UN speeches, with nuclear, global, south and weapons dropped (named under BERTopic's fit),
-LDA's NPMI fell from 0.041 to 0.020 at K=12 (two seeds); BERTopic's ARI did not move, its clusters being
-made from the embeddings."""
+LDA's NPMI fell from 0.041 to 0.020 at K=12 (two seeds); BERTopic's ARI did not move, its
+clusters being made from the embeddings."""
 
 from __future__ import annotations
 
