@@ -453,6 +453,25 @@ def test_a_bag_of_words_miss_names_the_changed_setting(tmp_path, corpus):
                              Preprocessing()) is None
 
 
+def test_a_bag_of_every_word_is_no_size_change_and_a_chinese_word_reads_as_itself(tmp_path,
+                                                                                   corpus):
+    """A bag that holds every word its preprocessing leaves is keyed by that count: a grid that
+    asked 5,000 words both times read "vocab_size: 1943 -> 5000" beside the stop word it had
+    added, and the word read "\\u4e2d\\u56fd" (new-user audit of 2026-12-04)."""
+    cache = BowCache(tmp_path)
+    every = cache.get_or_compute(corpus, 10**6, Preprocessing())
+    assert len(every.vocab) < 10**6
+    assert cache.miss_reason(corpus, 10**6, Preprocessing(extra_stopwords=("中国",))) == \
+        'the cache\'s nearest differs in extra_stopwords: (unset) -> ["中国"]'
+    many = ("nuclear", "global", "south", "weapons")  # cut after a whole word, not "weapo...
+    assert cache.miss_reason(corpus, 10**6, Preprocessing(extra_stopwords=many)).endswith(
+        '(unset) -> ["nuclear", "global", "south", ...')
+    capped = BowCache(tmp_path / "capped")
+    capped.get_or_compute(corpus, 10, Preprocessing())
+    assert capped.miss_reason(corpus, 20, Preprocessing()) == \
+        "the cache's nearest differs in vocab_size: 10 -> 20"  # a size the user changed
+
+
 def test_a_wait_on_another_process_s_cache_lock_is_said(tmp_path, caplog, monkeypatch):
     """A sweep that waited for another (hung) sweep's cache entry printed nothing until it was
     killed (concurrency audit of 2026-12-03)."""

@@ -190,7 +190,10 @@ def _change(name: str, old: Any, new: Any, width: int = 40) -> str:
 def _as_text(value: Any) -> str:
     if value is None:
         return "(unset)"
-    return value if isinstance(value, str) else json.dumps(value, default=str)
+    # Chinese stop words as themselves, not \u4e2d\u56fd (new-user audit of 2026-12-04); JSON
+    # still escapes control characters
+    return value if isinstance(value, str) else json.dumps(value, default=str,
+                                                           ensure_ascii=False)
 
 
 def _common_prefix(a: str, b: str) -> int:
@@ -218,7 +221,13 @@ def _marked(text: str, start: int, end: int) -> str:
 
 
 def _cut(text: str, width: int) -> str:
-    return text if len(text) <= width else f"{text[:width - 3]}..."
+    """`text`, or its start up to `width` with "...", cut after a whole part of a list where
+    one ends past half the width (a stop-word list read `"weapo...`)."""
+    if len(text) <= width:
+        return text
+    head = text[:width - 3]
+    end = max(head.rfind(mark) for mark in _FIELD_ENDS)
+    return f"{head[:end + 1] if end >= width // 2 else head}..."
 
 
 _LEDGERS: list[list[float]] = []  # open `cached_work_seconds` blocks, innermost last

@@ -638,8 +638,12 @@ class BowCache:
         return bow
 
     def _every_word_path(self, corpus: Corpus, settings: Preprocessing) -> Path:
-        key = settings.key(corpus.sha256, corpus.language, 0)  # every size alike
-        return self.root / f"every-word-{key_digest(key)}.json"
+        return self._every_word_file(settings.key(corpus.sha256, corpus.language, 0))
+
+    def _every_word_file(self, key: dict[str, Any]) -> Path:
+        """Where the count of every word a bag's preprocessing leaves is kept: under its key
+        with any vocab_size, every size alike."""
+        return self.root / f"every-word-{key_digest({**key, 'vocab_size': 0})}.json"
 
     def miss_reason(self, corpus: Corpus, vocab_size: int, settings: Preprocessing
                     ) -> str | None:
@@ -651,8 +655,23 @@ class BowCache:
         if (folder / "meta.json").exists() and _meta_key(folder / "meta.json") is None:
             return DAMAGED
         return nearest_key_change(settings.key(corpus.sha256, corpus.language, vocab_size),
-                                  self.root.glob("*/meta.json"), _meta_key,
+                                  self.root.glob("*/meta.json"), self._key_as_asked(vocab_size),
                                   ("corpus", "language"))
+
+    def _key_as_asked(self, vocab_size: int) -> Callable[[Path], dict[str, Any] | None]:
+        """A cached bag's key as a request for `vocab_size` words reads it: a bag that holds
+        every word its preprocessing leaves, fewer than asked, is keyed by that count, and its
+        size is no change of the user's ("vocab_size: 1943 -> 5000" of a grid that asked 5,000
+        both times, beside the stop word it had added; new-user audit of 2026-12-04)."""
+        def read(meta: Path) -> dict[str, Any] | None:
+            key = _meta_key(meta)
+            size = key.get("vocab_size") if key else None
+            if key is None or not isinstance(size, int) or size >= vocab_size:
+                return key
+            every = read_json(self._every_word_file(key))
+            return {**key, "vocab_size": vocab_size} if every and every.get("words") == size \
+                else key
+        return read
 
     def load(self, folder: Path) -> BagOfWords | None:
         """The bag of words in `folder`, or None if absent or inconsistent."""
