@@ -67,7 +67,7 @@ def test_fields_are_found_by_content_and_name_and_the_rest_is_said(tmp_path, ng_
     path, grid, notes = _written(tmp_path, unlabelled, models=["LDA"])
     assert (grid["dataset"]["id_field"], grid["dataset"]["label_field"]) == (None, None)
     assert any("records are numbered" in note for note in notes)
-    assert any("'source' (3 values)" in note for note in notes)  # said, not taken
+    assert any("'source' (3 values, " in note for note in notes)  # said, not taken
     check_inputs(load_grid(path))
 
 
@@ -106,7 +106,7 @@ def test_folders_of_splits_or_years_are_no_labels_and_validate_says_so(tmp_path,
     assert f"'label' is named as labels are, but every value is one of {kind}, not a class of " \
            "topics, so it is not the label field: a file's label is the folder it is in" in \
            "\n".join(notes)
-    assert not any("fields with few values" in note for note in notes)
+    assert not any("fields that could be classes" in note for note in notes)
     grid["dataset"]["label_field"] = "label"  # a grid written by hand
     path.write_text(json.dumps(grid), encoding="utf-8")
     advice = check_inputs(load_grid(path)).advice
@@ -224,14 +224,16 @@ def test_what_init_cannot_use_is_said_with_what_to_do(tmp_path, ng_records):
         "e.g. shaped '99/99/9999'" in text
     assert "DTM needs a field of dates for every document, and none was found" in text
     assert "label_field 'tag'" not in text  # 40 classes of 60 documents: too many
-    assert "'tag' has 40 values" in text and "'news_category' (2 values)" in text
+    assert "'tag' has 40 values" in text and "'news_category' (2 values, 30.0 documents each)" \
+        in text
     assert "this corpus has 60" in text
     rows = [{**r, "label": r["news_category"]} for r in rows]
     corpus.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
     _, grid, notes = _written(tmp_path, corpus)
     assert grid["params"]["num_topics"] == [5, 10]
     assert "num_topics 5 and 10: near the 2 classes, within 5 to 100" in "\n".join(notes)
-    assert "other fields with few values: 'news_category' (2 values)" in "\n".join(notes)
+    assert "other fields that could be classes: 'news_category' (2 values, 30.0 documents " \
+        "each)" in "\n".join(notes)
 
 
 def test_a_misspelt_model_gets_the_nearest_name(capsys):
@@ -255,6 +257,29 @@ def test_a_second_text_field_is_pointed_at_and_joins_when_listed(tmp_path, ng_re
     path.write_text(json.dumps(grid), encoding="utf-8")
     corpus_read = check_inputs(load_grid(path)).corpus
     assert corpus_read.texts[0] == f"{rows[0]['headline']}\n\n{rows[0]['short_description']}"
+
+
+def test_a_chinese_fields_words_are_said_in_jiebas_words(tmp_path):
+    """Toutiao's keywords beside its headlines read "14 words on average", each Han character
+    counted, beside headlines of a median 10 words (new-user audit of 2026-12-04)."""
+    import jieba
+
+    from tuner.data.vocab import chinese_word_count
+
+    rows = []
+    articles = [r for r in read_jsonl(dataset_path("thucnews-mini")) if len(r["text"]) > 200]
+    for n, r in enumerate(articles):
+        words = [w for w in jieba.lcut(r["text"][100:200]) if len(w) > 1][:6]
+        rows.append({"id": n, "text": r["text"][:100], "keywords": ",".join(words)})
+    corpus = tmp_path / "tt.jsonl"
+    corpus.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+                      encoding="utf-8")
+    _, _, notes = _written(tmp_path, corpus, models=["lda"])
+    said = next(note for note in notes if note.startswith("'keywords' also holds text"))
+    figure = int(said.split("(")[1].split()[0])
+    assert figure == round(sum(chinese_word_count(r["keywords"]) for r in rows) / len(rows))
+    characters = sum(len(r["keywords"].replace(",", "")) for r in rows) / len(rows)
+    assert figure < characters / 1.5
 
 
 def test_a_model_without_num_topics_gets_a_grid_without_it(tmp_path):
