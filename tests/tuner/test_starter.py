@@ -282,6 +282,20 @@ def test_a_chinese_fields_words_are_said_in_jiebas_words(tmp_path):
     assert figure < characters / 1.5
 
 
+def test_a_small_corpus_is_told_that_its_neural_models_need_more_documents(tmp_path,
+                                                                         ng_records):
+    """On 330 UN speeches ProdLDA's topics were noise beside LDA's, unsaid (new-user audit of
+    2026-12-04); below 1,000 documents init says a network needs more."""
+    corpus = tmp_path / "few.jsonl"
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in ng_records[:300]), encoding="utf-8")
+    _, grid, notes = _written(tmp_path, corpus, models=["lda", "prodlda", "nvdm", "hdp"])
+    said = [note for note in notes if "need more of them than LDA" in note]
+    assert len(said) == 1 and said[0].startswith("NVDM and ProdLDA learn a network")
+    assert "with 300 expect them to trail" in said[0]
+    _, _, notes = _written(tmp_path, corpus, models=["lda", "hdp"])
+    assert not any("need more of them than LDA" in note for note in notes)
+
+
 def test_a_model_without_num_topics_gets_a_grid_without_it(tmp_path):
     """HDP finds its number of topics: a grid with num_topics for it alone was refused."""
     path, grid, notes = _written(tmp_path, dataset_path("huffpost-mini"), models=["hdp"])
