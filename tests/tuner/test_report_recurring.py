@@ -78,7 +78,8 @@ def report(tmp_path_factory: pytest.TempPathFactory, small_corpus: Path,
            session_cache: Path) -> tuple[str, str]:
     folder = tmp_path_factory.mktemp("recurring")
     grid = make_grid(folder, small_corpus, experiment="recurring",
-                     params={"num_topics": 8, "vocab_size": 1000, "lda.max_iter": 10})
+                     params={"num_topics": 8, "vocab_size": 1000, "lda.max_iter": 10},
+                     preprocessing={"extra_stopwords": ["subject", "lines"], "min_df": 3})
     uri = sqlite_store(folder / "mlflow.db")
     run_sweep(grid, uri, session_cache, "--quiet")
     written = write_report(uri, "recurring", folder / "report")
@@ -100,3 +101,24 @@ def test_the_report_names_a_real_fits_recurring_words_under_its_topics(
     assert f"with how many: {html.escape(word)} {most}" in section
     assert "of 3 or more of its 8 topics" in section
     assert "preprocessing.extra_stopwords" in section
+
+
+def test_the_report_says_the_preprocessing_beyond_the_defaults(report: tuple[str, str]) -> None:
+    """A sweep run again with stop words added read like the first (new-user audit of
+    2026-12-04): the page names the settings that are not the defaults."""
+    _, page = report
+    assert "Preprocessing of the latest sweep beyond the defaults: min_df 3; extra_stopwords " \
+           "subject,lines. NPMI is counted on the words it leaves" in page
+
+
+def test_only_settings_that_differ_from_the_defaults_are_named() -> None:
+    from tuner.data.vocab import Preprocessing
+    from tuner.reporting.report import changed_preprocessing
+
+    logged = {f"preprocessing.{k}": v for k, v in Preprocessing().as_logged().items()}
+    assert changed_preprocessing(logged) == []
+    assert changed_preprocessing({}) == []  # a run that logged none (tuner score --log)
+    assert changed_preprocessing({**logged, "preprocessing.strip_markup": "True"}) == \
+        ["strip_markup True"]
+    many = Preprocessing(extra_stopwords=tuple(f"w{i}" for i in range(25))).as_logged()
+    assert many["extra_stopwords"] == ",".join(f"w{i}" for i in range(20)) + ",... (25 words)"

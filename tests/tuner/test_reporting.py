@@ -189,6 +189,7 @@ def test_report_model_table_shows_only_swept_parameters(written: WrittenReport) 
     assert "<th>num_topics</th><th>alpha</th><th>seeds</th>" in table
     assert "vocab_size" not in table and "max_iter" not in table
     assert table.count("<tr>") == 1 + 4 and ">0.125<" in table  # alpha null at K=8 is 1/8
+    assert "Preprocessing of the latest sweep" not in page  # the defaults go unsaid
 
 
 def test_importance_is_logged_on_the_sweep_run(store: str, written: WrittenReport) -> None:

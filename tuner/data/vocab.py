@@ -65,6 +65,9 @@ _HEADER = re.compile(
     r"newsgroups|x-[\w-]+|in-reply-to|originator|disclaimer):", re.IGNORECASE)
 
 
+SHOWN_STOP_WORDS = 20  # of extra_stopwords in a sweep run's parameter (Preprocessing.as_logged)
+
+
 @dataclass(frozen=True)
 class Preprocessing:
     """Tokeniser and vocabulary settings (the grid's optional `preprocessing` section).
@@ -94,6 +97,16 @@ class Preprocessing:
     strip_markup: bool = False
     strip_mentions: bool = False
     extra_stopwords: tuple[str, ...] = ()
+
+    def as_logged(self) -> dict[str, str]:
+        """Each setting as a sweep run's parameter holds it (`preprocessing.NAME`): MLflow keeps
+        6,000 characters, so extra_stopwords lists its first SHOWN_STOP_WORDS."""
+        logged = {name: str(value) for name, value in asdict(self).items()}
+        words = self.extra_stopwords
+        shown = ",".join(words[:SHOWN_STOP_WORDS])
+        logged["extra_stopwords"] = shown if len(words) <= SHOWN_STOP_WORDS else \
+            f"{shown},... ({len(words)} words)"
+        return logged
 
     def key(self, corpus_sha256: str, language: str, vocab_size: int) -> dict[str, object]:
         """Everything a bag of words depends on: the settings and the code they select (where

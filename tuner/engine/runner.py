@@ -16,7 +16,7 @@ import logging
 import shutil
 import signal
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
@@ -750,12 +750,6 @@ def _sweep_tags(prepared: PreparedSweep) -> dict[str, str]:
     return tags
 
 
-SHOWN_WORDS = 20  # of extra_stopwords in the sweep's parameter: MLflow keeps 6,000 characters
-
-
-def _shown_words(words: Sequence[str]) -> str:
-    shown = ",".join(words[:SHOWN_WORDS])
-    return shown if len(words) <= SHOWN_WORDS else f"{shown},... ({len(words)} words)"
 
 
 def _sweep_params(prepared: PreparedSweep) -> dict[str, object]:
@@ -765,8 +759,7 @@ def _sweep_params(prepared: PreparedSweep) -> dict[str, object]:
         "language": grid.dataset.language, "models": ",".join(s.model for s in grid.sweeps),
         "seeds": ",".join(map(str, grid.seeds)), "trials": len(prepared.trials),
         **asdict(grid.metrics),
-        **{f"preprocessing.{k}": v for k, v in asdict(grid.preprocessing).items()},
-        "preprocessing.extra_stopwords": _shown_words(grid.preprocessing.extra_stopwords),
+        **{f"preprocessing.{k}": v for k, v in grid.preprocessing.as_logged().items()},
         "ground_truth": str(grid.ground_truth) if grid.ground_truth else
         f"label_field:{grid.dataset.label_field}",
     }

@@ -54,6 +54,7 @@ class ReportData:
     sizes: Mapping[str, Mapping[int, int]] = field(default_factory=dict)  # run id -> topic -> docs
     # run id -> topic -> label -> its documents with that label (report.labels_by_topic)
     topic_labels: Mapping[str, Mapping[int, Mapping[str, int]]] = field(default_factory=dict)
+    preprocessing: Sequence[str] = ()  # the sweep's settings that are not the defaults
 
     @property
     def top(self) -> list[ConfigResult]:
@@ -93,7 +94,7 @@ def render_page(data: ReportData, plots: Sequence[Path], note: str = "") -> str:
                f"the mean <b>{esc(data.metric)}</b> over their seeds (± sample sd; - for one "
                f"seed). Pareto front over {esc(' x '.join(data.objectives))} (means): "
                f"{counted(len(data.front), 'configuration')}.</p>")
-    summary += _failures_html(data) + _warnings_html(data) + READING
+    summary += _preprocessing_html(data) + _failures_html(data) + _warnings_html(data) + READING
     overview = "".join(_image(n) for n in ("leaderboard.png", "pareto.png") if n in names)
     models = "".join(_model_section(model, configs, data, names)
                      for model, configs in by_model(data.ranked).items())
@@ -125,6 +126,14 @@ READING = (
     "classes, while nmi is not bounded so; ari and nmi can rank such fits apart.</li>"
     "<li><b>± sd</b> is over the seeds: with one seed there is none, and a Pareto front of "
     "one-seed means is as noisy as they are.</li></ul></details>")
+
+
+def _preprocessing_html(data: ReportData) -> str:
+    if not data.preprocessing:
+        return ""
+    return (f"<p>Preprocessing of the latest sweep beyond the defaults: "
+            f"{html.escape('; '.join(data.preprocessing))}. NPMI is counted on the words it "
+            "leaves, so it compares across sweeps with the same preprocessing only.</p>")
 
 
 def _warnings_html(data: ReportData) -> str:

@@ -147,7 +147,7 @@ def write_report_with(tracker: Tracker, experiment: str, out: Path,
     unended, other = unended_sweep(sweeps, context), other_code(sweeps, context)
     data = replace(data, warnings=[str(w) for w in warned.get("warnings", [])],
                    after=[str(w) for w in warned.get("after_trials", [])], unended=unended,
-                   other_code=other)
+                   other_code=other, preprocessing=changed_preprocessing(sweep.params))
     out.mkdir(parents=True, exist_ok=True)
     plots = _plots(data, out)
     language = _words_language(sweep, [c.best_trial(data.metric) for c in data.top],
@@ -165,6 +165,17 @@ def write_report_with(tracker: Tracker, experiment: str, out: Path,
                          [c.name for c in data.front], sweep.run_id,
                          {model: f.shares for model, f in data.importance.items()}, language,
                          font, data.failed, unended, other)
+
+
+def changed_preprocessing(params: Mapping[str, str]) -> list[str]:
+    """A sweep run's preprocessing settings that are not the defaults, as "name value": a page
+    of a sweep run again with stop words added never said which (new-user audit of
+    2026-12-04)."""
+    from tuner.data.vocab import Preprocessing
+
+    return [f"{name} {params[f'preprocessing.{name}']}"
+            for name, default in Preprocessing().as_logged().items()
+            if params.get(f"preprocessing.{name}", default) != default]
 
 
 def _report_sweep(sweeps: Sequence[SweepRun], context: str | None) -> SweepRun:
