@@ -256,8 +256,9 @@ def plot_topic_words(runs: Mapping[str, Mapping[str, Sequence[str]]], path: Path
     a line of 10 long words ran into the next panel, and the page's 1000-pixel width drew the
     words 5 pixels high (audit of 2026-12-01)."""
     plt = _pyplot()
-    rows = [max(len(topics), 1) for topics in runs.values()] or [1]
-    height = 0.25 * sum(rows) + 0.6 * len(rows)  # a line per topic, a title per panel
+    # a line per topic and an empty one below (a panel's last topic touched the next title)
+    rows = [max(len(topics), 1) + 1 for topics in runs.values()] or [1]
+    height = 0.25 * sum(rows) + 0.6 * len(rows)  # and a title per panel
     fig, axes = plt.subplots(len(rows), 1, squeeze=False, figsize=(10, height),
                              gridspec_kw={"height_ratios": rows})
     text_style = {"fontfamily": font} if font else {}
