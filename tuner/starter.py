@@ -79,7 +79,7 @@ def starter_grid(path: Path, grid_folder: Path | None, models: Sequence[str] = (
     found = found_fields(records, str(path), path.is_dir())
     texts = [_text(r.get(found.text)) for r in records]
     language = detected_language(texts)
-    mixed = _mixed_note(texts) if language == "en" else ""
+    chinese, mixed = _chinese_note(texts) if language == "en" else ("", False)
     median = _median_tokens(texts, language)
     chosen = list(models) or suggested_models("zh" if mixed else language,
                                               median <= SHORT_TOKENS)
@@ -87,10 +87,8 @@ def starter_grid(path: Path, grid_folder: Path | None, models: Sequence[str] = (
     found.notes.insert(0, f"{_count(len(records), 'document')}, language {language} "
                           f"(detected), {'short' if median <= SHORT_TOKENS else 'long'} texts "
                           f"(median {_count(median, 'token')})")
-    if mixed:
-        found.notes.insert(1, mixed)
-    elif language == "en" and (bilingual := _bilingual_note(texts)):
-        found.notes.insert(1, bilingual)
+    if chinese:
+        found.notes.insert(1, chinese)
     empty = sum(not t.strip() for t in texts)
     if empty:  # said by validate; init said nothing of 100 empty texts in 300 (user audit)
         found.notes.insert(1, f"{_count(empty, 'document')} of {len(texts):,} "
@@ -363,31 +361,25 @@ def _median_tokens(texts: Sequence[str], language: str) -> int:
     return int(statistics.median(_words(t) for t in sample))
 
 
-def _mixed_note(texts: Sequence[str]) -> str:
-    """Said of an English corpus whose documents are mostly Chinese in 2% or more of a sample,
-    as `validate` says it (advice._language_advice): `init` called 1,000 toutiao and 1,000
-    HuffPost headlines "language en" and suggested the English MiniLM for BERTopic, and the
-    next command told the user to set zh (new-user audit of 2026-12-04)."""
-    chinese, _, sampled = chinese_documents(texts)
-    if not enough_to_say(chinese, sampled):
-        return ""
-    return (f"{chinese} of {sampled} documents{' sampled' if sampled < len(texts) else ''} are "
-            "mostly Chinese, which language en leaves unsegmented (most will get no topic): set "
-            "\"language\": \"zh\" (jieba keeps English words whole) or sweep each language's "
-            "documents as a dataset of its own")
-
-
-def _bilingual_note(texts: Sequence[str]) -> str:
-    """Said of an English corpus whose documents hold Chinese beside English in 2% or more of a
-    sample (an English post with a Chinese headline), as `validate` says it: `init` said nothing
-    of them (review of 2026-12-04)."""
-    _, bilingual, sampled = chinese_documents(texts)
-    if not enough_to_say(bilingual, sampled):
-        return ""
-    return (f"{bilingual} of {sampled} documents{' sampled' if sampled < len(texts) else ''} "
-            "hold Chinese text, which language en does not segment: each run of it is one word, "
-            "which min_df drops; set \"language\": \"zh\" to keep it (jieba keeps English words "
-            "whole)")
+def _chinese_note(texts: Sequence[str]) -> tuple[str, bool]:
+    """What an English-detected corpus holding Chinese is told, as `validate` tells it
+    (advice._language_advice), and whether its documents are mostly Chinese in 2% or more of a
+    sample (its models are then chosen as for zh). `init` called 1,000 toutiao and 1,000
+    HuffPost headlines "language en" and suggested the English MiniLM for BERTopic, and the next
+    command told the user to set zh (new-user audit of 2026-12-04); of English posts with a
+    Chinese headline beside them it said nothing (review of 2026-12-04)."""
+    chinese, bilingual, sampled = chinese_documents(texts)
+    of = f"{' sampled' if sampled < len(texts) else ''}"
+    if enough_to_say(chinese, sampled):
+        return (f"{chinese} of {sampled} documents{of} are mostly Chinese, which language en "
+                "leaves unsegmented (most will get no topic): set \"language\": \"zh\" (jieba "
+                "keeps English words whole) or sweep each language's documents as a dataset of "
+                "its own"), True
+    if enough_to_say(bilingual, sampled):
+        return (f"{bilingual} of {sampled} documents{of} hold Chinese text, which language en "
+                "does not segment: each run of it is one word, which min_df drops; set "
+                "\"language\": \"zh\" to keep it (jieba keeps English words whole)"), False
+    return "", False
 
 
 def suggested_models(language: str, short: bool) -> list[str]:
