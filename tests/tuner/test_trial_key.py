@@ -258,7 +258,10 @@ def test_a_bag_of_few_words_is_described_and_warned_of(small_corpus, tmp_path):
         "a topic's words never share a window, so NPMI is a noisy estimate that can rank models "
         "otherwise than a larger corpus would; rank by ari or nmi where there are labels, or "
         "score the best trials' topics (their topics.json) against a larger corpus of such "
-        "texts with `tuner score`, given a grid whose dataset is that corpus"]
+        "texts with `tuner score`, given a grid whose dataset is that corpus. The models learn "
+        "their topics from these few words too: more documents of this kind, or a longer text "
+        "field beside this one, help them more than any setting (LDA on toutiao headlines, "
+        "K=15: ARI 0.054 on 2,000, 0.075 on 5,000, 0.193 on 20,000)"]
     again = precompute(grid, check_inputs(grid), tmp_path / "cache", progress=False)
     assert again.cache_events["bow[vocab_size=1000]"].startswith("hit (")
     assert again.advice == prepared.advice
