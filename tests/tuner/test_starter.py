@@ -224,16 +224,16 @@ def test_what_init_cannot_use_is_said_with_what_to_do(tmp_path, ng_records):
         "e.g. shaped '99/99/9999'" in text
     assert "DTM needs a field of dates for every document, and none was found" in text
     assert "label_field 'tag'" not in text  # 40 classes of 60 documents: too many
-    assert "'tag' has 40 values" in text and "'news_category' (2 values, 30.0 documents each)" \
-        in text
+    assert "'tag' has 40 values" in text and \
+        "'news_category' (2 values, 30 documents a value on average)" in text
     assert "this corpus has 60" in text
     rows = [{**r, "label": r["news_category"]} for r in rows]
     corpus.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
     _, grid, notes = _written(tmp_path, corpus)
     assert grid["params"]["num_topics"] == [5, 10]
     assert "num_topics 5 and 10: near the 2 classes, within 5 to 100" in "\n".join(notes)
-    assert "other fields that could be classes: 'news_category' (2 values, 30.0 documents " \
-        "each)" in "\n".join(notes)
+    assert "other fields that could be classes: 'news_category' (2 values, 30 documents a " \
+        "value on average)" in "\n".join(notes)
 
 
 def test_a_misspelt_model_gets_the_nearest_name(capsys):
@@ -280,6 +280,15 @@ def test_a_chinese_fields_words_are_said_in_jiebas_words(tmp_path):
     assert figure == round(sum(chinese_word_count(r["keywords"]) for r in rows) / len(rows))
     characters = sum(len(r["keywords"].replace(",", "")) for r in rows) / len(rows)
     assert figure < characters / 1.5
+
+
+def test_a_split_field_is_not_offered_as_classes(tmp_path):
+    """20ng-mini's 'split' (train, test) read as "other fields that could be classes" (review
+    of 2026-12-04)."""
+    _, grid, notes = _written(tmp_path, dataset_path("20ng-mini"), models=["lda"])
+    assert grid["dataset"]["label_field"] == "label"
+    assert "split" in read_jsonl(dataset_path("20ng-mini"))[0]
+    assert not any("could be classes" in note for note in notes)
 
 
 def test_a_small_corpus_is_told_that_its_neural_models_need_more_documents(tmp_path,
