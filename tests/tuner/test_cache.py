@@ -466,6 +466,10 @@ def test_a_bag_of_every_word_is_no_size_change_and_a_chinese_word_reads_as_itsel
     many = ("nuclear", "global", "south", "weapons")  # cut after a whole word, not "weapo...
     assert cache.miss_reason(corpus, 10**6, Preprocessing(extra_stopwords=many)).endswith(
         '(unset) -> ["global", "nuclear", "south", ...')  # sorted
+    from tuner.data.store import _change
+
+    assert _change("k", None, ["a\u009b31mb", "\u202ex"]) == \
+        'k: (unset) -> ["a\\x9b31mb", "\\u202ex"]'  # nothing that drives a terminal
     capped = BowCache(tmp_path / "capped")
     capped.get_or_compute(corpus, 10, Preprocessing())
     assert capped.miss_reason(corpus, 20, Preprocessing()) == \

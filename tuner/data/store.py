@@ -17,7 +17,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from tuner.errors import CacheError
+from tuner.errors import CacheError, shown
 
 
 def json_sha256(value: Any) -> str:
@@ -190,10 +190,10 @@ def _change(name: str, old: Any, new: Any, width: int = 40) -> str:
 def _as_text(value: Any) -> str:
     if value is None:
         return "(unset)"
-    # Chinese stop words as themselves, not \u4e2d\u56fd (new-user audit of 2026-12-04); JSON
-    # still escapes control characters
-    return value if isinstance(value, str) else json.dumps(value, default=str,
-                                                           ensure_ascii=False)
+    # Chinese stop words as themselves, not \u4e2d\u56fd (new-user audit of 2026-12-04); what
+    # could drive a terminal (C1 controls, bidirectional overrides) escaped all the same
+    return shown(value if isinstance(value, str) else json.dumps(value, default=str,
+                                                                 ensure_ascii=False))
 
 
 def _common_prefix(a: str, b: str) -> int:
