@@ -750,8 +750,6 @@ def _sweep_tags(prepared: PreparedSweep) -> dict[str, str]:
     return tags
 
 
-
-
 def _sweep_params(prepared: PreparedSweep) -> dict[str, object]:
     grid = prepared.grid
     params: dict[str, object] = {
