@@ -370,23 +370,19 @@ def _median_tokens(texts: Sequence[str], language: str) -> int:
 
 
 def _chinese_note(texts: Sequence[str]) -> tuple[str, bool]:
-    """What an English-detected corpus holding Chinese is told, as `validate` tells it
+    """What an English-detected corpus holding Chinese is told, in `validate`'s words
     (advice._language_advice), and whether its documents are mostly Chinese in 2% or more of a
     sample (its models are then chosen as for zh). `init` called 1,000 toutiao and 1,000
     HuffPost headlines "language en" and suggested the English MiniLM for BERTopic, and the next
     command told the user to set zh (new-user audit of 2026-12-04); of English posts with a
     Chinese headline beside them it said nothing (review of 2026-12-04)."""
+    from tuner.engine.advice import bilingual_said, mostly_chinese_said
+
     chinese, bilingual, sampled = chinese_documents(texts)
-    of = f"{' sampled' if sampled < len(texts) else ''}"
     if enough_to_say(chinese, sampled):
-        return (f"{chinese} of {sampled} documents{of} are mostly Chinese, which language en "
-                "leaves unsegmented (most will get no topic): set \"language\": \"zh\" (jieba "
-                "keeps English words whole) or sweep each language's documents as a dataset of "
-                "its own"), True
+        return mostly_chinese_said(chinese, sampled, len(texts)), True
     if enough_to_say(bilingual, sampled):
-        return (f"{bilingual} of {sampled} documents{of} hold Chinese text, which language en "
-                "does not segment: each run of it is one word, which min_df drops; set "
-                "\"language\": \"zh\" to keep it (jieba keeps English words whole)"), False
+        return bilingual_said(bilingual, sampled, len(texts)), False
     return "", False
 
 

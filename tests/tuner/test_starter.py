@@ -366,7 +366,7 @@ def test_a_corpus_half_chinese_is_said_as_validate_says_it(tmp_path):
     path, grid, notes = _written(tmp_path, corpus)
     assert grid["dataset"]["language"] == "en"
     assert "bertopic" not in grid["models"]
-    assert any("documents are mostly Chinese, which language en leaves unsegmented" in note
+    assert any("documents are mostly Chinese: they are not segmented into words" in note
                for note in notes)
     assert any("multilingual embedding model" in note for note in notes)
     english_only = tmp_path / "english.jsonl"
@@ -389,8 +389,7 @@ def test_english_posts_with_chinese_beside_them_are_said_as_validate_says_it(tmp
                       encoding="utf-8")
     _, grid, notes = _written(tmp_path, corpus)
     assert grid["dataset"]["language"] == "en" and "bertopic" in grid["models"]
-    said = [note for note in notes if "hold Chinese text, which language en does not segment"
-            in note]
+    said = [note for note in notes if "hold Chinese text: it is not segmented into words" in note]
     assert len(said) == 1 and said[0].startswith("60 of 600 documents hold")
     assert not any("mostly Chinese" in note for note in notes)
     plain = tmp_path / "plain.jsonl"

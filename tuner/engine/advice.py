@@ -102,26 +102,38 @@ def _language_advice(grid: Grid, inputs: CheckedInputs, share: float) -> list[st
             found.append(f"{where} is 'en' but {share:.0%} of the letters are Chinese: they are "
                          "not segmented into words; set \"language\": \"zh\"")
         elif language == "en" and enough_to_say(chinese, sampled):
-            found.append(f"{where} is 'en' but {chinese} of {sampled} documents"
-                         f"{' sampled' if sampled < len(inputs.corpus) else ''} are mostly "
-                         "Chinese: they are not segmented into words, and most will get no "
-                         "topic; set \"language\": \"zh\" (jieba keeps English words whole, "
-                         "and the Chinese stop list holds English stop words) or sweep each "
-                         "language's documents as a dataset of its own")
+            found.append(f"{where} is 'en' but "
+                         f"{mostly_chinese_said(chinese, sampled, len(inputs.corpus))}")
         elif language == "en" and enough_to_say(bilingual, sampled):
             # an English post with a Chinese headline beside it: its Chinese half is lost (60 of
             # 1,340 social posts; 129 clause-long "words", all but one dropped by min_df;
             # new-user audit of 2026-12-02)
-            found.append(f"{where} is 'en' but {bilingual} of {sampled} documents"
-                         f"{' sampled' if sampled < len(inputs.corpus) else ''} hold Chinese "
-                         "text: it is not segmented into words, so each run of it is one "
-                         "word, which min_df drops; set \"language\": \"zh\" (jieba keeps "
-                         "English words whole, and the Chinese stop list holds English stop "
-                         "words)")
+            found.append(f"{where} is 'en' but "
+                         f"{bilingual_said(bilingual, sampled, len(inputs.corpus))}")
         if language == "zh" and share < 0.05:
             found.append(f"{where} is 'zh' but {share:.0%} of the letters are Chinese; set "
                          "\"language\": \"en\" for English text")
     return found
+
+
+ZH_REMEDY = ("set \"language\": \"zh\" (jieba keeps English words whole, and the Chinese stop "
+             "list holds English stop words)")
+
+
+def mostly_chinese_said(chinese: int, sampled: int, documents: int) -> str:
+    """What `validate` and `init` say of `chinese` of `sampled` documents (of `documents`)
+    that are mostly Chinese in an English corpus."""
+    return (f"{chinese} of {sampled} documents{' sampled' if sampled < documents else ''} are "
+            "mostly Chinese: they are not segmented into words, and most will get no topic; "
+            f"{ZH_REMEDY} or sweep each language's documents as a dataset of its own")
+
+
+def bilingual_said(bilingual: int, sampled: int, documents: int) -> str:
+    """What `validate` and `init` say of `bilingual` of `sampled` documents that hold Chinese
+    text beside English in an English corpus."""
+    return (f"{bilingual} of {sampled} documents{' sampled' if sampled < documents else ''} "
+            "hold Chinese text: it is not segmented into words, so each run of it is one word, "
+            f"which min_df drops; {ZH_REMEDY}")
 
 
 def _language_set(grid: Grid) -> bool:
