@@ -38,9 +38,14 @@ def recurring_words(topics: Mapping[str, Sequence[str]], top: int = TOP_WORDS
     """The words among the `top` words of a quarter or more of the topics (and of MIN_TOPICS
     or more), with how many topics' top words hold each, most first (ties by word)."""
     counts = Counter(word for words in topics.values() for word in dict.fromkeys(words[:top]))
-    least = max(MIN_TOPICS, math.ceil(SHARE * len(topics)))
+    least = _least(len(topics))
     return sorted(((w, n) for w, n in counts.items() if n >= least),
                   key=lambda item: (-item[1], item[0]))
+
+
+def _least(topics: int) -> int:
+    """How many of `topics` topics a word must lead to be named."""
+    return max(MIN_TOPICS, math.ceil(SHARE * topics))
 
 
 def recurring_html(topics: Mapping[str, Sequence[str]], model: str) -> str:
@@ -55,8 +60,7 @@ def recurring_html(topics: Mapping[str, Sequence[str]], model: str) -> str:
     shown = ", ".join(f"{html.escape(word)} {n}" for word, n in found[:SHOWN])
     more = len(found) - SHOWN
     shown += f" and {counted(more, 'more word')}" if more > 0 else ""
-    least = max(MIN_TOPICS, math.ceil(SHARE * len(topics)))
-    return (f"<p><i>Words in the top {TOP_WORDS} of {least} or more of its "
+    return (f"<p><i>Words in the top {TOP_WORDS} of {_least(len(topics))} or more of its "
             f"{counted(len(topics), 'topic')} (a quarter, and at least {MIN_TOPICS}), with how "
             f"many: {shown}. Such a word does not tell those topics from one another. "
             "Boilerplate (a signature, a headline template, a reporting verb) can be dropped "
