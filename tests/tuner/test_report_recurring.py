@@ -120,3 +120,30 @@ def test_only_settings_that_differ_from_the_defaults_are_named() -> None:
         ["strip_markup True"]
     many = Preprocessing(extra_stopwords=tuple(f"w{i}" for i in range(25))).as_logged()
     assert many["extra_stopwords"] == ",".join(f"w{i}" for i in range(20)) + ",... (25 words)"
+
+
+def test_an_earlier_sweep_on_other_settings_is_set_beside_the_latest(
+        tmp_path: Path, small_corpus: Path, session_cache: Path) -> None:
+    """A sweep run again with stop words added replaced the page's rows, and the one before it
+    could not be compared in the tool (new-user audit of 2026-12-04)."""
+    params = {"num_topics": 5, "vocab_size": 1000, "lda.max_iter": 10}
+    uri = sqlite_store(tmp_path / "mlflow.db")
+    run_sweep(make_grid(tmp_path / "a", small_corpus, experiment="again", params=params),
+              uri, session_cache, "--quiet")
+    first = write_report(uri, "again", tmp_path / "r1").html.read_text(encoding="utf-8")
+    assert "Earlier sweeps on other data or settings" not in first
+    run_sweep(make_grid(tmp_path / "b", small_corpus, experiment="again", params=params,
+                        preprocessing={"extra_stopwords": ["subject"]}), uri, session_cache,
+              "--quiet")
+    page = write_report(uri, "again", tmp_path / "r2").html.read_text(encoding="utf-8")
+    section = page.split("<h3>Earlier sweeps on other data or settings</h3>")[1].split(
+        "</table>")[0]
+    trials = MlflowTracker(uri, existing=True).finished_trials("again")
+    assert len(trials) == 2  # one trial a sweep
+    before = min(trials, key=lambda t: t.start_time or 0)
+    assert section.count("<tr>") == 2  # the header and the one earlier sweep
+    assert "<td>the defaults</td>" in section and "<td>LDA</td>" in section
+    assert f"<td>{before.metrics['ari']:.4f} ± -</td><td>{before.metrics['npmi']:.4f} ± -</td>" \
+        in section
+    assert "Preprocessing of the latest sweep beyond the defaults: extra_stopwords subject" \
+        in page

@@ -7,6 +7,7 @@ import html
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,20 @@ CSS = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;ma
        "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}img{max-width:1000px}")
 
 
+EARLIER_SHOWN = 5  # sweeps on other data or settings listed under the ranking
+
+
+@dataclass(frozen=True)
+class EarlierSweep:
+    """The newest sweep on other data or settings than the ranked ones, and its best
+    configuration there."""
+
+    start_time: int | None  # ms since the epoch, as MLflow keeps it
+    documents: str
+    preprocessing: Sequence[str]  # its settings that are not the defaults
+    best: ConfigResult
+
+
 @dataclass(frozen=True)
 class ReportData:
     """Everything the page shows, read through the tracker and computed once."""
@@ -55,6 +70,7 @@ class ReportData:
     # run id -> topic -> label -> its documents with that label (report.labels_by_topic)
     topic_labels: Mapping[str, Mapping[int, Mapping[str, int]]] = field(default_factory=dict)
     preprocessing: Sequence[str] = ()  # the sweep's settings that are not the defaults
+    earlier: Sequence[EarlierSweep] = ()  # sweeps on other data or settings, newest first
 
     @property
     def top(self) -> list[ConfigResult]:
@@ -103,7 +119,7 @@ def render_page(data: ReportData, plots: Sequence[Path], note: str = "") -> str:
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>tuner report: "
             f"{esc(data.experiment)}</title><style>{CSS}</style></head><body>"
             f"<h1>Experiment {esc(data.experiment)}</h1>{summary}{_pruning(data)}"
-            f"{_ranking_table(data)}"
+            f"{_ranking_table(data)}{_earlier_html(data)}"
             f"{overview}{models}{note}<h2>Top words of the best configurations, and of each "
             f"model's best</h2>{topics_image}{words}</body></html>")
 
@@ -134,6 +150,30 @@ def _preprocessing_html(data: ReportData) -> str:
     return (f"<p>Preprocessing of the latest sweep beyond the defaults: "
             f"{html.escape('; '.join(data.preprocessing))}. NPMI is counted on the words it "
             "leaves, so it compares across sweeps with the same preprocessing only.</p>")
+
+
+def _earlier_html(data: ReportData) -> str:
+    """The experiment's earlier sweeps on other data or settings, each by its best
+    configuration: not ranked beside the latest one's rows, but set beside them here."""
+    if not data.earlier:
+        return ""
+    metric = data.metric
+    shown = [metric] + (["npmi"] if metric != "npmi" else [])
+    rows = [[_when(e.start_time), e.documents, "; ".join(e.preprocessing) or "the defaults",
+             e.best.name, *(format_mean_sd(e.best, m) for m in shown)] for e in data.earlier]
+    return (f"<h3>Earlier sweeps on other data or settings</h3><p>Not ranked above: their texts, "
+            "labels, preprocessing or metric settings differ from the latest sweep's. Their "
+            f"best configuration by {html.escape(metric)}; NPMI is counted on each sweep's own "
+            "words, so it compares only where the preprocessing is the same, and ARI where the "
+            "labels are.</p>"
+            + _table(["sweep started (UTC)", "documents", "preprocessing beyond the defaults",
+                      "best configuration", *shown], rows))
+
+
+def _when(start_time: int | None) -> str:
+    if start_time is None:
+        return "-"
+    return datetime.fromtimestamp(start_time / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
 
 
 def _warnings_html(data: ReportData) -> str:

@@ -37,7 +37,9 @@ from tuner.reporting.leaderboard import (
     unended_sweep,
 )
 from tuner.reporting.page import (
+    EARLIER_SHOWN,
     NO_TOPIC,
+    EarlierSweep,
     ReportData,
     by_model,
     plot_name,
@@ -147,7 +149,8 @@ def write_report_with(tracker: Tracker, experiment: str, out: Path,
     unended, other = unended_sweep(sweeps, context), other_code(sweeps, context)
     data = replace(data, warnings=[str(w) for w in warned.get("warnings", [])],
                    after=[str(w) for w in warned.get("after_trials", [])], unended=unended,
-                   other_code=other, preprocessing=changed_preprocessing(sweep.params))
+                   other_code=other, preprocessing=changed_preprocessing(sweep.params),
+                   earlier=earlier_sweeps(sweeps, everything, context, data.metric))
     out.mkdir(parents=True, exist_ok=True)
     plots = _plots(data, out)
     language = _words_language(sweep, [c.best_trial(data.metric) for c in data.top],
@@ -176,6 +179,26 @@ def changed_preprocessing(params: Mapping[str, str]) -> list[str]:
     return [f"{name} {params[f'preprocessing.{name}']}"
             for name, default in Preprocessing().as_logged().items()
             if params.get(f"preprocessing.{name}", default) != default]
+
+
+def earlier_sweeps(sweeps: Sequence[SweepRun], everything: Sequence[FinishedTrial],
+                   context: str | None, metric: str) -> list[EarlierSweep]:
+    """The newest sweep on each other data or settings of the experiment, with its best
+    configuration by `metric`, newest first (EARLIER_SHOWN): the page showed the latest sweep's
+    rows alone, so a sweep run again with stop words added could not be set beside the one before
+    it (new-user audit of 2026-12-04)."""
+    rows: list[EarlierSweep] = []
+    seen = {context}
+    for sweep in sweeps:
+        other = sweep.tags.get("tuner.context")
+        if other in seen or not sweep.ran_trials or len(rows) == EARLIER_SHOWN:
+            continue
+        seen.add(other)
+        configs = rank_configs(aggregate_seeds(ranked(on_data(everything, other))), metric)
+        if configs:
+            rows.append(EarlierSweep(sweep.start_time, sweep.params.get("documents", ""),
+                                     changed_preprocessing(sweep.params), configs[0]))
+    return rows
 
 
 def _report_sweep(sweeps: Sequence[SweepRun], context: str | None) -> SweepRun:
