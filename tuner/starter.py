@@ -250,11 +250,20 @@ def _label_field(records: Sequence[Mapping[str, Any]], names: Sequence[str],
     others = [f"'{n}' ({classes[n]} values, {_per_value(len(records), classes[n])} documents a "
               "value on average)" for n in names
               if n != taken and n not in untopical and _could_be_classes(records, classes[n])
-              and not_topical(_scalar_text(r.get(n)) or "" for r in records) is None]
+              and not_topical(_scalar_text(r.get(n)) or "" for r in records) is None
+              and not (taken and _renames(records, n, taken))]
     if others:  # "few values" of 164 in 330 records (new-user audit of 2026-12-04)
         found.notes.append(f"{'other ' if taken else ''}fields that could be classes: "
                            f"{', '.join(others[:5])}; set label_field to the one that is the "
                            "ground truth" + (", if not this one" if taken else ""))
+
+
+def _renames(records: Sequence[Mapping[str, Any]], field: str, label: str) -> bool:
+    """Whether `field` holds the label's classes under other names, one value for each class
+    and one class for each value: toutiao's category_code beside its label was offered as other
+    classes to score against (new-user audit of 2026-12-04)."""
+    pairs = {(_scalar_text(r.get(field)), _scalar_text(r.get(label))) for r in records}
+    return len(pairs) == len({value for value, _ in pairs}) == len({c for _, c in pairs})
 
 
 def _per_value(documents: int, values: int) -> str:

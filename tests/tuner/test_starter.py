@@ -227,13 +227,16 @@ def test_what_init_cannot_use_is_said_with_what_to_do(tmp_path, ng_records):
     assert "'tag' has 40 values" in text and \
         "'news_category' (2 values, 30 documents a value on average)" in text
     assert "this corpus has 60" in text
-    rows = [{**r, "label": r["news_category"]} for r in rows]
+    rows = [{**r, "label": r["news_category"], "category_code": ord(r["news_category"]),
+             "desk": ["x", "y", "z"][n % 3]} for n, r in enumerate(rows)]
     corpus.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
     _, grid, notes = _written(tmp_path, corpus)
     assert grid["params"]["num_topics"] == [5, 10]
     assert "num_topics 5 and 10: near the 2 classes, within 5 to 100" in "\n".join(notes)
-    assert "other fields that could be classes: 'news_category' (2 values, 30 documents a " \
-        "value on average)" in "\n".join(notes)
+    # news_category and category_code are the label's classes named otherwise (toutiao's
+    # category_code was offered beside its label; new-user audit of 2026-12-04)
+    assert "other fields that could be classes: 'desk' (3 values, 20 documents a value on " \
+        "average); set label_field" in "\n".join(notes)
 
 
 def test_a_misspelt_model_gets_the_nearest_name(capsys):
