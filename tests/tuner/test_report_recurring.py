@@ -147,3 +147,22 @@ def test_an_earlier_sweep_on_other_settings_is_set_beside_the_latest(
         in section
     assert "Preprocessing of the latest sweep beyond the defaults: extra_stopwords subject" \
         in page
+
+
+def test_an_earlier_sweep_without_labels_is_shown_by_its_npmi(
+        tmp_path: Path, small_corpus: Path, session_cache: Path) -> None:
+    params = {"num_topics": 5, "vocab_size": 1000, "lda.max_iter": 10}
+    unlabelled = {"path": str(small_corpus), "text_field": "text", "id_field": "id",
+                  "label_field": None, "language": "en"}
+    uri = sqlite_store(tmp_path / "mlflow.db")
+    run_sweep(make_grid(tmp_path / "a", small_corpus, experiment="labels", params=params,
+                        dataset=unlabelled), uri, session_cache, "--quiet")
+    run_sweep(make_grid(tmp_path / "b", small_corpus, experiment="labels", params=params),
+              uri, session_cache, "--quiet")
+    page = write_report(uri, "labels", tmp_path / "r").html.read_text(encoding="utf-8")
+    trials = MlflowTracker(uri, existing=True).finished_trials("labels")
+    before = min(trials, key=lambda t: t.start_time or 0)
+    assert "ari" not in before.metrics
+    section = page.split("<h3>Earlier sweeps on other data or settings</h3>")[1].split(
+        "</table>")[0]
+    assert f"<td>LDA</td><td>-</td><td>{before.metrics['npmi']:.4f} ± -</td>" in section

@@ -188,13 +188,14 @@ def earlier_sweeps(sweeps: Sequence[SweepRun], everything: Sequence[FinishedTria
     rows alone, so a sweep run again with stop words added could not be set beside the one before
     it (new-user audit of 2026-12-04)."""
     rows: list[EarlierSweep] = []
-    seen = {context}
+    seen = {context, None}  # None: a sweep logged before contexts were, on no data known
     for sweep in sweeps:
         other = sweep.tags.get("tuner.context")
         if other in seen or not sweep.ran_trials or len(rows) == EARLIER_SHOWN:
             continue
         seen.add(other)
-        configs = rank_configs(aggregate_seeds(ranked(on_data(everything, other))), metric)
+        standing = aggregate_seeds(ranked(on_data(everything, other)))
+        configs = rank_configs(standing, metric) or rank_configs(standing, "npmi")  # no labels
         if configs:
             rows.append(EarlierSweep(sweep.start_time, sweep.params.get("documents", ""),
                                      changed_preprocessing(sweep.params), configs[0]))
