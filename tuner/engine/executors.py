@@ -155,7 +155,9 @@ class WarmPool:
 
     def close(self) -> None:
         """Stop the early executor if no sweep took it (precompute failed), now or, if its
-        workers are still starting, as soon as the last has; a pool lent by a SharedPool stays
+        workers are still starting, as soon as the last has (waited for, up to REAP_WAIT_S: the
+        fork server's imports, a second or two; stopped by that thread as the process exited,
+        the pool raced the exit handler, see _stop_early); a pool lent by a SharedPool stays
         warm for the next sweep."""
         if self._first is None:
             return
@@ -163,13 +165,22 @@ class WarmPool:
             self._closing, started = True, self._started
         if started:
             _stop_early(self._first)
+        else:
+            self._starting.join(REAP_WAIT_S)
         self._first = None
 
 
 def _stop_early(executor: Executor) -> None:
+    """Kill the workers (they may be importing torch: not waited for), then let the pool's
+    manager thread see them gone and close its pipes before the process exits: Python 3.11's
+    exit handler wakes every manager through a pipe whose `_closed` flag it reads without a
+    lock, and a manager closing it in that moment made `tuner run` end in an EBADF traceback
+    after its own error (a CI run, once)."""
     if not isinstance(executor, LentExecutor):
-        kill_workers(executor)  # workers may be importing torch: do not wait for them
+        kill_workers(executor)
         executor.shutdown(wait=False, cancel_futures=True)
+        if isinstance(executor, ProcessPoolExecutor):
+            _join_manager(executor)
 
 
 class SharedPool:
@@ -249,9 +260,14 @@ def _wait_until_reaped(executor: ProcessPoolExecutor) -> None:
     from a pipe, and a second thread polling it at the same time reads the pipe's end and takes
     255 (CPython's popen_forkserver), which a loaded CI run once reported for an aborted worker.
     A healthy pool's manager never ends: it is not waited for."""
+    if getattr(executor, "_broken", False):
+        _join_manager(executor)
+
+
+def _join_manager(executor: ProcessPoolExecutor) -> None:
+    """Wait up to REAP_WAIT_S for the pool's manager thread to end, unless this is it."""
     manager = getattr(executor, "_executor_manager_thread", None)
-    if getattr(executor, "_broken", False) and manager is not None \
-            and manager is not threading.current_thread():
+    if manager is not None and manager is not threading.current_thread():
         manager.join(REAP_WAIT_S)
 
 
