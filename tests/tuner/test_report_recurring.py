@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import make_grid, run_sweep, sqlite_store
-from tuner.reporting.recurring import recurring_html, recurring_words
+from tuner.reporting.recurring import RECURRING_NOTE, recurring_html, recurring_words
 from tuner.reporting.report import write_report
 from tuner.tracking.tracker import MlflowTracker
 
@@ -51,8 +51,7 @@ def test_of_twenty_topics_a_word_needs_five() -> None:
 
     assert recurring_words(topics(4)) == []
     assert recurring_words(topics(5)) == [("boiler", 5)]
-    assert "Words in the top 10 of 5 or more of its 20 topics" in recurring_html(topics(5),
-                                                                                  "LDA")
+    assert "Shared by 5 or more of its 20 topics: boiler 5." in recurring_html(topics(5), "LDA")
 
 
 def test_a_model_scored_with_tuner_score_gets_no_paragraph() -> None:
@@ -67,8 +66,8 @@ def test_the_paragraph_escapes_words_and_counts_those_not_shown() -> None:
     page = recurring_html(_topics(*[" ".join(words[:10])] * 4, *[" ".join(words[2:])] * 4),
                           "LDA")
     assert "&lt;w2&gt; 8" in page and "&lt;w0&gt; 4" in page and "<w0>" not in page
-    assert "and 2 more words" in page and "extra_stopwords" in page
-    assert "of 3 or more of its 8 topics" in page
+    assert "and 2 more words" in page
+    assert "Shared by 3 or more of its 8 topics: " in page
 
 
 @pytest.fixture(scope="module")
@@ -96,9 +95,10 @@ def test_the_report_names_a_real_fits_recurring_words_under_its_topics(
     word = min(w for w, n in counts.items() if n == most)  # the first named
     section = page.split(f"<h3>{html.escape(trial.run_name)}")[1].split("<h3>")[0]
     assert most >= 3  # the fit this test needs: if LDA changes, pick a shorter fit
-    assert f"with how many: {html.escape(word)} {most}" in section
-    assert "of 3 or more of its 8 topics" in section
-    assert "preprocessing.extra_stopwords" in section
+    assert f"Shared by 3 or more of its 8 topics: {html.escape(word)} {most}" in section
+    # what such words mean and what to do, once above the topic lists, not under each fit
+    assert page.count(RECURRING_NOTE) == 1 and RECURRING_NOTE not in section
+    assert "preprocessing.extra_stopwords" in RECURRING_NOTE
 
 
 def test_the_report_says_the_preprocessing_beyond_the_defaults(report: tuple[str, str]) -> None:

@@ -23,7 +23,7 @@ from tuner.reporting.leaderboard import (
     topics_found,
 )
 from tuner.reporting.plots import TOPIC_WORDS_SHOWN
-from tuner.reporting.recurring import recurring_html
+from tuner.reporting.recurring import RECURRING_NOTE, recurring_for, recurring_html
 
 TABLE_METRICS = ("npmi", "diversity", "ari", "f1", "fit_seconds")
 TOP_CONFIGS = 3  # configurations whose best trial's topics the page lists
@@ -115,13 +115,16 @@ def render_page(data: ReportData, plots: Sequence[Path], note: str = "") -> str:
     models = "".join(_model_section(model, configs, data, names)
                      for model, configs in by_model(data.ranked).items())
     words = "".join(_topics_html(c, data, names) for c in data.top)
+    shared = RECURRING_NOTE if any(
+        recurring_for(data.topics.get(c.best_trial(data.metric).run_id, {}), c.model)
+        for c in data.top) else ""
     topics_image = _image("topics.png") if "topics.png" in names else ""
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>tuner report: "
             f"{esc(data.experiment)}</title><style>{CSS}</style></head><body>"
             f"<h1>Experiment {esc(data.experiment)}</h1>{summary}{_pruning(data)}"
             f"{_ranking_table(data)}{_earlier_html(data)}"
             f"{overview}{models}{note}<h2>Top words of the best configurations, and of each "
-            f"model's best</h2>{topics_image}{words}</body></html>")
+            f"model's best</h2>{shared}{topics_image}{words}</body></html>")
 
 
 # What the numbers can and cannot say: a new user read NPMI below 0 on headlines as failure, and

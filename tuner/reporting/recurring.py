@@ -48,23 +48,34 @@ def _least(topics: int) -> int:
     return max(MIN_TOPICS, math.ceil(SHARE * topics))
 
 
-def recurring_html(topics: Mapping[str, Sequence[str]], model: str) -> str:
-    """A paragraph naming a fit's recurring words and the remedy; empty when it has none, or when
-    `model` is not one of tuner's (a model scored with `tuner score`: no sweep fits it again, so
-    a stop word would change nothing of it)."""
+def recurring_for(topics: Mapping[str, Sequence[str]], model: str) -> list[tuple[str, int]]:
+    """recurring_words of a fit of one of tuner's models; none of a model scored with `tuner
+    score`, which no sweep fits again, so a stop word would change nothing of it."""
     from trainers import canonical_name
 
-    found = recurring_words(topics) if canonical_name(model) is not None else []
+    return recurring_words(topics) if canonical_name(model) is not None else []
+
+
+def recurring_html(topics: Mapping[str, Sequence[str]], model: str) -> str:
+    """The line under a fit's topic list naming its shared words (RECURRING_NOTE says what they
+    mean, once a page); empty when it has none."""
+    found = recurring_for(topics, model)
     if not found:
         return ""
     shown = ", ".join(f"{html.escape(word)} {n}" for word, n in found[:SHOWN])
     more = len(found) - SHOWN
     shown += f" and {counted(more, 'more word')}" if more > 0 else ""
-    return (f"<p><i>Words in the top {TOP_WORDS} of {_least(len(topics))} or more of its "
-            f"{counted(len(topics), 'topic')} (a quarter, and at least {MIN_TOPICS}), with how "
-            f"many: {shown}. Such a word does not tell those topics from one another. "
-            "Boilerplate (a signature, a headline template, a reporting verb) can be dropped "
-            "with the grid's preprocessing.extra_stopwords, and the next sweep fits every trial "
-            "again; a word that names something (nuclear, a place) is more likely a subject "
-            "those topics share, and better kept. In a short fit such a word can also be a "
-            "frequent word not yet sorted into topics.</i></p>")
+    return (f"<p><i>Shared by {_least(len(topics))} or more of its "
+            f"{counted(len(topics), 'topic')}: {shown}.</i></p>")
+
+
+# Said once above the topic lists when a fit's line names shared words (the same paragraph under
+# each fit read four times over on the demo's page).
+RECURRING_NOTE = (
+    f"<p><i>Under a fit's topics, \"shared by\" names the words in the top {TOP_WORDS} of a "
+    f"quarter or more of its topics (and at least {MIN_TOPICS}), with how many topics hold each. "
+    "Such a word does not tell those topics from one another. Boilerplate (a signature, a "
+    "headline template, a reporting verb) can be dropped with the grid's "
+    "preprocessing.extra_stopwords, and the next sweep fits every trial again; a word that names "
+    "something (nuclear, a place) is more likely a subject those topics share, and better kept. "
+    "In a short fit such a word can also be a frequent word not yet sorted into topics.</i></p>")
