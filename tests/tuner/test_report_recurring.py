@@ -1,5 +1,7 @@
-"""Words among the top words of many of one fit's topics are named under its topic list, with
-the remedy (preprocessing.extra_stopwords)."""
+"""Words among the top words of many of one fit's topics are named under its topic list; what
+they mean and the remedy (preprocessing.extra_stopwords) once above the lists. The report also
+names the latest sweep's preprocessing beyond the defaults and the experiment's earlier sweeps
+on other data or settings."""
 
 from __future__ import annotations
 
