@@ -6,6 +6,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, ClassVar, Literal, Protocol
 
@@ -30,6 +31,13 @@ ITERATION_OVERHEAD = 15  # in topics: an iteration's cost is (ITERATION_OVERHEAD
 EPOCH_WEIGHT = 565  # an epoch at EPOCH_REFERENCE, in the units of an iteration's (15 + K)
 EPOCH_REFERENCE = (2000, 20)  # (V, K)
 EPOCH_WORDS_OVERHEAD, EPOCH_TOPICS_OVERHEAD = 3900, 270
+
+
+@dataclass(frozen=True)
+class BudgetAdvice:
+    below: int  # budgets under this are said
+    suggested: int
+    measured: str  # what was measured, as the warning quotes it
 
 
 class Trainer(Protocol):
@@ -85,6 +93,10 @@ class Trainer(Protocol):
     # search.pruner.min_resource is null (see bench/pruning.py for the measured rank
     # correlation between the objective at this point and at the end).
     min_budget: ClassVar[int] = 10
+    # A budget below which this model's fits were measured to stop short (a Gibbs sampler whose
+    # log-likelihood still rises): `tuner validate` says so, with the figures, for a grid whose
+    # every trial of it runs below `below`. None: nothing said.
+    budget_advice: ClassVar[BudgetAdvice | None] = None
 
     @staticmethod
     def shared_steps(params: Mapping[str, Any], inputs: StepInputs) -> list[SharedStep]:

@@ -102,13 +102,19 @@ def starter_grid(path: Path, grid_folder: Path | None, models: Sequence[str] = (
     topics = topic_counts(len(records), found.classes) if _take_num_topics(chosen) else []
     found.notes += _date_note(found, dtm) + _model_notes("zh" if mixed else language, chosen,
                                                          found, topics, len(records))
+    budgets = sampling_budgets(chosen)
+    if budgets:
+        found.notes.append(f"{' and '.join(f'{k} {v}' for k, v in budgets.items())}: "
+                           f"{'the default stops' if len(budgets) == 1 else 'their defaults stop'}"
+                           " a Gibbs sampler short (`tuner validate` of a grid without "
+                           f"{'it' if len(budgets) == 1 else 'them'} gives the figures)")
     grid: dict[str, Any] = {
         "experiment": experiment or _experiment_name(path),
         "dataset": {"path": _path_from(grid_folder, path),
                     "text_field": found.text, "id_field": found.id, "label_field": found.label,
                     "timestamp_field": found.timestamp if dtm else None, "language": language},
         "models": chosen,
-        "params": {"num_topics": topics} if topics else {},
+        "params": ({"num_topics": topics} if topics else {}) | budgets,
         "seeds": SEEDS,
     }
     return grid, found.notes
@@ -400,6 +406,20 @@ def suggested_models(language: str, short: bool) -> list[str]:
     and, in English, BERTopic on the offline MiniLM embeddings."""
     models = ["lda", "btm" if short else "prodlda"]
     return models + (["bertopic"] if language == "en" else [])
+
+
+def sampling_budgets(models: Sequence[str]) -> dict[str, int]:
+    """The budget each of `models` whose default was measured to stop it short is given
+    (`Trainer.budget_advice`), as grid keys: {"lda.max_iter": 500}."""
+    from trainers import canonical_name, load_trainer
+
+    budgets = {}
+    for model in models:
+        name = str(canonical_name(model))
+        trainer = load_trainer(name)
+        if trainer.budget_advice is not None and trainer.budget_param is not None:
+            budgets[f"{name.lower()}.{trainer.budget_param}"] = trainer.budget_advice.suggested
+    return budgets
 
 
 def _take_num_topics(models: Sequence[str]) -> bool:

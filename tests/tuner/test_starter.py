@@ -43,6 +43,10 @@ def test_a_bundled_corpus_gets_a_grid_that_validates(tmp_path, name, models, top
     inputs = check_inputs(loaded)
     assert len(inputs.corpus) == len(read_jsonl(dataset_path(name)))
     assert loaded.trial_count == len(models) * len(topics) * 2  # two seeds
+    budgets = {"lda.max_iter": 500} | ({"btm.n_iter": 500} if "btm" in models else {})
+    assert {k: v for k, v in grid["params"].items() if k != "num_topics"} == budgets
+    assert any(note.startswith(" and ".join(f"{k} {v}" for k, v in budgets.items()) + ": ")
+               and "a Gibbs sampler short" in note for note in notes)
     assert any("classes" in note for note in notes)
     if name == "huffpost-mini":  # its dates are said, and read once DTM is asked for
         assert any("add DTM to models and set timestamp_field to it" in note for note in notes)

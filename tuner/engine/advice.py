@@ -64,7 +64,8 @@ def advisories(grid: Grid, inputs: CheckedInputs) -> list[str]:
         + _covariate_advice(grid, inputs) + _label_case_advice(grid, inputs) \
         + _untopical_label_advice(grid, inputs) \
         + _label_coverage_advice(grid, inputs) + _unread_field_advice(grid, inputs) \
-        + _pruning_advice(grid) + _model_size_advice(grid) + _pooling_advice(grid, inputs) \
+        + _pruning_advice(grid) + _sampling_budget_advice(grid) + _model_size_advice(grid) \
+        + _pooling_advice(grid, inputs) \
         + _supervised_advice(grid, inputs) + _markup_advice(grid, inputs) \
         + _mention_advice(grid, inputs) + _stop_word_advice(grid, inputs) \
         + _duplicate_advice(grid, inputs) + _outsized_advice(grid, inputs) \
@@ -625,6 +626,31 @@ def _pruning_advice(grid: Grid) -> list[str]:
                          f"is at most {largest}, not above the first checkpoint at {low} "
                          f"(min_resource): none of its trials is judged or pruned; set "
                          f"min_resource below {largest}, or raise {trainer.budget_param}")
+    return found
+
+
+def _sampling_budget_advice(grid: Grid) -> list[str]:
+    """A model whose every trial runs below the budget its fits were measured to need
+    (`Trainer.budget_advice`): LDA at its default 100 iterations, said nowhere, ranked below
+    BTM on headlines where at 1,000 it ranked above (bench/sampling_budget.py)."""
+    found = []
+    for sweep in grid.sweeps:
+        trainer = load_trainer(sweep.model)
+        advice, param = trainer.budget_advice, trainer.budget_param
+        if advice is None or param is None:
+            continue
+        values = [int(v) for v in sweep.values_of(param) if v is not None]
+        if not values or max(values) >= advice.below:
+            continue
+        shown = f"at most {max(values)}" if len(set(values)) > 1 else str(values[0])
+        default = "" if param in sweep.space else " (its default)"
+        declared = trainer.params.get(param)
+        most = declared.constraint.bounds[1] if declared is not None else None
+        key = f"{sweep.model.lower()}.{param}" if len(grid.sweeps) > 1 else param
+        upward = " (its most)" if most == advice.suggested else " or more"
+        found.append(f"{grid.path}: params: {sweep.model}'s {param} is {shown}{default}, too "
+                     f"few for its sampler to settle: {advice.measured}; set {key} to "
+                     f"{advice.suggested}{upward}")
     return found
 
 
