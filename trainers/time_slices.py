@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 from tuner.errors import DataError
 from tuner.params import Constraint
 
-_BINS = re.compile(r"^bins:(\d+)$")
+_BINS = re.compile(r"^bins:(\d{1,9})$")  # more digits: int() refuses 4,300 (a 500)
 MAX_BINS = 50
 
 

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_TRIAL_FAILED, EXIT_INVALID, EXIT_LOCKED, EXIT_ABORTED = 0, 1, 2, 3, 4
 DEFAULT_CACHE = Path("embedding_cache")
+LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 
 
 class PlainWarnings(logging.Formatter):
@@ -68,10 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+                        format=LOG_FORMAT)
     if not args.verbose and args.handler is not _serve:  # a server's log keeps its loggers
         for handler in logging.getLogger().handlers:
-            handler.setFormatter(PlainWarnings("%(levelname)s %(name)s: %(message)s"))
+            handler.setFormatter(PlainWarnings(LOG_FORMAT))
     if not args.verbose:
         _silence_library_noise()
     if args.handler is not _run:  # `run` resumes once it has imported MLflow (tuner.flow)
@@ -478,7 +479,11 @@ def _serve(args: argparse.Namespace) -> int:
         allowed_hosts=tuple(args.allowed_host), max_active_sweeps=args.max_active_sweeps,
         max_connections=args.max_connections, request_timeout=args.request_timeout,
         threads_per_worker=args.threads_per_worker, max_batch_tokens=args.max_batch_tokens)
+    from tuner.serve.errors import EscapedLog
+
     logging.getLogger("tuner.serve.jobs").setLevel(logging.INFO)  # each sweep's start and end
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(EscapedLog(LOG_FORMAT))
     stopped_by = serve(settings, lambda url: print(f"tuner API on {url}", flush=True))
     print(f"tuner API stopped ({stopped_by or 'listener ended'})", flush=True)
     return EXIT_OK

@@ -207,8 +207,17 @@ def _has_type(value: Any, expected: type) -> bool:
     if isinstance(value, bool):
         return expected is bool
     if expected is float:
-        return isinstance(value, (int, float)) and math.isfinite(value)
+        return isinstance(value, (int, float)) and _finite_as_float(value)
     return isinstance(value, expected)
+
+
+def _finite_as_float(value: int | float) -> bool:
+    """Whether `value` is a finite float or an int a float holds: a JSON integer of 4,000
+    digits raised OverflowError here, a 500 from the service (attacker audit of 2026-12-04)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 @dataclass(frozen=True)

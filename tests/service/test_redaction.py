@@ -103,6 +103,31 @@ def test_a_logged_error_is_one_line(caplog: pytest.LogCaptureFixture) -> None:
                                "ref 0: forged\\r"]
 
 
+def test_the_servers_log_escapes_what_a_client_wrote_traceback_and_all() -> None:
+    """A 500's line quoted the request's path as sent: a query of terminal escapes set the
+    operator's terminal title and cleared it (attacker audit of 2026-12-04)."""
+    import logging
+    import sys
+
+    from tuner.cli import LOG_FORMAT
+    from tuner.serve.errors import EscapedLog
+
+    path = "/sweeps?\x1b]0;PWNED\x07\x1b[2J\nINFO tuner.serve: forged"
+    try:
+        raise ValueError(f"bad value \x1b[31m{path}")
+    except ValueError:
+        record = logging.LogRecord("tuner.serve.server", logging.ERROR, __file__, 1,
+                                   "%s %s failed", ("POST", path), sys.exc_info())
+    line = EscapedLog(LOG_FORMAT).format(record)
+    assert "\x1b" not in line and "\x07" not in line
+    head, *traceback = line.split("\n")
+    assert head == ("ERROR tuner.serve.server: POST /sweeps?\\x1b]0;PWNED\\x07\\x1b[2J\\n"
+                    "INFO tuner.serve: forged failed")
+    assert traceback[0] == "Traceback (most recent call last):"
+    assert traceback[-1].startswith("ValueError: bad value \\x1b[31m/sweeps?")
+    assert record.msg == "%s %s failed" and record.args == ("POST", path)  # others see it so
+
+
 def _unreachable_store() -> str:
     return f"http://tuner:{PASSWORD}@127.0.0.1:{free_port()}"
 
@@ -194,6 +219,10 @@ def test_a_named_grids_files_outside_the_roots_show_only_their_names(tmp_path: P
     failed = public_failure(CacheError("/var/cache/tuner/bow: the cache folder cannot be "
                                        "written"), roots)
     assert failed == "CacheError: .../bow: the cache folder cannot be written"
+    # whether a folder exists is not told by how its path is shown (attacker audit of
+    # 2026-12-04: /srv/a/b was cut, /nothing/a/b was not)
+    assert roots.public("got '/tmp/a/b' and '/no-such-folder-here/a/b'") == \
+        "got '.../b' and '.../b'"
     # an API path or a command's placeholder is not a folder of the server's (review)
     assert roots.public("GET /sweeps/ID; tuner --local-dir /models/NAME; see "
                         "file:///var/mlruns/0/a.json") == \

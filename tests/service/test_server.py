@@ -421,6 +421,31 @@ def test_a_page_of_another_site_cannot_cancel_a_sweep(api: Served, origin: str |
     assert status == expected, body
 
 
+def test_an_experiment_whose_artifacts_go_outside_the_store_is_refused(api: Served) -> None:
+    """MLflow's Default experiment keeps its artifacts under the folder the store was first
+    opened in: a client's sweep of it wrote there (attacker audit of 2026-12-04)."""
+    status, body = api.call("POST", "/sweeps", _inline(api, "Default"))
+    assert status == 400, body
+    assert body["error"] == ("experiment 'Default' keeps its artifacts in a folder outside this "
+                             "server's tracking store (as MLflow's own Default experiment "
+                             "does); name another experiment")
+
+
+def test_a_second_origin_header_of_another_site_is_refused(api: Served) -> None:
+    """Only the first Origin header was checked (attacker audit of 2026-12-04)."""
+    connection = http.client.HTTPConnection("127.0.0.1", api.port, timeout=60)
+    connection.putrequest("POST", "/sweeps/0123456789ab/cancel")
+    connection.putheader("Authorization", f"Bearer {TOKEN}")
+    connection.putheader("Origin", f"http://127.0.0.1:{api.port}")
+    connection.putheader("Origin", "http://evil.example")
+    connection.putheader("Content-Length", "0")
+    connection.endheaders()
+    answer = connection.getresponse()
+    status, data = answer.status, answer.read()
+    connection.close()
+    assert status == 403, data
+
+
 @pytest.mark.parametrize("host, expected", [
     ("evil.example:{port}", 421), ("evil.example", 421), ("127.0.0.1:1", 421),
     ("localhost:{port}", 200), ("127.0.0.1:{port}", 200), ("[::1]:{port}", 200),

@@ -120,3 +120,21 @@ def test_a_setting_the_model_uses_keeps_its_value():
     schema = load_trainer("THETA").params
     full = schema.with_defaults({"mode": "supervised", "adaptation": "lora"})
     assert schema.resolved(full)["adaptation"] == "lora"
+
+
+def test_a_number_too_large_for_a_float_is_refused_by_name_not_crashed_on(tmp_path,
+                                                                          small_corpus):
+    """A 4,000-digit JSON integer for a float raised OverflowError (a 500 from the service), and
+    a DTM `bins:` count of 5,000 digits ValueError (attacker audit of 2026-12-04)."""
+    from tests.conftest import make_grid
+    from tuner.errors import GridError
+    from tuner.grid import load_grid
+
+    huge = int("9" * 4000)
+    for models, params, field in [(["lda"], {"num_topics": 5, "alpha": huge}, "params.alpha"),
+                                  (["dtm"], {"num_topics": 5, "time_slices": "bins:" + "9" * 5000},
+                                   "params.time_slices")]:
+        with pytest.raises(GridError) as info:
+            load_grid(make_grid(tmp_path, small_corpus, models=models, params=params))
+        [problem] = info.value.problems
+        assert f": {field}: " in problem and "characters)" in problem and len(problem) < 400

@@ -92,6 +92,40 @@ def one_line(text: str) -> str:
     return shown(text)
 
 
+class EscapedLog(logging.Formatter):
+    """The server's log lines with every control character a client could have put in them
+    escaped: the message whole (a newline too), a traceback's text but its own line breaks.
+    A request path quoted unescaped in the failure line of a 500 set the terminal's title and
+    cleared it (attacker audit of 2026-12-04); any logged value may hold a client's text."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        saved = record.msg, record.args, record.exc_text
+        record.msg, record.args = shown(record.getMessage()), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = _escaped_traceback(record.exc_text)
+        try:
+            return super().format(record)
+        finally:
+            record.msg, record.args, record.exc_text = saved
+
+
+# a line a traceback itself starts: a frame's (indented), its headings, an exception's own
+# ("ValueError: ...", "mlflow.exceptions.MlflowException"); a log line's ("INFO name: ...") is
+# none of these
+_TRACEBACK_LINE = re.compile(r"$|\s|Traceback \(|During handling |The above exception |"
+                             r"[\w.]+(?::|$)")
+
+
+def _escaped_traceback(text: str) -> str:
+    """A traceback with its control characters escaped, and its line breaks but those inside an
+    exception's message, which a client's text can hold ("...\\nINFO tuner.serve: forged")."""
+    first, *rest = text.split("\n")
+    return shown(first) + "".join(("\n" if _TRACEBACK_LINE.match(line) else "\\n") + shown(line)
+                                  for line in rest)
+
+
 def public_failure(err: BaseException, roots: DataRoots, store: str | None = None) -> str:
     """A sweep's failure as `GET /sweeps/{id}` shows it: no data values, no credentials, and
     not the folder of a SQLite `store` (a path of the server's). Only tuner's own words are shown; a

@@ -147,6 +147,7 @@ class SweepRegistry:
         with self._lock:
             self._raise_if_full(self._waiting())  # and asked again once it validated
         grid, inputs, inline = self._validated_request(body)
+        self._refuse_artifacts_elsewhere(grid.experiment)
         job = SweepJob(job_id, grid.experiment, "grid_inline" if inline else str(body["grid"]))
         self._register(job)
         log.info("sweep %s accepted: experiment %r, %r", job_id, job.experiment, job.grid)
@@ -271,6 +272,16 @@ class SweepRegistry:
         if experiment is not None:
             with self._lock:
                 self._raise_if_running(experiment, self._waiting())
+
+    def _refuse_artifacts_elsewhere(self, experiment: str) -> None:
+        """400 for an experiment whose artifacts a sweep would write outside the store's folder
+        (MLflow's Default experiment: where the store was first opened)."""
+        from tuner.tracking.tracker import MlflowTracker
+
+        if MlflowTracker(self.settings.tracking_uri).artifacts_elsewhere(experiment):
+            raise ApiError(HTTPStatus.BAD_REQUEST, f"experiment {shown(experiment)} keeps its "
+                           "artifacts in a folder outside this server's tracking store (as "
+                           "MLflow's own Default experiment does); name another experiment")
 
     def _waiting(self) -> list[SweepJob]:
         return [j for j in self._jobs.values() if j.status in ("queued", "running")]

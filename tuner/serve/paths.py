@@ -3,7 +3,6 @@ to a file or folder under one of them."""
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -44,10 +43,9 @@ class DataRoots:
 
     def public(self, text: str) -> str:
         """`text` as an answer may show it: roots shortened to their names, and every other
-        path into the server's file system (its first folder exists: /srv, /home, ~) cut to
-        `.../` and its last part, so that the server's own folders (a named grid's data outside
-        the roots, its cache) are not told to a client. An API path or a placeholder
-        (`/sweeps/ID`, `/models/NAME`) is left as written."""
+        path (from / or ~) cut to `.../` and its last part, so that the server's own folders (a
+        named grid's data outside the roots, its cache) are not told to a client. An API path
+        or a placeholder (`/sweeps/ID`, `/models/NAME`) is left as written."""
         return _OTHER_PATH.sub(_cut_path, self.shown(text))
 
 
@@ -57,12 +55,22 @@ _OTHER_PATH = re.compile(r"(?:(?<=file://)|(?<![\w.:/~-]))(~?/(?:[^/\s'\"]+(?: [
                          r"([^/\s'\"]+)")
 
 
+API_FOLDERS = ("sweeps",)  # an API path's first part, left as written
+
+
 def _cut_path(match: re.Match[str]) -> str:
+    """`.../` and the last part, unless an API path (/sweeps/ID) or a placeholder's (its last
+    part in capitals: /models/NAME). Not by whether the first folder exists: an answer that cut
+    /srv/a/b but not /nothing/a/b told a client which folders the server has (attacker audit
+    of 2026-12-04)."""
     folders, last = match.group(1), match.group(2)
     top = folders.split("/")[1]
-    if folders.startswith("/") and not os.path.exists(f"/{top}"):
+    if folders.startswith("/") and (top in API_FOLDERS or _PLACEHOLDER.match(last)):
         return match.group(0)
     return f".../{last}"
+
+
+_PLACEHOLDER = re.compile(r"[A-Z][A-Z_]*(?:[^\w.]|$)")  # NAME, NAME; (not NAME.json)
 
 
 def contained_grid(raw: dict[str, Any], roots: DataRoots, base: Path) -> dict[str, Any]:

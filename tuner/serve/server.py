@@ -355,15 +355,14 @@ class _ApiHandler(PrereadHandler):
         opaque one, "null") must not stop or start sweeps. The JSON content type keeps it from
         POST /sweeps, but a cancel reads no body and needed none, so a page could stop a
         sweep of a server without a token (attacker audit of 2026-12-03). Clients that are not
-        browsers (curl, n8n) send no Origin."""
-        origin = self.headers.get("Origin")
-        if origin is None:
-            return
-        scheme, _, rest = origin.strip().partition("://")
-        port = {"http": 80, "https": 443}.get(scheme.lower())  # behind a TLS proxy: https
-        if port is None or not self.hosts.allows(rest.rstrip("/"), port):
-            raise ApiError(HTTPStatus.FORBIDDEN, "Origin header: a page of another site may not "
-                           "change this server's sweeps")
+        browsers (curl, n8n) send no Origin. Every Origin header is checked: the first alone let
+        a second, of another site, through (attacker audit of 2026-12-04)."""
+        for origin in self.headers.get_all("Origin") or []:
+            scheme, _, rest = origin.strip().partition("://")
+            port = {"http": 80, "https": 443}.get(scheme.lower())  # behind a TLS proxy: https
+            if port is None or not self.hosts.allows(rest.rstrip("/"), port):
+                raise ApiError(HTTPStatus.FORBIDDEN, "Origin header: a page of another site may "
+                               "not change this server's sweeps")
 
     def _check_token(self) -> None:
         token = self.settings.token

@@ -285,6 +285,24 @@ class MlflowTracker:
         root = Path(self.tracking_uri.removeprefix("sqlite:///")).parent / "artifacts"
         return (root / artifact_folder_name(experiment)).resolve().as_uri()
 
+    def artifacts_elsewhere(self, experiment: str) -> bool:
+        """Whether `experiment` is in this SQLite store and keeps its artifacts in a local folder
+        outside the store's `artifacts/`: MLflow's own Default experiment keeps them under the
+        folder its store was first opened in (a client of `tuner serve` wrote there; attacker
+        audit of 2026-12-04), an experiment made with MLflow's API wherever it was told."""
+        if not self.tracking_uri.startswith("sqlite:///"):
+            return False  # a server decides where artifacts go
+        from urllib.parse import unquote, urlparse
+
+        found = self.client.get_experiment_by_name(experiment)
+        if found is None or not found.artifact_location:
+            return False
+        location = urlparse(str(found.artifact_location))
+        if location.scheme not in ("", "file"):
+            return False  # an object store the operator chose
+        root = Path(self.tracking_uri.removeprefix("sqlite:///")).parent.resolve() / "artifacts"
+        return not Path(unquote(location.path)).resolve().is_relative_to(root)
+
     def experiment_id(self, experiment: str, create: bool = True) -> str | None:
         try:
             found = self.client.get_experiment_by_name(experiment)
