@@ -495,6 +495,7 @@ def _report(args: argparse.Namespace) -> int:
     from tuner.tracking.tracker import resolve_tracking_uri
 
     out = args.out or default_folder(args.experiment)
+    _check_report_folder(out)
     written = write_report(resolve_tracking_uri(args.tracking_uri), args.experiment, out,
                            args.metric)
     print(f"report: {written.html}")
@@ -507,6 +508,18 @@ def _report(args: argparse.Namespace) -> int:
           f"{len(written.pareto)} on the Pareto front; "
           f"logged to run {written.parent_run_id}")
     return EXIT_OK
+
+
+def _check_report_folder(out: Path) -> None:
+    """`--out` names the folder report.html and its plots go into: a file there ended in a
+    traceback, and `--out report.html` made a folder of that name (new-user audit of
+    2026-12-04)."""
+    if os.path.lexists(out) and not out.is_dir():
+        raise TunerError(f"--out: {out} is a file; name a folder (the report writes report.html "
+                         "and its plots into it)")
+    if not out.exists() and out.suffix.lower() in (".html", ".htm"):
+        raise TunerError(f"--out: names the folder report.html and its plots go into, not the "
+                         f"page itself; e.g. --out {out.with_suffix('')}")
 
 
 def _ui(args: argparse.Namespace) -> int:

@@ -340,8 +340,10 @@ def _date_note(found: Found, dtm: bool) -> list[str]:
 
 def _by_telling_name(names: Sequence[str], telling: Sequence[str],
                      also: Callable[[str], bool] | None = None) -> list[str]:
-    """`names` that are one of `telling` (in its order, any case), then those `also` accepts."""
-    lower = {name.lower(): name for name in names}
+    """`names` that are one of `telling` (in its order, any case, spaces around it dropped: a
+    spreadsheet's 'Category ' was passed over; new-user audit of 2026-12-04), then those `also`
+    accepts."""
+    lower = {name.strip().lower(): name for name in names}
     named = [lower[t] for t in telling if t in lower]
     return named + [n for n in names if also is not None and n not in named and also(n)]
 

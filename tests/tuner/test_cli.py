@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import dataset_path, make_grid, sqlite_store, write_jsonl
+from tests.conftest import dataset_path, make_grid, read_jsonl, sqlite_store, write_jsonl
 from tuner.cli import exit_code, main
 from tuner.errors import GridError, SweepAbortedError, SweepLockedError, TrackingError
 
@@ -1086,3 +1086,55 @@ def test_run_says_when_a_shared_step_starts_and_ends(tmp_path, small_corpus, cap
     found = re.fullmatch(step + r"found in its cache \((\d+\.\d) s\)", said[-1])
     assert found is not None, said
     assert len(said) == (1 if float(found.group(1)) < 1.0 else 2), said
+
+
+def test_report_out_names_a_folder_and_a_file_there_is_said_not_a_traceback(tmp_path, capsys):
+    """`--out grid.json` (a file) ended in FileExistsError's traceback; `--out report.html`
+    made a folder of that name (new-user audit of 2026-12-04)."""
+    taken = tmp_path / "grid.json"
+    taken.write_text("{}", encoding="utf-8")
+    assert main(["report", "x", "--out", str(taken)]) == 2
+    assert f"error: --out: {taken} is a file; name a folder" in capsys.readouterr().err
+    assert taken.read_text(encoding="utf-8") == "{}"
+    page = tmp_path / "my_report.html"
+    assert main(["report", "x", "--out", str(page)]) == 2
+    assert f"e.g. --out {tmp_path / 'my_report'}" in capsys.readouterr().err
+    assert not page.exists()
+
+
+def test_more_classes_than_the_models_take_get_a_remedy_within_their_range(tmp_path,
+                                                                           small_corpus):
+    """139 classes: "sweep num_topics up to 139" was then refused, as LDA takes at most 100
+    (new-user audit of 2026-12-04)."""
+    from tuner.engine.advice import _more_topics_remedy
+    from tuner.grid import load_grid
+
+    grid = load_grid(make_grid(tmp_path, small_corpus, models=["lda", "btm"],
+                               params={"num_topics": [5, 10]}))
+    assert _more_topics_remedy(grid, 10, 20) == \
+        "sweep num_topics up to 20 to compare fits with the labels"
+    assert _more_topics_remedy(grid, 95, 139) == \
+        "sweep num_topics up to 100, the most these models take"
+    assert _more_topics_remedy(grid, 100, 139).startswith("these models take at most 100 "
+                                                          "topics: compare fits by ARI and NMI")
+
+
+def test_a_label_field_beside_a_ground_truth_file_is_said_to_be_unused(tmp_path, small_corpus,
+                                                                      capsys):
+    """Both set: the run scored against the file and passed the field over without a word
+    (new-user audit of 2026-12-04)."""
+    rows = read_jsonl(small_corpus)
+    truth = tmp_path / "labels.json"
+    by_label: dict[str, list[str]] = {}
+    for row in rows:
+        by_label.setdefault(row["label"], []).append(row["id"])
+    truth.write_text(json.dumps(by_label), encoding="utf-8")
+    path = make_grid(tmp_path, small_corpus, ground_truth=str(truth))
+    assert main(["validate", str(path)]) == 0
+    assert (f"warning: {path}: dataset.label_field: 'label' is not used: ARI, NMI and F1 "
+            "score against ground_truth (labels.json) when both are set") in \
+        capsys.readouterr().err
+    dataset = {"path": str(small_corpus), "label_field": None}
+    path = make_grid(tmp_path, small_corpus, ground_truth=str(truth), dataset=dataset)
+    assert main(["validate", str(path)]) == 0
+    assert "is not used" not in capsys.readouterr().err

@@ -267,9 +267,20 @@ def test_ground_truth_file_maps_clusters_to_documents(tmp_path, corpus):
     assert (truth.labels[5:] == -1).all()
 
 
+def test_ground_truth_file_may_map_each_document_to_its_cluster(tmp_path, corpus):
+    """{id: label}, the shape most label exports have, was refused as "expects a list of
+    document ids; got str" (new-user audit of 2026-12-04)."""
+    by_document = {corpus.ids[0]: "b", corpus.ids[1]: "a", corpus.ids[2]: "b", corpus.ids[3]: 7}
+    truth = load_ground_truth(write_truth(tmp_path, by_document), corpus)
+    assert truth.labels[:4].tolist() == [0, 1, 0, 2] and (truth.labels[4:] == -1).all()
+    assert truth.names == ["b", "a", "7"]
+
+
 @pytest.mark.parametrize(("mapping", "message"), [
     ({"a": ["no-such-doc"]}, r"\(ground_truth\): 1 document id is not in the corpus"),
-    ({"a": "x"}, r"cluster 'a': expects a list of document ids"),
+    ({"a": "x", "b": ["y"]}, r"cluster 'a': expects a list of document ids; got str \(the "
+                             r"file maps each cluster to its documents' ids"),
+    ({"x": "a"}, r"1 document id is not in the corpus .* \(e.g. x; the corpus's ids read as "),
     ([], r"expects a non-empty JSON object"),
 ])
 def test_bad_ground_truth(tmp_path, corpus, mapping, message):

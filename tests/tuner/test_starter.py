@@ -446,3 +446,14 @@ def test_documents_without_text_are_said_at_init(tmp_path):
     corpus.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     _, _, notes = _written(tmp_path, corpus)
     assert "100 documents of 300 (33.3%) have no text in 'text': they get no topic" in notes[1]
+
+
+def test_a_label_header_with_a_space_after_it_is_still_the_label(tmp_path, ng_records):
+    """A spreadsheet's 'Category ' was passed over as no label-named field (new-user audit of
+    2026-12-04); the grid names the header as written, which the corpus reader reads."""
+    rows = [{"text": r["text"], "Category ": r["label"]} for r in ng_records[:300]]
+    corpus = tmp_path / "posts.csv"
+    pd.DataFrame(rows).to_csv(corpus, index=False)
+    path, grid, _ = _written(tmp_path, corpus, models=["lda"])
+    assert grid["dataset"]["label_field"] == "Category "
+    assert check_inputs(load_grid(path)).truth is not None

@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -144,11 +145,30 @@ def _read_mapping(path: Path, roots: Sequence[Path] = ()) -> dict[str, list[str]
     if not isinstance(mapping, dict) or not mapping:
         raise GroundTruthError(f"{_where(path)}: expects a non-empty JSON object "
                                "mapping cluster id to a list of document ids")
+    if all(_is_id(value) for value in mapping.values()):
+        return _clusters_of(mapping)
     for cluster, doc_ids in mapping.items():
-        if not isinstance(doc_ids, list) or not all(isinstance(d, (str, int)) for d in doc_ids):
+        if not isinstance(doc_ids, list) or not all(_is_id(d) for d in doc_ids):
             raise GroundTruthError(f"{_where(path)}: cluster '{cluster}': expects a list of "
-                                   f"document ids; got {type(doc_ids).__name__}")
+                                   f"document ids; got {type(doc_ids).__name__} (the file maps "
+                                   "each cluster to its documents' ids, {\"sport\": [\"d1\", "
+                                   "\"d7\"]}, or each document's id to its cluster, {\"d1\": "
+                                   "\"sport\"})")
     return {str(k): [str(d) for d in v] for k, v in mapping.items()}
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, (str, int)) and not isinstance(value, bool)
+
+
+def _clusters_of(labels: dict[str, Any]) -> dict[str, list[str]]:
+    """{document id: cluster} as {cluster: [document ids]}, clusters in first-seen order: the
+    shape most label exports have, refused before as "expects a list of document ids; got
+    str" (new-user audit of 2026-12-04)."""
+    clusters: dict[str, list[str]] = {}
+    for doc_id, cluster in labels.items():
+        clusters.setdefault(str(cluster), []).append(str(doc_id))
+    return clusters
 
 
 def _raise_problems(path: Path, corpus: Corpus, unknown: list[str], twice: list[str]) -> None:
@@ -156,7 +176,8 @@ def _raise_problems(path: Path, corpus: Corpus, unknown: list[str], twice: list[
     if unknown:
         ids = "1 document id is" if len(unknown) == 1 else f"{len(unknown)} document ids are"
         problems.append(f"{_where(path)}: {ids} not in the corpus {corpus.source} "
-                        f"(e.g. {', '.join(unknown[:3])})")
+                        f"(e.g. {', '.join(unknown[:3])}; the corpus's ids read as "
+                        f"{', '.join(corpus.ids[:3])})")
     if twice:
         are = "1 is" if len(twice) == 1 else f"{len(twice)} are"
         problems.append(f"{_where(path)}: a document may belong to one cluster only; {are} in "

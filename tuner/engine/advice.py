@@ -690,9 +690,24 @@ def _label_coverage_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
         found.append(f"{grid.path}: params.num_topics: at most {most} topics for the {classes} "
                      f"classes of {source}: at least {classes - most} classes "
                      f"are left unmatched, so F1 (macro over the classes) cannot exceed "
-                     f"{most / classes:.2f}, and ARI and NMI may rank such K apart; sweep "
-                     f"num_topics up to {classes} to compare fits with the labels")
+                     f"{most / classes:.2f}, and ARI and NMI may rank such K apart; "
+                     + _more_topics_remedy(grid, most, classes))
     return found
+
+
+def _more_topics_remedy(grid: Grid, most: int, classes: int) -> str:
+    """What to sweep for more classes than topics, within what the models take: "sweep up to
+    139" for 139 classes was then refused, as LDA takes at most 100 (new-user audit of
+    2026-12-04)."""
+    limits = [p.constraint.bounds[1] for s in grid.sweeps
+              if (p := s.schema.get("num_topics")) is not None and p.constraint.bounds[1]]
+    limit = int(min(limits)) if limits else classes
+    if classes <= limit:
+        return f"sweep num_topics up to {classes} to compare fits with the labels"
+    if most < limit:
+        return f"sweep num_topics up to {limit}, the most these models take"
+    return (f"these models take at most {limit} topics: compare fits by ARI and NMI rather than "
+            "F1, or group the classes into broader ones")
 
 
 def _untopical_label_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
@@ -739,6 +754,13 @@ def _unread_field_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
         found.append(f"{grid.path}: dataset.timestamp_field: no model of this grid reads it "
                      "(DTM does), so its dates are not used, nor checked beyond the field's "
                      "presence")
+    if grid.ground_truth is not None and grid.dataset.label_field:
+        # scored against random labels in a file beside a topical label field, with no word
+        # that the field was passed over (new-user audit of 2026-12-04)
+        found.append(f"{grid.path}: dataset.label_field: '{grid.dataset.label_field}' is not "
+                     "used: ARI, NMI and F1 score against ground_truth "
+                     f"({Path(grid.ground_truth).name}) when both are set; remove the one you "
+                     "do not mean")
     return found
 
 
