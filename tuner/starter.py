@@ -54,13 +54,29 @@ GENERIC_NAMES = ("corpus", "data", "dataset", "documents", "docs", "texts", "tra
 class Found:
     """The dataset fields found, the notes that explain them, and the figures models follow."""
 
-    text: str
+    text: str  # the field with the most words
     id: str | None = None
     label: str | None = None
     classes: int = 0
     timestamp: str | None = None
     notes: list[str] = field(default_factory=list)
     folder: bool = False  # a corpus folder, whose labels are the folders its files are in
+    joined: list[str] = field(default_factory=list)  # text fields joined, shortest first
+
+    @property
+    def text_field(self) -> str | list[str]:
+        """The grid's text_field: the fields joined, else the one."""
+        return self.joined or self.text
+
+    @property
+    def fields_said(self) -> str:
+        return json.dumps(self.joined, ensure_ascii=False) if self.joined else f"'{self.text}'"
+
+    def text_of(self, record: Mapping[str, Any]) -> str:
+        """A record's text as the grid reads it (texts joined with a blank line, an empty one
+        left out)."""
+        parts = [_text(record.get(name)) for name in self.joined or [self.text]]
+        return "\n\n".join(part for part in parts if part.strip())
 
 
 def starter_grid(path: Path, grid_folder: Path | None, models: Sequence[str] = (),
@@ -77,7 +93,7 @@ def starter_grid(path: Path, grid_folder: Path | None, models: Sequence[str] = (
     if not records:
         raise DataError(f"{path}: the corpus is empty (no records)")
     found = found_fields(records, str(path), path.is_dir())
-    texts = [_text(r.get(found.text)) for r in records]
+    texts = [found.text_of(r) for r in records]
     language = detected_language(texts)
     chinese, mixed = _chinese_note(texts) if language == "en" else ("", False)
     median = _median_tokens(texts, language)
@@ -92,7 +108,8 @@ def starter_grid(path: Path, grid_folder: Path | None, models: Sequence[str] = (
     empty = sum(not t.strip() for t in texts)
     if empty:  # said by validate; init said nothing of 100 empty texts in 300 (user audit)
         found.notes.insert(1, f"{_count(empty, 'document')} of {len(texts):,} "
-                              f"({empty / len(texts):.1%}) have no text in '{found.text}': "
+                              f"({empty / len(texts):.1%}) {'has' if empty == 1 else 'have'} "
+                              f"no text in {found.fields_said}: "
                               "they get no topic; drop them, or name the field that holds them")
     if len(records) < FEW_DOCUMENTS:
         found.notes.insert(1, f"a topic model needs many documents (hundreds or more) and "
@@ -111,7 +128,8 @@ def starter_grid(path: Path, grid_folder: Path | None, models: Sequence[str] = (
     grid: dict[str, Any] = {
         "experiment": experiment or _experiment_name(path),
         "dataset": {"path": _path_from(grid_folder, path),
-                    "text_field": found.text, "id_field": found.id, "label_field": found.label,
+                    "text_field": found.text_field, "id_field": found.id,
+                    "label_field": found.label,
                     "timestamp_field": found.timestamp if dtm else None, "language": language},
         "models": chosen,
         "params": ({"num_topics": topics} if topics else {}) | budgets,
@@ -126,10 +144,9 @@ def found_fields(records: Sequence[Mapping[str, Any]], where: str, folder: bool 
     sample = records[::max(1, len(records) // SAMPLE)]
     words = _words_by_field(sample, names)
     text = _text_field(words, sample, names, where)
-    found = Found(text, notes=[f"text_field '{text}': the field with the most words"],
-                  folder=folder)
-    found.notes += _more_text_note(records, words, text)
-    others = [n for n in names if n != text]
+    found = Found(text, folder=folder, joined=_more_text(records, words, text))
+    found.notes.append(_text_note(records, words, found))
+    others = [n for n in names if n not in (found.joined or [text])]
     found.id = _id_field(records, others)
     found.notes.append(f"id_field '{found.id}': a unique value per document" if found.id else
                        "id_field null: no field named as ids (id, doc_id, uuid, 编号 ...) holds "
@@ -184,20 +201,36 @@ def _text_field(words: Mapping[str, float], sample: Sequence[Mapping[str, Any]],
     return best
 
 
-def _more_text_note(records: Sequence[Mapping[str, Any]], words: Mapping[str, float],
-                    text: str) -> list[str]:
-    """Other fields that hold running text, a different one in most records (a headline beside
-    its description, a title beside its abstract), which a list of text fields joins."""
+def _more_text(records: Sequence[Mapping[str, Any]], words: Mapping[str, float],
+               text: str) -> list[str]:
+    """`text` and the other fields that hold running text, a different one in most records (a
+    headline beside its description, a title beside its abstract), shortest first (a title
+    before its body); [] when there is no other."""
     more = [n for n, w in words.items() if n != text and w >= TEXT_WORDS
-            and 2 * len({_scalar_text(r.get(n)) for r in records}) > len(records)]
-    if not more:
-        return []
-    joined = sorted([text, *more], key=lambda n: words[n])  # the shorter first: a title
-    return [f"{', '.join(repr(n) for n in more)} also hold{'s' * (len(more) == 1)} text "
-            f"({', '.join(f'{_shown_words(records, n, words):.0f}' for n in more)} words on "
-            f"average): to model "
-            f"{'it' if len(more) == 1 else 'them'} too, set text_field to "
-            f"{json.dumps(joined, ensure_ascii=False)} (their texts joined)"]
+            and 2 * len({_scalar_text(r.get(n)) for r in records}) > len(records)
+            and not _mostly_inside(records, n, text)]
+    return sorted([text, *more], key=lambda n: words[n]) if more else []
+
+
+def _mostly_inside(records: Sequence[Mapping[str, Any]], name: str, text: str) -> bool:
+    """Whether `name`'s value is found in `text`'s in most records (a subject line the body
+    starts with): joined, its words would count twice."""
+    pairs = [(_text(r.get(name)).strip(), _text(r.get(text))) for r in records]
+    return 2 * sum(bool(part) and part in whole for part, whole in pairs) > len(records)
+
+
+def _text_note(records: Sequence[Mapping[str, Any]], words: Mapping[str, float],
+               found: Found) -> str:
+    if not found.joined:
+        return f"text_field '{found.text}': the field with the most words"
+    more = [n for n in found.joined if n != found.text]
+    shown = ", ".join(f"'{n}' ({_shown_words(records, n, words):.0f} words on average)"
+                      for n in more)
+    return (f"text_field {json.dumps(found.joined, ensure_ascii=False)}: '{found.text}', the "
+            f"field with the most words, and {shown}, which also hold{'s' * (len(more) == 1)} "
+            "text, joined (LDA's ARI: 0.030 on HuffPost descriptions alone, 0.064 with their "
+            "headlines; 0.123 on toutiao headlines, 0.245 with their keywords); set text_field to "
+            f"\"{found.text}\" to model it alone")
 
 
 def _nested_hint(sample: Sequence[Mapping[str, Any]], names: Sequence[str]) -> str:
