@@ -229,6 +229,26 @@ _DOUBLE_ESCAPED = re.compile(r"&amp;(#\d+|#x[0-9a-fA-F]+|[A-Za-z]+);")
 MARKUP_READING = f"unescape, {_DOUBLE_ESCAPED.pattern} first"  # in the bag's key
 
 
+def quoted_line(line: str) -> bool:
+    """A quoted reply's line (strip_quotes drops it)."""
+    return _QUOTED.search(line.lstrip(" \t")) is not None
+
+
+# A mail or forum reply's quoting alone, not "said:" or "|": strip_quotes drops those too, but a
+# corpus is said to quote only by these (BBC News: 23% of its articles hold a line with "said:",
+# 0.2% one of these; 20 Newsgroups 52%).
+_REPLY_QUOTING = re.compile(r"(writes in|writes:|wrote:|^In article|^>)")
+
+
+def reply_quoting_line(line: str) -> bool:
+    return _REPLY_QUOTING.search(line.lstrip(" \t")) is not None
+
+
+def header_line(line: str) -> bool:
+    """A mail or news header's line (strip_headers drops it)."""
+    return _HEADER.match(line) is not None
+
+
 def strip_boilerplate(text: str, settings: Preprocessing) -> str:
     """The text without quoted reply lines, header lines and/or markup, as the settings ask."""
     if settings.strip_markup:
@@ -238,8 +258,8 @@ def strip_boilerplate(text: str, settings: Preprocessing) -> str:
     if not (settings.strip_quotes or settings.strip_headers):
         return text
     kept = [line for line in text.splitlines()
-            if not (settings.strip_quotes and _QUOTED.search(line.lstrip(" \t")))
-            and not (settings.strip_headers and _HEADER.match(line))]
+            if not (settings.strip_quotes and quoted_line(line))
+            and not (settings.strip_headers and header_line(line))]
     return "\n".join(kept)
 
 
