@@ -100,7 +100,7 @@ def test_the_report_names_a_real_fits_recurring_words_under_its_topics(
     assert f"Shared by 3 or more of its 8 topics: {html.escape(word)} {most}" in section
     # what such words mean and what to do, once above the topic lists, not under each fit
     assert page.count(RECURRING_NOTE) == 1 and RECURRING_NOTE not in section
-    assert "preprocessing.extra_stopwords" in RECURRING_NOTE
+    assert "preprocessing.extra_stopwords" in RECURRING_NOTE and "strip_quotes" in RECURRING_NOTE
 
 
 def test_the_report_says_the_preprocessing_beyond_the_defaults(report: tuple[str, str]) -> None:

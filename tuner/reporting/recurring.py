@@ -76,6 +76,8 @@ RECURRING_NOTE = (
     f"quarter or more of its topics (and at least {MIN_TOPICS}), with how many topics hold each. "
     "Such a word does not tell those topics from one another. Boilerplate (a signature, a "
     "headline template, a reporting verb) can be dropped with the grid's "
-    "preprocessing.extra_stopwords, and the next sweep fits every trial again; a word that names "
+    "preprocessing.extra_stopwords, and the next sweep fits every trial again; the quoted "
+    "replies and headers of mail and forum posts (writes, article, edu) go whole with "
+    "preprocessing.strip_quotes and strip_headers. A word that names "
     "something (nuclear, a place) is more likely a subject those topics share, and better kept. "
     "In a short fit such a word can also be a frequent word not yet sorted into topics.</i></p>")
