@@ -536,3 +536,28 @@ def test_tuner_best_says_the_thread_count_that_repeats_a_neural_fit() -> None:
         "count it fits them again)")
     assert _thread_note(config("LDA", 2, 2)) is None  # sampled on one thread whatever the count
     assert _thread_note(config("ProdLDA", 0, 0)) is None  # runs from before the tag
+
+
+def test_rows_of_the_same_fits_and_seeds_of_one_fit_are_said() -> None:
+    """BERTopic at num_topics 20 and 40, HDBSCAN finding 16.5 topics, gave one fit twice, read
+    as two rows within seed noise; STM's spectral start gave one fit for both seeds, read as
+    ± 0.0000 (new-user audit of 2026-12-04). Times differ between alike fits: not compared."""
+    from tuner.reporting.leaderboard import same_fits_sentence
+
+    fit = {42: {"ari": 0.31, "npmi": 0.05, "num_topics_found": 16.0},
+           43: {"ari": 0.29, "npmi": 0.06, "num_topics_found": 17.0}}
+    trials = [trial(f"b{k}-{seed}", "BERTopic", seed, {**fit[seed], "fit_seconds": k + seed},
+                    num_topics=k) for k in (20, 40) for seed in (42, 43)]
+    trials += [trial(f"s{seed}", "STM", seed, {"ari": 0.28, "npmi": 0.04, "fit_seconds": seed},
+                     num_topics=5) for seed in (42, 43)]
+    trials += [trial(f"l{seed}", "LDA", seed, {**fit[seed], "ari": 0.1 + seed / 1000},
+                     num_topics=20) for seed in (42, 43)]
+    entries = rank_configs(aggregate_seeds(trials), "ari")
+    assert [e.model for e in entries] == ["BERTopic", "BERTopic", "STM", "LDA"]
+    assert same_fits_sentence(entries) == (
+        "#2 gave the same fits as #1, seed for seed: what sets its settings apart changed "
+        "nothing here; #3's 2 seeds gave one fit (STM did not use the seed here), so its ± 0 is "
+        "no measure of seed noise")
+    assert format_leaderboard(entries, "ari").splitlines()[-2].startswith("(#2 gave the same")
+    assert same_fits_sentence(entries[2:3] + entries[3:]) is not None
+    assert same_fits_sentence([entries[0], entries[3]]) is None

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from trainers import canonical_name, load_trainer
-from tuner.metrics import higher_is_better
+from tuner.metrics import METRICS, higher_is_better
 from tuner.reporting.health import Concern, counted, notes, trial_concerns
 from tuner.tracking.records import (
     CODE_TAG,
@@ -485,7 +485,8 @@ def format_leaderboard(entries: Sequence[ConfigResult], metric: str) -> str:
         rows = [f"{row:<{len(row) - len(entry.best_trial(metric).run_name) + run_width}}  "
                 f"{entry.notes}".rstrip() for row, entry in zip(rows, entries, strict=True)]
     return "\n".join([header, "-" * max(len(line) for line in [header, *rows]), *rows,
-                      *_noise_note(entries, metric), *_topics_note(entries, bool(topics)),
+                      *_noise_note(entries, metric), *_same_fits_note(entries),
+                      *_topics_note(entries, bool(topics)),
                       *_shared_work_note(entries), *_superseded_note(entries)])
 
 
@@ -517,6 +518,48 @@ def noise_sentence(entries: Sequence[ConfigResult], metric: str) -> str | None:
     return (f"{shown} {'is' if len(ranks) == 1 else 'are'} within seed noise of #1: the mean "
             f"{metric} differs from #1's by less than the larger sd over seeds, so these seeds "
             "do not settle which is better; more seeds would")
+
+
+def _fit_figures(trial: FinishedTrial) -> tuple[tuple[str, float], ...]:
+    """A fit's scores and topic counts, which two fits alike share (not its times)."""
+    return tuple(sorted((name, round(value, 9)) for name, value in trial.metrics.items()
+                        if name in METRICS or name in FIT_COUNTS))
+
+
+FIT_COUNTS = ("num_topics_found", "topics_used", "effective_topics", "outlier_share")
+
+
+def _same_fits(entry: ConfigResult) -> tuple[tuple[int | None, tuple[Any, ...]], ...] | None:
+    figures = [(t.seed, _fit_figures(t)) for t in entry.trials]
+    return tuple(sorted(figures, key=lambda f: f[0] or 0)) if figures else None
+
+
+def same_fits_sentence(entries: Sequence[ConfigResult]) -> str | None:
+    """What the board and the report say of rows whose fits match another's seed for seed, and
+    of rows whose seeds all gave one fit (None: no row does). BERTopic at num_topics 20 and 40
+    with HDBSCAN finding 16.5 topics gave one fit twice, ranked #1 and #2 as "within seed
+    noise", and STM's spectral start (which uses no seed) read "± 0.0000" as a stable model
+    (new-user audit of 2026-12-04)."""
+    said = []
+    first: dict[Any, int] = {}
+    for rank, entry in enumerate(entries, start=1):
+        fits = _same_fits(entry)
+        if fits is None or not fits[0][1]:
+            continue
+        if (entry.model, fits) in first:
+            said.append(f"#{rank} gave the same fits as #{first[entry.model, fits]}, seed for "
+                        "seed: what sets its settings apart changed nothing here")
+        else:
+            first[entry.model, fits] = rank
+        if len(fits) > 1 and len({figures for _, figures in fits}) == 1:
+            said.append(f"#{rank}'s {len(fits)} seeds gave one fit ({entry.model} did not use "
+                        "the seed here), so its ± 0 is no measure of seed noise")
+    return "; ".join(said) if said else None
+
+
+def _same_fits_note(entries: Sequence[ConfigResult]) -> list[str]:
+    sentence = same_fits_sentence(entries)
+    return [f"({sentence})"] if sentence else []
 
 
 def _noise_note(entries: Sequence[ConfigResult], metric: str) -> list[str]:

@@ -19,6 +19,7 @@ from tuner.reporting.leaderboard import (
     format_mean_sd,
     format_value,
     noise_sentence,
+    same_fits_sentence,
     superseded_sentence,
     topics_found,
 )
@@ -235,6 +236,7 @@ def _ranking_table(data: ReportData) -> str:
         ["#", "model", "configuration", "seeds", "topics found/asked",
          f"{data.metric} mean ± sd", "Pareto", "note"], rows) \
         + _paragraph(noise_sentence(data.ranked, data.metric)) \
+        + _paragraph(same_fits_sentence(data.ranked)) \
         + _paragraph(superseded_sentence(data.ranked))
 
 
