@@ -33,7 +33,7 @@ from tuner.errors import (
     TunerError,
     shown,
 )
-from tuner.serve import MAX_BATCH_TOKENS
+from tuner.serve import MAX_BATCH_TOKENS, MIN_FREE_GB
 from tuner.startup import pause_collection, resume_collection
 from tuner.tracking.uri import redact_uri
 
@@ -139,6 +139,17 @@ def positive_number(text: str) -> float:
         value = math.nan
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"expects a finite number > 0; got {text!r}")
+    return value
+
+
+def non_negative_number(text: str) -> float:
+    """argparse type of --min-free-gb: a finite number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expects a finite number >= 0; got {text!r}")
     return value
 
 
@@ -256,6 +267,9 @@ def _service_commands(commands: argparse._SubParsersAction) -> None:  # type: ig
                        metavar="N", help="refuse grids whose embedding batches hold more tokens "
                        f"(batch_size x max_length; default {MAX_BATCH_TOKENS}; fewer past 512 "
                        "tokens a window): the service embeds in its own process")
+    serve.add_argument("--min-free-gb", type=non_negative_number, default=MIN_FREE_GB,
+                       metavar="GB", help="start no sweep while the cache folder's disk has "
+                       f"less free (default {MIN_FREE_GB:g}; 0: never refuse)")
     serve.add_argument("--max-active-sweeps", type=int, default=1,
                        help="sweeps running at once; later ones queue (default 1)")
     serve.add_argument("--max-connections", type=int, default=256,
@@ -478,7 +492,8 @@ def _serve(args: argparse.Namespace) -> int:
         os.environ.get("TUNER_API_TOKEN") or None, data_roots=tuple(args.data_root or ()),
         allowed_hosts=tuple(args.allowed_host), max_active_sweeps=args.max_active_sweeps,
         max_connections=args.max_connections, request_timeout=args.request_timeout,
-        threads_per_worker=args.threads_per_worker, max_batch_tokens=args.max_batch_tokens)
+        threads_per_worker=args.threads_per_worker, max_batch_tokens=args.max_batch_tokens,
+        min_free_gb=args.min_free_gb)
     from tuner.serve.errors import EscapedLog
 
     logging.getLogger("tuner.serve.jobs").setLevel(logging.INFO)  # each sweep's start and end

@@ -533,3 +533,24 @@ def test_the_service_refuses_a_corpus_that_keeps_no_word_before_accepting_it(tmp
         assert refused.value.status == 400 and registry.jobs() == []
     finally:
         registry.shutdown(1)
+
+
+def test_no_sweep_starts_while_the_cache_disk_is_short_of_free_space(
+        tmp_path: Path, small_corpus: Path, session_cache: Path) -> None:
+    """Each new preprocessing or NPMI window caches its bag of words and counts for good: one
+    request every 6 s would fill 30 GB an hour (attacker audit of 2026-12-04). A server asked to
+    keep more free than any disk has refuses every sweep with 507, and says what to delete."""
+    (tmp_path / "grids").mkdir()
+    (tmp_path / "datasets").mkdir()
+    shutil.copy(small_corpus, tmp_path / "datasets" / "corpus.jsonl")
+    grid = tiny_grid("full-disk", Path("../datasets/corpus.jsonl"), [1])
+    served = start_server(tmp_path, session_cache, "--min-free-gb", "1e12")
+    try:
+        status, body = served.call("POST", "/sweeps", {"grid_inline": grid})
+        assert served.call("GET", "/health", token=None)[0] == 200
+    finally:
+        served.stop()
+    assert status == 507, body
+    assert body["error"].startswith("the cache folder's disk has ")
+    assert "under this server's --min-free-gb 1e+12: no sweep starts until space is freed" in \
+        body["error"] and "journal/ holds results not yet logged" in body["error"]

@@ -6,3 +6,8 @@
 # 2026-12-02; about 10 MB a document at 512 tokens, MiniLM's attention). 32 x 512 is the most
 # a default-sized batch reads. Here, where the CLI's default reads it cheaply.
 MAX_BATCH_TOKENS = 16384
+# The free space, on the cache folder's disk, below which no served sweep starts: each new
+# preprocessing or NPMI window caches a new bag of words and co-occurrence counts (52 MB a
+# request for a 3.9 MB corpus), kept for later sweeps; a client sending such requests every 6 s
+# would fill 30 GB an hour (attacker audit of 2026-12-04).
+MIN_FREE_GB = 2.0

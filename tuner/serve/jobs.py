@@ -33,7 +33,7 @@ from tuner.errors import ApiError, GridError, SweepInterrupted, SweepLockedError
 from tuner.grid import Grid, is_text
 from tuner.grid_sections import is_file
 from tuner.params import shown
-from tuner.serve import MAX_BATCH_TOKENS
+from tuner.serve import MAX_BATCH_TOKENS, MIN_FREE_GB
 from tuner.serve.errors import public_failure, validation_error
 from tuner.serve.paths import DataRoots, contained_grid
 from tuner.trial import TrialRecord, TrialStatus
@@ -61,6 +61,7 @@ class JobSettings:
     max_queued: int = 20
     threads_per_worker: int | None = None  # None: the usable cores shared out among workers
     max_batch_tokens: int = MAX_BATCH_TOKENS
+    min_free_gb: float = MIN_FREE_GB
 
     @property
     def roots(self) -> DataRoots:
@@ -146,6 +147,7 @@ class SweepRegistry:
         self._refuse_running(self._experiment_named(body))  # before validation reads the data
         with self._lock:
             self._raise_if_full(self._waiting())  # and asked again once it validated
+        self._raise_if_disk_full()
         grid, inputs, inline = self._validated_request(body)
         self._refuse_artifacts_elsewhere(grid.experiment)
         job = SweepJob(job_id, grid.experiment, "grid_inline" if inline else str(body["grid"]))
@@ -308,6 +310,14 @@ class SweepRegistry:
             raise ApiError(HTTPStatus.SERVICE_UNAVAILABLE, f"{held} queued, the most this "
                            "server holds; try again later")
 
+    def _raise_if_disk_full(self) -> None:
+        """507 while the cache's disk has less than --min-free-gb free; a queued sweep asks
+        again as it starts."""
+        free = _free_gb(self.settings.cache_dir)
+        if free < self.settings.min_free_gb:
+            raise ApiError(HTTPStatus.INSUFFICIENT_STORAGE, _disk_full(free,
+                                                                       self.settings.min_free_gb))
+
     def _register(self, job: SweepJob) -> None:
         with self._lock:
             waiting = self._waiting()
@@ -359,6 +369,10 @@ class SweepRegistry:
                            lambda run_id: self._opened(job, run_id))
         if is_locked(self.settings.tracking_uri, job.experiment):  # queued, never "running"
             self._wait_behind_others(job, grid, inputs, stop)
+            return
+        free = _free_gb(self.settings.cache_dir)
+        if free < self.settings.min_free_gb:  # the queue's sweeps filled it meanwhile
+            self._end(job, "failed", _disk_full(free, self.settings.min_free_gb))
             return
         with self._lock:
             job.status = "running"
@@ -592,3 +606,17 @@ def _read_owner(folder: Path) -> str | None:
         return (folder / OWNER_FILE).read_text(encoding="ascii").strip()
     except (OSError, UnicodeDecodeError):
         return None
+
+
+def _free_gb(folder: Path) -> float:
+    """Free space on the disk that holds `folder` (or its nearest existing parent), in GB."""
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return shutil.disk_usage(folder).free / 1e9
+
+
+def _disk_full(free: float, least: float) -> str:
+    return (f"the cache folder's disk has {free:.1f} GB free, under this server's --min-free-gb "
+            f"{least:g}: no sweep starts until space is freed (while no sweep runs, the cache "
+            "folder's bow/, umap/ and word2vec/ folders and emb-*.npy files may be deleted: "
+            "they are computed again when needed; its journal/ holds results not yet logged)")

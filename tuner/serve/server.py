@@ -24,7 +24,7 @@ from typing import Any, ClassVar, cast
 
 from tuner.devices import worker_limit_problem
 from tuner.errors import ApiError, TunerError
-from tuner.serve import MAX_BATCH_TOKENS
+from tuner.serve import MAX_BATCH_TOKENS, MIN_FREE_GB
 from tuner.serve.errors import LOGGED_CHARS, cut, log_reference, one_line, public_failure
 from tuner.serve.jobs import JobSettings, SweepRegistry
 from tuner.serve.transport import HEALTH, HEAVY, ORDINARY, GatedHTTPServer, PrereadHandler
@@ -56,6 +56,7 @@ class ServerSettings:
     request_timeout: float = 10.0
     threads_per_worker: int | None = None
     max_batch_tokens: int = MAX_BATCH_TOKENS
+    min_free_gb: float = MIN_FREE_GB
 
 
 def is_loopback(host: str) -> bool:
@@ -118,7 +119,7 @@ def make_server(settings: ServerSettings) -> GatedHTTPServer:
         settings.grids_dir, settings.cache_dir, settings.tracking_uri, settings.max_workers,
         settings.max_trials, settings.data_roots, settings.max_active_sweeps,
         threads_per_worker=settings.threads_per_worker,
-        max_batch_tokens=settings.max_batch_tokens))
+        max_batch_tokens=settings.max_batch_tokens, min_free_gb=settings.min_free_gb))
     handler = _handler_class(registry, settings)
     try:
         server = GatedHTTPServer((settings.host, settings.port), handler,
