@@ -105,6 +105,8 @@ def starter_grid(path: Path, grid_folder: Path | None, models: Sequence[str] = (
                           f"(median {_count(median, 'token')})")
     if chinese:
         found.notes.insert(1, chinese)
+    elif language == "en" and (other := _not_english_note(texts)):
+        found.notes.insert(1, other)
     empty = sum(not t.strip() for t in texts)
     if empty:  # said by validate; init said nothing of 100 empty texts in 300 (user audit)
         found.notes.insert(1, f"{_count(empty, 'document')} of {len(texts):,} "
@@ -434,6 +436,13 @@ def _chinese_note(texts: Sequence[str]) -> tuple[str, bool]:
     if enough_to_say(bilingual, sampled):
         return bilingual_said(bilingual, sampled, len(texts)), False
     return "", False
+
+
+def _not_english_note(texts: Sequence[str]) -> str | None:
+    from tuner.engine.advice import not_english_said
+
+    said = not_english_said(texts)
+    return f"language en is a guess: {said}" if said else None
 
 
 def suggested_models(language: str, short: bool) -> list[str]:

@@ -140,3 +140,32 @@ def test_a_dataset_without_a_language_is_tokenised_as_its_text_is_written(thucne
         assert said == ([f"{detected.path}: dataset.language is not set; {share:.0%} of the "
                          "letters are Chinese, so the texts are tokenised as zh (jieba); set it "
                          "to choose"] if language == "zh" else [])
+
+
+FRENCH = ["Le gouvernement a annoncé une nouvelle réforme des retraites qui sera présentée au "
+          "parlement la semaine prochaine.",
+          "Les prix de l'énergie continuent d'augmenter et pèsent sur le budget des ménages.",
+          "Le club a remporté le championnat pour la troisième fois consécutive dimanche soir.",
+          "Les chercheurs ont découvert une nouvelle espèce de poisson dans l'océan Pacifique."]
+
+
+def test_text_in_another_language_than_english_or_chinese_is_said(tmp_path):
+    """A French corpus ran as en without a word, its topics full of une, des and par (new-user
+    audit of 2026-12-04). English articles and headlines, Chinese news: nothing said."""
+    from tuner.engine.advice import not_english_said
+    from tuner.starter import starter_grid
+
+    rows = [{"id": str(n), "text": f"{FRENCH[n % 4]} {FRENCH[(n + 1) % 4]}",
+             "label": "abcd"[n % 4]} for n in range(120)]
+    corpus = write_jsonl(tmp_path / "fr.jsonl", rows)
+    grid = load_grid(make_grid(tmp_path, corpus, dataset={"path": str(corpus)}))
+    [said] = [a for a in advisories(grid, check_inputs(grid)) if "read as English" in a]
+    assert said.startswith(f"{grid.path}: dataset.language (not set: detected from the text) "
+                           "is 'en' but the documents do not read as English: 0.0% of their "
+                           "words are English function words")
+    _, notes = starter_grid(corpus, None, models=["lda"])
+    assert notes[1].startswith("language en is a guess: the documents do not read as English")
+    for name in ("20ng-mini", "huffpost-mini", "thucnews-mini"):
+        texts = [r["text"] for r in read_jsonl(dataset_path(name))]
+        assert not_english_said(texts) is None, name
+        assert not_english_said([t.split("\n")[0] for t in texts]) is None, name  # headlines
