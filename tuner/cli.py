@@ -646,6 +646,7 @@ def _check_experiment(name: str) -> None:
 
 def _params(args: argparse.Namespace) -> int:
     from trainers import canonical_name, load_trainer, registry
+    from tuner.params import closest
 
     if args.grid:
         from tuner.grid_sections import grid_schemas
@@ -654,7 +655,8 @@ def _params(args: argparse.Namespace) -> int:
         return EXIT_OK
     names = list(registry()) if args.model is None else [canonical_name(args.model)]
     if None in names:
-        raise TunerError(f"unknown model {args.model!r}; known: {', '.join(registry())}")
+        raise TunerError(f"unknown model {args.model!r}{closest(args.model, registry())}; "
+                         f"known: {', '.join(registry())}")
     from tuner.grid import seed_bounded  # the ranges a grid is checked against (seeds < 2**32)
 
     print("\n\n".join(seed_bounded(load_trainer(str(n))).to_markdown() for n in names))

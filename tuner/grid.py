@@ -265,7 +265,8 @@ def _models(raw: Mapping[str, Any], problems: sections.ProblemList) -> list[str]
         if official is None:
             from trainers import registry
 
-            problems.add(f"{field_name}[{i}]", f"unknown model {name!r}; known: "
+            hint = closest(name, registry()) if isinstance(name, str) else ""
+            problems.add(f"{field_name}[{i}]", f"unknown model {shown(name)}{hint}; known: "
                          f"{', '.join(registry())}")
         elif official in models:
             problems.add(f"{field_name}[{i}]", f"model {official} is listed twice")

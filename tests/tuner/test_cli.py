@@ -166,6 +166,8 @@ def test_params_prints_the_grid_sections_from_their_schemas(capsys):
 def test_unknown_model_for_params(capsys):
     assert main(["params", "nosuch"]) == 2
     assert "unknown model 'nosuch'" in capsys.readouterr().err
+    assert main(["params", "bertopik"]) == 2
+    assert "unknown model 'bertopik'; did you mean 'BERTopic'?" in capsys.readouterr().err
 
 
 def test_demo_grid_is_valid(capsys):

@@ -66,6 +66,8 @@ def test_single_model_key_and_relative_dataset_path(tmp_path, small_corpus):
 @pytest.mark.parametrize(("overrides", "message"), [
     ({"models": ["lda", "nosuch"]}, r"models\[1\]: unknown model 'nosuch'; known: BERTopic, "
                                     r"BTM, CTM"),
+    ({"models": ["bertopik"]}, r"models\[0\]: unknown model 'bertopik'; did you mean "
+                               r"'BERTopic'\?; known: "),  # new-user audit of 2026-12-04
     ({"params": {"num_topics": [5, 200]}}, r"params.num_topics\[1\]: LDA expects an int in "
                                            r"5-100; got 200"),
     ({"params": {"lda.epochs": 10}}, r"params.lda.epochs: LDA has no parameter 'epochs'"),
