@@ -652,3 +652,21 @@ def test_class_codes_are_no_years_but_splits_and_years_are_no_topics():
     assert not_topical(["2004-05-01", "2005-06-01"]) == "dates or years"
     assert not_topical(["Train", "test"]) is not None and not_topical(["sport", "test"]) is None
 
+
+
+@pytest.mark.parametrize("indent", [None, 2])
+def test_a_json_array_of_records_is_said_to_need_json_lines(tmp_path, indent):
+    """A `.json` export holding one array failed on "line 1: expects a JSON object per line",
+    unexplained (new-user audit of 2026-12-04)."""
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps([{"id": "1", "text": "a b c"}, {"id": "2", "text": "d e"}],
+                               indent=indent), encoding="utf-8")
+    with pytest.raises(DataError, match=r"^.*export.json: line 1: .*; the file holds one JSON "
+                                        r"array, and tuner reads JSON Lines, one object a line: "
+                                        r"convert it, e\.g\. python -c .* export\.json > "
+                                        r"export\.jsonl$"):
+        load_corpus(DatasetSpec(path))
+    path.write_text('{"id": "1", "text": "a"}\n[1, 2]\n', encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        load_corpus(DatasetSpec(path))
+    assert "JSON array" not in str(info.value)

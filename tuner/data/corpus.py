@@ -446,8 +446,23 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
                 if len(shown) < SHOWN_LINES:
                     shown.append(str(number))
     if first:
-        raise DataError(f"{path}: {first}{_more_lines(more, shown)}")
+        raise DataError(f"{path}: {first}{_more_lines(more, shown)}{_array_hint(path, first)}")
     return records
+
+
+def _array_hint(path: Path, problem: str) -> str:
+    """A file that holds one JSON array of records (a `.json` export) read as JSON Lines failed
+    on its first line, unexplained (new-user audit of 2026-12-04)."""
+    if not problem.startswith("line 1:"):
+        return ""
+    with path.open(encoding="utf-8-sig") as handle:
+        start = handle.read(200).lstrip()
+    if not start.startswith("["):
+        return ""
+    return ("; the file holds one JSON array, and tuner reads JSON Lines, one object a line: "
+            "convert it, e.g. python -c \"import json,sys; [print(json.dumps(r, "
+            "ensure_ascii=False)) for r in json.load(open(sys.argv[1]))]\" "
+            f"{path.name} > {path.stem}.jsonl")
 
 
 def _jsonl_record(line: str, number: int, records: list[dict[str, Any]]) -> str:
