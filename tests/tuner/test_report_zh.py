@@ -81,7 +81,7 @@ def test_what_the_sweep_was_warned_of_is_on_its_run_and_in_its_report(tmp_path):
                "label_field": "label"}
     grid = load_grid(make_grid(tmp_path, corpus, experiment="warned", dataset=dataset,
                                models=["lda"], params={"num_topics": 10, "vocab_size": 1000,
-                                                       "lda.max_iter": 10},
+                                                       "lda.max_iter": 200},  # not warned of
                                preprocessing={"strip_markup": True}))  # 12% hold a web address
     uri = sqlite_store(tmp_path / "mlflow.db")
     outcome = execute_sweep(grid, check_inputs(grid),

@@ -280,7 +280,8 @@ class SweepRegistry:
         (MLflow's Default experiment: where the store was first opened)."""
         from tuner.tracking.tracker import MlflowTracker
 
-        if MlflowTracker(self.settings.tracking_uri).artifacts_elsewhere(experiment):
+        uri = self.settings.tracking_uri
+        if uri.startswith("sqlite:///") and MlflowTracker(uri).artifacts_elsewhere(experiment):
             raise ApiError(HTTPStatus.BAD_REQUEST, f"experiment {shown(experiment)} keeps its "
                            "artifacts in a folder outside this server's tracking store (as "
                            "MLflow's own Default experiment does); name another experiment")
