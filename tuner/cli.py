@@ -578,6 +578,8 @@ def _best(args: argparse.Namespace) -> int:
     from tuner.reporting.best import best_grid
     from tuner.tracking.tracker import resolve_tracking_uri
 
+    if args.rename is not None and not args.rename.strip():  # ignored unsaid (user audit)
+        raise TunerError("--rename: give the experiment name the printed grid should have")
     grid = best_grid(resolve_tracking_uri(args.tracking_uri), args.experiment, args.metric,
                      args.rename)
     print(json.dumps(grid, indent=2, ensure_ascii=False))

@@ -1140,3 +1140,27 @@ def test_a_label_field_beside_a_ground_truth_file_is_said_to_be_unused(tmp_path,
     path = make_grid(tmp_path, small_corpus, ground_truth=str(truth), dataset=dataset)
     assert main(["validate", str(path)]) == 0
     assert "is not used" not in capsys.readouterr().err
+
+
+def test_a_report_of_a_sweep_whose_every_trial_failed_says_so(tmp_path, small_corpus,
+                                                              monkeypatch, capsys):
+    """It said "no finished trial has metric 'ari'; logged: none" (new-user audit of
+    2026-12-04); and `tuner best --rename ""` was ignored unsaid."""
+    from tests.conftest import REPO
+    from tests.plugins import FAILING_SEED
+
+    monkeypatch.setenv("TUNER_TRAINERS", "Flaky=tests.plugins:FlakyTrainer")
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    grid = make_grid(tmp_path, small_corpus, experiment="all-failed", models=["flaky"],
+                     params={"num_topics": 5, "vocab_size": 1000}, seeds=[FAILING_SEED])
+    store = sqlite_store(tmp_path / "mlflow.db")
+    assert main(["run", str(grid), "--max-workers", "1", "--quiet",
+                 "--cache-dir", str(tmp_path / "cache"), "--tracking-uri", store]) == 1
+    capsys.readouterr()
+    assert main(["report", "all-failed", "--tracking-uri", store,
+                 "--out", str(tmp_path / "r")]) == 2
+    assert "experiment 'all-failed': no trial has finished on the data of its latest sweep " \
+        "(every trial failed, or the sweep was stopped): each trial run's tuner.error tag" in \
+        capsys.readouterr().err
+    assert main(["best", "all-failed", "--tracking-uri", store, "--rename", " "]) == 2
+    assert "--rename: give the experiment name" in capsys.readouterr().err

@@ -249,8 +249,13 @@ def _report_data(tracker: Tracker, experiment: str, trials: list[FinishedTrial],
         older = (f"; {on_older_data} finished trials were judged on data that has changed "
                  "since (texts, labels, preprocessing or metric settings) and are not ranked"
                  if on_older_data else "")
+        if not full:  # "logged: none" left a user to guess (new-user audit of 2026-12-04)
+            raise TunerError(f"experiment '{experiment}': no trial has finished on the data of "
+                             "its latest sweep (every trial failed, or the sweep was stopped): "
+                             "each trial run's tuner.error tag in MLflow (`tuner ui`) says why"
+                             f"{older}")
         raise TunerError(f"experiment '{experiment}': no finished trial has metric '{metric}'; "
-                         f"logged: {', '.join(logged) or 'none'}{older}")
+                         f"logged: {', '.join(logged)}{older}")
     objectives = [m for m in PARETO_METRICS if all(m in c.metrics for c in configs)]
     best = [c.best_trial(metric) for c in shown_configs(configs)]
     return ReportData(experiment, metric, configs, pareto_front(configs, objectives), objectives,
