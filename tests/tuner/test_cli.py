@@ -972,7 +972,7 @@ def test_blank_texts_are_counted_as_such_not_as_copies(tmp_path, ng_records, cap
     assert main(["validate", str(path)]) == 0
     err = capsys.readouterr().err
     assert "dataset.text_field 'text': 25 of 100 documents (25.0%) have no text (null or " \
-        "blank)" in err
+        f"blank; ids {rows[0]['id']}, {rows[4]['id']}, {rows[8]['id']} and 22 more)" in err
     assert "repeat an earlier" not in err
 
 
@@ -1046,6 +1046,9 @@ def test_validate_warns_of_repeated_and_outsized_documents(tmp_path, ng_records,
     assert main(["validate", str(path)]) == 0
     err = capsys.readouterr().err
     assert "dataset.path: 3 of 100 documents (3.0%) repeat an earlier document's text" in err
+    first = rows[0]["id"]  # named, so that a user can find them (new-user audit of 2026-12-04)
+    assert f"(ids {rows[10]['id']} (as {first}), {rows[20]['id']} (as {first}), " \
+        f"{rows[30]['id']} (as {first}))" in err
     for i in (60, 70):  # retweets: the post again, its handles aside (new-user audit)
         rows[i]["text"] = f"RT @user{i}: " + rows[0]["text"]
     retweets = make_grid(tmp_path / "rt", write_jsonl(tmp_path / "rt.jsonl", rows),

@@ -445,26 +445,34 @@ def _duplicate_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
     retweets of 1,340 social posts went uncounted; new-user audit of 2026-12-02) weigh once per
     copy in every model: three copies of one headline made a whole BTM topic of toutiao
     headlines, 6.8% of whose 20,000 repeat one (new-user audit of 2026-12-02)."""
-    seen: set[bytes] = set()  # digests: a second copy of a large corpus's texts is not kept
+    seen: dict[bytes, str] = {}  # digest -> first id: a second copy of the texts is not kept
     repeats = blank = 0
+    blank_ids: list[str] = []  # the first few, so a user can find them (new-user audit of
+    repeat_ids: list[str] = []  # 2026-12-04: "drop them" named none)
     handles = grid.preprocessing.strip_mentions  # "RT @user: <a post>" is the post again
-    for text in inputs.corpus.texts:
+    for doc_id, text in zip(inputs.corpus.ids, inputs.corpus.texts, strict=True):
         words = " ".join(text.translate(_INVISIBLE).split())
         if not words:  # no text is no copy (null texts were called repeats of each other)
             blank += 1
+            blank_ids += [doc_id] if len(blank_ids) < SHOWN_IDS else []
             continue
         if handles:  # the repost mark's colon stays behind its handle
             words = " ".join(MENTION.sub(" ", words).lstrip(" :：").split())
             if not words:  # a post of handles alone copies nothing
                 continue
         digest = hashlib.blake2b(words.encode(), digest_size=16).digest()
-        repeats += digest in seen
-        seen.add(digest)
+        if digest in seen:
+            repeats += 1
+            repeat_ids += [f"{doc_id} (as {seen[digest]})"] if len(repeat_ids) < SHOWN_IDS else []
+        else:
+            seen[digest] = doc_id
     documents, found = len(inputs.corpus.texts), []
     if blank:
         found.append(f"{grid.path}: dataset.text_field {field_names(grid.dataset.text_field)}: "
-                     f"{blank} of {documents} documents ({blank / documents:.1%}) have no text "
-                     "(null or blank); they are in no topic and count in no word: drop them")
+                     f"{blank} of {documents} documents ({blank / documents:.1%}) "
+                     f"{'has' if blank == 1 else 'have'} no text (null or blank; ids "
+                     f"{_ids_said(blank_ids, blank)}); they are in no topic and count in no "
+                     "word: drop them")
     if documents >= 20 and len(seen) <= FEW_TEXTS * documents:
         found.append(f"{grid.path}: dataset.text_field {field_names(grid.dataset.text_field)}: the "
                      f"{documents} documents hold only {len(seen)} distinct texts: is it the "
@@ -473,10 +481,17 @@ def _duplicate_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
         aside = " (its @handles aside, as strip_mentions drops them)" if handles else ""
         found.append(f"{grid.path}: dataset.path: {repeats} of {documents} documents "
                      f"({repeats / documents:.1%}) repeat an earlier document's text exactly"
-                     f"{aside}; "
+                     f"{aside} (ids {_ids_said(repeat_ids, repeats)}); "
                      "each copy weighs in every model, and a few copies can make a topic of "
                      "their own: remove the copies unless the repetition is meant")
     return found
+
+
+SHOWN_IDS = 3  # document ids a warning names
+
+
+def _ids_said(ids: Sequence[str], count: int) -> str:
+    return ", ".join(ids) + (f" and {count - len(ids):,} more" if count > len(ids) else "")
 
 
 def _left_out_files_advice(grid: Grid) -> list[str]:
