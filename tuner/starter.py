@@ -278,6 +278,11 @@ def _label_field(records: Sequence[Mapping[str, Any]], names: Sequence[str],
         found.label, found.classes = taken, classes[taken]
         found.notes.append(f"label_field '{taken}': {classes[taken]} classes, the ground truth "
                            "that ARI, NMI and F1 score against")
+        from tuner.engine.advice import case_alike_said
+
+        alike = case_alike_said(str(_scalar_text(r.get(taken)) or "").strip() for r in records)
+        if alike:  # said by validate only, after init's num_topics (new-user audit)
+            found.notes.append(f"label_field '{taken}': {alike}")
     else:
         too_many = [f"'{n}' has {classes[n]:,} values" for n in named
                     if classes[n] > min(MOST_CLASSES, len(records) // 2)]

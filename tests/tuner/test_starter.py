@@ -460,3 +460,16 @@ def test_a_label_header_with_a_space_after_it_is_still_the_label(tmp_path, ng_re
     path, grid, _ = _written(tmp_path, corpus, models=["lda"])
     assert grid["dataset"]["label_field"] == "Category "
     assert check_inputs(load_grid(path)).truth is not None
+
+
+def test_labels_that_differ_only_in_case_are_said_at_init(tmp_path, ng_records):
+    """Six classes of three ("POLITICS" and "politics") went to num_topics 6 and 12, said only
+    by validate (new-user audit of 2026-12-04)."""
+    rows = [{"text": r["text"], "label": r["label"].upper() if n % 2 else r["label"]}
+            for n, r in enumerate(ng_records[:300])]
+    corpus = tmp_path / "posts.jsonl"
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    _, _, notes = _written(tmp_path, corpus, models=["lda"])
+    [said] = [n for n in notes if "differ only in case" in n]
+    assert said.startswith("label_field 'label': labels that differ only in case are classes "
+                           "of their own (")

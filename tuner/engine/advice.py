@@ -9,7 +9,7 @@ import hashlib
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -817,17 +817,23 @@ def _label_case_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
     """Labels that differ only in case are two classes ("Sports" and "sports")."""
     if inputs.truth is None or inputs.corpus.labels is None or grid.ground_truth is not None:
         return []
+    said = case_alike_said(inputs.corpus.labels)
+    return [f"{grid.path}: dataset.label_field '{grid.dataset.label_field}': {said}"] \
+        if said else []
+
+
+def case_alike_said(labels: Iterable[str]) -> str | None:
+    """What `validate` and `init` say of labels that differ only in case, else None."""
     by_fold: dict[str, set[str]] = {}
-    for label in set(inputs.corpus.labels) - {""}:
+    for label in set(labels) - {""}:
         by_fold.setdefault(label.casefold(), set()).add(label)
     alike = sorted(sorted(group) for group in by_fold.values() if len(group) > 1)
     if not alike:
-        return []
+        return None
     shown = ", ".join(" and ".join(repr(label[:40]) for label in group) for group in alike[:3])
     more = f" and {len(alike) - 3} more" if len(alike) > 3 else ""
-    return [f"{grid.path}: dataset.label_field '{grid.dataset.label_field}': labels that "
-            f"differ only in case are classes of their own ({shown}{more}); write each class "
-            "one way if they are one"]
+    return (f"labels that differ only in case are classes of their own ({shown}{more}); write "
+            "each class one way if they are one")
 
 
 def _unread_field_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
