@@ -169,3 +169,23 @@ def test_text_in_another_language_than_english_or_chinese_is_said(tmp_path):
         texts = [r["text"] for r in read_jsonl(dataset_path(name))]
         assert not_english_said(texts) is None, name
         assert not_english_said([t.split("\n")[0] for t in texts]) is None, name  # headlines
+
+
+def test_english_documents_among_chinese_ones_are_said(tmp_path, ng_records):
+    """30 English articles among 600 Chinese formed a topic of their own, unsaid (new-user audit
+    of 2026-12-04); Chinese news alone, with its English names and numbers, is not."""
+    chinese = read_jsonl(dataset_path("thucnews-mini"))[:300]
+    english = [{"id": f"en{n}", "text": r["text"], "label": r["label"]}
+               for n, r in enumerate(ng_records[:20])]
+
+    def said(rows) -> list[str]:
+        corpus = write_jsonl(tmp_path / "c.jsonl", rows)
+        grid = load_grid(make_grid(tmp_path, corpus, dataset={"path": str(corpus),
+                                                              "language": "zh"}))
+        return [a for a in advisories(grid, check_inputs(grid)) if "Latin letters" in a]
+
+    [advice] = said(chinese + english)
+    found = re.search(r"is 'zh', and (\d+) of 320 documents sampled \(\d+%\) are written in "
+                      r"Latin letters", advice)
+    assert found and int(found.group(1)) == 21  # and one THUCNews article, English reading
+    assert said(chinese) == []

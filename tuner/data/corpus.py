@@ -551,6 +551,18 @@ def chinese_documents(texts: Sequence[str], sample: int = 2000) -> ChineseDocume
 
 
 MIXED_SHARE = 0.02  # of the documents sampled, from which Chinese ones are worth a word
+LATIN_LETTERS = 20  # a document with this many Latin letters and little Han is not Chinese
+
+
+def not_chinese_documents(texts: Sequence[str], sample: int = 2000) -> tuple[int, int]:
+    """Of an even sample (each read to its 500th character): how many are written in Latin
+    letters, not mostly Han (English articles among Chinese ones), and how many were looked at."""
+    looked = [text[:500] for text in texts[::max(1, len(texts) // sample)]]
+    return sum(len(_LATIN.findall(text)) >= LATIN_LETTERS and not _mostly_han(text)
+               for text in looked), len(looked)
+
+
+_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
 
 
 def enough_to_say(count: int, sampled: int) -> bool:
