@@ -97,6 +97,10 @@ class Trainer(Protocol):
     # log-likelihood still rises): `tuner validate` says so, with the figures, for a grid whose
     # every trial of it runs below `below`. None: nothing said.
     budget_advice: ClassVar[BudgetAdvice | None] = None
+    # Settings `tuner init`'s starter grid gives this model beyond its defaults, each measured
+    # (the defaults stay the paper's or the parameter reference's), and why, as init says it.
+    starter_settings: ClassVar[Mapping[str, Any]] = {}
+    starter_why: ClassVar[str] = ""
 
     @staticmethod
     def shared_steps(params: Mapping[str, Any], inputs: StepInputs) -> list[SharedStep]:

@@ -122,6 +122,8 @@ def starter_grid(path: Path, grid_folder: Path | None, models: Sequence[str] = (
     found.notes += _date_note(found, dtm) + _model_notes("zh" if mixed else language, chosen,
                                                          found, topics, len(records))
     budgets = sampling_budgets(chosen)
+    settings, why = starter_settings(chosen)
+    found.notes += why
     if budgets:
         found.notes.append(f"{' and '.join(f'{k} {v}' for k, v in budgets.items())}: "
                            f"{'the default stops' if len(budgets) == 1 else 'their defaults stop'}"
@@ -134,7 +136,7 @@ def starter_grid(path: Path, grid_folder: Path | None, models: Sequence[str] = (
                     "label_field": found.label,
                     "timestamp_field": found.timestamp if dtm else None, "language": language},
         "models": chosen,
-        "params": ({"num_topics": topics} if topics else {}) | budgets,
+        "params": ({"num_topics": topics} if topics else {}) | budgets | settings,
         "seeds": SEEDS,
     }
     return grid, found.notes
@@ -469,6 +471,23 @@ def sampling_budgets(models: Sequence[str]) -> dict[str, int]:
         if trainer.budget_advice is not None and trainer.budget_param is not None:
             budgets[f"{name.lower()}.{trainer.budget_param}"] = trainer.budget_advice.suggested
     return budgets
+
+
+def starter_settings(models: Sequence[str]) -> tuple[dict[str, Any], list[str]]:
+    """The settings beyond their defaults each of `models` declares for a starter grid
+    (`Trainer.starter_settings`), as grid keys, and the notes that say why."""
+    from trainers import canonical_name, load_trainer
+
+    settings: dict[str, Any] = {}
+    why = []
+    for model in models:
+        name = str(canonical_name(model))
+        trainer = load_trainer(name)
+        keys = {f"{name.lower()}.{k}": v for k, v in trainer.starter_settings.items()}
+        if keys:
+            settings |= keys
+            why.append(f"{', '.join(f'{k} {v}' for k, v in keys.items())}: {trainer.starter_why}")
+    return settings, why
 
 
 def _take_num_topics(models: Sequence[str]) -> bool:

@@ -44,7 +44,10 @@ def test_a_bundled_corpus_gets_a_grid_that_validates(tmp_path, name, models, top
     assert len(inputs.corpus) == len(read_jsonl(dataset_path(name)))
     assert loaded.trial_count == len(models) * len(topics) * 2  # two seeds
     budgets = {"lda.max_iter": 500} | ({"btm.n_iter": 500} if "btm" in models else {})
-    assert {k: v for k, v in grid["params"].items() if k != "num_topics"} == budgets
+    settings = {"bertopic.reduce_outliers": "c-tf-idf"} if "bertopic" in models else {}
+    assert {k: v for k, v in grid["params"].items() if k != "num_topics"} == budgets | settings
+    assert ("bertopic" in models) is any(note.startswith("bertopic.reduce_outliers c-tf-idf: "
+                                                         "HDBSCAN leaves many") for note in notes)
     assert any(note.startswith(" and ".join(f"{k} {v}" for k, v in budgets.items()) + ": ")
                and "a Gibbs sampler short" in note for note in notes)
     assert any("classes" in note for note in notes)

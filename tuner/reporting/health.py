@@ -34,7 +34,8 @@ MEANINGS = {
                  "agreement with the labels mean little",
     "outliers": "a third or more of its documents have no topic (outliers): its coherence and "
                 "diversity describe the rest; ARI and NMI count the outliers as one more "
-                "cluster, and F1 as unmatched",
+                "cluster, and F1 as unmatched; BERTopic's reduce_outliers gives each a topic "
+                "(c-tf-idf: ARI 0.684 -> 0.888 on BBC News, NPMI 0.096 -> 0.085)",
     "unconverged": "STM stopped at max_iter before EM converged: raise max_iter",
     "still_improving": "its held-out loss was lowest at its last epoch: the epoch budget "
                        "stopped it, not early stopping; raise epochs",
