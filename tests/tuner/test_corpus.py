@@ -129,8 +129,14 @@ def test_a_gbk_csv_is_told_how_to_become_utf8(tmp_path):
     2026-12-01)."""
     path = tmp_path / "gbk.csv"
     path.write_bytes("id,text,label\n1,城市房价,财经\n".encode("gbk"))
-    with pytest.raises(DataError, match=r"not valid UTF-8 .*; save it as UTF-8 \(a GBK or "
-                                        r"GB18030 file: `iconv -f GB18030 -t UTF-8`"):
+    with pytest.raises(DataError, match=r"not valid UTF-8 .*; save it as UTF-8 \(it reads as "
+                                        r"Chinese in GB18030 or GBK: `iconv -f GB18030 -t UTF-8`"):
+        load_corpus(DatasetSpec(path))
+    # a Western European CSV from Excel was told to convert from GB18030 (user audit, 12-04)
+    path.write_bytes("id,text,label\n1,Le café des prés est fermé à l'été,économie\n"
+                     .encode("cp1252"))
+    with pytest.raises(DataError, match=r"\(it reads as Windows-1252 or Latin-1, as Excel "
+                                        r"writes a CSV on Windows: `iconv -f WINDOWS-1252"):
         load_corpus(DatasetSpec(path))
 
 

@@ -133,8 +133,8 @@ def _read_file(path: Path, suffix: str) -> list[dict[str, Any]]:
         return _read_delimited(path, _delimiter(suffix))
     except UnicodeDecodeError as err:
         raise DataError(f"{path}: not valid UTF-8 ({err.reason} {_where_undecodable(path)}); "
-                        "save it as UTF-8 (a GBK or GB18030 file: `iconv -f GB18030 -t UTF-8`; "
-                        "from Excel: CSV UTF-8)") from err
+                        f"save it as UTF-8 ({_encoding_hint(_head(path))}; from Excel: CSV "
+                        "UTF-8)") from err
     except DataError:
         raise
     except Exception as err:  # pandas/pyarrow raise many types for a broken file
@@ -256,9 +256,8 @@ def _file_text(path: Path, folder: Path, name: str, roots: Sequence[Path] = ()) 
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
         raise DataError(f"{folder}: {shown(name)} is not valid UTF-8 ({err.reason} at line "
-                        f"{line}, byte {err.start} of the file); save it as UTF-8 (a Latin-1 file: "
-                        "`iconv -f LATIN1 -t UTF-8`; GBK or GB18030: `iconv -f GB18030 -t "
-                        "UTF-8`)") from None
+                        f"{line}, byte {err.start} of the file); save it as UTF-8 "
+                        f"({_encoding_hint(data[:HEAD_BYTES])})") from None
 
 
 def _quoting(path: Path, delimiter: str) -> int:
@@ -400,6 +399,26 @@ def _uneven_csv_record(path: Path, delimiter: str = ",") -> str:
                 "field that never closes, so every line after it is read into it: close it, or "
                 "double it (\"\") where it is part of the text")
     return short
+
+
+HEAD_BYTES = 65536  # read to guess a file's encoding
+
+
+def _head(path: Path) -> bytes:
+    with path.open("rb") as handle:
+        return handle.read(HEAD_BYTES)
+
+
+def _encoding_hint(data: bytes) -> str:
+    """How to convert a file that is not UTF-8, by what it reads as: Chinese in GB18030 (GBK), or
+    else Windows-1252, Excel's CSV on Windows in Western Europe (a cp1252 CSV was told to convert
+    from GB18030; new-user audit of 2026-12-04)."""
+    text = data.decode("gb18030", errors="replace")
+    han, letters = len(HAN_CHARACTER.findall(text)), len(LETTER.findall(text))
+    if "\ufffd" not in text and han > 0.3 * max(1, letters):
+        return "it reads as Chinese in GB18030 or GBK: `iconv -f GB18030 -t UTF-8`"
+    return ("it reads as Windows-1252 or Latin-1, as Excel writes a CSV on Windows: "
+            "`iconv -f WINDOWS-1252 -t UTF-8`")
 
 
 def _where_undecodable(path: Path) -> str:
