@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
+import traceback
 import uuid
 from http import HTTPStatus
 from pathlib import Path
@@ -101,29 +102,27 @@ class EscapedLog(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         saved = record.msg, record.args, record.exc_text
         record.msg, record.args = shown(record.getMessage()), None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = self.formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = _escaped_traceback(record.exc_text)
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = _escaped_traceback(record.exc_info[1])
+        elif record.exc_text:  # formatted elsewhere: its line breaks cannot be told apart
+            record.exc_text = shown(record.exc_text)
         try:
             return super().format(record)
         finally:
             record.msg, record.args, record.exc_text = saved
 
 
-# a line a traceback itself starts: a frame's (indented), its headings, an exception's own
-# ("ValueError: ...", "mlflow.exceptions.MlflowException"); a log line's ("INFO name: ...") is
-# none of these
-_TRACEBACK_LINE = re.compile(r"$|\s|Traceback \(|During handling |The above exception |"
-                             r"[\w.]+(?::|$)")
-
-
-def _escaped_traceback(text: str) -> str:
-    """A traceback with its control characters escaped, and its line breaks but those inside an
-    exception's message, which a client's text can hold ("...\\nINFO tuner.serve: forged")."""
-    first, *rest = text.split("\n")
-    return shown(first) + "".join(("\n" if _TRACEBACK_LINE.match(line) else "\\n") + shown(line)
-                                  for line in rest)
+def _escaped_traceback(err: BaseException) -> str:
+    """`err`'s traceback, each exception's own text (type and message, which a client's text
+    can hold: "...\\nINFO tuner.serve: forged") escaped whole, newlines too, and the frames'
+    lines (the server's own code) with their line breaks kept (review of 2026-12-04: keeping a
+    break before a message line that looked like a frame's let a client forge log lines)."""
+    chunks = []
+    for chunk in traceback.TracebackException.from_exception(err).format():
+        structural = chunk.startswith((" ", "\n", "Traceback (most recent call last):"))
+        chunks.append("\n".join(map(shown, chunk.rstrip("\n").split("\n"))) if structural
+                      else shown(chunk.rstrip("\n")))
+    return "\n".join(chunks)
 
 
 def public_failure(err: BaseException, roots: DataRoots, store: str | None = None) -> str:

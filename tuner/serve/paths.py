@@ -56,21 +56,20 @@ _OTHER_PATH = re.compile(r"(?:(?<=file://)|(?<![\w.:/~-]))(~?/(?:[^/\s'\"]+(?: [
 
 
 API_FOLDERS = ("sweeps",)  # an API path's first part, left as written
+HINT_FOLDER = "models"  # the download hint's folder, /models/NAME: two parts, left as written
 
 
 def _cut_path(match: re.Match[str]) -> str:
-    """`.../` and the last part, unless an API path (/sweeps/ID) or a placeholder's (its last
-    part in capitals: /models/NAME). Not by whether the first folder exists: an answer that cut
-    /srv/a/b but not /nothing/a/b told a client which folders the server has (attacker audit
-    of 2026-12-04)."""
+    """`.../` and the last part, unless an API path (/sweeps/ID) or the download hint's
+    (/models/NAME). Not by whether the first folder exists: an answer that cut /srv/a/b but
+    not /nothing/a/b told a client which folders the server has (attacker audit of
+    2026-12-04); nor by capitals in the last part, which left /home/alice/secret/CORPUS whole
+    (review of 2026-12-04)."""
     folders, last = match.group(1), match.group(2)
-    top = folders.split("/")[1]
-    if folders.startswith("/") and (top in API_FOLDERS or _PLACEHOLDER.match(last)):
+    parts = folders.strip("/").split("/")
+    if folders.startswith("/") and (parts[0] in API_FOLDERS or parts == [HINT_FOLDER]):
         return match.group(0)
     return f".../{last}"
-
-
-_PLACEHOLDER = re.compile(r"[A-Z][A-Z_]*(?:[^\w.]|$)")  # NAME, NAME; (not NAME.json)
 
 
 def contained_grid(raw: dict[str, Any], roots: DataRoots, base: Path) -> dict[str, Any]:
