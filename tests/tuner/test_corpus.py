@@ -676,3 +676,17 @@ def test_a_json_array_of_records_is_said_to_need_json_lines(tmp_path, indent):
     with pytest.raises(DataError) as info:
         load_corpus(DatasetSpec(path))
     assert "JSON array" not in str(info.value)
+
+
+def test_the_encoding_hint_reads_past_a_split_character_and_a_broken_utf8_byte(tmp_path):
+    """A GBK file whose head ended inside a two-byte character was told Windows-1252, and a
+    UTF-8 Chinese file with one broken byte too (review of 2026-12-04)."""
+    from tuner.data.corpus import HEAD_BYTES, _encoding_hint
+
+    gbk = ("城市房价上涨" * 20000).encode("gbk")
+    assert "GB18030" in _encoding_hint(b"x" + gbk[:HEAD_BYTES - 1])  # cut mid-character
+    path = tmp_path / "broken.jsonl"
+    text = json.dumps({"id": "1", "text": "城市房价上涨" * 50, "label": "x"}, ensure_ascii=False)
+    path.write_bytes(text.encode("utf-8")[:40] + b"\xff" + text.encode("utf-8")[40:] + b"\n")
+    with pytest.raises(DataError, match=r"\(it is UTF-8 but for a few broken bytes"):
+        load_corpus(DatasetSpec(path))

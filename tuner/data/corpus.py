@@ -3,6 +3,7 @@ text files) into a validated, hashed Corpus."""
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import math
@@ -132,9 +133,9 @@ def _read_file(path: Path, suffix: str) -> list[dict[str, Any]]:
             return pd.read_parquet(path).to_dict(orient="records")  # type: ignore[no-any-return]
         return _read_delimited(path, _delimiter(suffix))
     except UnicodeDecodeError as err:
+        hint = _encoding_hint(_around_undecodable(path))
         raise DataError(f"{path}: not valid UTF-8 ({err.reason} {_where_undecodable(path)}); "
-                        f"save it as UTF-8 ({_encoding_hint(_head(path))}; from Excel: CSV "
-                        "UTF-8)") from err
+                        f"save it as UTF-8 ({hint}; from Excel: CSV UTF-8)") from err
     except DataError:
         raise
     except Exception as err:  # pandas/pyarrow raise many types for a broken file
@@ -257,7 +258,8 @@ def _file_text(path: Path, folder: Path, name: str, roots: Sequence[Path] = ()) 
         line = data.count(b"\n", 0, err.start) + 1
         raise DataError(f"{folder}: {shown(name)} is not valid UTF-8 ({err.reason} at line "
                         f"{line}, byte {err.start} of the file); save it as UTF-8 "
-                        f"({_encoding_hint(data[:HEAD_BYTES])})") from None
+                        f"({_encoding_hint(data[max(0, err.start - 1024):][:HEAD_BYTES])})"
+                        ) from None
 
 
 def _quoting(path: Path, delimiter: str) -> int:
@@ -404,21 +406,38 @@ def _uneven_csv_record(path: Path, delimiter: str = ",") -> str:
 HEAD_BYTES = 65536  # read to guess a file's encoding
 
 
-def _head(path: Path) -> bytes:
-    with path.open("rb") as handle:
-        return handle.read(HEAD_BYTES)
+def _around_undecodable(path: Path) -> bytes:
+    """HEAD_BYTES of `path` from a little before its first byte that is not UTF-8."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+        start = 0
+    except UnicodeDecodeError as err:
+        start = max(0, err.start - 1024)
+    return data[start:start + HEAD_BYTES]
 
 
 def _encoding_hint(data: bytes) -> str:
-    """How to convert a file that is not UTF-8, by what it reads as: Chinese in GB18030 (GBK), or
-    else Windows-1252, Excel's CSV on Windows in Western Europe (a cp1252 CSV was told to convert
-    from GB18030; new-user audit of 2026-12-04)."""
-    text = data.decode("gb18030", errors="replace")
+    """How to convert a file that is not UTF-8, by what `data` (its bytes from the first that
+    is not UTF-8) reads as: UTF-8 with a few broken bytes among good non-ASCII ones, Chinese in
+    GB18030 (GBK), else Windows-1252, Excel's CSV on Windows in Western Europe (a cp1252 CSV was
+    told to convert from GB18030; new-user audit of 2026-12-04)."""
+    as_utf8 = codecs.getincrementaldecoder("utf-8")("replace").decode(data, final=False)
+    broken = as_utf8.count("\ufffd")
+    if broken * 20 < sum(ord(c) > 127 for c in as_utf8) - broken:  # 95% of them are good
+        return ("it is UTF-8 but for a few broken bytes, as a file cut or joined mid-character "
+                "has: find them at the place named, or drop them with `iconv -c -f UTF-8 -t "
+                "UTF-8`")
+    # not final: a read that ends inside a two-byte character leaves it, not a broken one
+    text = codecs.getincrementaldecoder("gb18030")("replace").decode(data, final=False)
     han, letters = len(HAN_CHARACTER.findall(text)), len(LETTER.findall(text))
-    if "\ufffd" not in text and han > 0.3 * max(1, letters):
+    if text.count("\ufffd") <= BROKEN_BYTES and han > 0.3 * max(1, letters):
         return "it reads as Chinese in GB18030 or GBK: `iconv -f GB18030 -t UTF-8`"
     return ("it reads as Windows-1252 or Latin-1, as Excel writes a CSV on Windows: "
             "`iconv -f WINDOWS-1252 -t UTF-8`")
+
+
+BROKEN_BYTES = 3  # undecodable bytes in a file's head below which it is read as that encoding
 
 
 def _where_undecodable(path: Path) -> str:
