@@ -121,14 +121,8 @@ def starter_grid(path: Path, grid_folder: Path | None, models: Sequence[str] = (
     topics = topic_counts(len(records), found.classes) if _take_num_topics(chosen) else []
     found.notes += _date_note(found, dtm) + _model_notes("zh" if mixed else language, chosen,
                                                          found, topics, len(records))
-    budgets = sampling_budgets(chosen)
     settings, why = starter_settings(chosen)
     found.notes += why
-    if budgets:
-        found.notes.append(f"{' and '.join(f'{k} {v}' for k, v in budgets.items())}: "
-                           f"{'the default stops' if len(budgets) == 1 else 'their defaults stop'}"
-                           " a Gibbs sampler short (`tuner validate` of a grid without "
-                           f"{'it' if len(budgets) == 1 else 'them'} gives the figures)")
     grid: dict[str, Any] = {
         "experiment": experiment or _experiment_name(path),
         "dataset": {"path": _path_from(grid_folder, path),
@@ -136,7 +130,7 @@ def starter_grid(path: Path, grid_folder: Path | None, models: Sequence[str] = (
                     "label_field": found.label,
                     "timestamp_field": found.timestamp if dtm else None, "language": language},
         "models": chosen,
-        "params": ({"num_topics": topics} if topics else {}) | budgets | settings,
+        "params": ({"num_topics": topics} if topics else {}) | settings,
         "seeds": SEEDS,
     }
     return grid, found.notes
@@ -459,35 +453,31 @@ def suggested_models(language: str, short: bool) -> list[str]:
     return models + (["bertopic"] if language == "en" else [])
 
 
-def sampling_budgets(models: Sequence[str]) -> dict[str, int]:
-    """The budget each of `models` whose default was measured to stop it short is given
-    (`Trainer.budget_advice`), as grid keys: {"lda.max_iter": 500}."""
-    from trainers import canonical_name, load_trainer
-
-    budgets = {}
-    for model in models:
-        name = str(canonical_name(model))
-        trainer = load_trainer(name)
-        if trainer.budget_advice is not None and trainer.budget_param is not None:
-            budgets[f"{name.lower()}.{trainer.budget_param}"] = trainer.budget_advice.suggested
-    return budgets
-
-
 def starter_settings(models: Sequence[str]) -> tuple[dict[str, Any], list[str]]:
-    """The settings beyond their defaults each of `models` declares for a starter grid
-    (`Trainer.starter_settings`), as grid keys, and the notes that say why."""
+    """The settings beyond their defaults that each of `models` is given in a starter grid, as
+    grid keys ({"lda.max_iter": 500}), and the notes that say why: the budget of a model whose
+    default was measured to stop it short (`Trainer.budget_advice`), and what it declares
+    (`Trainer.starter_settings`)."""
     from trainers import canonical_name, load_trainer
 
+    budgets: dict[str, Any] = {}
     settings: dict[str, Any] = {}
     why = []
     for model in models:
         name = str(canonical_name(model))
         trainer = load_trainer(name)
+        if trainer.budget_advice is not None and trainer.budget_param is not None:
+            budgets[f"{name.lower()}.{trainer.budget_param}"] = trainer.budget_advice.suggested
         keys = {f"{name.lower()}.{k}": v for k, v in trainer.starter_settings.items()}
         if keys:
             settings |= keys
             why.append(f"{', '.join(f'{k} {v}' for k, v in keys.items())}: {trainer.starter_why}")
-    return settings, why
+    if budgets:
+        why.append(f"{' and '.join(f'{k} {v}' for k, v in budgets.items())}: "
+                   f"{'the default stops' if len(budgets) == 1 else 'their defaults stop'} a "
+                   f"Gibbs sampler short (`tuner validate` of a grid without "
+                   f"{'it' if len(budgets) == 1 else 'them'} gives the figures)")
+    return budgets | settings, why
 
 
 def _take_num_topics(models: Sequence[str]) -> bool:

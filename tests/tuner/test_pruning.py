@@ -390,8 +390,9 @@ def test_a_configuration_with_a_pruned_seed_is_not_ranked_on_its_other_seeds():
 
 def test_a_gibbs_sampler_held_below_the_budget_it_was_measured_to_need_is_warned_of(
         tmp_path, small_corpus):
-    """LDA at its default 100 iterations ranked below BTM on headlines, and above it at 500
-    (bench/sampling_budget.py); nothing said so. Said per model, by the key that sets it."""
+    """LDA at its default 100 iterations was level with BTM on toutiao headlines, and well ahead
+    at 500 (bench/sampling_budget.py); nothing said so. Said per model, by the key that sets
+    it."""
     from tuner.engine.advice import _sampling_budget_advice
 
     def said(models: list[str], params: dict) -> list[str]:

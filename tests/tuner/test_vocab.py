@@ -307,7 +307,8 @@ def test_posts_that_quote_replies_get_the_strips_suggested(tmp_path, small_corpu
 
     def said(corpus, **preprocessing) -> list[str]:
         grid = load_grid(make_grid(tmp_path, corpus, preprocessing=preprocessing))
-        return [a for a in advisories(grid, check_inputs(grid)) if "quoted replies" in a]
+        return [a for a in advisories(grid, check_inputs(grid))
+                if "quoted replies" in a or "mail or news headers" in a]
 
     [advice] = said(small_corpus)
     assert "set strip_quotes to true" in advice and "35.5%" in advice
@@ -316,3 +317,10 @@ def test_posts_that_quote_replies_get_the_strips_suggested(tmp_path, small_corpu
              "text": f"Mr Brown said: \"We expect growth of {n}%.\"\nMarkets rose on the news."}
             for n in range(60)]
     assert said(write_jsonl(tmp_path / "news.jsonl", news)) == []
+    mail = [{**row, "text": f"From: a{n}@b.org\nSubject: rates {n}\n\n{row['text']}"}
+            for n, row in enumerate(news)]
+    [advice] = said(write_jsonl(tmp_path / "mail.jsonl", mail))
+    assert "mail or news headers (From:, Subject:" in advice and "set strip_headers" in advice
+    # an abstract's one "Keywords:" line is no mail header (review of 2026-12-04)
+    papers = [{**row, "text": f"Keywords: growth, markets\n{row['text']}"} for row in news]
+    assert said(write_jsonl(tmp_path / "papers.jsonl", papers)) == []

@@ -600,7 +600,8 @@ def not_chinese_documents(texts: Sequence[str], sample: int = 2000) -> tuple[int
                for text in looked), len(looked)
 
 
-_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
+LATIN_LETTER = "A-Za-z\u00c0-\u024f"  # a regular expression class: Latin letters, accented too
+_LATIN = re.compile(f"[{LATIN_LETTER}]")
 
 
 def enough_to_say(count: int, sampled: int) -> bool:

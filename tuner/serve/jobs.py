@@ -31,7 +31,7 @@ from tuner.engine.executors import SharedPool, make_executor
 from tuner.engine.sweep import CheckedInputs, PreparedSweep
 from tuner.errors import ApiError, GridError, SweepInterrupted, SweepLockedError, TunerError
 from tuner.grid import Grid, is_text
-from tuner.grid_sections import is_file
+from tuner.grid_sections import MAX_EXPERIMENT, is_file
 from tuner.params import shown
 from tuner.serve import MAX_BATCH_TOKENS, MIN_FREE_GB
 from tuner.serve.errors import public_failure, validation_error
@@ -144,12 +144,16 @@ class SweepRegistry:
         if self._stop.is_set():
             raise ApiError(HTTPStatus.SERVICE_UNAVAILABLE, "the server is shutting down")
         job_id = uuid.uuid4().hex[:12]
-        self._refuse_running(self._experiment_named(body))  # before validation reads the data
+        named = self._experiment_named(body)
+        self._refuse_running(named)  # before validation reads the data
         with self._lock:
             self._raise_if_full(self._waiting())  # and asked again once it validated
         self._raise_if_disk_full()
+        if named is not None and len(named) <= MAX_EXPERIMENT:  # as early (review, 12-04)
+            self._refuse_artifacts_elsewhere(named)
         grid, inputs, inline = self._validated_request(body)
-        self._refuse_artifacts_elsewhere(grid.experiment)
+        if named != grid.experiment:
+            self._refuse_artifacts_elsewhere(grid.experiment)
         job = SweepJob(job_id, grid.experiment, "grid_inline" if inline else str(body["grid"]))
         self._register(job)
         log.info("sweep %s accepted: experiment %r, %r", job_id, job.experiment, job.grid)

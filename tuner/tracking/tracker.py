@@ -282,8 +282,12 @@ class MlflowTracker:
     def _artifact_location(self, experiment: str) -> str | None:
         if not self.tracking_uri.startswith("sqlite:///"):
             return None  # a server decides where artifacts go
-        root = Path(self.tracking_uri.removeprefix("sqlite:///")).parent / "artifacts"
-        return (root / artifact_folder_name(experiment)).resolve().as_uri()
+        return (self._artifacts_root() / artifact_folder_name(experiment)).resolve().as_uri()
+
+    def _artifacts_root(self) -> Path:
+        """A SQLite store's `artifacts/` folder, beside its database file."""
+        database = self.tracking_uri.removeprefix("sqlite:///").split("?", 1)[0]
+        return Path(database).parent.resolve() / "artifacts"
 
     def artifacts_elsewhere(self, experiment: str) -> bool:
         """Whether `experiment` is in this SQLite store and keeps its artifacts in a local folder
@@ -300,8 +304,7 @@ class MlflowTracker:
         location = urlparse(str(found.artifact_location))
         if location.scheme not in ("", "file"):
             return False  # an object store the operator chose
-        root = Path(self.tracking_uri.removeprefix("sqlite:///")).parent.resolve() / "artifacts"
-        return not Path(unquote(location.path)).resolve().is_relative_to(root)
+        return not Path(unquote(location.path)).resolve().is_relative_to(self._artifacts_root())
 
     def experiment_id(self, experiment: str, create: bool = True) -> str | None:
         try:
