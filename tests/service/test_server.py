@@ -431,18 +431,25 @@ def test_an_experiment_whose_artifacts_go_outside_the_store_is_refused(api: Serv
                              "does); name another experiment")
 
 
-def test_a_second_origin_header_of_another_site_is_refused(api: Served) -> None:
-    """Only the first Origin header was checked (attacker audit of 2026-12-04)."""
+def _headed(api: Served, method: str, path: str, headers: list[tuple[str, str]]
+            ) -> tuple[int, bytes]:
+    """A request with `headers` as given, repeated ones too, and no body; its status and body."""
     connection = http.client.HTTPConnection("127.0.0.1", api.port, timeout=60)
-    connection.putrequest("POST", "/sweeps/0123456789ab/cancel")
-    connection.putheader("Authorization", f"Bearer {TOKEN}")
-    connection.putheader("Origin", f"http://127.0.0.1:{api.port}")
-    connection.putheader("Origin", "http://evil.example")
-    connection.putheader("Content-Length", "0")
-    connection.endheaders()
+    connection.putrequest(method, path)
+    for name, value in headers:
+        connection.putheader(name, value)
+    connection.endheaders()  # a body a header announces is never sent: answered from the head
     answer = connection.getresponse()
     status, data = answer.status, answer.read()
     connection.close()
+    return status, data
+
+
+def test_a_second_origin_header_of_another_site_is_refused(api: Served) -> None:
+    """Only the first Origin header was checked (attacker audit of 2026-12-04)."""
+    status, data = _headed(api, "POST", "/sweeps/0123456789ab/cancel", [
+        ("Authorization", f"Bearer {TOKEN}"), ("Origin", f"http://127.0.0.1:{api.port}"),
+        ("Origin", "http://evil.example"), ("Content-Length", "0")])
     assert status == 403, data
 
 
@@ -509,16 +516,11 @@ def test_a_key_given_twice_in_the_body_is_refused_as_in_a_grid_file(api: Served)
 
 
 def test_body_over_one_mib_answers_413_before_reading_it(api: Served) -> None:
-    connection = http.client.HTTPConnection("127.0.0.1", api.port, timeout=30)
-    connection.putrequest("POST", "/sweeps")
-    connection.putheader("Authorization", f"Bearer {TOKEN}")
-    connection.putheader("Content-Type", "application/json")
-    connection.putheader("Content-Length", str(1024 * 1024 + 1))
-    connection.endheaders()  # the body is never sent: the server must answer from the header
-    answer = connection.getresponse()
-    assert answer.status == 413
-    assert "at most 1048576 bytes" in json.loads(answer.read())["error"]
-    connection.close()
+    status, data = _headed(api, "POST", "/sweeps", [
+        ("Authorization", f"Bearer {TOKEN}"), ("Content-Type", "application/json"),
+        ("Content-Length", str(1024 * 1024 + 1))])
+    assert status == 413
+    assert "at most 1048576 bytes" in json.loads(data)["error"]
 
 
 def test_body_must_name_a_grid(api: Served) -> None:
