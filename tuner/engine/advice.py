@@ -37,7 +37,7 @@ from tuner.data.vocab import (
     MENTION,
     WEB_DEBRIS,
     mail_headers,
-    reply_quoting_line,
+    quotes_replies,
     unmatchable_stop_words,
 )
 from tuner.engine.pruning import largest_budget
@@ -599,11 +599,10 @@ def _quoting_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
     settings = grid.preprocessing
     if settings.strip_quotes and settings.strip_headers:
         return []
-    sample = [text.splitlines()[:MAIL_LINES] for text in sample_documents(inputs.corpus.texts,
-                                                                          2000)]
+    sample = [text[:CHARACTERS_COUNTED] for text in sample_documents(inputs.corpus.texts, 500)]
     least = QUOTING_SHARE * max(1, len(sample))
-    quoting = sum(any(map(reply_quoting_line, lines)) for lines in sample) >= least
-    headers = sum(len(mail_headers(lines)) >= 2 for lines in sample) >= least
+    quoting = sum(map(quotes_replies, sample)) >= least
+    headers = sum(len(mail_headers(text)) >= 2 for text in sample) >= least
     asked = [name for name, found, on in (("strip_quotes", quoting, settings.strip_quotes),
                                           ("strip_headers", headers, settings.strip_headers))
              if found and not on]
@@ -616,7 +615,6 @@ def _quoting_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
             "3.5%, bench/boilerplate_share.py)"]
 
 
-MAIL_LINES = 200  # of a document read for quoting: a long post's first lines hold its headers
 WHAT_IT_DROPS = {"strip_quotes": "quoted replies (\"... writes:\", \"> ...\")",
                  "strip_headers": "mail or news headers (From:, Subject:, Organization:)"}
 
