@@ -26,6 +26,7 @@ from tuner.data.corpus import (
 from tuner.data.ground_truth import not_topical
 from tuner.data.timestamps import parse_timestamp, value_shape
 from tuner.errors import DataError
+from tuner.grid_sections import MAX_TEXT_FIELDS
 
 # Field names that say what a field holds, most telling first (compared case-insensitively)
 # (and in Chinese: a CSV of toutiao headlines headed 编号,标题,类别 got no id and no label; user
@@ -207,7 +208,8 @@ def _more_text(records: Sequence[Mapping[str, Any]], words: Mapping[str, float],
     more = [n for n, w in words.items() if n != text and w >= TEXT_WORDS
             and 2 * len({_scalar_text(r.get(n)) for r in records}) > len(records)
             and not _mostly_inside(records, n, text)]
-    return sorted([text, *more], key=lambda n: words[n]) if more else []
+    longest = sorted([text, *more], key=lambda n: -words[n])[:MAX_TEXT_FIELDS]  # a grid's most
+    return sorted(longest, key=lambda n: words[n]) if more else []
 
 
 def _mostly_inside(records: Sequence[Mapping[str, Any]], name: str, text: str) -> bool:

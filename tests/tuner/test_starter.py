@@ -476,3 +476,15 @@ def test_labels_that_differ_only_in_case_are_said_at_init(tmp_path, ng_records):
     [said] = [n for n in notes if "differ only in case" in n]
     assert said.startswith("label_field 'label': labels that differ only in case are classes "
                            "of their own (")
+
+
+def test_no_more_text_fields_are_joined_than_a_grid_takes(tmp_path, ng_records):
+    """A survey of 12 free-text answers: the 10 longest are joined, as a grid's text_field
+    takes 10 at most (the grid was refused otherwise)."""
+    rows = [{f"answer{k}": " ".join(r["text"].split()[k * 6:k * 6 + 6 + k]) for k in range(12)}
+            | {"label": r["label"]} for r in ng_records[:200]]
+    corpus = tmp_path / "survey.jsonl"
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    path, grid, _ = _written(tmp_path, corpus, models=["lda"])
+    assert grid["dataset"]["text_field"] == [f"answer{k}" for k in range(2, 12)]
+    check_inputs(load_grid(path))
