@@ -148,8 +148,9 @@ def _not_chinese_advice(where: str, texts: Sequence[str]) -> list[str]:
             "not split by language"]
 
 
-# Words of English that French, Spanish, German and Italian text all but never holds (not "a",
-# "de", "un", "on" or "die", which scikit-learn's English list has too).
+# Words of English that French, Spanish, German and Italian text rarely holds (German has "was"
+# and "an", French "or"; not "a", "de", "un", "on" or "die", which scikit-learn's English list
+# has too).
 ENGLISH_FUNCTION_WORDS = frozenset(
     "the and of to is that for with was it this are be at by from have has but not they were "
     "which their been would will its an or".split())
