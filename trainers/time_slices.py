@@ -13,14 +13,14 @@ from numpy.typing import NDArray
 from tuner.errors import DataError
 from tuner.params import Constraint
 
-_BINS = re.compile(r"^bins:(\d{1,9})$")  # more digits: int() refuses 4,300 (a 500)
+_BINS = re.compile(r"bins:([0-9]{1,9})")  # fullmatch, ASCII digits; more: int() refuses 4,300
 MAX_BINS = 50
 
 
 def _valid_rule(value: object) -> bool:
     if value == "year":
         return True
-    match = _BINS.match(value) if isinstance(value, str) else None
+    match = _BINS.fullmatch(value) if isinstance(value, str) else None
     return match is not None and 2 <= int(match.group(1)) <= MAX_BINS
 
 
@@ -46,7 +46,7 @@ def slice_documents(dates: Sequence[date], rule: str) -> TimeSlices:
         position = {y: i for i, y in enumerate(years)}
         return TimeSlices([str(y) for y in years],
                           np.array([position[d.year] for d in dates], dtype=np.int64))
-    match = _BINS.match(rule)
+    match = _BINS.fullmatch(rule)
     if match is None:
         raise ValueError(f"time_slices must be {TIME_SLICE_RULE.describe}; got {rule!r}")
     bins = int(match.group(1))

@@ -114,7 +114,9 @@ def test_the_servers_log_escapes_what_a_client_wrote_traceback_and_all() -> None
 
     path = "/sweeps?\x1b]0;PWNED\x07\x1b[2J\nINFO tuner.serve: forged"
     try:  # a message line that starts as a frame's does, or as a module's name (review)
-        raise ValueError(f"bad value \x1b[31m{path}\n  File x\ntuner.serve.jobs: sweep done")
+        err = ValueError(f"bad value \x1b[31m{path}\n  File x\ntuner.serve.jobs: sweep done")
+        err.add_note("a note\nINFO tuner.serve.jobs: forged")  # notes are split into lines
+        raise err
     except ValueError:
         record = logging.LogRecord("tuner.serve.server", logging.ERROR, __file__, 1,
                                    "%s %s failed", ("POST", path), sys.exc_info())
@@ -125,7 +127,8 @@ def test_the_servers_log_escapes_what_a_client_wrote_traceback_and_all() -> None
                     "INFO tuner.serve: forged failed")
     assert traceback[0] == "Traceback (most recent call last):"
     assert traceback[-1].startswith("ValueError: bad value \\x1b[31m/sweeps?")
-    assert traceback[-1].endswith("forged\\n  File x\\ntuner.serve.jobs: sweep done")
+    assert traceback[-1].endswith("forged\\n  File x\\ntuner.serve.jobs: sweep done\\n"
+                                  "a note\\nINFO tuner.serve.jobs: forged")
     assert traceback[1].startswith("  File ") and len(traceback) == 4  # the frame's two lines
     assert record.msg == "%s %s failed" and record.args == ("POST", path)  # others see it so
 
@@ -225,6 +228,9 @@ def test_a_named_grids_files_outside_the_roots_show_only_their_names(tmp_path: P
     # 2026-12-04: /srv/a/b was cut, /nothing/a/b was not)
     assert roots.public("got '/tmp/a/b' and '/no-such-folder-here/a/b'") == \
         "got '.../b' and '.../b'"
+    # a folder's name with an apostrophe, two spaces or a tab is cut whole (second round)
+    assert roots.public("/srv/a/it's data/x.jsonl; /srv/a  b/c/y.jsonl; /srv/t\tx/z.jsonl") \
+        == ".../x.jsonl; .../y.jsonl; .../z.jsonl"
     # nor are capitals a placeholder's mark (review of 2026-12-04)
     assert roots.public("/home/alice/secret/CORPUS; /srv/data/NEWS-2024.jsonl; "
                         "/models/deep/NAME") == ".../CORPUS; .../NEWS-2024.jsonl; .../NAME"

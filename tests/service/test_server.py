@@ -431,14 +431,15 @@ def test_an_experiment_whose_artifacts_go_outside_the_store_is_refused(api: Serv
                              "does); name another experiment")
 
 
-def _headed(api: Served, method: str, path: str, headers: list[tuple[str, str]]
-            ) -> tuple[int, bytes]:
-    """A request with `headers` as given, repeated ones too, and no body; its status and body."""
+def _headed(api: Served, method: str, path: str, headers: list[tuple[str, str]],
+            body: bytes | None = None) -> tuple[int, bytes]:
+    """A request with `headers` as given, repeated ones too, and `body` (None: a body a header
+    announces is never sent, so it is answered from the head); its status and body."""
     connection = http.client.HTTPConnection("127.0.0.1", api.port, timeout=60)
     connection.putrequest(method, path)
     for name, value in headers:
         connection.putheader(name, value)
-    connection.endheaders()  # a body a header announces is never sent: answered from the head
+    connection.endheaders(body)
     answer = connection.getresponse()
     status, data = answer.status, answer.read()
     connection.close()
@@ -513,6 +514,16 @@ def test_a_key_given_twice_in_the_body_is_refused_as_in_a_grid_file(api: Served)
     assert json.loads(data)["error"] == ("body: a key is given twice in one object "
                                          "('experiment'); JSON keeps only the last, so say which "
                                          "value you mean")
+
+
+def test_a_second_content_length_is_refused(api: Served) -> None:
+    """Two lengths (2 and 50) were taken as the first (attacker audit of 2026-12-04, second
+    round): the body is no longer read by one of them."""
+    status, data = _headed(api, "POST", "/sweeps", [
+        ("Authorization", f"Bearer {TOKEN}"), ("Content-Type", "application/json"),
+        ("Content-Length", "2"), ("Content-Length", "50")], b"{}")
+    assert status == 400, data
+    assert json.loads(data)["error"] == "Content-Length: given more than once"
 
 
 def test_body_over_one_mib_answers_413_before_reading_it(api: Served) -> None:

@@ -551,6 +551,6 @@ def test_no_sweep_starts_while_the_cache_disk_is_short_of_free_space(
     finally:
         served.stop()
     assert status == 507, body
-    assert body["error"].startswith("the cache folder's disk has ")
+    assert body["error"].startswith("the cache folder's or the tracking store's disk has ")
     assert "under this server's --min-free-gb 1e+12: no sweep starts until space is freed" in \
         body["error"] and "journal/ holds results not yet logged" in body["error"]

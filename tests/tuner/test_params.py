@@ -134,6 +134,11 @@ def test_a_number_too_large_for_a_float_is_refused_by_name_not_crashed_on(tmp_pa
     for models, params, field in [(["lda"], {"num_topics": 5, "alpha": huge}, "params.alpha"),
                                   (["dtm"], {"num_topics": 5, "time_slices": "bins:" + "9" * 5000},
                                    "params.time_slices")]:
+        if field == "params.time_slices":  # a newline after it, full-width digits: refused too
+            for rule in ("bins:5\n", "bins:１０"):
+                with pytest.raises(GridError):
+                    load_grid(make_grid(tmp_path, small_corpus, models=models,
+                                        params={"num_topics": 5, "time_slices": rule}))
         with pytest.raises(GridError) as info:
             load_grid(make_grid(tmp_path, small_corpus, models=models, params=params))
         [problem] = info.value.problems

@@ -138,3 +138,21 @@ def test_a_parameter_past_mlflows_length_is_cut_where_it_says_so(tmp_path):
     assert logged["short"] == "1,2"
     assert len(logged["seeds"]) == 6000 and logged["seeds"].startswith(seeds[:5000])
     assert logged["seeds"].endswith(f"... ({len(seeds)} characters)")
+
+
+def test_an_experiment_whose_artifacts_go_outside_the_store_is_told_apart(tmp_path):
+    """MLflow's Default experiment, one made with MLflow's API elsewhere, and a location whose
+    '#' hid its climb out when it was parsed as a URL (attacker audit of 2026-12-04, second
+    round) keep their artifacts outside the store's folder; tuner's own do not."""
+    from mlflow.tracking import MlflowClient
+
+    uri = sqlite_store(tmp_path / "store" / "mlflow.db")
+    tracker = MlflowTracker(uri)
+    tracker.experiment_id("own")
+    client = MlflowClient(uri)
+    artifacts = tmp_path / "store" / "artifacts"
+    client.create_experiment("hash", artifact_location=f"{artifacts}/x#/../../../out")
+    client.create_experiment("inside", artifact_location=str(artifacts / "inside"))
+    client.create_experiment("outside", artifact_location=(tmp_path / "out").as_uri())
+    assert [name for name in ("own", "inside", "hash", "outside", "Default", "absent")
+            if tracker.artifacts_elsewhere(name)] == ["hash", "outside", "Default"]

@@ -80,6 +80,7 @@ def log_reference(err: BaseException) -> str:
 LINE_CHARS = 2000  # of one problem line in an answer
 MAX_LINES = 101  # problem lines in an answer: a grid's 100 and the count of the rest
 LOGGED_CHARS = 20000  # of an error's text in the server's log
+LOGGED_LINE_CHARS = 500  # of a request line in it (its path and query are the client's)
 
 
 def cut(text: str, most: int) -> str:
@@ -113,16 +114,33 @@ class EscapedLog(logging.Formatter):
 
 
 def _escaped_traceback(err: BaseException) -> str:
-    """`err`'s traceback, each exception's own text (type and message, which a client's text
-    can hold: "...\\nINFO tuner.serve: forged") escaped whole, newlines too, and the frames'
-    lines (the server's own code) with their line breaks kept (review of 2026-12-04: keeping a
-    break before a message line that looked like a frame's let a client forge log lines)."""
-    chunks = []
-    for chunk in traceback.TracebackException.from_exception(err).format():
-        structural = chunk.startswith((" ", "\n", "Traceback (most recent call last):"))
-        chunks.append("\n".join(map(shown, chunk.rstrip("\n").split("\n"))) if structural
-                      else shown(chunk.rstrip("\n")))
-    return "\n".join(chunks)
+    """`err`'s traceback with every line escaped but the frames' own (the server's code), which
+    keep their line breaks: each exception's text, notes included, and a SyntaxError's file name
+    and line, whatever a client's text can hold, are escaped whole, newlines too (review and
+    attacker audit of 2026-12-04: a break kept before a message line that looked like a frame's
+    let a client forge log lines)."""
+    return "\n".join(_traceback_lines(traceback.TracebackException.from_exception(err), set()))
+
+
+def _traceback_lines(exc: traceback.TracebackException, seen: set[int]) -> list[str]:
+    """As traceback.format_exception lays a chain out: its cause or context first."""
+    seen.add(id(exc))
+    lines: list[str] = []
+    cause, context = exc.__cause__, exc.__context__
+    if cause is not None and id(cause) not in seen:
+        lines += _traceback_lines(cause, seen) + [CAUSE_HEADING]
+    elif context is not None and not exc.__suppress_context__ and id(context) not in seen:
+        lines += _traceback_lines(context, seen) + [CONTEXT_HEADING]
+    if exc.stack:
+        lines.append("Traceback (most recent call last):")
+        lines += [shown(line) for frame in exc.stack.format()
+                  for line in frame.rstrip("\n").split("\n")]
+    lines.append(shown("".join(exc.format_exception_only()).rstrip("\n")))
+    return lines
+
+
+CAUSE_HEADING = "\nThe above exception was the direct cause of the following exception:\n"
+CONTEXT_HEADING = "\nDuring handling of the above exception, another exception occurred:\n"
 
 
 def public_failure(err: BaseException, roots: DataRoots, store: str | None = None) -> str:

@@ -316,12 +316,21 @@ class SweepRegistry:
                            "server holds; try again later")
 
     def _raise_if_disk_full(self) -> None:
-        """507 while the cache's disk has less than --min-free-gb free; a queued sweep asks
-        again as it starts."""
-        free = _free_gb(self.settings.cache_dir)
+        """507 while the cache's disk, or a SQLite store's, has less than --min-free-gb free; a
+        queued sweep asks again as it starts."""
+        free = self._free_gb()
         if free < self.settings.min_free_gb:
             raise ApiError(HTTPStatus.INSUFFICIENT_STORAGE, _disk_full(free,
                                                                        self.settings.min_free_gb))
+
+    def _free_gb(self) -> float:
+        """The least free space of the cache's disk and a SQLite store's (its artifacts go
+        beside it; second round of the attacker audit of 2026-12-04)."""
+        folders = [self.settings.cache_dir]
+        uri = self.settings.tracking_uri
+        if uri.startswith("sqlite:///"):
+            folders.append(Path(uri.removeprefix("sqlite:///").split("?", 1)[0]).parent)
+        return min(_free_gb(folder) for folder in folders)
 
     def _register(self, job: SweepJob) -> None:
         with self._lock:
@@ -375,7 +384,7 @@ class SweepRegistry:
         if is_locked(self.settings.tracking_uri, job.experiment):  # queued, never "running"
             self._wait_behind_others(job, grid, inputs, stop)
             return
-        free = _free_gb(self.settings.cache_dir)
+        free = self._free_gb()
         if free < self.settings.min_free_gb:  # the queue's sweeps filled it meanwhile
             self._end(job, "failed", _disk_full(free, self.settings.min_free_gb))
             return
@@ -621,7 +630,8 @@ def _free_gb(folder: Path) -> float:
 
 
 def _disk_full(free: float, least: float) -> str:
-    return (f"the cache folder's disk has {free:.1f} GB free, under this server's --min-free-gb "
-            f"{least:g}: no sweep starts until space is freed (while no sweep runs, the cache "
+    return (f"the cache folder's or the tracking store's disk has {free:.1f} GB free, under "
+            f"this server's --min-free-gb {least:g}: no sweep starts until space is freed "
+            "(while no sweep runs, the cache "
             "folder's bow/, umap/ and word2vec/ folders and emb-*.npy files may be deleted: "
             "they are computed again when needed; its journal/ holds results not yet logged)")

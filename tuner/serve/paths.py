@@ -51,8 +51,11 @@ class DataRoots:
 
 # a path of two parts or more, from / or ~/ (not inside a URL or a relative path; a file: URI's
 # path is one), its folders' names may hold single spaces ("Jane Doe")
-_OTHER_PATH = re.compile(r"(?:(?<=file://)|(?<![\w.:/~-]))(~?/(?:[^/\s'\"]+(?: [^/\s'\"]+)*/)+)"
-                         r"([^/\s'\"]+)")
+# (a folder's name may hold an apostrophe and runs of spaces or tabs, "it's data", "a  b": the
+# pattern stopped there and showed the rest; attacker audit of 2026-12-04, second round)
+_NAME = r"(?:[^/\s'\"]|(?<=\w)'(?=\w))+"  # an apostrophe inside a word only: 'quoted' paths
+_OTHER_PATH = re.compile(r"(?:(?<=file://)|(?<![\w.:/~-]))"
+                         rf"(~?/(?:{_NAME}(?:[ \t]+{_NAME})*/)+)({_NAME})")
 
 
 API_FOLDERS = ("sweeps",)  # an API path's first part, left as written

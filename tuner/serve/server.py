@@ -25,7 +25,13 @@ from typing import Any, ClassVar, cast
 from tuner.devices import worker_limit_problem
 from tuner.errors import ApiError, TunerError
 from tuner.serve import MAX_BATCH_TOKENS, MIN_FREE_GB
-from tuner.serve.errors import LOGGED_CHARS, cut, log_reference, one_line, public_failure
+from tuner.serve.errors import (
+    LOGGED_LINE_CHARS,
+    cut,
+    log_reference,
+    one_line,
+    public_failure,
+)
 from tuner.serve.jobs import JobSettings, SweepRegistry
 from tuner.serve.transport import HEALTH, HEAVY, ORDINARY, GatedHTTPServer, PrereadHandler
 
@@ -296,8 +302,11 @@ class _ApiHandler(PrereadHandler):
         self._dispatch("CONNECT")
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        # a request line is the client's text: escaped, as http.server's own log_message does
-        log.info("%s %s", self.address_string(), one_line(cut(format % args, LOGGED_CHARS)))
+        # a request line is the client's text: escaped, as http.server's own log_message does,
+        # and cut short: 65 KB request lines of control characters, each logged twice and
+        # escaped to 4 times its size, grew the log faster than the client sent (attacker audit
+        # of 2026-12-04, second round)
+        log.info("%s %s", self.address_string(), one_line(cut(format % args, LOGGED_LINE_CHARS)))
 
     def _dispatch(self, method: str) -> None:
         try:
@@ -310,7 +319,7 @@ class _ApiHandler(PrereadHandler):
                                      self.registry.settings.tracking_uri)
             status, body = HTTPStatus.BAD_REQUEST, {"error": message, "problems": [message]}
         except Exception as err:  # a bug answers 500; it never drops the connection
-            log.error("%s %s failed", method, self.path, exc_info=True)
+            log.error("%s %s failed", method, cut(self.path, LOGGED_LINE_CHARS), exc_info=True)
             message = f"internal error (ref {log_reference(err)}); see the server log"
             status, body = HTTPStatus.INTERNAL_SERVER_ERROR, {"error": message,
                                                               "problems": [message]}
@@ -382,6 +391,8 @@ class _ApiHandler(PrereadHandler):
         if "Content-Length" not in self.headers and "Transfer-Encoding" in self.headers:
             raise ApiError(HTTPStatus.LENGTH_REQUIRED, "body: send it whole, with a "
                            "Content-Length (this server reads no chunked body)")
+        if len(self.headers.get_all("Content-Length") or []) > 1:  # which one? (second round)
+            raise ApiError(HTTPStatus.BAD_REQUEST, "Content-Length: given more than once")
         length_text = self.headers.get("Content-Length", "0").strip()
         if not re.fullmatch(r"[0-9]{1,15}", length_text):  # ASCII only: int() takes "²" too
             raise ApiError(HTTPStatus.BAD_REQUEST, "Content-Length: expects a number of bytes")

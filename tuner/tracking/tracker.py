@@ -301,10 +301,16 @@ class MlflowTracker:
         found = self.client.get_experiment_by_name(experiment)
         if found is None or not found.artifact_location:
             return False
-        location = urlparse(str(found.artifact_location))
-        if location.scheme not in ("", "file"):
+        raw = str(found.artifact_location)
+        scheme = urlparse(raw).scheme
+        if scheme not in ("", "file"):
             return False  # an object store the operator chose
-        return not Path(unquote(location.path)).resolve().is_relative_to(self._artifacts_root())
+        # A path is read as MLflow writes under it, whole: parsed as a URL, "x#/../../out" lost
+        # its climb out to the fragment and passed (attacker audit of 2026-12-04, second round).
+        path = unquote(raw.removeprefix("file://")) if scheme else raw
+        if "#" in path or "?" in path:
+            return True
+        return not Path(path).resolve().is_relative_to(self._artifacts_root())
 
     def experiment_id(self, experiment: str, create: bool = True) -> str | None:
         try:
