@@ -671,6 +671,18 @@ def test_finished_sweep_reports_counts(finished: dict[str, Any]) -> None:
     assert isinstance(job["warnings"], list)  # the end's warnings, as tuner run prints them
 
 
+def test_what_validation_warned_of_is_counted_and_logged(api: Served,
+                                                         finished: dict[str, Any]) -> None:
+    """Automation saw none of validate's warnings (LDA's 10 iterations here): counted in the
+    answer, said in the server's log, whose text may quote the data (new-user audit)."""
+    job = finished["job"]
+    assert job["validation_warnings"] >= 1
+    assert f"sweep {job['id']}: " in api.log_text() and "too few for its sampler" in \
+        api.log_text()
+    status, gone = api.call("GET", "/sweeps/0123456789ab")
+    assert status == 404 and "one sent before it last started is not here" in gone["error"]
+
+
 def test_leaderboard_ranks_the_trials(api: Served, finished: dict[str, Any]) -> None:
     status, board = api.call("GET", f"/sweeps/{finished['job']['id']}/leaderboard")
     assert status == 200

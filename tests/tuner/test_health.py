@@ -84,9 +84,9 @@ def test_a_sweeps_warnings_name_three_trials_and_count_the_rest() -> None:
                             "found one topic, or found fewer than half the topics asked for "
                             "(GSM[dropout=0.1]#seed=42: 2 of 20, stopped at epoch 44; ")
     assert "; and 1 more): a collapsed fit" in first and "\"patience\": null" in first
-    assert second == ("1 trial still improved at their last epoch (held-out loss lowest there; "
-                      "DTM#seed=1: best at its last epoch, 50): the epoch budget stopped them, "
-                      "not early stopping, and their topics may not have formed yet: raise "
+    assert second == ("1 trial still improved at its last epoch (held-out loss lowest there; "
+                      "DTM#seed=1: best at its last epoch, 50): the epoch budget stopped it, "
+                      "not early stopping, and its topics may not have formed yet: raise "
                       "epochs")
     assert sweep_warnings([]) == []
 

@@ -113,7 +113,7 @@ def test_the_report_says_the_preprocessing_beyond_the_defaults(report: tuple[str
 
 def test_only_settings_that_differ_from_the_defaults_are_named() -> None:
     from tuner.data.vocab import Preprocessing
-    from tuner.reporting.report import changed_preprocessing
+    from tuner.reporting.earlier import changed_preprocessing
 
     logged = {f"preprocessing.{k}": v for k, v in Preprocessing().as_logged().items()}
     assert changed_preprocessing(logged) == []
@@ -168,3 +168,29 @@ def test_an_earlier_sweep_without_labels_is_shown_by_its_npmi(
     section = page.split("<h3>Earlier sweeps on other data or settings</h3>")[1].split(
         "</table>")[0]
     assert f"<td>LDA</td><td>-</td><td>{before.metrics['npmi']:.4f} ± -</td>" in section
+
+
+def test_best_says_when_an_earlier_sweep_on_other_settings_scored_better(
+        tmp_path: Path, small_corpus: Path, session_cache: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """`tuner best` kept the latest sweep's pick though the sweep before, without a stop-word
+    change, scored better; only the report set the two side by side (new-user audit of
+    2026-12-04). Here the second sweep keeps only words in 100 documents or more."""
+    from tuner.reporting.best import best_grid
+
+    params = {"num_topics": 5, "vocab_size": 1000, "lda.max_iter": 50}
+    uri = sqlite_store(tmp_path / "mlflow.db")
+    run_sweep(make_grid(tmp_path / "a", small_corpus, experiment="worse", params=params),
+              uri, session_cache, "--quiet")
+    run_sweep(make_grid(tmp_path / "b", small_corpus, experiment="worse", params=params,
+                        preprocessing={"min_df": 100}), uri, session_cache, "--quiet")
+    before, after = sorted(MlflowTracker(uri, existing=True).finished_trials("worse"),
+                           key=lambda t: t.start_time or 0)
+    assert before.metrics["ari"] > after.metrics["ari"]  # the case this test needs
+    with caplog.at_level("WARNING", logger="tuner.reporting.best"):
+        grid = best_grid(uri, "worse")
+    [said] = [m for m in caplog.messages if m.startswith("an earlier sweep of 'worse'")]
+    assert said.startswith(f"an earlier sweep of 'worse' on other data or settings (the default "
+                           f"preprocessing) reached ari {before.metrics['ari']:.4f} with LDA, "
+                           f"above this pick's {after.metrics['ari']:.4f}")
+    assert grid["preprocessing"]["min_df"] == 100  # it still re-runs the latest sweep's

@@ -94,8 +94,9 @@ def best_grid(tracking_uri: str, experiment: str, metric: str | None = None,
         raise TunerError(f"experiment '{experiment}': every configuration with '{metric}' was "
                          "scored with `tuner score`; there is no model for a grid to re-run")
     best = _chosen(runnable, metric)
-    for said in (unended_sweep(sweeps, best.best_trial(metric).context),
-                 other_code(sweeps, best.best_trial(metric).context), _thread_note(best)):
+    context = best.best_trial(metric).context
+    for said in (unended_sweep(sweeps, context), other_code(sweeps, context), _thread_note(best),
+                 _better_earlier(tracker, experiment, sweeps, context, best, metric)):
         if said:
             log.warning("%s", said)
     parent_id = best.best_trial(metric).parent_run_id
@@ -121,6 +122,31 @@ def best_grid(tracking_uri: str, experiment: str, metric: str | None = None,
     grid["experiment"] = rename or f"{experiment[:MAX_EXPERIMENT - len(suffix)]}{suffix}"
     grid["leaderboard_metric"] = metric
     return grid
+
+
+def _better_earlier(tracker: Tracker, experiment: str, sweeps: Sequence[SweepRun],
+                    context: str | None, best: ConfigResult, metric: str) -> str | None:
+    """An earlier sweep of the experiment, on other data or settings, whose best configuration
+    scored better: a sweep run again with stop words added picked a worse setup than the one
+    before it, unsaid where `tuner report` showed both (new-user audit of 2026-12-04)."""
+    from tuner.metrics import higher_is_better
+    from tuner.reporting.earlier import earlier_sweeps
+
+    if metric not in best.metrics:
+        return None
+    sign = 1 if higher_is_better(metric) else -1
+    better = [e for e in earlier_sweeps(sweeps, ranked(tracker.finished_trials(experiment)),
+                                        context, metric)
+              if metric in e.best.metrics
+              and sign * (e.best.metrics[metric] - best.metrics[metric]) > 0]
+    if not better:
+        return None
+    top = max(better, key=lambda e: sign * e.best.metrics[metric])
+    settings = "; ".join(top.preprocessing) or "the default preprocessing"
+    return (f"an earlier sweep of '{experiment}' on other data or settings ({settings}) reached "
+            f"{metric} {top.best.metrics[metric]:.4f} with {top.best.name}, above this pick's "
+            f"{best.metrics[metric]:.4f} on the latest sweep's: this grid re-runs the latest "
+            "sweep's data and settings (`tuner report` sets the two side by side)")
 
 
 def _thread_note(best: ConfigResult) -> str | None:

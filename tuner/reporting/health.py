@@ -267,9 +267,11 @@ def _unconverged_warning(found: Sequence[tuple[str, Concern, Mapping[str, float]
 
 
 def _improving_warning(found: Sequence[tuple[str, Concern, Mapping[str, float]]]) -> str:
-    return (f"{counted(len(found), 'trial')} still improved at their last epoch (held-out loss "
-            f"lowest there; {_examples(found)}): the epoch budget stopped them, not early "
-            "stopping, and their topics may not have formed yet: raise epochs")
+    one = len(found) == 1
+    return (f"{counted(len(found), 'trial')} still improved at {'its' if one else 'their'} last "
+            f"epoch (held-out loss lowest there; {_examples(found)}): the epoch budget stopped "
+            f"{'it' if one else 'them'}, not early stopping, and {'its' if one else 'their'} "
+            "topics may not have formed yet: raise epochs")
 
 
 def _changing_warning(found: Sequence[tuple[str, Concern, Mapping[str, float]]]) -> str:

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from tuner.reporting.earlier import EarlierSweep
 from tuner.reporting.findings import findings_html
 from tuner.reporting.health import MEANINGS, NOTES, counted
 from tuner.reporting.importance import ModelImportance, why_no_importance
@@ -32,20 +33,6 @@ UNLED_SHOWN = 12  # labels named under a topic list as leading no topic
 NO_TOPIC = -1  # topic_labels' key for the documents in no topic (BERTopic's outliers)
 CSS = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:0.5em 0}"
        "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}img{max-width:1000px}")
-
-
-EARLIER_SHOWN = 5  # sweeps on other data or settings listed under the ranking
-
-
-@dataclass(frozen=True)
-class EarlierSweep:
-    """The newest sweep on other data or settings than the ranked ones, and its best
-    configuration there."""
-
-    start_time: int | None  # ms since the epoch, as MLflow keeps it
-    documents: str
-    preprocessing: Sequence[str]  # its settings that are not the defaults
-    best: ConfigResult
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from typing import Any, Protocol, TypeVar
 from tuner.data.corpus import HAN_CHARACTER
 from tuner.errors import TunerError
 from tuner.metrics import higher_is_better
+from tuner.reporting.earlier import changed_preprocessing, earlier_sweeps
 from tuner.reporting.findings import topic_shares
 from tuner.reporting.fonts import font_for
 from tuner.reporting.importance import (
@@ -37,9 +38,7 @@ from tuner.reporting.leaderboard import (
     unended_sweep,
 )
 from tuner.reporting.page import (
-    EARLIER_SHOWN,
     NO_TOPIC,
-    EarlierSweep,
     ReportData,
     by_model,
     plot_name,
@@ -168,38 +167,6 @@ def write_report_with(tracker: Tracker, experiment: str, out: Path,
                          [c.name for c in data.front], sweep.run_id,
                          {model: f.shares for model, f in data.importance.items()}, language,
                          font, data.failed, unended, other)
-
-
-def changed_preprocessing(params: Mapping[str, str]) -> list[str]:
-    """A sweep run's preprocessing settings that are not the defaults, as "name value": a page
-    of a sweep run again with stop words added never said which (new-user audit of
-    2026-12-04)."""
-    from tuner.data.vocab import Preprocessing
-
-    return [f"{name} {params[f'preprocessing.{name}']}"
-            for name, default in Preprocessing().as_logged().items()
-            if params.get(f"preprocessing.{name}", default) != default]
-
-
-def earlier_sweeps(sweeps: Sequence[SweepRun], everything: Sequence[FinishedTrial],
-                   context: str | None, metric: str) -> list[EarlierSweep]:
-    """The newest sweep on each other data or settings of the experiment, with its best
-    configuration by `metric`, newest first (EARLIER_SHOWN): the page showed the latest sweep's
-    rows alone, so a sweep run again with stop words added could not be set beside the one before
-    it (new-user audit of 2026-12-04)."""
-    rows: list[EarlierSweep] = []
-    seen = {context, None}  # None: a sweep logged before contexts were, on no data known
-    for sweep in sweeps:
-        other = sweep.tags.get("tuner.context")
-        if other in seen or not sweep.ran_trials or len(rows) == EARLIER_SHOWN:
-            continue
-        seen.add(other)
-        standing = aggregate_seeds(ranked(on_data(everything, other)))
-        configs = rank_configs(standing, metric) or rank_configs(standing, "npmi")  # no labels
-        if configs:
-            rows.append(EarlierSweep(sweep.start_time, sweep.params.get("documents", ""),
-                                     changed_preprocessing(sweep.params), configs[0]))
-    return rows
 
 
 def _report_sweep(sweeps: Sequence[SweepRun], context: str | None) -> SweepRun:

@@ -95,6 +95,10 @@ class SweepJob:
     journalled: int = 0  # results the store refused, logged by the experiment's next sweep
     # what the ranked trials' own figures say is likely wrong with them (collapsed fits, ...)
     warnings: list[str] = field(default_factory=list)
+    # How many things validation warned of before any trial (too few iterations, repeated
+    # texts...): their text may quote the data, so it is in the server's log and on the sweep
+    # run in MLflow (warnings.json), not here; the count was nowhere (new-user audit, 12-04).
+    validation_warnings: int = 0
     waiting: str | None = None  # why a sweep whose turn came has not started (another's lock)
     created: float = field(default_factory=time.time)
     finished_at: float | None = None
@@ -136,7 +140,11 @@ class SweepRegistry:
         with self._lock:
             job = self._jobs.get(job_id)
         if job is None:
-            raise ApiError(HTTPStatus.NOT_FOUND, f"no sweep with id {shown(job_id)}")
+            raise ApiError(HTTPStatus.NOT_FOUND, f"no sweep with id {shown(job_id)} on this "
+                           "server: sweeps live in its memory, so one sent before it last "
+                           "started is not here; its results are in MLflow, under its "
+                           "experiment, and sending its grid again resumes it, skipping the "
+                           "trials that finished")
         return job
 
     def submit(self, body: Any) -> SweepJob:
@@ -154,9 +162,12 @@ class SweepRegistry:
         grid, inputs, inline = self._validated_request(body)
         if named != grid.experiment:
             self._refuse_artifacts_elsewhere(grid.experiment)
-        job = SweepJob(job_id, grid.experiment, "grid_inline" if inline else str(body["grid"]))
+        job = SweepJob(job_id, grid.experiment, "grid_inline" if inline else str(body["grid"]),
+                       validation_warnings=len(inputs.advice))
         self._register(job)
         log.info("sweep %s accepted: experiment %r, %r", job_id, job.experiment, job.grid)
+        for advice in inputs.advice:
+            log.warning("sweep %s: %s", job_id, advice)
         if inline is not None:
             grid = replace(grid, path=self._write_inline(job, inline))
         with self._lock:

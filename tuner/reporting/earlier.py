@@ -1,0 +1,56 @@
+"""A tuner experiment's earlier sweeps on other data or settings, each by its best
+configuration: set beside the latest sweep's rows by `tuner report`, and weighed by `tuner best`
+(light: no plotting library)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from tuner.reporting.leaderboard import ConfigResult, aggregate_seeds, on_data, rank_configs
+from tuner.tracking.records import FinishedTrial, SweepRun, ranked
+
+EARLIER_SHOWN = 5  # sweeps on other data or settings listed under the ranking
+
+
+@dataclass(frozen=True)
+class EarlierSweep:
+    """The newest sweep on other data or settings than the ranked ones, and its best
+    configuration there."""
+
+    start_time: int | None  # ms since the epoch, as MLflow keeps it
+    documents: str
+    preprocessing: Sequence[str]  # its settings that are not the defaults
+    best: ConfigResult
+
+
+def changed_preprocessing(params: Mapping[str, str]) -> list[str]:
+    """A sweep run's preprocessing settings that are not the defaults, as "name value": a page
+    of a sweep run again with stop words added never said which (new-user audit of
+    2026-12-04)."""
+    from tuner.data.vocab import Preprocessing
+
+    return [f"{name} {params[f'preprocessing.{name}']}"
+            for name, default in Preprocessing().as_logged().items()
+            if params.get(f"preprocessing.{name}", default) != default]
+
+
+def earlier_sweeps(sweeps: Sequence[SweepRun], everything: Sequence[FinishedTrial],
+                   context: str | None, metric: str) -> list[EarlierSweep]:
+    """The newest sweep on each other data or settings of the experiment, with its best
+    configuration by `metric`, newest first (EARLIER_SHOWN): the page showed the latest sweep's
+    rows alone, so a sweep run again with stop words added could not be set beside the one before
+    it (new-user audit of 2026-12-04)."""
+    rows: list[EarlierSweep] = []
+    seen = {context, None}  # None: a sweep logged before contexts were, on no data known
+    for sweep in sweeps:
+        other = sweep.tags.get("tuner.context")
+        if other in seen or not sweep.ran_trials or len(rows) == EARLIER_SHOWN:
+            continue
+        seen.add(other)
+        standing = aggregate_seeds(ranked(on_data(everything, other)))
+        configs = rank_configs(standing, metric) or rank_configs(standing, "npmi")  # no labels
+        if configs:
+            rows.append(EarlierSweep(sweep.start_time, sweep.params.get("documents", ""),
+                                     changed_preprocessing(sweep.params), configs[0]))
+    return rows
