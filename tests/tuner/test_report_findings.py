@@ -294,3 +294,17 @@ def test_the_best_grid_keeps_only_the_dataset_fields_its_model_reads(
         path.write_text(json.dumps(grid), encoding="utf-8")
         assert main(["validate", str(path)]) == 0
         assert "no model of this grid reads" not in capsys.readouterr().err
+
+
+def test_shares_near_an_even_split_in_every_slice_are_said_to_show_no_trend() -> None:
+    """DTM at 100 epochs kept 10 topics at 8 to 13% from 2018 to 2022, a COVID topic at 8% in
+    2018, read as a trend (new-user audit of 2026-12-04); shares that rise and fall are not."""
+    words = {"2018": [["a", "b"]] * 4, "2022": [["c", "d"]] * 4}
+    even = {"slice_top_words": words,
+            "slice_topic_share": {"2018": [0.2, 0.3, 0.25, 0.25], "2022": [0.3, 0.2, 0.3, 0.2]}}
+    page = findings_html({}, even)
+    assert "<i>Every topic's share stays between 20% and 30% in every slice, near an even " \
+        "split of 4 topics (25% each)" in page
+    moving = {"slice_top_words": words,
+              "slice_topic_share": {"2018": [0.6, 0.2, 0.1, 0.1], "2022": [0.1, 0.2, 0.1, 0.6]}}
+    assert "even split" not in findings_html({}, moving)
