@@ -422,3 +422,26 @@ def test_a_pruned_configuration_with_no_usable_step_is_still_told(caplog):
     tpe.tell(spec.key, {"ari": 0.1, "budget_used": float("nan")}, pruned=True)
     assert [t.state for t in tpe.study.get_trials()] == [TrialState.PRUNED]
     assert "without where it stopped" in caplog.text
+
+
+def test_a_tpe_search_stopped_midway_keeps_what_it_asked_and_a_rerun_adds_only_the_rest(
+        tmp_path, small_corpus, session_cache):
+    """A search stopped after 6 of its 10 trials wrote no search.json, so its re-run asked anew
+    and trained 7 more, 13 fits for n_trials 10 (new-user audit of 2026-12-04)."""
+    from tuner.errors import SweepInterrupted
+
+    grid = load_grid(make_grid(tmp_path, small_corpus, experiment="tpe-stopped", params=SPACE,
+                               search={"strategy": "tpe", "n_trials": 4, "seed": 3}))
+    tracker = MlflowTracker(sqlite_store(tmp_path / "mlflow.db"))
+    tracker.experiment_id(grid.experiment)
+    records: list = []
+    prepared = precompute(grid, check_inputs(grid), session_cache, progress=False)
+    with pytest.raises(SweepInterrupted):
+        run_sweep(prepared, tracker, lambda: make_executor("process", 1), 1,
+                  on_record=records.append, should_stop=lambda: len(records) >= 2)
+    [stopped] = tracker.sweep_runs("tpe-stopped")
+    asked = tracker.read_json(stopped.run_id, "search.json")
+    assert asked is not None and len(asked["configurations"]) == len(records) >= 2
+    prepared = precompute(grid, check_inputs(grid), session_cache, progress=False)
+    again = run_sweep(prepared, tracker, lambda: make_executor("process", 1), 1)
+    assert (again.completed, again.skipped) == (4 - len(records), len(records))
