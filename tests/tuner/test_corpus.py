@@ -690,3 +690,16 @@ def test_the_encoding_hint_reads_past_a_split_character_and_a_broken_utf8_byte(t
     path.write_bytes(text.encode("utf-8")[:40] + b"\xff" + text.encode("utf-8")[40:] + b"\n")
     with pytest.raises(DataError, match=r"\(it is UTF-8 but for a few broken bytes"):
         load_corpus(DatasetSpec(path))
+
+
+def test_missing_and_unreadable_dates_are_said_at_once():
+    """Empty dates were said first, and the unreadable ones only once those were fixed
+    (new-user audit of 2026-12-04)."""
+    from tuner.data.timestamps import parse_timestamps
+
+    with pytest.raises(DataError) as info:
+        parse_timestamps(["2020-01-01", "", "March, 2020", "2021"], ["a", "b", "c", "d"], "x.jsonl")
+    said = str(info.value)
+    assert said.startswith("x.jsonl: dataset.timestamp_field: every document needs a date; 1 of "
+                           "4 have none (null or empty), e.g. document 'b'; and expects ISO dates")
+    assert "1 of 4 documents have values that are none of these, e.g. document 'c'" in said

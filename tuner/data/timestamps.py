@@ -66,16 +66,20 @@ def parse_timestamps(timestamps: Sequence[str], ids: Sequence[str], source: str,
     named = f"dataset.timestamp_field{f' {field!r}' if field else ''}"
     dates = [parse_timestamp(v) for v in timestamps]
     missing = [i for i, v in enumerate(timestamps) if not v.strip()]
+    bad = [i for i, d in enumerate(dates) if d is None and timestamps[i].strip()]
+    # both said at once: fixing the empty dates, a user was then told of the unreadable ones
+    # (new-user audit of 2026-12-04)
+    said = []
     if missing:  # a null read as '' was called an unparseable value ''
-        raise DataError(f"{source}: {named}: every document needs a date; "
-                        f"{len(missing)} of {len(dates)} have none (null or empty), e.g. "
-                        f"document '{ids[missing[0]]}'")
-    bad = [i for i, d in enumerate(dates) if d is None]
+        said.append(f"every document needs a date; {len(missing)} of {len(dates)} have none "
+                    f"(null or empty), e.g. document '{ids[missing[0]]}'")
     if bad:
         first = bad[0]
-        raise DataError(f"{source}: {named}: expects ISO dates (YYYY-MM-DD or YYYYMMDD), "
-                        f"date-times (YYYY-MM-DDTHH:MM, with any time zone), YYYY-MM or years; "
-                        f"{len(bad)} of {len(dates)} documents have values that are none of "
-                        f"these, e.g. document '{ids[first]}': {value_shape(timestamps[first])}"
-                        "; convert them to ISO dates")
+        said.append(f"expects ISO dates (YYYY-MM-DD or YYYYMMDD), date-times (YYYY-MM-DDTHH:MM, "
+                    f"with any time zone), YYYY-MM or years; {len(bad)} of {len(dates)} "
+                    f"documents have values that are none of these, e.g. document "
+                    f"'{ids[first]}': {value_shape(timestamps[first])}; convert them to ISO "
+                    "dates")
+    if said:
+        raise DataError(f"{source}: {named}: " + "; and ".join(said))
     return [d for d in dates if d is not None]
