@@ -145,8 +145,8 @@ def _better_earlier(tracker: Tracker, experiment: str, sweeps: Sequence[SweepRun
     settings = "; ".join(top.preprocessing) or "the default preprocessing"
     return (f"an earlier sweep of '{experiment}' on other data or settings ({settings}) reached "
             f"{metric} {top.best.metrics[metric]:.4f} with {top.best.name}, above this pick's "
-            f"{best.metrics[metric]:.4f} on the latest sweep's: this grid re-runs the latest "
-            "sweep's data and settings (`tuner report` sets the two side by side)")
+            f"{best.metrics[metric]:.4f} on the latest sweep's data: this grid re-runs the "
+            "latest sweep's data and settings (`tuner report` sets the two side by side)")
 
 
 def _thread_note(best: ConfigResult) -> str | None:
