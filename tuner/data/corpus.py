@@ -581,8 +581,13 @@ class ChineseDocuments(NamedTuple):
 CHINESE_RUN = re.compile("[\u4e00-\u9fff]{5,}")
 
 
+def _looked(texts: Sequence[str], sample: int) -> list[str]:
+    """An even sample of `texts`, each read to its 500th character."""
+    return [text[:500] for text in texts[::max(1, len(texts) // sample)]]
+
+
 def chinese_documents(texts: Sequence[str], sample: int = 2000) -> ChineseDocuments:
-    looked = [text[:500] for text in texts[::max(1, len(texts) // sample)]]
+    looked = _looked(texts, sample)
     return ChineseDocuments(sum(_mostly_han(text) for text in looked),
                             sum(CHINESE_RUN.search(text) is not None for text in looked),
                             len(looked))
@@ -595,7 +600,7 @@ LATIN_LETTERS = 20  # a document with this many Latin letters and little Han is 
 def not_chinese_documents(texts: Sequence[str], sample: int = 2000) -> tuple[int, int]:
     """Of an even sample (each read to its 500th character): how many are written in Latin
     letters, not mostly Han (English articles among Chinese ones), and how many were looked at."""
-    looked = [text[:500] for text in texts[::max(1, len(texts) // sample)]]
+    looked = _looked(texts, sample)
     return sum(len(_LATIN.findall(text)) >= LATIN_LETTERS and not _mostly_han(text)
                for text in looked), len(looked)
 

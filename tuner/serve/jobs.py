@@ -36,6 +36,7 @@ from tuner.params import shown
 from tuner.serve import MAX_BATCH_TOKENS, MIN_FREE_GB
 from tuner.serve.errors import public_failure, validation_error
 from tuner.serve.paths import DataRoots, contained_grid
+from tuner.tracking.uri import local_store
 from tuner.trial import TrialRecord, TrialStatus
 
 log = logging.getLogger(__name__)  # tuner serve shows its INFO lines: each sweep's start and end
@@ -337,11 +338,10 @@ class SweepRegistry:
     def _free_gb(self) -> float:
         """The least free space of the cache's disk and a SQLite store's (its artifacts go
         beside it; second round of the attacker audit of 2026-12-04)."""
-        folders = [self.settings.cache_dir]
-        uri = self.settings.tracking_uri
-        if uri.startswith("sqlite:///"):
-            folders.append(Path(uri.removeprefix("sqlite:///").split("?", 1)[0]).parent)
-        return min(_free_gb(folder) for folder in folders)
+        store = local_store(self.settings.tracking_uri) \
+            if self.settings.tracking_uri.startswith("sqlite:///") else None
+        folders = [self.settings.cache_dir, *([store.parent] if store is not None else [])]
+        return min(_free_gb_under(folder) for folder in folders)
 
     def _register(self, job: SweepJob) -> None:
         with self._lock:
@@ -633,7 +633,7 @@ def _read_owner(folder: Path) -> str | None:
         return None
 
 
-def _free_gb(folder: Path) -> float:
+def _free_gb_under(folder: Path) -> float:
     """Free space on the disk that holds `folder` (or its nearest existing parent), in GB."""
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
