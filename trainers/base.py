@@ -118,6 +118,13 @@ class Trainer(Protocol):
         raise TrainerError(f"no shared step '{step.name}'")
 
     @staticmethod
+    def uses_seed(params: Mapping[str, Any]) -> bool:
+        """Whether a fit with `params` reads the trial seed at all. False (STM's spectral start,
+        deterministic) keys the fit without the seed, so a grid's seeds make one trial of it,
+        not copies of one fit whose sd of 0 reads as a stable model."""
+        return True
+
+    @staticmethod
     def expected_cost(params: Mapping[str, Any]) -> float:
         """A rough relative cost of a fit with `params`, so the runner can start long trials
         first and mix models sensibly: by default epochs x (V + 3,900) x (K + 270), scaled to

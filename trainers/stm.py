@@ -22,8 +22,9 @@ Fit: variational EM with a Laplace approximation of each q(η_d) = N(λ_d, ν_d)
 - Initialisation (`init`): "spectral", stm's default: β from anchor words (Arora et al. 2013, as
   stm's spectral init: the row-normalised word co-occurrence matrix, greedy anchor selection by
   Gram-Schmidt, each word's distribution over anchors by exponentiated gradient), Σ₀ = 20 I and
-  λ = 0 as stm.init sets them; deterministic, so seeds differ only where ties break. Dense V x V,
-  cheap at V <= 5,000. "random": seeded random topics (stm's init.type = "Random").
+  λ = 0 as stm.init sets them; deterministic: the fit reads no seed, so a grid's seeds make one
+  trial of it (Trainer.uses_seed). Dense V x V, cheap at V <= 5,000. "random": seeded random
+  topics (stm's init.type = "Random").
 
 With no covariate (or only constant ones) x_d is the intercept alone: the correlated topic model
 (Blei & Lafferty 2007), and extras["mode"] says "ctm". extras["covariate_effects"] reports Γ per
@@ -90,6 +91,10 @@ class STMTrainer(Trainer):
         Param("init", str, "spectral", one_of("spectral", "random"),
               "initial topics: anchor words (stm's default) or random (extension)"),
     ])
+
+    @staticmethod
+    def uses_seed(params: Mapping[str, Any]) -> bool:
+        return bool(params["init"] != "spectral")
 
     def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
             ) -> TopicModelOutput:

@@ -395,8 +395,9 @@ def _validate(args: argparse.Namespace) -> int:
     grid, inputs = _checked(args)
     check_some_word(inputs.corpus, grid.preprocessing)
     count = distinct_trial_count(grid, inputs)
-    merged = f" ({grid.trial_count - count} equivalent combinations merged)" \
-        if count < grid.trial_count else ""
+    merged_count = grid.trial_count - count
+    merged = f" ({merged_count} equivalent trial{'s' * (merged_count != 1)} merged)" \
+        if merged_count > 0 else ""
     print(f"{grid.path}: valid; {count} trial{'s' * (count != 1)}{merged} over "
           f"{len(inputs.corpus)} documents "
           f"({', '.join(s.model for s in grid.sweeps)})")

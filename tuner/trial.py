@@ -135,9 +135,10 @@ TRUTH_SCORING_REVISION = 2
 EXTERNAL_SCORING_REVISION = 4
 
 
-def fit_key(model: str, params: Mapping[str, Any], seed: int, data: DataRef,
+def fit_key(model: str, params: Mapping[str, Any], seed: int | None, data: DataRef,
             revision: int | None = None, code: Mapping[str, str] | None = None) -> str:
-    """Stable hash of everything the fit depends on (see the rule above)."""
+    """Stable hash of everything the fit depends on (see the rule above); `seed` None for a fit
+    that reads none (Trainer.uses_seed)."""
     return _digest({
         "format": KEY_FORMAT, "model": model, "revision": revision, "code": dict(code or {}),
         "params": dict(params), "seed": seed, "corpus": data.corpus_sha256,

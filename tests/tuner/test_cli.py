@@ -121,8 +121,18 @@ def test_validate_counts_equivalent_combinations_once(tmp_path, small_corpus, ca
                                                      "lda.alpha": [None, 0.2, 0.5]},
                      seeds=[1, 2])
     assert main(["validate", str(path)]) == 0
-    assert "valid; 4 trials (2 equivalent combinations merged) over 400 documents" in \
+    assert "valid; 4 trials (2 equivalent trials merged) over 400 documents" in \
         capsys.readouterr().out
+
+
+def test_validate_counts_one_trial_for_a_fit_that_reads_no_seed(tmp_path, small_corpus,
+                                                                capsys):
+    """STM's spectral start over three seeds is one trial; its random start is three."""
+    path = make_grid(tmp_path, small_corpus, models=["stm"], seeds=[1, 2, 3],
+                     params={"num_topics": 5, "vocab_size": 1000,
+                             "stm.init": ["spectral", "random"]})
+    assert main(["validate", str(path)]) == 0
+    assert "valid; 4 trials (2 equivalent trials merged)" in capsys.readouterr().out
 
 
 def test_bertopic_top_n_words_changes_no_trial(tmp_path, small_corpus, capsys):
@@ -131,7 +141,7 @@ def test_bertopic_top_n_words_changes_no_trial(tmp_path, small_corpus, capsys):
     path = make_grid(tmp_path, small_corpus, models=["bertopic"],
                      params={"bertopic.top_n_words": [5, 10, 20]})
     assert main(["validate", str(path)]) == 0
-    assert "valid; 1 trial (2 equivalent combinations merged)" in capsys.readouterr().out
+    assert "valid; 1 trial (2 equivalent trials merged)" in capsys.readouterr().out
 
 
 def test_offline_embedding_model_is_a_clear_input_error(tmp_path, small_corpus, capsys,

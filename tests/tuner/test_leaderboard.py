@@ -538,6 +538,22 @@ def test_tuner_best_says_the_thread_count_that_repeats_a_neural_fit() -> None:
     assert _thread_note(config("ProdLDA", 0, 0)) is None  # runs from before the tag
 
 
+def test_a_fit_that_reads_no_seed_is_a_whole_row_of_one_trial() -> None:
+    """STM's spectral start runs once whatever the grid's seeds: its row is not short of seeds
+    (`1/2`), and says why it has no ±."""
+    from tuner.reporting.leaderboard import same_fits_sentence
+
+    trials = [trial("s", "STM", 1, {"ari": 0.28}, num_topics=5, init="spectral")]
+    trials += [trial(f"r{seed}", "STM", seed, {"ari": 0.2 + seed / 100}, num_topics=5,
+                     init="random") for seed in (1, 2)]
+    entries = rank_configs(aggregate_seeds(trials, sweep_seeds={"": 2}, asked_seeds=2), "ari")
+    assert [(e.params["init"], e.seeds_of("ari")) for e in entries] == [
+        ("spectral", "1"), ("random", "2")]
+    assert same_fits_sentence(entries) == (
+        "#1 is one fit for every seed: STM reads no seed with these settings, so it has no ± "
+        "to measure seed noise by")
+
+
 def test_rows_of_the_same_fits_and_seeds_of_one_fit_are_said() -> None:
     """BERTopic at num_topics 20 and 40, HDBSCAN finding 16.5 topics, gave one fit twice, read
     as two rows within seed noise; STM's spectral start gave one fit for both seeds, read as

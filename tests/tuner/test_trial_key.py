@@ -134,6 +134,21 @@ def test_equivalent_configurations_are_one_trial(small_corpus, tmp_path):
     assert prepared.cache_events["equivalent_trials_merged"] == "1"
 
 
+def test_a_fit_that_reads_no_seed_is_one_trial_for_every_seed(small_corpus, tmp_path):
+    """STM's spectral start reads no seed: its grid's three seeds ran three copies of one fit,
+    read as ± 0 (new-user audit of 2026-12-04). Its random start reads the seed: three trials."""
+    from tuner.engine.sweep import precompute
+
+    grid = load_grid(make_grid(tmp_path, small_corpus, models=["stm"], seeds=[1, 2, 3],
+                               params={"num_topics": 5, "vocab_size": 1000,
+                                       "stm.init": ["spectral", "random"]}))
+    prepared = precompute(grid, check_inputs(grid), tmp_path / "cache", progress=False)
+    assert sorted((t.params["init"], t.seed) for t in prepared.trials) == [
+        ("random", 1), ("random", 2), ("random", 3), ("spectral", 1)]
+    assert prepared.cache_events["equivalent_trials_merged"] == "2"
+    assert len({t.config_key for t in prepared.trials}) == 2
+
+
 def test_vocabulary_sizes_above_the_words_left_are_one_trial(small_corpus, tmp_path):
     """Every size at or above the N words the preprocessing leaves keeps them all: 10,000 and
     20,000 on 400 posts are one bag of words and one trial, keyed and logged as N."""

@@ -193,11 +193,13 @@ def planned_trial(grid: Grid, model: str, combo: dict[str, Any]) -> PlannedTrial
 
 def distinct_trial_count(grid: Grid, inputs: CheckedInputs) -> int:
     """How many trials the grid runs once combinations that resolve to the same parameters are
-    merged (`alpha: null` and 1/K; HDBSCAN's settings under k-means); a search: its budget."""
+    merged (`alpha: null` and 1/K; HDBSCAN's settings under k-means), and the seeds of a fit
+    that reads none (STM's spectral start); a search: its budget."""
     if grid.search.strategy == "tpe":
         return grid.trial_count
-    distinct = {(p.model, repr(sorted(p.params.items()))) for p in inputs.plan}
-    return len(distinct) * len(grid.seeds)
+    distinct = {(p.model, repr(sorted(p.params.items()))): p for p in inputs.plan}
+    return sum(len(grid.seeds) if load_trainer(p.model).uses_seed(p.params) else 1
+               for p in distinct.values())
 
 
 def check_inputs(grid: Grid, max_trials: int | None = None, for_trials: bool = True,
@@ -484,8 +486,10 @@ class TrialFactory:
         metrics = self.grid.metrics
         revision = trainer_revision(model)
         code = fit_code(model, self.threads)
-        fit = fit_key(model, params, seed, data, revision, code)
-        seed_param = load_trainer(model).seed_param  # set by the grid or not, it varies by seed
+        trainer = load_trainer(model)
+        fit = fit_key(model, params, seed if trainer.uses_seed(params) else None, data,
+                      revision, code)  # a fit that reads no seed is one trial, as the first seed
+        seed_param = trainer.seed_param  # set by the grid or not, it varies by seed
         shared = {k: v for k, v in planned.params.items() if k != seed_param}
         spec = TrialSpec(model, params, seed, data, metrics, self.grid.experiment,
                          score_key(fit, data, metrics), self.count, revision, fit,

@@ -204,7 +204,19 @@ def aggregate_seeds(trials: Sequence[FinishedTrial],
         most[config.model] = max(most.get(config.model, 0), config.seeds)
     return [replace(config, seeds_asked=_asked_of(config, sweep_seeds or {}, asked, asked_seeds)
                     or most[config.model], superseded=superseded.get(shown_as(config.trials[0]), 0))
+            if reads_seed(config.trials[0]) else replace(config, seeds_asked=1)
             for config in configs]
+
+
+def reads_seed(trial: FinishedTrial) -> bool:
+    """Whether the trial's fit read its seed: one that read none (STM's spectral start) is the
+    one trial of its configuration whatever the grid's seeds (Trainer.uses_seed), not `1/3`."""
+    if canonical_name(trial.model) is None:
+        return True
+    try:
+        return bool(load_trainer(trial.model).uses_seed(trial.params))
+    except (KeyError, TypeError):  # a run logged before the parameter existed
+        return True
 
 
 def _asked_of(config: ConfigResult, sweep_seeds: Mapping[str, int], asked: Collection[str],
@@ -551,7 +563,10 @@ def same_fits_sentence(entries: Sequence[ConfigResult]) -> str | None:
                         "seed: what sets its settings apart changed nothing here")
         else:
             first[entry.model, fits] = rank
-        if len(fits) > 1 and len({figures for _, figures in fits}) == 1:
+        if not reads_seed(entry.trials[0]):
+            said.append(f"#{rank} is one fit for every seed: {entry.model} reads no seed with "
+                        "these settings, so it has no ± to measure seed noise by")
+        elif len(fits) > 1 and len({figures for _, figures in fits}) == 1:
             said.append(f"#{rank}'s {len(fits)} seeds gave one fit ({entry.model} did not use "
                         "the seed here), so its ± 0 is no measure of seed noise")
     return "; ".join(said) if said else None
