@@ -86,20 +86,25 @@ def test_trial_past_its_timeout_is_stopped(tmp_path, small_corpus, session_cache
 
 
 def test_trial_past_its_timeout_is_stopped_on_a_local_dask_cluster(tmp_path, small_corpus,
-                                                                    session_cache):
+                                                                    session_cache, caplog):
     """Dask reran the task of the worker the watchdog had stopped, unwatched (the trial's key
-    was marked killed), and the sweep hung until killed from outside (audit of 2026-12-01)."""
+    was marked killed), and the sweep hung until killed from outside (audit of 2026-12-01).
+    The local scheduler's own ERROR line on the stopped worker is not shown: the trial's
+    failure says why (new-user audit of 2026-12-04)."""
     def hung(signum, frame):
         raise TimeoutError("the sweep hung")  # run_sweep stops its workers, then re-raises
 
     previous = signal.signal(signal.SIGALRM, hung)
     signal.alarm(240)
     try:
-        result, _ = flaky_sweep(tmp_path, small_corpus, session_cache, "hang",
-                                limits=Limits(timeout_s=4), executor="dask")
+        with caplog.at_level("INFO", logger="distributed.scheduler"):
+            result, _ = flaky_sweep(tmp_path, small_corpus, session_cache, "hang",
+                                    limits=Limits(timeout_s=4), executor="dask")
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+    assert [r for r in caplog.records if r.name == "distributed.scheduler"]  # it logs here
+    assert "workers died" not in caplog.text
     failed = by_seed(result)[FAILING_SEED]
     assert failed.error.type == "TrialTimeout" and failed.error.message.startswith("timeout")
     assert result.completed == 2

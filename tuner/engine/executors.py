@@ -372,6 +372,14 @@ def _wait_for_workers(client: Any, scheduler: str, timeout: float | None = None)
                          "then run the sweep again") from err
 
 
+def _quiet_on_stopped_workers(record: logging.LogRecord) -> bool:
+    """Drops the local scheduler's ERROR line on a task whose worker died. tuner stops a worker
+    to end a trial past its time or memory limit, and records every such trial's failure with
+    its cause (TrialTimeout, memory, "worker died: ..."): the line read as a crash beside an
+    ordinary timeout (new-user audit of 2026-12-04)."""
+    return "workers died while trying to run it" not in record.getMessage()
+
+
 class DaskExecutor(Executor):
     """`submit` + `shutdown` on a Dask client; owns the local cluster it starts.
 
@@ -401,6 +409,7 @@ class DaskExecutor(Executor):
                     n_workers=max_workers, threads_per_worker=1, processes=True,
                     memory_limit=memory, dashboard_address=None))
             self.client = started(lambda: Client(self.cluster))
+            logging.getLogger("distributed.scheduler").addFilter(_quiet_on_stopped_workers)
         else:
             self.client = connect_scheduler(scheduler)
             _wait_for_workers(self.client, scheduler)
@@ -429,3 +438,4 @@ class DaskExecutor(Executor):
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+            logging.getLogger("distributed.scheduler").removeFilter(_quiet_on_stopped_workers)
