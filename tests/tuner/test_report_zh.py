@@ -62,6 +62,27 @@ def test_a_report_drawn_without_a_chinese_font_says_so_once(zh_report, tmp_path,
         encoding="utf-8")
 
 
+def test_a_chinese_reports_note_on_shared_words_gives_chinese_examples(tmp_path,
+                                                                       session_cache):
+    """The note cited writes, article, edu and strip_quotes, which match no Chinese text
+    (Chinese audit of 2026-12-04). With no stop list, words such as 一个 lead many topics."""
+    from tuner.reporting.recurring import RECURRING_NOTE, RECURRING_NOTE_ZH
+
+    records = stratified_subset(read_jsonl(dataset_path("thucnews-mini")), 8)
+    corpus = write_jsonl(tmp_path / "corpus.jsonl", records)
+    dataset = {"path": str(corpus), "text_field": "text", "id_field": "id",
+               "label_field": "label", "language": "zh"}
+    grid = make_grid(tmp_path, corpus, experiment="zh-shared", dataset=dataset, models=["lda"],
+                     params={"num_topics": 10, "vocab_size": 1000, "lda.max_iter": 10},
+                     preprocessing={"stopwords": "none"})
+    uri = sqlite_store(tmp_path / "mlflow.db")
+    run_sweep(grid, uri, session_cache)
+    page = write_report(uri, "zh-shared", tmp_path / "report").html.read_text(encoding="utf-8")
+    assert "<i>Shared by 3 or more of its 10 topics: " in page
+    assert page.count(RECURRING_NOTE_ZH) == 1 and RECURRING_NOTE not in page
+    assert "strip_quotes" not in RECURRING_NOTE_ZH and "extra_stopwords" in RECURRING_NOTE_ZH
+
+
 def test_chinese_words_have_glyphs_only_in_the_chosen_font(tmp_path):
     topics = {"lda-0000-k5-s1": {"0": ["比赛", "球队", "主场"], "1": ["基金", "投资", "市场"]}}
     with warnings.catch_warnings(record=True) as default_font:

@@ -25,7 +25,7 @@ from tuner.reporting.leaderboard import (
     topics_found,
 )
 from tuner.reporting.plots import TOPIC_WORDS_SHOWN
-from tuner.reporting.recurring import RECURRING_NOTE, recurring_for, recurring_html
+from tuner.reporting.recurring import recurring_for, recurring_html, recurring_note
 
 TABLE_METRICS = ("npmi", "diversity", "ari", "f1", "fit_seconds")
 TOP_CONFIGS = 3  # configurations whose best trial's topics the page lists
@@ -89,7 +89,9 @@ def plot_name(kind: str, model: str) -> str:
     return f"{kind}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', model)}.png"
 
 
-def render_page(data: ReportData, plots: Sequence[Path], note: str = "") -> str:
+def render_page(data: ReportData, plots: Sequence[Path], note: str = "",
+                language: str = "en") -> str:
+    """The report's page; `language`: the one its topic words are in."""
     esc = html.escape
     names = {p.name for p in plots}
     trials = sum(c.seeds for c in data.ranked)
@@ -103,7 +105,7 @@ def render_page(data: ReportData, plots: Sequence[Path], note: str = "") -> str:
     models = "".join(_model_section(model, configs, data, names)
                      for model, configs in by_model(data.ranked).items())
     words = "".join(_topics_html(c, data, names) for c in data.top)
-    shared = RECURRING_NOTE if any(
+    shared = recurring_note(language) if any(
         recurring_for(data.topics.get(c.best_trial(data.metric).run_id, {}), c.model)
         for c in data.top) else ""
     topics_image = _image("topics.png") if "topics.png" in names else ""

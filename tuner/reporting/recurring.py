@@ -81,3 +81,19 @@ RECURRING_NOTE = (
     "preprocessing.strip_quotes and strip_headers. A word that names "
     "something (nuclear, a place) is more likely a subject those topics share, and better kept. "
     "In a short fit such a word can also be a frequent word not yet sorted into topics.</i></p>")
+# The same for Chinese words: the English examples and the mail strips, which match no Chinese
+# text, read as advice for another corpus (Chinese audit of 2026-12-04).
+RECURRING_NOTE_ZH = (
+    f"<p><i>Under a fit's topics, \"shared by\" names the words in the top {TOP_WORDS} of a "
+    f"quarter or more of its topics (and at least {MIN_TOPICS}), with how many topics hold each. "
+    "Such a word does not tell those topics from one another. Boilerplate (a site's name such "
+    "as 新浪, a column tag such as 组图 or 导语, a byline word such as 记者) can be dropped "
+    "with the grid's preprocessing.extra_stopwords, and the next sweep fits every trial again. "
+    "A word that names something (中国, a place) is more likely a subject those topics share, "
+    "and better kept. In a short fit such a word can also be a frequent word not yet sorted "
+    "into topics.</i></p>")
+
+
+def recurring_note(language: str) -> str:
+    """What "shared by" means, with examples in the language the topic words are in."""
+    return RECURRING_NOTE_ZH if language == "zh" else RECURRING_NOTE

@@ -163,7 +163,8 @@ def write_report_with(tracker: Tracker, experiment: str, out: Path,
         plots += _topic_plot(data, out, font) + _trend_plots(data, out, font)
     importance_file = _write_importance(data, out / IMPORTANCE_FILE)
     page = out / "report.html"
-    page.write_text(render_page(data, plots, _font_warning(language, font)), encoding="utf-8")
+    page.write_text(render_page(data, plots, _font_warning(language, font), language),
+                    encoding="utf-8")
     for written in (page, *plots, importance_file):  # not the folder, which may hold files
         # an earlier report of another experiment or sweep wrote there
         tracker.log_report(sweep.run_id, written, "report")
