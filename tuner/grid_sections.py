@@ -163,6 +163,11 @@ PREPROCESSING = ParamSchema("preprocessing", [
           "words to drop besides the stop list (compared lower-cased when lowercase is on, "
           "marks around a word dropped: Mr. is mr)",
           nullable=True),
+    Param("user_words", list, [], list_of(Param("word", str, None, _one_word(), ""),
+                                          max_len=MAX_EXTRA_STOPWORDS),
+          "words jieba keeps whole when it segments Chinese text, as its user dictionary "
+          "does: terms its dictionary lacks (比特币, 区块链, 王者荣耀); English text ignores them",
+          nullable=True),
 ])
 
 
@@ -406,6 +411,7 @@ def preprocessing(value: Any, problems: ProblemList) -> Preprocessing:
         value = {**value, "stopwords": value["stopwords"].lower()}
     settings = checked_section(PREPROCESSING, value, problems)
     settings["extra_stopwords"] = tuple(settings.get("extra_stopwords") or ())  # null: none
+    settings["user_words"] = tuple(settings.get("user_words") or ())
     return Preprocessing(**settings)
 
 

@@ -242,3 +242,47 @@ def test_an_extra_stop_word_no_chinese_token_can_equal_is_told_by_chinese_rules(
     [said] = [a for a in advisories(grid, check_inputs(grid)) if "extra_stopwords" in a]
     assert "'2020' can never be a token" in said and "'5g'" not in said
     assert "characters, with a letter in it (5g, 4s店), with no space" in said
+
+
+def test_user_words_are_kept_whole_by_jieba():
+    """jieba's dictionary cut 比特币 into 比特 and 币 (dropped as one character) and 区块链 into
+    区块 and 链: 比特 and 区块 stood in 4 of 90 topics (Chinese audit of 2026-12-04)."""
+    text = "比特币价格再创新高，区块链概念股大涨；王者荣耀玩家增多"
+    plain = tokenize(text, "zh", Preprocessing())
+    assert {"比特", "区块", "王者", "荣耀"} <= set(plain) and "比特币" not in plain
+    kept = tokenize(text, "zh", Preprocessing(user_words=("比特币", "区块链", "王者荣耀")))
+    assert {"比特币", "区块链", "王者荣耀", "价格", "玩家"} <= set(kept)
+    assert not {"比特", "区块", "王者", "荣耀"} & set(kept)
+    assert tokenize(text, "zh", Preprocessing()) == plain  # jieba's own segmenter is untouched
+
+
+def test_user_words_are_in_the_chinese_bag_of_words_key_alone():
+    """Keyed as jieba reads them (NFKC, once each, in order); an English bag, which never
+    reads them, and a bag without them keep their keys."""
+    given = Preprocessing(user_words=("区块链", "比特币", "区块链", "ＮＢＡ球星"))
+    assert given.key("c", "zh", 10)["user_words"] == ["NBA球星", "区块链", "比特币"]
+    assert given.key("c", "zh", 10) == Preprocessing(
+        user_words=("比特币", "NBA球星", "区块链")).key("c", "zh", 10)
+    assert given.key("c", "en", 10) == Preprocessing().key("c", "en", 10)
+    assert "user_words" not in Preprocessing().key("c", "zh", 10)
+
+
+@pytest.mark.parametrize(("language", "words", "warned"), [
+    ("zh", ["比特币", "区块链"], None),
+    ("zh", ["比特币", "C++"], "preprocessing.user_words: 'C++' can never be a token"),
+    ("en", ["比特币"], "preprocessing.user_words: the text is tokenised as English"),
+])
+def test_user_words_that_change_nothing_are_said(tmp_path, language, words, warned):
+    from tests.conftest import make_grid
+    from tuner.engine.advice import advisories
+    from tuner.engine.sweep import check_inputs
+    from tuner.grid import load_grid
+
+    corpus = dataset_path("thucnews-mini")
+    grid = load_grid(make_grid(tmp_path, corpus, models=["lda"], params={"num_topics": 5},
+                               dataset={"path": str(corpus), "text_field": "text",
+                                        "id_field": "id", "language": language},
+                               preprocessing={"user_words": words}))
+    said = [a for a in advisories(grid, check_inputs(grid)) if "preprocessing.user_words" in a]
+    assert len(said) == (1 if warned else 0)
+    assert all(warned in a for a in said)

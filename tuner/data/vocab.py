@@ -84,7 +84,9 @@ class Preprocessing:
     with the repost mark before them (RT @user, 回复@用户名), and the marks "RT:" and 转发微博
     left without one;
     `extra_stopwords` are the corpus's own words to drop besides the list (a UN speech's
-    "excellency" and "delegation").
+    "excellency" and "delegation"). `user_words` are words jieba keeps whole in Chinese text,
+    as a jieba user dictionary does (比特币, which it cut into 比特 and a dropped 币; Chinese audit
+    of 2026-12-04); English text does not read them.
     """
 
     lowercase: bool = True
@@ -97,15 +99,17 @@ class Preprocessing:
     strip_markup: bool = False
     strip_mentions: bool = False
     extra_stopwords: tuple[str, ...] = ()
+    user_words: tuple[str, ...] = ()
 
     def as_logged(self) -> dict[str, str]:
         """Each setting as a sweep run's parameter holds it (`preprocessing.NAME`): MLflow keeps
         6,000 characters, so extra_stopwords lists its first SHOWN_STOP_WORDS."""
         logged = {name: str(value) for name, value in asdict(self).items()}
-        words = self.extra_stopwords
-        shown = ",".join(words[:SHOWN_STOP_WORDS])
-        logged["extra_stopwords"] = shown if len(words) <= SHOWN_STOP_WORDS else \
-            f"{shown},... ({len(words)} words)"
+        for name in ("extra_stopwords", "user_words"):
+            words = getattr(self, name)
+            shown = ",".join(words[:SHOWN_STOP_WORDS])
+            logged[name] = shown if len(words) <= SHOWN_STOP_WORDS else \
+                f"{shown},... ({len(words)} words)"
         return logged
 
     def key(self, corpus_sha256: str, language: str, vocab_size: int) -> dict[str, object]:
@@ -131,6 +135,11 @@ class Preprocessing:
             settings["extra_stopwords"] = sorted(added)
         else:
             del settings["extra_stopwords"]
+        kept_whole = segmenter_words(self, language)
+        if kept_whole:  # only when some, so keys without them stay valid
+            settings["user_words"] = list(kept_whole)
+        else:
+            del settings["user_words"]
         settings["stopwords"] = stop_list_name(self.stopwords, language)  # auto: as it resolves
         return {"kind": "bow", "corpus": corpus_sha256, "language": language,
                 "vocab_size": vocab_size, **settings,
@@ -283,8 +292,9 @@ def tokenize(text: str, language: str, settings: Preprocessing) -> list[str]:
         # jieba split them into single letters, which the length filter dropped. Lowercased
         # after segmenting: jieba's dictionary spells A股, X光 and T恤 with capitals, and
         # lowercased first they came out as 股大涨, 光 and 恤.
-        words = [w for w in _jieba().lcut(_english_clitics_cut(unicodedata.normalize("NFKC",
-                                                                                     text)))
+        segmenter = _segmenter(segmenter_words(settings, language))
+        words = [w for w in segmenter.lcut(_english_clitics_cut(unicodedata.normalize("NFKC",
+                                                                                      text)))
                  if _ZH_WORD.fullmatch(w)]
         words = [w.lower() for w in words] if settings.lowercase else words
     else:
@@ -343,6 +353,27 @@ def _jieba() -> Any:
     return jieba
 
 
+def segmenter_words(settings: Preprocessing, language: str) -> tuple[str, ...]:
+    """The `user_words` jieba keeps whole, as the text it segments writes them (NFKC, before
+    lower-casing), sorted and once each; none for English text."""
+    if language != "zh":
+        return ()
+    return tuple(sorted({unicodedata.normalize("NFKC", w.strip()) for w in settings.user_words}))
+
+
+@cache
+def _segmenter(words: tuple[str, ...]) -> Any:
+    """jieba's own segmenter, or for `words` one of its own with them added: the module's
+    default is shared by every bag of words a process builds."""
+    jieba = _jieba()
+    if not words:
+        return jieba
+    segmenter = jieba.Tokenizer()
+    for word in words:
+        segmenter.add_word(word)  # no frequency: jieba's suggest_freq, high enough to keep it
+    return segmenter
+
+
 @cache
 def _dropped_words(stop_list: str, language: str, extra: tuple[str, ...], lowercase: bool
                    ) -> frozenset[str]:
@@ -370,6 +401,12 @@ def unmatchable_stop_words(settings: Preprocessing, language: str) -> list[str]:
     tokeniser cuts (obama's is obama) or drops (don't)."""
     return list(_unmatchable(settings.extra_stopwords, settings.lowercase, language,
                              settings.min_token_len))
+
+
+def unmatchable_words(words: tuple[str, ...], settings: Preprocessing, language: str
+                      ) -> list[str]:
+    """Those of `words` (user_words) no token can equal, as unmatchable_stop_words says."""
+    return list(_unmatchable(words, settings.lowercase, language, settings.min_token_len))
 
 
 def unmatchable_tokens(settings: Preprocessing, language: str) -> frozenset[str]:

@@ -39,6 +39,7 @@ from tuner.data.vocab import (
     mail_headers,
     quotes_replies,
     unmatchable_stop_words,
+    unmatchable_words,
 )
 from tuner.engine.pruning import largest_budget
 
@@ -671,6 +672,7 @@ def _stop_word_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
                      "English list, and the text is tokenised as Chinese, so no Chinese stop "
                      "word (的, 我们, 什么) is dropped; use \"auto\" or \"chinese\" (which holds "
                      "the English stop words too)")
+    found += _user_word_advice(grid, inputs.corpus.language)
     never = unmatchable_stop_words(settings, inputs.corpus.language)
     if not never:
         return found
@@ -683,6 +685,26 @@ def _stop_word_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
         f"one word of {settings.min_token_len} to {MAX_TOKEN_LEN} characters, {letter}, with no "
         "space, dot or other mark inside), so "
         f"{'it drops' if len(never) == 1 else 'they drop'} nothing"]
+
+
+def _user_word_advice(grid: Grid, language: str) -> list[str]:
+    """`user_words` on text tokenised as English, which jieba never reads, and user words no
+    token can be (a mark inside, too short), which jieba keeps whole and the filter drops."""
+    settings = grid.preprocessing
+    if not settings.user_words:
+        return []
+    if language != "zh":
+        return [f"{grid.path}: preprocessing.user_words: the text is tokenised as English, "
+                "which splits words at spaces and marks, so these words (for jieba, which "
+                "segments Chinese) change nothing"]
+    never = unmatchable_words(settings.user_words, settings, language)
+    if not never:
+        return []
+    shown = ", ".join(repr(w) for w in never[:5]) + (f" and {len(never) - 5} more"
+                                                     if len(never) > 5 else "")
+    return [f"{grid.path}: preprocessing.user_words: {shown} can never be a token (a token is "
+            f"one word of {settings.min_token_len} to {MAX_TOKEN_LEN} characters with a letter "
+            "in it and no mark inside), so keeping it whole keeps nothing"]
 
 
 def _left_out_model_advice(grid: Grid) -> list[str]:
