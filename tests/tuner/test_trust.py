@@ -81,6 +81,9 @@ def test_relabelled_data_rescores_every_trial_without_refitting(tmp_path, small_
         assert run.data.metrics["ari"] == pytest.approx(adjusted_rand_score(truth, assignments))
         assert run.data.metrics["ari"] != pytest.approx(source.data.metrics["ari"])
         assert run.data.metrics["fit_seconds"] == source.data.metrics["fit_seconds"]
+        # of the fit's θ, which a stored fit does not keep: carried, not left uncomputed
+        assert run.data.metrics["background_topics"] == \
+            source.data.metrics["background_topics"]
         assert run.data.tags["tuner.fit_key"] == source.data.tags["tuner.fit_key"]
         # the fit's thread count, not keyed, was missing from re-scored runs (audit 2026-12-02)
         assert run.data.tags["tuner.threads"] == source.data.tags["tuner.threads"]

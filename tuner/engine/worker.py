@@ -45,6 +45,7 @@ from tuner.errors import CacheError, DataError, GroundTruthError
 from tuner.fitting import fit_code, fit_trial
 from tuner.metrics import METRICS, MetricReference, evaluate
 from tuner.metrics.coherence import npmi_per_topic
+from tuner.metrics.spread import BACKGROUND_IDS, background_topic_ids
 from tuner.output import TopicModelOutput
 from tuner.startup import imports_without_collection
 from tuner.trial import (
@@ -514,10 +515,15 @@ def _fit_and_score(spec: TrialSpec, worker: str) -> TrialRecord:
     if peak is not None:
         metrics["peak_memory_mb"] = peak
     metrics |= {k: v for k, v in numeric_extras.items() if k not in metrics}
+    extras = {k: v for k, v in output.extras.items() if k not in numeric_extras}
+    if output.doc_topic is not None:  # a stored fit keeps no θ: its re-scoring carries these
+        background = background_topic_ids(output)
+        metrics["background_topics"] = float(len(background))
+        if background:  # the topics the report marks
+            extras[BACKGROUND_IDS] = background
     return TrialRecord(spec, status, metrics, [w[:top_n] for w in output.topic_words],
                        per_topic, np.asarray(output.assignments).tolist(),
-                       _noting({k: v for k, v in output.extras.items()
-                                if k not in numeric_extras}, not_computed),
+                       _noting(extras, not_computed),
                        worker=worker, curve=curve, threads=_STATE.threads)
 
 

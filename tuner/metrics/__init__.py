@@ -73,6 +73,9 @@ RECORDED: dict[str, bool] = {  # name -> higher is better
     # the worker's peak resident memory during the trial (its libraries and loaded data
     # included; Linux); --max-memory fails a trial whose peak passed it
     "peak_memory_mb": False,
+    # topics spread over far more documents than the fit's others (tuner.metrics.spread): of a
+    # fit's θ, carried when its fit is re-scored; none for a model without θ (clustering)
+    "background_topics": False,
 }
 
 __all__ = ["METRICS", "RECORDED", "Evaluation", "MetricInfo", "MetricReference", "default_metric",

@@ -26,7 +26,8 @@ class Concern:
 NOTES = {"collapsed": "collapsed", "unconverged": "EM unconverged",
          "outliers": "many outliers", "still_improving": "still improving",
          "topics_changing": "topics still changing", "near_start": "barely trained",
-         "saw_labels": "trained on the labels", "few_words": "fewer words"}
+         "saw_labels": "trained on the labels", "few_words": "fewer words",
+         "background": "background topic"}
 MEANINGS = {
     "collapsed": "its documents went to fewer than half its topics, or most of them to a few "
                  "(its topics as even as under a third as many equal ones), or it found one "
@@ -51,7 +52,13 @@ MEANINGS = {
                   "it with: those scores flatter it beside unsupervised models",
     "few_words": "a model scored with `tuner score` listed fewer words for some topics than "
                  "diversity_topn: its diversity and inverted_rbo count the words given, so they "
-                 "do not compare with the trials' scores"}
+                 "do not compare with the trials' scores",
+    "background": "one or more of its topics is above its even share of a document in 3 in 10 "
+                  "documents or more, and in 2.5 times as many as its median topic: a "
+                  "background topic of words common to every subject (like, just, know on 20 "
+                  "Newsgroups; 表示, 记者, 今年 on Chinese news), not a subject of its own; the "
+                  "report marks it under the fit's topics, and "
+                  "preprocessing.extra_stopwords can drop its words"}
 
 
 def trial_concerns(model: str, params: Mapping[str, Any], metrics: Mapping[str, float]
@@ -63,7 +70,8 @@ def trial_concerns(model: str, params: Mapping[str, Any], metrics: Mapping[str, 
     changing = None if near_start or improving else _topics_changing(metrics)
     return [c for c in (_collapsed(params, metrics), _outliers(metrics),
                         _unconverged(metrics), near_start, improving,
-                        changing, _saw_labels(model, params), _few_words(metrics))
+                        changing, _saw_labels(model, params), _few_words(metrics),
+                        _background(metrics))
             if c is not None]
 
 
@@ -193,6 +201,17 @@ def _few_words(metrics: Mapping[str, float]) -> Concern | None:
     return Concern("few_words", f"{short} topics") if short > 0 else None
 
 
+def _background(metrics: Mapping[str, float]) -> Concern | None:
+    """Topics of words common to every subject, spread over most documents (tuner.metrics.
+    spread): LDA's 表示 记者 今年 需要 topics on Chinese news, unsaid (Chinese audit of
+    2026-12-04)."""
+    count, found = metrics.get("background_topics", 0), metrics.get("num_topics_found")
+    if not count:
+        return None
+    return Concern("background", f"{count:.0f} of {found:.0f} topics" if found
+                   else f"{count:.0f} topics")
+
+
 def notes(concerns: Sequence[Concern]) -> str:
     """The leaderboard's note for a row: each kind once, in NOTES' order."""
     kinds = {c.kind for c in concerns}
@@ -318,8 +337,16 @@ def _labels_warning(found: Sequence[tuple[str, Concern, Mapping[str, float]]]) -
             "labels the fit did not see")
 
 
+def _background_warning(found: Sequence[tuple[str, Concern, Mapping[str, float]]]) -> str:
+    return (f"{counted(len(found), 'trial')} spread a topic over far more documents than their "
+            f"other topics ({_examples(found)}): a background topic of words common to every "
+            "subject, not a subject of its own. `tuner report` marks it under the fit's "
+            "topics; its words can be dropped with preprocessing.extra_stopwords (the next "
+            "sweep then fits every trial again)")
+
+
 _WRITERS = {"collapsed": _collapse_warning, "outliers": _outliers_warning,
             "unconverged": _unconverged_warning,
             "near_start": _near_start_warning,
             "still_improving": _improving_warning, "topics_changing": _changing_warning,
-            "saw_labels": _labels_warning}
+            "saw_labels": _labels_warning, "background": _background_warning}

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from tuner.metrics.spread import BACKGROUND_IDS
 from tuner.reporting.earlier import EarlierSweep
 from tuner.reporting.findings import findings_html
 from tuner.reporting.health import MEANINGS, NOTES, counted
@@ -304,14 +305,26 @@ def _topics_html(config: ConfigResult, data: ReportData, names: set[str]) -> str
         return f"{title}<p>no topics.json artifact</p>"
     sizes = data.sizes.get(trial.run_id, {})
     labels = data.topic_labels.get(trial.run_id, {})
+    background = _background_ids(data.extras.get(trial.run_id, {}))
     items = "".join(f"<li>{esc(' '.join(words[:TOPIC_WORDS_SHOWN]))}"
-                    f"{_size(sizes, int(k), labels.get(int(k), {}))}</li>"
+                    f"{_size(sizes, int(k), labels.get(int(k), {}))}"
+                    f"{BACKGROUND_MARK if int(k) in background else ''}</li>"
                     for k, words in sorted(topics.items(), key=lambda kv: int(kv[0])))
     trends = plot_name("trends", trial.run_id)
     return (f"{title}<ol start='0'>{items}</ol>{_unassigned(sizes)}{_unled(labels)}"
             f"{recurring_html(topics, config.model)}"
             f"{_image(trends) if trends in names else ''}"
             f"{findings_html(topics, data.extras.get(trial.run_id, {}))}")
+
+
+BACKGROUND_MARK = (" <i>(background topic: above its even share in far more documents than "
+                   "the fit's other topics; words common to every subject)</i>")
+
+
+def _background_ids(extras: Mapping[str, Any]) -> set[int]:
+    """The fit's background topics (tuner.metrics.spread), as its extras.json lists them."""
+    found = extras.get(BACKGROUND_IDS)
+    return {k for k in found if isinstance(k, int)} if isinstance(found, list) else set()
 
 
 def _size(sizes: Mapping[int, int], topic: int, labels: Mapping[str, int]) -> str:

@@ -1,0 +1,87 @@
+"""Background topics: a topic of words common to every subject, spread over far more documents
+than the fit's others, is named at the end of `tuner run`, noted on its leaderboard row and
+marked in the report (tuner.metrics.spread; Chinese audit of 2026-12-04)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests.conftest import REPO, dataset_path, make_grid, sqlite_store
+from tuner.metrics.spread import BACKGROUND_IDS, background_topic_ids, topic_spread
+from tuner.output import TopicModelOutput
+
+
+def output_of(doc_topic: np.ndarray) -> TopicModelOutput:
+    topics = doc_topic.shape[1]
+    return TopicModelOutput([[f"w{k}", f"v{k}"] for k in range(topics)], doc_topic,
+                            doc_topic.argmax(axis=1))
+
+
+def spread_theta(wide: float, rest: float, topics: int = 8, docs: int = 400,
+                 seed: int = 0) -> np.ndarray:
+    """θ whose topic 0 is above 1/K in a `wide` share of the documents, each other topic in
+    about a `rest` share."""
+    rng = np.random.default_rng(seed)
+    theta = np.full((docs, topics), 0.01)
+    theta[rng.random(docs) < wide, 0] = 0.5
+    for k in range(1, topics):
+        theta[rng.random(docs) < rest, k] = 0.5
+    return theta / theta.sum(axis=1, keepdims=True)
+
+
+def test_a_topic_above_its_even_share_in_most_documents_is_a_background_topic():
+    theta = spread_theta(0.7, 0.15)
+    assert topic_spread(theta)[0] > 0.6
+    assert background_topic_ids(output_of(theta)) == [0]
+
+
+@pytest.mark.parametrize(("wide", "rest"), [(0.25, 0.1), (0.45, 0.3)])
+def test_a_topic_narrower_than_the_rule_is_not(wide, rest):
+    """Under 3 in 10 documents (however narrow the others), or under twice the median topic."""
+    assert background_topic_ids(output_of(spread_theta(wide, rest))) == []
+
+
+def test_a_model_without_proportions_has_none():
+    clusters = TopicModelOutput([["a", "b"]] * 5, None, np.arange(100) % 5)
+    assert background_topic_ids(clusters) == []
+
+
+def test_lda_on_newsgroups_posts_is_told_its_background_topic(tmp_path):
+    """LDA at K=20 on 20ng-mini (500 iterations, seed 42) spreads its "people think just does
+    like know" topic over 60% of the posts, its median topic over 17%
+    (bench/background_topics.py): said at the run's end, noted on its row, marked in the
+    report, and carried by a re-scored fit."""
+    from tuner.reporting.report import write_report
+    from tuner.tracking.tracker import MlflowTracker
+
+    corpus = dataset_path("20ng-mini")
+    grid = make_grid(tmp_path, corpus, experiment="background", models=["lda"], seeds=[42],
+                     params={"num_topics": 20, "vocab_size": 5000, "lda.max_iter": 500},
+                     dataset={"path": str(corpus), "text_field": "text", "id_field": "id",
+                              "label_field": "label", "language": "en"})
+    uri = sqlite_store(tmp_path / "mlflow.db")
+    done = subprocess.run([sys.executable, "-m", "tuner.cli", "run", str(grid), "--tracking-uri",
+                           uri, "--max-workers", "1", "--cache-dir", str(tmp_path / "cache")],
+                          capture_output=True, text=True, cwd=REPO, timeout=600,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "background topic" in done.stdout  # the leaderboard row's note
+    assert "1 trial spread a topic over far more documents than their other topics" in done.stderr
+
+    tracker = MlflowTracker(uri, existing=True)
+    (trial,) = tracker.finished_trials("background")
+    assert trial.metrics["background_topics"] >= 1
+    extras = tracker.read_json(trial.run_id, "extras.json") or {}
+    widest = extras[BACKGROUND_IDS][0]
+    words = tracker.topics(trial.run_id)[str(widest)][:10]
+    assert {"think", "like", "know"} <= set(words)
+
+    page = write_report(uri, "background", tmp_path / "report").html.read_text(encoding="utf-8")
+    assert page.count("(background topic: ") == len(extras[BACKGROUND_IDS])
+    assert "background topic" in page.split("<h3>")[0]  # the row's note in the ranking table
+
