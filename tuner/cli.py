@@ -419,6 +419,7 @@ def _precompute(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from tuner.devices import worker_limit_problem
     from tuner.engine.executors import threads_per_worker
+    from tuner.engine.sweep import distinct_trial_count
     from tuner.flow import SweepHooks, SweepSettings, execute_sweep
     from tuner.reporting.leaderboard import format_leaderboard
     from tuner.tracking.tracker import resolve_tracking_uri
@@ -434,8 +435,9 @@ def _run(args: argparse.Namespace) -> int:
     # no more workers than trials: a 1-trial grid at --max-workers 12 started 12 (regression
     # audit of 2026-12-03). Each worker's threads are those of the workers asked for, whatever
     # the grid's size: the grid `tuner best` writes ran its one trial on both cores, and a
-    # neural fit moves with its thread count (determinism audit of 2026-12-03).
-    workers = min(args.max_workers, max(1, grid.trial_count))
+    # neural fit moves with its thread count (determinism audit of 2026-12-03). Trials that
+    # merge count once: "1 trial, 2 workers" (trust audit of 2026-12-04).
+    workers = min(args.max_workers, max(1, distinct_trial_count(grid, inputs)))
     threads = threads_per_worker(args.max_workers, args.threads_per_worker)
     settings = SweepSettings(resolve_tracking_uri(args.tracking_uri), args.cache_dir,
                              workers, executor, not args.quiet,

@@ -507,7 +507,9 @@ def _model_notes(language: str, chosen: Sequence[str], found: Found,
         notes.append("to add BERTopic or THETA, which embed the documents, give them a "
                      "multilingual embedding model for Chinese (embedding.model, e.g. "
                      "sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2 or "
-                     "Qwen/Qwen3-Embedding-0.6B); the default MiniLM reads English only")
+                     "Qwen/Qwen3-Embedding-0.6B; the first run downloads it, and a machine "
+                     "without the network needs a local folder holding it, named by its path); "
+                     "the default MiniLM reads English only")
     asked = " and ".join(map(str, topics))
     if found.classes and list(topics) == [found.classes, 2 * found.classes]:
         notes.append(f"num_topics {asked}: the {found.classes} classes and twice them")

@@ -24,10 +24,11 @@ def output_of(doc_topic: np.ndarray) -> TopicModelOutput:
 
 def spread_theta(wide: float, rest: float, topics: int = 8, docs: int = 400,
                  seed: int = 0) -> np.ndarray:
-    """θ whose topic 0 is above 1/K in a `wide` share of the documents, each other topic in
-    about a `rest` share."""
+    """θ of documents that each have a main topic among 1..K-1, and topic 0 above 1/K in a
+    `wide` share of them, each other topic also in a `rest` share."""
     rng = np.random.default_rng(seed)
     theta = np.full((docs, topics), 0.01)
+    theta[np.arange(docs), rng.integers(1, topics, docs)] = 0.5
     theta[rng.random(docs) < wide, 0] = 0.5
     for k in range(1, topics):
         theta[rng.random(docs) < rest, k] = 0.5
@@ -44,6 +45,18 @@ def test_a_topic_above_its_even_share_in_most_documents_is_a_background_topic():
 def test_a_topic_narrower_than_the_rule_is_not(wide, rest):
     """Under 3 in 10 documents (however narrow the others), or under twice the median topic."""
     assert background_topic_ids(output_of(spread_theta(wide, rest))) == []
+
+
+@pytest.mark.parametrize("topics", [15, 100])
+def test_documents_left_even_do_not_count_for_every_topic(topics):
+    """LDA gives a document with no word an even row: renormalised, every entry sat an ulp
+    above 1/K at K=15 and 100, so 30% such rows counted for every topic and hid a background
+    topic (review of 2026-12-04)."""
+    theta = spread_theta(0.7, 0.15, topics=topics)
+    even = np.full((170, topics), 1.0 / topics)
+    even /= even.sum(axis=1, keepdims=True)
+    assert (even > 1.0 / topics).all()  # what the rule must not count
+    assert background_topic_ids(output_of(np.vstack([theta, even]))) == [0]
 
 
 def test_a_model_without_proportions_has_none():

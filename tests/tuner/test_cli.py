@@ -53,8 +53,11 @@ def test_more_workers_than_the_cores_can_take_are_refused(tmp_path, small_corpus
 
 
 def test_a_sweep_starts_no_more_workers_than_it_has_trials(tmp_path, small_corpus, capsys):
+    """Trials that merge count once: alpha null is 1/K = 0.2 at K=5 ("1 trial, 2 workers";
+    trust audit of 2026-12-04)."""
     path = make_grid(tmp_path, small_corpus, params={"num_topics": 5, "vocab_size": 1000,
-                                                     "lda.max_iter": 10})
+                                                     "lda.max_iter": 10,
+                                                     "lda.alpha": [None, 0.2]})
     assert main(["run", str(path), "--tracking-uri", sqlite_store(tmp_path / "m.db"),
                  "--cache-dir", str(tmp_path / "cache"), "--max-workers", "4"]) == 0
     assert "1 trial, 1 worker\n" in capsys.readouterr().out

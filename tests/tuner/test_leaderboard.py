@@ -371,6 +371,12 @@ def test_tuner_best_says_when_one_seed_each_cannot_judge_its_lead(caplog) -> Non
     with caplog.at_level("WARNING"):
         _chosen(rank_configs(aggregate_seeds(TRIALS), "ari"), "ari")  # sds to judge by
     assert "ran one seed each" not in caplog.text
+    caplog.clear()
+    spectral = [trial(f"s{k}", "STM", 1, {"ari": 0.3 + k / 100}, num_topics=k, init="spectral")
+                for k in (5, 6)]  # fits that read no seed: more seeds repeat them (trust audit)
+    with caplog.at_level("WARNING"):
+        _chosen(rank_configs(aggregate_seeds(spectral), "ari"), "ari")
+    assert "ran one seed each" not in caplog.text
 
 
 def test_tuner_best_says_a_tie_of_one_seed_each_once_even_apart_by_rounding(caplog) -> None:
@@ -552,6 +558,21 @@ def test_a_fit_that_reads_no_seed_is_a_whole_row_of_one_trial() -> None:
     assert same_fits_sentence(entries) == (
         "#1 is one fit for every seed: STM reads no seed with these settings, so it has no ± "
         "to measure seed noise by")
+
+
+def test_seeds_of_a_fit_that_reads_no_seed_run_before_it_was_keyed_so_are_not_more_seeds():
+    """Runs of STM's spectral start made per seed before its fit was keyed without one joined
+    the newer run's row as 4 seeds of sd 0 (review of 2026-12-04): the newest stands, the rest
+    are counted as superseded."""
+    from dataclasses import replace
+
+    old = [replace(trial(f"s{seed}", "STM", seed, {"ari": 0.28}, num_topics=5, init="spectral"),
+                   start_time=seed) for seed in (1, 2, 3)]
+    new = replace(trial("s-new", "STM", 1, {"ari": 0.28}, num_topics=5, init="spectral"),
+                  start_time=10)
+    (row,) = aggregate_seeds([*old, new])
+    assert [t.run_id for t in row.trials] == ["s-new"]
+    assert (row.seeds_of("ari"), row.superseded) == ("1", 3)
 
 
 def test_rows_of_the_same_fits_and_seeds_of_one_fit_are_said() -> None:

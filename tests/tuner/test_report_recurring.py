@@ -194,3 +194,25 @@ def test_best_says_when_an_earlier_sweep_on_other_settings_scored_better(
                            f"preprocessing) reached ari {before.metrics['ari']:.4f} with LDA, "
                            f"above this pick's {after.metrics['ari']:.4f}")
     assert grid["preprocessing"]["min_df"] == 100  # it still re-runs the latest sweep's
+
+
+def test_best_weighs_an_earlier_sweep_only_where_its_scores_compare() -> None:
+    """`tuner best` said an earlier sweep reached a higher NPMI, measured over another window,
+    and a higher ARI, against older labels (trust audit of 2026-12-04)."""
+    from tuner.reporting.earlier import scored_alike
+    from tuner.tracking.records import SweepRun
+    from tuner.tracking.tracker import TRUTH_TAG
+
+    settings = {"npmi_window": "10", "topn": "10", "diversity_topn": "25",
+                "npmi_reference": "preprocessed"}
+
+    def sweep(truth: str | None, **params: str) -> SweepRun:
+        return SweepRun("s", "sweep", {**settings, **params},
+                        {TRUTH_TAG: truth} if truth is not None else {})
+
+    latest = sweep("t1")
+    assert scored_alike(sweep("t1"), latest, "npmi") and scored_alike(sweep("t1"), latest, "ari")
+    assert not scored_alike(sweep("t1", npmi_window="20"), latest, "npmi")
+    assert scored_alike(sweep("t0"), latest, "npmi")  # NPMI reads no labels
+    assert not scored_alike(sweep("t0"), latest, "ari")
+    assert not scored_alike(sweep(None), latest, "f1")  # a sweep from before the tag: unknown

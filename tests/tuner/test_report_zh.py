@@ -62,6 +62,24 @@ def test_a_report_drawn_without_a_chinese_font_says_so_once(zh_report, tmp_path,
         encoding="utf-8")
 
 
+def test_characters_no_font_draws_are_said_once_with_a_font_found(zh_report, tmp_path,
+                                                                   capsys, monkeypatch):
+    """The glyph warnings were silenced whatever the font (review of 2026-12-04): words with
+    characters the chosen font lacks (here, Chinese words drawn in matplotlib's default font
+    while the page's language reads as English) are counted in one line."""
+    from tuner.cli import main
+
+    monkeypatch.setattr("tuner.reporting.report.font_for", lambda language: "DejaVu Sans")
+    uri = sqlite_store(zh_report.html.parent.parent / "mlflow.db")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(["report", "zh-report", "--tracking-uri", uri,
+                     "--out", str(tmp_path / "dejavu")]) == 0
+    assert not [w for w in caught if "missing from" in str(w.message)]
+    [line] = [x for x in capsys.readouterr().err.splitlines() if "as boxes" in x]
+    assert line.startswith("warning: topics.png draws ") and "which no installed font has" in line
+
+
 def test_a_chinese_reports_note_on_shared_words_gives_chinese_examples(tmp_path,
                                                                        session_cache):
     """The note cited writes, article, edu and strip_quotes, which match no Chinese text

@@ -239,6 +239,25 @@ def test_a_repeated_tpe_suggestion_runs_once_and_every_suggestion_is_told():
     assert len(made) == 3 and len(source.finished) == 3
 
 
+def test_a_suggestion_of_a_fit_that_reads_no_seed_is_one_trial_not_repeats():
+    """STM's spectral start is keyed without its seed: its three seeds made one key, counted as
+    two repeats of itself and summarised as 3 seeds with a sd of 0 (review of 2026-12-04)."""
+    from types import SimpleNamespace
+
+    from tuner.engine.search import SearchSpec, TpeSource
+
+    def make_trial(model, combo, seed):
+        return SimpleNamespace(key=f"{model}-{combo['num_topics']}")  # no seed in its key
+
+    source = TpeSource({"STM": {"num_topics": [5]}}, SearchSpec("tpe", 1, 0, ("npmi",)),
+                       [1, 2, 3], make_trial, ["maximize"])
+    only = source.next()
+    assert source.next() is None and source.exhausted() and source.repeated == 0
+    source.tell(only.key, {"npmi": 0.2})
+    [summary] = source.finished
+    assert (summary["seeds"], summary["completed"], summary["npmi_std"]) == (1, 1, None)
+
+
 def test_a_replayed_search_asks_its_earlier_suggestions_repeats_included_before_new_ones():
     """A search whose second suggestion repeated its first, replayed once per configuration,
     asked one new configuration on a re-run (review of 2026-12-02); suggestions the space no

@@ -912,3 +912,33 @@ def test_commands_that_open_one_new_store_at_once_take_turns(tmp_path):
     assert [p.returncode for p in processes] == [0, 0, 0], errors
     names = {e.name for e in MlflowClient(tracking_uri=uri).search_experiments()}
     assert {"experiment-0", "experiment-1", "experiment-2"} <= names
+
+
+def test_a_signal_while_the_sweep_run_opens_ends_it_killed(tmp_path, small_corpus):
+    """SIGTERM as the sweep started (after "4 trials, 2 workers") left its run RUNNING in 2 of
+    3 tries: it came inside start_sweep, after the run was made and before its handle was
+    returned (trust audit of 2026-12-04). Held there, it arrives where the run is ended."""
+    import signal
+
+    from tuner.cli import Terminated, _terminate
+    from tuner.tracking.tracker import MlflowTracker
+
+    class SignalledAsItOpens(MlflowTracker):
+        def start_sweep(self, *args, **kwargs):
+            handle = super().start_sweep(*args, **kwargs)
+            os.kill(os.getpid(), signal.SIGTERM)  # at once, unless held
+            time.sleep(0.2)
+            self.opened = handle
+            return handle
+
+    prepared = _lda_sweep(tmp_path, small_corpus, "signalled")
+    store = sqlite_store(tmp_path / "mlflow.db")
+    tracker = SignalledAsItOpens(store)
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        with pytest.raises(Terminated):
+            run_sweep(prepared, tracker, lambda: make_executor("process", 1), 1)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    run = MlflowClient(store).get_run(tracker.opened.run_id)
+    assert run.info.status == "KILLED"

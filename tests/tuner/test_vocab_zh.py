@@ -267,9 +267,23 @@ def test_user_words_are_in_the_chinese_bag_of_words_key_alone():
     assert "user_words" not in Preprocessing().key("c", "zh", 10)
 
 
+def test_user_words_match_the_text_in_any_case_when_tokens_are_lower_cased():
+    """jieba reads the text before it is lower-cased: NBA球星 kept "NBA球星" whole and split
+    "nba球星" (review of 2026-12-04)."""
+    given = Preprocessing(user_words=("NBA球星",))
+    assert tokenize("nba球星 NBA球星", "zh", given) == ["nba球星", "nba球星"]
+    assert tokenize("nba球星", "zh", Preprocessing(user_words=("NBA球星",), lowercase=False)) \
+        != ["nba球星"]
+
+
 @pytest.mark.parametrize(("language", "words", "warned"), [
     ("zh", ["比特币", "区块链"], None),
-    ("zh", ["比特币", "C++"], "preprocessing.user_words: 'C++' can never be a token"),
+    ("zh", ["比特币", "e-sports电竞"],
+     "preprocessing.user_words: 'e-sports电竞' can never be a token (a token is one word of 2 "
+     "to 25 characters with a letter in it and no mark inside), and jieba keeps it whole, so "
+     "the words inside it are dropped with it"),
+    ("zh", ["Pokémon宝可梦"], "preprocessing.user_words: 'Pokémon宝可梦' holds a character "
+     "jieba does not segment"),
     ("en", ["比特币"], "preprocessing.user_words: the text is tokenised as English"),
 ])
 def test_user_words_that_change_nothing_are_said(tmp_path, language, words, warned):

@@ -292,7 +292,7 @@ def tokenize(text: str, language: str, settings: Preprocessing) -> list[str]:
         # jieba split them into single letters, which the length filter dropped. Lowercased
         # after segmenting: jieba's dictionary spells A股, X光 and T恤 with capitals, and
         # lowercased first they came out as 股大涨, 光 and 恤.
-        segmenter = _segmenter(segmenter_words(settings, language))
+        segmenter = _segmenter(segmenter_words(settings, language), settings.lowercase)
         words = [w for w in segmenter.lcut(_english_clitics_cut(unicodedata.normalize("NFKC",
                                                                                       text)))
                  if _ZH_WORD.fullmatch(w)]
@@ -361,15 +361,27 @@ def segmenter_words(settings: Preprocessing, language: str) -> tuple[str, ...]:
     return tuple(sorted({unicodedata.normalize("NFKC", w.strip()) for w in settings.user_words}))
 
 
+def unsegmentable_words(words: tuple[str, ...]) -> list[str]:
+    """Those of `words` (user_words) jieba cannot keep whole: it segments runs of the characters
+    its re_han_default spans (Chinese, Latin letters, digits and + # & . _ % -) and cuts text
+    at any other, so Pokémon宝可梦 became pok, mon and 宝可梦 (review of 2026-12-04)."""
+    pattern = _jieba().re_han_default
+    return [w for w in words if not pattern.fullmatch(unicodedata.normalize("NFKC", w.strip()))]
+
+
 @cache
-def _segmenter(words: tuple[str, ...]) -> Any:
+def _segmenter(words: tuple[str, ...], lowercase: bool) -> Any:
     """jieba's own segmenter, or for `words` one of its own with them added: the module's
-    default is shared by every bag of words a process builds."""
+    default is shared by every bag of words a process builds. With `lowercase`, each word in
+    lower and upper case too, as tokens are compared: jieba reads the text before it is
+    lower-cased, and NBA球星 kept "nba球星" of the text split (review of 2026-12-04)."""
     jieba = _jieba()
     if not words:
         return jieba
     segmenter = jieba.Tokenizer()
-    for word in words:
+    cased = {variant for word in words
+             for variant in ((word, word.lower(), word.upper()) if lowercase else (word,))}
+    for word in sorted(cased):  # in one order: each word's suggested frequency reads the rest
         segmenter.add_word(word)  # no frequency: jieba's suggest_freq, high enough to keep it
     return segmenter
 

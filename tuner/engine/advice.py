@@ -40,6 +40,7 @@ from tuner.data.vocab import (
     quotes_replies,
     unmatchable_stop_words,
     unmatchable_words,
+    unsegmentable_words,
 )
 from tuner.engine.pruning import largest_budget
 
@@ -672,7 +673,7 @@ def _stop_word_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
                      "English list, and the text is tokenised as Chinese, so no Chinese stop "
                      "word (的, 我们, 什么) is dropped; use \"auto\" or \"chinese\" (which holds "
                      "the English stop words too)")
-    found += _user_word_advice(grid, inputs.corpus.language)
+    found += _user_word_advice(grid, inputs)
     never = unmatchable_stop_words(settings, inputs.corpus.language)
     if not never:
         return found
@@ -687,24 +688,38 @@ def _stop_word_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
         f"{'it drops' if len(never) == 1 else 'they drop'} nothing"]
 
 
-def _user_word_advice(grid: Grid, language: str) -> list[str]:
-    """`user_words` on text tokenised as English, which jieba never reads, and user words no
-    token can be (a mark inside, too short), which jieba keeps whole and the filter drops."""
+def _user_word_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
+    """`user_words` where no trial segments Chinese, and user words jieba cannot keep whole
+    (a character it does not segment) or keeps whole as no token can be (a mark inside), which
+    drops the words inside them (review of 2026-12-04)."""
     settings = grid.preprocessing
     if not settings.user_words:
         return []
-    if language != "zh":
-        return [f"{grid.path}: preprocessing.user_words: the text is tokenised as English, "
-                "which splits words at spaces and marks, so these words (for jieba, which "
-                "segments Chinese) change nothing"]
-    never = unmatchable_words(settings.user_words, settings, language)
-    if not never:
-        return []
-    shown = ", ".join(repr(w) for w in never[:5]) + (f" and {len(never) - 5} more"
-                                                     if len(never) > 5 else "")
-    return [f"{grid.path}: preprocessing.user_words: {shown} can never be a token (a token is "
-            f"one word of {settings.min_token_len} to {MAX_TOKEN_LEN} characters with a letter "
-            "in it and no mark inside), so keeping it whole keeps nothing"]
+    where = f"{grid.path}: preprocessing.user_words"
+    if all(p.language != "zh" for p in inputs.plan):
+        return [f"{where}: the text is tokenised as English, which splits words at spaces and "
+                "marks, so these words (for jieba, which segments Chinese) change nothing"]
+    split = unsegmentable_words(settings.user_words)
+    found = [f"{where}: {_listed(split)} {_holds(split)} a character jieba does not segment "
+             "(it cuts text at anything but Chinese, Latin letters, digits and + # & . _ % -), "
+             "so it is never kept whole"] if split else []
+    whole = tuple(w for w in settings.user_words if w not in split)
+    never = unmatchable_words(whole, settings, "zh")
+    if never:
+        found.append(f"{where}: {_listed(never)} can never be a token (a token is one word of "
+                     f"{settings.min_token_len} to {MAX_TOKEN_LEN} characters with a letter in "
+                     "it and no mark inside), and jieba keeps it whole, so the words inside it "
+                     "are dropped with it: leave it out, or list its parts")
+    return found
+
+
+def _listed(words: Sequence[str]) -> str:
+    return ", ".join(repr(w) for w in words[:5]) + (f" and {len(words) - 5} more"
+                                                    if len(words) > 5 else "")
+
+
+def _holds(words: Sequence[str]) -> str:
+    return "holds" if len(words) == 1 else "hold"
 
 
 def _left_out_model_advice(grid: Grid) -> list[str]:

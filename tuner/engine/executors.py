@@ -435,7 +435,9 @@ class DaskExecutor(Executor):
                 self.client.unregister_worker_plugin(plugin.name)
             except Exception as err:  # a scheduler already gone
                 log.debug("could not remove the worker plugin %s: %s", plugin.name, err)
-        self.client.close()
-        if self.cluster is not None:
-            self.cluster.close()
+        try:
+            self.client.close()
+            if self.cluster is not None:
+                self.cluster.close()
+        finally:  # a filter left behind would hide another cluster's lines in this process
             logging.getLogger("distributed.scheduler").removeFilter(_quiet_on_stopped_workers)

@@ -15,6 +15,7 @@ import json
 import logging
 import shutil
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
@@ -56,6 +57,7 @@ from tuner.tracking.tracker import (
     GROUND_TRUTH_FILE,
     SWEEP_CONFIGS_FILE,
     SWEEP_SETTINGS_FILE,
+    TRUTH_TAG,
     WARNINGS_FILE,
     WARNINGS_TAG,
     SweepHandle,
@@ -130,19 +132,23 @@ def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: Executor
     grid = prepared.grid
     warnings = [*prepared.inputs.advice, *prepared.advice]  # validation's, then precompute's
     asked = sorted({t.config_key for t in prepared.trials if t.config_key})  # a search: at close
+    held = _hold_signals()
     try:
         sweep = tracker.start_sweep(grid.experiment,
                                     {**_sweep_tags(prepared), WARNINGS_TAG: str(len(warnings)),
                                      ASKED_TAG: str(len(asked))},
                                     _sweep_params(prepared), prepared.inputs.corpus.ids)
     except TunerError:
+        _release_signals(held)
         raise
     except Exception as err:  # a store that cannot be written: said as found before any
         # trial (it was exit 4, "after trials had started", with SQLAlchemy's first line
         # for a read-only SQLite file; ops audit of 2026-12-03)
+        _release_signals(held)
         raise SweepNotStartedError(f"the tracking store cannot open the sweep's run, so no "
                                    f"trial started: {root_cause(err)}") from err
     try:
+        _release_signals(held)  # a signal held meanwhile arrives here: the run ends KILLED
         if on_start is not None:
             on_start(sweep)
         tracker.log_json(sweep.run_id, SWEEP_SETTINGS_FILE,
@@ -191,6 +197,38 @@ def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: Executor
         _end_killed(tracker, sweep)
         raise
     return loop.result
+
+
+_HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@dataclass
+class _HeldSignals:
+    handlers: dict[int, Any]  # signal -> the handler it had
+    caught: list[int] = field(default_factory=list)
+
+
+def _hold_signals() -> _HeldSignals | None:
+    """Hold SIGINT and SIGTERM while the sweep's run is opened (Python's handlers, which run in
+    the main thread alone: a blocked mask there let another thread take them): one that came
+    inside start_sweep, after the run was made and before its handle was returned, left it
+    RUNNING (trust audit of 2026-12-04). None where no handler can be set (another thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    held = _HeldSignals({})
+    for signum in _HELD_SIGNALS:
+        held.handlers[signum] = signal.signal(signum, lambda got, _frame: held.caught.append(got))
+    return held
+
+
+def _release_signals(held: _HeldSignals | None) -> None:
+    """The handlers back, and the first signal held meanwhile raised again, for them."""
+    if held is None:
+        return
+    for signum, handler in held.handlers.items():
+        signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+    if held.caught:
+        signal.raise_signal(held.caught[0])
 
 
 def _open_loop(prepared: PreparedSweep, tracker: Tracker, sweep: SweepHandle,
@@ -752,6 +790,8 @@ def _sweep_tags(prepared: PreparedSweep) -> dict[str, str]:
             CODE_TAG: json.dumps(code_identity((s.model for s in grid.sweeps),
                                                prepared.inputs.corpus.language), sort_keys=True),
             RANKING_TAG: grid.ranking_metric(prepared.inputs.truth is not None),
+            TRUTH_TAG: prepared.inputs.truth.sha256 if prepared.inputs.truth is not None
+            else "none",
             SEARCH_TAG: grid.search.strategy, SEARCH_SEED_TAG: str(grid.search.seed)}
     swept = json.dumps(grid.swept(), sort_keys=True)
     if len(swept) <= MAX_TAG_CHARS:  # else rows name what varies among finished trials only

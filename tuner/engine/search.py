@@ -195,6 +195,7 @@ class _Config:
     results: list[Mapping[str, float]] = field(default_factory=list)
     pruned: int = 0  # seeds the sweep's pruner stopped
     stopped: list[Mapping[str, float]] = field(default_factory=list)  # their last metrics
+    seeds: int = 0  # its trials: one per seed, or one for a fit that reads no seed
 
 
 class TpeSource:
@@ -268,9 +269,12 @@ class TpeSource:
         if suggested is None:
             return
         trial, model, combo = suggested
-        config = _Config(model, combo, trial, len(self.seeds))
-        for seed in self.seeds:
+        specs: dict[str, Any] = {}
+        for seed in self.seeds:  # a fit that reads no seed is one trial for every seed
             spec = self.make_trial(model, combo, seed)
+            specs.setdefault(spec.key, spec)
+        config = _Config(model, combo, trial, len(specs), seeds=len(specs))
+        for spec in specs.values():
             if spec.key in self.told:  # a repeat of a finished trial: its result, now
                 self.repeated += 1
                 self._record(config, *self.told[spec.key])
@@ -343,7 +347,7 @@ class TpeSource:
         from optuna.trial import TrialState
 
         usable = [r for r in config.results if all(m in r for m in self.spec.metrics)]
-        summary = {"model": config.model, "params": config.combo, "seeds": len(self.seeds),
+        summary = {"model": config.model, "params": config.combo, "seeds": config.seeds,
                    "completed": len(usable)}
         if config.pruned:
             summary["pruned"] = config.pruned

@@ -25,10 +25,12 @@ from tuner.reporting.leaderboard import (
     ALL_ROWS,
     ConfigResult,
     format_mean_sd,
+    latest_sweep,
     leaderboard,
     newest_context,
     on_data,
     other_code,
+    reads_seed,
     recommended,
     resolved_null,
     same_mean,
@@ -130,14 +132,16 @@ def _better_earlier(tracker: Tracker, experiment: str, sweeps: Sequence[SweepRun
     scored better: a sweep run again with stop words added picked a worse setup than the one
     before it, unsaid where `tuner report` showed both (new-user audit of 2026-12-04)."""
     from tuner.metrics import higher_is_better
-    from tuner.reporting.earlier import earlier_sweeps
+    from tuner.reporting.earlier import earlier_sweeps, scored_alike
 
-    if metric not in best.metrics:
+    latest = latest_sweep(sweeps, context)
+    if metric not in best.metrics or latest is None:
         return None
     sign = 1 if higher_is_better(metric) else -1
     better = [e for e in earlier_sweeps(sweeps, ranked(tracker.finished_trials(experiment)),
                                         context, metric)
-              if metric in e.best.metrics
+              if metric in e.best.metrics and e.run is not None
+              and scored_alike(e.run, latest, metric)
               and sign * (e.best.metrics[metric] - best.metrics[metric]) > 0]
     if not better:
         return None
@@ -175,6 +179,8 @@ def _unjudged_lead(board: list[ConfigResult], best: ConfigResult, metric: str) -
             or same_mean(others[0].metrics[metric], best.metrics[metric]):  # a tie: said as one
         return None
     runner_up = others[0]
+    if not reads_seed(best.trials[0]) and not reads_seed(runner_up.trials[0]):
+        return None  # both fits read no seed (STM's spectral start): more seeds repeat them
     return (f"{best.name} ({metric} {best.metrics[metric]:.4g}) and the next, {runner_up.name} "
             f"({runner_up.metrics[metric]:.4g}), ran one seed each: nothing tells whether a lead "
             "of this size is more than seed noise; run them with more seeds to know")

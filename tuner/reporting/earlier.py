@@ -5,7 +5,7 @@ configuration: set beside the latest sweep's rows by `tuner report`, and weighed
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from tuner.reporting.leaderboard import ConfigResult, aggregate_seeds, on_data, rank_configs
 from tuner.tracking.records import FinishedTrial, SweepRun, ranked
@@ -22,6 +22,7 @@ class EarlierSweep:
     documents: str
     preprocessing: Sequence[str]  # its settings that are not the defaults
     best: ConfigResult
+    run: SweepRun | None = None  # the sweep's run, whose params and tags say how it scored
 
 
 def changed_preprocessing(params: Mapping[str, str]) -> list[str]:
@@ -52,5 +53,23 @@ def earlier_sweeps(sweeps: Sequence[SweepRun], everything: Sequence[FinishedTria
         configs = rank_configs(standing, metric) or rank_configs(standing, "npmi")  # no labels
         if configs:
             rows.append(EarlierSweep(sweep.start_time, sweep.params.get("documents", ""),
-                                     changed_preprocessing(sweep.params), configs[0]))
+                                     changed_preprocessing(sweep.params), configs[0], sweep))
     return rows
+
+
+def scored_alike(earlier: SweepRun, latest: SweepRun, metric: str) -> bool:
+    """Whether `metric` of the two sweeps' trials compares: the same metric settings, and for a
+    metric against the labels the same ground truth partition (a sweep's own, since tuner
+    tagged it). `tuner best` said an earlier sweep "reached" a higher NPMI measured over
+    another window, and an ARI against older labels (trust audit of 2026-12-04)."""
+    from tuner.metrics import METRICS
+    from tuner.tracking.tracker import TRUTH_TAG
+    from tuner.trial import MetricSettings
+
+    settings = [f.name for f in fields(MetricSettings)]
+    if any(earlier.params.get(name) != latest.params.get(name) for name in settings):
+        return False
+    if metric in METRICS and METRICS[metric].needs == "ground_truth":
+        truth = earlier.tags.get(TRUTH_TAG)
+        return truth is not None and truth == latest.tags.get(TRUTH_TAG)
+    return True

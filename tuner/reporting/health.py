@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tuner.metrics.spread import BACKGROUND_RATIO, BACKGROUND_SPREAD
+
 SHOWN_EXAMPLES = 3  # trials named in a warning; the rest are counted
 
 
@@ -53,8 +55,9 @@ MEANINGS = {
     "few_words": "a model scored with `tuner score` listed fewer words for some topics than "
                  "diversity_topn: its diversity and inverted_rbo count the words given, so they "
                  "do not compare with the trials' scores",
-    "background": "one or more of its topics is above its even share of a document in 3 in 10 "
-                  "documents or more, and in 2.5 times as many as its median topic: a "
+    "background": f"one or more of its topics is above its even share of a document in "
+                  f"{BACKGROUND_SPREAD:.0%} of the documents or more, and in {BACKGROUND_RATIO:g} "
+                  "times as many as its median topic: a "
                   "background topic of words common to every subject (like, just, know on 20 "
                   "Newsgroups; 表示, 记者, 今年 on Chinese news), not a subject of its own; the "
                   "report marks it under the fit's topics, and "

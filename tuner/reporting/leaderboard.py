@@ -194,6 +194,13 @@ def aggregate_seeds(trials: Sequence[FinishedTrial],
     for key, group in groups.items():
         if newest[key[0]] != key:
             superseded[key[0]] = superseded.get(key[0], 0) + len(group)
+    for index, group in enumerate(kept):
+        if len(group) > 1 and not reads_seed(group[0]):
+            # one fit whatever the seed: runs of its seeds from before it was keyed without
+            # one are that fit again, not more seeds (review of 2026-12-04)
+            latest = max(group, key=lambda t: t.start_time or 0)
+            superseded[shown_as(latest)] = superseded.get(shown_as(latest), 0) + len(group) - 1
+            kept[index] = [latest]
     swept = swept_by_model([t for group in kept for t in group])
     for model, names in (declared or {}).items():
         if model in swept:  # a grid's list of a model's own seed parameter is its seeds
@@ -202,9 +209,10 @@ def aggregate_seeds(trials: Sequence[FinishedTrial],
     most: dict[str, int] = {}
     for config in configs:
         most[config.model] = max(most.get(config.model, 0), config.seeds)
-    return [replace(config, seeds_asked=_asked_of(config, sweep_seeds or {}, asked, asked_seeds)
-                    or most[config.model], superseded=superseded.get(shown_as(config.trials[0]), 0))
-            if reads_seed(config.trials[0]) else replace(config, seeds_asked=1)
+    return [replace(config, seeds_asked=(_asked_of(config, sweep_seeds or {}, asked, asked_seeds)
+                                         or most[config.model])
+                    if reads_seed(config.trials[0]) else 1,
+                    superseded=superseded.get(shown_as(config.trials[0]), 0))
             for config in configs]
 
 

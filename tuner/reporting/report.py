@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import warnings
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -90,6 +91,7 @@ class WrittenReport:
     failed: int = 0  # trials that failed on the report's data
     unended: str | None = None  # the latest sweep did not end (leaderboard.unended_sweep)
     other_code: str | None = None  # another tuner made it (leaderboard.other_code)
+    boxed: tuple[str, ...] = ()  # characters of the words drawn as boxes: no font had them
 
 
 def pareto_front(rows: Sequence[Scored], metrics: Sequence[str]) -> list[Scored]:
@@ -156,11 +158,12 @@ def write_report_with(tracker: Tracker, experiment: str, out: Path,
     language = _words_language(sweep, [c.best_trial(data.metric) for c in data.top],
                                data.topics.values())
     font = font_for(language)
-    with warnings.catch_warnings():
-        # one per character a font lacks: 374 lines on a Chinese sweep's report where no font
-        # draws Chinese (Chinese audit of 2026-12-04); the page and `tuner report` say it once
-        warnings.filterwarnings("ignore", "Glyph .* missing from", UserWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        # matplotlib warns once per character its font lacks: 374 lines on a Chinese sweep's
+        # report where no font draws Chinese (Chinese audit of 2026-12-04); said once instead
+        warnings.filterwarnings("always", "Glyph", UserWarning)
         plots += _topic_plot(data, out, font) + _trend_plots(data, out, font)
+    boxed = _drawn_as_boxes(caught)
     importance_file = _write_importance(data, out / IMPORTANCE_FILE)
     page = out / "report.html"
     page.write_text(render_page(data, plots, _font_warning(language, font), language),
@@ -172,7 +175,7 @@ def write_report_with(tracker: Tracker, experiment: str, out: Path,
     return WrittenReport(page, plots, sum(c.seeds for c in data.ranked), len(data.ranked),
                          [c.name for c in data.front], sweep.run_id,
                          {model: f.shares for model, f in data.importance.items()}, language,
-                         font, data.failed, unended, other)
+                         font, data.failed, unended, other, boxed)
 
 
 def _report_sweep(sweeps: Sequence[SweepRun], context: str | None) -> SweepRun:
@@ -346,14 +349,39 @@ def _words_language(sweep: SweepRun, trials: Sequence[FinishedTrial],
     return "zh" if "zh" in languages or any(map(HAN_CHARACTER.search, words)) else "en"
 
 
+MISSING_GLYPH = re.compile(r"Glyph (\d+) .*missing from")
+BOXES_SHOWN = 10
+
+
+def _drawn_as_boxes(caught: list[warnings.WarningMessage]) -> tuple[str, ...]:
+    """The characters matplotlib warned it had no glyph for; any other warning is shown."""
+    boxed = set()
+    for warning in caught:
+        found = MISSING_GLYPH.search(str(warning.message))
+        if found:
+            boxed.add(chr(int(found.group(1))))
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                   warning.lineno)
+    return tuple(sorted(boxed))
+
+
 NO_CHINESE_FONT = ("no installed font draws Chinese, so topics.png shows its words as boxes: "
                    "install fonts-wqy-microhei or fonts-noto-cjk")
 
 
 def missing_font(written: WrittenReport) -> str | None:
-    """What `tuner report` says of a Chinese report drawn without a Chinese font (None: it
-    was drawn in one, or needs none)."""
-    return NO_CHINESE_FONT if written.language == "zh" and written.font is None else None
+    """What `tuner report` says of a Chinese report drawn without a Chinese font, or of words
+    with characters no font drew (None: every character was drawn)."""
+    if written.language == "zh" and written.font is None:
+        return NO_CHINESE_FONT
+    if not written.boxed:
+        return None
+    shown = " ".join(written.boxed[:BOXES_SHOWN]) + (" ..." if len(written.boxed) > BOXES_SHOWN
+                                                     else "")
+    return (f"topics.png draws {len(written.boxed)} character"
+            f"{'s' * (len(written.boxed) != 1)} of its words as boxes, which no installed "
+            f"font has: {shown}")
 
 
 def _font_warning(language: str, font: str | None) -> str:

@@ -50,6 +50,7 @@ EXTRAS_FILE = "extras.json"  # what a model reports beyond its metrics
 SWEEP_SETTINGS_FILE = "sweep_settings.json"  # on a sweep run: its grid's resolved sections
 EMBEDDING_NAMED = "embedding_named"  # in that file: whether the grid named its embedding model
 SWEEP_CONFIGS_FILE = "sweep_configs.json"  # on a sweep run: the config keys it asked for
+TRUTH_TAG = "tuner.truth"  # on a sweep run: its ground truth partition's digest, or "none"
 ASKED_TAG = "tuner.asked"  # on a sweep run: how many configurations it asked for (that file)
 WARNINGS_FILE = "warnings.json"  # on a sweep run: what validation and precompute warned of
 WARNINGS_TAG = "tuner.warnings"  # on a sweep run: how many
