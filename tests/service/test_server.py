@@ -126,14 +126,22 @@ def test_a_method_a_path_does_not_take_answers_405_with_allow(api: Served, metho
 
 
 def test_a_chunked_body_answers_411(api: Served) -> None:
-    """It was read as no body: "body: expects a JSON object" (attacker audit of 2026-12-03)."""
-    connection = http.client.HTTPConnection("127.0.0.1", api.port, timeout=60)
-    connection.request("POST", "/sweeps", body=iter([b'{"grid": "tiny.json"}']),
-                       headers={"Authorization": f"Bearer {TOKEN}",
-                                "Content-Type": "application/json"}, encode_chunked=True)
-    answer = connection.getresponse()
-    body = json.loads(answer.read())
-    connection.close()
+    """It was read as no body: "body: expects a JSON object" (attacker audit of 2026-12-03).
+    The request goes in one write: sent as http.client sends it (headers, then each chunk), the
+    411 and the closed connection could come before the chunk, whose write then broke the
+    test's pipe on a busy host."""
+    import socket
+
+    chunk = b'{"grid": "tiny.json"}'
+    request = (f"POST /sweeps HTTP/1.1\r\nHost: 127.0.0.1:{api.port}\r\n".encode()
+               + b"Authorization: Bearer " + TOKEN.encode() + b"\r\n"
+               b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+               + f"{len(chunk):x}".encode() + b"\r\n" + chunk + b"\r\n0\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", api.port), timeout=60) as raw:
+        raw.sendall(request)
+        answer = http.client.HTTPResponse(raw)
+        answer.begin()
+        body = json.loads(answer.read())
     assert (answer.status, body["error"]) == (411, "body: send it whole, with a Content-Length "
                                               "(this server reads no chunked body)")
 
