@@ -460,6 +460,11 @@ def _run(args: argparse.Namespace) -> int:
                 "settings or scoring code)" if outcome.rescored else "")
     repeated = (f", {outcome.repeated} repeated (TPE suggested a configuration again: its "
                 "trials ran once)" if outcome.repeated else "")
+    # a larger topn refitted every trial, unsaid, where a smaller one re-scored (trust audit
+    # of 2026-12-04)
+    rescored += (f" ({outcome.unrescorable} fitted again: their stored fits kept fewer words "
+                 "per topic than the metrics now read, or lost an artifact, so they could not "
+                 "be re-scored)" if outcome.unrescorable else "")
     print(f"\n{outcome.completed} completed{rescored}{pruned}, {outcome.failed} failed, "
           f"{outcome.skipped} skipped (already finished){repeated}")
     if outcome.journalled:

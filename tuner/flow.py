@@ -101,6 +101,7 @@ class SweepOutcome:
     # what the ranked trials' own figures say is likely wrong with them (tuner.reporting.health)
     warnings: list[str] = field(default_factory=list)
     unrunnable: int = 0  # TPE: trials of suggestions skipped as breaking a model's rules
+    unrescorable: int = 0  # fitted again: their stored fit could not be re-scored
 
 
 @dataclass
@@ -273,7 +274,8 @@ def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, ho
     return SweepOutcome(result.sweep.experiment_id, result.sweep.run_id, metric, board,
                         result.completed, result.failed, result.skipped, result.rescored,
                         result.pruned, tracker.journalled, result.repeated,
-                        len(ranked) - len(board), after, result.unrunnable)
+                        len(ranked) - len(board), after, result.unrunnable,
+                        result.unrescorable)
 
 
 def _aborted(grid: Grid, err: Exception, journalled: int = 0) -> SweepAbortedError:

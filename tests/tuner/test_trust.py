@@ -942,3 +942,21 @@ def test_a_signal_while_the_sweep_run_opens_ends_it_killed(tmp_path, small_corpu
         signal.signal(signal.SIGTERM, previous)
     run = MlflowClient(store).get_run(tracker.opened.run_id)
     assert run.info.status == "KILLED"
+
+
+def test_fits_too_short_to_re_score_are_said_to_be_fitted_again(tmp_path, small_corpus,
+                                                                 capsys):
+    """A larger diversity_topn than the stored fits kept refitted every trial with no word of
+    why, where a smaller one re-scored them (trust audit of 2026-12-04)."""
+    from tuner.cli import main
+
+    store = sqlite_store(tmp_path / "mlflow.db")
+    params = {"num_topics": [5, 6], "vocab_size": 1000, "lda.max_iter": 10}
+    for topn, said in ((25, "2 completed, 0 failed"),
+                       (30, "2 completed (2 fitted again: their stored fits kept fewer words "
+                            "per topic than the metrics now read")):
+        grid = make_grid(tmp_path / str(topn), small_corpus, experiment="short", params=params,
+                         metrics={"npmi_window": 10, "topn": 10, "diversity_topn": topn})
+        assert main(["run", str(grid), "--tracking-uri", store, "--cache-dir",
+                     str(tmp_path / "cache"), "--max-workers", "1", "--quiet"]) == 0
+        assert said in capsys.readouterr().out

@@ -84,6 +84,7 @@ class SweepResult:
     repeated: int = 0  # TPE: trials of suggestions that repeated earlier ones, not run again
     unrunnable: int = 0  # TPE: trials of suggestions skipped as breaking a model's rules
     replayed_curves: int = 0  # finished trials' learning curves the pruner judged beside
+    unrescorable: int = 0  # trials fitted again: their stored fit could not be re-scored
 
     @property
     def completed(self) -> int:
@@ -312,6 +313,7 @@ def _close(tracker: Tracker, sweep: SweepHandle, result: SweepResult, scheduler:
            source: Any, summarize: Callable[[SweepResult], SweepSummary] | None) -> None:
     """Rank the trials (`summarize`) and end the sweep's parent run with its figures."""
     result.skipped = scheduler.skipped
+    result.unrescorable = len(scheduler.unrescorable)
     if isinstance(source, TpeSource):  # a search's configurations are known as it ends
         tracker.log_json(sweep.run_id, SWEEP_CONFIGS_FILE,
                          {"config_keys": sorted(scheduler.asked)})

@@ -143,6 +143,9 @@ class Scheduler:
     finished_steps: set[str] = field(default_factory=set)
     steps_run: int = 0
     asked: set[str] = field(default_factory=set)  # config keys of every trial taken, skipped too
+    # trials whose fit a finished run holds but could not be re-scored from (it kept fewer words
+    # than the metrics now read, or an artifact is missing): fitted again, said so
+    unrescorable: set[str] = field(default_factory=set)  # their trial keys
 
     def has_work(self) -> bool:
         return bool(self.retry or self.ready or self.waiting) or not self.source.exhausted()
@@ -204,7 +207,10 @@ class Scheduler:
         run_id = self.fitted.get(spec.fit_key) if spec.fit_key else None
         if run_id is None or self.load_fit is None:
             return None
-        return self.load_fit(run_id, spec.metrics.words_needed)
+        stored = self.load_fit(run_id, spec.metrics.words_needed)
+        if stored is None:
+            self.unrescorable.add(spec.key)
+        return stored
 
     def requeue(self, specs: Collection[TrialSpec], suspects: Collection[str] = ()) -> None:
         """Submit these again (after a pool break); `suspects` will run alone."""
