@@ -341,11 +341,11 @@ def _labels_warning(found: Sequence[tuple[str, Concern, Mapping[str, float]]]) -
 
 
 def _background_warning(found: Sequence[tuple[str, Concern, Mapping[str, float]]]) -> str:
-    return (f"{counted(len(found), 'trial')} spread a topic over far more documents than their "
-            f"other topics ({_examples(found)}): a background topic of words common to every "
-            "subject, not a subject of its own. `tuner report` marks it under the fit's "
-            "topics; its words can be dropped with preprocessing.extra_stopwords (the next "
-            "sweep then fits every trial again)")
+    return (f"{counted(len(found), 'trial')} spread one or more topics over far more documents "
+            f"than their other topics ({_examples(found)}): background topics of words common "
+            "to every subject, not subjects of their own. `tuner report` marks them under each "
+            "fit's topics; their words can be dropped with preprocessing.extra_stopwords (the "
+            "next sweep then fits every trial again)")
 
 
 _WRITERS = {"collapsed": _collapse_warning, "outliers": _outliers_warning,
