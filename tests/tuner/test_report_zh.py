@@ -41,20 +41,25 @@ def test_zh_sweep_report_draws_words_in_a_chinese_font(zh_report):
     assert "No installed font draws Chinese" not in zh_report.html.read_text(encoding="utf-8")
 
 
+def _report_in_font(zh_report, folder, font, monkeypatch) -> list[warnings.WarningMessage]:
+    """`tuner report` of the zh sweep with the font search made to return `font`; the glyph
+    warnings that reached the caller."""
+    from tuner.cli import main
+
+    monkeypatch.setattr("tuner.reporting.report.font_for", lambda language: font)
+    uri = sqlite_store(zh_report.html.parent.parent / "mlflow.db")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(["report", "zh-report", "--tracking-uri", uri, "--out", str(folder)]) == 0
+    return [w for w in caught if "missing from" in str(w.message)]
+
+
 def test_a_report_drawn_without_a_chinese_font_says_so_once(zh_report, tmp_path, capsys,
                                                              monkeypatch):
     """On a machine with no Chinese font, matplotlib warned once per missing character: 374
     lines of stderr for one report (Chinese audit of 2026-12-04). tuner says it in one line.
     The font search is made to find nothing, as on such a machine; the drawing is real."""
-    from tuner.cli import main
-
-    monkeypatch.setattr("tuner.reporting.report.font_for", lambda language: None)
-    uri = sqlite_store(zh_report.html.parent.parent / "mlflow.db")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        assert main(["report", "zh-report", "--tracking-uri", uri,
-                     "--out", str(tmp_path / "boxes")]) == 0
-    assert not [w for w in caught if "missing from" in str(w.message)]
+    assert not _report_in_font(zh_report, tmp_path / "boxes", None, monkeypatch)
     err = capsys.readouterr().err
     assert err.count("no installed font draws Chinese") == 1
     assert "fonts-wqy-microhei" in err
@@ -65,17 +70,9 @@ def test_a_report_drawn_without_a_chinese_font_says_so_once(zh_report, tmp_path,
 def test_characters_no_font_draws_are_said_once_with_a_font_found(zh_report, tmp_path,
                                                                    capsys, monkeypatch):
     """The glyph warnings were silenced whatever the font (review of 2026-12-04): words with
-    characters the chosen font lacks (here, Chinese words drawn in matplotlib's default font
-    while the page's language reads as English) are counted in one line."""
-    from tuner.cli import main
-
-    monkeypatch.setattr("tuner.reporting.report.font_for", lambda language: "DejaVu Sans")
-    uri = sqlite_store(zh_report.html.parent.parent / "mlflow.db")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        assert main(["report", "zh-report", "--tracking-uri", uri,
-                     "--out", str(tmp_path / "dejavu")]) == 0
-    assert not [w for w in caught if "missing from" in str(w.message)]
+    characters the chosen font lacks (here Chinese words in DejaVu Sans, as if the font search
+    had picked it) are counted in one line."""
+    assert not _report_in_font(zh_report, tmp_path / "dejavu", "DejaVu Sans", monkeypatch)
     [line] = [x for x in capsys.readouterr().err.splitlines() if "as boxes" in x]
     assert line.startswith("warning: topics.png draws ") and "which no installed font has" in line
 
