@@ -216,3 +216,6 @@ def test_best_weighs_an_earlier_sweep_only_where_its_scores_compare() -> None:
     assert scored_alike(sweep("t0"), latest, "npmi")  # NPMI reads no labels
     assert not scored_alike(sweep("t0"), latest, "ari")
     assert not scored_alike(sweep(None), latest, "f1")  # a sweep from before the tag: unknown
+    # NPMI counts each sweep's own preprocessed text (review of 2026-12-04); ARI does not
+    stop_words = sweep("t1", **{"preprocessing.extra_stopwords": "said"})
+    assert not scored_alike(stop_words, latest, "npmi") and scored_alike(stop_words, latest, "ari")

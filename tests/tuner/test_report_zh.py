@@ -74,7 +74,7 @@ def test_characters_no_font_draws_are_said_once_with_a_font_found(zh_report, tmp
     had picked it) are counted in one line."""
     assert not _report_in_font(zh_report, tmp_path / "dejavu", "DejaVu Sans", monkeypatch)
     [line] = [x for x in capsys.readouterr().err.splitlines() if "as boxes" in x]
-    assert line.startswith("warning: topics.png draws ") and "which no installed font has" in line
+    assert line.startswith("warning: the report's plots draw ") and "no installed font has" in line
 
 
 def test_a_chinese_reports_note_on_shared_words_gives_chinese_examples(tmp_path,

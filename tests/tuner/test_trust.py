@@ -960,3 +960,26 @@ def test_fits_too_short_to_re_score_are_said_to_be_fitted_again(tmp_path, small_
         assert main(["run", str(grid), "--tracking-uri", store, "--cache-dir",
                      str(tmp_path / "cache"), "--max-workers", "1", "--quiet"]) == 0
         assert said in capsys.readouterr().out
+
+
+def test_a_second_signal_while_the_sweep_run_opens_leaves_at_once(tmp_path, small_corpus):
+    """Held signals gave no way out of a store that hangs as the run opens: the second one
+    leaves at once, and the handlers are back (review of 2026-12-04)."""
+    import signal
+
+    from tuner.tracking.tracker import MlflowTracker
+
+    class Hanging(MlflowTracker):
+        def start_sweep(self, *args, **kwargs):
+            super().start_sweep(*args, **kwargs)
+            for _ in range(2):
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.2)
+            raise AssertionError("the second SIGINT did not interrupt the hanging store")
+
+    prepared = _lda_sweep(tmp_path, small_corpus, "hanging")
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(prepared, Hanging(sqlite_store(tmp_path / "mlflow.db")),
+                  lambda: make_executor("process", 1), 1)
+    assert signal.getsignal(signal.SIGINT) is before

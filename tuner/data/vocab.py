@@ -373,14 +373,14 @@ def unsegmentable_words(words: tuple[str, ...]) -> list[str]:
 def _segmenter(words: tuple[str, ...], lowercase: bool) -> Any:
     """jieba's own segmenter, or for `words` one of its own with them added: the module's
     default is shared by every bag of words a process builds. With `lowercase`, each word in
-    lower and upper case too, as tokens are compared: jieba reads the text before it is
+    lower, upper and title case too, as tokens are compared: jieba reads the text before it is
     lower-cased, and NBA球星 kept "nba球星" of the text split (review of 2026-12-04)."""
     jieba = _jieba()
     if not words:
         return jieba
     segmenter = jieba.Tokenizer()
-    cased = {variant for word in words
-             for variant in ((word, word.lower(), word.upper()) if lowercase else (word,))}
+    cased = {variant for word in words for variant in (
+        (word, word.lower(), word.upper(), word.capitalize()) if lowercase else (word,))}
     for word in sorted(cased):  # in one order: each word's suggested frequency reads the rest
         segmenter.add_word(word)  # no frequency: jieba's suggest_freq, high enough to keep it
     return segmenter

@@ -148,6 +148,9 @@ def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: Executor
         _release_signals(held)
         raise SweepNotStartedError(f"the tracking store cannot open the sweep's run, so no "
                                    f"trial started: {root_cause(err)}") from err
+    except BaseException:
+        _release_signals(held)
+        raise
     try:
         _release_signals(held)  # a signal held meanwhile arrives here: the run ends KILLED
         if on_start is not None:
@@ -217,19 +220,38 @@ def _hold_signals() -> _HeldSignals | None:
     if threading.current_thread() is not threading.main_thread():
         return None
     held = _HeldSignals({})
+
+    def hold(signum: int, _frame: object) -> None:
+        held.caught.append(signum)
+        if len(held.caught) > 1:  # asked twice while the store hangs: leave now
+            _restore_handlers(held)
+            raise KeyboardInterrupt
+
     for signum in _HELD_SIGNALS:
-        held.handlers[signum] = signal.signal(signum, lambda got, _frame: held.caught.append(got))
+        held.handlers[signum] = signal.signal(signum, hold)
     return held
 
 
-def _release_signals(held: _HeldSignals | None) -> None:
-    """The handlers back, and the first signal held meanwhile raised again, for them."""
-    if held is None:
-        return
+def _restore_handlers(held: _HeldSignals) -> None:
     for signum, handler in held.handlers.items():
         signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
-    if held.caught:
-        signal.raise_signal(held.caught[0])
+
+
+def _release_signals(held: _HeldSignals | None) -> None:
+    """The handlers back, and the first signal held meanwhile raised again, for them: as a
+    KeyboardInterrupt where its handler was the default action (a script's SIGTERM), so that
+    the run is ended KILLED before the process stops."""
+    if held is None:
+        return
+    _restore_handlers(held)
+    if not held.caught:
+        return
+    signum = held.caught[0]
+    handler = held.handlers[signum]
+    if callable(handler):
+        signal.raise_signal(signum)
+    elif handler != signal.SIG_IGN:
+        raise KeyboardInterrupt
 
 
 def _open_loop(prepared: PreparedSweep, tracker: Tracker, sweep: SweepHandle,

@@ -69,7 +69,13 @@ def scored_alike(earlier: SweepRun, latest: SweepRun, metric: str) -> bool:
     settings = [f.name for f in fields(MetricSettings)]
     if any(earlier.params.get(name) != latest.params.get(name) for name in settings):
         return False
-    if metric in METRICS and METRICS[metric].needs == "ground_truth":
+    needs = METRICS[metric].needs if metric in METRICS else "nothing"
+    if needs == "ground_truth":
         truth = earlier.tags.get(TRUTH_TAG)
         return truth is not None and truth == latest.tags.get(TRUTH_TAG)
+    if needs == "cooccurrence":  # NPMI counts each sweep's own preprocessed corpus
+        preprocessing = {name for name in (*earlier.params, *latest.params)
+                         if name.startswith("preprocessing.")}
+        return earlier.tags.get("tuner.corpus_sha256") == latest.tags.get("tuner.corpus_sha256") \
+            and all(earlier.params.get(n) == latest.params.get(n) for n in preprocessing)
     return True

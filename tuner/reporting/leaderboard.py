@@ -607,7 +607,8 @@ def superseded_sentence(entries: Sequence[ConfigResult]) -> str | None:
     return (f"{counted(len(rows), 'row')} also had {counted(runs, 'run')} made with settings no "
             "column shows (an embedding setting such as max_length or long_documents, the "
             "covariates or dates a model reads, the threads a neural or STM fit ran on, the code "
-            "or its libraries): not ranked here; "
+            "or its libraries), or, for a fit that reads no seed, with its other seeds: not "
+            "ranked here; "
             "the runs the latest sweep asked for stand, else the newest")
 
 

@@ -379,8 +379,8 @@ def missing_font(written: WrittenReport) -> str | None:
         return None
     shown = " ".join(written.boxed[:BOXES_SHOWN]) + (" ..." if len(written.boxed) > BOXES_SHOWN
                                                      else "")
-    return (f"topics.png draws {len(written.boxed)} character"
-            f"{'s' * (len(written.boxed) != 1)} of its words as boxes, which no installed "
+    return (f"the report's plots draw {len(written.boxed)} character"
+            f"{'s' * (len(written.boxed) != 1)} of the topic words as boxes, which no installed "
             f"font has: {shown}")
 
 
