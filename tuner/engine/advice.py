@@ -677,14 +677,12 @@ def _stop_word_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
     never = unmatchable_stop_words(settings, inputs.corpus.language)
     if not never:
         return found
-    shown = ", ".join(repr(w) for w in never[:5]) + (f" and {len(never) - 5} more"
-                                                     if len(never) > 5 else "")
     letter = "with a letter in it (5g, 4s店)" if inputs.corpus.language == "zh" \
         else "starting with a letter"
     return found + [
-        f"{grid.path}: preprocessing.extra_stopwords: {shown} can never be a token (a token is "
-        f"one word of {settings.min_token_len} to {MAX_TOKEN_LEN} characters, {letter}, with no "
-        "space, dot or other mark inside), so "
+        f"{grid.path}: preprocessing.extra_stopwords: {_listed(never)} can never be a token (a "
+        f"token is one word of {settings.min_token_len} to {MAX_TOKEN_LEN} characters, "
+        f"{letter}, with no space, dot or other mark inside), so "
         f"{'it drops' if len(never) == 1 else 'they drop'} nothing"]
 
 

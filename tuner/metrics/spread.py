@@ -28,8 +28,6 @@ from tuner.output import TopicModelOutput
 BACKGROUND_SPREAD = 0.3  # a background topic is above its even share in this share of documents
 BACKGROUND_RATIO = 2.0  # ... and in this many times as many documents as the median topic
 BACKGROUND_IDS = "background_topic_ids"  # extras.json: the fit's background topics, widest first
-
-
 EVEN_SLACK = 1e-6  # above 1/K by more than rounding: a renormalised uniform row is 1/K + 1 ulp
 
 
@@ -53,6 +51,5 @@ def background_topic_ids(output: TopicModelOutput) -> list[int]:
         return []
     spread = topic_spread(output.doc_topic)
     median = float(np.median(spread))
-    wide = [int(k) for k in np.argsort(-spread, kind="stable")
+    return [int(k) for k in np.argsort(-spread, kind="stable")
             if spread[k] >= BACKGROUND_SPREAD and spread[k] >= BACKGROUND_RATIO * median]
-    return wide
