@@ -514,7 +514,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from tuner.reporting.health import counted
-    from tuner.reporting.report import default_folder, missing_font, write_report
+    from tuner.reporting.report import default_folder, drawing_warning, write_report
     from tuner.tracking.tracker import resolve_tracking_uri
 
     out = args.out or default_folder(args.experiment)
@@ -522,7 +522,7 @@ def _report(args: argparse.Namespace) -> int:
     written = write_report(resolve_tracking_uri(args.tracking_uri), args.experiment, out,
                            args.metric)
     print(f"report: {written.html}")
-    for said in (written.unended, written.other_code, missing_font(written)):
+    for said in (written.unended, written.other_code, drawing_warning(written)):
         if said:
             print(f"warning: {shown(said)}", file=sys.stderr)
     failed = f", {counted(written.failed, 'trial')} failed" if written.failed else ""

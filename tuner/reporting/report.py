@@ -370,7 +370,7 @@ NO_CHINESE_FONT = ("no installed font draws Chinese, so topics.png shows its wor
                    "install fonts-wqy-microhei or fonts-noto-cjk")
 
 
-def missing_font(written: WrittenReport) -> str | None:
+def drawing_warning(written: WrittenReport) -> str | None:
     """What `tuner report` says of a Chinese report drawn without a Chinese font, or of words
     with characters no font drew (None: every character was drawn)."""
     if written.language == "zh" and written.font is None:
