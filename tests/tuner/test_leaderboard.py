@@ -560,6 +560,18 @@ def test_a_fit_that_reads_no_seed_is_a_whole_row_of_one_trial() -> None:
         "to measure seed noise by")
 
 
+def test_a_fit_that_reads_no_seed_needs_no_word_on_a_board_of_one_seed() -> None:
+    """With one seed per row no row has a ±, so the seedless row's "no ±" clause said nothing a
+    user could use (noted 2026-12-04)."""
+    from tuner.reporting.leaderboard import same_fits_sentence
+
+    trials = [trial("s", "STM", 1, {"ari": 0.28}, num_topics=5, init="spectral"),
+              trial("r", "STM", 1, {"ari": 0.21}, num_topics=5, init="random")]
+    entries = rank_configs(aggregate_seeds(trials, sweep_seeds={"": 1}, asked_seeds=1), "ari")
+    assert [e.seeds_of("ari") for e in entries] == ["1", "1"]
+    assert same_fits_sentence(entries) is None
+
+
 def test_seeds_of_a_fit_that_reads_no_seed_run_before_it_was_keyed_so_are_not_more_seeds():
     """Runs of STM's spectral start made per seed before its fit was keyed without one joined
     the newer run's row as 4 seeds of sd 0 (review of 2026-12-04): the newest stands, the rest

@@ -562,6 +562,8 @@ def same_fits_sentence(entries: Sequence[ConfigResult]) -> str | None:
     (new-user audit of 2026-12-04)."""
     said = []
     first: dict[Any, int] = {}
+    # On a board of one seed per row no row has a ±, so a seedless fit has nothing to explain.
+    several_seeds = any(max(e.seeds, e.seeds_asked) > 1 for e in entries)
     for rank, entry in enumerate(entries, start=1):
         fits = _same_fits(entry)
         if fits is None or not fits[0][1]:
@@ -571,10 +573,11 @@ def same_fits_sentence(entries: Sequence[ConfigResult]) -> str | None:
                         "seed: what sets its settings apart changed nothing here")
         else:
             first[entry.model, fits] = rank
-        if not reads_seed(entry.trials[0]):
+        seedless = not reads_seed(entry.trials[0])
+        if seedless and several_seeds:
             said.append(f"#{rank} is one fit for every seed: {entry.model} reads no seed with "
                         "these settings, so it has no ± to measure seed noise by")
-        elif len(fits) > 1 and len({figures for _, figures in fits}) == 1:
+        elif not seedless and len(fits) > 1 and len({figures for _, figures in fits}) == 1:
             said.append(f"#{rank}'s {len(fits)} seeds gave one fit ({entry.model} did not use "
                         "the seed here), so its ± 0 is no measure of seed noise")
     return "; ".join(said) if said else None
