@@ -453,6 +453,21 @@ def test_a_bag_of_words_miss_names_the_changed_setting(tmp_path, corpus):
                              Preprocessing()) is None
 
 
+def test_a_bag_of_words_miss_says_a_strip_setting_as_the_user_set_it(tmp_path, corpus):
+    """"strip_mentions: (unset) -> (?:(?<![A-Za-z0-9_])RT\\s*|回复|..." showed the key's regular
+    expression where the grid had set the option on (new-user audit of 2026-12-04)."""
+    cache = BowCache(tmp_path)
+    cache.get_or_compute(corpus, 1000, Preprocessing())
+    assert cache.miss_reason(corpus, 1000, Preprocessing(strip_mentions=True,
+                                                         strip_markup=True)) == \
+        "the cache's nearest differs in strip_markup: false -> true; strip_mentions: false -> true"
+    from tuner.data.vocab import _settings_as_set
+
+    older = {**Preprocessing(strip_quotes=True).key(corpus.sha256, "en", 1000),
+             "strip_quotes": "an earlier pattern"}  # as the bag of an older tuner holds it
+    assert _settings_as_set(older)["strip_quotes"] == "true (an earlier tuner's pattern)"
+
+
 def test_a_bag_of_every_word_is_no_size_change_and_a_chinese_word_reads_as_itself(tmp_path,
                                                                                    corpus):
     """A bag that holds every word its preprocessing leaves is keyed by that count: a grid that

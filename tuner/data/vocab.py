@@ -8,7 +8,7 @@ import re
 import unicodedata
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import cache, partial
 from pathlib import Path
@@ -117,10 +117,7 @@ class Preprocessing:
         the stop list's words come from, the line patterns that strip boilerplate, jieba's
         version)."""
         settings: dict[str, object] = asdict(self)
-        patterns = {"strip_quotes": _QUOTED.pattern, "strip_headers": _HEADER.pattern,
-                    "strip_markup": f"{_MARKUP.pattern} ({MARKUP_READING})",
-                    "strip_mentions": MENTION_PATTERN}
-        for name, pattern in patterns.items():  # only when on: keys without them stay valid
+        for name, pattern in line_patterns().items():  # only when on: keys stay valid without
             if settings[name]:
                 settings[name] = pattern
             else:
@@ -145,6 +142,26 @@ class Preprocessing:
                 "vocab_size": vocab_size, **settings,
                 "stop_words": _stop_list_identity(stop_list_name(self.stopwords, language)),
                 **tokeniser_identity(language)}
+
+
+def line_patterns() -> dict[str, str]:
+    """What a bag's key holds for each `strip_*` setting that is on: the code it selects."""
+    return {"strip_quotes": _QUOTED.pattern, "strip_headers": _HEADER.pattern,
+            "strip_markup": f"{_MARKUP.pattern} ({MARKUP_READING})",
+            "strip_mentions": MENTION_PATTERN}
+
+
+def _settings_as_set(key: Mapping[str, Any]) -> dict[str, Any]:
+    """A bag's key with each `strip_*` setting as a user sets it: "strip_mentions: (unset) ->
+    (?:(?<![A-Za-z0-9_])RT..." read as a regular expression where the user had turned the
+    setting on (new-user audit of 2026-12-04); a pattern of an earlier tuner is said so."""
+    shown = dict(key)
+    for name, pattern in line_patterns().items():
+        if name in shown:
+            shown[name] = True if shown[name] == pattern else "true (an earlier tuner's pattern)"
+        else:
+            shown[name] = False
+    return shown
 
 
 def tokeniser_identity(language: str) -> dict[str, object]:
@@ -748,9 +765,12 @@ class BowCache:
         folder = self.path_for(corpus, vocab_size, settings)
         if (folder / "meta.json").exists() and _meta_key(folder / "meta.json") is None:
             return DAMAGED
-        return nearest_key_change(settings.key(corpus.sha256, corpus.language, vocab_size),
-                                  self.root.glob("*/meta.json"), self._key_as_asked(vocab_size),
-                                  ("corpus", "language"))
+        as_asked = self._key_as_asked(vocab_size)
+        return nearest_key_change(
+            _settings_as_set(settings.key(corpus.sha256, corpus.language, vocab_size)),
+            self.root.glob("*/meta.json"),
+            lambda meta: _settings_as_set(key) if (key := as_asked(meta)) else None,
+            ("corpus", "language"))
 
     def _key_as_asked(self, vocab_size: int) -> Callable[[Path], dict[str, Any] | None]:
         """A cached bag's key as a request for `vocab_size` words reads it: a bag that holds
