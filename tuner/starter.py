@@ -8,6 +8,7 @@ import json
 import os
 import re
 import statistics
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -276,11 +277,12 @@ def _label_field(records: Sequence[Mapping[str, Any]], names: Sequence[str],
         found.label, found.classes = taken, classes[taken]
         found.notes.append(f"label_field '{taken}': {classes[taken]} classes, the ground truth "
                            "that ARI, NMI and F1 score against")
-        from tuner.engine.advice import case_alike_said
+        from tuner.engine.advice import case_alike_said, mixed_codes_said
 
-        alike = case_alike_said(str(_scalar_text(r.get(taken)) or "").strip() for r in records)
-        if alike:  # said by validate only, after init's num_topics (new-user audit)
-            found.notes.append(f"label_field '{taken}': {alike}")
+        labels = Counter(str(_scalar_text(r.get(taken)) or "").strip() for r in records)
+        for said in (case_alike_said(labels), mixed_codes_said(labels)):
+            if said:  # said by validate only, after init's num_topics (new-user audits)
+                found.notes.append(f"label_field '{taken}': {said}")
     else:
         too_many = [f"'{n}' has {classes[n]:,} values" for n in named
                     if classes[n] > min(MOST_CLASSES, len(records) // 2)]

@@ -478,6 +478,20 @@ def test_labels_that_differ_only_in_case_are_said_at_init(tmp_path, ng_records):
                            "of their own (")
 
 
+def test_labels_that_mix_codes_and_names_are_said_at_init(tmp_path, ng_records):
+    """A category column of codes "0" to "4" in some rows and names in the rest (new-user audit
+    of 2026-12-04)."""
+    groups = sorted({r["label"] for r in ng_records[:300]})
+    rows = [{"text": r["text"],
+             "label": str(groups.index(r["label"])) if n % 3 == 0 else r["label"]}
+            for n, r in enumerate(ng_records[:300])]
+    corpus = tmp_path / "posts.jsonl"
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    _, _, notes = _written(tmp_path, corpus, models=["lda"])
+    [said] = [n for n in notes if "mix numbers and names" in n]
+    assert said.startswith("label_field 'label': labels mix numbers and names: ")
+
+
 def test_no_more_text_fields_are_joined_than_a_grid_takes(tmp_path, ng_records):
     """A survey of 12 free-text answers: the 10 longest are joined, as a grid's text_field
     takes 10 at most (the grid was refused otherwise)."""

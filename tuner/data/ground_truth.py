@@ -25,6 +25,9 @@ class GroundTruth:
     labels: NDArray[np.int64]
     names: list[str]
     source: str
+    # a file's ids the corpus does not hold (a sample of a labelled dataset): left out
+    outside: int = 0
+    outside_examples: tuple[str, ...] = ()
 
     @property
     def covered(self) -> NDArray[np.bool_]:
@@ -100,7 +103,10 @@ def as_mapping(truth: GroundTruth, doc_ids: Sequence[str]) -> dict[str, list[str
 def load_ground_truth(path: Path, corpus: Corpus, roots: Sequence[Path] = ()) -> GroundTruth:
     """Read a JSON object mapping cluster id to a list of document ids; check it against the
     corpus. With `roots` (a served sweep's, resolved), the file is read only as opened under
-    one of them (tuner.data.confine.pinned)."""
+    one of them (tuner.data.confine.pinned). Ids the corpus does not hold are refused only
+    when none is in it (another corpus's file, or its ids spelt otherwise): the labels of a
+    whole dataset beside a sample of it were refused for one id (new-user audit of
+    2026-12-04); they are counted in `outside`, which `validate` says."""
     mapping = _read_mapping(path, roots)
     position = {doc_id: i for i, doc_id in enumerate(corpus.ids)}
     labels = np.full(len(corpus), -1, dtype=np.int64)
@@ -116,8 +122,9 @@ def load_ground_truth(path: Path, corpus: Corpus, roots: Sequence[Path] = ()) ->
             else:
                 owner[doc_id] = cluster
                 labels[position[doc_id]] = cluster_index
-    _raise_problems(path, corpus, unknown, twice)
-    return GroundTruth(labels, list(mapping.keys()), str(path))
+    _raise_problems(path, corpus, unknown if not owner else [], twice)
+    return GroundTruth(labels, list(mapping.keys()), str(path), len(unknown),
+                       tuple(unknown[:3]))
 
 
 def _where(path: Path) -> str:
