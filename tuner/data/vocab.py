@@ -10,7 +10,7 @@ from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from functools import cache, partial
+from functools import cache, lru_cache, partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -65,6 +65,7 @@ _HEADER = re.compile(
     r"newsgroups|x-[\w-]+|in-reply-to|originator|disclaimer):", re.IGNORECASE)
 
 
+LISTS_KEPT = 16  # word lists (extra_stopwords) whose derived sets a process keeps
 SHOWN_STOP_WORDS = 20  # of extra_stopwords in a sweep run's parameter (Preprocessing.as_logged)
 
 
@@ -386,7 +387,10 @@ def unsegmentable_words(words: tuple[str, ...]) -> list[str]:
     return [w for w in words if not pattern.fullmatch(unicodedata.normalize("NFKC", w.strip()))]
 
 
-@cache
+# Bounded: a grid's lists are the key, and `tuner serve` takes any list from the network. Each
+# segmenter of its own is about 70 MB; 30 requests with other user_words (refused later, for
+# another field) kept 1.9 GB (attacker audit of 2026-12-04).
+@lru_cache(maxsize=2)
 def _segmenter(words: tuple[str, ...], lowercase: bool) -> Any:
     """jieba's own segmenter, or for `words` one of its own with them added: the module's
     default is shared by every bag of words a process builds. With `lowercase`, each word in
@@ -403,7 +407,7 @@ def _segmenter(words: tuple[str, ...], lowercase: bool) -> Any:
     return segmenter
 
 
-@cache
+@lru_cache(maxsize=LISTS_KEPT)
 def _dropped_words(stop_list: str, language: str, extra: tuple[str, ...], lowercase: bool
                    ) -> frozenset[str]:
     """The stop list with the extra words: joined once, not per document."""
@@ -416,7 +420,7 @@ def extra_stop_words(settings: Preprocessing, language: str) -> frozenset[str]:
     return _extra_stop_words(settings.extra_stopwords, settings.lowercase, language)
 
 
-@cache
+@lru_cache(maxsize=LISTS_KEPT)
 def _extra_stop_words(words: tuple[str, ...], lowercase: bool, language: str
                       ) -> frozenset[str]:
     # read as topic words are: "Mr." is the token mr (it was kept as "mr.", which no token is,
@@ -444,7 +448,7 @@ def unmatchable_tokens(settings: Preprocessing, language: str) -> frozenset[str]
                      for w in unmatchable_stop_words(settings, language))
 
 
-@cache  # every bag key asks (Preprocessing.key), with up to 10,000 words
+@lru_cache(maxsize=LISTS_KEPT)  # every bag key asks (Preprocessing.key), up to 10,000 words
 def _unmatchable(words: tuple[str, ...], lowercase: bool, language: str, shortest: int
                  ) -> tuple[str, ...]:
     pattern = _ZH_WORD if language == "zh" else _WORD
