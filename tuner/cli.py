@@ -460,6 +460,8 @@ def _run(args: argparse.Namespace) -> int:
                 "settings or scoring code)" if outcome.rescored else "")
     repeated = (f", {outcome.repeated} repeated (TPE suggested a configuration again: its "
                 "trials ran once)" if outcome.repeated else "")
+    repeated += (f", {outcome.unasked} not asked (the search had suggested every configuration "
+                 "its space holds)" if outcome.unasked else "")
     # a larger topn refitted every trial, unsaid, where a smaller one re-scored (trust audit
     # of 2026-12-04)
     rescored += (f" ({outcome.unrescorable} fitted again: their stored fits kept fewer words "

@@ -102,6 +102,7 @@ class SweepOutcome:
     warnings: list[str] = field(default_factory=list)
     unrunnable: int = 0  # TPE: trials of suggestions skipped as breaking a model's rules
     unrescorable: int = 0  # fitted again: their stored fit could not be re-scored
+    unasked: int = 0  # TPE: trials of the budget left once a finite space was all suggested
 
 
 @dataclass
@@ -275,7 +276,7 @@ def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, ho
                         result.completed, result.failed, result.skipped, result.rescored,
                         result.pruned, tracker.journalled, result.repeated,
                         len(ranked) - len(board), after, result.unrunnable,
-                        result.unrescorable)
+                        result.unrescorable, result.unasked)
 
 
 def _aborted(grid: Grid, err: Exception, journalled: int = 0) -> SweepAbortedError:

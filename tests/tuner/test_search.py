@@ -227,16 +227,43 @@ def test_a_repeated_tpe_suggestion_runs_once_and_every_suggestion_is_told():
         made.append((model, dict(combo), seed))
         return SimpleNamespace(key=f"{model}-{combo['num_topics']}-{seed}")
 
-    source = TpeSource({"LDA": {"num_topics": [5]}}, SearchSpec("tpe", 3, 0, ("npmi",)), [1],
-                       make_trial, ["maximize"])
+    earlier = [[("LDA", {"num_topics": 5}), ("LDA", {"num_topics": 5})]]  # replayed: 5 twice
+    source = TpeSource({"LDA": {"num_topics": [5, 6, 7]}}, SearchSpec("tpe", 3, 0, ("npmi",)),
+                       [1], make_trial, ["maximize"], earlier)
     first = source.next()
-    assert source.next() is None and source.next() is None  # both repeats wait for the first
+    assert source.next() is None  # the repeat waits for the first
+    source.next()
     assert source.exhausted()
     source.tell(first.key, {"npmi": 0.2})
     trials = source.study.get_trials()
-    assert [t.state for t in trials] == [TrialState.COMPLETE] * 3
-    assert [t.value for t in trials] == [0.2] * 3
-    assert len(made) == 3 and len(source.finished) == 3
+    assert [t.state for t in trials[:2]] == [TrialState.COMPLETE] * 2
+    assert [t.value for t in trials[:2]] == [0.2] * 2
+    assert len(made) == 3 and source.repeated >= 1
+
+
+def test_a_tpe_search_ends_once_it_has_suggested_every_configuration_of_its_space():
+    """10,000 suggestions of a 2-value space held a core of tuner serve for minutes, every one
+    past the second a repeat (attacker audit of 2026-12-04): the search ends, and the budget
+    it leaves is counted."""
+    from types import SimpleNamespace
+
+    from tuner.engine.search import Range, SearchSpec, TpeSource
+
+    def make_trial(model, combo, seed):
+        return SimpleNamespace(key=f"{model}-{combo['num_topics']}-{seed}", combo=combo)
+
+    source = TpeSource({"LDA": {"num_topics": [5, 6]}}, SearchSpec("tpe", 10_000, 0, ("npmi",)),
+                       [1, 2], make_trial, ["maximize"])
+    asked = []
+    while not source.exhausted():
+        if (spec := source.next()) is not None:
+            asked.append(spec.combo["num_topics"])
+            source.tell(spec.key, {"npmi": 0.1})
+    assert sorted(set(asked)) == [5, 6] and len(asked) == 4
+    assert source.asked < 10 and source.unasked_trials == (10_000 - source.asked) * 2
+    endless = TpeSource({"LDA": {"num_topics": Range(5.0, 60.0)}},
+                        SearchSpec("tpe", 3, 0, ("npmi",)), [1], make_trial, ["maximize"])
+    assert endless.space_size == float("inf")
 
 
 def test_a_suggestion_of_a_fit_that_reads_no_seed_is_one_trial_not_repeats():
@@ -385,7 +412,7 @@ def test_tpe_counts_the_trials_of_repeated_suggestions():
         if spec is not None:
             ran += 1
             tpe.tell(spec.key, {"ari": spec.combo["num_topics"] / 10})
-    assert ran + tpe.repeated == 16 and ran == 4
+    assert ran + tpe.repeated + tpe.unasked_trials == 16 and ran == 4
 
 
 def test_a_shared_parameters_bad_range_is_said_once(tmp_path, small_corpus):

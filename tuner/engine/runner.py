@@ -83,6 +83,7 @@ class SweepResult:
     steps: list[dict[str, Any]] = field(default_factory=list)  # shared steps, in finishing order
     repeated: int = 0  # TPE: trials of suggestions that repeated earlier ones, not run again
     unrunnable: int = 0  # TPE: trials of suggestions skipped as breaking a model's rules
+    unasked: int = 0  # TPE: trials of the budget left once a finite space was all suggested
     replayed_curves: int = 0  # finished trials' learning curves the pruner judged beside
     unrescorable: int = 0  # trials fitted again: their stored fit could not be re-scored
 
@@ -351,6 +352,7 @@ def _close(tracker: Tracker, sweep: SweepHandle, result: SweepResult, scheduler:
     if isinstance(source, TpeSource):
         result.repeated = source.repeated
         result.unrunnable = source.unrunnable_trials
+        result.unasked = source.unasked_trials
         _log_search(tracker, sweep, source)
     if result.steps:
         tracker.log_json(sweep.run_id, STEPS_FILE, {"steps": result.steps})

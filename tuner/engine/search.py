@@ -223,6 +223,12 @@ class TpeSource:
         self.finished: list[dict[str, Any]] = []
         self.repeated = 0  # trials of suggestions that repeated an earlier one: not run again
         self.unrunnable = 0  # suggestions skipped: REFUSALS in a row broke the model's rules
+        # A finite space's size (lists, small integer ranges), so the search ends once it has
+        # suggested every configuration: past that, TPE only repeats, and 10,000 suggestions
+        # of a 2-value space held a core of tuner serve for minutes with no progress (attacker
+        # audit of 2026-12-04).
+        self.space_size = sum(_counted_space(m, space[m], _Rules(m, None)) for m in space)
+        self.suggested: set[tuple[str, str]] = set()  # (model, configuration) asked so far
         self.replayed = self._replay(earlier)
 
     def _replay(self, earlier: Sequence[Sequence[tuple[str, Mapping[str, Any]]]]) -> int:
@@ -256,12 +262,22 @@ class TpeSource:
 
     def next(self, beside: Collection[str] = ()) -> Any | None:
         """Trials in the order Optuna asks for them, whatever runs `beside` them."""
-        if not self.queue and self.asked < self.spec.n_trials:
+        if not self.queue and self._may_ask():
             self._ask()
         return self.queue.pop(0) if self.queue else None
 
     def exhausted(self) -> bool:
-        return self.asked >= self.spec.n_trials and not self.queue
+        return not self._may_ask() and not self.queue
+
+    def _may_ask(self) -> bool:
+        return self.asked < self.spec.n_trials and len(self.suggested) < self.space_size
+
+    @property
+    def unasked_trials(self) -> int:
+        """The trials of the budget left unasked once every configuration of a finite space
+        was suggested (each suggestion stood for one per seed)."""
+        return (self.spec.n_trials - self.asked) * len(self.seeds) if not self._may_ask() \
+            else 0
 
     def _ask(self) -> None:
         self.asked += 1
@@ -269,6 +285,7 @@ class TpeSource:
         if suggested is None:
             return
         trial, model, combo = suggested
+        self.suggested.add((model, _config_key(combo)))
         specs: dict[str, Any] = {}
         for seed in self.seeds:  # a fit that reads no seed is one trial for every seed
             spec = self.make_trial(model, combo, seed)

@@ -88,6 +88,7 @@ class SweepJob:
     skipped: int = 0
     repeated: int = 0  # TPE: suggestions that repeated an earlier trial (its result, not run)
     unrunnable: int = 0  # TPE: trials of suggestions skipped as breaking a model's rules
+    unasked: int = 0  # TPE: trials of the budget left once a finite space was all suggested
     error: str | None = None
     experiment_id: str | None = None
     parent_run_id: str | None = None
@@ -109,7 +110,7 @@ class SweepJob:
         if not self.total:
             return None
         done = self.completed + self.pruned + self.failed + self.skipped + self.repeated + \
-            self.unrunnable
+            self.unrunnable + self.unasked
         return round(done / self.total, 4)
 
     def as_json(self) -> dict[str, Any]:
@@ -420,6 +421,7 @@ class SweepRegistry:
             job.experiment_id, job.parent_run_id = outcome.experiment_id, outcome.parent_run_id
             job.metric, job.skipped = outcome.metric, outcome.skipped
             job.repeated, job.unrunnable = outcome.repeated, outcome.unrunnable
+            job.unasked = outcome.unasked
             job.journalled = outcome.journalled
             job.warnings = list(outcome.warnings)
         if outcome.failed and not (outcome.completed or outcome.skipped or outcome.pruned):
