@@ -303,7 +303,7 @@ def dataset_spec(value: Any, base: Path, problems: ProblemList) -> DatasetSpec |
     if is_dir(path):
         pass  # a folder of text files, one document each
     elif not is_file(path):
-        problems.add("dataset.path", f"file not found: {path}")
+        problems.add("dataset.path", not_a_file(path))
     elif path.suffix.lower() not in SUPPORTED_SUFFIXES:
         problems.add("dataset.path", f"expects {FORMATS}; got '{path.suffix}'")
     settings["covariates"] = tuple(settings["covariates"] or ())  # null: none, as []
@@ -341,8 +341,14 @@ def ground_truth_path(value: Any, base: Path, problems: ProblemList) -> Path | N
 
 
 def not_a_file(path: Path) -> str:
-    """Why a path a grid names as a file cannot be read: a folder, or nothing there."""
-    return f"is a folder, not a file: {path}" if is_dir(path) else f"file not found: {path}"
+    """Why a path a grid names as a file cannot be read: a folder, something that is not a
+    regular file (a FIFO was said "file not found"; attacker audit of 2026-12-04), or nothing
+    there."""
+    if is_dir(path):
+        return f"is a folder, not a file: {path}"
+    if _safely(path.exists):
+        return f"not a regular file (a pipe, a socket or a device): {path}"
+    return f"file not found: {path}"
 
 
 def is_file(path: Path) -> bool:

@@ -475,6 +475,27 @@ def test_an_experiment_name_with_no_utf_8_form_is_refused_as_bad_input(tmp_path:
         registry.shutdown(1)
 
 
+def test_a_path_no_file_name_can_hold_is_said_so_not_outside_the_roots(tmp_path: Path) -> None:
+    """"../data/\\ud800.jsonl" was answered "must be a file or folder under the server's data
+    roots" (attacker audit of 2026-12-04)."""
+    from tuner.errors import ApiError
+    from tuner.serve import jobs
+
+    registry = jobs.SweepRegistry(jobs.JobSettings(tmp_path, tmp_path / "cache",
+                                                   f"sqlite:///{tmp_path}/mlflow.db"))
+    try:
+        for path, said in (("\ud800.jsonl", "a lone surrogate"), ("a\x00.jsonl", "a NUL byte")):
+            body = {"grid_inline": tiny_grid("x", Path(path), [1])}
+            with pytest.raises(ApiError) as refused:
+                registry.submit(body)
+            assert refused.value.status == 400
+            problem = refused.value.problems[0]
+            assert problem.startswith(f"grid_inline: dataset.path: holds {said}")
+            assert "which no file name can hold" in problem and "roots" not in problem
+    finally:
+        registry.shutdown(1)
+
+
 def test_a_port_in_use_is_named_not_a_traceback(tmp_path: Path) -> None:
     """The failed bind called server_close() before the server's gate existed: an
     AttributeError hid the "cannot listen" message (attacker audit of 2026-12-03)."""

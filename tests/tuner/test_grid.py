@@ -571,3 +571,15 @@ def test_models_given_wrongly_or_not_at_all_is_one_clear_problem(tmp_path, small
     with pytest.raises(GridError) as info:
         load_grid(path)
     assert [p.removeprefix(f"{path}: ") for p in info.value.problems] == [problem]
+
+
+def test_a_dataset_path_that_is_no_regular_file_is_said_so(tmp_path, small_corpus):
+    """A FIFO named as the corpus was said "file not found" (attacker audit of 2026-12-04)."""
+    import os
+
+    fifo = tmp_path / "corpus.jsonl"
+    os.mkfifo(fifo)
+    with pytest.raises(GridError) as refused:
+        load_grid(make_grid(tmp_path, fifo))
+    assert f"dataset.path: not a regular file (a pipe, a socket or a device): {fifo}" \
+        in str(refused.value)

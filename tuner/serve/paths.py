@@ -111,6 +111,10 @@ def contained_grid(raw: dict[str, Any], roots: DataRoots, base: Path) -> dict[st
 
 def _under(roots: DataRoots, base: Path, value: str, field: str, kind: str,
            problems: list[str]) -> str:
+    if unnameable := _unnameable(value):  # said as such, not as a path outside the roots
+        problems.append(f"grid_inline: {field}: holds {unnameable}, which no file name can "
+                        f"hold; got {shown(value)}")
+        return value
     try:
         path = (base / Path(value).expanduser()).resolve()
     except (OSError, RuntimeError, ValueError):  # a NUL byte, an unknown ~user, a symlink loop
@@ -120,6 +124,18 @@ def _under(roots: DataRoots, base: Path, value: str, field: str, kind: str,
                         f"({roots.names}); got {shown(value)}")
         return value
     return str(path)
+
+
+def _unnameable(value: str) -> str | None:
+    """What in a path's text no file name can hold: "\\ud800.jsonl" was answered "must be a
+    file under the server's data roots" (attacker audit of 2026-12-04)."""
+    if "\x00" in value:
+        return "a NUL byte"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "a lone surrogate (JSON's \\ud800 to \\udfff alone)"
+    return None
 
 
 def _model(roots: DataRoots, base: Path, value: str, problems: list[str]) -> str:
