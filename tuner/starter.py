@@ -41,9 +41,10 @@ DATE_NAMES = ("timestamp", "date", "published", "pub_date", "created", "created_
 SAMPLE = 2000  # records read to judge a field (an even sample): init stays quick on any corpus
 ZH_SAMPLE = 300  # documents segmented by jieba for the median length (about 1 s of articles)
 MOST_CLASSES = 200  # a field with more values than this is no class label
+LONG_TOKENS = 100  # a document of more is long: BTM makes about 14 word pairs of each word
+LONG_SHARE = 0.5  # of the words in long documents, or more: no short-text model suggested
 SHORT_TOKENS = 30  # a median document of this many tokens or fewer is a short text (a headline,
 # a post): BTM, made for short texts, replaces ProdLDA among the suggested models
-FEW_DOCUMENTS = 100  # fewer: said, as a text that should have been split
 FEW_FOR_NEURAL = 1000  # fewer: ProdLDA is said to need more (_model_notes, measured)
 TEXT_WORDS = 5  # a field of this many words on average, different in most records, is text
 FEWEST_WORDS = 3  # fewer on average, beside a field of objects: the text is inside those
@@ -98,13 +99,18 @@ def starter_grid(path: Path, grid_folder: Path | None, models: Sequence[str] = (
     texts = [found.text_of(r) for r in records]
     language = detected_language(texts)
     chinese, mixed = _chinese_note(texts) if language == "en" else ("", False)
-    median = _median_tokens(texts, language)
-    chosen = list(models) or suggested_models("zh" if mixed else language,
-                                              median <= SHORT_TOKENS)
+    counts = _token_counts(texts, language)
+    median = int(statistics.median(counts))
+    in_long = _share_in_long(counts)
+    short = median <= SHORT_TOKENS and in_long < LONG_SHARE
+    chosen = list(models) or suggested_models("zh" if mixed else language, short)
     dtm = any(m.lower() == "dtm" for m in chosen)
+    mixed_lengths = (f"; documents of over {LONG_TOKENS} tokens hold {in_long:.0%} of the words, "
+                     "so models for long texts are chosen (BTM's word pairs grow with each "
+                     "long document)" if median <= SHORT_TOKENS and not short else "")
     found.notes.insert(0, f"{_count(len(records), 'document')}, language {language} "
-                          f"(detected), {'short' if median <= SHORT_TOKENS else 'long'} texts "
-                          f"(median {_count(median, 'token')})")
+                          f"(detected), {'short' if short else 'long'} texts "
+                          f"(median {_count(median, 'token')}{mixed_lengths})")
     if chinese:
         found.notes.insert(1, chinese)
     elif language == "en" and (other := _not_english_note(texts)):
@@ -115,11 +121,10 @@ def starter_grid(path: Path, grid_folder: Path | None, models: Sequence[str] = (
                               f"({empty / len(texts):.1%}) {'has' if empty == 1 else 'have'} "
                               f"no text in {found.fields_said}: "
                               "they get no topic; drop them, or name the field that holds them")
-    if len(records) < FEW_DOCUMENTS:
-        found.notes.insert(1, f"a topic model needs many documents (hundreds or more) and "
-                              f"this corpus has {len(records)}: if one text holds many, split "
-                              "it (a .txt file of one document per line, or a folder of one "
-                              "file each)")
+    from tuner.engine.advice import few_documents_said
+
+    if few := few_documents_said(len(records)):
+        found.notes.insert(1, few)
     topics = topic_counts(len(records), found.classes) if _take_num_topics(chosen) else []
     found.notes += _date_note(found, dtm) + _model_notes("zh" if mixed else language, chosen,
                                                          found, topics, len(records))
@@ -413,17 +418,24 @@ def _words(text: str) -> int:
     return approximate_tokens(text)
 
 
-def _median_tokens(texts: Sequence[str], language: str) -> int:
-    """The median document's words: jieba's words in Chinese, where each Han character counted
-    as one, so THUCNews leads of 45 characters (21 words) read as long texts and got ProdLDA,
-    not BTM (new-user audit of 2026-12-04)."""
+def _token_counts(texts: Sequence[str], language: str) -> list[int]:
+    """An even sample's words per document: jieba's words in Chinese, where each Han character
+    counted as one, so THUCNews leads of 45 characters (21 words) read as long texts and got
+    ProdLDA, not BTM (new-user audit of 2026-12-04)."""
     if language == "zh":
         from tuner.data.vocab import chinese_word_count
 
-        sample = texts[::max(1, len(texts) // ZH_SAMPLE)]
-        return int(statistics.median(chinese_word_count(t) for t in sample))
-    sample = texts[::max(1, len(texts) // SAMPLE)]
-    return int(statistics.median(_words(t) for t in sample))
+        return [chinese_word_count(t) for t in texts[::max(1, len(texts) // ZH_SAMPLE)]]
+    return [_words(t) for t in texts[::max(1, len(texts) // SAMPLE)]]
+
+
+def _share_in_long(counts: Sequence[int]) -> float:
+    """The share of the words that are in documents of over LONG_TOKENS: 800 headlines beside
+    58 UN speeches joined into long documents had a median of 30 tokens and got BTM, whose
+    first two trials had not ended after 3.5 minutes where LDA's took 30 s (new-user audit of
+    2026-12-04)."""
+    total = sum(counts)
+    return sum(n for n in counts if n > LONG_TOKENS) / total if total else 0.0
 
 
 def _chinese_note(texts: Sequence[str]) -> tuple[str, bool]:

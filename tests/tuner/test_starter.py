@@ -502,3 +502,22 @@ def test_no_more_text_fields_are_joined_than_a_grid_takes(tmp_path, ng_records):
     path, grid, _ = _written(tmp_path, corpus, models=["lda"])
     assert grid["dataset"]["text_field"] == [f"answer{k}" for k in range(2, 12)]
     check_inputs(load_grid(path))
+
+
+def test_headlines_beside_long_documents_get_no_short_text_model(tmp_path, ng_records):
+    """800 headlines beside 58 joined UN speeches had a median of 30 tokens and got BTM, whose
+    first trials had not ended after 3.5 minutes where LDA's took 30 s (new-user audit of
+    2026-12-04): the long documents hold most of the words."""
+    headlines = [{"id": r["id"], "text": r["text"].split("\n")[0]}
+                 for r in read_jsonl(dataset_path("huffpost-mini"))[:300]]
+    joined = [{"id": f"long-{n}",
+               "text": " ".join(r["text"] for r in ng_records[n * 20:n * 20 + 20])}
+              for n in range(15)]
+    corpus = tmp_path / "mixed.jsonl"
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in headlines + joined), encoding="utf-8")
+    _, grid, notes = _written(tmp_path, corpus)
+    assert "btm" not in grid["models"] and "prodlda" in grid["models"]
+    assert "long texts (median " in notes[0] and "so models for long texts are chosen" in notes[0]
+    short = tmp_path / "short.jsonl"
+    short.write_text("".join(json.dumps(r) + "\n" for r in headlines), encoding="utf-8")
+    assert "btm" in _written(tmp_path, short)[1]["models"]
