@@ -530,3 +530,24 @@ def test_best_asks_for_a_vocabulary_size_a_grid_may_ask_for(tmp_path: Path, smal
     rebuilt = load_grid(path)  # valid
     prepared = precompute(rebuilt, check_inputs(rebuilt), session_cache, progress=False)
     assert [t.key for t in prepared.trials] == [trial.key]  # the same trial
+
+
+def test_collapsed_configurations_are_left_off_the_pareto_front(tmp_path: Path) -> None:
+    """BERTopic fits of 2 to 3 topics of 30 asked sat on the report's Pareto front by the NPMI
+    of a few broad topics (new-user audit of 2026-12-04): the front is drawn over the sound
+    configurations, and the collapsed ones are marked apart."""
+    from tuner.reporting.leaderboard import rank_configs
+    from tuner.reporting.plots import plot_pareto
+    from tuner.reporting.report import pareto_front, sound_front
+
+    def fit(k: int, npmi: float, found: float) -> FinishedTrial:
+        return FinishedTrial(f"r{k}", f"bertopic-{k}", "BERTopic", {"num_topics": k}, 1,
+                             {"npmi": npmi, "diversity": 0.9, "num_topics_found": found},
+                             key=f"k{k}")
+
+    board = rank_configs(aggregate_seeds([fit(30, 0.25, 2.0), fit(10, 0.05, 9.0)]), "npmi")
+    assert [c.params["num_topics"] for c in pareto_front(board, ["npmi", "diversity"])] == [30]
+    assert [c.params["num_topics"] for c in sound_front(board, ["npmi", "diversity"])] == [10]
+    assert sound_front(board[:1], ["npmi", "diversity"]) == board[:1]  # every one collapsed
+    assert plot_pareto(board, sound_front(board, ["npmi", "diversity"]), ["npmi", "diversity"],
+                       tmp_path / "pareto.png").stat().st_size > 0

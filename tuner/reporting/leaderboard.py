@@ -452,8 +452,13 @@ def recommended(board: Sequence[ConfigResult]) -> ConfigResult | None:
     scores mean little), else the best. A collapsed BERTopic fit (4 topics found of 20 asked,
     the lowest F1) ranked first by ARI was `tuner best`'s grid and the sweep's
     `tuner.best_run_id`, with nothing said (new-user audit of 2026-12-03)."""
-    sound = (c for c in board if not any(x.kind == "collapsed" for x in c.concerns))
+    sound = (c for c in board if not collapsed(c))
     return next(sound, board[0] if board else None)
+
+
+def collapsed(config: ConfigResult) -> bool:
+    """Whether a seed of `config` collapsed (tuner.reporting.health): its scores mean little."""
+    return any(x.kind == "collapsed" for x in config.concerns)
 
 
 def leaderboard(tracker: Tracker, experiment: str, metric: str, limit: int = 10,

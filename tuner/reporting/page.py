@@ -18,6 +18,7 @@ from tuner.reporting.health import MEANINGS, NOTES, counted
 from tuner.reporting.importance import ModelImportance, why_no_importance
 from tuner.reporting.leaderboard import (
     ConfigResult,
+    collapsed,
     format_mean_sd,
     format_value,
     noise_sentence,
@@ -90,6 +91,13 @@ def plot_name(kind: str, model: str) -> str:
     return f"{kind}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', model)}.png"
 
 
+def _fallen_note(data: ReportData) -> str:
+    """Collapsed configurations are left off the front (report.sound_front), and said."""
+    fallen = sum(collapsed(c) for c in data.ranked)
+    return f" ({counted(fallen, 'collapsed configuration')} left off it)" \
+        if fallen and fallen < len(data.ranked) else ""
+
+
 def render_page(data: ReportData, plots: Sequence[Path], note: str = "",
                 language: str = "en") -> str:
     """The report's page; `language`: the one its topic words are in."""
@@ -100,7 +108,7 @@ def render_page(data: ReportData, plots: Sequence[Path], note: str = "",
                f"{counted(len(data.ranked), 'configuration')}, ranked by "
                f"the mean <b>{esc(data.metric)}</b> over their seeds (± sample sd; - for one "
                f"seed). Pareto front over {esc(' x '.join(data.objectives))} (means): "
-               f"{counted(len(data.front), 'configuration')}.</p>")
+               f"{counted(len(data.front), 'configuration')}{_fallen_note(data)}.</p>")
     summary += _preprocessing_html(data) + _failures_html(data) + _warnings_html(data) + READING
     overview = "".join(_image(n) for n in ("leaderboard.png", "pareto.png") if n in names)
     models = "".join(_model_section(model, configs, data, names)

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tuner.reporting.leaderboard import ConfigResult, format_value
+from tuner.reporting.leaderboard import ConfigResult, collapsed, format_value
 
 LEADERBOARD_ROWS = 20
 TOPIC_WORDS_SHOWN = 10  # as the report's word lists: 8 here, 10 there, and nothing said so
@@ -81,12 +81,17 @@ def plot_pareto(configs: Sequence[ConfigResult], front: Sequence[ConfigResult],
     else:
         x, y = objectives[0], objectives[1]
         colour = objectives[2] if len(objectives) > 2 else None
-        shading = ({"c": [c.metrics[colour] for c in configs], "cmap": "viridis"} if colour
+        fallen = [c for c in configs if collapsed(c)]  # left off the front (sound_front)
+        sound = [c for c in configs if not collapsed(c)] or configs
+        shading = ({"c": [c.metrics[colour] for c in sound], "cmap": "viridis"} if colour
                    else {"c": "tab:blue"})
-        points = ax.scatter([c.metrics[x] for c in configs], [c.metrics[y] for c in configs],
+        points = ax.scatter([c.metrics[x] for c in sound], [c.metrics[y] for c in sound],
                             s=40, label="configuration (mean over seeds)", **shading)
         if colour:
             fig.colorbar(points, ax=ax, label=colour)
+        if fallen and len(fallen) < len(configs):
+            ax.scatter([c.metrics[x] for c in fallen], [c.metrics[y] for c in fallen], s=40,
+                       marker="x", c="tab:gray", label="collapsed (not on the front)")
         ax.scatter([c.metrics[x] for c in front], [c.metrics[y] for c in front], s=160,
                    facecolors="none", edgecolors="red", linewidths=2, label="non-dominated")
         ranks = _ranks(configs)

@@ -27,8 +27,10 @@ from tuner.reporting.importance import (
     model_importances,
 )
 from tuner.reporting.leaderboard import (
+    ConfigResult,
     aggregate_seeds,
     asked_configs,
+    collapsed,
     declared_swept,
     latest_seeds,
     newest_context,
@@ -103,6 +105,14 @@ def pareto_front(rows: Sequence[Scored], metrics: Sequence[str]) -> list[Scored]
     return [row for row, p in zip(rows, points, strict=True)
             if not any(all(a >= b for a, b in zip(q, p, strict=True)) and q != p
                        for q in points)]
+
+
+def sound_front(configs: Sequence[ConfigResult], metrics: Sequence[str]) -> list[ConfigResult]:
+    """The Pareto front of the configurations none of whose seeds collapsed (all of them when
+    every one did): BERTopic fits of 2 to 3 topics of 30 asked sat on the front by the NPMI
+    of a few broad topics (new-user audit of 2026-12-04)."""
+    sound = [c for c in configs if not collapsed(c)]
+    return pareto_front(sound or configs, metrics)
 
 
 def default_folder(experiment: str) -> Path:
@@ -234,7 +244,7 @@ def _report_data(tracker: Tracker, experiment: str, trials: list[FinishedTrial],
                          f"logged: {', '.join(logged)}{older}")
     objectives = [m for m in PARETO_METRICS if all(m in c.metrics for c in configs)]
     best = [c.best_trial(metric) for c in shown_configs(configs)]
-    return ReportData(experiment, metric, configs, pareto_front(configs, objectives), objectives,
+    return ReportData(experiment, metric, configs, sound_front(configs, objectives), objectives,
                       model_importances(full, metric),
                       {t.run_id: tracker.topics(t.run_id) for t in best}, pruned_by_rung(trials),
                       **_findings(tracker, [t.run_id for t in best], labels or {}))
