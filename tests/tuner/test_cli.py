@@ -450,7 +450,8 @@ def test_validate_warns_of_dates_of_mixed_precision_under_bins(tmp_path, capsys)
 def test_validate_warns_of_more_dtm_bins_than_dates(tmp_path, capsys):
     from tests.conftest import write_jsonl
 
-    rows = [{**r, "timestamp": f"2022-09-2{3 + i % 2}"} for i, r in enumerate(dated_records())]
+    rows = [{**r, "timestamp": f"2022-09-2{3 + i % 2}"}
+            for i, r in enumerate(dated_records(100))]  # under 100 documents: warned of too
     corpus = write_jsonl(tmp_path / "two-days.jsonl", rows)
     dataset = {"path": str(corpus), "text_field": "text", "id_field": "id",
                "label_field": None, "timestamp_field": "timestamp", "language": "en"}
@@ -795,6 +796,17 @@ def test_labels_that_differ_only_in_case_are_warned_of(tmp_path, small_corpus, c
     assert f"{path}: dataset.label_field 'label': labels that differ only in case are classes " \
            "of their own ('ALT.ATHEISM' and 'alt.atheism', " in err
     assert "and 17 more); write each class one way if they are one" in err
+
+
+def test_a_corpus_of_few_documents_is_warned_of_by_validate(tmp_path, small_corpus, capsys):
+    """Only `tuner init` said that 40 documents are few for a topic model (new-user audit of
+    2026-12-04)."""
+    from tests.conftest import read_jsonl, write_jsonl
+
+    path = make_grid(tmp_path, write_jsonl(tmp_path / "c.jsonl", read_jsonl(small_corpus)[:40]))
+    assert main(["validate", str(path)]) == 0
+    assert f"{path}: dataset.path: a topic model needs many documents (hundreds or more) and " \
+        "this corpus has 40" in capsys.readouterr().err
 
 
 def test_labels_that_mix_codes_and_names_are_warned_of(tmp_path, small_corpus, capsys):

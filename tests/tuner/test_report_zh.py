@@ -132,8 +132,8 @@ def test_what_the_sweep_was_warned_of_is_on_its_run_and_in_its_report(tmp_path):
     from tuner.flow import SweepSettings, execute_sweep
     from tuner.grid import load_grid
 
-    records = stratified_subset(read_jsonl(dataset_path("thucnews-mini")), 4)
-    corpus = write_jsonl(tmp_path / "corpus.jsonl", records)
+    records = stratified_subset(read_jsonl(dataset_path("thucnews-mini")), 10)  # 100: under,
+    corpus = write_jsonl(tmp_path / "corpus.jsonl", records)  # too few documents is warned of
     dataset = {"path": str(corpus), "text_field": "text", "id_field": "id",
                "label_field": "label"}
     grid = load_grid(make_grid(tmp_path, corpus, experiment="warned", dataset=dataset,

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from tuner.grid import Grid
 
 
+FEW_DOCUMENTS = 100  # fewer: said by init and validate, as a text that should have been split
 MIXED_SHARE = 0.05  # of labelled documents, each of numbers and names, for mixed_codes_said
 MAJORITY_SHARE = 0.95  # of labelled documents in one class: its ARI, NMI and F1 are noise
 
@@ -75,6 +76,8 @@ def advisories(grid: Grid, inputs: CheckedInputs) -> list[str]:
     counted = {model: model_token_counts(inputs.model_paths[model],
                                          sample_documents(inputs.corpus.texts))
                for model in sorted({p.embedding.model for p in inputs.plan if p.embedding})}
+    if few := few_documents_said(documents):  # said by init alone (new-user audit of 2026-12-04)
+        found.append(f"{grid.path}: dataset.path: {few}")
     found += _truncation_advice(grid, inputs, counted) + _time_slice_advice(grid, inputs) \
         + _covariate_advice(grid, inputs) + _label_case_advice(grid, inputs) \
         + _untopical_label_advice(grid, inputs) \
@@ -94,6 +97,15 @@ def advisories(grid: Grid, inputs: CheckedInputs) -> list[str]:
         unknown = [f"{grid.path}: embedding.model: all-MiniLM-L6-v2 was trained on English; "
                    f"for Chinese text name a multilingual or Chinese model ({CHINESE_MODELS})"]
     return found + (unknown or [])
+
+
+def few_documents_said(documents: int) -> str | None:
+    """What `init` and `validate` say of a corpus of fewer than FEW_DOCUMENTS documents."""
+    if documents >= FEW_DOCUMENTS:
+        return None
+    return (f"a topic model needs many documents (hundreds or more) and this corpus has "
+            f"{documents}: if one text holds many, split it (a .txt file of one document per "
+            "line, or a folder of one file each)")
 
 
 def _language_advice(grid: Grid, inputs: CheckedInputs, share: float) -> list[str]:
