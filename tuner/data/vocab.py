@@ -65,6 +65,7 @@ _HEADER = re.compile(
     r"newsgroups|x-[\w-]+|in-reply-to|originator|disclaimer):", re.IGNORECASE)
 
 
+SEGMENTERS_KEPT = 4  # jieba segmenters with user_words a process keeps (about 70 MB each)
 LISTS_KEPT = 16  # word lists (extra_stopwords) whose derived sets a process keeps
 SHOWN_STOP_WORDS = 20  # of extra_stopwords in a sweep run's parameter (Preprocessing.as_logged)
 
@@ -387,19 +388,22 @@ def unsegmentable_words(words: tuple[str, ...]) -> list[str]:
     return [w for w in words if not pattern.fullmatch(unicodedata.normalize("NFKC", w.strip()))]
 
 
-# Bounded: a grid's lists are the key, and `tuner serve` takes any list from the network. Each
-# segmenter of its own is about 70 MB; 30 requests with other user_words (refused later, for
-# another field) kept 1.9 GB (attacker audit of 2026-12-04).
-@lru_cache(maxsize=2)
 def _segmenter(words: tuple[str, ...], lowercase: bool) -> Any:
     """jieba's own segmenter, or for `words` one of its own with them added: the module's
-    default is shared by every bag of words a process builds. With `lowercase`, each word in
-    lower, upper and title case too, as tokens are compared: jieba reads the text before it is
-    lower-cased, and NBA球星 kept "nba球星" of the text split (review of 2026-12-04)."""
-    jieba = _jieba()
-    if not words:
-        return jieba
-    segmenter = jieba.Tokenizer()
+    default is shared by every bag of words a process builds."""
+    return _own_segmenter(words, lowercase) if words else _jieba()
+
+
+# Bounded: a grid's lists are the key, and `tuner serve` takes any list from the network. Each
+# segmenter of its own is about 70 MB; 30 requests with other user_words (refused later, for
+# another field) kept 1.9 GB (attacker audit of 2026-12-04). Sized for the service's sweeps
+# tokenising at once: each looks its segmenter up per document, and a rebuild takes 0.7 s.
+@lru_cache(maxsize=SEGMENTERS_KEPT)
+def _own_segmenter(words: tuple[str, ...], lowercase: bool) -> Any:
+    """A segmenter with `words` added. With `lowercase`, each word in lower, upper and title
+    case too, as tokens are compared: jieba reads the text before it is lower-cased, and
+    NBA球星 kept "nba球星" of the text split (review of 2026-12-04)."""
+    segmenter = _jieba().Tokenizer()
     cased = {variant for word in words for variant in (
         (word, word.lower(), word.upper(), word.capitalize()) if lowercase else (word,))}
     for word in sorted(cased):  # in one order: each word's suggested frequency reads the rest
