@@ -107,7 +107,8 @@ def starter_grid(path: Path, grid_folder: Path | None, models: Sequence[str] = (
     dtm = any(m.lower() == "dtm" for m in chosen)
     mixed_lengths = (f"; documents of over {LONG_TOKENS} tokens hold {in_long:.0%} of the words, "
                      "so models for long texts are chosen (BTM's word pairs grow with each "
-                     "long document)" if median <= SHORT_TOKENS and not short else "")
+                     "long document)" if median <= SHORT_TOKENS and not short and not models
+                     else "")
     found.notes.insert(0, f"{_count(len(records), 'document')}, language {language} "
                           f"(detected), {'short' if short else 'long'} texts "
                           f"(median {_count(median, 'token')}{mixed_lengths})")

@@ -575,3 +575,16 @@ def test_no_sweep_starts_while_the_cache_disk_is_short_of_free_space(
     assert body["error"].startswith("the cache folder's or the tracking store's disk has ")
     assert "under this server's --min-free-gb 1e+12: no sweep starts until space is freed" in \
         body["error"] and "journal/ holds results not yet logged" in body["error"]
+
+
+def test_a_finished_sweeps_progress_is_whole_whatever_its_budget_counted() -> None:
+    """A TPE search's total is n_trials x seeds, but a fit that reads no seed (STM's spectral
+    start) makes one trial a suggestion: its finished job stood at progress 0.5 (review of
+    2026-12-04)."""
+    from tuner.serve import jobs
+
+    job = jobs.SweepJob("job0", "seedless", "grid_inline", status="running", total=8,
+                        completed=4)
+    assert job.progress == 0.5
+    job.status = "finished"
+    assert job.progress == 1.0 and job.as_json()["progress"] == 1.0

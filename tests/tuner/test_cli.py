@@ -828,6 +828,11 @@ def test_labels_that_mix_codes_and_names_are_warned_of(tmp_path, small_corpus, c
     assert main(["validate", str(make_grid(tmp_path, write_jsonl(tmp_path / "y.jsonl",
                                                                   years)))]) == 0
     assert "mix numbers and names" not in capsys.readouterr().err  # numbers alone
+    from tuner.engine.advice import mixed_codes_said
+
+    names = {"sport": 50, "tech": 50}
+    assert mixed_codes_said({**names, "nan": 10, "inf": 10}) is None  # no codes (review)
+    assert mixed_codes_said({**names, "0": 10, "1.0": 10}) is not None
 
 
 def test_a_ground_truth_of_nearly_one_class_is_warned_of(tmp_path, small_corpus, capsys):
@@ -862,6 +867,14 @@ def test_a_ground_truth_for_more_documents_than_the_corpus_is_read_for_those_it_
     truth.write_text(json.dumps({"nonexistent/999": "sport"}), encoding="utf-8")
     assert main(["validate", str(path)]) == 2
     assert "1 document id is not in the corpus" in capsys.readouterr().err
+    # record numbers match any numbered file: another dataset's 5,000 labels beside 400
+    # numbered documents validated (review of 2026-12-04)
+    numbered = make_grid(tmp_path, small_corpus, ground_truth=str(truth), dataset={
+        "path": str(small_corpus), "text_field": "text", "id_field": None, "label_field": None,
+        "language": "en"})
+    truth.write_text(json.dumps({str(i): "ab"[i % 2] for i in range(5000)}), encoding="utf-8")
+    assert main(["validate", str(numbered)]) == 2
+    assert "document ids are not in the corpus" in capsys.readouterr().err
 
 
 def test_a_label_missing_from_some_records_names_what_to_do(tmp_path, small_corpus, capsys):

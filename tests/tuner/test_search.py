@@ -219,7 +219,7 @@ def test_a_repeated_tpe_suggestion_runs_once_and_every_suggestion_is_told():
 
     from optuna.trial import TrialState
 
-    from tuner.engine.search import SearchSpec, TpeSource
+    from tuner.engine.search import Range, SearchSpec, TpeSource
 
     made = []
 
@@ -227,18 +227,19 @@ def test_a_repeated_tpe_suggestion_runs_once_and_every_suggestion_is_told():
         made.append((model, dict(combo), seed))
         return SimpleNamespace(key=f"{model}-{combo['num_topics']}-{seed}")
 
-    earlier = [[("LDA", {"num_topics": 5}), ("LDA", {"num_topics": 5})]]  # replayed: 5 twice
-    source = TpeSource({"LDA": {"num_topics": [5, 6, 7]}}, SearchSpec("tpe", 3, 0, ("npmi",)),
-                       [1], make_trial, ["maximize"], earlier)
+    # an earlier sweep's suggestions, replayed: one configuration three times in a space that
+    # is not counted (a search of a counted one ends once it has suggested each)
+    earlier = [[("LDA", {"num_topics": 5.0})] * 3]
+    source = TpeSource({"LDA": {"num_topics": Range(5.0, 60.0)}},
+                       SearchSpec("tpe", 3, 0, ("npmi",)), [1], make_trial, ["maximize"], earlier)
     first = source.next()
-    assert source.next() is None  # the repeat waits for the first
-    source.next()
+    assert source.next() is None and source.next() is None  # both repeats wait for the first
     assert source.exhausted()
     source.tell(first.key, {"npmi": 0.2})
     trials = source.study.get_trials()
-    assert [t.state for t in trials[:2]] == [TrialState.COMPLETE] * 2
-    assert [t.value for t in trials[:2]] == [0.2] * 2
-    assert len(made) == 3 and source.repeated >= 1
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 3
+    assert [t.value for t in trials] == [0.2] * 3
+    assert len(made) == 3 and len(source.finished) == 3 and source.repeated == 2
 
 
 def test_a_tpe_search_ends_once_it_has_suggested_every_configuration_of_its_space():

@@ -518,6 +518,8 @@ def test_headlines_beside_long_documents_get_no_short_text_model(tmp_path, ng_re
     _, grid, notes = _written(tmp_path, corpus)
     assert "btm" not in grid["models"] and "prodlda" in grid["models"]
     assert "long texts (median " in notes[0] and "so models for long texts are chosen" in notes[0]
+    _, named, notes = _written(tmp_path, corpus, models=["btm", "lda"])  # the user's choice
+    assert "btm" in named["models"] and "models for long texts" not in notes[0]
     short = tmp_path / "short.jsonl"
     short.write_text("".join(json.dumps(r) + "\n" for r in headlines), encoding="utf-8")
     assert "btm" in _written(tmp_path, short)[1]["models"]

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 
 
 FEW_DOCUMENTS = 100  # fewer: said by init and validate, as a text that should have been split
+_CODE = re.compile(r"[+-]?\d+(?:\.\d+)?")  # a class code: not "nan" or "inf", as float() reads
 MIXED_SHARE = 0.05  # of labelled documents, each of numbers and names, for mixed_codes_said
 MAJORITY_SHARE = 0.95  # of labelled documents in one class: its ARI, NMI and F1 are noise
 
@@ -900,7 +901,7 @@ def _label_mix_advice(where: str, truth: GroundTruth) -> list[str]:
 def mixed_codes_said(sizes: Mapping[str, int]) -> str | None:
     """What `validate` and `init` say of labels that are numbers beside names ("0" to "4" beside
     "sport", "tech" ...), each on MIXED_SHARE of the labelled documents or more, else None."""
-    numbers = {label: n for label, n in sizes.items() if _number_like(label)}
+    numbers = {label: n for label, n in sizes.items() if _CODE.fullmatch(label.strip())}
     names = {label: n for label, n in sizes.items() if label not in numbers and label}
     total = sum(n for label, n in sizes.items() if label)
     if len(numbers) < 2 or len(names) < 2 or not total or min(

@@ -109,6 +109,8 @@ class SweepJob:
     def progress(self) -> float | None:
         if not self.total:
             return None
+        if self.status == "finished":  # a TPE search of a fit that reads no seed makes fewer
+            return 1.0  # trials than its budget's n_trials x seeds (review of 2026-12-04)
         done = self.completed + self.pruned + self.failed + self.skipped + self.repeated + \
             self.unrunnable + self.unasked
         return round(done / self.total, 4)
