@@ -40,6 +40,17 @@ def command_line(doc: str | None, *optional: tuple[str, Any, str]) -> argparse.N
     return parser.parse_args()
 
 
+def optional_package(module: str, install: str) -> Any:
+    """A package a bench compares with but tuner does not depend on, or an exit that says how
+    to install it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise SystemExit(f"this bench needs {module}: pip install {install}") from None
+
+
 def machine() -> str:
     return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
 

@@ -41,7 +41,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from _common import machine, scratch
+from _common import machine, optional_package, scratch
 
 from trainers import load_trainer
 from trainers.base import assignments_from, top_words
@@ -146,7 +146,7 @@ def fit_tuner(corpus: Corpus, bow: BagOfWords, k: int, iterations: int, seed: in
 
 def fit_bitermplus(bow: BagOfWords, k: int, iterations: int, window: int, seed: int,
                    top_n: int) -> tuple[TopicModelOutput, float, object]:
-    import bitermplus
+    bitermplus = optional_package("bitermplus", "bitermplus==1.0.0")
 
     started = time.perf_counter()
     docs = [np.array(bow.doc_ids(d), dtype=np.int32) for d in range(bow.n_docs)]  # writable
@@ -201,10 +201,7 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _arguments(argv)
-    try:
-        import bitermplus
-    except ImportError:
-        raise SystemExit("this bench needs bitermplus: pip install bitermplus==1.0.0") from None
+    bitermplus = optional_package("bitermplus", "bitermplus==1.0.0")
     import trainers.btm
 
     trainers.btm.BITERM_WINDOW = args.window  # read by BTMTrainer.fit at call time

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import scratch
+from _common import optional_package, scratch
 from quality_20ng import GRIDS, grid_for
 from torch import nn
 
@@ -161,10 +161,7 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _arguments(argv)
-    try:
-        import pyro  # noqa: F401
-    except ImportError:
-        raise SystemExit("this bench needs Pyro: pip install pyro-ppl==1.9.2") from None
+    optional_package("pyro", "pyro-ppl==1.9.2")
     torch.set_num_threads(1)
     # The quality benchmark's fixed protocol, declared once in its ProdLDA grid.
     grid = load_grid(grid_for(GRIDS / "prodlda.json", args.corpus, args.seeds, scratch()))
