@@ -41,8 +41,6 @@ DATE_NAMES = ("timestamp", "date", "published", "pub_date", "created", "created_
 SAMPLE = 2000  # records read to judge a field (an even sample): init stays quick on any corpus
 ZH_SAMPLE = 300  # documents segmented by jieba for the median length (about 1 s of articles)
 MOST_CLASSES = 200  # a field with more values than this is no class label
-LONG_TOKENS = 100  # a document of more is long: BTM makes about 14 word pairs of each word
-LONG_SHARE = 0.5  # of the words in long documents, or more: no short-text model suggested
 SHORT_TOKENS = 30  # a median document of this many tokens or fewer is a short text (a headline,
 # a post): BTM, made for short texts, replaces ProdLDA among the suggested models
 FEW_FOR_NEURAL = 1000  # fewer: ProdLDA is said to need more (_model_notes, measured)
@@ -99,9 +97,11 @@ def starter_grid(path: Path, grid_folder: Path | None, models: Sequence[str] = (
     texts = [found.text_of(r) for r in records]
     language = detected_language(texts)
     chinese, mixed = _chinese_note(texts) if language == "en" else ("", False)
+    from tuner.engine.advice import LONG_SHARE, LONG_TOKENS, share_in_long
+
     counts = _token_counts(texts, language)
     median = int(statistics.median(counts))
-    in_long = _share_in_long(counts)
+    in_long = share_in_long(counts)
     short = median <= SHORT_TOKENS and in_long < LONG_SHARE
     chosen = list(models) or suggested_models("zh" if mixed else language, short)
     dtm = any(m.lower() == "dtm" for m in chosen)
@@ -428,15 +428,6 @@ def _token_counts(texts: Sequence[str], language: str) -> list[int]:
 
         return [chinese_word_count(t) for t in texts[::max(1, len(texts) // ZH_SAMPLE)]]
     return [_words(t) for t in texts[::max(1, len(texts) // SAMPLE)]]
-
-
-def _share_in_long(counts: Sequence[int]) -> float:
-    """The share of the words that are in documents of over LONG_TOKENS: 800 headlines beside
-    58 UN speeches joined into long documents had a median of 30 tokens and got BTM, whose
-    first two trials had not ended after 3.5 minutes where LDA's took 30 s (new-user audit of
-    2026-12-04)."""
-    total = sum(counts)
-    return sum(n for n in counts if n > LONG_TOKENS) / total if total else 0.0
 
 
 def _chinese_note(texts: Sequence[str]) -> tuple[str, bool]:

@@ -285,6 +285,35 @@ def test_a_bag_of_few_words_is_described_and_warned_of(small_corpus, tmp_path):
     assert precompute(posts, check_inputs(posts), tmp_path / "cache", progress=False).advice == []
 
 
+def test_btm_on_long_documents_is_warned_of_with_its_word_pairs(small_corpus, tmp_path):
+    """Headlines beside long documents: BTM's trials ran for minutes where LDA's took 30 s,
+    unsaid (new-user audit of 2026-12-04). Its pairs are counted from the bag of words."""
+    import numpy as np
+
+    from tests.conftest import read_jsonl, write_jsonl
+    from tuner.data.vocab import BowCache
+    from tuner.engine.sweep import precompute
+
+    rows = read_jsonl(small_corpus)
+    rows = [{**r, "text": " ".join(r["text"].split()[:6])} if i % 4 else r
+            for i, r in enumerate(rows)]  # a quarter of the posts whole, the rest cut short
+    corpus = write_jsonl(tmp_path / "mixed.jsonl", rows)
+    grid = load_grid(make_grid(tmp_path, corpus, models=["lda", "btm"],
+                               params={"num_topics": 5, "vocab_size": 1000, "btm.n_iter": 10}))
+    prepared = precompute(grid, check_inputs(grid), tmp_path / "cache", progress=False)
+    [said] = [a for a in prepared.advice if "BTM samples every pair" in a]
+    bow = BowCache(tmp_path / "cache").load(Path(prepared.trials[0].data.bow_path))
+    assert bow is not None
+    lengths = np.diff(np.asarray(bow.offsets))
+    pairs = sum(int(np.maximum(lengths - gap, 0).sum()) for gap in range(1, 15))
+    assert f"{pairs:,} pairs here" in said and "LDA or ProdLDA suit these" in said
+    lda_only = load_grid(make_grid(tmp_path, corpus, models=["lda"],
+                                   params={"num_topics": 5, "vocab_size": 1000}))
+    advice = precompute(lda_only, check_inputs(lda_only), tmp_path / "cache",
+                        progress=False).advice
+    assert not any("BTM samples" in a for a in advice)
+
+
 def test_a_bags_advice_names_only_settings_the_grid_can_still_change(small_corpus, tmp_path):
     """The advice named min_token_len 1 to a grid that had it, BTM to a grid that ran it, and
     not the vocab_size that cut the words (6% of headlines empty at vocab_size 1,000, 2.6% at
