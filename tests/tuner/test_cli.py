@@ -874,7 +874,18 @@ def test_a_ground_truth_for_more_documents_than_the_corpus_is_read_for_those_it_
         "language": "en"})
     truth.write_text(json.dumps({str(i): "ab"[i % 2] for i in range(5000)}), encoding="utf-8")
     assert main(["validate", str(numbered)]) == 2
-    assert "document ids are not in the corpus" in capsys.readouterr().err
+    assert "4,600 document ids are not in the corpus" in capsys.readouterr().err
+    truth.write_text(json.dumps({str(i): "ab"[i % 2] for i in range(400)}), encoding="utf-8")
+    assert main(["validate", str(numbered)]) == 2  # numbered from 0: one record off
+    assert "its records are numbered 1 to 400 (no id_field)" in capsys.readouterr().err
+    # a sample's own short numeric ids beside its whole dataset's labels: read (review)
+    from tests.conftest import write_jsonl
+
+    sample = write_jsonl(tmp_path / "sample.jsonl",
+                         [{**r, "id": str(3 * n)} for n, r in enumerate(rows)])
+    truth.write_text(json.dumps({str(i): "ab"[i % 2] for i in range(5000)}), encoding="utf-8")
+    assert main(["validate", str(make_grid(tmp_path, sample, ground_truth=str(truth)))]) == 0
+    assert "4,600 document ids of the file are not in the corpus" in capsys.readouterr().err
 
 
 def test_a_label_missing_from_some_records_names_what_to_do(tmp_path, small_corpus, capsys):

@@ -103,10 +103,11 @@ def as_mapping(truth: GroundTruth, doc_ids: Sequence[str]) -> dict[str, list[str
 def load_ground_truth(path: Path, corpus: Corpus, roots: Sequence[Path] = ()) -> GroundTruth:
     """Read a JSON object mapping cluster id to a list of document ids; check it against the
     corpus. With `roots` (a served sweep's, resolved), the file is read only as opened under
-    one of them (tuner.data.confine.pinned). Ids the corpus does not hold are refused only
-    when none is in it (another corpus's file, or its ids spelt otherwise): the labels of a
-    whole dataset beside a sample of it were refused for one id (new-user audit of
-    2026-12-04); they are counted in `outside`, which `validate` says."""
+    one of them (tuner.data.confine.pinned). Ids the corpus does not hold are refused when
+    none is in it (another corpus's file, or its ids spelt otherwise) or when the corpus's ids
+    are its record numbers (_unrelated); otherwise they are left out and counted in `outside`,
+    which `validate` says: the labels of a whole dataset beside a sample of it were refused for
+    one id (new-user audit of 2026-12-04)."""
     mapping = _read_mapping(path, roots)
     position = {doc_id: i for i, doc_id in enumerate(corpus.ids)}
     labels = np.full(len(corpus), -1, dtype=np.int64)
@@ -122,28 +123,25 @@ def load_ground_truth(path: Path, corpus: Corpus, roots: Sequence[Path] = ()) ->
             else:
                 owner[doc_id] = cluster
                 labels[position[doc_id]] = cluster_index
-    _raise_problems(path, corpus, unknown if _unrelated(owner, unknown) else [], twice)
+    numbered = _numbered(corpus.ids)
+    _raise_problems(path, corpus, unknown if _unrelated(owner, unknown, numbered) else [],
+                    twice, numbered)
     return GroundTruth(labels, list(mapping.keys()), str(path), len(unknown),
                        tuple(unknown[:3]))
 
 
-PARTIAL_SHARE = 0.5  # of a file's ids in the corpus, below which record numbers prove nothing
+def _unrelated(matched: Collection[str], unknown: Sequence[str], numbered: bool) -> bool:
+    """Whether ids the corpus lacks mean the file is not this corpus's: none of its ids
+    matches, or the corpus's ids are its record numbers (1 to N, `id_field` null), which any
+    numbered file shares: another dataset's 5,000 numbered labels beside 300 records, or this
+    corpus's own numbered from 0, would match (reviews of 2026-12-04), so there any id the
+    corpus lacks is refused, as before."""
+    return bool(unknown) and (not matched or numbered)
 
 
-def _unrelated(matched: Collection[str], unknown: Sequence[str]) -> bool:
-    """Whether ids the corpus lacks mean another corpus's file: no id matches, or those that do
-    are record numbers (0, 1, 2 ... of `id_field` null), which any numbered file shares, and
-    fewer than half of the file's ids match (review of 2026-12-04: a labels file of 5,000
-    numbered records beside a corpus of 300 validated)."""
-    if not unknown:
-        return False
-    if not matched:
-        return True
-    return len(matched) < PARTIAL_SHARE * (len(matched) + len(unknown)) and all(
-        doc_id.isdigit() and len(doc_id) <= RECORD_NUMBER_DIGITS for doc_id in matched)
-
-
-RECORD_NUMBER_DIGITS = 6  # a longer run of digits is an id of its own (toutiao's 19 digits)
+def _numbered(ids: Sequence[str]) -> bool:
+    """Whether a corpus's ids are its record numbers, 1 to N, as `id_field` null gives them."""
+    return all(doc_id == str(number) for number, doc_id in enumerate(ids, start=1))
 
 
 def _where(path: Path) -> str:
@@ -197,13 +195,16 @@ def _clusters_of(labels: dict[str, Any]) -> dict[str, list[str]]:
     return clusters
 
 
-def _raise_problems(path: Path, corpus: Corpus, unknown: list[str], twice: list[str]) -> None:
+def _raise_problems(path: Path, corpus: Corpus, unknown: list[str], twice: list[str],
+                    numbered: bool = False) -> None:
     problems = []
     if unknown:
-        ids = "1 document id is" if len(unknown) == 1 else f"{len(unknown)} document ids are"
+        ids = "1 document id is" if len(unknown) == 1 else f"{len(unknown):,} document ids are"
+        records = (f"; its records are numbered 1 to {len(corpus.ids):,} (no id_field), and a "
+                   "file's ids must be those numbers" if numbered else "")
         problems.append(f"{_where(path)}: {ids} not in the corpus {corpus.source} "
                         f"(e.g. {', '.join(unknown[:3])}; the corpus's ids read as "
-                        f"{', '.join(corpus.ids[:3])})")
+                        f"{', '.join(corpus.ids[:3])}{records})")
     if twice:
         are = "1 is" if len(twice) == 1 else f"{len(twice)} are"
         problems.append(f"{_where(path)}: a document may belong to one cluster only; {are} in "

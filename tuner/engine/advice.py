@@ -850,7 +850,7 @@ def _label_coverage_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
     documents = len(truth.labels)
     if truth.outside:
         ids = "1 document id of the file is" if truth.outside == 1 else \
-            f"{truth.outside} document ids of the file are"
+            f"{truth.outside:,} document ids of the file are"
         found.append(f"{where}: {ids} not in the corpus (e.g. "
                      f"{', '.join(i[:40] for i in truth.outside_examples)}); left out, "
                      f"as for a sample of a labelled dataset")
