@@ -9,8 +9,9 @@ b among d's biterms and p(z|b) ∝ θ_z φ_z,w1 φ_z,w2. A document with a singl
 uses p(z|w) ∝ θ_z φ_z,w; one with none gets uniform proportions and assignment -1.
 
 The sampler is our own, compiled with numba (the `bitermplus` package is not a dependency of
-this project; bench/btm_reference.py measures the two alike within seed noise). The two loops compile on first use and are cached on disk by
-numba (`__pycache__`). Seeded by numba's own generator, so a seed repeats exactly.
+this project; bench/btm_reference.py measures the two alike within seed noise). The two loops
+compile on first use and are cached on disk by numba (`__pycache__`). Seeded by numba's own
+generator, so a seed repeats exactly.
 """
 
 from __future__ import annotations
