@@ -20,7 +20,7 @@ from tuner import grid_sections as sections
 from tuner.data.corpus import DatasetSpec
 from tuner.data.embeddings import EmbeddingSpec
 from tuner.data.vocab import Preprocessing
-from tuner.engine.search import Range, SearchSpec, Values, sample_random
+from tuner.engine.search import Range, SearchSpec, Values, sample_random, space_size
 from tuner.errors import GridError
 from tuner.params import ParamSchema, between, closest, shown
 from tuner.trial import MetricSettings
@@ -85,11 +85,15 @@ class Grid:
     executor: str = "process"
     search: SearchSpec = SearchSpec()
 
-    @property
+    @functools.cached_property
     def trial_count(self) -> int:
-        """Trials the grid expands to, counted without building any combination."""
+        """Trials the grid expands to, counted without building any combination; a TPE search:
+        its budget, or the configurations of a smaller finite space, where it ends (a 2-value
+        space with n_trials 10,000 was counted as 10,000 trials by `validate` and a served
+        sweep's total)."""
         if self.search.strategy == "tpe":
-            return self.search.n_trials * len(self.seeds)
+            configurations = space_size({s.model: s.space for s in self.sweeps})
+            return int(min(self.search.n_trials, configurations)) * len(self.seeds)
         return sum(s.size for s in self.sweeps) * len(self.seeds)
 
     def swept(self) -> dict[str, list[str]]:

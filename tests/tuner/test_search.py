@@ -492,3 +492,17 @@ def test_a_tpe_search_stopped_midway_keeps_what_it_asked_and_a_rerun_adds_only_t
     prepared = precompute(grid, check_inputs(grid), session_cache, progress=False)
     again = run_sweep(prepared, tracker, lambda: make_executor("process", 1), 1)
     assert (again.completed, again.skipped) == (4 - len(records), len(records))
+
+
+def test_a_tpe_search_of_a_small_finite_space_counts_its_configurations(tmp_path, small_corpus):
+    """`validate` and a served sweep's total counted a 2-value space with n_trials 10,000 as
+    10,000 trials a seed; the search ends once it has suggested both (attacker audit of
+    2026-12-04). A space too large to count keeps the budget."""
+    small = load_grid(make_grid(tmp_path, small_corpus, params={"num_topics": [5, 6]},
+                                seeds=[1, 2], search={"strategy": "tpe", "n_trials": 10_000}))
+    assert small.trial_count == 4
+    endless = load_grid(make_grid(tmp_path, small_corpus,
+                                  params={"num_topics": {"low": 5, "high": 60},
+                                          "lda.alpha": {"low": 0.01, "high": 1.0}},
+                                  seeds=[1], search={"strategy": "tpe", "n_trials": 30}))
+    assert endless.trial_count == 30

@@ -119,6 +119,12 @@ def _config_key(combo: Mapping[str, Any]) -> str:
     return json.dumps(combo, sort_keys=True, default=str)
 
 
+def space_size(space: Mapping[str, Mapping[str, Values]]) -> float:
+    """How many distinct configurations the models' spaces hold that keep their rules (as a
+    search draws them); infinity where a space is continuous or too large to count."""
+    return sum(_counted_space(m, space[m], _Rules(m, None)) for m in space)
+
+
 def _counted_space(model: str, space: Mapping[str, Values], rules: _Rules) -> float:
     """How many distinct configurations a finite space (lists, integer ranges) holds that keep
     the model's rules; infinity for a continuous or larger one."""
@@ -227,7 +233,7 @@ class TpeSource:
         # suggested every configuration: past that, TPE only repeats, and 10,000 suggestions
         # of a 2-value space held a core of tuner serve for minutes with no progress (attacker
         # audit of 2026-12-04).
-        self.space_size = sum(_counted_space(m, space[m], _Rules(m, None)) for m in space)
+        self.space_size = space_size(space)
         self.suggested: set[tuple[str, str]] = set()  # (model, configuration) asked so far
         self.replayed = self._replay(earlier)
 
