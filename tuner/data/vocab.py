@@ -305,23 +305,33 @@ def strip_boilerplate(text: str, settings: Preprocessing) -> str:
 
 def tokenize(text: str, language: str, settings: Preprocessing) -> list[str]:
     """Split one document into word tokens: regex words for English, jieba words for Chinese."""
-    text = strip_boilerplate(text, settings)
-    if language == "zh":
-        # Full-width letters and digits (ＮＢＡ, ２０１８), common in Chinese text, as ASCII:
-        # jieba split them into single letters, which the length filter dropped. Lowercased
-        # after segmenting: jieba's dictionary spells A股, X光 and T恤 with capitals, and
-        # lowercased first they came out as 股大涨, 光 and 恤.
-        segmenter = _segmenter(segmenter_words(settings, language), settings.lowercase)
-        words = [w for w in segmenter.lcut(_english_clitics_cut(unicodedata.normalize("NFKC",
-                                                                                      text)))
-                 if _ZH_WORD.fullmatch(w)]
-        words = [w.lower() for w in words] if settings.lowercase else words
-    else:
-        words = _english_words(text.lower() if settings.lowercase else text)
+    return tokeniser(language, settings)(text)
+
+
+def tokeniser(language: str, settings: Preprocessing) -> Callable[[str], list[str]]:
+    """`tokenize` for many documents: the segmenter and the stop words looked up once, so a
+    pass over a corpus keeps its segmenter however many other sweeps' lists the bounded cache
+    turns over meanwhile (review of 2026-12-04)."""
+    segmenter = _segmenter(segmenter_words(settings, language), settings.lowercase) \
+        if language == "zh" else None
     stop = _dropped_words(settings.stopwords, language, settings.extra_stopwords,
                           settings.lowercase)
-    return [w for w in words
-            if settings.min_token_len <= len(w) <= MAX_TOKEN_LEN and w not in stop]
+
+    def tokens(text: str) -> list[str]:
+        text = strip_boilerplate(text, settings)
+        if segmenter is not None:
+            # Full-width letters and digits (ＮＢＡ, ２０１８), common in Chinese text, as
+            # ASCII: jieba split them into single letters, which the length filter dropped.
+            # Lowercased after segmenting: jieba's dictionary spells A股, X光 and T恤 with
+            # capitals, and lowercased first they came out as 股大涨, 光 and 恤.
+            normal = _english_clitics_cut(unicodedata.normalize("NFKC", text))
+            words = [w for w in segmenter.lcut(normal) if _ZH_WORD.fullmatch(w)]
+            words = [w.lower() for w in words] if settings.lowercase else words
+        else:
+            words = _english_words(text.lower() if settings.lowercase else text)
+        return [w for w in words
+                if settings.min_token_len <= len(w) <= MAX_TOKEN_LEN and w not in stop]
+    return tokens
 
 
 def chinese_word_count(text: str) -> int:
@@ -627,10 +637,11 @@ def count_tokens(corpus: Corpus, settings: Preprocessing,
     `stop_check`, called every STOP_CHECK_DOCUMENTS documents, may raise to stop."""
     index: dict[str, int] = {}
     flat, lengths, df = array("i"), array("q", [0]), array("q")
+    tokens = tokeniser(corpus.language, settings)
     for number, text in enumerate(corpus.texts):
         if stop_check is not None and number % STOP_CHECK_DOCUMENTS == 0:
             stop_check()
-        ids = [index.setdefault(w, len(index)) for w in tokenize(text, corpus.language, settings)]
+        ids = [index.setdefault(w, len(index)) for w in tokens(text)]
         df.extend([0] * (len(index) - len(df)))
         for i in set(ids):
             df[i] += 1
@@ -865,12 +876,14 @@ def check_some_word(corpus: Corpus, settings: Preprocessing) -> None:
     Raises:
         DataError: no document keeps a word.
     """
-    if not any(tokenize(text, corpus.language, settings) for text in corpus.texts):
+    tokens = tokeniser(corpus.language, settings)
+    if not any(tokens(text) for text in corpus.texts):
         raise DataError(_no_word_left(corpus, settings))
 
 
 def tokenize_corpus(corpus: Corpus, settings: Preprocessing) -> list[list[str]]:
-    return [tokenize(text, corpus.language, settings) for text in corpus.texts]
+    tokens = tokeniser(corpus.language, settings)
+    return [tokens(text) for text in corpus.texts]
 
 
 NPMI_REFERENCES = ("preprocessed", "vocabulary")  # see MetricSettings.npmi_reference
