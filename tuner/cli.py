@@ -34,7 +34,7 @@ from tuner.errors import (
     shown,
 )
 from tuner.serve import MAX_BATCH_TOKENS, MIN_FREE_GB
-from tuner.startup import pause_collection, resume_collection
+from tuner.startup import pause_collection, quiet_resource_tracker, resume_collection
 from tuner.tracking.uri import redact_uri
 
 if TYPE_CHECKING:
@@ -775,6 +775,7 @@ def console_main() -> None:
     alive, the normal exit runs and waits for it. The start-up runs without the cyclic garbage
     collector (see tuner.startup)."""
     pause_collection()
+    quiet_resource_tracker()
     try:
         code = main()
     except BrokenPipeError:  # the reader left (`tuner params | head`): nothing more to say

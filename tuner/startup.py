@@ -12,11 +12,15 @@ the long-lived objects exist (before forking, in the fork server), enable again.
 start-up runs paused (imports, and `tuner run`'s validation of its grid): a model download, the
 store's opening and the sweep itself run with the collector, and only a command that ends with
 its sweep freezes (never `tuner serve`, whose objects may become garbage long after).
+
+Also here, as it must run before the first worker starts: the warning filter of
+multiprocessing's resource tracker (quiet_resource_tracker).
 """
 
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -54,3 +58,17 @@ def imports_without_collection() -> Iterator[None]:
         yield
     finally:
         gc.enable()
+
+
+# multiprocessing's resource tracker frees the semaphores of the workers kill_workers stops,
+# and says "There appear to be 2 leaked semaphore objects to clean up at shutdown" after a
+# Ctrl-C that had stopped the sweep cleanly (new-user audit of 2026-12-04). It is started with
+# the warning options of the process that starts it; the filter matches its messages alone.
+TRACKER_WARNINGS = "ignore:resource_tracker:UserWarning"
+
+
+def quiet_resource_tracker() -> None:
+    """Have the resource tracker, once started, keep its leaked-semaphore warning to itself
+    (call before the first worker pool or fork server starts it)."""
+    if TRACKER_WARNINGS not in sys.warnoptions:
+        sys.warnoptions.append(TRACKER_WARNINGS)
