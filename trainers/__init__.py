@@ -191,6 +191,29 @@ def fit_inputs(name: str, params: Mapping[str, Any] | None = None) -> frozenset[
     return reads - unused
 
 
+def label_training(name: str, params: Mapping[str, Any]) -> str | None:
+    """The setting under which a fit of `name` with `params` trains on the ground truth's labels
+    ("mode=supervised" for THETA), which ARI, NMI and F1 then compare it with; None when it
+    does not, or when `name` is no longer registered (a row a plug-in logged)."""
+    try:
+        trainer = load_trainer(name)
+    except (KeyError, TypeError, ImportError):
+        return None
+    if "labels" not in fit_inputs(name, params):
+        return None
+    when = trainer.requires_when.get("labels")
+    return f"{when[0]}={when[1]}" if when is not None else "every setting"
+
+
+def remedy(name: str, concern: str) -> str:
+    """What to change in model `name` for `concern` (Trainer.remedies); "" when it says nothing
+    or is no longer registered."""
+    try:
+        return load_trainer(name).remedies.get(concern, "")
+    except (KeyError, TypeError, ImportError):
+        return ""
+
+
 def shared_steps(name: str, params: Mapping[str, Any], inputs: StepInputs) -> list[SharedStep]:
     """The work a trial of this trainer shares with others (see Trainer.shared_steps)."""
     return list(load_trainer(name).shared_steps(params, inputs))

@@ -101,6 +101,10 @@ class Trainer(Protocol):
     # (the defaults stay the paper's or the parameter reference's), and why, as init says it.
     starter_settings: ClassVar[Mapping[str, Any]] = {}
     starter_why: ClassVar[str] = ""
+    # What to change in this model for a concern the sweep warns of at its end (a kind of
+    # tuner.reporting.health.NOTES: "collapsed", "outliers"), added to that warning when one of
+    # its trials has it: one sentence, without the final full stop.
+    remedies: ClassVar[Mapping[str, str]] = {}
 
     @staticmethod
     def shared_steps(params: Mapping[str, Any], inputs: StepInputs) -> list[SharedStep]:

@@ -93,6 +93,11 @@ class BERTopicTrainer(Trainer):
         "topic whose words it shares most (ARI 0.684 -> "
         "0.888 on BBC News, 0.272 -> 0.350 on 20ng-mini; NPMI 0.096 -> 0.085 and 0.044 -> "
         "0.048)")
+    remedies: ClassVar[Mapping[str, str]] = {  # HDBSCAN has no epochs or iterations to raise
+        "collapsed": "For BERTopic's HDBSCAN, lower min_cluster_size or min_samples, or cluster "
+                     "with kmeans and a num_topics",
+        "outliers": "For BERTopic, set reduce_outliers (c-tf-idf, embeddings or distributions) "
+                    "or lower min_cluster_size or min_samples"}
     params: ClassVar[ParamSchema] = ParamSchema("BERTopic", [
         NUM_TOPICS.replace(default=None, nullable=True, default_text="null (automatic)",
                            constraint=between(5, 500),

@@ -136,11 +136,6 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, sample: bool) -> torc
     return mu + torch.randn_like(mu) * (0.5 * logvar).exp()
 
 
-def normalized(bow: torch.Tensor) -> torch.Tensor:
-    """Each BOW row divided by its token count (empty documents stay zero)."""
-    return bow / bow.sum(dim=1, keepdim=True).clamp(min=1.0)
-
-
 def mixture_nll(bow: torch.Tensor, theta: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
     """-sum_w n_dw log(sum_k θ_dk β_kw) per document, for θ (n x K) and β (K x V); a sparse
     CSR `bow` mixes only the words each document holds."""

@@ -104,7 +104,7 @@ def starter_grid(path: Path, grid_folder: Path | None, models: Sequence[str] = (
     in_long = share_in_long(counts)
     short = median <= SHORT_TOKENS and in_long < LONG_SHARE
     chosen = list(models) or suggested_models("zh" if mixed else language, short)
-    dtm = any(m.lower() == "dtm" for m in chosen)
+    dtm = _needs_timestamps(chosen)
     mixed_lengths = (f"; documents of over {LONG_TOKENS} tokens hold {in_long:.0%} of the words, "
                      "so models for long texts are chosen (BTM's word pairs grow with each "
                      "long document)" if median <= SHORT_TOKENS and not short and not models
@@ -372,6 +372,13 @@ def _date_field(records: Sequence[Mapping[str, Any]], names: Sequence[str],
             + ": DTM needs an ISO date (YYYY-MM-DD, YYYY-MM or YYYY) for every document; "
             "convert them to use it")
     return None
+
+
+def _needs_timestamps(models: Sequence[str]) -> bool:
+    """Whether a chosen model fits topics over time (DTM), so the grid names a timestamp field."""
+    from trainers import canonical_name, load_trainer
+
+    return any("timestamps" in load_trainer(str(canonical_name(m))).requires for m in models)
 
 
 def _date_note(found: Found, dtm: bool) -> list[str]:

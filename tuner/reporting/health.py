@@ -10,9 +10,10 @@ NPMI and diversity, unmarked (new-user audit of 2026-12-02)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from trainers import label_training, remedy
 from tuner.metrics.spread import BACKGROUND_RATIO, BACKGROUND_SPREAD
 
 SHOWN_EXAMPLES = 3  # trials named in a warning; the rest are counted
@@ -22,6 +23,7 @@ SHOWN_EXAMPLES = 3  # trials named in a warning; the rest are counted
 class Concern:
     kind: str  # a key of NOTES
     detail: str  # this trial's figures, e.g. "6 of 20"
+    remedy: str = ""  # what its model can change for it (Trainer.remedies)
 
 
 # kind -> the leaderboard's short note, and what the report says it means
@@ -50,8 +52,8 @@ MEANINGS = {
     "near_start": "on average two in five or more of its topics' top 10 words were still "
                   "those of its initial weights when its training ended: its topics are largely "
                   "the random start's; raise epochs (and patience, if early stopping ended it)",
-    "saw_labels": "THETA mode supervised trained on the labels that ARI, NMI and F1 compare "
-                  "it with: those scores flatter it beside unsupervised models",
+    "saw_labels": "it trained on the labels that ARI, NMI and F1 compare it with (THETA's mode "
+                  "supervised): those scores flatter it beside unsupervised models",
     "few_words": "a model scored with `tuner score` listed fewer words for some topics than "
                  "diversity_topn: its diversity and inverted_rbo count the words given, so they "
                  "do not compare with the trials' scores",
@@ -71,10 +73,11 @@ def trial_concerns(model: str, params: Mapping[str, Any], metrics: Mapping[str, 
     near_start = _near_start(metrics)
     improving = None if near_start else _still_improving(params, metrics)
     changing = None if near_start or improving else _topics_changing(metrics)
-    return [c for c in (_collapsed(params, metrics), _outliers(metrics),
-                        _unconverged(metrics), near_start, improving,
-                        changing, _saw_labels(model, params), _few_words(metrics),
-                        _background(metrics))
+    return [replace(c, remedy=remedy(model, c.kind))
+            for c in (_collapsed(params, metrics), _outliers(metrics),
+                      _unconverged(metrics), near_start, improving,
+                      changing, _saw_labels(model, params), _few_words(metrics),
+                      _background(metrics))
             if c is not None]
 
 
@@ -186,11 +189,10 @@ def _near_start(metrics: Mapping[str, float]) -> Concern | None:
 
 
 def _saw_labels(model: str, params: Mapping[str, Any]) -> Concern | None:
-    """THETA's supervised mode trains on the labels ARI, NMI and F1 compare it with (BBC: ARI
-    0.94 against LDA's 0.84, with the worst NPMI; audit of 2026-12-02)."""
-    if model.upper() == "THETA" and params.get("mode") == "supervised":
-        return Concern("saw_labels", "mode supervised")
-    return None
+    """A fit that trains on the labels ARI, NMI and F1 compare it with (THETA's supervised mode
+    on BBC News: ARI 0.94 against LDA's 0.84, with the worst NPMI)."""
+    setting = label_training(model, params)
+    return None if setting is None else Concern("saw_labels", setting)
 
 
 SHORT_TOPICS = "topics_short_of_topn"  # a logged score's topics with fewer words than asked
@@ -258,9 +260,7 @@ def _collapse_warning(found: Sequence[tuple[str, Concern, Mapping[str, float]]])
     advice = (" A neural model stopped early on its held-out loss may not have formed its "
               "topics yet: try \"patience\": null (and more epochs)" if stopped else
               " Fewer topics, or more iterations or epochs, may fit this data better")
-    if any(label.startswith("BERTopic") for label, _, _ in found):  # HDBSCAN has no epochs
-        advice += (". For BERTopic's HDBSCAN, lower min_cluster_size or min_samples, or "
-                   "cluster with kmeans and a num_topics")
+    advice += "".join(f". {text}" for text in _remedies(found))
     return (f"{counted(len(found), 'trial')} gave their documents to fewer than half their "
             "topics or most of them to a few, found one topic, or found fewer than half the "
             "topics asked for "
@@ -269,16 +269,13 @@ def _collapse_warning(found: Sequence[tuple[str, Concern, Mapping[str, float]]])
 
 
 def _outliers_warning(found: Sequence[tuple[str, Concern, Mapping[str, float]]]) -> str:
-    """BERTopic's settings are named only when a BERTopic trial is among them (an LDA and BTM
-    sweep of Chinese headlines tokenised as English was told to set reduce_outliers; new-user
-    audit of 2026-12-03)."""
-    bertopic = (" For BERTopic, set reduce_outliers (c-tf-idf, embeddings or distributions) or "
-                "lower min_cluster_size or min_samples." if any(
-                    label.startswith("BERTopic") for label, _, _ in found) else "")
+    """A model's own remedy is named only when one of its trials is among them: an LDA and BTM
+    sweep is not told to set BERTopic's reduce_outliers."""
+    remedies = "".join(f" {text}." for text in _remedies(found))
     return (f"{counted(len(found), 'trial')} left a third or more of the documents without a "
             f"topic ({_examples(found)}): their npmi and diversity describe the other "
             "documents; ARI and NMI count the outliers as one more cluster, and F1 as "
-            f"unmatched.{bertopic} A document with no word left after preprocessing is an "
+            f"unmatched.{remedies} A document with no word left after preprocessing is an "
             "outlier in every model (the sweep warns when 5% or more keep none, and says what "
             "would keep more words)")
 
@@ -333,8 +330,13 @@ def _near_start_warning(found: Sequence[tuple[str, Concern, Mapping[str, float]]
             f"trained, and their scores describe the random start more than the data: {advice}")
 
 
+def _remedies(found: Sequence[tuple[str, Concern, Mapping[str, float]]]) -> list[str]:
+    """The models' own remedies for the concerns found, each once, in the order found."""
+    return list(dict.fromkeys(c.remedy for _, c, _ in found if c.remedy))
+
+
 def _labels_warning(found: Sequence[tuple[str, Concern, Mapping[str, float]]]) -> str:
-    return (f"{counted(len(found), 'trial')} of THETA mode supervised trained on the labels that "
+    return (f"{counted(len(found), 'trial')} trained on the labels that "
             f"ARI, NMI and F1 compare them with ({_examples(found)}): those scores flatter them "
             "beside unsupervised models; compare by npmi and diversity, or score them against "
             "labels the fit did not see")
