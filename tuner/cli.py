@@ -10,7 +10,6 @@ Exit codes: 0 every trial completed or was skipped; 1 the sweep finished but a t
 from __future__ import annotations
 
 import argparse
-import atexit
 import json
 import logging
 import math
@@ -33,6 +32,7 @@ from tuner.errors import (
     TunerError,
     shown,
 )
+from tuner.processes import exit_fast
 from tuner.serve import MAX_BATCH_TOKENS, MIN_FREE_GB
 from tuner.startup import pause_collection, quiet_resource_tracker, resume_collection
 from tuner.tracking.uri import redact_uri
@@ -785,14 +785,7 @@ def console_main() -> None:
             t.is_alive() and not t.daemon for t in threading.enumerate()
             if t is not threading.main_thread()):
         sys.exit(code)
-    atexit._run_exitfuncs()  # logging, multiprocessing's finalizers (semaphores), executors
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            if stream is not None:  # None: started with the stream closed (`>&-` in cron)
-                stream.flush()
-        except (OSError, ValueError):  # a reader that left (`| head`), a closed stream
-            pass
-    os._exit(code)
+    exit_fast(code)  # logging, multiprocessing's finalizers (semaphores), executors
 
 
 if __name__ == "__main__":

@@ -271,8 +271,8 @@ def test_a_starting_server_removes_the_inline_grids_of_servers_that_are_gone(
     import subprocess
     import sys
 
+    from tuner.processes import process_started
     from tuner.serve import jobs
-    from tuner.tracking.tracker import process_started
 
     inline = tmp_path / "cache" / jobs.INLINE_FOLDER
     gone = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],

@@ -34,11 +34,12 @@ from tuner.errors import CacheError, MetricError, TunerError
 from tuner.flow import SweepSettings, execute_sweep
 from tuner.grid import load_grid
 from tuner.metrics import higher_is_better
+from tuner.processes import process_started
 from tuner.reporting.leaderboard import leaderboard
 from tuner.reporting.report import write_report
 from tuner.tracking.journal import Journal
 from tuner.tracking.memory import MemoryTracker
-from tuner.tracking.tracker import MlflowTracker, process_started
+from tuner.tracking.tracker import MlflowTracker
 from tuner.trial import TrialRecord, TrialSpec, TrialStatus
 
 

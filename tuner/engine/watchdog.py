@@ -13,7 +13,8 @@ from pathlib import Path
 
 from tuner.engine.memory import rss_mb
 from tuner.engine.triage import failed
-from tuner.engine.worker import process_alive, read_started
+from tuner.engine.worker import read_started
+from tuner.processes import process_alive
 from tuner.trial import TrialError, TrialRecord, TrialStatus
 
 

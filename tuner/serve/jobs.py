@@ -596,7 +596,7 @@ def _server_folder_name(pid: int | None = None) -> str:
 
 def _claim(folder: Path) -> None:
     """Note which process owns `folder` (its pid names it; the note tells a reused pid apart)."""
-    from tuner.tracking.tracker import process_started
+    from tuner.processes import process_started
 
     owner = folder / OWNER_FILE
     if not owner.is_file():
@@ -607,7 +607,7 @@ def _remove_gone_servers_grids(inline: Path) -> None:
     """Remove the inline grids of this host's servers that no longer run: their sweeps ended
     with them. Other hosts' folders are theirs to judge. Grids of the layout before per-server
     folders (files directly under `inline`) have no owner to ask and go too."""
-    from tuner.tracking.tracker import process_started
+    from tuner.processes import process_started
 
     try:
         entries = list(inline.iterdir())

@@ -26,6 +26,7 @@ from urllib.parse import SplitResult, urlsplit
 from tuner.data.store import replace_text_atomically
 from tuner.errors import TrackingError, TunerError, root_cause
 from tuner.params import closest
+from tuner.processes import process_alive, process_started
 from tuner.tracking.journal import ForeignEntry, Journal
 from tuner.tracking.records import (
     CURVE_PREFIX,
@@ -823,12 +824,8 @@ def _process_alive(host: str | None, pid: str | None, started: str | None = None
     (after a reboot, or once pids wrap) kept its runs RUNNING for good (audit of 2026-12-01)."""
     if host != socket.gethostname() or not pid or not pid.isdigit() or int(pid) == os.getpid():
         return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
+    if not process_alive(int(pid)):
         return False
-    except PermissionError:
-        pass
     now = process_started(int(pid))
     return started is None or now is None or now == started
 
@@ -836,17 +833,6 @@ def _process_alive(host: str | None, pid: str | None, started: str | None = None
 def _started(pid: int) -> dict[str, str]:
     started = process_started(pid)
     return {"tuner.started": started} if started is not None else {}
-
-
-def process_started(pid: int) -> str | None:
-    """Which process `pid` is: this boot's id and the clock ticks after boot at which it
-    started (Linux's /proc); None where that cannot be read."""
-    try:
-        boot = Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
-        ticks = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
-        return f"{boot}:{ticks[19]}"  # field 22, starttime: the 20th after the command's ")"
-    except (OSError, IndexError, UnicodeDecodeError):
-        return None
 
 
 def _run_name(spec: TrialSpec, sweep: SweepHandle) -> str:
