@@ -61,7 +61,7 @@ MIXED_SHARE = 0.05  # of labelled documents, each of numbers and names, for mixe
 MAJORITY_SHARE = 0.95  # of labelled documents in one class: its ARI, NMI and F1 are noise
 
 # What a Chinese corpus's embeddings are better made with: a small multilingual model first, which
-# a CPU runs in minutes (the Chinese audit of 2026-12-03 was offered only Qwen3, 0.6 B parameters)
+# a CPU runs in minutes; Qwen3 (0.6 B parameters) offered alone leaves a CPU no small choice
 CHINESE_MODELS = ("for example sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2, "
                   "small enough for a CPU, or Qwen/Qwen3-Embedding-0.6B; or a local copy of one")
 
@@ -80,7 +80,7 @@ def advisories(grid: Grid, inputs: CheckedInputs) -> list[str]:
     counted = {model: model_token_counts(inputs.model_paths[model],
                                          sample_documents(inputs.corpus.texts))
                for model in sorted({p.embedding.model for p in inputs.plan if p.embedding})}
-    if few := few_documents_said(documents):  # said by init alone (new-user audit of 2026-12-04)
+    if few := few_documents_said(documents):  # said here too, not by init alone
         found.append(f"{grid.path}: dataset.path: {few}")
     found += _truncation_advice(grid, inputs, counted) + _time_slice_advice(grid, inputs) \
         + _covariate_advice(grid, inputs) + _label_case_advice(grid, inputs) \
@@ -115,10 +115,10 @@ def few_documents_said(documents: int) -> str | None:
 def _language_advice(grid: Grid, inputs: CheckedInputs, share: float) -> list[str]:
     """Each language the trials tokenise in (dataset.language, or a model's own language
     parameter) against the text's script: as a whole, and document by document for English (a
-    corpus 11% Chinese passed, and 92% of its Chinese documents got no topic; THETA's
-    `language: en` on Chinese was not checked at all: audit of 2026-12-01). A mixed corpus is
-    better tokenised as zh: 700 toutiao and 700 HuffPost headlines kept no word in 43% of the
-    documents as en, 4.9% as zh (new-user audit of 2026-12-02)."""
+    corpus 11% Chinese passes as a whole, and 92% of its Chinese documents get no topic); a
+    model's own parameter (THETA's `language: en` on Chinese) is checked as the dataset's is. A
+    mixed corpus is better tokenised as zh: 700 toutiao and 700 HuffPost headlines keep no word
+    in 43% of the documents as en, 4.9% as zh."""
     detected = "" if _language_set(grid) else " (not set: detected from the text)"
     languages = {inputs.corpus.language: f"{grid.path}: dataset.language{detected}"}
     for planned in inputs.plan:
@@ -139,8 +139,7 @@ def _language_advice(grid: Grid, inputs: CheckedInputs, share: float) -> list[st
                          f"{mostly_chinese_said(chinese, sampled, len(inputs.corpus))}")
         elif language == "en" and enough_to_say(bilingual, sampled):
             # an English post with a Chinese headline beside it: its Chinese half is lost (60 of
-            # 1,340 social posts; 129 clause-long "words", all but one dropped by min_df;
-            # new-user audit of 2026-12-02)
+            # 1,340 social posts; 129 clause-long "words", all but one dropped by min_df)
             found.append(f"{where} is 'en' but "
                          f"{bilingual_said(bilingual, sampled, len(inputs.corpus))}")
         if language == "zh" and share < 0.05:
@@ -156,9 +155,8 @@ def _language_advice(grid: Grid, inputs: CheckedInputs, share: float) -> list[st
 
 
 def _not_chinese_advice(where: str, texts: Sequence[str]) -> list[str]:
-    """English documents among Chinese ones, unsaid: 30 English articles in 630 formed a topic of
-    their own (said year new mr world), and the report found their 4 labels leading no topic
-    (new-user audit of 2026-12-04)."""
+    """English documents among Chinese ones: 30 English articles in 630 form a topic of their own
+    (said year new mr world), and the report finds their 4 labels leading no topic."""
     latin, sampled = not_chinese_documents(texts)
     if not enough_to_say(latin, sampled):
         return []
@@ -177,14 +175,14 @@ ENGLISH_FUNCTION_WORDS = frozenset(
     "which their been would will its an or".split())
 # Their share of a text's words, below which it is said not to read as English. Measured on 500
 # documents each: English articles 20% (HuffPost) to 34% (UN speeches), English headlines 7%
-# (BBC News) to 14%; French, Spanish and German sentences 0% (a French corpus ran as en without
-# a word, its topics full of une, des, par; new-user audit of 2026-12-04).
+# (BBC News) to 14%; French, Spanish and German sentences 0% (unsaid, a French corpus runs as en
+# and its topics fill with une, des, par).
 ENGLISH_SHARE = 0.02
 # Function words of French, Spanish, German, Italian, Portuguese and Dutch that English text all
 # but never holds: a corpus read as English is said to be in another language only when they are
-# OTHER_SHARE of its words, not for English whose stop words were dropped already (review of
-# 2026-12-04). Measured on 500 documents each: 0.1% (BBC News) to 0.4% (20 Newsgroups) of English
-# corpora's words, 28% of the new-user audit's French sample.
+# OTHER_SHARE of its words, not for English whose stop words are dropped already (which holds few
+# English function words too). Measured on 500 documents each: 0.1% (BBC News) to 0.4% (20
+# Newsgroups) of English corpora's words, 28% of a French sample's.
 OTHER_FUNCTION_WORDS = frozenset(
     "le la les des une et est dans pour qui sur au aux du pas sont avec cette nous vous "
     "el los las del por para con una es se su sus al lo como pero "
@@ -383,7 +381,7 @@ def _token_counts(folder: Path, texts: Sequence[str]) -> list[tuple[int, int]] |
         tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
     except Exception:  # noqa: BLE001 - no file, or a format this library version cannot read
         return None
-    tokenizer.no_truncation()  # MiniLM's file cuts at 128: every count was 128 or fewer
+    tokenizer.no_truncation()  # MiniLM's file cuts at 128: else no count exceeds 128
     tokenizer.no_padding()
     unknown = {tokenizer.token_to_id(name) for name in ("[UNK]", "<unk>", "<UNK>")} - {None}
     counts = []
@@ -400,8 +398,8 @@ UNKNOWN_SHARE = 0.1  # of a corpus's tokens an embedding model cannot read: then
 def _unknown_tokens_advice(grid: Grid, inputs: CheckedInputs,
                            counted: dict[str, list[tuple[int, int]] | None]) -> list[str] | None:
     """Each embedding model that makes many of the corpus's tokens [UNK] (MiniLM: 60% of
-    THUCNews-mini's, whose headlines it then clustered by the few characters it knew, 星 or 南;
-    audit of 2026-12-02); None where no model's tokenizer could be read."""
+    THUCNews-mini's, whose headlines it then clusters by the few characters it knows, 星 or
+    南); None where no model's tokenizer could be read."""
     found: list[str] = []
     measured = False
     for model, counts in counted.items():
@@ -447,8 +445,7 @@ def _time_slice_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
 def _mixed_precision_advice(grid: Grid, timestamps: Sequence[str]) -> list[str]:
     """Years alone beside full dates: a year reads as its 1 January, so 'bins:N' orders those
     documents before the rest of their year, and a slice's edge can split one year's
-    documents by how their dates were written (1985 and 1985-06-01; new-user audit of
-    2026-12-02)."""
+    documents by how their dates were written (1985 and 1985-06-01)."""
     counts = Counter(precision(value) for value in timestamps)
     if len(counts) < 2:
         return []
@@ -463,9 +460,9 @@ def _mixed_precision_advice(grid: Grid, timestamps: Sequence[str]) -> list[str]:
 
 
 # Encoders whose positions count from the first token: left padding (last-token pooling pads
-# on the left) moves them, so a document's vector depended on its batch (cosine down to 0.52
-# between batch sizes 32 and 1 with MiniLM; audit of 2026-12-01). RoBERTa's kind counts its
-# positions past the padding, and is not moved.
+# on the left) moves them, so a document's vector depends on its batch (cosine down to 0.52
+# between batch sizes 32 and 1 with MiniLM). RoBERTa's kind counts its positions past the
+# padding, and is not moved.
 ABSOLUTE_POSITION_KINDS = frozenset({"bert", "distilbert", "electra", "albert", "mobilebert"})
 
 
@@ -484,8 +481,8 @@ def _pooling_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
 
 DUPLICATE_SHARE = 0.01  # of the documents repeating an earlier one's text: then say so
 # distinct texts per document at or under which the text field is likely the wrong one: a label
-# field read as the text (5 texts for 600 BBC articles) was warned of only as copies (new-user
-# audit of 2026-12-03)
+# field read as the text (5 texts for 600 BBC articles) would otherwise be warned of only as
+# copies
 FEW_TEXTS = 0.05
 OUTSIZED = 20  # times the median document's characters (and OUTSIZED_CHARACTERS at least)
 OUTSIZED_CHARACTERS = 10_000
@@ -496,18 +493,18 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"), " ")
 
 
 def _duplicate_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
-    """Texts repeated exactly (spaces aside, and @handles where strip_mentions drops them: 80
-    retweets of 1,340 social posts went uncounted; new-user audit of 2026-12-02) weigh once per
-    copy in every model: three copies of one headline made a whole BTM topic of toutiao
-    headlines, 6.8% of whose 20,000 repeat one (new-user audit of 2026-12-02)."""
+    """Texts repeated exactly (spaces aside, and @handles where strip_mentions drops them: with
+    their handles compared, 80 retweets of 1,340 social posts go uncounted) weigh once per copy
+    in every model: three copies of one headline make a whole BTM topic of toutiao headlines,
+    6.8% of whose 20,000 repeat one."""
     seen: dict[bytes, str] = {}  # digest -> first id: a second copy of the texts is not kept
     repeats = blank = 0
-    blank_ids: list[str] = []  # the first few, so a user can find them (new-user audit of
-    repeat_ids: list[str] = []  # 2026-12-04: "drop them" named none)
+    blank_ids: list[str] = []  # the first few, so a user can find them:
+    repeat_ids: list[str] = []  # "drop them" alone names none
     handles = grid.preprocessing.strip_mentions  # "RT @user: <a post>" is the post again
     for doc_id, text in zip(inputs.corpus.ids, inputs.corpus.texts, strict=True):
         words = " ".join(text.translate(_INVISIBLE).split())
-        if not words:  # no text is no copy (null texts were called repeats of each other)
+        if not words:  # no text is no copy (else null texts count as repeats of each other)
             blank += 1
             blank_ids += [doc_id] if len(blank_ids) < SHOWN_IDS else []
             continue
@@ -568,7 +565,7 @@ def _left_out_files_advice(grid: Grid) -> list[str]:
                      f" left out ({counted}{', ...' if len(suffixes) > 5 else ''}): its documents "
                      f"are the files with no suffix or {', '.join(DOCUMENT_SUFFIXES)}; convert "
                      "the others to text to include them")
-    if odd:  # they were passed over unsaid (attacker audit of 2026-12-04)
+    if odd:  # not counted in `others`, so said here, lest they be passed over unsaid
         found.append(f"{grid.path}: dataset.path: {len(odd)} "
                      f"{'entries' if len(odd) != 1 else 'entry'} of the corpus folder "
                      f"{'are' if len(odd) != 1 else 'is'} no regular file (a FIFO, a device, a "
@@ -579,7 +576,7 @@ def _left_out_files_advice(grid: Grid) -> list[str]:
 def _outsized_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
     """A document many times the typical length (a uuencoded attachment of 160,000 characters
     in 20ng-mini) weighs in the word counts as many documents do: LDA's and ProdLDA's topics
-    "max pl ms mm m3" came from one post (new-user audit of 2026-12-02)."""
+    "max pl ms mm m3" come from one post."""
     lengths = sorted(len(text) for text in inputs.corpus.texts)
     if not lengths:
         return []
@@ -600,7 +597,7 @@ MARKUP_SHARE = 0.05  # of the documents holding web debris: then suggest strip_m
 
 def _markup_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
     """Web text's tags, entities and addresses come apart into words (&amp; is amp, a link is
-    https, www and com) that then head topics (new-user audit of 2026-12-02)."""
+    https, www and com) that then head topics."""
     if grid.preprocessing.strip_markup:
         return []
     sample = sample_documents(inputs.corpus.texts, 2000)  # a regular expression's search: cheap
@@ -617,8 +614,8 @@ QUOTING_SHARE = 0.2  # of the documents holding quoted replies or mail headers: 
 
 def _quoting_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
     """Mail and forum posts whose quoted replies and headers lead topics with writes, article
-    and edu: the report named them as shared words and pointed at extra_stopwords alone, not at
-    the strips made for them (new-user audit of 2026-12-04: half of 1,500 20NG posts quote)."""
+    and edu: this points at the strips made for them, not at extra_stopwords alone, which is
+    all the report's shared words suggest (half of 1,500 20NG posts quote)."""
     settings = grid.preprocessing
     if settings.strip_quotes and settings.strip_headers:
         return []
@@ -644,7 +641,7 @@ WHAT_IT_DROPS = {"strip_quotes": "quoted replies (\"... writes:\", \"> ...\")",
 
 def _mention_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
     """Social posts' @handles are words to a tokeniser, and a few busy accounts head topics of
-    tweets (audit of 2026-12-02)."""
+    tweets."""
     embedded = sorted({p.model for p in inputs.plan if p.embedding is not None})
     if grid.preprocessing.strip_mentions:
         return [f"{grid.path}: preprocessing.strip_mentions: it changes the bags of words "
@@ -662,7 +659,7 @@ def _mention_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
 
 def _supervised_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
     """THETA's supervised mode trains on the labels ARI, NMI and F1 then compare it with (BBC:
-    ARI 0.94 against LDA's 0.84, with the worst NPMI, unsaid; audit of 2026-12-02)."""
+    ARI 0.94 against LDA's 0.84, with the worst NPMI)."""
     if inputs.truth is None or not any(p.model.upper() == "THETA"
                                        and p.params.get("mode") == "supervised"
                                        for p in inputs.plan):
@@ -675,16 +672,15 @@ def _supervised_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
 
 def _model_size_advice(grid: Grid) -> list[str]:
     """THETA's model_size picks a Qwen3 model only when the grid's embedding section names none:
-    three sizes beside an explicit embedding.model ran three identical trials (audit)."""
+    three sizes beside an explicit embedding.model run three identical trials."""
     return [f"{grid.path}: params.model_size: {sweep.model} embeds with embedding.model, which "
             "the grid names, so model_size changes nothing here; remove one of them"
             for sweep in grid.sweeps if grid.names_embedding_model and "model_size" in sweep.space]
 
 
 def _stop_word_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
-    """An English stop list on text tokenised as Chinese (its LDA topics began 为什么 哪些 and
-    什么 我们 一起 没有; new-user audit of 2026-12-03), and an extra stop word no token can
-    equal drops nothing (user audit of 2026-12-03)."""
+    """An English stop list on text tokenised as Chinese (its LDA topics begin 为什么 哪些 and
+    什么 我们 一起 没有), and an extra stop word no token can equal drops nothing."""
     settings = grid.preprocessing
     found = []
     if inputs.corpus.language == "zh" and settings.stopwords in ("english", "mallet"):
@@ -708,7 +704,7 @@ def _stop_word_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
 def _user_word_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
     """`user_words` where no trial segments Chinese, and user words jieba cannot keep whole
     (a character it does not segment) or keeps whole as no token can be (a mark inside), which
-    drops the words inside them (review of 2026-12-04)."""
+    drops the words inside them."""
     settings = grid.preprocessing
     if not settings.user_words:
         return []
@@ -758,9 +754,8 @@ def _left_out_model_advice(grid: Grid) -> list[str]:
 
 def _pinned_seed_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
     """A model's own seed parameter set by the grid holds for every seed: BERTopic with
-    `random_state` 7 and seeds [42, 43] fitted one model twice, and its row read ARI 0.1009 ±
-    0.0000 over 2 seeds, as if it did not vary with the seed (determinism audit of
-    2026-12-03)."""
+    `random_state` 7 and seeds [42, 43] fits one model twice, and its row reads ARI 0.1009 ±
+    0.0000 over 2 seeds, as if it did not vary with the seed."""
     if len(grid.seeds) < 2:
         return []
     found = []
@@ -782,8 +777,8 @@ def _pinned_seed_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
 
 def _pruning_advice(grid: Grid) -> list[str]:
     """A pruned model whose largest budget is not above the pruner's first checkpoint is never
-    judged: LDA's default max_iter 100 at its min_budget 100 pruned nothing, silently (audit of
-    2026-12-01). Nor is a model that trains in one step (BERTopic)."""
+    judged: LDA's default max_iter 100 at its min_budget 100 prunes nothing, and nothing else
+    says so. Nor is a model that trains in one step (BERTopic)."""
     pruner = grid.search.pruner
     if pruner is None or not grid.search.prunes:
         return []
@@ -807,8 +802,8 @@ def _pruning_advice(grid: Grid) -> list[str]:
 
 def _sampling_budget_advice(grid: Grid) -> list[str]:
     """A model whose every trial runs below the budget its fits were measured to need
-    (`Trainer.budget_advice`): LDA at its default 100 iterations, said nowhere, level with BTM
-    on toutiao headlines where at 500 it was well ahead (bench/sampling_budget.py)."""
+    (`Trainer.budget_advice`): LDA at its default 100 iterations is level with BTM on toutiao
+    headlines, where at 500 it is well ahead (bench/sampling_budget.py)."""
     found = []
     for sweep in grid.sweeps:
         trainer = load_trainer(sweep.model)
@@ -836,9 +831,9 @@ LABEL_COVERAGE = 0.9  # of the documents with a label, below which the scores ar
 
 
 def _label_coverage_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
-    """Labels on few documents (two thirds null: said only by the gt_coverage metric), or a
-    class per document (the text field as the label field), which ARI, NMI and F1 cannot read
-    as topics (audit of 2026-12-02)."""
+    """Labels on few documents (two thirds null: else said only by the gt_coverage metric), or
+    a class per document (the text field as the label field), which ARI, NMI and F1 cannot read
+    as topics."""
     truth = inputs.truth
     if truth is None or not len(truth.labels):
         return []
@@ -868,8 +863,8 @@ def _label_coverage_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
     asked = [int(k) for sweep in grid.sweeps for k in sweep.values_of("num_topics")
              if isinstance(k, (int, float)) and not isinstance(k, bool)]  # a range's: floats
     if asked and max(asked) < classes <= covered / 2:
-        # ARI put K=10 above K=20 on 29 HuffPost classes for three models, NMI the opposite,
-        # and F1 was 0.054 at K=10, unsaid (new-user audit of 2026-12-03)
+        # ARI puts K=10 above K=20 on 29 HuffPost classes for three models, NMI the opposite,
+        # and F1 is 0.054 at K=10
         most = max(asked)
         found.append(f"{grid.path}: params.num_topics: at most {most} topics for the {classes} "
                      f"classes of {source}: at least {classes - most} classes "
@@ -880,11 +875,10 @@ def _label_coverage_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
 
 
 def _label_mix_advice(where: str, truth: GroundTruth) -> list[str]:
-    """Classes that ARI, NMI and F1 read wrongly, unsaid before (new-user audit of 2026-12-04):
-    codes beside names (a CSV whose category was "0" to "4" in 30% of its rows and the five
-    names in the rest scored LDA's ARI 0.55, against 0.82 with the names alone), and one class
-    that holds nearly every document (499 of 500: ARI 0.0003 against -0.0005 ranked the
-    sweep)."""
+    """Classes that ARI, NMI and F1 read wrongly: codes beside names (a CSV whose category is
+    "0" to "4" in 30% of its rows and the five names in the rest scores LDA's ARI 0.55, against
+    0.82 with the names alone), and one class that holds nearly every document (499 of 500: ARI
+    0.0003 against -0.0005 ranks the sweep)."""
     counts = np.bincount(truth.labels[truth.covered], minlength=len(truth.names))
     sizes = {name: int(n) for name, n in zip(truth.names, counts.tolist(), strict=True) if n}
     found = []
@@ -924,8 +918,7 @@ def mixed_codes_said(sizes: Mapping[str, int]) -> str | None:
 
 def _more_topics_remedy(grid: Grid, most: int, classes: int) -> str:
     """What to sweep for more classes than topics, within what the models take: "sweep up to
-    139" for 139 classes was then refused, as LDA takes at most 100 (new-user audit of
-    2026-12-04)."""
+    139" for 139 classes would be refused, as LDA takes at most 100."""
     limits = [p.constraint.bounds[1] for s in grid.sweeps
               if (p := s.schema.get("num_topics")) is not None and p.constraint.bounds[1]]
     limit = int(min(limits)) if limits else classes
@@ -977,7 +970,7 @@ def case_alike_said(labels: Iterable[str]) -> str | None:
 
 def _unread_field_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
     """A dataset field that no model of the grid reads is not checked either (bad timestamps
-    passed until DTM was added; audit of 2026-12-02)."""
+    pass until a model that reads them, DTM, is added)."""
     read = {need for p in inputs.plan for need in fit_inputs(p.model)}
     found = []
     if grid.dataset.covariates and "covariates" not in read:
@@ -988,8 +981,8 @@ def _unread_field_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
                      "(DTM does), so its dates are not used, nor checked beyond the field's "
                      "presence")
     if grid.ground_truth is not None and grid.dataset.label_field:
-        # scored against random labels in a file beside a topical label field, with no word
-        # that the field was passed over (new-user audit of 2026-12-04)
+        # else a file of random labels beside a topical label field is scored against, with
+        # no word that the field is passed over
         found.append(f"{grid.path}: dataset.label_field: '{grid.dataset.label_field}' is not "
                      "used: ARI, NMI and F1 score against ground_truth "
                      f"({Path(grid.ground_truth).name}) when both are set; remove the one you "
@@ -1042,8 +1035,7 @@ def _covariate_value_advice(where: str, values: Sequence[Any], truth: GroundTrut
                             ) -> list[str]:
     """A covariate with one value (STM fits no effect for it: its column is the intercept's),
     and one the labels determine: STM then fits topic prevalence on what ARI, NMI and F1 score
-    (the label field as a covariate: ARI 0.79 against 0.07 with a constant one; audit of
-    2026-12-02)."""
+    (the label field as a covariate: ARI 0.79 against 0.07 with a constant one)."""
     numbers = [abs(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
     if numbers and len(numbers) == len(values) and max(numbers) > HUGE_COVARIATE:
         return [f"{where}: values reach {max(numbers):.0e}; beyond {HUGE_COVARIATE:.0e} their "
@@ -1072,9 +1064,8 @@ def _covariate_value_advice(where: str, values: Sequence[Any], truth: GroundTrut
 
 
 # How unlikely it must be that each level's documents share one label by chance before that
-# counts: a level of one document always does, and 64 countries' speeches, 1.7 a country, each
-# under its continent were not said when the rule asked for 10 documents a level on average
-# (new-user audit of 2026-12-02).
+# counts: a level of one document always does, and a rule of 10 documents a level on average
+# misses 64 countries' speeches, 1.7 a country, each under its continent.
 PURE_BY_CHANCE = 1e-3
 
 
@@ -1120,7 +1111,7 @@ def approximate_tokens(text: str) -> int:
     """About how many tokens an embedding model's tokeniser makes of `text`: a word per run of
     non-space letters, and one per Han character (BERT's WordPiece splits Chinese into single
     characters; Qwen's BPE fewer). Counted by spaces alone, a Chinese article of any length
-    was one or a few "words", and never warned of."""
+    is one or a few "words", and never warned of."""
     han = len(HAN_CHARACTER.findall(text))
     return han + len(HAN_CHARACTER.sub(" ", text).split())
 
@@ -1143,9 +1134,9 @@ def _more_words(grid: Grid, capped: bool) -> str:
 
 
 def _fewer_empty(grid: Grid, capped: bool, words: int, language: str) -> str:
-    """What would leave fewer documents without a word, from the settings the grid has now (the
-    advice named min_token_len 1 to a grid that had it, and not the vocab_size that cut the
-    words: 6% empty at vocab_size 1,000, 2.6% at 5,000; new-user audit of 2026-12-02)."""
+    """What would leave fewer documents without a word, from the settings the grid has now (not
+    min_token_len 1 to a grid that has it; the vocab_size where it cuts the words: 6% empty at
+    vocab_size 1,000, 2.6% at 5,000)."""
     settings = grid.preprocessing
     ways = [f"a vocab_size above {words} (the most frequent words it keeps)"] if capped else []
     if language == "zh" and settings.min_token_len > 1:
@@ -1171,9 +1162,8 @@ def _kept_per_document(bow: BagOfWords) -> tuple[float, float]:
 
 def share_in_long(counts: Sequence[int] | NDArray[np.int64]) -> float:
     """The share of the words that are in documents of over LONG_TOKENS: 800 headlines beside
-    58 UN speeches joined into long documents had a median of 30 tokens and got BTM, whose
-    first two trials had not ended after 3.5 minutes where LDA's took 30 s (new-user audit of
-    2026-12-04)."""
+    58 UN speeches joined into long documents have a median of 30 tokens, yet BTM's first two
+    trials on them have not ended after 3.5 minutes where LDA's take 30 s."""
     counted = np.asarray(counts, dtype=np.int64)
     total = int(counted.sum())
     return float(counted[counted > LONG_TOKENS].sum()) / total if total else 0.0
@@ -1181,8 +1171,8 @@ def share_in_long(counts: Sequence[int] | NDArray[np.int64]) -> float:
 
 def _biterm_advice(where: str, bow: BagOfWords, users: Sequence[PlannedTrial]) -> list[str]:
     """BTM on long documents: it samples every pair of words within its window, about 14 of
-    each word of a long document where LDA samples the word once (the audit's BTM trials ran
-    for minutes beside LDA's 30 s)."""
+    each word of a long document where LDA samples the word once (on 800 headlines beside 58
+    UN speeches, BTM's trials run for minutes beside LDA's 30 s)."""
     if not any(p.model == "BTM" for p in users):
         return []
     from trainers.btm import BITERM_WINDOW  # imported already: the plan holds BTM
@@ -1203,15 +1193,14 @@ def _biterm_advice(where: str, bow: BagOfWords, users: Sequence[PlannedTrial]) -
 def bag_advice(grid: Grid, bow: BagOfWords, users: Sequence[PlannedTrial], language: str,
                 label: str) -> list[str]:
     """Short texts leave few words: a diversity bounded by the vocabulary rather than by the
-    model, and documents with no word, which no topic can have (300 toutiao headlines kept 180
-    words, 1.6 a document, a quarter with none: every model's diversity was 180 / (100 x 25);
-    audit of 2026-12-01)."""
+    model, and documents with no word, which no topic can have (300 toutiao headlines keep 180
+    words, 1.6 a document, a quarter with none: every model's diversity is 180 / (100 x 25))."""
     where, found = f"{grid.path}: {label}", []
     words, topn = len(bow.vocab), grid.metrics.diversity_topn
     topics = max((int(p.params.get("num_topics") or 0) for p in users), default=0)
     capped = any(p.params.get("vocab_size") == words for p in users)  # the cap cut words
-    listed = min(topn, words)  # a topic lists at most every word (8 texts, 5 words: the
-    # bound said 5 / (10 x 25) = 0.02 where every trial scored 5 / (10 x 5); user audit)
+    listed = min(topn, words)  # a topic lists at most every word (8 texts, 5 words: a
+    # bound of 5 / (10 x 25) = 0.02 is wrong where every trial scores 5 / (10 x 5))
     if topics and topics * listed > words:
         each = f" (a topic lists at most the {words} there are)" if listed < topn else ""
         found.append(f"{where}: the preprocessing leaves {words} words for {topics} topics x "
@@ -1227,12 +1216,11 @@ def bag_advice(grid: Grid, bow: BagOfWords, users: Sequence[PlannedTrial], langu
 
 
 # Below both, NPMI's pair counts are too few to rank models by: on 1,200 toutiao headlines (3.3
-# words each, 4,000 in all) NVDM's NPMI led LDA's, -0.316 to -0.345, and its topics read as word
-# salad; the same topics scored against all 20,000 headlines put LDA ahead, -0.233 to -0.283
-# (new-user audit of 2026-12-03).
+# words each, 4,000 in all) NVDM's NPMI leads LDA's, -0.316 to -0.345, and its topics read as
+# word salad; the same topics scored against all 20,000 headlines put LDA ahead, -0.233 to -0.283.
 # The topics too: LDA at K=15 (100 iterations, seeds 42 and 43) on random toutiao headlines:
 # ARI 0.054 and NPMI -0.317 on 2,000 (3.9 words each), 0.075 and -0.279 on 5,000, 0.193 and
-# -0.088 on 20,000 (`tuner run`, 2026-12-04).
+# -0.088 on 20,000 (`tuner run`).
 THIN_NPMI_WORDS = 10.0  # mean words a document keeps
 THIN_NPMI_TOKENS = 50_000  # words the corpus keeps in all
 
