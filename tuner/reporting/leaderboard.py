@@ -56,8 +56,8 @@ class ConfigResult:
         """The seeds behind `metric`'s mean: `2`, or `1/2` for a configuration with fewer seeds
         than its sweeps asked for (a seed failed or was pruned), or where a seed could not compute
         `metric` (NPMI with a topic of fewer than two vocabulary words, inverted_rbo of one
-        topic: a degenerate fit whose seed the mean leaves out; the row said 2 seeds, review of
-        2026-12-02)."""
+        topic: a degenerate fit whose seed the mean leaves out, where the row would otherwise
+        say 2 seeds)."""
         logged = self.counts.get(metric, self.seeds)
         whole = max(self.seeds, self.seeds_asked)
         return f"{logged}/{whole}" if logged < whole else str(logged)
@@ -169,14 +169,13 @@ def aggregate_seeds(trials: Sequence[FinishedTrial],
     latest sweep asked for (`asked`, see asked_configs), else the one with the newest run. The
     other was made before something its key holds changed (code, libraries), or with a setting
     no parameter shows (the embedding's `max_length`): a sweep of 256 tokens run again after
-    one of 64, every trial skipped as finished, was ranked with the 64-token run (trust audit
-    of 2026-12-01).
+    one of 64, every trial skipped as finished, would otherwise be ranked with the 64-token run.
 
     A configuration's seeds asked for are the most its trials' sweeps asked for (`sweep_seeds`:
     sweep run id -> its grid's seeds, see seeds_asked), and for one the latest sweep asked for
     (`asked`), that sweep's (`asked_seeds`); where no sweep says, the most seeds any
     configuration of its model has. By the model alone, a BERTopic configuration of an earlier
-    one-seed sweep read `1/2` beside a later two-seed sweep's (new-user audit of 2026-12-03)."""
+    one-seed sweep would read `1/2` beside a later two-seed sweep's."""
     groups: dict[tuple[str, str], list[FinishedTrial]] = {}
     for trial in trials:
         groups.setdefault((shown_as(trial), trial.config_key or ""), []).append(trial)
@@ -197,7 +196,7 @@ def aggregate_seeds(trials: Sequence[FinishedTrial],
     for index, group in enumerate(kept):
         if len(group) > 1 and not reads_seed(group[0]):
             # one fit whatever the seed: runs of its seeds from before it was keyed without
-            # one are that fit again, not more seeds (review of 2026-12-04)
+            # one are that fit again, not more seeds
             latest = max(group, key=lambda t: t.start_time or 0)
             superseded[shown_as(latest)] = superseded.get(shown_as(latest), 0) + len(group) - 1
             kept[index] = [latest]
@@ -243,7 +242,7 @@ def seeds_asked(sweeps: Sequence[SweepRun]) -> dict[str, int]:
 def latest_seeds(sweeps: Sequence[SweepRun], context: str | None) -> int:
     """How many seeds the latest sweep on the data of `context` asked for (0: unknown): the
     configurations it asked for are short of seeds against it, though a seed was skipped as
-    finished under an older sweep of fewer seeds (review of 2026-12-03)."""
+    finished under an older sweep of fewer seeds."""
     sweep = latest_sweep(sweeps, context)
     return seeds_asked([sweep]).get(sweep.run_id, 0) if sweep is not None else 0
 
@@ -310,12 +309,11 @@ def _latest_start(group: Sequence[FinishedTrial]) -> int:
 def newest_context(sweeps: Sequence[SweepRun], trials: Iterable[FinishedTrial]) -> str | None:
     """The data the experiment's latest sweep judged its trials on (None: a sweep logged before
     tuner recorded it). A sweep that stopped before any trial on its data finished (interrupted:
-    KILLED; its process died: FAILED, marked stale), or is still running, is passed over: a new
-    setting tried and stopped hid every earlier result from the rankings (audit of 2026-12-01).
-    A sweep that ended, even with every trial failed, still says the data has changed. A
-    `tuner score --log` run is passed over while a `tuner run` sweep is there: scoring a model's
-    files on the older grid moved every ranking back to that grid's data (new-user audit of
-    2026-12-03)."""
+    KILLED; its process died: FAILED, marked stale), or is still running, is passed over, or a
+    new setting tried and stopped hides every earlier result from the rankings. A sweep that
+    ended, even with every trial failed, still says the data has changed. A `tuner score --log`
+    run is passed over while a `tuner run` sweep is there, or scoring a model's files on the
+    older grid moves every ranking back to that grid's data."""
     judged = {t.context for t in trials}
     ran = [s for s in sweeps if s.ran_trials]
     for sweep in [*ran, *(s for s in sweeps if not s.ran_trials)]:
@@ -332,8 +330,8 @@ UNENDED = {"RUNNING": "is still running",
 
 def unended_sweep(sweeps: Sequence[SweepRun], context: str | None) -> str | None:
     """What a report or a best grid must say when the latest `tuner run` sweep on the data
-    they rank (`context`) did not end: they read as complete though 5 of its 6 trials never
-    ran (ops audit of 2026-12-03)."""
+    they rank (`context`) did not end: unsaid, they read as complete even where 5 of its 6
+    trials never ran."""
     sweep = _latest_run(sweeps, context)
     if sweep is None or sweep.status not in UNENDED:
         return None
@@ -344,7 +342,7 @@ def unended_sweep(sweeps: Sequence[SweepRun], context: str | None) -> str | None
 
 def _latest_run(sweeps: Sequence[SweepRun], context: str | None) -> SweepRun | None:
     """The latest sweep `tuner run` (or the service) made on the data of `context` (any, for
-    None), ended or not: a `tuner score` sweep is no `tuner run` (review of 2026-12-03)."""
+    None), ended or not: a `tuner score` sweep is no `tuner run`."""
     return next((s for s in sweeps if RANKING_TAG in s.tags
                  and (context is None or s.tags.get("tuner.context") == context)), None)
 
@@ -353,7 +351,7 @@ def other_code(sweeps: Sequence[SweepRun], context: str | None) -> str | None:
     """What a report or a best grid must say when the latest `tuner run` sweep on the data they
     rank (`context`) was made by another version of tuner (tracking.records.code_identity):
     its scores may not be this version's, and runs of a trainer fixed since have left the
-    rankings (upgrade audit of 2026-12-03)."""
+    rankings."""
     sweep = _latest_run(sweeps, context)
     if sweep is None:
         return None
@@ -416,12 +414,12 @@ def within_noise(board: Sequence[ConfigResult], chosen: ConfigResult,
     """The other configurations whose mean `metric` differs from `chosen`'s by less than the
     larger of the two sds over seeds, or not at all: which of them is better is not settled by
     these seeds.
-    The demo's first two BERTopic rows were 0.2742 ± 0.0593 and 0.2728 ± 0.0015, its seeds
-    0.316 and 0.232, and the first was `tuner best`'s pick, unsaid (fresh-clone audit of
-    2026-12-03). A configuration of one seed has no sd of its own and is judged by the other's:
-    left out, one-seed rows 0.017 behind a first row of sd 0.077 read as settled, while a
-    two-seed row behind them was named (new-user audit of 2026-12-03). Two configurations of one
-    seed each: their noise is unknown, and only equal means are named."""
+    The demo's first two BERTopic rows, 0.2742 ± 0.0593 (seeds 0.316 and 0.232) and 0.2728 ±
+    0.0015, are such a pair, and the first is `tuner best`'s pick: that needs saying. A
+    configuration of one seed has no sd of its own and is judged by the other's: left out,
+    one-seed rows 0.017 behind a first row of sd 0.077 read as settled, while a two-seed row
+    behind them is named. Two configurations of one seed each: their noise is unknown, and only
+    equal means are named."""
     if metric not in chosen.metrics:
         return []
     spread = chosen.sd.get(metric)
@@ -438,7 +436,7 @@ def _larger(a: float | None, b: float | None) -> float | None:
 
 def same_mean(a: float, b: float) -> bool:
     """Two means equal but for float rounding (gt_coverage 1.0 on every row, whose sds are 0:
-    a tie `tuner best` broke in silence; fresh-clone audit of 2026-12-03)."""
+    else a tie `tuner best` breaks in silence)."""
     return math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-15)
 
 
@@ -450,8 +448,8 @@ def _apart(a: float, b: float) -> float:
 def recommended(board: Sequence[ConfigResult]) -> ConfigResult | None:
     """The configuration to recommend: the best ranked none of whose seeds collapsed (its
     scores mean little), else the best. A collapsed BERTopic fit (4 topics found of 20 asked,
-    the lowest F1) ranked first by ARI was `tuner best`'s grid and the sweep's
-    `tuner.best_run_id`, with nothing said (new-user audit of 2026-12-03)."""
+    the lowest F1) can rank first by ARI, and would otherwise be `tuner best`'s grid and the
+    sweep's `tuner.best_run_id`, with nothing said."""
     sound = (c for c in board if not collapsed(c))
     return next(sound, board[0] if board else None)
 
@@ -486,7 +484,7 @@ def format_mean_sd(config: ConfigResult, metric: str, digits: int = 4) -> str:
 def format_leaderboard(entries: Sequence[ConfigResult], metric: str) -> str:
     """A plain-text table: one row per configuration, the ranking metric as mean ± sd over the
     seeds, the other metrics as means, and the run of the best seed (to open in MLflow)."""
-    if not entries:  # a header over no row read as a table that failed to print
+    if not entries:  # a header over no row reads as a table that failed to print
         return f"(no finished trial has {metric} yet: nothing to rank)"
     others = {m: max(12, len(m) + 2) for m in SHOWN_METRICS if m != metric}  # 2 spaces apart
     width = min(NAME_WIDTH, max([len("configuration"), *(len(e.name) for e in entries)]))
@@ -517,9 +515,8 @@ def format_leaderboard(entries: Sequence[ConfigResult], metric: str) -> str:
 
 def topics_found(entry: ConfigResult) -> str:
     """`12/20`: the topics its fits found (mean over seeds) of the num_topics asked; the found
-    alone for a model that asks none (HDP, BERTopic's num_topics null). HDP's 31 topics sat
-    beside LDA's 10 unsaid, and a BERTopic row of 20 asked had found 12 (fresh-clone audit of
-    2026-12-03)."""
+    alone for a model that asks none (HDP, BERTopic's num_topics null). Without it, HDP's 31
+    topics sit beside LDA's 10 unsaid, and a BERTopic row of 20 asked hides that it found 12."""
     found = entry.metrics.get("num_topics_found")
     if found is None:
         return "-"
@@ -562,9 +559,9 @@ def _same_fits(entry: ConfigResult) -> tuple[tuple[int | None, tuple[Any, ...]],
 def same_fits_sentence(entries: Sequence[ConfigResult]) -> str | None:
     """What the board and the report say of rows whose fits match another's seed for seed, and
     of rows whose seeds all gave one fit (None: no row does). BERTopic at num_topics 20 and 40
-    with HDBSCAN finding 16.5 topics gave one fit twice, ranked #1 and #2 as "within seed
-    noise", and STM's spectral start (which uses no seed) read "± 0.0000" as a stable model
-    (new-user audit of 2026-12-04)."""
+    with HDBSCAN finding 16.5 topics gives one fit twice, which would rank #1 and #2 as "within
+    seed noise", and STM's spectral start (which uses no seed) would read "± 0.0000" as a
+    stable model."""
     said = []
     first: dict[Any, int] = {}
     # On a board of one seed per row no row has a ±, so a seedless fit has nothing to explain.
@@ -606,8 +603,8 @@ def _topics_note(entries: Sequence[ConfigResult], shown: bool) -> list[str]:
 def superseded_sentence(entries: Sequence[ConfigResult]) -> str | None:
     """What the board and the report say of rows that stand for runs made otherwise (None: no
     row does): a sweep with the embedding's long_documents "start" after one with "chunks"
-    replaced the chunks rows (ARI 0.172 and 0.138) with its own (0.070 and 0.013) under the same
-    names, unsaid (new-user audit of 2026-12-03)."""
+    replaces the chunks rows (ARI 0.172 and 0.138) with its own (0.070 and 0.013) under the same
+    names, which no column shows."""
     rows = [e for e in entries if e.superseded]
     if not rows:
         return None
@@ -626,8 +623,8 @@ def _superseded_note(entries: Sequence[ConfigResult]) -> list[str]:
 
 
 def _shared_work_note(entries: Sequence[ConfigResult]) -> list[str]:
-    """A line under a board whose fits read shared work: BERTopic's fit_seconds of 0.4 s left
-    its 17-s UMAP step out and read as the cheapest model (new-user audit of 2026-12-03)."""
+    """A line under a board whose fits read shared work: BERTopic's fit_seconds of 0.4 s leaves
+    its 17-s UMAP step out, and unexplained reads as the cheapest model."""
     if not any(entry.metrics.get("shared_seconds", 0.0) > 0 for entry in entries):
         return []
     return ["(fit_seconds leaves out the shared work a fit read, a UMAP reduction or Word2Vec "
@@ -638,7 +635,7 @@ def _shared_work_note(entries: Sequence[ConfigResult]) -> list[str]:
 
 def _mean_sd_column(entry: ConfigResult, metric: str, width: int) -> str:
     """The mean right-aligned in `width`, then ± and the sd: the ± in the same place on every
-    row and in the header (a centred title sat off the column)."""
+    row and in the header (a centred title would sit off the column)."""
     sd = entry.sd.get(metric)
     return (f"{entry.metrics[metric]:>{width}.4f} ± "
             + (f"{sd:<7.4f}" if sd is not None else "-      "))
