@@ -39,19 +39,20 @@ StopList = Literal["auto", "english", "mallet", "chinese", "none"]
 STOP_LISTS: tuple[str, ...] = ("auto", "english", "mallet", "chinese", "none")
 # An English word: a letter, then letters or digits, with apostrophes inside (o'brien, don't);
 # never begun inside another word, or after an apostrophe that follows one, where "20th",
-# "2nd", "we've" and "it'll" gave th, nd, ve and ll, kept in the vocabularies of 20
-# Newsgroups, BBC and UN speeches (audit of 2026-12-01). A word in quotes ('stop') is a word.
+# "2nd", "we've" and "it'll" would give th, nd, ve and ll, which the vocabularies of 20
+# Newsgroups, BBC and UN speeches keep. A word in quotes ('stop') is a word.
 _WORD = re.compile(
     r"(?<![^\W_])(?<![^\W_]['’])[^\W\d_][^\W_]*(?:['’][^\W\d_][^\W_]*)*", re.UNICODE)
 _CONTRACTION = re.compile(r"(?:n't|'ve|'ll|'re|'d|'m)$")  # function words: don't, we've, i'm
 # A jieba word with a letter anywhere: 5g, 4s店, 3d, p20 (English keeps _WORD, where "2nd"
-# or "3pm" would be noise); 5G alone, in 99 of 20,000 toutiao headlines, was dropped.
+# or "3pm" would be noise); a word that must start with a letter drops 5G, in 99 of 20,000
+# toutiao headlines.
 _ZH_WORD = re.compile(r"[^\W_]*[^\W\d_][^\W_]*", re.UNICODE)
 # A Latin word with an apostrophe in Chinese text (isn't, trump's), read as English reads it
 _LATIN_CLITIC_WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)+")
 MAX_TOKEN_LEN = 25  # longer "words" are uuencoded or URL noise in real corpora
 # Tokens per chunk of co-occurrence counting: its index arrays take about 40 bytes per token and
-# window position (counting 4 M tokens at once peaked 340 MB above the bag of words).
+# window position (counting 4 M tokens at once peaks 340 MB above the bag of words).
 COOCCURRENCE_CHUNK = 250_000
 MALLET_LIST = Path(__file__).parent / "stopwords" / "mallet_en.txt"
 CHINESE_EXTRA = Path(__file__).parent / "stopwords" / "chinese_extra.txt"
@@ -81,21 +82,21 @@ class Preprocessing:
     Chinese text holds) or "none". `strip_quotes` drops quoted reply lines and `strip_headers`
     mail/news header lines before tokenising; `strip_markup` reads HTML entities as the
     characters they stand for and drops HTML tags, web addresses and e-mail addresses (which
-    web text turned into the words amp, quot, nbsp, https, www and com); `strip_mentions`
+    web text turns into the words amp, quot, nbsp, https, www and com); `strip_mentions`
     drops social posts' @handles (@user, Weibo's @用户名), names that head topics of tweets,
     with the repost mark before them (RT @user, 回复@用户名), and the marks "RT:" and 转发微博
     left without one;
     `extra_stopwords` are the corpus's own words to drop besides the list (a UN speech's
     "excellency" and "delegation"). `user_words` are words jieba keeps whole in Chinese text,
-    as a jieba user dictionary does (比特币, which it cut into 比特 and a dropped 币; Chinese audit
-    of 2026-12-04); English text does not read them.
+    as a jieba user dictionary does (比特币, which it otherwise cuts into 比特 and a dropped 币);
+    English text does not read them.
     """
 
     lowercase: bool = True
     stopwords: StopList = "auto"
     min_token_len: int = 2
     min_df: int = 2
-    max_df: float = 0.7  # measured on five corpora, see the README (0.5 before)
+    max_df: float = 0.7  # measured on five corpora against 0.5 and 0.9, see the README
     strip_quotes: bool = False
     strip_headers: bool = False
     strip_markup: bool = False
@@ -125,9 +126,8 @@ class Preprocessing:
             else:
                 del settings[name]
         # the words they add to the stop list: only when some, so keys without them stay valid,
-        # and ["the"] on the English list is no change (it refitted every trial to the same
-        # scores; trust audit of 2026-12-02)
-        # (a word no token can equal drops nothing: it stays out too; review of 2026-12-03)
+        # and ["the"] on the English list is no change (else it refits every trial to the same
+        # scores); a word no token can equal drops nothing, so it stays out too
         added = extra_stop_words(self, language) - stop_words(self.stopwords, language) \
             - unmatchable_tokens(self, language) if self.extra_stopwords else frozenset()
         if added:
@@ -154,9 +154,9 @@ def line_patterns() -> dict[str, str]:
 
 
 def _settings_as_set(key: Mapping[str, Any]) -> dict[str, Any]:
-    """A bag's key with each `strip_*` setting as a user sets it: "strip_mentions: (unset) ->
-    (?:(?<![A-Za-z0-9_])RT..." read as a regular expression where the user had turned the
-    setting on (new-user audit of 2026-12-04); a pattern of an earlier tuner is said so."""
+    """A bag's key with each `strip_*` setting as a user sets it, not as the pattern it selects:
+    "strip_mentions: (unset) -> (?:(?<![A-Za-z0-9_])RT..." reads as a regular expression where
+    the user turned the setting on; a pattern of an earlier tuner is said so."""
     shown = dict(key)
     for name, pattern in line_patterns().items():
         if name in shown:
@@ -169,8 +169,8 @@ def _settings_as_set(key: Mapping[str, Any]) -> dict[str, Any]:
 def tokeniser_identity(language: str) -> dict[str, object]:
     """The code that cuts a text of `language` into words, as a bag of words' key holds it."""
     # jieba's dictionary, and so the words, come with its version
-    # 2: lowercased after segmenting, words that start with a digit (2026-12-01)
-    # 3: English words with a clitic read as English reads them (2026-12-04)
+    # 2: lowercased after segmenting, words that start with a digit
+    # 3: English words with a clitic read as English reads them
     tokeniser = f"nfkc+regex+jieba-{installed_version('jieba')}+3" if language == "zh" \
         else "regex+clitics"
     words = {"word_pattern": _ZH_WORD.pattern, "clitics": _CONTRACTION.pattern,
@@ -182,7 +182,7 @@ def tokeniser_identity(language: str) -> dict[str, object]:
 # The Unicode version of the Python every bag of words was keyed with before it was in the key
 # (3.11's). Another Python's tables class other characters as letters (the word patterns' \w,
 # NFKC, jieba's regexes): a Han character of Unicode 15 (CJK Extension H, U+31350 on) is a letter
-# on 3.12 and nothing on 3.11, so the same corpus's words differed under one key. Bags of words
+# on 3.12 and nothing on 3.11, so the same corpus's words would differ under one key. Bags of words
 # made on 3.11 keep their key.
 KEYED_UNICODE = "14.0.0"
 
@@ -196,13 +196,13 @@ def unicode_tables() -> dict[str, str]:
 
 # Web text's debris: HTML tags, web and e-mail addresses (entities are read first, html.unescape)
 # An address is made of URL characters, which are ASCII: a link written against Chinese text
-# ("发布http://t.cn/Rxyz为什么...") ended at the next space, so it took the rest of the post with
-# it, and a \b before it never matched after a Chinese character, so none was dropped (new-user
-# audit of 2026-12-02). Addresses without a scheme are a domain and a path (bit.ly/3xYz,
-# pic.twitter.com/aBc). The lookbehinds keep the matching linear.
+# ("发布http://t.cn/Rxyz为什么...") ends where they do, not at the next space, which would take
+# the rest of the post with it; and no \b leads it, as a \b never matches after a Chinese
+# character, so no such link would be dropped. Addresses without a scheme are a domain and a
+# path (bit.ly/3xYz, pic.twitter.com/aBc). The lookbehinds keep the matching linear.
 _URL_CHARS = r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]"
 # The lower-case top-level domains of links without a scheme: a known few, so "Node.js/React",
-# "ASP.NET/C#" or "report.pdf/2" stay text (review of 2026-12-02)
+# "ASP.NET/C#" or "report.pdf/2" stay text
 _LINK_DOMAINS = "com|net|org|edu|gov|info|biz|io|co|ly|me|gl|gd|be|to|tv|us|uk|ca|au|de|fr|jp|cn"
 _MAIL_CHARS = r"A-Za-z0-9\u00c0-\u024f._%+-"  # Latin letters, accented ones too (josé@x.com)
 _MARKUP = re.compile(
@@ -223,7 +223,7 @@ def led_by(pattern: str, starts: str, flags: int = 0) -> re.Pattern[str]:
     matches, found faster. A pattern that opens with lookbehinds has Python's engine try them at
     every character; led by a character set it skips to the candidates (20ng-mini's 3.6 million
     characters: the mention search 0.45 → 0.09 s, the web-debris search 0.35 → 0.11 s, which
-    every `tuner run`'s advice paid in the parent before its first trial). For a pattern that
+    every `tuner run`'s advice pays in the parent before its first trial). For a pattern that
     matches no empty string: an empty match could start anywhere."""
     return re.compile(f"(?=[{re.escape(starts)}])(?:{pattern})", flags)
 
@@ -239,7 +239,7 @@ WEB_DEBRIS = led_by(WEB_DEBRIS_PATTERN, "<&hfw", re.IGNORECASE)
 # (和@李四一起吃饭。) takes them along to that mark.
 _HANDLE = r"@[\w-]{1,30}(?![\w-])(?!\.[A-Za-z]{2,})"
 # A repost mark left without a handle ("RT: ...", Weibo's default 转发微博) goes too: "rt" and
-# 转发 are the commonest words of a repost-heavy sample, not a topic (social-post audit).
+# 转发 are the commonest words of a repost-heavy sample, not a topic.
 MENTION_PATTERN = (r"(?:(?<![A-Za-z0-9_])RT\s*|回复|(?<![A-Za-z0-9_@]))(?:" + _HANDLE + ")+"
                    r"|(?<![A-Za-z0-9_])RT\s*:|转发微博")  # in the bag's key
 MENTION = led_by(MENTION_PATTERN, "@R回转")
@@ -247,12 +247,13 @@ MENTION = led_by(MENTION_PATTERN, "@R回转")
 
 def strip_markup(text: str) -> str:
     """`text` with HTML entities read (&amp; is &, and an entity escaped twice, as scraped posts
-    have them, is read too: &amp;amp; left "amp") and tags, web and e-mail addresses dropped."""
+    have them, is read too: read once, &amp;amp; leaves "amp") and tags, web and e-mail
+    addresses dropped."""
     return _MARKUP.sub(" ", html.unescape(_DOUBLE_ESCAPED.sub(r"&\1;", text)))
 
 
 # An entity escaped twice, whole (its ;): &amp;amp; &amp;quot; &amp;#39; read once more. A
-# second html.unescape of the whole text also read "&amp;copy" (text about &copy) as ©.
+# second html.unescape of the whole text would also read "&amp;copy" (text about &copy) as ©.
 _DOUBLE_ESCAPED = re.compile(r"&amp;(#\d+|#x[0-9a-fA-F]+|[A-Za-z]+);")
 MARKUP_READING = f"unescape, {_DOUBLE_ESCAPED.pattern} first"  # in the bag's key
 
@@ -266,8 +267,8 @@ def quoted_line(line: str) -> bool:
 # corpus is said to quote only by these (BBC News: 23% of its articles hold a line with "said:",
 # 0.2% one of these; 20 Newsgroups 52%). A subset of _QUOTED's alternatives written apart, as
 # _QUOTED's pattern is in the bag of words' key: rewritten, every cached bag would miss. Both
-# patterns read a whole text at once, line by line (re.M): 2,000 posts split into lines took
-# 90 ms before the pool could start.
+# patterns read a whole text at once, line by line (re.M): splitting 2,000 posts into lines
+# takes 90 ms before the pool can start.
 _REPLY_QUOTING = re.compile(r"writes in|writes:|wrote:|^[ \t]*(?:In article|>)", re.M)
 _HEADER_IN_TEXT = re.compile(_HEADER.pattern, re.M | re.IGNORECASE)
 
@@ -285,7 +286,7 @@ def header_line(line: str) -> bool:
 def mail_headers(text: str) -> set[str]:
     """The header names at the starts of `text`'s lines (from, subject ...): a corpus is said to
     hold mail headers only where a document has two or more, not for an abstract's one
-    "Keywords:" line (review of 2026-12-04)."""
+    "Keywords:" line."""
     return {name.lower() for name in _HEADER_IN_TEXT.findall(text)}
 
 
@@ -311,7 +312,7 @@ def tokenize(text: str, language: str, settings: Preprocessing) -> list[str]:
 def tokeniser(language: str, settings: Preprocessing) -> Callable[[str], list[str]]:
     """`tokenize` for many documents: the segmenter and the stop words looked up once, so a
     pass over a corpus keeps its segmenter however many other sweeps' lists the bounded cache
-    turns over meanwhile (review of 2026-12-04)."""
+    turns over meanwhile."""
     segmenter = _segmenter(segmenter_words(settings, language), settings.lowercase) \
         if language == "zh" else None
     stop = _dropped_words(settings.stopwords, language, settings.extra_stopwords,
@@ -321,9 +322,9 @@ def tokeniser(language: str, settings: Preprocessing) -> Callable[[str], list[st
         text = strip_boilerplate(text, settings)
         if segmenter is not None:
             # Full-width letters and digits (ＮＢＡ, ２０１８), common in Chinese text, as
-            # ASCII: jieba split them into single letters, which the length filter dropped.
+            # ASCII: jieba splits them into single letters, which the length filter drops.
             # Lowercased after segmenting: jieba's dictionary spells A股, X光 and T恤 with
-            # capitals, and lowercased first they came out as 股大涨, 光 and 恤.
+            # capitals, and lowercased first they come out as 股大涨, 光 and 恤.
             normal = _english_clitics_cut(unicodedata.normalize("NFKC", text))
             words = [w for w in segmenter.lcut(normal) if _ZH_WORD.fullmatch(w)]
             words = [w.lower() for w in words] if settings.lowercase else words
@@ -343,9 +344,8 @@ def chinese_word_count(text: str) -> int:
 
 def _english_clitics_cut(text: str) -> str:
     """English words with an apostrophe in Chinese text as English reads them (isn't, we've
-    dropped; trump's is trump): jieba split "isn't" at its apostrophe, and isn, don, ve and ll
-    were words of a zh bag of words, 38 "don" in 2,000 HuffPost headlines (new-user audit of
-    2026-12-04)."""
+    dropped; trump's is trump): jieba splits "isn't" at its apostrophe, which makes isn, don,
+    ve and ll words of a zh bag of words, 38 "don" in 2,000 HuffPost headlines."""
     if "'" not in text and "’" not in text:
         return text
     return _LATIN_CLITIC_WORD.sub(lambda found: _without_clitic(found.group()), text)
@@ -372,7 +372,7 @@ def _without_clitic(word: str) -> str:
 @cache
 def _jieba() -> Any:
     """jieba, its logger left to the application's logging: jieba gives it a stderr handler of
-    its own at DEBUG, so its dictionary-loading lines printed twice (once through the root
+    its own at DEBUG, so its dictionary-loading lines print twice (once through the root
     logger) even under `tuner --quiet`."""
     import jieba
 
@@ -393,7 +393,7 @@ def segmenter_words(settings: Preprocessing, language: str) -> tuple[str, ...]:
 def unsegmentable_words(words: tuple[str, ...]) -> list[str]:
     """Those of `words` (user_words) jieba cannot keep whole: it segments runs of the characters
     its re_han_default spans (Chinese, Latin letters, digits and + # & . _ % -) and cuts text
-    at any other, so Pokémon宝可梦 became pok, mon and 宝可梦 (review of 2026-12-04)."""
+    at any other, so Pokémon宝可梦 becomes pok, mon and 宝可梦."""
     pattern = _jieba().re_han_default
     return [w for w in words if not pattern.fullmatch(unicodedata.normalize("NFKC", w.strip()))]
 
@@ -405,14 +405,14 @@ def _segmenter(words: tuple[str, ...], lowercase: bool) -> Any:
 
 
 # Bounded: a grid's lists are the key, and `tuner serve` takes any list from the network. Each
-# segmenter of its own is about 70 MB; 30 requests with other user_words (refused later, for
-# another field) kept 1.9 GB (attacker audit of 2026-12-04). Sized for the service's sweeps
+# segmenter of its own is about 70 MB; unbounded, 30 requests with other user_words (refused
+# later, for another field) keep 1.9 GB. Sized for the service's sweeps
 # tokenising at once: each looks its segmenter up per document, and a rebuild takes 0.7 s.
 @lru_cache(maxsize=SEGMENTERS_KEPT)
 def _own_segmenter(words: tuple[str, ...], lowercase: bool) -> Any:
     """A segmenter with `words` added. With `lowercase`, each word in lower, upper and title
     case too, as tokens are compared: jieba reads the text before it is lower-cased, and
-    NBA球星 kept "nba球星" of the text split (review of 2026-12-04)."""
+    "nba球星" alone leaves NBA球星 in the text split."""
     segmenter = _jieba().Tokenizer()
     cased = {variant for word in words for variant in (
         (word, word.lower(), word.upper(), word.capitalize()) if lowercase else (word,))}
@@ -437,8 +437,8 @@ def extra_stop_words(settings: Preprocessing, language: str) -> frozenset[str]:
 @lru_cache(maxsize=LISTS_KEPT)
 def _extra_stop_words(words: tuple[str, ...], lowercase: bool, language: str
                       ) -> frozenset[str]:
-    # read as topic words are: "Mr." is the token mr (it was kept as "mr.", which no token is,
-    # so it dropped nothing and still changed the bag's key; user audit of 2026-12-03)
+    # read as topic words are: "Mr." is the token mr (kept as "mr.", which no token is, it
+    # would drop nothing and still change the bag's key)
     return frozenset(_word_token(w, lowercase, language) for w in words)
 
 
@@ -484,9 +484,9 @@ _WORD_MARKS = "\"'“”‘’«»()[]{}<>,.;:!?，。；：！？、（）《�
 
 def topic_word_token(word: str, settings: Preprocessing, language: str) -> str:
     """Another tool's topic word as the tokeniser would read it: `as_token`, and a hashtag or a
-    word in quotes, brackets or before a comma (#politics, "economy,", #话题#) as that word;
-    `tuner score` left hashtags out of NPMI as words the vocabulary lacked (social-post audit of
-    2026-12-02). Several words (U.S., New York) and C++ or C# stay as given."""
+    word in quotes, brackets or before a comma (#politics, "economy,", #话题#) as that word,
+    or `tuner score` leaves hashtags out of NPMI as words the vocabulary lacks. Several words
+    (U.S., New York) and C++ or C# stay as given."""
     return _word_token(word, settings.lowercase, language)
 
 
@@ -512,7 +512,7 @@ def stop_words(name: str, language: str) -> frozenset[str]:
 
 def _stop_list_identity(name: str) -> str:
     """The hash of the file that holds a stop list's words, read without importing the package
-    that ships it (importing scikit-learn's list took a second of every sweep's start-up), so
+    that ships it (importing scikit-learn's list takes a second of every sweep's start-up), so
     an edited list is another bag of words and a release that leaves the list alone is not."""
     if name == "english":
         return _file_identity(_package_file("sklearn", "feature_extraction", "_stop_words.py"))
@@ -592,7 +592,7 @@ class TokenCounts:
     """A corpus tokenised once: every document's tokens as ids of all the words it holds (in
     order of first sight), and each word's document frequency. Vocabularies of any size and
     their bags of words are built from it, with no list of token strings per document: those
-    took 120 MB for 100,000 paragraphs (4 M tokens), these ids 16 MB."""
+    take 120 MB for 100,000 paragraphs (4 M tokens), these ids 16 MB."""
 
     words: list[str]
     flat: NDArray[np.int32]
@@ -710,7 +710,7 @@ class BowCache:
                        tokens: Callable[[], TokenCounts] | None = None) -> BagOfWords:
         """Load the cached bag of words, or tokenise (with `tokens`, which gives this corpus's
         counts under these settings, if given: called under the lock, so that a second sweep
-        waiting on it reads the first's bag instead of tokenising too; ops audit of 2026-12-03)
+        waiting on it reads the first's bag instead of tokenising too)
         and build it, cache it and return it memory-mapped. A size at or above the N words the
         preprocessing leaves keeps them all: its bag is the bag of N, cached and keyed as
         vocab_size N whatever size asked for it, and found again without tokenising."""
@@ -725,7 +725,7 @@ class BowCache:
             known = self.every_word(corpus, settings, vocab_size)  # found meanwhile
             if known is not None:
                 return known
-            if cached is not None:  # every word, kept under a larger size before 2026-12-03
+            if cached is not None:  # every word, kept under a larger size by an earlier tuner
                 vocab, make = cached.vocab, _renamed(cached)
             else:
                 counts = tokens() if tokens is not None else count_tokens(corpus, settings)
@@ -757,7 +757,7 @@ class BowCache:
                    ) -> BagOfWords | None:
         """The bag of every word these settings leave, if `vocab_size` is at or above their
         number, a sweep recorded it, and the bag of that many words is cached and checks out
-        (a record that disagrees with the bag is passed over; review of 2026-12-03)."""
+        (a record that disagrees with the bag is passed over)."""
         found = read_json(self._every_word_path(corpus, settings)) or {}
         words = found.get("words")
         if not isinstance(words, int) or isinstance(words, bool) or not 1 <= words <= vocab_size:
@@ -779,8 +779,8 @@ class BowCache:
                     ) -> str | None:
         """What separates this bag's key from the nearest one cached for the same corpus and
         language (nearest_key_change), or None when there is none. A folder under this key
-        whose description cannot be read (a truncated meta.json) is a damaged entry too: it
-        said a bare "computed" (concurrency audit of 2026-12-03)."""
+        whose description cannot be read (a truncated meta.json) is a damaged entry too, not a
+        bare "computed"."""
         folder = self.path_for(corpus, vocab_size, settings)
         if (folder / "meta.json").exists() and _meta_key(folder / "meta.json") is None:
             return DAMAGED
@@ -794,8 +794,8 @@ class BowCache:
     def _key_as_asked(self, vocab_size: int) -> Callable[[Path], dict[str, Any] | None]:
         """A cached bag's key as a request for `vocab_size` words reads it: a bag that holds
         every word its preprocessing leaves, fewer than asked, is keyed by that count, and its
-        size is no change of the user's ("vocab_size: 1943 -> 5000" of a grid that asked 5,000
-        both times, beside the stop word it had added; new-user audit of 2026-12-04)."""
+        size is no change of the user's (else a grid that asks 5,000 both times is told
+        "vocab_size: 1943 -> 5000" beside the stop word it added)."""
         def read(meta: Path) -> dict[str, Any] | None:
             key = _meta_key(meta)
             size = key.get("vocab_size") if key else None
@@ -822,7 +822,7 @@ class BowCache:
                 or len(offsets) != meta.get("n_docs", -2) + 1:
             return None
         if json_sha256(meta.get("vocab")) != meta.get("sha256:vocab"):
-            return None  # a word changed in meta.json was served as a hit (audit of 2026-12-01)
+            return None  # else a word changed in meta.json is served as a hit
         return BagOfWords(list(meta["vocab"]), flat, offsets, folder.name)
 
     def _save(self, folder: Path, bow: BagOfWords, key: dict[str, object]) -> None:
@@ -852,9 +852,9 @@ def _renamed(bow: BagOfWords) -> Callable[[str], BagOfWords]:
 
 
 def _no_vocabulary(corpus: Corpus, settings: Preprocessing, counts: TokenCounts) -> str:
-    """Why no word is left: the tokeniser and stop list (blamed on the df filters before, at
-    their loosest, for a corpus of emoji and function words: Chinese audit of 2026-12-01), or
-    the filters."""
+    """Why no word is left: the tokeniser and stop list (not the df filters, at their
+    loosest, for a corpus of emoji and function words that tokenising leaves empty), or the
+    filters."""
     if not counts.words:
         return _no_word_left(corpus, settings)
     return (f"{corpus.source}: no word passes the vocabulary filters "
@@ -870,8 +870,8 @@ def _no_word_left(corpus: Corpus, settings: Preprocessing) -> str:
 
 def check_some_word(corpus: Corpus, settings: Preprocessing) -> None:
     """Refuse a corpus no document of which keeps a word, as the sweep's bag of words would:
-    `tuner validate` said valid and `tuner run` refused it (user audit of 2026-12-03). A
-    corpus with words is read up to its first document that keeps one.
+    else `tuner validate` says valid what `tuner run` refuses. A corpus with words is read up
+    to its first document that keeps one.
 
     Raises:
         DataError: no document keeps a word.
