@@ -66,7 +66,7 @@ class Corpus:
     def texts_sha256(self) -> str:
         """Hash of the texts in order, ids left out: what a document-embedding matrix depends
         on, so a corpus exported again with other ids is not embedded again (hours with
-        Qwen3-8B; review of 2026-12-02). Its trials still run again: their keys hold `sha256`."""
+        Qwen3-8B). Its trials still run again: their keys hold `sha256`."""
         digest = hashlib.sha256()
         for text in self.texts:
             _add_field(digest, text)
@@ -78,7 +78,7 @@ class Corpus:
         if self.timestamps is not None:
             digests["timestamps"] = json_sha256(self.timestamps)
         if self.covariates:  # in the grid's order, which orders STM's design columns (a
-            # sorted digest served one order's fit for the other; audit of 2026-12-02)
+            # sorted digest would serve one order's fit for the other)
             digests["covariates"] = json_sha256([[name, values] for name, values
                                                  in self.covariates.items()])
         return digests
@@ -161,8 +161,8 @@ def _read_delimited(path: Path, delimiter: str) -> list[dict[str, Any]]:
     frame = pd.read_csv(path, sep=delimiter, dtype=str, keep_default_na=False,
                         encoding="utf-8-sig", quoting=_quoting(path, delimiter))
     if not isinstance(frame.index, pd.RangeIndex):
-        # every row longer than the header: pandas made the first fields an index, and the
-        # rest moved one field left (ids read as the text; review of 2026-12-03)
+        # every row longer than the header: pandas makes the first fields an index, and the
+        # rest move one field left (ids read as the text)
         uneven = _uneven_csv_record(path, delimiter) or "its rows have more fields than its header"
         raise DataError(f"{path}: cannot be read as {_format_name(delimiter)}: {uneven}")
     return frame.to_dict(orient="records")  # type: ignore[no-any-return]
@@ -217,7 +217,7 @@ def corpus_files(folder: Path) -> tuple[list[Path], list[Path]]:
                           and not (top == str(folder) and f in TUNERS_FOLDERS)]
             for path in (Path(top) / n for n in names if not n.startswith(".")):
                 (documents if _is_document(path) else others).append(path)
-    except RecursionError:  # os.walk recurses per level: a traceback (attacker audit)
+    except RecursionError:  # os.walk recurses per level: else a traceback
         raise DataError(f"{folder}: the corpus folder's folders are nested too deeply (about "
                         f"{sys.getrecursionlimit()} levels or more) to be read") from None
     # a FIFO, a device or a dangling link named as a document is left out, and counted
@@ -266,11 +266,11 @@ def _quoting(path: Path, delimiter: str) -> int:
     """How the file's double quotes are read: as CSV quotes (a field that starts with one runs
     to its closing one, across lines), unless a field goes on after its closing quote. That is
     a stray quote, which CSV readers take as opening a field that swallows the records after it
-    until some later quote (4 of 150 posts, under the first one's label, with no error; trust
-    audit of 2026-12-04): refused by line, except in a TSV whose every line, read without
-    quoting, has the header's fields: a TSV is often written without quoting (its fields hold
-    no tab or line break), so its quotes are text. So is, in such a TSV, a quote that never
-    closes (a headline that starts with one), which the CSV reading refused.
+    until some later quote (4 of 150 posts, under the first one's label, with no error):
+    refused by line, except in a TSV whose every line, read without quoting, has the header's
+    fields: a TSV is often written without quoting (its fields hold no tab or line break), so
+    its quotes are text. So is, in such a TSV, a quote that never
+    closes (a headline that starts with one), which the CSV reading refuses.
 
     Raises:
         DataError: a stray quote or a NUL byte, naming its line.
@@ -290,7 +290,7 @@ def _quoting(path: Path, delimiter: str) -> int:
 
 def _refuse_nul(path: Path, kind: str, chunk: int = 1 << 20) -> None:
     """A NUL byte, which pandas reads as text where a corpus folder refuses a file that holds
-    one (attacker audit of 2026-12-04), is refused by its line."""
+    one, is refused by its line."""
     lines = 0
     with path.open("rb") as handle:
         while data := handle.read(chunk):
@@ -330,7 +330,7 @@ def _quote_fault(path: Path, delimiter: str) -> str | None:
             if "unexpected end of data" in str(err):
                 return NEVER_CLOSES
             if reader.line_num == start:
-                return None  # a quote closed on its line: read as before (`1,"5" screen,a`)
+                return None  # a quote closed on its line: read as CSV (`1,"5" screen,a`)
             lines = f"line {start} (read to line {reader.line_num} as one field)"
             return (f"{lines}: a field starts with a double quote (\") and goes on after the "
                     "next one, which ends it for a CSV reader, so the lines after it would run "
@@ -351,11 +351,10 @@ def _even_without_quoting(path: Path, delimiter: str) -> bool:
 
 def _file_bytes(path: Path, folder: Path, name: str, roots: Sequence[Path]) -> bytes:
     """A corpus file's bytes, read from the file as opened, never from a path checked before:
-    a file swapped for a link to one outside the data roots between the service's check and
-    this read was read, and one swapped for a FIFO hung the request (attacker audit of
-    2026-12-04). Opened without blocking, it must be a regular file and, with `roots`, be under
-    one of them where the kernel says the open file is (/proc/self/fd; elsewhere, where its
-    path resolves)."""
+    else a file swapped for a link to one outside the data roots between the service's check
+    and this read is read, and one swapped for a FIFO hangs the request. Opened without
+    blocking, it must be a regular file and, with `roots`, be under one of them where the
+    kernel says the open file is (/proc/self/fd; elsewhere, where its path resolves)."""
     descriptor = open_checked(path, roots, f"{folder}: {shown(name)}",
                               "take it out of the corpus folder")
     try:
@@ -366,10 +365,10 @@ def _file_bytes(path: Path, folder: Path, name: str, roots: Sequence[Path]) -> b
 
 
 def _uneven_csv_record(path: Path, delimiter: str = ",") -> str:
-    """The first record pandas refuses, by the file's own line numbers: pandas said "Expected 3
-    fields in line 9, saw 15" of a stray quote on line 51, counting records, not lines
-    (new-user audit of 2026-12-03). A record of more fields than the header, else a short one
-    that runs over several lines (pandas fills a short record of one line). Empty if none."""
+    """The first record pandas refuses, by the file's own line numbers: pandas says "Expected 3
+    fields in line 9, saw 15" of a stray quote on line 51, counting records, not lines. A
+    record of more fields than the header, else a short one that runs over several lines
+    (pandas fills a short record of one line). Empty if none."""
     import csv
 
     short, last = "", None
@@ -420,8 +419,8 @@ def _around_undecodable(path: Path) -> bytes:
 def _encoding_hint(data: bytes) -> str:
     """How to convert a file that is not UTF-8, by what `data` (its bytes from the first that
     is not UTF-8) reads as: UTF-8 with a few broken bytes among good non-ASCII ones, Chinese in
-    GB18030 (GBK), else Windows-1252, Excel's CSV on Windows in Western Europe (a cp1252 CSV was
-    told to convert from GB18030; new-user audit of 2026-12-04)."""
+    GB18030 (GBK), else Windows-1252, Excel's CSV on Windows in Western Europe (a cp1252 CSV
+    must not be told to convert from GB18030)."""
     as_utf8 = codecs.getincrementaldecoder("utf-8")("replace").decode(data, final=False)
     broken = as_utf8.count("\ufffd")
     if broken * 20 < sum(ord(c) > 127 for c in as_utf8) - broken:  # 95% of them are good
@@ -469,7 +468,7 @@ SHOWN_LINES = 10  # bad lines of a JSONL file named by number beyond the first
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     """Every record; a file with bad lines is refused naming the first and the numbers of the
-    rest (the first alone made a user fix one line per run; new-user audit of 2026-12-03)."""
+    rest (the first alone makes a user fix one line per run)."""
     records: list[dict[str, Any]] = []
     first, more, shown = "", 0, list[str]()
     with path.open(encoding="utf-8-sig") as handle:  # a byte-order mark is read past, as in CSV
@@ -489,8 +488,8 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def _array_hint(path: Path, problem: str) -> str:
-    """A file that holds one JSON array of records (a `.json` export) read as JSON Lines failed
-    on its first line, unexplained (new-user audit of 2026-12-04)."""
+    """A file that holds one JSON array of records (a `.json` export) read as JSON Lines fails
+    on its first line: this says why."""
     if not problem.startswith("line 1:"):
         return ""
     with path.open(encoding="utf-8-sig") as handle:
@@ -560,7 +559,7 @@ CHINESE_SHARE = 0.3  # above this share of Han letters a corpus is Chinese (toke
 def detected_language(texts: Sequence[str]) -> str:
     """zh when more than CHINESE_SHARE of the letters are Han characters, or most documents are
     mostly Han (short Chinese headlines beside long English articles), else en. A Chinese
-    corpus left at the old default `en` was cut on spaces into whole clauses: 94 words for
+    corpus read as `en` is cut on spaces into whole clauses: 94 words for
     2,000 toutiao headlines, 86.8% of them with none (1,966 words and 3.2% as zh)."""
     if chinese_share(texts) > CHINESE_SHARE:
         return "zh"
@@ -577,7 +576,7 @@ class ChineseDocuments(NamedTuple):
 
 
 # A run of Han characters from which a document holds Chinese text of its own: a clause has
-# one, a name in its own script (毛泽东 beside Mao Zedong) does not (review of 2026-12-02)
+# one, a name in its own script (毛泽东 beside Mao Zedong) does not
 CHINESE_RUN = re.compile("[\u4e00-\u9fff]{5,}")
 
 
@@ -623,7 +622,7 @@ def _mostly_han(text: str) -> bool:
 def chinese_share(texts: Sequence[str], sample: int = 200) -> float:
     """The share of Han characters among the letters of (an even sample of) the texts: the
     first 2,000 characters of each, what is not a letter (not Han) cut out by a regular
-    expression, in C (a loop over the characters took 44 ms on 200 of 20ng-mini's posts, and
+    expression, in C (a loop over the characters takes 44 ms on 200 of 20ng-mini's posts, and
     a command counts it up to three times)."""
     step = max(1, len(texts) // sample)
     looked = "\n".join(text[:2000] for text in texts[::step])
@@ -644,7 +643,7 @@ def _as_text(value: Any) -> str:
 
 def _id_text(value: Any) -> str:
     """A document id as text; a whole number exported through a float type (0.0) is the number
-    (0), so a ground truth file's ids 0, 1, 2 find them (audit of 2026-12-02)."""
+    (0), so a ground truth file's ids 0, 1, 2 find them."""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return _as_text(value)
@@ -678,8 +677,8 @@ def _record_text(record: dict[str, Any], spec: DatasetSpec, where: str, number: 
 
 
 def _document_text(value: Any, spec: DatasetSpec, where: str, record: int) -> str:
-    """A document's text; a list of texts (paragraphs) joined by blank lines, where its Python
-    spelling "['para1', 'para2']" was taken for the text (audit of 2026-12-02)."""
+    """A document's text; a list of texts (paragraphs) joined by blank lines, not taken as its
+    Python spelling "['para1', 'para2']"."""
     if type(value).__name__ == "ndarray":  # a Parquet list column
         value = value.tolist()
     if isinstance(value, (list, tuple)) and all(isinstance(v, str) or is_missing(v) for v in value):
@@ -694,9 +693,9 @@ def _document_text(value: Any, spec: DatasetSpec, where: str, record: int) -> st
 
 def _composed(text: str) -> str:
     """The text in Unicode's composed form (NFC), as most files hold it: a file saved with
-    decomposed accents (NFD, as macOS writes names) split "résumé" into "sume" and "café" into
-    "cafe", and its English LDA scored otherwise than the same corpus composed (trust audit of
-    2026-12-01). A composed text is kept as it is, so its corpus hash, and every key, stays."""
+    decomposed accents (NFD, as macOS writes names) splits "résumé" into "sume" and "café" into
+    "cafe", and its English LDA scores otherwise than the same corpus composed. A composed text
+    is kept as it is, so its corpus hash, and every key, stays."""
     return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
 
 
@@ -708,9 +707,8 @@ def _timestamp_text(value: Any) -> str:
 
 def _label_text(value: Any) -> str:
     """A label as text, one text per number: JSON's 1 and 1.0 (a column exported through a
-    float type) are one class, not two; and "news " is "news" (a trailing space made a class of
-    its own, silently: F1 0.202 → 0.107 with every second label so written; audit of
-    2026-12-01)."""
+    float type) are one class, not two; and "news " is "news" (else a trailing space makes a
+    class of its own, silently: F1 0.202 → 0.107 with every second label so written)."""
     if is_missing(value):
         return ""
     return level_text(value.strip() if isinstance(value, str) else value)
@@ -739,9 +737,9 @@ def is_nested(value: Any) -> bool:
 
 
 def _check_labels(values: list[Any], field: str, where: str) -> None:
-    """One class per document: a list's or an object's text was a class of its own, so a
-    multi-label corpus was scored against classes made of label combinations, silently
-    (attacker audit of 2026-12-02)."""
+    """One class per document: read as text, a list or an object would be a class of its own,
+    and a multi-label corpus would be scored, silently, against classes made of label
+    combinations."""
     nested = sum(1 for v in values if is_nested(v))  # counted, never shown: no file content
     if nested:
         raise DataError(f"{where}: dataset.label_field '{field}': {nested} of {len(values)} "
@@ -761,7 +759,7 @@ def _check_covariates(covariates: dict[str, list[Any]], where: str) -> None:
                             f"{len(values)} records have no value; fill them in or drop the "
                             "covariate")
         nested = sum(1 for v in values if is_nested(v))  # a Parquet list column too
-        if nested:  # each one's text was a level of its own
+        if nested:  # else each one's text would be a level of its own
             problems.append(f"{where}: dataset.covariates[{i}] '{name}': {nested} of "
                             f"{len(values)} records hold a list or an object; a covariate is "
                             "a number, a text or true/false: name a field that holds one")
