@@ -122,6 +122,13 @@ class Trainer(Protocol):
         raise TrainerError(f"no shared step '{step.name}'")
 
     @staticmethod
+    def bag_advice(lengths: NDArray[np.int64]) -> list[str]:
+        """What `tuner validate` and `tuner run` should say of this model on a bag of words
+        whose documents keep `lengths` tokens (BTM on long documents), one sentence each
+        without the final full stop. Nothing by default."""
+        return []
+
+    @staticmethod
     def uses_seed(params: Mapping[str, Any]) -> bool:
         """Whether a fit with `params` reads the trial seed at all. False (STM's spectral start,
         deterministic) keys the fit without the seed, so a grid's seeds make one trial of it,

@@ -97,7 +97,7 @@ def starter_grid(path: Path, grid_folder: Path | None, models: Sequence[str] = (
     texts = [found.text_of(r) for r in records]
     language = detected_language(texts)
     chinese, mixed = _chinese_note(texts) if language == "en" else ("", False)
-    from tuner.engine.advice import LONG_SHARE, LONG_TOKENS, share_in_long
+    from tuner.data.lengths import LONG_SHARE, LONG_TOKENS, share_in_long
 
     counts = _token_counts(texts, language)
     median = int(statistics.median(counts))

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 from trainers import fit_inputs, load_trainer
 from tuner.data.corpus import (
@@ -53,8 +52,6 @@ if TYPE_CHECKING:
     from tuner.grid import Grid
 
 
-LONG_TOKENS = 100  # a document of more is long: BTM makes about 14 word pairs of each word
-LONG_SHARE = 0.5  # of the words in long documents, or more: no short-text model for them
 FEW_DOCUMENTS = 100  # fewer: said by init and validate, as a text that should have been split
 _CODE = re.compile(r"[+-]?\d+(?:\.\d+)?")  # a class code: not "nan" or "inf", as float() reads
 MIXED_SHARE = 0.05  # of labelled documents, each of numbers and names, for mixed_codes_said
@@ -1160,34 +1157,12 @@ def _kept_per_document(bow: BagOfWords) -> tuple[float, float]:
     return len(bow.flat) / bow.n_docs, empty
 
 
-def share_in_long(counts: Sequence[int] | NDArray[np.int64]) -> float:
-    """The share of the words that are in documents of over LONG_TOKENS: 800 headlines beside
-    58 UN speeches joined into long documents have a median of 30 tokens, yet BTM's first two
-    trials on them have not ended after 3.5 minutes where LDA's take 30 s."""
-    counted = np.asarray(counts, dtype=np.int64)
-    total = int(counted.sum())
-    return float(counted[counted > LONG_TOKENS].sum()) / total if total else 0.0
-
-
-def _biterm_advice(where: str, bow: BagOfWords, users: Sequence[PlannedTrial]) -> list[str]:
-    """BTM on long documents: it samples every pair of words within its window, about 14 of
-    each word of a long document where LDA samples the word once (on 800 headlines beside 58
-    UN speeches, BTM's trials run for minutes beside LDA's 30 s)."""
-    if not any(p.model == "BTM" for p in users):
-        return []
-    from trainers.btm import BITERM_WINDOW  # imported already: the plan holds BTM
-
+def _models_bag_advice(where: str, bow: BagOfWords, users: Sequence[PlannedTrial]
+                       ) -> list[str]:
+    """What each model of these trials says of this bag of words (Trainer.bag_advice)."""
     lengths = np.diff(np.asarray(bow.offsets)).astype(np.int64)
-    words = int(lengths.sum())
-    in_long = share_in_long(lengths)
-    if not words or in_long < LONG_SHARE:
-        return []
-    pairs = sum(int(np.maximum(lengths - gap, 0).sum()) for gap in range(1, BITERM_WINDOW))
-    return [f"{where}: BTM samples every pair of words within {BITERM_WINDOW} of each other: "
-            f"{pairs:,} pairs here, {pairs / words:.0f} per word kept, where LDA samples each "
-            f"word once, so each BTM iteration costs about that many LDA iterations; documents "
-            f"of over {LONG_TOKENS} words hold {in_long:.0%} of the words, and BTM is made for "
-            "short texts: LDA or ProdLDA suit these"]
+    return [f"{where}: {text}" for model in sorted({p.model for p in users})
+            for text in load_trainer(model).bag_advice(lengths)]
 
 
 def bag_advice(grid: Grid, bow: BagOfWords, users: Sequence[PlannedTrial], language: str,
@@ -1212,7 +1187,7 @@ def bag_advice(grid: Grid, bow: BagOfWords, users: Sequence[PlannedTrial], langu
         found.append(f"{where}: {empty:.0%} of the documents keep no word after preprocessing "
                      f"({mean:.1f} per document on average); no topic can have them (they count "
                      f"as outliers). {_fewer_empty(grid, capped, words, language)}")
-    return found + _thin_npmi_advice(where, bow, mean) + _biterm_advice(where, bow, users)
+    return found + _thin_npmi_advice(where, bow, mean) + _models_bag_advice(where, bow, users)
 
 
 # Below both, NPMI's pair counts are too few to rank models by: on 1,200 toutiao headlines (3.3
