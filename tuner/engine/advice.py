@@ -611,8 +611,8 @@ QUOTING_SHARE = 0.2  # of the documents holding quoted replies or mail headers: 
 
 def _quoting_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
     """Mail and forum posts whose quoted replies and headers lead topics with writes, article
-    and edu: this points at the strips made for them, not at extra_stopwords alone, which is
-    all the report's shared words suggest (half of 1,500 20NG posts quote)."""
+    and edu: this points at the strips made for them, where naming those words as shared
+    points at extra_stopwords alone (half of 1,500 20NG posts quote)."""
     settings = grid.preprocessing
     if settings.strip_quotes and settings.strip_headers:
         return []
