@@ -3,8 +3,8 @@
 
 An inline grid may name only files under the data roots; it is written under the cache folder
 after it validated, in a folder of this server's own, and removed when its sweep ends; a server
-that starts removes the folders of servers that are gone (a killed server's grids stayed for
-good; audit of 2026-12-02).
+that starts removes the folders of servers that are gone (else a killed server's grids stay
+for good).
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ __all__ = ["ApiError", "JobSettings", "SweepJob", "SweepRegistry"]
 JobStatus = Literal["queued", "running", "finished", "failed", "cancelled"]
 INLINE_FOLDER = "inline_grids"
 OWNER_FILE = "owner"  # in a server's folder of inline grids: which process it is
-# Sweeps that ended, kept for GET: sweeps that failed at once (a store refusing the experiment)
-# escaped the queue's limit, and every one stayed in memory for ever (audit of 2026-12-01).
+# Sweeps that ended, kept for GET, at most this many: sweeps that fail at once (a store refusing
+# the experiment) escape the queue's limit, and unbounded every one would stay in memory for ever.
 KEEP_ENDED = 1000
 
 
@@ -99,7 +99,7 @@ class SweepJob:
     warnings: list[str] = field(default_factory=list)
     # How many things validation warned of before any trial (too few iterations, repeated
     # texts...): their text may quote the data, so it is in the server's log and on the sweep
-    # run in MLflow (warnings.json), not here; the count was nowhere (new-user audit, 12-04).
+    # run in MLflow (warnings.json), not here; the count is, so a client knows to look there.
     validation_warnings: int = 0
     waiting: str | None = None  # why a sweep whose turn came has not started (another's lock)
     created: float = field(default_factory=time.time)
@@ -110,7 +110,7 @@ class SweepJob:
         if not self.total:
             return None
         if self.status == "finished":  # a TPE search of a fit that reads no seed makes fewer
-            return 1.0  # trials than its budget's n_trials x seeds (review of 2026-12-04)
+            return 1.0  # trials than its budget's n_trials x seeds
         done = self.completed + self.pruned + self.failed + self.skipped + self.repeated + \
             self.unrunnable + self.unasked
         return round(done / self.total, 4)
@@ -161,7 +161,7 @@ class SweepRegistry:
         with self._lock:
             self._raise_if_full(self._waiting())  # and asked again once it validated
         self._raise_if_disk_full()
-        if named is not None and len(named) <= MAX_EXPERIMENT:  # as early (review, 12-04)
+        if named is not None and len(named) <= MAX_EXPERIMENT:  # as early, before validation
             self._refuse_artifacts_elsewhere(named)
         grid, inputs, inline = self._validated_request(body)
         if named != grid.experiment:
@@ -225,7 +225,7 @@ class SweepRegistry:
                             job.metric, ALL_ROWS, job.data_context)
         return {"status": job.status, "metric": job.metric, "experiment": job.experiment,
                 "configurations": len(board), "truncated": len(board) > LEADERBOARD_ENTRIES,
-                # model_seeds: seeds_asked's name before 2026-12-03, kept for clients
+                # model_seeds: seeds_asked's earlier name, kept for clients
                 "entries": [{**asdict(entry), "model_seeds": entry.seeds_asked}
                             for entry in board[:LEADERBOARD_ENTRIES]]}
 
@@ -279,17 +279,17 @@ class SweepRegistry:
                                    {k: v for k, v in files.items() if v is not None}) from err
 
     def _experiment_named(self, body: Any) -> str | None:
-        """The experiment a request's grid names, read without validating it: a named grid
-        of a running experiment was refused only after its corpus was read (4 to 5 s for
-        20 MB, against 0.06 s inline; attacker audit of 2026-12-03)."""
+        """The experiment a request's grid names, read without validating it, so that a named
+        grid of a running experiment is refused before its corpus is read (4 to 5 s for 20 MB,
+        against 0.06 s inline)."""
         if isinstance(body, dict) and "grid" in body and "grid_inline" not in body:
             return _file_experiment(_named_grid(self.settings.grids_dir, body["grid"])[0])
         return _inline_experiment(body)
 
     def _refuse_running(self, experiment: str | None) -> None:
         """409 for an experiment a sweep runs now, said as soon as the grid's name is known:
-        before validation reads a corpus for a request that will be refused (attacker audit of
-        2026-12-02). _register asks again under the lock it queues under."""
+        before validation reads a corpus for a request that will be refused. _register asks
+        again under the lock it queues under."""
         if experiment is not None:
             with self._lock:
                 self._raise_if_running(experiment, self._waiting())
@@ -312,7 +312,7 @@ class SweepRegistry:
         from tuner.flow import is_locked
 
         queued = any(j.experiment == experiment and j.status == "queued" for j in waiting)
-        if queued:  # it said "already running" (concurrency audit of 2026-12-03)
+        if queued:  # not "already running", which a queued sweep is not
             raise ApiError(HTTPStatus.CONFLICT, f"experiment '{experiment}': a sweep of it is "
                            "already queued; wait for it to finish")
         if any(j.experiment == experiment for j in waiting) or \
@@ -322,8 +322,7 @@ class SweepRegistry:
 
     def _raise_if_full(self, waiting: list[SweepJob]) -> None:
         """503 when the queue holds --max-queued sweeps; said before a request's validation
-        too, which costs a refused request as much as an accepted one (attacker audit of
-        2026-12-02)."""
+        too, which costs a refused request as much as an accepted one."""
         queued = sum(j.status == "queued" for j in waiting)
         if queued >= self.settings.max_queued:
             held = "1 sweep is" if queued == 1 else f"{queued} sweeps are"
@@ -340,7 +339,7 @@ class SweepRegistry:
 
     def _free_gb(self) -> float:
         """The least free space of the cache's disk and a SQLite store's (its artifacts go
-        beside it; second round of the attacker audit of 2026-12-04)."""
+        beside it)."""
         store = local_store(self.settings.tracking_uri) \
             if self.settings.tracking_uri.startswith("sqlite:///") else None
         folders = [self.settings.cache_dir, *([store.parent] if store is not None else [])]
@@ -427,7 +426,8 @@ class SweepRegistry:
             job.journalled = outcome.journalled
             job.warnings = list(outcome.warnings)
         if outcome.failed and not (outcome.completed or outcome.skipped or outcome.pruned):
-            # An automation that checks the status alone took an empty leaderboard for a result
+            # else an automation that checks the status alone takes an empty leaderboard for a
+            # result
             self._end(job, "failed", f"every trial failed ({outcome.failed}); each trial run's "
                       "tuner.error tag in MLflow says why")
             return
@@ -436,11 +436,10 @@ class SweepRegistry:
     def _wait_behind_others(self, job: SweepJob, grid: Grid, inputs: CheckedInputs,
                             stop: threading.Event) -> None:
         """A sweep whose experiment another process (a `tuner run`, another server on the
-        store) locked after it was queued ended `failed` with the lock's error when its turn
-        came, though it was accepted (concurrency audit of 2026-12-03). It goes back to the
-        end of the queue, `queued` with `waiting` saying why, so the sweeps queued behind it run
-        meanwhile (waiting in its thread held the only slot), and asks again every
-        LOCK_POLL_S."""
+        store) locked after it was queued was accepted, so it does not end `failed` with the
+        lock's error when its turn comes: it goes back to the end of the queue, `queued` with
+        `waiting` saying why, so the sweeps queued behind it run meanwhile (waiting in its
+        thread would hold the only slot), and asks again every LOCK_POLL_S."""
         with self._lock:
             said, job.status, job.waiting = job.waiting, "queued", (
                 f"another sweep of experiment '{job.experiment}' (a `tuner run`, or another "
@@ -465,7 +464,7 @@ class SweepRegistry:
         with self._lock:
             job.status, job.error, job.finished_at = status, error, time.time()
             job.waiting = None
-        # a sweep's end in the server's log (it showed none: ops audit of 2026-12-03)
+        # a sweep's end in the server's log, as its acceptance is
         log.info("sweep %s %s: experiment %r, %d completed, %d failed, %d skipped%s", job.id,
                  status, job.experiment, job.completed, job.failed, job.skipped,
                  f"; {error}" if error else "")
@@ -477,15 +476,15 @@ class SweepRegistry:
 
         experiment_id = MlflowTracker(self.settings.tracking_uri).experiment_id(job.experiment)
         with self._lock:
-            # a TPE search makes its trials as it goes: its budget (it said total 0)
+            # a TPE search makes its trials as it goes: its budget (not total 0)
             job.total = len(prepared.trials) or prepared.grid.trial_count
             job.skipped, job.waiting = skipped, None
             job.experiment_id, job.data_context = experiment_id, prepared.context
             job.metric = prepared.grid.ranking_metric(prepared.inputs.truth is not None)
 
     def _opened(self, job: SweepJob, run_id: str) -> None:
-        """The parent run, known while the sweep runs (it was null until the end, so an
-        automation could not link to MLflow meanwhile; audit of 2026-12-01)."""
+        """The parent run, known while the sweep runs, so that an automation can link to
+        MLflow meanwhile, not only once it ends."""
         with self._lock:
             job.parent_run_id = run_id
 
@@ -559,8 +558,8 @@ def _grid_shaped(path: Path) -> bool:
     grid holds, and a data file that sits among the grids (labels, ground truth) must not be
     quoted back."""
     try:
-        # read as load_grid reads it: a data file with a byte order mark, unread as UTF-8, was
-        # taken for a grid and its keys quoted back (review of 2026-12-03)
+        # read as load_grid reads it: else a data file with a byte order mark, unread as
+        # UTF-8, is taken for a grid and its keys quoted back
         raw = json.loads(path.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError):
         return True  # not JSON at all: load_grid says so without quoting it
@@ -589,7 +588,7 @@ def _experiment_of(raw: Any) -> str | None:
 def _server_folder_name(pid: int | None = None) -> str:
     """`<host>-<pid>`: a cache folder shared by containers (each with pids of its own, often
     the same) or by hosts over NFS holds each server's grids apart, and a server judges only
-    its own host's folders (review of 2026-12-02: it removed a live container's by its pid)."""
+    its own host's folders (by the pid alone, it would remove a live container's)."""
     host = re.sub(r"[^\w.-]", "_", socket.gethostname())[:64] or "host"
     return f"{host}-{os.getpid() if pid is None else pid}"
 
