@@ -51,8 +51,8 @@ LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 
 class PlainWarnings(logging.Formatter):
     """tuner's own warnings and errors as its printed ones read ("warning: ..."); a library's,
-    and any with a traceback, as logged ("WARNING tuner.reporting.best: ..." stood among
-    "warning:" lines; new-user audit of 2026-12-03)."""
+    and any with a traceback, as logged (else "WARNING tuner.reporting.best: ..." stands among
+    "warning:" lines)."""
 
     def format(self, record: logging.LogRecord) -> str:
         if record.name.split(".", 1)[0] in ("tuner", "trainers") \
@@ -86,8 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SweepInterrupted as stop:
         ended = "running trials marked KILLED" if stop.runs_ended else \
             "runs left RUNNING (the next sweep marks them FAILED)"
-        # an outside cluster's workers are not this process's to stop: a trial they had
-        # started runs on (Dask ops audit of 2026-12-03)
+        # an outside cluster's workers are not this process's to stop: a trial they started
+        # runs on
         workers = ("trials started on the Dask cluster run on until they end, unrecorded"
                    if getattr(args, "scheduler", None) else "workers stopped")
         print(f"interrupted by {stop}: {workers}, {ended}", file=sys.stderr)
@@ -98,8 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
     except TunerError as err:
-        if args.debug:  # the traceback, and still the documented exit code (it was 1: the
-            # code of a failed trial; ops audit of 2026-12-03)
+        if args.debug:  # the traceback, and still the documented exit code (not 1, the
+            # code of a failed trial)
             traceback.print_exc()
         for line in redact_uri(str(err)).splitlines() or [""]:  # one "error:" per problem
             print(f"error: {shown(line)}", file=sys.stderr)
@@ -111,8 +111,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM outside the trial loop (start-up, precompute): it ended the process with no word
-    and no clean-up, as cron's `timeout` or `docker stop` sends it (audit of 2026-12-01)."""
+    """SIGTERM outside the trial loop (start-up, precompute), as cron's `timeout` or `docker
+    stop` sends it: raised as an interrupt, as its default ends the process with no word and no
+    clean-up."""
 
     signum = signal.SIGTERM
 
@@ -165,7 +166,7 @@ def positive_int(text: str) -> int:
 
 
 class _Parser(argparse.ArgumentParser):
-    """Command-line mistakes as one line, as tuner's other errors: argparse printed its usage
+    """Command-line mistakes as one line, as tuner's other errors: argparse prints its usage
     block (8 lines for `tuner run`) before "--max-trials 0", but not before "--max-workers 0"."""
 
     def error(self, message: str) -> NoReturn:
@@ -426,17 +427,16 @@ def _run(args: argparse.Namespace) -> int:
 
     grid, inputs = _checked(args)
     executor = args.executor or grid.executor
-    if args.scheduler and executor != "dask":  # it ran on the local pool, unsaid (ops audit)
+    if args.scheduler and executor != "dask":  # else it runs on the local pool, unsaid
         raise TunerError(f"--scheduler {args.scheduler}: the {executor} executor has no "
                          "scheduler; add --executor dask")
     if not args.scheduler and (too_many := worker_limit_problem("--max-workers",
                                                                 args.max_workers)):
         raise TunerError(too_many)  # an outside cluster has cores of its own
-    # no more workers than trials: a 1-trial grid at --max-workers 12 started 12 (regression
-    # audit of 2026-12-03). Each worker's threads are those of the workers asked for, whatever
-    # the grid's size: the grid `tuner best` writes ran its one trial on both cores, and a
-    # neural fit moves with its thread count (determinism audit of 2026-12-03). Trials that
-    # merge count once: "1 trial, 2 workers" (trust audit of 2026-12-04).
+    # no more workers than trials: else a 1-trial grid at --max-workers 12 starts 12. Each
+    # worker's threads are those of the workers asked for, whatever the grid's size: else the
+    # grid `tuner best` writes runs its one trial on both cores, and a neural fit moves with its
+    # thread count. Trials that merge count once (else "1 trial, 2 workers").
     workers = min(args.max_workers, max(1, distinct_trial_count(grid, inputs)))
     threads = threads_per_worker(args.max_workers, args.threads_per_worker)
     settings = SweepSettings(resolve_tracking_uri(args.tracking_uri), args.cache_dir,
@@ -444,9 +444,8 @@ def _run(args: argparse.Namespace) -> int:
                              args.leaderboard,
                              args.trial_timeout, args.max_memory, args.scheduler, threads)
     # said before the caches are read and the store opened: run from another folder, the
-    # defaults (embedding_cache/, mlruns/) computed every embedding again and ran every trial
-    # again in a new store, and the sweep said where only after embedding (fresh-clone audit
-    # of 2026-12-03)
+    # defaults (embedding_cache/, mlruns/) compute every embedding again and run every trial
+    # again in a new store, which a user should learn before the embedding, not after it
     print(f"cache {Path(args.cache_dir).resolve()}, tracking "
           f"{redact_uri(settings.tracking_uri)}", flush=True)
     view = _RunView(grid.trial_count, settings, bar=not args.quiet and sys.stdout.isatty())
@@ -462,8 +461,7 @@ def _run(args: argparse.Namespace) -> int:
                 "trials ran once)" if outcome.repeated else "")
     repeated += (f", {outcome.unasked} not asked (the search had suggested every configuration "
                  "its space holds)" if outcome.unasked else "")
-    # a larger topn refitted every trial, unsaid, where a smaller one re-scored (trust audit
-    # of 2026-12-04)
+    # a larger topn refits every trial where a smaller one re-scores: the count says why
     rescored += (f" ({outcome.unrescorable} fitted again: their stored fits kept fewer words "
                  "per topic than the metrics now read, or lost an artifact, so they could not "
                  "be re-scored)" if outcome.unrescorable else "")
@@ -479,7 +477,7 @@ def _run(args: argparse.Namespace) -> int:
     store = (f" --tracking-uri {shlex.quote(redact_uri(args.tracking_uri))}"
              if args.tracking_uri else "")
     experiment = shlex.quote(grid.experiment)
-    if outcome.unshown:  # 2 of 12 models' rows were cut without a word (audit of 2026-12-01)
+    if outcome.unshown:  # else rows past --leaderboard are cut unsaid (2 of 12 models' rows)
         print(f"... and {outcome.unshown} more configuration{'s' * (outcome.unshown != 1)} "
               f"(--leaderboard {len(outcome.board) + outcome.unshown} shows every one; "
               f"`tuner report {experiment}{store}` too)")
@@ -536,9 +534,8 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _check_report_folder(out: Path) -> None:
-    """`--out` names the folder report.html and its plots go into: a file there ended in a
-    traceback, and `--out report.html` made a folder of that name (new-user audit of
-    2026-12-04)."""
+    """`--out` names the folder report.html and its plots go into: else a file there ends in a
+    traceback, and `--out report.html` makes a folder of that name."""
     if os.path.lexists(out) and not out.is_dir():
         raise TunerError(f"--out: {out} is a file; name a folder (the report writes report.html "
                          "and its plots into it)")
@@ -588,7 +585,7 @@ def _best(args: argparse.Namespace) -> int:
     from tuner.reporting.best import best_grid
     from tuner.tracking.tracker import resolve_tracking_uri
 
-    if args.rename is not None and not args.rename.strip():  # ignored unsaid (user audit)
+    if args.rename is not None and not args.rename.strip():  # else ignored, unsaid
         raise TunerError("--rename: give the experiment name the printed grid should have")
     grid = best_grid(resolve_tracking_uri(args.tracking_uri), args.experiment, args.metric,
                      args.rename)
@@ -686,8 +683,8 @@ def _silence_library_noise() -> None:
     os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")  # a local cluster's INFO lines
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    # each retry against a locked or lost database logged a traceback (60 lines a sweep); the
-    # error that stops the sweep is said in one line
+    # else each retry against a locked or lost database logs a traceback (60 lines a sweep);
+    # the error that stops the sweep is said in one line
     logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
 
 
@@ -739,8 +736,8 @@ class _RunView:
 
     def label(self, spec: TrialSpec) -> str:
         """A trial's model, the parameters the grid varies and its seed: every parameter, in
-        name order, was cut to 70 characters before the swept ones (four FAILED BERTopic lines
-        read alike; audit of 2026-12-01)."""
+        name order, cut to 70 characters, can end before the swept ones (four FAILED BERTopic
+        lines read alike)."""
         names = self.swept.get(spec.model)
         if names is None:
             return spec.name[:100]
