@@ -129,8 +129,8 @@ def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: Executor
     the sweep's parent run once, with `summarize`'s figures. `should_stop` (the service's stop
     request) ends the sweep as SIGTERM does: workers stopped, open runs KILLED. `on_start` gets
     the sweep's parent run as soon as it is opened; `on_step` a line as each shared step starts
-    and ends (Word2Vec took 235 s of a DTM sweep whose display stood at "3/4 done" meanwhile;
-    audit of 2026-12-02)."""
+    and ends (Word2Vec takes 235 s of a DTM sweep, whose display would otherwise stand at "3/4
+    done" meanwhile)."""
     grid = prepared.grid
     warnings = [*prepared.inputs.advice, *prepared.advice]  # validation's, then precompute's
     asked = sorted({t.config_key for t in prepared.trials if t.config_key})  # a search: at close
@@ -144,8 +144,8 @@ def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: Executor
         _release_signals(held)
         raise
     except Exception as err:  # a store that cannot be written: said as found before any
-        # trial (it was exit 4, "after trials had started", with SQLAlchemy's first line
-        # for a read-only SQLite file; ops audit of 2026-12-03)
+        # trial (exit 2); without it, a read-only SQLite file is reported as exit 4, "after
+        # trials had started", with SQLAlchemy's first line
         _release_signals(held)
         raise SweepNotStartedError(f"the tracking store cannot open the sweep's run, so no "
                                    f"trial started: {root_cause(err)}") from err
@@ -171,12 +171,12 @@ def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: Executor
     except TunerError:
         _end_killed(tracker, sweep)
         raise
-    except Exception as err:  # before any trial: said so, exit 2 (it was 4, "after trials
-        # had started"; review of 2026-12-03)
+    except Exception as err:  # before any trial: said so, exit 2 (not 4, "after trials
+        # had started")
         _end_killed(tracker, sweep)
         raise SweepNotStartedError(f"the sweep failed before any trial started: "
                                    f"{root_cause(err)}") from err
-    except BaseException:  # the sweep run stayed RUNNING until the next sweep's stale check
+    except BaseException:  # else the sweep run stays RUNNING until the next sweep's stale check
         _end_killed(tracker, sweep)
         raise
     try:
@@ -194,8 +194,8 @@ def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: Executor
     try:
         _close(tracker, sweep, loop.result, loop.scheduler, source, summarize)
     except KeyboardInterrupt as err:
-        # SIGINT or SIGTERM while the trials are ranked: the run stayed RUNNING, and the CLI
-        # said "before any trial started" (review of 2026-12-01)
+        # SIGINT or SIGTERM while the trials are ranked: else the run stays RUNNING, and the
+        # CLI says "before any trial started"
         _end_killed(tracker, sweep)
         raise SweepInterrupted(getattr(err, "signum", signal.SIGINT)) from err
     except BaseException:
@@ -215,9 +215,9 @@ class _HeldSignals:
 
 def _hold_signals() -> _HeldSignals | None:
     """Hold SIGINT and SIGTERM while the sweep's run is opened (Python's handlers, which run in
-    the main thread alone: a blocked mask there let another thread take them): one that came
-    inside start_sweep, after the run was made and before its handle was returned, left it
-    RUNNING (trust audit of 2026-12-04). None where no handler can be set (another thread)."""
+    the main thread alone: a blocked mask there lets another thread take them): one that comes
+    inside start_sweep, after the run is made and before its handle is returned, would leave it
+    RUNNING. None where no handler can be set (another thread)."""
     if threading.current_thread() is not threading.main_thread():
         return None
     held = _HeldSignals({})
@@ -272,7 +272,7 @@ def _open_loop(prepared: PreparedSweep, tracker: Tracker, sweep: SweepHandle,
             result.replayed_curves = _replay_history(pruner, tracker, sweep, prepared,
                                                      set(done) | pruned)
         watchdog = Watchdog(limits or Limits())
-    except BaseException:  # its heartbeat thread beat on for the life of a `tuner serve`
+    except BaseException:  # else its heartbeat thread beats on for the life of a `tuner serve`
         if pruner is not None:
             pruner.close()
             shutil.rmtree(pruner.folder, ignore_errors=True)
@@ -306,8 +306,8 @@ def _end_abandoned(loop: _Loop, err: BaseException, source: TrialSource) -> None
     """End the runs of a sweep stopped by `err`: keep finished results, stop the workers, end
     the open runs and the sweep KILLED. Asked a third time to stop meanwhile, it leaves the
     rest to the next sweep's stale-run check. A TPE search's record of what it asked is kept
-    too: without it, a re-run of a search stopped after 6 of its 10 trials asked anew and
-    trained 7 more (new-user audit of 2026-12-04)."""
+    too: without it, a re-run of a search stopped after 6 of its 10 trials asks anew and
+    trains 7 more."""
     loop.cleaning = True
     try:
         loop.abandon("KILLED")
@@ -474,8 +474,8 @@ def _stop_on_signals(loop: _Loop) -> Iterator[None]:
         if loop.stop_signal is None:  # the sweep stopped on an error: say which signal came
             loop.stop_signal = signum
         if not loop.signalled_while_cleaning:
-            # Users press Ctrl-C twice: a second one cut the clean-up short and left the sweep
-            # and its trials RUNNING (review of 2026-12-02), so it waits for the runs to end.
+            # Users press Ctrl-C twice: a second one that cut the clean-up short would leave
+            # the sweep and its trials RUNNING, so it waits for the runs to end.
             loop.signalled_while_cleaning = True
         else:
             raise KeyboardInterrupt  # a third leaves at once (a store that does not answer)
@@ -615,7 +615,7 @@ class _Loop:
     def _announce_steps(self) -> None:
         """Say which shared steps have run for STEP_SAID_AFTER_S since the parent saw their
         worker's marker: one its cache holds ends in 0.1 s, and "started" then "found in its
-        cache" read as work done twice (new-user audit of 2026-12-03)."""
+        cache" would read as work done twice."""
         now = time.monotonic()
         for future, (submitted, marked) in list(self.unannounced.items()):
             task = self.steps.get(future)
@@ -714,7 +714,7 @@ class _Loop:
         if self.pruner is not None:
             self.pruner.forget(t.spec.key for t in triage.retries)
         self.scheduler.requeue([t.spec for t in triage.retries], triage.suspects)
-        if triage.retries:  # said: a worker's death was silent (ops audit of 2026-12-03)
+        if triage.retries:  # said: a worker's death is otherwise silent
             log.warning("a worker of the pool died; %d trial%s it held run again on a new pool",
                         len(triage.retries), "s" * (len(triage.retries) != 1))
         return True
@@ -731,8 +731,8 @@ class _Loop:
 
     def _tell(self, record: TrialRecord) -> None:
         """Tell the scheduler (a search learns from it) how a trial ended. It runs before the
-        result is logged, so it must not lose it: a search that cannot learn it goes on without
-        (review of 2026-12-02)."""
+        result is logged, so it must not lose it: a search that cannot learn it goes on
+        without."""
         pruned = record.status is TrialStatus.PRUNED  # its metrics where it stopped
         told = record.metrics if record.status is TrialStatus.COMPLETE or pruned else None
         try:
@@ -786,9 +786,9 @@ class _Loop:
 
     def _keep_finished(self) -> None:
         """Log (or journal, if the store still refuses) every trial that finished while the
-        parent was held up: a store that refused a new run for 40 s held the parent, and a
-        trial that had finished meanwhile was ended KILLED with its result dropped (audit of
-        2026-12-01)."""
+        parent was held up: a store that refuses a new run for 40 s holds the parent, and a
+        trial that finishes meanwhile would otherwise be ended KILLED with its result
+        dropped."""
         for future, trial in list(self.running.items()):
             record = _result_or_none(future)
             if record is None:
