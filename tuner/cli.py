@@ -38,6 +38,7 @@ from tuner.startup import pause_collection, quiet_resource_tracker, resume_colle
 from tuner.tracking.uri import redact_uri
 
 if TYPE_CHECKING:
+    from tuner.engine.runner import SweepCounts
     from tuner.engine.sweep import PreparedSweep
     from tuner.flow import SweepSettings
     from tuner.progress import ProgressDisplay
@@ -454,19 +455,7 @@ def _run(args: argparse.Namespace) -> int:
                                 SweepHooks(view.prepared, view.finished, on_step=view.step))
     finally:
         view.close()
-    pruned = f", {outcome.pruned} pruned (stopped early)" if outcome.pruned else ""
-    rescored = (f" ({outcome.rescored} re-scored from their stored fits: new labels, metric "
-                "settings or scoring code)" if outcome.rescored else "")
-    repeated = (f", {outcome.repeated} repeated (TPE suggested a configuration again: its "
-                "trials ran once)" if outcome.repeated else "")
-    repeated += (f", {outcome.unasked} not asked (the search had suggested every configuration "
-                 "its space holds)" if outcome.unasked else "")
-    # a larger topn refits every trial where a smaller one re-scores: the count says why
-    rescored += (f" ({outcome.unrescorable} fitted again: their stored fits kept fewer words "
-                 "per topic than the metrics now read, or lost an artifact, so they could not "
-                 "be re-scored)" if outcome.unrescorable else "")
-    print(f"\n{outcome.completed} completed{rescored}{pruned}, {outcome.failed} failed, "
-          f"{outcome.skipped} skipped (already finished){repeated}")
+    print(f"\n{_counts_said(outcome.counts)}")
     if outcome.journalled:
         print(f"warning: the tracking store refused {outcome.journalled} trials' results: they "
               "are kept in the journal under the cache folder, and the next run of this "
@@ -487,7 +476,24 @@ def _run(args: argparse.Namespace) -> int:
         print(f"next: `tuner report {experiment}{store}` (each configuration's topics, with "
               f"plots), `tuner best {experiment}{store}` (a grid of the best), `tuner ui "
               f"{experiment}{store}` (MLflow's compare view)", file=sys.stderr)
-    return EXIT_TRIAL_FAILED if outcome.failed else EXIT_OK
+    return EXIT_TRIAL_FAILED if outcome.counts.failed else EXIT_OK
+
+
+def _counts_said(counts: SweepCounts) -> str:
+    """`12 completed (2 re-scored ...), 1 pruned (stopped early), 0 failed, 3 skipped ...`."""
+    pruned = f", {counts.pruned} pruned (stopped early)" if counts.pruned else ""
+    rescored = (f" ({counts.rescored} re-scored from their stored fits: new labels, metric "
+                "settings or scoring code)" if counts.rescored else "")
+    # a larger topn refits every trial where a smaller one re-scores: the count says why
+    rescored += (f" ({counts.unrescorable} fitted again: their stored fits kept fewer words "
+                 "per topic than the metrics now read, or lost an artifact, so they could not "
+                 "be re-scored)" if counts.unrescorable else "")
+    repeated = (f", {counts.repeated} repeated (TPE suggested a configuration again: its "
+                "trials ran once)" if counts.repeated else "")
+    repeated += (f", {counts.unasked} not asked (the search had suggested every configuration "
+                 "its space holds)" if counts.unasked else "")
+    return (f"{counts.completed} completed{rescored}{pruned}, {counts.failed} failed, "
+            f"{counts.skipped} skipped (already finished){repeated}")
 
 
 def _serve(args: argparse.Namespace) -> int:

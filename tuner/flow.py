@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tuner.devices import usable_cores
 from tuner.engine.executors import SharedPool, WarmPool, make_executor, threads_per_worker
-from tuner.engine.runner import Limits, SweepResult, SweepSummary, run_sweep
+from tuner.engine.runner import Limits, SweepCounts, SweepResult, SweepSummary, run_sweep
 from tuner.engine.sweep import CheckedInputs, PreparedSweep, precompute
 from tuner.errors import (
     SweepAbortedError,
@@ -90,19 +90,11 @@ class SweepOutcome:
     parent_run_id: str
     metric: str
     board: list[ConfigResult]  # configurations ranked by the mean over their seeds
-    completed: int
-    failed: int
-    skipped: int
-    rescored: int = 0  # trials whose stored fit was scored again (new truth or metric settings)
-    pruned: int = 0  # trials the sweep's pruner stopped early (done, not ranked)
+    counts: SweepCounts
     journalled: int = 0  # results the store refused, kept in the journal for the next run
-    repeated: int = 0  # TPE: trials of suggestions that repeated earlier ones, not run again
     unshown: int = 0  # configurations ranked below the board's last row
     # what the ranked trials' own figures say is likely wrong with them (tuner.reporting.health)
     warnings: list[str] = field(default_factory=list)
-    unrunnable: int = 0  # TPE: trials of suggestions skipped as breaking a model's rules
-    unrescorable: int = 0  # fitted again: their stored fit could not be re-scored
-    unasked: int = 0  # TPE: trials of the budget left once a finite space was all suggested
 
 
 @dataclass
@@ -273,10 +265,8 @@ def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, ho
     except Exception as err:  # trials may have run: no longer "invalid input" (exit 2)
         raise _aborted(grid, err, tracker.journalled) from err
     return SweepOutcome(result.sweep.experiment_id, result.sweep.run_id, metric, board,
-                        result.completed, result.failed, result.skipped, result.rescored,
-                        result.pruned, tracker.journalled, result.repeated,
-                        len(ranked) - len(board), after, result.unrunnable,
-                        result.unrescorable, result.unasked)
+                        result.counts, journalled=tracker.journalled,
+                        unshown=len(ranked) - len(board), warnings=after)
 
 
 def _aborted(grid: Grid, err: Exception, journalled: int = 0) -> SweepAbortedError:

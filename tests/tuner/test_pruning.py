@@ -73,7 +73,7 @@ def pruned_sweep(tmp_path_factory, small_corpus):
 
 def test_a_bad_trial_stops_at_its_rung_and_is_logged_pruned(pruned_sweep):
     folder, store, _, _, outcome = pruned_sweep
-    assert (outcome.completed, outcome.pruned, outcome.failed) == (1, 1, 0)
+    assert (outcome.counts.completed, outcome.counts.pruned, outcome.counts.failed) == (1, 1, 0)
     runs = _runs(store, outcome)
     [good], [bad] = runs[LEARNS], runs[STALLS]
     assert bad.info.status == "FINISHED"
@@ -102,7 +102,7 @@ def test_rankings_leave_pruned_trials_out_and_the_report_counts_them(pruned_swee
 def test_a_rerun_with_a_pruner_treats_pruned_trials_as_done(pruned_sweep):
     _, store, cache, grid, _ = pruned_sweep
     again = _sweep(grid, store, cache)
-    assert (again.completed, again.pruned, again.skipped) == (0, 0, 2)
+    assert (again.counts.completed, again.counts.pruned, again.counts.skipped) == (0, 0, 2)
 
 
 def test_a_trial_pruned_for_another_objective_or_pruner_is_not_done(tmp_path, small_corpus):
@@ -111,13 +111,14 @@ def test_a_trial_pruned_for_another_objective_or_pruner_is_not_done(tmp_path, sm
     only under the pruner, settings and objective that stopped it."""
     store, cache = sqlite_store(tmp_path / "mlflow.db"), tmp_path / "cache"
     first = _sweep(_grid(tmp_path / "ari", small_corpus, ASHA), store, cache)
-    assert (first.completed, first.pruned) == (1, 1)
+    assert (first.counts.completed, first.counts.pruned) == (1, 1)
     [pruned] = _runs(store, first)[STALLS]
     assert pruned.data.tags["tuner.pruned_by"]
     npmi = _grid(tmp_path / "npmi", small_corpus, {**ASHA, "metric": "npmi"})
     again = _sweep(npmi, store, cache)
-    assert (again.skipped, again.completed + again.pruned) == (1, 1)  # the pruned one judged anew
-    assert _sweep(npmi, store, cache).skipped == 2  # and under its own verdict, done
+    # the pruned one judged anew
+    assert (again.counts.skipped, again.counts.completed + again.counts.pruned) == (1, 1)
+    assert _sweep(npmi, store, cache).counts.skipped == 2  # and under its own verdict, done
 
 
 def test_without_a_pruner_nothing_is_pruned_and_a_pruned_trial_runs_in_full(pruned_sweep,
@@ -125,7 +126,7 @@ def test_without_a_pruner_nothing_is_pruned_and_a_pruned_trial_runs_in_full(prun
     folder, store, cache, _, _ = pruned_sweep
     plain = _grid(folder / "plain", small_corpus, None)
     outcome = _sweep(plain, store, cache)
-    assert (outcome.completed, outcome.pruned, outcome.skipped) == (1, 0, 1)
+    assert (outcome.counts.completed, outcome.counts.pruned, outcome.counts.skipped) == (1, 0, 1)
     [_, full] = _runs(store, outcome)[STALLS]
     assert full.data.tags["tuner.status"] == "COMPLETE"
     assert "budget_used" not in full.data.metrics
@@ -138,7 +139,7 @@ def test_without_a_pruner_nothing_is_pruned_and_a_pruned_trial_runs_in_full(prun
 def test_pruning_works_alike_on_dask(tmp_path, small_corpus):
     store, cache = sqlite_store(tmp_path / "mlflow.db"), tmp_path / "cache"
     outcome = _sweep(_grid(tmp_path, small_corpus, ASHA), store, cache, executor="dask")
-    assert (outcome.completed, outcome.pruned, outcome.failed) == (1, 1, 0)
+    assert (outcome.counts.completed, outcome.counts.pruned, outcome.counts.failed) == (1, 1, 0)
     [bad] = _runs(store, outcome)[STALLS]
     assert (bad.data.tags["tuner.status"], bad.data.metrics["budget_used"]) == ("PRUNED", 1.0)
 
@@ -151,12 +152,12 @@ def test_a_rerun_judges_its_new_trials_against_the_curves_of_those_it_skips(tmp_
     first rung and stops there; alone at its rungs, it trained in full."""
     store, cache = sqlite_store(tmp_path / "mlflow.db"), tmp_path / "cache"
     first = _sweep(_grid(tmp_path / "first", small_corpus, ASHA), store, cache)
-    assert (first.completed, first.pruned) == (1, 1)
+    assert (first.counts.completed, first.counts.pruned) == (1, 1)
     extended = make_grid(tmp_path / "extended", small_corpus, experiment="prune",
                          models=["prodlda"], search=ASHA,
                          params={**PARAMS, "learning_rate": [LEARNS, STALLS, STALLS * 2]})
     again = _sweep(extended, store, cache)
-    assert (again.skipped, again.completed, again.pruned) == (2, 0, 1)
+    assert (again.counts.skipped, again.counts.completed, again.counts.pruned) == (2, 0, 1)
     [added] = _runs(store, again)[STALLS * 2]
     assert added.data.metrics["budget_used"] == 1.0
     sweep = MlflowClient(store).get_run(again.parent_run_id)

@@ -63,12 +63,12 @@ def test_relabelled_data_rescores_every_trial_without_refitting(tmp_path, small_
                      params={"num_topics": [5, 6], "vocab_size": 1000, "lda.max_iter": 10})
     store, cache = sqlite_store(tmp_path / "mlflow.db"), tmp_path / "cache"
     first = _sweep(grid, store, cache)
-    assert (first.completed, first.rescored) == (2, 0)
+    assert (first.counts.completed, first.counts.rescored) == (2, 0)
 
     records = _relabelled(read_jsonl(corpus), shift=7)
     write_jsonl(corpus, records)
     second = _sweep(grid, store, cache)
-    assert (second.completed, second.skipped, second.rescored) == (2, 0, 2)
+    assert (second.counts.completed, second.counts.skipped, second.counts.rescored) == (2, 0, 2)
 
     client = MlflowClient(store)
     runs = client.search_runs([second.experiment_id], "tags.`tuner.role` = 'trial'")
@@ -90,7 +90,7 @@ def test_relabelled_data_rescores_every_trial_without_refitting(tmp_path, small_
         assert run.data.tags["tuner.threads"] == source.data.tags["tuner.threads"]
 
     third = _sweep(grid, store, cache)
-    assert (third.completed, third.skipped) == (0, 2)
+    assert (third.counts.completed, third.counts.skipped) == (0, 2)
     _assert_ranked_on_the_new_labels(second, store, {r.info.run_id: r for r in rescored})
 
 
@@ -121,7 +121,7 @@ def test_a_changed_stop_list_is_a_new_configuration_not_another_seed(tmp_path, s
     grid.write_text(json.dumps({**raw, "preprocessing": {"stopwords": "mallet"}}),
                     encoding="utf-8")
     second = _sweep(grid, store, cache)
-    assert second.completed == 1
+    assert second.counts.completed == 1
     (config,) = second.board
     assert config.seeds == 1 and config.trials[0].parent_run_id == second.parent_run_id
 
@@ -140,7 +140,7 @@ def test_a_trial_skipped_as_finished_stays_ranked(tmp_path, ng_records):
     grid.write_text(json.dumps({**raw, "preprocessing": {"stopwords": "english"}}),
                     encoding="utf-8")
     second = _sweep(grid, store, cache)
-    assert (second.completed, second.skipped) == (0, 1)
+    assert (second.counts.completed, second.counts.skipped) == (0, 1)
     assert [c.trials[0].run_id for c in second.board] == \
         [c.trials[0].run_id for c in first.board]
 
@@ -162,10 +162,10 @@ def test_a_sweep_run_again_ranks_what_it_asked_for_not_a_newer_lookalike(tmp_pat
     write_jsonl(corpus, [{**r, "group": "x" if i % 4 else r["group"]}
                          for i, r in enumerate(records)])
     second = _sweep(grid, store, cache)
-    assert second.completed == 1
+    assert second.counts.completed == 1
     write_jsonl(corpus, records)
     third = _sweep(grid, store, cache)
-    assert (third.completed, third.skipped) == (0, 1)
+    assert (third.counts.completed, third.counts.skipped) == (0, 1)
     own = first.board[0].trials[0].run_id
     assert [c.trials[0].run_id for c in third.board] == [own]
     assert third.board[0].superseded == 1  # the other covariates' run, said under the board

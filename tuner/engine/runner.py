@@ -71,7 +71,22 @@ POLL_SECONDS = 0.25
 STEP_SAID_AFTER_S = 1.0  # a shared step still running then is said to have started
 STEP_UNMARKED_S = 4.0  # a step with no marker (a remote worker's) is taken to start this late
 MAX_TAG_CHARS = 5000  # MLflow refuses a tag value over 8,000 characters
-__all__ = ["Limits", "SweepResult", "SweepSummary", "run_sweep"]
+__all__ = ["Limits", "SweepCounts", "SweepResult", "SweepSummary", "run_sweep"]
+
+
+@dataclass(frozen=True)
+class SweepCounts:
+    """How a sweep's trials ended, as `tuner run` and `tuner serve` report them."""
+
+    completed: int = 0
+    failed: int = 0
+    skipped: int = 0  # finished by an earlier sweep
+    rescored: int = 0  # stored fits scored again (new labels, metric settings or scoring code)
+    pruned: int = 0  # stopped early by the sweep's pruner (done, not ranked)
+    repeated: int = 0  # TPE: trials of suggestions that repeated earlier ones, not run again
+    unrunnable: int = 0  # TPE: trials of suggestions skipped as breaking a model's rules
+    unasked: int = 0  # TPE: trials of the budget left once a finite space was all suggested
+    unrescorable: int = 0  # trials fitted again: their stored fit could not be re-scored
 
 
 @dataclass
@@ -102,6 +117,13 @@ class SweepResult:
     @property
     def rescored(self) -> int:
         return sum(r.rescored_from is not None for r in self.records)
+
+    @property
+    def counts(self) -> SweepCounts:
+        return SweepCounts(completed=self.completed, failed=self.failed, skipped=self.skipped,
+                           rescored=self.rescored, pruned=self.pruned, repeated=self.repeated,
+                           unrunnable=self.unrunnable, unasked=self.unasked,
+                           unrescorable=self.unrescorable)
 
 
 @dataclass(frozen=True)

@@ -420,15 +420,16 @@ class SweepRegistry:
             return
         with self._lock:
             job.experiment_id, job.parent_run_id = outcome.experiment_id, outcome.parent_run_id
-            job.metric, job.skipped = outcome.metric, outcome.skipped
-            job.repeated, job.unrunnable = outcome.repeated, outcome.unrunnable
-            job.unasked = outcome.unasked
+            counts = outcome.counts
+            job.metric, job.skipped = outcome.metric, counts.skipped
+            job.repeated, job.unrunnable, job.unasked = (counts.repeated, counts.unrunnable,
+                                                         counts.unasked)
             job.journalled = outcome.journalled
             job.warnings = list(outcome.warnings)
-        if outcome.failed and not (outcome.completed or outcome.skipped or outcome.pruned):
+        if counts.failed and not (counts.completed or counts.skipped or counts.pruned):
             # else an automation that checks the status alone takes an empty leaderboard for a
             # result
-            self._end(job, "failed", f"every trial failed ({outcome.failed}); each trial run's "
+            self._end(job, "failed", f"every trial failed ({counts.failed}); each trial run's "
                       "tuner.error tag in MLflow says why")
             return
         self._end(job, "finished", None)
