@@ -10,14 +10,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from tuner.data.corpus import (
-    CHINESE_SHARE,
-    FORMATS,
-    SUPPORTED_SUFFIXES,
-    DatasetSpec,
-    text_field_setting,
-)
+from tuner.data.corpus import FORMATS, SUPPORTED_SUFFIXES, DatasetSpec, text_field_setting
 from tuner.data.embeddings import LONG_DOCUMENTS, MAX_REVISION, EmbeddingSpec, valid_revision
+from tuner.data.language import CHINESE_SHARE
 from tuner.data.vocab import NPMI_REFERENCES, STOP_LISTS, Preprocessing
 from tuner.engine.pruning import PRUNER_TYPES, PrunerSpec
 from tuner.engine.search import STRATEGIES, SearchSpec

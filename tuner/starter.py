@@ -14,17 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tuner.data.corpus import (
+from tuner.data.corpus import is_missing, is_nested, level_text, read_records
+from tuner.data.ground_truth import not_topical
+from tuner.data.language import (
     LETTER,
     chinese_documents,
     detected_language,
     enough_to_say,
-    is_missing,
-    is_nested,
-    level_text,
-    read_records,
+    even_sample,
 )
-from tuner.data.ground_truth import not_topical
 from tuner.data.timestamps import parse_timestamp, value_shape
 from tuner.errors import DataError
 from tuner.grid_sections import MAX_TEXT_FIELDS
@@ -147,7 +145,7 @@ def starter_grid(path: Path, grid_folder: Path | None, models: Sequence[str] = (
 def found_fields(records: Sequence[Mapping[str, Any]], where: str, folder: bool = False
                  ) -> Found:
     names = _every_records_fields(records)
-    sample = records[::max(1, len(records) // SAMPLE)]
+    sample = even_sample(records, SAMPLE)
     words = _words_by_field(sample, names)
     text = _text_field(words, sample, names, where)
     found = Found(text, folder=folder, joined=_more_text(records, words, text))
@@ -170,7 +168,7 @@ def _shown_words(records: Sequence[Mapping[str, Any]], name: str,
     """A field's mean words as the note says them: jieba's words where its values are Chinese.
     Toutiao's keywords (周杰伦,昆凌,...) read "14 words on average", each Han character counted,
     beside headlines of 10 jieba words (new-user audit of 2026-12-04)."""
-    sample = [_text(r.get(name)) for r in records[::max(1, len(records) // ZH_SAMPLE)]]
+    sample = [_text(r.get(name)) for r in even_sample(records, ZH_SAMPLE)]
     if detected_language(sample) != "zh":
         return words[name]
     from tuner.data.vocab import chinese_word_count
@@ -433,8 +431,8 @@ def _token_counts(texts: Sequence[str], language: str) -> list[int]:
     if language == "zh":
         from tuner.data.vocab import chinese_word_count
 
-        return [chinese_word_count(t) for t in texts[::max(1, len(texts) // ZH_SAMPLE)]]
-    return [_words(t) for t in texts[::max(1, len(texts) // SAMPLE)]]
+        return [chinese_word_count(t) for t in even_sample(texts, ZH_SAMPLE)]
+    return [_words(t) for t in even_sample(texts, SAMPLE)]
 
 
 def _chinese_note(texts: Sequence[str]) -> tuple[str, bool]:

@@ -319,7 +319,7 @@ def test_short_chinese_headlines_beside_long_english_articles_are_chinese():
     """By the share of letters alone, 60% Chinese headlines among 40% long English articles
     were 23% Chinese, tokenised as English, and 60% of the documents kept no word (review of
     2026-12-01): most documents being mostly Chinese makes the corpus zh too."""
-    from tuner.data.corpus import chinese_share, detected_language
+    from tuner.data.language import chinese_share, detected_language
 
     headlines = ["中国队今晚赢得了世界杯的比赛"] * 60
     articles = ["A long English article about trade, elections and the weather. " * 8] * 40

@@ -14,9 +14,10 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from tuner.data.confine import open_checked, pinned
+from tuner.data.language import HAN_CHARACTER, LETTER, detected_language
 from tuner.data.store import json_sha256
 from tuner.errors import DataError, shown
 from tuner.params import closest
@@ -551,89 +552,6 @@ def load_corpus(spec: DatasetSpec, roots: Sequence[Path] = ()) -> Corpus:
     _check_covariates(covariates, where)
     return Corpus(ids, texts, labels, timestamps, covariates,
                   spec.language or detected_language(texts), where, corpus_sha256(ids, texts))
-
-
-CHINESE_SHARE = 0.3  # above this share of Han letters a corpus is Chinese (tokenised by jieba)
-
-
-def detected_language(texts: Sequence[str]) -> str:
-    """zh when more than CHINESE_SHARE of the letters are Han characters, or most documents are
-    mostly Han (short Chinese headlines beside long English articles), else en. A Chinese
-    corpus read as `en` is cut on spaces into whole clauses: 94 words for
-    2,000 toutiao headlines, 86.8% of them with none (1,966 words and 3.2% as zh)."""
-    if chinese_share(texts) > CHINESE_SHARE:
-        return "zh"
-    documents = chinese_documents(texts)
-    return "zh" if 2 * documents.mostly > documents.looked else "en"
-
-
-class ChineseDocuments(NamedTuple):
-    """Of an even sample of a corpus's texts (each read to its 500th character): how many are
-    mostly Han letters, how many hold Chinese text of their own, and how many were looked at."""
-    mostly: int
-    holding: int
-    looked: int
-
-
-# A run of Han characters from which a document holds Chinese text of its own: a clause has
-# one, a name in its own script (毛泽东 beside Mao Zedong) does not
-CHINESE_RUN = re.compile("[\u4e00-\u9fff]{5,}")
-
-
-def _looked(texts: Sequence[str], sample: int) -> list[str]:
-    """An even sample of `texts`, each read to its 500th character."""
-    return [text[:500] for text in texts[::max(1, len(texts) // sample)]]
-
-
-def chinese_documents(texts: Sequence[str], sample: int = 2000) -> ChineseDocuments:
-    looked = _looked(texts, sample)
-    return ChineseDocuments(sum(_mostly_han(text) for text in looked),
-                            sum(CHINESE_RUN.search(text) is not None for text in looked),
-                            len(looked))
-
-
-MIXED_SHARE = 0.02  # of the documents sampled, from which Chinese ones are worth a word
-LATIN_LETTERS = 20  # a document with this many Latin letters and little Han is not Chinese
-
-
-def not_chinese_documents(texts: Sequence[str], sample: int = 2000) -> tuple[int, int]:
-    """Of an even sample (each read to its 500th character): how many are written in Latin
-    letters, not mostly Han (English articles among Chinese ones), and how many were looked at."""
-    looked = _looked(texts, sample)
-    return sum(len(_LATIN.findall(text)) >= LATIN_LETTERS and not _mostly_han(text)
-               for text in looked), len(looked)
-
-
-LATIN_LETTER = "A-Za-z\u00c0-\u024f"  # a regular expression class: Latin letters, accented too
-_LATIN = re.compile(f"[{LATIN_LETTER}]")
-
-
-def enough_to_say(count: int, sampled: int) -> bool:
-    """Whether `count` of `sampled` documents (mostly Chinese, or holding Chinese) are enough to
-    tell an English corpus's user: one at least, and MIXED_SHARE of the sample."""
-    return count >= max(1, MIXED_SHARE * sampled)
-
-
-def _mostly_han(text: str) -> bool:
-    han = len(HAN_CHARACTER.findall(text))
-    return han > 0 and 2 * han > len(LETTER.findall(text))  # letters counted only where needed
-
-
-def chinese_share(texts: Sequence[str], sample: int = 200) -> float:
-    """The share of Han characters among the letters of (an even sample of) the texts: the
-    first 2,000 characters of each, what is not a letter (not Han) cut out by a regular
-    expression, in C (a loop over the characters takes 44 ms on 200 of 20ng-mini's posts, and
-    a command counts it up to three times)."""
-    step = max(1, len(texts) // sample)
-    looked = "\n".join(text[:2000] for text in texts[::step])
-    letters = len(_NOT_LETTERS.sub("", looked))
-    return len(_NOT_HAN.sub("", looked)) / letters if letters else 0.0
-
-
-HAN_CHARACTER = re.compile("[\u4e00-\u9fff]")
-LETTER = re.compile(r"[^\W\d_]")  # a letter of any script (str.isalpha, in C)
-_NOT_LETTERS = re.compile(r"[\W\d_]+")
-_NOT_HAN = re.compile("[^\u4e00-\u9fff]+")
 
 
 def _as_text(value: Any) -> str:

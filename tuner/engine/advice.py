@@ -16,21 +16,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from trainers import fit_inputs, load_trainer
-from tuner.data.corpus import (
+from tuner.data.corpus import DOCUMENT_SUFFIXES, corpus_files, field_names, level_text
+from tuner.data.embeddings import MINILM_IDS, model_kind, token_limit
+from tuner.data.ground_truth import not_topical
+from tuner.data.language import (
     CHINESE_SHARE,
-    DOCUMENT_SUFFIXES,
     HAN_CHARACTER,
     LATIN_LETTER,
     chinese_documents,
     chinese_share,
-    corpus_files,
     enough_to_say,
-    field_names,
-    level_text,
+    even_sample,
     not_chinese_documents,
 )
-from tuner.data.embeddings import MINILM_IDS, model_kind, token_limit
-from tuner.data.ground_truth import not_topical
 from tuner.data.timestamps import parse_timestamps, precision
 from tuner.data.vocab import (
     MAX_TOKEN_LEN,
@@ -341,7 +339,7 @@ CHARACTERS_COUNTED = 20_000  # of a longer document; its count is scaled to its 
 
 
 def sample_documents(texts: Sequence[str], size: int = ADVICE_SAMPLE) -> Sequence[str]:
-    return texts[::max(1, len(texts) // size)]  # an even sample: validation stays quick
+    return even_sample(texts, size)  # validation stays quick
 
 
 _COUNTED: dict[tuple[str, str], list[tuple[int, int]] | None] = {}

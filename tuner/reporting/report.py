@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from tuner.data.corpus import HAN_CHARACTER
+from tuner.data.language import HAN_CHARACTER
 from tuner.errors import TunerError
 from tuner.metrics import higher_is_better
 from tuner.reporting.earlier import changed_preprocessing, earlier_sweeps
