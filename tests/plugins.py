@@ -11,6 +11,7 @@ import os
 import sys
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -135,3 +136,26 @@ class ThreadsTrainer(_AdjustedLda):
     def adjusted(self, output: TopicModelOutput, data: TrialData, ctx: FitContext
                  ) -> TopicModelOutput:
         return dataclasses.replace(output, extras={**output.extras, "fit_threads": ctx.threads})
+
+
+class ScribblerTrainer(_AdjustedLda):
+    """Fits a real LDA, then writes over the first half of its bag of words' cached tokens in
+    place, as another process damaging the cache during a fit would."""
+
+    name: ClassVar[str] = "Scribbler"
+    params: ClassVar[ParamSchema] = ParamSchema("Scribbler", [NUM_TOPICS, VOCAB_SIZE])
+
+    def adjusted(self, output: TopicModelOutput, data: TrialData, ctx: FitContext
+                 ) -> TopicModelOutput:
+        assert ctx.cache_dir is not None
+        for tokens in Path(ctx.cache_dir).glob("bow/*/flat.npy"):
+            zero_first_half(tokens)
+        return output
+
+
+def zero_first_half(array_file: Path) -> None:
+    """Zero the first half of a .npy file's values in place (same file, same size)."""
+    header = len(array_file.read_bytes()) - np.load(array_file, mmap_mode="r").nbytes
+    with array_file.open("r+b") as handle:
+        handle.seek(header)
+        handle.write(bytes((array_file.stat().st_size - header) // 2))

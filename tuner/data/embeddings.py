@@ -504,6 +504,22 @@ def _pool(hidden: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tenso
     return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
 
 
+def recorded_matrix(path: Path, verify: bool = True) -> NDArray[np.float32] | None:
+    """The cached matrix at `path`, memory-mapped, if it is the file its sidecar recorded: the
+    same size and shape, and with `verify` the same sha256 (a file damaged in place keeps its
+    size); None otherwise."""
+    meta = read_json(path.with_suffix(".json"))
+    try:
+        if meta is None or path.stat().st_size != meta.get("bytes"):
+            return None
+        if verify and file_sha256(path) != meta.get("sha256"):
+            return None
+    except OSError:
+        return None
+    matrix = load_npy(path)
+    return matrix if matrix is not None and list(matrix.shape) == meta.get("shape") else None
+
+
 class EmbeddingCache:
     """`.npy` matrices with JSON sidecars under `root/`, computed once per key, memory-mapped."""
 
@@ -541,14 +557,9 @@ class EmbeddingCache:
         """Memory-map the matrix if its sidecar matches the key and the file is whole."""
         path = self.path_for(key)
         meta = read_json(path.with_suffix(".json"))
-        if meta is None or meta.get("key") != key.record() or not path.is_file():
+        if meta is None or meta.get("key") != key.record():
             return None
-        if path.stat().st_size != meta.get("bytes"):
-            return None
-        if verify and file_sha256(path) != meta.get("sha256"):
-            return None
-        matrix = load_npy(path)
-        return matrix if matrix is not None and list(matrix.shape) == meta.get("shape") else None
+        return recorded_matrix(path, verify)
 
     def _store(self, path: Path, key: EmbeddingKey, matrix: NDArray[np.float32]) -> None:
         def write(temp: Path) -> None:

@@ -697,6 +697,9 @@ def make_bow(tokenized: Sequence[Sequence[str]], vocab: list[str], key: str) -> 
     return BagOfWords(vocab, flat, offsets, key)
 
 
+BOW_TOKENS = "flat.npy"  # a cached bag's tokens, memory-mapped by the workers
+
+
 class BowCache:
     """Bags of words on disk under `root/bow/<digest>/`, computed once per key."""
 
@@ -813,11 +816,11 @@ class BowCache:
             return None
         try:
             if any(file_sha256(folder / name) != meta.get(f"sha256:{name}")
-                   for name in ("flat.npy", "offsets.npy")):
+                   for name in (BOW_TOKENS, "offsets.npy")):
                 return None  # damaged in place: recomputed, never read as it is
         except OSError:
             return None
-        flat, offsets = load_npy(folder / "flat.npy"), load_npy(folder / "offsets.npy", mmap=False)
+        flat, offsets = load_npy(folder / BOW_TOKENS), load_npy(folder / "offsets.npy", mmap=False)
         if flat is None or offsets is None or len(flat) != meta.get("n_tokens") \
                 or len(offsets) != meta.get("n_docs", -2) + 1:
             return None
@@ -827,13 +830,13 @@ class BowCache:
 
     def _save(self, folder: Path, bow: BagOfWords, key: dict[str, object]) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        write_atomic(folder / "flat.npy", lambda p: _save_npy(p, bow.flat))
+        write_atomic(folder / BOW_TOKENS, lambda p: _save_npy(p, bow.flat))
         write_atomic(folder / "offsets.npy", lambda p: _save_npy(p, bow.offsets))
         write_json_atomic(folder / "meta.json", {
             "key": key, "vocab": bow.vocab, "sha256:vocab": json_sha256(bow.vocab),
             "n_docs": bow.n_docs, "n_tokens": len(bow.flat),
             **{f"sha256:{name}": file_sha256(folder / name)
-               for name in ("flat.npy", "offsets.npy")}})
+               for name in (BOW_TOKENS, "offsets.npy")}})
 
 
 def _meta_key(path: Path) -> dict[str, Any] | None:

@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 from trainers import load_trainer
 from tuner.data.confine import confined, confined_model
 from tuner.data.corpus import Corpus, DatasetSpec, load_corpus, text_field_setting
-from tuner.data.embeddings import EncoderSource
+from tuner.data.embeddings import EncoderSource, recorded_matrix
 from tuner.data.ground_truth import (
     GroundTruth,
     first_seen_codes,
@@ -34,7 +34,13 @@ from tuner.data.ground_truth import (
 from tuner.data.inputs import Checkpoint, FitContext, SharedStep, TrialData, never_stop
 from tuner.data.numerics import check_torch_capability
 from tuner.data.store import cached_work_seconds
-from tuner.data.vocab import BagOfWords, BowCache, Cooccurrence, CooccurrenceCache
+from tuner.data.vocab import (
+    BOW_TOKENS,
+    BagOfWords,
+    BowCache,
+    Cooccurrence,
+    CooccurrenceCache,
+)
 from tuner.devices import limit_threads, pick_device, thread_limit
 from tuner.engine.jit import enable_jit_cache
 from tuner.engine.memory import peak_mb, reset_peak
@@ -70,7 +76,8 @@ class WorkerState:
 
     slot: int = 0
     threads: int = 1
-    data: OrderedDict[str, TrialData] = field(default_factory=OrderedDict)
+    # memo key -> the data, its side inputs' digests and its mapped files' fingerprints
+    data: OrderedDict[str, LoadedData] = field(default_factory=OrderedDict)
     # (bag of words folder, window, npmi_reference) -> counts
     cooccurrence: OrderedDict[tuple[str, int, str], Cooccurrence] = field(
         default_factory=OrderedDict)
@@ -165,20 +172,76 @@ def warm_up(models: tuple[str, ...]) -> None:
 
 
 def load_trial_data(ref: DataRef) -> TrialData:
-    """The corpus, bag of words, embeddings and labels of `ref`, loaded once per worker."""
+    """The corpus, bag of words, embeddings and labels of `ref`, loaded once per worker and
+    loaded again when a file it maps or a side input changed since."""
+    memo_key = _memo_key(ref)
+    loaded: LoadedData = _remembered(_STATE.data, memo_key, lambda: _loaded(ref))
+    if _changed_side_inputs(ref, loaded.side_digests) or _moved_files(loaded.mapped):
+        del _STATE.data[memo_key]  # a warm worker would fail every later sweep of the file
+        loaded = _remembered(_STATE.data, memo_key, lambda: _loaded(ref))
+    _check_side_inputs(ref, loaded.side_digests)  # every trial: the first may read none
+    return _with_confined_encoder(loaded.data, ref)
+
+
+def _memo_key(ref: DataRef) -> str:
     # The fields read matter as much as the file: a warm worker (tuner serve, Dask) serves
     # sweeps that name other covariate or timestamp columns of the same file.
     fields = json.dumps(dict(ref.dataset), sort_keys=True, default=str)
-    memo_key = (f"{ref.corpus_path}|{fields}|{ref.corpus_sha256}|{ref.bow_path}|"
-                f"{ref.embedding_path}|{ref.ground_truth_path}|{ref.truth_sha256}")
+    return (f"{ref.corpus_path}|{fields}|{ref.corpus_sha256}|{ref.bow_path}|"
+            f"{ref.embedding_path}|{ref.ground_truth_path}|{ref.truth_sha256}")
+
+
+# A file's identity and last change: device, inode, size, mtime and ctime (which no user can
+# set back, as `touch -r` does mtime)
+Fingerprint = tuple[int, int, int, int, int]
+
+
+@dataclass(frozen=True)
+class LoadedData:
     data: TrialData
-    loaded: dict[str, str]
-    data, loaded = _remembered(_STATE.data, memo_key, lambda: _with_side_digests(ref))
-    if _changed_side_inputs(ref, loaded):  # read before the file's covariates were edited:
-        del _STATE.data[memo_key]  # a warm worker failed every later sweep of it (audit)
-        data, loaded = _remembered(_STATE.data, memo_key, lambda: _with_side_digests(ref))
-    _check_side_inputs(ref, loaded)  # on every trial: the first one may read none of them
-    return _with_confined_encoder(data, ref)
+    side_digests: Mapping[str, str]
+    # Files the data maps rather than copies (the bag's tokens, the embeddings), checked by
+    # hash when loaded: their fingerprints then, so that a change after is seen.
+    mapped: Mapping[Path, Fingerprint | None]
+
+
+def _loaded(ref: DataRef) -> LoadedData:
+    mapped = {path: _fingerprint(path) for path in _mapped_files(ref)}  # before the hash checks
+    data = _read_trial_data(ref)
+    return LoadedData(data, data.corpus.side_digests(), mapped)
+
+
+def _mapped_files(ref: DataRef) -> list[Path]:
+    files = [Path(ref.bow_path) / BOW_TOKENS]
+    return files + [Path(ref.embedding_path)] if ref.embedding_path else files
+
+
+def _fingerprint(path: Path) -> Fingerprint | None:
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return (found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns, found.st_ctime_ns)
+
+
+def _moved_files(mapped: Mapping[Path, Fingerprint | None]) -> list[Path]:
+    return [path for path, was in mapped.items() if _fingerprint(path) != was]
+
+
+def _check_mapped_files(ref: DataRef) -> None:
+    """Fail a trial whose mapped input was written in place while it ran: it read the file as
+    it was then, which no hash checked. A file replaced (another inode) is not: the mapping
+    keeps the content that was checked."""
+    loaded = _STATE.data.get(_memo_key(ref))
+    if loaded is None:
+        return
+    for path in _moved_files(loaded.mapped):
+        was, now = loaded.mapped[path], _fingerprint(path)
+        if was is not None and now is not None and was[:2] == now[:2]:
+            del _STATE.data[_memo_key(ref)]
+            raise CacheError(f"{path}: the cache file was written while the trial ran, so what "
+                             "it read is not what was checked; its result is not kept; re-run "
+                             "the sweep")
 
 
 def _with_confined_encoder(data: TrialData, ref: DataRef) -> TrialData:
@@ -190,11 +253,6 @@ def _with_confined_encoder(data: TrialData, ref: DataRef) -> TrialData:
         return data
     folder = confined_model(encoder.model, encoder.path, ref.roots)
     return dataclasses.replace(data, encoder=dataclasses.replace(encoder, path=str(folder)))
-
-
-def _with_side_digests(ref: DataRef) -> tuple[TrialData, dict[str, str]]:
-    data = _read_trial_data(ref)
-    return data, data.corpus.side_digests()
 
 
 # What makes two kinds of CPU run one code path (tuner.data.numerics, tuner.fitting.tomotopy_isa),
@@ -321,10 +379,14 @@ def fit_view(data: TrialData, ref: DataRef) -> TrialData:
 
 
 def _load_embeddings(ref: DataRef) -> np.ndarray | None:
+    """The embeddings, memory-mapped (workers share the page cache), checked against the hash
+    their cache recorded as the bag of words is."""
     if ref.embedding_path is None:
         return None
     path = Path(ref.embedding_path)
-    matrix = np.load(path, mmap_mode="r", allow_pickle=False)  # memory-mapped: shared page cache
+    matrix = recorded_matrix(path)
+    if matrix is None:
+        raise CacheError(f"{path}: embedding cache missing or damaged; re-run")
     if matrix.shape[0] == 0:
         raise CacheError(f"{path}: empty embedding matrix")
     return matrix
@@ -375,6 +437,7 @@ def rescore_trial(spec: TrialSpec, stored: StoredFit) -> TrialRecord:
         topic_words = [words[:top_n] for words in stored.topic_words]  # as a fit keeps them
         output = TopicModelOutput(topic_words, None, np.asarray(stored.assignments))
         metrics, per_topic, not_computed = _score(output, data, spec)
+        _check_mapped_files(spec.data)
         carried = {k: v for k, v in stored.metrics.items() if k not in SCORE_METRICS}
         return TrialRecord(spec, TrialStatus.COMPLETE, carried | metrics, topic_words,
                            per_topic, list(stored.assignments),
@@ -477,6 +540,7 @@ def _fit_and_score(spec: TrialSpec, worker: str) -> TrialRecord:
                            _context(spec, checkpoint or never_stop))
     fit_seconds = time.perf_counter() - started
     metrics, per_topic, not_computed = _score(output, data, spec)
+    _check_mapped_files(spec.data)
     if checkpoint is not None:  # its scoring and its waits on the pruner are not the fit's
         fit_seconds -= checkpoint.seconds
         metrics["checkpoint_seconds"] = checkpoint.seconds
