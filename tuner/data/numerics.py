@@ -5,8 +5,8 @@ torch's kernels (AVX2 against AVX-512) changed every MiniLM embedding (by up to 
 BERTopic's ARI from 0.139 to 0.085 on them; OpenBLAS's kernel (Haswell) changed Word2Vec's
 vectors, and THETA's ARI from 0.147 to 0.136; numba's target (generic) changed UMAP's
 reduction, and BERTopic's ARI from 0.139 to 0.106. A store or cache shared by two kinds of
-machine (a Dask cluster, NFS) would otherwise serve one machine's results as the other's. tomotopy's own
-instruction set is tuner.fitting.tomotopy_isa.
+machine (a Dask cluster, NFS) would otherwise serve one machine's results as the other's.
+tomotopy's own instruction set is tuner.fitting.tomotopy_isa.
 
 Each is read without importing the library where that is slow (the parent keys trials before
 any worker has imported torch); a worker checks torch's own answer (check_torch_capability)."""
