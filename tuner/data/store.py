@@ -177,7 +177,7 @@ def _modified(path: Path) -> float:
 
 def _change(name: str, old: Any, new: Any, width: int = 40) -> str:
     """"name: old -> new", each side cut to what differs: a 113-character `libraries` value
-    whose tokenizers version changed read alike on both sides when cut to its start (review)."""
+    whose tokenizers version changed reads alike on both sides when cut to its start."""
     before, after = (_as_text(v) for v in (old, new))
     if old is not None and new is not None:
         start = _field_start(before, _common_prefix(before, after))
