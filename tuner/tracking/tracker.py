@@ -340,7 +340,7 @@ class MlflowTracker:
                   **_started(os.getpid()), **tags})
         try:
             self._log_params(run.info.run_id, params)
-        except Exception:  # not left RUNNING until the next sweep's stale check (review)
+        except Exception:  # not left RUNNING until the next sweep's stale check
             with contextlib.suppress(Exception):
                 self.client.set_terminated(run.info.run_id, "FAILED")
             raise
