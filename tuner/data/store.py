@@ -190,8 +190,8 @@ def _change(name: str, old: Any, new: Any, width: int = 40) -> str:
 def _as_text(value: Any) -> str:
     if value is None:
         return "(unset)"
-    # Chinese stop words as themselves, not \u4e2d\u56fd; what
-    # could drive a terminal (C1 controls, bidirectional overrides) escaped all the same
+    # Chinese stop words as themselves, not \u4e2d\u56fd; what could drive a terminal (C1 controls,
+    # bidirectional overrides) escaped all the same
     return shown(value if isinstance(value, str) else json.dumps(value, default=str,
                                                                  ensure_ascii=False))
 
