@@ -389,10 +389,10 @@ class TpeSource:
 
     def _report_where_it_stopped(self, config: _Config) -> None:
         """The objective at the latest step a pruned seed reached, as the configuration's
-        intermediate value: TPE orders pruned trials by it (later steps, then better values),
-        where without one all tied, and a sweep whose pruner stopped most configurations
-        fills TPE's good group with arbitrary ones. Optuna takes
-        intermediate values of single-objective studies only."""
+        intermediate value: TPE orders pruned trials by it (later steps, then better values), where
+        without one all tied, and a sweep whose pruner stopped most configurations fills TPE's good
+        group with arbitrary ones. Optuna takes intermediate values of single-objective studies
+        only."""
         if len(self.spec.metrics) != 1:
             return
         metric = self.spec.metrics[0]
