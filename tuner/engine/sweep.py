@@ -532,12 +532,12 @@ def _bags_of_words(grid: Grid, inputs: CheckedInputs, cache_dir: Path,
                    events: dict[str, str], advice: list[str],
                    stop_check: Callable[[], None] | None = None) -> BagsOfWords:
     """One bag of words per (vocabulary size, language) the plan needs, and its co-occurrence
-    counts; a model whose language parameter differs from dataset.language gets the corpus
-    tokenised its way. Every size at or above the N words the preprocessing leaves is the bag
-    of N (BowCache.get_or_compute), and its trials say vocab_size N: 10000 and 20000 on 2,702
-    words are one trial, in one sweep or across sweeps (else 19000 after a sweep at 20000 builds
-    the bag again and runs the same trial again). `events` gets each
-    bag's figures, `advice` what they say is wrong."""
+    counts; a model whose language parameter differs from dataset.language gets the corpus tokenised
+    its way. Every size at or above the N words the preprocessing leaves is the bag of N
+    (BowCache.get_or_compute), and its trials say vocab_size N: 10000 and 20000 on 2,702 words are
+    one trial, in one sweep or across sweeps (else 19000 after a sweep at 20000 builds the bag again
+    and runs the same trial again). `events` gets each bag's figures, `advice` what they say is
+    wrong."""
     cache = BowCache(cache_dir)
     tokens: dict[str, TokenCounts] = {}  # each language tokenised once, for every size
     paths: dict[tuple[int, str], Path] = {}
