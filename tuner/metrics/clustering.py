@@ -99,9 +99,9 @@ def _matched_overlaps(predicted: NDArray[np.int64], truth: NDArray[np.int64]
     from scipy.optimize import linear_sum_assignment
 
     # Of matchings with the same total overlap, scipy keeps one by the table's order, which the
-    # labels' names set: the same partition's F1 would take 5 values under 32 renumberings of
-    # its classes. In the order each class and topic first appears in
-    # the corpus, the matching is the partitions' own.
+    # labels' names set: the same partition's F1 would take 5 values under 32 renumberings of its
+    # classes. In the order each class and topic first appears in the corpus, the matching is the
+    # partitions' own.
     matched_rows, matched_cols = linear_sum_assignment(table[np.ix_(row_order, col_order)],
                                                        maximize=True)
     rows, cols = row_order[matched_rows], col_order[matched_cols]
