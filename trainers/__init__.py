@@ -137,8 +137,8 @@ _SOURCE_DIGESTS: dict[str, str] = {}  # module name -> digest of its file, read 
 def plugin_source(trainer: type[Trainer]) -> str | None:
     """A digest of the files of the modules outside this package that define the trainer's
     class and its bases (a plug-in's own code), None for a built-in. A plug-in's `revision` is
-    its author's to raise, and none was: an edited plug-in kept its key, and a re-run skipped
-    its trials with the old code's scores (trust audit of 2026-12-03). Built-ins keep to their
+    its author's to raise, and may not be raised: without this digest an edited plug-in keeps
+    its key, and a re-run skips its trials with the old code's scores. Built-ins keep to their
     `revision`, so that an upgrade that changes no result re-runs nothing. Each file is read
     once per process, as load_trainer imports it (and in the fork server, after its imports),
     so the digest names the code that runs here even when the file changes later (a warm

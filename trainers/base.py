@@ -73,7 +73,7 @@ class Trainer(Protocol):
     # Whether the fit's result moves with the native threads it runs on on a CPU (torch's and
     # BLAS's sums split per thread): the thread count then joins its fit key, so a fit made on
     # another count is never served as this one's. Measured for the built-ins at 1 and 2 threads
-    # (tests/tuner/test_thread_keys.py; BERTopic by the determinism audit of 2026-12-03); a
+    # (tests/tuner/test_thread_keys.py; BERTopic measured apart, 2026-12-03); a
     # plug-in that cannot tell should say True.
     thread_sensitive: ClassVar[bool] = False
     # Heavy modules a worker imports while the parent precomputes, before the first trial. The

@@ -51,7 +51,7 @@ KMEANS_RESTARTS = 10
 def _never_read(params: Mapping[str, Any]) -> bool:
     """tuner reads a topic's words from BERTopic's c-TF-IDF weights, as many as the metrics'
     `topn`, so BERTopic's own top-word list (top_n_words) reaches no output or score: values
-    that differ only there are one trial (they ran as duplicates; audit of 2026-12-01)."""
+    that differ only there are one trial (else they run as duplicates)."""
     return True
 
 
@@ -85,7 +85,7 @@ class BERTopicTrainer(Trainer):
     # `tuner run` of BERTopic at K = the labels' number, reduce_outliers none / c-tf-idf /
     # embeddings, seeds 42 and 43 (2026-12-04): ARI 0.684 / 0.888 / 0.877 and NPMI 0.096 / 0.085
     # / 0.087 on BBC News (2,225); ARI 0.272 / 0.350 / 0.356 and NPMI 0.044 / 0.048 / 0.024 on
-    # 20ng-mini; the new-user audit's HuffPost CSV: ARI 0.059 / 0.099 / 0.104.
+    # 20ng-mini; a HuffPost CSV: ARI 0.059 / 0.099 / 0.104.
     starter_settings: ClassVar[Mapping[str, Any]] = {"reduce_outliers": "c-tf-idf"}
     starter_why: ClassVar[str] = (
         "HDBSCAN leaves many documents in no topic (31% of 20 Newsgroups' posts at its default "
@@ -221,8 +221,8 @@ UMAP_SHOWN = ("n_neighbors", "n_components", "min_dist", "metric", "random_state
 
 def _umap_key(params: Mapping[str, Any], embedding_key: str) -> dict[str, Any]:
     """What a reduction depends on, the versions of what computes it and the code paths they
-    pick on this CPU included (as the fit key holds them; numba's generic target changed the
-    reduction under one key, audit of 2026-12-02)."""
+    pick on this CPU included (as the fit key holds them; numba's generic target changes the
+    reduction, which would otherwise keep one key)."""
     return {"embeddings": embedding_key, "n_neighbors": params["n_neighbors"],
             "n_components": params["n_components"], "min_dist": params["min_dist"],
             "metric": params["metric"], "random_state": params["random_state"],
@@ -265,7 +265,7 @@ def _merge_to_num_topics(model: Any, docs: list[str], topics: list[int], wanted:
                          ) -> list[int]:
     """HDBSCAN's clusters merged down to `wanted` topics (None: as found) by BERTopic's own
     reduction, its outlier topic not counted: BERTopic's nr_topics counts it, so num_topics N
-    gave N-1 topics whenever HDBSCAN left outliers (audit of 2026-12-02)."""
+    would otherwise give N-1 topics whenever HDBSCAN leaves outliers."""
     found = len({t for t in topics if t >= 0})
     if wanted is None or found <= wanted:
         return topics

@@ -161,7 +161,7 @@ def covariate_effects(design: Design, gamma: NDArray[np.float64]) -> dict[str, A
                  "(categorical: this level against the reference level)",
         "reference_levels": design.references,
         # six significant figures: six decimals read a covariate in seconds since 1970 as
-        # "no effect" (every value 0.0; audit of 2026-12-01)
+        # "no effect" (every value 0.0)
         "effects": {name: [float(f"{float(x):.6g}") for x in centred[i]]
                     for i, name in enumerate(design.columns) if i > 0},
     }

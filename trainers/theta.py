@@ -36,7 +36,7 @@ WORD_EMBEDDING_DIM = 300  # Word2Vec size of the fixed word embeddings (ETM's de
 
 def _no_warmup(params: Mapping[str, Any]) -> bool:
     """Without annealing the KL weight is kl_end from the first epoch: kl_start reaches nothing
-    (values that differed only there ran as separate, identical trials; audit of 2026-12-01)."""
+    (else values that differ only there run as separate, identical trials)."""
     return params.get("kl_warmup") == 0
 
 

@@ -67,8 +67,8 @@ def decoder_word_vectors(rho: NDArray[np.float32]) -> NDArray[np.float32]:
 
 def word2vec_key(bow: BagOfWords, embedding_dim: int, seed: int) -> dict[str, Any]:
     """What the vectors depend on, gensim's version and the BLAS kernel it runs on this CPU
-    included (as the fit key holds them; OpenBLAS's Haswell kernel changed the vectors of an
-    AVX-512 machine under one key, audit of 2026-12-02)."""
+    included (as the fit key holds them; OpenBLAS's Haswell kernel changes the vectors of an
+    AVX-512 machine, which would otherwise keep one key)."""
     return {"kind": "word2vec", "bow": bow.key, "vocab_size": len(bow.vocab),
             "embedding_dim": embedding_dim, "seed": seed, **WORD2VEC_SETTINGS,
             "gensim": installed_version("gensim"), **cpu_numerics(("numpy",))}

@@ -29,8 +29,8 @@ MAX_WORKERS_PER_CORE = 8
 def worker_limit_problem(flag: str, workers: int) -> str | None:
     """Why `workers` local worker processes are refused, or None: more than
     MAX_WORKERS_PER_CORE per usable core only share the cores, each holding its own copy of the
-    libraries. `--max-workers 100000` forked 225 workers on 2 cores, and no trial had started
-    after 10 minutes (regression audit of 2026-12-03)."""
+    libraries. Unrefused, `--max-workers 100000` forks 225 workers on 2 cores, and no trial has
+    started after 10 minutes."""
     limit = MAX_WORKERS_PER_CORE * usable_cores()
     if workers <= limit:
         return None

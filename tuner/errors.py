@@ -110,7 +110,7 @@ def shown(text: str) -> str:
     """`text` as a terminal may show it: control and format characters escaped (ESC as \\x1b,
     a newline as \\n, a bidirectional override as \\u202e), so that a file, folder or field
     name in a message can neither drive the terminal (clear it, set its title) nor start a line
-    of its own (attacker audit of 2026-12-04; U+2028 and U+2029 end lines for some log
-    viewers). Letters and spaces of any script are kept."""
+    of its own (U+2028 and U+2029 end lines for some log viewers). Letters and spaces of any
+    script are kept."""
     return "".join(ascii(ch)[1:-1] if unicodedata.category(ch)[0] == "C"
                    or unicodedata.category(ch) in ("Zl", "Zp") else ch for ch in text)

@@ -32,8 +32,8 @@ def fit_code(model: str, threads: int | None = None) -> dict[str, str]:
     if "tomotopy" in libraries:
         code["tomotopy_isa"] = tomotopy_isa()
     if threads is not None and trainer.thread_sensitive and code.get("device", "cpu") == "cpu":
-        # ProdLDA's ARI 0.0494 on one thread and 0.0492 on two, one key: a sweep at another
-        # --max-workers was served the other count's fit (determinism audit of 2026-12-03)
+        # ProdLDA's ARI is 0.0494 on one thread and 0.0492 on two: under one key, a sweep at
+        # another --max-workers would be served the other count's fit
         code["threads"] = str(threads)
     return code
 
@@ -42,8 +42,8 @@ def tomotopy_isa() -> str:
     """The instruction set tomotopy's sampler was built for and loaded with here (avx512, avx2,
     sse2 or none: chosen at import from the CPU, or by $TOMOTOPY_ISA). Their floating-point
     sums differ: 200 posts, LDA K=20, 1,000 iterations, optim_interval 1, seed 42 gave ARI 0.068
-    on avx512 and 0.105 on sse2, and a store shared by two machines skipped the second's trial
-    as the first's (review of 2026-12-02). tomotopy's own module that picks it is imported, not
+    on avx512 and 0.105 on sse2, and without it in the key a store shared by two machines skips
+    the second's trial as the first's. tomotopy's own module that picks it is imported, not
     the package (21 to 39 ms against 60 ms, in the parent of every LDA or HDP sweep)."""
     try:
         from _tomotopy import isa  # type: ignore[import-not-found]

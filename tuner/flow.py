@@ -134,9 +134,9 @@ def lock_path(tracking_uri: str, experiment: str) -> Path:
 def _locked_store(tracking_uri: str) -> str:
     """The store as its locks name it: a local store by its file's name alone, since its locks
     live in its own folder. By path, one store reached two ways (a bind mount, a container's
-    volume) had two locks, and two sweeps of one experiment ran at once and left duplicate
-    FINISHED runs (audit of 2026-12-01); by the folder's inode, two hosts mounting it over NFS
-    would have had two (review)."""
+    volume) would have two locks, and two sweeps of one experiment could run at once and leave
+    duplicate FINISHED runs; by the folder's inode, two hosts mounting it over NFS would have
+    two."""
     local = local_store(tracking_uri)
     return f"file:{local.name}" if local is not None else store_identity(tracking_uri)
 
@@ -227,8 +227,8 @@ def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, ho
                   tracker: MlflowTracker, prepared: PreparedSweep,
                   pool: WarmPool, to_run: int, fanova: bool) -> SweepOutcome:
     """Run the trials (`to_run` of them not finished before) and rank them; an error once
-    trials have started is a SweepAbortedError (no longer "invalid input", exit 2). `fanova`:
-    the importance at the end will likely need fANOVA's libraries."""
+    trials have started is a SweepAbortedError (not "invalid input", exit 2: the grid passed
+    validation). `fanova`: the importance at the end will likely need fANOVA's libraries."""
     metric = grid.ranking_metric(inputs.truth is not None)
     board: list[ConfigResult] = []
     ranked: list[ConfigResult] = []
@@ -271,8 +271,7 @@ def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, ho
 
 def _aborted(grid: Grid, err: Exception, journalled: int = 0) -> SweepAbortedError:
     """The error, and what it was raised from when that says more (a store's wrapped one), and
-    how many results wait in the journal (said only by a warning per result before: ops
-    audit of 2026-12-03)."""
+    how many results wait in the journal (else said only by a warning per result)."""
     cause = (str(err).splitlines() or [""])[0][:300]
     inner = root_cause(err)
     said = f"{type(err).__name__}: {cause}" + (f" ({inner})" if inner.split(": ", 1)[0]
@@ -287,8 +286,8 @@ def _aborted(grid: Grid, err: Exception, journalled: int = 0) -> SweepAbortedErr
 def _log_warnings_after_trials(tracker: MlflowTracker, run_id: str, prepared: PreparedSweep,
                                after: list[str]) -> dict[str, str]:
     """Add `after` to the sweep run's warnings.json (beside what validation and precompute
-    warned of): said on stderr alone, a cron job's log buried them (audit of 2026-12-02). The
-    sweep's tags with the new count."""
+    warned of): said on stderr alone, they are buried in a cron job's log. The sweep's tags
+    with the new count."""
     if not after:
         return {}
     before = [*prepared.inputs.advice, *prepared.advice]

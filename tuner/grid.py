@@ -88,8 +88,8 @@ class Grid:
     @functools.cached_property
     def trial_count(self) -> int:
         """Trials the grid expands to, counted without building any combination; a TPE search:
-        its budget, or the configurations of a smaller finite space, where it ends (a 2-value
-        space with n_trials 10,000 was counted as 10,000 trials by `validate` and a served
+        its budget, or the configurations of a smaller finite space, where it ends (else a
+        2-value space with n_trials 10,000 counts as 10,000 trials in `validate` and a served
         sweep's total)."""
         if self.search.strategy == "tpe":
             configurations = space_size({s.model: s.space for s in self.sweeps})
@@ -202,9 +202,9 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def _not_text(value: Any, where: str = "") -> Iterator[str]:
-    """The fields (a.b[2]) whose text, or whose name, has no UTF-8 form: a lone surrogate in an
-    extra stop word passed validation and failed the sweep when the bag of words was written
-    (attacker audit of 2026-12-03)."""
+    """The fields (a.b[2]) whose text, or whose name, has no UTF-8 form: otherwise a lone
+    surrogate in an extra stop word passes validation and fails the sweep when the bag of words
+    is written."""
     if isinstance(value, str) and not is_text(value):
         yield where or "the grid"
     elif isinstance(value, dict):
@@ -317,8 +317,8 @@ def _sweeps(models: list[str], params: Any, search: SearchSpec,
                    for name, (key, vals) in _model_values(model, schema, params).items()}
         if all(v is not None for v in checked.values()):
             spaces[model] = {name: v for name, v in checked.items() if v is not None}
-        else:  # the rules on its valid values said too, every problem at once: an alpha of
-            # 1e-40 was said only once the grid's other problems were fixed (regression audit)
+        else:  # the rules on its valid values said too, every problem at once: otherwise an
+            # alpha of 1e-40 is said only once the grid's other problems are fixed
             valid = {name: v for name, v in checked.items() if v is not None}
             unread = {name for name, v in checked.items() if v is None}
             for problem in _rule_problems(ModelSweep(model, schema, valid, None), unread):
@@ -417,8 +417,8 @@ def _check_param_names(params: Mapping[str, Any], schemas: Mapping[str, ParamSch
                              f"{', '.join(schemas)}){closest(scope, registry())}")
                 continue
             # a model left out of `models` keeps its settings for when it is back, checked all
-            # the same (removing prodlda from `models` refused the grid over prodlda.epochs;
-            # new-user audit of 2026-12-03); validate says they are not used
+            # the same (removing prodlda from `models` must not refuse the grid over
+            # prodlda.epochs); validate says they are not used
             schema = schemas[model] if model in schemas else load_trainer(model).params
             if schema.get(name) is None:  # prodlda.learning_rte: said what it meant
                 problems.add(f"params.{key}", f"{model} has no parameter '{name}'"
@@ -433,8 +433,7 @@ def _check_param_names(params: Mapping[str, Any], schemas: Mapping[str, ParamSch
 def _check_left_out_values(params: Mapping[str, Any], schemas: Mapping[str, ParamSchema],
                            search: SearchSpec, problems: sections.ProblemList) -> None:
     """The values of settings of models that `models` leaves out, checked as if they ran: a
-    value the model would refuse stayed unsaid until the model was back (review of
-    2026-12-03)."""
+    value the model would refuse would otherwise stay unsaid until the model is back."""
     for model in sorted({model for model, _ in left_out_settings(params, schemas)}):
         schema = seed_bounded(load_trainer(model))
         for name, (key, values) in _model_values(model, schema, params).items():
@@ -452,20 +451,20 @@ def left_out_settings(params: Mapping[str, Any], models: Collection[str]
 
 def _other_section(name: str) -> str:
     """Where a setting of another section belongs: `params.max_df` is preprocessing.max_df (a
-    new user's mistake; audit of 2026-12-02)."""
+    new user's mistake)."""
     for section, schema in (("preprocessing", sections.PREPROCESSING),
                             ("embedding", sections.EMBEDDING), ("metrics", sections.METRICS)):
         if schema.get(name) is not None:
             return f"; it is a setting of the grid's {section} section: {section}.{name}"
-    if name in ("seed", "seeds", "random_seed"):  # params.seed (user audit of 2026-12-03)
+    if name in ("seed", "seeds", "random_seed"):  # params.seed: a user's mistake too
         return "; a trial's seed comes from the grid's top-level \"seeds\" list"
     return ""
 
 
 def _models_with(name: str) -> str:
     """"; ProdLDA, ETM ... have a parameter 'epochs'" for a parameter only built-in models
-    outside the grid have: "no model in this grid has a parameter 'epochs'" said no more (docs
-    audit of 2026-12-03). Built-ins only: validation imports no plug-in the grid does not name."""
+    outside the grid have: "no model in this grid has a parameter 'epochs'" alone says no more.
+    Built-ins only: validation imports no plug-in the grid does not name."""
     having = _builtin_params().get(name, [])
     if not having:
         return ""
@@ -554,7 +553,8 @@ def _check_range(key: str, schema: ParamSchema, name: str, values: dict[str, Any
         return None
     param = schema.get(name)
     if param is not None and param.type not in (int, float):
-        # Drawn as a float: a bool range was true for every draw but 0.0, a string one crashed
+        # Drawn as a float: a bool range would be true for every draw but 0.0, a string one
+        # would crash
         problems.add(where, f"a range needs a number parameter; {name} is "
                      f"{param.type.__name__}: list its values to search them")
         return None

@@ -203,7 +203,7 @@ def search_schema() -> ParamSchema:
         CrossCheck("no n_trials for strategy grid (it runs every combination)",
                    ("strategy", "n_trials"),
                    lambda v: v["strategy"] != "grid" or v["n_trials"] is None),
-        # both given, metric was ignored (search audit of 2026-12-02)
+        # both given, metric would be ignored
         CrossCheck("metric or metrics, not both (metrics: several objectives)",
                    ("metric", "metrics"),
                    lambda v: v["metric"] is None or v["metrics"] is None)])
@@ -309,8 +309,7 @@ def dataset_spec(value: Any, base: Path, problems: ProblemList) -> DatasetSpec |
 
 def _refuse_label_in_text(settings: dict[str, Any], problems: ProblemList) -> None:
     """The label field among the text fields puts the ground truth into the texts: ARI 0.25 ->
-    0.43 and F1 0.50 -> 0.76 on 20 Newsgroups posts (attacker audit of 2026-12-04), a fit
-    scoring itself on its own input."""
+    0.43 and F1 0.50 -> 0.76 on 20 Newsgroups posts, a fit scoring itself on its own input."""
     label = settings.get("label_field")
     text = settings["text_field"]
     if label is not None and label in (text if isinstance(text, tuple) else (text,)):
@@ -337,8 +336,7 @@ def ground_truth_path(value: Any, base: Path, problems: ProblemList) -> Path | N
 
 def not_a_file(path: Path) -> str:
     """Why a path a grid names as a file cannot be read: a folder, something that is not a
-    regular file (a FIFO was said "file not found"; attacker audit of 2026-12-04), or nothing
-    there."""
+    regular file (else a FIFO is said "file not found"), or nothing there."""
     if is_dir(path):
         return f"is a folder, not a file: {path}"
     if _safely(path.exists):

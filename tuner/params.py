@@ -161,8 +161,7 @@ class Param:
         return []
 
     def _nearest(self, value: Any) -> str:
-        """"; did you mean ...?" for a misspelt choice ("nmpi" for npmi; fresh-clone audit of
-        2026-12-03)."""
+        """"; did you mean ...?" for a misspelt choice ("nmpi" for npmi)."""
         choices = self.constraint.choices
         if choices is None or not isinstance(value, str):
             return ""
@@ -184,10 +183,10 @@ class Param:
 
 def closest(name: str, names: Iterable[str]) -> str:
     """"; did you mean 'x'?" for the names closest to a misspelt one ("seed"), if any is close;
-    a name in another case first (difflib found no "ID" for "id")."""
+    a name in another case first (difflib finds no "ID" for "id")."""
     known = sorted(set(names))
     lowered = {n.lower(): n for n in known}  # spelling compared in one case: "bertopc" is
-    # BERTopic's (review of 2026-12-03)
+    # BERTopic's
     close = [n for n in known if n.lower() == name.lower()] or \
         [lowered[c] for c in difflib.get_close_matches(name.lower(), lowered, n=3, cutoff=0.75)]
     return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
@@ -198,8 +197,8 @@ def _doc_allowed(param: Param) -> str:
 
 
 def _non_finite(value: Any) -> bool:
-    """NaN or infinity, which JSON's NaN and Infinity read as: "got inf (float)" did not say
-    why a number above 0 was refused (docs audit of 2026-12-03)."""
+    """NaN or infinity, which JSON's NaN and Infinity read as, said as such: "got inf (float)"
+    alone does not say why a number above 0 is refused."""
     return isinstance(value, float) and not math.isfinite(value)
 
 
@@ -213,7 +212,7 @@ def _has_type(value: Any, expected: type) -> bool:
 
 def _finite_as_float(value: int | float) -> bool:
     """Whether `value` is a finite float or an int a float holds: a JSON integer of 4,000
-    digits raised OverflowError here, a 500 from the service (attacker audit of 2026-12-04)."""
+    digits raises OverflowError here, else a 500 from the service."""
     try:
         return math.isfinite(value)
     except OverflowError:
@@ -234,8 +233,8 @@ FLOAT32_PRIOR = (1e-30, 1e30)  # what a float32 holds with room to spare
 
 def float32_priors(*names: str) -> list[CrossCheck]:
     """Priors of a library that keeps them as float32 (tomotopy): a value below about 1.4e-45
-    became 0 and one above 3.4e38 infinite, and the library aborted its worker (SIGABRT, "wrong
-    alpha value") or gave NaN, after validation had passed them (audit of 2026-12-01)."""
+    becomes 0 and one above 3.4e38 infinite, and the library aborts its worker (SIGABRT, "wrong
+    alpha value") or gives NaN, where validation without these checks passes them."""
     low, high = FLOAT32_PRIOR
     return [CrossCheck(f"{low:g} <= {name} <= {high:g} (kept as float32)", (name,),
                        _holds_float32(name)) for name in names]
@@ -306,7 +305,7 @@ class ParamSchema:
         for param in self.params:
             if param.name not in values and param.default is None and not param.nullable:
                 found.append((param.name, f"missing; expects {param.allowed()}"))
-                continue  # a required field left out: "got null" read as if it were given
+                continue  # a required field left out: "got null" reads as if it were given
             value = values.get(param.name, param.default)
             found += [(param.name + where, why) for where, why in param.problems(value)]
         if found:

@@ -218,9 +218,9 @@ def unscorable_topics(topics: ExternalTopics, unscored: Mapping[str, list[str]],
 def _npmi_without(left_out: tuple[str, ...], topics: ExternalTopics,
                   reference: MetricReference, metrics: dict[str, float],
                   not_computed: dict[str, str]) -> None:
-    """NPMI, and TQ from it, over the topics it can score: one topic of stop words took NPMI
-    from every other (user audit of 2026-12-04), where the other topics are scored on the rest
-    of their words. The topics left out are said (Score.npmi_left_out)."""
+    """NPMI, and TQ from it, over the topics it can score: otherwise one topic of stop words
+    takes NPMI from every other, where the other topics are scored on the rest of their words.
+    The topics left out are said (Score.npmi_left_out)."""
     from tuner.errors import MetricError
     from tuner.metrics.coherence import npmi_coherence
 
@@ -241,10 +241,10 @@ def _npmi_without(left_out: tuple[str, ...], topics: ExternalTopics,
 def as_tokens(topics: ExternalTopics, settings: Preprocessing, language: str
               ) -> tuple[ExternalTopics, tuple[str, ...]]:
     """The topics' words as the grid's tokeniser writes its words (lower-cased where it
-    lower-cases, without a hashtag's #), each once, in the file's order: another tool's "NBA",
-    "iPhone" and "Trump" were left out of NPMI as words the vocabulary lacked (audit of
-    2026-12-02). And `topic 3: '#科技#' and '科技'` for each group of a topic's words read as
-    one word and counted once: said, where it was done silently (user audit of 2026-12-03)."""
+    lower-cases, without a hashtag's #), each once, in the file's order: otherwise another
+    tool's "NBA", "iPhone" and "Trump" are left out of NPMI as words the vocabulary lacks. And
+    `topic 3: '#科技#' and '科技'` for each group of a topic's words read as one word and
+    counted once: said, so that the merge is not silent."""
     kept, merged = [], []
     for topic, words in zip(topics.ids, topics.words, strict=True):
         groups: dict[str, list[str]] = {}
@@ -281,7 +281,7 @@ def _spec(grid: Grid, bow: BagOfWords, cache: BowCache, corpus: Any, name: str,
               "scoring": scoring_revision(truth_sha256),
               "external_scoring": EXTERNAL_SCORING_REVISION}
     # The context holds the labels too: without assignments truth_sha256 is None, and a scored
-    # model stayed "already logged" under labels that have changed since (audit of 2026-12-01).
+    # model would stay "already logged" under labels that have changed since.
     key = key_digest({**scored, "context": context})
     return TrialSpec(f"external:{name}", {"vocab_size": len(bow.vocab)}, 0, data, grid.metrics,
                      grid.experiment, key, config_key=key), key_digest(scored)

@@ -28,8 +28,7 @@ from tuner.errors import DataError
 from tuner.grid_sections import MAX_TEXT_FIELDS
 
 # Field names that say what a field holds, most telling first (compared case-insensitively)
-# (and in Chinese: a CSV of toutiao headlines headed 编号,标题,类别 got no id and no label; user
-# audit of 2026-12-04)
+# (and in Chinese, or a CSV of toutiao headlines headed 编号,标题,类别 gets no id and no label)
 ID_NAMES = ("id", "doc_id", "docid", "document_id", "_id", "uuid", "guid", "key", "url", "link",
             "编号", "序号", "文档编号", "新闻编号")
 LABEL_NAMES = ("label", "category", "class", "topic", "section", "newsgroup", "genre", "target",
@@ -115,7 +114,7 @@ def starter_grid(path: Path, grid_folder: Path | None, models: Sequence[str] = (
     elif language == "en" and (other := _not_english_note(texts)):
         found.notes.insert(1, other)
     empty = sum(not t.strip() for t in texts)
-    if empty:  # said by validate; init said nothing of 100 empty texts in 300 (user audit)
+    if empty:  # said by validate too; else init says nothing of 100 empty texts in 300
         found.notes.insert(1, f"{_count(empty, 'document')} of {len(texts):,} "
                               f"({empty / len(texts):.1%}) {'has' if empty == 1 else 'have'} "
                               f"no text in {found.fields_said}: "
@@ -166,8 +165,8 @@ def found_fields(records: Sequence[Mapping[str, Any]], where: str, folder: bool 
 def _shown_words(records: Sequence[Mapping[str, Any]], name: str,
                  words: Mapping[str, float]) -> float:
     """A field's mean words as the note says them: jieba's words where its values are Chinese.
-    Toutiao's keywords (周杰伦,昆凌,...) read "14 words on average", each Han character counted,
-    beside headlines of 10 jieba words (new-user audit of 2026-12-04)."""
+    Counting each Han character, toutiao's keywords (周杰伦,昆凌,...) read "14 words on average"
+    beside headlines of 10 jieba words."""
     sample = [_text(r.get(name)) for r in even_sample(records, ZH_SAMPLE)]
     if detected_language(sample) != "zh":
         return words[name]
@@ -285,7 +284,7 @@ def _label_field(records: Sequence[Mapping[str, Any]], names: Sequence[str],
 
         labels = Counter(str(_scalar_text(r.get(taken)) or "").strip() for r in records)
         for said in (case_alike_said(labels), mixed_codes_said(labels)):
-            if said:  # said by validate only, after init's num_topics (new-user audits)
+            if said:  # else only validate says it, after init has chosen num_topics
                 found.notes.append(f"label_field '{taken}': {said}")
     else:
         too_many = [f"'{n}' has {classes[n]:,} values" for n in named
@@ -295,14 +294,14 @@ def _label_field(records: Sequence[Mapping[str, Any]], names: Sequence[str],
                            f"{MOST_CLASSES} classes, each of two documents or more on average"
                            + (f" ({', '.join(too_many)})" if too_many else "")
                            + "; NPMI and diversity rank the trials")
-    # a split or a year is no class of topics, whatever its name ('split' of 20ng-mini was
-    # offered as a possible ground truth; review of 2026-12-04)
+    # a split or a year is no class of topics, whatever its name (else 'split' of 20ng-mini is
+    # offered as a possible ground truth)
     others = [f"'{n}' ({classes[n]} values, {_per_value(len(records), classes[n])} documents a "
               "value on average)" for n in names
               if n != taken and n not in untopical and _could_be_classes(records, classes[n])
               and not_topical(_scalar_text(r.get(n)) or "" for r in records) is None
               and not (taken and _renames(records, n, taken))]
-    if others:  # "few values" of 164 in 330 records (new-user audit of 2026-12-04)
+    if others:  # said with documents a value, not as "few values": 164 in 330 records are not few
         found.notes.append(f"{'other ' if taken else ''}fields that could be classes: "
                            f"{', '.join(others[:5])}; set label_field to the one that is the "
                            "ground truth" + (", if not this one" if taken else ""))
@@ -310,8 +309,8 @@ def _label_field(records: Sequence[Mapping[str, Any]], names: Sequence[str],
 
 def _renames(records: Sequence[Mapping[str, Any]], field: str, label: str) -> bool:
     """Whether `field` holds the label's classes under other names, one value for each class
-    and one class for each value: toutiao's category_code beside its label was offered as other
-    classes to score against (new-user audit of 2026-12-04)."""
+    and one class for each value: else toutiao's category_code beside its label is offered as
+    other classes to score against."""
     pairs = {(_scalar_text(r.get(field)), _scalar_text(r.get(label))) for r in records}
     return len(pairs) == len({value for value, _ in pairs}) == len({c for _, c in pairs})
 
@@ -391,9 +390,8 @@ def _date_note(found: Found, dtm: bool) -> list[str]:
 
 def _by_telling_name(names: Sequence[str], telling: Sequence[str],
                      also: Callable[[str], bool] | None = None) -> list[str]:
-    """`names` that are one of `telling` (in its order, any case, spaces around it dropped: a
-    spreadsheet's 'Category ' was passed over; new-user audit of 2026-12-04), then those `also`
-    accepts."""
+    """`names` that are one of `telling` (in its order, any case, spaces around it dropped, or a
+    spreadsheet's 'Category ' is passed over), then those `also` accepts."""
     lower = {name.strip().lower(): name for name in names}
     named = [lower[t] for t in telling if t in lower]
     return named + [n for n in names if also is not None and n not in named and also(n)]
@@ -425,9 +423,9 @@ def _words(text: str) -> int:
 
 
 def _token_counts(texts: Sequence[str], language: str) -> list[int]:
-    """An even sample's words per document: jieba's words in Chinese, where each Han character
-    counted as one, so THUCNews leads of 45 characters (21 words) read as long texts and got
-    ProdLDA, not BTM (new-user audit of 2026-12-04)."""
+    """An even sample's words per document: jieba's words in Chinese, as counting each Han
+    character as one makes THUCNews leads of 45 characters (21 words) read as long texts and get
+    ProdLDA, not BTM."""
     if language == "zh":
         from tuner.data.vocab import chinese_word_count
 
@@ -438,10 +436,10 @@ def _token_counts(texts: Sequence[str], language: str) -> list[int]:
 def _chinese_note(texts: Sequence[str]) -> tuple[str, bool]:
     """What an English-detected corpus holding Chinese is told, in `validate`'s words
     (advice._language_advice), and whether its documents are mostly Chinese in 2% or more of a
-    sample (its models are then chosen as for zh). `init` called 1,000 toutiao and 1,000
-    HuffPost headlines "language en" and suggested the English MiniLM for BERTopic, and the next
-    command told the user to set zh (new-user audit of 2026-12-04); of English posts with a
-    Chinese headline beside them it said nothing (review of 2026-12-04)."""
+    sample (its models are then chosen as for zh). Without it, `init` calls 1,000 toutiao and
+    1,000 HuffPost headlines "language en" and suggests the English MiniLM for BERTopic, and the
+    next command tells the user to set zh; of English posts with a Chinese headline beside them
+    it says nothing."""
     from tuner.engine.advice import bilingual_said, mostly_chinese_said
 
     chinese, bilingual, sampled = chinese_documents(texts)

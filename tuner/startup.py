@@ -60,10 +60,10 @@ def imports_without_collection() -> Iterator[None]:
         gc.enable()
 
 
-# multiprocessing's resource tracker frees the semaphores of the workers kill_workers stops,
-# and says "There appear to be 2 leaked semaphore objects to clean up at shutdown" after a
-# Ctrl-C that had stopped the sweep cleanly (new-user audit of 2026-12-04). It is started with
-# the warning options of the process that starts it; the filter matches its messages alone.
+# multiprocessing's resource tracker frees the semaphores of the workers kill_workers stops, and
+# says "There appear to be 2 leaked semaphore objects to clean up at shutdown" after a Ctrl-C that
+# stopped the sweep cleanly. It is started with the warning options of the process that starts it;
+# the filter matches its messages alone.
 TRACKER_WARNINGS = "ignore:resource_tracker:UserWarning"
 
 

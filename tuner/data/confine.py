@@ -1,9 +1,9 @@
-"""Reading only under given folders. The files an inline grid sent to `tuner serve` names must
-stay under the server's data roots until the last trial has read them, not only when the POST
-was validated: a ground-truth file replaced by a link after the POST was read from outside the
-roots, and the document ids it held were quoted in the trial's `tuner.error` tag (audit of
-2026-12-01). Each reader resolves the path and checks it (`confined`), then reads the file as
-it opened it (`pinned`, and a corpus folder's files likewise), never by that path again."""
+"""Reading only under given folders. The files an inline grid sent to `tuner serve` names must stay
+under the server's data roots until the last trial has read them, not only when the POST was
+validated: otherwise a ground-truth file replaced by a link after the POST is read from outside the
+roots, and the document ids it holds are quoted in the trial's `tuner.error` tag. Each reader
+resolves the path and checks it (`confined`), then reads the file as it opened it (`pinned`, and a
+corpus folder's files likewise), never by that path again."""
 
 from __future__ import annotations
 
@@ -65,8 +65,7 @@ def confined(path: str | Path, roots: Sequence[str], field: str,
 def opened_under(descriptor: int, path: Path, roots: Sequence[Path]) -> bool:
     """Whether the open file is under a root: its path as the kernel gives it, and that path
     must name the open file itself here (a file bind-mounted in another mount namespace and
-    reached through /proc/PID/root gave a path under the roots that is another file here;
-    review of 2026-12-04)."""
+    reached through /proc/PID/root gives a path under the roots that is another file here)."""
     try:
         opened = Path(os.readlink(f"/proc/self/fd/{descriptor}"))
     except OSError:
@@ -117,13 +116,12 @@ def open_checked(path: Path, roots: Sequence[Path], named: str, remedy: str) -> 
 
 @contextmanager
 def pinned(path: Path, roots: Sequence[Path], field: str) -> Iterator[Path]:
-    """A path that reads the data file `path` as it is now, however often it is opened: with
-    `roots` (resolved folders), the file is opened once, checked to be a regular file under a
-    root as opened, and every later open goes through /proc/self/fd to that open file, so a
-    file replaced by a link between the check and a read (a CSV is opened up to four times) is
-    never read (attacker audit of 2026-12-04: the service's single data files were checked by
-    path, then read by path). A file that cannot be opened is refused, never read by its path
-    afterwards. Without roots, or where there is no /proc/self/fd, `path` itself.
+    """A path that reads the data file `path` as it is now, however often it is opened: with `roots`
+    (resolved folders), the file is opened once, checked to be a regular file under a root as
+    opened, and every later open goes through /proc/self/fd to that open file, so a file replaced by
+    a link between the check and a read (a CSV is opened up to four times) is never read, as it
+    would be if checked by path, then read by path. A file that cannot be opened is refused, never
+    read by its path afterwards. Without roots, or where there is no /proc/self/fd, `path` itself.
 
     Raises:
         DataError: see open_checked.

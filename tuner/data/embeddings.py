@@ -97,9 +97,9 @@ ENCODER_LIBRARIES = ("torch", "transformers", "tokenizers")
 def encoder_libraries() -> str:
     """The installed versions of what tokenises the texts and runs the model: a tokeniser fix
     or another attention kernel changes the matrix, and BERTopic's trials, whose fit key holds
-    none of them, were skipped with the old encoder's results (review of 2026-12-02). And the
-    kernels torch and the BLAS pick on this CPU (tuner.data.numerics): AVX2's changed every
-    MiniLM vector of an AVX-512 machine's, under one key (audit of 2026-12-02). On CUDA, the
+    none of them, would otherwise be skipped with the old encoder's results. And the kernels
+    torch and the BLAS pick on this CPU (tuner.data.numerics): AVX2's change every MiniLM
+    vector against an AVX-512 machine's, which would otherwise share their key. On CUDA, the
     GPU model: its float16 kernels round otherwise."""
     from tuner.devices import device_identity, device_kind
 
@@ -134,8 +134,8 @@ def resolve_model_path(model: str, revision: str | None = None, served: bool = F
     has no revisions, and is known by its content (model_revision). With `served` (a grid sent
     over tuner serve's API, whose folders are absolute paths already checked against the data
     roots), a relative name is an id of the server's Hugging Face cache alone, never a folder
-    of the server's working folder, and nothing is downloaded: a request made the server fetch
-    any repository in full, inside the request (audit of 2026-12-02).
+    of the server's working folder, and nothing is downloaded: otherwise a request makes the
+    server fetch any repository in full, inside the request.
 
     Raises:
         EmbeddingModelError: the id is neither a local folder nor in the Hugging Face cache and
@@ -188,8 +188,8 @@ def token_limit(folder: Path) -> int | None:
 
 
 # A tokenizer's vocabulary, in one of the forms transformers reads: without one, AutoTokenizer
-# built a 5-token BERT tokenizer, every word became [UNK] and every document embedded alike
-# (mean cosine 0.995; audit of 2026-12-01).
+# builds a 5-token BERT tokenizer, every word becomes [UNK] and every document embeds alike
+# (mean cosine 0.995).
 TOKENIZER_FILES = ("tokenizer.json", "vocab.*", "*.model", "*.spm")  # spm.model, spiece.model
 
 
@@ -208,8 +208,8 @@ def _checked_model_folder(folder: Path, model: str) -> Path:
 
 # A revision names a branch, a tag, a pull request (refs/pr/1) or a commit. huggingface_hub
 # reads a name that is not a commit hash as a file below the model's `refs` folder, and an
-# absolute name as any file of the machine (/dev/zero filled the service's memory, a pipe hung
-# it; audit of 2026-12-01): so no leading "/" or ".", no "..", no backslash.
+# absolute name as any file of the machine (/dev/zero fills the service's memory, a pipe hangs
+# it): so no leading "/" or ".", no "..", no backslash.
 _REVISION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*")
 MAX_REVISION = 128
 
@@ -264,8 +264,8 @@ SENTENCE_MODEL_FILES = ("modules.json", "sentence_bert_config.json")
 
 def _usable_offline(wanted: str) -> str:
     """What can embed here without the Hub: the MiniLM tuner carries, and the sentence
-    embedding models of the local Hugging Face cache (the message named neither; new-user
-    audit of 2026-12-03); not `wanted` itself, cached in part or at another revision."""
+    embedding models of the local Hugging Face cache, for the message to name; not `wanted`
+    itself, cached in part or at another revision."""
     try:
         from huggingface_hub import scan_cache_dir
 
@@ -478,8 +478,8 @@ LOG_EVERY_S = 30.0  # a progress line per this many seconds where stderr is no t
 
 def _shown(batches: list[Any], progress: bool) -> Iterator[Any]:
     """The batches, with a progress bar on a terminal; elsewhere (a cron job's log) a line every
-    LOG_EVERY_S seconds and at the end: the bar's carriage-return redraws filled a log with
-    about 47 updates of one line (new-user audit of 2026-12-02)."""
+    LOG_EVERY_S seconds and at the end: the bar's carriage-return redraws fill a log with
+    about 47 updates of one line."""
     if progress and sys.stderr is not None and sys.stderr.isatty():
         from tqdm.auto import tqdm
 

@@ -36,8 +36,8 @@ class GroundTruth:
     @property
     def sha256(self) -> str:
         """The partition's digest: the same clusters in another order in the file, or under
-        names that sort otherwise, are the same truth (they changed every score key and the
-        sweep's context, so a re-run scored every fit again; trust audit of 2026-12-03)."""
+        names that sort otherwise, are the same truth (else they change every score key and the
+        sweep's context, so a re-run scores every fit again)."""
         return hashlib.sha256(first_seen_codes(self.labels).tobytes()).hexdigest()
 
 
@@ -49,8 +49,8 @@ def not_topical(labels: Iterable[str]) -> str | None:
     """What a label field's values are when they are no classes of topics: dataset splits
     (train, test) or dates (years); None otherwise, or when there are none. A corpus folder's
     labels are the folders its files are in, which in some layouts are a split's or a year's
-    (`tuner init` took train/test as 2 classes and ranked a sweep by ARI 0.0004 against them;
-    trust audit of 2026-12-04). Said without the values, which are the data's."""
+    (unsaid, `tuner init` takes train/test as 2 classes and ranks a sweep by ARI 0.0004 against
+    them). Said without the values, which are the data's."""
     values = {label for label in labels if label}
     if not values:
         return None
@@ -63,7 +63,7 @@ def not_topical(labels: Iterable[str]) -> str | None:
 
 def _date_or_year(value: str) -> bool:
     """A date with separators, or a year from 1800 to 2100: class codes such as 1001 or 2834
-    (SIC) read as years and dates too (review of 2026-12-04)."""
+    (SIC) would otherwise read as years and dates too."""
     if value.isdigit():
         return len(value) == 4 and 1800 <= int(value) <= 2100
     return parse_timestamp(value) is not None
@@ -106,8 +106,8 @@ def load_ground_truth(path: Path, corpus: Corpus, roots: Sequence[Path] = ()) ->
     one of them (tuner.data.confine.pinned). Ids the corpus does not hold are refused when
     none is in it (another corpus's file, or its ids spelt otherwise) or when the corpus's ids
     are its record numbers (_unrelated); otherwise they are left out and counted in `outside`,
-    which `validate` says: the labels of a whole dataset beside a sample of it were refused for
-    one id (new-user audit of 2026-12-04)."""
+    which `validate` says: refusing them would refuse the labels of a whole dataset beside a
+    sample of it for one id."""
     mapping = _read_mapping(path, roots)
     position = {doc_id: i for i, doc_id in enumerate(corpus.ids)}
     labels = np.full(len(corpus), -1, dtype=np.int64)
@@ -134,8 +134,7 @@ def _unrelated(matched: Collection[str], unknown: Sequence[str], numbered: bool)
     """Whether ids the corpus lacks mean the file is not this corpus's: none of its ids
     matches, or the corpus's ids are its record numbers (1 to N, `id_field` null), which any
     numbered file shares: another dataset's 5,000 numbered labels beside 300 records, or this
-    corpus's own numbered from 0, would match (reviews of 2026-12-04), so there any id the
-    corpus lacks is refused, as before."""
+    corpus's own numbered from 0, would match, so there any id the corpus lacks is refused."""
     return bool(unknown) and (not matched or numbered)
 
 
@@ -145,8 +144,7 @@ def _numbered(ids: Sequence[str]) -> bool:
 
 
 def _where(path: Path) -> str:
-    """The file and the grid field that names it: the file alone left the field unsaid (docs
-    audit of 2026-12-03)."""
+    """The file and the grid field that names it: the file alone leaves the field unsaid."""
     return f"{path} (ground_truth)"
 
 
@@ -159,8 +157,8 @@ def _read_mapping(path: Path, roots: Sequence[Path] = ()) -> dict[str, list[str]
         mapping = json.loads(text)
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise GroundTruthError(f"{_where(path)}: not valid UTF-8 JSON: {err}") from err
-    # A number past Python's 4,300 digits, or nesting past its recursion limit, answered 500
-    # with a traceback (`tuner validate` exited 1, not 2; attacker audit of 2026-12-02).
+    # A number past Python's 4,300 digits, or nesting past its recursion limit, would otherwise
+    # answer 500 with a traceback (`tuner validate` would exit 1, not 2).
     except RecursionError as err:
         raise GroundTruthError(f"{_where(path)}: not usable JSON: nested too deeply") from err
     except ValueError as err:
@@ -187,8 +185,8 @@ def _is_id(value: Any) -> bool:
 
 def _clusters_of(labels: dict[str, Any]) -> dict[str, list[str]]:
     """{document id: cluster} as {cluster: [document ids]}, clusters in first-seen order: the
-    shape most label exports have, refused before as "expects a list of document ids; got
-    str" (new-user audit of 2026-12-04)."""
+    shape most label exports have, which the check of lists alone refuses as "expects a list
+    of document ids; got str"."""
     clusters: dict[str, list[str]] = {}
     for doc_id, cluster in labels.items():
         clusters.setdefault(str(cluster), []).append(str(doc_id))

@@ -75,5 +75,5 @@ class SharedStep:
     name: str  # e.g. "umap"
     key: Mapping[str, Any] = field(default_factory=dict)  # equal keys: one computation
     # how `tuner run` names it to a user, e.g. "dim=50 seed=42" (and the bag of words): two
-    # steps of one sweep read alike without it (new-user audit of 2026-12-03)
+    # steps of one sweep read alike without it
     label: str = field(default="", compare=False)

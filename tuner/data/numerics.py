@@ -1,12 +1,12 @@
 """Which of its code paths a numeric library picks on this machine's CPU, for the keys of fits
-and caches: the same versions sum otherwise on another instruction set. An audit of 2026-12-02
-forced each path on one AVX-512 machine, and every key stayed the same while the results moved:
+and caches: the same versions sum otherwise on another instruction set. Forcing each path on one
+AVX-512 machine (measured 2026-12-02) moved the results under keys that did not hold the paths:
 torch's kernels (AVX2 against AVX-512) changed every MiniLM embedding (by up to 2e-7) and
 BERTopic's ARI from 0.139 to 0.085 on them; OpenBLAS's kernel (Haswell) changed Word2Vec's
 vectors, and THETA's ARI from 0.147 to 0.136; numba's target (generic) changed UMAP's
 reduction, and BERTopic's ARI from 0.139 to 0.106. A store or cache shared by two kinds of
-machine (a Dask cluster, NFS) served one machine's results as the other's. tomotopy's own
-instruction set is tuner.fitting.tomotopy_isa.
+machine (a Dask cluster, NFS) would otherwise serve one machine's results as the other's.
+tomotopy's own instruction set is tuner.fitting.tomotopy_isa.
 
 Each is read without importing the library where that is slow (the parent keys trials before
 any worker has imported torch); a worker checks torch's own answer (check_torch_capability)."""
@@ -41,7 +41,7 @@ def torch_capability() -> str:
     avx512 on x86) as torch picks them, $ATEN_CPU_CAPABILITY when it names one, else the best
     the CPU has (AVX-512 needs its F, VL, BW and DQ parts and FMA; AVX2 needs FMA too); and
     MKL's, which runs the matrix products whatever ATen runs (an AVX-512 host set to avx2
-    still multiplied with AVX-512; review of 2026-12-02): $MKL_ENABLE_INSTRUCTIONS, else the
+    still multiplies with AVX-512): $MKL_ENABLE_INSTRUCTIONS, else the
     CPU's vendor and best instruction set (MKL runs AVX2 code on AMD's AVX-512). oneDNN's
     $ONEDNN_MAX_CPU_ISA is added when set. Elsewhere than x86, the machine's architecture and,
     on ARM, whether it has SVE; where the CPU's flags cannot be read (no /proc/cpuinfo), an

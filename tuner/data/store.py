@@ -40,7 +40,7 @@ def file_sha256(path: Path) -> str:
 
 
 # A folder one cannot write: no permission, or a read-only file system (a `:ro` mount, which
-# raised a plain OSError past the PermissionError guard: a traceback, exit 1; audit).
+# raises a plain OSError past a PermissionError guard alone: a traceback, exit 1).
 UNWRITABLE = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
 log = logging.getLogger(__name__)
 DAMAGED = "the entry cached under this key was missing or damaged"  # a miss's reason
@@ -49,8 +49,8 @@ WAIT_SAID_AFTER_S = 5.0  # a cache lock held longer by another process is said o
 
 def load_npy(path: Path, mmap: bool = True) -> Any:
     """A cached .npy array, or None if it cannot be read as one. A damaged header is parsed by
-    numpy as a Python literal, and raised SyntaxError or tokenize's error, not ValueError: a
-    flipped byte of a bag of words' header failed every later run (audit of 2026-12-01)."""
+    numpy as a Python literal, and raises SyntaxError or tokenize's error, not ValueError:
+    uncaught, a flipped byte of a bag of words' header fails every later run."""
     import numpy as np
 
     try:
@@ -63,7 +63,7 @@ def load_npy(path: Path, mmap: bool = True) -> Any:
 def locked(path: Path, timeout: float = -1) -> Iterator[None]:
     """Hold an inter-process lock next to `path` so one process computes it while others wait.
     A cache hit takes the lock too, so a cache folder that cannot be written is a CacheError
-    naming it (a read-only cache gave a PermissionError traceback; audit of 2026-12-01)."""
+    naming it (not a PermissionError traceback for a read-only cache)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(path) + ".lock", timeout=timeout)
@@ -82,8 +82,8 @@ def locked(path: Path, timeout: float = -1) -> Iterator[None]:
 
 def _acquire_saying_waits(lock: FileLock, timeout: float) -> None:
     """Take `lock`, saying so on stderr when another process has held it for WAIT_SAID_AFTER_S:
-    a sweep whose cache entry another (hung or stopped) sweep was computing waited in silence,
-    and a cron job's log showed nothing until it was killed (concurrency audit of 2026-12-03)."""
+    otherwise a sweep whose cache entry another (hung or stopped) sweep is computing waits in
+    silence, and a cron job's log shows nothing until it is killed."""
     if 0 <= timeout <= WAIT_SAID_AFTER_S:
         lock.acquire()
         return
@@ -177,7 +177,7 @@ def _modified(path: Path) -> float:
 
 def _change(name: str, old: Any, new: Any, width: int = 40) -> str:
     """"name: old -> new", each side cut to what differs: a 113-character `libraries` value
-    whose tokenizers version changed read alike on both sides when cut to its start (review)."""
+    whose tokenizers version changed reads alike on both sides when cut to its start."""
     before, after = (_as_text(v) for v in (old, new))
     if old is not None and new is not None:
         start = _field_start(before, _common_prefix(before, after))
@@ -190,8 +190,8 @@ def _change(name: str, old: Any, new: Any, width: int = 40) -> str:
 def _as_text(value: Any) -> str:
     if value is None:
         return "(unset)"
-    # Chinese stop words as themselves, not \u4e2d\u56fd (new-user audit of 2026-12-04); what
-    # could drive a terminal (C1 controls, bidirectional overrides) escaped all the same
+    # Chinese stop words as themselves, not \u4e2d\u56fd; what could drive a terminal (C1 controls,
+    # bidirectional overrides) escaped all the same
     return shown(value if isinstance(value, str) else json.dumps(value, default=str,
                                                                  ensure_ascii=False))
 

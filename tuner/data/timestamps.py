@@ -21,8 +21,8 @@ SHAPE_CHARS = 40  # a longer value is described by its length alone (an RFC 2822
 
 def parse_timestamp(value: str) -> date | None:
     """An ISO 8601 date or date-time ('2022-09-23', '2022-09-23T10:00', '20220923'), 'YYYY-MM'
-    or 'YYYY'. Other runs of digits are no date: Python's ISO parser read Unix time in
-    milliseconds, 1659052800000, as 1659-05-28 (audit of 2026-12-02)."""
+    or 'YYYY'. Other runs of digits are no date: Python's ISO parser reads Unix time in
+    milliseconds, 1659052800000, as 1659-05-28."""
     text = value.strip()
     try:
         if _YEAR.match(text):
@@ -67,10 +67,10 @@ def parse_timestamps(timestamps: Sequence[str], ids: Sequence[str], source: str,
     dates = [parse_timestamp(v) for v in timestamps]
     missing = [i for i, v in enumerate(timestamps) if not v.strip()]
     bad = [i for i, d in enumerate(dates) if d is None and timestamps[i].strip()]
-    # both said at once: fixing the empty dates, a user was then told of the unreadable ones
-    # (new-user audit of 2026-12-04)
+    # both said at once, or a user who fixes the empty dates is only then told of the
+    # unreadable ones
     said = []
-    if missing:  # a null read as '' was called an unparseable value ''
+    if missing:  # else a null read as '' is called an unparseable value ''
         said.append(f"every document needs a date; {len(missing)} of {len(dates)} have none "
                     f"(null or empty), e.g. document '{ids[missing[0]]}'")
     if bad:

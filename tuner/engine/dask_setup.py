@@ -1,8 +1,7 @@
-"""What every worker of a Dask cluster runs before its first trial, as a worker plugin: workers
-that join or restart during a sweep get it too (`client.run` reached only the workers there at
-connect: a worker restarted mid-sweep ran its trials with its own thread count, untold; Dask
-ops audit of 2026-12-03). Imported only by the Dask executor: the process pool's parent never
-loads `distributed`."""
+"""What every worker of a Dask cluster runs before its first trial, as a worker plugin: workers that
+join or restart during a sweep get it too (`client.run` reaches only the workers there at connect: a
+worker restarted mid-sweep would run its trials with its own thread count, untold). Imported only by
+the Dask executor: the process pool's parent never loads `distributed`."""
 
 from __future__ import annotations
 

@@ -294,9 +294,9 @@ WORKERS_WAIT_S = 30.0  # for a scheduler with no worker to get one
 
 def connect_scheduler(scheduler: str, timeout: float = CONNECT_S) -> Any:
     """A client of the Dask scheduler at `scheduler`, or a TunerError saying why not within
-    `timeout` (and a few seconds more). Client's own timeout never fired on a port that accepts
-    connections but speaks no Dask (the scheduler's dashboard): the sweep waited for ever; a
-    malformed address ended in a traceback, exit 1 (Dask ops audit of 2026-12-03). Whatever
+    `timeout` (and a few seconds more). Client's own timeout never fires on a port that accepts
+    connections but speaks no Dask (the scheduler's dashboard), where the sweep would wait for
+    ever; a malformed address would end in a traceback, exit 1. Whatever
     fails is that one error (a server that speaks first, ssh's, reads as a frame of exabytes:
     a MemoryError); a client made after the deadline is closed."""
     from distributed import Client
@@ -360,8 +360,8 @@ def _loop_start_failed(err: AssertionError) -> bool:
 
 
 def _wait_for_workers(client: Any, scheduler: str, timeout: float | None = None) -> None:
-    """A scheduler with no worker took the sweep's trials and ran none, for ever (Dask ops
-    audit of 2026-12-03): wait `timeout` (WORKERS_WAIT_S) for one, then say so."""
+    """A scheduler with no worker takes the sweep's trials and runs none, for ever: wait
+    `timeout` (WORKERS_WAIT_S) for one, then say so."""
     timeout = WORKERS_WAIT_S if timeout is None else timeout
     try:
         client.wait_for_workers(1, timeout=timeout)
@@ -375,8 +375,8 @@ def _wait_for_workers(client: Any, scheduler: str, timeout: float | None = None)
 def _quiet_on_stopped_workers(record: logging.LogRecord) -> bool:
     """Drops the local scheduler's ERROR line on a task whose worker died. tuner stops a worker
     to end a trial past its time or memory limit, and records every such trial's failure with
-    its cause (TrialTimeout, memory, "worker died: ..."): the line read as a crash beside an
-    ordinary timeout (new-user audit of 2026-12-04)."""
+    its cause (TrialTimeout, memory, "worker died: ..."): the line reads as a crash beside an
+    ordinary timeout."""
     return "workers died while trying to run it" not in record.getMessage()
 
 
@@ -401,9 +401,9 @@ class DaskExecutor(Executor):
             import dask
 
             memory = f"{memory_limit_mb}MiB" if memory_limit_mb else "auto"
-            # A worker's death fails its task at once: the scheduler reran a trial the watchdog
-            # had stopped for its time limit, unwatched, and the sweep hung (audit of
-            # 2026-12-01); it ran a memory hog on four workers in turn.
+            # A worker's death fails its task at once: otherwise the scheduler reruns a trial
+            # the watchdog stopped for its time limit, unwatched, and the sweep hangs; it runs a
+            # memory hog on four workers in turn.
             with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
                 self.cluster = started(lambda: LocalCluster(
                     n_workers=max_workers, threads_per_worker=1, processes=True,
@@ -429,8 +429,8 @@ class DaskExecutor(Executor):
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         plugin = getattr(self, "plugin", None)
         if self.cluster is None and plugin is not None:
-            # an outside scheduler keeps a plugin for every later worker, other users' too
-            # (review of 2026-12-03): this sweep's goes with it
+            # an outside scheduler keeps a plugin for every later worker, other users' too:
+            # this sweep's goes with it
             try:
                 self.client.unregister_worker_plugin(plugin.name)
             except Exception as err:  # a scheduler already gone

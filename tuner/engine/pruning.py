@@ -128,9 +128,9 @@ class ReportingCheckpoint:
 
     def _told_to_stop(self, path: Path, step: int) -> bool:
         """Wait for the parent's verdict on `step`; none within the plan's wait, or the parent's
-        heartbeat unchanged for PARENT_SILENT_S (the parent is gone): train on. A Dask worker
-        whose parent was killed waited the whole 300 s at every rung, and the next sweep's
-        trials waited behind it (Dask ops audit of 2026-12-03)."""
+        heartbeat unchanged for PARENT_SILENT_S (the parent is gone): train on. Otherwise a Dask
+        worker whose parent was killed waits the whole 300 s at every rung, and the next sweep's
+        trials wait behind it."""
         started = time.monotonic()
         deadline = started + self.plan.wait_s
         beat, beat_seen = _heartbeat(path.parent), started
@@ -185,8 +185,8 @@ class _Watched:
 def pruning_identity(spec: PrunerSpec, metric: str) -> str:
     """What a pruned trial's verdict depends on, besides its sweep's trials: the pruner and its
     settings, and the objective it judged. A re-run counts a pruned trial as done only under the
-    same: trials pruned for their NPMI were skipped when the sweep then ranked by ARI, which
-    they were never judged on (trust audit of 2026-12-02)."""
+    same: otherwise trials pruned for their NPMI are skipped when the sweep then ranks by ARI,
+    which they were never judged on."""
     return key_digest({"pruner": asdict(spec), "metric": metric})
 
 
@@ -218,7 +218,7 @@ class PruningController:
 
     def close(self) -> None:
         """Stop the heartbeat (the sweep is over: its folder goes next), waiting for a beat
-        under way: one that ended after the folder was removed made it again."""
+        under way: one that ends after the folder is removed makes it again."""
         self._stopped.set()
         self._beating.join(timeout=HEARTBEAT_S)
 
@@ -295,8 +295,8 @@ class PruningController:
         """Tell each model's study the learning curves of finished trials this sweep skips
         (oldest first) as their checkpoints were reported live, so that a re-run of an
         interrupted or extended sweep judges its new trials against them. Without them the
-        first new trial at a rung had nothing to compete with and went on, and a resumed sweep
-        pruned less than the sweep it continued. Returns how many curves were replayed."""
+        first new trial at a rung has nothing to compete with and goes on, and a resumed sweep
+        prunes less than the sweep it continues. Returns how many curves were replayed."""
         replayed = 0
         for trial in past:
             budget = self._budget_of(trial.trial.model)

@@ -72,9 +72,9 @@ def sample_random(space: Mapping[str, Mapping[str, Values]], n_trials: int, seed
                   refused: dict[str, str] | None = None) -> dict[str, list[dict[str, Any]]]:
     """`n_trials` distinct configurations, models taken in turn, each parameter drawn from its
     choices or range with a seeded generator (drawn with replacement, 20 trials of a 2-value
-    space were 2 configurations; audit of 2026-12-01). A draw that repeats one of its model's
-    configurations, or breaks one of its rules (HDP's initial_k <= max_topics; whether a grid
-    of ranges was valid hung on what its seed drew), is passed over and the turns go on: every
+    space would be 2 configurations). A draw that repeats one of its model's configurations,
+    or breaks one of its rules (HDP's initial_k <= max_topics; else whether a grid of ranges is
+    valid hangs on what its seed draws), is passed over and the turns go on: every
     turn draws, so the draws that were kept before are kept now, and a larger `n_trials` keeps
     a smaller one's. A space that runs out gives what it has: a finite one is counted (every
     configuration that keeps the rules, drawn sooner or later), another ends after MISSES draws
@@ -231,8 +231,7 @@ class TpeSource:
         self.unrunnable = 0  # suggestions skipped: REFUSALS in a row broke the model's rules
         # A finite space's size (lists, small integer ranges), so the search ends once it has
         # suggested every configuration: past that, TPE only repeats, and 10,000 suggestions
-        # of a 2-value space held a core of tuner serve for minutes with no progress (attacker
-        # audit of 2026-12-04).
+        # of a 2-value space hold a core of tuner serve for minutes with no progress.
         self.space_size = space_size(space)
         self.suggested: set[tuple[str, str]] = set()  # (model, configuration) asked so far
         self.replayed = self._replay(earlier)
@@ -241,12 +240,11 @@ class TpeSource:
         """Have Optuna's first suggestions be the configurations earlier sweeps of this search
         asked for (`earlier`: each sweep's, model and drawn parameters, oldest sweep first;
         those the space still holds), so that a re-run meets its finished trials first and
-        counts them toward `n_trials`. Asked anew, TPE suggested other configurations (the
-        first run had asked with results in flight, the re-run's history was whole) and a
-        finished search of 6 suggestions at 2 workers trained 3 more on its first re-run
-        (audit of 2026-12-02). A configuration suggested twice in one sweep (a repeat) is
-        replayed twice, as it counted twice toward that sweep's budget. Returns how many
-        suggestions are replayed."""
+        counts them toward `n_trials`. Asked anew, TPE suggests other configurations (the
+        first run asked with results in flight, the re-run's history is whole), and a finished
+        search of 6 suggestions at 2 workers trains 3 more on its first re-run. A configuration
+        suggested twice in one sweep (a repeat) is replayed twice, as it counted twice toward
+        that sweep's budget. Returns how many suggestions are replayed."""
         times: dict[tuple[str, str], int] = {}  # the most times one sweep suggested it
         replay: dict[tuple[str, str], tuple[str, Mapping[str, Any]]] = {}
         for suggestions in earlier:
@@ -312,7 +310,7 @@ class TpeSource:
     def _suggestion(self) -> tuple[Any, str, dict[str, Any]] | None:
         """Optuna's next configuration that its model's rules allow (HDP's initial_k <=
         max_topics, THETA's kl_warmup <= epochs): ranges are drawn one by one, and suggestions
-        that broke a rule ran, where a random search refuses them (audit of 2026-12-01). One
+        that break a rule would otherwise run, where a random search refuses them. One
         that breaks a rule is told FAIL (TPE leaves failed trials out of its model: this is
         rejection sampling) and Optuna is asked again; after REFUSALS in a row the suggestion
         is skipped, unrun, and counted in `unrunnable`."""
@@ -385,16 +383,16 @@ class TpeSource:
                 series = [r[m] for r in usable]
                 summary[f"{m}_mean"] = float(np.mean(series))
                 # the sample sd, as the leaderboard and the report give it (np.std's population
-                # sd was 1/sqrt(2) of theirs at two seeds); null for one seed, as theirs
+                # sd is 1/sqrt(2) of theirs at two seeds); null for one seed, as theirs
                 summary[f"{m}_std"] = float(np.std(series, ddof=1)) if len(series) > 1 else None
         self.finished.append(summary)
 
     def _report_where_it_stopped(self, config: _Config) -> None:
         """The objective at the latest step a pruned seed reached, as the configuration's
-        intermediate value: TPE orders pruned trials by it (later steps, then better values),
-        where without one all tied, and a sweep whose pruner stopped most configurations
-        filled TPE's good group with arbitrary ones (review of 2026-12-03). Optuna takes
-        intermediate values of single-objective studies only."""
+        intermediate value: TPE orders pruned trials by it (later steps, then better values), where
+        without one all tied, and a sweep whose pruner stopped most configurations fills TPE's good
+        group with arbitrary ones. Optuna takes intermediate values of single-objective studies
+        only."""
         if len(self.spec.metrics) != 1:
             return
         metric = self.spec.metrics[0]

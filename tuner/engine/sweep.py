@@ -152,9 +152,9 @@ def _cache_values(grid: Grid, sweep: ModelSweep) -> dict[str, list[Any]]:
 
 def _refuse_unusable_caches(grid: Grid) -> None:
     """A TPE search builds every cache its lists select before its first trial; more of them
-    than it has trials cannot all be used. One trial with 200 values of vocab_size built 200
-    bags of words (49 s and 341 MB on 300 documents, in tuner serve's own process, past
-    --max-trials; attacker audit of 2026-12-02)."""
+    than it has trials cannot all be used: one trial with 200 values of vocab_size would build
+    200 bags of words (49 s and 341 MB on 300 documents, in tuner serve's own process, past
+    --max-trials)."""
     if grid.search.strategy != "tpe":
         return
     listed, built = [], 0
@@ -289,9 +289,9 @@ def _check_token_windows(grid: Grid, plan: Sequence[PlannedTrial], paths: dict[s
 
 
 def _check_corpus_size(grid: Grid, documents: int) -> None:
-    """Settings that need more documents than the corpus has, refused before any trial: they
-    failed in the trial with scikit-learn's words ("n_samples=12 should be >= n_clusters=30")
-    or the trainer's (audit of 2026-12-01). Read from each model's space, which a TPE search's
+    """Settings that need more documents than the corpus has, refused before any trial: else
+    they fail in the trial with scikit-learn's words ("n_samples=12 should be >= n_clusters=30")
+    or the trainer's. Read from each model's space, which a TPE search's
     plan (cache probes only) does not show."""
     problems = []
     for sweep in grid.sweeps:
@@ -352,8 +352,8 @@ def _requirements(grid: Grid) -> dict[str, list[str]]:
 
 def _refuse_truth_objectives(grid: Grid, truth: GroundTruth | None) -> None:
     """A search or ranking by a metric scored against labels (ARI, F1...) on a dataset without
-    any: every trial ran, the pruner and TPE were told nothing, and the board ranked nothing
-    (search audit of 2026-12-02)."""
+    any is refused, or every trial runs, the pruner and TPE are told nothing, and the board
+    ranks nothing."""
     from tuner.metrics import METRICS
 
     if truth is not None:
@@ -373,8 +373,8 @@ def _refuse_truth_objectives(grid: Grid, truth: GroundTruth | None) -> None:
 
 
 def refuse_one_class(grid: Grid, truth: GroundTruth | None) -> None:
-    """One class against one cluster is a perfect ARI, NMI and F1: collapsed fits topped the
-    leaderboard, and a model that found clusters scored 0 (audit of 2026-12-01)."""
+    """One class against one cluster is a perfect ARI, NMI and F1: collapsed fits would top the
+    leaderboard, and a model that found clusters would score 0."""
     if truth is None:
         return
     classes = len(set(truth.labels[truth.covered].tolist()))
@@ -420,7 +420,7 @@ def _check_requirements(grid: Grid, corpus: Corpus, truth: GroundTruth | None,
                         "dataset.label_field or ground_truth")
     if "labels" in requirements and truth is not None and not _has_pairs(truth):
         # Supervised contrastive training learns from documents of one class: with none, the
-        # adapter stayed at its random start and was cached as "supervised" (audit).
+        # adapter stays at its random start and is cached as "supervised".
         raise DataError(f"{grid.path}: {', '.join(requirements['labels'])} needs two labelled "
                         "documents of one class at least; every class here has one")
 
@@ -439,7 +439,7 @@ def precompute(grid: Grid, inputs: CheckedInputs, cache_dir: Path, progress: boo
     it (see fitting.fit_code; None leaves it out, for trials no pool runs).
     `between_batches` is called between embedding batches, every 1,000 documents tokenised and
     between co-occurrence chunks, and may raise to stop (tuner serve's cancel: a sweep cancelled
-    while it embedded ran its embedding to the end, 80 s; attacker audit of 2026-12-02);
+    while it embeds would otherwise run its embedding to the end, 80 s);
     nothing half-computed is cached."""
     check_cache_writable(cache_dir)
     grid = with_language(grid, inputs.corpus.language)
@@ -532,12 +532,12 @@ def _bags_of_words(grid: Grid, inputs: CheckedInputs, cache_dir: Path,
                    events: dict[str, str], advice: list[str],
                    stop_check: Callable[[], None] | None = None) -> BagsOfWords:
     """One bag of words per (vocabulary size, language) the plan needs, and its co-occurrence
-    counts; a model whose language parameter differs from dataset.language gets the corpus
-    tokenised its way. Every size at or above the N words the preprocessing leaves is the bag
-    of N (BowCache.get_or_compute), and its trials say vocab_size N: 10000 and 20000 on 2,702
-    words are one trial, in one sweep or across sweeps (19000 after a sweep at 20000 built the
-    bag again and ran the same trial again; trust audit of 2026-12-03). `events` gets each
-    bag's figures, `advice` what they say is wrong."""
+    counts; a model whose language parameter differs from dataset.language gets the corpus tokenised
+    its way. Every size at or above the N words the preprocessing leaves is the bag of N
+    (BowCache.get_or_compute), and its trials say vocab_size N: 10000 and 20000 on 2,702 words are
+    one trial, in one sweep or across sweeps (else 19000 after a sweep at 20000 builds the bag again
+    and runs the same trial again). `events` gets each bag's figures, `advice` what they say is
+    wrong."""
     cache = BowCache(cache_dir)
     tokens: dict[str, TokenCounts] = {}  # each language tokenised once, for every size
     paths: dict[tuple[int, str], Path] = {}
@@ -628,8 +628,8 @@ def _embedding(spec: EmbeddingSpec, inputs: CheckedInputs, cache_dir: Path,
     missed: list[str | None] = []  # why, once this process computes it under the lock
 
     def compute() -> NDArray[np.float32]:
-        # read under the cache's lock: a sweep that waited for another to compute the matrix
-        # said `computed` (concurrency audit of 2026-12-03)
+        # read under the cache's lock, or a sweep that waited for another to compute the matrix
+        # says `computed`
         missed.append(cache.miss_reason(key))
         return encode_texts(model_path, texts, spec.pooling, spec.max_length, spec.batch_size,
                             progress=progress, long_documents=key.long_documents,

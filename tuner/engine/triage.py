@@ -68,8 +68,8 @@ def failed(spec: TrialSpec, error: TrialError) -> TrialRecord:
 
 
 def worker_died(how: str | None = None) -> TrialError:
-    """A trial that ended its worker on both attempts; `how` it ended (a segfault and an exit
-    in the trainer's native code read alike before), where known."""
+    """A trial that ended its worker on both attempts; `how` it ended (without it, a segfault
+    and an exit in the trainer's native code read alike), where known."""
     ended = f" ({how})" if how else ""
     return TrialError("WorkerDied", f"worker died: the worker process exited{ended} while "
                       "running this trial, on two attempts", "")

@@ -55,9 +55,9 @@ class Watchdog:
 
     def forget(self, keys: Iterable[str]) -> None:
         """The pool broke under these trials: their workers are gone, and their markers and
-        verdicts with them. A retry read its dead worker's marker as its own (past the time
-        limit at once), was counted killed without anything dying, and was never watched
-        again: its hang held the sweep for ever (audit of 2026-12-01)."""
+        verdicts with them. Otherwise a retry reads its dead worker's marker as its own (past
+        the time limit at once), is counted killed without anything dying, and is never watched
+        again: its hang holds the sweep for ever."""
         for key in keys:
             self.killed.pop(key, None)
             self._killed_start.pop(key, None)
@@ -65,9 +65,9 @@ class Watchdog:
 
     def held_to_limits(self, record: TrialRecord) -> TrialRecord:
         """`record`, or a FAILED one if its worker's peak memory during the trial passed
-        --max-memory: the check above samples, and a trial that ended between two samples passed
-        any limit (a 0.2 s LDA fit under 1 MB; audit of 2026-12-03), so whether a trial failed
-        depended on timing. A re-scored fit's peak was its own sweep's to hold."""
+        --max-memory: the check above samples, and a trial that ends between two samples passes
+        any limit (a 0.2 s LDA fit under 1 MB), so whether a trial fails would depend on timing.
+        A re-scored fit's peak was its own sweep's to hold."""
         limit = self.limits.max_memory_mb
         peak = record.metrics.get("peak_memory_mb")
         if (limit is None or peak is None or peak <= limit

@@ -136,9 +136,9 @@ PARENT_CHECK_S = 2.0
 
 def _exit_with(parent: int) -> None:
     """End this worker once the sweep's process is gone. A `tuner run` or `tuner serve` killed
-    with SIGKILL (the OOM killer, `timeout -s KILL` around a cron job) ran no clean-up: its
-    workers, about 260 MB each, finished their trial and then waited for work for ever (audit
-    of 2026-12-01). Its result is lost either way; the next run re-runs the trial."""
+    with SIGKILL (the OOM killer, `timeout -s KILL` around a cron job) runs no clean-up: without
+    this, its workers, about 260 MB each, finish their trial and then wait for work for ever.
+    Its result is lost either way; the next run re-runs the trial."""
     while process_alive(parent, owned=True):
         time.sleep(PARENT_CHECK_S)
     os._exit(1)
@@ -364,8 +364,7 @@ def fit_view(data: TrialData, ref: DataRef) -> TrialData:
     """What the trainer may see: the side inputs its fit key covers, and nothing else (so no fit
     depends on labels, timestamps or covariates its key does not name). Labels come as the
     partition the key holds (ground_truth.first_seen_codes), never their names or the order of
-    a truth file: renamed labels are the same key, so they must be the same fit (review of
-    2026-12-03)."""
+    a truth file: renamed labels are the same key, so they must be the same fit."""
     corpus = data.corpus
     if "timestamps" not in ref.inputs and corpus.timestamps is not None:
         corpus = dataclasses.replace(corpus, timestamps=None)
@@ -405,8 +404,8 @@ def _cooccurrence(bow: BagOfWords, bow_path: str, metrics: MetricSettings) -> Co
 
 
 # What a trial's own code raises that fails the trial, not the worker: SystemExit too, since a
-# library's sys.exit() in a fit ended the whole sweep with that code (3, "experiment locked"),
-# left the trial KILLED, and every re-run died on it again (review of 2026-12-02).
+# library's sys.exit() in a fit would otherwise end the whole sweep with that code (3,
+# "experiment locked"), leave the trial KILLED, and every re-run would die on it again.
 TRIAL_FAILURES = (Exception, SystemExit)
 
 
@@ -590,7 +589,7 @@ WORD_LIST_EXTRAS = ("slice_top_words",)  # {label: each topic's top words}: DTM'
 
 def _words_cut(extras: Mapping[str, Any], top_n: int) -> dict[str, Any]:
     """A stored fit's extras with its word lists cut to the `top_n` words a re-scored trial
-    keeps: a DTM fit re-scored at fewer words listed each slice's topics at the old count
+    keeps: else a DTM fit re-scored at fewer words lists each slice's topics at the old count
     beside topics at the new one."""
     cut = {name: {label: [words[:top_n] if isinstance(words, list) else words for words in topics]
                   if isinstance(topics, list) else topics for label, topics in lists.items()}

@@ -62,7 +62,7 @@ RECORDED: dict[str, bool] = {  # name -> higher is better
     # once, in a shared step or an earlier trial; fit_seconds leaves it out
     "shared_seconds": False,
     # fit_seconds + shared_seconds: what a configuration costs alone (BERTopic's fit_seconds of
-    # 0.4 s, its UMAP step of 17 s left out, ranked it the cheapest; new-user audit 2026-12-03)
+    # 0.4 s, its UMAP step of 17 s left out, would rank it the cheapest)
     "total_seconds": False,
     "eval_seconds": False,
     "num_topics_found": True,

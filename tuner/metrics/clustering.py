@@ -99,9 +99,9 @@ def _matched_overlaps(predicted: NDArray[np.int64], truth: NDArray[np.int64]
     from scipy.optimize import linear_sum_assignment
 
     # Of matchings with the same total overlap, scipy keeps one by the table's order, which the
-    # labels' names set: the same partition's F1 took 5 values under 32 renumberings of its
-    # classes (trust audit of 2026-12-01). In the order each class and topic first appears in
-    # the corpus, the matching is the partitions' own.
+    # labels' names set: the same partition's F1 would take 5 values under 32 renumberings of its
+    # classes. In the order each class and topic first appears in the corpus, the matching is the
+    # partitions' own.
     matched_rows, matched_cols = linear_sum_assignment(table[np.ix_(row_order, col_order)],
                                                        maximize=True)
     rows, cols = row_order[matched_rows], col_order[matched_cols]
@@ -147,7 +147,7 @@ def effective_topics(output: TopicModelOutput, reference: MetricReference) -> fl
     topics do: exp of the Shannon entropy of the topic sizes (Hill's number of order 1). K
     topics of equal size give K; most documents in a few topics give a few, however many topics
     hold one document each. A GSM fit on 1,428 headlines gave 11 of its 20 topics a document
-    but 65% of them to two: 5.8 (new-user audit of 2026-12-02). 0 when no document is assigned."""
+    but 65% of them to two: 5.8. 0 when no document is assigned."""
     assignments = np.asarray(output.assignments)
     sizes = np.unique(assignments[assignments >= 0], return_counts=True)[1]
     if not len(sizes):

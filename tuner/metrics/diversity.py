@@ -54,8 +54,8 @@ def rank_biased_overlap(first: list[str], second: list[str], p: float) -> float:
     (1 - p) / p * [sum_{d<=n} p^d A_d + sum_{s<d<=n} p^d X_s (d - s) / (s d)]
     + p^n [(X_n - X_s) / n + X_s / s].
     For two lists of k distinct words this is (1 - p) / p * sum p^d A_d + p^k A_k. Cut to the
-    shorter length, as before, ten words against their own first four scored 1.0 (OCTIS 0.984),
-    and a word repeated in a topic counted twice (audit of 2026-12-01)."""
+    shorter length, ten words against their own first four would score 1.0 (OCTIS 0.984), and
+    a word repeated in a topic would count twice."""
     short, long = sorted((first, second), key=len)
     s, n = len(short), len(long)
     if s == 0:

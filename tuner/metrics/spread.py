@@ -33,9 +33,9 @@ EVEN_SLACK = 1e-6  # above 1/K by more than rounding: a renormalised uniform row
 
 def topic_spread(doc_topic: NDArray[np.float64]) -> NDArray[np.float64]:
     """Each topic's share of the documents in which it is above its even share, 1/K, among the
-    documents the fit told apart: a row left even (LDA's document with no word) counted for
-    every topic at some K, where renormalising put each entry an ulp above 1/K, and 30% empty
-    documents hid a topic at 2.9 times the median (review of 2026-12-04)."""
+    documents the fit told apart: otherwise a row left even (LDA's document with no word)
+    counts for every topic at some K, where renormalising puts each entry an ulp above 1/K, and
+    30% empty documents hide a topic at 2.9 times the median."""
     topics = doc_topic.shape[1]
     above = doc_topic > 1.0 / topics + EVEN_SLACK
     told = doc_topic.max(axis=1) - doc_topic.min(axis=1) > EVEN_SLACK

@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 def _nothing_ranked(tracker: Tracker, experiment: str, sweeps: Sequence[SweepRun],
                     metric: str) -> str:
     """Why no configuration ranks by `metric`: none logged it (then the ones that can), or no
-    trial finished at all (it suggested "ari" when nothing had been logged)."""
+    trial finished at all (else it would suggest "ari" when nothing has been logged)."""
     from tuner.metrics import rankable_metrics
 
     finished = tracker.finished_trials(experiment)
@@ -58,7 +58,7 @@ def _nothing_ranked(tracker: Tracker, experiment: str, sweeps: Sequence[SweepRun
                 "trial failed): there is no configuration to choose")
     runnable = ranked(finished)
     current = on_data(runnable, newest_context(sweeps, runnable))
-    if not current:  # it offered the very metric asked for (regression audit of 2026-12-03)
+    if not current:  # else the message below offers the very metric asked for
         return (f"no trial has finished on the data of its latest sweep (every trial failed, or "
                 f"the sweep was stopped); {counted(len(finished), 'finished trial')} "
                 "judged on data that has changed since (the corpus, labels, preprocessing or "
@@ -112,11 +112,11 @@ def best_grid(tracking_uri: str, experiment: str, metric: str | None = None,
                         parent.params)
     grid |= _config_fields(best)
     grid["dataset"] = _read_fields(dict(grid.get("dataset") or {}), best.model)
-    if not _reads_embeddings(best.model):  # ETM's grid printed a MiniLM section it never read
+    if not _reads_embeddings(best.model):  # else ETM's grid prints a MiniLM section it never reads
         grid.pop("embedding", None)
     elif not named and isinstance(grid.get("embedding"), dict):
         # the sweep's grid named no model: THETA embedded with its own default (Qwen3 of its
-        # model_size), which a recorded model would override (review of 2026-12-02)
+        # model_size), which a recorded model would override
         grid["embedding"] = {k: v for k, v in grid["embedding"].items() if k != "model"}
     else:
         _drop_unused_model_size(grid, best.model)
@@ -129,8 +129,8 @@ def best_grid(tracking_uri: str, experiment: str, metric: str | None = None,
 def _better_earlier(tracker: Tracker, experiment: str, sweeps: Sequence[SweepRun],
                     context: str | None, best: ConfigResult, metric: str) -> str | None:
     """An earlier sweep of the experiment, on other data or settings, whose best configuration
-    scored better: a sweep run again with stop words added picked a worse setup than the one
-    before it, unsaid where `tuner report` showed both (new-user audit of 2026-12-04)."""
+    scored better: a sweep run again with stop words added can pick a worse setup than the one
+    before it, which only `tuner report`, showing both, would otherwise say."""
     from tuner.metrics import higher_is_better
     from tuner.reporting.earlier import earlier_sweeps, scored_alike
 
@@ -155,8 +155,7 @@ def _better_earlier(tracker: Tracker, experiment: str, sweeps: Sequence[SweepRun
 
 def _thread_note(best: ConfigResult) -> str | None:
     """How to repeat the chosen fits exactly: a neural or STM fit moves with its thread count,
-    which its key holds, so the grid re-run on another count fits it anew, to other figures
-    (determinism audit of 2026-12-03)."""
+    which its key holds, so the grid re-run on another count fits it anew, to other figures."""
     from trainers import canonical_name, load_trainer
 
     name = canonical_name(best.model)
@@ -172,8 +171,8 @@ def _thread_note(best: ConfigResult) -> str | None:
 
 def _unjudged_lead(board: list[ConfigResult], best: ConfigResult, metric: str) -> str | None:
     """What `tuner best` says of a pick of one seed over a runner-up of one seed: no sd tells
-    whether its lead is more than seed noise (THETA's ARI 0.0925 over BERTopic's 0.0924, picked
-    in silence; new-user audit of 2026-12-03)."""
+    whether its lead is more than seed noise (THETA's ARI 0.0925 over BERTopic's 0.0924 would
+    otherwise be picked in silence)."""
     others = [c for c in board[board.index(best) + 1:] if metric in c.metrics]
     if not others or metric not in best.metrics or best.seeds != 1 or others[0].seeds != 1 \
             or same_mean(others[0].metrics[metric], best.metrics[metric]):  # a tie: said as one
@@ -188,9 +187,9 @@ def _unjudged_lead(board: list[ConfigResult], best: ConfigResult, metric: str) -
 
 def _drop_unused_model_size(grid: dict[str, Any], model: str) -> None:
     """THETA's default model_size beside the embedding model the grid names: it picks no model
-    there, and `tuner validate` warned of the grid `tuner best` wrote (new-user audit of
-    2026-12-03). Only the default goes: it is what the re-run resolves to, so the trial is the
-    same; another value was the user's, warning included."""
+    there, and `tuner validate` would warn of the grid `tuner best` writes. Only the default
+    goes: it is what the re-run resolves to, so the trial is the same; another value was the
+    user's, warning included."""
     from trainers import load_trainer
 
     declared = load_trainer(model).params.get("model_size")
@@ -257,7 +256,7 @@ def _base_grid(sweep: SweepRun) -> dict[str, Any]:
 def _as_embedded(grid: dict[str, Any], sweep_params: Mapping[str, str]) -> dict[str, Any]:
     """The embedding's `long_documents` as the sweep embedded: what auto chose (logged on the
     sweep run beside its model), so that a later rule for auto cannot embed the re-run
-    otherwise (audit of 2026-12-02); a sweep that recorded none ran before the choice existed,
+    otherwise; a sweep that recorded none ran before the choice existed,
     when every document was embedded by its start."""
     embedding = grid.get("embedding")
     if not isinstance(embedding, dict):
@@ -292,8 +291,8 @@ def _reads_embeddings(model: str) -> bool:
 
 def _read_fields(dataset: dict[str, Any], model: str) -> dict[str, Any]:
     """The dataset section without the fields the best model does not read: covariates beside
-    BERTopic, or a timestamp field beside STM, made its re-run warn that no model reads them
-    (audit of 2026-12-02)."""
+    BERTopic, or a timestamp field beside STM, would make its re-run warn that no model reads
+    them."""
     from trainers import fit_inputs
 
     reads = fit_inputs(model)
@@ -307,8 +306,8 @@ def _read_fields(dataset: dict[str, Any], model: str) -> dict[str, Any]:
 def _as_a_grid_may_ask(params: dict[str, Any], vocab: Param | None) -> None:
     """A trial's vocab_size says the words the preprocessing left, when the grid asked for
     more (sweep's _every_word_as_its_count): on a small corpus that can be below what a grid
-    may ask for (788: `tuner best` printed a grid `validate` refused; attacker audit of
-    2026-12-04). The lowest size a grid may ask for leaves the same words, so the same trials."""
+    may ask for (788, where `tuner best` would print a grid `validate` refuses). The lowest size
+    a grid may ask for leaves the same words, so the same trials."""
     size, low = params.get("vocab_size"), vocab.constraint.bounds[0] if vocab else None
     if isinstance(size, int) and low is not None and size < low:
         params["vocab_size"] = int(low)
@@ -322,15 +321,15 @@ def _config_fields(config: ConfigResult) -> dict[str, Any]:
     trial = config.trials[0]
     seeds = sorted({t.seed for t in config.trials if t.seed is not None})
     # a value that follows another (alpha 1/K, min_samples = min_cluster_size) as null, so
-    # that a grid edited to try another K or cluster size does not keep the old one (user
-    # audit of 2026-12-03); null resolves to it, so the grid re-runs the same trials
+    # that a grid edited to try another K or cluster size does not keep the old one; null
+    # resolves to it, so the grid re-runs the same trials
     params = {k: None if resolved_null(trial, k, v) else v for k, v in trial.params.items()
               if k in declared and k != own_seed}
     _as_a_grid_may_ask(params, trainer.params.get("vocab_size"))
     if own_seed is not None and any(t.params.get(own_seed) != t.seed for t in config.trials):
         # The grid set the model's own seed (a list of it is the configuration's seeds): all
         # its values. Else it followed each trial's seed: a value would fix every seed to one
-        # (BERTopic's random_state 42 gave both seeds seed 42's UMAP; audit of 2026-12-01).
+        # (BERTopic's random_state 42 gives both seeds seed 42's UMAP).
         values = sorted({t.params[own_seed] for t in config.trials if own_seed in t.params})
         if values:  # runs that logged it (every run tuner logs does)
             params[own_seed] = values if len(values) > 1 else values[0]

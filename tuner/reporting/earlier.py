@@ -26,9 +26,8 @@ class EarlierSweep:
 
 
 def changed_preprocessing(params: Mapping[str, str]) -> list[str]:
-    """A sweep run's preprocessing settings that are not the defaults, as "name value": a page
-    of a sweep run again with stop words added never said which (new-user audit of
-    2026-12-04)."""
+    """A sweep run's preprocessing settings that are not the defaults, as "name value": else a
+    page of a sweep run again with stop words added never says which."""
     from tuner.data.vocab import Preprocessing
 
     return [f"{name} {params[f'preprocessing.{name}']}"
@@ -39,9 +38,8 @@ def changed_preprocessing(params: Mapping[str, str]) -> list[str]:
 def earlier_sweeps(sweeps: Sequence[SweepRun], everything: Sequence[FinishedTrial],
                    context: str | None, metric: str) -> list[EarlierSweep]:
     """The newest sweep on each other data or settings of the experiment, with its best
-    configuration by `metric`, newest first (EARLIER_SHOWN): the page showed the latest sweep's
-    rows alone, so a sweep run again with stop words added could not be set beside the one before
-    it (new-user audit of 2026-12-04)."""
+    configuration by `metric`, newest first (EARLIER_SHOWN): with the latest sweep's rows alone,
+    a sweep run again with stop words added cannot be set beside the one before it."""
     rows: list[EarlierSweep] = []
     seen = {context, None}  # None: a sweep logged before contexts were, on no data known
     for sweep in sweeps:
@@ -60,8 +58,8 @@ def earlier_sweeps(sweeps: Sequence[SweepRun], everything: Sequence[FinishedTria
 def scored_alike(earlier: SweepRun, latest: SweepRun, metric: str) -> bool:
     """Whether `metric` of the two sweeps' trials compares: the same metric settings, and for a
     metric against the labels the same ground truth partition (a sweep's own, since tuner
-    tagged it). `tuner best` said an earlier sweep "reached" a higher NPMI measured over
-    another window, and an ARI against older labels (trust audit of 2026-12-04)."""
+    tagged it). Otherwise `tuner best` says an earlier sweep "reached" a higher NPMI measured
+    over another window, or an ARI against older labels."""
     from tuner.metrics import METRICS
     from tuner.tracking.tracker import TRUTH_TAG
     from tuner.trial import MetricSettings

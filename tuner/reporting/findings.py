@@ -86,7 +86,7 @@ EVEN_SPREAD = (0.5, 2.0)  # times 1/K: every share within it reads as an even sp
 def _even_shares_note(shares: Mapping[str, list[float]]) -> str:
     """A caveat when every topic's share stays near 1/K in every slice: DTM at its default 100
     epochs on 1,500 HuffPost items kept each of 10 topics at 8 to 13% from 2018 to 2022, a
-    COVID topic at 8% in 2018, and the table read as a trend (new-user audit of 2026-12-04)."""
+    COVID topic at 8% in 2018, and without the caveat the table reads as a trend."""
     values = [v for slice_shares in shares.values() for v in slice_shares]
     if not values:
         return ""

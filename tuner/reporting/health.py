@@ -4,8 +4,8 @@ against. Said at the end of `tuner run` (and logged to the sweep run, whose stde
 log buries), marked on the leaderboard's and the report's rows.
 
 Each concern is a fact of the trial's metrics and parameters, never a guess from its rank: a
-collapsed BERTopic fit (2 topics of the 10 asked, 543 of 600 documents in one) ranked first by
-NPMI and diversity, unmarked (new-user audit of 2026-12-02)."""
+collapsed BERTopic fit (2 topics of the 10 asked, 543 of 600 documents in one) ranks first by
+NPMI and diversity, and unmarked it reads as the best fit."""
 
 from __future__ import annotations
 
@@ -82,21 +82,20 @@ def trial_concerns(model: str, params: Mapping[str, Any], metrics: Mapping[str, 
 
 
 # Effective topics (exp of the topic sizes' entropy) below this share of the topics found:
-# documents in a few of them. In the new-user audit's 62 fits of 2026-12-02 (headlines, Chinese
-# news; ten models) a GSM fit gave 65% of 1,428 headlines to 2 of its 20 topics (5.8, 0.29 of
-# its topics) and ranked first by ARI; every other fit was at 0.53 or more (NVDM), most at 0.7
-# to 1.0.
+# documents in a few of them. In 62 fits measured 2026-12-02 (headlines, Chinese news; ten
+# models) a GSM fit gave 65% of 1,428 headlines to 2 of its 20 topics (5.8, 0.29 of its topics)
+# and ranked first by ARI; every other fit was at 0.53 or more (NVDM), most at 0.7 to 1.0.
 CONCENTRATED = 1 / 3
 # Below this many effective topics a fit is one topic in effect, however few it found: BERTopic's
 # HDBSCAN with num_topics null found 2 topics on 1,340 social posts and put 96% of them in one
-# (1.11 effective topics), unmarked, where the rule above asks for 4 topics found (new-user
-# audit of 2026-12-02). Two topics at 85/15 are 1.53; at 90/10, 1.38.
+# (1.11 effective topics), which the rule above leaves unmarked: it asks for 4 topics found.
+# Two topics at 85/15 are 1.53; at 90/10, 1.38.
 IN_EFFECT_ONE = 1.5
 
 
 def _collapsed(params: Mapping[str, Any], metrics: Mapping[str, float]) -> Concern | None:
     """Documents given to fewer than half of its (4 or more) topics, one topic found (HDP down
-    to one: diversity 1.0, ranked first; audit of 2026-12-01), fewer than half the topics
+    to one scores diversity 1.0 and ranks first), fewer than half the topics
     asked for (HDBSCAN's clusters, which `num_topics` only merges), or documents concentrated
     in a few topics though more hold one (`effective_topics` under a third of the topics, or
     under 1.5 however few a model that chose their number found)."""
@@ -124,7 +123,7 @@ OUTLIERS_NOTED = 1 / 3
 def _outliers(metrics: Mapping[str, float]) -> Concern | None:
     """A third or more of the documents without a topic: BERTopic's HDBSCAN left 45% of 1,428
     headlines and 31% of 1,500 Chinese headlines as outliers (`reduce_outliers` none, its
-    default), said nowhere but the report's top-words section (new-user audit of 2026-12-02)."""
+    default), which without this concern only the report's top-words section says."""
     share = metrics.get("outlier_share")
     if share is None or share < OUTLIERS_NOTED:
         return None
@@ -132,8 +131,8 @@ def _outliers(metrics: Mapping[str, float]) -> Concern | None:
 
 
 def _unconverged(metrics: Mapping[str, float]) -> Concern | None:
-    """STM stopped at max_iter before em_tol (its `em_converged` 0 was in MLflow alone; audit of
-    2026-12-01)."""
+    """STM stopped at max_iter before em_tol (without this concern, its `em_converged` 0 is in
+    MLflow alone)."""
     if metrics.get("em_converged") != 0:
         return None
     return Concern("unconverged", f"{metrics.get('em_iterations', 0):.0f} iterations")
@@ -142,7 +141,7 @@ def _unconverged(metrics: Mapping[str, float]) -> Concern | None:
 def _still_improving(params: Mapping[str, Any], metrics: Mapping[str, float]) -> Concern | None:
     """Early stopping on, yet the held-out loss was lowest at the last epoch: the budget ended the
     fit, not the stopping rule (DTM at its shipped 50 epochs: random words, NPMI -0.24, ranked
-    first by ARI; at 300 epochs coherent topics; audit of 2026-12-02). Without early stopping
+    first by ARI; at 300 epochs coherent topics). Without early stopping
     every fit keeps its last epoch, and this cannot be told."""
     best, run = metrics.get("best_epoch"), metrics.get("epochs_run")
     if params.get("patience") is None or best is None or run is None or \
@@ -176,8 +175,7 @@ def _topics_changing(metrics: Mapping[str, float]) -> Concern | None:
 # neither the loss nor the turnover (0.08 at 20 epochs: its topics moved slowly) told its 100
 # default epochs from 300: 86%, 46%, 12% from the start, NPMI -0.334, -0.230, -0.029. On 1,500
 # HuffPost headlines: 47% at 20 epochs (-0.332), 30% at 50 (-0.241), 7% at 300 (-0.158); ETM
-# 35% at 20 (-0.298); ProdLDA and NVDM 0 to 2% from epoch 20 on (new-user audit and /tmp
-# script of 2026-12-02).
+# 35% at 20 (-0.298); ProdLDA and NVDM 0 to 2% from epoch 20 on (measured 2026-12-02).
 NEAR_START = 0.4
 
 
@@ -200,16 +198,14 @@ SHORT_TOPICS = "topics_short_of_topn"  # a logged score's topics with fewer word
 
 def _few_words(metrics: Mapping[str, float]) -> Concern | None:
     """A `tuner score --log` row whose topics list fewer words than diversity_topn: the command
-    warned, the leaderboard put it on the Pareto front unmarked, at diversity 1.0 (new-user
-    audit of 2026-12-03)."""
+    warns, but unmarked the leaderboard puts it on the Pareto front, at diversity 1.0."""
     short = int(metrics.get(SHORT_TOPICS, 0))
     return Concern("few_words", f"{short} topics") if short > 0 else None
 
 
 def _background(metrics: Mapping[str, float]) -> Concern | None:
     """Topics of words common to every subject, spread over most documents (tuner.metrics.
-    spread): LDA's 表示 记者 今年 需要 topics on Chinese news, unsaid (Chinese audit of
-    2026-12-04)."""
+    spread): LDA's 表示 记者 今年 需要 topics on Chinese news, which nothing else says."""
     count, found = metrics.get("background_topics", 0), metrics.get("num_topics_found")
     if not count:
         return None
@@ -312,9 +308,8 @@ def _with_kept(concern: Concern, metrics: Mapping[str, float]) -> str:
 
 def _kept_earlier_advice(found: Sequence[tuple[str, Concern, Mapping[str, float]]]) -> str:
     """Early stopping keeps the epoch of least held-out loss, which more epochs need not move:
-    ProdLDA on 250 UN speeches, 30 epochs, kept 21 with 85% of its top words new, was told to
-    raise epochs; at 100 it stopped at 31 with the same epoch and scores (new-user audit of
-    2026-12-03)."""
+    ProdLDA on 250 UN speeches, 30 epochs, kept 21 with 85% of its top words new; told only to
+    raise epochs, at 100 it stopped at 31 with the same epoch and scores."""
     if not any(_kept_before_last(m) for _, _, m in found):
         return ""
     return (", and where the held-out loss kept an earlier epoch than the last, set patience "

@@ -125,14 +125,13 @@ def _model_importance(model: str, configs: list[ConfigResult], metric: str) -> M
 
 
 def within_seed_noise(configs: Sequence[ConfigResult], metric: str) -> str | None:
-    """Why the shares describe noise, when they do: no swept parameter's effect (its best
-    value's mean `metric` over its configurations and seeds less its worst value's) reaches
-    twice its standard error from the seeds' pooled sd. The shares sum to 1 whatever the
-    effects' size: the demo's BERTopic gave num_topics 0.79 for an effect of 0.0155 ARI, where
-    one configuration's two seeds differed by 0.084 (fresh-clone audit of 2026-12-03). None
-    when some effect stands out, or the seeds' sd is unknown (one seed each). For complete
-    grids only: a random or TPE search's values are mostly one configuration each, whose
-    extremes differ by chance beyond two means' standard error (review of 2026-12-03)."""
+    """Why the shares describe noise, when they do: no swept parameter's effect (its best value's
+    mean `metric` over its configurations and seeds less its worst value's) reaches twice its
+    standard error from the seeds' pooled sd. The shares sum to 1 whatever the effects' size: the
+    demo's BERTopic gave num_topics 0.79 for an effect of 0.0155 ARI, where one configuration's two
+    seeds differed by 0.084. None when some effect stands out, or the seeds' sd is unknown (one seed
+    each). For complete grids only: a random or TPE search's values are mostly one configuration
+    each, whose extremes differ by chance beyond two means' standard error."""
     variances = [sd ** 2 for c in configs if (sd := c.sd.get(metric)) is not None]
     if not variances:
         return None

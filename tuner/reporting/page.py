@@ -65,8 +65,8 @@ class ReportData:
     @property
     def top(self) -> list[ConfigResult]:
         """The configurations whose topics the page shows: the TOP_CONFIGS best, then each other
-        model's best (a model ranked below them had its table and plots but no word shown;
-        audit of 2026-12-01)."""
+        model's best (else a model ranked below them has its table and plots but no word
+        shown)."""
         return shown_configs(self.ranked)
 
 
@@ -126,8 +126,8 @@ def render_page(data: ReportData, plots: Sequence[Path], note: str = "",
             f"model's best</h2>{shared}{topics_image}{words}</body></html>")
 
 
-# What the numbers can and cannot say: a new user read NPMI below 0 on headlines as failure, and
-# ARI against the continents of UN speeches as topic quality (new-user audit of 2026-12-02).
+# What the numbers can and cannot say: a new user reads NPMI below 0 on headlines as failure,
+# and ARI against the continents of UN speeches as topic quality.
 READING = (
     "<details><summary>How to read these numbers</summary><ul>"
     "<li><b>npmi</b> (−1 to 1): how often each topic's top words occur together in this "
@@ -180,10 +180,10 @@ def _when(start_time: int | None) -> str:
 
 def _warnings_html(data: ReportData) -> str:
     """The latest sweep's warnings (an English embedding model on Chinese text, documents left
-    with no word): said on stderr alone, a reader of the report ranked such a sweep unwarned
-    (Chinese audit of 2026-12-01)."""
+    with no word): said on stderr alone, they leave a reader of the report to rank such a sweep
+    unwarned."""
     shown = ""
-    if data.unended:  # first: the page reads as complete otherwise (ops audit of 2026-12-03)
+    if data.unended:  # first: the page reads as complete otherwise
         shown += f"<p class='warnings'><b>Not every trial ran:</b> {html.escape(data.unended)}</p>"
     if data.other_code:
         shown += (f"<p class='warnings'><b>Made by another version of tuner:</b> "
@@ -194,8 +194,8 @@ def _warnings_html(data: ReportData) -> str:
                   f"before it ran:</p><ul class='warnings'>{items}</ul>")
     if data.after:  # as `tuner run` ended with them; the rows' notes say which
         items = "".join(f"<li>{html.escape(w)}</li>" for w in data.after)
-        # of every ranked trial on its data, earlier sweeps' too: "its trials" named models the
-        # latest sweep had not run (new-user audit of 2026-12-03)
+        # of every ranked trial on its data, earlier sweeps' too: "its trials" would name models
+        # the latest sweep has not run
         shown += (f"<p>At its end, the ranked trials' own figures (its and earlier sweeps' on "
                   f"the same data) said:</p>"
                   f"<ul class='warnings'>{items}</ul>")
@@ -285,7 +285,7 @@ def _importance_note(model: str, configs: list[ConfigResult], data: ReportData) 
 def _failures_html(data: ReportData) -> str:
     """How many trials failed on this data, and the configurations none of whose seeds
     finished, with their errors: they are on no ranking or plot, and a report that left them
-    out read as if they had never been tried (audit of 2026-12-01)."""
+    out would read as if they had never been tried."""
     if not data.failed:
         return ""
     text = f"<p>{counted(data.failed, 'trial')} failed on this data (tag tuner.error in MLflow)"

@@ -23,8 +23,8 @@ def _pyplot() -> Any:
 
     matplotlib.use("Agg")
     # Every text drawn is data (topic words, model and configuration names), never TeX: with
-    # mathtext on, a word "$\undefinedmacro{x}$" from a scored model's topics.json raised
-    # ParseFatalException and no report was written (audit of 2026-12-02).
+    # mathtext on, a word "$\undefinedmacro{x}$" from a scored model's topics.json raises
+    # ParseFatalException and no report is written.
     matplotlib.rcParams["text.parse_math"] = False
     import matplotlib.pyplot as plt
 
@@ -70,9 +70,9 @@ def plot_pareto(configs: Sequence[ConfigResult], front: Sequence[ConfigResult],
                 objectives: Sequence[str], path: Path) -> Path:
     """Configurations' means: first two objectives on the axes, the third as colour; the front
     is ringed in red and numbered by leaderboard rank (`configs` is ranked), the numbers keyed
-    under the axes (names beside close points would overlap) to names and notes: the plot's own
-    1 to 5 were not the leaderboard's ranks, and two fits whose topics still changed sat on the
-    front unmarked (fresh-clone audit of 2026-12-03)."""
+    under the axes (names beside close points would overlap) to names and notes: numbered 1 to
+    5 by the plot alone, they are not the leaderboard's ranks, and without notes two fits whose
+    topics still change sit on the front unmarked."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 5 + 0.18 * len(front)))
     if len(objectives) < 2:
@@ -169,8 +169,8 @@ def _axis(ax: Any, values: Sequence[Any], log: bool) -> tuple[Any, dict[str, flo
     """Where each value sits on the x axis, the tick labels to show, and what the axis label
     adds about its scale. Numbers get a log axis as the schema declares (when positive); up to
     TICKED values, each labelled, also get one when they would crowd a linear axis and not a
-    log one, and a slot each, in order, when they would crowd both (10, 20, 300, 350 printed
-    "1020" at a linear axis's start and "30050" at a log axis's end; audit of 2026-12-01).
+    log one, and a slot each, in order, when they would crowd both (10, 20, 300, 350 print
+    "1020" at a linear axis's start and "30050" at a log axis's end).
     More values (a random search's draws) keep matplotlib's own ticks."""
     numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
     distinct = sorted(set(values)) if numbers else []
@@ -188,7 +188,7 @@ def _axis(ax: Any, values: Sequence[Any], log: bool) -> tuple[Any, dict[str, flo
             ax.set_xscale("log")
             ax.minorticks_off()
             # matplotlib's own log labels are TeX ($10^{-4}$), which text.parse_math off (see
-            # _pyplot) drew as written: plain numbers instead (review of 2026-12-02)
+            # _pyplot) draws as written: plain numbers instead
             ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
         ticks = {format_value(v): float(v) for v in distinct} if ticked else {}
         return float, ticks, " (log scale)" if log else ""
@@ -258,8 +258,8 @@ def plot_topic_words(runs: Mapping[str, Mapping[str, Sequence[str]]], path: Path
                      font: str | None) -> Path:
     """One panel per run, one under another, titled by its key in `runs` (its configuration and
     run name): each topic's leading words, drawn in `font` (None: the default). Side by side,
-    a line of 10 long words ran into the next panel, and the page's 1000-pixel width drew the
-    words 5 pixels high (audit of 2026-12-01)."""
+    a line of 10 long words runs into the next panel, and the page's 1000-pixel width draws the
+    words 5 pixels high."""
     plt = _pyplot()
     # a line per topic and an empty one below (a panel's last topic touched the next title)
     rows = [max(len(topics), 1) + 1 for topics in runs.values()] or [1]

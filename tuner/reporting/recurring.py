@@ -9,8 +9,8 @@ Measured on LDA fits (K=20, 300 iterations, seed 42) of six real corpora (2026-1
 article, just, know and like in 5; 5,000 HuffPost headlines and leads said in 10, trump in 6,
 people and new in 5; 2,225 BBC articles new in 6, mr and year in 5; 5,000 toutiao headlines and
 1,000 THUCNews articles 中国 in 5; 330 UN speeches no word above 3. ProdLDA's fits of the same
-corpora repeated no word in more than 3 topics. Following the advice (new-user audit of
-2026-12-04): on 1,500 BBC articles, LDA with new, year and people dropped went from NPMI 0.080
+corpora repeated no word in more than 3 topics. Following the advice (measured 2026-12-04):
+on 1,500 BBC articles, LDA with new, year and people dropped went from NPMI 0.080
 to 0.086 and diversity 0.826 to 0.847 (K=10, ten seeds), ARI within its seeds' spread; on the
 330 UN speeches, with nuclear, global, south and weapons dropped (named under BERTopic's fit),
 LDA's NPMI went from 0.041 to 0.020 at K=12 (two seeds) and BERTopic's ARI did not move. NPMI is
@@ -82,7 +82,7 @@ RECURRING_NOTE = (
     "something (nuclear, a place) is more likely a subject those topics share, and better kept. "
     "In a short fit such a word can also be a frequent word not yet sorted into topics.</i></p>")
 # The same for Chinese words: the English examples and the mail strips, which match no Chinese
-# text, read as advice for another corpus (Chinese audit of 2026-12-04).
+# text, would read as advice for another corpus.
 RECURRING_NOTE_ZH = (
     f"<p><i>Under a fit's topics, \"shared by\" names the words in the top {TOP_WORDS} of a "
     f"quarter or more of its topics (and at least {MIN_TOPICS}), with how many topics hold each. "

@@ -109,18 +109,17 @@ def pareto_front(rows: Sequence[Scored], metrics: Sequence[str]) -> list[Scored]
 
 def sound_front(configs: Sequence[ConfigResult], metrics: Sequence[str]) -> list[ConfigResult]:
     """The Pareto front of the configurations none of whose seeds collapsed (all of them when
-    every one did): BERTopic fits of 2 to 3 topics of 30 asked sat on the front by the NPMI
-    of a few broad topics (new-user audit of 2026-12-04)."""
+    every one did): otherwise BERTopic fits of 2 to 3 topics of 30 asked sit on the front by the
+    NPMI of a few broad topics."""
     sound = [c for c in configs if not collapsed(c)]
     return pareto_front(sound or configs, metrics)
 
 
 def default_folder(experiment: str) -> Path:
     """Where `tuner report EXPERIMENT` writes without --out: one folder below reports/, however
-    the name was spelt. An experiment named over `tuner serve`'s API as "../../x" or "/tmp/x"
-    wrote its report there (audit of 2026-12-01). A name the folder cannot spell as it is gets
-    a digest of the exact name: "team a" and "team_a" wrote one folder, each report over the
-    other's (audit of 2026-12-02)."""
+    the name was spelt, or an experiment named over `tuner serve`'s API as "../../x" or "/tmp/x"
+    writes its report there. A name the folder cannot spell as it is gets a digest of the exact
+    name, or "team a" and "team_a" write one folder, each report over the other's."""
     name = artifact_folder_name(experiment)
     if name != experiment:
         name += "-" + hashlib.sha256(experiment.encode()).hexdigest()[:8]
@@ -170,7 +169,7 @@ def write_report_with(tracker: Tracker, experiment: str, out: Path,
     font = font_for(language)
     with warnings.catch_warnings(record=True) as caught:
         # matplotlib warns once per character its font lacks: 374 lines on a Chinese sweep's
-        # report where no font draws Chinese (Chinese audit of 2026-12-04); said once instead
+        # report where no font draws Chinese; said once instead
         warnings.filterwarnings("always", "Glyph", UserWarning)
         plots += _topic_plot(data, out, font) + _trend_plots(data, out, font)
     boxed = _drawn_as_boxes(caught)
@@ -192,7 +191,7 @@ def _report_sweep(sweeps: Sequence[SweepRun], context: str | None) -> SweepRun:
     """The sweep a report belongs to (and reads its language from): the newest on the ranked
     data that `tuner run` made, else the newest on that data, else the newest `tuner run` made;
     a `tuner score --log` run stands for one scored model only, and records no language
-    (Chinese words were drawn in a Latin font; audit of 2026-12-01)."""
+    (a report that took its language from one draws Chinese words in a Latin font)."""
     on_data = [s for s in sweeps if s.tags.get("tuner.context") == context]
     ran = [s for s in sweeps if s.ran_trials]
     return next((s for s in on_data if s in ran), None) or next(iter(on_data), None) \
@@ -206,7 +205,7 @@ def _with_failures(data: ReportData, finished: list[FinishedTrial],
     (each configuration and seed once, by its latest failed run: a retried trial's attempts are
     one trial), and the configurations none of whose seeds finished, pruned ones included.
     Configurations are matched as the leaderboard shows them, so one that failed under older
-    code and finished after an upgrade is neither (review of 2026-12-01)."""
+    code and finished after an upgrade is neither."""
     latest: dict[tuple[str, int | None], FinishedTrial] = {}
     for trial in sorted(failed, key=lambda t: t.start_time or 0):
         latest[shown_as(trial), trial.seed] = trial
@@ -235,7 +234,7 @@ def _report_data(tracker: Tracker, experiment: str, trials: list[FinishedTrial],
         older = (f"; {on_older_data} finished trials were judged on data that has changed "
                  "since (texts, labels, preprocessing or metric settings) and are not ranked"
                  if on_older_data else "")
-        if not full:  # "logged: none" left a user to guess (new-user audit of 2026-12-04)
+        if not full:  # "logged: none" would leave a user to guess
             raise TunerError(f"experiment '{experiment}': no trial has finished on the data of "
                              "its latest sweep (every trial failed, or the sweep was stopped): "
                              "each trial run's tuner.error tag in MLflow (`tuner ui`) says why"
@@ -295,8 +294,8 @@ def labels_by_topic(doc_ids: Sequence[str], assignments: Sequence[int],
 
 def pruned_by_rung(trials: list[FinishedTrial]) -> dict[str, dict[int, int]]:
     """Model -> budget units a pruned trial trained -> how many trials stopped there; each
-    trial once, and none that a later run trained in full (they are ranked: a sweep run again
-    without its pruner counted them as "not ranked"; search audit of 2026-12-02)."""
+    trial once, and none that a later run trained in full (they are ranked, or a sweep run again
+    without its pruner counts them as "not ranked")."""
     counts: dict[str, dict[int, int]] = {}
     for trial in still_pruned(trials):
         if trial.budget_used is not None:
@@ -351,8 +350,8 @@ def _write_importance(data: ReportData, path: Path) -> Path:
 def _words_language(sweep: SweepRun, trials: Sequence[FinishedTrial],
                     topics: Iterable[Mapping[str, list[str]]] = ()) -> str:
     """zh when the sweep's dataset or a shown trial's own `language` parameter (THETA) is zh,
-    or a shown topic word holds a Han character: an `en` sweep of a partly Chinese corpus drew
-    its Chinese words as boxes (Chinese audit of 2026-12-01)."""
+    or a shown topic word holds a Han character: otherwise an `en` sweep of a partly Chinese
+    corpus draws its Chinese words as boxes."""
     languages = {sweep.params.get("language", "en")}
     languages |= {str(t.params["language"]) for t in trials if "language" in t.params}
     words = (word for found in topics for topic in found.values() for word in topic)

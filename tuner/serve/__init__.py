@@ -1,13 +1,13 @@
 """The HTTP service: jobs (with containment of every path it accepts) and the server."""
 
 # The most tokens one embedding batch may hold (batch_size x max_length) in a served sweep: the
-# service embeds in its own process, which --max-memory does not cover, and a request's
-# batch_size 4096 at max_length 512 took it to 5.97 GB on 600 documents (attacker audit of
-# 2026-12-02; about 10 MB a document at 512 tokens, MiniLM's attention). 32 x 512 is the most
-# a default-sized batch reads. Here, where the CLI's default reads it cheaply.
+# service embeds in its own process, which --max-memory does not cover, and a request's batch_size
+# 4096 at max_length 512 takes it to 5.97 GB on 600 documents (about 10 MB a document at 512 tokens,
+# MiniLM's attention). 32 x 512 is the most a default-sized batch reads. Here, where the CLI's
+# default reads it cheaply.
 MAX_BATCH_TOKENS = 16384
 # The free space, on the cache folder's disk, below which no served sweep starts: each new
 # preprocessing or NPMI window caches a new bag of words and co-occurrence counts (52 MB a
 # request for a 3.9 MB corpus), kept for later sweeps; a client sending such requests every 6 s
-# would fill 30 GB an hour (attacker audit of 2026-12-04).
+# would fill 30 GB an hour.
 MIN_FREE_GB = 2.0

@@ -90,15 +90,15 @@ def cut(text: str, most: int) -> str:
 
 def one_line(text: str) -> str:
     """`text` with its control characters escaped (a newline as \\n): a request's text in the
-    server's log cannot start a line of its own, forged as the server's (audit of 2026-12-01)."""
+    server's log cannot start a line of its own, forged as the server's."""
     return shown(text)
 
 
 class EscapedLog(logging.Formatter):
     """The server's log lines with every control character a client could have put in them
     escaped: the message whole (a newline too), a traceback's text but its own line breaks.
-    A request path quoted unescaped in the failure line of a 500 set the terminal's title and
-    cleared it (attacker audit of 2026-12-04); any logged value may hold a client's text."""
+    A request path quoted unescaped in the failure line of a 500 can set the terminal's title
+    and clear it; any logged value may hold a client's text."""
 
     def format(self, record: logging.LogRecord) -> str:
         saved = record.msg, record.args, record.exc_text
@@ -116,9 +116,8 @@ class EscapedLog(logging.Formatter):
 def _escaped_traceback(err: BaseException) -> str:
     """`err`'s traceback with every line escaped but the frames' own (the server's code), which
     keep their line breaks: each exception's text, notes included, and a SyntaxError's file name
-    and line, whatever a client's text can hold, are escaped whole, newlines too (review and
-    attacker audit of 2026-12-04: a break kept before a message line that looked like a frame's
-    let a client forge log lines)."""
+    and line, whatever a client's text can hold, are escaped whole, newlines too (a break kept
+    before a message line that looks like a frame's lets a client forge log lines)."""
     return "\n".join(_traceback_lines(traceback.TracebackException.from_exception(err), set()))
 
 

@@ -69,8 +69,7 @@ def experiment_page(tracking_uri: str, base_url: str, name: str | None) -> Exper
 def _latest_experiment(client: MlflowClient) -> Experiment | None:
     """The experiment whose newest run started last, else the one created last (None: none but
     MLflow's Default). MLflow's last_update_time is set when an experiment is made and not by its
-    runs: a sweep logged into an older experiment opened the newer, idle one (fresh-clone audit
-    of 2026-12-03)."""
+    runs: by it, a sweep logged into an older experiment would open the newer, idle one."""
     experiments = [e for e in client.search_experiments(order_by=["creation_time DESC"])
                    if e.name != "Default"]
     if not experiments:

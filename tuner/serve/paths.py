@@ -51,8 +51,8 @@ class DataRoots:
 
 # a path of two parts or more, from / or ~/ (not inside a URL or a relative path; a file: URI's
 # path is one), its folders' names may hold single spaces ("Jane Doe")
-# (a folder's name may hold an apostrophe and runs of spaces or tabs, "it's data", "a  b": the
-# pattern stopped there and showed the rest; attacker audit of 2026-12-04, second round)
+# (a folder's name may hold an apostrophe and runs of spaces or tabs, "it's data", "a  b": a
+# pattern that stops there shows the rest)
 _NAME = r"(?:[^/\s'\"]|(?<=\w)'(?=\w))+"  # an apostrophe inside a word only: 'quoted' paths
 _OTHER_PATH = re.compile(r"(?:(?<=file://)|(?<![\w.:/~-]))"
                          rf"(~?/(?:{_NAME}(?:[ \t]+{_NAME})*/)+)({_NAME})")
@@ -65,9 +65,8 @@ HINT_FOLDER = "models"  # the download hint's folder, /models/NAME: two parts, l
 def _cut_path(match: re.Match[str]) -> str:
     """`.../` and the last part, unless an API path (/sweeps/ID) or the download hint's
     (/models/NAME). Not by whether the first folder exists: an answer that cut /srv/a/b but
-    not /nothing/a/b told a client which folders the server has (attacker audit of
-    2026-12-04); nor by capitals in the last part, which left /home/alice/secret/CORPUS whole
-    (review of 2026-12-04)."""
+    not /nothing/a/b would tell a client which folders the server has; nor by capitals in the
+    last part, which would leave /home/alice/secret/CORPUS whole."""
     folders, last = match.group(1), match.group(2)
     parts = folders.strip("/").split("/")
     if folders.startswith("/") and (parts[0] in API_FOLDERS or parts == [HINT_FOLDER]):
@@ -127,8 +126,8 @@ def _under(roots: DataRoots, base: Path, value: str, field: str, kind: str,
 
 
 def _unnameable(value: str) -> str | None:
-    """What in a path's text no file name can hold: "\\ud800.jsonl" was answered "must be a
-    file under the server's data roots" (attacker audit of 2026-12-04)."""
+    """What in a path's text no file name can hold, said as such: otherwise "\\ud800.jsonl" is
+    answered "must be a file under the server's data roots"."""
     if "\x00" in value:
         return "a NUL byte"
     try:
@@ -145,8 +144,7 @@ def _model(roots: DataRoots, base: Path, value: str, problems: list[str]) -> str
     default roots hold ./datasets); otherwise it is an id, looked up in the server's Hugging
     Face cache alone (resolve_model_path's `served`). A name that exists outside the roots is
     answered as one that exists nowhere: "must be under the data roots" for mlflow.db and "not
-    in the cache" for a missing name told a client what the server's folder held (audit of
-    2026-12-02)."""
+    in the cache" for a missing name would tell a client what the server's folder holds."""
     looks_like_path = value.startswith(("/", ".", "~")) or "\\" in value or ".." in value
     found = [folder for folder in (base, _working_folder())
              if folder is not None and _exists_under(roots, folder / value)]

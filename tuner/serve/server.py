@@ -146,9 +146,9 @@ def api_path(target: str) -> str:
 
 def request_lane(token: str | None) -> Callable[[bytes], str]:
     """Which of the transport's lanes answers a whole request: a health probe its own; a sweep's
-    submission the heavy lane, if it carries the server's token (10 clients without one, each
-    answered 401, held the lane's every place, and the real submissions were answered 503;
-    attacker audit of 2026-12-03); anything else the ordinary lane."""
+    submission the heavy lane, if it carries the server's token (else 10 clients without one,
+    each answered 401, hold the lane's every place, and the real submissions are answered 503);
+    anything else the ordinary lane."""
     def lane_of(request: bytes) -> str:
         line, _, rest = request.partition(b"\n")  # http.server's line end
         if probes_health(line):
@@ -169,8 +169,8 @@ def probes_health(request_line: bytes) -> bool:
 
 def _method_and_path(request_line: bytes) -> tuple[str, str] | None:
     """A request's method and its path as _route reads it, without its slashes, the line read
-    as http.server reads it (words split on any whitespace, a leading // collapsed: a tab or a
-    second space put a submission in another lane; review of 2026-12-02)."""
+    as http.server reads it (words split on any whitespace, a leading // collapsed, or a tab or
+    a second space puts a submission in another lane)."""
     words = request_line.decode("iso-8859-1").rstrip("\r\n").split()
     if len(words) < 2:
         return None
@@ -280,8 +280,7 @@ class _ApiHandler(PrereadHandler):
         self._dispatch("HEAD")
 
     # Methods no route takes answer 405 with the path's Allow header, not http.server's 501
-    # "unsupported method" (attacker audit of 2026-12-02); those HTTP does not define still
-    # answer 501, as RFC 9110 asks.
+    # "unsupported method"; those HTTP does not define still answer 501, as RFC 9110 asks.
 
     def do_PUT(self) -> None:  # noqa: N802
         self._dispatch("PUT")
@@ -303,9 +302,8 @@ class _ApiHandler(PrereadHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         # a request line is the client's text: escaped, as http.server's own log_message does,
-        # and cut short: 65 KB request lines of control characters, each logged twice and
-        # escaped to 4 times its size, grew the log faster than the client sent (attacker audit
-        # of 2026-12-04, second round)
+        # and cut short: otherwise 65 KB request lines of control characters, each logged twice
+        # and escaped to 4 times its size, grow the log faster than the client sends
         log.info("%s %s", self.address_string(), one_line(cut(format % args, LOGGED_LINE_CHARS)))
 
     def _dispatch(self, method: str) -> None:
@@ -352,7 +350,7 @@ class _ApiHandler(PrereadHandler):
 
     def _check_host(self) -> None:
         # One Host header: a proxy that reads the last of two would route what this one allowed
-        # by the first (audit of 2026-12-01).
+        # by the first.
         given = self.headers.get_all("Host") or []
         if len(given) != 1 or not self.hosts.allows(given[0]):
             self.close_connection = True
@@ -363,10 +361,10 @@ class _ApiHandler(PrereadHandler):
     def _check_origin(self) -> None:
         """A browser names the page's site in Origin on a POST: a page of another site (or an
         opaque one, "null") must not stop or start sweeps. The JSON content type keeps it from
-        POST /sweeps, but a cancel reads no body and needed none, so a page could stop a
-        sweep of a server without a token (attacker audit of 2026-12-03). Clients that are not
-        browsers (curl, n8n) send no Origin. Every Origin header is checked: the first alone let
-        a second, of another site, through (attacker audit of 2026-12-04)."""
+        POST /sweeps, but a cancel reads no body, so without this check a page could stop a
+        sweep of a server without a token. Clients that are not browsers (curl, n8n) send no
+        Origin. Every Origin header is checked: the first alone lets a second, of another site,
+        through."""
         for origin in self.headers.get_all("Origin") or []:
             scheme, _, rest = origin.strip().partition("://")
             port = {"http": 80, "https": 443}.get(scheme.lower())  # behind a TLS proxy: https

@@ -8,12 +8,12 @@ bytes trickle in; past `max_connections` waiting connections the oldest is dropp
 client costs a socket, never a thread, and a normal request is answered at once.
 
 Requests that start long work (the API's POST /sweeps, which validates a corpus) have a lane of
-their own, a few threads and a short queue, and past it are answered 503 at once: 40 such POSTs
-at once held all 8 threads, and GET /health waited 69 s behind them (attacker audit of
-2026-12-02). Health probes have a thread of their own too: 100 clients reading leaderboards
-(0.24 s each from MLflow) held the 8 threads and their queue, and every probe was answered 503,
-which a container's health check takes for a dead server (attacker audit of 2026-12-03). The
-server says which lane a request takes from its head (`lane_of`).
+their own, a few threads and a short queue, and past it are answered 503 at once: in one lane,
+40 such POSTs at once hold all 8 threads, and GET /health waits 69 s behind them. Health probes
+have a thread of their own too: otherwise 100 clients reading leaderboards (0.24 s each from
+MLflow) hold the 8 threads and their queue, and every probe is answered 503, which a
+container's health check takes for a dead server. The server says which lane a request takes
+from its head (`lane_of`).
 """
 
 from __future__ import annotations
@@ -68,8 +68,8 @@ class _Waiting:
     def complete(self, max_body: int) -> bool:
         """Whole head and announced body, or enough for the handler to refuse it. The head is
         read once, and searched for its end only where new bytes came: read again for every
-        byte of a trickled body, a 62 KB head cost the gate enough to slow every other
-        connection's answer from 0.1 to 1.6 s (attacker audit of 2026-12-03)."""
+        byte of a trickled body, a 62 KB head costs the gate enough to slow every other
+        connection's answer from 0.1 to 1.6 s."""
         if self.needed is None:
             end = self.data.find(b"\r\n\r\n", max(0, self.searched - 3))
             self.searched = len(self.data)
@@ -99,8 +99,8 @@ class GatedHTTPServer(HTTPServer):
                        HEALTH: _Lane(HEALTH, 1, HEALTH_WAITING)}
         self._gate = _Gate(self)
         # last: a port in use makes it call server_close(), which stops the gate and lanes
-        # (made after it, they were missing, and an AttributeError hid the OSError that
-        # make_server names; attacker audit of 2026-12-03)
+        # (made after it, they are missing then, and an AttributeError hides the OSError that
+        # make_server names)
         super().__init__(address, handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:

@@ -79,8 +79,8 @@ class Journal:
 
 def _parse(lines: list[bytes]) -> tuple[list[tuple[str, str, TrialRecord]], list[bytes]]:
     """The entries a journal's lines hold, and the lines that cannot be trusted: torn, not
-    UTF-8 (one bad byte used to stop every replay, and so the experiment), or whose checksum
-    disagrees with their content (a changed digit was replayed as a result)."""
+    UTF-8 (else one bad byte stops every replay, and so the experiment), or whose checksum
+    disagrees with their content (else a changed digit is replayed as a result)."""
     entries, torn = [], []
     for line in lines:
         try:

@@ -103,9 +103,9 @@ def code_identity(models: Iterable[str], language: str) -> dict[str, Any]:
     """What of tuner's own code a sweep's results depend on, besides the libraries its keys
     hold: the key format, the scoring code's revisions, the tokeniser of the corpus's language
     and each model's trainer revision. Logged on the sweep run, so that a ranking read after an
-    upgrade can say its latest sweep was made by another version: an upgraded `tuner best` on
-    an old store picked an old HDP score, and left out BERTopic, fixed since, unsaid (upgrade
-    audit of 2026-12-03)."""
+    upgrade can say its latest sweep was made by another version: otherwise an upgraded `tuner
+    best` on an old store picks an old HDP score, and leaves out BERTopic, fixed since,
+    unsaid."""
     from trainers import canonical_name, trainer_revision
     from tuner.data.store import key_digest
     from tuner.data.vocab import tokeniser_identity
@@ -217,8 +217,8 @@ def _metric_settings(logged: Mapping[str, str]) -> dict[str, int | str]:
 
 def richest_fits(runs: Iterable[tuple[str, Mapping[str, Any], str]]) -> dict[str, str]:
     """Fit key -> the run, of those given as (fit key, params, run id), that stored the most
-    ranked words per topic: the one most scorings can re-read (a fit stored with 5 words was
-    fitted again for 10, beside a run of the same fit that kept 30)."""
+    ranked words per topic: the one most scorings can re-read (else a fit stored with 5 words
+    is fitted again for 10, beside a run of the same fit that kept 30)."""
     best: dict[str, tuple[int, str]] = {}
     for fit_key, params, run_id in runs:
         words = stored_words(params)
@@ -299,8 +299,8 @@ def still_pruned(trials: Iterable[FinishedTrial]) -> list[FinishedTrial]:
 def ranked(trials: Iterable[FinishedTrial]) -> list[FinishedTrial]:
     """The trials that ran their full budget: the only ones a leaderboard ranks (a pruned trial's
     metrics are those of a model trained less), and none of a configuration a seed of which was
-    pruned and not trained in full since: its mean over the other seeds flattered it (LDA at K=5,
-    0.806 over the seed that finished against 0.637 over both; search audit of 2026-12-02)."""
+    pruned and not trained in full since: its mean over the other seeds flatters it (LDA at K=5,
+    0.806 over the seed that finished against 0.637 over both)."""
     trials = list(trials)
     cut = {t.config_key for t in still_pruned(trials) if t.config_key is not None}
     return [t for t in trials if not t.pruned and (t.config_key is None or t.config_key not in cut)]

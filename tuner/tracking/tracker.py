@@ -142,8 +142,8 @@ def import_tracking_libraries(tracking_uri: str) -> None:
 
 def open_client(tracking_uri: str, existing: bool = False) -> Any:
     """An MlflowClient; opening a new SQLite store creates its tables, so two commands that
-    open one new store at once take turns (they raced: "table assessments already exists", or
-    alembic's "Online migration expected to match one row"; audit of 2026-12-01). With
+    open one new store at once take turns (otherwise they race: "table assessments already
+    exists", or alembic's "Online migration expected to match one row"). With
     `existing`, a SQLite store must be there already (a command that only reads).
 
     Raises:
@@ -213,8 +213,8 @@ def _client(tracking_uri: str, existing: bool) -> Any:
 def _create_store(database: Path) -> None:
     """A new SQLite store: MLflow's tables made under a temporary name, with an engine of our
     own closed before the file is renamed into place (MLflow keeps its engines open for the
-    process's life). A full disk during the migrations left a half-migrated store that every
-    later run refused ("table spans already exists"; audit of 2026-12-01). Called under the
+    process's life). Without it, a full disk during the migrations leaves a half-migrated store
+    that every later run refuses ("table spans already exists"). Called under the
     store's file lock, so a temporary file left by a killed process is nobody's."""
     import sqlalchemy
     from mlflow.store.db.utils import _initialize_tables
@@ -248,8 +248,8 @@ def _proxied(parts: SplitResult) -> bool:
 
 def _check_reachable(tracking_uri: str) -> None:
     """A tracking server's address must accept a connection: MLflow's client retries an
-    unreachable server for about 4 minutes, printing a warning per try, before it fails (audit
-    of 2026-12-01). Only the connection is checked, once; later requests keep MLflow's retries
+    unreachable server for about 4 minutes, printing a warning per try, before it fails. Only
+    the connection is checked, once; later requests keep MLflow's retries
     for a server that blips during a sweep."""
     parts = urlsplit(tracking_uri)
     if parts.scheme not in ("http", "https") or not parts.hostname or _proxied(parts):
@@ -294,8 +294,8 @@ class MlflowTracker:
     def artifacts_elsewhere(self, experiment: str) -> bool:
         """Whether `experiment` is in this SQLite store and keeps its artifacts in a local folder
         outside the store's `artifacts/`: MLflow's own Default experiment keeps them under the
-        folder its store was first opened in (a client of `tuner serve` wrote there; attacker
-        audit of 2026-12-04), an experiment made with MLflow's API wherever it was told."""
+        folder its store was first opened in (a client of `tuner serve` can write there), an
+        experiment made with MLflow's API wherever it was told."""
         if not self.tracking_uri.startswith("sqlite:///"):
             return False  # a server decides where artifacts go
         from urllib.parse import unquote, urlparse
@@ -307,8 +307,8 @@ class MlflowTracker:
         scheme = urlparse(raw).scheme
         if scheme not in ("", "file"):
             return False  # an object store the operator chose
-        # A path is read as MLflow writes under it, whole: parsed as a URL, "x#/../../out" lost
-        # its climb out to the fragment and passed (attacker audit of 2026-12-04, second round).
+        # A path is read as MLflow writes under it, whole: parsed as a URL, "x#/../../out" loses
+        # its climb out to the fragment and passes.
         path = unquote(raw.removeprefix("file://")) if scheme else raw
         if "#" in path or "?" in path:
             return True
@@ -340,7 +340,7 @@ class MlflowTracker:
                   **_started(os.getpid()), **tags})
         try:
             self._log_params(run.info.run_id, params)
-        except Exception:  # not left RUNNING until the next sweep's stale check (review)
+        except Exception:  # not left RUNNING until the next sweep's stale check
             with contextlib.suppress(Exception):
                 self.client.set_terminated(run.info.run_id, "FAILED")
             raise
@@ -545,8 +545,7 @@ class MlflowTracker:
                         err: Exception) -> None:
         """Journal a result the store refused. When the journal cannot take it either (a full
         disk holding both), say which trial's result is lost and its figures, and stop the
-        sweep: the error had escaped and the trial was named nowhere (ops audit of
-        2026-12-03)."""
+        sweep: otherwise the error escapes and the trial is named nowhere."""
         journal = self.journal(sweep)
         try:
             journal.append(run_id, record)
@@ -580,8 +579,8 @@ class MlflowTracker:
 
     def drop_trial(self, run_id: str) -> None:
         """Remove a run opened for an attempt that will be resubmitted: ended KILLED first, as
-        MLflow's delete keeps a run's status, and two were left RUNNING among the deleted runs
-        for good (audit of 2026-12-01)."""
+        MLflow's delete keeps a run's status, and a run deleted RUNNING stays RUNNING among the
+        deleted runs for good."""
         self._finished_for = None  # the FINISHED runs change
         self._artifact_folders.pop(run_id, None)
         self.set_tags(run_id, {"tuner.status": "RESUBMITTED"})
@@ -600,7 +599,7 @@ class MlflowTracker:
         store runs; a run whose sweep process is still alive on this host is left alone all the
         same (a sweep that holds a lock this one cannot see)."""
         replayed = self.replay_journal(sweep)
-        if replayed:  # said: a cron log showed nothing of it (ops audit of 2026-12-03)
+        if replayed:  # said, or a cron log shows nothing of it
             log.warning("logged %d result%s an earlier sweep kept in its journal when the store "
                         "refused them", replayed, "s" * (replayed != 1))
         running = self._search_all(sweep.experiment_id, "attributes.status = 'RUNNING'")
@@ -753,9 +752,9 @@ def write_files(folder: Path, files: Iterable[tuple[str, str]]) -> None:
 
 
 def _already_holds(run: Any, record: TrialRecord) -> bool:
-    """Whether `run` is this record's outcome, written: a FAILED result that the store took
-    while the client saw an error was journalled and, on replay, logged into a second FAILED
-    run (review of 2026-12-02). A run the stale-run check failed does not count."""
+    """Whether `run` is this record's outcome, written: without it, a FAILED result that the
+    store took while the client saw an error is journalled and, on replay, logged into a second
+    FAILED run. A run the stale-run check failed does not count."""
     return (run.info.status == run_status(record.status)
             and run.data.tags.get("tuner.trial_key") == record.spec.key
             and run.data.tags.get("tuner.status") == record.status.value
@@ -803,8 +802,8 @@ def trial_tags(sweep: SweepHandle, spec: TrialSpec) -> dict[str, str]:
         tags["tuner.context"] = spec.data.context
     if spec.revision is not None:
         tags["tuner.revision"] = str(spec.revision)
-    # the covariates a fit reads: two STM runs on other covariates had the same parameters in
-    # MLflow's views (new-user audit of 2026-12-02)
+    # the covariates a fit reads: without them, two STM runs on other covariates have the same
+    # parameters in MLflow's views
     covariates = spec.data.dataset.get("covariates")
     if "covariates" in spec.data.inputs and covariates:
         tags["tuner.covariates"] = ",".join(map(str, covariates))[:4000]
@@ -821,7 +820,7 @@ def _process_alive(host: str | None, pid: str | None, started: str | None = None
     """True when `pid` runs on this host, is not this process (a sweep of this process that is
     over cannot be alive: each experiment runs one sweep at a time) and, where the sweep noted
     when its process started, is that process: a killed sweep's pid given to another process
-    (after a reboot, or once pids wrap) kept its runs RUNNING for good (audit of 2026-12-01)."""
+    (after a reboot, or once pids wrap) would otherwise keep its runs RUNNING for good."""
     if host != socket.gethostname() or not pid or not pid.isdigit() or int(pid) == os.getpid():
         return False
     if not process_alive(int(pid)):
@@ -843,13 +842,12 @@ def _run_name(spec: TrialSpec, sweep: SweepHandle) -> str:
             f"-s{spec.seed}-{sweep.batch_id[:4]}")
 
 
-PARAM_CHARS = 6000  # MLflow's longest parameter value; it cut longer ones without a word
+PARAM_CHARS = 6000  # MLflow's longest parameter value; it cuts longer ones without a word
 
 
 def _param_text(value: Any) -> str:
     """A parameter's value as MLflow stores it; past PARAM_CHARS, cut where it says so (650
-    seeds made a sweep's `seeds` 7,000 characters; attacker audit of 2026-12-02); each trial
-    run logs its own seed."""
+    seeds make a sweep's `seeds` 7,000 characters); each trial run logs its own seed."""
     text = "null" if value is None else str(value)
     if len(text) <= PARAM_CHARS:
         return text

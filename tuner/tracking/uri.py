@@ -7,13 +7,13 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
-# A scheme, not the tail of a longer word: without the look-behind a run of letters was tried
-# from every letter (quadratic in its length; a 1 MiB grid field held a thread for minutes).
+# A scheme, not the tail of a longer word: without the look-behind a run of letters is tried
+# from every letter (quadratic in its length; a 1 MiB grid field holds a thread for minutes).
 _SCHEME = r"(?<![A-Za-z0-9+.-])(?P<scheme>[A-Za-z][A-Za-z0-9+.-]{0,30}://)"
 # A database URI's password runs to the "@" as SQLAlchemy reads it: "/" included (base64
-# passwords hold "/": `u:pa/ss@db`, `u:123/abc@db`), or spaces, but then no "/" (`u:My Secret
-# PW@db` was shown from its first space, attacker audit of 2026-12-03; with both, `db:5432/x;
-# ask ops@example.com` hid the text up to the mail address, review of 2026-12-03).
+# passwords hold "/": `u:pa/ss@db`, `u:123/abc@db`), or spaces, but then no "/" (without
+# spaces, `u:My Secret PW@db` is shown from its first space; with both, `db:5432/x; ask
+# ops@example.com` hides the text up to the mail address).
 _DATABASE_CREDENTIALS = re.compile(
     r"(?<![A-Za-z0-9+.-])(?P<scheme>(?:postgres(?:ql)?|mysql|mariadb|mssql|oracle|sqlite)"
     r"(?:\+[A-Za-z0-9_]+)?://)(?P<user>[^\s/@:]{0,256}):(?:[^\s@]{0,4096}|[^@/\r\n]{0,512})@",
