@@ -43,6 +43,7 @@ from tuner.reporting.leaderboard import (
     asked_by,
     leaderboard,
     recommended,
+    replaced_said,
     standing_trials,
     trials_on_current_data,
 )
@@ -242,6 +243,7 @@ def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, ho
                                      for config in ranked for t in config.trials
                                      if (concerns := trial_concerns(t.model, t.params,
                                                                     t.metrics))]))
+        after.extend(replaced_said(ranked))
         tags = _log_warnings_after_trials(tracker, result.sweep.run_id, prepared, after)
         best = recommended(ranked)
         if best is None:

@@ -8,9 +8,11 @@ import pytest
 
 from tuner.reporting.leaderboard import (
     aggregate_seeds,
+    asked_unfinished,
     format_leaderboard,
     rank_configs,
     recommended,
+    replaced_said,
     swept_by_model,
     within_noise,
 )
@@ -296,6 +298,36 @@ def test_a_row_that_stands_for_runs_made_otherwise_is_said_under_the_board() -> 
     assert [(c.trials[0].run_id, c.superseded) for c in board] == [("start", 1)]
     assert format_leaderboard(board, "ari").splitlines()[-1].startswith(
         "(1 row also had 1 run made with settings no column shows (an embedding setting")
+
+
+def test_a_row_of_earlier_settings_whose_asked_trials_failed_is_marked_and_not_recommended(
+        ) -> None:
+    """BERTopic at max_length 256, then the grid at 64, whose trial failed: the board, the
+    sweep's best_* and `tuner best` gave the 256-token run as the grid's, unsaid (trust audit).
+    A configuration of the earlier grid that the latest sweep did not ask again stays as it was.
+    """
+    from dataclasses import replace
+
+    def made(run: str, config: str, ari: float, status: str = "FINISHED", k: int = 6
+             ) -> FinishedTrial:
+        return replace(trial(run, "BERTopic", 42, {"ari": ari} if status == "FINISHED" else {},
+                             num_topics=k), config_key=config, status=status, start_time=1)
+
+    finished = [made("at-256", "256", 0.217), made("k9", "k9", 0.300, k=9),
+                made("k7", "k7", 0.100, k=7)]
+    failed = [made("at-64", "64", 0.0, status="FAILED")]
+    unfinished = asked_unfinished({"64", "k7"}, finished, failed)
+    board = rank_configs(aggregate_seeds(finished, asked={"64", "k7"}, unfinished=unfinished),
+                         "ari")
+    assert [(c.trials[0].run_id, c.replaced) for c in board] == [
+        ("k9", False), ("at-256", True), ("k7", False)]
+    assert board[1].notes == "earlier settings"
+    assert recommended(board[1:]) is board[2]  # passed over, though it ranks higher
+    assert recommended(board[1:2]) is None
+    [said] = replaced_said(board)
+    assert said.startswith("1 configuration on the board (BERTopic num_topics=6) shows runs "
+                           "made with earlier settings")
+    assert aggregate_seeds(finished, asked={"64", "k7"})[0].replaced is False  # nothing failed
 
 
 def test_a_seed_that_could_not_compute_the_ranking_metric_is_not_counted_for_it() -> None:

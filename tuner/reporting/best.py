@@ -201,17 +201,28 @@ def _drop_unused_model_size(grid: dict[str, Any], model: str) -> None:
 
 def _chosen(board: list[ConfigResult], metric: str) -> ConfigResult:
     """The recommended configuration (leaderboard.recommended), saying on stderr which better
-    ranked ones it passed over as collapsed, and what its own fits' figures say."""
+    ranked ones it passed over, and why, and what its own fits' figures say."""
     best = recommended(board)
-    assert best is not None  # the board is not empty
+    if best is None:
+        raise TunerError("every configuration on the board shows runs made with earlier "
+                         "settings: the latest sweep asked for them as its grid is now, and none "
+                         "of those trials finished; see their errors (`tuner report`), fix them "
+                         "and run the sweep again")
     passed = board[:board.index(best)]
-    if passed:
+    stale = [c for c in passed if c.replaced]
+    if stale:
+        log.warning("passed over %s: %s, whose runs were made with earlier settings (the latest "
+                    "sweep asked for them as its grid is now, and none of those trials finished)",
+                    counted(len(stale), "better ranked configuration"),
+                    "; ".join(f"{c.name} ({metric} {c.metrics[metric]:.3f})" for c in stale[:3]))
+    lumpy = [c for c in passed if not c.replaced]
+    if lumpy:
         log.warning("passed over %s: %s, whose fits collapsed (%s): their scores mean little",
-                    counted(len(passed), "better ranked configuration"),
-                    "; ".join(f"{c.name} ({metric} {c.metrics[metric]:.3f})" for c in passed[:3]),
-                    "; ".join(x.detail for c in passed[:3] for x in c.concerns
+                    counted(len(lumpy), "better ranked configuration"),
+                    "; ".join(f"{c.name} ({metric} {c.metrics[metric]:.3f})" for c in lumpy[:3]),
+                    "; ".join(x.detail for c in lumpy[:3] for x in c.concerns
                               if x.kind == "collapsed"))
-    elif best.notes:
+    if not passed and best.notes:
         log.warning("%s's fits are marked: %s (see the report's notes)", best.name, best.notes)
     tied = within_noise(board, best, metric)
     unjudged = _unjudged_lead(board, best, metric)

@@ -47,6 +47,9 @@ class ConfigResult:
     seeds_asked: int = 0  # what its sweeps' grids asked for (else its model's most; 0: unknown)
     counts: Mapping[str, int] = field(default_factory=dict)  # the seeds that logged each metric
     superseded: int = 0  # runs shown alike under another config key, not ranked (see below)
+    # The latest sweep asked for it under another config key (a setting no parameter shows,
+    # other code) and none of those trials finished: these scores are of the earlier settings.
+    replaced: bool = False
 
     @property
     def seeds(self) -> int:
@@ -75,7 +78,9 @@ class ConfigResult:
     @property
     def notes(self) -> str:
         """The row's note: "collapsed", "still improving", ... ("" for none)."""
-        return notes(self.concerns)
+        said = notes(self.concerns)
+        return f"{said}, {REPLACED_NOTE}" if said and self.replaced else \
+            REPLACED_NOTE if self.replaced else said
 
     @property
     def label(self) -> str:
@@ -96,6 +101,9 @@ class ConfigResult:
             return self.trials[0]
         sign = 1.0 if higher_is_better(metric) else -1.0
         return max(having, key=lambda t: sign * t.metrics[metric])
+
+
+REPLACED_NOTE = "earlier settings"
 
 
 def format_value(value: Any) -> str:
@@ -157,7 +165,8 @@ def aggregate_seeds(trials: Sequence[FinishedTrial],
                     declared: Mapping[str, Sequence[str]] | None = None,
                     asked: Collection[str] = frozenset(),
                     sweep_seeds: Mapping[str, int] | None = None,
-                    asked_seeds: int = 0) -> list[ConfigResult]:
+                    asked_seeds: int = 0, unfinished: Collection[str] = frozenset()
+                    ) -> list[ConfigResult]:
     """Group trials by configuration and aggregate each metric over the seeds; groups keep the
     order of their first trial. A row names the parameters that vary between the trials, and
     those the sweeps' grids varied (`declared`, see declared_swept), so that a row whose
@@ -175,7 +184,11 @@ def aggregate_seeds(trials: Sequence[FinishedTrial],
     sweep run id -> its grid's seeds, see seeds_asked), and for one the latest sweep asked for
     (`asked`), that sweep's (`asked_seeds`); where no sweep says, the most seeds any
     configuration of its model has. By the model alone, a BERTopic configuration of an earlier
-    one-seed sweep would read `1/2` beside a later two-seed sweep's."""
+    one-seed sweep would read `1/2` beside a later two-seed sweep's.
+
+    `unfinished`: how configurations the latest sweep asked for and of which no trial finished
+    are shown (see asked_unfinished). A group shown alike that the latest sweep did not ask for
+    is marked `replaced`: its scores are of the settings before, not of the grid as it is."""
     groups: dict[tuple[str, str], list[FinishedTrial]] = {}
     for trial in trials:
         groups.setdefault((shown_as(trial), trial.config_key or ""), []).append(trial)
@@ -211,8 +224,32 @@ def aggregate_seeds(trials: Sequence[FinishedTrial],
     return [replace(config, seeds_asked=(_asked_of(config, sweep_seeds or {}, asked, asked_seeds)
                                          or most[config.model])
                     if reads_seed(config.trials[0]) else 1,
-                    superseded=superseded.get(shown_as(config.trials[0]), 0))
+                    superseded=superseded.get(shown_as(config.trials[0]), 0),
+                    replaced=shown_as(config.trials[0]) in unfinished
+                    and config.trials[0].config_key not in asked)
             for config in configs]
+
+
+def asked_unfinished(asked: Collection[str], finished: Iterable[FinishedTrial],
+                     failed: Iterable[FinishedTrial]) -> frozenset[str]:
+    """How the configurations the latest sweep asked for (`asked`) and of which no trial
+    finished show on a board (shown_as), read from their failed trials."""
+    done = {t.config_key for t in finished}
+    return frozenset(shown_as(t) for t in failed
+                     if t.config_key in asked and t.config_key not in done)
+
+
+def replaced_said(configs: Sequence[ConfigResult]) -> list[str]:
+    """The sweep's warning of rows whose scores are of earlier settings (ConfigResult.replaced)."""
+    replaced = [c.name for c in configs if c.replaced]
+    if not replaced:
+        return []
+    return [f"{len(replaced)} configuration{'s' * (len(replaced) != 1)} on the board "
+            f"({'; '.join(replaced[:3])}{'; ...' if len(replaced) > 3 else ''}) "
+            f"{'show' if len(replaced) != 1 else 'shows'} runs made with earlier settings "
+            "(a setting no parameter shows, such as the embedding's max_length, or other code): "
+            "this sweep asked for them as the grid is now, and none of those trials finished "
+            f"(see their errors); they are marked '{REPLACED_NOTE}' and never recommended"]
 
 
 def reads_seed(trial: FinishedTrial) -> bool:
@@ -447,11 +484,12 @@ def _apart(a: float, b: float) -> float:
 
 def recommended(board: Sequence[ConfigResult]) -> ConfigResult | None:
     """The configuration to recommend: the best ranked none of whose seeds collapsed (its
-    scores mean little), else the best. A collapsed BERTopic fit (4 topics found of 20 asked,
-    the lowest F1) can rank first by ARI, and would otherwise be `tuner best`'s grid and the
-    sweep's `tuner.best_run_id`, with nothing said."""
-    sound = (c for c in board if not collapsed(c))
-    return next(sound, board[0] if board else None)
+    scores mean little), else the best; never one whose scores are of earlier settings
+    (`replaced`), and None when that leaves none. A collapsed BERTopic fit (4 topics found of 20
+    asked, the lowest F1) can rank first by ARI, and would otherwise be `tuner best`'s grid and
+    the sweep's `tuner.best_run_id`, with nothing said."""
+    current = [c for c in board if not c.replaced]
+    return next((c for c in current if not collapsed(c)), current[0] if current else None)
 
 
 def collapsed(config: ConfigResult) -> bool:
@@ -467,9 +505,12 @@ def leaderboard(tracker: Tracker, experiment: str, metric: str, limit: int = 10,
     finished = ranked(tracker.finished_trials(experiment))
     context = context or newest_context(sweeps, finished)
     trials = on_data(finished, context)
-    return rank_configs(aggregate_seeds(trials, declared_swept(sweeps, context),
-                                       asked_configs(tracker, sweeps, context),
-                                       seeds_asked(sweeps), latest_seeds(sweeps, context)),
+    asked = asked_configs(tracker, sweeps, context)
+    unfinished = asked_unfinished(asked, trials, on_data(tracker.failed_trials(experiment),
+                                                         context)) if asked else frozenset()
+    return rank_configs(aggregate_seeds(trials, declared_swept(sweeps, context), asked,
+                                       seeds_asked(sweeps), latest_seeds(sweeps, context),
+                                       unfinished),
                         metric)[:limit]
 
 

@@ -30,6 +30,7 @@ from tuner.reporting.leaderboard import (
     ConfigResult,
     aggregate_seeds,
     asked_configs,
+    asked_unfinished,
     collapsed,
     declared_swept,
     latest_seeds,
@@ -149,12 +150,13 @@ def write_report_with(tracker: Tracker, experiment: str, out: Path,
     trials = on_data(everything, context)
     sweep = _report_sweep(sweeps, context)
     declared = declared_swept(sweeps, context)
+    asked = asked_configs(tracker, sweeps, context)
+    failed = on_data(tracker.failed_trials(experiment), context)
     data = _report_data(tracker, experiment, trials, metric or ranking_metric(sweeps),
-                        declared, len(everything) - len(trials),
-                        asked_configs(tracker, sweeps, context), seeds_asked(sweeps),
-                        latest_seeds(sweeps, context), _labels(tracker, sweep))
-    data = _with_failures(data, trials, on_data(tracker.failed_trials(experiment), context),
-                          declared)
+                        declared, len(everything) - len(trials), asked, seeds_asked(sweeps),
+                        latest_seeds(sweeps, context), _labels(tracker, sweep),
+                        asked_unfinished(asked, trials, failed))
+    data = _with_failures(data, trials, failed, declared)
     warned = (tracker.read_json(sweep.run_id, WARNINGS_FILE) or {}
               if sweep.tags.get(WARNINGS_TAG, "0") != "0" else {})
     unended, other = unended_sweep(sweeps, context), other_code(sweeps, context)
@@ -222,10 +224,12 @@ def _report_data(tracker: Tracker, experiment: str, trials: list[FinishedTrial],
                  metric: str | None, declared: Mapping[str, Sequence[str]],
                  on_older_data: int = 0, asked: Collection[str] = frozenset(),
                  sweep_seeds: Mapping[str, int] | None = None,
-                 asked_seeds: int = 0, labels: Mapping[str, str] | None = None) -> ReportData:
+                 asked_seeds: int = 0, labels: Mapping[str, str] | None = None,
+                 unfinished: Collection[str] = frozenset()) -> ReportData:
     # once over every ranked run, so each configuration counts the runs made otherwise that it
     # stands for (the board's superseded note; the report left it out)
-    standing = aggregate_seeds(ranked(trials), declared, asked, sweep_seeds, asked_seeds)
+    standing = aggregate_seeds(ranked(trials), declared, asked, sweep_seeds, asked_seeds,
+                               unfinished)
     full = [t for config in standing for t in config.trials]
     metric = metric or ("ari" if full and all("ari" in t.metrics for t in full) else "npmi")
     configs = rank_configs(standing, metric)
