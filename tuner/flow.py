@@ -49,9 +49,9 @@ from tuner.reporting.leaderboard import (
 )
 from tuner.startup import resume_collection
 from tuner.tracking.records import FinishedTrial, is_pruned
+from tuner.tracking.tags import BEST_RUN_ID_TAG, TRIAL_KEY_TAG, WARNINGS_TAG
 from tuner.tracking.tracker import (
     WARNINGS_FILE,
-    WARNINGS_TAG,
     MlflowTracker,
     SweepHandle,
     import_tracking_libraries,
@@ -210,7 +210,7 @@ def _execute_locked(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
                               between_batches=lambda: _raise_if_stopped(settings),
                               threads=threads_per_worker(settings.max_workers,
                                                          settings.threads_per_worker))
-        done = {r.data.tags.get("tuner.trial_key") for r in
+        done = {r.data.tags.get(TRIAL_KEY_TAG) for r in
                 tracker.trial_runs(experiment_id, "attributes.status = 'FINISHED'")
                 if grid.search.prunes or not is_pruned(r.data.tags)}
         finished = sum(t.key in done for t in prepared.trials)
@@ -249,7 +249,7 @@ def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, ho
         if best is None:
             return SweepSummary(tags=tags)
         return SweepSummary({f"best_{k}": v for k, v in best.metrics.items()},
-                            {"tuner.best_run_id": best.best_trial(metric).run_id, **tags})
+                            {BEST_RUN_ID_TAG: best.best_trial(metric).run_id, **tags})
 
     on_record = hooks.on_record
     if grid.trial_count >= MIN_CONFIGS and fanova:

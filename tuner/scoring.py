@@ -38,6 +38,7 @@ from tuner.metrics import MetricReference, evaluate
 from tuner.metrics.coherence import npmi_per_topic
 from tuner.output import TopicModelOutput
 from tuner.reporting.health import SHORT_TOPICS
+from tuner.tracking.tags import CONTEXT_TAG, TRIAL_KEY_TAG
 from tuner.trial import (
     EXTERNAL_SCORING_REVISION,
     DataRef,
@@ -291,7 +292,8 @@ def log_score(score: Score, tracking_uri: str) -> tuple[str, bool]:
     """Log the score as a finished trial run (in a sweep run of its own); returns its run id and
     whether it is new. The same files scored on the same data are logged once: a second copy
     counted as a second seed of the configuration, with a standard deviation of 0."""
-    from tuner.tracking.records import SCORED, SOURCE_TAG
+    from tuner.tracking.records import SCORED
+    from tuner.tracking.tags import SOURCE_TAG
     from tuner.tracking.tracker import GROUND_TRUTH_FILE, MlflowTracker
 
     tracker = MlflowTracker(tracking_uri)
@@ -299,12 +301,12 @@ def log_score(score: Score, tracking_uri: str) -> tuple[str, bool]:
     assert experiment_id is not None
     logged = [run for key in {score.spec.key, score.earlier_key} - {""}
               for run in tracker.trial_runs(experiment_id, "attributes.status = 'FINISHED' and "
-                                            f"tags.`tuner.trial_key` = '{key}'")
-              if run.data.tags.get("tuner.context") == score.spec.data.context]
+                                            f"tags.`{TRIAL_KEY_TAG}` = '{key}'")
+              if run.data.tags.get(CONTEXT_TAG) == score.spec.data.context]
     if logged:
         return str(logged[0].info.run_id), False
     sweep = tracker.start_sweep(score.spec.experiment, {SOURCE_TAG: SCORED,
-                                                        "tuner.context": score.spec.data.context},
+                                                        CONTEXT_TAG: score.spec.data.context},
                                 {"model": score.spec.model}, score.doc_ids)
     if score.truth is not None:
         tracker.log_json(sweep.run_id, GROUND_TRUTH_FILE, as_mapping(score.truth, score.doc_ids))

@@ -625,7 +625,8 @@ def test_run_warns_of_collapsed_fits_and_logs_and_marks_them(tmp_path, small_cor
     from mlflow.tracking import MlflowClient
 
     from tests.conftest import REPO
-    from tuner.tracking.tracker import WARNINGS_FILE, WARNINGS_TAG
+    from tuner.tracking.tags import WARNINGS_TAG
+    from tuner.tracking.tracker import WARNINGS_FILE
 
     monkeypatch.setenv("TUNER_TRAINERS", "Lumpy=tests.plugins:LumpyTrainer")
     monkeypatch.setenv("PYTHONPATH", str(REPO))

@@ -264,7 +264,8 @@ def test_the_configurations_asked_for_are_the_newest_sweeps_even_unfinished() ->
     sweep from before tuner logged them ask for nothing."""
     from tuner.reporting.leaderboard import asked_configs
     from tuner.tracking.memory import MemoryTracker
-    from tuner.tracking.tracker import ASKED_TAG, SWEEP_CONFIGS_FILE
+    from tuner.tracking.tags import ASKED_TAG
+    from tuner.tracking.tracker import SWEEP_CONFIGS_FILE
 
     tracker = MemoryTracker()
 
@@ -532,7 +533,8 @@ def test_a_sweep_made_by_another_version_of_tuner_is_said():
     import json
 
     from tuner.reporting.leaderboard import other_code
-    from tuner.tracking.records import CODE_TAG, RANKING_TAG, code_identity
+    from tuner.tracking.records import code_identity
+    from tuner.tracking.tags import CODE_TAG, RANKING_TAG
 
     def sweep(code: dict | None) -> SweepRun:
         tags = {"tuner.context": "c", RANKING_TAG: "ari"}

@@ -201,7 +201,7 @@ def test_best_weighs_an_earlier_sweep_only_where_its_scores_compare() -> None:
     and a higher ARI, against older labels (trust audit of 2026-12-04)."""
     from tuner.reporting.earlier import scored_alike
     from tuner.tracking.records import SweepRun
-    from tuner.tracking.tracker import TRUTH_TAG
+    from tuner.tracking.tags import TRUTH_TAG
 
     settings = {"npmi_window": "10", "topn": "10", "diversity_topn": "25",
                 "npmi_reference": "preprocessed"}

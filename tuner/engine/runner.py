@@ -50,16 +50,35 @@ from tuner.engine.triage import InFlight, failed, triage_break
 from tuner.engine.watchdog import Limits, Watchdog
 from tuner.engine.worker import read_started, rescore_trial, run_shared_step, run_trial
 from tuner.errors import SweepInterrupted, SweepNotStartedError, TunerError, root_cause
-from tuner.tracking.records import CODE_TAG, RANKING_TAG, SWEPT_TAG, code_identity
-from tuner.tracking.tracker import (
+from tuner.tracking.records import code_identity
+from tuner.tracking.tags import (
     ASKED_TAG,
+    CACHE_TAG_PREFIX,
+    CODE_TAG,
+    CONTEXT_TAG,
+    CORPUS_SHA256_TAG,
+    EMBEDDING_KEYS_TAG,
+    GRID_TAG,
+    MODELS_TAG,
+    PRUNED_TAG,
+    PRUNER_HISTORY_TAG,
+    RANKING_TAG,
+    RESCORED_TAG,
+    SEARCH_SEED_TAG,
+    SEARCH_TAG,
+    SHARED_STEPS_TAG,
+    SKIPPED_TAG,
+    SWEPT_TAG,
+    TRIALS_TAG,
+    TRUTH_TAG,
+    WARNINGS_TAG,
+)
+from tuner.tracking.tracker import (
     EMBEDDING_NAMED,
     GROUND_TRUTH_FILE,
     SWEEP_CONFIGS_FILE,
     SWEEP_SETTINGS_FILE,
-    TRUTH_TAG,
     WARNINGS_FILE,
-    WARNINGS_TAG,
     SweepHandle,
     Tracker,
 )
@@ -135,8 +154,6 @@ class SweepSummary:
 
 
 SEARCH_FILE = "search.json"  # on a TPE sweep's run: the configurations it asked for, as told
-SEARCH_TAG = "tuner.search"  # on a sweep run: its search strategy (grid, random or tpe)
-SEARCH_SEED_TAG = "tuner.search_seed"  # and the seed of its sampler
 STEPS_FILE = "shared_steps.json"  # on the sweep run: each shared step's model, name and seconds
 
 
@@ -364,12 +381,12 @@ def _close(tracker: Tracker, sweep: SweepHandle, result: SweepResult, scheduler:
                          {"config_keys": sorted(scheduler.asked)})
         tracker.set_tags(sweep.run_id, {ASKED_TAG: str(len(scheduler.asked))})
     summary = summarize(result) if summarize is not None else SweepSummary()
-    tracker.set_tags(sweep.run_id, {"tuner.skipped": str(result.skipped),
-                                    "tuner.shared_steps": str(scheduler.steps_run),
-                                    "tuner.rescored": str(result.rescored),
-                                    "tuner.pruned": str(result.pruned),
-                                    "tuner.pruner_history": str(result.replayed_curves),
-                                    "tuner.trials": str(len(result.records) + result.skipped),
+    tracker.set_tags(sweep.run_id, {SKIPPED_TAG: str(result.skipped),
+                                    SHARED_STEPS_TAG: str(scheduler.steps_run),
+                                    RESCORED_TAG: str(result.rescored),
+                                    PRUNED_TAG: str(result.pruned),
+                                    PRUNER_HISTORY_TAG: str(result.replayed_curves),
+                                    TRIALS_TAG: str(len(result.records) + result.skipped),
                                     **summary.tags})
     if isinstance(source, TpeSource):
         result.repeated = source.repeated
@@ -467,7 +484,7 @@ def _earlier_suggestions(tracker: Tracker, prepared: PreparedSweep
     earlier = []
     for sweep in reversed(tracker.sweep_runs(prepared.grid.experiment)):
         tags = sweep.tags
-        if tags.get("tuner.context") != prepared.context or tags.get(SEARCH_TAG, "tpe") != "tpe" \
+        if tags.get(CONTEXT_TAG) != prepared.context or tags.get(SEARCH_TAG, "tpe") != "tpe" \
                 or tags.get(SEARCH_SEED_TAG, str(prepared.grid.search.seed)) != \
                 str(prepared.grid.search.seed):
             continue
@@ -831,10 +848,10 @@ def _result_or_none(future: Future[TrialRecord]) -> TrialRecord | None:
 
 def _sweep_tags(prepared: PreparedSweep) -> dict[str, str]:
     grid = prepared.grid
-    tags = {"tuner.grid": str(grid.path.resolve()),
-            "tuner.corpus_sha256": prepared.inputs.corpus.sha256,
-            "tuner.models": ",".join(s.model for s in grid.sweeps),
-            "tuner.context": prepared.context,
+    tags = {GRID_TAG: str(grid.path.resolve()),
+            CORPUS_SHA256_TAG: prepared.inputs.corpus.sha256,
+            MODELS_TAG: ",".join(s.model for s in grid.sweeps),
+            CONTEXT_TAG: prepared.context,
             CODE_TAG: json.dumps(code_identity((s.model for s in grid.sweeps),
                                                prepared.inputs.corpus.language), sort_keys=True),
             RANKING_TAG: grid.ranking_metric(prepared.inputs.truth is not None),
@@ -844,9 +861,9 @@ def _sweep_tags(prepared: PreparedSweep) -> dict[str, str]:
     swept = json.dumps(grid.swept(), sort_keys=True)
     if len(swept) <= MAX_TAG_CHARS:  # else rows name what varies among finished trials only
         tags[SWEPT_TAG] = swept
-    tags |= {f"tuner.cache.{k}": v for k, v in prepared.cache_events.items()}
+    tags |= {f"{CACHE_TAG_PREFIX}{k}": v for k, v in prepared.cache_events.items()}
     if prepared.embedding_keys:
-        tags["tuner.embedding_keys"] = ",".join(k.digest for k in prepared.embedding_keys)
+        tags[EMBEDDING_KEYS_TAG] = ",".join(k.digest for k in prepared.embedding_keys)
     return tags
 
 

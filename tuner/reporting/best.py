@@ -38,6 +38,7 @@ from tuner.reporting.leaderboard import (
     within_noise,
 )
 from tuner.tracking.records import SweepRun, ranked, ranking_metric
+from tuner.tracking.tags import GRID_TAG
 
 if TYPE_CHECKING:
     from tuner.params import Param
@@ -239,7 +240,7 @@ def _chosen(board: list[ConfigResult], metric: str) -> ConfigResult:
 
 def _base_grid(sweep: SweepRun) -> dict[str, Any]:
     """For a sweep that recorded no settings: its grid file as it is now, and its params."""
-    grid_path, sweep_params = sweep.tags.get("tuner.grid"), sweep.params
+    grid_path, sweep_params = sweep.tags.get(GRID_TAG), sweep.params
     raw: dict[str, Any] = {}
     if grid_path and Path(grid_path).is_file():
         log.warning("sweep %s recorded no settings (it predates tuner recording them): the "

@@ -9,6 +9,7 @@ from dataclasses import dataclass, fields
 
 from tuner.reporting.leaderboard import ConfigResult, aggregate_seeds, on_data, rank_configs
 from tuner.tracking.records import FinishedTrial, SweepRun, ranked
+from tuner.tracking.tags import CONTEXT_TAG, CORPUS_SHA256_TAG
 
 EARLIER_SHOWN = 5  # sweeps on other data or settings listed under the ranking
 
@@ -43,7 +44,7 @@ def earlier_sweeps(sweeps: Sequence[SweepRun], everything: Sequence[FinishedTria
     rows: list[EarlierSweep] = []
     seen = {context, None}  # None: a sweep logged before contexts were, on no data known
     for sweep in sweeps:
-        other = sweep.tags.get("tuner.context")
+        other = sweep.tags.get(CONTEXT_TAG)
         if other in seen or not sweep.ran_trials or len(rows) == EARLIER_SHOWN:
             continue
         seen.add(other)
@@ -61,7 +62,7 @@ def scored_alike(earlier: SweepRun, latest: SweepRun, metric: str) -> bool:
     tagged it). Otherwise `tuner best` says an earlier sweep "reached" a higher NPMI measured
     over another window, or an ARI against older labels."""
     from tuner.metrics import METRICS
-    from tuner.tracking.tracker import TRUTH_TAG
+    from tuner.tracking.tags import TRUTH_TAG
     from tuner.trial import MetricSettings
 
     settings = [f.name for f in fields(MetricSettings)]
@@ -74,6 +75,6 @@ def scored_alike(earlier: SweepRun, latest: SweepRun, metric: str) -> bool:
     if needs == "cooccurrence":  # NPMI counts each sweep's own preprocessed corpus
         preprocessing = {name for name in (*earlier.params, *latest.params)
                          if name.startswith("preprocessing.")}
-        return earlier.tags.get("tuner.corpus_sha256") == latest.tags.get("tuner.corpus_sha256") \
+        return earlier.tags.get(CORPUS_SHA256_TAG) == latest.tags.get(CORPUS_SHA256_TAG) \
             and all(earlier.params.get(n) == latest.params.get(n) for n in preprocessing)
     return True

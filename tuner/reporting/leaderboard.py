@@ -13,16 +13,9 @@ from typing import Any
 from trainers import canonical_name, load_trainer
 from tuner.metrics import METRICS, higher_is_better
 from tuner.reporting.health import Concern, counted, notes, trial_concerns
-from tuner.tracking.records import (
-    CODE_TAG,
-    RANKING_TAG,
-    SWEPT_TAG,
-    FinishedTrial,
-    SweepRun,
-    code_changes,
-    ranked,
-)
-from tuner.tracking.tracker import ASKED_TAG, SWEEP_CONFIGS_FILE, Tracker
+from tuner.tracking.records import FinishedTrial, SweepRun, code_changes, ranked
+from tuner.tracking.tags import ASKED_TAG, CODE_TAG, CONTEXT_TAG, RANKING_TAG, SWEPT_TAG
+from tuner.tracking.tracker import SWEEP_CONFIGS_FILE, Tracker
 
 SHOWN_METRICS = ("npmi", "diversity", "ari", "f1", "fit_seconds")
 SEED_PARAMS = ("seed", "random_state")  # vary between seeds of one configuration
@@ -289,7 +282,7 @@ def declared_swept(sweeps: Sequence[SweepRun], context: str | None) -> dict[str,
     None) varied, from their sweep runs' tag."""
     found: dict[str, list[str]] = {}
     for sweep in sweeps:
-        if context is not None and sweep.tags.get("tuner.context") != context:
+        if context is not None and sweep.tags.get(CONTEXT_TAG) != context:
             continue
         try:
             declared = json.loads(sweep.tags.get(SWEPT_TAG, "{}"))
@@ -322,7 +315,7 @@ def asked_configs(tracker: Tracker, sweeps: Sequence[SweepRun], context: str | N
 def latest_sweep(sweeps: Sequence[SweepRun], context: str | None) -> SweepRun | None:
     """The newest sweep that ran trials on the data of `context` (any, for None)."""
     return next((s for s in sweeps if s.ran_trials
-                 and (context is None or s.tags.get("tuner.context") == context)), None)
+                 and (context is None or s.tags.get(CONTEXT_TAG) == context)), None)
 
 
 def asked_by(tracker: Tracker, sweep_run_id: str) -> frozenset[str]:
@@ -354,10 +347,10 @@ def newest_context(sweeps: Sequence[SweepRun], trials: Iterable[FinishedTrial]) 
     judged = {t.context for t in trials}
     ran = [s for s in sweeps if s.ran_trials]
     for sweep in [*ran, *(s for s in sweeps if not s.ran_trials)]:
-        context = sweep.tags.get("tuner.context")
+        context = sweep.tags.get(CONTEXT_TAG)
         if sweep.status == "FINISHED" or context in judged:
             return context
-    return [*ran, *sweeps][0].tags.get("tuner.context") if sweeps else None
+    return [*ran, *sweeps][0].tags.get(CONTEXT_TAG) if sweeps else None
 
 
 UNENDED = {"RUNNING": "is still running",
@@ -381,7 +374,7 @@ def _latest_run(sweeps: Sequence[SweepRun], context: str | None) -> SweepRun | N
     """The latest sweep `tuner run` (or the service) made on the data of `context` (any, for
     None), ended or not: a `tuner score` sweep is no `tuner run`."""
     return next((s for s in sweeps if RANKING_TAG in s.tags
-                 and (context is None or s.tags.get("tuner.context") == context)), None)
+                 and (context is None or s.tags.get(CONTEXT_TAG) == context)), None)
 
 
 def other_code(sweeps: Sequence[SweepRun], context: str | None) -> str | None:

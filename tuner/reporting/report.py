@@ -59,11 +59,11 @@ from tuner.reporting.plots import (
     plot_topic_words,
 )
 from tuner.tracking.records import FinishedTrial, SweepRun, ranked, ranking_metric, still_pruned
+from tuner.tracking.tags import CONTEXT_TAG, WARNINGS_TAG
 from tuner.tracking.tracker import (
     EXTRAS_FILE,
     GROUND_TRUTH_FILE,
     WARNINGS_FILE,
-    WARNINGS_TAG,
     MlflowTracker,
     Tracker,
     artifact_folder_name,
@@ -194,7 +194,7 @@ def _report_sweep(sweeps: Sequence[SweepRun], context: str | None) -> SweepRun:
     data that `tuner run` made, else the newest on that data, else the newest `tuner run` made;
     a `tuner score --log` run stands for one scored model only, and records no language
     (a report that took its language from one draws Chinese words in a Latin font)."""
-    on_data = [s for s in sweeps if s.tags.get("tuner.context") == context]
+    on_data = [s for s in sweeps if s.tags.get(CONTEXT_TAG) == context]
     ran = [s for s in sweeps if s.ran_trials]
     return next((s for s in on_data if s in ran), None) or next(iter(on_data), None) \
         or next(iter(ran), sweeps[0])

@@ -12,7 +12,6 @@ from typing import Any
 
 from tuner.tracking.records import (
     CURVE_PREFIX,
-    PRUNED_BY_TAG,
     FinishedTrial,
     PastCurve,
     StoredRun,
@@ -22,6 +21,18 @@ from tuner.tracking.records import (
     is_pruned,
     one_run_a_trial,
     richest_fits,
+)
+from tuner.tracking.tags import (
+    CONTEXT_TAG,
+    ERROR_TYPE_TAG,
+    FIT_KEY_TAG,
+    PRUNED_BY_TAG,
+    RESCORED_FROM_TAG,
+    ROLE_TAG,
+    STALE_TAG,
+    STATUS_TAG,
+    THREADS_TAG,
+    TRIAL_KEY_TAG,
 )
 from tuner.tracking.tracker import (
     EXTRAS_FILE,
@@ -71,23 +82,23 @@ class MemoryTracker:
     def start_sweep(self, experiment: str, tags: Mapping[str, str], params: Mapping[str, Any],
                     doc_ids: Sequence[str] = ()) -> SweepHandle:
         experiment_id = self.experiments.setdefault(experiment, str(len(self.experiments)))
-        run = self._new_run(experiment_id, {"tuner.role": "sweep", **tags}, dict(params))
+        run = self._new_run(experiment_id, {ROLE_TAG: "sweep", **tags}, dict(params))
         return SweepHandle(experiment_id, run.run_id, uuid.uuid4().hex[:12], tuple(doc_ids))
 
     def finished_keys(self, sweep: SweepHandle) -> set[str]:
         return set(self.finished_metrics(sweep))
 
     def finished_metrics(self, sweep: SweepHandle) -> dict[str, dict[str, float]]:
-        return {run.tags["tuner.trial_key"]: dict(run.metrics)
+        return {run.tags[TRIAL_KEY_TAG]: dict(run.metrics)
                 for run in self._finished_trials(sweep.experiment_id) if not run.pruned}
 
     def finished_fits(self, sweep: SweepHandle) -> dict[str, str]:
-        return richest_fits((run.tags["tuner.fit_key"], run.params, run.run_id)
+        return richest_fits((run.tags[FIT_KEY_TAG], run.params, run.run_id)
                             for run in self._finished_trials(sweep.experiment_id)
-                            if run.tags.get("tuner.fit_key") and not run.pruned)
+                            if run.tags.get(FIT_KEY_TAG) and not run.pruned)
 
     def pruned_keys(self, sweep: SweepHandle, pruned_by: str) -> set[str]:
-        return {run.tags["tuner.trial_key"]
+        return {run.tags[TRIAL_KEY_TAG]
                 for run in self._finished_trials(sweep.experiment_id)
                 if run.pruned and run.tags.get(PRUNED_BY_TAG) == pruned_by}
 
@@ -95,8 +106,8 @@ class MemoryTracker:
                         context: str, metric: str) -> list[PastCurve]:
         name = f"{CURVE_PREFIX}{metric}"
         runs = {run.run_id: run for run in self._finished_trials(sweep.experiment_id)
-                if run.tags.get("tuner.trial_key") in keys and name in run.history
-                and run.tags.get("tuner.context") == context
+                if run.tags.get(TRIAL_KEY_TAG) in keys and name in run.history
+                and run.tags.get(CONTEXT_TAG) == context
                 and (not run.pruned or run.tags.get(PRUNED_BY_TAG) == pruned_by)}
         current = current_trials(run.stored() for run in runs.values())
         return [PastCurve(trial, by_step(runs[trial.run_id].history[name]))
@@ -116,7 +127,7 @@ class MemoryTracker:
         stale = [run for run in self.runs.values() if run.experiment_id == sweep.experiment_id
                  and run.status == "RUNNING" and run.run_id != sweep.run_id]
         for run in stale:
-            run.tags |= {"tuner.stale": "true", "tuner.status": "FAILED"}
+            run.tags |= {STALE_TAG: "true", STATUS_TAG: "FAILED"}
             run.status = "FAILED"
         return len(stale)
 
@@ -132,22 +143,22 @@ class MemoryTracker:
         for name, step, value in learning_curve(record):
             run.history.setdefault(name, []).append((step, value))
             run.metrics[name] = value  # the latest value, as MLflow shows it
-        run.tags["tuner.status"] = record.status.value
+        run.tags[STATUS_TAG] = record.status.value
         if record.rescored_from is not None:
-            run.tags["tuner.rescored_from"] = record.rescored_from
+            run.tags[RESCORED_FROM_TAG] = record.rescored_from
         if record.threads:
-            run.tags["tuner.threads"] = str(record.threads)
+            run.tags[THREADS_TAG] = str(record.threads)
         if record.pruned_by is not None:
             run.tags[PRUNED_BY_TAG] = record.pruned_by
         if record.error is not None:
-            run.tags["tuner.error_type"] = record.error.type
+            run.tags[ERROR_TYPE_TAG] = record.error.type
         run.status = run_status(record.status)
 
     def drop_trial(self, run_id: str) -> None:
         del self.runs[run_id]
 
     def end_run(self, run_id: str, status: str) -> None:
-        self.runs[run_id].tags["tuner.status"] = status
+        self.runs[run_id].tags[STATUS_TAG] = status
         self.runs[run_id].status = status
 
     def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
@@ -171,12 +182,12 @@ class MemoryTracker:
         experiment_id = self.experiments.get(experiment)
         return current_trials(run.stored() for run in self.runs.values()
                               if run.experiment_id == experiment_id and run.status == "FAILED"
-                              and "tuner.trial_key" in run.tags and "tuner.stale" not in run.tags)
+                              and TRIAL_KEY_TAG in run.tags and STALE_TAG not in run.tags)
 
     def sweep_runs(self, experiment: str) -> list[SweepRun]:
         experiment_id = self.experiments.get(experiment)
         runs = [run for run in self.runs.values() if run.experiment_id == experiment_id
-                and run.tags.get("tuner.role") == "sweep"]
+                and run.tags.get(ROLE_TAG) == "sweep"]
         return [SweepRun(run.run_id, run.run_id, {k: str(v) for k, v in run.params.items()},
                          run.tags, run.start_time, run.status) for run in reversed(runs)]
 
@@ -200,11 +211,11 @@ class MemoryTracker:
         """Every trial run of `experiment` (by name), in the order they were opened."""
         experiment_id = self.experiments.get(experiment)
         return [run for run in self.runs.values() if run.experiment_id == experiment_id
-                and run.tags.get("tuner.role") == "trial"]
+                and run.tags.get(ROLE_TAG) == "trial"]
 
     def _finished_trials(self, experiment_id: str) -> list[MemoryRun]:
         return [run for run in self.runs.values() if run.experiment_id == experiment_id
-                and run.status == "FINISHED" and "tuner.trial_key" in run.tags]
+                and run.status == "FINISHED" and TRIAL_KEY_TAG in run.tags]
 
     def _new_run(self, experiment_id: str, tags: dict[str, str],
                  params: dict[str, Any]) -> MemoryRun:

@@ -10,6 +10,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tuner.params import Param
+from tuner.tracking.tags import (
+    CONFIG_KEY_TAG,
+    CONTEXT_TAG,
+    ERROR_TYPE_TAG,
+    MODEL_TAG,
+    RANKING_TAG,
+    REVISION_TAG,
+    SOURCE_TAG,
+    STATUS_TAG,
+    THREADS_TAG,
+    TRIAL_KEY_TAG,
+)
 
 METRIC_SETTINGS = ("npmi_window", "topn", "diversity_topn", "npmi_reference")
 CURVE_PREFIX = "curve/"  # a trial's learning curve: the metric "curve/<objective>" at each step
@@ -91,12 +103,7 @@ class SweepRun:
         return self.tags.get(SOURCE_TAG) != SCORED
 
 
-SOURCE_TAG, SCORED = "tuner.source", "tuner score"  # a `tuner score --log` sweep run's tag
-
-
-RANKING_TAG = "tuner.ranking_metric"  # on a sweep run: what its leaderboard ranked by
-SWEPT_TAG = "tuner.swept"  # on a sweep run: JSON, model -> the parameters its grid varied
-CODE_TAG = "tuner.code"  # on a sweep run: JSON, the code its results depend on (code_identity)
+SCORED = "tuner score"  # a `tuner score --log` sweep run's tag
 
 
 def code_identity(models: Iterable[str], language: str) -> dict[str, Any]:
@@ -189,20 +196,20 @@ def stored_run(run: Any) -> StoredRun:
 def finished_trial(run: StoredRun, schema: Mapping[str, Param]) -> FinishedTrial:
     """The record of one trial run, its parameters typed by the model's `schema`."""
     tags, logged = run.tags, run.params
-    revision = tags.get("tuner.revision")
+    revision = tags.get(REVISION_TAG)
     seed = logged.get("seed")
     return FinishedTrial(
-        run_id=run.run_id, run_name=run.run_name, model=tags.get("tuner.model", "?"),
+        run_id=run.run_id, run_name=run.run_name, model=tags.get(MODEL_TAG, "?"),
         params=typed_params(schema, logged),
         seed=int(seed) if seed not in (None, "null") else None,
         metrics={k: v for k, v in run.metrics.items() if not k.startswith(CURVE_PREFIX)},
-        key=tags.get("tuner.trial_key"), revision=int(revision) if revision else None,
+        key=tags.get(TRIAL_KEY_TAG), revision=int(revision) if revision else None,
         status=run.status, start_time=run.start_time, end_time=run.end_time,
         parent_run_id=tags.get("mlflow.parentRunId"),
         metric_settings=_metric_settings(logged),
-        pruned=is_pruned(tags), config_key=tags.get("tuner.config_key"),
-        context=tags.get("tuner.context"), error_type=tags.get("tuner.error_type"),
-        threads=int(threads) if (threads := tags.get("tuner.threads", "")).isdigit() else 0)
+        pruned=is_pruned(tags), config_key=tags.get(CONFIG_KEY_TAG),
+        context=tags.get(CONTEXT_TAG), error_type=tags.get(ERROR_TYPE_TAG),
+        threads=int(threads) if (threads := tags.get(THREADS_TAG, "")).isdigit() else 0)
 
 
 def _metric_settings(logged: Mapping[str, str]) -> dict[str, int | str]:
@@ -255,7 +262,7 @@ def current_trials(runs: Iterable[StoredRun]) -> list[FinishedTrial]:
     facts: dict[str, _TrainerFacts] = {}
     trials = []
     for run in runs:
-        model = run.tags.get("tuner.model", "")
+        model = run.tags.get(MODEL_TAG, "")
         if model not in facts:
             facts[model] = _trainer_facts(model)
         trial = finished_trial(run, facts[model].schema)
@@ -274,12 +281,9 @@ def _trainer_facts(model: str) -> _TrainerFacts:
     return _TrainerFacts({p.name: p for p in schema.params}, trainer_revision(model))
 
 
-PRUNED_BY_TAG = "tuner.pruned_by"  # on a pruned trial run: what judged it (pruning_identity)
-
-
 def is_pruned(tags: Mapping[str, str]) -> bool:
     """Whether a trial run's tags say the sweep's pruner stopped it."""
-    return tags.get("tuner.status") == "PRUNED"
+    return tags.get(STATUS_TAG) == "PRUNED"
 
 
 def still_pruned(trials: Iterable[FinishedTrial]) -> list[FinishedTrial]:

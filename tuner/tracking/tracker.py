@@ -30,7 +30,6 @@ from tuner.processes import process_alive, process_started
 from tuner.tracking.journal import ForeignEntry, Journal
 from tuner.tracking.records import (
     CURVE_PREFIX,
-    PRUNED_BY_TAG,
     FinishedTrial,
     PastCurve,
     SweepRun,
@@ -43,6 +42,30 @@ from tuner.tracking.records import (
     stored_words,
     sweep_run,
 )
+from tuner.tracking.tags import (
+    BATCH_ID_TAG,
+    CONFIG_KEY_TAG,
+    CONTEXT_TAG,
+    CORPUS_SHA256_TAG,
+    COVARIATES_TAG,
+    EMBEDDING_KEY_TAG,
+    ERROR_TAG,
+    ERROR_TYPE_TAG,
+    FIT_KEY_TAG,
+    HOST_TAG,
+    MODEL_TAG,
+    PID_TAG,
+    PRUNED_BY_TAG,
+    RESCORED_FROM_TAG,
+    REVISION_TAG,
+    ROLE_TAG,
+    STALE_TAG,
+    STARTED_TAG,
+    STATUS_TAG,
+    THREADS_TAG,
+    TRIAL_KEY_TAG,
+    WORKER_TAG,
+)
 from tuner.tracking.uri import redact_uri, store_identity
 from tuner.trial import StoredFit, TrialRecord, TrialSpec, TrialStatus
 
@@ -51,10 +74,7 @@ EXTRAS_FILE = "extras.json"  # what a model reports beyond its metrics
 SWEEP_SETTINGS_FILE = "sweep_settings.json"  # on a sweep run: its grid's resolved sections
 EMBEDDING_NAMED = "embedding_named"  # in that file: whether the grid named its embedding model
 SWEEP_CONFIGS_FILE = "sweep_configs.json"  # on a sweep run: the config keys it asked for
-TRUTH_TAG = "tuner.truth"  # on a sweep run: its ground truth partition's digest, or "none"
-ASKED_TAG = "tuner.asked"  # on a sweep run: how many configurations it asked for (that file)
 WARNINGS_FILE = "warnings.json"  # on a sweep run: what validation and precompute warned of
-WARNINGS_TAG = "tuner.warnings"  # on a sweep run: how many
 GROUND_TRUTH_FILE = "ground_truth.json"  # on a sweep run: its labels, {label: [doc ids]}
 DEFAULT_STORE = Path("mlruns")
 SECRET_MARKERS = ("password", "secret", "token", "api_key", "apikey")
@@ -335,8 +355,8 @@ class MlflowTracker:
         batch_id = uuid.uuid4().hex[:12]
         run = self.client.create_run(
             experiment_id, run_name=f"sweep-{time.strftime('%Y%m%d-%H%M%S')}-{batch_id[:4]}",
-            tags={"tuner.role": "sweep", "tuner.batch_id": batch_id,
-                  "tuner.host": socket.gethostname(), "tuner.pid": str(os.getpid()),
+            tags={ROLE_TAG: "sweep", BATCH_ID_TAG: batch_id,
+                  HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid()),
                   **_started(os.getpid()), **tags})
         try:
             self._log_params(run.info.run_id, params)
@@ -352,22 +372,22 @@ class MlflowTracker:
     def finished_metrics(self, sweep: SweepHandle) -> dict[str, dict[str, float]]:
         """Trial key -> metrics of every FINISHED trial run of the sweep's experiment that ran
         its full budget (not pruned)."""
-        return {run.data.tags["tuner.trial_key"]: dict(run.data.metrics)
+        return {run.data.tags[TRIAL_KEY_TAG]: dict(run.data.metrics)
                 for run in self._finished_runs(sweep)
-                if "tuner.trial_key" in run.data.tags and not is_pruned(run.data.tags)}
+                if TRIAL_KEY_TAG in run.data.tags and not is_pruned(run.data.tags)}
 
     def finished_fits(self, sweep: SweepHandle) -> dict[str, str]:
         """Fit key -> run id of a FINISHED, not pruned trial run of the sweep's experiment with
         that fit (a pruned fit is not re-scored: its training was cut short)."""
-        return richest_fits((run.data.tags["tuner.fit_key"], run.data.params, str(run.info.run_id))
+        return richest_fits((run.data.tags[FIT_KEY_TAG], run.data.params, str(run.info.run_id))
                             for run in self._finished_runs(sweep)
-                            if run.data.tags.get("tuner.fit_key") and not is_pruned(run.data.tags))
+                            if run.data.tags.get(FIT_KEY_TAG) and not is_pruned(run.data.tags))
 
     def pruned_keys(self, sweep: SweepHandle, pruned_by: str) -> set[str]:
         """Trial keys of the sweep's experiment's runs that a pruner stopped, with the verdict
         `pruned_by` names (tuner.engine.pruning.pruning_identity)."""
-        return {run.data.tags["tuner.trial_key"] for run in self._finished_runs(sweep)
-                if "tuner.trial_key" in run.data.tags and is_pruned(run.data.tags)
+        return {run.data.tags[TRIAL_KEY_TAG] for run in self._finished_runs(sweep)
+                if TRIAL_KEY_TAG in run.data.tags and is_pruned(run.data.tags)
                 and run.data.tags.get(PRUNED_BY_TAG) == pruned_by}
 
     def learning_curves(self, sweep: SweepHandle, keys: Collection[str], pruned_by: str,
@@ -378,8 +398,8 @@ class MlflowTracker:
         trial with such a curve."""
         name = f"{CURVE_PREFIX}{metric}"
         runs = [stored_run(run) for run in self._finished_runs(sweep)
-                if run.data.tags.get("tuner.trial_key") in keys and name in run.data.metrics
-                and run.data.tags.get("tuner.context") == context
+                if run.data.tags.get(TRIAL_KEY_TAG) in keys and name in run.data.metrics
+                and run.data.tags.get(CONTEXT_TAG) == context
                 and (not is_pruned(run.data.tags) or run.data.tags.get(PRUNED_BY_TAG) == pruned_by)]
         return [PastCurve(trial, by_step((m.step, m.value) for m in sorted(
                     self.client.get_metric_history(trial.run_id, name),
@@ -414,7 +434,7 @@ class MlflowTracker:
             return None
         if stored < words_needed:  # the run kept fewer ranked words than scoring now reads
             return None
-        threads = run.data.tags.get("tuner.threads", "")
+        threads = run.data.tags.get(THREADS_TAG, "")
         return StoredFit(run_id, words, assignments, dict(run.data.metrics), extras,
                          int(threads) if threads.isdigit() else 0,
                          tuple(row.get("doc_id") or "" for row in rows))
@@ -431,7 +451,7 @@ class MlflowTracker:
     def trial_runs(self, experiment_id: str, condition: str = "",
                    order_by: list[str] | None = None) -> list[Any]:
         """Every trial run of an experiment matching `condition` (an MLflow filter clause)."""
-        query = "tags.`tuner.role` = 'trial'" + (f" and {condition}" if condition else "")
+        query = f"tags.`{ROLE_TAG}` = 'trial'" + (f" and {condition}" if condition else "")
         return self._search_all(experiment_id, query, order_by)
 
     def _search_all(self, experiment_id: str, query: str,
@@ -456,8 +476,8 @@ class MlflowTracker:
                 tags = self.client.get_run(sweep_id).data.tags
             except Exception:  # the sweep run is gone: nothing owns this run
                 tags = {}
-            owners[sweep_id] = _process_alive(tags.get("tuner.host"), tags.get("tuner.pid"),
-                                              tags.get("tuner.started"))
+            owners[sweep_id] = _process_alive(tags.get(HOST_TAG), tags.get(PID_TAG),
+                                              tags.get(STARTED_TAG))
         return owners[sweep_id]
 
     def finished_trials(self, experiment: str) -> list[FinishedTrial]:
@@ -476,12 +496,12 @@ class MlflowTracker:
         fail themselves."""
         experiment_id = self._existing_experiment(experiment)
         runs = self.trial_runs(experiment_id, "attributes.status = 'FAILED'")
-        return current_trials(stored_run(r) for r in runs if "tuner.stale" not in r.data.tags)
+        return current_trials(stored_run(r) for r in runs if STALE_TAG not in r.data.tags)
 
     def sweep_runs(self, experiment: str) -> list[SweepRun]:
         """The sweep (parent) runs of `experiment`, newest first."""
         runs = self.client.search_runs([self._existing_experiment(experiment)],
-                                       "tags.`tuner.role` = 'sweep'", max_results=1000,
+                                       f"tags.`{ROLE_TAG}` = 'sweep'", max_results=1000,
                                        order_by=["attributes.start_time DESC"])
         return [sweep_run(run) for run in runs]
 
@@ -563,16 +583,16 @@ class MlflowTracker:
 
     def _write_outcome(self, sweep: SweepHandle, run_id: str, record: TrialRecord) -> None:
         self._finished_for = None  # the FINISHED runs change
-        tags = {"tuner.status": record.status.value, "tuner.worker": record.worker}
+        tags = {STATUS_TAG: record.status.value, WORKER_TAG: record.worker}
         if record.rescored_from is not None:
-            tags["tuner.rescored_from"] = record.rescored_from
+            tags[RESCORED_FROM_TAG] = record.rescored_from
         if record.threads:
-            tags["tuner.threads"] = str(record.threads)
+            tags[THREADS_TAG] = str(record.threads)
         if record.pruned_by is not None:  # with the outcome: a journalled one replays it too
             tags[PRUNED_BY_TAG] = record.pruned_by
         if record.error is not None:
-            tags |= {"tuner.error_type": record.error.type,
-                     "tuner.error": record.error.message[:4000]}
+            tags |= {ERROR_TYPE_TAG: record.error.type,
+                     ERROR_TAG: record.error.message[:4000]}
         self._log_metrics(run_id, record.metrics, tags, learning_curve(record))
         self._log_artifacts(run_id, record, sweep)
         self.client.set_terminated(run_id, run_status(record.status))
@@ -583,14 +603,14 @@ class MlflowTracker:
         deleted runs for good."""
         self._finished_for = None  # the FINISHED runs change
         self._artifact_folders.pop(run_id, None)
-        self.set_tags(run_id, {"tuner.status": "RESUBMITTED"})
+        self.set_tags(run_id, {STATUS_TAG: "RESUBMITTED"})
         self.client.set_terminated(run_id, "KILLED")
         self.client.delete_run(run_id)
 
     def end_run(self, run_id: str, status: str) -> None:
         self._finished_for = None  # the FINISHED runs change
         self._artifact_folders.pop(run_id, None)
-        self.set_tags(run_id, {"tuner.status": status})
+        self.set_tags(run_id, {STATUS_TAG: status})
         self.client.set_terminated(run_id, status)
 
     def fail_stale_runs(self, sweep: SweepHandle) -> int:
@@ -607,7 +627,7 @@ class MlflowTracker:
         stale = [r for r in running if r.info.run_id != sweep.run_id
                  and not self._owner_alive(r, owners)]
         for run in stale:
-            self.set_tags(run.info.run_id, {"tuner.stale": "true", "tuner.status": "FAILED"})
+            self.set_tags(run.info.run_id, {STALE_TAG: "true", STATUS_TAG: "FAILED"})
             self.client.set_terminated(run.info.run_id, "FAILED")
         if stale:
             log.warning("marked %d run%s FAILED (tag tuner.stale) that a sweep which died left "
@@ -668,7 +688,7 @@ class MlflowTracker:
         """Whether the record's trial has a FINISHED run that stands for it: one with its full
         budget, or any if the record itself was pruned."""
         runs = self.trial_runs(sweep.experiment_id, "attributes.status = 'FINISHED' and "
-                               f"tags.`tuner.trial_key` = '{record.spec.key}'")
+                               f"tags.`{TRIAL_KEY_TAG}` = '{record.spec.key}'")
         pruned = record.status is TrialStatus.PRUNED
         return any(pruned or not is_pruned(r.data.tags) for r in runs)
 
@@ -756,9 +776,9 @@ def _already_holds(run: Any, record: TrialRecord) -> bool:
     store took while the client saw an error is journalled and, on replay, logged into a second
     FAILED run. A run the stale-run check failed does not count."""
     return (run.info.status == run_status(record.status)
-            and run.data.tags.get("tuner.trial_key") == record.spec.key
-            and run.data.tags.get("tuner.status") == record.status.value
-            and run.data.tags.get("tuner.stale") != "true")
+            and run.data.tags.get(TRIAL_KEY_TAG) == record.spec.key
+            and run.data.tags.get(STATUS_TAG) == record.status.value
+            and run.data.tags.get(STALE_TAG) != "true")
 
 
 def run_status(status: TrialStatus) -> str:
@@ -791,22 +811,22 @@ def artifact_folder_name(experiment: str) -> str:
 
 def trial_tags(sweep: SweepHandle, spec: TrialSpec) -> dict[str, str]:
     """The tags a trial run opens with (every tracker writes the same)."""
-    tags = {"mlflow.parentRunId": sweep.run_id, "tuner.role": "trial",
-            "tuner.model": spec.model, "tuner.trial_key": spec.key,
-            "tuner.fit_key": spec.fit_key, "tuner.corpus_sha256": spec.data.corpus_sha256,
-            "tuner.embedding_key": spec.data.embedding_key or "none",
-            "tuner.batch_id": sweep.batch_id, "tuner.status": "RUNNING"}
+    tags = {"mlflow.parentRunId": sweep.run_id, ROLE_TAG: "trial",
+            MODEL_TAG: spec.model, TRIAL_KEY_TAG: spec.key,
+            FIT_KEY_TAG: spec.fit_key, CORPUS_SHA256_TAG: spec.data.corpus_sha256,
+            EMBEDDING_KEY_TAG: spec.data.embedding_key or "none",
+            BATCH_ID_TAG: sweep.batch_id, STATUS_TAG: "RUNNING"}
     if spec.config_key:
-        tags["tuner.config_key"] = spec.config_key
+        tags[CONFIG_KEY_TAG] = spec.config_key
     if spec.data.context:
-        tags["tuner.context"] = spec.data.context
+        tags[CONTEXT_TAG] = spec.data.context
     if spec.revision is not None:
-        tags["tuner.revision"] = str(spec.revision)
+        tags[REVISION_TAG] = str(spec.revision)
     # the covariates a fit reads: without them, two STM runs on other covariates have the same
     # parameters in MLflow's views
     covariates = spec.data.dataset.get("covariates")
     if "covariates" in spec.data.inputs and covariates:
-        tags["tuner.covariates"] = ",".join(map(str, covariates))[:4000]
+        tags[COVARIATES_TAG] = ",".join(map(str, covariates))[:4000]
     return tags
 
 
@@ -831,7 +851,7 @@ def _process_alive(host: str | None, pid: str | None, started: str | None = None
 
 def _started(pid: int) -> dict[str, str]:
     started = process_started(pid)
-    return {"tuner.started": started} if started is not None else {}
+    return {STARTED_TAG: started} if started is not None else {}
 
 
 def _run_name(spec: TrialSpec, sweep: SweepHandle) -> str:
