@@ -48,8 +48,8 @@ from tuner.reporting.leaderboard import (
     trials_on_current_data,
 )
 from tuner.startup import resume_collection
-from tuner.tracking.records import FinishedTrial, is_pruned
-from tuner.tracking.tags import BEST_RUN_ID_TAG, TRIAL_KEY_TAG, WARNINGS_TAG
+from tuner.tracking.records import FinishedTrial
+from tuner.tracking.tags import BEST_RUN_ID_TAG, WARNINGS_TAG
 from tuner.tracking.tracker import (
     WARNINGS_FILE,
     MlflowTracker,
@@ -210,9 +210,7 @@ def _execute_locked(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
                               between_batches=lambda: _raise_if_stopped(settings),
                               threads=threads_per_worker(settings.max_workers,
                                                          settings.threads_per_worker))
-        done = {r.data.tags.get(TRIAL_KEY_TAG) for r in
-                tracker.trial_runs(experiment_id, "attributes.status = 'FINISHED'")
-                if grid.search.prunes or not is_pruned(r.data.tags)}
+        done = tracker.finished_trial_keys(experiment_id, pruned=grid.search.prunes)
         finished = sum(t.key in done for t in prepared.trials)
         if hooks.on_prepared is not None:
             hooks.on_prepared(prepared, finished)
@@ -303,7 +301,7 @@ def _run_id_to(hook: Callable[[str], None] | None) -> Callable[[SweepHandle], No
     return lambda sweep: hook(sweep.run_id)
 
 
-def _will_need_fanova(grid: Grid, prepared: PreparedSweep, done: set[str | None]) -> bool:
+def _will_need_fanova(grid: Grid, prepared: PreparedSweep, done: set[str]) -> bool:
     """Whether the importance at the sweep's end will likely be fANOVA's rather than exact: a
     random or TPE search, a pruner (pruned trials are not ranked), finished trials of other sweeps
     in the experiment, or a grid whose configurations are not complete (e.g. a null resolved

@@ -38,7 +38,7 @@ from tuner.metrics import MetricReference, evaluate
 from tuner.metrics.coherence import npmi_per_topic
 from tuner.output import TopicModelOutput
 from tuner.reporting.health import SHORT_TOPICS
-from tuner.tracking.tags import CONTEXT_TAG, TRIAL_KEY_TAG
+from tuner.tracking.tags import CONTEXT_TAG
 from tuner.trial import (
     EXTERNAL_SCORING_REVISION,
     DataRef,
@@ -299,12 +299,11 @@ def log_score(score: Score, tracking_uri: str) -> tuple[str, bool]:
     tracker = MlflowTracker(tracking_uri)
     experiment_id = tracker.experiment_id(score.spec.experiment)
     assert experiment_id is not None
-    logged = [run for key in {score.spec.key, score.earlier_key} - {""}
-              for run in tracker.trial_runs(experiment_id, "attributes.status = 'FINISHED' and "
-                                            f"tags.`{TRIAL_KEY_TAG}` = '{key}'")
-              if run.data.tags.get(CONTEXT_TAG) == score.spec.data.context]
-    if logged:
-        return str(logged[0].info.run_id), False
+    logged = tracker.finished_run_of(experiment_id, sorted({score.spec.key,
+                                                            score.earlier_key} - {""}),
+                                     score.spec.data.context)
+    if logged is not None:
+        return logged, False
     sweep = tracker.start_sweep(score.spec.experiment, {SOURCE_TAG: SCORED,
                                                         CONTEXT_TAG: score.spec.data.context},
                                 {"model": score.spec.model}, score.doc_ids)

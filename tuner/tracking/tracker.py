@@ -406,6 +406,24 @@ class MlflowTracker:
                     key=lambda m: m.timestamp)))
                 for trial in one_run_a_trial(current_trials(runs))]
 
+    def finished_trial_keys(self, experiment_id: str, pruned: bool) -> set[str]:
+        """The trial keys of the experiment's FINISHED trial runs, pruned ones with `pruned`
+        (done for a sweep that prunes: its pruner judged them), before any sweep run opens."""
+        return {run.data.tags[TRIAL_KEY_TAG]
+                for run in self.trial_runs(experiment_id, "attributes.status = 'FINISHED'")
+                if TRIAL_KEY_TAG in run.data.tags and (pruned or not is_pruned(run.data.tags))}
+
+    def finished_run_of(self, experiment_id: str, keys: Collection[str], context: str | None
+                        ) -> str | None:
+        """The id of a FINISHED trial run with one of the trial `keys`, judged on the data of
+        `context`; None when there is none."""
+        for key in keys:
+            for run in self.trial_runs(experiment_id, "attributes.status = 'FINISHED' and "
+                                       f"tags.`{TRIAL_KEY_TAG}` = '{key}'"):
+                if run.data.tags.get(CONTEXT_TAG) == context:
+                    return str(run.info.run_id)
+        return None
+
     def _finished_runs(self, sweep: SweepHandle) -> list[Any]:
         """The FINISHED trial runs: one search of the store serves both views above (the
         runner asks for both before any trial); any write here forgets it."""
