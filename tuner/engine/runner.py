@@ -17,7 +17,7 @@ import shutil
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
@@ -170,41 +170,14 @@ def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: Executor
     the sweep's parent run as soon as it is opened; `on_step` a line as each shared step starts
     and ends (Word2Vec takes 235 s of a DTM sweep, whose display would otherwise stand at "3/4
     done" meanwhile)."""
-    grid = prepared.grid
     warnings = [*prepared.inputs.advice, *prepared.advice]  # validation's, then precompute's
     asked = sorted({t.config_key for t in prepared.trials if t.config_key})  # a search: at close
-    held = _hold_signals()
-    try:
-        sweep = tracker.start_sweep(grid.experiment,
-                                    {**_sweep_tags(prepared), WARNINGS_TAG: str(len(warnings)),
-                                     ASKED_TAG: str(len(asked))},
-                                    _sweep_params(prepared), prepared.inputs.corpus.ids)
-    except TunerError:
-        _release_signals(held)
-        raise
-    except Exception as err:  # a store that cannot be written: said as found before any
-        # trial (exit 2); without it, a read-only SQLite file is reported as exit 4, "after
-        # trials had started", with SQLAlchemy's first line
-        _release_signals(held)
-        raise SweepNotStartedError(f"the tracking store cannot open the sweep's run, so no "
-                                   f"trial started: {root_cause(err)}") from err
-    except BaseException:
-        _release_signals(held)
-        raise
+    sweep, held = _open_sweep_run(prepared, tracker, warnings, asked)
     try:
         _release_signals(held)  # a signal held meanwhile arrives here: the run ends KILLED
         if on_start is not None:
             on_start(sweep)
-        tracker.log_json(sweep.run_id, SWEEP_SETTINGS_FILE,
-                         {**grid.settings(), EMBEDDING_NAMED: grid.names_embedding_model})
-        # what it asks for stands in the rankings, from its start (leaderboard.aggregate_seeds)
-        tracker.log_json(sweep.run_id, SWEEP_CONFIGS_FILE, {"config_keys": asked})
-        if warnings:  # said on stderr before the sweep, which a cron job's log buries
-            tracker.log_json(sweep.run_id, WARNINGS_FILE, {"warnings": warnings})
-        truth = prepared.inputs.truth
-        if truth is not None:  # the report's "71% rec.sport.hockey" beside a topic
-            tracker.log_json(sweep.run_id, GROUND_TRUTH_FILE,
-                             as_mapping(truth, prepared.inputs.corpus.ids))
+        _log_sweep_inputs(prepared, tracker, sweep, warnings, asked)
         loop, source = _open_loop(prepared, tracker, sweep, on_record, limits, max_workers,
                                   should_stop, on_step)
     except TunerError:
@@ -218,8 +191,59 @@ def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: Executor
     except BaseException:  # else the sweep run stays RUNNING until the next sweep's stale check
         _end_killed(tracker, sweep)
         raise
+    _execute(loop, source, make_executor)
+    _close_or_kill(tracker, sweep, loop, source, summarize)
+    return loop.result
+
+
+def _open_sweep_run(prepared: PreparedSweep, tracker: Tracker, warnings: Sequence[str],
+                    asked: Sequence[str]) -> tuple[SweepHandle, _HeldSignals | None]:
+    """Open the sweep's parent run with SIGINT and SIGTERM held (see _hold_signals), which the
+    caller releases once it holds the run. A store that cannot take it is said before any
+    trial (exit 2): without it, a read-only SQLite file is reported as exit 4, "after trials
+    had started", with SQLAlchemy's first line."""
+    held = _hold_signals()
     try:
-        with _stop_on_signals(loop):  # also while the runs are ended (see _stop_on_signals)
+        sweep = tracker.start_sweep(prepared.grid.experiment,
+                                    {**_sweep_tags(prepared), WARNINGS_TAG: str(len(warnings)),
+                                     ASKED_TAG: str(len(asked))},
+                                    _sweep_params(prepared), prepared.inputs.corpus.ids)
+    except TunerError:
+        _release_signals(held)
+        raise
+    except Exception as err:
+        _release_signals(held)
+        raise SweepNotStartedError(f"the tracking store cannot open the sweep's run, so no "
+                                   f"trial started: {root_cause(err)}") from err
+    except BaseException:
+        _release_signals(held)
+        raise
+    return sweep, held
+
+
+def _log_sweep_inputs(prepared: PreparedSweep, tracker: Tracker, sweep: SweepHandle,
+                      warnings: Sequence[str], asked: Sequence[str]) -> None:
+    """What the rankings and reports read from the sweep's run: its settings, the
+    configurations it asks for (they stand in the rankings from its start, see
+    leaderboard.aggregate_seeds), its warnings (said on stderr before the sweep, which a cron
+    job's log buries) and its ground truth (the report's "71% rec.sport.hockey")."""
+    grid = prepared.grid
+    tracker.log_json(sweep.run_id, SWEEP_SETTINGS_FILE,
+                     {**grid.settings(), EMBEDDING_NAMED: grid.names_embedding_model})
+    tracker.log_json(sweep.run_id, SWEEP_CONFIGS_FILE, {"config_keys": list(asked)})
+    if warnings:
+        tracker.log_json(sweep.run_id, WARNINGS_FILE, {"warnings": list(warnings)})
+    truth = prepared.inputs.truth
+    if truth is not None:
+        tracker.log_json(sweep.run_id, GROUND_TRUTH_FILE,
+                         as_mapping(truth, prepared.inputs.corpus.ids))
+
+
+def _execute(loop: _Loop, source: TrialSource, make_executor: ExecutorFactory) -> None:
+    """Run the loop's trials; a sweep stopped by an error or a signal ends its runs KILLED,
+    with the loop's signal handler still in place (a second Ctrl-C is waited out)."""
+    try:
+        with _stop_on_signals(loop):
             try:
                 loop.execute(make_executor)
             except BaseException as err:
@@ -230,17 +254,21 @@ def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: Executor
         if loop.pruner is not None:
             loop.pruner.close()
             shutil.rmtree(loop.pruner.folder, ignore_errors=True)
+
+
+def _close_or_kill(tracker: Tracker, sweep: SweepHandle, loop: _Loop, source: TrialSource,
+                   summarize: Callable[[SweepResult], SweepSummary] | None) -> None:
+    """Rank the trials and end the sweep's run; ended KILLED if that fails or is interrupted
+    (SIGINT or SIGTERM while the trials are ranked: else the run stays RUNNING, and the CLI
+    says "before any trial started")."""
     try:
         _close(tracker, sweep, loop.result, loop.scheduler, source, summarize)
     except KeyboardInterrupt as err:
-        # SIGINT or SIGTERM while the trials are ranked: else the run stays RUNNING, and the
-        # CLI says "before any trial started"
         _end_killed(tracker, sweep)
         raise SweepInterrupted(getattr(err, "signum", signal.SIGINT)) from err
     except BaseException:
         _end_killed(tracker, sweep)
         raise
-    return loop.result
 
 
 _HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM)
