@@ -162,6 +162,23 @@ def test_offline_embedding_model_is_a_clear_input_error(tmp_path, small_corpus, 
     assert "usable offline: sentence-transformers/all-MiniLM-L6-v2 (carried by tuner" in err
 
 
+def test_an_offline_default_embedding_model_names_the_model_whose_default_it_is(
+        tmp_path, small_corpus, capsys, monkeypatch):
+    """A THETA grid with no embedding section was told "embedding.model: embedding model
+    'Qwen/Qwen3-Embedding-0.6B' is not in the local Hugging Face cache", of a field it never set
+    (defaults audit of 2026-12-05)."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    path = make_grid(tmp_path, small_corpus, models=["theta"], params={})
+    grid = json.loads(path.read_text(encoding="utf-8"))
+    del grid["embedding"]
+    path.write_text(json.dumps(grid), encoding="utf-8")
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}: embedding.model (not set: the default of THETA, which names " \
+        "'Qwen/Qwen3-Embedding-0.6B'): embedding model 'Qwen/Qwen3-Embedding-0.6B' is not in " \
+        "the local Hugging Face cache" in err
+
+
 @pytest.mark.parametrize("model", ["lda", "ProdLDA", "bertopic"])
 def test_params_prints_the_schema(model, capsys):
     assert main(["params", model]) == 0

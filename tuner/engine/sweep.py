@@ -227,7 +227,8 @@ def check_inputs(grid: Grid, max_trials: int | None = None, for_trials: bool = T
     plan = plan_trials(grid)
     models = {p.embedding.model for p in plan if p.embedding is not None}
     revisions = {p.embedding.model: p.embedding.revision for p in plan if p.embedding}
-    paths = {m: _model_path(grid, m, revisions[m], roots) for m in sorted(models)}
+    paths = {m: _model_path(grid, m, revisions[m], roots, _embedding_field(grid, plan, m))
+             for m in sorted(models)}
     _check_token_windows(grid, plan, paths)
     inputs = CheckedInputs(corpus, truth, plan, paths, roots)
     return dataclasses.replace(inputs, advice=_advice(grid, inputs))
@@ -262,15 +263,28 @@ def _confined_files(grid: Grid, roots: tuple[str, ...]) -> Grid:
     return dataclasses.replace(grid, dataset=dataset, ground_truth=truth)
 
 
-def _model_path(grid: Grid, model: str, revision: str | None, roots: tuple[str, ...]) -> Path:
+def _model_path(grid: Grid, model: str, revision: str | None, roots: tuple[str, ...],
+                field: str = "embedding.model") -> Path:
     """The embedding model's local folder (a folder named by path checked against `roots`);
     its problems name the grid file and the field, as every other validation error does."""
     try:
         return resolve_model_path(str(confined_model(model, model, roots)), revision,
                                   served=bool(roots))
     except EmbeddingModelError as err:
-        field = "" if str(err).startswith("embedding.") else "embedding.model: "
-        raise EmbeddingModelError(f"{grid.path}: {field}{err}") from err
+        named = "" if str(err).startswith("embedding.") else f"{field}: "
+        raise EmbeddingModelError(f"{grid.path}: {named}{err}") from err
+
+
+def _embedding_field(grid: Grid, plan: Sequence[PlannedTrial], model: str) -> str:
+    """Where embedding model `model` comes from, as an error names it: the grid's
+    embedding.model, or, where the grid names none, the models whose own default it is (THETA's
+    follows its model_size)."""
+    if grid.names_embedding_model:
+        return "embedding.model"
+    users = sorted({p.model for p in plan if p.embedding is not None
+                    and p.embedding.model == model})
+    return (f"embedding.model (not set: the default of {', '.join(users)}, which names "
+            f"'{model}')")
 
 
 def _check_token_windows(grid: Grid, plan: Sequence[PlannedTrial], paths: dict[str, Path]
