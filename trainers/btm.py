@@ -69,7 +69,10 @@ class BTMTrainer(Trainer):
     def bag_advice(lengths: NDArray[np.int64]) -> list[str]:
         """BTM on long documents: it samples every pair of words within its window, about 14 of
         each word of a long document where LDA samples the word once (on 800 headlines beside 58
-        UN speeches, BTM's trials run for minutes beside LDA's 30 s)."""
+        UN speeches, BTM's trials run for minutes beside LDA's 30 s). Said as a cost, not as
+        advice against it: on 1,000 BBC articles its 100 iterations took 5.5 to 8 s against
+        LDA's 2.4 to 3.4 s at 500, and matched LDA's ARI (0.853 and 0.851, K=5); on 150 UN
+        speeches its NPMI led every model's (0.092 against LDA's 0.010, K=6)."""
         words = int(lengths.sum())
         in_long = share_in_long(lengths)
         if not words or in_long < LONG_SHARE:
@@ -77,9 +80,9 @@ class BTMTrainer(Trainer):
         pairs = sum(int(np.maximum(lengths - gap, 0).sum()) for gap in range(1, BITERM_WINDOW))
         return [f"BTM samples every pair of words within {BITERM_WINDOW} of each other: "
                 f"{pairs:,} pairs here, {pairs / words:.0f} per word kept, where LDA samples "
-                f"each word once, so each BTM iteration costs about that many LDA iterations; "
-                f"documents of over {LONG_TOKENS} words hold {in_long:.0%} of the words, and BTM "
-                "is made for short texts: LDA or ProdLDA suit these"]
+                f"each word once, so each BTM iteration costs about that many LDA iterations "
+                f"(documents of over {LONG_TOKENS} words hold {in_long:.0%} of the words); "
+                "expect its trials to take several times LDA's, and more for more iterations"]
 
     @staticmethod
     def compile_kernels() -> None:
