@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from trainers.base import Requirement, Trainer
+from trainers.base import NEURAL_MIN_DOCUMENTS, Requirement, Trainer
 from tuner.data.inputs import FitContext, TrialData
 from tuner.errors import TrainerError
 from tuner.output import TopicModelOutput
@@ -39,6 +39,7 @@ class CTMTrainer(Trainer):
 
     name: ClassVar[str] = "CTM"
     budget_param: ClassVar[str | None] = "epochs"
+    min_documents: ClassVar[int] = NEURAL_MIN_DOCUMENTS
     # 2: patience waits for a first improvement; 3: Xavier β, learnt prior, Adam betas 0.99,
     # validation on the posterior mean
     revision: ClassVar[int] = 4  # 4: sparse batches and fused Adam (sums in another order)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from trainers.base import Requirement, Trainer, empty_documents, top_words
+from trainers.base import NEURAL_MIN_DOCUMENTS, Requirement, Trainer, empty_documents, top_words
 from trainers.etm import EMBEDDING_DIM
 from trainers.time_slices import TIME_SLICE_RULE, TimeSlices, slice_documents
 from trainers.word_vectors import Word2VecStep, word_embeddings
@@ -46,6 +46,7 @@ class DTMTrainer(Word2VecStep, Trainer):
 
     name: ClassVar[str] = "DTM"
     budget_param: ClassVar[str | None] = "epochs"
+    min_documents: ClassVar[int] = NEURAL_MIN_DOCUMENTS
     # 2: conditioned word vectors, N(0, I) topics, log counts; 3: ETM's skip-gram settings,
     # validation on the posterior mean
     # 4: sparse batches and fused Adam (sums in another order); 5: bins of tied dates get

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from trainers.base import Requirement, Trainer
+from trainers.base import NEURAL_MIN_DOCUMENTS, Requirement, Trainer
 from trainers.word_vectors import Word2VecStep, word_embeddings
 from tuner.data.inputs import FitContext, TrialData
 from tuner.output import TopicModelOutput
@@ -33,6 +33,7 @@ class ETMTrainer(Word2VecStep, Trainer):
 
     name: ClassVar[str] = "ETM"
     budget_param: ClassVar[str | None] = "epochs"
+    min_documents: ClassVar[int] = NEURAL_MIN_DOCUMENTS
     # bench/pruning.py on 20ng-mini (27 configurations, 100 epochs): the Spearman correlation
     # of ARI at epoch e with ARI at 100 is 0.29 at 10, 0.68 at 20, 0.87 at 30 (ProdLDA: 0.72 at
     # 10); a pruner judges ETM from epoch 20.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from trainers.base import Requirement, Trainer
+from trainers.base import NEURAL_MIN_DOCUMENTS, Requirement, Trainer
 from tuner.data.inputs import FitContext, TrialData
 from tuner.output import TopicModelOutput
 from tuner.params import (
@@ -28,6 +28,7 @@ class NVDMTrainer(Trainer):
 
     name: ClassVar[str] = "NVDM"
     budget_param: ClassVar[str | None] = "epochs"
+    min_documents: ClassVar[int] = NEURAL_MIN_DOCUMENTS
     # 2: patience waits for a first improvement; 3: topics and θ oriented by each latent's
     # sign, validation on the posterior mean
     revision: ClassVar[int] = 4  # 4: sparse batches and fused Adam (sums in another order)

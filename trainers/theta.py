@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from trainers.base import Requirement, Trainer
+from trainers.base import NEURAL_MIN_DOCUMENTS, Requirement, Trainer
 from trainers.word_vectors import Word2VecStep, word_embeddings
 from tuner.data.embeddings import QWEN3_EMBEDDING, EmbeddingSpec
 from tuner.data.inputs import FitContext, TrialData
@@ -80,6 +80,7 @@ class THETATrainer(Word2VecStep, Trainer):
 
     name: ClassVar[str] = "THETA"
     budget_param: ClassVar[str | None] = "epochs"
+    min_documents: ClassVar[int] = NEURAL_MIN_DOCUMENTS
     # 2: conditioned word vectors, N(0, I) topic embeddings; 3: ETM's skip-gram settings,
     # validation on the posterior mean
     revision: ClassVar[int] = 4  # 4: sparse batches and fused Adam (sums in another order)

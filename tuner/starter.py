@@ -40,7 +40,6 @@ ZH_SAMPLE = 300  # documents segmented by jieba for the median length (about 1 s
 MOST_CLASSES = 200  # a field with more values than this is no class label
 SHORT_TOKENS = 30  # a median document of this many tokens or fewer is a short text (a headline,
 # a post): BTM, made for short texts, replaces ProdLDA among the suggested models
-FEW_FOR_NEURAL = 1000  # fewer: ProdLDA is said to need more (_model_notes, measured)
 TEXT_WORDS = 5  # a field of this many words on average, different in most records, is text
 FEWEST_WORDS = 3  # fewer on average, beside a field of objects: the text is inside those
 SEEDS = [42, 43]  # two seeds: the leaderboard can then say when a lead is within seed noise
@@ -507,11 +506,10 @@ def _model_notes(language: str, chosen: Sequence[str], found: Found,
     rest = [name for name in registry() if name not in taken]
     notes = [f"models {', '.join(chosen)}: `tuner params MODEL` lists what else each takes"
              + (f"; {', '.join(rest)} are there too" if rest else "")]
-    if "ProdLDA" in taken and documents < FEW_FOR_NEURAL:  # measured for ProdLDA alone
-        notes.append("ProdLDA learns a network from the documents and needs more of them than "
-                     "LDA: on BBC articles at K=5 (seeds 42, 43) its ARI was 0.33 against LDA's "
-                     "0.51 at 300 documents, 0.41 against 0.54 at 600 and 0.63 against 0.64 at "
-                     f"1,200; with {documents:,} expect it to trail")
+    from tuner.engine.advice import few_for_networks_said
+
+    if few := few_for_networks_said([str(canonical_name(m)) for m in chosen], documents):
+        notes.append(few)
     if language == "zh":
         notes.append("to add BERTopic or THETA, which embed the documents, give them a "
                      "multilingual embedding model for Chinese (embedding.model, e.g. "

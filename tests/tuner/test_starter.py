@@ -304,16 +304,22 @@ def test_a_split_field_is_not_offered_as_classes(tmp_path):
     assert not any("could be classes" in note for note in notes)
 
 
-def test_a_small_corpus_is_told_that_prodlda_needs_more_documents(tmp_path, ng_records):
+def test_a_small_corpus_is_told_that_neural_models_need_more_documents(tmp_path, ng_records,
+                                                                        capsys):
     """On 330 UN speeches ProdLDA's topics were noise beside LDA's, unsaid (new-user audit of
-    2026-12-04); below 1,000 documents init says it needs more (measured for ProdLDA alone)."""
+    2026-12-04), and on 150 every neural model's were at its defaults (defaults audit of
+    2026-12-05); below 1,000 documents init and validate say they need more."""
     corpus = tmp_path / "few.jsonl"
     corpus.write_text("".join(json.dumps(r) + "\n" for r in ng_records[:300]), encoding="utf-8")
-    _, grid, notes = _written(tmp_path, corpus, models=["lda", "prodlda", "hdp"])
-    said = [note for note in notes if "needs more of them than LDA" in note]
-    assert len(said) == 1 and said[0].startswith("ProdLDA learns a network")
-    assert said[0].endswith("with 300 expect it to trail")
-    _, _, notes = _written(tmp_path, corpus, models=["lda", "nvdm"])
+    _, grid, notes = _written(tmp_path, corpus, models=["lda", "prodlda", "hdp", "nvdm"])
+    said = [note for note in notes if "more of them than LDA" in note]
+    assert len(said) == 1 and said[0].startswith("ProdLDA, NVDM learn a network")
+    assert "with 300, expect them to trail it" in said[0]
+    grid_path = tmp_path / "few-grid.json"
+    grid_path.write_text(json.dumps(grid), encoding="utf-8")
+    assert main(["validate", str(grid_path)]) == 0
+    assert f"{grid_path}: models: ProdLDA, NVDM learn a network" in capsys.readouterr().err
+    _, _, notes = _written(tmp_path, corpus, models=["lda", "hdp"])
     assert not any("more of them than LDA" in note for note in notes)
     corpus.write_text("".join(json.dumps(r) + "\n" for r in ng_records[:1000]),
                       encoding="utf-8")

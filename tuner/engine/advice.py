@@ -77,6 +77,8 @@ def advisories(grid: Grid, inputs: CheckedInputs) -> list[str]:
                for model in sorted({p.embedding.model for p in inputs.plan if p.embedding})}
     if few := few_documents_said(documents):  # said here too, not by init alone
         found.append(f"{grid.path}: dataset.path: {few}")
+    if few := few_for_networks_said([s.model for s in grid.sweeps], documents):
+        found.append(f"{grid.path}: models: {few}")
     found += _truncation_advice(grid, inputs, counted) + _time_slice_advice(grid, inputs) \
         + _covariate_advice(grid, inputs) + _label_case_advice(grid, inputs) \
         + _untopical_label_advice(grid, inputs) \
@@ -105,6 +107,23 @@ def few_documents_said(documents: int) -> str | None:
     return (f"a topic model needs many documents (hundreds or more) and this corpus has "
             f"{documents}: if one text holds many, split it (a .txt file of one document per "
             "line, or a folder of one file each)")
+
+
+def few_for_networks_said(models: Sequence[str], documents: int) -> str | None:
+    """What `init` and `validate` say of neural models given fewer documents than they were
+    measured to need (Trainer.min_documents): on 150 UN speeches, at their defaults (K=6, seed
+    42), ProdLDA's, CTM's and ETM's topics were word salad, unsaid."""
+    short = [m for m in models if documents < load_trainer(m).min_documents]
+    if not short:
+        return None
+    one = len(short) == 1
+    return (f"{', '.join(short)} learn{'s' * one} a network from the documents and "
+            f"need{'s' * one} more of them than LDA: with {documents:,}, expect "
+            f"{'it' if one else 'them'} to trail it (ProdLDA on BBC articles, K=5: ARI 0.33 "
+            "against LDA's 0.51 at 300 documents, 0.63 against 0.64 at 1,200; on 150 UN "
+            "speeches at their defaults, K=6: NPMI -0.30 ProdLDA, -0.28 CTM, -0.21 ETM "
+            "against LDA's 0.01). More epochs with patience null narrow the gap (300: -0.16, "
+            "-0.11, -0.02)")
 
 
 def _language_advice(grid: Grid, inputs: CheckedInputs, share: float) -> list[str]:
