@@ -72,7 +72,7 @@ class HDPTrainer(Trainer):
         Param("gamma", float, 1.0, above(0), "corpus-level DP concentration (extension)"),
         Param("eta", float, 0.1, above(0), "topic-word prior (extension)"),
         Param("initial_k", int, 20, between(1, 300), "topics the sampler starts from "
-              "(extension)"),
+              "(extension); the count it finds stays near it, so sweep it"),
         Param("max_iter", int, 500, between(50, 5000), "Gibbs sampling iterations (extension)"),
         Param("optim_interval", int, 0, between(0, 100), "re-estimate alpha and gamma every "
               "this many iterations; 0 keeps them as given (extension)"),

@@ -24,6 +24,10 @@ from tuner.reporting.health import sweep_warnings, trial_concerns
     ("BERTopic", {"num_topics": 10}, {"topics_used": 10.0, "num_topics_found": 10.0,
                                       "outlier_share": 0.2}, []),
     ("HDP", {}, {"topics_used": 1.0, "num_topics_found": 1.0}, ["collapsed"]),  # one topic
+    # HDP's count stays near where its sampler started (defaults audit of 2026-12-05)
+    ("HDP", {"initial_k": 20}, {"topics_used": 20.0, "num_topics_found": 20.0},
+     ["count_from_start"]),
+    ("HDP", {"initial_k": 50}, {"topics_used": 30.0, "num_topics_found": 30.0}, []),
     # HDBSCAN found 2 of the 10 topics asked (new-user audit of 2026-12-02)
     ("BERTopic", {"num_topics": 10}, {"topics_used": 2.0, "num_topics_found": 2.0},
      ["collapsed"]),
