@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from trainers.base import NEURAL_MIN_DOCUMENTS, Requirement, Trainer, empty_documents, top_words
+from trainers.base import (
+    NEURAL_MIN_DOCUMENTS,
+    BudgetAdvice,
+    Requirement,
+    Trainer,
+    empty_documents,
+    top_words,
+)
 from trainers.etm import EMBEDDING_DIM
 from trainers.time_slices import TIME_SLICE_RULE, TimeSlices, slice_documents
 from trainers.word_vectors import Word2VecStep, word_embeddings
@@ -47,6 +54,11 @@ class DTMTrainer(Word2VecStep, Trainer):
     name: ClassVar[str] = "DTM"
     budget_param: ClassVar[str | None] = "epochs"
     min_documents: ClassVar[int] = NEURAL_MIN_DOCUMENTS
+    budget_advice: ClassVar[BudgetAdvice | None] = BudgetAdvice(  # it has no early stopping
+        below=300, suggested=300,
+        measured="on 110 UN speeches its held-out loss was lowest at its last epoch at 20, 100 "
+                 "and 300 epochs alike, and its NPMI -0.334, -0.230 and -0.029 (at 100, 46% of "
+                 "its topics' top words were still those of its initial weights)")
     # 2: conditioned word vectors, N(0, I) topics, log counts; 3: ETM's skip-gram settings,
     # validation on the posterior mean
     # 4: sparse batches and fused Adam (sums in another order); 5: bins of tied dates get

@@ -835,7 +835,7 @@ def _sampling_budget_advice(grid: Grid) -> list[str]:
         key = f"{sweep.model.lower()}.{param}" if len(grid.sweeps) > 1 else param
         upward = " (its most)" if most == advice.suggested else " or more"
         found.append(f"{grid.path}: params: {sweep.model}'s {param} is {shown}{default}, too "
-                     f"few for its sampler to settle: {advice.measured}; set {key} to "
+                     f"few for its fits to settle: {advice.measured}; set {key} to "
                      f"{advice.suggested}{upward}")
     return found
 
