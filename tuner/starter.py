@@ -481,11 +481,14 @@ def starter_settings(models: Sequence[str]) -> tuple[dict[str, Any], list[str]]:
         keys = {f"{name.lower()}.{k}": v for k, v in trainer.starter_settings.items()}
         if keys:
             settings |= keys
-            why.append(f"{', '.join(f'{k} {v}' for k, v in keys.items())}: {trainer.starter_why}")
+            shown = ", ".join(f"{k} {json.dumps(v) if isinstance(v, list) else v}"
+                              for k, v in keys.items())
+            why.append(f"{shown}: {trainer.starter_why}")
     if budgets:
         why.append(f"{' and '.join(f'{k} {v}' for k, v in budgets.items())}: "
-                   f"{'the default stops' if len(budgets) == 1 else 'their defaults stop'} a "
-                   f"Gibbs sampler short (`tuner validate` of a grid without "
+                   f"{'the default stops' if len(budgets) == 1 else 'their defaults stop'} "
+                   f"{'its' if len(budgets) == 1 else 'their'} training short (`tuner validate` "
+                   f"of a grid without "
                    f"{'it' if len(budgets) == 1 else 'them'} gives the figures)")
     return budgets | settings, why
 

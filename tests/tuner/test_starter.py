@@ -42,14 +42,17 @@ def test_a_bundled_corpus_gets_a_grid_that_validates(tmp_path, name, models, top
     loaded = load_grid(path)
     inputs = check_inputs(loaded)
     assert len(inputs.corpus) == len(read_jsonl(dataset_path(name)))
-    assert loaded.trial_count == len(models) * len(topics) * 2  # two seeds
+    # two seeds; BERTopic with HDBSCAN and with k-means
+    assert loaded.trial_count == (len(models) + ("bertopic" in models)) * len(topics) * 2
     budgets = {"lda.max_iter": 500} | ({"btm.n_iter": 500} if "btm" in models else {})
-    settings = {"bertopic.reduce_outliers": "c-tf-idf"} if "bertopic" in models else {}
+    settings = {"bertopic.reduce_outliers": "c-tf-idf",
+                "bertopic.clustering": ["hdbscan", "kmeans"]} if "bertopic" in models else {}
     assert {k: v for k, v in grid["params"].items() if k != "num_topics"} == budgets | settings
-    assert ("bertopic" in models) is any(note.startswith("bertopic.reduce_outliers c-tf-idf: "
-                                                         "HDBSCAN leaves many") for note in notes)
+    assert ("bertopic" in models) is any(note.startswith(
+        'bertopic.reduce_outliers c-tf-idf, bertopic.clustering ["hdbscan", "kmeans"]: HDBSCAN '
+        "leaves many") for note in notes)
     assert any(note.startswith(" and ".join(f"{k} {v}" for k, v in budgets.items()) + ": ")
-               and "a Gibbs sampler short" in note for note in notes)
+               and "training short" in note for note in notes)
     assert any("classes" in note for note in notes)
     if name == "huffpost-mini":  # its dates are said, and read once DTM is asked for
         assert any("add DTM to models and set timestamp_field to it" in note for note in notes)
