@@ -22,6 +22,7 @@ import tempfile
 import threading
 import traceback
 from collections.abc import Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -32,7 +33,7 @@ from tuner.errors import (
     TunerError,
     shown,
 )
-from tuner.processes import exit_fast
+from tuner.processes import exit_fast, signals_handled
 from tuner.serve import MAX_BATCH_TOKENS, MIN_FREE_GB
 from tuner.startup import pause_collection, quiet_resource_tracker, resume_collection
 from tuner.tracking.uri import redact_uri
@@ -79,36 +80,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.handler is not _run:  # `run` resumes once it has imported MLflow (tuner.flow)
         resume_collection()
     # SIGTERM says so and cleans up as SIGINT does; the trial loop has its own while it runs
-    terminating = args.handler in (_run, _precompute) and \
-        threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _terminate) if terminating else None
-    try:
-        return int(args.handler(args))
-    except SweepInterrupted as stop:
-        ended = "running trials marked KILLED" if stop.runs_ended else \
-            "runs left RUNNING (the next sweep marks them FAILED)"
-        # an outside cluster's workers are not this process's to stop: a trial they started
-        # runs on
-        workers = ("trials started on the Dask cluster run on until they end, unrecorded"
-                   if getattr(args, "scheduler", None) else "workers stopped")
-        print(f"interrupted by {stop}: {workers}, {ended}", file=sys.stderr)
-        return stop.exit_code
-    except KeyboardInterrupt as stop:
-        terminated = isinstance(stop, Terminated)
-        print(f"interrupted{' by SIGTERM' if terminated else ''} before any trial started",
-              file=sys.stderr)
-        return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
-    except TunerError as err:
-        if args.debug:  # the traceback, and still the documented exit code (not 1, the
-            # code of a failed trial)
-            traceback.print_exc()
-        for line in redact_uri(str(err)).splitlines() or [""]:  # one "error:" per problem
-            print(f"error: {shown(line)}", file=sys.stderr)
-        return exit_code(err)
-    finally:
-        resume_collection()
-        if terminating:
-            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+    terminating = args.handler in (_run, _precompute)
+    with signals_handled(_terminate, (signal.SIGTERM,)) if terminating else nullcontext():
+        try:
+            return int(args.handler(args))
+        except SweepInterrupted as stop:
+            ended = "running trials marked KILLED" if stop.runs_ended else \
+                "runs left RUNNING (the next sweep marks them FAILED)"
+            # an outside cluster's workers are not this process's to stop: a trial they started
+            # runs on
+            workers = ("trials started on the Dask cluster run on until they end, unrecorded"
+                       if getattr(args, "scheduler", None) else "workers stopped")
+            print(f"interrupted by {stop}: {workers}, {ended}", file=sys.stderr)
+            return stop.exit_code
+        except KeyboardInterrupt as stop:
+            terminated = isinstance(stop, Terminated)
+            print(f"interrupted{' by SIGTERM' if terminated else ''} before any trial started",
+                  file=sys.stderr)
+            return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
+        except TunerError as err:
+            if args.debug:  # the traceback, and still the documented exit code (not 1, the
+                # code of a failed trial)
+                traceback.print_exc()
+            for line in redact_uri(str(err)).splitlines() or [""]:  # one "error:" per problem
+                print(f"error: {shown(line)}", file=sys.stderr)
+            return exit_code(err)
+        finally:
+            resume_collection()
 
 
 class Terminated(KeyboardInterrupt):

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import atexit
 import os
+import signal
 import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
+
+SignalHandler = Callable[[int, object], None]
 
 
 def process_alive(pid: int, owned: bool = False) -> bool:
@@ -46,3 +52,20 @@ def exit_fast(code: int) -> NoReturn:
         except (OSError, ValueError):  # a reader that left (`| head`), a closed stream
             pass
     os._exit(code)
+
+
+@contextmanager
+def signals_handled(handler: SignalHandler,
+                    signums: Sequence[int] = (signal.SIGINT, signal.SIGTERM)) -> Iterator[bool]:
+    """`handler` for `signums` while the block runs, the handlers before it after. Signals reach
+    the main thread alone: elsewhere (a sweep the HTTP service runs) nothing is set, and it
+    yields False."""
+    if threading.current_thread() is not threading.main_thread():
+        yield False
+        return
+    previous = {signum: signal.signal(signum, handler) for signum in signums}
+    try:
+        yield True
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old if old is not None else signal.SIG_DFL)

@@ -50,6 +50,7 @@ from tuner.engine.triage import InFlight, failed, triage_break
 from tuner.engine.watchdog import Limits, Watchdog
 from tuner.engine.worker import read_started, rescore_trial, run_shared_step, run_trial
 from tuner.errors import SweepInterrupted, SweepNotStartedError, TunerError, root_cause
+from tuner.processes import signals_handled
 from tuner.tracking.records import code_identity
 from tuner.tracking.tags import (
     ASKED_TAG,
@@ -528,11 +529,6 @@ def _stop_on_signals(loop: _Loop) -> Iterator[None]:
     """While the sweep runs, SIGINT/SIGTERM ask the loop to stop at its next poll (never in the
     middle of a tracker write); while a stopped sweep's runs are ended, a second signal is
     waited out and a third leaves."""
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signals only reach the main thread (e.g. a sweep run by the HTTP service)
-        return
 
     def handler(signum: int, _frame: object) -> None:
         if not loop.cleaning:
@@ -547,12 +543,8 @@ def _stop_on_signals(loop: _Loop) -> Iterator[None]:
         else:
             raise KeyboardInterrupt  # a third leaves at once (a store that does not answer)
 
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with signals_handled(handler):
         yield
-    finally:
-        for signum, old in previous.items():
-            signal.signal(signum, old)
 
 
 class _Loop:

@@ -24,6 +24,7 @@ from typing import Any, ClassVar, cast
 
 from tuner.devices import worker_limit_problem
 from tuner.errors import ApiError, TunerError
+from tuner.processes import signals_handled
 from tuner.serve import MAX_BATCH_TOKENS, MIN_FREE_GB
 from tuner.serve.errors import (
     LOGGED_LINE_CHARS,
@@ -226,28 +227,20 @@ def serve(settings: ServerSettings, announce: Callable[[str], None]) -> str | No
         received.append(signal.Signals(signum).name)
         stop.set()
 
-    previous = _trap_signals(on_signal)
-    listener = threading.Thread(target=server.serve_forever, name="http", daemon=True)
-    listener.start()
-    announce(f"http://{settings.host}:{server.server_port}")
-    try:
-        while listener.is_alive() and not stop.wait(0.5):
-            pass
-    finally:
-        server.shutdown()
-        registry = cast(type[_ApiHandler], server.RequestHandlerClass).registry
-        if not registry.shutdown(SHUTDOWN_GRACE_S):
-            log.warning("a sweep was still stopping after %.0f s", SHUTDOWN_GRACE_S)
-        server.server_close()
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+    with signals_handled(on_signal):
+        listener = threading.Thread(target=server.serve_forever, name="http", daemon=True)
+        listener.start()
+        announce(f"http://{settings.host}:{server.server_port}")
+        try:
+            while listener.is_alive() and not stop.wait(0.5):
+                pass
+        finally:
+            server.shutdown()
+            registry = cast(type[_ApiHandler], server.RequestHandlerClass).registry
+            if not registry.shutdown(SHUTDOWN_GRACE_S):
+                log.warning("a sweep was still stopping after %.0f s", SHUTDOWN_GRACE_S)
+            server.server_close()
     return received[0] if received else None
-
-
-def _trap_signals(handler: Callable[[int, object], None]) -> dict[int, Any]:
-    if threading.current_thread() is not threading.main_thread():
-        return {}
-    return {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
 
 
 def _handler_class(registry: SweepRegistry, settings: ServerSettings) -> type[_ApiHandler]:
