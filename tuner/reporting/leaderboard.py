@@ -182,6 +182,27 @@ def aggregate_seeds(trials: Sequence[FinishedTrial],
     `unfinished`: how configurations the latest sweep asked for and of which no trial finished
     are shown (see asked_unfinished). A group shown alike that the latest sweep did not ask for
     is marked `replaced`: its scores are of the settings before, not of the grid as it is."""
+    kept, superseded = _standing_groups(trials, asked)
+    kept = [_one_seedless_fit(group, superseded) for group in kept]
+    swept = _swept_names(kept, declared or {})
+    configs = [_config(group, swept[group[0].model]) for group in kept]
+    most: dict[str, int] = {}
+    for config in configs:
+        most[config.model] = max(most.get(config.model, 0), config.seeds)
+    return [replace(config, seeds_asked=(_asked_of(config, sweep_seeds or {}, asked, asked_seeds)
+                                         or most[config.model])
+                    if reads_seed(config.trials[0]) else 1,
+                    superseded=superseded.get(shown_as(config.trials[0]), 0),
+                    replaced=shown_as(config.trials[0]) in unfinished
+                    and config.trials[0].config_key not in asked)
+            for config in configs]
+
+
+def _standing_groups(trials: Sequence[FinishedTrial], asked: Collection[str]
+                     ) -> tuple[list[list[FinishedTrial]], dict[str, int]]:
+    """The trials grouped by config key, in the order of their first trial, less the groups
+    shown alike with another that stands (asked for by the latest sweep, else newer); and, by
+    how a row shows, how many runs the groups left out held."""
     groups: dict[tuple[str, str], list[FinishedTrial]] = {}
     for trial in trials:
         groups.setdefault((shown_as(trial), trial.config_key or ""), []).append(trial)
@@ -194,33 +215,33 @@ def aggregate_seeds(trials: Sequence[FinishedTrial],
         other = newest.get(key[0])
         if other is None or standing(key) > standing(other):
             newest[key[0]] = key
-    kept = [group for key, group in groups.items() if newest[key[0]] == key]
     superseded: dict[str, int] = {}
     for key, group in groups.items():
         if newest[key[0]] != key:
             superseded[key[0]] = superseded.get(key[0], 0) + len(group)
-    for index, group in enumerate(kept):
-        if len(group) > 1 and not reads_seed(group[0]):
-            # one fit whatever the seed: runs of its seeds from before it was keyed without
-            # one are that fit again, not more seeds
-            latest = max(group, key=lambda t: t.start_time or 0)
-            superseded[shown_as(latest)] = superseded.get(shown_as(latest), 0) + len(group) - 1
-            kept[index] = [latest]
-    swept = swept_by_model([t for group in kept for t in group])
-    for model, names in (declared or {}).items():
-        if model in swept:  # a grid's list of a model's own seed parameter is its seeds
+    return [group for key, group in groups.items() if newest[key[0]] == key], superseded
+
+
+def _one_seedless_fit(group: list[FinishedTrial], superseded: dict[str, int]
+                      ) -> list[FinishedTrial]:
+    """A fit that reads no seed is one fit whatever the seed: runs of its seeds from before it
+    was keyed without one are that fit again, not more seeds (counted in `superseded`)."""
+    if len(group) < 2 or reads_seed(group[0]):
+        return group
+    latest = max(group, key=lambda t: t.start_time or 0)
+    superseded[shown_as(latest)] = superseded.get(shown_as(latest), 0) + len(group) - 1
+    return [latest]
+
+
+def _swept_names(groups: Sequence[Sequence[FinishedTrial]],
+                 declared: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    """Model -> the parameters a row names: those that vary between its trials, and those the
+    sweeps' grids varied (a grid's list of a model's own seed parameter is its seeds)."""
+    swept = swept_by_model([t for group in groups for t in group])
+    for model, names in declared.items():
+        if model in swept:
             swept[model] += [n for n in names if n not in swept[model] and n not in SEED_PARAMS]
-    configs = [_config(group, swept[group[0].model]) for group in kept]
-    most: dict[str, int] = {}
-    for config in configs:
-        most[config.model] = max(most.get(config.model, 0), config.seeds)
-    return [replace(config, seeds_asked=(_asked_of(config, sweep_seeds or {}, asked, asked_seeds)
-                                         or most[config.model])
-                    if reads_seed(config.trials[0]) else 1,
-                    superseded=superseded.get(shown_as(config.trials[0]), 0),
-                    replaced=shown_as(config.trials[0]) in unfinished
-                    and config.trials[0].config_key not in asked)
-            for config in configs]
+    return swept
 
 
 def asked_unfinished(asked: Collection[str], finished: Iterable[FinishedTrial],
