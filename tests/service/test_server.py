@@ -685,7 +685,7 @@ def test_what_validation_warned_of_is_counted_and_logged(api: Served,
     answer, said in the server's log, whose text may quote the data (new-user audit)."""
     job = finished["job"]
     assert job["validation_warnings"] >= 1
-    assert f"sweep {job['id']}: " in api.log_text() and "too few for its sampler" in \
+    assert f"sweep {job['id']}: " in api.log_text() and "too few for its fits" in \
         api.log_text()
     status, gone = api.call("GET", "/sweeps/0123456789ab")
     assert status == 404 and "one sent before it last started is not here" in gone["error"]

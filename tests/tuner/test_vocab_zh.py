@@ -110,7 +110,7 @@ def test_a_language_that_does_not_fit_the_text_is_said_before_any_trial(
                                         "language": language},
                                preprocessing={"strip_markup": True}))
     found = [a for a in advisories(grid, check_inputs(grid))
-             if "too few for its sampler" not in a]  # LDA's default max_iter, said apart
+             if "too few for its fits" not in a]  # LDA's default max_iter, said apart
     assert len(found) == len(warned)
     for advice, expected in zip(found, warned, strict=True):
         assert expected in advice

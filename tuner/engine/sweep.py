@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import logging
 import math
@@ -36,6 +37,7 @@ from tuner.data.vocab import (
     BagOfWords,
     BowCache,
     CooccurrenceCache,
+    Preprocessing,
     TokenCounts,
     check_cache_writable,
     count_tokens,
@@ -553,7 +555,7 @@ def _bags_of_words(grid: Grid, inputs: CheckedInputs, cache_dir: Path,
     and runs the same trial again). `events` gets each bag's figures, `advice` what they say is
     wrong."""
     cache = BowCache(cache_dir)
-    tokens: dict[str, TokenCounts] = {}  # each language tokenised once, for every size
+    tokenised = _Tokenised(grid.preprocessing, stop_check)
     paths: dict[tuple[int, str], Path] = {}
     same_as: dict[tuple[int, str], int] = {}
     built: list[tuple[tuple[int, str], BagOfWords, str]] = []
@@ -563,19 +565,7 @@ def _bags_of_words(grid: Grid, inputs: CheckedInputs, cache_dir: Path,
                                         else f",language={language}")
         corpus = inputs.corpus if language == inputs.corpus.language else \
             dataclasses.replace(inputs.corpus, language=language)
-        misses: list[str | None] = []  # why the cache missed, when it did
-
-        def counted(corpus: Corpus = corpus) -> TokenCounts:
-            if corpus.language not in tokens:
-                tokens[corpus.language] = count_tokens(corpus, grid.preprocessing, stop_check)
-            return tokens[corpus.language]
-
-        def missed(corpus: Corpus = corpus, size: int = size,
-                   misses: list[str | None] = misses) -> TokenCounts:
-            misses.append(cache.miss_reason(corpus, size, grid.preprocessing))
-            return counted(corpus)
-
-        bow = cache.get_or_compute(corpus, size, grid.preprocessing, missed)
+        bow, state = _bag(cache, corpus, size, grid.preprocessing, tokenised)
         words = len(bow.vocab)
         paths[(size, language)] = paths[(words, language)] = cache.root / bow.key
         if words < size:
@@ -584,16 +574,45 @@ def _bags_of_words(grid: Grid, inputs: CheckedInputs, cache_dir: Path,
             events[f"bow[{label}]"] = (f"same words as vocab_size={words} (the {words} the "
                                        "preprocessing leaves)")
             continue
-        state = _computed(misses[0]) if misses else "hit"
         every = f"; every word the preprocessing leaves: vocab_size={words}" \
             if words < size else ""
         events[f"bow[{label}]"] = f"{state} ({bag_figures(bow)}){every}"
         built.append(((size, language), bow, label))
-        _count_cooccurrence(cache, bow, grid, counted, stop_check)
+        _count_cooccurrence(cache, bow, grid, functools.partial(tokenised.of, corpus),
+                            stop_check)
     for choice, bow, label in built:  # with the sizes merged into each bag
         users = [p for p in inputs.plan if paths[p.bow_choice] == paths[choice]]
         advice += bag_advice(grid, bow, users, choice[1], label)
     return BagsOfWords(paths, same_as)
+
+
+@dataclass
+class _Tokenised:
+    """Each language's corpus tokenised once, for every vocabulary size and the co-occurrence
+    counts, and only when a cache misses."""
+
+    settings: Preprocessing
+    stop_check: Callable[[], None] | None = None
+    counts: dict[str, TokenCounts] = field(default_factory=dict)
+
+    def of(self, corpus: Corpus) -> TokenCounts:
+        if corpus.language not in self.counts:
+            self.counts[corpus.language] = count_tokens(corpus, self.settings, self.stop_check)
+        return self.counts[corpus.language]
+
+
+def _bag(cache: BowCache, corpus: Corpus, size: int, settings: Preprocessing,
+         tokenised: _Tokenised) -> tuple[BagOfWords, str]:
+    """The bag of words of `corpus` at `size`, and "hit" or what made it computed (why the
+    cache missed)."""
+    misses: list[str | None] = []
+
+    def missed() -> TokenCounts:
+        misses.append(cache.miss_reason(corpus, size, settings))
+        return tokenised.of(corpus)
+
+    bow = cache.get_or_compute(corpus, size, settings, missed)
+    return bow, _computed(misses[0]) if misses else "hit"
 
 
 def _count_cooccurrence(cache: BowCache, bow: BagOfWords, grid: Grid,
