@@ -46,10 +46,11 @@ from _common import machine, optional_package, scratch
 from trainers import load_trainer
 from trainers.base import assignments_from, top_words
 from trainers.btm import BITERM_WINDOW, _doc_topics, make_biterms
+from tuner.data.cooccurrence import CooccurrenceCache
 from tuner.data.corpus import Corpus, load_corpus
 from tuner.data.ground_truth import ground_truth_from_labels
 from tuner.data.inputs import FitContext, TrialData
-from tuner.data.vocab import BagOfWords, BowCache, CooccurrenceCache, count_tokens
+from tuner.data.vocab import BagOfWords, BowCache, count_tokens
 from tuner.grid import Grid, load_grid
 from tuner.metrics.clustering import adjusted_rand
 from tuner.metrics.coherence import npmi_coherence

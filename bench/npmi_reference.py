@@ -12,9 +12,10 @@ from __future__ import annotations
 from _common import CORPUS, command_line, machine
 
 from trainers.lda import LDATrainer
+from tuner.data.cooccurrence import NPMI_REFERENCES, count_cooccurrence
 from tuner.data.corpus import DatasetSpec, load_corpus
 from tuner.data.inputs import FitContext, TrialData
-from tuner.data.vocab import NPMI_REFERENCES, Preprocessing, count_cooccurrence, count_tokens
+from tuner.data.vocab import Preprocessing, count_tokens
 from tuner.metrics import MetricReference
 from tuner.metrics.coherence import npmi_coherence
 from tuner.trial import MetricSettings

@@ -10,9 +10,10 @@ import time
 from _common import CORPUS, command_line, machine, scratch
 
 from trainers.lda import LDATrainer
+from tuner.data.cooccurrence import count_cooccurrence
 from tuner.data.corpus import DatasetSpec, load_corpus
 from tuner.data.inputs import FitContext, TrialData
-from tuner.data.vocab import BowCache, Preprocessing, count_cooccurrence
+from tuner.data.vocab import BowCache, Preprocessing
 from tuner.metrics import MetricReference
 from tuner.metrics.coherence import npmi_coherence
 from tuner.trial import MetricSettings

@@ -38,10 +38,11 @@ from torch import nn
 
 from trainers import load_trainer
 from trainers.base import assignments_from, top_words
+from tuner.data.cooccurrence import CooccurrenceCache
 from tuner.data.corpus import Corpus, load_corpus
 from tuner.data.ground_truth import ground_truth_from_labels
 from tuner.data.inputs import FitContext, TrialData
-from tuner.data.vocab import BagOfWords, BowCache, CooccurrenceCache
+from tuner.data.vocab import BagOfWords, BowCache
 from tuner.grid import Grid, load_grid
 from tuner.metrics.clustering import adjusted_rand
 from tuner.metrics.coherence import npmi_coherence

@@ -10,10 +10,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from tuner.data.cooccurrence import NPMI_REFERENCES
 from tuner.data.corpus import FORMATS, SUPPORTED_SUFFIXES, DatasetSpec, text_field_setting
 from tuner.data.embeddings import LONG_DOCUMENTS, MAX_REVISION, EmbeddingSpec, valid_revision
 from tuner.data.language import CHINESE_SHARE
-from tuner.data.vocab import NPMI_REFERENCES, STOP_LISTS, Preprocessing
+from tuner.data.vocab import STOP_LISTS, Preprocessing
 from tuner.engine.pruning import PRUNER_TYPES, PrunerSpec
 from tuner.engine.search import STRATEGIES, SearchSpec
 from tuner.errors import GridError

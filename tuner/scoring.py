@@ -22,16 +22,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from tuner.data.cooccurrence import CooccurrenceCache
 from tuner.data.ground_truth import GroundTruth, as_mapping
 from tuner.data.store import key_digest
-from tuner.data.vocab import (
-    BagOfWords,
-    BowCache,
-    CooccurrenceCache,
-    Preprocessing,
-    count_tokens,
-    topic_word_token,
-)
+from tuner.data.vocab import BagOfWords, BowCache, Preprocessing, count_tokens, topic_word_token
 from tuner.errors import DataError
 from tuner.grid import Grid, load_grid
 from tuner.metrics import MetricReference, evaluate

@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tuner.data.cooccurrence import count_cooccurrence
 from tuner.data.corpus import DatasetSpec, load_corpus
 from tuner.data.embeddings import EmbeddingCache, EmbeddingKey
 from tuner.data.vocab import (
     BowCache,
     Preprocessing,
     build_vocabulary,
-    count_cooccurrence,
     count_tokens,
     make_bow,
     tokenize_corpus,
@@ -172,7 +172,7 @@ def test_kept_token_counts_in_chunks_equal_counted_at_once(corpus):
 def test_missing_kept_token_counts_are_named_not_counted_from_the_vocabulary(tmp_path, corpus):
     """A worker has no corpus to count every kept token from: it must not fall back to the
     vocabulary's windows, which score the same topics differently."""
-    from tuner.data.vocab import CooccurrenceCache
+    from tuner.data.cooccurrence import CooccurrenceCache
     from tuner.errors import CacheError
 
     bow = BowCache(tmp_path).get_or_compute(corpus, 1000, Preprocessing())

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from trainers.lda import LDATrainer
+from tuner.data.cooccurrence import count_cooccurrence
 from tuner.data.inputs import FitContext
-from tuner.data.vocab import count_cooccurrence
 from tuner.errors import MetricError
 from tuner.metrics import MetricReference, evaluate
 from tuner.metrics.clustering import (

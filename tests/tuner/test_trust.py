@@ -23,8 +23,9 @@ from sklearn.metrics import adjusted_rand_score
 
 from tests.conftest import REPO, make_grid, read_jsonl, sqlite_store, write_jsonl
 from trainers import fit_inputs
+from tuner.data.cooccurrence import CooccurrenceCache
 from tuner.data.store import write_atomic
-from tuner.data.vocab import BowCache, CooccurrenceCache
+from tuner.data.vocab import BowCache
 from tuner.engine.executors import kill_workers, make_executor, threads_per_worker
 from tuner.engine.runner import run_sweep
 from tuner.engine.sweep import BagsOfWords, TrialFactory, check_inputs, precompute

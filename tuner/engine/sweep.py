@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 
 from trainers import fit_inputs, load_trainer, trainer_revision
 from tuner.data.confine import confined, confined_model
+from tuner.data.cooccurrence import CooccurrenceCache
 from tuner.data.corpus import Corpus, load_corpus
 from tuner.data.embeddings import (
     MINILM_IDS,
@@ -36,7 +37,6 @@ from tuner.data.timestamps import parse_timestamps
 from tuner.data.vocab import (
     BagOfWords,
     BowCache,
-    CooccurrenceCache,
     Preprocessing,
     TokenCounts,
     check_cache_writable,

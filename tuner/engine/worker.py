@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 
 from trainers import load_trainer
 from tuner.data.confine import confined, confined_model
+from tuner.data.cooccurrence import Cooccurrence, CooccurrenceCache
 from tuner.data.corpus import Corpus, DatasetSpec, load_corpus, text_field_setting
 from tuner.data.embeddings import EncoderSource, recorded_matrix
 from tuner.data.ground_truth import (
@@ -34,13 +35,7 @@ from tuner.data.ground_truth import (
 from tuner.data.inputs import Checkpoint, FitContext, SharedStep, TrialData, never_stop
 from tuner.data.numerics import check_torch_capability
 from tuner.data.store import cached_work_seconds
-from tuner.data.vocab import (
-    BOW_TOKENS,
-    BagOfWords,
-    BowCache,
-    Cooccurrence,
-    CooccurrenceCache,
-)
+from tuner.data.vocab import BOW_TOKENS, BagOfWords, BowCache
 from tuner.devices import limit_threads, pick_device, thread_limit
 from tuner.engine.jit import enable_jit_cache
 from tuner.engine.memory import peak_mb, reset_peak

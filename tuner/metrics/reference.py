@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from tuner.data.vocab import Cooccurrence
+from tuner.data.cooccurrence import Cooccurrence
 from tuner.trial import MetricSettings
 
 
