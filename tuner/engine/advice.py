@@ -29,6 +29,7 @@ from tuner.data.language import (
     even_sample,
     not_chinese_documents,
 )
+from tuner.data.model_tokens import CHARACTERS_COUNTED, model_token_counts
 from tuner.data.timestamps import parse_timestamps, precision
 from tuner.data.vocab import (
     MAX_TOKEN_LEN,
@@ -354,56 +355,10 @@ def embedded_share(lengths: Sequence[int], window: int) -> float:
 
 
 ADVICE_SAMPLE = 200  # documents whose tokens are counted: about 0.2 s for long ones
-CHARACTERS_COUNTED = 20_000  # of a longer document; its count is scaled to its length
 
 
 def sample_documents(texts: Sequence[str], size: int = ADVICE_SAMPLE) -> Sequence[str]:
     return even_sample(texts, size)  # validation stays quick
-
-
-_COUNTED: dict[tuple[str, str], list[tuple[int, int]] | None] = {}
-COUNTS_KEPT = 8  # a long-lived service counts many corpora
-
-
-def model_token_counts(folder: Path, texts: Sequence[str]) -> list[tuple[int, int]] | None:
-    """Each text's (tokens, unknown tokens) by the model's own tokenizer, None where its folder
-    has no tokenizer.json the tokenizers library reads; remembered for the process, as the
-    advice and the embedding's key (long_documents auto) both count (2.7 s for the UN
-    speeches on a loaded host)."""
-    digest = hashlib.sha256()
-    for text in texts:
-        digest.update(hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest())
-    try:  # a model folder replaced under a long-lived service is counted again
-        stat = (folder / "tokenizer.json").stat()
-        digest.update(f"{stat.st_mtime_ns}:{stat.st_size}".encode())
-    except OSError:
-        pass
-    memo = (str(folder), digest.hexdigest())
-    if memo not in _COUNTED:
-        if len(_COUNTED) >= COUNTS_KEPT:
-            _COUNTED.pop(next(iter(_COUNTED)))
-        _COUNTED[memo] = _token_counts(folder, texts)
-    return _COUNTED[memo]
-
-
-def _token_counts(folder: Path, texts: Sequence[str]) -> list[tuple[int, int]] | None:
-    """One text at a time: a batch runs the tokenizers library's thread pool, after which
-    every fork of this process prints a warning."""
-    try:
-        from tokenizers import Tokenizer
-
-        tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-    except Exception:  # noqa: BLE001 - no file, or a format this library version cannot read
-        return None
-    tokenizer.no_truncation()  # MiniLM's file cuts at 128: else no count exceeds 128
-    tokenizer.no_padding()
-    unknown = {tokenizer.token_to_id(name) for name in ("[UNK]", "<unk>", "<UNK>")} - {None}
-    counts = []
-    for text in texts:
-        ids = tokenizer.encode(text[:CHARACTERS_COUNTED], add_special_tokens=False).ids
-        scale = max(1.0, len(text) / CHARACTERS_COUNTED)
-        counts.append((round(len(ids) * scale), round(sum(i in unknown for i in ids) * scale)))
-    return counts if counts else None
 
 
 UNKNOWN_SHARE = 0.1  # of a corpus's tokens an embedding model cannot read: then say so

@@ -33,6 +33,7 @@ from tuner.data.embeddings import (
     token_limit,
 )
 from tuner.data.ground_truth import GroundTruth, ground_truth_from_labels, load_ground_truth
+from tuner.data.model_tokens import model_token_counts
 from tuner.data.timestamps import parse_timestamps
 from tuner.data.vocab import (
     BagOfWords,
@@ -47,7 +48,6 @@ from tuner.engine.advice import (
     advisories,
     bag_advice,
     bag_figures,
-    model_token_counts,
     sample_documents,
     windows_or_start,
 )
