@@ -521,8 +521,8 @@ def test_topics_found_are_shown_beside_those_asked() -> None:
 def test_equal_means_of_no_spread_are_a_tie() -> None:
     """gt_coverage 1.0 on every row (sd 0): tuner best broke the tie in silence (fresh-clone
     audit of 2026-12-03)."""
-    trials = [trial(f"{k}{s}", "LDA", s, {"gt_coverage": 1.0}, num_topics=k)
-              for k in (5, 8) for s in (1, 2)]
+    trials = [trial(f"{k}{s}", "LDA", s, {"gt_coverage": 1.0, "npmi": k / 100}, num_topics=k)
+              for k in (5, 8) for s in (1, 2)]  # other fits: their npmi differs
     board = rank_configs(aggregate_seeds(trials), "gt_coverage")
     assert [c.name for c in within_noise(board, board[0], "gt_coverage")] == [board[1].name]
 
@@ -642,5 +642,7 @@ def test_rows_of_the_same_fits_and_seeds_of_one_fit_are_said() -> None:
         "nothing here; #3's 2 seeds gave one fit (STM did not use the seed here), so its ± 0 is "
         "no measure of seed noise")
     assert format_leaderboard(entries, "ari").splitlines()[-2].startswith("(#2 gave the same")
+    # the same fits are not "within seed noise" of each other, as `tuner best` said of them
+    assert within_noise(entries, entries[0], "ari") == []
     assert same_fits_sentence(entries[2:3] + entries[3:]) is not None
     assert same_fits_sentence([entries[0], entries[3]]) is None

@@ -33,6 +33,7 @@ from tuner.reporting.leaderboard import (
     reads_seed,
     recommended,
     resolved_null,
+    same_fits,
     same_mean,
     unended_sweep,
     within_noise,
@@ -225,6 +226,11 @@ def _chosen(board: list[ConfigResult], metric: str) -> ConfigResult:
                               if x.kind == "collapsed"))
     if not passed and best.notes:
         log.warning("%s's fits are marked: %s (see the report's notes)", best.name, best.notes)
+    alike = [c for c in board if c is not best and same_fits(c, best)]
+    if alike:
+        log.warning("%s gave the same fits as %s, seed for seed: what sets %s settings apart "
+                    "changed nothing here", "; ".join(c.name for c in alike[:3]), best.name,
+                    "its" if len(alike) == 1 else "their")
     tied = within_noise(board, best, metric)
     unjudged = _unjudged_lead(board, best, metric)
     if unjudged:

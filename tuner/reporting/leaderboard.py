@@ -470,11 +470,13 @@ def within_noise(board: Sequence[ConfigResult], chosen: ConfigResult,
     configuration of one seed has no sd of its own and is judged by the other's: left out,
     one-seed rows 0.017 behind a first row of sd 0.077 read as settled, while a two-seed row
     behind them is named. Two configurations of one seed each: their noise is unknown, and only
-    equal means are named."""
+    equal means are named. A configuration whose fits are `chosen`'s, seed for seed, is not
+    noise but the same fits (same_fits)."""
     if metric not in chosen.metrics:
         return []
     spread = chosen.sd.get(metric)
     return [c for c in board if c is not chosen and metric in c.metrics
+            and not same_fits(c, chosen)
             and ((apart := _apart(c.metrics[metric], chosen.metrics[metric])) == 0.0
                  or ((noise := _larger(spread, c.sd.get(metric))) is not None
                      and apart < noise))]
@@ -609,6 +611,14 @@ FIT_COUNTS = ("num_topics_found", "topics_used", "effective_topics", "outlier_sh
 def _same_fits(entry: ConfigResult) -> tuple[tuple[int | None, tuple[Any, ...]], ...] | None:
     figures = [(t.seed, _fit_figures(t)) for t in entry.trials]
     return tuple(sorted(figures, key=lambda f: f[0] or 0)) if figures else None
+
+
+def same_fits(one: ConfigResult, other: ConfigResult) -> bool:
+    """Whether two configurations of a model gave the same fits, seed for seed (what sets their
+    settings apart changed nothing)."""
+    fits = _same_fits(one)
+    return one.model == other.model and fits is not None and bool(fits[0][1]) \
+        and fits == _same_fits(other)
 
 
 def same_fits_sentence(entries: Sequence[ConfigResult]) -> str | None:
