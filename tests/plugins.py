@@ -139,18 +139,29 @@ class ThreadsTrainer(_AdjustedLda):
 
 
 class ScribblerTrainer(_AdjustedLda):
-    """Fits a real LDA, then writes over the first half of its bag of words' cached tokens in
-    place, as another process damaging the cache during a fit would."""
+    """Fits a real LDA, then, as another process could during a fit, writes over the first half
+    of its bag of words' cached tokens in place (`touch` "write"), or changes only their file's
+    mode ("chmod")."""
 
     name: ClassVar[str] = "Scribbler"
-    params: ClassVar[ParamSchema] = ParamSchema("Scribbler", [NUM_TOPICS, VOCAB_SIZE])
+    params: ClassVar[ParamSchema] = ParamSchema("Scribbler", [
+        NUM_TOPICS, VOCAB_SIZE,
+        Param("touch", str, "write", one_of("write", "chmod"), "what it does to the file")])
 
     def adjusted(self, output: TopicModelOutput, data: TrialData, ctx: FitContext
                  ) -> TopicModelOutput:
         assert ctx.cache_dir is not None
         for tokens in Path(ctx.cache_dir).glob("bow/*/flat.npy"):
-            zero_first_half(tokens)
+            if self.touch == "chmod":
+                tokens.chmod(tokens.stat().st_mode ^ 0o040)  # group read flipped
+            else:
+                zero_first_half(tokens)
         return output
+
+    def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
+            ) -> TopicModelOutput:
+        self.touch = params["touch"]
+        return super().fit(data, params, ctx)
 
 
 def zero_first_half(array_file: Path) -> None:

@@ -34,7 +34,7 @@ from tuner.data.ground_truth import (
 )
 from tuner.data.inputs import Checkpoint, FitContext, SharedStep, TrialData, never_stop
 from tuner.data.numerics import check_torch_capability
-from tuner.data.store import cached_work_seconds
+from tuner.data.store import cached_work_seconds, file_sha256, read_json
 from tuner.data.vocab import BOW_TOKENS, BagOfWords, BowCache
 from tuner.devices import limit_threads, pick_device, thread_limit
 from tuner.engine.jit import enable_jit_cache
@@ -167,15 +167,20 @@ def warm_up(models: tuple[str, ...]) -> None:
 
 
 def load_trial_data(ref: DataRef) -> TrialData:
-    """The corpus, bag of words, embeddings and labels of `ref`, loaded once per worker and
-    loaded again when a file it maps or a side input changed since."""
+    """The corpus, bag of words, embeddings and labels of `ref` (see loaded_trial_data)."""
+    return loaded_trial_data(ref).data
+
+
+def loaded_trial_data(ref: DataRef) -> LoadedData:
+    """The inputs of `ref`, loaded once per worker and loaded again when a file it maps or a
+    side input changed since."""
     memo_key = _memo_key(ref)
     loaded: LoadedData = _remembered(_STATE.data, memo_key, lambda: _loaded(ref))
     if _changed_side_inputs(ref, loaded.side_digests) or _moved_files(loaded.mapped):
-        del _STATE.data[memo_key]  # a warm worker would fail every later sweep of the file
+        _STATE.data.pop(memo_key, None)  # a warm worker would fail every later sweep of it
         loaded = _remembered(_STATE.data, memo_key, lambda: _loaded(ref))
     _check_side_inputs(ref, loaded.side_digests)  # every trial: the first may read none
-    return _with_confined_encoder(loaded.data, ref)
+    return dataclasses.replace(loaded, data=_with_confined_encoder(loaded.data, ref))
 
 
 def _memo_key(ref: DataRef) -> str:
@@ -197,7 +202,7 @@ class LoadedData:
     side_digests: Mapping[str, str]
     # Files the data maps rather than copies (the bag's tokens, the embeddings), checked by
     # hash when loaded: their fingerprints then, so that a change after is seen.
-    mapped: Mapping[Path, Fingerprint | None]
+    mapped: dict[Path, Fingerprint | None]
 
 
 def _loaded(ref: DataRef) -> LoadedData:
@@ -223,20 +228,39 @@ def _moved_files(mapped: Mapping[Path, Fingerprint | None]) -> list[Path]:
     return [path for path, was in mapped.items() if _fingerprint(path) != was]
 
 
-def _check_mapped_files(ref: DataRef) -> None:
+def _check_mapped_files(loaded: LoadedData, ref: DataRef) -> None:
     """Fail a trial whose mapped input was written in place while it ran: it read the file as
     it was then, which no hash checked. A file replaced (another inode) is not: the mapping
-    keeps the content that was checked."""
-    loaded = _STATE.data.get(_memo_key(ref))
-    if loaded is None:
-        return
+    keeps the content that was checked; nor is one whose metadata alone changed (a chmod, a
+    touch), whose content still has the hash its cache recorded."""
     for path in _moved_files(loaded.mapped):
         was, now = loaded.mapped[path], _fingerprint(path)
-        if was is not None and now is not None and was[:2] == now[:2]:
-            del _STATE.data[_memo_key(ref)]
-            raise CacheError(f"{path}: the cache file was written while the trial ran, so what "
-                             "it read is not what was checked; its result is not kept; re-run "
-                             "the sweep")
+        if was is None or now is None or was[:2] != now[:2]:
+            continue
+        recorded = _recorded_sha256(path)
+        if recorded is not None and recorded == _file_sha256(path):
+            loaded.mapped[path] = now
+            continue
+        _STATE.data.pop(_memo_key(ref), None)
+        raise CacheError(f"{path}: the cache file was written while the trial ran, so what it "
+                         "read is not what was checked; its result is not kept; re-run the "
+                         "sweep")
+
+
+def _recorded_sha256(path: Path) -> str | None:
+    """The sha256 a mapped file's cache recorded: a bag's in its meta.json, an embedding
+    matrix's in its sidecar."""
+    meta = read_json(path.parent / "meta.json") if path.name == BOW_TOKENS \
+        else read_json(path.with_suffix(".json"))
+    recorded = (meta or {}).get(f"sha256:{BOW_TOKENS}" if path.name == BOW_TOKENS else "sha256")
+    return recorded if isinstance(recorded, str) else None
+
+
+def _file_sha256(path: Path) -> str | None:
+    try:
+        return file_sha256(path)
+    except OSError:
+        return None
 
 
 def _with_confined_encoder(data: TrialData, ref: DataRef) -> TrialData:
@@ -426,12 +450,13 @@ def rescore_trial(spec: TrialSpec, stored: StoredFit) -> TrialRecord:
     settings, without fitting again. Never raises: a failure becomes a FAILED record."""
     worker = _worker_name()
     try:
-        data = load_trial_data(spec.data)
+        loaded = loaded_trial_data(spec.data)
+        data = loaded.data
         top_n = spec.metrics.words_needed
         topic_words = [words[:top_n] for words in stored.topic_words]  # as a fit keeps them
         output = TopicModelOutput(topic_words, None, np.asarray(stored.assignments))
         metrics, per_topic, not_computed = _score(output, data, spec)
-        _check_mapped_files(spec.data)
+        _check_mapped_files(loaded, spec.data)
         carried = {k: v for k, v in stored.metrics.items() if k not in SCORE_METRICS}
         return TrialRecord(spec, TrialStatus.COMPLETE, carried | metrics, topic_words,
                            per_topic, list(stored.assignments),
@@ -524,7 +549,8 @@ NOT_COMPUTED = "metrics_not_computed"  # extras.json: metric -> why this output 
 def _fit_and_score(spec: TrialSpec, worker: str) -> TrialRecord:
     _check_code(spec)
     peak_is_its_own = reset_peak() and _runs_alone()  # else it holds earlier trials' peaks
-    data = load_trial_data(spec.data)
+    loaded = loaded_trial_data(spec.data)
+    data = loaded.data
     trainer = load_trainer(spec.model)()
     top_n = spec.metrics.words_needed
     checkpoint = _checkpoint(spec, data)
@@ -534,7 +560,7 @@ def _fit_and_score(spec: TrialSpec, worker: str) -> TrialRecord:
                            _context(spec, checkpoint or never_stop))
     fit_seconds = time.perf_counter() - started
     metrics, per_topic, not_computed = _score(output, data, spec)
-    _check_mapped_files(spec.data)
+    _check_mapped_files(loaded, spec.data)
     if checkpoint is not None:  # its scoring and its waits on the pruner are not the fit's
         fit_seconds -= checkpoint.seconds
         metrics["checkpoint_seconds"] = checkpoint.seconds
