@@ -205,11 +205,11 @@ def label_training(name: str, params: Mapping[str, Any]) -> str | None:
     return f"{when[0]}={when[1]}" if when is not None else "every setting"
 
 
-def remedy(name: str, concern: str) -> str:
-    """What to change in model `name` for `concern` (Trainer.remedies); "" when it says nothing
-    or is no longer registered."""
+def remedy(name: str, concern: str, params: Mapping[str, Any]) -> str:
+    """What to change in a fit of model `name` with `params` for `concern` (Trainer.remedy); ""
+    when it says nothing or is no longer registered."""
     try:
-        return load_trainer(name).remedies.get(concern, "")
+        return load_trainer(name).remedy(concern, params)
     except (KeyError, TypeError, ImportError):
         return ""
 

@@ -109,10 +109,6 @@ class Trainer(Protocol):
     # Fewer documents than this and `tuner validate` and `tuner init` say that its fits trail
     # LDA's: a neural model learns a network from them (NEURAL_MIN_DOCUMENTS, measured)
     min_documents: ClassVar[int] = 0
-    # What to change in this model for a concern the sweep warns of at its end (a kind of
-    # tuner.reporting.health.NOTES: "collapsed", "outliers"), added to that warning when one of
-    # its trials has it: one sentence, without the final full stop.
-    remedies: ClassVar[Mapping[str, str]] = {}
 
     @staticmethod
     def shared_steps(params: Mapping[str, Any], inputs: StepInputs) -> list[SharedStep]:
@@ -128,6 +124,13 @@ class Trainer(Protocol):
         """Compute `step` into its cache (called in a worker, for a step `shared_steps` named);
         True when it was found there already (another sweep, or an earlier run, computed it)."""
         raise TrainerError(f"no shared step '{step.name}'")
+
+    @staticmethod
+    def remedy(concern: str, params: Mapping[str, Any]) -> str:
+        """What to change in a fit with `params` for a concern the sweep warns of at its end (a
+        kind of tuner.reporting.health.NOTES: "collapsed", "outliers"), added to that warning
+        when one of its trials has it: one sentence without the final full stop, or ""."""
+        return ""
 
     @staticmethod
     def bag_advice(lengths: NDArray[np.int64]) -> list[str]:

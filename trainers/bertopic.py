@@ -101,11 +101,6 @@ class BERTopicTrainer(Trainer):
         "fewer topics than asked (150 UN speeches: 3 at K=6 and 12), while k-means takes "
         "num_topics as its k; on 20 Newsgroups HDBSCAN led (NPMI 0.227 with "
         "reduce_frequent_words, k-means 0.172), so the grid sweeps both")
-    remedies: ClassVar[Mapping[str, str]] = {  # HDBSCAN has no epochs or iterations to raise
-        "collapsed": "For BERTopic's HDBSCAN, lower min_cluster_size or min_samples, or cluster "
-                     "with kmeans and a num_topics",
-        "outliers": "For BERTopic, set reduce_outliers (c-tf-idf, embeddings or distributions) "
-                    "or lower min_cluster_size or min_samples"}
     params: ClassVar[ParamSchema] = ParamSchema("BERTopic", [
         NUM_TOPICS.replace(default=None, nullable=True, default_text="null (automatic)",
                            constraint=between(5, 500),
@@ -143,6 +138,18 @@ class BERTopicTrainer(Trainer):
               "c-TF-IDF's inverse frequency as BM25's rather than log(1 + A/f) (extension)"),
     ], [CrossCheck("num_topics when clustering is kmeans", ("clustering", "num_topics"),
                    lambda p: p["clustering"] != "kmeans" or p["num_topics"] is not None)])
+
+    @staticmethod
+    def remedy(concern: str, params: Mapping[str, Any]) -> str:
+        """HDBSCAN has no epochs or iterations to raise; k-means leaves no document out and
+        takes num_topics as its k."""
+        if _kmeans(params):
+            return ""
+        return {"collapsed": "For BERTopic's HDBSCAN, lower min_cluster_size or min_samples, or "
+                             "cluster with kmeans and a num_topics",
+                "outliers": "For BERTopic, set reduce_outliers (c-tf-idf, embeddings or "
+                            "distributions) or lower min_cluster_size or min_samples",
+                }.get(concern, "")
 
     @staticmethod
     def shared_steps(params: Mapping[str, Any], inputs: StepInputs) -> list[SharedStep]:

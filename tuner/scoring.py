@@ -293,9 +293,8 @@ def log_score(score: Score, tracking_uri: str) -> tuple[str, bool]:
     tracker = MlflowTracker(tracking_uri)
     experiment_id = tracker.experiment_id(score.spec.experiment)
     assert experiment_id is not None
-    logged = tracker.finished_run_of(experiment_id, sorted({score.spec.key,
-                                                            score.earlier_key} - {""}),
-                                     score.spec.data.context)
+    keys = [key for key in dict.fromkeys((score.spec.key, score.earlier_key)) if key]
+    logged = tracker.finished_run_of(experiment_id, keys, score.spec.data.context)
     if logged is not None:
         return logged, False
     sweep = tracker.start_sweep(score.spec.experiment, {SOURCE_TAG: SCORED,

@@ -158,5 +158,9 @@ def test_only_a_sweep_with_bertopic_outliers_is_told_bertopics_settings() -> Non
     assert lda.startswith("1 trial left a third or more of the documents without a topic "
                           "(LDA[num_topics=5]#seed=1: 91% without a topic)")
     assert "reduce_outliers" not in lda and "reduce_outliers" in bertopic
+    # k-means leaves no document out: HDBSCAN's settings change nothing for it
+    (kmeans,) = sweep_warnings([("BERTopic#seed=1", trial_concerns(
+        "BERTopic", {"num_topics": 5, "clustering": "kmeans"}, metrics), metrics)])
+    assert "reduce_outliers" not in kmeans and "min_cluster_size" not in kmeans
     assert lda.endswith("an outlier in every model (the sweep warns when 5% or more keep none, "
                         "and says what would keep more words)")

@@ -13,7 +13,8 @@ T = TypeVar("T")
 
 
 def even_sample(items: Sequence[T], size: int) -> Sequence[T]:
-    """About `size` of `items`, evenly spaced from the first (all of them when there are fewer)."""
+    """Every len(items) // size-th of `items` from the first: between `size` and 2 x `size` - 1
+    of them, evenly spaced (all of them when there are fewer than `size`)."""
     return items[::max(1, len(items) // size)]
 
 

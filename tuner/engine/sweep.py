@@ -285,8 +285,8 @@ def _embedding_field(grid: Grid, plan: Sequence[PlannedTrial], model: str) -> st
         return "embedding.model"
     users = sorted({p.model for p in plan if p.embedding is not None
                     and p.embedding.model == model})
-    return (f"embedding.model (not set: the default of {', '.join(users)}, which names "
-            f"'{model}')")
+    return (f"embedding.model (not set: the default of {' and '.join(users)}, which "
+            f"name{'s' * (len(users) == 1)} '{model}')")
 
 
 def _check_token_windows(grid: Grid, plan: Sequence[PlannedTrial], paths: dict[str, Path]

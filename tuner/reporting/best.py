@@ -226,7 +226,7 @@ def _chosen(board: list[ConfigResult], metric: str) -> ConfigResult:
                               if x.kind == "collapsed"))
     if not passed and best.notes:
         log.warning("%s's fits are marked: %s (see the report's notes)", best.name, best.notes)
-    alike = [c for c in board if c is not best and same_fits(c, best)]
+    alike = [c for c in board if c is not best and not c.replaced and same_fits(c, best)]
     if alike:
         log.warning("%s gave the same fits as %s, seed for seed: what sets %s settings apart "
                     "changed nothing here", "; ".join(c.name for c in alike[:3]), best.name,

@@ -23,7 +23,7 @@ SHOWN_EXAMPLES = 3  # trials named in a warning; the rest are counted
 class Concern:
     kind: str  # a key of NOTES
     detail: str  # this trial's figures, e.g. "6 of 20"
-    remedy: str = ""  # what its model can change for it (Trainer.remedies)
+    remedy: str = ""  # what its model can change for it (Trainer.remedy)
 
 
 # kind -> the leaderboard's short note, and what the report says it means
@@ -77,7 +77,7 @@ def trial_concerns(model: str, params: Mapping[str, Any], metrics: Mapping[str, 
     near_start = _near_start(metrics)
     improving = None if near_start else _still_improving(params, metrics)
     changing = None if near_start or improving else _topics_changing(metrics)
-    return [replace(c, remedy=remedy(model, c.kind))
+    return [replace(c, remedy=remedy(model, c.kind, params))
             for c in (_collapsed(params, metrics), _outliers(metrics),
                       _unconverged(metrics), near_start, improving,
                       changing, _saw_labels(model, params), _few_words(metrics),

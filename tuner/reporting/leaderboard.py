@@ -471,11 +471,11 @@ def within_noise(board: Sequence[ConfigResult], chosen: ConfigResult,
     one-seed rows 0.017 behind a first row of sd 0.077 read as settled, while a two-seed row
     behind them is named. Two configurations of one seed each: their noise is unknown, and only
     equal means are named. A configuration whose fits are `chosen`'s, seed for seed, is not
-    noise but the same fits (same_fits)."""
+    noise but the same fits (same_fits); one of earlier settings (`replaced`) is not judged."""
     if metric not in chosen.metrics:
         return []
     spread = chosen.sd.get(metric)
-    return [c for c in board if c is not chosen and metric in c.metrics
+    return [c for c in board if c is not chosen and metric in c.metrics and not c.replaced
             and not same_fits(c, chosen)
             and ((apart := _apart(c.metrics[metric], chosen.metrics[metric])) == 0.0
                  or ((noise := _larger(spread, c.sd.get(metric))) is not None
@@ -588,15 +588,17 @@ def format_metric(metric: str, value: float) -> str:
 
 def noise_sentence(entries: Sequence[ConfigResult], metric: str) -> str | None:
     """What the board and the report say of the rows within seed noise of the first (None:
-    none is)."""
-    tied = within_noise(entries, entries[0], metric) if entries else []
+    none is); the first of the current settings, where a row of earlier settings leads."""
+    current = [e for e in entries if not e.replaced]
+    tied = within_noise(entries, current[0], metric) if current else []
     if not tied:
         return None
+    first = f"#{entries.index(current[0]) + 1}"
     ranks = [f"#{entries.index(c) + 1}" for c in tied]
     shown = ranks[0] if len(ranks) == 1 else ", ".join(ranks[:-1]) + " and " + ranks[-1]
-    return (f"{shown} {'is' if len(ranks) == 1 else 'are'} within seed noise of #1: the mean "
-            f"{metric} differs from #1's by less than the larger sd over seeds, so these seeds "
-            "do not settle which is better; more seeds would")
+    return (f"{shown} {'is' if len(ranks) == 1 else 'are'} within seed noise of {first}: the "
+            f"mean {metric} differs from {first}'s by less than the larger sd over seeds, so "
+            "these seeds do not settle which is better; more seeds would")
 
 
 def _fit_figures(trial: FinishedTrial) -> tuple[tuple[str, float], ...]:
@@ -618,6 +620,7 @@ def same_fits(one: ConfigResult, other: ConfigResult) -> bool:
     settings apart changed nothing)."""
     fits = _same_fits(one)
     return one.model == other.model and fits is not None and bool(fits[0][1]) \
+        and all("num_topics_found" in t.metrics for t in (*one.trials, *other.trials)) \
         and fits == _same_fits(other)
 
 

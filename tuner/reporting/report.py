@@ -111,9 +111,10 @@ def pareto_front(rows: Sequence[Scored], metrics: Sequence[str]) -> list[Scored]
 def sound_front(configs: Sequence[ConfigResult], metrics: Sequence[str]) -> list[ConfigResult]:
     """The Pareto front of the configurations none of whose seeds collapsed (all of them when
     every one did): otherwise BERTopic fits of 2 to 3 topics of 30 asked sit on the front by the
-    NPMI of a few broad topics."""
-    sound = [c for c in configs if not collapsed(c)]
-    return pareto_front(sound or configs, metrics)
+    NPMI of a few broad topics. Rows of earlier settings (`replaced`) are never on it."""
+    current = [c for c in configs if not c.replaced]
+    sound = [c for c in current if not collapsed(c)]
+    return pareto_front(sound or current, metrics)
 
 
 def default_folder(experiment: str) -> Path:
@@ -155,7 +156,7 @@ def write_report_with(tracker: Tracker, experiment: str, out: Path,
     data = _report_data(tracker, experiment, trials, metric or ranking_metric(sweeps),
                         declared, len(everything) - len(trials), asked, seeds_asked(sweeps),
                         latest_seeds(sweeps, context), _labels(tracker, sweep),
-                        asked_unfinished(asked, trials, failed))
+                        asked_unfinished(asked, ranked(trials), failed))
     data = _with_failures(data, trials, failed, declared)
     warned = (tracker.read_json(sweep.run_id, WARNINGS_FILE) or {}
               if sweep.tags.get(WARNINGS_TAG, "0") != "0" else {})

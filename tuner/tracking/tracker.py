@@ -415,8 +415,8 @@ class MlflowTracker:
 
     def finished_run_of(self, experiment_id: str, keys: Collection[str], context: str | None
                         ) -> str | None:
-        """The id of a FINISHED trial run with one of the trial `keys`, judged on the data of
-        `context`; None when there is none."""
+        """The id of a FINISHED trial run with one of the trial `keys` (the first that has
+        one), judged on the data of `context`; None when there is none."""
         for key in keys:
             for run in self.trial_runs(experiment_id, "attributes.status = 'FINISHED' and "
                                        f"tags.`{TRIAL_KEY_TAG}` = '{key}'"):
