@@ -28,6 +28,7 @@ from tuner.reporting.health import sweep_warnings, trial_concerns
     ("HDP", {"initial_k": 20}, {"topics_used": 20.0, "num_topics_found": 20.0},
      ["count_from_start"]),
     ("HDP", {"initial_k": 50}, {"topics_used": 30.0, "num_topics_found": 30.0}, []),
+    ("HDP", {"initial_k": 20}, {"topics_used": 15.0, "num_topics_found": 15.0}, []),
     # HDBSCAN found 2 of the 10 topics asked (new-user audit of 2026-12-02)
     ("BERTopic", {"num_topics": 10}, {"topics_used": 2.0, "num_topics_found": 2.0},
      ["collapsed"]),
@@ -164,3 +165,12 @@ def test_only_a_sweep_with_bertopic_outliers_is_told_bertopics_settings() -> Non
     assert "reduce_outliers" not in kmeans and "min_cluster_size" not in kmeans
     assert lda.endswith("an outlier in every model (the sweep warns when 5% or more keep none, "
                         "and says what would keep more words)")
+
+
+def test_a_count_found_near_its_start_is_said_with_the_measurement() -> None:
+    near = {"topics_used": 20.0, "num_topics_found": 20.0}
+    (warning,) = sweep_warnings([("HDP#seed=42", trial_concerns("HDP", {"initial_k": 20}, near),
+                                  near)])
+    assert warning.startswith("1 trial found about as many topics as their sampler started from "
+                              "(HDP#seed=42: 20 found from initial_k 20): HDP's Gibbs sampler")
+    assert warning.endswith("sweep initial_k, and compare by the scores")

@@ -331,6 +331,30 @@ def test_a_row_of_earlier_settings_whose_asked_trials_failed_is_marked_and_not_r
     assert aggregate_seeds(finished, asked={"64", "k7"})[0].replaced is False  # nothing failed
 
 
+def test_tuner_best_passes_over_rows_of_earlier_settings_and_says_so(caplog) -> None:
+    from dataclasses import replace
+
+    from tuner.errors import TunerError
+    from tuner.reporting.best import _chosen
+
+    def made(run: str, config: str, ari: float, status: str = "FINISHED", k: int = 6
+             ) -> FinishedTrial:
+        return replace(trial(run, "BERTopic", 42, {"ari": ari} if status == "FINISHED" else {},
+                             num_topics=k), config_key=config, status=status, start_time=1)
+
+    finished = [made("at-256", "256", 0.217), made("k7", "k7", 0.100, k=7)]
+    unfinished = asked_unfinished({"64", "k7"}, finished, [made("at-64", "64", 0, "FAILED")])
+    board = rank_configs(aggregate_seeds(finished, asked={"64", "k7"}, unfinished=unfinished),
+                         "ari")
+    with caplog.at_level("WARNING"):
+        assert _chosen(board, "ari") is board[1]
+    assert "passed over 1 better ranked configuration: BERTopic num_topics=6 (ari 0.217), " \
+        "whose runs were made with earlier settings" in caplog.text
+    with pytest.raises(TunerError, match="every configuration on the board shows runs made "
+                                         "with earlier settings"):
+        _chosen(board[:1], "ari")
+
+
 def test_a_seed_that_could_not_compute_the_ranking_metric_is_not_counted_for_it() -> None:
     """NPMI is left out for a fit with a topic of fewer than two vocabulary words: the row's
     mean is then the other seed's, and it said 2 seeds (review of 2026-12-02)."""
