@@ -70,6 +70,10 @@ def test_lock_of_another_store_does_not_block(tmp_path: Path) -> None:
 @pytest.mark.parametrize("first, second", [
     ("postgresql+psycopg2://u:one@DB:5432/mlflow", "postgresql://u:two@db:5432/mlflow/"),
     ("http://mlflow:5000", "HTTP://mlflow:5000/"),
+    # the loopback addresses, and a scheme's default port (concurrency audit of 2026-12-05)
+    ("http://127.0.0.1:5055", "http://localhost:5055"),
+    ("http://[::1]:5055/", "http://u:p@LOCALHOST:5055"),
+    ("https://mlflow.example.org:443/", "https://mlflow.example.org"),
 ])
 def test_a_server_store_has_one_lock_however_it_is_spelled(first: str, second: str,
                                                            tmp_path: Path,
@@ -77,6 +81,14 @@ def test_a_server_store_has_one_lock_however_it_is_spelled(first: str, second: s
     monkeypatch.setenv("TUNER_LOCK_DIR", str(tmp_path))
     assert lock_path(first, "exp") == lock_path(second, "exp")
     assert lock_path(first, "exp").parent == tmp_path
+
+
+def test_server_stores_on_other_hosts_or_ports_have_locks_of_their_own(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TUNER_LOCK_DIR", str(tmp_path))
+    assert lock_path("http://127.0.0.1:5055", "exp") != lock_path("http://127.0.0.1:5056", "exp")
+    assert lock_path("http://localhost:5000", "exp") != lock_path("http://mlflow:5000", "exp")
+    assert lock_path("http://mlflow:80", "exp") == lock_path("http://mlflow", "exp")
 
 
 def test_lock_file_name_stays_inside_the_lock_folder(tmp_path: Path) -> None:

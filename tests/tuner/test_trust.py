@@ -985,3 +985,24 @@ def test_a_second_signal_while_the_sweep_run_opens_leaves_at_once(tmp_path, smal
         run_sweep(prepared, Hanging(sqlite_store(tmp_path / "mlflow.db")),
                   lambda: make_executor("process", 1), 1)
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_a_trial_two_sweeps_both_finished_counts_as_one_seed(tmp_path):
+    """Two machines' sweeps of one experiment against one tracking server each ran the same
+    trials (their experiment locks are per machine), and each trial's two FINISHED runs counted
+    as two seeds of its configuration (concurrency audit of 2026-12-05)."""
+    from trainers import trainer_revision
+    from tuner import trial as t
+    from tuner.reporting.leaderboard import leaderboard
+
+    tracker = MlflowTracker(sqlite_store(tmp_path / "mlflow.db"))
+    data = t.DataRef("c.jsonl", "sha", "en", "bow", None, None, None, "label", context="ctx")
+    spec = t.TrialSpec("LDA", {"num_topics": 5}, 42, data, t.MetricSettings(), "twice", "key-42",
+                       revision=trainer_revision("LDA"), fit_key="fit-42", config_key="k5")
+    for ari in (0.30, 0.30):  # the same trial finished by each sweep
+        sweep = tracker.start_sweep("twice", {"tuner.context": "ctx"}, {})
+        record = t.TrialRecord(spec, t.TrialStatus.COMPLETE, {"ari": ari, "npmi": 0.1},
+                               [["a", "b"]], [0.1], [0])
+        tracker.finish_trial(sweep, tracker.start_trial(sweep, spec), record)
+    [row] = leaderboard(tracker, "twice", "ari")
+    assert row.seeds == 1 and row.seeds_of("ari") == "1"

@@ -111,7 +111,7 @@ class MemoryTracker:
                 and (not run.pruned or run.tags.get(PRUNED_BY_TAG) == pruned_by)}
         current = current_trials(run.stored() for run in runs.values())
         return [PastCurve(trial, by_step(runs[trial.run_id].history[name]))
-                for trial in one_run_a_trial(current)]
+                for trial in sorted(one_run_a_trial(current), key=lambda t: t.start_time or 0)]
 
     def stored_fit(self, run_id: str, words_needed: int) -> StoredFit | None:
         run = self.runs.get(run_id)
@@ -176,7 +176,8 @@ class MemoryTracker:
 
     def finished_trials(self, experiment: str) -> list[FinishedTrial]:
         experiment_id = self.experiments.get(experiment)
-        return current_trials(run.stored() for run in self._finished_trials(experiment_id or ""))
+        runs = self._finished_trials(experiment_id or "")
+        return one_run_a_trial(current_trials(run.stored() for run in runs))
 
     def failed_trials(self, experiment: str) -> list[FinishedTrial]:
         experiment_id = self.experiments.get(experiment)

@@ -71,13 +71,18 @@ class PastCurve:
 
 
 def one_run_a_trial(trials: Iterable[FinishedTrial]) -> list[FinishedTrial]:
-    """One run per trial key, oldest first: the newest of its runs that ran in full, else its
-    newest pruned one (a trial pruned, then trained in full by a sweep without a pruner, has
-    both)."""
-    chosen: dict[str | None, FinishedTrial] = {}
+    """One run per trial key, in the order of their first runs: the newest of its runs that ran
+    in full, else its newest pruned one (a trial pruned, then trained in full by a sweep without
+    a pruner, has both). Two sweeps of one experiment that the store let run at once (from two
+    machines against one tracking server) each finish the same trial, whose two runs would
+    otherwise count as two seeds of one configuration. Runs without a key (logged by other
+    code) are all kept."""
+    trials = list(trials)
+    chosen: dict[str, FinishedTrial] = {}
     for trial in sorted(trials, key=lambda t: (not t.pruned, t.start_time or 0)):
-        chosen[trial.key] = trial  # later wins: full runs sort after pruned ones
-    return sorted(chosen.values(), key=lambda t: t.start_time or 0)
+        if trial.key is not None:
+            chosen[trial.key] = trial  # later wins: full runs sort after pruned ones
+    return [t for t in trials if t.key is None or chosen[t.key] is t]
 
 
 def by_step(points: Iterable[tuple[int, float]]) -> tuple[tuple[int, float], ...]:

@@ -404,7 +404,8 @@ class MlflowTracker:
         return [PastCurve(trial, by_step((m.step, m.value) for m in sorted(
                     self.client.get_metric_history(trial.run_id, name),
                     key=lambda m: m.timestamp)))
-                for trial in one_run_a_trial(current_trials(runs))]
+                for trial in sorted(one_run_a_trial(current_trials(runs)),
+                                    key=lambda t: t.start_time or 0)]
 
     def finished_trial_keys(self, experiment_id: str, pruned: bool) -> set[str]:
         """The trial keys of the experiment's FINISHED trial runs, pruned ones with `pruned`
@@ -506,7 +507,7 @@ class MlflowTracker:
         """
         experiment_id = self._existing_experiment(experiment)
         runs = self.trial_runs(experiment_id, "attributes.status = 'FINISHED'")
-        return current_trials(stored_run(run) for run in runs)
+        return one_run_a_trial(current_trials(stored_run(run) for run in runs))
 
     def failed_trials(self, experiment: str) -> list[FinishedTrial]:
         """Every FAILED trial run of `experiment` made by its trainer's current revision, with

@@ -45,15 +45,29 @@ def redact_uri(text: str) -> str:
     return _QUERY_SECRET.sub(r"\g<name>***", text)
 
 
+LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
 def store_identity(tracking_uri: str) -> str:
     """One spelling per tracking store: a local store by its resolved path, a server by its
-    scheme (driver dropped), host and path, without credentials."""
+    scheme (driver dropped), host and path, without credentials; the loopback addresses are one
+    host, and a scheme's default port is no port (`tuner run` against http://127.0.0.1:5000
+    and a sweep against http://localhost:5000 took two locks and ran each trial twice)."""
     local = local_store(tracking_uri)
     if local is not None:
         return f"file:{local}"
     parts = urlsplit(tracking_uri)
     scheme = parts.scheme.split("+", 1)[0].lower()
     host = parts.netloc.rpartition("@")[2].lower()
+    try:
+        name, port = parts.hostname, parts.port
+    except ValueError:  # a port that is no number: the spelling is all there is
+        name, port = None, None
+    if name is not None:
+        name = "localhost" if name in LOOPBACK else name
+        shown = f"[{name}]" if ":" in name else name
+        host = shown if port is None or port == DEFAULT_PORTS.get(scheme) else f"{shown}:{port}"
     return f"{scheme}://{host}{parts.path.rstrip('/')}"
 
 
