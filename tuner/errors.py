@@ -62,7 +62,12 @@ class SweepLockedError(TunerError):
 
 class SweepAbortedError(TunerError):
     """The sweep stopped on an error after it had started running trials (for example the
-    tracking store went away mid-sweep); the CLI exits with code 4, never 2."""
+    tracking store went away mid-sweep); the CLI exits with code 4, never 2. `journalled`: the
+    finished trials' results the store refused, kept in the journal for the next sweep."""
+
+    def __init__(self, message: str, journalled: int = 0) -> None:
+        super().__init__(message)
+        self.journalled = journalled
 
 
 class ApiError(TunerError):

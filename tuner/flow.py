@@ -280,7 +280,7 @@ def _aborted(grid: Grid, err: Exception, journalled: int = 0) -> SweepAbortedErr
         "store refused are kept in the journal under the cache folder, and the experiment's " \
         "next sweep logs them" if journalled else ""
     return SweepAbortedError(f"experiment '{grid.experiment}': the sweep stopped after trials "
-                             f"had started: {redact_uri(said)}{kept}")
+                             f"had started: {redact_uri(said)}{kept}", journalled)
 
 
 def _log_warnings_after_trials(tracker: MlflowTracker, run_id: str, prepared: PreparedSweep,

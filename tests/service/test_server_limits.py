@@ -588,3 +588,30 @@ def test_a_finished_sweeps_progress_is_whole_whatever_its_budget_counted() -> No
     assert job.progress == 0.5
     job.status = "finished"
     assert job.progress == 1.0 and job.as_json()["progress"] == 1.0
+
+
+def test_a_served_sweep_the_store_failed_says_how_many_results_wait_in_the_journal(
+        tmp_path: Path, small_corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store broke mid-sweep: the server's log said the result was kept in the journal, and
+    the sweep's status said "journalled": 0 (concurrency audit of 2026-12-05)."""
+    from tests.tuner.store_breaker import STORE_VARIABLE
+    from trainers import EXTRA_VARIABLE
+    from tuner.serve import jobs
+
+    store = tmp_path / "mlflow.db"
+    monkeypatch.setenv(EXTRA_VARIABLE, "StoreBreaker=tests.tuner.store_breaker:StoreBreakerTrainer")
+    monkeypatch.setenv(STORE_VARIABLE, str(store))
+    grid = {**tiny_grid("broken", small_corpus, [1]), "models": ["storebreaker"],
+            "params": {"num_topics": 5, "vocab_size": 1000}}
+    registry = jobs.SweepRegistry(jobs.JobSettings(
+        tmp_path, tmp_path / "cache", f"sqlite:///{store}", max_workers=1,
+        data_roots=(small_corpus.parent, tmp_path)))
+    try:
+        job = registry.submit({"grid_inline": grid})
+        deadline = time.monotonic() + 240
+        while registry.get(job.id).status in ("queued", "running") and time.monotonic() < deadline:
+            time.sleep(0.5)
+        ended = registry.get(job.id)
+        assert ended.status == "failed" and ended.journalled == 1, (ended.status, ended.error)
+    finally:
+        registry.shutdown(5)

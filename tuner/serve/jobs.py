@@ -29,7 +29,14 @@ from typing import Any, Literal
 
 from tuner.engine.executors import SharedPool, make_executor
 from tuner.engine.sweep import CheckedInputs, PreparedSweep
-from tuner.errors import ApiError, GridError, SweepInterrupted, SweepLockedError, TunerError
+from tuner.errors import (
+    ApiError,
+    GridError,
+    SweepAbortedError,
+    SweepInterrupted,
+    SweepLockedError,
+    TunerError,
+)
 from tuner.grid import Grid, is_text
 from tuner.grid_sections import MAX_EXPERIMENT, is_file
 from tuner.params import shown
@@ -416,6 +423,9 @@ class SweepRegistry:
                           "stopped, its running trials ended KILLED, finished ones are kept")
             return
         except Exception as err:  # a background thread has no caller to raise to
+            if isinstance(err, SweepAbortedError):  # its results the store refused are kept
+                with self._lock:
+                    job.journalled = err.journalled
             self._end(job, "failed", public_failure(err, self.roots, self.settings.tracking_uri))
             return
         with self._lock:
