@@ -106,6 +106,7 @@ def init_worker(threads: int, slot_counter: Any = None, jit_cache: str | None = 
     import threading
 
     if parent is not None:
+        _die_with_fork_server(parent)
         threading.Thread(target=_exit_with, args=(parent,), name="tuner-parent-watch",
                          daemon=True).start()
 
@@ -127,6 +128,27 @@ def init_worker(threads: int, slot_counter: Any = None, jit_cache: str | None = 
 
 
 PARENT_CHECK_S = 2.0
+PR_SET_PDEATHSIG = 1  # Linux's prctl option: a signal for this process when its parent dies
+
+
+def _die_with_fork_server(parent: int) -> None:
+    """A worker forked by the fork server (its parent is not the sweep's process) is killed by
+    the kernel when the fork server ends, which it does when the sweep's process is gone
+    (preload._leave_with). The watch thread below needs the interpreter's lock, which a
+    tomotopy fit holds for its whole `train` call. Not for a worker the sweep's process started
+    itself: the signal follows the thread that forked, and a served sweep's thread ends before
+    its warm pool does."""
+    server = os.getppid()
+    if server == parent or not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL))
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != server:  # the fork server ended before the signal was set
+        os._exit(1)
 
 
 def _exit_with(parent: int) -> None:
