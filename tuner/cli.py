@@ -446,7 +446,8 @@ def _run(args: argparse.Namespace) -> int:
     # defaults (embedding_cache/, mlruns/) compute every embedding again and run every trial
     # again in a new store, which a user should learn before the embedding, not after it
     print(f"cache {Path(args.cache_dir).resolve()}, tracking "
-          f"{redact_uri(settings.tracking_uri)}", flush=True)
+          f"{redact_uri(settings.tracking_uri)}{_new_store_said(settings.tracking_uri)}",
+          flush=True)
     view = _RunView(grid.trial_count, settings, bar=not args.quiet and sys.stdout.isatty())
     try:
         outcome = execute_sweep(grid, inputs, settings,
@@ -475,6 +476,16 @@ def _run(args: argparse.Namespace) -> int:
               f"plots), `tuner best {experiment}{store}` (a grid of the best), `tuner ui "
               f"{experiment}{store}` (MLflow's compare view)", file=sys.stderr)
     return EXIT_TRIAL_FAILED if outcome.counts.failed else EXIT_OK
+
+
+def _new_store_said(tracking_uri: str) -> str:
+    """` (a new store ...)` for a local store that is not there yet: a mistyped path, or a run
+    from another folder (the default mlruns/), makes a new store and runs every trial again."""
+    from tuner.tracking.uri import local_store
+
+    store = local_store(tracking_uri)
+    return (" (a new store: no trial has finished there yet, so every trial runs)"
+            if store is not None and not store.exists() else "")
 
 
 def _counts_said(counts: SweepCounts) -> str:

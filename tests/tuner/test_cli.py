@@ -346,6 +346,21 @@ def test_run_counts_progress_over_the_merged_trials(tmp_path, small_corpus, caps
                                    f"sqlite:///{tmp_path / 'm.db'}")
 
 
+def test_run_says_when_its_store_is_new(tmp_path, small_corpus, capsys):
+    """A mistyped --tracking-uri made a new store and ran every trial again, unsaid
+    (concurrency audit of 2026-12-05)."""
+    path = make_grid(tmp_path, small_corpus, params={"num_topics": 5, "vocab_size": 1000,
+                                                     "lda.max_iter": 10})
+    uri = f"sqlite:///{tmp_path / 'typo_dir' / 'mlfow.db'}"
+    command = ["run", str(path), "--tracking-uri", uri, "--cache-dir", str(tmp_path / "cache"),
+               "--max-workers", "1", "--quiet"]
+    assert main(command) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith(
+        "mlfow.db (a new store: no trial has finished there yet, so every trial runs)")
+    assert main(command) == 0  # the same store again: not new
+    assert capsys.readouterr().out.splitlines()[0].endswith("mlfow.db")
+
+
 def test_params_shows_the_seed_range_a_grid_is_checked_against(capsys):
     """It said "any value" while validation refused seeds of 2**32 and more."""
     assert main(["params", "bertopic"]) == 0
