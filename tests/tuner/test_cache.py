@@ -549,3 +549,24 @@ def test_a_bag_of_words_whose_description_was_truncated_is_said_damaged(tmp_path
     meta.write_text(meta.read_text()[:40])  # a kill -9 or a full disk mid-write, say
     assert cache.miss_reason(corpus, 1000, Preprocessing()) == \
         "the entry cached under this key was missing or damaged"
+
+
+def test_a_write_a_killed_process_left_is_removed_by_the_next_holder_of_its_lock(tmp_path):
+    """A SIGKILL during precompute left an 11.5 MB `.cooc-kept-w10.npz.<id>.tmp` that no later
+    run removed (concurrency audit of 2026-12-05). Only that entry's own temporary files go:
+    another entry's, or a file that only looks alike, stay."""
+    from tuner.data.store import locked
+
+    entry, folder = tmp_path / "cooc-kept-w10.npz", tmp_path / "bow-key"
+    folder.mkdir()
+    left = [tmp_path / ".cooc-kept-w10.npz.0123456789ab.tmp", folder / ".flat.npy.fedcba987654.tmp"]
+    kept = [tmp_path / ".cooc-kept-w5.npz.0123456789ab.tmp", tmp_path / ".cooc-kept-w10.npz.tmp",
+            folder / "flat.npy"]
+    for path in (*left, *kept):
+        path.write_bytes(b"partial")
+    with locked(entry):
+        pass
+    with locked(folder):
+        pass
+    assert [p.exists() for p in left] == [False, False]
+    assert all(p.exists() for p in kept)
