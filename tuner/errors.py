@@ -7,6 +7,7 @@ was found before any trial started.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 
@@ -102,8 +103,19 @@ def root_cause(err: BaseException) -> str:
     while (inner := _inner(err)) is not None and id(inner) not in seen:
         seen.add(id(inner))
         err = inner
-    first = (str(err).splitlines() or [""])[0][:300]
+    first = first_line(err)
     return f"{type(err).__name__}: {first}" if first else type(err).__name__
+
+
+# SQLAlchemy's preamble before the database's own words, when a query flushed the session
+_AUTOFLUSH = re.compile(r"\(raised as a result of Query-invoked autoflush;[^)]*\)\s*")
+
+
+def first_line(err: BaseException) -> str:
+    """The first line of an error's message (300 characters at most), without SQLAlchemy's
+    "(raised as a result of Query-invoked autoflush; consider using a session.no_autoflush
+    block ...)" before the database's words."""
+    return (_AUTOFLUSH.sub("", str(err)).splitlines() or [""])[0][:300]
 
 
 def _inner(err: BaseException) -> BaseException | None:

@@ -26,6 +26,7 @@ from tuner.errors import (
     SweepLockedError,
     SweepNotStartedError,
     TrackingError,
+    first_line,
     root_cause,
 )
 from tuner.grid import Grid
@@ -272,7 +273,7 @@ def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, ho
 def _aborted(grid: Grid, err: Exception, journalled: int = 0) -> SweepAbortedError:
     """The error, and what it was raised from when that says more (a store's wrapped one), and
     how many results wait in the journal (else said only by a warning per result)."""
-    cause = (str(err).splitlines() or [""])[0][:300]
+    cause = first_line(err)
     inner = root_cause(err)
     said = f"{type(err).__name__}: {cause}" + (f" ({inner})" if inner.split(": ", 1)[0]
                                                != type(err).__name__ else "")

@@ -1305,3 +1305,21 @@ def test_a_report_of_a_sweep_whose_every_trial_failed_says_so(tmp_path, small_co
         capsys.readouterr().err
     assert main(["best", "all-failed", "--tracking-uri", store, "--rename", " "]) == 2
     assert "--rename: give the experiment name" in capsys.readouterr().err
+
+
+def test_a_store_error_is_said_in_the_databases_words_not_sqlalchemys_preamble():
+    """A store moved mid-sweep was said as "(raised as a result of Query-invoked autoflush;
+    consider using a session.no_autoflush block ...)", SQLAlchemy's first line (concurrency
+    audit of 2026-12-05)."""
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    from tuner.errors import first_line
+
+    err = OperationalError("INSERT INTO runs ...", {}, sqlite3.OperationalError(
+        "attempt to write a readonly database"))
+    err.add_detail("raised as a result of Query-invoked autoflush; consider using a "
+                   "session.no_autoflush block if this flush is occurring prematurely")
+    assert str(err).startswith("(raised as a result of Query-invoked autoflush")
+    assert first_line(err) == "(sqlite3.OperationalError) attempt to write a readonly database"
