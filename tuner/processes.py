@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import NoReturn
 
 SignalHandler = Callable[[int, object], None]
+PARENT_CHECK_S = 2.0  # how often a watch asks whether the process it serves is alive
 
 
 def process_alive(pid: int, owned: bool = False) -> bool:
@@ -69,3 +70,18 @@ def signals_handled(handler: SignalHandler,
     finally:
         for signum, old in previous.items():
             signal.signal(signum, old if old is not None else signal.SIG_DFL)
+
+
+def leave_when_gone(parent: int, code: int) -> None:
+    """From a daemon thread, end this process with `code` (no clean-up) once process `parent`
+    is gone: a `tuner run` or `tuner serve` killed with SIGKILL (the OOM killer, `timeout -s
+    KILL` around a cron job) runs no clean-up, and its workers and fork server, about 260 MB
+    each, would otherwise wait for work for ever."""
+    import time
+
+    def watch() -> None:
+        while process_alive(parent, owned=True):
+            time.sleep(PARENT_CHECK_S)
+        os._exit(code)
+
+    threading.Thread(target=watch, name="tuner-parent-watch", daemon=True).start()

@@ -83,8 +83,8 @@ def locked(path: Path, timeout: float = -1) -> Iterator[None]:
         lock.release()
 
 
-def _temp_pattern(name: str) -> re.Pattern[str]:
-    return re.compile(rf"\.{re.escape(name)}\.[0-9a-f]{{12}}\.tmp")
+# replace_atomically's temporary file of a write of NAME: .NAME.<12 hex digits>.tmp
+_TEMP_NAME = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{12}\.tmp")
 
 
 def _remove_abandoned_writes(path: Path) -> None:
@@ -94,9 +94,8 @@ def _remove_abandoned_writes(path: Path) -> None:
     later run removed; an embedding matrix's would be its size."""
     try:
         siblings = [p for p in path.parent.glob(f".{glob.escape(path.name)}.*.tmp")
-                    if _temp_pattern(path.name).fullmatch(p.name)]
-        inside = [p for p in path.glob(".*.tmp")
-                  if _temp_pattern(p.name[1:].rsplit(".", 2)[0]).fullmatch(p.name)] \
+                    if (found := _TEMP_NAME.fullmatch(p.name)) and found["name"] == path.name]
+        inside = [p for p in path.glob(".*.tmp") if _TEMP_NAME.fullmatch(p.name)] \
             if path.is_dir() else []
         for temp in (*siblings, *inside):
             temp.unlink(missing_ok=True)
@@ -125,7 +124,7 @@ def replace_atomically(path: Path, write: Callable[[Path], object],
     """Write through a new file in the same folder (named `staging`, else a hidden name), then
     rename it over `path`: never a partial file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(staging or f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    temp = path.with_name(staging or f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")  # _TEMP_NAME
     try:
         # Mode 0666 less the umask, as any new file: mkstemp's 0600 would lock out the other
         # users of a shared cache (cron on the host and the container, Dask workers on NFS).

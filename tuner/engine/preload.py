@@ -97,9 +97,6 @@ def _preload(value: str) -> None:
     gc.freeze()
 
 
-PARENT_CHECK_S = 2.0
-
-
 def _leave_with(parent: int) -> None:
     """End the fork server once the sweep's process is gone, from a thread of its own. The
     server would otherwise stay while any worker lives (each worker holds the pipe whose end
@@ -107,17 +104,9 @@ def _leave_with(parent: int) -> None:
     interpreter's lock, so its own watch cannot run: after a SIGKILL of `tuner run`, LDA
     workers at K=50 lived on 15 s at 1,500 iterations and 39 s at 4,000 (concurrency audit of
     2026-12-05). Its workers ask the kernel to kill them when it ends (worker.init_worker)."""
-    import threading
-    import time
+    from tuner.processes import leave_when_gone
 
-    from tuner.processes import process_alive
-
-    def watch() -> None:
-        while process_alive(parent, owned=True):
-            time.sleep(PARENT_CHECK_S)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="tuner-parent-watch", daemon=True).start()
+    leave_when_gone(parent, 0)
 
 
 _SERVER: int | None = None  # the fork server's pid, once it has preloaded

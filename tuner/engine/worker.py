@@ -47,7 +47,7 @@ from tuner.metrics import METRICS, MetricReference, evaluate
 from tuner.metrics.coherence import npmi_per_topic
 from tuner.metrics.spread import BACKGROUND_IDS, background_topic_ids
 from tuner.output import TopicModelOutput
-from tuner.processes import exit_fast, process_alive
+from tuner.processes import exit_fast, leave_when_gone
 from tuner.startup import imports_without_collection
 from tuner.trial import (
     DataRef,
@@ -107,8 +107,7 @@ def init_worker(threads: int, slot_counter: Any = None, jit_cache: str | None = 
 
     if parent is not None:
         _die_with_fork_server(parent)
-        threading.Thread(target=_exit_with, args=(parent,), name="tuner-parent-watch",
-                         daemon=True).start()
+        leave_when_gone(parent, 1)  # its result is lost either way; the next run re-runs it
 
     if environment is not None:
         os.environ.clear()
@@ -127,7 +126,6 @@ def init_worker(threads: int, slot_counter: Any = None, jit_cache: str | None = 
             slot_counter.value += 1
 
 
-PARENT_CHECK_S = 2.0
 PR_SET_PDEATHSIG = 1  # Linux's prctl option: a signal for this process when its parent dies
 
 
@@ -149,16 +147,6 @@ def _die_with_fork_server(parent: int) -> None:
         return
     if os.getppid() != server:  # the fork server ended before the signal was set
         os._exit(1)
-
-
-def _exit_with(parent: int) -> None:
-    """End this worker once the sweep's process is gone. A `tuner run` or `tuner serve` killed
-    with SIGKILL (the OOM killer, `timeout -s KILL` around a cron job) runs no clean-up: without
-    this, its workers, about 260 MB each, finish their trial and then wait for work for ever.
-    Its result is lost either way; the next run re-runs the trial."""
-    while process_alive(parent, owned=True):
-        time.sleep(PARENT_CHECK_S)
-    os._exit(1)
 
 
 def _exit_now() -> None:
