@@ -49,6 +49,7 @@ from tuner.reporting.leaderboard import (
     trials_on_current_data,
 )
 from tuner.startup import resume_collection
+from tuner.tracking.liveness import swept_elsewhere_error
 from tuner.tracking.records import FinishedTrial
 from tuner.tracking.tags import BEST_RUN_ID_TAG, WARNINGS_TAG
 from tuner.tracking.tracker import (
@@ -207,6 +208,9 @@ def _execute_locked(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
                                 journal_dir=journal_dir(settings.cache_dir))
         experiment_id = tracker.experiment_id(grid.experiment)
         assert experiment_id is not None
+        other = tracker.swept_elsewhere(experiment_id)  # before precompute's minutes
+        if other is not None:
+            raise swept_elsewhere_error(grid.experiment, other)
         prepared = precompute(grid, inputs, settings.cache_dir, progress=settings.progress,
                               between_batches=lambda: _raise_if_stopped(settings),
                               threads=threads_per_worker(settings.max_workers,

@@ -51,6 +51,7 @@ from tuner.engine.watchdog import Limits, Watchdog
 from tuner.engine.worker import read_started, rescore_trial, run_shared_step, run_trial
 from tuner.errors import SweepInterrupted, SweepNotStartedError, TunerError, root_cause
 from tuner.processes import signals_handled
+from tuner.tracking.liveness import swept_elsewhere_error
 from tuner.tracking.records import code_identity
 from tuner.tracking.tags import (
     ASKED_TAG,
@@ -174,27 +175,38 @@ def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: Executor
     warnings = [*prepared.inputs.advice, *prepared.advice]  # validation's, then precompute's
     asked = sorted({t.config_key for t in prepared.trials if t.config_key})  # a search: at close
     sweep, held = _open_sweep_run(prepared, tracker, warnings, asked)
-    try:
-        _release_signals(held)  # a signal held meanwhile arrives here: the run ends KILLED
-        if on_start is not None:
-            on_start(sweep)
-        _log_sweep_inputs(prepared, tracker, sweep, warnings, asked)
-        loop, source = _open_loop(prepared, tracker, sweep, on_record, limits, max_workers,
-                                  should_stop, on_step)
-    except TunerError:
-        _end_killed(tracker, sweep)
-        raise
-    except Exception as err:  # before any trial: said so, exit 2 (not 4, "after trials
-        # had started")
-        _end_killed(tracker, sweep)
-        raise SweepNotStartedError(f"the sweep failed before any trial started: "
-                                   f"{root_cause(err)}") from err
-    except BaseException:  # else the sweep run stays RUNNING until the next sweep's stale check
-        _end_killed(tracker, sweep)
-        raise
-    _execute(loop, source, make_executor)
-    _close_or_kill(tracker, sweep, loop, source, summarize)
+    with tracker.keep_alive(sweep):
+        try:
+            _release_signals(held)  # a signal held meanwhile arrives here: the run ends KILLED
+            _refuse_if_swept_elsewhere(tracker, sweep, prepared.grid.experiment)
+            if on_start is not None:
+                on_start(sweep)
+            _log_sweep_inputs(prepared, tracker, sweep, warnings, asked)
+            loop, source = _open_loop(prepared, tracker, sweep, on_record, limits, max_workers,
+                                      should_stop, on_step)
+        except TunerError:
+            _end_killed(tracker, sweep)
+            raise
+        except Exception as err:  # before any trial: said so, exit 2 (not 4, "after trials
+            # had started")
+            _end_killed(tracker, sweep)
+            raise SweepNotStartedError(f"the sweep failed before any trial started: "
+                                       f"{root_cause(err)}") from err
+        except BaseException:  # else the sweep run stays RUNNING until the next stale check
+            _end_killed(tracker, sweep)
+            raise
+        _execute(loop, source, make_executor)
+        _close_or_kill(tracker, sweep, loop, source, summarize)
     return loop.result
+
+
+def _refuse_if_swept_elsewhere(tracker: Tracker, sweep: SweepHandle, experiment: str) -> None:
+    """Raise SweepLockedError if a sweep of the experiment opened before this one still runs
+    where this host's lock cannot see it (another machine on the same tracking server); the
+    two would run every trial twice."""
+    other = tracker.swept_elsewhere(sweep.experiment_id, mine=sweep)
+    if other is not None:
+        raise swept_elsewhere_error(experiment, other)
 
 
 def _open_sweep_run(prepared: PreparedSweep, tracker: Tracker, warnings: Sequence[str],

@@ -453,8 +453,9 @@ class SweepRegistry:
         thread would hold the only slot), and asks again every LOCK_POLL_S."""
         with self._lock:
             said, job.status, job.waiting = job.waiting, "queued", (
-                f"another sweep of experiment '{job.experiment}' (a `tuner run`, or another "
-                "server on this store) holds its lock; this one starts when it ends")
+                f"another sweep of experiment '{job.experiment}' (a `tuner run`, another "
+                "server on this store, or a sweep on another machine) is running; this one "
+                "starts when it ends")
         if said is None:
             log.info("sweep %s waits for the lock of experiment %r", job.id, job.experiment)
         if not stop.wait(LOCK_POLL_S):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Collection, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,6 +131,12 @@ class MemoryTracker:
             run.tags |= {STALE_TAG: "true", STATUS_TAG: "FAILED"}
             run.status = "FAILED"
         return len(stale)
+
+    def swept_elsewhere(self, experiment_id: str, mine: SweepHandle | None = None) -> str | None:
+        return None  # a dict of runs lives in one process, which runs one sweep at a time
+
+    def keep_alive(self, sweep: SweepHandle) -> AbstractContextManager[None]:
+        return nullcontext()
 
     def start_trial(self, sweep: SweepHandle, spec: TrialSpec) -> str:
         return self._new_run(sweep.experiment_id, trial_tags(sweep, spec),

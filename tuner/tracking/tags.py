@@ -16,6 +16,7 @@ MODELS_TAG = "tuner.models"  # its models, comma-separated
 HOST_TAG = "tuner.host"  # the machine and process that ran it, so a later sweep can tell
 PID_TAG = "tuner.pid"  # whether it is still alive (a stale RUNNING run) ...
 STARTED_TAG = "tuner.started"  # ... and that the pid is the same process (boot id, start time)
+HEARTBEAT_TAG = "tuner.heartbeat"  # unix seconds it last said it lives (tracking.liveness)
 CODE_TAG = "tuner.code"  # JSON, the code its results depend on (code_identity)
 RANKING_TAG = "tuner.ranking_metric"  # what its leaderboard ranked by
 SWEPT_TAG = "tuner.swept"  # JSON, model -> the parameters its grid varied

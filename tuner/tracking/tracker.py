@@ -18,6 +18,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -26,8 +27,8 @@ from urllib.parse import SplitResult, urlsplit
 from tuner.data.store import replace_text_atomically
 from tuner.errors import TrackingError, TunerError, root_cause
 from tuner.params import closest
-from tuner.processes import process_alive, process_started
 from tuner.tracking.journal import ForeignEntry, Journal
+from tuner.tracking.liveness import beating, silent_for, sweep_alive, sweep_tags
 from tuner.tracking.records import (
     CURVE_PREFIX,
     FinishedTrial,
@@ -52,6 +53,7 @@ from tuner.tracking.tags import (
     ERROR_TAG,
     ERROR_TYPE_TAG,
     FIT_KEY_TAG,
+    HEARTBEAT_TAG,
     HOST_TAG,
     MODEL_TAG,
     PID_TAG,
@@ -60,13 +62,12 @@ from tuner.tracking.tags import (
     REVISION_TAG,
     ROLE_TAG,
     STALE_TAG,
-    STARTED_TAG,
     STATUS_TAG,
     THREADS_TAG,
     TRIAL_KEY_TAG,
     WORKER_TAG,
 )
-from tuner.tracking.uri import redact_uri, store_identity
+from tuner.tracking.uri import local_store, redact_uri, store_identity
 from tuner.trial import StoredFit, TrialRecord, TrialSpec, TrialStatus
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,11 @@ class Tracker(Protocol):
     def log_json(self, run_id: str, name: str, payload: Mapping[str, Any]) -> None: ...
 
     def fail_stale_runs(self, sweep: SweepHandle) -> int: ...
+
+    def swept_elsewhere(self, experiment_id: str, mine: SweepHandle | None = None
+                        ) -> str | None: ...
+
+    def keep_alive(self, sweep: SweepHandle) -> AbstractContextManager[None]: ...
 
     def start_trial(self, sweep: SweepHandle, spec: TrialSpec) -> str: ...
 
@@ -355,9 +361,8 @@ class MlflowTracker:
         batch_id = uuid.uuid4().hex[:12]
         run = self.client.create_run(
             experiment_id, run_name=f"sweep-{time.strftime('%Y%m%d-%H%M%S')}-{batch_id[:4]}",
-            tags={ROLE_TAG: "sweep", BATCH_ID_TAG: batch_id,
-                  HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid()),
-                  **_started(os.getpid()), **tags})
+            tags={ROLE_TAG: "sweep", BATCH_ID_TAG: batch_id, **sweep_tags(os.getpid()),
+                  **tags})
         try:
             self._log_params(run.info.run_id, params)
         except Exception:  # not left RUNNING until the next sweep's stale check
@@ -488,16 +493,39 @@ class MlflowTracker:
                 return runs
 
     def _owner_alive(self, run: Any, owners: dict[str, bool]) -> bool:
-        """Whether the sweep process that opened `run` still runs on this host."""
+        """Whether the sweep that opened `run` still runs (tracking.liveness)."""
         sweep_id = run.data.tags.get("mlflow.parentRunId", run.info.run_id)
         if sweep_id not in owners:
             try:
                 tags = self.client.get_run(sweep_id).data.tags
             except Exception:  # the sweep run is gone: nothing owns this run
                 tags = {}
-            owners[sweep_id] = _process_alive(tags.get(HOST_TAG), tags.get(PID_TAG),
-                                              tags.get(STARTED_TAG))
+            owners[sweep_id] = sweep_alive(tags)
         return owners[sweep_id]
+
+    def swept_elsewhere(self, experiment_id: str, mine: SweepHandle | None = None) -> str | None:
+        """Another live sweep of the experiment (tracking.liveness), said for an error; None
+        when there is none. With `mine`, only one opened before it (start time, then run id):
+        of two sweeps two hosts open at once, exactly one goes on, whichever asks first. This
+        host's lock keeps its own sweeps apart; this finds another host's, or one of this host
+        that the lock cannot see (another spelling of a server's address)."""
+        running = self._search_all(experiment_id, f"attributes.status = 'RUNNING' and "
+                                                  f"tags.`{ROLE_TAG}` = 'sweep'")
+        own = next((r for r in running if mine is not None and r.info.run_id == mine.run_id),
+                   None)
+        for run in sorted(running, key=_opened):
+            if own is not None and _opened(run) >= _opened(own):
+                break
+            if (mine is None or run.info.run_id != mine.run_id) and sweep_alive(run.data.tags):
+                return _sweep_said(run)
+        return None
+
+    def keep_alive(self, sweep: SweepHandle) -> AbstractContextManager[None]:
+        """Beat the sweep run's heartbeat while it runs, on a store other hosts can reach; a
+        local SQLite file's other users are on this host, whose pids say whether they live."""
+        if local_store(self.tracking_uri) is not None:
+            return contextlib.nullcontext()
+        return beating(lambda now: self.client.set_tag(sweep.run_id, HEARTBEAT_TAG, now))
 
     def finished_trials(self, experiment: str) -> list[FinishedTrial]:
         """Every FINISHED trial run of `experiment` made by its trainer's current revision.
@@ -855,22 +883,17 @@ def trial_params(spec: TrialSpec) -> dict[str, Any]:
             **asdict(spec.metrics)}
 
 
-def _process_alive(host: str | None, pid: str | None, started: str | None = None) -> bool:
-    """True when `pid` runs on this host, is not this process (a sweep of this process that is
-    over cannot be alive: each experiment runs one sweep at a time) and, where the sweep noted
-    when its process started, is that process: a killed sweep's pid given to another process
-    (after a reboot, or once pids wrap) would otherwise keep its runs RUNNING for good."""
-    if host != socket.gethostname() or not pid or not pid.isdigit() or int(pid) == os.getpid():
-        return False
-    if not process_alive(int(pid)):
-        return False
-    now = process_started(int(pid))
-    return started is None or now is None or now == started
+def _opened(run: Any) -> tuple[int, str]:
+    return run.info.start_time or 0, run.info.run_id
 
 
-def _started(pid: int) -> dict[str, str]:
-    started = process_started(pid)
-    return {STARTED_TAG: started} if started is not None else {}
+def _sweep_said(run: Any) -> str:
+    tags = run.data.tags
+    opened = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime((run.info.start_time or 0) / 1000))
+    silent = silent_for(tags)
+    heard = f", last heard from {silent:.0f} s ago" if silent is not None else ""
+    return (f"sweep run {run.info.run_id} on host {tags.get(HOST_TAG, '?')} (pid "
+            f"{tags.get(PID_TAG, '?')}), opened {opened}{heard}")
 
 
 def _run_name(spec: TrialSpec, sweep: SweepHandle) -> str:
