@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tuner.data.store import WaitWatch, waits_watched
 from tuner.devices import usable_cores
 from tuner.engine.executors import SharedPool, WarmPool, make_executor, threads_per_worker
 from tuner.engine.runner import Limits, SweepCounts, SweepResult, SweepSummary, run_sweep
@@ -109,6 +110,8 @@ class SweepHooks:
     on_record: Callable[[TrialRecord], None] | None = None
     on_start: Callable[[str], None] | None = None
     on_step: Callable[[str], None] | None = None  # a line as each shared step starts and ends
+    # a line as a wait on another sweep's cache lock starts, None as it ends (store.WaitWatch)
+    on_wait: Callable[[str | None], None] | None = None
 
 
 def journal_dir(cache_dir: Path) -> Path:
@@ -211,10 +214,12 @@ def _execute_locked(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
         other = tracker.swept_elsewhere(experiment_id)  # before precompute's minutes
         if other is not None:
             raise swept_elsewhere_error(grid.experiment, other)
-        prepared = precompute(grid, inputs, settings.cache_dir, progress=settings.progress,
-                              between_batches=lambda: _raise_if_stopped(settings),
-                              threads=threads_per_worker(settings.max_workers,
-                                                         settings.threads_per_worker))
+        watch = WaitWatch(hooks.on_wait or _unheard, lambda: _raise_if_stopped(settings))
+        with waits_watched(watch):
+            prepared = precompute(grid, inputs, settings.cache_dir, progress=settings.progress,
+                                  between_batches=lambda: _raise_if_stopped(settings),
+                                  threads=threads_per_worker(settings.max_workers,
+                                                             settings.threads_per_worker))
         done = tracker.finished_trial_keys(experiment_id, pruned=grid.search.prunes)
         finished = sum(t.key in done for t in prepared.trials)
         if hooks.on_prepared is not None:
@@ -365,6 +370,10 @@ def _executor_factory(settings: SweepSettings, models: list[str]) -> Callable[[]
                              settings.threads_per_worker, models)
 
     return make
+
+
+def _unheard(line: str | None) -> None:
+    """A cache wait's line where no one shows it beside the log's warning."""
 
 
 def _raise_if_stopped(settings: SweepSettings) -> None:

@@ -615,3 +615,56 @@ def test_a_served_sweep_the_store_failed_says_how_many_results_wait_in_the_journ
         assert ended.status == "failed" and ended.journalled == 1, (ended.status, ended.error)
     finally:
         registry.shutdown(5)
+
+
+def test_a_served_sweep_waiting_on_another_sweeps_cache_entry_says_so_and_can_be_cancelled(
+        tmp_path: Path, small_corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While another process held the cache entry it needed, a served sweep said
+    `waiting: null` and ignored its cancel until the entry came free (74 s measured by the
+    concurrency audit of 2026-12-05)."""
+    import subprocess
+    import sys
+
+    from tuner.cli import main
+    from tuner.data import store
+    from tuner.serve import jobs
+
+    grid = {**tiny_grid("waits", small_corpus, [1]), "params": {"num_topics": 5,
+                                                                 "vocab_size": 1000}}
+    path = tmp_path / "grid.json"
+    path.write_text(json.dumps(grid), encoding="utf-8")
+    cache = tmp_path / "cache"
+    assert main(["precompute", str(path), "--cache-dir", str(cache), "--quiet"]) == 0
+    locks = [str(p) for p in cache.rglob("*.lock")]
+    assert locks
+    holder = subprocess.Popen(  # another sweep computing every entry this one reads
+        [sys.executable, "-c", "import sys, time; from filelock import FileLock; "
+         "held = [FileLock(p) for p in sys.argv[1:]]; [h.acquire() for h in held]; "
+         "print('held', flush=True); time.sleep(120)", *locks],
+        stdout=subprocess.PIPE, text=True)
+    monkeypatch.setattr(store, "WAIT_SAID_AFTER_S", 0.5)
+    registry = jobs.SweepRegistry(jobs.JobSettings(
+        tmp_path, cache, f"sqlite:///{tmp_path / 'mlflow.db'}", max_workers=1,
+        data_roots=(small_corpus.parent, tmp_path)))
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        job = registry.submit({"grid_inline": grid})
+        deadline = time.monotonic() + 120
+        while not (registry.get(job.id).waiting or "").startswith("waiting for "):
+            assert time.monotonic() < deadline, registry.get(job.id).as_json()
+            assert registry.get(job.id).status in ("queued", "running")
+            time.sleep(0.2)
+        state = registry.get(job.id).as_json()
+        assert state["status"] == "running"
+        assert "another sweep holds it while it computes that cache entry" in state["waiting"]
+        cancelled = time.monotonic()
+        registry.cancel(job.id)
+        while registry.get(job.id).status == "running":
+            assert time.monotonic() - cancelled < 15, "the cancel waited for the cache lock"
+            time.sleep(0.2)
+        ended = registry.get(job.id)
+        assert (ended.status, ended.waiting) == ("cancelled", None), ended.as_json()
+    finally:
+        registry.shutdown(5)
+        holder.kill()
+        holder.wait()

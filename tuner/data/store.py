@@ -14,6 +14,8 @@ import tokenize
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +105,32 @@ def _remove_abandoned_writes(path: Path) -> None:
         pass
 
 
+@dataclass(frozen=True)
+class WaitWatch:
+    """Who hears of a wait on another process's cache lock (tuner serve: the sweep's status):
+    `said` gets its line as it starts and None as it ends; `check` raises to give the wait up
+    (the service's cancel), asked every WAIT_CHECK_S."""
+
+    said: Callable[[str | None], None]
+    check: Callable[[], None]
+
+
+WAIT_CHECK_S = 1.0
+_watch: ContextVar[WaitWatch | None] = ContextVar("cache_wait_watch", default=None)
+
+
+@contextmanager
+def waits_watched(watch: WaitWatch) -> Iterator[None]:
+    """Tell `watch` of this thread's waits on cache locks while the block runs. Without it, a
+    served sweep waiting on another sweep's embeddings said `waiting: null` and ignored its
+    cancel until the lock came free (74 s measured)."""
+    token = _watch.set(watch)
+    try:
+        yield
+    finally:
+        _watch.reset(token)
+
+
 def _acquire_saying_waits(lock: FileLock, timeout: float) -> None:
     """Take `lock`, saying so on stderr when another process has held it for WAIT_SAID_AFTER_S:
     otherwise a sweep whose cache entry another (hung or stopped) sweep is computing waits in
@@ -114,9 +142,35 @@ def _acquire_saying_waits(lock: FileLock, timeout: float) -> None:
         lock.acquire(timeout=WAIT_SAID_AFTER_S)
         return
     except Timeout:
-        log.warning("waiting for %s: another sweep holds it while it computes that cache "
-                    "entry; this one goes on when it is done", lock.lock_file)
-    lock.acquire(timeout=timeout - WAIT_SAID_AFTER_S if timeout > 0 else -1)
+        said = (f"waiting for {lock.lock_file}: another sweep holds it while it computes that "
+                "cache entry; this one goes on when it is done")
+        log.warning(said)
+    left = timeout - WAIT_SAID_AFTER_S if timeout > 0 else -1
+    watch = _watch.get()
+    if watch is None:
+        lock.acquire(timeout=left)
+        return
+    watch.said(said)
+    try:
+        _acquire_checking(lock, left, watch.check)
+    finally:
+        watch.said(None)
+
+
+def _acquire_checking(lock: FileLock, timeout: float, check: Callable[[], None]) -> None:
+    """Take `lock` within `timeout` seconds (negative: no limit), calling `check` every
+    WAIT_CHECK_S meanwhile."""
+    deadline = time.monotonic() + timeout if timeout >= 0 else None
+    while True:
+        check()
+        step = WAIT_CHECK_S if deadline is None else min(WAIT_CHECK_S,
+                                                         max(0.0, deadline - time.monotonic()))
+        try:
+            lock.acquire(timeout=step)
+            return
+        except Timeout:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise
 
 
 def replace_atomically(path: Path, write: Callable[[Path], object],

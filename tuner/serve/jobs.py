@@ -108,7 +108,9 @@ class SweepJob:
     # texts...): their text may quote the data, so it is in the server's log and on the sweep
     # run in MLflow (warnings.json), not here; the count is, so a client knows to look there.
     validation_warnings: int = 0
-    waiting: str | None = None  # why a sweep whose turn came has not started (another's lock)
+    # why a sweep waits: whose turn came but has not started (another's lock), or that is
+    # running but waits on another sweep's cache entry
+    waiting: str | None = None
     created: float = field(default_factory=time.time)
     finished_at: float | None = None
 
@@ -400,7 +402,8 @@ class SweepRegistry:
                                  pool=pool, threads_per_worker=self.settings.threads_per_worker)
         hooks = SweepHooks(lambda prepared, skipped: self._started(job, prepared, skipped),
                            lambda record: self._recorded(job, record),
-                           lambda run_id: self._opened(job, run_id))
+                           lambda run_id: self._opened(job, run_id),
+                           on_wait=lambda line: self._waits(job, line))
         if is_locked(self.settings.tracking_uri, job.experiment):  # queued, never "running"
             self._wait_behind_others(job, grid, inputs, stop)
             return
@@ -443,6 +446,11 @@ class SweepRegistry:
                       "tuner.error tag in MLflow says why")
             return
         self._end(job, "finished", None)
+
+    def _waits(self, job: SweepJob, line: str | None) -> None:
+        """A running sweep's wait on another sweep's cache entry, in its status (`waiting`)."""
+        with self._lock:
+            job.waiting = line
 
     def _wait_behind_others(self, job: SweepJob, grid: Grid, inputs: CheckedInputs,
                             stop: threading.Event) -> None:
