@@ -273,19 +273,27 @@ def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, ho
     except SweepNotStartedError:
         raise
     except Exception as err:  # trials may have run: no longer "invalid input" (exit 2)
-        raise _aborted(grid, err, tracker.journalled) from err
+        raise _aborted(grid, err, tracker.journalled, settings.tracking_uri) from err
     return SweepOutcome(result.sweep.experiment_id, result.sweep.run_id, metric, board,
                         result.counts, journalled=tracker.journalled,
                         unshown=len(ranked) - len(board), warnings=after)
 
 
-def _aborted(grid: Grid, err: Exception, journalled: int = 0) -> SweepAbortedError:
+def _aborted(grid: Grid, err: Exception, journalled: int = 0, tracking_uri: str = ""
+             ) -> SweepAbortedError:
     """The error, and what it was raised from when that says more (a store's wrapped one), and
-    how many results wait in the journal (else said only by a warning per result)."""
+    how many results wait in the journal (else said only by a warning per result). A local
+    store's file gone from its path is said: SQLite's own words for it are "attempt to write a
+    readonly database"."""
     cause = first_line(err)
     inner = root_cause(err)
     said = f"{type(err).__name__}: {cause}" + (f" ({inner})" if inner.split(": ", 1)[0]
                                                != type(err).__name__ else "")
+    local = local_store(tracking_uri) if tracking_uri else None
+    if local is not None and not local.exists():
+        said = (f"the tracking store's file {local} is gone: it was moved or deleted while the "
+                "sweep ran; put it back before the next sweep, which would otherwise start a new "
+                f"store and run every trial again ({said})")
     kept = f"; the results of {journalled} finished trial{'s' * (journalled != 1)} that the " \
         "store refused are kept in the journal under the cache folder, and the experiment's " \
         "next sweep logs them" if journalled else ""

@@ -14,6 +14,7 @@ from tuner.output import TopicModelOutput
 from tuner.params import NUM_TOPICS, VOCAB_SIZE, ParamSchema
 
 STORE_VARIABLE = "TUNER_TEST_BROKEN_STORE"
+MOVE_VARIABLE = "TUNER_TEST_MOVE_STORE"  # set: the store's file is moved away, not overwritten
 
 
 class StoreBreakerTrainer(Trainer):
@@ -28,6 +29,10 @@ class StoreBreakerTrainer(Trainer):
         # After the fit: the parent opens the trial's run as it submits it, and a commit of its
         # still in flight writes the store's first page back over damage done at once (seen
         # once workers started their trials within milliseconds).
-        with open(os.environ[STORE_VARIABLE], "r+b") as store:
+        path = os.environ[STORE_VARIABLE]
+        if os.environ.get(MOVE_VARIABLE):
+            os.rename(path, f"{path}.moved")
+            return output
+        with open(path, "r+b") as store:
             store.write(b"this is no longer an SQLite database" * 100)
         return output

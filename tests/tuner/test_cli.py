@@ -304,6 +304,30 @@ def test_a_store_failure_after_trials_started_exits_4(tmp_path, small_corpus, ca
                             "sweep logs them")
 
 
+def test_a_store_file_moved_away_mid_sweep_is_said(tmp_path, small_corpus, capsys,
+                                                    monkeypatch):
+    """SQLite's words for a file moved away are "attempt to write a readonly database", and the
+    KILLED sweep run's warning was SQLAlchemy's five lines (concurrency audit of 2026-12-05)."""
+    from tests.tuner.store_breaker import MOVE_VARIABLE, STORE_VARIABLE
+    from trainers import EXTRA_VARIABLE
+
+    store = tmp_path / "mlflow.db"
+    monkeypatch.setenv(EXTRA_VARIABLE, "StoreBreaker=tests.tuner.store_breaker:StoreBreakerTrainer")
+    monkeypatch.setenv(STORE_VARIABLE, str(store))
+    monkeypatch.setenv(MOVE_VARIABLE, "1")
+    path = make_grid(tmp_path, small_corpus, models=["storebreaker"],
+                     params={"num_topics": [5, 6], "vocab_size": 1000})
+    code = main(["run", str(path), "--tracking-uri", f"sqlite:///{store}", "--cache-dir",
+                 str(tmp_path / "cache"), "--quiet", "--max-workers", "1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 4
+    assert (f"the tracking store's file {store} is gone: it was moved or deleted while the "
+            "sweep ran; put it back") in err[-1]
+    killed = [line for line in err if "could not end sweep run" in line]
+    assert killed and all(line.endswith("attempt to write a readonly database")
+                          for line in killed)
+
+
 @pytest.mark.parametrize(("error", "code"), [
     (GridError(["grid.json: seeds: expects ..."]), 2),
     (TrackingError("MLflow tracking store x cannot be used"), 2),

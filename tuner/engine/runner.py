@@ -409,7 +409,7 @@ def _end_killed(tracker: Tracker, sweep: SweepHandle) -> None:
     try:
         tracker.end_sweep(sweep, "KILLED", {})
     except Exception as err:  # the store is down: keep the original error, not this one
-        log.warning("could not end sweep run %s as KILLED: %s", sweep.run_id, err)
+        log.warning("could not end sweep run %s as KILLED: %s", sweep.run_id, root_cause(err))
 
 
 def _close(tracker: Tracker, sweep: SweepHandle, result: SweepResult, scheduler: Scheduler,
