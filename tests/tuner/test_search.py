@@ -14,6 +14,7 @@ from tuner.engine.runner import run_sweep
 from tuner.engine.sweep import check_inputs, precompute
 from tuner.errors import GridError
 from tuner.grid import load_grid
+from tuner.reporting.leaderboard import asked_record, shown_as
 from tuner.tracking.tracker import MlflowTracker
 
 SPACE = {"num_topics": [5, 8, 12], "vocab_size": 1000,
@@ -196,6 +197,10 @@ def test_tpe_search_runs_asks_and_tells_and_resumes(tmp_path, small_corpus, sess
                 if int(r.data.params["num_topics"]) == config["params"]["num_topics"]
                 and float(r.data.params["alpha"]) == pytest.approx(config["params"]["alpha"])]
         assert len(mine) == 2 and config["ari_std"] == pytest.approx(statistics.stdev(mine))
+    # what a search asked for is known as it ends: how each configuration's row shows with it
+    shown = asked_record(tracker, first.sweep.run_id).shown
+    assert shown == {t.config_key: shown_as(t) for t in tracker.finished_trials("tpe")}
+    assert shown is not None and len(shown) == 4
 
     prepared = precompute(grid, check_inputs(grid), session_cache, progress=False)
     again = run_sweep(prepared, tracker, lambda: make_executor("process", 2), 2)

@@ -51,6 +51,7 @@ from tuner.engine.watchdog import Limits, Watchdog
 from tuner.engine.worker import read_started, rescore_trial, run_shared_step, run_trial
 from tuner.errors import SweepInterrupted, SweepNotStartedError, TunerError, root_cause
 from tuner.processes import signals_handled
+from tuner.reporting.leaderboard import configs_record
 from tuner.tracking.liveness import swept_elsewhere_error
 from tuner.tracking.records import code_identity
 from tuner.tracking.tags import (
@@ -173,8 +174,8 @@ def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: Executor
     and ends (Word2Vec takes 235 s of a DTM sweep, whose display would otherwise stand at "3/4
     done" meanwhile)."""
     warnings = [*prepared.inputs.advice, *prepared.advice]  # validation's, then precompute's
-    asked = sorted({t.config_key for t in prepared.trials if t.config_key})  # a search: at close
-    sweep, held = _open_sweep_run(prepared, tracker, warnings, asked)
+    asked = configs_record(prepared.trials)  # a search's are known as it ends (_close)
+    sweep, held = _open_sweep_run(prepared, tracker, warnings, asked["config_keys"])
     with tracker.keep_alive(sweep):
         try:
             _release_signals(held)  # a signal held meanwhile arrives here: the run ends KILLED
@@ -235,15 +236,16 @@ def _open_sweep_run(prepared: PreparedSweep, tracker: Tracker, warnings: Sequenc
 
 
 def _log_sweep_inputs(prepared: PreparedSweep, tracker: Tracker, sweep: SweepHandle,
-                      warnings: Sequence[str], asked: Sequence[str]) -> None:
+                      warnings: Sequence[str], asked: Mapping[str, Any]) -> None:
     """What the rankings and reports read from the sweep's run: its settings, the
-    configurations it asks for (they stand in the rankings from its start, see
-    leaderboard.aggregate_seeds), its warnings (said on stderr before the sweep, which a cron
-    job's log buries) and its ground truth (the report's "71% rec.sport.hockey")."""
+    configurations it asks for and how their rows show (`asked`, leaderboard.configs_record:
+    they stand in the rankings from its start, see leaderboard.aggregate_seeds), its warnings
+    (said on stderr before the sweep, which a cron job's log buries) and its ground truth (the
+    report's "71% rec.sport.hockey")."""
     grid = prepared.grid
     tracker.log_json(sweep.run_id, SWEEP_SETTINGS_FILE,
                      {**grid.settings(), EMBEDDING_NAMED: grid.names_embedding_model})
-    tracker.log_json(sweep.run_id, SWEEP_CONFIGS_FILE, {"config_keys": list(asked)})
+    tracker.log_json(sweep.run_id, SWEEP_CONFIGS_FILE, asked)
     if warnings:
         tracker.log_json(sweep.run_id, WARNINGS_FILE, {"warnings": list(warnings)})
     truth = prepared.inputs.truth
@@ -419,7 +421,7 @@ def _close(tracker: Tracker, sweep: SweepHandle, result: SweepResult, scheduler:
     result.unrescorable = len(scheduler.unrescorable)
     if isinstance(source, TpeSource):  # a search's configurations are known as it ends
         tracker.log_json(sweep.run_id, SWEEP_CONFIGS_FILE,
-                         {"config_keys": sorted(scheduler.asked)})
+                         configs_record(scheduler.asked.values()))
         tracker.set_tags(sweep.run_id, {ASKED_TAG: str(len(scheduler.asked))})
     summary = summarize(result) if summarize is not None else SweepSummary()
     tracker.set_tags(sweep.run_id, {SKIPPED_TAG: str(result.skipped),

@@ -142,7 +142,8 @@ class Scheduler:
     waiting: dict[str, list[TrialSpec]] = field(default_factory=dict)  # step id -> parked
     finished_steps: set[str] = field(default_factory=set)
     steps_run: int = 0
-    asked: set[str] = field(default_factory=set)  # config keys of every trial taken, skipped too
+    # config key -> the first trial taken of it (skipped too), for every key taken
+    asked: dict[str, TrialSpec] = field(default_factory=dict)
     # trials whose fit a finished run holds but could not be re-scored from (it kept fewer words
     # than the metrics now read, or an artifact is missing): fitted again, said so
     unrescorable: set[str] = field(default_factory=set)  # their trial keys
@@ -164,7 +165,7 @@ class Scheduler:
             if spec is None:
                 return None
             if spec.config_key:
-                self.asked.add(spec.config_key)
+                self.asked.setdefault(spec.config_key, spec)
             if spec.key in self.done or spec.key in self.pruned:
                 self.skipped += 1
                 self.source.tell(spec.key, self.done.get(spec.key),

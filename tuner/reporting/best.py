@@ -208,8 +208,9 @@ def _chosen(board: list[ConfigResult], metric: str) -> ConfigResult:
     if best is None:
         raise TunerError("every configuration on the board shows runs made with earlier "
                          "settings: the latest sweep asked for them as its grid is now, and none "
-                         "of those trials finished; see their errors (`tuner report`), fix them "
-                         "and run the sweep again")
+                         "of those trials finished (see their errors in `tuner report`, fix "
+                         "them; or finish the sweep they were stopped in) and run the sweep "
+                         "again")
     passed = board[:board.index(best)]
     stale = [c for c in passed if c.replaced]
     if stale:

@@ -15,7 +15,8 @@ from tuner.metrics import METRICS, higher_is_better
 from tuner.reporting.health import Concern, counted, notes, trial_concerns
 from tuner.tracking.records import FinishedTrial, SweepRun, code_changes, ranked
 from tuner.tracking.tags import ASKED_TAG, CODE_TAG, CONTEXT_TAG, RANKING_TAG, SWEPT_TAG
-from tuner.tracking.tracker import SWEEP_CONFIGS_FILE, Tracker
+from tuner.tracking.tracker import SWEEP_CONFIGS_FILE, Tracker, read_back
+from tuner.trial import TrialSpec
 
 SHOWN_METRICS = ("npmi", "diversity", "ari", "f1", "fit_seconds")
 SEED_PARAMS = ("seed", "random_state")  # vary between seeds of one configuration
@@ -41,7 +42,8 @@ class ConfigResult:
     counts: Mapping[str, int] = field(default_factory=dict)  # the seeds that logged each metric
     superseded: int = 0  # runs shown alike under another config key, not ranked (see below)
     # The latest sweep asked for it under another config key (a setting no parameter shows,
-    # other code) and none of those trials finished: these scores are of the earlier settings.
+    # other code) and none of those trials finished (failed, killed, pruned or never ran):
+    # these scores are of the earlier settings.
     replaced: bool = False
 
     @property
@@ -245,12 +247,18 @@ def _swept_names(groups: Sequence[Sequence[FinishedTrial]],
 
 
 def asked_unfinished(asked: Collection[str], finished: Iterable[FinishedTrial],
-                     failed: Iterable[FinishedTrial]) -> frozenset[str]:
+                     failed: Iterable[FinishedTrial],
+                     shown: Mapping[str, str] | None = None) -> frozenset[str]:
     """How the configurations the latest sweep asked for (`asked`) and of which no trial
-    finished show on a board (shown_as), read from their failed trials."""
+    finished show on a board (shown_as): from the sweep's record of how each shows (`shown`,
+    see Asked), and from their failed trials. The record holds those whose trials were killed,
+    pruned or never ran (a sweep stopped before them), which leave no failed trial: without
+    it, a row of earlier settings shown alike passes as the grid's. A sweep logged before
+    tuner recorded it (`shown` None) has only its failed trials to say."""
     done = {t.config_key for t in finished}
-    return frozenset(shown_as(t) for t in failed
-                     if t.config_key in asked and t.config_key not in done)
+    recorded = (shown[k] for k in asked if k not in done and k in shown) if shown else ()
+    return frozenset([*recorded, *(shown_as(t) for t in failed
+                                   if t.config_key in asked and t.config_key not in done)])
 
 
 def replaced_said(configs: Sequence[ConfigResult]) -> list[str]:
@@ -263,7 +271,8 @@ def replaced_said(configs: Sequence[ConfigResult]) -> list[str]:
             f"{'show' if len(replaced) != 1 else 'shows'} runs made with earlier settings "
             "(a setting no parameter shows, such as the embedding's max_length, or other code): "
             "this sweep asked for them as the grid is now, and none of those trials finished "
-            f"(see their errors); they are marked '{REPLACED_NOTE}' and never recommended"]
+            "(they failed: see their errors; or were stopped, pruned or never ran); they are "
+            f"marked '{REPLACED_NOTE}' and never recommended"]
 
 
 def reads_seed(trial: FinishedTrial) -> bool:
@@ -321,16 +330,30 @@ def standing_trials(trials: Sequence[FinishedTrial],
     return [t for config in aggregate_seeds(trials, asked=asked) for t in config.trials]
 
 
+@dataclass(frozen=True)
+class Asked:
+    """What a sweep asked for (its SWEEP_CONFIGS_FILE): the config keys, and how each one's
+    row shows (shown_for; None: a sweep logged before tuner recorded it)."""
+
+    keys: frozenset[str] = frozenset()
+    shown: Mapping[str, str] | None = None
+
+
 def asked_configs(tracker: Tracker, sweeps: Sequence[SweepRun], context: str | None
                   ) -> frozenset[str]:
-    """The config keys the latest sweep on the data of `context` asked for, skipped trials
-    included (its SWEEP_CONFIGS_FILE, logged as it starts and again as it ends); none for a
-    sweep logged before tuner kept them, whose rankings let the newest run stand. A `tuner
-    score --log` run asks for nothing and is passed over."""
+    """The config keys the latest sweep on the data of `context` asked for (see latest_asked)."""
+    return latest_asked(tracker, sweeps, context).keys
+
+
+def latest_asked(tracker: Tracker, sweeps: Sequence[SweepRun], context: str | None) -> Asked:
+    """What the latest sweep on the data of `context` asked for, skipped trials included (its
+    SWEEP_CONFIGS_FILE, logged as it starts and again as it ends); nothing for a sweep logged
+    before tuner kept it, whose rankings let the newest run stand. A `tuner score --log` run
+    asks for nothing and is passed over."""
     sweep = latest_sweep(sweeps, context)
     if sweep is None or ASKED_TAG not in sweep.tags:
-        return frozenset()
-    return asked_by(tracker, sweep.run_id)
+        return Asked()
+    return asked_record(tracker, sweep.run_id)
 
 
 def latest_sweep(sweeps: Sequence[SweepRun], context: str | None) -> SweepRun | None:
@@ -342,8 +365,27 @@ def latest_sweep(sweeps: Sequence[SweepRun], context: str | None) -> SweepRun | 
 def asked_by(tracker: Tracker, sweep_run_id: str) -> frozenset[str]:
     """The config keys sweep run `sweep_run_id` asked for (see asked_configs); none if it has
     not said."""
+    return asked_record(tracker, sweep_run_id).keys
+
+
+def asked_record(tracker: Tracker, sweep_run_id: str) -> Asked:
+    """What sweep run `sweep_run_id` asked for (see latest_asked); nothing if it has not said."""
     found = tracker.read_json(sweep_run_id, SWEEP_CONFIGS_FILE) or {}
-    return frozenset(str(key) for key in found.get("config_keys", ()))
+    shown = found.get("shown")
+    return Asked(frozenset(str(key) for key in found.get("config_keys", ())),
+                 {str(k): str(v) for k, v in shown.items()} if isinstance(shown, dict) else None)
+
+
+def configs_record(specs: Iterable[TrialSpec]) -> dict[str, Any]:
+    """What a sweep logs of the trials it asks for (SWEEP_CONFIGS_FILE): their config keys, and
+    how each one's row shows (shown_for), by which a row of earlier settings is known where
+    none of the key's trials finished and none failed either (killed, pruned, never ran)."""
+    first: dict[str, TrialSpec] = {}
+    for spec in specs:  # a configuration's seeds show alike
+        if spec.config_key:
+            first.setdefault(spec.config_key, spec)
+    return {"config_keys": sorted(first),
+            "shown": {key: shown_for(spec) for key, spec in first.items()}}
 
 
 def shown_as(trial: FinishedTrial) -> str:
@@ -351,6 +393,13 @@ def shown_as(trial: FinishedTrial) -> str:
     (the same for runs of it made under other code or with other side inputs)."""
     return (trial.model + repr(sorted(config_params(trial).items(), key=lambda kv: kv[0]))
             + repr(sorted(trial.metric_settings.items())))
+
+
+def shown_for(spec: TrialSpec) -> str:
+    """shown_as of the run `spec` logs, before it runs: of the record that run is read back as
+    (read_back: its parameters through the store's text), so that 0.1, None or True compare
+    as the run will give them, and no key's record can differ from its runs' rows."""
+    return shown_as(read_back(spec))
 
 
 def _latest_start(group: Sequence[FinishedTrial]) -> int:
@@ -521,10 +570,11 @@ def leaderboard(tracker: Tracker, experiment: str, metric: str, limit: int = 10,
     finished = ranked(tracker.finished_trials(experiment))
     context = context or newest_context(sweeps, finished)
     trials = on_data(finished, context)
-    asked = asked_configs(tracker, sweeps, context)
-    unfinished = asked_unfinished(asked, trials, on_data(tracker.failed_trials(experiment),
-                                                         context)) if asked else frozenset()
-    return rank_configs(aggregate_seeds(trials, declared_swept(sweeps, context), asked,
+    asked = latest_asked(tracker, sweeps, context)
+    unfinished = asked_unfinished(asked.keys, trials,
+                                  on_data(tracker.failed_trials(experiment), context),
+                                  asked.shown) if asked.keys else frozenset()
+    return rank_configs(aggregate_seeds(trials, declared_swept(sweeps, context), asked.keys,
                                        seeds_asked(sweeps), latest_seeds(sweeps, context),
                                        unfinished),
                         metric)[:limit]

@@ -29,10 +29,10 @@ from tuner.reporting.importance import (
 from tuner.reporting.leaderboard import (
     ConfigResult,
     aggregate_seeds,
-    asked_configs,
     asked_unfinished,
     collapsed,
     declared_swept,
+    latest_asked,
     latest_seeds,
     newest_context,
     on_data,
@@ -151,12 +151,12 @@ def write_report_with(tracker: Tracker, experiment: str, out: Path,
     trials = on_data(everything, context)
     sweep = _report_sweep(sweeps, context)
     declared = declared_swept(sweeps, context)
-    asked = asked_configs(tracker, sweeps, context)
+    asked = latest_asked(tracker, sweeps, context)
     failed = on_data(tracker.failed_trials(experiment), context)
     data = _report_data(tracker, experiment, trials, metric or ranking_metric(sweeps),
-                        declared, len(everything) - len(trials), asked, seeds_asked(sweeps),
+                        declared, len(everything) - len(trials), asked.keys, seeds_asked(sweeps),
                         latest_seeds(sweeps, context), _labels(tracker, sweep),
-                        asked_unfinished(asked, ranked(trials), failed))
+                        asked_unfinished(asked.keys, ranked(trials), failed, asked.shown))
     data = _with_failures(data, trials, failed, declared)
     warned = (tracker.read_json(sweep.run_id, WARNINGS_FILE) or {}
               if sweep.tags.get(WARNINGS_TAG, "0") != "0" else {})

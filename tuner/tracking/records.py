@@ -278,12 +278,21 @@ def current_trials(runs: Iterable[StoredRun]) -> list[FinishedTrial]:
 
 
 def _trainer_facts(model: str) -> _TrainerFacts:
-    from trainers import canonical_name, load_trainer, trainer_revision
+    from trainers import canonical_name, trainer_revision
 
     if not model or canonical_name(model) is None:
         return _TrainerFacts({}, None)
-    schema = load_trainer(model).params
-    return _TrainerFacts({p.name: p for p in schema.params}, trainer_revision(model))
+    return _TrainerFacts(param_schema(model), trainer_revision(model))
+
+
+def param_schema(model: str) -> dict[str, Param]:
+    """Parameter name -> its declaration in `model`'s trainer, by which a run's parameters are
+    typed back; none for a model no registry knows (a plug-in not loaded)."""
+    from trainers import canonical_name, load_trainer
+
+    if not model or canonical_name(model) is None:
+        return {}
+    return {p.name: p for p in load_trainer(model).params.params}
 
 
 def is_pruned(tags: Mapping[str, str]) -> bool:

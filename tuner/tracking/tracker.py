@@ -33,11 +33,14 @@ from tuner.tracking.records import (
     CURVE_PREFIX,
     FinishedTrial,
     PastCurve,
+    StoredRun,
     SweepRun,
     by_step,
     current_trials,
+    finished_trial,
     is_pruned,
     one_run_a_trial,
+    param_schema,
     richest_fits,
     stored_run,
     stored_words,
@@ -756,7 +759,7 @@ class MlflowTracker:
     def _log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
         from mlflow.entities import Param
 
-        safe = [Param(k, _param_text(v)) for k, v in params.items() if not _is_secret(k)]
+        safe = [Param(k, v) for k, v in logged_params(params).items()]
         for start in range(0, len(safe), 100):
             self.client.log_batch(run_id, params=safe[start:start + 100])
 
@@ -881,6 +884,21 @@ def trial_params(spec: TrialSpec) -> dict[str, Any]:
     """The parameters a trial run logs: the model's, the seed and the metric settings."""
     return {"model": spec.model, "seed": spec.seed, **spec.params,
             **asdict(spec.metrics)}
+
+
+def read_back(spec: TrialSpec) -> FinishedTrial:
+    """The record a run of `spec` is read as (records.finished_trial): its parameters as the
+    store keeps them (text: 0.1 as "0.1", None as "null"), typed back by its model's schema.
+    What a sweep records of a trial before it runs is then what its run will show."""
+    return finished_trial(StoredRun("", "", "RUNNING", {MODEL_TAG: spec.model},
+                                    logged_params(trial_params(spec)), {}),
+                          param_schema(spec.model))
+
+
+def logged_params(params: Mapping[str, Any]) -> dict[str, str]:
+    """Parameters as a run stores them: as text (see _param_text), none whose name marks a
+    secret."""
+    return {k: _param_text(v) for k, v in params.items() if not _is_secret(k)}
 
 
 def _opened(run: Any) -> tuple[int, str]:
