@@ -304,7 +304,7 @@ def test_a_store_failure_after_trials_started_exits_4(tmp_path, small_corpus, ca
                             "sweep logs them")
 
 
-def test_a_store_file_moved_away_mid_sweep_is_said(tmp_path, small_corpus, capsys,
+def test_a_store_file_moved_away_mid_sweep_is_said(tmp_path, small_corpus, capsys, caplog,
                                                     monkeypatch):
     """SQLite's words for a file moved away are "attempt to write a readonly database", and the
     KILLED sweep run's warning was SQLAlchemy's five lines (concurrency audit of 2026-12-05)."""
@@ -323,9 +323,10 @@ def test_a_store_file_moved_away_mid_sweep_is_said(tmp_path, small_corpus, capsy
     assert code == 4
     assert (f"the tracking store's file {store} is gone: it was moved or deleted while the "
             "sweep ran; put it back") in err[-1]
-    killed = [line for line in err if "could not end sweep run" in line]
+    killed = [r.getMessage() for r in caplog.records
+              if r.getMessage().startswith("could not end sweep run")]
     assert killed and all(line.endswith("attempt to write a readonly database")
-                          for line in killed)
+                          for line in killed), killed
 
 
 @pytest.mark.parametrize(("error", "code"), [
