@@ -494,6 +494,12 @@ def test_a_tpe_search_stopped_midway_keeps_what_it_asked_and_a_rerun_adds_only_t
     [stopped] = tracker.sweep_runs("tpe-stopped")
     asked = tracker.read_json(stopped.run_id, "search.json")
     assert asked is not None and len(asked["configurations"]) == len(records) >= 2
+    # and how each configuration it asked for shows, by which a row of earlier settings is
+    # told from the search's own (configs_record); at its start a search knows none
+    configs = tracker.read_json(stopped.run_id, "sweep_configs.json")
+    assert configs is not None and len(configs["config_keys"]) >= len(records)
+    assert set(configs["shown"]) == set(configs["config_keys"])
+    assert stopped.tags["tuner.asked"] == str(len(configs["config_keys"]))
     prepared = precompute(grid, check_inputs(grid), session_cache, progress=False)
     again = run_sweep(prepared, tracker, lambda: make_executor("process", 1), 1)
     assert (again.completed, again.skipped) == (4 - len(records), len(records))

@@ -396,6 +396,7 @@ def _end_abandoned(loop: _Loop, err: BaseException, source: TrialSource) -> None
         if isinstance(source, TpeSource):
             try:
                 _log_search(loop.tracker, loop.sweep, source)
+                _log_asked(loop.tracker, loop.sweep, loop.scheduler)
             except Exception as logged:  # the store is down: the trials are kept all the same
                 log.warning("the search's record was not logged (%s)", root_cause(logged))
         _end_killed(loop.tracker, loop.sweep)
@@ -420,9 +421,7 @@ def _close(tracker: Tracker, sweep: SweepHandle, result: SweepResult, scheduler:
     result.skipped = scheduler.skipped
     result.unrescorable = len(scheduler.unrescorable)
     if isinstance(source, TpeSource):  # a search's configurations are known as it ends
-        tracker.log_json(sweep.run_id, SWEEP_CONFIGS_FILE,
-                         configs_record(scheduler.asked.values()))
-        tracker.set_tags(sweep.run_id, {ASKED_TAG: str(len(scheduler.asked))})
+        _log_asked(tracker, sweep, scheduler)
     summary = summarize(result) if summarize is not None else SweepSummary()
     tracker.set_tags(sweep.run_id, {SKIPPED_TAG: str(result.skipped),
                                     SHARED_STEPS_TAG: str(scheduler.steps_run),
@@ -439,6 +438,13 @@ def _close(tracker: Tracker, sweep: SweepHandle, result: SweepResult, scheduler:
     if result.steps:
         tracker.log_json(sweep.run_id, STEPS_FILE, {"steps": result.steps})
     tracker.end_sweep(sweep, "FINISHED", summary.metrics)
+
+
+def _log_asked(tracker: Tracker, sweep: SweepHandle, scheduler: Scheduler) -> None:
+    """The configurations a search asked for, known as it ends or is stopped: a stopped
+    search's rows of earlier settings are marked too (leaderboard.asked_unfinished)."""
+    tracker.log_json(sweep.run_id, SWEEP_CONFIGS_FILE, configs_record(scheduler.asked.values()))
+    tracker.set_tags(sweep.run_id, {ASKED_TAG: str(len(scheduler.asked))})
 
 
 def _log_search(tracker: Tracker, sweep: SweepHandle, source: TpeSource) -> None:
