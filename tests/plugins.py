@@ -19,8 +19,9 @@ import numpy as np
 from trainers.base import Requirement, Trainer
 from trainers.lda import LDATrainer
 from tuner.data.inputs import FitContext, SharedStep, StepInputs, TrialData
+from tuner.data.store import ArrayCache
 from tuner.output import TopicModelOutput
-from tuner.params import NUM_TOPICS, VOCAB_SIZE, Param, ParamSchema, between, one_of
+from tuner.params import NUM_TOPICS, VOCAB_SIZE, Param, ParamSchema, anything, between, one_of
 
 FAILING_SEED = 13
 NAP_SECONDS = 3600
@@ -146,7 +147,9 @@ class ScribblerTrainer(_AdjustedLda):
     name: ClassVar[str] = "Scribbler"
     params: ClassVar[ParamSchema] = ParamSchema("Scribbler", [
         NUM_TOPICS, VOCAB_SIZE,
-        Param("touch", str, "write", one_of("write", "chmod"), "what it does to the file")])
+        Param("touch", str, "write", one_of("write", "chmod"), "what it does to the file"),
+        Param("derive", bool, False, anything(), "then cache a matrix derived from its inputs, as a "
+              "UMAP reduction or word vectors are")])
 
     def adjusted(self, output: TopicModelOutput, data: TrialData, ctx: FitContext
                  ) -> TopicModelOutput:
@@ -156,11 +159,14 @@ class ScribblerTrainer(_AdjustedLda):
                 tokens.chmod(tokens.stat().st_mode ^ 0o040)  # group read flipped
             else:
                 zero_first_half(tokens)
+        if self.derive:
+            ArrayCache(Path(ctx.cache_dir) / "derived", "derived").get_or_compute(
+                {"of": "the bag"}, lambda: np.ones((2, 2)))
         return output
 
     def fit(self, data: TrialData, params: Mapping[str, Any], ctx: FitContext
             ) -> TopicModelOutput:
-        self.touch = params["touch"]
+        self.touch, self.derive = params["touch"], params["derive"]
         return super().fit(data, params, ctx)
 
 

@@ -53,6 +53,21 @@ def test_a_trial_whose_bag_was_written_while_it_ran_is_not_kept(tmp_path, small_
     assert record.error is not None and "written while the trial ran" in record.error.message
 
 
+def test_what_a_fit_derived_from_a_bag_written_while_it_ran_is_not_cached(
+        tmp_path, small_corpus, monkeypatch: pytest.MonkeyPatch):
+    """The trial failed, but a UMAP reduction or word vectors it cached from the written bytes
+    stayed, and every later trial read them as a hit."""
+    monkeypatch.setenv("TUNER_TRAINERS", "Scribbler=tests.plugins:ScribblerTrainer")
+    grid = load_grid(make_grid(tmp_path, small_corpus, experiment="derived",
+                               models=["Scribbler"], params={"num_topics": 5,
+                                                             "scribbler.derive": True}))
+    trial = precompute(grid, check_inputs(grid), tmp_path / "cache", progress=False).trials[0]
+    record = run_trial(trial)
+    assert record.status is TrialStatus.FAILED
+    assert record.error is not None and "written while the trial ran" in record.error.message
+    assert list((tmp_path / "cache" / "derived").glob("*.npy")) == []
+
+
 def test_a_trial_whose_bags_file_mode_changed_while_it_ran_is_kept(
         tmp_path, small_corpus, monkeypatch: pytest.MonkeyPatch):
     """A chmod changes the file's ctime, not its content: the trial failed as "written while

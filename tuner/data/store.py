@@ -117,6 +117,28 @@ class WaitWatch:
 
 WAIT_CHECK_S = 1.0
 _watch: ContextVar[WaitWatch | None] = ContextVar("cache_wait_watch", default=None)
+_inputs_check: ContextVar[Callable[[], None] | None] = ContextVar("cache_inputs_check",
+                                                                   default=None)
+
+
+@contextmanager
+def inputs_checked(check: Callable[[], None]) -> Iterator[None]:
+    """Call `check` (it raises when the inputs changed) before any derived entry computed in
+    the block is written (ArrayCache: a UMAP reduction, word vectors). A worker's mapped bag or
+    embeddings written in place mid-fit fail the trial after it; without this, what the fit
+    cached from those bytes stayed, and every later trial read it as a hit."""
+    token = _inputs_check.set(check)
+    try:
+        yield
+    finally:
+        _inputs_check.reset(token)
+
+
+def check_inputs_before_writing() -> None:
+    """The block's inputs check (inputs_checked), if any."""
+    check = _inputs_check.get()
+    if check is not None:
+        check()
 
 
 @contextmanager
@@ -369,6 +391,7 @@ class ArrayCache:
             started = time.perf_counter()  # inside this fit's own time: not noted as reused
             matrix = np.ascontiguousarray(compute(), dtype=np.float32)
             seconds = time.perf_counter() - started
+            check_inputs_before_writing()
 
             def write(temp: Path) -> None:
                 with temp.open("wb") as handle:

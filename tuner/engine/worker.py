@@ -14,6 +14,7 @@ import time
 import traceback
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -34,7 +35,7 @@ from tuner.data.ground_truth import (
 )
 from tuner.data.inputs import Checkpoint, FitContext, SharedStep, TrialData, never_stop
 from tuner.data.numerics import check_torch_capability
-from tuner.data.store import cached_work_seconds, file_sha256, read_json
+from tuner.data.store import cached_work_seconds, file_sha256, inputs_checked, read_json
 from tuner.data.vocab import BOW_TOKENS, BagOfWords, BowCache
 from tuner.devices import limit_threads, pick_device, thread_limit
 from tuner.engine.jit import enable_jit_cache
@@ -253,8 +254,13 @@ def _check_mapped_files(loaded: LoadedData, ref: DataRef) -> None:
             continue
         _STATE.data.pop(_memo_key(ref), None)
         raise CacheError(f"{path}: the cache file was written while the trial ran, so what it "
-                         "read is not what was checked; its result is not kept; re-run the "
-                         "sweep")
+                         "read is not what was checked; its result, and what it derived from "
+                         "the file, are not kept; re-run the sweep")
+
+
+def _mapped_files_checked(loaded: LoadedData, ref: DataRef) -> AbstractContextManager[None]:
+    """Check the mapped inputs before a fit or shared step caches what it derived from them."""
+    return inputs_checked(lambda: _check_mapped_files(loaded, ref))
 
 
 def _recorded_sha256(path: Path) -> str | None:
@@ -487,10 +493,10 @@ def run_shared_step(spec: TrialSpec, step: SharedStep,
     marker = _mark_started(started_dir, step_marker(step_id(spec.model, step)))
     try:
         trainer = load_trainer(spec.model)
-        data = load_trial_data(spec.data)
-        with thread_limit(_STATE.threads):
-            cached = trainer.run_shared_step(step, fit_view(data, spec.data), spec.params,
-                                             _context(spec))
+        loaded = loaded_trial_data(spec.data)
+        with thread_limit(_STATE.threads), _mapped_files_checked(loaded, spec.data):
+            cached = trainer.run_shared_step(step, fit_view(loaded.data, spec.data),
+                                             spec.params, _context(spec))
     except TRIAL_FAILURES as err:
         return StepDone(time.perf_counter() - started, f"{type(err).__name__}: {err}",
                         _worker_name())
@@ -565,7 +571,7 @@ def _fit_and_score(spec: TrialSpec, worker: str) -> TrialRecord:
     top_n = spec.metrics.words_needed
     checkpoint = _checkpoint(spec, data)
     started = time.perf_counter()
-    with cached_work_seconds() as reused:
+    with cached_work_seconds() as reused, _mapped_files_checked(loaded, spec.data):
         output = fit_trial(trainer, fit_view(data, spec.data), spec.params,
                            _context(spec, checkpoint or never_stop))
     fit_seconds = time.perf_counter() - started
