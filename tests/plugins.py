@@ -148,8 +148,8 @@ class ScribblerTrainer(_AdjustedLda):
     params: ClassVar[ParamSchema] = ParamSchema("Scribbler", [
         NUM_TOPICS, VOCAB_SIZE,
         Param("touch", str, "write", one_of("write", "chmod"), "what it does to the file"),
-        Param("derive", bool, False, anything(), "then cache a matrix derived from its inputs, as a "
-              "UMAP reduction or word vectors are")])
+        Param("derive", bool, False, anything(), "then cache a matrix derived from its "
+              "inputs, as a UMAP reduction or word vectors are")])
 
     def adjusted(self, output: TopicModelOutput, data: TrialData, ctx: FitContext
                  ) -> TopicModelOutput:

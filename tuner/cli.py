@@ -10,6 +10,7 @@ Exit codes: 0 every trial completed or was skipped; 1 the sweep finished but a t
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import logging
 import math
@@ -712,7 +713,7 @@ class _RunView:
         self.display: ProgressDisplay | None = None
         self.swept: dict[str, list[str]] = {}  # model -> what the grid varies: a trial's name
 
-    def prepared(self, sweep: PreparedSweep, skipped: int) -> None:
+    def prepared(self, sweep: PreparedSweep, done: frozenset[str]) -> None:
         from tuner.progress import ProgressDisplay, TrialProgress
 
         self.swept = sweep.grid.swept()
@@ -724,7 +725,9 @@ class _RunView:
         workers = self.settings.max_workers
         print(f"{total} trial{'s' * (total != 1)}, {workers} worker{'s' * (workers != 1)}",
               flush=True)
-        self.display = ProgressDisplay(TrialProgress(total, skipped), sys.stdout, self.bar)
+        pending = collections.Counter(t.model for t in sweep.trials if t.key not in done)
+        self.display = ProgressDisplay(TrialProgress(total, len(done), pending=pending),
+                                       sys.stdout, self.bar)
 
     def finished(self, record: TrialRecord) -> None:
         if record.error is None:
@@ -740,7 +743,10 @@ class _RunView:
         if self.display is None:
             print(line, flush=True)
         else:
-            self.display.trial_finished(record.status, line)
+            from tuner.progress import trial_seconds
+
+            self.display.trial_finished(record.status, line, record.spec.model,
+                                        trial_seconds(record))
 
     def step(self, line: str) -> None:
         """A shared step's start or end, between the trials' lines."""

@@ -106,7 +106,8 @@ class SweepHooks:
     """Optional callbacks: after precompute (with the number of trials already finished), once
     the sweep's parent run is open (with its run id) and after each trial is logged."""
 
-    on_prepared: Callable[[PreparedSweep, int], None] | None = None
+    # with the keys of its trials an earlier sweep finished, which are skipped
+    on_prepared: Callable[[PreparedSweep, frozenset[str]], None] | None = None
     on_record: Callable[[TrialRecord], None] | None = None
     on_start: Callable[[str], None] | None = None
     on_step: Callable[[str], None] | None = None  # a line as each shared step starts and ends
@@ -221,11 +222,11 @@ def _execute_locked(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
                                   threads=threads_per_worker(settings.max_workers,
                                                              settings.threads_per_worker))
         done = tracker.finished_trial_keys(experiment_id, pruned=grid.search.prunes)
-        finished = sum(t.key in done for t in prepared.trials)
+        finished = frozenset(t.key for t in prepared.trials if t.key in done)
         if hooks.on_prepared is not None:
             hooks.on_prepared(prepared, finished)
         _raise_if_stopped(settings)
-        to_run = (len(prepared.trials) or grid.trial_count) - finished
+        to_run = (len(prepared.trials) or grid.trial_count) - len(finished)
         return _run_and_rank(grid, inputs, settings, hooks, tracker, prepared, pool, to_run,
                              _will_need_fanova(grid, prepared, done))
     finally:

@@ -7,10 +7,10 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
-from tuner.trial import TrialStatus
+from tuner.trial import TrialRecord, TrialStatus
 
 SUMMARY_INTERVAL_S = 30.0  # a log gets a line at least this often...
 SUMMARY_FRACTION = 0.1  # ...and each time this share of the trials has finished
@@ -27,19 +27,38 @@ def format_duration(seconds: float) -> str:
     return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
 
 
+def trial_seconds(record: TrialRecord) -> float | None:
+    """The worker time a trial took: its scoring, and its fit unless it re-scored an earlier
+    run's (whose fit_seconds it carries); None when it logged none (a failure)."""
+    metrics = record.metrics
+    parts = ["eval_seconds"] if record.rescored_from is not None else \
+        ["fit_seconds", "eval_seconds", "checkpoint_seconds"]
+    found = [float(metrics[name]) for name in parts if name in metrics]
+    return sum(found) if found else None
+
+
 class TrialProgress:
     """Counts of a sweep's trials and when the next summary line is due.
 
-    Skipped trials (finished by an earlier run) count as done but cost no time, so the ETA is the
-    wall time per trial run so far times the trials left. A summary is due when `interval_s` has
-    passed since the last one, when another `fraction` of the trials has finished, and at the end.
+    Skipped trials (finished by an earlier run) count as done but cost no time. The ETA is the
+    work left over the rate the workers have done work so far. With `pending` (model -> its
+    trials to run), the work left is each model's trials left times its mean trial time so far
+    (a model not seen yet: the mean of all), so a grid whose first trials are LDA's seconds and
+    last BERTopic's minutes is not given the seconds; without it, or before any trial said its
+    time, the wall time per trial run so far times the trials left. A summary is due when
+    `interval_s` has passed since the last one, when another `fraction` of the trials has
+    finished, and at the end.
     """
 
     def __init__(self, total: int, skipped: int = 0, clock: Callable[[], float] = time.monotonic,
                  interval_s: float = SUMMARY_INTERVAL_S,
-                 fraction: float = SUMMARY_FRACTION) -> None:
+                 fraction: float = SUMMARY_FRACTION,
+                 pending: Mapping[str, int] | None = None) -> None:
         self.total, self.skipped, self.failed, self.ran = total, skipped, 0, 0
         self.pruned = 0
+        self.pending = dict(pending or {})
+        self.ran_of: dict[str, int] = {}  # model -> its trials run
+        self.timed: dict[str, tuple[int, float]] = {}  # model -> (trials timed, their seconds)
         self.clock, self.interval_s = clock, interval_s
         self.step = max(1, math.ceil(total * fraction))
         self.started = self.last_line_at = clock()
@@ -64,11 +83,31 @@ class TrialProgress:
             return 0.0
         if self.ran == 0:
             return None
-        return self.elapsed_s() / self.ran * (self.total - self.done)
+        work = sum(seconds for _, seconds in self.timed.values())
+        if not self.pending or work <= 0:
+            return self.elapsed_s() / self.ran * (self.total - self.done)
+        return self._work_left() * self.elapsed_s() / work
 
-    def record(self, status: TrialStatus) -> str | None:
-        """Count one finished trial; the summary line if one is due now."""
+    def _work_left(self) -> float:
+        """Seconds of worker time the trials left will take, at each model's mean so far."""
+        count = sum(n for n, _ in self.timed.values())
+        overall = sum(seconds for _, seconds in self.timed.values()) / count
+        left = 0.0
+        for model, pending in self.pending.items():
+            n, seconds = self.timed.get(model, (0, 0.0))
+            left += max(0, pending - self.ran_of.get(model, 0)) * (seconds / n if n else overall)
+        return left
+
+    def record(self, status: TrialStatus, model: str | None = None,
+               seconds: float | None = None) -> str | None:
+        """Count one finished trial (of `model`, which took `seconds` of a worker's time); the
+        summary line if one is due now."""
         self.ran += 1
+        if model is not None:
+            self.ran_of[model] = self.ran_of.get(model, 0) + 1
+            if seconds is not None:
+                n, total = self.timed.get(model, (0, 0.0))
+                self.timed[model] = (n + 1, total + seconds)
         self.failed += status is TrialStatus.FAILED
         self.pruned += status is TrialStatus.PRUNED
         if self.finished and self.ended is None:
@@ -117,15 +156,16 @@ class ProgressDisplay:
         self.ticker = threading.Thread(target=self._tick_until_stopped, daemon=True)
         self.ticker.start()
 
-    def trial_finished(self, status: TrialStatus, line: str) -> None:
-        """Show one trial's line and count it."""
+    def trial_finished(self, status: TrialStatus, line: str, model: str | None = None,
+                       seconds: float | None = None) -> None:
+        """Show one trial's line and count it (see TrialProgress.record)."""
         with self.lock:
             if self.bar is None:
                 self._write(line)
-                self._write(self.progress.record(status))
+                self._write(self.progress.record(status, model, seconds))
                 return
             self.bar.write(line, file=self.stream)
-            self.progress.record(status)
+            self.progress.record(status, model, seconds)
             self._refresh_bar()
 
     def say(self, line: str) -> None:

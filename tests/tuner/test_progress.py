@@ -43,6 +43,35 @@ def test_summary_counts_failures_skips_elapsed_and_eta(clock: Clock) -> None:
                                   "ETA 10m54s")
 
 
+def test_the_eta_weighs_the_trials_left_by_their_models_time(clock: Clock) -> None:
+    """A grid of LDA's seconds then BERTopic's minutes: by the wall time per trial alone, the
+    ETA after one BERTopic trial said 8 s for three more of 10 s each."""
+    progress = TrialProgress(8, clock=clock, pending={"LDA": 4, "BERTopic": 4})
+    for _ in range(4):
+        clock.now += 1
+        progress.record(OK, "LDA", 1.0)
+    assert progress.eta_s() == pytest.approx(4.0)  # BERTopic unseen: the mean of all, 1 s
+    clock.now += 10
+    progress.record(OK, "BERTopic", 10.0)
+    assert progress.eta_s() == pytest.approx(30.0)  # 3 x 10 s at one worker's rate
+
+
+def test_two_workers_halve_the_work_left(clock: Clock) -> None:
+    progress = TrialProgress(6, clock=clock, pending={"LDA": 6})
+    for _ in range(2):  # two trials of 10 s each, side by side
+        clock.now += 5
+        progress.record(OK, "LDA", 10.0)
+    # 20 s of work done in 10 s of wall time; 4 trials x 10 s left at that rate
+    assert progress.eta_s() == pytest.approx(20.0)
+
+
+def test_skipped_trials_are_not_in_the_work_left(clock: Clock) -> None:
+    progress = TrialProgress(4, skipped=2, clock=clock, pending={"LDA": 2})
+    clock.now += 3
+    progress.record(OK, "LDA", 3.0)
+    assert progress.eta_s() == pytest.approx(3.0)
+
+
 def test_eta_is_unknown_before_the_first_trial_and_zero_at_the_end(clock: Clock) -> None:
     progress = TrialProgress(2, clock=clock)
     assert progress.summary() == "[trials] 0/2 done · elapsed 0s · ETA ?"
@@ -119,3 +148,16 @@ def test_bar_display_shows_count_and_eta(clock: Clock) -> None:
     shown = stream.getvalue()
     assert "  COMPLETE lda-1\n" in shown
     assert "trials 1/4" in shown and "elapsed 10s · ETA 30s" in shown
+
+
+def test_a_trial_takes_its_fit_and_scoring_and_a_re_scored_one_its_scoring_alone() -> None:
+    """A re-scored trial carries the fit_seconds of the run whose fit it scored again."""
+    from tuner.progress import trial_seconds
+    from tuner.trial import DataRef, MetricSettings, TrialRecord, TrialSpec
+
+    spec = TrialSpec("LDA", {}, 1, DataRef("c", "s", "en", "b", None, None, None, None),
+                     MetricSettings(), "e", "k")
+    timed = {"fit_seconds": 12.0, "eval_seconds": 0.5}
+    assert trial_seconds(TrialRecord(spec, OK, timed)) == 12.5
+    assert trial_seconds(TrialRecord(spec, OK, timed, rescored_from="run")) == 0.5
+    assert trial_seconds(TrialRecord(spec, FAILED, {})) is None

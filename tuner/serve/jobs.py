@@ -400,7 +400,7 @@ class SweepRegistry:
         settings = SweepSettings(self.settings.tracking_uri, self.settings.cache_dir,
                                  self.settings.max_workers, progress=False, stop=stop,
                                  pool=pool, threads_per_worker=self.settings.threads_per_worker)
-        hooks = SweepHooks(lambda prepared, skipped: self._started(job, prepared, skipped),
+        hooks = SweepHooks(lambda prepared, done: self._started(job, prepared, len(done)),
                            lambda record: self._recorded(job, record),
                            lambda run_id: self._opened(job, run_id),
                            on_wait=lambda line: self._waits(job, line))
