@@ -41,6 +41,7 @@ from tuner.grid import Grid, is_text
 from tuner.grid_sections import MAX_EXPERIMENT, is_file
 from tuner.params import shown
 from tuner.serve import MAX_BATCH_TOKENS, MIN_FREE_GB
+from tuner.serve.boards import BoardCache
 from tuner.serve.errors import public_failure, validation_error
 from tuner.serve.paths import DataRoots, contained_grid
 from tuner.tracking.uri import local_store
@@ -139,6 +140,7 @@ class SweepRegistry:
         self._futures: dict[str, Future[None]] = {}
         self._stops: dict[str, threading.Event] = {}  # per sweep: a cancel or the server's stop
         self._stop = threading.Event()
+        self._boards = BoardCache()
         _remove_gone_servers_grids(settings.cache_dir.resolve() / INLINE_FOLDER)
         self._pool = ThreadPoolExecutor(settings.max_active, thread_name_prefix="sweep")
         self._workers = SharedPool(lambda: make_executor("process", settings.max_workers,
@@ -224,12 +226,20 @@ class SweepRegistry:
         return not running
 
     def leaderboard(self, job_id: str) -> dict[str, Any]:
-        from tuner.reporting.leaderboard import ALL_ROWS, leaderboard
-        from tuner.tracking.tracker import MlflowTracker
-
         job = self.get(job_id)
         if job.experiment_id is None or job.metric is None:
             return {"status": job.status, "metric": job.metric, "entries": []}
+        with self._lock:  # what the board shows changes with these (or with other processes'
+            # runs: BoardCache builds it again after FRESH_S)
+            state = (job.id, job.status, job.metric, job.data_context, job.completed,
+                     job.failed, job.pruned, job.skipped)
+        return self._boards.get(state, lambda: self._board(job))
+
+    def _board(self, job: SweepJob) -> dict[str, Any]:
+        from tuner.reporting.leaderboard import ALL_ROWS, leaderboard
+        from tuner.tracking.tracker import MlflowTracker
+
+        assert job.metric is not None
         board = leaderboard(MlflowTracker(self.settings.tracking_uri), job.experiment,
                             job.metric, ALL_ROWS, job.data_context)
         return {"status": job.status, "metric": job.metric, "experiment": job.experiment,

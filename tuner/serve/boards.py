@@ -1,0 +1,75 @@
+"""Served leaderboards, built once per state of a sweep and shared by the requests that ask for
+it at once. A board is read from the whole experiment's runs (about 3 ms a run: 1.4 s at 480
+runs, measured by the attacker audit of 2026-12-05), and 24 requests at once built it 24 times,
+holding every handler thread: a plain status poll then took 22 s."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+from tuner.errors import ApiError
+
+# A board of a sweep whose counts have not moved is built again after this long, for the runs
+# other processes log to its experiment meanwhile (a cron `tuner run`, another server).
+FRESH_S = 15.0
+BUILDS_AT_ONCE = 2  # of different boards; a request past them waits this long, then is told
+BUILD_WAIT_S = 5.0  # to ask again (503)
+
+
+@dataclass(frozen=True)
+class _Built:
+    at: float
+    answer: dict[str, Any]
+
+
+class BoardCache:
+    """Answers by key (a sweep and its counts), each built by one request while the others
+    asking for it wait for that build."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._built: dict[Hashable, _Built] = {}
+        self._building: dict[Hashable, threading.Event] = {}
+        self._slots = threading.BoundedSemaphore(BUILDS_AT_ONCE)
+
+    def get(self, key: Hashable, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        while True:
+            with self._lock:
+                found = self._built.get(key)
+                if found is not None and self._clock() - found.at < FRESH_S:
+                    return found.answer
+                building = self._building.get(key)
+                if building is None:
+                    building = self._building[key] = threading.Event()
+                    break
+            building.wait()  # then read what it built, or build it if that build failed
+        try:
+            answer = self._build(build)
+            with self._lock:
+                self._forget_stale()
+                self._built[key] = _Built(self._clock(), answer)
+            return answer
+        finally:
+            with self._lock:
+                del self._building[key]
+            building.set()
+
+    def _build(self, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        if not self._slots.acquire(timeout=BUILD_WAIT_S):
+            raise ApiError(HTTPStatus.SERVICE_UNAVAILABLE, "the server is building other "
+                           "leaderboards; ask again in a few seconds")
+        try:
+            return build()
+        finally:
+            self._slots.release()
+
+    def _forget_stale(self) -> None:
+        now = self._clock()
+        for key in [k for k, built in self._built.items() if now - built.at >= FRESH_S]:
+            del self._built[key]
