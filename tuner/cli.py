@@ -35,7 +35,7 @@ from tuner.errors import (
     shown,
 )
 from tuner.processes import exit_fast, signals_handled
-from tuner.serve import MAX_BATCH_TOKENS, MIN_FREE_GB
+from tuner.serve import MAX_BATCH_TOKENS, MAX_TRIAL_SECONDS, MIN_FREE_GB
 from tuner.startup import pause_collection, quiet_resource_tracker, resume_collection
 from tuner.tracking.uri import redact_uri
 
@@ -271,6 +271,11 @@ def _service_commands(commands: argparse._SubParsersAction) -> None:  # type: ig
     serve.add_argument("--min-free-gb", type=non_negative_number, default=MIN_FREE_GB,
                        metavar="GB", help="start no sweep while the cache folder's disk has "
                        f"less free (default {MIN_FREE_GB:g}; 0: never refuse)")
+    serve.add_argument("--max-trial-seconds", type=non_negative_number,
+                       default=MAX_TRIAL_SECONDS, metavar="SECONDS",
+                       help="the longest a trial or shared step may run, whatever its grid's "
+                       f"timeout_s (default {MAX_TRIAL_SECONDS:g}, six hours; 0: the grids' "
+                       "timeout_s alone)")
     serve.add_argument("--max-active-sweeps", type=int, default=1,
                        help="sweeps running at once; later ones queue (default 1)")
     serve.add_argument("--max-connections", type=int, default=256,
@@ -517,7 +522,7 @@ def _serve(args: argparse.Namespace) -> int:
         allowed_hosts=tuple(args.allowed_host), max_active_sweeps=args.max_active_sweeps,
         max_connections=args.max_connections, request_timeout=args.request_timeout,
         threads_per_worker=args.threads_per_worker, max_batch_tokens=args.max_batch_tokens,
-        min_free_gb=args.min_free_gb)
+        min_free_gb=args.min_free_gb, max_trial_s=args.max_trial_seconds or None)
     from tuner.serve.errors import EscapedLog
 
     logging.getLogger("tuner.serve.jobs").setLevel(logging.INFO)  # each sweep's start and end

@@ -668,3 +668,40 @@ def test_a_served_sweep_waiting_on_another_sweeps_cache_entry_says_so_and_can_be
         registry.shutdown(5)
         holder.kill()
         holder.wait()
+
+
+def test_a_served_trial_runs_no_longer_than_the_servers_most(
+        tmp_path: Path, small_corpus: Path) -> None:
+    """A grid of 9,600 LDA trials at 10,000 iterations with timeout_s null held the service and
+    its experiment's lock for as long as they took (attacker audit of 2026-12-05)."""
+    from tuner.serve import jobs
+
+    grid = {**tiny_grid("endless", small_corpus, [1]),
+            "params": {"num_topics": 50, "vocab_size": 1000, "lda.max_iter": 10000},
+            "timeout_s": None}
+    registry = jobs.SweepRegistry(jobs.JobSettings(
+        tmp_path, tmp_path / "cache", f"sqlite:///{tmp_path / 'mlflow.db'}", max_workers=1,
+        data_roots=(small_corpus.parent, tmp_path), max_trial_s=2.0))
+    try:
+        job = registry.submit({"grid_inline": grid})
+        deadline = time.monotonic() + 180
+        while registry.get(job.id).status in ("queued", "running"):
+            assert time.monotonic() < deadline, registry.get(job.id).as_json()
+            time.sleep(0.5)
+        ended = registry.get(job.id)
+        assert (ended.status, ended.failed, ended.completed) == ("failed", 1, 0), ended.as_json()
+        run = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}").search_runs(
+            [str(ended.experiment_id)], "tags.`tuner.role` = 'trial'")[0]
+        assert run.data.tags["tuner.error_type"] == "TrialTimeout", run.data.tags
+    finally:
+        registry.shutdown(5)
+
+
+@pytest.mark.parametrize(("asked", "most", "limit"), [
+    (None, 60.0, 60.0), (30.0, 60.0, 30.0), (600.0, 60.0, 60.0), (600.0, None, 600.0),
+    (None, None, None)])
+def test_a_served_trials_limit_is_the_grids_at_most_the_servers(
+        asked: float | None, most: float | None, limit: float | None) -> None:
+    from tuner.serve.jobs import served_timeout
+
+    assert served_timeout(asked, most) == limit

@@ -11,3 +11,8 @@ MAX_BATCH_TOKENS = 16384
 # request for a 3.9 MB corpus), kept for later sweeps; a client sending such requests every 6 s
 # would fill 30 GB an hour.
 MIN_FREE_GB = 2.0
+# The longest a served trial (or shared step) may run, whatever its grid's timeout_s: a grid of
+# 9,600 LDA trials at 10,000 iterations and timeout_s null held the service, and its
+# experiment's lock (the operator's cron sweep exited 3), for as long as they took (attacker
+# audit of 2026-12-05). Six hours: Word2Vec for ETM on 20 Newsgroups took 11 minutes on one core.
+MAX_TRIAL_SECONDS = 6 * 3600.0

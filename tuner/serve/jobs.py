@@ -40,7 +40,7 @@ from tuner.errors import (
 from tuner.grid import Grid, is_text
 from tuner.grid_sections import MAX_EXPERIMENT, is_file
 from tuner.params import shown
-from tuner.serve import MAX_BATCH_TOKENS, MIN_FREE_GB
+from tuner.serve import MAX_BATCH_TOKENS, MAX_TRIAL_SECONDS, MIN_FREE_GB
 from tuner.serve.boards import BoardCache
 from tuner.serve.errors import public_failure, validation_error
 from tuner.serve.paths import DataRoots, contained_grid
@@ -71,6 +71,7 @@ class JobSettings:
     threads_per_worker: int | None = None  # None: the usable cores shared out among workers
     max_batch_tokens: int = MAX_BATCH_TOKENS
     min_free_gb: float = MIN_FREE_GB
+    max_trial_s: float | None = MAX_TRIAL_SECONDS  # None: the grids' timeout_s alone
 
     @property
     def roots(self) -> DataRoots:
@@ -409,7 +410,9 @@ class SweepRegistry:
             stop = self._stops[job.id]
         settings = SweepSettings(self.settings.tracking_uri, self.settings.cache_dir,
                                  self.settings.max_workers, progress=False, stop=stop,
-                                 pool=pool, threads_per_worker=self.settings.threads_per_worker)
+                                 pool=pool, threads_per_worker=self.settings.threads_per_worker,
+                                 trial_timeout_s=served_timeout(grid.timeout_s,
+                                                                self.settings.max_trial_s))
         hooks = SweepHooks(lambda prepared, done: self._started(job, prepared, len(done)),
                            lambda record: self._recorded(job, record),
                            lambda run_id: self._opened(job, run_id),
@@ -671,6 +674,13 @@ def _free_gb_under(folder: Path) -> float:
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
     return shutil.disk_usage(folder).free / 1e9
+
+
+def served_timeout(asked: float | None, most: float | None) -> float | None:
+    """A served trial's time limit: the grid's timeout_s, at most --max-trial-seconds."""
+    if most is None:
+        return asked
+    return most if asked is None else min(asked, most)
 
 
 def _disk_full(free: float, least: float) -> str:

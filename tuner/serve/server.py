@@ -25,7 +25,7 @@ from typing import Any, ClassVar, cast
 from tuner.devices import worker_limit_problem
 from tuner.errors import ApiError, TunerError
 from tuner.processes import signals_handled
-from tuner.serve import MAX_BATCH_TOKENS, MIN_FREE_GB
+from tuner.serve import MAX_BATCH_TOKENS, MAX_TRIAL_SECONDS, MIN_FREE_GB
 from tuner.serve.errors import (
     LOGGED_LINE_CHARS,
     cut,
@@ -64,6 +64,7 @@ class ServerSettings:
     threads_per_worker: int | None = None
     max_batch_tokens: int = MAX_BATCH_TOKENS
     min_free_gb: float = MIN_FREE_GB
+    max_trial_s: float | None = MAX_TRIAL_SECONDS
 
 
 def is_loopback(host: str) -> bool:
@@ -126,7 +127,8 @@ def make_server(settings: ServerSettings) -> GatedHTTPServer:
         settings.grids_dir, settings.cache_dir, settings.tracking_uri, settings.max_workers,
         settings.max_trials, settings.data_roots, settings.max_active_sweeps,
         threads_per_worker=settings.threads_per_worker,
-        max_batch_tokens=settings.max_batch_tokens, min_free_gb=settings.min_free_gb))
+        max_batch_tokens=settings.max_batch_tokens, min_free_gb=settings.min_free_gb,
+        max_trial_s=settings.max_trial_s))
     handler = _handler_class(registry, settings)
     try:
         server = GatedHTTPServer((settings.host, settings.port), handler,
