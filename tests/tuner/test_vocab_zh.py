@@ -256,6 +256,21 @@ def test_user_words_are_kept_whole_by_jieba():
     assert tokenize(text, "zh", Preprocessing()) == plain  # jieba's own segmenter is untouched
 
 
+def test_chinese_extra_stopwords_jieba_would_cut_are_kept_whole_and_dropped():
+    """A site's boilerplate 新浪体育讯 is cut into 新浪 and 体育讯, and 东方IC into 东方 and ic:
+    no token equalled them, so they dropped nothing and nothing said so (Chinese audit of
+    2026-12-05). A stop word jieba keeps whole already (表示) leaves its segmenter alone."""
+    text = "新浪体育讯 北京时间今天，东方IC供图 姚明在比赛中表示很满意"
+    plain = tokenize(text, "zh", Preprocessing())
+    assert {"新浪", "体育讯", "东方", "ic", "表示"} <= set(plain)
+    dropped = tokenize(text, "zh", Preprocessing(extra_stopwords=("新浪体育讯", "东方IC", "表示")))
+    assert dropped == [w for w in plain if w not in {"新浪", "体育讯", "东方", "ic", "表示"}]
+    key = Preprocessing(extra_stopwords=("新浪体育讯", "表示")).key("c", "zh", 10)
+    assert key["user_words"] == ["新浪体育讯"]  # the bag changes, so does its key
+    assert "user_words" not in Preprocessing(extra_stopwords=("表示",)).key("c", "zh", 10)
+    assert "user_words" not in Preprocessing(extra_stopwords=("新浪体育讯",)).key("c", "en", 10)
+
+
 def test_user_words_are_in_the_chinese_bag_of_words_key_alone():
     """Keyed as jieba reads them (NFKC, once each, in order); an English bag, which never
     reads them, and a bag without them keep their keys."""

@@ -380,11 +380,25 @@ def _jieba() -> Any:
 
 
 def segmenter_words(settings: Preprocessing, language: str) -> tuple[str, ...]:
-    """The `user_words` jieba keeps whole, as the text it segments writes them (NFKC, before
-    lower-casing), sorted and once each; none for English text."""
+    """The words jieba keeps whole, as the text it segments writes them (NFKC, before
+    lower-casing), sorted and once each: the `user_words`, and the `extra_stopwords` it would
+    cut (split_stop_words); none for English text."""
     if language != "zh":
         return ()
-    return tuple(sorted({unicodedata.normalize("NFKC", w.strip()) for w in settings.user_words}))
+    kept = {unicodedata.normalize("NFKC", w.strip()) for w in settings.user_words}
+    return tuple(sorted(kept | set(split_stop_words(settings.extra_stopwords))))
+
+
+@lru_cache(maxsize=LISTS_KEPT)
+def split_stop_words(words: tuple[str, ...]) -> tuple[str, ...]:
+    """Those of Chinese `extra_stopwords` jieba would cut into several tokens (新浪体育讯 into
+    新浪 and 体育讯, 东方IC into 东方 and ic): no token equalled them, so they dropped nothing,
+    unsaid. Kept whole by the segmenter, each drops what it names. A word jieba keeps whole
+    already is not added: its frequency would change how the text around it is cut."""
+    jieba = _jieba()
+    normal = {unicodedata.normalize("NFKC", w.strip()) for w in words}
+    return tuple(sorted(w for w in normal
+                        if jieba.re_han_default.fullmatch(w) and len(jieba.lcut(w)) > 1))
 
 
 def unsegmentable_words(words: tuple[str, ...]) -> list[str]:
