@@ -12,7 +12,13 @@ import numpy as np
 import pytest
 
 from tests.conftest import REPO, dataset_path, make_grid, sqlite_store
-from tuner.metrics.spread import BACKGROUND_IDS, background_topic_ids, topic_spread
+from tuner.metrics.spread import (
+    BACKGROUND_IDS,
+    BACKGROUND_WORDS,
+    background_topic_ids,
+    background_words,
+    topic_spread,
+)
 from tuner.output import TopicModelOutput
 
 
@@ -59,6 +65,23 @@ def test_documents_left_even_do_not_count_for_every_topic(topics):
     assert background_topic_ids(output_of(np.vstack([theta, even]))) == [0]
 
 
+def test_a_background_topics_words_are_judged_common_rare_or_neither():
+    """The Chinese audit of 2026-12-05 found ProdLDA's catch-alls of words in 2 to 5 of 2,000
+    headlines, and an LDA film topic, marked "words common to every subject"."""
+    vocab = ["the", "and", "goal", "match", "vote", "poll", "tax", "bank", "zeta", "quark"]
+    index = {w: i for i, w in enumerate(vocab)}
+    documents = ([["the", "and", "goal", "match"]] * 10 + [["the", "and", "vote", "poll"]] * 10
+                 + [["the", "tax", "bank"]] * 10 + [["zeta", "quark"]])
+    flat = np.asarray([index[w] for d in documents for w in d], dtype=np.int32)
+    offsets = np.cumsum([0] + [len(d) for d in documents]).astype(np.int64)
+    topics = [["the", "and"], ["goal", "match"], ["vote", "poll"], ["tax", "bank"],
+              ["zeta", "quark"]]
+    output = TopicModelOutput(topics, None, np.zeros(len(documents), dtype=int))
+    found = background_words(output, [0, 4, 1], vocab, flat, offsets, top=2)
+    assert [found[k]["words"] for k in ("0", "4", "1")] == ["common", "rare", ""]
+    assert found["0"]["share"] == pytest.approx(25 / 31, abs=1e-4)  # the 30, and 20 of 31
+
+
 def test_a_model_without_proportions_has_none():
     clusters = TopicModelOutput([["a", "b"]] * 5, None, np.arange(100) % 5)
     assert background_topic_ids(clusters) == []
@@ -95,7 +118,10 @@ def test_lda_on_newsgroups_posts_is_told_its_background_topic(tmp_path):
     words = tracker.topics(trial.run_id)[str(widest)][:10]
     assert {"think", "like", "know"} <= set(words)
 
+    assert extras[BACKGROUND_WORDS][str(widest)]["words"] == "common"  # think, like, know
+
     page = write_report(uri, "background", tmp_path / "report").html.read_text(encoding="utf-8")
-    assert page.count("(background topic: ") == len(extras[BACKGROUND_IDS])
+    assert page.count(" topic: above its even share") == len(extras[BACKGROUND_IDS])
+    assert "its words are common, each in " in page
     assert "background topic" in page.split("<h3>")[0]  # the row's note in the ranking table
 

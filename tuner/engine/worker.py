@@ -46,7 +46,12 @@ from tuner.errors import CacheError, DataError, GroundTruthError
 from tuner.fitting import fit_code, fit_trial
 from tuner.metrics import METRICS, MetricReference, evaluate
 from tuner.metrics.coherence import npmi_per_topic
-from tuner.metrics.spread import BACKGROUND_IDS, background_topic_ids
+from tuner.metrics.spread import (
+    BACKGROUND_IDS,
+    BACKGROUND_WORDS,
+    background_topic_ids,
+    background_words,
+)
 from tuner.output import TopicModelOutput
 from tuner.processes import exit_fast, leave_when_gone
 from tuner.startup import imports_without_collection
@@ -601,8 +606,10 @@ def _fit_and_score(spec: TrialSpec, worker: str) -> TrialRecord:
     if output.doc_topic is not None:  # a stored fit keeps no θ: its re-scoring carries these
         background = background_topic_ids(output)
         metrics["background_topics"] = float(len(background))
-        if background:  # the topics the report marks
+        if background:  # the topics the report marks, and what their words are
             extras[BACKGROUND_IDS] = background
+            extras[BACKGROUND_WORDS] = background_words(output, background, data.bow.vocab,
+                                                        data.bow.flat, data.bow.offsets)
     return TrialRecord(spec, status, metrics, [w[:top_n] for w in output.topic_words],
                        per_topic, np.asarray(output.assignments).tolist(),
                        _noting(extras, not_computed),

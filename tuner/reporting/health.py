@@ -63,11 +63,12 @@ MEANINGS = {
                         "so the count says little about the data; sweep initial_k",
     "background": f"one or more of its topics is above its even share of a document in "
                   f"{BACKGROUND_SPREAD:.0%} of the documents or more, and in {BACKGROUND_RATIO:g} "
-                  "times as many as its median topic: a "
-                  "background topic of words common to every subject (like, just, know on 20 "
-                  "Newsgroups; 表示, 记者, 今年 on Chinese news), not a subject of its own; the "
-                  "report marks it under the fit's topics, and "
-                  "preprocessing.extra_stopwords can drop its words"}
+                  "times as many as its median topic: a background "
+                  "topic, most often of words common to every subject (like, just, know on 20 "
+                  "Newsgroups; 表示, 记者, 今年 on Chinese news), else a catch-all of rare words "
+                  "or a subject that runs through many documents; the report marks it under "
+                  "the fit's topics and says which, and preprocessing.extra_stopwords can drop "
+                  "common words"}
 
 
 def trial_concerns(model: str, params: Mapping[str, Any], metrics: Mapping[str, float]
@@ -358,10 +359,11 @@ def _labels_warning(found: Sequence[tuple[str, Concern, Mapping[str, float]]]) -
 
 def _background_warning(found: Sequence[tuple[str, Concern, Mapping[str, float]]]) -> str:
     return (f"{counted(len(found), 'trial')} spread one or more topics over far more documents "
-            f"than their other topics ({_examples(found)}): background topics of words common "
-            "to every subject, not subjects of their own. `tuner report` marks them under each "
-            "fit's topics; their words can be dropped with preprocessing.extra_stopwords (the "
-            "next sweep then fits every trial again)")
+            f"than their other topics ({_examples(found)}): background topics. `tuner report` "
+            "marks them under each fit's topics and says whether their words are common to "
+            "every subject (stop words: preprocessing.extra_stopwords drops them, and the next "
+            "sweep fits every trial again), rare (a catch-all of the documents no other topic "
+            "took) or neither (a subject that runs through many documents)")
 
 
 def _count_warning(found: Sequence[tuple[str, Concern, Mapping[str, float]]]) -> str:

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from tuner.metrics.spread import BACKGROUND_IDS
+from tuner.metrics.spread import BACKGROUND_IDS, BACKGROUND_WORDS
 from tuner.reporting.earlier import EarlierSweep
 from tuner.reporting.findings import findings_html
 from tuner.reporting.health import MEANINGS, NOTES, counted
@@ -313,10 +313,11 @@ def _topics_html(config: ConfigResult, data: ReportData, names: set[str]) -> str
         return f"{title}<p>no topics.json artifact</p>"
     sizes = data.sizes.get(trial.run_id, {})
     labels = data.topic_labels.get(trial.run_id, {})
-    background = _background_ids(data.extras.get(trial.run_id, {}))
+    extras = data.extras.get(trial.run_id, {})
+    background = _background_ids(extras)
     items = "".join(f"<li>{esc(' '.join(words[:TOPIC_WORDS_SHOWN]))}"
                     f"{_size(sizes, int(k), labels.get(int(k), {}))}"
-                    f"{BACKGROUND_MARK if int(k) in background else ''}</li>"
+                    f"{background_mark(k, extras) if int(k) in background else ''}</li>"
                     for k, words in sorted(topics.items(), key=lambda kv: int(kv[0])))
     trends = plot_name("trends", trial.run_id)
     return (f"{title}<ol start='0'>{items}</ol>{_unassigned(sizes)}{_unled(labels)}"
@@ -325,8 +326,28 @@ def _topics_html(config: ConfigResult, data: ReportData, names: set[str]) -> str
             f"{findings_html(topics, data.extras.get(trial.run_id, {}))}")
 
 
-BACKGROUND_MARK = (" <i>(background topic: above its even share in far more documents than "
-                   "the fit's other topics; words common to every subject)</i>")
+WIDE = "above its even share in far more documents than the fit's other topics"
+
+
+def background_mark(topic: str, extras: Mapping[str, Any]) -> str:
+    """What a background topic is, by its words (tuner.metrics.spread.background_words): common
+    ones are stop words to drop, rare ones make a catch-all, and neither a subject that runs
+    through many documents. A fit scored before its words were judged is marked as wide alone."""
+    found = extras.get(BACKGROUND_WORDS)
+    words = found.get(topic) if isinstance(found, dict) else None
+    if not isinstance(words, dict):
+        return f" <i>(background topic: {WIDE})</i>"
+    share, ratio = float(words.get("share", 0.0)), float(words.get("ratio", 1.0))
+    held = (f"each in {share:.1%} of the documents (median), {ratio:.1f} times the fit's "
+            "median topic's")
+    if words.get("words") == "common":
+        return (f" <i>(background topic: {WIDE}; its words are common, {held}: stop words for "
+                "preprocessing.extra_stopwords)</i>")
+    if words.get("words") == "rare":
+        return (f" <i>(catch-all topic: {WIDE}, of rare words, {held}: the documents no other "
+                "topic took)</i>")
+    return (f" <i>(wide topic: {WIDE}, of words as common as theirs, {held}: a subject that "
+            "runs through many documents)</i>")
 
 
 def _background_ids(extras: Mapping[str, Any]) -> set[int]:
