@@ -15,16 +15,20 @@ from tests.conftest import make_grid, run_sweep, sqlite_store
 from trainers import canonical_name, trainer_revision
 from tuner.reporting.leaderboard import (
     ALL_ROWS,
-    configs_record,
     format_leaderboard,
     latest_asked,
     leaderboard,
     recommended,
-    shown_as,
+)
+from tuner.tracking.records import shown_as
+from tuner.tracking.tags import ASKED_TAG, CONTEXT_TAG
+from tuner.tracking.tracker import (
+    SWEEP_CONFIGS_FILE,
+    MlflowTracker,
+    SweepHandle,
+    configs_record,
     shown_for,
 )
-from tuner.tracking.tags import ASKED_TAG, CONTEXT_TAG
-from tuner.tracking.tracker import SWEEP_CONFIGS_FILE, MlflowTracker, SweepHandle
 from tuner.trial import DataRef, MetricSettings, TrialError, TrialRecord, TrialSpec, TrialStatus
 
 CONTEXT = "ctx"

@@ -14,7 +14,8 @@ from tuner.engine.runner import run_sweep
 from tuner.engine.sweep import check_inputs, precompute
 from tuner.errors import GridError
 from tuner.grid import load_grid
-from tuner.reporting.leaderboard import asked_record, shown_as
+from tuner.reporting.leaderboard import asked_record
+from tuner.tracking.records import shown_as
 from tuner.tracking.tracker import MlflowTracker
 
 SPACE = {"num_topics": [5, 8, 12], "vocab_size": 1000,

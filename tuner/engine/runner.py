@@ -51,7 +51,6 @@ from tuner.engine.watchdog import Limits, Watchdog
 from tuner.engine.worker import read_started, rescore_trial, run_shared_step, run_trial
 from tuner.errors import SweepInterrupted, SweepNotStartedError, TunerError, root_cause
 from tuner.processes import signals_handled
-from tuner.reporting.leaderboard import configs_record
 from tuner.tracking.liveness import swept_elsewhere_error
 from tuner.tracking.records import code_identity
 from tuner.tracking.tags import (
@@ -84,6 +83,7 @@ from tuner.tracking.tracker import (
     WARNINGS_FILE,
     SweepHandle,
     Tracker,
+    configs_record,
 )
 from tuner.trial import TrialError, TrialRecord, TrialSpec, TrialStatus
 

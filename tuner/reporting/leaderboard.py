@@ -13,13 +13,20 @@ from typing import Any
 from trainers import canonical_name, load_trainer
 from tuner.metrics import METRICS, higher_is_better
 from tuner.reporting.health import Concern, counted, notes, trial_concerns
-from tuner.tracking.records import FinishedTrial, SweepRun, code_changes, ranked
+from tuner.tracking.records import (
+    SEED_PARAMS,
+    FinishedTrial,
+    SweepRun,
+    code_changes,
+    config_params,
+    ranked,
+    shown_as,
+)
 from tuner.tracking.tags import ASKED_TAG, CODE_TAG, CONTEXT_TAG, RANKING_TAG, SWEPT_TAG
-from tuner.tracking.tracker import SWEEP_CONFIGS_FILE, Tracker, read_back
-from tuner.trial import TrialSpec
+from tuner.tracking.tracker import SWEEP_CONFIGS_FILE, Tracker
 
 SHOWN_METRICS = ("npmi", "diversity", "ari", "f1", "fit_seconds")
-SEED_PARAMS = ("seed", "random_state")  # vary between seeds of one configuration
+
 NAME_WIDTH = 72  # longer configuration names are cut
 
 
@@ -106,11 +113,6 @@ def format_value(value: Any) -> str:
     if value is None:
         return "null"
     return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def config_params(trial: FinishedTrial) -> dict[str, Any]:
-    """A trial's parameters without those that vary between seeds."""
-    return {k: v for k, v in trial.params.items() if k not in SEED_PARAMS}
 
 
 def swept_by_model(trials: Iterable[FinishedTrial]) -> dict[str, list[str]]:
@@ -374,32 +376,6 @@ def asked_record(tracker: Tracker, sweep_run_id: str) -> Asked:
     shown = found.get("shown")
     return Asked(frozenset(str(key) for key in found.get("config_keys", ())),
                  {str(k): str(v) for k, v in shown.items()} if isinstance(shown, dict) else None)
-
-
-def configs_record(specs: Iterable[TrialSpec]) -> dict[str, Any]:
-    """What a sweep logs of the trials it asks for (SWEEP_CONFIGS_FILE): their config keys, and
-    how each one's row shows (shown_for), by which a row of earlier settings is known where
-    none of the key's trials finished and none failed either (killed, pruned, never ran)."""
-    first: dict[str, TrialSpec] = {}
-    for spec in specs:  # a configuration's seeds show alike
-        if spec.config_key:
-            first.setdefault(spec.config_key, spec)
-    return {"config_keys": sorted(first),
-            "shown": {key: shown_for(spec) for key, spec in first.items()}}
-
-
-def shown_as(trial: FinishedTrial) -> str:
-    """What a leaderboard row shows of a configuration: model, parameters, metric settings
-    (the same for runs of it made under other code or with other side inputs)."""
-    return (trial.model + repr(sorted(config_params(trial).items(), key=lambda kv: kv[0]))
-            + repr(sorted(trial.metric_settings.items())))
-
-
-def shown_for(spec: TrialSpec) -> str:
-    """shown_as of the run `spec` logs, before it runs: of the record that run is read back as
-    (read_back: its parameters through the store's text), so that 0.1, None or True compare
-    as the run will give them, and no key's record can differ from its runs' rows."""
-    return shown_as(read_back(spec))
 
 
 def _latest_start(group: Sequence[FinishedTrial]) -> int:

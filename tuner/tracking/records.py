@@ -322,3 +322,18 @@ def ranked(trials: Iterable[FinishedTrial]) -> list[FinishedTrial]:
     trials = list(trials)
     cut = {t.config_key for t in still_pruned(trials) if t.config_key is not None}
     return [t for t in trials if not t.pruned and (t.config_key is None or t.config_key not in cut)]
+
+
+SEED_PARAMS = ("seed", "random_state")  # vary between seeds of one configuration
+
+
+def config_params(trial: FinishedTrial) -> dict[str, Any]:
+    """A trial's parameters without those that vary between seeds."""
+    return {k: v for k, v in trial.params.items() if k not in SEED_PARAMS}
+
+
+def shown_as(trial: FinishedTrial) -> str:
+    """What a leaderboard row shows of a configuration: model, parameters, metric settings
+    (the same for runs of it made under other code or with other side inputs)."""
+    return (trial.model + repr(sorted(config_params(trial).items(), key=lambda kv: kv[0]))
+            + repr(sorted(trial.metric_settings.items())))

@@ -42,6 +42,7 @@ from tuner.tracking.records import (
     one_run_a_trial,
     param_schema,
     richest_fits,
+    shown_as,
     stored_run,
     stored_words,
     sweep_run,
@@ -965,3 +966,22 @@ def _assignments_csv(record: TrialRecord, doc_ids: Sequence[str]) -> str:
     writer.writerows((i, doc_id, topic) for i, (doc_id, topic)
                      in enumerate(zip(ids, record.assignments, strict=True)))
     return buffer.getvalue()
+
+
+def configs_record(specs: Iterable[TrialSpec]) -> dict[str, Any]:
+    """What a sweep logs of the trials it asks for (SWEEP_CONFIGS_FILE): their config keys, and
+    how each one's row shows (shown_for), by which a row of earlier settings is known where
+    none of the key's trials finished and none failed either (killed, pruned, never ran)."""
+    first: dict[str, TrialSpec] = {}
+    for spec in specs:  # a configuration's seeds show alike
+        if spec.config_key:
+            first.setdefault(spec.config_key, spec)
+    return {"config_keys": sorted(first),
+            "shown": {key: shown_for(spec) for key, spec in first.items()}}
+
+
+def shown_for(spec: TrialSpec) -> str:
+    """shown_as of the run `spec` logs, before it runs: of the record that run is read back as
+    (read_back: its parameters through the store's text), so that 0.1, None or True compare
+    as the run will give them, and no key's record can differ from its runs' rows."""
+    return shown_as(read_back(spec))
