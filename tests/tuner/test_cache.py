@@ -417,6 +417,21 @@ def test_embedding_progress_in_a_log_is_lines_not_a_redrawn_bar(capsys):
     assert re.fullmatch(r"embedding: 3/3 batches, \d+ s\n", err)
 
 
+def test_embedding_progress_in_a_log_says_the_time_left(capsys, monkeypatch):
+    """Chinese audit of 2026-12-05: "embedding: 5/32 batches, 107 s" said nothing of an 11-minute
+    wait. The time left weighs the batches by their text, longest first."""
+    from tuner.data import embeddings
+    from tuner.data.embeddings import MINILM_IDS, encode_texts, resolve_model_path
+
+    monkeypatch.setattr(embeddings, "LOG_EVERY_S", 0.0)
+    folder = resolve_model_path(sorted(MINILM_IDS)[0])
+    encode_texts(folder, ["a long document " * 50] * 16 + ["short"] * 16, "mean", 32,
+                 batch_size=16, progress=True)
+    first, last = capsys.readouterr().err.splitlines()
+    assert re.fullmatch(r"embedding: 1/2 batches, \d+ s, about \d+s left", first), first
+    assert re.fullmatch(r"embedding: 2/2 batches, \d+ s", last), last
+
+
 def test_an_embedding_miss_names_what_changed_since_the_nearest_cached_matrix(tmp_path):
     """A re-run that recomputed after an edited grid or an upgrade said a bare "computed"
     (fourteenth session's audit, after CHUNKING_REVISION landed): it names the fields now."""

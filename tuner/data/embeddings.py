@@ -30,6 +30,7 @@ from tuner.data.store import (
 )
 from tuner.data.versions import installed_versions
 from tuner.errors import CacheError, EmbeddingModelError
+from tuner.progress import format_duration
 from tuner.startup import resume_collection
 
 if TYPE_CHECKING:
@@ -419,7 +420,11 @@ def encode_with(model: torch.nn.Module, tokenizer: Any, texts: Sequence[str], po
     order = np.argsort([-len(t) for t in texts], kind="stable")
     result: NDArray[np.float32] | None = None
     batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-    for batch in _shown(batches, progress):
+    # what a batch costs, for the log's time left: its characters, as far as a window reads them
+    read = None if long_documents == "chunks" else CHARS_PER_TOKEN * max_length
+    weights = [float(sum(min(len(texts[i]), read or len(texts[i])) for i in batch) or 1)
+               for batch in batches]
+    for batch in _shown(batches, progress, weights):
         if between_batches is not None:
             between_batches()
         with torch.inference_mode():
@@ -474,24 +479,30 @@ def _spelt_out(record: dict[str, Any]) -> dict[str, Any]:
 
 
 LOG_EVERY_S = 30.0  # a progress line per this many seconds where stderr is no terminal
+CHARS_PER_TOKEN = 4  # about, in English: how far a window of max_length tokens reads a text
 
 
-def _shown(batches: list[Any], progress: bool) -> Iterator[Any]:
+def _shown(batches: list[Any], progress: bool, weights: Sequence[float]) -> Iterator[Any]:
     """The batches, with a progress bar on a terminal; elsewhere (a cron job's log) a line every
-    LOG_EVERY_S seconds and at the end: the bar's carriage-return redraws fill a log with
-    about 47 updates of one line."""
+    LOG_EVERY_S seconds and at the end, with the time left by the batches' `weights` (longest
+    documents first: by their count alone, the first lines promised far more time than was
+    left): the bar's carriage-return redraws fill a log with about 47 updates of one line."""
     if progress and sys.stderr is not None and sys.stderr.isatty():
         from tqdm.auto import tqdm
 
         yield from tqdm(batches, desc="embedding", unit="batch")
         return
     started = last = time.monotonic()
+    total, done_weight = sum(weights), 0.0
     for done, batch in enumerate(batches, start=1):
         yield batch
+        done_weight += weights[done - 1]
         now = time.monotonic()
         if progress and (now - last >= LOG_EVERY_S or done == len(batches)):
             last = now
-            print(f"embedding: {done}/{len(batches)} batches, {now - started:.0f} s",
+            left = (now - started) * (total - done_weight) / done_weight
+            said = f", about {format_duration(left)} left" if done < len(batches) else ""
+            print(f"embedding: {done}/{len(batches)} batches, {now - started:.0f} s{said}",
                   file=sys.stderr, flush=True)
 
 
