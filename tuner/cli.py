@@ -25,7 +25,7 @@ import traceback
 from collections.abc import Sequence
 from contextlib import nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from tuner.errors import (
     SweepAbortedError,
@@ -630,6 +630,7 @@ def _init(args: argparse.Namespace) -> int:
         raise TunerError(f"--out: no folder {args.out.parent} to write {args.out.name} in")
     grid, notes = starter_grid(args.corpus, None if args.out is None else args.out.parent,
                                models, args.experiment)
+    notes = [*notes, *_unloadable_said(grid, args.out)]
     text = json.dumps(grid, indent=2, ensure_ascii=False) + "\n"
     for note in notes:
         print(f"note: {shown(note)}", file=sys.stderr)
@@ -645,6 +646,30 @@ def _init(args: argparse.Namespace) -> int:
     print(f"wrote {args.out}; next: tuner validate {args.out}, then tuner run {args.out}",
           file=sys.stderr)
     return EXIT_OK
+
+
+def _unloadable_said(grid: dict[str, Any], out: Path | None) -> list[str]:
+    """A starter grid runs as it stands: offline, an embedding model it names that is not on
+    this machine (THETA's Qwen3 by default) is said now, where `tuner validate` refused it
+    (Chinese audit of 2026-12-05). Read as validate reads the grid, from a file beside `out`."""
+    from tuner.data.embeddings import offline
+    from tuner.engine.sweep import unloadable_embedding_models
+    from tuner.grid import load_grid
+
+    if not offline():
+        return []
+    folder = out.parent if out is not None else Path.cwd()
+    try:
+        with tempfile.NamedTemporaryFile("w", suffix=".json", dir=folder, encoding="utf-8",
+                                         prefix=".tuner-init-") as handle:
+            json.dump(grid, handle)
+            handle.flush()
+            problems = unloadable_embedding_models(load_grid(handle.name))
+            named = str(out) if out is not None else "the grid"
+            return [f"{named} does not run on this machine as it stands: "
+                    + problem.removeprefix(f"{handle.name}: ") for problem in problems]
+    except (OSError, TunerError):  # a folder that cannot be written: validate says it later
+        return []
 
 
 def _init_models(names: Sequence[str] | None) -> list[str]:

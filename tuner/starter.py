@@ -493,6 +493,17 @@ def starter_settings(models: Sequence[str]) -> tuple[dict[str, Any], list[str]]:
     return budgets | settings, why
 
 
+def _embeds_with_the_grids_model(model: str) -> bool:
+    """Whether `model` embeds the documents with the grid's embedding model (MiniLM unless the
+    grid names one); THETA names its own default (Qwen3, which reads Chinese)."""
+    from trainers import load_trainer
+    from trainers.base import Trainer
+
+    trainer = load_trainer(model)
+    return "embeddings" in trainer.requires and \
+        trainer.default_embedding is Trainer.default_embedding
+
+
 def _take_num_topics(models: Sequence[str]) -> bool:
     """Whether any of `models` takes num_topics (HDP finds its number: max_topics caps it)."""
     from trainers import canonical_name, load_trainer
@@ -514,8 +525,13 @@ def _model_notes(language: str, chosen: Sequence[str], found: Found,
     if few := few_for_networks_said([str(canonical_name(m)) for m in chosen], documents):
         notes.append(few)
     if language == "zh":
-        notes.append("to add BERTopic or THETA, which embed the documents, give them a "
-                     "multilingual embedding model for Chinese (embedding.model, e.g. "
+        embedding = [str(canonical_name(m)) for m in chosen
+                     if _embeds_with_the_grids_model(str(canonical_name(m)))]
+        notes.append((f"{' and '.join(embedding)} in this grid embed"
+                      f"{'s' * (len(embedding) == 1)} the documents: give "
+                      f"{'it' if len(embedding) == 1 else 'them'} a " if embedding else
+                      "to add BERTopic or CTM, which embed the documents, give them a ")
+                     + "multilingual embedding model for Chinese (embedding.model, e.g. "
                      "sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2 or "
                      "Qwen/Qwen3-Embedding-0.6B; the first run downloads it, and a machine "
                      "without the network needs a local folder holding it, named by its path); "

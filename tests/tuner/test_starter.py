@@ -132,6 +132,28 @@ def test_a_corpus_without_text_is_refused(tmp_path):
         starter_grid(corpus, tmp_path)
 
 
+def test_a_starter_grid_whose_embedding_model_is_not_here_offline_is_said(
+        tmp_path, capsys, monkeypatch):
+    """`init --models theta,lda` wrote a grid that `validate` refused offline (THETA's Qwen3 is
+    not on the machine), and its note told THETA, already in the grid, to "add" itself with a
+    multilingual model it has by default (Chinese audit of 2026-12-05)."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    corpus = str(dataset_path("thucnews-mini"))
+    out = tmp_path / "theta.json"
+    assert main(["init", corpus, "--models", "theta,lda", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert (f"note: {out} does not run on this machine as it stands: embedding.model (not set: "
+            "the default of THETA, which names 'Qwen/Qwen3-Embedding-0.6B')") in err
+    assert "to add BERTopic or CTM" in err and "THETA in this grid" not in err
+    assert main(["validate", str(out)]) == 2  # as said
+    assert list(tmp_path.glob(".tuner-init-*")) == []
+    out = tmp_path / "bertopic.json"
+    assert main(["init", corpus, "--models", "lda,bertopic", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "does not run on this machine" not in err  # MiniLM is carried
+    assert "note: BERTopic in this grid embeds the documents: give it a multilingual" in err
+
+
 def test_the_command_prints_or_writes_the_grid_and_keeps_an_existing_file(tmp_path, capsys):
     corpus = str(dataset_path("thucnews-mini"))
     assert main(["init", corpus]) == 0

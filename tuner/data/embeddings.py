@@ -231,7 +231,7 @@ def _from_hugging_face(model: str, revision: str | None = None, download: bool =
     except Exception as cached_err:
         if not download:
             raise EmbeddingModelError(_not_served_message(model)) from cached_err
-        if _offline():
+        if offline():
             raise EmbeddingModelError(_offline_message(model)) from cached_err
     resume_collection()  # a download may take minutes: never with the collector paused
     try:
@@ -240,7 +240,8 @@ def _from_hugging_face(model: str, revision: str | None = None, download: bool =
         raise EmbeddingModelError(_offline_message(model, f" (download failed: {err})")) from err
 
 
-def _offline() -> bool:
+def offline() -> bool:
+    """Whether this process must not reach the Hugging Face Hub (its variables, or tuner's)."""
     return any(os.environ.get(v, "").lower() in ("1", "true", "yes")
                for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "TUNER_OFFLINE"))
 

@@ -29,6 +29,7 @@ from tuner.data.embeddings import (
     encode_texts,
     encoder_libraries,
     model_revision,
+    offline,
     resolve_model_path,
     token_limit,
 )
@@ -275,6 +276,22 @@ def _model_path(grid: Grid, model: str, revision: str | None, roots: tuple[str, 
     except EmbeddingModelError as err:
         named = "" if str(err).startswith("embedding.") else f"{field}: "
         raise EmbeddingModelError(f"{grid.path}: {named}{err}") from err
+
+
+def unloadable_embedding_models(grid: Grid) -> list[str]:
+    """Why the grid's embedding models cannot load here, as `validate` says it; asked only
+    offline, where loading downloads nothing (online, the first run downloads them)."""
+    if not offline():
+        return []
+    plan = plan_trials(grid)
+    problems = []
+    for model, revision in sorted({(p.embedding.model, p.embedding.revision or "")
+                                   for p in plan if p.embedding is not None}):
+        try:
+            _model_path(grid, model, revision or None, (), _embedding_field(grid, plan, model))
+        except EmbeddingModelError as err:
+            problems.append(str(err))
+    return problems
 
 
 def _embedding_field(grid: Grid, plan: Sequence[PlannedTrial], model: str) -> str:
