@@ -143,7 +143,7 @@ def test_each_shown_topic_says_how_many_documents_it_holds(
         share = "&lt;1%" if n and round(100 * n / 1000) == 0 else f"{100 * n / 1000:.0f}%"
         labels = Counter(label_of[row["doc_id"]] for row in rows if int(row["topic"]) == topic)
         (label, most), = sorted(labels.items(), key=lambda kv: (-kv[1], kv[0]))[:1]
-        assert (f"{shown} <i>({counted(n, 'document')}, {share}; "
+        assert (f"{shown}</span> <i>({counted(n, 'document')}, {share}; "
                 f"{100 * most / n:.0f}% {html.escape(label)})</i></li>") in page
 
 
@@ -194,15 +194,15 @@ def test_a_topic_names_the_label_most_of_its_documents_carry_matched_by_id(
     tracker.log_json(latest.run_id, GROUND_TRUTH_FILE,
                      {"x<y": ["d1", "d2"], "sport": ["d3", "d4", "d5"], "art": ["d6"]})
     page = write_report_with(tracker, "e", tmp_path).html.read_text(encoding="utf-8")
-    assert "a b <i>(3 documents, 50%; 67% x&lt;y)</i></li>" in page
-    assert "c <i>(2 documents, 33%; 100% sport)</i></li>" in page
-    assert "d <i>(1 document, 17%; 100% art)</i></li>" in page
+    assert "a b</span> <i>(3 documents, 50%; 67% x&lt;y)</i></li>" in page
+    assert "c</span> <i>(2 documents, 33%; 100% sport)</i></li>" in page
+    assert "d</span> <i>(1 document, 17%; 100% art)</i></li>" in page
     assert "lead no topic" not in page
     tracker.log_json(latest.run_id, GROUND_TRUTH_FILE,  # a tie goes to the name sorted first
                      {"b": ["d1", "d4", "d6"], "a": ["d2", "d5"], "c": ["d3"]})
     page = write_report_with(tracker, "e", tmp_path / "tie").html.read_text(encoding="utf-8")
-    assert "a b <i>(3 documents, 50%; 33% a)</i></li>" in page
-    assert "c <i>(2 documents, 33%; 50% a)</i></li>" in page
+    assert "a b</span> <i>(3 documents, 50%; 33% a)</i></li>" in page
+    assert "c</span> <i>(2 documents, 33%; 50% a)</i></li>" in page
     assert ("<p>1 label of 3 leads no topic (no topic's documents mostly carry them; merged "
             "into others' topics, spread over several or left in none): c.</p>") in page
 
@@ -231,8 +231,8 @@ def test_a_labels_share_says_how_few_are_labelled_and_outliers_labels_count(
     tracker.log_json(sweep.run_id, GROUND_TRUTH_FILE,
                      {"sport": ["d1"], "art": ["d5", "d6"], "lost": ["d7", "d8"]})
     page = write_report_with(tracker, "e", tmp_path).html.read_text(encoding="utf-8")
-    assert "a b <i>(4 documents, 50%; 100% sport of 1 labelled)</i></li>" in page
-    assert "c <i>(2 documents, 25%; 100% art)</i></li>" in page
+    assert "a b</span> <i>(4 documents, 50%; 100% sport of 1 labelled)</i></li>" in page
+    assert "c</span> <i>(2 documents, 25%; 100% art)</i></li>" in page
     assert ("<p>1 label of 3 leads no topic (no topic's documents mostly carry them; merged "
             "into others' topics, spread over several or left in none): lost.</p>") in page
 
@@ -253,14 +253,16 @@ def test_documents_in_no_topic_are_counted_apart(tmp_path: Path) -> None:
     sweep = tracker.start_sweep("e", {"tuner.context": "ctx"}, {})
     tracker.finish_trial(sweep, tracker.start_trial(sweep, spec), record)
     page = write_report_with(tracker, "e", tmp_path).html.read_text(encoding="utf-8")
-    assert "a b <i>(3 documents, 38%)</i></li><li>c <i>(2 documents, 25%)</i>" in page
-    assert "<p>3 documents (38%) in no topic" in page
+    assert ("a b</span> <i>(3 documents, 38%)</i></li><li><span lang='en'>c</span> "
+            "<i>(2 documents, 25%)</i>") in page
+    assert ("<p>3 documents (38%) in no topic: its outliers, or documents with no word in the "
+            "vocabulary.</p>") in page
     few = t.TrialRecord(dataclasses.replace(spec, key="k2", fit_key="f2", seed=2),
                         t.TrialStatus.COMPLETE, {"npmi": 0.2}, [["a", "b"], ["c"]], [0.1, 0.2],
                         [0] * 299 + [1])  # one document of 300: not "0%"
     tracker.finish_trial(sweep, tracker.start_trial(sweep, few.spec), few)
     page = write_report_with(tracker, "e", tmp_path / "few").html.read_text(encoding="utf-8")
-    assert "c <i>(1 document, &lt;1%)</i>" in page
+    assert "c</span> <i>(1 document, &lt;1%)</i>" in page
 
 
 def test_a_covariate_of_many_levels_lists_twenty_columns_and_counts_the_rest() -> None:

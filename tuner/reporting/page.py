@@ -113,12 +113,12 @@ def render_page(data: ReportData, plots: Sequence[Path], note: str = "",
     overview = "".join(_image(n) for n in ("leaderboard.png", "pareto.png") if n in names)
     models = "".join(_model_section(model, configs, data, names)
                      for model, configs in by_model(data.ranked).items())
-    words = "".join(_topics_html(c, data, names) for c in data.top)
+    words = "".join(_topics_html(c, data, names, language) for c in data.top)
     shared = recurring_note(language) if any(
         recurring_for(data.topics.get(c.best_trial(data.metric).run_id, {}), c.model)
         for c in data.top) else ""
     topics_image = _image("topics.png") if "topics.png" in names else ""
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>tuner report: "
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>tuner report: "
             f"{esc(data.experiment)}</title><style>{CSS}</style></head><body>"
             f"<h1>Experiment {esc(data.experiment)}</h1>{summary}{_pruning(data)}"
             f"{_ranking_table(data)}{_earlier_html(data)}"
@@ -304,7 +304,10 @@ def _image(name: str) -> str:
     return f'<img src="{esc(name)}" alt="{esc(name.removesuffix(".png"))}">'
 
 
-def _topics_html(config: ConfigResult, data: ReportData, names: set[str]) -> str:
+def _topics_html(config: ConfigResult, data: ReportData, names: set[str], language: str
+                 ) -> str:
+    """A configuration's best fit's topics; their words marked as in `language`, so that a
+    browser draws Chinese in Chinese glyph forms, not Japanese ones, on a page in English."""
     esc = html.escape
     trial = config.best_trial(data.metric)
     topics = data.topics.get(trial.run_id, {})
@@ -315,12 +318,14 @@ def _topics_html(config: ConfigResult, data: ReportData, names: set[str]) -> str
     labels = data.topic_labels.get(trial.run_id, {})
     extras = data.extras.get(trial.run_id, {})
     background = _background_ids(extras)
-    items = "".join(f"<li>{esc(' '.join(words[:TOPIC_WORDS_SHOWN]))}"
+    items = "".join(f"<li><span lang='{esc(language)}'>"
+                    f"{esc(' '.join(words[:TOPIC_WORDS_SHOWN]))}</span>"
                     f"{_size(sizes, int(k), labels.get(int(k), {}))}"
                     f"{background_mark(k, extras) if int(k) in background else ''}</li>"
                     for k, words in sorted(topics.items(), key=lambda kv: int(kv[0])))
     trends = plot_name("trends", trial.run_id)
-    return (f"{title}<ol start='0'>{items}</ol>{_unassigned(sizes)}{_unled(labels)}"
+    return (f"{title}<ol start='0'>{items}</ol>{_unassigned(sizes, config.model)}"
+            f"{_unled(labels)}"
             f"{recurring_html(topics, config.model)}"
             f"{_image(trends) if trends in names else ''}"
             f"{findings_html(topics, data.extras.get(trial.run_id, {}))}")
@@ -405,12 +410,17 @@ def _share_html(share: float) -> str:
     return "&lt;1%" if share > 0 and round(100 * share) == 0 else f"{100 * share:.0f}%"
 
 
-def _unassigned(sizes: Mapping[int, int]) -> str:
-    """The documents in no topic: BERTopic's outliers, or documents with no word in the
-    vocabulary."""
+def _unassigned(sizes: Mapping[int, int], model: str) -> str:
+    """The documents in no topic: documents with no word in the vocabulary, and a clustering
+    model's outliers (a model with a remedy for them: BERTopic), said only of such a model."""
+    from trainers import canonical_name, load_trainer
+
     none = sizes.get(-1, 0)
     if not none:
         return ""
+    name = canonical_name(model)
+    clusters = name is not None and bool(load_trainer(name).remedy("outliers", {}))
+    why = "its outliers, or documents with no word in the vocabulary" if clusters else \
+        "documents with no word in the vocabulary"
     return (f"<p>{counted(none, 'document')} ({_share_html(none / sum(sizes.values()))}) in no "
-            "topic: a clustering model's outliers, or documents with no word in the "
-            "vocabulary.</p>")
+            f"topic: {why}.</p>")
