@@ -270,6 +270,8 @@ def _truncation_advice(grid: Grid, inputs: CheckedInputs,
     if counts is None:
         return [] if requested == "chunks" else \
             _rough_truncation_advice(grid, inputs, window, model)
+    if unknown_share(counts) > UNKNOWN_SHARE:  # no window helps: _unknown_tokens_advice
+        return []
     lengths = [tokens for tokens, _ in counts]
     if windows_or_start(requested, lengths, window) == "chunks":
         return _chunk_cost_advice(grid, lengths, window, model, requested)
@@ -300,19 +302,28 @@ def _longer_window(limit: int | None, window: int) -> str:
 WINDOWS_FROM_SHARE = 0.5  # auto: the windows when the starts embed less of the text than this
 
 
-def windows_or_start(requested: str, lengths: Sequence[int] | None, window: int) -> str:
+def windows_or_start(requested: str, lengths: Sequence[int] | None, window: int,
+                     unknown: float = 0.0) -> str:
     """`embedding.long_documents` with auto resolved from the sampled documents' token counts:
     "chunks" when a document's start embeds less than half of its text on average, else
     "start" (also when the model's tokenizer cannot be read here). Measured with
     bench/long_documents.py (k-means ARI on MiniLM's embeddings, start → chunks): UN speeches,
     10% of the text in the start, 0.090 → 0.499 at 7 times the encoding time; 20ng-mini, 75%,
     0.442 → 0.455, where the windows cost the demo 346 s of embedding against 55 s (a 160 kB
-    post alone makes 546 windows)."""
+    post alone makes 546 windows). A model that does not know more than UNKNOWN_SHARE of the
+    tokens (`unknown`: MiniLM on Chinese, 63% of THUCNews's) embeds the start: its windows are
+    [UNK] alike, and cost 1,000 THUCNews articles about 5 times the work (Chinese audit of
+    2026-12-05: 11 minutes projected against 90 s for the whole sweep with the start)."""
     if requested != "auto":
         return requested
-    if not lengths:
+    if not lengths or unknown > UNKNOWN_SHARE:
         return "start"
     return "chunks" if embedded_share(lengths, window) < WINDOWS_FROM_SHARE else "start"
+
+
+def unknown_share(counts: Sequence[tuple[int, int]]) -> float:
+    """The share of the counted tokens (model_token_counts) the model makes [UNK]."""
+    return sum(u for _, u in counts) / max(1, sum(n for n, _ in counts))
 
 
 CHUNK_COST_NOTED = 3.0  # times the starts' work from which the windows' cost is said
@@ -375,7 +386,7 @@ def _unknown_tokens_advice(grid: Grid, inputs: CheckedInputs,
         if counts is None:
             continue
         measured = True
-        share = sum(u for _, u in counts) / max(1, sum(n for n, _ in counts))
+        share = unknown_share(counts)
         if share > UNKNOWN_SHARE:
             users = sorted({p.model for p in inputs.plan if p.embedding is not None
                             and p.embedding.model == model})

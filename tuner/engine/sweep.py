@@ -50,6 +50,7 @@ from tuner.engine.advice import (
     bag_advice,
     bag_figures,
     sample_documents,
+    unknown_share,
     windows_or_start,
 )
 from tuner.engine.search import Range
@@ -661,7 +662,8 @@ def long_documents(spec: EmbeddingSpec, model_path: Path, texts: Sequence[str]) 
         return spec.long_documents
     counts = model_token_counts(model_path, sample_documents(texts))
     lengths = [tokens for tokens, _ in counts] if counts else None
-    return windows_or_start("auto", lengths, spec.max_length)
+    return windows_or_start("auto", lengths, spec.max_length,
+                            unknown_share(counts) if counts else 0.0)
 
 
 MODEL_HASHES = Path("models") / "file-hashes.json"  # model_revision's memo, in the cache
