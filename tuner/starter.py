@@ -107,7 +107,8 @@ def starter_grid(path: Path, grid_folder: Path | None, models: Sequence[str] = (
                      else "")
     found.notes.insert(0, f"{_count(len(records), 'document')}, language {language} "
                           f"(detected), {'short' if short else 'long'} texts "
-                          f"(median {_count(median, 'token')}{mixed_lengths})")
+                          f"(median {_count(median, 'token')} before stop words are dropped"
+                          f"{mixed_lengths})")
     if chinese:
         found.notes.insert(1, chinese)
     elif language == "en" and (other := _not_english_note(texts)):

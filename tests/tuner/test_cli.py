@@ -441,18 +441,22 @@ def test_last_token_pooling_on_an_absolute_position_encoder_is_warned_of(tmp_pat
             "depends on its batch; use mean or cls") in capsys.readouterr().err
 
 
-def test_validate_warns_when_chinese_documents_outgrow_the_embedding_window(tmp_path, capsys):
+def test_validate_on_chinese_articles_and_an_english_model_names_the_language_not_the_window(
+        tmp_path, capsys):
     """Chinese has no spaces: counted by spaces, no Chinese article was ever warned of (audit of
-    2026-12-01). THUCNews articles hold about 680 tokens at the median, a token per character."""
+    2026-12-01), and then MiniLM's window was (THUCNews articles hold about 680 of its tokens at
+    the median). But MiniLM makes most of them [UNK], and a wider window or windows embed
+    unknown tokens alike: validate says to name a model that reads Chinese (Chinese audit of
+    2026-12-05)."""
     corpus = dataset_path("thucnews-mini")
     dataset = {"path": str(corpus), "text_field": "text", "id_field": "id",
                "label_field": "label", "language": "zh"}
     path = make_grid(tmp_path, corpus, dataset=dataset, models=["bertopic"],
                      params={"num_topics": 5})
     assert main(["validate", str(path)]) == 0
-    assert re.search(r"embedding.max_length: \d+% of the documents are longer than 128 of "
-                     r"[^ ]+'s tokens, and only a document's first 128 tokens are embedded: "
-                     r"\d+% of the text on average", capsys.readouterr().err)
+    err = capsys.readouterr().err
+    assert re.search(r"embedding.model: '[^']+' does not know \d+% of this corpus's tokens", err)
+    assert "embedding.max_length:" not in err
 
 
 def test_validate_warns_of_dtm_year_slices_on_a_corpus_of_one_year(tmp_path, capsys):

@@ -254,7 +254,8 @@ def test_a_bag_of_few_words_is_described_and_warned_of(small_corpus, tmp_path):
     empty = sum(len(bow.doc_ids(d)) == 0 for d in range(bow.n_docs)) / bow.n_docs
     assert empty >= 0.05 and 100 * 25 > len(bow.vocab)
     assert prepared.cache_events["bow[vocab_size=1000]"] == (
-        f"computed ({len(bow.vocab)} words, {len(bow.flat) / bow.n_docs:.1f} per document, "
+        f"computed ({len(bow.vocab)} words, {len(bow.flat) / bow.n_docs:.1f} per document once "
+        "stop words and words outside the vocabulary are dropped, "
         f"{empty:.1%} of documents with none); every word the preprocessing leaves: "
         f"vocab_size={len(bow.vocab)}")
     where = f"{grid.path}: vocab_size=1000: "

@@ -1099,7 +1099,8 @@ def approximate_tokens(text: str) -> int:
 def bag_figures(bow: BagOfWords) -> str:
     """What a user should know of a bag of words: its words, and how many each document keeps."""
     mean, empty = _kept_per_document(bow)
-    return f"{len(bow.vocab)} words, {mean:.1f} per document, {empty:.1%} of documents with none"
+    return (f"{len(bow.vocab)} words, {mean:.1f} per document once stop words and words outside "
+            f"the vocabulary are dropped, {empty:.1%} of documents with none")
 
 
 def _more_words(grid: Grid, capped: bool) -> str:
