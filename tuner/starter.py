@@ -234,7 +234,8 @@ def _text_note(records: Sequence[Mapping[str, Any]], words: Mapping[str, float],
             f"field with the most words, and {shown}, which also hold{'s' * (len(more) == 1)} "
             "text, joined (LDA's ARI: 0.030 on HuffPost descriptions alone, 0.064 with their "
             "headlines; 0.123 on toutiao headlines, 0.245 with their keywords); set text_field to "
-            f"\"{found.text}\" to model it alone")
+            f"\"{found.text}\" to model it alone, as a comparison with figures published on that "
+            "field alone must")
 
 
 def _nested_hint(sample: Sequence[Mapping[str, Any]], names: Sequence[str]) -> str:
