@@ -269,9 +269,7 @@ def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, ho
                                   settings.max_memory_mb), summarize,
                            lambda: settings.stop is not None and settings.stop.is_set(),
                            _run_id_to(hooks.on_start), hooks.on_step)
-    except SweepInterrupted:
-        raise
-    except SweepNotStartedError:
+    except (SweepInterrupted, SweepNotStartedError, SweepLockedError):
         raise
     except Exception as err:  # trials may have run: no longer "invalid input" (exit 2)
         raise _aborted(grid, err, tracker.journalled, settings.tracking_uri) from err

@@ -9,12 +9,21 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.service.conftest import MlflowServer, tiny_grid, tuner_cli
 from tuner.tracking import liveness
-from tuner.tracking.tags import HEARTBEAT_TAG, HOST_TAG, PID_TAG, STALE_TAG, STATUS_TAG
+from tuner.tracking.tags import (
+    BEATS_TAG,
+    CHECKED_TAG,
+    HEARTBEAT_TAG,
+    HOST_TAG,
+    PID_TAG,
+    STALE_TAG,
+    STATUS_TAG,
+)
 from tuner.tracking.tracker import MlflowTracker
 
 
@@ -29,7 +38,7 @@ def _from_another_machine(tracker: MlflowTracker, experiment: str, heard_s_ago: 
     sweep = tracker.start_sweep(experiment, {}, {})
     tags = {HOST_TAG: "another-machine", PID_TAG: "4242"}
     if heard_s_ago is not None:
-        tags[HEARTBEAT_TAG] = str(int(time.time() - heard_s_ago))
+        tags |= {HEARTBEAT_TAG: str(int(time.time() - heard_s_ago)), BEATS_TAG: "30"}
     tracker.set_tags(sweep.run_id, tags)
     if heard_s_ago is None:
         tracker.client.delete_tag(sweep.run_id, HEARTBEAT_TAG)
@@ -99,6 +108,61 @@ def test_of_two_sweeps_opened_at_once_the_earlier_goes_on(tmp_path: Path) -> Non
     tracker.client.set_terminated(first, "FINISHED")
     assert tracker.swept_elsewhere(mine.experiment_id, mine=mine) is None  # `later` yields
     assert later in (tracker.swept_elsewhere(mine.experiment_id) or "")  # before opening
+    # a machine whose clock runs behind stamps its run before one that passed and runs
+    tracker.set_tags(later, {CHECKED_TAG: "true"})
+    said = tracker.swept_elsewhere(mine.experiment_id, mine=mine)
+    assert said is not None and later in said
+
+
+def test_two_machines_at_once_through_the_command_the_refused_one_exits_3_and_leaves_no_run(
+        tmp_path: Path, small_corpus: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Refused once its own run was open, a sweep exited 4, "stopped after trials had
+    started", and `tuner serve` ended it failed; its KILLED run then stood as the experiment's
+    latest sweep, whose empty record of what it asked for hid the running sweep's (review of
+    2026-12-05)."""
+    from tuner.cli import main
+
+    store = _store(tmp_path)
+    opened = MlflowTracker.start_sweep
+    theirs: list[str] = []
+
+    def another_machine_first(self: MlflowTracker, *args: Any, **kwargs: Any) -> Any:
+        if not theirs:  # once: its own run opens through this method too
+            theirs.append("")
+            theirs[0] = _from_another_machine(MlflowTracker(self.tracking_uri), args[0], 0)[0]
+            time.sleep(0.01)
+        return opened(self, *args, **kwargs)
+
+    monkeypatch.setattr(MlflowTracker, "start_sweep", another_machine_first)
+    code = main(["run", str(_grid(tmp_path, "at-once-cli", small_corpus)), "--cache-dir",
+                 str(tmp_path / "cache"), "--tracking-uri", store, "--quiet"])
+    assert code == 3, capsys.readouterr().err
+    assert "is being swept by another machine" in capsys.readouterr().err
+    monkeypatch.setattr(MlflowTracker, "start_sweep", opened)
+    tracker = MlflowTracker(store)
+    runs = tracker.client.search_runs([tracker.experiment_id("at-once-cli")],
+                                      "tags.`tuner.role` = 'sweep'")
+    assert [r.info.run_id for r in runs] == theirs  # the refused run is gone
+
+
+def test_a_beating_sweep_of_this_host_not_heard_from_is_not_alive() -> None:
+    """A long-lived `tuner serve` whose sweep run could not be ended lives on: by its pid alone
+    its run stood alive, and every `tuner run` of the experiment exited 3 (review of
+    2026-12-05)."""
+    import os
+    import socket
+
+    from tuner.processes import process_started
+
+    tags = {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getppid()),
+            "tuner.started": str(process_started(os.getppid())), BEATS_TAG: "30",
+            HEARTBEAT_TAG: str(int(time.time()))}
+    assert liveness.sweep_alive(tags)
+    tags[HEARTBEAT_TAG] = str(int(time.time() - liveness.SILENT_AFTER_S - 60))
+    assert not liveness.sweep_alive(tags)
+    del tags[BEATS_TAG]  # a local store's sweep does not beat: its process says
+    assert liveness.sweep_alive(tags)
 
 
 def test_a_sweep_on_a_server_store_beats_its_heartbeat(mlflow_server: MlflowServer,

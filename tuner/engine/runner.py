@@ -49,13 +49,20 @@ from tuner.engine.sweep import PreparedSweep
 from tuner.engine.triage import InFlight, failed, triage_break
 from tuner.engine.watchdog import Limits, Watchdog
 from tuner.engine.worker import read_started, rescore_trial, run_shared_step, run_trial
-from tuner.errors import SweepInterrupted, SweepNotStartedError, TunerError, root_cause
+from tuner.errors import (
+    SweepInterrupted,
+    SweepLockedError,
+    SweepNotStartedError,
+    TunerError,
+    root_cause,
+)
 from tuner.processes import signals_handled
 from tuner.tracking.liveness import swept_elsewhere_error
 from tuner.tracking.records import code_identity
 from tuner.tracking.tags import (
     ASKED_TAG,
     CACHE_TAG_PREFIX,
+    CHECKED_TAG,
     CODE_TAG,
     CONTEXT_TAG,
     CORPUS_SHA256_TAG,
@@ -185,6 +192,9 @@ def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: Executor
             _log_sweep_inputs(prepared, tracker, sweep, warnings, asked)
             loop, source = _open_loop(prepared, tracker, sweep, on_record, limits, max_workers,
                                       should_stop, on_step)
+        except SweepLockedError:
+            _discard(tracker, sweep)
+            raise
         except TunerError:
             _end_killed(tracker, sweep)
             raise
@@ -208,6 +218,15 @@ def _refuse_if_swept_elsewhere(tracker: Tracker, sweep: SweepHandle, experiment:
     other = tracker.swept_elsewhere(sweep.experiment_id, mine=sweep)
     if other is not None:
         raise swept_elsewhere_error(experiment, other)
+    tracker.set_tags(sweep.run_id, {CHECKED_TAG: "true"})
+
+
+def _discard(tracker: Tracker, sweep: SweepHandle) -> None:
+    try:
+        tracker.discard_sweep(sweep)
+    except Exception as err:  # the store is down: ended KILLED if it can be
+        log.warning("could not remove refused sweep run %s: %s", sweep.run_id, root_cause(err))
+        _end_killed(tracker, sweep)
 
 
 def _open_sweep_run(prepared: PreparedSweep, tracker: Tracker, warnings: Sequence[str],

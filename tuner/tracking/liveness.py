@@ -3,9 +3,10 @@
 On this host a sweep's process says so: its pid, and when that process started (a killed sweep's
 pid given to another process must not keep its runs). Another host's processes cannot be asked,
 so a sweep on a store other hosts reach (an MLflow server, PostgreSQL) beats a heartbeat tag
-on its run every HEARTBEAT_S; one not heard from for SILENT_AFTER_S has died. Without it, a
-second machine sweeping the same experiment took the first's live runs for a dead sweep's,
-marked them FAILED and ran every trial again beside it."""
+on its run every HEARTBEAT_S, and one not heard from for SILENT_AFTER_S has died: a second
+machine sweeping the same experiment would otherwise take the first's live runs for a dead
+sweep's, mark them FAILED and run every trial again beside it. A beating sweep of this host
+must beat too: a long-lived `tuner serve` whose sweep run could not be ended lives on."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from contextlib import contextmanager
 
 from tuner.errors import SweepLockedError
 from tuner.processes import process_alive, process_started
-from tuner.tracking.tags import HEARTBEAT_TAG, HOST_TAG, PID_TAG, STARTED_TAG
+from tuner.tracking.tags import BEATS_TAG, HEARTBEAT_TAG, HOST_TAG, PID_TAG, STARTED_TAG
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +30,12 @@ HEARTBEAT_S = 30.0
 SILENT_AFTER_S = 180.0
 
 
-def sweep_tags(pid: int) -> dict[str, str]:
-    """The tags that tell a sweep's liveness, as its run opens."""
+def sweep_tags(pid: int, beats: bool) -> dict[str, str]:
+    """The tags that tell a sweep's liveness, as its run opens; `beats`: it will beat."""
     started = process_started(pid)
     return {HOST_TAG: socket.gethostname(), PID_TAG: str(pid), HEARTBEAT_TAG: _now(),
-            **({STARTED_TAG: started} if started is not None else {})}
+            **({STARTED_TAG: started} if started is not None else {}),
+            **({BEATS_TAG: f"{HEARTBEAT_S:g}"} if beats else {})}
 
 
 def swept_elsewhere_error(experiment: str, other: str) -> SweepLockedError:
@@ -45,15 +47,17 @@ def swept_elsewhere_error(experiment: str, other: str) -> SweepLockedError:
 
 
 def sweep_alive(tags: Mapping[str, str]) -> bool:
-    """Whether the sweep whose run has `tags` still runs: on this host, its process (not this
+    """Whether the sweep whose run has `tags` still runs. On this host: its process (not this
     one: a sweep of this process that is over cannot be alive, each experiment runs one sweep
-    at a time); on another, a heartbeat within SILENT_AFTER_S. A sweep of another host by a
-    tuner that did not beat is taken as dead, as it always was."""
-    host = tags.get(HOST_TAG)
-    if host == socket.gethostname():
-        return _process_alive(tags.get(PID_TAG), tags.get(STARTED_TAG))
+    at a time), heard from within SILENT_AFTER_S if it beats (BEATS_TAG). On another host: a
+    sweep that beats, heard from within SILENT_AFTER_S; one that does not (a local store's, or
+    an older tuner's) cannot be told alive."""
     silent = silent_for(tags)
-    return silent is not None and silent <= SILENT_AFTER_S
+    heard = silent is not None and silent <= SILENT_AFTER_S
+    if tags.get(HOST_TAG) == socket.gethostname():
+        return _process_alive(tags.get(PID_TAG), tags.get(STARTED_TAG)) and \
+            (heard or BEATS_TAG not in tags)
+    return heard and BEATS_TAG in tags
 
 
 def silent_for(tags: Mapping[str, str]) -> float | None:

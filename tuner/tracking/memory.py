@@ -138,6 +138,9 @@ class MemoryTracker:
     def keep_alive(self, sweep: SweepHandle) -> AbstractContextManager[None]:
         return nullcontext()
 
+    def discard_sweep(self, sweep: SweepHandle) -> None:
+        self.runs.pop(sweep.run_id, None)
+
     def start_trial(self, sweep: SweepHandle, spec: TrialSpec) -> str:
         return self._new_run(sweep.experiment_id, trial_tags(sweep, spec),
                              trial_params(spec)).run_id

@@ -49,6 +49,7 @@ from tuner.tracking.records import (
 )
 from tuner.tracking.tags import (
     BATCH_ID_TAG,
+    CHECKED_TAG,
     CONFIG_KEY_TAG,
     CONTEXT_TAG,
     CORPUS_SHA256_TAG,
@@ -120,6 +121,8 @@ class Tracker(Protocol):
                         ) -> str | None: ...
 
     def keep_alive(self, sweep: SweepHandle) -> AbstractContextManager[None]: ...
+
+    def discard_sweep(self, sweep: SweepHandle) -> None: ...
 
     def start_trial(self, sweep: SweepHandle, spec: TrialSpec) -> str: ...
 
@@ -365,8 +368,8 @@ class MlflowTracker:
         batch_id = uuid.uuid4().hex[:12]
         run = self.client.create_run(
             experiment_id, run_name=f"sweep-{time.strftime('%Y%m%d-%H%M%S')}-{batch_id[:4]}",
-            tags={ROLE_TAG: "sweep", BATCH_ID_TAG: batch_id, **sweep_tags(os.getpid()),
-                  **tags})
+            tags={ROLE_TAG: "sweep", BATCH_ID_TAG: batch_id,
+                  **sweep_tags(os.getpid(), beats=self._beats), **tags})
         try:
             self._log_params(run.info.run_id, params)
         except Exception:  # not left RUNNING until the next sweep's stale check
@@ -509,25 +512,41 @@ class MlflowTracker:
 
     def swept_elsewhere(self, experiment_id: str, mine: SweepHandle | None = None) -> str | None:
         """Another live sweep of the experiment (tracking.liveness), said for an error; None
-        when there is none. With `mine`, only one opened before it (start time, then run id):
-        of two sweeps two hosts open at once, exactly one goes on, whichever asks first. This
-        host's lock keeps its own sweeps apart; this finds another host's, or one of this host
-        that the lock cannot see (another spelling of a server's address)."""
+        when there is none. This host's lock keeps its own sweeps apart; this finds another
+        host's, or one of this host the lock cannot see (another spelling of a server's
+        address). With `mine` (asked once its own run is open), only one that passed this check
+        (CHECKED_TAG) or opened before it (start time, then run id): of two sweeps two hosts
+        open at once, exactly one goes on, whichever checks first, and a sweep whose clock runs
+        behind does not pass one that runs already."""
         running = self._search_all(experiment_id, f"attributes.status = 'RUNNING' and "
                                                   f"tags.`{ROLE_TAG}` = 'sweep'")
         own = next((r for r in running if mine is not None and r.info.run_id == mine.run_id),
                    None)
         for run in sorted(running, key=_opened):
-            if own is not None and _opened(run) >= _opened(own):
-                break
-            if (mine is None or run.info.run_id != mine.run_id) and sweep_alive(run.data.tags):
+            if mine is not None and run.info.run_id == mine.run_id:
+                continue
+            first = own is None or _opened(run) < _opened(own) or CHECKED_TAG in run.data.tags
+            if first and sweep_alive(run.data.tags):
                 return _sweep_said(run)
         return None
 
-    def keep_alive(self, sweep: SweepHandle) -> AbstractContextManager[None]:
-        """Beat the sweep run's heartbeat while it runs, on a store other hosts can reach; a
+    def discard_sweep(self, sweep: SweepHandle) -> None:
+        """Remove a sweep run that will run nothing (refused: another sweep runs), so that it
+        never stands as the experiment's latest sweep: its rankings would read its empty
+        record of what it asked for, not the running sweep's. Ended KILLED first, as MLflow's
+        delete keeps a run's status."""
+        self.client.set_terminated(sweep.run_id, "KILLED")
+        self.client.delete_run(sweep.run_id)
+
+    @property
+    def _beats(self) -> bool:
+        """Whether sweeps on this store beat (keep_alive): on a store other hosts can reach; a
         local SQLite file's other users are on this host, whose pids say whether they live."""
-        if local_store(self.tracking_uri) is not None:
+        return local_store(self.tracking_uri) is None
+
+    def keep_alive(self, sweep: SweepHandle) -> AbstractContextManager[None]:
+        """Beat the sweep run's heartbeat while it runs (see _beats)."""
+        if not self._beats:
             return contextlib.nullcontext()
         return beating(lambda now: self.client.set_tag(sweep.run_id, HEARTBEAT_TAG, now))
 
