@@ -58,11 +58,12 @@ def test_requests_at_once_for_one_board_build_it_once(tmp_path: Path, small_corp
         registry.shutdown(5)
 
 
-def test_a_failed_build_is_tried_again_by_a_request_that_waited_for_it() -> None:
-    cache, started, calls = BoardCache(), threading.Event(), []
+def test_a_request_that_waited_for_a_failed_build_is_told_to_ask_again() -> None:
+    """It does not build in turn: five waiters of a refused build were answered one after
+    another, the n-th after n times the wait (review of 2026-12-05)."""
+    cache, started = BoardCache(), threading.Event()
 
     def failing() -> dict[str, Any]:
-        calls.append("failing")
         started.set()
         time.sleep(0.2)
         raise RuntimeError("the store went away")
@@ -78,9 +79,49 @@ def test_a_failed_build_is_tried_again_by_a_request_that_waited_for_it() -> None
     thread = threading.Thread(target=first)
     thread.start()
     started.wait(10)
-    assert cache.get("k", lambda: {"built": "again"}) == {"built": "again"}
+    with pytest.raises(ApiError, match="ask again") as refused:
+        cache.get("k", lambda: {"built": "by the waiter"})
+    assert refused.value.status == 503
     thread.join(10)
-    assert len(errors) == 1 and calls == ["failing"]
+    assert len(errors) == 1
+    assert cache.get("k", lambda: {"built": "again"}) == {"built": "again"}  # asked again
+
+
+def test_requests_waiting_past_the_builds_at_once_are_answered_within_the_wait(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(boards, "BUILD_WAIT_S", 0.5)
+    cache, release, running = BoardCache(), threading.Event(), threading.Semaphore(0)
+
+    def slow() -> dict[str, Any]:
+        running.release()
+        release.wait(10)
+        return {}
+
+    held = [threading.Thread(target=cache.get, args=(f"busy-{i}", slow))
+            for i in range(boards.BUILDS_AT_ONCE)]
+    for thread in held:
+        thread.start()
+    for _ in held:
+        assert running.acquire(timeout=10)
+    answered: list[float] = []
+    started = time.monotonic()
+
+    def ask() -> None:
+        with pytest.raises(ApiError):
+            cache.get("third", lambda: {})
+        answered.append(time.monotonic() - started)
+
+    askers = [threading.Thread(target=ask) for _ in range(5)]
+    try:
+        for asker in askers:
+            asker.start()
+        for asker in askers:
+            asker.join(10)
+    finally:
+        release.set()
+        for thread in held:
+            thread.join(10)
+    assert len(answered) == 5 and max(answered) < 2.0, answered  # not 0.5, 1.0, ... 2.5 s
 
 
 def test_a_request_past_the_builds_at_once_is_told_to_ask_again(

@@ -27,6 +27,11 @@ class _Built:
     answer: dict[str, Any]
 
 
+def _busy() -> ApiError:
+    return ApiError(HTTPStatus.SERVICE_UNAVAILABLE, "the server is building leaderboards for "
+                    "other requests; ask again in a few seconds")
+
+
 class BoardCache:
     """Answers by key (a sweep and its counts), each built by one request while the others
     asking for it wait for that build."""
@@ -39,18 +44,30 @@ class BoardCache:
         self._slots = threading.BoundedSemaphore(BUILDS_AT_ONCE)
 
     def get(self, key: Hashable, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        while True:
+        """The board of `key`: kept, else built by this request, else waited for while another
+        request builds it. Each request waits BUILD_WAIT_S at most, all told, then is answered
+        503: a waiter never builds in turn after a failed or refused build, which would hold
+        the n-th of them n times as long."""
+        deadline = self._clock() + BUILD_WAIT_S
+        with self._lock:
+            found = self._fresh(key)
+            if found is not None:
+                return found
+            building = self._building.get(key)
+            if building is None:
+                building = self._building[key] = threading.Event()
+                builder = True
+            else:
+                builder = False
+        if not builder:
+            building.wait(max(0.0, deadline - self._clock()))
             with self._lock:
-                found = self._built.get(key)
-                if found is not None and self._clock() - found.at < FRESH_S:
-                    return found.answer
-                building = self._building.get(key)
-                if building is None:
-                    building = self._building[key] = threading.Event()
-                    break
-            building.wait()  # then read what it built, or build it if that build failed
+                found = self._fresh(key)
+            if found is None:
+                raise _busy()
+            return found
         try:
-            answer = self._build(build)
+            answer = self._build(build, deadline)
             with self._lock:
                 self._forget_stale()
                 self._built[key] = _Built(self._clock(), answer)
@@ -60,10 +77,14 @@ class BoardCache:
                 del self._building[key]
             building.set()
 
-    def _build(self, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        if not self._slots.acquire(timeout=BUILD_WAIT_S):
-            raise ApiError(HTTPStatus.SERVICE_UNAVAILABLE, "the server is building other "
-                           "leaderboards; ask again in a few seconds")
+    def _fresh(self, key: Hashable) -> dict[str, Any] | None:
+        found = self._built.get(key)
+        return found.answer if found is not None and \
+            self._clock() - found.at < FRESH_S else None
+
+    def _build(self, build: Callable[[], dict[str, Any]], deadline: float) -> dict[str, Any]:
+        if not self._slots.acquire(timeout=max(0.0, deadline - self._clock())):
+            raise _busy()
         try:
             return build()
         finally:
