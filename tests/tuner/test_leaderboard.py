@@ -262,7 +262,7 @@ def test_the_configurations_asked_for_are_the_newest_sweeps_even_unfinished() ->
     """Logged only as a sweep ended, a killed or running newer sweep's configurations were
     passed over for an older sweep's (review of 2026-12-01); a `tuner score --log` run and a
     sweep from before tuner logged them ask for nothing."""
-    from tuner.reporting.leaderboard import asked_configs
+    from tuner.reporting.leaderboard import latest_asked
     from tuner.tracking.memory import MemoryTracker
     from tuner.tracking.tags import ASKED_TAG
     from tuner.tracking.tracker import SWEEP_CONFIGS_FILE
@@ -276,12 +276,12 @@ def test_the_configurations_asked_for_are_the_newest_sweeps_even_unfinished() ->
             tracker.log_json(handle.run_id, SWEEP_CONFIGS_FILE, {"config_keys": keys})
 
     sweep(None)
-    assert asked_configs(tracker, tracker.sweep_runs("e"), "ctx") == frozenset()
+    assert latest_asked(tracker, tracker.sweep_runs("e"), "ctx").keys == frozenset()
     sweep(["old"])
     sweep(["new"])  # still RUNNING, as a killed sweep's run is left
     sweep([], **{"tuner.source": "tuner score"})
-    assert asked_configs(tracker, tracker.sweep_runs("e"), "ctx") == {"new"}
-    assert asked_configs(tracker, tracker.sweep_runs("e"), "other") == frozenset()
+    assert latest_asked(tracker, tracker.sweep_runs("e"), "ctx").keys == {"new"}
+    assert latest_asked(tracker, tracker.sweep_runs("e"), "other").keys == frozenset()
 
 
 def test_a_row_that_stands_for_runs_made_otherwise_is_said_under_the_board() -> None:

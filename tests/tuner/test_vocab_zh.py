@@ -90,8 +90,8 @@ def test_auto_keeps_english_text_on_the_english_list():
 @pytest.mark.parametrize(("language", "models", "warned"), [
     ("en", ["lda"], ["dataset.language is 'en' but"]),
     ("zh", ["lda"], []),
-    ("zh", ["bertopic"], ["embedding.max_length: ",
-                          "embedding.model: 'sentence-transformers/all-MiniLM-L6-v2' does not "
+    # MiniLM cannot read Chinese: no window advice beside that (Chinese audit of 2026-12-05)
+    ("zh", ["bertopic"], ["embedding.model: 'sentence-transformers/all-MiniLM-L6-v2' does not "
                           "know 6"]),
 ])
 def test_a_language_that_does_not_fit_the_text_is_said_before_any_trial(
@@ -269,6 +269,8 @@ def test_chinese_extra_stopwords_jieba_would_cut_are_kept_whole_and_dropped():
     assert key["user_words"] == ["新浪体育讯"]  # the bag changes, so does its key
     assert "user_words" not in Preprocessing(extra_stopwords=("表示",)).key("c", "zh", 10)
     assert "user_words" not in Preprocessing(extra_stopwords=("新浪体育讯",)).key("c", "en", 10)
+    marked = tokenize("新华社-记者报道", "zh", Preprocessing(extra_stopwords=("新华社-记者",)))
+    assert {"新华社", "记者"} <= set(marked)  # no token can equal it: validate says so
 
 
 def test_user_words_are_in_the_chinese_bag_of_words_key_alone():

@@ -125,8 +125,8 @@ _inputs_check: ContextVar[Callable[[], None] | None] = ContextVar("cache_inputs_
 def inputs_checked(check: Callable[[], None]) -> Iterator[None]:
     """Call `check` (it raises when the inputs changed) before any derived entry computed in
     the block is written (ArrayCache: a UMAP reduction, word vectors). A worker's mapped bag or
-    embeddings written in place mid-fit fail the trial after it; without this, what the fit
-    cached from those bytes stayed, and every later trial read it as a hit."""
+    embeddings written in place mid-fit fail the trial after it, and what the fit derived from
+    those bytes must not stay either: every later trial would read it as a hit."""
     token = _inputs_check.set(check)
     try:
         yield
@@ -143,9 +143,9 @@ def check_inputs_before_writing() -> None:
 
 @contextmanager
 def waits_watched(watch: WaitWatch) -> Iterator[None]:
-    """Tell `watch` of this thread's waits on cache locks while the block runs. Without it, a
-    served sweep waiting on another sweep's embeddings said `waiting: null` and ignored its
-    cancel until the lock came free (74 s measured)."""
+    """Tell `watch` of this thread's waits on cache locks while the block runs, so that a served
+    sweep waiting on another sweep's embeddings says so in its status and takes its cancel
+    within WAIT_CHECK_S (else it waits for the lock unsaid: 74 s measured)."""
     token = _watch.set(watch)
     try:
         yield

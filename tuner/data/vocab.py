@@ -386,17 +386,23 @@ def segmenter_words(settings: Preprocessing, language: str) -> tuple[str, ...]:
     if language != "zh":
         return ()
     kept = {unicodedata.normalize("NFKC", w.strip()) for w in settings.user_words}
-    return tuple(sorted(kept | set(split_stop_words(settings.extra_stopwords))))
+    split = split_stop_words(settings.extra_stopwords, settings.lowercase,
+                             settings.min_token_len)
+    return tuple(sorted(kept | set(split)))
 
 
 @lru_cache(maxsize=LISTS_KEPT)
-def split_stop_words(words: tuple[str, ...]) -> tuple[str, ...]:
+def split_stop_words(words: tuple[str, ...], lowercase: bool, shortest: int
+                     ) -> tuple[str, ...]:
     """Those of Chinese `extra_stopwords` jieba would cut into several tokens (新浪体育讯 into
     新浪 and 体育讯, 东方IC into 东方 and ic): no token equalled them, so they dropped nothing,
-    unsaid. Kept whole by the segmenter, each drops what it names. A word jieba keeps whole
-    already is not added: its frequency would change how the text around it is cut."""
+    unsaid. Kept whole by the segmenter, each drops what it names. Not added: a word jieba keeps
+    whole already (its frequency would change how the text around it is cut), and one no
+    token can equal (新华社-记者, a mark inside: kept whole it would drop 新华社 and 记者 while
+    `validate` says it drops nothing)."""
     jieba = _jieba()
-    normal = {unicodedata.normalize("NFKC", w.strip()) for w in words}
+    unmatchable = set(_unmatchable(words, lowercase, "zh", shortest))
+    normal = {unicodedata.normalize("NFKC", w.strip()) for w in words if w not in unmatchable}
     return tuple(sorted(w for w in normal
                         if jieba.re_han_default.fullmatch(w) and len(jieba.lcut(w)) > 1))
 

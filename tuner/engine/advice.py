@@ -270,8 +270,8 @@ def _truncation_advice(grid: Grid, inputs: CheckedInputs,
     if counts is None:
         return [] if requested == "chunks" else \
             _rough_truncation_advice(grid, inputs, window, model)
-    if unknown_share(counts) > UNKNOWN_SHARE:  # no window helps: _unknown_tokens_advice
-        return []
+    if requested != "chunks" and unknown_share(counts) > UNKNOWN_SHARE:
+        return []  # no window helps (_unknown_tokens_advice); asked windows still say their cost
     lengths = [tokens for tokens, _ in counts]
     if windows_or_start(requested, lengths, window) == "chunks":
         return _chunk_cost_advice(grid, lengths, window, model, requested)

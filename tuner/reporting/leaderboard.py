@@ -172,7 +172,7 @@ def aggregate_seeds(trials: Sequence[FinishedTrial],
     A configuration's seeds share its config key (the trial key without the seed), so runs made
     with other code, data or truth are never averaged in as more seeds. Where two groups show
     the same model, parameters and metric settings, one stands: the one whose config key the
-    latest sweep asked for (`asked`, see asked_configs), else the one with the newest run. The
+    latest sweep asked for (`asked`, see latest_asked), else the one with the newest run. The
     other was made before something its key holds changed (code, libraries), or with a setting
     no parameter shows (the embedding's `max_length`): a sweep of 256 tokens run again after
     one of 64, every trial skipped as finished, would otherwise be ranked with the 64-token run.
@@ -341,12 +341,6 @@ class Asked:
     shown: Mapping[str, str] | None = None
 
 
-def asked_configs(tracker: Tracker, sweeps: Sequence[SweepRun], context: str | None
-                  ) -> frozenset[str]:
-    """The config keys the latest sweep on the data of `context` asked for (see latest_asked)."""
-    return latest_asked(tracker, sweeps, context).keys
-
-
 def latest_asked(tracker: Tracker, sweeps: Sequence[SweepRun], context: str | None) -> Asked:
     """What the latest sweep on the data of `context` asked for, skipped trials included (its
     SWEEP_CONFIGS_FILE, logged as it starts and again as it ends); nothing for a sweep logged
@@ -365,7 +359,7 @@ def latest_sweep(sweeps: Sequence[SweepRun], context: str | None) -> SweepRun | 
 
 
 def asked_by(tracker: Tracker, sweep_run_id: str) -> frozenset[str]:
-    """The config keys sweep run `sweep_run_id` asked for (see asked_configs); none if it has
+    """The config keys sweep run `sweep_run_id` asked for (see latest_asked); none if it has
     not said."""
     return asked_record(tracker, sweep_run_id).keys
 
