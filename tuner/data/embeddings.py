@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from tuner.data.language import even_sample
 from tuner.data.numerics import cpu_numerics
 from tuner.data.store import (
     file_sha256,
@@ -422,7 +423,8 @@ def encode_with(model: torch.nn.Module, tokenizer: Any, texts: Sequence[str], po
     result: NDArray[np.float32] | None = None
     batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
     # what a batch costs, for the log's time left: its characters, as far as a window reads them
-    read = None if long_documents == "chunks" else CHARS_PER_TOKEN * max_length
+    read = None if long_documents == "chunks" else \
+        round(_characters_per_token(tokenizer, texts) * max_length)
     weights = [float(sum(min(len(texts[i]), read or len(texts[i])) for i in batch) or 1)
                for batch in batches]
     for batch in _shown(batches, progress, weights):
@@ -480,7 +482,15 @@ def _spelt_out(record: dict[str, Any]) -> dict[str, Any]:
 
 
 LOG_EVERY_S = 30.0  # a progress line per this many seconds where stderr is no terminal
-CHARS_PER_TOKEN = 4  # about, in English: how far a window of max_length tokens reads a text
+CHARS_SAMPLED = 2_000  # of each of a few texts, to know how many characters a token reads
+
+
+def _characters_per_token(tokenizer: Any, texts: Sequence[str], sampled: int = 8) -> float:
+    """About how many characters of these texts a token reads (4 in English, 1 to 1.5 in
+    Chinese): how far a window of max_length tokens reads a text, for the log's time left."""
+    sample = [t[:CHARS_SAMPLED] for t in even_sample(texts, sampled) if t.strip()]
+    tokens = sum(len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in sample)
+    return sum(map(len, sample)) / tokens if tokens else 4.0
 
 
 def _shown(batches: list[Any], progress: bool, weights: Sequence[float]) -> Iterator[Any]:
