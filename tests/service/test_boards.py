@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -87,10 +89,10 @@ def test_a_request_that_waited_for_a_failed_build_is_told_to_ask_again() -> None
     assert cache.get("k", lambda: {"built": "again"}) == {"built": "again"}  # asked again
 
 
-def test_requests_waiting_past_the_builds_at_once_are_answered_within_the_wait(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(boards, "BUILD_WAIT_S", 0.5)
-    cache, release, running = BoardCache(), threading.Event(), threading.Semaphore(0)
+@contextmanager
+def every_slot_building(cache: BoardCache) -> Iterator[None]:
+    """Every build slot of `cache` held by a build that waits until the block ends."""
+    release, running = threading.Event(), threading.Semaphore(0)
 
     def slow() -> dict[str, Any]:
         running.release()
@@ -103,7 +105,18 @@ def test_requests_waiting_past_the_builds_at_once_are_answered_within_the_wait(
         thread.start()
     for _ in held:
         assert running.acquire(timeout=10)
-    answered: list[float] = []
+    try:
+        yield
+    finally:
+        release.set()
+        for thread in held:
+            thread.join(10)
+
+
+def test_requests_waiting_past_the_builds_at_once_are_answered_within_the_wait(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(boards, "BUILD_WAIT_S", 0.5)
+    cache, answered = BoardCache(), []
     started = time.monotonic()
 
     def ask() -> None:
@@ -111,41 +124,20 @@ def test_requests_waiting_past_the_builds_at_once_are_answered_within_the_wait(
             cache.get("third", lambda: {})
         answered.append(time.monotonic() - started)
 
-    askers = [threading.Thread(target=ask) for _ in range(5)]
-    try:
+    with every_slot_building(cache):
+        askers = [threading.Thread(target=ask) for _ in range(5)]
         for asker in askers:
             asker.start()
         for asker in askers:
             asker.join(10)
-    finally:
-        release.set()
-        for thread in held:
-            thread.join(10)
     assert len(answered) == 5 and max(answered) < 2.0, answered  # not 0.5, 1.0, ... 2.5 s
 
 
 def test_a_request_past_the_builds_at_once_is_told_to_ask_again(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(boards, "BUILD_WAIT_S", 0.2)
-    cache, release, running = BoardCache(), threading.Event(), threading.Semaphore(0)
-
-    def slow() -> dict[str, Any]:
-        running.release()
-        release.wait(10)
-        return {}
-
-    held = [threading.Thread(target=cache.get, args=(f"busy-{i}", slow))
-            for i in range(boards.BUILDS_AT_ONCE)]
-    for thread in held:
-        thread.start()
-    for _ in held:
-        assert running.acquire(timeout=10)
-    try:
-        with pytest.raises(ApiError, match="ask again in a few seconds") as refused:
-            cache.get("another", lambda: {})
-        assert refused.value.status == 503
-    finally:
-        release.set()
-        for thread in held:
-            thread.join(10)
+    cache = BoardCache()
+    with every_slot_building(cache), pytest.raises(ApiError, match="ask again") as refused:
+        cache.get("another", lambda: {})
+    assert refused.value.status == 503
     assert cache.get("another", lambda: {"now": "built"}) == {"now": "built"}
