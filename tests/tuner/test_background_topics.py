@@ -17,6 +17,7 @@ from tuner.metrics.spread import (
     BACKGROUND_WORDS,
     background_topic_ids,
     background_words,
+    document_shares,
     topic_spread,
 )
 from tuner.output import TopicModelOutput
@@ -77,7 +78,9 @@ def test_a_background_topics_words_are_judged_common_rare_or_neither():
     topics = [["the", "and"], ["goal", "match"], ["vote", "poll"], ["tax", "bank"],
               ["zeta", "quark"]]
     output = TopicModelOutput(topics, None, np.zeros(len(documents), dtype=int))
-    found = background_words(output, [0, 4, 1], vocab, flat, offsets, top=2)
+    holding = document_shares(len(vocab), flat, offsets)
+    assert holding[index["the"]] == pytest.approx(30 / 31)
+    found = background_words(output, [0, 4, 1], vocab, holding, top=2)
     assert [found[k]["words"] for k in ("0", "4", "1")] == ["common", "rare", ""]
     assert found["0"]["share"] == pytest.approx(25 / 31, abs=1e-4)  # the 30, and 20 of 31
 

@@ -62,12 +62,13 @@ BACKGROUND_WORDS = "background_topic_words"  # extras.json: background topic -> 
 
 
 def background_words(output: TopicModelOutput, topics: list[int], vocab: list[str],
-                     flat: NDArray[np.int32], offsets: NDArray[np.int64], top: int = 10
+                     holding: NDArray[np.float64], top: int = 10
                      ) -> dict[str, dict[str, float | str]]:
     """For each of `topics` (background_topic_ids): the median share of documents that hold
-    each of its `top` words, that share over the fit's median topic's, and what its words are
-    by it ("common", "rare" or "" between; see the module's measurements)."""
-    shares = _word_shares(output.topic_words, vocab, flat, offsets, top)
+    each of its `top` words (`holding`: each vocabulary word's, document_shares), that share
+    over the fit's median topic's, and what its words are by it ("common", "rare" or ""
+    between; see the module's measurements)."""
+    shares = _word_shares(output.topic_words, vocab, holding, top)
     median = float(np.median(shares)) if len(shares) else 0.0
     found: dict[str, dict[str, float | str]] = {}
     for k in topics:
@@ -78,15 +79,20 @@ def background_words(output: TopicModelOutput, topics: list[int], vocab: list[st
     return found
 
 
-def _word_shares(topic_words: list[list[str]], vocab: list[str], flat: NDArray[np.int32],
-                 offsets: NDArray[np.int64], top: int) -> NDArray[np.float64]:
-    """Each topic's median share of documents holding each of its `top` words."""
+def document_shares(vocab_size: int, flat: NDArray[np.int32], offsets: NDArray[np.int64]
+                    ) -> NDArray[np.float64]:
+    """Each vocabulary word's share of the documents that hold it, from a bag's tokens."""
     documents = len(offsets) - 1
     if documents <= 0:
-        return np.zeros(len(topic_words))
+        return np.zeros(vocab_size)
     rows = np.repeat(np.arange(documents, dtype=np.int64), np.diff(offsets))
-    pairs = np.unique(rows * len(vocab) + flat)  # each (document, word) once
-    holding = np.bincount(pairs % len(vocab), minlength=len(vocab)) / documents
+    pairs = np.unique(rows * vocab_size + flat)  # each (document, word) once
+    return np.bincount(pairs % vocab_size, minlength=vocab_size) / documents
+
+
+def _word_shares(topic_words: list[list[str]], vocab: list[str], holding: NDArray[np.float64],
+                 top: int) -> NDArray[np.float64]:
+    """Each topic's median share of documents holding each of its `top` words."""
     index = {word: i for i, word in enumerate(vocab)}
     return np.asarray([float(np.median([holding[index[w]] for w in words[:top] if w in index]
                                        or [0.0])) for words in topic_words])
