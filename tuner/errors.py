@@ -61,6 +61,11 @@ class SweepLockedError(TunerError):
     HTTP service); the CLI exits with code 3."""
 
 
+class SweptElsewhereError(SweepLockedError):
+    """Another machine's sweep of the experiment runs against the same tracking store
+    (tracking.liveness); the refused sweep's run is already discarded."""
+
+
 class SweepAbortedError(TunerError):
     """The sweep stopped on an error after it had started running trials (for example the
     tracking store went away mid-sweep); the CLI exits with code 4, never 2. `journalled`: the

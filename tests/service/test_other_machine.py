@@ -7,6 +7,8 @@ another machine's tuner writes it."""
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -14,17 +16,19 @@ from typing import Any
 import pytest
 
 from tests.service.conftest import MlflowServer, tiny_grid, tuner_cli
+from tuner.processes import process_started
 from tuner.tracking import liveness
 from tuner.tracking.tags import (
     BEATS_TAG,
-    CHECKED_TAG,
+    CLAIMED_TAG,
     HEARTBEAT_TAG,
     HOST_TAG,
     PID_TAG,
     STALE_TAG,
+    STARTED_TAG,
     STATUS_TAG,
 )
-from tuner.tracking.tracker import MlflowTracker
+from tuner.tracking.tracker import MlflowTracker, SweepHandle
 
 
 def _store(folder: Path) -> str:
@@ -108,10 +112,16 @@ def test_of_two_sweeps_opened_at_once_the_earlier_goes_on(tmp_path: Path) -> Non
     tracker.client.set_terminated(first, "FINISHED")
     assert tracker.swept_elsewhere(mine.experiment_id, mine=mine) is None  # `later` yields
     assert later in (tracker.swept_elsewhere(mine.experiment_id) or "")  # before opening
-    # a machine whose clock runs behind stamps its run before one that passed and runs
-    tracker.set_tags(later, {CHECKED_TAG: "true"})
+    # a machine whose clock runs behind stamps its run before one that claimed and runs
+    tracker.set_tags(later, {CLAIMED_TAG: "true"})
     said = tracker.swept_elsewhere(mine.experiment_id, mine=mine)
     assert said is not None and later in said
+    # two that claimed at once each see the other: both stop, neither runs beside the other
+    tracker.set_tags(mine.run_id, {CLAIMED_TAG: "true"})
+    theirs = SweepHandle(mine.experiment_id, later, "")
+    assert later in (tracker.swept_elsewhere(mine.experiment_id, mine=mine) or "")
+    tracker.set_tags(mine.run_id, {HOST_TAG: "a-third-machine", BEATS_TAG: "30"})
+    assert mine.run_id in (tracker.swept_elsewhere(mine.experiment_id, mine=theirs) or "")
 
 
 def test_two_machines_at_once_through_the_command_the_refused_one_exits_3_and_leaves_no_run(
@@ -128,35 +138,31 @@ def test_two_machines_at_once_through_the_command_the_refused_one_exits_3_and_le
     theirs: list[str] = []
 
     def another_machine_first(self: MlflowTracker, *args: Any, **kwargs: Any) -> Any:
-        if not theirs:  # once: its own run opens through this method too
-            theirs.append("")
-            theirs[0] = _from_another_machine(MlflowTracker(self.tracking_uri), args[0], 0)[0]
-            time.sleep(0.01)
+        monkeypatch.setattr(MlflowTracker, "start_sweep", opened)  # once: theirs opens too
+        theirs.append(_from_another_machine(MlflowTracker(self.tracking_uri), args[0], 0)[0])
+        time.sleep(0.01)
         return opened(self, *args, **kwargs)
 
     monkeypatch.setattr(MlflowTracker, "start_sweep", another_machine_first)
     code = main(["run", str(_grid(tmp_path, "at-once-cli", small_corpus)), "--cache-dir",
                  str(tmp_path / "cache"), "--tracking-uri", store, "--quiet"])
-    assert code == 3, capsys.readouterr().err
-    assert "is being swept by another machine" in capsys.readouterr().err
-    monkeypatch.setattr(MlflowTracker, "start_sweep", opened)
+    err = capsys.readouterr().err
+    assert code == 3, err
+    assert "is being swept by another machine" in err
     tracker = MlflowTracker(store)
     runs = tracker.client.search_runs([tracker.experiment_id("at-once-cli")],
                                       "tags.`tuner.role` = 'sweep'")
     assert [r.info.run_id for r in runs] == theirs  # the refused run is gone
 
 
+@pytest.mark.skipif(process_started(os.getppid()) is None,
+                    reason="a process's start is read from Linux's /proc")
 def test_a_beating_sweep_of_this_host_not_heard_from_is_not_alive() -> None:
     """A long-lived `tuner serve` whose sweep run could not be ended lives on: by its pid alone
     its run stood alive, and every `tuner run` of the experiment exited 3 (review of
     2026-12-05)."""
-    import os
-    import socket
-
-    from tuner.processes import process_started
-
     tags = {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getppid()),
-            "tuner.started": str(process_started(os.getppid())), BEATS_TAG: "30",
+            STARTED_TAG: str(process_started(os.getppid())), BEATS_TAG: "30",
             HEARTBEAT_TAG: str(int(time.time()))}
     assert liveness.sweep_alive(tags)
     tags[HEARTBEAT_TAG] = str(int(time.time() - liveness.SILENT_AFTER_S - 60))
@@ -221,3 +227,30 @@ def test_a_sweep_another_machine_opened_first_meanwhile_stops_this_one(
                                         "tags.`tuner.role` = 'trial'")
     assert [t.info.run_id for t in trials] != [] and all(
         t.data.tags.get("mlflow.parentRunId") == tracker.theirs for t in trials)
+
+
+def test_a_refused_sweep_whose_run_the_store_will_not_delete_is_tagged_refused(
+        tmp_path: Path, prepared_small: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """MLflow's EDIT permission cannot delete a run: the refused run stays, KILLED, and must
+    not stand as the experiment's latest sweep (review of 2026-12-05)."""
+    from tuner.engine.executors import make_executor
+    from tuner.engine.runner import run_sweep
+    from tuner.errors import SweptElsewhereError
+
+    class MayNotDelete(MlflowTracker):
+        def swept_elsewhere(self, experiment_id: str, mine: SweepHandle | None = None
+                            ) -> str | None:
+            return "a sweep on another machine"
+
+        def discard_sweep(self, sweep: SweepHandle) -> None:
+            self.refused = sweep
+            self.set_tags(sweep.run_id, {"tuner.refused": "true"})
+            raise PermissionError("PERMISSION_DENIED: cannot delete")
+
+    tracker = MayNotDelete(_store(tmp_path))
+    with pytest.raises(SweptElsewhereError), caplog.at_level("WARNING"):
+        run_sweep(prepared_small, tracker, lambda: make_executor("process", 1), 1)
+    assert f"could not remove refused sweep run {tracker.refused.run_id}" in caplog.text
+    [sweep] = tracker.sweep_runs(prepared_small.grid.experiment)
+    assert not sweep.ran_trials  # passed over as the latest sweep
+    assert sweep.status == "KILLED"

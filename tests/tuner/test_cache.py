@@ -432,6 +432,30 @@ def test_embedding_progress_in_a_log_says_the_time_left(capsys, monkeypatch):
     assert re.fullmatch(r"embedding: 2/2 batches, \d+ s", last), last
 
 
+def test_the_time_left_reads_how_far_a_token_takes_a_text_without_saying_more(capsys):
+    """About 4 characters a token in English, 1 to 1.5 in Chinese; counting 2,000 characters of
+    Chinese printed transformers' "sequence length is longer than the specified maximum",
+    false where the embedding cuts its windows (review of 2026-12-05)."""
+    from tests.conftest import dataset_path, read_jsonl
+    from tuner.data.embeddings import (
+        MINILM_IDS,
+        _characters_per_token,
+        encode_texts,
+        load_encoder,
+        resolve_model_path,
+    )
+
+    folder = resolve_model_path(sorted(MINILM_IDS)[0])
+    tokenizer = load_encoder(folder, "mean", "cpu")[0]
+    english = [r["text"] for r in read_jsonl(dataset_path("20ng-mini"))[:20]]
+    chinese = [r["text"] for r in read_jsonl(dataset_path("thucnews-mini"))[:20]]
+    assert 3.0 <= _characters_per_token(tokenizer, english) <= 6.0
+    assert 0.8 <= _characters_per_token(tokenizer, chinese) <= 1.6
+    capsys.readouterr()
+    encode_texts(folder, chinese, "mean", 128, batch_size=16, progress=True)
+    assert all(line.startswith("embedding: ") for line in capsys.readouterr().err.splitlines())
+
+
 def test_an_embedding_miss_names_what_changed_since_the_nearest_cached_matrix(tmp_path):
     """A re-run that recomputed after an edited grid or an upgrade said a bare "computed"
     (fourteenth session's audit, after CHUNKING_REVISION landed): it names the fields now."""

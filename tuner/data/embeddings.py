@@ -423,7 +423,7 @@ def encode_with(model: torch.nn.Module, tokenizer: Any, texts: Sequence[str], po
     result: NDArray[np.float32] | None = None
     batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
     # what a batch costs, for the log's time left: its characters, as far as a window reads them
-    read = None if long_documents == "chunks" else \
+    read = None if long_documents == "chunks" or not progress else \
         round(_characters_per_token(tokenizer, texts) * max_length)
     weights = [float(sum(min(len(texts[i]), read or len(texts[i])) for i in batch) or 1)
                for batch in batches]
@@ -489,7 +489,9 @@ def _characters_per_token(tokenizer: Any, texts: Sequence[str], sampled: int = 8
     """About how many characters of these texts a token reads (4 in English, 1 to 1.5 in
     Chinese): how far a window of max_length tokens reads a text, for the log's time left."""
     sample = [t[:CHARS_SAMPLED] for t in even_sample(texts, sampled) if t.strip()]
-    tokens = sum(len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in sample)
+    # verbose off: a sample longer than the model's window is only counted, never embedded
+    tokens = sum(len(tokenizer(t, add_special_tokens=False, verbose=False)["input_ids"])
+                 for t in sample)
     return sum(map(len, sample)) / tokens if tokens else 4.0
 
 

@@ -51,8 +51,8 @@ from tuner.engine.watchdog import Limits, Watchdog
 from tuner.engine.worker import read_started, rescore_trial, run_shared_step, run_trial
 from tuner.errors import (
     SweepInterrupted,
-    SweepLockedError,
     SweepNotStartedError,
+    SweptElsewhereError,
     TunerError,
     root_cause,
 )
@@ -62,7 +62,7 @@ from tuner.tracking.records import code_identity
 from tuner.tracking.tags import (
     ASKED_TAG,
     CACHE_TAG_PREFIX,
-    CHECKED_TAG,
+    CLAIMED_TAG,
     CODE_TAG,
     CONTEXT_TAG,
     CORPUS_SHA256_TAG,
@@ -192,8 +192,7 @@ def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: Executor
             _log_sweep_inputs(prepared, tracker, sweep, warnings, asked)
             loop, source = _open_loop(prepared, tracker, sweep, on_record, limits, max_workers,
                                       should_stop, on_step)
-        except SweepLockedError:
-            _discard(tracker, sweep)
+        except SweptElsewhereError:  # its run is discarded
             raise
         except TunerError:
             _end_killed(tracker, sweep)
@@ -212,19 +211,23 @@ def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: Executor
 
 
 def _refuse_if_swept_elsewhere(tracker: Tracker, sweep: SweepHandle, experiment: str) -> None:
-    """Raise SweepLockedError if a sweep of the experiment opened before this one still runs
-    where this host's lock cannot see it (another machine on the same tracking server); the
-    two would run every trial twice."""
+    """Claim the experiment, then raise SweptElsewhereError, with this sweep's run discarded,
+    if another live sweep claimed it too or opened before it where this host's lock cannot see
+    it (another machine on the same tracking server, Tracker.swept_elsewhere): the two would
+    run every trial twice."""
+    tracker.set_tags(sweep.run_id, {CLAIMED_TAG: "true"})
     other = tracker.swept_elsewhere(sweep.experiment_id, mine=sweep)
     if other is not None:
+        _discard(tracker, sweep)
         raise swept_elsewhere_error(experiment, other)
-    tracker.set_tags(sweep.run_id, {CHECKED_TAG: "true"})
 
 
 def _discard(tracker: Tracker, sweep: SweepHandle) -> None:
+    """Remove the refused sweep's run (Tracker.discard_sweep); a store that refuses keeps it
+    tagged refused and KILLED, as far as it took the writes."""
     try:
         tracker.discard_sweep(sweep)
-    except Exception as err:  # the store is down: ended KILLED if it can be
+    except Exception as err:  # the store is down, or may not delete: said, and not raised
         log.warning("could not remove refused sweep run %s: %s", sweep.run_id, root_cause(err))
         _end_killed(tracker, sweep)
 

@@ -41,13 +41,15 @@ class BoardCache:
         self._lock = threading.Lock()
         self._built: dict[Hashable, _Built] = {}
         self._building: dict[Hashable, threading.Event] = {}
+        self._failed: dict[Hashable, BaseException] = {}  # a build's error, for its waiters
         self._slots = threading.BoundedSemaphore(BUILDS_AT_ONCE)
 
     def get(self, key: Hashable, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """The board of `key`: kept, else built by this request, else waited for while another
-        request builds it. Each request waits BUILD_WAIT_S at most, all told, then is answered
-        503: a waiter never builds in turn after a failed or refused build, which would hold
-        the n-th of them n times as long."""
+        request builds it. A request waits BUILD_WAIT_S at most, all told, for a build slot or
+        for another request's build, then is answered 503; a build that failed gives its
+        waiters its error. A waiter never builds in turn, which held the n-th of them n times
+        as long."""
         deadline = self._clock() + BUILD_WAIT_S
         with self._lock:
             found = self._fresh(key)
@@ -56,31 +58,44 @@ class BoardCache:
             building = self._building.get(key)
             if building is None:
                 building = self._building[key] = threading.Event()
+                self._failed.pop(key, None)
                 builder = True
             else:
                 builder = False
         if not builder:
-            building.wait(max(0.0, deadline - self._clock()))
-            with self._lock:
-                found = self._fresh(key)
-            if found is None:
-                raise _busy()
-            return found
+            return self._waited(key, building, deadline)
         try:
             answer = self._build(build, deadline)
             with self._lock:
                 self._forget_stale()
                 self._built[key] = _Built(self._clock(), answer)
             return answer
+        except BaseException as err:
+            with self._lock:
+                self._failed[key] = err
+            raise
         finally:
             with self._lock:
                 del self._building[key]
             building.set()
 
+    def _waited(self, key: Hashable, building: threading.Event, deadline: float
+                ) -> dict[str, Any]:
+        """What another request's build of `key` gave: its board, or its error."""
+        building.wait(max(0.0, deadline - self._clock()))
+        with self._lock:
+            found, failed = self._fresh(key), self._failed.get(key)
+        if found is not None:
+            return found
+        if building.is_set() and failed is not None:
+            raise failed
+        raise _busy()
+
     def _fresh(self, key: Hashable) -> dict[str, Any] | None:
         found = self._built.get(key)
-        return found.answer if found is not None and \
-            self._clock() - found.at < FRESH_S else None
+        if found is None or self._clock() - found.at >= FRESH_S:
+            return None
+        return found.answer
 
     def _build(self, build: Callable[[], dict[str, Any]], deadline: float) -> dict[str, Any]:
         if not self._slots.acquire(timeout=max(0.0, deadline - self._clock())):

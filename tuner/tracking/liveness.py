@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
-from tuner.errors import SweepLockedError
+from tuner.errors import SweptElsewhereError
 from tuner.processes import process_alive, process_started
 from tuner.tracking.tags import BEATS_TAG, HEARTBEAT_TAG, HOST_TAG, PID_TAG, STARTED_TAG
 
@@ -38,9 +38,9 @@ def sweep_tags(pid: int, beats: bool) -> dict[str, str]:
             **({BEATS_TAG: f"{HEARTBEAT_S:g}"} if beats else {})}
 
 
-def swept_elsewhere_error(experiment: str, other: str) -> SweepLockedError:
+def swept_elsewhere_error(experiment: str, other: str) -> SweptElsewhereError:
     """The error of a sweep refused because `other` (Tracker.swept_elsewhere) runs."""
-    return SweepLockedError(
+    return SweptElsewhereError(
         f"experiment '{experiment}' is being swept by another machine on this tracking store "
         f"({other}); wait for it to end, or run every sweep of this store from one machine, "
         "where they queue; no trial was started")

@@ -16,6 +16,7 @@ from tuner.tracking.tags import (
     ERROR_TYPE_TAG,
     MODEL_TAG,
     RANKING_TAG,
+    REFUSED_TAG,
     REVISION_TAG,
     SOURCE_TAG,
     STATUS_TAG,
@@ -104,8 +105,9 @@ class SweepRun:
     @property
     def ran_trials(self) -> bool:
         """Made by `tuner run` (or the service), not by `tuner score --log`, whose run stands
-        for one model scored elsewhere and asks for no configuration."""
-        return self.tags.get(SOURCE_TAG) != SCORED
+        for one model scored elsewhere and asks for no configuration, and not refused because
+        another sweep ran (a run the store would not delete, tracker.discard_sweep)."""
+        return self.tags.get(SOURCE_TAG) != SCORED and REFUSED_TAG not in self.tags
 
 
 SCORED = "tuner score"  # a `tuner score --log` sweep run's tag

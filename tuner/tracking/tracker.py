@@ -49,7 +49,7 @@ from tuner.tracking.records import (
 )
 from tuner.tracking.tags import (
     BATCH_ID_TAG,
-    CHECKED_TAG,
+    CLAIMED_TAG,
     CONFIG_KEY_TAG,
     CONTEXT_TAG,
     CORPUS_SHA256_TAG,
@@ -63,6 +63,7 @@ from tuner.tracking.tags import (
     MODEL_TAG,
     PID_TAG,
     PRUNED_BY_TAG,
+    REFUSED_TAG,
     RESCORED_FROM_TAG,
     REVISION_TAG,
     ROLE_TAG,
@@ -514,10 +515,11 @@ class MlflowTracker:
         """Another live sweep of the experiment (tracking.liveness), said for an error; None
         when there is none. This host's lock keeps its own sweeps apart; this finds another
         host's, or one of this host the lock cannot see (another spelling of a server's
-        address). With `mine` (asked once its own run is open), only one that passed this check
-        (CHECKED_TAG) or opened before it (start time, then run id): of two sweeps two hosts
-        open at once, exactly one goes on, whichever checks first, and a sweep whose clock runs
-        behind does not pass one that runs already."""
+        address). With `mine`, asked once its own run has claimed the experiment (CLAIMED_TAG):
+        one that claimed it too, whenever it opened, or one of a tuner that does not claim
+        that opened before it (start time, then run id). Of two sweeps two hosts open at once,
+        the one that looks second sees the other's claim, whatever their clocks say: at most
+        one goes on (both may stop, and ask again)."""
         running = self._search_all(experiment_id, f"attributes.status = 'RUNNING' and "
                                                   f"tags.`{ROLE_TAG}` = 'sweep'")
         own = next((r for r in running if mine is not None and r.info.run_id == mine.run_id),
@@ -525,16 +527,17 @@ class MlflowTracker:
         for run in sorted(running, key=_opened):
             if mine is not None and run.info.run_id == mine.run_id:
                 continue
-            first = own is None or _opened(run) < _opened(own) or CHECKED_TAG in run.data.tags
-            if first and sweep_alive(run.data.tags):
+            ahead = own is None or CLAIMED_TAG in run.data.tags or _opened(run) < _opened(own)
+            if ahead and sweep_alive(run.data.tags):
                 return _sweep_said(run)
         return None
 
     def discard_sweep(self, sweep: SweepHandle) -> None:
-        """Remove a sweep run that will run nothing (refused: another sweep runs), so that it
-        never stands as the experiment's latest sweep: its rankings would read its empty
-        record of what it asked for, not the running sweep's. Ended KILLED first, as MLflow's
-        delete keeps a run's status."""
+        """Remove a sweep run that ran nothing (refused: another sweep runs), so that it never
+        stands as the experiment's latest sweep: its rankings would read its empty record of
+        what it asked for, not the running sweep's. Tagged refused and ended KILLED first, for
+        a store that refuses the delete (MLflow's EDIT permission cannot delete a run)."""
+        self.set_tags(sweep.run_id, {REFUSED_TAG: "true"})
         self.client.set_terminated(sweep.run_id, "KILLED")
         self.client.delete_run(sweep.run_id)
 
