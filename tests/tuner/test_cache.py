@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -609,3 +611,29 @@ def test_a_write_a_killed_process_left_is_removed_by_the_next_holder_of_its_lock
         pass
     assert [p.exists() for p in left] == [False, False]
     assert all(p.exists() for p in kept)
+
+
+def test_the_holder_of_a_folders_lock_leaves_the_writes_of_entries_with_locks_of_their_own(
+        tmp_path):
+    """Two `tuner precompute` at once: one took the bag's folder lock (a cache hit takes it
+    too) and removed the temporary file of the co-occurrence counts the other was writing under
+    their own lock inside that folder, whose write then failed "No such file or directory"
+    (a red run of 2026-12-05)."""
+    from tuner.data.store import locked
+
+    folder = tmp_path / "bow-key"
+    folder.mkdir()
+    writing = folder / ".cooc-kept-w10.npz.0123456789ab.tmp"
+    writing.write_bytes(b"in progress")
+    holder = subprocess.Popen(  # the other process, writing under the counts' own lock
+        [sys.executable, "-c", "import sys, time; from filelock import FileLock; "
+         f"FileLock({str(folder / 'cooc-kept-w10.npz.lock')!r}).acquire(); "
+         "print('held', flush=True); time.sleep(30)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with locked(folder):
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+    assert writing.exists()

@@ -93,12 +93,15 @@ def _remove_abandoned_writes(path: Path) -> None:
     """The temporary files (replace_atomically's) of writes of `path`, or of files inside the
     folder `path`, that a process killed mid-write left: the lock is held, so none is in
     progress. A SIGKILL during precompute left an 11.5 MB `.cooc-kept-w10.npz....tmp` that no
-    later run removed; an embedding matrix's would be its size."""
+    later run removed; an embedding matrix's would be its size. A file inside the folder that
+    is an entry of its own (it has its own lock file: a bag's co-occurrence counts) is its
+    lock's holder's to clean: its write may be in progress under that lock."""
     try:
         siblings = [p for p in path.parent.glob(f".{glob.escape(path.name)}.*.tmp")
                     if (found := _TEMP_NAME.fullmatch(p.name)) and found["name"] == path.name]
-        inside = [p for p in path.glob(".*.tmp") if _TEMP_NAME.fullmatch(p.name)] \
-            if path.is_dir() else []
+        inside = [p for p in path.glob(".*.tmp")
+                  if (found := _TEMP_NAME.fullmatch(p.name))
+                  and not (path / f"{found['name']}.lock").exists()] if path.is_dir() else []
         for temp in (*siblings, *inside):
             temp.unlink(missing_ok=True)
     except OSError:  # a folder one cannot list or write: the write itself says so
