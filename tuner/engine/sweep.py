@@ -229,10 +229,8 @@ def check_inputs(grid: Grid, max_trials: int | None = None, for_trials: bool = T
         _check_corpus_size(grid, len(corpus))
     _check_document_frequencies(grid, len(corpus))
     plan = plan_trials(grid)
-    models = {p.embedding.model for p in plan if p.embedding is not None}
-    revisions = {p.embedding.model: p.embedding.revision for p in plan if p.embedding}
-    paths = {m: _model_path(grid, m, revisions[m], roots, _embedding_field(grid, plan, m))
-             for m in sorted(models)}
+    paths = {m: _model_path(grid, m, revision, roots, _embedding_field(grid, plan, m))
+             for m, revision in sorted(_embedding_models(plan).items())}
     _check_token_windows(grid, plan, paths)
     inputs = CheckedInputs(corpus, truth, plan, paths, roots)
     return dataclasses.replace(inputs, advice=_advice(grid, inputs))
@@ -286,13 +284,17 @@ def unloadable_embedding_models(grid: Grid) -> list[str]:
         return []
     plan = plan_trials(grid)
     problems = []
-    for model, revision in sorted({(p.embedding.model, p.embedding.revision or "")
-                                   for p in plan if p.embedding is not None}):
+    for model, revision in sorted(_embedding_models(plan).items()):
         try:
-            _model_path(grid, model, revision or None, (), _embedding_field(grid, plan, model))
+            _model_path(grid, model, revision, (), _embedding_field(grid, plan, model))
         except EmbeddingModelError as err:
             problems.append(str(err))
     return problems
+
+
+def _embedding_models(plan: Sequence[PlannedTrial]) -> dict[str, str | None]:
+    """The embedding models the planned trials need, each with the revision asked for."""
+    return {p.embedding.model: p.embedding.revision for p in plan if p.embedding is not None}
 
 
 def _embedding_field(grid: Grid, plan: Sequence[PlannedTrial], model: str) -> str:

@@ -253,14 +253,14 @@ def asked_unfinished(asked: Collection[str], finished: Iterable[FinishedTrial],
                      shown: Mapping[str, str] | None = None) -> frozenset[str]:
     """How the configurations the latest sweep asked for (`asked`) and of which no trial
     finished show on a board (shown_as): from the sweep's record of how each shows (`shown`,
-    see Asked), and from their failed trials. The record holds those whose trials were killed,
-    pruned or never ran (a sweep stopped before them), which leave no failed trial: without
-    it, a row of earlier settings shown alike passes as the grid's. A sweep logged before
-    tuner recorded it (`shown` None) has only its failed trials to say."""
+    see Asked), which holds every one, those whose trials were killed, pruned or never ran too
+    (they leave no failed trial). A sweep logged before tuner recorded it (`shown` None) has
+    only its `failed` trials to say, which are read for it alone."""
     done = {t.config_key for t in finished}
-    recorded = (shown[k] for k in asked if k not in done and k in shown) if shown else ()
-    return frozenset([*recorded, *(shown_as(t) for t in failed
-                                   if t.config_key in asked and t.config_key not in done)])
+    if shown is not None:
+        return frozenset(shown[k] for k in asked if k not in done and k in shown)
+    return frozenset(shown_as(t) for t in failed
+                     if t.config_key in asked and t.config_key not in done)
 
 
 def replaced_said(configs: Sequence[ConfigResult]) -> list[str]:
@@ -541,9 +541,10 @@ def leaderboard(tracker: Tracker, experiment: str, metric: str, limit: int = 10,
     context = context or newest_context(sweeps, finished)
     trials = on_data(finished, context)
     asked = latest_asked(tracker, sweeps, context)
-    unfinished = asked_unfinished(asked.keys, trials,
-                                  on_data(tracker.failed_trials(experiment), context),
-                                  asked.shown) if asked.keys else frozenset()
+    failed = on_data(tracker.failed_trials(experiment), context) \
+        if asked.keys and asked.shown is None else []
+    unfinished = asked_unfinished(asked.keys, trials, failed, asked.shown) \
+        if asked.keys else frozenset()
     return rank_configs(aggregate_seeds(trials, declared_swept(sweeps, context), asked.keys,
                                        seeds_asked(sweeps), latest_seeds(sweeps, context),
                                        unfinished),
