@@ -20,6 +20,7 @@ import pytest
 from tests.conftest import REPO, make_grid
 from tests.service.conftest import VENV_BIN, free_port, tiny_grid, tuner_cli
 from tests.service.serving import TOKEN, Served, start_server, wait_done
+from tuner.data.embeddings import resolve_model_path
 from tuner.errors import GridError
 from tuner.flow import experiment_lock
 
@@ -357,6 +358,28 @@ def test_a_model_folder_holding_a_link_out_of_the_roots_is_refused(api: Served,
         api, "linked-model", models=["bertopic"], embedding={"model": value}))
     assert status == 400, answer
     assert "holds links that lead outside the server's data roots" in answer["error"]
+
+
+def test_a_model_folder_named_by_path_is_validated_as_a_snapshot_in_the_cache(
+        api: Served) -> None:
+    """transformers reads a model folder by path: the folder is copied once, as checked, into
+    the server's cache at the POST, and the sweep reads that copy (attacker audit of
+    2026-12-05). Stopped here after validation by a batch the service refuses."""
+    from tuner.data.embeddings import model_revision
+    from tuner.data.model_snapshot import SNAPSHOTS
+
+    folder = api.root / "datasets" / "own-model"
+    if not folder.exists():
+        shutil.copytree(resolve_model_path("sentence-transformers/all-MiniLM-L6-v2"), folder)
+    status, answer = api.call("POST", "/sweeps", _inline(
+        api, "own-model", models=["bertopic"], params={"num_topics": 5},
+        embedding={"model": str(folder.resolve()), "batch_size": 4096, "max_length": 512,
+                   "long_documents": "start"}))
+    assert status == 400, answer
+    assert [p.split(":")[1].strip() for p in answer["problems"]] == ["embedding.batch_size"]
+    snapshot = api.cache / SNAPSHOTS / model_revision(folder)
+    assert (snapshot / "model.safetensors").read_bytes() == \
+        (folder / "model.safetensors").read_bytes()
 
 
 def test_a_corpus_folder_is_served_and_one_holding_a_link_out_of_the_roots_is_refused(

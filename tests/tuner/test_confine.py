@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_grid, read_jsonl, write_jsonl
+from tests.conftest import make_grid, write_jsonl
 from tuner.data.confine import confined
 from tuner.data.embeddings import resolve_model_path
 from tuner.engine import worker
@@ -237,21 +237,6 @@ def test_a_sweep_the_user_runs_keeps_the_loaders_message(
         load_trial_data(dataclasses.replace(trial.data, roots=()))
 
 
-def test_a_served_sweeps_encoder_folder_is_checked_on_every_trial(
-        tmp_path: Path, served: tuple[Path, TrialSpec]) -> None:
-    """THETA's LoRA reads the encoder's folder at each fit, remembered data or not."""
-    root, trial = served
-    (root / "model").mkdir()
-    folder = str((root / "model").resolve())
-    encoder = {"model": folder, "path": folder, "pooling": "mean", "max_length": 128,
-               "batch_size": 32, "key": "k"}
-    data = dataclasses.replace(trial.data, encoder=encoder)
-    assert load_trial_data(data).encoder is not None  # inside the roots: read
-    (root / "model" / "config.json").symlink_to(tmp_path / f"{SECRET}.json")
-    with pytest.raises(DataError, match="embedding.model now leads outside"):
-        load_trial_data(data)  # remembered: the data is not read again, the folder is checked
-
-
 def test_validation_reads_a_served_grids_files_only_under_its_roots(
         tmp_path: Path, served: tuple[Path, TrialSpec]) -> None:
     """The service checked the paths, then load_grid and check_inputs read them again: a file
@@ -265,22 +250,6 @@ def test_validation_reads_a_served_grids_files_only_under_its_roots(
     with pytest.raises(DataError, match="ground_truth now leads outside"):
         check_inputs(grid, roots=(str(root.resolve()),))
     assert check_inputs(grid).truth is not None  # a sweep the user runs reads what it names
-
-
-def test_a_sweep_whose_model_folder_now_leads_outside_is_not_encoded(
-        tmp_path: Path, ng_records: list[dict]) -> None:
-    """The embedding model a queued sweep names by path is checked again before it is hashed
-    and loaded (an id's folder is in the Hugging Face cache: never confined)."""
-    root = tmp_path / "data"
-    corpus = write_jsonl(root / "corpus.jsonl", ng_records[:60])
-    (root / "model").symlink_to(resolve_model_path("sentence-transformers/all-MiniLM-L6-v2"))
-    grid = load_grid(make_grid(tmp_path, corpus, models=["bertopic"],
-                               embedding={"model": str(root / "model"), "pooling": "mean"},
-                               params={"vocab_size": 1000}))
-    inputs = dataclasses.replace(check_inputs(grid), roots=(str(root),))
-    with pytest.raises(DataError, match="embedding.model now leads outside"):
-        precompute(grid, inputs, tmp_path / "cache", progress=False)
-    assert read_jsonl(corpus)  # the data is untouched
 
 
 def test_a_revision_problem_keeps_its_own_field(tmp_path: Path, ng_records: list[dict]) -> None:

@@ -3,7 +3,9 @@ under the server's data roots until the last trial has read them, not only when 
 validated: otherwise a ground-truth file replaced by a link after the POST is read from outside the
 roots, and the document ids it holds are quoted in the trial's `tuner.error` tag. Each reader
 resolves the path and checks it (`confined`), then reads the file as it opened it (`pinned`, and a
-corpus folder's files likewise), never by that path again."""
+corpus folder's files likewise), never by that path again. An embedding model folder, which
+transformers reads by path, is copied once through checked descriptors into the cache
+(tuner.data.model_snapshot)."""
 
 from __future__ import annotations
 
@@ -134,11 +136,3 @@ def pinned(path: Path, roots: Sequence[Path], field: str) -> Iterator[Path]:
         yield Path(f"/proc/self/fd/{descriptor}")
     finally:
         os.close(descriptor)
-
-
-def confined_model(model: str, folder: str | Path, roots: Sequence[str]) -> Path:
-    """The folder of embedding model `model` (the grid's id or path), read in its place: checked
-    as `confined` does when the grid names it by path (the service makes every folder an
-    inline grid names absolute); an id's folder is in the Hugging Face cache, not the data."""
-    return confined(folder, roots, "embedding.model", MAX_MODEL_FILES) \
-        if Path(model).is_absolute() else Path(folder)

@@ -11,13 +11,14 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
 from tuner.data.language import even_sample
+from tuner.data.model_snapshot import folder_revision
 from tuner.data.numerics import cpu_numerics
 from tuner.data.store import (
     file_sha256,
@@ -25,9 +26,10 @@ from tuner.data.store import (
     load_npy,
     locked,
     nearest_key_change,
+    read_hash_memo,
     read_json,
-    replace_text_atomically,
     write_atomic,
+    write_hash_memo,
 )
 from tuner.data.versions import installed_versions
 from tuner.errors import CacheError, EmbeddingModelError
@@ -297,20 +299,19 @@ def model_revision(path: Path, memo: Path | None = None) -> str:
     files and folders (.git/, huggingface's .cache/) are bookkeeping, not the model, and are
     left out.
     """
-    remembered = _read_memo(memo)
+    remembered = read_hash_memo(memo)
     seen = {stamp.split("|", 1)[0] for stamp in remembered}
     used: dict[str, str] = {}  # this folder's stamps now: older ones of its files are dropped
-    digest = hashlib.sha256()
-    for item in sorted(path.rglob("*")):
+    contents: dict[PurePath, str] = {}
+    for item in path.rglob("*"):
         hidden = any(part.startswith(".") for part in item.relative_to(path).parts)
         if item.is_file() and not hidden:  # .git/, .cache/huggingface/: bookkeeping, no model
-            content = _content_id(item, remembered, seen, used)
-            digest.update(f"{item.relative_to(path)}:{content}\n".encode())
+            contents[item.relative_to(path)] = _content_id(item, remembered, seen, used)
     if memo is not None:
         files = {stamp.split("|", 1)[0] for stamp in used}
         kept = {k: v for k, v in remembered.items() if k.split("|", 1)[0] not in files}
-        _write_memo(memo, kept | used)
-    return digest.hexdigest()[:16]
+        write_hash_memo(memo, kept | used)
+    return folder_revision(contents)
 
 
 def _content_id(item: Path, remembered: dict[str, str], seen: set[str],
@@ -344,24 +345,6 @@ def _git_blob_sha1(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _read_memo(memo: Path | None) -> dict[str, str]:
-    if memo is None:
-        return {}
-    try:
-        found = json.loads(memo.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
-
-
-def _write_memo(memo: Path, remembered: dict[str, str]) -> None:
-    try:
-        memo.parent.mkdir(parents=True, exist_ok=True)
-        replace_text_atomically(memo, json.dumps(remembered, sort_keys=True))
-    except OSError:
-        pass  # a read-only cache: hashes are recomputed next time, the revision is the same
 
 
 def encode_texts(model_path: Path, texts: Sequence[str], pooling: str, max_length: int,

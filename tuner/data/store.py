@@ -221,6 +221,27 @@ def replace_text_atomically(path: Path, text: str, encoding: str = "utf-8",
     replace_atomically(path, lambda temp: temp.write_text(text, encoding=encoding), staging)
 
 
+def read_hash_memo(path: Path | None) -> dict[str, str]:
+    """A memo of file hashes (stamp -> content id) kept in the cache; empty when there is none
+    or it cannot be read (the hashes are then computed again, to the same values)."""
+    if path is None:
+        return {}
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+
+
+def write_hash_memo(path: Path, memo: Mapping[str, str]) -> None:
+    """read_hash_memo's memo, replaced whole; a read-only cache keeps none."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        replace_text_atomically(path, json.dumps(dict(memo), sort_keys=True))
+    except OSError:
+        pass
+
+
 def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
     """A cache file, whole or not at all (replace_atomically); a failure names the file."""
     try:

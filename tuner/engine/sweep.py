@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from trainers import fit_inputs, load_trainer, trainer_revision
-from tuner.data.confine import confined, confined_model
+from tuner.data.confine import confined
 from tuner.data.cooccurrence import CooccurrenceCache
 from tuner.data.corpus import Corpus, load_corpus
 from tuner.data.embeddings import (
@@ -34,6 +34,7 @@ from tuner.data.embeddings import (
     token_limit,
 )
 from tuner.data.ground_truth import GroundTruth, ground_truth_from_labels, load_ground_truth
+from tuner.data.model_snapshot import snapshot_model, snapshot_revision
 from tuner.data.model_tokens import model_token_counts
 from tuner.data.timestamps import parse_timestamps
 from tuner.data.vocab import (
@@ -207,12 +208,15 @@ def distinct_trial_count(grid: Grid, inputs: CheckedInputs) -> int:
 
 
 def check_inputs(grid: Grid, max_trials: int | None = None, for_trials: bool = True,
-                 roots: tuple[str, ...] = ()) -> CheckedInputs:
-    """Validate the dataset, ground truth, embedding models and trial count; compute nothing.
+                 roots: tuple[str, ...] = (), cache_dir: Path | None = None) -> CheckedInputs:
+    """Validate the dataset, ground truth, embedding models and trial count; compute nothing
+    but, with `roots`, the snapshots of the model folders the grid names.
     `for_trials` False (`tuner score`, which runs none) leaves out what only trials need: the
     models' requirements, the settings that need enough documents, and two truth classes.
     `roots`: the folders the grid's files must stay under (tuner serve's data roots for an
-    inline grid), checked at this read and every later one (see tuner.data.confine)."""
+    inline grid), checked at this read and every later one (see tuner.data.confine); a model
+    folder is read once, into a snapshot in `cache_dir` (tuner.data.model_snapshot), which
+    every later step reads instead."""
     if grid.trial_count == 0:
         raise GridError([f"{grid.path}: the grid expands to zero trials"])
     refuse_over(max_trials, grid.path, grid.trial_count)
@@ -229,7 +233,8 @@ def check_inputs(grid: Grid, max_trials: int | None = None, for_trials: bool = T
         _check_corpus_size(grid, len(corpus))
     _check_document_frequencies(grid, len(corpus))
     plan = plan_trials(grid)
-    paths = {m: _model_path(grid, m, revision, roots, _embedding_field(grid, plan, m))
+    snapshots = (resolved_roots, cache_dir) if roots else None
+    paths = {m: _model_path(grid, m, revision, _embedding_field(grid, plan, m), snapshots)
              for m, revision in sorted(_embedding_models(plan).items())}
     _check_token_windows(grid, plan, paths)
     inputs = CheckedInputs(corpus, truth, plan, paths, roots)
@@ -265,13 +270,20 @@ def _confined_files(grid: Grid, roots: tuple[str, ...]) -> Grid:
     return dataclasses.replace(grid, dataset=dataset, ground_truth=truth)
 
 
-def _model_path(grid: Grid, model: str, revision: str | None, roots: tuple[str, ...],
-                field: str = "embedding.model") -> Path:
-    """The embedding model's local folder (a folder named by path checked against `roots`);
-    its problems name the grid file and the field, as every other validation error does."""
+def _model_path(grid: Grid, model: str, revision: str | None, field: str = "embedding.model",
+                snapshots: tuple[tuple[Path, ...], Path | None] | None = None) -> Path:
+    """The embedding model's local folder; its problems name the grid file and the field, as
+    every other validation error does. With `snapshots` (a served sweep's resolved data roots
+    and cache folder), a folder named by path is its snapshot in the cache, read under the
+    roots (an id's folder is in the server's Hugging Face cache, not the data)."""
     try:
-        return resolve_model_path(str(confined_model(model, model, roots)), revision,
-                                  served=bool(roots))
+        if snapshots is not None and Path(model).is_absolute():
+            roots, cache_dir = snapshots
+            if cache_dir is None:
+                raise ValueError("a served sweep's model folder needs a cache to be copied to")
+            return resolve_model_path(str(snapshot_model(Path(model), roots, cache_dir, field)),
+                                      revision, served=True)
+        return resolve_model_path(model, revision, served=snapshots is not None)
     except EmbeddingModelError as err:
         named = "" if str(err).startswith("embedding.") else f"{field}: "
         raise EmbeddingModelError(f"{grid.path}: {named}{err}") from err
@@ -286,7 +298,7 @@ def unloadable_embedding_models(grid: Grid) -> list[str]:
     problems = []
     for model, revision in sorted(_embedding_models(plan).items()):
         try:
-            _model_path(grid, model, revision, (), _embedding_field(grid, plan, model))
+            _model_path(grid, model, revision, _embedding_field(grid, plan, model))
         except EmbeddingModelError as err:
             problems.append(str(err))
     return problems
@@ -649,7 +661,8 @@ def embedding_key(spec: EmbeddingSpec, model_path: Path, corpus: Corpus,
                   cache_dir: Path | None = None) -> EmbeddingKey:
     """What the corpus's embeddings depend on: the model's content (and the Hub revision the
     grid asked for), the encoding settings and the dtype this machine encodes in."""
-    content = model_revision(model_path, cache_dir / MODEL_HASHES if cache_dir else None)
+    content = (snapshot_revision(model_path, cache_dir) if cache_dir else None) \
+        or model_revision(model_path, cache_dir / MODEL_HASHES if cache_dir else None)
     revision = f"{spec.revision}@{content}" if spec.revision else content
     model = MINILM_IDS[0] if spec.model in MINILM_IDS else spec.model  # one model, two names
     return EmbeddingKey(model, revision, spec.pooling, spec.max_length, spec.text_variant,
@@ -674,8 +687,7 @@ MODEL_HASHES = Path("models") / "file-hashes.json"  # model_revision's memo, in 
 def _embedding(spec: EmbeddingSpec, inputs: CheckedInputs, cache_dir: Path,
                events: dict[str, str], progress: bool,
                between_batches: Callable[[], None] | None = None) -> EmbeddingKey:
-    # checked again: a queued sweep's folder may have been replaced since it was validated
-    model_path = confined_model(spec.model, inputs.model_paths[spec.model], inputs.roots)
+    model_path = inputs.model_paths[spec.model]  # a served sweep's: its snapshot
     key = embedding_key(spec, model_path, inputs.corpus, cache_dir)
     cache = EmbeddingCache(cache_dir)
     texts = inputs.corpus.texts

@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from trainers import load_trainer
-from tuner.data.confine import confined, confined_model
+from tuner.data.confine import confined
 from tuner.data.cooccurrence import Cooccurrence, CooccurrenceCache
 from tuner.data.corpus import Corpus, DatasetSpec, load_corpus, text_field_setting
 from tuner.data.embeddings import EncoderSource, recorded_matrix
@@ -199,7 +199,7 @@ def loaded_trial_data(ref: DataRef) -> LoadedData:
         _STATE.data.pop(memo_key, None)  # a warm worker would fail every later sweep of it
         loaded = _remembered(_STATE.data, memo_key, lambda: _loaded(ref))
     _check_side_inputs(ref, loaded.side_digests)  # every trial: the first may read none
-    return dataclasses.replace(loaded, data=_with_confined_encoder(loaded.data, ref))
+    return loaded
 
 
 def _memo_key(ref: DataRef) -> str:
@@ -285,17 +285,6 @@ def _file_sha256(path: Path) -> str | None:
         return file_sha256(path)
     except OSError:
         return None
-
-
-def _with_confined_encoder(data: TrialData, ref: DataRef) -> TrialData:
-    """A trainer that fine-tunes the encoder reads its folder at every fit, remembered data or
-    not: a served sweep's folder is checked against its roots on every trial, and read where it
-    resolved to."""
-    encoder = data.encoder
-    if encoder is None or not ref.roots:
-        return data
-    folder = confined_model(encoder.model, encoder.path, ref.roots)
-    return dataclasses.replace(data, encoder=dataclasses.replace(encoder, path=str(folder)))
 
 
 # What makes two kinds of CPU run one code path (tuner.data.numerics, tuner.fitting.tomotopy_isa),

@@ -287,7 +287,8 @@ class SweepRegistry:
         grid = None
         try:
             grid = load_grid(path, self.settings.max_trials)
-            inputs = check_inputs(grid, self.settings.max_trials, roots=roots)
+            inputs = check_inputs(grid, self.settings.max_trials, roots=roots,
+                                  cache_dir=self.settings.cache_dir)
             check_some_word(inputs.corpus, grid.preprocessing)  # as `tuner validate`
             _refuse_large_batches(path, inputs, self.settings.max_batch_tokens)
             return grid, inputs

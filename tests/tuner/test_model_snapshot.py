@@ -1,0 +1,124 @@
+"""A served sweep's embedding model folder is read once, through descriptors checked under the
+server's data roots, into a snapshot in the cache that every later step reads (attacker audit
+of 2026-12-05: the folder was checked by path, then transformers read it by path, so a file
+swapped for a link in between was read from outside the roots)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path, PurePath
+
+import pytest
+
+from tests.conftest import make_grid, write_jsonl
+from tuner.data.embeddings import model_revision, resolve_model_path
+from tuner.data.model_snapshot import BLOBS, SNAPSHOTS, _blob_of, snapshot_model
+from tuner.engine.sweep import check_inputs, embedding_key, precompute
+from tuner.errors import DataError
+from tuner.grid import load_grid
+
+SECRET = "zqxOUTSIDEq7"  # only in files outside the roots
+
+
+def _model_copy(folder: Path) -> Path:
+    """MiniLM as a folder of its own: hard links where the file system allows (replaced by a
+    new file or a link below, never written in place), else copies."""
+    def link(source: str, target: str) -> None:
+        try:
+            os.link(source, target)
+        except OSError:
+            shutil.copy2(source, target)
+
+    shutil.copytree(resolve_model_path("sentence-transformers/all-MiniLM-L6-v2"), folder,
+                    copy_function=link)
+    return folder
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+def test_a_snapshot_holds_the_folders_files_and_is_named_as_the_folder_is_known(
+        tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    model = _model_copy(root / "model")
+    (model / ".git").mkdir()
+    (model / ".git" / "HEAD").write_text("bookkeeping, not the model")
+    snapshot = snapshot_model(model, (root.resolve(),), tmp_path / "cache", "embedding.model")
+    assert snapshot.parent == tmp_path / "cache" / SNAPSHOTS
+    assert not snapshot.is_relative_to(root)
+    assert _files(snapshot) == {k: v for k, v in _files(model).items() if ".git" not in k}
+    # a served sweep and one run by hand on the same folder key the same embeddings
+    assert snapshot.name == model_revision(model) == model_revision(snapshot)
+
+
+def test_a_folder_seen_before_is_not_copied_again_and_a_changed_file_makes_a_new_snapshot(
+        tmp_path: Path) -> None:
+    root, cache = tmp_path / "data", tmp_path / "cache"
+    model = _model_copy(root / "model")
+    roots = (root.resolve(),)
+    first = snapshot_model(model, roots, cache, "embedding.model")
+    blobs = {p.name: p.stat().st_ino for p in (cache / BLOBS).iterdir()}
+    assert snapshot_model(model, roots, cache, "embedding.model") == first
+    assert {p.name: p.stat().st_ino for p in (cache / BLOBS).iterdir()} == blobs  # no copy
+    (model / "README.md").unlink()
+    (model / "README.md").write_text("weights changed in place keep their name")
+    second = snapshot_model(model, roots, cache, "embedding.model")
+    assert second != first and first.is_dir()
+    assert (second / "README.md").read_text().startswith("weights changed")
+    assert len(list((cache / BLOBS).iterdir())) == len(blobs) + 1  # the rest is shared
+
+
+def test_a_model_file_that_leads_outside_when_opened_is_not_read(tmp_path: Path) -> None:
+    """Here the swap is made before the copy opens the file, as a racing swap would be after
+    the folder's check: the open file is checked, nothing is copied, the target is not named."""
+    root, cache, outside = tmp_path / "data", tmp_path / "cache", tmp_path / f"{SECRET}-out"
+    model = _model_copy(root / "model")
+    outside.mkdir()
+    (outside / "config.json").write_text(f'{{"{SECRET}": 1}}')
+    (model / "config.json").unlink()
+    (model / "config.json").symlink_to(outside / "config.json")
+    with pytest.raises(DataError, match="config.json now leads outside the server's data "
+                                        "roots") as refused:
+        _blob_of(model / "config.json", (root.resolve(),), cache / BLOBS, {},
+                 f"{model}: embedding.model: config.json")
+    assert SECRET not in str(refused.value)
+    assert not any(SECRET.encode() in p.read_bytes() for p in cache.rglob("*") if p.is_file())
+    with pytest.raises(DataError, match="embedding.model now leads outside"):
+        snapshot_model(model, (root.resolve(),), cache, "embedding.model")
+    (model / "config.json").unlink()
+    os.mkfifo(model / "config.json")  # a FIFO in a file's place is refused, not waited on
+    with pytest.raises(DataError, match="config.json is not a regular file"):
+        snapshot_model(model, (root.resolve(),), cache, "embedding.model")
+
+
+def test_a_served_sweep_reads_its_model_only_as_validated(tmp_path: Path,
+                                                          ng_records: list[dict]) -> None:
+    """Validation takes the snapshot; the folder replaced afterwards (its config a link out
+    of the roots, its weights gone) is never read again: the sweep embeds with the model it
+    was validated with, under the key a sweep run by hand on that model has."""
+    root, cache = tmp_path / "data", tmp_path / "cache"
+    corpus = write_jsonl(root / "corpus.jsonl", ng_records[:60])
+    model = _model_copy(root / "model")
+    grid = load_grid(make_grid(tmp_path, corpus, models=["bertopic"],
+                               embedding={"model": str(model), "pooling": "mean"},
+                               params={"vocab_size": 1000}))
+    inputs = check_inputs(grid, roots=(str(root.resolve()),), cache_dir=cache)
+    snapshot = inputs.model_paths[str(model)]
+    assert snapshot.parent == cache / SNAPSHOTS
+    by_hand = check_inputs(grid)
+    (tmp_path / f"{SECRET}.json").write_text(f'{{"{SECRET}": 1}}')
+    (model / "config.json").unlink()
+    (model / "config.json").symlink_to(tmp_path / f"{SECRET}.json")
+    (model / "model.safetensors").unlink()
+    prepared = precompute(grid, inputs, cache, progress=False)
+    assert [v for k, v in prepared.cache_events.items() if k.startswith("embeddings[")] == \
+        ["computed"]  # from the snapshot
+    (model / "config.json").unlink()
+    shutil.copy2(snapshot / "config.json", model / "config.json")
+    shutil.copy2(snapshot / "model.safetensors", model / "model.safetensors")
+    assert embedding_key(grid.embedding, snapshot, inputs.corpus, cache) == \
+        embedding_key(grid.embedding, by_hand.model_paths[str(model)], inputs.corpus, cache)
+    assert PurePath(snapshot).name == model_revision(model)
