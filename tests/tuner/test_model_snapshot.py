@@ -116,6 +116,8 @@ def test_a_served_sweep_reads_its_model_only_as_validated(tmp_path: Path,
     prepared = precompute(grid, inputs, cache, progress=False)
     assert [v for k, v in prepared.cache_events.items() if k.startswith("embeddings[")] == \
         ["computed"]  # from the snapshot
+    # what a trainer that fine-tunes the encoder (THETA's LoRA) reads in the workers
+    assert {t.data.encoder["path"] for t in prepared.trials if t.data.encoder} == {str(snapshot)}
     (model / "config.json").unlink()
     shutil.copy2(snapshot / "config.json", model / "config.json")
     shutil.copy2(snapshot / "model.safetensors", model / "model.safetensors")
