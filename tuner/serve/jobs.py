@@ -688,5 +688,7 @@ def _disk_full(free: float, least: float) -> str:
     return (f"the cache folder's or the tracking store's disk has {free:.1f} GB free, under "
             f"this server's --min-free-gb {least:g}: no sweep starts until space is freed "
             "(while no sweep runs, the cache "
-            "folder's bow/, umap/ and word2vec/ folders and emb-*.npy files may be deleted: "
-            "they are computed again when needed; its journal/ holds results not yet logged)")
+            "folder's bow/, umap/, word2vec/ and models/ folders and emb-*.npy files may be "
+            "deleted: they are computed again when needed, models/ (copies of model folders "
+            "sent sweeps named) at the next request that names the folder; its journal/ holds "
+            "results not yet logged)")
