@@ -507,12 +507,30 @@ def test_a_port_in_use_is_named_not_a_traceback(tmp_path: Path) -> None:
     taken.listen()
     try:
         port = taken.getsockname()[1]
-        settings = ServerSettings("127.0.0.1", port, tmp_path, tmp_path / "cache",
+        settings = ServerSettings("127.0.0.1", port, tmp_path / "grids", tmp_path / "cache",
                                   f"sqlite:///{tmp_path}/mlflow.db")
         with pytest.raises(TunerError, match=rf"--port {port}: cannot listen: "):
             make_server(settings)
     finally:
         taken.close()
+
+
+@pytest.mark.parametrize("roots, cache", [((".",), "cache"), ((), "grids/cache"),
+                                          (("data/models",), "data")])
+def test_a_cache_folder_among_the_data_roots_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, roots: tuple[str, ...],
+        cache: str) -> None:
+    """A request could name the cache's files (copies of other sweeps' model folders) and the
+    server would trust what a client wrote there (review of 2026-12-05)."""
+    from tuner.errors import TunerError
+    from tuner.serve.server import ServerSettings, make_server
+
+    monkeypatch.chdir(tmp_path)
+    settings = ServerSettings("127.0.0.1", 0, Path("grids"), Path(cache),
+                              f"sqlite:///{tmp_path}/mlflow.db",
+                              data_roots=tuple(Path(r) for r in roots))
+    with pytest.raises(TunerError, match=f"--cache-dir {cache}: overlaps the data root"):
+        make_server(settings)
 
 
 def test_the_server_logs_each_sweeps_end(tmp_path: Path, caplog: pytest.LogCaptureFixture

@@ -5,15 +5,17 @@ swapped for a link in between was read from outside the roots)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import time
 from pathlib import Path, PurePath
 
 import pytest
 
 from tests.conftest import make_grid, write_jsonl
 from tuner.data.embeddings import model_revision, resolve_model_path
-from tuner.data.model_snapshot import BLOBS, SNAPSHOTS, _blob_of, snapshot_model
+from tuner.data.model_snapshot import BLOBS, SNAPSHOTS, _opened_files, snapshot_model
 from tuner.engine.sweep import check_inputs, embedding_key, precompute
 from tuner.errors import DataError
 from tuner.grid import load_grid
@@ -36,8 +38,10 @@ def _model_copy(folder: Path) -> Path:
 
 
 def _files(folder: Path) -> dict[str, bytes]:
+    """The folder's files but hidden ones (.gitattributes, .git/: bookkeeping, not copied)."""
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file()}
+            if p.is_file() and not any(part.startswith(".")
+                                       for part in p.relative_to(folder).parts)}
 
 
 def test_a_snapshot_holds_the_folders_files_and_is_named_as_the_folder_is_known(
@@ -49,7 +53,7 @@ def test_a_snapshot_holds_the_folders_files_and_is_named_as_the_folder_is_known(
     snapshot = snapshot_model(model, (root.resolve(),), tmp_path / "cache", "embedding.model")
     assert snapshot.parent == tmp_path / "cache" / SNAPSHOTS
     assert not snapshot.is_relative_to(root)
-    assert _files(snapshot) == {k: v for k, v in _files(model).items() if ".git" not in k}
+    assert _files(snapshot) == _files(model) and ".git/HEAD" not in _files(model)
     # a served sweep and one run by hand on the same folder key the same embeddings
     assert snapshot.name == model_revision(model) == model_revision(snapshot)
 
@@ -72,26 +76,102 @@ def test_a_folder_seen_before_is_not_copied_again_and_a_changed_file_makes_a_new
 
 
 def test_a_model_file_that_leads_outside_when_opened_is_not_read(tmp_path: Path) -> None:
-    """Here the swap is made before the copy opens the file, as a racing swap would be after
-    the folder's check: the open file is checked, nothing is copied, the target is not named."""
+    """Here the link is in place before the copy opens the file, as a racing swap would be
+    after the folder's check: the open file is checked, nothing is copied, and the message is
+    one for every cause, naming neither the target nor whether it exists."""
     root, cache, outside = tmp_path / "data", tmp_path / "cache", tmp_path / f"{SECRET}-out"
     model = _model_copy(root / "model")
     outside.mkdir()
     (outside / "config.json").write_text(f'{{"{SECRET}": 1}}')
     (model / "config.json").unlink()
-    (model / "config.json").symlink_to(outside / "config.json")
-    with pytest.raises(DataError, match="config.json now leads outside the server's data "
-                                        "roots") as refused:
-        _blob_of(model / "config.json", (root.resolve(),), cache / BLOBS, {},
-                 f"{model}: embedding.model: config.json")
-    assert SECRET not in str(refused.value)
+    roots = (root.resolve(),)
+    answers = []
+    for target in (outside / "config.json", outside / "missing.json"):
+        (model / "config.json").unlink(missing_ok=True)
+        (model / "config.json").symlink_to(target)
+        with pytest.raises(DataError, match="config.json cannot be read as a file under the "
+                                            "server's data roots") as refused:
+            dict(_opened_files(model, roots, "embedding.model"))
+        answers.append(str(refused.value))
+        with pytest.raises(DataError, match="embedding.model now leads outside"):
+            snapshot_model(model, roots, cache, "embedding.model")  # the folder's own check
+    assert answers[0] == answers[1] and SECRET not in answers[0]
     assert not any(SECRET.encode() in p.read_bytes() for p in cache.rglob("*") if p.is_file())
-    with pytest.raises(DataError, match="embedding.model now leads outside"):
-        snapshot_model(model, (root.resolve(),), cache, "embedding.model")
     (model / "config.json").unlink()
     os.mkfifo(model / "config.json")  # a FIFO in a file's place is refused, not waited on
-    with pytest.raises(DataError, match="config.json is not a regular file"):
-        snapshot_model(model, (root.resolve(),), cache, "embedding.model")
+    with pytest.raises(DataError, match="config.json cannot be read as a file"):
+        snapshot_model(model, roots, cache, "embedding.model")
+
+
+def test_a_file_named_in_the_models_json_outside_its_folder_is_not_read(
+        tmp_path: Path) -> None:
+    """transformers joins a tokenizer config's `fast_tokenizer_files` onto the folder, and an
+    absolute name wins the join: the tokenizer was loaded from outside the roots (review of
+    2026-12-05). The snapshot's copy of the config leaves such entries out."""
+    from transformers import AutoTokenizer
+
+    root, cache, outside = tmp_path / "data", tmp_path / "cache", tmp_path / f"{SECRET}-out"
+    model = _model_copy(root / "model")
+    outside.mkdir()
+    tokenizer = json.loads((model / "tokenizer.json").read_text(encoding="utf-8"))
+    tokenizer["model"]["vocab"][SECRET] = len(tokenizer["model"]["vocab"])
+    (outside / "tokenizer.4.0.json").write_text(json.dumps(tokenizer), encoding="utf-8")
+    config = json.loads((model / "tokenizer_config.json").read_text(encoding="utf-8"))
+    entries = {"fast_tokenizer_files": [str(outside / "tokenizer.4.0.json")],
+               "vocab_file": "sub/../../../outside.txt", "_name_or_path": "/home/someone/x"}
+    (model / "tokenizer_config.json").unlink()
+    (model / "tokenizer_config.json").write_text(json.dumps({**config, **entries}))
+    assert SECRET in AutoTokenizer.from_pretrained(model).get_vocab()  # as transformers does
+    snapshot = snapshot_model(model, (root.resolve(),), cache, "embedding.model")
+    copied = json.loads((snapshot / "tokenizer_config.json").read_text(encoding="utf-8"))
+    assert copied == {**config, "_name_or_path": "/home/someone/x"}  # only the file entries
+    assert SECRET not in AutoTokenizer.from_pretrained(snapshot).get_vocab()
+    assert snapshot.name == model_revision(model)  # named by the folder's own content
+
+
+def test_a_folder_link_or_a_line_break_in_a_name_is_refused_at_once(tmp_path: Path) -> None:
+    """Walked through folder links, 30 folders each linking three times to the next took
+    3^29 visits, with no file for the cap to count (review of 2026-12-05)."""
+    root, cache = tmp_path / "data", tmp_path / "cache"
+    model = _model_copy(root / "model")
+    roots = (root.resolve(),)
+    chain = [model / "maze" / str(n) for n in range(30)]
+    for folder in chain:
+        folder.mkdir(parents=True)
+    for here, after in zip(chain, chain[1:], strict=False):
+        for name in "abc":
+            (here / name).symlink_to(after)
+    with pytest.raises(DataError, match=r"maze/0/a is a link to a folder; copy the folder"):
+        snapshot_model(model, roots, cache, "embedding.model")
+    shutil.rmtree(model / "maze")
+    (model / "a:1\nb").write_text("")
+    with pytest.raises(DataError, match="a file name holds a control character"):
+        snapshot_model(model, roots, cache, "embedding.model")
+
+
+def test_the_cache_trusts_only_whole_blobs_named_by_their_hash(tmp_path: Path) -> None:
+    """A memo entry is a blob's name, read as a path: one naming a file elsewhere is not
+    used, nor a blob that lost its bytes; a killed copy's leftovers go after an hour."""
+    from tuner.data.model_snapshot import STAMPS, _stamp
+    from tuner.data.store import read_hash_memo, write_hash_memo
+
+    root, cache, outside = tmp_path / "data", tmp_path / "cache", tmp_path / "outside"
+    model = _model_copy(root / "model")
+    roots = (root.resolve(),)
+    first = snapshot_model(model, roots, cache, "embedding.model")
+    outside.mkdir()
+    (outside / "secret").write_text(SECRET.ljust((model / "README.md").stat().st_size, "x"))
+    stamp = _stamp(os.stat(model / "README.md"))
+    write_hash_memo(cache / STAMPS, {**read_hash_memo(cache / STAMPS),
+                                     stamp: str(outside / "secret")})
+    shutil.rmtree(first)
+    abandoned = cache / BLOBS / ".partial-1-abandoned"
+    abandoned.write_bytes(b"half a copy")
+    os.utime(abandoned, (time.time() - 7200, time.time() - 7200))
+    again = snapshot_model(model, roots, cache, "embedding.model")
+    assert again == first and _files(again) == _files(model)
+    assert not abandoned.exists()
+    assert read_hash_memo(cache / STAMPS)[stamp] != str(outside / "secret")
 
 
 def test_a_served_sweep_reads_its_model_only_as_validated(tmp_path: Path,

@@ -2,38 +2,57 @@
 descriptors. transformers reads a model folder by path, file after file: checking the folder
 against the server's data roots, then letting transformers read it, left a window in which a
 file swapped for a link was read from outside the roots (attacker audit of 2026-12-05). Each
-file is instead opened once, checked as opened (tuner.data.confine.open_checked) and copied
-from that open file into a content-addressed blob; the sweep's encoder, tokenizer and fine-tuned
-adapters then read the snapshot, a folder in the server's cache that no request can write, and
-never the data folder again.
+file is instead opened once, inside a folder opened without following links (os.fwalk),
+checked as opened, and copied from that open file into a content-addressed blob; the sweep's
+encoder, tokenizer and fine-tuned adapters then read the snapshot, a folder in the server's
+cache that no request can write (the server refuses a cache under a data root), and never the
+data folder again. A model's JSON files may name other files (a tokenizer config's
+`fast_tokenizer_files`, an adapter's base model), which transformers joins onto the folder:
+an entry that leads out of the folder is left out of the snapshot's copy.
 
 Layout under the cache's models/ folder:
 - blobs/<sha256>: one read-only file per distinct content, shared by every snapshot;
-- snapshots/<revision>/: the model's files as hard links to their blobs, named by the revision
-  model_revision gives the same files in place, so a served sweep and a sweep run by hand on
-  the same folder share their embeddings;
+- snapshots/<revision>/: the model's files as hard links to their blobs (copies where the
+  file system has none), named by the revision model_revision gives the same folder when its
+  files are plain files, so a served sweep and one run by hand on it share their embeddings (a
+  folder in Hugging Face's cache layout is known there by its blobs' names, and embeds apart);
 - snapshot-stamps.json: what each file opened before held (by device, inode, size and change
   times, as git's index), so a folder seen before is opened and stat'ed, not read again.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
+import json
+import logging
 import os
+import re
 import secrets
 import shutil
+import stat
+import time
 from collections.abc import Iterator, Sequence
-from pathlib import Path, PurePath
+from pathlib import Path, PurePath, PurePosixPath
+from typing import Any
 
-from tuner.data.confine import MAX_MODEL_FILES, confined, open_checked
+from tuner.data.confine import MAX_MODEL_FILES, confined, opened_under
 from tuner.data.store import read_hash_memo, write_hash_memo
-from tuner.errors import DataError
+from tuner.errors import CacheError, DataError
 
 SNAPSHOTS = Path("models") / "snapshots"
 BLOBS = Path("models") / "blobs"
 STAMPS = Path("models") / "snapshot-stamps.json"
+STAMPS_KEPT = 20_000  # a few hundred model folders' files; older stamps are read again
 CHUNK = 1 << 20
+LEFT_AFTER_S = 3600  # a partial copy or staging folder untouched this long was abandoned
+FREE_MARGIN = 1 << 30  # a copy leaves at least this much of the cache's disk free
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+# JSON keys whose values transformers (or peft) opens as files joined onto the folder; a name
+# or path is informational (`_name_or_path`), and transformers sets it itself
+_FILE_KEY = re.compile(r"(_files?|_path|_dir|_folder)$|^weight_map$|^base_model_name_or_path$")
+_INFORMATIONAL = frozenset({"_name_or_path", "name_or_path"})
+
+log = logging.getLogger(__name__)
 
 
 def folder_revision(contents: dict[PurePath, str]) -> str:
@@ -59,72 +78,125 @@ def snapshot_model(folder: Path, roots: Sequence[Path], cache_dir: Path, field: 
 
     Raises:
         DataError: the folder, or a file in it, leads outside the roots, is no regular file or
-            cannot be read; the message names the folder as the grid gave it and the file's
-            place in it, never a link's target. Nothing of it was read.
+            cannot be read, or the folder holds a link to a folder or too many files; the
+            message names the folder as the grid gave it and the file's place in it, never a
+            link's target, and is the same whatever lies outside the roots.
+        CacheError: the cache cannot hold the copy (read-only, or its disk is full).
     """
     source = confined(folder, [str(root) for root in roots], field, MAX_MODEL_FILES)
-    stamps = read_hash_memo(cache_dir / STAMPS)
-    contents: dict[PurePath, str] = {}
-    for relative in _model_files(source):
-        contents[relative] = _blob_of(source / relative, roots, cache_dir / BLOBS, stamps,
-                                      f"{folder}: {field}: {relative}")
-    write_hash_memo(cache_dir / STAMPS, stamps)
-    return _linked_snapshot(contents, cache_dir)
+    _remove_abandoned(cache_dir)
+    stamps, used = read_hash_memo(cache_dir / STAMPS), dict[str, str]()
+    contents = {relative: _blob_of(descriptor, cache_dir / BLOBS, stamps, used)
+                for relative, descriptor in _opened_files(source, roots, f"{folder}: {field}")}
+    write_hash_memo(cache_dir / STAMPS, _kept(stamps, used))
+    return _linked_snapshot(contents, cache_dir, f"{folder}: {field}")
 
 
-def _model_files(source: Path) -> Iterator[PurePath]:
-    """The folder's files as model_revision counts them (hidden ones are bookkeeping: .git/,
-    huggingface's .cache/), by their path inside it; links to folders are followed (a loop
-    ends at the model-file cap)."""
+def _opened_files(source: Path, roots: Sequence[Path], named: str
+                  ) -> Iterator[tuple[PurePath, int]]:
+    """Each file of the folder as model_revision counts them (hidden ones are bookkeeping:
+    .git/, huggingface's .cache/), by its path inside the folder, with a descriptor checked
+    under the roots that the caller reads while the iteration goes on (it is closed after).
+    Folders are opened without following links: a link to a folder is refused, a folder
+    swapped for a link while listed is not entered, and a file link (a Hugging Face snapshot's
+    links to its blobs) is followed, then checked as opened."""
     count = 0
-    for parent, folders, files in os.walk(source, followlinks=True):
+    for parent, folders, files, parent_fd in os.fwalk(source, follow_symlinks=False):
         folders[:] = sorted(f for f in folders if not f.startswith("."))
-        for name in sorted(files):
+        for name in (*folders, *files):
             count += 1
-            if count > MAX_MODEL_FILES:
-                raise DataError(f"{source.name}: holds more than {MAX_MODEL_FILES:,} files, "
-                                "which is not a model folder")
-            if not name.startswith("."):
-                yield PurePath(parent, name).relative_to(source)
+            relative = PurePath(parent, name).relative_to(source)
+            _check_entry(relative, name, parent_fd, count, named)
+        for name in sorted(f for f in files if not f.startswith(".")):
+            relative = PurePath(parent, name).relative_to(source)
+            descriptor = _open_checked_at(parent_fd, name, relative, source, roots, named)
+            try:
+                yield relative, descriptor
+            finally:
+                os.close(descriptor)
 
 
-def _stamp(stat: os.stat_result) -> str:
-    return f"{stat.st_dev}|{stat.st_ino}|{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ctime_ns}"
-
-
-def _blob_of(path: Path, roots: Sequence[Path], blobs: Path, stamps: dict[str, str],
-             named: str) -> str:
-    """The sha256 of the file at `path` as opened and checked now, with its content in
-    blobs/<sha256>: copied from the open file unless the same file (by its stamp) was copied
-    before and its blob is still there."""
-    descriptor = open_checked(path, roots, named, "copy the file itself in its place")
+def _check_entry(relative: PurePath, name: str, parent_fd: int, count: int, named: str) -> None:
+    if count > MAX_MODEL_FILES:
+        raise DataError(f"{named}: holds more than {MAX_MODEL_FILES:,} files and folders, "
+                        "which is not a model folder")
+    if any(ord(c) < 32 for c in str(relative)):  # a line break would make two files' lines
+        raise DataError(f"{named}: a file name holds a control character (a line break); "
+                        "rename it")
     try:
-        before = os.fstat(descriptor)
-        known = stamps.get(_stamp(before))
-        if known is not None and _blob_holds(blobs / known, before.st_size):
-            return known
-        content = _copied_blob(descriptor, blobs, named)
-        if _stamp(os.fstat(descriptor)) == _stamp(before):  # not written to while copied
-            stamps[_stamp(before)] = content
-        return content
-    finally:
-        os.close(descriptor)
+        entry = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
+    except OSError:
+        return  # gone since listed: a file is then refused when opened, a folder not entered
+    if stat.S_ISLNK(entry.st_mode) and _links_to_folder(name, parent_fd):
+        raise DataError(f"{named}: {relative} is a link to a folder; copy the folder in its "
+                        "place")
 
 
-def _blob_holds(blob: Path, size: int) -> bool:
+def _links_to_folder(name: str, parent_fd: int) -> bool:
     try:
-        return blob.stat().st_size == size
+        return stat.S_ISDIR(os.stat(name, dir_fd=parent_fd).st_mode)
     except OSError:
         return False
 
 
-def _copied_blob(descriptor: int, blobs: Path, named: str) -> str:
+def _open_checked_at(parent_fd: int, name: str, relative: PurePath, source: Path,
+                     roots: Sequence[Path], named: str) -> int:
+    """A descriptor of file `name` in the open folder, refused (one message for every cause,
+    so nothing is learnt of what lies outside the roots) unless it is a regular file under a
+    root as opened."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        descriptor = os.open(name, flags, dir_fd=parent_fd)
+    except OSError:
+        descriptor = -1
+    if descriptor >= 0 and stat.S_ISREG(os.fstat(descriptor).st_mode) and \
+            opened_under(descriptor, source / relative, roots):
+        return descriptor
+    if descriptor >= 0:
+        os.close(descriptor)
+    raise DataError(f"{named}: {relative} cannot be read as a file under the server's data "
+                    "roots (removed, not a regular file, or a link that leads outside them, "
+                    "perhaps replaced after the sweep was sent); nothing was read from it")
+
+
+def _stamp(status: os.stat_result) -> str:
+    return f"{status.st_dev}|{status.st_ino}|{status.st_size}|{status.st_mtime_ns}|" \
+           f"{status.st_ctime_ns}"
+
+
+def _blob_of(descriptor: int, blobs: Path, stamps: dict[str, str], used: dict[str, str]
+             ) -> str:
+    """The sha256 of the open file, with its content in blobs/<sha256>: copied from the open
+    file unless the same file (by its stamp in `stamps`) was copied before and its blob is
+    still whole. `used` gets the stamps this snapshot read or wrote."""
+    before = os.fstat(descriptor)
+    known = stamps.get(_stamp(before))
+    if known is not None and _SHA256.fullmatch(known) and _blob_holds(blobs / known,
+                                                                      before.st_size):
+        used[_stamp(before)] = known
+        return known
+    content = _copied_blob(descriptor, before.st_size, blobs)
+    if _stamp(os.fstat(descriptor)) == _stamp(before):  # not written to while copied
+        used[_stamp(before)] = content
+    return content
+
+
+def _blob_holds(blob: Path, size: int) -> bool:
+    try:
+        found = os.lstat(blob)
+    except OSError:
+        return False
+    return stat.S_ISREG(found.st_mode) and found.st_size == size
+
+
+def _copied_blob(descriptor: int, size: int, blobs: Path) -> str:
     """The open file copied into `blobs` under its content's sha256, which is returned; the
     hash is of the bytes copied, whatever is written to the file meanwhile."""
-    blobs.mkdir(parents=True, exist_ok=True)
     partial = blobs / f".partial-{os.getpid()}-{secrets.token_hex(4)}"
     digest = hashlib.sha256()
     try:
+        blobs.mkdir(parents=True, exist_ok=True)
+        _refuse_full_disk(blobs, size)
         with os.fdopen(os.dup(descriptor), "rb") as reader, partial.open("wb") as writer:
             reader.seek(0)
             for chunk in iter(lambda: reader.read(CHUNK), b""):
@@ -133,19 +205,28 @@ def _copied_blob(descriptor: int, blobs: Path, named: str) -> str:
         partial.chmod(0o444)  # a snapshot's file is never written in place
         os.replace(partial, blobs / digest.hexdigest())
     except OSError as err:
-        raise DataError(f"{named} cannot be copied into the cache "
-                        f"({err.strerror or type(err).__name__})") from None
+        raise CacheError(f"{blobs.parent.parent}: the embedding model cannot be copied into "
+                         f"the cache folder ({err.strerror or type(err).__name__})") from None
     finally:
         partial.unlink(missing_ok=True)
     return digest.hexdigest()
 
 
-def _linked_snapshot(contents: dict[PurePath, str], cache_dir: Path) -> Path:
-    """snapshots/<revision>, made of hard links to the blobs (copies where the file system
-    has none) in a staging folder renamed into place, so a snapshot is whole or absent."""
+def _refuse_full_disk(blobs: Path, size: int) -> None:
+    free = shutil.disk_usage(blobs).free
+    if free < size + FREE_MARGIN:
+        raise CacheError(f"{blobs.parent.parent}: the cache folder's disk has "
+                         f"{free / 2**30:.1f} GB free; the embedding model's files need "
+                         f"{size / 2**30:.1f} GB more and 1 GB is kept free")
+
+
+def _linked_snapshot(contents: dict[PurePath, str], cache_dir: Path, named: str) -> Path:
+    """snapshots/<revision>, made of hard links to the blobs in a staging folder renamed into
+    place, so a snapshot is whole or absent; its JSON files' entries that name files outside
+    the folder are left out of their copies."""
     store = cache_dir / SNAPSHOTS
     final = store / folder_revision(contents)
-    if final.is_dir():
+    if _whole(final, contents):
         return final
     staging = store / f".staging-{os.getpid()}-{secrets.token_hex(4)}"
     try:
@@ -153,21 +234,112 @@ def _linked_snapshot(contents: dict[PurePath, str], cache_dir: Path) -> Path:
         for relative, content in contents.items():
             target = staging / relative
             target.parent.mkdir(parents=True, exist_ok=True)
-            _link_or_copy(cache_dir / BLOBS / content, target)
-        with contextlib.suppress(OSError):  # another sweep renamed the same snapshot first
-            staging.rename(final)
-    except OSError as err:
-        raise DataError(f"the embedding model cannot be copied into the cache folder "
-                        f"{cache_dir} ({err.strerror or type(err).__name__})") from None
+            _place(cache_dir / BLOBS / content, target, relative, named)
+        if final.exists() and not _whole(final, contents):  # damaged: set aside, replaced
+            final.rename(store / f".staging-{os.getpid()}-{secrets.token_hex(4)}-damaged")
+        staging.rename(final)
+    except OSError:
+        if not _whole(final, contents):  # else another sweep renamed the same snapshot first
+            raise CacheError(f"{cache_dir}: the embedding model cannot be copied into the "
+                             "cache folder") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    if not final.is_dir():
-        raise DataError(f"the embedding model cannot be copied into the cache folder {cache_dir}")
     return final
 
 
-def _link_or_copy(blob: Path, target: Path) -> None:
+def _whole(snapshot: Path, contents: dict[PurePath, str]) -> bool:
+    """Whether the snapshot holds every file of `contents` and nothing else."""
+    try:
+        held = {p.relative_to(snapshot) for p in snapshot.rglob("*") if not p.is_dir()}
+    except OSError:
+        return False
+    return snapshot.is_dir() and held == set(contents)
+
+
+def _place(blob: Path, target: Path, relative: PurePath, named: str) -> None:
+    """The blob in the snapshot: a hard link (a copy where the file system has none), or for
+    a JSON file whose entries name files outside the folder, a copy without those entries."""
+    kept = _without_outside_files(blob, relative, named) if relative.suffix == ".json" else None
+    if kept is not None:
+        target.write_text(kept, encoding="utf-8")
+        return
     try:
         os.link(blob, target)
     except OSError:
         shutil.copyfile(blob, target)
+
+
+def _without_outside_files(blob: Path, relative: PurePath, named: str) -> str | None:
+    """The JSON file's text without its entries that name a file outside the model's folder
+    (an absolute path, `~` or a `..` part); None when it has none, or is not JSON."""
+    try:
+        data = json.loads(blob.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    dropped: list[str] = []
+    kept = _dropped_outside(data, dropped)
+    if not dropped:
+        return None
+    log.warning("%s: %s: left %s out of the served copy: %s outside the model's folder, "
+                "which transformers would have read", named, relative, ", ".join(dropped),
+                "they name files" if len(dropped) > 1 else "it names a file")
+    return json.dumps(kept, ensure_ascii=False, indent=2)
+
+
+def _dropped_outside(value: Any, dropped: list[str]) -> Any:
+    if isinstance(value, dict):
+        kept = {}
+        for name, item in value.items():
+            file_key = bool(_FILE_KEY.search(str(name))) and name not in _INFORMATIONAL
+            if file_key and _names_outside(item):
+                dropped.append(f"'{name}'")
+                continue
+            kept[name] = _dropped_outside(item, dropped)
+        return kept
+    if isinstance(value, list):
+        return [_dropped_outside(item, dropped) for item in value]
+    return value
+
+
+def _names_outside(value: Any) -> bool:
+    """Whether a file entry's value (a name, or names in a list or mapping) leads out of the
+    folder it is joined onto."""
+    if isinstance(value, str):
+        path = PurePosixPath(value.replace("\\", "/"))
+        return value.startswith(("/", "~", "\\")) or ".." in path.parts or \
+            bool(re.match(r"[A-Za-z]:", value))
+    if isinstance(value, dict):
+        return any(_names_outside(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_names_outside(v) for v in value)
+    return False
+
+
+def _kept(stamps: dict[str, str], used: dict[str, str]) -> dict[str, str]:
+    """The memo to write: this snapshot's stamps, and earlier ones up to STAMPS_KEPT in all
+    (a dropped stamp's file is read again, to the same blob)."""
+    earlier = [(k, v) for k, v in stamps.items() if k not in used]
+    return dict(earlier[:max(0, STAMPS_KEPT - len(used))]) | used
+
+
+def _remove_abandoned(cache_dir: Path) -> None:
+    """Partial blobs and staging folders a killed copy left, untouched for an hour (a copy in
+    progress writes to its partial file and staging folder continually)."""
+    now = time.time()
+    for leftover in (*_listed(cache_dir / BLOBS, ".partial-"),
+                     *_listed(cache_dir / SNAPSHOTS, ".staging-")):
+        try:
+            if now - leftover.lstat().st_mtime > LEFT_AFTER_S:
+                if leftover.is_dir() and not leftover.is_symlink():
+                    shutil.rmtree(leftover, ignore_errors=True)
+                else:
+                    leftover.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+def _listed(folder: Path, prefix: str) -> list[Path]:
+    try:
+        return [p for p in folder.iterdir() if p.name.startswith(prefix)]
+    except OSError:
+        return []

@@ -75,7 +75,7 @@ class JobSettings:
 
     @property
     def roots(self) -> DataRoots:
-        return DataRoots.of(self.data_roots or (self.grids_dir, Path("datasets")))
+        return DataRoots.served(self.data_roots, self.grids_dir)
 
 
 LOCK_POLL_S = 2.0  # how often a sweep whose experiment another process holds asks again

@@ -28,6 +28,12 @@ class DataRoots:
     def of(cls, folders: Iterable[Path]) -> DataRoots:
         return cls(tuple(dict.fromkeys(Path(f).resolve() for f in folders)))
 
+    @classmethod
+    def served(cls, data_roots: Iterable[Path], grids_dir: Path) -> DataRoots:
+        """`tuner serve`'s roots: its --data-root folders, by default the grids folder and
+        datasets/ of the working folder."""
+        return cls.of(tuple(data_roots) or (grids_dir, Path("datasets")))
+
     @property
     def names(self) -> str:
         return ", ".join(f"{root.name}/" for root in self.roots)

@@ -34,6 +34,7 @@ from tuner.serve.errors import (
     public_failure,
 )
 from tuner.serve.jobs import JobSettings, SweepRegistry
+from tuner.serve.paths import DataRoots
 from tuner.serve.transport import HEALTH, HEAVY, ORDINARY, GatedHTTPServer, PrereadHandler
 
 log = logging.getLogger(__name__)
@@ -213,6 +214,20 @@ def _check_settings(settings: ServerSettings) -> None:
     if not settings.request_timeout > 0:
         raise TunerError(f"--request-timeout expects seconds > 0; got {settings.request_timeout}")
     HostPolicy.of(settings.host, settings.port, settings.allowed_hosts)
+    _refuse_cache_among_roots(settings)
+
+
+def _refuse_cache_among_roots(settings: ServerSettings) -> None:
+    """A cache folder a request may name (under a data root, or holding one) would let a
+    client read other sweeps' copies of model folders and the server's stored grids, and trust
+    what it finds there."""
+    cache = settings.cache_dir.resolve()
+    for root in DataRoots.served(settings.data_roots, settings.grids_dir).roots:
+        if cache.is_relative_to(root) or root.is_relative_to(cache):
+            raise TunerError(f"--cache-dir {settings.cache_dir}: overlaps the data root "
+                             f"{root} (--data-root, default the grids folder and datasets/); "
+                             "a request could name the cache's files: keep the cache outside "
+                             "the data roots")
 
 
 def serve(settings: ServerSettings, announce: Callable[[str], None]) -> str | None:
