@@ -45,6 +45,7 @@ STAMPS = Path("models") / "snapshot-stamps.json"
 STAMPS_KEPT = 20_000  # a few hundred model folders' files; older stamps are read again
 CHUNK = 1 << 20
 LEFT_AFTER_S = 3600  # a partial copy or staging folder untouched this long was abandoned
+RACY_NS = 2_000_000_000  # a file changed within this of its copy is not remembered
 FREE_MARGIN = 1 << 30  # a copy leaves at least this much of the cache's disk free
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 # JSON keys whose values transformers (or peft) opens as files joined onto the folder; a name
@@ -175,8 +176,12 @@ def _blob_of(descriptor: int, blobs: Path, stamps: dict[str, str], used: dict[st
                                                                       before.st_size):
         used[_stamp(before)] = known
         return known
+    stamps.pop(_stamp(before), None)  # not a whole blob named by a sha256: never trusted
     content = _copied_blob(descriptor, before.st_size, blobs)
-    if _stamp(os.fstat(descriptor)) == _stamp(before):  # not written to while copied
+    # not written to while copied, nor changed so lately that a write within the file
+    # system's time granularity (a second on some) could keep its stamp, as git's racy check
+    settled = time.time_ns() - before.st_ctime_ns > RACY_NS
+    if settled and _stamp(os.fstat(descriptor)) == _stamp(before):
         used[_stamp(before)] = content
     return content
 

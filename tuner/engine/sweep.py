@@ -281,8 +281,9 @@ def _model_path(grid: Grid, model: str, revision: str | None, field: str = "embe
             roots, cache_dir = snapshots
             if cache_dir is None:
                 raise ValueError("a served sweep's model folder needs a cache to be copied to")
-            return resolve_model_path(str(snapshot_model(Path(model), roots, cache_dir, field)),
-                                      revision, served=True)
+            # its shape first, by the names in it: a data root is not copied to be refused
+            resolve_model_path(model, revision, served=True)
+            return snapshot_model(Path(model), roots, cache_dir, field)
         return resolve_model_path(model, revision, served=snapshots is not None)
     except EmbeddingModelError as err:
         named = "" if str(err).startswith("embedding.") else f"{field}: "
