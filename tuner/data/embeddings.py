@@ -21,14 +21,13 @@ from tuner.data.language import even_sample
 from tuner.data.model_snapshot import folder_revision
 from tuner.data.numerics import cpu_numerics
 from tuner.data.store import (
+    ArrayCache,
     file_sha256,
     key_digest,
-    load_npy,
-    locked,
     nearest_key_change,
     read_hash_memo,
     read_json,
-    write_atomic,
+    recorded_matrix,
     write_hash_memo,
 )
 from tuner.data.versions import installed_versions
@@ -511,44 +510,27 @@ def _pool(hidden: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tenso
     return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
 
 
-def recorded_matrix(path: Path, verify: bool = True) -> NDArray[np.float32] | None:
-    """The cached matrix at `path`, memory-mapped, if it is the file its sidecar recorded: the
-    same size and shape, and with `verify` the same sha256 (a file damaged in place keeps its
-    size); None otherwise."""
-    meta = read_json(path.with_suffix(".json"))
-    try:
-        if meta is None or path.stat().st_size != meta.get("bytes"):
-            return None
-        if verify and file_sha256(path) != meta.get("sha256"):
-            return None
-    except OSError:
-        return None
-    matrix = load_npy(path)
-    return matrix if matrix is not None and list(matrix.shape) == meta.get("shape") else None
-
-
 class EmbeddingCache:
-    """`.npy` matrices with JSON sidecars under `root/`, computed once per key, memory-mapped."""
+    """The document embeddings: an ArrayCache of `emb-<digest>.npy` matrices keyed by
+    EmbeddingKey, hashed only under the compute lock, and read memory-mapped, also right after
+    they are computed (the computed copy is freed)."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self._arrays = ArrayCache(self.root, "emb", hash_on_load=False)
 
     def path_for(self, key: EmbeddingKey) -> Path:
-        return self.root / f"emb-{key.digest}.npy"
+        return self._arrays.path_for(key.record())
 
     def get_or_compute(self, key: EmbeddingKey,
                        compute: Callable[[], NDArray[np.float32]]) -> NDArray[np.float32]:
         """The cached matrix for `key`; computes and stores it (under a lock) when absent or bad."""
-        path = self.path_for(key)
-        with locked(path):
-            cached = self.load(key, verify=True)
-            if cached is not None:
-                return cached
-            matrix = np.ascontiguousarray(compute(), dtype=np.float32)
-            self._store(path, key, matrix)
-        loaded = self.load(key)
+        matrix, hit = self._arrays.get_or_compute(key.record(), compute)
+        if hit:
+            return matrix
+        loaded: NDArray[np.float32] | None = recorded_matrix(self.path_for(key), verify=False)
         if loaded is None:
-            raise CacheError(f"{path}: written but cannot be read back")
+            raise CacheError(f"{self.path_for(key)}: written but cannot be read back")
         return loaded
 
     def contains(self, key: EmbeddingKey) -> bool:
@@ -562,19 +544,5 @@ class EmbeddingCache:
 
     def load(self, key: EmbeddingKey, verify: bool = False) -> NDArray[np.float32] | None:
         """Memory-map the matrix if its sidecar matches the key and the file is whole."""
-        path = self.path_for(key)
-        meta = read_json(path.with_suffix(".json"))
-        if meta is None or meta.get("key") != key.record():
-            return None
-        return recorded_matrix(path, verify)
-
-    def _store(self, path: Path, key: EmbeddingKey, matrix: NDArray[np.float32]) -> None:
-        def write(temp: Path) -> None:
-            with temp.open("wb") as handle:
-                np.save(handle, matrix, allow_pickle=False)
-
-        write_atomic(path, write)
-        meta = {"key": key.record(), "shape": list(matrix.shape), "dtype": "float32",
-                "bytes": path.stat().st_size, "sha256": file_sha256(path)}
-        write_atomic(path.with_suffix(".json"),
-                     lambda t: t.write_text(json.dumps(meta, indent=2), encoding="utf-8"))
+        matrix: NDArray[np.float32] | None = self._arrays.load(key.record(), verify)
+        return matrix

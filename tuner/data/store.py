@@ -375,41 +375,58 @@ def _note_cached_work(seconds: float) -> None:
         ledger.append(seconds)
 
 
+def recorded_matrix(path: Path, verify: bool = True) -> Any | None:
+    """The cached matrix at `path`, memory-mapped, if it is the file its sidecar recorded: the
+    same size and shape, and with `verify` the same sha256 (a file damaged in place keeps its
+    size); None otherwise."""
+    return _as_recorded(path, read_json(path.with_suffix(".json")), verify)
+
+
+def _as_recorded(path: Path, meta: Mapping[str, Any] | None, verify: bool) -> Any | None:
+    try:
+        if meta is None or path.stat().st_size != meta.get("bytes"):
+            return None
+        if verify and file_sha256(path) != meta.get("sha256"):
+            return None  # damaged in place (same size): recomputed, never read as it is
+    except OSError:
+        return None
+    matrix = load_npy(path)
+    return matrix if matrix is not None and list(matrix.shape) == meta.get("shape") else None
+
+
 class ArrayCache:
     """Float matrices keyed by a JSON-able dict: `<root>/<prefix>-<digest>.npy` plus a sidecar
-    holding the key, size and sha256, both checked on every load (UMAP reductions and word
-    vectors are a few MB: hashing them takes milliseconds). Computed once under a lock;
-    memory-mapped reads."""
+    holding the key, shape, size and sha256. Computed once under a lock; memory-mapped reads.
+    A load under the lock always checks the sha256; `hash_on_load` says whether every other
+    load does too: yes for UMAP reductions and word vectors (a few MB: milliseconds), no for
+    document embeddings (hundreds of MB, read by every trial), whose size and shape are
+    checked instead."""
 
-    def __init__(self, root: Path, prefix: str) -> None:
-        self.root, self.prefix = Path(root), prefix
+    def __init__(self, root: Path, prefix: str, hash_on_load: bool = True) -> None:
+        self.root, self.prefix, self.hash_on_load = Path(root), prefix, hash_on_load
 
     def path_for(self, key: Mapping[str, Any]) -> Path:
         return self.root / f"{self.prefix}-{key_digest(key)}.npy"
 
-    def load(self, key: Mapping[str, Any]) -> Any | None:
+    def load(self, key: Mapping[str, Any], verify: bool | None = None) -> Any | None:
         path = self.path_for(key)
         meta = read_json(path.with_suffix(".json"))
         if meta is None or meta.get("key") != json.loads(json.dumps(key, default=str)):
             return None
-        if not path.is_file() or path.stat().st_size != meta.get("bytes"):
-            return None
-        if file_sha256(path) != meta.get("sha256"):
-            return None  # damaged in place (same size): recomputed, never read as it is
-        matrix = load_npy(path)
-        if matrix is None:
-            return None
-        _note_cached_work(float(meta.get("seconds") or 0.0))
+        matrix = _as_recorded(path, meta, self.hash_on_load if verify is None else verify)
+        if matrix is not None:
+            _note_cached_work(float(meta.get("seconds") or 0.0))
         return matrix
 
     def get_or_compute(self, key: Mapping[str, Any],
                        compute: Callable[[], Any]) -> tuple[Any, bool]:
-        """(matrix, whether it came from the cache)."""
+        """(matrix, whether it came from the cache); a computed matrix is returned as
+        computed, in memory."""
         import numpy as np
 
         path = self.path_for(key)
         with locked(path):
-            cached = self.load(key)
+            cached = self.load(key, verify=True)
             if cached is not None:
                 return cached, True
             started = time.perf_counter()  # inside this fit's own time: not noted as reused
@@ -423,6 +440,7 @@ class ArrayCache:
 
             write_atomic(path, write)
             write_json_atomic(path.with_suffix(".json"), {
-                "key": dict(key), "shape": list(matrix.shape), "bytes": path.stat().st_size,
-                "sha256": file_sha256(path), "seconds": round(seconds, 3)})
+                "key": dict(key), "shape": list(matrix.shape), "dtype": "float32",
+                "bytes": path.stat().st_size, "sha256": file_sha256(path),
+                "seconds": round(seconds, 3)})
         return matrix, False

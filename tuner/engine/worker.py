@@ -26,7 +26,7 @@ from trainers import load_trainer
 from tuner.data.confine import confined
 from tuner.data.cooccurrence import Cooccurrence, CooccurrenceCache
 from tuner.data.corpus import Corpus, DatasetSpec, load_corpus, text_field_setting
-from tuner.data.embeddings import EncoderSource, recorded_matrix
+from tuner.data.embeddings import EncoderSource
 from tuner.data.ground_truth import (
     GroundTruth,
     first_seen_codes,
@@ -35,7 +35,13 @@ from tuner.data.ground_truth import (
 )
 from tuner.data.inputs import Checkpoint, FitContext, SharedStep, TrialData, never_stop
 from tuner.data.numerics import check_torch_capability
-from tuner.data.store import cached_work_seconds, file_sha256, inputs_checked, read_json
+from tuner.data.store import (
+    cached_work_seconds,
+    file_sha256,
+    inputs_checked,
+    read_json,
+    recorded_matrix,
+)
 from tuner.data.vocab import BOW_TOKENS, BagOfWords, BowCache
 from tuner.devices import limit_threads, pick_device, thread_limit
 from tuner.engine.jit import enable_jit_cache
