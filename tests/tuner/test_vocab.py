@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import make_grid, read_jsonl, write_jsonl
-from tuner.data.vocab import Preprocessing, strip_boilerplate, tokenize
+from tuner.data.cleaning import strip_boilerplate
+from tuner.data.vocab import Preprocessing, tokenize
 from tuner.errors import GridError
 from tuner.grid import load_grid
 
@@ -180,7 +181,7 @@ def test_led_patterns_find_what_their_plain_patterns_find():
     import re
 
     from tests.conftest import DATASETS, read_jsonl
-    from tuner.data.vocab import MENTION, MENTION_PATTERN, WEB_DEBRIS, WEB_DEBRIS_PATTERN
+    from tuner.data.cleaning import MENTION, MENTION_PATTERN, WEB_DEBRIS, WEB_DEBRIS_PATTERN
 
     crafted = [TWEET, "RT @CNN: a", "xRT @CNN a", "RT@CNN a", "RT: a", "回复@张三:好", "转发微博",
                "//@李四：转发", "a@b.com", "@Müller(ok)", "<B>bold</B> &amp; &#39; &#x27;",

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from trainers import fit_inputs, load_trainer
+from tuner.data.cleaning import MENTION, WEB_DEBRIS, mail_headers, quotes_replies
 from tuner.data.corpus import DOCUMENT_SUFFIXES, corpus_files, field_names, level_text
 from tuner.data.embeddings import MINILM_IDS, model_kind, token_limit
 from tuner.data.ground_truth import not_topical
@@ -33,10 +34,6 @@ from tuner.data.model_tokens import CHARACTERS_COUNTED, model_token_counts
 from tuner.data.timestamps import parse_timestamps, precision
 from tuner.data.vocab import (
     MAX_TOKEN_LEN,
-    MENTION,
-    WEB_DEBRIS,
-    mail_headers,
-    quotes_replies,
     unmatchable_stop_words,
     unmatchable_words,
     unsegmentable_words,
