@@ -55,8 +55,12 @@ from tuner.reporting.health import sweep_warnings, trial_concerns
     ("ProdLDA", {"patience": None}, {"best_epoch": 199.0, "epochs_run": 200.0,
                                      "top_word_turnover": 0.24, "top_word_turnover_epochs": 10.0},
      []),
+    # early stopping ended it while its topics still moved: ProdLDA on 300 UN speeches kept
+    # epoch 16 of 27 with 88% of its top words new, NPMI -0.257 (new-user audit of 2026-12-05)
     ("ProdLDA", {"patience": 10}, {"best_epoch": 40.0, "epochs_run": 51.0, "stopped_early": 1.0,
-                                   "top_word_turnover": 0.7}, []),  # the stopping rule ended it
+                                   "top_word_turnover": 0.7}, ["topics_changing"]),
+    ("ProdLDA", {"patience": 10}, {"best_epoch": 40.0, "epochs_run": 51.0, "stopped_early": 1.0,
+                                   "top_word_turnover": 0.3}, []),
     ("DTM", {"patience": 10}, {"best_epoch": 49.0, "epochs_run": 50.0, "stopped_early": 0.0,
                                "top_word_turnover": 0.8}, ["still_improving"]),  # one warning
     # DTM's default 100 epochs on 110 UN speeches: 46% of its top words its start's, held-out
@@ -123,9 +127,19 @@ def test_topics_still_changing_at_an_earlier_kept_epoch_are_told_of_patience() -
         ("ProdLDA#seed=42", trial_concerns("ProdLDA", {"patience": 10}, kept), kept)])
     assert "ProdLDA#seed=42: 85% of its top words new over the 7 epochs before its kept one, " \
         "kept epoch 21 of 30" in warning
-    assert warning.endswith("raise epochs, and where the held-out loss kept an earlier epoch "
-                            "than the last, set patience null too: early stopping can keep "
-                            "that epoch however many are added")
+    assert warning.endswith("raise epochs, and where early stopping ended a fit or the "
+                            "held-out loss kept an earlier epoch than the last, set patience "
+                            "null too: early stopping keeps the epoch of least held-out loss, "
+                            "which came before the topics formed, however many are added")
+    stopped = {"top_word_turnover": 0.88, "top_word_turnover_epochs": 10.0, "best_epoch": 15.0,
+               "epochs_run": 27.0, "stopped_early": 1.0}
+    (warning,) = sweep_warnings([
+        ("ProdLDA#seed=43", trial_concerns("ProdLDA", {"patience": 10}, stopped), stopped)])
+    assert warning.startswith("1 trial ended while its topics still changed (ProdLDA#seed=43: "
+                              "88% of its top words new over the 10 epochs before its kept "
+                              "one, kept epoch 16 of 27 (stopped early)): its scores depend "
+                              "on when its training stopped")
+    assert "set patience null too" in warning
     last = {"top_word_turnover": 0.59, "top_word_turnover_epochs": 10.0, "best_epoch": 29.0,
             "epochs_run": 30.0}
     (warning,) = sweep_warnings([

@@ -44,11 +44,13 @@ MEANINGS = {
     "unconverged": "STM stopped at max_iter before EM converged: raise max_iter",
     "still_improving": "its held-out loss was lowest at its last epoch: the epoch budget "
                        "stopped it, not early stopping; raise epochs",
-    "topics_changing": "its epochs ran out while its topics still changed (on average half or "
-                       "more of a topic's top 10 words were new over the 10 epochs before its "
-                       "kept one): its scores depend on the epoch budget; raise epochs (and "
-                       "set patience null if the held-out loss kept an earlier epoch than its "
-                       "last: early stopping can keep that epoch however many are added)",
+    "topics_changing": "its training ended (its epochs ran out, or early stopping ended it) "
+                       "while its topics still changed (on average half or more of a topic's "
+                       "top 10 words were new over the 10 epochs before its kept one): its "
+                       "scores depend on when training stopped; raise epochs, and set patience "
+                       "null if early stopping ended it or the held-out loss kept an earlier "
+                       "epoch than its last (early stopping can keep that epoch however many "
+                       "are added)",
     "near_start": "on average two in five or more of its topics' top 10 words were still "
                   "those of its initial weights when its training ended: its topics are largely "
                   "the random start's; raise epochs (and patience, if early stopping ended it)",
@@ -166,9 +168,12 @@ def _topics_changing(metrics: Mapping[str, float]) -> Concern | None:
     and ProdLDA's loss fell 0.56% over the last 3 of 10 epochs on 20ng-mini while 66% of its
     top words were new over the last 5. ProdLDA on 20ng-mini and huffpost-mini (K=20,
     2026-12-02): turnover 0.59 and 0.65 at 30 epochs, NPMI -0.154 and -0.439; 0.21 to 0.41
-    from epoch 60 to 200, NPMI levelled at -0.05 and -0.21."""
+    from epoch 60 to 200, NPMI levelled at -0.05 and -0.21. Early stopping does not tell it
+    either: ProdLDA on 300 UN speeches (K=6 and 12, 2026-12-05) stopped at epochs 27 and 28,
+    keeping 16 and 17 with turnover 0.88 and 0.77, NPMI -0.257 (-0.059 at 300 epochs without
+    it), and the row had no note."""
     turnover = metrics.get("top_word_turnover")
-    if turnover is None or turnover < TURNOVER_CONCERN or metrics.get("stopped_early"):
+    if turnover is None or turnover < TURNOVER_CONCERN:
         return None
     return Concern("topics_changing", f"{turnover:.0%} of its top words new over the "
                    f"{metrics.get('top_word_turnover_epochs', 0):.0f} epochs before its kept one")
@@ -310,8 +315,12 @@ def _improving_warning(found: Sequence[tuple[str, Concern, Mapping[str, float]]]
 
 
 def _changing_warning(found: Sequence[tuple[str, Concern, Mapping[str, float]]]) -> str:
-    return (f"{counted(len(found), 'trial')} ran out of epochs while their topics still changed "
-            f"({_examples(found, _with_kept)}): their scores depend on the epoch budget, not on "
+    stopped = any(m.get("stopped_early") for _, _, m in found)
+    its = "its" if len(found) == 1 else "their"
+    ended = "ended" if stopped else "ran out of epochs"
+    budget = f"when {its} training stopped" if stopped else "the epoch budget"
+    return (f"{counted(len(found), 'trial')} {ended} while {its} topics still changed "
+            f"({_examples(found, _with_kept)}): {its} scores depend on {budget}, not on "
             f"a trained model: raise epochs{_kept_earlier_advice(found)}")
 
 
@@ -321,19 +330,23 @@ def _kept_before_last(metrics: Mapping[str, float]) -> bool:
 
 
 def _with_kept(concern: Concern, metrics: Mapping[str, float]) -> str:
-    """A concern's detail, and the epoch the held-out loss kept when it was not the last."""
+    """A concern's detail, and the epoch the held-out loss kept when it was not the last (the
+    epoch early stopping ended it at, if it did)."""
+    stopped = " (stopped early)" if metrics.get("stopped_early") else ""
     return concern.detail + (f", kept epoch {metrics['best_epoch'] + 1:.0f} of "
-                             f"{metrics['epochs_run']:.0f}" if _kept_before_last(metrics) else "")
+                             f"{metrics['epochs_run']:.0f}{stopped}"
+                             if _kept_before_last(metrics) else "")
 
 
 def _kept_earlier_advice(found: Sequence[tuple[str, Concern, Mapping[str, float]]]) -> str:
     """Early stopping keeps the epoch of least held-out loss, which more epochs need not move:
     ProdLDA on 250 UN speeches, 30 epochs, kept 21 with 85% of its top words new; told only to
     raise epochs, at 100 it stopped at 31 with the same epoch and scores."""
-    if not any(_kept_before_last(m) for _, _, m in found):
+    if not any(_kept_before_last(m) or m.get("stopped_early") for _, _, m in found):
         return ""
-    return (", and where the held-out loss kept an earlier epoch than the last, set patience "
-            "null too: early stopping can keep that epoch however many are added")
+    return (", and where early stopping ended a fit or the held-out loss kept an earlier epoch "
+            "than the last, set patience null too: early stopping keeps the epoch of least "
+            "held-out loss, which came before the topics formed, however many are added")
 
 
 def _near_start_warning(found: Sequence[tuple[str, Concern, Mapping[str, float]]]) -> str:
