@@ -409,16 +409,22 @@ def test_the_window_advice_names_the_models_limit_and_a_longer_window_is_refused
         tmp_path, ng_records, capsys):
     """The advice said "up to the model's limit" without the limit; a user who raised max_length
     to 4096 passed validate and met a traceback from inside the model in the first trial
-    (audit of 2026-12-01). MiniLM reads at most 512 tokens."""
+    (audit of 2026-12-01). MiniLM reads at most 512 tokens, and was trained on 256: "up to 512"
+    made a user's embeddings worse and slower (new-user audit of 2026-12-05)."""
     rows = [{**r, "text": " ".join([r["text"]] * 40)} for r in ng_records[::50][:40]]
     corpus = tmp_path / "long.jsonl"
     corpus.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     path = make_grid(tmp_path, corpus, models=["bertopic"], params={"num_topics": 5})
     assert main(["validate", str(path)]) == 0
-    assert re.search(r"if topics live past the start, raise max_length, up to 512 for this model "
+    assert re.search(r"if topics live past the start, raise max_length, up to 256 for this model "
                      r"\(then \d+% of the text\), or set embedding.long_documents to \"chunks\"",
                      capsys.readouterr().err)
     grid = json.loads(path.read_text())
+    grid["embedding"]["max_length"] = 512
+    path.write_text(json.dumps(grid))
+    assert main(["validate", str(path)]) == 0  # it runs, said to be past its training
+    assert (f"{path}: embedding.max_length: 512 is past the 256 tokens "
+            f"{grid['embedding']['model']} was trained to embed" in capsys.readouterr().err)
     grid["embedding"]["max_length"] = 4096
     path.write_text(json.dumps(grid))
     assert main(["validate", str(path)]) == 2

@@ -190,6 +190,28 @@ def token_limit(folder: Path) -> int | None:
     return positions - 2 if config.get("model_type") in _PADDING_OFFSET_KINDS else positions
 
 
+def trained_length(folder: Path) -> int | None:
+    """The tokens a sentence-embedding model was trained to embed, as its folder's
+    sentence_bert_config.json says (`max_seq_length`: MiniLM's 256, where its positions reach
+    512); None without one. Past it the model still runs, untrained: windows of 512 on 300 UN
+    speeches gave BERTopic k-means ARI 0.341 against 0.429 at 256, in 281 s against 182 s
+    (new-user audit of 2026-12-05)."""
+    try:
+        config = json.loads((folder / "sentence_bert_config.json").read_text(encoding="utf-8"))
+        length = config["max_seq_length"]
+    except (OSError, ValueError, RecursionError, KeyError, TypeError):
+        return None
+    return length if isinstance(length, int) and not isinstance(length, bool) and length > 0 \
+        else None
+
+
+def usable_window(folder: Path) -> int | None:
+    """The longest window worth asking of a model: the fewer of the tokens it reads
+    (token_limit) and those it was trained to embed (trained_length), as far as known."""
+    known = [n for n in (token_limit(folder), trained_length(folder)) if n is not None]
+    return min(known) if known else None
+
+
 # A tokenizer's vocabulary, in one of the forms transformers reads: without one, AutoTokenizer
 # builds a 5-token BERT tokenizer, every word becomes [UNK] and every document embeds alike
 # (mean cosine 0.995).
