@@ -1237,9 +1237,14 @@ def test_validate_warns_of_repeated_and_outsized_documents(tmp_path, ng_records,
     assert "dataset.path:" not in capsys.readouterr().err
 
 
-def test_run_says_when_a_shared_step_starts_and_ends(tmp_path, small_corpus, capsys):
+def test_run_says_when_a_shared_step_starts_and_ends(tmp_path, small_corpus, capsys,
+                                                     monkeypatch):
     """Word2Vec took 235 s of a DTM sweep whose display stood at "3/4 done" meanwhile, with no
-    word of what ran (new-user audit of 2026-12-02)."""
+    word of what ran (new-user audit of 2026-12-02); and 162 s below its one "started" line
+    (new-user audit of 2026-12-05): a line says it still runs, here every 0.3 s."""
+    from tuner.engine import runner
+
+    monkeypatch.setattr(runner, "STEP_REMINDED_S", 0.3)
     path = make_grid(tmp_path, small_corpus, models=["etm"],
                      params={"num_topics": 5, "vocab_size": 1000, "epochs": 10,
                              "embedding_dim": 50})
@@ -1249,7 +1254,12 @@ def test_run_says_when_a_shared_step_starts_and_ends(tmp_path, small_corpus, cap
     step = r"  shared step word2vec \(bag of words [0-9a-f]{8} dim=50 seed=1\) of ETM "
     [started] = [i for i, line in enumerate(lines)
                  if re.fullmatch(step + r"started \(the trials that need it wait for it\)", line)]
-    assert re.fullmatch(step + r"done in \d+\.\d s", lines[started + 1])
+    [ended] = [i for i, line in enumerate(lines) if re.fullmatch(step + r"done in [\d.]+ s", line)]
+    seconds = float(re.findall(r"done in ([\d.]+) s", lines[ended])[0])
+    reminders = lines[started + 1:ended]
+    assert all(re.fullmatch(step + r"still running, \d+s so far \(the trials that need it "
+                                   r"wait for it\)", line) for line in reminders), reminders
+    assert len(reminders) >= (1 if seconds > 2.5 else 0), (seconds, reminders)
     assert any(line.startswith("  COMPLETE ETM") for line in lines[started + 2:])
     # another sweep over the same bag finds the vectors: it says so, not "done in 0.1 s"
     other = make_grid(tmp_path / "other", small_corpus, models=["etm"],
