@@ -553,6 +553,28 @@ def test_settings_that_need_more_documents_than_the_corpus_has_are_invalid(tmp_p
                "documents; allowed: bins:2 to bins:12" in err
 
 
+def test_an_hdbscan_cluster_size_over_half_the_documents_is_invalid(tmp_path, capsys):
+    """min_cluster_size 200 on 300 UN speeches validated, then every BERTopic trial failed
+    with every document an outlier (new-user audit of 2026-12-05): HDBSCAN needs two clusters
+    of that size. A list is judged by its largest value, a range by its smallest."""
+    from tests.conftest import write_jsonl
+
+    corpus = write_jsonl(tmp_path / "twelve.jsonl", dated_records(12))
+    for params, refused in (({"min_cluster_size": [5, 7]}, "params.min_cluster_size[1]: "),
+                            ({"min_cluster_size": {"low": 7, "high": 20}}, "params.min_cluster_"
+                                                                           "size: "),
+                            ({"min_cluster_size": [3, 6]}, None)):
+        search = {"strategy": "tpe", "n_trials": 4} if "low" in str(params) else None
+        path = make_grid(tmp_path, corpus, models=["bertopic"], search=search,
+                         params={"num_topics": 5, **params})
+        assert main(["validate", str(path)]) == (0 if refused is None else 2)
+        err = capsys.readouterr().err
+        if refused is not None:
+            assert f"{path}: {refused}" in err and "BERTopic's HDBSCAN finds clusters of 7 " \
+                "documents or more, and needs two of them: the 12 documents hold one at most, " \
+                "so every document would be an outlier; allowed: up to 6" in err, err
+
+
 def test_validate_warns_of_stm_covariates_that_are_not_categories(tmp_path, capsys):
     """A URL as a covariate validated and ran with 1,499 levels for 1,500 headlines; a year
     written as a string is a category (audit of 2026-12-01)."""

@@ -349,6 +349,17 @@ def _check_corpus_size(grid: Grid, documents: int) -> None:
             where = param_field(grid, sweep, "num_topics", topics)
             problems.append(f"{grid.path}: {where}: {sweep.model} with k-means makes {topics} "
                             f"clusters of {documents} documents; allowed: up to {documents}")
+        sizes = [int(v) for v in sweep.values_of("min_cluster_size") if v]
+        # a range's trials may stay under its top; a list's largest value is trials of its own
+        size = (min if isinstance(sweep.space.get("min_cluster_size"), Range) else max)(
+            sizes, default=0)
+        if _may_take(sweep, "clustering", "hdbscan") and 2 * size > documents:
+            # HDBSCAN never returns the whole as one cluster: every document an outlier
+            where = param_field(grid, sweep, "min_cluster_size", size)
+            problems.append(f"{grid.path}: {where}: {sweep.model}'s HDBSCAN finds clusters of "
+                            f"{size} documents or more, and needs two of them: the "
+                            f"{documents} documents hold one at most, so every document would "
+                            f"be an outlier; allowed: up to {documents // 2}")
         for rule in sweep.values_of("time_slices"):
             if isinstance(rule, str) and rule.startswith("bins:") and int(rule[5:]) > documents:
                 where = param_field(grid, sweep, "time_slices", rule)
