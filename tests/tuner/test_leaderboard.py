@@ -298,7 +298,8 @@ def test_a_row_that_stands_for_runs_made_otherwise_is_said_under_the_board() -> 
                                          asked={"s"}), "ari")
     assert [(c.trials[0].run_id, c.superseded) for c in board] == [("start", 1)]
     assert format_leaderboard(board, "ari").splitlines()[-1].startswith(
-        "(1 row also had 1 run made with settings no column shows (an embedding setting")
+        "(1 row (#1) also had 1 run made with settings no column shows (an embedding "
+        "setting")
 
 
 def test_a_row_of_earlier_settings_whose_asked_trials_failed_is_marked_and_not_recommended(

@@ -175,7 +175,7 @@ def test_a_sweep_run_again_ranks_what_it_asked_for_not_a_newer_lookalike(tmp_pat
     sweep = MlflowClient(store).get_run(third.parent_run_id)
     assert sweep.data.tags["tuner.best_run_id"] == own
     page = write_report(store, "asked", tmp_path / "report").html.read_text(encoding="utf-8")
-    assert "1 row also had 1 run made with settings no column shows" in page  # as the board
+    assert "1 row (#1) also had 1 run made with settings no column shows" in page  # as the board
 
 
 def test_a_worker_refuses_side_inputs_edited_after_the_sweep_started(tmp_path, ng_records):

@@ -689,16 +689,23 @@ def _topics_note(entries: Sequence[ConfigResult], shown: bool) -> list[str]:
         if shown else []
 
 
+SUPERSEDED_NAMED = 5  # rows named in the note; the rest counted
+
+
 def superseded_sentence(entries: Sequence[ConfigResult]) -> str | None:
     """What the board and the report say of rows that stand for runs made otherwise (None: no
     row does): a sweep with the embedding's long_documents "start" after one with "chunks"
     replaces the chunks rows (ARI 0.172 and 0.138) with its own (0.070 and 0.013) under the same
     names, which no column shows."""
-    rows = [e for e in entries if e.superseded]
-    if not rows:
+    ranks = [rank for rank, e in enumerate(entries, start=1) if e.superseded]
+    if not ranks:
         return None
-    runs = sum(e.superseded for e in rows)
-    return (f"{counted(len(rows), 'row')} also had {counted(runs, 'run')} made with settings no "
+    runs = sum(e.superseded for e in entries)
+    # named: "1 row" sent a user looking through the board (new-user audit of 2026-12-05)
+    named = ", ".join(f"#{rank}" for rank in ranks[:SUPERSEDED_NAMED]) + (
+        f" and {len(ranks) - SUPERSEDED_NAMED} more" if len(ranks) > SUPERSEDED_NAMED else "")
+    return (f"{counted(len(ranks), 'row')} ({named}) also had {counted(runs, 'run')} made with "
+            "settings no "
             "column shows (an embedding setting such as max_length or long_documents, the "
             "covariates or dates a model reads, the threads a neural or STM fit ran on, the code "
             "or its libraries), or, for a fit that reads no seed, with its other seeds: not "
