@@ -31,7 +31,7 @@ from tuner.errors import (
     root_cause,
 )
 from tuner.grid import Grid
-from tuner.reporting.health import sweep_warnings, trial_concerns
+from tuner.reporting.health import background_topics_said, sweep_warnings, trial_concerns
 from tuner.reporting.importance import (
     IMPORTANCE_FILE,
     MIN_CONFIGS,
@@ -252,6 +252,9 @@ def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, ho
                                      for config in ranked for t in config.trials
                                      if (concerns := trial_concerns(t.model, t.params,
                                                                     t.metrics))]))
+        after.extend(background_topics_said(tracker, [
+            (config.trial_label(t), t.run_id) for config in ranked for t in config.trials
+            if t.metrics.get("background_topics")]))
         after.extend(replaced_said(ranked))
         tags = _log_warnings_after_trials(tracker, result.sweep.run_id, prepared, after)
         best = recommended(ranked)

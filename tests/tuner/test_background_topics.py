@@ -122,6 +122,11 @@ def test_lda_on_newsgroups_posts_is_told_its_background_topic(tmp_path):
     assert {"think", "like", "know"} <= set(words)
 
     assert extras[BACKGROUND_WORDS][str(widest)]["words"] == "common"  # think, like, know
+    # said with its words: the report shows one fit per configuration, often not the one the
+    # warning named (new-user audit of 2026-12-05)
+    assert (f"warning: the widest background topic of 1 fit: LDA#seed=42: topic {widest}, "
+            f"{' '.join(words[:8])} (common words: stop words for "
+            "preprocessing.extra_stopwords)") in done.stderr.replace("\n", " ")
 
     page = write_report(uri, "background", tmp_path / "report").html.read_text(encoding="utf-8")
     assert page.count(" topic: above its even share") == len(extras[BACKGROUND_IDS])

@@ -11,10 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from trainers import label_training, remedy
-from tuner.metrics.spread import BACKGROUND_RATIO, BACKGROUND_SPREAD
+from tuner.metrics.spread import (
+    BACKGROUND_IDS,
+    BACKGROUND_RATIO,
+    BACKGROUND_SPREAD,
+    BACKGROUND_WORDS,
+)
 
 SHOWN_EXAMPLES = 3  # trials named in a warning; the rest are counted
 
@@ -372,8 +377,9 @@ def _labels_warning(found: Sequence[tuple[str, Concern, Mapping[str, float]]]) -
 
 def _background_warning(found: Sequence[tuple[str, Concern, Mapping[str, float]]]) -> str:
     return (f"{counted(len(found), 'trial')} spread one or more topics over far more documents "
-            f"than their other topics ({_examples(found)}): background topics. `tuner report` "
-            "marks them under each fit's topics and says whether their words are common to "
+            f"than their other topics ({_examples(found)}): background topics. The next "
+            "warning lists the words of a few; `tuner report` marks them under the topics of "
+            "each fit it shows and says whether their words are common to "
             "every subject (stop words: preprocessing.extra_stopwords drops them, and the next "
             "sweep fits every trial again), rare (a catch-all of the documents no other topic "
             "took) or neither (a subject that runs through many documents)")
@@ -392,3 +398,40 @@ _WRITERS = {"collapsed": _collapse_warning, "outliers": _outliers_warning,
             "still_improving": _improving_warning, "topics_changing": _changing_warning,
             "saw_labels": _labels_warning, "background": _background_warning,
             "count_from_start": _count_warning}
+
+
+class _RunArtifacts(Protocol):
+    def topics(self, run_id: str) -> dict[str, list[str]]: ...
+
+    def read_json(self, run_id: str, name: str) -> dict[str, Any] | None: ...
+
+
+BACKGROUND_SHOWN = 3  # fits whose widest background topic the sweep's warnings list
+BACKGROUND_WORDS_SHOWN = 8
+_WORDS_ARE = {"common": "common words: stop words for preprocessing.extra_stopwords",
+              "rare": "rare words: a catch-all of the documents no other topic took"}
+
+
+def background_topics_said(store: _RunArtifacts, flagged: Sequence[tuple[str, str]]
+                           ) -> list[str]:
+    """The words of the widest background topic of the first fits `flagged` ((label, run id)),
+    and what they are: the background warning sent users to the report, which shows one run
+    of each configuration, so the fits it named were often not there (new-user audit of
+    2026-12-05: LDA at K=12 and CTM's seed 42 named, neither shown)."""
+    said = []
+    for label, run_id in flagged[:BACKGROUND_SHOWN]:
+        extras = store.read_json(run_id, "extras.json") or {}
+        ids = extras.get(BACKGROUND_IDS)
+        widest = ids[0] if isinstance(ids, list) and ids else None
+        words = store.topics(run_id).get(str(widest)) if widest is not None else None
+        if not words:
+            continue
+        judged = extras.get(BACKGROUND_WORDS)
+        found = judged.get(str(widest)) if isinstance(judged, dict) else None
+        kind = found.get("words") if isinstance(found, dict) else None
+        what = _WORDS_ARE.get(str(kind), "a subject that runs through many documents") \
+            if kind else "not judged (scored before its words were)"
+        said.append(f"{label}: topic {widest}, {' '.join(words[:BACKGROUND_WORDS_SHOWN])} "
+                    f"({what})")
+    return [f"the widest background topic of {counted(len(said), 'fit')}: "
+            f"{'; '.join(said)}"] if said else []
