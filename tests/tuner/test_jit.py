@@ -55,6 +55,44 @@ def test_functions_declared_without_cache_are_cached_in_the_tuner_folder(tmp_pat
                                                            for name in indexes)
 
 
+DYNAMIC_GLOBALS = textwrap.dedent("""
+    import numba
+    import numpy as np
+
+    LARGE = np.zeros(2_000_000)  # a dynamic global: numba cannot cache what reads it
+
+    @numba.njit
+    def reads_a_large_array():
+        return LARGE[0] == 0.0
+""")
+
+
+@pytest.mark.parametrize("numba_first", [True, False])
+def test_a_function_that_cannot_be_cached_runs_without_a_warning(tmp_path: Path,
+                                                                 numba_first: bool):
+    """pynndescent's nn_descent reads dynamic globals: made to cache, numba printed "Cannot
+    cache compiled function" on stderr twice a function and worker, which a user took for a
+    fault (new-user audit of 2026-12-05)."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "dynamic_module.py").write_text(DYNAMIC_GLOBALS, encoding="utf-8")
+    run = textwrap.dedent(f"""
+        import sys
+        from pathlib import Path
+        {"import numba" if numba_first else ""}
+        from tuner.engine.jit import enable_jit_cache
+        enable_jit_cache(Path(sys.argv[1]))
+        sys.path.insert(0, sys.argv[2])
+        import dynamic_module
+        print(dynamic_module.reads_a_large_array())
+    """)
+    done = subprocess.run([sys.executable, "-c", run, str(tmp_path / "numba"),
+                           str(tmp_path / "src")], capture_output=True, text=True, timeout=300,
+                          cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True"]
+    assert "Cannot cache compiled function" not in done.stderr
+
+
 AFTER_INIT = textwrap.dedent("""
     import sys
     from tuner.engine.worker import init_worker

@@ -22,6 +22,7 @@ import importlib.machinery
 import importlib.util
 import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -47,6 +48,12 @@ def _cache_by_default(numba: ModuleType) -> None:
         return
     numba.njit = _caching(numba.njit)  # type: ignore[attr-defined]
     numba.jit = _caching(numba.jit)  # type: ignore[attr-defined]
+    # A function asked to cache that reads dynamic globals (pynndescent's nn_descent, on
+    # corpora large enough for UMAP to use it) is compiled as before, and numba says so on
+    # stderr, twice a function and process: noise a user took for a fault (new-user audit of
+    # 2026-12-05), caused by the default made here.
+    warnings.filterwarnings("ignore", message="Cannot cache compiled function",
+                            category=numba.core.errors.NumbaWarning)
 
 
 class _OnNumbaImport(importlib.abc.MetaPathFinder):
