@@ -609,7 +609,7 @@ def _best(args: argparse.Namespace) -> int:
     if args.rename is not None and not args.rename.strip():  # else ignored, unsaid
         raise TunerError("--rename: give the experiment name the printed grid should have")
     grid = best_grid(resolve_tracking_uri(args.tracking_uri), args.experiment, args.metric,
-                     args.rename)
+                     args.rename, say=lambda note: print(f"note: {note}", file=sys.stderr))
     print(json.dumps(grid, indent=2, ensure_ascii=False))
     return EXIT_OK
 

@@ -120,6 +120,14 @@ def best(server_sweep: ServerSweep, tmp_path_factory: pytest.TempPathFactory) ->
     done = tuner_cli("best", server_sweep.experiment, "--metric", "ari", "--tracking-uri",
                      server_sweep.server.url, cwd=folder)
     assert done.returncode == 0, done.stderr
+    # "best" read as "matches the labels", which on UN speeches are continents (new-user audit
+    # of 2026-12-05): said, with the other way to rank
+    assert "note: best by ari: the fit that agrees most with the experiment's labels; if they " \
+        "are not topics (a region, a source, a year), rank by topic quality with --metric " \
+        "npmi" in done.stderr
+    by_words = tuner_cli("best", server_sweep.experiment, "--metric", "npmi", "--tracking-uri",
+                         server_sweep.server.url, cwd=folder)
+    assert by_words.returncode == 0 and "note: best by" not in by_words.stderr
     return json.loads(done.stdout)
 
 

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tuner.errors import TunerError
 from tuner.grid_sections import MAX_EXPERIMENT
+from tuner.metrics import METRICS
 from tuner.reporting.health import counted
 from tuner.reporting.leaderboard import (
     ALL_ROWS,
@@ -73,9 +74,11 @@ def _nothing_ranked(tracker: Tracker, experiment: str, sweeps: Sequence[SweepRun
 
 
 def best_grid(tracking_uri: str, experiment: str, metric: str | None = None,
-              rename: str | None = None) -> dict[str, Any]:
+              rename: str | None = None, say: Callable[[str], None] | None = None
+              ) -> dict[str, Any]:
     """The grid JSON (as a dict) of the configuration with the best mean `metric` (default:
-    what the experiment's latest sweep ranked by, else ari).
+    what the experiment's latest sweep ranked by, else ari); `say` gets what the choice rests
+    on (the labels, for a metric that compares with them).
 
     Raises:
         TunerError: unknown experiment, or no finished trial logged `metric`.
@@ -98,6 +101,11 @@ def best_grid(tracking_uri: str, experiment: str, metric: str | None = None,
         raise TunerError(f"experiment '{experiment}': every configuration with '{metric}' was "
                          "scored with `tuner score`; there is no model for a grid to re-run")
     best = _chosen(runnable, metric)
+    if say is not None and metric in METRICS and METRICS[metric].needs == "ground_truth":
+        # "best" read as "matches the continents" on UN speeches (new-user audit of 2026-12-05)
+        say(f"best by {metric}: the fit that agrees most with the experiment's labels; if they "
+            "are not topics (a region, a source, a year), rank by topic quality with --metric "
+            "npmi")
     context = best.best_trial(metric).context
     for said in (unended_sweep(sweeps, context), other_code(sweeps, context), _thread_note(best),
                  _better_earlier(tracker, experiment, sweeps, context, best, metric)):
