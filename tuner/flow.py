@@ -10,7 +10,7 @@ import os
 import re
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -233,6 +233,18 @@ def _execute_locked(grid: Grid, inputs: CheckedInputs, settings: SweepSettings,
         pool.close()
 
 
+def _background_said(tracker: MlflowTracker, ranked: Sequence[ConfigResult]) -> list[str]:
+    """The words of a few background topics (background_topics_said), read back from the
+    store: a store that fails here costs the line, never the sweep's end."""
+    try:
+        return background_topics_said(tracker, [
+            (config.trial_label(t), t.run_id) for config in ranked for t in config.trials
+            if t.metrics.get("background_topics")])
+    except Exception as err:  # noqa: BLE001 - an artifact read; the results are logged already
+        log.warning("the background topics' words were not read from the store: %s", err)
+        return []
+
+
 def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, hooks: SweepHooks,
                   tracker: MlflowTracker, prepared: PreparedSweep,
                   pool: WarmPool, to_run: int, fanova: bool) -> SweepOutcome:
@@ -252,9 +264,7 @@ def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, ho
                                      for config in ranked for t in config.trials
                                      if (concerns := trial_concerns(t.model, t.params,
                                                                     t.metrics))]))
-        after.extend(background_topics_said(tracker, [
-            (config.trial_label(t), t.run_id) for config in ranked for t in config.trials
-            if t.metrics.get("background_topics")]))
+        after.extend(_background_said(tracker, ranked))
         after.extend(replaced_said(ranked))
         tags = _log_warnings_after_trials(tracker, result.sweep.run_id, prepared, after)
         best = recommended(ranked)
