@@ -99,6 +99,9 @@ class SweepOutcome:
     unshown: int = 0  # configurations ranked below the board's last row
     # what the ranked trials' own figures say is likely wrong with them (tuner.reporting.health)
     warnings: list[str] = field(default_factory=list)
+    # those of `warnings` that quote the corpus (background topics' words): a served sweep's
+    # status leaves them out, as it does validation's (they are on the sweep run in MLflow)
+    quoting: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -255,16 +258,17 @@ def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, ho
     board: list[ConfigResult] = []
     ranked: list[ConfigResult] = []
     after: list[str] = []  # what the ranked trials' own figures say is wrong with them
+    quoting: list[str] = []  # of those, the lines that quote the corpus (topic words)
 
     def summarize(result: SweepResult) -> SweepSummary:
         ranked.extend(leaderboard(tracker, grid.experiment, metric, ALL_ROWS, prepared.context))
         board.extend(ranked[:settings.leaderboard_rows])
         _log_importance(tracker, result.sweep.run_id, grid.experiment, metric, prepared.context)
+        quoting.extend(_background_said(tracker, ranked))
         after.extend(sweep_warnings([(config.trial_label(t), concerns, t.metrics)
                                      for config in ranked for t in config.trials
                                      if (concerns := trial_concerns(t.model, t.params,
-                                                                    t.metrics))]))
-        after.extend(_background_said(tracker, ranked))
+                                                                    t.metrics))], quoting))
         after.extend(replaced_said(ranked))
         tags = _log_warnings_after_trials(tracker, result.sweep.run_id, prepared, after)
         best = recommended(ranked)
@@ -288,7 +292,8 @@ def _run_and_rank(grid: Grid, inputs: CheckedInputs, settings: SweepSettings, ho
         raise _aborted(grid, err, tracker.journalled, settings.tracking_uri) from err
     return SweepOutcome(result.sweep.experiment_id, result.sweep.run_id, metric, board,
                         result.counts, journalled=tracker.journalled,
-                        unshown=len(ranked) - len(board), warnings=after)
+                        unshown=len(ranked) - len(board), warnings=after,
+                        quoting=frozenset(quoting))
 
 
 def _aborted(grid: Grid, err: Exception, journalled: int = 0, tracking_uri: str = ""

@@ -489,9 +489,8 @@ def starter_settings(models: Sequence[str], documents: int | None = None
     for model in models:
         name = str(canonical_name(model))
         trainer = load_trainer(name)
-        if name in few:
-            continue  # given FEW_DOCUMENTS_EPOCHS below, more than its budget advice
-        if trainer.budget_advice is not None and trainer.budget_param is not None:
+        if name not in few and trainer.budget_advice is not None \
+                and trainer.budget_param is not None:  # else FEW_DOCUMENTS_EPOCHS, below
             budgets[f"{name.lower()}.{trainer.budget_param}"] = trainer.budget_advice.suggested
         keys = {f"{name.lower()}.{k}": v for k, v in trainer.starter_settings.items()}
         if keys:
@@ -509,9 +508,9 @@ def starter_settings(models: Sequence[str], documents: int | None = None
         settings |= {f"{name.lower()}.epochs": FEW_DOCUMENTS_EPOCHS,
                      f"{name.lower()}.patience": None}
     if few:
-        said = " and ".join(f"{n.lower()}.epochs {FEW_DOCUMENTS_EPOCHS}, {n.lower()}.patience "
-                            "null" for n in few)
-        why.append(f"{said}: on {documents:,} documents, early stopping on the held-out loss "
+        models_said = ", ".join(few[:-1]) + (" and " if len(few) > 1 else "") + few[-1]
+        why.append(f"epochs {FEW_DOCUMENTS_EPOCHS} and patience null for {models_said}: on "
+                   f"{documents:,} documents, early stopping on the held-out loss "
                    "ended such fits before their topics formed (ProdLDA on 300 UN speeches: "
                    "NPMI -0.257 at its defaults, stopped at epoch 27 with 88% of its top words "
                    "still new; -0.059 with these)")

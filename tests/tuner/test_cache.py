@@ -54,6 +54,25 @@ def test_hit_computes_nothing_and_is_memory_mapped(tmp_path):
     assert sidecar["key"]["model"] == KEY.model and sidecar["shape"] == [4, 3]
 
 
+def test_embeddings_read_from_the_cache_are_not_counted_as_reused_work(tmp_path):
+    """A fine-tuned encoder's embeddings are read twice a fit (contains, then get_or_compute):
+    once EmbeddingCache was built on ArrayCache, each read added their compute seconds to the
+    trial's shared_seconds, twice (review of 2026-12-05). A UMAP reduction's read counts once."""
+    from tuner.data.store import ArrayCache, cached_work_seconds
+
+    cache, compute = EmbeddingCache(tmp_path), Counter()
+    cache.get_or_compute(KEY, compute)
+    arrays = ArrayCache(tmp_path / "umap", "umap")
+    arrays.get_or_compute({"k": 1}, compute)
+    with cached_work_seconds() as ledger:
+        assert cache.contains(KEY)
+        cache.get_or_compute(KEY, compute)
+        assert ledger == []
+        arrays.get_or_compute({"k": 1}, compute)
+        assert len(ledger) == 1
+    assert compute.calls == 2
+
+
 def test_truncated_file_is_recomputed(tmp_path):
     cache, compute = EmbeddingCache(tmp_path), Counter()
     cache.get_or_compute(KEY, compute)

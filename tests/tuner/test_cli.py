@@ -573,6 +573,19 @@ def test_an_hdbscan_cluster_size_over_half_the_documents_is_invalid(tmp_path, ca
             assert f"{path}: {refused}" in err and "BERTopic's HDBSCAN finds clusters of 7 " \
                 "documents or more, and needs two of them: the 12 documents hold one at most, " \
                 "so every document would be an outlier; allowed: up to 6" in err, err
+    # BERTopic clusters the documents with text (review of 2026-12-05)
+    rows = [{**r, "text": " "} if i < 4 else r for i, r in enumerate(dated_records(12))]
+    path = make_grid(tmp_path, write_jsonl(tmp_path / "blank.jsonl", rows), models=["bertopic"],
+                     params={"num_topics": 5, "min_cluster_size": 5})
+    assert main(["validate", str(path)]) == 2
+    assert "the 8 documents with text hold one at most, so every document would be an " \
+        "outlier; allowed: up to 4" in capsys.readouterr().err
+    # a random search: only the draws that cluster with HDBSCAN
+    path = make_grid(tmp_path, corpus, models=["bertopic"],
+                     search={"strategy": "random", "n_trials": 6},
+                     params={"num_topics": 5, "min_cluster_size": [3, 9],
+                             "clustering": ["kmeans"]})
+    assert main(["validate", str(path)]) == 0, capsys.readouterr().err
 
 
 def test_validate_warns_of_stm_covariates_that_are_not_categories(tmp_path, capsys):

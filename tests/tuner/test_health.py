@@ -211,3 +211,43 @@ def test_a_count_found_near_its_start_is_said_with_the_measurement() -> None:
     assert warning.startswith("1 trial found about as many topics as their sampler started from "
                               "(HDP#seed=42: 20 found from initial_k 20): HDP's Gibbs sampler")
     assert warning.endswith("sweep initial_k, and compare by the scores")
+
+
+class _Artifacts:
+    """What background_topics_said reads of a store: a run's topics and extras.json."""
+
+    def __init__(self, runs: dict[str, tuple[dict, dict | None]]) -> None:
+        self.runs = runs
+
+    def topics(self, run_id: str) -> dict[str, list[str]]:
+        return self.runs[run_id][0]
+
+    def read_json(self, run_id: str, name: str) -> dict | None:
+        return self.runs[run_id][1]
+
+
+def test_background_topics_are_said_by_their_words_and_what_they_are() -> None:
+    """Words neither common nor rare are a subject that runs through many documents (recorded
+    as "", which read as "not judged": review of 2026-12-05); a fit without its extras is left
+    out, and the background warning says a line follows only when one does."""
+    from tuner.metrics.spread import BACKGROUND_IDS, BACKGROUND_WORDS
+    from tuner.reporting.health import background_topics_said
+
+    words = {"3": ["war", "peace", "nations"], "5": ["le", "la", "de"]}
+    store = _Artifacts({
+        "subject": (words, {BACKGROUND_IDS: [3],
+                            BACKGROUND_WORDS: {"3": {"words": "", "ratio": 1.1}}}),
+        "common": (words, {BACKGROUND_IDS: [5, 3], BACKGROUND_WORDS: {"5": {"words": "common"}}}),
+        "older": (words, {BACKGROUND_IDS: [3]}),
+        "none": (words, None)})
+    (line,) = background_topics_said(store, [("A", "subject"), ("B", "none"), ("C", "common"),
+                                             ("D", "older")])
+    assert line == ("the widest background topic of each of 3 fits: A: topic 3, war peace "
+                    "nations (a subject that runs through many documents); C: topic 5, le la de "
+                    "(common words: stop words for preprocessing.extra_stopwords); D: topic 3, "
+                    "war peace nations (not judged: scored before its words were)")
+    wide = {"background_topics": 1.0, "num_topics_found": 10.0}
+    flagged = [("A", trial_concerns("LDA", {}, wide), wide)]
+    assert "The next warning lists" not in sweep_warnings(flagged)[0]
+    said = sweep_warnings(flagged, [line])
+    assert "The next warning lists the words of a few" in said[0] and said[1] == line

@@ -125,9 +125,58 @@ def test_a_file_named_in_the_models_json_outside_its_folder_is_not_read(
     assert SECRET in AutoTokenizer.from_pretrained(model).get_vocab()  # as transformers does
     snapshot = snapshot_model(model, (root.resolve(),), cache, "embedding.model")
     copied = json.loads((snapshot / "tokenizer_config.json").read_text(encoding="utf-8"))
-    assert copied == {**config, "_name_or_path": "/home/someone/x"}  # only the file entries
+    assert copied == {**config, "fast_tokenizer_files": [], "_name_or_path": "/home/someone/x"}
     assert SECRET not in AutoTokenizer.from_pretrained(snapshot).get_vocab()
-    assert snapshot.name == model_revision(model)  # named by the folder's own content
+    # named by what it holds: its embeddings are not those of the folder as run by hand
+    assert snapshot.name == model_revision(snapshot) != model_revision(model)
+    assert (model / "tokenizer_config.json").read_text(encoding="utf-8") != \
+        (snapshot / "tokenizer_config.json").read_text(encoding="utf-8")
+
+
+def test_a_string_vocab_in_the_tokenizer_config_is_not_read(tmp_path: Path) -> None:
+    """Without tokenizer.json, transformers passed a string `vocab` to the tokenizer, which
+    opened it as named: an absolute path outside the roots, or a name in the server's working
+    folder (review of 2026-12-05)."""
+    from transformers import AutoTokenizer
+
+    root, cache = tmp_path / "data", tmp_path / "cache"
+    model = _model_copy(root / "model")
+    (model / "tokenizer.json").unlink()
+    outside = tmp_path / "outside-vocab.txt"
+    outside.write_text((model / "vocab.txt").read_text(encoding="utf-8") + SECRET + "\n",
+                       encoding="utf-8")
+    config = json.loads((model / "tokenizer_config.json").read_text(encoding="utf-8"))
+    (model / "tokenizer_config.json").unlink()
+    (model / "tokenizer_config.json").write_text(json.dumps({**config, "vocab": str(outside)}))
+    assert SECRET in AutoTokenizer.from_pretrained(model).get_vocab()  # as transformers does
+    snapshot = snapshot_model(model, (root.resolve(),), cache, "embedding.model")
+    assert "vocab" not in json.loads((snapshot / "tokenizer_config.json").read_text())
+    assert SECRET not in AutoTokenizer.from_pretrained(snapshot).get_vocab()
+
+
+def test_a_folder_above_swapped_for_a_link_is_not_listed(tmp_path: Path) -> None:
+    """os.fwalk opens its top by path, through the folders above: one swapped for a link after
+    the check listed a folder outside the roots, and the refusal named a file there (review of
+    2026-12-05). Here the swap is made before the walk, as a racing one would be."""
+    from tuner.data.model_snapshot import _walked
+
+    root, outside = tmp_path / "data", tmp_path / "outside"
+    model = _model_copy(root / "a" / "model")
+    (outside / "a" / "model").mkdir(parents=True)
+    (outside / "a" / "model" / f"{SECRET}.txt").write_text("x")
+    checked = model.resolve()  # as confined() gave it
+    (root / "a").rename(tmp_path / "moved")
+    (root / "a").symlink_to(outside / "a")
+    with pytest.raises(DataError, match="a folder in or above it was replaced while it was "
+                                        "read") as refused:
+        list(_walked(checked, "embedding.model"))
+    assert SECRET not in str(refused.value)
+    (root / "a").unlink()
+    (tmp_path / "moved").rename(root / "a")
+    assert len(list(_walked(checked, "embedding.model"))) == 2  # the model and 1_Pooling/
+    (root / "empty").mkdir()
+    with pytest.raises(DataError, match="holds no config.json, so no transformers model"):
+        snapshot_model(root / "empty", (root.resolve(),), tmp_path / "cache", "embedding.model")
 
 
 def test_a_folder_link_or_a_line_break_in_a_name_is_refused_at_once(tmp_path: Path) -> None:

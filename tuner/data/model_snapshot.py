@@ -7,15 +7,17 @@ checked as opened, and copied from that open file into a content-addressed blob;
 encoder, tokenizer and fine-tuned adapters then read the snapshot, a folder in the server's
 cache that no request can write (the server refuses a cache under a data root), and never the
 data folder again. A model's JSON files may name other files (a tokenizer config's
-`fast_tokenizer_files`, an adapter's base model), which transformers joins onto the folder:
-an entry that leads out of the folder is left out of the snapshot's copy.
+`fast_tokenizer_files` or string `vocab`, an adapter's base model), which transformers joins
+onto the folder or opens as named: a name that leads out of the folder, and a string `vocab`
+or `merges`, are left out of the snapshot's copy, which is then named by what it holds.
 
 Layout under the cache's models/ folder:
 - blobs/<sha256>: one read-only file per distinct content, shared by every snapshot;
 - snapshots/<revision>/: the model's files as hard links to their blobs (copies where the
-  file system has none), named by the revision model_revision gives the same folder when its
-  files are plain files, so a served sweep and one run by hand on it share their embeddings (a
-  folder in Hugging Face's cache layout is known there by its blobs' names, and embeds apart);
+  file system has none), named by its files' revision (model_revision): for a folder of plain
+  files whose JSON names nothing outside, the folder's own, so a served sweep and one run by
+  hand on it share their embeddings (a folder in Hugging Face's cache layout is known there by
+  its blobs' names, and embeds apart);
 - snapshot-stamps.json: what each file opened before held (by device, inode, size and change
   times, as git's index), so a folder seen before is opened and stat'ed, not read again.
 """
@@ -30,6 +32,7 @@ import re
 import secrets
 import shutil
 import stat
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePath, PurePosixPath
@@ -48,9 +51,7 @@ LEFT_AFTER_S = 3600  # a partial copy or staging folder untouched this long was 
 RACY_NS = 2_000_000_000  # a file changed within this of its copy is not remembered
 FREE_MARGIN = 1 << 30  # a copy leaves at least this much of the cache's disk free
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-# JSON keys whose values transformers (or peft) opens as files joined onto the folder; a name
-# or path is informational (`_name_or_path`), and transformers sets it itself
-_FILE_KEY = re.compile(r"(_files?|_path|_dir|_folder)$|^weight_map$|^base_model_name_or_path$")
+# A name or path that only informs (transformers sets it itself on loading)
 _INFORMATIONAL = frozenset({"_name_or_path", "name_or_path"})
 
 log = logging.getLogger(__name__)
@@ -85,12 +86,15 @@ def snapshot_model(folder: Path, roots: Sequence[Path], cache_dir: Path, field: 
         CacheError: the cache cannot hold the copy (read-only, or its disk is full).
     """
     source = confined(folder, [str(root) for root in roots], field, MAX_MODEL_FILES)
+    named = f"{folder}: {field}"
+    _refuse_unlike_a_model(source, roots, named)  # a data root named as a model is not copied
     _remove_abandoned(cache_dir)
     stamps, used = read_hash_memo(cache_dir / STAMPS), dict[str, str]()
     contents = {relative: _blob_of(descriptor, cache_dir / BLOBS, stamps, used)
-                for relative, descriptor in _opened_files(source, roots, f"{folder}: {field}")}
+                for relative, descriptor in _opened_files(source, roots, named)}
     write_hash_memo(cache_dir / STAMPS, _kept(stamps, used))
-    return _linked_snapshot(contents, cache_dir, f"{folder}: {field}")
+    return _linked_snapshot(_without_outside_files(contents, cache_dir / BLOBS, named),
+                            cache_dir)
 
 
 def _opened_files(source: Path, roots: Sequence[Path], named: str
@@ -102,7 +106,7 @@ def _opened_files(source: Path, roots: Sequence[Path], named: str
     swapped for a link while listed is not entered, and a file link (a Hugging Face snapshot's
     links to its blobs) is followed, then checked as opened."""
     count = 0
-    for parent, folders, files, parent_fd in os.fwalk(source, follow_symlinks=False):
+    for parent, folders, files, parent_fd in _walked(source, named):
         folders[:] = sorted(f for f in folders if not f.startswith("."))
         for name in (*folders, *files):
             count += 1
@@ -115,6 +119,40 @@ def _opened_files(source: Path, roots: Sequence[Path], named: str
                 yield relative, descriptor
             finally:
                 os.close(descriptor)
+
+
+def _walked(source: Path, named: str) -> Iterator[tuple[str, list[str], list[str], int]]:
+    """os.fwalk of `source`, without following links below it, each folder checked to be the
+    folder its path names as opened: fwalk opens the top by its path, through every folder
+    above it, so a folder above swapped for a link listed a folder outside the roots, whose
+    file names the refusal then quoted (review of 2026-12-05)."""
+    for parent, folders, files, parent_fd in os.fwalk(source, follow_symlinks=False):
+        if not _opened_as(parent_fd, Path(parent)):
+            raise DataError(f"{named}: a folder in or above it was replaced while it was read "
+                            "(by a link); nothing was copied. Send the sweep again once it is "
+                            "back")
+        yield parent, folders, files, parent_fd
+
+
+def _opened_as(descriptor: int, path: Path) -> bool:
+    """Whether the open folder is the one at `path` (its path as the kernel gives it); True
+    where there is no /proc (macOS), whose checks are by path alone."""
+    try:
+        return Path(os.readlink(f"/proc/self/fd/{descriptor}")) == path
+    except OSError:
+        return not sys.platform.startswith("linux")
+
+
+def _refuse_unlike_a_model(source: Path, roots: Sequence[Path], named: str) -> None:
+    """A folder without config.json is no transformers model: said from the walk's names,
+    before anything is copied (checked in full on the snapshot, tuner.data.embeddings)."""
+    for parent, _, files, _ in _walked(source, named):
+        if Path(parent) == source:
+            if "config.json" not in files:
+                raise DataError(f"{named}: holds no config.json, so no transformers model "
+                                "(it needs config.json, a .safetensors or .bin weight file and "
+                                "its tokenizer, as `hf download` writes them)")
+            return
 
 
 def _check_entry(relative: PurePath, name: str, parent_fd: int, count: int, named: str) -> None:
@@ -204,9 +242,11 @@ def _copied_blob(descriptor: int, size: int, blobs: Path) -> str:
         _refuse_full_disk(blobs, size)
         with os.fdopen(os.dup(descriptor), "rb") as reader, partial.open("wb") as writer:
             reader.seek(0)
-            for chunk in iter(lambda: reader.read(CHUNK), b""):
+            left = size  # a file still growing is copied as it was when opened
+            while left > 0 and (chunk := reader.read(min(CHUNK, left))):
                 digest.update(chunk)
                 writer.write(chunk)
+                left -= len(chunk)
         partial.chmod(0o444)  # a snapshot's file is never written in place
         os.replace(partial, blobs / digest.hexdigest())
     except OSError as err:
@@ -225,10 +265,9 @@ def _refuse_full_disk(blobs: Path, size: int) -> None:
                          f"{size / 2**30:.1f} GB more and 1 GB is kept free")
 
 
-def _linked_snapshot(contents: dict[PurePath, str], cache_dir: Path, named: str) -> Path:
+def _linked_snapshot(contents: dict[PurePath, str], cache_dir: Path) -> Path:
     """snapshots/<revision>, made of hard links to the blobs in a staging folder renamed into
-    place, so a snapshot is whole or absent; its JSON files' entries that name files outside
-    the folder are left out of their copies."""
+    place, so a snapshot is whole or absent."""
     store = cache_dir / SNAPSHOTS
     final = store / folder_revision(contents)
     if _whole(final, contents):
@@ -239,7 +278,7 @@ def _linked_snapshot(contents: dict[PurePath, str], cache_dir: Path, named: str)
         for relative, content in contents.items():
             target = staging / relative
             target.parent.mkdir(parents=True, exist_ok=True)
-            _place(cache_dir / BLOBS / content, target, relative, named)
+            _link_or_copy(cache_dir / BLOBS / content, target)
         if final.exists() and not _whole(final, contents):  # damaged: set aside, replaced
             final.rename(store / f".staging-{os.getpid()}-{secrets.token_hex(4)}-damaged")
         staging.rename(final)
@@ -261,63 +300,111 @@ def _whole(snapshot: Path, contents: dict[PurePath, str]) -> bool:
     return snapshot.is_dir() and held == set(contents)
 
 
-def _place(blob: Path, target: Path, relative: PurePath, named: str) -> None:
-    """The blob in the snapshot: a hard link (a copy where the file system has none), or for
-    a JSON file whose entries name files outside the folder, a copy without those entries."""
-    kept = _without_outside_files(blob, relative, named) if relative.suffix == ".json" else None
-    if kept is not None:
-        target.write_text(kept, encoding="utf-8")
-        return
+def _link_or_copy(blob: Path, target: Path) -> None:
     try:
         os.link(blob, target)
     except OSError:
         shutil.copyfile(blob, target)
 
 
-def _without_outside_files(blob: Path, relative: PurePath, named: str) -> str | None:
-    """The JSON file's text without its entries that name a file outside the model's folder
-    (an absolute path, `~` or a `..` part); None when it has none, or is not JSON."""
+# Files the tokenizers library parses itself (tokens and merges, which may hold "/" or ".."),
+# never a list of other files to open
+TOKEN_DATA = frozenset({"tokenizer.json", "vocab.json", "added_tokens.json"})
+# A tokenizer config's `vocab` or `merges` given as a string is a file transformers opens as
+# named, from the server's working folder when relative (review of 2026-12-05: "/outside" and
+# ".env" were read); a folder's own vocabulary reaches the tokenizer by its file instead
+OPENED_AS_NAMED = frozenset({"vocab", "merges"})
+# Values that are text, not names: a token's content, a chat template
+_TEXT_KEYS = frozenset({"content", "chat_template"})
+
+
+def _without_outside_files(contents: dict[PurePath, str], blobs: Path, named: str
+                           ) -> dict[PurePath, str]:
+    """`contents` with each JSON file (but TOKEN_DATA) whose entries name a file outside the
+    folder replaced by a copy without them, stored as a blob of its own: transformers joins
+    a `fast_tokenizer_files` entry onto the folder, where an absolute name wins, and opens a
+    string `vocab` as named (review of 2026-12-05). The snapshot is then named by what it holds,
+    not by the folder's revision: its fits are not the folder's as run by hand."""
+    kept = dict(contents)
+    for relative, content in contents.items():
+        if relative.suffix != ".json" or relative.name in TOKEN_DATA:
+            continue
+        text = _sanitised(blobs / content, relative, named)
+        if text is not None:
+            kept[relative] = _text_blob(text, blobs)
+    return kept
+
+
+def _sanitised(blob: Path, relative: PurePath, named: str) -> str | None:
+    """The JSON file's text without its entries that name files outside the folder; None when
+    it has none, or is not JSON (transformers cannot read it either)."""
     try:
         data = json.loads(blob.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError):
         return None
     dropped: list[str] = []
-    kept = _dropped_outside(data, dropped)
+    try:
+        kept = _dropped_outside(data, dropped)
+    except RecursionError:
+        raise DataError(f"{named}: {relative} nests too deep to be checked; nothing of the "
+                        "folder is used") from None
     if not dropped:
         return None
     log.warning("%s: %s: left %s out of the served copy: %s outside the model's folder, "
-                "which transformers would have read", named, relative, ", ".join(dropped),
+                "which transformers would have read", named, relative,
+                ", ".join(dict.fromkeys(dropped)),
                 "they name files" if len(dropped) > 1 else "it names a file")
     return json.dumps(kept, ensure_ascii=False, indent=2)
 
 
-def _dropped_outside(value: Any, dropped: list[str]) -> Any:
+def _text_blob(text: str, blobs: Path) -> str:
+    data = text.encode("utf-8")
+    content = hashlib.sha256(data).hexdigest()
+    if not _blob_holds(blobs / content, len(data)):
+        partial = blobs / f".partial-{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            partial.write_bytes(data)
+            partial.chmod(0o444)
+            os.replace(partial, blobs / content)
+        except OSError as err:
+            raise CacheError(f"{blobs.parent.parent}: the embedding model cannot be copied "
+                             f"into the cache folder ({err.strerror or type(err).__name__})"
+                             ) from None
+        finally:
+            partial.unlink(missing_ok=True)
+    return content
+
+
+def _dropped_outside(value: Any, dropped: list[str], key: str = "") -> Any:
+    """`value` without the names in it that lead outside the folder (_names_outside), nor a
+    string `vocab` or `merges` (OPENED_AS_NAMED); text (a token's content, a template) and
+    names that only inform (`_name_or_path`) are kept. `dropped` gets the keys."""
     if isinstance(value, dict):
         kept = {}
         for name, item in value.items():
-            file_key = bool(_FILE_KEY.search(str(name))) and name not in _INFORMATIONAL
-            if file_key and _names_outside(item):
+            if str(name) in _TEXT_KEYS or str(name) in _INFORMATIONAL:
+                kept[name] = item
+            elif isinstance(item, str) and (str(name) in OPENED_AS_NAMED
+                                            or _names_outside(item)):
                 dropped.append(f"'{name}'")
-                continue
-            kept[name] = _dropped_outside(item, dropped)
+            else:
+                kept[name] = _dropped_outside(item, dropped, str(name))
         return kept
     if isinstance(value, list):
-        return [_dropped_outside(item, dropped) for item in value]
+        outside = [item for item in value if isinstance(item, str) and _names_outside(item)]
+        if outside:
+            dropped.append(f"'{key}'" if key else "a list's names")
+        return [_dropped_outside(item, dropped, key) for item in value
+                if not (isinstance(item, str) and _names_outside(item))]
     return value
 
 
-def _names_outside(value: Any) -> bool:
-    """Whether a file entry's value (a name, or names in a list or mapping) leads out of the
-    folder it is joined onto."""
-    if isinstance(value, str):
-        path = PurePosixPath(value.replace("\\", "/"))
-        return value.startswith(("/", "~", "\\")) or ".." in path.parts or \
-            bool(re.match(r"[A-Za-z]:", value))
-    if isinstance(value, dict):
-        return any(_names_outside(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_names_outside(v) for v in value)
-    return False
+def _names_outside(name: str) -> bool:
+    """Whether a name leads out of the folder it is joined onto: absolute, from `~`, with a
+    `..` part, or a Windows drive."""
+    path = PurePosixPath(name.replace("\\", "/"))
+    return name.startswith(("/", "~", "\\")) or ".." in path.parts or \
+        bool(re.match(r"[A-Za-z]:", name))
 
 
 def _kept(stamps: dict[str, str], used: dict[str, str]) -> dict[str, str]:

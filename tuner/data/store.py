@@ -399,11 +399,15 @@ class ArrayCache:
     holding the key, shape, size and sha256. Computed once under a lock; memory-mapped reads.
     A load under the lock always checks the sha256; `hash_on_load` says whether every other
     load does too: yes for UMAP reductions and word vectors (a few MB: milliseconds), no for
-    document embeddings (hundreds of MB, read by every trial), whose size and shape are
-    checked instead."""
+    document embeddings (hundreds of MB), whose size and shape are checked (a worker hashes
+    them once when it first reads them, worker._load_embeddings). `counts_as_reused`: a load
+    adds the entry's compute seconds to the trial's reused work (shared_seconds), as a UMAP
+    reduction's or Word2Vec's; not a fine-tuned encoder's embeddings, read twice a fit."""
 
-    def __init__(self, root: Path, prefix: str, hash_on_load: bool = True) -> None:
+    def __init__(self, root: Path, prefix: str, hash_on_load: bool = True,
+                 counts_as_reused: bool = True) -> None:
         self.root, self.prefix, self.hash_on_load = Path(root), prefix, hash_on_load
+        self.counts_as_reused = counts_as_reused
 
     def path_for(self, key: Mapping[str, Any]) -> Path:
         return self.root / f"{self.prefix}-{key_digest(key)}.npy"
@@ -414,7 +418,7 @@ class ArrayCache:
         if meta is None or meta.get("key") != json.loads(json.dumps(key, default=str)):
             return None
         matrix = _as_recorded(path, meta, self.hash_on_load if verify is None else verify)
-        if matrix is not None:
+        if matrix is not None and self.counts_as_reused:
             _note_cached_work(float(meta.get("seconds") or 0.0))
         return matrix
 

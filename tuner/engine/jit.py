@@ -51,7 +51,7 @@ def _cache_by_default(numba: ModuleType) -> None:
     # A function asked to cache that reads dynamic globals (pynndescent's nn_descent, on
     # corpora large enough for UMAP to use it) is compiled as before, and numba says so on
     # stderr, twice a function and process: noise a user took for a fault (new-user audit of
-    # 2026-12-05), caused by the default made here.
+    # 2026-12-05), mostly made by the default set here (a library's own cache=True too).
     warnings.filterwarnings("ignore", message="Cannot cache compiled function",
                             category=numba.core.errors.NumbaWarning)
 

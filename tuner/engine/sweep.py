@@ -26,10 +26,12 @@ from tuner.data.embeddings import (
     EmbeddingKey,
     EmbeddingSpec,
     EncoderSource,
+    checked_model_folder,
     encode_texts,
     encoder_libraries,
     model_revision,
     offline,
+    refuse_folder_revision,
     resolve_model_path,
     token_limit,
 )
@@ -230,7 +232,8 @@ def check_inputs(grid: Grid, max_trials: int | None = None, for_trials: bool = T
         refuse_one_class(grid, truth)
         _refuse_truth_objectives(grid, truth)
         _check_requirements(grid, corpus, truth, _requirements(grid))
-        _check_corpus_size(grid, len(corpus))
+        # BERTopic clusters the documents with text (one with none is an outlier)
+        _check_corpus_size(grid, len(corpus), sum(bool(t.strip()) for t in corpus.texts))
     _check_document_frequencies(grid, len(corpus))
     plan = plan_trials(grid)
     snapshots = (resolved_roots, cache_dir) if roots else None
@@ -281,9 +284,11 @@ def _model_path(grid: Grid, model: str, revision: str | None, field: str = "embe
             roots, cache_dir = snapshots
             if cache_dir is None:
                 raise ValueError("a served sweep's model folder needs a cache to be copied to")
-            # its shape first, by the names in it: a data root is not copied to be refused
-            resolve_model_path(model, revision, served=True)
-            return snapshot_model(Path(model), roots, cache_dir, field)
+            # nothing is read by the folder's path but through snapshot_model's checked walk
+            # (a shape judged by its path first said what a swapped-in link led to: review)
+            refuse_folder_revision(model, revision)
+            return checked_model_folder(snapshot_model(Path(model), roots, cache_dir, field),
+                                        model)
         return resolve_model_path(model, revision, served=snapshots is not None)
     except EmbeddingModelError as err:
         named = "" if str(err).startswith("embedding.") else f"{field}: "
@@ -337,11 +342,27 @@ def _check_token_windows(grid: Grid, plan: Sequence[PlannedTrial], paths: dict[s
         raise GridError(problems)
 
 
-def _check_corpus_size(grid: Grid, documents: int) -> None:
+def _largest_cluster_size(sweep: ModelSweep) -> int:
+    """The min_cluster_size HDBSCAN is given in the sweep's trials that all fail when over half
+    the documents: a list's largest value (trials of its own), a range's smallest (a search
+    may stay under its top), a random search's largest draw with HDBSCAN; 0 when none."""
+    if sweep.sampled:
+        default = sweep.schema.get("clustering")
+        return max((int(c.get("min_cluster_size") or 0) for c in sweep.sampled
+                    if c.get("clustering", default.default if default else "hdbscan")
+                    == "hdbscan"), default=0)
+    sizes = [int(v) for v in sweep.values_of("min_cluster_size") if v]
+    return (min if isinstance(sweep.space.get("min_cluster_size"), Range) else max)(
+        sizes, default=0)
+
+
+def _check_corpus_size(grid: Grid, documents: int, clustered: int | None = None) -> None:
     """Settings that need more documents than the corpus has, refused before any trial: else
     they fail in the trial with scikit-learn's words ("n_samples=12 should be >= n_clusters=30")
     or the trainer's. Read from each model's space, which a TPE search's
-    plan (cache probes only) does not show."""
+    plan (cache probes only) does not show. `clustered`: the documents with text (all when
+    not given)."""
+    clustered = documents if clustered is None else clustered
     problems = []
     for sweep in grid.sweeps:
         topics = max((int(v or 0) for v in sweep.values_of("num_topics")), default=0)
@@ -349,17 +370,15 @@ def _check_corpus_size(grid: Grid, documents: int) -> None:
             where = param_field(grid, sweep, "num_topics", topics)
             problems.append(f"{grid.path}: {where}: {sweep.model} with k-means makes {topics} "
                             f"clusters of {documents} documents; allowed: up to {documents}")
-        sizes = [int(v) for v in sweep.values_of("min_cluster_size") if v]
-        # a range's trials may stay under its top; a list's largest value is trials of its own
-        size = (min if isinstance(sweep.space.get("min_cluster_size"), Range) else max)(
-            sizes, default=0)
-        if _may_take(sweep, "clustering", "hdbscan") and 2 * size > documents:
+        size = _largest_cluster_size(sweep)
+        if _may_take(sweep, "clustering", "hdbscan") and 2 * size > clustered:
             # HDBSCAN never returns the whole as one cluster: every document an outlier
             where = param_field(grid, sweep, "min_cluster_size", size)
             problems.append(f"{grid.path}: {where}: {sweep.model}'s HDBSCAN finds clusters of "
                             f"{size} documents or more, and needs two of them: the "
-                            f"{documents} documents hold one at most, so every document would "
-                            f"be an outlier; allowed: up to {documents // 2}")
+                            f"{clustered} documents{' with text' * (clustered < documents)} "
+                            "hold one at most, so every document would be an outlier; allowed: "
+                            f"up to {clustered // 2}")
         for rule in sweep.values_of("time_slices"):
             if isinstance(rule, str) and rule.startswith("bins:") and int(rule[5:]) > documents:
                 where = param_field(grid, sweep, "time_slices", rule)

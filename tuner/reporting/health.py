@@ -258,15 +258,19 @@ def notes(concerns: Sequence[Concern]) -> str:
     return ", ".join(note for kind, note in NOTES.items() if kind in kinds)
 
 
-def sweep_warnings(flagged: Sequence[tuple[str, Sequence[Concern], Mapping[str, float]]]
-                   ) -> list[str]:
+def sweep_warnings(flagged: Sequence[tuple[str, Sequence[Concern], Mapping[str, float]]],
+                   background_words: Sequence[str] = ()) -> list[str]:
     """One warning per kind of concern, naming up to SHOWN_EXAMPLES trials: `flagged` holds each
-    trial's label (model, swept values, seed), its concerns and its metrics."""
+    trial's label (model, swept values, seed), its concerns and its metrics.
+    `background_words` (background_topics_said) follow the background warning."""
     warnings = []
     for kind, write in _WRITERS.items():
         found = [(label, c, metrics) for label, concerns, metrics in flagged
                  for c in concerns if c.kind == kind]
-        if found:
+        if found and kind == "background":
+            warnings += [_background_warning(found, listed=bool(background_words)),
+                         *background_words]
+        elif found:
             warnings.append(write(found))
     return warnings
 
@@ -398,10 +402,12 @@ def _labels_warning(found: Sequence[tuple[str, Concern, Mapping[str, float]]]) -
             "labels the fit did not see")
 
 
-def _background_warning(found: Sequence[tuple[str, Concern, Mapping[str, float]]]) -> str:
+def _background_warning(found: Sequence[tuple[str, Concern, Mapping[str, float]]],
+                        listed: bool = False) -> str:
+    lists = "The next warning lists the words of a few; " if listed else ""
     return (f"{counted(len(found), 'trial')} spread one or more topics over far more documents "
-            f"than their other topics ({_examples(found)}): background topics. The next "
-            "warning lists the words of a few; `tuner report` marks them under the topics of "
+            f"than their other topics ({_examples(found)}): background topics. {lists}"
+            "`tuner report` marks them under the topics of "
             "each fit it shows and says whether their words are common to "
             "every subject (stop words: preprocessing.extra_stopwords drops them, and the next "
             "sweep fits every trial again), rare (a catch-all of the documents no other topic "
@@ -430,6 +436,7 @@ class _RunArtifacts(Protocol):
 
 
 BACKGROUND_SHOWN = 3  # fits whose widest background topic the sweep's warnings list
+BACKGROUND_READ = 10  # fits read for them (one scored before its words were has none)
 BACKGROUND_WORDS_SHOWN = 8
 _WORDS_ARE = {"common": "common words: stop words for preprocessing.extra_stopwords",
               "rare": "rare words: a catch-all of the documents no other topic took"}
@@ -441,8 +448,10 @@ def background_topics_said(store: _RunArtifacts, flagged: Sequence[tuple[str, st
     and what they are: the background warning sent users to the report, which shows one run
     of each configuration, so the fits it named were often not there (new-user audit of
     2026-12-05: LDA at K=12 and CTM's seed 42 named, neither shown)."""
-    said = []
-    for label, run_id in flagged[:BACKGROUND_SHOWN]:
+    said: list[str] = []
+    for label, run_id in flagged[:BACKGROUND_READ]:
+        if len(said) == BACKGROUND_SHOWN:
+            break
         extras = store.read_json(run_id, "extras.json") or {}
         ids = extras.get(BACKGROUND_IDS)
         widest = ids[0] if isinstance(ids, list) and ids else None
@@ -451,10 +460,11 @@ def background_topics_said(store: _RunArtifacts, flagged: Sequence[tuple[str, st
             continue
         judged = extras.get(BACKGROUND_WORDS)
         found = judged.get(str(widest)) if isinstance(judged, dict) else None
+        # "words" is "" for words neither common nor rare
         kind = found.get("words") if isinstance(found, dict) else None
-        what = _WORDS_ARE.get(str(kind), "a subject that runs through many documents") \
-            if kind else "not judged (scored before its words were)"
+        what = "not judged: scored before its words were" if kind is None else \
+            _WORDS_ARE.get(str(kind), "a subject that runs through many documents")
         said.append(f"{label}: topic {widest}, {' '.join(words[:BACKGROUND_WORDS_SHOWN])} "
                     f"({what})")
-    return [f"the widest background topic of {counted(len(said), 'fit')}: "
-            f"{'; '.join(said)}"] if said else []
+    return [f"the widest background topic of {'each of ' * (len(said) > 1)}"
+            f"{counted(len(said), 'fit')}: {'; '.join(said)}"] if said else []

@@ -452,7 +452,7 @@ class SweepRegistry:
             job.repeated, job.unrunnable, job.unasked = (counts.repeated, counts.unrunnable,
                                                          counts.unasked)
             job.journalled = outcome.journalled
-            job.warnings = list(outcome.warnings)
+            job.warnings = [w for w in outcome.warnings if w not in outcome.quoting]
         if counts.failed and not (counts.completed or counts.skipped or counts.pruned):
             # else an automation that checks the status alone takes an empty leaderboard for a
             # result

@@ -587,9 +587,10 @@ class MlflowTracker:
         with tempfile.TemporaryDirectory(prefix="tuner-artifact-") as folder:
             try:
                 path = self.client.download_artifacts(run_id, name, folder)
-            except Exception:  # absent: the readers say what that means to them
+                found = json.loads(Path(path).read_text(encoding="utf-8"))
+            except Exception:  # absent or damaged: the readers say what that means to them
                 return None
-            return dict(json.loads(Path(path).read_text(encoding="utf-8")))
+            return found if isinstance(found, dict) else None
 
     def log_report(self, run_id: str, local_path: Path, artifact_path: str | None = None
                    ) -> None:
