@@ -271,6 +271,14 @@ def test_chinese_extra_stopwords_jieba_would_cut_are_kept_whole_and_dropped():
     assert "user_words" not in Preprocessing(extra_stopwords=("新浪体育讯",)).key("c", "en", 10)
     marked = tokenize("新华社-记者报道", "zh", Preprocessing(extra_stopwords=("新华社-记者",)))
     assert {"新华社", "记者"} <= set(marked)  # no token can equal it: validate says so
+    # a cache miss names the stop word the grid added, not user_words it never set (left
+    # alone in the thirty-third session's note)
+    from tuner.data.vocab import _settings_as_set
+
+    shown = _settings_as_set(key)
+    assert "新浪体育讯" in shown["extra_stopwords"] and shown["user_words"] is None
+    both = Preprocessing(extra_stopwords=("新浪体育讯",), user_words=("比特币",))
+    assert _settings_as_set(both.key("c", "zh", 10))["user_words"] == ["比特币"]
 
 
 def test_user_words_are_in_the_chinese_bag_of_words_key_alone():

@@ -137,13 +137,19 @@ class Preprocessing:
 def _settings_as_set(key: Mapping[str, Any]) -> dict[str, Any]:
     """A bag's key with each `strip_*` setting as a user sets it, not as the pattern it selects:
     "strip_mentions: (unset) -> (?:(?<![A-Za-z0-9_])RT..." reads as a regular expression where
-    the user turned the setting on; a pattern of an earlier tuner is said so."""
+    the user turned the setting on; a pattern of an earlier tuner is said so. Its `user_words`
+    as the user set them: the key's also hold the Chinese stop words jieba would cut, kept
+    whole (split_stop_words), and a stop word added read as "user_words" changed too."""
     shown = dict(key)
     for name, pattern in line_patterns().items():
         if name in shown:
             shown[name] = True if shown[name] == pattern else "true (an earlier tuner's pattern)"
         else:
             shown[name] = False
+    stop = set(shown.get("extra_stopwords") or ())
+    own = [w for w in shown.get("user_words") or () if w not in stop]
+    if "user_words" in shown:
+        shown["user_words"] = own or None
     return shown
 
 
