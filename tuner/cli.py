@@ -396,10 +396,15 @@ def _checked(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 def _validate(args: argparse.Namespace) -> int:
     from tuner.data.vocab import check_some_word
+    from tuner.engine.advice import fragments_said
     from tuner.engine.sweep import distinct_trial_count
 
     grid, inputs = _checked(args)
     check_some_word(inputs.corpus, grid.preprocessing)
+    if inputs.corpus.language == "zh" and (cut := fragments_said(inputs.corpus.texts,
+                                                                 grid.preprocessing)):
+        print(f"warning: {shown(f'{grid.path}: preprocessing.user_words: {cut}')}",
+              file=sys.stderr)
     count = distinct_trial_count(grid, inputs)
     merged_count = grid.trial_count - count
     merged = f" ({merged_count} equivalent trial{'s' * (merged_count != 1)} merged)" \

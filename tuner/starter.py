@@ -128,6 +128,12 @@ def starter_grid(path: Path, grid_folder: Path | None, models: Sequence[str] = (
                                                          found, topics, len(records))
     settings, why = starter_settings(chosen, len(records))
     found.notes += why
+    if "zh" in (language, "zh" if mixed else ""):
+        from tuner.data.vocab import Preprocessing
+        from tuner.engine.advice import fragments_said
+
+        if cut := fragments_said(texts, Preprocessing()):
+            found.notes.append(cut)
     grid: dict[str, Any] = {
         "experiment": experiment or _experiment_name(path),
         "dataset": {"path": _path_from(grid_folder, path),

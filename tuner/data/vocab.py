@@ -190,26 +190,36 @@ def tokeniser(language: str, settings: Preprocessing) -> Callable[[str], list[st
     """`tokenize` for many documents: the segmenter and the stop words looked up once, so a
     pass over a corpus keeps its segmenter however many other sweeps' lists the bounded cache
     turns over meanwhile."""
-    segmenter = _segmenter(segmenter_words(settings, language), settings.lowercase) \
-        if language == "zh" else None
+    segmented = segmenting(settings) if language == "zh" else None
     stop = _dropped_words(settings.stopwords, language, settings.extra_stopwords,
                           settings.lowercase)
 
     def tokens(text: str) -> list[str]:
-        text = strip_boilerplate(text, settings)
-        if segmenter is not None:
-            # Full-width letters and digits (ＮＢＡ, ２０１８), common in Chinese text, as
-            # ASCII: jieba splits them into single letters, which the length filter drops.
+        if segmented is not None:
             # Lowercased after segmenting: jieba's dictionary spells A股, X光 and T恤 with
             # capitals, and lowercased first they come out as 股大涨, 光 and 恤.
-            normal = _english_clitics_cut(unicodedata.normalize("NFKC", text))
-            words = [w for w in segmenter.lcut(normal) if _ZH_WORD.fullmatch(w)]
+            words = [w for w in segmented(text) if _ZH_WORD.fullmatch(w)]
             words = [w.lower() for w in words] if settings.lowercase else words
         else:
+            text = strip_boilerplate(text, settings)
             words = _english_words(text.lower() if settings.lowercase else text)
         return [w for w in words
                 if settings.min_token_len <= len(w) <= MAX_TOKEN_LEN and w not in stop]
     return tokens
+
+
+def segmenting(settings: Preprocessing) -> Callable[[str], list[str]]:
+    """Chinese text as jieba cuts it for a bag of words, every piece kept (marks and spaces
+    too), before words are filtered and lower-cased: the boilerplate the settings strip
+    dropped, full-width letters and digits (ＮＢＡ, ２０１８, common in Chinese text) read as
+    ASCII, which jieba would split into single letters, and with the settings' user_words and
+    split stop words kept whole."""
+    segmenter = _segmenter(segmenter_words(settings, "zh"), settings.lowercase)
+
+    def pieces(text: str) -> list[str]:
+        normal = unicodedata.normalize("NFKC", strip_boilerplate(text, settings))
+        return list(segmenter.lcut(_english_clitics_cut(normal)))
+    return pieces
 
 
 def chinese_word_count(text: str) -> int:
