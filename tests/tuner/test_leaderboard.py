@@ -500,6 +500,24 @@ def test_rows_within_seed_noise_of_the_first_are_named() -> None:
     assert "seed noise" not in format_leaderboard(settled, "ari")
 
 
+def test_a_row_within_noise_by_its_own_spread_below_settled_rows_is_said_so() -> None:
+    """"#6 is within seed noise of #1" (0.058 ± 0.091 against 0.135 ± 0.007), with #2 to #5
+    between them unnamed, read as #6 tying #1 (report audit of 2026-12-05)."""
+    rows = [trial(f"a{s}", "BERTopic", s, {"npmi": v}, num_topics=10)
+            for s, v in ((1, 0.130), (2, 0.140))]
+    rows += [trial(f"m{s}", "LDA", s, {"npmi": v}, num_topics=5) for s, v in ((1, 0.095),
+                                                                             (2, 0.096))]
+    rows += [trial(f"w{s}", "ProdLDA", s, {"npmi": v}, num_topics=10)
+             for s, v in ((1, -0.006), (2, 0.122))]
+    board = rank_configs(aggregate_seeds(rows), "npmi")
+    assert [c.model for c in board] == ["BERTopic", "LDA", "ProdLDA"]
+    assert format_leaderboard(board, "npmi").splitlines()[-1] == (
+        "(#3 is within seed noise of #1: the mean npmi differs from #1's by less than the larger "
+        "sd over seeds, so these seeds do not settle which is better; more seeds would; #3 "
+        "(0.0580 ± 0.0905) is so by its own seeds' spread: the rows ranked between are settled "
+        "below #1, while its seeds range too widely to place it)")
+
+
 def test_a_one_seed_row_is_judged_by_the_other_rows_sd() -> None:
     """One-seed rows 0.017 behind a first row of sd 0.077 were left unnamed while a two-seed row
     behind them was named (new-user audit of 2026-12-03)."""

@@ -619,7 +619,32 @@ def noise_sentence(entries: Sequence[ConfigResult], metric: str) -> str | None:
     shown = ranks[0] if len(ranks) == 1 else ", ".join(ranks[:-1]) + " and " + ranks[-1]
     return (f"{shown} {'is' if len(ranks) == 1 else 'are'} within seed noise of {first}: the "
             f"mean {metric} differs from {first}'s by less than the larger sd over seeds, so "
-            "these seeds do not settle which is better; more seeds would")
+            f"these seeds do not settle which is better; more seeds would"
+            f"{_wide_rows_said(entries, current[0], tied, metric)}")
+
+
+def _wide_rows_said(entries: Sequence[ConfigResult], first: ConfigResult,
+                    tied: Sequence[ConfigResult], metric: str) -> str:
+    """Of the rows within noise, those that are by their own seeds' spread, below rows that are
+    settled: "#6 is within seed noise of #1" at 0.058 ± 0.091 against 0.135, with #2 to #5
+    between them and not named, read as #6 tying #1 (report audit of 2026-12-05)."""
+    wide = []
+    for row in tied:
+        rank = entries.index(row)
+        settled_above = [e for e in entries[entries.index(first) + 1:rank]
+                         if e not in tied and not e.replaced]
+        sd = row.sd.get(metric)
+        if settled_above and sd is not None and sd > (first.sd.get(metric) or 0.0):
+            wide.append(f"#{rank + 1} ({format_metric(metric, row.metrics[metric])} ± "
+                        f"{format_metric(metric, sd)})")
+    if not wide:
+        return ""
+    one = len(wide) == 1
+    leader = f"#{entries.index(first) + 1}"
+    return (f"; {', '.join(wide)} {'is' if one else 'are'} so by {'its' if one else 'their'} "
+            f"own seeds' spread: the rows ranked between are settled below {leader}, while "
+            f"{'its' if one else 'their'} seeds range too widely to place "
+            f"{'it' if one else 'them'}")
 
 
 def _fit_figures(trial: FinishedTrial) -> tuple[tuple[str, float], ...]:
