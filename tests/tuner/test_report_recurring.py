@@ -6,6 +6,7 @@ on other data or settings."""
 from __future__ import annotations
 
 import html
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -145,6 +146,12 @@ def test_an_earlier_sweep_on_other_settings_is_set_beside_the_latest(
     before = min(trials, key=lambda t: t.start_time or 0)
     assert section.count("<tr>") == 2  # the header and the one earlier sweep
     assert "<td>the defaults</td>" in section and "<td>LDA</td>" in section
+    # which labels each sweep's ARI is against (report audit of 2026-12-05: two sweeps' rows
+    # scored against 5 and 4 classes read alike)
+    classes = len({json.loads(line)["label"] for line in small_corpus.read_text().splitlines()})
+    assert f"<td>label field &#x27;label&#x27;, {classes} classes</td><td>LDA</td>" in section
+    assert f"ARI, NMI and F1 score the latest sweep's fits against label field " \
+        f"&#x27;label&#x27;, {classes} classes." in page
     assert f"<td>{before.metrics['ari']:.4f} ± -</td><td>{before.metrics['npmi']:.4f} ± -</td>" \
         in section
     assert "Preprocessing of the latest sweep beyond the defaults: extra_stopwords subject" \
@@ -167,7 +174,8 @@ def test_an_earlier_sweep_without_labels_is_shown_by_its_npmi(
     assert "ari" not in before.metrics
     section = page.split("<h3>Earlier sweeps on other data or settings</h3>")[1].split(
         "</table>")[0]
-    assert f"<td>LDA</td><td>-</td><td>{before.metrics['npmi']:.4f} ± -</td>" in section
+    assert f"<td>none</td><td>LDA</td><td>-</td><td>{before.metrics['npmi']:.4f} ± -</td>" \
+        in section
 
 
 def test_best_says_when_an_earlier_sweep_on_other_settings_scored_better(

@@ -960,6 +960,9 @@ def _sweep_params(prepared: PreparedSweep) -> dict[str, object]:
         "ground_truth": str(grid.ground_truth) if grid.ground_truth else
         f"label_field:{grid.dataset.label_field}",
     }
+    truth = prepared.inputs.truth
+    if truth is not None:  # said beside each sweep by `tuner report` (report audit, 2026-12-05)
+        params["classes"] = len(truth.names)
     for i, key in enumerate(prepared.embedding_keys):
         suffix = "" if i == 0 else f"_{i}"
         params |= {f"embedding_model{suffix}": key.model, f"pooling{suffix}": key.pooling,

@@ -60,6 +60,7 @@ class ReportData:
     # run id -> topic -> label -> its documents with that label (report.labels_by_topic)
     topic_labels: Mapping[str, Mapping[int, Mapping[str, int]]] = field(default_factory=dict)
     preprocessing: Sequence[str] = ()  # the sweep's settings that are not the defaults
+    labels: str = "-"  # what its ARI, NMI and F1 scored against (earlier.labels_said)
     earlier: Sequence[EarlierSweep] = ()  # sweeps on other data or settings, newest first
 
     @property
@@ -147,9 +148,11 @@ READING = (
 
 
 def _preprocessing_html(data: ReportData) -> str:
+    labels = (f"<p>ARI, NMI and F1 score the latest sweep's fits against "
+              f"{html.escape(data.labels)}.</p>") if data.labels not in ("-", "none") else ""
     if not data.preprocessing:
-        return ""
-    return (f"<p>Preprocessing of the latest sweep beyond the defaults: "
+        return labels
+    return (f"{labels}<p>Preprocessing of the latest sweep beyond the defaults: "
             f"{html.escape('; '.join(data.preprocessing))}. NPMI is counted on the words it "
             "leaves, so it compares across sweeps with the same preprocessing only.</p>")
 
@@ -162,14 +165,15 @@ def _earlier_html(data: ReportData) -> str:
     metric = data.metric
     shown = [metric] + (["npmi"] if metric != "npmi" else [])
     rows = [[_when(e.start_time), e.documents, "; ".join(e.preprocessing) or "the defaults",
-             e.best.name, *(format_mean_sd(e.best, m) for m in shown)] for e in data.earlier]
+             e.labels, e.best.name, *(format_mean_sd(e.best, m) for m in shown)]
+            for e in data.earlier]
     return (f"<h3>Earlier sweeps on other data or settings</h3><p>Not ranked above: their texts, "
             "labels, preprocessing or metric settings differ from the latest sweep's. Their "
             f"best configuration by {html.escape(metric)}; NPMI is counted on each sweep's own "
             "words, so it compares only where the preprocessing is the same, and ARI where the "
             "labels are.</p>"
             + _table(["sweep started (UTC)", "documents", "preprocessing beyond the defaults",
-                      "best configuration", *shown], rows))
+                      "labels", "best configuration", *shown], rows))
 
 
 def _when(start_time: int | None) -> str:
