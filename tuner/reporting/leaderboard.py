@@ -743,15 +743,21 @@ def _superseded_note(entries: Sequence[ConfigResult]) -> list[str]:
     return [f"({sentence})"] if sentence else []
 
 
-def _shared_work_note(entries: Sequence[ConfigResult]) -> list[str]:
-    """A line under a board whose fits read shared work: BERTopic's fit_seconds of 0.4 s leaves
-    its 17-s UMAP step out, and unexplained reads as the cheapest model."""
+def shared_work_sentence(entries: Sequence[ConfigResult]) -> str | None:
+    """What the board and the report say under rows whose fits read shared work: BERTopic's
+    fit_seconds of 0.4 s leaves its 17-s UMAP step out, and unexplained reads as the cheapest
+    model (the report said nothing of it before 2026-12-05: 0.31 s against LDA's 3.26 s)."""
     if not any(entry.metrics.get("shared_seconds", 0.0) > 0 for entry in entries):
-        return []
-    return ["(fit_seconds leaves out the shared work a fit read, a UMAP reduction or Word2Vec "
+        return None
+    return ("fit_seconds leaves out the shared work a fit read, a UMAP reduction or Word2Vec "
             "vectors: shared_seconds holds it, and total_seconds the two together, as `tuner "
             "best --metric total_seconds` ranks; neither counts the document embeddings "
-            "computed once for the corpus before the trials)"]
+            "computed once for the corpus before the trials")
+
+
+def _shared_work_note(entries: Sequence[ConfigResult]) -> list[str]:
+    sentence = shared_work_sentence(entries)
+    return [f"({sentence})"] if sentence else []
 
 
 def _mean_sd_column(entry: ConfigResult, metric: str, width: int) -> str:

@@ -23,6 +23,7 @@ from tuner.reporting.leaderboard import (
     format_value,
     noise_sentence,
     same_fits_sentence,
+    shared_work_sentence,
     superseded_sentence,
     topics_found,
 )
@@ -239,12 +240,16 @@ def _ranking_table(data: ReportData) -> str:
          f"{data.metric} mean ± sd", "Pareto", "note"], rows) \
         + _paragraph(noise_sentence(data.ranked, data.metric)) \
         + _paragraph(same_fits_sentence(data.ranked)) \
-        + _paragraph(superseded_sentence(data.ranked))
+        + _paragraph(superseded_sentence(data.ranked)) \
+        + _paragraph(shared_work_sentence(data.ranked))
 
 
 def _paragraph(sentence: str | None) -> str:
     """A sentence the printed board says in parentheses under it, as a paragraph."""
-    return f"<p>{html.escape(sentence[0].upper() + sentence[1:])}.</p>" if sentence else ""
+    if not sentence:
+        return ""
+    named = "_" in sentence.split(" ", 1)[0]  # a metric's name (fit_seconds) keeps its case
+    return f"<p>{html.escape(sentence if named else sentence[0].upper() + sentence[1:])}.</p>"
 
 
 def _notes_legend(ranked: Sequence[ConfigResult]) -> str:
@@ -266,6 +271,8 @@ def _model_section(model: str, configs: list[ConfigResult], data: ReportData,
                    names: set[str]) -> str:
     swept = list(configs[0].swept)
     metrics = [m for m in TABLE_METRICS if any(m in c.metrics for c in configs)]
+    if any(c.metrics.get("shared_seconds", 0.0) > 0 for c in configs):  # UMAP's, Word2Vec's
+        metrics.append("shared_seconds")
     rows = [[str(rank), *(_swept_cell(c, p) for p in swept), c.seeds_of(data.metric),
              *(format_mean_sd(c, m) for m in metrics)]
             for rank, c in enumerate(configs, start=1)]
