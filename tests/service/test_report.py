@@ -81,6 +81,28 @@ def test_report_is_logged_to_the_sweep_run(written: WrittenReport,
     assert IMPORTANCE_FILE in {f.path for f in top}
 
 
+def test_a_report_by_another_metric_is_logged_beside_the_sweeps_own(
+        written: WrittenReport, server_sweep: ServerSweep, tmp_path: Path) -> None:
+    """`tuner report --metric npmi` replaced an ARI sweep's logged report.html and
+    param_importance.json (report audit of 2026-12-05)."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(server_sweep.server.url)
+    own = Path(client.download_artifacts(written.parent_run_id, "report/report.html",
+                                         str(tmp_path / "before"))).read_text(encoding="utf-8")
+    other = write_report(server_sweep.server.url, server_sweep.experiment, tmp_path / "npmi",
+                         "npmi")
+    assert other.parent_run_id == written.parent_run_id
+    listed = {f.path for f in client.list_artifacts(written.parent_run_id, "report-by-npmi")}
+    assert "report-by-npmi/report.html" in listed
+    kept = Path(client.download_artifacts(written.parent_run_id, "report/report.html",
+                                          str(tmp_path / "after"))).read_text(encoding="utf-8")
+    assert kept == own and "ranked by the mean <b>npmi</b>" not in kept
+    by_npmi = Path(client.download_artifacts(written.parent_run_id, "report-by-npmi/report.html",
+                                             str(tmp_path / "npmi-dl"))).read_text("utf-8")
+    assert "ranked by the mean <b>npmi</b>" in by_npmi
+
+
 def test_report_of_unknown_experiment_names_it(server_sweep: ServerSweep, tmp_path: Path
                                                ) -> None:
     with pytest.raises(TunerError, match="experiment 'nope': not found in http://127.0.0.1"):

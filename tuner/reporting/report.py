@@ -59,7 +59,7 @@ from tuner.reporting.plots import (
     plot_topic_words,
 )
 from tuner.tracking.records import FinishedTrial, SweepRun, ranked, ranking_metric, still_pruned
-from tuner.tracking.tags import CONTEXT_TAG, WARNINGS_TAG
+from tuner.tracking.tags import CONTEXT_TAG, RANKING_TAG, WARNINGS_TAG
 from tuner.tracking.tracker import (
     EXTRAS_FILE,
     GROUND_TRUTH_FILE,
@@ -181,10 +181,16 @@ def write_report_with(tracker: Tracker, experiment: str, out: Path,
     page = out / "report.html"
     page.write_text(render_page(data, plots, _font_warning(language, font), language),
                     encoding="utf-8")
+    # a report by another metric than the sweep's goes beside its own, not over it: `--metric
+    # npmi` replaced an ARI sweep's report.html and param_importance.json (report audit of
+    # 2026-12-05)
+    own = data.metric == sweep.tags.get(RANKING_TAG, data.metric)
+    folder = "report" if own else f"report-by-{data.metric}"
     for written in (page, *plots, importance_file):  # not the folder, which may hold files
         # an earlier report of another experiment or sweep wrote there
-        tracker.log_report(sweep.run_id, written, "report")
-    tracker.log_report(sweep.run_id, importance_file)
+        tracker.log_report(sweep.run_id, written, folder)
+    if own:
+        tracker.log_report(sweep.run_id, importance_file)
     return WrittenReport(page, plots, sum(c.seeds for c in data.ranked), len(data.ranked),
                          [c.name for c in data.front], sweep.run_id,
                          {model: f.shares for model, f in data.importance.items()}, language,
