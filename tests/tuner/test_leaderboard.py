@@ -700,3 +700,22 @@ def test_rows_of_the_same_fits_and_seeds_of_one_fit_are_said() -> None:
     assert within_noise(entries, entries[0], "ari") == []
     assert same_fits_sentence(entries[2:3] + entries[3:]) is not None
     assert same_fits_sentence([entries[0], entries[3]]) is None
+
+
+def test_a_rows_note_from_a_seed_whose_topics_are_not_shown_is_said_over_the_topics() -> None:
+    """LDA K=5 was noted "background topic" for its seed 43, while the report listed seed 42's
+    topics and marked none (report audit of 2026-12-05)."""
+    from tuner.reporting.page import ReportData, _topics_html
+
+    seeds = [trial("s42", "LDA", 42, {"ari": 0.8, "background_topics": 0.0,
+                                      "num_topics_found": 5.0}, num_topics=5),
+             trial("s43", "LDA", 43, {"ari": 0.7, "background_topics": 1.0,
+                                      "num_topics_found": 5.0}, num_topics=5)]
+    (config,) = rank_configs(aggregate_seeds(seeds), "ari")
+    assert config.notes == "background topic"
+    data = ReportData("e", "ari", [config], [], [], {}, {"s42": {"0": ["a", "b"]}})
+    page = _topics_html(config, data, set(), "en")
+    assert "The row's notes from its other seeds, whose topics are not shown: background " \
+        "topic: seed 43." in page
+    alone = rank_configs(aggregate_seeds(seeds[:1]), "ari")[0]
+    assert "other seeds" not in _topics_html(alone, data, set(), "en")

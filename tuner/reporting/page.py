@@ -14,7 +14,7 @@ from typing import Any
 from tuner.metrics.spread import BACKGROUND_IDS, BACKGROUND_WORDS
 from tuner.reporting.earlier import EarlierSweep
 from tuner.reporting.findings import findings_html
-from tuner.reporting.health import MEANINGS, NOTES, counted
+from tuner.reporting.health import MEANINGS, NOTES, counted, trial_concerns
 from tuner.reporting.importance import ModelImportance, why_no_importance
 from tuner.reporting.leaderboard import (
     ConfigResult,
@@ -29,6 +29,7 @@ from tuner.reporting.leaderboard import (
 )
 from tuner.reporting.plots import TOPIC_WORDS_SHOWN
 from tuner.reporting.recurring import recurring_for, recurring_html, recurring_note
+from tuner.tracking.records import FinishedTrial
 
 TABLE_METRICS = ("npmi", "diversity", "ari", "f1", "fit_seconds")
 TOP_CONFIGS = 3  # configurations whose best trial's topics the page lists
@@ -335,11 +336,31 @@ def _topics_html(config: ConfigResult, data: ReportData, names: set[str], langua
                     f"{background_mark(k, extras) if int(k) in background else ''}</li>"
                     for k, words in sorted(topics.items(), key=lambda kv: int(kv[0])))
     trends = plot_name("trends", trial.run_id)
-    return (f"{title}<ol start='0'>{items}</ol>{_unassigned(sizes, config.model)}"
+    return (f"{title}{_notes_of_other_seeds(config, trial)}<ol start='0'>{items}</ol>"
+            f"{_unassigned(sizes, config.model)}"
             f"{_unled(labels)}"
             f"{recurring_html(topics, config.model)}"
             f"{_image(trends) if trends in names else ''}"
             f"{findings_html(topics, data.extras.get(trial.run_id, {}))}")
+
+
+def _notes_of_other_seeds(config: ConfigResult, shown: FinishedTrial) -> str:
+    """The row's notes that its other seeds gave and the fit shown here did not: a "background
+    topic" note from seed 43 over seed 42's topics, none marked, read as the report
+    contradicting the board (report audit of 2026-12-05)."""
+    own = {c.kind for c in trial_concerns(shown.model, shown.params, shown.metrics)}
+    others: dict[str, list[str]] = {}
+    for trial in config.trials:
+        if trial is not shown:
+            for concern in trial_concerns(trial.model, trial.params, trial.metrics):
+                if concern.kind not in own:
+                    others.setdefault(concern.kind, []).append(str(trial.seed))
+    if not others:
+        return ""
+    said = "; ".join(f"{NOTES[kind]}: seed {', '.join(dict.fromkeys(seeds))}"
+                     for kind, seeds in others.items() if kind in NOTES)
+    return (f"<p><i>The row's notes from its other seeds, whose topics are not shown: "
+            f"{html.escape(said)}.</i></p>") if said else ""
 
 
 WIDE = "above its even share in far more documents than the fit's other topics"
