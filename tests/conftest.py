@@ -145,7 +145,8 @@ def sqlite_store(database: Path) -> str:
     return f"sqlite:///{database}"
 
 
-def run_sweep(grid: Path, uri: str, cache: Path, *options: str) -> None:
+def run_sweep(grid: Path, uri: str, cache: Path, *options: str
+              ) -> subprocess.CompletedProcess[str]:
     """`tuner run GRID` as a user runs it: its own process, one worker, the given store and
     cache; fails the test with the command's last stderr lines if it does not succeed."""
     done = subprocess.run([sys.executable, "-m", "tuner.cli", "run", str(grid), "--tracking-uri",
@@ -153,6 +154,7 @@ def run_sweep(grid: Path, uri: str, cache: Path, *options: str) -> None:
                           capture_output=True, text=True, cwd=REPO, timeout=600,
                           env={**os.environ, "PYTHONPATH": str(REPO)})
     assert done.returncode == 0, done.stderr[-2000:]
+    return done
 
 
 @pytest.fixture(scope="session")

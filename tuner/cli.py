@@ -480,6 +480,13 @@ def _run(args: argparse.Namespace) -> int:
         print(f"... and {outcome.unshown} more configuration{'s' * (outcome.unshown != 1)} "
               f"(--leaderboard {len(outcome.board) + outcome.unshown} shows every one; "
               f"`tuner report {experiment}{store}` too)")
+    if outcome.other_data:  # else a follow-up sweep's board hides the first one's models
+        one = outcome.other_data == 1
+        print(f"({outcome.other_data} earlier sweep{'' if one else 's'} of this experiment on "
+              f"other data or settings (texts, labels, preprocessing, metric settings) "
+              f"{'is' if one else 'are'} not ranked here: `tuner report {experiment}{store}` "
+              "sets each one's best beside these rows, and running its grid again ranks it "
+              "again, its trials skipped)")
     for warning in outcome.warnings:
         print(f"warning: {shown(warning)}", file=sys.stderr)
     if not args.quiet and outcome.board:  # on stderr: a script reads the board from stdout

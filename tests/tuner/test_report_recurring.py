@@ -135,9 +135,14 @@ def test_an_earlier_sweep_on_other_settings_is_set_beside_the_latest(
               uri, session_cache, "--quiet")
     first = write_report(uri, "again", tmp_path / "r1").html.read_text(encoding="utf-8")
     assert "Earlier sweeps on other data or settings" not in first
-    run_sweep(make_grid(tmp_path / "b", small_corpus, experiment="again", params=params,
-                        preprocessing={"extra_stopwords": ["subject"]}), uri, session_cache,
-              "--quiet")
+    second = run_sweep(make_grid(tmp_path / "b", small_corpus, experiment="again",
+                                 params=params, preprocessing={"extra_stopwords": ["subject"]}),
+                       uri, session_cache, "--quiet")
+    # the board says the first sweep's rows are not on it, and where they are (report audit of
+    # 2026-12-05: a follow-up sweep's board dropped the first one's models unsaid)
+    assert "(1 earlier sweep of this experiment on other data or settings (texts, labels, " \
+        "preprocessing, metric settings) is not ranked here: `tuner report again" \
+        in second.stdout
     page = write_report(uri, "again", tmp_path / "r2").html.read_text(encoding="utf-8")
     section = page.split("<h3>Earlier sweeps on other data or settings</h3>")[1].split(
         "</table>")[0]
