@@ -194,6 +194,13 @@ def test_a_folder_link_or_a_line_break_in_a_name_is_refused_at_once(tmp_path: Pa
     with pytest.raises(DataError, match=r"maze/0/a is a link to a folder; copy the folder"):
         snapshot_model(model, roots, cache, "embedding.model")
     shutil.rmtree(model / "maze")
+    # a link out of the roots is not said to lead to a folder: nothing is told of what is there
+    (tmp_path / "outside-folder").mkdir()
+    (model / "out").symlink_to(tmp_path / "outside-folder")
+    with pytest.raises(DataError, match="out cannot be read as a file under the server's data "
+                                        "roots"):
+        list(_opened_files(model, roots, "embedding.model"))
+    (model / "out").unlink()
     (model / "a:1\nb").write_text("")
     with pytest.raises(DataError, match="a file name holds a control character"):
         snapshot_model(model, roots, cache, "embedding.model")

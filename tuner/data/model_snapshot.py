@@ -38,7 +38,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePath, PurePosixPath
 from typing import Any
 
-from tuner.data.confine import MAX_MODEL_FILES, confined, opened_under
+from tuner.data.confine import MAX_MODEL_FILES, confined, opened_under, under
 from tuner.data.store import read_hash_memo, write_hash_memo
 from tuner.errors import CacheError, DataError
 
@@ -87,7 +87,7 @@ def snapshot_model(folder: Path, roots: Sequence[Path], cache_dir: Path, field: 
     """
     source = confined(folder, [str(root) for root in roots], field, MAX_MODEL_FILES)
     named = f"{folder}: {field}"
-    _refuse_unlike_a_model(source, roots, named)  # a data root named as a model is not copied
+    _refuse_unlike_a_model(source, named)  # a data root named as a model is not copied
     _remove_abandoned(cache_dir)
     stamps, used = read_hash_memo(cache_dir / STAMPS), dict[str, str]()
     contents = {relative: _blob_of(descriptor, cache_dir / BLOBS, stamps, used)
@@ -111,7 +111,7 @@ def _opened_files(source: Path, roots: Sequence[Path], named: str
         for name in (*folders, *files):
             count += 1
             relative = PurePath(parent, name).relative_to(source)
-            _check_entry(relative, name, parent_fd, count, named)
+            _check_entry(relative, Path(parent, name), parent_fd, count, roots, named)
         for name in sorted(f for f in files if not f.startswith(".")):
             relative = PurePath(parent, name).relative_to(source)
             descriptor = _open_checked_at(parent_fd, name, relative, source, roots, named)
@@ -143,7 +143,7 @@ def _opened_as(descriptor: int, path: Path) -> bool:
         return not sys.platform.startswith("linux")
 
 
-def _refuse_unlike_a_model(source: Path, roots: Sequence[Path], named: str) -> None:
+def _refuse_unlike_a_model(source: Path, named: str) -> None:
     """A folder without config.json is no transformers model: said from the walk's names,
     before anything is copied (checked in full on the snapshot, tuner.data.embeddings)."""
     for parent, _, files, _ in _walked(source, named):
@@ -155,7 +155,11 @@ def _refuse_unlike_a_model(source: Path, roots: Sequence[Path], named: str) -> N
             return
 
 
-def _check_entry(relative: PurePath, name: str, parent_fd: int, count: int, named: str) -> None:
+def _check_entry(relative: PurePath, path: Path, parent_fd: int, count: int,
+                 roots: Sequence[Path], named: str) -> None:
+    """Refuses the walk past MAX_MODEL_FILES entries, a name that holds a control character,
+    and a link to a folder under the roots (copy it in its place); a link out of the roots gets
+    the message every unreadable file gets, whatever it leads to (a folder or a file)."""
     if count > MAX_MODEL_FILES:
         raise DataError(f"{named}: holds more than {MAX_MODEL_FILES:,} files and folders, "
                         "which is not a model folder")
@@ -163,10 +167,14 @@ def _check_entry(relative: PurePath, name: str, parent_fd: int, count: int, name
         raise DataError(f"{named}: a file name holds a control character (a line break); "
                         "rename it")
     try:
-        entry = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
+        entry = os.stat(path.name, dir_fd=parent_fd, follow_symlinks=False)
     except OSError:
         return  # gone since listed: a file is then refused when opened, a folder not entered
-    if stat.S_ISLNK(entry.st_mode) and _links_to_folder(name, parent_fd):
+    if not stat.S_ISLNK(entry.st_mode):
+        return
+    if not under(Path(os.path.realpath(path)), roots):
+        raise _unreadable(named, relative)
+    if _links_to_folder(path.name, parent_fd):
         raise DataError(f"{named}: {relative} is a link to a folder; copy the folder in its "
                         "place")
 
@@ -176,6 +184,12 @@ def _links_to_folder(name: str, parent_fd: int) -> bool:
         return stat.S_ISDIR(os.stat(name, dir_fd=parent_fd).st_mode)
     except OSError:
         return False
+
+
+def _unreadable(named: str, relative: PurePath) -> DataError:
+    return DataError(f"{named}: {relative} cannot be read as a file under the server's data "
+                     "roots (removed, not a regular file, or a link that leads outside them, "
+                     "perhaps replaced after the sweep was sent); nothing was read from it")
 
 
 def _open_checked_at(parent_fd: int, name: str, relative: PurePath, source: Path,
@@ -193,9 +207,7 @@ def _open_checked_at(parent_fd: int, name: str, relative: PurePath, source: Path
         return descriptor
     if descriptor >= 0:
         os.close(descriptor)
-    raise DataError(f"{named}: {relative} cannot be read as a file under the server's data "
-                    "roots (removed, not a regular file, or a link that leads outside them, "
-                    "perhaps replaced after the sweep was sent); nothing was read from it")
+    raise _unreadable(named, relative)
 
 
 def _stamp(status: os.stat_result) -> str:
