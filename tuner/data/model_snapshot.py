@@ -34,9 +34,9 @@ import shutil
 import stat
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path, PurePath, PurePosixPath
-from typing import Any
+from typing import Any, BinaryIO
 
 from tuner.data.confine import MAX_MODEL_FILES, confined, opened_under, under
 from tuner.data.store import read_hash_memo, write_hash_memo
@@ -247,26 +247,36 @@ def _blob_holds(blob: Path, size: int) -> bool:
 def _copied_blob(descriptor: int, size: int, blobs: Path) -> str:
     """The open file copied into `blobs` under its content's sha256, which is returned; the
     hash is of the bytes copied, whatever is written to the file meanwhile."""
-    partial = blobs / f".partial-{os.getpid()}-{secrets.token_hex(4)}"
-    digest = hashlib.sha256()
-    try:
-        blobs.mkdir(parents=True, exist_ok=True)
+    def copy(writer: BinaryIO) -> str:
         _refuse_full_disk(blobs, size)
-        with os.fdopen(os.dup(descriptor), "rb") as reader, partial.open("wb") as writer:
+        digest = hashlib.sha256()
+        with os.fdopen(os.dup(descriptor), "rb") as reader:
             reader.seek(0)
             left = size  # a file still growing is copied as it was when opened
             while left > 0 and (chunk := reader.read(min(CHUNK, left))):
                 digest.update(chunk)
                 writer.write(chunk)
                 left -= len(chunk)
-        partial.chmod(0o444)  # a snapshot's file is never written in place
-        os.replace(partial, blobs / digest.hexdigest())
+        return digest.hexdigest()
+    return _stored_blob(blobs, copy)
+
+
+def _stored_blob(blobs: Path, write: Callable[[BinaryIO], str]) -> str:
+    """A blob `write` writes (returning its content's sha256) into a partial file, made
+    read-only (a snapshot's file is never written in place) and renamed to its hash."""
+    partial = blobs / f".partial-{os.getpid()}-{secrets.token_hex(4)}"
+    try:
+        blobs.mkdir(parents=True, exist_ok=True)
+        with partial.open("wb") as writer:
+            content = write(writer)
+        partial.chmod(0o444)
+        os.replace(partial, blobs / content)
     except OSError as err:
         raise CacheError(f"{blobs.parent.parent}: the embedding model cannot be copied into "
                          f"the cache folder ({err.strerror or type(err).__name__})") from None
     finally:
         partial.unlink(missing_ok=True)
-    return digest.hexdigest()
+    return content
 
 
 def _refuse_full_disk(blobs: Path, size: int) -> None:
@@ -372,19 +382,13 @@ def _sanitised(blob: Path, relative: PurePath, named: str) -> str | None:
 def _text_blob(text: str, blobs: Path) -> str:
     data = text.encode("utf-8")
     content = hashlib.sha256(data).hexdigest()
-    if not _blob_holds(blobs / content, len(data)):
-        partial = blobs / f".partial-{os.getpid()}-{secrets.token_hex(4)}"
-        try:
-            partial.write_bytes(data)
-            partial.chmod(0o444)
-            os.replace(partial, blobs / content)
-        except OSError as err:
-            raise CacheError(f"{blobs.parent.parent}: the embedding model cannot be copied "
-                             f"into the cache folder ({err.strerror or type(err).__name__})"
-                             ) from None
-        finally:
-            partial.unlink(missing_ok=True)
-    return content
+    if _blob_holds(blobs / content, len(data)):
+        return content
+
+    def write(writer: BinaryIO) -> str:
+        writer.write(data)
+        return content
+    return _stored_blob(blobs, write)
 
 
 def _dropped_outside(value: Any, dropped: list[str], key: str = "") -> Any:
