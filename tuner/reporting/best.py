@@ -101,6 +101,10 @@ def best_grid(tracking_uri: str, experiment: str, metric: str | None = None,
         raise TunerError(f"experiment '{experiment}': every configuration with '{metric}' was "
                          "scored with `tuner score`; there is no model for a grid to re-run")
     best = _chosen(runnable, metric)
+    if say is not None:  # what was chosen, and its run (report audit of 2026-12-05: neither)
+        say(f"chosen: {best.model} {best.label or '(its defaults)'}, {metric} "
+            f"{format_mean_sd(best, metric)} over {best.seeds_of(metric)} seeds (best run "
+            f"{best.best_trial(metric).run_name})")
     if say is not None and metric in METRICS and METRICS[metric].needs == "ground_truth":
         # "best" read as "matches the continents" on UN speeches (new-user audit of 2026-12-05)
         say(f"best by {metric}: the fit that agrees most with the experiment's labels; if they "
