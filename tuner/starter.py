@@ -528,10 +528,11 @@ def _short_of_documents(models: Sequence[str], documents: int | None) -> list[st
     measured to need more than `documents` (Trainer.min_documents)."""
     from trainers import canonical_name, load_trainer
 
-    names = [str(canonical_name(m)) for m in models]
-    return [n for n in names if documents is not None
-            and documents < load_trainer(n).min_documents
-            and {"epochs", "patience"} <= set(load_trainer(n).params.names)]
+    if documents is None:
+        return []
+    trainers = {str(canonical_name(m)): load_trainer(str(canonical_name(m))) for m in models}
+    return [name for name, trainer in trainers.items() if documents < trainer.min_documents
+            and {"epochs", "patience"} <= set(trainer.params.names)]
 
 
 def _embeds_with_the_grids_model(model: str) -> bool:

@@ -122,7 +122,7 @@ FRAGMENTS_NAMED = 8  # words jieba cuts in two that `validate` and `init` name
 def fragments_said(texts: Sequence[str], settings: Preprocessing) -> str | None:
     """What `validate` and `init` say of words jieba cuts in two in Chinese text (tuner.data.
     fragments): each piece is a token, or is dropped, and user_words keeps the word whole.
-    Not said by `tuner run`, whose every start would pay its 1.6 to 2.3 s."""
+    Not said by `tuner run`, whose every start would pay its 0.6 to 1.4 s."""
     found = cut_words(texts, settings)
     if not found:
         return None
