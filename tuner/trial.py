@@ -182,6 +182,12 @@ def data_context(corpus_sha256: str, truth_sha256: str | None,
                     "scoring": scoring_revision(truth_sha256)})
 
 
+def data_name(context: str) -> str:
+    """A data context (data_context) as runs show it: its first 8 hex digits, enough to tell a
+    store's few contexts apart at a glance."""
+    return context[:8]
+
+
 def scoring_revision(truth_sha256: str | None) -> int | str:
     """The scoring code's revision as a key holds it: SCORING_REVISION, and beside it
     TRUTH_SCORING_REVISION where a ground truth is scored (so a fix to F1 re-scores no trial

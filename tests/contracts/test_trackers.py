@@ -147,3 +147,26 @@ def test_learning_curves_of_finished_trials_read_back_by_key_and_context(tracker
     assert [(c.trial.key, c.trial.pruned) for c in curves] == [("a", False), ("b", False)]
     assert curves[0].curve == ((1, 0.1), (2, 0.15), (3, 0.2), (4, 0.25))  # the final value too
     assert tracker.learning_curves(sweep, {"a"}, "this", "here", "ari") == []
+
+
+def _logged_params(tracker: Tracker, run_id: str) -> dict[str, str]:
+    if isinstance(tracker, MlflowTracker):
+        return dict(tracker.client.get_run(run_id).data.params)
+    assert isinstance(tracker, MemoryTracker)
+    return {k: str(v) for k, v in tracker.runs[run_id].params.items()}
+
+
+def test_runs_of_one_configuration_on_other_data_log_which_data(tracker: Tracker):
+    """MLflow's tables and parallel coordinates show params: two runs of the same parameters
+    scored against other labels must not read as identical (report audit, 2026-12-05)."""
+    from dataclasses import replace
+
+    sweep = tracker.start_sweep("contract", {}, {})
+    shown = []
+    for key, context in (("a", "1f2e3d4c" + "0" * 16), ("b", "9a8b7c6d" + "0" * 16)):
+        trial = replace(spec(key), data=replace(DATA, context=context))
+        run_id = tracker.start_trial(sweep, trial)
+        tracker.finish_trial(sweep, run_id, replace(complete(key), spec=trial))
+        shown.append(_logged_params(tracker, run_id)["data"])
+    assert shown == ["1f2e3d4c", "9a8b7c6d"]
+    assert all("data" not in trial.params for trial in tracker.finished_trials("contract"))

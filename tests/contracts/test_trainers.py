@@ -162,3 +162,12 @@ def test_reading_a_model_at_every_unit_leaves_its_fit_unchanged(model: str,
 
 def test_models_without_a_budget_are_the_ones_never_pruned() -> None:
     assert set(MODELS) - set(BUDGETED) == {"BERTopic"}
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_no_parameter_takes_a_name_runs_log_beside_the_model_s(model: str) -> None:
+    """A trial run logs the model's parameters beside `model`, `seed`, `data` and the metric
+    settings, and reads them back without those: a parameter so named would be lost."""
+    from tuner.tracking.records import NOT_MODEL_PARAMS
+
+    assert not set(load_trainer(model).params.names) & set(NOT_MODEL_PARAMS)

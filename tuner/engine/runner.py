@@ -59,7 +59,7 @@ from tuner.errors import (
 from tuner.processes import signals_handled
 from tuner.progress import format_duration
 from tuner.tracking.liveness import swept_elsewhere_error
-from tuner.tracking.records import code_identity
+from tuner.tracking.records import DATA_PARAM, code_identity
 from tuner.tracking.tags import (
     ASKED_TAG,
     CACHE_TAG_PREFIX,
@@ -93,7 +93,7 @@ from tuner.tracking.tracker import (
     Tracker,
     configs_record,
 )
-from tuner.trial import TrialError, TrialRecord, TrialSpec, TrialStatus
+from tuner.trial import TrialError, TrialRecord, TrialSpec, TrialStatus, data_name
 
 log = logging.getLogger(__name__)
 ExecutorFactory = Callable[[], Executor]
@@ -958,7 +958,7 @@ def _sweep_params(prepared: PreparedSweep) -> dict[str, object]:
         **asdict(grid.metrics),
         **{f"preprocessing.{k}": v for k, v in grid.preprocessing.as_logged().items()},
         "ground_truth": str(grid.ground_truth) if grid.ground_truth else
-        f"label_field:{grid.dataset.label_field}",
+        f"label_field:{grid.dataset.label_field}", DATA_PARAM: data_name(prepared.context),
     }
     truth = prepared.inputs.truth
     if truth is not None:  # said beside each sweep by `tuner report` (report audit, 2026-12-05)

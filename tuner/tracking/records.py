@@ -26,7 +26,11 @@ from tuner.tracking.tags import (
 
 METRIC_SETTINGS = ("npmi_window", "topn", "diversity_topn", "npmi_reference")
 CURVE_PREFIX = "curve/"  # a trial's learning curve: the metric "curve/<objective>" at each step
-NOT_MODEL_PARAMS = ("model", "seed", *METRIC_SETTINGS)
+# A trial's and its sweep's short name for the data its scores were judged on (data_name), so
+# MLflow's run tables and parallel-coordinates view tell apart runs of the same parameters on
+# other labels, texts or preprocessing, whose scores do not compare.
+DATA_PARAM = "data"
+NOT_MODEL_PARAMS = ("model", "seed", DATA_PARAM, *METRIC_SETTINGS)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from tuner.tracking.journal import ForeignEntry, Journal
 from tuner.tracking.liveness import beating, silent_for, sweep_alive, sweep_tags
 from tuner.tracking.records import (
     CURVE_PREFIX,
+    DATA_PARAM,
     FinishedTrial,
     PastCurve,
     StoredRun,
@@ -74,7 +75,7 @@ from tuner.tracking.tags import (
     WORKER_TAG,
 )
 from tuner.tracking.uri import local_store, redact_uri, store_identity
-from tuner.trial import StoredFit, TrialRecord, TrialSpec, TrialStatus
+from tuner.trial import StoredFit, TrialRecord, TrialSpec, TrialStatus, data_name
 
 log = logging.getLogger(__name__)
 EXTRAS_FILE = "extras.json"  # what a model reports beyond its metrics
@@ -905,9 +906,11 @@ def trial_tags(sweep: SweepHandle, spec: TrialSpec) -> dict[str, str]:
 
 
 def trial_params(spec: TrialSpec) -> dict[str, Any]:
-    """The parameters a trial run logs: the model's, the seed and the metric settings."""
+    """The parameters a trial run logs: the model's, the seed, the metric settings and the data
+    its scores were judged on (DATA_PARAM)."""
+    data = {DATA_PARAM: data_name(spec.data.context)} if spec.data.context else {}
     return {"model": spec.model, "seed": spec.seed, **spec.params,
-            **asdict(spec.metrics)}
+            **asdict(spec.metrics), **data}
 
 
 def read_back(spec: TrialSpec) -> FinishedTrial:
