@@ -760,6 +760,9 @@ def test_run_warns_of_collapsed_fits_and_logs_and_marks_them(tmp_path, small_cor
         "same data) said:</p><ul class='warnings'><li>1 trial " \
         "gave their documents to fewer than half their topics" in page
     assert "<summary>How to read these numbers</summary>" in page  # npmi below 0 on headlines
+    # the words scored, not the 10 listed: diversity of 0.6 read as of the lists (report audit)
+    assert "each topic's top 10 words occur together" in page
+    assert "among all topics' top 25 words (the lists below show 10)" in page
 
 
 def test_run_names_a_trial_by_what_the_grid_varies(tmp_path, small_corpus, capsys):

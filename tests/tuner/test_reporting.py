@@ -185,11 +185,15 @@ def test_report_draws_swept_parameters_and_importance_per_model(written: Written
 
 def test_report_model_table_shows_only_swept_parameters(written: WrittenReport) -> None:
     page = written.html.read_text(encoding="utf-8")
-    table = page.split("<h2>LDA</h2>")[1].split("</table>")[0]
+    table = page.split("<h2>LDA</h2>")[1].split("</table>")[0].split("</p>", 1)[1]
     assert "<th>num_topics</th><th>alpha</th><th>seeds</th>" in table
     assert "vocab_size" not in table and "max_iter" not in table
     assert table.count("<tr>") == 1 + 4 and ">0.125<" in table  # alpha null at K=8 is 1/8
     assert "Preprocessing of the latest sweep" not in page  # the defaults go unsaid
+    # what every row shares beyond the defaults is said once above the table, the defaults not
+    # (eta 0.01): rows of 10 iterations read as of the default 100 (report audit)
+    assert "<p>swept: num_topics, alpha; set beyond its defaults in every row: max_iter=10, " \
+        "vocab_size=1000</p>" in page
 
 
 def test_importance_is_logged_on_the_sweep_run(store: str, written: WrittenReport) -> None:
@@ -551,3 +555,29 @@ def test_collapsed_configurations_are_left_off_the_pareto_front(tmp_path: Path) 
     assert sound_front(board[:1], ["npmi", "diversity"]) == board[:1]  # every one collapsed
     assert plot_pareto(board, sound_front(board, ["npmi", "diversity"]), ["npmi", "diversity"],
                        tmp_path / "pareto.png").stat().st_size > 0
+
+
+def test_report_names_the_document_embeddings_the_latest_sweep_read(tmp_path: Path) -> None:
+    """BERTopic rows on MiniLM and on a Qwen3 folder read alike: the page named no embedding
+    (report audit, 2026-12-05). A folder is named by its own name, not its whole path."""
+    from tuner import trial as t
+
+    uri = sqlite_store(tmp_path / "m.db")
+    tracker = MlflowTracker(uri)
+    sweep = tracker.start_sweep("e", {"tuner.context": "ctx"}, {
+        "ground_truth": "label_field:None",
+        "embedding_model": "sentence-transformers/all-MiniLM-L6-v2", "pooling": "mean",
+        "max_length": 256, "long_documents": "start",
+        "embedding_model_1": "/srv/models/Qwen3-Embedding-0.6B", "pooling_1": "last",
+        "max_length_1": 512, "long_documents_1": "mean"})
+    data = t.DataRef("c.jsonl", "sha", "en", "bow", None, None, None, None, context="ctx")
+    spec = t.TrialSpec("LDA", {"num_topics": 5}, 1, data, t.MetricSettings(), "e", "k1",
+                       fit_key="f1", config_key="c1")
+    record = t.TrialRecord(spec, t.TrialStatus.COMPLETE, {"npmi": 0.1}, [["a", "b"], ["c", "d"]],
+                           [0.1, 0.2], [0, 1])
+    tracker.finish_trial(sweep, tracker.start_trial(sweep, spec), record)
+    page = write_report(uri, "e", tmp_path / "out").html.read_text(encoding="utf-8")
+    assert "<p>Document embeddings of the latest sweep: sentence-transformers/all-MiniLM-L6-v2 " \
+        "(pooling mean, max_length 256, long_documents start); Qwen3-Embedding-0.6B (pooling " \
+        "last, max_length 512, long_documents mean).</p>" in page
+    assert "/srv/models" not in page

@@ -12,6 +12,7 @@ from tuner.tracking.records import FinishedTrial, SweepRun, ranked
 from tuner.tracking.tags import CONTEXT_TAG, CORPUS_SHA256_TAG
 
 EARLIER_SHOWN = 5  # sweeps on other data or settings listed under the ranking
+MAX_EMBEDDINGS_SAID = 8  # a sweep's embedding settings named on its page
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,24 @@ def labels_said(params: Mapping[str, str]) -> str:
         if source.startswith("label_field:") else source.replace("\\", "/").rsplit("/", 1)[-1]
     classes = params.get("classes")
     return f"{named}, {classes} classes" if classes else named
+
+
+def embeddings_said(params: Mapping[str, str]) -> list[str]:
+    """The document embeddings a sweep's models read, from its run's params: the model (a
+    folder by its name), its pooling, window and long-document handling. A page that showed
+    BERTopic's rows without them read the same for MiniLM and Qwen3 (report audit)."""
+    said = []
+    for i in range(MAX_EMBEDDINGS_SAID):
+        suffix = "" if i == 0 else f"_{i}"
+        model = params.get(f"embedding_model{suffix}")
+        if model is None:
+            break
+        shown = model.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] \
+            if model.startswith(("/", ".", "~")) or "\\" in model else model
+        said.append(f"{shown} (pooling {params.get(f'pooling{suffix}', '?')}, max_length "
+                    f"{params.get(f'max_length{suffix}', '?')}, long_documents "
+                    f"{params.get(f'long_documents{suffix}', '?')})")
+    return said
 
 
 def earlier_sweeps(sweeps: Sequence[SweepRun], everything: Sequence[FinishedTrial],

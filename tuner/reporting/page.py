@@ -29,7 +29,7 @@ from tuner.reporting.leaderboard import (
 )
 from tuner.reporting.plots import TOPIC_WORDS_SHOWN
 from tuner.reporting.recurring import recurring_for, recurring_html, recurring_note
-from tuner.tracking.records import FinishedTrial
+from tuner.tracking.records import FinishedTrial, param_schema
 
 TABLE_METRICS = ("npmi", "diversity", "ari", "f1", "fit_seconds")
 TOP_CONFIGS = 3  # configurations whose best trial's topics the page lists
@@ -64,6 +64,7 @@ class ReportData:
     preprocessing: Sequence[str] = ()  # the sweep's settings that are not the defaults
     labels: str = "-"  # what its ARI, NMI and F1 scored against (earlier.labels_said)
     earlier: Sequence[EarlierSweep] = ()  # sweeps on other data or settings, newest first
+    embeddings: Sequence[str] = ()  # the latest sweep's document embeddings (embeddings_said)
 
     @property
     def top(self) -> list[ConfigResult]:
@@ -112,7 +113,8 @@ def render_page(data: ReportData, plots: Sequence[Path], note: str = "",
                f"the mean <b>{esc(data.metric)}</b> over their seeds (± sample sd; - for one "
                f"seed). Pareto front over {esc(' x '.join(data.objectives))} (means): "
                f"{counted(len(data.front), 'configuration')}{_fallen_note(data)}.</p>")
-    summary += _preprocessing_html(data) + _failures_html(data) + _warnings_html(data) + READING
+    summary += (_preprocessing_html(data) + _failures_html(data) + _warnings_html(data)
+                + reading(data))
     overview = "".join(_image(n) for n in ("leaderboard.png", "pareto.png") if n in names)
     models = "".join(_model_section(model, configs, data, names)
                      for model, configs in by_model(data.ranked).items())
@@ -131,27 +133,43 @@ def render_page(data: ReportData, plots: Sequence[Path], note: str = "",
 
 # What the numbers can and cannot say: a new user reads NPMI below 0 on headlines as failure,
 # and ARI against the continents of UN speeches as topic quality.
-READING = (
-    "<details><summary>How to read these numbers</summary><ul>"
-    "<li><b>npmi</b> (−1 to 1): how often each topic's top words occur together in this "
-    "corpus, in sliding windows, against chance. It depends on the corpus: on short texts "
-    "such as headlines most topics of every model score below 0. Compare models and settings "
-    "on one corpus, never figures across corpora.</li>"
-    "<li><b>diversity</b> (0 to 1): the share of distinct words among all topics' top words; "
-    "1 means no word repeats. A fit with few or collapsed topics can score 1.</li>"
-    "<li><b>ari</b>, <b>nmi</b>, <b>f1</b>: agreement of each document's topic with the "
-    "labels. They measure the labels' partition, which is only as topical as the labels are "
-    "(a region or a year is not a topic), and a model trained on the labels scores itself. "
-    "f1 matches topics to classes one to one and averages over the classes (macro): with "
-    "fewer topics than classes the unmatched classes count 0, so it cannot exceed topics / "
-    "classes, while nmi is not bounded so; ari and nmi can rank such fits apart.</li>"
-    "<li><b>± sd</b> is over the seeds: with one seed there is none, and a Pareto front of "
-    "one-seed means is as noisy as they are.</li></ul></details>")
+def reading(data: ReportData) -> str:
+    """How to read the page's numbers, with the word counts its trials were scored on: the
+    lists show TOPIC_WORDS_SHOWN words, diversity counts 25 by default (report audit)."""
+    settings = _scored_on(data)
+    topn, diversity_topn = settings.get("topn", 10), settings.get("diversity_topn", 25)
+    return (
+        "<details><summary>How to read these numbers</summary><ul>"
+        f"<li><b>npmi</b> (−1 to 1): how often each topic's top {topn} words occur together "
+        "in this corpus, in sliding windows, against chance. It depends on the corpus: on "
+        "short texts such as headlines most topics of every model score below 0. Compare "
+        "models and settings on one corpus, never figures across corpora.</li>"
+        "<li><b>diversity</b> (0 to 1): the share of distinct words among all topics' top "
+        f"{diversity_topn} words (the lists below show {TOPIC_WORDS_SHOWN}); 1 means no word "
+        "repeats. A fit with few or collapsed topics can score 1.</li>"
+        "<li><b>ari</b>, <b>nmi</b>, <b>f1</b>: agreement of each document's topic with the "
+        "labels. They measure the labels' partition, which is only as topical as the labels "
+        "are (a region or a year is not a topic), and a model trained on the labels scores "
+        "itself. f1 matches topics to classes one to one and averages over the classes "
+        "(macro): with fewer topics than classes the unmatched classes count 0, so it cannot "
+        "exceed topics / classes, while nmi is not bounded so; ari and nmi can rank such fits "
+        "apart.</li>"
+        "<li><b>± sd</b> is over the seeds: with one seed there is none, and a Pareto front of "
+        "one-seed means is as noisy as they are.</li></ul></details>")
+
+
+def _scored_on(data: ReportData) -> Mapping[str, int | str]:
+    """The metric settings the ranked trials were scored with (one context: all alike)."""
+    return next((t.metric_settings for c in data.ranked for t in c.trials
+                 if t.metric_settings), {})
 
 
 def _preprocessing_html(data: ReportData) -> str:
     labels = (f"<p>ARI, NMI and F1 score the latest sweep's fits against "
               f"{html.escape(data.labels)}.</p>") if data.labels not in ("-", "none") else ""
+    if data.embeddings:
+        labels += (f"<p>Document embeddings of the latest sweep: "
+                   f"{html.escape('; '.join(data.embeddings))}.</p>")
     if not data.preprocessing:
         return labels
     return (f"{labels}<p>Preprocessing of the latest sweep beyond the defaults: "
@@ -280,8 +298,33 @@ def _model_section(model: str, configs: list[ConfigResult], data: ReportData,
     table = _table(["#", *swept, "seeds", *(f"{m} mean ± sd" for m in metrics)], rows)
     images = "".join(_image(plot_name(kind, model)) for kind in ("params", "importance")
                      if plot_name(kind, model) in names)
+    fixed = fixed_settings(configs)
+    fixed_said = f"; set beyond its defaults in every row: {', '.join(fixed)}" if fixed else ""
     return (f"<h2>{html.escape(model)}</h2><p>swept: {html.escape(', '.join(swept) or 'nothing')}"
-            f"</p>{table}{images}{_importance_note(model, configs, data)}")
+            f"{html.escape(fixed_said)}</p>{table}{images}{_importance_note(model, configs, data)}")
+
+
+def fixed_settings(configs: Sequence[ConfigResult]) -> list[str]:
+    """The parameters every row of a model shares, as "name=value", where not its default: the
+    rows name only what varies, and epochs 300 or reduce_outliers read as the defaults."""
+    schema = param_schema(configs[0].model)
+    first = configs[0]
+    shared = {name: value for name, value in first.params.items()
+              if name not in first.swept and name in schema
+              and all(c.params.get(name, _ABSENT) == value for c in configs)}
+    return [f"{name}={format_value(value)}" for name, value in sorted(shared.items())
+            if not _same_value(value, schema[name].default)]
+
+
+_ABSENT = object()
+
+
+def _same_value(value: Any, default: Any) -> bool:
+    """Equal as a run's parameters compare, 10 as 10.0 (typed back from text)."""
+    if isinstance(value, (int, float)) and isinstance(default, (int, float)) \
+            and not isinstance(value, bool) and not isinstance(default, bool):
+        return float(value) == float(default)
+    return bool(value == default)
 
 
 def _importance_note(model: str, configs: list[ConfigResult], data: ReportData) -> str:

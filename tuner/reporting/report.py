@@ -17,7 +17,12 @@ from typing import Any, Protocol, TypeVar
 from tuner.data.language import HAN_CHARACTER
 from tuner.errors import TunerError
 from tuner.metrics import higher_is_better
-from tuner.reporting.earlier import changed_preprocessing, earlier_sweeps, labels_said
+from tuner.reporting.earlier import (
+    changed_preprocessing,
+    earlier_sweeps,
+    embeddings_said,
+    labels_said,
+)
 from tuner.reporting.findings import topic_shares
 from tuner.reporting.fonts import font_for
 from tuner.reporting.importance import (
@@ -164,7 +169,7 @@ def write_report_with(tracker: Tracker, experiment: str, out: Path,
     data = replace(data, warnings=[str(w) for w in warned.get("warnings", [])],
                    after=[str(w) for w in warned.get("after_trials", [])], unended=unended,
                    other_code=other, preprocessing=changed_preprocessing(sweep.params),
-                   labels=labels_said(sweep.params),
+                   labels=labels_said(sweep.params), embeddings=embeddings_said(sweep.params),
                    earlier=earlier_sweeps(sweeps, everything, context, data.metric))
     out.mkdir(parents=True, exist_ok=True)
     plots = _plots(data, out)
