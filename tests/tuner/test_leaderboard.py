@@ -568,6 +568,23 @@ def test_topics_found_are_shown_beside_those_asked() -> None:
     assert " 97.5/100 " in lines[3] and " 1234 " in lines[4]  # not 1.23e+03
     assert lines[0].index("±") == lines[2].index("±") == lines[3].index("±") == \
         lines[4].index("±")  # a wider value widens the column (review of 2026-12-03)
+
+
+def test_the_board_says_hdps_count_leaves_out_its_topics_under_the_threshold() -> None:
+    """"20 topics" of an HDP fit hid the 150 smaller ones it kept alive (report audit)."""
+    trials = [trial("h1", "HDP", 1, {"ari": 0.3, "num_topics_found": 20.0,
+                                     "topics_below_threshold": 150.0}),
+              trial("h2", "HDP", 2, {"ari": 0.3, "num_topics_found": 21.0,
+                                     "topics_below_threshold": 141.0}),
+              trial("l1", "LDA", 1, {"ari": 0.4, "num_topics_found": 10.0}, num_topics=10)]
+    lines = format_leaderboard(rank_configs(aggregate_seeds(trials), "ari"), "ari").splitlines()
+    assert lines[-1] == ("(HDP's topics count those holding its topic_threshold share of the "
+                         "tokens; the smaller ones alive are dropped before scoring: up to 146 "
+                         "a fit, mean over seeds, in #2; topics_below_threshold in MLflow)")
+    none_dropped = [trial("h3", "HDP", 1, {"ari": 0.3, "num_topics_found": 20.0,
+                                           "topics_below_threshold": 0.0})]
+    assert "topic_threshold" not in format_leaderboard(
+        rank_configs(aggregate_seeds(none_dropped), "ari"), "ari")
     assert "topics" not in format_leaderboard(rank_configs(aggregate_seeds(TRIALS), "ari"),
                                               "ari").splitlines()[0]
 

@@ -710,8 +710,24 @@ def _noise_note(entries: Sequence[ConfigResult], metric: str) -> list[str]:
 
 
 def _topics_note(entries: Sequence[ConfigResult], shown: bool) -> list[str]:
-    return ["(topics: found by the fits, mean over seeds, of the num_topics asked)"] \
-        if shown else []
+    if not shown:
+        return []
+    return ["(topics: found by the fits, mean over seeds, of the num_topics asked)",
+            *_dropped_topics_note(entries)]
+
+
+def _dropped_topics_note(entries: Sequence[ConfigResult]) -> list[str]:
+    """What a count of HDP's topics leaves out: the topics alive under its topic_threshold,
+    dropped before scoring (report audit: "20 topics" hid them)."""
+    dropped = [(rank, e.metrics["topics_below_threshold"]) for rank, e in
+               enumerate(entries, start=1) if e.metrics.get("topics_below_threshold", 0) > 0]
+    if not dropped:
+        return []
+    rank, most = max(dropped, key=lambda rd: rd[1])
+    models = " and ".join(sorted({entries[r - 1].model for r, _ in dropped}))
+    return [f"({models}'s topics count those holding its topic_threshold share of the tokens; "
+            f"the smaller ones alive are dropped before scoring: up to {most:.3g} a fit, mean "
+            f"over seeds, in #{rank}; topics_below_threshold in MLflow)"]
 
 
 SUPERSEDED_NAMED = 5  # rows named in the note; the rest counted
