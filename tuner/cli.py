@@ -790,12 +790,13 @@ class _RunView:
             self.display.trial_finished(record.status, line, record.spec.model,
                                         trial_seconds(record))
 
-    def step(self, line: str) -> None:
-        """A shared step's start or end, between the trials' lines."""
+    def step(self, line: str, seconds: float | None = None) -> None:
+        """A shared step's start or end, between the trials' lines; at its end, its worker
+        seconds count as work done toward the ETA."""
         if self.display is None:
             print(f"  {line}", flush=True)
         else:
-            self.display.say(f"  {line}")
+            self.display.say(f"  {line}", seconds)
 
     def label(self, spec: TrialSpec) -> str:
         """A trial's model, the parameters the grid varies and its seed: every parameter, in

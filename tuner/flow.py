@@ -115,7 +115,8 @@ class SweepHooks:
     on_prepared: Callable[[PreparedSweep, frozenset[str]], None] | None = None
     on_record: Callable[[TrialRecord], None] | None = None
     on_start: Callable[[str], None] | None = None
-    on_step: Callable[[str], None] | None = None  # a line as each shared step starts and ends
+    # a line as each shared step starts and ends, with its seconds at its end (runner.StepHook)
+    on_step: Callable[[str, float | None], None] | None = None
     # a line as a wait on another sweep's cache lock starts, None as it ends (store.WaitWatch)
     on_wait: Callable[[str | None], None] | None = None
 

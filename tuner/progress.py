@@ -44,7 +44,8 @@ class TrialProgress:
     work left over the rate the workers have done work so far. With `pending` (model -> its
     trials to run), the work left is each model's trials left times its mean trial time so far
     (a model not seen yet: the mean of all), so a grid whose first trials are LDA's seconds and
-    last BERTopic's minutes is not given the seconds; without it, or before any trial said its
+    last BERTopic's minutes is not given the seconds, over the pace of work so far (trials' and
+    shared steps' worker seconds per second elapsed); without it, or before any trial said its
     time, the wall time per trial run so far times the trials left. A summary is due when
     `interval_s` has passed since the last one, when another `fraction` of the trials has
     finished, and at the end.
@@ -59,6 +60,7 @@ class TrialProgress:
         self.pending = dict(pending or {})
         self.ran_of: dict[str, int] = {}  # model -> its trials run
         self.timed: dict[str, tuple[int, float]] = {}  # model -> (trials timed, their seconds)
+        self.shared_s = 0.0  # worker seconds of the shared steps done (UMAP, Word2Vec)
         self.clock, self.interval_s = clock, interval_s
         self.step = max(1, math.ceil(total * fraction))
         self.started = self.last_line_at = clock()
@@ -86,7 +88,12 @@ class TrialProgress:
         work = sum(seconds for _, seconds in self.timed.values())
         if not self.pending or work <= 0:
             return self.elapsed_s() / self.ran * (self.total - self.done)
-        return self._work_left() * self.elapsed_s() / work
+        return self._work_left() * self.elapsed_s() / (work + self.shared_s)
+
+    def shared_done(self, seconds: float) -> None:
+        """Count a shared step's worker seconds as work done in the time elapsed: the pace of
+        work is what the workers did over the wall time, and a step is some of what they did."""
+        self.shared_s += max(0.0, seconds)
 
     def _work_left(self) -> float:
         """Seconds of worker time the trials left will take, at each model's mean so far."""
@@ -168,9 +175,12 @@ class ProgressDisplay:
             self.progress.record(status, model, seconds)
             self._refresh_bar()
 
-    def say(self, line: str) -> None:
-        """Show a line that counts nothing (a shared step's start or end) above the bar."""
+    def say(self, line: str, seconds: float | None = None) -> None:
+        """Show a line that counts no trial (a shared step's start or end) above the bar; a
+        step's worker `seconds` at its end count as work done (TrialProgress.shared_done)."""
         with self.lock:
+            if seconds is not None:
+                self.progress.shared_done(seconds)
             if self.bar is None:
                 self._write(line)
             else:

@@ -65,6 +65,21 @@ def test_two_workers_halve_the_work_left(clock: Clock) -> None:
     assert progress.eta_s() == pytest.approx(20.0)
 
 
+def test_a_shared_steps_seconds_count_as_work_done(clock: Clock) -> None:
+    """162 s of Word2Vec, then a first trial of 10 s: counting the trial's 10 s alone as the
+    work of 172 s put 7 more trials at 20 minutes (new-user audit of 2026-12-05)."""
+    progress = TrialProgress(8, clock=clock, pending={"ETM": 8})
+    display = ProgressDisplay(progress, io.StringIO(), bar=False)
+    clock.now += 162
+    display.say("shared step word2vec of ETM done in 2m42s", 162.0)
+    clock.now += 10
+    progress.record(OK, "ETM", 10.0)
+    # 172 s of work in 172 s: one worker's pace, 7 trials x 10 s left
+    assert progress.eta_s() == pytest.approx(70.0)
+    display.say("shared step umap of BERTopic started")  # a start counts nothing
+    assert progress.eta_s() == pytest.approx(70.0)
+
+
 def test_skipped_trials_are_not_in_the_work_left(clock: Clock) -> None:
     progress = TrialProgress(4, skipped=2, clock=clock, pending={"LDA": 2})
     clock.now += 3

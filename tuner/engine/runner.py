@@ -97,6 +97,10 @@ from tuner.trial import TrialError, TrialRecord, TrialSpec, TrialStatus, data_na
 
 log = logging.getLogger(__name__)
 ExecutorFactory = Callable[[], Executor]
+# A shared step's line as it starts, runs on and ends, with at its end the worker seconds it
+# took (None before), which a progress display counts as work done (else its ETA read 162 s of
+# Word2Vec as the first trial's pace: 15 minutes, new-user audit of 2026-12-05).
+StepHook = Callable[[str, float | None], None]
 POLL_SECONDS = 0.25
 STEP_SAID_AFTER_S = 1.0  # a shared step still running then is said to have started
 STEP_REMINDED_S = 60.0  # and said to be still running this often
@@ -175,7 +179,7 @@ def run_sweep(prepared: PreparedSweep, tracker: Tracker, make_executor: Executor
               summarize: Callable[[SweepResult], SweepSummary] | None = None,
               should_stop: Callable[[], bool] | None = None,
               on_start: Callable[[SweepHandle], None] | None = None,
-              on_step: Callable[[str], None] | None = None) -> SweepResult:
+              on_step: StepHook | None = None) -> SweepResult:
     """Run every trial not already finished in the tracker; log each as it completes, then end
     the sweep's parent run once, with `summarize`'s figures. `should_stop` (the service's stop
     request) ends the sweep as SIGTERM does: workers stopped, open runs KILLED. `on_start` gets
@@ -364,7 +368,7 @@ def _release_signals(held: _HeldSignals | None) -> None:
 def _open_loop(prepared: PreparedSweep, tracker: Tracker, sweep: SweepHandle,
                on_record: Callable[[TrialRecord], None] | None, limits: Limits | None,
                max_workers: int, should_stop: Callable[[], bool] | None,
-               on_step: Callable[[str], None] | None = None) -> tuple[_Loop, TrialSource]:
+               on_step: StepHook | None = None) -> tuple[_Loop, TrialSource]:
     """The sweep's trial loop, once stale runs are ended and finished trials are known."""
     result = SweepResult(sweep, stale=tracker.fail_stale_runs(sweep))
     done = tracker.finished_metrics(sweep)
@@ -599,7 +603,7 @@ class _Loop:
                  watchdog: Watchdog, max_workers: int,
                  should_stop: Callable[[], bool] | None = None,
                  pruner: PruningController | None = None,
-                 on_step: Callable[[str], None] | None = None) -> None:
+                 on_step: StepHook | None = None) -> None:
         self.tracker, self.sweep, self.result, self.on_record = tracker, sweep, result, on_record
         self.should_stop, self.pruner, self.on_step = should_stop, pruner, on_step
         self.scheduler, self.watchdog, self.max_workers = scheduler, watchdog, max_workers
@@ -752,10 +756,10 @@ class _Loop:
                 self._say(f"{_step_name(task)} still running, {format_duration(now - since)} "
                           "so far (the trials that need it wait for it)")
 
-    def _say(self, line: str) -> None:
+    def _say(self, line: str, seconds: float | None = None) -> None:
         if self.on_step is not None:
             try:
-                self.on_step(line)
+                self.on_step(line, seconds)
             except Exception:  # a display: the sweep goes on
                 log.exception("reporting a shared step failed")
 
@@ -787,7 +791,7 @@ class _Loop:
                                   "id": task.step_id, "seconds": round(done.seconds, 3),
                                   "worker": done.worker, "error": done.error,
                                   "cached": done.cached})
-        self._say(f"{_step_name(task)} " + _step_end(done))
+        self._say(f"{_step_name(task)} " + _step_end(done), done.seconds)
 
     def _record(self, future: Future[TrialRecord]) -> TrialRecord:
         """A finished trial's record; raises BrokenProcessPool if the pool died under it."""
