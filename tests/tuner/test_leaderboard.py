@@ -736,3 +736,22 @@ def test_a_rows_note_from_a_seed_whose_topics_are_not_shown_is_said_over_the_top
         "topic: seed 43." in page
     alone = rank_configs(aggregate_seeds(seeds[:1]), "ari")[0]
     assert "other seeds" not in _topics_html(alone, data, set(), "en")
+
+
+def test_a_models_settings_beyond_its_defaults_are_those_every_row_shares() -> None:
+    """Rows name only what varies; the page says the rest once (report audit). LDA's alpha as
+    null resolves it (1/K) is its default, not a setting."""
+    from tuner.reporting.page import fixed_settings
+
+    trials = [trial(f"r{k}{s}", "LDA", s, {"ari": 0.1}, num_topics=k, max_iter=10,
+                    alpha=1 / 5, eta=0.01, optim_interval=0, term_weight="one")
+              for k in (5,) for s in (1, 2)]
+    trials += [trial("r8", "LDA", 1, {"ari": 0.2}, num_topics=5, max_iter=10, alpha=0.5,
+                     eta=0.01, optim_interval=0, term_weight="one")]
+    configs = rank_configs(aggregate_seeds(trials), "ari")
+    shared = ["max_iter=10", "num_topics=5", "vocab_size=1000"]
+    assert fixed_settings(configs) == shared
+    null_alpha = rank_configs(aggregate_seeds(trials[:2]), "ari")
+    assert fixed_settings(null_alpha) == shared  # alpha 1/5 is what null gives at K=5
+    set_alpha = rank_configs(aggregate_seeds(trials[2:]), "ari")
+    assert fixed_settings(set_alpha) == ["alpha=0.5", *shared]

@@ -22,6 +22,7 @@ from tuner.reporting.leaderboard import (
     format_mean_sd,
     format_value,
     noise_sentence,
+    resolved_null,
     same_fits_sentence,
     shared_work_sentence,
     superseded_sentence,
@@ -313,7 +314,8 @@ def fixed_settings(configs: Sequence[ConfigResult]) -> list[str]:
               if name not in first.swept and name in schema
               and all(c.params.get(name, _ABSENT) == value for c in configs)}
     return [f"{name}={format_value(value)}" for name, value in sorted(shared.items())
-            if not _same_value(value, schema[name].default)]
+            if not _same_value(value, schema[name].default)
+            and not (schema[name].default is None and resolved_null(first.trials[0], name, value))]
 
 
 _ABSENT = object()
