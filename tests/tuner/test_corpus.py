@@ -82,6 +82,9 @@ def test_untidy_real_documents_load(ng_records, tmp_path):
      r"dataset.id_field 'id' is missing .* did you mean 'ID'\?"),
     (lambda rs: [r.update(text="") for r in rs],
      r"dataset.text_field 'text': every document is empty"),
+    (lambda rs: [r.update(body=r.pop("text")) for r in rs],  # a wrong name, not empty texts
+     r"dataset.text_field 'text' is missing from 60 of 60 records; the first such record has "
+     r"the fields body, id, label, split"),
 ])
 def test_bad_corpus_is_rejected(tmp_path, records, mutate, message):
     rows = [dict(r) for r in records]
@@ -620,9 +623,20 @@ def test_several_text_fields_are_joined_in_order(tmp_path, records):
     assert corpus.texts == [f"{r['title']}\n\n{r['body']}" if r["body"].strip() else r["title"]
                             for r in rows]  # a blank field adds no blank line
     assert corpus.sha256 != load_corpus(DatasetSpec(path, text_field="body")).sha256
+    # a record without one of its text fields has the others' text, as with that one null
+    blank = [dict(r) for r in rows]
+    blank[3]["body"] = None
     del rows[3]["body"]
-    with pytest.raises(DataError, match=r"dataset.text_field\[1\] 'body' is missing from 1 of"):
-        load_corpus(DatasetSpec(write_jsonl(tmp_path / "d.jsonl", rows),
+    lacking = load_corpus(DatasetSpec(write_jsonl(tmp_path / "d.jsonl", rows),
+                                      text_field=("title", "body")))
+    assert lacking.texts[3] == rows[3]["title"]
+    assert lacking.sha256 == load_corpus(DatasetSpec(write_jsonl(tmp_path / "e.jsonl", blank),
+                                                     text_field=("title", "body"))).sha256
+    for row in rows:
+        row.pop("body", None)
+    with pytest.raises(DataError, match=r"dataset.text_field\[1\] 'body' is missing from "
+                                        r"60 of 60"):
+        load_corpus(DatasetSpec(write_jsonl(tmp_path / "f.jsonl", rows),
                                 text_field=("title", "body")))
 
 

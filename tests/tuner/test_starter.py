@@ -219,6 +219,23 @@ def test_a_label_some_records_lack_is_said_not_taken(tmp_path, ng_records):
     check_inputs(load_grid(path))
 
 
+def test_a_text_some_records_lack_is_still_the_text(tmp_path, ng_records):
+    """One headline missing of 3,986: the text was chosen among the fields every record has,
+    and the 8 categories became the text, unsaid, with no labels (new-user audit on HuffPost
+    headlines). Those records are documents without text, as a null one is."""
+    rows = [{"id": n, "headline": " ".join(r["text"].split()[:8]), "category": r["label"]}
+            for n, r in enumerate(ng_records[:300])]
+    del rows[7]["headline"]
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    path, grid, notes = _written(tmp_path, corpus, models=["lda"])
+    assert (grid["dataset"]["text_field"], grid["dataset"]["label_field"]) == \
+        ("headline", "category")
+    assert any("1 document of 300 (0.3%) has no text in 'headline'" in note for note in notes)
+    inputs = check_inputs(load_grid(path))
+    assert inputs.corpus.texts[7] == "" and len(inputs.corpus) == 300
+
+
 def test_a_text_in_an_object_is_pointed_at(tmp_path, ng_records):
     rows = [{"id": n, "doc": {"body": r["text"]}, "topic": r["label"]}
             for n, r in enumerate(ng_records[:50])]

@@ -589,7 +589,7 @@ def field_names(text_field: str | Sequence[str]) -> str:
 def _record_text(record: dict[str, Any], spec: DatasetSpec, where: str, number: int) -> str:
     """A document's text: its one text field's, or its text fields' joined in order with a
     blank line between (a title and an abstract), leaving out the blank ones."""
-    parts = [_document_text(record[name], spec, where, number)
+    parts = [_document_text(record.get(name), spec, where, number)
              for name in text_fields(spec.text_field)]
     return parts[0] if len(parts) == 1 else "\n\n".join(p for p in parts if p.strip())
 
@@ -698,7 +698,9 @@ def _require_fields(records: list[dict[str, Any]], spec: DatasetSpec, where: str
         if name is None:
             continue
         lacking = [r for r in records if name not in r]
-        if lacking:
+        # a record without its text is a document without text, as a null one is (said by
+        # validate); a text field no record has is a wrong name
+        if lacking and not (role.startswith("text_field") and len(lacking) < len(records)):
             available = ", ".join(sorted(lacking[0].keys()))
             problems.append(f"{where}: dataset.{role} '{name}' is missing from {len(lacking)} "
                             f"of {len(records)} records; the first such record has the fields "

@@ -547,7 +547,7 @@ def _duplicate_advice(grid: Grid, inputs: CheckedInputs) -> list[str]:
     if blank:
         found.append(f"{grid.path}: dataset.text_field {field_names(grid.dataset.text_field)}: "
                      f"{blank} of {documents} documents ({blank / documents:.1%}) "
-                     f"{'has' if blank == 1 else 'have'} no text (null or blank; ids "
+                     f"{'has' if blank == 1 else 'have'} no text (null, blank or absent; ids "
                      f"{_ids_said(blank_ids, blank)}); they are in no topic and count in no "
                      "word: drop them")
     if documents >= 20 and len(seen) <= FEW_TEXTS * documents:
