@@ -145,7 +145,8 @@ def best(server_sweep: ServerSweep, tmp_path_factory: pytest.TempPathFactory) ->
     assert done.returncode == 0, done.stderr
     # "best" read as "matches the labels", which on UN speeches are continents (new-user audit
     # of 2026-12-05): said, with the other way to rank
-    assert re.search(r"note: chosen: LDA num_topics=\d+, ari \d\.\d{4} ± \d\.\d{4} over 2 "
+    assert re.search(r"note: chosen: LDA num_topics=\d+ max_iter=10 vocab_size=1000, ari "
+                     r"\d\.\d{4} ± \d\.\d{4} over 2 "
                      r"seeds \(best run lda-\S+\)", done.stderr), done.stderr
     assert "note: best by ari: the fit that agrees most with the experiment's labels; if they " \
         "are not topics (a region, a source, a year), rank by topic quality with --metric " \

@@ -741,7 +741,7 @@ def test_a_rows_note_from_a_seed_whose_topics_are_not_shown_is_said_over_the_top
 def test_a_models_settings_beyond_its_defaults_are_those_every_row_shares() -> None:
     """Rows name only what varies; the page says the rest once (report audit). LDA's alpha as
     null resolves it (1/K) is its default, not a setting."""
-    from tuner.reporting.page import fixed_settings
+    from tuner.reporting.leaderboard import fixed_settings
 
     trials = [trial(f"r{k}{s}", "LDA", s, {"ari": 0.1}, num_topics=k, max_iter=10,
                     alpha=1 / 5, eta=0.01, optim_interval=0, term_weight="one")

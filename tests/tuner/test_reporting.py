@@ -581,3 +581,29 @@ def test_report_names_the_document_embeddings_the_latest_sweep_read(tmp_path: Pa
         "(pooling mean, max_length 256, long_documents start); Qwen3-Embedding-0.6B (pooling " \
         "last, max_length 512, long_documents mean).</p>" in page
     assert "/srv/models" not in page
+
+
+def test_best_names_a_lone_configuration_by_its_settings_not_as_the_defaults(
+        tmp_path: Path) -> None:
+    """A model with one row varies nothing, so its label is empty: `tuner best` called
+    BERTopic num_topics=8 clustering=kmeans "(its defaults)" (new-user audit on headlines)."""
+    from trainers import trainer_revision
+    from tuner import trial as t
+    from tuner.tracking.tracker import SWEEP_SETTINGS_FILE
+
+    uri = sqlite_store(tmp_path / "m.db")
+    tracker = MlflowTracker(uri)
+    sweep = tracker.start_sweep("e", {"tuner.context": "ctx"}, {})
+    tracker.log_json(sweep.run_id, SWEEP_SETTINGS_FILE, {
+        "dataset": {"path": str(tmp_path / "c.jsonl"), "text_field": "text"},
+        "ground_truth": None, "preprocessing": {}, "timeout_s": None})
+    data = t.DataRef("c.jsonl", "sha", "en", "bow", None, None, None, None, context="ctx")
+    spec = t.TrialSpec("LDA", {"num_topics": 8, "max_iter": 100, "eta": 0.05}, 1, data,
+                       t.MetricSettings(), "e", "k1", revision=trainer_revision("LDA"),
+                       fit_key="f1", config_key="c1")
+    record = t.TrialRecord(spec, t.TrialStatus.COMPLETE, {"npmi": 0.1}, [["a", "b"], ["c", "d"]],
+                           [0.1, 0.2], [0, 1])
+    tracker.finish_trial(sweep, tracker.start_trial(sweep, spec), record)
+    said: list[str] = []
+    best_grid(uri, "e", "npmi", say=said.append)
+    assert said[0].startswith("chosen: LDA eta=0.05 num_topics=8, npmi 0.1000"), said

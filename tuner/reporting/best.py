@@ -25,6 +25,7 @@ from tuner.reporting.health import counted
 from tuner.reporting.leaderboard import (
     ALL_ROWS,
     ConfigResult,
+    fixed_settings,
     format_mean_sd,
     latest_sweep,
     leaderboard,
@@ -102,7 +103,10 @@ def best_grid(tracking_uri: str, experiment: str, metric: str | None = None,
                          "scored with `tuner score`; there is no model for a grid to re-run")
     best = _chosen(runnable, metric)
     if say is not None:  # what was chosen, and its run (report audit of 2026-12-05: neither)
-        say(f"chosen: {best.model} {best.label or '(its defaults)'}, {metric} "
+        # its label names what the experiment varies; a model with one row varies nothing, and
+        # "(its defaults)" was said of num_topics=8 clustering=kmeans (audit on headlines)
+        described = " ".join(filter(None, [best.label, *fixed_settings([best])]))
+        say(f"chosen: {best.model} {described or '(its defaults)'}, {metric} "
             f"{format_mean_sd(best, metric)} over {best.seeds_of(metric)} seeds (best run "
             f"{best.best_trial(metric).run_name})")
     if say is not None and metric in METRICS and METRICS[metric].needs == "ground_truth":

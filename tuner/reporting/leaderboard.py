@@ -19,6 +19,7 @@ from tuner.tracking.records import (
     SweepRun,
     code_changes,
     config_params,
+    param_schema,
     ranked,
     shown_as,
 )
@@ -156,6 +157,31 @@ def resolved_null(trial: FinishedTrial, name: str, value: Any) -> bool:
         return bool(param.resolve(trial.params) == value)
     except (KeyError, TypeError, ZeroDivisionError):
         return False
+
+
+def fixed_settings(configs: Sequence[ConfigResult]) -> list[str]:
+    """The parameters every row of a model shares, as "name=value", where not its default
+    (`configs`: of one model): the rows name only what varies, and epochs 300 or
+    reduce_outliers read as the defaults."""
+    schema = param_schema(configs[0].model)
+    first = configs[0]
+    shared = {name: value for name, value in first.params.items()
+              if name not in first.swept and name in schema
+              and all(c.params.get(name, _ABSENT) == value for c in configs)}
+    return [f"{name}={format_value(value)}" for name, value in sorted(shared.items())
+            if not _same_value(value, schema[name].default)
+            and not (schema[name].default is None and resolved_null(first.trials[0], name, value))]
+
+
+_ABSENT = object()
+
+
+def _same_value(value: Any, default: Any) -> bool:
+    """Equal as a run's parameters compare, 10 as 10.0 (typed back from text)."""
+    if isinstance(value, (int, float)) and isinstance(default, (int, float)) \
+            and not isinstance(value, bool) and not isinstance(default, bool):
+        return float(value) == float(default)
+    return bool(value == default)
 
 
 def aggregate_seeds(trials: Sequence[FinishedTrial],

@@ -19,10 +19,10 @@ from tuner.reporting.importance import ModelImportance, why_no_importance
 from tuner.reporting.leaderboard import (
     ConfigResult,
     collapsed,
+    fixed_settings,
     format_mean_sd,
     format_value,
     noise_sentence,
-    resolved_null,
     same_fits_sentence,
     shared_work_sentence,
     superseded_sentence,
@@ -30,7 +30,7 @@ from tuner.reporting.leaderboard import (
 )
 from tuner.reporting.plots import TOPIC_WORDS_SHOWN
 from tuner.reporting.recurring import recurring_for, recurring_html, recurring_note
-from tuner.tracking.records import FinishedTrial, param_schema
+from tuner.tracking.records import FinishedTrial
 
 TABLE_METRICS = ("npmi", "diversity", "ari", "f1", "fit_seconds")
 TOP_CONFIGS = 3  # configurations whose best trial's topics the page lists
@@ -303,30 +303,6 @@ def _model_section(model: str, configs: list[ConfigResult], data: ReportData,
     fixed_said = f"; set beyond its defaults in every row: {', '.join(fixed)}" if fixed else ""
     return (f"<h2>{html.escape(model)}</h2><p>swept: {html.escape(', '.join(swept) or 'nothing')}"
             f"{html.escape(fixed_said)}</p>{table}{images}{_importance_note(model, configs, data)}")
-
-
-def fixed_settings(configs: Sequence[ConfigResult]) -> list[str]:
-    """The parameters every row of a model shares, as "name=value", where not its default: the
-    rows name only what varies, and epochs 300 or reduce_outliers read as the defaults."""
-    schema = param_schema(configs[0].model)
-    first = configs[0]
-    shared = {name: value for name, value in first.params.items()
-              if name not in first.swept and name in schema
-              and all(c.params.get(name, _ABSENT) == value for c in configs)}
-    return [f"{name}={format_value(value)}" for name, value in sorted(shared.items())
-            if not _same_value(value, schema[name].default)
-            and not (schema[name].default is None and resolved_null(first.trials[0], name, value))]
-
-
-_ABSENT = object()
-
-
-def _same_value(value: Any, default: Any) -> bool:
-    """Equal as a run's parameters compare, 10 as 10.0 (typed back from text)."""
-    if isinstance(value, (int, float)) and isinstance(default, (int, float)) \
-            and not isinstance(value, bool) and not isinstance(default, bool):
-        return float(value) == float(default)
-    return bool(value == default)
 
 
 def _importance_note(model: str, configs: list[ConfigResult], data: ReportData) -> str:
