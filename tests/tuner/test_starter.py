@@ -236,6 +236,27 @@ def test_a_text_some_records_lack_is_still_the_text(tmp_path, ng_records):
     assert inputs.corpus.texts[7] == "" and len(inputs.corpus) == 300
 
 
+def test_short_texts_below_ten_thousand_get_full_epochs_for_a_network(tmp_path, ng_records):
+    """100 epochs of 4,000 headlines are few steps: ProdLDA's ARI 0.079 at its defaults, 0.107
+    at 300 epochs without early stopping (new-user audit on HuffPost headlines). Long texts of
+    as many documents keep the defaults."""
+    headlines = [{"id": n, "text": " ".join(r["text"].split()[:9]), "label": r["label"]}
+                 for n, r in enumerate(ng_records)]
+    corpus = tmp_path / "h.jsonl"
+    corpus.write_text("\n".join(json.dumps(r) for r in headlines), encoding="utf-8")
+    _, grid, notes = _written(tmp_path, corpus, models=["lda", "prodlda", "gsm"])
+    assert {k: grid["params"][k] for k in grid["params"] if k.endswith(("epochs", "patience"))} \
+        == {"prodlda.epochs": 300, "prodlda.patience": None, "gsm.epochs": 300,
+            "gsm.patience": None}
+    assert any(note.startswith("epochs 300 and patience null for ProdLDA and GSM: on 2,000 "
+                               "short documents") and "HuffPost headlines" in note
+               for note in notes), notes
+    long = tmp_path / "long"
+    long.mkdir()
+    _, grid, _ = _written(long, dataset_path("20ng-mini"), models=["lda", "prodlda"])
+    assert not any(k.startswith("prodlda.") for k in grid["params"])
+
+
 def test_a_text_in_an_object_is_pointed_at(tmp_path, ng_records):
     rows = [{"id": n, "doc": {"body": r["text"]}, "topic": r["label"]}
             for n, r in enumerate(ng_records[:50])]
