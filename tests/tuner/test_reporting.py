@@ -607,3 +607,39 @@ def test_best_names_a_lone_configuration_by_its_settings_not_as_the_defaults(
     said: list[str] = []
     best_grid(uri, "e", "npmi", say=said.append)
     assert said[0].startswith("chosen: LDA eta=0.05 num_topics=8, npmi 0.1000"), said
+
+
+def test_best_by_npmi_repeats_the_sweeps_warning_of_thin_counts(tmp_path: Path) -> None:
+    """The sweep warned that NPMI on 4,000 headlines ranks models noisily; `tuner best --metric
+    npmi` then named BERTopic alone, whose lead a 10,000-headline reference took away (audit on
+    headlines)."""
+    from trainers import trainer_revision
+    from tuner import trial as t
+    from tuner.engine.advice import THIN_NPMI_SAID
+    from tuner.tracking.tags import WARNINGS_TAG
+    from tuner.tracking.tracker import SWEEP_SETTINGS_FILE, WARNINGS_FILE
+
+    uri = sqlite_store(tmp_path / "m.db")
+    tracker = MlflowTracker(uri)
+    sweep = tracker.start_sweep("e", {"tuner.context": "ctx", WARNINGS_TAG: "1"}, {})
+    warning = (f"g.json: preprocessing: {THIN_NPMI_SAID} 3,986 documents alone, 5.1 words each "
+               "(20,300 in all): most pairs never share a window; rank by ari or nmi where ...")
+    tracker.log_json(sweep.run_id, WARNINGS_FILE, {"warnings": [warning], "after_trials": []})
+    tracker.log_json(sweep.run_id, SWEEP_SETTINGS_FILE, {
+        "dataset": {"path": str(tmp_path / "c.jsonl"), "text_field": "text"},
+        "ground_truth": None, "preprocessing": {}, "timeout_s": None})
+    data = t.DataRef("c.jsonl", "sha", "en", "bow", None, None, None, None, context="ctx")
+    spec = t.TrialSpec("LDA", {"num_topics": 8}, 1, data, t.MetricSettings(), "e", "k1",
+                       revision=trainer_revision("LDA"), fit_key="f1", config_key="c1")
+    record = t.TrialRecord(spec, t.TrialStatus.COMPLETE, {"npmi": 0.1, "diversity": 0.9},
+                           [["a", "b"], ["c", "d"]], [0.1, 0.2], [0, 1])
+    tracker.finish_trial(sweep, tracker.start_trial(sweep, spec), record)
+    said: list[str] = []
+    best_grid(uri, "e", "npmi", say=said.append)
+    assert said[1] == (f"best by npmi on thin counts: {THIN_NPMI_SAID} 3,986 documents alone, 5.1 "
+                       "words each (20,300 in all): most pairs never share a window; check the "
+                       "choice by ari or nmi, or score its topics against a larger corpus of "
+                       "such texts with `tuner score`"), said
+    said.clear()
+    best_grid(uri, "e", "diversity", say=said.append)
+    assert not any("thin counts" in s for s in said)

@@ -1227,13 +1227,14 @@ def bag_advice(grid: Grid, bow: BagOfWords, users: Sequence[PlannedTrial], langu
 # -0.088 on 20,000 (`tuner run`).
 THIN_NPMI_WORDS = 10.0  # mean words a document keeps
 THIN_NPMI_TOKENS = 50_000  # words the corpus keeps in all
+THIN_NPMI_SAID = "NPMI counts its word pairs in these"  # how `tuner best` finds it said
 
 
 def _thin_npmi_advice(where: str, bow: BagOfWords, mean: float) -> list[str]:
     tokens = len(bow.flat)
     if mean >= THIN_NPMI_WORDS or tokens >= THIN_NPMI_TOKENS:
         return []
-    return [f"{where}: NPMI counts its word pairs in these {bow.n_docs:,} documents alone, "
+    return [f"{where}: {THIN_NPMI_SAID} {bow.n_docs:,} documents alone, "
             f"{mean:.1f} words each ({tokens:,} in all): most pairs of a topic's words never "
             "share a window, so NPMI is a noisy estimate that can rank models otherwise than a "
             "larger corpus would; rank by ari or nmi where there are labels, or score the best "

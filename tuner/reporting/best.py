@@ -115,6 +115,8 @@ def best_grid(tracking_uri: str, experiment: str, metric: str | None = None,
             "are not topics (a region, a source, a year), rank by topic quality with --metric "
             "npmi")
     context = best.best_trial(metric).context
+    if say is not None and (thin := _thin_npmi_said(tracker, sweeps, context, metric)):
+        say(thin)
     for said in (unended_sweep(sweeps, context), other_code(sweeps, context), _thread_note(best),
                  _better_earlier(tracker, experiment, sweeps, context, best, metric)):
         if said:
@@ -215,6 +217,29 @@ def _drop_unused_model_size(grid: dict[str, Any], model: str) -> None:
     if declared is not None and isinstance(grid.get("embedding"), dict) \
             and grid["embedding"].get("model") and params.get("model_size") == declared.default:
         del params["model_size"]
+
+
+def _thin_npmi_said(tracker: Tracker, sweeps: Sequence[SweepRun], context: str | None,
+                    metric: str) -> str | None:
+    """For a choice by NPMI, the sweep's warning that its corpus was too thin to rank models
+    by NPMI, if it gave one: the warning stayed in the run's output while `tuner best --metric
+    npmi` named a model, whose lead a 10,000-headline reference took away (audit on headlines)."""
+    from tuner.tracking.tags import WARNINGS_TAG
+
+    sweep = latest_sweep(sweeps, context)
+    if metric != "npmi" or sweep is None or sweep.tags.get(WARNINGS_TAG, "0") == "0":
+        return None
+    from tuner.engine.advice import THIN_NPMI_SAID
+    from tuner.tracking.tracker import WARNINGS_FILE
+
+    warned = tracker.read_json(sweep.run_id, WARNINGS_FILE) or {}
+    thin = next((str(w) for w in warned.get("warnings", []) if THIN_NPMI_SAID in str(w)), None)
+    if thin is None:
+        return None
+    said = thin[thin.index(THIN_NPMI_SAID):].split("; rank by")[0]
+    return (f"best by npmi on thin counts: {said}; "
+            "check the choice by ari or nmi, or score its topics against a larger corpus of "
+            "such texts with `tuner score`")
 
 
 def _chosen(board: list[ConfigResult], metric: str) -> ConfigResult:
