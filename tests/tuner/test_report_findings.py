@@ -203,8 +203,9 @@ def test_a_topic_names_the_label_most_of_its_documents_carry_matched_by_id(
     page = write_report_with(tracker, "e", tmp_path / "tie").html.read_text(encoding="utf-8")
     assert "a b</span> <i>(3 documents, 50%; 33% a)</i></li>" in page
     assert "c</span> <i>(2 documents, 33%; 50% a)</i></li>" in page
-    assert ("<p>1 label of 3 leads no topic (no topic's documents mostly carry them; merged "
-            "into others' topics, spread over several or left in none): c.</p>") in page
+    assert ("<p>1 label of 3 leads no topic (in no topic do more documents carry them than any "
+            "other label; merged into others' topics, spread over several or left in none): "
+            "c.</p>") in page
 
 
 def test_a_labels_share_says_how_few_are_labelled_and_outliers_labels_count(
@@ -233,8 +234,9 @@ def test_a_labels_share_says_how_few_are_labelled_and_outliers_labels_count(
     page = write_report_with(tracker, "e", tmp_path).html.read_text(encoding="utf-8")
     assert "a b</span> <i>(4 documents, 50%; 100% sport of 1 labelled)</i></li>" in page
     assert "c</span> <i>(2 documents, 25%; 100% art)</i></li>" in page
-    assert ("<p>1 label of 3 leads no topic (no topic's documents mostly carry them; merged "
-            "into others' topics, spread over several or left in none): lost.</p>") in page
+    assert ("<p>1 label of 3 leads no topic (in no topic do more documents carry them than any "
+            "other label; merged into others' topics, spread over several or left in none): "
+            "lost.</p>") in page
 
 
 def test_documents_in_no_topic_are_counted_apart(tmp_path: Path) -> None:

@@ -440,8 +440,9 @@ def leading_label(labels: Mapping[str, int]) -> tuple[str, int]:
 
 
 def _unled(topic_labels: Mapping[int, Mapping[str, int]]) -> str:
-    """The labels no topic's documents mostly carry: the fit merged each into another's
-    topic or spread it over several, which ARI and F1 count against it without naming."""
+    """The labels that lead no topic (carried by more of its documents than any other label, a
+    plurality): the fit merged each into another's topic or spread it over several, which ARI
+    and F1 count against it without naming."""
     if not topic_labels:
         return ""
     present = {name for labels in topic_labels.values() for name in labels}
@@ -453,9 +454,9 @@ def _unled(topic_labels: Mapping[int, Mapping[str, int]]) -> str:
     shown = ", ".join(html.escape(name) for name in unled[:UNLED_SHOWN])
     more = f" and {len(unled) - UNLED_SHOWN} more" if len(unled) > UNLED_SHOWN else ""
     verb = "leads" if len(unled) == 1 else "lead"
-    return (f"<p>{counted(len(unled), 'label')} of {len(present)} {verb} no topic (no topic's "
-            f"documents mostly carry them; merged into others' topics, spread over "
-            f"several or left in none): {shown}{more}.</p>")
+    return (f"<p>{counted(len(unled), 'label')} of {len(present)} {verb} no topic (in no topic "
+            f"do more documents carry them than any other label; merged into others' topics, "
+            f"spread over several or left in none): {shown}{more}.</p>")
 
 
 def _share_html(share: float) -> str:
