@@ -60,7 +60,7 @@ class BTMTrainer(Trainer):
     params: ClassVar[ParamSchema] = ParamSchema("BTM", [
         NUM_TOPICS,
         VOCAB_SIZE,
-        Param("n_iter", int, 100, between(10, 500), "Gibbs iterations (replaces epochs)"),
+        Param("n_iter", int, 100, between(10, 5000), "Gibbs iterations (replaces epochs)"),
         Param("alpha", float, 1.0, above(0), "prior on the corpus-level topic proportions"),
         Param("beta", float, 0.01, above(0), "prior on each topic's word distribution"),
     ])

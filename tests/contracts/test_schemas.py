@@ -60,6 +60,9 @@ WIDENED: dict[tuple[str, str], str] = {
     ("NVDM", "hidden_dim"): "the same encoder as ProdLDA's (Srivastava & Sutton run both at 100)",
     ("GSM", "hidden_dim"): "the same encoder as ProdLDA's",
     ("LDA", "max_iter"): "Gibbs samplers run 1,000-2,000 sweeps on 10,000+ documents",
+    ("BTM", "n_iter"): "a Gibbs sampler's budget as LDA's: `tuner init` writes 500, the "
+                       "reference's top, so no sweep could check whether more help (audit on "
+                       "headlines)",
 }
 NULLABLE_BY_NOTE = {"patience": "the common table says early stopping can be switched off"}
 DASH = "–"
