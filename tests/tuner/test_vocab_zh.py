@@ -374,3 +374,96 @@ def test_words_jieba_cuts_in_two_are_found_and_said_with_the_user_words_to_add(t
             "100% and 100% of their uses). Each piece becomes a token of its own, or, one "
             "character long, is dropped; to keep them whole, add them to "
             'preprocessing.user_words: ["王者荣耀"]') in capsys.readouterr().err
+
+
+# A prefix dictionary as jieba caches it, with 比特币 and 王者荣耀 added as whole words.
+_PLANTED_CACHE = """
+import marshal, sys
+import jieba
+
+segmenter = jieba.Tokenizer()
+segmenter.tmp_dir = sys.argv[1] + "/elsewhere"
+segmenter.initialize()
+freq = dict(segmenter.FREQ)
+for word in ("比特币", "王者荣耀"):
+    for end in range(1, len(word)):
+        freq.setdefault(word[:end], 0)
+    freq[word] = 10 ** 6
+with open(sys.argv[1] + "/jieba.cache", "wb") as handle:
+    marshal.dump((freq, segmenter.total + 2 * 10 ** 6), handle)
+"""
+_SEGMENT = """
+import json, sys
+from tuner.data.vocab import Preprocessing, tokenize, tokeniser_identity
+print(json.dumps([tokenize(sys.argv[1], "zh", Preprocessing()),
+                  tokenize(sys.argv[1], "zh", Preprocessing(user_words=("区块链",))),
+                  tokeniser_identity("zh")], ensure_ascii=False))
+"""
+
+
+def test_a_jieba_cache_another_wrote_in_tmpdir_is_not_read(tmp_path):
+    """jieba loads `$TMPDIR/jieba.cache` for its default dictionary whatever wrote it: a cache
+    with three words added segmented thucnews-mini otherwise under one bag key, ARI 0.589 and
+    0.556 for one seed (content audit of 2026-12-05). tuner's segmenters cache in a folder of
+    their own, under a name their dictionary's content gives."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    planted, clean = tmp_path / "planted", tmp_path / "clean"
+    for folder in (planted, clean):
+        (folder / "elsewhere").mkdir(parents=True)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    subprocess.run([sys.executable, "-c", _PLANTED_CACHE, str(planted)], check=True, env=env)
+    text = "比特币价格再创新高，区块链概念股大涨；王者荣耀玩家增多"
+    seen = []
+    for folder in (planted, clean):
+        done = subprocess.run([sys.executable, "-c", _SEGMENT, text], env={**env,
+                              "TMPDIR": str(folder)}, capture_output=True, text=True, check=True)
+        seen.append(json.loads(done.stdout))
+    assert seen[0] == seen[1]
+    plain, with_words, identity = seen[0]
+    assert "比特币" not in plain and "王者荣耀" not in with_words  # not the planted words
+    assert "区块链" in with_words
+    assert "jieba_dictionary" not in identity  # the dictionary keyed before: keys unchanged
+    # the planted cache would have been read: jieba's own default segmenter reads it
+    check = ("import jieba, sys; jieba.setLogLevel(60); "
+             "print(' '.join(jieba.lcut(sys.argv[1])))")
+    done = subprocess.run([sys.executable, "-c", check, text], env={**env, "TMPDIR":
+                          str(planted)}, capture_output=True, text=True, check=True)
+    assert "比特币" in done.stdout.split()
+
+
+def test_another_jieba_dictionary_is_in_the_bag_key(monkeypatch):
+    """jieba's version named its dictionary; a dict.txt edited in place, or another build's,
+    segments otherwise under that version: its digest joins the key. The dictionary every bag
+    was keyed with before keeps their keys."""
+    from tuner.data import jieba_dict
+    from tuner.data.vocab import tokeniser_identity
+
+    assert jieba_dict.dictionary_digest() == jieba_dict.KEYED_DICTIONARY
+    keyed = tokeniser_identity("zh")
+    monkeypatch.setattr(jieba_dict, "dictionary_digest", lambda: "ab" * 32)
+    assert tokeniser_identity("zh") == {**keyed, "jieba_dictionary": "ab" * 32}
+    assert "jieba_dictionary" not in tokeniser_identity("en")
+
+
+def test_the_private_jieba_folder_is_never_one_another_could_write(tmp_path, monkeypatch):
+    import os
+    import tempfile
+
+    from tuner.data.jieba_dict import private_folder
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    mine = private_folder.__wrapped__()
+    assert mine == str(tmp_path / f"tuner-jieba-{os.getuid()}")
+    assert os.stat(mine).st_mode & 0o777 == 0o700
+    os.chmod(mine, 0o777)  # others may write it now: a folder of this process's own instead
+    shared = private_folder.__wrapped__()
+    assert shared != mine and os.stat(shared).st_mode & 0o777 == 0o700
+    os.rmdir(mine)
+    os.symlink(tmp_path / "elsewhere", mine)  # a link planted under the name
+    assert private_folder.__wrapped__() not in (mine, str(tmp_path / "elsewhere"))

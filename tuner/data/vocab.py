@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 import unicodedata
 from array import array
@@ -19,6 +18,7 @@ from numpy.typing import NDArray
 
 from tuner.data.cleaning import line_patterns, strip_boilerplate
 from tuner.data.corpus import Corpus
+from tuner.data.jieba_dict import dictionary_identity, loaded_jieba, with_private_cache
 from tuner.data.store import (
     DAMAGED,
     file_sha256,
@@ -155,7 +155,8 @@ def _settings_as_set(key: Mapping[str, Any]) -> dict[str, Any]:
 
 def tokeniser_identity(language: str) -> dict[str, object]:
     """The code that cuts a text of `language` into words, as a bag of words' key holds it."""
-    # jieba's dictionary, and so the words, come with its version
+    # jieba's dictionary, and so the words, come with its version (and its content where it
+    # is not the one keyed before: jieba_dict.dictionary_identity)
     # 2: lowercased after segmenting, words that start with a digit
     # 3: English words with a clitic read as English reads them
     tokeniser = f"nfkc+regex+jieba-{installed_version('jieba')}+3" if language == "zh" \
@@ -163,7 +164,9 @@ def tokeniser_identity(language: str) -> dict[str, object]:
     words = {"word_pattern": _ZH_WORD.pattern, "clitics": _CONTRACTION.pattern,
              "latin_clitic_words": _LATIN_CLITIC_WORD.pattern} if language == "zh" else \
         {"word_pattern": _WORD.pattern, "clitics": _CONTRACTION.pattern}
-    return {**words, "max_token_len": MAX_TOKEN_LEN, "tokeniser": tokeniser, **unicode_tables()}
+    dictionary = dictionary_identity() if language == "zh" else {}
+    return {**words, "max_token_len": MAX_TOKEN_LEN, "tokeniser": tokeniser, **unicode_tables(),
+            **dictionary}
 
 
 # The Unicode version of the Python every bag of words was keyed with before it was in the key
@@ -226,7 +229,7 @@ def chinese_word_count(text: str) -> int:
     """How many words jieba makes of `text` as `tokenize` segments it, before any word is
     dropped: what "a short text" counts in Chinese (a character is not a word)."""
     return sum(_ZH_WORD.fullmatch(w) is not None for w in
-               _jieba().lcut(_english_clitics_cut(unicodedata.normalize("NFKC", text))))
+               loaded_jieba().lcut(_english_clitics_cut(unicodedata.normalize("NFKC", text))))
 
 
 def _english_clitics_cut(text: str) -> str:
@@ -256,19 +259,6 @@ def _without_clitic(word: str) -> str:
     return word[:-2] if word.lower().endswith("'s") else word
 
 
-@cache
-def _jieba() -> Any:
-    """jieba, its logger left to the application's logging: jieba gives it a stderr handler of
-    its own at DEBUG, so its dictionary-loading lines print twice (once through the root
-    logger) even under `tuner --quiet`."""
-    import jieba
-
-    for handler in list(jieba.default_logger.handlers):
-        jieba.default_logger.removeHandler(handler)
-    jieba.default_logger.setLevel(logging.NOTSET)
-    return jieba
-
-
 def segmenter_words(settings: Preprocessing, language: str) -> tuple[str, ...]:
     """The words jieba keeps whole, as the text it segments writes them (NFKC, before
     lower-casing), sorted and once each: the `user_words`, and the `extra_stopwords` it would
@@ -290,7 +280,7 @@ def split_stop_words(words: tuple[str, ...], lowercase: bool, shortest: int
     whole already (its frequency would change how the text around it is cut), and one no
     token can equal (新华社-记者, a mark inside: kept whole it would drop 新华社 and 记者 while
     `validate` says it drops nothing)."""
-    jieba = _jieba()
+    jieba = loaded_jieba()
     unmatchable = set(_unmatchable(words, lowercase, "zh", shortest))
     normal = {unicodedata.normalize("NFKC", w.strip()) for w in words if w not in unmatchable}
     return tuple(sorted(w for w in normal
@@ -301,14 +291,14 @@ def unsegmentable_words(words: tuple[str, ...]) -> list[str]:
     """Those of `words` (user_words) jieba cannot keep whole: it segments runs of the characters
     its re_han_default spans (Chinese, Latin letters, digits and + # & . _ % -) and cuts text
     at any other, so Pokémon宝可梦 becomes pok, mon and 宝可梦."""
-    pattern = _jieba().re_han_default
+    pattern = loaded_jieba().re_han_default
     return [w for w in words if not pattern.fullmatch(unicodedata.normalize("NFKC", w.strip()))]
 
 
 def _segmenter(words: tuple[str, ...], lowercase: bool) -> Any:
     """jieba's own segmenter, or for `words` one of its own with them added: the module's
     default is shared by every bag of words a process builds."""
-    return _own_segmenter(words, lowercase) if words else _jieba()
+    return _own_segmenter(words, lowercase) if words else loaded_jieba()
 
 
 # Bounded: a grid's lists are the key, and `tuner serve` takes any list from the network. Each
@@ -320,7 +310,7 @@ def _own_segmenter(words: tuple[str, ...], lowercase: bool) -> Any:
     """A segmenter with `words` added. With `lowercase`, each word in lower, upper and title
     case too, as tokens are compared: jieba reads the text before it is lower-cased, and
     "nba球星" alone leaves NBA球星 in the text split."""
-    segmenter = _jieba().Tokenizer()
+    segmenter = with_private_cache(loaded_jieba().Tokenizer())
     cased = {variant for word in words for variant in (
         (word, word.lower(), word.upper(), word.capitalize()) if lowercase else (word,))}
     for word in sorted(cased):  # in one order: each word's suggested frequency reads the rest
