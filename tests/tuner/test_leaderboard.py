@@ -755,3 +755,26 @@ def test_a_models_settings_beyond_its_defaults_are_those_every_row_shares() -> N
     assert fixed_settings(null_alpha) == shared  # alpha 1/5 is what null gives at K=5
     set_alpha = rank_configs(aggregate_seeds(trials[2:]), "ari")
     assert fixed_settings(set_alpha) == ["alpha=0.5", *shared]
+
+
+def test_rows_that_average_seeds_the_latest_sweep_did_not_ask_for_say_so() -> None:
+    """Seeds [42, 43] then [42, 44]: the rows averaged 42, 43 and 44 (ARI 0.0999 ± 0.0116)
+    where a fresh run of the grid gives 0.1062 ± 0.0053, unsaid (content audit of 2026-12-05)."""
+    from tuner.reporting.leaderboard import latest_seed_list, with_earlier_seeds
+    from tuner.tracking.records import SweepRun
+
+    trials = [trial(f"k{s}", "LDA", s, {"ari": 0.1 + s / 1000}, num_topics=10)
+              for s in (42, 43, 44)] + [trial("f42", "LDA", 42, {"ari": 0.05}, num_topics=5)]
+    older = SweepRun("s1", "s1", {"seeds": "42,43"}, {"tuner.context": "c"}, 1)
+    newer = SweepRun("s2", "s2", {"seeds": "42,44"}, {"tuner.context": "c"}, 2)
+    latest = latest_seed_list([newer, older], "c")
+    assert latest == frozenset({42, 44})
+    board = with_earlier_seeds(rank_configs(aggregate_seeds(trials), "ari"), latest)
+    assert [c.earlier_seeds for c in board] == [(43,), ()]
+    assert format_leaderboard(board, "ari").splitlines()[-1] == (
+        "(1 row (#1) also average a seed the latest sweep did not ask for (43), finished by "
+        "earlier sweeps on the same data: every finished seed of a configuration counts, so its "
+        "mean is not the one a run of the latest grid alone would give)")
+    cut = SweepRun("s3", "s3", {"seeds": "1,2,... (7000 characters)"}, {"tuner.context": "c"}, 3)
+    assert latest_seed_list([cut], "c") is None
+    assert with_earlier_seeds(board, None) == board

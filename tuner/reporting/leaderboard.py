@@ -53,6 +53,8 @@ class ConfigResult:
     # other code) and none of those trials finished (failed, killed, pruned or never ran):
     # these scores are of the earlier settings.
     replaced: bool = False
+    # seeds of its trials that the latest sweep on this data did not ask for (with_earlier_seeds)
+    earlier_seeds: tuple[int, ...] = ()
 
     @property
     def seeds(self) -> int:
@@ -335,6 +337,31 @@ def latest_seeds(sweeps: Sequence[SweepRun], context: str | None) -> int:
     return seeds_asked([sweep]).get(sweep.run_id, 0) if sweep is not None else 0
 
 
+def latest_seed_list(sweeps: Sequence[SweepRun], context: str | None) -> frozenset[int] | None:
+    """The seeds the latest sweep on the data of `context` asked for; None where it does not
+    say (a `seeds` param cut for its length)."""
+    sweep = latest_sweep(sweeps, context)
+    if sweep is None or sweep.run_id not in seeds_asked([sweep]):
+        return None
+    try:
+        return frozenset(int(seed) for seed in sweep.params["seeds"].split(","))
+    except ValueError:
+        return None
+
+
+def with_earlier_seeds(configs: list[ConfigResult], latest: frozenset[int] | None
+                       ) -> list[ConfigResult]:
+    """Each configuration with the seeds of its trials that `latest` (the latest sweep's) does
+    not hold: a row pools every finished seed of its configuration on this data, so after
+    seeds [42, 43] became [42, 44] it averaged three where a fresh run averages two (content
+    audit of 2026-12-05), which the board then says."""
+    if latest is None:
+        return configs
+    return [replace(c, earlier_seeds=tuple(sorted(
+        {t.seed for t in c.trials if t.seed is not None and t.seed not in latest})))
+        for c in configs]
+
+
 def declared_swept(sweeps: Sequence[SweepRun], context: str | None) -> dict[str, list[str]]:
     """Model -> the parameters the grids of `sweeps` on the data of `context` (all of them for
     None) varied, from their sweep runs' tag."""
@@ -571,10 +598,10 @@ def leaderboard(tracker: Tracker, experiment: str, metric: str, limit: int = 10,
         if asked.keys and asked.shown is None else []
     unfinished = asked_unfinished(asked.keys, trials, failed, asked.shown) \
         if asked.keys else frozenset()
-    return rank_configs(aggregate_seeds(trials, declared_swept(sweeps, context), asked.keys,
-                                       seeds_asked(sweeps), latest_seeds(sweeps, context),
-                                       unfinished),
-                        metric)[:limit]
+    configs = rank_configs(aggregate_seeds(trials, declared_swept(sweeps, context), asked.keys,
+                                           seeds_asked(sweeps), latest_seeds(sweeps, context),
+                                           unfinished), metric)
+    return with_earlier_seeds(configs, latest_seed_list(sweeps, context))[:limit]
 
 
 def format_mean_sd(config: ConfigResult, metric: str, digits: int = 4) -> str:
@@ -614,7 +641,8 @@ def format_leaderboard(entries: Sequence[ConfigResult], metric: str) -> str:
     return "\n".join([header, "-" * max(len(line) for line in [header, *rows]), *rows,
                       *_noise_note(entries, metric), *_same_fits_note(entries),
                       *_topics_note(entries, bool(topics)),
-                      *_shared_work_note(entries), *_superseded_note(entries)])
+                      *_shared_work_note(entries), *_superseded_note(entries),
+                      *_earlier_seeds_note(entries)])
 
 
 def topics_found(entry: ConfigResult) -> str:
@@ -778,6 +806,33 @@ def superseded_sentence(entries: Sequence[ConfigResult]) -> str | None:
             "or its libraries), or, for a fit that reads no seed, with its other seeds: not "
             "ranked here; "
             "the runs the latest sweep asked for stand, else the newest")
+
+
+EARLIER_SEEDS_NAMED = 5  # rows named in the note; the rest counted
+
+
+def earlier_seeds_sentence(entries: Sequence[ConfigResult]) -> str | None:
+    """What the board and the report say of rows that average seeds the latest sweep did not
+    ask for (None: no row does)."""
+    ranks = [rank for rank, e in enumerate(entries, start=1) if e.earlier_seeds]
+    if not ranks:
+        return None
+    seeds = sorted({s for e in entries for s in e.earlier_seeds})
+    named = ", ".join(f"#{rank}" for rank in ranks[:EARLIER_SEEDS_NAMED]) + (
+        f" and {len(ranks) - EARLIER_SEEDS_NAMED} more" if len(ranks) > EARLIER_SEEDS_NAMED
+        else "")
+    shown = ", ".join(map(str, seeds[:EARLIER_SEEDS_NAMED])) + (
+        " ..." if len(seeds) > EARLIER_SEEDS_NAMED else "")
+    return (f"{counted(len(ranks), 'row')} ({named}) also average "
+            f"{'a seed' if len(seeds) == 1 else 'seeds'} the latest sweep did not ask for "
+            f"({shown}), finished by earlier sweeps on the same data: every finished seed of a "
+            "configuration counts, so its mean is not the one a run of the latest grid alone "
+            "would give")
+
+
+def _earlier_seeds_note(entries: Sequence[ConfigResult]) -> list[str]:
+    sentence = earlier_seeds_sentence(entries)
+    return [f"({sentence})"] if sentence else []
 
 
 def _superseded_note(entries: Sequence[ConfigResult]) -> list[str]:

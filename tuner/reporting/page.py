@@ -19,6 +19,7 @@ from tuner.reporting.importance import ModelImportance, why_no_importance
 from tuner.reporting.leaderboard import (
     ConfigResult,
     collapsed,
+    earlier_seeds_sentence,
     fixed_settings,
     format_mean_sd,
     format_value,
@@ -261,6 +262,7 @@ def _ranking_table(data: ReportData) -> str:
         + _paragraph(noise_sentence(data.ranked, data.metric)) \
         + _paragraph(same_fits_sentence(data.ranked)) \
         + _paragraph(superseded_sentence(data.ranked)) \
+        + _paragraph(earlier_seeds_sentence(data.ranked)) \
         + _paragraph(shared_work_sentence(data.ranked))
 
 

@@ -38,6 +38,7 @@ from tuner.reporting.leaderboard import (
     collapsed,
     declared_swept,
     latest_asked,
+    latest_seed_list,
     latest_seeds,
     newest_context,
     on_data,
@@ -46,6 +47,7 @@ from tuner.reporting.leaderboard import (
     seeds_asked,
     shown_as,
     unended_sweep,
+    with_earlier_seeds,
 )
 from tuner.reporting.page import (
     NO_TOPIC,
@@ -161,7 +163,8 @@ def write_report_with(tracker: Tracker, experiment: str, out: Path,
     data = _report_data(tracker, experiment, trials, metric or ranking_metric(sweeps),
                         declared, len(everything) - len(trials), asked.keys, seeds_asked(sweeps),
                         latest_seeds(sweeps, context), _labels(tracker, sweep),
-                        asked_unfinished(asked.keys, ranked(trials), failed, asked.shown))
+                        asked_unfinished(asked.keys, ranked(trials), failed, asked.shown),
+                        latest_seed_list(sweeps, context))
     data = _with_failures(data, trials, failed, declared)
     warned = (tracker.read_json(sweep.run_id, WARNINGS_FILE) or {}
               if sweep.tags.get(WARNINGS_TAG, "0") != "0" else {})
@@ -238,14 +241,15 @@ def _report_data(tracker: Tracker, experiment: str, trials: list[FinishedTrial],
                  on_older_data: int = 0, asked: Collection[str] = frozenset(),
                  sweep_seeds: Mapping[str, int] | None = None,
                  asked_seeds: int = 0, labels: Mapping[str, str] | None = None,
-                 unfinished: Collection[str] = frozenset()) -> ReportData:
+                 unfinished: Collection[str] = frozenset(),
+                 latest: frozenset[int] | None = None) -> ReportData:
     # once over every ranked run, so each configuration counts the runs made otherwise that it
     # stands for (the board's superseded note; the report left it out)
     standing = aggregate_seeds(ranked(trials), declared, asked, sweep_seeds, asked_seeds,
                                unfinished)
     full = [t for config in standing for t in config.trials]
     metric = metric or ("ari" if full and all("ari" in t.metrics for t in full) else "npmi")
-    configs = rank_configs(standing, metric)
+    configs = with_earlier_seeds(rank_configs(standing, metric), latest)
     if not configs:
         logged = sorted({m for t in full for m in t.metrics})
         older = (f"; {on_older_data} finished trials were judged on data that has changed "
