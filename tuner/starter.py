@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tuner.data.corpus import is_missing, is_nested, level_text, read_records
+from tuner.data.corpus import (
+    is_missing,
+    is_nested,
+    level_text,
+    read_records,
+    text_mostly_present,
+)
 from tuner.data.ground_truth import not_topical
 from tuner.data.language import (
     LETTER,
@@ -194,9 +200,10 @@ def _every_records_fields(records: Sequence[Mapping[str, Any]]) -> list[str]:
 
 
 def _most_records_fields(records: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Fields more than half the records have, in the order they first appear."""
+    """Fields that nearly every record has (as `tuner validate` takes a text field: corpus.
+    text_mostly_present), in the order they first appear."""
     counts = Counter(name for record in records for name in record)
-    return [name for name in counts if counts[name] * 2 > len(records)]
+    return [name for name in counts if text_mostly_present(counts[name], len(records))]
 
 
 def _words_by_field(sample: Sequence[Mapping[str, Any]], names: Sequence[str]

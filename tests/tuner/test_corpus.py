@@ -717,3 +717,23 @@ def test_missing_and_unreadable_dates_are_said_at_once():
     assert said.startswith("x.jsonl: dataset.timestamp_field: every document needs a date; 1 of "
                            "4 have none (null or empty), e.g. document 'b'; and expects ISO dates")
     assert "1 of 4 documents have values that are none of these, e.g. document 'c'" in said
+
+
+def test_a_text_field_many_records_lack_is_refused_not_read_as_empty(tmp_path, records):
+    """Half the records hold their text under "text", half under "body": read as documents
+    without text, half the corpus was dropped, and validate advised dropping them (review of
+    2026-12-05). A few records without it are documents without text."""
+    rows = [dict(r) for r in records]
+    for row in rows[1::2]:
+        row["body"] = row.pop("text")
+    with pytest.raises(DataError, match=r"dataset.text_field 'text' is missing from 30 of 60 "
+                                        r"records; the first such record has the fields body"):
+        load_corpus(DatasetSpec(write_jsonl(tmp_path / "half.jsonl", rows)))
+    few = [dict(r) for r in records]
+    for row in few[:6]:  # 10%: documents without text
+        del row["text"]
+    corpus = load_corpus(DatasetSpec(write_jsonl(tmp_path / "few.jsonl", few)))
+    assert corpus.texts[:6] == [""] * 6
+    del few[6]["text"]  # 7 of 60: over a tenth
+    with pytest.raises(DataError, match="is missing from 7 of 60"):
+        load_corpus(DatasetSpec(write_jsonl(tmp_path / "more.jsonl", few)))

@@ -698,9 +698,11 @@ def _require_fields(records: list[dict[str, Any]], spec: DatasetSpec, where: str
         if name is None:
             continue
         lacking = [r for r in records if name not in r]
-        # a record without its text is a document without text, as a null one is (said by
-        # validate); a text field no record has is a wrong name
-        if lacking and not (role.startswith("text_field") and len(lacking) < len(records)):
+        # a few records without the text are documents without text, as null ones are (said by
+        # validate); a text field many records lack is a wrong name, or a file whose records
+        # hold their text under other names (half under "text", half under "body")
+        if lacking and not (role.startswith("text_field") and text_mostly_present(
+                len(records) - len(lacking), len(records))):
             available = ", ".join(sorted(lacking[0].keys()))
             problems.append(f"{where}: dataset.{role} '{name}' is missing from {len(lacking)} "
                             f"of {len(records)} records; the first such record has the fields "
@@ -708,6 +710,15 @@ def _require_fields(records: list[dict[str, Any]], spec: DatasetSpec, where: str
                             f"{_hint(role, len(lacking) == len(records), _is_folder(spec.path))}")
     if problems:
         raise DataError("\n".join(problems))
+
+
+TEXT_FIELD_PRESENT = 0.9  # of the records, at least, that must hold a text field
+
+
+def text_mostly_present(holding: int, records: int) -> bool:
+    """Whether a text field `holding` of the `records` have is the corpus's text field, the
+    rest being documents without text (TEXT_FIELD_PRESENT)."""
+    return holding >= TEXT_FIELD_PRESENT * records
 
 
 def _is_folder(path: Path) -> bool:
