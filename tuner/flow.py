@@ -19,7 +19,14 @@ from pathlib import Path
 from tuner.data.store import WaitWatch, waits_watched
 from tuner.devices import usable_cores
 from tuner.engine.executors import SharedPool, WarmPool, make_executor, threads_per_worker
-from tuner.engine.runner import Limits, SweepCounts, SweepResult, SweepSummary, run_sweep
+from tuner.engine.runner import (
+    Limits,
+    StepHook,
+    SweepCounts,
+    SweepResult,
+    SweepSummary,
+    run_sweep,
+)
 from tuner.engine.sweep import CheckedInputs, PreparedSweep, precompute
 from tuner.errors import (
     SweepAbortedError,
@@ -115,8 +122,7 @@ class SweepHooks:
     on_prepared: Callable[[PreparedSweep, frozenset[str]], None] | None = None
     on_record: Callable[[TrialRecord], None] | None = None
     on_start: Callable[[str], None] | None = None
-    # a line as each shared step starts and ends, with its seconds at its end (runner.StepHook)
-    on_step: Callable[[str, float | None], None] | None = None
+    on_step: StepHook | None = None  # a line as each shared step starts and ends
     # a line as a wait on another sweep's cache lock starts, None as it ends (store.WaitWatch)
     on_wait: Callable[[str | None], None] | None = None
 

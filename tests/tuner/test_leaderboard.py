@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 
 import pytest
@@ -775,6 +776,17 @@ def test_rows_that_average_seeds_the_latest_sweep_did_not_ask_for_say_so() -> No
         "(1 row (#1) also average a seed the latest sweep did not ask for (43), finished by "
         "earlier sweeps on the same data: every finished seed of a configuration counts, so its "
         "mean is not the one a run of the latest grid alone would give)")
+    # STM's spectral start reads no seed: one fit for every seed (review of 2026-12-05); a row
+    # the latest sweep did not ask for is an earlier sweep's, whatever its seeds
+    stm = FinishedTrial("m43", "m43", "STM", {"num_topics": 10, "init": "spectral"}, 43,
+                        {"ari": 0.3}, config_key="stm")
+    lda = [dataclasses.replace(t, config_key="lda10") for t in trials]
+    board = with_earlier_seeds(rank_configs(aggregate_seeds([*lda, stm]), "ari"), latest,
+                               {"lda10", "stm"})
+    assert {(c.model, c.params["num_topics"]): c.earlier_seeds for c in board} == \
+        {("LDA", 10): (43,), ("LDA", 5): (), ("STM", 10): ()}
+    unasked = with_earlier_seeds(rank_configs(aggregate_seeds(lda), "ari"), latest, {"other"})
+    assert all(not c.earlier_seeds for c in unasked)
     cut = SweepRun("s3", "s3", {"seeds": "1,2,... (7000 characters)"}, {"tuner.context": "c"}, 3)
     assert latest_seed_list([cut], "c") is None
     assert with_earlier_seeds(board, None) == board

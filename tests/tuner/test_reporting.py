@@ -192,7 +192,7 @@ def test_report_model_table_shows_only_swept_parameters(written: WrittenReport) 
     assert "Preprocessing of the latest sweep" not in page  # the defaults go unsaid
     # what every row shares beyond the defaults is said once above the table, the defaults not
     # (eta 0.01): rows of 10 iterations read as of the default 100 (report audit)
-    assert "<p>swept: num_topics, alpha; set beyond its defaults in every row: max_iter=10, " \
+    assert "<p>swept: num_topics, alpha; every row ran with, beyond its defaults: max_iter=10, " \
         "vocab_size=1000</p>" in page
 
 
@@ -616,12 +616,13 @@ def test_best_by_npmi_repeats_the_sweeps_warning_of_thin_counts(tmp_path: Path) 
     from trainers import trainer_revision
     from tuner import trial as t
     from tuner.engine.advice import THIN_NPMI_SAID
-    from tuner.tracking.tags import WARNINGS_TAG
+    from tuner.tracking.tags import TRUTH_TAG, WARNINGS_TAG
     from tuner.tracking.tracker import SWEEP_SETTINGS_FILE, WARNINGS_FILE
 
     uri = sqlite_store(tmp_path / "m.db")
     tracker = MlflowTracker(uri)
-    sweep = tracker.start_sweep("e", {"tuner.context": "ctx", WARNINGS_TAG: "1"}, {})
+    sweep = tracker.start_sweep("e", {"tuner.context": "ctx", WARNINGS_TAG: "1",
+                                      TRUTH_TAG: "ab12"}, {})
     warning = (f"g.json: preprocessing: {THIN_NPMI_SAID} 3,986 documents alone, 5.1 words each "
                "(20,300 in all): most pairs never share a window; rank by ari or nmi where ...")
     tracker.log_json(sweep.run_id, WARNINGS_FILE, {"warnings": [warning], "after_trials": []})
@@ -643,3 +644,8 @@ def test_best_by_npmi_repeats_the_sweeps_warning_of_thin_counts(tmp_path: Path) 
     said.clear()
     best_grid(uri, "e", "diversity", say=said.append)
     assert not any("thin counts" in s for s in said)
+    tracker.set_tags(sweep.run_id, {TRUTH_TAG: "none"})  # no labels: no ari to check it by
+    said.clear()
+    best_grid(uri, "e", "npmi", say=said.append)
+    assert said[1].endswith("never share a window; score its topics against a larger corpus "
+                            "of such texts with `tuner score`"), said

@@ -41,7 +41,7 @@ from tuner.reporting.leaderboard import (
     within_noise,
 )
 from tuner.tracking.records import SweepRun, ranked, ranking_metric
-from tuner.tracking.tags import GRID_TAG
+from tuner.tracking.tags import GRID_TAG, TRUTH_TAG, WARNINGS_TAG
 
 if TYPE_CHECKING:
     from tuner.params import Param
@@ -224,8 +224,6 @@ def _thin_npmi_said(tracker: Tracker, sweeps: Sequence[SweepRun], context: str |
     """For a choice by NPMI, the sweep's warning that its corpus was too thin to rank models
     by NPMI, if it gave one: the warning stayed in the run's output while `tuner best --metric
     npmi` named a model, whose lead a 10,000-headline reference took away (audit on headlines)."""
-    from tuner.tracking.tags import WARNINGS_TAG
-
     sweep = latest_sweep(sweeps, context)
     if metric != "npmi" or sweep is None or sweep.tags.get(WARNINGS_TAG, "0") == "0":
         return None
@@ -237,9 +235,10 @@ def _thin_npmi_said(tracker: Tracker, sweeps: Sequence[SweepRun], context: str |
     if thin is None:
         return None
     said = thin[thin.index(THIN_NPMI_SAID):].split("; rank by")[0]
+    labelled = sweep.tags.get(TRUTH_TAG, "none") != "none"
     return (f"best by npmi on thin counts: {said}; "
-            "check the choice by ari or nmi, or score its topics against a larger corpus of "
-            "such texts with `tuner score`")
+            + ("check the choice by ari or nmi, or score" if labelled else "score")
+            + " its topics against a larger corpus of such texts with `tuner score`")
 
 
 def _chosen(board: list[ConfigResult], metric: str) -> ConfigResult:

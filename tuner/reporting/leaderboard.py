@@ -161,10 +161,14 @@ def resolved_null(trial: FinishedTrial, name: str, value: Any) -> bool:
         return False
 
 
+_ABSENT = object()
+
+
 def fixed_settings(configs: Sequence[ConfigResult]) -> list[str]:
-    """The parameters every row of a model shares, as "name=value", where not its default
-    (`configs`: of one model): the rows name only what varies, and epochs 300 or
-    reduce_outliers read as the defaults."""
+    """The parameters every row of a model ran with alike, as "name=value", where not its
+    default (`configs`: of one model): the rows name only what varies, and epochs 300 or
+    reduce_outliers read as the defaults. These are the runs' values: a vocab_size the corpus
+    capped (2,654 words of the default 5,000) is among them."""
     schema = param_schema(configs[0].model)
     first = configs[0]
     shared = {name: value for name, value in first.params.items()
@@ -174,8 +178,6 @@ def fixed_settings(configs: Sequence[ConfigResult]) -> list[str]:
             if not _same_value(value, schema[name].default)
             and not (schema[name].default is None and resolved_null(first.trials[0], name, value))]
 
-
-_ABSENT = object()
 
 
 def _same_value(value: Any, default: Any) -> bool:
@@ -349,17 +351,23 @@ def latest_seed_list(sweeps: Sequence[SweepRun], context: str | None) -> frozens
         return None
 
 
-def with_earlier_seeds(configs: list[ConfigResult], latest: frozenset[int] | None
-                       ) -> list[ConfigResult]:
-    """Each configuration with the seeds of its trials that `latest` (the latest sweep's) does
-    not hold: a row pools every finished seed of its configuration on this data, so after
-    seeds [42, 43] became [42, 44] it averaged three where a fresh run averages two (content
-    audit of 2026-12-05), which the board then says."""
+def with_earlier_seeds(configs: list[ConfigResult], latest: frozenset[int] | None,
+                       asked: Collection[str] = frozenset()) -> list[ConfigResult]:
+    """Each configuration the latest sweep asked for (`asked`: config keys; none known, every
+    one) with the seeds of its trials that `latest` (that sweep's seeds) does not hold: a row
+    pools every finished seed of its configuration on this data, so after seeds [42, 43] became
+    [42, 44] it averaged three where a fresh run averages two (content audit of 2026-12-05),
+    which the board then says. A fit that reads no seed (STM's spectral start) is one fit for
+    every seed, and a row the latest sweep did not ask for is an earlier sweep's."""
     if latest is None:
         return configs
     return [replace(c, earlier_seeds=tuple(sorted(
-        {t.seed for t in c.trials if t.seed is not None and t.seed not in latest})))
-        for c in configs]
+        {t.seed for t in c.trials if t.seed is not None and t.seed not in latest
+         and reads_seed(t)}))) if _asked_for(c, asked) else c for c in configs]
+
+
+def _asked_for(config: ConfigResult, asked: Collection[str]) -> bool:
+    return not asked or any(t.config_key in asked for t in config.trials)
 
 
 def declared_swept(sweeps: Sequence[SweepRun], context: str | None) -> dict[str, list[str]]:
@@ -601,7 +609,7 @@ def leaderboard(tracker: Tracker, experiment: str, metric: str, limit: int = 10,
     configs = rank_configs(aggregate_seeds(trials, declared_swept(sweeps, context), asked.keys,
                                            seeds_asked(sweeps), latest_seeds(sweeps, context),
                                            unfinished), metric)
-    return with_earlier_seeds(configs, latest_seed_list(sweeps, context))[:limit]
+    return with_earlier_seeds(configs, latest_seed_list(sweeps, context), asked.keys)[:limit]
 
 
 def format_mean_sd(config: ConfigResult, metric: str, digits: int = 4) -> str:

@@ -32,6 +32,7 @@ from tuner.reporting.leaderboard import (
 from tuner.reporting.plots import TOPIC_WORDS_SHOWN
 from tuner.reporting.recurring import recurring_for, recurring_html, recurring_note
 from tuner.tracking.records import FinishedTrial
+from tuner.trial import MetricSettings
 
 TABLE_METRICS = ("npmi", "diversity", "ari", "f1", "fit_seconds")
 TOP_CONFIGS = 3  # configurations whose best trial's topics the page lists
@@ -138,8 +139,9 @@ def render_page(data: ReportData, plots: Sequence[Path], note: str = "",
 def reading(data: ReportData) -> str:
     """How to read the page's numbers, with the word counts its trials were scored on: the
     lists show TOPIC_WORDS_SHOWN words, diversity counts 25 by default (report audit)."""
-    settings = _scored_on(data)
-    topn, diversity_topn = settings.get("topn", 10), settings.get("diversity_topn", 25)
+    settings, default = _scored_on(data), MetricSettings()
+    topn = settings.get("topn", default.topn)
+    diversity_topn = settings.get("diversity_topn", default.diversity_topn)
     return (
         "<details><summary>How to read these numbers</summary><ul>"
         f"<li><b>npmi</b> (−1 to 1): how often each topic's top {topn} words occur together "
@@ -302,7 +304,8 @@ def _model_section(model: str, configs: list[ConfigResult], data: ReportData,
     images = "".join(_image(plot_name(kind, model)) for kind in ("params", "importance")
                      if plot_name(kind, model) in names)
     fixed = fixed_settings(configs)
-    fixed_said = f"; set beyond its defaults in every row: {', '.join(fixed)}" if fixed else ""
+    fixed_said = f"; every row ran with, beyond its defaults: {', '.join(fixed)}" if fixed \
+        else ""
     return (f"<h2>{html.escape(model)}</h2><p>swept: {html.escape(', '.join(swept) or 'nothing')}"
             f"{html.escape(fixed_said)}</p>{table}{images}{_importance_note(model, configs, data)}")
 

@@ -249,7 +249,7 @@ def _report_data(tracker: Tracker, experiment: str, trials: list[FinishedTrial],
                                unfinished)
     full = [t for config in standing for t in config.trials]
     metric = metric or ("ari" if full and all("ari" in t.metrics for t in full) else "npmi")
-    configs = with_earlier_seeds(rank_configs(standing, metric), latest)
+    configs = with_earlier_seeds(rank_configs(standing, metric), latest, asked)
     if not configs:
         logged = sorted({m for t in full for m in t.metrics})
         older = (f"; {on_older_data} finished trials were judged on data that has changed "
