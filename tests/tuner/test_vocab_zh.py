@@ -461,9 +461,22 @@ def test_the_private_jieba_folder_is_never_one_another_could_write(tmp_path, mon
     mine = private_folder.__wrapped__()
     assert mine == str(tmp_path / f"tuner-jieba-{os.getuid()}")
     assert os.stat(mine).st_mode & 0o777 == 0o700
-    os.chmod(mine, 0o777)  # others may write it now: a folder of this process's own instead
-    shared = private_folder.__wrapped__()
-    assert shared != mine and os.stat(shared).st_mode & 0o777 == 0o700
+    os.chmod(mine, 0o777)  # others may write it now: no file cache at all
+    assert private_folder.__wrapped__() is None
     os.rmdir(mine)
     os.symlink(tmp_path / "elsewhere", mine)  # a link planted under the name
-    assert private_folder.__wrapped__() not in (mine, str(tmp_path / "elsewhere"))
+    assert private_folder.__wrapped__() is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == [os.path.basename(mine)]  # no leak
+
+
+def test_without_a_private_folder_jieba_segments_from_a_dictionary_built_in_memory(
+        tmp_path, monkeypatch):
+    import jieba
+
+    from tuner.data import jieba_dict
+
+    monkeypatch.setattr(jieba_dict, "private_folder", lambda: None)
+    segmenter = jieba_dict.with_private_cache(jieba.Tokenizer())
+    assert segmenter.initialized and segmenter.cache_file is None
+    text = "比特币价格再创新高"
+    assert segmenter.lcut(text) == jieba_dict.loaded_jieba().lcut(text)

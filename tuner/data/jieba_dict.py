@@ -14,6 +14,7 @@ import logging
 import os
 import stat
 import tempfile
+import threading
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -24,26 +25,37 @@ from typing import Any
 KEYED_DICTIONARY = "7197c3211ddd98962b036cdf40324d1ea2bfaa12bd028e68faa70111a88e12a8"
 
 
+_SETTING_UP = threading.Lock()  # `tuner serve` tokenises in threads
+
+
 @cache
 def loaded_jieba() -> Any:
     """jieba, its default segmenter's cache private (with_private_cache) and its logger left to
     the application's logging: jieba gives it a stderr handler of its own at DEBUG, so its
     dictionary-loading lines print twice (once through the root logger) even under
     `tuner --quiet`."""
-    import jieba
+    with _SETTING_UP:
+        import jieba
 
-    for handler in list(jieba.default_logger.handlers):
-        jieba.default_logger.removeHandler(handler)
-    jieba.default_logger.setLevel(logging.NOTSET)
-    with_private_cache(jieba.dt)
-    return jieba
+        for handler in list(jieba.default_logger.handlers):
+            jieba.default_logger.removeHandler(handler)
+        jieba.default_logger.setLevel(logging.NOTSET)
+        if not jieba.dt.initialized and jieba.dt.cache_file is None:
+            with_private_cache(jieba.dt)
+        return jieba
 
 
 def with_private_cache(segmenter: Any) -> Any:
     """`segmenter` (a jieba.Tokenizer not yet initialised) with its prefix dictionary cached in
     private_folder(), named by its dictionary's digest: a cache of another dictionary has
-    another name, and no other user can leave one there."""
-    segmenter.tmp_dir = private_folder()
+    another name, and no other user can leave one there. Without such a folder, the dictionary
+    is built in memory (about a second) and cached nowhere."""
+    folder = private_folder()
+    if folder is None:
+        segmenter.FREQ, segmenter.total = segmenter.gen_pfdict(segmenter.get_dict_file())
+        segmenter.initialized = True
+        return segmenter
+    segmenter.tmp_dir = folder
     segmenter.cache_file = f"jieba-{dictionary_digest()[:32]}.cache"
     return segmenter
 
@@ -64,17 +76,16 @@ def dictionary_identity() -> dict[str, str]:
 
 
 @cache
-def private_folder() -> str:
-    """`$TMPDIR/tuner-jieba-<uid>`, made readable and writable by this user alone; where that
-    name is taken by anything else (a link, another user's folder, one others may write), a new
-    folder of this process's own."""
+def private_folder() -> str | None:
+    """`$TMPDIR/tuner-jieba-<uid>`, made readable and writable by this user alone; None where
+    that name is taken by anything else (a link, another user's folder, one others may write)
+    or cannot be made."""
     folder = Path(tempfile.gettempdir()) / f"tuner-jieba-{os.getuid()}"
     try:
         folder.mkdir(mode=0o700, exist_ok=True)
         found = folder.lstat()
-        if stat.S_ISDIR(found.st_mode) and found.st_uid == os.getuid() \
-                and not found.st_mode & 0o077:
-            return str(folder)
     except OSError:
-        pass
-    return tempfile.mkdtemp(prefix="tuner-jieba-")
+        return None
+    mine = stat.S_ISDIR(found.st_mode) and found.st_uid == os.getuid() \
+        and not found.st_mode & 0o077
+    return str(folder) if mine else None
