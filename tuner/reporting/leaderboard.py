@@ -179,7 +179,6 @@ def fixed_settings(configs: Sequence[ConfigResult]) -> list[str]:
             and not (schema[name].default is None and resolved_null(first.trials[0], name, value))]
 
 
-
 def _same_value(value: Any, default: Any) -> bool:
     """Equal as a run's parameters compare, 10 as 10.0 (typed back from text)."""
     if isinstance(value, (int, float)) and isinstance(default, (int, float)) \
