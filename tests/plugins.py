@@ -128,6 +128,14 @@ class LumpyTrainer(_AdjustedLda):
                                    assignments=np.zeros(data.bow.n_docs, dtype=np.int64))
 
 
+class SeedyTrainer(_AdjustedLda):
+    """Declares a parameter named `seed`, which trial runs log for themselves: refused."""
+
+    name: ClassVar[str] = "Seedy"
+    params: ClassVar[ParamSchema] = ParamSchema("Seedy", [NUM_TOPICS, VOCAB_SIZE, Param(
+        "seed", int, 1, between(0, 10), "its own seed")])
+
+
 class ThreadsTrainer(_AdjustedLda):
     """Reports the native threads its fit was given (`fit_threads`)."""
 

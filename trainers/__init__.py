@@ -14,9 +14,10 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from tuner.data.versions import installed_versions
+from tuner.params import RUN_PARAMS
 
 if TYPE_CHECKING:
     from trainers.base import Trainer
@@ -88,7 +89,8 @@ def load_trainer(name: str) -> type[Trainer]:
 
     Raises:
         KeyError: no trainer is registered under `name`.
-        TypeError: the registered class does not subclass trainers.base.Trainer.
+        TypeError: the registered class does not subclass trainers.base.Trainer, or names a
+            parameter as trial runs name what they log beside it (tuner.params.RUN_PARAMS).
     """
     from trainers.base import Trainer
 
@@ -101,8 +103,13 @@ def load_trainer(name: str) -> type[Trainer]:
     if not isinstance(found, type) or Trainer not in found.__mro__:
         raise TypeError(f"{official} ({target}) must be a class that subclasses "
                         "trainers.base.Trainer")
-    plugin_source(found)  # its files read now, beside the import (see plugin_source)
-    return found
+    trainer = cast("type[Trainer]", found)
+    taken = sorted(set(trainer.params.names) & set(RUN_PARAMS))
+    if taken:  # a plug-in's `seed`, read back from its runs, would be lost
+        raise TypeError(f"{official} ({target}): parameter names {taken} are taken by what "
+                        f"every trial run logs beside a model's ({', '.join(RUN_PARAMS)})")
+    plugin_source(trainer)  # its files read now, beside the import (see plugin_source)
+    return trainer
 
 
 def remember_plugin_sources() -> None:

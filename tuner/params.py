@@ -245,6 +245,12 @@ def _holds_float32(name: str) -> Callable[[Mapping[str, Any]], bool]:
     return lambda p: p[name] is None or low <= p[name] <= high
 
 
+# What a trial run logs beside its model's parameters (tuner.tracking.records.NOT_MODEL_PARAMS):
+# the model, the seed, the data its scores were judged on and the metric settings. No trainer's
+# parameter may take one of these names: read back from its runs, it would be lost.
+RUN_PARAMS = ("model", "seed", "data", "npmi_window", "topn", "diversity_topn", "npmi_reference")
+
+
 @dataclass(frozen=True)
 class ParamSchema:
     """The complete, explicit parameter list of one model."""

@@ -168,6 +168,16 @@ def test_models_without_a_budget_are_the_ones_never_pruned() -> None:
 def test_no_parameter_takes_a_name_runs_log_beside_the_model_s(model: str) -> None:
     """A trial run logs the model's parameters beside `model`, `seed`, `data` and the metric
     settings, and reads them back without those: a parameter so named would be lost."""
+    from tuner.params import RUN_PARAMS
     from tuner.tracking.records import NOT_MODEL_PARAMS
 
+    assert set(RUN_PARAMS) == set(NOT_MODEL_PARAMS)  # the schema's check is the readers' list
     assert not set(load_trainer(model).params.names) & set(NOT_MODEL_PARAMS)
+
+
+def test_a_plug_in_parameter_named_as_a_run_param_is_refused(monkeypatch) -> None:
+    """A plug-in trainer's `seed` or `data` would be dropped when its runs are read back."""
+    monkeypatch.setenv("TUNER_TRAINERS", "Seedy=tests.plugins:SeedyTrainer")
+    with pytest.raises(TypeError, match=r"Seedy \(tests.plugins:SeedyTrainer\): parameter "
+                                        r"names \['seed'\] are taken"):
+        load_trainer("seedy")

@@ -30,7 +30,7 @@ CURVE_PREFIX = "curve/"  # a trial's learning curve: the metric "curve/<objectiv
 # MLflow's run tables and parallel-coordinates view tell apart runs of the same parameters on
 # other labels, texts or preprocessing, whose scores do not compare.
 DATA_PARAM = "data"
-NOT_MODEL_PARAMS = ("model", "seed", DATA_PARAM, *METRIC_SETTINGS)
+NOT_MODEL_PARAMS = ("model", "seed", DATA_PARAM, *METRIC_SETTINGS)  # params.RUN_PARAMS
 
 
 @dataclass(frozen=True)
