@@ -1182,8 +1182,8 @@ def test_blank_texts_are_counted_as_such_not_as_copies(tmp_path, ng_records, cap
     path = make_grid(tmp_path, write_jsonl(tmp_path / "c.jsonl", rows), params={"num_topics": 5})
     assert main(["validate", str(path)]) == 0
     err = capsys.readouterr().err
-    assert "dataset.text_field 'text': 25 of 100 documents (25.0%) have no text (null or " \
-        f"blank; ids {rows[0]['id']}, {rows[4]['id']}, {rows[8]['id']} and 22 more)" in err
+    assert "dataset.text_field 'text': 25 of 100 documents (25.0%) have no text (null, " \
+        f"blank or absent; ids {rows[0]['id']}, {rows[4]['id']}, {rows[8]['id']} and 22 more)" in err
     assert "repeat an earlier" not in err
 
 

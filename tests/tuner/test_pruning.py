@@ -407,7 +407,7 @@ def test_a_gibbs_sampler_held_below_the_budget_it_was_measured_to_need_is_warned
                                  "max_iter to 500 or more"]
     assert said(["lda", "btm", "prodlda"], {"lda.max_iter": [50, 150], "btm.n_iter": 100}) == [
         f"{path}: params: LDA's max_iter is at most 150 | set lda.max_iter to 500 or more",
-        f"{path}: params: BTM's n_iter is 100 | set btm.n_iter to 500 (its most)"]
+        f"{path}: params: BTM's n_iter is 100 | set btm.n_iter to 500 or more"]
     assert said(["lda", "btm"], {"lda.max_iter": [100, 500], "btm.n_iter": 200}) == []
     grid = load_grid(make_grid(tmp_path, small_corpus, params={"num_topics": 5}))
     [full] = _sampling_budget_advice(grid)
