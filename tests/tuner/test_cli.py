@@ -1183,7 +1183,8 @@ def test_blank_texts_are_counted_as_such_not_as_copies(tmp_path, ng_records, cap
     assert main(["validate", str(path)]) == 0
     err = capsys.readouterr().err
     assert "dataset.text_field 'text': 25 of 100 documents (25.0%) have no text (null, " \
-        f"blank or absent; ids {rows[0]['id']}, {rows[4]['id']}, {rows[8]['id']} and 22 more)" in err
+        f"blank or absent; ids {rows[0]['id']}, {rows[4]['id']}, {rows[8]['id']} and 22 " \
+        "more)" in err
     assert "repeat an earlier" not in err
 
 
