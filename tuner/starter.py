@@ -495,7 +495,8 @@ def suggested_models(language: str, short: bool) -> list[str]:
 # -0.28 and -0.21 (ProdLDA, CTM, ETM) at the defaults, -0.16, -0.11 and -0.02 with these.
 FEW_DOCUMENTS_EPOCHS = 300
 # Short texts below this many documents get them too. What trains a network is its steps: 100
-# epochs of 4,000 headlines in batches of 64 are 6,300 steps, of 10,000 about 15,600. ProdLDA on
+# epochs of 4,000 headlines (90% trained on, 10% held out) in batches of 64 are about 5,600
+# steps, of 10,000 about 14,100. ProdLDA on
 # 3,986 HuffPost headlines (8 categories, K=8, seeds 42 and 43, new-user audit of 2026-12-05):
 # ARI 0.079 ± 0.011 at its defaults, 0.107 ± 0.014 at 300 epochs without early stopping, NPMI
 # -0.233 and -0.224; GSM 0.094 and 0.099. Measured on those two; CTM, ETM, NVDM and THETA share

@@ -37,11 +37,12 @@ from tuner.reporting.leaderboard import (
     resolved_null,
     same_fits,
     same_mean,
+    sweep_warnings,
     unended_sweep,
     within_noise,
 )
 from tuner.tracking.records import SweepRun, ranked, ranking_metric
-from tuner.tracking.tags import GRID_TAG, TRUTH_TAG, WARNINGS_TAG
+from tuner.tracking.tags import GRID_TAG, TRUTH_TAG
 
 if TYPE_CHECKING:
     from tuner.params import Param
@@ -225,12 +226,11 @@ def _thin_npmi_said(tracker: Tracker, sweeps: Sequence[SweepRun], context: str |
     by NPMI, if it gave one: the warning stayed in the run's output while `tuner best --metric
     npmi` named a model, whose lead a 10,000-headline reference took away (audit on headlines)."""
     sweep = latest_sweep(sweeps, context)
-    if metric != "npmi" or sweep is None or sweep.tags.get(WARNINGS_TAG, "0") == "0":
+    if metric != "npmi" or sweep is None:
         return None
     from tuner.engine.advice import THIN_NPMI_SAID
-    from tuner.tracking.tracker import WARNINGS_FILE
 
-    warned = tracker.read_json(sweep.run_id, WARNINGS_FILE) or {}
+    warned = sweep_warnings(tracker, sweep)
     thin = next((str(w) for w in warned.get("warnings", []) if THIN_NPMI_SAID in str(w)), None)
     if thin is None:
         return None

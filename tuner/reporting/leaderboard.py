@@ -23,8 +23,15 @@ from tuner.tracking.records import (
     ranked,
     shown_as,
 )
-from tuner.tracking.tags import ASKED_TAG, CODE_TAG, CONTEXT_TAG, RANKING_TAG, SWEPT_TAG
-from tuner.tracking.tracker import SWEEP_CONFIGS_FILE, Tracker
+from tuner.tracking.tags import (
+    ASKED_TAG,
+    CODE_TAG,
+    CONTEXT_TAG,
+    RANKING_TAG,
+    SWEPT_TAG,
+    WARNINGS_TAG,
+)
+from tuner.tracking.tracker import SWEEP_CONFIGS_FILE, WARNINGS_FILE, Tracker
 
 SHOWN_METRICS = ("npmi", "diversity", "ari", "f1", "fit_seconds")
 
@@ -791,7 +798,22 @@ def _dropped_topics_note(entries: Sequence[ConfigResult]) -> list[str]:
             f"over seeds, in #{rank}; topics_below_threshold in MLflow)"]
 
 
-SUPERSEDED_NAMED = 5  # rows named in the note; the rest counted
+ROWS_NAMED = 5  # rows a note under the board names; the rest counted
+
+
+def rows_named(ranks: Sequence[int]) -> str:
+    """"#1, #4 and 2 more": the rows a note speaks of, the first ROWS_NAMED by rank."""
+    more = len(ranks) - ROWS_NAMED
+    return ", ".join(f"#{rank}" for rank in ranks[:ROWS_NAMED]) + (
+        f" and {more} more" if more > 0 else "")
+
+
+def sweep_warnings(tracker: Tracker, sweep: SweepRun) -> Mapping[str, Any]:
+    """What a sweep run logged of its warnings (WARNINGS_FILE: `warnings`, `after_trials`);
+    nothing when its tag says it gave none, or the file is gone."""
+    if sweep.tags.get(WARNINGS_TAG, "0") == "0":
+        return {}
+    return tracker.read_json(sweep.run_id, WARNINGS_FILE) or {}
 
 
 def superseded_sentence(entries: Sequence[ConfigResult]) -> str | None:
@@ -804,18 +826,15 @@ def superseded_sentence(entries: Sequence[ConfigResult]) -> str | None:
         return None
     runs = sum(e.superseded for e in entries)
     # named: "1 row" sent a user looking through the board (new-user audit of 2026-12-05)
-    named = ", ".join(f"#{rank}" for rank in ranks[:SUPERSEDED_NAMED]) + (
-        f" and {len(ranks) - SUPERSEDED_NAMED} more" if len(ranks) > SUPERSEDED_NAMED else "")
-    return (f"{counted(len(ranks), 'row')} ({named}) also had {counted(runs, 'run')} made with "
-            "settings no "
-            "column shows (an embedding setting such as max_length or long_documents, the "
-            "covariates or dates a model reads, the threads a neural or STM fit ran on, the code "
-            "or its libraries), or, for a fit that reads no seed, with its other seeds: not "
-            "ranked here; "
-            "the runs the latest sweep asked for stand, else the newest")
+    return (f"{counted(len(ranks), 'row')} ({rows_named(ranks)}) also had "
+            f"{counted(runs, 'run')} made with settings no column shows (an embedding setting "
+            "such as max_length or long_documents, the covariates or dates a model reads, the "
+            "threads a neural or STM fit ran on, the code or its libraries), or, for a fit that "
+            "reads no seed, with its other seeds: not ranked here; the runs the latest sweep "
+            "asked for stand, else the newest")
 
 
-EARLIER_SEEDS_NAMED = 5  # rows named in the note; the rest counted
+SEEDS_NAMED = 5  # seeds the earlier-seeds note names
 
 
 def earlier_seeds_sentence(entries: Sequence[ConfigResult]) -> str | None:
@@ -825,12 +844,8 @@ def earlier_seeds_sentence(entries: Sequence[ConfigResult]) -> str | None:
     if not ranks:
         return None
     seeds = sorted({s for e in entries for s in e.earlier_seeds})
-    named = ", ".join(f"#{rank}" for rank in ranks[:EARLIER_SEEDS_NAMED]) + (
-        f" and {len(ranks) - EARLIER_SEEDS_NAMED} more" if len(ranks) > EARLIER_SEEDS_NAMED
-        else "")
-    shown = ", ".join(map(str, seeds[:EARLIER_SEEDS_NAMED])) + (
-        " ..." if len(seeds) > EARLIER_SEEDS_NAMED else "")
-    return (f"{counted(len(ranks), 'row')} ({named}) also average "
+    shown = ", ".join(map(str, seeds[:SEEDS_NAMED])) + (" ..." if len(seeds) > SEEDS_NAMED else "")
+    return (f"{counted(len(ranks), 'row')} ({rows_named(ranks)}) also average "
             f"{'a seed' if len(seeds) == 1 else 'seeds'} the latest sweep did not ask for "
             f"({shown}), finished by earlier sweeps on the same data: every finished seed of a "
             "configuration counts, so its mean is not the one a run of the latest grid alone "

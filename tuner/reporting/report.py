@@ -46,6 +46,7 @@ from tuner.reporting.leaderboard import (
     rank_configs,
     seeds_asked,
     shown_as,
+    sweep_warnings,
     unended_sweep,
     with_earlier_seeds,
 )
@@ -66,11 +67,10 @@ from tuner.reporting.plots import (
     plot_topic_words,
 )
 from tuner.tracking.records import FinishedTrial, SweepRun, ranked, ranking_metric, still_pruned
-from tuner.tracking.tags import CONTEXT_TAG, RANKING_TAG, WARNINGS_TAG
+from tuner.tracking.tags import CONTEXT_TAG, RANKING_TAG
 from tuner.tracking.tracker import (
     EXTRAS_FILE,
     GROUND_TRUTH_FILE,
-    WARNINGS_FILE,
     MlflowTracker,
     Tracker,
     artifact_folder_name,
@@ -166,8 +166,7 @@ def write_report_with(tracker: Tracker, experiment: str, out: Path,
                         asked_unfinished(asked.keys, ranked(trials), failed, asked.shown),
                         latest_seed_list(sweeps, context))
     data = _with_failures(data, trials, failed, declared)
-    warned = (tracker.read_json(sweep.run_id, WARNINGS_FILE) or {}
-              if sweep.tags.get(WARNINGS_TAG, "0") != "0" else {})
+    warned = sweep_warnings(tracker, sweep)
     unended, other = unended_sweep(sweeps, context), other_code(sweeps, context)
     data = replace(data, warnings=[str(w) for w in warned.get("warnings", [])],
                    after=[str(w) for w in warned.get("after_trials", [])], unended=unended,

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tuner.params import Param
+from tuner.params import RUN_PARAMS, Param
 from tuner.tracking.tags import (
     CONFIG_KEY_TAG,
     CONTEXT_TAG,
@@ -30,7 +30,7 @@ CURVE_PREFIX = "curve/"  # a trial's learning curve: the metric "curve/<objectiv
 # MLflow's run tables and parallel-coordinates view tell apart runs of the same parameters on
 # other labels, texts or preprocessing, whose scores do not compare.
 DATA_PARAM = "data"
-NOT_MODEL_PARAMS = ("model", "seed", DATA_PARAM, *METRIC_SETTINGS)  # params.RUN_PARAMS
+NOT_MODEL_PARAMS = RUN_PARAMS  # model, seed, DATA_PARAM and METRIC_SETTINGS
 
 
 @dataclass(frozen=True)
