@@ -182,16 +182,8 @@ def fixed_settings(configs: Sequence[ConfigResult]) -> list[str]:
               if name not in first.swept and name in schema
               and all(c.params.get(name, _ABSENT) == value for c in configs)}
     return [f"{name}={format_value(value)}" for name, value in sorted(shared.items())
-            if not _same_value(value, schema[name].default)
+            if value != schema[name].default  # typed by the schema: 10 is 10.0
             and not (schema[name].default is None and resolved_null(first.trials[0], name, value))]
-
-
-def _same_value(value: Any, default: Any) -> bool:
-    """Equal as a run's parameters compare, 10 as 10.0 (typed back from text)."""
-    if isinstance(value, (int, float)) and isinstance(default, (int, float)) \
-            and not isinstance(value, bool) and not isinstance(default, bool):
-        return float(value) == float(default)
-    return bool(value == default)
 
 
 def aggregate_seeds(trials: Sequence[FinishedTrial],
