@@ -159,7 +159,5 @@ def adapted_embeddings(embeddings: NDArray[np.float32], labels: NDArray[np.int64
     used_labels = labels if mode == "supervised" else None
     key = adapter_key(embeddings, used_labels, settings, mode, seed, corpus_sha256, device)
     cache = EmbeddingCache(Path(cache_dir))
-    hit = cache.contains(key)
-    matrix = cache.get_or_compute(
+    return cache.get_or_compute(
         key, lambda: train_adapter(embeddings, used_labels, settings, seed, device))
-    return matrix, hit

@@ -78,13 +78,12 @@ def lora_embeddings(texts: Sequence[str], labels: NDArray[np.int64] | None,
     used_labels = labels if mode == "supervised" else None
     key = lora_key(source, used_labels, settings, mode, seed, corpus_sha256, device)
     cache = EmbeddingCache(Path(cache_dir))
-    hit = cache.contains(key)
 
     def compute() -> NDArray[np.float32]:
         with one_at_a_time_on(device, Path(cache_dir)):
             return fine_tune_and_encode(texts, used_labels, source, settings, seed, device)
 
-    return cache.get_or_compute(key, compute), hit
+    return cache.get_or_compute(key, compute)
 
 
 @contextmanager

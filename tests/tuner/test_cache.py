@@ -45,9 +45,9 @@ class Counter:
 
 def test_hit_computes_nothing_and_is_memory_mapped(tmp_path):
     cache, compute = EmbeddingCache(tmp_path), Counter()
-    first = cache.get_or_compute(KEY, compute)
-    second = cache.get_or_compute(KEY, compute)
-    assert compute.calls == 1
+    first, hit_first = cache.get_or_compute(KEY, compute)
+    second, hit_second = cache.get_or_compute(KEY, compute)
+    assert compute.calls == 1 and (hit_first, hit_second) == (False, True)
     assert isinstance(second, np.memmap)
     np.testing.assert_array_equal(first, second)
     sidecar = json.loads(cache.path_for(KEY).with_suffix(".json").read_text())
@@ -55,9 +55,9 @@ def test_hit_computes_nothing_and_is_memory_mapped(tmp_path):
 
 
 def test_embeddings_read_from_the_cache_are_not_counted_as_reused_work(tmp_path):
-    """A fine-tuned encoder's embeddings are read twice a fit (contains, then get_or_compute):
-    once EmbeddingCache was built on ArrayCache, each read added their compute seconds to the
-    trial's shared_seconds, twice (review of 2026-12-05). A UMAP reduction's read counts once."""
+    """Embeddings are computed before any trial, and in no trial's seconds: once EmbeddingCache
+    was built on ArrayCache, each read of a fine-tuned encoder's added their compute seconds to
+    the trial's shared_seconds (review of 2026-12-05). A UMAP reduction's read counts."""
     from tuner.data.store import ArrayCache, cached_work_seconds
 
     cache, compute = EmbeddingCache(tmp_path), Counter()
@@ -65,8 +65,7 @@ def test_embeddings_read_from_the_cache_are_not_counted_as_reused_work(tmp_path)
     arrays = ArrayCache(tmp_path / "umap", "umap")
     arrays.get_or_compute({"k": 1}, compute)
     with cached_work_seconds() as ledger:
-        assert cache.contains(KEY)
-        cache.get_or_compute(KEY, compute)
+        assert cache.get_or_compute(KEY, compute)[1]
         assert ledger == []
         arrays.get_or_compute({"k": 1}, compute)
         assert len(ledger) == 1

@@ -27,7 +27,6 @@ from tuner.data.store import (
     nearest_key_change,
     read_hash_memo,
     read_json,
-    recorded_matrix,
     write_hash_memo,
 )
 from tuner.data.versions import installed_versions
@@ -553,19 +552,17 @@ class EmbeddingCache:
     def path_for(self, key: EmbeddingKey) -> Path:
         return self._arrays.path_for(key.record())
 
-    def get_or_compute(self, key: EmbeddingKey,
-                       compute: Callable[[], NDArray[np.float32]]) -> NDArray[np.float32]:
-        """The cached matrix for `key`; computes and stores it (under a lock) when absent or bad."""
+    def get_or_compute(self, key: EmbeddingKey, compute: Callable[[], NDArray[np.float32]]
+                       ) -> tuple[NDArray[np.float32], bool]:
+        """The cached matrix for `key`, and whether it was there (False: computed and stored
+        now, under a lock, as it was absent or bad)."""
         matrix, hit = self._arrays.get_or_compute(key.record(), compute)
         if hit:
-            return matrix
-        loaded: NDArray[np.float32] | None = recorded_matrix(self.path_for(key), verify=False)
+            return matrix, True
+        loaded = self.load(key)
         if loaded is None:
             raise CacheError(f"{self.path_for(key)}: written but cannot be read back")
-        return loaded
-
-    def contains(self, key: EmbeddingKey) -> bool:
-        return self.load(key) is not None
+        return loaded, False
 
     def miss_reason(self, key: EmbeddingKey) -> str | None:
         """What separates `key` from the nearest matrix cached for the same texts and model
