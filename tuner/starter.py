@@ -134,7 +134,7 @@ def starter_grid(path: Path, grid_folder: Path | None, models: Sequence[str] = (
                                                          found, topics, len(records))
     settings, why = starter_settings(chosen, len(records), short)
     found.notes += why
-    if "zh" in (language, "zh" if mixed else ""):
+    if language == "zh" or mixed:
         from tuner.data.vocab import Preprocessing
         from tuner.engine.advice import fragments_said
 
@@ -504,7 +504,7 @@ FEW_DOCUMENTS_EPOCHS = 300
 SHORT_TEXTS_FULL_EPOCHS_BELOW = 10_000
 
 
-def starter_settings(models: Sequence[str], documents: int | None = None, short: bool = False
+def starter_settings(models: Sequence[str], documents: int, short: bool = False
                      ) -> tuple[dict[str, Any], list[str]]:
     """The settings beyond their defaults that each of `models` is given in a starter grid, as
     grid keys ({"lda.max_iter": 500}), and the notes that say why: the budget of a model whose
@@ -541,7 +541,6 @@ def starter_settings(models: Sequence[str], documents: int | None = None, short:
                      f"{name.lower()}.patience": None}
     if few:
         models_said = ", ".join(few[:-1]) + (" and " if len(few) > 1 else "") + few[-1]
-        assert documents is not None  # else none is short of documents
         why.append(f"epochs {FEW_DOCUMENTS_EPOCHS} and patience null for {models_said}: on "
                    + (f"{documents:,} short documents, the default 100 epochs are few training "
                       "steps (ProdLDA on 3,986 HuffPost headlines, K=8: ARI 0.079 at its "
@@ -554,15 +553,13 @@ def starter_settings(models: Sequence[str], documents: int | None = None, short:
     return budgets | settings, why
 
 
-def _short_of_documents(models: Sequence[str], documents: int | None, short: bool = False
+def _short_of_documents(models: Sequence[str], documents: int, short: bool = False
                         ) -> list[str]:
     """Those of `models` (canonical names) that learn a network with early stopping and were
     measured to need more than `documents` (Trainer.min_documents; for short texts, at least
     SHORT_TEXTS_FULL_EPOCHS_BELOW)."""
     from trainers import canonical_name, load_trainer
 
-    if documents is None:
-        return []
     trainers = {str(canonical_name(m)): load_trainer(str(canonical_name(m))) for m in models}
     return [name for name, trainer in trainers.items()
             if documents < max(trainer.min_documents,

@@ -356,13 +356,11 @@ def _largest_cluster_size(sweep: ModelSweep) -> int:
         sizes, default=0)
 
 
-def _check_corpus_size(grid: Grid, documents: int, clustered: int | None = None) -> None:
+def _check_corpus_size(grid: Grid, documents: int, clustered: int) -> None:
     """Settings that need more documents than the corpus has, refused before any trial: else
     they fail in the trial with scikit-learn's words ("n_samples=12 should be >= n_clusters=30")
     or the trainer's. Read from each model's space, which a TPE search's
-    plan (cache probes only) does not show. `clustered`: the documents with text (all when
-    not given)."""
-    clustered = documents if clustered is None else clustered
+    plan (cache probes only) does not show. `clustered`: the documents with text."""
     problems = []
     for sweep in grid.sweeps:
         topics = max((int(v or 0) for v in sweep.values_of("num_topics")), default=0)

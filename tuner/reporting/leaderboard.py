@@ -645,10 +645,12 @@ def format_leaderboard(entries: Sequence[ConfigResult], metric: str) -> str:
         rows = [f"{row:<{len(row) - len(entry.best_trial(metric).run_name) + run_width}}  "
                 f"{entry.notes}".rstrip() for row, entry in zip(rows, entries, strict=True)]
     return "\n".join([header, "-" * max(len(line) for line in [header, *rows]), *rows,
-                      *_noise_note(entries, metric), *_same_fits_note(entries),
+                      *_as_note(noise_sentence(entries, metric)),
+                      *_as_note(same_fits_sentence(entries)),
                       *_topics_note(entries, bool(topics)),
-                      *_shared_work_note(entries), *_superseded_note(entries),
-                      *_earlier_seeds_note(entries)])
+                      *_as_note(shared_work_sentence(entries)),
+                      *_as_note(superseded_sentence(entries)),
+                      *_as_note(earlier_seeds_sentence(entries))])
 
 
 def topics_found(entry: ConfigResult) -> str:
@@ -759,13 +761,8 @@ def same_fits_sentence(entries: Sequence[ConfigResult]) -> str | None:
     return "; ".join(said) if said else None
 
 
-def _same_fits_note(entries: Sequence[ConfigResult]) -> list[str]:
-    sentence = same_fits_sentence(entries)
-    return [f"({sentence})"] if sentence else []
-
-
-def _noise_note(entries: Sequence[ConfigResult], metric: str) -> list[str]:
-    sentence = noise_sentence(entries, metric)
+def _as_note(sentence: str | None) -> list[str]:
+    """A sentence as a note under the board, in brackets; none for None."""
     return [f"({sentence})"] if sentence else []
 
 
@@ -844,16 +841,6 @@ def earlier_seeds_sentence(entries: Sequence[ConfigResult]) -> str | None:
             "would give")
 
 
-def _earlier_seeds_note(entries: Sequence[ConfigResult]) -> list[str]:
-    sentence = earlier_seeds_sentence(entries)
-    return [f"({sentence})"] if sentence else []
-
-
-def _superseded_note(entries: Sequence[ConfigResult]) -> list[str]:
-    sentence = superseded_sentence(entries)
-    return [f"({sentence})"] if sentence else []
-
-
 def shared_work_sentence(entries: Sequence[ConfigResult]) -> str | None:
     """What the board and the report say under rows whose fits read shared work: BERTopic's
     fit_seconds of 0.4 s leaves its 17-s UMAP step out, and unexplained reads as the cheapest
@@ -864,11 +851,6 @@ def shared_work_sentence(entries: Sequence[ConfigResult]) -> str | None:
             "vectors: shared_seconds holds it, and total_seconds the two together, as `tuner "
             "best --metric total_seconds` ranks; neither counts the document embeddings "
             "computed once for the corpus before the trials")
-
-
-def _shared_work_note(entries: Sequence[ConfigResult]) -> list[str]:
-    sentence = shared_work_sentence(entries)
-    return [f"({sentence})"] if sentence else []
 
 
 def _mean_sd_column(entry: ConfigResult, metric: str, width: int) -> str:
