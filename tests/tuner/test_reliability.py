@@ -32,7 +32,7 @@ COMPUTE_ONCE = textwrap.dedent("""
             handle.write("computed\\n")
         time.sleep(3)
         return np.ones((50, 8), dtype=np.float32)
-    print(float(EmbeddingCache(root).get_or_compute(key, compute).sum()))
+    print(float(EmbeddingCache(root).get_or_compute(key, compute)[0].sum()))
 """)
 
 
